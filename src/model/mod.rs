@@ -1,0 +1,30 @@
+//! The pure domain model: assets, checks, partitions, resources, the asset graph, the selection
+//! syntax and validation. No I/O, no async, no GUI, no engine types; everything else in
+//! Medallion builds on these values.
+
+pub mod asset;
+pub mod check;
+pub mod compute;
+pub mod diagnostic;
+pub mod graph;
+pub mod partition;
+pub mod project;
+pub mod resource;
+pub mod selection;
+pub mod sql;
+pub mod synthetic;
+pub mod validate;
+
+pub use asset::{
+    AssetDefinition, AssetKey, AssetSpec, CsvOptions, DataType, FileFormat, FreshnessPolicy, Layer,
+    LetterCase, PiiKind, SourceSpec, TransformSpec, TransformStep,
+};
+pub use check::{AssetCheckSpec, CheckKind, CheckSeverity};
+pub use compute::{ComputeHints, ComputeTier};
+pub use diagnostic::{Diagnostic, DiagnosticCode, DiagnosticSeverity, SourceLocation, has_errors};
+pub use graph::AssetGraph;
+pub use partition::PartitionsDefinition;
+pub use project::{CanvasLayout, CanvasPos, Project, ScheduleDefinition};
+pub use resource::{Resource, ResourceKind, SecretRef};
+pub use selection::{AssetSelection, SelectionError};
+pub use validate::validate;

@@ -1,0 +1,70 @@
+//! A project: a named set of assets, the resources they use, schedules, and the canvas layout.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use super::asset::{AssetKey, AssetSpec};
+use super::resource::Resource;
+
+/// A pipeline project. Canvas positions live in `layout`, apart from the asset specs, so moving a
+/// node never changes a definition.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct Project {
+    pub name: String,
+    pub description: String,
+    pub assets: Vec<AssetSpec>,
+    pub resources: Vec<Resource>,
+    pub schedules: Vec<ScheduleDefinition>,
+    pub layout: CanvasLayout,
+}
+
+impl Project {
+    pub fn new(name: impl Into<String>) -> Self {
+        Self { name: name.into(), ..Self::default() }
+    }
+
+    pub fn asset(&self, key: &AssetKey) -> Option<&AssetSpec> {
+        self.assets.iter().find(|a| &a.key == key)
+    }
+
+    pub fn asset_mut(&mut self, key: &AssetKey) -> Option<&mut AssetSpec> {
+        self.assets.iter_mut().find(|a| &a.key == key)
+    }
+
+    pub fn resource(&self, name: &str) -> Option<&Resource> {
+        self.resources.iter().find(|r| r.name == name)
+    }
+
+    /// Puts assets, resources and schedules in key order, the canonical order of files and
+    /// the workspace.
+    pub fn sort(&mut self) {
+        self.assets.sort_by(|a, b| a.key.cmp(&b.key));
+        self.resources.sort_by(|a, b| a.name.cmp(&b.name));
+        self.schedules.sort_by(|a, b| a.name.cmp(&b.name));
+    }
+}
+
+/// A cron schedule that requests runs of a selection (Dagster's `ScheduleDefinition`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleDefinition {
+    pub name: String,
+    /// Five-field cron expression, e.g. `0 6 * * *`.
+    pub cron: String,
+    /// Asset selection in the selection syntax, e.g. `layer:gold` or `+daily_revenue`.
+    pub selection: String,
+    pub enabled: bool,
+}
+
+/// A point on the canvas, in canvas units.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct CanvasPos {
+    pub x: f32,
+    pub y: f32,
+}
+
+/// Canvas positions by asset. An asset without a position is placed by auto-layout.
+#[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
+pub struct CanvasLayout {
+    pub positions: BTreeMap<AssetKey, CanvasPos>,
+}

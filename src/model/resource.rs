@@ -1,0 +1,94 @@
+//! Resources: the external systems sources read from and runs execute on. Secret fields are
+//! references ([`SecretRef`]) and never values.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// Where a secret lives: an OS keyring entry or an environment variable (like Dagster's
+/// `EnvVar`). Never the secret itself.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SecretRef {
+    Keyring(String),
+    Env(String),
+}
+
+impl fmt::Display for SecretRef {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            SecretRef::Keyring(name) => write!(f, "keyring entry `{name}`"),
+            SecretRef::Env(var) => write!(f, "environment variable `{var}`"),
+        }
+    }
+}
+
+/// A named external system.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Resource {
+    pub name: String,
+    pub description: String,
+    pub kind: ResourceKind,
+}
+
+/// The kinds of resources and their settings.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum ResourceKind {
+    Postgres {
+        host: String,
+        port: u16,
+        database: String,
+        user: String,
+        password: Option<SecretRef>,
+    },
+    S3 {
+        bucket: String,
+        region: Option<String>,
+        /// For S3-compatible stores and local testing.
+        endpoint_url: Option<String>,
+        /// An `aws` resource whose credentials to use; the default credential chain otherwise.
+        aws: Option<String>,
+    },
+    Http {
+        base_url: String,
+        auth_token: Option<SecretRef>,
+    },
+    Aws {
+        region: Option<String>,
+        profile: Option<String>,
+        endpoint_url: Option<String>,
+        access_key_id: Option<SecretRef>,
+        secret_access_key: Option<SecretRef>,
+    },
+}
+
+impl ResourceKind {
+    pub fn label(&self) -> &'static str {
+        match self {
+            ResourceKind::Postgres { .. } => "postgres",
+            ResourceKind::S3 { .. } => "s3",
+            ResourceKind::Http { .. } => "http",
+            ResourceKind::Aws { .. } => "aws",
+        }
+    }
+
+    /// Every secret this resource refers to, with the field it belongs to.
+    pub fn secrets(&self) -> Vec<(&'static str, &SecretRef)> {
+        let mut out = Vec::new();
+        match self {
+            ResourceKind::Postgres { password, .. } => {
+                out.extend(password.iter().map(|s| ("password", s)));
+            }
+            ResourceKind::S3 { .. } => {}
+            ResourceKind::Http { auth_token, .. } => {
+                out.extend(auth_token.iter().map(|s| ("auth_token", s)));
+            }
+            ResourceKind::Aws { access_key_id, secret_access_key, .. } => {
+                out.extend(access_key_id.iter().map(|s| ("access_key_id", s)));
+                out.extend(secret_access_key.iter().map(|s| ("secret_access_key", s)));
+            }
+        }
+        out
+    }
+}

@@ -1,0 +1,639 @@
+//! Project validation that collects every problem instead of stopping at the first.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use chrono::NaiveDate;
+use sqlparser::dialect::GenericDialect;
+use sqlparser::parser::Parser;
+
+use super::asset::{is_identifier, AssetDefinition, AssetKey, AssetSpec, Layer, SourceSpec, TransformStep};
+use super::check::{CheckKind, CheckSeverity};
+use super::compute::ComputeTier;
+use super::diagnostic::{Diagnostic, DiagnosticCode as Code};
+use super::graph::{asset_deps, AssetGraph};
+use super::partition::PartitionsDefinition;
+use super::project::Project;
+use super::resource::ResourceKind;
+use super::selection::AssetSelection;
+use super::sql;
+
+/// Lambda's limits, used to refuse hints that can never run there.
+pub const LAMBDA_MAX_MEMORY_MB: u32 = 10_240;
+pub const LAMBDA_MIN_MEMORY_MB: u32 = 128;
+pub const LAMBDA_MAX_TIMEOUT_SECS: u32 = 900;
+
+/// Validates a project and returns every problem found, errors and warnings, in a stable order
+/// (project-level first, then by asset key).
+pub fn validate(project: &Project) -> Vec<Diagnostic> {
+    let mut out = Vec::new();
+    if project.name.trim().is_empty() {
+        out.push(Diagnostic::error(Code::InvalidName, "the project has no name").on_field("project.name"));
+    } else if !is_project_name(&project.name) {
+        out.push(
+            Diagnostic::error(
+                Code::InvalidName,
+                format!(
+                    "project name `{}` may use only letters, digits, `_` and `-`",
+                    project.name
+                ),
+            )
+            .on_field("project.name"),
+        );
+    }
+    validate_resources(project, &mut out);
+    let graph = AssetGraph::build(project);
+    validate_schedules(project, &graph, &mut out);
+
+    let mut seen = BTreeSet::new();
+    for asset in &project.assets {
+        if !seen.insert(&asset.key) {
+            out.push(
+                Diagnostic::error(
+                    Code::DuplicateAsset,
+                    format!("asset `{}` is defined more than once", asset.key),
+                )
+                .on_asset(&asset.key),
+            );
+        }
+    }
+    let layers: BTreeMap<&AssetKey, Layer> =
+        project.assets.iter().map(|a| (&a.key, a.layer)).collect();
+    for asset in &project.assets {
+        validate_asset(project, asset, &layers, &mut out);
+    }
+    for cycle in graph.cycles() {
+        let path: Vec<&str> = cycle.iter().map(AssetKey::as_str).collect();
+        if let Some(first) = cycle.first() {
+            out.push(
+                Diagnostic::error(Code::Cycle, format!("dependency cycle: {}", path.join(" → ")))
+                    .on_asset(first)
+                    .on_field("deps"),
+            );
+        }
+    }
+    out
+}
+
+/// Whether `name` is a valid project name.
+pub fn is_project_name(name: &str) -> bool {
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+}
+
+fn validate_resources(project: &Project, out: &mut Vec<Diagnostic>) {
+    let mut names = BTreeSet::new();
+    for r in &project.resources {
+        let field = format!("resources.{}", r.name);
+        if !names.insert(r.name.as_str()) {
+            out.push(
+                Diagnostic::error(
+                    Code::DuplicateResource,
+                    format!("resource `{}` is defined more than once", r.name),
+                )
+                .on_field(field.clone()),
+            );
+        }
+        if !is_identifier(&r.name) {
+            out.push(
+                Diagnostic::error(
+                    Code::InvalidName,
+                    format!("resource name `{}` must be an identifier (letters, digits, `_`)", r.name),
+                )
+                .on_field(field.clone()),
+            );
+        }
+        for (secret_field, secret) in r.kind.secrets() {
+            let (crate::model::resource::SecretRef::Keyring(name)
+            | crate::model::resource::SecretRef::Env(name)) = secret;
+            if name.trim().is_empty() {
+                out.push(
+                    Diagnostic::error(
+                        Code::InvalidName,
+                        format!("resource `{}`: {secret_field} names an empty secret", r.name),
+                    )
+                    .on_field(format!("{field}.{secret_field}")),
+                );
+            }
+        }
+        let problem = match &r.kind {
+            ResourceKind::Postgres { host, port, database, .. } => {
+                if host.trim().is_empty() {
+                    Some("a postgres resource needs a host".to_owned())
+                } else if *port == 0 {
+                    Some("port 0 is not a valid port".to_owned())
+                } else if database.trim().is_empty() {
+                    Some("a postgres resource needs a database".to_owned())
+                } else {
+                    None
+                }
+            }
+            ResourceKind::S3 { bucket, aws, endpoint_url, .. } => {
+                if bucket.trim().is_empty() {
+                    Some("an s3 resource needs a bucket".to_owned())
+                } else if let Some(url) = endpoint_url.as_deref().filter(|u| !is_http_url(u)) {
+                    Some(format!("endpoint_url `{url}` must start with http:// or https://"))
+                } else if let Some(aws) = aws {
+                    match project.resource(aws) {
+                        None => Some(format!("names aws resource `{aws}`, which is not defined")),
+                        Some(other) if !matches!(other.kind, ResourceKind::Aws { .. }) => Some(
+                            format!("names `{aws}` as its aws resource, but that is a {} resource", other.kind.label()),
+                        ),
+                        Some(_) => None,
+                    }
+                } else {
+                    None
+                }
+            }
+            ResourceKind::Http { base_url, .. } => (!is_http_url(base_url))
+                .then(|| format!("base_url `{base_url}` must start with http:// or https://")),
+            ResourceKind::Aws { endpoint_url, access_key_id, secret_access_key, .. } => {
+                if let Some(url) = endpoint_url.as_deref().filter(|u| !is_http_url(u)) {
+                    Some(format!("endpoint_url `{url}` must start with http:// or https://"))
+                } else if access_key_id.is_some() != secret_access_key.is_some() {
+                    Some("access_key_id and secret_access_key must be set together".to_owned())
+                } else {
+                    None
+                }
+            }
+        };
+        if let Some(problem) = problem {
+            out.push(
+                Diagnostic::error(Code::ResourceKind, format!("resource `{}`: {problem}", r.name))
+                    .on_field(field),
+            );
+        }
+    }
+}
+
+fn is_http_url(url: &str) -> bool {
+    (url.starts_with("http://") || url.starts_with("https://")) && url.len() > "https://".len() - 1
+}
+
+fn validate_schedules(project: &Project, graph: &AssetGraph, out: &mut Vec<Diagnostic>) {
+    let mut names = BTreeSet::new();
+    for s in &project.schedules {
+        let field = format!("schedules.{}", s.name);
+        if !names.insert(s.name.as_str()) || !is_identifier(&s.name) {
+            out.push(
+                Diagnostic::error(
+                    Code::InvalidName,
+                    format!("schedule name `{}` must be a unique identifier", s.name),
+                )
+                .on_field(field.clone()),
+            );
+        }
+        if let Err(e) = check_cron(&s.cron) {
+            out.push(
+                Diagnostic::error(Code::InvalidCron, format!("schedule `{}`: {e}", s.name))
+                    .on_field(format!("{field}.cron")),
+            );
+        }
+        let resolved = AssetSelection::parse(&s.selection).and_then(|sel| sel.resolve(project, graph));
+        if let Err(e) = resolved {
+            out.push(
+                Diagnostic::error(Code::InvalidSelection, format!("schedule `{}`: {e}", s.name))
+                    .on_field(format!("{field}.selection")),
+            );
+        }
+    }
+}
+
+/// Checks a five-field cron expression.
+pub fn check_cron(expr: &str) -> Result<(), String> {
+    if expr.split_whitespace().count() != 5 {
+        return Err(format!(
+            "cron expression `{expr}` must have five fields (minute hour day-of-month month day-of-week)"
+        ));
+    }
+    croner::Cron::new(expr)
+        .parse()
+        .map(|_| ())
+        .map_err(|e| format!("invalid cron expression `{expr}`: {e}"))
+}
+
+fn validate_asset(
+    project: &Project,
+    asset: &AssetSpec,
+    layers: &BTreeMap<&AssetKey, Layer>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let key = &asset.key;
+    let err = |code: Code, field: &str, msg: String| Diagnostic::error(code, msg).on_asset(key).on_field(field);
+    if !key.is_well_formed() {
+        out.push(err(
+            Code::InvalidName,
+            "key",
+            format!(
+                "asset key `{key}` must be identifiers (letters, digits, `_`, not starting with a digit) joined by `/`"
+            ),
+        ));
+    }
+
+    // Layer rules and the definition.
+    match (&asset.definition, asset.layer) {
+        (AssetDefinition::Source(_), Layer::Silver | Layer::Gold) => out.push(err(
+            Code::LayerRule,
+            "source",
+            format!("a source belongs in bronze, but `{key}` is {}; use a SQL transform over upstream assets", asset.layer),
+        )),
+        (AssetDefinition::Transform(_), Layer::Bronze) => out.push(err(
+            Code::LayerRule,
+            "sql",
+            format!("bronze asset `{key}` must be a source (file, S3, Postgres or HTTP), not a transform"),
+        )),
+        _ => {}
+    }
+    if asset.layer == Layer::Bronze && !asset.deps.is_empty() {
+        out.push(err(
+            Code::LayerRule,
+            "deps",
+            format!("bronze asset `{key}` reads no upstream asset, but deps lists {}", list(&asset.deps)),
+        ));
+    }
+    for dep in &asset.deps {
+        if !layers.contains_key(dep) {
+            out.push(err(
+                Code::UnknownUpstream,
+                "deps",
+                format!("upstream asset `{dep}` does not exist"),
+            ));
+        }
+    }
+
+    match &asset.definition {
+        AssetDefinition::Source(source) => validate_source(project, asset, source, out),
+        AssetDefinition::Transform(t) => {
+            let known = |name: &str| layers.contains_key(&AssetKey::new(name));
+            if let Some(text) = &t.sql {
+                match sql::analyze(text) {
+                    Err(e) => {
+                        let position = match (e.line, e.column) {
+                            (Some(l), Some(c)) => format!(" (line {l}, column {c} of the SQL)"),
+                            _ => String::new(),
+                        };
+                        let mut d = err(Code::SqlSyntax, "sql", format!("SQL does not parse: {}{position}", e.message));
+                        if let (Some(l), Some(c)) = (e.line, e.column) {
+                            d.position_in_field = Some((l, c));
+                        }
+                        out.push(d);
+                    }
+                    Ok(analysis) => {
+                        for table in analysis.tables.iter().filter(|t| !known(t)) {
+                            out.push(err(
+                                Code::SqlUnknownTable,
+                                "sql",
+                                format!("SQL reads table `{table}`, which is not an asset of this project"),
+                            ));
+                        }
+                    }
+                }
+                let deps = asset_deps(asset, &known);
+                if !asset.deps.is_empty() {
+                    for extra in deps.from_sql.difference(&deps.explicit) {
+                        out.push(Diagnostic::warning(
+                            Code::DependencyMismatch,
+                            format!("SQL reads `{extra}`, which deps does not list"),
+                        ).on_asset(key).on_field("deps"));
+                    }
+                    if t.sql.is_some() {
+                        for unused in deps.explicit.difference(&deps.from_sql) {
+                            out.push(Diagnostic::warning(
+                                Code::DependencyMismatch,
+                                format!("deps lists `{unused}`, but the SQL does not read it"),
+                            ).on_asset(key).on_field("deps"));
+                        }
+                    }
+                }
+            } else if t.steps.is_empty() {
+                out.push(err(
+                    Code::MissingDefinition,
+                    "sql",
+                    format!("transform `{key}` has neither SQL nor steps"),
+                ));
+            } else if asset.deps.len() != 1 {
+                out.push(err(
+                    Code::MissingDefinition,
+                    "deps",
+                    format!(
+                        "transform `{key}` has steps but no SQL, so it needs exactly one upstream asset in deps (it has {})",
+                        asset.deps.len()
+                    ),
+                ));
+            }
+            for dep in asset_deps(asset, &known).all() {
+                if let Some(&up) = layers.get(&dep)
+                    && !asset.layer.may_read(up)
+                {
+                    out.push(err(
+                        Code::LayerRule,
+                        "deps",
+                        format!("{} asset `{key}` reads {up} asset `{dep}`: {}", asset.layer, asset.layer.read_rule()),
+                    ));
+                }
+            }
+            for (i, step) in t.steps.iter().enumerate() {
+                validate_step(asset, i, step, out);
+            }
+        }
+    }
+
+    validate_checks(asset, out);
+    validate_partitions(asset, out);
+    if let Some(f) = &asset.freshness {
+        if f.max_lag_minutes == 0 {
+            out.push(err(Code::InvalidCheck, "freshness.max_lag_minutes", "max_lag_minutes must be more than 0".to_owned()));
+        }
+        if let Some(cron) = &f.cron
+            && let Err(e) = check_cron(cron)
+        {
+            out.push(err(Code::InvalidCron, "freshness.cron", e));
+        }
+    }
+    validate_compute(asset, out);
+}
+
+fn list(keys: &[AssetKey]) -> String {
+    keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+}
+
+fn validate_source(project: &Project, asset: &AssetSpec, source: &SourceSpec, out: &mut Vec<Diagnostic>) {
+    let key = &asset.key;
+    let err = |code: Code, field: &str, msg: String| Diagnostic::error(code, msg).on_asset(key).on_field(field);
+    match source {
+        SourceSpec::File { path, .. } if path.trim().is_empty() => {
+            out.push(err(Code::MissingDefinition, "source.path", "the source has no path".to_owned()));
+        }
+        SourceSpec::S3 { key: object, .. } if object.trim().is_empty() => {
+            out.push(err(Code::MissingDefinition, "source.key", "the S3 source has no object key or prefix".to_owned()));
+        }
+        SourceSpec::Postgres { query, .. } => {
+            if let Err(e) = sql::analyze(query) {
+                out.push(err(Code::SqlSyntax, "source.query", format!("query does not parse: {}", e.message)));
+            }
+        }
+        SourceSpec::Http { records_pointer, .. }
+            if !records_pointer.is_empty() && !records_pointer.starts_with('/') =>
+        {
+            out.push(err(
+                Code::MissingDefinition,
+                "source.records_pointer",
+                format!("records_pointer `{records_pointer}` must be a JSON pointer starting with `/` (or empty for the whole body)"),
+            ));
+        }
+        _ => {}
+    }
+    if let Some(name) = source.resource() {
+        let wanted = match source {
+            SourceSpec::S3 { .. } => "s3",
+            SourceSpec::Postgres { .. } => "postgres",
+            SourceSpec::Http { .. } => "http",
+            SourceSpec::File { .. } => "",
+        };
+        match project.resource(name) {
+            None => out.push(err(
+                Code::UnknownResource,
+                "source.resource",
+                format!("source uses resource `{name}`, which is not defined in [resources]"),
+            )),
+            Some(r) if r.kind.label() != wanted => out.push(err(
+                Code::ResourceKind,
+                "source.resource",
+                format!("a {wanted} source needs a {wanted} resource, but `{name}` is a {} resource", r.kind.label()),
+            )),
+            Some(_) => {}
+        }
+    }
+}
+
+fn validate_step(asset: &AssetSpec, index: usize, step: &TransformStep, out: &mut Vec<Diagnostic>) {
+    let field = format!("steps[{index}]");
+    let err = |code: Code, msg: String| {
+        Diagnostic::error(code, format!("step {} ({}): {msg}", index + 1, step.label()))
+            .on_asset(&asset.key)
+            .on_field(field.clone())
+    };
+    if let Some(pattern) = step.pattern()
+        && let Err(e) = regex::Regex::new(pattern)
+    {
+        out.push(err(Code::InvalidRegex, format!("invalid regular expression `{pattern}`: {}", first_line(&e.to_string()))));
+    }
+    let problem = match step {
+        TransformStep::KeepLatest { key, order_by } if key.is_empty() || order_by.is_empty() => {
+            Some("needs a key and an order_by column")
+        }
+        TransformStep::Trim { columns, chars } if columns.is_empty() || chars.is_empty() => {
+            Some("needs columns and the characters to trim")
+        }
+        TransformStep::ChangeCase { columns, .. } if columns.is_empty() => Some("needs columns"),
+        TransformStep::RegexFlag { column, output, .. } if column.is_empty() || output.is_empty() => {
+            Some("needs a column and an output column")
+        }
+        TransformStep::RegexFilter { column, .. } | TransformStep::Cast { column, .. } if column.is_empty() => {
+            Some("needs a column")
+        }
+        TransformStep::Rename { from, to } if from.is_empty() || to.is_empty() => Some("needs from and to"),
+        _ => None,
+    };
+    if let Some(p) = problem {
+        out.push(err(Code::InvalidStep, p.to_owned()));
+    }
+}
+
+fn first_line(s: &str) -> String {
+    s.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+}
+
+fn validate_checks(asset: &AssetSpec, out: &mut Vec<Diagnostic>) {
+    let mut names = BTreeSet::new();
+    for check in &asset.checks {
+        let field = format!("checks.{}", check.name);
+        let err = |code: Code, msg: String| {
+            Diagnostic::error(code, format!("check `{}`: {msg}", check.name))
+                .on_asset(&asset.key)
+                .on_field(field.clone())
+        };
+        if !names.insert(check.name.as_str()) {
+            out.push(err(Code::DuplicateCheck, "is defined more than once on this asset".to_owned()));
+        }
+        if !is_identifier(&check.name) {
+            out.push(err(Code::InvalidName, "a check name must be an identifier (letters, digits, `_`)".to_owned()));
+        }
+        if check.blocking && check.severity == CheckSeverity::Warn {
+            out.push(
+                Diagnostic::warning(
+                    Code::InvalidCheck,
+                    format!("check `{}`: blocking has no effect on a warn check", check.name),
+                )
+                .on_asset(&asset.key)
+                .on_field(field.clone()),
+            );
+        }
+        match &check.kind {
+            CheckKind::NotNull { columns } | CheckKind::Unique { columns } if columns.is_empty() => {
+                out.push(err(Code::InvalidCheck, "needs at least one column".to_owned()));
+            }
+            CheckKind::RowCount { min: Some(lo), max: Some(hi) } if lo > hi => {
+                out.push(err(Code::InvalidCheck, format!("min {lo} is greater than max {hi}")));
+            }
+            CheckKind::RowCount { min: None, max: None } => {
+                out.push(err(Code::InvalidCheck, "needs min, max or both".to_owned()));
+            }
+            CheckKind::Schema { columns } if columns.is_empty() => {
+                out.push(err(Code::InvalidCheck, "needs at least one column".to_owned()));
+            }
+            CheckKind::Freshness { max_lag_minutes: 0 } => {
+                out.push(err(Code::InvalidCheck, "max_lag_minutes must be more than 0".to_owned()));
+            }
+            CheckKind::Regex { column, pattern, .. } => {
+                if column.is_empty() {
+                    out.push(err(Code::InvalidCheck, "needs a column".to_owned()));
+                }
+                if let Err(e) = regex::Regex::new(pattern) {
+                    out.push(err(
+                        Code::InvalidRegex,
+                        format!("invalid regular expression `{pattern}`: {}", first_line(&e.to_string())),
+                    ));
+                }
+            }
+            CheckKind::AcceptedValues { column, values } if column.is_empty() || values.is_empty() => {
+                out.push(err(Code::InvalidCheck, "needs a column and at least one value".to_owned()));
+            }
+            CheckKind::Expression { predicate } => {
+                let parsed = Parser::new(&GenericDialect {})
+                    .try_with_sql(predicate)
+                    .and_then(|mut p| p.parse_expr());
+                if let Err(e) = parsed {
+                    out.push(err(Code::SqlSyntax, format!("predicate `{predicate}` does not parse: {e}")));
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
+fn validate_partitions(asset: &AssetSpec, out: &mut Vec<Diagnostic>) {
+    let err = |msg: String| {
+        Diagnostic::error(Code::InvalidPartition, msg).on_asset(&asset.key).on_field("partitions")
+    };
+    match &asset.partitions {
+        PartitionsDefinition::None => {}
+        PartitionsDefinition::Daily { start, end } => {
+            let parse = |s: &str| NaiveDate::parse_from_str(s, "%Y-%m-%d");
+            match parse(start) {
+                Err(_) => out.push(err(format!("start `{start}` is not a date (YYYY-MM-DD)"))),
+                Ok(start_date) => {
+                    if let Some(end) = end {
+                        match parse(end) {
+                            Err(_) => out.push(err(format!("end `{end}` is not a date (YYYY-MM-DD)"))),
+                            Ok(end_date) if end_date < start_date => {
+                                out.push(err(format!("end {end} is before start {start}")));
+                            }
+                            Ok(_) => {}
+                        }
+                    }
+                }
+            }
+        }
+        PartitionsDefinition::Static { keys } => {
+            if keys.is_empty() {
+                out.push(err("a static partition set needs at least one key".to_owned()));
+            }
+            let mut seen = BTreeSet::new();
+            for k in keys {
+                if k.is_empty() || k.contains('/') || k.contains(char::is_whitespace) {
+                    out.push(err(format!("partition key `{k}` must be non-empty, without `/` or spaces")));
+                }
+                if !seen.insert(k) {
+                    out.push(err(format!("partition key `{k}` appears twice")));
+                }
+            }
+        }
+    }
+}
+
+fn validate_compute(asset: &AssetSpec, out: &mut Vec<Diagnostic>) {
+    let c = &asset.compute;
+    let err = |field: &str, msg: String| {
+        Diagnostic::error(Code::InvalidCompute, msg).on_asset(&asset.key).on_field(format!("compute.{field}"))
+    };
+    if let Some(v) = c.vcpu
+        && !(v > 0.0 && v.is_finite())
+    {
+        out.push(err("vcpu", format!("vcpu must be more than 0 (got {v})")));
+    }
+    if c.memory_mb == Some(0) {
+        out.push(err("memory_mb", "memory_mb must be more than 0".to_owned()));
+    }
+    if c.timeout_secs == Some(0) {
+        out.push(err("timeout_secs", "timeout_secs must be more than 0".to_owned()));
+    }
+    if let (Some(lo), Some(hi)) = (c.min_nodes, c.max_nodes)
+        && lo > hi
+    {
+        out.push(err("min_nodes", format!("min_nodes {lo} is greater than max_nodes {hi}")));
+    }
+    if c.tier == ComputeTier::Lambda {
+        if let Some(m) = c.memory_mb
+            && !(LAMBDA_MIN_MEMORY_MB..=LAMBDA_MAX_MEMORY_MB).contains(&m)
+        {
+            out.push(err(
+                "memory_mb",
+                format!("Lambda functions take {LAMBDA_MIN_MEMORY_MB}–{LAMBDA_MAX_MEMORY_MB} MB, not {m} MB"),
+            ));
+        }
+        if let Some(t) = c.timeout_secs
+            && t > LAMBDA_MAX_TIMEOUT_SECS
+        {
+            out.push(err(
+                "timeout_secs",
+                format!("Lambda functions run at most {LAMBDA_MAX_TIMEOUT_SECS} s, not {t} s"),
+            ));
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::asset::TransformSpec;
+    use crate::model::diagnostic::has_errors;
+
+    fn transform(key: &str, layer: Layer, sql: &str) -> AssetSpec {
+        let mut a = AssetSpec::new(key, layer);
+        a.definition = AssetDefinition::Transform(TransformSpec { sql: Some(sql.into()), steps: vec![] });
+        a
+    }
+
+    fn codes(p: &Project) -> Vec<Code> {
+        validate(p).into_iter().map(|d| d.code).collect()
+    }
+
+    #[test]
+    fn a_clean_project_has_no_diagnostics() {
+        let mut p = Project::new("ok");
+        p.assets.push(AssetSpec::new("raw", Layer::Bronze));
+        p.assets.push(transform("clean", Layer::Silver, "SELECT * FROM raw"));
+        p.assets.push(transform("metric", Layer::Gold, "SELECT count(*) AS n FROM clean"));
+        assert_eq!(validate(&p), vec![]);
+    }
+
+    #[test]
+    fn collects_every_problem() {
+        let mut p = Project::new("bad");
+        p.assets.push(AssetSpec::new("raw", Layer::Bronze));
+        p.assets.push(AssetSpec::new("raw", Layer::Bronze));
+        p.assets.push(transform("metric", Layer::Gold, "SELECT * FROM raw JOIN nowhere USING (id)"));
+        p.assets.push(transform("broken", Layer::Silver, "SELECT * FROM"));
+        let found = codes(&p);
+        for want in [Code::DuplicateAsset, Code::SqlUnknownTable, Code::LayerRule, Code::SqlSyntax] {
+            assert!(found.contains(&want), "{want:?} missing from {found:?}");
+        }
+        assert!(has_errors(&validate(&p)));
+    }
+
+    #[test]
+    fn cron_needs_five_valid_fields() {
+        assert!(check_cron("0 6 * * *").is_ok());
+        assert!(check_cron("0 6 * *").is_err());
+        assert!(check_cron("61 6 * * *").is_err());
+    }
+}
