@@ -1,0 +1,355 @@
+//! The serde shapes of `medallion.toml`: flat tables with every field optional where a default
+//! makes sense, and unknown fields refused so that a typo is an error, not a silent default.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+use toml::Spanned;
+
+use crate::model::{DataType, Layer, PiiKind};
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectFile {
+    pub project: ProjectHeader,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub resources: BTreeMap<String, Spanned<ResourceFile>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub schedules: BTreeMap<String, Spanned<ScheduleFile>>,
+    #[serde(default)]
+    pub assets: BTreeMap<String, Spanned<AssetFile>>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ProjectHeader {
+    pub name: Spanned<String>,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// The format version, so later releases can read older files.
+    #[serde(default = "format_version")]
+    pub format_version: u32,
+}
+
+pub fn format_version() -> u32 {
+    1
+}
+
+/// A reference to a secret: `{ keyring = "NAME" }` or `{ env = "VAR" }`. A plain value is
+/// refused without repeating it, so a pasted password never reaches an error message.
+#[derive(Debug, Serialize)]
+pub struct SecretFile {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub keyring: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub env: Option<String>,
+}
+
+const SECRET_VALUE_REFUSED: &str = "a secret is never written in a project file; refer to it instead: \
+     { keyring = \"NAME\" } for an entry in the OS keyring, or { env = \"VAR\" } for an environment variable";
+
+impl<'de> Deserialize<'de> for SecretFile {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        struct SecretVisitor;
+        impl<'de> serde::de::Visitor<'de> for SecretVisitor {
+            type Value = SecretFile;
+
+            fn expecting(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str("{ keyring = \"NAME\" } or { env = \"VAR\" }")
+            }
+
+            fn visit_str<E: serde::de::Error>(self, _: &str) -> Result<SecretFile, E> {
+                Err(E::custom(SECRET_VALUE_REFUSED))
+            }
+
+            fn visit_i64<E: serde::de::Error>(self, _: i64) -> Result<SecretFile, E> {
+                Err(E::custom(SECRET_VALUE_REFUSED))
+            }
+
+            fn visit_u64<E: serde::de::Error>(self, _: u64) -> Result<SecretFile, E> {
+                Err(E::custom(SECRET_VALUE_REFUSED))
+            }
+
+            fn visit_f64<E: serde::de::Error>(self, _: f64) -> Result<SecretFile, E> {
+                Err(E::custom(SECRET_VALUE_REFUSED))
+            }
+
+            fn visit_bool<E: serde::de::Error>(self, _: bool) -> Result<SecretFile, E> {
+                Err(E::custom(SECRET_VALUE_REFUSED))
+            }
+
+            fn visit_seq<A: serde::de::SeqAccess<'de>>(self, _: A) -> Result<SecretFile, A::Error> {
+                Err(serde::de::Error::custom(SECRET_VALUE_REFUSED))
+            }
+
+            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<SecretFile, A::Error> {
+                let mut out = SecretFile { keyring: None, env: None };
+                while let Some(key) = map.next_key::<String>()? {
+                    match key.as_str() {
+                        "keyring" => out.keyring = Some(map.next_value()?),
+                        "env" => out.env = Some(map.next_value()?),
+                        other => {
+                            return Err(serde::de::Error::custom(format!(
+                                "unknown field `{other}` in a secret reference (expected keyring or env)"
+                            )));
+                        }
+                    }
+                }
+                Ok(out)
+            }
+        }
+        deserializer.deserialize_any(SecretVisitor)
+    }
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ResourceFile {
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub database: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<SecretFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bucket: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub region: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub endpoint_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub base_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub auth_token: Option<SecretFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub profile: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub access_key_id: Option<SecretFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub secret_access_key: Option<SecretFile>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ScheduleFile {
+    pub cron: String,
+    pub selection: String,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+}
+
+fn yes() -> bool {
+    true
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AssetFile {
+    pub layer: Layer,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub owner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub code_version: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub deps: Vec<String>,
+    /// Inline SQL.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sql: Option<Spanned<String>>,
+    /// SQL in a file, relative to the project directory (e.g. `sql/daily_revenue.sql`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sql_file: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub tags: BTreeMap<String, String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub pii: BTreeMap<String, PiiKind>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub source: Option<Spanned<SourceFile>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partitions: Option<Spanned<PartitionsFile>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub freshness: Option<Spanned<FreshnessFile>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute: Option<Spanned<ComputeFile>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub steps: Vec<Spanned<StepFile>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub checks: Vec<Spanned<CheckFile>>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SourceFile {
+    /// `csv`, `parquet`, `json`, `ndjson`, `s3`, `postgres` or `http`.
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub path: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
+    /// S3 object key or prefix.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// Format of S3 objects: `csv`, `parquet`, `json` or `ndjson`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub format: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delimiter: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub has_header: Option<bool>,
+    /// Quote character; an empty string turns quoting off.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub quote_char: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub null_values: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub query: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub params: Option<BTreeMap<String, String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub records_pointer: Option<String>,
+    /// Column types, overriding inference.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<BTreeMap<String, DataType>>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StepFile {
+    pub step: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_by: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub chars: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub case: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_match: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_matching: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct CheckFile {
+    pub name: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// `warn` or `error` (the default).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub severity: Option<String>,
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub blocking: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub columns: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub column: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max: Option<u64>,
+    /// For `schema`: column name to type, in order.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schema: Option<Vec<SchemaColumnFile>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_lag_minutes: Option<u64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub full_match: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub values: Option<Vec<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub predicate: Option<String>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SchemaColumnFile {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub data_type: DataType,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PartitionsFile {
+    /// `daily` or `static`.
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub start: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub end: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keys: Option<Vec<String>>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FreshnessFile {
+    pub max_lag_minutes: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cron: Option<String>,
+}
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ComputeFile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tier: Option<crate::model::ComputeTier>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub vcpu: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub memory_mb: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timeout_secs: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub spot: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub node_type: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_nodes: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_nodes: Option<u32>,
+}
+
+/// `layout.toml`: canvas positions by asset key.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LayoutFile {
+    #[serde(default)]
+    pub positions: BTreeMap<String, PositionFile>,
+}
+
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PositionFile {
+    pub x: f32,
+    pub y: f32,
+}
