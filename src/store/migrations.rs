@@ -1,0 +1,133 @@
+//! Forward-only schema migrations. Each entry moves the workspace from version `i` to `i + 1`
+//! and runs in its own transaction; `PRAGMA user_version` records the version reached.
+//! Never edit a released migration: add a new one.
+
+pub const MIGRATIONS: &[&str] = &[
+    // 1: projects and their definitions.
+    r"
+    CREATE TABLE projects (
+        id          INTEGER PRIMARY KEY,
+        name        TEXT NOT NULL UNIQUE,
+        description TEXT NOT NULL,
+        source_dir  TEXT,
+        schedules   TEXT NOT NULL,
+        revision    INTEGER NOT NULL,
+        updated_at  TEXT NOT NULL
+    );
+    CREATE TABLE assets (
+        project_id   INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        position     INTEGER NOT NULL,
+        key          TEXT NOT NULL,
+        layer        TEXT NOT NULL CHECK (layer IN ('bronze', 'silver', 'gold')),
+        description  TEXT NOT NULL,
+        owner        TEXT,
+        asset_group  TEXT,
+        code_version TEXT,
+        tags         TEXT NOT NULL,
+        definition   TEXT NOT NULL,
+        partitions   TEXT NOT NULL,
+        freshness    TEXT,
+        compute      TEXT NOT NULL,
+        pii          TEXT NOT NULL,
+        PRIMARY KEY (project_id, position)
+    );
+    CREATE INDEX assets_by_key ON assets (project_id, key);
+    CREATE TABLE dependencies (
+        project_id     INTEGER NOT NULL,
+        asset_position INTEGER NOT NULL,
+        position       INTEGER NOT NULL,
+        upstream_key   TEXT NOT NULL,
+        PRIMARY KEY (project_id, asset_position, position),
+        FOREIGN KEY (project_id, asset_position) REFERENCES assets(project_id, position) ON DELETE CASCADE
+    );
+    CREATE TABLE checks (
+        project_id     INTEGER NOT NULL,
+        asset_position INTEGER NOT NULL,
+        position       INTEGER NOT NULL,
+        name           TEXT NOT NULL,
+        kind           TEXT NOT NULL,
+        severity       TEXT NOT NULL CHECK (severity IN ('warn', 'error')),
+        blocking       INTEGER NOT NULL,
+        description    TEXT NOT NULL,
+        spec           TEXT NOT NULL,
+        PRIMARY KEY (project_id, asset_position, position),
+        FOREIGN KEY (project_id, asset_position) REFERENCES assets(project_id, position) ON DELETE CASCADE
+    );
+    CREATE TABLE resources (
+        project_id  INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        position    INTEGER NOT NULL,
+        name        TEXT NOT NULL,
+        kind        TEXT NOT NULL,
+        description TEXT NOT NULL,
+        config      TEXT NOT NULL,
+        PRIMARY KEY (project_id, position)
+    );
+    CREATE TABLE layout (
+        project_id INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        asset_key  TEXT NOT NULL,
+        x          REAL NOT NULL,
+        y          REAL NOT NULL,
+        PRIMARY KEY (project_id, asset_key)
+    );
+    ",
+    // 2: runs and what they produce, ready for the engine.
+    r"
+    CREATE TABLE runs (
+        id            TEXT PRIMARY KEY,
+        project_id    INTEGER NOT NULL REFERENCES projects(id) ON DELETE CASCADE,
+        selection     TEXT NOT NULL,
+        partition_key TEXT,
+        target        TEXT NOT NULL,
+        status        TEXT NOT NULL CHECK (status IN
+                        ('queued', 'starting', 'started', 'success', 'failure', 'canceling', 'canceled')),
+        trigger       TEXT NOT NULL,
+        created_at    TEXT NOT NULL,
+        started_at    TEXT,
+        ended_at      TEXT,
+        error         TEXT
+    );
+    CREATE INDEX runs_by_project ON runs (project_id, created_at);
+    CREATE TABLE run_events (
+        run_id    TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        seq       INTEGER NOT NULL,
+        timestamp TEXT NOT NULL,
+        asset_key TEXT,
+        kind      TEXT NOT NULL,
+        level     TEXT,
+        message   TEXT NOT NULL,
+        payload   TEXT,
+        PRIMARY KEY (run_id, seq)
+    );
+    CREATE TABLE materializations (
+        id              INTEGER PRIMARY KEY,
+        run_id          TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        asset_key       TEXT NOT NULL,
+        partition_key   TEXT,
+        location        TEXT NOT NULL,
+        row_count       INTEGER NOT NULL,
+        byte_count      INTEGER NOT NULL,
+        schema          TEXT NOT NULL,
+        definition_hash TEXT NOT NULL,
+        code_version    TEXT,
+        input_versions  TEXT NOT NULL,
+        data_version    TEXT NOT NULL,
+        created_at      TEXT NOT NULL
+    );
+    CREATE INDEX materializations_by_asset ON materializations (asset_key, partition_key, created_at);
+    CREATE TABLE check_evaluations (
+        id             INTEGER PRIMARY KEY,
+        run_id         TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        asset_key      TEXT NOT NULL,
+        partition_key  TEXT,
+        check_name     TEXT NOT NULL,
+        passed         INTEGER NOT NULL,
+        severity       TEXT NOT NULL CHECK (severity IN ('warn', 'error')),
+        blocking       INTEGER NOT NULL,
+        description    TEXT NOT NULL,
+        failing_count  INTEGER NOT NULL,
+        failing_sample TEXT,
+        created_at     TEXT NOT NULL
+    );
+    CREATE INDEX check_evaluations_by_asset ON check_evaluations (asset_key, check_name, created_at);
+    ",
+];

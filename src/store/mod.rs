@@ -1,0 +1,521 @@
+//! The SQLite workspace: projects, their assets, checks, resources and layout, and — for the
+//! engine — runs, run events, materializations and check evaluations.
+//!
+//! One file, WAL mode, foreign keys on, versioned forward-only migrations, every save one
+//! transaction. A workspace that is newer than this build, locked, corrupt or not Medallion's
+//! gives a clear error and is never written to.
+
+mod migrations;
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, params};
+
+use crate::model::{
+    AssetCheckSpec, AssetKey, AssetSpec, CanvasPos, Layer, Project, Resource, ScheduleDefinition,
+};
+
+pub use migrations::MIGRATIONS;
+
+/// Marks a SQLite file as a Medallion workspace (`PRAGMA application_id`, "MEDL").
+pub const APPLICATION_ID: i32 = 0x4D45_444C;
+
+/// How long a write waits for another process's lock before reporting the workspace as locked.
+const BUSY_TIMEOUT: Duration = Duration::from_secs(3);
+
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("cannot open workspace {path}: {source}")]
+    Open { path: PathBuf, source: rusqlite::Error },
+    #[error(
+        "workspace {path} was written by a newer Medallion (schema version {found}, this build knows up to {known}); update Medallion — the workspace was not changed"
+    )]
+    TooNew { path: PathBuf, found: i64, known: i64 },
+    #[error("workspace {path} is locked by another process (is another Medallion running?); nothing was written")]
+    Locked { path: PathBuf },
+    #[error("workspace {path} is damaged ({detail}); it was not changed — restore it from a backup or move it aside")]
+    Corrupt { path: PathBuf, detail: String },
+    #[error("{path} is a SQLite file but not a Medallion workspace; choose another file with --workspace")]
+    NotAWorkspace { path: PathBuf },
+    #[error("no project named `{name}` in the workspace")]
+    NoSuchProject { name: String },
+    #[error("workspace {path}: {operation} failed: {source}")]
+    Sql { path: PathBuf, operation: &'static str, source: rusqlite::Error },
+    #[error("workspace {path}: stored {what} cannot be read: {detail}")]
+    Decode { path: PathBuf, what: String, detail: String },
+    #[error("cannot find a data directory for the workspace; set MEDALLION_WORKSPACE or pass --workspace")]
+    NoDataDir,
+}
+
+/// A project as stored, with where it came from.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredProject {
+    pub project: Project,
+    /// The directory the project was imported from; relative source paths resolve against it.
+    pub source_dir: Option<PathBuf>,
+    /// Increments with every save.
+    pub revision: i64,
+    pub updated_at: String,
+}
+
+/// One line of the project list.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct ProjectSummary {
+    pub name: String,
+    pub description: String,
+    pub assets: i64,
+    pub revision: i64,
+    pub updated_at: String,
+    pub source_dir: Option<String>,
+}
+
+/// An open workspace file.
+pub struct Workspace {
+    conn: Connection,
+    path: PathBuf,
+}
+
+impl std::fmt::Debug for Workspace {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Workspace").field("path", &self.path).finish_non_exhaustive()
+    }
+}
+
+/// The default workspace file in the platform's data directory.
+pub fn default_path() -> Result<PathBuf, StoreError> {
+    let dirs = directories::ProjectDirs::from("io", "Medallion", "medallion").ok_or(StoreError::NoDataDir)?;
+    Ok(dirs.data_dir().join("workspace.sqlite"))
+}
+
+fn classify(path: &Path, operation: &'static str, e: rusqlite::Error) -> StoreError {
+    match e.sqlite_error_code() {
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Locked { path: path.to_owned() },
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
+            StoreError::Corrupt { path: path.to_owned(), detail: e.to_string() }
+        }
+        _ => StoreError::Sql { path: path.to_owned(), operation, source: e },
+    }
+}
+
+impl Workspace {
+    /// Opens (creating if needed) and migrates a workspace file.
+    pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(|e| StoreError::Open {
+                path: path.to_owned(),
+                source: rusqlite::Error::InvalidPath(PathBuf::from(format!("{}: {e}", parent.display()))),
+            })?;
+        }
+        let conn = Connection::open_with_flags(
+            path,
+            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+        )
+        .map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
+        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| classify(path, "set busy timeout", e))?;
+        let mut ws = Self { conn, path: path.to_owned() };
+        ws.check_identity()?;
+        ws.conn
+            .pragma_update(None, "journal_mode", "WAL")
+            .map_err(|e| classify(path, "enable WAL", e))?;
+        ws.conn.pragma_update(None, "foreign_keys", true).map_err(|e| classify(path, "enable foreign keys", e))?;
+        ws.conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| classify(path, "set synchronous", e))?;
+        ws.migrate(MIGRATIONS.len())?;
+        Ok(ws)
+    }
+
+    /// Opens a workspace and migrates it only up to `version` (for migration tests).
+    #[doc(hidden)]
+    pub fn open_at_version(path: &Path, version: usize) -> Result<Self, StoreError> {
+        let conn = Connection::open(path).map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
+        let mut ws = Self { conn, path: path.to_owned() };
+        ws.check_identity()?;
+        ws.conn.pragma_update(None, "foreign_keys", true).map_err(|e| classify(path, "enable foreign keys", e))?;
+        ws.migrate(version)?;
+        Ok(ws)
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// Refuses files that are not ours, are damaged, or come from a newer build — before
+    /// anything is written.
+    fn check_identity(&self) -> Result<(), StoreError> {
+        let path = &self.path;
+        let app_id: i32 = self
+            .conn
+            .pragma_query_value(None, "application_id", |r| r.get(0))
+            .map_err(|e| classify(path, "read application id", e))?;
+        let version = self.schema_version()?;
+        let tables: i64 = self
+            .conn
+            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
+            .map_err(|e| classify(path, "read schema", e))?;
+        if app_id != APPLICATION_ID && (app_id != 0 || tables > 0) {
+            return Err(StoreError::NotAWorkspace { path: path.clone() });
+        }
+        let known = MIGRATIONS.len() as i64;
+        if version > known {
+            return Err(StoreError::TooNew { path: path.clone(), found: version, known });
+        }
+        Ok(())
+    }
+
+    /// The schema version of the file.
+    pub fn schema_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .pragma_query_value(None, "user_version", |r| r.get(0))
+            .map_err(|e| classify(&self.path, "read schema version", e))
+    }
+
+    fn migrate(&mut self, target: usize) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let current = usize::try_from(self.schema_version()?).unwrap_or(0);
+        for (i, sql) in MIGRATIONS.iter().enumerate().take(target).skip(current) {
+            let tx = self
+                .conn
+                .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+                .map_err(|e| classify(&path, "begin migration", e))?;
+            tx.execute_batch(sql).map_err(|e| classify(&path, "migrate", e))?;
+            tx.pragma_update(None, "application_id", APPLICATION_ID).map_err(|e| classify(&path, "migrate", e))?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(|e| classify(&path, "migrate", e))?;
+            tx.commit().map_err(|e| classify(&path, "commit migration", e))?;
+            tracing::info!(version = i + 1, path = %path.display(), "workspace migrated");
+        }
+        Ok(())
+    }
+
+    /// `PRAGMA integrity_check`: `"ok"` for a sound file.
+    pub fn integrity_check(&self) -> Result<String, StoreError> {
+        self.conn
+            .query_row("PRAGMA integrity_check", [], |r| r.get(0))
+            .map_err(|e| classify(&self.path, "integrity check", e))
+    }
+
+    /// The names of the tables in the workspace.
+    pub fn table_names(&self) -> Result<Vec<String>, StoreError> {
+        let path = &self.path;
+        let mut stmt = self
+            .conn
+            .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
+            .map_err(|e| classify(path, "list tables", e))?;
+        let names = stmt
+            .query_map([], |r| r.get(0))
+            .and_then(Iterator::collect)
+            .map_err(|e| classify(path, "list tables", e));
+        names
+    }
+
+    pub fn list_projects(&self) -> Result<Vec<ProjectSummary>, StoreError> {
+        let path = &self.path;
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT p.name, p.description, (SELECT count(*) FROM assets a WHERE a.project_id = p.id),
+                        p.revision, p.updated_at, p.source_dir
+                 FROM projects p ORDER BY p.updated_at DESC, p.name",
+            )
+            .map_err(|e| classify(path, "list projects", e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok(ProjectSummary {
+                    name: r.get(0)?,
+                    description: r.get(1)?,
+                    assets: r.get(2)?,
+                    revision: r.get(3)?,
+                    updated_at: r.get(4)?,
+                    source_dir: r.get(5)?,
+                })
+            })
+            .and_then(Iterator::collect)
+            .map_err(|e| classify(path, "list projects", e));
+        rows
+    }
+
+    pub fn project_exists(&self, name: &str) -> Result<bool, StoreError> {
+        self.conn
+            .query_row("SELECT 1 FROM projects WHERE name = ?1", [name], |_| Ok(()))
+            .optional()
+            .map(|r| r.is_some())
+            .map_err(|e| classify(&self.path, "find project", e))
+    }
+
+    pub fn delete_project(&mut self, name: &str) -> Result<(), StoreError> {
+        let n = self
+            .conn
+            .execute("DELETE FROM projects WHERE name = ?1", [name])
+            .map_err(|e| classify(&self.path, "delete project", e))?;
+        if n == 0 {
+            return Err(StoreError::NoSuchProject { name: name.to_owned() });
+        }
+        Ok(())
+    }
+
+    /// Saves a project (by name) in one transaction: either all of it lands or none of it.
+    /// Returns the new revision.
+    pub fn save_project(&mut self, project: &Project, source_dir: Option<&Path>) -> Result<i64, StoreError> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(|e| classify(&path, "begin save", e))?;
+        let revision = write_project(&tx, &path, project, source_dir)?;
+        tx.commit().map_err(|e| classify(&path, "commit save", e))?;
+        Ok(revision)
+    }
+
+    pub fn load_project(&self, name: &str) -> Result<StoredProject, StoreError> {
+        read_project(&self.conn, &self.path, name)
+    }
+}
+
+fn json<T: serde::Serialize>(value: &T) -> String {
+    // Serializing plain model values to JSON cannot fail (no maps with non-string keys).
+    serde_json::to_string(value).unwrap_or_else(|e| format!("\"<unserializable: {e}>\""))
+}
+
+fn write_project(tx: &Transaction<'_>, path: &Path, project: &Project, source_dir: Option<&Path>) -> Result<i64, StoreError> {
+    let sql = |e| classify(path, "save project", e);
+    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let source_dir = source_dir.map(|d| d.to_string_lossy().into_owned());
+    let existing: Option<(i64, i64)> = tx
+        .query_row("SELECT id, revision FROM projects WHERE name = ?1", [&project.name], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()
+        .map_err(sql)?;
+    let (project_id, revision) = match existing {
+        Some((id, rev)) => {
+            tx.execute(
+                "UPDATE projects SET description = ?2, source_dir = coalesce(?3, source_dir), schedules = ?4,
+                        revision = ?5, updated_at = ?6 WHERE id = ?1",
+                params![id, project.description, source_dir, json(&project.schedules), rev + 1, now],
+            )
+            .map_err(sql)?;
+            for table in ["dependencies", "checks", "assets", "resources", "layout"] {
+                tx.execute(&format!("DELETE FROM {table} WHERE project_id = ?1"), [id]).map_err(sql)?;
+            }
+            (id, rev + 1)
+        }
+        None => {
+            tx.execute(
+                "INSERT INTO projects (name, description, source_dir, schedules, revision, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, 1, ?5)",
+                params![project.name, project.description, source_dir, json(&project.schedules), now],
+            )
+            .map_err(sql)?;
+            (tx.last_insert_rowid(), 1)
+        }
+    };
+    let mut insert_asset = tx
+        .prepare_cached(
+            "INSERT INTO assets (project_id, position, key, layer, description, owner, asset_group, code_version,
+                                 tags, definition, partitions, freshness, compute, pii)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        )
+        .map_err(sql)?;
+    let mut insert_dep = tx
+        .prepare_cached("INSERT INTO dependencies (project_id, asset_position, position, upstream_key) VALUES (?1, ?2, ?3, ?4)")
+        .map_err(sql)?;
+    let mut insert_check = tx
+        .prepare_cached(
+            "INSERT INTO checks (project_id, asset_position, position, name, kind, severity, blocking, description, spec)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+        )
+        .map_err(sql)?;
+    for (pos, a) in project.assets.iter().enumerate() {
+        insert_asset
+            .execute(params![
+                project_id,
+                pos as i64,
+                a.key.as_str(),
+                a.layer.as_str(),
+                a.description,
+                a.owner,
+                a.group,
+                a.code_version,
+                json(&a.tags),
+                json(&a.definition),
+                json(&a.partitions),
+                a.freshness.as_ref().map(json),
+                json(&a.compute),
+                json(&a.pii),
+            ])
+            .map_err(sql)?;
+        for (i, dep) in a.deps.iter().enumerate() {
+            insert_dep.execute(params![project_id, pos as i64, i as i64, dep.as_str()]).map_err(sql)?;
+        }
+        for (i, c) in a.checks.iter().enumerate() {
+            insert_check
+                .execute(params![
+                    project_id,
+                    pos as i64,
+                    i as i64,
+                    c.name,
+                    c.kind.label(),
+                    c.severity.as_str(),
+                    c.blocking,
+                    c.description,
+                    json(&c.kind),
+                ])
+                .map_err(sql)?;
+        }
+    }
+    let mut insert_resource = tx
+        .prepare_cached(
+            "INSERT INTO resources (project_id, position, name, kind, description, config) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+        )
+        .map_err(sql)?;
+    for (pos, r) in project.resources.iter().enumerate() {
+        insert_resource
+            .execute(params![project_id, pos as i64, r.name, r.kind.label(), r.description, json(&r.kind)])
+            .map_err(sql)?;
+    }
+    let mut insert_pos = tx
+        .prepare_cached("INSERT OR REPLACE INTO layout (project_id, asset_key, x, y) VALUES (?1, ?2, ?3, ?4)")
+        .map_err(sql)?;
+    for (key, p) in &project.layout.positions {
+        insert_pos.execute(params![project_id, key.as_str(), f64::from(p.x), f64::from(p.y)]).map_err(sql)?;
+    }
+    Ok(revision)
+}
+
+fn decode<T: serde::de::DeserializeOwned>(path: &Path, what: impl Fn() -> String, text: &str) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Decode { path: path.to_owned(), what: what(), detail: e.to_string() })
+}
+
+fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProject, StoreError> {
+    let sql = |e| classify(path, "load project", e);
+    let row: Option<(i64, String, Option<String>, String, i64, String)> = conn
+        .query_row(
+            "SELECT id, description, source_dir, schedules, revision, updated_at FROM projects WHERE name = ?1",
+            [name],
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+        )
+        .optional()
+        .map_err(sql)?;
+    let Some((id, description, source_dir, schedules, revision, updated_at)) = row else {
+        return Err(StoreError::NoSuchProject { name: name.to_owned() });
+    };
+    let mut project = Project::new(name);
+    project.description = description;
+    project.schedules = decode::<Vec<ScheduleDefinition>>(path, || format!("schedules of project {name}"), &schedules)?;
+
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT key, layer, description, owner, asset_group, code_version, tags, definition, partitions,
+                    freshness, compute, pii
+             FROM assets WHERE project_id = ?1 ORDER BY position",
+        )
+        .map_err(sql)?;
+    let mut rows = stmt.query([id]).map_err(sql)?;
+    while let Some(r) = rows.next().map_err(sql)? {
+        let key: String = r.get(0).map_err(sql)?;
+        let what = |field: &str| {
+            let key = key.clone();
+            let field = field.to_owned();
+            move || format!("{field} of asset {key}")
+        };
+        let layer_text: String = r.get(1).map_err(sql)?;
+        let layer = Layer::parse(&layer_text).ok_or_else(|| StoreError::Decode {
+            path: path.to_owned(),
+            what: format!("layer of asset {key}"),
+            detail: format!("unknown layer `{layer_text}`"),
+        })?;
+        let mut a = AssetSpec::new(key.as_str(), layer);
+        a.description = r.get(2).map_err(sql)?;
+        a.owner = r.get(3).map_err(sql)?;
+        a.group = r.get(4).map_err(sql)?;
+        a.code_version = r.get(5).map_err(sql)?;
+        a.tags = decode(path, what("tags"), &r.get::<_, String>(6).map_err(sql)?)?;
+        a.definition = decode(path, what("definition"), &r.get::<_, String>(7).map_err(sql)?)?;
+        a.partitions = decode(path, what("partitions"), &r.get::<_, String>(8).map_err(sql)?)?;
+        a.freshness = match r.get::<_, Option<String>>(9).map_err(sql)? {
+            Some(t) => Some(decode(path, what("freshness"), &t)?),
+            None => None,
+        };
+        a.compute = decode(path, what("compute"), &r.get::<_, String>(10).map_err(sql)?)?;
+        a.pii = decode(path, what("pii"), &r.get::<_, String>(11).map_err(sql)?)?;
+        project.assets.push(a);
+    }
+
+    let mut stmt = conn
+        .prepare_cached("SELECT asset_position, upstream_key FROM dependencies WHERE project_id = ?1 ORDER BY asset_position, position")
+        .map_err(sql)?;
+    let mut rows = stmt.query([id]).map_err(sql)?;
+    while let Some(r) = rows.next().map_err(sql)? {
+        let pos: i64 = r.get(0).map_err(sql)?;
+        let up: String = r.get(1).map_err(sql)?;
+        if let Some(a) = usize::try_from(pos).ok().and_then(|p| project.assets.get_mut(p)) {
+            a.deps.push(AssetKey::new(up));
+        }
+    }
+
+    let mut stmt = conn
+        .prepare_cached(
+            "SELECT asset_position, name, severity, blocking, description, spec FROM checks
+             WHERE project_id = ?1 ORDER BY asset_position, position",
+        )
+        .map_err(sql)?;
+    let mut rows = stmt.query([id]).map_err(sql)?;
+    while let Some(r) = rows.next().map_err(sql)? {
+        let pos: i64 = r.get(0).map_err(sql)?;
+        let name: String = r.get(1).map_err(sql)?;
+        let severity: String = r.get(2).map_err(sql)?;
+        let spec: String = r.get(5).map_err(sql)?;
+        let check = AssetCheckSpec {
+            kind: decode(path, || format!("check {name}"), &spec)?,
+            name,
+            severity: if severity == "warn" { crate::model::CheckSeverity::Warn } else { crate::model::CheckSeverity::Error },
+            blocking: r.get(3).map_err(sql)?,
+            description: r.get(4).map_err(sql)?,
+        };
+        if let Some(a) = usize::try_from(pos).ok().and_then(|p| project.assets.get_mut(p)) {
+            a.checks.push(check);
+        }
+    }
+
+    let mut stmt = conn
+        .prepare_cached("SELECT name, description, config FROM resources WHERE project_id = ?1 ORDER BY position")
+        .map_err(sql)?;
+    let mut rows = stmt.query([id]).map_err(sql)?;
+    while let Some(r) = rows.next().map_err(sql)? {
+        let name: String = r.get(0).map_err(sql)?;
+        let config: String = r.get(2).map_err(sql)?;
+        project.resources.push(Resource {
+            kind: decode(path, || format!("resource {name}"), &config)?,
+            name,
+            description: r.get(1).map_err(sql)?,
+        });
+    }
+
+    let mut stmt = conn.prepare_cached("SELECT asset_key, x, y FROM layout WHERE project_id = ?1").map_err(sql)?;
+    let mut rows = stmt.query([id]).map_err(sql)?;
+    while let Some(r) = rows.next().map_err(sql)? {
+        let key: String = r.get(0).map_err(sql)?;
+        let x: f64 = r.get(1).map_err(sql)?;
+        let y: f64 = r.get(2).map_err(sql)?;
+        project.layout.positions.insert(AssetKey::new(key), CanvasPos { x: x as f32, y: y as f32 });
+    }
+    Ok(StoredProject { project, source_dir: source_dir.map(PathBuf::from), revision, updated_at })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::synthetic;
+
+    #[test]
+    fn save_and_load_round_trip() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ws = Workspace::open(&dir.path().join("w.sqlite")).unwrap();
+        let p = synthetic::generate("gen", 120, 3);
+        assert_eq!(ws.save_project(&p, Some(Path::new("/tmp/x"))).unwrap(), 1);
+        let loaded = ws.load_project("gen").unwrap();
+        assert_eq!(loaded.project, p);
+        assert_eq!(loaded.source_dir.as_deref(), Some(Path::new("/tmp/x")));
+        assert_eq!(ws.save_project(&p, None).unwrap(), 2);
+        assert_eq!(ws.load_project("gen").unwrap().source_dir.as_deref(), Some(Path::new("/tmp/x")));
+        assert_eq!(ws.list_projects().unwrap().len(), 1);
+        assert!(matches!(ws.load_project("nope"), Err(StoreError::NoSuchProject { .. })));
+    }
+}
