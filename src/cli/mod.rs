@@ -1,0 +1,231 @@
+//! The headless command line: the same engine as the studio, text or JSON output, and exit
+//! codes scripts can rely on — 0 success, 1 a run or check failed, 2 bad input or usage.
+
+mod bench;
+
+use std::io::Write as _;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+
+use crate::app::{self, AppError};
+use crate::model::{Diagnostic, DiagnosticSeverity};
+
+/// Exit code: everything succeeded.
+pub const EXIT_OK: u8 = 0;
+/// Exit code: a run or a check failed.
+pub const EXIT_FAILED: u8 = 1;
+/// Exit code: bad input or usage.
+pub const EXIT_BAD_INPUT: u8 = 2;
+
+#[derive(Debug, Parser)]
+#[command(name = "medallion", version, about = "Design, check and run bronze/silver/gold data pipelines")]
+pub struct Cli {
+    /// The workspace file (SQLite). Default: the platform data directory.
+    #[arg(long, global = true, env = "MEDALLION_WORKSPACE", value_name = "PATH")]
+    pub workspace: Option<PathBuf>,
+    /// More log output (-v info, -vv debug); logs go to stderr.
+    #[arg(short, long, global = true, action = clap::ArgAction::Count)]
+    pub verbose: u8,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Clone, Copy, Default, ValueEnum, PartialEq, Eq)]
+pub enum OutputFormat {
+    #[default]
+    Text,
+    Json,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Open the studio (the default when no command is given)
+    Studio,
+    /// Check a project directory and print every problem found
+    Validate {
+        /// The project directory (holding medallion.toml)
+        path: PathBuf,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// Import a project directory into the workspace
+    Import {
+        path: PathBuf,
+        /// Overwrite a project of the same name
+        #[arg(long)]
+        replace: bool,
+        /// Import even when validation finds errors
+        #[arg(long)]
+        force: bool,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// Export a workspace project to a directory (canonical, git-friendly files)
+    Export {
+        name: String,
+        path: PathBuf,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// List the projects in the workspace
+    List {
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// Benchmarks that print figures
+    Bench {
+        #[command(subcommand)]
+        which: bench::BenchCommand,
+    },
+}
+
+/// Parses the command line and runs it; the whole binary's entry point.
+pub fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let _ = e.print();
+            return ExitCode::from(if e.use_stderr() { EXIT_BAD_INPUT } else { EXIT_OK });
+        }
+    };
+    init_tracing(cli.verbose);
+    match run(cli) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::from(EXIT_BAD_INPUT)
+        }
+    }
+}
+
+fn init_tracing(verbose: u8) {
+    let default = match verbose {
+        0 => "warn",
+        1 => "info",
+        _ => "debug",
+    };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("MEDALLION_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("medallion={default},warn")));
+    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+}
+
+fn run(cli: Cli) -> anyhow::Result<u8> {
+    let workspace = cli.workspace;
+    match cli.command.unwrap_or(Command::Studio) {
+        Command::Studio => {
+            let path = app::workspace_path(workspace)?;
+            crate::ui::run(&path)?;
+            Ok(EXIT_OK)
+        }
+        Command::Validate { path, format } => validate(&path, format),
+        Command::Import { path, replace, force, format } => {
+            let ws_path = app::workspace_path(workspace)?;
+            let mut ws = app::open_workspace(&ws_path)?;
+            match app::import_project(&mut ws, &path, replace, force) {
+                Ok(report) => {
+                    match format {
+                        OutputFormat::Json => print_json(&report)?,
+                        OutputFormat::Text => {
+                            print_diagnostics(&report.diagnostics);
+                            println!(
+                                "{} project `{}` ({} assets, revision {}) into {}",
+                                if report.replaced { "replaced" } else { "imported" },
+                                report.name,
+                                report.assets,
+                                report.revision,
+                                ws_path.display()
+                            );
+                        }
+                    }
+                    Ok(EXIT_OK)
+                }
+                Err(AppError::Invalid { name, errors, diagnostics }) => {
+                    match format {
+                        OutputFormat::Json => print_json(&serde_json::json!({
+                            "project": name, "imported": false, "errors": errors, "diagnostics": diagnostics,
+                        }))?,
+                        OutputFormat::Text => {
+                            print_diagnostics(&diagnostics);
+                            eprintln!("error: project `{name}` has {errors} error(s); not imported (use --force to import anyway)");
+                        }
+                    }
+                    Ok(EXIT_BAD_INPUT)
+                }
+                Err(e) => Err(e.into()),
+            }
+        }
+        Command::Export { name, path, format } => {
+            let ws = app::open_workspace(&app::workspace_path(workspace)?)?;
+            let project = app::export_project(&ws, &name, &path)?;
+            match format {
+                OutputFormat::Json => print_json(&serde_json::json!({
+                    "project": project.name, "path": path, "assets": project.assets.len(),
+                }))?,
+                OutputFormat::Text => {
+                    println!("exported `{}` ({} assets) to {}", project.name, project.assets.len(), path.display());
+                }
+            }
+            Ok(EXIT_OK)
+        }
+        Command::List { format } => {
+            let ws = app::open_workspace(&app::workspace_path(workspace)?)?;
+            let projects = app::list_projects(&ws)?;
+            match format {
+                OutputFormat::Json => print_json(&projects)?,
+                OutputFormat::Text => {
+                    if projects.is_empty() {
+                        println!("no projects in the workspace; add one with `medallion import PATH`");
+                    }
+                    for p in projects {
+                        println!("{:<32} {:>6} assets  rev {:<4} {}  {}", p.name, p.assets, p.revision, p.updated_at, p.description);
+                    }
+                }
+            }
+            Ok(EXIT_OK)
+        }
+        Command::Bench { which } => bench::run(&which),
+    }
+}
+
+fn validate(path: &std::path::Path, format: OutputFormat) -> anyhow::Result<u8> {
+    let loaded = app::validate_dir(path)?;
+    let errors = loaded.diagnostics.iter().filter(|d| d.is_error()).count();
+    let warnings = loaded.diagnostics.len() - errors;
+    match format {
+        OutputFormat::Json => print_json(&serde_json::json!({
+            "project": loaded.project.name,
+            "path": path,
+            "assets": loaded.project.assets.len(),
+            "errors": errors,
+            "warnings": warnings,
+            "diagnostics": loaded.diagnostics,
+        }))?,
+        OutputFormat::Text => {
+            print_diagnostics(&loaded.diagnostics);
+            println!(
+                "{}: {} assets, {errors} error(s), {warnings} warning(s)",
+                loaded.project.name,
+                loaded.project.assets.len()
+            );
+        }
+    }
+    Ok(if errors > 0 { EXIT_BAD_INPUT } else { EXIT_OK })
+}
+
+fn print_diagnostics(diagnostics: &[Diagnostic]) {
+    let mut out = std::io::stdout().lock();
+    for d in diagnostics {
+        let _ = match d.severity {
+            DiagnosticSeverity::Error | DiagnosticSeverity::Warning => writeln!(out, "{d}"),
+        };
+    }
+}
+
+fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
+    let mut out = std::io::stdout().lock();
+    serde_json::to_writer_pretty(&mut out, value)?;
+    writeln!(out)?;
+    Ok(())
+}
