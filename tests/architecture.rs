@@ -1,0 +1,129 @@
+//! Keeps the module layout of ARCHITECTURE.md true: which crate modules and which third-party
+//! libraries each module may use. Scans `use` lines and paths in `src/`.
+
+use std::path::{Path, PathBuf};
+
+/// Crate modules each module may import (besides itself).
+const ALLOWED_MODULES: &[(&str, &[&str])] = &[
+    ("model", &[]),
+    ("store", &["model"]),
+    ("format", &["model"]),
+    ("engine", &["model"]),
+    ("compute", &["model", "engine"]),
+    ("secrets", &["model"]),
+    ("app", &["model", "store", "format", "engine", "compute", "secrets"]),
+    ("cli", &["model", "app", "ui"]),
+    ("ui", &["model", "app"]),
+];
+
+/// Third-party libraries that belong to exactly one module.
+const OWNED_LIBRARIES: &[(&str, &str)] = &[
+    ("rusqlite", "store"),
+    ("directories", "store"),
+    ("toml", "format"),
+    ("polars", "engine"),
+    ("aws_config", "compute"),
+    ("aws_sdk_s3", "compute"),
+    ("aws_sdk_lambda", "compute"),
+    ("aws_sdk_ecs", "compute"),
+    ("aws_sdk_batch", "compute"),
+    ("aws_sdk_cloudwatchlogs", "compute"),
+    ("kube", "compute"),
+    ("k8s_openapi", "compute"),
+    ("keyring", "secrets"),
+    ("egui", "ui"),
+    ("eframe", "ui"),
+    ("egui_extras", "ui"),
+    ("egui_plot", "ui"),
+    ("egui_graphs", "ui"),
+    ("rfd", "ui"),
+    ("clap", "cli"),
+];
+
+/// What the pure model must never do.
+const MODEL_FORBIDDEN: &[&str] = &["std::fs", "std::net", "std::process", "std::thread", "tokio", "tracing"];
+
+fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    for entry in std::fs::read_dir(dir).unwrap() {
+        let p = entry.unwrap().path();
+        if p.is_dir() {
+            rust_files(&p, out);
+        } else if p.extension().is_some_and(|e| e == "rs") {
+            out.push(p);
+        }
+    }
+}
+
+/// The top-level module a file belongs to (`src/model/graph.rs` → `model`).
+fn module_of(src: &Path, file: &Path) -> String {
+    let rel = file.strip_prefix(src).unwrap();
+    let first = rel.components().next().unwrap().as_os_str().to_string_lossy().into_owned();
+    first.trim_end_matches(".rs").to_owned()
+}
+
+/// Code lines (comments dropped) of a file.
+fn code_lines(text: &str) -> Vec<(usize, String)> {
+    text.lines()
+        .enumerate()
+        .map(|(i, l)| (i + 1, l.split("//").next().unwrap_or("").to_owned()))
+        .filter(|(_, l)| !l.trim().is_empty())
+        .collect()
+}
+
+fn mentions(line: &str, path_root: &str) -> bool {
+    let needle = format!("{path_root}::");
+    line.match_indices(&needle).any(|(i, _)| {
+        i == 0 || !line[..i].ends_with(|c: char| c.is_ascii_alphanumeric() || c == '_' || c == ':')
+    })
+}
+
+#[test]
+fn modules_import_only_what_the_architecture_allows() {
+    let src = Path::new(env!("CARGO_MANIFEST_DIR")).join("src");
+    let mut files = Vec::new();
+    rust_files(&src, &mut files);
+    let mut violations = Vec::new();
+    let mut checked = 0;
+    for file in &files {
+        let module = module_of(&src, file);
+        if module == "main" || module == "lib" {
+            continue;
+        }
+        let allowed = ALLOWED_MODULES
+            .iter()
+            .find(|(m, _)| *m == module)
+            .unwrap_or_else(|| panic!("{} is in no known module: add it to ARCHITECTURE.md and this test", file.display()))
+            .1;
+        let text = std::fs::read_to_string(file).unwrap();
+        for (n, line) in code_lines(&text) {
+            checked += 1;
+            for (other, _) in ALLOWED_MODULES {
+                if *other != module && !allowed.contains(other) && mentions(&line, &format!("crate::{other}")) {
+                    violations.push(format!("{}:{n}: {module} must not use crate::{other}", file.display()));
+                }
+            }
+            for (lib, owner) in OWNED_LIBRARIES {
+                if *owner != module && mentions(&line, lib) {
+                    violations.push(format!("{}:{n}: {lib} belongs in {owner}, not {module}", file.display()));
+                }
+            }
+            if module == "model" {
+                for f in MODEL_FORBIDDEN {
+                    if mentions(&line, f) || line.contains(&format!("use {f}")) {
+                        violations.push(format!("{}:{n}: the model is pure and must not use {f}", file.display()));
+                    }
+                }
+            }
+        }
+    }
+    assert!(checked > 500, "scanned only {checked} lines");
+    assert!(violations.is_empty(), "{}", violations.join("\n"));
+}
+
+#[test]
+fn the_checker_catches_a_violation() {
+    assert!(mentions("use rusqlite::Connection;", "rusqlite"));
+    assert!(mentions("    let c = crate::store::Workspace::open(p);", "crate::store"));
+    assert!(!mentions("use my_rusqlite::X;", "rusqlite"));
+    assert!(!mentions("use crate::storefront::X;", "crate::store"));
+}

@@ -1,0 +1,3 @@
+-- a comment
+SELECT id
+FROM raw WHERE (

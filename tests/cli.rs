@@ -1,0 +1,179 @@
+//! The CLI, run as a user runs it: over every example in `projects/`, over the corpus of broken
+//! projects in `tests/broken_projects/`, and with bad usage.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn medallion(workspace: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_medallion"))
+        .args(args)
+        .env("MEDALLION_WORKSPACE", workspace)
+        .env_remove("MEDALLION_LOG")
+        .output()
+        .expect("run medallion")
+}
+
+fn text(o: &Output) -> String {
+    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+}
+
+fn examples() -> Vec<PathBuf> {
+    let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("projects");
+    let mut dirs: Vec<PathBuf> = std::fs::read_dir(root)
+        .expect("projects/")
+        .map(|e| e.expect("entry").path())
+        .filter(|p| p.join("medallion.toml").is_file())
+        .collect();
+    dirs.sort();
+    assert!(!dirs.is_empty(), "no example projects found");
+    dirs
+}
+
+fn read_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_owned()];
+    while let Some(d) = stack.pop() {
+        for e in std::fs::read_dir(&d).expect("read dir") {
+            let p = e.expect("entry").path();
+            if p.is_dir() {
+                stack.push(p);
+            } else {
+                let rel = p.strip_prefix(dir).expect("prefix").to_string_lossy().into_owned();
+                out.push((rel, std::fs::read(&p).expect("read")));
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+#[test]
+fn every_example_validates_imports_lists_and_exports_stably() {
+    for dir in examples() {
+        let tmp = tempfile::tempdir().unwrap();
+        let ws = tmp.path().join("ws.sqlite");
+        let d = dir.to_str().unwrap();
+
+        let o = medallion(&ws, &["validate", d]);
+        assert_eq!(o.status.code(), Some(0), "validate {d}: {}", text(&o));
+        let o = medallion(&ws, &["validate", d, "--format", "json"]);
+        let v: serde_json::Value = serde_json::from_slice(&o.stdout).expect("validate JSON");
+        assert_eq!(v["errors"], 0, "{v}");
+        let name = v["project"].as_str().unwrap().to_owned();
+
+        let o = medallion(&ws, &["import", d]);
+        assert_eq!(o.status.code(), Some(0), "import: {}", text(&o));
+        // A second import without --replace is refused and changes nothing.
+        let o = medallion(&ws, &["import", d]);
+        assert_eq!(o.status.code(), Some(2));
+        assert!(text(&o).contains("--replace"), "{}", text(&o));
+
+        let o = medallion(&ws, &["list", "--format", "json"]);
+        let list: serde_json::Value = serde_json::from_slice(&o.stdout).expect("list JSON");
+        assert_eq!(list[0]["name"], name.as_str());
+        assert_eq!(list[0]["revision"], 1);
+
+        // export → import → export gives identical bytes.
+        let first = tmp.path().join("first");
+        let o = medallion(&ws, &["export", &name, first.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "export: {}", text(&o));
+        let o = medallion(&ws, &["import", "--replace", first.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "re-import: {}", text(&o));
+        let second = tmp.path().join("second");
+        let o = medallion(&ws, &["export", &name, second.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0));
+        let (a, b) = (read_tree(&first), read_tree(&second));
+        assert!(a.len() >= 2, "export wrote {a:?}");
+        assert_eq!(a, b, "export → import → export changed bytes");
+
+        let o = medallion(&ws, &["validate", first.to_str().unwrap()]);
+        assert_eq!(o.status.code(), Some(0), "exported project validates: {}", text(&o));
+    }
+}
+
+#[test]
+fn broken_projects_produce_their_diagnostics() {
+    let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/broken_projects");
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().join("ws.sqlite");
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&corpus).unwrap().map(|e| e.unwrap().path()).collect();
+    cases.sort();
+    assert!(cases.len() >= 15, "corpus too small: {}", cases.len());
+    let mut failures = Vec::new();
+    for case in cases {
+        let expected = std::fs::read_to_string(case.join("expected.txt")).expect("expected.txt");
+        let o = medallion(&ws, &["validate", case.to_str().unwrap()]);
+        let out = text(&o);
+        if o.status.code() != Some(2) {
+            failures.push(format!("{}: exit {:?}, want 2\n{out}", case.display(), o.status.code()));
+        }
+        if out.contains("panicked") || out.contains("RUST_BACKTRACE") {
+            failures.push(format!("{}: panicked\n{out}", case.display()));
+        }
+        for line in expected.lines().filter(|l| !l.is_empty()) {
+            let ok = match line.strip_prefix('!') {
+                Some(forbidden) => !out.contains(forbidden),
+                None => out.contains(line),
+            };
+            if !ok {
+                failures.push(format!("{}: expected {line:?} in:\n{out}", case.display()));
+            }
+        }
+        // A broken project is never imported.
+        let o = medallion(&ws, &["import", case.to_str().unwrap()]);
+        if o.status.code() != Some(2) {
+            failures.push(format!("{}: import exit {:?}, want 2", case.display(), o.status.code()));
+        }
+    }
+    assert!(failures.is_empty(), "{}", failures.join("\n\n"));
+    let o = medallion(&ws, &["list", "--format", "json"]);
+    assert_eq!(String::from_utf8_lossy(&o.stdout).trim(), "[]");
+}
+
+#[test]
+fn bad_usage_and_missing_paths_exit_2_with_one_clear_line() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().join("ws.sqlite");
+    let o = medallion(&ws, &["validate"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = medallion(&ws, &["frobnicate"]);
+    assert_eq!(o.status.code(), Some(2));
+    let o = medallion(&ws, &["validate", "/no/such/project"]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(String::from_utf8_lossy(&o.stderr).trim(), "error: /no/such/project: no such project directory");
+    let o = medallion(&ws, &["validate", tmp.path().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("not a Medallion project (no medallion.toml)"), "{}", text(&o));
+    let o = medallion(&ws, &["export", "nothing", tmp.path().join("out").to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("no project named `nothing`"), "{}", text(&o));
+    let o = medallion(&ws, &["--help"]);
+    assert_eq!(o.status.code(), Some(0));
+}
+
+#[test]
+fn export_refuses_a_directory_that_is_not_a_project() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().join("ws.sqlite");
+    let example = examples().remove(0);
+    assert_eq!(medallion(&ws, &["import", example.to_str().unwrap()]).status.code(), Some(0));
+    let target = tmp.path().join("precious");
+    std::fs::create_dir(&target).unwrap();
+    std::fs::write(target.join("notes.txt"), "keep me").unwrap();
+    let o = medallion(&ws, &["export", "customer_analytics", target.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert_eq!(std::fs::read_to_string(target.join("notes.txt")).unwrap(), "keep me");
+    assert!(!target.join("medallion.toml").exists());
+}
+
+#[test]
+fn workspace_flag_overrides_the_environment() {
+    let tmp = tempfile::tempdir().unwrap();
+    let env_ws = tmp.path().join("env.sqlite");
+    let flag_ws = tmp.path().join("flag.sqlite");
+    let example = examples().remove(0);
+    let o = medallion(&env_ws, &["--workspace", flag_ws.to_str().unwrap(), "import", example.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(flag_ws.exists());
+    assert!(!env_ws.exists());
+}
