@@ -1,6 +1,12 @@
 //! Keeps the module layout of ARCHITECTURE.md true: which crate modules and which third-party
 //! libraries each module may use. Scans `use` lines and paths in `src/`.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::many_single_char_names
+)]
+
 use std::path::{Path, PathBuf};
 
 /// Crate modules each module may import (besides itself).
@@ -11,7 +17,10 @@ const ALLOWED_MODULES: &[(&str, &[&str])] = &[
     ("engine", &["model"]),
     ("compute", &["model", "engine"]),
     ("secrets", &["model"]),
-    ("app", &["model", "store", "format", "engine", "compute", "secrets"]),
+    (
+        "app",
+        &["model", "store", "format", "engine", "compute", "secrets"],
+    ),
     ("cli", &["model", "app", "ui"]),
     ("ui", &["model", "app"]),
 ];
@@ -41,7 +50,14 @@ const OWNED_LIBRARIES: &[(&str, &str)] = &[
 ];
 
 /// What the pure model must never do.
-const MODEL_FORBIDDEN: &[&str] = &["std::fs", "std::net", "std::process", "std::thread", "tokio", "tracing"];
+const MODEL_FORBIDDEN: &[&str] = &[
+    "std::fs",
+    "std::net",
+    "std::process",
+    "std::thread",
+    "tokio",
+    "tracing",
+];
 
 fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     for entry in std::fs::read_dir(dir).unwrap() {
@@ -57,7 +73,13 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
 /// The top-level module a file belongs to (`src/model/graph.rs` → `model`).
 fn module_of(src: &Path, file: &Path) -> String {
     let rel = file.strip_prefix(src).unwrap();
-    let first = rel.components().next().unwrap().as_os_str().to_string_lossy().into_owned();
+    let first = rel
+        .components()
+        .next()
+        .unwrap()
+        .as_os_str()
+        .to_string_lossy()
+        .into_owned();
     first.trim_end_matches(".rs").to_owned()
 }
 
@@ -92,25 +114,42 @@ fn modules_import_only_what_the_architecture_allows() {
         let allowed = ALLOWED_MODULES
             .iter()
             .find(|(m, _)| *m == module)
-            .unwrap_or_else(|| panic!("{} is in no known module: add it to ARCHITECTURE.md and this test", file.display()))
+            .unwrap_or_else(|| {
+                panic!(
+                    "{} is in no known module: add it to ARCHITECTURE.md and this test",
+                    file.display()
+                )
+            })
             .1;
         let text = std::fs::read_to_string(file).unwrap();
         for (n, line) in code_lines(&text) {
             checked += 1;
             for (other, _) in ALLOWED_MODULES {
-                if *other != module && !allowed.contains(other) && mentions(&line, &format!("crate::{other}")) {
-                    violations.push(format!("{}:{n}: {module} must not use crate::{other}", file.display()));
+                if *other != module
+                    && !allowed.contains(other)
+                    && mentions(&line, &format!("crate::{other}"))
+                {
+                    violations.push(format!(
+                        "{}:{n}: {module} must not use crate::{other}",
+                        file.display()
+                    ));
                 }
             }
             for (lib, owner) in OWNED_LIBRARIES {
                 if *owner != module && mentions(&line, lib) {
-                    violations.push(format!("{}:{n}: {lib} belongs in {owner}, not {module}", file.display()));
+                    violations.push(format!(
+                        "{}:{n}: {lib} belongs in {owner}, not {module}",
+                        file.display()
+                    ));
                 }
             }
             if module == "model" {
                 for f in MODEL_FORBIDDEN {
                     if mentions(&line, f) || line.contains(&format!("use {f}")) {
-                        violations.push(format!("{}:{n}: the model is pure and must not use {f}", file.display()));
+                        violations.push(format!(
+                            "{}:{n}: the model is pure and must not use {f}",
+                            file.display()
+                        ));
                     }
                 }
             }
@@ -123,7 +162,10 @@ fn modules_import_only_what_the_architecture_allows() {
 #[test]
 fn the_checker_catches_a_violation() {
     assert!(mentions("use rusqlite::Connection;", "rusqlite"));
-    assert!(mentions("    let c = crate::store::Workspace::open(p);", "crate::store"));
+    assert!(mentions(
+        "    let c = crate::store::Workspace::open(p);",
+        "crate::store"
+    ));
     assert!(!mentions("use my_rusqlite::X;", "rusqlite"));
     assert!(!mentions("use crate::storefront::X;", "crate::store"));
 }

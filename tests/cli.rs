@@ -1,6 +1,12 @@
 //! The CLI, run as a user runs it: over every example in `projects/`, over the corpus of broken
 //! projects in `tests/broken_projects/`, and with bad usage.
 
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::many_single_char_names
+)]
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -14,7 +20,11 @@ fn medallion(workspace: &Path, args: &[&str]) -> Output {
 }
 
 fn text(o: &Output) -> String {
-    format!("{}{}", String::from_utf8_lossy(&o.stdout), String::from_utf8_lossy(&o.stderr))
+    format!(
+        "{}{}",
+        String::from_utf8_lossy(&o.stdout),
+        String::from_utf8_lossy(&o.stderr)
+    )
 }
 
 fn examples() -> Vec<PathBuf> {
@@ -38,7 +48,11 @@ fn read_tree(dir: &Path) -> Vec<(String, Vec<u8>)> {
             if p.is_dir() {
                 stack.push(p);
             } else {
-                let rel = p.strip_prefix(dir).expect("prefix").to_string_lossy().into_owned();
+                let rel = p
+                    .strip_prefix(dir)
+                    .expect("prefix")
+                    .to_string_lossy()
+                    .into_owned();
                 out.push((rel, std::fs::read(&p).expect("read")));
             }
         }
@@ -87,7 +101,12 @@ fn every_example_validates_imports_lists_and_exports_stably() {
         assert_eq!(a, b, "export → import → export changed bytes");
 
         let o = medallion(&ws, &["validate", first.to_str().unwrap()]);
-        assert_eq!(o.status.code(), Some(0), "exported project validates: {}", text(&o));
+        assert_eq!(
+            o.status.code(),
+            Some(0),
+            "exported project validates: {}",
+            text(&o)
+        );
     }
 }
 
@@ -96,7 +115,10 @@ fn broken_projects_produce_their_diagnostics() {
     let corpus = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/broken_projects");
     let tmp = tempfile::tempdir().unwrap();
     let ws = tmp.path().join("ws.sqlite");
-    let mut cases: Vec<PathBuf> = std::fs::read_dir(&corpus).unwrap().map(|e| e.unwrap().path()).collect();
+    let mut cases: Vec<PathBuf> = std::fs::read_dir(&corpus)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
     cases.sort();
     assert!(cases.len() >= 15, "corpus too small: {}", cases.len());
     let mut failures = Vec::new();
@@ -105,7 +127,11 @@ fn broken_projects_produce_their_diagnostics() {
         let o = medallion(&ws, &["validate", case.to_str().unwrap()]);
         let out = text(&o);
         if o.status.code() != Some(2) {
-            failures.push(format!("{}: exit {:?}, want 2\n{out}", case.display(), o.status.code()));
+            failures.push(format!(
+                "{}: exit {:?}, want 2\n{out}",
+                case.display(),
+                o.status.code()
+            ));
         }
         if out.contains("panicked") || out.contains("RUST_BACKTRACE") {
             failures.push(format!("{}: panicked\n{out}", case.display()));
@@ -122,7 +148,11 @@ fn broken_projects_produce_their_diagnostics() {
         // A broken project is never imported.
         let o = medallion(&ws, &["import", case.to_str().unwrap()]);
         if o.status.code() != Some(2) {
-            failures.push(format!("{}: import exit {:?}, want 2", case.display(), o.status.code()));
+            failures.push(format!(
+                "{}: import exit {:?}, want 2",
+                case.display(),
+                o.status.code()
+            ));
         }
     }
     assert!(failures.is_empty(), "{}", failures.join("\n\n"));
@@ -140,13 +170,31 @@ fn bad_usage_and_missing_paths_exit_2_with_one_clear_line() {
     assert_eq!(o.status.code(), Some(2));
     let o = medallion(&ws, &["validate", "/no/such/project"]);
     assert_eq!(o.status.code(), Some(2));
-    assert_eq!(String::from_utf8_lossy(&o.stderr).trim(), "error: /no/such/project: no such project directory");
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr).trim(),
+        "error: /no/such/project: no such project directory"
+    );
     let o = medallion(&ws, &["validate", tmp.path().to_str().unwrap()]);
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).contains("not a Medallion project (no medallion.toml)"), "{}", text(&o));
-    let o = medallion(&ws, &["export", "nothing", tmp.path().join("out").to_str().unwrap()]);
+    assert!(
+        text(&o).contains("not a Medallion project (no medallion.toml)"),
+        "{}",
+        text(&o)
+    );
+    let o = medallion(
+        &ws,
+        &[
+            "export",
+            "nothing",
+            tmp.path().join("out").to_str().unwrap(),
+        ],
+    );
     assert_eq!(o.status.code(), Some(2));
-    assert!(text(&o).contains("no project named `nothing`"), "{}", text(&o));
+    assert!(
+        text(&o).contains("no project named `nothing`"),
+        "{}",
+        text(&o)
+    );
     let o = medallion(&ws, &["--help"]);
     assert_eq!(o.status.code(), Some(0));
 }
@@ -156,13 +204,24 @@ fn export_refuses_a_directory_that_is_not_a_project() {
     let tmp = tempfile::tempdir().unwrap();
     let ws = tmp.path().join("ws.sqlite");
     let example = examples().remove(0);
-    assert_eq!(medallion(&ws, &["import", example.to_str().unwrap()]).status.code(), Some(0));
+    assert_eq!(
+        medallion(&ws, &["import", example.to_str().unwrap()])
+            .status
+            .code(),
+        Some(0)
+    );
     let target = tmp.path().join("precious");
     std::fs::create_dir(&target).unwrap();
     std::fs::write(target.join("notes.txt"), "keep me").unwrap();
-    let o = medallion(&ws, &["export", "customer_analytics", target.to_str().unwrap()]);
+    let o = medallion(
+        &ws,
+        &["export", "customer_analytics", target.to_str().unwrap()],
+    );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
-    assert_eq!(std::fs::read_to_string(target.join("notes.txt")).unwrap(), "keep me");
+    assert_eq!(
+        std::fs::read_to_string(target.join("notes.txt")).unwrap(),
+        "keep me"
+    );
     assert!(!target.join("medallion.toml").exists());
 }
 
@@ -172,7 +231,15 @@ fn workspace_flag_overrides_the_environment() {
     let env_ws = tmp.path().join("env.sqlite");
     let flag_ws = tmp.path().join("flag.sqlite");
     let example = examples().remove(0);
-    let o = medallion(&env_ws, &["--workspace", flag_ws.to_str().unwrap(), "import", example.to_str().unwrap()]);
+    let o = medallion(
+        &env_ws,
+        &[
+            "--workspace",
+            flag_ws.to_str().unwrap(),
+            "import",
+            example.to_str().unwrap(),
+        ],
+    );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     assert!(flag_ws.exists());
     assert!(!env_ws.exists());

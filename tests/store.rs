@@ -1,5 +1,11 @@
-//! The SQLite workspace against real files: migrations from every earlier version, refusal of
+//! The `SQLite` workspace against real files: migrations from every earlier version, refusal of
 //! files it must not touch, locking, and crash safety under SIGKILL.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::many_single_char_names
+)]
 
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -18,10 +24,27 @@ fn migrates_from_an_empty_file_and_from_every_earlier_version() {
     let example = format::read_project(&example_dir()).unwrap().project;
     let full_tables = {
         let tmp = tempfile::tempdir().unwrap();
-        Workspace::open(&tmp.path().join("w.sqlite")).unwrap().table_names().unwrap()
+        Workspace::open(&tmp.path().join("w.sqlite"))
+            .unwrap()
+            .table_names()
+            .unwrap()
     };
-    for tables in ["runs", "run_events", "materializations", "check_evaluations", "projects", "assets", "checks", "dependencies", "resources", "layout"] {
-        assert!(full_tables.iter().any(|t| t == tables), "{tables} missing from {full_tables:?}");
+    for tables in [
+        "runs",
+        "run_events",
+        "materializations",
+        "check_evaluations",
+        "projects",
+        "assets",
+        "checks",
+        "dependencies",
+        "resources",
+        "layout",
+    ] {
+        assert!(
+            full_tables.iter().any(|t| t == tables),
+            "{tables} missing from {full_tables:?}"
+        );
     }
     for start in 0..MIGRATIONS.len() {
         let tmp = tempfile::tempdir().unwrap();
@@ -36,10 +59,17 @@ fn migrates_from_an_empty_file_and_from_every_earlier_version() {
         }
         let ws = Workspace::open(&path).unwrap();
         assert_eq!(ws.schema_version().unwrap(), MIGRATIONS.len() as i64);
-        assert_eq!(ws.table_names().unwrap(), full_tables, "from version {start}");
+        assert_eq!(
+            ws.table_names().unwrap(),
+            full_tables,
+            "from version {start}"
+        );
         assert_eq!(ws.integrity_check().unwrap(), "ok");
         if start >= 1 {
-            assert_eq!(ws.load_project("customer_analytics").unwrap().project, example);
+            assert_eq!(
+                ws.load_project("customer_analytics").unwrap().project,
+                example
+            );
         }
     }
 }
@@ -69,7 +99,9 @@ fn a_newer_workspace_is_refused_and_left_alone() {
 fn corrupt_and_foreign_files_are_refused_and_left_alone() {
     let tmp = tempfile::tempdir().unwrap();
     let garbage = tmp.path().join("garbage.sqlite");
-    let bytes: Vec<u8> = (0..16_384u32).map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8).collect();
+    let bytes: Vec<u8> = (0..16_384u32)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 13) as u8)
+        .collect();
     std::fs::write(&garbage, &bytes).unwrap();
     let err = Workspace::open(&garbage).unwrap_err();
     assert!(matches!(err, StoreError::Corrupt { .. }), "{err}");
@@ -79,7 +111,8 @@ fn corrupt_and_foreign_files_are_refused_and_left_alone() {
     let foreign = tmp.path().join("foreign.sqlite");
     {
         let conn = rusqlite::Connection::open(&foreign).unwrap();
-        conn.execute_batch("CREATE TABLE invoices (id INTEGER); INSERT INTO invoices VALUES (1);").unwrap();
+        conn.execute_batch("CREATE TABLE invoices (id INTEGER); INSERT INTO invoices VALUES (1);")
+            .unwrap();
     }
     let before = sha(&foreign);
     let err = Workspace::open(&foreign).unwrap_err();
@@ -90,7 +123,8 @@ fn corrupt_and_foreign_files_are_refused_and_left_alone() {
     let damaged = tmp.path().join("damaged.sqlite");
     {
         let mut ws = Workspace::open(&damaged).unwrap();
-        ws.save_project(&synthetic::generate("big", 300, 1), None).unwrap();
+        ws.save_project(&synthetic::generate("big", 300, 1), None)
+            .unwrap();
         drop(ws);
         let conn = rusqlite::Connection::open(&damaged).unwrap();
         conn.pragma_update(None, "journal_mode", "DELETE").unwrap();
@@ -119,12 +153,18 @@ fn a_locked_workspace_gives_a_clear_error() {
     let holder = rusqlite::Connection::open(&path).unwrap();
     holder.execute_batch("BEGIN EXCLUSIVE; INSERT INTO projects (name, description, schedules, revision, updated_at) VALUES ('x', '', '[]', 1, 'now');").unwrap();
     let started = Instant::now();
-    let err = ws.save_project(&synthetic::generate("p", 10, 1), None).unwrap_err();
+    let err = ws
+        .save_project(&synthetic::generate("p", 10, 1), None)
+        .unwrap_err();
     assert!(matches!(err, StoreError::Locked { .. }), "{err}");
-    assert!(err.to_string().contains("locked by another process"), "{err}");
+    assert!(
+        err.to_string().contains("locked by another process"),
+        "{err}"
+    );
     assert!(started.elapsed() < Duration::from_secs(30));
     holder.execute_batch("ROLLBACK").unwrap();
-    ws.save_project(&synthetic::generate("p", 10, 1), None).unwrap();
+    ws.save_project(&synthetic::generate("p", 10, 1), None)
+        .unwrap();
 }
 
 /// Kills `medallion import` with SIGKILL at many points while it saves, alternating two
@@ -146,7 +186,12 @@ fn sigkill_during_save_never_leaves_a_mix() {
     assert_ne!(versions[0], versions[1]);
     let import = |version: usize| {
         Command::new(env!("CARGO_BIN_EXE_medallion"))
-            .args(["--workspace", ws_path.to_str().unwrap(), "import", "--replace"])
+            .args([
+                "--workspace",
+                ws_path.to_str().unwrap(),
+                "import",
+                "--replace",
+            ])
             .arg(tmp.path().join(format!("v{}", version + 1)))
             .stdout(Stdio::null())
             .stderr(Stdio::null())
@@ -173,13 +218,23 @@ fn sigkill_during_save_never_leaves_a_mix() {
         assert_eq!(ws.integrity_check().unwrap(), "ok", "round {round}");
         let stored = ws.load_project("crash").unwrap().project;
         let which = versions.iter().position(|v| *v == stored);
-        assert!(which.is_some(), "round {round}: the workspace holds a mix of two saves");
+        assert!(
+            which.is_some(),
+            "round {round}: the workspace holds a mix of two saves"
+        );
         outcomes[which.unwrap()] += 1;
         if !status.success() {
             outcomes[2] += 1;
         }
     }
+    eprintln!(
+        "outcomes (old-or-new landed: v1, v2; killed): {outcomes:?}, one import took {full:?}"
+    );
     // The kills must really have interrupted some saves, and both versions must have landed.
-    assert!(outcomes[2] >= 10, "only {} of 40 imports were killed: {outcomes:?}", outcomes[2]);
+    assert!(
+        outcomes[2] >= 10,
+        "only {} of 40 imports were killed: {outcomes:?}",
+        outcomes[2]
+    );
     assert!(outcomes[0] > 0 && outcomes[1] > 0, "{outcomes:?}");
 }

@@ -1,4 +1,10 @@
-//! The studio window, driven headless by accessible labels (egui_kittest, no GPU).
+//! The studio window, driven headless by accessible labels (`egui_kittest`, no GPU).
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::many_single_char_names
+)]
 
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -11,7 +17,11 @@ fn the_first_window_lists_the_example_assets_by_layer() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/customer_analytics");
     let project = format::read_project(&dir).unwrap().project;
     let diagnostics = validate(&project);
-    let state = StudioState { project: Some(project), diagnostics, workspace: "test.sqlite".into() };
+    let state = StudioState {
+        project: Some(project),
+        diagnostics,
+        workspace: "test.sqlite".into(),
+    };
     let mut harness = Harness::new_ui(move |ui| studio_ui(ui, &state));
     harness.run();
     for label in [
@@ -36,7 +46,11 @@ fn diagnostics_show_in_the_window() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/broken_projects/cycle");
     let project = format::read_project(&dir).unwrap().project;
     let diagnostics = validate(&project);
-    let state = StudioState { project: Some(project), diagnostics, workspace: "test.sqlite".into() };
+    let state = StudioState {
+        project: Some(project),
+        diagnostics,
+        workspace: "test.sqlite".into(),
+    };
     let mut harness = Harness::new_ui(move |ui| studio_ui(ui, &state));
     harness.run();
     harness.get_by_label("Diagnostics");

@@ -1,6 +1,6 @@
 //! Orchestration shared by the studio and the CLI: opening the workspace, importing, exporting
 //! and validating projects. The GUI and the CLI call the same functions, so they cannot drift
-//! apart; neither touches SQLite or the file format directly.
+//! apart; neither touches `SQLite` or the file format directly.
 
 use std::path::{Path, PathBuf};
 
@@ -18,13 +18,20 @@ pub enum AppError {
     #[error(transparent)]
     Format(#[from] FormatError),
     #[error("project `{name}` has {errors} error(s); fix them or import with --force")]
-    Invalid { name: String, errors: usize, diagnostics: Vec<Diagnostic> },
+    Invalid {
+        name: String,
+        errors: usize,
+        diagnostics: Vec<Diagnostic>,
+    },
     #[error("a project named `{name}` is already in the workspace; use --replace to overwrite it")]
     Exists { name: String },
     #[error("{path} is not empty and holds no Medallion project; choose an empty or new directory")]
     ExportTargetNotEmpty { path: PathBuf },
     #[error("cannot inspect {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Which workspace file to use: the `--workspace` flag or `MEDALLION_WORKSPACE` (resolved by
@@ -56,18 +63,30 @@ pub struct ImportReport {
 }
 
 /// Imports a project directory into the workspace in one transaction.
-pub fn import_project(ws: &mut Workspace, dir: &Path, replace: bool, force: bool) -> Result<ImportReport, AppError> {
+pub fn import_project(
+    ws: &mut Workspace,
+    dir: &Path,
+    replace: bool,
+    force: bool,
+) -> Result<ImportReport, AppError> {
     let loaded = format::read_project(dir)?;
     let name = loaded.project.name.clone();
     if has_errors(&loaded.diagnostics) && !force {
         let errors = loaded.diagnostics.iter().filter(|d| d.is_error()).count();
-        return Err(AppError::Invalid { name, errors, diagnostics: loaded.diagnostics });
+        return Err(AppError::Invalid {
+            name,
+            errors,
+            diagnostics: loaded.diagnostics,
+        });
     }
     let exists = ws.project_exists(&name)?;
     if exists && !replace {
         return Err(AppError::Exists { name });
     }
-    let dir = std::fs::canonicalize(dir).map_err(|source| AppError::Io { path: dir.to_owned(), source })?;
+    let dir = std::fs::canonicalize(dir).map_err(|source| AppError::Io {
+        path: dir.to_owned(),
+        source,
+    })?;
     let revision = ws.save_project(&loaded.project, Some(&dir))?;
     Ok(ImportReport {
         name,
@@ -82,10 +101,15 @@ pub fn import_project(ws: &mut Workspace, dir: &Path, replace: bool, force: bool
 pub fn export_project(ws: &Workspace, name: &str, dir: &Path) -> Result<Project, AppError> {
     let stored = ws.load_project(name)?;
     if dir.exists() {
-        let mut entries = std::fs::read_dir(dir).map_err(|source| AppError::Io { path: dir.to_owned(), source })?;
+        let mut entries = std::fs::read_dir(dir).map_err(|source| AppError::Io {
+            path: dir.to_owned(),
+            source,
+        })?;
         let is_project = dir.join(format::PROJECT_FILE).is_file();
         if entries.next().is_some() && !is_project {
-            return Err(AppError::ExportTargetNotEmpty { path: dir.to_owned() });
+            return Err(AppError::ExportTargetNotEmpty {
+                path: dir.to_owned(),
+            });
         }
     }
     format::write_project(&stored.project, dir)?;
@@ -110,9 +134,13 @@ pub fn validate_project(project: &Project) -> Vec<Diagnostic> {
 pub fn example_project_dir() -> Option<PathBuf> {
     let candidates = [
         PathBuf::from("projects").join(EXAMPLE_PROJECT),
-        Path::new(env!("CARGO_MANIFEST_DIR")).join("projects").join(EXAMPLE_PROJECT),
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("projects")
+            .join(EXAMPLE_PROJECT),
     ];
-    candidates.into_iter().find(|p| p.join(format::PROJECT_FILE).is_file())
+    candidates
+        .into_iter()
+        .find(|p| p.join(format::PROJECT_FILE).is_file())
 }
 
 /// The project the studio opens: the most recently saved one, or — in an empty workspace — the

@@ -34,7 +34,11 @@ fn ms(start: Instant) -> f64 {
 
 pub fn run(which: &BenchCommand) -> anyhow::Result<u8> {
     match which {
-        BenchCommand::Core { assets, rounds, format } => {
+        BenchCommand::Core {
+            assets,
+            rounds,
+            format,
+        } => {
             let rounds = (*rounds).max(1);
             let project = synthetic::generate("bench", *assets, 42);
             let dir = std::env::temp_dir().join(format!("medallion-bench-{}", std::process::id()));
@@ -53,7 +57,10 @@ pub fn run(which: &BenchCommand) -> anyhow::Result<u8> {
                 let t = Instant::now();
                 let loaded = app::load_project(&ws, "bench")?;
                 load_ms.push(ms(t));
-                anyhow::ensure!(loaded.project.assets.len() == *assets, "loaded a different project");
+                anyhow::ensure!(
+                    loaded.project.assets.len() == *assets,
+                    "loaded a different project"
+                );
             }
             drop(ws);
             let _ = std::fs::remove_dir_all(&dir);
@@ -64,7 +71,9 @@ pub fn run(which: &BenchCommand) -> anyhow::Result<u8> {
                     "validate_ms": v, "save_ms": s, "load_ms": l,
                 }))?,
                 OutputFormat::Text => {
-                    println!("generated project: {assets} assets, {diagnostics} diagnostics, median of {rounds} rounds");
+                    println!(
+                        "generated project: {assets} assets, {diagnostics} diagnostics, median of {rounds} rounds"
+                    );
                     println!("validate  {v:8.2} ms   (goal ≤ 20 ms at 2,000 assets)");
                     println!("save      {s:8.2} ms   (goal ≤ 50 ms)");
                     println!("load      {l:8.2} ms   (goal ≤ 50 ms)");

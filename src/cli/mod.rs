@@ -20,9 +20,13 @@ pub const EXIT_FAILED: u8 = 1;
 pub const EXIT_BAD_INPUT: u8 = 2;
 
 #[derive(Debug, Parser)]
-#[command(name = "medallion", version, about = "Design, check and run bronze/silver/gold data pipelines")]
+#[command(
+    name = "medallion",
+    version,
+    about = "Design, check and run bronze/silver/gold data pipelines"
+)]
 pub struct Cli {
-    /// The workspace file (SQLite). Default: the platform data directory.
+    /// The workspace file (an `SQLite` database). Default: the platform data directory.
     #[arg(long, global = true, env = "MEDALLION_WORKSPACE", value_name = "PATH")]
     pub workspace: Option<PathBuf>,
     /// More log output (-v info, -vv debug); logs go to stderr.
@@ -87,7 +91,11 @@ pub fn main() -> ExitCode {
         Ok(cli) => cli,
         Err(e) => {
             let _ = e.print();
-            return ExitCode::from(if e.use_stderr() { EXIT_BAD_INPUT } else { EXIT_OK });
+            return ExitCode::from(if e.use_stderr() {
+                EXIT_BAD_INPUT
+            } else {
+                EXIT_OK
+            });
         }
     };
     init_tracing(cli.verbose);
@@ -106,9 +114,14 @@ fn init_tracing(verbose: u8) {
         1 => "info",
         _ => "debug",
     };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("MEDALLION_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(format!("medallion={default},warn")));
-    let _ = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).try_init();
+    let filter =
+        tracing_subscriber::EnvFilter::try_from_env("MEDALLION_LOG").unwrap_or_else(|_| {
+            tracing_subscriber::EnvFilter::new(format!("medallion={default},warn"))
+        });
+    let _ = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .try_init();
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
@@ -120,7 +133,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(EXIT_OK)
         }
         Command::Validate { path, format } => validate(&path, format),
-        Command::Import { path, replace, force, format } => {
+        Command::Import {
+            path,
+            replace,
+            force,
+            format,
+        } => {
             let ws_path = app::workspace_path(workspace)?;
             let mut ws = app::open_workspace(&ws_path)?;
             match app::import_project(&mut ws, &path, replace, force) {
@@ -131,7 +149,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                             print_diagnostics(&report.diagnostics);
                             println!(
                                 "{} project `{}` ({} assets, revision {}) into {}",
-                                if report.replaced { "replaced" } else { "imported" },
+                                if report.replaced {
+                                    "replaced"
+                                } else {
+                                    "imported"
+                                },
                                 report.name,
                                 report.assets,
                                 report.revision,
@@ -141,14 +163,20 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     }
                     Ok(EXIT_OK)
                 }
-                Err(AppError::Invalid { name, errors, diagnostics }) => {
+                Err(AppError::Invalid {
+                    name,
+                    errors,
+                    diagnostics,
+                }) => {
                     match format {
                         OutputFormat::Json => print_json(&serde_json::json!({
                             "project": name, "imported": false, "errors": errors, "diagnostics": diagnostics,
                         }))?,
                         OutputFormat::Text => {
                             print_diagnostics(&diagnostics);
-                            eprintln!("error: project `{name}` has {errors} error(s); not imported (use --force to import anyway)");
+                            eprintln!(
+                                "error: project `{name}` has {errors} error(s); not imported (use --force to import anyway)"
+                            );
                         }
                     }
                     Ok(EXIT_BAD_INPUT)
@@ -164,7 +192,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     "project": project.name, "path": path, "assets": project.assets.len(),
                 }))?,
                 OutputFormat::Text => {
-                    println!("exported `{}` ({} assets) to {}", project.name, project.assets.len(), path.display());
+                    println!(
+                        "exported `{}` ({} assets) to {}",
+                        project.name,
+                        project.assets.len(),
+                        path.display()
+                    );
                 }
             }
             Ok(EXIT_OK)
@@ -176,10 +209,15 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 OutputFormat::Json => print_json(&projects)?,
                 OutputFormat::Text => {
                     if projects.is_empty() {
-                        println!("no projects in the workspace; add one with `medallion import PATH`");
+                        println!(
+                            "no projects in the workspace; add one with `medallion import PATH`"
+                        );
                     }
                     for p in projects {
-                        println!("{:<32} {:>6} assets  rev {:<4} {}  {}", p.name, p.assets, p.revision, p.updated_at, p.description);
+                        println!(
+                            "{:<32} {:>6} assets  rev {:<4} {}  {}",
+                            p.name, p.assets, p.revision, p.updated_at, p.description
+                        );
                     }
                 }
             }

@@ -47,7 +47,10 @@ pub fn project_from_file(
     let mut spans = Spans::default();
     let mut problems = Vec::new();
     let mut project = Project::new(file.project.name.get_ref().clone());
-    spans.fields.insert((String::new(), "project.name".into()), file.project.name.span());
+    spans.fields.insert(
+        (String::new(), "project.name".into()),
+        file.project.name.span(),
+    );
     project.description = file.project.description;
     if file.project.format_version > super::file::format_version() {
         problems.push(FileProblem {
@@ -64,7 +67,9 @@ pub fn project_from_file(
 
     for (name, spanned) in file.resources {
         let span = spanned.span();
-        spans.fields.insert((String::new(), format!("resources.{name}")), span.clone());
+        spans
+            .fields
+            .insert((String::new(), format!("resources.{name}")), span.clone());
         match resource_from_file(&name, spanned.into_inner()) {
             Ok(r) => project.resources.push(r),
             Err(message) => problems.push(FileProblem {
@@ -78,7 +83,10 @@ pub fn project_from_file(
     for (name, spanned) in file.schedules {
         let span = spanned.span();
         for suffix in ["", ".cron", ".selection"] {
-            spans.fields.insert((String::new(), format!("schedules.{name}{suffix}")), span.clone());
+            spans.fields.insert(
+                (String::new(), format!("schedules.{name}{suffix}")),
+                span.clone(),
+            );
         }
         let s: ScheduleFile = spanned.into_inner();
         project.schedules.push(ScheduleDefinition {
@@ -90,8 +98,17 @@ pub fn project_from_file(
     }
     for (key, spanned) in file.assets {
         let span = spanned.span();
-        spans.fields.insert((key.clone(), String::new()), span.clone());
-        let asset = asset_from_file(&key, spanned.into_inner(), span, sql_files, &mut spans, &mut problems);
+        spans
+            .fields
+            .insert((key.clone(), String::new()), span.clone());
+        let asset = asset_from_file(
+            &key,
+            spanned.into_inner(),
+            span,
+            sql_files,
+            &mut spans,
+            &mut problems,
+        );
         project.assets.push(asset);
     }
     (project, spans, problems)
@@ -100,8 +117,14 @@ pub fn project_from_file(
 fn secret(s: Option<SecretFile>, field: &str) -> Result<Option<SecretRef>, String> {
     match s {
         None => Ok(None),
-        Some(SecretFile { keyring: Some(k), env: None }) => Ok(Some(SecretRef::Keyring(k))),
-        Some(SecretFile { keyring: None, env: Some(e) }) => Ok(Some(SecretRef::Env(e))),
+        Some(SecretFile {
+            keyring: Some(k),
+            env: None,
+        }) => Ok(Some(SecretRef::Keyring(k))),
+        Some(SecretFile {
+            keyring: None,
+            env: Some(e),
+        }) => Ok(Some(SecretRef::Env(e))),
         Some(_) => Err(format!(
             "{field} must name exactly one of keyring or env, e.g. {field} = {{ keyring = \"NAME\" }}"
         )),
@@ -110,8 +133,14 @@ fn secret(s: Option<SecretFile>, field: &str) -> Result<Option<SecretRef>, Strin
 
 fn secret_file(s: Option<&SecretRef>) -> Option<SecretFile> {
     s.map(|s| match s {
-        SecretRef::Keyring(k) => SecretFile { keyring: Some(k.clone()), env: None },
-        SecretRef::Env(e) => SecretFile { keyring: None, env: Some(e.clone()) },
+        SecretRef::Keyring(k) => SecretFile {
+            keyring: Some(k.clone()),
+            env: None,
+        },
+        SecretRef::Env(e) => SecretFile {
+            keyring: None,
+            env: Some(e.clone()),
+        },
     })
 }
 
@@ -121,11 +150,22 @@ fn required<T>(value: Option<T>, what: &str, field: &str) -> Result<T, String> {
 
 /// Names the fields that are set but mean nothing for this kind.
 fn refuse_extra(what: &str, fields: &[(&str, bool)]) -> Result<(), String> {
-    let extra: Vec<&str> = fields.iter().filter(|(_, set)| *set).map(|(n, _)| *n).collect();
+    let extra: Vec<&str> = fields
+        .iter()
+        .filter(|(_, set)| *set)
+        .map(|(n, _)| *n)
+        .collect();
     if extra.is_empty() {
         Ok(())
     } else {
-        Err(format!("a {what} does not take {}", extra.iter().map(|f| format!("`{f}`")).collect::<Vec<_>>().join(", ")))
+        Err(format!(
+            "a {what} does not take {}",
+            extra
+                .iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
     }
 }
 
@@ -133,13 +173,20 @@ fn resource_from_file(name: &str, r: ResourceFile) -> Result<Resource, String> {
     let what = format!("{} resource", r.kind);
     let kind = match r.kind.as_str() {
         "postgres" => {
-            refuse_extra(&what, &[
-                ("bucket", r.bucket.is_some()), ("region", r.region.is_some()),
-                ("endpoint_url", r.endpoint_url.is_some()), ("aws", r.aws.is_some()),
-                ("base_url", r.base_url.is_some()), ("auth_token", r.auth_token.is_some()),
-                ("profile", r.profile.is_some()), ("access_key_id", r.access_key_id.is_some()),
-                ("secret_access_key", r.secret_access_key.is_some()),
-            ])?;
+            refuse_extra(
+                &what,
+                &[
+                    ("bucket", r.bucket.is_some()),
+                    ("region", r.region.is_some()),
+                    ("endpoint_url", r.endpoint_url.is_some()),
+                    ("aws", r.aws.is_some()),
+                    ("base_url", r.base_url.is_some()),
+                    ("auth_token", r.auth_token.is_some()),
+                    ("profile", r.profile.is_some()),
+                    ("access_key_id", r.access_key_id.is_some()),
+                    ("secret_access_key", r.secret_access_key.is_some()),
+                ],
+            )?;
             ResourceKind::Postgres {
                 host: required(r.host, &what, "host")?,
                 port: r.port.unwrap_or(5432),
@@ -149,13 +196,21 @@ fn resource_from_file(name: &str, r: ResourceFile) -> Result<Resource, String> {
             }
         }
         "s3" => {
-            refuse_extra(&what, &[
-                ("host", r.host.is_some()), ("port", r.port.is_some()), ("database", r.database.is_some()),
-                ("user", r.user.is_some()), ("password", r.password.is_some()),
-                ("base_url", r.base_url.is_some()), ("auth_token", r.auth_token.is_some()),
-                ("profile", r.profile.is_some()), ("access_key_id", r.access_key_id.is_some()),
-                ("secret_access_key", r.secret_access_key.is_some()),
-            ])?;
+            refuse_extra(
+                &what,
+                &[
+                    ("host", r.host.is_some()),
+                    ("port", r.port.is_some()),
+                    ("database", r.database.is_some()),
+                    ("user", r.user.is_some()),
+                    ("password", r.password.is_some()),
+                    ("base_url", r.base_url.is_some()),
+                    ("auth_token", r.auth_token.is_some()),
+                    ("profile", r.profile.is_some()),
+                    ("access_key_id", r.access_key_id.is_some()),
+                    ("secret_access_key", r.secret_access_key.is_some()),
+                ],
+            )?;
             ResourceKind::S3 {
                 bucket: required(r.bucket, &what, "bucket")?,
                 region: r.region,
@@ -164,26 +219,43 @@ fn resource_from_file(name: &str, r: ResourceFile) -> Result<Resource, String> {
             }
         }
         "http" => {
-            refuse_extra(&what, &[
-                ("host", r.host.is_some()), ("port", r.port.is_some()), ("database", r.database.is_some()),
-                ("user", r.user.is_some()), ("password", r.password.is_some()),
-                ("bucket", r.bucket.is_some()), ("region", r.region.is_some()),
-                ("endpoint_url", r.endpoint_url.is_some()), ("aws", r.aws.is_some()),
-                ("profile", r.profile.is_some()), ("access_key_id", r.access_key_id.is_some()),
-                ("secret_access_key", r.secret_access_key.is_some()),
-            ])?;
+            refuse_extra(
+                &what,
+                &[
+                    ("host", r.host.is_some()),
+                    ("port", r.port.is_some()),
+                    ("database", r.database.is_some()),
+                    ("user", r.user.is_some()),
+                    ("password", r.password.is_some()),
+                    ("bucket", r.bucket.is_some()),
+                    ("region", r.region.is_some()),
+                    ("endpoint_url", r.endpoint_url.is_some()),
+                    ("aws", r.aws.is_some()),
+                    ("profile", r.profile.is_some()),
+                    ("access_key_id", r.access_key_id.is_some()),
+                    ("secret_access_key", r.secret_access_key.is_some()),
+                ],
+            )?;
             ResourceKind::Http {
                 base_url: required(r.base_url, &what, "base_url")?,
                 auth_token: secret(r.auth_token, "auth_token")?,
             }
         }
         "aws" => {
-            refuse_extra(&what, &[
-                ("host", r.host.is_some()), ("port", r.port.is_some()), ("database", r.database.is_some()),
-                ("user", r.user.is_some()), ("password", r.password.is_some()),
-                ("bucket", r.bucket.is_some()), ("aws", r.aws.is_some()),
-                ("base_url", r.base_url.is_some()), ("auth_token", r.auth_token.is_some()),
-            ])?;
+            refuse_extra(
+                &what,
+                &[
+                    ("host", r.host.is_some()),
+                    ("port", r.port.is_some()),
+                    ("database", r.database.is_some()),
+                    ("user", r.user.is_some()),
+                    ("password", r.password.is_some()),
+                    ("bucket", r.bucket.is_some()),
+                    ("aws", r.aws.is_some()),
+                    ("base_url", r.base_url.is_some()),
+                    ("auth_token", r.auth_token.is_some()),
+                ],
+            )?;
             ResourceKind::Aws {
                 region: r.region,
                 profile: r.profile,
@@ -198,36 +270,71 @@ fn resource_from_file(name: &str, r: ResourceFile) -> Result<Resource, String> {
             ));
         }
     };
-    Ok(Resource { name: name.to_owned(), description: r.description, kind })
+    Ok(Resource {
+        name: name.to_owned(),
+        description: r.description,
+        kind,
+    })
 }
 
 fn resource_to_file(r: &Resource) -> ResourceFile {
     let mut f = ResourceFile {
         kind: r.kind.label().to_owned(),
         description: r.description.clone(),
-        host: None, port: None, database: None, user: None, password: None, bucket: None,
-        region: None, endpoint_url: None, aws: None, base_url: None, auth_token: None,
-        profile: None, access_key_id: None, secret_access_key: None,
+        host: None,
+        port: None,
+        database: None,
+        user: None,
+        password: None,
+        bucket: None,
+        region: None,
+        endpoint_url: None,
+        aws: None,
+        base_url: None,
+        auth_token: None,
+        profile: None,
+        access_key_id: None,
+        secret_access_key: None,
     };
     match &r.kind {
-        ResourceKind::Postgres { host, port, database, user, password } => {
+        ResourceKind::Postgres {
+            host,
+            port,
+            database,
+            user,
+            password,
+        } => {
             f.host = Some(host.clone());
             f.port = Some(*port);
             f.database = Some(database.clone());
             f.user = Some(user.clone());
             f.password = secret_file(password.as_ref());
         }
-        ResourceKind::S3 { bucket, region, endpoint_url, aws } => {
+        ResourceKind::S3 {
+            bucket,
+            region,
+            endpoint_url,
+            aws,
+        } => {
             f.bucket = Some(bucket.clone());
             f.region.clone_from(region);
             f.endpoint_url.clone_from(endpoint_url);
             f.aws.clone_from(aws);
         }
-        ResourceKind::Http { base_url, auth_token } => {
+        ResourceKind::Http {
+            base_url,
+            auth_token,
+        } => {
             f.base_url = Some(base_url.clone());
             f.auth_token = secret_file(auth_token.as_ref());
         }
-        ResourceKind::Aws { region, profile, endpoint_url, access_key_id, secret_access_key } => {
+        ResourceKind::Aws {
+            region,
+            profile,
+            endpoint_url,
+            access_key_id,
+            secret_access_key,
+        } => {
             f.region.clone_from(region);
             f.profile.clone_from(profile);
             f.endpoint_url.clone_from(endpoint_url);
@@ -248,10 +355,17 @@ fn asset_from_file(
 ) -> AssetSpec {
     let asset_key = AssetKey::new(key);
     let mut problem = |span: Range<usize>, field: &str, message: String| {
-        problems.push(FileProblem { span, asset: Some(asset_key.clone()), field: field.to_owned(), message });
+        problems.push(FileProblem {
+            span,
+            asset: Some(asset_key.clone()),
+            field: field.to_owned(),
+            message,
+        });
     };
     let mut mark = |field: &str, span: Range<usize>| {
-        spans.fields.insert((key.to_owned(), field.to_owned()), span);
+        spans
+            .fields
+            .insert((key.to_owned(), field.to_owned()), span);
     };
     let mut asset = AssetSpec::new(key, f.layer);
     asset.description = f.description;
@@ -265,7 +379,11 @@ fn asset_from_file(
     // SQL: inline, from sql_file, or from the conventional sql/<key>.sql.
     let mut sql_text = None;
     match (f.sql, f.sql_file) {
-        (Some(_), Some(file)) => problem(file.span(), "sql_file", "give either sql or sql_file, not both".into()),
+        (Some(_), Some(file)) => problem(
+            file.span(),
+            "sql_file",
+            "give either sql or sql_file, not both".into(),
+        ),
         (Some(inline), None) => {
             mark("sql", inline.span());
             sql_text = Some(inline.into_inner());
@@ -277,8 +395,16 @@ fn asset_from_file(
                     spans.sql_files.insert(key.to_owned(), path);
                     sql_text = Some(text.trim_end().to_owned());
                 }
-                Ok(None) => problem(file.span(), "sql_file", format!("SQL file `{path}` does not exist")),
-                Err(e) => problem(file.span(), "sql_file", format!("cannot read SQL file `{path}`: {e}")),
+                Ok(None) => problem(
+                    file.span(),
+                    "sql_file",
+                    format!("SQL file `{path}` does not exist"),
+                ),
+                Err(e) => problem(
+                    file.span(),
+                    "sql_file",
+                    format!("cannot read SQL file `{path}`: {e}"),
+                ),
             }
             mark("sql", file.span());
         }
@@ -298,27 +424,34 @@ fn asset_from_file(
     for (i, s) in f.steps.into_iter().enumerate() {
         let field = format!("steps[{i}]");
         mark(&field, s.span());
-        let sspan = s.span();
+        let step_span = s.span();
         match step_from_file(s.into_inner()) {
             Ok(step) => steps.push(step),
-            Err(e) => problem(sspan, &field, format!("step {}: {e}", i + 1)),
+            Err(e) => problem(step_span, &field, format!("step {}: {e}", i + 1)),
         }
     }
 
     match f.source {
         Some(source) => {
-            let sspan = source.span();
-            mark("source", sspan.clone());
+            let source_span = source.span();
+            mark("source", source_span.clone());
             if sql_text.is_some() || !steps.is_empty() {
-                problem(sspan.clone(), "source", "an asset is either a source or a transform (sql/steps), not both".into());
+                problem(
+                    source_span.clone(),
+                    "source",
+                    "an asset is either a source or a transform (sql/steps), not both".into(),
+                );
             }
             match source_from_file(source.into_inner()) {
                 Ok(s) => asset.definition = AssetDefinition::Source(s),
-                Err(e) => problem(sspan, "source", format!("source: {e}")),
+                Err(e) => problem(source_span, "source", format!("source: {e}")),
             }
         }
         None => {
-            asset.definition = AssetDefinition::Transform(TransformSpec { sql: sql_text, steps });
+            asset.definition = AssetDefinition::Transform(TransformSpec {
+                sql: sql_text,
+                steps,
+            });
         }
     }
 
@@ -343,8 +476,14 @@ fn asset_from_file(
     }
     if let Some(fr) = f.freshness {
         mark("freshness", fr.span());
-        let FreshnessFile { max_lag_minutes, cron } = fr.into_inner();
-        asset.freshness = Some(FreshnessPolicy { max_lag_minutes, cron });
+        let FreshnessFile {
+            max_lag_minutes,
+            cron,
+        } = fr.into_inner();
+        asset.freshness = Some(FreshnessPolicy {
+            max_lag_minutes,
+            cron,
+        });
     }
     if let Some(c) = f.compute {
         mark("compute", c.span());
@@ -363,7 +502,11 @@ fn asset_from_file(
     asset
 }
 
-fn one_char(value: Option<String>, field: &str, default: Option<char>) -> Result<Option<char>, String> {
+fn one_char(
+    value: Option<String>,
+    field: &str,
+    default: Option<char>,
+) -> Result<Option<char>, String> {
     match value {
         None => Ok(default),
         Some(s) if s.is_empty() && field == "quote_char" => Ok(None),
@@ -399,7 +542,9 @@ fn file_format(format: &str, s: &mut SourceFile) -> Result<FileFormat, String> {
         "parquet" | "json" | "ndjson" => {
             refuse_extra(&format!("{format} source"), &csv_fields)?;
             if s.schema.is_some() && format == "parquet" {
-                return Err("a parquet source takes its schema from the file; drop `schema`".into());
+                return Err(
+                    "a parquet source takes its schema from the file; drop `schema`".into(),
+                );
             }
             match format {
                 "parquet" => FileFormat::Parquet,
@@ -407,7 +552,11 @@ fn file_format(format: &str, s: &mut SourceFile) -> Result<FileFormat, String> {
                 _ => FileFormat::Ndjson,
             }
         }
-        other => return Err(format!("unknown file format `{other}` (expected csv, parquet, json or ndjson)")),
+        other => {
+            return Err(format!(
+                "unknown file format `{other}` (expected csv, parquet, json or ndjson)"
+            ));
+        }
     })
 }
 
@@ -416,46 +565,76 @@ fn source_from_file(mut s: SourceFile) -> Result<SourceSpec, String> {
     let what = format!("{kind} source");
     Ok(match kind.as_str() {
         "csv" | "parquet" | "json" | "ndjson" => {
-            refuse_extra(&what, &[
-                ("resource", s.resource.is_some()), ("key", s.key.is_some()), ("format", s.format.is_some()),
-                ("query", s.query.is_some()), ("params", s.params.is_some()),
-                ("records_pointer", s.records_pointer.is_some()),
-            ])?;
+            refuse_extra(
+                &what,
+                &[
+                    ("resource", s.resource.is_some()),
+                    ("key", s.key.is_some()),
+                    ("format", s.format.is_some()),
+                    ("query", s.query.is_some()),
+                    ("params", s.params.is_some()),
+                    ("records_pointer", s.records_pointer.is_some()),
+                ],
+            )?;
             let path = required(s.path.take(), &what, "path")?;
             let format = file_format(&kind, &mut s)?;
             SourceSpec::File { path, format }
         }
         "s3" => {
-            refuse_extra(&what, &[
-                ("path", s.path.is_some()), ("query", s.query.is_some()), ("params", s.params.is_some()),
-                ("records_pointer", s.records_pointer.is_some()),
-            ])?;
+            refuse_extra(
+                &what,
+                &[
+                    ("path", s.path.is_some()),
+                    ("query", s.query.is_some()),
+                    ("params", s.params.is_some()),
+                    ("records_pointer", s.records_pointer.is_some()),
+                ],
+            )?;
             let resource = required(s.resource.take(), &what, "resource")?;
             let key = required(s.key.take(), &what, "key")?;
             let fmt = s.format.take().unwrap_or_else(|| "parquet".into());
             let format = file_format(&fmt, &mut s)?;
-            SourceSpec::S3 { resource, key, format }
+            SourceSpec::S3 {
+                resource,
+                key,
+                format,
+            }
         }
         "postgres" => {
-            refuse_extra(&what, &[
-                ("path", s.path.is_some()), ("key", s.key.is_some()), ("format", s.format.is_some()),
-                ("delimiter", s.delimiter.is_some()), ("has_header", s.has_header.is_some()),
-                ("quote_char", s.quote_char.is_some()), ("null_values", s.null_values.is_some()),
-                ("params", s.params.is_some()), ("records_pointer", s.records_pointer.is_some()),
-                ("schema", s.schema.is_some()),
-            ])?;
+            refuse_extra(
+                &what,
+                &[
+                    ("path", s.path.is_some()),
+                    ("key", s.key.is_some()),
+                    ("format", s.format.is_some()),
+                    ("delimiter", s.delimiter.is_some()),
+                    ("has_header", s.has_header.is_some()),
+                    ("quote_char", s.quote_char.is_some()),
+                    ("null_values", s.null_values.is_some()),
+                    ("params", s.params.is_some()),
+                    ("records_pointer", s.records_pointer.is_some()),
+                    ("schema", s.schema.is_some()),
+                ],
+            )?;
             SourceSpec::Postgres {
                 resource: required(s.resource, &what, "resource")?,
                 query: required(s.query, &what, "query")?,
             }
         }
         "http" => {
-            refuse_extra(&what, &[
-                ("key", s.key.is_some()), ("format", s.format.is_some()),
-                ("delimiter", s.delimiter.is_some()), ("has_header", s.has_header.is_some()),
-                ("quote_char", s.quote_char.is_some()), ("null_values", s.null_values.is_some()),
-                ("query", s.query.is_some()), ("schema", s.schema.is_some()),
-            ])?;
+            refuse_extra(
+                &what,
+                &[
+                    ("key", s.key.is_some()),
+                    ("format", s.format.is_some()),
+                    ("delimiter", s.delimiter.is_some()),
+                    ("has_header", s.has_header.is_some()),
+                    ("quote_char", s.quote_char.is_some()),
+                    ("null_values", s.null_values.is_some()),
+                    ("query", s.query.is_some()),
+                    ("schema", s.schema.is_some()),
+                ],
+            )?;
             SourceSpec::Http {
                 resource: required(s.resource, &what, "resource")?,
                 path: s.path.unwrap_or_default(),
@@ -482,13 +661,20 @@ fn format_to_file(format: &FileFormat, f: &mut SourceFile) {
 }
 
 fn source_to_file(s: &SourceSpec) -> SourceFile {
-    let mut f = SourceFile { kind: s.kind_label().to_owned(), ..SourceFile::default() };
+    let mut f = SourceFile {
+        kind: s.kind_label().to_owned(),
+        ..SourceFile::default()
+    };
     match s {
         SourceSpec::File { path, format } => {
             f.path = Some(path.clone());
             format_to_file(format, &mut f);
         }
-        SourceSpec::S3 { resource, key, format } => {
+        SourceSpec::S3 {
+            resource,
+            key,
+            format,
+        } => {
             f.resource = Some(resource.clone());
             f.key = Some(key.clone());
             f.format = Some(format.label().to_owned());
@@ -498,7 +684,12 @@ fn source_to_file(s: &SourceSpec) -> SourceFile {
             f.resource = Some(resource.clone());
             f.query = Some(query.clone());
         }
-        SourceSpec::Http { resource, path, params, records_pointer } => {
+        SourceSpec::Http {
+            resource,
+            path,
+            params,
+            records_pointer,
+        } => {
             f.resource = Some(resource.clone());
             f.path = Some(path.clone());
             f.params = (!params.is_empty()).then(|| params.clone());
@@ -511,20 +702,33 @@ fn source_to_file(s: &SourceSpec) -> SourceFile {
 fn step_from_file(s: StepFile) -> Result<TransformStep, String> {
     let what = format!("{} step", s.step);
     let all: [(&str, bool); 12] = [
-        ("columns", s.columns.is_some()), ("key", s.key.is_some()), ("order_by", s.order_by.is_some()),
-        ("chars", s.chars.is_some()), ("case", s.case.is_some()), ("column", s.column.is_some()),
-        ("pattern", s.pattern.is_some()), ("output", s.output.is_some()),
-        ("full_match", s.full_match.is_some()), ("keep_matching", s.keep_matching.is_some()),
-        ("to", s.to.is_some()), ("from", s.from.is_some()),
+        ("columns", s.columns.is_some()),
+        ("key", s.key.is_some()),
+        ("order_by", s.order_by.is_some()),
+        ("chars", s.chars.is_some()),
+        ("case", s.case.is_some()),
+        ("column", s.column.is_some()),
+        ("pattern", s.pattern.is_some()),
+        ("output", s.output.is_some()),
+        ("full_match", s.full_match.is_some()),
+        ("keep_matching", s.keep_matching.is_some()),
+        ("to", s.to.is_some()),
+        ("from", s.from.is_some()),
     ];
     let only = |allowed: &[&str]| {
-        let extra: Vec<(&str, bool)> = all.iter().copied().filter(|(n, _)| !allowed.contains(n)).collect();
+        let extra: Vec<(&str, bool)> = all
+            .iter()
+            .copied()
+            .filter(|(n, _)| !allowed.contains(n))
+            .collect();
         refuse_extra(&what, &extra)
     };
     Ok(match s.step.as_str() {
         "deduplicate" => {
             only(&["columns"])?;
-            TransformStep::Deduplicate { columns: s.columns.unwrap_or_default() }
+            TransformStep::Deduplicate {
+                columns: s.columns.unwrap_or_default(),
+            }
         }
         "keep_latest" => {
             only(&["key", "order_by"])?;
@@ -546,9 +750,16 @@ fn step_from_file(s: StepFile) -> Result<TransformStep, String> {
                 "lower" => LetterCase::Lower,
                 "upper" => LetterCase::Upper,
                 "title" => LetterCase::Title,
-                other => return Err(format!("unknown case `{other}` (expected lower, upper or title)")),
+                other => {
+                    return Err(format!(
+                        "unknown case `{other}` (expected lower, upper or title)"
+                    ));
+                }
             };
-            TransformStep::ChangeCase { columns: required(s.columns, &what, "columns")?, case }
+            TransformStep::ChangeCase {
+                columns: required(s.columns, &what, "columns")?,
+                case,
+            }
         }
         "regex_flag" => {
             only(&["column", "pattern", "output", "full_match"])?;
@@ -573,16 +784,22 @@ fn step_from_file(s: StepFile) -> Result<TransformStep, String> {
             let to = required(s.to, &what, "to")?;
             TransformStep::Cast {
                 column: required(s.column, &what, "column")?,
-                to: crate::model::DataType::parse(&to).ok_or_else(|| format!("unknown data type `{to}`"))?,
+                to: crate::model::DataType::parse(&to)
+                    .ok_or_else(|| format!("unknown data type `{to}`"))?,
             }
         }
         "rename" => {
             only(&["from", "to"])?;
-            TransformStep::Rename { from: required(s.from, &what, "from")?, to: required(s.to, &what, "to")? }
+            TransformStep::Rename {
+                from: required(s.from, &what, "from")?,
+                to: required(s.to, &what, "to")?,
+            }
         }
         "drop_nulls" => {
             only(&["columns"])?;
-            TransformStep::DropNulls { columns: s.columns.unwrap_or_default() }
+            TransformStep::DropNulls {
+                columns: s.columns.unwrap_or_default(),
+            }
         }
         other => {
             return Err(format!(
@@ -593,7 +810,10 @@ fn step_from_file(s: StepFile) -> Result<TransformStep, String> {
 }
 
 fn step_to_file(step: &TransformStep) -> StepFile {
-    let mut f = StepFile { step: step.label().to_owned(), ..StepFile::default() };
+    let mut f = StepFile {
+        step: step.label().to_owned(),
+        ..StepFile::default()
+    };
     match step {
         TransformStep::Deduplicate { columns } | TransformStep::DropNulls { columns } => {
             f.columns = Some(columns.clone());
@@ -617,13 +837,23 @@ fn step_to_file(step: &TransformStep) -> StepFile {
                 .to_owned(),
             );
         }
-        TransformStep::RegexFlag { column, pattern, output, full_match } => {
+        TransformStep::RegexFlag {
+            column,
+            pattern,
+            output,
+            full_match,
+        } => {
             f.column = Some(column.clone());
             f.pattern = Some(pattern.clone());
             f.output = Some(output.clone());
             f.full_match = Some(*full_match);
         }
-        TransformStep::RegexFilter { column, pattern, full_match, keep_matching } => {
+        TransformStep::RegexFilter {
+            column,
+            pattern,
+            full_match,
+            keep_matching,
+        } => {
             f.column = Some(column.clone());
             f.pattern = Some(pattern.clone());
             f.full_match = Some(*full_match);
@@ -644,33 +874,53 @@ fn step_to_file(step: &TransformStep) -> StepFile {
 fn check_from_file(c: CheckFile) -> Result<AssetCheckSpec, String> {
     let what = format!("{} check", c.kind);
     let all: [(&str, bool); 10] = [
-        ("columns", c.columns.is_some()), ("column", c.column.is_some()), ("min", c.min.is_some()),
-        ("max", c.max.is_some()), ("schema", c.schema.is_some()),
-        ("max_lag_minutes", c.max_lag_minutes.is_some()), ("pattern", c.pattern.is_some()),
-        ("full_match", c.full_match.is_some()), ("values", c.values.is_some()),
+        ("columns", c.columns.is_some()),
+        ("column", c.column.is_some()),
+        ("min", c.min.is_some()),
+        ("max", c.max.is_some()),
+        ("schema", c.schema.is_some()),
+        ("max_lag_minutes", c.max_lag_minutes.is_some()),
+        ("pattern", c.pattern.is_some()),
+        ("full_match", c.full_match.is_some()),
+        ("values", c.values.is_some()),
         ("predicate", c.predicate.is_some()),
     ];
     let only = |allowed: &[&str]| {
-        let extra: Vec<(&str, bool)> = all.iter().copied().filter(|(n, _)| !allowed.contains(n)).collect();
+        let extra: Vec<(&str, bool)> = all
+            .iter()
+            .copied()
+            .filter(|(n, _)| !allowed.contains(n))
+            .collect();
         refuse_extra(&what, &extra)
     };
     let severity = match c.severity.as_deref() {
         None | Some("error") => CheckSeverity::Error,
         Some("warn" | "warning") => CheckSeverity::Warn,
-        Some(other) => return Err(format!("unknown severity `{other}` (expected warn or error)")),
+        Some(other) => {
+            return Err(format!(
+                "unknown severity `{other}` (expected warn or error)"
+            ));
+        }
     };
     let kind = match c.kind.as_str() {
         "not_null" => {
             only(&["columns"])?;
-            CheckKind::NotNull { columns: required(c.columns, &what, "columns")? }
+            CheckKind::NotNull {
+                columns: required(c.columns, &what, "columns")?,
+            }
         }
         "unique" => {
             only(&["columns"])?;
-            CheckKind::Unique { columns: required(c.columns, &what, "columns")? }
+            CheckKind::Unique {
+                columns: required(c.columns, &what, "columns")?,
+            }
         }
         "row_count" => {
             only(&["min", "max"])?;
-            CheckKind::RowCount { min: c.min, max: c.max }
+            CheckKind::RowCount {
+                min: c.min,
+                max: c.max,
+            }
         }
         "schema" => {
             only(&["schema"])?;
@@ -683,7 +933,9 @@ fn check_from_file(c: CheckFile) -> Result<AssetCheckSpec, String> {
         }
         "freshness" => {
             only(&["max_lag_minutes"])?;
-            CheckKind::Freshness { max_lag_minutes: required(c.max_lag_minutes, &what, "max_lag_minutes")? }
+            CheckKind::Freshness {
+                max_lag_minutes: required(c.max_lag_minutes, &what, "max_lag_minutes")?,
+            }
         }
         "regex" => {
             only(&["column", "pattern", "full_match"])?;
@@ -702,7 +954,9 @@ fn check_from_file(c: CheckFile) -> Result<AssetCheckSpec, String> {
         }
         "expression" => {
             only(&["predicate"])?;
-            CheckKind::Expression { predicate: required(c.predicate, &what, "predicate")? }
+            CheckKind::Expression {
+                predicate: required(c.predicate, &what, "predicate")?,
+            }
         }
         other => {
             return Err(format!(
@@ -710,7 +964,13 @@ fn check_from_file(c: CheckFile) -> Result<AssetCheckSpec, String> {
             ));
         }
     };
-    Ok(AssetCheckSpec { name: c.name, description: c.description, severity, blocking: c.blocking, kind })
+    Ok(AssetCheckSpec {
+        name: c.name,
+        description: c.description,
+        severity,
+        blocking: c.blocking,
+        kind,
+    })
 }
 
 fn check_to_file(c: &AssetCheckSpec) -> CheckFile {
@@ -723,7 +983,9 @@ fn check_to_file(c: &AssetCheckSpec) -> CheckFile {
         ..CheckFile::default()
     };
     match &c.kind {
-        CheckKind::NotNull { columns } | CheckKind::Unique { columns } => f.columns = Some(columns.clone()),
+        CheckKind::NotNull { columns } | CheckKind::Unique { columns } => {
+            f.columns = Some(columns.clone());
+        }
         CheckKind::RowCount { min, max } => {
             f.min = *min;
             f.max = *max;
@@ -732,12 +994,19 @@ fn check_to_file(c: &AssetCheckSpec) -> CheckFile {
             f.schema = Some(
                 columns
                     .iter()
-                    .map(|(name, t)| SchemaColumnFile { name: name.clone(), data_type: *t })
+                    .map(|(name, t)| SchemaColumnFile {
+                        name: name.clone(),
+                        data_type: *t,
+                    })
                     .collect(),
             );
         }
         CheckKind::Freshness { max_lag_minutes } => f.max_lag_minutes = Some(*max_lag_minutes),
-        CheckKind::Regex { column, pattern, full_match } => {
+        CheckKind::Regex {
+            column,
+            pattern,
+            full_match,
+        } => {
             f.column = Some(column.clone());
             f.pattern = Some(pattern.clone());
             f.full_match = Some(*full_match);
@@ -761,10 +1030,17 @@ fn partitions_from_file(p: PartitionsFile) -> Result<PartitionsDefinition, Strin
             })
         }
         "static" => {
-            refuse_extra("static partition set", &[("start", p.start.is_some()), ("end", p.end.is_some())])?;
-            Ok(PartitionsDefinition::Static { keys: required(p.keys, "static partition set", "keys")? })
+            refuse_extra(
+                "static partition set",
+                &[("start", p.start.is_some()), ("end", p.end.is_some())],
+            )?;
+            Ok(PartitionsDefinition::Static {
+                keys: required(p.keys, "static partition set", "keys")?,
+            })
         }
-        other => Err(format!("unknown partitions kind `{other}` (expected daily or static)")),
+        other => Err(format!(
+            "unknown partitions kind `{other}` (expected daily or static)"
+        )),
     }
 }
 
@@ -810,7 +1086,10 @@ pub fn project_to_file(project: &Project) -> (ProjectFile, BTreeMap<String, Stri
             source: None,
             partitions: partitions_to_file(&a.partitions).map(no_span),
             freshness: a.freshness.as_ref().map(|fr| {
-                no_span(FreshnessFile { max_lag_minutes: fr.max_lag_minutes, cron: fr.cron.clone() })
+                no_span(FreshnessFile {
+                    max_lag_minutes: fr.max_lag_minutes,
+                    cron: fr.cron.clone(),
+                })
             }),
             compute: (!a.compute.is_default()).then(|| {
                 let c = &a.compute;
@@ -849,14 +1128,22 @@ pub fn project_to_file(project: &Project) -> (ProjectFile, BTreeMap<String, Stri
             description: project.description.clone(),
             format_version: super::file::format_version(),
         },
-        resources: project.resources.iter().map(|r| (r.name.clone(), no_span(resource_to_file(r)))).collect(),
+        resources: project
+            .resources
+            .iter()
+            .map(|r| (r.name.clone(), no_span(resource_to_file(r))))
+            .collect(),
         schedules: project
             .schedules
             .iter()
             .map(|s| {
                 (
                     s.name.clone(),
-                    no_span(ScheduleFile { cron: s.cron.clone(), selection: s.selection.clone(), enabled: s.enabled }),
+                    no_span(ScheduleFile {
+                        cron: s.cron.clone(),
+                        selection: s.selection.clone(),
+                        enabled: s.enabled,
+                    }),
                 )
             })
             .collect(),

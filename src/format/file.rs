@@ -82,8 +82,14 @@ impl<'de> Deserialize<'de> for SecretFile {
                 Err(serde::de::Error::custom(SECRET_VALUE_REFUSED))
             }
 
-            fn visit_map<A: serde::de::MapAccess<'de>>(self, mut map: A) -> Result<SecretFile, A::Error> {
-                let mut out = SecretFile { keyring: None, env: None };
+            fn visit_map<A: serde::de::MapAccess<'de>>(
+                self,
+                mut map: A,
+            ) -> Result<SecretFile, A::Error> {
+                let mut out = SecretFile {
+                    keyring: None,
+                    env: None,
+                };
                 while let Some(key) = map.next_key::<String>()? {
                     match key.as_str() {
                         "keyring" => out.keyring = Some(map.next_value()?),

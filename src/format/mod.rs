@@ -38,7 +38,12 @@ pub enum FormatError {
     #[error("{path}: the file is not valid UTF-8 text")]
     NotUtf8 { path: PathBuf },
     #[error("{path}:{line}:{column}: {message}")]
-    Parse { path: PathBuf, line: usize, column: usize, message: String },
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("{path}: cannot write: {source}")]
     Write { path: PathBuf, source: io::Error },
 }
@@ -71,20 +76,35 @@ struct SourceMap {
 impl SourceMap {
     fn location(&self, range: &Range<usize>) -> SourceLocation {
         let (line, column) = line_column(&self.text, range.start);
-        SourceLocation { file: PROJECT_FILE.to_owned(), line, column }
+        SourceLocation {
+            file: PROJECT_FILE.to_owned(),
+            line,
+            column,
+        }
     }
 
     fn locate(&self, diagnostics: &mut [Diagnostic]) {
         for d in diagnostics.iter_mut().filter(|d| d.location.is_none()) {
-            let asset = d.asset.as_ref().map(ToString::to_string).unwrap_or_default();
+            let asset = d
+                .asset
+                .as_ref()
+                .map(ToString::to_string)
+                .unwrap_or_default();
             let field = d.field.clone().unwrap_or_default();
             // SQL that lives in its own file.
             if field == "sql"
                 && let Some(path) = self.spans.sql_files.get(&asset)
             {
                 let (line, column) = d.position_in_field.unwrap_or((1, 1));
-                let line_offset = self.sql_texts.get(&asset).map_or(0, |t| leading_blank_lines(t));
-                d.location = Some(SourceLocation { file: path.clone(), line: line + line_offset, column });
+                let line_offset = self
+                    .sql_texts
+                    .get(&asset)
+                    .map_or(0, |t| leading_blank_lines(t));
+                d.location = Some(SourceLocation {
+                    file: path.clone(),
+                    line: line + line_offset,
+                    column,
+                });
                 continue;
             }
             // The most specific field with a known span: `checks.x.pattern` → `checks.x` → asset.
@@ -106,11 +126,15 @@ impl SourceMap {
             {
                 // Inline SQL: step over the opening quotes of the TOML string.
                 let raw = self.text.get(span.clone()).unwrap_or_default();
-                let (quote_len, skips_newline) = if raw.starts_with("\"\"\"") || raw.starts_with("'''") {
-                    (3, raw[3..].starts_with('\n') || raw[3..].starts_with("\r\n"))
-                } else {
-                    (1, false)
-                };
+                let (quote_len, skips_newline) =
+                    if raw.starts_with("\"\"\"") || raw.starts_with("'''") {
+                        (
+                            3,
+                            raw[3..].starts_with('\n') || raw[3..].starts_with("\r\n"),
+                        )
+                    } else {
+                        (1, false)
+                    };
                 if skips_newline {
                     loc.line += l;
                     loc.column = c;
@@ -142,15 +166,27 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
 
 fn read_text(path: &Path) -> Result<Option<String>, FormatError> {
     match fs::read(path) {
-        Ok(bytes) => String::from_utf8(bytes).map(Some).map_err(|_| FormatError::NotUtf8 { path: path.to_owned() }),
+        Ok(bytes) => String::from_utf8(bytes)
+            .map(Some)
+            .map_err(|_| FormatError::NotUtf8 {
+                path: path.to_owned(),
+            }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
-        Err(source) => Err(FormatError::Read { path: path.to_owned(), source }),
+        Err(source) => Err(FormatError::Read {
+            path: path.to_owned(),
+            source,
+        }),
     }
 }
 
 fn parse_error(path: &Path, text: &str, err: &toml::de::Error) -> FormatError {
     let (line, column) = err.span().map_or((1, 1), |s| line_column(text, s.start));
-    FormatError::Parse { path: path.to_owned(), line, column, message: err.message().trim().to_owned() }
+    FormatError::Parse {
+        path: path.to_owned(),
+        line,
+        column,
+        message: err.message().trim().to_owned(),
+    }
 }
 
 struct DirSqlFiles<'a>(&'a Path);
@@ -158,7 +194,11 @@ struct DirSqlFiles<'a>(&'a Path);
 impl convert::SqlFiles for DirSqlFiles<'_> {
     fn read(&self, relative_path: &str) -> Result<Option<String>, String> {
         let rel = Path::new(relative_path);
-        if rel.is_absolute() || rel.components().any(|c| matches!(c, std::path::Component::ParentDir)) {
+        if rel.is_absolute()
+            || rel
+                .components()
+                .any(|c| matches!(c, std::path::Component::ParentDir))
+        {
             return Err("the path must stay inside the project directory".to_owned());
         }
         read_text(&self.0.join(rel)).map_err(|e| match e {
@@ -172,20 +212,28 @@ impl convert::SqlFiles for DirSqlFiles<'_> {
 /// locates every diagnostic in the files.
 pub fn read_project(dir: &Path) -> Result<LoadedProject, FormatError> {
     if !dir.is_dir() {
-        return Err(FormatError::NoDirectory { path: dir.to_owned() });
+        return Err(FormatError::NoDirectory {
+            path: dir.to_owned(),
+        });
     }
     let project_path = dir.join(PROJECT_FILE);
-    let text = read_text(&project_path)?.ok_or_else(|| FormatError::NotAProject { path: dir.to_owned() })?;
-    let file: file::ProjectFile = toml::from_str(&text).map_err(|e| parse_error(&project_path, &text, &e))?;
+    let text = read_text(&project_path)?.ok_or_else(|| FormatError::NotAProject {
+        path: dir.to_owned(),
+    })?;
+    let file: file::ProjectFile =
+        toml::from_str(&text).map_err(|e| parse_error(&project_path, &text, &e))?;
     let sql_files = DirSqlFiles(dir);
     let (mut project, spans, problems) = convert::project_from_file(file, &sql_files);
 
     let layout_path = dir.join(LAYOUT_FILE);
     if let Some(layout_text) = read_text(&layout_path)? {
-        let layout: file::LayoutFile =
-            toml::from_str(&layout_text).map_err(|e| parse_error(&layout_path, &layout_text, &e))?;
+        let layout: file::LayoutFile = toml::from_str(&layout_text)
+            .map_err(|e| parse_error(&layout_path, &layout_text, &e))?;
         for (key, pos) in layout.positions {
-            project.layout.positions.insert(AssetKey::new(key), CanvasPos { x: pos.x, y: pos.y });
+            project
+                .layout
+                .positions
+                .insert(AssetKey::new(key), CanvasPos { x: pos.x, y: pos.y });
         }
     }
     project.sort();
@@ -196,7 +244,11 @@ pub fn read_project(dir: &Path) -> Result<LoadedProject, FormatError> {
             sql_texts.insert(asset.clone(), t);
         }
     }
-    let source_map = SourceMap { text, spans, sql_texts };
+    let source_map = SourceMap {
+        text,
+        spans,
+        sql_texts,
+    };
     let mut diagnostics: Vec<Diagnostic> = problems
         .into_iter()
         .map(|p| {
@@ -213,7 +265,11 @@ pub fn read_project(dir: &Path) -> Result<LoadedProject, FormatError> {
                     DiagnosticCode::ProjectFile,
                     format!("{LAYOUT_FILE} has a position for `{key}`, which is not an asset"),
                 )
-                .at(SourceLocation { file: LAYOUT_FILE.to_owned(), line: 1, column: 1 }),
+                .at(SourceLocation {
+                    file: LAYOUT_FILE.to_owned(),
+                    line: 1,
+                    column: 1,
+                }),
             );
         }
     }
@@ -222,7 +278,11 @@ pub fn read_project(dir: &Path) -> Result<LoadedProject, FormatError> {
     diagnostics.extend(validation);
     // In file order, as an editor would list them; unlocated ones last.
     diagnostics.sort_by(|a, b| {
-        let key = |d: &Diagnostic| d.location.as_ref().map(|l| (l.file.clone(), l.line, l.column));
+        let key = |d: &Diagnostic| {
+            d.location
+                .as_ref()
+                .map(|l| (l.file.clone(), l.line, l.column))
+        };
         match (key(a), key(b)) {
             (Some(x), Some(y)) => x.cmp(&y),
             (Some(_), None) => std::cmp::Ordering::Less,
@@ -230,7 +290,12 @@ pub fn read_project(dir: &Path) -> Result<LoadedProject, FormatError> {
             (None, None) => std::cmp::Ordering::Equal,
         }
     });
-    Ok(LoadedProject { project, dir: dir.to_owned(), diagnostics, source_map })
+    Ok(LoadedProject {
+        project,
+        dir: dir.to_owned(),
+        diagnostics,
+        source_map,
+    })
 }
 
 /// The canonical files of a project: relative path → contents.
@@ -262,7 +327,11 @@ pub fn render_project(project: &Project) -> Result<Vec<(String, String)>, String
 }
 
 fn toml_key(key: &str) -> String {
-    if !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-') {
+    if !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
         key.to_owned()
     } else {
         format!("\"{}\"", key.replace('\\', "\\\\").replace('"', "\\\""))
@@ -274,24 +343,42 @@ fn toml_float(v: f32) -> String {
         return "0.0".to_owned();
     }
     let s = v.to_string();
-    if s.contains(['.', 'e', 'E']) { s } else { format!("{s}.0") }
+    if s.contains(['.', 'e', 'E']) {
+        s
+    } else {
+        format!("{s}.0")
+    }
 }
 
 /// Writes a project directory in canonical form. Each file is written to a temporary name and
 /// renamed, so a crash never leaves a half-written file. Other files in the directory (data,
 /// SQL files of assets that no longer exist) are left alone: export never deletes user files.
 pub fn write_project(project: &Project, dir: &Path) -> Result<(), FormatError> {
-    let files = render_project(project)
-        .map_err(|e| FormatError::Write { path: dir.join(PROJECT_FILE), source: io::Error::other(e) })?;
-    fs::create_dir_all(dir).map_err(|source| FormatError::Write { path: dir.to_owned(), source })?;
+    let files = render_project(project).map_err(|e| FormatError::Write {
+        path: dir.join(PROJECT_FILE),
+        source: io::Error::other(e),
+    })?;
+    fs::create_dir_all(dir).map_err(|source| FormatError::Write {
+        path: dir.to_owned(),
+        source,
+    })?;
     for (rel, contents) in &files {
         let path = dir.join(rel);
         if let Some(parent) = path.parent() {
-            fs::create_dir_all(parent).map_err(|source| FormatError::Write { path: parent.to_owned(), source })?;
+            fs::create_dir_all(parent).map_err(|source| FormatError::Write {
+                path: parent.to_owned(),
+                source,
+            })?;
         }
         let tmp = path.with_extension("tmp~");
-        fs::write(&tmp, contents).map_err(|source| FormatError::Write { path: tmp.clone(), source })?;
-        fs::rename(&tmp, &path).map_err(|source| FormatError::Write { path: path.clone(), source })?;
+        fs::write(&tmp, contents).map_err(|source| FormatError::Write {
+            path: tmp.clone(),
+            source,
+        })?;
+        fs::rename(&tmp, &path).map_err(|source| FormatError::Write {
+            path: path.clone(),
+            source,
+        })?;
     }
     Ok(())
 }

@@ -124,7 +124,10 @@ pub enum DataType {
     Date,
     /// A timestamp without time zone, microsecond precision.
     Datetime,
-    Decimal { precision: u8, scale: u8 },
+    Decimal {
+        precision: u8,
+        scale: u8,
+    },
 }
 
 impl DataType {
@@ -391,11 +394,24 @@ pub enum TransformStep {
     /// Remove leading and trailing `chars` from string columns.
     Trim { columns: Vec<String>, chars: String },
     /// Change the letter case of string columns.
-    ChangeCase { columns: Vec<String>, case: LetterCase },
+    ChangeCase {
+        columns: Vec<String>,
+        case: LetterCase,
+    },
     /// Add a boolean column telling whether `column` matches `pattern`.
-    RegexFlag { column: String, pattern: String, output: String, full_match: bool },
+    RegexFlag {
+        column: String,
+        pattern: String,
+        output: String,
+        full_match: bool,
+    },
     /// Keep only rows whose `column` matches `pattern` (or does not, with `keep_matching = false`).
-    RegexFilter { column: String, pattern: String, full_match: bool, keep_matching: bool },
+    RegexFilter {
+        column: String,
+        pattern: String,
+        full_match: bool,
+        keep_matching: bool,
+    },
     /// Change a column's type.
     Cast { column: String, to: DataType },
     /// Rename a column.
@@ -422,9 +438,8 @@ impl TransformStep {
     /// The regular expression this step uses, if any.
     pub fn pattern(&self) -> Option<&str> {
         match self {
-            TransformStep::RegexFlag { pattern, .. } | TransformStep::RegexFilter { pattern, .. } => {
-                Some(pattern)
-            }
+            TransformStep::RegexFlag { pattern, .. }
+            | TransformStep::RegexFilter { pattern, .. } => Some(pattern),
             _ => None,
         }
     }
@@ -470,7 +485,14 @@ mod tests {
     #[test]
     fn data_types_parse_and_print_round_trip() {
         for s in [
-            "boolean", "int32", "int64", "float32", "float64", "string", "date", "datetime",
+            "boolean",
+            "int32",
+            "int64",
+            "float32",
+            "float64",
+            "string",
+            "date",
+            "datetime",
             "decimal(12,2)",
         ] {
             let t = DataType::parse(s).unwrap();
@@ -478,7 +500,10 @@ mod tests {
         }
         assert_eq!(
             DataType::parse(" Decimal( 38 , 4 ) "),
-            Some(DataType::Decimal { precision: 38, scale: 4 })
+            Some(DataType::Decimal {
+                precision: 38,
+                scale: 4
+            })
         );
         assert_eq!(DataType::parse("decimal(2,3)"), None);
         assert_eq!(DataType::parse("varchar"), None);

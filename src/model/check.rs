@@ -8,7 +8,9 @@ use serde::{Deserialize, Serialize};
 use super::asset::DataType;
 
 /// How bad a failed check is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, Default,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum CheckSeverity {
     Warn,
@@ -58,7 +60,11 @@ pub enum CheckKind {
     /// The latest materialization is at most this old.
     Freshness { max_lag_minutes: u64 },
     /// Every non-null value of the column matches the pattern.
-    Regex { column: String, pattern: String, full_match: bool },
+    Regex {
+        column: String,
+        pattern: String,
+        full_match: bool,
+    },
     /// Every non-null value of the column is one of the values.
     AcceptedValues { column: String, values: Vec<String> },
     /// A SQL predicate that must hold on every row, e.g. `clv >= 0`.
@@ -89,9 +95,9 @@ impl CheckKind {
             CheckKind::Regex { column, .. } | CheckKind::AcceptedValues { column, .. } => {
                 vec![column.as_str()]
             }
-            CheckKind::RowCount { .. } | CheckKind::Freshness { .. } | CheckKind::Expression { .. } => {
-                Vec::new()
-            }
+            CheckKind::RowCount { .. }
+            | CheckKind::Freshness { .. }
+            | CheckKind::Expression { .. } => Vec::new(),
         }
     }
 
@@ -113,8 +119,16 @@ impl CheckKind {
             CheckKind::Freshness { max_lag_minutes } => {
                 format!("materialized within the last {max_lag_minutes} minutes")
             }
-            CheckKind::Regex { column, pattern, full_match } => {
-                let how = if *full_match { "fully matches" } else { "matches" };
+            CheckKind::Regex {
+                column,
+                pattern,
+                full_match,
+            } => {
+                let how = if *full_match {
+                    "fully matches"
+                } else {
+                    "matches"
+                };
                 format!("{column} {how} {pattern}")
             }
             CheckKind::AcceptedValues { column, values } => {

@@ -128,7 +128,10 @@ impl Diagnostic {
     }
 
     pub fn warning(code: DiagnosticCode, message: impl Into<String>) -> Self {
-        Self { severity: DiagnosticSeverity::Warning, ..Self::error(code, message) }
+        Self {
+            severity: DiagnosticSeverity::Warning,
+            ..Self::error(code, message)
+        }
     }
 
     #[must_use]

@@ -3,10 +3,10 @@
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 
+use petgraph::Direction;
 use petgraph::algo::tarjan_scc;
 use petgraph::graph::{DiGraph, NodeIndex};
 use petgraph::visit::EdgeRef;
-use petgraph::Direction;
 
 use super::asset::{AssetKey, AssetSpec};
 use super::project::Project;
@@ -27,15 +27,38 @@ impl AssetDeps {
     }
 }
 
-/// Dependencies of an asset as declared and as implied by its SQL.
-pub fn asset_deps(asset: &AssetSpec, known: &dyn Fn(&str) -> bool) -> AssetDeps {
+/// The analysis of each asset's transform SQL, index-aligned with `project.assets` (`None` for
+/// assets without SQL). Parsing is the costly part of validation, so it is done once and shared.
+pub type SqlAnalyses = Vec<Option<Result<sql::SqlAnalysis, sql::SqlError>>>;
+
+pub fn analyze_sql(project: &Project) -> SqlAnalyses {
+    project
+        .assets
+        .iter()
+        .map(|a| {
+            a.transform()
+                .and_then(|t| t.sql.as_deref())
+                .map(sql::analyze)
+        })
+        .collect()
+}
+
+/// Dependencies of an asset as declared and as implied by its SQL (`analysis`).
+pub fn asset_deps(
+    asset: &AssetSpec,
+    analysis: Option<&Result<sql::SqlAnalysis, sql::SqlError>>,
+    known: &dyn Fn(&str) -> bool,
+) -> AssetDeps {
     let explicit = asset.deps.iter().cloned().collect();
-    let from_sql = asset
-        .transform()
-        .and_then(|t| t.sql.as_deref())
-        .and_then(|s| sql::analyze(s).ok())
-        .map(|a| a.tables.into_iter().filter(|t| known(t)).map(AssetKey::new).collect())
-        .unwrap_or_default();
+    let from_sql = match analysis {
+        Some(Ok(a)) => a
+            .tables
+            .iter()
+            .filter(|t| known(t))
+            .map(|t| AssetKey::new(t.as_str()))
+            .collect(),
+        _ => BTreeSet::new(),
+    };
     AssetDeps { explicit, from_sql }
 }
 
@@ -49,16 +72,26 @@ pub struct AssetGraph {
 
 impl AssetGraph {
     pub fn build(project: &Project) -> Self {
+        Self::build_with(project, &analyze_sql(project))
+    }
+
+    /// Builds the graph from SQL already analysed with [`analyze_sql`].
+    pub fn build_with(project: &Project, analyses: &SqlAnalyses) -> Self {
         let mut graph = DiGraph::with_capacity(project.assets.len(), project.assets.len() * 2);
         let mut index = HashMap::with_capacity(project.assets.len());
         for asset in &project.assets {
-            index.entry(asset.key.clone()).or_insert_with(|| graph.add_node(asset.key.clone()));
+            index
+                .entry(asset.key.clone())
+                .or_insert_with(|| graph.add_node(asset.key.clone()));
         }
         let known = |name: &str| index.contains_key(&AssetKey::new(name));
         let mut edges = Vec::new();
-        for asset in &project.assets {
-            let Some(&to) = index.get(&asset.key) else { continue };
-            for dep in asset_deps(asset, &known).all() {
+        for (i, asset) in project.assets.iter().enumerate() {
+            let Some(&to) = index.get(&asset.key) else {
+                continue;
+            };
+            let sql_result = analyses.get(i).and_then(Option::as_ref);
+            for dep in asset_deps(asset, sql_result, &known).all() {
                 if let Some(&from) = index.get(&dep) {
                     edges.push((from, to));
                 }
@@ -103,9 +136,14 @@ impl AssetGraph {
     }
 
     fn neighbors(&self, key: &AssetKey, dir: Direction) -> Vec<&AssetKey> {
-        let Some(&ix) = self.index.get(key) else { return Vec::new() };
-        let mut out: Vec<&AssetKey> =
-            self.graph.neighbors_directed(ix, dir).map(|n| &self.graph[n]).collect();
+        let Some(&ix) = self.index.get(key) else {
+            return Vec::new();
+        };
+        let mut out: Vec<&AssetKey> = self
+            .graph
+            .neighbors_directed(ix, dir)
+            .map(|n| &self.graph[n])
+            .collect();
         out.sort();
         out
     }
@@ -122,7 +160,9 @@ impl AssetGraph {
 
     fn closure(&self, key: &AssetKey, dir: Direction) -> BTreeSet<AssetKey> {
         let mut out = BTreeSet::new();
-        let Some(&start) = self.index.get(key) else { return out };
+        let Some(&start) = self.index.get(key) else {
+            return out;
+        };
         let mut stack = vec![start];
         let mut seen = vec![false; self.graph.node_count()];
         while let Some(n) = stack.pop() {
@@ -141,12 +181,17 @@ impl AssetGraph {
         let mut out = Vec::new();
         for scc in tarjan_scc(&self.graph) {
             let is_cycle = scc.len() > 1
-                || scc.first().is_some_and(|&n| self.graph.find_edge(n, n).is_some());
+                || scc
+                    .first()
+                    .is_some_and(|&n| self.graph.find_edge(n, n).is_some());
             if !is_cycle {
                 continue;
             }
             let members: BTreeSet<NodeIndex> = scc.iter().copied().collect();
-            let Some(&start) = scc.iter().min_by(|a, b| self.graph[**a].cmp(&self.graph[**b])) else {
+            let Some(&start) = scc
+                .iter()
+                .min_by(|a, b| self.graph[**a].cmp(&self.graph[**b]))
+            else {
                 continue;
             };
             out.push(self.cycle_path(start, &members));
@@ -200,7 +245,11 @@ impl AssetGraph {
         let mut indegree: Vec<usize> = self
             .graph
             .node_indices()
-            .map(|n| self.graph.neighbors_directed(n, Direction::Incoming).count())
+            .map(|n| {
+                self.graph
+                    .neighbors_directed(n, Direction::Incoming)
+                    .count()
+            })
             .collect();
         let mut ready: BTreeSet<(&AssetKey, NodeIndex)> = self
             .graph
@@ -218,7 +267,11 @@ impl AssetGraph {
                 }
             }
         }
-        if order.len() == self.graph.node_count() { Ok(order) } else { Err(self.cycles()) }
+        if order.len() == self.graph.node_count() {
+            Ok(order)
+        } else {
+            Err(self.cycles())
+        }
     }
 
     /// Whether adding an edge `from → to` would close a cycle, and if so the path it would close.
@@ -265,7 +318,10 @@ mod tests {
     }
 
     fn project(assets: Vec<AssetSpec>) -> Project {
-        Project { assets, ..Project::new("t") }
+        Project {
+            assets,
+            ..Project::new("t")
+        }
     }
 
     fn keys(v: &[AssetKey]) -> Vec<&str> {
@@ -279,7 +335,11 @@ mod tests {
             sql: Some("SELECT * FROM s JOIN not_an_asset USING (id)".into()),
             steps: vec![],
         });
-        let p = project(vec![asset("b", Layer::Bronze, &[]), asset("s", Layer::Silver, &["b"]), gold]);
+        let p = project(vec![
+            asset("b", Layer::Bronze, &[]),
+            asset("s", Layer::Silver, &["b"]),
+            gold,
+        ]);
         let g = AssetGraph::build(&p);
         assert_eq!(g.upstream(&"g".into()), vec![&AssetKey::new("s")]);
         assert_eq!(keys(&g.topological_order().unwrap()), vec!["b", "s", "g"]);
@@ -312,7 +372,10 @@ mod tests {
             asset("c", Layer::Silver, &["b"]),
         ]);
         let g = AssetGraph::build(&p);
-        assert_eq!(keys(&g.would_cycle(&"c".into(), &"a".into()).unwrap()), vec!["a", "b", "c", "a"]);
+        assert_eq!(
+            keys(&g.would_cycle(&"c".into(), &"a".into()).unwrap()),
+            vec!["a", "b", "c", "a"]
+        );
         assert!(g.would_cycle(&"a".into(), &"c".into()).is_none());
     }
 }

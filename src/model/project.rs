@@ -21,7 +21,10 @@ pub struct Project {
 
 impl Project {
     pub fn new(name: impl Into<String>) -> Self {
-        Self { name: name.into(), ..Self::default() }
+        Self {
+            name: name.into(),
+            ..Self::default()
+        }
     }
 
     pub fn asset(&self, key: &AssetKey) -> Option<&AssetSpec> {

@@ -84,7 +84,11 @@ impl ResourceKind {
             ResourceKind::Http { auth_token, .. } => {
                 out.extend(auth_token.iter().map(|s| ("auth_token", s)));
             }
-            ResourceKind::Aws { access_key_id, secret_access_key, .. } => {
+            ResourceKind::Aws {
+                access_key_id,
+                secret_access_key,
+                ..
+            } => {
                 out.extend(access_key_id.iter().map(|s| ("access_key_id", s)));
                 out.extend(secret_access_key.iter().map(|s| ("secret_access_key", s)));
             }

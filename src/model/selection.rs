@@ -13,7 +13,11 @@ use super::project::Project;
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum SelectionTerm {
     All,
-    Key { key: AssetKey, upstream: bool, downstream: bool },
+    Key {
+        key: AssetKey,
+        upstream: bool,
+        downstream: bool,
+    },
     Layer(Layer),
     Group(String),
 }
@@ -31,7 +35,9 @@ pub enum SelectionError {
     Empty,
     #[error("unknown layer `{0}` in selection (expected bronze, silver or gold)")]
     UnknownLayer(String),
-    #[error("`{0}` is not a selection term (expected a key, +key, key+, *, layer:NAME or group:NAME)")]
+    #[error(
+        "`{0}` is not a selection term (expected a key, +key, key+, *, layer:NAME or group:NAME)"
+    )]
     BadTerm(String),
     #[error("the selection names `{0}`, which is not an asset of this project")]
     UnknownAsset(String),
@@ -41,7 +47,9 @@ pub enum SelectionError {
 
 impl AssetSelection {
     pub fn all() -> Self {
-        Self { terms: vec![SelectionTerm::All] }
+        Self {
+            terms: vec![SelectionTerm::All],
+        }
     }
 
     pub fn parse(text: &str) -> Result<Self, SelectionError> {
@@ -68,7 +76,11 @@ impl AssetSelection {
                 if !key.is_well_formed() {
                     return Err(SelectionError::BadTerm(t.to_owned()));
                 }
-                SelectionTerm::Key { key, upstream, downstream }
+                SelectionTerm::Key {
+                    key,
+                    upstream,
+                    downstream,
+                }
             };
             terms.push(term);
         }
@@ -90,7 +102,11 @@ impl AssetSelection {
             match term {
                 SelectionTerm::All => out.extend(project.assets.iter().map(|a| a.key.clone())),
                 SelectionTerm::Layer(layer) => out.extend(
-                    project.assets.iter().filter(|a| a.layer == *layer).map(|a| a.key.clone()),
+                    project
+                        .assets
+                        .iter()
+                        .filter(|a| a.layer == *layer)
+                        .map(|a| a.key.clone()),
                 ),
                 SelectionTerm::Group(group) => {
                     let before = out.len();
@@ -106,7 +122,11 @@ impl AssetSelection {
                     out.extend(members);
                     let _ = before;
                 }
-                SelectionTerm::Key { key, upstream, downstream } => {
+                SelectionTerm::Key {
+                    key,
+                    upstream,
+                    downstream,
+                } => {
                     if !graph.contains(key) {
                         return Err(SelectionError::UnknownAsset(key.to_string()));
                     }
@@ -131,7 +151,11 @@ impl fmt::Display for AssetSelection {
             .iter()
             .map(|t| match t {
                 SelectionTerm::All => "*".to_owned(),
-                SelectionTerm::Key { key, upstream, downstream } => format!(
+                SelectionTerm::Key {
+                    key,
+                    upstream,
+                    downstream,
+                } => format!(
                     "{}{key}{}",
                     if *upstream { "+" } else { "" },
                     if *downstream { "+" } else { "" }
@@ -182,14 +206,26 @@ mod tests {
         assert_eq!(select("+clean+").unwrap(), vec!["clean", "metric", "raw"]);
         assert_eq!(select("*").unwrap().len(), 4);
         assert_eq!(select("layer:bronze").unwrap(), vec!["other", "raw"]);
-        assert_eq!(select("group:reporting, other").unwrap(), vec!["metric", "other"]);
+        assert_eq!(
+            select("group:reporting, other").unwrap(),
+            vec!["metric", "other"]
+        );
     }
 
     #[test]
     fn mistakes_are_errors() {
-        assert_eq!(select("nope"), Err(SelectionError::UnknownAsset("nope".into())));
-        assert_eq!(select("layer:platinum"), Err(SelectionError::UnknownLayer("platinum".into())));
-        assert_eq!(select("group:none"), Err(SelectionError::UnknownGroup("none".into())));
+        assert_eq!(
+            select("nope"),
+            Err(SelectionError::UnknownAsset("nope".into()))
+        );
+        assert_eq!(
+            select("layer:platinum"),
+            Err(SelectionError::UnknownLayer("platinum".into()))
+        );
+        assert_eq!(
+            select("group:none"),
+            Err(SelectionError::UnknownGroup("none".into()))
+        );
         assert_eq!(select(" , "), Err(SelectionError::Empty));
         assert!(matches!(select("a b"), Err(SelectionError::BadTerm(_))));
     }

@@ -29,16 +29,16 @@ pub struct SqlError {
 pub fn analyze(sql: &str) -> Result<SqlAnalysis, SqlError> {
     let statements = Parser::parse_sql(&GenericDialect {}, sql).map_err(|e| {
         let text = e.to_string();
-        let (line, column) = match parse_position(&text) {
-            (Some(l), Some(c)) => (Some(l), Some(c)),
+        let (line, column) = if let (Some(l), Some(c)) = parse_position(&text) {
+            (l, c)
+        } else {
             // Errors at the end of the input carry no position: point after the last character.
-            _ => {
-                let trimmed = sql.trim_end();
-                let line = trimmed.lines().count().max(1);
-                let column = trimmed.lines().last().map_or(0, |l| l.chars().count()) + 1;
-                (Some(line), Some(column))
-            }
+            let trimmed = sql.trim_end();
+            let line = trimmed.lines().count().max(1);
+            let column = trimmed.lines().last().map_or(0, |l| l.chars().count()) + 1;
+            (line, column)
         };
+        let (line, column) = (Some(line), Some(column));
         let message = text
             .strip_prefix("sql parser error: ")
             .unwrap_or(&text)
@@ -46,7 +46,11 @@ pub fn analyze(sql: &str) -> Result<SqlAnalysis, SqlError> {
             .next()
             .unwrap_or_default()
             .to_owned();
-        SqlError { message, line, column }
+        SqlError {
+            message,
+            line,
+            column,
+        }
     })?;
     let [statement] = statements.as_slice() else {
         return Err(SqlError {
@@ -67,7 +71,11 @@ pub fn analyze(sql: &str) -> Result<SqlAnalysis, SqlError> {
     }
     let mut collector = TableCollector::default();
     let _ = statement.visit(&mut collector);
-    let tables = collector.relations.difference(&collector.ctes).cloned().collect();
+    let tables = collector
+        .relations
+        .difference(&collector.ctes)
+        .cloned()
+        .collect();
     Ok(SqlAnalysis { tables })
 }
 
@@ -75,7 +83,10 @@ pub fn analyze(sql: &str) -> Result<SqlAnalysis, SqlError> {
 fn parse_position(text: &str) -> (Option<usize>, Option<usize>) {
     let number_after = |label: &str| {
         let start = text.find(label)? + label.len();
-        let digits: String = text[start..].chars().take_while(char::is_ascii_digit).collect();
+        let digits: String = text[start..]
+            .chars()
+            .take_while(char::is_ascii_digit)
+            .collect();
         digits.parse().ok()
     };
     (number_after("Line: "), number_after("Column: "))
@@ -134,8 +145,12 @@ mod tests {
 
     #[test]
     fn quoted_keys_with_slashes() {
-        let a = analyze(r#"SELECT * FROM "sales/orders" WHERE x IN (SELECT y FROM other)"#).unwrap();
-        assert_eq!(a.tables.into_iter().collect::<Vec<_>>(), vec!["other", "sales/orders"]);
+        let a =
+            analyze(r#"SELECT * FROM "sales/orders" WHERE x IN (SELECT y FROM other)"#).unwrap();
+        assert_eq!(
+            a.tables.into_iter().collect::<Vec<_>>(),
+            vec!["other", "sales/orders"]
+        );
     }
 
     #[test]

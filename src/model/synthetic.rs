@@ -1,10 +1,12 @@
 //! Generated projects of any size, for benchmarks, the studio's scale tests and crash tests.
 
+use std::fmt::Write as _;
+
 use super::asset::{AssetDefinition, AssetKey, AssetSpec, Layer, TransformSpec};
 use super::check::{AssetCheckSpec, CheckKind, CheckSeverity};
 use super::project::{CanvasPos, Project};
 
-/// A small deterministic pseudo-random sequence (SplitMix64), so generated projects are the
+/// A small deterministic pseudo-random sequence (`SplitMix64`), so generated projects are the
 /// same on every run.
 struct SplitMix(u64);
 
@@ -55,13 +57,21 @@ pub fn generate(name: &str, n: usize, seed: u64) -> Project {
             let wanted = 1 + rng.below(3);
             let mut ups: Vec<AssetKey> = Vec::new();
             for _ in 0..wanted {
-                let pool = if pools[1].is_empty() || rng.below(4) != 0 { pools[0] } else { pools[1] };
+                let pool = if pools[1].is_empty() || rng.below(4) != 0 {
+                    pools[0]
+                } else {
+                    pools[1]
+                };
                 if pool.is_empty() {
                     continue;
                 }
                 // Mostly recent assets, sometimes a long edge.
                 let len = pool.len();
-                let pick = if rng.below(5) == 0 { rng.below(len) } else { len - 1 - rng.below(len.min(40)) };
+                let pick = if rng.below(5) == 0 {
+                    rng.below(len)
+                } else {
+                    len - 1 - rng.below(len.min(40))
+                };
                 if !ups.contains(&pool[pick]) {
                     ups.push(pool[pick].clone());
                 }
@@ -72,12 +82,15 @@ pub fn generate(name: &str, n: usize, seed: u64) -> Project {
                 [first, rest @ ..] => {
                     let mut s = format!("SELECT t0.id, t0.value FROM {first} t0");
                     for (j, up) in rest.iter().enumerate() {
-                        s.push_str(&format!(" JOIN {up} t{} ON t0.id = t{}.id", j + 1, j + 1));
+                        let _ = write!(s, " JOIN {up} t{} ON t0.id = t{}.id", j + 1, j + 1);
                     }
                     s
                 }
             };
-            asset.definition = AssetDefinition::Transform(TransformSpec { sql: Some(sql), steps: vec![] });
+            asset.definition = AssetDefinition::Transform(TransformSpec {
+                sql: Some(sql),
+                steps: vec![],
+            });
         }
         if i % 5 == 0 {
             asset.checks.push(AssetCheckSpec {
@@ -85,7 +98,9 @@ pub fn generate(name: &str, n: usize, seed: u64) -> Project {
                 description: String::new(),
                 severity: CheckSeverity::Error,
                 blocking: i % 10 == 0,
-                kind: CheckKind::NotNull { columns: vec!["id".to_owned()] },
+                kind: CheckKind::NotNull {
+                    columns: vec!["id".to_owned()],
+                },
             });
         }
         let (col, row) = match layer {
@@ -93,7 +108,13 @@ pub fn generate(name: &str, n: usize, seed: u64) -> Project {
             Layer::Silver => (1.0, i - bronze),
             Layer::Gold => (2.0, i - bronze - silver),
         };
-        project.layout.positions.insert(key.clone(), CanvasPos { x: col * 400.0, y: row as f32 * 90.0 });
+        project.layout.positions.insert(
+            key.clone(),
+            CanvasPos {
+                x: col * 400.0,
+                y: row as f32 * 90.0,
+            },
+        );
         match layer {
             Layer::Bronze => bronze_keys.push(key),
             Layer::Silver => silver_keys.push(key),

@@ -6,16 +6,19 @@ use chrono::NaiveDate;
 use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
 
-use super::asset::{is_identifier, AssetDefinition, AssetKey, AssetSpec, Layer, SourceSpec, TransformStep};
+use super::asset::{
+    AssetDefinition, AssetKey, AssetSpec, Layer, SourceSpec, TransformStep, is_identifier,
+};
 use super::check::{CheckKind, CheckSeverity};
 use super::compute::ComputeTier;
 use super::diagnostic::{Diagnostic, DiagnosticCode as Code};
-use super::graph::{asset_deps, AssetGraph};
+use super::graph::{AssetGraph, analyze_sql, asset_deps};
 use super::partition::PartitionsDefinition;
 use super::project::Project;
 use super::resource::ResourceKind;
 use super::selection::AssetSelection;
 use super::sql;
+use super::sql::{SqlAnalysis, SqlError};
 
 /// Lambda's limits, used to refuse hints that can never run there.
 pub const LAMBDA_MAX_MEMORY_MB: u32 = 10_240;
@@ -27,7 +30,10 @@ pub const LAMBDA_MAX_TIMEOUT_SECS: u32 = 900;
 pub fn validate(project: &Project) -> Vec<Diagnostic> {
     let mut out = Vec::new();
     if project.name.trim().is_empty() {
-        out.push(Diagnostic::error(Code::InvalidName, "the project has no name").on_field("project.name"));
+        out.push(
+            Diagnostic::error(Code::InvalidName, "the project has no name")
+                .on_field("project.name"),
+        );
     } else if !is_project_name(&project.name) {
         out.push(
             Diagnostic::error(
@@ -41,7 +47,8 @@ pub fn validate(project: &Project) -> Vec<Diagnostic> {
         );
     }
     validate_resources(project, &mut out);
-    let graph = AssetGraph::build(project);
+    let analyses = analyze_sql(project);
+    let graph = AssetGraph::build_with(project, &analyses);
     validate_schedules(project, &graph, &mut out);
 
     let mut seen = BTreeSet::new();
@@ -58,16 +65,19 @@ pub fn validate(project: &Project) -> Vec<Diagnostic> {
     }
     let layers: BTreeMap<&AssetKey, Layer> =
         project.assets.iter().map(|a| (&a.key, a.layer)).collect();
-    for asset in &project.assets {
-        validate_asset(project, asset, &layers, &mut out);
+    for (asset, analysis) in project.assets.iter().zip(&analyses) {
+        validate_asset(project, asset, analysis.as_ref(), &layers, &mut out);
     }
     for cycle in graph.cycles() {
         let path: Vec<&str> = cycle.iter().map(AssetKey::as_str).collect();
         if let Some(first) = cycle.first() {
             out.push(
-                Diagnostic::error(Code::Cycle, format!("dependency cycle: {}", path.join(" → ")))
-                    .on_asset(first)
-                    .on_field("deps"),
+                Diagnostic::error(
+                    Code::Cycle,
+                    format!("dependency cycle: {}", path.join(" → ")),
+                )
+                .on_asset(first)
+                .on_field("deps"),
             );
         }
     }
@@ -76,7 +86,10 @@ pub fn validate(project: &Project) -> Vec<Diagnostic> {
 
 /// Whether `name` is a valid project name.
 pub fn is_project_name(name: &str) -> bool {
-    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    !name.is_empty()
+        && name
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
 }
 
 fn validate_resources(project: &Project, out: &mut Vec<Diagnostic>) {
@@ -96,7 +109,10 @@ fn validate_resources(project: &Project, out: &mut Vec<Diagnostic>) {
             out.push(
                 Diagnostic::error(
                     Code::InvalidName,
-                    format!("resource name `{}` must be an identifier (letters, digits, `_`)", r.name),
+                    format!(
+                        "resource name `{}` must be an identifier (letters, digits, `_`)",
+                        r.name
+                    ),
                 )
                 .on_field(field.clone()),
             );
@@ -108,14 +124,22 @@ fn validate_resources(project: &Project, out: &mut Vec<Diagnostic>) {
                 out.push(
                     Diagnostic::error(
                         Code::InvalidName,
-                        format!("resource `{}`: {secret_field} names an empty secret", r.name),
+                        format!(
+                            "resource `{}`: {secret_field} names an empty secret",
+                            r.name
+                        ),
                     )
                     .on_field(format!("{field}.{secret_field}")),
                 );
             }
         }
         let problem = match &r.kind {
-            ResourceKind::Postgres { host, port, database, .. } => {
+            ResourceKind::Postgres {
+                host,
+                port,
+                database,
+                ..
+            } => {
                 if host.trim().is_empty() {
                     Some("a postgres resource needs a host".to_owned())
                 } else if *port == 0 {
@@ -126,17 +150,27 @@ fn validate_resources(project: &Project, out: &mut Vec<Diagnostic>) {
                     None
                 }
             }
-            ResourceKind::S3 { bucket, aws, endpoint_url, .. } => {
+            ResourceKind::S3 {
+                bucket,
+                aws,
+                endpoint_url,
+                ..
+            } => {
                 if bucket.trim().is_empty() {
                     Some("an s3 resource needs a bucket".to_owned())
                 } else if let Some(url) = endpoint_url.as_deref().filter(|u| !is_http_url(u)) {
-                    Some(format!("endpoint_url `{url}` must start with http:// or https://"))
+                    Some(format!(
+                        "endpoint_url `{url}` must start with http:// or https://"
+                    ))
                 } else if let Some(aws) = aws {
                     match project.resource(aws) {
                         None => Some(format!("names aws resource `{aws}`, which is not defined")),
-                        Some(other) if !matches!(other.kind, ResourceKind::Aws { .. }) => Some(
-                            format!("names `{aws}` as its aws resource, but that is a {} resource", other.kind.label()),
-                        ),
+                        Some(other) if !matches!(other.kind, ResourceKind::Aws { .. }) => {
+                            Some(format!(
+                                "names `{aws}` as its aws resource, but that is a {} resource",
+                                other.kind.label()
+                            ))
+                        }
                         Some(_) => None,
                     }
                 } else {
@@ -145,9 +179,16 @@ fn validate_resources(project: &Project, out: &mut Vec<Diagnostic>) {
             }
             ResourceKind::Http { base_url, .. } => (!is_http_url(base_url))
                 .then(|| format!("base_url `{base_url}` must start with http:// or https://")),
-            ResourceKind::Aws { endpoint_url, access_key_id, secret_access_key, .. } => {
+            ResourceKind::Aws {
+                endpoint_url,
+                access_key_id,
+                secret_access_key,
+                ..
+            } => {
                 if let Some(url) = endpoint_url.as_deref().filter(|u| !is_http_url(u)) {
-                    Some(format!("endpoint_url `{url}` must start with http:// or https://"))
+                    Some(format!(
+                        "endpoint_url `{url}` must start with http:// or https://"
+                    ))
                 } else if access_key_id.is_some() != secret_access_key.is_some() {
                     Some("access_key_id and secret_access_key must be set together".to_owned())
                 } else {
@@ -157,8 +198,11 @@ fn validate_resources(project: &Project, out: &mut Vec<Diagnostic>) {
         };
         if let Some(problem) = problem {
             out.push(
-                Diagnostic::error(Code::ResourceKind, format!("resource `{}`: {problem}", r.name))
-                    .on_field(field),
+                Diagnostic::error(
+                    Code::ResourceKind,
+                    format!("resource `{}`: {problem}", r.name),
+                )
+                .on_field(field),
             );
         }
     }
@@ -187,11 +231,15 @@ fn validate_schedules(project: &Project, graph: &AssetGraph, out: &mut Vec<Diagn
                     .on_field(format!("{field}.cron")),
             );
         }
-        let resolved = AssetSelection::parse(&s.selection).and_then(|sel| sel.resolve(project, graph));
+        let resolved =
+            AssetSelection::parse(&s.selection).and_then(|sel| sel.resolve(project, graph));
         if let Err(e) = resolved {
             out.push(
-                Diagnostic::error(Code::InvalidSelection, format!("schedule `{}`: {e}", s.name))
-                    .on_field(format!("{field}.selection")),
+                Diagnostic::error(
+                    Code::InvalidSelection,
+                    format!("schedule `{}`: {e}", s.name),
+                )
+                .on_field(format!("{field}.selection")),
             );
         }
     }
@@ -213,11 +261,14 @@ pub fn check_cron(expr: &str) -> Result<(), String> {
 fn validate_asset(
     project: &Project,
     asset: &AssetSpec,
+    analysis: Option<&Result<SqlAnalysis, SqlError>>,
     layers: &BTreeMap<&AssetKey, Layer>,
     out: &mut Vec<Diagnostic>,
 ) {
     let key = &asset.key;
-    let err = |code: Code, field: &str, msg: String| Diagnostic::error(code, msg).on_asset(key).on_field(field);
+    let err = |code: Code, field: &str, msg: String| {
+        Diagnostic::error(code, msg).on_asset(key).on_field(field)
+    };
     if !key.is_well_formed() {
         out.push(err(
             Code::InvalidName,
@@ -246,7 +297,10 @@ fn validate_asset(
         out.push(err(
             Code::LayerRule,
             "deps",
-            format!("bronze asset `{key}` reads no upstream asset, but deps lists {}", list(&asset.deps)),
+            format!(
+                "bronze asset `{key}` reads no upstream asset, but deps lists {}",
+                list(&asset.deps)
+            ),
         ));
     }
     for dep in &asset.deps {
@@ -263,21 +317,25 @@ fn validate_asset(
         AssetDefinition::Source(source) => validate_source(project, asset, source, out),
         AssetDefinition::Transform(t) => {
             let known = |name: &str| layers.contains_key(&AssetKey::new(name));
-            if let Some(text) = &t.sql {
-                match sql::analyze(text) {
+            if let Some(result) = analysis {
+                match result {
                     Err(e) => {
                         let position = match (e.line, e.column) {
                             (Some(l), Some(c)) => format!(" (line {l}, column {c} of the SQL)"),
                             _ => String::new(),
                         };
-                        let mut d = err(Code::SqlSyntax, "sql", format!("SQL does not parse: {}{position}", e.message));
+                        let mut d = err(
+                            Code::SqlSyntax,
+                            "sql",
+                            format!("SQL does not parse: {}{position}", e.message),
+                        );
                         if let (Some(l), Some(c)) = (e.line, e.column) {
                             d.position_in_field = Some((l, c));
                         }
                         out.push(d);
                     }
-                    Ok(analysis) => {
-                        for table in analysis.tables.iter().filter(|t| !known(t)) {
+                    Ok(parsed) => {
+                        for table in parsed.tables.iter().filter(|t| !known(t)) {
                             out.push(err(
                                 Code::SqlUnknownTable,
                                 "sql",
@@ -286,20 +344,28 @@ fn validate_asset(
                         }
                     }
                 }
-                let deps = asset_deps(asset, &known);
+                let deps = asset_deps(asset, analysis, &known);
                 if !asset.deps.is_empty() {
                     for extra in deps.from_sql.difference(&deps.explicit) {
-                        out.push(Diagnostic::warning(
-                            Code::DependencyMismatch,
-                            format!("SQL reads `{extra}`, which deps does not list"),
-                        ).on_asset(key).on_field("deps"));
-                    }
-                    if t.sql.is_some() {
-                        for unused in deps.explicit.difference(&deps.from_sql) {
-                            out.push(Diagnostic::warning(
+                        out.push(
+                            Diagnostic::warning(
                                 Code::DependencyMismatch,
-                                format!("deps lists `{unused}`, but the SQL does not read it"),
-                            ).on_asset(key).on_field("deps"));
+                                format!("SQL reads `{extra}`, which deps does not list"),
+                            )
+                            .on_asset(key)
+                            .on_field("deps"),
+                        );
+                    }
+                    if result.is_ok() {
+                        for unused in deps.explicit.difference(&deps.from_sql) {
+                            out.push(
+                                Diagnostic::warning(
+                                    Code::DependencyMismatch,
+                                    format!("deps lists `{unused}`, but the SQL does not read it"),
+                                )
+                                .on_asset(key)
+                                .on_field("deps"),
+                            );
                         }
                     }
                 }
@@ -319,14 +385,18 @@ fn validate_asset(
                     ),
                 ));
             }
-            for dep in asset_deps(asset, &known).all() {
+            for dep in asset_deps(asset, analysis, &known).all() {
                 if let Some(&up) = layers.get(&dep)
                     && !asset.layer.may_read(up)
                 {
                     out.push(err(
                         Code::LayerRule,
                         "deps",
-                        format!("{} asset `{key}` reads {up} asset `{dep}`: {}", asset.layer, asset.layer.read_rule()),
+                        format!(
+                            "{} asset `{key}` reads {up} asset `{dep}`: {}",
+                            asset.layer,
+                            asset.layer.read_rule()
+                        ),
                     ));
                 }
             }
@@ -340,7 +410,11 @@ fn validate_asset(
     validate_partitions(asset, out);
     if let Some(f) = &asset.freshness {
         if f.max_lag_minutes == 0 {
-            out.push(err(Code::InvalidCheck, "freshness.max_lag_minutes", "max_lag_minutes must be more than 0".to_owned()));
+            out.push(err(
+                Code::InvalidCheck,
+                "freshness.max_lag_minutes",
+                "max_lag_minutes must be more than 0".to_owned(),
+            ));
         }
         if let Some(cron) = &f.cron
             && let Err(e) = check_cron(cron)
@@ -352,27 +426,49 @@ fn validate_asset(
 }
 
 fn list(keys: &[AssetKey]) -> String {
-    keys.iter().map(|k| format!("`{k}`")).collect::<Vec<_>>().join(", ")
+    keys.iter()
+        .map(|k| format!("`{k}`"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
-fn validate_source(project: &Project, asset: &AssetSpec, source: &SourceSpec, out: &mut Vec<Diagnostic>) {
+fn validate_source(
+    project: &Project,
+    asset: &AssetSpec,
+    source: &SourceSpec,
+    out: &mut Vec<Diagnostic>,
+) {
     let key = &asset.key;
-    let err = |code: Code, field: &str, msg: String| Diagnostic::error(code, msg).on_asset(key).on_field(field);
+    let err = |code: Code, field: &str, msg: String| {
+        Diagnostic::error(code, msg).on_asset(key).on_field(field)
+    };
     match source {
         SourceSpec::File { path, .. } if path.trim().is_empty() => {
-            out.push(err(Code::MissingDefinition, "source.path", "the source has no path".to_owned()));
+            out.push(err(
+                Code::MissingDefinition,
+                "source.path",
+                "the source has no path".to_owned(),
+            ));
         }
         SourceSpec::S3 { key: object, .. } if object.trim().is_empty() => {
-            out.push(err(Code::MissingDefinition, "source.key", "the S3 source has no object key or prefix".to_owned()));
+            out.push(err(
+                Code::MissingDefinition,
+                "source.key",
+                "the S3 source has no object key or prefix".to_owned(),
+            ));
         }
         SourceSpec::Postgres { query, .. } => {
             if let Err(e) = sql::analyze(query) {
-                out.push(err(Code::SqlSyntax, "source.query", format!("query does not parse: {}", e.message)));
+                out.push(err(
+                    Code::SqlSyntax,
+                    "source.query",
+                    format!("query does not parse: {}", e.message),
+                ));
             }
         }
-        SourceSpec::Http { records_pointer, .. }
-            if !records_pointer.is_empty() && !records_pointer.starts_with('/') =>
-        {
+        SourceSpec::Http {
+            records_pointer, ..
+        } if !records_pointer.is_empty() && !records_pointer.starts_with('/') => {
             out.push(err(
                 Code::MissingDefinition,
                 "source.records_pointer",
@@ -397,7 +493,10 @@ fn validate_source(project: &Project, asset: &AssetSpec, source: &SourceSpec, ou
             Some(r) if r.kind.label() != wanted => out.push(err(
                 Code::ResourceKind,
                 "source.resource",
-                format!("a {wanted} source needs a {wanted} resource, but `{name}` is a {} resource", r.kind.label()),
+                format!(
+                    "a {wanted} source needs a {wanted} resource, but `{name}` is a {} resource",
+                    r.kind.label()
+                ),
             )),
             Some(_) => {}
         }
@@ -407,14 +506,23 @@ fn validate_source(project: &Project, asset: &AssetSpec, source: &SourceSpec, ou
 fn validate_step(asset: &AssetSpec, index: usize, step: &TransformStep, out: &mut Vec<Diagnostic>) {
     let field = format!("steps[{index}]");
     let err = |code: Code, msg: String| {
-        Diagnostic::error(code, format!("step {} ({}): {msg}", index + 1, step.label()))
-            .on_asset(&asset.key)
-            .on_field(field.clone())
+        Diagnostic::error(
+            code,
+            format!("step {} ({}): {msg}", index + 1, step.label()),
+        )
+        .on_asset(&asset.key)
+        .on_field(field.clone())
     };
     if let Some(pattern) = step.pattern()
         && let Err(e) = regex::Regex::new(pattern)
     {
-        out.push(err(Code::InvalidRegex, format!("invalid regular expression `{pattern}`: {}", first_line(&e.to_string()))));
+        out.push(err(
+            Code::InvalidRegex,
+            format!(
+                "invalid regular expression `{pattern}`: {}",
+                first_line(&e.to_string())
+            ),
+        ));
     }
     let problem = match step {
         TransformStep::KeepLatest { key, order_by } if key.is_empty() || order_by.is_empty() => {
@@ -424,13 +532,19 @@ fn validate_step(asset: &AssetSpec, index: usize, step: &TransformStep, out: &mu
             Some("needs columns and the characters to trim")
         }
         TransformStep::ChangeCase { columns, .. } if columns.is_empty() => Some("needs columns"),
-        TransformStep::RegexFlag { column, output, .. } if column.is_empty() || output.is_empty() => {
+        TransformStep::RegexFlag { column, output, .. }
+            if column.is_empty() || output.is_empty() =>
+        {
             Some("needs a column and an output column")
         }
-        TransformStep::RegexFilter { column, .. } | TransformStep::Cast { column, .. } if column.is_empty() => {
+        TransformStep::RegexFilter { column, .. } | TransformStep::Cast { column, .. }
+            if column.is_empty() =>
+        {
             Some("needs a column")
         }
-        TransformStep::Rename { from, to } if from.is_empty() || to.is_empty() => Some("needs from and to"),
+        TransformStep::Rename { from, to } if from.is_empty() || to.is_empty() => {
+            Some("needs from and to")
+        }
         _ => None,
     };
     if let Some(p) = problem {
@@ -439,7 +553,11 @@ fn validate_step(asset: &AssetSpec, index: usize, step: &TransformStep, out: &mu
 }
 
 fn first_line(s: &str) -> String {
-    s.lines().map(str::trim).filter(|l| !l.is_empty()).collect::<Vec<_>>().join(" ")
+    s.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
 }
 
 fn validate_checks(asset: &AssetSpec, out: &mut Vec<Diagnostic>) {
@@ -452,57 +570,99 @@ fn validate_checks(asset: &AssetSpec, out: &mut Vec<Diagnostic>) {
                 .on_field(field.clone())
         };
         if !names.insert(check.name.as_str()) {
-            out.push(err(Code::DuplicateCheck, "is defined more than once on this asset".to_owned()));
+            out.push(err(
+                Code::DuplicateCheck,
+                "is defined more than once on this asset".to_owned(),
+            ));
         }
         if !is_identifier(&check.name) {
-            out.push(err(Code::InvalidName, "a check name must be an identifier (letters, digits, `_`)".to_owned()));
+            out.push(err(
+                Code::InvalidName,
+                "a check name must be an identifier (letters, digits, `_`)".to_owned(),
+            ));
         }
         if check.blocking && check.severity == CheckSeverity::Warn {
             out.push(
                 Diagnostic::warning(
                     Code::InvalidCheck,
-                    format!("check `{}`: blocking has no effect on a warn check", check.name),
+                    format!(
+                        "check `{}`: blocking has no effect on a warn check",
+                        check.name
+                    ),
                 )
                 .on_asset(&asset.key)
                 .on_field(field.clone()),
             );
         }
         match &check.kind {
-            CheckKind::NotNull { columns } | CheckKind::Unique { columns } if columns.is_empty() => {
-                out.push(err(Code::InvalidCheck, "needs at least one column".to_owned()));
+            CheckKind::NotNull { columns } | CheckKind::Unique { columns }
+                if columns.is_empty() =>
+            {
+                out.push(err(
+                    Code::InvalidCheck,
+                    "needs at least one column".to_owned(),
+                ));
             }
-            CheckKind::RowCount { min: Some(lo), max: Some(hi) } if lo > hi => {
-                out.push(err(Code::InvalidCheck, format!("min {lo} is greater than max {hi}")));
+            CheckKind::RowCount {
+                min: Some(lo),
+                max: Some(hi),
+            } if lo > hi => {
+                out.push(err(
+                    Code::InvalidCheck,
+                    format!("min {lo} is greater than max {hi}"),
+                ));
             }
-            CheckKind::RowCount { min: None, max: None } => {
+            CheckKind::RowCount {
+                min: None,
+                max: None,
+            } => {
                 out.push(err(Code::InvalidCheck, "needs min, max or both".to_owned()));
             }
             CheckKind::Schema { columns } if columns.is_empty() => {
-                out.push(err(Code::InvalidCheck, "needs at least one column".to_owned()));
+                out.push(err(
+                    Code::InvalidCheck,
+                    "needs at least one column".to_owned(),
+                ));
             }
             CheckKind::Freshness { max_lag_minutes: 0 } => {
-                out.push(err(Code::InvalidCheck, "max_lag_minutes must be more than 0".to_owned()));
+                out.push(err(
+                    Code::InvalidCheck,
+                    "max_lag_minutes must be more than 0".to_owned(),
+                ));
             }
-            CheckKind::Regex { column, pattern, .. } => {
+            CheckKind::Regex {
+                column, pattern, ..
+            } => {
                 if column.is_empty() {
                     out.push(err(Code::InvalidCheck, "needs a column".to_owned()));
                 }
                 if let Err(e) = regex::Regex::new(pattern) {
                     out.push(err(
                         Code::InvalidRegex,
-                        format!("invalid regular expression `{pattern}`: {}", first_line(&e.to_string())),
+                        format!(
+                            "invalid regular expression `{pattern}`: {}",
+                            first_line(&e.to_string())
+                        ),
                     ));
                 }
             }
-            CheckKind::AcceptedValues { column, values } if column.is_empty() || values.is_empty() => {
-                out.push(err(Code::InvalidCheck, "needs a column and at least one value".to_owned()));
+            CheckKind::AcceptedValues { column, values }
+                if column.is_empty() || values.is_empty() =>
+            {
+                out.push(err(
+                    Code::InvalidCheck,
+                    "needs a column and at least one value".to_owned(),
+                ));
             }
             CheckKind::Expression { predicate } => {
                 let parsed = Parser::new(&GenericDialect {})
                     .try_with_sql(predicate)
                     .and_then(|mut p| p.parse_expr());
                 if let Err(e) = parsed {
-                    out.push(err(Code::SqlSyntax, format!("predicate `{predicate}` does not parse: {e}")));
+                    out.push(err(
+                        Code::SqlSyntax,
+                        format!("predicate `{predicate}` does not parse: {e}"),
+                    ));
                 }
             }
             _ => {}
@@ -512,7 +672,9 @@ fn validate_checks(asset: &AssetSpec, out: &mut Vec<Diagnostic>) {
 
 fn validate_partitions(asset: &AssetSpec, out: &mut Vec<Diagnostic>) {
     let err = |msg: String| {
-        Diagnostic::error(Code::InvalidPartition, msg).on_asset(&asset.key).on_field("partitions")
+        Diagnostic::error(Code::InvalidPartition, msg)
+            .on_asset(&asset.key)
+            .on_field("partitions")
     };
     match &asset.partitions {
         PartitionsDefinition::None => {}
@@ -523,7 +685,9 @@ fn validate_partitions(asset: &AssetSpec, out: &mut Vec<Diagnostic>) {
                 Ok(start_date) => {
                     if let Some(end) = end {
                         match parse(end) {
-                            Err(_) => out.push(err(format!("end `{end}` is not a date (YYYY-MM-DD)"))),
+                            Err(_) => {
+                                out.push(err(format!("end `{end}` is not a date (YYYY-MM-DD)")));
+                            }
                             Ok(end_date) if end_date < start_date => {
                                 out.push(err(format!("end {end} is before start {start}")));
                             }
@@ -535,12 +699,16 @@ fn validate_partitions(asset: &AssetSpec, out: &mut Vec<Diagnostic>) {
         }
         PartitionsDefinition::Static { keys } => {
             if keys.is_empty() {
-                out.push(err("a static partition set needs at least one key".to_owned()));
+                out.push(err(
+                    "a static partition set needs at least one key".to_owned()
+                ));
             }
             let mut seen = BTreeSet::new();
             for k in keys {
                 if k.is_empty() || k.contains('/') || k.contains(char::is_whitespace) {
-                    out.push(err(format!("partition key `{k}` must be non-empty, without `/` or spaces")));
+                    out.push(err(format!(
+                        "partition key `{k}` must be non-empty, without `/` or spaces"
+                    )));
                 }
                 if !seen.insert(k) {
                     out.push(err(format!("partition key `{k}` appears twice")));
@@ -553,7 +721,9 @@ fn validate_partitions(asset: &AssetSpec, out: &mut Vec<Diagnostic>) {
 fn validate_compute(asset: &AssetSpec, out: &mut Vec<Diagnostic>) {
     let c = &asset.compute;
     let err = |field: &str, msg: String| {
-        Diagnostic::error(Code::InvalidCompute, msg).on_asset(&asset.key).on_field(format!("compute.{field}"))
+        Diagnostic::error(Code::InvalidCompute, msg)
+            .on_asset(&asset.key)
+            .on_field(format!("compute.{field}"))
     };
     if let Some(v) = c.vcpu
         && !(v > 0.0 && v.is_finite())
@@ -564,12 +734,18 @@ fn validate_compute(asset: &AssetSpec, out: &mut Vec<Diagnostic>) {
         out.push(err("memory_mb", "memory_mb must be more than 0".to_owned()));
     }
     if c.timeout_secs == Some(0) {
-        out.push(err("timeout_secs", "timeout_secs must be more than 0".to_owned()));
+        out.push(err(
+            "timeout_secs",
+            "timeout_secs must be more than 0".to_owned(),
+        ));
     }
     if let (Some(lo), Some(hi)) = (c.min_nodes, c.max_nodes)
         && lo > hi
     {
-        out.push(err("min_nodes", format!("min_nodes {lo} is greater than max_nodes {hi}")));
+        out.push(err(
+            "min_nodes",
+            format!("min_nodes {lo} is greater than max_nodes {hi}"),
+        ));
     }
     if c.tier == ComputeTier::Lambda {
         if let Some(m) = c.memory_mb
@@ -599,7 +775,10 @@ mod tests {
 
     fn transform(key: &str, layer: Layer, sql: &str) -> AssetSpec {
         let mut a = AssetSpec::new(key, layer);
-        a.definition = AssetDefinition::Transform(TransformSpec { sql: Some(sql.into()), steps: vec![] });
+        a.definition = AssetDefinition::Transform(TransformSpec {
+            sql: Some(sql.into()),
+            steps: vec![],
+        });
         a
     }
 
@@ -611,8 +790,13 @@ mod tests {
     fn a_clean_project_has_no_diagnostics() {
         let mut p = Project::new("ok");
         p.assets.push(AssetSpec::new("raw", Layer::Bronze));
-        p.assets.push(transform("clean", Layer::Silver, "SELECT * FROM raw"));
-        p.assets.push(transform("metric", Layer::Gold, "SELECT count(*) AS n FROM clean"));
+        p.assets
+            .push(transform("clean", Layer::Silver, "SELECT * FROM raw"));
+        p.assets.push(transform(
+            "metric",
+            Layer::Gold,
+            "SELECT count(*) AS n FROM clean",
+        ));
         assert_eq!(validate(&p), vec![]);
     }
 
@@ -621,10 +805,20 @@ mod tests {
         let mut p = Project::new("bad");
         p.assets.push(AssetSpec::new("raw", Layer::Bronze));
         p.assets.push(AssetSpec::new("raw", Layer::Bronze));
-        p.assets.push(transform("metric", Layer::Gold, "SELECT * FROM raw JOIN nowhere USING (id)"));
-        p.assets.push(transform("broken", Layer::Silver, "SELECT * FROM"));
+        p.assets.push(transform(
+            "metric",
+            Layer::Gold,
+            "SELECT * FROM raw JOIN nowhere USING (id)",
+        ));
+        p.assets
+            .push(transform("broken", Layer::Silver, "SELECT * FROM"));
         let found = codes(&p);
-        for want in [Code::DuplicateAsset, Code::SqlUnknownTable, Code::LayerRule, Code::SqlSyntax] {
+        for want in [
+            Code::DuplicateAsset,
+            Code::SqlUnknownTable,
+            Code::LayerRule,
+            Code::SqlSyntax,
+        ] {
             assert!(found.contains(&want), "{want:?} missing from {found:?}");
         }
         assert!(has_errors(&validate(&p)));

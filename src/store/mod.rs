@@ -1,4 +1,4 @@
-//! The SQLite workspace: projects, their assets, checks, resources and layout, and — for the
+//! The `SQLite` workspace: projects, their assets, checks, resources and layout, and — for the
 //! engine — runs, run events, materializations and check evaluations.
 //!
 //! One file, WAL mode, foreign keys on, versioned forward-only migrations, every save one
@@ -18,7 +18,7 @@ use crate::model::{
 
 pub use migrations::MIGRATIONS;
 
-/// Marks a SQLite file as a Medallion workspace (`PRAGMA application_id`, "MEDL").
+/// Marks an `SQLite` file as a Medallion workspace (`PRAGMA application_id`, "MEDL").
 pub const APPLICATION_ID: i32 = 0x4D45_444C;
 
 /// How long a write waits for another process's lock before reporting the workspace as locked.
@@ -27,24 +27,47 @@ const BUSY_TIMEOUT: Duration = Duration::from_secs(3);
 #[derive(Debug, thiserror::Error)]
 pub enum StoreError {
     #[error("cannot open workspace {path}: {source}")]
-    Open { path: PathBuf, source: rusqlite::Error },
+    Open {
+        path: PathBuf,
+        source: rusqlite::Error,
+    },
     #[error(
         "workspace {path} was written by a newer Medallion (schema version {found}, this build knows up to {known}); update Medallion — the workspace was not changed"
     )]
-    TooNew { path: PathBuf, found: i64, known: i64 },
-    #[error("workspace {path} is locked by another process (is another Medallion running?); nothing was written")]
+    TooNew {
+        path: PathBuf,
+        found: i64,
+        known: i64,
+    },
+    #[error(
+        "workspace {path} is locked by another process (is another Medallion running?); nothing was written"
+    )]
     Locked { path: PathBuf },
-    #[error("workspace {path} is damaged ({detail}); it was not changed — restore it from a backup or move it aside")]
+    #[error(
+        "workspace {path} is damaged ({detail}); it was not changed — restore it from a backup or move it aside"
+    )]
     Corrupt { path: PathBuf, detail: String },
-    #[error("{path} is a SQLite file but not a Medallion workspace; choose another file with --workspace")]
+    #[error(
+        "{path} is a SQLite file but not a Medallion workspace; choose another file with --workspace"
+    )]
     NotAWorkspace { path: PathBuf },
     #[error("no project named `{name}` in the workspace")]
     NoSuchProject { name: String },
     #[error("workspace {path}: {operation} failed: {source}")]
-    Sql { path: PathBuf, operation: &'static str, source: rusqlite::Error },
+    Sql {
+        path: PathBuf,
+        operation: &'static str,
+        source: rusqlite::Error,
+    },
     #[error("workspace {path}: stored {what} cannot be read: {detail}")]
-    Decode { path: PathBuf, what: String, detail: String },
-    #[error("cannot find a data directory for the workspace; set MEDALLION_WORKSPACE or pass --workspace")]
+    Decode {
+        path: PathBuf,
+        what: String,
+        detail: String,
+    },
+    #[error(
+        "cannot find a data directory for the workspace; set MEDALLION_WORKSPACE or pass --workspace"
+    )]
     NoDataDir,
 }
 
@@ -78,23 +101,33 @@ pub struct Workspace {
 
 impl std::fmt::Debug for Workspace {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Workspace").field("path", &self.path).finish_non_exhaustive()
+        f.debug_struct("Workspace")
+            .field("path", &self.path)
+            .finish_non_exhaustive()
     }
 }
 
 /// The default workspace file in the platform's data directory.
 pub fn default_path() -> Result<PathBuf, StoreError> {
-    let dirs = directories::ProjectDirs::from("io", "Medallion", "medallion").ok_or(StoreError::NoDataDir)?;
+    let dirs = directories::ProjectDirs::from("io", "Medallion", "medallion")
+        .ok_or(StoreError::NoDataDir)?;
     Ok(dirs.data_dir().join("workspace.sqlite"))
 }
 
 fn classify(path: &Path, operation: &'static str, e: rusqlite::Error) -> StoreError {
     match e.sqlite_error_code() {
-        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Locked { path: path.to_owned() },
-        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => {
-            StoreError::Corrupt { path: path.to_owned(), detail: e.to_string() }
-        }
-        _ => StoreError::Sql { path: path.to_owned(), operation, source: e },
+        Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Locked {
+            path: path.to_owned(),
+        },
+        Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => StoreError::Corrupt {
+            path: path.to_owned(),
+            detail: e.to_string(),
+        },
+        _ => StoreError::Sql {
+            path: path.to_owned(),
+            operation,
+            source: e,
+        },
     }
 }
 
@@ -104,22 +137,38 @@ impl Workspace {
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| StoreError::Open {
                 path: path.to_owned(),
-                source: rusqlite::Error::InvalidPath(PathBuf::from(format!("{}: {e}", parent.display()))),
+                source: rusqlite::Error::InvalidPath(PathBuf::from(format!(
+                    "{}: {e}",
+                    parent.display()
+                ))),
             })?;
         }
         let conn = Connection::open_with_flags(
             path,
-            OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX,
+            OpenFlags::SQLITE_OPEN_READ_WRITE
+                | OpenFlags::SQLITE_OPEN_CREATE
+                | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
-        .map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
-        conn.busy_timeout(BUSY_TIMEOUT).map_err(|e| classify(path, "set busy timeout", e))?;
-        let mut ws = Self { conn, path: path.to_owned() };
+        .map_err(|source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        conn.busy_timeout(BUSY_TIMEOUT)
+            .map_err(|e| classify(path, "set busy timeout", e))?;
+        let mut ws = Self {
+            conn,
+            path: path.to_owned(),
+        };
         ws.check_identity()?;
         ws.conn
             .pragma_update(None, "journal_mode", "WAL")
             .map_err(|e| classify(path, "enable WAL", e))?;
-        ws.conn.pragma_update(None, "foreign_keys", true).map_err(|e| classify(path, "enable foreign keys", e))?;
-        ws.conn.pragma_update(None, "synchronous", "NORMAL").map_err(|e| classify(path, "set synchronous", e))?;
+        ws.conn
+            .pragma_update(None, "foreign_keys", true)
+            .map_err(|e| classify(path, "enable foreign keys", e))?;
+        ws.conn
+            .pragma_update(None, "synchronous", "NORMAL")
+            .map_err(|e| classify(path, "set synchronous", e))?;
         ws.migrate(MIGRATIONS.len())?;
         Ok(ws)
     }
@@ -127,10 +176,18 @@ impl Workspace {
     /// Opens a workspace and migrates it only up to `version` (for migration tests).
     #[doc(hidden)]
     pub fn open_at_version(path: &Path, version: usize) -> Result<Self, StoreError> {
-        let conn = Connection::open(path).map_err(|source| StoreError::Open { path: path.to_owned(), source })?;
-        let mut ws = Self { conn, path: path.to_owned() };
+        let conn = Connection::open(path).map_err(|source| StoreError::Open {
+            path: path.to_owned(),
+            source,
+        })?;
+        let mut ws = Self {
+            conn,
+            path: path.to_owned(),
+        };
         ws.check_identity()?;
-        ws.conn.pragma_update(None, "foreign_keys", true).map_err(|e| classify(path, "enable foreign keys", e))?;
+        ws.conn
+            .pragma_update(None, "foreign_keys", true)
+            .map_err(|e| classify(path, "enable foreign keys", e))?;
         ws.migrate(version)?;
         Ok(ws)
     }
@@ -157,7 +214,11 @@ impl Workspace {
         }
         let known = MIGRATIONS.len() as i64;
         if version > known {
-            return Err(StoreError::TooNew { path: path.clone(), found: version, known });
+            return Err(StoreError::TooNew {
+                path: path.clone(),
+                found: version,
+                known,
+            });
         }
         Ok(())
     }
@@ -177,10 +238,14 @@ impl Workspace {
                 .conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(|e| classify(&path, "begin migration", e))?;
-            tx.execute_batch(sql).map_err(|e| classify(&path, "migrate", e))?;
-            tx.pragma_update(None, "application_id", APPLICATION_ID).map_err(|e| classify(&path, "migrate", e))?;
-            tx.pragma_update(None, "user_version", (i + 1) as i64).map_err(|e| classify(&path, "migrate", e))?;
-            tx.commit().map_err(|e| classify(&path, "commit migration", e))?;
+            tx.execute_batch(sql)
+                .map_err(|e| classify(&path, "migrate", e))?;
+            tx.pragma_update(None, "application_id", APPLICATION_ID)
+                .map_err(|e| classify(&path, "migrate", e))?;
+            tx.pragma_update(None, "user_version", (i + 1) as i64)
+                .map_err(|e| classify(&path, "migrate", e))?;
+            tx.commit()
+                .map_err(|e| classify(&path, "commit migration", e))?;
             tracing::info!(version = i + 1, path = %path.display(), "workspace migrated");
         }
         Ok(())
@@ -200,11 +265,9 @@ impl Workspace {
             .conn
             .prepare("SELECT name FROM sqlite_master WHERE type = 'table' ORDER BY name")
             .map_err(|e| classify(path, "list tables", e))?;
-        let names = stmt
-            .query_map([], |r| r.get(0))
+        stmt.query_map([], |r| r.get(0))
             .and_then(Iterator::collect)
-            .map_err(|e| classify(path, "list tables", e));
-        names
+            .map_err(|e| classify(path, "list tables", e))
     }
 
     pub fn list_projects(&self) -> Result<Vec<ProjectSummary>, StoreError> {
@@ -217,20 +280,18 @@ impl Workspace {
                  FROM projects p ORDER BY p.updated_at DESC, p.name",
             )
             .map_err(|e| classify(path, "list projects", e))?;
-        let rows = stmt
-            .query_map([], |r| {
-                Ok(ProjectSummary {
-                    name: r.get(0)?,
-                    description: r.get(1)?,
-                    assets: r.get(2)?,
-                    revision: r.get(3)?,
-                    updated_at: r.get(4)?,
-                    source_dir: r.get(5)?,
-                })
+        stmt.query_map([], |r| {
+            Ok(ProjectSummary {
+                name: r.get(0)?,
+                description: r.get(1)?,
+                assets: r.get(2)?,
+                revision: r.get(3)?,
+                updated_at: r.get(4)?,
+                source_dir: r.get(5)?,
             })
-            .and_then(Iterator::collect)
-            .map_err(|e| classify(path, "list projects", e));
-        rows
+        })
+        .and_then(Iterator::collect)
+        .map_err(|e| classify(path, "list projects", e))
     }
 
     pub fn project_exists(&self, name: &str) -> Result<bool, StoreError> {
@@ -247,14 +308,20 @@ impl Workspace {
             .execute("DELETE FROM projects WHERE name = ?1", [name])
             .map_err(|e| classify(&self.path, "delete project", e))?;
         if n == 0 {
-            return Err(StoreError::NoSuchProject { name: name.to_owned() });
+            return Err(StoreError::NoSuchProject {
+                name: name.to_owned(),
+            });
         }
         Ok(())
     }
 
     /// Saves a project (by name) in one transaction: either all of it lands or none of it.
     /// Returns the new revision.
-    pub fn save_project(&mut self, project: &Project, source_dir: Option<&Path>) -> Result<i64, StoreError> {
+    pub fn save_project(
+        &mut self,
+        project: &Project,
+        source_dir: Option<&Path>,
+    ) -> Result<i64, StoreError> {
         let path = self.path.clone();
         let tx = self
             .conn
@@ -275,12 +342,21 @@ fn json<T: serde::Serialize>(value: &T) -> String {
     serde_json::to_string(value).unwrap_or_else(|e| format!("\"<unserializable: {e}>\""))
 }
 
-fn write_project(tx: &Transaction<'_>, path: &Path, project: &Project, source_dir: Option<&Path>) -> Result<i64, StoreError> {
+fn write_project(
+    tx: &Transaction<'_>,
+    path: &Path,
+    project: &Project,
+    source_dir: Option<&Path>,
+) -> Result<i64, StoreError> {
     let sql = |e| classify(path, "save project", e);
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
     let source_dir = source_dir.map(|d| d.to_string_lossy().into_owned());
     let existing: Option<(i64, i64)> = tx
-        .query_row("SELECT id, revision FROM projects WHERE name = ?1", [&project.name], |r| Ok((r.get(0)?, r.get(1)?)))
+        .query_row(
+            "SELECT id, revision FROM projects WHERE name = ?1",
+            [&project.name],
+            |r| Ok((r.get(0)?, r.get(1)?)),
+        )
         .optional()
         .map_err(sql)?;
     let (project_id, revision) = match existing {
@@ -292,7 +368,8 @@ fn write_project(tx: &Transaction<'_>, path: &Path, project: &Project, source_di
             )
             .map_err(sql)?;
             for table in ["dependencies", "checks", "assets", "resources", "layout"] {
-                tx.execute(&format!("DELETE FROM {table} WHERE project_id = ?1"), [id]).map_err(sql)?;
+                tx.execute(&format!("DELETE FROM {table} WHERE project_id = ?1"), [id])
+                    .map_err(sql)?;
             }
             (id, rev + 1)
         }
@@ -342,7 +419,9 @@ fn write_project(tx: &Transaction<'_>, path: &Path, project: &Project, source_di
             ])
             .map_err(sql)?;
         for (i, dep) in a.deps.iter().enumerate() {
-            insert_dep.execute(params![project_id, pos as i64, i as i64, dep.as_str()]).map_err(sql)?;
+            insert_dep
+                .execute(params![project_id, pos as i64, i as i64, dep.as_str()])
+                .map_err(sql)?;
         }
         for (i, c) in a.checks.iter().enumerate() {
             insert_check
@@ -367,20 +446,44 @@ fn write_project(tx: &Transaction<'_>, path: &Path, project: &Project, source_di
         .map_err(sql)?;
     for (pos, r) in project.resources.iter().enumerate() {
         insert_resource
-            .execute(params![project_id, pos as i64, r.name, r.kind.label(), r.description, json(&r.kind)])
+            .execute(params![
+                project_id,
+                pos as i64,
+                r.name,
+                r.kind.label(),
+                r.description,
+                json(&r.kind)
+            ])
             .map_err(sql)?;
     }
     let mut insert_pos = tx
-        .prepare_cached("INSERT OR REPLACE INTO layout (project_id, asset_key, x, y) VALUES (?1, ?2, ?3, ?4)")
+        .prepare_cached(
+            "INSERT OR REPLACE INTO layout (project_id, asset_key, x, y) VALUES (?1, ?2, ?3, ?4)",
+        )
         .map_err(sql)?;
     for (key, p) in &project.layout.positions {
-        insert_pos.execute(params![project_id, key.as_str(), f64::from(p.x), f64::from(p.y)]).map_err(sql)?;
+        insert_pos
+            .execute(params![
+                project_id,
+                key.as_str(),
+                f64::from(p.x),
+                f64::from(p.y)
+            ])
+            .map_err(sql)?;
     }
     Ok(revision)
 }
 
-fn decode<T: serde::de::DeserializeOwned>(path: &Path, what: impl Fn() -> String, text: &str) -> Result<T, StoreError> {
-    serde_json::from_str(text).map_err(|e| StoreError::Decode { path: path.to_owned(), what: what(), detail: e.to_string() })
+fn decode<T: serde::de::DeserializeOwned>(
+    path: &Path,
+    what: impl Fn() -> String,
+    text: &str,
+) -> Result<T, StoreError> {
+    serde_json::from_str(text).map_err(|e| StoreError::Decode {
+        path: path.to_owned(),
+        what: what(),
+        detail: e.to_string(),
+    })
 }
 
 fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProject, StoreError> {
@@ -394,11 +497,17 @@ fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProj
         .optional()
         .map_err(sql)?;
     let Some((id, description, source_dir, schedules, revision, updated_at)) = row else {
-        return Err(StoreError::NoSuchProject { name: name.to_owned() });
+        return Err(StoreError::NoSuchProject {
+            name: name.to_owned(),
+        });
     };
     let mut project = Project::new(name);
     project.description = description;
-    project.schedules = decode::<Vec<ScheduleDefinition>>(path, || format!("schedules of project {name}"), &schedules)?;
+    project.schedules = decode::<Vec<ScheduleDefinition>>(
+        path,
+        || format!("schedules of project {name}"),
+        &schedules,
+    )?;
 
     let mut stmt = conn
         .prepare_cached(
@@ -427,8 +536,16 @@ fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProj
         a.group = r.get(4).map_err(sql)?;
         a.code_version = r.get(5).map_err(sql)?;
         a.tags = decode(path, what("tags"), &r.get::<_, String>(6).map_err(sql)?)?;
-        a.definition = decode(path, what("definition"), &r.get::<_, String>(7).map_err(sql)?)?;
-        a.partitions = decode(path, what("partitions"), &r.get::<_, String>(8).map_err(sql)?)?;
+        a.definition = decode(
+            path,
+            what("definition"),
+            &r.get::<_, String>(7).map_err(sql)?,
+        )?;
+        a.partitions = decode(
+            path,
+            what("partitions"),
+            &r.get::<_, String>(8).map_err(sql)?,
+        )?;
         a.freshness = match r.get::<_, Option<String>>(9).map_err(sql)? {
             Some(t) => Some(decode(path, what("freshness"), &t)?),
             None => None,
@@ -445,7 +562,10 @@ fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProj
     while let Some(r) = rows.next().map_err(sql)? {
         let pos: i64 = r.get(0).map_err(sql)?;
         let up: String = r.get(1).map_err(sql)?;
-        if let Some(a) = usize::try_from(pos).ok().and_then(|p| project.assets.get_mut(p)) {
+        if let Some(a) = usize::try_from(pos)
+            .ok()
+            .and_then(|p| project.assets.get_mut(p))
+        {
             a.deps.push(AssetKey::new(up));
         }
     }
@@ -465,11 +585,18 @@ fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProj
         let check = AssetCheckSpec {
             kind: decode(path, || format!("check {name}"), &spec)?,
             name,
-            severity: if severity == "warn" { crate::model::CheckSeverity::Warn } else { crate::model::CheckSeverity::Error },
+            severity: if severity == "warn" {
+                crate::model::CheckSeverity::Warn
+            } else {
+                crate::model::CheckSeverity::Error
+            },
             blocking: r.get(3).map_err(sql)?,
             description: r.get(4).map_err(sql)?,
         };
-        if let Some(a) = usize::try_from(pos).ok().and_then(|p| project.assets.get_mut(p)) {
+        if let Some(a) = usize::try_from(pos)
+            .ok()
+            .and_then(|p| project.assets.get_mut(p))
+        {
             a.checks.push(check);
         }
     }
@@ -488,15 +615,28 @@ fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProj
         });
     }
 
-    let mut stmt = conn.prepare_cached("SELECT asset_key, x, y FROM layout WHERE project_id = ?1").map_err(sql)?;
+    let mut stmt = conn
+        .prepare_cached("SELECT asset_key, x, y FROM layout WHERE project_id = ?1")
+        .map_err(sql)?;
     let mut rows = stmt.query([id]).map_err(sql)?;
     while let Some(r) = rows.next().map_err(sql)? {
         let key: String = r.get(0).map_err(sql)?;
         let x: f64 = r.get(1).map_err(sql)?;
         let y: f64 = r.get(2).map_err(sql)?;
-        project.layout.positions.insert(AssetKey::new(key), CanvasPos { x: x as f32, y: y as f32 });
+        project.layout.positions.insert(
+            AssetKey::new(key),
+            CanvasPos {
+                x: x as f32,
+                y: y as f32,
+            },
+        );
     }
-    Ok(StoredProject { project, source_dir: source_dir.map(PathBuf::from), revision, updated_at })
+    Ok(StoredProject {
+        project,
+        source_dir: source_dir.map(PathBuf::from),
+        revision,
+        updated_at,
+    })
 }
 
 #[cfg(test)]
@@ -514,8 +654,14 @@ mod tests {
         assert_eq!(loaded.project, p);
         assert_eq!(loaded.source_dir.as_deref(), Some(Path::new("/tmp/x")));
         assert_eq!(ws.save_project(&p, None).unwrap(), 2);
-        assert_eq!(ws.load_project("gen").unwrap().source_dir.as_deref(), Some(Path::new("/tmp/x")));
+        assert_eq!(
+            ws.load_project("gen").unwrap().source_dir.as_deref(),
+            Some(Path::new("/tmp/x"))
+        );
         assert_eq!(ws.list_projects().unwrap().len(), 1);
-        assert!(matches!(ws.load_project("nope"), Err(StoreError::NoSuchProject { .. })));
+        assert!(matches!(
+            ws.load_project("nope"),
+            Err(StoreError::NoSuchProject { .. })
+        ));
     }
 }

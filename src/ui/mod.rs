@@ -19,9 +19,17 @@ pub fn run(workspace_path: &Path) -> anyhow::Result<()> {
     let state = match stored {
         Some(stored) => {
             let diagnostics = app::validate_project(&stored.project);
-            StudioState { project: Some(stored.project), diagnostics, workspace: workspace_path.display().to_string() }
+            StudioState {
+                project: Some(stored.project),
+                diagnostics,
+                workspace: workspace_path.display().to_string(),
+            }
         }
-        None => StudioState { project: None, diagnostics: Vec::new(), workspace: workspace_path.display().to_string() },
+        None => StudioState {
+            project: None,
+            diagnostics: Vec::new(),
+            workspace: workspace_path.display().to_string(),
+        },
     };
     let title = match &state.project {
         Some(p) => format!("{} — Medallion", p.name),
@@ -35,8 +43,12 @@ pub fn run(workspace_path: &Path) -> anyhow::Result<()> {
             .with_min_inner_size([640.0, 400.0]),
         ..Default::default()
     };
-    eframe::run_native("Medallion", options, Box::new(|_cc| Ok(Box::new(Studio { state }))))
-        .map_err(|e| anyhow::anyhow!("cannot open the studio window: {e}"))
+    eframe::run_native(
+        "Medallion",
+        options,
+        Box::new(|_cc| Ok(Box::new(Studio { state }))),
+    )
+    .map_err(|e| anyhow::anyhow!("cannot open the studio window: {e}"))
 }
 
 /// Everything the window shows, loaded before the first frame.
@@ -81,27 +93,39 @@ pub fn studio_ui(ui: &mut egui::Ui, state: &StudioState) {
             let errors = state.diagnostics.iter().filter(|d| d.is_error()).count();
             let warnings = state.diagnostics.len() - errors;
             let (text, color) = if errors > 0 {
-                (format!("{errors} error(s), {warnings} warning(s)"), theme::error_color())
+                (
+                    format!("{errors} error(s), {warnings} warning(s)"),
+                    theme::error_color(),
+                )
             } else if warnings > 0 {
                 (format!("{warnings} warning(s)"), theme::warning_color())
             } else {
                 ("Valid".to_owned(), theme::ok_color())
             };
-            ui.label(RichText::new(text).color(color)).on_hover_text("Validation of the open project");
+            ui.label(RichText::new(text).color(color))
+                .on_hover_text("Validation of the open project");
             ui.separator();
             ui.label(RichText::new(format!("Workspace: {}", state.workspace)).weak());
         });
     });
     if !state.diagnostics.is_empty() {
-        egui::Panel::bottom("diagnostics").resizable(true).show(ui, |ui| {
-            ui.label(RichText::new("Diagnostics").strong());
-            egui::ScrollArea::vertical().max_height(160.0).show(ui, |ui| {
-                for d in &state.diagnostics {
-                    let color = if d.is_error() { theme::error_color() } else { theme::warning_color() };
-                    ui.label(RichText::new(d.to_string()).color(color));
-                }
+        egui::Panel::bottom("diagnostics")
+            .resizable(true)
+            .show(ui, |ui| {
+                ui.label(RichText::new("Diagnostics").strong());
+                egui::ScrollArea::vertical()
+                    .max_height(160.0)
+                    .show(ui, |ui| {
+                        for d in &state.diagnostics {
+                            let color = if d.is_error() {
+                                theme::error_color()
+                            } else {
+                                theme::warning_color()
+                            };
+                            ui.label(RichText::new(d.to_string()).color(color));
+                        }
+                    });
             });
-        });
     }
     egui::CentralPanel::default().show(ui, |ui| {
         let Some(project) = &state.project else {
@@ -122,15 +146,18 @@ fn layer_column_ui(ui: &mut egui::Ui, project: &Project, layer: Layer) {
     let assets: Vec<&AssetSpec> = project.assets.iter().filter(|a| a.layer == layer).collect();
     ui.horizontal(|ui| {
         let (rect, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
-        ui.painter().circle_filled(rect.center(), 6.0, theme::layer_color(layer));
+        ui.painter()
+            .circle_filled(rect.center(), 6.0, theme::layer_color(layer));
         ui.heading(format!("{} ({})", title_case(layer.as_str()), assets.len()));
     });
     ui.add_space(4.0);
-    egui::ScrollArea::vertical().id_salt(layer.as_str()).show(ui, |ui| {
-        for asset in assets {
-            asset_card_ui(ui, asset);
-        }
-    });
+    egui::ScrollArea::vertical()
+        .id_salt(layer.as_str())
+        .show(ui, |ui| {
+            for asset in assets {
+                asset_card_ui(ui, asset);
+            }
+        });
 }
 
 fn asset_card_ui(ui: &mut egui::Ui, asset: &AssetSpec) {
@@ -156,5 +183,8 @@ fn asset_card_ui(ui: &mut egui::Ui, asset: &AssetSpec) {
 
 fn title_case(s: &str) -> String {
     let mut chars = s.chars();
-    chars.next().map(|c| c.to_ascii_uppercase().to_string() + chars.as_str()).unwrap_or_default()
+    chars
+        .next()
+        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+        .unwrap_or_default()
 }
