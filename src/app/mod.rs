@@ -2,11 +2,14 @@
 //! and validating projects. The GUI and the CLI call the same functions, so they cannot drift
 //! apart; neither touches `SQLite` or the file format directly.
 
+pub mod run;
+
 use std::path::{Path, PathBuf};
 
 use crate::format::{self, FormatError, LoadedProject};
 use crate::model::{Diagnostic, Project, has_errors};
-use crate::store::{self, ProjectSummary, StoreError, StoredProject, Workspace};
+use crate::store::{self, StoreError};
+pub use crate::store::{ProjectSummary, StoredProject, Workspace};
 
 /// The bundled example project's directory name under `projects/`.
 pub const EXAMPLE_PROJECT: &str = "customer_analytics";
@@ -32,6 +35,10 @@ pub enum AppError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{0}")]
+    BadRequest(String),
+    #[error(transparent)]
+    Engine(#[from] crate::engine::EngineError),
 }
 
 /// Which workspace file to use: the `--workspace` flag or `MEDALLION_WORKSPACE` (resolved by
@@ -156,4 +163,22 @@ pub fn project_to_open(ws: &mut Workspace) -> Result<Option<StoredProject>, AppE
     let report = import_project(ws, &dir, false, false)?;
     tracing::info!(project = %report.name, "imported the bundled example project");
     Ok(Some(ws.load_project(&report.name)?))
+}
+
+/// A project named on the command line or in a dialog: a project directory (read, validated and
+/// saved into the workspace, so runs are recorded against it — the files are the source of
+/// truth when you point at them) or the name of a stored project.
+pub fn resolve_project(ws: &mut Workspace, target: &str) -> Result<StoredProject, AppError> {
+    let path = Path::new(target);
+    if path.join(format::PROJECT_FILE).is_file() {
+        let report = import_project(ws, path, true, false)?;
+        return Ok(ws.load_project(&report.name)?);
+    }
+    if path.is_dir() || target.contains('/') {
+        return Err(AppError::BadRequest(format!(
+            "{target}: not a Medallion project directory (no {})",
+            format::PROJECT_FILE
+        )));
+    }
+    Ok(ws.load_project(target)?)
 }

@@ -2,6 +2,7 @@
 //! codes scripts can rely on — 0 success, 1 a run or check failed, 2 bad input or usage.
 
 mod bench;
+mod run;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -75,6 +76,50 @@ pub enum Command {
     },
     /// List the projects in the workspace
     List {
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// Materialize assets locally: sources, SQL, steps, checks and profiles, recorded as a run
+    Materialize {
+        /// A project directory or the name of a project in the workspace
+        project: String,
+        /// Which assets (key, +key, key+, *, layer:NAME, group:NAME, comma for union)
+        #[arg(long, default_value = "*")]
+        select: String,
+        /// Run one partition
+        #[arg(long, value_name = "KEY")]
+        partition: Option<String>,
+        /// Backfill partitions FROM..TO (inclusive), one run each
+        #[arg(long, value_name = "FROM..TO")]
+        partition_range: Option<String>,
+        /// Rematerialize even assets whose definition and inputs are unchanged
+        #[arg(long)]
+        force: bool,
+        /// Also write each selected asset as <asset>.parquet and <asset>.csv into DIR
+        #[arg(long, value_name = "DIR")]
+        export_dir: Option<PathBuf>,
+        /// Decimals for floating-point numbers in exported CSV (default: as many as needed)
+        #[arg(long, value_name = "N")]
+        float_precision: Option<usize>,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// Show the first rows of an asset
+    Preview {
+        /// A project directory or the name of a project in the workspace
+        project: String,
+        asset: String,
+        #[arg(long, default_value_t = 20)]
+        limit: usize,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// List runs, newest first
+    Runs {
+        /// Only runs of this project
+        project: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
@@ -223,6 +268,53 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(EXIT_OK)
         }
+        Command::Materialize {
+            project,
+            select,
+            partition,
+            partition_range,
+            force,
+            export_dir,
+            float_precision,
+            format,
+        } => {
+            let path = app::workspace_path(workspace)?;
+            run::materialize(
+                &path,
+                &run::MaterializeArgs {
+                    target: &project,
+                    select: &select,
+                    partition: partition.as_deref(),
+                    partition_range: partition_range.as_deref(),
+                    force,
+                    export_dir: export_dir.as_deref(),
+                    float_precision,
+                    format,
+                },
+            )
+        }
+        Command::Preview {
+            project,
+            asset,
+            limit,
+            format,
+        } => run::preview(
+            &app::workspace_path(workspace)?,
+            &project,
+            &asset,
+            limit,
+            format,
+        ),
+        Command::Runs {
+            project,
+            limit,
+            format,
+        } => run::runs(
+            &app::workspace_path(workspace)?,
+            project.as_deref(),
+            limit,
+            format,
+        ),
         Command::Bench { which } => bench::run(&which),
     }
 }

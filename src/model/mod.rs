@@ -10,6 +10,7 @@ pub mod graph;
 pub mod partition;
 pub mod project;
 pub mod resource;
+pub mod run;
 pub mod selection;
 pub mod sql;
 pub mod synthetic;
@@ -26,5 +27,9 @@ pub use graph::AssetGraph;
 pub use partition::PartitionsDefinition;
 pub use project::{CanvasLayout, CanvasPos, Project, ScheduleDefinition};
 pub use resource::{Resource, ResourceKind, SecretRef};
+pub use run::{
+    AssetCheckResult, AssetMaterialization, AssetProfile, ColumnProfile, ColumnSchema, LogLevel,
+    RunEvent, RunRecord, RunStatus, StepOutcome,
+};
 pub use selection::{AssetSelection, SelectionError};
 pub use validate::validate;

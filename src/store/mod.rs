@@ -6,6 +6,7 @@
 //! gives a clear error and is never written to.
 
 mod migrations;
+mod runs;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -53,6 +54,8 @@ pub enum StoreError {
     NotAWorkspace { path: PathBuf },
     #[error("no project named `{name}` in the workspace")]
     NoSuchProject { name: String },
+    #[error("no run with id `{id}` in the workspace")]
+    NoSuchRun { id: String },
     #[error("workspace {path}: {operation} failed: {source}")]
     Sql {
         path: PathBuf,
@@ -114,7 +117,7 @@ pub fn default_path() -> Result<PathBuf, StoreError> {
     Ok(dirs.data_dir().join("workspace.sqlite"))
 }
 
-fn classify(path: &Path, operation: &'static str, e: rusqlite::Error) -> StoreError {
+pub(crate) fn classify(path: &Path, operation: &'static str, e: rusqlite::Error) -> StoreError {
     match e.sqlite_error_code() {
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Locked {
             path: path.to_owned(),

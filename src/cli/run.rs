@@ -1,0 +1,307 @@
+//! `materialize`, `preview` and `runs`: the local engine from the command line.
+
+use std::io::{IsTerminal, Write as _};
+use std::path::Path;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use super::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, OutputFormat, print_diagnostics, print_json};
+use crate::app::{self, AppError, run::MaterializeRequest};
+use crate::app::{StoredProject, Workspace};
+use crate::model::{AssetKey, RunEvent, RunStatus, StepOutcome};
+
+/// Resolves a project directory or name; a project with errors prints its diagnostics and
+/// gives exit code 2.
+pub fn resolve_target(
+    ws: &mut Workspace,
+    target: &str,
+) -> anyhow::Result<Result<StoredProject, u8>> {
+    match app::resolve_project(ws, target) {
+        Ok(s) => Ok(Ok(s)),
+        Err(AppError::Invalid {
+            name,
+            errors,
+            diagnostics,
+        }) => {
+            print_diagnostics(&diagnostics);
+            eprintln!("error: project `{name}` has {errors} error(s); fix them first");
+            Ok(Err(EXIT_BAD_INPUT))
+        }
+        Err(e) => Err(e.into()),
+    }
+}
+
+pub struct MaterializeArgs<'a> {
+    pub target: &'a str,
+    pub select: &'a str,
+    pub partition: Option<&'a str>,
+    pub partition_range: Option<&'a str>,
+    pub force: bool,
+    pub export_dir: Option<&'a Path>,
+    pub float_precision: Option<usize>,
+    pub format: OutputFormat,
+}
+
+pub fn materialize(workspace: &Path, args: &MaterializeArgs<'_>) -> anyhow::Result<u8> {
+    let mut ws = app::open_workspace(workspace)?;
+    let stored = match resolve_target(&mut ws, args.target)? {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    let steps = match app::run::resolve_selection(&stored.project, args.select) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_BAD_INPUT);
+        }
+    };
+    let partitions = match (args.partition, args.partition_range) {
+        (Some(_), Some(_)) => anyhow::bail!("give --partition or --partition-range, not both"),
+        (Some(p), None) => vec![Some(p.to_owned())],
+        (None, Some(range)) => {
+            let (from, to) = range.split_once("..").ok_or_else(|| {
+                anyhow::anyhow!("--partition-range takes FROM..TO, not `{range}`")
+            })?;
+            app::run::partition_range(&stored.project, &steps, from, to)?
+                .into_iter()
+                .map(Some)
+                .collect()
+        }
+        (None, None) => vec![None],
+    };
+    let request = MaterializeRequest {
+        selection: args.select.to_owned(),
+        partitions,
+        force: args.force,
+        trigger: "cli".to_owned(),
+    };
+    let cancel = Arc::new(AtomicBool::new(false));
+    install_ctrl_c(&cancel);
+    let interactive = std::io::stderr().is_terminal() && args.format == OutputFormat::Text;
+    let bar = interactive.then(|| {
+        let bar = indicatif::ProgressBar::new((steps.len() * request.partitions.len()) as u64);
+        if let Ok(style) =
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {wide_msg}")
+        {
+            bar.set_style(style);
+        }
+        bar
+    });
+    let text = args.format == OutputFormat::Text;
+    let mut on_event = |run_id: &str, e: &RunEvent| {
+        if let Some(bar) = &bar {
+            if let RunEvent::StepStarted { asset, .. } = e {
+                bar.set_message(format!("{asset}…"));
+            }
+            if matches!(e, RunEvent::StepFinished { .. }) {
+                bar.inc(1);
+            }
+            if !matches!(e, RunEvent::Profile(_) | RunEvent::StepStarted { .. }) {
+                bar.println(e.summary());
+            }
+        } else if text && !matches!(e, RunEvent::Profile(_)) {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "[{run_id}] {}", e.summary());
+        }
+    };
+    let summaries = match app::run::materialize(&mut ws, &stored, &request, &mut on_event, &cancel)
+    {
+        Ok(s) => s,
+        Err(AppError::BadRequest(msg)) => {
+            if let Some(bar) = &bar {
+                bar.finish_and_clear();
+            }
+            eprintln!("error: {msg}");
+            return Ok(EXIT_BAD_INPUT);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    if let Some(bar) = &bar {
+        bar.finish_and_clear();
+    }
+    let mut exported = Vec::new();
+    if let Some(dir) = args.export_dir {
+        exported =
+            app::run::export_outputs(&ws, &stored.project.name, &steps, dir, args.float_precision)?;
+    }
+    let worst = summaries
+        .iter()
+        .map(|s| s.run.status)
+        .fold(RunStatus::Success, |acc, s| match (acc, s) {
+            (RunStatus::Canceled, _) | (_, RunStatus::Canceled) => RunStatus::Canceled,
+            (RunStatus::Failure, _) | (_, RunStatus::Failure) => RunStatus::Failure,
+            _ => RunStatus::Success,
+        });
+    match args.format {
+        OutputFormat::Json => print_json(&serde_json::json!({
+            "project": stored.project.name,
+            "status": worst,
+            "runs": summaries.iter().map(run_json).collect::<Vec<_>>(),
+            "exported": exported,
+        }))?,
+        OutputFormat::Text => {
+            for s in &summaries {
+                let (mut done, mut up_to_date, mut skipped, mut failed) = (0, 0, 0, 0);
+                for e in &s.events {
+                    if let RunEvent::StepFinished { outcome, .. } = e {
+                        match outcome {
+                            StepOutcome::Materialized => done += 1,
+                            StepOutcome::UpToDate => up_to_date += 1,
+                            StepOutcome::Skipped { .. } | StepOutcome::Canceled => skipped += 1,
+                            StepOutcome::Failed { .. } => failed += 1,
+                        }
+                    }
+                }
+                let checks: Vec<_> = s
+                    .events
+                    .iter()
+                    .filter_map(|e| match e {
+                        RunEvent::CheckEvaluation(c) => Some(c),
+                        _ => None,
+                    })
+                    .collect();
+                let passed = checks.iter().filter(|c| c.passed).count();
+                println!(
+                    "run {} {}: {done} materialized, {up_to_date} up to date, {skipped} skipped, {failed} failed; checks {passed}/{} passed",
+                    s.run.id,
+                    s.run.status,
+                    checks.len()
+                );
+            }
+            for p in &exported {
+                println!("wrote {}", p.display());
+            }
+        }
+    }
+    Ok(match worst {
+        RunStatus::Success => EXIT_OK,
+        _ => EXIT_FAILED,
+    })
+}
+
+fn run_json(s: &app::run::RunSummary) -> serde_json::Value {
+    let steps: Vec<_> = s
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::StepFinished { asset, partition, outcome, duration_ms } => Some(serde_json::json!({
+                "asset": asset, "partition": partition, "outcome": outcome, "duration_ms": duration_ms,
+            })),
+            _ => None,
+        })
+        .collect();
+    let checks: Vec<_> = s
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::CheckEvaluation(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    let materializations: Vec<_> = s
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::Materialization(m) => Some(m),
+            _ => None,
+        })
+        .collect();
+    serde_json::json!({
+        "run_id": s.run.id, "status": s.run.status, "partition": s.run.partition,
+        "steps": steps, "checks": checks, "materializations": materializations,
+    })
+}
+
+/// Ctrl-C asks the run to stop after the current step (a second Ctrl-C exits at once).
+fn install_ctrl_c(cancel: &Arc<AtomicBool>) {
+    let cancel = Arc::clone(cancel);
+    let _ = std::thread::Builder::new()
+        .name("medallion-ctrl-c".into())
+        .spawn(move || {
+            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+            else {
+                return;
+            };
+            rt.block_on(async {
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    eprintln!("canceling after the current step… (Ctrl-C again to quit now)");
+                    cancel.store(true, Ordering::Relaxed);
+                    if tokio::signal::ctrl_c().await.is_ok() {
+                        std::process::exit(130);
+                    }
+                }
+            });
+        });
+}
+
+pub fn preview(
+    workspace: &Path,
+    target: &str,
+    asset: &str,
+    limit: usize,
+    format: OutputFormat,
+) -> anyhow::Result<u8> {
+    let mut ws = app::open_workspace(workspace)?;
+    let stored = match resolve_target(&mut ws, target)? {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    let key = AssetKey::new(asset);
+    if stored.project.asset(&key).is_none() {
+        eprintln!(
+            "error: project {} has no asset `{asset}`",
+            stored.project.name
+        );
+        return Ok(EXIT_BAD_INPUT);
+    }
+    let preview = match app::run::preview(&ws, &stored, &key, limit) {
+        Ok(p) => p,
+        Err(AppError::Engine(e)) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_FAILED);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match format {
+        OutputFormat::Json => print_json(&preview)?,
+        OutputFormat::Text => {
+            println!("{}", preview.text);
+            println!("{}", preview.note);
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+pub fn runs(
+    workspace: &Path,
+    project: Option<&str>,
+    limit: usize,
+    format: OutputFormat,
+) -> anyhow::Result<u8> {
+    let ws = app::open_workspace(workspace)?;
+    let runs = app::run::list_runs(&ws, project, limit)?;
+    match format {
+        OutputFormat::Json => print_json(&runs)?,
+        OutputFormat::Text => {
+            if runs.is_empty() {
+                println!("no runs yet; start one with `medallion materialize PROJECT`");
+            }
+            for r in runs {
+                println!(
+                    "{}  {:<9} {:<20} {:<24} {}{}",
+                    r.id,
+                    r.status.as_str(),
+                    r.project,
+                    r.selection,
+                    r.created_at,
+                    r.partition
+                        .map(|p| format!("  partition {p}"))
+                        .unwrap_or_default()
+                );
+            }
+        }
+    }
+    Ok(EXIT_OK)
+}

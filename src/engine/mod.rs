@@ -1,0 +1,650 @@
+//! Local execution with polars: reads sources, runs SQL and built-in steps, writes each
+//! materialization as Parquet (temporary name, then rename), evaluates checks and profiles, and
+//! reports everything as [`RunEvent`]s. The input is a serializable [`RunPlan`], so the same code
+//! runs inside a container for remote runs.
+
+pub mod check;
+pub mod profile;
+pub mod source;
+pub mod transform;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::{Instant, SystemTime};
+
+use polars::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::model::{
+    AssetDefinition, AssetGraph, AssetKey, AssetMaterialization, AssetSpec, CheckSeverity,
+    ColumnSchema, LogLevel, Project, RunEvent, RunStatus, StepOutcome,
+};
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error("asset {asset}: {message}")]
+    Source { asset: AssetKey, message: String },
+    #[error("asset {asset}: SQL failed: {message}")]
+    Sql { asset: AssetKey, message: String },
+    #[error("asset {asset}: step {step} ({name}) failed: {message}")]
+    Step {
+        asset: AssetKey,
+        step: usize,
+        name: &'static str,
+        message: String,
+    },
+    #[error("asset {asset}: {message}")]
+    Definition { asset: AssetKey, message: String },
+    #[error("asset {asset}: {message}")]
+    Compute { asset: AssetKey, message: String },
+    #[error("asset {asset}: cannot write its materialization to {path}: {message}")]
+    Write {
+        asset: AssetKey,
+        path: PathBuf,
+        message: String,
+    },
+    #[error("asset {asset} is not part of project {project}")]
+    UnknownAsset { asset: AssetKey, project: String },
+    #[error("the project has a dependency cycle: {0}")]
+    Cycle(String),
+}
+
+/// Lower-case hex of some bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    use std::fmt::Write as _;
+    bytes
+        .iter()
+        .fold(String::with_capacity(bytes.len() * 2), |mut s, b| {
+            let _ = write!(s, "{b:02x}");
+            s
+        })
+}
+
+fn sha(parts: &[&str]) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update(p.as_bytes());
+        h.update([0u8]);
+    }
+    hex(&h.finalize()[..8])
+}
+
+/// A hash of what determines an asset's data: layer, definition, dependencies and partitions.
+/// Descriptions, owners, checks and layout do not change it.
+pub fn definition_hash(asset: &AssetSpec) -> String {
+    let definition = serde_json::to_string(&(
+        &asset.layer,
+        &asset.definition,
+        &asset.deps,
+        &asset.partitions,
+    ))
+    .unwrap_or_default();
+    sha(&[&definition])
+}
+
+/// Everything one run needs: serializable, so it can travel to a container.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct RunPlan {
+    pub run_id: String,
+    pub project: Project,
+    /// The directory relative source paths resolve against.
+    pub project_dir: PathBuf,
+    /// Where materializations are written (`<root>/<asset>/<partition>/<run>.parquet`).
+    pub store_dir: PathBuf,
+    /// The assets to run, in dependency order.
+    pub steps: Vec<AssetKey>,
+    pub partition: Option<String>,
+    /// Materialize even when definition and inputs are unchanged.
+    pub force: bool,
+    /// The latest stored materialization per asset (and partition), as known before the run.
+    pub previous: Vec<AssetMaterialization>,
+}
+
+/// The assets of `selection` in dependency order (upstream first).
+pub fn ordered_steps(
+    project: &Project,
+    selection: &BTreeSet<AssetKey>,
+) -> Result<Vec<AssetKey>, EngineError> {
+    let graph = AssetGraph::build(project);
+    let order = graph.topological_order().map_err(|cycles| {
+        EngineError::Cycle(
+            cycles
+                .first()
+                .map(|c| {
+                    c.iter()
+                        .map(AssetKey::as_str)
+                        .collect::<Vec<_>>()
+                        .join(" → ")
+                })
+                .unwrap_or_default(),
+        )
+    })?;
+    Ok(order
+        .into_iter()
+        .filter(|k| selection.contains(k))
+        .collect())
+}
+
+fn partition_dir(partition: Option<&str>) -> String {
+    partition.map_or_else(|| "_".to_owned(), |p| p.replace(['/', '\\'], "_"))
+}
+
+/// Where a run writes an asset's materialization.
+pub fn materialization_path(
+    store_dir: &Path,
+    asset: &AssetKey,
+    partition: Option<&str>,
+    run_id: &str,
+) -> PathBuf {
+    store_dir
+        .join(asset.as_str())
+        .join(partition_dir(partition))
+        .join(format!("{run_id}.parquet"))
+}
+
+/// Writes a frame as Parquet: to a temporary name first, then renamed, so a crash or a cancel
+/// never leaves a half-written materialization visible. Returns the size in bytes.
+pub fn write_parquet_atomically(df: &mut DataFrame, path: &Path) -> Result<u64, String> {
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+    }
+    let tmp = path.with_extension("parquet.partial");
+    let file = std::fs::File::create(&tmp).map_err(|e| e.to_string())?;
+    ParquetWriter::new(file)
+        .finish(df)
+        .map_err(|e| e.to_string())?;
+    std::fs::rename(&tmp, path).map_err(|e| e.to_string())?;
+    std::fs::metadata(path)
+        .map(|m| m.len())
+        .map_err(|e| e.to_string())
+}
+
+fn schema_of(df: &DataFrame) -> Vec<ColumnSchema> {
+    df.schema()
+        .iter()
+        .map(|(n, t)| ColumnSchema {
+            name: n.to_string(),
+            dtype: t.to_string(),
+        })
+        .collect()
+}
+
+fn now_rfc3339() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// The stored data of an upstream asset, as a lazy frame.
+fn scan_materialization(m: &AssetMaterialization) -> PolarsResult<LazyFrame> {
+    LazyFrame::scan_parquet(
+        PlRefPath::new(m.location.as_str()),
+        ScanArgsParquet::default(),
+    )
+}
+
+/// Runs a plan, reporting every event through `emit`. Cancellation is checked between steps;
+/// a step that was cancelled leaves no materialization behind.
+pub fn execute(plan: &RunPlan, emit: &mut dyn FnMut(RunEvent), cancel: &AtomicBool) -> RunStatus {
+    emit(RunEvent::RunStarted {
+        plan: plan.steps.clone(),
+    });
+    let mut current: BTreeMap<AssetKey, AssetMaterialization> = BTreeMap::new();
+    let previous: BTreeMap<AssetKey, &AssetMaterialization> = plan
+        .previous
+        .iter()
+        .filter(|m| m.partition.is_none() || m.partition == plan.partition)
+        .map(|m| (m.asset.clone(), m))
+        .collect();
+    let graph = AssetGraph::build(&plan.project);
+    let mut blocked: BTreeMap<AssetKey, String> = BTreeMap::new();
+    let mut failed = false;
+    let mut canceled = false;
+    for key in &plan.steps {
+        let Some(asset) = plan.project.asset(key) else {
+            failed = true;
+            emit(RunEvent::Log {
+                level: LogLevel::Error,
+                asset: Some(key.clone()),
+                message: format!("asset {key} is not in the project"),
+            });
+            continue;
+        };
+        let partition = asset
+            .partitions
+            .is_partitioned()
+            .then(|| plan.partition.clone())
+            .flatten();
+        if canceled || cancel.load(Ordering::Relaxed) {
+            canceled = true;
+            emit(RunEvent::StepFinished {
+                asset: key.clone(),
+                partition,
+                outcome: StepOutcome::Canceled,
+                duration_ms: 0,
+            });
+            continue;
+        }
+        let upstream_block = graph
+            .upstream(key)
+            .into_iter()
+            .find_map(|up| blocked.get(up).map(|why| (up.clone(), why.clone())));
+        if let Some((up, why)) = upstream_block {
+            let reason = format!("upstream {up} {why}");
+            blocked.insert(key.clone(), "was skipped".to_owned());
+            emit(RunEvent::StepFinished {
+                asset: key.clone(),
+                partition,
+                outcome: StepOutcome::Skipped { reason },
+                duration_ms: 0,
+            });
+            continue;
+        }
+        emit(RunEvent::StepStarted {
+            asset: key.clone(),
+            partition: partition.clone(),
+        });
+        let started = Instant::now();
+        match run_step(
+            plan,
+            asset,
+            partition.as_deref(),
+            &graph,
+            &current,
+            &previous,
+            emit,
+        ) {
+            Ok(StepResult::UpToDate(m)) => {
+                emit(RunEvent::StepFinished {
+                    asset: key.clone(),
+                    partition,
+                    outcome: StepOutcome::UpToDate,
+                    duration_ms: started.elapsed().as_millis() as u64,
+                });
+                current.insert(key.clone(), m);
+            }
+            Ok(StepResult::Materialized {
+                materialization,
+                blocking_failure,
+                error_failure,
+            }) => {
+                current.insert(key.clone(), materialization);
+                if let Some(check) = &blocking_failure {
+                    blocked.insert(key.clone(), format!("failed blocking check {check}"));
+                }
+                if error_failure {
+                    failed = true;
+                }
+                emit(RunEvent::StepFinished {
+                    asset: key.clone(),
+                    partition,
+                    outcome: StepOutcome::Materialized,
+                    duration_ms: started.elapsed().as_millis() as u64,
+                });
+            }
+            Err(error) => {
+                failed = true;
+                blocked.insert(key.clone(), "failed".to_owned());
+                emit(RunEvent::Log {
+                    level: LogLevel::Error,
+                    asset: Some(key.clone()),
+                    message: error.clone(),
+                });
+                emit(RunEvent::StepFinished {
+                    asset: key.clone(),
+                    partition,
+                    outcome: StepOutcome::Failed { error },
+                    duration_ms: started.elapsed().as_millis() as u64,
+                });
+            }
+        }
+    }
+    let status = if canceled {
+        RunStatus::Canceled
+    } else if failed {
+        RunStatus::Failure
+    } else {
+        RunStatus::Success
+    };
+    let error = match status {
+        RunStatus::Failure => Some("a step or an error check failed".to_owned()),
+        RunStatus::Canceled => Some("canceled".to_owned()),
+        _ => None,
+    };
+    emit(RunEvent::RunFinished { status, error });
+    status
+}
+
+/// An asset's lazy frame, its input versions and the time of its newest input.
+type AssetFrame = (LazyFrame, BTreeMap<String, String>, Option<SystemTime>);
+
+enum StepResult {
+    UpToDate(AssetMaterialization),
+    Materialized {
+        materialization: AssetMaterialization,
+        blocking_failure: Option<String>,
+        error_failure: bool,
+    },
+}
+
+/// The frame of an asset plus its input versions, computed from sources or from the stored
+/// (or just written) materializations of its upstream assets.
+fn asset_frame(
+    plan_project: &Project,
+    project_dir: &Path,
+    asset: &AssetSpec,
+    partition: Option<&str>,
+    graph: &AssetGraph,
+    upstream_of: &dyn Fn(&AssetKey) -> Option<AssetMaterialization>,
+    limit: Option<usize>,
+) -> Result<AssetFrame, String> {
+    let key = &asset.key;
+    match &asset.definition {
+        AssetDefinition::Source(s) => {
+            let (lf, version) = source::read_file_source(key, s, project_dir, partition, limit)
+                .map_err(|e| e.to_string())?;
+            let newest = match s {
+                crate::model::SourceSpec::File { path, .. } => {
+                    let full = source::resolve_path(project_dir, path, partition);
+                    source::matching_files(key, &full).ok().and_then(|files| {
+                        files
+                            .iter()
+                            .filter_map(|f| std::fs::metadata(f).and_then(|m| m.modified()).ok())
+                            .max()
+                    })
+                }
+                _ => None,
+            };
+            Ok((
+                lf,
+                BTreeMap::from([(format!("source:{}", s.kind_label()), version)]),
+                newest,
+            ))
+        }
+        AssetDefinition::Transform(t) => {
+            let mut frames = BTreeMap::new();
+            let mut versions = BTreeMap::new();
+            for up in graph.upstream(key) {
+                let m = upstream_of(up).ok_or_else(|| {
+                    format!("upstream asset {up} has no materialization yet; materialize it first (select +{key})")
+                })?;
+                let lf = scan_materialization(&m)
+                    .map_err(|e| format!("cannot read upstream {up} from {}: {e}", m.location))?;
+                frames.insert(up.clone(), lf);
+                versions.insert(up.to_string(), m.data_version.clone());
+            }
+            let _ = plan_project;
+            let lf = transform::apply(key, t, &frames, partition).map_err(|e| e.to_string())?;
+            Ok((lf, versions, Some(SystemTime::now())))
+        }
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn run_step(
+    plan: &RunPlan,
+    asset: &AssetSpec,
+    partition: Option<&str>,
+    graph: &AssetGraph,
+    current: &BTreeMap<AssetKey, AssetMaterialization>,
+    previous: &BTreeMap<AssetKey, &AssetMaterialization>,
+    emit: &mut dyn FnMut(RunEvent),
+) -> Result<StepResult, String> {
+    let key = &asset.key;
+    if asset.partitions.is_partitioned() && partition.is_none() {
+        return Err(format!(
+            "asset {key} is partitioned: choose a partition (--partition KEY)"
+        ));
+    }
+    let upstream_of = |up: &AssetKey| {
+        current
+            .get(up)
+            .cloned()
+            .or_else(|| previous.get(up).map(|m| (*m).clone()))
+    };
+    let (lf, input_versions, newest_input) = asset_frame(
+        &plan.project,
+        &plan.project_dir,
+        asset,
+        partition,
+        graph,
+        &upstream_of,
+        None,
+    )?;
+    let definition_hash = definition_hash(asset);
+    let data_version = {
+        let inputs: Vec<String> = input_versions
+            .iter()
+            .map(|(k, v)| format!("{k}={v}"))
+            .collect();
+        let code = asset.code_version.clone().unwrap_or_default();
+        sha(&[&definition_hash, &code, &inputs.join(",")])
+    };
+    if !plan.force
+        && let Some(prev) = previous.get(key)
+        && prev.data_version == data_version
+        && prev.partition.as_deref() == partition
+        && Path::new(&prev.location).is_file()
+    {
+        emit(RunEvent::Log {
+            level: LogLevel::Info,
+            asset: Some(key.clone()),
+            message: format!(
+                "{key}: definition and inputs unchanged since run {}; up to date",
+                prev.run_id
+            ),
+        });
+        return Ok(StepResult::UpToDate((*prev).clone()));
+    }
+    let mut df = lf.collect().map_err(|e| format!("asset {key}: {e}"))?;
+    let path = materialization_path(&plan.store_dir, key, partition, &plan.run_id);
+    let byte_count = write_parquet_atomically(&mut df, &path).map_err(|e| {
+        format!(
+            "asset {key}: cannot write its materialization to {}: {e}",
+            path.display()
+        )
+    })?;
+    let materialization = AssetMaterialization {
+        asset: key.clone(),
+        partition: partition.map(str::to_owned),
+        run_id: plan.run_id.clone(),
+        location: path.to_string_lossy().into_owned(),
+        row_count: df.height() as u64,
+        byte_count,
+        schema: schema_of(&df),
+        definition_hash,
+        code_version: asset.code_version.clone(),
+        input_versions,
+        data_version,
+        created_at: now_rfc3339(),
+    };
+    emit(RunEvent::Materialization(materialization.clone()));
+    let mut blocking_failure = None;
+    let mut error_failure = false;
+    for c in &asset.checks {
+        let result = check::evaluate(key, partition, c, &df, newest_input);
+        if !result.passed && result.severity == CheckSeverity::Error {
+            error_failure = true;
+            if result.blocking && blocking_failure.is_none() {
+                blocking_failure = Some(result.check_name.clone());
+            }
+        }
+        emit(RunEvent::CheckEvaluation(result));
+    }
+    match profile::profile(key, partition, &df) {
+        Ok(p) => emit(RunEvent::Profile(p)),
+        Err(e) => emit(RunEvent::Log {
+            level: LogLevel::Warn,
+            asset: Some(key.clone()),
+            message: format!("{key}: profiling failed: {e}"),
+        }),
+    }
+    Ok(StepResult::Materialized {
+        materialization,
+        blocking_failure,
+        error_failure,
+    })
+}
+
+/// A table preview, free of polars types for the views.
+#[derive(Debug, Clone, Serialize)]
+pub struct Preview {
+    pub asset: AssetKey,
+    pub columns: Vec<PreviewColumn>,
+    pub rows: Vec<Vec<Option<String>>>,
+    /// Whether the rows were computed from a sample of the inputs (not all of them).
+    pub is_sample: bool,
+    /// Human words on where the rows came from.
+    pub note: String,
+    /// The frame rendered as a text table.
+    #[serde(skip)]
+    pub text: String,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PreviewColumn {
+    pub name: String,
+    pub dtype: String,
+    pub null_count: u64,
+}
+
+/// Computes the first `limit` rows of an asset. Upstream assets come from their stored
+/// materializations when there are any, otherwise from their sources; the limit is pushed into
+/// the scans wherever polars finds that sound (always for a source previewed on its own), so the
+/// rows are exact — the first rows of the real asset, not rows computed from a sample.
+pub fn preview(
+    project: &Project,
+    project_dir: &Path,
+    previous: &[AssetMaterialization],
+    key: &AssetKey,
+    limit: usize,
+) -> Result<Preview, EngineError> {
+    let graph = AssetGraph::build(project);
+    let asset = project
+        .asset(key)
+        .ok_or_else(|| EngineError::UnknownAsset {
+            asset: key.clone(),
+            project: project.name.clone(),
+        })?;
+    let stored: BTreeMap<&AssetKey, &AssetMaterialization> =
+        previous.iter().map(|m| (&m.asset, m)).collect();
+    let lf = preview_frame(project, project_dir, &graph, &stored, asset, Some(limit))?;
+    let mut df = lf
+        .limit(IdxSize::try_from(limit).unwrap_or(IdxSize::MAX))
+        .collect()
+        .map_err(|e| EngineError::Compute {
+            asset: key.clone(),
+            message: e.to_string(),
+        })?;
+    df.rechunk_mut();
+    let columns = df
+        .columns()
+        .iter()
+        .map(|c| PreviewColumn {
+            name: c.name().to_string(),
+            dtype: c.dtype().to_string(),
+            null_count: c.null_count() as u64,
+        })
+        .collect();
+    let rows = (0..df.height())
+        .map(|i| {
+            df.columns()
+                .iter()
+                .map(|c| {
+                    c.get(i)
+                        .ok()
+                        .filter(|v| !v.is_null())
+                        .map(|v| check::display_value(&v))
+                })
+                .collect()
+        })
+        .collect();
+    let is_sample = df.height() >= limit;
+    let note = if is_sample {
+        format!("a sample: the first {limit} rows of {key}; the asset may have more")
+    } else {
+        format!("all {} rows of {key}", df.height())
+    };
+    Ok(Preview {
+        asset: key.clone(),
+        columns,
+        rows,
+        is_sample,
+        note,
+        text: format!("{df}"),
+    })
+}
+
+fn preview_frame(
+    project: &Project,
+    project_dir: &Path,
+    graph: &AssetGraph,
+    stored: &BTreeMap<&AssetKey, &AssetMaterialization>,
+    asset: &AssetSpec,
+    source_limit: Option<usize>,
+) -> Result<LazyFrame, EngineError> {
+    let key = &asset.key;
+    match &asset.definition {
+        AssetDefinition::Source(s) => {
+            Ok(source::read_file_source(key, s, project_dir, None, source_limit)?.0)
+        }
+        AssetDefinition::Transform(t) => {
+            let mut frames = BTreeMap::new();
+            for up in graph.upstream(key) {
+                let lf = match stored.get(up) {
+                    Some(m) => scan_materialization(m).map_err(|e| EngineError::Compute {
+                        asset: up.clone(),
+                        message: e.to_string(),
+                    })?,
+                    None => {
+                        let up_asset =
+                            project.asset(up).ok_or_else(|| EngineError::UnknownAsset {
+                                asset: up.clone(),
+                                project: project.name.clone(),
+                            })?;
+                        // Upstream sources are read whole: a limit there would change the result.
+                        preview_frame(project, project_dir, graph, stored, up_asset, None)?
+                    }
+                };
+                frames.insert(up.clone(), lf);
+            }
+            transform::apply(key, t, &frames, None)
+        }
+    }
+}
+
+/// Writes a stored materialization as `<dir>/<name>.parquet` and `<dir>/<name>.csv`. The CSV
+/// has a header, `,` separators, `\n` line ends, no quoting beyond what values need, dates as
+/// `YYYY-MM-DD`, and floats with `float_precision` decimals when given.
+pub fn export_materialization(
+    m: &AssetMaterialization,
+    dir: &Path,
+    float_precision: Option<usize>,
+) -> Result<(PathBuf, PathBuf), EngineError> {
+    let err = |message: String| EngineError::Write {
+        asset: m.asset.clone(),
+        path: dir.to_owned(),
+        message,
+    };
+    std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+    let name = m.asset.as_str().replace('/', "__");
+    let parquet = dir.join(format!("{name}.parquet"));
+    let csv = dir.join(format!("{name}.csv"));
+    std::fs::copy(&m.location, &parquet)
+        .map_err(|e| err(format!("cannot copy {}: {e}", m.location)))?;
+    let mut df = scan_materialization(m)
+        .and_then(LazyFrame::collect)
+        .map_err(|e| err(e.to_string()))?;
+    let tmp = csv.with_extension("csv.partial");
+    let file = std::fs::File::create(&tmp).map_err(|e| err(e.to_string()))?;
+    CsvWriter::new(file)
+        .include_header(true)
+        .with_separator(b',')
+        .with_line_terminator("\n".into())
+        .with_float_precision(float_precision)
+        .with_date_format(Some("%Y-%m-%d".into()))
+        .finish(&mut df)
+        .map_err(|e| err(e.to_string()))?;
+    std::fs::rename(&tmp, &csv).map_err(|e| err(e.to_string()))?;
+    Ok((parquet, csv))
+}

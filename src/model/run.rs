@@ -1,0 +1,318 @@
+//! Runs and what they produce (Dagster's `Run`, `AssetMaterialization`, `AssetCheckResult`):
+//! plain values shared by the engine that emits them, the store that keeps them and the views
+//! that show them.
+
+use std::collections::BTreeMap;
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+use super::asset::AssetKey;
+use super::check::CheckSeverity;
+
+/// The life of a run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunStatus {
+    Queued,
+    Starting,
+    Started,
+    Success,
+    Failure,
+    Canceling,
+    Canceled,
+}
+
+impl RunStatus {
+    pub const ALL: [RunStatus; 7] = [
+        RunStatus::Queued,
+        RunStatus::Starting,
+        RunStatus::Started,
+        RunStatus::Success,
+        RunStatus::Failure,
+        RunStatus::Canceling,
+        RunStatus::Canceled,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Starting => "starting",
+            RunStatus::Started => "started",
+            RunStatus::Success => "success",
+            RunStatus::Failure => "failure",
+            RunStatus::Canceling => "canceling",
+            RunStatus::Canceled => "canceled",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|r| r.as_str() == s)
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            RunStatus::Success | RunStatus::Failure | RunStatus::Canceled
+        )
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What happened to one asset in a run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "outcome", rename_all = "snake_case")]
+pub enum StepOutcome {
+    Materialized,
+    /// Definition and inputs unchanged since the last materialization.
+    UpToDate,
+    Skipped {
+        reason: String,
+    },
+    Failed {
+        error: String,
+    },
+    Canceled,
+}
+
+impl StepOutcome {
+    pub fn label(&self) -> &'static str {
+        match self {
+            StepOutcome::Materialized => "materialized",
+            StepOutcome::UpToDate => "up to date",
+            StepOutcome::Skipped { .. } => "skipped",
+            StepOutcome::Failed { .. } => "failed",
+            StepOutcome::Canceled => "canceled",
+        }
+    }
+}
+
+/// Log levels of run log lines (run data, not tracing output).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum LogLevel {
+    Debug,
+    Info,
+    Warn,
+    Error,
+}
+
+impl LogLevel {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            LogLevel::Debug => "debug",
+            LogLevel::Info => "info",
+            LogLevel::Warn => "warn",
+            LogLevel::Error => "error",
+        }
+    }
+}
+
+/// A column in a materialization's schema.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ColumnSchema {
+    pub name: String,
+    pub dtype: String,
+}
+
+/// A stored output of one asset (and partition) from one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssetMaterialization {
+    pub asset: AssetKey,
+    pub partition: Option<String>,
+    pub run_id: String,
+    /// Where the data is (a local path or an object URI).
+    pub location: String,
+    pub row_count: u64,
+    pub byte_count: u64,
+    pub schema: Vec<ColumnSchema>,
+    /// Hash of the asset's definition when it ran.
+    pub definition_hash: String,
+    pub code_version: Option<String>,
+    /// Data versions of the inputs it was computed from, by asset key (or source path).
+    pub input_versions: BTreeMap<String, String>,
+    /// A version of this output: changes whenever the definition or an input changes.
+    pub data_version: String,
+    pub created_at: String,
+}
+
+/// The evaluation of one check on one materialization (Dagster's `AssetCheckResult`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssetCheckResult {
+    pub asset: AssetKey,
+    pub partition: Option<String>,
+    pub check_name: String,
+    pub passed: bool,
+    pub severity: CheckSeverity,
+    pub blocking: bool,
+    pub description: String,
+    /// Rows that violate the check (0 for checks on the whole table).
+    pub failing_count: u64,
+    /// A few failing rows as JSON objects.
+    pub failing_sample: Vec<serde_json::Value>,
+}
+
+/// A profile of one column of a materialization.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ColumnProfile {
+    pub name: String,
+    pub dtype: String,
+    pub null_count: u64,
+    pub distinct_count: u64,
+    pub min: Option<String>,
+    pub max: Option<String>,
+    pub mean: Option<f64>,
+    pub std: Option<f64>,
+    /// Most frequent values with their counts (string columns).
+    pub top_values: Vec<(String, u64)>,
+    /// Equal-width histogram over [min, max] (numeric columns): bucket lower bounds and counts.
+    pub histogram: Vec<(f64, u64)>,
+}
+
+/// The profile of a whole materialization.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AssetProfile {
+    pub asset: AssetKey,
+    pub partition: Option<String>,
+    pub row_count: u64,
+    pub columns: Vec<ColumnProfile>,
+}
+
+/// Something that happened in a run, in order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum RunEvent {
+    RunStarted {
+        plan: Vec<AssetKey>,
+    },
+    Log {
+        level: LogLevel,
+        asset: Option<AssetKey>,
+        message: String,
+    },
+    StepStarted {
+        asset: AssetKey,
+        partition: Option<String>,
+    },
+    StepFinished {
+        asset: AssetKey,
+        partition: Option<String>,
+        outcome: StepOutcome,
+        duration_ms: u64,
+    },
+    Materialization(AssetMaterialization),
+    CheckEvaluation(AssetCheckResult),
+    Profile(AssetProfile),
+    RunFinished {
+        status: RunStatus,
+        error: Option<String>,
+    },
+}
+
+impl RunEvent {
+    /// The asset an event concerns, if any.
+    pub fn asset(&self) -> Option<&AssetKey> {
+        match self {
+            RunEvent::Log { asset, .. } => asset.as_ref(),
+            RunEvent::StepStarted { asset, .. } | RunEvent::StepFinished { asset, .. } => {
+                Some(asset)
+            }
+            RunEvent::Materialization(m) => Some(&m.asset),
+            RunEvent::CheckEvaluation(c) => Some(&c.asset),
+            RunEvent::Profile(p) => Some(&p.asset),
+            RunEvent::RunStarted { .. } | RunEvent::RunFinished { .. } => None,
+        }
+    }
+
+    pub fn kind(&self) -> &'static str {
+        match self {
+            RunEvent::RunStarted { .. } => "run_started",
+            RunEvent::Log { .. } => "log",
+            RunEvent::StepStarted { .. } => "step_started",
+            RunEvent::StepFinished { .. } => "step_finished",
+            RunEvent::Materialization(_) => "materialization",
+            RunEvent::CheckEvaluation(_) => "check_evaluation",
+            RunEvent::Profile(_) => "profile",
+            RunEvent::RunFinished { .. } => "run_finished",
+        }
+    }
+
+    /// A one-line human summary, used for log views and plain-text progress.
+    pub fn summary(&self) -> String {
+        match self {
+            RunEvent::RunStarted { plan } => format!("run started: {} asset(s)", plan.len()),
+            RunEvent::Log { message, .. } => message.clone(),
+            RunEvent::StepStarted { asset, partition } => {
+                format!("{asset}{}: started", part(partition.as_ref()))
+            }
+            RunEvent::StepFinished {
+                asset,
+                partition,
+                outcome,
+                duration_ms,
+            } => {
+                let detail = match outcome {
+                    StepOutcome::Skipped { reason } => format!(" ({reason})"),
+                    StepOutcome::Failed { error } => format!(": {error}"),
+                    _ => String::new(),
+                };
+                format!(
+                    "{asset}{}: {}{detail} in {duration_ms} ms",
+                    part(partition.as_ref()),
+                    outcome.label()
+                )
+            }
+            RunEvent::Materialization(m) => {
+                format!(
+                    "{}{}: {} rows, {} bytes",
+                    m.asset,
+                    part(m.partition.as_ref()),
+                    m.row_count,
+                    m.byte_count
+                )
+            }
+            RunEvent::CheckEvaluation(c) => format!(
+                "{}: check {} {} ({}{})",
+                c.asset,
+                c.check_name,
+                if c.passed { "passed" } else { "FAILED" },
+                c.severity,
+                if c.passed || c.failing_count == 0 {
+                    String::new()
+                } else {
+                    format!(", {} failing rows", c.failing_count)
+                }
+            ),
+            RunEvent::Profile(p) => format!("{}: profiled {} columns", p.asset, p.columns.len()),
+            RunEvent::RunFinished { status, error } => match error {
+                Some(e) => format!("run {status}: {e}"),
+                None => format!("run {status}"),
+            },
+        }
+    }
+}
+
+fn part(partition: Option<&String>) -> String {
+    partition.map(|p| format!("[{p}]")).unwrap_or_default()
+}
+
+/// A run as listed in history.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunRecord {
+    pub id: String,
+    pub project: String,
+    pub selection: String,
+    pub partition: Option<String>,
+    pub target: String,
+    pub status: RunStatus,
+    pub trigger: String,
+    pub created_at: String,
+    pub started_at: Option<String>,
+    pub ended_at: Option<String>,
+    pub error: Option<String>,
+}

@@ -1,0 +1,460 @@
+//! Runs in the workspace: the run record, its events in order, and the materializations and
+//! check evaluations they carry — enough to show any past run with no network.
+
+use std::collections::BTreeMap;
+use std::path::Path;
+
+use rusqlite::{OptionalExtension, params};
+
+use super::{StoreError, Workspace, classify};
+use crate::model::{
+    AssetCheckResult, AssetKey, AssetMaterialization, CheckSeverity, RunEvent, RunRecord, RunStatus,
+};
+
+type MaterializationRow = (
+    String,
+    Option<String>,
+    String,
+    String,
+    i64,
+    i64,
+    String,
+    String,
+    Option<String>,
+    String,
+    String,
+    String,
+);
+type CheckRow = (
+    String,
+    Option<String>,
+    String,
+    bool,
+    String,
+    bool,
+    String,
+    i64,
+    Option<String>,
+);
+
+fn decode_err(path: &Path, what: &str, e: impl std::fmt::Display) -> StoreError {
+    StoreError::Decode {
+        path: path.to_owned(),
+        what: what.to_owned(),
+        detail: e.to_string(),
+    }
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+impl Workspace {
+    /// Records a new run (status queued) of a stored project.
+    pub fn create_run(&mut self, run: &RunRecord) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let project_id: Option<i64> = self
+            .conn
+            .query_row(
+                "SELECT id FROM projects WHERE name = ?1",
+                [&run.project],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| classify(&path, "create run", e))?;
+        let project_id = project_id.ok_or_else(|| StoreError::NoSuchProject {
+            name: run.project.clone(),
+        })?;
+        self.conn
+            .execute(
+                "INSERT INTO runs (id, project_id, selection, partition_key, target, status, trigger, created_at, started_at, ended_at, error)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    run.id,
+                    project_id,
+                    run.selection,
+                    run.partition,
+                    run.target,
+                    run.status.as_str(),
+                    run.trigger,
+                    run.created_at,
+                    run.started_at,
+                    run.ended_at,
+                    run.error
+                ],
+            )
+            .map_err(|e| classify(&path, "create run", e))?;
+        Ok(())
+    }
+
+    /// Appends events (numbered from `first_seq`) in one transaction, with their
+    /// materializations and check evaluations, and keeps the run's status in step.
+    pub fn append_run_events(
+        &mut self,
+        run_id: &str,
+        first_seq: u64,
+        events: &[RunEvent],
+    ) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sql = |e| classify(&path, "record run events", e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        {
+            let mut insert_event = tx
+                .prepare_cached(
+                    "INSERT INTO run_events (run_id, seq, timestamp, asset_key, kind, level, message, payload)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .map_err(sql)?;
+            let mut insert_mat = tx
+                .prepare_cached(
+                    "INSERT INTO materializations (run_id, asset_key, partition_key, location, row_count, byte_count, schema,
+                        definition_hash, code_version, input_versions, data_version, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                )
+                .map_err(sql)?;
+            let mut insert_check = tx
+                .prepare_cached(
+                    "INSERT INTO check_evaluations (run_id, asset_key, partition_key, check_name, passed, severity, blocking,
+                        description, failing_count, failing_sample, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )
+                .map_err(sql)?;
+            let ts = now();
+            for (i, event) in events.iter().enumerate() {
+                let level = match event {
+                    RunEvent::Log { level, .. } => Some(level.as_str()),
+                    _ => None,
+                };
+                let payload =
+                    serde_json::to_string(event).map_err(|e| decode_err(&path, "run event", e))?;
+                insert_event
+                    .execute(params![
+                        run_id,
+                        (first_seq + i as u64) as i64,
+                        ts,
+                        event.asset().map(AssetKey::as_str),
+                        event.kind(),
+                        level,
+                        event.summary(),
+                        payload
+                    ])
+                    .map_err(sql)?;
+                match event {
+                    RunEvent::Materialization(m) => {
+                        insert_mat
+                            .execute(params![
+                                run_id,
+                                m.asset.as_str(),
+                                m.partition,
+                                m.location,
+                                m.row_count as i64,
+                                m.byte_count as i64,
+                                serde_json::to_string(&m.schema).unwrap_or_default(),
+                                m.definition_hash,
+                                m.code_version,
+                                serde_json::to_string(&m.input_versions).unwrap_or_default(),
+                                m.data_version,
+                                m.created_at
+                            ])
+                            .map_err(sql)?;
+                    }
+                    RunEvent::CheckEvaluation(c) => {
+                        insert_check
+                            .execute(params![
+                                run_id,
+                                c.asset.as_str(),
+                                c.partition,
+                                c.check_name,
+                                c.passed,
+                                c.severity.as_str(),
+                                c.blocking,
+                                c.description,
+                                c.failing_count as i64,
+                                serde_json::to_string(&c.failing_sample).unwrap_or_default(),
+                                ts
+                            ])
+                            .map_err(sql)?;
+                    }
+                    RunEvent::RunStarted { .. } => {
+                        tx.execute(
+                            "UPDATE runs SET status = 'started', started_at = ?2 WHERE id = ?1",
+                            params![run_id, ts],
+                        )
+                        .map_err(sql)?;
+                    }
+                    RunEvent::RunFinished { status, error } => {
+                        tx.execute(
+                            "UPDATE runs SET status = ?2, ended_at = ?3, error = ?4 WHERE id = ?1",
+                            params![run_id, status.as_str(), ts, error],
+                        )
+                        .map_err(sql)?;
+                    }
+                    _ => {}
+                }
+            }
+        }
+        tx.commit().map_err(sql)?;
+        Ok(())
+    }
+
+    /// Sets a run's status directly (e.g. a run found unfinished after a crash).
+    pub fn set_run_status(
+        &mut self,
+        run_id: &str,
+        status: RunStatus,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let ended = status.is_finished().then(now);
+        self.conn
+            .execute(
+                "UPDATE runs SET status = ?2, error = coalesce(?3, error), ended_at = coalesce(?4, ended_at) WHERE id = ?1",
+                params![run_id, status.as_str(), error, ended],
+            )
+            .map_err(|e| classify(&self.path, "update run", e))?;
+        Ok(())
+    }
+
+    /// Runs, newest first, of one project or of all.
+    pub fn list_runs(
+        &self,
+        project: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<RunRecord>, StoreError> {
+        let path = &self.path;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT r.id, p.name, r.selection, r.partition_key, r.target, r.status, r.trigger, r.created_at,
+                        r.started_at, r.ended_at, r.error
+                 FROM runs r JOIN projects p ON p.id = r.project_id
+                 WHERE ?1 IS NULL OR p.name = ?1
+                 ORDER BY r.created_at DESC, r.id DESC LIMIT ?2",
+            )
+            .map_err(|e| classify(path, "list runs", e))?;
+        let rows = stmt
+            .query_map(params![project, limit as i64], run_from_row)
+            .and_then(Iterator::collect::<Result<Vec<_>, _>>)
+            .map_err(|e| classify(path, "list runs", e))?;
+        rows.into_iter().collect()
+    }
+
+    pub fn run(&self, id: &str) -> Result<RunRecord, StoreError> {
+        let path = &self.path;
+        self.conn
+            .query_row(
+                "SELECT r.id, p.name, r.selection, r.partition_key, r.target, r.status, r.trigger, r.created_at,
+                        r.started_at, r.ended_at, r.error
+                 FROM runs r JOIN projects p ON p.id = r.project_id WHERE r.id = ?1",
+                [id],
+                run_from_row,
+            )
+            .optional()
+            .map_err(|e| classify(path, "load run", e))?
+            .ok_or_else(|| StoreError::NoSuchRun { id: id.to_owned() })?
+    }
+
+    /// A run's events in order.
+    pub fn run_events(&self, id: &str) -> Result<Vec<RunEvent>, StoreError> {
+        let path = &self.path;
+        let mut stmt = self
+            .conn
+            .prepare_cached("SELECT payload FROM run_events WHERE run_id = ?1 ORDER BY seq")
+            .map_err(|e| classify(path, "load run events", e))?;
+        let payloads: Vec<String> = stmt
+            .query_map([id], |r| r.get(0))
+            .and_then(Iterator::collect)
+            .map_err(|e| classify(path, "load run events", e))?;
+        payloads
+            .iter()
+            .map(|p| {
+                serde_json::from_str(p)
+                    .map_err(|e| decode_err(path, &format!("an event of run {id}"), e))
+            })
+            .collect()
+    }
+
+    /// The newest materialization of each asset (and partition) of a project.
+    pub fn latest_materializations(
+        &self,
+        project: &str,
+    ) -> Result<Vec<AssetMaterialization>, StoreError> {
+        self.materializations_where(
+            "m.id IN (SELECT max(m2.id) FROM materializations m2 JOIN runs r2 ON r2.id = m2.run_id
+                      JOIN projects p2 ON p2.id = r2.project_id WHERE p2.name = ?1
+                      GROUP BY m2.asset_key, coalesce(m2.partition_key, ''))",
+            project,
+        )
+    }
+
+    /// Every materialization of one asset, oldest first.
+    pub fn asset_materializations(
+        &self,
+        project: &str,
+        asset: &AssetKey,
+    ) -> Result<Vec<AssetMaterialization>, StoreError> {
+        let mut all = self.materializations_where("p.name = ?1", project)?;
+        all.retain(|m| &m.asset == asset);
+        Ok(all)
+    }
+
+    fn materializations_where(
+        &self,
+        condition: &str,
+        project: &str,
+    ) -> Result<Vec<AssetMaterialization>, StoreError> {
+        let path = &self.path;
+        let sql = format!(
+            "SELECT m.asset_key, m.partition_key, m.run_id, m.location, m.row_count, m.byte_count, m.schema,
+                    m.definition_hash, m.code_version, m.input_versions, m.data_version, m.created_at
+             FROM materializations m JOIN runs r ON r.id = m.run_id JOIN projects p ON p.id = r.project_id
+             WHERE {condition} ORDER BY m.id"
+        );
+        let mut stmt = self
+            .conn
+            .prepare(&sql)
+            .map_err(|e| classify(path, "load materializations", e))?;
+        let rows: Vec<MaterializationRow> = stmt
+            .query_map([project], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                    r.get(10)?,
+                    r.get(11)?,
+                ))
+            })
+            .and_then(Iterator::collect)
+            .map_err(|e| classify(path, "load materializations", e))?;
+        rows.into_iter()
+            .map(
+                |(
+                    asset,
+                    partition,
+                    run_id,
+                    location,
+                    rows,
+                    bytes,
+                    schema,
+                    hash,
+                    code,
+                    inputs,
+                    version,
+                    created,
+                )| {
+                    Ok(AssetMaterialization {
+                        asset: AssetKey::new(asset),
+                        partition,
+                        run_id,
+                        location,
+                        row_count: rows.max(0) as u64,
+                        byte_count: bytes.max(0) as u64,
+                        schema: serde_json::from_str(&schema)
+                            .map_err(|e| decode_err(path, "a materialization schema", e))?,
+                        definition_hash: hash,
+                        code_version: code,
+                        input_versions: serde_json::from_str::<BTreeMap<String, String>>(&inputs)
+                            .map_err(|e| {
+                            decode_err(path, "materialization inputs", e)
+                        })?,
+                        data_version: version,
+                        created_at: created,
+                    })
+                },
+            )
+            .collect()
+    }
+
+    /// Check evaluations of one run.
+    pub fn run_check_results(&self, run_id: &str) -> Result<Vec<AssetCheckResult>, StoreError> {
+        let path = &self.path;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT asset_key, partition_key, check_name, passed, severity, blocking, description, failing_count, failing_sample
+                 FROM check_evaluations WHERE run_id = ?1 ORDER BY id",
+            )
+            .map_err(|e| classify(path, "load check results", e))?;
+        let rows: Vec<CheckRow> = stmt
+            .query_map([run_id], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                ))
+            })
+            .and_then(Iterator::collect)
+            .map_err(|e| classify(path, "load check results", e))?;
+        Ok(rows
+            .into_iter()
+            .map(
+                |(
+                    asset,
+                    partition,
+                    name,
+                    passed,
+                    severity,
+                    blocking,
+                    description,
+                    failing,
+                    sample,
+                )| AssetCheckResult {
+                    asset: AssetKey::new(asset),
+                    partition,
+                    check_name: name,
+                    passed,
+                    severity: if severity == "warn" {
+                        CheckSeverity::Warn
+                    } else {
+                        CheckSeverity::Error
+                    },
+                    blocking,
+                    description,
+                    failing_count: failing.max(0) as u64,
+                    failing_sample: sample
+                        .and_then(|s| serde_json::from_str(&s).ok())
+                        .unwrap_or_default(),
+                },
+            )
+            .collect())
+    }
+}
+
+fn run_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<RunRecord, StoreError>> {
+    let status: String = r.get(5)?;
+    let Some(status) = RunStatus::parse(&status) else {
+        return Ok(Err(StoreError::Decode {
+            path: std::path::PathBuf::new(),
+            what: "run status".to_owned(),
+            detail: format!("unknown status `{status}`"),
+        }));
+    };
+    Ok(Ok(RunRecord {
+        id: r.get(0)?,
+        project: r.get(1)?,
+        selection: r.get(2)?,
+        partition: r.get(3)?,
+        target: r.get(4)?,
+        status,
+        trigger: r.get(6)?,
+        created_at: r.get(7)?,
+        started_at: r.get(8)?,
+        ended_at: r.get(9)?,
+        error: r.get(10)?,
+    }))
+}
