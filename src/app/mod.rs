@@ -2,6 +2,7 @@
 //! and validating projects. The GUI and the CLI call the same functions, so they cannot drift
 //! apart; neither touches `SQLite` or the file format directly.
 
+pub mod report;
 pub mod run;
 
 use std::path::{Path, PathBuf};
@@ -181,4 +182,9 @@ pub fn resolve_project(ws: &mut Workspace, target: &str) -> Result<StoredProject
         )));
     }
     Ok(ws.load_project(target)?)
+}
+
+/// Writes sample inputs of the example workload's shape into `dir`.
+pub fn write_sample_data(dir: &Path, customers: u64, seed: u64) -> std::io::Result<(u64, u64)> {
+    crate::engine::sample::write_sample_data(dir, customers, seed)
 }

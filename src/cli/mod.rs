@@ -123,6 +123,25 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
+    /// Write a run's quality report (profiles, checks, failing samples) as HTML or JSON
+    Report {
+        run_id: String,
+        /// A self-contained HTML file (opens offline)
+        #[arg(long, value_name = "FILE", required_unless_present = "json")]
+        html: Option<PathBuf>,
+        /// The same report as JSON
+        #[arg(long, value_name = "FILE")]
+        json: Option<PathBuf>,
+    },
+    /// Write sample inputs with the shape and dirt of the example workload (customers.csv, orders.csv)
+    SampleData {
+        /// Base customers; orders are 10 × this
+        #[arg(long, default_value_t = 1000)]
+        customers: u64,
+        #[arg(long, default_value_t = 42)]
+        seed: u64,
+        dir: PathBuf,
+    },
     /// Benchmarks that print figures
     Bench {
         #[command(subcommand)]
@@ -315,6 +334,37 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             limit,
             format,
         ),
+        Command::Report { run_id, html, json } => {
+            let ws = app::open_workspace(&app::workspace_path(workspace)?)?;
+            let report = app::report::build(&ws, &run_id)?;
+            if let Some(path) = &html {
+                std::fs::write(path, app::report::to_html(&report))
+                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+                println!("wrote {}", path.display());
+            }
+            if let Some(path) = &json {
+                let text = serde_json::to_string_pretty(&report)?;
+                std::fs::write(path, text + "\n")
+                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+                println!("wrote {}", path.display());
+            }
+            Ok(EXIT_OK)
+        }
+        Command::SampleData {
+            customers,
+            seed,
+            dir,
+        } => {
+            let (c, o) = app::write_sample_data(&dir, customers, seed).map_err(|e| {
+                anyhow::anyhow!("cannot write sample data to {}: {e}", dir.display())
+            })?;
+            println!(
+                "wrote {} ({c} rows) and {} ({o} rows)",
+                dir.join("customers.csv").display(),
+                dir.join("orders.csv").display()
+            );
+            Ok(EXIT_OK)
+        }
         Command::Bench { which } => bench::run(&which),
     }
 }

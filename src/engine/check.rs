@@ -81,7 +81,9 @@ fn run(
     df: &DataFrame,
     newest_input: Option<SystemTime>,
 ) -> PolarsResult<Outcome> {
-    require_columns(df, &check.kind.columns())?;
+    if !matches!(check.kind, CheckKind::Schema { .. }) {
+        require_columns(df, &check.kind.columns())?;
+    }
     Ok(match &check.kind {
         CheckKind::NotNull { columns } => {
             let any_null = any_horizontal(
@@ -214,4 +216,181 @@ pub fn rows_as_json(df: &DataFrame, n: usize) -> Vec<serde_json::Value> {
             serde_json::Value::Object(obj)
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{CheckSeverity, DataType as ModelType};
+
+    fn frame() -> DataFrame {
+        df!(
+            "id" => [1i64, 2, 3, 3],
+            "email" => [Some("a@x.io"), None, Some("b@x"), Some("c@y.org")],
+            "status" => ["completed", "pending", "completed", "lost"],
+            "amount" => [10.0f64, -1.0, 5.0, 0.0],
+        )
+        .unwrap()
+    }
+
+    fn spec(kind: CheckKind) -> AssetCheckSpec {
+        AssetCheckSpec {
+            name: "c".into(),
+            description: String::new(),
+            severity: CheckSeverity::Error,
+            blocking: true,
+            kind,
+        }
+    }
+
+    fn eval(kind: CheckKind) -> AssetCheckResult {
+        evaluate(&AssetKey::new("t"), None, &spec(kind), &frame(), None)
+    }
+
+    fn cols(c: &[&str]) -> Vec<String> {
+        c.iter().map(|s| (*s).to_owned()).collect()
+    }
+
+    #[test]
+    fn every_check_kind_passes_and_fails() {
+        let r = eval(CheckKind::NotNull {
+            columns: cols(&["email"]),
+        });
+        assert!(!r.passed);
+        assert_eq!(r.failing_count, 1);
+        assert_eq!(r.failing_sample[0]["id"], 2);
+        assert!(
+            eval(CheckKind::NotNull {
+                columns: cols(&["id", "status"])
+            })
+            .passed
+        );
+
+        let r = eval(CheckKind::Unique {
+            columns: cols(&["id"]),
+        });
+        assert!(!r.passed);
+        assert_eq!(r.failing_count, 2);
+        assert!(
+            eval(CheckKind::Unique {
+                columns: cols(&["id", "status"])
+            })
+            .passed
+        );
+
+        assert!(
+            eval(CheckKind::RowCount {
+                min: Some(1),
+                max: Some(4)
+            })
+            .passed
+        );
+        let r = eval(CheckKind::RowCount {
+            min: Some(5),
+            max: None,
+        });
+        assert!(!r.passed);
+        assert!(r.description.contains("4 rows"), "{}", r.description);
+
+        assert!(
+            eval(CheckKind::Schema {
+                columns: vec![
+                    ("id".into(), ModelType::Int64),
+                    ("amount".into(), ModelType::Float64)
+                ]
+            })
+            .passed
+        );
+        let r = eval(CheckKind::Schema {
+            columns: vec![
+                ("id".into(), ModelType::String),
+                ("nope".into(), ModelType::Int64),
+            ],
+        });
+        assert!(!r.passed);
+        assert!(
+            r.description.contains("`id` is i64, expected string")
+                && r.description.contains("`nope` is missing"),
+            "{}",
+            r.description
+        );
+
+        assert!(eval(CheckKind::Freshness { max_lag_minutes: 5 }).passed);
+        let old = SystemTime::now() - std::time::Duration::from_hours(1);
+        let r = evaluate(
+            &AssetKey::new("t"),
+            None,
+            &spec(CheckKind::Freshness {
+                max_lag_minutes: 30,
+            }),
+            &frame(),
+            Some(old),
+        );
+        assert!(!r.passed);
+
+        let email = r"^[a-z]+@[a-z]+\.[a-z]{2,}$";
+        let r = eval(CheckKind::Regex {
+            column: "email".into(),
+            pattern: email.into(),
+            full_match: true,
+        });
+        assert!(!r.passed);
+        assert_eq!(r.failing_count, 1, "only b@x fails; nulls are not checked");
+        assert!(
+            eval(CheckKind::Regex {
+                column: "email".into(),
+                pattern: "@".into(),
+                full_match: false
+            })
+            .passed
+        );
+
+        let r = eval(CheckKind::AcceptedValues {
+            column: "status".into(),
+            values: cols(&["completed", "pending"]),
+        });
+        assert!(!r.passed);
+        assert_eq!(r.failing_sample[0]["status"], "lost");
+        assert!(
+            eval(CheckKind::AcceptedValues {
+                column: "status".into(),
+                values: cols(&["completed", "pending", "lost"])
+            })
+            .passed
+        );
+
+        let r = eval(CheckKind::Expression {
+            predicate: "amount >= 0".into(),
+        });
+        assert!(!r.passed);
+        assert_eq!(r.failing_count, 1);
+        assert!(
+            eval(CheckKind::Expression {
+                predicate: "amount > -5 AND id < 10".into()
+            })
+            .passed
+        );
+    }
+
+    #[test]
+    fn a_broken_check_fails_with_the_reason() {
+        let r = eval(CheckKind::NotNull {
+            columns: cols(&["missing"]),
+        });
+        assert!(!r.passed);
+        assert!(
+            r.description.contains("column `missing` does not exist"),
+            "{}",
+            r.description
+        );
+        let r = eval(CheckKind::Expression {
+            predicate: "no_such_column > 1".into(),
+        });
+        assert!(!r.passed);
+        assert!(
+            r.description.contains("could not evaluate"),
+            "{}",
+            r.description
+        );
+    }
 }

@@ -5,6 +5,7 @@
 
 pub mod check;
 pub mod profile;
+pub mod sample;
 pub mod source;
 pub mod transform;
 
@@ -436,7 +437,12 @@ fn run_step(
         });
         return Ok(StepResult::UpToDate((*prev).clone()));
     }
-    let mut df = lf.collect().map_err(|e| format!("asset {key}: {e}"))?;
+    let mut df = lf.collect().map_err(|e| match asset.source() {
+        Some(crate::model::SourceSpec::File { path, .. }) => {
+            format!("asset {key}: cannot read {path}: {e}")
+        }
+        _ => format!("asset {key}: {e}"),
+    })?;
     let path = materialization_path(&plan.store_dir, key, partition, &plan.run_id);
     let byte_count = write_parquet_atomically(&mut df, &path).map_err(|e| {
         format!(

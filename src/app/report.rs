@@ -1,0 +1,283 @@
+//! Quality reports of a run: the same content as JSON or as one self-contained HTML file
+//! (inline CSS and SVG, no scripts, no network), built from the run's stored events so a run
+//! of last week opens offline.
+
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::AppError;
+use crate::model::{
+    AssetCheckResult, AssetMaterialization, AssetProfile, ColumnProfile, RunEvent, RunRecord,
+    StepOutcome,
+};
+use crate::store::Workspace;
+
+/// Everything a report shows.
+#[derive(Debug, Clone, Serialize)]
+pub struct RunReport {
+    pub run: RunRecord,
+    pub steps: Vec<StepLine>,
+    pub materializations: Vec<AssetMaterialization>,
+    pub checks: Vec<AssetCheckResult>,
+    pub profiles: Vec<AssetProfile>,
+    pub logs: Vec<String>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct StepLine {
+    pub asset: String,
+    pub partition: Option<String>,
+    pub outcome: StepOutcome,
+    pub duration_ms: u64,
+}
+
+pub fn build(ws: &Workspace, run_id: &str) -> Result<RunReport, AppError> {
+    let run = ws.run(run_id)?;
+    let events = ws.run_events(run_id)?;
+    let mut report = RunReport {
+        run,
+        steps: Vec::new(),
+        materializations: Vec::new(),
+        checks: Vec::new(),
+        profiles: Vec::new(),
+        logs: Vec::new(),
+    };
+    for e in events {
+        match e {
+            RunEvent::StepFinished {
+                asset,
+                partition,
+                outcome,
+                duration_ms,
+            } => {
+                report.steps.push(StepLine {
+                    asset: asset.to_string(),
+                    partition,
+                    outcome,
+                    duration_ms,
+                });
+            }
+            RunEvent::Materialization(m) => report.materializations.push(m),
+            RunEvent::CheckEvaluation(c) => report.checks.push(c),
+            RunEvent::Profile(p) => report.profiles.push(p),
+            RunEvent::Log { .. } => report.logs.push(e.summary()),
+            _ => {}
+        }
+    }
+    Ok(report)
+}
+
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const CSS: &str = "body{font-family:system-ui,sans-serif;margin:2rem;color:#1d232a;background:#fafbfc}
+h1{font-size:1.5rem}h2{font-size:1.2rem;margin-top:2rem;border-bottom:1px solid #d0d7de}
+table{border-collapse:collapse;margin:.5rem 0}td,th{border:1px solid #d0d7de;padding:.25rem .5rem;text-align:left;font-size:.9rem}
+th{background:#f0f3f6}.pass{color:#1a7f37;font-weight:600}.fail{color:#cf222e;font-weight:600}.warn{color:#9a6700;font-weight:600}
+.muted{color:#57606a}.num{text-align:right;font-variant-numeric:tabular-nums}code{font-size:.85rem}
+.badge{display:inline-block;padding:.1rem .5rem;border-radius:1rem;background:#eaeef2}";
+
+/// A small inline SVG bar chart of a histogram.
+fn histogram_svg(c: &ColumnProfile) -> String {
+    let max = c
+        .histogram
+        .iter()
+        .map(|(_, n)| *n)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let (w, h) = (160.0, 36.0);
+    let bar = w / c.histogram.len().max(1) as f64;
+    let mut svg = format!(
+        "<svg width=\"{w}\" height=\"{h}\" role=\"img\" aria-label=\"histogram of {}\">",
+        esc(&c.name)
+    );
+    for (i, (_, n)) in c.histogram.iter().enumerate() {
+        let bh = (*n as f64 / max as f64) * (h - 2.0);
+        let _ = write!(
+            svg,
+            "<rect x=\"{:.1}\" y=\"{:.1}\" width=\"{:.1}\" height=\"{:.1}\" fill=\"#5b8def\"/>",
+            i as f64 * bar,
+            h - bh,
+            (bar - 1.0).max(1.0),
+            bh
+        );
+    }
+    svg.push_str("</svg>");
+    svg
+}
+
+pub fn to_html(r: &RunReport) -> String {
+    let mut h = String::new();
+    let _ = write!(
+        h,
+        "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Run {id} — {project}</title><style>{CSS}</style></head><body>",
+        id = esc(&r.run.id),
+        project = esc(&r.run.project)
+    );
+    let status_class = match r.run.status {
+        crate::model::RunStatus::Success => "pass",
+        _ => "fail",
+    };
+    let _ = write!(
+        h,
+        "<h1>Quality report: {project}</h1><p>Run <code>{id}</code> · <span class=\"{status_class}\">{status}</span> · selection <code>{sel}</code>{part} · started {start} · ended {end}</p>",
+        project = esc(&r.run.project),
+        id = esc(&r.run.id),
+        status = r.run.status,
+        sel = esc(&r.run.selection),
+        part = r
+            .run
+            .partition
+            .as_ref()
+            .map(|p| format!(" · partition <code>{}</code>", esc(p)))
+            .unwrap_or_default(),
+        start = esc(r.run.started_at.as_deref().unwrap_or("—")),
+        end = esc(r.run.ended_at.as_deref().unwrap_or("—")),
+    );
+    let passed = r.checks.iter().filter(|c| c.passed).count();
+    let _ = write!(
+        h,
+        "<p><span class=\"badge\">{} steps</span> <span class=\"badge\">checks {passed}/{} passed</span></p>",
+        r.steps.len(),
+        r.checks.len()
+    );
+
+    h.push_str("<h2>Steps</h2><table><tr><th>Asset</th><th>Partition</th><th>Outcome</th><th>Duration</th></tr>");
+    for s in &r.steps {
+        let detail = match &s.outcome {
+            StepOutcome::Skipped { reason } => format!(": {}", esc(reason)),
+            StepOutcome::Failed { error } => format!(": {}", esc(error)),
+            _ => String::new(),
+        };
+        let class = match s.outcome {
+            StepOutcome::Materialized | StepOutcome::UpToDate => "pass",
+            StepOutcome::Failed { .. } => "fail",
+            _ => "warn",
+        };
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{}{detail}</td><td class=\"num\">{} ms</td></tr>",
+            esc(&s.asset),
+            esc(s.partition.as_deref().unwrap_or("")),
+            s.outcome.label(),
+            s.duration_ms
+        );
+    }
+    h.push_str("</table>");
+
+    h.push_str("<h2>Checks</h2>");
+    if r.checks.is_empty() {
+        h.push_str("<p class=\"muted\">No checks ran.</p>");
+    } else {
+        h.push_str("<table><tr><th>Asset</th><th>Check</th><th>Result</th><th>Severity</th><th>Description</th><th>Failing rows</th></tr>");
+        for c in &r.checks {
+            let (class, word) = match (c.passed, c.severity) {
+                (true, _) => ("pass", "passed"),
+                (false, crate::model::CheckSeverity::Warn) => ("warn", "failed"),
+                (false, crate::model::CheckSeverity::Error) => ("fail", "failed"),
+            };
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{word}</td><td>{}{}</td><td>{}</td><td class=\"num\">{}</td></tr>",
+                esc(c.asset.as_str()),
+                esc(&c.check_name),
+                c.severity,
+                if c.blocking { ", blocking" } else { "" },
+                esc(&c.description),
+                c.failing_count
+            );
+            if !c.failing_sample.is_empty() {
+                let sample: Vec<String> =
+                    c.failing_sample.iter().map(ToString::to_string).collect();
+                let _ = write!(
+                    h,
+                    "<tr><td colspan=\"6\"><pre>{}</pre></td></tr>",
+                    esc(&sample.join("\n"))
+                );
+            }
+        }
+        h.push_str("</table>");
+    }
+
+    h.push_str("<h2>Materializations</h2><table><tr><th>Asset</th><th>Rows</th><th>Bytes</th><th>Columns</th><th>Data version</th></tr>");
+    for m in &r.materializations {
+        let cols: Vec<String> = m
+            .schema
+            .iter()
+            .map(|c| {
+                format!(
+                    "{} <span class=\"muted\">{}</span>",
+                    esc(&c.name),
+                    esc(&c.dtype)
+                )
+            })
+            .collect();
+        let _ = write!(
+            h,
+            "<tr><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td><code>{}</code></td></tr>",
+            esc(m.asset.as_str()),
+            m.row_count,
+            m.byte_count,
+            cols.join(", "),
+            esc(&m.data_version)
+        );
+    }
+    h.push_str("</table>");
+
+    h.push_str("<h2>Profiles</h2>");
+    for p in &r.profiles {
+        let _ = write!(
+            h,
+            "<h3>{} <span class=\"muted\">{} rows</span></h3>",
+            esc(p.asset.as_str()),
+            p.row_count
+        );
+        h.push_str("<table><tr><th>Column</th><th>Type</th><th>Nulls</th><th>Distinct</th><th>Min</th><th>Max</th><th>Mean</th><th>Std</th><th>Top values / histogram</th></tr>");
+        for c in &p.columns {
+            let detail = if c.histogram.is_empty() {
+                esc(&c
+                    .top_values
+                    .iter()
+                    .map(|(v, n)| format!("{v} ({n})"))
+                    .collect::<Vec<_>>()
+                    .join(", "))
+            } else {
+                histogram_svg(c)
+            };
+            let _ = write!(
+                h,
+                "<tr><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{}</td><td>{}</td><td class=\"num\">{}</td><td class=\"num\">{}</td><td>{detail}</td></tr>",
+                esc(&c.name),
+                esc(&c.dtype),
+                c.null_count,
+                c.distinct_count,
+                esc(c.min.as_deref().unwrap_or("")),
+                esc(c.max.as_deref().unwrap_or("")),
+                c.mean.map(|v| format!("{v:.4}")).unwrap_or_default(),
+                c.std.map(|v| format!("{v:.4}")).unwrap_or_default(),
+            );
+        }
+        h.push_str("</table>");
+    }
+    if !r.logs.is_empty() {
+        let _ = write!(h, "<h2>Log</h2><pre>{}</pre>", esc(&r.logs.join("\n")));
+    }
+    h.push_str(
+        "<p class=\"muted\">Made by Medallion from the run's stored events.</p></body></html>\n",
+    );
+    h
+}
