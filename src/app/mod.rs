@@ -188,3 +188,19 @@ pub fn resolve_project(ws: &mut Workspace, target: &str) -> Result<StoredProject
 pub fn write_sample_data(dir: &Path, customers: u64, seed: u64) -> std::io::Result<(u64, u64)> {
     crate::engine::sample::write_sample_data(dir, customers, seed)
 }
+
+/// Peak resident memory of this process in MiB (Linux `VmHWM`), if known.
+pub fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+/// Runs the example workload written by hand as one polars lazy query (the benchmark's
+/// yardstick) on `input`; returns the row counts of the two gold tables.
+pub fn bench_handwritten(input: &Path) -> Result<(usize, usize), AppError> {
+    let (clv, daily) = crate::engine::bench::handwritten(input)
+        .map_err(|e| AppError::BadRequest(format!("hand-written pipeline failed: {e}")))?;
+    Ok((clv.height(), daily.height()))
+}

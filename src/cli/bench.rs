@@ -2,6 +2,10 @@
 
 use std::time::Instant;
 
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+
 use clap::Subcommand;
 
 use super::{EXIT_OK, OutputFormat, print_json};
@@ -10,6 +14,33 @@ use crate::model::synthetic;
 
 #[derive(Debug, Subcommand)]
 pub enum BenchCommand {
+    /// The example workload from CSV inputs in DIR (e.g. made by `sample-data` or the workload's
+    /// gen.py): Medallion with every asset persisted against the same pipeline hand-written as
+    /// one polars lazy query, each in its own process (time and peak memory), plus preview times
+    /// and the whole example at its shipped size
+    Engine {
+        /// Directory holding customers.csv and orders.csv
+        #[arg(long)]
+        input: PathBuf,
+        /// Runs of each side; the fastest counts
+        #[arg(long, default_value_t = 1)]
+        rounds: usize,
+        /// Also write the gold tables' canonical CSV checksums (SHA-256)
+        #[arg(long)]
+        checksums: bool,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// One side of `bench engine`, in a process of its own
+    #[command(hide = true)]
+    EngineChild {
+        #[arg(long)]
+        mode: String,
+        #[arg(long)]
+        input: PathBuf,
+        #[arg(long)]
+        checksums: bool,
+    },
     /// Validate, save and load a generated project (figures in ms, median of several rounds)
     Core {
         /// Assets in the generated project
@@ -32,8 +63,240 @@ fn ms(start: Instant) -> f64 {
     start.elapsed().as_secs_f64() * 1000.0
 }
 
+/// Copies the example project's definitions into `dir` with `data` pointing at `input`.
+fn example_on(input: &Path, dir: &Path) -> anyhow::Result<PathBuf> {
+    let example = app::example_project_dir()
+        .ok_or_else(|| anyhow::anyhow!("the example project was not found"))?;
+    let project = dir.join("customer_analytics");
+    std::fs::create_dir_all(project.join("sql"))?;
+    std::fs::copy(
+        example.join("medallion.toml"),
+        project.join("medallion.toml"),
+    )?;
+    for e in std::fs::read_dir(example.join("sql"))? {
+        let p = e?.path();
+        if let Some(name) = p.file_name() {
+            std::fs::copy(&p, project.join("sql").join(name))?;
+        }
+    }
+    let input = std::fs::canonicalize(input)?;
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(&input, project.join("data"))?;
+    #[cfg(not(unix))]
+    anyhow::bail!(
+        "bench engine needs symlinks (Unix) for now: {}",
+        input.display()
+    );
+    Ok(project)
+}
+
+fn sha256_file(path: &Path) -> anyhow::Result<String> {
+    use sha2::{Digest, Sha256};
+    let bytes = std::fs::read(path)?;
+    Ok(Sha256::digest(&bytes)
+        .iter()
+        .fold(String::new(), |mut s, b| {
+            use std::fmt::Write as _;
+            let _ = write!(s, "{b:02x}");
+            s
+        }))
+}
+
+/// One side of the engine benchmark: prints one JSON line.
+fn engine_child(mode: &str, input: &Path, checksums: bool) -> anyhow::Result<u8> {
+    let tmp = std::env::temp_dir().join(format!("medallion-bench-engine-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    let result = (|| -> anyhow::Result<serde_json::Value> {
+        match mode {
+            "handwritten" => {
+                let t = Instant::now();
+                let (clv, daily) = app::bench_handwritten(input)?;
+                Ok(
+                    serde_json::json!({"secs": t.elapsed().as_secs_f64(), "peak_rss_mib": app::peak_rss_mib(), "rows": {"customer_lifetime_value": clv, "daily_revenue": daily}}),
+                )
+            }
+            "medallion" => {
+                let project_dir = example_on(input, &tmp)?;
+                let mut ws = app::open_workspace(&tmp.join("ws.sqlite"))?;
+                let stored = app::resolve_project(&mut ws, &project_dir.to_string_lossy())?;
+                let request = app::run::MaterializeRequest {
+                    selection: "*".into(),
+                    partitions: vec![],
+                    force: true,
+                    trigger: "bench".into(),
+                };
+                let cancel = Arc::new(AtomicBool::new(false));
+                let t = Instant::now();
+                let summaries =
+                    app::run::materialize(&mut ws, &stored, &request, &mut |_, _| {}, &cancel)?;
+                let secs = t.elapsed().as_secs_f64();
+                let run = &summaries[0];
+                let rows: serde_json::Map<String, serde_json::Value> = run
+                    .events
+                    .iter()
+                    .filter_map(|e| match e {
+                        crate::model::RunEvent::Materialization(m) => {
+                            Some((m.asset.to_string(), m.row_count.into()))
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let mut out = serde_json::json!({"secs": secs, "peak_rss_mib": app::peak_rss_mib(), "status": run.run.status, "rows": rows});
+                if checksums {
+                    let dir = tmp.join("out");
+                    let gold = [
+                        crate::model::AssetKey::new("customer_lifetime_value"),
+                        crate::model::AssetKey::new("daily_revenue"),
+                    ];
+                    app::run::export_outputs(&ws, &stored.project.name, &gold, &dir, Some(2))?;
+                    out["checksums"] = serde_json::json!({
+                        "customer_lifetime_value": sha256_file(&dir.join("customer_lifetime_value.csv"))?,
+                        "daily_revenue": sha256_file(&dir.join("daily_revenue.csv"))?,
+                    });
+                }
+                Ok(out)
+            }
+            other => anyhow::bail!("unknown mode {other}"),
+        }
+    })();
+    let _ = std::fs::remove_dir_all(&tmp);
+    println!("{}", serde_json::to_string(&result?)?);
+    Ok(EXIT_OK)
+}
+
+fn child(mode: &str, input: &Path, checksums: bool) -> anyhow::Result<serde_json::Value> {
+    let exe = std::env::current_exe()?;
+    let mut cmd = std::process::Command::new(exe);
+    cmd.args(["bench", "engine-child", "--mode", mode, "--input"])
+        .arg(input);
+    if checksums {
+        cmd.arg("--checksums");
+    }
+    let out = cmd.output()?;
+    anyhow::ensure!(
+        out.status.success(),
+        "the {mode} run failed: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    Ok(serde_json::from_slice(&out.stdout)?)
+}
+
+fn engine_bench(
+    input: &Path,
+    rounds: usize,
+    checksums: bool,
+    format: OutputFormat,
+) -> anyhow::Result<u8> {
+    anyhow::ensure!(
+        input.join("customers.csv").is_file() && input.join("orders.csv").is_file(),
+        "{} needs customers.csv and orders.csv",
+        input.display()
+    );
+    let fastest = |mode: &str| -> anyhow::Result<serde_json::Value> {
+        let mut best: Option<serde_json::Value> = None;
+        for i in 0..rounds.max(1) {
+            let r = child(mode, input, checksums && i == 0 && mode == "medallion")?;
+            let better = best
+                .as_ref()
+                .is_none_or(|b| r["secs"].as_f64() < b["secs"].as_f64());
+            if better {
+                let sums = best.as_ref().and_then(|b| b.get("checksums").cloned());
+                best = Some(r);
+                if let (Some(b), Some(s)) = (best.as_mut(), sums) {
+                    b["checksums"] = s;
+                }
+            }
+        }
+        best.ok_or_else(|| anyhow::anyhow!("no run"))
+    };
+    let hand = fastest("handwritten")?;
+    let med = fastest("medallion")?;
+    let ratio =
+        med["secs"].as_f64().unwrap_or(f64::NAN) / hand["secs"].as_f64().unwrap_or(f64::NAN);
+
+    // Preview of every example asset on this input, and the whole example at its shipped size.
+    let tmp = std::env::temp_dir().join(format!("medallion-bench-preview-{}", std::process::id()));
+    std::fs::create_dir_all(&tmp)?;
+    let project_dir = example_on(input, &tmp)?;
+    let mut ws = app::open_workspace(&tmp.join("ws.sqlite"))?;
+    let stored = app::resolve_project(&mut ws, &project_dir.to_string_lossy())?;
+    let mut preview_ms = serde_json::Map::new();
+    for asset in &stored.project.assets {
+        let t = Instant::now();
+        app::run::preview(&ws, &stored, &asset.key, 20)?;
+        preview_ms.insert(asset.key.to_string(), ms(t).into());
+    }
+    let example_ms = match app::example_project_dir() {
+        Some(dir) => {
+            let mut ws = app::open_workspace(&tmp.join("small.sqlite"))?;
+            let stored = app::resolve_project(&mut ws, &dir.to_string_lossy())?;
+            let request = app::run::MaterializeRequest {
+                selection: "*".into(),
+                partitions: vec![],
+                force: true,
+                trigger: "bench".into(),
+            };
+            let cancel = Arc::new(AtomicBool::new(false));
+            let t = Instant::now();
+            app::run::materialize(&mut ws, &stored, &request, &mut |_, _| {}, &cancel)?;
+            Some(ms(t))
+        }
+        None => None,
+    };
+    drop(ws);
+    let _ = std::fs::remove_dir_all(&tmp);
+    let report = serde_json::json!({
+        "input": input, "handwritten": hand, "medallion": med, "ratio": ratio,
+        "preview_ms": preview_ms, "example_n1000_ms": example_ms,
+    });
+    match format {
+        OutputFormat::Json => print_json(&report)?,
+        OutputFormat::Text => {
+            let f = |v: &serde_json::Value, k: &str| {
+                v[k].as_f64().map_or("?".to_owned(), |x| format!("{x:.2}"))
+            };
+            println!("input: {}", input.display());
+            println!(
+                "hand-written polars lazy query   {:>8} s   peak {:>8} MiB",
+                f(&hand, "secs"),
+                f(&hand, "peak_rss_mib")
+            );
+            println!(
+                "medallion, every asset persisted {:>8} s   peak {:>8} MiB   ({ratio:.2}× the hand-written query)",
+                f(&med, "secs"),
+                f(&med, "peak_rss_mib")
+            );
+            println!("status {}; rows {}", med["status"], med["rows"]);
+            if let Some(sums) = med.get("checksums") {
+                println!("gold CSV SHA-256: {sums}");
+            }
+            for (asset, t) in &preview_ms {
+                println!(
+                    "preview {asset:<26} {:>8.1} ms",
+                    t.as_f64().unwrap_or(f64::NAN)
+                );
+            }
+            if let Some(t) = example_ms {
+                println!("whole example at its shipped size (N = 1,000), end to end: {t:.1} ms");
+            }
+        }
+    }
+    Ok(EXIT_OK)
+}
+
 pub fn run(which: &BenchCommand) -> anyhow::Result<u8> {
     match which {
+        BenchCommand::Engine {
+            input,
+            rounds,
+            checksums,
+            format,
+        } => engine_bench(input, *rounds, *checksums, *format),
+        BenchCommand::EngineChild {
+            mode,
+            input,
+            checksums,
+        } => engine_child(mode, input, *checksums),
         BenchCommand::Core {
             assets,
             rounds,

@@ -3,6 +3,7 @@
 //! reports everything as [`RunEvent`]s. The input is a serializable [`RunPlan`], so the same code
 //! runs inside a container for remote runs.
 
+pub mod bench;
 pub mod check;
 pub mod profile;
 pub mod sample;

@@ -1,0 +1,158 @@
+//! The example workload written by hand as one polars lazy query — the yardstick the engine's
+//! benchmark compares against (`medallion bench engine`). Nothing is persisted here.
+
+use std::path::Path;
+
+use polars::prelude::*;
+
+use super::transform::{full_match_pattern, title_case};
+
+const EMAIL: &str = r"^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}$";
+
+fn csv(path: &Path, schema: &[(&str, DataType)]) -> PolarsResult<LazyFrame> {
+    let overrides: Schema = schema
+        .iter()
+        .map(|(n, t)| Field::new((*n).into(), t.clone()))
+        .collect();
+    LazyCsvReader::new(PlRefPath::new(path.to_string_lossy().as_ref()))
+        .with_has_header(true)
+        .with_missing_is_null(true)
+        .with_dtype_overwrite(Some(Arc::new(overrides)))
+        .finish()
+}
+
+fn money(cents: Expr) -> Expr {
+    (cents.cast(DataType::Decimal(38, 2)) / lit(100)).cast(DataType::Float64)
+}
+
+/// Runs the whole SPEC pipeline and returns (`customer_lifetime_value`, `daily_revenue`).
+pub fn handwritten(input: &Path) -> PolarsResult<(DataFrame, DataFrame)> {
+    let dt = DataType::Datetime(TimeUnit::Microseconds, None);
+    let customers = csv(
+        &input.join("customers.csv"),
+        &[
+            ("customer_id", DataType::Int64),
+            ("first_name", DataType::String),
+            ("last_name", DataType::String),
+            ("email", DataType::String),
+            ("created_at", dt.clone()),
+            ("updated_at", dt),
+        ],
+    )?;
+    let orders = csv(
+        &input.join("orders.csv"),
+        &[
+            ("order_id", DataType::Int64),
+            ("customer_id", DataType::Int64),
+            ("order_date", DataType::Date),
+            ("amount", DataType::Decimal(12, 2)),
+            ("status", DataType::String),
+        ],
+    )?;
+    let title = |e: Expr| {
+        e.map(
+            |c: Column| {
+                Ok(c.str()?
+                    .apply_into_string_amortized(title_case)
+                    .into_column())
+            },
+            |_, f| Ok(f.clone()),
+        )
+    };
+    let cleaned = customers
+        .unique_stable(None, UniqueKeepStrategy::First)
+        .sort(
+            ["updated_at"],
+            SortMultipleOptions::default()
+                .with_order_descending(true)
+                .with_maintain_order(true),
+        )
+        .unique_stable(
+            Some(Selector::ByName {
+                names: vec!["customer_id".into()].into(),
+                strict: true,
+            }),
+            UniqueKeepStrategy::First,
+        )
+        .with_columns([
+            title(col("first_name").str().strip_chars(lit(" \t"))),
+            title(col("last_name").str().strip_chars(lit(" \t"))),
+            col("email")
+                .str()
+                .strip_chars(lit(" \t"))
+                .str()
+                .to_lowercase(),
+        ])
+        .filter(
+            col("email")
+                .str()
+                .contains(lit(full_match_pattern(EMAIL)), true)
+                .fill_null(lit(false)),
+        );
+    let history = orders
+        .filter(
+            col("status")
+                .eq(lit("completed"))
+                .and(col("amount").cast(DataType::Float64).gt(lit(0.0))),
+        )
+        .join(
+            cleaned.select([col("customer_id")]),
+            [col("customer_id")],
+            [col("customer_id")],
+            JoinArgs::new(JoinType::Semi),
+        )
+        .cache();
+    let cents = (col("amount") * lit(100)).cast(DataType::Int64);
+    let clv = history
+        .clone()
+        .group_by([col("customer_id")])
+        .agg([
+            len().cast(DataType::Int64).alias("order_count"),
+            cents.clone().sum().alias("cents"),
+            col("order_date").min().alias("first_order_date"),
+            col("order_date").max().alias("last_order_date"),
+        ])
+        .with_column(
+            (col("last_order_date").cast(DataType::Int64)
+                - col("first_order_date").cast(DataType::Int64))
+            .alias("tenure_days"),
+        )
+        .select([
+            col("customer_id"),
+            col("order_count"),
+            money(col("cents")).alias("total_revenue"),
+            money(
+                (lit(2) * col("cents") + col("order_count")).floor_div(lit(2) * col("order_count")),
+            )
+            .alias("avg_order_value"),
+            col("first_order_date"),
+            col("last_order_date"),
+            col("tenure_days"),
+            money(
+                (lit(2) * col("cents") * (lit(365) + col("tenure_days")) + lit(365))
+                    .floor_div(lit(730)),
+            )
+            .alias("clv"),
+        ])
+        .sort(["customer_id"], SortMultipleOptions::default());
+    let daily = history
+        .group_by([col("order_date")])
+        .agg([
+            cents.sum().alias("cents"),
+            len().cast(DataType::Int64).alias("order_count"),
+        ])
+        .select([
+            col("order_date"),
+            money(col("cents")).alias("revenue"),
+            col("order_count"),
+        ])
+        .sort(["order_date"], SortMultipleOptions::default());
+    let mut frames = LazyFrame::collect_all_with_engine(
+        vec![clv.logical_plan, daily.logical_plan],
+        Engine::Auto,
+        OptFlags::default(),
+    )?;
+    let daily = frames.pop().unwrap_or_default();
+    let clv = frames.pop().unwrap_or_default();
+    Ok((clv, daily))
+}
