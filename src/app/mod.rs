@@ -2,11 +2,14 @@
 //! and validating projects. The GUI and the CLI call the same functions, so they cannot drift
 //! apart; neither touches `SQLite` or the file format directly.
 
+pub mod worker;
+
 use std::path::{Path, PathBuf};
 
 use crate::format::{self, FormatError, LoadedProject};
 use crate::model::{Diagnostic, Project, has_errors};
-use crate::store::{self, ProjectSummary, StoreError, StoredProject, Workspace};
+use crate::store::{self, StoreError, Workspace};
+pub use crate::store::{ProjectSummary, StoredProject};
 
 /// The bundled example project's directory name under `projects/`.
 pub const EXAMPLE_PROJECT: &str = "customer_analytics";

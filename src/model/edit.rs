@@ -200,6 +200,8 @@ struct Change {
     label: String,
     ops: Vec<Op>,
     structural: bool,
+    /// Consecutive changes with the same tag undo as one (typing in one field).
+    coalesce: Option<String>,
 }
 
 /// An open project with its undo history and a dependency graph kept in step with it.
@@ -303,9 +305,34 @@ impl Document {
             label,
             ops: backward,
             structural,
+            coalesce: None,
         });
         self.redo.clear();
         self.bump(structural);
+        Ok(())
+    }
+
+    /// Like [`Document::apply`], but merged into the previous change when that was applied
+    /// with the same `tag` and nothing was undone since: typing in a field is one undo step.
+    /// Only for edits that replace one asset (`UpdateAsset`), whose first inverse restores the
+    /// state before the whole run of edits.
+    pub fn apply_coalescing(&mut self, edit: Edit, tag: &str) -> Result<(), EditError> {
+        let merge = matches!(edit, Edit::UpdateAsset { .. })
+            && self.redo.is_empty()
+            && self
+                .undo
+                .last()
+                .is_some_and(|c| c.coalesce.as_deref() == Some(tag));
+        self.apply(edit)?;
+        if merge {
+            if let Some(newest) = self.undo.pop()
+                && let Some(first) = self.undo.last_mut()
+            {
+                first.structural |= newest.structural;
+            }
+        } else if let Some(top) = self.undo.last_mut() {
+            top.coalesce = Some(tag.to_owned());
+        }
         Ok(())
     }
 
@@ -1087,6 +1114,39 @@ mod tests {
             .unwrap_err();
         assert!(matches!(err, EditError::Cycle { .. }), "{err}");
         assert_eq!(doc.project(), &p);
+    }
+
+    #[test]
+    fn coalesced_updates_undo_as_one() {
+        let p = example();
+        let mut doc = Document::new(p.clone());
+        let mut spec = p.asset(&"metric".into()).unwrap().clone();
+        for text in ["O", "Or", "Ord"] {
+            spec.description = text.into();
+            doc.apply_coalescing(
+                Edit::UpdateAsset {
+                    spec: Box::new(spec.clone()),
+                },
+                "metric:description",
+            )
+            .unwrap();
+        }
+        spec.owner = Some("ana".into());
+        doc.apply_coalescing(
+            Edit::UpdateAsset {
+                spec: Box::new(spec),
+            },
+            "metric:owner",
+        )
+        .unwrap();
+        doc.undo().unwrap();
+        assert_eq!(
+            doc.project().asset(&"metric".into()).unwrap().description,
+            "Ord"
+        );
+        doc.undo().unwrap();
+        assert_eq!(doc.project(), &p);
+        assert!(!doc.can_undo());
     }
 
     #[test]
