@@ -5,6 +5,7 @@
 //! at the end of the frame in one place. Nothing here touches `SQLite` or the file format: the
 //! workspace worker in `app` does, on its own thread.
 
+pub mod bench;
 pub mod canvas;
 pub mod commands;
 pub mod panels;
