@@ -1,4 +1,4 @@
-//! The studio window, driven headless by accessible labels (`egui_kittest`, no GPU).
+//! The studio, driven headless by accessible labels (`egui_kittest`, no GPU).
 
 #![allow(
     clippy::unwrap_used,
@@ -6,24 +6,89 @@
     clippy::many_single_char_names
 )]
 
+use std::time::{Duration, Instant};
+
+use egui::{Event, Key, Modifiers, PointerButton, Pos2, vec2};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
+use medallion::app;
 use medallion::format;
-use medallion::model::validate;
-use medallion::ui::{StudioState, studio_ui};
+use medallion::model::{AssetKey, CanvasPos, Project};
+use medallion::ui::{SaveState, Studio, frame_ui};
+
+fn example() -> Project {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/customer_analytics");
+    format::read_project(&dir).unwrap().project
+}
+
+fn harness(studio: Studio) -> Harness<'static, Studio> {
+    let mut h = Harness::builder()
+        .with_size(vec2(1400.0, 900.0))
+        .with_max_steps(40)
+        .build_ui_state(|ui, studio: &mut Studio| frame_ui(ui, studio), studio);
+    h.state_mut().validate_now();
+    h.run_ok();
+    h
+}
+
+fn studio_on(project: Project) -> Studio {
+    Studio::new(Some(project), "test.sqlite".into())
+}
+
+fn card(h: &Harness<'_, Studio>, key: &str) -> egui::Rect {
+    h.get_by_label(key).rect()
+}
+
+/// A primary-button drag from `from` to `to` in small steps, with `modifiers` held.
+fn drag(h: &mut Harness<'_, Studio>, from: Pos2, to: Pos2, modifiers: Modifiers) {
+    h.event(Event::PointerMoved(from));
+    h.run_ok();
+    h.event(Event::PointerButton {
+        pos: from,
+        button: PointerButton::Primary,
+        pressed: true,
+        modifiers,
+    });
+    h.run_ok();
+    for step in 1..=6 {
+        let t = step as f32 / 6.0;
+        h.event(Event::PointerMoved(from + (to - from) * t));
+        h.step();
+    }
+    h.event(Event::PointerButton {
+        pos: to,
+        button: PointerButton::Primary,
+        pressed: false,
+        modifiers,
+    });
+    h.run_ok();
+    h.event(Event::PointerGone);
+    h.run_ok();
+}
+
+fn click_card(h: &mut Harness<'_, Studio>, key: &str) {
+    h.get_by_label(key).click();
+    h.run_ok();
+}
+
+fn position(h: &Harness<'_, Studio>, key: &str) -> CanvasPos {
+    h.state().project().layout.positions[&AssetKey::new(key)]
+}
+
+fn deps(h: &Harness<'_, Studio>, key: &str) -> Vec<String> {
+    h.state()
+        .project()
+        .asset(&AssetKey::new(key))
+        .unwrap()
+        .deps
+        .iter()
+        .map(ToString::to_string)
+        .collect()
+}
 
 #[test]
-fn the_first_window_lists_the_example_assets_by_layer() {
-    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/customer_analytics");
-    let project = format::read_project(&dir).unwrap().project;
-    let diagnostics = validate(&project);
-    let state = StudioState {
-        project: Some(project),
-        diagnostics,
-        workspace: "test.sqlite".into(),
-    };
-    let mut harness = Harness::new_ui(move |ui| studio_ui(ui, &state));
-    harness.run();
+fn the_canvas_shows_lanes_and_every_example_asset() {
+    let h = harness(studio_on(example()));
     for label in [
         "raw_customer_data",
         "raw_orders",
@@ -31,29 +96,382 @@ fn the_first_window_lists_the_example_assets_by_layer() {
         "order_history",
         "customer_lifetime_value",
         "daily_revenue",
-        "Bronze (2)",
-        "Silver (2)",
-        "Gold (2)",
+        "Bronze lane",
+        "Silver lane",
+        "Gold lane",
         "Valid",
+        "Asset canvas",
     ] {
-        harness.get_by_label(label);
+        h.get_by_label(label);
     }
-    assert!(harness.query_by_label("Diagnostics").is_none());
+    assert!(h.query_by_label("Diagnostics").is_none());
 }
 
 #[test]
-fn diagnostics_show_in_the_window() {
+fn diagnostics_show_and_select_their_asset() {
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/broken_projects/cycle");
     let project = format::read_project(&dir).unwrap().project;
-    let diagnostics = validate(&project);
-    let state = StudioState {
-        project: Some(project),
-        diagnostics,
-        workspace: "test.sqlite".into(),
-    };
-    let mut harness = Harness::new_ui(move |ui| studio_ui(ui, &state));
-    harness.run();
-    harness.get_by_label("Diagnostics");
-    harness.get_by_label("1 error(s), 0 warning(s)");
-    harness.get_by_label_contains("dependency cycle: a → b → a");
+    let mut h = harness(studio_on(project));
+    h.get_by_label("Diagnostics");
+    h.get_by_label("1 error(s), 0 warning(s)");
+    h.get_by_label_contains("dependency cycle: a → b → a")
+        .click();
+    h.run_ok();
+    assert_eq!(
+        h.state()
+            .canvas
+            .selection
+            .iter()
+            .next()
+            .map(AssetKey::as_str),
+        Some("a")
+    );
+}
+
+#[test]
+fn add_an_asset_from_the_palette_then_undo_and_redo() {
+    let mut h = harness(studio_on(example()));
+    let before = h.state().project().clone();
+    h.get_by_label("Add asset…").click();
+    h.run_ok();
+    h.get_by_label("Gold: SQL transform").click();
+    h.run_ok();
+    let key = AssetKey::new("new_gold");
+    assert!(h.state().project().asset(&key).is_some());
+    assert!(h.state().canvas.selection.contains(&key));
+    h.get_by_label("new_gold");
+    // The inspector shows the new asset.
+    assert_eq!(
+        h.get_by_label("Asset key").value().as_deref(),
+        Some("new_gold")
+    );
+
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_ok();
+    assert_eq!(h.state().project(), &before);
+    assert!(h.query_by_label("new_gold").is_none());
+    h.key_press_modifiers(Modifiers::COMMAND | Modifiers::SHIFT, Key::Z);
+    h.run_ok();
+    assert!(h.state().project().asset(&key).is_some());
+}
+
+#[test]
+fn connect_two_assets_by_dragging_from_the_output_port() {
+    let mut h = harness(studio_on(example()));
+    assert!(!deps(&h, "daily_revenue").contains(&"cleaned_customer_data".to_owned()));
+    let from = card(&h, "cleaned_customer_data").right_center();
+    let to = card(&h, "daily_revenue").center();
+    drag(&mut h, from, to, Modifiers::NONE);
+    assert!(
+        deps(&h, "daily_revenue").contains(&"cleaned_customer_data".to_owned()),
+        "{:?}",
+        h.state().notice
+    );
+    assert_eq!(
+        h.state().doc.undo_label(),
+        Some("connect cleaned_customer_data to daily_revenue")
+    );
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_ok();
+    assert!(!deps(&h, "daily_revenue").contains(&"cleaned_customer_data".to_owned()));
+}
+
+#[test]
+fn a_cycle_is_refused_with_its_reason_on_screen() {
+    let mut h = harness(studio_on(example()));
+    let before = h.state().project().clone();
+    // order_history's SQL reads cleaned_customer_data, so feeding order_history back into
+    // cleaned_customer_data would close a cycle.
+    let from = card(&h, "order_history").right_center();
+    let to = card(&h, "cleaned_customer_data").center();
+    drag(&mut h, from, to, Modifiers::NONE);
+    h.get_by_label_contains(
+        "This would close the dependency cycle cleaned_customer_data → order_history → cleaned_customer_data",
+    );
+    assert_eq!(h.state().project(), &before);
+    assert!(!h.state().doc.can_undo());
+    // A layer rule is refused too.
+    let from = card(&h, "daily_revenue").right_center();
+    let to = card(&h, "order_history").center();
+    drag(&mut h, from, to, Modifiers::NONE);
+    h.get_by_label_contains("silver assets read bronze or silver assets");
+    assert_eq!(h.state().project(), &before);
+}
+
+#[test]
+fn rename_from_the_inspector_updates_downstream_sql() {
+    let mut h = harness(studio_on(example()));
+    click_card(&mut h, "order_history");
+    let field = h.get_by_label("Asset key");
+    field.focus();
+    h.run_ok();
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.get_by_label("Asset key").type_text("orders_by_customer");
+    h.run_ok();
+    h.key_press(Key::Enter);
+    h.run_ok();
+    let project = h.state().project();
+    assert!(project.asset(&"order_history".into()).is_none());
+    let clv = project.asset(&"customer_lifetime_value".into()).unwrap();
+    let sql = clv.transform().unwrap().sql.as_deref().unwrap();
+    assert!(sql.contains("orders_by_customer"), "{sql}");
+    assert!(!sql.contains("order_history"), "{sql}");
+    h.get_by_label("orders_by_customer");
+    h.get_by_label("Valid");
+}
+
+#[test]
+fn delete_with_the_delete_key_and_undo() {
+    let mut h = harness(studio_on(example()));
+    let before = h.state().project().clone();
+    click_card(&mut h, "daily_revenue");
+    h.key_press(Key::Delete);
+    h.run_ok();
+    assert!(h.state().project().asset(&"daily_revenue".into()).is_none());
+    assert!(h.query_by_label("daily_revenue").is_none());
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_ok();
+    assert_eq!(h.state().project(), &before);
+}
+
+#[test]
+fn shift_click_two_cards_and_move_them_as_one_edit() {
+    let mut h = harness(studio_on(example()));
+    let a0 = position(&h, "raw_orders");
+    let b0 = position(&h, "order_history");
+    let c0 = position(&h, "daily_revenue");
+    click_card(&mut h, "raw_orders");
+    h.get_by_label("order_history")
+        .click_modifiers(Modifiers::SHIFT);
+    h.run_ok();
+    assert_eq!(h.state().canvas.selection.len(), 2);
+    let grab = card(&h, "order_history").center() + vec2(-30.0, 0.0);
+    drag(&mut h, grab, grab + vec2(0.0, 120.0), Modifiers::NONE);
+    let (a1, b1) = (position(&h, "raw_orders"), position(&h, "order_history"));
+    assert!(b1.y > b0.y + 20.0, "{b0:?} → {b1:?}");
+    assert!(
+        ((a1.y - a0.y) - (b1.y - b0.y)).abs() < 0.01,
+        "moved together"
+    );
+    assert_eq!(position(&h, "daily_revenue"), c0, "unselected stays");
+    assert_eq!(h.state().doc.undo_label(), Some("move 2 assets"));
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_ok();
+    assert_eq!(position(&h, "raw_orders"), a0);
+    assert_eq!(position(&h, "order_history"), b0);
+}
+
+#[test]
+fn rectangle_select_on_empty_space() {
+    let mut h = harness(studio_on(example()));
+    let a = card(&h, "raw_customer_data");
+    let b = card(&h, "raw_orders");
+    let from = a.left_top() - vec2(16.0, 16.0);
+    let to = b.right_bottom() + vec2(4.0, 4.0);
+    drag(&mut h, from, to, Modifiers::NONE);
+    let selection: Vec<&str> = h
+        .state()
+        .canvas
+        .selection
+        .iter()
+        .map(AssetKey::as_str)
+        .collect();
+    assert_eq!(selection, vec!["raw_customer_data", "raw_orders"]);
+}
+
+#[test]
+fn keyboard_moves_focus_and_copy_paste_duplicates() {
+    let mut h = harness(studio_on(example()));
+    click_card(&mut h, "raw_customer_data");
+    h.key_press(Key::ArrowRight);
+    h.run_ok();
+    let focused = h.state().canvas.focus.clone().unwrap();
+    assert_eq!(focused.as_str(), "cleaned_customer_data");
+    h.key_press_modifiers(Modifiers::COMMAND, Key::C);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::V);
+    h.run_ok();
+    let copy = AssetKey::new("cleaned_customer_data_2");
+    assert!(h.state().project().asset(&copy).is_some());
+    assert!(h.state().canvas.selection.contains(&copy));
+}
+
+#[test]
+fn command_palette_lists_commands_with_shortcuts() {
+    let mut h = harness(studio_on(example()));
+    h.key_press_modifiers(Modifiers::COMMAND, Key::K);
+    h.run_ok();
+    h.get_by_label("Command search");
+    // The toolbar button and the palette entry.
+    assert_eq!(h.get_all_by_label("Fit to view").count(), 2);
+    h.get_by_label("Auto-arrange all").click();
+    h.run_ok();
+    assert!(h.query_by_label("Command search").is_none());
+}
+
+#[test]
+fn find_jumps_to_an_asset() {
+    let mut h = harness(studio_on(example()));
+    h.key_press_modifiers(Modifiers::COMMAND, Key::F);
+    h.run_ok();
+    h.get_by_label("Find").type_text("lifetime");
+    h.run_ok();
+    // The result button, not the card of the same name.
+    h.get_all_by_label("customer_lifetime_value")
+        .min_by_key(|n| n.rect().height() as i32)
+        .unwrap()
+        .click();
+    h.run_ok();
+    let selected: Vec<&str> = h
+        .state()
+        .canvas
+        .selection
+        .iter()
+        .map(AssetKey::as_str)
+        .collect();
+    assert_eq!(selected, vec!["customer_lifetime_value"]);
+}
+
+#[test]
+fn selection_syntax_highlights_matches() {
+    let mut h = harness(studio_on(example()));
+    h.get_by_label("Selection").focus();
+    h.run_ok();
+    h.get_by_label("Selection").type_text("+order_history");
+    h.run_ok();
+    let highlighted: Vec<&str> = h
+        .state()
+        .canvas
+        .highlight
+        .iter()
+        .map(AssetKey::as_str)
+        .collect();
+    assert_eq!(
+        highlighted,
+        vec![
+            "cleaned_customer_data",
+            "order_history",
+            "raw_customer_data",
+            "raw_orders"
+        ]
+    );
+    h.get_by_label("4 match(es)");
+}
+
+fn wait_saved(h: &mut Harness<'_, Studio>) {
+    let start = Instant::now();
+    while h.state().save_state() != SaveState::Saved {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "never saved: {:?}",
+            h.state().save_state()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+        h.step();
+    }
+}
+
+#[test]
+fn save_and_reopen_preserves_every_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws_path = dir.path().join("ws.sqlite");
+    {
+        let mut ws = app::open_workspace(&ws_path).unwrap();
+        let example_dir =
+            std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/customer_analytics");
+        app::import_project(&mut ws, &example_dir, false, false).unwrap();
+    }
+    let stored = app::load_project(
+        &app::open_workspace(&ws_path).unwrap(),
+        "customer_analytics",
+    )
+    .unwrap()
+    .project;
+    let studio = Studio::with_workspace(Some(stored), &ws_path).unwrap();
+    let mut h = harness(studio);
+    // Add, connect, move, rename.
+    h.get_by_label("Add asset…").click();
+    h.run_ok();
+    h.get_by_label("Silver: SQL transform").click();
+    h.run_ok();
+    let from = card(&h, "raw_orders").right_center();
+    let to = card(&h, "new_silver").center();
+    drag(&mut h, from, to, Modifiers::NONE);
+    assert_eq!(
+        deps(&h, "new_silver"),
+        vec!["raw_orders"],
+        "{:?} {from:?} {to:?} {:?} {:?}",
+        h.state().notice,
+        h.state().doc.undo_label(),
+        h.state().canvas.selection
+    );
+    let grab = card(&h, "daily_revenue").center();
+    drag(&mut h, grab, grab + vec2(40.0, 80.0), Modifiers::NONE);
+    assert_eq!(h.state().save_state(), SaveState::Dirty);
+    h.get_by_label("customer_analytics •");
+    h.key_press_modifiers(Modifiers::COMMAND, Key::S);
+    h.run_ok();
+    wait_saved(&mut h);
+    h.get_by_label("customer_analytics");
+    let edited = h.state().project().clone();
+
+    // Reopen from the workspace file.
+    let reopened = app::load_project(
+        &app::open_workspace(&ws_path).unwrap(),
+        "customer_analytics",
+    )
+    .unwrap()
+    .project;
+    assert_eq!(reopened, edited);
+    let h2 = harness(studio_on(reopened));
+    h2.get_by_label("new_silver");
+    assert_eq!(
+        position(&h2, "daily_revenue"),
+        position(&h, "daily_revenue")
+    );
+
+    // Autosave: an edit with no explicit save lands after the debounce.
+    click_card(&mut h, "new_silver");
+    h.key_press(Key::Delete);
+    h.run_ok();
+    wait_saved(&mut h);
+    let reopened = app::load_project(
+        &app::open_workspace(&ws_path).unwrap(),
+        "customer_analytics",
+    )
+    .unwrap()
+    .project;
+    assert!(reopened.asset(&"new_silver".into()).is_none());
+    // Quitting saves what is pending.
+    let grab = card(&h, "raw_orders").center();
+    drag(&mut h, grab, grab + vec2(0.0, 60.0), Modifiers::NONE);
+    let moved = position(&h, "raw_orders");
+    h.state_mut().shut_down();
+    let reopened = app::load_project(
+        &app::open_workspace(&ws_path).unwrap(),
+        "customer_analytics",
+    )
+    .unwrap()
+    .project;
+    assert_eq!(
+        reopened.layout.positions[&AssetKey::new("raw_orders")],
+        moved
+    );
+}
+
+#[test]
+fn connect_a_new_asset_right_after_adding_it() {
+    let mut h = harness(studio_on(example()));
+    h.get_by_label("Add asset…").click();
+    h.run_ok();
+    h.get_by_label("Silver: SQL transform").click();
+    h.run_ok();
+    let from = card(&h, "raw_orders").right_center();
+    let to = card(&h, "new_silver").center();
+    drag(&mut h, from, to, Modifiers::NONE);
+    assert_eq!(
+        deps(&h, "new_silver"),
+        vec!["raw_orders"],
+        "{:?}",
+        h.state().doc.undo_label()
+    );
 }

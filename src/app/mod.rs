@@ -4,6 +4,7 @@
 
 pub mod report;
 pub mod run;
+pub mod worker;
 
 use std::path::{Path, PathBuf};
 

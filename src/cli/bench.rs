@@ -52,6 +52,18 @@ pub enum BenchCommand {
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
+    /// Studio frame time (CPU: egui pass + tessellation) idle, panning and zooming, and
+    /// auto-layout time, on a generated project
+    Ui {
+        /// Assets in the generated project
+        #[arg(long, default_value_t = 2000)]
+        assets: usize,
+        /// Frames measured per scenario
+        #[arg(long, default_value_t = 120)]
+        frames: usize,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
 }
 
 fn median(mut xs: Vec<f64>) -> f64 {
@@ -297,6 +309,42 @@ pub fn run(which: &BenchCommand) -> anyhow::Result<u8> {
             input,
             checksums,
         } => engine_child(mode, input, *checksums),
+        BenchCommand::Ui {
+            assets,
+            frames,
+            format,
+        } => {
+            let report = crate::ui::bench::run(*assets, (*frames).max(1));
+            match format {
+                OutputFormat::Json => print_json(&report)?,
+                OutputFormat::Text => {
+                    let build = if cfg!(debug_assertions) {
+                        "debug build"
+                    } else {
+                        "release build"
+                    };
+                    println!(
+                        "studio frames on {assets} generated assets ({build}, CPU only, 1600×1000)"
+                    );
+                    for (name, s) in [
+                        ("idle", report.frame_ms.idle),
+                        ("pan", report.frame_ms.pan),
+                        ("zoom", report.frame_ms.zoom),
+                    ] {
+                        println!(
+                            "{name:<5} p50 {:7.2} ms   p95 {:7.2} ms   (goal p95 ≤ 8 ms at 2,000)",
+                            s.p50, s.p95
+                        );
+                    }
+                    println!(
+                        "layout {:7.2} ms   (goal ≤ 200 ms at 2,000)",
+                        report.layout_ms
+                    );
+                    println!("idle frame vertices: {}", report.idle_vertices);
+                }
+            }
+            Ok(EXIT_OK)
+        }
         BenchCommand::Core {
             assets,
             rounds,

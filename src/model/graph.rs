@@ -125,6 +125,13 @@ impl AssetGraph {
         self.graph.edge_count()
     }
 
+    /// Every edge as `(upstream, downstream)`.
+    pub fn edges(&self) -> impl Iterator<Item = (&AssetKey, &AssetKey)> {
+        self.graph
+            .edge_references()
+            .map(|e| (&self.graph[e.source()], &self.graph[e.target()]))
+    }
+
     /// Direct upstream assets of `key`, in key order.
     pub fn upstream(&self, key: &AssetKey) -> Vec<&AssetKey> {
         self.neighbors(key, Direction::Incoming)

@@ -6,7 +6,9 @@ pub mod asset;
 pub mod check;
 pub mod compute;
 pub mod diagnostic;
+pub mod edit;
 pub mod graph;
+pub mod layout;
 pub mod partition;
 pub mod project;
 pub mod resource;
@@ -23,6 +25,7 @@ pub use asset::{
 pub use check::{AssetCheckSpec, CheckKind, CheckSeverity};
 pub use compute::{ComputeHints, ComputeTier};
 pub use diagnostic::{Diagnostic, DiagnosticCode, DiagnosticSeverity, SourceLocation, has_errors};
+pub use edit::{Document, Edit, EditError};
 pub use graph::AssetGraph;
 pub use partition::PartitionsDefinition;
 pub use project::{CanvasLayout, CanvasPos, Project, ScheduleDefinition};

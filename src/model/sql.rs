@@ -126,9 +126,80 @@ impl Visitor for TableCollector {
     }
 }
 
+/// Rewrites every reference to table `old` in `sql` as `new` (double-quoted when `new` is not a
+/// plain identifier), leaving comments, strings and qualified column names (`t.old`) alone.
+/// Returns `None` when the SQL does not mention `old` as a table-like word or cannot be tokenized;
+/// validation then reports what still reads the old name.
+pub fn rename_table(sql: &str, old: &str, new: &str) -> Option<String> {
+    use sqlparser::tokenizer::{Token, Tokenizer};
+    let tokens = Tokenizer::new(&GenericDialect {}, sql)
+        .tokenize_with_location()
+        .ok()?;
+    // Byte offset of the start of each 1-based line, so token spans map back onto the text.
+    let mut line_starts = vec![0usize];
+    line_starts.extend(sql.match_indices('\n').map(|(i, _)| i + 1));
+    let offset = |line: u64, column: u64| -> Option<usize> {
+        let start = *line_starts.get(usize::try_from(line).ok()?.checked_sub(1)?)?;
+        let col = usize::try_from(column).ok()?.checked_sub(1)?;
+        sql[start..]
+            .char_indices()
+            .nth(col)
+            .map(|(i, _)| start + i)
+            .or(Some(sql.len()))
+    };
+    let replacement = if super::asset::is_identifier(new) {
+        new.to_owned()
+    } else {
+        format!("\"{}\"", new.replace('"', "\"\""))
+    };
+    let mut ranges = Vec::new();
+    let mut previous_significant: Option<&Token> = None;
+    for t in &tokens {
+        if let Token::Word(word) = &t.token
+            && word.value == old
+            && matches!(word.quote_style, None | Some('"'))
+            && !matches!(previous_significant, Some(Token::Period))
+        {
+            let start = offset(t.span.start.line, t.span.start.column)?;
+            let end = offset(t.span.end.line, t.span.end.column)?;
+            ranges.push(start..end);
+        }
+        if !matches!(t.token, Token::Whitespace(_)) {
+            previous_significant = Some(&t.token);
+        }
+    }
+    if ranges.is_empty() {
+        return None;
+    }
+    let mut out = String::with_capacity(sql.len() + ranges.len() * new.len());
+    let mut at = 0;
+    for r in ranges {
+        out.push_str(sql.get(at..r.start)?);
+        out.push_str(&replacement);
+        at = r.end;
+    }
+    out.push_str(sql.get(at..)?);
+    Some(out)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn rename_table_rewrites_references_only() {
+        let sql = "-- orders here\nSELECT o.id, x.orders FROM orders o\n  JOIN \"orders\" p USING (id) WHERE s = 'orders'";
+        let out = rename_table(sql, "orders", "clean_orders").unwrap();
+        assert_eq!(
+            out,
+            "-- orders here\nSELECT o.id, x.orders FROM clean_orders o\n  JOIN clean_orders p USING (id) WHERE s = 'orders'"
+        );
+        assert_eq!(
+            rename_table("SELECT * FROM é JOIN a USING (id)", "a", "sales/a").unwrap(),
+            "SELECT * FROM é JOIN \"sales/a\" USING (id)"
+        );
+        assert_eq!(rename_table("SELECT 1", "a", "b"), None);
+    }
 
     #[test]
     fn lists_tables_without_ctes() {

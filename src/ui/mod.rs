@@ -1,38 +1,49 @@
-//! The studio (eframe/egui). This first window opens the workspace's project — the bundled
-//! example on first start — and lists its assets by layer with their diagnostics. The canvas
-//! editor replaces the asset lists.
+//! The studio (eframe/egui): the asset canvas with its panels, over one [`Document`].
+//!
+//! Per frame, [`Studio::logic`] drains the workspace worker's events and runs the autosave
+//! debounce; [`studio_ui`] draws and pushes [`UICommand`]s and canvas actions, which are applied
+//! at the end of the frame in one place. Nothing here touches `SQLite` or the file format: the
+//! workspace worker in `app` does, on its own thread.
 
+pub mod bench;
+pub mod canvas;
+pub mod commands;
+pub mod panels;
 mod theme;
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::mpsc::{Receiver, SyncSender};
+use std::time::{Duration, Instant};
 
-use egui::{Color32, RichText};
+use egui::RichText;
 
-use crate::app;
-use crate::model::{AssetSpec, Diagnostic, Layer, Project};
+use crate::app::{
+    self,
+    worker::{WorkspaceEvent, WorkspaceRequest, WorkspaceWorker},
+};
+use crate::model::edit::{self, Document, Edit};
+use crate::model::layout::{self, LayoutMode};
+use crate::model::{AssetKey, AssetSpec, CanvasPos, Diagnostic, Project};
+use canvas::{CanvasAction, CanvasState, CardBadges};
+pub use commands::UICommand;
+
+/// Autosave waits this long after the last edit.
+pub const AUTOSAVE_DELAY: Duration = Duration::from_secs(1);
+/// Validation waits this long after the last structural edit (typing SQL re-validates once
+/// the typing pauses).
+const VALIDATION_DELAY: Duration = Duration::from_millis(250);
+const PREFERENCES_KEY: &str = "medallion.preferences";
 
 /// Opens the studio window on the workspace at `workspace_path`. Blocks until the window closes.
 pub fn run(workspace_path: &Path) -> anyhow::Result<()> {
-    // Loading happens once before the window exists, so the UI thread never waits on SQLite.
-    let mut ws = app::open_workspace(workspace_path)?;
-    let stored = app::project_to_open(&mut ws)?;
-    let state = match stored {
-        Some(stored) => {
-            let diagnostics = app::validate_project(&stored.project);
-            StudioState {
-                project: Some(stored.project),
-                diagnostics,
-                workspace: workspace_path.display().to_string(),
-            }
-        }
-        None => StudioState {
-            project: None,
-            diagnostics: Vec::new(),
-            workspace: workspace_path.display().to_string(),
-        },
+    // The first project is loaded before the window exists; after that the workspace worker
+    // does all workspace I/O off the UI thread.
+    let stored = {
+        let mut ws = app::open_workspace(workspace_path)?;
+        app::project_to_open(&mut ws)?
     };
-    let title = match &state.project {
-        Some(p) => format!("{} — Medallion", p.name),
+    let title = match &stored {
+        Some(s) => format!("{} — Medallion", s.project.name),
         None => "Medallion".to_owned(),
     };
     let options = eframe::NativeOptions {
@@ -43,55 +54,711 @@ pub fn run(workspace_path: &Path) -> anyhow::Result<()> {
             .with_min_inner_size([640.0, 400.0]),
         ..Default::default()
     };
+    let workspace_path = workspace_path.to_owned();
     eframe::run_native(
         "Medallion",
         options,
-        Box::new(|_cc| Ok(Box::new(Studio { state }))),
+        Box::new(move |cc| {
+            let prefs: Preferences = cc
+                .storage
+                .and_then(|s| eframe::get_value(s, PREFERENCES_KEY))
+                .unwrap_or_default();
+            let ctx = cc.egui_ctx.clone();
+            let worker =
+                WorkspaceWorker::spawn(&workspace_path, Box::new(move || ctx.request_repaint()))?;
+            let mut studio = Studio::new(
+                stored.map(|s| s.project),
+                workspace_path.display().to_string(),
+            );
+            studio.prefs = prefs;
+            studio.worker = Some(worker);
+            studio.request(WorkspaceRequest::ListProjects);
+            Ok(Box::new(studio))
+        }),
     )
     .map_err(|e| anyhow::anyhow!("cannot open the studio window: {e}"))
 }
 
-/// Everything the window shows, loaded before the first frame.
-pub struct StudioState {
-    pub project: Option<Project>,
-    pub diagnostics: Vec<Diagnostic>,
-    pub workspace: String,
+/// Preferences kept in eframe storage between sessions (window size is kept by eframe).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(default)]
+pub struct Preferences {
+    pub dark_mode: bool,
+    pub inspector_width: f32,
+    pub diagnostics_height: f32,
+    pub show_inspector: bool,
+    pub show_diagnostics: bool,
+    /// Most recently opened first.
+    pub recent_projects: Vec<String>,
+}
+
+impl Default for Preferences {
+    fn default() -> Self {
+        Self {
+            dark_mode: true,
+            inspector_width: 360.0,
+            diagnostics_height: 140.0,
+            show_inspector: true,
+            show_diagnostics: true,
+            recent_projects: Vec::new(),
+        }
+    }
+}
+
+impl Preferences {
+    fn remember(&mut self, project: &str) {
+        self.recent_projects.retain(|p| p != project);
+        self.recent_projects.insert(0, project.to_owned());
+        self.recent_projects.truncate(8);
+    }
+}
+
+/// A message shown over the canvas until dismissed or replaced.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Notice {
+    pub text: String,
+    pub is_error: bool,
+    pub at: Instant,
+}
+
+/// Where the studio stands with saving.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SaveState {
+    Saved,
+    /// Edited since the last save; autosave is pending.
+    Dirty,
+    Saving,
+    Failed,
 }
 
 pub struct Studio {
-    pub state: StudioState,
+    pub doc: Document,
+    pub canvas: CanvasState,
+    pub diagnostics: Vec<Diagnostic>,
+    diagnostics_revision: Option<u64>,
+    last_structural_change: Option<Instant>,
+    badges: CardBadges,
+    pub prefs: Preferences,
+    pub worker: Option<WorkspaceWorker>,
+    pub workspace_label: String,
+    /// The document revision last written to the workspace.
+    saved_revision: u64,
+    saving_revision: Option<u64>,
+    save_failed: bool,
+    last_edit: Option<Instant>,
+    pub notice: Option<Notice>,
+    commands: Vec<UICommand>,
+    actions: Vec<CanvasAction>,
+    pub inspector: panels::inspector::InspectorState,
+    /// The add-asset palette, open for a new asset at this position.
+    pub add_palette: Option<CanvasPos>,
+    pub command_palette: Option<panels::command_palette::PaletteState>,
+    pub find: Option<panels::find::FindState>,
+    pub selection_query: String,
+    pub selection_error: Option<String>,
+    pub projects: Vec<app::ProjectSummary>,
+    pub picker_open: bool,
+    clipboard: Vec<(AssetSpec, Option<CanvasPos>)>,
+    dialogs: Option<(SyncSender<DialogResult>, Receiver<DialogResult>)>,
+    has_project: bool,
+}
+
+/// A native file dialog's answer, from its own thread.
+#[derive(Debug)]
+enum DialogResult {
+    Import(Option<PathBuf>),
+    Export(Option<PathBuf>),
 }
 
 impl Studio {
-    pub fn new(state: StudioState) -> Self {
-        Self { state }
+    /// A studio on `project` (or an empty one) that saves nowhere until a worker is attached.
+    pub fn new(project: Option<Project>, workspace_label: String) -> Self {
+        let has_project = project.is_some();
+        let mut project = project.unwrap_or_else(|| Project::new("untitled"));
+        place_unplaced(&mut project);
+        let mut prefs = Preferences::default();
+        if has_project {
+            prefs.remember(&project.name);
+        }
+        Self {
+            doc: Document::new(project),
+            canvas: CanvasState::new(),
+            diagnostics: Vec::new(),
+            diagnostics_revision: None,
+            last_structural_change: None,
+            badges: CardBadges::default(),
+            prefs,
+            worker: None,
+            workspace_label,
+            saved_revision: 0,
+            saving_revision: None,
+            save_failed: false,
+            last_edit: None,
+            notice: None,
+            commands: Vec::new(),
+            actions: Vec::new(),
+            inspector: panels::inspector::InspectorState::default(),
+            add_palette: None,
+            command_palette: None,
+            find: None,
+            selection_query: String::new(),
+            selection_error: None,
+            projects: Vec::new(),
+            picker_open: false,
+            clipboard: Vec::new(),
+            dialogs: None,
+            has_project,
+        }
+    }
+
+    /// A studio attached to a workspace worker on `workspace_path` (tests and the bench use
+    /// this; the window attaches its worker with the repaint hook).
+    pub fn with_workspace(project: Option<Project>, workspace_path: &Path) -> anyhow::Result<Self> {
+        let mut studio = Self::new(project, workspace_path.display().to_string());
+        studio.worker = Some(WorkspaceWorker::spawn(workspace_path, Box::new(|| {}))?);
+        studio.request(WorkspaceRequest::ListProjects);
+        Ok(studio)
+    }
+
+    pub fn project(&self) -> &Project {
+        self.doc.project()
+    }
+
+    pub fn save_state(&self) -> SaveState {
+        if self.saving_revision.is_some() {
+            SaveState::Saving
+        } else if self.save_failed {
+            SaveState::Failed
+        } else if self.doc.revision() != self.saved_revision {
+            SaveState::Dirty
+        } else {
+            SaveState::Saved
+        }
+    }
+
+    /// Queues a command to run at the end of this frame.
+    pub fn push_command(&mut self, command: UICommand) {
+        self.commands.push(command);
+    }
+
+    fn request(&mut self, request: WorkspaceRequest) {
+        let Some(worker) = &self.worker else {
+            self.show_error("no workspace is open");
+            return;
+        };
+        if let Err(busy) = worker.send(request) {
+            self.show_error(&busy.to_string());
+        }
+    }
+
+    pub fn show_error(&mut self, text: &str) {
+        self.notice = Some(Notice {
+            text: text.to_owned(),
+            is_error: true,
+            at: Instant::now(),
+        });
+    }
+
+    pub fn show_info(&mut self, text: &str) {
+        self.notice = Some(Notice {
+            text: text.to_owned(),
+            is_error: false,
+            at: Instant::now(),
+        });
+    }
+
+    /// Applies an edit through the document; a refusal is shown with its reason.
+    pub fn apply(&mut self, edit: Edit) -> bool {
+        let before = self.doc.structure_revision();
+        match self.doc.apply(edit) {
+            Ok(()) => {
+                self.after_change(before);
+                true
+            }
+            Err(e) => {
+                self.show_error(&capitalised(&e.to_string()));
+                false
+            }
+        }
+    }
+
+    /// Applies an edit that merges with the previous one carrying the same `tag`.
+    pub fn apply_coalescing(&mut self, edit: Edit, tag: &str) -> bool {
+        let before = self.doc.structure_revision();
+        match self.doc.apply_coalescing(edit, tag) {
+            Ok(()) => {
+                self.after_change(before);
+                true
+            }
+            Err(e) => {
+                self.show_error(&capitalised(&e.to_string()));
+                false
+            }
+        }
+    }
+
+    fn after_change(&mut self, structure_before: u64) {
+        self.last_edit = Some(Instant::now());
+        if self.doc.structure_revision() != structure_before {
+            self.last_structural_change = Some(Instant::now());
+        }
+    }
+
+    /// Per-frame work that draws nothing: worker events, validation and the autosave debounce.
+    pub fn logic(&mut self, ctx: &egui::Context) {
+        self.drain_worker();
+        self.drain_dialogs();
+        self.revalidate(ctx);
+        self.autosave(ctx);
+        ctx.set_visuals(if self.prefs.dark_mode {
+            egui::Visuals::dark()
+        } else {
+            egui::Visuals::light()
+        });
+    }
+
+    fn drain_worker(&mut self) {
+        let Some(worker) = &self.worker else { return };
+        for event in worker.poll() {
+            match event {
+                WorkspaceEvent::Saved { revision, .. } => {
+                    if self.saving_revision == Some(revision) {
+                        self.saving_revision = None;
+                    }
+                    self.saved_revision = self.saved_revision.max(revision);
+                    self.save_failed = false;
+                }
+                WorkspaceEvent::SaveFailed { revision, error } => {
+                    if self.saving_revision == Some(revision) {
+                        self.saving_revision = None;
+                    }
+                    self.save_failed = true;
+                    self.show_error(&format!("Saving failed: {error}"));
+                }
+                WorkspaceEvent::Projects(list) => self.projects = list,
+                WorkspaceEvent::Opened(stored) => self.open_project(stored.project),
+                WorkspaceEvent::Imported { report, stored } => {
+                    self.open_project(stored.project);
+                    self.show_info(&format!(
+                        "Imported {} ({} assets, {} diagnostics)",
+                        report.name,
+                        report.assets,
+                        report.diagnostics.len()
+                    ));
+                    self.request(WorkspaceRequest::ListProjects);
+                }
+                WorkspaceEvent::Exported { dir } => {
+                    self.show_info(&format!("Exported to {}", dir.display()));
+                }
+                WorkspaceEvent::Failed { what, error } => {
+                    self.show_error(&format!("Could not {what}: {error}"));
+                }
+            }
+        }
+    }
+
+    fn drain_dialogs(&mut self) {
+        let results: Vec<DialogResult> = match &self.dialogs {
+            Some((_, rx)) => rx.try_iter().collect(),
+            None => return,
+        };
+        for result in results {
+            match result {
+                DialogResult::Import(Some(dir)) => self.import_dir(dir),
+                DialogResult::Export(Some(dir)) => self.export_dir(dir),
+                DialogResult::Import(None) | DialogResult::Export(None) => {}
+            }
+        }
+    }
+
+    /// Opens a project (from the picker, an import or a test), keeping the current one saved.
+    pub fn open_project(&mut self, mut project: Project) {
+        self.save_now();
+        place_unplaced(&mut project);
+        self.prefs.remember(&project.name);
+        self.doc.replace_project(project);
+        self.saved_revision = self.doc.revision();
+        self.save_failed = false;
+        self.diagnostics_revision = None;
+        self.last_structural_change = None;
+        self.canvas = CanvasState::new();
+        self.inspector = panels::inspector::InspectorState::default();
+        self.has_project = true;
+        self.picker_open = false;
+    }
+
+    /// Imports a project directory through the workspace (the dialog-free path).
+    pub fn import_dir(&mut self, dir: PathBuf) {
+        self.request(WorkspaceRequest::Import { dir });
+    }
+
+    pub fn export_dir(&mut self, dir: PathBuf) {
+        let project = Box::new(self.project().clone());
+        self.request(WorkspaceRequest::Export { project, dir });
+    }
+
+    /// Opens a stored project by name through the workspace.
+    pub fn open_by_name(&mut self, name: &str) {
+        self.request(WorkspaceRequest::Open {
+            name: name.to_owned(),
+        });
+    }
+
+    fn revalidate(&mut self, ctx: &egui::Context) {
+        if self.diagnostics_revision == Some(self.doc.structure_revision()) {
+            return;
+        }
+        if let Some(t) = self.last_structural_change {
+            let waited = t.elapsed();
+            if waited < VALIDATION_DELAY && self.diagnostics_revision.is_some() {
+                ctx.request_repaint_after(VALIDATION_DELAY.saturating_sub(waited));
+                return;
+            }
+        }
+        self.diagnostics = app::validate_project(self.project());
+        self.diagnostics_revision = Some(self.doc.structure_revision());
+        self.badges.problems.clear();
+        for d in &self.diagnostics {
+            if let Some(key) = &d.asset {
+                let entry = self.badges.problems.entry(key.clone()).or_default();
+                if d.is_error() {
+                    entry.0 += 1;
+                } else {
+                    entry.1 += 1;
+                }
+            }
+        }
+    }
+
+    /// Validates now, whatever the debounce says (tests).
+    pub fn validate_now(&mut self) {
+        self.last_structural_change = None;
+        self.diagnostics_revision = None;
+        self.revalidate(&egui::Context::default());
+    }
+
+    fn autosave(&mut self, ctx: &egui::Context) {
+        if self.worker.is_none() || self.doc.revision() == self.saved_revision || self.save_failed {
+            return;
+        }
+        if self.saving_revision.is_some() {
+            return;
+        }
+        let waited = self.last_edit.map_or(AUTOSAVE_DELAY, |t| t.elapsed());
+        if waited >= AUTOSAVE_DELAY {
+            self.save_now();
+        } else {
+            ctx.request_repaint_after(AUTOSAVE_DELAY.saturating_sub(waited));
+        }
+    }
+
+    /// Queues a save of the current revision (Ctrl+S, quitting, switching projects).
+    pub fn save_now(&mut self) {
+        if !self.has_project || self.doc.revision() == self.saved_revision {
+            return;
+        }
+        let revision = self.doc.revision();
+        let project = Box::new(self.project().clone());
+        self.save_failed = false;
+        self.saving_revision = Some(revision);
+        self.request(WorkspaceRequest::Save { project, revision });
+    }
+
+    /// Saves what is unsaved and waits for the worker to finish (the window is closing).
+    pub fn shut_down(&mut self) {
+        self.save_now();
+        if let Some(worker) = self.worker.take() {
+            for event in worker.finish() {
+                if let WorkspaceEvent::SaveFailed { error, .. } = event {
+                    tracing::error!(%error, "the last save before quitting failed");
+                }
+            }
+        }
+    }
+
+    fn run_commands(&mut self, ctx: &egui::Context) {
+        let commands = std::mem::take(&mut self.commands);
+        for command in commands {
+            self.run_command(ctx, command);
+        }
+        let actions = std::mem::take(&mut self.actions);
+        for action in actions {
+            match action {
+                CanvasAction::Apply(edit) => {
+                    self.apply(edit);
+                }
+                CanvasAction::OpenInspector => {
+                    self.prefs.show_inspector = true;
+                    self.inspector.focus_requested = true;
+                }
+                CanvasAction::OpenPalette(pos) => self.add_palette = Some(pos),
+                CanvasAction::DeleteSelection => self.run_command(ctx, UICommand::Delete),
+                CanvasAction::DuplicateSelection => self.run_command(ctx, UICommand::Duplicate),
+                CanvasAction::Rename => self.run_command(ctx, UICommand::Rename),
+            }
+        }
+    }
+
+    pub fn run_command(&mut self, ctx: &egui::Context, command: UICommand) {
+        match command {
+            UICommand::Undo => match self.doc.undo() {
+                Some(label) => {
+                    self.after_change(u64::MAX);
+                    self.show_info(&format!("Undid {label}"));
+                }
+                None => self.show_info("Nothing to undo"),
+            },
+            UICommand::Redo => match self.doc.redo() {
+                Some(label) => {
+                    self.after_change(u64::MAX);
+                    self.show_info(&format!("Redid {label}"));
+                }
+                None => self.show_info("Nothing to redo"),
+            },
+            UICommand::Save => {
+                if self.doc.revision() == self.saved_revision {
+                    self.show_info("Everything is saved");
+                } else {
+                    self.save_now();
+                }
+            }
+            UICommand::AddAsset => self.add_palette = Some(self.canvas.view_center()),
+            UICommand::Delete => {
+                let keys: Vec<AssetKey> = self.canvas.selection.iter().cloned().collect();
+                if !keys.is_empty() {
+                    self.apply(Edit::RemoveAssets { keys });
+                }
+            }
+            UICommand::Rename => {
+                if self.canvas.single_selection().is_some() {
+                    self.prefs.show_inspector = true;
+                    self.inspector.rename_requested = true;
+                } else {
+                    self.show_info("Select one asset to rename it");
+                }
+            }
+            UICommand::Copy => {
+                self.clipboard = self.selected_specs();
+                let keys: Vec<&str> = self.clipboard.iter().map(|(s, _)| s.key.as_str()).collect();
+                if !keys.is_empty() {
+                    ctx.copy_text(keys.join("\n"));
+                }
+            }
+            UICommand::Paste => {
+                let specs = self.clipboard.clone();
+                self.paste(&specs);
+            }
+            UICommand::Duplicate => {
+                let specs = self.selected_specs();
+                self.paste(&specs);
+            }
+            UICommand::SelectAll => {
+                let keys: Vec<AssetKey> = self
+                    .project()
+                    .assets
+                    .iter()
+                    .map(|a| a.key.clone())
+                    .collect();
+                self.canvas.select(keys);
+            }
+            UICommand::FitToView => self.canvas.fit_requested = true,
+            UICommand::ZoomIn => self.canvas.zoom = (self.canvas.zoom * 1.25).min(canvas::MAX_ZOOM),
+            UICommand::ZoomOut => {
+                self.canvas.zoom = (self.canvas.zoom / 1.25).max(canvas::MIN_ZOOM);
+            }
+            UICommand::ArrangeAll => {
+                let moves = layout::auto_layout(self.project(), self.doc.graph(), LayoutMode::All);
+                if moves.is_empty() {
+                    self.show_info("The canvas is already arranged");
+                } else if self.apply(Edit::MoveNodes {
+                    moves: moves.into_iter().collect(),
+                }) {
+                    self.canvas.fit_requested = true;
+                }
+            }
+            UICommand::Find => self.find = Some(panels::find::FindState::default()),
+            UICommand::CommandPalette => {
+                self.command_palette = Some(panels::command_palette::PaletteState::default());
+            }
+            UICommand::OpenProject => {
+                self.picker_open = true;
+                self.request(WorkspaceRequest::ListProjects);
+            }
+            UICommand::ImportProject => self.open_dialog(ctx, true),
+            UICommand::ExportProject => self.open_dialog(ctx, false),
+            UICommand::ToggleTheme => self.prefs.dark_mode = !self.prefs.dark_mode,
+            UICommand::ToggleInspector => self.prefs.show_inspector = !self.prefs.show_inspector,
+            UICommand::ToggleDiagnostics => {
+                self.prefs.show_diagnostics = !self.prefs.show_diagnostics;
+            }
+        }
+    }
+
+    fn selected_specs(&self) -> Vec<(AssetSpec, Option<CanvasPos>)> {
+        let project = self.project();
+        project
+            .assets
+            .iter()
+            .filter(|a| self.canvas.selection.contains(&a.key))
+            .map(|a| (a.clone(), project.layout.positions.get(&a.key).copied()))
+            .collect()
+    }
+
+    fn paste(&mut self, specs: &[(AssetSpec, Option<CanvasPos>)]) {
+        if specs.is_empty() {
+            self.show_info("Nothing to paste: copy assets first");
+            return;
+        }
+        let offset = CanvasPos {
+            x: 32.0,
+            y: layout::ROW_SPACING,
+        };
+        let (edit, keys) = edit::duplicate(self.project(), specs, offset);
+        if self.apply(edit) {
+            self.canvas.select(keys);
+        }
+    }
+
+    /// Adds an asset of `template` at `pos` and selects it.
+    pub fn add_asset(&mut self, template: canvas::palette::AssetTemplate, pos: CanvasPos) {
+        let key = edit::unique_key(self.project(), template.base_key());
+        let spec = template.spec(key.clone());
+        if self.apply(Edit::AddAsset {
+            spec: Box::new(spec),
+            pos: Some(pos),
+        }) {
+            self.canvas.select([key]);
+        }
+    }
+
+    fn open_dialog(&mut self, ctx: &egui::Context, import: bool) {
+        let (tx, _) = self
+            .dialogs
+            .get_or_insert_with(|| std::sync::mpsc::sync_channel(4));
+        let tx = tx.clone();
+        let ctx = ctx.clone();
+        let name = self.project().name.clone();
+        // rfd dialogs block; they run on their own thread and answer over a channel.
+        let spawned = std::thread::Builder::new()
+            .name("medallion-file-dialog".to_owned())
+            .spawn(move || {
+                let dialog = rfd::FileDialog::new();
+                let result = if import {
+                    DialogResult::Import(dialog.set_title("Import project directory").pick_folder())
+                } else {
+                    DialogResult::Export(
+                        dialog
+                            .set_title("Export project directory")
+                            .set_file_name(&name)
+                            .pick_folder(),
+                    )
+                };
+                let _ = tx.send(result);
+                ctx.request_repaint();
+            });
+        if let Err(e) = spawned {
+            self.show_error(&format!("Cannot open the file dialog: {e}"));
+        }
     }
 }
 
 impl eframe::App for Studio {
+    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+        Studio::logic(self, ctx);
+    }
+
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
-        studio_ui(ui, &self.state);
+        studio_ui(ui, self);
+    }
+
+    fn save(&mut self, storage: &mut dyn eframe::Storage) {
+        eframe::set_value(storage, PREFERENCES_KEY, &self.prefs);
+    }
+
+    fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
+        self.shut_down();
     }
 }
 
-/// Draws the whole window from `state`.
-pub fn studio_ui(ui: &mut egui::Ui, state: &StudioState) {
-    egui::Panel::top("top_bar").show(ui, |ui| {
-        ui.horizontal(|ui| {
-            ui.heading("Medallion");
-            if let Some(p) = &state.project {
-                ui.separator();
-                ui.label(RichText::new(&p.name).strong());
-                if !p.description.is_empty() {
-                    ui.label(RichText::new(&p.description).weak());
-                }
+/// One whole frame without eframe: logic, then drawing (tests and the benchmark).
+pub fn frame_ui(ui: &mut egui::Ui, studio: &mut Studio) {
+    studio.logic(ui.ctx());
+    studio_ui(ui, studio);
+}
+
+/// Draws the whole window and runs the commands it produced.
+pub fn studio_ui(ui: &mut egui::Ui, studio: &mut Studio) {
+    let ctx = ui.ctx().clone();
+    studio.commands.extend(UICommand::from_shortcuts(&ctx));
+    panels::toolbar::toolbar_ui(ui, studio);
+    status_bar_ui(ui, studio);
+    if studio.prefs.show_diagnostics && !studio.diagnostics.is_empty() {
+        panels::diagnostics::diagnostics_ui(ui, studio);
+    }
+    if studio.prefs.show_inspector {
+        panels::inspector::inspector_ui(ui, studio);
+    }
+    egui::CentralPanel::default()
+        .frame(egui::Frame::NONE)
+        .show(ui, |ui| {
+            if !studio.has_project {
+                ui.centered_and_justified(|ui| {
+                    ui.label("No project yet. Import a project directory or open one.");
+                });
+                return;
             }
+            let actions = canvas::canvas_ui(ui, &mut studio.canvas, &studio.doc, &studio.badges);
+            studio.actions.extend(actions);
+            notice_ui(ui, studio);
         });
-    });
+    panels::add_palette_ui(&ctx, studio);
+    panels::command_palette::command_palette_ui(&ctx, studio);
+    panels::find::find_ui(&ctx, studio);
+    panels::picker::picker_ui(&ctx, studio);
+    studio.run_commands(&ctx);
+}
+
+fn notice_ui(ui: &mut egui::Ui, studio: &mut Studio) {
+    let Some(notice) = &studio.notice else { return };
+    // Information fades after a few seconds; a refusal stays until dismissed or replaced.
+    if !notice.is_error && notice.at.elapsed() > Duration::from_secs(4) {
+        studio.notice = None;
+        return;
+    }
+    let rect = ui.max_rect();
+    let mut dismiss = false;
+    egui::Area::new(egui::Id::new("notice"))
+        .fixed_pos(rect.center_top() + egui::vec2(-260.0, 40.0))
+        .order(egui::Order::Foreground)
+        .show(ui.ctx(), |ui| {
+            egui::Frame::popup(ui.style()).show(ui, |ui| {
+                ui.set_max_width(520.0);
+                ui.horizontal(|ui| {
+                    let color = if notice.is_error {
+                        theme::error_color()
+                    } else {
+                        ui.visuals().text_color()
+                    };
+                    ui.label(RichText::new(&notice.text).color(color));
+                    if ui.small_button("Dismiss").clicked() {
+                        dismiss = true;
+                    }
+                });
+            });
+        });
+    if !notice.is_error {
+        ui.ctx().request_repaint_after(Duration::from_millis(500));
+    }
+    if dismiss {
+        studio.notice = None;
+    }
+}
+
+fn status_bar_ui(ui: &mut egui::Ui, studio: &Studio) {
     egui::Panel::bottom("status_bar").show(ui, |ui| {
         ui.horizontal(|ui| {
-            let errors = state.diagnostics.iter().filter(|d| d.is_error()).count();
-            let warnings = state.diagnostics.len() - errors;
+            let errors = studio.diagnostics.iter().filter(|d| d.is_error()).count();
+            let warnings = studio.diagnostics.len() - errors;
             let (text, color) = if errors > 0 {
                 (
                     format!("{errors} error(s), {warnings} warning(s)"),
@@ -105,86 +772,45 @@ pub fn studio_ui(ui: &mut egui::Ui, state: &StudioState) {
             ui.label(RichText::new(text).color(color))
                 .on_hover_text("Validation of the open project");
             ui.separator();
-            ui.label(RichText::new(format!("Workspace: {}", state.workspace)).weak());
+            let (save_text, save_color) = match studio.save_state() {
+                SaveState::Saved => ("Saved", ui.visuals().weak_text_color()),
+                SaveState::Dirty => ("Unsaved changes", theme::warning_color()),
+                SaveState::Saving => ("Saving…", ui.visuals().weak_text_color()),
+                SaveState::Failed => ("Not saved", theme::error_color()),
+            };
+            ui.label(RichText::new(save_text).color(save_color));
+            ui.separator();
+            let project = studio.project();
+            ui.label(format!(
+                "{} assets · {} selected · zoom {:.0} %",
+                project.assets.len(),
+                studio.canvas.selection.len(),
+                studio.canvas.zoom * 100.0
+            ));
+            ui.separator();
+            ui.label(RichText::new(format!("Workspace: {}", studio.workspace_label)).weak());
         });
     });
-    if !state.diagnostics.is_empty() {
-        egui::Panel::bottom("diagnostics")
-            .resizable(true)
-            .show(ui, |ui| {
-                ui.label(RichText::new("Diagnostics").strong());
-                egui::ScrollArea::vertical()
-                    .max_height(160.0)
-                    .show(ui, |ui| {
-                        for d in &state.diagnostics {
-                            let color = if d.is_error() {
-                                theme::error_color()
-                            } else {
-                                theme::warning_color()
-                            };
-                            ui.label(RichText::new(d.to_string()).color(color));
-                        }
-                    });
-            });
+}
+
+/// Gives every asset without a canvas position one (new-only auto-layout), never moving others.
+fn place_unplaced(project: &mut Project) {
+    if project
+        .assets
+        .iter()
+        .all(|a| project.layout.positions.contains_key(&a.key))
+    {
+        return;
     }
-    egui::CentralPanel::default().show(ui, |ui| {
-        let Some(project) = &state.project else {
-            ui.centered_and_justified(|ui| {
-                ui.label("No project yet. Import one with `medallion import PATH`.");
-            });
-            return;
-        };
-        ui.columns(3, |columns| {
-            for (column, layer) in columns.iter_mut().zip(Layer::ALL) {
-                layer_column_ui(column, project, layer);
-            }
-        });
-    });
+    let graph = crate::model::AssetGraph::build(project);
+    let placed = layout::auto_layout(project, &graph, LayoutMode::NewOnly);
+    project.layout.positions.extend(placed);
 }
 
-fn layer_column_ui(ui: &mut egui::Ui, project: &Project, layer: Layer) {
-    let assets: Vec<&AssetSpec> = project.assets.iter().filter(|a| a.layer == layer).collect();
-    ui.horizontal(|ui| {
-        let (rect, _) = ui.allocate_exact_size(egui::vec2(12.0, 12.0), egui::Sense::hover());
-        ui.painter()
-            .circle_filled(rect.center(), 6.0, theme::layer_color(layer));
-        ui.heading(format!("{} ({})", title_case(layer.as_str()), assets.len()));
-    });
-    ui.add_space(4.0);
-    egui::ScrollArea::vertical()
-        .id_salt(layer.as_str())
-        .show(ui, |ui| {
-            for asset in assets {
-                asset_card_ui(ui, asset);
-            }
-        });
-}
-
-fn asset_card_ui(ui: &mut egui::Ui, asset: &AssetSpec) {
-    egui::Frame::group(ui.style())
-        .corner_radius(theme::CARD_ROUNDING)
-        .stroke(egui::Stroke::new(1.5, theme::layer_color(asset.layer)))
-        .show(ui, |ui| {
-            ui.set_width(ui.available_width());
-            ui.label(RichText::new(asset.key.as_str()).strong().size(15.0));
-            ui.horizontal(|ui| {
-                ui.label(RichText::new(asset.kind_label()).monospace());
-                if !asset.checks.is_empty() {
-                    ui.label(format!("{} check(s)", asset.checks.len()));
-                }
-                ui.label(RichText::new(format!("compute: {}", asset.compute.tier)).weak());
-            });
-            if !asset.description.is_empty() {
-                ui.label(RichText::new(&asset.description).color(Color32::GRAY));
-            }
-        });
-    ui.add_space(6.0);
-}
-
-fn title_case(s: &str) -> String {
+fn capitalised(s: &str) -> String {
     let mut chars = s.chars();
     chars
         .next()
-        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+        .map(|c| c.to_uppercase().collect::<String>() + chars.as_str())
         .unwrap_or_default()
 }

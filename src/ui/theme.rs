@@ -25,4 +25,48 @@ pub fn ok_color() -> Color32 {
     Color32::from_rgb(0x4C, 0xAF, 0x50)
 }
 
-pub const CARD_ROUNDING: u8 = 6;
+/// Behind the canvas: a touch darker (or lighter) than panels so cards stand out.
+pub fn canvas_background(visuals: &egui::Visuals) -> Color32 {
+    if visuals.dark_mode {
+        Color32::from_rgb(0x1A, 0x1C, 0x20)
+    } else {
+        Color32::from_rgb(0xEE, 0xEF, 0xF2)
+    }
+}
+
+pub fn card_fill(visuals: &egui::Visuals) -> Color32 {
+    if visuals.dark_mode {
+        Color32::from_rgb(0x2A, 0x2D, 0x33)
+    } else {
+        Color32::WHITE
+    }
+}
+
+pub fn card_border(visuals: &egui::Visuals) -> Color32 {
+    if visuals.dark_mode {
+        Color32::from_rgb(0x44, 0x48, 0x50)
+    } else {
+        Color32::from_rgb(0xC8, 0xCC, 0xD2)
+    }
+}
+
+pub fn edge_color(visuals: &egui::Visuals) -> Color32 {
+    if visuals.dark_mode {
+        Color32::from_rgb(0x70, 0x76, 0x80)
+    } else {
+        Color32::from_rgb(0x98, 0x9E, 0xA8)
+    }
+}
+
+pub fn grid_color(visuals: &egui::Visuals) -> Color32 {
+    if visuals.dark_mode {
+        Color32::from_rgb(0x2C, 0x2F, 0x35)
+    } else {
+        Color32::from_rgb(0xD6, 0xD9, 0xDE)
+    }
+}
+
+/// Outline of assets matched by the selection-syntax box.
+pub fn highlight_color() -> Color32 {
+    Color32::from_rgb(0x3F, 0xB9, 0xD6)
+}

@@ -1,0 +1,365 @@
+//! Painting the canvas: lanes, edges as flattened and culled polylines, cards (full or
+//! simplified by zoom), and the overlays of drags in progress.
+
+use std::fmt::Write as _;
+
+use egui::epaint::{CubicBezierShape, PathShape};
+use egui::{Align2, Color32, FontId, Painter, Pos2, Rect, Shape, Stroke, StrokeKind, pos2, vec2};
+
+use super::{CanvasState, CardBadges, Drag, SIMPLIFY_BELOW_ZOOM, output_port};
+use crate::ui::theme;
+
+pub struct PaintStats {
+    /// Cards drawn this frame (on screen).
+    pub visible: Vec<usize>,
+}
+
+pub fn title_case(s: &str) -> String {
+    let mut chars = s.chars();
+    chars
+        .next()
+        .map(|c| c.to_ascii_uppercase().to_string() + chars.as_str())
+        .unwrap_or_default()
+}
+
+pub fn paint(
+    ui: &egui::Ui,
+    painter: &Painter,
+    state: &CanvasState,
+    rect: Rect,
+    badges: &CardBadges,
+    hovered: Option<usize>,
+) -> PaintStats {
+    let visuals = ui.visuals();
+    let geometry = &state.geometry;
+    let zoom = state.zoom;
+    let simplified = zoom < SIMPLIFY_BELOW_ZOOM;
+    painter.rect_filled(rect, 0.0, theme::canvas_background(visuals));
+
+    // Lanes: faint full-height bands behind the cards.
+    for lane in &geometry.lanes {
+        let left = state.to_screen(rect, pos2(lane.min_x, 0.0)).x;
+        let right = state.to_screen(rect, pos2(lane.max_x, 0.0)).x;
+        let band = Rect::from_x_y_ranges(left..=right, rect.y_range());
+        if band.intersects(rect) {
+            painter.rect_filled(
+                band,
+                0.0,
+                theme::layer_color(lane.layer).gamma_multiply(0.07),
+            );
+        }
+    }
+    if !simplified {
+        dot_grid(painter, state, rect, visuals);
+    }
+
+    let moving: Vec<bool> = match &state.drag {
+        Drag::Move { nodes, .. } => {
+            let mut m = vec![false; geometry.nodes.len()];
+            for &i in nodes {
+                if let Some(slot) = m.get_mut(i) {
+                    *slot = true;
+                }
+            }
+            m
+        }
+        _ => Vec::new(),
+    };
+    let cards: Vec<Rect> = (0..geometry.nodes.len())
+        .map(|i| state.card_rect(rect, geometry, i, &moving))
+        .collect();
+    let view = rect.expand(4.0);
+
+    // Edges.
+    let edge_color = theme::edge_color(visuals);
+    let selected_edge = visuals.selection.stroke.color;
+    let width = (1.6 * zoom.sqrt()).clamp(0.6, 2.0);
+    for &(from, to) in &geometry.edges {
+        let a = cards[from].right_center();
+        let b = cards[to].left_center();
+        let dx = ((b.x - a.x).abs() * 0.5).max(40.0 * zoom);
+        let c1 = a + vec2(dx, 0.0);
+        let c2 = b - vec2(dx, 0.0);
+        let bbox = Rect::from_points(&[a, b, c1, c2]);
+        if !bbox.intersects(view) {
+            continue;
+        }
+        let touches_selection = state.selection.contains(&geometry.nodes[from].key)
+            || state.selection.contains(&geometry.nodes[to].key);
+        let stroke = if touches_selection {
+            Stroke::new(width + 0.8, selected_edge)
+        } else {
+            Stroke::new(width, edge_color)
+        };
+        painter.add(flattened_edge(a, c1, c2, b, view, stroke));
+    }
+
+    // Cards.
+    let mut visible = Vec::new();
+    for (i, node) in geometry.nodes.iter().enumerate() {
+        let card = cards[i];
+        if !card.intersects(view) {
+            continue;
+        }
+        visible.push(i);
+        let selected = state.selection.contains(&node.key);
+        let highlighted = state.highlight.contains(&node.key);
+        let layer = theme::layer_color(node.layer);
+        let problems = badges.problems.get(&node.key).copied().unwrap_or((0, 0));
+        if simplified {
+            let fill = if selected {
+                visuals.selection.bg_fill
+            } else {
+                layer.gamma_multiply(0.8)
+            };
+            painter.rect_filled(card, 0.0, fill);
+            if problems.0 > 0 {
+                painter.rect_filled(
+                    Rect::from_min_size(card.min, card.size() * vec2(1.0, 0.3)),
+                    0.0,
+                    theme::error_color(),
+                );
+            }
+            if highlighted {
+                painter.rect_stroke(
+                    card,
+                    0.0,
+                    Stroke::new(1.5, theme::highlight_color()),
+                    StrokeKind::Outside,
+                );
+            }
+            continue;
+        }
+        card_full(
+            painter,
+            visuals,
+            state,
+            node,
+            card,
+            selected,
+            highlighted,
+            hovered == Some(i),
+            problems,
+            layer,
+        );
+    }
+
+    // Overlays.
+    match &state.drag {
+        Drag::Connect { from } => {
+            if let Some(p) = ui.input(|i| i.pointer.interact_pos()) {
+                let a = output_port(state, rect, *from);
+                let dx = ((p.x - a.x).abs() * 0.5).max(30.0);
+                painter.add(CubicBezierShape::from_points_stroke(
+                    [a, a + vec2(dx, 0.0), p - vec2(dx, 0.0), p],
+                    false,
+                    Color32::TRANSPARENT,
+                    Stroke::new(2.0, visuals.selection.stroke.color),
+                ));
+            }
+        }
+        Drag::Rect { start } => {
+            if let Some(p) = ui.input(|i| i.pointer.interact_pos()) {
+                let area = Rect::from_two_pos(*start, p);
+                painter.rect_filled(area, 0.0, visuals.selection.bg_fill.gamma_multiply(0.25));
+                painter.rect_stroke(
+                    area,
+                    0.0,
+                    Stroke::new(1.0, visuals.selection.stroke.color),
+                    StrokeKind::Inside,
+                );
+            }
+        }
+        _ => {}
+    }
+    PaintStats { visible }
+}
+
+#[allow(clippy::too_many_arguments)]
+fn card_full(
+    painter: &Painter,
+    visuals: &egui::Visuals,
+    state: &CanvasState,
+    node: &super::geometry::NodeView,
+    card: Rect,
+    selected: bool,
+    highlighted: bool,
+    hovered: bool,
+    problems: (usize, usize),
+    layer: Color32,
+) {
+    let zoom = state.zoom;
+    let radius = (6.0 * zoom).round();
+    painter.rect_filled(
+        card.translate(vec2(0.0, 2.0 * zoom)),
+        radius,
+        Color32::from_black_alpha(40),
+    );
+    painter.rect_filled(card, radius, theme::card_fill(visuals));
+    // Layer stripe on the left.
+    let stripe = Rect::from_min_size(card.min, vec2(6.0 * zoom, card.height()));
+    painter.rect_filled(
+        stripe,
+        egui::CornerRadius {
+            nw: radius as u8,
+            sw: radius as u8,
+            ne: 0,
+            se: 0,
+        },
+        layer,
+    );
+    let border = if selected {
+        Stroke::new(2.0, visuals.selection.stroke.color)
+    } else if highlighted {
+        Stroke::new(2.0, theme::highlight_color())
+    } else if hovered {
+        Stroke::new(1.0, visuals.widgets.hovered.bg_stroke.color)
+    } else {
+        Stroke::new(1.0, theme::card_border(visuals))
+    };
+    painter.rect_stroke(card, radius, border, StrokeKind::Inside);
+
+    // Whole-pixel font sizes keep the glyph cache small while zooming.
+    let title = FontId::proportional((14.0 * zoom).round().max(6.0));
+    let small = FontId::monospace((11.0 * zoom).round().max(5.0));
+    let pad = 14.0 * zoom;
+    let text_rect = Rect::from_min_max(card.min + vec2(pad, 0.0), card.max - vec2(pad, 0.0));
+    let clip = painter.with_clip_rect(text_rect.intersect(painter.clip_rect()));
+    clip.text(
+        card.min + vec2(pad, 10.0 * zoom),
+        Align2::LEFT_TOP,
+        node.key.as_str(),
+        title,
+        visuals.strong_text_color(),
+    );
+    clip.text(
+        card.min + vec2(pad, 32.0 * zoom),
+        Align2::LEFT_TOP,
+        &node.kind,
+        small.clone(),
+        layer,
+    );
+    let mut footer = node.checks.clone();
+    if problems.0 > 0 || problems.1 > 0 {
+        if !footer.is_empty() {
+            footer.push_str("  ");
+        }
+        match problems {
+            (0, w) => {
+                let _ = write!(footer, "⚠ {w}");
+            }
+            (e, _) => {
+                let _ = write!(footer, "✖ {e}");
+            }
+        }
+    }
+    if !footer.is_empty() {
+        let color = if problems.0 > 0 {
+            theme::error_color()
+        } else if problems.1 > 0 {
+            theme::warning_color()
+        } else {
+            visuals.weak_text_color()
+        };
+        clip.text(
+            card.min + vec2(pad, 50.0 * zoom),
+            Align2::LEFT_TOP,
+            footer,
+            small,
+            color,
+        );
+    }
+    // Run status slot (top right): hollow until the runs feed a status.
+    painter.circle_stroke(
+        pos2(card.right() - 14.0 * zoom, card.top() + 16.0 * zoom),
+        4.5 * zoom,
+        Stroke::new(1.5 * zoom.max(0.6), visuals.weak_text_color()),
+    );
+    // Ports.
+    let port_r = 4.5 * zoom.max(0.8);
+    painter.circle(
+        card.right_center(),
+        port_r,
+        theme::card_fill(visuals),
+        Stroke::new(1.5, layer),
+    );
+    painter.circle_filled(
+        card.left_center(),
+        port_r * 0.7,
+        theme::card_border(visuals),
+    );
+}
+
+fn dot_grid(painter: &Painter, state: &CanvasState, rect: Rect, visuals: &egui::Visuals) {
+    let step = 32.0 * state.zoom;
+    if step < 12.0 {
+        return;
+    }
+    let origin = state.origin(rect);
+    let start_x = origin.x + ((rect.left() - origin.x) / step).ceil() * step;
+    let start_y = origin.y + ((rect.top() - origin.y) / step).ceil() * step;
+    let color = theme::grid_color(visuals);
+    let mut shapes = Vec::new();
+    let mut y = start_y;
+    while y < rect.bottom() {
+        let mut x = start_x;
+        while x < rect.right() {
+            shapes.push(Shape::rect_filled(
+                Rect::from_center_size(pos2(x, y), vec2(1.5, 1.5)),
+                0.0,
+                color,
+            ));
+            x += step;
+        }
+        y += step;
+    }
+    painter.extend(shapes);
+}
+
+/// A cubic bezier flattened into a polyline with as many segments as its length on screen
+/// needs, and clipped to the view: handing epaint raw beziers measured 6× more vertices.
+fn flattened_edge(a: Pos2, c1: Pos2, c2: Pos2, b: Pos2, view: Rect, stroke: Stroke) -> Shape {
+    let approx_len = a.distance(c1) + c1.distance(c2) + c2.distance(b);
+    let segments = ((approx_len / 14.0).ceil() as usize).clamp(1, 32);
+    let point = |t: f32| {
+        let u = 1.0 - t;
+        let w = [u * u * u, 3.0 * u * u * t, 3.0 * u * t * t, t * t * t];
+        pos2(
+            w[0] * a.x + w[1] * c1.x + w[2] * c2.x + w[3] * b.x,
+            w[0] * a.y + w[1] * c1.y + w[2] * c2.y + w[3] * b.y,
+        )
+    };
+    // Keep only the runs of points near the view (plus one point either side so lines still
+    // leave the screen); far-off parts of long edges are never tessellated.
+    let points: Vec<Pos2> = (0..=segments)
+        .map(|s| point(s as f32 / segments as f32))
+        .collect();
+    let mut runs: Vec<Shape> = Vec::new();
+    let mut current: Vec<Pos2> = Vec::new();
+    for (k, p) in points.iter().enumerate() {
+        let inside = view.contains(*p)
+            || points
+                .get(k + 1)
+                .is_some_and(|q| view.intersects(Rect::from_two_pos(*p, *q)))
+            || k.checked_sub(1)
+                .and_then(|j| points.get(j))
+                .is_some_and(|q| view.intersects(Rect::from_two_pos(*q, *p)));
+        if inside {
+            current.push(*p);
+        } else if current.len() >= 2 {
+            runs.push(Shape::Path(PathShape::line(
+                std::mem::take(&mut current),
+                stroke,
+            )));
+        } else {
+            current.clear();
+        }
+    }
+    if current.len() >= 2 {
+        runs.push(Shape::Path(PathShape::line(current, stroke)));
+    }
+    match runs.len() {
+        1 => runs.pop().unwrap_or(Shape::Noop),
+        _ => Shape::Vec(runs),
+    }
+}

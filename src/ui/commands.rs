@@ -1,0 +1,172 @@
+//! Commands are data: every action the studio offers is a [`UICommand`] with a label and an
+//! optional shortcut. Shortcuts, menus and the command palette push commands; the studio drains
+//! them once per frame in one place.
+
+use egui::{Key, KeyboardShortcut, Modifiers};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum UICommand {
+    Undo,
+    Redo,
+    Save,
+    AddAsset,
+    Delete,
+    Rename,
+    Copy,
+    Paste,
+    Duplicate,
+    SelectAll,
+    FitToView,
+    ZoomIn,
+    ZoomOut,
+    ArrangeAll,
+    Find,
+    CommandPalette,
+    OpenProject,
+    ImportProject,
+    ExportProject,
+    ToggleTheme,
+    ToggleInspector,
+    ToggleDiagnostics,
+}
+
+impl UICommand {
+    pub const ALL: [UICommand; 22] = [
+        UICommand::Undo,
+        UICommand::Redo,
+        UICommand::Save,
+        UICommand::AddAsset,
+        UICommand::Delete,
+        UICommand::Rename,
+        UICommand::Copy,
+        UICommand::Paste,
+        UICommand::Duplicate,
+        UICommand::SelectAll,
+        UICommand::FitToView,
+        UICommand::ZoomIn,
+        UICommand::ZoomOut,
+        UICommand::ArrangeAll,
+        UICommand::Find,
+        UICommand::CommandPalette,
+        UICommand::OpenProject,
+        UICommand::ImportProject,
+        UICommand::ExportProject,
+        UICommand::ToggleTheme,
+        UICommand::ToggleInspector,
+        UICommand::ToggleDiagnostics,
+    ];
+
+    /// Sentence case; `…` when the command opens a dialog.
+    pub fn label(self) -> &'static str {
+        match self {
+            UICommand::Undo => "Undo",
+            UICommand::Redo => "Redo",
+            UICommand::Save => "Save",
+            UICommand::AddAsset => "Add asset…",
+            UICommand::Delete => "Delete selection",
+            UICommand::Rename => "Rename asset…",
+            UICommand::Copy => "Copy",
+            UICommand::Paste => "Paste",
+            UICommand::Duplicate => "Duplicate",
+            UICommand::SelectAll => "Select all",
+            UICommand::FitToView => "Fit to view",
+            UICommand::ZoomIn => "Zoom in",
+            UICommand::ZoomOut => "Zoom out",
+            UICommand::ArrangeAll => "Auto-arrange all",
+            UICommand::Find => "Find asset…",
+            UICommand::CommandPalette => "Command palette…",
+            UICommand::OpenProject => "Open project…",
+            UICommand::ImportProject => "Import project directory…",
+            UICommand::ExportProject => "Export project directory…",
+            UICommand::ToggleTheme => "Switch dark/light theme",
+            UICommand::ToggleInspector => "Show or hide the inspector",
+            UICommand::ToggleDiagnostics => "Show or hide diagnostics",
+        }
+    }
+
+    pub fn shortcut(self) -> Option<KeyboardShortcut> {
+        let cmd = Modifiers::COMMAND;
+        let cmd_shift = Modifiers::COMMAND | Modifiers::SHIFT;
+        let none = Modifiers::NONE;
+        let (modifiers, key) = match self {
+            UICommand::Undo => (cmd, Key::Z),
+            UICommand::Redo => (cmd_shift, Key::Z),
+            UICommand::Save => (cmd, Key::S),
+            UICommand::AddAsset => (none, Key::A),
+            UICommand::Delete => (none, Key::Delete),
+            UICommand::Rename => (none, Key::F2),
+            UICommand::Copy => (cmd, Key::C),
+            UICommand::Paste => (cmd, Key::V),
+            UICommand::Duplicate => (cmd, Key::D),
+            UICommand::SelectAll => (cmd, Key::A),
+            UICommand::FitToView => (none, Key::F),
+            UICommand::ZoomIn => (cmd, Key::Plus),
+            UICommand::ZoomOut => (cmd, Key::Minus),
+            UICommand::ArrangeAll => (cmd_shift, Key::L),
+            UICommand::Find => (cmd, Key::F),
+            UICommand::CommandPalette => (cmd, Key::K),
+            UICommand::OpenProject => (cmd, Key::O),
+            UICommand::ImportProject
+            | UICommand::ExportProject
+            | UICommand::ToggleTheme
+            | UICommand::ToggleInspector
+            | UICommand::ToggleDiagnostics => return None,
+        };
+        Some(KeyboardShortcut::new(modifiers, key))
+    }
+
+    /// Whether the shortcut also fires while a text field has the keyboard (otherwise `A`,
+    /// `Delete` or `Ctrl+Z` would be stolen from the text being typed).
+    fn fires_while_typing(self) -> bool {
+        matches!(
+            self,
+            UICommand::Save | UICommand::Find | UICommand::CommandPalette | UICommand::OpenProject
+        )
+    }
+
+    pub fn shortcut_text(self, ctx: &egui::Context) -> String {
+        self.shortcut()
+            .map(|s| ctx.format_shortcut(&s))
+            .unwrap_or_default()
+    }
+
+    /// Commands whose shortcuts were pressed this frame (the keys are consumed). Longer
+    /// modifier combinations are checked first so `Ctrl+Shift+Z` is not read as `Ctrl+Z`.
+    pub fn from_shortcuts(ctx: &egui::Context) -> Vec<UICommand> {
+        let typing = ctx.text_edit_focused();
+        let mut commands: Vec<UICommand> = Self::ALL
+            .into_iter()
+            .filter(|c| c.shortcut().is_some() && (!typing || c.fires_while_typing()))
+            .collect();
+        commands.sort_by_key(|c| {
+            std::cmp::Reverse(c.shortcut().map_or(0, |s| {
+                u8::from(s.modifiers.shift) + u8::from(s.modifiers.command || s.modifiers.ctrl)
+            }))
+        });
+        let mut out = Vec::new();
+        ctx.input_mut(|i| {
+            for c in commands {
+                if let Some(s) = c.shortcut()
+                    && i.consume_shortcut(&s)
+                {
+                    out.push(c);
+                }
+            }
+            if !typing {
+                // egui-winit turns Ctrl+C / Ctrl+V into clipboard events instead of keys.
+                for e in &i.events {
+                    match e {
+                        egui::Event::Copy if !out.contains(&UICommand::Copy) => {
+                            out.push(UICommand::Copy);
+                        }
+                        egui::Event::Paste(_) if !out.contains(&UICommand::Paste) => {
+                            out.push(UICommand::Paste);
+                        }
+                        _ => {}
+                    }
+                }
+            }
+        });
+        out
+    }
+}

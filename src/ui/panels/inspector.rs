@@ -1,0 +1,693 @@
+//! The inspector: every field of the selected asset. Widgets edit a copy of the spec; when the
+//! copy differs from the project at the end of the frame it is applied as one `UpdateAsset`
+//! edit (so undo, validation and autosave see it like any other edit). The key is changed only
+//! through the rename field, which updates references downstream.
+
+use egui::RichText;
+
+use crate::model::edit::Edit;
+use crate::model::{
+    AssetCheckSpec, AssetDefinition, AssetKey, AssetSpec, CheckKind, CheckSeverity, ComputeTier,
+    CsvOptions, DataType, FileFormat, Layer, PartitionsDefinition, PiiKind, SourceSpec,
+};
+use crate::ui::{Studio, theme};
+
+#[derive(Debug, Default)]
+pub struct InspectorState {
+    /// The asset the rename buffer belongs to.
+    key: Option<AssetKey>,
+    pub rename: String,
+    /// F2 / context menu: focus the rename field next frame.
+    pub rename_requested: bool,
+    /// Enter / double-click: move keyboard focus into the inspector.
+    pub focus_requested: bool,
+    /// A diagnostic was clicked: scroll to this field.
+    pub focus_field: Option<String>,
+    new_pii_column: String,
+    new_tag: (String, String),
+}
+
+const PII_KINDS: [PiiKind; 8] = [
+    PiiKind::Email,
+    PiiKind::Name,
+    PiiKind::Phone,
+    PiiKind::Address,
+    PiiKind::BirthDate,
+    PiiKind::NationalId,
+    PiiKind::Financial,
+    PiiKind::Other,
+];
+
+pub fn inspector_ui(ui: &mut egui::Ui, studio: &mut Studio) {
+    let response = egui::Panel::right("inspector")
+        .resizable(true)
+        .default_size(studio.prefs.inspector_width)
+        .min_size(260.0)
+        .show(ui, |ui| {
+            ui.horizontal(|ui| {
+                ui.heading("Inspector");
+            });
+            ui.separator();
+            let Some(key) = studio.canvas.single_selection().cloned() else {
+                let n = studio.canvas.selection.len();
+                ui.label(if n == 0 {
+                    "Select an asset to see and edit its definition.".to_owned()
+                } else {
+                    format!("{n} assets selected. Drag to move them together; Delete removes them.")
+                });
+                return;
+            };
+            egui::ScrollArea::vertical()
+                .auto_shrink(false)
+                .show(ui, |ui| {
+                    asset_ui(ui, studio, &key);
+                });
+        });
+    studio.prefs.inspector_width = response.response.rect.width();
+}
+
+fn asset_ui(ui: &mut egui::Ui, studio: &mut Studio, key: &AssetKey) {
+    let Some(original) = studio.doc.project().asset(key).cloned() else {
+        return;
+    };
+    if studio.inspector.key.as_ref() != Some(key) {
+        studio.inspector.key = Some(key.clone());
+        studio.inspector.rename = key.to_string();
+    }
+    let mut spec = original.clone();
+    let diagnostics: Vec<crate::model::Diagnostic> = studio
+        .diagnostics
+        .iter()
+        .filter(|d| d.asset.as_ref() == Some(key))
+        .cloned()
+        .collect();
+
+    rename_ui(ui, studio, key);
+    egui::Grid::new("asset_fields")
+        .num_columns(2)
+        .spacing([8.0, 6.0])
+        .show(ui, |ui| {
+            ui.label("Layer");
+            egui::ComboBox::from_id_salt("layer")
+                .selected_text(spec.layer.as_str())
+                .show_ui(ui, |ui| {
+                    for layer in Layer::ALL {
+                        ui.selectable_value(&mut spec.layer, layer, layer.as_str());
+                    }
+                });
+            ui.end_row();
+            text_row_ui(ui, "Description", &mut spec.description);
+            optional_text_row_ui(ui, "Owner", &mut spec.owner);
+            optional_text_row_ui(ui, "Group", &mut spec.group);
+            optional_text_row_ui(ui, "Code version", &mut spec.code_version);
+        });
+
+    ui.add_space(6.0);
+    ui.label(RichText::new("Definition").strong());
+    definition_ui(ui, &mut spec, &diagnostics);
+
+    ui.add_space(6.0);
+    deps_ui(ui, studio, &spec);
+
+    section_ui(
+        ui,
+        "Checks",
+        studio
+            .inspector
+            .focus_field
+            .as_deref()
+            .is_some_and(|f| f.starts_with("checks")),
+        |ui| {
+            checks_ui(ui, &mut spec);
+        },
+    );
+    section_ui(ui, "Compute hints", false, |ui| compute_ui(ui, &mut spec));
+    section_ui(ui, "Partitions", false, |ui| partitions_ui(ui, &mut spec));
+    section_ui(ui, "Personal data (PII)", false, |ui| {
+        pii_ui(ui, &mut studio.inspector, &mut spec);
+    });
+    section_ui(ui, "Tags", false, |ui| {
+        tags_ui(ui, &mut studio.inspector, &mut spec);
+    });
+
+    if !diagnostics.is_empty() {
+        ui.add_space(6.0);
+        ui.label(RichText::new("Problems").strong());
+        for d in &diagnostics {
+            let color = if d.is_error() {
+                theme::error_color()
+            } else {
+                theme::warning_color()
+            };
+            ui.label(RichText::new(&d.message).color(color));
+        }
+    }
+    studio.inspector.focus_field = None;
+
+    if spec != original {
+        // One undo step per field being edited (per focused widget), not per keystroke.
+        let focused = ui.memory(egui::Memory::focused);
+        let tag = format!("{key}:{focused:?}");
+        studio.apply_coalescing(
+            Edit::UpdateAsset {
+                spec: Box::new(spec),
+            },
+            &tag,
+        );
+    }
+}
+
+fn rename_ui(ui: &mut egui::Ui, studio: &mut Studio, key: &AssetKey) {
+    ui.horizontal(|ui| {
+        ui.label("Key");
+        let response =
+            ui.add(egui::TextEdit::singleline(&mut studio.inspector.rename).desired_width(180.0));
+        response.widget_info(|| {
+            egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, "Asset key")
+        });
+        if std::mem::take(&mut studio.inspector.rename_requested) {
+            response.request_focus();
+        }
+        if std::mem::take(&mut studio.inspector.focus_requested) {
+            response.request_focus();
+        }
+        let submitted = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        let changed = studio.inspector.rename.trim() != key.as_str();
+        if (ui
+            .add_enabled(changed, egui::Button::new("Rename"))
+            .clicked()
+            || submitted)
+            && changed
+        {
+            let to = AssetKey::new(studio.inspector.rename.trim());
+            if studio.apply(Edit::RenameAsset {
+                from: key.clone(),
+                to: to.clone(),
+            }) {
+                studio.canvas.select([to.clone()]);
+                studio.inspector.key = Some(to);
+            }
+        }
+    })
+    .response
+    .on_hover_text("Renaming updates deps and the SQL of downstream assets");
+}
+
+fn text_row_ui(ui: &mut egui::Ui, label: &str, value: &mut String) {
+    ui.label(label);
+    let r = ui.add(egui::TextEdit::singleline(value).desired_width(f32::INFINITY));
+    r.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, label));
+    ui.end_row();
+}
+
+fn optional_text_row_ui(ui: &mut egui::Ui, label: &str, value: &mut Option<String>) {
+    let mut text = value.clone().unwrap_or_default();
+    text_row_ui(ui, label, &mut text);
+    *value = if text.is_empty() { None } else { Some(text) };
+}
+
+fn section_ui(ui: &mut egui::Ui, title: &str, open: bool, add: impl FnOnce(&mut egui::Ui)) {
+    let mut header = egui::CollapsingHeader::new(title).default_open(true);
+    if open {
+        header = header.open(Some(true));
+    }
+    header.show(ui, add);
+}
+
+fn error_line(diagnostics: &[crate::model::Diagnostic], field: &str) -> Option<usize> {
+    diagnostics
+        .iter()
+        .filter(|d| d.field.as_deref() == Some(field))
+        .find_map(|d| d.position_in_field.map(|(line, _)| line))
+}
+
+fn definition_ui(
+    ui: &mut egui::Ui,
+    spec: &mut AssetSpec,
+    diagnostics: &[crate::model::Diagnostic],
+) {
+    let key = spec.key.to_string();
+    match &mut spec.definition {
+        AssetDefinition::Source(source) => {
+            ui.label(RichText::new(format!("Source: {}", source.kind_label())).weak());
+            egui::Grid::new("source")
+                .num_columns(2)
+                .show(ui, |ui| match source {
+                    SourceSpec::File { path, format } => {
+                        text_row_ui(ui, "Path", path);
+                        format_row_ui(ui, format);
+                    }
+                    SourceSpec::S3 {
+                        resource,
+                        key,
+                        format,
+                    } => {
+                        text_row_ui(ui, "Resource", resource);
+                        text_row_ui(ui, "Key or prefix", key);
+                        format_row_ui(ui, format);
+                    }
+                    SourceSpec::Postgres { resource, query } => {
+                        text_row_ui(ui, "Resource", resource);
+                        ui.label("Query");
+                        super::sql_editor::sql_editor_ui(ui, "Query", query, None);
+                        ui.end_row();
+                    }
+                    SourceSpec::Http {
+                        resource,
+                        path,
+                        records_pointer,
+                        ..
+                    } => {
+                        text_row_ui(ui, "Resource", resource);
+                        text_row_ui(ui, "Path", path);
+                        text_row_ui(ui, "Records pointer", records_pointer);
+                    }
+                });
+        }
+        AssetDefinition::Transform(t) => {
+            let mut sql = t.sql.clone().unwrap_or_default();
+            ui.label(format!("SQL of {key}"));
+            super::sql_editor::sql_editor_ui(ui, "SQL", &mut sql, error_line(diagnostics, "sql"));
+            for d in diagnostics
+                .iter()
+                .filter(|d| d.field.as_deref() == Some("sql"))
+            {
+                let at = d
+                    .position_in_field
+                    .map(|(l, c)| format!("line {l}, column {c}: "))
+                    .unwrap_or_default();
+                let color = if d.is_error() {
+                    theme::error_color()
+                } else {
+                    theme::warning_color()
+                };
+                ui.label(
+                    RichText::new(format!("{at}{}", d.message))
+                        .color(color)
+                        .small(),
+                );
+            }
+            t.sql = if sql.trim().is_empty() && t.sql.is_none() {
+                None
+            } else {
+                Some(sql)
+            };
+            if !t.steps.is_empty() {
+                ui.label("Steps after the SQL:");
+                let mut remove = None;
+                for (i, step) in t.steps.iter().enumerate() {
+                    ui.horizontal(|ui| {
+                        ui.monospace(format!("{}. {}", i + 1, step.label()));
+                        if ui.small_button("Remove").clicked() {
+                            remove = Some(i);
+                        }
+                    });
+                }
+                if let Some(i) = remove {
+                    t.steps.remove(i);
+                }
+            }
+        }
+    }
+}
+
+fn format_row_ui(ui: &mut egui::Ui, format: &mut FileFormat) {
+    ui.label("Format");
+    let mut label = format.label();
+    egui::ComboBox::from_id_salt("file_format")
+        .selected_text(label)
+        .show_ui(ui, |ui| {
+            for l in ["csv", "parquet", "json", "ndjson"] {
+                ui.selectable_value(&mut label, l, l);
+            }
+        });
+    if label != format.label() {
+        *format = match label {
+            "csv" => FileFormat::Csv(CsvOptions::default()),
+            "parquet" => FileFormat::Parquet,
+            "json" => FileFormat::Json,
+            _ => FileFormat::Ndjson,
+        };
+    }
+    ui.end_row();
+}
+
+fn deps_ui(ui: &mut egui::Ui, studio: &mut Studio, spec: &AssetSpec) {
+    ui.label(RichText::new("Upstream").strong());
+    let upstream: Vec<AssetKey> = studio
+        .doc
+        .graph()
+        .upstream(&spec.key)
+        .into_iter()
+        .cloned()
+        .collect();
+    if upstream.is_empty() {
+        ui.label(
+            RichText::new("None. Drag from another asset's right port to this one to connect.")
+                .weak(),
+        );
+    }
+    let mut disconnect = None;
+    for up in &upstream {
+        ui.horizontal(|ui| {
+            if ui.link(up.as_str()).clicked() {
+                studio.canvas.select([up.clone()]);
+                studio.canvas.reveal = Some(up.clone());
+            }
+            if spec.deps.contains(up) {
+                if ui.small_button("Disconnect").clicked() {
+                    disconnect = Some(up.clone());
+                }
+            } else {
+                ui.label(RichText::new("read by the SQL").weak());
+            }
+        });
+    }
+    if let Some(up) = disconnect {
+        studio.apply(Edit::Disconnect {
+            upstream: up,
+            downstream: spec.key.clone(),
+        });
+    }
+}
+
+fn check_kinds() -> Vec<CheckKind> {
+    vec![
+        CheckKind::NotNull {
+            columns: vec!["id".to_owned()],
+        },
+        CheckKind::Unique {
+            columns: vec!["id".to_owned()],
+        },
+        CheckKind::RowCount {
+            min: Some(1),
+            max: None,
+        },
+        CheckKind::Schema {
+            columns: vec![("id".to_owned(), DataType::Int64)],
+        },
+        CheckKind::Freshness {
+            max_lag_minutes: 1440,
+        },
+        CheckKind::Regex {
+            column: "email".to_owned(),
+            pattern: ".+@.+".to_owned(),
+            full_match: true,
+        },
+        CheckKind::AcceptedValues {
+            column: "status".to_owned(),
+            values: vec!["active".to_owned()],
+        },
+        CheckKind::Expression {
+            predicate: "amount >= 0".to_owned(),
+        },
+    ]
+}
+
+fn checks_ui(ui: &mut egui::Ui, spec: &mut AssetSpec) {
+    let mut remove = None;
+    for (i, check) in spec.checks.iter_mut().enumerate() {
+        ui.push_id(i, |ui| {
+            egui::Frame::group(ui.style()).show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    ui.monospace(check.kind.label());
+                    if ui.small_button("Remove").clicked() {
+                        remove = Some(i);
+                    }
+                });
+                egui::Grid::new("check").num_columns(2).show(ui, |ui| {
+                    text_row_ui(ui, "Name", &mut check.name);
+                    text_row_ui(ui, "Description", &mut check.description);
+                    ui.label("Severity");
+                    ui.horizontal(|ui| {
+                        ui.selectable_value(&mut check.severity, CheckSeverity::Warn, "warn");
+                        ui.selectable_value(&mut check.severity, CheckSeverity::Error, "error");
+                        ui.checkbox(&mut check.blocking, "Blocking");
+                    });
+                    ui.end_row();
+                    check_kind_ui(ui, &mut check.kind);
+                });
+            });
+        });
+    }
+    if let Some(i) = remove {
+        spec.checks.remove(i);
+    }
+    ui.menu_button("Add check", |ui| {
+        for kind in check_kinds() {
+            if ui.button(kind.label()).clicked() {
+                let base = format!("{}_{}", spec.key.as_str().replace('/', "_"), kind.label());
+                let mut name = base.clone();
+                let mut n = 2;
+                while spec.checks.iter().any(|c| c.name == name) {
+                    name = format!("{base}_{n}");
+                    n += 1;
+                }
+                spec.checks.push(AssetCheckSpec {
+                    name,
+                    description: String::new(),
+                    severity: CheckSeverity::Error,
+                    blocking: false,
+                    kind,
+                });
+                ui.close();
+            }
+        }
+    });
+}
+
+fn list_row_ui(ui: &mut egui::Ui, label: &str, values: &mut Vec<String>) {
+    let mut text = values.join(", ");
+    text_row_ui(ui, label, &mut text);
+    let parsed: Vec<String> = text
+        .split(',')
+        .map(|s| s.trim().to_owned())
+        .filter(|s| !s.is_empty())
+        .collect();
+    if parsed != *values {
+        *values = parsed;
+    }
+}
+
+fn number_row_ui(ui: &mut egui::Ui, label: &str, value: &mut Option<u64>) {
+    ui.label(label);
+    let mut text = value.map(|v| v.to_string()).unwrap_or_default();
+    let r = ui.add(egui::TextEdit::singleline(&mut text).desired_width(100.0));
+    r.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, label));
+    if r.changed() {
+        // Anything that is not a number leaves the field empty (unset), never a panic.
+        *value = text.trim().parse().ok();
+    }
+    ui.end_row();
+}
+
+fn check_kind_ui(ui: &mut egui::Ui, kind: &mut CheckKind) {
+    match kind {
+        CheckKind::NotNull { columns } | CheckKind::Unique { columns } => {
+            list_row_ui(ui, "Columns", columns);
+        }
+        CheckKind::RowCount { min, max } => {
+            number_row_ui(ui, "Minimum rows", min);
+            number_row_ui(ui, "Maximum rows", max);
+        }
+        CheckKind::Schema { columns } => {
+            let mut text: Vec<String> = columns.iter().map(|(c, t)| format!("{c} {t}")).collect();
+            let before = text.clone();
+            list_row_ui(ui, "Columns (name type)", &mut text);
+            if text != before {
+                let parsed: Option<Vec<(String, DataType)>> = text
+                    .iter()
+                    .map(|s| {
+                        let (c, t) = s.split_once(' ')?;
+                        Some((c.to_owned(), DataType::parse(t)?))
+                    })
+                    .collect();
+                if let Some(parsed) = parsed {
+                    *columns = parsed;
+                }
+            }
+        }
+        CheckKind::Freshness { max_lag_minutes } => {
+            let mut v = Some(*max_lag_minutes);
+            number_row_ui(ui, "Maximum lag (minutes)", &mut v);
+            *max_lag_minutes = v.unwrap_or(*max_lag_minutes);
+        }
+        CheckKind::Regex {
+            column,
+            pattern,
+            full_match,
+        } => {
+            text_row_ui(ui, "Column", column);
+            text_row_ui(ui, "Pattern", pattern);
+            ui.label("");
+            ui.checkbox(full_match, "Full match");
+            ui.end_row();
+        }
+        CheckKind::AcceptedValues { column, values } => {
+            text_row_ui(ui, "Column", column);
+            list_row_ui(ui, "Values", values);
+        }
+        CheckKind::Expression { predicate } => text_row_ui(ui, "Predicate", predicate),
+    }
+}
+
+fn compute_ui(ui: &mut egui::Ui, spec: &mut AssetSpec) {
+    let c = &mut spec.compute;
+    egui::Grid::new("compute").num_columns(2).show(ui, |ui| {
+        ui.label("Tier");
+        egui::ComboBox::from_id_salt("tier")
+            .selected_text(c.tier.as_str())
+            .show_ui(ui, |ui| {
+                for tier in ComputeTier::ALL {
+                    ui.selectable_value(&mut c.tier, tier, tier.as_str());
+                }
+            });
+        ui.end_row();
+        let mut memory = c.memory_mb.map(u64::from);
+        number_row_ui(ui, "Memory (MB)", &mut memory);
+        c.memory_mb = memory.and_then(|m| u32::try_from(m).ok());
+        let mut timeout = c.timeout_secs.map(u64::from);
+        number_row_ui(ui, "Timeout (s)", &mut timeout);
+        c.timeout_secs = timeout.and_then(|m| u32::try_from(m).ok());
+        ui.label("vCPU");
+        let mut vcpu = c.vcpu.map(|v| v.to_string()).unwrap_or_default();
+        if ui
+            .add(egui::TextEdit::singleline(&mut vcpu).desired_width(100.0))
+            .changed()
+        {
+            c.vcpu = vcpu.trim().parse().ok();
+        }
+        ui.end_row();
+        ui.label("Spot");
+        let mut spot = c.spot.unwrap_or(false);
+        if ui.checkbox(&mut spot, "Use spot capacity").changed() {
+            c.spot = Some(spot);
+        }
+        ui.end_row();
+    });
+}
+
+fn partitions_ui(ui: &mut egui::Ui, spec: &mut AssetSpec) {
+    let current = match &spec.partitions {
+        PartitionsDefinition::None => "none",
+        PartitionsDefinition::Daily { .. } => "daily",
+        PartitionsDefinition::Static { .. } => "static",
+    };
+    let mut chosen = current;
+    egui::ComboBox::from_id_salt("partitions")
+        .selected_text(chosen)
+        .show_ui(ui, |ui| {
+            for k in ["none", "daily", "static"] {
+                ui.selectable_value(&mut chosen, k, k);
+            }
+        });
+    if chosen != current {
+        spec.partitions = match chosen {
+            "daily" => PartitionsDefinition::Daily {
+                start: "2024-01-01".to_owned(),
+                end: None,
+            },
+            "static" => PartitionsDefinition::Static {
+                keys: vec!["a".to_owned()],
+            },
+            _ => PartitionsDefinition::None,
+        };
+    }
+    egui::Grid::new("partition_fields")
+        .num_columns(2)
+        .show(ui, |ui| match &mut spec.partitions {
+            PartitionsDefinition::None => {}
+            PartitionsDefinition::Daily { start, end } => {
+                text_row_ui(ui, "Start (YYYY-MM-DD)", start);
+                optional_text_row_ui(ui, "End (empty = today)", end);
+            }
+            PartitionsDefinition::Static { keys } => list_row_ui(ui, "Keys", keys),
+        });
+}
+
+fn pii_label(kind: PiiKind) -> &'static str {
+    match kind {
+        PiiKind::Email => "email",
+        PiiKind::Name => "name",
+        PiiKind::Phone => "phone",
+        PiiKind::Address => "address",
+        PiiKind::BirthDate => "birth date",
+        PiiKind::NationalId => "national id",
+        PiiKind::Financial => "financial",
+        PiiKind::Other => "other",
+    }
+}
+
+fn pii_ui(ui: &mut egui::Ui, state: &mut InspectorState, spec: &mut AssetSpec) {
+    let mut remove = None;
+    for (column, kind) in &mut spec.pii {
+        ui.horizontal(|ui| {
+            ui.monospace(column.as_str());
+            egui::ComboBox::from_id_salt(("pii", column.as_str()))
+                .selected_text(pii_label(*kind))
+                .show_ui(ui, |ui| {
+                    for k in PII_KINDS {
+                        ui.selectable_value(kind, k, pii_label(k));
+                    }
+                });
+            if ui.small_button("Remove").clicked() {
+                remove = Some(column.clone());
+            }
+        });
+    }
+    if let Some(c) = remove {
+        spec.pii.remove(&c);
+    }
+    ui.horizontal(|ui| {
+        let r = ui.add(
+            egui::TextEdit::singleline(&mut state.new_pii_column)
+                .hint_text("column")
+                .desired_width(120.0),
+        );
+        r.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, "PII column"));
+        let column = state.new_pii_column.trim().to_owned();
+        if ui
+            .add_enabled(!column.is_empty(), egui::Button::new("Tag as PII"))
+            .clicked()
+        {
+            spec.pii.insert(column, PiiKind::Other);
+            state.new_pii_column.clear();
+        }
+    });
+}
+
+fn tags_ui(ui: &mut egui::Ui, state: &mut InspectorState, spec: &mut AssetSpec) {
+    let mut remove = None;
+    for (k, v) in &mut spec.tags {
+        ui.horizontal(|ui| {
+            ui.monospace(k.as_str());
+            ui.add(egui::TextEdit::singleline(v).desired_width(120.0));
+            if ui.small_button("Remove").clicked() {
+                remove = Some(k.clone());
+            }
+        });
+    }
+    if let Some(k) = remove {
+        spec.tags.remove(&k);
+    }
+    ui.horizontal(|ui| {
+        ui.add(
+            egui::TextEdit::singleline(&mut state.new_tag.0)
+                .hint_text("tag")
+                .desired_width(80.0),
+        );
+        ui.add(
+            egui::TextEdit::singleline(&mut state.new_tag.1)
+                .hint_text("value")
+                .desired_width(80.0),
+        );
+        let tag = state.new_tag.0.trim().to_owned();
+        if ui
+            .add_enabled(!tag.is_empty(), egui::Button::new("Add tag"))
+            .clicked()
+        {
+            spec.tags.insert(tag, state.new_tag.1.trim().to_owned());
+            state.new_tag = (String::new(), String::new());
+        }
+    });
+}

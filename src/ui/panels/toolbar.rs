@@ -1,0 +1,132 @@
+//! The top bar: project name, file actions, edit actions, view actions and the selection box.
+
+use egui::RichText;
+
+use crate::model::AssetSelection;
+use crate::ui::{Studio, UICommand};
+
+pub fn toolbar_ui(ui: &mut egui::Ui, studio: &mut Studio) {
+    egui::Panel::top("top_bar").show(ui, |ui| {
+        ui.horizontal_wrapped(|ui| {
+            ui.heading("Medallion");
+            ui.separator();
+            let name = studio.project().name.clone();
+            let dirty = studio.save_state() != crate::ui::SaveState::Saved;
+            let title = if dirty { format!("{name} •") } else { name };
+            ui.label(RichText::new(title).strong())
+                .on_hover_text("The open project (• = unsaved changes)");
+            ui.menu_button("Project", |ui| {
+                for command in [
+                    UICommand::OpenProject,
+                    UICommand::Save,
+                    UICommand::ImportProject,
+                    UICommand::ExportProject,
+                ] {
+                    command_button_ui(ui, studio, command);
+                }
+            });
+            ui.separator();
+            command_button_ui(ui, studio, UICommand::AddAsset);
+            let undo = studio.doc.undo_label().map(|l| format!("Undo {l}"));
+            let redo = studio.doc.redo_label().map(|l| format!("Redo {l}"));
+            if ui
+                .add_enabled(studio.doc.can_undo(), egui::Button::new("Undo"))
+                .on_hover_text(undo.unwrap_or_else(|| "Nothing to undo".to_owned()))
+                .clicked()
+            {
+                studio.push_command(UICommand::Undo);
+            }
+            if ui
+                .add_enabled(studio.doc.can_redo(), egui::Button::new("Redo"))
+                .on_hover_text(redo.unwrap_or_else(|| "Nothing to redo".to_owned()))
+                .clicked()
+            {
+                studio.push_command(UICommand::Redo);
+            }
+            ui.separator();
+            command_button_ui(ui, studio, UICommand::FitToView);
+            if ui
+                .button("Auto-arrange")
+                .on_hover_text("Arrange every asset in lanes (undoable)")
+                .clicked()
+            {
+                studio.push_command(UICommand::ArrangeAll);
+            }
+            ui.separator();
+            selection_box_ui(ui, studio);
+            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                let theme = if studio.prefs.dark_mode {
+                    "Light theme"
+                } else {
+                    "Dark theme"
+                };
+                if ui.button(theme).clicked() {
+                    studio.push_command(UICommand::ToggleTheme);
+                }
+                command_button_ui(ui, studio, UICommand::CommandPalette);
+            });
+        });
+    });
+}
+
+/// A button for a command, with its shortcut in the tooltip.
+pub fn command_button_ui(ui: &mut egui::Ui, studio: &mut Studio, command: UICommand) {
+    let shortcut = command.shortcut_text(ui.ctx());
+    let mut button = ui.button(command.label());
+    if !shortcut.is_empty() {
+        button = button.on_hover_text(shortcut);
+    }
+    if button.clicked() {
+        studio.push_command(command);
+        ui.close();
+    }
+}
+
+/// The selection-syntax box: highlights the assets a selection (`+key`, `key+`, `layer:gold`)
+/// matches; Enter selects them.
+fn selection_box_ui(ui: &mut egui::Ui, studio: &mut Studio) {
+    let response = ui.add(
+        egui::TextEdit::singleline(&mut studio.selection_query)
+            .hint_text("Selection, e.g. +daily_revenue")
+            .desired_width(220.0),
+    );
+    let response = response.on_hover_text(
+        "Asset selection: key, +key, key+, layer:NAME, group:NAME, * — comma for a union",
+    );
+    let label = "Selection";
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, label));
+    if response.changed() {
+        update_highlight(studio);
+    }
+    if response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+        update_highlight(studio);
+        let keys: Vec<_> = studio.canvas.highlight.iter().cloned().collect();
+        if !keys.is_empty() {
+            studio.canvas.select(keys);
+        }
+    }
+    if let Some(error) = &studio.selection_error {
+        ui.label(
+            RichText::new(error)
+                .color(crate::ui::theme::error_color())
+                .small(),
+        );
+    } else if !studio.selection_query.trim().is_empty() {
+        ui.label(format!("{} match(es)", studio.canvas.highlight.len()));
+    }
+}
+
+fn update_highlight(studio: &mut Studio) {
+    let text = studio.selection_query.trim().to_owned();
+    studio.selection_error = None;
+    studio.canvas.highlight.clear();
+    if text.is_empty() {
+        return;
+    }
+    match AssetSelection::parse(&text)
+        .and_then(|s| s.resolve(studio.doc.project(), studio.doc.graph()))
+    {
+        Ok(keys) => studio.canvas.highlight = keys,
+        Err(e) => studio.selection_error = Some(e.to_string()),
+    }
+}
