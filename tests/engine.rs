@@ -763,3 +763,60 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
     }
     out
 }
+
+#[test]
+fn independent_assets_run_concurrently_up_to_the_limit() {
+    use std::sync::atomic::AtomicBool;
+
+    use medallion::engine::{self, RunPlan};
+    use medallion::model::{RunEvent, RunStatus};
+
+    let loaded = medallion::format::read_project(&example()).unwrap();
+    let all = loaded
+        .project
+        .assets
+        .iter()
+        .map(|a| a.key.clone())
+        .collect();
+    let steps = engine::ordered_steps(&loaded.project, &all).unwrap();
+    let run = |max_parallel: usize| {
+        let tmp = tempfile::tempdir().unwrap();
+        let plan = RunPlan {
+            run_id: format!("par{max_parallel}"),
+            project: loaded.project.clone(),
+            project_dir: example(),
+            store_dir: tmp.path().to_owned(),
+            steps: steps.clone(),
+            partition: None,
+            force: false,
+            previous: vec![],
+        };
+        let mut events = Vec::new();
+        let status = engine::execute_with(
+            &plan,
+            &mut |e| events.push(e),
+            &AtomicBool::new(false),
+            max_parallel,
+        );
+        assert_eq!(status, RunStatus::Success);
+        // How many steps were running at the busiest moment.
+        let (mut now, mut most) = (0i32, 0i32);
+        for e in &events {
+            match e {
+                RunEvent::StepStarted { .. } => {
+                    now += 1;
+                    most = most.max(now);
+                }
+                RunEvent::StepFinished { .. } => now -= 1,
+                _ => {}
+            }
+        }
+        most
+    };
+    assert_eq!(run(1), 1);
+    assert_eq!(
+        run(2),
+        2,
+        "the two bronze sources are independent and should overlap"
+    );
+}

@@ -185,13 +185,81 @@ fn scan_materialization(m: &AssetMaterialization) -> PolarsResult<LazyFrame> {
     )
 }
 
-/// Runs a plan, reporting every event through `emit`. Cancellation is checked between steps;
-/// a step that was cancelled leaves no materialization behind.
+/// How many independent steps run at once by default: polars already uses every core inside a
+/// step, so a little concurrency covers I/O and single-threaded parts without multiplying memory.
+pub fn default_parallelism() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4))
+}
+
+/// Memory a step may use while others run beside it: half of what the system has available
+/// (Linux `MemAvailable`), or 4 GiB when unknown.
+fn memory_budget_bytes() -> u64 {
+    let available = std::fs::read_to_string("/proc/meminfo")
+        .ok()
+        .and_then(|text| {
+            let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
+            line.split_whitespace()
+                .nth(1)?
+                .parse::<u64>()
+                .ok()
+                .map(|kib| kib * 1024)
+        });
+    available.unwrap_or(8 << 30) / 2
+}
+
+/// A rough in-memory size of a step: its inputs' stored bytes times a decompression factor.
+fn estimated_bytes(
+    asset: &AssetSpec,
+    project_dir: &Path,
+    partition: Option<&str>,
+    upstream: &[&AssetMaterialization],
+) -> u64 {
+    match &asset.definition {
+        AssetDefinition::Source(crate::model::SourceSpec::File { path, .. }) => {
+            let full = source::resolve_path(project_dir, path, partition);
+            source::matching_files(&asset.key, &full).map_or(0, |files| {
+                files
+                    .iter()
+                    .filter_map(|f| std::fs::metadata(f).ok())
+                    .map(|m| m.len() * 4)
+                    .sum()
+            })
+        }
+        AssetDefinition::Source(_) => 0,
+        AssetDefinition::Transform(_) => upstream.iter().map(|m| m.byte_count * 10).sum(),
+    }
+}
+
+enum Message {
+    Event(RunEvent),
+    Finished {
+        key: AssetKey,
+        partition: Option<String>,
+        result: Result<StepResult, String>,
+        duration_ms: u64,
+        heavy: bool,
+    },
+}
+
+/// Runs a plan, reporting every event through `emit`. Independent steps run concurrently (up to
+/// [`default_parallelism`]) unless a step's estimated size would not fit beside others, in which
+/// case it runs alone. Cancellation is checked before each step starts; a canceled step leaves
+/// no materialization behind.
 pub fn execute(plan: &RunPlan, emit: &mut dyn FnMut(RunEvent), cancel: &AtomicBool) -> RunStatus {
+    execute_with(plan, emit, cancel, default_parallelism())
+}
+
+/// [`execute`] with an explicit limit on concurrent steps (1 = one after another).
+#[allow(clippy::too_many_lines)]
+pub fn execute_with(
+    plan: &RunPlan,
+    emit: &mut dyn FnMut(RunEvent),
+    cancel: &AtomicBool,
+    max_parallel: usize,
+) -> RunStatus {
     emit(RunEvent::RunStarted {
         plan: plan.steps.clone(),
     });
-    let mut current: BTreeMap<AssetKey, AssetMaterialization> = BTreeMap::new();
     let previous: BTreeMap<AssetKey, &AssetMaterialization> = plan
         .previous
         .iter()
@@ -199,107 +267,198 @@ pub fn execute(plan: &RunPlan, emit: &mut dyn FnMut(RunEvent), cancel: &AtomicBo
         .map(|m| (m.asset.clone(), m))
         .collect();
     let graph = AssetGraph::build(&plan.project);
+    let in_plan: BTreeSet<&AssetKey> = plan.steps.iter().collect();
+    let budget = memory_budget_bytes();
+    let max_parallel = max_parallel.max(1);
+    let mut current: BTreeMap<AssetKey, AssetMaterialization> = BTreeMap::new();
     let mut blocked: BTreeMap<AssetKey, String> = BTreeMap::new();
+    let mut finished: BTreeSet<AssetKey> = BTreeSet::new();
+    let mut pending: Vec<&AssetKey> = plan.steps.iter().collect();
     let mut failed = false;
     let mut canceled = false;
-    for key in &plan.steps {
-        let Some(asset) = plan.project.asset(key) else {
-            failed = true;
-            emit(RunEvent::Log {
-                level: LogLevel::Error,
-                asset: Some(key.clone()),
-                message: format!("asset {key} is not in the project"),
-            });
-            continue;
-        };
-        let partition = asset
-            .partitions
-            .is_partitioned()
-            .then(|| plan.partition.clone())
-            .flatten();
-        if canceled || cancel.load(Ordering::Relaxed) {
-            canceled = true;
-            emit(RunEvent::StepFinished {
-                asset: key.clone(),
-                partition,
-                outcome: StepOutcome::Canceled,
-                duration_ms: 0,
-            });
-            continue;
-        }
-        let upstream_block = graph
-            .upstream(key)
-            .into_iter()
-            .find_map(|up| blocked.get(up).map(|why| (up.clone(), why.clone())));
-        if let Some((up, why)) = upstream_block {
-            let reason = format!("upstream {up} {why}");
-            blocked.insert(key.clone(), "was skipped".to_owned());
-            emit(RunEvent::StepFinished {
-                asset: key.clone(),
-                partition,
-                outcome: StepOutcome::Skipped { reason },
-                duration_ms: 0,
-            });
-            continue;
-        }
-        emit(RunEvent::StepStarted {
-            asset: key.clone(),
-            partition: partition.clone(),
-        });
-        let started = Instant::now();
-        match run_step(
-            plan,
-            asset,
-            partition.as_deref(),
-            &graph,
-            &current,
-            &previous,
-            emit,
-        ) {
-            Ok(StepResult::UpToDate(m)) => {
-                emit(RunEvent::StepFinished {
-                    asset: key.clone(),
-                    partition,
-                    outcome: StepOutcome::UpToDate,
-                    duration_ms: started.elapsed().as_millis() as u64,
-                });
-                current.insert(key.clone(), m);
-            }
-            Ok(StepResult::Materialized {
-                materialization,
-                blocking_failure,
-                error_failure,
-            }) => {
-                current.insert(key.clone(), materialization);
-                if let Some(check) = &blocking_failure {
-                    blocked.insert(key.clone(), format!("failed blocking check {check}"));
+    let (tx, rx) = std::sync::mpsc::channel::<Message>();
+    std::thread::scope(|scope| {
+        let mut running = 0usize;
+        let mut exclusive = false;
+        loop {
+            let mut i = 0;
+            while i < pending.len() {
+                let key = pending[i];
+                let upstream = graph.upstream(key);
+                if upstream
+                    .iter()
+                    .any(|u| in_plan.contains(u) && !finished.contains(*u))
+                {
+                    i += 1;
+                    continue;
                 }
-                if error_failure {
+                let Some(asset) = plan.project.asset(key) else {
                     failed = true;
+                    emit(RunEvent::Log {
+                        level: LogLevel::Error,
+                        asset: Some(key.clone()),
+                        message: format!("asset {key} is not in the project"),
+                    });
+                    blocked.insert(key.clone(), "is missing".to_owned());
+                    finished.insert(key.clone());
+                    pending.remove(i);
+                    continue;
+                };
+                let partition = asset
+                    .partitions
+                    .is_partitioned()
+                    .then(|| plan.partition.clone())
+                    .flatten();
+                if canceled || cancel.load(Ordering::Relaxed) {
+                    canceled = true;
+                    emit(RunEvent::StepFinished {
+                        asset: key.clone(),
+                        partition,
+                        outcome: StepOutcome::Canceled,
+                        duration_ms: 0,
+                    });
+                    finished.insert(key.clone());
+                    pending.remove(i);
+                    continue;
                 }
-                emit(RunEvent::StepFinished {
+                if let Some((up, why)) = upstream
+                    .iter()
+                    .find_map(|up| blocked.get(*up).map(|why| ((*up).clone(), why.clone())))
+                {
+                    blocked.insert(key.clone(), "was skipped".to_owned());
+                    emit(RunEvent::StepFinished {
+                        asset: key.clone(),
+                        partition,
+                        outcome: StepOutcome::Skipped {
+                            reason: format!("upstream {up} {why}"),
+                        },
+                        duration_ms: 0,
+                    });
+                    finished.insert(key.clone());
+                    pending.remove(i);
+                    continue;
+                }
+                let inputs: BTreeMap<AssetKey, AssetMaterialization> = upstream
+                    .iter()
+                    .filter_map(|u| {
+                        current
+                            .get(*u)
+                            .cloned()
+                            .or_else(|| previous.get(*u).map(|m| (*m).clone()))
+                            .map(|m| ((*u).clone(), m))
+                    })
+                    .collect();
+                let heavy = estimated_bytes(
+                    asset,
+                    &plan.project_dir,
+                    partition.as_deref(),
+                    &inputs.values().collect::<Vec<_>>(),
+                ) > budget / 2;
+                if running >= max_parallel || exclusive || (heavy && running > 0) {
+                    i += 1;
+                    continue;
+                }
+                pending.remove(i);
+                emit(RunEvent::StepStarted {
                     asset: key.clone(),
-                    partition,
-                    outcome: StepOutcome::Materialized,
-                    duration_ms: started.elapsed().as_millis() as u64,
+                    partition: partition.clone(),
+                });
+                running += 1;
+                exclusive = heavy;
+                let tx = tx.clone();
+                let (graph, previous) = (&graph, &previous);
+                scope.spawn(move || {
+                    let started = Instant::now();
+                    let events = tx.clone();
+                    let mut send = move |e: RunEvent| {
+                        let _ = events.send(Message::Event(e));
+                    };
+                    let result = run_step(
+                        plan,
+                        asset,
+                        partition.as_deref(),
+                        graph,
+                        &inputs,
+                        previous,
+                        &mut send,
+                    );
+                    let _ = tx.send(Message::Finished {
+                        key: asset.key.clone(),
+                        partition,
+                        result,
+                        duration_ms: started.elapsed().as_millis() as u64,
+                        heavy,
+                    });
                 });
             }
-            Err(error) => {
-                failed = true;
-                blocked.insert(key.clone(), "failed".to_owned());
-                emit(RunEvent::Log {
-                    level: LogLevel::Error,
-                    asset: Some(key.clone()),
-                    message: error.clone(),
-                });
-                emit(RunEvent::StepFinished {
-                    asset: key.clone(),
+            if running == 0 {
+                break;
+            }
+            let Ok(message) = rx.recv() else { break };
+            match message {
+                Message::Event(e) => emit(e),
+                Message::Finished {
+                    key,
                     partition,
-                    outcome: StepOutcome::Failed { error },
-                    duration_ms: started.elapsed().as_millis() as u64,
-                });
+                    result,
+                    duration_ms,
+                    heavy,
+                } => {
+                    running -= 1;
+                    if heavy {
+                        exclusive = false;
+                    }
+                    finished.insert(key.clone());
+                    let outcome = match result {
+                        Ok(StepResult::UpToDate(m)) => {
+                            current.insert(key.clone(), m);
+                            StepOutcome::UpToDate
+                        }
+                        Ok(StepResult::Materialized {
+                            materialization,
+                            blocking_failure,
+                            error_failure,
+                        }) => {
+                            current.insert(key.clone(), materialization);
+                            if let Some(check) = &blocking_failure {
+                                blocked
+                                    .insert(key.clone(), format!("failed blocking check {check}"));
+                            }
+                            failed |= error_failure;
+                            StepOutcome::Materialized
+                        }
+                        Err(error) => {
+                            failed = true;
+                            blocked.insert(key.clone(), "failed".to_owned());
+                            emit(RunEvent::Log {
+                                level: LogLevel::Error,
+                                asset: Some(key.clone()),
+                                message: error.clone(),
+                            });
+                            StepOutcome::Failed { error }
+                        }
+                    };
+                    emit(RunEvent::StepFinished {
+                        asset: key,
+                        partition,
+                        outcome,
+                        duration_ms,
+                    });
+                }
             }
         }
+    });
+    // Anything still pending could never start (it waits on itself through a cycle).
+    for key in pending {
+        failed = true;
+        emit(RunEvent::StepFinished {
+            asset: key.clone(),
+            partition: None,
+            outcome: StepOutcome::Skipped {
+                reason: "its upstream assets never finished".to_owned(),
+            },
+            duration_ms: 0,
+        });
     }
     let status = if canceled {
         RunStatus::Canceled
