@@ -820,3 +820,80 @@ fn independent_assets_run_concurrently_up_to_the_limit() {
         "the two bronze sources are independent and should overlap"
     );
 }
+
+#[test]
+fn every_read_and_write_of_a_run_goes_through_the_io_manager() {
+    use std::sync::Mutex;
+    use std::sync::atomic::AtomicBool;
+
+    use medallion::engine::{self, IoManager, LocalIo, RunPlan};
+    use medallion::model::{AssetKey, RunStatus};
+
+    /// Stores under another root and records what it was asked, as an object store would.
+    struct Recording {
+        inner: LocalIo,
+        log: Mutex<Vec<String>>,
+    }
+    impl IoManager for Recording {
+        fn write(
+            &self,
+            asset: &AssetKey,
+            partition: Option<&str>,
+            run_id: &str,
+            df: &mut DataFrame,
+        ) -> Result<(String, u64), String> {
+            self.log.lock().unwrap().push(format!("write {asset}"));
+            self.inner.write(asset, partition, run_id, df)
+        }
+        fn scan(&self, location: &str) -> PolarsResult<LazyFrame> {
+            self.log.lock().unwrap().push(format!("scan {location}"));
+            self.inner.scan(location)
+        }
+        fn exists(&self, location: &str) -> bool {
+            self.inner.exists(location)
+        }
+    }
+
+    let loaded = medallion::format::read_project(&example()).unwrap();
+    let all = loaded
+        .project
+        .assets
+        .iter()
+        .map(|a| a.key.clone())
+        .collect();
+    let tmp = tempfile::tempdir().unwrap();
+    let io = Recording {
+        inner: LocalIo {
+            root: tmp.path().join("objects"),
+        },
+        log: Mutex::new(Vec::new()),
+    };
+    let plan = RunPlan {
+        run_id: "io".into(),
+        project: loaded.project.clone(),
+        project_dir: example(),
+        store_dir: tmp.path().join("unused"),
+        steps: engine::ordered_steps(&loaded.project, &all).unwrap(),
+        partition: None,
+        force: false,
+        previous: vec![],
+    };
+    let status = engine::execute_io(&plan, &io, &mut |_| {}, &AtomicBool::new(false), 2);
+    assert_eq!(status, RunStatus::Success);
+    let log = io.log.into_inner().unwrap();
+    assert_eq!(
+        log.iter().filter(|l| l.starts_with("write")).count(),
+        6,
+        "{log:?}"
+    );
+    // cleaned_customer_data, order_history (2 inputs), customer_lifetime_value, daily_revenue.
+    assert_eq!(
+        log.iter().filter(|l| l.starts_with("scan")).count(),
+        5,
+        "{log:?}"
+    );
+    assert!(
+        !tmp.path().join("unused").exists(),
+        "nothing may bypass the IO manager"
+    );
+}

@@ -178,6 +178,53 @@ fn now_rfc3339() -> String {
 }
 
 /// The stored data of an upstream asset, as a lazy frame.
+/// Where materializations live. Runs write and read through this one interface: local Parquet
+/// files under a directory here; an object-store implementation slots in for remote runs.
+pub trait IoManager: Sync {
+    /// Writes a materialization (atomically: never half-visible) and returns its location and
+    /// size in bytes.
+    fn write(
+        &self,
+        asset: &AssetKey,
+        partition: Option<&str>,
+        run_id: &str,
+        df: &mut DataFrame,
+    ) -> Result<(String, u64), String>;
+    /// A lazy frame over a stored materialization.
+    fn scan(&self, location: &str) -> PolarsResult<LazyFrame>;
+    /// Whether a stored materialization is still there.
+    fn exists(&self, location: &str) -> bool;
+}
+
+/// Parquet files under `root/<asset>/<partition>/<run>.parquet`.
+#[derive(Debug, Clone)]
+pub struct LocalIo {
+    pub root: PathBuf,
+}
+
+impl IoManager for LocalIo {
+    fn write(
+        &self,
+        asset: &AssetKey,
+        partition: Option<&str>,
+        run_id: &str,
+        df: &mut DataFrame,
+    ) -> Result<(String, u64), String> {
+        let path = materialization_path(&self.root, asset, partition, run_id);
+        let bytes = write_parquet_atomically(df, &path)
+            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        Ok((path.to_string_lossy().into_owned(), bytes))
+    }
+
+    fn scan(&self, location: &str) -> PolarsResult<LazyFrame> {
+        LazyFrame::scan_parquet(PlRefPath::new(location), ScanArgsParquet::default())
+    }
+
+    fn exists(&self, location: &str) -> bool {
+        Path::new(location).is_file()
+    }
+}
+
 fn scan_materialization(m: &AssetMaterialization) -> PolarsResult<LazyFrame> {
     LazyFrame::scan_parquet(
         PlRefPath::new(m.location.as_str()),
@@ -253,6 +300,21 @@ pub fn execute(plan: &RunPlan, emit: &mut dyn FnMut(RunEvent), cancel: &AtomicBo
 #[allow(clippy::too_many_lines)]
 pub fn execute_with(
     plan: &RunPlan,
+    emit: &mut dyn FnMut(RunEvent),
+    cancel: &AtomicBool,
+    max_parallel: usize,
+) -> RunStatus {
+    let io = LocalIo {
+        root: plan.store_dir.clone(),
+    };
+    execute_io(plan, &io, emit, cancel, max_parallel)
+}
+
+/// [`execute_with`] reading and writing materializations through `io`.
+#[allow(clippy::too_many_lines)]
+pub fn execute_io(
+    plan: &RunPlan,
+    io: &dyn IoManager,
     emit: &mut dyn FnMut(RunEvent),
     cancel: &AtomicBool,
     max_parallel: usize,
@@ -375,6 +437,7 @@ pub fn execute_with(
                     };
                     let result = run_step(
                         plan,
+                        io,
                         asset,
                         partition.as_deref(),
                         graph,
@@ -491,7 +554,7 @@ enum StepResult {
 /// The frame of an asset plus its input versions, computed from sources or from the stored
 /// (or just written) materializations of its upstream assets.
 fn asset_frame(
-    plan_project: &Project,
+    io: &dyn IoManager,
     project_dir: &Path,
     asset: &AssetSpec,
     partition: Option<&str>,
@@ -529,12 +592,12 @@ fn asset_frame(
                 let m = upstream_of(up).ok_or_else(|| {
                     format!("upstream asset {up} has no materialization yet; materialize it first (select +{key})")
                 })?;
-                let lf = scan_materialization(&m)
+                let lf = io
+                    .scan(&m.location)
                     .map_err(|e| format!("cannot read upstream {up} from {}: {e}", m.location))?;
                 frames.insert(up.clone(), lf);
                 versions.insert(up.to_string(), m.data_version.clone());
             }
-            let _ = plan_project;
             let lf = transform::apply(key, t, &frames, partition).map_err(|e| e.to_string())?;
             Ok((lf, versions, Some(SystemTime::now())))
         }
@@ -544,6 +607,7 @@ fn asset_frame(
 #[allow(clippy::too_many_arguments)]
 fn run_step(
     plan: &RunPlan,
+    io: &dyn IoManager,
     asset: &AssetSpec,
     partition: Option<&str>,
     graph: &AssetGraph,
@@ -564,7 +628,7 @@ fn run_step(
             .or_else(|| previous.get(up).map(|m| (*m).clone()))
     };
     let (lf, input_versions, newest_input) = asset_frame(
-        &plan.project,
+        io,
         &plan.project_dir,
         asset,
         partition,
@@ -585,7 +649,7 @@ fn run_step(
         && let Some(prev) = previous.get(key)
         && prev.data_version == data_version
         && prev.partition.as_deref() == partition
-        && Path::new(&prev.location).is_file()
+        && io.exists(&prev.location)
     {
         emit(RunEvent::Log {
             level: LogLevel::Info,
@@ -603,18 +667,14 @@ fn run_step(
         }
         _ => format!("asset {key}: {e}"),
     })?;
-    let path = materialization_path(&plan.store_dir, key, partition, &plan.run_id);
-    let byte_count = write_parquet_atomically(&mut df, &path).map_err(|e| {
-        format!(
-            "asset {key}: cannot write its materialization to {}: {e}",
-            path.display()
-        )
-    })?;
+    let (location, byte_count) = io
+        .write(key, partition, &plan.run_id, &mut df)
+        .map_err(|e| format!("asset {key}: cannot store its materialization: {e}"))?;
     let materialization = AssetMaterialization {
         asset: key.clone(),
         partition: partition.map(str::to_owned),
         run_id: plan.run_id.clone(),
-        location: path.to_string_lossy().into_owned(),
+        location,
         row_count: df.height() as u64,
         byte_count,
         schema: schema_of(&df),
