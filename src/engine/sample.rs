@@ -5,25 +5,18 @@
 use std::io::{BufWriter, Write};
 use std::path::Path;
 
-/// `SplitMix64`: small, fast, deterministic.
-struct Rng(u64);
+use crate::model::synthetic::SplitMix;
+
+/// The sample generator's random source: the model's `SplitMix64` plus the draws it needs.
+struct Rng(SplitMix);
 
 impl Rng {
-    fn next(&mut self) -> u64 {
-        self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
-        let mut z = self.0;
-        z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
-        z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
-        z ^ (z >> 31)
-    }
-
-    /// Uniform in [0, 1).
     fn unit(&mut self) -> f64 {
-        (self.next() >> 11) as f64 / (1u64 << 53) as f64
+        self.0.unit()
     }
 
     fn below(&mut self, n: u64) -> u64 {
-        self.next() % n.max(1)
+        self.0.next_u64() % n.max(1)
     }
 
     fn chance(&mut self, p: f64) -> bool {
@@ -187,7 +180,7 @@ fn timestamp(secs: i64) -> String {
 /// Writes `customers.csv` (about 1.03 × N rows) and `orders.csv` (10 × N rows) into `dir`.
 pub fn write_sample_data(dir: &Path, customers: u64, seed: u64) -> std::io::Result<(u64, u64)> {
     std::fs::create_dir_all(dir)?;
-    let mut rng = Rng(seed);
+    let mut rng = Rng(SplitMix(seed));
     let start = chrono::NaiveDate::from_ymd_opt(2019, 1, 1)
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map_or(0, |d| d.and_utc().timestamp());

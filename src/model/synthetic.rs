@@ -6,12 +6,13 @@ use super::asset::{AssetDefinition, AssetKey, AssetSpec, Layer, TransformSpec};
 use super::check::{AssetCheckSpec, CheckKind, CheckSeverity};
 use super::project::{CanvasPos, Project};
 
-/// A small deterministic pseudo-random sequence (`SplitMix64`), so generated projects are the
-/// same on every run.
-struct SplitMix(u64);
+/// A small deterministic pseudo-random sequence (`SplitMix64`), so generated projects and sample
+/// data are the same on every run for a seed.
+#[derive(Debug, Clone)]
+pub struct SplitMix(pub u64);
 
 impl SplitMix {
-    fn next(&mut self) -> u64 {
+    pub fn next_u64(&mut self) -> u64 {
         self.0 = self.0.wrapping_add(0x9E37_79B9_7F4A_7C15);
         let mut z = self.0;
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -19,8 +20,14 @@ impl SplitMix {
         z ^ (z >> 31)
     }
 
-    fn below(&mut self, n: usize) -> usize {
-        (self.next() % (n.max(1) as u64)) as usize
+    /// Uniform in `0..n` (0 when `n` is 0).
+    pub fn below(&mut self, n: usize) -> usize {
+        (self.next_u64() % (n.max(1) as u64)) as usize
+    }
+
+    /// Uniform in [0, 1).
+    pub fn unit(&mut self) -> f64 {
+        (self.next_u64() >> 11) as f64 / (1u64 << 53) as f64
     }
 }
 
