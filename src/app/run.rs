@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 
 use super::AppError;
 use crate::engine::{self, RunPlan};
+pub use crate::engine::{PlannedStatus, PlannedStep, Preview, PreviewColumn};
 use crate::model::{
     AssetGraph, AssetKey, AssetSelection, PartitionsDefinition, Project, RunEvent, RunRecord,
     RunStatus,
