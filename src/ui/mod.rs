@@ -181,7 +181,8 @@ pub struct Studio {
     /// The run in the run view: live, or a past one read back from the workspace.
     pub run: Option<runs::RunView>,
     pub workbench: workbench::Workbench,
-    /// Assets whose definition or inputs changed since their materialization.
+    /// What a plan of everything says per asset: up to date, or stale (definition or inputs
+    /// changed since its materialization).
     stale: HashMap<AssetKey, runs::NodeStatus>,
     preview_errors: HashMap<AssetKey, String>,
     next_plan_id: u64,

@@ -290,15 +290,21 @@ impl Studio {
                     self.stale.clear();
                     if let Ok(steps) = result {
                         for step in steps {
-                            if let PlannedStatus::WillRun { reason } = step.status
-                                && matches!(
-                                    reason.as_str(),
-                                    "definition changed"
-                                        | "code version changed"
-                                        | "inputs changed"
-                                )
-                            {
-                                self.stale.insert(step.asset, NodeStatus::Stale { reason });
+                            match step.status {
+                                PlannedStatus::UpToDate { .. } => {
+                                    self.stale.insert(step.asset, NodeStatus::UpToDate);
+                                }
+                                PlannedStatus::WillRun { reason }
+                                    if matches!(
+                                        reason.as_str(),
+                                        "definition changed"
+                                            | "code version changed"
+                                            | "inputs changed"
+                                    ) =>
+                                {
+                                    self.stale.insert(step.asset, NodeStatus::Stale { reason });
+                                }
+                                PlannedStatus::WillRun { .. } => {}
                             }
                         }
                     }
@@ -397,7 +403,7 @@ impl Studio {
                 // A finished run's success does not hide that the asset went stale since.
                 if !run.is_live()
                     && matches!(s, NodeStatus::Success | NodeStatus::UpToDate)
-                    && status.contains_key(key)
+                    && matches!(status.get(key), Some(NodeStatus::Stale { .. }))
                 {
                     continue;
                 }

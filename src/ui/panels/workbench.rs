@@ -444,24 +444,36 @@ fn timeline_ui(ui: &mut egui::Ui, run: &RunView) {
                 format_ms(bar.duration_ms.unwrap_or(0))
             ),
         };
-        let text_pos = if bar_rect.right() + 120.0 < rect.right() {
+        // Beside the bar when there is room on its right, else inside it when it is wide
+        // enough, else on its left (never over the asset labels).
+        let font = FontId::proportional(11.0);
+        let text_width = painter
+            .layout_no_wrap(text.clone(), font.clone(), Color32::WHITE)
+            .size()
+            .x;
+        let middle = y + row / 2.0;
+        let (pos, align, color) = if bar_rect.right() + text_width + 12.0 < rect.right() {
             (
-                pos2(bar_rect.right() + 6.0, y + row / 2.0),
+                pos2(bar_rect.right() + 6.0, middle),
                 Align2::LEFT_CENTER,
+                visuals.weak_text_color(),
+            )
+        } else if bar_rect.width() > text_width + 12.0 {
+            (
+                pos2(bar_rect.right() - 6.0, middle),
+                Align2::RIGHT_CENTER,
+                Color32::from_black_alpha(220),
             )
         } else {
             (
-                pos2(bar_rect.left() - 6.0, y + row / 2.0),
+                pos2(bar_rect.left() - 6.0, middle),
                 Align2::RIGHT_CENTER,
+                visuals.weak_text_color(),
             )
         };
-        painter.text(
-            text_pos.0,
-            text_pos.1,
-            text,
-            FontId::proportional(11.0),
-            visuals.weak_text_color(),
-        );
+        painter
+            .with_clip_rect(rect.with_min_x(*track.start()))
+            .text(pos, align, text, font, color);
     }
     let axis_y = rect.top() + row * run.steps.len() as f32 + 2.0;
     painter.line_segment(
@@ -492,69 +504,7 @@ fn checks_ui(ui: &mut egui::Ui, studio: &mut Studio) {
         weak(ui, "No check has run yet.");
         return;
     }
-    let mut clicked = None;
-    TableBuilder::new(ui)
-        .id_salt("run_checks")
-        .striped(true)
-        .sense(Sense::click())
-        .vscroll(false)
-        .column(Column::initial(150.0).clip(true))
-        .column(Column::initial(200.0).clip(true))
-        .column(Column::exact(56.0))
-        .column(Column::exact(90.0))
-        .column(Column::remainder().clip(true))
-        .column(Column::exact(70.0))
-        .header(20.0, |mut h| {
-            for title in [
-                "Asset",
-                "Check",
-                "Result",
-                "Severity",
-                "Description",
-                "Failing rows",
-            ] {
-                h.col(|ui| {
-                    ui.label(RichText::new(title).strong());
-                });
-            }
-        })
-        .body(|mut body| {
-            for (i, c) in run.checks.iter().enumerate() {
-                body.row(ROW_HEIGHT, |mut row| {
-                    row.set_selected(studio.workbench.selected_check == Some(i));
-                    row.col(|ui| {
-                        ui.label(c.asset.as_str());
-                    });
-                    let selected = studio.workbench.selected_check == Some(i);
-                    row.col(|ui| {
-                        if ui
-                            .selectable_label(selected, &c.check_name)
-                            .on_hover_text("Show its failing rows")
-                            .clicked()
-                        {
-                            clicked = Some(i);
-                        }
-                    });
-                    let (text, color) = check_result_text(c);
-                    row.col(|ui| {
-                        ui.label(RichText::new(text).color(color));
-                    });
-                    row.col(|ui| {
-                        let blocking = if c.blocking { ", blocking" } else { "" };
-                        ui.label(format!("{}{blocking}", c.severity));
-                    });
-                    row.col(|ui| {
-                        ui.label(&c.description);
-                    });
-                    row.col(|ui| {
-                        ui.label(c.failing_count.to_string());
-                    });
-                    if row.response().clicked() {
-                        clicked = Some(i);
-                    }
-                });
-            }
-        });
+    let clicked = checks_table_ui(ui, run, studio.workbench.selected_check);
     if let Some(i) = clicked {
         studio.workbench.selected_check = Some(i);
     }
@@ -575,6 +525,76 @@ fn checks_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     } else if run.checks.iter().any(|c| !c.passed) {
         weak(ui, "Click a failed check to see its failing rows.");
     }
+}
+
+fn checks_table_ui(ui: &mut egui::Ui, run: &RunView, selected: Option<usize>) -> Option<usize> {
+    let mut clicked = None;
+    let width = ui.available_width();
+    TableBuilder::new(ui)
+        .id_salt("run_checks")
+        .striped(true)
+        .sense(Sense::click())
+        .vscroll(false)
+        // Widths that fit the column, so the table never widens the panel; the description
+        // takes what is left (in full in the tooltip).
+        .column(Column::exact((width * 0.2).max(80.0)).clip(true))
+        .column(Column::exact((width * 0.28).max(100.0)).clip(true))
+        .column(Column::exact(52.0))
+        .column(Column::exact(96.0).clip(true))
+        .column(Column::exact(76.0))
+        .column(Column::remainder().clip(true))
+        .header(20.0, |mut h| {
+            for title in [
+                "Asset",
+                "Check",
+                "Result",
+                "Severity",
+                "Failing rows",
+                "Description",
+            ] {
+                h.col(|ui| {
+                    ui.label(RichText::new(title).strong());
+                });
+            }
+        })
+        .body(|mut body| {
+            for (i, c) in run.checks.iter().enumerate() {
+                body.row(ROW_HEIGHT, |mut row| {
+                    row.set_selected(selected == Some(i));
+                    row.col(|ui| {
+                        ui.label(c.asset.as_str());
+                    });
+                    let selected = selected == Some(i);
+                    row.col(|ui| {
+                        if ui
+                            .selectable_label(selected, &c.check_name)
+                            .on_hover_text(format!("{}: show its failing rows", c.description))
+                            .clicked()
+                        {
+                            clicked = Some(i);
+                        }
+                    });
+                    let (text, color) = check_result_text(c);
+                    row.col(|ui| {
+                        ui.label(RichText::new(text).color(color));
+                    });
+                    row.col(|ui| {
+                        let blocking = if c.blocking { ", blocking" } else { "" };
+                        ui.label(format!("{}{blocking}", c.severity));
+                    });
+                    row.col(|ui| {
+                        ui.label(c.failing_count.to_string());
+                    });
+                    row.col(|ui| {
+                        ui.label(&c.description).on_hover_text(&c.description);
+                    });
+                    if row.response().clicked() {
+                        clicked = Some(i);
+                    }
+                });
+            }
+        });
+    clicked
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -601,8 +621,8 @@ fn history_ui(ui: &mut egui::Ui, studio: &mut Studio) {
         .striped(true)
         .auto_shrink([false, false])
         .column(Column::exact(80.0))
-        .column(Column::initial(170.0))
-        .column(Column::initial(170.0))
+        .column(Column::initial(230.0))
+        .column(Column::initial(190.0))
         .column(Column::exact(80.0))
         .column(Column::initial(200.0).clip(true))
         .column(Column::initial(100.0))
@@ -771,7 +791,7 @@ fn asset_details_ui(ui: &mut egui::Ui, studio: &mut Studio) {
             vec2(ui.available_width(), available.y),
             egui::Layout::top_down(egui::Align::Min),
             |ui| {
-                egui::ScrollArea::vertical()
+                egui::ScrollArea::both()
                     .id_salt("asset_profile")
                     .auto_shrink([false, false])
                     .show(ui, |ui| match &history.latest_profile {
@@ -907,7 +927,7 @@ fn quality_ui(ui: &mut egui::Ui, studio: &mut Studio) {
             export = true;
         }
     });
-    egui::ScrollArea::vertical()
+    egui::ScrollArea::both()
         .id_salt("quality")
         .auto_shrink([false, false])
         .show(ui, |ui| {
