@@ -352,6 +352,12 @@ pub fn run(which: &BenchCommand) -> anyhow::Result<u8> {
                             run.customers, run.status, run.run_secs, run.frames, s.p50, s.p95
                         );
                     }
+                    if let Some(s) = report.frame_ms.after_run {
+                        println!(
+                            "after the run, same view: p50 {:7.2} ms   p95 {:7.2} ms",
+                            s.p50, s.p95
+                        );
+                    }
                 }
             }
             Ok(EXIT_OK)

@@ -35,6 +35,9 @@ pub struct FrameMs {
     /// Frames of the example project's studio while it materializes in the background.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub during_run: Option<FrameStats>,
+    /// The same view once the run has ended: the control for `during_run`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_run: Option<FrameStats>,
 }
 
 #[derive(Debug, Clone, serde::Serialize)]
@@ -123,12 +126,12 @@ pub fn run(assets: usize, frames: usize, with_run: Option<u64>) -> anyhow::Resul
             frame(&mut studio, &mut vertices)
         })
         .collect();
-    let (during_run, run) = match with_run {
+    let (during_run, after_run, run) = match with_run {
         Some(customers) => {
-            let (ms, figures) = during_run(customers)?;
-            (Some(stats(ms)), Some(figures))
+            let (during, after, figures) = during_run(customers, frames)?;
+            (Some(stats(during)), Some(stats(after)), Some(figures))
         }
-        None => (None, None),
+        None => (None, None, None),
     };
     Ok(UiBenchReport {
         assets,
@@ -137,6 +140,7 @@ pub fn run(assets: usize, frames: usize, with_run: Option<u64>) -> anyhow::Resul
             pan: stats(pan),
             zoom: stats(zoom),
             during_run,
+            after_run,
         },
         run,
         layout_ms,
@@ -160,7 +164,7 @@ fn timed_frame(ctx: &egui::Context, studio: &mut Studio, time: f64, screen: egui
 
 /// Frames of the example project's studio, at a 60 Hz cadence, while it materializes
 /// `customers` generated customers on the job worker.
-fn during_run(customers: u64) -> anyhow::Result<(Vec<f64>, RunFigures)> {
+fn during_run(customers: u64, frames: usize) -> anyhow::Result<(Vec<f64>, Vec<f64>, RunFigures)> {
     let dir = std::env::temp_dir().join(format!("medallion-bench-ui-{}", std::process::id()));
     let result = (|| {
         let project_dir =
@@ -198,6 +202,12 @@ fn during_run(customers: u64) -> anyhow::Result<(Vec<f64>, RunFigures)> {
             }
         }
         let run_secs = started.elapsed().as_secs_f64();
+        let after: Vec<f64> = (0..frames)
+            .map(|_| {
+                time += 1.0 / 60.0;
+                timed_frame(&ctx, &mut studio, time, screen)
+            })
+            .collect();
         let view = studio.run.as_ref();
         let figures = RunFigures {
             customers,
@@ -209,7 +219,7 @@ fn during_run(customers: u64) -> anyhow::Result<(Vec<f64>, RunFigures)> {
             events: view.map_or(0, |r| r.logs.len()),
         };
         studio.shut_down();
-        Ok((ms, figures))
+        Ok((ms, after, figures))
     })();
     let _ = std::fs::remove_dir_all(&dir);
     result

@@ -199,3 +199,55 @@ impl Default for Workbench {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AssetSpec, Layer, PartitionsDefinition};
+
+    fn project() -> Project {
+        let mut project = Project::new("p");
+        let mut daily = AssetSpec::new("events", Layer::Bronze);
+        daily.partitions = PartitionsDefinition::Daily {
+            start: "2024-01-01".into(),
+            end: None,
+        };
+        project.assets.push(daily);
+        project.assets.push(AssetSpec::new("plain", Layer::Bronze));
+        project
+    }
+
+    #[test]
+    fn the_launch_request_follows_scope_partitions_and_force() {
+        let project = project();
+        let events: BTreeSet<AssetKey> = [AssetKey::new("events")].into();
+        let plain: BTreeSet<AssetKey> = [AssetKey::new("plain")].into();
+        let mut launch = LaunchState::default();
+        assert!(launch.needs_partition(&project, &events));
+        assert!(!launch.needs_partition(&project, &plain));
+        assert!(launch.request(&project, &BTreeSet::new()).is_err());
+
+        launch.from = "2024-01-30".into();
+        launch.to = "2024-02-02".into();
+        launch.force = true;
+        let request = launch.request(&project, &events).unwrap();
+        assert_eq!(request.selection, "events");
+        assert!(request.force);
+        assert_eq!(request.partitions.len(), 4);
+        assert_eq!(request.partitions[3].as_deref(), Some("2024-02-02"));
+
+        launch.scope = LaunchScope::WithUpstream;
+        launch.to.clear();
+        let request = launch.request(&project, &events).unwrap();
+        assert_eq!(request.selection, "+events");
+        assert_eq!(request.partitions, vec![Some("2024-01-30".to_owned())]);
+
+        launch.to = "2024-01-01".into();
+        let error = launch.request(&project, &events).unwrap_err();
+        assert!(error.contains("ends before it starts"), "{error}");
+
+        launch.scope = LaunchScope::All;
+        launch.from.clear();
+        assert_eq!(launch.request(&project, &plain).unwrap().selection, "*");
+    }
+}

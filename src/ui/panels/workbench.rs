@@ -263,7 +263,7 @@ fn run_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     }
     ui.separator();
     let available = ui.available_size();
-    let left_width = (available.x * 0.5).max(200.0);
+    let left_width = (available.x * 0.42).max(200.0);
     ui.horizontal_top(|ui| {
         ui.allocate_ui_with_layout(
             vec2(left_width, available.y),
@@ -529,7 +529,9 @@ fn checks_ui(ui: &mut egui::Ui, studio: &mut Studio) {
 
 fn checks_table_ui(ui: &mut egui::Ui, run: &RunView, selected: Option<usize>) -> Option<usize> {
     let mut clicked = None;
-    let width = ui.available_width();
+    // What the fixed columns and the spacing leave, shared by asset, check and description.
+    let spacing = ui.spacing().item_spacing.x * 6.0;
+    let flexible = (ui.available_width() - 52.0 - 96.0 - 72.0 - spacing).max(180.0);
     TableBuilder::new(ui)
         .id_salt("run_checks")
         .striped(true)
@@ -537,11 +539,11 @@ fn checks_table_ui(ui: &mut egui::Ui, run: &RunView, selected: Option<usize>) ->
         .vscroll(false)
         // Widths that fit the column, so the table never widens the panel; the description
         // takes what is left (in full in the tooltip).
-        .column(Column::exact((width * 0.2).max(80.0)).clip(true))
-        .column(Column::exact((width * 0.28).max(100.0)).clip(true))
+        .column(Column::exact(flexible * 0.3).clip(true))
+        .column(Column::exact(flexible * 0.4).clip(true))
         .column(Column::exact(52.0))
         .column(Column::exact(96.0).clip(true))
-        .column(Column::exact(76.0))
+        .column(Column::exact(72.0))
         .column(Column::remainder().clip(true))
         .header(20.0, |mut h| {
             for title in [
@@ -620,22 +622,22 @@ fn history_ui(ui: &mut egui::Ui, studio: &mut Studio) {
         .id_salt("run_history")
         .striped(true)
         .auto_shrink([false, false])
-        .column(Column::exact(80.0))
-        .column(Column::initial(230.0))
-        .column(Column::initial(190.0))
-        .column(Column::exact(80.0))
-        .column(Column::initial(200.0).clip(true))
-        .column(Column::initial(100.0))
-        .column(Column::remainder())
+        .column(Column::exact(72.0))
+        .column(Column::exact(210.0).clip(true))
+        .column(Column::exact(190.0).clip(true))
+        .column(Column::exact(72.0))
+        .column(Column::exact(100.0).clip(true))
+        .column(Column::exact(90.0).clip(true))
+        .column(Column::remainder().clip(true))
         .header(20.0, |mut h| {
             for title in [
                 "Status",
                 "Run",
                 "Created",
                 "Duration",
-                "Selection",
                 "Partition",
                 "Trigger",
+                "Selection",
             ] {
                 h.col(|ui| {
                     ui.label(RichText::new(title).strong());
@@ -672,13 +674,13 @@ fn history_ui(ui: &mut egui::Ui, studio: &mut Studio) {
                     ui.label(crate::ui::runs::duration_ms(r).map_or_else(String::new, format_ms));
                 });
                 row.col(|ui| {
-                    ui.label(&r.selection);
-                });
-                row.col(|ui| {
                     ui.label(r.partition.as_deref().unwrap_or("—"));
                 });
                 row.col(|ui| {
                     ui.label(&r.trigger);
+                });
+                row.col(|ui| {
+                    ui.label(&r.selection);
                 });
             });
         });
@@ -942,10 +944,14 @@ fn quality_ui(ui: &mut egui::Ui, studio: &mut Studio) {
                     .find(|m| &m.asset == key)
                     .map(|m| m.row_count);
                 let passed = checks.iter().filter(|c| c.passed).count();
+                let checks_text = if checks.is_empty() {
+                    "no checks".to_owned()
+                } else {
+                    format!("checks {passed}/{} passed", checks.len())
+                };
                 let title = format!(
-                    "{key} · {} · checks {passed}/{} passed",
+                    "{key} · {} · {checks_text}",
                     rows.map_or_else(|| "not materialized".to_owned(), |r| format!("{r} rows")),
-                    checks.len()
                 );
                 egui::CollapsingHeader::new(title)
                     .id_salt(("quality_asset", key.as_str()))
