@@ -172,6 +172,26 @@ fn materializing_all_turns_every_node_to_success_with_four_checks_passed() {
         })
     });
     h.get_by_label("0 will run, 6 up to date");
+    h.get_by_label("Close").click();
+    h.run_steps(2);
+
+    // Editing a definition makes the asset and its downstream stale, without running.
+    let key = AssetKey::new("cleaned_customer_data");
+    let mut spec = h.state().project().asset(&key).unwrap().clone();
+    let medallion::model::AssetDefinition::Transform(t) = &mut spec.definition else {
+        panic!("cleaned_customer_data is a transform");
+    };
+    t.steps
+        .push(medallion::model::TransformStep::Deduplicate { columns: vec![] });
+    assert!(h.state_mut().apply(Edit::UpdateAsset {
+        spec: Box::new(spec)
+    }));
+    wait_until(&mut h, "the stale status", |s| {
+        s.node_status(&key).is_some_and(|st| st.label() == "stale")
+    });
+    h.get_by_label("cleaned_customer_data: stale");
+    h.get_by_label("order_history: stale");
+    h.get_by_label("raw_orders: success");
 }
 
 #[test]

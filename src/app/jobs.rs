@@ -392,6 +392,78 @@ mod tests {
     }
 
     #[test]
+    fn the_plan_names_what_changed_without_running_anything() {
+        use crate::engine::PlannedStatus;
+        use crate::model::{AssetDefinition, AssetKey, TransformStep};
+        let (_dir, path, project) = example_workspace();
+        let mut ws = Workspace::open(&path).unwrap();
+        let stored = ws.load_project("customer_analytics").unwrap();
+        let request = MaterializeRequest {
+            selection: "*".into(),
+            partitions: vec![],
+            force: false,
+            trigger: "test".into(),
+        };
+        run::materialize(
+            &mut ws,
+            &stored,
+            &request,
+            &mut |_, _| {},
+            &Arc::new(AtomicBool::new(false)),
+        )
+        .unwrap();
+        let status_of = |project: &Project, key: &str| {
+            let stored = StoredProject {
+                project: project.clone(),
+                ..stored.clone()
+            };
+            run::plan(&ws, &stored, &request)
+                .unwrap()
+                .into_iter()
+                .find(|s| s.asset.as_str() == key)
+                .unwrap()
+                .status
+        };
+        let will_run = |reason: &str| PlannedStatus::WillRun {
+            reason: reason.to_owned(),
+        };
+        // A description is not part of the definition: still up to date.
+        let mut edited = project.clone();
+        let cleaned = AssetKey::new("cleaned_customer_data");
+        let asset = edited.assets.iter_mut().find(|a| a.key == cleaned).unwrap();
+        asset.description = "reworded".into();
+        assert!(matches!(
+            status_of(&edited, "cleaned_customer_data"),
+            PlannedStatus::UpToDate { .. }
+        ));
+        // A changed step: the asset's definition changed, its downstream's input did.
+        let asset = edited.assets.iter_mut().find(|a| a.key == cleaned).unwrap();
+        let AssetDefinition::Transform(t) = &mut asset.definition else {
+            panic!("cleaned_customer_data is a transform");
+        };
+        t.steps.push(TransformStep::Deduplicate { columns: vec![] });
+        assert_eq!(
+            status_of(&edited, "cleaned_customer_data"),
+            will_run("definition changed")
+        );
+        assert_eq!(
+            status_of(&edited, "order_history"),
+            will_run("inputs changed")
+        );
+        assert!(matches!(
+            status_of(&edited, "raw_orders"),
+            PlannedStatus::UpToDate { .. }
+        ));
+        // Force runs everything.
+        let forced = MaterializeRequest {
+            force: true,
+            ..request.clone()
+        };
+        let steps = run::plan(&ws, &stored, &forced).unwrap();
+        assert!(steps.iter().all(|s| s.status == will_run("forced")));
+    }
+
+    #[test]
     fn a_run_streams_its_events_and_the_plan_then_says_up_to_date() {
         let (_dir, path, project) = example_workspace();
         let worker = JobWorker::spawn(&path, Box::new(|| {})).unwrap();
