@@ -194,11 +194,13 @@ impl Studio {
         let Some(launch) = &self.workbench.launch else {
             return;
         };
-        let request = launch.request(self.project(), &self.canvas.selection);
-        let key = format!("{request:?}@{}", self.doc.revision());
+        // Cheap to compare every frame; the selection is resolved only when it changed.
+        let key = launch.plan_key(&self.canvas.selection, self.doc.revision());
         if launch.planned_for.as_deref() == Some(key.as_str()) {
             return;
         }
+        let request = launch.request(self.project(), &self.canvas.selection);
+        let partitions = launch.partitions_of(self.project(), &self.canvas.selection);
         let id = self.next_plan_id;
         self.next_plan_id += 1;
         let project = Box::new(self.project().clone());
@@ -215,13 +217,17 @@ impl Studio {
                 if let Some(launch) = &mut self.workbench.launch {
                     launch.plan = Some(Err(e));
                     launch.planned_for = Some(key);
+                    launch.partitions = partitions;
                 }
                 return;
             }
         };
-        if sent && let Some(launch) = &mut self.workbench.launch {
-            launch.plan_id = id;
-            launch.planned_for = Some(key);
+        if let Some(launch) = &mut self.workbench.launch {
+            launch.partitions = partitions;
+            if sent {
+                launch.plan_id = id;
+                launch.planned_for = Some(key);
+            }
         }
     }
 

@@ -6,7 +6,7 @@ use std::collections::BTreeSet;
 use std::time::Instant;
 
 use crate::app::run::{AssetHistory, MaterializeRequest, PlannedStep, Preview};
-use crate::model::{AssetKey, LogLevel, Project, RunRecord};
+use crate::model::{AssetKey, LogLevel, PartitionsDefinition, Project, RunRecord};
 
 /// Rows a preview asks for; the table is virtualized, so only visible rows are laid out.
 pub const PREVIEW_LIMIT: usize = 100_000;
@@ -80,6 +80,8 @@ pub struct LaunchState {
     pub planned_for: Option<String>,
     pub plan_id: u64,
     pub plan: Option<Result<Vec<PlannedStep>, String>>,
+    /// The partitions of the assets in scope (refreshed with the plan).
+    pub partitions: Option<PartitionsDefinition>,
 }
 
 impl LaunchState {
@@ -103,16 +105,28 @@ impl LaunchState {
             .join(","))
     }
 
-    /// Whether any asset the scope covers is partitioned (the dialog then asks for partitions).
-    pub fn needs_partition(&self, project: &Project, selected: &BTreeSet<AssetKey>) -> bool {
-        let Ok(selection) = self.selection(selected) else {
-            return false;
-        };
-        crate::app::run::resolve_selection(project, &selection).is_ok_and(|keys| {
-            keys.iter()
-                .filter_map(|k| project.asset(k))
-                .any(|a| a.partitions.is_partitioned())
-        })
+    /// The partitions definition of the first partitioned asset the scope covers, if any (the
+    /// dialog then asks for partitions).
+    pub fn partitions_of(
+        &self,
+        project: &Project,
+        selected: &BTreeSet<AssetKey>,
+    ) -> Option<PartitionsDefinition> {
+        let selection = self.selection(selected).ok()?;
+        let keys = crate::app::run::resolve_selection(project, &selection).ok()?;
+        keys.iter()
+            .filter_map(|k| project.asset(k))
+            .map(|a| &a.partitions)
+            .find(|p| p.is_partitioned())
+            .cloned()
+    }
+
+    /// What the shown plan depends on: when it changes, the plan is asked for again.
+    pub fn plan_key(&self, selected: &BTreeSet<AssetKey>, revision: u64) -> String {
+        format!(
+            "{:?}|{}|{}|{}|{selected:?}|{revision}",
+            self.scope, self.from, self.to, self.force
+        )
     }
 
     /// The request the dialog describes, or what is wrong with it.
@@ -203,7 +217,7 @@ impl Default for Workbench {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{AssetSpec, Layer, PartitionsDefinition};
+    use crate::model::{AssetSpec, Layer};
 
     fn project() -> Project {
         let mut project = Project::new("p");
@@ -223,8 +237,8 @@ mod tests {
         let events: BTreeSet<AssetKey> = [AssetKey::new("events")].into();
         let plain: BTreeSet<AssetKey> = [AssetKey::new("plain")].into();
         let mut launch = LaunchState::default();
-        assert!(launch.needs_partition(&project, &events));
-        assert!(!launch.needs_partition(&project, &plain));
+        assert!(launch.partitions_of(&project, &events).is_some());
+        assert!(launch.partitions_of(&project, &plain).is_none());
         assert!(launch.request(&project, &BTreeSet::new()).is_err());
 
         launch.from = "2024-01-30".into();

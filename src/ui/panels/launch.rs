@@ -5,6 +5,7 @@
 use egui::RichText;
 
 use crate::app::run::PlannedStatus;
+use crate::model::PartitionsDefinition;
 use crate::ui::workbench::LaunchScope;
 use crate::ui::{Studio, theme};
 
@@ -15,11 +16,7 @@ pub fn launch_ui(ctx: &egui::Context, studio: &mut Studio) {
     let mut open = true;
     let mut start = false;
     let mut close = false;
-    let needs_partition = studio
-        .workbench
-        .launch
-        .as_ref()
-        .is_some_and(|l| l.needs_partition(studio.doc.project(), &studio.canvas.selection));
+
     let selected = studio.canvas.selection.len();
     egui::Window::new("Materialize")
         .open(&mut open)
@@ -44,32 +41,57 @@ pub fn launch_ui(ctx: &egui::Context, studio: &mut Studio) {
                     });
                 }
             });
-            if needs_partition {
-                ui.add_space(4.0);
-                ui.horizontal(|ui| {
-                    ui.label("Partition");
-                    let from = ui.add(
-                        egui::TextEdit::singleline(&mut launch.from)
-                            .hint_text("2024-01-01 or a key")
-                            .desired_width(120.0),
-                    );
-                    from.widget_info(|| {
-                        egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, "Partition")
+            match launch.partitions.clone() {
+                Some(PartitionsDefinition::Static { keys }) => {
+                    ui.add_space(4.0);
+                    ui.horizontal(|ui| {
+                        ui.label("Partition");
+                        partition_combo_ui(
+                            ui,
+                            "launch_from",
+                            &mut launch.from,
+                            &keys,
+                            "No partition",
+                        );
+                        ui.label("to");
+                        partition_combo_ui(ui, "launch_to", &mut launch.to, &keys, "Only this one");
                     });
-                    ui.label("to");
-                    let to = ui.add(
-                        egui::TextEdit::singleline(&mut launch.to)
-                            .hint_text("optional, for a range")
-                            .desired_width(120.0),
-                    );
-                    to.widget_info(|| {
-                        egui::WidgetInfo::labeled(
-                            egui::WidgetType::TextEdit,
-                            true,
-                            "Last partition",
-                        )
+                }
+                Some(PartitionsDefinition::Daily { start, end }) => {
+                    ui.add_space(4.0);
+                    ui.horizontal(|ui| {
+                        ui.label("Partition");
+                        let from = ui.add(
+                            egui::TextEdit::singleline(&mut launch.from)
+                                .hint_text("YYYY-MM-DD")
+                                .desired_width(110.0),
+                        );
+                        from.widget_info(|| {
+                            egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, "Partition")
+                        });
+                        ui.label("to");
+                        let to = ui.add(
+                            egui::TextEdit::singleline(&mut launch.to)
+                                .hint_text("optional, for a range")
+                                .desired_width(110.0),
+                        );
+                        to.widget_info(|| {
+                            egui::WidgetInfo::labeled(
+                                egui::WidgetType::TextEdit,
+                                true,
+                                "Last partition",
+                            )
+                        });
                     });
-                });
+                    ui.label(
+                        RichText::new(format!(
+                            "Daily partitions from {start}{}",
+                            end.map(|e| format!(" to {e}")).unwrap_or_default()
+                        ))
+                        .weak(),
+                    );
+                }
+                Some(PartitionsDefinition::None) | None => {}
             }
             ui.checkbox(&mut launch.force, "Force").on_hover_text(
                 "Materialize even the assets whose definition and inputs are unchanged",
@@ -160,4 +182,27 @@ pub fn launch_ui(ctx: &egui::Context, studio: &mut Studio) {
     if close || !open || ctx.input(|i| i.key_pressed(egui::Key::Escape)) {
         studio.workbench.launch = None;
     }
+}
+
+/// A partition key picked from a static partitions definition (empty = none chosen).
+fn partition_combo_ui(
+    ui: &mut egui::Ui,
+    id: &str,
+    value: &mut String,
+    keys: &[String],
+    none: &str,
+) {
+    let shown = if value.is_empty() {
+        none.to_owned()
+    } else {
+        value.clone()
+    };
+    egui::ComboBox::from_id_salt(id)
+        .selected_text(shown)
+        .show_ui(ui, |ui| {
+            ui.selectable_value(value, String::new(), none);
+            for key in keys {
+                ui.selectable_value(value, key.clone(), key);
+            }
+        });
 }
