@@ -140,7 +140,9 @@ fn a_preview_error_shows_on_the_node_and_in_the_panel() {
     let mut h = harness(Studio::with_workspace(Some(project), &path).unwrap());
     h.get_by_label("raw_orders").click();
     h.run_steps(2);
-    h.get_by_label("Preview").click();
+    // The shortcut (Ctrl+P) previews the selected asset like the toolbar button.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::P);
+    h.run_steps(2);
     wait_until(&mut h, "the preview error", |s| {
         s.workbench.preview.error.is_some()
     });

@@ -169,6 +169,19 @@ pub struct LogFilter {
     pub follow: bool,
 }
 
+impl LogFilter {
+    /// Whether a log line passes the level, asset and search filters (`needle` is the search
+    /// text lower-cased once per frame).
+    pub fn matches(&self, line: &crate::ui::runs::LogLine, needle: &str) -> bool {
+        line.level >= self.min_level
+            && self
+                .asset
+                .as_ref()
+                .is_none_or(|a| line.asset.as_ref() == Some(a))
+            && (needle.is_empty() || line.lower.contains(needle))
+    }
+}
+
 impl Default for LogFilter {
     fn default() -> Self {
         Self {
@@ -263,5 +276,37 @@ mod tests {
         launch.scope = LaunchScope::All;
         launch.from.clear();
         assert_eq!(launch.request(&project, &plain).unwrap().selection, "*");
+    }
+
+    #[test]
+    fn the_log_filter_combines_level_asset_and_search() {
+        let line = |level, asset: Option<&str>, text: &str| crate::ui::runs::LogLine {
+            level,
+            asset: asset.map(AssetKey::new),
+            text: text.to_owned(),
+            lower: text.to_lowercase(),
+        };
+        let lines = [
+            line(LogLevel::Debug, Some("a"), "a: 10 rows"),
+            line(LogLevel::Info, Some("a"), "a: started"),
+            line(LogLevel::Error, Some("b"), "b: check Unique FAILED"),
+            line(LogLevel::Info, None, "run started"),
+        ];
+        let count = |f: &LogFilter| {
+            let needle = f.search.to_lowercase();
+            lines.iter().filter(|l| f.matches(l, &needle)).count()
+        };
+        let mut filter = LogFilter::default();
+        assert_eq!(count(&filter), 3, "info and above");
+        filter.min_level = LogLevel::Debug;
+        assert_eq!(count(&filter), 4);
+        filter.asset = Some(AssetKey::new("a"));
+        assert_eq!(count(&filter), 2);
+        filter.asset = None;
+        filter.search = "unique".into();
+        assert_eq!(count(&filter), 1, "search ignores case");
+        filter.min_level = LogLevel::Error;
+        filter.search.clear();
+        assert_eq!(count(&filter), 1);
     }
 }

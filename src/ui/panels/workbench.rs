@@ -341,14 +341,7 @@ fn log_ui(ui: &mut egui::Ui, studio: &mut Studio) {
         .logs
         .iter()
         .enumerate()
-        .filter(|(_, l)| {
-            l.level >= filter.min_level
-                && filter
-                    .asset
-                    .as_ref()
-                    .is_none_or(|a| l.asset.as_ref() == Some(a))
-                && (needle.is_empty() || l.lower.contains(&needle))
-        })
+        .filter(|(_, l)| filter.matches(l, &needle))
         .map(|(i, _)| i)
         .collect();
     let visuals = ui.visuals().clone();
