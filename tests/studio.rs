@@ -214,18 +214,37 @@ fn a_failing_blocking_check_marks_the_asset_failed_and_skips_its_downstream() {
     assert!(h.state_mut().apply(Edit::UpdateAsset {
         spec: Box::new(spec)
     }));
+    // And a warning that fails on most rows, without blocking anything.
+    let cleaned = AssetKey::new("cleaned_customer_data");
+    let mut spec = h.state().project().asset(&cleaned).unwrap().clone();
+    spec.checks[0].kind = CheckKind::Expression {
+        predicate: "customer_id < 10".into(),
+    };
+    spec.checks[0].severity = medallion::model::CheckSeverity::Warn;
+    spec.checks[0].blocking = false;
+    assert!(h.state_mut().apply(Edit::UpdateAsset {
+        spec: Box::new(spec)
+    }));
     materialize_all(&mut h);
     h.get_by_label("order_history: failed");
     h.get_by_label("customer_lifetime_value: skipped");
     h.get_by_label("daily_revenue: skipped");
     h.get_by_label("cleaned_customer_data: success");
     h.get_by_label("Failure");
-    // The skipped asset's check never ran.
-    h.get_by_label("Checks 2/3 passed");
-    // The failing check's row opens its detail.
+    // The skipped asset's check never ran; the warning did not stop its asset.
+    h.get_by_label("Checks 1/3 passed");
+    // A failing check's row opens its detail: a table-level check has no rows to show…
     h.get_by_label("order_history_not_empty").click();
     h.run_steps(2);
     h.get_by_label("order_history_not_empty: no failing rows to show");
+    // …a row-level one shows a sample of the rows that fail it.
+    h.get_by_label("cleaned_customer_data_unique_customer_id")
+        .click();
+    h.run_steps(2);
+    h.get_by_label("Failing rows of cleaned_customer_data_unique_customer_id (a sample)");
+    let sample = &h.state().run.as_ref().unwrap().checks[0].failing_sample;
+    assert!(!sample.is_empty());
+    h.get_by_label(&sample[0].to_string());
 }
 
 #[test]
