@@ -74,9 +74,7 @@ fn show_all_cards(h: &mut Harness<'_, Studio>) {
 }
 
 fn run_finished(s: &Studio) -> bool {
-    s.run
-        .as_ref()
-        .is_some_and(|r| !r.is_live() && r.record.is_some())
+    s.run.as_ref().is_some_and(|r| r.done)
 }
 
 /// Materializes every asset through the launch dialog and waits for the run to end.

@@ -189,11 +189,7 @@ fn during_run(customers: u64, frames: usize) -> anyhow::Result<(Vec<f64>, Vec<f6
         let started = Instant::now();
         let mut ms = Vec::new();
         let frame_budget = std::time::Duration::from_micros(16_667);
-        while studio
-            .run
-            .as_ref()
-            .is_some_and(|r| r.is_live() || r.record.is_none())
-        {
+        while studio.run.as_ref().is_some_and(|r| !r.done) {
             let t = Instant::now();
             time += 1.0 / 60.0;
             ms.push(timed_frame(&ctx, &mut studio, time, screen));

@@ -100,6 +100,8 @@ pub struct RunView {
     pub finished_after_ms: Option<u64>,
     /// The report of a past run (for the quality view and the HTML export).
     pub report: Option<Box<RunReport>>,
+    /// The job that ran it has ended (or it is a past run): nothing more will arrive.
+    pub done: bool,
     elapsed_ms: u64,
 }
 
@@ -135,6 +137,7 @@ impl RunView {
         view.finished_after_ms = duration_ms(&run);
         view.record = Some(run);
         view.report = Some(report);
+        view.done = true;
         view
     }
 

@@ -332,6 +332,9 @@ impl Studio {
                 true
             }
             JobEvent::MaterializeFinished { result } => {
+                if let Some(run) = &mut self.run {
+                    run.done = true;
+                }
                 match result {
                     Ok(runs) => {
                         if let Some(last) = runs.last()
