@@ -197,8 +197,14 @@ enum DialogResult {
     Report {
         run_id: String,
         path: Option<PathBuf>,
+        /// How long the dialog was open: rfd answers "no file" at once when no dialog could
+        /// be shown (no desktop portal and no zenity), which a person cannot do.
+        open_for: Duration,
     },
 }
+
+/// A dialog answered faster than this was most likely never shown.
+const DIALOG_NEVER_SHOWN: Duration = Duration::from_millis(300);
 
 impl Studio {
     /// A studio on `project` (or an empty one) that saves nowhere until a worker is attached.
@@ -414,7 +420,15 @@ impl Studio {
                 DialogResult::Report {
                     run_id,
                     path: Some(path),
+                    ..
                 } => self.export_report(&run_id, path),
+                DialogResult::Report {
+                    path: None,
+                    open_for,
+                    ..
+                } if open_for < DIALOG_NEVER_SHOWN => self.show_error(
+                    "No file dialog could be shown (this desktop has no file-chooser portal or zenity)",
+                ),
                 DialogResult::Import(None)
                 | DialogResult::Export(None)
                 | DialogResult::Report { path: None, .. } => {}

@@ -152,12 +152,17 @@ impl Studio {
         let spawned = std::thread::Builder::new()
             .name("medallion-file-dialog".to_owned())
             .spawn(move || {
+                let opened = Instant::now();
                 let path = rfd::FileDialog::new()
                     .set_title("Export quality report")
                     .set_file_name(format!("report-{run_id}.html"))
                     .add_filter("HTML", &["html"])
                     .save_file();
-                let _ = tx.send(DialogResult::Report { run_id, path });
+                let _ = tx.send(DialogResult::Report {
+                    run_id,
+                    path,
+                    open_for: opened.elapsed(),
+                });
                 ctx.request_repaint();
             });
         if let Err(e) = spawned {
