@@ -321,6 +321,25 @@ fn a_past_run_reopens_after_restarting_the_studio() {
     for key in EXAMPLE_ASSETS {
         h.get_by_label(&format!("{key}: success"));
     }
+    // The quality report: per asset, rows and checks.
+    h.get_by_label("Quality report").click();
+    h.run_steps(2);
+    h.get_by_label_contains("Quality report of run");
+    h.get_by_label_contains("customer_lifetime_value · ");
+    h.get_by_label_contains("cleaned_customer_data · ");
+    // Asset details: materializations, the row-count plot, the latest profile with histograms
+    // and the check history, all read back from the workspace.
+    h.get_by_label("cleaned_customer_data").click();
+    h.run_steps(2);
+    h.get_by_label("Asset details").click();
+    h.run_steps(2);
+    wait_until(&mut h, "the asset history", |s| {
+        s.workbench.asset_history.is_some()
+    });
+    h.get_by_label("cleaned_customer_data: 1 materialization(s)");
+    h.get_by_label_contains("Latest profile · ");
+    h.get_by_label("Histogram of customer_id");
+    h.get_by_label("cleaned_customer_data_email_not_null");
     // Its quality report exports without a dialog.
     let out = dir.path().join("report.html");
     h.state_mut().export_report(&run_id, out.clone());
