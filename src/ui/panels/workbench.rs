@@ -722,16 +722,36 @@ fn asset_details_ui(ui: &mut egui::Ui, studio: &mut Studio) {
                     ))
                     .strong(),
                 );
+                // x: when each materialization was made (seconds since the epoch, UTC).
                 let points: Vec<[f64; 2]> = history
                     .materializations
                     .iter()
-                    .enumerate()
-                    .map(|(i, m)| [i as f64 + 1.0, m.row_count as f64])
+                    .filter_map(|m| {
+                        let at = chrono::DateTime::parse_from_rfc3339(&m.created_at).ok()?;
+                        Some([at.timestamp() as f64, m.row_count as f64])
+                    })
                     .collect();
                 egui_plot::Plot::new(("row_count_plot", key.as_str()))
                     .height(120.0)
                     .allow_scroll(false)
-                    .x_axis_label("materialization")
+                    .x_axis_formatter(|mark, _| {
+                        chrono::DateTime::from_timestamp(mark.value as i64, 0)
+                            .map(|t| t.format("%m-%d %H:%M").to_string())
+                            .unwrap_or_default()
+                    })
+                    .label_formatter(|hover| {
+                        // Only a materialization has a meaning here, not the space between.
+                        let egui_plot::HoverPosition::NearDataPoint { position, .. } = hover else {
+                            return None;
+                        };
+                        let t = chrono::DateTime::from_timestamp(position.x as i64, 0)?;
+                        Some(format!(
+                            "{} rows\n{}",
+                            position.y.round(),
+                            t.format("%Y-%m-%d %H:%M:%S UTC")
+                        ))
+                    })
+                    .x_axis_label("materialized at (UTC)")
                     .y_axis_label("rows")
                     .show(ui, |plot| {
                         plot.line(egui_plot::Line::new("Row count", points.clone()));
