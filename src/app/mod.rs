@@ -2,6 +2,7 @@
 //! and validating projects. The GUI and the CLI call the same functions, so they cannot drift
 //! apart; neither touches `SQLite` or the file format directly.
 
+pub mod jobs;
 pub mod report;
 pub mod run;
 pub mod worker;
@@ -204,4 +205,35 @@ pub fn bench_handwritten(input: &Path) -> Result<(usize, usize), AppError> {
     let (clv, daily) = crate::engine::bench::handwritten(input)
         .map_err(|e| AppError::BadRequest(format!("hand-written pipeline failed: {e}")))?;
     Ok((clv.height(), daily.height()))
+}
+
+/// Copies the bundled example project's definitions into `dir` and writes generated inputs of
+/// `customers` customers into its `data/` (benchmarks and tests of bigger runs).
+pub fn example_copy_with_sample_data(
+    dir: &Path,
+    customers: u64,
+    seed: u64,
+) -> Result<PathBuf, AppError> {
+    let example = example_project_dir()
+        .ok_or_else(|| AppError::BadRequest("the bundled example project was not found".into()))?;
+    let io = |path: &Path| {
+        let path = path.to_owned();
+        move |source| AppError::Io { path, source }
+    };
+    std::fs::create_dir_all(dir.join("sql")).map_err(io(dir))?;
+    for file in [format::PROJECT_FILE, "layout.toml"] {
+        let from = example.join(file);
+        if from.is_file() {
+            std::fs::copy(&from, dir.join(file)).map_err(io(&from))?;
+        }
+    }
+    for entry in std::fs::read_dir(example.join("sql")).map_err(io(&example))? {
+        let from = entry.map_err(io(&example))?.path();
+        if let Some(name) = from.file_name() {
+            std::fs::copy(&from, dir.join("sql").join(name)).map_err(io(&from))?;
+        }
+    }
+    let data = dir.join("data");
+    write_sample_data(&data, customers, seed).map_err(io(&data))?;
+    Ok(dir.to_owned())
 }

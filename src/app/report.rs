@@ -281,3 +281,20 @@ pub fn to_html(r: &RunReport) -> String {
     );
     h
 }
+
+/// Writes a run's HTML quality report to `path` (a temporary name first, then renamed).
+pub fn export_html(
+    ws: &Workspace,
+    run_id: &str,
+    path: &std::path::Path,
+) -> Result<std::path::PathBuf, AppError> {
+    let html = to_html(&build(ws, run_id)?);
+    let io = |source| AppError::Io {
+        path: path.to_owned(),
+        source,
+    };
+    let tmp = path.with_extension("html.partial");
+    std::fs::write(&tmp, html).map_err(io)?;
+    std::fs::rename(&tmp, path).map_err(io)?;
+    Ok(path.to_owned())
+}

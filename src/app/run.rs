@@ -11,6 +11,7 @@ use chrono::NaiveDate;
 
 use super::AppError;
 use crate::engine::{self, RunPlan};
+pub use crate::engine::{PlannedStatus, PlannedStep, Preview, PreviewColumn};
 use crate::model::{
     AssetGraph, AssetKey, AssetSelection, PartitionsDefinition, Project, RunEvent, RunRecord,
     RunStatus,
@@ -318,4 +319,86 @@ pub fn list_runs(
     limit: usize,
 ) -> Result<Vec<RunRecord>, AppError> {
     Ok(ws.list_runs(project, limit)?)
+}
+
+/// What materializing `request` would do, step by step, for its first partition — decided from
+/// definitions, source file metadata and stored materializations, without running anything.
+pub fn plan(
+    ws: &Workspace,
+    stored: &StoredProject,
+    request: &MaterializeRequest,
+) -> Result<Vec<engine::PlannedStep>, AppError> {
+    let project = &stored.project;
+    let steps = resolve_selection(project, &request.selection)?;
+    let plan = RunPlan {
+        run_id: String::new(),
+        project: project.clone(),
+        project_dir: stored
+            .source_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(".")),
+        store_dir: store_dir(ws, &project.name),
+        steps,
+        partition: request.partitions.first().cloned().flatten(),
+        force: request.force,
+        previous: ws.latest_materializations(&project.name)?,
+    };
+    Ok(engine::plan_status(&plan))
+}
+
+/// An asset's past in the workspace: for the studio's asset details.
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct AssetHistory {
+    pub asset: Option<AssetKey>,
+    /// Oldest first.
+    pub materializations: Vec<crate::model::AssetMaterialization>,
+    /// Check evaluations with their run, oldest first.
+    pub checks: Vec<(String, crate::model::AssetCheckResult)>,
+    /// The profile recorded with the newest materialization.
+    pub latest_profile: Option<crate::model::AssetProfile>,
+}
+
+/// Runs whose checks the asset history reads (the newest ones).
+const HISTORY_RUNS: usize = 50;
+
+pub fn asset_history(
+    ws: &Workspace,
+    project: &str,
+    asset: &AssetKey,
+) -> Result<AssetHistory, AppError> {
+    let materializations = ws.asset_materializations(project, asset)?;
+    let mut run_ids: Vec<&str> = Vec::new();
+    for m in materializations.iter().rev() {
+        if !run_ids.contains(&m.run_id.as_str()) {
+            run_ids.push(&m.run_id);
+        }
+        if run_ids.len() >= HISTORY_RUNS {
+            break;
+        }
+    }
+    let mut checks = Vec::new();
+    for run_id in run_ids.iter().rev() {
+        for c in ws.run_check_results(run_id)? {
+            if &c.asset == asset {
+                checks.push(((*run_id).to_owned(), c));
+            }
+        }
+    }
+    let latest_profile = match materializations.last() {
+        Some(m) => ws
+            .run_events(&m.run_id)?
+            .into_iter()
+            .filter_map(|e| match e {
+                RunEvent::Profile(p) if &p.asset == asset => Some(p),
+                _ => None,
+            })
+            .next_back(),
+        None => None,
+    };
+    Ok(AssetHistory {
+        asset: Some(asset.clone()),
+        materializations,
+        checks,
+        latest_profile,
+    })
 }

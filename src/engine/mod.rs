@@ -637,14 +637,7 @@ fn run_step(
         None,
     )?;
     let definition_hash = definition_hash(asset);
-    let data_version = {
-        let inputs: Vec<String> = input_versions
-            .iter()
-            .map(|(k, v)| format!("{k}={v}"))
-            .collect();
-        let code = asset.code_version.clone().unwrap_or_default();
-        sha(&[&definition_hash, &code, &inputs.join(",")])
-    };
+    let data_version = data_version(&definition_hash, asset, &input_versions);
     if !plan.force
         && let Some(prev) = previous.get(key)
         && prev.data_version == data_version
@@ -710,6 +703,155 @@ fn run_step(
         blocking_failure,
         error_failure,
     })
+}
+
+/// The version of the data an asset would produce from `input_versions`: it changes whenever
+/// the definition, the code version or an input changes.
+fn data_version(
+    definition_hash: &str,
+    asset: &AssetSpec,
+    input_versions: &BTreeMap<String, String>,
+) -> String {
+    let inputs: Vec<String> = input_versions
+        .iter()
+        .map(|(k, v)| format!("{k}={v}"))
+        .collect();
+    let code = asset.code_version.clone().unwrap_or_default();
+    sha(&[definition_hash, &code, &inputs.join(",")])
+}
+
+/// What a run of a plan would do with one asset, decided without reading any data.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "status", rename_all = "snake_case")]
+pub enum PlannedStatus {
+    /// Definition and inputs unchanged since this run's materialization.
+    UpToDate { run_id: String },
+    /// The step will compute, for this reason.
+    WillRun { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct PlannedStep {
+    pub asset: AssetKey,
+    pub partition: Option<String>,
+    pub status: PlannedStatus,
+}
+
+/// Predicts, step by step, what [`execute`] will decide: the same data versions are computed
+/// from source file metadata and the stored materializations, so nothing is read or written.
+/// A step whose upstream fails or is blocked at run time is skipped then; that cannot be known
+/// here.
+pub fn plan_status(plan: &RunPlan) -> Vec<PlannedStep> {
+    let graph = AssetGraph::build(&plan.project);
+    let previous: BTreeMap<&AssetKey, &AssetMaterialization> = plan
+        .previous
+        .iter()
+        .filter(|m| m.partition.is_none() || m.partition == plan.partition)
+        .map(|m| (&m.asset, m))
+        .collect();
+    // The data version each planned step will have, when it can be known in advance.
+    let mut predicted: BTreeMap<AssetKey, Option<String>> = BTreeMap::new();
+    let mut out = Vec::with_capacity(plan.steps.len());
+    for key in &plan.steps {
+        let will_run = |reason: &str| PlannedStatus::WillRun {
+            reason: reason.to_owned(),
+        };
+        let Some(asset) = plan.project.asset(key) else {
+            out.push(PlannedStep {
+                asset: key.clone(),
+                partition: None,
+                status: will_run("not in the project"),
+            });
+            continue;
+        };
+        let partition = asset
+            .partitions
+            .is_partitioned()
+            .then(|| plan.partition.clone())
+            .flatten();
+        let inputs = planned_inputs(
+            plan,
+            asset,
+            partition.as_deref(),
+            &graph,
+            &predicted,
+            &previous,
+        );
+        let def = definition_hash(asset);
+        let (status, version) = match inputs {
+            Err(reason) => (will_run(&reason), None),
+            Ok(inputs) => {
+                let version = data_version(&def, asset, &inputs);
+                let prev = previous.get(key).filter(|p| {
+                    p.partition.as_deref() == partition.as_deref()
+                        && Path::new(&p.location).is_file()
+                });
+                let status = match prev {
+                    _ if plan.force => will_run("forced"),
+                    None => will_run("never materialized"),
+                    Some(p) if p.data_version == version => PlannedStatus::UpToDate {
+                        run_id: p.run_id.clone(),
+                    },
+                    Some(p) if p.definition_hash != def => will_run("definition changed"),
+                    Some(p) if p.code_version != asset.code_version => {
+                        will_run("code version changed")
+                    }
+                    Some(_) => will_run("inputs changed"),
+                };
+                (status, Some(version))
+            }
+        };
+        predicted.insert(key.clone(), version);
+        out.push(PlannedStep {
+            asset: key.clone(),
+            partition,
+            status,
+        });
+    }
+    out
+}
+
+/// The input versions a step will see, or why they cannot be known before the run.
+fn planned_inputs(
+    plan: &RunPlan,
+    asset: &AssetSpec,
+    partition: Option<&str>,
+    graph: &AssetGraph,
+    predicted: &BTreeMap<AssetKey, Option<String>>,
+    previous: &BTreeMap<&AssetKey, &AssetMaterialization>,
+) -> Result<BTreeMap<String, String>, String> {
+    let key = &asset.key;
+    if asset.partitions.is_partitioned() && partition.is_none() {
+        return Err("partitioned: choose a partition".to_owned());
+    }
+    match &asset.definition {
+        AssetDefinition::Source(s) => {
+            let crate::model::SourceSpec::File { path, .. } = s else {
+                return Err(format!("{} sources do not run locally yet", s.kind_label()));
+            };
+            let full = source::resolve_path(&plan.project_dir, path, partition);
+            let files = source::matching_files(key, &full).map_err(|e| e.to_string())?;
+            Ok(BTreeMap::from([(
+                format!("source:{}", s.kind_label()),
+                source::file_version(&files),
+            )]))
+        }
+        AssetDefinition::Transform(_) => {
+            let mut versions = BTreeMap::new();
+            for up in graph.upstream(key) {
+                let version = match predicted.get(up) {
+                    Some(Some(v)) => v.clone(),
+                    Some(None) => return Err(format!("upstream {up} will run first")),
+                    None => previous
+                        .get(up)
+                        .map(|m| m.data_version.clone())
+                        .ok_or_else(|| format!("upstream {up} has no materialization"))?,
+                };
+                versions.insert(up.to_string(), version);
+            }
+            Ok(versions)
+        }
+    }
 }
 
 /// A table preview, free of polars types for the views.

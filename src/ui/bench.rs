@@ -19,6 +19,9 @@ pub struct FrameStats {
 pub struct UiBenchReport {
     pub assets: usize,
     pub frame_ms: FrameMs,
+    /// The run materialized while `frame_ms.during_run` was measured.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub run: Option<RunFigures>,
     pub layout_ms: f64,
     /// Vertices tessellated in the last idle frame.
     pub idle_vertices: usize,
@@ -29,6 +32,21 @@ pub struct FrameMs {
     pub idle: FrameStats,
     pub pan: FrameStats,
     pub zoom: FrameStats,
+    /// Frames of the example project's studio while it materializes in the background.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub during_run: Option<FrameStats>,
+    /// The same view once the run has ended: the control for `during_run`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub after_run: Option<FrameStats>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RunFigures {
+    pub customers: u64,
+    pub status: String,
+    pub run_secs: f64,
+    pub frames: usize,
+    pub events: usize,
 }
 
 fn stats(mut ms: Vec<f64>) -> FrameStats {
@@ -44,8 +62,9 @@ fn stats(mut ms: Vec<f64>) -> FrameStats {
     }
 }
 
-/// Runs the studio headless on a generated project of `assets` assets.
-pub fn run(assets: usize, frames: usize) -> UiBenchReport {
+/// Runs the studio headless on a generated project of `assets` assets; with `with_run`, also
+/// measures frames of the example project while it materializes that many customers.
+pub fn run(assets: usize, frames: usize, with_run: Option<u64>) -> anyhow::Result<UiBenchReport> {
     let project = synthetic::generate("bench", assets, 42);
     let graph = AssetGraph::build(&project);
     let t = Instant::now();
@@ -107,14 +126,97 @@ pub fn run(assets: usize, frames: usize) -> UiBenchReport {
             frame(&mut studio, &mut vertices)
         })
         .collect();
-    UiBenchReport {
+    let (during_run, after_run, run) = match with_run {
+        Some(customers) => {
+            let (during, after, figures) = during_run(customers, frames)?;
+            (Some(stats(during)), Some(stats(after)), Some(figures))
+        }
+        None => (None, None, None),
+    };
+    Ok(UiBenchReport {
         assets,
         frame_ms: FrameMs {
             idle: stats(idle),
             pan: stats(pan),
             zoom: stats(zoom),
+            during_run,
+            after_run,
         },
+        run,
         layout_ms,
         idle_vertices,
-    }
+    })
+}
+
+/// One headless studio frame (egui pass + tessellation) in milliseconds.
+fn timed_frame(ctx: &egui::Context, studio: &mut Studio, time: f64, screen: egui::Rect) -> f64 {
+    let input = egui::RawInput {
+        screen_rect: Some(screen),
+        time: Some(time),
+        ..Default::default()
+    };
+    let t = Instant::now();
+    let mut output = ctx.run_ui(input, |ui| frame_ui(ui, studio));
+    output.textures_delta.clear();
+    let _meshes = ctx.tessellate(output.shapes, output.pixels_per_point);
+    t.elapsed().as_secs_f64() * 1000.0
+}
+
+/// Frames of the example project's studio, at a 60 Hz cadence, while it materializes
+/// `customers` generated customers on the job worker.
+fn during_run(customers: u64, frames: usize) -> anyhow::Result<(Vec<f64>, Vec<f64>, RunFigures)> {
+    let dir = std::env::temp_dir().join(format!("medallion-bench-ui-{}", std::process::id()));
+    let result = (|| {
+        let project_dir =
+            crate::app::example_copy_with_sample_data(&dir.join("project"), customers, 42)?;
+        let ws_path = dir.join("ws.sqlite");
+        let project = {
+            let mut ws = crate::app::open_workspace(&ws_path)?;
+            let report = crate::app::import_project(&mut ws, &project_dir, true, false)?;
+            crate::app::load_project(&ws, &report.name)?.project
+        };
+        let ctx = egui::Context::default();
+        let mut studio = Studio::with_workspace(Some(project), &ws_path)?;
+        let screen = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1600.0, 1000.0));
+        let mut time = 0.0;
+        for _ in 0..3 {
+            time += 1.0 / 60.0;
+            timed_frame(&ctx, &mut studio, time, screen);
+        }
+        if !studio.materialize_all() {
+            anyhow::bail!("the run did not start");
+        }
+        let started = Instant::now();
+        let mut ms = Vec::new();
+        let frame_budget = std::time::Duration::from_micros(16_667);
+        while studio.run.as_ref().is_some_and(|r| !r.done) {
+            let t = Instant::now();
+            time += 1.0 / 60.0;
+            ms.push(timed_frame(&ctx, &mut studio, time, screen));
+            if let Some(rest) = frame_budget.checked_sub(t.elapsed()) {
+                std::thread::sleep(rest);
+            }
+        }
+        let run_secs = started.elapsed().as_secs_f64();
+        let after: Vec<f64> = (0..frames)
+            .map(|_| {
+                time += 1.0 / 60.0;
+                timed_frame(&ctx, &mut studio, time, screen)
+            })
+            .collect();
+        let view = studio.run.as_ref();
+        let figures = RunFigures {
+            customers,
+            status: view
+                .and_then(|r| r.status)
+                .map_or_else(|| "unknown".to_owned(), |s| s.as_str().to_owned()),
+            run_secs,
+            frames: ms.len(),
+            events: view.map_or(0, |r| r.logs.len()),
+        };
+        studio.shut_down();
+        Ok((ms, after, figures))
+    })();
+    let _ = std::fs::remove_dir_all(&dir);
+    result
 }

@@ -28,10 +28,17 @@ pub enum UICommand {
     ToggleTheme,
     ToggleInspector,
     ToggleDiagnostics,
+    Preview,
+    Materialize,
+    MaterializeAll,
+    CancelRun,
+    RunHistory,
+    ExportReport,
+    ToggleWorkbench,
 }
 
 impl UICommand {
-    pub const ALL: [UICommand; 22] = [
+    pub const ALL: [UICommand; 29] = [
         UICommand::Undo,
         UICommand::Redo,
         UICommand::Save,
@@ -54,6 +61,13 @@ impl UICommand {
         UICommand::ToggleTheme,
         UICommand::ToggleInspector,
         UICommand::ToggleDiagnostics,
+        UICommand::Preview,
+        UICommand::Materialize,
+        UICommand::MaterializeAll,
+        UICommand::CancelRun,
+        UICommand::RunHistory,
+        UICommand::ExportReport,
+        UICommand::ToggleWorkbench,
     ];
 
     /// Sentence case; `…` when the command opens a dialog.
@@ -81,6 +95,13 @@ impl UICommand {
             UICommand::ToggleTheme => "Switch dark/light theme",
             UICommand::ToggleInspector => "Show or hide the inspector",
             UICommand::ToggleDiagnostics => "Show or hide diagnostics",
+            UICommand::Preview => "Preview",
+            UICommand::Materialize => "Materialize…",
+            UICommand::MaterializeAll => "Materialize all",
+            UICommand::CancelRun => "Cancel run",
+            UICommand::RunHistory => "Run history",
+            UICommand::ExportReport => "Export HTML…",
+            UICommand::ToggleWorkbench => "Show or hide the workbench",
         }
     }
 
@@ -106,7 +127,14 @@ impl UICommand {
             UICommand::Find => (cmd, Key::F),
             UICommand::CommandPalette => (cmd, Key::K),
             UICommand::OpenProject => (cmd, Key::O),
-            UICommand::ImportProject
+            UICommand::Preview => (cmd, Key::P),
+            UICommand::Materialize => (cmd, Key::M),
+            UICommand::RunHistory => (cmd, Key::H),
+            UICommand::ToggleWorkbench => (cmd, Key::J),
+            UICommand::MaterializeAll
+            | UICommand::CancelRun
+            | UICommand::ExportReport
+            | UICommand::ImportProject
             | UICommand::ExportProject
             | UICommand::ToggleTheme
             | UICommand::ToggleInspector

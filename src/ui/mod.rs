@@ -9,7 +9,10 @@ pub mod bench;
 pub mod canvas;
 pub mod commands;
 pub mod panels;
+pub mod runs;
+mod studio_runs;
 mod theme;
+pub mod workbench;
 
 use std::path::{Path, PathBuf};
 use std::sync::mpsc::{Receiver, SyncSender};
@@ -17,8 +20,12 @@ use std::time::{Duration, Instant};
 
 use egui::RichText;
 
+use std::collections::HashMap;
+
 use crate::app::{
     self,
+    jobs::{JobEvent, JobRequest, JobWorker},
+    run::{MaterializeRequest, PlannedStatus},
     worker::{WorkspaceEvent, WorkspaceRequest, WorkspaceWorker},
 };
 use crate::model::edit::{self, Document, Edit};
@@ -33,6 +40,10 @@ pub const AUTOSAVE_DELAY: Duration = Duration::from_secs(1);
 /// the typing pauses).
 const VALIDATION_DELAY: Duration = Duration::from_millis(250);
 const PREFERENCES_KEY: &str = "medallion.preferences";
+/// Time `logic` may spend applying job events per frame; the rest waits for the next frame.
+const JOB_EVENT_BUDGET: Duration = Duration::from_millis(4);
+/// How often a live run repaints when nothing arrives (elapsed time, the growing bar).
+const LIVE_RUN_REPAINT: Duration = Duration::from_millis(100);
 
 /// Opens the studio window on the workspace at `workspace_path`. Blocks until the window closes.
 pub fn run(workspace_path: &Path) -> anyhow::Result<()> {
@@ -66,13 +77,17 @@ pub fn run(workspace_path: &Path) -> anyhow::Result<()> {
             let ctx = cc.egui_ctx.clone();
             let worker =
                 WorkspaceWorker::spawn(&workspace_path, Box::new(move || ctx.request_repaint()))?;
+            let ctx = cc.egui_ctx.clone();
+            let jobs = JobWorker::spawn(&workspace_path, Box::new(move || ctx.request_repaint()))?;
             let mut studio = Studio::new(
                 stored.map(|s| s.project),
                 workspace_path.display().to_string(),
             );
             studio.prefs = prefs;
             studio.worker = Some(worker);
+            studio.jobs = Some(jobs);
             studio.request(WorkspaceRequest::ListProjects);
+            studio.request_staleness();
             Ok(Box::new(studio))
         }),
     )
@@ -161,6 +176,17 @@ pub struct Studio {
     clipboard: Vec<(AssetSpec, Option<CanvasPos>)>,
     dialogs: Option<(SyncSender<DialogResult>, Receiver<DialogResult>)>,
     has_project: bool,
+    /// Runs previews, plans and materializations off the UI thread.
+    pub jobs: Option<JobWorker>,
+    /// The run in the run view: live, or a past one read back from the workspace.
+    pub run: Option<runs::RunView>,
+    pub workbench: workbench::Workbench,
+    /// What a plan of everything says per asset: up to date, or stale (definition or inputs
+    /// changed since its materialization).
+    stale: HashMap<AssetKey, runs::NodeStatus>,
+    preview_errors: HashMap<AssetKey, String>,
+    next_plan_id: u64,
+    staleness_plan_id: u64,
 }
 
 /// A native file dialog's answer, from its own thread.
@@ -168,7 +194,17 @@ pub struct Studio {
 enum DialogResult {
     Import(Option<PathBuf>),
     Export(Option<PathBuf>),
+    Report {
+        run_id: String,
+        path: Option<PathBuf>,
+        /// How long the dialog was open: rfd answers "no file" at once when no dialog could
+        /// be shown (no desktop portal and no zenity), which a person cannot do.
+        open_for: Duration,
+    },
 }
+
+/// A dialog answered faster than this was most likely never shown.
+const DIALOG_NEVER_SHOWN: Duration = Duration::from_millis(300);
 
 impl Studio {
     /// A studio on `project` (or an empty one) that saves nowhere until a worker is attached.
@@ -208,6 +244,13 @@ impl Studio {
             clipboard: Vec::new(),
             dialogs: None,
             has_project,
+            jobs: None,
+            run: None,
+            workbench: workbench::Workbench::default(),
+            stale: HashMap::new(),
+            preview_errors: HashMap::new(),
+            next_plan_id: 1,
+            staleness_plan_id: 0,
         }
     }
 
@@ -216,7 +259,9 @@ impl Studio {
     pub fn with_workspace(project: Option<Project>, workspace_path: &Path) -> anyhow::Result<Self> {
         let mut studio = Self::new(project, workspace_path.display().to_string());
         studio.worker = Some(WorkspaceWorker::spawn(workspace_path, Box::new(|| {}))?);
+        studio.jobs = Some(JobWorker::spawn(workspace_path, Box::new(|| {}))?);
         studio.request(WorkspaceRequest::ListProjects);
+        studio.request_staleness();
         Ok(studio)
     }
 
@@ -307,7 +352,13 @@ impl Studio {
     /// Per-frame work that draws nothing: worker events, validation and the autosave debounce.
     pub fn logic(&mut self, ctx: &egui::Context) {
         self.drain_worker();
+        self.drain_jobs(ctx);
         self.drain_dialogs();
+        self.refresh_launch_plan();
+        self.refresh_asset_details();
+        if self.run.as_ref().is_some_and(runs::RunView::is_live) {
+            ctx.request_repaint_after(LIVE_RUN_REPAINT);
+        }
         self.revalidate(ctx);
         self.autosave(ctx);
         ctx.set_visuals(if self.prefs.dark_mode {
@@ -366,7 +417,21 @@ impl Studio {
             match result {
                 DialogResult::Import(Some(dir)) => self.import_dir(dir),
                 DialogResult::Export(Some(dir)) => self.export_dir(dir),
-                DialogResult::Import(None) | DialogResult::Export(None) => {}
+                DialogResult::Report {
+                    run_id,
+                    path: Some(path),
+                    ..
+                } => self.export_report(&run_id, path),
+                DialogResult::Report {
+                    path: None,
+                    open_for,
+                    ..
+                } if open_for < DIALOG_NEVER_SHOWN => self.show_error(
+                    "No file dialog could be shown (this desktop has no file-chooser portal or zenity)",
+                ),
+                DialogResult::Import(None)
+                | DialogResult::Export(None)
+                | DialogResult::Report { path: None, .. } => {}
             }
         }
     }
@@ -385,6 +450,17 @@ impl Studio {
         self.inspector = panels::inspector::InspectorState::default();
         self.has_project = true;
         self.picker_open = false;
+        if !self.run.as_ref().is_some_and(runs::RunView::is_live) {
+            self.run = None;
+        }
+        self.workbench.preview = workbench::PreviewState::default();
+        self.workbench.asset_history = None;
+        self.workbench.asset_requested = None;
+        self.workbench.history.clear();
+        self.preview_errors.clear();
+        self.stale.clear();
+        self.refresh_statuses();
+        self.request_staleness();
     }
 
     /// Imports a project directory through the workspace (the dialog-free path).
@@ -417,6 +493,7 @@ impl Studio {
         }
         self.diagnostics = app::validate_project(self.project());
         self.diagnostics_revision = Some(self.doc.structure_revision());
+        self.request_staleness();
         self.badges.problems.clear();
         for d in &self.diagnostics {
             if let Some(key) = &d.asset {
@@ -467,6 +544,13 @@ impl Studio {
     /// Saves what is unsaved and waits for the worker to finish (the window is closing).
     pub fn shut_down(&mut self) {
         self.save_now();
+        // A run lives in this process: closing the window stops it (recorded as canceled).
+        if let Some(run) = &mut self.run {
+            run.cancel();
+        }
+        if let Some(jobs) = self.jobs.take() {
+            jobs.finish();
+        }
         if let Some(worker) = self.worker.take() {
             for event in worker.finish() {
                 if let WorkspaceEvent::SaveFailed { error, .. } = event {
@@ -591,6 +675,19 @@ impl Studio {
             UICommand::ToggleDiagnostics => {
                 self.prefs.show_diagnostics = !self.prefs.show_diagnostics;
             }
+            UICommand::Preview => self.preview_selected(),
+            UICommand::Materialize => self.open_launch(),
+            UICommand::MaterializeAll => {
+                self.materialize_all();
+            }
+            UICommand::CancelRun => self.cancel_run(),
+            UICommand::RunHistory => {
+                self.workbench.open = true;
+                self.workbench.tab = workbench::WorkbenchTab::History;
+                self.refresh_history();
+            }
+            UICommand::ExportReport => self.export_report_dialog(ctx),
+            UICommand::ToggleWorkbench => self.workbench.open = !self.workbench.open,
         }
     }
 
@@ -698,6 +795,9 @@ pub fn studio_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     if studio.prefs.show_inspector {
         panels::inspector::inspector_ui(ui, studio);
     }
+    if studio.workbench.open && studio.has_project {
+        panels::workbench::workbench_ui(ui, studio);
+    }
     egui::CentralPanel::default()
         .frame(egui::Frame::NONE)
         .show(ui, |ui| {
@@ -715,6 +815,7 @@ pub fn studio_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     panels::command_palette::command_palette_ui(&ctx, studio);
     panels::find::find_ui(&ctx, studio);
     panels::picker::picker_ui(&ctx, studio);
+    panels::launch::launch_ui(&ctx, studio);
     studio.run_commands(&ctx);
 }
 
@@ -807,7 +908,7 @@ fn place_unplaced(project: &mut Project) {
     project.layout.positions.extend(placed);
 }
 
-fn capitalised(s: &str) -> String {
+pub(crate) fn capitalised(s: &str) -> String {
     let mut chars = s.chars();
     chars
         .next()

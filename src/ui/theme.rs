@@ -70,3 +70,38 @@ pub fn grid_color(visuals: &egui::Visuals) -> Color32 {
 pub fn highlight_color() -> Color32 {
     Color32::from_rgb(0x3F, 0xB9, 0xD6)
 }
+
+/// The colour of a card's run status.
+pub fn status_color(status: &crate::ui::runs::NodeStatus, visuals: &egui::Visuals) -> Color32 {
+    use crate::ui::runs::NodeStatus;
+    match status {
+        NodeStatus::Queued | NodeStatus::Canceled => visuals.weak_text_color(),
+        NodeStatus::Running => running_color(),
+        NodeStatus::Success | NodeStatus::UpToDate => ok_color(),
+        NodeStatus::Failed { .. } => error_color(),
+        NodeStatus::Skipped { .. } | NodeStatus::Stale { .. } => warning_color(),
+    }
+}
+
+/// Statuses drawn as a ring (waiting, or data that is there but old) rather than a dot.
+pub fn status_is_hollow(status: &crate::ui::runs::NodeStatus) -> bool {
+    use crate::ui::runs::NodeStatus;
+    matches!(
+        status,
+        NodeStatus::Queued | NodeStatus::UpToDate | NodeStatus::Stale { .. }
+    )
+}
+
+pub fn running_color() -> Color32 {
+    Color32::from_rgb(0x4A, 0x90, 0xE2)
+}
+
+/// Colour of a run log level.
+pub fn level_color(level: crate::model::LogLevel, visuals: &egui::Visuals) -> Color32 {
+    match level {
+        crate::model::LogLevel::Debug => visuals.weak_text_color(),
+        crate::model::LogLevel::Info => visuals.text_color(),
+        crate::model::LogLevel::Warn => warning_color(),
+        crate::model::LogLevel::Error => error_color(),
+    }
+}

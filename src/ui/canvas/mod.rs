@@ -215,6 +215,8 @@ fn snap(v: f32) -> f32 {
 pub struct CardBadges {
     /// Errors and warnings by asset.
     pub problems: HashMap<AssetKey, (usize, usize)>,
+    /// Run status, staleness or a preview error by asset.
+    pub status: HashMap<AssetKey, crate::ui::runs::NodeStatus>,
 }
 
 /// Draws the canvas filling `ui` and returns what the user asked for.
@@ -273,7 +275,7 @@ pub fn canvas_ui(
 
     let canvas_painter = ui.painter_at(rect);
     let drawn = paint::paint(ui, &canvas_painter, state, rect, badges, hovered_card);
-    accessible_cards(ui, state, rect, &drawn.visible);
+    accessible_cards(ui, state, badges, rect, &drawn.visible);
     if state.geometry.nodes.len() > 40 {
         minimap_ui(ui, state, rect);
     }
@@ -590,15 +592,20 @@ fn handle_keys(
 }
 
 /// Hover-only widgets over the visible cards so screen readers and tests find them by key.
-fn accessible_cards(ui: &egui::Ui, state: &CanvasState, rect: Rect, visible: &[usize]) {
+fn accessible_cards(
+    ui: &egui::Ui,
+    state: &CanvasState,
+    badges: &CardBadges,
+    rect: Rect,
+    visible: &[usize],
+) {
     if state.zoom < SIMPLIFY_BELOW_ZOOM || visible.len() > MAX_ACCESSIBLE_CARDS {
         return;
     }
     for &i in visible {
         let node = &state.geometry.nodes[i];
-        let card = state
-            .card_rect(rect, &state.geometry, i, &[])
-            .intersect(rect);
+        let full = state.card_rect(rect, &state.geometry, i, &[]);
+        let card = full.intersect(rect);
         let id = Id::new(("asset_card", node.key.as_str()));
         let response = ui.interact(card, id, Sense::hover());
         let selected = state.selection.contains(&node.key);
@@ -606,6 +613,28 @@ fn accessible_cards(ui: &egui::Ui, state: &CanvasState, rect: Rect, visible: &[u
         response.widget_info(|| {
             egui::WidgetInfo::selected(egui::WidgetType::Button, true, selected, &label)
         });
+        if let Some(status) = badges.status.get(&node.key) {
+            // The status slot: its own label for screen readers and a tooltip with the reason.
+            let dot = Rect::from_center_size(
+                pos2(
+                    full.right() - 14.0 * state.zoom,
+                    full.top() + 16.0 * state.zoom,
+                ),
+                vec2(14.0, 14.0) * state.zoom,
+            );
+            let id = Id::new(("asset_status", node.key.as_str()));
+            let response = ui.interact(dot.intersect(rect), id, Sense::hover());
+            let text = format!("{}: {}", node.key, status.label());
+            response
+                .widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Label, true, &text));
+            let detail = status.detail().map(str::to_owned);
+            response.on_hover_ui(|ui| {
+                ui.label(&text);
+                if let Some(detail) = &detail {
+                    ui.label(detail);
+                }
+            });
+        }
     }
 }
 

@@ -141,6 +141,7 @@ pub fn paint(
             hovered == Some(i),
             problems,
             layer,
+            badges.status.get(&node.key),
         );
     }
 
@@ -187,6 +188,7 @@ fn card_full(
     hovered: bool,
     problems: (usize, usize),
     layer: Color32,
+    status: Option<&crate::ui::runs::NodeStatus>,
 ) {
     let zoom = state.zoom;
     let radius = (6.0 * zoom).round();
@@ -265,16 +267,36 @@ fn card_full(
             card.min + vec2(pad, 50.0 * zoom),
             Align2::LEFT_TOP,
             footer,
-            small,
+            small.clone(),
             color,
         );
     }
-    // Run status slot (top right): hollow until the runs feed a status.
-    painter.circle_stroke(
-        pos2(card.right() - 14.0 * zoom, card.top() + 16.0 * zoom),
-        4.5 * zoom,
-        Stroke::new(1.5 * zoom.max(0.6), visuals.weak_text_color()),
-    );
+    // Run status slot (top right): hollow until a run or a plan gives the asset a status.
+    let dot = pos2(card.right() - 14.0 * zoom, card.top() + 16.0 * zoom);
+    match status {
+        None => {
+            painter.circle_stroke(
+                dot,
+                4.5 * zoom,
+                Stroke::new(1.5 * zoom.max(0.6), visuals.weak_text_color()),
+            );
+        }
+        Some(status) => {
+            let color = theme::status_color(status, visuals);
+            if theme::status_is_hollow(status) {
+                painter.circle_stroke(dot, 4.5 * zoom, Stroke::new(2.0 * zoom.max(0.6), color));
+            } else {
+                painter.circle_filled(dot, 5.0 * zoom, color);
+            }
+            painter.text(
+                pos2(card.right() - pad, card.top() + 32.0 * zoom),
+                Align2::RIGHT_TOP,
+                status.label(),
+                small,
+                color,
+            );
+        }
+    }
     // Ports.
     let port_r = 4.5 * zoom.max(0.8);
     painter.circle(

@@ -5,9 +5,11 @@ pub mod command_palette;
 pub mod diagnostics;
 pub mod find;
 pub mod inspector;
+pub mod launch;
 pub mod picker;
 pub mod sql_editor;
 pub mod toolbar;
+pub mod workbench;
 
 use super::Studio;
 use super::canvas::palette::AssetTemplate;

@@ -53,6 +53,16 @@ pub fn toolbar_ui(ui: &mut egui::Ui, studio: &mut Studio) {
                 studio.push_command(UICommand::ArrangeAll);
             }
             ui.separator();
+            command_button_ui(ui, studio, UICommand::Preview);
+            command_button_ui(ui, studio, UICommand::Materialize);
+            if studio
+                .run
+                .as_ref()
+                .is_some_and(crate::ui::runs::RunView::is_live)
+            {
+                ui.spinner();
+            }
+            ui.separator();
             selection_box_ui(ui, studio);
             ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
                 let theme = if studio.prefs.dark_mode {

@@ -1,0 +1,541 @@
+//! The job worker: one named thread with its own connection to the workspace that runs the
+//! studio's long work — previews, run plans, materializations, run history, asset histories and
+//! report exports — so the UI thread never waits on polars or `SQLite`.
+//!
+//! Requests go in with a non-blocking `try_send` on a bounded channel; results come back as
+//! [`JobEvent`]s on a bounded channel and the `notify` hook (the studio passes
+//! `request_repaint`) runs after each. A run's events are batched: the run never waits for the
+//! UI to drain them, so a hidden window cannot stall a materialization. Cancel a run by setting
+//! the `AtomicBool` passed with it; the engine stops between steps and records the run as
+//! canceled.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::thread::JoinHandle;
+
+use super::AppError;
+use super::report::{self, RunReport};
+use super::run::{self, AssetHistory, MaterializeRequest};
+use crate::engine::{PlannedStep, Preview};
+use crate::model::{AssetKey, Project, RunEvent, RunRecord};
+use crate::store::{StoredProject, Workspace};
+
+const REQUEST_CAPACITY: usize = 32;
+const EVENT_CAPACITY: usize = 256;
+/// Runs listed in the history.
+pub const HISTORY_LIMIT: usize = 500;
+
+#[derive(Debug)]
+pub enum JobRequest {
+    /// The first `limit` rows of `asset` in `project` (the studio's current, maybe unsaved,
+    /// definitions; source paths resolve against the stored project's directory).
+    Preview {
+        project: Box<Project>,
+        asset: AssetKey,
+        limit: usize,
+    },
+    /// What materializing would do; `id` comes back with the answer.
+    Plan {
+        id: u64,
+        project: Box<Project>,
+        request: MaterializeRequest,
+    },
+    Materialize {
+        project: Box<Project>,
+        request: MaterializeRequest,
+        cancel: Arc<AtomicBool>,
+    },
+    ListRuns {
+        project: String,
+    },
+    /// A past run, read back whole from the workspace.
+    OpenRun {
+        run_id: String,
+    },
+    AssetHistory {
+        project: String,
+        asset: AssetKey,
+    },
+    /// Writes the run's HTML quality report to `path`.
+    ExportReport {
+        run_id: String,
+        path: PathBuf,
+    },
+}
+
+#[derive(Debug)]
+pub enum JobEvent {
+    Preview(Box<Preview>),
+    PreviewFailed {
+        asset: AssetKey,
+        error: String,
+    },
+    Plan {
+        id: u64,
+        result: Result<Vec<PlannedStep>, String>,
+    },
+    /// Events of a run in progress, in order.
+    RunEvents {
+        run_id: String,
+        events: Vec<RunEvent>,
+    },
+    /// A materialize request ended: the runs it recorded, or why it could not run.
+    MaterializeFinished {
+        result: Result<Vec<RunRecord>, String>,
+    },
+    Runs(Vec<RunRecord>),
+    RunOpened {
+        run: Box<RunRecord>,
+        events: Vec<RunEvent>,
+        report: Box<RunReport>,
+    },
+    AssetHistory(Box<AssetHistory>),
+    ReportExported {
+        path: PathBuf,
+    },
+    /// Another request failed; `what` says which, in a few words.
+    Failed {
+        what: String,
+        error: String,
+    },
+}
+
+/// The job queue is full; try again later.
+#[derive(Debug, thiserror::Error)]
+#[error("the studio is busy; try again in a moment")]
+pub struct JobsBusy(pub JobRequest);
+
+/// The studio's handle on the job thread.
+pub struct JobWorker {
+    requests: Option<SyncSender<JobRequest>>,
+    events: Receiver<JobEvent>,
+    thread: Option<JoinHandle<()>>,
+}
+
+impl std::fmt::Debug for JobWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobWorker").finish_non_exhaustive()
+    }
+}
+
+impl JobWorker {
+    /// Starts the worker on the workspace at `path` (opened on the worker thread).
+    pub fn spawn(path: &Path, notify: Box<dyn Fn() + Send>) -> Result<Self, AppError> {
+        let (request_tx, request_rx) = mpsc::sync_channel(REQUEST_CAPACITY);
+        let (event_tx, event_rx) = mpsc::sync_channel(EVENT_CAPACITY);
+        let thread_path = path.to_owned();
+        let thread = std::thread::Builder::new()
+            .name("medallion-jobs".to_owned())
+            .spawn(move || work(&thread_path, &request_rx, &event_tx, &*notify))
+            .map_err(|source| AppError::Io {
+                path: path.to_owned(),
+                source,
+            })?;
+        Ok(Self {
+            requests: Some(request_tx),
+            events: event_rx,
+            thread: Some(thread),
+        })
+    }
+
+    /// Queues a request without blocking.
+    pub fn send(&self, request: JobRequest) -> Result<(), JobsBusy> {
+        let Some(tx) = &self.requests else {
+            return Err(JobsBusy(request));
+        };
+        match tx.try_send(request) {
+            Ok(()) => Ok(()),
+            Err(TrySendError::Full(r) | TrySendError::Disconnected(r)) => Err(JobsBusy(r)),
+        }
+    }
+
+    /// The next event that has arrived, without blocking.
+    pub fn try_next(&self) -> Option<JobEvent> {
+        self.events.try_recv().ok()
+    }
+
+    /// Stops taking requests and waits for the queued ones (a run in progress finishes or
+    /// stops at its cancel flag). Blocks: call it when the window closes, after cancelling.
+    pub fn finish(mut self) {
+        self.requests = None;
+        // Drain so a worker blocked on a full event channel can proceed.
+        if let Some(thread) = self.thread.take() {
+            while !thread.is_finished() {
+                while self.events.try_recv().is_ok() {}
+                std::thread::sleep(std::time::Duration::from_millis(5));
+            }
+            if thread.join().is_err() {
+                tracing::error!("the job worker panicked");
+            }
+        }
+    }
+}
+
+fn work(
+    path: &Path,
+    requests: &Receiver<JobRequest>,
+    events: &SyncSender<JobEvent>,
+    notify: &dyn Fn(),
+) {
+    let emit = |event: JobEvent| {
+        // Blocking send: the studio drains every frame; if it is gone, nobody listens.
+        let _ = events.send(event);
+        notify();
+    };
+    let mut ws = match Workspace::open(path) {
+        Ok(ws) => Some(ws),
+        Err(e) => {
+            tracing::error!(error = %e, "the job worker cannot open the workspace");
+            emit(JobEvent::Failed {
+                what: "open the workspace for runs".to_owned(),
+                error: e.to_string(),
+            });
+            None
+        }
+    };
+    while let Ok(request) = requests.recv() {
+        let Some(ws) = ws.as_mut() else {
+            emit(JobEvent::Failed {
+                what: "run a job".to_owned(),
+                error: format!("the workspace {} could not be opened", path.display()),
+            });
+            continue;
+        };
+        handle(ws, request, events, notify);
+    }
+}
+
+/// The stored project with the studio's current definitions: they may be newer than the
+/// stored ones, but source paths resolve against the directory the project came from.
+fn stored_with(ws: &Workspace, project: Project) -> StoredProject {
+    match ws.load_project(&project.name) {
+        Ok(mut stored) => {
+            stored.project = project;
+            stored
+        }
+        Err(_) => StoredProject {
+            project,
+            source_dir: None,
+            revision: 0,
+            updated_at: String::new(),
+        },
+    }
+}
+
+fn handle(
+    ws: &mut Workspace,
+    request: JobRequest,
+    events: &SyncSender<JobEvent>,
+    notify: &dyn Fn(),
+) {
+    let emit = |event: JobEvent| {
+        let _ = events.send(event);
+        notify();
+    };
+    let failed = |what: &str, e: &AppError| JobEvent::Failed {
+        what: what.to_owned(),
+        error: format!("{e:#}"),
+    };
+    match request {
+        JobRequest::Preview {
+            project,
+            asset,
+            limit,
+        } => {
+            let stored = stored_with(ws, *project);
+            emit(match run::preview(ws, &stored, &asset, limit) {
+                Ok(p) => JobEvent::Preview(Box::new(p)),
+                Err(e) => JobEvent::PreviewFailed {
+                    asset,
+                    error: format!("{e:#}"),
+                },
+            });
+        }
+        JobRequest::Plan {
+            id,
+            project,
+            request,
+        } => {
+            let stored = stored_with(ws, *project);
+            let result = run::plan(ws, &stored, &request).map_err(|e| format!("{e:#}"));
+            emit(JobEvent::Plan { id, result });
+        }
+        JobRequest::Materialize {
+            project,
+            request,
+            cancel,
+        } => {
+            let stored = stored_with(ws, *project);
+            let result = materialize_batched(ws, &stored, &request, &cancel, events, notify);
+            emit(JobEvent::MaterializeFinished {
+                result: result
+                    .map(|runs| runs.into_iter().map(|s| s.run).collect())
+                    .map_err(|e| format!("{e:#}")),
+            });
+        }
+        JobRequest::ListRuns { project } => {
+            emit(match run::list_runs(ws, Some(&project), HISTORY_LIMIT) {
+                Ok(runs) => JobEvent::Runs(runs),
+                Err(e) => failed("list runs", &e),
+            });
+        }
+        JobRequest::OpenRun { run_id } => {
+            let opened = report::build(ws, &run_id).and_then(|report| {
+                let events = ws.run_events(&run_id)?;
+                Ok((report, events))
+            });
+            emit(match opened {
+                Ok((report, events)) => JobEvent::RunOpened {
+                    run: Box::new(report.run.clone()),
+                    events,
+                    report: Box::new(report),
+                },
+                Err(e) => failed(&format!("open run {run_id}"), &e),
+            });
+        }
+        JobRequest::AssetHistory { project, asset } => {
+            emit(match run::asset_history(ws, &project, &asset) {
+                Ok(h) => JobEvent::AssetHistory(Box::new(h)),
+                Err(e) => failed(&format!("load the history of {asset}"), &e),
+            });
+        }
+        JobRequest::ExportReport { run_id, path } => {
+            emit(match report::export_html(ws, &run_id, &path) {
+                Ok(path) => JobEvent::ReportExported { path },
+                Err(e) => failed(&format!("export the report of run {run_id}"), &e),
+            });
+        }
+    }
+}
+
+/// Materializes, handing events to the studio in batches without ever waiting for it.
+fn materialize_batched(
+    ws: &mut Workspace,
+    stored: &StoredProject,
+    request: &MaterializeRequest,
+    cancel: &Arc<AtomicBool>,
+    events: &SyncSender<JobEvent>,
+    notify: &dyn Fn(),
+) -> Result<Vec<run::RunSummary>, AppError> {
+    let mut pending: Vec<RunEvent> = Vec::new();
+    let mut pending_run = String::new();
+    let offer = |pending: &mut Vec<RunEvent>, pending_run: &str| {
+        if pending.is_empty() {
+            return;
+        }
+        let batch = JobEvent::RunEvents {
+            run_id: pending_run.to_owned(),
+            events: std::mem::take(pending),
+        };
+        match events.try_send(batch) {
+            Ok(()) => notify(),
+            // The studio is behind: keep the batch and offer it with the next event.
+            Err(TrySendError::Full(JobEvent::RunEvents { events, .. })) => *pending = events,
+            Err(_) => {}
+        }
+    };
+    let result = {
+        let mut on_event = |run_id: &str, event: &RunEvent| {
+            if pending_run != run_id {
+                // A new run (next partition): hand over the previous run's events first.
+                if !pending.is_empty() {
+                    let batch = JobEvent::RunEvents {
+                        run_id: pending_run.clone(),
+                        events: std::mem::take(&mut pending),
+                    };
+                    let _ = events.send(batch);
+                    notify();
+                }
+                run_id.clone_into(&mut pending_run);
+            }
+            pending.push(event.clone());
+            offer(&mut pending, &pending_run);
+        };
+        run::materialize(ws, stored, request, &mut on_event, cancel)
+    };
+    if !pending.is_empty() {
+        let _ = events.send(JobEvent::RunEvents {
+            run_id: pending_run,
+            events: pending,
+        });
+        notify();
+    }
+    result
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    fn example_workspace() -> (tempfile::TempDir, PathBuf, Project) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ws.sqlite");
+        let mut ws = Workspace::open(&path).unwrap();
+        let example = super::super::example_project_dir().unwrap();
+        super::super::import_project(&mut ws, &example, false, false).unwrap();
+        let project = ws.load_project("customer_analytics").unwrap().project;
+        (dir, path, project)
+    }
+
+    fn next(worker: &JobWorker) -> JobEvent {
+        let start = Instant::now();
+        while start.elapsed() < Duration::from_mins(2) {
+            if let Some(e) = worker.try_next() {
+                return e;
+            }
+            std::thread::sleep(Duration::from_millis(5));
+        }
+        panic!("no job event in time");
+    }
+
+    #[test]
+    fn the_plan_names_what_changed_without_running_anything() {
+        use crate::engine::PlannedStatus;
+        use crate::model::{AssetDefinition, AssetKey, TransformStep};
+        let (_dir, path, project) = example_workspace();
+        let mut ws = Workspace::open(&path).unwrap();
+        let stored = ws.load_project("customer_analytics").unwrap();
+        let request = MaterializeRequest {
+            selection: "*".into(),
+            partitions: vec![],
+            force: false,
+            trigger: "test".into(),
+        };
+        run::materialize(
+            &mut ws,
+            &stored,
+            &request,
+            &mut |_, _| {},
+            &Arc::new(AtomicBool::new(false)),
+        )
+        .unwrap();
+        let status_of = |project: &Project, key: &str| {
+            let stored = StoredProject {
+                project: project.clone(),
+                ..stored.clone()
+            };
+            run::plan(&ws, &stored, &request)
+                .unwrap()
+                .into_iter()
+                .find(|s| s.asset.as_str() == key)
+                .unwrap()
+                .status
+        };
+        let will_run = |reason: &str| PlannedStatus::WillRun {
+            reason: reason.to_owned(),
+        };
+        // A description is not part of the definition: still up to date.
+        let mut edited = project.clone();
+        let cleaned = AssetKey::new("cleaned_customer_data");
+        let asset = edited.assets.iter_mut().find(|a| a.key == cleaned).unwrap();
+        asset.description = "reworded".into();
+        assert!(matches!(
+            status_of(&edited, "cleaned_customer_data"),
+            PlannedStatus::UpToDate { .. }
+        ));
+        // A changed step: the asset's definition changed, its downstream's input did.
+        let asset = edited.assets.iter_mut().find(|a| a.key == cleaned).unwrap();
+        let AssetDefinition::Transform(t) = &mut asset.definition else {
+            panic!("cleaned_customer_data is a transform");
+        };
+        t.steps.push(TransformStep::Deduplicate { columns: vec![] });
+        assert_eq!(
+            status_of(&edited, "cleaned_customer_data"),
+            will_run("definition changed")
+        );
+        assert_eq!(
+            status_of(&edited, "order_history"),
+            will_run("inputs changed")
+        );
+        assert!(matches!(
+            status_of(&edited, "raw_orders"),
+            PlannedStatus::UpToDate { .. }
+        ));
+        // Force runs everything.
+        let forced = MaterializeRequest {
+            force: true,
+            ..request.clone()
+        };
+        let steps = run::plan(&ws, &stored, &forced).unwrap();
+        assert!(steps.iter().all(|s| s.status == will_run("forced")));
+    }
+
+    #[test]
+    fn a_run_streams_its_events_and_the_plan_then_says_up_to_date() {
+        let (_dir, path, project) = example_workspace();
+        let worker = JobWorker::spawn(&path, Box::new(|| {})).unwrap();
+        let request = MaterializeRequest {
+            selection: "*".into(),
+            partitions: vec![],
+            force: false,
+            trigger: "test".into(),
+        };
+        worker
+            .send(JobRequest::Plan {
+                id: 1,
+                project: Box::new(project.clone()),
+                request: request.clone(),
+            })
+            .unwrap();
+        match next(&worker) {
+            JobEvent::Plan { id: 1, result } => {
+                let steps = result.unwrap();
+                assert_eq!(steps.len(), 6);
+                assert!(
+                    steps
+                        .iter()
+                        .all(|s| matches!(s.status, crate::engine::PlannedStatus::WillRun { .. }))
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        worker
+            .send(JobRequest::Materialize {
+                project: Box::new(project.clone()),
+                request: request.clone(),
+                cancel: Arc::new(AtomicBool::new(false)),
+            })
+            .unwrap();
+        let mut streamed = Vec::new();
+        let runs = loop {
+            match next(&worker) {
+                JobEvent::RunEvents { events, .. } => streamed.extend(events),
+                JobEvent::MaterializeFinished { result } => break result.unwrap(),
+                other => panic!("unexpected {other:?}"),
+            }
+        };
+        assert_eq!(runs.len(), 1);
+        assert_eq!(runs[0].status, crate::model::RunStatus::Success);
+        assert!(matches!(
+            streamed.first(),
+            Some(RunEvent::RunStarted { .. })
+        ));
+        assert!(matches!(
+            streamed.last(),
+            Some(RunEvent::RunFinished { .. })
+        ));
+        worker
+            .send(JobRequest::Plan {
+                id: 2,
+                project: Box::new(project),
+                request,
+            })
+            .unwrap();
+        match next(&worker) {
+            JobEvent::Plan { id: 2, result } => {
+                let steps = result.unwrap();
+                assert!(
+                    steps
+                        .iter()
+                        .all(|s| matches!(s.status, crate::engine::PlannedStatus::UpToDate { .. })),
+                    "{steps:?}"
+                );
+            }
+            other => panic!("unexpected {other:?}"),
+        }
+        worker.finish();
+    }
+}

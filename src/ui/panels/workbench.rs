@@ -1,0 +1,998 @@
+//! The workbench under the canvas: data preview, the run view (log, timeline, checks), run
+//! history, asset details and the quality report. It only reads state and pushes commands;
+//! the data arrives from the job worker through the studio's `logic`.
+
+use egui::{Align2, Color32, FontId, RichText, Sense, Stroke, StrokeKind, pos2, vec2};
+use egui_extras::{Column, TableBuilder};
+
+use crate::model::{AssetCheckResult, CheckSeverity, ColumnProfile, LogLevel, StepOutcome};
+use crate::ui::runs::{RunView, format_ms};
+use crate::ui::workbench::WorkbenchTab;
+use crate::ui::{Studio, UICommand, theme};
+
+const ROW_HEIGHT: f32 = 18.0;
+
+pub fn workbench_ui(ui: &mut egui::Ui, studio: &mut Studio) {
+    // The canvas always keeps some room, whatever the content asks for.
+    let max_height = (ui.available_height() - 160.0).max(160.0);
+    let response = egui::Panel::bottom("workbench")
+        .resizable(true)
+        .default_size(studio.workbench.height.min(max_height))
+        .min_size(140.0)
+        .max_size(max_height)
+        .show(ui, |ui| {
+            // A panel fits its content: claim the whole height so a short tab does not shrink it.
+            ui.set_min_height(ui.available_height());
+            ui.add_space(2.0);
+            ui.horizontal(|ui| {
+                for tab in WorkbenchTab::ALL {
+                    let selected = studio.workbench.tab == tab;
+                    if ui.selectable_label(selected, tab.label()).clicked() && !selected {
+                        studio.workbench.tab = tab;
+                        if tab == WorkbenchTab::History {
+                            studio.push_command(UICommand::RunHistory);
+                        }
+                    }
+                }
+                ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+                    if ui
+                        .small_button("Hide")
+                        .on_hover_text(UICommand::ToggleWorkbench.shortcut_text(ui.ctx()))
+                        .clicked()
+                    {
+                        studio.push_command(UICommand::ToggleWorkbench);
+                    }
+                });
+            });
+            ui.separator();
+            match studio.workbench.tab {
+                WorkbenchTab::Preview => preview_ui(ui, studio),
+                WorkbenchTab::Run => run_ui(ui, studio),
+                WorkbenchTab::History => history_ui(ui, studio),
+                WorkbenchTab::AssetDetails => asset_details_ui(ui, studio),
+                WorkbenchTab::Quality => quality_ui(ui, studio),
+            }
+        });
+    studio.workbench.height = response.response.rect.height();
+}
+
+fn weak(ui: &mut egui::Ui, text: impl Into<String>) {
+    ui.label(RichText::new(text.into()).weak());
+}
+
+fn percent(part: u64, whole: usize) -> f64 {
+    if whole == 0 {
+        0.0
+    } else {
+        part as f64 * 100.0 / whole as f64
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Preview
+
+fn preview_ui(ui: &mut egui::Ui, studio: &mut Studio) {
+    let preview = &studio.workbench.preview;
+    let Some(asset) = &preview.asset else {
+        weak(
+            ui,
+            "Select an asset and press Preview to see its first rows (computed in the background).",
+        );
+        return;
+    };
+    if preview.loading.is_some() {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label(format!("Previewing {asset}…"));
+        });
+    }
+    if let Some(error) = &preview.error {
+        ui.label(
+            RichText::new(format!("Preview of {asset} failed: {error}"))
+                .color(theme::error_color()),
+        );
+        return;
+    }
+    let Some(data) = &preview.data else {
+        return;
+    };
+    ui.horizontal(|ui| {
+        ui.label(RichText::new(format!("Preview of {}", data.asset)).strong());
+        ui.label(format!(
+            "{} rows · {} columns",
+            data.rows.len(),
+            data.columns.len()
+        ));
+        if data.is_sample {
+            ui.label(RichText::new(format!("Sample: {}", data.note)).color(theme::warning_color()));
+        } else {
+            weak(ui, format!("Complete: {}", data.note));
+        }
+    });
+    let rows = data.rows.len();
+    egui::ScrollArea::horizontal()
+        .id_salt("preview_h")
+        .show(ui, |ui| {
+            let mut table = TableBuilder::new(ui)
+                .id_salt(("preview", data.asset.as_str()))
+                .striped(true)
+                .resizable(true)
+                .auto_shrink([false, false])
+                .column(Column::auto().at_least(48.0));
+            for _ in &data.columns {
+                table = table.column(Column::initial(140.0).at_least(60.0).clip(true));
+            }
+            table
+                .header(36.0, |mut header| {
+                    header.col(|ui| {
+                        weak(ui, "#");
+                    });
+                    for c in &data.columns {
+                        header.col(|ui| {
+                            ui.vertical(|ui| {
+                                ui.label(RichText::new(&c.name).strong());
+                                let nulls = percent(c.null_count, rows);
+                                ui.label(
+                                    RichText::new(format!("{} · {nulls:.0} % null", c.dtype))
+                                        .small()
+                                        .color(if c.null_count > 0 {
+                                            theme::warning_color()
+                                        } else {
+                                            ui.visuals().weak_text_color()
+                                        }),
+                                )
+                                .on_hover_text(format!("{} of {rows} rows are null", c.null_count));
+                            });
+                        });
+                    }
+                })
+                .body(|body| {
+                    // Only the rows in view are laid out: a million rows scroll like ten.
+                    body.rows(ROW_HEIGHT, rows, |mut row| {
+                        let i = row.index();
+                        row.col(|ui| {
+                            weak(ui, (i + 1).to_string());
+                        });
+                        if let Some(values) = data.rows.get(i) {
+                            for v in values {
+                                row.col(|ui| match v {
+                                    Some(v) => {
+                                        ui.add(egui::Label::new(v.as_str()).truncate());
+                                    }
+                                    None => {
+                                        ui.label(RichText::new("null").weak().italics());
+                                    }
+                                });
+                            }
+                        }
+                    });
+                });
+        });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Run view
+
+fn run_status_color(run: &RunView, visuals: &egui::Visuals) -> Color32 {
+    use crate::model::RunStatus;
+    match run.status {
+        Some(RunStatus::Success) => theme::ok_color(),
+        Some(RunStatus::Failure) => theme::error_color(),
+        Some(RunStatus::Canceled | RunStatus::Canceling) => theme::warning_color(),
+        Some(RunStatus::Started | RunStatus::Starting) => theme::running_color(),
+        _ => visuals.weak_text_color(),
+    }
+}
+
+fn run_ui(ui: &mut egui::Ui, studio: &mut Studio) {
+    let Some(run) = &studio.run else {
+        weak(
+            ui,
+            "No run yet. Materialize… starts one; Run history opens past ones.",
+        );
+        return;
+    };
+    let live = run.is_live();
+    let mut cancel = false;
+    let mut export = false;
+    ui.horizontal(|ui| {
+        let status = run.status.map_or("queued", |s| s.as_str());
+        ui.label(
+            RichText::new(crate::ui::capitalised(status))
+                .strong()
+                .color(run_status_color(run, ui.visuals())),
+        );
+        if let Some(id) = &run.run_id {
+            ui.label(RichText::new(id).monospace());
+        }
+        if let Some(r) = &run.record {
+            let part = r
+                .partition
+                .as_ref()
+                .map(|p| format!(" · partition {p}"))
+                .unwrap_or_default();
+            weak(ui, format!("{}{part} · {}", r.selection, r.trigger));
+        }
+        let (done, planned) = run.progress();
+        let fraction = if planned == 0 {
+            0.0
+        } else {
+            done as f32 / planned as f32
+        };
+        ui.add(
+            egui::ProgressBar::new(fraction)
+                .desired_width(160.0)
+                .text(format!("{done}/{planned} steps")),
+        );
+        ui.label(format_ms(run.elapsed_ms()));
+        if !run.checks.is_empty() {
+            let passed = run.checks_passed();
+            let color = if passed == run.checks.len() {
+                theme::ok_color()
+            } else {
+                theme::error_color()
+            };
+            ui.label(
+                RichText::new(format!("Checks {passed}/{} passed", run.checks.len())).color(color),
+            );
+        }
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            if ui
+                .add_enabled(live, egui::Button::new("Cancel run"))
+                .on_hover_text("Stop after the step in progress; the run is recorded as canceled")
+                .clicked()
+            {
+                cancel = true;
+            }
+            if ui
+                .add_enabled(
+                    !live && run.run_id.is_some(),
+                    egui::Button::new(UICommand::ExportReport.label()),
+                )
+                .on_hover_text("Save this run's quality report as one HTML file")
+                .clicked()
+            {
+                export = true;
+            }
+        });
+    });
+    if let Some(error) = &run.error
+        && run.status != Some(crate::model::RunStatus::Canceled)
+    {
+        ui.label(RichText::new(error).color(theme::error_color()));
+    }
+    ui.separator();
+    let available = ui.available_size();
+    let left_width = (available.x * 0.42).max(200.0);
+    ui.horizontal_top(|ui| {
+        ui.allocate_ui_with_layout(
+            vec2(left_width, available.y),
+            egui::Layout::top_down(egui::Align::Min),
+            |ui| log_ui(ui, studio),
+        );
+        ui.separator();
+        ui.allocate_ui_with_layout(
+            vec2(ui.available_width(), available.y),
+            egui::Layout::top_down(egui::Align::Min),
+            |ui| {
+                egui::ScrollArea::vertical()
+                    .id_salt("run_right")
+                    .auto_shrink([false, false])
+                    .show(ui, |ui| {
+                        if let Some(run) = &studio.run {
+                            timeline_ui(ui, run);
+                        }
+                        ui.add_space(6.0);
+                        checks_ui(ui, studio);
+                    });
+            },
+        );
+    });
+    if cancel {
+        studio.push_command(UICommand::CancelRun);
+    }
+    if export {
+        studio.push_command(UICommand::ExportReport);
+    }
+}
+
+fn log_ui(ui: &mut egui::Ui, studio: &mut Studio) {
+    let Some(run) = &studio.run else { return };
+    let filter = &mut studio.workbench.log_filter;
+    ui.horizontal(|ui| {
+        egui::ComboBox::from_id_salt("log_level")
+            .selected_text(format!("Level: {}", filter.min_level.as_str()))
+            .show_ui(ui, |ui| {
+                for level in [
+                    LogLevel::Debug,
+                    LogLevel::Info,
+                    LogLevel::Warn,
+                    LogLevel::Error,
+                ] {
+                    ui.selectable_value(&mut filter.min_level, level, level.as_str());
+                }
+            })
+            .response
+            .on_hover_text("Show lines at this level and above");
+        let asset_text = filter
+            .asset
+            .as_ref()
+            .map_or_else(|| "All assets".to_owned(), ToString::to_string);
+        egui::ComboBox::from_id_salt("log_asset")
+            .selected_text(asset_text)
+            .show_ui(ui, |ui| {
+                ui.selectable_value(&mut filter.asset, None, "All assets");
+                for key in &run.plan {
+                    ui.selectable_value(&mut filter.asset, Some(key.clone()), key.as_str());
+                }
+            });
+        let search = ui.add(
+            egui::TextEdit::singleline(&mut filter.search)
+                .hint_text("Search the log")
+                .desired_width(140.0),
+        );
+        search.widget_info(|| {
+            egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, "Search the log")
+        });
+        ui.checkbox(&mut filter.follow, "Follow");
+    });
+    let needle = filter.search.to_lowercase();
+    let lines: Vec<usize> = run
+        .logs
+        .iter()
+        .enumerate()
+        .filter(|(_, l)| filter.matches(l, &needle))
+        .map(|(i, _)| i)
+        .collect();
+    let visuals = ui.visuals().clone();
+    // The log's background, painted under the scroll area (a frame's margin would make the
+    // panel grow with every frame).
+    ui.painter().rect_filled(
+        ui.available_rect_before_wrap(),
+        2.0,
+        visuals.extreme_bg_color,
+    );
+    egui::ScrollArea::vertical()
+        .id_salt("run_log")
+        .auto_shrink([false, false])
+        .stick_to_bottom(filter.follow)
+        .show_rows(ui, ROW_HEIGHT, lines.len(), |ui, range| {
+            for &i in &lines[range] {
+                let line = &run.logs[i];
+                ui.horizontal(|ui| {
+                    ui.label(
+                        RichText::new(format!("{:<5}", line.level.as_str()))
+                            .monospace()
+                            .color(theme::level_color(line.level, &visuals)),
+                    );
+                    ui.add(
+                        egui::Label::new(
+                            RichText::new(&line.text)
+                                .monospace()
+                                .color(theme::level_color(line.level, &visuals)),
+                        )
+                        .truncate(),
+                    );
+                });
+            }
+        });
+}
+
+/// The step timeline: one bar per step, laid out one after another as the engine runs them.
+fn timeline_ui(ui: &mut egui::Ui, run: &RunView) {
+    ui.label(RichText::new("Timeline").strong());
+    if run.steps.is_empty() {
+        weak(ui, "No step has started yet.");
+        return;
+    }
+    let now_ms = |bar: &crate::ui::runs::StepBar| {
+        bar.duration_ms
+            .or_else(|| bar.started.map(|t| t.elapsed().as_millis() as u64))
+            .unwrap_or(0)
+    };
+    let total_ms = run
+        .steps
+        .iter()
+        .map(|b| b.start_ms + now_ms(b))
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let label_width = 170.0;
+    let row = 20.0;
+    let width = ui.available_width().max(label_width + 100.0);
+    let (rect, _) = ui.allocate_exact_size(
+        vec2(width, row * run.steps.len() as f32 + 16.0),
+        Sense::hover(),
+    );
+    let painter = ui.painter_at(rect);
+    let visuals = ui.visuals();
+    let track = rect.left() + label_width..=rect.right() - 8.0;
+    let scale = (track.end() - track.start()) / total_ms as f32;
+    let font = FontId::proportional(12.0);
+    for (i, bar) in run.steps.iter().enumerate() {
+        let y = rect.top() + i as f32 * row;
+        painter.text(
+            pos2(rect.left(), y + row / 2.0),
+            Align2::LEFT_CENTER,
+            bar.asset.as_str(),
+            font.clone(),
+            visuals.text_color(),
+        );
+        let x0 = track.start() + bar.start_ms as f32 * scale;
+        let w = (now_ms(bar) as f32 * scale).max(3.0);
+        let color = match &bar.outcome {
+            None => theme::running_color(),
+            Some(StepOutcome::Materialized) => theme::ok_color(),
+            Some(StepOutcome::UpToDate) => theme::ok_color().gamma_multiply(0.5),
+            Some(StepOutcome::Failed { .. }) => theme::error_color(),
+            Some(StepOutcome::Skipped { .. } | StepOutcome::Canceled) => theme::warning_color(),
+        };
+        let bar_rect = egui::Rect::from_min_size(pos2(x0, y + 3.0), vec2(w, row - 6.0));
+        painter.rect_filled(bar_rect, 3.0, color);
+        let text = match &bar.outcome {
+            None => "running".to_owned(),
+            Some(o) => format!(
+                "{} · {}",
+                o.label(),
+                format_ms(bar.duration_ms.unwrap_or(0))
+            ),
+        };
+        // Beside the bar when there is room on its right, else inside it when it is wide
+        // enough, else on its left (never over the asset labels).
+        let font = FontId::proportional(11.0);
+        let text_width = painter
+            .layout_no_wrap(text.clone(), font.clone(), Color32::WHITE)
+            .size()
+            .x;
+        let middle = y + row / 2.0;
+        let (pos, align, color) = if bar_rect.right() + text_width + 12.0 < rect.right() {
+            (
+                pos2(bar_rect.right() + 6.0, middle),
+                Align2::LEFT_CENTER,
+                visuals.weak_text_color(),
+            )
+        } else if bar_rect.width() > text_width + 12.0 {
+            (
+                pos2(bar_rect.right() - 6.0, middle),
+                Align2::RIGHT_CENTER,
+                Color32::from_black_alpha(220),
+            )
+        } else {
+            (
+                pos2(bar_rect.left() - 6.0, middle),
+                Align2::RIGHT_CENTER,
+                visuals.weak_text_color(),
+            )
+        };
+        painter
+            .with_clip_rect(rect.with_min_x(*track.start()))
+            .text(pos, align, text, font, color);
+    }
+    let axis_y = rect.top() + row * run.steps.len() as f32 + 2.0;
+    painter.line_segment(
+        [pos2(*track.start(), axis_y), pos2(*track.end(), axis_y)],
+        Stroke::new(1.0, visuals.weak_text_color()),
+    );
+    painter.text(
+        pos2(*track.end(), axis_y + 2.0),
+        Align2::RIGHT_TOP,
+        format_ms(total_ms),
+        FontId::proportional(10.0),
+        visuals.weak_text_color(),
+    );
+}
+
+fn check_result_text(c: &AssetCheckResult) -> (String, Color32) {
+    match (c.passed, c.severity) {
+        (true, _) => ("passed".to_owned(), theme::ok_color()),
+        (false, CheckSeverity::Warn) => ("failed".to_owned(), theme::warning_color()),
+        (false, CheckSeverity::Error) => ("failed".to_owned(), theme::error_color()),
+    }
+}
+
+fn checks_ui(ui: &mut egui::Ui, studio: &mut Studio) {
+    let Some(run) = &studio.run else { return };
+    ui.label(RichText::new("Checks").strong());
+    if run.checks.is_empty() {
+        weak(ui, "No check has run yet.");
+        return;
+    }
+    let clicked = checks_table_ui(ui, run, studio.workbench.selected_check);
+    if let Some(i) = clicked {
+        studio.workbench.selected_check = Some(i);
+    }
+    if let Some(c) = studio
+        .workbench
+        .selected_check
+        .and_then(|i| run.checks.get(i))
+    {
+        ui.add_space(4.0);
+        if c.failing_sample.is_empty() {
+            weak(ui, format!("{}: no failing rows to show", c.check_name));
+        } else {
+            ui.label(format!("Failing rows of {} (a sample)", c.check_name));
+            for row in &c.failing_sample {
+                ui.label(RichText::new(row.to_string()).monospace().small());
+            }
+        }
+    } else if run.checks.iter().any(|c| !c.passed) {
+        weak(ui, "Click a failed check to see its failing rows.");
+    }
+}
+
+fn checks_table_ui(ui: &mut egui::Ui, run: &RunView, selected: Option<usize>) -> Option<usize> {
+    let mut clicked = None;
+    // What the fixed columns and the spacing leave, shared by asset, check and description.
+    let spacing = ui.spacing().item_spacing.x * 6.0;
+    let flexible = (ui.available_width() - 52.0 - 96.0 - 72.0 - spacing).max(180.0);
+    TableBuilder::new(ui)
+        .id_salt("run_checks")
+        .striped(true)
+        .sense(Sense::click())
+        .vscroll(false)
+        // Widths that fit the column, so the table never widens the panel; the description
+        // takes what is left (in full in the tooltip).
+        .column(Column::exact(flexible * 0.3).clip(true))
+        .column(Column::exact(flexible * 0.4).clip(true))
+        .column(Column::exact(52.0))
+        .column(Column::exact(96.0).clip(true))
+        .column(Column::exact(72.0))
+        .column(Column::remainder().clip(true))
+        .header(20.0, |mut h| {
+            for title in [
+                "Asset",
+                "Check",
+                "Result",
+                "Severity",
+                "Failing rows",
+                "Description",
+            ] {
+                h.col(|ui| {
+                    ui.label(RichText::new(title).strong());
+                });
+            }
+        })
+        .body(|mut body| {
+            for (i, c) in run.checks.iter().enumerate() {
+                body.row(ROW_HEIGHT, |mut row| {
+                    row.set_selected(selected == Some(i));
+                    row.col(|ui| {
+                        ui.label(c.asset.as_str());
+                    });
+                    let selected = selected == Some(i);
+                    row.col(|ui| {
+                        if ui
+                            .selectable_label(selected, &c.check_name)
+                            .on_hover_text(format!("{}: show its failing rows", c.description))
+                            .clicked()
+                        {
+                            clicked = Some(i);
+                        }
+                    });
+                    let (text, color) = check_result_text(c);
+                    row.col(|ui| {
+                        ui.label(RichText::new(text).color(color));
+                    });
+                    row.col(|ui| {
+                        let blocking = if c.blocking { ", blocking" } else { "" };
+                        ui.label(format!("{}{blocking}", c.severity));
+                    });
+                    row.col(|ui| {
+                        ui.label(c.failing_count.to_string());
+                    });
+                    row.col(|ui| {
+                        ui.label(&c.description).on_hover_text(&c.description);
+                    });
+                    if row.response().clicked() {
+                        clicked = Some(i);
+                    }
+                });
+            }
+        });
+    clicked
+}
+
+// ---------------------------------------------------------------------------------------------
+// History
+
+fn history_ui(ui: &mut egui::Ui, studio: &mut Studio) {
+    ui.horizontal(|ui| {
+        ui.label(format!("{} run(s)", studio.workbench.history.len()));
+        if studio.workbench.history_loading {
+            ui.spinner();
+        }
+        if ui.button("Refresh").clicked() {
+            studio.push_command(UICommand::RunHistory);
+        }
+    });
+    if studio.workbench.history.is_empty() {
+        weak(ui, "No runs recorded for this project yet.");
+        return;
+    }
+    let mut open = None;
+    let runs = &studio.workbench.history;
+    TableBuilder::new(ui)
+        .id_salt("run_history")
+        .striped(true)
+        .auto_shrink([false, false])
+        .column(Column::exact(72.0))
+        .column(Column::exact(210.0).clip(true))
+        .column(Column::exact(190.0).clip(true))
+        .column(Column::exact(72.0))
+        .column(Column::exact(100.0).clip(true))
+        .column(Column::exact(90.0).clip(true))
+        .column(Column::remainder().clip(true))
+        .header(20.0, |mut h| {
+            for title in [
+                "Status",
+                "Run",
+                "Created",
+                "Duration",
+                "Partition",
+                "Trigger",
+                "Selection",
+            ] {
+                h.col(|ui| {
+                    ui.label(RichText::new(title).strong());
+                });
+            }
+        })
+        .body(|body| {
+            body.rows(ROW_HEIGHT, runs.len(), |mut row| {
+                let Some(r) = runs.get(row.index()) else {
+                    return;
+                };
+                let color = match r.status {
+                    crate::model::RunStatus::Success => theme::ok_color(),
+                    crate::model::RunStatus::Failure => theme::error_color(),
+                    crate::model::RunStatus::Canceled => theme::warning_color(),
+                    _ => theme::running_color(),
+                };
+                row.col(|ui| {
+                    ui.label(RichText::new(r.status.as_str()).color(color));
+                });
+                row.col(|ui| {
+                    if ui
+                        .link(RichText::new(&r.id).monospace())
+                        .on_hover_text("Open this run")
+                        .clicked()
+                    {
+                        open = Some(r.id.clone());
+                    }
+                });
+                row.col(|ui| {
+                    ui.label(r.created_at.replace('T', " "));
+                });
+                row.col(|ui| {
+                    ui.label(crate::ui::runs::duration_ms(r).map_or_else(String::new, format_ms));
+                });
+                row.col(|ui| {
+                    ui.label(r.partition.as_deref().unwrap_or("—"));
+                });
+                row.col(|ui| {
+                    ui.label(&r.trigger);
+                });
+                row.col(|ui| {
+                    ui.label(&r.selection);
+                });
+            });
+        });
+    if let Some(id) = open {
+        studio.open_run(&id);
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Asset details
+
+fn asset_details_ui(ui: &mut egui::Ui, studio: &mut Studio) {
+    let Some(key) = studio.canvas.single_selection().cloned() else {
+        weak(
+            ui,
+            "Select one asset to see its materializations, profile and checks.",
+        );
+        return;
+    };
+    let Some(history) = studio
+        .workbench
+        .asset_history
+        .as_ref()
+        .filter(|h| h.asset.as_ref() == Some(&key))
+    else {
+        ui.horizontal(|ui| {
+            ui.spinner();
+            ui.label(format!("Loading the history of {key}…"));
+        });
+        return;
+    };
+    if history.materializations.is_empty() {
+        weak(ui, format!("{key} has not been materialized yet."));
+        return;
+    }
+    let available = ui.available_size();
+    ui.horizontal_top(|ui| {
+        ui.allocate_ui_with_layout(
+            vec2(available.x * 0.45, available.y),
+            egui::Layout::top_down(egui::Align::Min),
+            |ui| {
+                ui.label(
+                    RichText::new(format!(
+                        "{key}: {} materialization(s)",
+                        history.materializations.len()
+                    ))
+                    .strong(),
+                );
+                // x: when each materialization was made (seconds since the epoch, UTC).
+                let points: Vec<[f64; 2]> = history
+                    .materializations
+                    .iter()
+                    .filter_map(|m| {
+                        let at = chrono::DateTime::parse_from_rfc3339(&m.created_at).ok()?;
+                        Some([at.timestamp() as f64, m.row_count as f64])
+                    })
+                    .collect();
+                egui_plot::Plot::new(("row_count_plot", key.as_str()))
+                    .height(120.0)
+                    .allow_scroll(false)
+                    .x_axis_formatter(|mark, _| {
+                        chrono::DateTime::from_timestamp(mark.value as i64, 0)
+                            .map(|t| t.format("%m-%d %H:%M").to_string())
+                            .unwrap_or_default()
+                    })
+                    .label_formatter(|hover| {
+                        // Only a materialization has a meaning here, not the space between.
+                        let egui_plot::HoverPosition::NearDataPoint { position, .. } = hover else {
+                            return None;
+                        };
+                        let t = chrono::DateTime::from_timestamp(position.x as i64, 0)?;
+                        Some(format!(
+                            "{} rows\n{}",
+                            position.y.round(),
+                            t.format("%Y-%m-%d %H:%M:%S UTC")
+                        ))
+                    })
+                    .x_axis_label("materialized at (UTC)")
+                    .y_axis_label("rows")
+                    .show(ui, |plot| {
+                        plot.line(egui_plot::Line::new("Row count", points.clone()));
+                        plot.points(egui_plot::Points::new("Row count", points).radius(3.0));
+                    });
+                egui::ScrollArea::vertical()
+                    .id_salt("asset_materializations")
+                    .max_height(ui.available_height() * 0.5)
+                    .show(ui, |ui| {
+                        egui::Grid::new("materializations")
+                            .striped(true)
+                            .num_columns(4)
+                            .show(ui, |ui| {
+                                for t in ["Run", "Created", "Rows", "Bytes"] {
+                                    ui.label(RichText::new(t).strong());
+                                }
+                                ui.end_row();
+                                for m in history.materializations.iter().rev() {
+                                    ui.label(RichText::new(&m.run_id).monospace());
+                                    ui.label(m.created_at.replace('T', " "));
+                                    ui.label(m.row_count.to_string());
+                                    ui.label(m.byte_count.to_string());
+                                    ui.end_row();
+                                }
+                            });
+                    });
+                ui.label(RichText::new("Check history").strong());
+                egui::ScrollArea::vertical()
+                    .id_salt("asset_checks")
+                    .show(ui, |ui| {
+                        if history.checks.is_empty() {
+                            weak(ui, "No checks recorded.");
+                        }
+                        egui::Grid::new("check_history")
+                            .striped(true)
+                            .num_columns(4)
+                            .show(ui, |ui| {
+                                for (run_id, c) in history.checks.iter().rev() {
+                                    ui.label(RichText::new(run_id).monospace());
+                                    ui.label(&c.check_name);
+                                    let (text, color) = check_result_text(c);
+                                    ui.label(RichText::new(text).color(color));
+                                    ui.label(format!("{} failing", c.failing_count));
+                                    ui.end_row();
+                                }
+                            });
+                    });
+            },
+        );
+        ui.separator();
+        ui.allocate_ui_with_layout(
+            vec2(ui.available_width(), available.y),
+            egui::Layout::top_down(egui::Align::Min),
+            |ui| {
+                egui::ScrollArea::both()
+                    .id_salt("asset_profile")
+                    .auto_shrink([false, false])
+                    .show(ui, |ui| match &history.latest_profile {
+                        Some(p) => {
+                            ui.label(
+                                RichText::new(format!("Latest profile · {} rows", p.row_count))
+                                    .strong(),
+                            );
+                            profile_grid_ui(ui, &p.columns, p.row_count, "latest_profile");
+                        }
+                        None => weak(ui, "No profile recorded."),
+                    });
+            },
+        );
+    });
+}
+
+/// Column profiles with a histogram (numbers) or the top values (text) per column.
+fn profile_grid_ui(ui: &mut egui::Ui, columns: &[ColumnProfile], rows: u64, id: &str) {
+    egui::Grid::new(id)
+        .striped(true)
+        .num_columns(7)
+        .show(ui, |ui| {
+            for t in [
+                "Column",
+                "Type",
+                "Nulls",
+                "Distinct",
+                "Min",
+                "Max",
+                "Distribution",
+            ] {
+                ui.label(RichText::new(t).strong());
+            }
+            ui.end_row();
+            for c in columns {
+                ui.label(&c.name);
+                weak(ui, &c.dtype);
+                ui.label(format!(
+                    "{} ({:.0} %)",
+                    c.null_count,
+                    percent(c.null_count, usize::try_from(rows).unwrap_or(usize::MAX))
+                ));
+                ui.label(c.distinct_count.to_string());
+                ui.add(egui::Label::new(c.min.clone().unwrap_or_default()).truncate());
+                ui.add(egui::Label::new(c.max.clone().unwrap_or_default()).truncate());
+                if c.histogram.is_empty() {
+                    let top: Vec<String> = c
+                        .top_values
+                        .iter()
+                        .take(3)
+                        .map(|(v, n)| format!("{v} ({n})"))
+                        .collect();
+                    ui.add(egui::Label::new(top.join(", ")).truncate());
+                } else {
+                    histogram_ui(ui, c);
+                }
+                ui.end_row();
+            }
+        });
+}
+
+fn histogram_ui(ui: &mut egui::Ui, c: &ColumnProfile) {
+    let (rect, response) = ui.allocate_exact_size(vec2(140.0, 22.0), Sense::hover());
+    let max = c
+        .histogram
+        .iter()
+        .map(|(_, n)| *n)
+        .max()
+        .unwrap_or(0)
+        .max(1);
+    let bar = rect.width() / c.histogram.len().max(1) as f32;
+    let painter = ui.painter_at(rect);
+    painter.rect_stroke(
+        rect,
+        2.0,
+        Stroke::new(1.0, ui.visuals().faint_bg_color),
+        StrokeKind::Inside,
+    );
+    for (i, (_, n)) in c.histogram.iter().enumerate() {
+        let h = (*n as f32 / max as f32) * (rect.height() - 2.0);
+        painter.rect_filled(
+            egui::Rect::from_min_size(
+                pos2(rect.left() + i as f32 * bar, rect.bottom() - h),
+                vec2((bar - 1.0).max(1.0), h),
+            ),
+            0.0,
+            theme::running_color(),
+        );
+    }
+    let label = format!("Histogram of {}", c.name);
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Other, true, &label));
+    response.on_hover_ui(|ui| {
+        ui.label(&label);
+        for (lower, n) in &c.histogram {
+            ui.label(format!("≥ {lower:.2}: {n}"));
+        }
+    });
+}
+
+// ---------------------------------------------------------------------------------------------
+// Quality report
+
+fn quality_ui(ui: &mut egui::Ui, studio: &mut Studio) {
+    let Some(run) = &studio.run else {
+        weak(
+            ui,
+            "Open a run (from the run history or by materializing) to see its quality report.",
+        );
+        return;
+    };
+    let mut export = false;
+    ui.horizontal(|ui| {
+        ui.label(
+            RichText::new(format!(
+                "Quality report of run {}",
+                run.run_id.as_deref().unwrap_or("…")
+            ))
+            .strong(),
+        );
+        ui.label(format!(
+            "checks {}/{} passed",
+            run.checks_passed(),
+            run.checks.len()
+        ));
+        if ui
+            .add_enabled(
+                !run.is_live() && run.run_id.is_some(),
+                egui::Button::new(UICommand::ExportReport.label()),
+            )
+            .clicked()
+        {
+            export = true;
+        }
+    });
+    egui::ScrollArea::both()
+        .id_salt("quality")
+        .auto_shrink([false, false])
+        .show(ui, |ui| {
+            for key in &run.plan {
+                let checks: Vec<&AssetCheckResult> =
+                    run.checks.iter().filter(|c| &c.asset == key).collect();
+                let profile = run.profiles.iter().rev().find(|p| &p.asset == key);
+                let rows = run
+                    .materializations
+                    .iter()
+                    .rev()
+                    .find(|m| &m.asset == key)
+                    .map(|m| m.row_count);
+                let passed = checks.iter().filter(|c| c.passed).count();
+                let checks_text = if checks.is_empty() {
+                    "no checks".to_owned()
+                } else {
+                    format!("checks {passed}/{} passed", checks.len())
+                };
+                let title = format!(
+                    "{key} · {} · {checks_text}",
+                    rows.map_or_else(|| "not materialized".to_owned(), |r| format!("{r} rows")),
+                );
+                egui::CollapsingHeader::new(title)
+                    .id_salt(("quality_asset", key.as_str()))
+                    .default_open(checks.iter().any(|c| !c.passed))
+                    .show(ui, |ui| {
+                        for c in &checks {
+                            let (text, color) = check_result_text(c);
+                            ui.horizontal(|ui| {
+                                ui.label(RichText::new(text).color(color));
+                                ui.label(&c.check_name);
+                                weak(ui, format!("{} · {}", c.severity, c.description));
+                                if c.failing_count > 0 {
+                                    ui.label(format!("{} failing rows", c.failing_count));
+                                }
+                            });
+                        }
+                        if let Some(p) = profile {
+                            profile_grid_ui(
+                                ui,
+                                &p.columns,
+                                p.row_count,
+                                &format!("quality_profile_{key}"),
+                            );
+                        }
+                    });
+            }
+        });
+    if export {
+        studio.push_command(UICommand::ExportReport);
+    }
+}

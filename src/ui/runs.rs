@@ -1,0 +1,386 @@
+//! The studio's view of runs: plain state built from [`RunEvent`]s — the same code for a run
+//! streaming in from the job worker and for a past run read back from the workspace — plus the
+//! status each canvas card shows.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Instant;
+
+use crate::app::report::RunReport;
+use crate::model::{
+    AssetCheckResult, AssetKey, AssetMaterialization, AssetProfile, LogLevel, RunEvent, RunRecord,
+    RunStatus, StepOutcome,
+};
+
+/// What a canvas card shows in its status slot.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum NodeStatus {
+    Queued,
+    Running,
+    Success,
+    /// Definition and inputs unchanged: the stored materialization stands.
+    UpToDate,
+    Failed {
+        error: String,
+    },
+    Skipped {
+        reason: String,
+    },
+    Canceled,
+    /// Its definition or inputs changed since its materialization.
+    Stale {
+        reason: String,
+    },
+}
+
+impl NodeStatus {
+    pub fn label(&self) -> &'static str {
+        match self {
+            NodeStatus::Queued => "queued",
+            NodeStatus::Running => "running",
+            NodeStatus::Success => "success",
+            NodeStatus::UpToDate => "up to date",
+            NodeStatus::Failed { .. } => "failed",
+            NodeStatus::Skipped { .. } => "skipped",
+            NodeStatus::Canceled => "canceled",
+            NodeStatus::Stale { .. } => "stale",
+        }
+    }
+
+    /// The reason or error, if the status has one.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            NodeStatus::Failed { error } => Some(error),
+            NodeStatus::Skipped { reason } | NodeStatus::Stale { reason } => Some(reason),
+            _ => None,
+        }
+    }
+}
+
+/// One line of the run log: every event, with a level.
+#[derive(Debug, Clone, PartialEq)]
+pub struct LogLine {
+    pub level: LogLevel,
+    pub asset: Option<AssetKey>,
+    pub text: String,
+    /// Lower-cased text, for search.
+    pub lower: String,
+}
+
+/// One bar of the step timeline. Steps run one after another, so a step starts where the
+/// previous finished step ended; that makes the timeline of a past run exact from its events.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StepBar {
+    pub asset: AssetKey,
+    pub start_ms: u64,
+    pub duration_ms: Option<u64>,
+    pub outcome: Option<StepOutcome>,
+    /// When the step started, for a live run (the bar grows while it runs).
+    pub started: Option<Instant>,
+}
+
+/// A run as the run view shows it.
+#[derive(Debug, Default)]
+pub struct RunView {
+    pub run_id: Option<String>,
+    pub record: Option<RunRecord>,
+    pub plan: Vec<AssetKey>,
+    pub status: Option<RunStatus>,
+    pub error: Option<String>,
+    pub logs: Vec<LogLine>,
+    pub steps: Vec<StepBar>,
+    pub checks: Vec<AssetCheckResult>,
+    pub profiles: Vec<AssetProfile>,
+    pub materializations: Vec<AssetMaterialization>,
+    pub nodes: HashMap<AssetKey, NodeStatus>,
+    /// Set while the run is live: Cancel sets it, the engine stops between steps.
+    pub cancel: Option<Arc<AtomicBool>>,
+    pub started: Option<Instant>,
+    pub finished_after_ms: Option<u64>,
+    /// The report of a past run (for the quality view and the HTML export).
+    pub report: Option<Box<RunReport>>,
+    /// The job that ran it has ended (or it is a past run): nothing more will arrive.
+    pub done: bool,
+    elapsed_ms: u64,
+}
+
+impl RunView {
+    /// A run about to start: the planned assets are queued.
+    pub fn live(plan: &[AssetKey], cancel: Arc<AtomicBool>) -> Self {
+        Self {
+            nodes: plan
+                .iter()
+                .map(|k| (k.clone(), NodeStatus::Queued))
+                .collect(),
+            plan: plan.to_vec(),
+            status: Some(RunStatus::Starting),
+            cancel: Some(cancel),
+            started: Some(Instant::now()),
+            ..Self::default()
+        }
+    }
+
+    /// A past run, rebuilt from its stored events.
+    pub fn past(run: RunRecord, events: Vec<RunEvent>, report: Box<RunReport>) -> Self {
+        let mut view = Self {
+            run_id: Some(run.id.clone()),
+            status: Some(run.status),
+            error: run.error.clone(),
+            ..Self::default()
+        };
+        for e in events {
+            view.apply(&run.id, e);
+        }
+        // A run that stopped without its last event (a crash) still shows what was stored.
+        view.status = Some(run.status);
+        view.finished_after_ms = duration_ms(&run);
+        view.record = Some(run);
+        view.report = Some(report);
+        view.done = true;
+        view
+    }
+
+    pub fn is_live(&self) -> bool {
+        self.cancel.is_some() && !self.status.is_some_and(RunStatus::is_finished)
+    }
+
+    pub fn cancel(&mut self) {
+        if let Some(flag) = &self.cancel {
+            flag.store(true, Ordering::Relaxed);
+            if self.is_live() {
+                self.status = Some(RunStatus::Canceling);
+            }
+        }
+    }
+
+    /// Steps finished out of steps planned.
+    pub fn progress(&self) -> (usize, usize) {
+        let done = self.steps.iter().filter(|s| s.outcome.is_some()).count();
+        (done, self.plan.len().max(done))
+    }
+
+    pub fn checks_passed(&self) -> usize {
+        self.checks.iter().filter(|c| c.passed).count()
+    }
+
+    pub fn apply(&mut self, run_id: &str, event: RunEvent) {
+        if self.run_id.as_deref() != Some(run_id) {
+            self.run_id = Some(run_id.to_owned());
+        }
+        let (level, text) = log_of(&event);
+        self.logs.push(LogLine {
+            level,
+            asset: event.asset().cloned(),
+            lower: text.to_lowercase(),
+            text,
+        });
+        match event {
+            RunEvent::RunStarted { plan } => {
+                for k in &plan {
+                    self.nodes.insert(k.clone(), NodeStatus::Queued);
+                }
+                self.plan = plan;
+                if !self.status.is_some_and(|s| s == RunStatus::Canceling) {
+                    self.status = Some(RunStatus::Started);
+                }
+            }
+            RunEvent::StepStarted { asset, .. } => {
+                self.nodes.insert(asset.clone(), NodeStatus::Running);
+                self.steps.push(StepBar {
+                    asset,
+                    start_ms: self.elapsed_ms,
+                    duration_ms: None,
+                    outcome: None,
+                    started: self.cancel.is_some().then(Instant::now),
+                });
+            }
+            RunEvent::StepFinished {
+                asset,
+                outcome,
+                duration_ms,
+                ..
+            } => {
+                let status = match &outcome {
+                    StepOutcome::Materialized => {
+                        // A failed check has already marked it failed.
+                        if matches!(self.nodes.get(&asset), Some(NodeStatus::Failed { .. })) {
+                            self.nodes
+                                .get(&asset)
+                                .cloned()
+                                .unwrap_or(NodeStatus::Success)
+                        } else {
+                            NodeStatus::Success
+                        }
+                    }
+                    StepOutcome::UpToDate => NodeStatus::UpToDate,
+                    StepOutcome::Skipped { reason } => NodeStatus::Skipped {
+                        reason: reason.clone(),
+                    },
+                    StepOutcome::Failed { error } => NodeStatus::Failed {
+                        error: error.clone(),
+                    },
+                    StepOutcome::Canceled => NodeStatus::Canceled,
+                };
+                self.nodes.insert(asset.clone(), status);
+                match self
+                    .steps
+                    .iter_mut()
+                    .rev()
+                    .find(|s| s.asset == asset && s.outcome.is_none())
+                {
+                    Some(bar) => {
+                        bar.duration_ms = Some(duration_ms);
+                        bar.outcome = Some(outcome);
+                        bar.started = None;
+                    }
+                    None => self.steps.push(StepBar {
+                        asset,
+                        start_ms: self.elapsed_ms,
+                        duration_ms: Some(duration_ms),
+                        outcome: Some(outcome),
+                        started: None,
+                    }),
+                }
+                self.elapsed_ms += duration_ms;
+            }
+            RunEvent::Materialization(m) => self.materializations.push(m),
+            RunEvent::CheckEvaluation(c) => {
+                if !c.passed && c.severity == crate::model::CheckSeverity::Error {
+                    self.nodes.insert(
+                        c.asset.clone(),
+                        NodeStatus::Failed {
+                            error: format!("check {} failed: {}", c.check_name, c.description),
+                        },
+                    );
+                }
+                self.checks.push(c);
+            }
+            RunEvent::Profile(p) => self.profiles.push(p),
+            RunEvent::RunFinished { status, error } => {
+                self.status = Some(status);
+                self.error = error;
+                self.finished_after_ms = self.started.map(|t| t.elapsed().as_millis() as u64);
+                self.cancel = None;
+                for s in &mut self.steps {
+                    s.started = None;
+                }
+            }
+            RunEvent::Log { .. } => {}
+        }
+    }
+
+    /// Milliseconds since the run started (live) or its whole duration (finished).
+    pub fn elapsed_ms(&self) -> u64 {
+        self.finished_after_ms
+            .or_else(|| self.started.map(|t| t.elapsed().as_millis() as u64))
+            .unwrap_or(self.elapsed_ms)
+    }
+}
+
+fn log_of(event: &RunEvent) -> (LogLevel, String) {
+    let level = match event {
+        RunEvent::Log { level, .. } => *level,
+        RunEvent::StepFinished {
+            outcome: StepOutcome::Failed { .. },
+            ..
+        }
+        | RunEvent::RunFinished {
+            status: RunStatus::Failure,
+            ..
+        } => LogLevel::Error,
+        RunEvent::StepFinished {
+            outcome: StepOutcome::Skipped { .. } | StepOutcome::Canceled,
+            ..
+        } => LogLevel::Warn,
+        RunEvent::CheckEvaluation(c) if !c.passed => match c.severity {
+            crate::model::CheckSeverity::Warn => LogLevel::Warn,
+            crate::model::CheckSeverity::Error => LogLevel::Error,
+        },
+        RunEvent::Materialization(_) | RunEvent::Profile(_) => LogLevel::Debug,
+        _ => LogLevel::Info,
+    };
+    (level, event.summary())
+}
+
+/// A finished run's duration from its record's timestamps.
+pub fn duration_ms(run: &RunRecord) -> Option<u64> {
+    let parse = |s: &Option<String>| {
+        s.as_deref()
+            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
+    };
+    let start = parse(&run.started_at).or_else(|| parse(&Some(run.created_at.clone())))?;
+    let (a, b) = (start, parse(&run.ended_at)?);
+    u64::try_from((b - a).num_milliseconds()).ok()
+}
+
+/// `1.2 s`, `340 ms`, `2 min 3 s`.
+pub fn format_ms(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    } else {
+        format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_blocking_failure_marks_the_asset_failed_and_its_downstream_skipped() {
+        let a = AssetKey::new("a");
+        let b = AssetKey::new("b");
+        let mut view = RunView::live(&[a.clone(), b.clone()], Arc::new(AtomicBool::new(false)));
+        let events = vec![
+            RunEvent::RunStarted {
+                plan: vec![a.clone(), b.clone()],
+            },
+            RunEvent::StepStarted {
+                asset: a.clone(),
+                partition: None,
+            },
+            RunEvent::CheckEvaluation(AssetCheckResult {
+                asset: a.clone(),
+                partition: None,
+                check_name: "a_unique".into(),
+                passed: false,
+                severity: crate::model::CheckSeverity::Error,
+                blocking: true,
+                description: "unique".into(),
+                failing_count: 2,
+                failing_sample: vec![],
+            }),
+            RunEvent::StepFinished {
+                asset: a.clone(),
+                partition: None,
+                outcome: StepOutcome::Materialized,
+                duration_ms: 40,
+            },
+            RunEvent::StepFinished {
+                asset: b.clone(),
+                partition: None,
+                outcome: StepOutcome::Skipped {
+                    reason: "upstream a failed blocking check a_unique".into(),
+                },
+                duration_ms: 0,
+            },
+            RunEvent::RunFinished {
+                status: RunStatus::Failure,
+                error: None,
+            },
+        ];
+        for e in events {
+            view.apply("r1", e);
+        }
+        assert_eq!(view.nodes[&a].label(), "failed");
+        assert_eq!(view.nodes[&b].label(), "skipped");
+        assert_eq!(view.status, Some(RunStatus::Failure));
+        assert_eq!(view.steps.len(), 2);
+        assert_eq!(view.steps[1].start_ms, 40);
+        assert_eq!(view.progress(), (2, 2));
+        assert!(!view.is_live());
+    }
+}

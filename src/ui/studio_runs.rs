@@ -1,0 +1,434 @@
+//! The studio's side of previews and runs: sending jobs, applying their events (under a time
+//! budget, from `logic`), and keeping the cards' statuses current.
+
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use super::runs::{NodeStatus, RunView};
+use super::workbench::{LaunchState, PREVIEW_LIMIT, WorkbenchTab};
+use super::{
+    DialogResult, JOB_EVENT_BUDGET, JobEvent, JobRequest, MaterializeRequest, PlannedStatus, Studio,
+};
+use crate::model::AssetKey;
+
+impl Studio {
+    /// Queues a job; tells the user when it cannot.
+    pub(super) fn send_job(&mut self, request: JobRequest) -> bool {
+        let Some(jobs) = &self.jobs else {
+            self.show_error("No workspace is open: previews and runs need one");
+            return false;
+        };
+        match jobs.send(request) {
+            Ok(()) => true,
+            Err(busy) => {
+                self.show_error(&busy.to_string());
+                false
+            }
+        }
+    }
+
+    /// Previews the one selected asset.
+    pub fn preview_selected(&mut self) {
+        match self.canvas.single_selection().cloned() {
+            Some(key) => self.preview_asset(&key),
+            None => self.show_info("Select one asset to preview it"),
+        }
+    }
+
+    pub fn preview_asset(&mut self, key: &AssetKey) {
+        let project = Box::new(self.project().clone());
+        self.workbench.open = true;
+        self.workbench.tab = WorkbenchTab::Preview;
+        if self.send_job(JobRequest::Preview {
+            project,
+            asset: key.clone(),
+            limit: PREVIEW_LIMIT,
+        }) {
+            let preview = &mut self.workbench.preview;
+            preview.asset = Some(key.clone());
+            preview.loading = Some(Instant::now());
+            preview.error = None;
+            self.preview_errors.remove(key);
+            self.refresh_statuses();
+        }
+    }
+
+    /// Opens the launch dialog (materialize selected, with upstream, or all).
+    pub fn open_launch(&mut self) {
+        let mut launch = LaunchState::default();
+        if self.canvas.selection.is_empty() {
+            launch.scope = super::workbench::LaunchScope::All;
+        }
+        self.workbench.launch = Some(launch);
+    }
+
+    /// Starts materializing; false (with a notice) when it cannot start.
+    pub fn start_run(&mut self, request: MaterializeRequest) -> bool {
+        if self.run.as_ref().is_some_and(RunView::is_live) {
+            self.show_error("A run is in progress: wait for it or cancel it first");
+            return false;
+        }
+        let plan = match crate::app::run::resolve_selection(self.project(), &request.selection) {
+            Ok(plan) => plan,
+            Err(e) => {
+                self.show_error(&format!("Cannot materialize: {e:#}"));
+                return false;
+            }
+        };
+        let cancel = Arc::new(AtomicBool::new(false));
+        let project = Box::new(self.project().clone());
+        if !self.send_job(JobRequest::Materialize {
+            project,
+            request,
+            cancel: Arc::clone(&cancel),
+        }) {
+            return false;
+        }
+        self.run = Some(RunView::live(&plan, cancel));
+        self.workbench.open = true;
+        self.workbench.tab = WorkbenchTab::Run;
+        self.workbench.selected_check = None;
+        self.workbench.launch = None;
+        self.refresh_statuses();
+        true
+    }
+
+    /// Materializes every asset (the command palette's quick path).
+    pub fn materialize_all(&mut self) -> bool {
+        self.start_run(MaterializeRequest {
+            selection: "*".to_owned(),
+            partitions: Vec::new(),
+            force: false,
+            trigger: "studio".to_owned(),
+        })
+    }
+
+    pub fn cancel_run(&mut self) {
+        match &mut self.run {
+            Some(run) if run.is_live() => run.cancel(),
+            _ => self.show_info("No run is in progress"),
+        }
+    }
+
+    pub fn refresh_history(&mut self) {
+        let project = self.project().name.clone();
+        if self.send_job(JobRequest::ListRuns { project }) {
+            self.workbench.history_loading = true;
+        }
+    }
+
+    /// Opens a past run from the workspace in the run view.
+    pub fn open_run(&mut self, run_id: &str) {
+        if self.run.as_ref().is_some_and(RunView::is_live) {
+            self.show_error("A run is in progress: wait for it or cancel it first");
+            return;
+        }
+        self.send_job(JobRequest::OpenRun {
+            run_id: run_id.to_owned(),
+        });
+    }
+
+    /// Writes the HTML quality report of `run_id` to `path` (the dialog-free path).
+    pub fn export_report(&mut self, run_id: &str, path: PathBuf) {
+        self.send_job(JobRequest::ExportReport {
+            run_id: run_id.to_owned(),
+            path,
+        });
+    }
+
+    /// Asks where to save the shown run's HTML report (a native dialog on its own thread).
+    pub fn export_report_dialog(&mut self, ctx: &egui::Context) {
+        let Some(run_id) = self.run.as_ref().and_then(|r| r.run_id.clone()) else {
+            self.show_info("Open a run first: its quality report is what gets exported");
+            return;
+        };
+        let (tx, _) = self
+            .dialogs
+            .get_or_insert_with(|| std::sync::mpsc::sync_channel(4));
+        let tx = tx.clone();
+        let ctx = ctx.clone();
+        let spawned = std::thread::Builder::new()
+            .name("medallion-file-dialog".to_owned())
+            .spawn(move || {
+                let opened = Instant::now();
+                let path = rfd::FileDialog::new()
+                    .set_title("Export quality report")
+                    .set_file_name(format!("report-{run_id}.html"))
+                    .add_filter("HTML", &["html"])
+                    .save_file();
+                let _ = tx.send(DialogResult::Report {
+                    run_id,
+                    path,
+                    open_for: opened.elapsed(),
+                });
+                ctx.request_repaint();
+            });
+        if let Err(e) = spawned {
+            self.show_error(&format!("Cannot open the file dialog: {e}"));
+        }
+    }
+
+    /// Asks which assets are stale (definition or inputs changed since materialized).
+    pub(super) fn request_staleness(&mut self) {
+        if self.jobs.is_none() || !self.has_project {
+            return;
+        }
+        let id = self.next_plan_id;
+        self.next_plan_id += 1;
+        self.staleness_plan_id = id;
+        let project = Box::new(self.project().clone());
+        // A full queue only delays the badges until the next change.
+        if let Some(jobs) = &self.jobs {
+            let _ = jobs.send(JobRequest::Plan {
+                id,
+                project,
+                request: MaterializeRequest {
+                    selection: "*".to_owned(),
+                    partitions: Vec::new(),
+                    force: false,
+                    trigger: "studio".to_owned(),
+                },
+            });
+        }
+    }
+
+    /// Asks for the launch dialog's plan again when its choices changed.
+    pub(super) fn refresh_launch_plan(&mut self) {
+        let Some(launch) = &self.workbench.launch else {
+            return;
+        };
+        // Cheap to compare every frame; the selection is resolved only when it changed.
+        let key = launch.plan_key(&self.canvas.selection, self.doc.revision());
+        if launch.planned_for.as_deref() == Some(key.as_str()) {
+            return;
+        }
+        let request = launch.request(self.project(), &self.canvas.selection);
+        let partitions = launch.partitions_of(self.project(), &self.canvas.selection);
+        let id = self.next_plan_id;
+        self.next_plan_id += 1;
+        let project = Box::new(self.project().clone());
+        let sent = match request {
+            Ok(request) => self.jobs.as_ref().is_some_and(|jobs| {
+                jobs.send(JobRequest::Plan {
+                    id,
+                    project,
+                    request,
+                })
+                .is_ok()
+            }),
+            Err(e) => {
+                if let Some(launch) = &mut self.workbench.launch {
+                    launch.plan = Some(Err(e));
+                    launch.planned_for = Some(key);
+                    launch.partitions = partitions;
+                }
+                return;
+            }
+        };
+        if let Some(launch) = &mut self.workbench.launch {
+            launch.partitions = partitions;
+            if sent {
+                launch.plan_id = id;
+                launch.planned_for = Some(key);
+            }
+        }
+    }
+
+    /// Loads the asset details of the selected asset when that tab shows.
+    pub(super) fn refresh_asset_details(&mut self) {
+        if !self.workbench.open || self.workbench.tab != WorkbenchTab::AssetDetails {
+            return;
+        }
+        let Some(key) = self.canvas.single_selection().cloned() else {
+            return;
+        };
+        if self.workbench.asset_requested.as_ref() == Some(&key) {
+            return;
+        }
+        let project = self.project().name.clone();
+        if self.send_job(JobRequest::AssetHistory {
+            project,
+            asset: key.clone(),
+        }) {
+            self.workbench.asset_requested = Some(key);
+        }
+    }
+
+    /// Applies job events until the frame's budget is spent; the rest waits a frame.
+    pub(super) fn drain_jobs(&mut self, ctx: &egui::Context) {
+        let start = Instant::now();
+        let mut statuses_changed = false;
+        while let Some(event) = self
+            .jobs
+            .as_ref()
+            .and_then(crate::app::jobs::JobWorker::try_next)
+        {
+            statuses_changed |= self.apply_job_event(event);
+            if start.elapsed() >= JOB_EVENT_BUDGET {
+                ctx.request_repaint();
+                break;
+            }
+        }
+        if statuses_changed {
+            self.refresh_statuses();
+        }
+    }
+
+    /// Applies one job event; true when card statuses may have changed.
+    fn apply_job_event(&mut self, event: JobEvent) -> bool {
+        match event {
+            JobEvent::Preview(preview) => {
+                if self.workbench.preview.asset.as_ref() == Some(&preview.asset) {
+                    self.workbench.preview.loading = None;
+                    self.workbench.preview.error = None;
+                    self.workbench.preview.data = Some(preview);
+                }
+                false
+            }
+            JobEvent::PreviewFailed { asset, error } => {
+                if self.workbench.preview.asset.as_ref() == Some(&asset) {
+                    self.workbench.preview.loading = None;
+                    self.workbench.preview.data = None;
+                    self.workbench.preview.error = Some(error.clone());
+                }
+                self.preview_errors.insert(asset, error);
+                true
+            }
+            JobEvent::Plan { id, result } => {
+                if id == self.staleness_plan_id {
+                    self.stale.clear();
+                    if let Ok(steps) = result {
+                        for step in steps {
+                            match step.status {
+                                PlannedStatus::UpToDate { .. } => {
+                                    self.stale.insert(step.asset, NodeStatus::UpToDate);
+                                }
+                                PlannedStatus::WillRun { reason }
+                                    if matches!(
+                                        reason.as_str(),
+                                        "definition changed"
+                                            | "code version changed"
+                                            | "inputs changed"
+                                    ) =>
+                                {
+                                    self.stale.insert(step.asset, NodeStatus::Stale { reason });
+                                }
+                                PlannedStatus::WillRun { .. } => {}
+                            }
+                        }
+                    }
+                    return true;
+                }
+                if let Some(launch) = &mut self.workbench.launch
+                    && launch.plan_id == id
+                {
+                    launch.plan = Some(result);
+                }
+                false
+            }
+            JobEvent::RunEvents { run_id, events } => {
+                if let Some(run) = &mut self.run {
+                    for e in events {
+                        run.apply(&run_id, e);
+                    }
+                }
+                true
+            }
+            JobEvent::MaterializeFinished { result } => {
+                if let Some(run) = &mut self.run {
+                    run.done = true;
+                }
+                match result {
+                    Ok(runs) => {
+                        if let Some(last) = runs.last()
+                            && let Some(run) = &mut self.run
+                        {
+                            run.record = Some(last.clone());
+                            run.status = Some(last.status);
+                            run.cancel = None;
+                        }
+                    }
+                    Err(error) => {
+                        if let Some(run) = &mut self.run {
+                            run.status = Some(crate::model::RunStatus::Failure);
+                            run.error = Some(error.clone());
+                            run.cancel = None;
+                        }
+                        self.show_error(&format!("The run could not start: {error}"));
+                    }
+                }
+                self.request_staleness();
+                self.refresh_history();
+                self.workbench.asset_requested = None;
+                true
+            }
+            JobEvent::Runs(runs) => {
+                self.workbench.history = runs;
+                self.workbench.history_loading = false;
+                false
+            }
+            JobEvent::RunOpened {
+                run,
+                events,
+                report,
+            } => {
+                self.run = Some(RunView::past(*run, events, report));
+                self.workbench.open = true;
+                self.workbench.tab = WorkbenchTab::Run;
+                self.workbench.selected_check = None;
+                true
+            }
+            JobEvent::AssetHistory(history) => {
+                if history.asset == self.workbench.asset_requested {
+                    self.workbench.asset_history = Some(history);
+                }
+                false
+            }
+            JobEvent::ReportExported { path } => {
+                self.show_info(&format!(
+                    "Exported the quality report to {}",
+                    path.display()
+                ));
+                false
+            }
+            JobEvent::Failed { what, error } => {
+                self.workbench.history_loading = false;
+                self.show_error(&format!("Could not {what}: {error}"));
+                false
+            }
+        }
+    }
+
+    /// Card statuses: staleness, then preview errors, then the shown run on top.
+    pub(super) fn refresh_statuses(&mut self) {
+        let mut status = self.stale.clone();
+        for (key, error) in &self.preview_errors {
+            status.insert(
+                key.clone(),
+                NodeStatus::Failed {
+                    error: format!("preview failed: {error}"),
+                },
+            );
+        }
+        if let Some(run) = &self.run {
+            for (key, s) in &run.nodes {
+                // A finished run's success does not hide that the asset went stale since.
+                if !run.is_live()
+                    && matches!(s, NodeStatus::Success | NodeStatus::UpToDate)
+                    && matches!(status.get(key), Some(NodeStatus::Stale { .. }))
+                {
+                    continue;
+                }
+                status.insert(key.clone(), s.clone());
+            }
+        }
+        self.badges.status = status;
+    }
+
+    /// The status a card shows (tests and the bench read it).
+    pub fn node_status(&self, key: &AssetKey) -> Option<&NodeStatus> {
+        self.badges.status.get(key)
+    }
+}

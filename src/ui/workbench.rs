@@ -1,0 +1,312 @@
+//! State of the workbench under the canvas (preview, run, history, asset details, quality) and
+//! of the launch dialog. Plain data: panels draw it, the studio's `logic` fills it from job
+//! events.
+
+use std::collections::BTreeSet;
+use std::time::Instant;
+
+use crate::app::run::{AssetHistory, MaterializeRequest, PlannedStep, Preview};
+use crate::model::{AssetKey, LogLevel, PartitionsDefinition, Project, RunRecord};
+
+/// Rows a preview asks for; the table is virtualized, so only visible rows are laid out.
+pub const PREVIEW_LIMIT: usize = 100_000;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum WorkbenchTab {
+    #[default]
+    Preview,
+    Run,
+    History,
+    AssetDetails,
+    Quality,
+}
+
+impl WorkbenchTab {
+    pub const ALL: [WorkbenchTab; 5] = [
+        WorkbenchTab::Preview,
+        WorkbenchTab::Run,
+        WorkbenchTab::History,
+        WorkbenchTab::AssetDetails,
+        WorkbenchTab::Quality,
+    ];
+
+    pub fn label(self) -> &'static str {
+        match self {
+            WorkbenchTab::Preview => "Data preview",
+            WorkbenchTab::Run => "Run",
+            WorkbenchTab::History => "Run history",
+            WorkbenchTab::AssetDetails => "Asset details",
+            WorkbenchTab::Quality => "Quality report",
+        }
+    }
+}
+
+#[derive(Debug, Default)]
+pub struct PreviewState {
+    pub asset: Option<AssetKey>,
+    pub loading: Option<Instant>,
+    pub data: Option<Box<Preview>>,
+    pub error: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum LaunchScope {
+    #[default]
+    Selected,
+    WithUpstream,
+    All,
+}
+
+impl LaunchScope {
+    pub fn label(self) -> &'static str {
+        match self {
+            LaunchScope::Selected => "Selected",
+            LaunchScope::WithUpstream => "Selected with upstream",
+            LaunchScope::All => "All assets",
+        }
+    }
+}
+
+/// The launch dialog's choices and the plan computed for them.
+#[derive(Debug, Default)]
+pub struct LaunchState {
+    pub scope: LaunchScope,
+    /// A partition key, or the first of a range.
+    pub from: String,
+    /// The last partition of a range (empty for one partition).
+    pub to: String,
+    pub force: bool,
+    /// The request the shown plan is for (to know when to ask again).
+    pub planned_for: Option<String>,
+    pub plan_id: u64,
+    pub plan: Option<Result<Vec<PlannedStep>, String>>,
+    /// The partitions of the assets in scope (refreshed with the plan).
+    pub partitions: Option<PartitionsDefinition>,
+}
+
+impl LaunchState {
+    /// The selection syntax for the chosen scope.
+    pub fn selection(&self, selected: &BTreeSet<AssetKey>) -> Result<String, String> {
+        if self.scope == LaunchScope::All {
+            return Ok("*".to_owned());
+        }
+        if selected.is_empty() {
+            return Err("Select assets on the canvas, or choose all assets".to_owned());
+        }
+        let prefix = if self.scope == LaunchScope::WithUpstream {
+            "+"
+        } else {
+            ""
+        };
+        Ok(selected
+            .iter()
+            .map(|k| format!("{prefix}{k}"))
+            .collect::<Vec<_>>()
+            .join(","))
+    }
+
+    /// The partitions definition of the first partitioned asset the scope covers, if any (the
+    /// dialog then asks for partitions).
+    pub fn partitions_of(
+        &self,
+        project: &Project,
+        selected: &BTreeSet<AssetKey>,
+    ) -> Option<PartitionsDefinition> {
+        let selection = self.selection(selected).ok()?;
+        let keys = crate::app::run::resolve_selection(project, &selection).ok()?;
+        keys.iter()
+            .filter_map(|k| project.asset(k))
+            .map(|a| &a.partitions)
+            .find(|p| p.is_partitioned())
+            .cloned()
+    }
+
+    /// What the shown plan depends on: when it changes, the plan is asked for again.
+    pub fn plan_key(&self, selected: &BTreeSet<AssetKey>, revision: u64) -> String {
+        format!(
+            "{:?}|{}|{}|{}|{selected:?}|{revision}",
+            self.scope, self.from, self.to, self.force
+        )
+    }
+
+    /// The request the dialog describes, or what is wrong with it.
+    pub fn request(
+        &self,
+        project: &Project,
+        selected: &BTreeSet<AssetKey>,
+    ) -> Result<MaterializeRequest, String> {
+        let selection = self.selection(selected)?;
+        let keys = crate::app::run::resolve_selection(project, &selection)
+            .map_err(|e| format!("{e:#}"))?;
+        let (from, to) = (self.from.trim(), self.to.trim());
+        let partitions = if from.is_empty() {
+            Vec::new()
+        } else if to.is_empty() || to == from {
+            vec![Some(from.to_owned())]
+        } else {
+            crate::app::run::partition_range(project, &keys, from, to)
+                .map_err(|e| format!("{e:#}"))?
+                .into_iter()
+                .map(Some)
+                .collect()
+        };
+        Ok(MaterializeRequest {
+            selection,
+            partitions,
+            force: self.force,
+            trigger: "studio".to_owned(),
+        })
+    }
+}
+
+/// Filters of the run log.
+#[derive(Debug, Clone)]
+pub struct LogFilter {
+    pub min_level: LogLevel,
+    pub asset: Option<AssetKey>,
+    pub search: String,
+    /// Keep the newest line in view.
+    pub follow: bool,
+}
+
+impl LogFilter {
+    /// Whether a log line passes the level, asset and search filters (`needle` is the search
+    /// text lower-cased once per frame).
+    pub fn matches(&self, line: &crate::ui::runs::LogLine, needle: &str) -> bool {
+        line.level >= self.min_level
+            && self
+                .asset
+                .as_ref()
+                .is_none_or(|a| line.asset.as_ref() == Some(a))
+            && (needle.is_empty() || line.lower.contains(needle))
+    }
+}
+
+impl Default for LogFilter {
+    fn default() -> Self {
+        Self {
+            min_level: LogLevel::Info,
+            asset: None,
+            search: String::new(),
+            follow: true,
+        }
+    }
+}
+
+#[derive(Debug)]
+pub struct Workbench {
+    pub open: bool,
+    pub tab: WorkbenchTab,
+    pub preview: PreviewState,
+    pub launch: Option<LaunchState>,
+    pub history: Vec<RunRecord>,
+    pub history_loading: bool,
+    pub asset_history: Option<Box<AssetHistory>>,
+    pub asset_requested: Option<AssetKey>,
+    pub log_filter: LogFilter,
+    /// The check whose failing rows are shown (index into the run's checks).
+    pub selected_check: Option<usize>,
+    pub height: f32,
+}
+
+impl Default for Workbench {
+    fn default() -> Self {
+        Self {
+            open: true,
+            tab: WorkbenchTab::default(),
+            preview: PreviewState::default(),
+            launch: None,
+            history: Vec::new(),
+            history_loading: false,
+            asset_history: None,
+            asset_requested: None,
+            log_filter: LogFilter::default(),
+            selected_check: None,
+            height: 300.0,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AssetSpec, Layer};
+
+    fn project() -> Project {
+        let mut project = Project::new("p");
+        let mut daily = AssetSpec::new("events", Layer::Bronze);
+        daily.partitions = PartitionsDefinition::Daily {
+            start: "2024-01-01".into(),
+            end: None,
+        };
+        project.assets.push(daily);
+        project.assets.push(AssetSpec::new("plain", Layer::Bronze));
+        project
+    }
+
+    #[test]
+    fn the_launch_request_follows_scope_partitions_and_force() {
+        let project = project();
+        let events: BTreeSet<AssetKey> = [AssetKey::new("events")].into();
+        let plain: BTreeSet<AssetKey> = [AssetKey::new("plain")].into();
+        let mut launch = LaunchState::default();
+        assert!(launch.partitions_of(&project, &events).is_some());
+        assert!(launch.partitions_of(&project, &plain).is_none());
+        assert!(launch.request(&project, &BTreeSet::new()).is_err());
+
+        launch.from = "2024-01-30".into();
+        launch.to = "2024-02-02".into();
+        launch.force = true;
+        let request = launch.request(&project, &events).unwrap();
+        assert_eq!(request.selection, "events");
+        assert!(request.force);
+        assert_eq!(request.partitions.len(), 4);
+        assert_eq!(request.partitions[3].as_deref(), Some("2024-02-02"));
+
+        launch.scope = LaunchScope::WithUpstream;
+        launch.to.clear();
+        let request = launch.request(&project, &events).unwrap();
+        assert_eq!(request.selection, "+events");
+        assert_eq!(request.partitions, vec![Some("2024-01-30".to_owned())]);
+
+        launch.to = "2024-01-01".into();
+        let error = launch.request(&project, &events).unwrap_err();
+        assert!(error.contains("ends before it starts"), "{error}");
+
+        launch.scope = LaunchScope::All;
+        launch.from.clear();
+        assert_eq!(launch.request(&project, &plain).unwrap().selection, "*");
+    }
+
+    #[test]
+    fn the_log_filter_combines_level_asset_and_search() {
+        let line = |level, asset: Option<&str>, text: &str| crate::ui::runs::LogLine {
+            level,
+            asset: asset.map(AssetKey::new),
+            text: text.to_owned(),
+            lower: text.to_lowercase(),
+        };
+        let lines = [
+            line(LogLevel::Debug, Some("a"), "a: 10 rows"),
+            line(LogLevel::Info, Some("a"), "a: started"),
+            line(LogLevel::Error, Some("b"), "b: check Unique FAILED"),
+            line(LogLevel::Info, None, "run started"),
+        ];
+        let count = |f: &LogFilter| {
+            let needle = f.search.to_lowercase();
+            lines.iter().filter(|l| f.matches(l, &needle)).count()
+        };
+        let mut filter = LogFilter::default();
+        assert_eq!(count(&filter), 3, "info and above");
+        filter.min_level = LogLevel::Debug;
+        assert_eq!(count(&filter), 4);
+        filter.asset = Some(AssetKey::new("a"));
+        assert_eq!(count(&filter), 2);
+        filter.asset = None;
+        filter.search = "unique".into();
+        assert_eq!(count(&filter), 1, "search ignores case");
+        filter.min_level = LogLevel::Error;
+        filter.search.clear();
+        assert_eq!(count(&filter), 1);
+    }
+}

@@ -1,0 +1,349 @@
+//! The studio's workbench driven headless by accessible labels (`egui_kittest`): previews,
+//! materializing through the launch dialog, failing checks, cancel and run history, each on a
+//! temporary workspace with the example project. Background work is awaited with bounded step
+//! loops.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use egui::vec2;
+use egui_kittest::Harness;
+use egui_kittest::kittest::Queryable;
+use medallion::app;
+use medallion::model::edit::Edit;
+use medallion::model::{AssetKey, CheckKind, Project, RunStatus};
+use medallion::ui::{Studio, frame_ui};
+
+const EXAMPLE_ASSETS: [&str; 6] = [
+    "raw_customer_data",
+    "raw_orders",
+    "cleaned_customer_data",
+    "order_history",
+    "customer_lifetime_value",
+    "daily_revenue",
+];
+
+/// How long a test waits for background work before failing.
+const WAIT: Duration = Duration::from_mins(3);
+
+fn example_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/customer_analytics")
+}
+
+/// A workspace in `dir` holding the project at `project_dir`.
+fn workspace(dir: &Path, project_dir: &Path) -> (PathBuf, Project) {
+    let path = dir.join("ws.sqlite");
+    let mut ws = app::open_workspace(&path).unwrap();
+    let report = app::import_project(&mut ws, project_dir, true, false).unwrap();
+    let project = app::load_project(&ws, &report.name).unwrap().project;
+    (path, project)
+}
+
+fn harness(studio: Studio) -> Harness<'static, Studio> {
+    harness_sized(studio, 900.0)
+}
+
+fn harness_sized(studio: Studio, height: f32) -> Harness<'static, Studio> {
+    let mut h = Harness::builder()
+        .with_size(vec2(1400.0, height))
+        .with_max_steps(40)
+        .build_ui_state(|ui, studio: &mut Studio| frame_ui(ui, studio), studio);
+    h.state_mut().validate_now();
+    h.run_steps(3);
+    h
+}
+
+/// Steps frames until `done` holds, failing after [`WAIT`].
+fn wait_until(h: &mut Harness<'_, Studio>, what: &str, done: impl Fn(&Studio) -> bool) {
+    let start = Instant::now();
+    while !done(h.state()) {
+        assert!(start.elapsed() < WAIT, "timed out waiting for {what}");
+        h.step();
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    h.run_steps(3);
+}
+
+/// Fits the canvas to the window so every card (and its status) is on screen.
+fn show_all_cards(h: &mut Harness<'_, Studio>) {
+    h.state_mut()
+        .push_command(medallion::ui::UICommand::FitToView);
+    h.run_steps(3);
+}
+
+fn run_finished(s: &Studio) -> bool {
+    s.run.as_ref().is_some_and(|r| r.done)
+}
+
+/// Materializes every asset through the launch dialog and waits for the run to end.
+fn materialize_all(h: &mut Harness<'_, Studio>) {
+    h.get_by_label("Materialize…").click();
+    h.run_steps(2);
+    h.get_by_label("All assets").click();
+    h.run_steps(2);
+    wait_until(h, "the plan", |s| {
+        s.workbench
+            .launch
+            .as_ref()
+            .is_some_and(|l| matches!(l.plan, Some(Ok(_))))
+    });
+    h.get_by_label_contains("will run,");
+    h.get_by_label("Start run").click();
+    h.run_steps(2);
+    wait_until(h, "the run to finish", run_finished);
+    show_all_cards(h);
+}
+
+#[test]
+fn previewing_an_asset_shows_its_rows_with_types_and_null_shares() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, project) = workspace(dir.path(), &example_dir());
+    let mut h = harness(Studio::with_workspace(Some(project), &path).unwrap());
+    h.get_by_label("cleaned_customer_data").click();
+    h.run_steps(2);
+    h.get_by_label("Preview").click();
+    h.run_steps(2);
+    wait_until(&mut h, "the preview", |s| {
+        s.workbench.preview.data.is_some() || s.workbench.preview.error.is_some()
+    });
+    let preview = h.state().workbench.preview.data.as_ref().expect("rows");
+    let rows = preview.rows.len();
+    let columns = preview.columns.len();
+    assert!(rows > 900, "{rows} rows");
+    h.get_by_label("Preview of cleaned_customer_data");
+    h.get_by_label(&format!("{rows} rows · {columns} columns"));
+    h.get_by_label_contains("Complete: all");
+    h.get_by_label("customer_id");
+    h.get_by_label("i64 · 0 % null");
+}
+
+#[test]
+fn a_preview_error_shows_on_the_node_and_in_the_panel() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut project) = workspace(dir.path(), &example_dir());
+    // A source whose file is missing.
+    let key = AssetKey::new("raw_orders");
+    let asset = project.assets.iter_mut().find(|a| a.key == key).unwrap();
+    if let medallion::model::AssetDefinition::Source(medallion::model::SourceSpec::File {
+        path,
+        ..
+    }) = &mut asset.definition
+    {
+        *path = "data/missing.csv".to_owned();
+    } else {
+        panic!("raw_orders is a file source");
+    }
+    let mut h = harness(Studio::with_workspace(Some(project), &path).unwrap());
+    h.get_by_label("raw_orders").click();
+    h.run_steps(2);
+    // The shortcut (Ctrl+P) previews the selected asset like the toolbar button.
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::P);
+    h.run_steps(2);
+    wait_until(&mut h, "the preview error", |s| {
+        s.workbench.preview.error.is_some()
+    });
+    h.get_by_label_contains("Preview of raw_orders failed:");
+    h.get_by_label("raw_orders: failed");
+}
+
+#[test]
+fn materializing_all_turns_every_node_to_success_with_four_checks_passed() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, project) = workspace(dir.path(), &example_dir());
+    let mut h = harness(Studio::with_workspace(Some(project), &path).unwrap());
+    materialize_all(&mut h);
+    for key in EXAMPLE_ASSETS {
+        h.get_by_label(&format!("{key}: success"));
+    }
+    h.get_by_label("Success");
+    h.get_by_label("Checks 4/4 passed");
+    h.get_by_label("6/6 steps");
+    // A second launch knows everything is up to date before running.
+    h.get_by_label("Materialize…").click();
+    h.run_steps(2);
+    h.get_by_label("All assets").click();
+    wait_until(&mut h, "the second plan", |s| {
+        s.workbench.launch.as_ref().is_some_and(|l| {
+            l.plan
+                .as_ref()
+                .is_some_and(|p| p.as_ref().is_ok_and(|steps| steps.len() == 6))
+        })
+    });
+    h.get_by_label("0 will run, 6 up to date");
+    h.get_by_label("Close").click();
+    h.run_steps(2);
+
+    // Editing a definition makes the asset and its downstream stale, without running.
+    let key = AssetKey::new("cleaned_customer_data");
+    let mut spec = h.state().project().asset(&key).unwrap().clone();
+    let medallion::model::AssetDefinition::Transform(t) = &mut spec.definition else {
+        panic!("cleaned_customer_data is a transform");
+    };
+    t.steps
+        .push(medallion::model::TransformStep::Deduplicate { columns: vec![] });
+    assert!(h.state_mut().apply(Edit::UpdateAsset {
+        spec: Box::new(spec)
+    }));
+    wait_until(&mut h, "the stale status", |s| {
+        s.node_status(&key).is_some_and(|st| st.label() == "stale")
+    });
+    h.get_by_label("cleaned_customer_data: stale");
+    h.get_by_label("order_history: stale");
+    h.get_by_label("raw_orders: success");
+}
+
+#[test]
+fn a_failing_blocking_check_marks_the_asset_failed_and_skips_its_downstream() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, project) = workspace(dir.path(), &example_dir());
+    let mut studio = Studio::with_workspace(Some(project), &path).unwrap();
+    // Tall enough for the check table and the failing rows below the timeline.
+    studio.workbench.height = 620.0;
+    let mut h = harness_sized(studio, 1300.0);
+    let key = AssetKey::new("order_history");
+    let mut spec = h.state().project().asset(&key).unwrap().clone();
+    spec.checks[0].kind = CheckKind::RowCount {
+        min: Some(1_000_000_000),
+        max: None,
+    };
+    assert!(spec.checks[0].blocking);
+    assert!(h.state_mut().apply(Edit::UpdateAsset {
+        spec: Box::new(spec)
+    }));
+    // And a warning that fails on most rows, without blocking anything.
+    let cleaned = AssetKey::new("cleaned_customer_data");
+    let mut spec = h.state().project().asset(&cleaned).unwrap().clone();
+    spec.checks[0].kind = CheckKind::Expression {
+        predicate: "customer_id < 10".into(),
+    };
+    spec.checks[0].severity = medallion::model::CheckSeverity::Warn;
+    spec.checks[0].blocking = false;
+    assert!(h.state_mut().apply(Edit::UpdateAsset {
+        spec: Box::new(spec)
+    }));
+    materialize_all(&mut h);
+    h.get_by_label("order_history: failed");
+    h.get_by_label("customer_lifetime_value: skipped");
+    h.get_by_label("daily_revenue: skipped");
+    h.get_by_label("cleaned_customer_data: success");
+    h.get_by_label("Failure");
+    // The skipped asset's check never ran; the warning did not stop its asset.
+    h.get_by_label("Checks 1/3 passed");
+    // A failing check's row opens its detail: a table-level check has no rows to show…
+    h.get_by_label("order_history_not_empty").click();
+    h.run_steps(2);
+    h.get_by_label("order_history_not_empty: no failing rows to show");
+    // …a row-level one shows a sample of the rows that fail it.
+    h.get_by_label("cleaned_customer_data_unique_customer_id")
+        .click();
+    h.run_steps(2);
+    h.get_by_label("Failing rows of cleaned_customer_data_unique_customer_id (a sample)");
+    let sample = &h.state().run.as_ref().unwrap().checks[0].failing_sample;
+    assert!(!sample.is_empty());
+    h.get_by_label(&sample[0].to_string());
+}
+
+#[test]
+fn cancel_stops_a_run_and_records_it_as_canceled() {
+    let dir = tempfile::tempdir().unwrap();
+    // A bigger copy of the example so the run is still going when Cancel is pressed.
+    let project_dir = dir.path().join("project");
+    std::fs::create_dir_all(project_dir.join("sql")).unwrap();
+    for file in ["medallion.toml", "layout.toml"] {
+        std::fs::copy(example_dir().join(file), project_dir.join(file)).unwrap();
+    }
+    for e in std::fs::read_dir(example_dir().join("sql")).unwrap() {
+        let p = e.unwrap().path();
+        std::fs::copy(&p, project_dir.join("sql").join(p.file_name().unwrap())).unwrap();
+    }
+    app::write_sample_data(&project_dir.join("data"), 60_000, 7).unwrap();
+    let (path, project) = workspace(dir.path(), &project_dir);
+    let mut h = harness(Studio::with_workspace(Some(project), &path).unwrap());
+    h.state_mut()
+        .push_command(medallion::ui::UICommand::MaterializeAll);
+    h.run_steps(2);
+    wait_until(&mut h, "the first step", |s| {
+        s.run.as_ref().is_some_and(|r| !r.steps.is_empty())
+    });
+    h.get_by_label("Cancel run").click();
+    h.run_steps(2);
+    wait_until(&mut h, "the run to stop", run_finished);
+    show_all_cards(&mut h);
+    h.get_by_label("Canceled");
+    // Many frames of a live run later, the workbench has kept its height (it once grew a few
+    // pixels a frame until the canvas was gone).
+    assert!(
+        h.state().workbench.height <= 320.0,
+        "{}",
+        h.state().workbench.height
+    );
+    assert!(
+        EXAMPLE_ASSETS
+            .iter()
+            .any(|k| h.query_by_label(&format!("{k}: canceled")).is_some()),
+        "some step is canceled: {:?}",
+        h.state().run.as_ref().map(|r| &r.nodes),
+    );
+    let ws = app::open_workspace(&path).unwrap();
+    let runs = app::run::list_runs(&ws, Some("customer_analytics"), 10).unwrap();
+    assert_eq!(runs.len(), 1);
+    assert_eq!(runs[0].status, RunStatus::Canceled);
+}
+
+#[test]
+fn a_past_run_reopens_after_restarting_the_studio() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, project) = workspace(dir.path(), &example_dir());
+    let run_id = {
+        let mut h = harness(Studio::with_workspace(Some(project.clone()), &path).unwrap());
+        materialize_all(&mut h);
+        let id = h.state().run.as_ref().unwrap().run_id.clone().unwrap();
+        h.state_mut().shut_down();
+        id
+    };
+    let mut h = harness(Studio::with_workspace(Some(project), &path).unwrap());
+    assert!(h.state().run.is_none());
+    h.state_mut()
+        .push_command(medallion::ui::UICommand::RunHistory);
+    h.run_steps(2);
+    wait_until(&mut h, "the run history", |s| {
+        !s.workbench.history.is_empty()
+    });
+    h.get_by_label("1 run(s)");
+    h.get_by_label(&run_id).click();
+    h.run_steps(2);
+    wait_until(&mut h, "the past run", |s| s.run.is_some());
+    show_all_cards(&mut h);
+    h.get_by_label("Success");
+    h.get_by_label("Checks 4/4 passed");
+    for key in EXAMPLE_ASSETS {
+        h.get_by_label(&format!("{key}: success"));
+    }
+    // The quality report: per asset, rows and checks.
+    h.get_by_label("Quality report").click();
+    h.run_steps(2);
+    h.get_by_label_contains("Quality report of run");
+    h.get_by_label_contains("customer_lifetime_value · ");
+    h.get_by_label_contains("cleaned_customer_data · ");
+    // Asset details: materializations, the row-count plot, the latest profile with histograms
+    // and the check history, all read back from the workspace.
+    h.get_by_label("cleaned_customer_data").click();
+    h.run_steps(2);
+    h.get_by_label("Asset details").click();
+    h.run_steps(2);
+    wait_until(&mut h, "the asset history", |s| {
+        s.workbench.asset_history.is_some()
+    });
+    h.get_by_label("cleaned_customer_data: 1 materialization(s)");
+    h.get_by_label_contains("Latest profile · ");
+    h.get_by_label("Histogram of customer_id");
+    h.get_by_label("cleaned_customer_data_email_not_null");
+    // Its quality report exports without a dialog.
+    let out = dir.path().join("report.html");
+    h.state_mut().export_report(&run_id, out.clone());
+    wait_until(&mut h, "the export", |_| out.is_file());
+    let html = std::fs::read_to_string(&out).unwrap();
+    assert!(html.contains("checks 4/4 passed"), "{html}");
+}
