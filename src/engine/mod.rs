@@ -5,6 +5,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod fetch;
 pub mod profile;
 pub mod sample;
 pub mod source;
@@ -185,9 +186,20 @@ fn scan_materialization(m: &AssetMaterialization) -> PolarsResult<LazyFrame> {
     )
 }
 
-/// Runs a plan, reporting every event through `emit`. Cancellation is checked between steps;
-/// a step that was cancelled leaves no materialization behind.
+/// Runs a plan that reads only file sources; see [`execute_with`].
 pub fn execute(plan: &RunPlan, emit: &mut dyn FnMut(RunEvent), cancel: &AtomicBool) -> RunStatus {
+    execute_with(plan, &fetch::NoFetcher, emit, cancel)
+}
+
+/// Runs a plan, reporting every event through `emit`; sources behind a resource (S3, Postgres,
+/// HTTP) are read through `fetcher`. Cancellation is checked between steps; a step that was
+/// cancelled leaves no materialization behind.
+pub fn execute_with(
+    plan: &RunPlan,
+    fetcher: &dyn fetch::SourceFetcher,
+    emit: &mut dyn FnMut(RunEvent),
+    cancel: &AtomicBool,
+) -> RunStatus {
     emit(RunEvent::RunStarted {
         plan: plan.steps.clone(),
     });
@@ -254,6 +266,7 @@ pub fn execute(plan: &RunPlan, emit: &mut dyn FnMut(RunEvent), cancel: &AtomicBo
             &graph,
             &current,
             &previous,
+            fetcher,
             emit,
         ) {
             Ok(StepResult::UpToDate(m)) => {
@@ -317,6 +330,25 @@ pub fn execute(plan: &RunPlan, emit: &mut dyn FnMut(RunEvent), cancel: &AtomicBo
     status
 }
 
+/// A source asset's frame and input version: files are scanned lazily, sources behind a
+/// resource are fetched through `fetcher`.
+fn read_source(
+    project: &Project,
+    key: &AssetKey,
+    source: &crate::model::SourceSpec,
+    project_dir: &Path,
+    partition: Option<&str>,
+    limit: Option<usize>,
+    fetcher: &dyn fetch::SourceFetcher,
+) -> Result<(LazyFrame, String), EngineError> {
+    match source {
+        crate::model::SourceSpec::File { .. } => {
+            source::read_file_source(key, source, project_dir, partition, limit)
+        }
+        _ => fetch::read_fetched_source(project, key, source, partition, limit, fetcher),
+    }
+}
+
 /// An asset's lazy frame, its input versions and the time of its newest input.
 type AssetFrame = (LazyFrame, BTreeMap<String, String>, Option<SystemTime>);
 
@@ -331,6 +363,7 @@ enum StepResult {
 
 /// The frame of an asset plus its input versions, computed from sources or from the stored
 /// (or just written) materializations of its upstream assets.
+#[allow(clippy::too_many_arguments)]
 fn asset_frame(
     plan_project: &Project,
     project_dir: &Path,
@@ -339,12 +372,14 @@ fn asset_frame(
     graph: &AssetGraph,
     upstream_of: &dyn Fn(&AssetKey) -> Option<AssetMaterialization>,
     limit: Option<usize>,
+    fetcher: &dyn fetch::SourceFetcher,
 ) -> Result<AssetFrame, String> {
     let key = &asset.key;
     match &asset.definition {
         AssetDefinition::Source(s) => {
-            let (lf, version) = source::read_file_source(key, s, project_dir, partition, limit)
-                .map_err(|e| e.to_string())?;
+            let (lf, version) =
+                read_source(plan_project, key, s, project_dir, partition, limit, fetcher)
+                    .map_err(|e| e.to_string())?;
             let newest = match s {
                 crate::model::SourceSpec::File { path, .. } => {
                     let full = source::resolve_path(project_dir, path, partition);
@@ -375,7 +410,6 @@ fn asset_frame(
                 frames.insert(up.clone(), lf);
                 versions.insert(up.to_string(), m.data_version.clone());
             }
-            let _ = plan_project;
             let lf = transform::apply(key, t, &frames, partition).map_err(|e| e.to_string())?;
             Ok((lf, versions, Some(SystemTime::now())))
         }
@@ -390,6 +424,7 @@ fn run_step(
     graph: &AssetGraph,
     current: &BTreeMap<AssetKey, AssetMaterialization>,
     previous: &BTreeMap<AssetKey, &AssetMaterialization>,
+    fetcher: &dyn fetch::SourceFetcher,
     emit: &mut dyn FnMut(RunEvent),
 ) -> Result<StepResult, String> {
     let key = &asset.key;
@@ -412,6 +447,7 @@ fn run_step(
         graph,
         &upstream_of,
         None,
+        fetcher,
     )?;
     let definition_hash = definition_hash(asset);
     let data_version = {
@@ -526,6 +562,25 @@ pub fn preview(
     key: &AssetKey,
     limit: usize,
 ) -> Result<Preview, EngineError> {
+    preview_with(
+        project,
+        project_dir,
+        previous,
+        key,
+        limit,
+        &fetch::NoFetcher,
+    )
+}
+
+/// [`preview`], reading sources behind a resource through `fetcher`.
+pub fn preview_with(
+    project: &Project,
+    project_dir: &Path,
+    previous: &[AssetMaterialization],
+    key: &AssetKey,
+    limit: usize,
+    fetcher: &dyn fetch::SourceFetcher,
+) -> Result<Preview, EngineError> {
     let graph = AssetGraph::build(project);
     let asset = project
         .asset(key)
@@ -535,7 +590,15 @@ pub fn preview(
         })?;
     let stored: BTreeMap<&AssetKey, &AssetMaterialization> =
         previous.iter().map(|m| (&m.asset, m)).collect();
-    let lf = preview_frame(project, project_dir, &graph, &stored, asset, Some(limit))?;
+    let lf = preview_frame(
+        project,
+        project_dir,
+        &graph,
+        &stored,
+        asset,
+        Some(limit),
+        fetcher,
+    )?;
     let mut df = lf
         .limit(IdxSize::try_from(limit).unwrap_or(IdxSize::MAX))
         .collect()
@@ -589,11 +652,12 @@ fn preview_frame(
     stored: &BTreeMap<&AssetKey, &AssetMaterialization>,
     asset: &AssetSpec,
     source_limit: Option<usize>,
+    fetcher: &dyn fetch::SourceFetcher,
 ) -> Result<LazyFrame, EngineError> {
     let key = &asset.key;
     match &asset.definition {
         AssetDefinition::Source(s) => {
-            Ok(source::read_file_source(key, s, project_dir, None, source_limit)?.0)
+            Ok(read_source(project, key, s, project_dir, None, source_limit, fetcher)?.0)
         }
         AssetDefinition::Transform(t) => {
             let mut frames = BTreeMap::new();
@@ -610,7 +674,7 @@ fn preview_frame(
                                 project: project.name.clone(),
                             })?;
                         // Upstream sources are read whole: a limit there would change the result.
-                        preview_frame(project, project_dir, graph, stored, up_asset, None)?
+                        preview_frame(project, project_dir, graph, stored, up_asset, None, fetcher)?
                     }
                 };
                 frames.insert(up.clone(), lf);
