@@ -119,3 +119,33 @@ pub fn spawn_test_connection(
     }
     rx
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AssetKey, StepOutcome};
+
+    #[test]
+    fn events_lose_resolved_secrets_but_keep_their_shape() {
+        secrets::register("sekrit-for-events-1");
+        let event = redact_event(RunEvent::StepFinished {
+            asset: AssetKey::new("raw"),
+            partition: None,
+            outcome: StepOutcome::Failed {
+                error: "login sekrit-for-events-1 refused".to_owned(),
+            },
+            duration_ms: 12,
+        });
+        let RunEvent::StepFinished {
+            outcome: StepOutcome::Failed { error },
+            duration_ms,
+            ..
+        } = event
+        else {
+            panic!("the event changed kind: {event:?}");
+        };
+        assert_eq!(error, format!("login {} refused", secrets::MASK));
+        assert_eq!(duration_ms, 12);
+        assert!(!redact("x sekrit-for-events-1 y").contains("sekrit"));
+    }
+}

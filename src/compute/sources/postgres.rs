@@ -346,11 +346,29 @@ pub(super) async fn fetch(
                 REQUEST_TIMEOUT.as_secs()
             )
         })??;
-    let digest = format!("{columns:?}");
     Ok(FetchedSource {
-        version: version_of([query.as_bytes(), digest.as_bytes()]),
+        version: table_version(query, &columns),
         data: Fetched::Table(columns),
     })
+}
+
+/// A hash of the query and every value, fed to the hasher piece by piece (never one big string).
+fn table_version(query: &str, columns: &[TableColumn]) -> String {
+    use sha2::{Digest, Sha256};
+    struct Feed(Sha256);
+    impl std::fmt::Write for Feed {
+        fn write_str(&mut self, s: &str) -> std::fmt::Result {
+            self.0.update(s.as_bytes());
+            Ok(())
+        }
+    }
+    let mut feed = Feed(Sha256::new());
+    let _ = write!(feed, "{query}\u{0}");
+    for c in columns {
+        let _ = write!(feed, "{}\u{0}{:?}\u{0}", c.name, c.values);
+    }
+    let digest = feed.0.finalize();
+    version_of([&digest[..]])
 }
 
 pub(super) async fn test(ctx: &Ctx<'_>) -> Result<String, String> {
