@@ -32,6 +32,8 @@ fn peer_env(name: &str) -> String {
     })
 }
 
+/// Runs the binary with the AWS test credentials in its environment; an `env` entry with an
+/// empty value removes that variable instead.
 fn medallion(workspace: &Path, args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_medallion"));
     cmd.args(args)
@@ -46,7 +48,11 @@ fn medallion(workspace: &Path, args: &[&str], stdin: Option<&str>, env: &[(&str,
         .stdout(Stdio::piped())
         .stderr(Stdio::piped());
     for (k, v) in env {
-        cmd.env(k, v);
+        if v.is_empty() {
+            cmd.env_remove(k);
+        } else {
+            cmd.env(k, v);
+        }
     }
     let mut child = cmd.spawn().expect("run medallion");
     {
@@ -624,6 +630,52 @@ fn s3_source_reads_every_object_under_a_prefix() {
     let out = medallion(&ws, &["resource", "test", p, "lake"], None, &[]);
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("bucket `medallion-test-lake` is readable"));
+
+    // Credentials from an `aws` resource whose key pair lives in the keyring (and no AWS
+    // variables in the environment): the standard chain is not what made this work.
+    let _guard = KEYRING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let key_secret = "aws-secret-7f3e-distinctive";
+    for (name, value) in [
+        ("medallion_test_aws_key_id", "AKIATESTKEYRING01"),
+        ("medallion_test_aws_secret", key_secret),
+    ] {
+        let out = medallion(&ws, &["secret", "set", name], Some(value), &[]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let no_env = [("AWS_ACCESS_KEY_ID", ""), ("AWS_SECRET_ACCESS_KEY", "")];
+    let out = medallion(&ws, &["resource", "test", p, "aws_keys"], None, &no_env);
+    let mut captured = text(&out);
+    assert!(out.status.success(), "{captured}");
+    assert!(captured.contains("bucket(s)"), "{captured}");
+    let out = medallion(
+        &ws,
+        &["materialize", p, "--select", "s3_keyed"],
+        None,
+        &no_env,
+    );
+    captured.push_str(&text(&out));
+    assert!(out.status.success(), "{captured}");
+    let mut files = Vec::new();
+    files_under(dir.path(), &mut files);
+    assert_absent(key_secret, &files, &captured);
+    for name in ["medallion_test_aws_key_id", "medallion_test_aws_secret"] {
+        let _ = medallion(&ws, &["secret", "delete", name], None, &[]);
+    }
+    // Without them, the error names the missing secret and how to set it.
+    let out = medallion(
+        &ws,
+        &["materialize", p, "--select", "s3_keyed", "--force"],
+        None,
+        &no_env,
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("medallion secret set medallion_test_aws_key_id"),
+        "{t}"
+    );
 
     // A missing bucket says so.
     let other = project_at(
