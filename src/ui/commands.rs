@@ -28,10 +28,11 @@ pub enum UICommand {
     ToggleTheme,
     ToggleInspector,
     ToggleDiagnostics,
+    Connections,
 }
 
 impl UICommand {
-    pub const ALL: [UICommand; 22] = [
+    pub const ALL: [UICommand; 23] = [
         UICommand::Undo,
         UICommand::Redo,
         UICommand::Save,
@@ -54,6 +55,7 @@ impl UICommand {
         UICommand::ToggleTheme,
         UICommand::ToggleInspector,
         UICommand::ToggleDiagnostics,
+        UICommand::Connections,
     ];
 
     /// Sentence case; `…` when the command opens a dialog.
@@ -81,6 +83,7 @@ impl UICommand {
             UICommand::ToggleTheme => "Switch dark/light theme",
             UICommand::ToggleInspector => "Show or hide the inspector",
             UICommand::ToggleDiagnostics => "Show or hide diagnostics",
+            UICommand::Connections => "Connections…",
         }
     }
 
@@ -110,7 +113,8 @@ impl UICommand {
             | UICommand::ExportProject
             | UICommand::ToggleTheme
             | UICommand::ToggleInspector
-            | UICommand::ToggleDiagnostics => return None,
+            | UICommand::ToggleDiagnostics
+            | UICommand::Connections => return None,
         };
         Some(KeyboardShortcut::new(modifiers, key))
     }

@@ -154,6 +154,8 @@ pub struct Studio {
     pub add_palette: Option<CanvasPos>,
     pub command_palette: Option<panels::command_palette::PaletteState>,
     pub find: Option<panels::find::FindState>,
+    /// The connections window, when open.
+    pub connections: Option<panels::connections::ConnectionsState>,
     pub selection_query: String,
     pub selection_error: Option<String>,
     pub projects: Vec<app::ProjectSummary>,
@@ -201,6 +203,7 @@ impl Studio {
             add_palette: None,
             command_palette: None,
             find: None,
+            connections: None,
             selection_query: String::new(),
             selection_error: None,
             projects: Vec::new(),
@@ -310,6 +313,9 @@ impl Studio {
         self.drain_dialogs();
         self.revalidate(ctx);
         self.autosave(ctx);
+        if let Some(c) = &mut self.connections {
+            c.poll();
+        }
         ctx.set_visuals(if self.prefs.dark_mode {
             egui::Visuals::dark()
         } else {
@@ -591,6 +597,9 @@ impl Studio {
             UICommand::ToggleDiagnostics => {
                 self.prefs.show_diagnostics = !self.prefs.show_diagnostics;
             }
+            UICommand::Connections => {
+                self.connections = Some(panels::connections::ConnectionsState::default());
+            }
         }
     }
 
@@ -715,6 +724,7 @@ pub fn studio_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     panels::command_palette::command_palette_ui(&ctx, studio);
     panels::find::find_ui(&ctx, studio);
     panels::picker::picker_ui(&ctx, studio);
+    panels::connections::connections_ui(&ctx, studio);
     studio.run_commands(&ctx);
 }
 
