@@ -480,7 +480,8 @@ fn connect_a_new_asset_right_after_adding_it() {
 fn connections_add_test_and_delete_a_postgres_resource() {
     use egui::accesskit::Role;
     let mut h = harness(studio_on(example()));
-    h.state_mut().connections = Some(Default::default());
+    h.state_mut().connections =
+        Some(medallion::ui::panels::connections::ConnectionsState::default());
     h.run_ok();
     h.get_by_label("Add Postgres").click();
     h.run_ok();
