@@ -446,6 +446,12 @@ fn postgres_source_feeds_downstream_assets_and_never_leaks_the_password() {
     captured.push_str(&t);
     assert!(out.status.success(), "{t}");
 
+    // Unchanged data: the query runs again, its data version matches, nothing is rewritten.
+    let out = medallion(&ws, &["materialize", p, "--select", "pg_orders"], None, &[]);
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("up to date"), "{t}");
+
     let orders = preview_json(&ws, &project, "pg_orders", &[]);
     assert_eq!(
         dtypes(&orders),

@@ -334,6 +334,34 @@ mod tests {
     }
 
     #[test]
+    fn the_partition_key_reaches_keys_queries_paths_and_params() {
+        let http = SourceSpec::Http {
+            resource: "api".into(),
+            path: "days/{partition}".into(),
+            params: [("day".to_owned(), "{partition}".to_owned())].into(),
+            records_pointer: String::new(),
+        };
+        let SourceSpec::Http { path, params, .. } = with_partition(&http, Some("2024-01-02"))
+        else {
+            unreachable!()
+        };
+        assert_eq!(path, "days/2024-01-02");
+        assert_eq!(params["day"], "2024-01-02");
+        let pg = SourceSpec::Postgres {
+            resource: "db".into(),
+            query: "SELECT * FROM t WHERE d = '{partition}'".into(),
+        };
+        assert_eq!(
+            with_partition(&pg, Some("x")),
+            SourceSpec::Postgres {
+                resource: "db".into(),
+                query: "SELECT * FROM t WHERE d = 'x'".into()
+            }
+        );
+        assert_eq!(with_partition(&pg, None), pg);
+    }
+
+    #[test]
     fn records_need_objects_and_at_least_one() {
         assert!(records_frame(&[], None).unwrap_err().contains("no records"));
         let err = records_frame(&[serde_json::json!(3)], None).unwrap_err();
