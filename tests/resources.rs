@@ -585,9 +585,23 @@ fn s3_source_reads_every_object_under_a_prefix() {
         .enable_all()
         .build()
         .unwrap();
+    let parquet = {
+        use polars::prelude::*;
+        let mut df = df!("id" => [1i64, 2, 3], "name" => ["a", "b", "c"]).unwrap();
+        let mut buf = Vec::new();
+        ParquetWriter::new(&mut buf).finish(&mut df).unwrap();
+        buf
+    };
     rt.block_on(async {
         let s3 = s3_client(&moto);
         let _ = s3.create_bucket().bucket(bucket).send().await;
+        s3.put_object()
+            .bucket(bucket)
+            .key("pq/data.parquet")
+            .body(parquet.into())
+            .send()
+            .await
+            .unwrap();
         for (key, body) in [
             ("events/2024-01-01.csv", "id,amount\n1,1.5\n2,\n"),
             ("events/2024-01-02.csv", "id,amount\n3,3.0\n"),
@@ -619,7 +633,12 @@ fn s3_source_reads_every_object_under_a_prefix() {
     let p = project.to_str().unwrap();
     let out = medallion(
         &ws,
-        &["materialize", p, "--select", "s3_events+,s3_single"],
+        &[
+            "materialize",
+            p,
+            "--select",
+            "s3_events+,s3_single,s3_parquet",
+        ],
         None,
         &[],
     );
@@ -630,6 +649,12 @@ fn s3_source_reads_every_object_under_a_prefix() {
         serde_json::json!(["3", "4.5"]),
         "{totals}"
     );
+    let pq = preview_json(&ws, &project, "s3_parquet", &[]);
+    assert_eq!(
+        dtypes(&pq),
+        [("id".into(), "i64".into()), ("name".into(), "str".into())]
+    );
+    assert_eq!(pq["rows"].as_array().unwrap().len(), 3, "{pq}");
     let users = preview_json(&ws, &project, "s3_single", &[]);
     assert_eq!(users["rows"].as_array().unwrap().len(), 2, "{users}");
 
