@@ -429,6 +429,7 @@ fn postgres_source_feeds_downstream_assets_and_never_leaks_the_password() {
         "{t}"
     );
 
+    let export_outputs = dir.path().join("outputs");
     let out = medallion(
         &ws,
         &[
@@ -438,6 +439,8 @@ fn postgres_source_feeds_downstream_assets_and_never_leaks_the_password() {
             "pg_orders+",
             "--format",
             "json",
+            "--export-dir",
+            export_outputs.to_str().unwrap(),
         ],
         None,
         &[],

@@ -524,6 +524,20 @@ fn connections_add_test_and_delete_a_postgres_resource() {
         std::thread::sleep(Duration::from_millis(20));
     }
 
+    // A second resource may not take the first one's name.
+    h.get_by_label("Add Postgres").click();
+    h.run_ok();
+    h.get_by_role_and_label(Role::TextInput, "Name").focus();
+    h.run_ok();
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.get_by_role_and_label(Role::TextInput, "Name")
+        .type_text("postgres_1");
+    h.run_ok();
+    h.get_by_label("Save resource").click();
+    h.run_ok();
+    h.get_by_label("a resource named `postgres_1` already exists");
+    assert_eq!(h.state().project().resources.len(), 1);
+
     h.get_by_label("Delete postgres_1").click();
     h.run_ok();
     assert!(h.state().project().resource("postgres_1").is_none());

@@ -5,7 +5,7 @@
 use std::sync::mpsc::{Receiver, TryRecvError};
 
 use crate::app;
-use crate::model::{Edit, Resource, ResourceKind, SecretRef};
+use crate::model::{Edit, Project, Resource, ResourceKind, SecretRef};
 
 use super::super::Studio;
 
@@ -270,7 +270,7 @@ fn form_ui(ui: &mut egui::Ui, d: &mut Draft) {
 }
 
 /// Points the draft's secret fields at their keyring names and takes the typed values out.
-fn take_secrets(project: &str, d: &mut Draft) -> Vec<(String, String)> {
+fn take_secrets(project: &str, d: &mut Draft) -> TypedSecrets {
     let mut typed = Vec::new();
     for (field, input) in &mut d.secrets {
         if input.text.is_empty() {
@@ -315,6 +315,34 @@ fn resource_of(d: &mut Draft) -> Result<Resource, String> {
         description: d.description.trim().to_owned(),
         kind: d.kind.clone(),
     })
+}
+
+/// Secrets typed into a form, as `(keyring name, value)`.
+type TypedSecrets = Vec<(String, String)>;
+
+/// The project's resources with the draft saved into them, and the typed secrets to store
+/// (their fields now point at the keyring names). A new name may not clash with another.
+fn save(project: &Project, d: &mut Draft) -> Result<(Vec<Resource>, TypedSecrets), String> {
+    let checked = resource_of(d)?;
+    if d.original.as_deref() != Some(checked.name.as_str())
+        && project.resource(&checked.name).is_some()
+    {
+        return Err(format!(
+            "a resource named `{}` already exists",
+            checked.name
+        ));
+    }
+    let typed = take_secrets(&project.name, d);
+    let resource = resource_of(d)?;
+    let mut resources: Vec<Resource> = project
+        .resources
+        .iter()
+        .filter(|r| Some(&r.name) != d.original.as_ref())
+        .cloned()
+        .collect();
+    d.original = Some(resource.name.clone());
+    resources.push(resource);
+    Ok((resources, typed))
 }
 
 /// The connections window, when open.
@@ -399,28 +427,13 @@ pub fn connections_ui(ctx: &egui::Context, studio: &mut Studio) {
                         .add_enabled(!busy, egui::Button::new("Save resource"))
                         .clicked()
                     {
-                        match resource_of(d) {
+                        match save(&project, d) {
                             Err(e) => state.status = Some((false, e)),
-                            Ok(_) => {
-                                let typed = take_secrets(&project.name, d);
-                                if let Ok(resource) = resource_of(d) {
-                                    let mut resources: Vec<Resource> = project
-                                        .resources
-                                        .iter()
-                                        .filter(|r| {
-                                            Some(&r.name) != d.original.as_ref()
-                                                && r.name != resource.name
-                                        })
-                                        .cloned()
-                                        .collect();
-                                    d.original = Some(resource.name.clone());
-                                    resources.push(resource);
-                                    edit = Some(Edit::SetResources { resources });
-                                    state.status = Some((true, "Saved".to_owned()));
-                                    if !typed.is_empty() {
-                                        state.pending_store =
-                                            Some(store_secrets(typed, ctx.clone()));
-                                    }
+                            Ok((resources, typed)) => {
+                                edit = Some(Edit::SetResources { resources });
+                                state.status = Some((true, "Saved".to_owned()));
+                                if !typed.is_empty() {
+                                    state.pending_store = Some(store_secrets(typed, ctx.clone()));
                                 }
                             }
                         }
