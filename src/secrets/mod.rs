@@ -148,7 +148,11 @@ pub fn delete(name: &str) -> Result<bool, SecretError> {
 /// The names of the secrets Medallion stored, sorted (never the values).
 pub fn list() -> Result<Vec<String>, SecretError> {
     match entry(INDEX_ENTRY)?.get_password() {
-        Ok(text) => Ok(serde_json::from_str::<Vec<String>>(&text).unwrap_or_default()),
+        Ok(text) => Ok(serde_json::from_str::<Vec<String>>(&text).unwrap_or_else(|e| {
+            // Only names are lost (the secrets stay in the keyring); the next `set` rewrites it.
+            tracing::warn!(error = %e, "the keyring index of secret names is damaged; starting a new one");
+            Vec::new()
+        })),
         Err(keyring::Error::NoEntry) => Ok(Vec::new()),
         Err(e) => Err(map_error(INDEX_ENTRY, e)),
     }

@@ -118,9 +118,9 @@ async fn get_page(
         if let Some(t) = &api.token {
             request = request.bearer_auth(t);
         }
-        let retry = |why: String, after: Option<String>| (why, after);
+        // Ok(page), or Err((why, Retry-After)) for an answer worth retrying.
         let outcome = match request.send().await {
-            Err(e) if e.is_connect() || e.is_timeout() => Err(retry(
+            Err(e) if e.is_connect() || e.is_timeout() => Err((
                 if e.is_timeout() {
                     format!("timed out requesting {shown} for resource `{name}`")
                 } else {
@@ -145,7 +145,7 @@ async fn get_page(
                         .get("retry-after")
                         .and_then(|v| v.to_str().ok())
                         .map(str::to_owned);
-                    Err(retry(
+                    Err((
                         format!("{shown} answered {status} for resource `{name}`"),
                         after,
                     ))

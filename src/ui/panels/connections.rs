@@ -352,7 +352,12 @@ pub fn connections_ui(ctx: &egui::Context, studio: &mut Studio) {
     };
     let mut open = true;
     let mut edit: Option<Edit> = None;
-    let project = studio.project().clone();
+    // Only what the window needs: cloning the assets every frame would cost on big projects.
+    let project = Project {
+        name: studio.project().name.clone(),
+        resources: studio.project().resources.clone(),
+        ..Project::default()
+    };
     egui::Window::new("Connections")
         .open(&mut open)
         .collapsible(false)
