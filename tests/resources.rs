@@ -513,6 +513,39 @@ fn postgres_source_feeds_downstream_assets_and_never_leaks_the_password() {
     assert!(t.contains("cannot reach postgres at 127.0.0.1"), "{t}");
     assert!(started.elapsed().as_secs() < 30);
 
+    // Ctrl-C during a long query stops it now, not when the query ends.
+    let child = Command::new(env!("CARGO_BIN_EXE_medallion"))
+        .args(["materialize", p, "--select", "pg_slow"])
+        .env("MEDALLION_WORKSPACE", &ws)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let started = std::time::Instant::now();
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let t = text(&out);
+    captured.push_str(&t);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "cancel took {:?}: {t}",
+        started.elapsed()
+    );
+    assert_ne!(out.status.code(), Some(0), "{t}");
+    let runs = medallion(
+        &ws,
+        &["runs", "--format", "json", "--limit", "1"],
+        None,
+        &[],
+    );
+    let runs: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
+    assert_eq!(runs[0]["status"], "canceled", "{runs}");
+
     // Export the project, write a report, then scan everything for the password.
     let export = dir.path().join("export");
     let out = medallion(

@@ -7,7 +7,7 @@
 //! serializable run plan, never inside it.
 
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use polars::prelude::*;
 
@@ -27,6 +27,8 @@ pub struct FetchRequest<'a> {
     pub source: &'a SourceSpec,
     /// At most this many rows are needed (a preview); fetchers push it down where they can.
     pub limit: Option<usize>,
+    /// Set when the run is canceled: a fetch in flight should stop and return an error.
+    pub cancel: Option<&'a AtomicBool>,
 }
 
 /// What a fetcher returns, with a version that changes when the data does.
@@ -101,6 +103,22 @@ impl SourceFetcher for NoFetcher {
     }
 }
 
+/// A fetcher that hands a run's cancel flag to every request, so a long query or download
+/// stops when the run is canceled instead of after it finishes.
+pub struct Cancelable<'a> {
+    pub inner: &'a dyn SourceFetcher,
+    pub cancel: &'a AtomicBool,
+}
+
+impl SourceFetcher for Cancelable<'_> {
+    fn fetch(&self, request: &FetchRequest<'_>) -> Result<FetchedSource, String> {
+        self.inner.fetch(&FetchRequest {
+            cancel: Some(self.cancel),
+            ..*request
+        })
+    }
+}
+
 /// The source with the partition key put in place of the placeholder.
 pub fn with_partition(source: &SourceSpec, partition: Option<&str>) -> SourceSpec {
     let Some(p) = partition else {
@@ -166,6 +184,7 @@ pub fn read_fetched_source(
         resources: &project.resources,
         source: &source,
         limit,
+        cancel: None,
     });
     let source_data = result.map_err(err)?;
     let df = to_frame(&source, source_data.data, limit).map_err(err)?;

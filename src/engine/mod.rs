@@ -200,6 +200,11 @@ pub fn execute_with(
     emit: &mut dyn FnMut(RunEvent),
     cancel: &AtomicBool,
 ) -> RunStatus {
+    let cancelable = fetch::Cancelable {
+        inner: fetcher,
+        cancel,
+    };
+    let fetcher: &dyn fetch::SourceFetcher = &cancelable;
     emit(RunEvent::RunStarted {
         plan: plan.steps.clone(),
     });
@@ -294,6 +299,16 @@ pub fn execute_with(
                     asset: key.clone(),
                     partition,
                     outcome: StepOutcome::Materialized,
+                    duration_ms: started.elapsed().as_millis() as u64,
+                });
+            }
+            Err(_) if cancel.load(Ordering::Relaxed) => {
+                // The step stopped because the run was canceled (a fetch in flight gave up).
+                canceled = true;
+                emit(RunEvent::StepFinished {
+                    asset: key.clone(),
+                    partition,
+                    outcome: StepOutcome::Canceled,
                     duration_ms: started.elapsed().as_millis() as u64,
                 });
             }

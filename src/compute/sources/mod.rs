@@ -12,6 +12,7 @@ mod s3;
 
 use std::future::Future;
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::engine::fetch::{FetchRequest, FetchedSource, SourceFetcher};
@@ -78,11 +79,11 @@ impl SourceFetcher for ResourceFetcher {
         };
         match (request.source, &request.resource.kind) {
             (SourceSpec::S3 { key, .. }, ResourceKind::S3 { .. }) => {
-                run_async(s3::fetch(&ctx, key, request.limit))
+                run_async(s3::fetch(&ctx, key, request.limit), request.cancel)
             }
             (SourceSpec::S3 { .. }, _) => mismatch("s3"),
             (SourceSpec::Postgres { query, .. }, ResourceKind::Postgres { .. }) => {
-                run_async(postgres::fetch(&ctx, query, request.limit))
+                run_async(postgres::fetch(&ctx, query, request.limit), request.cancel)
             }
             (SourceSpec::Postgres { .. }, _) => mismatch("postgres"),
             (
@@ -93,13 +94,10 @@ impl SourceFetcher for ResourceFetcher {
                     ..
                 },
                 ResourceKind::Http { .. },
-            ) => run_async(http::fetch(
-                &ctx,
-                path,
-                params,
-                records_pointer,
-                request.limit,
-            )),
+            ) => run_async(
+                http::fetch(&ctx, path, params, records_pointer, request.limit),
+                request.cancel,
+            ),
             (SourceSpec::Http { .. }, _) => mismatch("http"),
             (SourceSpec::File { .. }, _) => {
                 Err("file sources are read by the engine, not fetched".to_owned())
@@ -122,15 +120,22 @@ pub fn test_connection(
         secrets,
     };
     match &resource.kind {
-        ResourceKind::Postgres { .. } => run_async(postgres::test(&ctx)),
-        ResourceKind::S3 { .. } | ResourceKind::Aws { .. } => run_async(s3::test(&ctx)),
-        ResourceKind::Http { .. } => run_async(http::test(&ctx)),
+        ResourceKind::Postgres { .. } => run_async(postgres::test(&ctx), None),
+        ResourceKind::S3 { .. } | ResourceKind::Aws { .. } => run_async(s3::test(&ctx), None),
+        ResourceKind::Http { .. } => run_async(http::test(&ctx), None),
     }
 }
 
+/// How often a fetch in flight looks at the run's cancel flag.
+const CANCEL_POLL: Duration = Duration::from_millis(100);
+
 /// Runs a future to completion on a fresh single-threaded runtime in a named scoped thread,
-/// so callers may be plain threads or tasks inside another runtime (the studio's) alike.
-fn run_async<T: Send>(future: impl Future<Output = Result<T, String>> + Send) -> Result<T, String> {
+/// so callers may be plain threads or tasks inside another runtime (the studio's) alike. When
+/// `cancel` is set the future is dropped (closing its connections) and an error returned.
+fn run_async<T: Send>(
+    future: impl Future<Output = Result<T, String>> + Send,
+    cancel: Option<&AtomicBool>,
+) -> Result<T, String> {
     // reqwest and the AWS SDK use rustls; without a process-wide provider the first client
     // panics. `main` installs one; tests and embedders may not have.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -142,7 +147,20 @@ fn run_async<T: Send>(future: impl Future<Output = Result<T, String>> + Send) ->
                     .enable_all()
                     .build()
                     .map_err(|e| format!("cannot start the network runtime: {e}"))?;
-                runtime.block_on(future)
+                runtime.block_on(async {
+                    let Some(flag) = cancel else {
+                        return future.await;
+                    };
+                    let canceled = async {
+                        while !flag.load(Ordering::Relaxed) {
+                            tokio::time::sleep(CANCEL_POLL).await;
+                        }
+                    };
+                    tokio::select! {
+                        result = future => result,
+                        () = canceled => Err("canceled while reading the source".to_owned()),
+                    }
+                })
             })
             .map_err(|e| format!("cannot start a network thread: {e}"))?;
         handle
