@@ -364,7 +364,9 @@ pub fn connections_ui(ctx: &egui::Context, studio: &mut Studio) {
         .default_width(480.0)
         .default_pos(ctx.content_rect().center() - egui::vec2(240.0, 220.0))
         .show(ctx, |ui| {
-            ui.label("Resources sources read from. Passwords and tokens go to the OS keyring.");
+            ui.label(
+                "The databases, buckets and APIs sources read from. Passwords and tokens go to the OS keyring",
+            );
             ui.separator();
             let mut open_draft = None;
             let mut delete = None;
@@ -471,7 +473,7 @@ pub fn connections_ui(ctx: &egui::Context, studio: &mut Studio) {
                 } else {
                     ui.visuals().error_fg_color
                 };
-                ui.colored_label(color, message);
+                ui.add(egui::Label::new(egui::RichText::new(message).color(color)).wrap());
             }
         });
     if let Some(e) = edit {
