@@ -386,6 +386,17 @@ fn postgres_source_feeds_downstream_assets_and_never_leaks_the_password() {
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(t.contains(&format!("medallion secret set {secret}")), "{t}");
 
+    let out = medallion(&ws, &["resource", "list", p, "--format", "json"], None, &[]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    let warehouse = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["name"] == "warehouse")
+        .unwrap();
+    assert_eq!(warehouse["secrets"][0]["available"], false, "{listed}");
+
     // A wrong password: authentication failed, without the password.
     let wrong = "wrong-pw-5531-distinct";
     let out = medallion(&ws, &["secret", "set", secret], Some(wrong), &[]);
@@ -406,6 +417,14 @@ fn postgres_source_feeds_downstream_assets_and_never_leaks_the_password() {
         t.contains("authentication failed for resource `warehouse`"),
         "{t}"
     );
+
+    let out = medallion(&ws, &["resource", "list", p], None, &[]);
+    let t = text(&out);
+    assert!(
+        t.contains(&format!("password: keyring entry `{secret}` (set)")),
+        "{t}"
+    );
+    assert!(!t.contains(wrong), "{t}");
 
     // The right one, through stdin with a trailing newline.
     let out = medallion(

@@ -57,6 +57,52 @@ fn withheld(event: &RunEvent) -> RunEvent {
     }
 }
 
+/// One resource with the state of each secret it refers to (never the values).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ResourceStatus {
+    pub name: String,
+    pub kind: &'static str,
+    pub description: String,
+    pub secrets: Vec<SecretStatus>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SecretStatus {
+    pub field: &'static str,
+    /// Where the secret lives, e.g. "keyring entry `warehouse_pw`".
+    pub reference: String,
+    pub available: bool,
+    /// Why it is not available (missing, keyring unreachable), with how to fix it.
+    pub problem: Option<String>,
+}
+
+/// The project's resources and whether each secret they need can be resolved here.
+pub fn resource_statuses(project: &Project) -> Vec<ResourceStatus> {
+    project
+        .resources
+        .iter()
+        .map(|r| ResourceStatus {
+            name: r.name.clone(),
+            kind: r.kind.label(),
+            description: r.description.clone(),
+            secrets: r
+                .kind
+                .secrets()
+                .into_iter()
+                .map(|(field, reference)| {
+                    let problem = secrets::resolve(reference).err().map(|e| e.to_string());
+                    SecretStatus {
+                        field,
+                        reference: reference.to_string(),
+                        available: problem.is_none(),
+                        problem,
+                    }
+                })
+                .collect(),
+        })
+        .collect()
+}
+
 /// Stores a secret in the OS keyring.
 pub fn secret_set(name: &str, value: &str) -> Result<(), AppError> {
     secrets::set(name, value).map_err(|e| AppError::Secret(e.to_string()))

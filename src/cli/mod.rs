@@ -183,6 +183,13 @@ pub enum SecretCommand {
 
 #[derive(Debug, Subcommand)]
 pub enum ResourceCommand {
+    /// List a project's resources and whether the secrets they need are available here
+    List {
+        /// A project directory or the name of a project in the workspace
+        project: String,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
     /// Check that a resource answers: connect, authenticate, reach the database, bucket or API
     Test {
         /// A project directory or the name of a project in the workspace
@@ -426,6 +433,39 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(EXIT_OK)
         }
         Command::Secret { action } => secret(&action),
+        Command::Resource {
+            action: ResourceCommand::List { project, format },
+        } => {
+            let mut ws = app::open_workspace(&app::workspace_path(workspace)?)?;
+            let stored = match run::resolve_target(&mut ws, &project)? {
+                Ok(s) => s,
+                Err(code) => return Ok(code),
+            };
+            let statuses = app::connections::resource_statuses(&stored.project);
+            let missing = statuses
+                .iter()
+                .flat_map(|r| &r.secrets)
+                .filter(|s| !s.available)
+                .count();
+            match format {
+                OutputFormat::Json => print_json(&statuses)?,
+                OutputFormat::Text => {
+                    if statuses.is_empty() {
+                        println!("project `{}` has no resources", stored.project.name);
+                    }
+                    for r in &statuses {
+                        println!("{:<24} {:<9} {}", r.name, r.kind, r.description);
+                        for s in &r.secrets {
+                            match &s.problem {
+                                None => println!("    {}: {} (set)", s.field, s.reference),
+                                Some(p) => println!("    {}: {} — {p}", s.field, s.reference),
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(if missing == 0 { EXIT_OK } else { EXIT_FAILED })
+        }
         Command::Resource {
             action:
                 ResourceCommand::Test {
