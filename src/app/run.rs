@@ -285,15 +285,14 @@ pub fn preview(
         .clone()
         .unwrap_or_else(|| PathBuf::from("."));
     let fetcher = super::connections::fetcher();
-    engine::preview_with(
+    Ok(engine::preview_with(
         &stored.project,
         &dir,
         &previous,
         asset,
         limit,
         fetcher.as_ref(),
-    )
-    .map_err(|e| AppError::BadRequest(super::redact(&e.to_string())))
+    )?)
 }
 
 /// Exports the latest materializations of `assets` as Parquet and CSV files into `dir`.
