@@ -74,6 +74,7 @@ fn text(o: &Output) -> String {
 
 struct Filled<'a> {
     pg_port: &'a str,
+    pg_sslmode: &'a str,
     pg_secret: &'a str,
     bucket: &'a str,
     moto_url: &'a str,
@@ -89,6 +90,7 @@ fn project(dir: &Path, f: &Filled<'_>) -> PathBuf {
     let text = template
         .replace("@PG_PORT@", f.pg_port)
         .replace("@PG_SECRET@", f.pg_secret)
+        .replace("@PG_SSLMODE@", f.pg_sslmode)
         .replace("@BUCKET@", f.bucket)
         .replace("@MOTO_URL@", f.moto_url)
         .replace("@API_URL@", f.api_url);
@@ -101,6 +103,7 @@ fn project(dir: &Path, f: &Filled<'_>) -> PathBuf {
 fn defaults() -> Filled<'static> {
     Filled {
         pg_port: "1",
+        pg_sslmode: "prefer",
         pg_secret: "unused_secret",
         bucket: "unused-bucket",
         moto_url: "http://127.0.0.1:1",
@@ -444,7 +447,7 @@ fn postgres_source_feeds_downstream_assets_and_never_leaks_the_password() {
     captured.push_str(&t);
     assert!(out.status.success(), "{t}");
     assert!(
-        t.contains("connected to database `medallion_test` as `medallion`"),
+        t.contains("connected to database `medallion_test` as `medallion` over TLS"),
         "{t}"
     );
 
@@ -503,6 +506,70 @@ fn postgres_source_feeds_downstream_assets_and_never_leaks_the_password() {
         serde_json::json!(["10", "16667"]),
         "{summary}"
     );
+
+    // sslmode: verify-full trusts the server only with its CA; disable goes without TLS.
+    let ca = peer_env("MEDALLION_TEST_PG_CA");
+    let verify = project_at(
+        dir.path(),
+        "verify",
+        &Filled {
+            pg_port: &port,
+            pg_secret: secret,
+            pg_sslmode: "verify-full",
+            ..defaults()
+        },
+    );
+    let v = verify.to_str().unwrap();
+    let bundle = "/etc/ssl/certs/ca-certificates.crt";
+    let other_roots = if Path::new(bundle).is_file() {
+        bundle
+    } else {
+        "/nonexistent/ca.pem"
+    };
+    let out = medallion(
+        &ws,
+        &["resource", "test", v, "warehouse"],
+        None,
+        &[("SSL_CERT_FILE", &ca)],
+    );
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("over TLS"), "{t}");
+    let out = medallion(
+        &ws,
+        &["resource", "test", v, "warehouse"],
+        None,
+        &[
+            // Other roots (the system's bundle when there is one): the server is not trusted.
+            ("SSL_CERT_FILE", other_roots),
+            ("SSL_CERT_DIR", "/nonexistent"),
+        ],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("verify-full"), "{t}");
+    if other_roots == bundle {
+        assert!(t.contains("is not trusted"), "{t}");
+    }
+    let plain = project_at(
+        dir.path(),
+        "plain",
+        &Filled {
+            pg_port: &port,
+            pg_secret: secret,
+            pg_sslmode: "disable",
+            ..defaults()
+        },
+    );
+    let out = medallion(
+        &ws,
+        &["resource", "test", plain.to_str().unwrap(), "warehouse"],
+        None,
+        &[],
+    );
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("without TLS"), "{t}");
 
     // An unreachable server fails within a bounded time.
     let closed = TcpListener::bind("127.0.0.1:0")

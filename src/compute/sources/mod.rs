@@ -7,6 +7,7 @@
 //! keyring), and no message built here contains one.
 
 mod http;
+mod pg_tls;
 mod postgres;
 mod s3;
 

@@ -7,11 +7,11 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, NaiveDate, NaiveDateTime, Utc};
 use tokio_postgres::types::{FromSql, Type};
-use tokio_postgres::{Client, NoTls, Row};
+use tokio_postgres::{Client, Row};
 
-use super::{CONNECT_TIMEOUT, Ctx, REQUEST_TIMEOUT, version_of};
+use super::{CONNECT_TIMEOUT, Ctx, REQUEST_TIMEOUT, pg_tls, version_of};
 use crate::engine::fetch::{ColumnValues, Fetched, FetchedSource, TableColumn};
-use crate::model::ResourceKind;
+use crate::model::{ResourceKind, SslMode};
 
 /// Rows fetched from the cursor per round trip.
 const BATCH_ROWS: usize = 10_000;
@@ -26,6 +26,7 @@ async fn connect(ctx: &Ctx<'_>) -> Result<Client, String> {
         database,
         user,
         password,
+        sslmode,
     } = &ctx.resource.kind
     else {
         return Err(format!("resource `{name}` is not a postgres resource"));
@@ -42,7 +43,15 @@ async fn connect(ctx: &Ctx<'_>) -> Result<Client, String> {
         config.password(ctx.secret("password", p)?);
     }
     let at = format!("{host}:{port}");
-    let connecting = tokio::time::timeout(CONNECT_TIMEOUT * 2, config.connect(NoTls));
+    config.ssl_mode(match sslmode {
+        SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+        SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+        SslMode::Require | SslMode::VerifyFull => tokio_postgres::config::SslMode::Require,
+    });
+    let tls = pg_tls::MakeRustls(std::sync::Arc::new(pg_tls::config(
+        *sslmode == SslMode::VerifyFull,
+    )?));
+    let connecting = tokio::time::timeout(CONNECT_TIMEOUT * 2, config.connect(tls));
     let (client, connection) = match connecting.await {
         Err(_) => {
             return Err(format!(
@@ -85,6 +94,27 @@ fn describe_connect(
         );
     }
     let text = e.to_string();
+    let chain = {
+        let mut all = text.clone();
+        let mut cause = e.source();
+        while let Some(c) = cause {
+            all.push_str(": ");
+            all.push_str(&c.to_string());
+            cause = c.source();
+        }
+        all
+    };
+    if chain.contains("server does not support TLS") {
+        return format!(
+            "postgres at {at} does not offer TLS, but resource `{name}` requires it (sslmode)"
+        );
+    }
+    if chain.contains("invalid peer certificate") {
+        let cause = chain.rsplit(": ").next().unwrap_or_default();
+        return format!(
+            "the TLS certificate of postgres at {at} is not trusted for resource `{name}` ({cause}); sslmode verify-full checks it against the system's roots or SSL_CERT_FILE"
+        );
+    }
     if text.contains("password missing") {
         return format!(
             "authentication failed for resource `{name}`: the server wants a password and the resource has none"
@@ -375,15 +405,21 @@ pub(super) async fn test(ctx: &Ctx<'_>) -> Result<String, String> {
     let name = &ctx.resource.name;
     let client = connect(ctx).await?;
     let row = client
-        .query_one("SELECT current_database(), current_user, version()", &[])
+        .query_one(
+            "SELECT current_database(), current_user, version(), \
+             COALESCE((SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()), false)",
+            &[],
+        )
         .await
         .map_err(|e| describe_query(name, &e))?;
     let database: String = row.get(0);
     let user: String = row.get(1);
     let version: String = row.get(2);
+    let tls: bool = row.get(3);
     let short = version.split(" on ").next().unwrap_or(&version).to_owned();
     Ok(format!(
-        "connected to database `{database}` as `{user}` ({short})"
+        "connected to database `{database}` as `{user}` {} ({short})",
+        if tls { "over TLS" } else { "without TLS" }
     ))
 }
 

@@ -96,6 +96,7 @@ fn new_kind(label: &str) -> ResourceKind {
             database: String::new(),
             user: String::new(),
             password: None,
+            sslmode: crate::model::SslMode::default(),
         },
     }
 }
@@ -221,12 +222,22 @@ fn form_ui(ui: &mut egui::Ui, d: &mut Draft) {
                     database,
                     user,
                     password,
+                    sslmode,
                     ..
                 } => {
                     required(ui, "Host", host);
                     required(ui, "Port", &mut d.port_text);
                     required(ui, "Database", database);
                     required(ui, "User", user);
+                    ui.label("TLS (sslmode)");
+                    egui::ComboBox::from_id_salt("sslmode")
+                        .selected_text(sslmode.as_str())
+                        .show_ui(ui, |ui| {
+                            for m in crate::model::SslMode::ALL {
+                                ui.selectable_value(sslmode, m, m.as_str());
+                            }
+                        });
+                    ui.end_row();
                     let s = slot(&mut secrets, "password").unwrap_or(&mut blank);
                     secret_row(ui, "Password", password.as_ref(), s);
                 }
