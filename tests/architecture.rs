@@ -41,6 +41,8 @@ const OWNED_LIBRARIES: &[(&str, &str)] = &[
     ("k8s_openapi", "compute"),
     ("tokio_postgres", "compute"),
     ("reqwest", "compute"),
+    ("tokio_rustls", "compute"),
+    ("rustls_native_certs", "compute"),
     ("keyring", "secrets"),
     ("rpassword", "cli"),
     ("egui", "ui"),
