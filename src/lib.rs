@@ -8,8 +8,10 @@
 
 pub mod app;
 pub mod cli;
+pub mod compute;
 pub mod engine;
 pub mod format;
 pub mod model;
+pub mod secrets;
 pub mod store;
 pub mod ui;

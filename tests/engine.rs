@@ -792,8 +792,13 @@ fn independent_assets_run_concurrently_up_to_the_limit() {
             previous: vec![],
         };
         let mut events = Vec::new();
-        let status = engine::execute_with(
+        let io = engine::LocalIo {
+            root: tmp.path().to_owned(),
+        };
+        let status = engine::execute_io(
             &plan,
+            &io,
+            &engine::fetch::NoFetcher,
             &mut |e| events.push(e),
             &AtomicBool::new(false),
             max_parallel,
@@ -878,7 +883,14 @@ fn every_read_and_write_of_a_run_goes_through_the_io_manager() {
         force: false,
         previous: vec![],
     };
-    let status = engine::execute_io(&plan, &io, &mut |_| {}, &AtomicBool::new(false), 2);
+    let status = engine::execute_io(
+        &plan,
+        &io,
+        &engine::fetch::NoFetcher,
+        &mut |_| {},
+        &AtomicBool::new(false),
+        2,
+    );
     assert_eq!(status, RunStatus::Success);
     let log = io.log.into_inner().unwrap();
     assert_eq!(

@@ -475,3 +475,73 @@ fn connect_a_new_asset_right_after_adding_it() {
         h.state().doc.undo_label()
     );
 }
+
+#[test]
+fn connections_add_test_and_delete_a_postgres_resource() {
+    use egui::accesskit::Role;
+    let mut h = harness(studio_on(example()));
+    h.state_mut().connections =
+        Some(medallion::ui::panels::connections::ConnectionsState::default());
+    h.run_ok();
+    h.get_by_label("Add Postgres").click();
+    h.run_ok();
+    // A port nobody listens on, so the test fails fast and precisely.
+    let closed = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    h.get_by_role_and_label(Role::TextInput, "Host").focus();
+    h.run_ok();
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.get_by_role_and_label(Role::TextInput, "Host")
+        .type_text("127.0.0.1");
+    h.run_ok();
+    h.get_by_role_and_label(Role::TextInput, "Port").focus();
+    h.run_ok();
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.get_by_role_and_label(Role::TextInput, "Port")
+        .type_text(&closed.to_string());
+    h.run_ok();
+    h.get_by_label("Save resource").click();
+    h.run_ok();
+    let saved = h.state().project().resource("postgres_1").cloned().unwrap();
+    match &saved.kind {
+        medallion::model::ResourceKind::Postgres { host, port, .. } => {
+            assert_eq!((host.as_str(), *port), ("127.0.0.1", closed));
+        }
+        other => panic!("saved as {other:?}"),
+    }
+
+    h.get_by_label("Test connection").click();
+    let started = Instant::now();
+    while h.query_by_label_contains("cannot reach postgres").is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no answer from the connection test"
+        );
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+
+    // A second resource may not take the first one's name.
+    h.get_by_label("Add Postgres").click();
+    h.run_ok();
+    h.get_by_role_and_label(Role::TextInput, "Name").focus();
+    h.run_ok();
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.get_by_role_and_label(Role::TextInput, "Name")
+        .type_text("postgres_1");
+    h.run_ok();
+    h.get_by_label("Save resource").click();
+    h.run_ok();
+    h.get_by_label("a resource named `postgres_1` already exists");
+    assert_eq!(h.state().project().resources.len(), 1);
+
+    h.get_by_label("Delete postgres_1").click();
+    h.run_ok();
+    assert!(h.state().project().resource("postgres_1").is_none());
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_ok();
+    assert!(h.state().project().resource("postgres_1").is_some());
+}

@@ -2,6 +2,7 @@
 //! and validating projects. The GUI and the CLI call the same functions, so they cannot drift
 //! apart; neither touches `SQLite` or the file format directly.
 
+pub mod connections;
 pub mod jobs;
 pub mod report;
 pub mod run;
@@ -13,6 +14,7 @@ use crate::format::{self, FormatError, LoadedProject};
 use crate::model::{Diagnostic, Project, has_errors};
 use crate::store::{self, StoreError};
 pub use crate::store::{ProjectSummary, StoredProject, Workspace};
+pub use connections::redact;
 
 /// The bundled example project's directory name under `projects/`.
 pub const EXAMPLE_PROJECT: &str = "customer_analytics";
@@ -42,6 +44,8 @@ pub enum AppError {
     BadRequest(String),
     #[error(transparent)]
     Engine(#[from] crate::engine::EngineError),
+    #[error("{0}")]
+    Secret(String),
 }
 
 /// Which workspace file to use: the `--workspace` flag or `MEDALLION_WORKSPACE` (resolved by

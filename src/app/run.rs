@@ -191,13 +191,15 @@ fn execute_recorded(
     let run_id = plan.run_id.clone();
     let (tx, rx) = mpsc::sync_channel::<RunEvent>(1024);
     let cancel_flag = Arc::clone(cancel);
+    let fetcher = super::connections::fetcher();
     let worker = std::thread::Builder::new()
         .name(format!("medallion-run-{run_id}"))
         .spawn(move || {
+            // Secrets are resolved on this thread; events are redacted before they leave it.
             let mut emit = |e: RunEvent| {
-                let _ = tx.send(e);
+                let _ = tx.send(super::connections::redact_event(e));
             };
-            engine::execute(&plan, &mut emit, &cancel_flag)
+            engine::execute_with(&plan, fetcher.as_ref(), &mut emit, &cancel_flag)
         })
         .map_err(|e| AppError::BadRequest(format!("cannot start the run thread: {e}")))?;
     let mut all = Vec::new();
@@ -283,12 +285,14 @@ pub fn preview(
         .source_dir
         .clone()
         .unwrap_or_else(|| PathBuf::from("."));
-    Ok(engine::preview(
+    let fetcher = super::connections::fetcher();
+    Ok(engine::preview_with(
         &stored.project,
         &dir,
         &previous,
         asset,
         limit,
+        fetcher.as_ref(),
     )?)
 }
 

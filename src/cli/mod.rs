@@ -142,10 +142,62 @@ pub enum Command {
         seed: u64,
         dir: PathBuf,
     },
+    /// Secrets in the OS keyring (values are read from stdin, never from the command line)
+    Secret {
+        #[command(subcommand)]
+        action: SecretCommand,
+    },
+    /// Resources (databases, buckets, APIs) of a project
+    Resource {
+        #[command(subcommand)]
+        action: ResourceCommand,
+    },
     /// Benchmarks that print figures
     Bench {
         #[command(subcommand)]
         which: bench::BenchCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum SecretCommand {
+    /// Store a secret: the value is read from stdin (without echo on a terminal)
+    Set {
+        /// The name resources refer to, as `{ keyring = "NAME" }`
+        name: String,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// List the names of stored secrets (never their values)
+    List {
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// Delete a secret from the keyring
+    Delete {
+        name: String,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ResourceCommand {
+    /// List a project's resources and whether the secrets they need are available here
+    List {
+        /// A project directory or the name of a project in the workspace
+        project: String,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// Check that a resource answers: connect, authenticate, reach the database, bucket or API
+    Test {
+        /// A project directory or the name of a project in the workspace
+        project: String,
+        /// The resource's name
+        resource: String,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
     },
 }
 
@@ -166,7 +218,7 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {e:#}");
+            eprintln!("error: {}", app::redact(&format!("{e:#}")));
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }
@@ -184,8 +236,23 @@ fn init_tracing(verbose: u8) {
         });
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(|| RedactingWriter(std::io::stderr()))
         .try_init();
+}
+
+/// Log output with every secret resolved in this process masked.
+struct RedactingWriter<W>(W);
+
+impl<W: std::io::Write> std::io::Write for RedactingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let text = String::from_utf8_lossy(buf);
+        self.0.write_all(app::redact(&text).as_bytes())?;
+        Ok(buf.len())
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.0.flush()
+    }
 }
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
@@ -365,8 +432,143 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             );
             Ok(EXIT_OK)
         }
+        Command::Secret { action } => secret(&action),
+        Command::Resource {
+            action: ResourceCommand::List { project, format },
+        } => {
+            let mut ws = app::open_workspace(&app::workspace_path(workspace)?)?;
+            let stored = match run::resolve_target(&mut ws, &project)? {
+                Ok(s) => s,
+                Err(code) => return Ok(code),
+            };
+            let statuses = app::connections::resource_statuses(&stored.project);
+            let missing = statuses
+                .iter()
+                .flat_map(|r| &r.secrets)
+                .filter(|s| !s.available)
+                .count();
+            match format {
+                OutputFormat::Json => print_json(&statuses)?,
+                OutputFormat::Text => {
+                    if statuses.is_empty() {
+                        println!("project `{}` has no resources", stored.project.name);
+                    }
+                    for r in &statuses {
+                        println!("{:<24} {:<9} {}", r.name, r.kind, r.description);
+                        for s in &r.secrets {
+                            match &s.problem {
+                                None => println!("    {}: {} (set)", s.field, s.reference),
+                                Some(p) => println!("    {}: {} — {p}", s.field, s.reference),
+                            }
+                        }
+                    }
+                }
+            }
+            Ok(if missing == 0 { EXIT_OK } else { EXIT_FAILED })
+        }
+        Command::Resource {
+            action:
+                ResourceCommand::Test {
+                    project,
+                    resource,
+                    format,
+                },
+        } => {
+            let mut ws = app::open_workspace(&app::workspace_path(workspace)?)?;
+            let stored = match run::resolve_target(&mut ws, &project)? {
+                Ok(s) => s,
+                Err(code) => return Ok(code),
+            };
+            let result = app::connections::test_connection(&stored.project, &resource);
+            match format {
+                OutputFormat::Json => print_json(&serde_json::json!({
+                    "resource": resource,
+                    "ok": result.is_ok(),
+                    "message": match &result { Ok(m) | Err(m) => m },
+                }))?,
+                OutputFormat::Text => match &result {
+                    Ok(m) => println!("{resource}: {m}"),
+                    Err(m) => eprintln!("error: {m}"),
+                },
+            }
+            Ok(if result.is_ok() { EXIT_OK } else { EXIT_FAILED })
+        }
         Command::Bench { which } => bench::run(&which),
     }
+}
+
+fn secret(action: &SecretCommand) -> anyhow::Result<u8> {
+    match action {
+        SecretCommand::Set { name, format } => {
+            if !app::connections::is_valid_secret_name(name) {
+                eprintln!(
+                    "error: `{name}` is not a valid secret name: use letters, digits, `_`, `-` or `.`"
+                );
+                return Ok(EXIT_BAD_INPUT);
+            }
+            let value = read_secret_value(name)?;
+            app::connections::secret_set(name, &value)?;
+            match format {
+                OutputFormat::Json => {
+                    print_json(&serde_json::json!({"name": name, "stored": true}))?;
+                }
+                OutputFormat::Text => println!(
+                    "stored secret `{name}` in the OS keyring; refer to it as {{ keyring = \"{name}\" }}"
+                ),
+            }
+            Ok(EXIT_OK)
+        }
+        SecretCommand::List { format } => {
+            let names = app::connections::secret_list()?;
+            match format {
+                OutputFormat::Json => print_json(&names)?,
+                OutputFormat::Text => {
+                    if names.is_empty() {
+                        println!("no secrets stored; add one with `medallion secret set NAME`");
+                    }
+                    for n in names {
+                        println!("{n}");
+                    }
+                }
+            }
+            Ok(EXIT_OK)
+        }
+        SecretCommand::Delete { name, format } => {
+            let existed = app::connections::secret_delete(name)?;
+            match format {
+                OutputFormat::Json => {
+                    print_json(&serde_json::json!({"name": name, "deleted": existed}))?;
+                }
+                OutputFormat::Text if existed => println!("deleted secret `{name}`"),
+                OutputFormat::Text => eprintln!("no secret named `{name}` was stored"),
+            }
+            Ok(if existed { EXIT_OK } else { EXIT_FAILED })
+        }
+    }
+}
+
+/// A secret value from stdin: typed without echo on a terminal, else the whole input with one
+/// trailing line end removed. Never from the command line, where shells and `ps` keep it.
+fn read_secret_value(name: &str) -> anyhow::Result<String> {
+    use std::io::{IsTerminal, Read as _};
+    let value = if std::io::stdin().is_terminal() {
+        rpassword::prompt_password(format!("value for secret `{name}` (not shown): "))
+            .map_err(|e| anyhow::anyhow!("cannot read the value from the terminal: {e}"))?
+    } else {
+        let mut text = String::new();
+        std::io::stdin()
+            .read_to_string(&mut text)
+            .map_err(|e| anyhow::anyhow!("cannot read the value from stdin: {e}"))?;
+        let trimmed = text
+            .strip_suffix("\r\n")
+            .or_else(|| text.strip_suffix('\n'))
+            .unwrap_or(&text);
+        trimmed.to_owned()
+    };
+    if value.is_empty() {
+        anyhow::bail!("the value for secret `{name}` is empty; nothing was stored");
+    }
+    Ok(value)
 }
 
 fn validate(path: &std::path::Path, format: OutputFormat) -> anyhow::Result<u8> {

@@ -111,7 +111,7 @@ pub fn materialize(workspace: &Path, args: &MaterializeArgs<'_>) -> anyhow::Resu
             if let Some(bar) = &bar {
                 bar.finish_and_clear();
             }
-            eprintln!("error: {msg}");
+            eprintln!("error: {}", app::redact(&msg));
             return Ok(EXIT_BAD_INPUT);
         }
         Err(e) => return Err(e.into()),
@@ -259,7 +259,7 @@ pub fn preview(
     let preview = match app::run::preview(&ws, &stored, &key, limit) {
         Ok(p) => p,
         Err(AppError::Engine(e)) => {
-            eprintln!("error: {e}");
+            eprintln!("error: {}", app::redact(&e.to_string()));
             return Ok(EXIT_FAILED);
         }
         Err(e) => return Err(e.into()),

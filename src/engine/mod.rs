@@ -5,6 +5,7 @@
 
 pub mod bench;
 pub mod check;
+pub mod fetch;
 pub mod profile;
 pub mod sample;
 pub mod source;
@@ -293,32 +294,39 @@ enum Message {
 /// case it runs alone. Cancellation is checked before each step starts; a canceled step leaves
 /// no materialization behind.
 pub fn execute(plan: &RunPlan, emit: &mut dyn FnMut(RunEvent), cancel: &AtomicBool) -> RunStatus {
-    execute_with(plan, emit, cancel, default_parallelism())
+    execute_with(plan, &fetch::NoFetcher, emit, cancel)
 }
 
-/// [`execute`] with an explicit limit on concurrent steps (1 = one after another).
-#[allow(clippy::too_many_lines)]
+/// [`execute`] reading sources behind a resource (S3, Postgres, HTTP) through `fetcher`.
 pub fn execute_with(
     plan: &RunPlan,
+    fetcher: &dyn fetch::SourceFetcher,
     emit: &mut dyn FnMut(RunEvent),
     cancel: &AtomicBool,
-    max_parallel: usize,
 ) -> RunStatus {
     let io = LocalIo {
         root: plan.store_dir.clone(),
     };
-    execute_io(plan, &io, emit, cancel, max_parallel)
+    execute_io(plan, &io, fetcher, emit, cancel, default_parallelism())
 }
 
-/// [`execute_with`] reading and writing materializations through `io`.
+/// [`execute_with`] reading and writing materializations through `io`, with at most
+/// `max_parallel` steps at once (1 = one after another).
 #[allow(clippy::too_many_lines)]
 pub fn execute_io(
     plan: &RunPlan,
     io: &dyn IoManager,
+    fetcher: &dyn fetch::SourceFetcher,
     emit: &mut dyn FnMut(RunEvent),
     cancel: &AtomicBool,
     max_parallel: usize,
 ) -> RunStatus {
+    // A fetch in flight gives up when the run is canceled.
+    let cancelable = fetch::Cancelable {
+        inner: fetcher,
+        cancel,
+    };
+    let fetcher: &dyn fetch::SourceFetcher = &cancelable;
     emit(RunEvent::RunStarted {
         plan: plan.steps.clone(),
     });
@@ -443,6 +451,7 @@ pub fn execute_io(
                         graph,
                         &inputs,
                         previous,
+                        fetcher,
                         &mut send,
                     );
                     let _ = tx.send(Message::Finished {
@@ -489,6 +498,12 @@ pub fn execute_io(
                             }
                             failed |= error_failure;
                             StepOutcome::Materialized
+                        }
+                        Err(_) if cancel.load(Ordering::Relaxed) => {
+                            // The step stopped because the run was canceled (a fetch in flight
+                            // gave up).
+                            canceled = true;
+                            StepOutcome::Canceled
                         }
                         Err(error) => {
                             failed = true;
@@ -539,6 +554,25 @@ pub fn execute_io(
     status
 }
 
+/// A source asset's frame and input version: files are scanned lazily, sources behind a
+/// resource are fetched through `fetcher`.
+fn read_source(
+    project: &Project,
+    key: &AssetKey,
+    source: &crate::model::SourceSpec,
+    project_dir: &Path,
+    partition: Option<&str>,
+    limit: Option<usize>,
+    fetcher: &dyn fetch::SourceFetcher,
+) -> Result<(LazyFrame, String), EngineError> {
+    match source {
+        crate::model::SourceSpec::File { .. } => {
+            source::read_file_source(key, source, project_dir, partition, limit)
+        }
+        _ => fetch::read_fetched_source(project, key, source, partition, limit, fetcher),
+    }
+}
+
 /// An asset's lazy frame, its input versions and the time of its newest input.
 type AssetFrame = (LazyFrame, BTreeMap<String, String>, Option<SystemTime>);
 
@@ -553,20 +587,24 @@ enum StepResult {
 
 /// The frame of an asset plus its input versions, computed from sources or from the stored
 /// (or just written) materializations of its upstream assets.
+#[allow(clippy::too_many_arguments)]
 fn asset_frame(
     io: &dyn IoManager,
+    plan_project: &Project,
     project_dir: &Path,
     asset: &AssetSpec,
     partition: Option<&str>,
     graph: &AssetGraph,
     upstream_of: &dyn Fn(&AssetKey) -> Option<AssetMaterialization>,
     limit: Option<usize>,
+    fetcher: &dyn fetch::SourceFetcher,
 ) -> Result<AssetFrame, String> {
     let key = &asset.key;
     match &asset.definition {
         AssetDefinition::Source(s) => {
-            let (lf, version) = source::read_file_source(key, s, project_dir, partition, limit)
-                .map_err(|e| e.to_string())?;
+            let (lf, version) =
+                read_source(plan_project, key, s, project_dir, partition, limit, fetcher)
+                    .map_err(|e| e.to_string())?;
             let newest = match s {
                 crate::model::SourceSpec::File { path, .. } => {
                     let full = source::resolve_path(project_dir, path, partition);
@@ -613,6 +651,7 @@ fn run_step(
     graph: &AssetGraph,
     current: &BTreeMap<AssetKey, AssetMaterialization>,
     previous: &BTreeMap<AssetKey, &AssetMaterialization>,
+    fetcher: &dyn fetch::SourceFetcher,
     emit: &mut dyn FnMut(RunEvent),
 ) -> Result<StepResult, String> {
     let key = &asset.key;
@@ -629,12 +668,14 @@ fn run_step(
     };
     let (lf, input_versions, newest_input) = asset_frame(
         io,
+        &plan.project,
         &plan.project_dir,
         asset,
         partition,
         graph,
         &upstream_of,
         None,
+        fetcher,
     )?;
     let definition_hash = definition_hash(asset);
     let data_version = data_version(&definition_hash, asset, &input_versions);
@@ -887,6 +928,25 @@ pub fn preview(
     key: &AssetKey,
     limit: usize,
 ) -> Result<Preview, EngineError> {
+    preview_with(
+        project,
+        project_dir,
+        previous,
+        key,
+        limit,
+        &fetch::NoFetcher,
+    )
+}
+
+/// [`preview`], reading sources behind a resource through `fetcher`.
+pub fn preview_with(
+    project: &Project,
+    project_dir: &Path,
+    previous: &[AssetMaterialization],
+    key: &AssetKey,
+    limit: usize,
+    fetcher: &dyn fetch::SourceFetcher,
+) -> Result<Preview, EngineError> {
     let graph = AssetGraph::build(project);
     let asset = project
         .asset(key)
@@ -896,7 +956,15 @@ pub fn preview(
         })?;
     let stored: BTreeMap<&AssetKey, &AssetMaterialization> =
         previous.iter().map(|m| (&m.asset, m)).collect();
-    let lf = preview_frame(project, project_dir, &graph, &stored, asset, Some(limit))?;
+    let lf = preview_frame(
+        project,
+        project_dir,
+        &graph,
+        &stored,
+        asset,
+        Some(limit),
+        fetcher,
+    )?;
     let mut df = lf
         .limit(IdxSize::try_from(limit).unwrap_or(IdxSize::MAX))
         .collect()
@@ -950,11 +1018,12 @@ fn preview_frame(
     stored: &BTreeMap<&AssetKey, &AssetMaterialization>,
     asset: &AssetSpec,
     source_limit: Option<usize>,
+    fetcher: &dyn fetch::SourceFetcher,
 ) -> Result<LazyFrame, EngineError> {
     let key = &asset.key;
     match &asset.definition {
         AssetDefinition::Source(s) => {
-            Ok(source::read_file_source(key, s, project_dir, None, source_limit)?.0)
+            Ok(read_source(project, key, s, project_dir, None, source_limit, fetcher)?.0)
         }
         AssetDefinition::Transform(t) => {
             let mut frames = BTreeMap::new();
@@ -971,7 +1040,7 @@ fn preview_frame(
                                 project: project.name.clone(),
                             })?;
                         // Upstream sources are read whole: a limit there would change the result.
-                        preview_frame(project, project_dir, graph, stored, up_asset, None)?
+                        preview_frame(project, project_dir, graph, stored, up_asset, None, fetcher)?
                     }
                 };
                 frames.insert(up.clone(), lf);

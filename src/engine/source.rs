@@ -191,6 +191,33 @@ fn json_frame(files: &[PathBuf], ndjson: bool, limit: Option<usize>) -> PolarsRe
     })
 }
 
+/// A lazy frame over local files of one format, with the format's options; `limit` rows at most.
+pub fn frame_for_files(
+    files: &[PathBuf],
+    format: &FileFormat,
+    limit: Option<usize>,
+) -> PolarsResult<LazyFrame> {
+    match format {
+        FileFormat::Csv(o) => csv_frame(files, o, limit),
+        FileFormat::Parquet => {
+            let paths: Vec<PlRefPath> = files
+                .iter()
+                .map(|f| PlRefPath::new(f.to_string_lossy().as_ref()))
+                .collect();
+            LazyFrame::scan_parquet_sources(
+                ScanSources::Paths(paths.into()),
+                ScanArgsParquet::default(),
+            )
+            .map(|lf| match limit {
+                Some(n) => lf.limit(IdxSize::try_from(n).unwrap_or(IdxSize::MAX)),
+                None => lf,
+            })
+        }
+        FileFormat::Json => json_frame(files, false, limit),
+        FileFormat::Ndjson => json_frame(files, true, limit),
+    }
+}
+
 /// A lazy frame over a local file source, with its input version.
 pub fn read_file_source(
     asset: &AssetKey,
@@ -211,26 +238,7 @@ pub fn read_file_source(
     let full = resolve_path(project_dir, path, partition);
     let files = matching_files(asset, &full)?;
     let version = file_version(&files);
-    let lf = match format {
-        FileFormat::Csv(o) => csv_frame(&files, o, limit),
-        FileFormat::Parquet => {
-            let paths: Vec<PlRefPath> = files
-                .iter()
-                .map(|f| PlRefPath::new(f.to_string_lossy().as_ref()))
-                .collect();
-            LazyFrame::scan_parquet_sources(
-                ScanSources::Paths(paths.into()),
-                ScanArgsParquet::default(),
-            )
-            .map(|lf| match limit {
-                Some(n) => lf.limit(IdxSize::try_from(n).unwrap_or(IdxSize::MAX)),
-                None => lf,
-            })
-        }
-        FileFormat::Json => json_frame(&files, false, limit),
-        FileFormat::Ndjson => json_frame(&files, true, limit),
-    }
-    .map_err(|e| EngineError::Source {
+    let lf = frame_for_files(&files, format, limit).map_err(|e| EngineError::Source {
         asset: asset.clone(),
         message: format!("cannot read {}: {e}", full.display()),
     })?;

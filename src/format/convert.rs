@@ -13,7 +13,7 @@ use super::file::{
 use crate::model::{
     AssetCheckSpec, AssetDefinition, AssetKey, AssetSpec, CheckKind, CheckSeverity, ComputeHints,
     CsvOptions, FileFormat, FreshnessPolicy, LetterCase, PartitionsDefinition, Project, Resource,
-    ResourceKind, ScheduleDefinition, SecretRef, SourceSpec, TransformSpec, TransformStep,
+    ResourceKind, ScheduleDefinition, SecretRef, SourceSpec, SslMode, TransformSpec, TransformStep,
 };
 
 /// A problem found while turning a file into the model, with the byte range it concerns.
@@ -193,6 +193,15 @@ fn resource_from_file(name: &str, r: ResourceFile) -> Result<Resource, String> {
                 database: required(r.database, &what, "database")?,
                 user: required(r.user, &what, "user")?,
                 password: secret(r.password, "password")?,
+                sslmode: match r.sslmode.as_deref() {
+                    None => SslMode::default(),
+                    Some(m) => SslMode::parse(m).ok_or_else(|| {
+                        format!(
+                            "`sslmode = \"{m}\"` is not one of {}",
+                            SslMode::ALL.map(SslMode::as_str).join(", ")
+                        )
+                    })?,
+                },
             }
         }
         "s3" => {
@@ -200,6 +209,7 @@ fn resource_from_file(name: &str, r: ResourceFile) -> Result<Resource, String> {
                 &what,
                 &[
                     ("host", r.host.is_some()),
+                    ("sslmode", r.sslmode.is_some()),
                     ("port", r.port.is_some()),
                     ("database", r.database.is_some()),
                     ("user", r.user.is_some()),
@@ -223,6 +233,7 @@ fn resource_from_file(name: &str, r: ResourceFile) -> Result<Resource, String> {
                 &what,
                 &[
                     ("host", r.host.is_some()),
+                    ("sslmode", r.sslmode.is_some()),
                     ("port", r.port.is_some()),
                     ("database", r.database.is_some()),
                     ("user", r.user.is_some()),
@@ -246,6 +257,7 @@ fn resource_from_file(name: &str, r: ResourceFile) -> Result<Resource, String> {
                 &what,
                 &[
                     ("host", r.host.is_some()),
+                    ("sslmode", r.sslmode.is_some()),
                     ("port", r.port.is_some()),
                     ("database", r.database.is_some()),
                     ("user", r.user.is_some()),
@@ -286,6 +298,7 @@ fn resource_to_file(r: &Resource) -> ResourceFile {
         database: None,
         user: None,
         password: None,
+        sslmode: None,
         bucket: None,
         region: None,
         endpoint_url: None,
@@ -303,7 +316,10 @@ fn resource_to_file(r: &Resource) -> ResourceFile {
             database,
             user,
             password,
+            sslmode,
         } => {
+            // The default is left out, so projects that never set it export unchanged.
+            f.sslmode = (*sslmode != SslMode::default()).then(|| sslmode.as_str().to_owned());
             f.host = Some(host.clone());
             f.port = Some(*port);
             f.database = Some(database.clone());

@@ -12,6 +12,7 @@ use std::collections::{BTreeMap, BTreeSet, HashMap};
 use super::asset::{AssetDefinition, AssetKey, AssetSpec};
 use super::graph::{AssetGraph, SqlAnalyses};
 use super::project::{CanvasPos, Project, ScheduleDefinition};
+use super::resource::Resource;
 use super::selection::{AssetSelection, SelectionTerm};
 use super::sql;
 
@@ -45,6 +46,8 @@ pub enum Edit {
     MoveNodes { moves: Vec<(AssetKey, CanvasPos)> },
     /// Replace an asset's spec (same key; use `RenameAsset` to change the key).
     UpdateAsset { spec: Box<AssetSpec> },
+    /// Replace the project's resources (the connections panel); kept sorted by name.
+    SetResources { resources: Vec<Resource> },
     /// Several edits applied and undone as one; if one is refused none is applied.
     Batch { label: String, edits: Vec<Edit> },
 }
@@ -72,6 +75,7 @@ impl Edit {
                 _ => format!("move {} assets", moves.len()),
             },
             Edit::UpdateAsset { spec } => format!("edit {}", spec.key),
+            Edit::SetResources { .. } => "edit resources".to_owned(),
             Edit::Batch { label, .. } => label.clone(),
         }
     }
@@ -113,6 +117,10 @@ pub enum EditError {
     },
     #[error("an update cannot change the key `{from}` to `{to}`; rename the asset instead")]
     KeyChanged { from: AssetKey, to: AssetKey },
+    #[error("a resource needs a name")]
+    UnnamedResource,
+    #[error("two resources are named `{name}`")]
+    DuplicateResource { name: String },
     #[error("nothing to do")]
     Empty,
 }
@@ -144,6 +152,9 @@ enum Op {
     },
     SetSchedules {
         schedules: Vec<ScheduleDefinition>,
+    },
+    SetResources {
+        resources: Vec<Resource>,
     },
 }
 
@@ -188,6 +199,9 @@ impl Op {
             }
             Op::SetSchedules { schedules } => Op::SetSchedules {
                 schedules: std::mem::replace(&mut project.schedules, schedules),
+            },
+            Op::SetResources { resources } => Op::SetResources {
+                resources: std::mem::replace(&mut project.resources, resources),
             },
         }
     }
@@ -562,6 +576,21 @@ impl Document {
                     return Ok(Vec::new());
                 }
                 Ok(vec![Op::Replace { index, spec }])
+            }
+            Edit::SetResources { mut resources } => {
+                resources.sort_by(|a, b| a.name.cmp(&b.name));
+                if resources.iter().any(|r| r.name.trim().is_empty()) {
+                    return Err(EditError::UnnamedResource);
+                }
+                if let Some(w) = resources.windows(2).find(|w| w[0].name == w[1].name) {
+                    return Err(EditError::DuplicateResource {
+                        name: w[0].name.clone(),
+                    });
+                }
+                if resources == project.resources {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![Op::SetResources { resources }])
             }
             Edit::Batch { .. } => Err(EditError::Empty),
         }

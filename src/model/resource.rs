@@ -23,6 +23,43 @@ impl fmt::Display for SecretRef {
     }
 }
 
+/// How a Postgres connection uses TLS — libpq's `sslmode` values and meanings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum SslMode {
+    /// Plain connections only.
+    Disable,
+    /// TLS when the server offers it, without checking its certificate (libpq's default).
+    #[default]
+    Prefer,
+    /// TLS always, without checking the certificate.
+    Require,
+    /// TLS always, with a certificate trusted by the system (or `SSL_CERT_FILE`) for the host.
+    VerifyFull,
+}
+
+impl SslMode {
+    pub const ALL: [SslMode; 4] = [
+        SslMode::Disable,
+        SslMode::Prefer,
+        SslMode::Require,
+        SslMode::VerifyFull,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SslMode::Disable => "disable",
+            SslMode::Prefer => "prefer",
+            SslMode::Require => "require",
+            SslMode::VerifyFull => "verify-full",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|m| m.as_str() == s)
+    }
+}
+
 /// A named external system.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Resource {
@@ -41,6 +78,8 @@ pub enum ResourceKind {
         database: String,
         user: String,
         password: Option<SecretRef>,
+        #[serde(default)]
+        sslmode: SslMode,
     },
     S3 {
         bucket: String,

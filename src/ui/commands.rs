@@ -35,10 +35,11 @@ pub enum UICommand {
     RunHistory,
     ExportReport,
     ToggleWorkbench,
+    Connections,
 }
 
 impl UICommand {
-    pub const ALL: [UICommand; 29] = [
+    pub const ALL: [UICommand; 30] = [
         UICommand::Undo,
         UICommand::Redo,
         UICommand::Save,
@@ -68,6 +69,7 @@ impl UICommand {
         UICommand::RunHistory,
         UICommand::ExportReport,
         UICommand::ToggleWorkbench,
+        UICommand::Connections,
     ];
 
     /// Sentence case; `…` when the command opens a dialog.
@@ -102,6 +104,7 @@ impl UICommand {
             UICommand::RunHistory => "Run history",
             UICommand::ExportReport => "Export HTML…",
             UICommand::ToggleWorkbench => "Show or hide the workbench",
+            UICommand::Connections => "Connections…",
         }
     }
 
@@ -138,7 +141,8 @@ impl UICommand {
             | UICommand::ExportProject
             | UICommand::ToggleTheme
             | UICommand::ToggleInspector
-            | UICommand::ToggleDiagnostics => return None,
+            | UICommand::ToggleDiagnostics
+            | UICommand::Connections => return None,
         };
         Some(KeyboardShortcut::new(modifiers, key))
     }

@@ -169,6 +169,8 @@ pub struct Studio {
     pub add_palette: Option<CanvasPos>,
     pub command_palette: Option<panels::command_palette::PaletteState>,
     pub find: Option<panels::find::FindState>,
+    /// The connections window, when open.
+    pub connections: Option<panels::connections::ConnectionsState>,
     pub selection_query: String,
     pub selection_error: Option<String>,
     pub projects: Vec<app::ProjectSummary>,
@@ -237,6 +239,7 @@ impl Studio {
             add_palette: None,
             command_palette: None,
             find: None,
+            connections: None,
             selection_query: String::new(),
             selection_error: None,
             projects: Vec::new(),
@@ -361,6 +364,9 @@ impl Studio {
         }
         self.revalidate(ctx);
         self.autosave(ctx);
+        if let Some(c) = &mut self.connections {
+            c.poll();
+        }
         ctx.set_visuals(if self.prefs.dark_mode {
             egui::Visuals::dark()
         } else {
@@ -688,6 +694,9 @@ impl Studio {
             }
             UICommand::ExportReport => self.export_report_dialog(ctx),
             UICommand::ToggleWorkbench => self.workbench.open = !self.workbench.open,
+            UICommand::Connections => {
+                self.connections = Some(panels::connections::ConnectionsState::default());
+            }
         }
     }
 
@@ -816,6 +825,7 @@ pub fn studio_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     panels::find::find_ui(&ctx, studio);
     panels::picker::picker_ui(&ctx, studio);
     panels::launch::launch_ui(&ctx, studio);
+    panels::connections::connections_ui(&ctx, studio);
     studio.run_commands(&ctx);
 }
 

@@ -2,6 +2,7 @@
 //! edits; nothing here writes to disk.
 
 pub mod command_palette;
+pub mod connections;
 pub mod diagnostics;
 pub mod find;
 pub mod inspector;

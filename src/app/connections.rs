@@ -1,0 +1,197 @@
+//! Resources and their secrets for the studio and the CLI: the keyring (`medallion secret …`),
+//! the fetcher the engine reads S3/Postgres/HTTP sources through, "Test connection", and the
+//! redaction every text leaving the process goes through.
+
+use std::sync::Arc;
+use std::sync::mpsc;
+
+use crate::compute::{self, ResourceFetcher, SecretSource};
+use crate::engine::fetch::SourceFetcher;
+use crate::model::{LogLevel, Project, Resource, RunEvent, SecretRef};
+use crate::secrets;
+
+use super::AppError;
+
+/// Secret values from the OS keyring or the environment.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct KeyringSecrets;
+
+impl SecretSource for KeyringSecrets {
+    fn secret(&self, reference: &SecretRef) -> Result<String, String> {
+        secrets::resolve(reference).map_err(|e| e.to_string())
+    }
+}
+
+/// The fetcher runs use for sources behind a resource.
+pub fn fetcher() -> Arc<dyn SourceFetcher> {
+    Arc::new(ResourceFetcher::new(Arc::new(KeyringSecrets)))
+}
+
+/// `text` with every secret resolved in this process masked.
+pub fn redact(text: &str) -> String {
+    secrets::redact(text)
+}
+
+/// An event with every secret resolved in this process masked in its strings.
+pub fn redact_event(event: RunEvent) -> RunEvent {
+    let redactor = secrets::redactor();
+    if redactor.is_empty() {
+        return event;
+    }
+    let Ok(mut value) = serde_json::to_value(&event) else {
+        return withheld(&event);
+    };
+    redactor.redact_json(&mut value);
+    serde_json::from_value(value).unwrap_or_else(|_| withheld(&event))
+}
+
+fn withheld(event: &RunEvent) -> RunEvent {
+    let asset = match event {
+        RunEvent::Log { asset, .. } => asset.clone(),
+        _ => None,
+    };
+    RunEvent::Log {
+        level: LogLevel::Warn,
+        asset,
+        message: "an event was withheld because it could not be checked for secrets".to_owned(),
+    }
+}
+
+/// One resource with the state of each secret it refers to (never the values).
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct ResourceStatus {
+    pub name: String,
+    pub kind: &'static str,
+    pub description: String,
+    pub secrets: Vec<SecretStatus>,
+}
+
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct SecretStatus {
+    pub field: &'static str,
+    /// Where the secret lives, e.g. "keyring entry `warehouse_pw`".
+    pub reference: String,
+    pub available: bool,
+    /// Why it is not available (missing, keyring unreachable), with how to fix it.
+    pub problem: Option<String>,
+}
+
+/// The project's resources and whether each secret they need can be resolved here.
+pub fn resource_statuses(project: &Project) -> Vec<ResourceStatus> {
+    project
+        .resources
+        .iter()
+        .map(|r| ResourceStatus {
+            name: r.name.clone(),
+            kind: r.kind.label(),
+            description: r.description.clone(),
+            secrets: r
+                .kind
+                .secrets()
+                .into_iter()
+                .map(|(field, reference)| {
+                    let problem = secrets::resolve(reference).err().map(|e| e.to_string());
+                    SecretStatus {
+                        field,
+                        reference: reference.to_string(),
+                        available: problem.is_none(),
+                        problem,
+                    }
+                })
+                .collect(),
+        })
+        .collect()
+}
+
+/// Stores a secret in the OS keyring.
+pub fn secret_set(name: &str, value: &str) -> Result<(), AppError> {
+    secrets::set(name, value).map_err(|e| AppError::Secret(e.to_string()))
+}
+
+/// The names (never the values) of the secrets Medallion stored.
+pub fn secret_list() -> Result<Vec<String>, AppError> {
+    secrets::list().map_err(|e| AppError::Secret(e.to_string()))
+}
+
+/// Deletes a secret; `false` when there was none.
+pub fn secret_delete(name: &str) -> Result<bool, AppError> {
+    secrets::delete(name).map_err(|e| AppError::Secret(e.to_string()))
+}
+
+/// Whether `name` is a valid secret name (letters, digits, `_`, `-`, `.`).
+pub fn is_valid_secret_name(name: &str) -> bool {
+    secrets::is_valid_name(name)
+}
+
+/// Checks that a resource of `project` answers; the message says what was reached or
+/// precisely what failed. Blocks for at most the connect and request timeouts: call it off
+/// the UI thread (see [`spawn_test_connection`]).
+pub fn test_connection(project: &Project, resource: &str) -> Result<String, String> {
+    let r = project.resource(resource).ok_or_else(|| {
+        format!(
+            "resource `{resource}` is not defined in project `{}`",
+            project.name
+        )
+    })?;
+    test_resource(r, &project.resources)
+}
+
+/// [`test_connection`] for a resource that may not be saved yet (the connections panel).
+pub fn test_resource(resource: &Resource, resources: &[Resource]) -> Result<String, String> {
+    compute::test_connection(resource, resources, &KeyringSecrets)
+        .map_err(|e| redact(&e))
+        .map(|ok| redact(&ok))
+}
+
+/// Runs [`test_resource`] on a named background thread; the answer arrives on the receiver,
+/// after which `notify` is called (the studio passes `request_repaint`).
+pub fn spawn_test_connection(
+    resource: Resource,
+    resources: Vec<Resource>,
+    notify: Box<dyn Fn() + Send>,
+) -> mpsc::Receiver<Result<String, String>> {
+    let (tx, rx) = mpsc::sync_channel(1);
+    let name = resource.name.clone();
+    let spawned = std::thread::Builder::new()
+        .name(format!("medallion-test-{name}"))
+        .spawn(move || {
+            let _ = tx.send(test_resource(&resource, &resources));
+            notify();
+        });
+    if let Err(e) = spawned {
+        let (tx, rx2) = mpsc::sync_channel(1);
+        let _ = tx.send(Err(format!("cannot start the connection test: {e}")));
+        return rx2;
+    }
+    rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AssetKey, StepOutcome};
+
+    #[test]
+    fn events_lose_resolved_secrets_but_keep_their_shape() {
+        secrets::register("sekrit-for-events-1");
+        let event = redact_event(RunEvent::StepFinished {
+            asset: AssetKey::new("raw"),
+            partition: None,
+            outcome: StepOutcome::Failed {
+                error: "login sekrit-for-events-1 refused".to_owned(),
+            },
+            duration_ms: 12,
+        });
+        let RunEvent::StepFinished {
+            outcome: StepOutcome::Failed { error },
+            duration_ms,
+            ..
+        } = event
+        else {
+            panic!("the event changed kind: {event:?}");
+        };
+        assert_eq!(error, format!("login {} refused", secrets::MASK));
+        assert_eq!(duration_ms, 12);
+        assert!(!redact("x sekrit-for-events-1 y").contains("sekrit"));
+    }
+}

@@ -1,0 +1,341 @@
+//! HTTP JSON sources: `GET base_url + path` with the source's query parameters and, when the
+//! resource has a token, `Authorization: Bearer <token>`; the records are the array at the
+//! source's JSON pointer.
+//!
+//! Pagination follows the next page's URL from, in this order, an RFC 8288 `Link` header with
+//! `rel="next"`, or a top-level string field `next` in the body (absolute or relative to the
+//! page); a missing, null or empty link ends it. Next links must stay on the base URL's origin,
+//! so the token is never sent elsewhere. 429 and 5xx answers and connection failures are
+//! retried with exponential backoff (honouring `Retry-After`).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use reqwest::{StatusCode, Url};
+
+use super::{CONNECT_TIMEOUT, Ctx, version_of};
+use crate::engine::fetch::{Fetched, FetchedSource};
+use crate::model::ResourceKind;
+
+/// How long one page may take.
+const PAGE_TIMEOUT: Duration = Duration::from_mins(1);
+/// Retries after the first attempt of one page.
+const MAX_RETRIES: u32 = 4;
+const FIRST_BACKOFF: Duration = Duration::from_millis(500);
+const MAX_BACKOFF: Duration = Duration::from_secs(30);
+/// A guard against pagination loops.
+const MAX_PAGES: usize = 10_000;
+
+struct Api {
+    client: reqwest::Client,
+    base: Url,
+    token: Option<String>,
+}
+
+fn api(ctx: &Ctx<'_>) -> Result<Api, String> {
+    let name = &ctx.resource.name;
+    let ResourceKind::Http {
+        base_url,
+        auth_token,
+    } = &ctx.resource.kind
+    else {
+        return Err(format!("resource `{name}` is not an http resource"));
+    };
+    let mut base = Url::parse(base_url)
+        .map_err(|e| format!("resource `{name}`: base_url `{base_url}` is not a URL: {e}"))?;
+    if !matches!(base.scheme(), "http" | "https") {
+        return Err(format!(
+            "resource `{name}`: base_url `{base_url}` must start with http:// or https://"
+        ));
+    }
+    if !base.path().ends_with('/') {
+        let path = format!("{}/", base.path());
+        base.set_path(&path);
+    }
+    let token = match auth_token {
+        Some(t) => Some(ctx.secret("auth token", t)?),
+        None => None,
+    };
+    let client = reqwest::Client::builder()
+        .connect_timeout(CONNECT_TIMEOUT)
+        .timeout(PAGE_TIMEOUT)
+        .user_agent(concat!("medallion/", env!("CARGO_PKG_VERSION")))
+        .build()
+        .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+    Ok(Api {
+        client,
+        base,
+        token,
+    })
+}
+
+fn same_origin(a: &Url, b: &Url) -> bool {
+    a.scheme() == b.scheme()
+        && a.host_str() == b.host_str()
+        && a.port_or_known_default() == b.port_or_known_default()
+}
+
+/// The URL a link in a header or body points at.
+fn next_from_link_header(header: &str) -> Option<String> {
+    header.split(',').find_map(|part| {
+        let (target, params) = part.split_once(';')?;
+        let is_next = params.split(';').any(|p| {
+            let p = p.trim().to_ascii_lowercase();
+            p == "rel=\"next\"" || p == "rel=next"
+        });
+        let url = target.trim().strip_prefix('<')?.strip_suffix('>')?;
+        is_next.then(|| url.to_owned())
+    })
+}
+
+/// The wait before retry `attempt` (1-based): `Retry-After` seconds when given, else
+/// exponential backoff; never more than [`MAX_BACKOFF`].
+fn backoff(attempt: u32, retry_after: Option<&str>) -> Duration {
+    let computed = FIRST_BACKOFF * 2u32.saturating_pow(attempt.saturating_sub(1));
+    retry_after
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .map_or(computed, Duration::from_secs)
+        .min(MAX_BACKOFF)
+}
+
+/// One GET with retries; the body parsed as JSON and the next page's URL.
+async fn get_page(
+    api: &Api,
+    name: &str,
+    url: &Url,
+) -> Result<(serde_json::Value, Option<String>), String> {
+    let shown = {
+        let mut u = url.clone();
+        u.set_query(None);
+        u.to_string()
+    };
+    let mut attempt = 0;
+    loop {
+        let mut request = api
+            .client
+            .get(url.clone())
+            .header("Accept", "application/json");
+        if let Some(t) = &api.token {
+            request = request.bearer_auth(t);
+        }
+        // Ok(page), or Err((why, Retry-After)) for an answer worth retrying.
+        let outcome = match request.send().await {
+            Err(e) if e.is_connect() || e.is_timeout() => Err((
+                if e.is_timeout() {
+                    format!("timed out requesting {shown} for resource `{name}`")
+                } else {
+                    format!(
+                        "cannot reach {shown} for resource `{name}`: {}",
+                        root_cause(&e)
+                    )
+                },
+                None,
+            )),
+            Err(e) => {
+                return Err(format!(
+                    "request to {shown} failed for resource `{name}`: {}",
+                    root_cause(&e)
+                ));
+            }
+            Ok(response) => {
+                let status = response.status();
+                if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+                    let after = response
+                        .headers()
+                        .get("retry-after")
+                        .and_then(|v| v.to_str().ok())
+                        .map(str::to_owned);
+                    Err((
+                        format!("{shown} answered {status} for resource `{name}`"),
+                        after,
+                    ))
+                } else if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+                    return Err(format!(
+                        "authentication failed for resource `{name}` ({shown} answered {status})"
+                    ));
+                } else if !status.is_success() {
+                    return Err(format!("{shown} answered {status} for resource `{name}`"));
+                } else {
+                    let link = response
+                        .headers()
+                        .get("link")
+                        .and_then(|v| v.to_str().ok())
+                        .and_then(next_from_link_header);
+                    let bytes = response.bytes().await.map_err(|e| {
+                        format!(
+                            "cannot read the answer of {shown} for resource `{name}`: {}",
+                            root_cause(&e)
+                        )
+                    })?;
+                    let body: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+                        format!("{shown} did not answer JSON for resource `{name}`: {e}")
+                    })?;
+                    let next = link.or_else(|| {
+                        body.get("next")
+                            .and_then(serde_json::Value::as_str)
+                            .filter(|s| !s.is_empty())
+                            .map(str::to_owned)
+                    });
+                    Ok((body, next))
+                }
+            }
+        };
+        match outcome {
+            Ok(page) => return Ok(page),
+            Err((why, after)) => {
+                attempt += 1;
+                if attempt > MAX_RETRIES {
+                    return Err(format!("{why} (gave up after {MAX_RETRIES} retries)"));
+                }
+                let wait = backoff(attempt, after.as_deref());
+                tracing::info!(
+                    resource = name,
+                    attempt,
+                    wait_ms = wait.as_millis() as u64,
+                    "retrying: {why}"
+                );
+                tokio::time::sleep(wait).await;
+            }
+        }
+    }
+}
+
+fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
+    let mut cause = e;
+    while let Some(next) = cause.source() {
+        cause = next;
+    }
+    cause.to_string()
+}
+
+pub(super) async fn fetch(
+    ctx: &Ctx<'_>,
+    path: &str,
+    params: &BTreeMap<String, String>,
+    records_pointer: &str,
+    limit: Option<usize>,
+) -> Result<FetchedSource, String> {
+    let name = &ctx.resource.name;
+    let api = api(ctx)?;
+    let mut url = api.base.join(path.trim_start_matches('/')).map_err(|e| {
+        format!("path `{path}` does not make a URL with the base of resource `{name}`: {e}")
+    })?;
+    if !params.is_empty() {
+        url.query_pairs_mut().extend_pairs(params.iter());
+    }
+    let mut records = Vec::new();
+    let mut pages = 0usize;
+    loop {
+        let (body, next) = get_page(&api, name, &url).await?;
+        pages += 1;
+        let found = if records_pointer.is_empty() {
+            Some(&body)
+        } else {
+            body.pointer(records_pointer)
+        };
+        match found {
+            Some(serde_json::Value::Array(items)) => records.extend(items.iter().cloned()),
+            Some(other) => {
+                return Err(format!(
+                    "page {pages} of resource `{name}`: at records_pointer `{records_pointer}` there is {}, not an array of records",
+                    kind_of(other)
+                ));
+            }
+            None => {
+                return Err(format!(
+                    "page {pages} of resource `{name}`: nothing at records_pointer `{records_pointer}`"
+                ));
+            }
+        }
+        if limit.is_some_and(|l| records.len() >= l) {
+            break;
+        }
+        let Some(next) = next else { break };
+        let next_url = url.join(&next).map_err(|e| {
+            format!("page {pages} of resource `{name}`: bad next link `{next}`: {e}")
+        })?;
+        if !same_origin(&next_url, &api.base) {
+            return Err(format!(
+                "page {pages} of resource `{name}` links to {next_url}, outside {}; Medallion follows next links only on the resource's own host",
+                api.base
+            ));
+        }
+        if pages >= MAX_PAGES {
+            return Err(format!(
+                "resource `{name}` returned more than {MAX_PAGES} pages; stopping"
+            ));
+        }
+        url = next_url;
+    }
+    let text = serde_json::to_string(&records).unwrap_or_default();
+    Ok(FetchedSource {
+        version: version_of([text.as_bytes()]),
+        data: Fetched::Records(records),
+    })
+}
+
+fn kind_of(v: &serde_json::Value) -> &'static str {
+    match v {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "a boolean",
+        serde_json::Value::Number(_) => "a number",
+        serde_json::Value::String(_) => "a string",
+        serde_json::Value::Array(_) => "an array",
+        serde_json::Value::Object(_) => "an object",
+    }
+}
+
+pub(super) async fn test(ctx: &Ctx<'_>) -> Result<String, String> {
+    let name = &ctx.resource.name;
+    let api = api(ctx)?;
+    let mut request = api.client.get(api.base.clone());
+    if let Some(t) = &api.token {
+        request = request.bearer_auth(t);
+    }
+    let response = request.send().await.map_err(|e| {
+        if e.is_timeout() {
+            format!("timed out reaching {} for resource `{name}`", api.base)
+        } else {
+            format!(
+                "cannot reach {} for resource `{name}`: {}",
+                api.base,
+                root_cause(&e)
+            )
+        }
+    })?;
+    let status = response.status();
+    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+        return Err(format!(
+            "authentication failed for resource `{name}` ({} answered {status})",
+            api.base
+        ));
+    }
+    Ok(format!("reached {} (HTTP {status})", api.base))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn link_headers_give_the_next_page() {
+        assert_eq!(
+            next_from_link_header(
+                r#"<https://a/x?page=2>; rel="next", <https://a/x?page=9>; rel="last""#
+            ),
+            Some("https://a/x?page=2".to_owned())
+        );
+        assert_eq!(
+            next_from_link_header(r#"<https://a/x?page=1>; rel="prev""#),
+            None
+        );
+    }
+
+    #[test]
+    fn backoff_grows_and_is_capped() {
+        assert_eq!(backoff(1, None), Duration::from_millis(500));
+        assert_eq!(backoff(3, None), Duration::from_secs(2));
+        assert_eq!(backoff(2, Some("1")), Duration::from_secs(1));
+        assert_eq!(backoff(2, Some("3600")), MAX_BACKOFF);
+    }
+}

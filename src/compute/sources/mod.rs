@@ -1,0 +1,182 @@
+//! Reading sources behind a resource: [`ResourceFetcher`] implements the engine's
+//! [`SourceFetcher`] for S3 objects, Postgres queries and HTTP JSON APIs, and
+//! [`test_connection`] checks a resource the way the studio's "Test connection" does.
+//!
+//! Every network call is bounded: connects give up after [`CONNECT_TIMEOUT`], whole requests
+//! after [`REQUEST_TIMEOUT`]. Secret values come from a [`SecretSource`] (the app passes the
+//! keyring), and no message built here contains one.
+
+mod http;
+mod pg_tls;
+mod postgres;
+mod s3;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use crate::engine::fetch::{FetchRequest, FetchedSource, SourceFetcher};
+use crate::model::{Resource, ResourceKind, SecretRef, SourceSpec};
+
+/// How long connecting to a server may take.
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long one request (one query, one object, one page) may take.
+pub const REQUEST_TIMEOUT: Duration = Duration::from_mins(5);
+
+/// Where secret values come from (the app resolves them from the keyring or the environment).
+pub trait SecretSource: Send + Sync {
+    /// The value, or an error saying which secret is missing and how to set it.
+    fn secret(&self, reference: &SecretRef) -> Result<String, String>;
+}
+
+/// The engine's fetcher for S3, Postgres and HTTP sources.
+#[derive(Clone)]
+pub struct ResourceFetcher {
+    secrets: Arc<dyn SecretSource>,
+}
+
+impl std::fmt::Debug for ResourceFetcher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ResourceFetcher").finish_non_exhaustive()
+    }
+}
+
+impl ResourceFetcher {
+    pub fn new(secrets: Arc<dyn SecretSource>) -> Self {
+        Self { secrets }
+    }
+}
+
+/// Context a reader needs besides its resource.
+struct Ctx<'a> {
+    resource: &'a Resource,
+    resources: &'a [Resource],
+    secrets: &'a dyn SecretSource,
+}
+
+impl Ctx<'_> {
+    fn secret(&self, field: &str, reference: &SecretRef) -> Result<String, String> {
+        self.secrets
+            .secret(reference)
+            .map_err(|e| format!("resource `{}` needs its {field}: {e}", self.resource.name))
+    }
+}
+
+impl SourceFetcher for ResourceFetcher {
+    fn fetch(&self, request: &FetchRequest<'_>) -> Result<FetchedSource, String> {
+        let ctx = Ctx {
+            resource: request.resource,
+            resources: request.resources,
+            secrets: self.secrets.as_ref(),
+        };
+        let name = &request.resource.name;
+        let mismatch = |wants: &str| {
+            Err(format!(
+                "resource `{name}` is a {} resource, but a {} source needs a {wants} resource",
+                request.resource.kind.label(),
+                request.source.kind_label()
+            ))
+        };
+        match (request.source, &request.resource.kind) {
+            (SourceSpec::S3 { key, .. }, ResourceKind::S3 { .. }) => {
+                run_async(s3::fetch(&ctx, key, request.limit), request.cancel)
+            }
+            (SourceSpec::S3 { .. }, _) => mismatch("s3"),
+            (SourceSpec::Postgres { query, .. }, ResourceKind::Postgres { .. }) => {
+                run_async(postgres::fetch(&ctx, query, request.limit), request.cancel)
+            }
+            (SourceSpec::Postgres { .. }, _) => mismatch("postgres"),
+            (
+                SourceSpec::Http {
+                    path,
+                    params,
+                    records_pointer,
+                    ..
+                },
+                ResourceKind::Http { .. },
+            ) => run_async(
+                http::fetch(&ctx, path, params, records_pointer, request.limit),
+                request.cancel,
+            ),
+            (SourceSpec::Http { .. }, _) => mismatch("http"),
+            (SourceSpec::File { .. }, _) => {
+                Err("file sources are read by the engine, not fetched".to_owned())
+            }
+        }
+    }
+}
+
+/// Checks that a resource answers: connects, authenticates and touches what sources read (the
+/// database, the bucket, the API's base URL). Success says what was reached; failure says
+/// precisely why (authentication, unreachable, timeout, bucket missing).
+pub fn test_connection(
+    resource: &Resource,
+    resources: &[Resource],
+    secrets: &dyn SecretSource,
+) -> Result<String, String> {
+    let ctx = Ctx {
+        resource,
+        resources,
+        secrets,
+    };
+    match &resource.kind {
+        ResourceKind::Postgres { .. } => run_async(postgres::test(&ctx), None),
+        ResourceKind::S3 { .. } | ResourceKind::Aws { .. } => run_async(s3::test(&ctx), None),
+        ResourceKind::Http { .. } => run_async(http::test(&ctx), None),
+    }
+}
+
+/// How often a fetch in flight looks at the run's cancel flag.
+const CANCEL_POLL: Duration = Duration::from_millis(100);
+
+/// Runs a future to completion on a fresh single-threaded runtime in a named scoped thread,
+/// so callers may be plain threads or tasks inside another runtime (the studio's) alike. When
+/// `cancel` is set the future is dropped (closing its connections) and an error returned.
+fn run_async<T: Send>(
+    future: impl Future<Output = Result<T, String>> + Send,
+    cancel: Option<&AtomicBool>,
+) -> Result<T, String> {
+    // reqwest and the AWS SDK use rustls; without a process-wide provider the first client
+    // panics. `main` installs one; tests and embedders may not have.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    std::thread::scope(|scope| {
+        let handle = std::thread::Builder::new()
+            .name("medallion-fetch".to_owned())
+            .spawn_scoped(scope, move || {
+                let runtime = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .map_err(|e| format!("cannot start the network runtime: {e}"))?;
+                runtime.block_on(async {
+                    let Some(flag) = cancel else {
+                        return future.await;
+                    };
+                    let canceled = async {
+                        while !flag.load(Ordering::Relaxed) {
+                            tokio::time::sleep(CANCEL_POLL).await;
+                        }
+                    };
+                    tokio::select! {
+                        result = future => result,
+                        () = canceled => Err("canceled while reading the source".to_owned()),
+                    }
+                })
+            })
+            .map_err(|e| format!("cannot start a network thread: {e}"))?;
+        handle
+            .join()
+            .unwrap_or_else(|_| Err("the network thread crashed".to_owned()))
+    })
+}
+
+/// A short stable hash of some parts, for input versions.
+fn version_of<'a>(parts: impl IntoIterator<Item = &'a [u8]>) -> String {
+    use sha2::{Digest, Sha256};
+    let mut h = Sha256::new();
+    for p in parts {
+        h.update((p.len() as u64).to_le_bytes());
+        h.update(p);
+    }
+    crate::engine::hex(&h.finalize()[..8])
+}

@@ -1,0 +1,304 @@
+//! S3 sources: one object, or every object under a prefix (a key ending in `/`).
+
+use aws_config::BehaviorVersion;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_s3::config::Credentials;
+use aws_sdk_s3::config::http::HttpResponse;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+
+use super::{CONNECT_TIMEOUT, Ctx, REQUEST_TIMEOUT, version_of};
+use crate::engine::fetch::{Fetched, FetchedObject, FetchedSource};
+use crate::model::ResourceKind;
+
+/// The most objects one prefix may hold (a guard against reading a whole lake by mistake).
+const MAX_OBJECTS: usize = 100_000;
+
+struct Target {
+    client: aws_sdk_s3::Client,
+    /// Empty for an `aws` resource (which names no bucket).
+    bucket: String,
+    endpoint: String,
+}
+
+/// A client for an `s3` resource (or an `aws` resource): region, endpoint and credentials from
+/// the resource, its `aws` resource, or the standard AWS chain (environment, profiles, SSO).
+async fn target(ctx: &Ctx<'_>) -> Result<Target, String> {
+    let name = &ctx.resource.name;
+    let (bucket, s3_region, s3_endpoint, aws) = match &ctx.resource.kind {
+        ResourceKind::S3 {
+            bucket,
+            region,
+            endpoint_url,
+            aws,
+        } => {
+            let aws = match aws {
+                Some(a) => Some(ctx.resources.iter().find(|r| &r.name == a).ok_or_else(|| {
+                    format!("resource `{name}` names aws resource `{a}`, which is not defined")
+                })?),
+                None => None,
+            };
+            (bucket.clone(), region.clone(), endpoint_url.clone(), aws)
+        }
+        ResourceKind::Aws { .. } => (String::new(), None, None, Some(ctx.resource)),
+        other => {
+            return Err(format!(
+                "resource `{name}` is a {} resource, not s3",
+                other.label()
+            ));
+        }
+    };
+    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
+        TimeoutConfig::builder()
+            .connect_timeout(CONNECT_TIMEOUT)
+            .operation_attempt_timeout(REQUEST_TIMEOUT)
+            .build(),
+    );
+    let mut region = s3_region;
+    let mut endpoint = s3_endpoint;
+    if let Some(aws) = aws
+        && let ResourceKind::Aws {
+            region: aws_region,
+            profile,
+            endpoint_url,
+            access_key_id,
+            secret_access_key,
+        } = &aws.kind
+    {
+        region = region.or_else(|| aws_region.clone());
+        endpoint = endpoint.or_else(|| endpoint_url.clone());
+        if let Some(p) = profile {
+            loader = loader.profile_name(p);
+        }
+        match (access_key_id, secret_access_key) {
+            (Some(id), Some(secret)) => {
+                let id = ctx.secret("access key id", id)?;
+                let secret = ctx.secret("secret access key", secret)?;
+                loader = loader.credentials_provider(Credentials::new(
+                    id,
+                    secret,
+                    None,
+                    None,
+                    "medallion-keyring",
+                ));
+            }
+            (None, None) => {}
+            _ => {
+                return Err(format!(
+                    "resource `{}` sets only one of access_key_id and secret_access_key; set both or neither",
+                    aws.name
+                ));
+            }
+        }
+    }
+    if let Some(r) = region {
+        loader = loader.region(aws_config::Region::new(r));
+    }
+    if let Some(e) = &endpoint {
+        loader = loader.endpoint_url(e);
+    }
+    let shared = loader.load().await;
+    if shared.region().is_none() {
+        return Err(format!(
+            "resource `{name}` has no AWS region: set `region` on it or AWS_REGION"
+        ));
+    }
+    let mut config = aws_sdk_s3::config::Builder::from(&shared);
+    if endpoint.is_some() || shared.endpoint_url().is_some() {
+        // S3-compatible stores and local test servers serve buckets as paths, not host names.
+        config = config.force_path_style(true);
+    }
+    let endpoint = shared
+        .endpoint_url()
+        .map_or_else(|| "AWS S3".to_owned(), str::to_owned);
+    Ok(Target {
+        client: aws_sdk_s3::Client::from_conf(config.build()),
+        bucket,
+        endpoint,
+    })
+}
+
+/// One precise sentence for a failed S3 call.
+fn describe<E>(resource: &str, t: &Target, what: &str, err: &SdkError<E, HttpResponse>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+{
+    match err {
+        SdkError::DispatchFailure(d) if d.is_timeout() => format!(
+            "timed out connecting to {} for resource `{resource}` (after {} s)",
+            t.endpoint,
+            super::CONNECT_TIMEOUT.as_secs()
+        ),
+        SdkError::DispatchFailure(_) => format!(
+            "cannot reach {} for resource `{resource}`: {}",
+            t.endpoint,
+            DisplayErrorContext(err)
+        ),
+        SdkError::TimeoutError(_) => format!(
+            "timed out {what} on {} for resource `{resource}`",
+            t.endpoint
+        ),
+        _ => {
+            let code = err.code().unwrap_or_default();
+            let raw_status = err.raw_response().map(|r| r.status().as_u16());
+            match code {
+                "NoSuchBucket" => format!(
+                    "bucket `{}` does not exist (resource `{resource}`, {})",
+                    t.bucket, t.endpoint
+                ),
+                "NoSuchKey" => format!("{what}: the object does not exist (resource `{resource}`)"),
+                "InvalidAccessKeyId"
+                | "SignatureDoesNotMatch"
+                | "InvalidToken"
+                | "ExpiredToken"
+                | "AccessDenied"
+                | "InvalidClientTokenId" => format!(
+                    "authentication failed for resource `{resource}` ({code}: {})",
+                    err.message().unwrap_or("access denied")
+                ),
+                _ if raw_status == Some(404) && what.starts_with("checking") => format!(
+                    "bucket `{}` does not exist (resource `{resource}`, {})",
+                    t.bucket, t.endpoint
+                ),
+                _ if matches!(raw_status, Some(401 | 403)) => format!(
+                    "authentication failed for resource `{resource}` (HTTP {})",
+                    raw_status.unwrap_or_default()
+                ),
+                _ => format!(
+                    "{what} failed for resource `{resource}`: {}",
+                    DisplayErrorContext(err)
+                ),
+            }
+        }
+    }
+}
+
+pub(super) async fn fetch(
+    ctx: &Ctx<'_>,
+    key: &str,
+    limit: Option<usize>,
+) -> Result<FetchedSource, String> {
+    let name = &ctx.resource.name;
+    let t = target(ctx).await?;
+    let keys: Vec<(String, String)> = if key.is_empty() || key.ends_with('/') {
+        let mut keys = Vec::new();
+        let mut token = None;
+        loop {
+            let page = t
+                .client
+                .list_objects_v2()
+                .bucket(&t.bucket)
+                .prefix(key)
+                .set_continuation_token(token.take())
+                .send()
+                .await
+                .map_err(|e| describe(name, &t, &format!("listing s3://{}/{key}", t.bucket), &e))?;
+            for o in page.contents() {
+                if let Some(k) = o.key()
+                    && !k.ends_with('/')
+                {
+                    keys.push((k.to_owned(), o.e_tag().unwrap_or_default().to_owned()));
+                }
+            }
+            if keys.len() > MAX_OBJECTS {
+                return Err(format!(
+                    "more than {MAX_OBJECTS} objects under s3://{}/{key}; narrow the prefix",
+                    t.bucket
+                ));
+            }
+            match page.next_continuation_token() {
+                Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_owned()),
+                _ => break,
+            }
+        }
+        if keys.is_empty() {
+            return Err(format!(
+                "no objects under s3://{}/{key} (resource `{name}`)",
+                t.bucket
+            ));
+        }
+        keys.sort();
+        keys
+    } else {
+        vec![(key.to_owned(), String::new())]
+    };
+    // A preview needs only the first object.
+    let wanted = if limit.is_some() {
+        &keys[..1]
+    } else {
+        &keys[..]
+    };
+    let mut objects = Vec::with_capacity(wanted.len());
+    let mut tags = Vec::with_capacity(wanted.len());
+    for (k, _) in wanted {
+        let what = format!("reading s3://{}/{k}", t.bucket);
+        let out = t
+            .client
+            .get_object()
+            .bucket(&t.bucket)
+            .key(k)
+            .send()
+            .await
+            .map_err(|e| describe(name, &t, &what, &e))?;
+        let etag = out.e_tag().unwrap_or_default().to_owned();
+        let bytes = out
+            .body
+            .collect()
+            .await
+            .map_err(|e| format!("{what} for resource `{name}`: {e}"))?
+            .into_bytes()
+            .to_vec();
+        tags.push(format!("{k}\u{0}{etag}\u{0}{}", bytes.len()));
+        objects.push(FetchedObject {
+            name: format!("s3://{}/{k}", t.bucket),
+            bytes,
+        });
+    }
+    let version = version_of(tags.iter().map(String::as_bytes));
+    Ok(FetchedSource {
+        data: Fetched::Objects(objects),
+        version,
+    })
+}
+
+pub(super) async fn test(ctx: &Ctx<'_>) -> Result<String, String> {
+    let name = &ctx.resource.name;
+    let t = target(ctx).await?;
+    if t.bucket.is_empty() {
+        let out = t
+            .client
+            .list_buckets()
+            .send()
+            .await
+            .map_err(|e| describe(name, &t, "listing buckets", &e))?;
+        return Ok(format!(
+            "connected to {}: the credentials see {} bucket(s)",
+            t.endpoint,
+            out.buckets().len()
+        ));
+    }
+    let what = format!("checking bucket `{}`", t.bucket);
+    t.client
+        .head_bucket()
+        .bucket(&t.bucket)
+        .send()
+        .await
+        .map_err(|e| describe(name, &t, &what, &e))?;
+    let listed = t
+        .client
+        .list_objects_v2()
+        .bucket(&t.bucket)
+        .max_keys(1)
+        .send()
+        .await
+        .map_err(|e| describe(name, &t, &format!("listing bucket `{}`", t.bucket), &e))?;
+    Ok(format!(
+        "connected to {}: bucket `{}` is readable{}",
+        t.endpoint,
+        t.bucket,
+        if listed.contents().is_empty() {
+            " (and empty)"
+        } else {
+            ""
+        }
+    ))
+}

@@ -1,0 +1,539 @@
+//! The connections window: the project's resources (Postgres, S3, HTTP, AWS) — add, edit,
+//! delete — with password and token fields that go straight to the OS keyring (the project
+//! keeps only `{ keyring = "NAME" }`), and "Test connection", which runs in the background.
+
+use std::sync::mpsc::{Receiver, TryRecvError};
+
+use crate::app;
+use crate::model::{Edit, Project, Resource, ResourceKind, SecretRef};
+
+use super::super::Studio;
+
+/// A secret typed into the form: held only until it is handed to the keyring thread.
+#[derive(Default)]
+struct SecretInput {
+    text: String,
+}
+
+/// The form for one resource being added or edited.
+struct Draft {
+    /// The resource's name when the draft was opened (`None` for a new one).
+    original: Option<String>,
+    name: String,
+    description: String,
+    kind: ResourceKind,
+    /// Port as typed, checked on save.
+    port_text: String,
+    /// Secret fields typed this time, by field name (`password`, `auth_token`, …).
+    secrets: Vec<(&'static str, SecretInput)>,
+}
+
+/// Open-window state; `None` on the studio when the window is closed.
+#[derive(Default)]
+pub struct ConnectionsState {
+    draft: Option<Draft>,
+    /// The outcome of the last save or test: `(ok, message)`.
+    status: Option<(bool, String)>,
+    pending_test: Option<Receiver<Result<String, String>>>,
+    pending_store: Option<Receiver<Result<String, String>>>,
+}
+
+impl std::fmt::Debug for ConnectionsState {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ConnectionsState")
+            .field("status", &self.status)
+            .finish_non_exhaustive()
+    }
+}
+
+impl ConnectionsState {
+    /// Picks up finished tests and keyring writes (called from the studio's `logic`).
+    pub fn poll(&mut self) {
+        for slot in [&mut self.pending_store, &mut self.pending_test] {
+            if let Some(rx) = slot {
+                match rx.try_recv() {
+                    Ok(result) => {
+                        self.status = Some(match result {
+                            Ok(m) => (true, m),
+                            Err(e) => (false, e),
+                        });
+                        *slot = None;
+                    }
+                    Err(TryRecvError::Empty) => {}
+                    Err(TryRecvError::Disconnected) => *slot = None,
+                }
+            }
+        }
+    }
+
+    pub fn is_busy(&self) -> bool {
+        self.pending_test.is_some() || self.pending_store.is_some()
+    }
+}
+
+fn new_kind(label: &str) -> ResourceKind {
+    match label {
+        "s3" => ResourceKind::S3 {
+            bucket: String::new(),
+            region: None,
+            endpoint_url: None,
+            aws: None,
+        },
+        "http" => ResourceKind::Http {
+            base_url: "https://".to_owned(),
+            auth_token: None,
+        },
+        "aws" => ResourceKind::Aws {
+            region: None,
+            profile: None,
+            endpoint_url: None,
+            access_key_id: None,
+            secret_access_key: None,
+        },
+        _ => ResourceKind::Postgres {
+            host: "localhost".to_owned(),
+            port: 5432,
+            database: String::new(),
+            user: String::new(),
+            password: None,
+            sslmode: crate::model::SslMode::default(),
+        },
+    }
+}
+
+fn draft_of(resource: Option<&Resource>, kind: &str, taken: &[Resource]) -> Draft {
+    let (original, name, description, kind) = match resource {
+        Some(r) => (
+            Some(r.name.clone()),
+            r.name.clone(),
+            r.description.clone(),
+            r.kind.clone(),
+        ),
+        None => {
+            let mut n = 1;
+            while taken.iter().any(|r| r.name == format!("{kind}_{n}")) {
+                n += 1;
+            }
+            (None, format!("{kind}_{n}"), String::new(), new_kind(kind))
+        }
+    };
+    let port_text = match &kind {
+        ResourceKind::Postgres { port, .. } => port.to_string(),
+        _ => String::new(),
+    };
+    let secrets = match &kind {
+        ResourceKind::Postgres { .. } => vec![("password", SecretInput::default())],
+        ResourceKind::Http { .. } => vec![("auth_token", SecretInput::default())],
+        ResourceKind::Aws { .. } => vec![
+            ("access_key_id", SecretInput::default()),
+            ("secret_access_key", SecretInput::default()),
+        ],
+        ResourceKind::S3 { .. } => Vec::new(),
+    };
+    Draft {
+        original,
+        name,
+        description,
+        kind,
+        port_text,
+        secrets,
+    }
+}
+
+/// The keyring name a resource's secret field is stored under: `project.resource.field`.
+pub fn secret_name(project: &str, resource: &str, field: &str) -> String {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '_' || c == '-' {
+                    c
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    format!("{}.{}.{field}", clean(project), clean(resource))
+}
+
+fn optional(ui: &mut egui::Ui, label: &str, value: &mut Option<String>) {
+    let mut text = value.clone().unwrap_or_default();
+    let l = ui.label(label);
+    if ui
+        .add(egui::TextEdit::singleline(&mut text).desired_width(260.0))
+        .labelled_by(l.id)
+        .changed()
+    {
+        *value = (!text.trim().is_empty()).then(|| text.trim().to_owned());
+    }
+    ui.end_row();
+}
+
+fn required(ui: &mut egui::Ui, label: &str, value: &mut String) {
+    let l = ui.label(label);
+    ui.add(egui::TextEdit::singleline(value).desired_width(260.0))
+        .labelled_by(l.id);
+    ui.end_row();
+}
+
+fn secret_row(
+    ui: &mut egui::Ui,
+    label: &str,
+    current: Option<&SecretRef>,
+    input: &mut SecretInput,
+) {
+    let l = ui.label(label);
+    ui.vertical(|ui| {
+        ui.add(
+            egui::TextEdit::singleline(&mut input.text)
+                .password(true)
+                .desired_width(260.0)
+                .hint_text("type to store in the OS keyring"),
+        )
+        .labelled_by(l.id);
+        let now = current.map_or_else(|| "not set".to_owned(), ToString::to_string);
+        ui.weak(format!("now: {now}"));
+    });
+    ui.end_row();
+}
+
+fn slot<'a>(
+    secrets: &'a mut [(&'static str, SecretInput)],
+    field: &str,
+) -> Option<&'a mut SecretInput> {
+    secrets
+        .iter_mut()
+        .find(|(f, _)| *f == field)
+        .map(|(_, s)| s)
+}
+
+fn form_ui(ui: &mut egui::Ui, d: &mut Draft) {
+    egui::Grid::new("resource_form")
+        .num_columns(2)
+        .spacing([8.0, 6.0])
+        .show(ui, |ui| {
+            required(ui, "Name", &mut d.name);
+            required(ui, "Description", &mut d.description);
+            let mut secrets = std::mem::take(&mut d.secrets);
+            let mut blank = SecretInput::default();
+            match &mut d.kind {
+                ResourceKind::Postgres {
+                    host,
+                    database,
+                    user,
+                    password,
+                    sslmode,
+                    ..
+                } => {
+                    required(ui, "Host", host);
+                    required(ui, "Port", &mut d.port_text);
+                    required(ui, "Database", database);
+                    required(ui, "User", user);
+                    ui.label("TLS (sslmode)");
+                    egui::ComboBox::from_id_salt("sslmode")
+                        .selected_text(sslmode.as_str())
+                        .show_ui(ui, |ui| {
+                            for m in crate::model::SslMode::ALL {
+                                ui.selectable_value(sslmode, m, m.as_str());
+                            }
+                        });
+                    ui.end_row();
+                    let s = slot(&mut secrets, "password").unwrap_or(&mut blank);
+                    secret_row(ui, "Password", password.as_ref(), s);
+                }
+                ResourceKind::S3 {
+                    bucket,
+                    region,
+                    endpoint_url,
+                    aws,
+                } => {
+                    required(ui, "Bucket", bucket);
+                    optional(ui, "Region", region);
+                    optional(ui, "Endpoint URL", endpoint_url);
+                    optional(ui, "AWS resource", aws);
+                }
+                ResourceKind::Http {
+                    base_url,
+                    auth_token,
+                } => {
+                    required(ui, "Base URL", base_url);
+                    let s = slot(&mut secrets, "auth_token").unwrap_or(&mut blank);
+                    secret_row(ui, "Bearer token", auth_token.as_ref(), s);
+                }
+                ResourceKind::Aws {
+                    region,
+                    profile,
+                    endpoint_url,
+                    access_key_id,
+                    secret_access_key,
+                } => {
+                    optional(ui, "Region", region);
+                    optional(ui, "Profile", profile);
+                    optional(ui, "Endpoint URL", endpoint_url);
+                    let s = slot(&mut secrets, "access_key_id").unwrap_or(&mut blank);
+                    secret_row(ui, "Access key ID", access_key_id.as_ref(), s);
+                    let s = slot(&mut secrets, "secret_access_key").unwrap_or(&mut blank);
+                    secret_row(ui, "Secret access key", secret_access_key.as_ref(), s);
+                }
+            }
+            d.secrets = secrets;
+        });
+}
+
+/// Points the draft's secret fields at their keyring names and takes the typed values out.
+fn take_secrets(project: &str, d: &mut Draft) -> TypedSecrets {
+    let mut typed = Vec::new();
+    for (field, input) in &mut d.secrets {
+        if input.text.is_empty() {
+            continue;
+        }
+        let name = secret_name(project, &d.name, field);
+        typed.push((name.clone(), std::mem::take(&mut input.text)));
+        let reference = Some(SecretRef::Keyring(name));
+        match (&mut d.kind, *field) {
+            (ResourceKind::Postgres { password, .. }, "password") => *password = reference,
+            (ResourceKind::Http { auth_token, .. }, "auth_token") => *auth_token = reference,
+            (ResourceKind::Aws { access_key_id, .. }, "access_key_id") => {
+                *access_key_id = reference;
+            }
+            (
+                ResourceKind::Aws {
+                    secret_access_key, ..
+                },
+                "secret_access_key",
+            ) => *secret_access_key = reference,
+            _ => {}
+        }
+    }
+    typed
+}
+
+/// The resource a draft describes, or what is wrong with it.
+fn resource_of(d: &mut Draft) -> Result<Resource, String> {
+    if let ResourceKind::Postgres { port, .. } = &mut d.kind {
+        *port = d
+            .port_text
+            .trim()
+            .parse()
+            .map_err(|_| format!("port `{}` is not a number from 1 to 65535", d.port_text))?;
+    }
+    let name = d.name.trim();
+    if name.is_empty() {
+        return Err("a resource needs a name".to_owned());
+    }
+    Ok(Resource {
+        name: name.to_owned(),
+        description: d.description.trim().to_owned(),
+        kind: d.kind.clone(),
+    })
+}
+
+/// Secrets typed into a form, as `(keyring name, value)`.
+type TypedSecrets = Vec<(String, String)>;
+
+/// The project's resources with the draft saved into them, and the typed secrets to store
+/// (their fields now point at the keyring names). A new name may not clash with another.
+fn save(project: &Project, d: &mut Draft) -> Result<(Vec<Resource>, TypedSecrets), String> {
+    let checked = resource_of(d)?;
+    if d.original.as_deref() != Some(checked.name.as_str())
+        && project.resource(&checked.name).is_some()
+    {
+        return Err(format!(
+            "a resource named `{}` already exists",
+            checked.name
+        ));
+    }
+    let typed = take_secrets(&project.name, d);
+    let resource = resource_of(d)?;
+    let mut resources: Vec<Resource> = project
+        .resources
+        .iter()
+        .filter(|r| Some(&r.name) != d.original.as_ref())
+        .cloned()
+        .collect();
+    d.original = Some(resource.name.clone());
+    resources.push(resource);
+    Ok((resources, typed))
+}
+
+/// The connections window, when open.
+pub fn connections_ui(ctx: &egui::Context, studio: &mut Studio) {
+    let Some(mut state) = studio.connections.take() else {
+        return;
+    };
+    let mut open = true;
+    let mut edit: Option<Edit> = None;
+    // Only what the window needs: cloning the assets every frame would cost on big projects.
+    let project = Project {
+        name: studio.project().name.clone(),
+        resources: studio.project().resources.clone(),
+        ..Project::default()
+    };
+    egui::Window::new("Connections")
+        .open(&mut open)
+        .collapsible(false)
+        .default_width(480.0)
+        .default_pos(ctx.content_rect().center() - egui::vec2(240.0, 220.0))
+        .show(ctx, |ui| {
+            ui.label(
+                "The databases, buckets and APIs sources read from. Passwords and tokens go to the OS keyring",
+            );
+            ui.separator();
+            let mut open_draft = None;
+            let mut delete = None;
+            egui::Grid::new("resource_list")
+                .striped(true)
+                .show(ui, |ui| {
+                    for r in &project.resources {
+                        ui.label(&r.name);
+                        ui.weak(r.kind.label());
+                        if ui.button(format!("Edit {}", r.name)).clicked() {
+                            open_draft =
+                                Some(draft_of(Some(r), r.kind.label(), &project.resources));
+                        }
+                        if ui.button(format!("Delete {}", r.name)).clicked() {
+                            delete = Some(r.name.clone());
+                        }
+                        ui.end_row();
+                    }
+                });
+            if project.resources.is_empty() {
+                ui.weak("No resources yet.");
+            }
+            ui.horizontal(|ui| {
+                for (kind, label) in [
+                    ("postgres", "Add Postgres"),
+                    ("s3", "Add S3"),
+                    ("http", "Add HTTP API"),
+                    ("aws", "Add AWS account"),
+                ] {
+                    if ui.button(label).clicked() {
+                        open_draft = Some(draft_of(None, kind, &project.resources));
+                    }
+                }
+            });
+            if let Some(d) = open_draft {
+                state.draft = Some(d);
+                state.status = None;
+            }
+            if let Some(name) = delete {
+                let resources = project
+                    .resources
+                    .iter()
+                    .filter(|r| r.name != name)
+                    .cloned()
+                    .collect();
+                edit = Some(Edit::SetResources { resources });
+                if state
+                    .draft
+                    .as_ref()
+                    .is_some_and(|d| d.original.as_deref() == Some(&name))
+                {
+                    state.draft = None;
+                }
+            }
+            if let Some(d) = &mut state.draft {
+                ui.separator();
+                ui.strong(match &d.original {
+                    Some(n) => format!("Edit {n} ({})", d.kind.label()),
+                    None => format!("New {} resource", d.kind.label()),
+                });
+                form_ui(ui, d);
+                ui.horizontal(|ui| {
+                    let busy = state.pending_store.is_some() || state.pending_test.is_some();
+                    if ui
+                        .add_enabled(!busy, egui::Button::new("Save resource"))
+                        .clicked()
+                    {
+                        match save(&project, d) {
+                            Err(e) => state.status = Some((false, e)),
+                            Ok((resources, typed)) => {
+                                edit = Some(Edit::SetResources { resources });
+                                state.status = Some((true, "Saved".to_owned()));
+                                if !typed.is_empty() {
+                                    state.pending_store = Some(store_secrets(typed, ctx.clone()));
+                                }
+                            }
+                        }
+                    }
+                    if ui
+                        .add_enabled(!busy, egui::Button::new("Test connection"))
+                        .clicked()
+                    {
+                        match resource_of(d) {
+                            Err(e) => state.status = Some((false, e)),
+                            Ok(resource) => {
+                                let repaint = ctx.clone();
+                                state.status = Some((true, "Testing…".to_owned()));
+                                state.pending_test = Some(app::connections::spawn_test_connection(
+                                    resource,
+                                    project.resources.clone(),
+                                    Box::new(move || repaint.request_repaint()),
+                                ));
+                            }
+                        }
+                    }
+                    if busy {
+                        ui.spinner();
+                    }
+                });
+            }
+            if let Some((ok, message)) = &state.status {
+                let color = if *ok {
+                    ui.visuals().text_color()
+                } else {
+                    ui.visuals().error_fg_color
+                };
+                ui.add(egui::Label::new(egui::RichText::new(message).color(color)).wrap());
+            }
+        });
+    if let Some(e) = edit {
+        studio.apply(e);
+    }
+    if open && !ctx.input(|i| i.key_pressed(egui::Key::Escape)) {
+        studio.connections = Some(state);
+    }
+}
+
+/// Writes typed secrets to the keyring on a named thread (keyring calls can block on D-Bus).
+fn store_secrets(
+    typed: Vec<(String, String)>,
+    ctx: egui::Context,
+) -> Receiver<Result<String, String>> {
+    let (tx, rx) = std::sync::mpsc::sync_channel(1);
+    let spawned = std::thread::Builder::new()
+        .name("medallion-keyring".to_owned())
+        .spawn(move || {
+            let mut names = Vec::new();
+            let mut result = Ok(());
+            for (name, value) in &typed {
+                if let Err(e) = app::connections::secret_set(name, value) {
+                    result = Err(e.to_string());
+                    break;
+                }
+                names.push(name.clone());
+            }
+            let _ = tx.send(
+                result.map(|()| format!("Saved; stored {} in the OS keyring", names.join(", "))),
+            );
+            ctx.request_repaint();
+        });
+    if let Err(e) = spawned {
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        let _ = tx.send(Err(format!("cannot start the keyring thread: {e}")));
+        return rx;
+    }
+    rx
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secret_names_are_valid_keyring_names() {
+        let n = secret_name("my project", "warehouse/eu", "password");
+        assert_eq!(n, "my_project.warehouse_eu.password");
+        assert!(app::connections::is_valid_secret_name(&n));
+    }
+}
