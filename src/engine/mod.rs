@@ -156,6 +156,7 @@ pub fn write_parquet_atomically(df: &mut DataFrame, path: &Path) -> Result<u64, 
     let tmp = path.with_extension("parquet.partial");
     let file = std::fs::File::create(&tmp).map_err(|e| e.to_string())?;
     ParquetWriter::new(file)
+        .with_compression(ParquetCompression::Snappy)
         .finish(df)
         .map_err(|e| e.to_string())?;
     std::fs::rename(&tmp, path).map_err(|e| e.to_string())?;
@@ -695,12 +696,14 @@ fn run_step(
         });
         return Ok(StepResult::UpToDate((*prev).clone()));
     }
+    let timer = Instant::now();
     let mut df = lf.collect().map_err(|e| match asset.source() {
         Some(crate::model::SourceSpec::File { path, .. }) => {
             format!("asset {key}: cannot read {path}: {e}")
         }
         _ => format!("asset {key}: {e}"),
     })?;
+    let collect_ms = timer.elapsed().as_millis();
     let (location, byte_count) = io
         .write(key, partition, &plan.run_id, &mut df)
         .map_err(|e| format!("asset {key}: cannot store its materialization: {e}"))?;
@@ -731,7 +734,10 @@ fn run_step(
         }
         emit(RunEvent::CheckEvaluation(result));
     }
-    match profile::profile(key, partition, &df) {
+    let checked_ms = timer.elapsed().as_millis();
+    let profiled = profile::profile(key, partition, &df);
+    tracing::debug!(asset = %key, collect_ms, checked_ms, profiled_ms = timer.elapsed().as_millis(), "step timings (cumulative)");
+    match profiled {
         Ok(p) => emit(RunEvent::Profile(p)),
         Err(e) => emit(RunEvent::Log {
             level: LogLevel::Warn,

@@ -172,6 +172,10 @@ pub struct ColumnProfile {
     pub top_values: Vec<(String, u64)>,
     /// Equal-width histogram over [min, max] (numeric columns): bucket lower bounds and counts.
     pub histogram: Vec<(f64, u64)>,
+    /// Whether the top values and the histogram were estimated from an evenly spaced sample
+    /// (large tables; their counts are scaled up to the whole table).
+    #[serde(default)]
+    pub sampled: bool,
 }
 
 /// The profile of a whole materialization.
