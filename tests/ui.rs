@@ -545,3 +545,69 @@ fn connections_add_test_and_delete_a_postgres_resource() {
     h.run_ok();
     assert!(h.state().project().resource("postgres_1").is_some());
 }
+
+#[test]
+fn add_edit_reorder_and_remove_a_transform_step_in_the_inspector() {
+    use medallion::model::TransformStep;
+    let steps = |h: &Harness<'_, Studio>| {
+        h.state()
+            .project()
+            .asset(&"cleaned_customer_data".into())
+            .unwrap()
+            .transform()
+            .unwrap()
+            .steps
+            .clone()
+    };
+    let mut h = harness(studio_on(example()));
+    click_card(&mut h, "cleaned_customer_data");
+    assert_eq!(steps(&h).len(), 6);
+    h.get_by_label("Add step").click();
+    h.run_ok();
+    h.get_by_label("drop_nulls").click();
+    h.run_ok();
+    assert_eq!(
+        steps(&h).last(),
+        Some(&TransformStep::DropNulls { columns: vec![] })
+    );
+    // Its columns are editable.
+    // The row has a label and a text field with the same accessible name; the field comes last.
+    h.get_all_by_label("Columns (empty = any)")
+        .last()
+        .unwrap()
+        .focus();
+    h.run_ok();
+    h.get_all_by_label("Columns (empty = any)")
+        .last()
+        .unwrap()
+        .type_text("email, first_name");
+    h.run_ok();
+    assert_eq!(
+        steps(&h).last(),
+        Some(&TransformStep::DropNulls {
+            columns: vec!["email".into(), "first_name".into()]
+        })
+    );
+    // Move it above the regex filter, then remove it; undo brings it back.
+    h.get_all_by_label("Move up").last().unwrap().click();
+    h.run_ok();
+    assert!(
+        matches!(steps(&h)[5], TransformStep::DropNulls { .. }),
+        "{:?}",
+        steps(&h)
+    );
+    assert!(matches!(steps(&h)[6], TransformStep::RegexFilter { .. }));
+    assert!(h.get_all_by_label("Remove").count() >= 7);
+    // The steps come first in the inspector: the sixth "Remove" is the moved step's.
+    h.get_all_by_label("Remove").nth(5).unwrap().click();
+    h.run_ok();
+    assert_eq!(steps(&h).len(), 6);
+    assert!(
+        steps(&h)
+            .iter()
+            .all(|s| !matches!(s, TransformStep::DropNulls { .. }))
+    );
+    h.key_press_modifiers(Modifiers::COMMAND, Key::Z);
+    h.run_ok();
+    assert_eq!(steps(&h).len(), 7);
+}

@@ -8,7 +8,8 @@ use egui::RichText;
 use crate::model::edit::Edit;
 use crate::model::{
     AssetCheckSpec, AssetDefinition, AssetKey, AssetSpec, CheckKind, CheckSeverity, ComputeTier,
-    CsvOptions, DataType, FileFormat, Layer, PartitionsDefinition, PiiKind, SourceSpec,
+    CsvOptions, DataType, FileFormat, Layer, LetterCase, PartitionsDefinition, PiiKind, SourceSpec,
+    TransformStep,
 };
 use crate::ui::{Studio, theme};
 
@@ -292,21 +293,162 @@ fn definition_ui(
             } else {
                 Some(sql)
             };
-            if !t.steps.is_empty() {
-                ui.label("Steps after the SQL:");
-                let mut remove = None;
-                for (i, step) in t.steps.iter().enumerate() {
-                    ui.horizontal(|ui| {
-                        ui.monospace(format!("{}. {}", i + 1, step.label()));
-                        if ui.small_button("Remove").clicked() {
-                            remove = Some(i);
-                        }
-                    });
-                }
-                if let Some(i) = remove {
-                    t.steps.remove(i);
-                }
+            steps_ui(ui, &mut t.steps);
+        }
+    }
+}
+
+/// Every built-in step kind with empty settings, for the "Add step" menu.
+fn step_kinds() -> Vec<TransformStep> {
+    vec![
+        TransformStep::Deduplicate {
+            columns: Vec::new(),
+        },
+        TransformStep::KeepLatest {
+            key: Vec::new(),
+            order_by: String::new(),
+        },
+        TransformStep::Trim {
+            columns: Vec::new(),
+            chars: " \t".to_owned(),
+        },
+        TransformStep::ChangeCase {
+            columns: Vec::new(),
+            case: LetterCase::Lower,
+        },
+        TransformStep::RegexFlag {
+            column: String::new(),
+            pattern: String::new(),
+            output: String::new(),
+            full_match: true,
+        },
+        TransformStep::RegexFilter {
+            column: String::new(),
+            pattern: String::new(),
+            full_match: true,
+            keep_matching: true,
+        },
+        TransformStep::Cast {
+            column: String::new(),
+            to: DataType::String,
+        },
+        TransformStep::Rename {
+            from: String::new(),
+            to: String::new(),
+        },
+        TransformStep::DropNulls {
+            columns: Vec::new(),
+        },
+    ]
+}
+
+/// The built-in steps after the SQL: edit each one's settings, reorder, remove, add.
+fn steps_ui(ui: &mut egui::Ui, steps: &mut Vec<TransformStep>) {
+    ui.label("Steps after the SQL");
+    let mut remove = None;
+    let mut move_up = None;
+    let count = steps.len();
+    for (i, step) in steps.iter_mut().enumerate() {
+        ui.push_id(("step", i), |ui| {
+            egui::Frame::group(ui.style()).show(ui, |ui| {
+                ui.horizontal(|ui| {
+                    ui.monospace(format!("{}. {}", i + 1, step.label()));
+                    if i > 0 && ui.small_button("Move up").clicked() {
+                        move_up = Some(i);
+                    }
+                    if ui.small_button("Remove").clicked() {
+                        remove = Some(i);
+                    }
+                });
+                egui::Grid::new("step")
+                    .num_columns(2)
+                    .show(ui, |ui| step_kind_ui(ui, step));
+            });
+        });
+    }
+    if let Some(i) = move_up.filter(|i| *i > 0 && *i < count) {
+        steps.swap(i - 1, i);
+    }
+    if let Some(i) = remove {
+        steps.remove(i);
+    }
+    ui.menu_button("Add step", |ui| {
+        for step in step_kinds() {
+            if ui.button(step.label()).clicked() {
+                steps.push(step);
+                ui.close();
             }
+        }
+    });
+}
+
+fn step_kind_ui(ui: &mut egui::Ui, step: &mut TransformStep) {
+    match step {
+        TransformStep::Deduplicate { columns } => list_row_ui(ui, "Columns (empty = all)", columns),
+        TransformStep::DropNulls { columns } => list_row_ui(ui, "Columns (empty = any)", columns),
+        TransformStep::KeepLatest { key, order_by } => {
+            list_row_ui(ui, "Key columns", key);
+            text_row_ui(ui, "Latest by column", order_by);
+        }
+        TransformStep::Trim { columns, chars } => {
+            list_row_ui(ui, "Columns", columns);
+            // Show tabs as \t so the characters are visible and editable.
+            let mut visible = chars.replace('\t', "\\t");
+            text_row_ui(ui, "Characters to trim", &mut visible);
+            let typed = visible.replace("\\t", "\t");
+            if typed != *chars {
+                *chars = typed;
+            }
+        }
+        TransformStep::ChangeCase { columns, case } => {
+            list_row_ui(ui, "Columns", columns);
+            ui.label("Case");
+            ui.horizontal(|ui| {
+                ui.selectable_value(case, LetterCase::Lower, "lower");
+                ui.selectable_value(case, LetterCase::Upper, "upper");
+                ui.selectable_value(case, LetterCase::Title, "title");
+            });
+            ui.end_row();
+        }
+        TransformStep::RegexFlag {
+            column,
+            pattern,
+            output,
+            full_match,
+        } => {
+            text_row_ui(ui, "Column", column);
+            text_row_ui(ui, "Pattern", pattern);
+            text_row_ui(ui, "Flag column", output);
+            ui.label("");
+            ui.checkbox(full_match, "Full match");
+            ui.end_row();
+        }
+        TransformStep::RegexFilter {
+            column,
+            pattern,
+            full_match,
+            keep_matching,
+        } => {
+            text_row_ui(ui, "Column", column);
+            text_row_ui(ui, "Pattern", pattern);
+            ui.label("");
+            ui.horizontal(|ui| {
+                ui.checkbox(full_match, "Full match");
+                ui.checkbox(keep_matching, "Keep matching rows");
+            });
+            ui.end_row();
+        }
+        TransformStep::Cast { column, to } => {
+            text_row_ui(ui, "Column", column);
+            let mut text = to.to_string();
+            text_row_ui(ui, "To type", &mut text);
+            if let Some(parsed) = DataType::parse(&text) {
+                *to = parsed;
+            }
+        }
+        TransformStep::Rename { from, to } => {
+            text_row_ui(ui, "From", from);
+            text_row_ui(ui, "To", to);
         }
     }
 }
