@@ -611,3 +611,53 @@ fn add_edit_reorder_and_remove_a_transform_step_in_the_inspector() {
     h.run_ok();
     assert_eq!(steps(&h).len(), 7);
 }
+
+#[test]
+fn clicking_a_diagnostic_opens_the_section_of_its_field() {
+    let mut project = example();
+    project
+        .asset_mut(&"order_history".into())
+        .unwrap()
+        .compute
+        .vcpu = Some(0.0);
+    let mut h = harness(studio_on(project));
+    // Show order_history in the inspector and fold its compute hints away.
+    click_card(&mut h, "order_history");
+    h.get_by_label("Compute hints").click();
+    h.run_ok();
+    assert!(
+        h.query_by_label("vCPU").is_none(),
+        "the section should be folded"
+    );
+    // The message shows in the diagnostics panel (bottom, from the left edge) and in the
+    // inspector (right); click the panel's entry.
+    let entries: Vec<egui::Rect> = h
+        .get_all_by_label_contains("vcpu must be more than 0")
+        .map(|n| n.rect())
+        .collect();
+    assert_eq!(entries.len(), 2, "{entries:?}");
+    let leftmost = entries
+        .iter()
+        .min_by(|a, b| a.min.x.total_cmp(&b.min.x))
+        .unwrap()
+        .center();
+    h.get_all_by_label_contains("vcpu must be more than 0")
+        .find(|n| n.rect().center() == leftmost)
+        .unwrap()
+        .click();
+    h.run_ok();
+    h.run_ok();
+    assert_eq!(
+        h.state()
+            .canvas
+            .selection
+            .iter()
+            .next()
+            .map(AssetKey::as_str),
+        Some("order_history")
+    );
+    assert!(
+        h.query_all_by_label("vCPU").count() > 0,
+        "the compute hints section opened"
+    );
+}

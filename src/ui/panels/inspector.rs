@@ -110,24 +110,22 @@ fn asset_ui(ui: &mut egui::Ui, studio: &mut Studio, key: &AssetKey) {
     ui.add_space(6.0);
     deps_ui(ui, studio, &spec);
 
-    section_ui(
-        ui,
-        "Checks",
-        studio
-            .inspector
-            .focus_field
-            .as_deref()
-            .is_some_and(|f| f.starts_with("checks")),
-        |ui| {
-            checks_ui(ui, &mut spec);
-        },
-    );
-    section_ui(ui, "Compute hints", false, |ui| compute_ui(ui, &mut spec));
-    section_ui(ui, "Partitions", false, |ui| partitions_ui(ui, &mut spec));
-    section_ui(ui, "Personal data (PII)", false, |ui| {
+    // A diagnostic that was clicked opens the section holding its field.
+    let focus = studio.inspector.focus_field.clone().unwrap_or_default();
+    let opens = |prefix: &str| focus.starts_with(prefix);
+    section_ui(ui, "Checks", opens("checks"), |ui| {
+        checks_ui(ui, &mut spec);
+    });
+    section_ui(ui, "Compute hints", opens("compute"), |ui| {
+        compute_ui(ui, &mut spec);
+    });
+    section_ui(ui, "Partitions", opens("partitions"), |ui| {
+        partitions_ui(ui, &mut spec);
+    });
+    section_ui(ui, "Personal data (PII)", opens("pii"), |ui| {
         pii_ui(ui, &mut studio.inspector, &mut spec);
     });
-    section_ui(ui, "Tags", false, |ui| {
+    section_ui(ui, "Tags", opens("tags"), |ui| {
         tags_ui(ui, &mut studio.inspector, &mut spec);
     });
 
@@ -212,7 +210,11 @@ fn section_ui(ui: &mut egui::Ui, title: &str, open: bool, add: impl FnOnce(&mut 
     if open {
         header = header.open(Some(true));
     }
-    header.show(ui, add);
+    let shown = header.show(ui, add);
+    if open {
+        // Bring the field a clicked diagnostic points at into view.
+        shown.header_response.scroll_to_me(Some(egui::Align::TOP));
+    }
 }
 
 fn error_line(diagnostics: &[crate::model::Diagnostic], field: &str) -> Option<usize> {
