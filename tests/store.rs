@@ -238,3 +238,28 @@ fn sigkill_during_save_never_leaves_a_mix() {
     );
     assert!(outcomes[0] > 0 && outcomes[1] > 0, "{outcomes:?}");
 }
+
+#[test]
+fn many_openers_of_a_new_workspace_migrate_it_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("w.sqlite");
+    let results: Vec<Result<i64, String>> = std::thread::scope(|scope| {
+        let handles: Vec<_> = (0..6)
+            .map(|_| {
+                scope.spawn(|| {
+                    Workspace::open(&path)
+                        .and_then(|ws| ws.schema_version())
+                        .map_err(|e| e.to_string())
+                })
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap()).collect()
+    });
+    for r in results {
+        assert_eq!(r, Ok(MIGRATIONS.len() as i64));
+    }
+    assert_eq!(
+        Workspace::open(&path).unwrap().integrity_check().unwrap(),
+        "ok"
+    );
+}

@@ -661,3 +661,55 @@ fn clicking_a_diagnostic_opens_the_section_of_its_field() {
         "the compute hints section opened"
     );
 }
+
+#[test]
+fn export_and_import_directories_through_the_studio() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws_path = dir.path().join("ws.sqlite");
+    let studio = Studio::with_workspace(Some(example()), &ws_path).unwrap();
+    let mut h = harness(studio);
+    // The code path behind "Export project…" (the native dialog only chooses the directory).
+    let out = dir.path().join("exported");
+    h.state_mut().export_dir(out.clone());
+    let start = Instant::now();
+    while !out.join("medallion.toml").is_file() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "never exported: {:?}",
+            h.state().notice
+        );
+        std::thread::sleep(Duration::from_millis(10));
+        h.step();
+    }
+    let exported = format::read_project(&out).unwrap();
+    assert_eq!(exported.project.assets.len(), 6);
+    assert!(
+        exported.diagnostics.is_empty(),
+        "{:?}",
+        exported.diagnostics
+    );
+
+    // "Import project…": another project directory becomes the open project.
+    let fixture =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/partitioned");
+    h.state_mut().import_dir(fixture);
+    let start = Instant::now();
+    while h.state().project().name != "partitioned" {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "never imported: {:?}",
+            h.state().notice
+        );
+        std::thread::sleep(Duration::from_millis(10));
+        h.step();
+    }
+    h.run_ok();
+    h.get_by_label("raw_events");
+    h.get_by_label("daily_totals");
+    let names: Vec<String> = app::list_projects(&app::open_workspace(&ws_path).unwrap())
+        .unwrap()
+        .into_iter()
+        .map(|p| p.name)
+        .collect();
+    assert!(names.contains(&"partitioned".to_owned()), "{names:?}");
+}

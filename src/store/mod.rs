@@ -241,6 +241,14 @@ impl Workspace {
                 .conn
                 .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
                 .map_err(|e| classify(&path, "begin migration", e))?;
+            // Another process (or another thread of the studio) may have migrated the file
+            // while this one waited for the lock: look again inside the transaction.
+            let now: i64 = tx
+                .pragma_query_value(None, "user_version", |r| r.get(0))
+                .map_err(|e| classify(&path, "read schema version", e))?;
+            if now > i as i64 {
+                continue;
+            }
             tx.execute_batch(sql)
                 .map_err(|e| classify(&path, "migrate", e))?;
             tx.pragma_update(None, "application_id", APPLICATION_ID)
