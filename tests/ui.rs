@@ -672,7 +672,13 @@ fn export_and_import_directories_through_the_studio() {
     let out = dir.path().join("exported");
     h.state_mut().export_dir(out.clone());
     let start = Instant::now();
-    while !out.join("medallion.toml").is_file() {
+    // Wait for the worker to report the export done (files appear one by one before that).
+    while !h
+        .state()
+        .notice
+        .as_ref()
+        .is_some_and(|n| n.text.starts_with("Exported to"))
+    {
         assert!(
             start.elapsed() < Duration::from_secs(20),
             "never exported: {:?}",

@@ -163,9 +163,7 @@ impl Workspace {
             path: path.to_owned(),
         };
         ws.check_identity()?;
-        ws.conn
-            .pragma_update(None, "journal_mode", "WAL")
-            .map_err(|e| classify(path, "enable WAL", e))?;
+        ws.enable_wal()?;
         ws.conn
             .pragma_update(None, "foreign_keys", true)
             .map_err(|e| classify(path, "enable foreign keys", e))?;
@@ -203,15 +201,18 @@ impl Workspace {
     /// anything is written.
     fn check_identity(&self) -> Result<(), StoreError> {
         let path = &self.path;
-        let app_id: i32 = self
+        // One statement, so one consistent snapshot: another process may be creating the
+        // workspace at this very moment.
+        let (app_id, version, tables): (i32, i64, i64) = self
             .conn
-            .pragma_query_value(None, "application_id", |r| r.get(0))
-            .map_err(|e| classify(path, "read application id", e))?;
-        let version = self.schema_version()?;
-        let tables: i64 = self
-            .conn
-            .query_row("SELECT count(*) FROM sqlite_master", [], |r| r.get(0))
-            .map_err(|e| classify(path, "read schema", e))?;
+            .query_row(
+                "SELECT (SELECT application_id FROM pragma_application_id()),
+                        (SELECT user_version FROM pragma_user_version()),
+                        (SELECT count(*) FROM sqlite_master)",
+                [],
+                |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)),
+            )
+            .map_err(|e| classify(path, "read the workspace header", e))?;
         if app_id != APPLICATION_ID && (app_id != 0 || tables > 0) {
             return Err(StoreError::NotAWorkspace { path: path.clone() });
         }
@@ -260,6 +261,31 @@ impl Workspace {
             tracing::info!(version = i + 1, path = %path.display(), "workspace migrated");
         }
         Ok(())
+    }
+
+    /// Switches the file to WAL. Changing the journal mode needs the file to itself and `SQLite`
+    /// does not wait for that, so retry while another opener holds it, up to the busy timeout.
+    fn enable_wal(&self) -> Result<(), StoreError> {
+        let path = &self.path;
+        let deadline = std::time::Instant::now() + BUSY_TIMEOUT;
+        loop {
+            let waiting = std::time::Instant::now() < deadline;
+            match self
+                .conn
+                .pragma_update_and_check(None, "journal_mode", "WAL", |r| r.get::<_, String>(0))
+            {
+                Ok(mode) if mode.eq_ignore_ascii_case("wal") => return Ok(()),
+                // Another connection still has the file open in its old mode.
+                Ok(_) if waiting => std::thread::sleep(Duration::from_millis(20)),
+                Ok(_) => return Err(StoreError::Locked { path: path.clone() }),
+                Err(e) => match classify(path, "enable WAL", e) {
+                    StoreError::Locked { .. } if waiting => {
+                        std::thread::sleep(Duration::from_millis(20));
+                    }
+                    other => return Err(other),
+                },
+            }
+        }
     }
 
     /// `PRAGMA integrity_check`: `"ok"` for a sound file.
