@@ -906,7 +906,7 @@ fn planned_inputs(
 pub struct Preview {
     pub asset: AssetKey,
     pub columns: Vec<PreviewColumn>,
-    pub rows: Vec<Vec<Option<String>>>,
+    pub rows: PreviewRows,
     /// Whether the rows were computed from a sample of the inputs (not all of them).
     pub is_sample: bool,
     /// Human words on where the rows came from.
@@ -914,6 +914,105 @@ pub struct Preview {
     /// The frame rendered as a text table.
     #[serde(skip)]
     pub text: String,
+}
+
+/// Preview cells as text, each column in one buffer with end offsets: a million rows stay
+/// compact (no string per cell) and any cell is found in constant time. Serializes as an array
+/// of rows, each an array of strings or nulls.
+#[derive(Debug, Clone, Default)]
+pub struct PreviewRows {
+    height: usize,
+    columns: Vec<TextColumn>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct TextColumn {
+    text: String,
+    ends: Vec<usize>,
+    valid: Vec<bool>,
+}
+
+impl TextColumn {
+    fn push(&mut self, value: Option<&str>) {
+        if let Some(v) = value {
+            self.text.push_str(v);
+        }
+        self.ends.push(self.text.len());
+        self.valid.push(value.is_some());
+    }
+}
+
+impl PreviewRows {
+    /// The cells of a frame as text: each column cast to strings at once where polars can,
+    /// cell by cell otherwise.
+    fn from_frame(df: &DataFrame) -> Self {
+        let height = df.height();
+        let columns = df
+            .columns()
+            .iter()
+            .map(|c| {
+                let mut col = TextColumn {
+                    text: String::with_capacity(height * 8),
+                    ends: Vec::with_capacity(height),
+                    valid: Vec::with_capacity(height),
+                };
+                let as_text = c.cast(&DataType::String).ok();
+                match as_text.as_ref().and_then(|t| t.str().ok()) {
+                    Some(strings) => {
+                        for v in strings.iter() {
+                            col.push(v);
+                        }
+                    }
+                    None => {
+                        for i in 0..height {
+                            let v = c
+                                .get(i)
+                                .ok()
+                                .filter(|v| !v.is_null())
+                                .map(|v| check::display_value(&v));
+                            col.push(v.as_deref());
+                        }
+                    }
+                }
+                col
+            })
+            .collect();
+        Self { height, columns }
+    }
+
+    pub fn len(&self) -> usize {
+        self.height
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.height == 0
+    }
+
+    /// The text of one cell; `None` for a null (or outside the table).
+    pub fn cell(&self, row: usize, column: usize) -> Option<&str> {
+        let col = self.columns.get(column)?;
+        if !*col.valid.get(row)? {
+            return None;
+        }
+        let start = if row == 0 { 0 } else { col.ends[row - 1] };
+        col.text.get(start..col.ends[row])
+    }
+
+    /// One row's cells, or `None` outside the table.
+    pub fn get(&self, row: usize) -> Option<Vec<Option<&str>>> {
+        (row < self.height).then(|| (0..self.columns.len()).map(|c| self.cell(row, c)).collect())
+    }
+}
+
+impl Serialize for PreviewRows {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.height))?;
+        for row in 0..self.height {
+            seq.serialize_element(&self.get(row))?;
+        }
+        seq.end()
+    }
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -988,19 +1087,7 @@ pub fn preview_with(
             null_count: c.null_count() as u64,
         })
         .collect();
-    let rows = (0..df.height())
-        .map(|i| {
-            df.columns()
-                .iter()
-                .map(|c| {
-                    c.get(i)
-                        .ok()
-                        .filter(|v| !v.is_null())
-                        .map(|v| check::display_value(&v))
-                })
-                .collect()
-        })
-        .collect();
+    let rows = PreviewRows::from_frame(&df);
     let is_sample = df.height() >= limit;
     let note = if is_sample {
         format!("a sample: the first {limit} rows of {key}; the asset may have more")
@@ -1090,4 +1177,34 @@ pub fn export_materialization(
         .map_err(|e| err(e.to_string()))?;
     std::fs::rename(&tmp, &csv).map_err(|e| err(e.to_string()))?;
     Ok((parquet, csv))
+}
+
+#[cfg(test)]
+mod preview_tests {
+    use super::*;
+
+    #[test]
+    fn a_million_row_preview_is_compact_and_cells_are_direct() {
+        let n = 1_000_000usize;
+        let ids: Vec<i64> = (0..n as i64).collect();
+        let names: Vec<Option<&str>> = (0..n)
+            .map(|i| if i % 10 == 0 { None } else { Some("ab") })
+            .collect();
+        let df = df!("id" => ids, "name" => names).unwrap();
+        let rows = PreviewRows::from_frame(&df);
+        assert_eq!(rows.len(), n);
+        assert_eq!(rows.cell(0, 0), Some("0"));
+        assert_eq!(rows.cell(999_999, 0), Some("999999"));
+        assert_eq!(rows.cell(10, 1), None, "null");
+        assert_eq!(rows.cell(11, 1), Some("ab"));
+        assert_eq!(rows.cell(n, 0), None, "outside the table");
+        assert_eq!(rows.cell(0, 2), None, "no such column");
+        // One text buffer per column, no string per cell.
+        assert_eq!(rows.columns[1].text.len(), (n - n / 10) * 2);
+        let small = PreviewRows::from_frame(&df!("d" => [Some(1.5f64), None]).unwrap());
+        assert_eq!(
+            serde_json::to_string(&small).unwrap(),
+            r#"[["1.5"],[null]]"#
+        );
+    }
 }

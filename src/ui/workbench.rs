@@ -8,8 +8,9 @@ use std::time::Instant;
 use crate::app::run::{AssetHistory, MaterializeRequest, PlannedStep, Preview};
 use crate::model::{AssetKey, LogLevel, PartitionsDefinition, Project, RunRecord};
 
-/// Rows a preview asks for; the table is virtualized, so only visible rows are laid out.
-pub const PREVIEW_LIMIT: usize = 100_000;
+/// Rows a preview asks for; the table is virtualized (only visible rows are laid out) and the
+/// cells are kept compactly as text, so a million rows scroll like ten.
+pub const PREVIEW_LIMIT: usize = 1_000_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum WorkbenchTab {

@@ -153,17 +153,15 @@ fn preview_ui(ui: &mut egui::Ui, studio: &mut Studio) {
                         row.col(|ui| {
                             weak(ui, (i + 1).to_string());
                         });
-                        if let Some(values) = data.rows.get(i) {
-                            for v in values {
-                                row.col(|ui| match v {
-                                    Some(v) => {
-                                        ui.add(egui::Label::new(v.as_str()).truncate());
-                                    }
-                                    None => {
-                                        ui.label(RichText::new("null").weak().italics());
-                                    }
-                                });
-                            }
+                        for c in 0..data.columns.len() {
+                            row.col(|ui| match data.rows.cell(i, c) {
+                                Some(v) => {
+                                    ui.add(egui::Label::new(v).truncate());
+                                }
+                                None => {
+                                    ui.label(RichText::new("null").weak().italics());
+                                }
+                            });
                         }
                     });
                 });
