@@ -921,3 +921,70 @@ fn keyring_round_trip_is_visible_from_outside() {
     assert!(!out.status.success());
     assert!(text(&out).contains("is empty"));
 }
+
+/// The studio's connections window: a password typed there lands in the OS keyring (checked
+/// from outside with `secret-tool`), and only its reference is kept in the project.
+#[test]
+fn a_password_typed_in_the_studio_goes_to_the_keyring() {
+    use std::time::{Duration, Instant};
+
+    use egui::accesskit::Role;
+    use egui_kittest::Harness;
+    use egui_kittest::kittest::Queryable;
+    use medallion::model::{ResourceKind, SecretRef};
+    use medallion::ui::{Studio, frame_ui};
+
+    if !peers() {
+        return;
+    }
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/customer_analytics");
+    let project = medallion::format::read_project(&dir).unwrap().project;
+    let studio = Studio::new(Some(project), "test.sqlite".into());
+    let mut h = Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .with_max_steps(40)
+        .build_ui_state(|ui, studio: &mut Studio| frame_ui(ui, studio), studio);
+    h.state_mut().connections =
+        Some(medallion::ui::panels::connections::ConnectionsState::default());
+    h.run_ok();
+    h.get_by_label("Add Postgres").click();
+    h.run_ok();
+    let value = format!("typed-in-studio-{}", std::process::id());
+    h.get_by_role_and_label(Role::PasswordInput, "Password")
+        .focus();
+    h.run_ok();
+    h.get_by_role_and_label(Role::PasswordInput, "Password")
+        .type_text(&value);
+    h.run_ok();
+    h.get_by_label("Save resource").click();
+    h.run_ok();
+    let name = "customer_analytics.postgres_1.password";
+    let started = Instant::now();
+    while h.query_by_label_contains("in the OS keyring").is_none() {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "the keyring never answered"
+        );
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    assert_eq!(
+        secret_tool_lookup(name).as_deref().map(str::trim),
+        Some(value.as_str())
+    );
+    match &h.state().project().resource("postgres_1").unwrap().kind {
+        ResourceKind::Postgres { password, .. } => {
+            assert_eq!(password, &Some(SecretRef::Keyring(name.to_owned())));
+        }
+        other => panic!("saved as {other:?}"),
+    }
+    let toml = medallion::format::render_project(h.state().project()).unwrap();
+    assert!(
+        toml.iter().all(|(_, text)| !text.contains(&value)),
+        "the value leaked into the project files"
+    );
+    // Clean up the entry.
+    let _ = Command::new("secret-tool")
+        .args(["clear", "service", "medallion", "username", name])
+        .status();
+}
