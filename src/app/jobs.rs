@@ -12,7 +12,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
-use std::sync::mpsc::{self, Receiver, SyncSender, TrySendError};
+use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 
 use super::AppError;
@@ -123,16 +123,15 @@ impl std::fmt::Debug for JobWorker {
 impl JobWorker {
     /// Starts the worker on the workspace at `path` (opened on the worker thread).
     pub fn spawn(path: &Path, notify: Box<dyn Fn() + Send>) -> Result<Self, AppError> {
-        let (request_tx, request_rx) = mpsc::sync_channel(REQUEST_CAPACITY);
-        let (event_tx, event_rx) = mpsc::sync_channel(EVENT_CAPACITY);
-        let thread_path = path.to_owned();
-        let thread = std::thread::Builder::new()
-            .name("medallion-jobs".to_owned())
-            .spawn(move || work(&thread_path, &request_rx, &event_tx, &*notify))
-            .map_err(|source| AppError::Io {
-                path: path.to_owned(),
-                source,
-            })?;
+        let (request_tx, event_rx, thread) = super::worker::spawn_worker(
+            "medallion-jobs",
+            path,
+            (REQUEST_CAPACITY, EVENT_CAPACITY),
+            notify,
+            |path, ends: super::worker::WorkerEnds<JobRequest, JobEvent>| {
+                work(path, &ends.requests, &ends.events, &*ends.notify);
+            },
+        )?;
         Ok(Self {
             requests: Some(request_tx),
             events: event_rx,
@@ -142,13 +141,7 @@ impl JobWorker {
 
     /// Queues a request without blocking.
     pub fn send(&self, request: JobRequest) -> Result<(), JobsBusy> {
-        let Some(tx) = &self.requests else {
-            return Err(JobsBusy(request));
-        };
-        match tx.try_send(request) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(r) | TrySendError::Disconnected(r)) => Err(JobsBusy(r)),
-        }
+        super::worker::try_queue(self.requests.as_ref(), request).map_err(JobsBusy)
     }
 
     /// The next event that has arrived, without blocking.

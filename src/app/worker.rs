@@ -67,6 +67,59 @@ pub enum WorkspaceEvent {
     },
 }
 
+/// What a background thread of the studio is started with: the channel it reads requests from,
+/// the channel it sends events on, and the repaint callback.
+pub(super) struct WorkerEnds<Req, Ev> {
+    pub requests: Receiver<Req>,
+    pub events: SyncSender<Ev>,
+    pub notify: Box<dyn Fn() + Send>,
+}
+
+/// The studio's ends of a worker: where it queues requests, where events arrive, the thread.
+pub(super) type StudioEnds<Req, Ev> = (SyncSender<Req>, Receiver<Ev>, JoinHandle<()>);
+
+/// Starts a named background thread over bounded channels (shared by the workspace and job
+/// workers) and returns the studio's ends of them.
+pub(super) fn spawn_worker<Req: Send + 'static, Ev: Send + 'static>(
+    name: &str,
+    path: &Path,
+    capacity: (usize, usize),
+    notify: Box<dyn Fn() + Send>,
+    body: impl FnOnce(&Path, WorkerEnds<Req, Ev>) + Send + 'static,
+) -> Result<StudioEnds<Req, Ev>, AppError> {
+    let (request_tx, request_rx) = mpsc::sync_channel(capacity.0);
+    let (event_tx, event_rx) = mpsc::sync_channel(capacity.1);
+    let thread_path = path.to_owned();
+    let thread = std::thread::Builder::new()
+        .name(name.to_owned())
+        .spawn(move || {
+            body(
+                &thread_path,
+                WorkerEnds {
+                    requests: request_rx,
+                    events: event_tx,
+                    notify,
+                },
+            );
+        })
+        .map_err(|source| AppError::Io {
+            path: path.to_owned(),
+            source,
+        })?;
+    Ok((request_tx, event_rx, thread))
+}
+
+/// Queues a request without blocking; a full or closed queue hands the request back.
+pub(super) fn try_queue<Req>(requests: Option<&SyncSender<Req>>, request: Req) -> Result<(), Req> {
+    let Some(tx) = requests else {
+        return Err(request);
+    };
+    match tx.try_send(request) {
+        Ok(()) => Ok(()),
+        Err(TrySendError::Full(r) | TrySendError::Disconnected(r)) => Err(r),
+    }
+}
+
 /// The studio's handle on the worker thread.
 pub struct WorkspaceWorker {
     requests: Option<SyncSender<WorkspaceRequest>>,
@@ -91,16 +144,15 @@ pub struct Busy(pub WorkspaceRequest);
 impl WorkspaceWorker {
     /// Starts the worker on the workspace at `path` (opened on the worker thread).
     pub fn spawn(path: &Path, notify: Box<dyn Fn() + Send>) -> Result<Self, AppError> {
-        let (request_tx, request_rx) = mpsc::sync_channel(REQUEST_CAPACITY);
-        let (event_tx, event_rx) = mpsc::sync_channel(EVENT_CAPACITY);
-        let thread_path = path.to_owned();
-        let thread = std::thread::Builder::new()
-            .name("medallion-workspace".to_owned())
-            .spawn(move || run(&thread_path, &request_rx, &event_tx, &*notify))
-            .map_err(|source| AppError::Io {
-                path: path.to_owned(),
-                source,
-            })?;
+        let (request_tx, event_rx, thread) = spawn_worker(
+            "medallion-workspace",
+            path,
+            (REQUEST_CAPACITY, EVENT_CAPACITY),
+            notify,
+            |path, ends: WorkerEnds<WorkspaceRequest, WorkspaceEvent>| {
+                run(path, &ends.requests, &ends.events, &*ends.notify);
+            },
+        )?;
         Ok(Self {
             requests: Some(request_tx),
             events: event_rx,
@@ -115,13 +167,7 @@ impl WorkspaceWorker {
 
     /// Queues a request without blocking.
     pub fn send(&self, request: WorkspaceRequest) -> Result<(), Busy> {
-        let Some(tx) = &self.requests else {
-            return Err(Busy(request));
-        };
-        match tx.try_send(request) {
-            Ok(()) => Ok(()),
-            Err(TrySendError::Full(r) | TrySendError::Disconnected(r)) => Err(Busy(r)),
-        }
+        try_queue(self.requests.as_ref(), request).map_err(Busy)
     }
 
     /// Events that have arrived, without blocking.
