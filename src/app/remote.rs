@@ -98,15 +98,19 @@ fn choose_tier(
     }
 }
 
-/// Splits ordered assets into steps: consecutive assets on the same tier share a step; a
-/// backfill on a tier without array jobs becomes one step per partition.
+/// Splits ordered assets into steps that run one after another: an asset joins the earliest
+/// step of its tier that comes after every step holding one of its upstream assets (the same
+/// step is fine when it is on the same tier), so assets of one tier share a step wherever the
+/// graph allows. A backfill on a tier without array jobs becomes one step per partition.
 pub fn plan_steps(
     project: &Project,
     ordered: &[AssetKey],
     partitions: &[String],
     forced: Option<ComputeTier>,
 ) -> Vec<PlannedRemoteStep> {
+    let graph = crate::model::AssetGraph::build(project);
     let mut groups: Vec<PlannedRemoteStep> = Vec::new();
+    let mut step_of: BTreeMap<AssetKey, usize> = BTreeMap::new();
     for key in ordered {
         let (tier, reason) = choose_tier(project, key, forced);
         let hints = project
@@ -121,8 +125,18 @@ pub fn plan_steps(
         } else {
             Vec::new()
         };
-        match groups.last_mut() {
-            Some(g) if g.tier == tier && g.partitions == parts => {
+        let earliest = graph
+            .upstream(key)
+            .into_iter()
+            .filter_map(|u| step_of.get(u))
+            .map(|&i| if groups[i].tier == tier { i } else { i + 1 })
+            .max()
+            .unwrap_or(0);
+        let slot = (earliest..groups.len())
+            .find(|&i| groups[i].tier == tier && groups[i].partitions == parts);
+        match slot {
+            Some(i) => {
+                let g = &mut groups[i];
                 g.assets.push(key.clone());
                 g.vcpu = g.vcpu.max(hints.vcpu.unwrap_or(DEFAULT_VCPU));
                 g.memory_mb = g
@@ -136,17 +150,21 @@ pub fn plan_steps(
                 if !g.reason.contains(&reason) {
                     g.reason = format!("{}; {reason}", g.reason);
                 }
+                step_of.insert(key.clone(), i);
             }
-            _ => groups.push(PlannedRemoteStep {
-                tier,
-                reason,
-                assets: vec![key.clone()],
-                partitions: parts,
-                vcpu: hints.vcpu.unwrap_or(DEFAULT_VCPU),
-                memory_mb: hints.memory_mb.unwrap_or(DEFAULT_MEMORY_MB),
-                spot: hints.spot.unwrap_or(false),
-                timeout_secs: hints.timeout_secs,
-            }),
+            None => {
+                step_of.insert(key.clone(), groups.len());
+                groups.push(PlannedRemoteStep {
+                    tier,
+                    reason,
+                    assets: vec![key.clone()],
+                    partitions: parts,
+                    vcpu: hints.vcpu.unwrap_or(DEFAULT_VCPU),
+                    memory_mb: hints.memory_mb.unwrap_or(DEFAULT_MEMORY_MB),
+                    spot: hints.spot.unwrap_or(false),
+                    timeout_secs: hints.timeout_secs,
+                });
+            }
         }
     }
     let mut steps = Vec::new();
@@ -169,6 +187,7 @@ pub fn plan_steps(
 pub fn launcher_for(aws: &Aws, tier: ComputeTier) -> Result<Box<dyn Launcher>, String> {
     match tier {
         ComputeTier::Fargate => Ok(Box::new(aws::fargate::Fargate { aws: aws.clone() })),
+        ComputeTier::Batch => Ok(Box::new(aws::batch::Batch { aws: aws.clone() })),
         other => Err(format!(
             "remote runs on {other} are not available in this build; use --tier fargate or --tier local"
         )),
@@ -784,8 +803,15 @@ impl<'w> Driver<'w> {
         let mut results = Vec::new();
         for child in 0..Self::children(&s) {
             let index = (Self::children(&s) > 1).then_some(child);
-            let result = runner::run_plan(&self.aws, plan, index, &mut std::io::sink(), &cancel)
-                .map_err(AppError::BadRequest)?;
+            let result = runner::run_plan(
+                &self.aws,
+                plan,
+                index,
+                Some(&self.project_dir),
+                &mut std::io::sink(),
+                &cancel,
+            )
+            .map_err(AppError::BadRequest)?;
             results.push(result);
         }
         self.ingest_results(s, &results, on_event)
@@ -989,10 +1015,9 @@ impl<'w> Driver<'w> {
         } else {
             StepStatus::Failure
         };
-        s.error = results
-            .iter()
-            .find_map(|r| r.error.clone())
-            .filter(|_| s.status != StepStatus::Success);
+        s.error = (s.status != StepStatus::Success)
+            .then(|| results.iter().find_map(first_failure))
+            .flatten();
         s.duration_secs = results.iter().map(|r| r.duration_secs).reduce(f64::max);
         s.ended_at = Some(now());
         self.ws.save_remote_step(&self.run_id, &s)?;
@@ -1160,6 +1185,31 @@ impl<'w> Driver<'w> {
     }
 }
 
+/// The first thing that went wrong in a runner's result, in words.
+fn first_failure(r: &StepResult) -> Option<String> {
+    let failed_step = r.events.iter().find_map(|e| match e {
+        RunEvent::StepFinished {
+            asset,
+            outcome: crate::model::StepOutcome::Failed { error },
+            ..
+        } => Some(format!("{asset}: {error}")),
+        _ => None,
+    });
+    let failed_check = || {
+        r.events.iter().find_map(|e| match e {
+            RunEvent::CheckEvaluation(c)
+                if !c.passed && c.severity == crate::model::CheckSeverity::Error =>
+            {
+                Some(format!("{}: check {} failed", c.asset, c.check_name))
+            }
+            _ => None,
+        })
+    };
+    failed_step
+        .or_else(failed_check)
+        .or_else(|| r.error.clone())
+}
+
 /// A runner's event as the run records it: its own run start and end become log lines of the
 /// step (the run's start and end belong to the whole remote run).
 fn convert(s: &RemoteStepRow, event: RunEvent) -> RunEvent {
@@ -1203,4 +1253,71 @@ pub fn run_record(ws: &Workspace, run_id: &str) -> Result<RunRecord, AppError> {
 /// `medallion runner --plan URI`: runs a step plan, printing protocol lines to `out`.
 pub fn run_runner(plan_uri: &str, out: &mut dyn std::io::Write) -> Result<RunStatus, String> {
     runner::run_from_uri(plan_uri, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example() -> Project {
+        crate::format::read_project(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/customer_analytics"),
+        )
+        .unwrap()
+        .project
+    }
+
+    fn summary(steps: &[PlannedRemoteStep]) -> Vec<(ComputeTier, Vec<&str>)> {
+        steps
+            .iter()
+            .map(|s| (s.tier, s.assets.iter().map(AssetKey::as_str).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn assets_of_one_tier_share_a_step_in_dependency_order() {
+        let p = example();
+        let ordered = super::super::run::resolve_selection(&p, "*").unwrap();
+        let steps = plan_steps(&p, &ordered, &[], None);
+        let tiers: Vec<(ComputeTier, usize)> = summary(&steps)
+            .into_iter()
+            .map(|(t, a)| (t, a.len()))
+            .collect();
+        assert_eq!(
+            tiers,
+            vec![
+                (ComputeTier::Lambda, 2),
+                (ComputeTier::Fargate, 2),
+                (ComputeTier::Eks, 2)
+            ]
+        );
+        // Sizes: the largest hint of the step; spot only when every asset asks for it.
+        assert_eq!((steps[1].vcpu, steps[1].memory_mb), (2.0, 8192));
+        assert!(steps[2].spot && !steps[1].spot);
+        assert_eq!(
+            steps[1].reason,
+            "compute hint of cleaned_customer_data; compute hint of order_history"
+        );
+        let forced = plan_steps(&p, &ordered, &[], Some(ComputeTier::Fargate));
+        assert_eq!(forced.len(), 1);
+        assert_eq!(forced[0].reason, "--tier fargate");
+    }
+
+    #[test]
+    fn a_backfill_is_one_array_step_only_where_arrays_exist() {
+        let mut p = example();
+        for a in &mut p.assets {
+            a.partitions = crate::model::PartitionsDefinition::Static {
+                keys: vec!["a".into(), "b".into()],
+            };
+        }
+        let ordered = super::super::run::resolve_selection(&p, "*").unwrap();
+        let parts = vec!["a".to_owned(), "b".to_owned()];
+        let batch = plan_steps(&p, &ordered, &parts, Some(ComputeTier::Batch));
+        assert_eq!(batch.len(), 1);
+        assert_eq!(batch[0].partitions, parts);
+        let fargate = plan_steps(&p, &ordered, &parts, Some(ComputeTier::Fargate));
+        assert_eq!(fargate.len(), 2);
+        assert_eq!(fargate[1].partitions, vec!["b".to_owned()]);
+    }
 }

@@ -64,11 +64,14 @@ pub fn parse_plan(bytes: &[u8], from: &str) -> Result<StepPlan, String> {
 }
 
 /// Runs a plan (the child at `index` of an array step), writing protocol lines to `out`, and
-/// stores the result. Returns the result.
+/// stores the result. Returns the result. `project_dir` is where file sources are read from:
+/// `None` inside a runner (its file sources were rewritten to S3), the project's directory for
+/// a local step of a remote run.
 pub fn run_plan(
     aws: &Aws,
     plan: &StepPlan,
     index: Option<usize>,
+    project_dir: Option<&std::path::Path>,
     out: &mut dyn Write,
     cancel: &AtomicBool,
 ) -> Result<StepResult, String> {
@@ -91,7 +94,7 @@ pub fn run_plan(
     let run_plan = RunPlan {
         run_id: plan.run_id.clone(),
         project: plan.project.clone(),
-        project_dir: work.join("project"),
+        project_dir: project_dir.map_or_else(|| work.join("project"), std::path::Path::to_path_buf),
         store_dir: work.clone(),
         steps: plan.assets.clone(),
         partition: partition.clone(),
@@ -156,7 +159,7 @@ pub fn run_from_uri(uri: &str, out: &mut dyn Write) -> Result<RunStatus, String>
     let plan = load_plan(&aws, uri)?;
     let index = index_from_env(|k| std::env::var(k).ok())?;
     let cancel = AtomicBool::new(false);
-    let result = run_plan(&aws, &plan, index, out, &cancel)?;
+    let result = run_plan(&aws, &plan, index, None, out, &cancel)?;
     Ok(result.status)
 }
 

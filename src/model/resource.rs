@@ -143,6 +143,9 @@ pub struct AwsCompute {
     /// The AWS Batch job definition (its container runs the runner image).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub job_definition: Option<String>,
+    /// The `CloudWatch` Logs group of Batch jobs (default `/aws/batch/job`, Batch's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_log_group: Option<String>,
     /// The Lambda function (a container image of the runner).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lambda_function: Option<String>,
@@ -159,6 +162,10 @@ impl AwsCompute {
 
     pub fn log_group_or_default(&self) -> &str {
         self.log_group.as_deref().unwrap_or("/medallion/runner")
+    }
+
+    pub fn batch_log_group_or_default(&self) -> &str {
+        self.batch_log_group.as_deref().unwrap_or("/aws/batch/job")
     }
 }
 

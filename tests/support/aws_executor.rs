@@ -167,6 +167,123 @@ impl Executor {
     }
 }
 
+impl Executor {
+    /// Plays AWS Batch for the jobs of `queue`, whose logs go to `log_group`. Moto marks jobs
+    /// SUCCEEDED at once (with `{"batch":{"use_docker":false}}`); this runs each — every child
+    /// of an array job with its `AWS_BATCH_JOB_ARRAY_INDEX` — and ships its output.
+    pub fn batch(moto: &str, queue: &str, log_group: &str) -> Self {
+        let stop = Arc::new(AtomicBool::new(false));
+        let hold = Arc::new(AtomicBool::new(false));
+        let ran = Arc::new(Mutex::new(Vec::new()));
+        let (moto, queue, group) = (moto.to_owned(), queue.to_owned(), log_group.to_owned());
+        let (s, h, r) = (stop.clone(), hold.clone(), ran.clone());
+        let handle = std::thread::Builder::new()
+            .name("test-aws-executor-batch".into())
+            .spawn(move || batch_loop(&moto, &queue, &group, &s, &h, &r))
+            .unwrap();
+        Self {
+            stop,
+            hold,
+            ran,
+            handle: Some(handle),
+        }
+    }
+}
+
+fn batch_loop(
+    moto: &str,
+    queue: &str,
+    group: &str,
+    stop: &AtomicBool,
+    hold: &AtomicBool,
+    ran: &Mutex<Vec<Ran>>,
+) {
+    let rt = runtime();
+    let config = sdk_config(moto);
+    let batch = aws_sdk_batch::Client::new(&config);
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&config);
+    let mut seen = BTreeSet::new();
+    while !stop.load(Ordering::Relaxed) {
+        std::thread::sleep(Duration::from_millis(150));
+        if hold.load(Ordering::Relaxed) {
+            continue;
+        }
+        let mut ids = Vec::new();
+        for status in [
+            aws_sdk_batch::types::JobStatus::Succeeded,
+            aws_sdk_batch::types::JobStatus::Running,
+            aws_sdk_batch::types::JobStatus::Submitted,
+        ] {
+            if let Ok(list) =
+                rt.block_on(batch.list_jobs().job_queue(queue).job_status(status).send())
+            {
+                ids.extend(
+                    list.job_summary_list()
+                        .iter()
+                        .filter_map(|j| j.job_id().map(str::to_owned))
+                        .filter(|id| !id.contains(':')),
+                );
+            }
+        }
+        for id in ids {
+            if !seen.insert(id.clone()) {
+                continue;
+            }
+            let describe = |job: &str| {
+                rt.block_on(batch.describe_jobs().jobs(job).send())
+                    .expect("describe the job")
+                    .jobs()[0]
+                    .clone()
+            };
+            let job = describe(&id);
+            let container = job.container().unwrap().clone();
+            let command = container.command().to_vec();
+            let env: Vec<(String, String)> = container
+                .environment()
+                .iter()
+                .map(|kv| {
+                    (
+                        kv.name().unwrap_or_default().to_owned(),
+                        kv.value().unwrap_or_default().to_owned(),
+                    )
+                })
+                .collect();
+            let size = job
+                .array_properties()
+                .and_then(aws_sdk_batch::types::ArrayPropertiesDetail::size)
+                .unwrap_or(0);
+            let children: Vec<(String, Option<usize>)> = if size > 1 {
+                (0..size as usize)
+                    .map(|i| (format!("{id}:{i}"), Some(i)))
+                    .collect()
+            } else {
+                vec![(id.clone(), None)]
+            };
+            for (child, index) in children {
+                let stream = describe(&child)
+                    .container()
+                    .and_then(|c| c.log_stream_name())
+                    .map(str::to_owned)
+                    .or_else(|| container.log_stream_name().map(str::to_owned))
+                    .expect("a log stream name");
+                let mut env = env.clone();
+                if let Some(i) = index {
+                    env.push(("AWS_BATCH_JOB_ARRAY_INDEX".to_owned(), i.to_string()));
+                }
+                let (exit_code, lines) =
+                    run_container(&rt, &logs, moto, &command, &env, group, &stream);
+                ran.lock().unwrap().push(Ran {
+                    id: child,
+                    log_group: group.to_owned(),
+                    log_stream: stream,
+                    exit_code,
+                    lines,
+                });
+            }
+        }
+    }
+}
+
 fn fargate_loop(
     moto: &str,
     cluster: &str,

@@ -5,6 +5,7 @@
 //! Every client retries throttling and transient errors with the SDK's standard retry mode
 //! ([`MAX_ATTEMPTS`] attempts, exponential backoff with jitter).
 
+pub mod batch;
 pub mod fargate;
 pub mod logs;
 
