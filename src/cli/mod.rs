@@ -2,6 +2,7 @@
 //! codes scripts can rely on — 0 success, 1 a run or check failed, 2 bad input or usage.
 
 mod bench;
+mod remote;
 mod run;
 
 use std::io::Write as _;
@@ -152,6 +153,8 @@ pub enum Command {
         #[command(subcommand)]
         action: ResourceCommand,
     },
+    #[command(flatten)]
+    Remote(remote::RemoteCommand),
     /// Benchmarks that print figures
     Bench {
         #[command(subcommand)]
@@ -494,6 +497,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             Ok(if result.is_ok() { EXIT_OK } else { EXIT_FAILED })
         }
         Command::Bench { which } => bench::run(&which),
+        Command::Remote(command) => remote::run(workspace, command),
     }
 }
 

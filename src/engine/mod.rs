@@ -9,6 +9,7 @@ pub mod fetch;
 pub mod profile;
 pub mod sample;
 pub mod source;
+pub mod staged;
 pub mod transform;
 
 use std::collections::{BTreeMap, BTreeSet};

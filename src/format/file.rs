@@ -145,6 +145,9 @@ pub struct ResourceFile {
     pub access_key_id: Option<SecretFile>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_access_key: Option<SecretFile>,
+    /// `aws` resources: where remote runs execute (`[resources.NAME.compute]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute: Option<crate::model::AwsCompute>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -29,7 +29,7 @@ pub use edit::{Document, Edit, EditError};
 pub use graph::AssetGraph;
 pub use partition::PartitionsDefinition;
 pub use project::{CanvasLayout, CanvasPos, Project, ScheduleDefinition};
-pub use resource::{Resource, ResourceKind, SecretRef, SslMode};
+pub use resource::{AwsCompute, Resource, ResourceKind, SecretRef, SslMode};
 pub use run::{
     AssetCheckResult, AssetMaterialization, AssetProfile, ColumnProfile, ColumnSchema, LogLevel,
     RunEvent, RunRecord, RunStatus, StepOutcome,

@@ -6,6 +6,7 @@
 //! gives a clear error and is never written to.
 
 mod migrations;
+mod remote;
 mod runs;
 
 use std::path::{Path, PathBuf};
@@ -18,6 +19,7 @@ use crate::model::{
 };
 
 pub use migrations::MIGRATIONS;
+pub use remote::{ChildLog, RemoteRunRow, RemoteStepRow, StepStatus};
 
 /// Marks an `SQLite` file as a Medallion workspace (`PRAGMA application_id`, "MEDL").
 pub const APPLICATION_ID: i32 = 0x4D45_444C;
