@@ -1,7 +1,10 @@
 //! Everything that talks to the outside world on the engine's behalf: the readers for sources
-//! behind a resource (S3 through the AWS SDK, Postgres, HTTP JSON APIs) and, later, the remote
+//! behind a resource (S3 through the AWS SDK, Postgres, HTTP JSON APIs), the compute planner
+//! and cost model (`planner`, `cost`: which tier, why, and at what price) and, later, the remote
 //! launchers. Network clients live here so the engine stays a pure polars module.
 
+pub mod cost;
+pub mod planner;
 pub mod protocol;
 pub mod sources;
 
