@@ -156,15 +156,21 @@ impl PriceTable {
 
 /// The unit of a row id the user adds (only EC2 node prices can be added).
 fn unit_for(id: &str) -> &'static str {
-    if id.starts_with("ec2.") && id.ends_with(".hour") {
+    if id == ids::EC2_SPOT_DISCOUNT {
+        "fraction off"
+    } else if id.starts_with("ec2.") && id.ends_with(".hour") {
         "per instance-hour"
     } else {
         "as the formula expects"
     }
 }
 
-/// Whether `id` is a row the user may add to the table: an EC2 instance type's hourly price.
+/// Whether `id` is a row the user may add to the table: an EC2 instance type's hourly price,
+/// or the EC2 Spot discount (no source gives one figure for it).
 pub fn is_addable_price_id(id: &str) -> bool {
+    if id == ids::EC2_SPOT_DISCOUNT {
+        return true;
+    }
     id.strip_prefix("ec2.")
         .and_then(|rest| rest.strip_suffix(".hour"))
         .is_some_and(|t| {

@@ -5,6 +5,7 @@
 //! transaction. A workspace that is newer than this build, locked, corrupt or not Medallion's
 //! gives a clear error and is never written to.
 
+mod costs;
 mod migrations;
 mod runs;
 
@@ -17,6 +18,7 @@ use crate::model::{
     AssetCheckSpec, AssetKey, AssetSpec, CanvasPos, Layer, Project, Resource, ScheduleDefinition,
 };
 
+pub use costs::{StepCost, StepCostRecord};
 pub use migrations::MIGRATIONS;
 
 /// Marks an `SQLite` file as a Medallion workspace (`PRAGMA application_id`, "MEDL").
