@@ -244,3 +244,125 @@ fn workspace_flag_overrides_the_environment() {
     assert!(flag_ws.exists());
     assert!(!env_ws.exists());
 }
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
+}
+
+#[test]
+fn plan_prints_tier_reason_size_duration_cost_and_price_date_per_asset() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws.sqlite");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/customer_analytics");
+    let o = medallion(
+        &ws,
+        &["plan", example.to_str().unwrap(), "--format", "json"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let plans = json(&o);
+    let plans = plans.as_array().unwrap();
+    assert_eq!(plans.len(), 6);
+    for p in plans {
+        for field in [
+            "asset",
+            "tier",
+            "reason",
+            "vcpu",
+            "memory_mb",
+            "est_duration_secs",
+            "est_cost_usd",
+            "prices_as_of",
+        ] {
+            assert!(p.get(field).is_some(), "{field} missing in {p}");
+        }
+        assert_eq!(p["prices_as_of"], "2026-11-26");
+        assert!(p["reason"].as_str().unwrap().ends_with('.'), "{p}");
+    }
+    let by = |k: &str| plans.iter().find(|p| p["asset"] == k).unwrap();
+    assert_eq!(by("raw_orders")["tier"], "lambda");
+    assert!(by("raw_orders")["est_cost_usd"].as_f64().unwrap() > 0.0);
+    assert_eq!(by("order_history")["tier"], "fargate");
+    assert_eq!(by("order_history")["memory_mb"], 8192);
+    // No EC2 price ships: the EKS assets say which price is missing.
+    assert!(by("daily_revenue")["est_cost_usd"].is_null());
+    assert_eq!(by("daily_revenue")["missing_price"], "ec2.m6i.large.hour");
+
+    // By name, with a selection; the text form shows the reason and the total.
+    let o = medallion(
+        &ws,
+        &["plan", "customer_analytics", "--select", "+order_history"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("prices as of 2026-11-26"), "{out}");
+    assert!(
+        out.contains("Fargate: the asset's compute hint asks for it"),
+        "{out}"
+    );
+    assert!(out.contains("total $"), "{out}");
+    assert!(!out.contains("daily_revenue"), "{out}");
+
+    // After a local run, estimates come from history.
+    let o = medallion(&ws, &["materialize", "customer_analytics"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = medallion(&ws, &["plan", "customer_analytics", "--format", "json"]);
+    let plans = json(&o);
+    assert!(
+        plans
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["confidence"] == "history" && p["history_runs"] == 1),
+        "{plans}"
+    );
+
+    // Bad input: an unknown project or selection.
+    let o = medallion(&ws, &["plan", "no_such_project"]);
+    assert_ne!(o.status.code(), Some(0));
+    let o = medallion(&ws, &["plan", "customer_analytics", "--select", "nope"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+#[test]
+fn plan_refuses_a_hint_that_breaks_a_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws.sqlite");
+    let project = dir.path().join("p");
+    std::fs::create_dir_all(project.join("data")).unwrap();
+    std::fs::write(project.join("data/x.csv"), "a\n1\n").unwrap();
+    std::fs::write(
+        project.join("medallion.toml"),
+        "[project]\nname = \"big\"\n\n[assets.x]\nlayer = \"bronze\"\n\n[assets.x.source]\nkind = \"csv\"\npath = \"data/x.csv\"\n\n[assets.x.compute]\ntier = \"lambda\"\nmemory_mb = 20480\n",
+    )
+    .unwrap();
+    // A fixed size over the limit is already a validation error.
+    let o = medallion(&ws, &["plan", project.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("128–10240 MB, not 20480 MB"),
+        "{}",
+        text(&o)
+    );
+    // An estimate over the hint's timeout is the planner's to report, never silently moved.
+    let toml = std::fs::read_to_string(project.join("medallion.toml")).unwrap();
+    std::fs::write(
+        project.join("medallion.toml"),
+        toml.replace("memory_mb = 20480", "timeout_secs = 1"),
+    )
+    .unwrap();
+    let o = medallion(
+        &ws,
+        &["plan", project.to_str().unwrap(), "--format", "json"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let v = json(&o);
+    assert_eq!(v[0]["tier"], "lambda");
+    assert!(
+        v[0]["problem"]
+            .as_str()
+            .unwrap()
+            .contains("over the hint's timeout of 1 s"),
+        "{v}"
+    );
+    assert!(text(&o).contains("error: x on Lambda"), "{}", text(&o));
+}

@@ -11,8 +11,14 @@ use std::path::{Path, PathBuf};
 use serde::Serialize;
 
 use super::AppError;
-use crate::compute::cost::{self, CostBreakdown, CostError, RunShape};
-use crate::compute::planner::{self, AssetFacts, AssetPlan, PastStep, PlanOptions};
+use crate::compute::cost::{self, CostError};
+pub use crate::compute::cost::{
+    CostBreakdown, CostLine, RunShape, format_memory, format_usd, format_vcpu,
+};
+use crate::compute::planner::{self, AssetFacts, PastStep, PlanOptions};
+pub use crate::compute::planner::{
+    AssetPlan, ChosenBy, Confidence, format_bytes, format_duration, tier_name,
+};
 use crate::engine::source;
 use crate::model::pricing::is_addable_price_id;
 use crate::model::{
@@ -66,13 +72,15 @@ pub fn set_price(ws: &mut Workspace, id: &str, usd: f64) -> Result<PriceTable, A
         id: id.to_owned(),
         usd,
         edited_on: chrono::Utc::now().format("%Y-%m-%d").to_string(),
-        item: shipped
-            .get(id)
-            .is_none()
-            .then(|| match id.strip_prefix("ec2.").and_then(|t| t.strip_suffix(".hour")) {
+        item: shipped.get(id).is_none().then(|| {
+            match id
+                .strip_prefix("ec2.")
+                .and_then(|t| t.strip_suffix(".hour"))
+            {
                 Some(node) => format!("EC2 {node} on-demand"),
                 None => "EC2 Spot discount off on-demand".to_owned(),
-            }),
+            }
+        }),
     };
     let candidate = shipped.with_overrides(&[o.clone()]);
     if let Some(p) = candidate.problems().into_iter().find(|p| p.id == id) {
@@ -179,7 +187,10 @@ pub fn gather_facts(
                     };
                     total = total.zip(bytes).map(|(a, b)| a + b);
                 }
-                inputs.insert(m.asset.clone(), total.filter(|_| !m.input_versions.is_empty()));
+                inputs.insert(
+                    m.asset.clone(),
+                    total.filter(|_| !m.input_versions.is_empty()),
+                );
             }
         }
         for e in &events {
@@ -305,7 +316,11 @@ pub fn cost_history(ws: &Workspace, project: &str) -> Result<CostHistory, AppErr
         ..CostTotal::default()
     };
     for s in &steps {
-        let day = s.run_created_at.get(..10).unwrap_or(&s.run_created_at).to_owned();
+        let day = s
+            .run_created_at
+            .get(..10)
+            .unwrap_or(&s.run_created_at)
+            .to_owned();
         for t in [
             per_asset.entry(s.asset.to_string()).or_default(),
             per_day.entry(day.clone()).or_default(),
@@ -415,7 +430,10 @@ mod tests {
             "{} vs {measured_ms} ms",
             planned.est_duration_secs
         );
-        assert!(planned.input_rows.is_some(), "rows from the materialization");
+        assert!(
+            planned.input_rows.is_some(),
+            "rows from the materialization"
+        );
         // A transform's input is now its upstreams' stored Parquet.
         let gold = after
             .assets
@@ -429,7 +447,13 @@ mod tests {
     fn the_example_honours_its_hints_and_reports_missing_node_prices() {
         let (_dir, mut ws, stored) = example();
         let report = compute_plan(&ws, &stored, "*", 1, &BTreeMap::new()).unwrap();
-        let by = |k: &str| report.assets.iter().find(|a| a.asset.as_str() == k).unwrap();
+        let by = |k: &str| {
+            report
+                .assets
+                .iter()
+                .find(|a| a.asset.as_str() == k)
+                .unwrap()
+        };
         assert_eq!(by("raw_orders").tier, ComputeTier::Lambda);
         assert_eq!(by("cleaned_customer_data").tier, ComputeTier::Fargate);
         let clv = by("customer_lifetime_value");
@@ -457,7 +481,11 @@ mod tests {
         assert!(report.complete, "{report:?}");
         assert!(report.total_usd > 0.0);
         // An override to Fargate prices it.
-        let overrides = [(AssetKey::new("customer_lifetime_value"), ComputeTier::Fargate)].into();
+        let overrides = [(
+            AssetKey::new("customer_lifetime_value"),
+            ComputeTier::Fargate,
+        )]
+        .into();
         let report = compute_plan(&ws, &stored, "*", 1, &overrides).unwrap();
         let clv = report
             .assets
@@ -483,7 +511,14 @@ mod tests {
             .unwrap();
         assert!(after > before);
         reset_price(&mut ws, "fargate.vcpu_hour").unwrap();
-        assert!(load_prices(&ws).unwrap().get("fargate.vcpu_hour").unwrap().user_edited.is_none());
+        assert!(
+            load_prices(&ws)
+                .unwrap()
+                .get("fargate.vcpu_hour")
+                .unwrap()
+                .user_edited
+                .is_none()
+        );
     }
 
     #[test]
@@ -504,8 +539,8 @@ mod tests {
             error: None,
         };
         ws.create_run(&run).unwrap();
-        let report = compute_plan(&ws, &stored, "cleaned_customer_data", 1, &BTreeMap::new())
-            .unwrap();
+        let report =
+            compute_plan(&ws, &stored, "cleaned_customer_data", 1, &BTreeMap::new()).unwrap();
         record_estimates(&mut ws, "run-1", None, &report.assets).unwrap();
         let key = AssetKey::new("cleaned_customer_data");
         let shape = RunShape::new(ComputeTier::Fargate, 4.0, 16 * 1024, 1800.0);
@@ -513,11 +548,19 @@ mod tests {
         assert_eq!(format!("{:.3}", actual.cost_usd.unwrap()), "0.117");
         let mut eks = RunShape::new(ComputeTier::Eks, 2.0, 8192, 600.0);
         eks.node_type = Some("m6i.xlarge".into());
-        let missing =
-            record_actual_cost(&mut ws, "run-1", &AssetKey::new("daily_revenue"), None, &eks)
-                .unwrap();
+        let missing = record_actual_cost(
+            &mut ws,
+            "run-1",
+            &AssetKey::new("daily_revenue"),
+            None,
+            &eks,
+        )
+        .unwrap();
         assert_eq!(missing.cost_usd, None);
-        assert_eq!(missing.missing_price.as_deref(), Some("ec2.m6i.xlarge.hour"));
+        assert_eq!(
+            missing.missing_price.as_deref(),
+            Some("ec2.m6i.xlarge.hour")
+        );
 
         let costs = run_costs(&ws, "run-1").unwrap();
         let step = costs.iter().find(|c| c.asset == key).unwrap();

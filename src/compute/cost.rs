@@ -268,9 +268,7 @@ pub fn run_cost(shape: &RunShape, prices: &PriceTable) -> Result<CostBreakdown, 
             match &shape.node_type {
                 None => {
                     if shape.spot {
-                        notes.push(
-                            "EKS pods on Fargate have no Spot: priced on demand".to_owned(),
-                        );
+                        notes.push("EKS pods on Fargate have no Spot: priced on demand".to_owned());
                     }
                     let (cpu, mb) =
                         fargate_bill(shape, &mut bill, &mut notes, "EKS pods on Fargate", false)?;
@@ -501,9 +499,17 @@ pub(crate) mod tests {
         assert!(run_cost(&at_limit, &p).is_ok());
         let mut spot = RunShape::new(ComputeTier::Lambda, 1.0, 1024, 10.0);
         spot.spot = true;
-        assert!(run_cost(&spot, &p).unwrap_err().to_string().contains("Spot"));
+        assert!(
+            run_cost(&spot, &p)
+                .unwrap_err()
+                .to_string()
+                .contains("Spot")
+        );
         let negative = RunShape::new(ComputeTier::Fargate, 1.0, 2048, -1.0);
-        assert!(matches!(run_cost(&negative, &p), Err(CostError::Invalid(_))));
+        assert!(matches!(
+            run_cost(&negative, &p),
+            Err(CostError::Invalid(_))
+        ));
     }
 
     #[test]
@@ -536,7 +542,12 @@ pub(crate) mod tests {
         // 1 vCPU with 5,000 MB is billed as 1 vCPU / 5 GB.
         let rounded = run_cost(&RunShape::new(ComputeTier::Fargate, 1.0, 5000, 600.0), &p).unwrap();
         assert_eq!((rounded.billed_vcpu, rounded.billed_memory_mb), (1.0, 5120));
-        assert!(rounded.notes.iter().any(|n| n.contains("smallest Fargate size")));
+        assert!(
+            rounded
+                .notes
+                .iter()
+                .any(|n| n.contains("smallest Fargate size"))
+        );
         let too_big = RunShape::new(ComputeTier::Fargate, 32.0, 1024, 600.0);
         assert!(run_cost(&too_big, &p).is_err());
     }
@@ -568,7 +579,10 @@ pub(crate) mod tests {
             matches!(&e, CostError::MissingPrice(m) if m.id == "ec2.m6i.xlarge.hour"),
             "{e}"
         );
-        assert!(e.to_string().contains("missing price `ec2.m6i.xlarge.hour`"));
+        assert!(
+            e.to_string()
+                .contains("missing price `ec2.m6i.xlarge.hour`")
+        );
         p.rows.insert(
             "ec2.m6i.xlarge.hour".into(),
             PriceRow {
@@ -585,7 +599,10 @@ pub(crate) mod tests {
         );
         let c = run_cost(&shape, &p).unwrap();
         // 3 nodes × 0.5 h × $0.192 + 0.5 cluster-hours × $0.10.
-        assert!(close(c.cost_usd, 3.0 * 0.5 * 0.192 + 0.5 * 0.10, 1e-12), "{c:?}");
+        assert!(
+            close(c.cost_usd, 3.0 * 0.5 * 0.192 + 0.5 * 0.10, 1e-12),
+            "{c:?}"
+        );
         assert_eq!(c.prices_as_of, "2026-01-02", "the oldest price used");
         // Spot on EC2 needs a discount the table does not ship.
         shape.spot = true;
@@ -597,18 +614,26 @@ pub(crate) mod tests {
         let mut pods = RunShape::new(ComputeTier::Eks, 1.0, 2048, 3600.0);
         pods.parallel = 4;
         let c = run_cost(&pods, &p).unwrap();
-        assert!(close(c.cost_usd, 4.0 * (0.04048 + 2.0 * 0.004445) + 0.10, 1e-12));
+        assert!(close(
+            c.cost_usd,
+            4.0 * (0.04048 + 2.0 * 0.004445) + 0.10,
+            1e-12
+        ));
     }
 
     #[test]
     fn batch_is_priced_as_the_compute_it_runs_on() {
         let p = prices();
-        let fargate = run_cost(&RunShape::new(ComputeTier::Fargate, 2.0, 4096, 7200.0), &p).unwrap();
+        let fargate =
+            run_cost(&RunShape::new(ComputeTier::Fargate, 2.0, 4096, 7200.0), &p).unwrap();
         let batch = run_cost(&RunShape::new(ComputeTier::Batch, 2.0, 4096, 7200.0), &p).unwrap();
         assert!(close(fargate.cost_usd, batch.cost_usd, 1e-15));
         let mut ec2 = RunShape::new(ComputeTier::Batch, 2.0, 4096, 7200.0);
         ec2.node_type = Some("c6i.large".into());
-        assert!(matches!(run_cost(&ec2, &p), Err(CostError::MissingPrice(_))));
+        assert!(matches!(
+            run_cost(&ec2, &p),
+            Err(CostError::MissingPrice(_))
+        ));
     }
 
     #[test]

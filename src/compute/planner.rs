@@ -26,8 +26,7 @@ use super::cost::{
     format_vcpu,
 };
 use crate::model::{
-    AssetDefinition, AssetGraph, AssetKey, ComputeTier, FileFormat, PriceTable, Project,
-    SourceSpec,
+    AssetDefinition, AssetGraph, AssetKey, ComputeTier, FileFormat, PriceTable, Project, SourceSpec,
 };
 
 /// Seconds every step spends besides reading its input: writing Parquet, checks, the profile.
@@ -223,9 +222,9 @@ impl<'a> Sizes<'a> {
             Some(AssetDefinition::Source(
                 SourceSpec::File { format, .. } | SourceSpec::S3 { format, .. },
             )) if !matches!(format, FileFormat::Parquet) => InputKind::Text,
-            Some(AssetDefinition::Source(SourceSpec::Postgres { .. } | SourceSpec::Http { .. })) => {
-                InputKind::Text
-            }
+            Some(AssetDefinition::Source(
+                SourceSpec::Postgres { .. } | SourceSpec::Http { .. },
+            )) => InputKind::Text,
             _ => InputKind::Columnar,
         }
     }
@@ -318,7 +317,11 @@ impl<'a> Sizes<'a> {
                         Some(b) => format!(
                             "modelled: {} of {} input at {} MB/s",
                             format_bytes(b),
-                            if kind == InputKind::Text { "text" } else { "Parquet" },
+                            if kind == InputKind::Text {
+                                "text"
+                            } else {
+                                "Parquet"
+                            },
                             throughput / 1e6
                         ),
                         None => "modelled: input size unknown".to_owned(),
@@ -419,9 +422,9 @@ fn choose(
 ) -> AssetPlan {
     let hints = &asset.compute;
     let need_mb = hints.memory_mb.unwrap_or(estimate.memory_mb).max(1);
-    let need_vcpu = hints.vcpu.unwrap_or_else(|| {
-        (f64::from(need_mb) / MEMORY_MB_PER_VCPU).clamp(0.25, FARGATE_MAX_VCPU)
-    });
+    let need_vcpu = hints
+        .vcpu
+        .unwrap_or_else(|| (f64::from(need_mb) / MEMORY_MB_PER_VCPU).clamp(0.25, FARGATE_MAX_VCPU));
     let spot = hints.spot.unwrap_or(false);
     let parallel = if asset.partitions.is_partitioned() {
         u32::try_from(options.partitions.max(1)).unwrap_or(u32::MAX)
@@ -468,7 +471,9 @@ fn choose(
         }
         let priced = price(shape(tier, need_vcpu, need_mb), prices);
         let detail = match tier {
-            ComputeTier::Lambda => format!("{} for ~{}", format_memory(need_mb), format_duration(dur)),
+            ComputeTier::Lambda => {
+                format!("{} for ~{}", format_memory(need_mb), format_duration(dur))
+            }
             ComputeTier::Local => "runs on this machine".to_owned(),
             _ => sized(&priced, parallel),
         };
@@ -506,7 +511,11 @@ fn choose(
         )
     } else if dur > LONG_RUNNING_SECS {
         let priced = price(shape(ComputeTier::Batch, need_vcpu, need_mb), prices);
-        let on = if hints.node_type.is_some() { "EC2" } else { "Fargate" };
+        let on = if hints.node_type.is_some() {
+            "EC2"
+        } else {
+            "Fargate"
+        };
         (
             priced,
             format!(
@@ -521,12 +530,7 @@ fn choose(
     };
 
     let (est_cost_usd, missing_price, as_of, problem) = match &priced.cost {
-        Ok(c) => (
-            Some(c.cost_usd),
-            None,
-            c.prices_as_of.clone(),
-            problem,
-        ),
+        Ok(c) => (Some(c.cost_usd), None, c.prices_as_of.clone(), problem),
         Err(CostError::MissingPrice(m)) => (None, Some(m.id.clone()), table_as_of(prices), problem),
         Err(CostError::Invalid(m)) => (
             None,
@@ -535,10 +539,9 @@ fn choose(
             problem.or_else(|| Some(m.clone())),
         ),
     };
+    // The size billed: Fargate rounds up to a valid size, Lambda's vCPU follows its memory.
     let (vcpu, memory_mb) = match (&priced.cost, priced.shape.tier) {
-        (Ok(c), ComputeTier::Fargate | ComputeTier::Batch | ComputeTier::Eks) => {
-            (c.billed_vcpu, c.billed_memory_mb)
-        }
+        (Ok(c), t) if t != ComputeTier::Local => (c.billed_vcpu, c.billed_memory_mb),
         _ => (priced.shape.vcpu, priced.shape.memory_mb),
     };
     AssetPlan {
@@ -784,12 +787,17 @@ mod tests {
         let p = project();
         // Sizes from 1 MB to 40 GB of CSV: whenever Lambda is chosen, it fits.
         let mut saw = (false, false);
-        for mb in [1, 10, 100, 1_000, 2_000, 3_000, 3_400, 5_000, 10_000, 40_000] {
+        for mb in [
+            1, 10, 100, 1_000, 2_000, 3_000, 3_400, 5_000, 10_000, 40_000,
+        ] {
             let plan = plan_one(&p, "src", &facts(mb * MB));
             if plan.tier == ComputeTier::Lambda {
                 saw.0 = true;
                 assert!(plan.memory_mb <= LAMBDA_MAX_MEMORY_MB, "{plan:?}");
-                assert!(plan.est_duration_secs <= LAMBDA_MAX_DURATION_SECS, "{plan:?}");
+                assert!(
+                    plan.est_duration_secs <= LAMBDA_MAX_DURATION_SECS,
+                    "{plan:?}"
+                );
             } else {
                 saw.1 = true;
             }
@@ -798,7 +806,11 @@ mod tests {
         // Memory: 4 GB of CSV needs ~12.5 GB, over Lambda's 10,240 MB, but runs in ~82 s.
         let plan = plan_one(&p, "src", &facts(4_000 * MB));
         assert_eq!(plan.tier, ComputeTier::Fargate);
-        assert!(plan.reason.contains("over Lambda's 10,240 MB"), "{}", plan.reason);
+        assert!(
+            plan.reason.contains("over Lambda's 10,240 MB"),
+            "{}",
+            plan.reason
+        );
         // Duration: a history of 850 s (× 1.25 headroom > 900 s) keeps it off Lambda even though
         // the memory is small.
         let mut f = facts(MB);
@@ -845,12 +857,16 @@ mod tests {
         let plan = plan_with(&p, "src", &facts(MB), &options);
         assert_eq!(plan.tier, ComputeTier::Eks);
         assert_eq!(plan.parallel, 3);
-        assert!(plan.reason.contains("3 partitions fan out"), "{}", plan.reason);
+        assert!(
+            plan.reason.contains("3 partitions fan out"),
+            "{}",
+            plan.reason
+        );
         // Pods on Fargate (576 MB → 0.25 vCPU / 1 GB): 3 × the billed pod time (with the
         // start-up) + the cluster-hour share.
         let cost = plan.est_cost_usd.unwrap();
-        let pod = (0.25 * 0.04048 + 1.0 * 0.004_445) * (plan.est_duration_secs + 60.0).ceil()
-            / 3600.0;
+        let pod =
+            (0.25 * 0.04048 + 1.0 * 0.004_445) * (plan.est_duration_secs + 60.0).ceil() / 3600.0;
         let share = 0.10 * (plan.est_duration_secs + 60.0) / 3600.0;
         assert!((cost - (3.0 * pod + share)).abs() < 1e-9, "{cost}");
         // One partition does not fan out; an unpartitioned asset never does.
@@ -876,7 +892,11 @@ mod tests {
         // 50 GB of CSV needs ~150 GB: over Fargate's largest; EKS nodes need a node type.
         let plan = plan_one(&p, "src", &facts(50_000 * MB));
         assert_eq!(plan.tier, ComputeTier::Eks);
-        assert!(plan.reason.contains("over Fargate's largest"), "{}", plan.reason);
+        assert!(
+            plan.reason.contains("over Fargate's largest"),
+            "{}",
+            plan.reason
+        );
         assert!(plan.problem.as_deref().unwrap().contains("node_type"));
     }
 
@@ -890,7 +910,10 @@ mod tests {
         assert_eq!(plan.tier, ComputeTier::Lambda, "never silently changed");
         assert_eq!(plan.chosen_by, ChosenBy::Hint);
         assert!(
-            plan.problem.as_deref().unwrap().contains("over Lambda's 10,240 MB"),
+            plan.problem
+                .as_deref()
+                .unwrap()
+                .contains("over Lambda's 10,240 MB"),
             "{plan:?}"
         );
         assert_eq!(plan.est_cost_usd, None);
@@ -898,23 +921,36 @@ mod tests {
         asset_mut(&mut p, "src").compute.memory_mb = Some(1024);
         let plan = plan_one(&p, "src", &facts(MB));
         assert_eq!(plan.problem, None);
-        assert!(plan.reason.contains("compute hint asks for it"), "{}", plan.reason);
+        assert!(
+            plan.reason.contains("compute hint asks for it"),
+            "{}",
+            plan.reason
+        );
         assert_eq!(plan.memory_mb, 1024);
         // A timeout shorter than the estimate is reported.
         asset_mut(&mut p, "src").compute.timeout_secs = Some(1);
         let plan = plan_one(&p, "src", &facts(100 * MB));
-        assert!(plan.problem.as_deref().unwrap().contains("timeout"), "{plan:?}");
+        assert!(
+            plan.problem.as_deref().unwrap().contains("timeout"),
+            "{plan:?}"
+        );
         // Local only from a hint or an override; never chosen by the planner.
         let auto = project();
         for mb in [1, 100, 10_000] {
-            assert_ne!(plan_one(&auto, "src", &facts(mb * MB)).tier, ComputeTier::Local);
+            assert_ne!(
+                plan_one(&auto, "src", &facts(mb * MB)).tier,
+                ComputeTier::Local
+            );
         }
         let options = PlanOptions {
             overrides: [(AssetKey::new("src"), ComputeTier::Local)].into(),
             partitions: 1,
         };
         let plan = plan_with(&auto, "src", &facts(MB), &options);
-        assert_eq!((plan.tier, plan.chosen_by), (ComputeTier::Local, ChosenBy::Override));
+        assert_eq!(
+            (plan.tier, plan.chosen_by),
+            (ComputeTier::Local, ChosenBy::Override)
+        );
         assert_eq!(plan.est_cost_usd, Some(0.0));
         // An override beats the hint, and a missing node price is reported, not invented.
         let options = PlanOptions {

@@ -128,7 +128,10 @@ mod tests {
         };
         let twice = format!("{head}{}{}", row("a", "1.0", "s"), row("a", "2.0", "s"));
         let e = parse_prices(p, &twice).unwrap_err().to_string();
-        assert!(e.contains("listed twice") && e.starts_with("prices.toml:11:"), "{e}");
+        assert!(
+            e.contains("listed twice") && e.starts_with("prices.toml:11:"),
+            "{e}"
+        );
         let negative = format!("{head}{}", row("a", "-1.0", "s"));
         let e = parse_prices(p, &negative).unwrap_err().to_string();
         assert!(e.contains("not a price"), "{e}");

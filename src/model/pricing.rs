@@ -98,7 +98,10 @@ impl PriceTable {
                 });
             };
             if row.id != *id {
-                bad(format!("is filed under `{id}` but names itself `{}`", row.id));
+                bad(format!(
+                    "is filed under `{id}` but names itself `{}`",
+                    row.id
+                ));
             }
             if !row.usd.is_finite() || row.usd < 0.0 {
                 bad(format!("{} is not a price (a number ≥ 0)", row.usd));
@@ -248,7 +251,10 @@ mod tests {
         assert!((a.usd - 2.0).abs() < 1e-12);
         assert_eq!(a.shipped_usd, Some(1.0));
         assert_eq!(a.user_edited.as_deref(), Some("2026-12-01"));
-        assert_eq!(t.get("ec2.m6i.xlarge.hour").unwrap().unit, "per instance-hour");
+        assert_eq!(
+            t.get("ec2.m6i.xlarge.hour").unwrap().unit,
+            "per instance-hour"
+        );
         assert!(is_addable_price_id("ec2.m6i.xlarge.hour"));
         assert!(!is_addable_price_id("ec2..hour"));
         assert!(!is_addable_price_id("lambda.gb_second"));

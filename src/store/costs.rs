@@ -225,7 +225,10 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut ws = Workspace::open(&dir.path().join("ws.sqlite")).unwrap();
         ws.save_project(&Project::new("p"), None).unwrap();
-        for (id, at) in [("r1", "2026-11-01T00:00:00Z"), ("r2", "2026-11-02T00:00:00Z")] {
+        for (id, at) in [
+            ("r1", "2026-11-01T00:00:00Z"),
+            ("r2", "2026-11-02T00:00:00Z"),
+        ] {
             ws.create_run(&RunRecord {
                 id: id.into(),
                 project: "p".into(),
@@ -300,8 +303,11 @@ mod tests {
             item: None,
         };
         ws.set_price_override(&o).unwrap();
-        ws.set_price_override(&PriceOverride { usd: 0.06, ..o.clone() })
-            .unwrap();
+        ws.set_price_override(&PriceOverride {
+            usd: 0.06,
+            ..o.clone()
+        })
+        .unwrap();
         let all = ws.price_overrides().unwrap();
         assert_eq!(all.len(), 1);
         assert!((all[0].usd - 0.06).abs() < 1e-12);
