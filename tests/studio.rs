@@ -347,3 +347,113 @@ fn a_past_run_reopens_after_restarting_the_studio() {
     let html = std::fs::read_to_string(&out).unwrap();
     assert!(html.contains("checks 4/4 passed"), "{html}");
 }
+
+fn compute_plan(s: &Studio) -> Option<&medallion::app::plan::PlanReport> {
+    s.workbench
+        .launch
+        .as_ref()
+        .and_then(|l| l.compute.as_ref())
+        .and_then(|c| c.as_ref().ok())
+        .map(AsRef::as_ref)
+}
+
+fn planned(s: &Studio, key: &str) -> Option<medallion::app::plan::AssetPlan> {
+    compute_plan(s).and_then(|r| r.assets.iter().find(|a| a.asset.as_str() == key).cloned())
+}
+
+#[test]
+fn the_launch_dialog_shows_where_each_asset_runs_and_an_override_reprices_it() {
+    use medallion::model::ComputeTier;
+    let dir = tempfile::tempdir().unwrap();
+    let (path, project) = workspace(dir.path(), &example_dir());
+    let mut h = harness(Studio::with_workspace(Some(project), &path).unwrap());
+    h.get_by_label("Materialize…").click();
+    h.run_steps(2);
+    h.get_by_label("All assets").click();
+    h.run_steps(2);
+    wait_until(&mut h, "the compute plan", |s| {
+        compute_plan(s).is_some_and(|r| r.assets.len() == 6)
+    });
+    // Per asset: the tier, the reason and the cost; then the total with the prices' date.
+    h.get_by_label("Tier of raw_orders");
+    h.get_by_label_contains("Lambda: the asset's compute hint asks for it (2 GB for ~");
+    h.get_by_label_contains("Fargate: the asset's compute hint asks for it (2 vCPU / 8 GB)");
+    let raw = planned(h.state(), "raw_orders").unwrap();
+    assert_eq!(raw.tier, ComputeTier::Lambda);
+    h.get_by_label(&format!(
+        "raw_orders: {}",
+        medallion::app::plan::format_usd(raw.est_cost_usd.unwrap())
+    ));
+    h.get_by_label("daily_revenue: missing price ec2.m6i.large.hour");
+    let total = compute_plan(h.state()).unwrap().total_usd;
+    h.get_by_label(&format!(
+        "Estimated total {} (without 2 asset(s) lacking a price) · prices as of 2026-11-26",
+        medallion::app::plan::format_usd(total)
+    ));
+
+    // Override raw_orders to Fargate: the estimate is asked for again off the UI thread.
+    h.get_by_label("Tier of raw_orders").click();
+    h.run_steps(2);
+    h.get_by_label("Fargate").click();
+    h.run_steps(2);
+    wait_until(&mut h, "the repriced plan", |s| {
+        planned(s, "raw_orders").is_some_and(|a| a.tier == ComputeTier::Fargate)
+    });
+    let fargate = planned(h.state(), "raw_orders").unwrap();
+    h.get_by_label_contains("Fargate: chosen in the launch dialog");
+    assert!(fargate.est_cost_usd.unwrap() > raw.est_cost_usd.unwrap());
+    let repriced = compute_plan(h.state()).unwrap().total_usd;
+    assert!(repriced > total, "{repriced} vs {total}");
+    h.get_by_label(&format!(
+        "raw_orders: {}",
+        medallion::app::plan::format_usd(fargate.est_cost_usd.unwrap())
+    ));
+
+    // The Prices window, from the dialog: a node price entered by the user is used at once
+    // (daily_revenue runs on Spot nodes, so the EC2 Spot discount is what it lacks next).
+    h.get_by_label("Prices…").click();
+    h.run_steps(2);
+    wait_until(&mut h, "the price table", |s| {
+        s.prices
+            .as_ref()
+            .is_some_and(|p| matches!(p.table, Some(Ok(_))))
+    });
+    // Each rate with its source and date.
+    h.get_by_label("Fargate Linux/x86 vCPU");
+    h.get_by_label("AWS containers blog on EKS extended support pricing");
+    assert_eq!(
+        h.get_by_label("Rate of fargate.vcpu_hour")
+            .value()
+            .as_deref(),
+        Some("0.04048")
+    );
+    h.get_by_label("Instance type").click();
+    h.get_by_label("Instance type").type_text("m6i.large");
+    h.get_by_label("Hourly price").click();
+    h.get_by_label("Hourly price").type_text("0.096");
+    h.run_steps(2);
+    h.get_by_label("Save prices").click();
+    h.run_steps(2);
+    wait_until(&mut h, "the plan with the node price", |s| {
+        planned(s, "daily_revenue")
+            .is_some_and(|a| a.missing_price.as_deref() == Some("ec2.spot_discount"))
+    });
+    h.get_by_label("daily_revenue: missing price ec2.spot_discount");
+    h.get_by_label_contains("edited by you");
+    // The edit is in the workspace, dated and marked as the user's.
+    let ws = app::open_workspace(&path).unwrap();
+    let prices = app::plan::load_prices(&ws).unwrap();
+    let row = prices.get("ec2.m6i.large.hour").unwrap();
+    assert!((row.usd - 0.096).abs() < 1e-12);
+    assert!(row.user_edited.is_some());
+    drop(ws);
+
+    // Launching still runs locally, as before.
+    h.get_by_label("Start run").click();
+    h.run_steps(2);
+    wait_until(&mut h, "the run to finish", run_finished);
+    assert_eq!(
+        h.state().run.as_ref().unwrap().status,
+        Some(RunStatus::Success)
+    );
+}

@@ -36,10 +36,11 @@ pub enum UICommand {
     ExportReport,
     ToggleWorkbench,
     Connections,
+    Prices,
 }
 
 impl UICommand {
-    pub const ALL: [UICommand; 30] = [
+    pub const ALL: [UICommand; 31] = [
         UICommand::Undo,
         UICommand::Redo,
         UICommand::Save,
@@ -70,6 +71,7 @@ impl UICommand {
         UICommand::ExportReport,
         UICommand::ToggleWorkbench,
         UICommand::Connections,
+        UICommand::Prices,
     ];
 
     /// Sentence case; `…` when the command opens a dialog.
@@ -105,6 +107,7 @@ impl UICommand {
             UICommand::ExportReport => "Export HTML…",
             UICommand::ToggleWorkbench => "Show or hide the workbench",
             UICommand::Connections => "Connections…",
+            UICommand::Prices => "Prices…",
         }
     }
 
@@ -142,7 +145,8 @@ impl UICommand {
             | UICommand::ToggleTheme
             | UICommand::ToggleInspector
             | UICommand::ToggleDiagnostics
-            | UICommand::Connections => return None,
+            | UICommand::Connections
+            | UICommand::Prices => return None,
         };
         Some(KeyboardShortcut::new(modifiers, key))
     }

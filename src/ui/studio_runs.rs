@@ -328,6 +328,10 @@ impl Studio {
                 }
                 false
             }
+            event @ (JobEvent::ComputePlan { .. } | JobEvent::Prices { .. }) => {
+                self.apply_compute_event(event);
+                false
+            }
             JobEvent::RunEvents { run_id, events } => {
                 if let Some(run) = &mut self.run {
                     for e in events {

@@ -8,6 +8,7 @@ pub mod find;
 pub mod inspector;
 pub mod launch;
 pub mod picker;
+pub mod prices;
 pub mod sql_editor;
 pub mod toolbar;
 pub mod workbench;
