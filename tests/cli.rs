@@ -366,3 +366,72 @@ fn plan_refuses_a_hint_that_breaks_a_limit() {
     );
     assert!(text(&o).contains("error: x on Lambda"), "{}", text(&o));
 }
+
+#[test]
+fn costs_show_estimate_and_actual_per_step_asset_and_day() {
+    use medallion::app::plan::RunShape;
+    use medallion::model::{AssetKey, ComputeTier, RunRecord, RunStatus};
+    let dir = tempfile::tempdir().unwrap();
+    let ws_path = dir.path().join("ws.sqlite");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/customer_analytics");
+    {
+        // What a remote run records: its estimates before, the actual costs after.
+        let mut ws = medallion::app::open_workspace(&ws_path).unwrap();
+        let stored = medallion::app::resolve_project(&mut ws, example.to_str().unwrap()).unwrap();
+        ws.create_run(&RunRecord {
+            id: "remote-1".into(),
+            project: stored.project.name.clone(),
+            selection: "order_history".into(),
+            partition: None,
+            target: "fargate".into(),
+            status: RunStatus::Success,
+            trigger: "test".into(),
+            created_at: "2026-11-24T08:00:00.000Z".into(),
+            started_at: None,
+            ended_at: None,
+            error: None,
+        })
+        .unwrap();
+        let report = medallion::app::plan::compute_plan(
+            &ws,
+            &stored,
+            "order_history",
+            1,
+            &std::collections::BTreeMap::new(),
+        )
+        .unwrap();
+        medallion::app::plan::record_estimates(&mut ws, "remote-1", None, &report.assets).unwrap();
+        medallion::app::plan::record_actual_cost(
+            &mut ws,
+            "remote-1",
+            &AssetKey::new("order_history"),
+            None,
+            &RunShape::new(ComputeTier::Fargate, 2.0, 8192, 95.0),
+        )
+        .unwrap();
+    }
+    let o = medallion(
+        &ws_path,
+        &["costs", "customer_analytics", "--format", "json"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v = json(&o);
+    let step = &v["steps"][0];
+    assert_eq!(step["asset"], "order_history");
+    assert!(step["est_cost_usd"].as_f64().unwrap() > 0.0);
+    let actual = (2.0 * 0.04048 + 8.0 * 0.004_445) * 95.0 / 3600.0;
+    assert!((step["actual_cost_usd"].as_f64().unwrap() - actual).abs() < 1e-12);
+    assert_eq!(v["per_day"][0]["key"], "2026-11-24");
+    assert_eq!(v["per_asset"][0]["key"], "order_history");
+    let o = medallion(
+        &ws_path,
+        &["costs", "customer_analytics", "--run", "remote-1"],
+    );
+    let out = text(&o);
+    assert!(
+        out.contains("order_history") && out.contains("actual $0.003"),
+        "{out}"
+    );
+    let o = medallion(&ws_path, &["costs", "nope"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}

@@ -447,6 +447,16 @@ fn the_launch_dialog_shows_where_each_asset_runs_and_an_override_reprices_it() {
     assert!((row.usd - 0.096).abs() < 1e-12);
     assert!(row.user_edited.is_some());
     drop(ws);
+    // Reset goes back to the shipped table, where no node price exists.
+    h.get_by_label("Reset ec2.m6i.large.hour").click();
+    h.run_steps(2);
+    wait_until(&mut h, "the plan without the node price", |s| {
+        planned(s, "daily_revenue")
+            .is_some_and(|a| a.missing_price.as_deref() == Some("ec2.m6i.large.hour"))
+    });
+    // Close the Prices window (it lies over the dialog's buttons).
+    h.state_mut().prices = None;
+    h.run_steps(2);
 
     // Launching still runs locally, as before.
     h.get_by_label("Start run").click();
@@ -456,4 +466,59 @@ fn the_launch_dialog_shows_where_each_asset_runs_and_an_override_reprices_it() {
         h.state().run.as_ref().unwrap().status,
         Some(RunStatus::Success)
     );
+}
+
+#[test]
+fn the_costs_window_shows_estimate_and_actual_per_step_asset_and_day() {
+    use medallion::app::plan::{RunShape, format_usd};
+    use medallion::model::{ComputeTier, RunRecord};
+    let dir = tempfile::tempdir().unwrap();
+    let (path, project) = workspace(dir.path(), &example_dir());
+    {
+        let mut ws = app::open_workspace(&path).unwrap();
+        let stored = app::load_project(&ws, &project.name).unwrap();
+        ws.create_run(&RunRecord {
+            id: "remote-1".into(),
+            project: project.name.clone(),
+            selection: "order_history".into(),
+            partition: None,
+            target: "fargate".into(),
+            status: RunStatus::Success,
+            trigger: "test".into(),
+            created_at: "2026-11-24T08:00:00.000Z".into(),
+            started_at: None,
+            ended_at: None,
+            error: None,
+        })
+        .unwrap();
+        let report = app::plan::compute_plan(
+            &ws,
+            &stored,
+            "order_history",
+            1,
+            &std::collections::BTreeMap::new(),
+        )
+        .unwrap();
+        app::plan::record_estimates(&mut ws, "remote-1", None, &report.assets).unwrap();
+        app::plan::record_actual_cost(
+            &mut ws,
+            "remote-1",
+            &AssetKey::new("order_history"),
+            None,
+            &RunShape::new(ComputeTier::Fargate, 2.0, 8192, 95.0),
+        )
+        .unwrap();
+    }
+    let mut h = harness(Studio::with_workspace(Some(project), &path).unwrap());
+    h.state_mut().push_command(medallion::ui::UICommand::Costs);
+    h.run_steps(2);
+    wait_until(&mut h, "the costs", |s| {
+        s.costs.as_ref().is_some_and(|c| c.history.is_some())
+    });
+    let actual = format_usd((2.0 * 0.04048 + 8.0 * 0.004_445) * 95.0 / 3600.0);
+    h.get_by_label(&format!("order_history: {actual}"));
+    h.get_by_label(&format!("2026-11-24: {actual}"));
+    h.get_by_label("remote-1");
+    h.get_by_label(&format!("{actual} (95 s)"));
+    h.get_by_label_contains("Project total: estimated $");
 }

@@ -17,7 +17,7 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 
 use super::AppError;
-use super::plan::{self as compute_plan, PlanReport};
+use super::plan::{self as compute_plan, CostHistory, PlanReport};
 use super::report::{self, RunReport};
 use super::run::{self, AssetHistory, MaterializeRequest};
 use crate::engine::{PlannedStep, Preview};
@@ -59,6 +59,10 @@ pub enum JobRequest {
     SetPrice {
         id: String,
         usd: Option<f64>,
+    },
+    /// A project's recorded costs: per run step, per asset, per day.
+    CostHistory {
+        project: String,
     },
     Materialize {
         project: Box<Project>,
@@ -104,6 +108,7 @@ pub enum JobEvent {
         /// True when this answers an edit (plans should be asked for again).
         edited: bool,
     },
+    CostHistory(Result<Box<CostHistory>, String>),
     /// Events of a run in progress, in order.
     RunEvents {
         run_id: String,
@@ -313,6 +318,11 @@ fn handle(
                 edited: true,
             });
         }
+        JobRequest::CostHistory { project } => emit(JobEvent::CostHistory(
+            compute_plan::cost_history(ws, &project)
+                .map(Box::new)
+                .map_err(|e| format!("{e:#}")),
+        )),
         JobRequest::Materialize {
             project,
             request,

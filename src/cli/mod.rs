@@ -189,6 +189,16 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
+    /// Recorded costs: estimate and actual per run step, per asset and per day
+    Costs {
+        /// A project in the workspace
+        project: String,
+        /// Only this run's steps
+        #[arg(long, value_name = "RUN_ID")]
+        run: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
     /// Benchmarks that print figures
     Bench {
         #[command(subcommand)]
@@ -565,6 +575,16 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 parallel,
                 format,
             },
+        ),
+        Command::Costs {
+            project,
+            run,
+            format,
+        } => plan::costs(
+            &app::workspace_path(workspace)?,
+            &project,
+            run.as_deref(),
+            format,
         ),
         Command::Bench { which } => bench::run(&which),
     }

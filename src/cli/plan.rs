@@ -224,3 +224,85 @@ pub fn cost(workspace: &Path, args: &CostArgs) -> anyhow::Result<u8> {
     }
     Ok(EXIT_OK)
 }
+
+/// `costs PROJECT [--run ID]`: estimate and actual cost per run step, per asset and per day.
+pub fn costs(
+    workspace: &Path,
+    project: &str,
+    run: Option<&str>,
+    format: OutputFormat,
+) -> anyhow::Result<u8> {
+    let ws = app::open_workspace(workspace)?;
+    if let Some(run_id) = run {
+        let steps = app::plan::run_costs(&ws, run_id)?;
+        match format {
+            OutputFormat::Json => print_json(&steps)?,
+            OutputFormat::Text => {
+                if steps.is_empty() {
+                    println!("run {run_id} has no recorded costs (local runs cost nothing on AWS)");
+                }
+                for s in &steps {
+                    println!(
+                        "{:<28} {:<8} estimate {:<12} actual {:<12}{}",
+                        s.asset.as_str(),
+                        s.tier,
+                        money(s.est_cost_usd, s.est_duration_secs),
+                        money(s.actual_cost_usd, s.actual_duration_secs),
+                        s.missing_price
+                            .as_ref()
+                            .map(|m| format!("  missing price {m}"))
+                            .unwrap_or_default()
+                    );
+                }
+            }
+        }
+        return Ok(EXIT_OK);
+    }
+    if let Err(e) = app::load_project(&ws, project) {
+        eprintln!("error: {e}");
+        return Ok(EXIT_BAD_INPUT);
+    }
+    let history = app::plan::cost_history(&ws, project)?;
+    match format {
+        OutputFormat::Json => print_json(&history)?,
+        OutputFormat::Text => {
+            if history.steps.is_empty() {
+                println!("no recorded costs for `{project}` yet (remote runs record them)");
+            }
+            println!("per asset:");
+            for t in &history.per_asset {
+                println!("  {}", total_line(t));
+            }
+            println!("per day:");
+            for t in &history.per_day {
+                println!("  {}", total_line(t));
+            }
+            println!("project: {}", total_line(&history.total));
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+fn money(usd: Option<f64>, secs: Option<f64>) -> String {
+    match (usd, secs) {
+        (Some(u), Some(s)) => format!("{} ({})", format_usd(u), format_duration(s)),
+        (Some(u), None) => format_usd(u),
+        (None, Some(s)) => format!("? ({})", format_duration(s)),
+        (None, None) => "—".to_owned(),
+    }
+}
+
+fn total_line(t: &app::plan::CostTotal) -> String {
+    format!(
+        "{:<28} {} step(s), estimated {}, actual {}{}",
+        t.key,
+        t.steps,
+        format_usd(t.est_cost_usd),
+        format_usd(t.actual_cost_usd),
+        if t.unpriced_steps > 0 {
+            format!(" ({} step(s) without an actual cost)", t.unpriced_steps)
+        } else {
+            String::new()
+        }
+    )
+}

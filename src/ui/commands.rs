@@ -37,10 +37,11 @@ pub enum UICommand {
     ToggleWorkbench,
     Connections,
     Prices,
+    Costs,
 }
 
 impl UICommand {
-    pub const ALL: [UICommand; 31] = [
+    pub const ALL: [UICommand; 32] = [
         UICommand::Undo,
         UICommand::Redo,
         UICommand::Save,
@@ -72,6 +73,7 @@ impl UICommand {
         UICommand::ToggleWorkbench,
         UICommand::Connections,
         UICommand::Prices,
+        UICommand::Costs,
     ];
 
     /// Sentence case; `…` when the command opens a dialog.
@@ -108,6 +110,7 @@ impl UICommand {
             UICommand::ToggleWorkbench => "Show or hide the workbench",
             UICommand::Connections => "Connections…",
             UICommand::Prices => "Prices…",
+            UICommand::Costs => "Costs…",
         }
     }
 
@@ -146,7 +149,8 @@ impl UICommand {
             | UICommand::ToggleInspector
             | UICommand::ToggleDiagnostics
             | UICommand::Connections
-            | UICommand::Prices => return None,
+            | UICommand::Prices
+            | UICommand::Costs => return None,
         };
         Some(KeyboardShortcut::new(modifiers, key))
     }

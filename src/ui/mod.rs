@@ -174,6 +174,8 @@ pub struct Studio {
     pub connections: Option<panels::connections::ConnectionsState>,
     /// The price table window, when open.
     pub prices: Option<panels::prices::PricesState>,
+    /// The recorded-costs window, when open.
+    pub costs: Option<panels::costs::CostsState>,
     /// Counts price edits, so plans made with older prices are asked for again.
     prices_revision: u64,
     pub selection_query: String,
@@ -246,6 +248,7 @@ impl Studio {
             find: None,
             connections: None,
             prices: None,
+            costs: None,
             prices_revision: 0,
             selection_query: String::new(),
             selection_error: None,
@@ -706,6 +709,7 @@ impl Studio {
                 self.connections = Some(panels::connections::ConnectionsState::default());
             }
             UICommand::Prices => self.open_prices(),
+            UICommand::Costs => self.open_costs(),
         }
     }
 
@@ -836,6 +840,7 @@ pub fn studio_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     panels::launch::launch_ui(&ctx, studio);
     panels::connections::connections_ui(&ctx, studio);
     panels::prices::prices_ui(&ctx, studio);
+    panels::costs::costs_ui(&ctx, studio);
     studio.run_commands(&ctx);
 }
 

@@ -2,6 +2,7 @@
 //! launch dialog's plan (tier, reason and cost per asset) whenever its choices, the tier
 //! overrides or the prices change, and applying the answers. Nothing here blocks the UI thread.
 
+use super::panels::costs::CostsState;
 use super::panels::prices::PricesState;
 use super::{JobEvent, JobRequest, Studio};
 
@@ -55,6 +56,13 @@ impl Studio {
         self.send_job(JobRequest::LoadPrices);
     }
 
+    /// Opens the Costs window on this project's recorded costs.
+    pub fn open_costs(&mut self) {
+        self.costs = Some(CostsState::default());
+        let project = self.project().name.clone();
+        self.send_job(JobRequest::CostHistory { project });
+    }
+
     /// Sets (`Some`) or resets (`None`) one price in the workspace.
     pub fn set_price(&mut self, id: &str, usd: Option<f64>) {
         self.send_job(JobRequest::SetPrice {
@@ -81,6 +89,11 @@ impl Studio {
                     prices.apply(result, edited);
                 } else if let Err(e) = result {
                     self.show_error(&format!("Could not change the prices: {e}"));
+                }
+            }
+            JobEvent::CostHistory(result) => {
+                if let Some(costs) = &mut self.costs {
+                    costs.history = Some(result);
                 }
             }
             _ => {}

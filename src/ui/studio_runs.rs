@@ -328,7 +328,9 @@ impl Studio {
                 }
                 false
             }
-            event @ (JobEvent::ComputePlan { .. } | JobEvent::Prices { .. }) => {
+            event @ (JobEvent::ComputePlan { .. }
+            | JobEvent::Prices { .. }
+            | JobEvent::CostHistory(_)) => {
                 self.apply_compute_event(event);
                 false
             }

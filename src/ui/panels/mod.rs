@@ -3,6 +3,7 @@
 
 pub mod command_palette;
 pub mod connections;
+pub mod costs;
 pub mod diagnostics;
 pub mod find;
 pub mod inspector;
