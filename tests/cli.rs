@@ -435,3 +435,156 @@ fn costs_show_estimate_and_actual_per_step_asset_and_day() {
     let o = medallion(&ws_path, &["costs", "nope"]);
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }
+
+#[test]
+fn cost_prices_one_run_and_refuses_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws.sqlite");
+    let cost = |args: &[&str]| {
+        let mut all = vec!["cost"];
+        all.extend_from_slice(args);
+        medallion(&ws, &all)
+    };
+    let o = cost(&[
+        "--tier",
+        "fargate",
+        "--vcpu",
+        "4",
+        "--memory-mb",
+        "16384",
+        "--duration-secs",
+        "1800",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v = json(&o);
+    assert_eq!(format!("{:.3}", v["cost_usd"].as_f64().unwrap()), "0.117");
+    assert_eq!(v["prices_as_of"], "2026-11-26");
+    let o = cost(&[
+        "--tier",
+        "lambda",
+        "--memory-mb",
+        "2048",
+        "--duration-secs",
+        "60",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        format!("{:.4}", json(&o)["cost_usd"].as_f64().unwrap()),
+        "0.0020"
+    );
+    // Spot takes the table's discount off.
+    let o = cost(&[
+        "--tier",
+        "fargate",
+        "--vcpu",
+        "4",
+        "--memory-mb",
+        "16384",
+        "--duration-secs",
+        "1800",
+        "--spot",
+        "--format",
+        "json",
+    ]);
+    assert!((json(&o)["cost_usd"].as_f64().unwrap() - 0.11652 * 0.3).abs() < 1e-6);
+    // The text form names the lines, the 1-minute minimum and the date.
+    let o = cost(&[
+        "--tier",
+        "batch",
+        "--vcpu",
+        "1",
+        "--memory-mb",
+        "2048",
+        "--duration-secs",
+        "30",
+    ]);
+    let out = text(&o);
+    assert!(
+        out.contains("at least 1 minute") && out.contains("prices as of 2026-11-26"),
+        "{out}"
+    );
+
+    for (args, needle) in [
+        (
+            vec![
+                "--tier",
+                "gpu",
+                "--vcpu",
+                "1",
+                "--memory-mb",
+                "1",
+                "--duration-secs",
+                "1",
+            ],
+            "invalid value 'gpu'",
+        ),
+        (
+            vec![
+                "--tier",
+                "fargate",
+                "--vcpu",
+                "1",
+                "--memory-mb",
+                "2048",
+                "--duration-secs=-5",
+            ],
+            "not a number of seconds",
+        ),
+        (
+            vec![
+                "--tier",
+                "fargate",
+                "--vcpu=-2",
+                "--memory-mb",
+                "2048",
+                "--duration-secs",
+                "5",
+            ],
+            "not a number > 0",
+        ),
+        (
+            vec![
+                "--tier",
+                "lambda",
+                "--memory-mb",
+                "20480",
+                "--duration-secs",
+                "60",
+            ],
+            "10240 MB",
+        ),
+        (
+            vec![
+                "--tier",
+                "eks",
+                "--vcpu",
+                "2",
+                "--memory-mb",
+                "8192",
+                "--duration-secs",
+                "60",
+                "--node-type",
+                "m6i.xlarge",
+            ],
+            "missing price `ec2.m6i.xlarge.hour`",
+        ),
+        (
+            vec![
+                "--tier",
+                "fargate",
+                "--memory-mb",
+                "2048",
+                "--duration-secs",
+                "60",
+            ],
+            "--vcpu is required",
+        ),
+    ] {
+        let o = cost(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(text(&o).contains(needle), "{args:?}: {}", text(&o));
+    }
+}
