@@ -82,7 +82,7 @@ pub fn set_price(ws: &mut Workspace, id: &str, usd: f64) -> Result<PriceTable, A
             }
         }),
     };
-    let candidate = shipped.with_overrides(&[o.clone()]);
+    let candidate = shipped.with_overrides(std::slice::from_ref(&o));
     if let Some(p) = candidate.problems().into_iter().find(|p| p.id == id) {
         return Err(AppError::BadRequest(p.to_string()));
     }

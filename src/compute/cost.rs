@@ -536,7 +536,7 @@ pub(crate) mod tests {
         assert!(close(ten_secs.cost_usd, one_min.cost_usd, 1e-15));
         assert!(close(
             one_min.cost_usd,
-            (0.04048 + 2.0 * 0.004445) / 60.0,
+            (0.04048 + 2.0 * 0.004_445) / 60.0,
             1e-12
         ));
         // 1 vCPU with 5,000 MB is billed as 1 vCPU / 5 GB.
@@ -616,7 +616,7 @@ pub(crate) mod tests {
         let c = run_cost(&pods, &p).unwrap();
         assert!(close(
             c.cost_usd,
-            4.0 * (0.04048 + 2.0 * 0.004445) + 0.10,
+            4.0 * (0.04048 + 2.0 * 0.004_445) + 0.10,
             1e-12
         ));
     }

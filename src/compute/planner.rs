@@ -296,7 +296,7 @@ impl<'a> Sizes<'a> {
         let bytes = input_bytes.unwrap_or(0) as f64;
         let memory_mb = BASE_MEMORY_MB + bytes * expansion / 1_048_576.0;
         let memory_mb = ((memory_mb / 64.0).ceil() * 64.0) as u32;
-        let history = self.facts(key).map(|f| f.history.as_slice()).unwrap_or(&[]);
+        let history = self.facts(key).map_or(&[][..], |f| f.history.as_slice());
         let (duration_secs, confidence, history_runs, basis) =
             match duration_from_history(history, input_bytes) {
                 Some((secs, runs, scaled)) => (
@@ -417,7 +417,7 @@ fn price(shape: RunShape, prices: &PriceTable) -> Priced {
 fn choose(
     asset: &crate::model::AssetSpec,
     estimate: &WorkloadEstimate,
-    prices: &PriceTable,
+    table: &PriceTable,
     options: &PlanOptions,
 ) -> AssetPlan {
     let hints = &asset.compute;
@@ -453,7 +453,7 @@ fn choose(
         _ => (None, ChosenBy::Planner),
     };
 
-    let (priced, reason, problem) = if let Some(tier) = explicit {
+    let (pick, reason, problem) = if let Some(tier) = explicit {
         let who = match chosen_by {
             ChosenBy::Override => "chosen in the launch dialog",
             _ => "the asset's compute hint asks for it",
@@ -469,23 +469,23 @@ fn choose(
                 format_duration(dur)
             ));
         }
-        let priced = price(shape(tier, need_vcpu, need_mb), prices);
+        let pick = price(shape(tier, need_vcpu, need_mb), table);
         let detail = match tier {
             ComputeTier::Lambda => {
                 format!("{} for ~{}", format_memory(need_mb), format_duration(dur))
             }
             ComputeTier::Local => "runs on this machine".to_owned(),
-            _ => sized(&priced, parallel),
+            _ => sized(&pick, parallel),
         };
         (
-            priced,
+            pick,
             format!("{}: {who} ({detail}).", tier_name(tier)),
             problem,
         )
     } else if parallel > 1 {
-        let priced = price(shape(ComputeTier::Eks, need_vcpu, need_mb), prices);
+        let pick = price(shape(ComputeTier::Eks, need_vcpu, need_mb), table);
         (
-            priced,
+            pick,
             format!(
                 "EKS: {parallel} partitions fan out as one pod each ({} / {} for ~{} per pod).",
                 format_vcpu(need_vcpu),
@@ -495,12 +495,12 @@ fn choose(
             None,
         )
     } else if need_mb > FARGATE_MAX_MEMORY_MB || need_vcpu > FARGATE_MAX_VCPU {
-        let priced = price(shape(ComputeTier::Eks, need_vcpu, need_mb), prices);
+        let pick = price(shape(ComputeTier::Eks, need_vcpu, need_mb), table);
         let problem = hints.node_type.is_none().then(|| {
             "this needs EKS nodes larger than a Fargate pod: set a node_type hint".to_owned()
         });
         (
-            priced,
+            pick,
             format!(
                 "EKS: needs {}, over Fargate's largest task ({} / {}).",
                 size,
@@ -510,14 +510,14 @@ fn choose(
             problem,
         )
     } else if dur > LONG_RUNNING_SECS {
-        let priced = price(shape(ComputeTier::Batch, need_vcpu, need_mb), prices);
+        let pick = price(shape(ComputeTier::Batch, need_vcpu, need_mb), table);
         let on = if hints.node_type.is_some() {
             "EC2"
         } else {
             "Fargate"
         };
         (
-            priced,
+            pick,
             format!(
                 "Batch: ~{} is long-running work, far over Lambda's {} s; Batch queues and retries it on {on}.",
                 format_duration(dur),
@@ -526,27 +526,27 @@ fn choose(
             None,
         )
     } else {
-        auto_small(need_vcpu, need_mb, dur, &size, prices, &shape)
+        auto_small(need_vcpu, need_mb, dur, &size, table, &shape)
     };
 
-    let (est_cost_usd, missing_price, as_of, problem) = match &priced.cost {
+    let (est_cost_usd, missing_price, as_of, problem) = match &pick.cost {
         Ok(c) => (Some(c.cost_usd), None, c.prices_as_of.clone(), problem),
-        Err(CostError::MissingPrice(m)) => (None, Some(m.id.clone()), table_as_of(prices), problem),
+        Err(CostError::MissingPrice(m)) => (None, Some(m.id.clone()), table_as_of(table), problem),
         Err(CostError::Invalid(m)) => (
             None,
             None,
-            table_as_of(prices),
+            table_as_of(table),
             problem.or_else(|| Some(m.clone())),
         ),
     };
     // The size billed: Fargate rounds up to a valid size, Lambda's vCPU follows its memory.
-    let (vcpu, memory_mb) = match (&priced.cost, priced.shape.tier) {
+    let (vcpu, memory_mb) = match (&pick.cost, pick.shape.tier) {
         (Ok(c), t) if t != ComputeTier::Local => (c.billed_vcpu, c.billed_memory_mb),
-        _ => (priced.shape.vcpu, priced.shape.memory_mb),
+        _ => (pick.shape.vcpu, pick.shape.memory_mb),
     };
     AssetPlan {
         asset: asset.key.clone(),
-        tier: priced.shape.tier,
+        tier: pick.shape.tier,
         reason,
         vcpu,
         memory_mb,
@@ -559,8 +559,8 @@ fn choose(
         input_bytes: estimate.input_bytes,
         input_rows: estimate.input_rows,
         parallel,
-        spot: priced.shape.spot,
-        node_type: priced.shape.node_type.clone(),
+        spot: pick.shape.spot,
+        node_type: pick.shape.node_type.clone(),
         chosen_by,
         missing_price,
         problem,
@@ -696,7 +696,7 @@ fn group_thousands(n: u32) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {
-        if i > 0 && (s.len() - i) % 3 == 0 {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);

@@ -161,7 +161,7 @@ impl PriceTable {
 fn unit_for(id: &str) -> &'static str {
     if id == ids::EC2_SPOT_DISCOUNT {
         "fraction off"
-    } else if id.starts_with("ec2.") && id.ends_with(".hour") {
+    } else if is_addable_price_id(id) {
         "per instance-hour"
     } else {
         "as the formula expects"
