@@ -454,6 +454,23 @@ fn the_launch_dialog_shows_where_each_asset_runs_and_an_override_reprices_it() {
         planned(s, "daily_revenue")
             .is_some_and(|a| a.missing_price.as_deref() == Some("ec2.m6i.large.hour"))
     });
+    // Editing a shipped rate reprices what uses it, and shows it as the user's.
+    let before = planned(h.state(), "order_history")
+        .unwrap()
+        .est_cost_usd
+        .unwrap();
+    h.get_by_label("Rate of fargate.vcpu_hour").focus();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_label("Rate of fargate.vcpu_hour")
+        .type_text("0.08");
+    h.run_steps(2);
+    h.get_by_label("Save prices").click();
+    h.run_steps(2);
+    wait_until(&mut h, "the plan with the edited rate", |s| {
+        planned(s, "order_history").is_some_and(|a| a.est_cost_usd.unwrap() > before * 1.2)
+    });
+    h.get_by_label("Reset fargate.vcpu_hour");
     // Close the Prices window (it lies over the dialog's buttons).
     h.state_mut().prices = None;
     h.run_steps(2);
