@@ -458,7 +458,13 @@ fn choose(
             ChosenBy::Override => "chosen in the launch dialog",
             _ => "the asset's compute hint asks for it",
         };
-        let mut problem = limit_problem(tier, need_vcpu, need_mb, dur);
+        // Batch on EC2 nodes is not bound by Fargate's sizes.
+        let on_ec2 = tier == ComputeTier::Batch && hints.node_type.is_some();
+        let mut problem = if on_ec2 {
+            None
+        } else {
+            limit_problem(tier, need_vcpu, need_mb, dur)
+        };
         if problem.is_none()
             && let Some(timeout) = hints.timeout_secs
             && dur > f64::from(timeout)
@@ -934,6 +940,23 @@ mod tests {
             plan.problem.as_deref().unwrap().contains("timeout"),
             "{plan:?}"
         );
+        // A Fargate or Batch hint over Fargate's largest task is refused; on EC2 nodes it is not.
+        let mut big = project();
+        let src = asset_mut(&mut big, "src");
+        src.compute.tier = ComputeTier::Batch;
+        src.compute.vcpu = Some(32.0);
+        let plan = plan_one(&big, "src", &facts(MB));
+        assert!(
+            plan.problem
+                .as_deref()
+                .unwrap()
+                .contains("over Fargate's largest task"),
+            "{plan:?}"
+        );
+        asset_mut(&mut big, "src").compute.node_type = Some("c6i.8xlarge".into());
+        let plan = plan_one(&big, "src", &facts(MB));
+        assert_eq!(plan.problem, None);
+        assert_eq!(plan.missing_price.as_deref(), Some("ec2.c6i.8xlarge.hour"));
         // Local only from a hint or an override; never chosen by the planner.
         let auto = project();
         for mb in [1, 100, 10_000] {
