@@ -4,6 +4,7 @@
 
 pub mod connections;
 pub mod jobs;
+pub mod plan;
 pub mod remote;
 pub mod report;
 pub mod run;

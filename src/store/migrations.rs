@@ -180,4 +180,32 @@ pub const MIGRATIONS: &[&str] = &[
         FOREIGN KEY (run_id, position) REFERENCES remote_steps(run_id, position) ON DELETE CASCADE
     );
     ",
+    // 4: the compute planner's costs — estimated and actual cost per run step — and the
+    // user's price overrides. Tables prefixed cost_ / price_.
+    r"
+    CREATE TABLE cost_run_steps (
+        run_id              TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        asset_key           TEXT NOT NULL,
+        partition_key       TEXT NOT NULL DEFAULT '',
+        tier                TEXT NOT NULL,
+        vcpu                REAL NOT NULL,
+        memory_mb           INTEGER NOT NULL,
+        spot                INTEGER NOT NULL,
+        est_duration_secs   REAL,
+        est_cost_usd        REAL,
+        actual_duration_secs REAL,
+        actual_cost_usd     REAL,
+        prices_as_of        TEXT,
+        missing_price       TEXT,
+        updated_at          TEXT NOT NULL,
+        PRIMARY KEY (run_id, asset_key, partition_key)
+    );
+    CREATE INDEX cost_run_steps_by_asset ON cost_run_steps (asset_key, updated_at);
+    CREATE TABLE price_overrides (
+        price_id  TEXT PRIMARY KEY,
+        usd       REAL NOT NULL CHECK (usd >= 0),
+        item      TEXT,
+        edited_on TEXT NOT NULL
+    );
+    ",
 ];

@@ -5,6 +5,7 @@
 //! transaction. A workspace that is newer than this build, locked, corrupt or not Medallion's
 //! gives a clear error and is never written to.
 
+mod costs;
 mod migrations;
 mod remote;
 mod runs;
@@ -18,6 +19,7 @@ use crate::model::{
     AssetCheckSpec, AssetKey, AssetSpec, CanvasPos, Layer, Project, Resource, ScheduleDefinition,
 };
 
+pub use costs::{StepCost, StepCostRecord};
 pub use migrations::MIGRATIONS;
 pub use remote::{ChildLog, RemoteRunRow, RemoteStepRow, StepStatus};
 
