@@ -66,7 +66,21 @@ pub fn profile_frame(
             aggs.push(f.max().alias(format!("{i}_fmax")));
         }
     }
-    let stats = lf.clone().select(aggs).collect()?;
+    let row_count = usize::try_from(rows).unwrap_or(usize::MAX);
+    let step = row_count.div_ceil(SAMPLE_ROWS).max(1);
+    let sample = if step > 1 {
+        sample_plan(lf.clone(), row_count, step)
+    } else {
+        lf.clone()
+    };
+    // One query for both, so a stored table is read once.
+    let mut frames = LazyFrame::collect_all_with_engine(
+        vec![lf.select(aggs).logical_plan, sample.logical_plan],
+        Engine::Auto,
+        OptFlags::default(),
+    )?;
+    let sample = frames.pop().unwrap_or_default();
+    let stats = frames.pop().unwrap_or_default();
     let get = |name: &str| -> Option<AnyValue<'static>> {
         stats
             .column(name)
@@ -77,13 +91,6 @@ pub fn profile_frame(
     };
     let to_count = |v: Option<AnyValue<'static>>| v.and_then(|v| v.extract::<u64>()).unwrap_or(0);
     let to_float = |v: Option<AnyValue<'static>>| v.and_then(|v| v.extract::<f64>());
-    let row_count = usize::try_from(rows).unwrap_or(usize::MAX);
-    let step = row_count.div_ceil(SAMPLE_ROWS).max(1);
-    let sample = if step > 1 {
-        sampled_rows(lf, row_count, step)?
-    } else {
-        lf.collect()?
-    };
     let scale = |n: u64| n * step as u64;
     let mut columns = Vec::with_capacity(schema.len());
     for (i, (name, dtype)) in schema.iter().enumerate() {
@@ -172,19 +179,16 @@ fn top_values(values: &Series) -> PolarsResult<Vec<(String, u64)>> {
     Ok(out)
 }
 
-/// The rows of a lazy frame that [`sample_rows`] would pick, read without materializing the
-/// rest.
-fn sampled_rows(lf: LazyFrame, rows: usize, step: usize) -> PolarsResult<DataFrame> {
+/// The rows of a lazy frame that [`sample_indices`] picks, as a query.
+fn sample_plan(lf: LazyFrame, rows: usize, step: usize) -> LazyFrame {
     const ROW: &str = "__medallion_row";
-    let picked: Vec<IdxSize> = sample_indices(rows, step);
-    let picked = Series::new(ROW.into(), picked);
+    let picked = Series::new(ROW.into(), sample_indices(rows, step));
     lf.with_row_index(ROW, None)
         .filter(col(ROW).is_in(lit(picked).implode(false), false))
         .drop(Selector::ByName {
             names: vec![ROW.into()].into(),
             strict: true,
         })
-        .collect()
 }
 
 /// Row numbers of about one row in `step`, chosen by hashing the row number: deterministic,
