@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use support::aws_executor::{Executor, runtime, sdk_config};
+use support::lambda_front::LambdaFront;
 
 fn peers() -> Option<String> {
     if std::env::var("MEDALLION_TEST_PEERS").as_deref() != Ok("1") {
@@ -218,7 +219,7 @@ impl Setup {
     }
 
     /// The `aws` resource of this setup, as project TOML.
-    fn aws_toml(&self) -> String {
+    fn aws_toml(&self, endpoint: &str) -> String {
         format!(
             r#"
 [resources.aws]
@@ -239,8 +240,9 @@ log_group = "{group}"
 job_queue = "{queue}"
 job_definition = "{jobdef}"
 batch_log_group = "{batch_group}"
+lambda_function = "medallion-runner"
 "#,
-            moto = self.moto,
+            moto = endpoint,
             bucket = self.bucket,
             cluster = self.cluster,
             subnet = self.subnet,
@@ -254,11 +256,16 @@ batch_log_group = "{batch_group}"
 
     /// A copy of a project under `tests/fixtures` or `projects/` with this setup's resource.
     fn copy_project(&self, from: &Path, dir: &Path) -> PathBuf {
+        self.copy_project_via(from, dir, &self.moto)
+    }
+
+    /// The same, with the AWS endpoint at `endpoint` (a test double in front of moto).
+    fn copy_project_via(&self, from: &Path, dir: &Path, endpoint: &str) -> PathBuf {
         let to = dir.join(from.file_name().unwrap());
         copy_dir(from, &to);
         let toml = to.join("medallion.toml");
         let mut text = std::fs::read_to_string(&toml).unwrap();
-        text.push_str(&self.aws_toml());
+        text.push_str(&self.aws_toml(endpoint));
         std::fs::write(&toml, text).unwrap();
         to
     }
@@ -839,4 +846,130 @@ fn cancel_terminates_the_batch_job() {
         Some("Canceled from Medallion"),
         "TerminateJob reached Batch with the reason"
     );
+}
+
+#[test]
+fn the_example_project_materializes_on_lambda_synchronously() {
+    let Some(moto) = peers() else { return };
+    let setup = Setup::new(&moto, "lambda");
+    let front = LambdaFront::start(&moto);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = setup.copy_project_via(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/customer_analytics"),
+        tmp.path(),
+        &front.url,
+    );
+    // Short timeouts: the step is invoked synchronously.
+    let toml = dir.join("medallion.toml");
+    let short = std::fs::read_to_string(&toml)
+        .unwrap()
+        .replace("timeout_secs = 300", "timeout_secs = 20");
+    std::fs::write(&toml, short).unwrap();
+    let ws = tmp.path().join("ws.sqlite");
+    let o = medallion(
+        &ws,
+        &moto,
+        &[
+            "submit",
+            dir.to_str().unwrap(),
+            "--tier",
+            "lambda",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let report = json(&o);
+    assert_eq!(report["status"], "success", "{report:#}");
+    let step = &report["steps"][0];
+    let id = step["remote_id"].as_str().unwrap();
+    assert!(id.starts_with("sync:req-") && id.ends_with(":ok"), "{id}");
+    let invocations = front.invocations.lock().unwrap().clone();
+    assert_eq!(invocations.len(), 1);
+    assert_eq!(invocations[0].function, "medallion-runner");
+    assert!(!invocations[0].asynchronous);
+    let response: serde_json::Value = serde_json::from_str(&invocations[0].response).unwrap();
+    assert_eq!(response["status"], "success");
+    assert_gold_checksums(&setup, &report, tmp.path());
+    assert_eq!(report["checks"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn a_long_lambda_step_is_invoked_asynchronously_and_its_result_polled() {
+    let Some(moto) = peers() else { return };
+    let setup = Setup::new(&moto, "lasync");
+    let front = LambdaFront::start(&moto);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = setup.copy_project_via(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/partitioned"),
+        tmp.path(),
+        &front.url,
+    );
+    let ws = tmp.path().join("ws.sqlite");
+    let o = medallion(
+        &ws,
+        &moto,
+        &[
+            "submit",
+            dir.to_str().unwrap(),
+            "--tier",
+            "lambda",
+            "--partition",
+            "2024-01-02",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let report = json(&o);
+    assert_eq!(report["status"], "success", "{report:#}");
+    let id = report["steps"][0]["remote_id"].as_str().unwrap();
+    assert!(id.starts_with("async:req-"), "{id}");
+    let invocations = front.invocations.lock().unwrap().clone();
+    assert_eq!(invocations.len(), 1);
+    assert!(invocations[0].asynchronous);
+    let rows: Vec<u64> = report["materializations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["row_count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rows, vec![3, 1]);
+}
+
+#[test]
+fn throttled_run_task_calls_are_retried() {
+    let Some(moto) = peers() else { return };
+    let setup = Setup::new(&moto, "throttle");
+    let executor = Executor::fargate(&moto, &setup.cluster);
+    let front = LambdaFront::start(&moto);
+    front
+        .throttle_run_task
+        .store(3, std::sync::atomic::Ordering::SeqCst);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = setup.copy_project_via(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/partitioned"),
+        tmp.path(),
+        &front.url,
+    );
+    let ws = tmp.path().join("ws.sqlite");
+    let o = medallion(
+        &ws,
+        &moto,
+        &[
+            "submit",
+            dir.to_str().unwrap(),
+            "--tier",
+            "fargate",
+            "--partition",
+            "2024-01-01",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(json(&o)["status"], "success");
+    assert_eq!(front.throttled.load(std::sync::atomic::Ordering::SeqCst), 3);
+    let ran = executor.wait_ran(1, Duration::from_secs(5));
+    assert_eq!(ran.len(), 1, "retries started exactly one task");
 }

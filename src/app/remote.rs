@@ -188,8 +188,9 @@ pub fn launcher_for(aws: &Aws, tier: ComputeTier) -> Result<Box<dyn Launcher>, S
     match tier {
         ComputeTier::Fargate => Ok(Box::new(aws::fargate::Fargate { aws: aws.clone() })),
         ComputeTier::Batch => Ok(Box::new(aws::batch::Batch { aws: aws.clone() })),
+        ComputeTier::Lambda => Ok(Box::new(aws::lambda::Lambda { aws: aws.clone() })),
         other => Err(format!(
-            "remote runs on {other} are not available in this build; use --tier fargate or --tier local"
+            "remote runs on {other} are not available in this build; use --tier fargate, batch, lambda or local"
         )),
     }
 }
@@ -755,6 +756,13 @@ impl<'w> Driver<'w> {
         self.ws.save_remote_step(&self.run_id, &s)?;
         let spec = self.spec(&s);
         let launcher = self.launcher(&s.tier)?;
+        // A synchronous submit (Lambda) may take the step's whole timeout: hold the run that
+        // long, so no other process submits the step again meanwhile.
+        self.ws.take_remote_lease(
+            &self.run_id,
+            &self.me,
+            LEASE_SECS + i64::from(spec.timeout_secs.unwrap_or(0)),
+        )?;
         match launcher.submit(&spec) {
             Ok(id) => {
                 // Stored before anything else happens: from here on the run can be found again.
@@ -1253,6 +1261,17 @@ pub fn run_record(ws: &Workspace, run_id: &str) -> Result<RunRecord, AppError> {
 /// `medallion runner --plan URI`: runs a step plan, printing protocol lines to `out`.
 pub fn run_runner(plan_uri: &str, out: &mut dyn std::io::Write) -> Result<RunStatus, String> {
     runner::run_from_uri(plan_uri, out)
+}
+
+/// The Lambda Runtime API's address when running inside Lambda.
+pub fn lambda_runtime_api() -> Option<String> {
+    std::env::var(aws::lambda::RUNTIME_API_ENV).ok()
+}
+
+/// `medallion runner` inside Lambda: serves invocations until the environment ends.
+pub fn serve_lambda(api: &str, out: &mut dyn std::io::Write) -> Result<(), String> {
+    let aws = Aws::from_environment()?;
+    aws::lambda::serve_runtime(&aws, api, out)
 }
 
 #[cfg(test)]

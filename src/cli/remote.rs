@@ -60,7 +60,7 @@ pub enum RemoteCommand {
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
-    /// Run a step plan (inside a container or a Lambda function)
+    /// Run a step plan (inside a container; without --plan inside Lambda, it serves the Runtime API)
     Runner {
         /// The plan: s3://… or a local file
         #[arg(long, env = "MEDALLION_PLAN_URI", value_name = "URI")]
@@ -286,11 +286,21 @@ fn logs(
 /// `medallion runner`: exit 0 when the step succeeded, 1 when it failed, 2 when the plan could
 /// not be read.
 fn runner(plan: Option<&str>) -> u8 {
+    let mut out = std::io::stdout().lock();
     let Some(plan) = plan else {
-        eprintln!("error: give --plan URI or set MEDALLION_PLAN_URI");
+        if let Some(api) = app::remote::lambda_runtime_api() {
+            // Inside Lambda: the plans arrive as invocations.
+            return match app::remote::serve_lambda(&api, &mut out) {
+                Ok(()) => EXIT_OK,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    EXIT_FAILED
+                }
+            };
+        }
+        eprintln!("error: give --plan URI or set MEDALLION_PLAN_URI (or run inside Lambda)");
         return EXIT_BAD_INPUT;
     };
-    let mut out = std::io::stdout().lock();
     match app::remote::run_runner(plan, &mut out) {
         Ok(RunStatus::Success) => EXIT_OK,
         Ok(_) => EXIT_FAILED,

@@ -7,6 +7,7 @@
 
 pub mod batch;
 pub mod fargate;
+pub mod lambda;
 pub mod logs;
 
 use std::future::Future;
