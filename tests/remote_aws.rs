@@ -973,3 +973,87 @@ fn throttled_run_task_calls_are_retried() {
     let ran = executor.wait_ran(1, Duration::from_secs(5));
     assert_eq!(ran.len(), 1, "retries started exactly one task");
 }
+
+#[test]
+fn check_aws_setup_says_precisely_what_is_missing() {
+    let Some(moto) = peers() else { return };
+    let setup = Setup::new(&moto, "check");
+    let exec_role = unique("medallion-exec");
+    first_tag(
+        &moto_query(
+            &moto,
+            "iam",
+            &format!(
+                "Action=CreateRole&Version=2010-05-08&RoleName={exec_role}&AssumeRolePolicyDocument=%7B%7D"
+            ),
+        ),
+        "Arn",
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = setup.project(tmp.path());
+    let toml = dir.join("medallion.toml");
+    let missing_group = unique("/medallion/missing");
+    let edited = std::fs::read_to_string(&toml)
+        .unwrap()
+        .replace(
+            &format!(r#"log_group = "{}""#, setup.log_group),
+            &format!(r#"log_group = "{missing_group}""#),
+        )
+        .replace(
+            &format!(r#"job_queue = "{}""#, setup.job_queue),
+            r#"job_queue = "no-such-queue""#,
+        )
+        .replace("role/medallion-exec", &format!("role/{exec_role}"))
+        .replace("role/medallion-task", "role/no-such-task-role")
+        .replace(
+            r#"image = "medallion-runner:test""#,
+            r#"image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/medallion-runner:v1""#,
+        );
+    std::fs::write(&toml, edited).unwrap();
+    let ws = tmp.path().join("ws.sqlite");
+    let o = medallion(
+        &ws,
+        &moto,
+        &["check-aws", dir.to_str().unwrap(), "--format", "json"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let checks = json(&o);
+    let state = |item: &str| -> (String, String) {
+        let c = checks
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["item"] == item)
+            .unwrap_or_else(|| panic!("no check of {item}: {checks:#}"));
+        (
+            c["state"].as_str().unwrap().to_owned(),
+            c["detail"].as_str().unwrap().to_owned(),
+        )
+    };
+    assert_eq!(state("bucket").0, "ok", "{checks:#}");
+    assert_eq!(state("cluster").0, "ok", "{checks:#}");
+    assert_eq!(state("execution role").0, "ok", "{checks:#}");
+    assert_eq!(state("job definition").0, "ok", "{checks:#}");
+    assert_eq!(state("batch log group").0, "ok", "{checks:#}");
+    let (s, d) = state("log group");
+    assert_eq!(s, "missing");
+    assert!(
+        d.contains(&missing_group) && d.contains("create-log-group"),
+        "{d}"
+    );
+    let (s, d) = state("job queue");
+    assert_eq!(s, "missing");
+    assert!(d.contains("no-such-queue does not exist"), "{d}");
+    let (s, d) = state("task role");
+    assert_eq!(s, "missing");
+    assert!(d.contains("no-such-task-role does not exist"), "{d}");
+    let (s, d) = state("image");
+    assert_eq!(s, "missing");
+    assert!(
+        d.contains("repository medallion-runner does not exist"),
+        "{d}"
+    );
+    let (s, d) = state("lambda function");
+    assert_eq!(s, "missing");
+    assert!(d.contains("medallion-runner does not exist"), "{d}");
+}

@@ -1263,6 +1263,15 @@ pub fn run_runner(plan_uri: &str, out: &mut dyn std::io::Write) -> Result<RunSta
     runner::run_from_uri(plan_uri, out)
 }
 
+pub use crate::compute::aws::setup::{CheckState, SetupCheck};
+
+/// "Check AWS setup": whether everything the project's `aws` resource names exists, and
+/// precisely what is missing.
+pub fn check_setup(project: &Project, resource: Option<&str>) -> Result<Vec<SetupCheck>, AppError> {
+    let aws = connect(project, resource)?;
+    Ok(aws::setup::check(&aws))
+}
+
 /// The Lambda Runtime API's address when running inside Lambda.
 pub fn lambda_runtime_api() -> Option<String> {
     std::env::var(aws::lambda::RUNTIME_API_ENV).ok()

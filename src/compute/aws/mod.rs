@@ -9,6 +9,7 @@ pub mod batch;
 pub mod fargate;
 pub mod lambda;
 pub mod logs;
+pub mod setup;
 
 use std::future::Future;
 use std::sync::Arc;
