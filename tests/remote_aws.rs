@@ -1057,3 +1057,136 @@ fn check_aws_setup_says_precisely_what_is_missing() {
     assert_eq!(s, "missing");
     assert!(d.contains("medallion-runner does not exist"), "{d}");
 }
+
+/// Stores a secret in the OS keyring through the CLI (the tests/run session's keyring).
+fn store_secret(ws: &Path, name: &str, value: &str) {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_medallion"))
+        .args(["secret", "set", name])
+        .env("MEDALLION_WORKSPACE", ws)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(value.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn the_studio_launches_on_aws_with_a_tier_per_step_and_shows_the_remote_steps() {
+    use egui_kittest::kittest::Queryable;
+    let Some(moto) = peers() else { return };
+    let setup = Setup::new(&moto, "studio");
+    let _executor = Executor::fargate(&moto, &setup.cluster);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = setup.project(tmp.path());
+    let ws = tmp.path().join("ws.sqlite");
+    // The studio's own process reaches AWS with keys from the OS keyring.
+    let (id_name, secret_name) = (unique("aws-id"), unique("aws-secret"));
+    store_secret(&ws, &id_name, "testing");
+    store_secret(&ws, &secret_name, "testing");
+    let toml = dir.join("medallion.toml");
+    let edited = std::fs::read_to_string(&toml)
+        .unwrap()
+        .replace(
+            "[resources.aws]\nkind = \"aws\"\n",
+            &format!(
+                "[resources.aws]\nkind = \"aws\"\naccess_key_id = {{ keyring = \"{id_name}\" }}\nsecret_access_key = {{ keyring = \"{secret_name}\" }}\n"
+            ),
+        )
+        // Silver and gold on Fargate, bronze locally; the log group is missing at first.
+        .replace(r#"tier = "lambda""#, r#"tier = "local""#)
+        .replace(r#"tier = "eks""#, r#"tier = "fargate""#);
+    std::fs::write(&toml, edited).unwrap();
+    let mut w = medallion::app::open_workspace(&ws).unwrap();
+    let report = medallion::app::import_project(&mut w, &dir, true, false).unwrap();
+    let project = medallion::app::load_project(&w, &report.name)
+        .unwrap()
+        .project;
+    drop(w);
+    let mut h = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .with_max_steps(40)
+        .build_ui_state(
+            |ui, studio: &mut medallion::ui::Studio| medallion::ui::frame_ui(ui, studio),
+            medallion::ui::Studio::with_workspace(Some(project), &ws).unwrap(),
+        );
+    h.run_steps(3);
+    let wait = |h: &mut egui_kittest::Harness<'_, medallion::ui::Studio>,
+                what: &str,
+                done: &dyn Fn(&medallion::ui::Studio) -> bool| {
+        let start = std::time::Instant::now();
+        while !done(h.state()) {
+            assert!(
+                start.elapsed() < Duration::from_mins(3),
+                "timed out waiting for {what}"
+            );
+            h.step();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        h.run_steps(3);
+    };
+    h.get_by_label("Materialize…").click();
+    h.run_steps(2);
+    h.get_by_label("All assets").click();
+    h.run_steps(2);
+    h.get_by_label("On AWS").click();
+    h.run_steps(3);
+    // The tier of every step is shown before anything runs.
+    h.get_by_label("2 step(s) on AWS");
+    h.get_by_label("local");
+    h.get_by_label("fargate");
+    h.get_by_label("raw_customer_data, raw_orders");
+    // Check AWS setup names what is missing.
+    let rt = runtime();
+    rt.block_on(
+        aws_sdk_cloudwatchlogs::Client::new(&sdk_config(&moto))
+            .delete_log_group()
+            .log_group_name(&setup.log_group)
+            .send(),
+    )
+    .unwrap();
+    h.get_by_label("Check AWS setup…").click();
+    h.run_steps(2);
+    wait(&mut h, "the setup check", &|s| {
+        s.workbench
+            .launch
+            .as_ref()
+            .is_some_and(|l| l.aws_setup.is_some())
+    });
+    h.get_by_label_contains(&format!("log group {} does not exist", setup.log_group));
+    rt.block_on(
+        aws_sdk_cloudwatchlogs::Client::new(&sdk_config(&moto))
+            .create_log_group()
+            .log_group_name(&setup.log_group)
+            .send(),
+    )
+    .unwrap();
+    h.get_by_label("Launch on AWS").click();
+    h.run_steps(2);
+    wait(&mut h, "the remote run", &|s| {
+        s.run.as_ref().is_some_and(|r| r.done)
+    });
+    let run = h.state().run.as_ref().unwrap();
+    assert_eq!(
+        run.status,
+        Some(medallion::model::RunStatus::Success),
+        "{:?}",
+        run.error
+    );
+    assert_eq!(run.remote_steps.len(), 2);
+    h.get_by_label("Success");
+    h.get_by_label("Checks 4/4 passed");
+    h.get_by_label("s2-fargate");
+    assert!(
+        h.query_all_by_label("success").count() >= 2,
+        "both steps shown as succeeded"
+    );
+}

@@ -325,7 +325,7 @@ pub fn submit(
         run_id: run.id.clone(),
         me: driver_id(),
     };
-    driver.drive(detach, on_event)?;
+    driver.drive(detach, None, on_event)?;
     Ok(run.id)
 }
 
@@ -336,7 +336,7 @@ pub fn attach(
     on_event: &mut dyn FnMut(&str, &RunEvent),
 ) -> Result<(), AppError> {
     let mut driver = Driver::open(ws, run_id)?;
-    driver.drive(false, on_event)
+    driver.drive(false, None, on_event)
 }
 
 /// One pass over every unfinished remote run: tails logs, records finished steps, submits the
@@ -428,10 +428,20 @@ impl<'w> Driver<'w> {
     fn drive(
         &mut self,
         detach: bool,
+        cancel: Option<&AtomicBool>,
         on_event: &mut dyn FnMut(&str, &RunEvent),
     ) -> Result<(), AppError> {
         let mut waiting_said = false;
+        let mut cancel_sent = false;
         loop {
+            if !cancel_sent && cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+            {
+                cancel_sent = true;
+                self.ws.request_remote_cancel(&self.run_id)?;
+                if let Err(e) = self.stop_remote_steps() {
+                    self.log(LogLevel::Error, format!("{e:#}"), on_event)?;
+                }
+            }
             if !self
                 .ws
                 .take_remote_lease(&self.run_id, &self.me, LEASE_SECS)?
@@ -466,6 +476,32 @@ impl<'w> Driver<'w> {
             }
             std::thread::sleep(poll_interval());
         }
+    }
+
+    /// One pass under the lease (waits for another driver's lease to end first).
+    fn drive_once(
+        &mut self,
+        cancel: Option<&AtomicBool>,
+        on_event: &mut dyn FnMut(&str, &RunEvent),
+    ) -> Result<(), AppError> {
+        if cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+            && !self
+                .ws
+                .remote_run(&self.run_id)?
+                .is_some_and(|r| r.cancel_requested || r.finished)
+        {
+            self.ws.request_remote_cancel(&self.run_id)?;
+            if let Err(e) = self.stop_remote_steps() {
+                self.log(LogLevel::Error, format!("{e:#}"), on_event)?;
+            }
+        }
+        if self
+            .ws
+            .take_remote_lease(&self.run_id, &self.me, LEASE_SECS)?
+        {
+            self.step(on_event)?;
+        }
+        Ok(())
     }
 
     fn launcher(&self, tier: &str) -> Result<Box<dyn Launcher>, AppError> {
@@ -1264,6 +1300,59 @@ pub fn run_runner(plan_uri: &str, out: &mut dyn std::io::Write) -> Result<RunSta
 }
 
 pub use crate::compute::aws::setup::{CheckState, SetupCheck};
+
+/// The steps a remote run of `selection` would have, with tier, reason and size — decided from
+/// the definitions alone (no I/O), for the launch dialog.
+pub fn preview_steps(
+    project: &Project,
+    selection: &str,
+    partitions: &[String],
+    tier: Option<ComputeTier>,
+) -> Result<Vec<PlannedRemoteStep>, AppError> {
+    let ordered = super::run::resolve_selection(project, selection)?;
+    Ok(plan_steps(project, &ordered, partitions, tier))
+}
+
+/// The studio's remote run, on the job thread: submits, then follows the run to its end,
+/// handing its events and step states to `emit`. `cancel` stops the remote steps.
+pub(super) fn run_job(
+    ws: &mut Workspace,
+    stored: &StoredProject,
+    request: &SubmitRequest,
+    cancel: &AtomicBool,
+    emit: &dyn Fn(super::jobs::JobEvent),
+) -> Result<RunRecord, AppError> {
+    use super::jobs::JobEvent;
+    let mut forward = |run_id: &str, event: &RunEvent| {
+        emit(JobEvent::RunEvents {
+            run_id: run_id.to_owned(),
+            events: vec![event.clone()],
+        });
+    };
+    let run_id = submit(ws, stored, request, true, &mut forward)?;
+    let steps = |ws: &Workspace| ws.remote_steps(&run_id).unwrap_or_default();
+    emit(JobEvent::RemoteSteps {
+        run_id: run_id.clone(),
+        steps: steps(ws),
+    });
+    let mut driver = Driver::open(ws, &run_id)?;
+    let mut on_event = |id: &str, event: &RunEvent| {
+        forward(id, event);
+    };
+    // Follow step by step, refreshing the step table after each pass.
+    loop {
+        driver.drive_once(Some(cancel), &mut on_event)?;
+        emit(JobEvent::RemoteSteps {
+            run_id: run_id.clone(),
+            steps: steps(driver.ws),
+        });
+        if driver.ws.remote_run(&run_id)?.is_some_and(|r| r.finished) {
+            break;
+        }
+        std::thread::sleep(poll_interval());
+    }
+    Ok(ws.run(&run_id)?)
+}
 
 /// "Check AWS setup": whether everything the project's `aws` resource names exists, and
 /// precisely what is missing.
