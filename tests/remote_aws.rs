@@ -1190,3 +1190,66 @@ fn the_studio_launches_on_aws_with_a_tier_per_step_and_shows_the_remote_steps() 
         "both steps shown as succeeded"
     );
 }
+
+#[test]
+fn logs_follow_prints_a_detached_run_until_it_ends() {
+    let Some(moto) = peers() else { return };
+    let setup = Setup::new(&moto, "follow");
+    let _executor = Executor::fargate(&moto, &setup.cluster);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = setup.copy_project(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/partitioned"),
+        tmp.path(),
+    );
+    let ws = tmp.path().join("ws.sqlite");
+    let o = medallion(
+        &ws,
+        &moto,
+        &[
+            "submit",
+            dir.to_str().unwrap(),
+            "--tier",
+            "fargate",
+            "--partition",
+            "2024-01-01",
+            "--detach",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let run_id = json(&o)["run_id"].as_str().unwrap().to_owned();
+    let o = medallion(&ws, &moto, &["logs", &run_id, "--follow"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let logs = text(&o);
+    assert!(logs.contains("check one_row_per_day passed"), "{logs}");
+    assert!(logs.trim_end().ends_with("run success"), "{logs}");
+}
+
+#[test]
+fn the_runner_refuses_a_plan_it_cannot_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runner = |plan: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_medallion"))
+            .args(["runner", "--plan", plan.to_str().unwrap()])
+            .env_remove("AWS_LAMBDA_RUNTIME_API")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .unwrap()
+    };
+    let o = runner(&tmp.path().join("missing.json"));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("cannot read the run plan"),
+        "{}",
+        text(&o)
+    );
+    let newer = tmp.path().join("newer.json");
+    std::fs::write(&newer, r#"{"version": 99}"#).unwrap();
+    let o = runner(&newer);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("protocol version 99"), "{}", text(&o));
+    // The reason is on stdout too, where the platform's log driver picks it up.
+    assert!(String::from_utf8_lossy(&o.stdout).contains("update the runner image"));
+}
