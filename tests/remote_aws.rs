@@ -883,7 +883,9 @@ fn the_example_project_materializes_on_lambda_synchronously() {
     assert_eq!(report["status"], "success", "{report:#}");
     let step = &report["steps"][0];
     let id = step["remote_id"].as_str().unwrap();
-    assert!(id.starts_with("sync:req-") && id.ends_with(":ok"), "{id}");
+    let run_id = report["run_id"].as_str().unwrap();
+    assert!(id.starts_with("sync:req-"), "{id}");
+    assert!(id.ends_with(&format!(":ok|{run_id}|s1-lambda")), "{id}");
     let invocations = front.invocations.lock().unwrap().clone();
     assert_eq!(invocations.len(), 1);
     assert_eq!(invocations[0].function, "medallion-runner");
@@ -935,6 +937,22 @@ fn a_long_lambda_step_is_invoked_asynchronously_and_its_result_polled() {
         .map(|m| m["row_count"].as_u64().unwrap())
         .collect();
     assert_eq!(rows, vec![3, 1]);
+    // The step's lines were tailed from the function's log group while it ran: a log
+    // position was stored with them.
+    let run_id = report["run_id"].as_str().unwrap();
+    let w = medallion::app::open_workspace(&ws).unwrap();
+    let log = w.remote_child_log(run_id, 0, 0).unwrap();
+    assert!(log.log_position.is_some(), "{log:?}");
+    assert!(log.done);
+    let events = medallion::app::remote::events(&w, run_id).unwrap();
+    let materializations = events
+        .iter()
+        .filter(|e| matches!(e, medallion::model::RunEvent::Materialization(_)))
+        .count();
+    assert_eq!(
+        materializations, 2,
+        "each event once, from the log or the result"
+    );
 }
 
 #[test]

@@ -799,7 +799,11 @@ impl<'w> Driver<'w> {
             &self.me,
             LEASE_SECS + i64::from(spec.timeout_secs.unwrap_or(0)),
         )?;
-        match launcher.submit(&spec) {
+        let submitted = launcher.submit(&spec);
+        // Back to the normal lease: a driver killed from here on is replaced within seconds.
+        self.ws
+            .take_remote_lease(&self.run_id, &self.me, LEASE_SECS)?;
+        match submitted {
             Ok(id) => {
                 // Stored before anything else happens: from here on the run can be found again.
                 s.remote_id = Some(id.clone());

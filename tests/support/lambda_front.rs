@@ -137,21 +137,70 @@ fn forward(moto: &str, request: &Request, client: &mut TcpStream) {
 
 static REQUESTS: AtomicUsize = AtomicUsize::new(0);
 
+/// Ships a function's stdout to `/aws/lambda/<function>` as Lambda does (one stream per
+/// execution environment, START/END lines around the invocation).
+fn ship_logs(moto: &str, function: &str, request_id: &str, stdout: std::process::ChildStdout) {
+    let rt = super::aws_executor::runtime();
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&super::aws_executor::sdk_config(moto));
+    let group = format!("/aws/lambda/{function}");
+    // One stream per execution environment: a fresh environment per invocation here.
+    let stream = format!(
+        "{}/[$LATEST]{:x}{:x}",
+        chrono::Utc::now().format("%Y/%m/%d"),
+        std::process::id(),
+        chrono::Utc::now().timestamp_nanos_opt().unwrap_or_default()
+    );
+    let _ = rt.block_on(logs.create_log_group().log_group_name(&group).send());
+    rt.block_on(
+        logs.create_log_stream()
+            .log_group_name(&group)
+            .log_stream_name(&stream)
+            .send(),
+    )
+    .expect("create the function's log stream");
+    let put = |line: String| {
+        let event = aws_sdk_cloudwatchlogs::types::InputLogEvent::builder()
+            .timestamp(chrono::Utc::now().timestamp_millis())
+            .message(line)
+            .build()
+            .unwrap();
+        rt.block_on(
+            logs.put_log_events()
+                .log_group_name(&group)
+                .log_stream_name(&stream)
+                .log_events(event)
+                .send(),
+        )
+        .expect("put a log event");
+    };
+    put(format!("START RequestId: {request_id} Version: $LATEST"));
+    for line in BufReader::new(stdout).lines() {
+        let Ok(line) = line else { break };
+        put(line);
+    }
+}
+
 /// Runs the runner as a Lambda function on `payload`; returns (response body, function error).
-fn run_function(moto: &str, payload: &[u8], request_id: &str) -> (String, bool) {
+fn run_function(moto: &str, function: &str, payload: &[u8], request_id: &str) -> (String, bool) {
     let api = TcpListener::bind("127.0.0.1:0").unwrap();
     let addr = api.local_addr().unwrap().to_string();
     let mut child = Command::new(env!("CARGO_BIN_EXE_medallion"))
         .arg("runner")
         .envs(super::aws_executor::container_env(moto))
         .env("AWS_LAMBDA_RUNTIME_API", &addr)
-        .env("AWS_LAMBDA_FUNCTION_NAME", "medallion-runner")
+        .env("AWS_LAMBDA_FUNCTION_NAME", function)
         .env_remove("MEDALLION_WORKSPACE")
         .env_remove("MEDALLION_PLAN_URI")
-        .stdout(Stdio::null())
+        .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
         .expect("start the runner");
+    let stdout = child.stdout.take().unwrap();
+    let (moto_owned, function_owned, id_owned) =
+        (moto.to_owned(), function.to_owned(), request_id.to_owned());
+    let shipper = std::thread::spawn(move || {
+        ship_logs(&moto_owned, &function_owned, &id_owned, stdout);
+    });
     let mut served = false;
     let outcome = loop {
         let (mut conn, _) = api.accept().unwrap();
@@ -185,6 +234,7 @@ fn run_function(moto: &str, payload: &[u8], request_id: &str) -> (String, bool) 
     };
     let _ = child.kill();
     let _ = child.wait();
+    let _ = shipper.join();
     outcome
 }
 
@@ -249,6 +299,7 @@ impl LambdaFront {
                             std::process::id(),
                             REQUESTS.fetch_add(1, Ordering::Relaxed)
                         );
+                        let name = function.clone();
                         let record = move |response: String, error: bool| {
                             inv.lock().unwrap().push(Invocation {
                                 function: function.clone(),
@@ -261,10 +312,10 @@ impl LambdaFront {
                         let id = format!("req-{}", REQUESTS.load(Ordering::Relaxed) - 1);
                         if asynchronous {
                             respond(&mut conn, "202 Accepted", &[("x-amzn-RequestId", id)], b"");
-                            let (response, error) = run_function(&moto, &req.body, "async");
+                            let (response, error) = run_function(&moto, &name, &req.body, "async");
                             record(response, error);
                         } else {
-                            let (response, error) = run_function(&moto, &req.body, &id);
+                            let (response, error) = run_function(&moto, &name, &req.body, &id);
                             let mut headers = vec![("x-amzn-RequestId", id)];
                             if error {
                                 headers.push(("X-Amz-Function-Error", "Unhandled".to_owned()));

@@ -4,9 +4,13 @@
 //! arriving in the invoke payload (inline when small, else its S3 URI).
 //!
 //! Short steps (timeout up to [`SYNC_MAX_SECS`]) are invoked synchronously; longer ones
-//! asynchronously, and the driver polls for the step's result object. A Lambda invocation
-//! cannot be stopped from outside: cancel records the step canceled and the function runs on to
-//! its end (its outputs are then ignored).
+//! asynchronously, and the driver polls for the step's result object. Live logs come from the
+//! function's log group (`/aws/lambda/<function>`): its streams are per execution environment,
+//! not per invocation, so the step's lines are found with `FilterLogEvents` on the run id and
+//! kept when they name the step; the position is the newest timestamp read (lines read twice at
+//! that millisecond are dropped by their `seq`). A Lambda invocation cannot be stopped from
+//! outside: cancel records the step canceled and the function runs on to its end (its outputs
+//! are then ignored).
 
 use std::io::Write;
 use std::sync::atomic::AtomicBool;
@@ -15,6 +19,8 @@ use aws_sdk_lambda::operation::RequestId as _;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
 use serde::{Deserialize, Serialize};
+
+use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata as _;
 
 use super::{Aws, sdk_message};
 use crate::compute::launch::{LaunchSpec, Launcher, LogRead, RemotePhase, RemoteState};
@@ -141,8 +147,9 @@ impl Launcher for Lambda {
         ComputeTier::Lambda
     }
 
-    /// The identifier is `sync:<request id>:ok|error:<kind>` for a synchronous invocation (it
-    /// has ended when this returns) and `async:<request id>:<deadline, unix seconds>` else.
+    /// The identifier is `sync:<request id>:ok` (or `:error:<kind>`) for a synchronous
+    /// invocation (it has ended when this returns) and `async:<request id>:<deadline, unix
+    /// seconds>` else, followed by `|<run id>|<step id>` (what its log lines are found by).
     fn submit(&self, spec: &LaunchSpec) -> Result<String, String> {
         let function = self.function()?;
         let plan = self.aws.get(&spec.plan_uri)?;
@@ -167,6 +174,7 @@ impl Launcher for Lambda {
         let sync = timeout <= SYNC_MAX_SECS;
         let client = self.aws.lambda();
         let name = spec.display_name();
+        let (run_id, step_id) = (spec.run_id.clone(), spec.step_id.clone());
         self.aws.block(async move {
             let out = client
                 .invoke()
@@ -181,20 +189,22 @@ impl Launcher for Lambda {
                 .await
                 .map_err(|e| sdk_message(&format!("invoking {function} for {name}"), &e))?;
             let request = out.request_id().unwrap_or("unknown").to_owned();
-            if sync {
-                Ok(match out.function_error() {
+            let id = if sync {
+                match out.function_error() {
                     Some(kind) => format!("sync:{request}:error:{kind}"),
                     None => format!("sync:{request}:ok"),
-                })
+                }
             } else {
                 let deadline = chrono::Utc::now().timestamp() + i64::from(timeout) + 60;
-                Ok(format!("async:{request}:{deadline}"))
-            }
+                format!("async:{request}:{deadline}")
+            };
+            Ok(format!("{id}|{run_id}|{step_id}"))
         })
     }
 
     fn status(&self, remote_id: &str) -> Result<RemoteState, String> {
-        let parts: Vec<&str> = remote_id.splitn(3, ':').collect();
+        let invocation = remote_id.split('|').next().unwrap_or_default();
+        let parts: Vec<&str> = invocation.splitn(3, ':').collect();
         let (phase, status, reason) = match parts.as_slice() {
             ["sync", _, "ok"] => (RemotePhase::Succeeded, "RETURNED", None),
             ["sync", _, error] => (
@@ -230,15 +240,62 @@ impl Launcher for Lambda {
 
     fn read_logs(
         &self,
-        _remote_id: &str,
+        remote_id: &str,
         _child: usize,
         position: Option<&str>,
     ) -> Result<LogRead, String> {
-        // A function's log streams are per execution environment, not per invocation: the
-        // step's events arrive with its result object.
-        Ok(LogRead {
-            lines: Vec::new(),
-            position: position.map(str::to_owned),
+        let mut parts = remote_id.split('|').skip(1);
+        let (Some(run_id), Some(step_id)) = (parts.next(), parts.next()) else {
+            return Ok(LogRead {
+                lines: Vec::new(),
+                position: position.map(str::to_owned),
+            });
+        };
+        let group = self
+            .aws
+            .settings
+            .lambda_log_group
+            .clone()
+            .unwrap_or_else(|| format!("/aws/lambda/{}", self.function().unwrap_or_default()));
+        let client = self.aws.logs();
+        let start: Option<i64> = position.and_then(|p| p.parse().ok());
+        let pattern = format!("\"{run_id}\"");
+        let step_marker = format!("\"step_id\":\"{step_id}\"");
+        self.aws.block(async move {
+            let mut lines = Vec::new();
+            let mut newest = start;
+            let mut token: Option<String> = None;
+            for _ in 0..20 {
+                let page = client
+                    .filter_log_events()
+                    .log_group_name(&group)
+                    .filter_pattern(&pattern)
+                    .set_start_time(start)
+                    .set_next_token(token.take())
+                    .send()
+                    .await;
+                let page = match page {
+                    Ok(p) => p,
+                    // The function has not logged yet: its group may not exist.
+                    Err(e) if e.code() == Some("ResourceNotFoundException") => break,
+                    Err(e) => return Err(sdk_message(&format!("reading log group {group}"), &e)),
+                };
+                for event in page.events() {
+                    let Some(m) = event.message() else { continue };
+                    if m.contains(&step_marker) {
+                        lines.push(m.trim_end().to_owned());
+                    }
+                    newest = newest.max(event.timestamp());
+                }
+                match page.next_token() {
+                    Some(t) if !page.events().is_empty() => token = Some(t.to_owned()),
+                    _ => break,
+                }
+            }
+            Ok(LogRead {
+                lines,
+                position: newest.map(|t| t.to_string()),
+            })
         })
     }
 
