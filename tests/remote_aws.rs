@@ -1271,3 +1271,65 @@ fn the_runner_refuses_a_plan_it_cannot_read() {
     // The reason is on stdout too, where the platform's log driver picks it up.
     assert!(String::from_utf8_lossy(&o.stdout).contains("update the runner image"));
 }
+
+/// Makes a step look as if the app died between AWS accepting it and the id being stored.
+fn forget_remote_id(ws: &Path, run_id: &str) {
+    let conn = rusqlite::Connection::open(ws).unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE remote_steps SET status = 'submitting', remote_id = NULL WHERE run_id = ?1",
+            [run_id],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+}
+
+#[test]
+fn a_step_accepted_but_not_recorded_is_found_again_not_submitted_twice() {
+    let Some(moto) = peers() else { return };
+    let setup = Setup::new(&moto, "lost");
+    let fargate = Executor::fargate(&moto, &setup.cluster);
+    let batch = Executor::batch(&moto, &setup.job_queue, &setup.batch_log_group);
+    fargate
+        .hold
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    batch.hold.store(true, std::sync::atomic::Ordering::Relaxed);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = setup.copy_project(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/partitioned"),
+        tmp.path(),
+    );
+    let ws = tmp.path().join("ws.sqlite");
+    for (tier, executor) in [("fargate", &fargate), ("batch", &batch)] {
+        let o = medallion(
+            &ws,
+            &moto,
+            &[
+                "submit",
+                dir.to_str().unwrap(),
+                "--tier",
+                tier,
+                "--partition",
+                "2024-01-02",
+                "--detach",
+                "--format",
+                "json",
+            ],
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let report = json(&o);
+        let run_id = report["run_id"].as_str().unwrap().to_owned();
+        let original = report["steps"][0]["remote_id"].as_str().unwrap().to_owned();
+        forget_remote_id(&ws, &run_id);
+        executor
+            .hold
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        let o = medallion(&ws, &moto, &["attach", &run_id, "--format", "json"]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let after = json(&o);
+        assert_eq!(after["status"], "success", "{after:#}");
+        assert_eq!(after["steps"][0]["remote_id"], original.as_str(), "{tier}");
+        let ran = executor.wait_ran(1, Duration::from_secs(5));
+        assert_eq!(ran.len(), 1, "{tier}: one task/job, not two");
+    }
+}
