@@ -1333,3 +1333,69 @@ fn a_step_accepted_but_not_recorded_is_found_again_not_submitted_twice() {
         assert_eq!(ran.len(), 1, "{tier}: one task/job, not two");
     }
 }
+
+#[test]
+fn the_studio_reattaches_to_a_run_left_unfinished_and_finishes_it() {
+    let Some(moto) = peers() else { return };
+    let setup = Setup::new(&moto, "reattach");
+    let executor = Executor::fargate(&moto, &setup.cluster);
+    executor
+        .hold
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = setup.copy_project(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/partitioned"),
+        tmp.path(),
+    );
+    let ws = tmp.path().join("ws.sqlite");
+    let o = medallion(
+        &ws,
+        &moto,
+        &[
+            "submit",
+            dir.to_str().unwrap(),
+            "--tier",
+            "fargate",
+            "--partition",
+            "2024-01-01",
+            "--detach",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let run_id = json(&o)["run_id"].as_str().unwrap().to_owned();
+    executor
+        .hold
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    // The studio runs in this test process, whose environment has no AWS keys: its resource
+    // names keys in the OS keyring, as a user's would.
+    let (id_name, secret_name) = (unique("aws-id"), unique("aws-secret"));
+    store_secret(&ws, &id_name, "testing");
+    store_secret(&ws, &secret_name, "testing");
+    let toml = dir.join("medallion.toml");
+    let edited = std::fs::read_to_string(&toml).unwrap().replace(
+        "[resources.aws]\nkind = \"aws\"\n",
+        &format!(
+            "[resources.aws]\nkind = \"aws\"\naccess_key_id = {{ keyring = \"{id_name}\" }}\nsecret_access_key = {{ keyring = \"{secret_name}\" }}\n"
+        ),
+    );
+    std::fs::write(&toml, edited).unwrap();
+    let mut w = medallion::app::open_workspace(&ws).unwrap();
+    medallion::app::import_project(&mut w, &dir, true, false).unwrap();
+    drop(w);
+    let studio = medallion::ui::Studio::with_workspace(None, &ws).unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        let w = medallion::app::open_workspace(&ws).unwrap();
+        let run = medallion::app::remote::run_record(&w, &run_id).unwrap();
+        if run.status.is_finished() {
+            break run.status;
+        }
+        assert!(start.elapsed() < Duration::from_mins(2), "not reattached");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    drop(studio);
+    assert_eq!(status, medallion::model::RunStatus::Success);
+    assert_eq!(executor.wait_ran(1, Duration::from_secs(5)).len(), 1);
+}

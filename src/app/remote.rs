@@ -356,6 +356,37 @@ pub fn reconcile(ws: &mut Workspace) -> Result<Vec<(String, Option<String>)>, Ap
     Ok(out)
 }
 
+/// The studio's reattach on start: a named thread with its own workspace connection follows
+/// every remote run left unfinished (by a crash, a killed process or a detached submit) to its
+/// end. The lease keeps it from driving a run another process drives.
+pub fn spawn_reattach(path: &Path) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let path = path.to_owned();
+    std::thread::Builder::new()
+        .name("medallion-reattach".to_owned())
+        .spawn(move || {
+            let mut ws = match Workspace::open(&path) {
+                Ok(ws) => ws,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot reattach remote runs");
+                    return;
+                }
+            };
+            let runs = match ws.unfinished_remote_runs() {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot list unfinished remote runs");
+                    return;
+                }
+            };
+            for run_id in runs {
+                tracing::info!(run = %run_id, "reattaching to a remote run");
+                if let Err(e) = attach(&mut ws, &run_id, &mut |_, _| {}) {
+                    tracing::error!(run = %run_id, error = %format!("{e:#}"), "reattaching failed");
+                }
+            }
+        })
+}
+
 /// Asks a run to stop: its submitted steps are stopped on their platform at once (`StopTask`,
 /// `TerminateJob`), and the run is recorded as canceled.
 pub fn cancel(ws: &mut Workspace, run_id: &str) -> Result<Vec<String>, AppError> {
