@@ -1399,3 +1399,92 @@ fn the_studio_reattaches_to_a_run_left_unfinished_and_finishes_it() {
     assert_eq!(status, medallion::model::RunStatus::Success);
     assert_eq!(executor.wait_ran(1, Duration::from_secs(5)).len(), 1);
 }
+
+#[test]
+fn cancel_in_the_studio_stops_the_remote_task() {
+    use egui_kittest::kittest::Queryable;
+    let Some(moto) = peers() else { return };
+    let setup = Setup::new(&moto, "scancel");
+    let executor = Executor::fargate(&moto, &setup.cluster);
+    executor
+        .hold
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = setup.copy_project(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/partitioned"),
+        tmp.path(),
+    );
+    let ws = tmp.path().join("ws.sqlite");
+    let (id_name, secret_name) = (unique("aws-id"), unique("aws-secret"));
+    store_secret(&ws, &id_name, "testing");
+    store_secret(&ws, &secret_name, "testing");
+    let toml = dir.join("medallion.toml");
+    let edited = std::fs::read_to_string(&toml).unwrap().replace(
+        "[resources.aws]\nkind = \"aws\"\n",
+        &format!(
+            "[resources.aws]\nkind = \"aws\"\naccess_key_id = {{ keyring = \"{id_name}\" }}\nsecret_access_key = {{ keyring = \"{secret_name}\" }}\n"
+        ),
+    );
+    std::fs::write(&toml, edited).unwrap();
+    let mut w = medallion::app::open_workspace(&ws).unwrap();
+    let report = medallion::app::import_project(&mut w, &dir, true, false).unwrap();
+    let project = medallion::app::load_project(&w, &report.name)
+        .unwrap()
+        .project;
+    drop(w);
+    let mut studio = medallion::ui::Studio::with_workspace(Some(project), &ws).unwrap();
+    // The partitioned project has no tier hints: Fargate by default.
+    assert!(
+        studio.start_remote_run(medallion::app::remote::SubmitRequest {
+            selection: "*".into(),
+            partitions: vec!["2024-01-01".into()],
+            force: false,
+            tier: None,
+            aws_resource: None,
+            trigger: "studio".into(),
+        })
+    );
+    let mut h = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .with_max_steps(40)
+        .build_ui_state(
+            |ui, studio: &mut medallion::ui::Studio| medallion::ui::frame_ui(ui, studio),
+            studio,
+        );
+    let wait = |h: &mut egui_kittest::Harness<'_, medallion::ui::Studio>,
+                what: &str,
+                done: &dyn Fn(&medallion::ui::Studio) -> bool| {
+        let start = std::time::Instant::now();
+        while !done(h.state()) {
+            assert!(
+                start.elapsed() < Duration::from_mins(2),
+                "timed out waiting for {what}"
+            );
+            h.step();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        h.run_steps(3);
+    };
+    wait(&mut h, "the task to be submitted", &|s| {
+        s.run
+            .as_ref()
+            .is_some_and(|r| r.remote_steps.iter().any(|s| s.remote_id.is_some()))
+    });
+    let arn = h.state().run.as_ref().unwrap().remote_steps[0]
+        .remote_id
+        .clone()
+        .unwrap();
+    h.get_by_label(&arn);
+    h.get_by_label("Cancel run").click();
+    h.run_steps(2);
+    wait(&mut h, "the run to end", &|s| {
+        s.run.as_ref().is_some_and(|r| r.done)
+    });
+    assert_eq!(
+        h.state().run.as_ref().unwrap().status,
+        Some(medallion::model::RunStatus::Canceled)
+    );
+    let task = setup.describe_task(&arn);
+    assert_eq!(task.last_status(), Some("STOPPED"));
+    assert_eq!(task.stopped_reason(), Some("Canceled from Medallion"));
+}
