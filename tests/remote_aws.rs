@@ -1488,3 +1488,44 @@ fn cancel_in_the_studio_stops_the_remote_task() {
     assert_eq!(task.last_status(), Some("STOPPED"));
     assert_eq!(task.stopped_reason(), Some("Canceled from Medallion"));
 }
+
+#[test]
+fn upstream_data_materialized_locally_is_uploaded_for_a_remote_step() {
+    let Some(moto) = peers() else { return };
+    let setup = Setup::new(&moto, "upstream");
+    let executor = Executor::fargate(&moto, &setup.cluster);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = setup.project(tmp.path());
+    let ws = tmp.path().join("ws.sqlite");
+    let o = medallion(
+        &ws,
+        &moto,
+        &[
+            "materialize",
+            dir.to_str().unwrap(),
+            "--select",
+            "layer:bronze",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = medallion(
+        &ws,
+        &moto,
+        &[
+            "submit",
+            dir.to_str().unwrap(),
+            "--select",
+            "layer:silver,layer:gold",
+            "--tier",
+            "fargate",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let report = json(&o);
+    assert_eq!(report["status"], "success", "{report:#}");
+    assert_eq!(report["materializations"].as_array().unwrap().len(), 4);
+    assert_eq!(executor.wait_ran(1, Duration::from_secs(5)).len(), 1);
+    assert_gold_checksums(&setup, &report, tmp.path());
+}

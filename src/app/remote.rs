@@ -1163,11 +1163,7 @@ impl<'w> Driver<'w> {
                         key.as_str(),
                         p.as_deref().unwrap_or("_")
                     ));
-                    let bytes = std::fs::read(&f).map_err(|e| AppError::Io {
-                        path: f.clone(),
-                        source: e,
-                    })?;
-                    self.aws.put(&uri, bytes).map_err(AppError::BadRequest)?;
+                    self.aws.put_file(&uri, &f).map_err(AppError::BadRequest)?;
                 }
             }
             let store = self.aws.store();
@@ -1227,11 +1223,9 @@ impl<'w> Driver<'w> {
                 previous.push(m);
             } else if needed.contains(&m.asset) && Path::new(&m.location).is_file() {
                 let uri = store.materialization_uri(&m.asset, m.partition.as_deref(), &m.run_id);
-                let bytes = std::fs::read(&m.location).map_err(|e| AppError::Io {
-                    path: PathBuf::from(&m.location),
-                    source: e,
-                })?;
-                self.aws.put(&uri, bytes).map_err(AppError::BadRequest)?;
+                self.aws
+                    .put_file(&uri, Path::new(&m.location))
+                    .map_err(AppError::BadRequest)?;
                 previous.push(AssetMaterialization { location: uri, ..m });
             }
         }
