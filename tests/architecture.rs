@@ -37,6 +37,8 @@ const OWNED_LIBRARIES: &[(&str, &str)] = &[
     ("aws_sdk_ecs", "compute"),
     ("aws_sdk_batch", "compute"),
     ("aws_sdk_cloudwatchlogs", "compute"),
+    ("aws_sdk_iam", "compute"),
+    ("aws_sdk_ecr", "compute"),
     ("kube", "compute"),
     ("k8s_openapi", "compute"),
     ("tokio_postgres", "compute"),

@@ -18,6 +18,7 @@ use std::time::Duration;
 
 use sha2::{Digest, Sha256};
 use support::aws_executor::{Executor, runtime, sdk_config};
+use support::lambda_front::LambdaFront;
 
 fn peers() -> Option<String> {
     if std::env::var("MEDALLION_TEST_PEERS").as_deref() != Ok("1") {
@@ -218,7 +219,7 @@ impl Setup {
     }
 
     /// The `aws` resource of this setup, as project TOML.
-    fn aws_toml(&self) -> String {
+    fn aws_toml(&self, endpoint: &str) -> String {
         format!(
             r#"
 [resources.aws]
@@ -239,8 +240,9 @@ log_group = "{group}"
 job_queue = "{queue}"
 job_definition = "{jobdef}"
 batch_log_group = "{batch_group}"
+lambda_function = "medallion-runner"
 "#,
-            moto = self.moto,
+            moto = endpoint,
             bucket = self.bucket,
             cluster = self.cluster,
             subnet = self.subnet,
@@ -254,11 +256,16 @@ batch_log_group = "{batch_group}"
 
     /// A copy of a project under `tests/fixtures` or `projects/` with this setup's resource.
     fn copy_project(&self, from: &Path, dir: &Path) -> PathBuf {
+        self.copy_project_via(from, dir, &self.moto)
+    }
+
+    /// The same, with the AWS endpoint at `endpoint` (a test double in front of moto).
+    fn copy_project_via(&self, from: &Path, dir: &Path, endpoint: &str) -> PathBuf {
         let to = dir.join(from.file_name().unwrap());
         copy_dir(from, &to);
         let toml = to.join("medallion.toml");
         let mut text = std::fs::read_to_string(&toml).unwrap();
-        text.push_str(&self.aws_toml());
+        text.push_str(&self.aws_toml(endpoint));
         std::fs::write(&toml, text).unwrap();
         to
     }
@@ -839,4 +846,686 @@ fn cancel_terminates_the_batch_job() {
         Some("Canceled from Medallion"),
         "TerminateJob reached Batch with the reason"
     );
+}
+
+#[test]
+fn the_example_project_materializes_on_lambda_synchronously() {
+    let Some(moto) = peers() else { return };
+    let setup = Setup::new(&moto, "lambda");
+    let front = LambdaFront::start(&moto);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = setup.copy_project_via(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/customer_analytics"),
+        tmp.path(),
+        &front.url,
+    );
+    // Short timeouts: the step is invoked synchronously.
+    let toml = dir.join("medallion.toml");
+    let short = std::fs::read_to_string(&toml)
+        .unwrap()
+        .replace("timeout_secs = 300", "timeout_secs = 20");
+    std::fs::write(&toml, short).unwrap();
+    let ws = tmp.path().join("ws.sqlite");
+    let o = medallion(
+        &ws,
+        &moto,
+        &[
+            "submit",
+            dir.to_str().unwrap(),
+            "--tier",
+            "lambda",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let report = json(&o);
+    assert_eq!(report["status"], "success", "{report:#}");
+    let step = &report["steps"][0];
+    let id = step["remote_id"].as_str().unwrap();
+    let run_id = report["run_id"].as_str().unwrap();
+    assert!(id.starts_with("sync:req-"), "{id}");
+    assert!(id.ends_with(&format!(":ok|{run_id}|s1-lambda")), "{id}");
+    let invocations = front.invocations.lock().unwrap().clone();
+    assert_eq!(invocations.len(), 1);
+    assert_eq!(invocations[0].function, "medallion-runner");
+    assert!(!invocations[0].asynchronous);
+    let response: serde_json::Value = serde_json::from_str(&invocations[0].response).unwrap();
+    assert_eq!(response["status"], "success");
+    assert_gold_checksums(&setup, &report, tmp.path());
+    assert_eq!(report["checks"].as_array().unwrap().len(), 4);
+}
+
+#[test]
+fn a_long_lambda_step_is_invoked_asynchronously_and_its_result_polled() {
+    let Some(moto) = peers() else { return };
+    let setup = Setup::new(&moto, "lasync");
+    let front = LambdaFront::start(&moto);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = setup.copy_project_via(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/partitioned"),
+        tmp.path(),
+        &front.url,
+    );
+    let ws = tmp.path().join("ws.sqlite");
+    let o = medallion(
+        &ws,
+        &moto,
+        &[
+            "submit",
+            dir.to_str().unwrap(),
+            "--tier",
+            "lambda",
+            "--partition",
+            "2024-01-02",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let report = json(&o);
+    assert_eq!(report["status"], "success", "{report:#}");
+    let id = report["steps"][0]["remote_id"].as_str().unwrap();
+    assert!(id.starts_with("async:req-"), "{id}");
+    let invocations = front.invocations.lock().unwrap().clone();
+    assert_eq!(invocations.len(), 1);
+    assert!(invocations[0].asynchronous);
+    let rows: Vec<u64> = report["materializations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["row_count"].as_u64().unwrap())
+        .collect();
+    assert_eq!(rows, vec![3, 1]);
+    // The step's lines were tailed from the function's log group while it ran: a log
+    // position was stored with them.
+    let run_id = report["run_id"].as_str().unwrap();
+    let w = medallion::app::open_workspace(&ws).unwrap();
+    let log = w.remote_child_log(run_id, 0, 0).unwrap();
+    assert!(log.log_position.is_some(), "{log:?}");
+    assert!(log.done);
+    let events = medallion::app::remote::events(&w, run_id).unwrap();
+    let materializations = events
+        .iter()
+        .filter(|e| matches!(e, medallion::model::RunEvent::Materialization(_)))
+        .count();
+    assert_eq!(
+        materializations, 2,
+        "each event once, from the log or the result"
+    );
+}
+
+#[test]
+fn throttled_run_task_calls_are_retried() {
+    let Some(moto) = peers() else { return };
+    let setup = Setup::new(&moto, "throttle");
+    let executor = Executor::fargate(&moto, &setup.cluster);
+    let front = LambdaFront::start(&moto);
+    front
+        .throttle_run_task
+        .store(3, std::sync::atomic::Ordering::SeqCst);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = setup.copy_project_via(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/partitioned"),
+        tmp.path(),
+        &front.url,
+    );
+    let ws = tmp.path().join("ws.sqlite");
+    let o = medallion(
+        &ws,
+        &moto,
+        &[
+            "submit",
+            dir.to_str().unwrap(),
+            "--tier",
+            "fargate",
+            "--partition",
+            "2024-01-01",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(json(&o)["status"], "success");
+    assert_eq!(front.throttled.load(std::sync::atomic::Ordering::SeqCst), 3);
+    let ran = executor.wait_ran(1, Duration::from_secs(5));
+    assert_eq!(ran.len(), 1, "retries started exactly one task");
+}
+
+#[test]
+fn check_aws_setup_says_precisely_what_is_missing() {
+    let Some(moto) = peers() else { return };
+    let setup = Setup::new(&moto, "check");
+    let exec_role = unique("medallion-exec");
+    first_tag(
+        &moto_query(
+            &moto,
+            "iam",
+            &format!(
+                "Action=CreateRole&Version=2010-05-08&RoleName={exec_role}&AssumeRolePolicyDocument=%7B%7D"
+            ),
+        ),
+        "Arn",
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = setup.project(tmp.path());
+    let toml = dir.join("medallion.toml");
+    let missing_group = unique("/medallion/missing");
+    let edited = std::fs::read_to_string(&toml)
+        .unwrap()
+        .replace(
+            &format!(r#"log_group = "{}""#, setup.log_group),
+            &format!(r#"log_group = "{missing_group}""#),
+        )
+        .replace(
+            &format!(r#"job_queue = "{}""#, setup.job_queue),
+            r#"job_queue = "no-such-queue""#,
+        )
+        .replace("role/medallion-exec", &format!("role/{exec_role}"))
+        .replace("role/medallion-task", "role/no-such-task-role")
+        .replace(
+            r#"image = "medallion-runner:test""#,
+            r#"image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/medallion-runner:v1""#,
+        );
+    std::fs::write(&toml, edited).unwrap();
+    let ws = tmp.path().join("ws.sqlite");
+    let o = medallion(
+        &ws,
+        &moto,
+        &["check-aws", dir.to_str().unwrap(), "--format", "json"],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let checks = json(&o);
+    let state = |item: &str| -> (String, String) {
+        let c = checks
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["item"] == item)
+            .unwrap_or_else(|| panic!("no check of {item}: {checks:#}"));
+        (
+            c["state"].as_str().unwrap().to_owned(),
+            c["detail"].as_str().unwrap().to_owned(),
+        )
+    };
+    assert_eq!(state("bucket").0, "ok", "{checks:#}");
+    assert_eq!(state("cluster").0, "ok", "{checks:#}");
+    assert_eq!(state("execution role").0, "ok", "{checks:#}");
+    assert_eq!(state("job definition").0, "ok", "{checks:#}");
+    assert_eq!(state("batch log group").0, "ok", "{checks:#}");
+    let (s, d) = state("log group");
+    assert_eq!(s, "missing");
+    assert!(
+        d.contains(&missing_group) && d.contains("create-log-group"),
+        "{d}"
+    );
+    let (s, d) = state("job queue");
+    assert_eq!(s, "missing");
+    assert!(d.contains("no-such-queue does not exist"), "{d}");
+    let (s, d) = state("task role");
+    assert_eq!(s, "missing");
+    assert!(d.contains("no-such-task-role does not exist"), "{d}");
+    let (s, d) = state("image");
+    assert_eq!(s, "missing");
+    assert!(
+        d.contains("repository medallion-runner does not exist"),
+        "{d}"
+    );
+    let (s, d) = state("lambda function");
+    assert_eq!(s, "missing");
+    assert!(d.contains("medallion-runner does not exist"), "{d}");
+}
+
+/// Stores a secret in the OS keyring through the CLI (the tests/run session's keyring).
+fn store_secret(ws: &Path, name: &str, value: &str) {
+    use std::io::Write as _;
+    let mut child = Command::new(env!("CARGO_BIN_EXE_medallion"))
+        .args(["secret", "set", name])
+        .env("MEDALLION_WORKSPACE", ws)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    child
+        .stdin
+        .take()
+        .unwrap()
+        .write_all(value.as_bytes())
+        .unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+}
+
+#[test]
+fn the_studio_launches_on_aws_with_a_tier_per_step_and_shows_the_remote_steps() {
+    use egui_kittest::kittest::Queryable;
+    let Some(moto) = peers() else { return };
+    let setup = Setup::new(&moto, "studio");
+    let _executor = Executor::fargate(&moto, &setup.cluster);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = setup.project(tmp.path());
+    let ws = tmp.path().join("ws.sqlite");
+    // The studio's own process reaches AWS with keys from the OS keyring.
+    let (id_name, secret_name) = (unique("aws-id"), unique("aws-secret"));
+    store_secret(&ws, &id_name, "testing");
+    store_secret(&ws, &secret_name, "testing");
+    let toml = dir.join("medallion.toml");
+    let edited = std::fs::read_to_string(&toml)
+        .unwrap()
+        .replace(
+            "[resources.aws]\nkind = \"aws\"\n",
+            &format!(
+                "[resources.aws]\nkind = \"aws\"\naccess_key_id = {{ keyring = \"{id_name}\" }}\nsecret_access_key = {{ keyring = \"{secret_name}\" }}\n"
+            ),
+        )
+        // Silver and gold on Fargate, bronze locally; the log group is missing at first.
+        .replace(r#"tier = "lambda""#, r#"tier = "local""#)
+        .replace(r#"tier = "eks""#, r#"tier = "fargate""#);
+    std::fs::write(&toml, edited).unwrap();
+    let mut w = medallion::app::open_workspace(&ws).unwrap();
+    let report = medallion::app::import_project(&mut w, &dir, true, false).unwrap();
+    let project = medallion::app::load_project(&w, &report.name)
+        .unwrap()
+        .project;
+    drop(w);
+    let mut h = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .with_max_steps(40)
+        .build_ui_state(
+            |ui, studio: &mut medallion::ui::Studio| medallion::ui::frame_ui(ui, studio),
+            medallion::ui::Studio::with_workspace(Some(project), &ws).unwrap(),
+        );
+    h.run_steps(3);
+    let wait = |h: &mut egui_kittest::Harness<'_, medallion::ui::Studio>,
+                what: &str,
+                done: &dyn Fn(&medallion::ui::Studio) -> bool| {
+        let start = std::time::Instant::now();
+        while !done(h.state()) {
+            assert!(
+                start.elapsed() < Duration::from_mins(3),
+                "timed out waiting for {what}"
+            );
+            h.step();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        h.run_steps(3);
+    };
+    h.get_by_label("Materialize…").click();
+    h.run_steps(2);
+    h.get_by_label("All assets").click();
+    h.run_steps(2);
+    h.get_by_label("On AWS").click();
+    h.run_steps(3);
+    // The tier of every step is shown before anything runs.
+    h.get_by_label("2 step(s) on AWS");
+    h.get_by_label("local");
+    h.get_by_label("fargate");
+    h.get_by_label("raw_customer_data, raw_orders");
+    // Check AWS setup names what is missing.
+    let rt = runtime();
+    rt.block_on(
+        aws_sdk_cloudwatchlogs::Client::new(&sdk_config(&moto))
+            .delete_log_group()
+            .log_group_name(&setup.log_group)
+            .send(),
+    )
+    .unwrap();
+    h.get_by_label("Check AWS setup…").click();
+    h.run_steps(2);
+    wait(&mut h, "the setup check", &|s| {
+        s.workbench
+            .launch
+            .as_ref()
+            .is_some_and(|l| l.aws_setup.is_some())
+    });
+    h.get_by_label_contains(&format!("log group {} does not exist", setup.log_group));
+    rt.block_on(
+        aws_sdk_cloudwatchlogs::Client::new(&sdk_config(&moto))
+            .create_log_group()
+            .log_group_name(&setup.log_group)
+            .send(),
+    )
+    .unwrap();
+    h.get_by_label("Launch on AWS").click();
+    h.run_steps(2);
+    wait(&mut h, "the remote run", &|s| {
+        s.run.as_ref().is_some_and(|r| r.done)
+    });
+    let run = h.state().run.as_ref().unwrap();
+    assert_eq!(
+        run.status,
+        Some(medallion::model::RunStatus::Success),
+        "{:?}",
+        run.error
+    );
+    assert_eq!(run.remote_steps.len(), 2);
+    h.get_by_label("Success");
+    h.get_by_label("Checks 4/4 passed");
+    h.get_by_label("s2-fargate");
+    assert!(
+        h.query_all_by_label("success").count() >= 2,
+        "both steps shown as succeeded"
+    );
+}
+
+#[test]
+fn logs_follow_prints_a_detached_run_until_it_ends() {
+    let Some(moto) = peers() else { return };
+    let setup = Setup::new(&moto, "follow");
+    let _executor = Executor::fargate(&moto, &setup.cluster);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = setup.copy_project(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/partitioned"),
+        tmp.path(),
+    );
+    let ws = tmp.path().join("ws.sqlite");
+    let o = medallion(
+        &ws,
+        &moto,
+        &[
+            "submit",
+            dir.to_str().unwrap(),
+            "--tier",
+            "fargate",
+            "--partition",
+            "2024-01-01",
+            "--detach",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let run_id = json(&o)["run_id"].as_str().unwrap().to_owned();
+    let o = medallion(&ws, &moto, &["logs", &run_id, "--follow"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let logs = text(&o);
+    assert!(logs.contains("check one_row_per_day passed"), "{logs}");
+    assert!(logs.trim_end().ends_with("run success"), "{logs}");
+}
+
+#[test]
+fn the_runner_refuses_a_plan_it_cannot_read() {
+    let tmp = tempfile::tempdir().unwrap();
+    let runner = |plan: &Path| {
+        Command::new(env!("CARGO_BIN_EXE_medallion"))
+            .args(["runner", "--plan", plan.to_str().unwrap()])
+            .env_remove("AWS_LAMBDA_RUNTIME_API")
+            .env("AWS_REGION", "us-east-1")
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .output()
+            .unwrap()
+    };
+    let o = runner(&tmp.path().join("missing.json"));
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        text(&o).contains("cannot read the run plan"),
+        "{}",
+        text(&o)
+    );
+    let newer = tmp.path().join("newer.json");
+    std::fs::write(&newer, r#"{"version": 99}"#).unwrap();
+    let o = runner(&newer);
+    assert_eq!(o.status.code(), Some(2));
+    assert!(text(&o).contains("protocol version 99"), "{}", text(&o));
+    // The reason is on stdout too, where the platform's log driver picks it up.
+    assert!(String::from_utf8_lossy(&o.stdout).contains("update the runner image"));
+}
+
+/// Makes a step look as if the app died between AWS accepting it and the id being stored.
+fn forget_remote_id(ws: &Path, run_id: &str) {
+    let conn = rusqlite::Connection::open(ws).unwrap();
+    let changed = conn
+        .execute(
+            "UPDATE remote_steps SET status = 'submitting', remote_id = NULL WHERE run_id = ?1",
+            [run_id],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+}
+
+#[test]
+fn a_step_accepted_but_not_recorded_is_found_again_not_submitted_twice() {
+    let Some(moto) = peers() else { return };
+    let setup = Setup::new(&moto, "lost");
+    let fargate = Executor::fargate(&moto, &setup.cluster);
+    let batch = Executor::batch(&moto, &setup.job_queue, &setup.batch_log_group);
+    fargate
+        .hold
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    batch.hold.store(true, std::sync::atomic::Ordering::Relaxed);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = setup.copy_project(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/partitioned"),
+        tmp.path(),
+    );
+    let ws = tmp.path().join("ws.sqlite");
+    for (tier, executor) in [("fargate", &fargate), ("batch", &batch)] {
+        let o = medallion(
+            &ws,
+            &moto,
+            &[
+                "submit",
+                dir.to_str().unwrap(),
+                "--tier",
+                tier,
+                "--partition",
+                "2024-01-02",
+                "--detach",
+                "--format",
+                "json",
+            ],
+        );
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let report = json(&o);
+        let run_id = report["run_id"].as_str().unwrap().to_owned();
+        let original = report["steps"][0]["remote_id"].as_str().unwrap().to_owned();
+        forget_remote_id(&ws, &run_id);
+        executor
+            .hold
+            .store(false, std::sync::atomic::Ordering::Relaxed);
+        let o = medallion(&ws, &moto, &["attach", &run_id, "--format", "json"]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        let after = json(&o);
+        assert_eq!(after["status"], "success", "{after:#}");
+        assert_eq!(after["steps"][0]["remote_id"], original.as_str(), "{tier}");
+        let ran = executor.wait_ran(1, Duration::from_secs(5));
+        assert_eq!(ran.len(), 1, "{tier}: one task/job, not two");
+    }
+}
+
+#[test]
+fn the_studio_reattaches_to_a_run_left_unfinished_and_finishes_it() {
+    let Some(moto) = peers() else { return };
+    let setup = Setup::new(&moto, "reattach");
+    let executor = Executor::fargate(&moto, &setup.cluster);
+    executor
+        .hold
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = setup.copy_project(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/partitioned"),
+        tmp.path(),
+    );
+    let ws = tmp.path().join("ws.sqlite");
+    let o = medallion(
+        &ws,
+        &moto,
+        &[
+            "submit",
+            dir.to_str().unwrap(),
+            "--tier",
+            "fargate",
+            "--partition",
+            "2024-01-01",
+            "--detach",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let run_id = json(&o)["run_id"].as_str().unwrap().to_owned();
+    executor
+        .hold
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    // The studio runs in this test process, whose environment has no AWS keys: its resource
+    // names keys in the OS keyring, as a user's would.
+    let (id_name, secret_name) = (unique("aws-id"), unique("aws-secret"));
+    store_secret(&ws, &id_name, "testing");
+    store_secret(&ws, &secret_name, "testing");
+    let toml = dir.join("medallion.toml");
+    let edited = std::fs::read_to_string(&toml).unwrap().replace(
+        "[resources.aws]\nkind = \"aws\"\n",
+        &format!(
+            "[resources.aws]\nkind = \"aws\"\naccess_key_id = {{ keyring = \"{id_name}\" }}\nsecret_access_key = {{ keyring = \"{secret_name}\" }}\n"
+        ),
+    );
+    std::fs::write(&toml, edited).unwrap();
+    let mut w = medallion::app::open_workspace(&ws).unwrap();
+    medallion::app::import_project(&mut w, &dir, true, false).unwrap();
+    drop(w);
+    let studio = medallion::ui::Studio::with_workspace(None, &ws).unwrap();
+    let start = std::time::Instant::now();
+    let status = loop {
+        let w = medallion::app::open_workspace(&ws).unwrap();
+        let run = medallion::app::remote::run_record(&w, &run_id).unwrap();
+        if run.status.is_finished() {
+            break run.status;
+        }
+        assert!(start.elapsed() < Duration::from_mins(2), "not reattached");
+        std::thread::sleep(Duration::from_millis(200));
+    };
+    drop(studio);
+    assert_eq!(status, medallion::model::RunStatus::Success);
+    assert_eq!(executor.wait_ran(1, Duration::from_secs(5)).len(), 1);
+}
+
+#[test]
+fn cancel_in_the_studio_stops_the_remote_task() {
+    use egui_kittest::kittest::Queryable;
+    let Some(moto) = peers() else { return };
+    let setup = Setup::new(&moto, "scancel");
+    let executor = Executor::fargate(&moto, &setup.cluster);
+    executor
+        .hold
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = setup.copy_project(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/partitioned"),
+        tmp.path(),
+    );
+    let ws = tmp.path().join("ws.sqlite");
+    let (id_name, secret_name) = (unique("aws-id"), unique("aws-secret"));
+    store_secret(&ws, &id_name, "testing");
+    store_secret(&ws, &secret_name, "testing");
+    let toml = dir.join("medallion.toml");
+    let edited = std::fs::read_to_string(&toml).unwrap().replace(
+        "[resources.aws]\nkind = \"aws\"\n",
+        &format!(
+            "[resources.aws]\nkind = \"aws\"\naccess_key_id = {{ keyring = \"{id_name}\" }}\nsecret_access_key = {{ keyring = \"{secret_name}\" }}\n"
+        ),
+    );
+    std::fs::write(&toml, edited).unwrap();
+    let mut w = medallion::app::open_workspace(&ws).unwrap();
+    let report = medallion::app::import_project(&mut w, &dir, true, false).unwrap();
+    let project = medallion::app::load_project(&w, &report.name)
+        .unwrap()
+        .project;
+    drop(w);
+    let mut studio = medallion::ui::Studio::with_workspace(Some(project), &ws).unwrap();
+    // The partitioned project has no tier hints: Fargate by default.
+    assert!(
+        studio.start_remote_run(medallion::app::remote::SubmitRequest {
+            selection: "*".into(),
+            partitions: vec!["2024-01-01".into()],
+            force: false,
+            tier: None,
+            aws_resource: None,
+            trigger: "studio".into(),
+        })
+    );
+    let mut h = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .with_max_steps(40)
+        .build_ui_state(
+            |ui, studio: &mut medallion::ui::Studio| medallion::ui::frame_ui(ui, studio),
+            studio,
+        );
+    let wait = |h: &mut egui_kittest::Harness<'_, medallion::ui::Studio>,
+                what: &str,
+                done: &dyn Fn(&medallion::ui::Studio) -> bool| {
+        let start = std::time::Instant::now();
+        while !done(h.state()) {
+            assert!(
+                start.elapsed() < Duration::from_mins(2),
+                "timed out waiting for {what}"
+            );
+            h.step();
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        h.run_steps(3);
+    };
+    wait(&mut h, "the task to be submitted", &|s| {
+        s.run
+            .as_ref()
+            .is_some_and(|r| r.remote_steps.iter().any(|s| s.remote_id.is_some()))
+    });
+    let arn = h.state().run.as_ref().unwrap().remote_steps[0]
+        .remote_id
+        .clone()
+        .unwrap();
+    h.get_by_label(&arn);
+    h.get_by_label("Cancel run").click();
+    h.run_steps(2);
+    wait(&mut h, "the run to end", &|s| {
+        s.run.as_ref().is_some_and(|r| r.done)
+    });
+    assert_eq!(
+        h.state().run.as_ref().unwrap().status,
+        Some(medallion::model::RunStatus::Canceled)
+    );
+    let task = setup.describe_task(&arn);
+    assert_eq!(task.last_status(), Some("STOPPED"));
+    assert_eq!(task.stopped_reason(), Some("Canceled from Medallion"));
+}
+
+#[test]
+fn upstream_data_materialized_locally_is_uploaded_for_a_remote_step() {
+    let Some(moto) = peers() else { return };
+    let setup = Setup::new(&moto, "upstream");
+    let executor = Executor::fargate(&moto, &setup.cluster);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = setup.project(tmp.path());
+    let ws = tmp.path().join("ws.sqlite");
+    let o = medallion(
+        &ws,
+        &moto,
+        &[
+            "materialize",
+            dir.to_str().unwrap(),
+            "--select",
+            "layer:bronze",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = medallion(
+        &ws,
+        &moto,
+        &[
+            "submit",
+            dir.to_str().unwrap(),
+            "--select",
+            "layer:silver,layer:gold",
+            "--tier",
+            "fargate",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let report = json(&o);
+    assert_eq!(report["status"], "success", "{report:#}");
+    assert_eq!(report["materializations"].as_array().unwrap().len(), 4);
+    assert_eq!(executor.wait_ran(1, Duration::from_secs(5)).len(), 1);
+    assert_gold_checksums(&setup, &report, tmp.path());
 }

@@ -719,3 +719,46 @@ fn export_and_import_directories_through_the_studio() {
         .collect();
     assert!(names.contains(&"partitioned".to_owned()), "{names:?}");
 }
+
+#[test]
+fn an_aws_account_takes_the_settings_of_remote_runs() {
+    use egui::accesskit::Role;
+    let mut h = harness(studio_on(example()));
+    h.state_mut().connections =
+        Some(medallion::ui::panels::connections::ConnectionsState::default());
+    h.run_ok();
+    h.get_by_label("Add AWS account").click();
+    h.run_ok();
+    h.get_by_label("Run steps on AWS with this account").click();
+    h.run_ok();
+    for (field, text) in [
+        ("Bucket", "acme-lake"),
+        ("ECS cluster", "data"),
+        ("Subnets", "subnet-a, subnet-b"),
+        ("Security groups", "sg-1"),
+        ("Batch job queue", "medallion"),
+    ] {
+        h.get_by_role_and_label(Role::TextInput, field).focus();
+        h.run_ok();
+        h.get_by_role_and_label(Role::TextInput, field)
+            .type_text(text);
+        h.run_ok();
+    }
+    h.get_by_label("Save resource").click();
+    h.run_ok();
+    let saved = h.state().project().resource("aws_1").cloned().unwrap();
+    let medallion::model::ResourceKind::Aws {
+        compute: Some(c), ..
+    } = &saved.kind
+    else {
+        panic!("saved as {:?}", saved.kind)
+    };
+    assert_eq!(c.bucket, "acme-lake");
+    assert_eq!(c.cluster.as_deref(), Some("data"));
+    assert_eq!(
+        c.subnets,
+        vec!["subnet-a".to_owned(), "subnet-b".to_owned()]
+    );
+    assert_eq!(c.security_groups, vec!["sg-1".to_owned()]);
+    assert_eq!(c.job_queue.as_deref(), Some("medallion"));
+}

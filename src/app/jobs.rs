@@ -85,6 +85,16 @@ pub enum JobRequest {
         run_id: String,
         path: PathBuf,
     },
+    /// A remote run on AWS, followed to its end (events arrive as [`JobEvent::RunEvents`]).
+    SubmitRemote {
+        project: Box<Project>,
+        request: super::remote::SubmitRequest,
+        cancel: Arc<AtomicBool>,
+    },
+    /// "Check AWS setup" for the project's `aws` resource.
+    CheckAws {
+        project: Box<Project>,
+    },
 }
 
 #[derive(Debug)]
@@ -127,6 +137,14 @@ pub enum JobEvent {
     AssetHistory(Box<AssetHistory>),
     ReportExported {
         path: PathBuf,
+    },
+    /// The steps of a remote run as they are now (tier, remote id, status, figures).
+    RemoteSteps {
+        run_id: String,
+        steps: Vec<super::remote::RemoteStepRow>,
+    },
+    AwsSetup {
+        result: Result<Vec<super::remote::SetupCheck>, String>,
     },
     /// Another request failed; `what` says which, in a few words.
     Failed {
@@ -355,6 +373,12 @@ fn handle(
                 },
                 Err(e) => failed(&format!("open run {run_id}"), &e),
             });
+            if let Ok(Some(view)) = super::remote::view(ws, &run_id) {
+                emit(JobEvent::RemoteSteps {
+                    run_id,
+                    steps: view.steps,
+                });
+            }
         }
         JobRequest::AssetHistory { project, asset } => {
             emit(match run::asset_history(ws, &project, &asset) {
@@ -367,6 +391,21 @@ fn handle(
                 Ok(path) => JobEvent::ReportExported { path },
                 Err(e) => failed(&format!("export the report of run {run_id}"), &e),
             });
+        }
+        JobRequest::SubmitRemote {
+            project,
+            request,
+            cancel,
+        } => {
+            let stored = stored_with(ws, *project);
+            let result = super::remote::run_job(ws, &stored, &request, &cancel, &emit);
+            emit(JobEvent::MaterializeFinished {
+                result: result.map(|run| vec![run]).map_err(|e| format!("{e:#}")),
+            });
+        }
+        JobRequest::CheckAws { project } => {
+            let result = super::remote::check_setup(&project, None).map_err(|e| format!("{e:#}"));
+            emit(JobEvent::AwsSetup { result });
         }
     }
 }

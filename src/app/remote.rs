@@ -188,8 +188,9 @@ pub fn launcher_for(aws: &Aws, tier: ComputeTier) -> Result<Box<dyn Launcher>, S
     match tier {
         ComputeTier::Fargate => Ok(Box::new(aws::fargate::Fargate { aws: aws.clone() })),
         ComputeTier::Batch => Ok(Box::new(aws::batch::Batch { aws: aws.clone() })),
+        ComputeTier::Lambda => Ok(Box::new(aws::lambda::Lambda { aws: aws.clone() })),
         other => Err(format!(
-            "remote runs on {other} are not available in this build; use --tier fargate or --tier local"
+            "remote runs on {other} are not available in this build; use --tier fargate, batch, lambda or local"
         )),
     }
 }
@@ -324,7 +325,7 @@ pub fn submit(
         run_id: run.id.clone(),
         me: driver_id(),
     };
-    driver.drive(detach, on_event)?;
+    driver.drive(detach, None, on_event)?;
     Ok(run.id)
 }
 
@@ -335,7 +336,7 @@ pub fn attach(
     on_event: &mut dyn FnMut(&str, &RunEvent),
 ) -> Result<(), AppError> {
     let mut driver = Driver::open(ws, run_id)?;
-    driver.drive(false, on_event)
+    driver.drive(false, None, on_event)
 }
 
 /// One pass over every unfinished remote run: tails logs, records finished steps, submits the
@@ -353,6 +354,37 @@ pub fn reconcile(ws: &mut Workspace) -> Result<Vec<(String, Option<String>)>, Ap
         out.push((run_id, result.err().map(|e| format!("{e:#}"))));
     }
     Ok(out)
+}
+
+/// The studio's reattach on start: a named thread with its own workspace connection follows
+/// every remote run left unfinished (by a crash, a killed process or a detached submit) to its
+/// end. The lease keeps it from driving a run another process drives.
+pub fn spawn_reattach(path: &Path) -> std::io::Result<std::thread::JoinHandle<()>> {
+    let path = path.to_owned();
+    std::thread::Builder::new()
+        .name("medallion-reattach".to_owned())
+        .spawn(move || {
+            let mut ws = match Workspace::open(&path) {
+                Ok(ws) => ws,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot reattach remote runs");
+                    return;
+                }
+            };
+            let runs = match ws.unfinished_remote_runs() {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(error = %e, "cannot list unfinished remote runs");
+                    return;
+                }
+            };
+            for run_id in runs {
+                tracing::info!(run = %run_id, "reattaching to a remote run");
+                if let Err(e) = attach(&mut ws, &run_id, &mut |_, _| {}) {
+                    tracing::error!(run = %run_id, error = %format!("{e:#}"), "reattaching failed");
+                }
+            }
+        })
 }
 
 /// Asks a run to stop: its submitted steps are stopped on their platform at once (`StopTask`,
@@ -427,10 +459,20 @@ impl<'w> Driver<'w> {
     fn drive(
         &mut self,
         detach: bool,
+        cancel: Option<&AtomicBool>,
         on_event: &mut dyn FnMut(&str, &RunEvent),
     ) -> Result<(), AppError> {
         let mut waiting_said = false;
+        let mut cancel_sent = false;
         loop {
+            if !cancel_sent && cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+            {
+                cancel_sent = true;
+                self.ws.request_remote_cancel(&self.run_id)?;
+                if let Err(e) = self.stop_remote_steps() {
+                    self.log(LogLevel::Error, format!("{e:#}"), on_event)?;
+                }
+            }
             if !self
                 .ws
                 .take_remote_lease(&self.run_id, &self.me, LEASE_SECS)?
@@ -465,6 +507,32 @@ impl<'w> Driver<'w> {
             }
             std::thread::sleep(poll_interval());
         }
+    }
+
+    /// One pass under the lease (waits for another driver's lease to end first).
+    fn drive_once(
+        &mut self,
+        cancel: Option<&AtomicBool>,
+        on_event: &mut dyn FnMut(&str, &RunEvent),
+    ) -> Result<(), AppError> {
+        if cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
+            && !self
+                .ws
+                .remote_run(&self.run_id)?
+                .is_some_and(|r| r.cancel_requested || r.finished)
+        {
+            self.ws.request_remote_cancel(&self.run_id)?;
+            if let Err(e) = self.stop_remote_steps() {
+                self.log(LogLevel::Error, format!("{e:#}"), on_event)?;
+            }
+        }
+        if self
+            .ws
+            .take_remote_lease(&self.run_id, &self.me, LEASE_SECS)?
+        {
+            self.step(on_event)?;
+        }
+        Ok(())
     }
 
     fn launcher(&self, tier: &str) -> Result<Box<dyn Launcher>, AppError> {
@@ -755,7 +823,18 @@ impl<'w> Driver<'w> {
         self.ws.save_remote_step(&self.run_id, &s)?;
         let spec = self.spec(&s);
         let launcher = self.launcher(&s.tier)?;
-        match launcher.submit(&spec) {
+        // A synchronous submit (Lambda) may take the step's whole timeout: hold the run that
+        // long, so no other process submits the step again meanwhile.
+        self.ws.take_remote_lease(
+            &self.run_id,
+            &self.me,
+            LEASE_SECS + i64::from(spec.timeout_secs.unwrap_or(0)),
+        )?;
+        let submitted = launcher.submit(&spec);
+        // Back to the normal lease: a driver killed from here on is replaced within seconds.
+        self.ws
+            .take_remote_lease(&self.run_id, &self.me, LEASE_SECS)?;
+        match submitted {
             Ok(id) => {
                 // Stored before anything else happens: from here on the run can be found again.
                 s.remote_id = Some(id.clone());
@@ -1084,11 +1163,7 @@ impl<'w> Driver<'w> {
                         key.as_str(),
                         p.as_deref().unwrap_or("_")
                     ));
-                    let bytes = std::fs::read(&f).map_err(|e| AppError::Io {
-                        path: f.clone(),
-                        source: e,
-                    })?;
-                    self.aws.put(&uri, bytes).map_err(AppError::BadRequest)?;
+                    self.aws.put_file(&uri, &f).map_err(AppError::BadRequest)?;
                 }
             }
             let store = self.aws.store();
@@ -1148,11 +1223,9 @@ impl<'w> Driver<'w> {
                 previous.push(m);
             } else if needed.contains(&m.asset) && Path::new(&m.location).is_file() {
                 let uri = store.materialization_uri(&m.asset, m.partition.as_deref(), &m.run_id);
-                let bytes = std::fs::read(&m.location).map_err(|e| AppError::Io {
-                    path: PathBuf::from(&m.location),
-                    source: e,
-                })?;
-                self.aws.put(&uri, bytes).map_err(AppError::BadRequest)?;
+                self.aws
+                    .put_file(&uri, Path::new(&m.location))
+                    .map_err(AppError::BadRequest)?;
                 previous.push(AssetMaterialization { location: uri, ..m });
             }
         }
@@ -1253,6 +1326,79 @@ pub fn run_record(ws: &Workspace, run_id: &str) -> Result<RunRecord, AppError> {
 /// `medallion runner --plan URI`: runs a step plan, printing protocol lines to `out`.
 pub fn run_runner(plan_uri: &str, out: &mut dyn std::io::Write) -> Result<RunStatus, String> {
     runner::run_from_uri(plan_uri, out)
+}
+
+pub use crate::compute::aws::setup::{CheckState, SetupCheck};
+
+/// The steps a remote run of `selection` would have, with tier, reason and size — decided from
+/// the definitions alone (no I/O), for the launch dialog.
+pub fn preview_steps(
+    project: &Project,
+    selection: &str,
+    partitions: &[String],
+    tier: Option<ComputeTier>,
+) -> Result<Vec<PlannedRemoteStep>, AppError> {
+    let ordered = super::run::resolve_selection(project, selection)?;
+    Ok(plan_steps(project, &ordered, partitions, tier))
+}
+
+/// The studio's remote run, on the job thread: submits, then follows the run to its end,
+/// handing its events and step states to `emit`. `cancel` stops the remote steps.
+pub(super) fn run_job(
+    ws: &mut Workspace,
+    stored: &StoredProject,
+    request: &SubmitRequest,
+    cancel: &AtomicBool,
+    emit: &dyn Fn(super::jobs::JobEvent),
+) -> Result<RunRecord, AppError> {
+    use super::jobs::JobEvent;
+    let mut forward = |run_id: &str, event: &RunEvent| {
+        emit(JobEvent::RunEvents {
+            run_id: run_id.to_owned(),
+            events: vec![event.clone()],
+        });
+    };
+    let run_id = submit(ws, stored, request, true, &mut forward)?;
+    let steps = |ws: &Workspace| ws.remote_steps(&run_id).unwrap_or_default();
+    emit(JobEvent::RemoteSteps {
+        run_id: run_id.clone(),
+        steps: steps(ws),
+    });
+    let mut driver = Driver::open(ws, &run_id)?;
+    let mut on_event = |id: &str, event: &RunEvent| {
+        forward(id, event);
+    };
+    // Follow step by step, refreshing the step table after each pass.
+    loop {
+        driver.drive_once(Some(cancel), &mut on_event)?;
+        emit(JobEvent::RemoteSteps {
+            run_id: run_id.clone(),
+            steps: steps(driver.ws),
+        });
+        if driver.ws.remote_run(&run_id)?.is_some_and(|r| r.finished) {
+            break;
+        }
+        std::thread::sleep(poll_interval());
+    }
+    Ok(ws.run(&run_id)?)
+}
+
+/// "Check AWS setup": whether everything the project's `aws` resource names exists, and
+/// precisely what is missing.
+pub fn check_setup(project: &Project, resource: Option<&str>) -> Result<Vec<SetupCheck>, AppError> {
+    let aws = connect(project, resource)?;
+    Ok(aws::setup::check(&aws))
+}
+
+/// The Lambda Runtime API's address when running inside Lambda.
+pub fn lambda_runtime_api() -> Option<String> {
+    std::env::var(aws::lambda::RUNTIME_API_ENV).ok()
+}
+
+/// `medallion runner` inside Lambda: serves invocations until the environment ends.
+pub fn serve_lambda(api: &str, out: &mut dyn std::io::Write) -> Result<(), String> {
+    let aws = Aws::from_environment()?;
+    aws::lambda::serve_runtime(&aws, api, out)
 }
 
 #[cfg(test)]

@@ -60,7 +60,17 @@ pub enum RemoteCommand {
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
-    /// Run a step plan (inside a container or a Lambda function)
+    /// Check that the AWS resources remote runs need exist; says precisely what is missing
+    CheckAws {
+        /// A project directory or the name of a project in the workspace
+        project: String,
+        /// The aws resource to check (default: the first with a compute section)
+        #[arg(long, value_name = "RESOURCE")]
+        aws: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// Run a step plan (inside a container; without --plan inside Lambda, it serves the Runtime API)
     Runner {
         /// The plan: s3://… or a local file
         #[arg(long, env = "MEDALLION_PLAN_URI", value_name = "URI")]
@@ -242,6 +252,45 @@ pub fn run(workspace: Option<PathBuf>, command: RemoteCommand) -> anyhow::Result
             follow,
             format,
         } => logs(&mut ws, &run_id, follow, format),
+        RemoteCommand::CheckAws {
+            project,
+            aws,
+            format,
+        } => {
+            let stored = match super::run::resolve_target(&mut ws, &project)? {
+                Ok(s) => s,
+                Err(code) => return Ok(code),
+            };
+            let checks = match app::remote::check_setup(&stored.project, aws.as_deref()) {
+                Ok(c) => c,
+                Err(app::AppError::BadRequest(e)) => {
+                    eprintln!("error: {e}");
+                    return Ok(EXIT_BAD_INPUT);
+                }
+                Err(e) => return Err(e.into()),
+            };
+            let missing = checks
+                .iter()
+                .filter(|c| c.state == app::remote::CheckState::Missing)
+                .count();
+            match format {
+                OutputFormat::Json => print_json(&checks)?,
+                OutputFormat::Text => {
+                    for c in &checks {
+                        let mark = match c.state {
+                            app::remote::CheckState::Ok => "ok",
+                            app::remote::CheckState::Missing => "MISSING",
+                            app::remote::CheckState::Skipped => "-",
+                        };
+                        println!("{mark:<8} {:<16} {}", c.item, c.detail);
+                    }
+                    if missing > 0 {
+                        println!("{missing} thing(s) missing");
+                    }
+                }
+            }
+            Ok(if missing == 0 { EXIT_OK } else { EXIT_FAILED })
+        }
         RemoteCommand::Runner { .. } => Ok(EXIT_BAD_INPUT),
     }
 }
@@ -286,11 +335,21 @@ fn logs(
 /// `medallion runner`: exit 0 when the step succeeded, 1 when it failed, 2 when the plan could
 /// not be read.
 fn runner(plan: Option<&str>) -> u8 {
+    let mut out = std::io::stdout().lock();
     let Some(plan) = plan else {
-        eprintln!("error: give --plan URI or set MEDALLION_PLAN_URI");
+        if let Some(api) = app::remote::lambda_runtime_api() {
+            // Inside Lambda: the plans arrive as invocations.
+            return match app::remote::serve_lambda(&api, &mut out) {
+                Ok(()) => EXIT_OK,
+                Err(e) => {
+                    eprintln!("error: {e}");
+                    EXIT_FAILED
+                }
+            };
+        }
+        eprintln!("error: give --plan URI or set MEDALLION_PLAN_URI (or run inside Lambda)");
         return EXIT_BAD_INPUT;
     };
-    let mut out = std::io::stdout().lock();
     match app::remote::run_runner(plan, &mut out) {
         Ok(RunStatus::Success) => EXIT_OK,
         Ok(_) => EXIT_FAILED,

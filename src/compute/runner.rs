@@ -158,9 +158,39 @@ pub fn run_from_uri(uri: &str, out: &mut dyn Write) -> Result<RunStatus, String>
     let aws = Aws::from_environment()?;
     let plan = load_plan(&aws, uri)?;
     let index = index_from_env(|k| std::env::var(k).ok())?;
-    let cancel = AtomicBool::new(false);
+    let cancel = Arc::new(AtomicBool::new(false));
+    stop_on_sigterm(&cancel);
     let result = run_plan(&aws, &plan, index, None, out, &cancel)?;
     Ok(result.status)
+}
+
+/// ECS `StopTask`, `TerminateJob` and Kubernetes send SIGTERM before they kill: the run then
+/// stops between steps and still writes a canceled result.
+fn stop_on_sigterm(cancel: &Arc<AtomicBool>) {
+    #[cfg(unix)]
+    {
+        let cancel = Arc::clone(cancel);
+        let _ = std::thread::Builder::new()
+            .name("medallion-sigterm".to_owned())
+            .spawn(move || {
+                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                else {
+                    return;
+                };
+                rt.block_on(async {
+                    use tokio::signal::unix::{SignalKind, signal};
+                    if let Ok(mut term) = signal(SignalKind::terminate())
+                        && term.recv().await.is_some()
+                    {
+                        cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+                    }
+                });
+            });
+    }
+    #[cfg(not(unix))]
+    let _ = cancel;
 }
 
 fn sanitize(s: &str) -> String {

@@ -26,22 +26,20 @@ impl BlobStore for S3Blobs {
         local: &Path,
     ) -> Result<String, String> {
         let uri = self.store.materialization_uri(asset, partition, run_id);
-        let bytes =
-            std::fs::read(local).map_err(|e| format!("cannot read {}: {e}", local.display()))?;
-        self.aws.put(&uri, bytes)?;
+        self.aws.put_file(&uri, local)?;
         Ok(uri)
     }
 
     fn download(&self, location: &str, to: &Path) -> Result<(), String> {
-        let bytes = self
-            .aws
-            .get(location)?
-            .ok_or_else(|| format!("{location} does not exist"))?;
         if let Some(parent) = to.parent() {
             std::fs::create_dir_all(parent)
                 .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
         }
-        std::fs::write(to, bytes).map_err(|e| format!("cannot write {}: {e}", to.display()))
+        if self.aws.get_to_file(location, to)? {
+            Ok(())
+        } else {
+            Err(format!("{location} does not exist"))
+        }
     }
 
     fn exists(&self, location: &str) -> bool {

@@ -149,6 +149,9 @@ pub struct AwsCompute {
     /// The Lambda function (a container image of the runner).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lambda_function: Option<String>,
+    /// The function's log group (default `/aws/lambda/<function>`, Lambda's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lambda_log_group: Option<String>,
 }
 
 impl AwsCompute {

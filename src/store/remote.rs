@@ -520,3 +520,111 @@ impl Workspace {
         Ok(())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{LogLevel, Project};
+
+    fn step(position: u32) -> RemoteStepRow {
+        RemoteStepRow {
+            position,
+            step_id: format!("s{position}"),
+            tier: "fargate".into(),
+            tier_reason: "test".into(),
+            assets: vec![AssetKey::new("a")],
+            partitions: vec![],
+            vcpu: 1.0,
+            memory_mb: 2048,
+            spot: false,
+            timeout_secs: None,
+            status: StepStatus::Pending,
+            remote_id: None,
+            plan_uri: None,
+            result_uri: None,
+            remote_status: None,
+            exit_code: None,
+            stop_reason: None,
+            submitted_at: None,
+            ended_at: None,
+            duration_secs: None,
+            error: None,
+        }
+    }
+
+    fn log(message: &str) -> RunEvent {
+        RunEvent::Log {
+            level: LogLevel::Info,
+            asset: None,
+            message: message.into(),
+        }
+    }
+
+    #[test]
+    fn events_and_log_positions_are_stored_together_and_leases_exclude() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ws = Workspace::open(&dir.path().join("ws.sqlite")).unwrap();
+        ws.save_project(&Project::new("p"), None).unwrap();
+        let run = RunRecord {
+            id: "r1".into(),
+            project: "p".into(),
+            selection: "*".into(),
+            partition: None,
+            target: "aws:fargate".into(),
+            status: RunStatus::Queued,
+            trigger: "test".into(),
+            created_at: now(),
+            started_at: None,
+            ended_at: None,
+            error: None,
+        };
+        ws.create_remote_run(&run, "aws", "{}", &[step(0), step(1)])
+            .unwrap();
+        assert_eq!(ws.unfinished_remote_runs().unwrap(), vec!["r1".to_owned()]);
+        let first = ws
+            .append_remote_run_events("r1", &[RunEvent::RunStarted { plan: vec![] }])
+            .unwrap();
+        assert_eq!(first, 0);
+        let position = ChildLog {
+            log_position: Some("f/123".into()),
+            next_event: 2,
+            done: false,
+        };
+        let first = ws
+            .record_remote_events("r1", 0, 0, &position, &[log("a"), log("b")])
+            .unwrap();
+        assert_eq!(first, 1, "numbered after the run's own events");
+        assert_eq!(ws.remote_child_log("r1", 0, 0).unwrap(), position);
+        assert_eq!(
+            ws.remote_child_log("r1", 0, 1).unwrap(),
+            ChildLog::default()
+        );
+        assert_eq!(ws.run_events("r1").unwrap().len(), 3);
+        assert_eq!(ws.run("r1").unwrap().status, RunStatus::Started);
+
+        let mut s = step(1);
+        s.status = StepStatus::Submitted;
+        s.remote_id = Some("arn:task/1".into());
+        ws.save_remote_step("r1", &s).unwrap();
+        let steps = ws.remote_steps("r1").unwrap();
+        assert_eq!(steps[1].remote_id.as_deref(), Some("arn:task/1"));
+        assert_eq!(steps[1].status, StepStatus::Submitted);
+
+        assert!(ws.take_remote_lease("r1", "a", 60).unwrap());
+        assert!(ws.take_remote_lease("r1", "a", 60).unwrap(), "renewed");
+        assert!(!ws.take_remote_lease("r1", "b", 60).unwrap(), "held by a");
+        ws.release_remote_lease("r1", "a").unwrap();
+        assert!(ws.take_remote_lease("r1", "b", -1).unwrap());
+        assert!(
+            ws.take_remote_lease("r1", "a", 60).unwrap(),
+            "b's lease lapsed"
+        );
+
+        ws.request_remote_cancel("r1").unwrap();
+        assert!(ws.remote_run("r1").unwrap().unwrap().cancel_requested);
+        ws.finish_remote_run("r1", RunStatus::Canceled, Some("canceled"))
+            .unwrap();
+        assert!(ws.unfinished_remote_runs().unwrap().is_empty());
+        assert_eq!(ws.run("r1").unwrap().status, RunStatus::Canceled);
+    }
+}

@@ -87,6 +87,10 @@ pub fn run(workspace_path: &Path) -> anyhow::Result<()> {
             studio.prefs = prefs;
             studio.worker = Some(worker);
             studio.jobs = Some(jobs);
+            // Remote runs left unfinished by an earlier session continue in the background.
+            if let Err(e) = crate::app::remote::spawn_reattach(&workspace_path) {
+                tracing::warn!(error = %e, "cannot start reattaching remote runs");
+            }
             studio.request(WorkspaceRequest::ListProjects);
             studio.request_staleness();
             Ok(Box::new(studio))
@@ -273,6 +277,10 @@ impl Studio {
         let mut studio = Self::new(project, workspace_path.display().to_string());
         studio.worker = Some(WorkspaceWorker::spawn(workspace_path, Box::new(|| {}))?);
         studio.jobs = Some(JobWorker::spawn(workspace_path, Box::new(|| {}))?);
+        // Remote runs left unfinished by an earlier session continue in the background.
+        if let Err(e) = crate::app::remote::spawn_reattach(workspace_path) {
+            tracing::warn!(error = %e, "cannot start reattaching remote runs");
+        }
         studio.request(WorkspaceRequest::ListProjects);
         studio.request_staleness();
         Ok(studio)

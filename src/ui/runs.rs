@@ -102,6 +102,8 @@ pub struct RunView {
     pub report: Option<Box<RunReport>>,
     /// The job that ran it has ended (or it is a past run): nothing more will arrive.
     pub done: bool,
+    /// The steps of a remote run (tier, remote id, status, measured figures).
+    pub remote_steps: Vec<crate::app::remote::RemoteStepRow>,
     elapsed_ms: u64,
 }
 

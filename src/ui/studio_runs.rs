@@ -95,6 +95,48 @@ impl Studio {
         true
     }
 
+    /// Starts a remote run on AWS; false (with a notice) when it cannot start.
+    pub fn start_remote_run(&mut self, request: crate::app::remote::SubmitRequest) -> bool {
+        if self.run.as_ref().is_some_and(RunView::is_live) {
+            self.show_error("A run is in progress: wait for it or cancel it first");
+            return false;
+        }
+        let plan = match crate::app::run::resolve_selection(self.project(), &request.selection) {
+            Ok(plan) => plan,
+            Err(e) => {
+                self.show_error(&format!("Cannot launch: {e:#}"));
+                return false;
+            }
+        };
+        let cancel = Arc::new(AtomicBool::new(false));
+        let project = Box::new(self.project().clone());
+        if !self.send_job(JobRequest::SubmitRemote {
+            project,
+            request,
+            cancel: Arc::clone(&cancel),
+        }) {
+            return false;
+        }
+        self.run = Some(RunView::live(&plan, cancel));
+        self.workbench.open = true;
+        self.workbench.tab = WorkbenchTab::Run;
+        self.workbench.selected_check = None;
+        self.workbench.launch = None;
+        self.refresh_statuses();
+        true
+    }
+
+    /// "Check AWS setup": the answer appears in the launch dialog.
+    pub fn check_aws_setup(&mut self) {
+        let project = Box::new(self.project().clone());
+        if self.send_job(JobRequest::CheckAws { project })
+            && let Some(launch) = &mut self.workbench.launch
+        {
+            launch.aws_checking = true;
+            launch.aws_setup = None;
+        }
+    }
+
     /// Materializes every asset (the command palette's quick path).
     pub fn materialize_all(&mut self) -> bool {
         self.start_run(MaterializeRequest {
@@ -332,6 +374,21 @@ impl Studio {
             | JobEvent::Prices { .. }
             | JobEvent::CostHistory(_)) => {
                 self.apply_compute_event(event);
+                false
+            }
+            JobEvent::RemoteSteps { run_id, steps } => {
+                if let Some(run) = &mut self.run
+                    && run.run_id.as_ref().is_none_or(|id| *id == run_id)
+                {
+                    run.remote_steps = steps;
+                }
+                false
+            }
+            JobEvent::AwsSetup { result } => {
+                if let Some(launch) = &mut self.workbench.launch {
+                    launch.aws_checking = false;
+                    launch.aws_setup = Some(result);
+                }
                 false
             }
             JobEvent::RunEvents { run_id, events } => {

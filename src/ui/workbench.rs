@@ -6,6 +6,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
 use crate::app::plan::PlanReport;
+use crate::app::remote::{PlannedRemoteStep, SetupCheck, SubmitRequest};
 use crate::app::run::{AssetHistory, MaterializeRequest, PlannedStep, Preview};
 use crate::model::{AssetKey, ComputeTier, LogLevel, PartitionsDefinition, Project, RunRecord};
 
@@ -91,6 +92,13 @@ pub struct LaunchState {
     pub compute_for: Option<String>,
     /// Tiers the user picked per asset in the dialog; they beat hints and the planner.
     pub overrides: BTreeMap<AssetKey, ComputeTier>,
+    /// Launch on AWS (each step on its tier) instead of locally.
+    pub on_aws: bool,
+    /// The remote steps shown, with the plan key they were computed for.
+    pub aws_plan: Option<(String, Result<Vec<PlannedRemoteStep>, String>)>,
+    /// The last "Check AWS setup" answer.
+    pub aws_setup: Option<Result<Vec<SetupCheck>, String>>,
+    pub aws_checking: bool,
 }
 
 impl LaunchState {
@@ -165,6 +173,42 @@ impl LaunchState {
             force: self.force,
             trigger: "studio".to_owned(),
         })
+    }
+}
+
+impl LaunchState {
+    /// The remote run the dialog describes, or what is wrong with it.
+    pub fn remote_request(
+        &self,
+        project: &Project,
+        selected: &BTreeSet<AssetKey>,
+    ) -> Result<SubmitRequest, String> {
+        let local = self.request(project, selected)?;
+        Ok(SubmitRequest {
+            selection: local.selection,
+            partitions: local.partitions.into_iter().flatten().collect(),
+            force: local.force,
+            tier: None,
+            aws_resource: None,
+            trigger: "studio".to_owned(),
+        })
+    }
+
+    /// The remote steps for the current choices (recomputed only when they change; no I/O).
+    pub fn refresh_aws_plan(
+        &mut self,
+        project: &Project,
+        selected: &BTreeSet<AssetKey>,
+        key: &str,
+    ) {
+        if self.aws_plan.as_ref().is_some_and(|(k, _)| k == key) {
+            return;
+        }
+        let plan = self.remote_request(project, selected).and_then(|r| {
+            crate::app::remote::preview_steps(project, &r.selection, &r.partitions, None)
+                .map_err(|e| format!("{e:#}"))
+        });
+        self.aws_plan = Some((key.to_owned(), plan));
     }
 }
 

@@ -1,3 +1,4 @@
 //! Test doubles and helpers shared by integration tests.
 
 pub mod aws_executor;
+pub mod lambda_front;

@@ -131,6 +131,32 @@ impl Launcher for Batch {
         })
     }
 
+    fn find_submitted(&self, spec: &LaunchSpec) -> Result<Option<String>, String> {
+        let (queue, _) = self.queue_and_definition()?;
+        let client = self.aws.batch();
+        let name = spec.display_name();
+        self.aws.block(async move {
+            let out = client
+                .list_jobs()
+                .job_queue(&queue)
+                .filters(
+                    aws_sdk_batch::types::KeyValuesPair::builder()
+                        .name("JOB_NAME")
+                        .values(&name)
+                        .build(),
+                )
+                .send()
+                .await
+                .map_err(|e| sdk_message(&format!("listing Batch jobs named {name}"), &e))?;
+            Ok(out
+                .job_summary_list()
+                .iter()
+                .filter_map(|j| j.job_id())
+                .find(|id| !id.contains(':'))
+                .map(str::to_owned))
+        })
+    }
+
     fn status(&self, remote_id: &str) -> Result<RemoteState, String> {
         let job = self
             .describe(remote_id)?

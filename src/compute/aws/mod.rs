@@ -7,7 +7,9 @@
 
 pub mod batch;
 pub mod fargate;
+pub mod lambda;
 pub mod logs;
+pub mod setup;
 
 use std::future::Future;
 use std::sync::Arc;
@@ -282,6 +284,57 @@ impl Aws {
                 .await
                 .map(|_| ())
                 .map_err(|e| sdk_message(&format!("writing {uri}"), &e))
+        })
+    }
+
+    /// Uploads a local file to an `s3://` URI, streaming it from disk (one `PutObject`, so up
+    /// to 5 GB per object).
+    pub fn put_file(&self, uri: &str, path: &std::path::Path) -> Result<(), String> {
+        let (bucket, key) = split_uri(uri)?;
+        let s3 = self.s3();
+        let (uri, path) = (uri.to_owned(), path.to_owned());
+        self.block(async move {
+            let body = aws_sdk_s3::primitives::ByteStream::from_path(&path)
+                .await
+                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+            s3.put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(body)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_message(&format!("writing {uri}"), &e))
+        })
+    }
+
+    /// Downloads an `s3://` object into a local file chunk by chunk; false when the object
+    /// does not exist.
+    pub fn get_to_file(&self, uri: &str, path: &std::path::Path) -> Result<bool, String> {
+        use std::io::Write as _;
+        let (bucket, key) = split_uri(uri)?;
+        let s3 = self.s3();
+        let (uri, path) = (uri.to_owned(), path.to_owned());
+        self.block(async move {
+            let object = match s3.get_object().bucket(bucket).key(key).send().await {
+                Ok(o) => o,
+                Err(e) if e.code() == Some("NoSuchKey") => return Ok(false),
+                Err(e) => return Err(sdk_message(&format!("reading {uri}"), &e)),
+            };
+            let mut body = object.body;
+            let mut file = std::fs::File::create(&path)
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            while let Some(chunk) = body
+                .try_next()
+                .await
+                .map_err(|e| format!("reading {uri}: {e}"))?
+            {
+                file.write_all(&chunk)
+                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            }
+            file.flush()
+                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+            Ok(true)
         })
     }
 

@@ -24,6 +24,9 @@ struct Draft {
     kind: ResourceKind,
     /// Port as typed, checked on save.
     port_text: String,
+    /// An aws resource's compute subnets and security groups as typed (comma-separated).
+    subnets_text: String,
+    groups_text: String,
     /// Secret fields typed this time, by field name (`password`, `auth_token`, …).
     secrets: Vec<(&'static str, SecretInput)>,
 }
@@ -122,6 +125,12 @@ fn draft_of(resource: Option<&Resource>, kind: &str, taken: &[Resource]) -> Draf
         ResourceKind::Postgres { port, .. } => port.to_string(),
         _ => String::new(),
     };
+    let (subnets_text, groups_text) = match &kind {
+        ResourceKind::Aws {
+            compute: Some(c), ..
+        } => (c.subnets.join(", "), c.security_groups.join(", ")),
+        _ => (String::new(), String::new()),
+    };
     let secrets = match &kind {
         ResourceKind::Postgres { .. } => vec![("password", SecretInput::default())],
         ResourceKind::Http { .. } => vec![("auth_token", SecretInput::default())],
@@ -137,6 +146,8 @@ fn draft_of(resource: Option<&Resource>, kind: &str, taken: &[Resource]) -> Draf
         description,
         kind,
         port_text,
+        subnets_text,
+        groups_text,
         secrets,
     }
 }
@@ -267,7 +278,7 @@ fn form_ui(ui: &mut egui::Ui, d: &mut Draft) {
                     endpoint_url,
                     access_key_id,
                     secret_access_key,
-                    ..
+                    compute,
                 } => {
                     optional(ui, "Region", region);
                     optional(ui, "Profile", profile);
@@ -276,10 +287,57 @@ fn form_ui(ui: &mut egui::Ui, d: &mut Draft) {
                     secret_row(ui, "Access key ID", access_key_id.as_ref(), s);
                     let s = slot(&mut secrets, "secret_access_key").unwrap_or(&mut blank);
                     secret_row(ui, "Secret access key", secret_access_key.as_ref(), s);
+                    compute_rows_ui(ui, compute, &mut d.subnets_text, &mut d.groups_text);
                 }
             }
             d.secrets = secrets;
         });
+}
+
+/// The settings remote runs use (`[resources.NAME.compute]`), shown when turned on.
+fn compute_rows_ui(
+    ui: &mut egui::Ui,
+    compute: &mut Option<Box<crate::model::AwsCompute>>,
+    subnets_text: &mut String,
+    groups_text: &mut String,
+) {
+    let mut on = compute.is_some();
+    ui.label("Remote runs");
+    ui.checkbox(&mut on, "Run steps on AWS with this account")
+        .on_hover_text(
+            "Bucket, ECS cluster, Batch queue, Lambda function and roles for remote runs",
+        );
+    ui.end_row();
+    if on != compute.is_some() {
+        *compute = on.then(Box::default);
+    }
+    let Some(c) = compute else { return };
+    required(ui, "Bucket", &mut c.bucket);
+    optional(ui, "Key prefix", &mut c.prefix);
+    optional(ui, "Runner image", &mut c.image);
+    optional(ui, "ECS cluster", &mut c.cluster);
+    required(ui, "Subnets", subnets_text);
+    required(ui, "Security groups", groups_text);
+    ui.label("Public IP");
+    ui.checkbox(&mut c.assign_public_ip, "Give Fargate tasks a public IP");
+    ui.end_row();
+    optional(ui, "Task role ARN", &mut c.task_role_arn);
+    optional(ui, "Execution role ARN", &mut c.execution_role_arn);
+    optional(ui, "Log group", &mut c.log_group);
+    optional(ui, "Batch job queue", &mut c.job_queue);
+    optional(ui, "Batch job definition", &mut c.job_definition);
+    optional(ui, "Batch log group", &mut c.batch_log_group);
+    optional(ui, "Lambda function", &mut c.lambda_function);
+    optional(ui, "Lambda log group", &mut c.lambda_log_group);
+}
+
+/// A comma-separated list as typed.
+fn list_of(text: &str) -> Vec<String> {
+    text.split(',')
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_owned)
+        .collect()
 }
 
 /// Points the draft's secret fields at their keyring names and takes the typed values out.
@@ -318,6 +376,16 @@ fn resource_of(d: &mut Draft) -> Result<Resource, String> {
             .trim()
             .parse()
             .map_err(|_| format!("port `{}` is not a number from 1 to 65535", d.port_text))?;
+    }
+    if let ResourceKind::Aws {
+        compute: Some(c), ..
+    } = &mut d.kind
+    {
+        c.subnets = list_of(&d.subnets_text);
+        c.security_groups = list_of(&d.groups_text);
+        if c.bucket.trim().is_empty() {
+            return Err("remote runs need a bucket".to_owned());
+        }
     }
     let name = d.name.trim();
     if name.is_empty() {

@@ -18,8 +18,20 @@ pub fn launch_ui(ctx: &egui::Context, studio: &mut Studio) {
     }
     let mut open = true;
     let mut start = false;
+    let mut start_aws = false;
+    let mut check_aws = false;
     let mut close = false;
     let mut open_prices = false;
+    let aws_key = studio
+        .workbench
+        .launch
+        .as_ref()
+        .map(|l| l.plan_key(&studio.canvas.selection, studio.doc.revision()));
+    if let (Some(launch), Some(key)) = (&mut studio.workbench.launch, &aws_key)
+        && launch.on_aws
+    {
+        launch.refresh_aws_plan(studio.doc.project(), &studio.canvas.selection, key);
+    }
 
     let selected = studio.canvas.selection.len();
     egui::Window::new("Materialize")
@@ -100,7 +112,26 @@ pub fn launch_ui(ctx: &egui::Context, studio: &mut Studio) {
             ui.checkbox(&mut launch.force, "Force").on_hover_text(
                 "Materialize even the assets whose definition and inputs are unchanged",
             );
+            ui.horizontal(|ui| {
+                ui.label("Where");
+                ui.radio_value(&mut launch.on_aws, false, "Locally");
+                ui.radio_value(&mut launch.on_aws, true, "On AWS")
+                    .on_hover_text(
+                        "Each step on its compute tier (Lambda, Fargate, Batch; local steps here)",
+                    );
+            });
             ui.separator();
+            if launch.on_aws {
+                open_prices = compute_plan_ui(ui, launch);
+                ui.separator();
+                let (start, check) = aws_plan_ui(ui, launch);
+                start_aws = start;
+                check_aws = check;
+                if ui.button("Close").clicked() {
+                    close = true;
+                }
+                return;
+            }
             let mut runnable = false;
             match &launch.plan {
                 None => {
@@ -187,6 +218,23 @@ pub fn launch_ui(ctx: &egui::Context, studio: &mut Studio) {
     }
     if open_prices {
         studio.open_prices();
+    }
+    if start_aws {
+        let request = studio
+            .workbench
+            .launch
+            .as_ref()
+            .map(|l| l.remote_request(studio.doc.project(), &studio.canvas.selection));
+        match request {
+            Some(Ok(request)) => {
+                studio.start_remote_run(request);
+            }
+            Some(Err(e)) => studio.show_error(&e),
+            None => {}
+        }
+    }
+    if check_aws {
+        studio.check_aws_setup();
     }
     if close || !open || ctx.input(|i| i.key_pressed(egui::Key::Escape)) {
         studio.workbench.launch = None;
@@ -320,6 +368,113 @@ fn tier_combo_ui(
     } else {
         overrides.insert(asset.clone(), chosen);
     }
+    }
+/// The remote steps (tier per step, with the reason and size) and the AWS actions; returns
+/// whether "Launch on AWS" and "Check AWS setup…" were clicked.
+fn aws_plan_ui(ui: &mut egui::Ui, launch: &mut crate::ui::workbench::LaunchState) -> (bool, bool) {
+    let mut runnable = false;
+    match launch.aws_plan.as_ref().map(|(_, p)| p) {
+        None => {
+            ui.spinner();
+        }
+        Some(Err(e)) => {
+            ui.label(RichText::new(e).color(theme::error_color()));
+        }
+        Some(Ok(steps)) => {
+            runnable = !steps.is_empty();
+            ui.label(RichText::new(format!("{} step(s) on AWS", steps.len())).strong());
+            egui::ScrollArea::vertical()
+                .id_salt("launch_aws_steps")
+                .max_height(220.0)
+                .auto_shrink([false, true])
+                .show(ui, |ui| {
+                    egui::Grid::new("launch_aws_plan")
+                        .striped(true)
+                        .num_columns(4)
+                        .show(ui, |ui| {
+                            for (i, step) in steps.iter().enumerate() {
+                                ui.label(format!("{}", i + 1));
+                                ui.label(RichText::new(step.tier.as_str()).strong())
+                                    .on_hover_text(&step.reason);
+                                ui.label(
+                                    step.assets
+                                        .iter()
+                                        .map(crate::model::AssetKey::as_str)
+                                        .collect::<Vec<_>>()
+                                        .join(", "),
+                                );
+                                ui.label(
+                                    RichText::new(format!(
+                                        "{} vCPU · {} MiB{}{}",
+                                        step.vcpu,
+                                        step.memory_mb,
+                                        if step.spot { " · spot" } else { "" },
+                                        if step.partitions.len() > 1 {
+                                            format!(" · {} partitions", step.partitions.len())
+                                        } else {
+                                            String::new()
+                                        }
+                                    ))
+                                    .weak(),
+                                );
+                                ui.end_row();
+                            }
+                        });
+                });
+        }
+    }
+    let mut start = false;
+    let mut check = false;
+    ui.horizontal(|ui| {
+        if ui
+            .add_enabled(runnable, egui::Button::new("Launch on AWS"))
+            .on_hover_text("Submit the run; follow it in the run view")
+            .clicked()
+        {
+            start = true;
+        }
+        if ui
+            .add_enabled(!launch.aws_checking, egui::Button::new("Check AWS setup…"))
+            .on_hover_text(
+                "Ask AWS whether the bucket, cluster, queue, roles, log groups and image exist",
+            )
+            .clicked()
+        {
+            check = true;
+        }
+        if launch.aws_checking {
+            ui.spinner();
+        }
+    });
+    match &launch.aws_setup {
+        None => {}
+        Some(Err(e)) => {
+            ui.label(RichText::new(e).color(theme::error_color()));
+        }
+        Some(Ok(checks)) => {
+            egui::Grid::new("launch_aws_setup")
+                .striped(true)
+                .num_columns(3)
+                .show(ui, |ui| {
+                    for c in checks {
+                        let (mark, color) = match c.state {
+                            crate::app::remote::CheckState::Ok => ("ok", theme::ok_color()),
+                            crate::app::remote::CheckState::Missing => {
+                                ("missing", theme::error_color())
+                            }
+                            crate::app::remote::CheckState::Skipped => {
+                                ("-", ui.visuals().weak_text_color())
+                            }
+                        };
+                        ui.label(RichText::new(mark).color(color));
+                        ui.label(&c.item);
+                        ui.label(&c.detail);
+                        ui.end_row();
+                    }
+                });
+        }
+    }
+    (start, check)
 }
 
 /// A partition key picked from a static partitions definition (empty = none chosen).

@@ -254,6 +254,9 @@ fn run_ui(ui: &mut egui::Ui, studio: &mut Studio) {
             }
         });
     });
+    if !run.remote_steps.is_empty() {
+        remote_steps_ui(ui, &run.remote_steps);
+    }
     if let Some(error) = &run.error
         && run.status != Some(crate::model::RunStatus::Canceled)
     {
@@ -993,4 +996,53 @@ fn quality_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     if export {
         studio.push_command(UICommand::ExportReport);
     }
+}
+
+/// The steps of a remote run: where each runs, its remote id, state and measured figures
+/// (duration × size is what the actual cost is computed from).
+fn remote_steps_ui(ui: &mut egui::Ui, steps: &[crate::app::remote::RemoteStepRow]) {
+    egui::Grid::new("remote_steps")
+        .striped(true)
+        .num_columns(6)
+        .show(ui, |ui| {
+            for s in steps {
+                ui.label(RichText::new(&s.step_id).monospace());
+                ui.label(RichText::new(&s.tier).strong())
+                    .on_hover_text(&s.tier_reason);
+                let color = match s.status {
+                    crate::app::remote::StepStatus::Success => theme::ok_color(),
+                    crate::app::remote::StepStatus::Failure
+                    | crate::app::remote::StepStatus::Canceled => theme::error_color(),
+                    _ => theme::running_color(),
+                };
+                ui.label(RichText::new(s.status.as_str()).color(color));
+                ui.label(
+                    RichText::new(s.remote_id.as_deref().unwrap_or("not submitted yet"))
+                        .monospace()
+                        .weak(),
+                );
+                let size = format!(
+                    "{} vCPU · {} MiB{}",
+                    s.vcpu,
+                    s.memory_mb,
+                    if s.spot { " · spot" } else { "" }
+                );
+                let measured = s.duration_secs.map_or_else(String::new, |d| {
+                    format!(" · {d:.1} s · {:.1} vCPU·s", d * s.vcpu)
+                });
+                ui.label(format!("{size}{measured}"));
+                let platform = [
+                    s.remote_status.clone(),
+                    s.exit_code.map(|c| format!("exit {c}")),
+                    s.stop_reason.clone(),
+                    s.error.clone(),
+                ]
+                .into_iter()
+                .flatten()
+                .collect::<Vec<_>>()
+                .join(" · ");
+                weak(ui, platform);
+                ui.end_row();
+            }
+        });
 }

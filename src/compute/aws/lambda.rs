@@ -1,0 +1,306 @@
+//! AWS Lambda: the runner image doubles as a container-image function. Inside Lambda the
+//! runner serves the Lambda Runtime API (three HTTP calls — next invocation, response, error —
+//! spoken with the reqwest already in the tree rather than a framework crate), the step plan
+//! arriving in the invoke payload (inline when small, else its S3 URI).
+//!
+//! Short steps (timeout up to [`SYNC_MAX_SECS`]) are invoked synchronously; longer ones
+//! asynchronously, and the driver polls for the step's result object. Live logs come from the
+//! function's log group (`/aws/lambda/<function>`): its streams are per execution environment,
+//! not per invocation, so the step's lines are found with `FilterLogEvents` on the run id and
+//! kept when they name the step; the position is the newest timestamp read (lines read twice at
+//! that millisecond are dropped by their `seq`). A Lambda invocation cannot be stopped from
+//! outside: cancel records the step canceled and the function runs on to its end (its outputs
+//! are then ignored).
+
+use std::io::Write;
+use std::sync::atomic::AtomicBool;
+
+use aws_sdk_lambda::operation::RequestId as _;
+use aws_sdk_lambda::primitives::Blob;
+use aws_sdk_lambda::types::InvocationType;
+use serde::{Deserialize, Serialize};
+
+use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata as _;
+
+use super::{Aws, sdk_message};
+use crate::compute::launch::{LaunchSpec, Launcher, LogRead, RemotePhase, RemoteState};
+use crate::compute::protocol::{StepPlan, StepResult};
+use crate::compute::runner;
+use crate::model::{ComputeTier, RunStatus};
+
+/// The environment variable Lambda sets to the Runtime API's `host:port`.
+pub const RUNTIME_API_ENV: &str = "AWS_LAMBDA_RUNTIME_API";
+/// Steps with a timeout up to this many seconds are invoked synchronously.
+pub const SYNC_MAX_SECS: u32 = 60;
+/// Plans up to this size travel inline (the asynchronous payload limit is 256 KB).
+const INLINE_PLAN_BYTES: usize = 200 * 1024;
+/// Lambda's own limit on a function's run time.
+const MAX_TIMEOUT_SECS: u32 = 900;
+
+/// What a Medallion function is invoked with.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LambdaEvent {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Box<StepPlan>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_uri: Option<String>,
+}
+
+/// What a Medallion function returns (the full result is in S3).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LambdaResponse {
+    pub status: RunStatus,
+    pub error: Option<String>,
+    pub duration_secs: f64,
+    pub events: usize,
+}
+
+/// Serves the Lambda Runtime API at `api` (`host:port`) until the environment ends.
+pub fn serve_runtime(aws: &Aws, api: &str, out: &mut dyn Write) -> Result<(), String> {
+    let base = format!("http://{api}/2018-06-01/runtime/invocation");
+    let http = reqwest::Client::new();
+    loop {
+        let (request_id, body) = {
+            let (http, url) = (http.clone(), format!("{base}/next"));
+            aws.block(async move {
+                let r = http
+                    .get(&url)
+                    .send()
+                    .await
+                    .map_err(|e| format!("cannot reach the Lambda Runtime API: {e}"))?;
+                let id = r
+                    .headers()
+                    .get("Lambda-Runtime-Aws-Request-Id")
+                    .and_then(|v| v.to_str().ok())
+                    .map(str::to_owned)
+                    .ok_or("the Lambda Runtime API sent no request id")?;
+                let body = r
+                    .bytes()
+                    .await
+                    .map_err(|e| format!("cannot read the invocation: {e}"))?;
+                Ok::<_, String>((id, body.to_vec()))
+            })?
+        };
+        let outcome = invoke(aws, &body, out);
+        let (url, payload) = match outcome {
+            Ok(r) => (
+                format!("{base}/{request_id}/response"),
+                serde_json::to_vec(&r).unwrap_or_default(),
+            ),
+            Err(e) => (
+                format!("{base}/{request_id}/error"),
+                serde_json::to_vec(&serde_json::json!({
+                    "errorMessage": e, "errorType": "MedallionRunnerError",
+                }))
+                .unwrap_or_default(),
+            ),
+        };
+        let http = http.clone();
+        aws.block(async move {
+            http.post(&url)
+                .body(payload)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| format!("cannot answer the Lambda Runtime API: {e}"))
+        })?;
+    }
+}
+
+fn invoke(aws: &Aws, body: &[u8], out: &mut dyn Write) -> Result<LambdaResponse, String> {
+    let event: LambdaEvent = serde_json::from_slice(body)
+        .map_err(|e| format!("the invocation is not a Medallion event: {e}"))?;
+    let plan = match (event.plan, event.plan_uri) {
+        (Some(p), _) => *p,
+        (None, Some(uri)) => runner::load_plan(aws, &uri)?,
+        (None, None) => return Err("the invocation names no plan".to_owned()),
+    };
+    let result: StepResult =
+        runner::run_plan(aws, &plan, None, None, out, &AtomicBool::new(false))?;
+    Ok(LambdaResponse {
+        status: result.status,
+        error: result.error,
+        duration_secs: result.duration_secs,
+        events: result.events.len(),
+    })
+}
+
+/// Runs steps as Lambda invocations.
+#[derive(Debug, Clone)]
+pub struct Lambda {
+    pub aws: Aws,
+}
+
+impl Lambda {
+    fn function(&self) -> Result<String, String> {
+        self.aws.settings.lambda_function.clone().ok_or_else(|| {
+            format!(
+                "resource `{}` sets no compute.lambda_function: Lambda steps need the runner function",
+                self.aws.resource
+            )
+        })
+    }
+}
+
+impl Launcher for Lambda {
+    fn tier(&self) -> ComputeTier {
+        ComputeTier::Lambda
+    }
+
+    /// The identifier is `sync:<request id>:ok` (or `:error:<kind>`) for a synchronous
+    /// invocation (it has ended when this returns) and `async:<request id>:<deadline, unix
+    /// seconds>` else, followed by `|<run id>|<step id>` (what its log lines are found by).
+    fn submit(&self, spec: &LaunchSpec) -> Result<String, String> {
+        let function = self.function()?;
+        let plan = self.aws.get(&spec.plan_uri)?;
+        let event = match plan.filter(|p| p.len() <= INLINE_PLAN_BYTES) {
+            Some(bytes) => LambdaEvent {
+                plan: Some(Box::new(serde_json::from_slice(&bytes).map_err(|e| {
+                    format!("the plan {} is malformed: {e}", spec.plan_uri)
+                })?)),
+                plan_uri: None,
+            },
+            None => LambdaEvent {
+                plan: None,
+                plan_uri: Some(spec.plan_uri.clone()),
+            },
+        };
+        let payload =
+            serde_json::to_vec(&event).map_err(|e| format!("cannot encode the event: {e}"))?;
+        let timeout = spec
+            .timeout_secs
+            .unwrap_or(MAX_TIMEOUT_SECS)
+            .min(MAX_TIMEOUT_SECS);
+        let sync = timeout <= SYNC_MAX_SECS;
+        let client = self.aws.lambda();
+        let name = spec.display_name();
+        let (run_id, step_id) = (spec.run_id.clone(), spec.step_id.clone());
+        self.aws.block(async move {
+            let out = client
+                .invoke()
+                .function_name(&function)
+                .invocation_type(if sync {
+                    InvocationType::RequestResponse
+                } else {
+                    InvocationType::Event
+                })
+                .payload(Blob::new(payload))
+                .send()
+                .await
+                .map_err(|e| sdk_message(&format!("invoking {function} for {name}"), &e))?;
+            let request = out.request_id().unwrap_or("unknown").to_owned();
+            let id = if sync {
+                match out.function_error() {
+                    Some(kind) => format!("sync:{request}:error:{kind}"),
+                    None => format!("sync:{request}:ok"),
+                }
+            } else {
+                let deadline = chrono::Utc::now().timestamp() + i64::from(timeout) + 60;
+                format!("async:{request}:{deadline}")
+            };
+            Ok(format!("{id}|{run_id}|{step_id}"))
+        })
+    }
+
+    fn status(&self, remote_id: &str) -> Result<RemoteState, String> {
+        let invocation = remote_id.split('|').next().unwrap_or_default();
+        let parts: Vec<&str> = invocation.splitn(3, ':').collect();
+        let (phase, status, reason) = match parts.as_slice() {
+            ["sync", _, "ok"] => (RemotePhase::Succeeded, "RETURNED", None),
+            ["sync", _, error] => (
+                RemotePhase::Failed,
+                "FUNCTION_ERROR",
+                Some(error.trim_start_matches("error:").to_owned()),
+            ),
+            ["async", _, deadline] => {
+                let deadline: i64 = deadline.parse().unwrap_or(i64::MAX);
+                if chrono::Utc::now().timestamp() > deadline {
+                    (
+                        RemotePhase::Failed,
+                        "TIMED_OUT",
+                        Some("no result within the function's timeout".to_owned()),
+                    )
+                } else {
+                    (RemotePhase::Running, "INVOKED", None)
+                }
+            }
+            _ => {
+                return Err(format!(
+                    "`{remote_id}` is not a Medallion Lambda invocation"
+                ));
+            }
+        };
+        Ok(RemoteState {
+            phase,
+            status: status.to_owned(),
+            exit_code: None,
+            reason,
+        })
+    }
+
+    fn read_logs(
+        &self,
+        remote_id: &str,
+        _child: usize,
+        position: Option<&str>,
+    ) -> Result<LogRead, String> {
+        let mut parts = remote_id.split('|').skip(1);
+        let (Some(run_id), Some(step_id)) = (parts.next(), parts.next()) else {
+            return Ok(LogRead {
+                lines: Vec::new(),
+                position: position.map(str::to_owned),
+            });
+        };
+        let group = self
+            .aws
+            .settings
+            .lambda_log_group
+            .clone()
+            .unwrap_or_else(|| format!("/aws/lambda/{}", self.function().unwrap_or_default()));
+        let client = self.aws.logs();
+        let start: Option<i64> = position.and_then(|p| p.parse().ok());
+        let pattern = format!("\"{run_id}\"");
+        let step_marker = format!("\"step_id\":\"{step_id}\"");
+        self.aws.block(async move {
+            let mut lines = Vec::new();
+            let mut newest = start;
+            let mut token: Option<String> = None;
+            for _ in 0..20 {
+                let page = client
+                    .filter_log_events()
+                    .log_group_name(&group)
+                    .filter_pattern(&pattern)
+                    .set_start_time(start)
+                    .set_next_token(token.take())
+                    .send()
+                    .await;
+                let page = match page {
+                    Ok(p) => p,
+                    // The function has not logged yet: its group may not exist.
+                    Err(e) if e.code() == Some("ResourceNotFoundException") => break,
+                    Err(e) => return Err(sdk_message(&format!("reading log group {group}"), &e)),
+                };
+                for event in page.events() {
+                    let Some(m) = event.message() else { continue };
+                    if m.contains(&step_marker) {
+                        lines.push(m.trim_end().to_owned());
+                    }
+                    newest = newest.max(event.timestamp());
+                }
+                match page.next_token() {
+                    Some(t) if !page.events().is_empty() => token = Some(t.to_owned()),
+                    _ => break,
+                }
+            }
+            Ok(LogRead {
+                lines,
+                position: newest.map(|t| t.to_string()),
+            })
+        })
+    }
+
+    fn cancel(&self, _remote_id: &str, _reason: &str) -> Result<(), String> {
+        // Lambda has no API to stop an invocation in flight.
+        Ok(())
+    }
+}

@@ -1,0 +1,423 @@
+//! "Check AWS setup": asks AWS whether everything an `aws` resource's compute section names
+//! exists — the bucket, the ECS cluster, the log groups, the runner roles, the image in ECR, the
+//! Batch queue and job definition, the Lambda function — and says precisely what is missing and
+//! how to create it.
+
+use aws_sdk_s3::error::ProvideErrorMetadata;
+use serde::Serialize;
+
+use super::{Aws, sdk_message};
+
+/// The outcome of one check.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CheckState {
+    Ok,
+    /// Missing or unusable: `detail` says what and how to fix it.
+    Missing,
+    /// Not configured (that tier is not used) or not checkable here.
+    Skipped,
+}
+
+/// One line of the setup check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SetupCheck {
+    /// What was checked, e.g. `bucket`, `cluster`, `task role`.
+    pub item: String,
+    pub state: CheckState,
+    pub detail: String,
+}
+
+fn line(item: &str, state: CheckState, detail: impl Into<String>) -> SetupCheck {
+    SetupCheck {
+        item: item.to_owned(),
+        state,
+        detail: detail.into(),
+    }
+}
+
+/// Every check, in a fixed order.
+pub fn check(aws: &Aws) -> Vec<SetupCheck> {
+    let s = aws.settings.clone();
+    let mut out = vec![bucket(aws, &s.bucket)];
+    match &s.cluster {
+        Some(cluster) => {
+            out.push(ecs_cluster(aws, cluster));
+            out.push(if s.subnets.is_empty() {
+                line(
+                    "subnets",
+                    CheckState::Missing,
+                    "compute.subnets is empty: Fargate tasks need at least one subnet",
+                )
+            } else {
+                line(
+                    "subnets",
+                    CheckState::Skipped,
+                    format!("{} set (not checked: no EC2 access)", s.subnets.join(", ")),
+                )
+            });
+            out.push(log_group(aws, "log group", s.log_group_or_default()));
+        }
+        None => out.push(line(
+            "cluster",
+            CheckState::Skipped,
+            "no compute.cluster: Fargate is not set up",
+        )),
+    }
+    out.push(role(aws, "task role", s.task_role_arn.as_deref(), false));
+    out.push(role(
+        aws,
+        "execution role",
+        s.execution_role_arn.as_deref(),
+        s.cluster.is_some(),
+    ));
+    out.push(image(aws, s.image.as_deref()));
+    match (&s.job_queue, &s.job_definition) {
+        (None, None) => out.push(line(
+            "job queue",
+            CheckState::Skipped,
+            "no compute.job_queue: Batch is not set up",
+        )),
+        (queue, definition) => {
+            out.push(match queue {
+                Some(q) => job_queue(aws, q),
+                None => line(
+                    "job queue",
+                    CheckState::Missing,
+                    "compute.job_queue is not set, but compute.job_definition is",
+                ),
+            });
+            out.push(match definition {
+                Some(d) => job_definition(aws, d),
+                None => line(
+                    "job definition",
+                    CheckState::Missing,
+                    "compute.job_definition is not set, but compute.job_queue is",
+                ),
+            });
+            out.push(log_group(
+                aws,
+                "batch log group",
+                s.batch_log_group_or_default(),
+            ));
+        }
+    }
+    out.push(match &s.lambda_function {
+        Some(f) => lambda_function(aws, f),
+        None => line(
+            "lambda function",
+            CheckState::Skipped,
+            "no compute.lambda_function: Lambda is not set up",
+        ),
+    });
+    out
+}
+
+fn bucket(aws: &Aws, bucket: &str) -> SetupCheck {
+    let client = aws.s3();
+    let name = bucket.to_owned();
+    aws.block(async move {
+        match client.head_bucket().bucket(&name).send().await {
+            Ok(_) => line(
+                "bucket",
+                CheckState::Ok,
+                format!("s3://{name} is reachable"),
+            ),
+            Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => line(
+                "bucket",
+                CheckState::Missing,
+                format!("bucket {name} does not exist: create it (aws s3 mb s3://{name})"),
+            ),
+            Err(e) => line(
+                "bucket",
+                CheckState::Missing,
+                sdk_message(&format!("checking bucket {name}"), &e),
+            ),
+        }
+    })
+}
+
+fn ecs_cluster(aws: &Aws, cluster: &str) -> SetupCheck {
+    let client = aws.ecs();
+    let name = cluster.to_owned();
+    aws.block(async move {
+        match client.describe_clusters().clusters(&name).send().await {
+            Ok(out) => match out.clusters().first() {
+                Some(c) if c.status() == Some("ACTIVE") => {
+                    line("cluster", CheckState::Ok, format!("ECS cluster {name} is active"))
+                }
+                Some(c) => line(
+                    "cluster",
+                    CheckState::Missing,
+                    format!(
+                        "ECS cluster {name} is {}, not ACTIVE",
+                        c.status().unwrap_or("in an unknown state")
+                    ),
+                ),
+                None => line(
+                    "cluster",
+                    CheckState::Missing,
+                    format!(
+                        "ECS cluster {name} does not exist: create it (aws ecs create-cluster --cluster-name {name})"
+                    ),
+                ),
+            },
+            Err(e) => line(
+                "cluster",
+                CheckState::Missing,
+                sdk_message(&format!("checking ECS cluster {name}"), &e),
+            ),
+        }
+    })
+}
+
+fn log_group(aws: &Aws, item: &'static str, group: &str) -> SetupCheck {
+    let client = aws.logs();
+    let name = group.to_owned();
+    aws.block(async move {
+        match client
+            .describe_log_groups()
+            .log_group_name_prefix(&name)
+            .send()
+            .await
+        {
+            Ok(out) if out.log_groups().iter().any(|g| g.log_group_name() == Some(&name)) => {
+                line(item, CheckState::Ok, format!("log group {name} exists"))
+            }
+            Ok(_) => line(
+                item,
+                CheckState::Missing,
+                format!(
+                    "log group {name} does not exist: create it (aws logs create-log-group --log-group-name {name})"
+                ),
+            ),
+            Err(e) => line(
+                item,
+                CheckState::Missing,
+                sdk_message(&format!("checking log group {name}"), &e),
+            ),
+        }
+    })
+}
+
+fn role(aws: &Aws, item: &'static str, arn: Option<&str>, required: bool) -> SetupCheck {
+    let Some(arn) = arn else {
+        return if required {
+            line(
+                item,
+                CheckState::Missing,
+                "compute.execution_role_arn is not set: Fargate needs it to pull the image and write logs",
+            )
+        } else {
+            line(
+                item,
+                CheckState::Skipped,
+                "not set: tasks run without a role",
+            )
+        };
+    };
+    let Some(name) = arn
+        .rsplit('/')
+        .next()
+        .filter(|n| arn.contains(":role/") && !n.is_empty())
+    else {
+        return line(
+            item,
+            CheckState::Missing,
+            format!("`{arn}` is not an IAM role ARN (arn:aws:iam::ACCOUNT:role/NAME)"),
+        );
+    };
+    let client = aws_sdk_iam::Client::new(&aws.config);
+    let (name, arn) = (name.to_owned(), arn.to_owned());
+    aws.block(async move {
+        match client.get_role().role_name(&name).send().await {
+            Ok(_) => line(item, CheckState::Ok, format!("{arn} exists")),
+            Err(e) if e.code() == Some("NoSuchEntity") => line(
+                item,
+                CheckState::Missing,
+                format!("role {name} does not exist ({arn}): create it in IAM"),
+            ),
+            Err(e) => line(
+                item,
+                CheckState::Missing,
+                sdk_message(&format!("checking role {name}"), &e),
+            ),
+        }
+    })
+}
+
+/// `ACCOUNT.dkr.ecr.REGION.amazonaws.com/REPO[:TAG]` → (repository, tag).
+pub fn ecr_repository(image: &str) -> Option<(String, String)> {
+    let (host, rest) = image.split_once('/')?;
+    if !host.contains(".dkr.ecr.") {
+        return None;
+    }
+    let (repo, tag) = match rest.rsplit_once(':') {
+        Some((r, t)) if !t.contains('/') => (r, t),
+        _ => (rest, "latest"),
+    };
+    Some((repo.to_owned(), tag.to_owned()))
+}
+
+fn image(aws: &Aws, image: Option<&str>) -> SetupCheck {
+    let Some(image) = image else {
+        return line(
+            "image",
+            CheckState::Missing,
+            "compute.image is not set: build packaging/runner/Dockerfile and push it to ECR",
+        );
+    };
+    let Some((repo, tag)) = ecr_repository(image) else {
+        return line(
+            "image",
+            CheckState::Skipped,
+            format!("{image} is not in ECR: not checked"),
+        );
+    };
+    let client = aws_sdk_ecr::Client::new(&aws.config);
+    let image = image.to_owned();
+    aws.block(async move {
+        match client
+            .describe_images()
+            .repository_name(&repo)
+            .image_ids(aws_sdk_ecr::types::ImageIdentifier::builder().image_tag(&tag).build())
+            .send()
+            .await
+        {
+            Ok(out) if !out.image_details().is_empty() => {
+                line("image", CheckState::Ok, format!("{image} is in ECR"))
+            }
+            Ok(_) => line(
+                "image",
+                CheckState::Missing,
+                format!("{image}: ECR repository {repo} has no tag {tag}: push the runner image"),
+            ),
+            Err(e) if e.code() == Some("RepositoryNotFoundException") => line(
+                "image",
+                CheckState::Missing,
+                format!(
+                    "{image}: ECR repository {repo} does not exist: create it and push the runner image"
+                ),
+            ),
+            Err(e) if e.code() == Some("ImageNotFoundException") => line(
+                "image",
+                CheckState::Missing,
+                format!("{image}: ECR repository {repo} has no tag {tag}: push the runner image"),
+            ),
+            Err(e) => line(
+                "image",
+                CheckState::Missing,
+                sdk_message(&format!("checking image {image}"), &e),
+            ),
+        }
+    })
+}
+
+fn job_queue(aws: &Aws, queue: &str) -> SetupCheck {
+    let client = aws.batch();
+    let name = queue.to_owned();
+    aws.block(async move {
+        match client.describe_job_queues().job_queues(&name).send().await {
+            Ok(out) => match out.job_queues().first() {
+                Some(q) if q.state().is_some_and(|s| s.as_str() == "ENABLED") => line(
+                    "job queue",
+                    CheckState::Ok,
+                    format!("Batch job queue {name} is enabled"),
+                ),
+                Some(_) => line(
+                    "job queue",
+                    CheckState::Missing,
+                    format!("Batch job queue {name} is disabled: enable it"),
+                ),
+                None => line(
+                    "job queue",
+                    CheckState::Missing,
+                    format!("Batch job queue {name} does not exist: create it"),
+                ),
+            },
+            Err(e) => line(
+                "job queue",
+                CheckState::Missing,
+                sdk_message(&format!("checking Batch job queue {name}"), &e),
+            ),
+        }
+    })
+}
+
+fn job_definition(aws: &Aws, definition: &str) -> SetupCheck {
+    let client = aws.batch();
+    let name = definition.to_owned();
+    aws.block(async move {
+        let request = if name.starts_with("arn:") || name.contains(':') {
+            client.describe_job_definitions().job_definitions(&name)
+        } else {
+            client
+                .describe_job_definitions()
+                .job_definition_name(&name)
+                .status("ACTIVE")
+        };
+        match request.send().await {
+            Ok(out) if !out.job_definitions().is_empty() => line(
+                "job definition",
+                CheckState::Ok,
+                format!("Batch job definition {name} is active"),
+            ),
+            Ok(_) => line(
+                "job definition",
+                CheckState::Missing,
+                format!(
+                    "Batch job definition {name} does not exist: register one whose container runs the runner image"
+                ),
+            ),
+            Err(e) => line(
+                "job definition",
+                CheckState::Missing,
+                sdk_message(&format!("checking Batch job definition {name}"), &e),
+            ),
+        }
+    })
+}
+
+fn lambda_function(aws: &Aws, function: &str) -> SetupCheck {
+    let client = aws.lambda();
+    let name = function.to_owned();
+    aws.block(async move {
+        match client.get_function().function_name(&name).send().await {
+            Ok(_) => line(
+                "lambda function",
+                CheckState::Ok,
+                format!("Lambda function {name} exists"),
+            ),
+            Err(e) if e.code() == Some("ResourceNotFoundException") => line(
+                "lambda function",
+                CheckState::Missing,
+                format!(
+                    "Lambda function {name} does not exist: create it from the runner image (package type Image)"
+                ),
+            ),
+            Err(e) => line(
+                "lambda function",
+                CheckState::Missing,
+                sdk_message(&format!("checking Lambda function {name}"), &e),
+            ),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn ecr_image_names_split_into_repository_and_tag() {
+        assert_eq!(
+            ecr_repository("123.dkr.ecr.us-east-1.amazonaws.com/medallion/runner:v2"),
+            Some(("medallion/runner".into(), "v2".into()))
+        );
+        assert_eq!(
+            ecr_repository("123.dkr.ecr.us-east-1.amazonaws.com/runner"),
+            Some(("runner".into(), "latest".into()))
+        );
+        assert_eq!(ecr_repository("ghcr.io/x/runner:1"), None);
+    }
+}
