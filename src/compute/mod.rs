@@ -2,6 +2,7 @@
 //! behind a resource (S3 through the AWS SDK, Postgres, HTTP JSON APIs) and, later, the remote
 //! launchers. Network clients live here so the engine stays a pure polars module.
 
+pub mod eks;
 pub mod protocol;
 pub mod sources;
 
