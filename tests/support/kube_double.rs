@@ -21,7 +21,7 @@
 //! log; its exit sets the container's `terminated` state (`Completed` / `Error`) and the pod
 //! phase. Pods go Pending → Running → Succeeded/Failed with `containerStatuses`.
 //!
-//! Faults a test can inject: OOMKilled for a completion index (the process is killed after its
+//! Faults a test can inject: `OOMKilled` for a completion index (the process is killed after its
 //! first log line, exit 137), image pull errors (`ErrImagePull` then `ImagePullBackOff`, never
 //! runs), a dropped watch (the connection is cut mid-stream after N events), a compaction (the
 //! next watch from an old version gets 410 Gone), a dropped log stream (cut after N lines).
@@ -51,7 +51,7 @@ pub struct Recorded {
 /// Faults to inject.
 #[derive(Debug, Clone, Default)]
 pub struct Faults {
-    /// Completion indexes whose pod is OOMKilled.
+    /// Completion indexes whose pod is `OOMKilled`.
     pub oom_indexes: BTreeSet<usize>,
     /// Every pod's image cannot be pulled.
     pub image_pull_error: bool,
@@ -61,6 +61,9 @@ pub struct Faults {
     pub drop_first_log_after: Option<usize>,
     /// Hold every pod in Pending this long before it runs.
     pub start_delay: Duration,
+    /// Watch requests (counted from 1) answered with a 410 Gone `ERROR` event, as for a
+    /// resourceVersion compacted away.
+    pub gone_for_watch: BTreeSet<usize>,
 }
 
 #[derive(Debug, Clone)]
@@ -86,6 +89,7 @@ struct State {
     events: Vec<Event>,
     /// Watches from a version below this get 410 Gone.
     compacted_below: u64,
+    watch_requests: usize,
     logs: BTreeMap<(String, String), PodLog>,
     requests: Vec<Recorded>,
     faults: Faults,
@@ -133,7 +137,7 @@ fn percent_decode(s: &str) -> String {
     let mut i = 0;
     while i < bytes.len() {
         match bytes[i] {
-            b'%' if i + 2 < bytes.len() + 0 && i + 2 <= bytes.len() - 1 => {
+            b'%' if i + 2 < bytes.len() => {
                 let hex = std::str::from_utf8(&bytes[i + 1..i + 3]).unwrap_or("");
                 if let Ok(b) = u8::from_str_radix(hex, 16) {
                     out.push(b);
@@ -210,7 +214,7 @@ impl KubeDouble {
     /// Forgets the pod history: a watch from any version seen so far gets 410 Gone.
     pub fn compact(&self) {
         let mut s = self.state.lock().unwrap();
-        s.compacted_below = s.rv + 1;
+        s.compacted_below = s.rv;
     }
 
     pub fn requests(&self) -> Vec<Recorded> {
@@ -241,7 +245,10 @@ impl KubeDouble {
                     return;
                 }
             }
-            assert!(std::time::Instant::now() < deadline, "timed out waiting for {what}");
+            assert!(
+                std::time::Instant::now() < deadline,
+                "timed out waiting for {what}"
+            );
             std::thread::sleep(Duration::from_millis(50));
         }
     }
@@ -290,10 +297,16 @@ impl Server {
             }
         }
         let mut body = Vec::new();
-        if let Some(len) = headers.get("content-length").and_then(|l| l.parse::<usize>().ok()) {
+        if let Some(len) = headers
+            .get("content-length")
+            .and_then(|l| l.parse::<usize>().ok())
+        {
             body.resize(len, 0);
             reader.read_exact(&mut body).await?;
-        } else if headers.get("transfer-encoding").is_some_and(|t| t.contains("chunked")) {
+        } else if headers
+            .get("transfer-encoding")
+            .is_some_and(|t| t.contains("chunked"))
+        {
             loop {
                 let mut size = String::new();
                 reader.read_line(&mut size).await?;
@@ -340,16 +353,19 @@ impl Server {
                 respond(socket, code, &body).await
             }
             ("GET", ["apis", "batch", "v1", "namespaces", ns, "jobs"]) => {
-                let s = self.state.lock().unwrap();
-                let items: Vec<Value> = s
-                    .jobs
-                    .iter()
-                    .filter(|((n, _), j)| n == ns && label_matches(j, req.query.get("labelSelector")))
-                    .map(|(_, j)| j.clone())
-                    .collect();
-                let body = json!({"kind":"JobList","apiVersion":"batch/v1",
-                    "metadata":{"resourceVersion":s.rv.to_string()},"items":items});
-                drop(s);
+                let body = {
+                    let s = self.state.lock().unwrap();
+                    let items: Vec<Value> = s
+                        .jobs
+                        .iter()
+                        .filter(|((n, _), j)| {
+                            n == ns && label_matches(j, req.query.get("labelSelector"))
+                        })
+                        .map(|(_, j)| j.clone())
+                        .collect();
+                    json!({"kind":"JobList","apiVersion":"batch/v1",
+                        "metadata":{"resourceVersion":s.rv.to_string()},"items":items})
+                };
                 respond(socket, 200, &body).await
             }
             ("GET", ["apis", "batch", "v1", "namespaces", ns, "jobs", name]) => {
@@ -376,18 +392,19 @@ impl Server {
                 if req.query.get("watch").map(String::as_str) == Some("true") {
                     self.watch_pods(ns, req, socket).await
                 } else {
-                    let s = self.state.lock().unwrap();
-                    let items: Vec<Value> = s
-                        .pods
-                        .iter()
-                        .filter(|((n, _), p)| {
-                            n == ns && label_matches(p, req.query.get("labelSelector"))
-                        })
-                        .map(|(_, p)| p.clone())
-                        .collect();
-                    let body = json!({"kind":"PodList","apiVersion":"v1",
-                        "metadata":{"resourceVersion":s.rv.to_string()},"items":items});
-                    drop(s);
+                    let body = {
+                        let s = self.state.lock().unwrap();
+                        let items: Vec<Value> = s
+                            .pods
+                            .iter()
+                            .filter(|((n, _), p)| {
+                                n == ns && label_matches(p, req.query.get("labelSelector"))
+                            })
+                            .map(|(_, p)| p.clone())
+                            .collect();
+                        json!({"kind":"PodList","apiVersion":"v1",
+                            "metadata":{"resourceVersion":s.rv.to_string()},"items":items})
+                    };
                     respond(socket, 200, &body).await
                 }
             }
@@ -395,7 +412,10 @@ impl Server {
                 self.pod_log(ns, pod, req, socket).await
             }
             _ => {
-                let msg = format!("the server could not find the requested resource ({} {})", req.method, req.path);
+                let msg = format!(
+                    "the server could not find the requested resource ({} {})",
+                    req.method, req.path
+                );
                 respond(socket, 404, &status(404, "NotFound", &msg)).await
             }
         }
@@ -420,9 +440,15 @@ impl Server {
 
     fn create_job(&self, ns: &str, body: &str) -> (u16, Value) {
         let Ok(mut job) = serde_json::from_str::<Value>(body) else {
-            return (400, status(400, "BadRequest", "the request body is not JSON"));
+            return (
+                400,
+                status(400, "BadRequest", "the request body is not JSON"),
+            );
         };
-        let name = job["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+        let name = job["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         let mut s = self.state.lock().unwrap();
         if s.jobs.contains_key(&(ns.to_owned(), name.clone())) {
             let msg = format!("jobs.batch \"{name}\" already exists");
@@ -486,7 +512,10 @@ impl Server {
             let Some(job) = s.jobs.get(&(ns.clone(), name.clone())).cloned() else {
                 return;
             };
-            let uid = job["metadata"]["uid"].as_str().unwrap_or_default().to_owned();
+            let uid = job["metadata"]["uid"]
+                .as_str()
+                .unwrap_or_default()
+                .to_owned();
             (job, uid)
         };
         let completions = job["spec"]["completions"].as_u64().unwrap_or(1) as usize;
@@ -502,7 +531,9 @@ impl Server {
                 let (ns2, name2, uid2, job2) = (ns.clone(), name.clone(), uid.clone(), job.clone());
                 let index = next;
                 running.push(tokio::spawn(async move {
-                    server.run_pod(&ns2, &name2, &uid2, &job2, index, indexed).await
+                    server
+                        .run_pod(&ns2, &name2, &uid2, &job2, index, indexed)
+                        .await
                 }));
                 next += 1;
                 self.set_job_status(&ns, &name, running.len(), succeeded, 0, None);
@@ -513,10 +544,23 @@ impl Server {
                 Ok(true) => succeeded += 1,
                 _ => failed = true,
             }
-            if !self.state.lock().unwrap().jobs.contains_key(&(ns.clone(), name.clone())) {
+            if !self
+                .state
+                .lock()
+                .unwrap()
+                .jobs
+                .contains_key(&(ns.clone(), name.clone()))
+            {
                 return;
             }
-            self.set_job_status(&ns, &name, running.len(), succeeded, usize::from(failed), None);
+            self.set_job_status(
+                &ns,
+                &name,
+                running.len(),
+                succeeded,
+                usize::from(failed),
+                None,
+            );
         }
         if failed {
             // backoffLimit 0: the Job fails and its other pods are ended.
@@ -524,7 +568,18 @@ impl Server {
                 handle.abort();
             }
             self.kill_job_pods(&ns, &name);
-            self.set_job_status(&ns, &name, 0, succeeded, 1, Some(("Failed", "BackoffLimitExceeded", "Job has reached the specified backoff limit")));
+            self.set_job_status(
+                &ns,
+                &name,
+                0,
+                succeeded,
+                1,
+                Some((
+                    "Failed",
+                    "BackoffLimitExceeded",
+                    "Job has reached the specified backoff limit",
+                )),
+            );
         } else {
             self.set_job_status(&ns, &name, 0, succeeded, 0, Some(("Complete", "", "")));
         }
@@ -664,8 +719,14 @@ impl Server {
 
         if faults.image_pull_error {
             for (reason, message) in [
-                ("ErrImagePull", format!("failed to pull and unpack image \"{image}\": not found")),
-                ("ImagePullBackOff", format!("Back-off pulling image \"{image}\"")),
+                (
+                    "ErrImagePull",
+                    format!("failed to pull and unpack image \"{image}\": not found"),
+                ),
+                (
+                    "ImagePullBackOff",
+                    format!("Back-off pulling image \"{image}\""),
+                ),
             ] {
                 pod["status"]["containerStatuses"] = container_status(
                     json!({"waiting":{"reason":reason,"message":message}}),
@@ -733,11 +794,8 @@ impl Server {
             self.state.lock().unwrap().pids.insert(key.clone(), pid);
         }
         pod["status"]["phase"] = json!("Running");
-        pod["status"]["containerStatuses"] = container_status(
-            json!({"running":{"startedAt":started_at}}),
-            true,
-            true,
-        );
+        pod["status"]["containerStatuses"] =
+            container_status(json!({"running":{"startedAt":started_at}}), true, true);
         if !self.update_pod(ns, &pod) {
             return false;
         }
@@ -788,14 +846,9 @@ impl Server {
         code == 0
     }
 
-    /// Appends a process's output to the pod log; for an OOMKilled index, kills the process
+    /// Appends a process's output to the pod log; for an `OOMKilled` index, kills the process
     /// after its first line (as the kernel would at the memory limit).
-    async fn pump(
-        &self,
-        out: impl tokio::io::AsyncRead + Unpin,
-        key: (String, String),
-        oom: bool,
-    ) {
+    async fn pump(&self, out: impl tokio::io::AsyncRead + Unpin, key: (String, String), oom: bool) {
         let mut lines = BufReader::new(out).lines();
         while let Ok(Some(line)) = lines.next_line().await {
             {
@@ -804,12 +857,10 @@ impl Server {
                     log.text.extend_from_slice(line.as_bytes());
                     log.text.push(b'\n');
                 }
-                if oom {
-                    if let Some(pid) = s.pids.get(&key) {
-                        let _ = std::process::Command::new("kill")
-                            .args(["-9", &pid.to_string()])
-                            .status();
-                    }
+                if oom && let Some(pid) = s.pids.get(&key) {
+                    let _ = std::process::Command::new("kill")
+                        .args(["-9", &pid.to_string()])
+                        .status();
                 }
             }
             self.bump();
@@ -819,7 +870,10 @@ impl Server {
     /// Records a pod change unless the pod was deleted meanwhile.
     fn update_pod(&self, ns: &str, pod: &Value) -> bool {
         let mut s = self.state.lock().unwrap();
-        let name = pod["metadata"]["name"].as_str().unwrap_or_default().to_owned();
+        let name = pod["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
         if !s.pods.contains_key(&(ns.to_owned(), name)) {
             return false;
         }
@@ -829,7 +883,12 @@ impl Server {
         true
     }
 
-    async fn watch_pods(&self, ns: &str, req: &Request, socket: &mut TcpStream) -> std::io::Result<()> {
+    async fn watch_pods(
+        &self,
+        ns: &str,
+        req: &Request,
+        socket: &mut TcpStream,
+    ) -> std::io::Result<()> {
         let from: u64 = req
             .query
             .get("resourceVersion")
@@ -845,7 +904,9 @@ impl Server {
         start_chunked(socket, "application/json").await?;
         let (gone, drop_after) = {
             let mut s = self.state.lock().unwrap();
-            let gone = from < s.compacted_below;
+            s.watch_requests += 1;
+            let n = s.watch_requests;
+            let gone = from < s.compacted_below || s.faults.gone_for_watch.contains(&n);
             let drop_after = if s.watches_dropped == 0 && !gone {
                 s.faults.drop_first_watch_after
             } else {
@@ -892,7 +953,10 @@ impl Server {
                 sent_rv = e.rv;
                 sent_objects += 1;
             }
-            if bookmarks && last_bookmark.elapsed() > Duration::from_millis(300) && current_rv > sent_rv {
+            if bookmarks
+                && last_bookmark.elapsed() > Duration::from_millis(300)
+                && current_rv > sent_rv
+            {
                 let line = json!({"type":"BOOKMARK","object":{"kind":"Pod","apiVersion":"v1",
                     "metadata":{"resourceVersion": current_rv.to_string(),
                     "annotations":{"k8s.io/initial-events-end":"true"}}}});
@@ -914,27 +978,39 @@ impl Server {
         }
     }
 
-    async fn pod_log(&self, ns: &str, pod: &str, req: &Request, socket: &mut TcpStream) -> std::io::Result<()> {
+    async fn pod_log(
+        &self,
+        ns: &str,
+        pod: &str,
+        req: &Request,
+        socket: &mut TcpStream,
+    ) -> std::io::Result<()> {
         let key = (ns.to_owned(), pod.to_owned());
         let follow = req.query.get("follow").map(String::as_str) == Some("true");
-        {
+        let refusal = {
             let s = self.state.lock().unwrap();
-            let Some(p) = s.pods.get(&key) else {
-                drop(s);
-                let msg = format!("pods \"{pod}\" not found");
-                return respond(socket, 404, &status(404, "NotFound", &msg)).await;
-            };
-            let waiting = p["status"]["containerStatuses"][0]["state"]["waiting"].is_object();
-            if waiting {
-                let container = req.query.get("container").cloned().unwrap_or_default();
-                let msg = format!("container \"{container}\" in pod \"{pod}\" is waiting to start: ContainerCreating");
-                drop(s);
-                return respond(socket, 400, &status(400, "BadRequest", &msg)).await;
+            match s.pods.get(&key) {
+                None => Some((
+                    404,
+                    status(404, "NotFound", &format!("pods \"{pod}\" not found")),
+                )),
+                Some(p) if p["status"]["containerStatuses"][0]["state"]["waiting"].is_object() => {
+                    let container = req.query.get("container").cloned().unwrap_or_default();
+                    let msg = format!(
+                        "container \"{container}\" in pod \"{pod}\" is waiting to start: ContainerCreating"
+                    );
+                    Some((400, status(400, "BadRequest", &msg)))
+                }
+                Some(_) => None,
             }
+        };
+        if let Some((code, body)) = refusal {
+            return respond(socket, code, &body).await;
         }
         let drop_after = {
             let mut s = self.state.lock().unwrap();
-            match s.faults.drop_first_log_after {
+            let limit = s.faults.drop_first_log_after;
+            match limit {
                 Some(n) if s.logs_dropped.insert(pod.to_owned()) => Some(n),
                 _ => None,
             }
@@ -944,12 +1020,14 @@ impl Server {
         let mut sent = 0usize;
         let mut sent_lines = 0usize;
         loop {
-            let (chunk, done) = {
+            let current = {
                 let s = self.state.lock().unwrap();
-                let Some(log) = s.logs.get(&key) else {
-                    return end_chunked(socket).await;
-                };
-                (log.text[sent..].to_vec(), log.done)
+                s.logs
+                    .get(&key)
+                    .map(|log| (log.text[sent..].to_vec(), log.done))
+            };
+            let Some((chunk, done)) = current else {
+                return end_chunked(socket).await;
             };
             if !chunk.is_empty() {
                 // Whole lines only, so a cut lands between lines like a real dropped stream
@@ -972,7 +1050,7 @@ impl Server {
             if done || !follow {
                 let rest = {
                     let s = self.state.lock().unwrap();
-                    s.logs.get(&key).map(|l| l.text.len()).unwrap_or(0)
+                    s.logs.get(&key).map_or(0, |l| l.text.len())
                 };
                 if rest == sent {
                     return end_chunked(socket).await;

@@ -219,16 +219,12 @@ impl EksConnection {
             .find(|c| c.name == context_name)
             .and_then(|c| c.context.as_ref())
             .map(|c| c.cluster.clone())
-            .ok_or_else(|| {
-                self.error(format!("the kubeconfig has no context `{context_name}`"))
-            })?;
+            .ok_or_else(|| self.error(format!("the kubeconfig has no context `{context_name}`")))?;
         let named = kubeconfig
             .clusters
             .iter_mut()
             .find(|c| c.name == cluster_name)
-            .ok_or_else(|| {
-                self.error(format!("the kubeconfig has no cluster `{cluster_name}`"))
-            })?;
+            .ok_or_else(|| self.error(format!("the kubeconfig has no cluster `{cluster_name}`")))?;
         let cluster = named.cluster.get_or_insert_with(Cluster::default);
         if let Some(endpoint) = &self.overrides.endpoint {
             cluster.server = Some(endpoint.clone());
@@ -271,7 +267,9 @@ impl EksConnection {
                 .ok_or_else(|| self.error("DescribeCluster returned no cluster"))?;
             let endpoint = info
                 .endpoint()
-                .ok_or_else(|| self.error("the cluster has no endpoint yet (is it still creating?)"))?
+                .ok_or_else(|| {
+                    self.error("the cluster has no endpoint yet (is it still creating?)")
+                })?
                 .to_owned();
             let ca = info
                 .certificate_authority()
@@ -293,7 +291,9 @@ impl EksConnection {
         let sdk = self.sdk()?;
         let region = sdk
             .region()
-            .ok_or_else(|| self.error("no AWS region: set `region` on the aws resource or AWS_REGION"))?
+            .ok_or_else(|| {
+                self.error("no AWS region: set `region` on the aws resource or AWS_REGION")
+            })?
             .to_string();
         let provider = sdk
             .credentials_provider()

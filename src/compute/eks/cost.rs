@@ -84,7 +84,10 @@ pub fn actual_usd(pods: &[PodSpan], prices: &EksPrices) -> f64 {
             node_fraction(p.request, prices.node) * (p.finished_at - p.started_at).max(0.0) / 3600.0
         })
         .sum();
-    let start = pods.iter().map(|p| p.started_at).fold(f64::INFINITY, f64::min);
+    let start = pods
+        .iter()
+        .map(|p| p.started_at)
+        .fold(f64::INFINITY, f64::min);
     let end = pods
         .iter()
         .map(|p| p.finished_at)
@@ -231,8 +234,8 @@ mod tests {
                 memory_mb: 16384.0
             })
         );
-        assert_eq!(node_capacity("c5.2xlarge").unwrap().memory_mb, 16384.0);
-        assert_eq!(node_capacity("r5.large").unwrap().memory_mb, 16384.0);
+        assert!((node_capacity("c5.2xlarge").unwrap().memory_mb - 16384.0).abs() < 1e-9);
+        assert!((node_capacity("r5.large").unwrap().memory_mb - 16384.0).abs() < 1e-9);
         assert_eq!(node_capacity("p4d.24xlarge"), None);
         assert_eq!(parse_cpu("250m"), Some(0.25));
         assert_eq!(parse_cpu("2"), Some(2.0));

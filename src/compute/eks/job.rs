@@ -174,9 +174,9 @@ pub fn memory_quantity(memory_mb: u32) -> Quantity {
 
 /// How many pods run at once: `max_nodes` when set (at least 1), all partitions otherwise.
 pub fn parallelism(completions: i32, hints: &ComputeHints) -> i32 {
-    hints
-        .max_nodes
-        .map_or(completions, |n| (i32::try_from(n).unwrap_or(i32::MAX)).clamp(1, completions))
+    hints.max_nodes.map_or(completions, |n| {
+        (i32::try_from(n).unwrap_or(i32::MAX)).clamp(1, completions)
+    })
 }
 
 /// The Job for a step.

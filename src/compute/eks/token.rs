@@ -37,7 +37,8 @@ pub fn presigned_url(
     credentials: &Credentials,
     now: SystemTime,
 ) -> Result<String, String> {
-    let url = format!("https://sts.{region}.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15");
+    let url =
+        format!("https://sts.{region}.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15");
     let identity: Identity = credentials.clone().into();
     let mut settings = SigningSettings::default();
     settings.signature_location = SignatureLocation::QueryParams;
@@ -138,8 +139,14 @@ mod tests {
         assert_eq!(param(&q, "X-Amz-SignedHeaders"), "host%3Bx-k8s-aws-id");
         let sig = param(&q, "X-Amz-Signature");
         assert_eq!(sig.len(), 64);
-        assert!(sig.chars().all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase()));
-        assert!(!url.contains("wJalrXUtnFEMI"), "the secret key never appears");
+        assert!(
+            sig.chars()
+                .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())
+        );
+        assert!(
+            !url.contains("wJalrXUtnFEMI"),
+            "the secret key never appears"
+        );
     }
 
     #[test]

@@ -246,11 +246,16 @@ pub async fn find_jobs(
 #[derive(Debug, Clone, PartialEq)]
 enum PodState {
     /// Not started yet; `note` is a reason worth one warning (unschedulable).
-    Pending { note: Option<String> },
+    Pending {
+        note: Option<String>,
+    },
     Running,
     Succeeded,
     /// Finished with a failure sentence; `ran` says whether the container ever ran (has a log).
-    Failed { message: String, ran: bool },
+    Failed {
+        message: String,
+        ran: bool,
+    },
 }
 
 fn time_secs(t: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>) -> Option<f64> {
@@ -311,10 +316,11 @@ fn pod_state(pod: &Pod, job: &JobRef) -> PodState {
         _ => format!("pod {name}"),
     };
     let status = pod.status.clone().unwrap_or_default();
-    let container = status
-        .container_statuses
-        .as_ref()
-        .and_then(|cs| cs.iter().find(|c| c.name == CONTAINER).or_else(|| cs.first()));
+    let container = status.container_statuses.as_ref().and_then(|cs| {
+        cs.iter()
+            .find(|c| c.name == CONTAINER)
+            .or_else(|| cs.first())
+    });
     if let Some(c) = container {
         let state = c.state.clone().unwrap_or_default();
         if let Some(t) = state.terminated {
@@ -464,10 +470,7 @@ impl Follower<'_> {
             return;
         };
         t.log = LogFollow::Following;
-        let began_after_finish = matches!(
-            t.state,
-            PodState::Succeeded | PodState::Failed { .. }
-        );
+        let began_after_finish = matches!(t.state, PodState::Succeeded | PodState::Failed { .. });
         let skip = self.resume.lines.get(pod).copied().unwrap_or(0);
         let api: Api<Pod> = match self.conn.client().await {
             Ok(c) => Api::namespaced(c, &self.job.namespace),
@@ -533,10 +536,8 @@ impl Follower<'_> {
             log_failures: 0,
         });
         // A deleted pod keeps the last state it was seen in; a finished pod stays finished.
-        let finished_before = matches!(
-            tracked.state,
-            PodState::Succeeded | PodState::Failed { .. }
-        );
+        let finished_before =
+            matches!(tracked.state, PodState::Succeeded | PodState::Failed { .. });
         if !finished_before {
             tracked.state = state;
         }
@@ -720,7 +721,10 @@ impl Follower<'_> {
             .await
             .map_err(|e| api_error(self.conn, &format!("reading Job `{}`", self.job.name), &e))?;
         let message = match job {
-            None => Some(format!("Job {} was deleted before it finished", self.job.name)),
+            None => Some(format!(
+                "Job {} was deleted before it finished",
+                self.job.name
+            )),
             Some(job) => job
                 .status
                 .and_then(|s| s.conditions)
@@ -810,7 +814,10 @@ pub async fn follow(
             }
             // A pod stuck in ImagePullBackOff (or not started) would wait forever: end the Job.
             if f.pods.values().any(|t| {
-                !matches!(t.state, PodState::Succeeded | PodState::Failed { ran: true, .. })
+                !matches!(
+                    t.state,
+                    PodState::Succeeded | PodState::Failed { ran: true, .. }
+                )
             }) {
                 self::cancel(conn, job).await?;
             }

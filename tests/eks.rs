@@ -1,0 +1,703 @@
+//! Remote runs on EKS against a Kubernetes API test double (`tests/support/kube_double.rs`,
+//! the real wire protocol; no real API server can run here). The double runs each pod's
+//! container command as a local process and serves its output as the pod log.
+//!
+//! The runner in these tests is a shell command that prints runner protocol lines prepared by
+//! the test (one file per completion index), so each test controls exactly what a pod says.
+
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::many_single_char_names
+)]
+
+#[path = "support/kube_double.rs"]
+mod kube_double;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+use std::sync::atomic::AtomicBool;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use kube_double::{Faults, KubeDouble};
+use medallion::compute::eks::job::{LABEL_ASSET, LABEL_PROJECT, LABEL_RUN};
+use medallion::compute::eks::watch::{self, FollowOptions};
+use medallion::compute::eks::{
+    ClusterOverrides, ClusterSource, EksConnection, JobRef, JobSettings, PodEvent, ResumePoint,
+    StepJob, build_job,
+};
+use medallion::compute::protocol::{PROTOCOL_VERSION, RunnerLine};
+use medallion::model::{AssetKey, ComputeHints, LogLevel, RunEvent, RunStatus, StepOutcome};
+
+fn install_crypto() {
+    // kube and the AWS SDK bring rustls; the process needs one provider (as main does).
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+}
+
+const EXEC_TOKEN: &str = "exec-token-7f3a";
+
+/// A kubeconfig for the double whose user authenticates with an exec credential plugin (the
+/// way `aws eks get-token` setups do).
+fn kubeconfig(dir: &Path, url: &str) -> std::path::PathBuf {
+    let cred = format!(
+        r#"{{"apiVersion":"client.authentication.k8s.io/v1beta1","kind":"ExecCredential","status":{{"token":"{EXEC_TOKEN}"}}}}"#
+    );
+    let script = dir.join("get-token.sh");
+    std::fs::write(&script, format!("#!/bin/sh\necho '{cred}'\n")).unwrap();
+    let text = format!(
+        r"apiVersion: v1
+kind: Config
+clusters:
+- name: double
+  cluster:
+    server: {url}
+users:
+- name: tester
+  user:
+    exec:
+      apiVersion: client.authentication.k8s.io/v1beta1
+      command: sh
+      args: ['{}']
+      interactiveMode: Never
+contexts:
+- name: test
+  context:
+    cluster: double
+    user: tester
+    namespace: data
+current-context: test
+",
+        script.display()
+    );
+    let path = dir.join("kubeconfig");
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+fn connect(dir: &Path, double: &KubeDouble) -> EksConnection {
+    EksConnection::new(
+        ClusterSource::Kubeconfig {
+            path: Some(kubeconfig(dir, &double.url)),
+            context: Some("test".into()),
+        },
+        ClusterOverrides::default(),
+        "data",
+        None,
+    )
+}
+
+fn options() -> FollowOptions {
+    FollowOptions {
+        job_check_every: Duration::from_millis(500),
+        retry_after: Duration::from_millis(100),
+        max_watch_failures: 20,
+    }
+}
+
+/// The lines a fake runner prints for one partition: step started, a plain text line, `logs`
+/// log events, step finished.
+fn runner_lines(run: &str, step: &str, asset: &str, partition: &str, logs: usize) -> Vec<String> {
+    let mut events = vec![RunEvent::StepStarted {
+        asset: AssetKey::new(asset),
+        partition: Some(partition.to_owned()),
+    }];
+    for i in 0..logs {
+        events.push(RunEvent::Log {
+            level: LogLevel::Info,
+            asset: Some(AssetKey::new(asset)),
+            message: format!("{partition}: working {i}"),
+        });
+    }
+    events.push(RunEvent::StepFinished {
+        asset: AssetKey::new(asset),
+        partition: Some(partition.to_owned()),
+        outcome: StepOutcome::Materialized,
+        duration_ms: 5,
+    });
+    let mut out: Vec<String> = events
+        .into_iter()
+        .enumerate()
+        .map(|(seq, event)| {
+            RunnerLine {
+                medallion: PROTOCOL_VERSION,
+                run_id: run.into(),
+                step_id: step.into(),
+                partition: Some(partition.to_owned()),
+                seq: seq as u64,
+                event,
+            }
+            .to_line()
+        })
+        .collect();
+    out.insert(1, format!("plain text from {partition}"));
+    out
+}
+
+/// Job settings whose "image" is a shell that prints `lines-$JOB_COMPLETION_INDEX.txt` from
+/// `dir` (plus the plan argument it was given), pausing `pause` between lines, then exits with
+/// `exit_code`.
+fn fake_runner(dir: &Path, pause: &str, exit_code: i32) -> JobSettings {
+    let script = format!(
+        r#"echo "runner args: $1 $2 $3"; i="${{JOB_COMPLETION_INDEX:-0}}"; while IFS= read -r l; do echo "$l"; sleep {pause}; done < "{}/lines-$i.txt"; exit {exit_code}"#,
+        dir.display()
+    );
+    let mut s = JobSettings::new("data", "registry.example/medallion:test");
+    s.command = vec!["sh".into(), "-c".into(), script, "sh".into()];
+    s
+}
+
+fn write_lines(dir: &Path, index: usize, lines: &[String]) {
+    std::fs::write(
+        dir.join(format!("lines-{index}.txt")),
+        lines.join("\n") + "\n",
+    )
+    .unwrap();
+}
+
+type Collected = Arc<Mutex<Vec<PodEvent>>>;
+
+fn collector() -> (Collected, impl FnMut(PodEvent) + Send) {
+    let events: Collected = Arc::default();
+    let sink_events = events.clone();
+    (events, move |e| sink_events.lock().unwrap().push(e))
+}
+
+fn submit_step(
+    conn: &EksConnection,
+    settings: &JobSettings,
+    run: &str,
+    step: &str,
+    asset: &str,
+    partitions: &[String],
+    hints: &ComputeHints,
+) -> impl std::future::Future<Output = JobRef> {
+    let assets = vec![AssetKey::new(asset)];
+    let job = build_job(
+        settings,
+        &StepJob {
+            project: "customer_analytics",
+            run_id: run,
+            step_id: step,
+            assets: &assets,
+            partitions,
+            plan_uri: "s3://bucket/medallion/_runs/plan.json",
+            hints,
+        },
+    );
+    async move { watch::submit(conn, &job).await.unwrap() }
+}
+
+fn protocol_events(events: &[PodEvent]) -> BTreeMap<usize, Vec<u64>> {
+    let mut by_index: BTreeMap<usize, Vec<u64>> = BTreeMap::new();
+    for e in events {
+        if let Some(seq) = e.seq {
+            by_index.entry(e.index).or_default().push(seq);
+        }
+    }
+    by_index
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn indexed_job_runs_one_pod_per_partition_and_its_log_becomes_run_events() {
+    install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let double = KubeDouble::start();
+    let conn = connect(dir.path(), &double);
+    let partitions: Vec<String> = (1..=3).map(|d| format!("2024-01-0{d}")).collect();
+    for (i, p) in partitions.iter().enumerate() {
+        write_lines(
+            dir.path(),
+            i,
+            &runner_lines("run-1", "gold/daily_revenue", "gold/daily_revenue", p, 2),
+        );
+    }
+    let settings = fake_runner(dir.path(), "0", 0);
+    let hints = ComputeHints {
+        max_nodes: Some(2),
+        vcpu: Some(2.0),
+        memory_mb: Some(4096),
+        ..ComputeHints::default()
+    };
+    let job = submit_step(
+        &conn,
+        &settings,
+        "run-1",
+        "gold/daily_revenue",
+        "gold/daily_revenue",
+        &partitions,
+        &hints,
+    )
+    .await;
+    assert_eq!(job.partitions, partitions);
+
+    let (events, mut sink) = collector();
+    let outcome = watch::follow(
+        &conn,
+        &job,
+        ResumePoint::default(),
+        &mut sink,
+        None,
+        options(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.error);
+
+    // The Job as the API server received it.
+    let jobs = double.jobs();
+    assert_eq!(jobs.len(), 1);
+    let j = &jobs[0];
+    assert_eq!(j["metadata"]["labels"][LABEL_PROJECT], "customer_analytics");
+    assert_eq!(j["metadata"]["labels"][LABEL_ASSET], "gold.daily_revenue");
+    assert_eq!(j["metadata"]["labels"][LABEL_RUN], "run-1");
+    assert_eq!(j["spec"]["completionMode"], "Indexed");
+    assert_eq!(j["spec"]["completions"], 3);
+    assert_eq!(j["spec"]["parallelism"], 2);
+    assert_eq!(j["spec"]["backoffLimit"], 0);
+    assert!(j["spec"]["ttlSecondsAfterFinished"].as_i64().unwrap() > 0);
+    assert_eq!(j["status"]["succeeded"], 3);
+    // Every request carried the exec plugin's token.
+    let requests = double.requests();
+    assert!(
+        requests
+            .iter()
+            .all(|r| r.authorization.as_deref() == Some(&format!("Bearer {EXEC_TOKEN}")))
+    );
+    let create = requests.iter().find(|r| r.method == "POST").unwrap();
+    assert_eq!(create.path, "/apis/batch/v1/namespaces/data/jobs");
+    assert!(requests.iter().any(|r| {
+        r.path.ends_with("/log")
+            && r.query.get("follow").map(String::as_str) == Some("true")
+            && r.query.get("container").map(String::as_str) == Some("main")
+    }));
+
+    // One pod per partition, each with its completion index.
+    let pods = double.pods();
+    let indexes: BTreeSet<String> = pods
+        .iter()
+        .map(|p| {
+            p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(
+        indexes,
+        BTreeSet::from(["0".into(), "1".into(), "2".into()])
+    );
+
+    let events = events.lock().unwrap().clone();
+    // Each pod saw its own JOB_COMPLETION_INDEX: partition i's events came from index i.
+    for e in &events {
+        if let RunEvent::StepStarted { partition, .. } = &e.event {
+            assert_eq!(partition.as_deref(), Some(partitions[e.index].as_str()));
+            assert_eq!(e.partition, partition.clone());
+        }
+    }
+    // Every protocol event exactly once, in order, per index.
+    let seqs = protocol_events(&events);
+    assert_eq!(seqs.len(), 3);
+    for s in seqs.values() {
+        assert_eq!(s, &vec![0, 1, 2, 3]);
+    }
+    // Plain lines are log lines; the runner got `runner --plan URI`.
+    assert!(events.iter().any(|e| matches!(&e.event,
+        RunEvent::Log { message, .. } if message == "plain text from 2024-01-02")));
+    assert!(events.iter().any(|e| matches!(&e.event,
+        RunEvent::Log { message, .. } if message == "runner args: runner --plan s3://bucket/medallion/_runs/plan.json")));
+    // Usage for the actual cost: every pod has its requests and start/end.
+    assert_eq!(outcome.pods.len(), 3);
+    for p in &outcome.pods {
+        assert!(p.span().is_some(), "{p:?}");
+        assert!((p.request.vcpu - 2.0).abs() < 1e-9);
+        assert!((p.request.memory_mb - 4096.0).abs() < 1e-9);
+    }
+    // Submitting the same step again is refused by name, not duplicated.
+    let assets = vec![AssetKey::new("gold/daily_revenue")];
+    let again = build_job(
+        &settings,
+        &StepJob {
+            project: "customer_analytics",
+            run_id: "run-1",
+            step_id: "gold/daily_revenue",
+            assets: &assets,
+            partitions: &partitions,
+            plan_uri: "s3://bucket/medallion/_runs/plan.json",
+            hints: &hints,
+        },
+    );
+    let err = watch::submit(&conn, &again).await.unwrap_err().to_string();
+    assert!(
+        err.contains("already exists") && err.contains("409"),
+        "{err}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_oom_killed_pod_fails_the_step_with_a_clear_message() {
+    install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let double = KubeDouble::start();
+    double.set_faults(Faults {
+        oom_indexes: BTreeSet::from([1]),
+        ..Faults::default()
+    });
+    let conn = connect(dir.path(), &double);
+    let partitions: Vec<String> = vec!["east".into(), "west".into()];
+    for (i, p) in partitions.iter().enumerate() {
+        write_lines(dir.path(), i, &runner_lines("run-oom", "s", "gold/x", p, 3));
+    }
+    let settings = fake_runner(dir.path(), "0.1", 0);
+    let hints = ComputeHints {
+        memory_mb: Some(512),
+        ..ComputeHints::default()
+    };
+    let job = submit_step(
+        &conn,
+        &settings,
+        "run-oom",
+        "s",
+        "gold/x",
+        &partitions,
+        &hints,
+    )
+    .await;
+    let (events, mut sink) = collector();
+    let outcome = watch::follow(
+        &conn,
+        &job,
+        ResumePoint::default(),
+        &mut sink,
+        None,
+        options(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome.status, RunStatus::Failure);
+    let error = outcome.error.unwrap();
+    assert!(error.contains("(partition west) was OOMKilled"), "{error}");
+    assert!(error.contains("512Mi limit"), "{error}");
+    assert!(error.contains("raise memory_mb"), "{error}");
+    let events = events.lock().unwrap();
+    assert!(events.iter().any(|e| matches!(&e.event,
+        RunEvent::Log { level: LogLevel::Error, message, .. } if message.contains("OOMKilled"))));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_image_pull_error_is_reported_and_the_job_ended() {
+    install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let double = KubeDouble::start();
+    double.set_faults(Faults {
+        image_pull_error: true,
+        ..Faults::default()
+    });
+    let conn = connect(dir.path(), &double);
+    let settings = fake_runner(dir.path(), "0", 0);
+    let job = submit_step(
+        &conn,
+        &settings,
+        "run-img",
+        "s",
+        "gold/x",
+        &[],
+        &ComputeHints::default(),
+    )
+    .await;
+    let (_events, mut sink) = collector();
+    let outcome = watch::follow(
+        &conn,
+        &job,
+        ResumePoint::default(),
+        &mut sink,
+        None,
+        options(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome.status, RunStatus::Failure);
+    let error = outcome.error.unwrap();
+    assert!(
+        error.contains("cannot pull its image `registry.example/medallion:test` (ErrImagePull)"),
+        "{error}"
+    );
+    // A pod in ImagePullBackOff would wait forever: the Job was deleted.
+    assert!(double.requests().iter().any(|r| r.method == "DELETE"));
+    assert!(double.jobs().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_dropped_watch_and_410_gone_and_a_dropped_log_lose_and_repeat_nothing() {
+    install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let double = KubeDouble::start();
+    double.set_faults(Faults {
+        drop_first_watch_after: Some(2),
+        gone_for_watch: BTreeSet::from([2]),
+        drop_first_log_after: Some(3),
+        start_delay: Duration::from_millis(200),
+        ..Faults::default()
+    });
+    let conn = connect(dir.path(), &double);
+    let partitions: Vec<String> = vec!["a".into(), "b".into()];
+    for (i, p) in partitions.iter().enumerate() {
+        write_lines(dir.path(), i, &runner_lines("run-w", "s", "gold/x", p, 6));
+    }
+    let settings = fake_runner(dir.path(), "0.05", 0);
+    let job = submit_step(
+        &conn,
+        &settings,
+        "run-w",
+        "s",
+        "gold/x",
+        &partitions,
+        &ComputeHints::default(),
+    )
+    .await;
+    let (events, mut sink) = collector();
+    let outcome = watch::follow(
+        &conn,
+        &job,
+        ResumePoint::default(),
+        &mut sink,
+        None,
+        options(),
+    )
+    .await
+    .unwrap();
+    assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.error);
+    assert_eq!(double.watches_dropped(), 1);
+    assert!(outcome.watch_resumes >= 1, "{outcome:?}");
+    assert!(outcome.relists >= 1, "{outcome:?}");
+    // The 410 made the follower list again, then watch from the new version.
+    let requests = double.requests();
+    let pod_requests: Vec<_> = requests
+        .iter()
+        .filter(|r| r.path == "/api/v1/namespaces/data/pods")
+        .collect();
+    let lists = pod_requests
+        .iter()
+        .filter(|r| !r.query.contains_key("watch"))
+        .count();
+    assert!(lists >= 2, "one list at the start, one after 410 Gone");
+    assert!(pod_requests.iter().any(|r| {
+        r.query.get("watch").map(String::as_str) == Some("true")
+            && r.query.get("allowWatchBookmarks").map(String::as_str) == Some("true")
+            && r.query.get("labelSelector").map(String::as_str)
+                == Some(&format!("job-name={}", job.name))
+    }));
+    // Each pod's log stream was cut once and resumed.
+    let log_requests = requests.iter().filter(|r| r.path.ends_with("/log")).count();
+    assert!(
+        log_requests >= 4,
+        "two pods, each followed twice: {log_requests}"
+    );
+    let events = events.lock().unwrap();
+    let seqs = protocol_events(&events);
+    for s in seqs.values() {
+        assert_eq!(s, &(0..8).collect::<Vec<u64>>());
+    }
+    assert_eq!(seqs.len(), 2);
+    let plain: Vec<_> = events
+        .iter()
+        .filter(|e| matches!(&e.event, RunEvent::Log { message, .. } if message.starts_with("plain text")))
+        .collect();
+    assert_eq!(plain.len(), 2, "plain lines once each");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cancel_deletes_the_job_with_foreground_propagation() {
+    install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let double = KubeDouble::start();
+    let conn = connect(dir.path(), &double);
+    write_lines(
+        dir.path(),
+        0,
+        &runner_lines("run-c", "s", "gold/x", "p", 100),
+    );
+    let settings = fake_runner(dir.path(), "0.2", 0);
+    let job = submit_step(
+        &conn,
+        &settings,
+        "run-c",
+        "s",
+        "gold/x",
+        &[],
+        &ComputeHints::default(),
+    )
+    .await;
+    let cancel = Arc::new(AtomicBool::new(false));
+    let (events, mut sink) = collector();
+    let flag = cancel.clone();
+    let seen = events.clone();
+    let canceler = std::thread::spawn(move || {
+        let deadline = std::time::Instant::now() + Duration::from_secs(20);
+        while seen
+            .lock()
+            .unwrap()
+            .iter()
+            .filter(|e| e.seq.is_some())
+            .count()
+            < 2
+        {
+            assert!(
+                std::time::Instant::now() < deadline,
+                "no events before cancel"
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        flag.store(true, std::sync::atomic::Ordering::Relaxed);
+    });
+    let outcome = watch::follow(
+        &conn,
+        &job,
+        ResumePoint::default(),
+        &mut sink,
+        Some(&cancel),
+        options(),
+    )
+    .await
+    .unwrap();
+    canceler.join().unwrap();
+    assert_eq!(outcome.status, RunStatus::Canceled);
+    let delete = double
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "DELETE")
+        .expect("a DELETE request");
+    assert_eq!(
+        delete.path,
+        format!("/apis/batch/v1/namespaces/data/jobs/{}", job.name)
+    );
+    let body: serde_json::Value = serde_json::from_str(&delete.body).unwrap();
+    assert_eq!(body["propagationPolicy"], "Foreground");
+    assert!(double.jobs().is_empty());
+    double.wait_for(10, "the pod to be gone", |_, pods| pods.is_empty());
+    // Canceling a Job that is already gone is not an error.
+    watch::cancel(&conn, &job).await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn reattach_finds_the_job_by_labels_and_resumes_after_the_last_event() {
+    install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let double = KubeDouble::start();
+    let conn = connect(dir.path(), &double);
+    let partitions: Vec<String> = vec!["a".into(), "b".into()];
+    for (i, p) in partitions.iter().enumerate() {
+        write_lines(dir.path(), i, &runner_lines("run-r", "s", "gold/x", p, 8));
+    }
+    let settings = fake_runner(dir.path(), "0.1", 0);
+    let job = submit_step(
+        &conn,
+        &settings,
+        "run-r",
+        "s",
+        "gold/x",
+        &partitions,
+        &ComputeHints::default(),
+    )
+    .await;
+    // An unrelated run's Job must not be found.
+    let other_dir = tempfile::tempdir().unwrap();
+    write_lines(
+        other_dir.path(),
+        0,
+        &runner_lines("run-other", "s", "gold/x", "a", 0),
+    );
+    let other_settings = fake_runner(other_dir.path(), "0", 0);
+    let _other = submit_step(
+        &conn,
+        &other_settings,
+        "run-other",
+        "s",
+        "gold/x",
+        &[],
+        &ComputeHints::default(),
+    )
+    .await;
+
+    // First session: keep events (and the resume point, as the app stores them) until a few
+    // have arrived, then the app "exits" mid-run.
+    let kept: Arc<Mutex<(Vec<PodEvent>, ResumePoint)>> = Arc::default();
+    let session = {
+        let kept = kept.clone();
+        let conn = connect(dir.path(), &double);
+        let job = job.clone();
+        tokio::spawn(async move {
+            let mut sink = move |e: PodEvent| {
+                let mut k = kept.lock().unwrap();
+                k.1.advance(&e);
+                k.0.push(e);
+            };
+            let _ = watch::follow(
+                &conn,
+                &job,
+                ResumePoint::default(),
+                &mut sink,
+                None,
+                options(),
+            )
+            .await;
+        })
+    };
+    let deadline = std::time::Instant::now() + Duration::from_secs(20);
+    while kept
+        .lock()
+        .unwrap()
+        .0
+        .iter()
+        .filter(|e| e.seq.is_some())
+        .count()
+        < 4
+    {
+        assert!(
+            std::time::Instant::now() < deadline,
+            "no events in the first session"
+        );
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    session.abort();
+    let _ = session.await;
+    let (first, resume) = kept.lock().unwrap().clone();
+    assert!(!first.is_empty());
+
+    // After the restart: find the run's Job by its labels and carry on.
+    let found = watch::find_jobs(&conn, "customer_analytics", "run-r")
+        .await
+        .unwrap();
+    assert_eq!(found, vec![job.clone()]);
+    let list = double
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "GET" && r.path == "/apis/batch/v1/namespaces/data/jobs")
+        .unwrap();
+    assert_eq!(
+        list.query["labelSelector"],
+        "medallion.dev/project=customer_analytics,medallion.dev/run=run-r"
+    );
+    let (second, mut sink) = collector();
+    let outcome = watch::follow(&conn, &found[0], resume, &mut sink, None, options())
+        .await
+        .unwrap();
+    assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.error);
+    let mut all = first;
+    all.extend(second.lock().unwrap().iter().cloned());
+    let seqs = protocol_events(&all);
+    for s in seqs.values() {
+        assert_eq!(
+            s,
+            &(0..10).collect::<Vec<u64>>(),
+            "each event exactly once across sessions"
+        );
+    }
+    assert_eq!(seqs.len(), 2);
+    let plain = all
+        .iter()
+        .filter(|e| matches!(&e.event, RunEvent::Log { message, .. } if message.starts_with("plain text")))
+        .count();
+    assert_eq!(plain, 2);
+}
