@@ -701,3 +701,144 @@ async fn reattach_finds_the_job_by_labels_and_resumes_after_the_last_event() {
         .count();
     assert_eq!(plain, 2);
 }
+
+fn write_project(dir: &Path, resources: &str) -> std::path::PathBuf {
+    let project = dir.join("project");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(
+        project.join("medallion.toml"),
+        format!("[project]\nname = \"k8s\"\ndescription = \"EKS connection\"\n\n{resources}"),
+    )
+    .unwrap();
+    project
+}
+
+fn medallion_cli(dir: &Path, args: &[&str], env: &[(&str, &str)]) -> std::process::Output {
+    let mut cmd = std::process::Command::new(env!("CARGO_BIN_EXE_medallion"));
+    cmd.args(args)
+        .env("MEDALLION_WORKSPACE", dir.join("workspace.medallion"))
+        .env_remove("KUBECONFIG");
+    for (k, v) in env {
+        cmd.env(k, v);
+    }
+    cmd.output().unwrap()
+}
+
+#[test]
+fn an_eks_resource_round_trips_and_test_connection_reaches_the_cluster() {
+    let dir = tempfile::tempdir().unwrap();
+    let double = KubeDouble::start();
+    let config = kubeconfig(dir.path(), &double.url);
+    let project = write_project(
+        dir.path(),
+        &format!(
+            r#"[resources.k8s]
+kind = "eks"
+description = "The analytics cluster"
+kubeconfig = "{config}"
+context = "test"
+namespace = "data"
+service_account = "medallion-runner"
+image = "registry.example/medallion:1"
+
+[resources.wrong_context]
+kind = "eks"
+kubeconfig = "{config}"
+context = "nope"
+image = "registry.example/medallion:1"
+"#,
+            config = config.display()
+        ),
+    );
+    // The format keeps every field; a second write reads back the same project.
+    let loaded = medallion::format::read_project(&project).unwrap();
+    let copy = dir.path().join("copy");
+    medallion::format::write_project(&loaded.project, &copy).unwrap();
+    let again = medallion::format::read_project(&copy).unwrap();
+    assert_eq!(again.project, loaded.project);
+    let k8s = loaded.project.resource("k8s").unwrap();
+    assert!(
+        matches!(&k8s.kind, medallion::model::ResourceKind::Eks { namespace, service_account: Some(sa), .. }
+        if namespace == "data" && sa == "medallion-runner")
+    );
+
+    let p = project.to_str().unwrap();
+    let out = medallion_cli(dir.path(), &["resource", "test", p, "k8s"], &[]);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(
+            "connected to kubeconfig context `test`: namespace `data` holds 0 Medallion Job(s)"
+        ),
+        "{stdout}"
+    );
+    let list = double
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/apis/batch/v1/namespaces/data/jobs")
+        .unwrap();
+    assert_eq!(
+        list.authorization.as_deref(),
+        Some(&*format!("Bearer {EXEC_TOKEN}"))
+    );
+
+    let out = medallion_cli(dir.path(), &["resource", "test", p, "wrong_context"], &[]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(stderr.contains("kubeconfig context `nope`"), "{stderr}");
+}
+
+#[test]
+fn bad_eks_resources_are_refused_with_the_field_named() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = write_project(
+        dir.path(),
+        r#"[resources.both]
+kind = "eks"
+cluster = "prod"
+context = "dev"
+image = "img"
+
+[resources.no_ns]
+kind = "eks"
+cluster = "prod"
+namespace = "Not_Valid"
+image = "img"
+"#,
+    );
+    let loaded = medallion::format::read_project(&project).unwrap();
+    let text: Vec<String> = loaded
+        .diagnostics
+        .iter()
+        .map(|d| d.message.clone())
+        .collect();
+    assert!(
+        text.iter()
+            .any(|m| m.contains("resource `both`") && m.contains("not both")),
+        "{text:?}"
+    );
+    assert!(
+        text.iter()
+            .any(|m| m.contains("resource `no_ns`") && m.contains("namespace `Not_Valid`")),
+        "{text:?}"
+    );
+    let missing_image = write_project(
+        &dir.path().join("b"),
+        "[resources.k]\nkind = \"eks\"\ncluster = \"prod\"\n",
+    );
+    let loaded = medallion::format::read_project(&missing_image).unwrap();
+    let text: Vec<String> = loaded
+        .diagnostics
+        .iter()
+        .map(|d| d.message.clone())
+        .collect();
+    assert!(
+        text.iter()
+            .any(|m| m.contains("an eks resource needs `image`")),
+        "{text:?}"
+    );
+}

@@ -242,12 +242,10 @@ impl EksConnection {
             .ok_or_else(|| self.error("an EKS cluster name needs AWS settings (an aws resource)"))
     }
 
-    /// Endpoint and CA (base64 PEM), from `DescribeCluster` unless both are overridden.
+    /// Endpoint and CA (base64 PEM) from `DescribeCluster` (asked once; it also proves the
+    /// cluster exists and is active), overrides applied.
     async fn describe(&self, cluster: &str) -> Result<(String, String), EksError> {
         let override_ca = self.overrides.ca_pem.as_ref().map(|p| STANDARD.encode(p));
-        if let (Some(e), Some(ca)) = (&self.overrides.endpoint, &override_ca) {
-            return Ok((e.clone(), ca.clone()));
-        }
         let mut described = self.described.lock().await;
         if described.is_none() {
             let client = aws_sdk_eks::Client::new(self.sdk()?);
@@ -265,17 +263,27 @@ impl EksConnection {
             let info = out
                 .cluster()
                 .ok_or_else(|| self.error("DescribeCluster returned no cluster"))?;
-            let endpoint = info
-                .endpoint()
+            if let Some(status) = info.status()
+                && *status != aws_sdk_eks::types::ClusterStatus::Active
+            {
+                return Err(self.error(format!("the cluster is {} (not ACTIVE)", status.as_str())));
+            }
+            let endpoint = self
+                .overrides
+                .endpoint
+                .clone()
+                .or_else(|| info.endpoint().map(str::to_owned))
                 .ok_or_else(|| {
                     self.error("the cluster has no endpoint yet (is it still creating?)")
-                })?
-                .to_owned();
-            let ca = info
-                .certificate_authority()
-                .and_then(|c| c.data())
-                .ok_or_else(|| self.error("the cluster has no certificate authority yet"))?
-                .to_owned();
+                })?;
+            let ca = override_ca
+                .clone()
+                .or_else(|| {
+                    info.certificate_authority()
+                        .and_then(|c| c.data())
+                        .map(str::to_owned)
+                })
+                .ok_or_else(|| self.error("the cluster has no certificate authority yet"))?;
             *described = Some((endpoint, ca));
         }
         let (endpoint, ca) = described
