@@ -20,12 +20,13 @@ use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
+use base64::Engine as _;
 use kube_double::{Faults, KubeDouble};
 use medallion::compute::eks::job::{LABEL_ASSET, LABEL_PROJECT, LABEL_RUN};
 use medallion::compute::eks::watch::{self, FollowOptions};
 use medallion::compute::eks::{
-    ClusterOverrides, ClusterSource, EksConnection, JobRef, JobSettings, PodEvent, ResumePoint,
-    StepJob, build_job,
+    ClusterOverrides, ClusterSource, EksConnection, EksLauncher, EksStep, EksTarget, JobPhase,
+    JobRef, JobSettings, JobStatus, PodEvent, ResumePoint, StepJob, build_job,
 };
 use medallion::compute::protocol::{PROTOCOL_VERSION, RunnerLine};
 use medallion::model::{AssetKey, ComputeHints, LogLevel, RunEvent, RunStatus, StepOutcome};
@@ -181,6 +182,7 @@ fn submit_step(
             step_id: step,
             assets: &assets,
             partitions,
+            completions: partitions.len().max(1),
             plan_uri: "s3://bucket/medallion/_runs/plan.json",
             hints,
         },
@@ -324,6 +326,7 @@ async fn indexed_job_runs_one_pod_per_partition_and_its_log_becomes_run_events()
             step_id: "gold/daily_revenue",
             assets: &assets,
             partitions: &partitions,
+            completions: 3,
             plan_uri: "s3://bucket/medallion/_runs/plan.json",
             hints: &hints,
         },
@@ -841,4 +844,257 @@ image = "img"
             .any(|m| m.contains("an eks resource needs `image`")),
         "{text:?}"
     );
+}
+
+// ---------------------------------------------------------------- EKS by name, on moto
+
+fn peers() -> bool {
+    let on = std::env::var("MEDALLION_TEST_PEERS").as_deref() == Ok("1");
+    if !on {
+        eprintln!(
+            "peer test not run: tests/run starts the servers and sets MEDALLION_TEST_PEERS=1"
+        );
+    }
+    on
+}
+
+fn peer_env(name: &str) -> String {
+    std::env::var(name).unwrap_or_else(|_| {
+        panic!("MEDALLION_TEST_PEERS=1 but {name} is not set: run the suite with tests/run")
+    })
+}
+
+/// One certificate from the system bundle: the CA override needs a well-formed PEM.
+fn some_ca_pem() -> String {
+    let bundle = std::fs::read_to_string("/etc/ssl/certs/ca-certificates.crt").unwrap();
+    let end = "-----END CERTIFICATE-----";
+    let stop = bundle.find(end).unwrap() + end.len();
+    let start = bundle[..stop].rfind("-----BEGIN CERTIFICATE-----").unwrap();
+    format!("{}\n", &bundle[start..stop])
+}
+
+#[test]
+fn an_eks_cluster_by_name_is_reached_with_describe_cluster_and_a_presigned_sts_token() {
+    if !peers() {
+        return;
+    }
+    install_crypto();
+    let moto = peer_env("MEDALLION_TEST_MOTO_URL");
+    let dir = tempfile::tempdir().unwrap();
+    let double = KubeDouble::start();
+    let cluster = format!("analytics-{}", std::process::id());
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(async {
+        let config = aws_sdk_eks::Config::builder()
+            .behavior_version(aws_sdk_eks::config::BehaviorVersion::latest())
+            .region(aws_sdk_eks::config::Region::new("us-east-1"))
+            .endpoint_url(&moto)
+            .credentials_provider(aws_sdk_eks::config::Credentials::new(
+                "testing", "testing", None, None, "test",
+            ))
+            .build();
+        aws_sdk_eks::Client::from_conf(config)
+            .create_cluster()
+            .name(&cluster)
+            .role_arn("arn:aws:iam::123456789012:role/eks")
+            .resources_vpc_config(
+                aws_sdk_eks::types::VpcConfigRequest::builder()
+                    .subnet_ids("subnet-1")
+                    .build(),
+            )
+            .send()
+            .await
+            .unwrap();
+    });
+    let ca = dir.path().join("ca.pem");
+    std::fs::write(&ca, some_ca_pem()).unwrap();
+    let project = write_project(
+        dir.path(),
+        &format!(
+            r#"[resources.aws_moto]
+kind = "aws"
+region = "us-east-1"
+endpoint_url = "{moto}"
+
+[resources.prod]
+kind = "eks"
+cluster = "{cluster}"
+aws = "aws_moto"
+endpoint_url = "{api}"
+ca_file = "{ca}"
+namespace = "data"
+image = "registry.example/medallion:1"
+
+[resources.missing]
+kind = "eks"
+cluster = "no-such-cluster"
+aws = "aws_moto"
+endpoint_url = "{api}"
+image = "registry.example/medallion:1"
+"#,
+            api = double.url,
+            ca = ca.display()
+        ),
+    );
+    let env = [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ];
+    let p = project.to_str().unwrap();
+    let out = medallion_cli(dir.path(), &["resource", "test", p, "prod"], &env);
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{stdout}{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        stdout.contains(&format!("connected to EKS cluster `{cluster}`")),
+        "{stdout}"
+    );
+    // The API server got the token EKS expects: a presigned STS GetCallerIdentity URL.
+    let auth = double.requests()[0].authorization.clone().unwrap();
+    let token = auth.strip_prefix("Bearer k8s-aws-v1.").expect(&auth);
+    let url = String::from_utf8(
+        base64::engine::general_purpose::URL_SAFE_NO_PAD
+            .decode(token)
+            .unwrap(),
+    )
+    .unwrap();
+    assert!(
+        url.starts_with(
+            "https://sts.us-east-1.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15&"
+        ),
+        "{url}"
+    );
+    assert!(url.contains("X-Amz-Credential=testing%2F"), "{url}");
+    assert!(url.contains("%2Fus-east-1%2Fsts%2Faws4_request"), "{url}");
+    assert!(
+        url.contains("X-Amz-SignedHeaders=host%3Bx-k8s-aws-id"),
+        "{url}"
+    );
+    assert!(url.contains("X-Amz-Expires=60"), "{url}");
+
+    let out = medallion_cli(dir.path(), &["resource", "test", p, "missing"], &env);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(!out.status.success());
+    assert!(
+        stderr.contains("EKS cluster `no-such-cluster`")
+            && stderr.contains("DescribeCluster failed"),
+        "{stderr}"
+    );
+}
+
+// ---------------------------------------------------------------- the polled launcher
+
+fn launcher(dir: &Path, double: &KubeDouble, settings: JobSettings) -> EksLauncher {
+    EksLauncher::new(EksTarget {
+        connection: connect(dir, double),
+        settings,
+    })
+    .unwrap()
+}
+
+fn wait_phase(l: &EksLauncher, id: &str, done: impl Fn(JobPhase) -> bool) -> JobStatus {
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    loop {
+        let s = l.status(id).unwrap();
+        if done(s.phase) {
+            return s;
+        }
+        assert!(std::time::Instant::now() < deadline, "stuck at {s:?}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn step(run: &str, partitions: &[&str]) -> EksStep {
+    EksStep {
+        project: "customer_analytics".into(),
+        run_id: run.into(),
+        step_id: "s1-eks".into(),
+        assets: vec![AssetKey::new("gold/x")],
+        plan_uri: "s3://bucket/plan.json".into(),
+        partitions: partitions.iter().map(|p| (*p).to_owned()).collect(),
+        completions: partitions.len().max(1),
+        hints: ComputeHints {
+            memory_mb: Some(768),
+            ..ComputeHints::default()
+        },
+    }
+}
+
+#[test]
+fn the_polled_launcher_submits_reads_logs_by_position_and_reports_oom() {
+    install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let double = KubeDouble::start();
+    for (i, p) in ["a", "b"].iter().enumerate() {
+        write_lines(
+            dir.path(),
+            i,
+            &runner_lines("run-l", "s1-eks", "gold/x", p, 2),
+        );
+    }
+    let l = launcher(dir.path(), &double, fake_runner(dir.path(), "0", 0));
+    let id = l.submit(&step("run-l", &["a", "b"])).unwrap();
+    assert!(id.starts_with("data/mdl-s1-eks-"), "{id}");
+    assert_eq!(
+        l.find_submitted("run-l", "s1-eks").unwrap(),
+        Some(id.clone())
+    );
+    assert_eq!(l.find_submitted("run-l", "s2-eks").unwrap(), None);
+    let s = wait_phase(&l, &id, |p| p == JobPhase::Succeeded);
+    assert_eq!(s.exit_code, Some(0));
+    let first = l.read_logs(&id, 1, None).unwrap();
+    assert_eq!(first.lines.len(), 6, "{first:?}");
+    assert!(first.lines.iter().any(|l| l == "plain text from b"));
+    let again = l.read_logs(&id, 1, first.position.as_deref()).unwrap();
+    assert!(again.lines.is_empty(), "{again:?}");
+    assert_eq!(again.position, first.position);
+
+    // An OOMKilled child fails the step with the sentence and exit code 137.
+    double.set_faults(Faults {
+        oom_indexes: BTreeSet::from([0]),
+        ..Faults::default()
+    });
+    let id = l.submit(&step("run-oom", &["a"])).unwrap();
+    let s = wait_phase(&l, &id, |p| p == JobPhase::Failed);
+    assert_eq!(s.exit_code, Some(137));
+    let reason = s.reason.unwrap();
+    assert!(
+        reason.contains("was OOMKilled") && reason.contains("768Mi"),
+        "{reason}"
+    );
+}
+
+#[test]
+fn the_polled_launcher_cancels_with_foreground_deletion() {
+    install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let double = KubeDouble::start();
+    write_lines(
+        dir.path(),
+        0,
+        &runner_lines("run-lc", "s1-eks", "gold/x", "p", 50),
+    );
+    let l = launcher(dir.path(), &double, fake_runner(dir.path(), "0.2", 0));
+    let id = l.submit(&step("run-lc", &[])).unwrap();
+    wait_phase(&l, &id, |p| p == JobPhase::Running);
+    l.cancel(&id).unwrap();
+    let delete = double
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "DELETE")
+        .unwrap();
+    assert!(
+        delete.body.contains("\"propagationPolicy\":\"Foreground\""),
+        "{}",
+        delete.body
+    );
+    let s = l.status(&id).unwrap();
+    assert_eq!(s.phase, JobPhase::Stopped);
 }

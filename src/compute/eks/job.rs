@@ -38,6 +38,7 @@ pub const ANNOTATION_RUN_ID: &str = "medallion.dev/run-id";
 pub const ANNOTATION_STEP_ID: &str = "medallion.dev/step-id";
 pub const ANNOTATION_ASSETS: &str = "medallion.dev/assets";
 pub const ANNOTATION_PARTITIONS: &str = "medallion.dev/partitions";
+pub const ANNOTATION_COMPLETIONS: &str = "medallion.dev/completions";
 pub const ANNOTATION_PLAN: &str = "medallion.dev/plan";
 /// The name of the runner container (what `kubectl logs -c` and the log requests name).
 pub const CONTAINER: &str = "main";
@@ -82,8 +83,11 @@ pub struct StepJob<'a> {
     pub run_id: &'a str,
     pub step_id: &'a str,
     pub assets: &'a [AssetKey],
-    /// Empty or one: a plain Job; several: an Indexed Job with one pod per partition.
+    /// The partitions' names, in completion-index order (may be empty when unknown).
     pub partitions: &'a [String],
+    /// How many pods must succeed: 1 for a plain Job; more: an Indexed Job, one pod per
+    /// partition.
+    pub completions: usize,
     /// The `s3://` URI of the step's [`crate::compute::protocol::StepPlan`].
     pub plan_uri: &'a str,
     pub hints: &'a ComputeHints,
@@ -202,9 +206,11 @@ pub fn build_job(settings: &JobSettings, step: &StepJob<'_>) -> Job {
         serde_json::to_string(step.partitions).unwrap_or_default(),
     );
     annotations.insert(ANNOTATION_PLAN.to_owned(), step.plan_uri.to_owned());
+    let count = step.completions.max(step.partitions.len()).max(1);
+    annotations.insert(ANNOTATION_COMPLETIONS.to_owned(), count.to_string());
 
-    let completions = i32::try_from(step.partitions.len().max(1)).unwrap_or(i32::MAX);
-    let indexed = step.partitions.len() > 1;
+    let completions = i32::try_from(count).unwrap_or(i32::MAX);
+    let indexed = count > 1;
     let hints = step.hints;
 
     let vcpu = hints.vcpu.unwrap_or(DEFAULT_VCPU);
@@ -378,6 +384,7 @@ mod tests {
                 step_id: "gold/daily_revenue",
                 assets: &assets,
                 partitions: &partitions,
+                completions: 3,
                 plan_uri: "s3://b/p/_runs/r1/plan.json",
                 hints: &hints,
             },
@@ -419,6 +426,7 @@ mod tests {
                 step_id: "bronze/orders",
                 assets: &assets,
                 partitions: &[],
+                completions: 1,
                 plan_uri: "s3://b/plan.json",
                 hints: &ComputeHints::default(),
             },

@@ -15,12 +15,14 @@
 pub mod connection;
 pub mod cost;
 pub mod job;
+pub mod launcher;
 pub mod logs;
 pub mod token;
 pub mod watch;
 
 pub use connection::{ClusterOverrides, ClusterSource, EksConnection};
 pub use job::{JobSettings, StepJob, build_job};
+pub use launcher::{EksLauncher, EksStep, JobPhase, JobStatus, PodLogRead};
 pub use watch::{FollowOutcome, JobRef, PodEvent, PodUsage, ResumePoint};
 
 use crate::compute::SecretSource;

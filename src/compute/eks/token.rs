@@ -139,6 +139,12 @@ mod tests {
         assert_eq!(param(&q, "X-Amz-SignedHeaders"), "host%3Bx-k8s-aws-id");
         let sig = param(&q, "X-Amz-Signature");
         assert_eq!(sig.len(), 64);
+        // Computed independently (Python hmac/hashlib following the SigV4 spec: canonical
+        // request with `host` and `x-k8s-aws-id` headers, empty payload hash).
+        assert_eq!(
+            sig,
+            "3910def2f4df10ab820a235ff9c688fba2ae7b7e5ec553155fd214c0efbf12f1"
+        );
         assert!(
             sig.chars()
                 .all(|c| c.is_ascii_hexdigit() && !c.is_ascii_uppercase())

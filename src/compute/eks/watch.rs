@@ -55,8 +55,10 @@ pub struct JobRef {
     pub name: String,
     pub run_id: String,
     pub step_id: String,
-    /// The partition of each completion index (empty: one unpartitioned pod).
+    /// The partition of each completion index, when known.
     pub partitions: Vec<String>,
+    /// How many pods must succeed (one per completion index).
+    pub completions: usize,
 }
 
 impl JobRef {
@@ -72,12 +74,18 @@ impl JobRef {
                 .get(ANNOTATION_PARTITIONS)
                 .and_then(|p| serde_json::from_str(p).ok())
                 .unwrap_or_default(),
+            completions: job
+                .spec
+                .as_ref()
+                .and_then(|s| s.completions)
+                .and_then(|c| usize::try_from(c).ok())
+                .unwrap_or(1),
         })
     }
 
     /// How many pods must succeed.
     pub fn completions(&self) -> usize {
-        self.partitions.len().max(1)
+        self.completions.max(1)
     }
 
     /// The partition at a completion index.
@@ -244,7 +252,7 @@ pub async fn find_jobs(
 
 /// What a pod's status says, for the follower.
 #[derive(Debug, Clone, PartialEq)]
-enum PodState {
+pub(crate) enum PodState {
     /// Not started yet; `note` is a reason worth one warning (unschedulable).
     Pending {
         note: Option<String>,
@@ -262,7 +270,7 @@ fn time_secs(t: Option<&k8s_openapi::apimachinery::pkg::apis::meta::v1::Time>) -
     t.map(|t| t.0.as_millisecond() as f64 / 1000.0)
 }
 
-fn pod_index(pod: &Pod) -> usize {
+pub(crate) fn pod_index(pod: &Pod) -> usize {
     let from = |m: Option<&BTreeMap<String, String>>| {
         m.and_then(|m| m.get(COMPLETION_INDEX_ANNOTATION))
             .and_then(|v| v.parse::<usize>().ok())
@@ -306,14 +314,13 @@ fn memory_limit(pod: &Pod) -> Option<String> {
 }
 
 /// Reads a pod's status into a [`PodState`] with failures as one sentence each.
-fn pod_state(pod: &Pod, job: &JobRef) -> PodState {
+pub(crate) fn pod_state(pod: &Pod, job: &JobRef) -> PodState {
     let name = pod.name_any();
     let index = pod_index(pod);
     let who = match job.partition(index) {
-        Some(p) if job.partitions.len() > 1 || !p.is_empty() => {
-            format!("pod {name} (partition {p})")
-        }
-        _ => format!("pod {name}"),
+        Some(p) => format!("pod {name} (partition {p})"),
+        None if job.completions() > 1 => format!("pod {name} (completion index {index})"),
+        None => format!("pod {name}"),
     };
     let status = pod.status.clone().unwrap_or_default();
     let container = status.container_statuses.as_ref().and_then(|cs| {

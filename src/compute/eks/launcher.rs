@@ -1,0 +1,394 @@
+//! EKS as a polled launcher: submit a step's Job, read its state and each pod's log from a
+//! position, cancel it — the shape the run orchestration drives every remote tier through.
+//! (The streaming [`super::watch::follow`] is the live path; this one suits an orchestrator
+//! that stores a position after every read and may restart between reads.)
+//!
+//! Calls block: the launcher owns a small tokio runtime (a kube client is bound to the runtime
+//! it was made on) and runs each call on it from a helper thread, so callers may be plain
+//! threads or tasks of another runtime alike.
+
+use std::future::Future;
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use kube::Api;
+use kube::api::{ListParams, LogParams};
+
+use super::job::{CONTAINER, StepJob, build_job, job_name};
+use super::watch::{JobRef, PodState, cancel, pod_index, pod_state, submit};
+use super::{EksTarget, describe_kube_error};
+use crate::model::{AssetKey, ComputeHints};
+
+/// What the platform says about a step (mirrors the orchestration's remote phases).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobPhase {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    /// The Job is gone (deleted: canceled, or cleaned up by its TTL).
+    Stopped,
+}
+
+/// A step's Job as the cluster reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobStatus {
+    pub phase: JobPhase,
+    /// The Job's own words: `Active`, `Complete`, `Failed`, `Deleted`.
+    pub status: String,
+    pub exit_code: Option<i32>,
+    /// One sentence per failed pod (`OOMKilled`, image pull errors, evictions, exit codes).
+    pub reason: Option<String>,
+}
+
+/// New log lines of one pod, and where to continue (`pod-name:lines-read`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PodLogRead {
+    pub lines: Vec<String>,
+    pub position: Option<String>,
+}
+
+/// The steps a launcher submits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EksStep {
+    pub project: String,
+    pub run_id: String,
+    pub step_id: String,
+    pub assets: Vec<AssetKey>,
+    pub plan_uri: String,
+    /// The partitions of an array step (their names, when known), else empty.
+    pub partitions: Vec<String>,
+    /// How many pods: 1, or one per partition.
+    pub completions: usize,
+    pub hints: ComputeHints,
+}
+
+pub struct EksLauncher {
+    target: EksTarget,
+    runtime: tokio::runtime::Runtime,
+}
+
+impl std::fmt::Debug for EksLauncher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EksLauncher")
+            .field("target", &self.target)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `namespace/name`, the identifier the orchestration stores.
+pub fn remote_id(job: &JobRef) -> String {
+    format!("{}/{}", job.namespace, job.name)
+}
+
+fn split_remote_id(remote_id: &str) -> Result<(&str, &str), String> {
+    remote_id
+        .split_once('/')
+        .ok_or_else(|| format!("`{remote_id}` is not an EKS Job id (namespace/name)"))
+}
+
+impl EksLauncher {
+    /// # Errors
+    /// When no runtime can be started.
+    pub fn new(target: EksTarget) -> Result<Self, String> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("eks-launcher")
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the EKS launcher's runtime: {e}"))?;
+        Ok(Self { target, runtime })
+    }
+
+    pub fn target(&self) -> &EksTarget {
+        &self.target
+    }
+
+    fn block<T: Send>(
+        &self,
+        fut: impl Future<Output = Result<T, String>> + Send,
+    ) -> Result<T, String> {
+        std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .name("eks-call".into())
+                .spawn_scoped(s, || self.runtime.block_on(fut))
+                .map_err(|e| format!("cannot start a thread for an EKS call: {e}"))?
+                .join()
+                .unwrap_or_else(|_| Err("an EKS call panicked".to_owned()))
+        })
+    }
+
+    /// Creates the step's Job; returns its id (`namespace/name`).
+    ///
+    /// # Errors
+    /// When the cluster refuses the Job.
+    pub fn submit(&self, step: &EksStep) -> Result<String, String> {
+        let job = build_job(
+            &self.target.settings,
+            &StepJob {
+                project: &step.project,
+                run_id: &step.run_id,
+                step_id: &step.step_id,
+                assets: &step.assets,
+                partitions: &step.partitions,
+                completions: step.completions,
+                plan_uri: &step.plan_uri,
+                hints: &step.hints,
+            },
+        );
+        self.block(async {
+            submit(&self.target.connection, &job)
+                .await
+                .map(|j| remote_id(&j))
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    /// The Job of a step submitted before a crash, found by its deterministic name.
+    ///
+    /// # Errors
+    /// When the cluster cannot be asked.
+    pub fn find_submitted(&self, run_id: &str, step_id: &str) -> Result<Option<String>, String> {
+        let conn = &self.target.connection;
+        let name = job_name(run_id, step_id);
+        self.block(async {
+            let api: Api<Job> = Api::namespaced(
+                conn.client().await.map_err(|e| e.to_string())?,
+                conn.namespace(),
+            );
+            let job = api.get_opt(&name).await.map_err(|e| {
+                format!(
+                    "reading Job `{name}` on {}: {}",
+                    conn.label(),
+                    describe_kube_error(&e)
+                )
+            })?;
+            Ok(job
+                .as_ref()
+                .and_then(JobRef::from_job)
+                .filter(|j| j.run_id == run_id && j.step_id == step_id)
+                .map(|j| remote_id(&j)))
+        })
+    }
+
+    /// The Job's phase, with every failed pod's sentence as the reason.
+    ///
+    /// # Errors
+    /// When the cluster cannot be asked.
+    pub fn status(&self, remote: &str) -> Result<JobStatus, String> {
+        let (namespace, name) = split_remote_id(remote)?;
+        let conn = &self.target.connection;
+        self.block(async {
+            let client = conn.client().await.map_err(|e| e.to_string())?;
+            let jobs: Api<Job> = Api::namespaced(client.clone(), namespace);
+            let Some(job) = jobs.get_opt(name).await.map_err(|e| {
+                format!(
+                    "reading Job `{name}` on {}: {}",
+                    conn.label(),
+                    describe_kube_error(&e)
+                )
+            })?
+            else {
+                return Ok(JobStatus {
+                    phase: JobPhase::Stopped,
+                    status: "Deleted".to_owned(),
+                    exit_code: None,
+                    reason: Some(format!("Job {name} no longer exists (deleted or expired)")),
+                });
+            };
+            let job_ref = JobRef::from_job(&job).ok_or_else(|| {
+                format!("Job `{name}` was not made by Medallion (no medallion.dev annotations)")
+            })?;
+            let pods: Api<Pod> = Api::namespaced(client, namespace);
+            let list = pods
+                .list(&ListParams::default().labels(&format!("job-name={name}")))
+                .await
+                .map_err(|e| {
+                    format!(
+                        "listing the pods of Job `{name}`: {}",
+                        describe_kube_error(&e)
+                    )
+                })?;
+            let mut failures = Vec::new();
+            let mut exit_code = None;
+            let mut running = false;
+            for pod in &list.items {
+                match pod_state(pod, &job_ref) {
+                    PodState::Failed { message, .. } => {
+                        exit_code = exit_code.or_else(|| terminated_exit_code(pod));
+                        failures.push(message);
+                    }
+                    PodState::Running => running = true,
+                    PodState::Pending { .. } | PodState::Succeeded => {}
+                }
+            }
+            let conditions = job
+                .status
+                .as_ref()
+                .and_then(|s| s.conditions.clone())
+                .unwrap_or_default();
+            let condition = |kind: &str| {
+                conditions
+                    .iter()
+                    .find(|c| c.type_ == kind && c.status == "True")
+            };
+            let (phase, status) = if let Some(c) = condition("Failed") {
+                if failures.is_empty() {
+                    failures.push(format!(
+                        "Job {name} failed{}{}",
+                        c.reason
+                            .as_ref()
+                            .map(|r| format!(" ({r})"))
+                            .unwrap_or_default(),
+                        c.message
+                            .as_ref()
+                            .map(|m| format!(": {m}"))
+                            .unwrap_or_default()
+                    ));
+                }
+                (JobPhase::Failed, "Failed")
+            } else if !failures.is_empty() {
+                (JobPhase::Failed, "Failed")
+            } else if condition("Complete").is_some() {
+                (JobPhase::Succeeded, "Complete")
+            } else if running {
+                (JobPhase::Running, "Active")
+            } else {
+                (JobPhase::Pending, "Active")
+            };
+            Ok(JobStatus {
+                phase,
+                status: status.to_owned(),
+                exit_code: if phase == JobPhase::Succeeded {
+                    Some(0)
+                } else {
+                    exit_code
+                },
+                reason: (!failures.is_empty()).then(|| failures.join("; ")),
+            })
+        })
+    }
+
+    /// New log lines of the pod at completion index `child` after `position`.
+    ///
+    /// # Errors
+    /// When the cluster cannot be asked.
+    pub fn read_logs(
+        &self,
+        remote: &str,
+        child: usize,
+        position: Option<&str>,
+    ) -> Result<PodLogRead, String> {
+        let (namespace, name) = split_remote_id(remote)?;
+        let conn = &self.target.connection;
+        let (last_pod, read) = match position.and_then(|p| p.rsplit_once(':')) {
+            Some((pod, n)) => (Some(pod.to_owned()), n.parse::<usize>().unwrap_or(0)),
+            None => (None, 0),
+        };
+        self.block(async {
+            let pods: Api<Pod> =
+                Api::namespaced(conn.client().await.map_err(|e| e.to_string())?, namespace);
+            let list = pods
+                .list(&ListParams::default().labels(&format!("job-name={name}")))
+                .await
+                .map_err(|e| {
+                    format!(
+                        "listing the pods of Job `{name}`: {}",
+                        describe_kube_error(&e)
+                    )
+                })?;
+            // The newest pod of that index (a replaced pod starts a new log).
+            let Some(pod) = list
+                .items
+                .iter()
+                .filter(|p| pod_index(p) == child)
+                .max_by_key(|p| p.metadata.creation_timestamp.as_ref().map(|t| t.0))
+            else {
+                return Ok(PodLogRead {
+                    lines: Vec::new(),
+                    position: position.map(str::to_owned),
+                });
+            };
+            let pod_name = pod.metadata.name.clone().unwrap_or_default();
+            let started = pod
+                .status
+                .as_ref()
+                .and_then(|s| s.container_statuses.as_ref())
+                .and_then(|cs| cs.iter().find(|c| c.name == CONTAINER))
+                .and_then(|c| c.state.as_ref())
+                .is_some_and(|s| s.running.is_some() || s.terminated.is_some());
+            if !started {
+                return Ok(PodLogRead {
+                    lines: Vec::new(),
+                    position: position.map(str::to_owned),
+                });
+            }
+            let text = pods
+                .logs(
+                    &pod_name,
+                    &LogParams {
+                        container: Some(CONTAINER.to_owned()),
+                        ..LogParams::default()
+                    },
+                )
+                .await
+                .map_err(|e| {
+                    format!(
+                        "reading the log of pod {pod_name}: {}",
+                        describe_kube_error(&e)
+                    )
+                })?;
+            // Only whole lines: a line still being written is read next time.
+            let complete = text.rfind('\n').map_or("", |i| &text[..i]);
+            let all: Vec<&str> = if complete.is_empty() && !text.ends_with('\n') {
+                Vec::new()
+            } else {
+                complete.split('\n').collect()
+            };
+            let skip = if last_pod.as_deref() == Some(pod_name.as_str()) {
+                read
+            } else {
+                0
+            };
+            Ok(PodLogRead {
+                lines: all.iter().skip(skip).map(|l| (*l).to_owned()).collect(),
+                position: Some(format!("{pod_name}:{}", all.len().max(skip))),
+            })
+        })
+    }
+
+    /// Deletes the Job with foreground propagation.
+    ///
+    /// # Errors
+    /// When the cluster refuses.
+    pub fn cancel(&self, remote: &str) -> Result<(), String> {
+        let (namespace, name) = split_remote_id(remote)?;
+        let job = JobRef {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            run_id: String::new(),
+            step_id: String::new(),
+            partitions: Vec::new(),
+            completions: 1,
+        };
+        self.block(async {
+            cancel(&self.target.connection, &job)
+                .await
+                .map_err(|e| e.to_string())
+        })
+    }
+}
+
+fn terminated_exit_code(pod: &Pod) -> Option<i32> {
+    pod.status
+        .as_ref()?
+        .container_statuses
+        .as_ref()?
+        .iter()
+        .find(|c| c.name == CONTAINER)?
+        .state
+        .as_ref()?
+        .terminated
+        .as_ref()
+        .map(|t| t.exit_code)
+}
