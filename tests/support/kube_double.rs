@@ -101,6 +101,8 @@ struct State {
     killed: BTreeSet<(String, String)>,
     /// Extra environment for every pod's process (what IRSA or a node would give).
     pod_env: Vec<(String, String)>,
+    /// Programs of the image mapped to local paths (`medallion` → the built binary).
+    programs: BTreeMap<String, String>,
 }
 
 /// A running double; dropped at the end of the test.
@@ -209,6 +211,15 @@ impl KubeDouble {
     /// Environment every pod's process gets besides its container env.
     pub fn set_pod_env(&self, env: Vec<(String, String)>) {
         self.state.lock().unwrap().pod_env = env;
+    }
+
+    /// Runs `path` when a container's command is `program` (the image's entry point).
+    pub fn map_program(&self, program: &str, path: &str) {
+        self.state
+            .lock()
+            .unwrap()
+            .programs
+            .insert(program.to_owned(), path.to_owned());
     }
 
     /// Forgets the pod history: a watch from any version seen so far gets 410 Gone.
@@ -757,6 +768,9 @@ impl Server {
             .collect();
         if argv.is_empty() {
             argv.push("true".into());
+        }
+        if let Some(path) = self.state.lock().unwrap().programs.get(&argv[0]) {
+            argv[0].clone_from(path);
         }
         let mut cmd = tokio::process::Command::new(&argv[0]);
         cmd.args(&argv[1..])
