@@ -100,6 +100,46 @@ pub fn actual_usd(pods: &[PodSpan], prices: &EksPrices) -> f64 {
     node_hours * prices.node_hour_usd + span_hours * prices.cluster_hour_usd * prices.cluster_share
 }
 
+/// An estimate for a step from the asset's hints: `pods` pods (1, or one per partition) of
+/// `secs_per_pod` each on the hinted node type, `max_nodes` at a time. `node_hour_usd` is the
+/// node type's price when the price table has it.
+///
+/// # Errors
+/// When the node type is unknown or has no price (never guessed).
+pub fn step_estimate_usd(
+    hints: &crate::model::ComputeHints,
+    pods: u32,
+    secs_per_pod: f64,
+    node_hour_usd: Option<f64>,
+    cluster_hour_usd: f64,
+) -> Result<f64, String> {
+    let node_type = hints
+        .node_type
+        .as_deref()
+        .ok_or("the asset names no node_type, so the node price is unknown")?;
+    let node = node_capacity(node_type)
+        .ok_or_else(|| format!("the size of node type `{node_type}` is not known"))?;
+    let node_hour_usd = node_hour_usd
+        .ok_or_else(|| format!("the price table has no price for `{node_type}` nodes"))?;
+    let request = PodRequest {
+        vcpu: hints.vcpu.unwrap_or(super::job::DEFAULT_VCPU),
+        memory_mb: f64::from(hints.memory_mb.unwrap_or(super::job::DEFAULT_MEMORY_MB)),
+    };
+    let parallelism = hints.max_nodes.unwrap_or(pods).max(1);
+    Ok(estimate_usd(
+        request,
+        pods,
+        parallelism,
+        secs_per_pod,
+        &EksPrices {
+            node_hour_usd,
+            node,
+            cluster_hour_usd,
+            cluster_share: 1.0,
+        },
+    ))
+}
+
 /// The size of common general-purpose, compute and memory EC2 types from their name
 /// (`m6i.xlarge` → 4 vCPU, 16 GiB): sizes double from `large` (2 vCPU) up; `m` families have
 /// 4 GiB per vCPU, `c` 2 GiB, `r` 8 GiB. `None` for anything else (then the user gives it).
@@ -223,6 +263,28 @@ mod tests {
         let usd = actual_usd(&pods, &prices());
         assert!((usd - (2.5 * 0.192 + 2.0 * 0.10)).abs() < 1e-12, "{usd}");
         assert!(actual_usd(&[], &prices()).abs() < 1e-12);
+    }
+
+    #[test]
+    fn step_estimate_from_hints_names_what_is_missing() {
+        let hints = crate::model::ComputeHints {
+            vcpu: Some(2.0),
+            memory_mb: Some(4096),
+            node_type: Some("m5.xlarge".into()),
+            max_nodes: Some(4),
+            ..crate::model::ComputeHints::default()
+        };
+        // 8 pods of half an m5.xlarge for 30 min, 4 at a time: 2 node-hours + 1 h of cluster.
+        let usd = step_estimate_usd(&hints, 8, 1800.0, Some(0.192), 0.10).unwrap();
+        assert!((usd - (2.0 * 0.192 + 0.10)).abs() < 1e-12, "{usd}");
+        let err = step_estimate_usd(&hints, 8, 1800.0, None, 0.10).unwrap_err();
+        assert!(err.contains("no price for `m5.xlarge`"), "{err}");
+        let none = crate::model::ComputeHints::default();
+        assert!(
+            step_estimate_usd(&none, 1, 60.0, Some(1.0), 0.1)
+                .unwrap_err()
+                .contains("no node_type")
+        );
     }
 
     #[test]
