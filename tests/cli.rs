@@ -244,3 +244,347 @@ fn workspace_flag_overrides_the_environment() {
     assert!(flag_ws.exists());
     assert!(!env_ws.exists());
 }
+
+fn json(o: &Output) -> serde_json::Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
+}
+
+#[test]
+fn plan_prints_tier_reason_size_duration_cost_and_price_date_per_asset() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws.sqlite");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/customer_analytics");
+    let o = medallion(
+        &ws,
+        &["plan", example.to_str().unwrap(), "--format", "json"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let plans = json(&o);
+    let plans = plans.as_array().unwrap();
+    assert_eq!(plans.len(), 6);
+    for p in plans {
+        for field in [
+            "asset",
+            "tier",
+            "reason",
+            "vcpu",
+            "memory_mb",
+            "est_duration_secs",
+            "est_cost_usd",
+            "prices_as_of",
+        ] {
+            assert!(p.get(field).is_some(), "{field} missing in {p}");
+        }
+        assert_eq!(p["prices_as_of"], "2026-11-26");
+        assert!(p["reason"].as_str().unwrap().ends_with('.'), "{p}");
+    }
+    let by = |k: &str| plans.iter().find(|p| p["asset"] == k).unwrap();
+    assert_eq!(by("raw_orders")["tier"], "lambda");
+    assert!(by("raw_orders")["est_cost_usd"].as_f64().unwrap() > 0.0);
+    assert_eq!(by("order_history")["tier"], "fargate");
+    assert_eq!(by("order_history")["memory_mb"], 8192);
+    // No EC2 price ships: the EKS assets say which price is missing.
+    assert!(by("daily_revenue")["est_cost_usd"].is_null());
+    assert_eq!(by("daily_revenue")["missing_price"], "ec2.m6i.large.hour");
+
+    // By name, with a selection; the text form shows the reason and the total.
+    let o = medallion(
+        &ws,
+        &["plan", "customer_analytics", "--select", "+order_history"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains("prices as of 2026-11-26"), "{out}");
+    assert!(
+        out.contains("Fargate: the asset's compute hint asks for it"),
+        "{out}"
+    );
+    assert!(out.contains("total $"), "{out}");
+    assert!(!out.contains("daily_revenue"), "{out}");
+
+    // After a local run, estimates come from history.
+    let o = medallion(&ws, &["materialize", "customer_analytics"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let o = medallion(&ws, &["plan", "customer_analytics", "--format", "json"]);
+    let plans = json(&o);
+    assert!(
+        plans
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|p| p["confidence"] == "history" && p["history_runs"] == 1),
+        "{plans}"
+    );
+
+    // Bad input: an unknown project or selection.
+    let o = medallion(&ws, &["plan", "no_such_project"]);
+    assert_ne!(o.status.code(), Some(0));
+    let o = medallion(&ws, &["plan", "customer_analytics", "--select", "nope"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+#[test]
+fn plan_refuses_a_hint_that_breaks_a_limit() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws.sqlite");
+    let project = dir.path().join("p");
+    std::fs::create_dir_all(project.join("data")).unwrap();
+    std::fs::write(project.join("data/x.csv"), "a\n1\n").unwrap();
+    std::fs::write(
+        project.join("medallion.toml"),
+        "[project]\nname = \"big\"\n\n[assets.x]\nlayer = \"bronze\"\n\n[assets.x.source]\nkind = \"csv\"\npath = \"data/x.csv\"\n\n[assets.x.compute]\ntier = \"lambda\"\nmemory_mb = 20480\n",
+    )
+    .unwrap();
+    // A fixed size over the limit is already a validation error.
+    let o = medallion(&ws, &["plan", project.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    assert!(
+        text(&o).contains("128–10240 MB, not 20480 MB"),
+        "{}",
+        text(&o)
+    );
+    // An estimate over the hint's timeout is the planner's to report, never silently moved.
+    let toml = std::fs::read_to_string(project.join("medallion.toml")).unwrap();
+    std::fs::write(
+        project.join("medallion.toml"),
+        toml.replace("memory_mb = 20480", "timeout_secs = 1"),
+    )
+    .unwrap();
+    let o = medallion(
+        &ws,
+        &["plan", project.to_str().unwrap(), "--format", "json"],
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let v = json(&o);
+    assert_eq!(v[0]["tier"], "lambda");
+    assert!(
+        v[0]["problem"]
+            .as_str()
+            .unwrap()
+            .contains("over the hint's timeout of 1 s"),
+        "{v}"
+    );
+    assert!(text(&o).contains("error: x on Lambda"), "{}", text(&o));
+}
+
+#[test]
+fn costs_show_estimate_and_actual_per_step_asset_and_day() {
+    use medallion::app::plan::RunShape;
+    use medallion::model::{AssetKey, ComputeTier, RunRecord, RunStatus};
+    let dir = tempfile::tempdir().unwrap();
+    let ws_path = dir.path().join("ws.sqlite");
+    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/customer_analytics");
+    {
+        // What a remote run records: its estimates before, the actual costs after.
+        let mut ws = medallion::app::open_workspace(&ws_path).unwrap();
+        let stored = medallion::app::resolve_project(&mut ws, example.to_str().unwrap()).unwrap();
+        ws.create_run(&RunRecord {
+            id: "remote-1".into(),
+            project: stored.project.name.clone(),
+            selection: "order_history".into(),
+            partition: None,
+            target: "fargate".into(),
+            status: RunStatus::Success,
+            trigger: "test".into(),
+            created_at: "2026-11-24T08:00:00.000Z".into(),
+            started_at: None,
+            ended_at: None,
+            error: None,
+        })
+        .unwrap();
+        let report = medallion::app::plan::compute_plan(
+            &ws,
+            &stored,
+            "order_history",
+            1,
+            &std::collections::BTreeMap::new(),
+        )
+        .unwrap();
+        medallion::app::plan::record_estimates(&mut ws, "remote-1", None, &report.assets).unwrap();
+        medallion::app::plan::record_actual_cost(
+            &mut ws,
+            "remote-1",
+            &AssetKey::new("order_history"),
+            None,
+            &RunShape::new(ComputeTier::Fargate, 2.0, 8192, 95.0),
+        )
+        .unwrap();
+    }
+    let o = medallion(
+        &ws_path,
+        &["costs", "customer_analytics", "--format", "json"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v = json(&o);
+    let step = &v["steps"][0];
+    assert_eq!(step["asset"], "order_history");
+    assert!(step["est_cost_usd"].as_f64().unwrap() > 0.0);
+    let actual = (2.0 * 0.04048 + 8.0 * 0.004_445) * 95.0 / 3600.0;
+    assert!((step["actual_cost_usd"].as_f64().unwrap() - actual).abs() < 1e-12);
+    assert_eq!(v["per_day"][0]["key"], "2026-11-24");
+    assert_eq!(v["per_asset"][0]["key"], "order_history");
+    let o = medallion(
+        &ws_path,
+        &["costs", "customer_analytics", "--run", "remote-1"],
+    );
+    let out = text(&o);
+    assert!(
+        out.contains("order_history") && out.contains("actual $0.003"),
+        "{out}"
+    );
+    let o = medallion(&ws_path, &["costs", "nope"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+}
+
+#[test]
+fn cost_prices_one_run_and_refuses_bad_input() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws.sqlite");
+    let cost = |args: &[&str]| {
+        let mut all = vec!["cost"];
+        all.extend_from_slice(args);
+        medallion(&ws, &all)
+    };
+    let o = cost(&[
+        "--tier",
+        "fargate",
+        "--vcpu",
+        "4",
+        "--memory-mb",
+        "16384",
+        "--duration-secs",
+        "1800",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v = json(&o);
+    assert_eq!(format!("{:.3}", v["cost_usd"].as_f64().unwrap()), "0.117");
+    assert_eq!(v["prices_as_of"], "2026-11-26");
+    let o = cost(&[
+        "--tier",
+        "lambda",
+        "--memory-mb",
+        "2048",
+        "--duration-secs",
+        "60",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(
+        format!("{:.4}", json(&o)["cost_usd"].as_f64().unwrap()),
+        "0.0020"
+    );
+    // Spot takes the table's discount off.
+    let o = cost(&[
+        "--tier",
+        "fargate",
+        "--vcpu",
+        "4",
+        "--memory-mb",
+        "16384",
+        "--duration-secs",
+        "1800",
+        "--spot",
+        "--format",
+        "json",
+    ]);
+    assert!((json(&o)["cost_usd"].as_f64().unwrap() - 0.11652 * 0.3).abs() < 1e-6);
+    // The text form names the lines, the 1-minute minimum and the date.
+    let o = cost(&[
+        "--tier",
+        "batch",
+        "--vcpu",
+        "1",
+        "--memory-mb",
+        "2048",
+        "--duration-secs",
+        "30",
+    ]);
+    let out = text(&o);
+    assert!(
+        out.contains("at least 1 minute") && out.contains("prices as of 2026-11-26"),
+        "{out}"
+    );
+
+    for (args, needle) in [
+        (
+            vec![
+                "--tier",
+                "gpu",
+                "--vcpu",
+                "1",
+                "--memory-mb",
+                "1",
+                "--duration-secs",
+                "1",
+            ],
+            "invalid value 'gpu'",
+        ),
+        (
+            vec![
+                "--tier",
+                "fargate",
+                "--vcpu",
+                "1",
+                "--memory-mb",
+                "2048",
+                "--duration-secs=-5",
+            ],
+            "not a number of seconds",
+        ),
+        (
+            vec![
+                "--tier",
+                "fargate",
+                "--vcpu=-2",
+                "--memory-mb",
+                "2048",
+                "--duration-secs",
+                "5",
+            ],
+            "not a number > 0",
+        ),
+        (
+            vec![
+                "--tier",
+                "lambda",
+                "--memory-mb",
+                "20480",
+                "--duration-secs",
+                "60",
+            ],
+            "10240 MB",
+        ),
+        (
+            vec![
+                "--tier",
+                "eks",
+                "--vcpu",
+                "2",
+                "--memory-mb",
+                "8192",
+                "--duration-secs",
+                "60",
+                "--node-type",
+                "m6i.xlarge",
+            ],
+            "missing price `ec2.m6i.xlarge.hour`",
+        ),
+        (
+            vec![
+                "--tier",
+                "fargate",
+                "--memory-mb",
+                "2048",
+                "--duration-secs",
+                "60",
+            ],
+            "--vcpu is required",
+        ),
+    ] {
+        let o = cost(&args);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
+        assert!(text(&o).contains(needle), "{args:?}: {}", text(&o));
+    }
+}

@@ -898,10 +898,11 @@ fn every_read_and_write_of_a_run_goes_through_the_io_manager() {
         6,
         "{log:?}"
     );
-    // cleaned_customer_data, order_history (2 inputs), customer_lifetime_value, daily_revenue.
+    // Inputs of cleaned_customer_data, order_history (2), customer_lifetime_value and
+    // daily_revenue, plus the two file sources (streamed to Parquet) read back for profiles.
     assert_eq!(
         log.iter().filter(|l| l.starts_with("scan")).count(),
-        5,
+        5 + 2,
         "{log:?}"
     );
     assert!(

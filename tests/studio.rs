@@ -347,3 +347,195 @@ fn a_past_run_reopens_after_restarting_the_studio() {
     let html = std::fs::read_to_string(&out).unwrap();
     assert!(html.contains("checks 4/4 passed"), "{html}");
 }
+
+fn compute_plan(s: &Studio) -> Option<&medallion::app::plan::PlanReport> {
+    s.workbench
+        .launch
+        .as_ref()
+        .and_then(|l| l.compute.as_ref())
+        .and_then(|c| c.as_ref().ok())
+        .map(AsRef::as_ref)
+}
+
+fn planned(s: &Studio, key: &str) -> Option<medallion::app::plan::AssetPlan> {
+    compute_plan(s).and_then(|r| r.assets.iter().find(|a| a.asset.as_str() == key).cloned())
+}
+
+#[test]
+fn the_launch_dialog_shows_where_each_asset_runs_and_an_override_reprices_it() {
+    use medallion::model::ComputeTier;
+    let dir = tempfile::tempdir().unwrap();
+    let (path, project) = workspace(dir.path(), &example_dir());
+    let mut h = harness(Studio::with_workspace(Some(project), &path).unwrap());
+    h.get_by_label("Materialize…").click();
+    h.run_steps(2);
+    h.get_by_label("All assets").click();
+    h.run_steps(2);
+    wait_until(&mut h, "the compute plan", |s| {
+        compute_plan(s).is_some_and(|r| r.assets.len() == 6)
+    });
+    // Per asset: the tier, the reason and the cost; then the total with the prices' date.
+    h.get_by_label("Tier of raw_orders");
+    h.get_by_label_contains("Lambda: the asset's compute hint asks for it (2 GB for ~");
+    h.get_by_label_contains("Fargate: the asset's compute hint asks for it (2 vCPU / 8 GB)");
+    let raw = planned(h.state(), "raw_orders").unwrap();
+    assert_eq!(raw.tier, ComputeTier::Lambda);
+    h.get_by_label(&format!(
+        "raw_orders: {}",
+        medallion::app::plan::format_usd(raw.est_cost_usd.unwrap())
+    ));
+    h.get_by_label("daily_revenue: missing price ec2.m6i.large.hour");
+    let total = compute_plan(h.state()).unwrap().total_usd;
+    h.get_by_label(&format!(
+        "Estimated total {} (without 2 asset(s) lacking a price) · prices as of 2026-11-26",
+        medallion::app::plan::format_usd(total)
+    ));
+
+    // Override raw_orders to Fargate: the estimate is asked for again off the UI thread.
+    h.get_by_label("Tier of raw_orders").click();
+    h.run_steps(2);
+    h.get_by_label("Fargate").click();
+    h.run_steps(2);
+    wait_until(&mut h, "the repriced plan", |s| {
+        planned(s, "raw_orders").is_some_and(|a| a.tier == ComputeTier::Fargate)
+    });
+    let fargate = planned(h.state(), "raw_orders").unwrap();
+    h.get_by_label_contains("Fargate: chosen in the launch dialog");
+    assert!(fargate.est_cost_usd.unwrap() > raw.est_cost_usd.unwrap());
+    let repriced = compute_plan(h.state()).unwrap().total_usd;
+    assert!(repriced > total, "{repriced} vs {total}");
+    h.get_by_label(&format!(
+        "raw_orders: {}",
+        medallion::app::plan::format_usd(fargate.est_cost_usd.unwrap())
+    ));
+
+    // The Prices window, from the dialog: a node price entered by the user is used at once
+    // (daily_revenue runs on Spot nodes, so the EC2 Spot discount is what it lacks next).
+    h.get_by_label("Prices…").click();
+    h.run_steps(2);
+    wait_until(&mut h, "the price table", |s| {
+        s.prices
+            .as_ref()
+            .is_some_and(|p| matches!(p.table, Some(Ok(_))))
+    });
+    // Each rate with its source and date.
+    h.get_by_label("Fargate Linux/x86 vCPU");
+    h.get_by_label("AWS containers blog on EKS extended support pricing");
+    assert_eq!(
+        h.get_by_label("Rate of fargate.vcpu_hour")
+            .value()
+            .as_deref(),
+        Some("0.04048")
+    );
+    h.get_by_label("Instance type").click();
+    h.get_by_label("Instance type").type_text("m6i.large");
+    h.get_by_label("Hourly price").click();
+    h.get_by_label("Hourly price").type_text("0.096");
+    h.run_steps(2);
+    h.get_by_label("Save prices").click();
+    h.run_steps(2);
+    wait_until(&mut h, "the plan with the node price", |s| {
+        planned(s, "daily_revenue")
+            .is_some_and(|a| a.missing_price.as_deref() == Some("ec2.spot_discount"))
+    });
+    h.get_by_label("daily_revenue: missing price ec2.spot_discount");
+    h.get_by_label_contains("edited by you");
+    // The edit is in the workspace, dated and marked as the user's.
+    let ws = app::open_workspace(&path).unwrap();
+    let prices = app::plan::load_prices(&ws).unwrap();
+    let row = prices.get("ec2.m6i.large.hour").unwrap();
+    assert!((row.usd - 0.096).abs() < 1e-12);
+    assert!(row.user_edited.is_some());
+    drop(ws);
+    // Reset goes back to the shipped table, where no node price exists.
+    h.get_by_label("Reset ec2.m6i.large.hour").click();
+    h.run_steps(2);
+    wait_until(&mut h, "the plan without the node price", |s| {
+        planned(s, "daily_revenue")
+            .is_some_and(|a| a.missing_price.as_deref() == Some("ec2.m6i.large.hour"))
+    });
+    // Editing a shipped rate reprices what uses it, and shows it as the user's.
+    let before = planned(h.state(), "order_history")
+        .unwrap()
+        .est_cost_usd
+        .unwrap();
+    h.get_by_label("Rate of fargate.vcpu_hour").focus();
+    h.run_steps(1);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_by_label("Rate of fargate.vcpu_hour")
+        .type_text("0.08");
+    h.run_steps(2);
+    h.get_by_label("Save prices").click();
+    h.run_steps(2);
+    wait_until(&mut h, "the plan with the edited rate", |s| {
+        planned(s, "order_history").is_some_and(|a| a.est_cost_usd.unwrap() > before * 1.2)
+    });
+    h.get_by_label("Reset fargate.vcpu_hour");
+    // Close the Prices window (it lies over the dialog's buttons).
+    h.state_mut().prices = None;
+    h.run_steps(2);
+
+    // Launching still runs locally, as before.
+    h.get_by_label("Start run").click();
+    h.run_steps(2);
+    wait_until(&mut h, "the run to finish", run_finished);
+    assert_eq!(
+        h.state().run.as_ref().unwrap().status,
+        Some(RunStatus::Success)
+    );
+}
+
+#[test]
+fn the_costs_window_shows_estimate_and_actual_per_step_asset_and_day() {
+    use medallion::app::plan::{RunShape, format_usd};
+    use medallion::model::{ComputeTier, RunRecord};
+    let dir = tempfile::tempdir().unwrap();
+    let (path, project) = workspace(dir.path(), &example_dir());
+    {
+        let mut ws = app::open_workspace(&path).unwrap();
+        let stored = app::load_project(&ws, &project.name).unwrap();
+        ws.create_run(&RunRecord {
+            id: "remote-1".into(),
+            project: project.name.clone(),
+            selection: "order_history".into(),
+            partition: None,
+            target: "fargate".into(),
+            status: RunStatus::Success,
+            trigger: "test".into(),
+            created_at: "2026-11-24T08:00:00.000Z".into(),
+            started_at: None,
+            ended_at: None,
+            error: None,
+        })
+        .unwrap();
+        let report = app::plan::compute_plan(
+            &ws,
+            &stored,
+            "order_history",
+            1,
+            &std::collections::BTreeMap::new(),
+        )
+        .unwrap();
+        app::plan::record_estimates(&mut ws, "remote-1", None, &report.assets).unwrap();
+        app::plan::record_actual_cost(
+            &mut ws,
+            "remote-1",
+            &AssetKey::new("order_history"),
+            None,
+            &RunShape::new(ComputeTier::Fargate, 2.0, 8192, 95.0),
+        )
+        .unwrap();
+    }
+    let mut h = harness(Studio::with_workspace(Some(project), &path).unwrap());
+    h.state_mut().push_command(medallion::ui::UICommand::Costs);
+    h.run_steps(2);
+    wait_until(&mut h, "the costs", |s| {
+        s.costs.as_ref().is_some_and(|c| c.history.is_some())
+    });
+    let actual = format_usd((2.0 * 0.04048 + 8.0 * 0.004_445) * 95.0 / 3600.0);
+    h.get_by_label(&format!("order_history: {actual}"));
+    h.get_by_label(&format!("2026-11-24: {actual}"));
+    h.get_by_label("remote-1");
+    h.get_by_label(&format!("{actual} (95 s)"));
+    h.get_by_label_contains("Project total: estimated $");
+}

@@ -9,6 +9,7 @@
 //! the `AtomicBool` passed with it; the engine stops between steps and records the run as
 //! canceled.
 
+use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -16,10 +17,11 @@ use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
 use std::thread::JoinHandle;
 
 use super::AppError;
+use super::plan::{self as compute_plan, CostHistory, PlanReport};
 use super::report::{self, RunReport};
 use super::run::{self, AssetHistory, MaterializeRequest};
 use crate::engine::{PlannedStep, Preview};
-use crate::model::{AssetKey, Project, RunEvent, RunRecord};
+use crate::model::{AssetKey, ComputeTier, PriceTable, Project, RunEvent, RunRecord};
 use crate::store::{StoredProject, Workspace};
 
 const REQUEST_CAPACITY: usize = 32;
@@ -41,6 +43,26 @@ pub enum JobRequest {
         id: u64,
         project: Box<Project>,
         request: MaterializeRequest,
+    },
+    /// Where each asset of `selection` would run and what it would cost, for `partitions`
+    /// partitions, with the user's tier overrides; `id` comes back with the answer.
+    ComputePlan {
+        id: u64,
+        project: Box<Project>,
+        selection: String,
+        partitions: usize,
+        overrides: BTreeMap<AssetKey, ComputeTier>,
+    },
+    /// The price table with the workspace's overrides.
+    LoadPrices,
+    /// Sets (`Some`) or resets to the shipped figure (`None`) one price; answers with the table.
+    SetPrice {
+        id: String,
+        usd: Option<f64>,
+    },
+    /// A project's recorded costs: per run step, per asset, per day.
+    CostHistory {
+        project: String,
     },
     Materialize {
         project: Box<Project>,
@@ -76,6 +98,17 @@ pub enum JobEvent {
         id: u64,
         result: Result<Vec<PlannedStep>, String>,
     },
+    ComputePlan {
+        id: u64,
+        result: Result<Box<PlanReport>, String>,
+    },
+    /// The price table (after a load or an edit), or why it could not be read or changed.
+    Prices {
+        result: Result<Box<PriceTable>, String>,
+        /// True when this answers an edit (plans should be asked for again).
+        edited: bool,
+    },
+    CostHistory(Result<Box<CostHistory>, String>),
     /// Events of a run in progress, in order.
     RunEvents {
         run_id: String,
@@ -255,6 +288,41 @@ fn handle(
             let result = run::plan(ws, &stored, &request).map_err(|e| format!("{e:#}"));
             emit(JobEvent::Plan { id, result });
         }
+        JobRequest::ComputePlan {
+            id,
+            project,
+            selection,
+            partitions,
+            overrides,
+        } => {
+            let stored = stored_with(ws, *project);
+            let result =
+                compute_plan::compute_plan(ws, &stored, &selection, partitions, &overrides)
+                    .map(Box::new)
+                    .map_err(|e| format!("{e:#}"));
+            emit(JobEvent::ComputePlan { id, result });
+        }
+        JobRequest::LoadPrices => emit(JobEvent::Prices {
+            result: compute_plan::load_prices(ws)
+                .map(Box::new)
+                .map_err(|e| format!("{e:#}")),
+            edited: false,
+        }),
+        JobRequest::SetPrice { id, usd } => {
+            let result = match usd {
+                Some(usd) => compute_plan::set_price(ws, &id, usd),
+                None => compute_plan::reset_price(ws, &id),
+            };
+            emit(JobEvent::Prices {
+                result: result.map(Box::new).map_err(|e| format!("{e:#}")),
+                edited: true,
+            });
+        }
+        JobRequest::CostHistory { project } => emit(JobEvent::CostHistory(
+            compute_plan::cost_history(ws, &project)
+                .map(Box::new)
+                .map_err(|e| format!("{e:#}")),
+        )),
         JobRequest::Materialize {
             project,
             request,

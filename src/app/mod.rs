@@ -4,6 +4,8 @@
 
 pub mod connections;
 pub mod jobs;
+pub mod plan;
+pub mod remote;
 pub mod report;
 pub mod run;
 pub mod worker;

@@ -95,7 +95,7 @@ pub fn store_dir(ws: &Workspace, project: &str) -> PathBuf {
     base.join("materializations").join(project)
 }
 
-fn new_run_id() -> String {
+pub(crate) fn new_run_id() -> String {
     use sha2::{Digest, Sha256};
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);

@@ -2,6 +2,8 @@
 //! codes scripts can rely on — 0 success, 1 a run or check failed, 2 bad input or usage.
 
 mod bench;
+mod plan;
+mod remote;
 mod run;
 
 use std::io::Write as _;
@@ -152,6 +154,54 @@ pub enum Command {
         #[command(subcommand)]
         action: ResourceCommand,
     },
+    /// Plan where each asset would run — tier, reason, size, duration and cost — without running
+    Plan {
+        /// A project directory or the name of a project in the workspace
+        project: String,
+        /// Which assets (key, +key, key+, *, layer:NAME, group:NAME, comma for union)
+        #[arg(long, default_value = "*")]
+        select: String,
+        /// Plan a backfill of partitions FROM..TO (partitioned assets fan out, one pod each)
+        #[arg(long, value_name = "FROM..TO")]
+        partition_range: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// Price one run of a given size on a tier with the workspace's price table
+    Cost {
+        #[arg(long, value_enum)]
+        tier: plan::CostTier,
+        /// vCPUs (Lambda sizes vCPU by memory, so it may be left out there)
+        #[arg(long)]
+        vcpu: Option<f64>,
+        #[arg(long)]
+        memory_mb: u32,
+        #[arg(long)]
+        duration_secs: f64,
+        /// Spot capacity (Fargate Spot, or EC2 Spot nodes with --node-type)
+        #[arg(long)]
+        spot: bool,
+        /// EC2 instance type of EKS or Batch nodes (else they run on Fargate)
+        #[arg(long)]
+        node_type: Option<String>,
+        /// Tasks or pods side by side (one per partition)
+        #[arg(long, default_value_t = 1)]
+        parallel: u32,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// Recorded costs: estimate and actual per run step, per asset and per day
+    Costs {
+        /// A project in the workspace
+        project: String,
+        /// Only this run's steps
+        #[arg(long, value_name = "RUN_ID")]
+        run: Option<String>,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    #[command(flatten)]
+    Remote(remote::RemoteCommand),
     /// Benchmarks that print figures
     Bench {
         #[command(subcommand)]
@@ -493,7 +543,54 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             }
             Ok(if result.is_ok() { EXIT_OK } else { EXIT_FAILED })
         }
+        Command::Plan {
+            project,
+            select,
+            partition_range,
+            format,
+        } => plan::plan(
+            &app::workspace_path(workspace)?,
+            &plan::PlanArgs {
+                target: &project,
+                select: &select,
+                partition_range: partition_range.as_deref(),
+                format,
+            },
+        ),
+        Command::Cost {
+            tier,
+            vcpu,
+            memory_mb,
+            duration_secs,
+            spot,
+            node_type,
+            parallel,
+            format,
+        } => plan::cost(
+            &app::workspace_path(workspace)?,
+            &plan::CostArgs {
+                tier,
+                vcpu,
+                memory_mb,
+                duration_secs,
+                spot,
+                node_type,
+                parallel,
+                format,
+            },
+        ),
+        Command::Costs {
+            project,
+            run,
+            format,
+        } => plan::costs(
+            &app::workspace_path(workspace)?,
+            &project,
+            run.as_deref(),
+            format,
+        ),
         Command::Bench { which } => bench::run(&which),
+        Command::Remote(command) => remote::run(workspace, command),
     }
 }
 

@@ -280,7 +280,8 @@ pub fn runs(
     limit: usize,
     format: OutputFormat,
 ) -> anyhow::Result<u8> {
-    let ws = app::open_workspace(workspace)?;
+    let mut ws = app::open_workspace(workspace)?;
+    super::remote::reconcile_quietly(&mut ws);
     let runs = app::run::list_runs(&ws, project, limit)?;
     match format {
         OutputFormat::Json => print_json(&runs)?,
@@ -290,9 +291,10 @@ pub fn runs(
             }
             for r in runs {
                 println!(
-                    "{}  {:<9} {:<20} {:<24} {}{}",
+                    "{}  {:<9} {:<14} {:<20} {:<24} {}{}",
                     r.id,
                     r.status.as_str(),
+                    r.target,
                     r.project,
                     r.selection,
                     r.created_at,

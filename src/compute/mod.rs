@@ -1,9 +1,18 @@
 //! Everything that talks to the outside world on the engine's behalf: the readers for sources
-//! behind a resource (S3 through the AWS SDK, Postgres, HTTP JSON APIs) and, later, the remote
-//! launchers. Network clients live here so the engine stays a pure polars module.
+//! behind a resource (S3 through the AWS SDK, Postgres, HTTP JSON APIs), the compute planner
+//! and cost model (`planner`, `cost`: which tier, why, and at what price), the runner that
+//! executes a step plan inside a container, and the remote launchers (Fargate, Batch, Lambda)
+//! behind one [`launch::Launcher`] trait. Network clients live here so the engine stays a pure
+//! polars module.
 
 pub mod eks;
+pub mod aws;
+pub mod cost;
+pub mod launch;
+pub mod planner;
 pub mod protocol;
+pub mod runner;
+pub mod s3io;
 pub mod sources;
 
 pub use sources::{ResourceFetcher, SecretSource, test_connection};

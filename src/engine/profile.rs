@@ -14,122 +14,166 @@ pub const TOP_VALUES: usize = 5;
 /// this many rows (counts, nulls, distinct values, min/max, mean and stddev stay exact).
 pub const SAMPLE_ROWS: usize = 250_000;
 
+/// Profiles an in-memory frame (see [`profile_frame`]).
 pub fn profile(
     asset: &AssetKey,
     partition: Option<&str>,
     df: &DataFrame,
 ) -> PolarsResult<AssetProfile> {
-    // Columns are independent: profile them side by side.
-    let columns = std::thread::scope(|scope| {
-        let handles: Vec<_> = df
-            .columns()
-            .iter()
-            .map(|c| {
-                std::thread::Builder::new()
-                    .name(format!("medallion-profile-{}", c.name()))
-                    .spawn_scoped(scope, move || profile_column(c))
-            })
-            .collect();
-        handles
+    profile_frame(asset, partition, df.clone().lazy())
+}
+
+/// Profiles a lazy frame — typically a scan of a stored materialization — without holding the
+/// whole table in memory: one aggregate pass gives the exact counts, nulls, distinct values,
+/// min/max, mean and stddev of every column (polars evaluates the columns in parallel), and top
+/// values and histograms come from a hashed sample of about [`SAMPLE_ROWS`] rows.
+pub fn profile_frame(
+    asset: &AssetKey,
+    partition: Option<&str>,
+    lf: LazyFrame,
+) -> PolarsResult<AssetProfile> {
+    let schema = lf.clone().collect_schema()?;
+    let mut aggs = vec![len().alias("__rows")];
+    for (i, (name, dtype)) in schema.iter().enumerate() {
+        let c = col(name.clone());
+        aggs.push(c.clone().null_count().alias(format!("{i}_nulls")));
+        aggs.push(c.clone().n_unique().alias(format!("{i}_distinct")));
+        if has_min_max(dtype) {
+            aggs.push(c.clone().min().alias(format!("{i}_min")));
+            aggs.push(c.clone().max().alias(format!("{i}_max")));
+        }
+        if is_number(dtype) {
+            let f = c.cast(DataType::Float64);
+            aggs.push(f.clone().mean().alias(format!("{i}_mean")));
+            aggs.push(f.clone().std(1).alias(format!("{i}_std")));
+            aggs.push(f.clone().min().alias(format!("{i}_fmin")));
+            aggs.push(f.max().alias(format!("{i}_fmax")));
+        }
+    }
+    let stats = lf.clone().select(aggs).collect()?;
+    let get = |name: &str| -> Option<AnyValue<'static>> {
+        stats
+            .column(name)
+            .ok()
+            .and_then(|c| c.get(0).ok())
+            .map(AnyValue::into_static)
+            .filter(|v| !v.is_null())
+    };
+    let to_count = |v: Option<AnyValue<'static>>| v.and_then(|v| v.extract::<u64>()).unwrap_or(0);
+    let to_float = |v: Option<AnyValue<'static>>| v.and_then(|v| v.extract::<f64>());
+    let rows = to_count(get("__rows"));
+    let row_count = usize::try_from(rows).unwrap_or(usize::MAX);
+    let step = row_count.div_ceil(SAMPLE_ROWS).max(1);
+    let sample = if step > 1 {
+        sampled_rows(lf, row_count, step)?
+    } else {
+        lf.collect()?
+    };
+    let scale = |n: u64| n * step as u64;
+    let mut columns = Vec::with_capacity(schema.len());
+    for (i, (name, dtype)) in schema.iter().enumerate() {
+        let mut p = ColumnProfile {
+            name: name.to_string(),
+            dtype: dtype.to_string(),
+            null_count: to_count(get(&format!("{i}_nulls"))),
+            distinct_count: to_count(get(&format!("{i}_distinct"))),
+            min: get(&format!("{i}_min")).map(|v| display_value(&v)),
+            max: get(&format!("{i}_max")).map(|v| display_value(&v)),
+            mean: to_float(get(&format!("{i}_mean"))),
+            std: to_float(get(&format!("{i}_std"))),
+            top_values: Vec::new(),
+            histogram: Vec::new(),
+            sampled: step > 1,
+        };
+        let values = sample.column(name)?.as_materialized_series();
+        if is_number(dtype) {
+            let sampled = values.cast(&DataType::Float64)?;
+            p.histogram = histogram(
+                sampled.f64()?,
+                to_float(get(&format!("{i}_fmin"))),
+                to_float(get(&format!("{i}_fmax"))),
+            )
             .into_iter()
-            .map(|h| match h {
-                Ok(handle) => handle.join().unwrap_or_else(|_| {
-                    Err(polars_err!(ComputeError: "profiling a column crashed"))
-                }),
-                Err(e) => Err(polars_err!(ComputeError: "cannot start a profiling thread: {e}")),
-            })
-            .collect::<PolarsResult<Vec<_>>>()
-    })?;
+            .map(|(lo, n)| (lo, scale(n)))
+            .collect();
+        }
+        if *dtype == DataType::String {
+            p.top_values = top_values(values)?
+                .into_iter()
+                .map(|(v, n)| (v, scale(n)))
+                .collect();
+        }
+        columns.push(p);
+    }
     Ok(AssetProfile {
         asset: asset.clone(),
         partition: partition.map(str::to_owned),
-        row_count: df.height() as u64,
+        row_count: rows,
         columns,
     })
 }
 
-fn scalar_text(s: PolarsResult<Scalar>) -> Option<String> {
-    s.ok()
-        .map(Scalar::into_value)
-        .filter(|v| !v.is_null())
-        .map(|v| display_value(&v))
-}
-
-fn profile_column(c: &Column) -> PolarsResult<ColumnProfile> {
-    let series = c.as_materialized_series();
-    let dtype = series.dtype().clone();
-    let step = series.len().div_ceil(SAMPLE_ROWS).max(1);
-    let sample = if step > 1 {
-        sample_rows(series, step)?
-    } else {
-        series.clone()
-    };
-    let scale = |n: u64| n * step as u64;
-    let mut p = ColumnProfile {
-        name: c.name().to_string(),
-        dtype: dtype.to_string(),
-        null_count: series.null_count() as u64,
-        distinct_count: series.n_unique().map_or(0, |n| n as u64),
-        min: None,
-        max: None,
-        mean: None,
-        std: None,
-        top_values: Vec::new(),
-        histogram: Vec::new(),
-        sampled: step > 1,
-    };
-    if dtype.is_primitive_numeric()
+fn has_min_max(dtype: &DataType) -> bool {
+    dtype.is_primitive_numeric()
         || dtype.is_temporal()
         || dtype.is_decimal()
-        || dtype == DataType::String
-    {
-        p.min = scalar_text(series.min_reduce());
-        p.max = scalar_text(series.max_reduce());
-    }
-    if dtype.is_primitive_numeric() || dtype.is_decimal() {
-        let floats = series.cast(&DataType::Float64)?;
-        let f = floats.f64()?;
-        p.mean = f.mean();
-        p.std = f.std(1);
-        let sampled = sample.cast(&DataType::Float64)?;
-        p.histogram = histogram(sampled.f64()?, f.min(), f.max())
-            .into_iter()
-            .map(|(lo, n)| (lo, scale(n)))
-            .collect();
-    }
-    if dtype == DataType::String {
-        let counts = DataFrame::new(sample.len(), vec![sample.clone().into_column()])?
-            .lazy()
-            .group_by([col(c.name().clone())])
-            .agg([len().alias("count")])
-            .sort(
-                ["count"],
-                SortMultipleOptions::default()
-                    .with_order_descending(true)
-                    .with_maintain_order(true),
-            )
-            .limit(TOP_VALUES as IdxSize)
-            .collect()?;
-        let values = counts.column(c.name())?;
-        let n = counts.column("count")?.cast(&DataType::UInt64)?;
-        let n = n.u64()?;
-        for i in 0..counts.height() {
-            let v = values.get(i).map(|v| {
-                if v.is_null() {
-                    "(null)".to_owned()
-                } else {
-                    display_value(&v)
-                }
-            })?;
-            p.top_values.push((v, scale(n.get(i).unwrap_or(0))));
-        }
-    }
-    Ok(p)
+        || *dtype == DataType::String
 }
 
-/// About one row in `step`, chosen by hashing the row number: deterministic, and unlike every
-/// `step`-th row it cannot line up with a pattern in the data.
-fn sample_rows(series: &Series, step: usize) -> PolarsResult<Series> {
+fn is_number(dtype: &DataType) -> bool {
+    dtype.is_primitive_numeric() || dtype.is_decimal()
+}
+
+/// The most frequent values of a (sampled) string column with their counts.
+fn top_values(values: &Series) -> PolarsResult<Vec<(String, u64)>> {
+    let name = values.name().clone();
+    let counts = DataFrame::new(values.len(), vec![values.clone().into_column()])?
+        .lazy()
+        .group_by([col(name.clone())])
+        .agg([len().alias("count")])
+        .sort(
+            ["count"],
+            SortMultipleOptions::default()
+                .with_order_descending(true)
+                .with_maintain_order(true),
+        )
+        .limit(TOP_VALUES as IdxSize)
+        .collect()?;
+    let keys = counts.column(&name)?;
+    let n = counts.column("count")?.cast(&DataType::UInt64)?;
+    let n = n.u64()?;
+    let mut out = Vec::with_capacity(counts.height());
+    for i in 0..counts.height() {
+        let v = keys.get(i).map(|v| {
+            if v.is_null() {
+                "(null)".to_owned()
+            } else {
+                display_value(&v)
+            }
+        })?;
+        out.push((v, n.get(i).unwrap_or(0)));
+    }
+    Ok(out)
+}
+
+/// The rows of a lazy frame that [`sample_rows`] would pick, read without materializing the
+/// rest.
+fn sampled_rows(lf: LazyFrame, rows: usize, step: usize) -> PolarsResult<DataFrame> {
+    const ROW: &str = "__medallion_row";
+    let picked: Vec<IdxSize> = sample_indices(rows, step);
+    let picked = Series::new(ROW.into(), picked);
+    lf.with_row_index(ROW, None)
+        .filter(col(ROW).is_in(lit(picked).implode(false), false))
+        .drop(Selector::ByName {
+            names: vec![ROW.into()].into(),
+            strict: true,
+        })
+        .collect()
+}
+
+/// Row numbers of about one row in `step`, chosen by hashing the row number: deterministic,
+/// and unlike every `step`-th row it cannot line up with a pattern in the data.
+fn sample_indices(rows: usize, step: usize) -> Vec<IdxSize> {
     let mix = |i: u64| {
         let mut z = i.wrapping_add(0x9E37_79B9_7F4A_7C15);
         z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
@@ -137,11 +181,10 @@ fn sample_rows(series: &Series, step: usize) -> PolarsResult<Series> {
         z ^ (z >> 31)
     };
     let step = step as u64;
-    let rows: Vec<IdxSize> = (0..series.len() as u64)
+    (0..rows as u64)
         .filter(|i| mix(*i) % step == 0)
         .filter_map(|i| IdxSize::try_from(i).ok())
-        .collect();
-    series.take(&IdxCa::from_vec("rows".into(), rows))
+        .collect()
 }
 
 fn histogram(values: &Float64Chunked, lo: Option<f64>, hi: Option<f64>) -> Vec<(f64, u64)> {

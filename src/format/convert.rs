@@ -207,6 +207,7 @@ fn resource_from_file(name: &str, r: ResourceFile) -> Result<Resource, String> {
                         ("profile", r.profile.is_some()),
                         ("access_key_id", r.access_key_id.is_some()),
                         ("secret_access_key", r.secret_access_key.is_some()),
+                        ("compute", r.compute.is_some()),
                     ],
                 ]
                 .concat(),
@@ -245,6 +246,7 @@ fn resource_from_file(name: &str, r: ResourceFile) -> Result<Resource, String> {
                         ("profile", r.profile.is_some()),
                         ("access_key_id", r.access_key_id.is_some()),
                         ("secret_access_key", r.secret_access_key.is_some()),
+                        ("compute", r.compute.is_some()),
                     ],
                 ]
                 .concat(),
@@ -275,6 +277,7 @@ fn resource_from_file(name: &str, r: ResourceFile) -> Result<Resource, String> {
                         ("profile", r.profile.is_some()),
                         ("access_key_id", r.access_key_id.is_some()),
                         ("secret_access_key", r.secret_access_key.is_some()),
+                        ("compute", r.compute.is_some()),
                     ],
                 ]
                 .concat(),
@@ -310,6 +313,7 @@ fn resource_from_file(name: &str, r: ResourceFile) -> Result<Resource, String> {
                 endpoint_url: r.endpoint_url,
                 access_key_id: secret(r.access_key_id, "access_key_id")?,
                 secret_access_key: secret(r.secret_access_key, "secret_access_key")?,
+                compute: r.compute.map(Box::new),
             }
         }
         "eks" => {
@@ -384,6 +388,7 @@ fn resource_to_file(r: &Resource) -> ResourceFile {
         namespace: None,
         service_account: None,
         image: None,
+        compute: None,
     };
     match &r.kind {
         ResourceKind::Postgres {
@@ -426,7 +431,9 @@ fn resource_to_file(r: &Resource) -> ResourceFile {
             endpoint_url,
             access_key_id,
             secret_access_key,
+            compute,
         } => {
+            f.compute = compute.as_deref().cloned();
             f.region.clone_from(region);
             f.profile.clone_from(profile);
             f.endpoint_url.clone_from(endpoint_url);

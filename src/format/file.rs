@@ -160,6 +160,9 @@ pub struct ResourceFile {
     pub service_account: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
+    /// `aws` resources: where remote runs execute (`[resources.NAME.compute]`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub compute: Option<crate::model::AwsCompute>,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

@@ -7,6 +7,7 @@
 
 mod convert;
 mod file;
+pub mod prices;
 
 use std::fmt::Write as _;
 use std::fs;
@@ -19,6 +20,7 @@ use crate::model::{
 };
 
 pub use convert::Spans;
+pub use prices::parse_prices;
 
 /// The project file's name inside a project directory.
 pub const PROJECT_FILE: &str = "medallion.toml";

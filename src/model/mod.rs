@@ -10,6 +10,7 @@ pub mod edit;
 pub mod graph;
 pub mod layout;
 pub mod partition;
+pub mod pricing;
 pub mod project;
 pub mod resource;
 pub mod run;
@@ -28,8 +29,9 @@ pub use diagnostic::{Diagnostic, DiagnosticCode, DiagnosticSeverity, SourceLocat
 pub use edit::{Document, Edit, EditError};
 pub use graph::AssetGraph;
 pub use partition::PartitionsDefinition;
+pub use pricing::{PriceOverride, PriceProblem, PriceRow, PriceTable};
 pub use project::{CanvasLayout, CanvasPos, Project, ScheduleDefinition};
-pub use resource::{Resource, ResourceKind, SecretRef, SslMode};
+pub use resource::{AwsCompute, Resource, ResourceKind, SecretRef, SslMode};
 pub use run::{
     AssetCheckResult, AssetMaterialization, AssetProfile, ColumnProfile, ColumnSchema, LogLevel,
     RunEvent, RunRecord, RunStatus, StepOutcome,

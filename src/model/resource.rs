@@ -99,6 +99,9 @@ pub enum ResourceKind {
         endpoint_url: Option<String>,
         access_key_id: Option<SecretRef>,
         secret_access_key: Option<SecretRef>,
+        /// Where remote runs execute and store their data (`[resources.NAME.compute]`).
+        #[serde(default)]
+        compute: Option<Box<AwsCompute>>,
     },
     /// A Kubernetes cluster that runs EKS-tier steps as Jobs: an EKS cluster by name (region
     /// and credentials from its `aws` resource or the standard chain) or a kubeconfig context.
@@ -124,6 +127,69 @@ pub enum ResourceKind {
 
 /// The namespace of an `eks` resource that names none.
 pub const DEFAULT_NAMESPACE: &str = "default";
+/// The AWS settings remote runs need: where materializations and run files live, and what
+/// Fargate, Batch and Lambda run on. Names and ARNs only — never credentials.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AwsCompute {
+    /// The bucket for materializations, run plans, results and uploaded inputs.
+    pub bucket: String,
+    /// Key prefix under the bucket (default `medallion/<project>`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<String>,
+    /// The runner image (`packaging/runner/Dockerfile`), for Fargate and Batch.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
+    /// The ECS cluster Fargate tasks run on.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subnets: Vec<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub security_groups: Vec<String>,
+    /// Give Fargate tasks a public IP (needed in public subnets without a NAT gateway).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub assign_public_ip: bool,
+    /// The role the runner's code assumes (reads and writes the bucket).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub task_role_arn: Option<String>,
+    /// The role ECS uses to pull the image and write logs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub execution_role_arn: Option<String>,
+    /// The `CloudWatch` Logs group of Fargate tasks (default `/medallion/runner`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub log_group: Option<String>,
+    /// The AWS Batch job queue.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_queue: Option<String>,
+    /// The AWS Batch job definition (its container runs the runner image).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub job_definition: Option<String>,
+    /// The `CloudWatch` Logs group of Batch jobs (default `/aws/batch/job`, Batch's own).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub batch_log_group: Option<String>,
+    /// The Lambda function (a container image of the runner).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub lambda_function: Option<String>,
+}
+
+impl AwsCompute {
+    /// The key prefix, without slashes at either end.
+    pub fn prefix_for(&self, project: &str) -> String {
+        self.prefix.as_deref().map_or_else(
+            || format!("medallion/{project}"),
+            |p| p.trim_matches('/').to_owned(),
+        )
+    }
+
+    pub fn log_group_or_default(&self) -> &str {
+        self.log_group.as_deref().unwrap_or("/medallion/runner")
+    }
+
+    pub fn batch_log_group_or_default(&self) -> &str {
+        self.batch_log_group.as_deref().unwrap_or("/aws/batch/job")
+    }
+}
 
 impl ResourceKind {
     pub fn label(&self) -> &'static str {

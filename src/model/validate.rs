@@ -183,9 +183,12 @@ fn validate_resources(project: &Project, out: &mut Vec<Diagnostic>) {
                 endpoint_url,
                 access_key_id,
                 secret_access_key,
+                compute,
                 ..
             } => {
-                if let Some(url) = endpoint_url.as_deref().filter(|u| !is_http_url(u)) {
+                if compute.as_ref().is_some_and(|c| c.bucket.trim().is_empty()) {
+                    Some("compute.bucket is empty: remote runs need a bucket".to_owned())
+                } else if let Some(url) = endpoint_url.as_deref().filter(|u| !is_http_url(u)) {
                     Some(format!(
                         "endpoint_url `{url}` must start with http:// or https://"
                     ))

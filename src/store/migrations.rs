@@ -130,4 +130,82 @@ pub const MIGRATIONS: &[&str] = &[
     );
     CREATE INDEX check_evaluations_by_asset ON check_evaluations (asset_key, check_name, created_at);
     ",
+    // 3: remote runs on AWS — every remote identifier, log position and measured figure, so
+    // a run survives the app's restart and its actual cost can be computed.
+    r"
+    CREATE TABLE remote_runs (
+        run_id           TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+        aws_resource     TEXT NOT NULL,
+        request          TEXT NOT NULL,
+        finished         INTEGER NOT NULL DEFAULT 0,
+        cancel_requested INTEGER NOT NULL DEFAULT 0,
+        driver           TEXT,
+        lease_until      TEXT,
+        next_seq         INTEGER NOT NULL DEFAULT 0
+    );
+    CREATE TABLE remote_steps (
+        run_id        TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        position      INTEGER NOT NULL,
+        step_id       TEXT NOT NULL,
+        tier          TEXT NOT NULL,
+        tier_reason   TEXT NOT NULL,
+        assets        TEXT NOT NULL,
+        partitions    TEXT NOT NULL,
+        vcpu          REAL NOT NULL,
+        memory_mb     INTEGER NOT NULL,
+        spot          INTEGER NOT NULL,
+        timeout_secs  INTEGER,
+        status        TEXT NOT NULL CHECK (status IN
+                        ('pending', 'submitting', 'submitted', 'success', 'failure', 'canceled', 'skipped')),
+        remote_id     TEXT,
+        plan_uri      TEXT,
+        result_uri    TEXT,
+        remote_status TEXT,
+        exit_code     INTEGER,
+        stop_reason   TEXT,
+        submitted_at  TEXT,
+        ended_at      TEXT,
+        duration_secs REAL,
+        error         TEXT,
+        PRIMARY KEY (run_id, position)
+    );
+    CREATE TABLE remote_logs (
+        run_id       TEXT NOT NULL,
+        position     INTEGER NOT NULL,
+        child        INTEGER NOT NULL,
+        log_position TEXT,
+        next_event   INTEGER NOT NULL DEFAULT 0,
+        done         INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (run_id, position, child),
+        FOREIGN KEY (run_id, position) REFERENCES remote_steps(run_id, position) ON DELETE CASCADE
+    );
+    ",
+    // 4: the compute planner's costs — estimated and actual cost per run step — and the
+    // user's price overrides. Tables prefixed cost_ / price_.
+    r"
+    CREATE TABLE cost_run_steps (
+        run_id              TEXT NOT NULL REFERENCES runs(id) ON DELETE CASCADE,
+        asset_key           TEXT NOT NULL,
+        partition_key       TEXT NOT NULL DEFAULT '',
+        tier                TEXT NOT NULL,
+        vcpu                REAL NOT NULL,
+        memory_mb           INTEGER NOT NULL,
+        spot                INTEGER NOT NULL,
+        est_duration_secs   REAL,
+        est_cost_usd        REAL,
+        actual_duration_secs REAL,
+        actual_cost_usd     REAL,
+        prices_as_of        TEXT,
+        missing_price       TEXT,
+        updated_at          TEXT NOT NULL,
+        PRIMARY KEY (run_id, asset_key, partition_key)
+    );
+    CREATE INDEX cost_run_steps_by_asset ON cost_run_steps (asset_key, updated_at);
+    CREATE TABLE price_overrides (
+        price_id  TEXT PRIMARY KEY,
+        usd       REAL NOT NULL CHECK (usd >= 0),
+        item      TEXT,
+        edited_on TEXT NOT NULL
+    );
+    ",
 ];

@@ -5,7 +5,9 @@
 //! transaction. A workspace that is newer than this build, locked, corrupt or not Medallion's
 //! gives a clear error and is never written to.
 
+mod costs;
 mod migrations;
+mod remote;
 mod runs;
 
 use std::path::{Path, PathBuf};
@@ -17,7 +19,9 @@ use crate::model::{
     AssetCheckSpec, AssetKey, AssetSpec, CanvasPos, Layer, Project, Resource, ScheduleDefinition,
 };
 
+pub use costs::{StepCost, StepCostRecord};
 pub use migrations::MIGRATIONS;
+pub use remote::{ChildLog, RemoteRunRow, RemoteStepRow, StepStatus};
 
 /// Marks an `SQLite` file as a Medallion workspace (`PRAGMA application_id`, "MEDL").
 pub const APPLICATION_ID: i32 = 0x4D45_444C;

@@ -101,101 +101,7 @@ impl Workspace {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(sql)?;
-        {
-            let mut insert_event = tx
-                .prepare_cached(
-                    "INSERT INTO run_events (run_id, seq, timestamp, asset_key, kind, level, message, payload)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
-                )
-                .map_err(sql)?;
-            let mut insert_mat = tx
-                .prepare_cached(
-                    "INSERT INTO materializations (run_id, asset_key, partition_key, location, row_count, byte_count, schema,
-                        definition_hash, code_version, input_versions, data_version, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
-                )
-                .map_err(sql)?;
-            let mut insert_check = tx
-                .prepare_cached(
-                    "INSERT INTO check_evaluations (run_id, asset_key, partition_key, check_name, passed, severity, blocking,
-                        description, failing_count, failing_sample, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                )
-                .map_err(sql)?;
-            let ts = now();
-            for (i, event) in events.iter().enumerate() {
-                let level = match event {
-                    RunEvent::Log { level, .. } => Some(level.as_str()),
-                    _ => None,
-                };
-                let payload =
-                    serde_json::to_string(event).map_err(|e| decode_err(&path, "run event", e))?;
-                insert_event
-                    .execute(params![
-                        run_id,
-                        (first_seq + i as u64) as i64,
-                        ts,
-                        event.asset().map(AssetKey::as_str),
-                        event.kind(),
-                        level,
-                        event.summary(),
-                        payload
-                    ])
-                    .map_err(sql)?;
-                match event {
-                    RunEvent::Materialization(m) => {
-                        insert_mat
-                            .execute(params![
-                                run_id,
-                                m.asset.as_str(),
-                                m.partition,
-                                m.location,
-                                m.row_count as i64,
-                                m.byte_count as i64,
-                                serde_json::to_string(&m.schema).unwrap_or_default(),
-                                m.definition_hash,
-                                m.code_version,
-                                serde_json::to_string(&m.input_versions).unwrap_or_default(),
-                                m.data_version,
-                                m.created_at
-                            ])
-                            .map_err(sql)?;
-                    }
-                    RunEvent::CheckEvaluation(c) => {
-                        insert_check
-                            .execute(params![
-                                run_id,
-                                c.asset.as_str(),
-                                c.partition,
-                                c.check_name,
-                                c.passed,
-                                c.severity.as_str(),
-                                c.blocking,
-                                c.description,
-                                c.failing_count as i64,
-                                serde_json::to_string(&c.failing_sample).unwrap_or_default(),
-                                ts
-                            ])
-                            .map_err(sql)?;
-                    }
-                    RunEvent::RunStarted { .. } => {
-                        tx.execute(
-                            "UPDATE runs SET status = 'started', started_at = ?2 WHERE id = ?1",
-                            params![run_id, ts],
-                        )
-                        .map_err(sql)?;
-                    }
-                    RunEvent::RunFinished { status, error } => {
-                        tx.execute(
-                            "UPDATE runs SET status = ?2, ended_at = ?3, error = ?4 WHERE id = ?1",
-                            params![run_id, status.as_str(), ts, error],
-                        )
-                        .map_err(sql)?;
-                    }
-                    _ => {}
-                }
-            }
-        }
+        write_events(&tx, &path, run_id, first_seq, events)?;
         tx.commit().map_err(sql)?;
         Ok(())
     }
@@ -457,4 +363,112 @@ fn run_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<RunRecord, Sto
         ended_at: r.get(9)?,
         error: r.get(10)?,
     }))
+}
+
+/// Inserts events (numbered from `first_seq`) with their materializations and check
+/// evaluations inside an open transaction, keeping the run's status in step.
+pub(super) fn write_events(
+    tx: &rusqlite::Transaction<'_>,
+    path: &Path,
+    run_id: &str,
+    first_seq: u64,
+    events: &[RunEvent],
+) -> Result<(), StoreError> {
+    let sql = |e| classify(path, "record run events", e);
+    {
+        let mut insert_event = tx
+                .prepare_cached(
+                    "INSERT INTO run_events (run_id, seq, timestamp, asset_key, kind, level, message, payload)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+                )
+                .map_err(sql)?;
+        let mut insert_mat = tx
+                .prepare_cached(
+                    "INSERT INTO materializations (run_id, asset_key, partition_key, location, row_count, byte_count, schema,
+                        definition_hash, code_version, input_versions, data_version, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                )
+                .map_err(sql)?;
+        let mut insert_check = tx
+                .prepare_cached(
+                    "INSERT INTO check_evaluations (run_id, asset_key, partition_key, check_name, passed, severity, blocking,
+                        description, failing_count, failing_sample, created_at)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                )
+                .map_err(sql)?;
+        let ts = now();
+        for (i, event) in events.iter().enumerate() {
+            let level = match event {
+                RunEvent::Log { level, .. } => Some(level.as_str()),
+                _ => None,
+            };
+            let payload =
+                serde_json::to_string(event).map_err(|e| decode_err(path, "run event", e))?;
+            insert_event
+                .execute(params![
+                    run_id,
+                    (first_seq + i as u64) as i64,
+                    ts,
+                    event.asset().map(AssetKey::as_str),
+                    event.kind(),
+                    level,
+                    event.summary(),
+                    payload
+                ])
+                .map_err(sql)?;
+            match event {
+                RunEvent::Materialization(m) => {
+                    insert_mat
+                        .execute(params![
+                            run_id,
+                            m.asset.as_str(),
+                            m.partition,
+                            m.location,
+                            m.row_count as i64,
+                            m.byte_count as i64,
+                            serde_json::to_string(&m.schema).unwrap_or_default(),
+                            m.definition_hash,
+                            m.code_version,
+                            serde_json::to_string(&m.input_versions).unwrap_or_default(),
+                            m.data_version,
+                            m.created_at
+                        ])
+                        .map_err(sql)?;
+                }
+                RunEvent::CheckEvaluation(c) => {
+                    insert_check
+                        .execute(params![
+                            run_id,
+                            c.asset.as_str(),
+                            c.partition,
+                            c.check_name,
+                            c.passed,
+                            c.severity.as_str(),
+                            c.blocking,
+                            c.description,
+                            c.failing_count as i64,
+                            serde_json::to_string(&c.failing_sample).unwrap_or_default(),
+                            ts
+                        ])
+                        .map_err(sql)?;
+                }
+                RunEvent::RunStarted { .. } => {
+                    tx.execute(
+                        "UPDATE runs SET status = 'started', started_at = ?2 WHERE id = ?1",
+                        params![run_id, ts],
+                    )
+                    .map_err(sql)?;
+                }
+                RunEvent::RunFinished { status, error } => {
+                    tx.execute(
+                        "UPDATE runs SET status = ?2, ended_at = ?3, error = ?4 WHERE id = ?1",
+                        params![run_id, status.as_str(), ts, error],
+                    )
+                    .map_err(sql)?;
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(())
 }

@@ -36,10 +36,12 @@ pub enum UICommand {
     ExportReport,
     ToggleWorkbench,
     Connections,
+    Prices,
+    Costs,
 }
 
 impl UICommand {
-    pub const ALL: [UICommand; 30] = [
+    pub const ALL: [UICommand; 32] = [
         UICommand::Undo,
         UICommand::Redo,
         UICommand::Save,
@@ -70,6 +72,8 @@ impl UICommand {
         UICommand::ExportReport,
         UICommand::ToggleWorkbench,
         UICommand::Connections,
+        UICommand::Prices,
+        UICommand::Costs,
     ];
 
     /// Sentence case; `…` when the command opens a dialog.
@@ -105,6 +109,8 @@ impl UICommand {
             UICommand::ExportReport => "Export HTML…",
             UICommand::ToggleWorkbench => "Show or hide the workbench",
             UICommand::Connections => "Connections…",
+            UICommand::Prices => "Prices…",
+            UICommand::Costs => "Costs…",
         }
     }
 
@@ -142,7 +148,9 @@ impl UICommand {
             | UICommand::ToggleTheme
             | UICommand::ToggleInspector
             | UICommand::ToggleDiagnostics
-            | UICommand::Connections => return None,
+            | UICommand::Connections
+            | UICommand::Prices
+            | UICommand::Costs => return None,
         };
         Some(KeyboardShortcut::new(modifiers, key))
     }

@@ -10,6 +10,7 @@ pub mod canvas;
 pub mod commands;
 pub mod panels;
 pub mod runs;
+mod studio_plan;
 mod studio_runs;
 mod theme;
 pub mod workbench;
@@ -171,6 +172,12 @@ pub struct Studio {
     pub find: Option<panels::find::FindState>,
     /// The connections window, when open.
     pub connections: Option<panels::connections::ConnectionsState>,
+    /// The price table window, when open.
+    pub prices: Option<panels::prices::PricesState>,
+    /// The recorded-costs window, when open.
+    pub costs: Option<panels::costs::CostsState>,
+    /// Counts price edits, so plans made with older prices are asked for again.
+    prices_revision: u64,
     pub selection_query: String,
     pub selection_error: Option<String>,
     pub projects: Vec<app::ProjectSummary>,
@@ -240,6 +247,9 @@ impl Studio {
             command_palette: None,
             find: None,
             connections: None,
+            prices: None,
+            costs: None,
+            prices_revision: 0,
             selection_query: String::new(),
             selection_error: None,
             projects: Vec::new(),
@@ -358,6 +368,7 @@ impl Studio {
         self.drain_jobs(ctx);
         self.drain_dialogs();
         self.refresh_launch_plan();
+        self.refresh_launch_compute_plan();
         self.refresh_asset_details();
         if self.run.as_ref().is_some_and(runs::RunView::is_live) {
             ctx.request_repaint_after(LIVE_RUN_REPAINT);
@@ -697,6 +708,8 @@ impl Studio {
             UICommand::Connections => {
                 self.connections = Some(panels::connections::ConnectionsState::default());
             }
+            UICommand::Prices => self.open_prices(),
+            UICommand::Costs => self.open_costs(),
         }
     }
 
@@ -826,6 +839,8 @@ pub fn studio_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     panels::picker::picker_ui(&ctx, studio);
     panels::launch::launch_ui(&ctx, studio);
     panels::connections::connections_ui(&ctx, studio);
+    panels::prices::prices_ui(&ctx, studio);
+    panels::costs::costs_ui(&ctx, studio);
     studio.run_commands(&ctx);
 }
 

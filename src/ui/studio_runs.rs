@@ -328,6 +328,12 @@ impl Studio {
                 }
                 false
             }
+            event @ (JobEvent::ComputePlan { .. }
+            | JobEvent::Prices { .. }
+            | JobEvent::CostHistory(_)) => {
+                self.apply_compute_event(event);
+                false
+            }
             JobEvent::RunEvents { run_id, events } => {
                 if let Some(run) = &mut self.run {
                     for e in events {

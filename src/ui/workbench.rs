@@ -2,11 +2,12 @@
 //! of the launch dialog. Plain data: panels draw it, the studio's `logic` fills it from job
 //! events.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
+use crate::app::plan::PlanReport;
 use crate::app::run::{AssetHistory, MaterializeRequest, PlannedStep, Preview};
-use crate::model::{AssetKey, LogLevel, PartitionsDefinition, Project, RunRecord};
+use crate::model::{AssetKey, ComputeTier, LogLevel, PartitionsDefinition, Project, RunRecord};
 
 /// Rows a preview asks for; the table is virtualized (only visible rows are laid out) and the
 /// cells are kept compactly as text, so a million rows scroll like ten.
@@ -83,6 +84,13 @@ pub struct LaunchState {
     pub plan: Option<Result<Vec<PlannedStep>, String>>,
     /// The partitions of the assets in scope (refreshed with the plan).
     pub partitions: Option<PartitionsDefinition>,
+    /// Where each asset would run and what it would cost (from the job worker).
+    pub compute: Option<Result<Box<PlanReport>, String>>,
+    pub compute_id: u64,
+    /// What the shown compute plan was asked for (choices, overrides, prices).
+    pub compute_for: Option<String>,
+    /// Tiers the user picked per asset in the dialog; they beat hints and the planner.
+    pub overrides: BTreeMap<AssetKey, ComputeTier>,
 }
 
 impl LaunchState {

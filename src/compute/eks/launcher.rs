@@ -7,7 +7,9 @@
 //! it was made on) and runs each call on it from a helper thread, so callers may be plain
 //! threads or tasks of another runtime alike.
 
+use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::{Arc, Mutex, OnceLock};
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
@@ -17,7 +19,9 @@ use kube::api::{ListParams, LogParams};
 use super::job::{CONTAINER, StepJob, build_job, job_name};
 use super::watch::{JobRef, PodState, cancel, pod_index, pod_state, submit};
 use super::{EksTarget, describe_kube_error};
-use crate::model::{AssetKey, ComputeHints};
+use crate::compute::SecretSource;
+use crate::compute::launch::{LaunchSpec, Launcher, LogRead, RemotePhase, RemoteState};
+use crate::model::{AssetKey, ComputeHints, ComputeTier, Resource, ResourceKind};
 
 /// What the platform says about a step (mirrors the orchestration's remote phases).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -391,4 +395,152 @@ fn terminated_exit_code(pod: &Pod) -> Option<i32> {
         .terminated
         .as_ref()
         .map(|t| t.exit_code)
+}
+
+impl EksLauncher {
+    /// A launcher for an `eks` resource (made on its own runtime). `region` is the run's AWS
+    /// region, given to the runner pods when the resource does not set one.
+    ///
+    /// # Errors
+    /// See [`super::target`].
+    pub fn connect(
+        resource: &Resource,
+        resources: &[Resource],
+        secrets: &dyn SecretSource,
+        region: Option<&str>,
+    ) -> Result<Self, String> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("eks-launcher")
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the EKS launcher's runtime: {e}"))?;
+        let mut target = std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .name("eks-connect".into())
+                .spawn_scoped(s, || {
+                    runtime.block_on(super::target(resource, resources, secrets))
+                })
+                .map_err(|e| format!("cannot start a thread for an EKS call: {e}"))?
+                .join()
+                .unwrap_or_else(|_| Err("connecting to the EKS cluster panicked".to_owned()))
+        })?;
+        if let Some(region) = region
+            && !target.settings.env.iter().any(|(k, _)| k == "AWS_REGION")
+        {
+            target
+                .settings
+                .env
+                .push(("AWS_REGION".to_owned(), region.to_owned()));
+        }
+        Ok(Self { target, runtime })
+    }
+}
+
+/// The launcher the orchestration drives: one per `eks` resource definition for the life of
+/// the process (a kube client, its token and `DescribeCluster`'s answer are reused).
+#[derive(Debug, Clone)]
+pub struct SharedEks(pub Arc<EksLauncher>);
+
+/// The shared launcher for the project's (first) `eks` resource.
+///
+/// # Errors
+/// When the project has no `eks` resource or it cannot be connected.
+pub fn shared(
+    resources: &[Resource],
+    secrets: &dyn SecretSource,
+    region: &str,
+) -> Result<SharedEks, String> {
+    static CACHE: OnceLock<Mutex<BTreeMap<String, Arc<EksLauncher>>>> = OnceLock::new();
+    let resource = resources
+        .iter()
+        .find(|r| matches!(r.kind, ResourceKind::Eks { .. }))
+        .ok_or_else(|| {
+            "EKS runs need an eks resource, e.g. [resources.cluster] kind = \"eks\" with cluster = \"NAME\" (or a kubeconfig context), namespace and image".to_owned()
+        })?;
+    let key = serde_json::to_string(&(resource, resources, region)).unwrap_or_default();
+    let cache = CACHE.get_or_init(|| Mutex::new(BTreeMap::new()));
+    if let Some(l) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        return Ok(SharedEks(l));
+    }
+    let launcher = Arc::new(EksLauncher::connect(
+        resource,
+        resources,
+        secrets,
+        Some(region),
+    )?);
+    if let Ok(mut c) = cache.lock() {
+        c.insert(key, launcher.clone());
+    }
+    Ok(SharedEks(launcher))
+}
+
+impl Launcher for SharedEks {
+    fn tier(&self) -> ComputeTier {
+        ComputeTier::Eks
+    }
+
+    fn submit(&self, spec: &LaunchSpec) -> Result<String, String> {
+        self.0.submit(&step_of(spec))
+    }
+
+    fn find_submitted(&self, spec: &LaunchSpec) -> Result<Option<String>, String> {
+        self.0.find_submitted(&spec.run_id, &spec.step_id)
+    }
+
+    fn status(&self, remote_id: &str) -> Result<RemoteState, String> {
+        let s = self.0.status(remote_id)?;
+        Ok(RemoteState {
+            phase: match s.phase {
+                JobPhase::Pending => RemotePhase::Pending,
+                JobPhase::Running => RemotePhase::Running,
+                JobPhase::Succeeded => RemotePhase::Succeeded,
+                JobPhase::Failed => RemotePhase::Failed,
+                JobPhase::Stopped => RemotePhase::Stopped,
+            },
+            status: s.status,
+            exit_code: s.exit_code,
+            reason: s.reason,
+        })
+    }
+
+    fn read_logs(
+        &self,
+        remote_id: &str,
+        child: usize,
+        position: Option<&str>,
+    ) -> Result<LogRead, String> {
+        let r = self.0.read_logs(remote_id, child, position)?;
+        Ok(LogRead {
+            lines: r.lines,
+            position: r.position,
+        })
+    }
+
+    fn cancel(&self, remote_id: &str, _reason: &str) -> Result<(), String> {
+        self.0.cancel(remote_id)
+    }
+}
+
+/// The EKS step for a launch spec.
+pub fn step_of(spec: &LaunchSpec) -> EksStep {
+    EksStep {
+        project: spec.project.clone(),
+        run_id: spec.run_id.clone(),
+        step_id: spec.step_id.clone(),
+        assets: spec.assets.clone(),
+        plan_uri: spec.plan_uri.clone(),
+        partitions: Vec::new(),
+        completions: spec.array_size.max(1),
+        hints: ComputeHints {
+            tier: ComputeTier::Eks,
+            vcpu: Some(spec.vcpu),
+            memory_mb: Some(spec.memory_mb),
+            timeout_secs: spec.timeout_secs,
+            spot: spec.spot.then_some(true),
+            node_type: spec.node_type.clone(),
+            min_nodes: None,
+            max_nodes: spec.max_nodes,
+        },
+    }
 }

@@ -83,6 +83,7 @@ async fn aws_config(
             endpoint_url,
             access_key_id,
             secret_access_key,
+            ..
         } = &r.kind
         else {
             return Err(format!(

@@ -62,6 +62,7 @@ async fn target(ctx: &Ctx<'_>) -> Result<Target, String> {
             endpoint_url,
             access_key_id,
             secret_access_key,
+            ..
         } = &aws.kind
     {
         region = region.or_else(|| aws_region.clone());

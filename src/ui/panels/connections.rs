@@ -89,6 +89,7 @@ fn new_kind(label: &str) -> ResourceKind {
             endpoint_url: None,
             access_key_id: None,
             secret_access_key: None,
+            compute: None,
         },
         "eks" => ResourceKind::Eks {
             cluster: None,
@@ -277,6 +278,7 @@ fn form_ui(ui: &mut egui::Ui, d: &mut Draft) {
                     endpoint_url,
                     access_key_id,
                     secret_access_key,
+                    ..
                 } => {
                     optional(ui, "Region", region);
                     optional(ui, "Profile", profile);

@@ -1,13 +1,16 @@
 //! The launch dialog: what to materialize (selected, with upstream, all), which partitions,
 //! whether to force — and, before anything runs, which steps will compute and which are up to
-//! date (the plan comes from the job worker).
+//! date, and where each asset would run on AWS (tier, reason, cost, with a per-asset tier
+//! override) and the total with the price table's date. Both plans come from the job worker.
 
 use egui::RichText;
 
+use crate::app::plan::{PlanReport, format_duration, format_memory, format_usd, tier_name};
 use crate::app::run::PlannedStatus;
-use crate::model::PartitionsDefinition;
+use crate::model::{AssetKey, ComputeTier, PartitionsDefinition};
 use crate::ui::workbench::LaunchScope;
 use crate::ui::{Studio, theme};
+use std::collections::BTreeMap;
 
 pub fn launch_ui(ctx: &egui::Context, studio: &mut Studio) {
     if studio.workbench.launch.is_none() {
@@ -16,14 +19,15 @@ pub fn launch_ui(ctx: &egui::Context, studio: &mut Studio) {
     let mut open = true;
     let mut start = false;
     let mut close = false;
+    let mut open_prices = false;
 
     let selected = studio.canvas.selection.len();
     egui::Window::new("Materialize")
         .open(&mut open)
         .collapsible(false)
         .resizable(true)
-        .default_width(460.0)
-        .default_pos(ctx.content_rect().center() - egui::vec2(230.0, 220.0))
+        .default_width(600.0)
+        .default_pos(ctx.content_rect().center() - egui::vec2(300.0, 420.0))
         .show(ctx, |ui| {
             let Some(launch) = &mut studio.workbench.launch else {
                 return;
@@ -122,7 +126,7 @@ pub fn launch_ui(ctx: &egui::Context, studio: &mut Studio) {
                         .strong(),
                     );
                     egui::ScrollArea::vertical()
-                        .max_height(260.0)
+                        .max_height(150.0)
                         .auto_shrink([false, true])
                         .show(ui, |ui| {
                             egui::Grid::new("launch_plan")
@@ -152,6 +156,8 @@ pub fn launch_ui(ctx: &egui::Context, studio: &mut Studio) {
                 }
             }
             ui.separator();
+            open_prices = compute_plan_ui(ui, launch);
+            ui.separator();
             ui.horizontal(|ui| {
                 if ui
                     .add_enabled(runnable, egui::Button::new("Start run"))
@@ -179,8 +185,133 @@ pub fn launch_ui(ctx: &egui::Context, studio: &mut Studio) {
             None => {}
         }
     }
+    if open_prices {
+        studio.open_prices();
+    }
     if close || !open || ctx.input(|i| i.key_pressed(egui::Key::Escape)) {
         studio.workbench.launch = None;
+    }
+}
+
+/// Where each asset would run: tier (with an override), reason and estimated cost, then the
+/// total and the price table's date. True when "Prices…" was clicked.
+fn compute_plan_ui(ui: &mut egui::Ui, launch: &mut crate::ui::workbench::LaunchState) -> bool {
+    ui.label(RichText::new("Where it would run on AWS").strong());
+    let report = match &launch.compute {
+        None => {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("Estimating tiers and costs…");
+            });
+            return false;
+        }
+        Some(Err(e)) => {
+            ui.label(RichText::new(format!("No compute plan: {e}")).color(theme::error_color()));
+            return false;
+        }
+        Some(Ok(report)) => report.clone(),
+    };
+    egui::ScrollArea::vertical()
+        .id_salt("compute_plan_scroll")
+        .max_height(230.0)
+        .auto_shrink([false, true])
+        .show(ui, |ui| {
+            for a in &report.assets {
+                ui.horizontal(|ui| {
+                    ui.add_sized(
+                        [190.0, 18.0],
+                        egui::Label::new(RichText::new(a.asset.as_str()).strong()).truncate(),
+                    );
+                    tier_combo_ui(ui, &a.asset, a.tier, &mut launch.overrides);
+                    match (a.est_cost_usd, &a.missing_price) {
+                        (Some(c), _) => {
+                            ui.label(format!("{}: {}", a.asset, format_usd(c)));
+                        }
+                        (None, Some(id)) => {
+                            ui.label(
+                                RichText::new(format!("{}: missing price {id}", a.asset))
+                                    .color(theme::error_color()),
+                            );
+                        }
+                        (None, None) => {
+                            ui.label(format!("{}: no estimate", a.asset));
+                        }
+                    }
+                });
+                ui.label(RichText::new(&a.reason).weak())
+                    .on_hover_text(format!(
+                        "{} / {} for ~{} · estimate {} ({})",
+                        crate::app::plan::format_vcpu(a.vcpu),
+                        format_memory(a.memory_mb),
+                        format_duration(a.est_duration_secs),
+                        a.confidence.as_str(),
+                        a.basis
+                    ));
+                if let Some(p) = &a.problem {
+                    ui.label(RichText::new(p).color(theme::error_color()));
+                }
+                ui.add_space(2.0);
+            }
+        });
+    ui.horizontal(|ui| {
+        ui.label(RichText::new(total_text(&report)).strong());
+        ui.button("Prices…")
+            .on_hover_text("See and edit the rates, their sources and dates")
+            .clicked()
+    })
+    .inner
+}
+
+/// "Estimated total $0.0123 · prices as of 2026-11-26", with what it leaves out.
+pub fn total_text(report: &PlanReport) -> String {
+    let missing = report
+        .assets
+        .iter()
+        .filter(|a| a.est_cost_usd.is_none() && a.tier != ComputeTier::Local)
+        .count();
+    format!(
+        "Estimated total {}{} · prices as of {}",
+        format_usd(report.total_usd),
+        if missing > 0 {
+            format!(" (without {missing} asset(s) lacking a price)")
+        } else {
+            String::new()
+        },
+        report.prices_as_of
+    )
+}
+
+/// The tier an asset runs on, with "Auto" going back to the hint or the planner.
+fn tier_combo_ui(
+    ui: &mut egui::Ui,
+    asset: &AssetKey,
+    planned: ComputeTier,
+    overrides: &mut BTreeMap<AssetKey, ComputeTier>,
+) {
+    let mut chosen = overrides.get(asset).copied().unwrap_or(ComputeTier::Auto);
+    let shown = if chosen == ComputeTier::Auto {
+        tier_name(planned).to_owned()
+    } else {
+        format!("{} (yours)", tier_name(chosen))
+    };
+    let combo = egui::ComboBox::from_id_salt(("tier_override", asset.as_str()))
+        .selected_text(shown)
+        .show_ui(ui, |ui| {
+            ui.selectable_value(&mut chosen, ComputeTier::Auto, "As planned");
+            for tier in ComputeTier::ALL {
+                if tier != ComputeTier::Auto {
+                    ui.selectable_value(&mut chosen, tier, tier_name(tier));
+                }
+            }
+        });
+    let label = format!("Tier of {asset}");
+    combo
+        .response
+        .widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::ComboBox, true, &label));
+    if chosen == ComputeTier::Auto {
+        overrides.remove(asset);
+    } else {
+        overrides.insert(asset.clone(), chosen);
     }
 }
 

@@ -3,11 +3,13 @@
 
 pub mod command_palette;
 pub mod connections;
+pub mod costs;
 pub mod diagnostics;
 pub mod find;
 pub mod inspector;
 pub mod launch;
 pub mod picker;
+pub mod prices;
 pub mod sql_editor;
 pub mod toolbar;
 pub mod workbench;

@@ -1,0 +1,1340 @@
+//! Remote runs: one run, many steps, each on its compute tier, driven step by step in
+//! dependency order. Everything a run needs to continue lives in the workspace — each remote
+//! identifier is stored the moment the platform returns it, log positions with the events read
+//! up to them — so any process can pick a run up again ([`attach`], [`reconcile`]).
+//!
+//! The life of a step: `pending` → (inputs uploaded, plan written to S3) `submitting` →
+//! (identifier stored) `submitted` → the runner's lines are tailed from the platform's logs →
+//! the runner's [`StepResult`] in S3 decides the outcome (platforms may report exit 0 for a
+//! failed runner, or lose log lines) → `success` / `failure` / `canceled`. A step with a failed
+//! step before it is `skipped`. Local steps run in this process with the same runner code.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::AtomicBool;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::AppError;
+use crate::compute::aws::{self, Aws};
+use crate::compute::launch::{LaunchSpec, Launcher};
+use crate::compute::protocol::{PROTOCOL_VERSION, ParsedLine, StepPlan, StepResult, parse_line};
+use crate::compute::runner;
+use crate::engine::source;
+use crate::model::{
+    AssetKey, AssetMaterialization, ComputeTier, LogLevel, Project, Resource, ResourceKind,
+    RunEvent, RunRecord, RunStatus, SourceSpec,
+};
+pub use crate::store::{RemoteStepRow, StepStatus};
+use crate::store::{StoredProject, Workspace};
+
+/// The resource a run's uploaded inputs are read through inside the runner.
+pub const INPUTS_RESOURCE: &str = "_medallion_inputs";
+/// How long a driver's lease on a run lasts without renewal.
+const LEASE_SECS: i64 = 10;
+/// What a canceled task is told.
+pub const CANCEL_REASON: &str = "Canceled from Medallion";
+
+/// What to run remotely.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct SubmitRequest {
+    pub selection: String,
+    /// Empty: unpartitioned. Several: a backfill (one array step on tiers that have arrays).
+    pub partitions: Vec<String>,
+    pub force: bool,
+    /// Run every step on this tier instead of the assets' hints.
+    pub tier: Option<ComputeTier>,
+    /// The `aws` resource to use (default: the first with a compute section).
+    pub aws_resource: Option<String>,
+    pub trigger: String,
+}
+
+/// A remote run with its steps, for the CLI and the studio.
+#[derive(Debug, Clone, Serialize)]
+pub struct RemoteRunView {
+    pub run: RunRecord,
+    pub steps: Vec<RemoteStepRow>,
+    pub cancel_requested: bool,
+}
+
+/// One step as planned: where it runs, why, and with what.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedRemoteStep {
+    pub tier: ComputeTier,
+    pub reason: String,
+    pub assets: Vec<AssetKey>,
+    pub partitions: Vec<String>,
+    pub vcpu: f64,
+    pub memory_mb: u32,
+    pub spot: bool,
+    pub timeout_secs: Option<u32>,
+}
+
+/// Default size of a step whose assets give no hint.
+const DEFAULT_VCPU: f64 = 1.0;
+const DEFAULT_MEMORY_MB: u32 = 2048;
+
+fn tier_has_arrays(tier: ComputeTier) -> bool {
+    matches!(tier, ComputeTier::Batch | ComputeTier::Eks)
+}
+
+/// The tier of one asset, with the reason. This is the one place the tier is chosen: the
+/// planner (`compute::planner::plan`) replaces it when it lands.
+fn choose_tier(
+    project: &Project,
+    key: &AssetKey,
+    forced: Option<ComputeTier>,
+) -> (ComputeTier, String) {
+    if let Some(t) = forced {
+        return (t, format!("--tier {t}"));
+    }
+    match project.asset(key).map(|a| a.compute.tier) {
+        Some(ComputeTier::Auto) | None => (
+            ComputeTier::Fargate,
+            "no tier hint: Fargate by default".to_owned(),
+        ),
+        Some(t) => (t, format!("compute hint of {key}")),
+    }
+}
+
+/// Splits ordered assets into steps that run one after another: an asset joins the earliest
+/// step of its tier that comes after every step holding one of its upstream assets (the same
+/// step is fine when it is on the same tier), so assets of one tier share a step wherever the
+/// graph allows. A backfill on a tier without array jobs becomes one step per partition.
+pub fn plan_steps(
+    project: &Project,
+    ordered: &[AssetKey],
+    partitions: &[String],
+    forced: Option<ComputeTier>,
+) -> Vec<PlannedRemoteStep> {
+    let graph = crate::model::AssetGraph::build(project);
+    let mut groups: Vec<PlannedRemoteStep> = Vec::new();
+    let mut step_of: BTreeMap<AssetKey, usize> = BTreeMap::new();
+    for key in ordered {
+        let (tier, reason) = choose_tier(project, key, forced);
+        let hints = project
+            .asset(key)
+            .map(|a| a.compute.clone())
+            .unwrap_or_default();
+        let partitioned = project
+            .asset(key)
+            .is_some_and(|a| a.partitions.is_partitioned());
+        let parts = if partitioned {
+            partitions.to_vec()
+        } else {
+            Vec::new()
+        };
+        let earliest = graph
+            .upstream(key)
+            .into_iter()
+            .filter_map(|u| step_of.get(u))
+            .map(|&i| if groups[i].tier == tier { i } else { i + 1 })
+            .max()
+            .unwrap_or(0);
+        let slot = (earliest..groups.len())
+            .find(|&i| groups[i].tier == tier && groups[i].partitions == parts);
+        match slot {
+            Some(i) => {
+                let g = &mut groups[i];
+                g.assets.push(key.clone());
+                g.vcpu = g.vcpu.max(hints.vcpu.unwrap_or(DEFAULT_VCPU));
+                g.memory_mb = g
+                    .memory_mb
+                    .max(hints.memory_mb.unwrap_or(DEFAULT_MEMORY_MB));
+                g.spot &= hints.spot.unwrap_or(false);
+                g.timeout_secs = match (g.timeout_secs, hints.timeout_secs) {
+                    (Some(a), Some(b)) => Some(a + b),
+                    (a, b) => a.or(b),
+                };
+                if !g.reason.contains(&reason) {
+                    g.reason = format!("{}; {reason}", g.reason);
+                }
+                step_of.insert(key.clone(), i);
+            }
+            None => {
+                step_of.insert(key.clone(), groups.len());
+                groups.push(PlannedRemoteStep {
+                    tier,
+                    reason,
+                    assets: vec![key.clone()],
+                    partitions: parts,
+                    vcpu: hints.vcpu.unwrap_or(DEFAULT_VCPU),
+                    memory_mb: hints.memory_mb.unwrap_or(DEFAULT_MEMORY_MB),
+                    spot: hints.spot.unwrap_or(false),
+                    timeout_secs: hints.timeout_secs,
+                });
+            }
+        }
+    }
+    let mut steps = Vec::new();
+    for g in groups {
+        if g.partitions.len() > 1 && !tier_has_arrays(g.tier) {
+            for p in &g.partitions {
+                steps.push(PlannedRemoteStep {
+                    partitions: vec![p.clone()],
+                    ..g.clone()
+                });
+            }
+        } else {
+            steps.push(g);
+        }
+    }
+    steps
+}
+
+/// The launcher of a tier, or why there is none. EKS runs on the project's `eks` resource.
+pub fn launcher_for(
+    aws: &Aws,
+    project: &Project,
+    tier: ComputeTier,
+) -> Result<Box<dyn Launcher>, String> {
+    match tier {
+        ComputeTier::Fargate => Ok(Box::new(aws::fargate::Fargate { aws: aws.clone() })),
+        ComputeTier::Batch => Ok(Box::new(aws::batch::Batch { aws: aws.clone() })),
+        ComputeTier::Eks => crate::compute::eks::launcher::shared(
+            &project.resources,
+            &super::connections::KeyringSecrets,
+            &aws.region(),
+        )
+        .map(|l| Box::new(l) as Box<dyn Launcher>),
+        other => Err(format!(
+            "remote runs on {other} are not available in this build; use --tier fargate or --tier local"
+        )),
+    }
+}
+
+fn connect(project: &Project, resource: Option<&str>) -> Result<Aws, AppError> {
+    let r = aws::compute_resource(&project.resources, resource).map_err(AppError::BadRequest)?;
+    Aws::connect(r, &super::connections::KeyringSecrets, &project.name)
+        .map_err(AppError::BadRequest)
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// How often a driver looks at its remote steps (`MEDALLION_REMOTE_POLL_MS`, default 2 s).
+fn poll_interval() -> Duration {
+    Duration::from_millis(
+        std::env::var("MEDALLION_REMOTE_POLL_MS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(2000),
+    )
+}
+
+/// How long to wait for a runner's result after its platform reports it ended
+/// (`MEDALLION_REMOTE_RESULT_GRACE_SECS`, default 60 s).
+fn result_grace() -> Duration {
+    Duration::from_secs(
+        std::env::var("MEDALLION_REMOTE_RESULT_GRACE_SECS")
+            .ok()
+            .and_then(|v| v.parse().ok())
+            .unwrap_or(60),
+    )
+}
+
+fn driver_id() -> String {
+    use std::sync::OnceLock;
+    static ID: OnceLock<String> = OnceLock::new();
+    ID.get_or_init(|| format!("pid{}-{}", std::process::id(), now()))
+        .clone()
+}
+
+/// Submits a remote run: records it with its planned steps, then drives it — to the end, or
+/// (with `detach`) until its first remote step is submitted.
+pub fn submit(
+    ws: &mut Workspace,
+    stored: &StoredProject,
+    request: &SubmitRequest,
+    detach: bool,
+    on_event: &mut dyn FnMut(&str, &RunEvent),
+) -> Result<String, AppError> {
+    let project = &stored.project;
+    if let Some(first) = crate::model::validate(project)
+        .iter()
+        .find(|d| d.is_error())
+    {
+        return Err(AppError::BadRequest(format!(
+            "the project has errors; fix them first: {first}"
+        )));
+    }
+    let ordered = super::run::resolve_selection(project, &request.selection)?;
+    if ordered.is_empty() {
+        return Err(AppError::BadRequest(format!(
+            "the selection `{}` matches no asset",
+            request.selection
+        )));
+    }
+    let aws = connect(project, request.aws_resource.as_deref())?;
+    let planned = plan_steps(project, &ordered, &request.partitions, request.tier);
+    // Every tier must have a launcher before anything is recorded.
+    for s in &planned {
+        if s.tier != ComputeTier::Local {
+            launcher_for(&aws, project, s.tier).map_err(AppError::BadRequest)?;
+        }
+    }
+    let tiers: BTreeSet<&str> = planned.iter().map(|s| s.tier.as_str()).collect();
+    let run = RunRecord {
+        id: super::run::new_run_id(),
+        project: project.name.clone(),
+        selection: request.selection.clone(),
+        partition: match request.partitions.as_slice() {
+            [one] => Some(one.clone()),
+            [first, .., last] => Some(format!("{first}..{last}")),
+            [] => None,
+        },
+        target: format!("aws:{}", tiers.into_iter().collect::<Vec<_>>().join("+")),
+        status: RunStatus::Queued,
+        trigger: request.trigger.clone(),
+        created_at: now(),
+        started_at: None,
+        ended_at: None,
+        error: None,
+    };
+    let steps: Vec<RemoteStepRow> = planned
+        .iter()
+        .enumerate()
+        .map(|(i, s)| RemoteStepRow {
+            position: i as u32,
+            step_id: format!("s{}-{}", i + 1, s.tier),
+            tier: s.tier.as_str().to_owned(),
+            tier_reason: s.reason.clone(),
+            assets: s.assets.clone(),
+            partitions: s.partitions.clone(),
+            vcpu: s.vcpu,
+            memory_mb: s.memory_mb,
+            spot: s.spot,
+            timeout_secs: s.timeout_secs,
+            status: StepStatus::Pending,
+            remote_id: None,
+            plan_uri: None,
+            result_uri: None,
+            remote_status: None,
+            exit_code: None,
+            stop_reason: None,
+            submitted_at: None,
+            ended_at: None,
+            duration_secs: None,
+            error: None,
+        })
+        .collect();
+    let request_json = serde_json::to_string(request)
+        .map_err(|e| AppError::BadRequest(format!("cannot encode the request: {e}")))?;
+    ws.create_remote_run(&run, &aws.resource, &request_json, &steps)?;
+    let mut driver = Driver {
+        ws,
+        aws,
+        project: project.clone(),
+        project_dir: stored
+            .source_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from(".")),
+        run_id: run.id.clone(),
+        me: driver_id(),
+    };
+    driver.drive(detach, on_event)?;
+    Ok(run.id)
+}
+
+/// Drives a run to its end from wherever it is (after a crash, or a detached submit).
+pub fn attach(
+    ws: &mut Workspace,
+    run_id: &str,
+    on_event: &mut dyn FnMut(&str, &RunEvent),
+) -> Result<(), AppError> {
+    let mut driver = Driver::open(ws, run_id)?;
+    driver.drive(false, on_event)
+}
+
+/// One pass over every unfinished remote run: tails logs, records finished steps, submits the
+/// next ones, carries out cancels. Runs another process drives are left alone. Returns the runs
+/// visited, with the error of each that could not be reconciled.
+pub fn reconcile(ws: &mut Workspace) -> Result<Vec<(String, Option<String>)>, AppError> {
+    let mut out = Vec::new();
+    for run_id in ws.unfinished_remote_runs()? {
+        let me = driver_id();
+        if !ws.take_remote_lease(&run_id, &me, LEASE_SECS)? {
+            continue;
+        }
+        let result = Driver::open(ws, &run_id).and_then(|mut d| d.step(&mut |_, _| {}).map(|_| ()));
+        ws.release_remote_lease(&run_id, &me)?;
+        out.push((run_id, result.err().map(|e| format!("{e:#}"))));
+    }
+    Ok(out)
+}
+
+/// Asks a run to stop: its submitted steps are stopped on their platform at once (`StopTask`,
+/// `TerminateJob`), and the run is recorded as canceled.
+pub fn cancel(ws: &mut Workspace, run_id: &str) -> Result<Vec<String>, AppError> {
+    let remote = ws
+        .remote_run(run_id)?
+        .ok_or_else(|| AppError::BadRequest(format!("run {run_id} is not a remote run")))?;
+    if remote.finished {
+        return Err(AppError::BadRequest(format!(
+            "run {run_id} has already finished ({})",
+            ws.run(run_id)?.status
+        )));
+    }
+    ws.request_remote_cancel(run_id)?;
+    let mut driver = Driver::open(ws, run_id)?;
+    let stopped = driver.stop_remote_steps()?;
+    // Finish the bookkeeping now unless another process drives the run (it will).
+    let me = driver.me.clone();
+    if driver.ws.take_remote_lease(run_id, &me, LEASE_SECS)? {
+        driver.step(&mut |_, _| {})?;
+        driver.ws.release_remote_lease(run_id, &me)?;
+    }
+    Ok(stopped)
+}
+
+/// A remote run with its steps.
+pub fn view(ws: &Workspace, run_id: &str) -> Result<Option<RemoteRunView>, AppError> {
+    let Some(remote) = ws.remote_run(run_id)? else {
+        return Ok(None);
+    };
+    Ok(Some(RemoteRunView {
+        run: ws.run(run_id)?,
+        steps: ws.remote_steps(run_id)?,
+        cancel_requested: remote.cancel_requested,
+    }))
+}
+
+/// Drives one run, holding its lease.
+struct Driver<'w> {
+    ws: &'w mut Workspace,
+    aws: Aws,
+    project: Project,
+    project_dir: PathBuf,
+    run_id: String,
+    me: String,
+}
+
+impl<'w> Driver<'w> {
+    fn open(ws: &'w mut Workspace, run_id: &str) -> Result<Self, AppError> {
+        let remote = ws
+            .remote_run(run_id)?
+            .ok_or_else(|| AppError::BadRequest(format!("run {run_id} is not a remote run")))?;
+        let run = ws.run(run_id)?;
+        let stored = ws.load_project(&run.project)?;
+        let aws = connect(&stored.project, Some(&remote.aws_resource))?;
+        let project_dir = stored
+            .source_dir
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("."));
+        Ok(Self {
+            ws,
+            aws,
+            project: stored.project,
+            project_dir,
+            run_id: run_id.to_owned(),
+            me: driver_id(),
+        })
+    }
+
+    /// Steps until the run ends (or, detached, until no step is about to be submitted here).
+    fn drive(
+        &mut self,
+        detach: bool,
+        on_event: &mut dyn FnMut(&str, &RunEvent),
+    ) -> Result<(), AppError> {
+        let mut waiting_said = false;
+        loop {
+            if !self
+                .ws
+                .take_remote_lease(&self.run_id, &self.me, LEASE_SECS)?
+            {
+                if !waiting_said {
+                    tracing::info!(run = %self.run_id, "another process drives this run; waiting for its lease to end");
+                    waiting_said = true;
+                }
+                std::thread::sleep(poll_interval());
+                continue;
+            }
+            let finished = self.step(on_event);
+            let finished = match finished {
+                Ok(f) => f,
+                Err(e) => {
+                    let _ = self.ws.release_remote_lease(&self.run_id, &self.me);
+                    return Err(e);
+                }
+            };
+            if finished {
+                return Ok(());
+            }
+            if detach
+                && self
+                    .ws
+                    .remote_steps(&self.run_id)?
+                    .iter()
+                    .any(|s| s.status == StepStatus::Submitted)
+            {
+                self.ws.release_remote_lease(&self.run_id, &self.me)?;
+                return Ok(());
+            }
+            std::thread::sleep(poll_interval());
+        }
+    }
+
+    fn launcher(&self, tier: &str) -> Result<Box<dyn Launcher>, AppError> {
+        let tier = ComputeTier::ALL
+            .into_iter()
+            .find(|t| t.as_str() == tier)
+            .ok_or_else(|| AppError::BadRequest(format!("unknown tier `{tier}`")))?;
+        launcher_for(&self.aws, &self.project, tier).map_err(AppError::BadRequest)
+    }
+
+    fn emit(
+        &mut self,
+        events: &[RunEvent],
+        on_event: &mut dyn FnMut(&str, &RunEvent),
+    ) -> Result<(), AppError> {
+        let events: Vec<RunEvent> = events
+            .iter()
+            .cloned()
+            .map(super::connections::redact_event)
+            .collect();
+        self.ws.append_remote_run_events(&self.run_id, &events)?;
+        for e in &events {
+            on_event(&self.run_id, e);
+        }
+        Ok(())
+    }
+
+    fn log(
+        &mut self,
+        level: LogLevel,
+        message: String,
+        on_event: &mut dyn FnMut(&str, &RunEvent),
+    ) -> Result<(), AppError> {
+        self.emit(
+            &[RunEvent::Log {
+                level,
+                asset: None,
+                message,
+            }],
+            on_event,
+        )
+    }
+
+    /// Stops every submitted step on its platform; returns what was stopped.
+    fn stop_remote_steps(&mut self) -> Result<Vec<String>, AppError> {
+        let mut stopped = Vec::new();
+        let mut errors = Vec::new();
+        for s in self.ws.remote_steps(&self.run_id)? {
+            if s.status != StepStatus::Submitted {
+                continue;
+            }
+            let Some(id) = &s.remote_id else { continue };
+            match self.launcher(&s.tier)?.cancel(id, CANCEL_REASON) {
+                Ok(()) => stopped.push(id.clone()),
+                Err(e) => errors.push(format!("step {}: {e}", s.step_id)),
+            }
+        }
+        if errors.is_empty() {
+            Ok(stopped)
+        } else {
+            Err(AppError::BadRequest(format!(
+                "could not stop every remote step: {}",
+                errors.join("; ")
+            )))
+        }
+    }
+
+    /// One pass: returns whether the run has finished.
+    fn step(&mut self, on_event: &mut dyn FnMut(&str, &RunEvent)) -> Result<bool, AppError> {
+        let Some(remote) = self.ws.remote_run(&self.run_id)? else {
+            return Err(AppError::BadRequest(format!(
+                "run {} is not a remote run",
+                self.run_id
+            )));
+        };
+        if remote.finished {
+            return Ok(true);
+        }
+        if remote.next_seq == 0 {
+            let plan: Vec<AssetKey> = self
+                .ws
+                .remote_steps(&self.run_id)?
+                .iter()
+                .flat_map(|s| s.assets.clone())
+                .collect();
+            self.emit(&[RunEvent::RunStarted { plan }], on_event)?;
+        }
+        let steps = self.ws.remote_steps(&self.run_id)?;
+        if remote.cancel_requested {
+            return self.finish_canceled(steps, on_event);
+        }
+        let failed_before = steps.iter().any(|s| {
+            matches!(
+                s.status,
+                StepStatus::Failure | StepStatus::Canceled | StepStatus::Skipped
+            )
+        });
+        let Some(mut s) = steps.into_iter().find(|s| !s.status.is_finished()) else {
+            return self.finish(on_event);
+        };
+        if failed_before {
+            s.status = StepStatus::Skipped;
+            s.error = Some("an earlier step did not succeed".to_owned());
+            s.ended_at = Some(now());
+            self.ws.save_remote_step(&self.run_id, &s)?;
+            for asset in s.assets.clone() {
+                self.emit(
+                    &[RunEvent::StepFinished {
+                        asset,
+                        partition: s.partitions.first().cloned(),
+                        outcome: crate::model::StepOutcome::Skipped {
+                            reason: format!(
+                                "step {} was skipped: an earlier step did not succeed",
+                                s.step_id
+                            ),
+                        },
+                        duration_ms: 0,
+                    }],
+                    on_event,
+                )?;
+            }
+            return Ok(false);
+        }
+        match s.status {
+            StepStatus::Pending => self.start(s, on_event)?,
+            StepStatus::Submitting => {
+                let spec = self.spec(&s);
+                let found = self
+                    .launcher(&s.tier)?
+                    .find_submitted(&spec)
+                    .map_err(AppError::BadRequest)?;
+                match found {
+                    Some(id) => {
+                        s.remote_id = Some(id.clone());
+                        s.status = StepStatus::Submitted;
+                        self.ws.save_remote_step(&self.run_id, &s)?;
+                        self.log(
+                            LogLevel::Info,
+                            format!("step {}: found {id} submitted before a restart", s.step_id),
+                            on_event,
+                        )?;
+                    }
+                    None => self.start(s, on_event)?,
+                }
+            }
+            StepStatus::Submitted => self.poll(s, on_event)?,
+            _ => {}
+        }
+        Ok(false)
+    }
+
+    fn finish(&mut self, on_event: &mut dyn FnMut(&str, &RunEvent)) -> Result<bool, AppError> {
+        let steps = self.ws.remote_steps(&self.run_id)?;
+        let status = if steps.iter().all(|s| s.status == StepStatus::Success) {
+            RunStatus::Success
+        } else if steps.iter().any(|s| s.status == StepStatus::Canceled) {
+            RunStatus::Canceled
+        } else {
+            RunStatus::Failure
+        };
+        let error = steps
+            .iter()
+            .find(|s| matches!(s.status, StepStatus::Failure | StepStatus::Canceled))
+            .map(|s| {
+                format!(
+                    "step {} ({}): {}",
+                    s.step_id,
+                    s.tier,
+                    s.error
+                        .clone()
+                        .unwrap_or_else(|| s.status.as_str().to_owned())
+                )
+            });
+        self.emit(
+            &[RunEvent::RunFinished {
+                status,
+                error: error.clone(),
+            }],
+            on_event,
+        )?;
+        self.ws
+            .finish_remote_run(&self.run_id, status, error.as_deref())?;
+        Ok(true)
+    }
+
+    fn finish_canceled(
+        &mut self,
+        steps: Vec<RemoteStepRow>,
+        on_event: &mut dyn FnMut(&str, &RunEvent),
+    ) -> Result<bool, AppError> {
+        for mut s in steps {
+            if s.status.is_finished() {
+                continue;
+            }
+            if s.status == StepStatus::Submitted
+                && let Some(id) = s.remote_id.clone()
+            {
+                let launcher = self.launcher(&s.tier)?;
+                // The cancel command stopped it already; stopping twice is harmless.
+                if let Err(e) = launcher.cancel(&id, CANCEL_REASON) {
+                    tracing::warn!(run = %self.run_id, step = %s.step_id, error = %e, "stopping the step again failed");
+                }
+                if let Ok(state) = launcher.status(&id) {
+                    s.remote_status = Some(state.status);
+                    s.exit_code = state.exit_code;
+                    s.stop_reason = state.reason;
+                }
+            }
+            s.status = StepStatus::Canceled;
+            s.error = Some("canceled".to_owned());
+            s.ended_at = Some(now());
+            self.ws.save_remote_step(&self.run_id, &s)?;
+            self.log(
+                LogLevel::Warn,
+                format!("step {} ({}) canceled", s.step_id, s.tier),
+                on_event,
+            )?;
+        }
+        let error = Some("canceled".to_owned());
+        self.emit(
+            &[RunEvent::RunFinished {
+                status: RunStatus::Canceled,
+                error: error.clone(),
+            }],
+            on_event,
+        )?;
+        self.ws
+            .finish_remote_run(&self.run_id, RunStatus::Canceled, error.as_deref())?;
+        Ok(true)
+    }
+
+    fn children(s: &RemoteStepRow) -> usize {
+        let tier_arrays = ComputeTier::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s.tier)
+            .is_some_and(tier_has_arrays);
+        if tier_arrays {
+            s.partitions.len().max(1)
+        } else {
+            1
+        }
+    }
+
+    fn spec(&self, s: &RemoteStepRow) -> LaunchSpec {
+        let hints = s
+            .assets
+            .first()
+            .and_then(|a| self.project.asset(a))
+            .map(|a| &a.compute);
+        LaunchSpec {
+            run_id: self.run_id.clone(),
+            step_id: s.step_id.clone(),
+            project: self.project.name.clone(),
+            assets: s.assets.clone(),
+            plan_uri: s.plan_uri.clone().unwrap_or_else(|| {
+                self.aws
+                    .uri(&format!("_runs/{}/{}/plan.json", self.run_id, s.step_id))
+            }),
+            array_size: if Self::children(s) > 1 {
+                Self::children(s)
+            } else {
+                0
+            },
+            vcpu: s.vcpu,
+            memory_mb: s.memory_mb,
+            spot: s.spot,
+            timeout_secs: s.timeout_secs,
+            node_type: hints.and_then(|h| h.node_type.clone()),
+            max_nodes: hints.and_then(|h| h.max_nodes),
+        }
+    }
+
+    /// Builds the step's plan (uploading inputs and local upstream data), writes it to S3 and
+    /// submits it — or, for a local step, runs it here.
+    fn start(
+        &mut self,
+        mut s: RemoteStepRow,
+        on_event: &mut dyn FnMut(&str, &RunEvent),
+    ) -> Result<(), AppError> {
+        let plan = self.step_plan(&s)?;
+        let body = serde_json::to_vec(&plan)
+            .map_err(|e| AppError::BadRequest(format!("cannot encode the step plan: {e}")))?;
+        let plan_uri = self
+            .aws
+            .uri(&format!("_runs/{}/{}/plan.json", self.run_id, s.step_id));
+        self.aws
+            .put(&plan_uri, body)
+            .map_err(AppError::BadRequest)?;
+        s.plan_uri = Some(plan_uri);
+        s.result_uri = Some(plan.result_uri.clone());
+        if s.tier == ComputeTier::Local.as_str() {
+            return self.run_local(s, &plan, on_event);
+        }
+        s.status = StepStatus::Submitting;
+        self.ws.save_remote_step(&self.run_id, &s)?;
+        let spec = self.spec(&s);
+        let launcher = self.launcher(&s.tier)?;
+        match launcher.submit(&spec) {
+            Ok(id) => {
+                // Stored before anything else happens: from here on the run can be found again.
+                s.remote_id = Some(id.clone());
+                s.status = StepStatus::Submitted;
+                s.submitted_at = Some(now());
+                self.ws.save_remote_step(&self.run_id, &s)?;
+                self.log(
+                    LogLevel::Info,
+                    format!(
+                        "step {} submitted to {} ({}; {} vCPU, {} MiB{}): {id}",
+                        s.step_id,
+                        s.tier,
+                        s.tier_reason,
+                        s.vcpu,
+                        s.memory_mb,
+                        if s.spot { ", spot" } else { "" }
+                    ),
+                    on_event,
+                )
+            }
+            Err(e) => {
+                s.status = StepStatus::Failure;
+                s.error = Some(e.clone());
+                s.ended_at = Some(now());
+                self.ws.save_remote_step(&self.run_id, &s)?;
+                self.log(
+                    LogLevel::Error,
+                    format!("step {} could not be submitted: {e}", s.step_id),
+                    on_event,
+                )
+            }
+        }
+    }
+
+    fn run_local(
+        &mut self,
+        mut s: RemoteStepRow,
+        plan: &StepPlan,
+        on_event: &mut dyn FnMut(&str, &RunEvent),
+    ) -> Result<(), AppError> {
+        s.status = StepStatus::Submitted;
+        s.submitted_at = Some(now());
+        self.ws.save_remote_step(&self.run_id, &s)?;
+        let cancel = AtomicBool::new(false);
+        let mut results = Vec::new();
+        for child in 0..Self::children(&s) {
+            let index = (Self::children(&s) > 1).then_some(child);
+            let result = runner::run_plan(
+                &self.aws,
+                plan,
+                index,
+                Some(&self.project_dir),
+                &mut std::io::sink(),
+                &cancel,
+            )
+            .map_err(AppError::BadRequest)?;
+            results.push(result);
+        }
+        self.ingest_results(s, &results, on_event)
+    }
+
+    /// Reads new log lines of every child, then the results; finishes the step when every
+    /// child's result is there (or the platform ended it without one).
+    fn poll(
+        &mut self,
+        mut s: RemoteStepRow,
+        on_event: &mut dyn FnMut(&str, &RunEvent),
+    ) -> Result<(), AppError> {
+        let launcher = self.launcher(&s.tier)?;
+        let Some(id) = s.remote_id.clone() else {
+            return Err(AppError::BadRequest(format!(
+                "step {} has no remote id",
+                s.step_id
+            )));
+        };
+        let children = Self::children(&s);
+        let mut last_lines = Vec::new();
+        for child in 0..children {
+            let mut log = self
+                .ws
+                .remote_child_log(&self.run_id, s.position, child as u32)?;
+            let read = match launcher.read_logs(&id, child, log.log_position.as_deref()) {
+                Ok(r) => r,
+                Err(e) => {
+                    tracing::warn!(run = %self.run_id, step = %s.step_id, error = %e, "reading logs failed; will retry");
+                    continue;
+                }
+            };
+            let mut events = Vec::new();
+            for line in &read.lines {
+                match parse_line(line) {
+                    Ok(ParsedLine::Event(l)) => {
+                        if l.seq >= log.next_event {
+                            log.next_event = l.seq + 1;
+                            events.push(convert(&s, l.event));
+                        }
+                    }
+                    Ok(ParsedLine::Text(t)) if !t.trim().is_empty() => {
+                        last_lines.push(t.clone());
+                        events.push(RunEvent::Log {
+                            level: LogLevel::Info,
+                            asset: None,
+                            message: format!("[{}] {t}", s.step_id),
+                        });
+                    }
+                    Ok(ParsedLine::Text(_)) => {}
+                    Err(e) => events.push(RunEvent::Log {
+                        level: LogLevel::Warn,
+                        asset: None,
+                        message: format!("[{}] {e}", s.step_id),
+                    }),
+                }
+            }
+            if read.position != log.log_position || !events.is_empty() {
+                log.log_position = read.position;
+                let events: Vec<RunEvent> = events
+                    .into_iter()
+                    .map(super::connections::redact_event)
+                    .collect();
+                self.ws.record_remote_events(
+                    &self.run_id,
+                    s.position,
+                    child as u32,
+                    &log,
+                    &events,
+                )?;
+                for e in &events {
+                    on_event(&self.run_id, e);
+                }
+            }
+        }
+        // The results decide.
+        let mut results = Vec::new();
+        for child in 0..children {
+            let uri = s
+                .result_uri
+                .clone()
+                .unwrap_or_default()
+                .replace("{index}", &child.to_string());
+            match self.aws.get(&uri) {
+                Ok(Some(bytes)) => match serde_json::from_slice::<StepResult>(&bytes) {
+                    Ok(r) => results.push(r),
+                    Err(e) => {
+                        return Err(AppError::BadRequest(format!(
+                            "the step result {uri} is malformed: {e}"
+                        )));
+                    }
+                },
+                Ok(None) => break,
+                Err(e) => {
+                    tracing::warn!(run = %self.run_id, error = %e, "reading the step result failed; will retry");
+                    break;
+                }
+            }
+        }
+        if results.len() == children {
+            if let Ok(state) = launcher.status(&id) {
+                s.remote_status = Some(state.status);
+                s.exit_code = state.exit_code;
+                s.stop_reason = state.reason;
+            }
+            return self.ingest_results(s, &results, on_event);
+        }
+        let state = launcher.status(&id).map_err(AppError::BadRequest)?;
+        let changed = s.remote_status.as_deref() != Some(state.status.as_str());
+        s.remote_status = Some(state.status.clone());
+        s.exit_code = state.exit_code;
+        s.stop_reason.clone_from(&state.reason);
+        if changed {
+            self.ws.save_remote_step(&self.run_id, &s)?;
+            self.log(
+                LogLevel::Debug,
+                format!("step {}: {} is {}", s.step_id, id, state.status),
+                on_event,
+            )?;
+        }
+        if state.phase.is_finished() {
+            let since = s.ended_at.get_or_insert_with(now).clone();
+            self.ws.save_remote_step(&self.run_id, &s)?;
+            let waited = chrono::DateTime::parse_from_rfc3339(&since)
+                .map(|t| {
+                    chrono::Utc::now()
+                        .signed_duration_since(t)
+                        .to_std()
+                        .unwrap_or_default()
+                })
+                .unwrap_or_default();
+            if waited >= result_grace() {
+                let tail = last_lines
+                    .iter()
+                    .rev()
+                    .take(5)
+                    .rev()
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(" | ");
+                let error = format!(
+                    "the runner wrote no result ({} {}, exit code {}, reason: {}){}",
+                    s.tier,
+                    state.status,
+                    state
+                        .exit_code
+                        .map_or_else(|| "unknown".to_owned(), |c| c.to_string()),
+                    state.reason.as_deref().unwrap_or("none given"),
+                    if tail.is_empty() {
+                        String::new()
+                    } else {
+                        format!("; last output: {tail}")
+                    }
+                );
+                s.status = StepStatus::Failure;
+                s.error = Some(error.clone());
+                self.ws.save_remote_step(&self.run_id, &s)?;
+                self.log(
+                    LogLevel::Error,
+                    format!("step {}: {error}", s.step_id),
+                    on_event,
+                )?;
+            }
+        }
+        Ok(())
+    }
+
+    /// Stores what the results hold beyond the events already read from the logs, and ends
+    /// the step with their status.
+    fn ingest_results(
+        &mut self,
+        mut s: RemoteStepRow,
+        results: &[StepResult],
+        on_event: &mut dyn FnMut(&str, &RunEvent),
+    ) -> Result<(), AppError> {
+        for (child, r) in results.iter().enumerate() {
+            let mut log = self
+                .ws
+                .remote_child_log(&self.run_id, s.position, child as u32)?;
+            let start = usize::try_from(log.next_event).unwrap_or(usize::MAX);
+            let events: Vec<RunEvent> = r
+                .events
+                .iter()
+                .skip(start)
+                .cloned()
+                .map(|e| super::connections::redact_event(convert(&s, e)))
+                .collect();
+            log.next_event = r.events.len() as u64;
+            log.done = true;
+            self.ws
+                .record_remote_events(&self.run_id, s.position, child as u32, &log, &events)?;
+            for e in &events {
+                on_event(&self.run_id, e);
+            }
+        }
+        let statuses: Vec<RunStatus> = results.iter().map(|r| r.status).collect();
+        s.status = if statuses.iter().all(|x| *x == RunStatus::Success) {
+            StepStatus::Success
+        } else if statuses.contains(&RunStatus::Canceled) {
+            StepStatus::Canceled
+        } else {
+            StepStatus::Failure
+        };
+        s.error = (s.status != StepStatus::Success)
+            .then(|| results.iter().find_map(first_failure))
+            .flatten();
+        s.duration_secs = results.iter().map(|r| r.duration_secs).reduce(f64::max);
+        s.ended_at = Some(now());
+        self.ws.save_remote_step(&self.run_id, &s)?;
+        let exit = s
+            .exit_code
+            .map_or_else(String::new, |c| format!(", exit code {c}"));
+        let reason = s
+            .stop_reason
+            .as_deref()
+            .map_or_else(String::new, |r| format!(", stop reason: {r}"));
+        self.log(
+            if s.status == StepStatus::Success {
+                LogLevel::Info
+            } else {
+                LogLevel::Error
+            },
+            format!(
+                "step {} on {} finished: {} in {:.1} s{exit}{reason}",
+                s.step_id,
+                s.tier,
+                s.status.as_str(),
+                s.duration_secs.unwrap_or_default()
+            ),
+            on_event,
+        )
+    }
+
+    /// The plan of a step: the project (file inputs uploaded and rewritten to S3), previous
+    /// materializations in S3 (local ones of upstream assets uploaded first).
+    fn step_plan(&mut self, s: &RemoteStepRow) -> Result<StepPlan, AppError> {
+        let mut project = self.project.clone();
+        let step_assets: BTreeSet<&AssetKey> = s.assets.iter().collect();
+        let local = s.tier == ComputeTier::Local.as_str();
+        // Inputs: upload the files of this step's file sources.
+        for key in &s.assets {
+            let Some(asset) = project.assets.iter_mut().find(|a| &a.key == key) else {
+                continue;
+            };
+            let crate::model::AssetDefinition::Source(SourceSpec::File { path, format }) =
+                &asset.definition
+            else {
+                continue;
+            };
+            if local && Path::new(&self.project_dir).is_dir() {
+                // A local step reads its files in place.
+                continue;
+            }
+            let parts: Vec<Option<String>> = if s.partitions.is_empty() {
+                vec![None]
+            } else {
+                s.partitions.iter().cloned().map(Some).collect()
+            };
+            for p in &parts {
+                let full = source::resolve_path(&self.project_dir, path, p.as_deref());
+                let files = source::matching_files(key, &full)
+                    .map_err(|e| AppError::BadRequest(e.to_string()))?;
+                for f in files {
+                    let name = f
+                        .file_name()
+                        .map_or_else(|| "input".to_owned(), |n| n.to_string_lossy().into_owned());
+                    let uri = self.aws.uri(&format!(
+                        "_inputs/{}/{}/{}/{name}",
+                        self.run_id,
+                        key.as_str(),
+                        p.as_deref().unwrap_or("_")
+                    ));
+                    let bytes = std::fs::read(&f).map_err(|e| AppError::Io {
+                        path: f.clone(),
+                        source: e,
+                    })?;
+                    self.aws.put(&uri, bytes).map_err(AppError::BadRequest)?;
+                }
+            }
+            let store = self.aws.store();
+            let dir = if s.partitions.is_empty() {
+                "_"
+            } else {
+                "{partition}"
+            };
+            let prefix = if store.prefix.is_empty() {
+                String::new()
+            } else {
+                format!("{}/", store.prefix)
+            };
+            asset.definition = crate::model::AssetDefinition::Source(SourceSpec::S3 {
+                resource: INPUTS_RESOURCE.to_owned(),
+                key: format!("{prefix}_inputs/{}/{}/{dir}/", self.run_id, key.as_str()),
+                format: format.clone(),
+            });
+        }
+        // The runner reaches AWS through its role: no profile or keyring keys travel.
+        for r in &mut project.resources {
+            if let ResourceKind::Aws {
+                profile,
+                access_key_id,
+                secret_access_key,
+                ..
+            } = &mut r.kind
+            {
+                *profile = None;
+                *access_key_id = None;
+                *secret_access_key = None;
+            }
+        }
+        project.resources.push(Resource {
+            name: INPUTS_RESOURCE.to_owned(),
+            description: "input files uploaded by Medallion for this run".to_owned(),
+            kind: ResourceKind::S3 {
+                bucket: self.aws.settings.bucket.clone(),
+                region: Some(self.aws.region()),
+                endpoint_url: None,
+                aws: Some(self.aws.resource.clone()),
+            },
+        });
+        // Previous materializations: S3 ones as they are; local ones of assets this step reads
+        // are uploaded under the layout first.
+        let graph = crate::model::AssetGraph::build(&self.project);
+        let needed: BTreeSet<AssetKey> = s
+            .assets
+            .iter()
+            .flat_map(|k| graph.upstream(k).into_iter().cloned().collect::<Vec<_>>())
+            .filter(|k| !step_assets.contains(k))
+            .collect();
+        let store = self.aws.store();
+        let mut previous = Vec::new();
+        for m in self.ws.latest_materializations(&self.project.name)? {
+            if m.location.starts_with("s3://") {
+                previous.push(m);
+            } else if needed.contains(&m.asset) && Path::new(&m.location).is_file() {
+                let uri = store.materialization_uri(&m.asset, m.partition.as_deref(), &m.run_id);
+                let bytes = std::fs::read(&m.location).map_err(|e| AppError::Io {
+                    path: PathBuf::from(&m.location),
+                    source: e,
+                })?;
+                self.aws.put(&uri, bytes).map_err(AppError::BadRequest)?;
+                previous.push(AssetMaterialization { location: uri, ..m });
+            }
+        }
+        let request: SubmitRequest = self
+            .ws
+            .remote_run(&self.run_id)?
+            .and_then(|r| serde_json::from_str(&r.request).ok())
+            .ok_or_else(|| {
+                AppError::BadRequest(format!("run {} has no readable request", self.run_id))
+            })?;
+        let dedup: BTreeMap<(AssetKey, Option<String>), AssetMaterialization> = previous
+            .into_iter()
+            .map(|m| ((m.asset.clone(), m.partition.clone()), m))
+            .collect();
+        Ok(StepPlan {
+            version: PROTOCOL_VERSION,
+            run_id: self.run_id.clone(),
+            step_id: s.step_id.clone(),
+            project,
+            assets: s.assets.clone(),
+            partitions: s.partitions.clone(),
+            force: request.force,
+            previous: dedup.into_values().collect(),
+            store,
+            result_uri: self.aws.uri(&format!(
+                "_runs/{}/{}/result-{{index}}.json",
+                self.run_id, s.step_id
+            )),
+        })
+    }
+}
+
+/// The first thing that went wrong in a runner's result, in words.
+fn first_failure(r: &StepResult) -> Option<String> {
+    let failed_step = r.events.iter().find_map(|e| match e {
+        RunEvent::StepFinished {
+            asset,
+            outcome: crate::model::StepOutcome::Failed { error },
+            ..
+        } => Some(format!("{asset}: {error}")),
+        _ => None,
+    });
+    let failed_check = || {
+        r.events.iter().find_map(|e| match e {
+            RunEvent::CheckEvaluation(c)
+                if !c.passed && c.severity == crate::model::CheckSeverity::Error =>
+            {
+                Some(format!("{}: check {} failed", c.asset, c.check_name))
+            }
+            _ => None,
+        })
+    };
+    failed_step
+        .or_else(failed_check)
+        .or_else(|| r.error.clone())
+}
+
+/// A runner's event as the run records it: its own run start and end become log lines of the
+/// step (the run's start and end belong to the whole remote run).
+fn convert(s: &RemoteStepRow, event: RunEvent) -> RunEvent {
+    match event {
+        RunEvent::RunStarted { plan } => RunEvent::Log {
+            level: LogLevel::Info,
+            asset: None,
+            message: format!(
+                "step {} started on {}: {} asset(s)",
+                s.step_id,
+                s.tier,
+                plan.len()
+            ),
+        },
+        RunEvent::RunFinished { status, error } => RunEvent::Log {
+            level: if status == RunStatus::Success {
+                LogLevel::Info
+            } else {
+                LogLevel::Error
+            },
+            asset: None,
+            message: match error {
+                Some(e) => format!("step {} runner {status}: {e}", s.step_id),
+                None => format!("step {} runner {status}", s.step_id),
+            },
+        },
+        other => other,
+    }
+}
+
+/// A run's events in order.
+pub fn events(ws: &Workspace, run_id: &str) -> Result<Vec<RunEvent>, AppError> {
+    Ok(ws.run_events(run_id)?)
+}
+
+/// A run's record.
+pub fn run_record(ws: &Workspace, run_id: &str) -> Result<RunRecord, AppError> {
+    Ok(ws.run(run_id)?)
+}
+
+/// `medallion runner --plan URI`: runs a step plan, printing protocol lines to `out`.
+pub fn run_runner(plan_uri: &str, out: &mut dyn std::io::Write) -> Result<RunStatus, String> {
+    runner::run_from_uri(plan_uri, out)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn example() -> Project {
+        crate::format::read_project(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/customer_analytics"),
+        )
+        .unwrap()
+        .project
+    }
+
+    fn summary(steps: &[PlannedRemoteStep]) -> Vec<(ComputeTier, Vec<&str>)> {
+        steps
+            .iter()
+            .map(|s| (s.tier, s.assets.iter().map(AssetKey::as_str).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn assets_of_one_tier_share_a_step_in_dependency_order() {
+        let p = example();
+        let ordered = super::super::run::resolve_selection(&p, "*").unwrap();
+        let steps = plan_steps(&p, &ordered, &[], None);
+        let tiers: Vec<(ComputeTier, usize)> = summary(&steps)
+            .into_iter()
+            .map(|(t, a)| (t, a.len()))
+            .collect();
+        assert_eq!(
+            tiers,
+            vec![
+                (ComputeTier::Lambda, 2),
+                (ComputeTier::Fargate, 2),
+                (ComputeTier::Eks, 2)
+            ]
+        );
+        // Sizes: the largest hint of the step; spot only when every asset asks for it.
+        assert_eq!((steps[1].vcpu, steps[1].memory_mb), (2.0, 8192));
+        assert!(steps[2].spot && !steps[1].spot);
+        assert_eq!(
+            steps[1].reason,
+            "compute hint of cleaned_customer_data; compute hint of order_history"
+        );
+        let forced = plan_steps(&p, &ordered, &[], Some(ComputeTier::Fargate));
+        assert_eq!(forced.len(), 1);
+        assert_eq!(forced[0].reason, "--tier fargate");
+    }
+
+    #[test]
+    fn a_backfill_is_one_array_step_only_where_arrays_exist() {
+        let mut p = example();
+        for a in &mut p.assets {
+            a.partitions = crate::model::PartitionsDefinition::Static {
+                keys: vec!["a".into(), "b".into()],
+            };
+        }
+        let ordered = super::super::run::resolve_selection(&p, "*").unwrap();
+        let parts = vec!["a".to_owned(), "b".to_owned()];
+        let batch = plan_steps(&p, &ordered, &parts, Some(ComputeTier::Batch));
+        assert_eq!(batch.len(), 1);
+        assert_eq!(batch[0].partitions, parts);
+        let fargate = plan_steps(&p, &ordered, &parts, Some(ComputeTier::Fargate));
+        assert_eq!(fargate.len(), 2);
+        assert_eq!(fargate[1].partitions, vec!["b".to_owned()]);
+    }
+}

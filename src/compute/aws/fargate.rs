@@ -1,0 +1,376 @@
+//! ECS Fargate: one task per step. Medallion registers the task definition from the `aws`
+//! resource's compute settings (image, roles, awslogs to the log group, cpu/memory of the step),
+//! runs it with the runner's command and environment as overrides, on `FARGATE` or `FARGATE_SPOT`,
+//! tagged with project, run, step and assets for cost attribution.
+
+use aws_sdk_ecs::types::{
+    AssignPublicIp, AwsVpcConfiguration, CapacityProviderStrategyItem, Compatibility,
+    ContainerDefinition, ContainerOverride, KeyValuePair, LaunchType, LogConfiguration, LogDriver,
+    NetworkConfiguration, NetworkMode, Tag, TaskOverride,
+};
+
+use super::{Aws, logs, sdk_message};
+use crate::compute::launch::{LaunchSpec, Launcher, LogRead, RemotePhase, RemoteState};
+use crate::compute::protocol::PLAN_ENV_VAR;
+use crate::model::ComputeTier;
+
+/// The container name in Medallion's task definitions.
+pub const CONTAINER: &str = "runner";
+/// The awslogs stream prefix: streams are `medallion/runner/<task-id>`.
+pub const STREAM_PREFIX: &str = "medallion";
+
+/// Fargate's CPU sizes (units of 1/1024 vCPU) with their memory range in MiB.
+const SIZES: [(u32, u32, u32); 7] = [
+    (256, 512, 2048),
+    (512, 1024, 4096),
+    (1024, 2048, 8192),
+    (2048, 4096, 16384),
+    (4096, 8192, 30720),
+    (8192, 16384, 61440),
+    (16384, 32768, 122_880),
+];
+
+/// The smallest valid Fargate size with at least `vcpu` and `memory_mb`: (cpu units, MiB).
+pub fn fargate_size(vcpu: f64, memory_mb: u32) -> (u32, u32) {
+    let want_cpu = (vcpu.max(0.25) * 1024.0).ceil() as u32;
+    for (cpu, min_mb, max_mb) in SIZES {
+        if cpu < want_cpu || memory_mb > max_mb {
+            continue;
+        }
+        let mb = memory_mb.max(min_mb);
+        // Above 512 MiB Fargate takes whole GiB.
+        let mb = if mb <= 512 {
+            512
+        } else {
+            mb.div_ceil(1024) * 1024
+        };
+        return (cpu, mb.min(max_mb));
+    }
+    (16384, 122_880)
+}
+
+/// The task id at the end of a task ARN.
+pub fn task_id(task_arn: &str) -> &str {
+    task_arn.rsplit('/').next().unwrap_or(task_arn)
+}
+
+/// The log stream the awslogs driver writes a task's runner output to.
+pub fn log_stream(task_arn: &str) -> String {
+    format!("{STREAM_PREFIX}/{CONTAINER}/{}", task_id(task_arn))
+}
+
+/// `startedBy` for a step (at most 36 characters): finds a task again after a crash.
+pub fn started_by(spec: &LaunchSpec) -> String {
+    let h = crate::engine::hex(&{
+        use sha2::{Digest, Sha256};
+        Sha256::digest(format!("{}/{}", spec.run_id, spec.step_id).as_bytes())
+    });
+    format!("medallion-{}", &h[..24])
+}
+
+/// Runs steps as Fargate tasks.
+#[derive(Debug, Clone)]
+pub struct Fargate {
+    pub aws: Aws,
+}
+
+impl Fargate {
+    fn cluster(&self) -> Result<String, String> {
+        self.aws.settings.cluster.clone().ok_or_else(|| {
+            format!(
+                "resource `{}` sets no compute.cluster: Fargate needs an ECS cluster",
+                self.aws.resource
+            )
+        })
+    }
+
+    /// Registers (a new revision of) the step's task definition; returns its ARN.
+    fn register(&self, spec: &LaunchSpec) -> Result<String, String> {
+        let s = &self.aws.settings;
+        let image = s.image.clone().ok_or_else(|| {
+            format!(
+                "resource `{}` sets no compute.image: Fargate needs the runner image (packaging/runner/Dockerfile)",
+                self.aws.resource
+            )
+        })?;
+        let (cpu, memory) = fargate_size(spec.vcpu, spec.memory_mb);
+        let family: String = format!("medallion-{}", spec.project)
+            .chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                    c
+                } else {
+                    '-'
+                }
+            })
+            .take(255)
+            .collect();
+        let logs = LogConfiguration::builder()
+            .log_driver(LogDriver::Awslogs)
+            .options("awslogs-group", s.log_group_or_default())
+            .options("awslogs-region", self.aws.region())
+            .options("awslogs-stream-prefix", STREAM_PREFIX)
+            .build()
+            .map_err(|e| format!("bad log configuration: {e}"))?;
+        let container = ContainerDefinition::builder()
+            .name(CONTAINER)
+            .image(image)
+            .essential(true)
+            .memory(memory as i32)
+            .log_configuration(logs)
+            .build();
+        let client = self.aws.ecs();
+        let (task_role, exec_role) = (s.task_role_arn.clone(), s.execution_role_arn.clone());
+        self.aws.block(async move {
+            let out = client
+                .register_task_definition()
+                .family(&family)
+                .network_mode(NetworkMode::Awsvpc)
+                .requires_compatibilities(Compatibility::Fargate)
+                .cpu(cpu.to_string())
+                .memory(memory.to_string())
+                .set_task_role_arn(task_role)
+                .set_execution_role_arn(exec_role)
+                .container_definitions(container)
+                .send()
+                .await
+                .map_err(|e| sdk_message(&format!("registering task definition {family}"), &e))?;
+            out.task_definition()
+                .and_then(|t| t.task_definition_arn())
+                .map(str::to_owned)
+                .ok_or_else(|| format!("registering task definition {family} returned no ARN"))
+        })
+    }
+}
+
+impl Launcher for Fargate {
+    fn tier(&self) -> ComputeTier {
+        ComputeTier::Fargate
+    }
+
+    fn submit(&self, spec: &LaunchSpec) -> Result<String, String> {
+        let cluster = self.cluster()?;
+        let s = &self.aws.settings;
+        if s.subnets.is_empty() {
+            return Err(format!(
+                "resource `{}` sets no compute.subnets: Fargate tasks need at least one subnet",
+                self.aws.resource
+            ));
+        }
+        let task_definition = self.register(spec)?;
+        let network = NetworkConfiguration::builder()
+            .awsvpc_configuration(
+                AwsVpcConfiguration::builder()
+                    .set_subnets(Some(s.subnets.clone()))
+                    .set_security_groups(Some(s.security_groups.clone()))
+                    .assign_public_ip(if s.assign_public_ip {
+                        AssignPublicIp::Enabled
+                    } else {
+                        AssignPublicIp::Disabled
+                    })
+                    .build()
+                    .map_err(|e| format!("bad network configuration: {e}"))?,
+            )
+            .build();
+        let env = [
+            (PLAN_ENV_VAR.to_owned(), spec.plan_uri.clone()),
+            ("AWS_REGION".to_owned(), self.aws.region()),
+        ];
+        let overrides = TaskOverride::builder()
+            .container_overrides(
+                ContainerOverride::builder()
+                    .name(CONTAINER)
+                    .set_command(Some(spec.command()))
+                    .set_environment(Some(
+                        env.into_iter()
+                            .map(|(k, v)| KeyValuePair::builder().name(k).value(v).build())
+                            .collect(),
+                    ))
+                    .build(),
+            )
+            .build();
+        let tags: Vec<Tag> = spec
+            .tags()
+            .into_iter()
+            .map(|(k, v)| Tag::builder().key(k).value(v).build())
+            .collect();
+        let client = self.aws.ecs();
+        let mut request = client
+            .run_task()
+            .cluster(&cluster)
+            .task_definition(&task_definition)
+            .count(1)
+            .network_configuration(network)
+            .overrides(overrides)
+            .set_tags(Some(tags))
+            .started_by(started_by(spec));
+        request = if spec.spot {
+            request.capacity_provider_strategy(
+                CapacityProviderStrategyItem::builder()
+                    .capacity_provider("FARGATE_SPOT")
+                    .weight(1)
+                    .build()
+                    .map_err(|e| format!("bad capacity provider strategy: {e}"))?,
+            )
+        } else {
+            request.launch_type(LaunchType::Fargate)
+        };
+        let name = spec.display_name();
+        self.aws.block(async move {
+            let out = request
+                .send()
+                .await
+                .map_err(|e| sdk_message(&format!("starting Fargate task for {name}"), &e))?;
+            if let Some(task) = out.tasks().first().and_then(|t| t.task_arn()) {
+                return Ok(task.to_owned());
+            }
+            let reasons: Vec<String> = out
+                .failures()
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{} ({})",
+                        f.reason().unwrap_or("unknown reason"),
+                        f.detail().or(f.arn()).unwrap_or_default()
+                    )
+                })
+                .collect();
+            Err(format!(
+                "ECS did not start a task for {name} on cluster {cluster}: {}",
+                if reasons.is_empty() {
+                    "no reason given".to_owned()
+                } else {
+                    reasons.join("; ")
+                }
+            ))
+        })
+    }
+
+    fn find_submitted(&self, spec: &LaunchSpec) -> Result<Option<String>, String> {
+        let cluster = self.cluster()?;
+        let client = self.aws.ecs();
+        let by = started_by(spec);
+        self.aws.block(async move {
+            for desired in [
+                aws_sdk_ecs::types::DesiredStatus::Running,
+                aws_sdk_ecs::types::DesiredStatus::Stopped,
+            ] {
+                let out = client
+                    .list_tasks()
+                    .cluster(&cluster)
+                    .started_by(&by)
+                    .desired_status(desired)
+                    .send()
+                    .await
+                    .map_err(|e| sdk_message("listing Fargate tasks", &e))?;
+                if let Some(arn) = out.task_arns().first() {
+                    return Ok(Some(arn.clone()));
+                }
+            }
+            Ok(None)
+        })
+    }
+
+    fn status(&self, remote_id: &str) -> Result<RemoteState, String> {
+        let cluster = self.cluster()?;
+        let client = self.aws.ecs();
+        let arn = remote_id.to_owned();
+        self.aws.block(async move {
+            let out = client
+                .describe_tasks()
+                .cluster(&cluster)
+                .tasks(&arn)
+                .send()
+                .await
+                .map_err(|e| sdk_message(&format!("describing task {arn}"), &e))?;
+            let Some(task) = out.tasks().first() else {
+                let why = out
+                    .failures()
+                    .first()
+                    .and_then(|f| f.reason())
+                    .unwrap_or("not found");
+                return Err(format!("task {arn} on cluster {cluster}: {why}"));
+            };
+            let status = task.last_status().unwrap_or("UNKNOWN").to_owned();
+            let exit_code = task
+                .containers()
+                .iter()
+                .find(|c| c.name() == Some(CONTAINER))
+                .or_else(|| task.containers().first())
+                .and_then(aws_sdk_ecs::types::Container::exit_code);
+            let reason = task
+                .stopped_reason()
+                .map(str::to_owned)
+                .or_else(|| task.stop_code().map(|c| c.as_str().to_owned()));
+            let phase = match status.as_str() {
+                "PROVISIONING" | "PENDING" | "ACTIVATING" => RemotePhase::Pending,
+                "STOPPED" | "DELETED" => match exit_code {
+                    Some(0) => RemotePhase::Succeeded,
+                    Some(_) => RemotePhase::Failed,
+                    None => RemotePhase::Stopped,
+                },
+                _ => RemotePhase::Running,
+            };
+            Ok(RemoteState {
+                phase,
+                status,
+                exit_code,
+                reason,
+            })
+        })
+    }
+
+    fn read_logs(
+        &self,
+        remote_id: &str,
+        _child: usize,
+        position: Option<&str>,
+    ) -> Result<LogRead, String> {
+        logs::read_stream(
+            &self.aws,
+            self.aws.settings.log_group_or_default(),
+            &log_stream(remote_id),
+            position,
+        )
+    }
+
+    fn cancel(&self, remote_id: &str, reason: &str) -> Result<(), String> {
+        let cluster = self.cluster()?;
+        let client = self.aws.ecs();
+        let (arn, reason) = (remote_id.to_owned(), reason.to_owned());
+        self.aws.block(async move {
+            client
+                .stop_task()
+                .cluster(&cluster)
+                .task(&arn)
+                .reason(reason)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_message(&format!("stopping task {arn}"), &e))
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sizes_round_up_to_valid_fargate_combinations() {
+        assert_eq!(fargate_size(0.25, 512), (256, 512));
+        assert_eq!(fargate_size(1.0, 4096), (1024, 4096));
+        assert_eq!(fargate_size(1.0, 1000), (1024, 2048));
+        assert_eq!(fargate_size(2.0, 8192), (2048, 8192));
+        // Too much memory for the CPU asked: the CPU grows.
+        assert_eq!(fargate_size(0.5, 9000), (2048, 9216));
+        assert_eq!(fargate_size(64.0, 1), (16384, 122_880));
+    }
+
+    #[test]
+    fn streams_follow_the_awslogs_naming() {
+        let arn = "arn:aws:ecs:us-east-1:123:task/cluster/abc123";
+        assert_eq!(task_id(arn), "abc123");
+        assert_eq!(log_stream(arn), "medallion/runner/abc123");
+    }
+}

@@ -1,0 +1,390 @@
+//! AWS for remote runs: one configured connection ([`Aws`]) built from a project's `aws`
+//! resource (region, endpoint, profile or keyring keys, and its `compute` settings), the S3
+//! object helpers remote runs share, and the Fargate, Batch and log-tailing pieces.
+//!
+//! Every client retries throttling and transient errors with the SDK's standard retry mode
+//! ([`MAX_ATTEMPTS`] attempts, exponential backoff with jitter).
+
+pub mod batch;
+pub mod fargate;
+pub mod logs;
+
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::BehaviorVersion;
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
+
+use super::SecretSource;
+use super::protocol::ObjectStore;
+use crate::model::{AwsCompute, Resource, ResourceKind};
+
+/// Attempts per AWS call (the first one plus retries) for throttling and transient errors.
+pub const MAX_ATTEMPTS: u32 = 6;
+
+/// A configured AWS connection for remote runs, with its own runtime.
+#[derive(Clone)]
+pub struct Aws {
+    runtime: Arc<tokio::runtime::Runtime>,
+    config: aws_config::SdkConfig,
+    /// The `aws` resource's name (for messages).
+    pub resource: String,
+    pub settings: AwsCompute,
+    pub project: String,
+}
+
+impl std::fmt::Debug for Aws {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Aws")
+            .field("resource", &self.resource)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// The retry policy of every client: the SDK's standard mode, which retries throttling
+/// (`ThrottlingException`, `TooManyRequestsException`, HTTP 429, …) and transient errors.
+pub fn retry_config() -> RetryConfig {
+    RetryConfig::standard()
+        .with_max_attempts(MAX_ATTEMPTS)
+        .with_initial_backoff(Duration::from_millis(200))
+        .with_max_backoff(Duration::from_secs(20))
+}
+
+fn runtime() -> Result<tokio::runtime::Runtime, String> {
+    // reqwest and the AWS SDK use rustls; `main` installs the provider, tests may not have.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .thread_name("medallion-aws")
+        .enable_all()
+        .build()
+        .map_err(|e| format!("cannot start the AWS runtime: {e}"))
+}
+
+/// The first `aws` resource of a project with `compute` settings (or the one named).
+pub fn compute_resource<'a>(
+    resources: &'a [Resource],
+    name: Option<&str>,
+) -> Result<&'a Resource, String> {
+    let has_compute = |r: &&Resource| {
+        matches!(
+            &r.kind,
+            ResourceKind::Aws {
+                compute: Some(_),
+                ..
+            }
+        )
+    };
+    match name {
+        Some(n) => {
+            let r = resources
+                .iter()
+                .find(|r| r.name == n)
+                .ok_or_else(|| format!("the project has no resource named `{n}`"))?;
+            if has_compute(&r) {
+                Ok(r)
+            } else {
+                Err(format!(
+                    "resource `{n}` is not an aws resource with a [resources.{n}.compute] section"
+                ))
+            }
+        }
+        None => resources.iter().find(has_compute).ok_or_else(|| {
+            "remote runs need an aws resource with a compute section, e.g. [resources.aws] kind = \"aws\" and [resources.aws.compute] bucket = \"…\"".to_owned()
+        }),
+    }
+}
+
+impl Aws {
+    /// Connects with a project's `aws` resource: its region, endpoint, profile and keyring
+    /// credentials, or the standard AWS chain for what it leaves out.
+    pub fn connect(
+        resource: &Resource,
+        secrets: &dyn SecretSource,
+        project: &str,
+    ) -> Result<Self, String> {
+        let ResourceKind::Aws {
+            region,
+            profile,
+            endpoint_url,
+            access_key_id,
+            secret_access_key,
+            compute,
+        } = &resource.kind
+        else {
+            return Err(format!(
+                "resource `{}` is not an aws resource",
+                resource.name
+            ));
+        };
+        let settings = compute.as_deref().cloned().ok_or_else(|| {
+            format!(
+                "resource `{}` has no compute section (bucket, cluster, …)",
+                resource.name
+            )
+        })?;
+        let credentials = match (access_key_id, secret_access_key) {
+            (Some(id), Some(secret)) => {
+                let id = secrets.secret(id).map_err(|e| {
+                    format!("resource `{}` needs its access key id: {e}", resource.name)
+                })?;
+                let secret = secrets.secret(secret).map_err(|e| {
+                    format!(
+                        "resource `{}` needs its secret access key: {e}",
+                        resource.name
+                    )
+                })?;
+                Some(aws_sdk_s3::config::Credentials::new(
+                    id,
+                    secret,
+                    None,
+                    None,
+                    "medallion-keyring",
+                ))
+            }
+            (None, None) => None,
+            _ => {
+                return Err(format!(
+                    "resource `{}` sets only one of access_key_id and secret_access_key",
+                    resource.name
+                ));
+            }
+        };
+        let runtime = runtime()?;
+        let (region, profile, endpoint) = (region.clone(), profile.clone(), endpoint_url.clone());
+        let config = runtime.block_on(async move {
+            let mut loader = loader();
+            if let Some(p) = profile {
+                loader = loader.profile_name(p);
+            }
+            if let Some(r) = region {
+                loader = loader.region(aws_config::Region::new(r));
+            }
+            if let Some(e) = endpoint {
+                loader = loader.endpoint_url(e);
+            }
+            if let Some(c) = credentials {
+                loader = loader.credentials_provider(c);
+            }
+            loader.load().await
+        });
+        if config.region().is_none() {
+            return Err(format!(
+                "resource `{}` has no AWS region: set `region` on it or AWS_REGION",
+                resource.name
+            ));
+        }
+        Ok(Self {
+            runtime: Arc::new(runtime),
+            config,
+            resource: resource.name.clone(),
+            settings,
+            project: project.to_owned(),
+        })
+    }
+
+    /// Connects with the standard AWS chain only (environment, task role): the runner's view.
+    pub fn from_environment() -> Result<Self, String> {
+        let runtime = runtime()?;
+        let config = runtime.block_on(loader().load());
+        Ok(Self {
+            runtime: Arc::new(runtime),
+            config,
+            resource: "environment".to_owned(),
+            settings: AwsCompute::default(),
+            project: String::new(),
+        })
+    }
+
+    /// Runs a future on this connection's runtime and waits for it; callable from any thread,
+    /// also from inside another runtime.
+    pub fn block<T: Send + 'static>(&self, future: impl Future<Output = T> + Send + 'static) -> T {
+        let handle = self.runtime.handle().clone();
+        let (tx, rx) = std::sync::mpsc::sync_channel(1);
+        handle.spawn(async move {
+            let _ = tx.send(future.await);
+        });
+        match rx.recv() {
+            Ok(v) => v,
+            // The task cannot be dropped without sending while the runtime lives (we hold it).
+            Err(_) => self.runtime.block_on(std::future::pending()),
+        }
+    }
+
+    pub fn endpoint(&self) -> Option<&str> {
+        self.config.endpoint_url()
+    }
+
+    pub fn region(&self) -> String {
+        self.config
+            .region()
+            .map_or_else(String::new, ToString::to_string)
+    }
+
+    pub fn s3(&self) -> aws_sdk_s3::Client {
+        let mut b = aws_sdk_s3::config::Builder::from(&self.config);
+        if self.config.endpoint_url().is_some() {
+            // Test servers and S3-compatible stores serve buckets as paths.
+            b = b.force_path_style(true);
+        }
+        aws_sdk_s3::Client::from_conf(b.build())
+    }
+
+    pub fn ecs(&self) -> aws_sdk_ecs::Client {
+        aws_sdk_ecs::Client::new(&self.config)
+    }
+
+    pub fn batch(&self) -> aws_sdk_batch::Client {
+        aws_sdk_batch::Client::new(&self.config)
+    }
+
+    pub fn logs(&self) -> aws_sdk_cloudwatchlogs::Client {
+        aws_sdk_cloudwatchlogs::Client::new(&self.config)
+    }
+
+    pub fn lambda(&self) -> aws_sdk_lambda::Client {
+        aws_sdk_lambda::Client::new(&self.config)
+    }
+
+    /// Where this project's remote materializations live.
+    pub fn store(&self) -> ObjectStore {
+        ObjectStore {
+            bucket: self.settings.bucket.clone(),
+            prefix: self.settings.prefix_for(&self.project),
+        }
+    }
+
+    /// `s3://bucket/prefix/<rest>`.
+    pub fn uri(&self, rest: &str) -> String {
+        let store = self.store();
+        if store.prefix.is_empty() {
+            format!("s3://{}/{rest}", store.bucket)
+        } else {
+            format!("s3://{}/{}/{rest}", store.bucket, store.prefix)
+        }
+    }
+
+    /// Writes bytes to an `s3://` URI.
+    pub fn put(&self, uri: &str, bytes: Vec<u8>) -> Result<(), String> {
+        let (bucket, key) = split_uri(uri)?;
+        let s3 = self.s3();
+        let uri = uri.to_owned();
+        self.block(async move {
+            s3.put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(bytes.into())
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| sdk_message(&format!("writing {uri}"), &e))
+        })
+    }
+
+    /// Reads an `s3://` URI; `None` when the object does not exist.
+    pub fn get(&self, uri: &str) -> Result<Option<Vec<u8>>, String> {
+        let (bucket, key) = split_uri(uri)?;
+        let s3 = self.s3();
+        let uri = uri.to_owned();
+        self.block(async move {
+            match s3.get_object().bucket(bucket).key(key).send().await {
+                Ok(o) => o
+                    .body
+                    .collect()
+                    .await
+                    .map(|b| Some(b.into_bytes().to_vec()))
+                    .map_err(|e| format!("reading {uri}: {e}")),
+                Err(e) if e.code() == Some("NoSuchKey") => Ok(None),
+                Err(e)
+                    if e.raw_response().is_some_and(|r| r.status().as_u16() == 404)
+                        && e.code() != Some("NoSuchBucket") =>
+                {
+                    Ok(None)
+                }
+                Err(e) => Err(sdk_message(&format!("reading {uri}"), &e)),
+            }
+        })
+    }
+
+    /// Whether an `s3://` object exists.
+    pub fn exists(&self, uri: &str) -> Result<bool, String> {
+        let (bucket, key) = split_uri(uri)?;
+        let s3 = self.s3();
+        let uri = uri.to_owned();
+        self.block(async move {
+            match s3.head_object().bucket(bucket).key(key).send().await {
+                Ok(_) => Ok(true),
+                Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(false),
+                Err(e) => Err(sdk_message(&format!("checking {uri}"), &e)),
+            }
+        })
+    }
+}
+
+fn loader() -> aws_config::ConfigLoader {
+    aws_config::defaults(BehaviorVersion::latest())
+        .retry_config(retry_config())
+        .timeout_config(
+            TimeoutConfig::builder()
+                .connect_timeout(super::sources::CONNECT_TIMEOUT)
+                .operation_attempt_timeout(super::sources::REQUEST_TIMEOUT)
+                .build(),
+        )
+}
+
+/// `s3://bucket/key` → (bucket, key).
+pub fn split_uri(uri: &str) -> Result<(String, String), String> {
+    let rest = uri
+        .strip_prefix("s3://")
+        .ok_or_else(|| format!("`{uri}` is not an s3:// URI"))?;
+    match rest.split_once('/') {
+        Some((b, k)) if !b.is_empty() && !k.is_empty() => Ok((b.to_owned(), k.to_owned())),
+        _ => Err(format!(
+            "`{uri}` names no object (expected s3://bucket/key)"
+        )),
+    }
+}
+
+/// One sentence for a failed AWS call: what was being done, the service's code and message.
+pub fn sdk_message<E, R>(what: &str, err: &aws_sdk_s3::error::SdkError<E, R>) -> String
+where
+    E: ProvideErrorMetadata + std::error::Error + 'static,
+    R: std::fmt::Debug,
+{
+    match (err.code(), err.message()) {
+        (Some(code), Some(message)) => format!("{what} failed: {code}: {message}"),
+        (Some(code), None) => format!("{what} failed: {code}"),
+        _ => format!("{what} failed: {}", DisplayErrorContext(err)),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn uris_split_into_bucket_and_key() {
+        assert_eq!(
+            split_uri("s3://b/p/x.json").unwrap(),
+            ("b".to_owned(), "p/x.json".to_owned())
+        );
+        assert!(split_uri("s3://b").unwrap_err().contains("names no object"));
+        assert!(
+            split_uri("/tmp/x")
+                .unwrap_err()
+                .contains("not an s3:// URI")
+        );
+    }
+
+    #[test]
+    fn throttling_is_retried_with_backoff() {
+        let r = retry_config();
+        assert_eq!(r.max_attempts(), MAX_ATTEMPTS);
+        assert_eq!(r.mode(), aws_config::retry::RetryMode::Standard);
+        assert_eq!(r.initial_backoff(), Duration::from_millis(200));
+    }
+}

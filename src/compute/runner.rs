@@ -1,0 +1,170 @@
+//! The runner: what `medallion runner --plan URI` does inside a container (Fargate, Batch, EKS)
+//! or a Lambda function. It reads a [`StepPlan`], runs its assets with the same engine as local
+//! runs — upstream materializations read from S3, new ones written to S3 — prints every run
+//! event as a [`RunnerLine`] on stdout (flushed per line, so the log driver ships it at once)
+//! and finally writes a [`StepResult`] to the plan's result URI.
+//!
+//! Sources: file sources never reach a runner as local paths — `submit` uploads a project's
+//! input files to `s3://bucket/prefix/_inputs/<run>/…` and rewrites them into S3 sources of a
+//! generated resource (see `app::remote`). Secrets inside the runner come from environment
+//! references only; the keyring stays on the desktop, and AWS access comes from the task role.
+
+use std::io::Write;
+use std::sync::Arc;
+use std::sync::atomic::AtomicBool;
+use std::time::Instant;
+
+use super::aws::Aws;
+use super::protocol::{PROTOCOL_VERSION, RunnerLine, StepPlan, StepResult, index_from_env};
+use super::s3io::S3Blobs;
+use super::{ResourceFetcher, SecretSource};
+use crate::engine::{self, RunPlan, staged::StagedIo};
+use crate::model::{RunEvent, RunStatus, SecretRef};
+
+/// Secrets inside a runner: environment variables only.
+struct EnvSecrets;
+
+impl SecretSource for EnvSecrets {
+    fn secret(&self, reference: &SecretRef) -> Result<String, String> {
+        match reference {
+            SecretRef::Env(var) => std::env::var(var)
+                .map_err(|_| format!("environment variable `{var}` is not set in the runner")),
+            SecretRef::Keyring(name) => Err(format!(
+                "keyring entry `{name}` is not available inside a remote runner; pass it as an {{ env = \"VAR\" }} reference set on the task, or use the task role"
+            )),
+        }
+    }
+}
+
+/// Reads a plan from `s3://…` or a local file.
+pub fn load_plan(aws: &Aws, uri: &str) -> Result<StepPlan, String> {
+    let bytes = if uri.starts_with("s3://") {
+        aws.get(uri)?
+            .ok_or_else(|| format!("the run plan {uri} does not exist"))?
+    } else {
+        std::fs::read(uri).map_err(|e| format!("cannot read the run plan {uri}: {e}"))?
+    };
+    parse_plan(&bytes, uri)
+}
+
+/// Parses a plan, refusing one from a newer protocol.
+pub fn parse_plan(bytes: &[u8], from: &str) -> Result<StepPlan, String> {
+    let value: serde_json::Value = serde_json::from_slice(bytes)
+        .map_err(|e| format!("the run plan {from} is not JSON: {e}"))?;
+    let version = value
+        .get("version")
+        .and_then(serde_json::Value::as_u64)
+        .unwrap_or_default();
+    if version > u64::from(PROTOCOL_VERSION) {
+        return Err(format!(
+            "the run plan {from} uses protocol version {version}; this runner reads up to {PROTOCOL_VERSION} — update the runner image"
+        ));
+    }
+    serde_json::from_value(value).map_err(|e| format!("the run plan {from} is malformed: {e}"))
+}
+
+/// Runs a plan (the child at `index` of an array step), writing protocol lines to `out`, and
+/// stores the result. Returns the result. `project_dir` is where file sources are read from:
+/// `None` inside a runner (its file sources were rewritten to S3), the project's directory for
+/// a local step of a remote run.
+pub fn run_plan(
+    aws: &Aws,
+    plan: &StepPlan,
+    index: Option<usize>,
+    project_dir: Option<&std::path::Path>,
+    out: &mut dyn Write,
+    cancel: &AtomicBool,
+) -> Result<StepResult, String> {
+    let started = Instant::now();
+    let partition = plan.partition_for(index)?;
+    let work = std::env::temp_dir().join(format!(
+        "medallion-runner-{}-{}-{}",
+        sanitize(&plan.run_id),
+        sanitize(&plan.step_id),
+        index.unwrap_or(0)
+    ));
+    let blobs = S3Blobs {
+        aws: aws.clone(),
+        store: plan.store.clone(),
+    };
+    let io = StagedIo {
+        blobs: &blobs,
+        cache_dir: work.clone(),
+    };
+    let run_plan = RunPlan {
+        run_id: plan.run_id.clone(),
+        project: plan.project.clone(),
+        project_dir: project_dir.map_or_else(|| work.join("project"), std::path::Path::to_path_buf),
+        store_dir: work.clone(),
+        steps: plan.assets.clone(),
+        partition: partition.clone(),
+        force: plan.force,
+        previous: plan.previous.clone(),
+    };
+    let fetcher = ResourceFetcher::new(Arc::new(EnvSecrets));
+    let mut events = Vec::new();
+    let mut seq = 0u64;
+    let mut emit = |event: RunEvent| {
+        let line = RunnerLine {
+            medallion: PROTOCOL_VERSION,
+            run_id: plan.run_id.clone(),
+            step_id: plan.step_id.clone(),
+            partition: partition.clone(),
+            seq,
+            event,
+        };
+        seq += 1;
+        // A closed stdout must not stop the run: the result object still gets written.
+        let _ = writeln!(out, "{}", line.to_line());
+        let _ = out.flush();
+        events.push(line.event);
+    };
+    let status = engine::execute_io(
+        &run_plan,
+        &io,
+        &fetcher,
+        &mut emit,
+        cancel,
+        engine::default_parallelism(),
+    );
+    let error = events.iter().rev().find_map(|e| match e {
+        RunEvent::RunFinished { error, .. } => error.clone(),
+        _ => None,
+    });
+    let result = StepResult {
+        version: PROTOCOL_VERSION,
+        run_id: plan.run_id.clone(),
+        step_id: plan.step_id.clone(),
+        partition,
+        status,
+        error,
+        events,
+        duration_secs: started.elapsed().as_secs_f64(),
+    };
+    let _ = std::fs::remove_dir_all(&work);
+    let uri = plan.result_uri_for(index);
+    let body = serde_json::to_vec(&result).map_err(|e| format!("cannot encode the result: {e}"))?;
+    if uri.starts_with("s3://") {
+        aws.put(&uri, body)?;
+    } else {
+        std::fs::write(&uri, body).map_err(|e| format!("cannot write the result {uri}: {e}"))?;
+    }
+    Ok(result)
+}
+
+/// `medallion runner --plan URI`: loads the plan, runs the array child named by the
+/// environment, and returns whether the step succeeded.
+pub fn run_from_uri(uri: &str, out: &mut dyn Write) -> Result<RunStatus, String> {
+    let aws = Aws::from_environment()?;
+    let plan = load_plan(&aws, uri)?;
+    let index = index_from_env(|k| std::env::var(k).ok())?;
+    let cancel = AtomicBool::new(false);
+    let result = run_plan(&aws, &plan, index, None, out, &cancel)?;
+    Ok(result.status)
+}
+
+fn sanitize(s: &str) -> String {
+    s.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}

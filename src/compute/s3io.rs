@@ -1,0 +1,54 @@
+//! The engine's materialization store on S3: [`S3Blobs`] implements
+//! [`crate::engine::staged::BlobStore`], so a runner (or a local step of a remote run) writes
+//! Parquet under the documented layout `s3://bucket/prefix/<asset>/<partition|_>/<run>.parquet`
+//! and reads upstream materializations from there.
+
+use std::path::Path;
+
+use super::aws::{Aws, split_uri};
+use super::protocol::ObjectStore;
+use crate::engine::staged::BlobStore;
+use crate::model::AssetKey;
+
+/// Objects of one [`ObjectStore`] through an [`Aws`] connection.
+#[derive(Debug, Clone)]
+pub struct S3Blobs {
+    pub aws: Aws,
+    pub store: ObjectStore,
+}
+
+impl BlobStore for S3Blobs {
+    fn upload(
+        &self,
+        asset: &AssetKey,
+        partition: Option<&str>,
+        run_id: &str,
+        local: &Path,
+    ) -> Result<String, String> {
+        let uri = self.store.materialization_uri(asset, partition, run_id);
+        let bytes =
+            std::fs::read(local).map_err(|e| format!("cannot read {}: {e}", local.display()))?;
+        self.aws.put(&uri, bytes)?;
+        Ok(uri)
+    }
+
+    fn download(&self, location: &str, to: &Path) -> Result<(), String> {
+        let bytes = self
+            .aws
+            .get(location)?
+            .ok_or_else(|| format!("{location} does not exist"))?;
+        if let Some(parent) = to.parent() {
+            std::fs::create_dir_all(parent)
+                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+        }
+        std::fs::write(to, bytes).map_err(|e| format!("cannot write {}: {e}", to.display()))
+    }
+
+    fn exists(&self, location: &str) -> bool {
+        self.aws.exists(location).unwrap_or(false)
+    }
+
+    fn owns(&self, location: &str) -> bool {
+        split_uri(location).is_ok()
+    }
+}

@@ -1,0 +1,522 @@
+//! Remote runs in the workspace: their steps with every remote identifier (stored the moment it
+//! is known), log positions per child, measured duration and size (for the actual cost), and a
+//! lease so one process at a time drives a run. Events arriving from a remote step are stored
+//! together with the log position they were read up to, in one transaction — so resuming after
+//! a crash neither loses nor repeats an event.
+
+use rusqlite::{OptionalExtension, params};
+
+use super::runs::write_events;
+use super::{StoreError, Workspace, classify};
+use crate::model::{AssetKey, RunEvent, RunRecord, RunStatus};
+
+/// Where a step of a remote run is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum StepStatus {
+    Pending,
+    /// About to be submitted: after a crash here, the platform is asked whether it has it.
+    Submitting,
+    Submitted,
+    Success,
+    Failure,
+    Canceled,
+    Skipped,
+}
+
+impl StepStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            StepStatus::Pending => "pending",
+            StepStatus::Submitting => "submitting",
+            StepStatus::Submitted => "submitted",
+            StepStatus::Success => "success",
+            StepStatus::Failure => "failure",
+            StepStatus::Canceled => "canceled",
+            StepStatus::Skipped => "skipped",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        [
+            StepStatus::Pending,
+            StepStatus::Submitting,
+            StepStatus::Submitted,
+            StepStatus::Success,
+            StepStatus::Failure,
+            StepStatus::Canceled,
+            StepStatus::Skipped,
+        ]
+        .into_iter()
+        .find(|x| x.as_str() == s)
+    }
+
+    pub fn is_finished(self) -> bool {
+        matches!(
+            self,
+            StepStatus::Success | StepStatus::Failure | StepStatus::Canceled | StepStatus::Skipped
+        )
+    }
+}
+
+/// A remote run's own row.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RemoteRunRow {
+    pub run_id: String,
+    pub aws_resource: String,
+    /// The submit request as JSON (selection, partitions, force, tier).
+    pub request: String,
+    pub finished: bool,
+    pub cancel_requested: bool,
+    pub next_seq: u64,
+}
+
+/// One step of a remote run.
+#[derive(Debug, Clone, PartialEq, serde::Serialize)]
+pub struct RemoteStepRow {
+    pub position: u32,
+    pub step_id: String,
+    pub tier: String,
+    pub tier_reason: String,
+    pub assets: Vec<AssetKey>,
+    pub partitions: Vec<String>,
+    pub vcpu: f64,
+    pub memory_mb: u32,
+    pub spot: bool,
+    pub timeout_secs: Option<u32>,
+    pub status: StepStatus,
+    pub remote_id: Option<String>,
+    pub plan_uri: Option<String>,
+    pub result_uri: Option<String>,
+    pub remote_status: Option<String>,
+    pub exit_code: Option<i32>,
+    pub stop_reason: Option<String>,
+    pub submitted_at: Option<String>,
+    pub ended_at: Option<String>,
+    /// Wall-clock seconds the runner(s) worked (the longest child of an array).
+    pub duration_secs: Option<f64>,
+    pub error: Option<String>,
+}
+
+/// How far the logs of one child of a step have been read.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ChildLog {
+    pub log_position: Option<String>,
+    /// The runner's next event `seq` not yet stored.
+    pub next_event: u64,
+    pub done: bool,
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+type StepTuple = (
+    u32,
+    String,
+    String,
+    String,
+    String,
+    String,
+    f64,
+    u32,
+    bool,
+    Option<u32>,
+    String,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<i32>,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    Option<f64>,
+    Option<String>,
+);
+
+impl Workspace {
+    /// Records a new remote run with its planned steps, in one transaction.
+    pub fn create_remote_run(
+        &mut self,
+        run: &RunRecord,
+        aws_resource: &str,
+        request: &str,
+        steps: &[RemoteStepRow],
+    ) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sql = |e| classify(&path, "create remote run", e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let project_id: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM projects WHERE name = ?1",
+                [&run.project],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql)?;
+        let project_id = project_id.ok_or_else(|| StoreError::NoSuchProject {
+            name: run.project.clone(),
+        })?;
+        tx.execute(
+            "INSERT INTO runs (id, project_id, selection, partition_key, target, status, trigger, created_at, started_at, ended_at, error)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            params![
+                run.id, project_id, run.selection, run.partition, run.target, run.status.as_str(),
+                run.trigger, run.created_at, run.started_at, run.ended_at, run.error
+            ],
+        )
+        .map_err(sql)?;
+        tx.execute(
+            "INSERT INTO remote_runs (run_id, aws_resource, request) VALUES (?1, ?2, ?3)",
+            params![run.id, aws_resource, request],
+        )
+        .map_err(sql)?;
+        for s in steps {
+            tx.execute(
+                "INSERT INTO remote_steps (run_id, position, step_id, tier, tier_reason, assets, partitions, vcpu,
+                    memory_mb, spot, timeout_secs, status)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
+                params![
+                    run.id,
+                    s.position,
+                    s.step_id,
+                    s.tier,
+                    s.tier_reason,
+                    serde_json::to_string(&s.assets).unwrap_or_default(),
+                    serde_json::to_string(&s.partitions).unwrap_or_default(),
+                    s.vcpu,
+                    s.memory_mb,
+                    s.spot,
+                    s.timeout_secs,
+                    s.status.as_str()
+                ],
+            )
+            .map_err(sql)?;
+        }
+        tx.commit().map_err(sql)?;
+        Ok(())
+    }
+
+    pub fn remote_run(&self, run_id: &str) -> Result<Option<RemoteRunRow>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT run_id, aws_resource, request, finished, cancel_requested, next_seq
+                 FROM remote_runs WHERE run_id = ?1",
+                [run_id],
+                |r| {
+                    Ok(RemoteRunRow {
+                        run_id: r.get(0)?,
+                        aws_resource: r.get(1)?,
+                        request: r.get(2)?,
+                        finished: r.get(3)?,
+                        cancel_requested: r.get(4)?,
+                        next_seq: r.get::<_, i64>(5)? as u64,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| classify(&self.path, "load remote run", e))
+    }
+
+    /// Remote runs not finished yet, oldest first.
+    pub fn unfinished_remote_runs(&self) -> Result<Vec<String>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT rr.run_id FROM remote_runs rr JOIN runs r ON r.id = rr.run_id
+                 WHERE rr.finished = 0 ORDER BY r.created_at",
+            )
+            .map_err(|e| classify(&self.path, "list remote runs", e))?;
+        stmt.query_map([], |r| r.get(0))
+            .and_then(Iterator::collect)
+            .map_err(|e| classify(&self.path, "list remote runs", e))
+    }
+
+    pub fn remote_steps(&self, run_id: &str) -> Result<Vec<RemoteStepRow>, StoreError> {
+        let path = &self.path;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT position, step_id, tier, tier_reason, assets, partitions, vcpu, memory_mb, spot,
+                        timeout_secs, status, remote_id, plan_uri, result_uri, remote_status, exit_code,
+                        stop_reason, submitted_at, ended_at, duration_secs, error
+                 FROM remote_steps WHERE run_id = ?1 ORDER BY position",
+            )
+            .map_err(|e| classify(path, "load remote steps", e))?;
+        let rows: Vec<StepTuple> = stmt
+            .query_map([run_id], |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                    r.get(7)?,
+                    r.get(8)?,
+                    r.get(9)?,
+                    r.get(10)?,
+                    r.get(11)?,
+                    r.get(12)?,
+                    r.get(13)?,
+                    r.get(14)?,
+                    r.get(15)?,
+                    r.get(16)?,
+                    r.get(17)?,
+                    r.get(18)?,
+                    r.get(19)?,
+                    r.get(20)?,
+                ))
+            })
+            .and_then(Iterator::collect)
+            .map_err(|e| classify(path, "load remote steps", e))?;
+        let decode = |what: &str, e: serde_json::Error| StoreError::Decode {
+            path: path.clone(),
+            what: format!("{what} of a step of run {run_id}"),
+            detail: e.to_string(),
+        };
+        rows.into_iter()
+            .map(|t| {
+                Ok(RemoteStepRow {
+                    position: t.0,
+                    step_id: t.1,
+                    tier: t.2,
+                    tier_reason: t.3,
+                    assets: serde_json::from_str(&t.4).map_err(|e| decode("assets", e))?,
+                    partitions: serde_json::from_str(&t.5).map_err(|e| decode("partitions", e))?,
+                    vcpu: t.6,
+                    memory_mb: t.7,
+                    spot: t.8,
+                    timeout_secs: t.9,
+                    status: StepStatus::parse(&t.10).ok_or_else(|| StoreError::Decode {
+                        path: path.clone(),
+                        what: format!("step status of run {run_id}"),
+                        detail: t.10.clone(),
+                    })?,
+                    remote_id: t.11,
+                    plan_uri: t.12,
+                    result_uri: t.13,
+                    remote_status: t.14,
+                    exit_code: t.15,
+                    stop_reason: t.16,
+                    submitted_at: t.17,
+                    ended_at: t.18,
+                    duration_secs: t.19,
+                    error: t.20,
+                })
+            })
+            .collect()
+    }
+
+    /// Saves a step's changing fields (status, identifiers, figures).
+    pub fn save_remote_step(&mut self, run_id: &str, s: &RemoteStepRow) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE remote_steps SET status = ?3, remote_id = ?4, plan_uri = ?5, result_uri = ?6,
+                    remote_status = ?7, exit_code = ?8, stop_reason = ?9, submitted_at = ?10,
+                    ended_at = ?11, duration_secs = ?12, error = ?13
+                 WHERE run_id = ?1 AND position = ?2",
+                params![
+                    run_id,
+                    s.position,
+                    s.status.as_str(),
+                    s.remote_id,
+                    s.plan_uri,
+                    s.result_uri,
+                    s.remote_status,
+                    s.exit_code,
+                    s.stop_reason,
+                    s.submitted_at,
+                    s.ended_at,
+                    s.duration_secs,
+                    s.error
+                ],
+            )
+            .map_err(|e| classify(&self.path, "save remote step", e))?;
+        Ok(())
+    }
+
+    /// How far a child's logs have been read.
+    pub fn remote_child_log(
+        &self,
+        run_id: &str,
+        position: u32,
+        child: u32,
+    ) -> Result<ChildLog, StoreError> {
+        Ok(self
+            .conn
+            .query_row(
+                "SELECT log_position, next_event, done FROM remote_logs
+                 WHERE run_id = ?1 AND position = ?2 AND child = ?3",
+                params![run_id, position, child],
+                |r| {
+                    Ok(ChildLog {
+                        log_position: r.get(0)?,
+                        next_event: r.get::<_, i64>(1)? as u64,
+                        done: r.get(2)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| classify(&self.path, "load log position", e))?
+            .unwrap_or_default())
+    }
+
+    /// Stores events of a remote run (numbered after its previous ones) together with how far
+    /// the child's log has been read, in one transaction. Returns the events' first `seq`.
+    pub fn record_remote_events(
+        &mut self,
+        run_id: &str,
+        position: u32,
+        child: u32,
+        log: &ChildLog,
+        events: &[RunEvent],
+    ) -> Result<u64, StoreError> {
+        let path = self.path.clone();
+        let sql = |e| classify(&path, "record remote events", e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let first: i64 = tx
+            .query_row(
+                "SELECT next_seq FROM remote_runs WHERE run_id = ?1",
+                [run_id],
+                |r| r.get(0),
+            )
+            .map_err(sql)?;
+        let first = first as u64;
+        write_events(&tx, &path, run_id, first, events)?;
+        tx.execute(
+            "UPDATE remote_runs SET next_seq = ?2 WHERE run_id = ?1",
+            params![run_id, (first + events.len() as u64) as i64],
+        )
+        .map_err(sql)?;
+        tx.execute(
+            "INSERT INTO remote_logs (run_id, position, child, log_position, next_event, done)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6)
+             ON CONFLICT (run_id, position, child) DO UPDATE SET
+                log_position = excluded.log_position, next_event = excluded.next_event, done = excluded.done",
+            params![
+                run_id,
+                position,
+                child,
+                log.log_position,
+                log.next_event as i64,
+                log.done
+            ],
+        )
+        .map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        Ok(first)
+    }
+
+    /// Stores app-level events of a remote run (numbered after its previous ones).
+    pub fn append_remote_run_events(
+        &mut self,
+        run_id: &str,
+        events: &[RunEvent],
+    ) -> Result<u64, StoreError> {
+        let path = self.path.clone();
+        let sql = |e| classify(&path, "record remote events", e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let first: i64 = tx
+            .query_row(
+                "SELECT next_seq FROM remote_runs WHERE run_id = ?1",
+                [run_id],
+                |r| r.get(0),
+            )
+            .map_err(sql)?;
+        let first = first as u64;
+        write_events(&tx, &path, run_id, first, events)?;
+        tx.execute(
+            "UPDATE remote_runs SET next_seq = ?2 WHERE run_id = ?1",
+            params![run_id, (first + events.len() as u64) as i64],
+        )
+        .map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        Ok(first)
+    }
+
+    /// Takes (or renews) the right to drive a run for `lease_secs`; false when another driver
+    /// holds an unexpired lease.
+    pub fn take_remote_lease(
+        &mut self,
+        run_id: &str,
+        driver: &str,
+        lease_secs: i64,
+    ) -> Result<bool, StoreError> {
+        let now = chrono::Utc::now();
+        let until = (now + chrono::Duration::seconds(lease_secs))
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let changed = self
+            .conn
+            .execute(
+                "UPDATE remote_runs SET driver = ?2, lease_until = ?3
+                 WHERE run_id = ?1 AND (driver IS NULL OR driver = ?2 OR lease_until IS NULL OR lease_until < ?4)",
+                params![
+                    run_id,
+                    driver,
+                    until,
+                    now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                ],
+            )
+            .map_err(|e| classify(&self.path, "take run lease", e))?;
+        Ok(changed == 1)
+    }
+
+    pub fn release_remote_lease(&mut self, run_id: &str, driver: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE remote_runs SET driver = NULL, lease_until = NULL WHERE run_id = ?1 AND driver = ?2",
+                params![run_id, driver],
+            )
+            .map_err(|e| classify(&self.path, "release run lease", e))?;
+        Ok(())
+    }
+
+    pub fn request_remote_cancel(&mut self, run_id: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "UPDATE remote_runs SET cancel_requested = 1 WHERE run_id = ?1",
+                [run_id],
+            )
+            .map_err(|e| classify(&self.path, "request cancel", e))?;
+        Ok(())
+    }
+
+    /// Marks a remote run finished and sets the run's final status.
+    pub fn finish_remote_run(
+        &mut self,
+        run_id: &str,
+        status: RunStatus,
+        error: Option<&str>,
+    ) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sql = |e| classify(&path, "finish remote run", e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        tx.execute(
+            "UPDATE remote_runs SET finished = 1, driver = NULL, lease_until = NULL WHERE run_id = ?1",
+            [run_id],
+        )
+        .map_err(sql)?;
+        tx.execute(
+            "UPDATE runs SET status = ?2, error = ?3, ended_at = coalesce(ended_at, ?4) WHERE id = ?1",
+            params![run_id, status.as_str(), error, now()],
+        )
+        .map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        Ok(())
+    }
+}

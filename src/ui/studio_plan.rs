@@ -1,0 +1,102 @@
+//! The studio's side of the compute plan and the price table: asking the job worker for the
+//! launch dialog's plan (tier, reason and cost per asset) whenever its choices, the tier
+//! overrides or the prices change, and applying the answers. Nothing here blocks the UI thread.
+
+use super::panels::costs::CostsState;
+use super::panels::prices::PricesState;
+use super::{JobEvent, JobRequest, Studio};
+
+impl Studio {
+    /// Asks for the compute plan of the launch dialog again when what it depends on changed.
+    pub(super) fn refresh_launch_compute_plan(&mut self) {
+        let Some(launch) = &self.workbench.launch else {
+            return;
+        };
+        let key = format!(
+            "{}|{:?}|{}",
+            launch.plan_key(&self.canvas.selection, self.doc.revision()),
+            launch.overrides,
+            self.prices_revision
+        );
+        if launch.compute_for.as_deref() == Some(key.as_str()) {
+            return;
+        }
+        let request = launch.request(self.project(), &self.canvas.selection);
+        let overrides = launch.overrides.clone();
+        let Ok(request) = request else {
+            // The dialog already says what is wrong with the choices.
+            if let Some(launch) = &mut self.workbench.launch {
+                launch.compute_for = Some(key);
+                launch.compute = None;
+            }
+            return;
+        };
+        let id = self.next_plan_id;
+        self.next_plan_id += 1;
+        let project = Box::new(self.project().clone());
+        let sent = self.jobs.as_ref().is_some_and(|jobs| {
+            jobs.send(JobRequest::ComputePlan {
+                id,
+                project,
+                selection: request.selection.clone(),
+                partitions: request.partitions.len().max(1),
+                overrides,
+            })
+            .is_ok()
+        });
+        if sent && let Some(launch) = &mut self.workbench.launch {
+            launch.compute_id = id;
+            launch.compute_for = Some(key);
+        }
+    }
+
+    /// Opens the Prices window and loads the table.
+    pub fn open_prices(&mut self) {
+        self.prices = Some(PricesState::default());
+        self.send_job(JobRequest::LoadPrices);
+    }
+
+    /// Opens the Costs window on this project's recorded costs.
+    pub fn open_costs(&mut self) {
+        self.costs = Some(CostsState::default());
+        let project = self.project().name.clone();
+        self.send_job(JobRequest::CostHistory { project });
+    }
+
+    /// Sets (`Some`) or resets (`None`) one price in the workspace.
+    pub fn set_price(&mut self, id: &str, usd: Option<f64>) {
+        self.send_job(JobRequest::SetPrice {
+            id: id.to_owned(),
+            usd,
+        });
+    }
+
+    /// Applies a compute-plan or price-table answer.
+    pub(super) fn apply_compute_event(&mut self, event: JobEvent) {
+        match event {
+            JobEvent::ComputePlan { id, result } => {
+                if let Some(launch) = &mut self.workbench.launch
+                    && launch.compute_id == id
+                {
+                    launch.compute = Some(result);
+                }
+            }
+            JobEvent::Prices { result, edited } => {
+                if edited && result.is_ok() {
+                    self.prices_revision += 1;
+                }
+                if let Some(prices) = &mut self.prices {
+                    prices.apply(result, edited);
+                } else if let Err(e) = result {
+                    self.show_error(&format!("Could not change the prices: {e}"));
+                }
+            }
+            JobEvent::CostHistory(result) => {
+                if let Some(costs) = &mut self.costs {
+                    costs.history = Some(result);
+                }
+            }
+            _ => {}
+        }
+    }
+}

@@ -1,0 +1,3 @@
+//! Test doubles and helpers shared by integration tests.
+
+pub mod aws_executor;
