@@ -15,6 +15,7 @@
 mod kube_double;
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt::Write as _;
 use std::path::Path;
 use std::sync::atomic::AtomicBool;
 use std::sync::{Arc, Mutex};
@@ -30,6 +31,7 @@ use medallion::compute::eks::{
 };
 use medallion::compute::protocol::{PROTOCOL_VERSION, RunnerLine};
 use medallion::model::{AssetKey, ComputeHints, LogLevel, RunEvent, RunStatus, StepOutcome};
+use sha2::Digest as _;
 
 fn install_crypto() {
     // kube and the AWS SDK bring rustls; the process needs one provider (as main does).
@@ -1097,4 +1099,239 @@ fn the_polled_launcher_cancels_with_foreground_deletion() {
     );
     let s = l.status(&id).unwrap();
     assert_eq!(s.phase, JobPhase::Stopped);
+}
+
+// ---------------------------------------------------------------- end to end, real runner
+
+fn moto_sdk(moto: &str) -> aws_config::SdkConfig {
+    aws_config::SdkConfig::builder()
+        .behavior_version(aws_config::BehaviorVersion::latest())
+        .region(aws_config::Region::new("us-east-1"))
+        .endpoint_url(moto)
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(
+                aws_credential_types::Credentials::new("testing", "testing", None, None, "test"),
+            ),
+        )
+        .build()
+}
+
+fn moto_s3(moto: &str) -> aws_sdk_s3::Client {
+    aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&moto_sdk(moto))
+            .force_path_style(true)
+            .build(),
+    )
+}
+
+fn copy_dir(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).unwrap();
+    for e in std::fs::read_dir(from).unwrap() {
+        let e = e.unwrap();
+        let target = to.join(e.file_name());
+        if e.path().is_dir() {
+            copy_dir(&e.path(), &target);
+        } else {
+            std::fs::copy(e.path(), target).unwrap();
+        }
+    }
+}
+
+/// The runner's environment inside a pod: what IRSA and the node would give it (moto here).
+fn pod_env(moto: &str) -> Vec<(String, String)> {
+    [
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_ENDPOINT_URL", moto),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+#[test]
+fn the_example_project_materializes_on_eks_with_the_spec_checksums() {
+    if !peers() {
+        return;
+    }
+    install_crypto();
+    let moto = peer_env("MEDALLION_TEST_MOTO_URL");
+    let tmp = tempfile::tempdir().unwrap();
+    let double = KubeDouble::start();
+    double.map_program("medallion", env!("CARGO_BIN_EXE_medallion"));
+    double.set_pod_env(pod_env(&moto));
+    let bucket = format!(
+        "medallion-eks-{}-{}",
+        std::process::id(),
+        chrono::Utc::now().timestamp_subsec_nanos()
+    );
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    rt.block_on(moto_s3(&moto).create_bucket().bucket(&bucket).send())
+        .unwrap();
+
+    let dir = tmp.path().join("customer_analytics");
+    copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/customer_analytics"),
+        &dir,
+    );
+    let config = kubeconfig(tmp.path(), &double.url);
+    let toml = dir.join("medallion.toml");
+    let mut text = std::fs::read_to_string(&toml).unwrap();
+    let _ = write!(
+        text,
+        r#"
+[resources.aws]
+kind = "aws"
+region = "us-east-1"
+endpoint_url = "{moto}"
+
+[resources.aws.compute]
+bucket = "{bucket}"
+prefix = "lake/ca"
+
+[resources.analytics]
+kind = "eks"
+kubeconfig = "{config}"
+context = "test"
+namespace = "data"
+service_account = "medallion-runner"
+image = "medallion-runner:test"
+"#,
+        config = config.display()
+    );
+    std::fs::write(&toml, text).unwrap();
+
+    let ws = tmp.path().join("ws.sqlite");
+    let run = |args: &[&str]| {
+        std::process::Command::new(env!("CARGO_BIN_EXE_medallion"))
+            .args(args)
+            .env("MEDALLION_WORKSPACE", &ws)
+            .env("MEDALLION_REMOTE_POLL_MS", "300")
+            .env("MEDALLION_REMOTE_RESULT_GRACE_SECS", "120")
+            .env_remove("MEDALLION_LOG")
+            .env_remove("KUBECONFIG")
+            .envs(pod_env(&moto))
+            .env("AWS_REGION", "us-east-1")
+            .output()
+            .unwrap()
+    };
+    let out = run(&[
+        "submit",
+        dir.to_str().unwrap(),
+        "--tier",
+        "eks",
+        "--format",
+        "json",
+    ]);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["status"], "success", "{report:#}");
+    let steps = report["steps"].as_array().unwrap();
+    assert!(!steps.is_empty());
+    for s in steps {
+        assert_eq!(s["tier"], "eks", "{s}");
+        assert_eq!(s["status"], "success", "{s}");
+        assert!(
+            s["remote_id"].as_str().unwrap().starts_with("data/mdl-"),
+            "{s}"
+        );
+    }
+
+    // The Jobs the API server got: labelled, running `medallion runner --plan s3://…`.
+    let jobs = double.jobs();
+    assert_eq!(jobs.len(), steps.len());
+    let run_id = report["run_id"].as_str().unwrap();
+    for j in &jobs {
+        assert_eq!(j["metadata"]["labels"][LABEL_PROJECT], "customer_analytics");
+        assert_eq!(j["metadata"]["labels"][LABEL_RUN], json_label(run_id));
+        let c = &j["spec"]["template"]["spec"]["containers"][0];
+        assert_eq!(c["image"], "medallion-runner:test");
+        assert_eq!(c["command"][0], "medallion");
+        assert_eq!(c["args"][0], "runner");
+        assert!(
+            c["args"][2]
+                .as_str()
+                .unwrap()
+                .starts_with(&format!("s3://{bucket}/"))
+        );
+        assert_eq!(
+            j["spec"]["template"]["spec"]["serviceAccountName"],
+            "medallion-runner"
+        );
+        assert_eq!(j["status"]["succeeded"], 1);
+    }
+
+    // The gold outputs, read back from S3, have the SPEC §8 checksums.
+    for (asset, expected) in [
+        (
+            "customer_lifetime_value",
+            "c570c455363472f2fa7159acca9adb18f7ec2e065045d4cf29209653180f9760",
+        ),
+        (
+            "daily_revenue",
+            "cbfeec8f97f2ce17638a7b58a110711630fc4767f48acf10ca67e9277ecf86d7",
+        ),
+    ] {
+        let m = report["materializations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["asset"] == asset)
+            .unwrap_or_else(|| panic!("no materialization of {asset}: {report:#}"))
+            .clone();
+        let location = m["location"].as_str().unwrap().to_owned();
+        assert!(
+            location.starts_with(&format!("s3://{bucket}/lake/ca/{asset}/_/")),
+            "{location}"
+        );
+        let key = location
+            .strip_prefix(&format!("s3://{bucket}/"))
+            .unwrap()
+            .to_owned();
+        let bytes = rt.block_on(async {
+            moto_s3(&moto)
+                .get_object()
+                .bucket(&bucket)
+                .key(&key)
+                .send()
+                .await
+                .unwrap()
+                .body
+                .collect()
+                .await
+                .unwrap()
+                .into_bytes()
+                .to_vec()
+        });
+        let local = tmp.path().join(format!("{asset}.download.parquet"));
+        std::fs::write(&local, bytes).unwrap();
+        let mut m: medallion::model::AssetMaterialization = serde_json::from_value(m).unwrap();
+        m.location = local.to_string_lossy().into_owned();
+        let (_, csv) =
+            medallion::engine::export_materialization(&m, &tmp.path().join("out"), Some(2))
+                .unwrap();
+        let sum = medallion::engine::hex(&sha2::Sha256::digest(std::fs::read(&csv).unwrap()));
+        assert_eq!(sum, expected, "{asset}");
+    }
+
+    // The pod log came through: the run's logs show the runner's check lines.
+    let logs = run(&["logs", run_id]);
+    let logs = String::from_utf8_lossy(&logs.stdout).into_owned();
+    assert!(
+        logs.contains("check cleaned_customer_data_unique_customer_id passed"),
+        "{logs}"
+    );
+}
+
+fn json_label(run_id: &str) -> String {
+    medallion::compute::eks::job::label_value(run_id)
 }

@@ -5,9 +5,9 @@
 //! behind one [`launch::Launcher`] trait. Network clients live here so the engine stays a pure
 //! polars module.
 
-pub mod eks;
 pub mod aws;
 pub mod cost;
+pub mod eks;
 pub mod launch;
 pub mod planner;
 pub mod protocol;

@@ -10,7 +10,8 @@
 //! - [`watch`]: follows the Job's pods (list + watch, resuming from the last resourceVersion,
 //!   relisting on 410 Gone) and their logs ([`logs`]), turning runner lines into run events and
 //!   pod failures into one-sentence messages; cancel and reattach.
-//! - [`cost`]: node hours for the pods' requests plus the cluster hour's share.
+//! - [`cost`]: the actual cost from the pods' requests and start/end times, by the planner's
+//!   model ([`crate::compute::cost`]).
 
 pub mod connection;
 pub mod cost;
