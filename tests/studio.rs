@@ -385,6 +385,7 @@ fn the_launch_dialog_shows_where_each_asset_runs_and_an_override_reprices_it() {
         medallion::app::plan::format_usd(raw.est_cost_usd.unwrap())
     ));
     h.get_by_label("daily_revenue: missing price ec2.m6i.large.hour");
+    assert_eq!(h.get_all_by_label("modelled").count(), 6, "no run yet");
     let total = compute_plan(h.state()).unwrap().total_usd;
     h.get_by_label(&format!(
         "Estimated total {} (without 2 asset(s) lacking a price) · prices as of 2026-11-26",
@@ -483,6 +484,15 @@ fn the_launch_dialog_shows_where_each_asset_runs_and_an_override_reprices_it() {
         h.state().run.as_ref().unwrap().status,
         Some(RunStatus::Success)
     );
+    // The next plan's estimates come from that run.
+    h.get_by_label("Materialize…").click();
+    h.run_steps(2);
+    h.get_by_label("All assets").click();
+    h.run_steps(2);
+    wait_until(&mut h, "a plan from history", |s| {
+        compute_plan(s).is_some_and(|r| r.assets.iter().all(|a| a.history_runs == 1))
+    });
+    assert_eq!(h.get_all_by_label("from 1 past run(s)").count(), 6);
 }
 
 #[test]

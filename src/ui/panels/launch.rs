@@ -237,6 +237,13 @@ fn compute_plan_ui(ui: &mut egui::Ui, launch: &mut crate::ui::workbench::LaunchS
                             ui.label(format!("{}: no estimate", a.asset));
                         }
                     }
+                    let confidence = if a.history_runs > 0 {
+                        format!("from {} past run(s)", a.history_runs)
+                    } else {
+                        "modelled".to_owned()
+                    };
+                    ui.label(RichText::new(confidence).weak())
+                        .on_hover_text(&a.basis);
                 });
                 ui.label(RichText::new(&a.reason).weak())
                     .on_hover_text(format!(
