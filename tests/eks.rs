@@ -1041,6 +1041,11 @@ fn the_polled_launcher_submits_reads_logs_by_position_and_reports_oom() {
             &runner_lines("run-l", "s1-eks", "gold/x", p, 2),
         );
     }
+    // Each pod's first log stream is cut after two lines: the launcher resumes it.
+    double.set_faults(Faults {
+        drop_first_log_after: Some(2),
+        ..Faults::default()
+    });
     let l = launcher(dir.path(), &double, fake_runner(dir.path(), "0", 0));
     let id = l.submit(&step("run-l", &["a", "b"])).unwrap();
     assert!(id.starts_with("data/mdl-s1-eks-"), "{id}");
@@ -1054,9 +1059,30 @@ fn the_polled_launcher_submits_reads_logs_by_position_and_reports_oom() {
     let first = l.read_logs(&id, 1, None).unwrap();
     assert_eq!(first.lines.len(), 6, "{first:?}");
     assert!(first.lines.iter().any(|l| l == "plain text from b"));
+    assert_eq!(
+        first.lines[0],
+        "runner args: runner --plan s3://bucket/plan.json"
+    );
     let again = l.read_logs(&id, 1, first.position.as_deref()).unwrap();
     assert!(again.lines.is_empty(), "{again:?}");
     assert_eq!(again.position, first.position);
+    let zero = l.read_logs(&id, 0, None).unwrap();
+    assert!(
+        zero.lines.iter().any(|l| l == "plain text from a"),
+        "{zero:?}"
+    );
+    // Logs were streamed with follow=true, and the cut streams were resumed.
+    let log_requests: Vec<_> = double
+        .requests()
+        .into_iter()
+        .filter(|r| r.path.ends_with("/log"))
+        .collect();
+    assert!(
+        log_requests
+            .iter()
+            .all(|r| r.query.get("follow").map(String::as_str) == Some("true"))
+    );
+    assert!(log_requests.len() >= 4, "{}", log_requests.len());
 
     // An OOMKilled child fails the step with the sentence and exit code 137.
     double.set_faults(Faults {

@@ -499,6 +499,7 @@ impl Server {
                 s.killed.insert(key.clone());
                 let _ = std::process::Command::new("kill")
                     .args(["-9", &pid.to_string()])
+                    .stderr(Stdio::null())
                     .status();
             }
             if let Some(log) = s.logs.get_mut(&key) {
@@ -613,6 +614,7 @@ impl Server {
                 s.killed.insert(key.clone());
                 let _ = std::process::Command::new("kill")
                     .args(["-9", &pid.to_string()])
+                    .stderr(Stdio::null())
                     .status();
             }
             if let Some(log) = s.logs.get_mut(&key) {
@@ -871,9 +873,10 @@ impl Server {
                     log.text.extend_from_slice(line.as_bytes());
                     log.text.push(b'\n');
                 }
-                if oom && let Some(pid) = s.pids.get(&key) {
+                if oom && let Some(pid) = s.pids.remove(&key) {
                     let _ = std::process::Command::new("kill")
                         .args(["-9", &pid.to_string()])
+                        .stderr(Stdio::null())
                         .status();
                 }
             }

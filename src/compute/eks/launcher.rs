@@ -14,9 +14,10 @@ use std::sync::{Arc, Mutex, OnceLock};
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
-use kube::api::{ListParams, LogParams};
+use kube::api::ListParams;
 
 use super::job::{CONTAINER, StepJob, build_job, job_name};
+use super::logs::{LogMsg, follow_pod_log};
 use super::watch::{JobRef, PodState, cancel, pod_index, pod_state, submit};
 use super::{EksTarget, describe_kube_error};
 use crate::compute::SecretSource;
@@ -70,7 +71,28 @@ pub struct EksStep {
 pub struct EksLauncher {
     target: EksTarget,
     runtime: tokio::runtime::Runtime,
+    /// Pod logs streamed with `follow=true` in the background, by (Job id, completion index).
+    live: Mutex<LiveLogs>,
 }
+
+/// The streamed logs by (Job id, completion index).
+type LiveLogs = BTreeMap<(String, usize), Arc<Mutex<LiveLog>>>;
+
+/// One pod's log as streamed so far.
+#[derive(Debug, Default)]
+struct LiveLog {
+    pod: String,
+    lines: Vec<String>,
+    /// A follower is streaming (or about to).
+    following: bool,
+    /// The whole log has been read (the container ended and its stream closed cleanly).
+    complete: bool,
+    /// The last stream error, for the message when a finished pod's log cannot be read.
+    error: Option<String>,
+}
+
+/// How long a read waits for a finished pod's stream to deliver its last lines.
+const FINAL_LOG_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl std::fmt::Debug for EksLauncher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -101,7 +123,11 @@ impl EksLauncher {
             .enable_all()
             .build()
             .map_err(|e| format!("cannot start the EKS launcher's runtime: {e}"))?;
-        Ok(Self { target, runtime })
+        Ok(Self {
+            target,
+            runtime,
+            live: Mutex::new(BTreeMap::new()),
+        })
     }
 
     pub fn target(&self) -> &EksTarget {
@@ -273,7 +299,11 @@ impl EksLauncher {
         })
     }
 
-    /// New log lines of the pod at completion index `child` after `position`.
+    /// New log lines of the pod at completion index `child` after `position`
+    /// (`pod-name:lines-read`). The log is streamed with `follow=true` in the background from
+    /// the first read on, so each read returns what arrived since; a dropped stream is resumed
+    /// by line count. Once the pod has finished, a read waits (briefly) for the stream's end,
+    /// so the last lines are never missed.
     ///
     /// # Errors
     /// When the cluster cannot be asked.
@@ -289,7 +319,8 @@ impl EksLauncher {
             Some((pod, n)) => (Some(pod.to_owned()), n.parse::<usize>().unwrap_or(0)),
             None => (None, 0),
         };
-        self.block(async {
+        // Which pod runs this index now, and whether its container has started or ended.
+        let found: Option<(String, bool, bool)> = self.block(async {
             let pods: Api<Pod> =
                 Api::namespaced(conn.client().await.map_err(|e| e.to_string())?, namespace);
             let list = pods
@@ -301,64 +332,136 @@ impl EksLauncher {
                         describe_kube_error(&e)
                     )
                 })?;
-            // The newest pod of that index (a replaced pod starts a new log).
-            let Some(pod) = list
+            Ok(list
                 .items
                 .iter()
                 .filter(|p| pod_index(p) == child)
                 .max_by_key(|p| p.metadata.creation_timestamp.as_ref().map(|t| t.0))
-            else {
-                return Ok(PodLogRead {
-                    lines: Vec::new(),
-                    position: position.map(str::to_owned),
-                });
-            };
-            let pod_name = pod.metadata.name.clone().unwrap_or_default();
-            let started = pod
-                .status
-                .as_ref()
-                .and_then(|s| s.container_statuses.as_ref())
-                .and_then(|cs| cs.iter().find(|c| c.name == CONTAINER))
-                .and_then(|c| c.state.as_ref())
-                .is_some_and(|s| s.running.is_some() || s.terminated.is_some());
-            if !started {
-                return Ok(PodLogRead {
-                    lines: Vec::new(),
-                    position: position.map(str::to_owned),
-                });
-            }
-            let text = pods
-                .logs(
-                    &pod_name,
-                    &LogParams {
-                        container: Some(CONTAINER.to_owned()),
-                        ..LogParams::default()
-                    },
-                )
-                .await
-                .map_err(|e| {
-                    format!(
-                        "reading the log of pod {pod_name}: {}",
-                        describe_kube_error(&e)
+                .map(|pod| {
+                    let state = pod
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.container_statuses.as_ref())
+                        .and_then(|cs| cs.iter().find(|c| c.name == CONTAINER))
+                        .and_then(|c| c.state.clone())
+                        .unwrap_or_default();
+                    (
+                        pod.metadata.name.clone().unwrap_or_default(),
+                        state.running.is_some() || state.terminated.is_some(),
+                        state.terminated.is_some(),
                     )
-                })?;
-            // Only whole lines: a line still being written is read next time.
-            let complete = text.rfind('\n').map_or("", |i| &text[..i]);
-            let all: Vec<&str> = if complete.is_empty() && !text.ends_with('\n') {
-                Vec::new()
-            } else {
-                complete.split('\n').collect()
-            };
-            let skip = if last_pod.as_deref() == Some(pod_name.as_str()) {
-                read
-            } else {
-                0
-            };
-            Ok(PodLogRead {
-                lines: all.iter().skip(skip).map(|l| (*l).to_owned()).collect(),
-                position: Some(format!("{pod_name}:{}", all.len().max(skip))),
-            })
+                }))
+        })?;
+        let unchanged = || PodLogRead {
+            lines: Vec::new(),
+            position: position.map(str::to_owned),
+        };
+        let Some((pod_name, started, finished)) = found else {
+            return Ok(unchanged());
+        };
+        if !started {
+            return Ok(unchanged());
+        }
+        let live = {
+            let mut map = self
+                .live
+                .lock()
+                .map_err(|_| "the EKS log buffer is poisoned".to_owned())?;
+            map.entry((remote.to_owned(), child))
+                .or_insert_with(|| Arc::new(Mutex::new(LiveLog::default())))
+                .clone()
+        };
+        self.ensure_following(&live, namespace, &pod_name, finished)?;
+        if finished {
+            let deadline = std::time::Instant::now() + FINAL_LOG_WAIT;
+            loop {
+                let (complete, following) = live
+                    .lock()
+                    .map_or((true, false), |l| (l.complete, l.following));
+                if complete || std::time::Instant::now() >= deadline {
+                    break;
+                }
+                if !following {
+                    self.ensure_following(&live, namespace, &pod_name, finished)?;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+        let l = live
+            .lock()
+            .map_err(|_| "the EKS log buffer is poisoned".to_owned())?;
+        let skip = if last_pod.as_deref() == Some(l.pod.as_str()) {
+            read.min(l.lines.len())
+        } else {
+            0
+        };
+        Ok(PodLogRead {
+            lines: l.lines[skip..].to_vec(),
+            position: Some(format!("{}:{}", l.pod, l.lines.len().max(skip))),
         })
+    }
+
+    /// Starts (or restarts after a dropped stream) the background follower of a pod's log.
+    fn ensure_following(
+        &self,
+        live: &Arc<Mutex<LiveLog>>,
+        namespace: &str,
+        pod: &str,
+        finished: bool,
+    ) -> Result<(), String> {
+        let skip = {
+            let mut l = live
+                .lock()
+                .map_err(|_| "the EKS log buffer is poisoned".to_owned())?;
+            if l.pod != pod {
+                // A new pod for this index (or the first): its log starts from the beginning.
+                *l = LiveLog {
+                    pod: pod.to_owned(),
+                    ..LiveLog::default()
+                };
+            }
+            if l.following || l.complete {
+                return Ok(());
+            }
+            l.following = true;
+            l.lines.len() as u64
+        };
+        let conn = &self.target.connection;
+        let client = self.block(async { conn.client().await.map_err(|e| e.to_string()) });
+        let client = match client {
+            Ok(c) => c,
+            Err(e) => {
+                if let Ok(mut l) = live.lock() {
+                    l.following = false;
+                    l.error = Some(e.clone());
+                }
+                return Err(e);
+            }
+        };
+        let api: Api<Pod> = Api::namespaced(client, namespace);
+        let live = live.clone();
+        let pod = pod.to_owned();
+        self.runtime.spawn(async move {
+            let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+            tokio::spawn(follow_pod_log(api, pod, skip, finished, tx));
+            while let Some(msg) = rx.recv().await {
+                let Ok(mut l) = live.lock() else { return };
+                match msg {
+                    LogMsg::Line { line, .. } => l.lines.push(line),
+                    LogMsg::Ended {
+                        error,
+                        began_after_finish,
+                        ..
+                    } => {
+                        l.following = false;
+                        l.complete = error.is_none() && began_after_finish;
+                        l.error = error;
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(())
     }
 
     /// Deletes the Job with foreground propagation.
@@ -433,7 +536,11 @@ impl EksLauncher {
                 .env
                 .push(("AWS_REGION".to_owned(), region.to_owned()));
         }
-        Ok(Self { target, runtime })
+        Ok(Self {
+            target,
+            runtime,
+            live: Mutex::new(BTreeMap::new()),
+        })
     }
 }
 
