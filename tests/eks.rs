@@ -1041,9 +1041,13 @@ fn the_polled_launcher_submits_reads_logs_by_position_and_reports_oom() {
             &runner_lines("run-l", "s1-eks", "gold/x", p, 2),
         );
     }
-    // Each pod's first log stream is cut after two lines: the launcher resumes it.
+    // Each pod's first log stream is cut after two lines, the first pod watch after one
+    // event, and the second watch is answered 410 Gone: the launcher resumes all of them.
     double.set_faults(Faults {
         drop_first_log_after: Some(2),
+        drop_first_watch_after: Some(1),
+        gone_for_watch: BTreeSet::from([2]),
+        start_delay: Duration::from_millis(200),
         ..Faults::default()
     });
     let l = launcher(dir.path(), &double, fake_runner(dir.path(), "0", 0));
@@ -1083,6 +1087,12 @@ fn the_polled_launcher_submits_reads_logs_by_position_and_reports_oom() {
             .all(|r| r.query.get("follow").map(String::as_str) == Some("true"))
     );
     assert!(log_requests.len() >= 4, "{}", log_requests.len());
+    let (resumes, relists) = l.watch_counts();
+    assert!(
+        resumes >= 1 && relists >= 1,
+        "resumes {resumes}, relists {relists}"
+    );
+    assert_eq!(double.watches_dropped(), 1);
 
     // An OOMKilled child fails the step with the sentence and exit code 137.
     double.set_faults(Faults {

@@ -9,15 +9,18 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
-use kube::api::ListParams;
 
+use super::connection::EksConnection;
+use super::job::JobSettings;
 use super::job::{CONTAINER, StepJob, build_job, job_name};
 use super::logs::{LogMsg, follow_pod_log};
+use super::pods::{SharedView, watch_job_pods};
 use super::watch::{JobRef, PodState, cancel, pod_index, pod_state, submit};
 use super::{EksTarget, describe_kube_error};
 use crate::compute::SecretSource;
@@ -69,8 +72,11 @@ pub struct EksStep {
 }
 
 pub struct EksLauncher {
-    target: EksTarget,
+    conn: Arc<EksConnection>,
+    settings: JobSettings,
     runtime: tokio::runtime::Runtime,
+    /// A watch of each followed Job's pods (and the flag that stops it), by Job id.
+    views: Mutex<BTreeMap<String, (SharedView, Arc<AtomicBool>)>>,
     /// Pod logs streamed with `follow=true` in the background, by (Job id, completion index).
     live: Mutex<LiveLogs>,
 }
@@ -91,13 +97,17 @@ struct LiveLog {
     error: Option<String>,
 }
 
+/// How long a first status or log read waits for the pod watch's first list.
+const FIRST_LIST_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
 /// How long a read waits for a finished pod's stream to deliver its last lines.
 const FINAL_LOG_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
 
 impl std::fmt::Debug for EksLauncher {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("EksLauncher")
-            .field("target", &self.target)
+            .field("connection", &self.conn)
+            .field("settings", &self.settings)
             .finish_non_exhaustive()
     }
 }
@@ -123,15 +133,87 @@ impl EksLauncher {
             .enable_all()
             .build()
             .map_err(|e| format!("cannot start the EKS launcher's runtime: {e}"))?;
-        Ok(Self {
-            target,
-            runtime,
-            live: Mutex::new(BTreeMap::new()),
-        })
+        Ok(Self::assemble(target, runtime))
     }
 
-    pub fn target(&self) -> &EksTarget {
-        &self.target
+    fn assemble(target: EksTarget, runtime: tokio::runtime::Runtime) -> Self {
+        let EksTarget {
+            connection,
+            settings,
+        } = target;
+        Self {
+            conn: Arc::new(connection),
+            settings,
+            runtime,
+            views: Mutex::new(BTreeMap::new()),
+            live: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn connection(&self) -> &EksConnection {
+        &self.conn
+    }
+
+    /// The Job's pods as the background watch sees them (started on first use).
+    fn pods_of(&self, remote: &str, namespace: &str, name: &str) -> Result<Vec<Pod>, String> {
+        let view = {
+            let mut map = self
+                .views
+                .lock()
+                .map_err(|_| "the EKS pod view is poisoned".to_owned())?;
+            map.entry(remote.to_owned())
+                .or_insert_with(|| {
+                    let view = SharedView::default();
+                    let stop = Arc::new(AtomicBool::new(false));
+                    self.runtime.spawn(watch_job_pods(
+                        self.conn.clone(),
+                        namespace.to_owned(),
+                        name.to_owned(),
+                        view.clone(),
+                        stop.clone(),
+                    ));
+                    (view, stop)
+                })
+                .0
+                .clone()
+        };
+        let deadline = std::time::Instant::now() + FIRST_LIST_WAIT;
+        loop {
+            {
+                let v = view
+                    .lock()
+                    .map_err(|_| "the EKS pod view is poisoned".to_owned())?;
+                if v.listed {
+                    return Ok(v.pods.values().cloned().collect());
+                }
+                if std::time::Instant::now() >= deadline {
+                    return Err(v.error.clone().unwrap_or_else(|| {
+                        format!("the pods of Job `{name}` could not be listed in time")
+                    }));
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// Stops watching a Job's pods (it has finished, or was canceled); its last view stays.
+    fn stop_watching(&self, remote: &str) {
+        if let Ok(map) = self.views.lock()
+            && let Some((_, stop)) = map.get(remote)
+        {
+            stop.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// How many times the pod watches resumed after ending or dropping, and listed again after
+    /// `410 Gone`.
+    pub fn watch_counts(&self) -> (u32, u32) {
+        self.views.lock().map_or((0, 0), |map| {
+            map.values().fold((0, 0), |(r, l), (v, _)| {
+                v.lock()
+                    .map_or((r, l), |v| (r + v.watch_resumes, l + v.relists))
+            })
+        })
     }
 
     fn block<T: Send>(
@@ -154,7 +236,7 @@ impl EksLauncher {
     /// When the cluster refuses the Job.
     pub fn submit(&self, step: &EksStep) -> Result<String, String> {
         let job = build_job(
-            &self.target.settings,
+            &self.settings,
             &StepJob {
                 project: &step.project,
                 run_id: &step.run_id,
@@ -167,7 +249,7 @@ impl EksLauncher {
             },
         );
         self.block(async {
-            submit(&self.target.connection, &job)
+            submit(&self.conn, &job)
                 .await
                 .map(|j| remote_id(&j))
                 .map_err(|e| e.to_string())
@@ -179,7 +261,7 @@ impl EksLauncher {
     /// # Errors
     /// When the cluster cannot be asked.
     pub fn find_submitted(&self, run_id: &str, step_id: &str) -> Result<Option<String>, String> {
-        let conn = &self.target.connection;
+        let conn = &*self.conn;
         let name = job_name(run_id, step_id);
         self.block(async {
             let api: Api<Job> = Api::namespaced(
@@ -207,98 +289,104 @@ impl EksLauncher {
     /// When the cluster cannot be asked.
     pub fn status(&self, remote: &str) -> Result<JobStatus, String> {
         let (namespace, name) = split_remote_id(remote)?;
-        let conn = &self.target.connection;
-        self.block(async {
+        let conn = &*self.conn;
+        let job = self.block(async {
             let client = conn.client().await.map_err(|e| e.to_string())?;
-            let jobs: Api<Job> = Api::namespaced(client.clone(), namespace);
-            let Some(job) = jobs.get_opt(name).await.map_err(|e| {
+            let jobs: Api<Job> = Api::namespaced(client, namespace);
+            jobs.get_opt(name).await.map_err(|e| {
                 format!(
                     "reading Job `{name}` on {}: {}",
                     conn.label(),
                     describe_kube_error(&e)
                 )
-            })?
-            else {
-                return Ok(JobStatus {
-                    phase: JobPhase::Stopped,
-                    status: "Deleted".to_owned(),
-                    exit_code: None,
-                    reason: Some(format!("Job {name} no longer exists (deleted or expired)")),
-                });
-            };
-            let job_ref = JobRef::from_job(&job).ok_or_else(|| {
-                format!("Job `{name}` was not made by Medallion (no medallion.dev annotations)")
-            })?;
-            let pods: Api<Pod> = Api::namespaced(client, namespace);
-            let list = pods
-                .list(&ListParams::default().labels(&format!("job-name={name}")))
-                .await
-                .map_err(|e| {
-                    format!(
-                        "listing the pods of Job `{name}`: {}",
-                        describe_kube_error(&e)
-                    )
-                })?;
-            let mut failures = Vec::new();
-            let mut exit_code = None;
-            let mut running = false;
-            for pod in &list.items {
-                match pod_state(pod, &job_ref) {
-                    PodState::Failed { message, .. } => {
-                        exit_code = exit_code.or_else(|| terminated_exit_code(pod));
-                        failures.push(message);
-                    }
-                    PodState::Running => running = true,
-                    PodState::Pending { .. } | PodState::Succeeded => {}
-                }
-            }
-            let conditions = job
-                .status
-                .as_ref()
-                .and_then(|s| s.conditions.clone())
-                .unwrap_or_default();
-            let condition = |kind: &str| {
-                conditions
-                    .iter()
-                    .find(|c| c.type_ == kind && c.status == "True")
-            };
-            let (phase, status) = if let Some(c) = condition("Failed") {
-                if failures.is_empty() {
-                    failures.push(format!(
-                        "Job {name} failed{}{}",
-                        c.reason
-                            .as_ref()
-                            .map(|r| format!(" ({r})"))
-                            .unwrap_or_default(),
-                        c.message
-                            .as_ref()
-                            .map(|m| format!(": {m}"))
-                            .unwrap_or_default()
-                    ));
-                }
-                (JobPhase::Failed, "Failed")
-            } else if !failures.is_empty() {
-                (JobPhase::Failed, "Failed")
-            } else if condition("Complete").is_some() {
-                (JobPhase::Succeeded, "Complete")
-            } else if running {
-                (JobPhase::Running, "Active")
-            } else {
-                (JobPhase::Pending, "Active")
-            };
-            Ok(JobStatus {
-                phase,
-                status: status.to_owned(),
-                exit_code: if phase == JobPhase::Succeeded {
-                    Some(0)
-                } else {
-                    exit_code
-                },
-                reason: (!failures.is_empty()).then(|| failures.join("; ")),
             })
-        })
+        })?;
+        let Some(job) = job else {
+            self.stop_watching(remote);
+            return Ok(JobStatus {
+                phase: JobPhase::Stopped,
+                status: "Deleted".to_owned(),
+                exit_code: None,
+                reason: Some(format!("Job {name} no longer exists (deleted or expired)")),
+            });
+        };
+        let pods = self.pods_of(remote, namespace, name)?;
+        let status = job_status(&job, &pods, name)?;
+        if matches!(
+            status.phase,
+            JobPhase::Succeeded | JobPhase::Failed | JobPhase::Stopped
+        ) {
+            self.stop_watching(remote);
+        }
+        Ok(status)
     }
+}
 
+/// The phase of a Job from its conditions and its pods' states.
+fn job_status(job: &Job, pods: &[Pod], name: &str) -> Result<JobStatus, String> {
+    let job_ref = JobRef::from_job(job).ok_or_else(|| {
+        format!("Job `{name}` was not made by Medallion (no medallion.dev annotations)")
+    })?;
+    let mut failures = Vec::new();
+    let mut exit_code = None;
+    let mut running = false;
+    for pod in pods {
+        match pod_state(pod, &job_ref) {
+            PodState::Failed { message, .. } => {
+                exit_code = exit_code.or_else(|| terminated_exit_code(pod));
+                failures.push(message);
+            }
+            PodState::Running => running = true,
+            PodState::Pending { .. } | PodState::Succeeded => {}
+        }
+    }
+    let conditions = job
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.clone())
+        .unwrap_or_default();
+    let condition = |kind: &str| {
+        conditions
+            .iter()
+            .find(|c| c.type_ == kind && c.status == "True")
+    };
+    let (phase, status) = if let Some(c) = condition("Failed") {
+        if failures.is_empty() {
+            failures.push(format!(
+                "Job {name} failed{}{}",
+                c.reason
+                    .as_ref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default(),
+                c.message
+                    .as_ref()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default()
+            ));
+        }
+        (JobPhase::Failed, "Failed")
+    } else if !failures.is_empty() {
+        (JobPhase::Failed, "Failed")
+    } else if condition("Complete").is_some() {
+        (JobPhase::Succeeded, "Complete")
+    } else if running {
+        (JobPhase::Running, "Active")
+    } else {
+        (JobPhase::Pending, "Active")
+    };
+    Ok(JobStatus {
+        phase,
+        status: status.to_owned(),
+        exit_code: if phase == JobPhase::Succeeded {
+            Some(0)
+        } else {
+            exit_code
+        },
+        reason: (!failures.is_empty()).then(|| failures.join("; ")),
+    })
+}
+
+impl EksLauncher {
     /// New log lines of the pod at completion index `child` after `position`
     /// (`pod-name:lines-read`). The log is streamed with `follow=true` in the background from
     /// the first read on, so each read returns what arrived since; a dropped stream is resumed
@@ -314,44 +402,30 @@ impl EksLauncher {
         position: Option<&str>,
     ) -> Result<PodLogRead, String> {
         let (namespace, name) = split_remote_id(remote)?;
-        let conn = &self.target.connection;
         let (last_pod, read) = match position.and_then(|p| p.rsplit_once(':')) {
             Some((pod, n)) => (Some(pod.to_owned()), n.parse::<usize>().unwrap_or(0)),
             None => (None, 0),
         };
         // Which pod runs this index now, and whether its container has started or ended.
-        let found: Option<(String, bool, bool)> = self.block(async {
-            let pods: Api<Pod> =
-                Api::namespaced(conn.client().await.map_err(|e| e.to_string())?, namespace);
-            let list = pods
-                .list(&ListParams::default().labels(&format!("job-name={name}")))
-                .await
-                .map_err(|e| {
-                    format!(
-                        "listing the pods of Job `{name}`: {}",
-                        describe_kube_error(&e)
-                    )
-                })?;
-            Ok(list
-                .items
-                .iter()
-                .filter(|p| pod_index(p) == child)
-                .max_by_key(|p| p.metadata.creation_timestamp.as_ref().map(|t| t.0))
-                .map(|pod| {
-                    let state = pod
-                        .status
-                        .as_ref()
-                        .and_then(|s| s.container_statuses.as_ref())
-                        .and_then(|cs| cs.iter().find(|c| c.name == CONTAINER))
-                        .and_then(|c| c.state.clone())
-                        .unwrap_or_default();
-                    (
-                        pod.metadata.name.clone().unwrap_or_default(),
-                        state.running.is_some() || state.terminated.is_some(),
-                        state.terminated.is_some(),
-                    )
-                }))
-        })?;
+        let pods = self.pods_of(remote, namespace, name)?;
+        let found: Option<(String, bool, bool)> = pods
+            .iter()
+            .filter(|p| pod_index(p) == child)
+            .max_by_key(|p| p.metadata.creation_timestamp.as_ref().map(|t| t.0))
+            .map(|pod| {
+                let state = pod
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.container_statuses.as_ref())
+                    .and_then(|cs| cs.iter().find(|c| c.name == CONTAINER))
+                    .and_then(|c| c.state.clone())
+                    .unwrap_or_default();
+                (
+                    pod.metadata.name.clone().unwrap_or_default(),
+                    state.running.is_some() || state.terminated.is_some(),
+                    state.terminated.is_some(),
+                )
+            });
         let unchanged = || PodLogRead {
             lines: Vec::new(),
             position: position.map(str::to_owned),
@@ -426,7 +500,7 @@ impl EksLauncher {
             l.following = true;
             l.lines.len() as u64
         };
-        let conn = &self.target.connection;
+        let conn = &*self.conn;
         let client = self.block(async { conn.client().await.map_err(|e| e.to_string()) });
         let client = match client {
             Ok(c) => c,
@@ -470,6 +544,7 @@ impl EksLauncher {
     /// When the cluster refuses.
     pub fn cancel(&self, remote: &str) -> Result<(), String> {
         let (namespace, name) = split_remote_id(remote)?;
+        self.stop_watching(remote);
         let job = JobRef {
             namespace: namespace.to_owned(),
             name: name.to_owned(),
@@ -478,11 +553,7 @@ impl EksLauncher {
             partitions: Vec::new(),
             completions: 1,
         };
-        self.block(async {
-            cancel(&self.target.connection, &job)
-                .await
-                .map_err(|e| e.to_string())
-        })
+        self.block(async { cancel(&self.conn, &job).await.map_err(|e| e.to_string()) })
     }
 }
 
@@ -536,11 +607,7 @@ impl EksLauncher {
                 .env
                 .push(("AWS_REGION".to_owned(), region.to_owned()));
         }
-        Ok(Self {
-            target,
-            runtime,
-            live: Mutex::new(BTreeMap::new()),
-        })
+        Ok(Self::assemble(target, runtime))
     }
 }
 

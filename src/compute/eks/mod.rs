@@ -18,6 +18,7 @@ pub mod cost;
 pub mod job;
 pub mod launcher;
 pub mod logs;
+mod pods;
 pub mod token;
 pub mod watch;
 
