@@ -1087,6 +1087,12 @@ fn the_polled_launcher_submits_reads_logs_by_position_and_reports_oom() {
             .all(|r| r.query.get("follow").map(String::as_str) == Some("true"))
     );
     assert!(log_requests.len() >= 4, "{}", log_requests.len());
+    // The actual cost's shape: two pods of the step's requests, measured run times.
+    let shape = l.actual_shape(&id, None, false).unwrap().unwrap();
+    assert_eq!(shape.parallel, 2);
+    assert_eq!(shape.memory_mb, 768);
+    assert!((shape.vcpu - 1.0).abs() < 1e-9);
+    assert!(shape.duration_secs >= 0.0);
     let (resumes, relists) = l.watch_counts();
     assert!(
         resumes >= 1 && relists >= 1,

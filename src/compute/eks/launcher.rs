@@ -21,7 +21,7 @@ use super::job::JobSettings;
 use super::job::{CONTAINER, StepJob, build_job, job_name};
 use super::logs::{LogMsg, follow_pod_log};
 use super::pods::{SharedView, watch_job_pods};
-use super::watch::{JobRef, PodState, cancel, pod_index, pod_state, submit};
+use super::watch::{JobRef, PodState, cancel, pod_index, pod_state, pod_usage, submit};
 use super::{EksTarget, describe_kube_error};
 use crate::compute::SecretSource;
 use crate::compute::launch::{LaunchSpec, Launcher, LogRead, RemotePhase, RemoteState};
@@ -194,6 +194,26 @@ impl EksLauncher {
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
+    }
+
+    /// The shape of a Job's pods for the cost model ([`crate::compute::cost::run_cost`]):
+    /// their requests and measured container start and end times, as last seen.
+    ///
+    /// # Errors
+    /// When the pods cannot be listed.
+    pub fn actual_shape(
+        &self,
+        remote: &str,
+        node_type: Option<&str>,
+        spot: bool,
+    ) -> Result<Option<crate::compute::cost::RunShape>, String> {
+        let (namespace, name) = split_remote_id(remote)?;
+        let usage: Vec<_> = self
+            .pods_of(remote, namespace, name)?
+            .iter()
+            .map(pod_usage)
+            .collect();
+        Ok(super::cost::actual_shape(&usage, node_type, spot))
     }
 
     /// Stops watching a Job's pods (it has finished, or was canceled); its last view stays.

@@ -299,6 +299,33 @@ fn pod_request(pod: &Pod) -> PodRequest {
     }
 }
 
+/// A pod's requests and its container's start and end (for the actual cost).
+pub(crate) fn pod_usage(pod: &Pod) -> PodUsage {
+    let status = pod.status.as_ref();
+    let state = status
+        .and_then(|s| s.container_statuses.as_ref())
+        .and_then(|cs| cs.iter().find(|c| c.name == CONTAINER))
+        .and_then(|c| c.state.as_ref());
+    let started_at = state
+        .and_then(|s| {
+            s.running
+                .as_ref()
+                .and_then(|r| r.started_at.as_ref())
+                .or_else(|| s.terminated.as_ref().and_then(|t| t.started_at.as_ref()))
+        })
+        .or_else(|| status.and_then(|s| s.start_time.as_ref()));
+    let finished_at = state
+        .and_then(|s| s.terminated.as_ref())
+        .and_then(|t| t.finished_at.as_ref());
+    PodUsage {
+        pod: pod.name_any(),
+        index: pod_index(pod),
+        request: pod_request(pod),
+        started_at: time_secs(started_at),
+        finished_at: time_secs(finished_at),
+    }
+}
+
 fn memory_limit(pod: &Pod) -> Option<String> {
     pod.spec
         .as_ref()?
@@ -508,24 +535,7 @@ impl Follower<'_> {
         let name = pod.name_any();
         let index = pod_index(pod);
         let state = pod_state(pod, self.job);
-        let status = pod.status.as_ref();
-        let container = status
-            .and_then(|s| s.container_statuses.as_ref())
-            .and_then(|cs| cs.iter().find(|c| c.name == CONTAINER));
-        let started_at = container
-            .and_then(|c| c.state.as_ref())
-            .and_then(|s| {
-                s.running
-                    .as_ref()
-                    .and_then(|r| r.started_at.as_ref())
-                    .or_else(|| s.terminated.as_ref().and_then(|t| t.started_at.as_ref()))
-            })
-            .or_else(|| status.and_then(|s| s.start_time.as_ref()));
-        let finished_at = container
-            .and_then(|c| c.state.as_ref())
-            .and_then(|s| s.terminated.as_ref())
-            .and_then(|t| t.finished_at.as_ref());
-        let request = pod_request(pod);
+        let usage = pod_usage(pod);
         let tracked = self.pods.entry(name.clone()).or_insert_with(|| Tracked {
             index,
             state: PodState::Pending { note: None },
@@ -534,11 +544,9 @@ impl Follower<'_> {
             note_reported: false,
             deleted: false,
             usage: PodUsage {
-                pod: name.clone(),
-                index,
-                request,
                 started_at: None,
                 finished_at: None,
+                ..usage.clone()
             },
             log_failures: 0,
         });
@@ -555,10 +563,10 @@ impl Follower<'_> {
             };
         }
         tracked.deleted |= deleted;
-        if let Some(t) = time_secs(started_at) {
+        if let Some(t) = usage.started_at {
             tracked.usage.started_at.get_or_insert(t);
         }
-        if let Some(t) = time_secs(finished_at) {
+        if let Some(t) = usage.finished_at {
             tracked.usage.finished_at = Some(t);
         }
 
