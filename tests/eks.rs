@@ -1192,40 +1192,45 @@ fn pod_env(moto: &str) -> Vec<(String, String)> {
     .collect()
 }
 
-#[test]
-fn the_example_project_materializes_on_eks_with_the_spec_checksums() {
-    if !peers() {
-        return;
-    }
-    install_crypto();
-    let moto = peer_env("MEDALLION_TEST_MOTO_URL");
-    let tmp = tempfile::tempdir().unwrap();
-    let double = KubeDouble::start();
-    double.map_program("medallion", env!("CARGO_BIN_EXE_medallion"));
-    double.set_pod_env(pod_env(&moto));
-    let bucket = format!(
-        "medallion-eks-{}-{}",
-        std::process::id(),
-        chrono::Utc::now().timestamp_subsec_nanos()
-    );
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    rt.block_on(moto_s3(&moto).create_bucket().bucket(&bucket).send())
-        .unwrap();
+/// An EKS setup for the CLI: the double (running the real runner as pods' `medallion`), a
+/// fresh bucket on moto, and a copy of `source` with an `aws` resource (the bucket) and an
+/// `eks` resource (the double, through a kubeconfig with an exec plugin).
+struct EksSetup {
+    tmp: tempfile::TempDir,
+    double: KubeDouble,
+    moto: String,
+    bucket: String,
+    dir: std::path::PathBuf,
+    rt: tokio::runtime::Runtime,
+}
 
-    let dir = tmp.path().join("customer_analytics");
-    copy_dir(
-        &Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/customer_analytics"),
-        &dir,
-    );
-    let config = kubeconfig(tmp.path(), &double.url);
-    let toml = dir.join("medallion.toml");
-    let mut text = std::fs::read_to_string(&toml).unwrap();
-    let _ = write!(
-        text,
-        r#"
+impl EksSetup {
+    fn new(moto: &str, source: &str) -> Self {
+        install_crypto();
+        let tmp = tempfile::tempdir().unwrap();
+        let double = KubeDouble::start();
+        double.map_program("medallion", env!("CARGO_BIN_EXE_medallion"));
+        double.set_pod_env(pod_env(moto));
+        let bucket = format!(
+            "medallion-eks-{}-{}",
+            std::process::id(),
+            chrono::Utc::now().timestamp_subsec_nanos()
+        );
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        rt.block_on(moto_s3(moto).create_bucket().bucket(&bucket).send())
+            .unwrap();
+        let from = Path::new(env!("CARGO_MANIFEST_DIR")).join(source);
+        let dir = tmp.path().join(from.file_name().unwrap());
+        copy_dir(&from, &dir);
+        let config = kubeconfig(tmp.path(), &double.url);
+        let toml = dir.join("medallion.toml");
+        let mut text = std::fs::read_to_string(&toml).unwrap();
+        let _ = write!(
+            text,
+            r#"
 [resources.aws]
 kind = "aws"
 region = "us-east-1"
@@ -1243,24 +1248,49 @@ namespace = "data"
 service_account = "medallion-runner"
 image = "medallion-runner:test"
 "#,
-        config = config.display()
-    );
-    std::fs::write(&toml, text).unwrap();
+            config = config.display()
+        );
+        std::fs::write(&toml, text).unwrap();
+        Self {
+            tmp,
+            double,
+            moto: moto.to_owned(),
+            bucket,
+            dir,
+            rt,
+        }
+    }
 
-    let ws = tmp.path().join("ws.sqlite");
-    let run = |args: &[&str]| {
+    fn run(&self, args: &[&str]) -> std::process::Output {
         std::process::Command::new(env!("CARGO_BIN_EXE_medallion"))
             .args(args)
-            .env("MEDALLION_WORKSPACE", &ws)
+            .env("MEDALLION_WORKSPACE", self.tmp.path().join("ws.sqlite"))
             .env("MEDALLION_REMOTE_POLL_MS", "300")
             .env("MEDALLION_REMOTE_RESULT_GRACE_SECS", "120")
             .env_remove("MEDALLION_LOG")
             .env_remove("KUBECONFIG")
-            .envs(pod_env(&moto))
+            .envs(pod_env(&self.moto))
             .env("AWS_REGION", "us-east-1")
             .output()
             .unwrap()
-    };
+    }
+}
+
+#[test]
+fn the_example_project_materializes_on_eks_with_the_spec_checksums() {
+    if !peers() {
+        return;
+    }
+    let moto = peer_env("MEDALLION_TEST_MOTO_URL");
+    let setup = EksSetup::new(&moto, "projects/customer_analytics");
+    let (tmp, double, bucket, dir, rt) = (
+        &setup.tmp,
+        &setup.double,
+        &setup.bucket,
+        &setup.dir,
+        &setup.rt,
+    );
+    let run = |args: &[&str]| setup.run(args);
     let out = run(&[
         "submit",
         dir.to_str().unwrap(),
@@ -1342,7 +1372,7 @@ image = "medallion-runner:test"
         let bytes = rt.block_on(async {
             moto_s3(&moto)
                 .get_object()
-                .bucket(&bucket)
+                .bucket(bucket.as_str())
                 .key(&key)
                 .send()
                 .await
@@ -1376,4 +1406,87 @@ image = "medallion-runner:test"
 
 fn json_label(run_id: &str) -> String {
     medallion::compute::eks::job::label_value(run_id)
+}
+
+#[test]
+fn a_backfill_on_eks_is_one_indexed_job_with_a_pod_per_partition() {
+    if !peers() {
+        return;
+    }
+    let moto = peer_env("MEDALLION_TEST_MOTO_URL");
+    let setup = EksSetup::new(&moto, "tests/fixtures/partitioned");
+    let out = setup.run(&[
+        "submit",
+        setup.dir.to_str().unwrap(),
+        "--tier",
+        "eks",
+        "--partition-range",
+        "2024-01-01..2024-01-02",
+        "--format",
+        "json",
+    ]);
+    let all = format!(
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert_eq!(out.status.code(), Some(0), "{all}");
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(report["status"], "success", "{report:#}");
+    let steps = report["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 1, "one Indexed Job for the whole backfill");
+    assert_eq!(
+        steps[0]["partitions"],
+        serde_json::json!(["2024-01-01", "2024-01-02"])
+    );
+    let jobs = setup.double.jobs();
+    assert_eq!(jobs.len(), 1);
+    assert_eq!(jobs[0]["spec"]["completionMode"], "Indexed");
+    assert_eq!(jobs[0]["spec"]["completions"], 2);
+    assert_eq!(jobs[0]["status"]["succeeded"], 2);
+    let indexes: BTreeSet<String> = setup
+        .double
+        .pods()
+        .iter()
+        .map(|p| {
+            p["metadata"]["annotations"]["batch.kubernetes.io/job-completion-index"]
+                .as_str()
+                .unwrap()
+                .to_owned()
+        })
+        .collect();
+    assert_eq!(indexes, BTreeSet::from(["0".into(), "1".into()]));
+    // Each pod ran its own partition (chosen by JOB_COMPLETION_INDEX).
+    let run_id = report["run_id"].as_str().unwrap();
+    let mut found: Vec<(String, String, u64)> = report["materializations"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            let asset = m["asset"].as_str().unwrap();
+            let partition = m["partition"].as_str().unwrap();
+            assert_eq!(
+                m["location"].as_str().unwrap(),
+                format!(
+                    "s3://{}/lake/ca/{asset}/{partition}/{run_id}.parquet",
+                    setup.bucket
+                )
+            );
+            (
+                asset.to_owned(),
+                partition.to_owned(),
+                m["row_count"].as_u64().unwrap(),
+            )
+        })
+        .collect();
+    found.sort();
+    assert_eq!(
+        found,
+        vec![
+            ("daily_totals".to_owned(), "2024-01-01".to_owned(), 1),
+            ("daily_totals".to_owned(), "2024-01-02".to_owned(), 1),
+            ("raw_events".to_owned(), "2024-01-01".to_owned(), 2),
+            ("raw_events".to_owned(), "2024-01-02".to_owned(), 3),
+        ]
+    );
 }
