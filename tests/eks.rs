@@ -1053,11 +1053,25 @@ fn the_polled_launcher_submits_reads_logs_by_position_and_reports_oom() {
     let l = launcher(dir.path(), &double, fake_runner(dir.path(), "0", 0));
     let id = l.submit(&step("run-l", &["a", "b"])).unwrap();
     assert!(id.starts_with("data/mdl-s1-eks-"), "{id}");
+    // After a crash between submit and storing the id: found again by its labels.
     assert_eq!(
-        l.find_submitted("run-l", "s1-eks").unwrap(),
+        l.find_submitted("customer_analytics", "run-l", "s1-eks")
+            .unwrap(),
         Some(id.clone())
     );
-    assert_eq!(l.find_submitted("run-l", "s2-eks").unwrap(), None);
+    assert_eq!(
+        l.find_submitted("customer_analytics", "run-l", "s2-eks")
+            .unwrap(),
+        None
+    );
+    assert!(
+        double
+            .requests()
+            .iter()
+            .any(|r| r.path == "/apis/batch/v1/namespaces/data/jobs"
+                && r.query.get("labelSelector").map(String::as_str)
+                    == Some("medallion.dev/project=customer_analytics,medallion.dev/run=run-l"))
+    );
     let s = wait_phase(&l, &id, |p| p == JobPhase::Succeeded);
     assert_eq!(s.exit_code, Some(0));
     let first = l.read_logs(&id, 1, None).unwrap();

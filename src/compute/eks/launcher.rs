@@ -18,10 +18,10 @@ use kube::Api;
 
 use super::connection::EksConnection;
 use super::job::JobSettings;
-use super::job::{CONTAINER, StepJob, build_job, job_name};
+use super::job::{CONTAINER, StepJob, build_job};
 use super::logs::{LogMsg, follow_pod_log};
 use super::pods::{SharedView, watch_job_pods};
-use super::watch::{JobRef, PodState, cancel, pod_index, pod_state, pod_usage, submit};
+use super::watch::{JobRef, PodState, cancel, find_jobs, pod_index, pod_state, pod_usage, submit};
 use super::{EksTarget, describe_kube_error};
 use crate::compute::SecretSource;
 use crate::compute::launch::{LaunchSpec, Launcher, LogRead, RemotePhase, RemoteState};
@@ -276,30 +276,24 @@ impl EksLauncher {
         })
     }
 
-    /// The Job of a step submitted before a crash, found by its deterministic name.
+    /// The Job of a step submitted before a crash (or before an app restart), found by its
+    /// labels (`medallion.dev/project`, `medallion.dev/run`) and its exact run and step
+    /// annotations.
     ///
     /// # Errors
     /// When the cluster cannot be asked.
-    pub fn find_submitted(&self, run_id: &str, step_id: &str) -> Result<Option<String>, String> {
+    pub fn find_submitted(
+        &self,
+        project: &str,
+        run_id: &str,
+        step_id: &str,
+    ) -> Result<Option<String>, String> {
         let conn = &*self.conn;
-        let name = job_name(run_id, step_id);
         self.block(async {
-            let api: Api<Job> = Api::namespaced(
-                conn.client().await.map_err(|e| e.to_string())?,
-                conn.namespace(),
-            );
-            let job = api.get_opt(&name).await.map_err(|e| {
-                format!(
-                    "reading Job `{name}` on {}: {}",
-                    conn.label(),
-                    describe_kube_error(&e)
-                )
-            })?;
-            Ok(job
-                .as_ref()
-                .and_then(JobRef::from_job)
-                .filter(|j| j.run_id == run_id && j.step_id == step_id)
-                .map(|j| remote_id(&j)))
+            let jobs = find_jobs(conn, project, run_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(jobs.iter().find(|j| j.step_id == step_id).map(remote_id))
         })
     }
 
@@ -679,7 +673,8 @@ impl Launcher for SharedEks {
     }
 
     fn find_submitted(&self, spec: &LaunchSpec) -> Result<Option<String>, String> {
-        self.0.find_submitted(&spec.run_id, &spec.step_id)
+        self.0
+            .find_submitted(&spec.project, &spec.run_id, &spec.step_id)
     }
 
     fn status(&self, remote_id: &str) -> Result<RemoteState, String> {
