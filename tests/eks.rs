@@ -1504,3 +1504,83 @@ fn a_backfill_on_eks_is_one_indexed_job_with_a_pod_per_partition() {
         ]
     );
 }
+
+fn json_of(out: &std::process::Output) -> serde_json::Value {
+    serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
+        panic!(
+            "{e}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        )
+    })
+}
+
+#[test]
+fn cancel_from_the_cli_deletes_the_job_in_the_foreground() {
+    if !peers() {
+        return;
+    }
+    let moto = peer_env("MEDALLION_TEST_MOTO_URL");
+    let setup = EksSetup::new(&moto, "projects/customer_analytics");
+    // Pods wait for a node long enough to be canceled first.
+    setup.double.set_faults(Faults {
+        start_delay: Duration::from_secs(30),
+        ..Faults::default()
+    });
+    let p = setup.dir.to_str().unwrap();
+    let report =
+        json_of(&setup.run(&["submit", p, "--tier", "eks", "--detach", "--format", "json"]));
+    assert_eq!(report["status"], "started", "{report:#}");
+    let run_id = report["run_id"].as_str().unwrap().to_owned();
+    let job = report["steps"][0]["remote_id"].as_str().unwrap().to_owned();
+    let cancel = json_of(&setup.run(&["cancel", &run_id, "--format", "json"]));
+    assert_eq!(cancel["status"], "canceled", "{cancel:#}");
+    assert_eq!(cancel["stopped"][0], job.as_str());
+    let delete = setup
+        .double
+        .requests()
+        .into_iter()
+        .find(|r| r.method == "DELETE")
+        .expect("a DELETE of the Job");
+    let name = job.split_once('/').unwrap().1;
+    assert_eq!(
+        delete.path,
+        format!("/apis/batch/v1/namespaces/data/jobs/{name}")
+    );
+    assert!(
+        delete.body.contains(r#""propagationPolicy":"Foreground""#),
+        "{}",
+        delete.body
+    );
+    assert!(setup.double.jobs().is_empty());
+    let after = json_of(&setup.run(&["attach", &run_id, "--format", "json"]));
+    assert_eq!(after["status"], "canceled", "{after:#}");
+}
+
+#[test]
+fn a_detached_eks_run_is_reattached_and_finished() {
+    if !peers() {
+        return;
+    }
+    let moto = peer_env("MEDALLION_TEST_MOTO_URL");
+    let setup = EksSetup::new(&moto, "projects/customer_analytics");
+    setup.double.set_faults(Faults {
+        start_delay: Duration::from_millis(500),
+        ..Faults::default()
+    });
+    let p = setup.dir.to_str().unwrap();
+    let report =
+        json_of(&setup.run(&["submit", p, "--tier", "eks", "--detach", "--format", "json"]));
+    assert_eq!(report["status"], "started", "{report:#}");
+    let run_id = report["run_id"].as_str().unwrap().to_owned();
+    // A new app process picks the run up from the workspace and follows the Job to its end.
+    let after = json_of(&setup.run(&["attach", &run_id, "--format", "json"]));
+    assert_eq!(after["status"], "success", "{after:#}");
+    assert_eq!(
+        setup.double.jobs().len(),
+        1,
+        "the Job was not submitted twice"
+    );
+    let materialized = after["materializations"].as_array().unwrap().len();
+    assert_eq!(materialized, 6, "{after:#}");
+}
