@@ -1130,6 +1130,27 @@ fn the_polled_launcher_submits_reads_logs_by_position_and_reports_oom() {
 }
 
 #[test]
+fn the_polled_launcher_fails_an_image_pull_error_and_ends_the_job() {
+    install_crypto();
+    let dir = tempfile::tempdir().unwrap();
+    let double = KubeDouble::start();
+    double.set_faults(Faults {
+        image_pull_error: true,
+        ..Faults::default()
+    });
+    let l = launcher(dir.path(), &double, fake_runner(dir.path(), "0", 0));
+    let id = l.submit(&step("run-pull", &[])).unwrap();
+    let s = wait_phase(&l, &id, |p| p == JobPhase::Failed);
+    let reason = s.reason.unwrap();
+    assert!(
+        reason.contains("cannot pull its image `registry.example/medallion:test`"),
+        "{reason}"
+    );
+    assert!(double.requests().iter().any(|r| r.method == "DELETE"));
+    assert!(double.jobs().is_empty());
+}
+
+#[test]
 fn the_polled_launcher_cancels_with_foreground_deletion() {
     install_crypto();
     let dir = tempfile::tempdir().unwrap();

@@ -326,6 +326,17 @@ impl EksLauncher {
         };
         let pods = self.pods_of(remote, namespace, name)?;
         let status = job_status(&job, &pods, name)?;
+        // A pod that cannot start (image pull errors, a missing secret) waits forever and
+        // fails nothing by itself: once it decides the step's failure, end the Job.
+        let job_ref = JobRef::from_job(&job);
+        let stuck = status.phase == JobPhase::Failed
+            && job_ref.as_ref().is_some_and(|j| {
+                pods.iter()
+                    .any(|p| matches!(pod_state(p, j), PodState::Failed { ran: false, .. }))
+            });
+        if stuck {
+            self.cancel(remote)?;
+        }
         if matches!(
             status.phase,
             JobPhase::Succeeded | JobPhase::Failed | JobPhase::Stopped
