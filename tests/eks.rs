@@ -1297,11 +1297,16 @@ image = "medallion-runner:test"
     }
 
     fn run(&self, args: &[&str]) -> std::process::Output {
+        self.run_with(args, "120")
+    }
+
+    /// `grace_secs`: how long the app waits for a runner's result after its pod ended.
+    fn run_with(&self, args: &[&str], grace_secs: &str) -> std::process::Output {
         std::process::Command::new(env!("CARGO_BIN_EXE_medallion"))
             .args(args)
             .env("MEDALLION_WORKSPACE", self.tmp.path().join("ws.sqlite"))
             .env("MEDALLION_REMOTE_POLL_MS", "300")
-            .env("MEDALLION_REMOTE_RESULT_GRACE_SECS", "120")
+            .env("MEDALLION_REMOTE_RESULT_GRACE_SECS", grace_secs)
             .env_remove("MEDALLION_LOG")
             .env_remove("KUBECONFIG")
             .envs(pod_env(&self.moto))
@@ -1604,4 +1609,31 @@ fn a_detached_eks_run_is_reattached_and_finished() {
     );
     let materialized = after["materializations"].as_array().unwrap().len();
     assert_eq!(materialized, 6, "{after:#}");
+}
+
+#[test]
+fn an_oom_killed_runner_fails_the_step_with_the_sentence() {
+    if !peers() {
+        return;
+    }
+    let moto = peer_env("MEDALLION_TEST_MOTO_URL");
+    let setup = EksSetup::new(&moto, "projects/customer_analytics");
+    setup.double.set_faults(Faults {
+        oom_indexes: BTreeSet::from([0]),
+        ..Faults::default()
+    });
+    let p = setup.dir.to_str().unwrap();
+    let out = setup.run_with(&["submit", p, "--tier", "eks", "--format", "json"], "2");
+    assert_eq!(
+        out.status.code(),
+        Some(1),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let report = json_of(&out);
+    assert_eq!(report["status"], "failure", "{report:#}");
+    let error = report["steps"][0]["error"].as_str().unwrap_or_default();
+    assert!(error.contains("was OOMKilled"), "{report:#}");
+    assert!(error.contains("raise memory_mb"), "{error}");
+    assert!(error.contains("exit code 137"), "{error}");
 }
