@@ -264,7 +264,7 @@ pub fn to_html(r: &RunReport) -> String {
                 esc(&c.name),
                 esc(&c.dtype),
                 c.null_count,
-                c.distinct_count,
+                c.distinct_label(),
                 esc(c.min.as_deref().unwrap_or("")),
                 esc(c.max.as_deref().unwrap_or("")),
                 c.mean.map(|v| format!("{v:.4}")).unwrap_or_default(),

@@ -11,7 +11,9 @@ pub const HISTOGRAM_BUCKETS: usize = 10;
 /// Values listed for a string column.
 pub const TOP_VALUES: usize = 5;
 /// Above this many rows, top values and histograms come from a pseudo-random sample of about
-/// this many rows (counts, nulls, distinct values, min/max, mean and stddev stay exact).
+/// this many rows, and distinct values are a `HyperLogLog` estimate (within a few %); counts,
+/// nulls, min/max, mean and stddev stay exact. Exact distinct counts over tens of millions of
+/// rows were a third of a run's time on the example at N = 1,000,000.
 pub const SAMPLE_ROWS: usize = 250_000;
 
 /// Profiles an in-memory frame (see [`profile_frame`]).
@@ -33,11 +35,25 @@ pub fn profile_frame(
     lf: LazyFrame,
 ) -> PolarsResult<AssetProfile> {
     let schema = lf.clone().collect_schema()?;
+    let rows = lf
+        .clone()
+        .select([len()])
+        .collect()?
+        .column("len")?
+        .get(0)?
+        .extract::<u64>()
+        .unwrap_or(0);
+    let approximate = rows > SAMPLE_ROWS as u64;
     let mut aggs = vec![len().alias("__rows")];
     for (i, (name, dtype)) in schema.iter().enumerate() {
         let c = col(name.clone());
         aggs.push(c.clone().null_count().alias(format!("{i}_nulls")));
-        aggs.push(c.clone().n_unique().alias(format!("{i}_distinct")));
+        let distinct = if approximate {
+            c.clone().approx_n_unique()
+        } else {
+            c.clone().n_unique()
+        };
+        aggs.push(distinct.alias(format!("{i}_distinct")));
         if has_min_max(dtype) {
             aggs.push(c.clone().min().alias(format!("{i}_min")));
             aggs.push(c.clone().max().alias(format!("{i}_max")));
@@ -50,7 +66,21 @@ pub fn profile_frame(
             aggs.push(f.max().alias(format!("{i}_fmax")));
         }
     }
-    let stats = lf.clone().select(aggs).collect()?;
+    let row_count = usize::try_from(rows).unwrap_or(usize::MAX);
+    let step = row_count.div_ceil(SAMPLE_ROWS).max(1);
+    let sample = if step > 1 {
+        sample_plan(lf.clone(), row_count, step)
+    } else {
+        lf.clone()
+    };
+    // One query for both, so a stored table is read once.
+    let mut frames = LazyFrame::collect_all_with_engine(
+        vec![lf.select(aggs).logical_plan, sample.logical_plan],
+        Engine::Auto,
+        OptFlags::default(),
+    )?;
+    let sample = frames.pop().unwrap_or_default();
+    let stats = frames.pop().unwrap_or_default();
     let get = |name: &str| -> Option<AnyValue<'static>> {
         stats
             .column(name)
@@ -61,14 +91,6 @@ pub fn profile_frame(
     };
     let to_count = |v: Option<AnyValue<'static>>| v.and_then(|v| v.extract::<u64>()).unwrap_or(0);
     let to_float = |v: Option<AnyValue<'static>>| v.and_then(|v| v.extract::<f64>());
-    let rows = to_count(get("__rows"));
-    let row_count = usize::try_from(rows).unwrap_or(usize::MAX);
-    let step = row_count.div_ceil(SAMPLE_ROWS).max(1);
-    let sample = if step > 1 {
-        sampled_rows(lf, row_count, step)?
-    } else {
-        lf.collect()?
-    };
     let scale = |n: u64| n * step as u64;
     let mut columns = Vec::with_capacity(schema.len());
     for (i, (name, dtype)) in schema.iter().enumerate() {
@@ -84,6 +106,7 @@ pub fn profile_frame(
             top_values: Vec::new(),
             histogram: Vec::new(),
             sampled: step > 1,
+            distinct_approx: approximate,
         };
         let values = sample.column(name)?.as_materialized_series();
         if is_number(dtype) {
@@ -156,19 +179,16 @@ fn top_values(values: &Series) -> PolarsResult<Vec<(String, u64)>> {
     Ok(out)
 }
 
-/// The rows of a lazy frame that [`sample_rows`] would pick, read without materializing the
-/// rest.
-fn sampled_rows(lf: LazyFrame, rows: usize, step: usize) -> PolarsResult<DataFrame> {
+/// The rows of a lazy frame that [`sample_indices`] picks, as a query.
+fn sample_plan(lf: LazyFrame, rows: usize, step: usize) -> LazyFrame {
     const ROW: &str = "__medallion_row";
-    let picked: Vec<IdxSize> = sample_indices(rows, step);
-    let picked = Series::new(ROW.into(), picked);
+    let picked = Series::new(ROW.into(), sample_indices(rows, step));
     lf.with_row_index(ROW, None)
         .filter(col(ROW).is_in(lit(picked).implode(false), false))
         .drop(Selector::ByName {
             names: vec![ROW.into()].into(),
             strict: true,
         })
-        .collect()
 }
 
 /// Row numbers of about one row in `step`, chosen by hashing the row number: deterministic,
@@ -226,7 +246,17 @@ mod tests {
         let df = df!("id" => ids, "kind" => kinds).unwrap();
         let p = profile(&AssetKey::new("t"), None, &df).unwrap();
         let id = &p.columns[0];
-        assert_eq!(id.distinct_count, n as u64, "distinct counts stay exact");
+        assert!(id.distinct_approx, "large tables estimate distinct values");
+        assert!(
+            id.distinct_count.abs_diff(n as u64) <= n as u64 * 3 / 100,
+            "estimate within 3 %: {}",
+            id.distinct_count
+        );
+        assert_eq!(id.null_count, 0);
+        assert!(
+            (id.mean.unwrap() - 299_999.5).abs() < 1e-6,
+            "means stay exact"
+        );
         assert_eq!(
             (id.min.as_deref(), id.max.as_deref()),
             (Some("0"), Some("599999"))
@@ -258,5 +288,6 @@ mod tests {
         let p = profile(&AssetKey::new("t"), None, &small).unwrap();
         assert!(!p.columns[0].sampled);
         assert_eq!(p.columns[0].distinct_count, 2);
+        assert!(!p.columns[0].distinct_approx, "small tables count exactly");
     }
 }

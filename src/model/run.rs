@@ -176,6 +176,20 @@ pub struct ColumnProfile {
     /// (large tables; their counts are scaled up to the whole table).
     #[serde(default)]
     pub sampled: bool,
+    /// Whether `distinct_count` is an estimate (`HyperLogLog`, large tables).
+    #[serde(default)]
+    pub distinct_approx: bool,
+}
+
+impl ColumnProfile {
+    /// The distinct count as shown: `≈` marks an estimate.
+    pub fn distinct_label(&self) -> String {
+        if self.distinct_approx {
+            format!("≈{}", self.distinct_count)
+        } else {
+            self.distinct_count.to_string()
+        }
+    }
 }
 
 /// The profile of a whole materialization.

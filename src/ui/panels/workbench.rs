@@ -848,7 +848,7 @@ fn profile_grid_ui(ui: &mut egui::Ui, columns: &[ColumnProfile], rows: u64, id: 
                     c.null_count,
                     percent(c.null_count, usize::try_from(rows).unwrap_or(usize::MAX))
                 ));
-                ui.label(c.distinct_count.to_string());
+                ui.label(c.distinct_label());
                 ui.add(egui::Label::new(c.min.clone().unwrap_or_default()).truncate());
                 ui.add(egui::Label::new(c.max.clone().unwrap_or_default()).truncate());
                 if c.histogram.is_empty() {
