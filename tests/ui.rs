@@ -8,6 +8,9 @@
 
 use std::time::{Duration, Instant};
 
+#[path = "support/kube_double.rs"]
+mod kube_double;
+
 use egui::{Event, Key, Modifiers, PointerButton, Pos2, vec2};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
@@ -761,4 +764,85 @@ fn an_aws_account_takes_the_settings_of_remote_runs() {
     );
     assert_eq!(c.security_groups, vec!["sg-1".to_owned()]);
     assert_eq!(c.job_queue.as_deref(), Some("medallion"));
+}
+
+#[test]
+fn connections_add_an_eks_cluster_and_test_it() {
+    use egui::accesskit::Role;
+    // The connection test builds a kube client (rustls): the process needs a provider, as main.
+    let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
+    let double = kube_double::KubeDouble::start();
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("kubeconfig");
+    std::fs::write(
+        &config,
+        format!(
+            "apiVersion: v1\nkind: Config\nclusters:\n- name: c\n  cluster:\n    server: {}\nusers:\n- name: u\n  user:\n    token: t0k3n\ncontexts:\n- name: dev\n  context:\n    cluster: c\n    user: u\ncurrent-context: dev\n",
+            double.url
+        ),
+    )
+    .unwrap();
+    let mut h = harness(studio_on(example()));
+    h.state_mut().connections =
+        Some(medallion::ui::panels::connections::ConnectionsState::default());
+    h.run_ok();
+    h.get_by_label("Add EKS cluster").click();
+    h.run_ok();
+    for (field, value) in [
+        ("Kubeconfig file", config.to_str().unwrap()),
+        ("Kubeconfig context", "dev"),
+        ("Runner image", "registry.example/medallion:1"),
+    ] {
+        h.get_by_role_and_label(Role::TextInput, field).focus();
+        h.run_ok();
+        h.get_by_role_and_label(Role::TextInput, field)
+            .type_text(value);
+        h.run_ok();
+    }
+    h.get_by_role_and_label(Role::TextInput, "Namespace")
+        .focus();
+    h.run_ok();
+    h.key_press_modifiers(Modifiers::COMMAND, Key::A);
+    h.get_by_role_and_label(Role::TextInput, "Namespace")
+        .type_text("data");
+    h.run_ok();
+    h.get_by_label("Save resource").click();
+    h.run_ok();
+    let saved = h.state().project().resource("eks_1").cloned().unwrap();
+    match &saved.kind {
+        medallion::model::ResourceKind::Eks {
+            kubeconfig,
+            context,
+            namespace,
+            image,
+            cluster,
+            ..
+        } => {
+            assert_eq!(kubeconfig.as_deref(), config.to_str());
+            assert_eq!(context.as_deref(), Some("dev"));
+            assert_eq!(namespace, "data");
+            assert_eq!(image, "registry.example/medallion:1");
+            assert!(cluster.is_none());
+        }
+        other => panic!("saved as {other:?}"),
+    }
+    h.get_by_label("Test connection").click();
+    let started = Instant::now();
+    while h
+        .query_by_label_contains("connected to kubeconfig context `dev`")
+        .is_none()
+    {
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "no answer from the connection test"
+        );
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let list = double
+        .requests()
+        .into_iter()
+        .find(|r| r.path == "/apis/batch/v1/namespaces/data/jobs")
+        .unwrap();
+    assert_eq!(list.authorization.as_deref(), Some("Bearer t0k3n"));
 }

@@ -183,12 +183,22 @@ pub fn plan_steps(
     steps
 }
 
-/// The launcher of a tier, or why there is none.
-pub fn launcher_for(aws: &Aws, tier: ComputeTier) -> Result<Box<dyn Launcher>, String> {
+/// The launcher of a tier, or why there is none. EKS runs on the project's `eks` resource.
+pub fn launcher_for(
+    aws: &Aws,
+    project: &Project,
+    tier: ComputeTier,
+) -> Result<Box<dyn Launcher>, String> {
     match tier {
         ComputeTier::Fargate => Ok(Box::new(aws::fargate::Fargate { aws: aws.clone() })),
         ComputeTier::Batch => Ok(Box::new(aws::batch::Batch { aws: aws.clone() })),
         ComputeTier::Lambda => Ok(Box::new(aws::lambda::Lambda { aws: aws.clone() })),
+        ComputeTier::Eks => crate::compute::eks::launcher::shared(
+            &project.resources,
+            &super::connections::KeyringSecrets,
+            &aws.region(),
+        )
+        .map(|l| Box::new(l) as Box<dyn Launcher>),
         other => Err(format!(
             "remote runs on {other} are not available in this build; use --tier fargate, batch, lambda or local"
         )),
@@ -263,7 +273,7 @@ pub fn submit(
     // Every tier must have a launcher before anything is recorded.
     for s in &planned {
         if s.tier != ComputeTier::Local {
-            launcher_for(&aws, s.tier).map_err(AppError::BadRequest)?;
+            launcher_for(&aws, project, s.tier).map_err(AppError::BadRequest)?;
         }
     }
     let tiers: BTreeSet<&str> = planned.iter().map(|s| s.tier.as_str()).collect();
@@ -540,7 +550,7 @@ impl<'w> Driver<'w> {
             .into_iter()
             .find(|t| t.as_str() == tier)
             .ok_or_else(|| AppError::BadRequest(format!("unknown tier `{tier}`")))?;
-        launcher_for(&self.aws, tier).map_err(AppError::BadRequest)
+        launcher_for(&self.aws, &self.project, tier).map_err(AppError::BadRequest)
     }
 
     fn emit(
@@ -777,6 +787,11 @@ impl<'w> Driver<'w> {
     }
 
     fn spec(&self, s: &RemoteStepRow) -> LaunchSpec {
+        let hints = s
+            .assets
+            .first()
+            .and_then(|a| self.project.asset(a))
+            .map(|a| &a.compute);
         LaunchSpec {
             run_id: self.run_id.clone(),
             step_id: s.step_id.clone(),
@@ -795,6 +810,8 @@ impl<'w> Driver<'w> {
             memory_mb: s.memory_mb,
             spot: s.spot,
             timeout_secs: s.timeout_secs,
+            node_type: hints.and_then(|h| h.node_type.clone()),
+            max_nodes: hints.and_then(|h| h.max_nodes),
         }
     }
 

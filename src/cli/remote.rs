@@ -13,7 +13,7 @@ use crate::model::{ComputeTier, RunEvent, RunStatus};
 
 #[derive(Debug, Subcommand)]
 pub enum RemoteCommand {
-    /// Run assets on AWS (Fargate, Batch, Lambda), each step on its tier, and follow it
+    /// Run assets on AWS (Fargate, Batch, Lambda, EKS), each step on its tier, and follow it
     Submit {
         /// A project directory or the name of a project in the workspace
         project: String,

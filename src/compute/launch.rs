@@ -23,6 +23,10 @@ pub struct LaunchSpec {
     pub memory_mb: u32,
     pub spot: bool,
     pub timeout_secs: Option<u32>,
+    /// EC2 instance type of the nodes (EKS node selection), from the step's hints.
+    pub node_type: Option<String>,
+    /// How many children run at once (EKS `parallelism`); all when `None`.
+    pub max_nodes: Option<u32>,
 }
 
 impl LaunchSpec {

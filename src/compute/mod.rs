@@ -7,6 +7,7 @@
 
 pub mod aws;
 pub mod cost;
+pub mod eks;
 pub mod launch;
 pub mod planner;
 pub mod protocol;

@@ -145,7 +145,16 @@ fn secret_file(s: Option<&SecretRef>) -> Option<SecretFile> {
 }
 
 fn required<T>(value: Option<T>, what: &str, field: &str) -> Result<T, String> {
-    value.ok_or_else(|| format!("a {what} needs `{field}`"))
+    value.ok_or_else(|| format!("{} {what} needs `{field}`", article(what)))
+}
+
+/// "an" before a vowel sound (`an eks resource`), "a" otherwise (`a unique check`).
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o']) {
+        "an"
+    } else {
+        "a"
+    }
 }
 
 /// Names the fields that are set but mean nothing for this kind.
@@ -159,7 +168,8 @@ fn refuse_extra(what: &str, fields: &[(&str, bool)]) -> Result<(), String> {
         Ok(())
     } else {
         Err(format!(
-            "a {what} does not take {}",
+            "{} {what} does not take {}",
+            article(what),
             extra
                 .iter()
                 .map(|f| format!("`{f}`"))
@@ -171,22 +181,36 @@ fn refuse_extra(what: &str, fields: &[(&str, bool)]) -> Result<(), String> {
 
 fn resource_from_file(name: &str, r: ResourceFile) -> Result<Resource, String> {
     let what = format!("{} resource", r.kind);
+    // Fields only an eks resource takes; every other kind refuses them.
+    let eks_only = [
+        ("cluster", r.cluster.is_some()),
+        ("kubeconfig", r.kubeconfig.is_some()),
+        ("context", r.context.is_some()),
+        ("ca_file", r.ca_file.is_some()),
+        ("namespace", r.namespace.is_some()),
+        ("service_account", r.service_account.is_some()),
+        ("image", r.image.is_some()),
+    ];
     let kind = match r.kind.as_str() {
         "postgres" => {
             refuse_extra(
                 &what,
                 &[
-                    ("bucket", r.bucket.is_some()),
-                    ("region", r.region.is_some()),
-                    ("endpoint_url", r.endpoint_url.is_some()),
-                    ("aws", r.aws.is_some()),
-                    ("base_url", r.base_url.is_some()),
-                    ("auth_token", r.auth_token.is_some()),
-                    ("profile", r.profile.is_some()),
-                    ("access_key_id", r.access_key_id.is_some()),
-                    ("secret_access_key", r.secret_access_key.is_some()),
-                    ("compute", r.compute.is_some()),
-                ],
+                    &eks_only[..],
+                    &[
+                        ("bucket", r.bucket.is_some()),
+                        ("region", r.region.is_some()),
+                        ("endpoint_url", r.endpoint_url.is_some()),
+                        ("aws", r.aws.is_some()),
+                        ("base_url", r.base_url.is_some()),
+                        ("auth_token", r.auth_token.is_some()),
+                        ("profile", r.profile.is_some()),
+                        ("access_key_id", r.access_key_id.is_some()),
+                        ("secret_access_key", r.secret_access_key.is_some()),
+                        ("compute", r.compute.is_some()),
+                    ],
+                ]
+                .concat(),
             )?;
             ResourceKind::Postgres {
                 host: required(r.host, &what, "host")?,
@@ -209,19 +233,23 @@ fn resource_from_file(name: &str, r: ResourceFile) -> Result<Resource, String> {
             refuse_extra(
                 &what,
                 &[
-                    ("host", r.host.is_some()),
-                    ("sslmode", r.sslmode.is_some()),
-                    ("port", r.port.is_some()),
-                    ("database", r.database.is_some()),
-                    ("user", r.user.is_some()),
-                    ("password", r.password.is_some()),
-                    ("base_url", r.base_url.is_some()),
-                    ("auth_token", r.auth_token.is_some()),
-                    ("profile", r.profile.is_some()),
-                    ("access_key_id", r.access_key_id.is_some()),
-                    ("secret_access_key", r.secret_access_key.is_some()),
-                    ("compute", r.compute.is_some()),
-                ],
+                    &eks_only[..],
+                    &[
+                        ("host", r.host.is_some()),
+                        ("sslmode", r.sslmode.is_some()),
+                        ("port", r.port.is_some()),
+                        ("database", r.database.is_some()),
+                        ("user", r.user.is_some()),
+                        ("password", r.password.is_some()),
+                        ("base_url", r.base_url.is_some()),
+                        ("auth_token", r.auth_token.is_some()),
+                        ("profile", r.profile.is_some()),
+                        ("access_key_id", r.access_key_id.is_some()),
+                        ("secret_access_key", r.secret_access_key.is_some()),
+                        ("compute", r.compute.is_some()),
+                    ],
+                ]
+                .concat(),
             )?;
             ResourceKind::S3 {
                 bucket: required(r.bucket, &what, "bucket")?,
@@ -234,21 +262,25 @@ fn resource_from_file(name: &str, r: ResourceFile) -> Result<Resource, String> {
             refuse_extra(
                 &what,
                 &[
-                    ("host", r.host.is_some()),
-                    ("sslmode", r.sslmode.is_some()),
-                    ("port", r.port.is_some()),
-                    ("database", r.database.is_some()),
-                    ("user", r.user.is_some()),
-                    ("password", r.password.is_some()),
-                    ("bucket", r.bucket.is_some()),
-                    ("region", r.region.is_some()),
-                    ("endpoint_url", r.endpoint_url.is_some()),
-                    ("aws", r.aws.is_some()),
-                    ("profile", r.profile.is_some()),
-                    ("access_key_id", r.access_key_id.is_some()),
-                    ("secret_access_key", r.secret_access_key.is_some()),
-                    ("compute", r.compute.is_some()),
-                ],
+                    &eks_only[..],
+                    &[
+                        ("host", r.host.is_some()),
+                        ("sslmode", r.sslmode.is_some()),
+                        ("port", r.port.is_some()),
+                        ("database", r.database.is_some()),
+                        ("user", r.user.is_some()),
+                        ("password", r.password.is_some()),
+                        ("bucket", r.bucket.is_some()),
+                        ("region", r.region.is_some()),
+                        ("endpoint_url", r.endpoint_url.is_some()),
+                        ("aws", r.aws.is_some()),
+                        ("profile", r.profile.is_some()),
+                        ("access_key_id", r.access_key_id.is_some()),
+                        ("secret_access_key", r.secret_access_key.is_some()),
+                        ("compute", r.compute.is_some()),
+                    ],
+                ]
+                .concat(),
             )?;
             ResourceKind::Http {
                 base_url: required(r.base_url, &what, "base_url")?,
@@ -259,17 +291,21 @@ fn resource_from_file(name: &str, r: ResourceFile) -> Result<Resource, String> {
             refuse_extra(
                 &what,
                 &[
-                    ("host", r.host.is_some()),
-                    ("sslmode", r.sslmode.is_some()),
-                    ("port", r.port.is_some()),
-                    ("database", r.database.is_some()),
-                    ("user", r.user.is_some()),
-                    ("password", r.password.is_some()),
-                    ("bucket", r.bucket.is_some()),
-                    ("aws", r.aws.is_some()),
-                    ("base_url", r.base_url.is_some()),
-                    ("auth_token", r.auth_token.is_some()),
-                ],
+                    &eks_only[..],
+                    &[
+                        ("host", r.host.is_some()),
+                        ("sslmode", r.sslmode.is_some()),
+                        ("port", r.port.is_some()),
+                        ("database", r.database.is_some()),
+                        ("user", r.user.is_some()),
+                        ("password", r.password.is_some()),
+                        ("bucket", r.bucket.is_some()),
+                        ("aws", r.aws.is_some()),
+                        ("base_url", r.base_url.is_some()),
+                        ("auth_token", r.auth_token.is_some()),
+                    ],
+                ]
+                .concat(),
             )?;
             ResourceKind::Aws {
                 region: r.region,
@@ -280,9 +316,42 @@ fn resource_from_file(name: &str, r: ResourceFile) -> Result<Resource, String> {
                 compute: r.compute.map(Box::new),
             }
         }
+        "eks" => {
+            refuse_extra(
+                &what,
+                &[
+                    ("host", r.host.is_some()),
+                    ("sslmode", r.sslmode.is_some()),
+                    ("port", r.port.is_some()),
+                    ("database", r.database.is_some()),
+                    ("user", r.user.is_some()),
+                    ("password", r.password.is_some()),
+                    ("bucket", r.bucket.is_some()),
+                    ("region", r.region.is_some()),
+                    ("base_url", r.base_url.is_some()),
+                    ("auth_token", r.auth_token.is_some()),
+                    ("profile", r.profile.is_some()),
+                    ("access_key_id", r.access_key_id.is_some()),
+                    ("secret_access_key", r.secret_access_key.is_some()),
+                ],
+            )?;
+            ResourceKind::Eks {
+                cluster: r.cluster,
+                kubeconfig: r.kubeconfig,
+                context: r.context,
+                endpoint_url: r.endpoint_url,
+                ca_file: r.ca_file,
+                namespace: r
+                    .namespace
+                    .unwrap_or_else(|| crate::model::resource::DEFAULT_NAMESPACE.to_owned()),
+                service_account: r.service_account,
+                image: required(r.image, &what, "image")?,
+                aws: r.aws,
+            }
+        }
         other => {
             return Err(format!(
-                "unknown resource kind `{other}` (expected postgres, s3, http or aws)"
+                "unknown resource kind `{other}` (expected postgres, s3, http, aws or eks)"
             ));
         }
     };
@@ -312,6 +381,13 @@ fn resource_to_file(r: &Resource) -> ResourceFile {
         profile: None,
         access_key_id: None,
         secret_access_key: None,
+        cluster: None,
+        kubeconfig: None,
+        context: None,
+        ca_file: None,
+        namespace: None,
+        service_account: None,
+        image: None,
         compute: None,
     };
     match &r.kind {
@@ -363,6 +439,27 @@ fn resource_to_file(r: &Resource) -> ResourceFile {
             f.endpoint_url.clone_from(endpoint_url);
             f.access_key_id = secret_file(access_key_id.as_ref());
             f.secret_access_key = secret_file(secret_access_key.as_ref());
+        }
+        ResourceKind::Eks {
+            cluster,
+            kubeconfig,
+            context,
+            endpoint_url,
+            ca_file,
+            namespace,
+            service_account,
+            image,
+            aws,
+        } => {
+            f.cluster.clone_from(cluster);
+            f.kubeconfig.clone_from(kubeconfig);
+            f.context.clone_from(context);
+            f.endpoint_url.clone_from(endpoint_url);
+            f.ca_file.clone_from(ca_file);
+            f.namespace = Some(namespace.clone());
+            f.service_account.clone_from(service_account);
+            f.image = Some(image.clone());
+            f.aws.clone_from(aws);
         }
     }
     f

@@ -145,6 +145,21 @@ pub struct ResourceFile {
     pub access_key_id: Option<SecretFile>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub secret_access_key: Option<SecretFile>,
+    /// `eks` resources: the EKS cluster name, or a kubeconfig file and context.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cluster: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kubeconfig: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub context: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ca_file: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub service_account: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub image: Option<String>,
     /// `aws` resources: where remote runs execute (`[resources.NAME.compute]`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub compute: Option<crate::model::AwsCompute>,

@@ -103,8 +103,30 @@ pub enum ResourceKind {
         #[serde(default)]
         compute: Option<Box<AwsCompute>>,
     },
+    /// A Kubernetes cluster that runs EKS-tier steps as Jobs: an EKS cluster by name (region
+    /// and credentials from its `aws` resource or the standard chain) or a kubeconfig context.
+    Eks {
+        /// The EKS cluster name (`DescribeCluster` gives endpoint and CA).
+        cluster: Option<String>,
+        /// A kubeconfig file; `KUBECONFIG` / `~/.kube/config` when unset.
+        kubeconfig: Option<String>,
+        /// A kubeconfig context; the current one when unset.
+        context: Option<String>,
+        /// Overrides the API server URL (a tunnel, a proxy, a private endpoint).
+        endpoint_url: Option<String>,
+        /// Overrides the CA bundle (a PEM file) the API server's certificate is checked with.
+        ca_file: Option<String>,
+        namespace: String,
+        service_account: Option<String>,
+        /// The runner image (the one every remote tier runs).
+        image: String,
+        /// An `aws` resource for the region and credentials of a cluster given by name.
+        aws: Option<String>,
+    },
 }
 
+/// The namespace of an `eks` resource that names none.
+pub const DEFAULT_NAMESPACE: &str = "default";
 /// The AWS settings remote runs need: where materializations and run files live, and what
 /// Fargate, Batch and Lambda run on. Names and ARNs only — never credentials.
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -179,6 +201,7 @@ impl ResourceKind {
             ResourceKind::S3 { .. } => "s3",
             ResourceKind::Http { .. } => "http",
             ResourceKind::Aws { .. } => "aws",
+            ResourceKind::Eks { .. } => "eks",
         }
     }
 
@@ -189,7 +212,7 @@ impl ResourceKind {
             ResourceKind::Postgres { password, .. } => {
                 out.extend(password.iter().map(|s| ("password", s)));
             }
-            ResourceKind::S3 { .. } => {}
+            ResourceKind::S3 { .. } | ResourceKind::Eks { .. } => {}
             ResourceKind::Http { auth_token, .. } => {
                 out.extend(auth_token.iter().map(|s| ("auth_token", s)));
             }

@@ -198,6 +198,24 @@ fn validate_resources(project: &Project, out: &mut Vec<Diagnostic>) {
                     None
                 }
             }
+            ResourceKind::Eks {
+                cluster,
+                kubeconfig,
+                context,
+                endpoint_url,
+                namespace,
+                image,
+                aws,
+                ..
+            } => eks_problem(
+                project,
+                cluster.as_deref(),
+                kubeconfig.is_some() || context.is_some(),
+                endpoint_url.as_deref(),
+                namespace,
+                image,
+                aws.as_deref(),
+            ),
         };
         if let Some(problem) = problem {
             out.push(
@@ -208,6 +226,55 @@ fn validate_resources(project: &Project, out: &mut Vec<Diagnostic>) {
                 .on_field(field),
             );
         }
+    }
+}
+
+/// What is wrong with an `eks` resource, if anything.
+fn eks_problem(
+    project: &Project,
+    cluster: Option<&str>,
+    uses_kubeconfig: bool,
+    endpoint_url: Option<&str>,
+    namespace: &str,
+    image: &str,
+    aws: Option<&str>,
+) -> Option<String> {
+    let dns_label = |s: &str| {
+        !s.is_empty()
+            && s.len() <= 63
+            && s.bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+            && !s.starts_with('-')
+            && !s.ends_with('-')
+    };
+    if cluster.is_some() && uses_kubeconfig {
+        return Some(
+            "name either an EKS `cluster` or a `kubeconfig`/`context`, not both".to_owned(),
+        );
+    }
+    if cluster.is_some_and(|c| c.trim().is_empty()) {
+        return Some("`cluster` is empty".to_owned());
+    }
+    if image.trim().is_empty() {
+        return Some("an eks resource needs the runner `image`".to_owned());
+    }
+    if !dns_label(namespace) {
+        return Some(format!(
+            "namespace `{namespace}` is not a valid Kubernetes namespace (lowercase letters, digits, `-`)"
+        ));
+    }
+    if let Some(url) = endpoint_url.filter(|u| !is_http_url(u)) {
+        return Some(format!(
+            "endpoint_url `{url}` must start with http:// or https://"
+        ));
+    }
+    match aws.map(|a| (a, project.resource(a))) {
+        Some((a, None)) => Some(format!("names aws resource `{a}`, which is not defined")),
+        Some((a, Some(other))) if !matches!(other.kind, ResourceKind::Aws { .. }) => Some(format!(
+            "names `{a}` as its aws resource, but that is a {} resource",
+            other.kind.label()
+        )),
+        _ => None,
     }
 }
 

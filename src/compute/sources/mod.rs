@@ -124,6 +124,10 @@ pub fn test_connection(
         ResourceKind::Postgres { .. } => run_async(postgres::test(&ctx), None),
         ResourceKind::S3 { .. } | ResourceKind::Aws { .. } => run_async(s3::test(&ctx), None),
         ResourceKind::Http { .. } => run_async(http::test(&ctx), None),
+        ResourceKind::Eks { .. } => run_async(
+            crate::compute::eks::test(resource, resources, secrets),
+            None,
+        ),
     }
 }
 

@@ -94,6 +94,17 @@ fn new_kind(label: &str) -> ResourceKind {
             secret_access_key: None,
             compute: None,
         },
+        "eks" => ResourceKind::Eks {
+            cluster: None,
+            kubeconfig: None,
+            context: None,
+            endpoint_url: None,
+            ca_file: None,
+            namespace: crate::model::resource::DEFAULT_NAMESPACE.to_owned(),
+            service_account: None,
+            image: String::new(),
+            aws: None,
+        },
         _ => ResourceKind::Postgres {
             host: "localhost".to_owned(),
             port: 5432,
@@ -138,7 +149,7 @@ fn draft_of(resource: Option<&Resource>, kind: &str, taken: &[Resource]) -> Draf
             ("access_key_id", SecretInput::default()),
             ("secret_access_key", SecretInput::default()),
         ],
-        ResourceKind::S3 { .. } => Vec::new(),
+        ResourceKind::S3 { .. } | ResourceKind::Eks { .. } => Vec::new(),
     };
     Draft {
         original,
@@ -288,6 +299,27 @@ fn form_ui(ui: &mut egui::Ui, d: &mut Draft) {
                     let s = slot(&mut secrets, "secret_access_key").unwrap_or(&mut blank);
                     secret_row(ui, "Secret access key", secret_access_key.as_ref(), s);
                     compute_rows_ui(ui, compute, &mut d.subnets_text, &mut d.groups_text);
+                }
+                ResourceKind::Eks {
+                    cluster,
+                    kubeconfig,
+                    context,
+                    endpoint_url,
+                    ca_file,
+                    namespace,
+                    service_account,
+                    image,
+                    aws,
+                } => {
+                    optional(ui, "EKS cluster name", cluster);
+                    optional(ui, "AWS resource", aws);
+                    optional(ui, "Kubeconfig file", kubeconfig);
+                    optional(ui, "Kubeconfig context", context);
+                    optional(ui, "API server URL override", endpoint_url);
+                    optional(ui, "CA file override (PEM)", ca_file);
+                    required(ui, "Namespace", namespace);
+                    optional(ui, "Service account", service_account);
+                    required(ui, "Runner image", image);
                 }
             }
             d.secrets = secrets;
@@ -476,6 +508,7 @@ pub fn connections_ui(ctx: &egui::Context, studio: &mut Studio) {
                     ("s3", "Add S3"),
                     ("http", "Add HTTP API"),
                     ("aws", "Add AWS account"),
+                    ("eks", "Add EKS cluster"),
                 ] {
                     if ui.button(label).clicked() {
                         open_draft = Some(draft_of(None, kind, &project.resources));

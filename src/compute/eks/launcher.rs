@@ -1,0 +1,746 @@
+//! EKS as a polled launcher: submit a step's Job, read its state and each pod's log from a
+//! position, cancel it — the shape the run orchestration drives every remote tier through.
+//! (The streaming [`super::watch::follow`] is the live path; this one suits an orchestrator
+//! that stores a position after every read and may restart between reads.)
+//!
+//! Calls block: the launcher owns a small tokio runtime (a kube client is bound to the runtime
+//! it was made on) and runs each call on it from a helper thread, so callers may be plain
+//! threads or tasks of another runtime alike.
+
+use std::collections::BTreeMap;
+use std::future::Future;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Pod;
+use kube::Api;
+
+use super::connection::EksConnection;
+use super::job::JobSettings;
+use super::job::{CONTAINER, StepJob, build_job};
+use super::logs::{LogMsg, follow_pod_log};
+use super::pods::{SharedView, watch_job_pods};
+use super::watch::{JobRef, PodState, cancel, find_jobs, pod_index, pod_state, pod_usage, submit};
+use super::{EksTarget, describe_kube_error};
+use crate::compute::SecretSource;
+use crate::compute::launch::{LaunchSpec, Launcher, LogRead, RemotePhase, RemoteState};
+use crate::model::{AssetKey, ComputeHints, ComputeTier, Resource, ResourceKind};
+
+/// What the platform says about a step (mirrors the orchestration's remote phases).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum JobPhase {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    /// The Job is gone (deleted: canceled, or cleaned up by its TTL).
+    Stopped,
+}
+
+/// A step's Job as the cluster reports it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct JobStatus {
+    pub phase: JobPhase,
+    /// The Job's own words: `Active`, `Complete`, `Failed`, `Deleted`.
+    pub status: String,
+    pub exit_code: Option<i32>,
+    /// One sentence per failed pod (`OOMKilled`, image pull errors, evictions, exit codes).
+    pub reason: Option<String>,
+}
+
+/// New log lines of one pod, and where to continue (`pod-name:lines-read`).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct PodLogRead {
+    pub lines: Vec<String>,
+    pub position: Option<String>,
+}
+
+/// The steps a launcher submits.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EksStep {
+    pub project: String,
+    pub run_id: String,
+    pub step_id: String,
+    pub assets: Vec<AssetKey>,
+    pub plan_uri: String,
+    /// The partitions of an array step (their names, when known), else empty.
+    pub partitions: Vec<String>,
+    /// How many pods: 1, or one per partition.
+    pub completions: usize,
+    pub hints: ComputeHints,
+}
+
+pub struct EksLauncher {
+    conn: Arc<EksConnection>,
+    settings: JobSettings,
+    runtime: tokio::runtime::Runtime,
+    /// A watch of each followed Job's pods (and the flag that stops it), by Job id.
+    views: Mutex<BTreeMap<String, (SharedView, Arc<AtomicBool>)>>,
+    /// Pod logs streamed with `follow=true` in the background, by (Job id, completion index).
+    live: Mutex<LiveLogs>,
+}
+
+/// The streamed logs by (Job id, completion index).
+type LiveLogs = BTreeMap<(String, usize), Arc<Mutex<LiveLog>>>;
+
+/// One pod's log as streamed so far.
+#[derive(Debug, Default)]
+struct LiveLog {
+    pod: String,
+    lines: Vec<String>,
+    /// A follower is streaming (or about to).
+    following: bool,
+    /// The whole log has been read (the container ended and its stream closed cleanly).
+    complete: bool,
+    /// The last stream error, for the message when a finished pod's log cannot be read.
+    error: Option<String>,
+}
+
+/// How long a first status or log read waits for the pod watch's first list.
+const FIRST_LIST_WAIT: std::time::Duration = std::time::Duration::from_secs(15);
+
+/// How long a read waits for a finished pod's stream to deliver its last lines.
+const FINAL_LOG_WAIT: std::time::Duration = std::time::Duration::from_secs(10);
+
+impl std::fmt::Debug for EksLauncher {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("EksLauncher")
+            .field("connection", &self.conn)
+            .field("settings", &self.settings)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `namespace/name`, the identifier the orchestration stores.
+pub fn remote_id(job: &JobRef) -> String {
+    format!("{}/{}", job.namespace, job.name)
+}
+
+fn split_remote_id(remote_id: &str) -> Result<(&str, &str), String> {
+    remote_id
+        .split_once('/')
+        .ok_or_else(|| format!("`{remote_id}` is not an EKS Job id (namespace/name)"))
+}
+
+impl EksLauncher {
+    /// # Errors
+    /// When no runtime can be started.
+    pub fn new(target: EksTarget) -> Result<Self, String> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("eks-launcher")
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the EKS launcher's runtime: {e}"))?;
+        Ok(Self::assemble(target, runtime))
+    }
+
+    fn assemble(target: EksTarget, runtime: tokio::runtime::Runtime) -> Self {
+        let EksTarget {
+            connection,
+            settings,
+        } = target;
+        Self {
+            conn: Arc::new(connection),
+            settings,
+            runtime,
+            views: Mutex::new(BTreeMap::new()),
+            live: Mutex::new(BTreeMap::new()),
+        }
+    }
+
+    pub fn connection(&self) -> &EksConnection {
+        &self.conn
+    }
+
+    /// The Job's pods as the background watch sees them (started on first use).
+    fn pods_of(&self, remote: &str, namespace: &str, name: &str) -> Result<Vec<Pod>, String> {
+        let view = {
+            let mut map = self
+                .views
+                .lock()
+                .map_err(|_| "the EKS pod view is poisoned".to_owned())?;
+            map.entry(remote.to_owned())
+                .or_insert_with(|| {
+                    let view = SharedView::default();
+                    let stop = Arc::new(AtomicBool::new(false));
+                    self.runtime.spawn(watch_job_pods(
+                        self.conn.clone(),
+                        namespace.to_owned(),
+                        name.to_owned(),
+                        view.clone(),
+                        stop.clone(),
+                    ));
+                    (view, stop)
+                })
+                .0
+                .clone()
+        };
+        let deadline = std::time::Instant::now() + FIRST_LIST_WAIT;
+        loop {
+            {
+                let v = view
+                    .lock()
+                    .map_err(|_| "the EKS pod view is poisoned".to_owned())?;
+                if v.listed {
+                    return Ok(v.pods.values().cloned().collect());
+                }
+                if std::time::Instant::now() >= deadline {
+                    return Err(v.error.clone().unwrap_or_else(|| {
+                        format!("the pods of Job `{name}` could not be listed in time")
+                    }));
+                }
+            }
+            std::thread::sleep(std::time::Duration::from_millis(20));
+        }
+    }
+
+    /// The shape of a Job's pods for the cost model ([`crate::compute::cost::run_cost`]):
+    /// their requests and measured container start and end times, as last seen.
+    ///
+    /// # Errors
+    /// When the pods cannot be listed.
+    pub fn actual_shape(
+        &self,
+        remote: &str,
+        node_type: Option<&str>,
+        spot: bool,
+    ) -> Result<Option<crate::compute::cost::RunShape>, String> {
+        let (namespace, name) = split_remote_id(remote)?;
+        let usage: Vec<_> = self
+            .pods_of(remote, namespace, name)?
+            .iter()
+            .map(pod_usage)
+            .collect();
+        Ok(super::cost::actual_shape(&usage, node_type, spot))
+    }
+
+    /// Stops watching a Job's pods (it has finished, or was canceled); its last view stays.
+    fn stop_watching(&self, remote: &str) {
+        if let Ok(map) = self.views.lock()
+            && let Some((_, stop)) = map.get(remote)
+        {
+            stop.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// How many times the pod watches resumed after ending or dropping, and listed again after
+    /// `410 Gone`.
+    pub fn watch_counts(&self) -> (u32, u32) {
+        self.views.lock().map_or((0, 0), |map| {
+            map.values().fold((0, 0), |(r, l), (v, _)| {
+                v.lock()
+                    .map_or((r, l), |v| (r + v.watch_resumes, l + v.relists))
+            })
+        })
+    }
+
+    fn block<T: Send>(
+        &self,
+        fut: impl Future<Output = Result<T, String>> + Send,
+    ) -> Result<T, String> {
+        std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .name("eks-call".into())
+                .spawn_scoped(s, || self.runtime.block_on(fut))
+                .map_err(|e| format!("cannot start a thread for an EKS call: {e}"))?
+                .join()
+                .unwrap_or_else(|_| Err("an EKS call panicked".to_owned()))
+        })
+    }
+
+    /// Creates the step's Job; returns its id (`namespace/name`).
+    ///
+    /// # Errors
+    /// When the cluster refuses the Job.
+    pub fn submit(&self, step: &EksStep) -> Result<String, String> {
+        let job = build_job(
+            &self.settings,
+            &StepJob {
+                project: &step.project,
+                run_id: &step.run_id,
+                step_id: &step.step_id,
+                assets: &step.assets,
+                partitions: &step.partitions,
+                completions: step.completions,
+                plan_uri: &step.plan_uri,
+                hints: &step.hints,
+            },
+        );
+        self.block(async {
+            submit(&self.conn, &job)
+                .await
+                .map(|j| remote_id(&j))
+                .map_err(|e| e.to_string())
+        })
+    }
+
+    /// The Job of a step submitted before a crash (or before an app restart), found by its
+    /// labels (`medallion.dev/project`, `medallion.dev/run`) and its exact run and step
+    /// annotations.
+    ///
+    /// # Errors
+    /// When the cluster cannot be asked.
+    pub fn find_submitted(
+        &self,
+        project: &str,
+        run_id: &str,
+        step_id: &str,
+    ) -> Result<Option<String>, String> {
+        let conn = &*self.conn;
+        self.block(async {
+            let jobs = find_jobs(conn, project, run_id)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(jobs.iter().find(|j| j.step_id == step_id).map(remote_id))
+        })
+    }
+
+    /// The Job's phase, with every failed pod's sentence as the reason.
+    ///
+    /// # Errors
+    /// When the cluster cannot be asked.
+    pub fn status(&self, remote: &str) -> Result<JobStatus, String> {
+        let (namespace, name) = split_remote_id(remote)?;
+        let conn = &*self.conn;
+        let job = self.block(async {
+            let client = conn.client().await.map_err(|e| e.to_string())?;
+            let jobs: Api<Job> = Api::namespaced(client, namespace);
+            jobs.get_opt(name).await.map_err(|e| {
+                format!(
+                    "reading Job `{name}` on {}: {}",
+                    conn.label(),
+                    describe_kube_error(&e)
+                )
+            })
+        })?;
+        let Some(job) = job else {
+            self.stop_watching(remote);
+            return Ok(JobStatus {
+                phase: JobPhase::Stopped,
+                status: "Deleted".to_owned(),
+                exit_code: None,
+                reason: Some(format!("Job {name} no longer exists (deleted or expired)")),
+            });
+        };
+        let pods = self.pods_of(remote, namespace, name)?;
+        let status = job_status(&job, &pods, name)?;
+        // A pod that cannot start (image pull errors, a missing secret) waits forever and
+        // fails nothing by itself: once it decides the step's failure, end the Job.
+        let job_ref = JobRef::from_job(&job);
+        let stuck = status.phase == JobPhase::Failed
+            && job_ref.as_ref().is_some_and(|j| {
+                pods.iter()
+                    .any(|p| matches!(pod_state(p, j), PodState::Failed { ran: false, .. }))
+            });
+        if stuck {
+            self.cancel(remote)?;
+        }
+        if matches!(
+            status.phase,
+            JobPhase::Succeeded | JobPhase::Failed | JobPhase::Stopped
+        ) {
+            self.stop_watching(remote);
+        }
+        Ok(status)
+    }
+}
+
+/// The phase of a Job from its conditions and its pods' states.
+fn job_status(job: &Job, pods: &[Pod], name: &str) -> Result<JobStatus, String> {
+    let job_ref = JobRef::from_job(job).ok_or_else(|| {
+        format!("Job `{name}` was not made by Medallion (no medallion.dev annotations)")
+    })?;
+    let mut failures = Vec::new();
+    let mut exit_code = None;
+    let mut running = false;
+    for pod in pods {
+        match pod_state(pod, &job_ref) {
+            PodState::Failed { message, .. } => {
+                exit_code = exit_code.or_else(|| terminated_exit_code(pod));
+                failures.push(message);
+            }
+            PodState::Running => running = true,
+            PodState::Pending { .. } | PodState::Succeeded => {}
+        }
+    }
+    let conditions = job
+        .status
+        .as_ref()
+        .and_then(|s| s.conditions.clone())
+        .unwrap_or_default();
+    let condition = |kind: &str| {
+        conditions
+            .iter()
+            .find(|c| c.type_ == kind && c.status == "True")
+    };
+    let (phase, status) = if let Some(c) = condition("Failed") {
+        if failures.is_empty() {
+            failures.push(format!(
+                "Job {name} failed{}{}",
+                c.reason
+                    .as_ref()
+                    .map(|r| format!(" ({r})"))
+                    .unwrap_or_default(),
+                c.message
+                    .as_ref()
+                    .map(|m| format!(": {m}"))
+                    .unwrap_or_default()
+            ));
+        }
+        (JobPhase::Failed, "Failed")
+    } else if !failures.is_empty() {
+        (JobPhase::Failed, "Failed")
+    } else if condition("Complete").is_some() {
+        (JobPhase::Succeeded, "Complete")
+    } else if running {
+        (JobPhase::Running, "Active")
+    } else {
+        (JobPhase::Pending, "Active")
+    };
+    Ok(JobStatus {
+        phase,
+        status: status.to_owned(),
+        exit_code: if phase == JobPhase::Succeeded {
+            Some(0)
+        } else {
+            exit_code
+        },
+        reason: (!failures.is_empty()).then(|| failures.join("; ")),
+    })
+}
+
+impl EksLauncher {
+    /// New log lines of the pod at completion index `child` after `position`
+    /// (`pod-name:lines-read`). The log is streamed with `follow=true` in the background from
+    /// the first read on, so each read returns what arrived since; a dropped stream is resumed
+    /// by line count. Once the pod has finished, a read waits (briefly) for the stream's end,
+    /// so the last lines are never missed.
+    ///
+    /// # Errors
+    /// When the cluster cannot be asked.
+    pub fn read_logs(
+        &self,
+        remote: &str,
+        child: usize,
+        position: Option<&str>,
+    ) -> Result<PodLogRead, String> {
+        let (namespace, name) = split_remote_id(remote)?;
+        let (last_pod, read) = match position.and_then(|p| p.rsplit_once(':')) {
+            Some((pod, n)) => (Some(pod.to_owned()), n.parse::<usize>().unwrap_or(0)),
+            None => (None, 0),
+        };
+        // Which pod runs this index now, and whether its container has started or ended.
+        let pods = self.pods_of(remote, namespace, name)?;
+        let found: Option<(String, bool, bool)> = pods
+            .iter()
+            .filter(|p| pod_index(p) == child)
+            .max_by_key(|p| p.metadata.creation_timestamp.as_ref().map(|t| t.0))
+            .map(|pod| {
+                let state = pod
+                    .status
+                    .as_ref()
+                    .and_then(|s| s.container_statuses.as_ref())
+                    .and_then(|cs| cs.iter().find(|c| c.name == CONTAINER))
+                    .and_then(|c| c.state.clone())
+                    .unwrap_or_default();
+                (
+                    pod.metadata.name.clone().unwrap_or_default(),
+                    state.running.is_some() || state.terminated.is_some(),
+                    state.terminated.is_some(),
+                )
+            });
+        let unchanged = || PodLogRead {
+            lines: Vec::new(),
+            position: position.map(str::to_owned),
+        };
+        let Some((pod_name, started, finished)) = found else {
+            return Ok(unchanged());
+        };
+        if !started {
+            return Ok(unchanged());
+        }
+        let live = {
+            let mut map = self
+                .live
+                .lock()
+                .map_err(|_| "the EKS log buffer is poisoned".to_owned())?;
+            map.entry((remote.to_owned(), child))
+                .or_insert_with(|| Arc::new(Mutex::new(LiveLog::default())))
+                .clone()
+        };
+        self.ensure_following(&live, namespace, &pod_name, finished)?;
+        if finished {
+            let deadline = std::time::Instant::now() + FINAL_LOG_WAIT;
+            loop {
+                let (complete, following) = live
+                    .lock()
+                    .map_or((true, false), |l| (l.complete, l.following));
+                if complete || std::time::Instant::now() >= deadline {
+                    break;
+                }
+                if !following {
+                    self.ensure_following(&live, namespace, &pod_name, finished)?;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+        }
+        let l = live
+            .lock()
+            .map_err(|_| "the EKS log buffer is poisoned".to_owned())?;
+        let skip = if last_pod.as_deref() == Some(l.pod.as_str()) {
+            read.min(l.lines.len())
+        } else {
+            0
+        };
+        Ok(PodLogRead {
+            lines: l.lines[skip..].to_vec(),
+            position: Some(format!("{}:{}", l.pod, l.lines.len().max(skip))),
+        })
+    }
+
+    /// Starts (or restarts after a dropped stream) the background follower of a pod's log.
+    fn ensure_following(
+        &self,
+        live: &Arc<Mutex<LiveLog>>,
+        namespace: &str,
+        pod: &str,
+        finished: bool,
+    ) -> Result<(), String> {
+        let skip = {
+            let mut l = live
+                .lock()
+                .map_err(|_| "the EKS log buffer is poisoned".to_owned())?;
+            if l.pod != pod {
+                // A new pod for this index (or the first): its log starts from the beginning.
+                *l = LiveLog {
+                    pod: pod.to_owned(),
+                    ..LiveLog::default()
+                };
+            }
+            if l.following || l.complete {
+                return Ok(());
+            }
+            l.following = true;
+            l.lines.len() as u64
+        };
+        let conn = &*self.conn;
+        let client = self.block(async { conn.client().await.map_err(|e| e.to_string()) });
+        let client = match client {
+            Ok(c) => c,
+            Err(e) => {
+                if let Ok(mut l) = live.lock() {
+                    l.following = false;
+                    l.error = Some(e.clone());
+                }
+                return Err(e);
+            }
+        };
+        let api: Api<Pod> = Api::namespaced(client, namespace);
+        let live = live.clone();
+        let pod = pod.to_owned();
+        self.runtime.spawn(async move {
+            let (tx, mut rx) = tokio::sync::mpsc::channel(1024);
+            tokio::spawn(follow_pod_log(api, pod, skip, finished, tx));
+            while let Some(msg) = rx.recv().await {
+                let Ok(mut l) = live.lock() else { return };
+                match msg {
+                    LogMsg::Line { line, .. } => l.lines.push(line),
+                    LogMsg::Ended {
+                        error,
+                        began_after_finish,
+                        ..
+                    } => {
+                        l.following = false;
+                        l.complete = error.is_none() && began_after_finish;
+                        l.error = error;
+                        return;
+                    }
+                }
+            }
+        });
+        Ok(())
+    }
+
+    /// Deletes the Job with foreground propagation.
+    ///
+    /// # Errors
+    /// When the cluster refuses.
+    pub fn cancel(&self, remote: &str) -> Result<(), String> {
+        let (namespace, name) = split_remote_id(remote)?;
+        self.stop_watching(remote);
+        let job = JobRef {
+            namespace: namespace.to_owned(),
+            name: name.to_owned(),
+            run_id: String::new(),
+            step_id: String::new(),
+            partitions: Vec::new(),
+            completions: 1,
+        };
+        self.block(async { cancel(&self.conn, &job).await.map_err(|e| e.to_string()) })
+    }
+}
+
+fn terminated_exit_code(pod: &Pod) -> Option<i32> {
+    pod.status
+        .as_ref()?
+        .container_statuses
+        .as_ref()?
+        .iter()
+        .find(|c| c.name == CONTAINER)?
+        .state
+        .as_ref()?
+        .terminated
+        .as_ref()
+        .map(|t| t.exit_code)
+}
+
+impl EksLauncher {
+    /// A launcher for an `eks` resource (made on its own runtime). `region` is the run's AWS
+    /// region, given to the runner pods when the resource does not set one.
+    ///
+    /// # Errors
+    /// See [`super::target`].
+    pub fn connect(
+        resource: &Resource,
+        resources: &[Resource],
+        secrets: &dyn SecretSource,
+        region: Option<&str>,
+    ) -> Result<Self, String> {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .thread_name("eks-launcher")
+            .enable_all()
+            .build()
+            .map_err(|e| format!("cannot start the EKS launcher's runtime: {e}"))?;
+        let mut target = std::thread::scope(|s| {
+            std::thread::Builder::new()
+                .name("eks-connect".into())
+                .spawn_scoped(s, || {
+                    runtime.block_on(super::target(resource, resources, secrets))
+                })
+                .map_err(|e| format!("cannot start a thread for an EKS call: {e}"))?
+                .join()
+                .unwrap_or_else(|_| Err("connecting to the EKS cluster panicked".to_owned()))
+        })?;
+        if let Some(region) = region
+            && !target.settings.env.iter().any(|(k, _)| k == "AWS_REGION")
+        {
+            target
+                .settings
+                .env
+                .push(("AWS_REGION".to_owned(), region.to_owned()));
+        }
+        Ok(Self::assemble(target, runtime))
+    }
+}
+
+/// The launcher the orchestration drives: one per `eks` resource definition for the life of
+/// the process (a kube client, its token and `DescribeCluster`'s answer are reused).
+#[derive(Debug, Clone)]
+pub struct SharedEks(pub Arc<EksLauncher>);
+
+/// The shared launcher for the project's (first) `eks` resource.
+///
+/// # Errors
+/// When the project has no `eks` resource or it cannot be connected.
+pub fn shared(
+    resources: &[Resource],
+    secrets: &dyn SecretSource,
+    region: &str,
+) -> Result<SharedEks, String> {
+    static CACHE: OnceLock<Mutex<BTreeMap<String, Arc<EksLauncher>>>> = OnceLock::new();
+    let resource = resources
+        .iter()
+        .find(|r| matches!(r.kind, ResourceKind::Eks { .. }))
+        .ok_or_else(|| {
+            "EKS runs need an eks resource, e.g. [resources.cluster] kind = \"eks\" with cluster = \"NAME\" (or a kubeconfig context), namespace and image".to_owned()
+        })?;
+    let key = serde_json::to_string(&(resource, resources, region)).unwrap_or_default();
+    let cache = CACHE.get_or_init(|| Mutex::new(BTreeMap::new()));
+    if let Some(l) = cache.lock().ok().and_then(|c| c.get(&key).cloned()) {
+        return Ok(SharedEks(l));
+    }
+    let launcher = Arc::new(EksLauncher::connect(
+        resource,
+        resources,
+        secrets,
+        Some(region),
+    )?);
+    if let Ok(mut c) = cache.lock() {
+        c.insert(key, launcher.clone());
+    }
+    Ok(SharedEks(launcher))
+}
+
+impl Launcher for SharedEks {
+    fn tier(&self) -> ComputeTier {
+        ComputeTier::Eks
+    }
+
+    fn submit(&self, spec: &LaunchSpec) -> Result<String, String> {
+        self.0.submit(&step_of(spec))
+    }
+
+    fn find_submitted(&self, spec: &LaunchSpec) -> Result<Option<String>, String> {
+        self.0
+            .find_submitted(&spec.project, &spec.run_id, &spec.step_id)
+    }
+
+    fn status(&self, remote_id: &str) -> Result<RemoteState, String> {
+        let s = self.0.status(remote_id)?;
+        Ok(RemoteState {
+            phase: match s.phase {
+                JobPhase::Pending => RemotePhase::Pending,
+                JobPhase::Running => RemotePhase::Running,
+                JobPhase::Succeeded => RemotePhase::Succeeded,
+                JobPhase::Failed => RemotePhase::Failed,
+                JobPhase::Stopped => RemotePhase::Stopped,
+            },
+            status: s.status,
+            exit_code: s.exit_code,
+            reason: s.reason,
+        })
+    }
+
+    fn read_logs(
+        &self,
+        remote_id: &str,
+        child: usize,
+        position: Option<&str>,
+    ) -> Result<LogRead, String> {
+        let r = self.0.read_logs(remote_id, child, position)?;
+        Ok(LogRead {
+            lines: r.lines,
+            position: r.position,
+        })
+    }
+
+    fn cancel(&self, remote_id: &str, _reason: &str) -> Result<(), String> {
+        self.0.cancel(remote_id)
+    }
+}
+
+/// The EKS step for a launch spec.
+pub fn step_of(spec: &LaunchSpec) -> EksStep {
+    EksStep {
+        project: spec.project.clone(),
+        run_id: spec.run_id.clone(),
+        step_id: spec.step_id.clone(),
+        assets: spec.assets.clone(),
+        plan_uri: spec.plan_uri.clone(),
+        partitions: Vec::new(),
+        completions: spec.array_size.max(1),
+        hints: ComputeHints {
+            tier: ComputeTier::Eks,
+            vcpu: Some(spec.vcpu),
+            memory_mb: Some(spec.memory_mb),
+            timeout_secs: spec.timeout_secs,
+            spot: spec.spot.then_some(true),
+            node_type: spec.node_type.clone(),
+            min_nodes: None,
+            max_nodes: spec.max_nodes,
+        },
+    }
+}

@@ -1,0 +1,256 @@
+//! Remote runs on Amazon EKS (or any Kubernetes cluster) through the `kube` crate.
+//!
+//! One step of a run is one `batch/v1` Job running the runner image
+//! (`medallion runner --plan s3://…`, see [`crate::compute::protocol`]); a partitioned step or a
+//! backfill is an Indexed Job whose pods pick their partition by `JOB_COMPLETION_INDEX`.
+//!
+//! - [`connection`]: a cluster from a kubeconfig context (exec credential plugins included) or an
+//!   EKS cluster name (`DescribeCluster` + the [`token`] EKS expects), with endpoint/CA overrides.
+//! - [`job`]: the Job for a step: labels, Indexed completions, node selection, requests/limits.
+//! - [`watch`]: follows the Job's pods (list + watch, resuming from the last resourceVersion,
+//!   relisting on 410 Gone) and their logs ([`logs`]), turning runner lines into run events and
+//!   pod failures into one-sentence messages; cancel and reattach.
+//! - [`cost`]: the actual cost from the pods' requests and start/end times, by the planner's
+//!   model ([`crate::compute::cost`]).
+
+pub mod connection;
+pub mod cost;
+pub mod job;
+pub mod launcher;
+pub mod logs;
+mod pods;
+pub mod token;
+pub mod watch;
+
+pub use connection::{ClusterOverrides, ClusterSource, EksConnection};
+pub use job::{JobSettings, StepJob, build_job};
+pub use launcher::{EksLauncher, EksStep, JobPhase, JobStatus, PodLogRead};
+pub use watch::{FollowOutcome, JobRef, PodEvent, PodUsage, ResumePoint};
+
+use crate::compute::SecretSource;
+use crate::model::{Resource, ResourceKind};
+
+/// What can go wrong talking to a cluster. Every message names what and where.
+#[derive(Debug, thiserror::Error)]
+pub enum EksError {
+    /// The cluster could not be reached or authenticated against.
+    #[error("cannot connect to {cluster}: {message}")]
+    Connection { cluster: String, message: String },
+    /// A Kubernetes API call failed.
+    #[error("{action} failed on {cluster}: {message}")]
+    Api {
+        action: String,
+        cluster: String,
+        message: String,
+    },
+    /// The settings cannot make a valid Job.
+    #[error("{0}")]
+    Settings(String),
+}
+
+/// One sentence for a failed kube call: the API's own message for an API error (its `Status`),
+/// the transport error otherwise.
+pub(crate) fn describe_kube_error(err: &kube::Error) -> String {
+    match err {
+        kube::Error::Api(status) => {
+            let reason = if status.reason.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", status.reason)
+            };
+            format!("{}{reason}, HTTP {}", status.message, status.code)
+        }
+        other => format!("{other}"),
+    }
+}
+
+/// A cluster and the settings of the Jobs run on it, from an `eks` resource.
+#[derive(Debug)]
+pub struct EksTarget {
+    pub connection: EksConnection,
+    pub settings: JobSettings,
+}
+
+/// The AWS settings for an EKS cluster given by name: the `aws` resource's region, profile,
+/// endpoint and keyring credentials, or the standard chain (environment, profiles, SSO).
+async fn aws_config(
+    aws: Option<&Resource>,
+    secrets: &dyn SecretSource,
+) -> Result<aws_config::SdkConfig, String> {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
+    if let Some(r) = aws {
+        let ResourceKind::Aws {
+            region,
+            profile,
+            endpoint_url,
+            access_key_id,
+            secret_access_key,
+            ..
+        } = &r.kind
+        else {
+            return Err(format!(
+                "resource `{}` is a {} resource, not aws",
+                r.name,
+                r.kind.label()
+            ));
+        };
+        if let Some(p) = profile {
+            loader = loader.profile_name(p);
+        }
+        if let Some(region) = region {
+            loader = loader.region(aws_config::Region::new(region.clone()));
+        }
+        if let Some(e) = endpoint_url {
+            loader = loader.endpoint_url(e);
+        }
+        match (access_key_id, secret_access_key) {
+            (Some(id), Some(secret)) => {
+                let id = secrets
+                    .secret(id)
+                    .map_err(|e| format!("resource `{}` needs its access key id: {e}", r.name))?;
+                let secret = secrets.secret(secret).map_err(|e| {
+                    format!("resource `{}` needs its secret access key: {e}", r.name)
+                })?;
+                loader = loader.credentials_provider(aws_credential_types::Credentials::new(
+                    id,
+                    secret,
+                    None,
+                    None,
+                    "medallion-keyring",
+                ));
+            }
+            (None, None) => {}
+            _ => {
+                return Err(format!(
+                    "resource `{}` sets only one of access_key_id and secret_access_key; set both or neither",
+                    r.name
+                ));
+            }
+        }
+    }
+    Ok(loader.load().await)
+}
+
+/// The connection and Job settings an `eks` resource describes.
+///
+/// # Errors
+/// When the resource is not an `eks` resource, its `aws` resource is missing, its CA file cannot
+/// be read, or a secret is missing.
+pub async fn target(
+    resource: &Resource,
+    resources: &[Resource],
+    secrets: &dyn SecretSource,
+) -> Result<EksTarget, String> {
+    let ResourceKind::Eks {
+        cluster,
+        kubeconfig,
+        context,
+        endpoint_url,
+        ca_file,
+        namespace,
+        service_account,
+        image,
+        aws,
+    } = &resource.kind
+    else {
+        return Err(format!(
+            "resource `{}` is a {} resource, not eks",
+            resource.name,
+            resource.kind.label()
+        ));
+    };
+    let aws_resource = match aws {
+        Some(a) => Some(resources.iter().find(|r| &r.name == a).ok_or_else(|| {
+            format!(
+                "resource `{}` names aws resource `{a}`, which is not defined",
+                resource.name
+            )
+        })?),
+        None => None,
+    };
+    let ca_pem = match ca_file {
+        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
+            format!(
+                "resource `{}`: cannot read the CA file {path}: {e}",
+                resource.name
+            )
+        })?),
+        None => None,
+    };
+    let (source, sdk) = match cluster {
+        Some(cluster) => (
+            ClusterSource::Eks {
+                cluster: cluster.clone(),
+            },
+            Some(aws_config(aws_resource, secrets).await?),
+        ),
+        None => (
+            ClusterSource::Kubeconfig {
+                path: kubeconfig.as_ref().map(std::path::PathBuf::from),
+                context: context.clone(),
+            },
+            None,
+        ),
+    };
+    let mut settings = JobSettings::new(namespace.clone(), image.clone());
+    settings.service_account.clone_from(service_account);
+    let region = sdk
+        .as_ref()
+        .and_then(|s| s.region().map(ToString::to_string))
+        .or_else(|| match aws_resource.map(|r| &r.kind) {
+            Some(ResourceKind::Aws { region, .. }) => region.clone(),
+            _ => None,
+        });
+    if let Some(region) = region {
+        settings.env.push(("AWS_REGION".to_owned(), region));
+    }
+    Ok(EksTarget {
+        connection: EksConnection::new(
+            source,
+            ClusterOverrides {
+                endpoint: endpoint_url.clone(),
+                ca_pem,
+            },
+            namespace.clone(),
+            sdk,
+        ),
+        settings,
+    })
+}
+
+/// "Test connection" for an `eks` resource: authenticates and lists Medallion's Jobs in the
+/// namespace.
+///
+/// # Errors
+/// A sentence saying why the cluster could not be used.
+pub async fn test(
+    resource: &Resource,
+    resources: &[Resource],
+    secrets: &dyn SecretSource,
+) -> Result<String, String> {
+    let target = target(resource, resources, secrets).await?;
+    let conn = &target.connection;
+    let client = conn.client().await.map_err(|e| e.to_string())?;
+    let api: kube::Api<k8s_openapi::api::batch::v1::Job> =
+        kube::Api::namespaced(client, conn.namespace());
+    let list = api
+        .list(
+            &kube::api::ListParams::default()
+                .labels(&format!("{}=medallion", job::LABEL_MANAGED_BY)),
+        )
+        .await
+        .map_err(|e| {
+            format!(
+                "listing Jobs in namespace `{}` of {} failed: {}",
+                conn.namespace(),
+                conn.label(),
+                describe_kube_error(&e)
+            )
+        })?;
+    Ok(format!(
+        "connected to {}: namespace `{}` holds {} Medallion Job(s)",
+        conn.label(),
+        conn.namespace(),
+        list.items.len()
+    ))
+}
