@@ -369,6 +369,7 @@ fn tier_combo_ui(
         overrides.insert(asset.clone(), chosen);
     }
 }
+
 /// The remote steps (tier per step, with the reason and size) and the AWS actions; returns
 /// whether "Launch on AWS" and "Check AWS setup…" were clicked.
 fn aws_plan_ui(ui: &mut egui::Ui, launch: &mut crate::ui::workbench::LaunchState) -> (bool, bool) {
