@@ -1433,13 +1433,15 @@ fn cancel_in_the_studio_stops_the_remote_task() {
         .project;
     drop(w);
     let mut studio = medallion::ui::Studio::with_workspace(Some(project), &ws).unwrap();
-    // The partitioned project has no tier hints: Fargate by default.
+    // The partitioned project has no tier hints: the planner would pick Lambda for such small
+    // data, so the run asks for Fargate (as the launch dialog's overrides would).
     assert!(
         studio.start_remote_run(medallion::app::remote::SubmitRequest {
             selection: "*".into(),
             partitions: vec!["2024-01-01".into()],
             force: false,
-            tier: None,
+            tier: Some(medallion::model::ComputeTier::Fargate),
+            overrides: std::collections::BTreeMap::new(),
             aws_resource: None,
             trigger: "studio".into(),
         })

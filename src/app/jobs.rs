@@ -88,7 +88,7 @@ pub enum JobRequest {
     /// A remote run on AWS, followed to its end (events arrive as [`JobEvent::RunEvents`]).
     SubmitRemote {
         project: Box<Project>,
-        request: super::remote::SubmitRequest,
+        request: Box<super::remote::SubmitRequest>,
         cancel: Arc<AtomicBool>,
     },
     /// "Check AWS setup" for the project's `aws` resource.

@@ -43,8 +43,11 @@ pub struct SubmitRequest {
     /// Empty: unpartitioned. Several: a backfill (one array step on tiers that have arrays).
     pub partitions: Vec<String>,
     pub force: bool,
-    /// Run every step on this tier instead of the assets' hints.
+    /// Run every step on this tier instead of the planner's choice.
     pub tier: Option<ComputeTier>,
+    /// Tiers chosen per asset (the launch dialog's overrides); they beat hints and the planner.
+    #[serde(default)]
+    pub overrides: BTreeMap<AssetKey, ComputeTier>,
     /// The `aws` resource to use (default: the first with a compute section).
     pub aws_resource: Option<String>,
     pub trigger: String,
@@ -79,23 +82,68 @@ fn tier_has_arrays(tier: ComputeTier) -> bool {
     matches!(tier, ComputeTier::Batch | ComputeTier::Eks)
 }
 
-/// The tier of one asset, with the reason. This is the one place the tier is chosen: the
-/// planner (`compute::planner::plan`) replaces it when it lands.
-fn choose_tier(
+/// Where one asset runs and with what, as the compute planner chose it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TierChoice {
+    pub tier: ComputeTier,
+    pub reason: String,
+    pub vcpu: f64,
+    pub memory_mb: u32,
+    pub spot: bool,
+    pub timeout_secs: Option<u32>,
+}
+
+/// The planner's choices (`compute::planner` through `app::plan`) as step inputs. With
+/// `forced` (`--tier`), the reason says so.
+pub fn choices_from_plan(
     project: &Project,
-    key: &AssetKey,
+    plans: &[crate::compute::planner::AssetPlan],
     forced: Option<ComputeTier>,
-) -> (ComputeTier, String) {
-    if let Some(t) = forced {
-        return (t, format!("--tier {t}"));
-    }
-    match project.asset(key).map(|a| a.compute.tier) {
-        Some(ComputeTier::Auto) | None => (
-            ComputeTier::Fargate,
-            "no tier hint: Fargate by default".to_owned(),
-        ),
-        Some(t) => (t, format!("compute hint of {key}")),
-    }
+) -> BTreeMap<AssetKey, TierChoice> {
+    plans
+        .iter()
+        .map(|a| {
+            let hints = project
+                .asset(&a.asset)
+                .map(|x| x.compute.clone())
+                .unwrap_or_default();
+            let reason = match forced {
+                Some(t) => format!("--tier {t}"),
+                None => a.reason.clone(),
+            };
+            (
+                a.asset.clone(),
+                TierChoice {
+                    tier: a.tier,
+                    reason,
+                    vcpu: a.vcpu,
+                    memory_mb: a.memory_mb,
+                    spot: a.spot,
+                    timeout_secs: hints.timeout_secs,
+                },
+            )
+        })
+        .collect()
+}
+
+/// The planner's choices for `ordered` from the model alone (no run history): what the studio
+/// shows before its plan with history arrives, and what tests use.
+pub fn model_choices(
+    project: &Project,
+    ordered: &[AssetKey],
+    partitions: usize,
+    forced: Option<ComputeTier>,
+) -> Result<BTreeMap<AssetKey, TierChoice>, AppError> {
+    let prices = super::plan::shipped_prices()?;
+    let options = crate::compute::planner::PlanOptions {
+        overrides: forced
+            .map(|t| ordered.iter().map(|k| (k.clone(), t)).collect())
+            .unwrap_or_default(),
+        partitions: partitions.max(1),
+    };
+    let plans =
+        crate::compute::planner::plan(project, ordered, &BTreeMap::new(), &prices, &options);
+    Ok(choices_from_plan(project, &plans, forced))
 }
 
 /// Splits ordered assets into steps that run one after another: an asset joins the earliest
@@ -106,17 +154,21 @@ pub fn plan_steps(
     project: &Project,
     ordered: &[AssetKey],
     partitions: &[String],
-    forced: Option<ComputeTier>,
+    choices: &BTreeMap<AssetKey, TierChoice>,
 ) -> Vec<PlannedRemoteStep> {
     let graph = crate::model::AssetGraph::build(project);
     let mut groups: Vec<PlannedRemoteStep> = Vec::new();
     let mut step_of: BTreeMap<AssetKey, usize> = BTreeMap::new();
     for key in ordered {
-        let (tier, reason) = choose_tier(project, key, forced);
-        let hints = project
-            .asset(key)
-            .map(|a| a.compute.clone())
-            .unwrap_or_default();
+        let choice = choices.get(key).cloned().unwrap_or_else(|| TierChoice {
+            tier: ComputeTier::Fargate,
+            reason: "not planned: Fargate by default".to_owned(),
+            vcpu: DEFAULT_VCPU,
+            memory_mb: DEFAULT_MEMORY_MB,
+            spot: false,
+            timeout_secs: None,
+        });
+        let (tier, reason) = (choice.tier, choice.reason.clone());
         let partitioned = project
             .asset(key)
             .is_some_and(|a| a.partitions.is_partitioned());
@@ -138,12 +190,10 @@ pub fn plan_steps(
             Some(i) => {
                 let g = &mut groups[i];
                 g.assets.push(key.clone());
-                g.vcpu = g.vcpu.max(hints.vcpu.unwrap_or(DEFAULT_VCPU));
-                g.memory_mb = g
-                    .memory_mb
-                    .max(hints.memory_mb.unwrap_or(DEFAULT_MEMORY_MB));
-                g.spot &= hints.spot.unwrap_or(false);
-                g.timeout_secs = match (g.timeout_secs, hints.timeout_secs) {
+                g.vcpu = g.vcpu.max(choice.vcpu);
+                g.memory_mb = g.memory_mb.max(choice.memory_mb);
+                g.spot &= choice.spot;
+                g.timeout_secs = match (g.timeout_secs, choice.timeout_secs) {
                     (Some(a), Some(b)) => Some(a + b),
                     (a, b) => a.or(b),
                 };
@@ -159,10 +209,10 @@ pub fn plan_steps(
                     reason,
                     assets: vec![key.clone()],
                     partitions: parts,
-                    vcpu: hints.vcpu.unwrap_or(DEFAULT_VCPU),
-                    memory_mb: hints.memory_mb.unwrap_or(DEFAULT_MEMORY_MB),
-                    spot: hints.spot.unwrap_or(false),
-                    timeout_secs: hints.timeout_secs,
+                    vcpu: choice.vcpu,
+                    memory_mb: choice.memory_mb,
+                    spot: choice.spot,
+                    timeout_secs: choice.timeout_secs,
                 });
             }
         }
@@ -269,7 +319,28 @@ pub fn submit(
         )));
     }
     let aws = connect(project, request.aws_resource.as_deref())?;
-    let planned = plan_steps(project, &ordered, &request.partitions, request.tier);
+    // The compute planner (with this workspace's run history and prices) picks each asset's
+    // tier and size; the dialog's overrides and --tier beat it.
+    let mut overrides = request.overrides.clone();
+    if let Some(t) = request.tier {
+        overrides.extend(ordered.iter().map(|k| (k.clone(), t)));
+    }
+    let report = super::plan::compute_plan(
+        ws,
+        stored,
+        &request.selection,
+        request.partitions.len().max(1),
+        &overrides,
+    )?;
+    if let Some(a) = report.assets.iter().find(|a| a.problem.is_some()) {
+        return Err(AppError::BadRequest(format!(
+            "{}: {} — choose another tier (--tier, or in the launch dialog) or change its compute hints",
+            a.asset,
+            a.problem.as_deref().unwrap_or_default()
+        )));
+    }
+    let choices = choices_from_plan(project, &report.assets, request.tier);
+    let planned = plan_steps(project, &ordered, &request.partitions, &choices);
     // Every tier must have a launcher before anything is recorded.
     for s in &planned {
         if s.tier != ComputeTier::Local {
@@ -324,6 +395,12 @@ pub fn submit(
     let request_json = serde_json::to_string(request)
         .map_err(|e| AppError::BadRequest(format!("cannot encode the request: {e}")))?;
     ws.create_remote_run(&run, &aws.resource, &request_json, &steps)?;
+    super::plan::record_estimates(
+        ws,
+        &run.id,
+        cost_partition(&request.partitions),
+        &report.assets,
+    )?;
     let mut driver = Driver {
         ws,
         aws,
@@ -1117,6 +1194,7 @@ impl<'w> Driver<'w> {
         s.duration_secs = results.iter().map(|r| r.duration_secs).reduce(f64::max);
         s.ended_at = Some(now());
         self.ws.save_remote_step(&self.run_id, &s)?;
+        self.record_actual_costs(&s, results, on_event)?;
         let exit = s
             .exit_code
             .map_or_else(String::new, |c| format!(", exit code {c}"));
@@ -1139,6 +1217,82 @@ impl<'w> Driver<'w> {
             ),
             on_event,
         )
+    }
+
+    /// Prices a finished step with what it measured and stores it beside the estimate, per
+    /// asset: each asset's own seconds (its `StepFinished` events) plus an even share of the
+    /// step's other seconds (start-up, transfers), on the step's size; an array step counts
+    /// its children side by side. Local steps cost nothing on AWS and are not priced.
+    fn record_actual_costs(
+        &mut self,
+        s: &RemoteStepRow,
+        results: &[StepResult],
+        on_event: &mut dyn FnMut(&str, &RunEvent),
+    ) -> Result<(), AppError> {
+        let Some(tier) = ComputeTier::ALL
+            .into_iter()
+            .find(|t| t.as_str() == s.tier && *t != ComputeTier::Local)
+        else {
+            return Ok(());
+        };
+        if results.is_empty() || s.assets.is_empty() {
+            return Ok(());
+        }
+        let node_type = s.assets.iter().find_map(|k| {
+            self.project
+                .asset(k)
+                .and_then(|a| a.compute.node_type.clone())
+        });
+        let children = results.len() as f64;
+        let mut own: BTreeMap<&AssetKey, f64> = BTreeMap::new();
+        let mut total = 0.0;
+        for r in results {
+            total += r.duration_secs;
+            for e in &r.events {
+                if let RunEvent::StepFinished {
+                    asset, duration_ms, ..
+                } = e
+                {
+                    *own.entry(asset).or_default() += *duration_ms as f64 / 1000.0;
+                }
+            }
+        }
+        let measured: f64 = own.values().sum();
+        let rest = (total - measured).max(0.0) / s.assets.len() as f64;
+        let partition = cost_partition(&s.partitions).map(str::to_owned);
+        let mut priced = 0.0;
+        let mut missing = None;
+        for key in &s.assets {
+            let seconds = own.get(key).copied().unwrap_or_default() + rest;
+            let shape = crate::compute::cost::RunShape {
+                tier,
+                vcpu: s.vcpu,
+                memory_mb: s.memory_mb,
+                duration_secs: seconds / children,
+                spot: s.spot,
+                node_type: node_type.clone(),
+                parallel: u32::try_from(results.len()).unwrap_or(u32::MAX),
+            };
+            let record = super::plan::record_actual_cost(
+                self.ws,
+                &self.run_id,
+                key,
+                partition.as_deref(),
+                &shape,
+            )?;
+            match record.cost_usd {
+                Some(c) => priced += c,
+                None => missing = record.missing_price,
+            }
+        }
+        let text = match missing {
+            Some(id) => format!(
+                "step {} cost ${priced:.6} on {} (without assets whose price `{id}` is missing)",
+                s.step_id, s.tier
+            ),
+            None => format!("step {} cost ${priced:.6} on {}", s.step_id, s.tier),
+        };
+        self.log(LogLevel::Info, text, on_event)
     }
 
     /// The plan of a step: the project (file inputs uploaded and rewritten to S3), previous
@@ -1353,10 +1507,23 @@ pub fn preview_steps(
     project: &Project,
     selection: &str,
     partitions: &[String],
-    tier: Option<ComputeTier>,
+    plans: Option<&[crate::compute::planner::AssetPlan]>,
 ) -> Result<Vec<PlannedRemoteStep>, AppError> {
     let ordered = super::run::resolve_selection(project, selection)?;
-    Ok(plan_steps(project, &ordered, partitions, tier))
+    let choices = match plans {
+        Some(plans) => choices_from_plan(project, plans, None),
+        None => model_choices(project, &ordered, partitions.len(), None)?,
+    };
+    Ok(plan_steps(project, &ordered, partitions, &choices))
+}
+
+/// The partition a run's cost rows are kept under: the one partition, or none for a backfill
+/// (its estimate covers every partition, pods side by side).
+fn cost_partition(partitions: &[String]) -> Option<&str> {
+    match partitions {
+        [one] => Some(one.as_str()),
+        _ => None,
+    }
 }
 
 /// The studio's remote run, on the job thread: submits, then follows the run to its end,
@@ -1441,7 +1608,12 @@ mod tests {
     fn assets_of_one_tier_share_a_step_in_dependency_order() {
         let p = example();
         let ordered = super::super::run::resolve_selection(&p, "*").unwrap();
-        let steps = plan_steps(&p, &ordered, &[], None);
+        let steps = plan_steps(
+            &p,
+            &ordered,
+            &[],
+            &model_choices(&p, &ordered, 1, None).unwrap(),
+        );
         let tiers: Vec<(ComputeTier, usize)> = summary(&steps)
             .into_iter()
             .map(|(t, a)| (t, a.len()))
@@ -1457,11 +1629,22 @@ mod tests {
         // Sizes: the largest hint of the step; spot only when every asset asks for it.
         assert_eq!((steps[1].vcpu, steps[1].memory_mb), (2.0, 8192));
         assert!(steps[2].spot && !steps[1].spot);
-        assert_eq!(
-            steps[1].reason,
-            "compute hint of cleaned_customer_data; compute hint of order_history"
+        assert!(
+            steps[1]
+                .reason
+                .starts_with("Fargate: the asset's compute hint asks for it")
+                && steps[1]
+                    .reason
+                    .contains("; Fargate: the asset's compute hint"),
+            "{}",
+            steps[1].reason
         );
-        let forced = plan_steps(&p, &ordered, &[], Some(ComputeTier::Fargate));
+        let forced = plan_steps(
+            &p,
+            &ordered,
+            &[],
+            &model_choices(&p, &ordered, 1, Some(ComputeTier::Fargate)).unwrap(),
+        );
         assert_eq!(forced.len(), 1);
         assert_eq!(forced[0].reason, "--tier fargate");
     }
@@ -1476,10 +1659,20 @@ mod tests {
         }
         let ordered = super::super::run::resolve_selection(&p, "*").unwrap();
         let parts = vec!["a".to_owned(), "b".to_owned()];
-        let batch = plan_steps(&p, &ordered, &parts, Some(ComputeTier::Batch));
+        let batch = plan_steps(
+            &p,
+            &ordered,
+            &parts,
+            &model_choices(&p, &ordered, 2, Some(ComputeTier::Batch)).unwrap(),
+        );
         assert_eq!(batch.len(), 1);
         assert_eq!(batch[0].partitions, parts);
-        let fargate = plan_steps(&p, &ordered, &parts, Some(ComputeTier::Fargate));
+        let fargate = plan_steps(
+            &p,
+            &ordered,
+            &parts,
+            &model_choices(&p, &ordered, 2, Some(ComputeTier::Fargate)).unwrap(),
+        );
         assert_eq!(fargate.len(), 2);
         assert_eq!(fargate[1].partitions, vec!["b".to_owned()]);
     }

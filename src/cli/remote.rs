@@ -205,6 +205,7 @@ pub fn run(workspace: Option<PathBuf>, command: RemoteCommand) -> anyhow::Result
                 partitions,
                 force,
                 tier,
+                overrides: std::collections::BTreeMap::new(),
                 aws_resource: aws,
                 trigger: "cli".to_owned(),
             };

@@ -31,6 +31,9 @@ pub trait BlobStore: Sync {
     fn owns(&self, location: &str) -> bool;
 }
 
+/// Numbers the partial files of downloads in flight.
+static NEXT_DOWNLOAD: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+
 /// An [`IoManager`] over a [`BlobStore`], staging files under `cache_dir`.
 pub struct StagedIo<'a> {
     pub blobs: &'a dyn BlobStore,
@@ -83,10 +86,15 @@ impl IoManager for StagedIo<'_> {
             if let Some(parent) = cached.parent() {
                 std::fs::create_dir_all(parent).map_err(|e| polars_err!(ComputeError: "{e}"))?;
             }
-            let partial = cached.with_extension("parquet.partial");
-            self.blobs
-                .download(location, &partial)
-                .map_err(|e| polars_err!(ComputeError: "{e}"))?;
+            // Steps running side by side may fetch the same upstream at once: each downloads
+            // to its own partial file, and the first complete copy wins the rename.
+            let n = NEXT_DOWNLOAD.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            let partial = cached.with_extension(format!("parquet.{n}.partial"));
+            let fetched = self.blobs.download(location, &partial);
+            if let Err(e) = fetched {
+                let _ = std::fs::remove_file(&partial);
+                return Err(polars_err!(ComputeError: "{e}"));
+            }
             std::fs::rename(&partial, &cached).map_err(|e| polars_err!(ComputeError: "{e}"))?;
         }
         LazyFrame::scan_parquet(

@@ -112,7 +112,7 @@ impl Studio {
         let project = Box::new(self.project().clone());
         if !self.send_job(JobRequest::SubmitRemote {
             project,
-            request,
+            request: Box::new(request),
             cancel: Arc::clone(&cancel),
         }) {
             return false;

@@ -189,6 +189,7 @@ impl LaunchState {
             partitions: local.partitions.into_iter().flatten().collect(),
             force: local.force,
             tier: None,
+            overrides: self.overrides.clone(),
             aws_resource: None,
             trigger: "studio".to_owned(),
         })
@@ -201,14 +202,26 @@ impl LaunchState {
         selected: &BTreeSet<AssetKey>,
         key: &str,
     ) {
-        if self.aws_plan.as_ref().is_some_and(|(k, _)| k == key) {
+        // The steps follow the compute plan (tiers with history and overrides) once it is in;
+        // until then, the planner's model alone.
+        let report = match &self.compute {
+            Some(Ok(report)) => Some(report),
+            _ => None,
+        };
+        let key = format!("{key}|{}", report.map_or(0, |_| self.compute_id));
+        if self.aws_plan.as_ref().is_some_and(|(k, _)| *k == key) {
             return;
         }
         let plan = self.remote_request(project, selected).and_then(|r| {
-            crate::app::remote::preview_steps(project, &r.selection, &r.partitions, None)
-                .map_err(|e| format!("{e:#}"))
+            crate::app::remote::preview_steps(
+                project,
+                &r.selection,
+                &r.partitions,
+                report.map(|r| r.assets.as_slice()),
+            )
+            .map_err(|e| format!("{e:#}"))
         });
-        self.aws_plan = Some((key.to_owned(), plan));
+        self.aws_plan = Some((key, plan));
     }
 }
 
