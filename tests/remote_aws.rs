@@ -495,6 +495,38 @@ fn the_example_project_materializes_on_fargate_with_the_spec_checksums() {
         .filter(|l| l.contains(r#""event":"materialization""#))
         .count();
     assert_eq!(materializations, 6);
+    // Estimate (from the planner, at submit) and actual cost (measured seconds on the step's
+    // size) sit side by side for every asset of the run.
+    let costs = medallion(
+        &ws,
+        &moto,
+        &[
+            "costs",
+            "customer_analytics",
+            "--run",
+            run_id,
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(costs.status.code(), Some(0), "{}", text(&costs));
+    let costs = json(&costs);
+    let rows = costs.as_array().unwrap();
+    assert_eq!(rows.len(), 6, "{costs:#}");
+    for row in rows {
+        assert_eq!(row["tier"], "fargate", "{row:#}");
+        let est = row["est_cost_usd"].as_f64().unwrap();
+        let actual = row["actual_cost_usd"].as_f64().unwrap();
+        assert!(est > 0.0 && actual > 0.0, "{row:#}");
+        assert!(
+            row["actual_duration_secs"].as_f64().unwrap() > 0.0,
+            "{row:#}"
+        );
+    }
+    assert!(
+        logs.contains("cost $"),
+        "the run's log says what the step cost: {logs}"
+    );
     // The quality report works on the remote run like on a local one.
     let html = tmp.path().join("report.html");
     let o = medallion(
@@ -503,6 +535,36 @@ fn the_example_project_materializes_on_fargate_with_the_spec_checksums() {
         &["report", run_id, "--html", html.to_str().unwrap()],
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+}
+
+#[test]
+fn a_hint_over_a_tier_limit_is_refused_before_anything_is_submitted() {
+    let Some(moto) = peers() else { return };
+    let setup = Setup::new(&moto, "limit");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = setup.project(tmp.path());
+    // order_history asks for Fargate; 200 GB is over Fargate's largest task (120 GB). The
+    // project itself is valid: only the planner knows the tiers' sizes.
+    let toml = dir.join("medallion.toml");
+    let hinted = std::fs::read_to_string(&toml).unwrap().replacen(
+        "memory_mb = 8192",
+        "memory_mb = 204800",
+        1,
+    );
+    std::fs::write(&toml, hinted).unwrap();
+    let ws = tmp.path().join("ws.sqlite");
+    let o = medallion(&ws, &moto, &["submit", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("order_history") && out.contains("Fargate cannot run this"),
+        "{out}"
+    );
+    let runs = json(&medallion(&ws, &moto, &["runs", "--format", "json"]));
+    assert!(
+        runs.as_array().unwrap().is_empty(),
+        "nothing was recorded: {runs:#}"
+    );
 }
 
 #[test]
