@@ -549,3 +549,63 @@ fn the_costs_window_shows_estimate_and_actual_per_step_asset_and_day() {
     h.get_by_label(&format!("{actual} (95 s)"));
     h.get_by_label_contains("Project total: estimated $");
 }
+
+/// The tiers of the launch dialog's AWS steps, as (tier, assets) pairs.
+fn aws_steps(s: &Studio) -> Vec<(String, Vec<String>)> {
+    s.workbench
+        .launch
+        .as_ref()
+        .and_then(|l| l.aws_plan.as_ref())
+        .and_then(|(_, p)| p.as_ref().ok())
+        .map(|steps| {
+            steps
+                .iter()
+                .map(|st| {
+                    (
+                        st.tier.as_str().to_owned(),
+                        st.assets.iter().map(|a| a.as_str().to_owned()).collect(),
+                    )
+                })
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+#[test]
+fn on_aws_the_steps_follow_the_plan_and_a_tier_override() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, project) = workspace(dir.path(), &example_dir());
+    let mut h = harness(Studio::with_workspace(Some(project), &path).unwrap());
+    h.get_by_label("Materialize…").click();
+    h.run_steps(2);
+    h.get_by_label("All assets").click();
+    h.run_steps(2);
+    h.get_by_label("On AWS").click();
+    h.run_steps(2);
+    wait_until(&mut h, "the compute plan", |s| {
+        compute_plan(s).is_some_and(|r| r.assets.len() == 6)
+    });
+    // The example's hints: bronze on Lambda, silver on Fargate, gold on EKS.
+    wait_until(&mut h, "the AWS steps", |s| aws_steps(s).len() == 3);
+    assert_eq!(aws_steps(h.state())[0].0, "lambda");
+    h.get_by_label("3 step(s) on AWS");
+    // Override raw_orders to Batch: once the new plan is in, the steps show it.
+    h.get_by_label("Tier of raw_orders").click();
+    h.run_steps(2);
+    h.get_by_label("Batch").click();
+    h.run_steps(2);
+    wait_until(&mut h, "the steps of the overridden plan", |s| {
+        aws_steps(s)
+            .iter()
+            .any(|(tier, assets)| tier == "batch" && assets == &["raw_orders".to_owned()])
+    });
+    let steps = aws_steps(h.state());
+    h.get_by_label(&format!("{} step(s) on AWS", steps.len()));
+    assert_eq!(
+        steps.iter().map(|(t, _)| t.as_str()).collect::<Vec<_>>(),
+        // Steps run one after another in dependency order: order_history waits for the
+        // Batch step, so it cannot share cleaned_customer_data's Fargate step.
+        ["lambda", "fargate", "batch", "fargate", "eks"],
+        "{steps:?}"
+    );
+}

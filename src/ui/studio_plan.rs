@@ -79,6 +79,8 @@ impl Studio {
                     && launch.compute_id == id
                 {
                     launch.compute = Some(result);
+                    // The AWS steps follow the plan: work them out again from this one.
+                    launch.aws_plan = None;
                 }
             }
             JobEvent::Prices { result, edited } => {
