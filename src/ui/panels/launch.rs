@@ -406,9 +406,9 @@ fn aws_plan_ui(ui: &mut egui::Ui, launch: &mut crate::ui::workbench::LaunchState
                                 );
                                 ui.label(
                                     RichText::new(format!(
-                                        "{} vCPU · {} MiB{}{}",
-                                        step.vcpu,
-                                        step.memory_mb,
+                                        "{} · {}{}{}",
+                                        crate::app::plan::format_vcpu(step.vcpu),
+                                        format_memory(step.memory_mb),
                                         if step.spot { " · spot" } else { "" },
                                         if step.partitions.len() > 1 {
                                             format!(" · {} partitions", step.partitions.len())
