@@ -217,6 +217,9 @@ pub fn plan_steps(
             }
         }
     }
+    for g in &mut groups {
+        round_to_fargate_size(project, g);
+    }
     let mut steps = Vec::new();
     for g in groups {
         if g.partitions.len() > 1 && !tier_has_arrays(g.tier) {
@@ -231,6 +234,32 @@ pub fn plan_steps(
         }
     }
     steps
+}
+
+/// A step's size merged from its assets (max vCPU, max memory) can be a combination no asset
+/// was planned with and Fargate refuses (8 vCPU with 30 GB, say): a Fargate step, or a Batch
+/// step whose assets name no EC2 node type (Batch on Fargate), is raised to the smallest valid
+/// Fargate size. When nothing is that big the size stays as merged — the planner has already
+/// reported that asset as over Fargate's largest task.
+fn round_to_fargate_size(project: &Project, step: &mut PlannedRemoteStep) {
+    let on_ec2 = step.assets.iter().any(|k| {
+        project
+            .asset(k)
+            .and_then(|a| a.compute.node_type.as_deref())
+            .is_some_and(|t| !t.trim().is_empty())
+    });
+    let on_fargate = match step.tier {
+        ComputeTier::Fargate => true,
+        ComputeTier::Batch => !on_ec2,
+        _ => false,
+    };
+    if on_fargate
+        && let Some((vcpu, memory_mb)) =
+            crate::compute::cost::fargate_size(step.vcpu, step.memory_mb)
+    {
+        step.vcpu = vcpu;
+        step.memory_mb = memory_mb;
+    }
 }
 
 /// The launcher of a tier, or why there is none. EKS runs on the project's `eks` resource.
@@ -1675,5 +1704,55 @@ mod tests {
         );
         assert_eq!(fargate.len(), 2);
         assert_eq!(fargate[1].partitions, vec!["b".to_owned()]);
+    }
+
+    #[test]
+    fn merged_step_sizes_round_up_to_a_valid_fargate_size() {
+        let mut p = example();
+        let ordered = super::super::run::resolve_selection(&p, "*").unwrap();
+        let two = &ordered[..2];
+        let choose = |tier: ComputeTier, sizes: [(f64, u32); 2]| {
+            two.iter()
+                .zip(sizes)
+                .map(|(k, (vcpu, memory_mb))| {
+                    (
+                        k.clone(),
+                        TierChoice {
+                            tier,
+                            reason: "test".to_owned(),
+                            vcpu,
+                            memory_mb,
+                            spot: false,
+                            timeout_secs: None,
+                        },
+                    )
+                })
+                .collect::<BTreeMap<_, _>>()
+        };
+        let size = |steps: &[PlannedRemoteStep]| {
+            assert_eq!(steps.len(), 1, "{steps:?}");
+            (steps[0].vcpu, steps[0].memory_mb)
+        };
+        // 8 vCPU / 16 GB and 4 vCPU / 30 GB merge to 8 vCPU / 30 GB, which Fargate refuses
+        // (8 vCPU takes 16–60 GB in 4-GB steps): 8 vCPU / 32 GB.
+        let sizes = [(8.0, 16 * 1024), (4.0, 30 * 1024)];
+        let fargate = plan_steps(&p, two, &[], &choose(ComputeTier::Fargate, sizes));
+        assert_eq!(size(&fargate), (8.0, 32 * 1024));
+        // Batch without a node type runs on Fargate: the same.
+        let batch = plan_steps(&p, two, &[], &choose(ComputeTier::Batch, sizes));
+        assert_eq!(size(&batch), (8.0, 32 * 1024));
+        // Nothing fits 17 vCPU: the merged size stays for the planner's problem to report.
+        let over = [(17.0, 2048), (1.0, 4096)];
+        let fargate = plan_steps(&p, two, &[], &choose(ComputeTier::Fargate, over));
+        assert_eq!(size(&fargate), (17.0, 4096));
+        // Batch on EC2 nodes is not bound by Fargate's sizes.
+        p.assets
+            .iter_mut()
+            .find(|a| a.key == two[1])
+            .unwrap()
+            .compute
+            .node_type = Some("r6i.2xlarge".into());
+        let batch = plan_steps(&p, two, &[], &choose(ComputeTier::Batch, sizes));
+        assert_eq!(size(&batch), (8.0, 30 * 1024));
     }
 }

@@ -10,6 +10,7 @@ use aws_sdk_ecs::types::{
 };
 
 use super::{Aws, logs, sdk_message};
+use crate::compute::cost;
 use crate::compute::launch::{LaunchSpec, Launcher, LogRead, RemotePhase, RemoteState};
 use crate::compute::protocol::PLAN_ENV_VAR;
 use crate::model::ComputeTier;
@@ -19,34 +20,14 @@ pub const CONTAINER: &str = "runner";
 /// The awslogs stream prefix: streams are `medallion/runner/<task-id>`.
 pub const STREAM_PREFIX: &str = "medallion";
 
-/// Fargate's CPU sizes (units of 1/1024 vCPU) with their memory range in MiB.
-const SIZES: [(u32, u32, u32); 7] = [
-    (256, 512, 2048),
-    (512, 1024, 4096),
-    (1024, 2048, 8192),
-    (2048, 4096, 16384),
-    (4096, 8192, 30720),
-    (8192, 16384, 61440),
-    (16384, 32768, 122_880),
-];
-
-/// The smallest valid Fargate size with at least `vcpu` and `memory_mb`: (cpu units, MiB).
-pub fn fargate_size(vcpu: f64, memory_mb: u32) -> (u32, u32) {
-    let want_cpu = (vcpu.max(0.25) * 1024.0).ceil() as u32;
-    for (cpu, min_mb, max_mb) in SIZES {
-        if cpu < want_cpu || memory_mb > max_mb {
-            continue;
-        }
-        let mb = memory_mb.max(min_mb);
-        // Above 512 MiB Fargate takes whole GiB.
-        let mb = if mb <= 512 {
-            512
-        } else {
-            mb.div_ceil(1024) * 1024
-        };
-        return (cpu, mb.min(max_mb));
-    }
-    (16384, 122_880)
+/// The smallest valid Fargate task size with at least `vcpu` and `memory_mb`, as ECS takes it:
+/// (cpu units of 1/1024 vCPU, memory MiB), from [`cost::fargate_size`] — the one table of
+/// Fargate's combinations. `None` when no task is that big.
+pub fn task_size(vcpu: f64, memory_mb: u32) -> Option<(u32, u32)> {
+    let (cpu, mb) = cost::fargate_size(vcpu, memory_mb)?;
+    // Table values (0.25 … 16 vCPU) are exact multiples of 1/1024.
+    let units = (cpu * 1024.0).round() as u32;
+    Some((units, mb))
 }
 
 /// The task id at the end of a task ARN.
@@ -93,7 +74,16 @@ impl Fargate {
                 self.aws.resource
             )
         })?;
-        let (cpu, memory) = fargate_size(spec.vcpu, spec.memory_mb);
+        let (cpu, memory) = task_size(spec.vcpu, spec.memory_mb).ok_or_else(|| {
+            format!(
+                "step {} needs {} vCPU / {} MiB, more than Fargate's largest task ({} vCPU / {} MiB)",
+                spec.step_id,
+                spec.vcpu,
+                spec.memory_mb,
+                cost::FARGATE_MAX_VCPU,
+                cost::FARGATE_MAX_MEMORY_MB
+            )
+        })?;
         let family: String = format!("medallion-{}", spec.project)
             .chars()
             .map(|c| {
@@ -358,13 +348,22 @@ mod tests {
 
     #[test]
     fn sizes_round_up_to_valid_fargate_combinations() {
-        assert_eq!(fargate_size(0.25, 512), (256, 512));
-        assert_eq!(fargate_size(1.0, 4096), (1024, 4096));
-        assert_eq!(fargate_size(1.0, 1000), (1024, 2048));
-        assert_eq!(fargate_size(2.0, 8192), (2048, 8192));
+        // AWS's table of task sizes:
+        // https://docs.aws.amazon.com/AmazonECS/latest/developerguide/fargate-tasks-services.html#fargate-tasks-size
+        assert_eq!(task_size(0.25, 512), Some((256, 512)));
+        assert_eq!(task_size(1.0, 4096), Some((1024, 4096)));
+        assert_eq!(task_size(1.0, 1000), Some((1024, 2048)));
+        assert_eq!(task_size(2.0, 8192), Some((2048, 8192)));
         // Too much memory for the CPU asked: the CPU grows.
-        assert_eq!(fargate_size(0.5, 9000), (2048, 9216));
-        assert_eq!(fargate_size(64.0, 1), (16384, 122_880));
+        assert_eq!(task_size(0.5, 9000), Some((2048, 9216)));
+        // 8 vCPU takes 16–60 GB in 4-GB steps, 16 vCPU 32–120 GB in 8-GB steps.
+        assert_eq!(task_size(8.0, 17 * 1024), Some((8192, 20 * 1024)));
+        assert_eq!(task_size(8.0, 30 * 1024), Some((8192, 32 * 1024)));
+        assert_eq!(task_size(16.0, 33 * 1024), Some((16384, 40 * 1024)));
+        assert_eq!(task_size(16.0, 120 * 1024), Some((16384, 120 * 1024)));
+        // Nothing is bigger than 16 vCPU / 120 GB: no size rather than a rejected one.
+        assert_eq!(task_size(64.0, 1), None);
+        assert_eq!(task_size(1.0, 121 * 1024), None);
     }
 
     #[test]

@@ -7,9 +7,9 @@
 //! it was made on) and runs each call on it from a helper thread, so callers may be plain
 //! threads or tasks of another runtime alike.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::Future;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 
 use k8s_openapi::api::batch::v1::Job;
@@ -79,7 +79,18 @@ pub struct EksLauncher {
     views: Mutex<BTreeMap<String, (SharedView, Arc<AtomicBool>)>>,
     /// Pod logs streamed with `follow=true` in the background, by (Job id, completion index).
     live: Mutex<LiveLogs>,
+    /// Jobs whose status has been read as ended and whose entries are not yet dropped.
+    ended: Mutex<BTreeSet<String>>,
+    /// The final position of the most recent fully read logs whose entries were dropped, so
+    /// one more read at that position answers without the cluster (at most [`DONE_LOGS`]).
+    done_logs: Mutex<VecDeque<((String, usize), String)>>,
+    /// Watch resumes and relists of the pod views already dropped (see [`Self::watch_counts`]).
+    retired_resumes: AtomicU32,
+    retired_relists: AtomicU32,
 }
+
+/// How many final log positions of dropped Jobs are remembered.
+const DONE_LOGS: usize = 1024;
 
 /// The streamed logs by (Job id, completion index).
 type LiveLogs = BTreeMap<(String, usize), Arc<Mutex<LiveLog>>>;
@@ -147,6 +158,10 @@ impl EksLauncher {
             runtime,
             views: Mutex::new(BTreeMap::new()),
             live: Mutex::new(BTreeMap::new()),
+            ended: Mutex::new(BTreeSet::new()),
+            done_logs: Mutex::new(VecDeque::new()),
+            retired_resumes: AtomicU32::new(0),
+            retired_relists: AtomicU32::new(0),
         }
     }
 
@@ -228,11 +243,86 @@ impl EksLauncher {
     /// How many times the pod watches resumed after ending or dropping, and listed again after
     /// `410 Gone`.
     pub fn watch_counts(&self) -> (u32, u32) {
-        self.views.lock().map_or((0, 0), |map| {
-            map.values().fold((0, 0), |(r, l), (v, _)| {
+        let retired = (
+            self.retired_resumes.load(Ordering::Relaxed),
+            self.retired_relists.load(Ordering::Relaxed),
+        );
+        self.views.lock().map_or(retired, |map| {
+            map.values().fold(retired, |(r, l), (v, _)| {
                 v.lock()
                     .map_or((r, l), |v| (r + v.watch_resumes, l + v.relists))
             })
+        })
+    }
+
+    /// How many Jobs have a pod view and how many pod logs are buffered (what
+    /// [`Self::forget_if_done`] drops).
+    pub fn held(&self) -> (usize, usize) {
+        (
+            self.views.lock().map_or(0, |m| m.len()),
+            self.live.lock().map_or(0, |m| m.len()),
+        )
+    }
+
+    /// Drops what is kept for an ended Job (its status was read as finished): each pod log read
+    /// to its end (remembering its final position), and — once no log of it is left — its pod
+    /// view. A log still streaming stays until a later read completes it.
+    fn forget_if_done(&self, remote: &str) {
+        let Ok(mut ended) = self.ended.lock() else {
+            return;
+        };
+        if !ended.contains(remote) {
+            return;
+        }
+        let Ok(mut live) = self.live.lock() else {
+            return;
+        };
+        let mine: Vec<(String, usize)> =
+            live.keys().filter(|(r, _)| r == remote).cloned().collect();
+        let mut left = 0;
+        for key in mine {
+            let done = live.get(&key).and_then(|l| {
+                l.lock().ok().and_then(|l| {
+                    (l.complete && !l.following).then(|| format!("{}:{}", l.pod, l.lines.len()))
+                })
+            });
+            match done {
+                Some(position) => {
+                    live.remove(&key);
+                    if let Ok(mut d) = self.done_logs.lock() {
+                        d.retain(|(k, _)| *k != key);
+                        d.push_back((key, position));
+                        while d.len() > DONE_LOGS {
+                            d.pop_front();
+                        }
+                    }
+                }
+                None => left += 1,
+            }
+        }
+        if left == 0 {
+            if let Ok(mut views) = self.views.lock()
+                && let Some((view, stop)) = views.remove(remote)
+            {
+                stop.store(true, Ordering::Relaxed);
+                if let Ok(v) = view.lock() {
+                    self.retired_resumes
+                        .fetch_add(v.watch_resumes, Ordering::Relaxed);
+                    self.retired_relists.fetch_add(v.relists, Ordering::Relaxed);
+                }
+            }
+            ended.remove(remote);
+        }
+    }
+
+    /// Whether `position` is the final position of a log already read to its end and dropped.
+    fn read_to_end(&self, remote: &str, child: usize, position: Option<&str>) -> bool {
+        let Some(position) = position else {
+            return false;
+        };
+        self.done_logs.lock().is_ok_and(|d| {
+            d.iter()
+                .any(|((r, c), p)| r == remote && *c == child && p == position)
         })
     }
 
@@ -317,6 +407,7 @@ impl EksLauncher {
         })?;
         let Some(job) = job else {
             self.stop_watching(remote);
+            self.mark_ended(remote);
             return Ok(JobStatus {
                 phase: JobPhase::Stopped,
                 status: "Deleted".to_owned(),
@@ -342,8 +433,17 @@ impl EksLauncher {
             JobPhase::Succeeded | JobPhase::Failed | JobPhase::Stopped
         ) {
             self.stop_watching(remote);
+            self.mark_ended(remote);
         }
         Ok(status)
+    }
+
+    /// Notes that the Job has ended and drops what is no longer needed of it.
+    fn mark_ended(&self, remote: &str) {
+        if let Ok(mut ended) = self.ended.lock() {
+            ended.insert(remote.to_owned());
+        }
+        self.forget_if_done(remote);
     }
 }
 
@@ -427,6 +527,13 @@ impl EksLauncher {
         position: Option<&str>,
     ) -> Result<PodLogRead, String> {
         let (namespace, name) = split_remote_id(remote)?;
+        if self.read_to_end(remote, child, position) {
+            // Read to its end and dropped already: nothing new can come.
+            return Ok(PodLogRead {
+                lines: Vec::new(),
+                position: position.map(str::to_owned),
+            });
+        }
         let (last_pod, read) = match position.and_then(|p| p.rsplit_once(':')) {
             Some((pod, n)) => (Some(pod.to_owned()), n.parse::<usize>().unwrap_or(0)),
             None => (None, 0),
@@ -486,18 +593,16 @@ impl EksLauncher {
                 std::thread::sleep(std::time::Duration::from_millis(50));
             }
         }
-        let l = live
-            .lock()
-            .map_err(|_| "the EKS log buffer is poisoned".to_owned())?;
-        let skip = if last_pod.as_deref() == Some(l.pod.as_str()) {
-            read.min(l.lines.len())
-        } else {
-            0
+        let (out, complete) = {
+            let l = live
+                .lock()
+                .map_err(|_| "the EKS log buffer is poisoned".to_owned())?;
+            (after(&l, last_pod.as_deref(), read), l.complete)
         };
-        Ok(PodLogRead {
-            lines: l.lines[skip..].to_vec(),
-            position: Some(format!("{}:{}", l.pod, l.lines.len().max(skip))),
-        })
+        if complete {
+            self.forget_if_done(remote);
+        }
+        Ok(out)
     }
 
     /// Starts (or restarts after a dropped stream) the background follower of a pod's log.
@@ -579,6 +684,25 @@ impl EksLauncher {
             completions: 1,
         };
         self.block(async { cancel(&self.conn, &job).await.map_err(|e| e.to_string()) })
+    }
+}
+
+/// The lines of `l` after `read` lines of `last_pod`, and the position after them. For the same
+/// pod the position never goes back: after a restart the buffer refills from the log's start,
+/// and lines already read (the stored position) are not returned again.
+fn after(l: &LiveLog, last_pod: Option<&str>, read: usize) -> PodLogRead {
+    let skip = if last_pod == Some(l.pod.as_str()) {
+        read
+    } else {
+        0
+    };
+    PodLogRead {
+        lines: l
+            .lines
+            .get(skip..)
+            .map(<[String]>::to_vec)
+            .unwrap_or_default(),
+        position: Some(format!("{}:{}", l.pod, l.lines.len().max(skip))),
     }
 }
 
@@ -742,5 +866,116 @@ pub fn step_of(spec: &LaunchSpec) -> EksStep {
             min_nodes: None,
             max_nodes: spec.max_nodes,
         },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::compute::eks::connection::{ClusterOverrides, ClusterSource};
+
+    /// A launcher whose cluster cannot be reached: anything that asks the cluster fails.
+    fn offline() -> EksLauncher {
+        EksLauncher::new(EksTarget {
+            connection: EksConnection::new(
+                ClusterSource::Kubeconfig {
+                    path: Some("/nonexistent/medallion-test/kubeconfig".into()),
+                    context: None,
+                },
+                ClusterOverrides::default(),
+                "data",
+                None,
+            ),
+            settings: JobSettings::new("data", "runner:test"),
+        })
+        .unwrap()
+    }
+
+    fn log(pod: &str, lines: usize, complete: bool) -> Arc<Mutex<LiveLog>> {
+        Arc::new(Mutex::new(LiveLog {
+            pod: pod.to_owned(),
+            lines: (0..lines).map(|i| format!("line {i}")).collect(),
+            following: !complete,
+            complete,
+            error: None,
+        }))
+    }
+
+    #[test]
+    fn a_restart_never_moves_the_log_position_back() {
+        // After a reattach the buffer starts empty and refills from the log's start.
+        let empty = log("pod-a", 0, false);
+        let r = after(&empty.lock().unwrap(), Some("pod-a"), 500);
+        assert!(r.lines.is_empty());
+        assert_eq!(r.position.as_deref(), Some("pod-a:500"));
+        let partly = log("pod-a", 300, false);
+        let r = after(&partly.lock().unwrap(), Some("pod-a"), 500);
+        assert!(r.lines.is_empty(), "{r:?}");
+        assert_eq!(r.position.as_deref(), Some("pod-a:500"));
+        // Once past the stored position, only the new lines come.
+        let refilled = log("pod-a", 502, false);
+        let r = after(&refilled.lock().unwrap(), Some("pod-a"), 500);
+        assert_eq!(r.lines, vec!["line 500", "line 501"]);
+        assert_eq!(r.position.as_deref(), Some("pod-a:502"));
+        // A new pod for the index starts from its first line.
+        let r = after(&refilled.lock().unwrap(), Some("pod-old"), 500);
+        assert_eq!(r.lines.len(), 502);
+        assert_eq!(r.position.as_deref(), Some("pod-a:502"));
+        let r = after(&refilled.lock().unwrap(), None, 0);
+        assert_eq!(r.lines.len(), 502);
+    }
+
+    #[test]
+    fn an_ended_job_drops_its_pod_view_and_logs_once_read_to_the_end() {
+        let l = offline();
+        let job = "data/mdl-job";
+        let view = SharedView::default();
+        {
+            let mut v = view.lock().unwrap();
+            v.watch_resumes = 2;
+            v.relists = 1;
+        }
+        let stop = Arc::new(AtomicBool::new(false));
+        l.views
+            .lock()
+            .unwrap()
+            .insert(job.to_owned(), (view, stop.clone()));
+        {
+            let mut live = l.live.lock().unwrap();
+            live.insert((job.to_owned(), 0), log("pod-0", 3, true));
+            live.insert((job.to_owned(), 1), log("pod-1", 5, false));
+            live.insert(("data/other".to_owned(), 0), log("pod-x", 1, true));
+        }
+        assert_eq!(l.held(), (1, 3));
+        // Not ended: a complete log alone is kept (the Job may still say more).
+        l.forget_if_done(job);
+        assert_eq!(l.held(), (1, 3));
+        // Ended: the log read to its end goes; the one still streaming and the view stay.
+        l.mark_ended(job);
+        assert_eq!(l.held(), (1, 2));
+        assert!(!stop.load(Ordering::Relaxed));
+        // One more read at the final position answers without the cluster (it is offline).
+        let again = l.read_logs(job, 0, Some("pod-0:3")).unwrap();
+        assert!(again.lines.is_empty());
+        assert_eq!(again.position.as_deref(), Some("pod-0:3"));
+        // The last log completes: everything of the Job goes, its watch is stopped and its
+        // counts are kept.
+        {
+            let live = l.live.lock().unwrap();
+            let mut last = live[&(job.to_owned(), 1)].lock().unwrap();
+            last.following = false;
+            last.complete = true;
+        }
+        l.forget_if_done(job);
+        assert_eq!(l.held(), (0, 1));
+        assert!(stop.load(Ordering::Relaxed));
+        assert_eq!(l.watch_counts(), (2, 1));
+        assert!(l.ended.lock().unwrap().is_empty());
+        assert!(
+            l.live
+                .lock()
+                .unwrap()
+                .contains_key(&("data/other".to_owned(), 0))
+        );
     }
 }
