@@ -1593,3 +1593,326 @@ fn upstream_data_materialized_locally_is_uploaded_for_a_remote_step() {
     assert_eq!(executor.wait_ran(1, Duration::from_secs(5)).len(), 1);
     assert_gold_checksums(&setup, &report, tmp.path());
 }
+
+impl Setup {
+    fn put(&self, uri: &str, body: &[u8]) {
+        let (bucket, key) = uri.strip_prefix("s3://").unwrap().split_once('/').unwrap();
+        let rt = runtime();
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk_config(&self.moto))
+                .force_path_style(true)
+                .build(),
+        );
+        rt.block_on(
+            s3.put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(body.to_vec().into())
+                .send(),
+        )
+        .unwrap();
+    }
+}
+
+/// Submits the partitioned fixture on Fargate without waiting for it (`--detach`); the
+/// executor holds its task. Returns the workspace, the project dir and the submit report.
+fn detached_partitioned_run(
+    setup: &Setup,
+    moto: &str,
+    tmp: &Path,
+) -> (PathBuf, PathBuf, serde_json::Value) {
+    let dir = setup.copy_project(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/partitioned"),
+        tmp,
+    );
+    let ws = tmp.join("ws.sqlite");
+    let o = medallion(
+        &ws,
+        moto,
+        &[
+            "submit",
+            dir.to_str().unwrap(),
+            "--tier",
+            "fargate",
+            "--partition",
+            "2024-01-01",
+            "--detach",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let report = json(&o);
+    (ws, dir, report)
+}
+
+#[test]
+fn a_malformed_result_fails_the_step_not_the_driver() {
+    let Some(moto) = peers() else { return };
+    let setup = Setup::new(&moto, "malformed");
+    let executor = Executor::fargate(&moto, &setup.cluster);
+    executor
+        .hold
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let tmp = tempfile::tempdir().unwrap();
+    let (ws, _dir, report) = detached_partitioned_run(&setup, &moto, tmp.path());
+    let run_id = report["run_id"].as_str().unwrap().to_owned();
+    let steps = report["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 1, "{report:#}");
+    let uri = steps[0]["result_uri"]
+        .as_str()
+        .unwrap()
+        .replace("{index}", "0");
+    setup.put(&uri, b"{ this is not a result");
+    let o = medallion(&ws, &moto, &["attach", &run_id, "--format", "json"]);
+    let report = json(&o);
+    assert_eq!(report["status"], "failure", "{report:#}");
+    let error = report["steps"][0]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.starts_with(&format!("malformed result at {uri}: ")),
+        "{report:#}"
+    );
+    assert_eq!(report["steps"][0]["status"], "failure", "{report:#}");
+}
+
+#[test]
+fn a_task_the_platform_no_longer_knows_fails_the_step() {
+    let Some(moto) = peers() else { return };
+    let setup = Setup::new(&moto, "missing");
+    let executor = Executor::fargate(&moto, &setup.cluster);
+    executor
+        .hold
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let tmp = tempfile::tempdir().unwrap();
+    let (ws, _dir, report) = detached_partitioned_run(&setup, &moto, tmp.path());
+    let run_id = report["run_id"].as_str().unwrap().to_owned();
+    // The state a task gone from ECS leaves: its stored ARN names nothing (ECS answers MISSING).
+    let gone = format!(
+        "arn:aws:ecs:us-east-1:123456789012:task/{}/00000000000000000000000000000000",
+        setup.cluster
+    );
+    let db = rusqlite::Connection::open(&ws).unwrap();
+    let changed = db
+        .execute(
+            "UPDATE remote_steps SET remote_id = ?1 WHERE run_id = ?2",
+            rusqlite::params![gone, run_id],
+        )
+        .unwrap();
+    assert_eq!(changed, 1);
+    drop(db);
+    let o = medallion(&ws, &moto, &["attach", &run_id, "--format", "json"]);
+    let report = json(&o);
+    assert_eq!(report["status"], "failure", "{report:#}");
+    let error = report["steps"][0]["error"].as_str().unwrap_or_default();
+    assert!(
+        error.contains(&format!("fargate no longer knows {gone}")),
+        "{report:#}"
+    );
+}
+
+#[test]
+fn an_interrupted_local_step_fails_instead_of_blocking_the_run() {
+    let Some(moto) = peers() else { return };
+    let setup = Setup::new(&moto, "localint");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = setup.copy_project(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/partitioned"),
+        tmp.path(),
+    );
+    let ws = tmp.path().join("ws.sqlite");
+    let o = medallion(
+        &ws,
+        &moto,
+        &[
+            "submit",
+            dir.to_str().unwrap(),
+            "--tier",
+            "local",
+            "--partition",
+            "2024-01-01",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let report = json(&o);
+    assert_eq!(report["status"], "success", "{report:#}");
+    let run_id = report["run_id"].as_str().unwrap().to_owned();
+    // The state a process killed while it ran the local step leaves behind: the step
+    // submitted (it runs in that process), the run unfinished.
+    let db = rusqlite::Connection::open(&ws).unwrap();
+    db.execute(
+        "UPDATE remote_steps SET status = 'submitted', ended_at = NULL, error = NULL WHERE run_id = ?1",
+        [&run_id],
+    )
+    .unwrap();
+    db.execute(
+        "UPDATE remote_runs SET finished = 0, driver = NULL, lease_until = NULL WHERE run_id = ?1",
+        [&run_id],
+    )
+    .unwrap();
+    db.execute(
+        "UPDATE runs SET status = 'started', ended_at = NULL WHERE id = ?1",
+        [&run_id],
+    )
+    .unwrap();
+    drop(db);
+    let o = medallion(&ws, &moto, &["attach", &run_id, "--format", "json"]);
+    let report = json(&o);
+    assert_eq!(report["status"], "failure", "{report:#}");
+    assert_eq!(
+        report["steps"][0]["error"],
+        medallion::app::remote::LOCAL_INTERRUPTED,
+        "{report:#}"
+    );
+}
+
+#[test]
+fn a_backfill_on_fargate_pairs_estimate_and_actual_per_asset() {
+    let Some(moto) = peers() else { return };
+    let setup = Setup::new(&moto, "bfcost");
+    let _executor = Executor::fargate(&moto, &setup.cluster);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = setup.copy_project(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/partitioned"),
+        tmp.path(),
+    );
+    let ws = tmp.path().join("ws.sqlite");
+    let o = medallion(
+        &ws,
+        &moto,
+        &[
+            "submit",
+            dir.to_str().unwrap(),
+            "--tier",
+            "fargate",
+            "--partition-range",
+            "2024-01-01..2024-01-02",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let report = json(&o);
+    assert_eq!(report["status"], "success", "{report:#}");
+    assert_eq!(
+        report["steps"].as_array().unwrap().len(),
+        2,
+        "one step per partition on Fargate: {report:#}"
+    );
+    let run_id = report["run_id"].as_str().unwrap();
+    let costs = medallion(
+        &ws,
+        &moto,
+        &["costs", "partitioned", "--run", run_id, "--format", "json"],
+    );
+    assert_eq!(costs.status.code(), Some(0), "{}", text(&costs));
+    let costs = json(&costs);
+    let rows = costs.as_array().unwrap();
+    let mut assets: Vec<&str> = rows.iter().map(|r| r["asset"].as_str().unwrap()).collect();
+    assets.sort_unstable();
+    assert_eq!(assets, vec!["daily_totals", "raw_events"], "{costs:#}");
+    for row in rows {
+        let est = row["est_cost_usd"].as_f64().unwrap();
+        let actual = row["actual_cost_usd"].as_f64().unwrap();
+        assert!(est > 0.0 && actual > 0.0, "{row:#}");
+    }
+}
+
+#[test]
+fn closing_the_studio_leaves_a_remote_run_going_for_attach() {
+    let Some(moto) = peers() else { return };
+    let setup = Setup::new(&moto, "sdetach");
+    let executor = Executor::fargate(&moto, &setup.cluster);
+    executor
+        .hold
+        .store(true, std::sync::atomic::Ordering::Relaxed);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = setup.copy_project(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/partitioned"),
+        tmp.path(),
+    );
+    let ws = tmp.path().join("ws.sqlite");
+    let (id_name, secret_name) = (unique("aws-id"), unique("aws-secret"));
+    store_secret(&ws, &id_name, "testing");
+    store_secret(&ws, &secret_name, "testing");
+    let toml = dir.join("medallion.toml");
+    let edited = std::fs::read_to_string(&toml).unwrap().replace(
+        "[resources.aws]\nkind = \"aws\"\n",
+        &format!(
+            "[resources.aws]\nkind = \"aws\"\naccess_key_id = {{ keyring = \"{id_name}\" }}\nsecret_access_key = {{ keyring = \"{secret_name}\" }}\n"
+        ),
+    );
+    std::fs::write(&toml, edited).unwrap();
+    let mut w = medallion::app::open_workspace(&ws).unwrap();
+    let report = medallion::app::import_project(&mut w, &dir, true, false).unwrap();
+    let project = medallion::app::load_project(&w, &report.name)
+        .unwrap()
+        .project;
+    drop(w);
+    let mut studio = medallion::ui::Studio::with_workspace(Some(project), &ws).unwrap();
+    assert!(
+        studio.start_remote_run(medallion::app::remote::SubmitRequest {
+            selection: "*".into(),
+            partitions: vec!["2024-01-01".into()],
+            force: false,
+            tier: Some(medallion::model::ComputeTier::Fargate),
+            overrides: std::collections::BTreeMap::new(),
+            aws_resource: None,
+            trigger: "studio".into(),
+        })
+    );
+    let mut h = egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .with_max_steps(40)
+        .build_ui_state(
+            |ui, studio: &mut medallion::ui::Studio| medallion::ui::frame_ui(ui, studio),
+            studio,
+        );
+    let start = std::time::Instant::now();
+    while !h
+        .state()
+        .run
+        .as_ref()
+        .is_some_and(|r| r.remote_steps.iter().any(|s| s.remote_id.is_some()))
+    {
+        assert!(
+            start.elapsed() < Duration::from_mins(2),
+            "timed out waiting for the task to be submitted"
+        );
+        h.step();
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let arn = h.state().run.as_ref().unwrap().remote_steps[0]
+        .remote_id
+        .clone()
+        .unwrap();
+    // Quitting the studio (what closing the window does) while the task runs.
+    h.state_mut().shut_down();
+    drop(h);
+    let task = setup.describe_task(&arn);
+    // Not stopped: StopTask would have set the desired status and the reason.
+    assert_eq!(task.desired_status(), Some("RUNNING"), "{task:?}");
+    assert_ne!(
+        task.stopped_reason(),
+        Some("Canceled from Medallion"),
+        "{task:?}"
+    );
+    let w = medallion::app::open_workspace(&ws).unwrap();
+    let unfinished = w.unfinished_remote_runs().unwrap();
+    assert_eq!(unfinished.len(), 1, "the run stays unfinished");
+    let run_id = unfinished[0].clone();
+    let view = medallion::app::remote::view(&w, &run_id).unwrap().unwrap();
+    assert!(!view.cancel_requested);
+    assert_ne!(view.run.status, medallion::model::RunStatus::Canceled);
+    drop(w);
+    // `medallion attach` finishes it.
+    executor
+        .hold
+        .store(false, std::sync::atomic::Ordering::Relaxed);
+    let o = medallion(&ws, &moto, &["attach", &run_id, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let report = json(&o);
+    assert_eq!(report["status"], "success", "{report:#}");
+    assert_eq!(report["steps"][0]["remote_id"], arn.as_str(), "{report:#}");
+}

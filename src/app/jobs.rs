@@ -90,6 +90,8 @@ pub enum JobRequest {
         project: Box<Project>,
         request: Box<super::remote::SubmitRequest>,
         cancel: Arc<AtomicBool>,
+        /// Set when the studio quits: the job lets go of the run without stopping it.
+        detach: Arc<AtomicBool>,
     },
     /// "Check AWS setup" for the project's `aws` resource.
     CheckAws {
@@ -396,9 +398,10 @@ fn handle(
             project,
             request,
             cancel,
+            detach,
         } => {
             let stored = stored_with(ws, *project);
-            let result = super::remote::run_job(ws, &stored, &request, &cancel, &emit);
+            let result = super::remote::run_job(ws, &stored, &request, &cancel, &detach, &emit);
             emit(JobEvent::MaterializeFinished {
                 result: result.map(|run| vec![run]).map_err(|e| format!("{e:#}")),
             });

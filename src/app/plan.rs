@@ -258,6 +258,29 @@ pub fn record_actual_cost(
     partition: Option<&str>,
     shape: &RunShape,
 ) -> Result<StepCostRecord, AppError> {
+    actual_cost(ws, run_id, asset, partition, shape, false)
+}
+
+/// [`record_actual_cost`] for a part of a run step (one partition of a backfill that runs as
+/// a step of its own): added to what the step's other parts recorded.
+pub fn add_actual_cost(
+    ws: &mut Workspace,
+    run_id: &str,
+    asset: &AssetKey,
+    partition: Option<&str>,
+    shape: &RunShape,
+) -> Result<StepCostRecord, AppError> {
+    actual_cost(ws, run_id, asset, partition, shape, true)
+}
+
+fn actual_cost(
+    ws: &mut Workspace,
+    run_id: &str,
+    asset: &AssetKey,
+    partition: Option<&str>,
+    shape: &RunShape,
+    add: bool,
+) -> Result<StepCostRecord, AppError> {
     let prices = load_prices(ws)?;
     let (cost_usd, as_of, missing) = match cost::run_cost(shape, &prices) {
         Ok(c) => (Some(c.cost_usd), Some(c.prices_as_of), None),
@@ -277,7 +300,11 @@ pub fn record_actual_cost(
         prices_as_of: as_of,
         missing_price: missing,
     };
-    ws.record_actual_cost(&record)?;
+    if add {
+        ws.add_actual_cost(&record)?;
+    } else {
+        ws.record_actual_cost(&record)?;
+    }
     Ok(record)
 }
 

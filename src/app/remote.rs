@@ -11,7 +11,8 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::AtomicBool;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use serde::{Deserialize, Serialize};
@@ -33,6 +34,13 @@ use crate::store::{StoredProject, Workspace};
 pub const INPUTS_RESOURCE: &str = "_medallion_inputs";
 /// How long a driver's lease on a run lasts without renewal.
 const LEASE_SECS: i64 = 10;
+/// How many status checks of a step may fail in a row before the step fails.
+const STATUS_ATTEMPTS: u32 = 5;
+/// Why a local step found unfinished after its process stopped failed.
+pub const LOCAL_INTERRUPTED: &str =
+    "interrupted: the process running this local step stopped; submit again";
+/// How long a local step without a timeout holds its run.
+const LOCAL_LEASE_SECS: u32 = 3600;
 /// What a canceled task is told.
 pub const CANCEL_REASON: &str = "Canceled from Medallion";
 
@@ -331,6 +339,18 @@ pub fn submit(
     detach: bool,
     on_event: &mut dyn FnMut(&str, &RunEvent),
 ) -> Result<String, AppError> {
+    submit_with(ws, stored, request, detach, None, on_event)
+}
+
+/// [`submit`], with the flag that stops local steps (the studio's Cancel).
+fn submit_with(
+    ws: &mut Workspace,
+    stored: &StoredProject,
+    request: &SubmitRequest,
+    detach: bool,
+    cancel: Option<&Arc<AtomicBool>>,
+    on_event: &mut dyn FnMut(&str, &RunEvent),
+) -> Result<String, AppError> {
     let project = &stored.project;
     if let Some(first) = crate::model::validate(project)
         .iter()
@@ -440,6 +460,8 @@ pub fn submit(
             .unwrap_or_else(|| PathBuf::from(".")),
         run_id: run.id.clone(),
         me: driver_id(),
+        cancel: cancel.map_or_else(Arc::default, Arc::clone),
+        status_errors: BTreeMap::new(),
     };
     driver.drive(detach, None, on_event)?;
     Ok(run.id)
@@ -547,6 +569,10 @@ struct Driver<'w> {
     project_dir: PathBuf,
     run_id: String,
     me: String,
+    /// Stops the local steps this driver runs (the studio's Cancel).
+    cancel: Arc<AtomicBool>,
+    /// Status checks that failed in a row, per step.
+    status_errors: BTreeMap<String, u32>,
 }
 
 impl<'w> Driver<'w> {
@@ -568,6 +594,8 @@ impl<'w> Driver<'w> {
             project_dir,
             run_id: run_id.to_owned(),
             me: driver_id(),
+            cancel: Arc::default(),
+            status_errors: BTreeMap::new(),
         })
     }
 
@@ -794,6 +822,11 @@ impl<'w> Driver<'w> {
                     None => self.start(s, on_event)?,
                 }
             }
+            // A local step runs inside one call of `start`: found still submitted, the process
+            // that ran it stopped before it ended.
+            StepStatus::Submitted if s.tier == ComputeTier::Local.as_str() => {
+                self.fail_step(s, LOCAL_INTERRUPTED.to_owned(), on_event)?;
+            }
             StepStatus::Submitted => self.poll(s, on_event)?,
             _ => {}
         }
@@ -1001,22 +1034,56 @@ impl<'w> Driver<'w> {
         s.status = StepStatus::Submitted;
         s.submitted_at = Some(now());
         self.ws.save_remote_step(&self.run_id, &s)?;
-        let cancel = AtomicBool::new(false);
+        // Hold the run while the step runs here (its timeout, or an hour), so no other process
+        // takes a local step still running for an interrupted one.
+        self.ws.take_remote_lease(
+            &self.run_id,
+            &self.me,
+            LEASE_SECS + i64::from(s.timeout_secs.unwrap_or(LOCAL_LEASE_SECS)),
+        )?;
+        let ran = self.run_local_children(&s, plan);
+        self.ws
+            .take_remote_lease(&self.run_id, &self.me, LEASE_SECS)?;
+        match ran {
+            Ok(results) => self.ingest_results(s, &results, on_event),
+            Err(e) => self.fail_step(s, e, on_event),
+        }
+    }
+
+    fn run_local_children(
+        &self,
+        s: &RemoteStepRow,
+        plan: &StepPlan,
+    ) -> Result<Vec<StepResult>, String> {
+        let cancel = Arc::clone(&self.cancel);
         let mut results = Vec::new();
-        for child in 0..Self::children(&s) {
-            let index = (Self::children(&s) > 1).then_some(child);
-            let result = runner::run_plan(
+        for child in 0..Self::children(s) {
+            let index = (Self::children(s) > 1).then_some(child);
+            results.push(runner::run_plan(
                 &self.aws,
                 plan,
                 index,
                 Some(&self.project_dir),
                 &mut std::io::sink(),
                 &cancel,
-            )
-            .map_err(AppError::BadRequest)?;
-            results.push(result);
+            )?);
         }
-        self.ingest_results(s, &results, on_event)
+        Ok(results)
+    }
+
+    /// Ends a step as failed with `error` (the run goes on to its end as a failure).
+    fn fail_step(
+        &mut self,
+        mut s: RemoteStepRow,
+        error: String,
+        on_event: &mut dyn FnMut(&str, &RunEvent),
+    ) -> Result<(), AppError> {
+        let message = format!("step {}: {error}", s.step_id);
+        s.status = StepStatus::Failure;
+        s.error = Some(error);
+        s.ended_at = Some(now());
+        self.ws.save_remote_step(&self.run_id, &s)?;
+        self.log(LogLevel::Error, message, on_event)
     }
 
     /// Reads new log lines of every child, then the results; finishes the step when every
@@ -1101,9 +1168,17 @@ impl<'w> Driver<'w> {
                 Ok(Some(bytes)) => match serde_json::from_slice::<StepResult>(&bytes) {
                     Ok(r) => results.push(r),
                     Err(e) => {
-                        return Err(AppError::BadRequest(format!(
-                            "the step result {uri} is malformed: {e}"
-                        )));
+                        // The step failed; the driver carries on with the rest of the run.
+                        if let Ok(state) = launcher.status(&id) {
+                            s.remote_status = Some(state.status);
+                            s.exit_code = state.exit_code;
+                            s.stop_reason = state.reason;
+                        }
+                        return self.fail_step(
+                            s,
+                            format!("malformed result at {uri}: {e}"),
+                            on_event,
+                        );
                     }
                 },
                 Ok(None) => break,
@@ -1121,7 +1196,37 @@ impl<'w> Driver<'w> {
             }
             return self.ingest_results(s, &results, on_event);
         }
-        let state = launcher.status(&id).map_err(AppError::BadRequest)?;
+        let state = match launcher.status(&id) {
+            Ok(state) => {
+                self.status_errors.remove(&s.step_id);
+                state
+            }
+            Err(e) => {
+                // Like a failed log read: try again on the next pass, unless the platform says
+                // the task is gone or it keeps failing.
+                let failures = self.status_errors.entry(s.step_id.clone()).or_default();
+                *failures += 1;
+                let failures = *failures;
+                let lower = e.to_lowercase();
+                if lower.contains("missing") || lower.contains("not found") {
+                    self.status_errors.remove(&s.step_id);
+                    let error = format!("{} no longer knows {id}: {e}", s.tier);
+                    return self.fail_step(s, error, on_event);
+                }
+                if failures >= STATUS_ATTEMPTS {
+                    self.status_errors.remove(&s.step_id);
+                    return self.fail_step(
+                        s,
+                        format!(
+                            "the status of {id} could not be read {failures} times in a row: {e}"
+                        ),
+                        on_event,
+                    );
+                }
+                tracing::warn!(run = %self.run_id, step = %s.step_id, error = %e, "reading the step status failed; will retry");
+                return Ok(());
+            }
+        };
         let changed = s.remote_status.as_deref() != Some(state.status.as_str());
         s.remote_status = Some(state.status.clone());
         s.exit_code = state.exit_code;
@@ -1288,7 +1393,17 @@ impl<'w> Driver<'w> {
         }
         let measured: f64 = own.values().sum();
         let rest = (total - measured).max(0.0) / s.assets.len() as f64;
-        let partition = cost_partition(&s.partitions).map(str::to_owned);
+        // Actuals sit beside the estimate, under the run's cost partition: a step that ran part
+        // of a backfill (one partition on a tier without arrays) adds its share to it.
+        let run_partitions = self
+            .ws
+            .remote_run(&self.run_id)?
+            .and_then(|r| serde_json::from_str::<SubmitRequest>(&r.request).ok())
+            .map(|r| r.partitions);
+        let (partition, accumulate) = match &run_partitions {
+            Some(run) if *run != s.partitions => (cost_partition(run).map(str::to_owned), true),
+            _ => (cost_partition(&s.partitions).map(str::to_owned), false),
+        };
         let mut priced = 0.0;
         let mut missing = None;
         for key in &s.assets {
@@ -1302,13 +1417,23 @@ impl<'w> Driver<'w> {
                 node_type: node_type.clone(),
                 parallel: u32::try_from(results.len()).unwrap_or(u32::MAX),
             };
-            let record = super::plan::record_actual_cost(
-                self.ws,
-                &self.run_id,
-                key,
-                partition.as_deref(),
-                &shape,
-            )?;
+            let record = if accumulate {
+                super::plan::add_actual_cost(
+                    self.ws,
+                    &self.run_id,
+                    key,
+                    partition.as_deref(),
+                    &shape,
+                )?
+            } else {
+                super::plan::record_actual_cost(
+                    self.ws,
+                    &self.run_id,
+                    key,
+                    partition.as_deref(),
+                    &shape,
+                )?
+            };
             match record.cost_usd {
                 Some(c) => priced += c,
                 None => missing = record.missing_price,
@@ -1556,12 +1681,15 @@ fn cost_partition(partitions: &[String]) -> Option<&str> {
 }
 
 /// The studio's remote run, on the job thread: submits, then follows the run to its end,
-/// handing its events and step states to `emit`. `cancel` stops the remote steps.
+/// handing its events and step states to `emit`. `cancel` stops the remote steps; `detach`
+/// (the studio quitting) lets go of the run without stopping anything: it stays unfinished in
+/// the workspace for the next start's reattach or `medallion attach`.
 pub(super) fn run_job(
     ws: &mut Workspace,
     stored: &StoredProject,
     request: &SubmitRequest,
-    cancel: &AtomicBool,
+    cancel: &Arc<AtomicBool>,
+    detach: &AtomicBool,
     emit: &dyn Fn(super::jobs::JobEvent),
 ) -> Result<RunRecord, AppError> {
     use super::jobs::JobEvent;
@@ -1571,18 +1699,25 @@ pub(super) fn run_job(
             events: vec![event.clone()],
         });
     };
-    let run_id = submit(ws, stored, request, true, &mut forward)?;
+    let run_id = submit_with(ws, stored, request, true, Some(cancel), &mut forward)?;
     let steps = |ws: &Workspace| ws.remote_steps(&run_id).unwrap_or_default();
     emit(JobEvent::RemoteSteps {
         run_id: run_id.clone(),
         steps: steps(ws),
     });
     let mut driver = Driver::open(ws, &run_id)?;
+    driver.cancel = Arc::clone(cancel);
     let mut on_event = |id: &str, event: &RunEvent| {
         forward(id, event);
     };
     // Follow step by step, refreshing the step table after each pass.
     loop {
+        if detach.load(Ordering::Relaxed) && !cancel.load(Ordering::Relaxed) {
+            let me = driver.me.clone();
+            driver.ws.release_remote_lease(&run_id, &me)?;
+            tracing::info!(run = %run_id, "left the remote run to go on without this studio");
+            break;
+        }
         driver.drive_once(Some(cancel), &mut on_event)?;
         emit(JobEvent::RemoteSteps {
             run_id: run_id.clone(),

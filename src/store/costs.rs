@@ -140,6 +140,45 @@ impl Workspace {
         Ok(())
     }
 
+    /// Adds a part of a run step's actual cost (one partition of a backfill run as its own
+    /// step) to what is recorded under the same key; a part without a price leaves the sum
+    /// as it is and names the missing price.
+    pub fn add_actual_cost(&mut self, a: &StepCostRecord) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO cost_run_steps (run_id, asset_key, partition_key, tier, vcpu, memory_mb, spot,
+                    actual_duration_secs, actual_cost_usd, prices_as_of, missing_price, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+                 ON CONFLICT (run_id, asset_key, partition_key) DO UPDATE SET
+                    tier = excluded.tier, vcpu = excluded.vcpu, memory_mb = excluded.memory_mb,
+                    spot = excluded.spot,
+                    actual_duration_secs = coalesce(cost_run_steps.actual_duration_secs, 0)
+                        + excluded.actual_duration_secs,
+                    actual_cost_usd = CASE WHEN excluded.actual_cost_usd IS NULL
+                        THEN cost_run_steps.actual_cost_usd
+                        ELSE coalesce(cost_run_steps.actual_cost_usd, 0) + excluded.actual_cost_usd END,
+                    prices_as_of = excluded.prices_as_of,
+                    missing_price = coalesce(excluded.missing_price, cost_run_steps.missing_price),
+                    updated_at = excluded.updated_at",
+                params![
+                    a.run_id,
+                    a.asset.as_str(),
+                    a.partition.as_deref().unwrap_or(""),
+                    a.tier.as_str(),
+                    a.vcpu,
+                    i64::from(a.memory_mb),
+                    a.spot,
+                    a.duration_secs,
+                    a.cost_usd,
+                    a.prices_as_of,
+                    a.missing_price,
+                    now()
+                ],
+            )
+            .map_err(|err| classify(&self.path, "add to an actual cost", err))?;
+        Ok(())
+    }
+
     /// The costs of one run's steps.
     pub fn run_costs(&self, run_id: &str) -> Result<Vec<StepCost>, StoreError> {
         self.step_costs("c.run_id = ?1", run_id)
@@ -261,6 +300,23 @@ mod tests {
             prices_as_of: Some("2026-11-26".into()),
             missing_price: None,
         }
+    }
+
+    #[test]
+    fn parts_of_a_backfill_add_up_beside_its_estimate() {
+        let (_dir, mut ws) = workspace();
+        ws.record_estimated_cost(&record("r1", 100.0, Some(0.01)))
+            .unwrap();
+        ws.add_actual_cost(&record("r1", 40.0, Some(0.004)))
+            .unwrap();
+        ws.add_actual_cost(&record("r1", 60.0, Some(0.006)))
+            .unwrap();
+        let costs = ws.run_costs("r1").unwrap();
+        assert_eq!(costs.len(), 1);
+        let c = &costs[0];
+        assert_eq!(c.est_cost_usd, Some(0.01));
+        assert_eq!(c.actual_duration_secs, Some(100.0));
+        assert!((c.actual_cost_usd.unwrap() - 0.01).abs() < 1e-12);
     }
 
     #[test]

@@ -569,9 +569,14 @@ impl Studio {
     /// Saves what is unsaved and waits for the worker to finish (the window is closing).
     pub fn shut_down(&mut self) {
         self.save_now();
-        // A run lives in this process: closing the window stops it (recorded as canceled).
+        // A local run lives in this process: closing the window stops it (recorded as
+        // canceled). A remote run goes on on AWS: its driver lets go of it, and the next start
+        // (or `medallion attach`) follows it to its end.
         if let Some(run) = &mut self.run {
-            run.cancel();
+            match &run.detach {
+                Some(detach) => detach.store(true, std::sync::atomic::Ordering::Relaxed),
+                None => run.cancel(),
+            }
         }
         if let Some(jobs) = self.jobs.take() {
             jobs.finish();

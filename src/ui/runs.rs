@@ -96,6 +96,9 @@ pub struct RunView {
     pub nodes: HashMap<AssetKey, NodeStatus>,
     /// Set while the run is live: Cancel sets it, the engine stops between steps.
     pub cancel: Option<Arc<AtomicBool>>,
+    /// Set for a live remote run: quitting the studio sets it, and the run is left to go on
+    /// on AWS (reattached on the next start, or by `medallion attach`) instead of canceled.
+    pub detach: Option<Arc<AtomicBool>>,
     pub started: Option<Instant>,
     pub finished_after_ms: Option<u64>,
     /// The report of a past run (for the quality view and the HTML export).

@@ -109,15 +109,19 @@ impl Studio {
             }
         };
         let cancel = Arc::new(AtomicBool::new(false));
+        let detach = Arc::new(AtomicBool::new(false));
         let project = Box::new(self.project().clone());
         if !self.send_job(JobRequest::SubmitRemote {
             project,
             request: Box::new(request),
             cancel: Arc::clone(&cancel),
+            detach: Arc::clone(&detach),
         }) {
             return false;
         }
-        self.run = Some(RunView::live(&plan, cancel));
+        let mut view = RunView::live(&plan, cancel);
+        view.detach = Some(detach);
+        self.run = Some(view);
         self.workbench.open = true;
         self.workbench.tab = WorkbenchTab::Run;
         self.workbench.selected_check = None;
