@@ -1269,6 +1269,11 @@ fn the_studio_launches_on_aws_with_a_tier_per_step_and_shows_the_remote_steps() 
         h.query_all_by_label("success").count() >= 2,
         "both steps shown as succeeded"
     );
+    // Estimated and actual cost per step: the local step costs nothing on AWS, the Fargate
+    // step shows both figures.
+    h.get_by_label("no AWS cost");
+    h.get_by_label_contains("est $");
+    h.get_by_label_contains(" · actual $");
 }
 
 #[test]

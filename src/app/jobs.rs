@@ -144,6 +144,8 @@ pub enum JobEvent {
     RemoteSteps {
         run_id: String,
         steps: Vec<super::remote::RemoteStepRow>,
+        /// Estimated and actual cost per asset of the run (`app::plan::run_costs`).
+        costs: Vec<crate::store::StepCost>,
     },
     AwsSetup {
         result: Result<Vec<super::remote::SetupCheck>, String>,
@@ -377,6 +379,7 @@ fn handle(
             });
             if let Ok(Some(view)) = super::remote::view(ws, &run_id) {
                 emit(JobEvent::RemoteSteps {
+                    costs: super::plan::run_costs(ws, &run_id).unwrap_or_default(),
                     run_id,
                     steps: view.steps,
                 });

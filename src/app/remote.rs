@@ -1701,9 +1701,11 @@ pub(super) fn run_job(
     };
     let run_id = submit_with(ws, stored, request, true, Some(cancel), &mut forward)?;
     let steps = |ws: &Workspace| ws.remote_steps(&run_id).unwrap_or_default();
+    let costs = |ws: &Workspace| super::plan::run_costs(ws, &run_id).unwrap_or_default();
     emit(JobEvent::RemoteSteps {
         run_id: run_id.clone(),
         steps: steps(ws),
+        costs: costs(ws),
     });
     let mut driver = Driver::open(ws, &run_id)?;
     driver.cancel = Arc::clone(cancel);
@@ -1722,6 +1724,7 @@ pub(super) fn run_job(
         emit(JobEvent::RemoteSteps {
             run_id: run_id.clone(),
             steps: steps(driver.ws),
+            costs: costs(driver.ws),
         });
         if driver.ws.remote_run(&run_id)?.is_some_and(|r| r.finished) {
             break;

@@ -107,6 +107,8 @@ pub struct RunView {
     pub done: bool,
     /// The steps of a remote run (tier, remote id, status, measured figures).
     pub remote_steps: Vec<crate::app::remote::RemoteStepRow>,
+    /// Estimated and actual cost per asset of a remote run.
+    pub remote_costs: Vec<crate::store::StepCost>,
     elapsed_ms: u64,
 }
 

@@ -380,11 +380,16 @@ impl Studio {
                 self.apply_compute_event(event);
                 false
             }
-            JobEvent::RemoteSteps { run_id, steps } => {
+            JobEvent::RemoteSteps {
+                run_id,
+                steps,
+                costs,
+            } => {
                 if let Some(run) = &mut self.run
                     && run.run_id.as_ref().is_none_or(|id| *id == run_id)
                 {
                     run.remote_steps = steps;
+                    run.remote_costs = costs;
                 }
                 false
             }

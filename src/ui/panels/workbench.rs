@@ -255,7 +255,7 @@ fn run_ui(ui: &mut egui::Ui, studio: &mut Studio) {
         });
     });
     if !run.remote_steps.is_empty() {
-        remote_steps_ui(ui, &run.remote_steps);
+        remote_steps_ui(ui, &run.remote_steps, &run.remote_costs);
     }
     if let Some(error) = &run.error
         && run.status != Some(crate::model::RunStatus::Canceled)
@@ -1000,10 +1000,14 @@ fn quality_ui(ui: &mut egui::Ui, studio: &mut Studio) {
 
 /// The steps of a remote run: where each runs, its remote id, state and measured figures
 /// (duration × size is what the actual cost is computed from).
-fn remote_steps_ui(ui: &mut egui::Ui, steps: &[crate::app::remote::RemoteStepRow]) {
+fn remote_steps_ui(
+    ui: &mut egui::Ui,
+    steps: &[crate::app::remote::RemoteStepRow],
+    costs: &[crate::store::StepCost],
+) {
     egui::Grid::new("remote_steps")
         .striped(true)
-        .num_columns(6)
+        .num_columns(7)
         .show(ui, |ui| {
             for s in steps {
                 ui.label(RichText::new(&s.step_id).monospace());
@@ -1022,9 +1026,9 @@ fn remote_steps_ui(ui: &mut egui::Ui, steps: &[crate::app::remote::RemoteStepRow
                         .weak(),
                 );
                 let size = format!(
-                    "{} vCPU · {} MiB{}",
-                    s.vcpu,
-                    s.memory_mb,
+                    "{} · {}{}",
+                    crate::app::plan::format_vcpu(s.vcpu),
+                    crate::app::plan::format_memory(s.memory_mb),
                     if s.spot { " · spot" } else { "" }
                 );
                 let measured = s.duration_secs.map_or_else(String::new, |d| {
@@ -1042,7 +1046,32 @@ fn remote_steps_ui(ui: &mut egui::Ui, steps: &[crate::app::remote::RemoteStepRow
                 .collect::<Vec<_>>()
                 .join(" · ");
                 weak(ui, platform);
+                ui.label(step_cost_text(s, costs));
                 ui.end_row();
             }
         });
+}
+
+/// "est $0.0012 · actual $0.0009" for a remote step: the sum over its assets' cost rows.
+fn step_cost_text(
+    step: &crate::app::remote::RemoteStepRow,
+    costs: &[crate::store::StepCost],
+) -> String {
+    let rows: Vec<&crate::store::StepCost> = costs
+        .iter()
+        .filter(|c| step.assets.contains(&c.asset))
+        .collect();
+    let sum = |f: fn(&crate::store::StepCost) -> Option<f64>| -> Option<f64> {
+        let values: Vec<f64> = rows.iter().filter_map(|c| f(c)).collect();
+        (!values.is_empty()).then(|| values.iter().sum())
+    };
+    let money = |v: Option<f64>| v.map_or_else(|| "—".to_owned(), crate::app::plan::format_usd);
+    if step.tier == "local" {
+        return "no AWS cost".to_owned();
+    }
+    format!(
+        "est {} · actual {}",
+        money(sum(|c| c.est_cost_usd)),
+        money(sum(|c| c.actual_cost_usd))
+    )
 }
