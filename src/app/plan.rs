@@ -25,7 +25,8 @@ use crate::model::{
     AssetDefinition, AssetKey, ComputeTier, PriceOverride, PriceTable, RunEvent, SourceSpec,
     StepOutcome,
 };
-use crate::store::{StepCost, StepCostRecord, StoredProject, Workspace};
+pub use crate::store::StepCost;
+use crate::store::{StepCostRecord, StoredProject, Workspace};
 
 /// The price table shipped with this build.
 pub const SHIPPED_PRICES: &str = include_str!("../../assets/prices.toml");

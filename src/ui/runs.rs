@@ -108,7 +108,7 @@ pub struct RunView {
     /// The steps of a remote run (tier, remote id, status, measured figures).
     pub remote_steps: Vec<crate::app::remote::RemoteStepRow>,
     /// Estimated and actual cost per asset of a remote run.
-    pub remote_costs: Vec<crate::store::StepCost>,
+    pub remote_costs: Vec<crate::app::plan::StepCost>,
     elapsed_ms: u64,
 }
 

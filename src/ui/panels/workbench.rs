@@ -1003,7 +1003,7 @@ fn quality_ui(ui: &mut egui::Ui, studio: &mut Studio) {
 fn remote_steps_ui(
     ui: &mut egui::Ui,
     steps: &[crate::app::remote::RemoteStepRow],
-    costs: &[crate::store::StepCost],
+    costs: &[crate::app::plan::StepCost],
 ) {
     egui::Grid::new("remote_steps")
         .striped(true)
@@ -1055,13 +1055,13 @@ fn remote_steps_ui(
 /// "est $0.0012 · actual $0.0009" for a remote step: the sum over its assets' cost rows.
 fn step_cost_text(
     step: &crate::app::remote::RemoteStepRow,
-    costs: &[crate::store::StepCost],
+    costs: &[crate::app::plan::StepCost],
 ) -> String {
-    let rows: Vec<&crate::store::StepCost> = costs
+    let rows: Vec<&crate::app::plan::StepCost> = costs
         .iter()
         .filter(|c| step.assets.contains(&c.asset))
         .collect();
-    let sum = |f: fn(&crate::store::StepCost) -> Option<f64>| -> Option<f64> {
+    let sum = |f: fn(&crate::app::plan::StepCost) -> Option<f64>| -> Option<f64> {
         let values: Vec<f64> = rows.iter().filter_map(|c| f(c)).collect();
         (!values.is_empty()).then(|| values.iter().sum())
     };
