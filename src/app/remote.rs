@@ -303,7 +303,7 @@ fn now() -> String {
 }
 
 /// How often a driver looks at its remote steps (`MEDALLION_REMOTE_POLL_MS`, default 2 s).
-fn poll_interval() -> Duration {
+pub fn poll_interval() -> Duration {
     Duration::from_millis(
         std::env::var("MEDALLION_REMOTE_POLL_MS")
             .ok()

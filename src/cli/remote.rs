@@ -328,7 +328,8 @@ fn logs(
                 _ => EXIT_OK,
             });
         }
-        std::thread::sleep(std::time::Duration::from_millis(500));
+        // As often as a driver polls (each pass may drive the run: logs, results, status).
+        std::thread::sleep(app::remote::poll_interval());
         reconcile_quietly(ws);
     }
 }
