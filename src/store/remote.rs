@@ -383,20 +383,7 @@ impl Workspace {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(sql)?;
-        let first: i64 = tx
-            .query_row(
-                "SELECT next_seq FROM remote_runs WHERE run_id = ?1",
-                [run_id],
-                |r| r.get(0),
-            )
-            .map_err(sql)?;
-        let first = first as u64;
-        write_events(&tx, &path, run_id, first, events)?;
-        tx.execute(
-            "UPDATE remote_runs SET next_seq = ?2 WHERE run_id = ?1",
-            params![run_id, (first + events.len() as u64) as i64],
-        )
-        .map_err(sql)?;
+        let first = append_numbered(&tx, &path, run_id, events)?;
         tx.execute(
             "INSERT INTO remote_logs (run_id, position, child, log_position, next_event, done)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6)
@@ -428,20 +415,7 @@ impl Workspace {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(sql)?;
-        let first: i64 = tx
-            .query_row(
-                "SELECT next_seq FROM remote_runs WHERE run_id = ?1",
-                [run_id],
-                |r| r.get(0),
-            )
-            .map_err(sql)?;
-        let first = first as u64;
-        write_events(&tx, &path, run_id, first, events)?;
-        tx.execute(
-            "UPDATE remote_runs SET next_seq = ?2 WHERE run_id = ?1",
-            params![run_id, (first + events.len() as u64) as i64],
-        )
-        .map_err(sql)?;
+        let first = append_numbered(&tx, &path, run_id, events)?;
         tx.commit().map_err(sql)?;
         Ok(first)
     }
@@ -519,6 +493,32 @@ impl Workspace {
         tx.commit().map_err(sql)?;
         Ok(())
     }
+}
+
+/// Writes events of a remote run numbered after its previous ones (`remote_runs.next_seq`)
+/// and advances the counter, inside the caller's transaction. Returns the first `seq`.
+fn append_numbered(
+    tx: &rusqlite::Transaction<'_>,
+    path: &std::path::Path,
+    run_id: &str,
+    events: &[RunEvent],
+) -> Result<u64, StoreError> {
+    let sql = |e| classify(path, "record remote events", e);
+    let first: i64 = tx
+        .query_row(
+            "SELECT next_seq FROM remote_runs WHERE run_id = ?1",
+            [run_id],
+            |r| r.get(0),
+        )
+        .map_err(sql)?;
+    let first = first as u64;
+    write_events(tx, path, run_id, first, events)?;
+    tx.execute(
+        "UPDATE remote_runs SET next_seq = ?2 WHERE run_id = ?1",
+        params![run_id, (first + events.len() as u64) as i64],
+    )
+    .map_err(sql)?;
+    Ok(first)
 }
 
 #[cfg(test)]
