@@ -5,10 +5,15 @@ use std::process::ExitCode;
 
 // mimalloc keeps egui's per-frame vertex buffers and polars' columns off glibc's
 // mmap/munmap path (measured 2–3× faster tessellation, see ARCHITECTURE.md).
+//
+// Built with `no_thp`: mimalloc otherwise advises transparent huge pages for its arenas, and
+// every purge-and-reuse of a freed column then faults in a fresh 2 MiB page the kernel must zero.
+// That zeroing was a third of the CPU time of `medallion bench engine` at N = 1,000,000.
 #[global_allocator]
 static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 fn main() -> ExitCode {
+    medallion::cli::tune_allocator();
     // kube and the AWS SDK both bring rustls; without one process-wide provider the first TLS
     // client panics. Installing fails only if one is already installed, which is fine.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();

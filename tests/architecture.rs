@@ -58,6 +58,7 @@ const OWNED_LIBRARIES: &[(&str, &str)] = &[
     ("egui_graphs", "ui"),
     ("rfd", "ui"),
     ("clap", "cli"),
+    ("libmimalloc_sys", "cli"),
 ];
 
 /// What the pure model must never do.
