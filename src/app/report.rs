@@ -267,8 +267,8 @@ pub fn to_html(r: &RunReport) -> String {
                 c.distinct_label(),
                 esc(c.min.as_deref().unwrap_or("")),
                 esc(c.max.as_deref().unwrap_or("")),
-                c.mean.map(|v| format!("{v:.4}")).unwrap_or_default(),
-                c.std.map(|v| format!("{v:.4}")).unwrap_or_default(),
+                c.moment_label(c.mean),
+                c.moment_label(c.std),
             );
         }
         h.push_str("</table>");

@@ -172,8 +172,9 @@ pub struct ColumnProfile {
     pub top_values: Vec<(String, u64)>,
     /// Equal-width histogram over [min, max] (numeric columns): bucket lower bounds and counts.
     pub histogram: Vec<(f64, u64)>,
-    /// Whether the top values and the histogram were estimated from an evenly spaced sample
-    /// (large tables; their counts are scaled up to the whole table).
+    /// Whether the top values, the histogram, the mean and the stddev were estimated from a
+    /// sample spread over the whole table (large tables; counts are scaled up to the whole
+    /// table). Nulls, min and max are always exact.
     #[serde(default)]
     pub sampled: bool,
     /// Whether `distinct_count` is an estimate (`HyperLogLog`, large tables).
@@ -182,6 +183,15 @@ pub struct ColumnProfile {
 }
 
 impl ColumnProfile {
+    /// A mean or stddev as shown: `≈` marks an estimate from a sample.
+    pub fn moment_label(&self, value: Option<f64>) -> String {
+        match value {
+            Some(v) if self.sampled => format!("≈{v:.4}"),
+            Some(v) => format!("{v:.4}"),
+            None => String::new(),
+        }
+    }
+
     /// The distinct count as shown: `≈` marks an estimate.
     pub fn distinct_label(&self) -> String {
         if self.distinct_approx {
