@@ -54,6 +54,22 @@ pub enum EngineError {
     Cycle(String),
 }
 
+/// polars prints its warnings straight to stderr. A deprecation inside polars itself (its SQL
+/// layer casts a `DATE '…'` literal from a string, which polars has deprecated) is no business of
+/// the user's terminal: deprecations go to the debug log (`-vv`), other polars warnings to the
+/// warning log, both through `tracing` like the rest of Medallion's output.
+pub fn route_polars_warnings() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        polars::error::set_warning_function(|message, kind| match kind {
+            polars::error::PolarsWarning::Deprecation => {
+                tracing::debug!(target: "medallion::engine::polars", "polars deprecation: {message}");
+            }
+            other => tracing::warn!(target: "medallion::engine::polars", "polars {other:?}: {message}"),
+        });
+    });
+}
+
 /// Lower-case hex of some bytes.
 pub fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
@@ -413,6 +429,7 @@ pub fn execute_io(
     cancel: &AtomicBool,
     max_parallel: usize,
 ) -> RunStatus {
+    route_polars_warnings();
     // A fetch in flight gives up when the run is canceled.
     let cancelable = fetch::Cancelable {
         inner: fetcher,
@@ -1291,6 +1308,7 @@ pub fn preview_with(
     limit: usize,
     fetcher: &dyn fetch::SourceFetcher,
 ) -> Result<Preview, EngineError> {
+    route_polars_warnings();
     let graph = AssetGraph::build(project);
     let asset = project
         .asset(key)
