@@ -715,6 +715,13 @@ fn partitions_run_one_key_or_a_backfill_range() {
         ],
     );
     assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    // Retention counts per asset and partition: each partition's only file stays.
+    let o = medallion(
+        &ws,
+        &["gc", d, "--keep", "1", "--dry-run", "--format", "json"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(json(&o)["removed"], serde_json::json!([]), "{}", text(&o));
 }
 
 #[test]
@@ -998,4 +1005,87 @@ fn every_read_and_write_of_a_run_goes_through_the_io_manager() {
         !tmp.path().join("unused").exists(),
         "nothing may bypass the IO manager"
     );
+}
+
+/// Runs keep the newest files of each asset (`MEDALLION_KEEP_MATERIALIZATIONS`), `gc` removes
+/// more on request, and the newest always stays: incremental runs, history and reports keep
+/// working.
+#[test]
+fn old_materialization_files_go_and_the_newest_stay() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().join("ws.sqlite");
+    let store = tmp
+        .path()
+        .join("materializations")
+        .join("customer_analytics");
+    let d = example();
+    let d = d.to_str().unwrap();
+    let run = |keep: &str, force: bool| {
+        let mut args = vec!["materialize", d, "--format", "json"];
+        if force {
+            args.push("--force");
+        }
+        let o = Command::new(env!("CARGO_BIN_EXE_medallion"))
+            .args(&args)
+            .env("MEDALLION_WORKSPACE", &ws)
+            .env("MEDALLION_KEEP_MATERIALIZATIONS", keep)
+            .env_remove("MEDALLION_LOG")
+            .output()
+            .unwrap();
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        json(&o)
+    };
+    let parquet_files = || {
+        walk(&store)
+            .into_iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "parquet"))
+            .count()
+    };
+    let first = run("2", true);
+    let first_run = first["runs"][0]["run_id"].as_str().unwrap().to_owned();
+    run("2", true);
+    run("2", true);
+    assert_eq!(parquet_files(), 6 * 2, "two files per asset stay");
+    run("0", true);
+    assert_eq!(parquet_files(), 6 * 3, "0 keeps every file");
+
+    let o = medallion(
+        &ws,
+        &["gc", d, "--keep", "1", "--dry-run", "--format", "json"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let dry = json(&o);
+    assert_eq!(dry["removed"].as_array().unwrap().len(), 6 * 2);
+    assert_eq!(parquet_files(), 6 * 3, "a dry run removes nothing");
+
+    let o = medallion(&ws, &["gc", d, "--keep", "1", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let done = json(&o);
+    assert_eq!(done["removed"].as_array().unwrap().len(), 6 * 2);
+    assert!(done["bytes"].as_u64().unwrap() > 0);
+    assert_eq!(parquet_files(), 6, "the newest file of each asset stays");
+    let o = medallion(&ws, &["gc", d, "--keep", "1", "--format", "json"]);
+    assert_eq!(
+        json(&o)["removed"].as_array().unwrap().len(),
+        0,
+        "nothing is removed twice"
+    );
+
+    // The newest files are what incremental runs read: everything is up to date.
+    let again = run("2", false);
+    assert!(
+        outcomes(&again).iter().all(|(_, o)| o == "up_to_date"),
+        "{:?}",
+        outcomes(&again)
+    );
+    // The first run's rows and report survive its files.
+    let report = tmp.path().join("first.json");
+    let o = medallion(
+        &ws,
+        &["report", &first_run, "--json", report.to_str().unwrap()],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let r: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
+    assert_eq!(r["profiles"].as_array().unwrap().len(), 6);
 }

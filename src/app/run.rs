@@ -87,6 +87,112 @@ pub fn partition_range(
 }
 
 /// The directory where a project's materializations live, beside the workspace file.
+/// How many materializations of each asset and partition keep their file after a run, unless
+/// `MEDALLION_KEEP_MATERIALIZATIONS` says otherwise (0 keeps every file).
+pub const DEFAULT_KEEP_MATERIALIZATIONS: usize = 5;
+
+/// The retention setting: `MEDALLION_KEEP_MATERIALIZATIONS` or
+/// [`DEFAULT_KEEP_MATERIALIZATIONS`]; `None` when files are kept forever (0).
+pub fn keep_materializations() -> Result<Option<usize>, AppError> {
+    let keep = match std::env::var("MEDALLION_KEEP_MATERIALIZATIONS") {
+        Ok(v) => v.trim().parse::<usize>().map_err(|_| {
+            AppError::BadRequest(format!(
+                "MEDALLION_KEEP_MATERIALIZATIONS must be a whole number (0 keeps every file), not {v:?}"
+            ))
+        })?,
+        Err(_) => DEFAULT_KEEP_MATERIALIZATIONS,
+    };
+    Ok((keep > 0).then_some(keep))
+}
+
+/// What a clean-up of old materialization files removed (or, for a dry run, would remove).
+#[derive(Debug, Clone, Default, serde::Serialize)]
+pub struct CleanupReport {
+    pub project: String,
+    /// Files kept per asset and partition (the newest ones).
+    pub keep: usize,
+    pub dry_run: bool,
+    /// Files removed (or that would be), oldest first: asset, partition, run and bytes.
+    pub removed: Vec<RemovedFile>,
+    pub bytes: u64,
+    /// Files left alone, with the reason (outside this workspace's store, or not removable).
+    pub skipped: Vec<String>,
+}
+
+/// One removed materialization file.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct RemovedFile {
+    pub asset: AssetKey,
+    pub partition: Option<String>,
+    pub run_id: String,
+    pub location: String,
+    pub bytes: u64,
+}
+
+/// Removes the files of a project's materializations beyond the newest `keep` of each asset and
+/// partition. The newest is never touched, so incremental runs and previews keep working; the
+/// rows stay in the workspace (history, row counts over time, reports). Only files under this
+/// workspace's materialization directory are removed — never a remote run's objects.
+pub fn clean_up_materializations(
+    ws: &mut Workspace,
+    project: &str,
+    keep: usize,
+    dry_run: bool,
+) -> Result<CleanupReport, AppError> {
+    let keep = keep.max(1);
+    let root = store_dir(ws, project);
+    let mut report = CleanupReport {
+        project: project.to_owned(),
+        keep,
+        dry_run,
+        ..CleanupReport::default()
+    };
+    let mut purged = Vec::new();
+    for file in ws.materializations_beyond(project, keep)? {
+        let path = Path::new(&file.location);
+        if !path.starts_with(&root) {
+            report.skipped.push(format!(
+                "{} ({}): not under {}",
+                file.asset,
+                file.location,
+                root.display()
+            ));
+            continue;
+        }
+        let bytes = std::fs::metadata(path).map_or(0, |m| m.len());
+        if !dry_run {
+            match std::fs::remove_file(path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => {
+                    report
+                        .skipped
+                        .push(format!("{} ({}): {e}", file.asset, file.location));
+                    continue;
+                }
+            }
+            // An emptied partition directory goes too; a non-empty one stays (remove_dir fails).
+            if let Some(dir) = path.parent() {
+                let _ = std::fs::remove_dir(dir);
+            }
+            purged.push(file.id);
+        }
+        report.bytes += bytes;
+        report.removed.push(RemovedFile {
+            asset: file.asset,
+            partition: file.partition,
+            run_id: file.run_id,
+            location: file.location,
+            bytes,
+        });
+    }
+    if !purged.is_empty() {
+        let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        ws.mark_purged(&purged, &now)?;
+    }
+    Ok(report)
+}
+
 pub fn store_dir(ws: &Workspace, project: &str) -> PathBuf {
     let base = ws
         .path()
@@ -177,6 +283,24 @@ pub fn materialize(
             run: ws.run(&run.id)?,
             events,
         });
+    }
+    // Retention: old files go once the run is recorded. A failed clean-up never fails the run.
+    match keep_materializations() {
+        Ok(Some(keep)) => match clean_up_materializations(ws, &project.name, keep, false) {
+            Ok(r) if !r.removed.is_empty() => tracing::info!(
+                project = %project.name,
+                files = r.removed.len(),
+                bytes = r.bytes,
+                keep,
+                "removed old materialization files"
+            ),
+            Ok(_) => {}
+            Err(e) => {
+                tracing::warn!(project = %project.name, "cleaning up old materializations failed: {e}");
+            }
+        },
+        Ok(None) => {}
+        Err(e) => tracing::warn!("{e}"),
     }
     Ok(summaries)
 }

@@ -125,6 +125,21 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
+    /// Remove the files of old materializations: all but the newest N of each asset and
+    /// partition. Rows, history and reports stay. Every run does this by itself, keeping
+    /// `MEDALLION_KEEP_MATERIALIZATIONS` files (default 5; 0 keeps every file)
+    Gc {
+        /// A project directory, or the name of a project in the workspace
+        project: String,
+        /// Files to keep per asset and partition (at least 1: the newest always stays)
+        #[arg(long, default_value_t = app::run::DEFAULT_KEEP_MATERIALIZATIONS)]
+        keep: usize,
+        /// Only list what would be removed
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
     /// Write a run's quality report (profiles, checks, failing samples) as HTML or JSON
     Report {
         run_id: String,
@@ -466,6 +481,18 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             &app::workspace_path(workspace)?,
             project.as_deref(),
             limit,
+            format,
+        ),
+        Command::Gc {
+            project,
+            keep,
+            dry_run,
+            format,
+        } => run::gc(
+            &app::workspace_path(workspace)?,
+            &project,
+            keep,
+            dry_run,
             format,
         ),
         Command::Report { run_id, html, json } => {

@@ -274,6 +274,51 @@ pub fn preview(
     Ok(EXIT_OK)
 }
 
+/// `medallion gc`: removes old materialization files and says what went.
+pub fn gc(
+    workspace: &Path,
+    target: &str,
+    keep: usize,
+    dry_run: bool,
+    format: OutputFormat,
+) -> anyhow::Result<u8> {
+    let mut ws = app::open_workspace(workspace)?;
+    let stored = match resolve_target(&mut ws, target)? {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    let report = app::run::clean_up_materializations(&mut ws, &stored.project.name, keep, dry_run)?;
+    match format {
+        OutputFormat::Json => print_json(&report)?,
+        OutputFormat::Text => {
+            let verb = if dry_run { "would remove" } else { "removed" };
+            for f in &report.removed {
+                println!(
+                    "{verb} {} {}run {} ({} bytes)",
+                    f.asset,
+                    f.partition
+                        .as_deref()
+                        .map(|p| format!("partition {p} "))
+                        .unwrap_or_default(),
+                    f.run_id,
+                    f.bytes
+                );
+            }
+            for s in &report.skipped {
+                println!("left alone: {s}");
+            }
+            println!(
+                "{}: {verb} {} file(s), {:.1} MB; the newest {} of each asset and partition stay",
+                report.project,
+                report.removed.len(),
+                report.bytes as f64 / 1e6,
+                report.keep
+            );
+        }
+    }
+    Ok(EXIT_OK)
+}
+
 pub fn runs(
     workspace: &Path,
     project: Option<&str>,

@@ -208,4 +208,9 @@ pub const MIGRATIONS: &[&str] = &[
         edited_on TEXT NOT NULL
     );
     ",
+    // 5: retention — when an old materialization's file was removed. The row stays, so row
+    // counts over time and run history keep working.
+    r"
+    ALTER TABLE materializations ADD COLUMN purged_at TEXT;
+    ",
 ];

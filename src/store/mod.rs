@@ -8,6 +8,7 @@
 mod costs;
 mod migrations;
 mod remote;
+mod retention;
 mod runs;
 
 use std::path::{Path, PathBuf};
@@ -22,6 +23,7 @@ use crate::model::{
 pub use costs::{StepCost, StepCostRecord};
 pub use migrations::MIGRATIONS;
 pub use remote::{ChildLog, RemoteRunRow, RemoteStepRow, StepStatus};
+pub use retention::StoredFile;
 
 /// Marks an `SQLite` file as a Medallion workspace (`PRAGMA application_id`, "MEDL").
 pub const APPLICATION_ID: i32 = 0x4D45_444C;

@@ -1,0 +1,80 @@
+//! Retention of materialization files: which stored files are beyond the newest few of their
+//! asset and partition, and marking them removed. The rows stay, so row counts over time and
+//! run history keep working; only the data files go.
+
+use rusqlite::params;
+
+use super::{StoreError, Workspace, classify};
+use crate::model::AssetKey;
+
+/// A materialization's stored file, as retention sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct StoredFile {
+    pub id: i64,
+    pub asset: AssetKey,
+    pub partition: Option<String>,
+    pub run_id: String,
+    pub location: String,
+    pub byte_count: u64,
+}
+
+impl Workspace {
+    /// The materializations of a project beyond the newest `keep` of each asset and partition
+    /// whose files have not been removed yet, oldest first. The newest one of each is never
+    /// among them (`keep` counts as at least 1).
+    pub fn materializations_beyond(
+        &self,
+        project: &str,
+        keep: usize,
+    ) -> Result<Vec<StoredFile>, StoreError> {
+        let keep = i64::try_from(keep.max(1)).unwrap_or(i64::MAX);
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT id, asset_key, partition_key, run_id, location, byte_count FROM (
+                    SELECT m.id, m.asset_key, m.partition_key, m.run_id, m.location, m.byte_count,
+                           m.purged_at,
+                           row_number() OVER (PARTITION BY m.asset_key, coalesce(m.partition_key, '')
+                                              ORDER BY m.id DESC) AS newer
+                    FROM materializations m JOIN runs r ON r.id = m.run_id
+                    JOIN projects p ON p.id = r.project_id
+                    WHERE p.name = ?1)
+                 WHERE newer > ?2 AND purged_at IS NULL
+                 ORDER BY id",
+            )
+            .map_err(|e| classify(&self.path, "list old materializations", e))?;
+        stmt.query_map(params![project, keep], |r| {
+            Ok(StoredFile {
+                id: r.get(0)?,
+                asset: AssetKey::new(r.get::<_, String>(1)?),
+                partition: r.get(2)?,
+                run_id: r.get(3)?,
+                location: r.get(4)?,
+                byte_count: u64::try_from(r.get::<_, i64>(5)?).unwrap_or(0),
+            })
+        })
+        .and_then(Iterator::collect)
+        .map_err(|e| classify(&self.path, "list old materializations", e))
+    }
+
+    /// Records that these materializations' files were removed (at `when`, RFC 3339), in one
+    /// transaction.
+    pub fn mark_purged(&mut self, ids: &[i64], when: &str) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let tx = self
+            .conn
+            .transaction()
+            .map_err(|e| classify(&path, "record removed materializations", e))?;
+        {
+            let mut stmt = tx
+                .prepare("UPDATE materializations SET purged_at = ?2 WHERE id = ?1")
+                .map_err(|e| classify(&path, "record removed materializations", e))?;
+            for id in ids {
+                stmt.execute(params![id, when])
+                    .map_err(|e| classify(&path, "record removed materializations", e))?;
+            }
+        }
+        tx.commit()
+            .map_err(|e| classify(&path, "record removed materializations", e))
+    }
+}
