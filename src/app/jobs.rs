@@ -11,9 +11,9 @@
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use super::AppError;
@@ -184,7 +184,7 @@ impl JobWorker {
             (REQUEST_CAPACITY, EVENT_CAPACITY),
             notify,
             |path, ends: super::worker::WorkerEnds<JobRequest, JobEvent>| {
-                work(path, &ends.requests, &ends.events, &*ends.notify);
+                work(path, &ends.requests, &ends.events, ends.notify);
             },
         )?;
         Ok(Self {
@@ -221,16 +221,25 @@ impl JobWorker {
     }
 }
 
+/// The repaint hook, shared by the worker and its run thread.
+type SharedNotify = Arc<Mutex<Box<dyn Fn() + Send>>>;
+
 fn work(
     path: &Path,
     requests: &Receiver<JobRequest>,
     events: &SyncSender<JobEvent>,
-    notify: &dyn Fn(),
+    notify: Box<dyn Fn() + Send>,
 ) {
+    let notify: SharedNotify = Arc::new(Mutex::new(notify));
+    let notify_here = || {
+        if let Ok(f) = notify.lock() {
+            f();
+        }
+    };
     let emit = |event: JobEvent| {
         // Blocking send: the studio drains every frame; if it is gone, nobody listens.
         let _ = events.send(event);
-        notify();
+        notify_here();
     };
     let mut ws = match Workspace::open(path) {
         Ok(ws) => Some(ws),
@@ -243,6 +252,10 @@ fn work(
             None
         }
     };
+    // Runs (local or remote) go to a thread of their own with its own workspace connection, so
+    // previews, plans, prices and history stay answered while a run goes on — a remote run
+    // can take hours. The studio starts one run at a time.
+    let mut run_thread: Option<JoinHandle<()>> = None;
     while let Ok(request) = requests.recv() {
         let Some(ws) = ws.as_mut() else {
             emit(JobEvent::Failed {
@@ -251,8 +264,55 @@ fn work(
             });
             continue;
         };
-        handle(ws, request, events, notify);
+        if matches!(
+            request,
+            JobRequest::Materialize { .. } | JobRequest::SubmitRemote { .. }
+        ) {
+            if let Some(previous) = run_thread.take() {
+                let _ = previous.join();
+            }
+            match spawn_run(path, request, events.clone(), Arc::clone(&notify)) {
+                Ok(thread) => run_thread = Some(thread),
+                Err(e) => emit(JobEvent::MaterializeFinished {
+                    result: Err(format!("cannot start the run thread: {e}")),
+                }),
+            }
+            continue;
+        }
+        handle(ws, request, events, &notify_here);
     }
+    // The studio is closing: a run in progress finishes or stops at its cancel flag.
+    if let Some(thread) = run_thread.take() {
+        let _ = thread.join();
+    }
+}
+
+/// Runs a materialize or remote-run request on its own named thread and workspace connection.
+fn spawn_run(
+    path: &Path,
+    request: JobRequest,
+    events: SyncSender<JobEvent>,
+    notify: SharedNotify,
+) -> std::io::Result<JoinHandle<()>> {
+    let path = path.to_owned();
+    std::thread::Builder::new()
+        .name("medallion-run-job".to_owned())
+        .spawn(move || {
+            let notify = || {
+                if let Ok(f) = notify.lock() {
+                    f();
+                }
+            };
+            match Workspace::open(&path) {
+                Ok(mut ws) => handle(&mut ws, request, &events, &notify),
+                Err(e) => {
+                    let _ = events.send(JobEvent::MaterializeFinished {
+                        result: Err(format!("cannot open the workspace for the run: {e}")),
+                    });
+                    notify();
+                }
+            }
+        })
 }
 
 /// The stored project with the studio's current definitions: they may be newer than the
@@ -567,6 +627,70 @@ mod tests {
         };
         let steps = run::plan(&ws, &stored, &forced).unwrap();
         assert!(steps.iter().all(|s| s.status == will_run("forced")));
+    }
+
+    /// A run goes on its own thread: a preview asked for after it is answered before the run
+    /// ends (it used to wait behind the whole run — for a remote run, possibly hours).
+    #[test]
+    fn a_preview_is_answered_while_a_run_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let example = super::super::example_project_dir().unwrap();
+        let project_dir = dir.path().join("customer_analytics");
+        std::fs::create_dir_all(project_dir.join("sql")).unwrap();
+        std::fs::copy(
+            example.join("medallion.toml"),
+            project_dir.join("medallion.toml"),
+        )
+        .unwrap();
+        for e in std::fs::read_dir(example.join("sql")).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, project_dir.join("sql").join(p.file_name().unwrap())).unwrap();
+        }
+        // 20,000 customers and 200,000 orders: the run takes a while in a debug build.
+        super::super::write_sample_data(&project_dir.join("data"), 20_000, 7).unwrap();
+        let path = dir.path().join("ws.sqlite");
+        let mut ws = Workspace::open(&path).unwrap();
+        super::super::import_project(&mut ws, &project_dir, false, false).unwrap();
+        let project = ws.load_project("customer_analytics").unwrap().project;
+        drop(ws);
+
+        let worker = JobWorker::spawn(&path, Box::new(|| {})).unwrap();
+        worker
+            .send(JobRequest::Materialize {
+                project: Box::new(project.clone()),
+                request: MaterializeRequest {
+                    selection: "*".into(),
+                    partitions: vec![],
+                    force: true,
+                    trigger: "test".into(),
+                },
+                cancel: Arc::new(AtomicBool::new(false)),
+            })
+            .unwrap();
+        worker
+            .send(JobRequest::Preview {
+                project: Box::new(project),
+                asset: AssetKey::new("raw_customer_data"),
+                limit: 5,
+            })
+            .unwrap();
+        let mut order = Vec::new();
+        while order.len() < 2 {
+            match next(&worker) {
+                JobEvent::RunEvents { .. } => {}
+                JobEvent::Preview(p) => {
+                    assert_eq!(p.rows.len(), 5);
+                    order.push("preview");
+                }
+                JobEvent::MaterializeFinished { result } => {
+                    assert_eq!(result.unwrap()[0].status, crate::model::RunStatus::Success);
+                    order.push("run");
+                }
+                other => panic!("unexpected {other:?}"),
+            }
+        }
+        assert_eq!(order, ["preview", "run"], "the preview waited for the run");
+        worker.finish();
     }
 
     #[test]
