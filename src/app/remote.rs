@@ -1643,6 +1643,15 @@ pub fn events(ws: &Workspace, run_id: &str) -> Result<Vec<RunEvent>, AppError> {
     Ok(ws.run_events(run_id)?)
 }
 
+/// A run's events numbered above `after` (all for `None`), each with its number.
+pub fn events_after(
+    ws: &Workspace,
+    run_id: &str,
+    after: Option<i64>,
+) -> Result<Vec<(i64, RunEvent)>, AppError> {
+    Ok(ws.run_events_after(run_id, after)?)
+}
+
 /// A run's record.
 pub fn run_record(ws: &Workspace, run_id: &str) -> Result<RunRecord, AppError> {
     Ok(ws.run(run_id)?)

@@ -302,11 +302,17 @@ fn logs(
     follow: bool,
     format: OutputFormat,
 ) -> anyhow::Result<u8> {
-    let mut printed = 0usize;
+    // Only events numbered above the last one printed are read on each pass.
+    let mut last: Option<i64> = None;
     loop {
-        let events = ws_events(ws, run_id)?;
+        let events = app::remote::events_after(ws, run_id, last)?;
+        if events.is_empty() && last.is_none() {
+            // An unknown run id is an error, not an empty log.
+            app::remote::run_record(ws, run_id)?;
+        }
         let mut out = std::io::stdout().lock();
-        for e in events.iter().skip(printed) {
+        for (seq, e) in &events {
+            last = Some(*seq);
             match format {
                 OutputFormat::Json => writeln!(out, "{}", serde_json::to_string(e)?)?,
                 OutputFormat::Text => {
@@ -320,7 +326,6 @@ fn logs(
         }
         out.flush()?;
         drop(out);
-        printed = events.len();
         let run = app::remote::run_record(ws, run_id)?;
         if !follow || run.status.is_finished() {
             return Ok(match run.status {

@@ -707,4 +707,44 @@ mod tests {
             Err(StoreError::NoSuchProject { .. })
         ));
     }
+    #[test]
+    fn a_follower_reads_only_the_events_after_the_last_it_saw() {
+        use crate::model::{LogLevel, RunEvent, RunRecord, RunStatus};
+        let dir = tempfile::tempdir().unwrap();
+        let mut ws = Workspace::open(&dir.path().join("w.sqlite")).unwrap();
+        ws.save_project(&synthetic::generate("gen", 3, 1), None)
+            .unwrap();
+        ws.create_run(&RunRecord {
+            id: "r1".into(),
+            project: "gen".into(),
+            selection: "*".into(),
+            partition: None,
+            target: "local".into(),
+            status: RunStatus::Queued,
+            trigger: "test".into(),
+            created_at: "2026-11-26T00:00:00Z".into(),
+            started_at: None,
+            ended_at: None,
+            error: None,
+        })
+        .unwrap();
+        let log = |m: &str| RunEvent::Log {
+            level: LogLevel::Info,
+            asset: None,
+            message: m.into(),
+        };
+        ws.append_run_events("r1", 0, &[log("a"), log("b")])
+            .unwrap();
+        let all = ws.run_events_after("r1", None).unwrap();
+        assert_eq!(all.len(), 2);
+        ws.append_run_events("r1", 2, &[log("c")]).unwrap();
+        let new = ws.run_events_after("r1", Some(all[1].0)).unwrap();
+        assert_eq!(new.len(), 1);
+        assert_eq!(new[0].1, log("c"));
+        assert!(
+            ws.run_events_after("r1", Some(new[0].0))
+                .unwrap()
+                .is_empty()
+        );
+    }
 }

@@ -182,6 +182,35 @@ impl Workspace {
             .collect()
     }
 
+    /// A run's events numbered above `after` (every event for `None`), in order, each with its
+    /// number: a follower reads only what is new.
+    pub fn run_events_after(
+        &self,
+        id: &str,
+        after: Option<i64>,
+    ) -> Result<Vec<(i64, RunEvent)>, StoreError> {
+        let path = &self.path;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT seq, payload FROM run_events WHERE run_id = ?1 AND seq > ?2 ORDER BY seq",
+            )
+            .map_err(|e| classify(path, "load run events", e))?;
+        let rows: Vec<(i64, String)> = stmt
+            .query_map(params![id, after.unwrap_or(i64::MIN)], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .and_then(Iterator::collect)
+            .map_err(|e| classify(path, "load run events", e))?;
+        rows.into_iter()
+            .map(|(seq, p)| {
+                serde_json::from_str(&p)
+                    .map(|e| (seq, e))
+                    .map_err(|e| decode_err(path, &format!("an event of run {id}"), e))
+            })
+            .collect()
+    }
+
     /// The newest materialization of each asset (and partition) of a project.
     pub fn latest_materializations(
         &self,
