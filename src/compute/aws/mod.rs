@@ -109,15 +109,7 @@ impl Aws {
         secrets: &dyn SecretSource,
         project: &str,
     ) -> Result<Self, String> {
-        let ResourceKind::Aws {
-            region,
-            profile,
-            endpoint_url,
-            access_key_id,
-            secret_access_key,
-            compute,
-        } = &resource.kind
-        else {
+        let ResourceKind::Aws { compute, .. } = &resource.kind else {
             return Err(format!(
                 "resource `{}` is not an aws resource",
                 resource.name
@@ -129,57 +121,14 @@ impl Aws {
                 resource.name
             )
         })?;
-        let credentials = match (access_key_id, secret_access_key) {
-            (Some(id), Some(secret)) => {
-                let id = secrets.secret(id).map_err(|e| {
-                    format!("resource `{}` needs its access key id: {e}", resource.name)
-                })?;
-                let secret = secrets.secret(secret).map_err(|e| {
-                    format!(
-                        "resource `{}` needs its secret access key: {e}",
-                        resource.name
-                    )
-                })?;
-                Some(aws_sdk_s3::config::Credentials::new(
-                    id,
-                    secret,
-                    None,
-                    None,
-                    "medallion-keyring",
-                ))
-            }
-            (None, None) => None,
-            _ => {
-                return Err(format!(
-                    "resource `{}` sets only one of access_key_id and secret_access_key",
-                    resource.name
-                ));
-            }
-        };
         let runtime = runtime()?;
-        let (region, profile, endpoint) = (region.clone(), profile.clone(), endpoint_url.clone());
-        let config = runtime.block_on(async move {
-            let mut loader = loader();
-            if let Some(p) = profile {
-                loader = loader.profile_name(p);
-            }
-            if let Some(r) = region {
-                loader = loader.region(aws_config::Region::new(r));
-            }
-            if let Some(e) = endpoint {
-                loader = loader.endpoint_url(e);
-            }
-            if let Some(c) = credentials {
-                loader = loader.credentials_provider(c);
-            }
-            loader.load().await
-        });
-        if config.region().is_none() {
-            return Err(format!(
-                "resource `{}` has no AWS region: set `region` on it or AWS_REGION",
-                resource.name
-            ));
-        }
+        let config = runtime.block_on(sdk_config(
+            Some(resource),
+            secrets,
+            None,
+            None,
+            &resource.name,
+        ))?;
         Ok(Self {
             runtime: Arc::new(runtime),
             config,
@@ -378,6 +327,85 @@ impl Aws {
     }
 }
 
+/// The AWS SDK settings for an `aws` resource — its profile, region, endpoint and keyring
+/// credentials, each falling back to the standard chain (environment, profiles, SSO) — with the
+/// standard retry policy and Medallion's timeouts. `region` and `endpoint` override the
+/// resource's (an `s3` resource's own settings). The one place a resource becomes an SDK config:
+/// S3 sources, remote runs and EKS all come through here.
+///
+/// # Errors
+/// When `aws` is not an `aws` resource, sets only one half of a key pair, a keyring secret is
+/// missing, or no region is known (`who` names the resource in that message).
+pub(crate) async fn sdk_config(
+    aws: Option<&Resource>,
+    secrets: &dyn SecretSource,
+    region: Option<String>,
+    endpoint: Option<String>,
+    who: &str,
+) -> Result<aws_config::SdkConfig, String> {
+    let mut loader = loader();
+    let (mut region, mut endpoint) = (region, endpoint);
+    if let Some(r) = aws {
+        let ResourceKind::Aws {
+            region: aws_region,
+            profile,
+            endpoint_url,
+            access_key_id,
+            secret_access_key,
+            ..
+        } = &r.kind
+        else {
+            return Err(format!(
+                "resource `{}` is a {} resource, not aws",
+                r.name,
+                r.kind.label()
+            ));
+        };
+        region = region.or_else(|| aws_region.clone());
+        endpoint = endpoint.or_else(|| endpoint_url.clone());
+        if let Some(p) = profile {
+            loader = loader.profile_name(p);
+        }
+        match (access_key_id, secret_access_key) {
+            (Some(id), Some(secret)) => {
+                let id = secrets
+                    .secret(id)
+                    .map_err(|e| format!("resource `{}` needs its access key id: {e}", r.name))?;
+                let secret = secrets.secret(secret).map_err(|e| {
+                    format!("resource `{}` needs its secret access key: {e}", r.name)
+                })?;
+                loader = loader.credentials_provider(aws_credential_types::Credentials::new(
+                    id,
+                    secret,
+                    None,
+                    None,
+                    "medallion-keyring",
+                ));
+            }
+            (None, None) => {}
+            _ => {
+                return Err(format!(
+                    "resource `{}` sets only one of access_key_id and secret_access_key; set both or neither",
+                    r.name
+                ));
+            }
+        }
+    }
+    if let Some(r) = region {
+        loader = loader.region(aws_config::Region::new(r));
+    }
+    if let Some(e) = endpoint {
+        loader = loader.endpoint_url(e);
+    }
+    let config = loader.load().await;
+    if config.region().is_none() {
+        return Err(format!(
+            "resource `{who}` has no AWS region: set `region` on it or AWS_REGION"
+        ));
+    }
+    Ok(config)
+}
+
 fn loader() -> aws_config::ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
         .retry_config(retry_config())
@@ -430,6 +458,83 @@ mod tests {
             split_uri("/tmp/x")
                 .unwrap_err()
                 .contains("not an s3:// URI")
+        );
+    }
+
+    /// Secrets by name: `Keyring("id")` → "AKID", everything else missing.
+    struct Keys;
+    impl SecretSource for Keys {
+        fn secret(&self, reference: &crate::model::SecretRef) -> Result<String, String> {
+            match reference {
+                crate::model::SecretRef::Keyring(n) if n == "id" => Ok("AKID".into()),
+                other => Err(format!("{other} is not set")),
+            }
+        }
+    }
+
+    fn aws(region: Option<&str>, id: Option<&str>, secret: Option<&str>) -> Resource {
+        let key = |n: Option<&str>| n.map(|n| crate::model::SecretRef::Keyring(n.to_owned()));
+        Resource {
+            name: "cloud".into(),
+            description: String::new(),
+            kind: ResourceKind::Aws {
+                region: region.map(str::to_owned),
+                profile: None,
+                endpoint_url: None,
+                access_key_id: key(id),
+                secret_access_key: key(secret),
+                compute: None,
+            },
+        }
+    }
+
+    /// S3 sources, remote runs and EKS all build their SDK settings here: the resource's region
+    /// unless the caller's own overrides it, and precise errors naming the resource.
+    #[test]
+    fn one_place_turns_an_aws_resource_into_sdk_settings() {
+        let rt = runtime().unwrap();
+        let load = |r: &Resource, region: Option<&str>| {
+            rt.block_on(sdk_config(
+                Some(r),
+                &Keys,
+                region.map(str::to_owned),
+                None,
+                "src",
+            ))
+        };
+        let plain = aws(Some("eu-west-1"), None, None);
+        let region = |c: aws_config::SdkConfig| c.region().map(ToString::to_string);
+        assert_eq!(
+            region(load(&plain, None).unwrap()).as_deref(),
+            Some("eu-west-1")
+        );
+        assert_eq!(
+            region(load(&plain, Some("us-east-2")).unwrap()).as_deref(),
+            Some("us-east-2"),
+            "an s3 resource's own region wins"
+        );
+        let half = load(&aws(Some("eu-west-1"), Some("id"), None), None).unwrap_err();
+        assert!(
+            half.contains("`cloud` sets only one of access_key_id"),
+            "{half}"
+        );
+        let missing = load(&aws(Some("eu-west-1"), Some("id"), Some("gone")), None).unwrap_err();
+        assert!(
+            missing.contains("`cloud` needs its secret access key") && missing.contains("gone"),
+            "{missing}"
+        );
+        let not_aws = Resource {
+            name: "db".into(),
+            description: String::new(),
+            kind: ResourceKind::Http {
+                base_url: "https://x".into(),
+                auth_token: None,
+            },
+        };
+        assert!(
+            load(&not_aws, None)
+                .unwrap_err()
+                .contains("`db` is a http resource, not aws")
         );
     }
 

@@ -71,66 +71,6 @@ pub struct EksTarget {
     pub settings: JobSettings,
 }
 
-/// The AWS settings for an EKS cluster given by name: the `aws` resource's region, profile,
-/// endpoint and keyring credentials, or the standard chain (environment, profiles, SSO).
-async fn aws_config(
-    aws: Option<&Resource>,
-    secrets: &dyn SecretSource,
-) -> Result<aws_config::SdkConfig, String> {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
-    if let Some(r) = aws {
-        let ResourceKind::Aws {
-            region,
-            profile,
-            endpoint_url,
-            access_key_id,
-            secret_access_key,
-            ..
-        } = &r.kind
-        else {
-            return Err(format!(
-                "resource `{}` is a {} resource, not aws",
-                r.name,
-                r.kind.label()
-            ));
-        };
-        if let Some(p) = profile {
-            loader = loader.profile_name(p);
-        }
-        if let Some(region) = region {
-            loader = loader.region(aws_config::Region::new(region.clone()));
-        }
-        if let Some(e) = endpoint_url {
-            loader = loader.endpoint_url(e);
-        }
-        match (access_key_id, secret_access_key) {
-            (Some(id), Some(secret)) => {
-                let id = secrets
-                    .secret(id)
-                    .map_err(|e| format!("resource `{}` needs its access key id: {e}", r.name))?;
-                let secret = secrets.secret(secret).map_err(|e| {
-                    format!("resource `{}` needs its secret access key: {e}", r.name)
-                })?;
-                loader = loader.credentials_provider(aws_credential_types::Credentials::new(
-                    id,
-                    secret,
-                    None,
-                    None,
-                    "medallion-keyring",
-                ));
-            }
-            (None, None) => {}
-            _ => {
-                return Err(format!(
-                    "resource `{}` sets only one of access_key_id and secret_access_key; set both or neither",
-                    r.name
-                ));
-            }
-        }
-    }
-    Ok(loader.load().await)
-}
-
 /// The connection and Job settings an `eks` resource describes.
 ///
 /// # Errors
@@ -182,7 +122,10 @@ pub async fn target(
             ClusterSource::Eks {
                 cluster: cluster.clone(),
             },
-            Some(aws_config(aws_resource, secrets).await?),
+            Some(
+                crate::compute::aws::sdk_config(aws_resource, secrets, None, None, &resource.name)
+                    .await?,
+            ),
         ),
         None => (
             ClusterSource::Kubeconfig {

@@ -1,12 +1,9 @@
 //! S3 sources: one object, or every object under a prefix (a key ending in `/`).
 
-use aws_config::BehaviorVersion;
-use aws_config::timeout::TimeoutConfig;
-use aws_sdk_s3::config::Credentials;
 use aws_sdk_s3::config::http::HttpResponse;
 use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
 
-use super::{CONNECT_TIMEOUT, Ctx, REQUEST_TIMEOUT, version_of};
+use super::{Ctx, version_of};
 use crate::engine::fetch::{Fetched, FetchedObject, FetchedSource};
 use crate::model::ResourceKind;
 
@@ -47,64 +44,20 @@ async fn target(ctx: &Ctx<'_>) -> Result<Target, String> {
             ));
         }
     };
-    let mut loader = aws_config::defaults(BehaviorVersion::latest()).timeout_config(
-        TimeoutConfig::builder()
-            .connect_timeout(CONNECT_TIMEOUT)
-            .operation_attempt_timeout(REQUEST_TIMEOUT)
-            .build(),
-    );
-    let mut region = s3_region;
-    let mut endpoint = s3_endpoint;
-    if let Some(aws) = aws
-        && let ResourceKind::Aws {
-            region: aws_region,
-            profile,
-            endpoint_url,
-            access_key_id,
-            secret_access_key,
-            ..
-        } = &aws.kind
-    {
-        region = region.or_else(|| aws_region.clone());
-        endpoint = endpoint.or_else(|| endpoint_url.clone());
-        if let Some(p) = profile {
-            loader = loader.profile_name(p);
-        }
-        match (access_key_id, secret_access_key) {
-            (Some(id), Some(secret)) => {
-                let id = ctx.secret("access key id", id)?;
-                let secret = ctx.secret("secret access key", secret)?;
-                loader = loader.credentials_provider(Credentials::new(
-                    id,
-                    secret,
-                    None,
-                    None,
-                    "medallion-keyring",
-                ));
-            }
-            (None, None) => {}
-            _ => {
-                return Err(format!(
-                    "resource `{}` sets only one of access_key_id and secret_access_key; set both or neither",
-                    aws.name
-                ));
-            }
-        }
-    }
-    if let Some(r) = region {
-        loader = loader.region(aws_config::Region::new(r));
-    }
-    if let Some(e) = &endpoint {
-        loader = loader.endpoint_url(e);
-    }
-    let shared = loader.load().await;
-    if shared.region().is_none() {
-        return Err(format!(
-            "resource `{name}` has no AWS region: set `region` on it or AWS_REGION"
-        ));
-    }
+    let has_endpoint = s3_endpoint.is_some()
+        || aws.is_some_and(|a| {
+            matches!(
+                &a.kind,
+                ResourceKind::Aws {
+                    endpoint_url: Some(_),
+                    ..
+                }
+            )
+        });
+    let shared =
+        crate::compute::aws::sdk_config(aws, ctx.secrets, s3_region, s3_endpoint, name).await?;
     let mut config = aws_sdk_s3::config::Builder::from(&shared);
-    if endpoint.is_some() || shared.endpoint_url().is_some() {
+    if has_endpoint || shared.endpoint_url().is_some() {
         // S3-compatible stores and local test servers serve buckets as paths, not host names.
         config = config.force_path_style(true);
     }
