@@ -157,7 +157,10 @@ pub fn model_choices(
 /// Splits ordered assets into steps that run one after another: an asset joins the earliest
 /// step of its tier that comes after every step holding one of its upstream assets (the same
 /// step is fine when it is on the same tier), so assets of one tier share a step wherever the
-/// graph allows. A backfill on a tier without array jobs becomes one step per partition.
+/// graph allows. When there is none, its new step goes at that earliest place, not at the end:
+/// nothing placed so far depends on it (the assets come in dependency order), and a later
+/// asset of a tier already planned can then still join that tier's step. A backfill on a tier
+/// without array jobs becomes one step per partition.
 pub fn plan_steps(
     project: &Project,
     ordered: &[AssetKey],
@@ -211,17 +214,26 @@ pub fn plan_steps(
                 step_of.insert(key.clone(), i);
             }
             None => {
-                step_of.insert(key.clone(), groups.len());
-                groups.push(PlannedRemoteStep {
-                    tier,
-                    reason,
-                    assets: vec![key.clone()],
-                    partitions: parts,
-                    vcpu: choice.vcpu,
-                    memory_mb: choice.memory_mb,
-                    spot: choice.spot,
-                    timeout_secs: choice.timeout_secs,
-                });
+                let at = earliest.min(groups.len());
+                for i in step_of.values_mut() {
+                    if *i >= at {
+                        *i += 1;
+                    }
+                }
+                step_of.insert(key.clone(), at);
+                groups.insert(
+                    at,
+                    PlannedRemoteStep {
+                        tier,
+                        reason,
+                        assets: vec![key.clone()],
+                        partitions: parts,
+                        vcpu: choice.vcpu,
+                        memory_mb: choice.memory_mb,
+                        spot: choice.spot,
+                        timeout_secs: choice.timeout_secs,
+                    },
+                );
             }
         }
     }
@@ -1823,6 +1835,43 @@ mod tests {
         );
         assert_eq!(forced.len(), 1);
         assert_eq!(forced[0].reason, "--tier fargate");
+    }
+
+    /// Overriding `raw_orders` to Batch used to give five steps (lambda, fargate, batch,
+    /// fargate, eks): its new step went last, so `order_history` could not join
+    /// `cleaned_customer_data`'s Fargate step.
+    #[test]
+    fn an_independent_asset_on_another_tier_does_not_split_a_later_step() {
+        let p = example();
+        let ordered = super::super::run::resolve_selection(&p, "*").unwrap();
+        let mut choices = model_choices(&p, &ordered, 1, None).unwrap();
+        if let Some(c) = choices.get_mut(&AssetKey::new("raw_orders")) {
+            c.tier = ComputeTier::Batch;
+        }
+        let steps = plan_steps(&p, &ordered, &[], &choices);
+        assert_eq!(
+            summary(&steps),
+            vec![
+                (ComputeTier::Batch, vec!["raw_orders"]),
+                (ComputeTier::Lambda, vec!["raw_customer_data"]),
+                (
+                    ComputeTier::Fargate,
+                    vec!["cleaned_customer_data", "order_history"]
+                ),
+                (
+                    ComputeTier::Eks,
+                    vec!["customer_lifetime_value", "daily_revenue"]
+                ),
+            ]
+        );
+        // Every step comes after the steps of its assets' upstream assets.
+        let graph = crate::model::AssetGraph::build(&p);
+        let step_of = |k: &AssetKey| steps.iter().position(|s| s.assets.contains(k)).unwrap();
+        for k in &ordered {
+            for up in graph.upstream(k) {
+                assert!(step_of(up) <= step_of(k), "{up} after {k}");
+            }
+        }
     }
 
     #[test]
