@@ -1921,3 +1921,85 @@ fn closing_the_studio_leaves_a_remote_run_going_for_attach() {
     assert_eq!(report["status"], "success", "{report:#}");
     assert_eq!(report["steps"][0]["remote_id"], arn.as_str(), "{report:#}");
 }
+
+/// Secrets for a test `aws` resource: moto accepts any keys.
+struct MotoKeys;
+impl medallion::compute::SecretSource for MotoKeys {
+    fn secret(&self, _: &medallion::model::SecretRef) -> Result<String, String> {
+        Ok("testing".to_owned())
+    }
+}
+
+/// Files above the threshold go up in parts (S3 refuses one `PutObject` over 5 GB); the object
+/// reads back byte for byte, and a small file still goes up whole.
+#[test]
+fn a_large_file_is_uploaded_in_parts_and_reads_back_whole() {
+    use medallion::model::{AwsCompute, Resource, ResourceKind, SecretRef};
+    let Some(moto) = peers() else { return };
+    let bucket = unique("medallion-multipart");
+    let rt = runtime();
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk_config(&moto))
+            .force_path_style(true)
+            .build(),
+    );
+    rt.block_on(s3.create_bucket().bucket(&bucket).send())
+        .unwrap();
+    let resource = Resource {
+        name: "cloud".into(),
+        description: String::new(),
+        kind: ResourceKind::Aws {
+            region: Some("us-east-1".into()),
+            profile: None,
+            endpoint_url: Some(moto.clone()),
+            access_key_id: Some(SecretRef::Keyring("id".into())),
+            secret_access_key: Some(SecretRef::Keyring("secret".into())),
+            compute: Some(Box::new(AwsCompute {
+                bucket: bucket.clone(),
+                ..AwsCompute::default()
+            })),
+        },
+    };
+    let aws = medallion::compute::aws::Aws::connect(&resource, &MotoKeys, "p").unwrap();
+    let tmp = tempfile::tempdir().unwrap();
+    // 12 MiB of varied bytes: with 5 MiB parts, three parts (the last one short).
+    let big = tmp.path().join("big.bin");
+    let bytes: Vec<u8> = (0..12u32 << 20)
+        .map(|i| (i.wrapping_mul(2_654_435_761) >> 24) as u8)
+        .collect();
+    std::fs::write(&big, &bytes).unwrap();
+    let uri = format!("s3://{bucket}/data/big.bin");
+    aws.put_file_in_parts(&uri, &big, 8 << 20, 5 << 20).unwrap();
+    let head = rt
+        .block_on(s3.head_object().bucket(&bucket).key("data/big.bin").send())
+        .unwrap();
+    assert!(
+        head.e_tag().unwrap_or_default().ends_with("-3\""),
+        "a three-part upload: {:?}",
+        head.e_tag()
+    );
+    let back = tmp.path().join("back.bin");
+    assert!(aws.get_to_file(&uri, &back).unwrap());
+    assert!(
+        std::fs::read(&back).unwrap() == bytes,
+        "the object reads back byte for byte"
+    );
+
+    let small = tmp.path().join("small.bin");
+    std::fs::write(&small, b"small").unwrap();
+    let uri = format!("s3://{bucket}/data/small.bin");
+    aws.put_file_in_parts(&uri, &small, 8 << 20, 5 << 20)
+        .unwrap();
+    let head = rt
+        .block_on(
+            s3.head_object()
+                .bucket(&bucket)
+                .key("data/small.bin")
+                .send(),
+        )
+        .unwrap();
+    assert!(
+        !head.e_tag().unwrap_or_default().contains('-'),
+        "one PutObject"
+    );
+}

@@ -236,24 +236,117 @@ impl Aws {
         })
     }
 
-    /// Uploads a local file to an `s3://` URI, streaming it from disk (one `PutObject`, so up
-    /// to 5 GB per object).
+    /// Uploads a local file to an `s3://` URI, streaming it from disk: one `PutObject` up to
+    /// [`MULTIPART_THRESHOLD`], a multipart upload above it (S3 refuses a single `PutObject`
+    /// over 5 GB).
     pub fn put_file(&self, uri: &str, path: &std::path::Path) -> Result<(), String> {
+        self.put_file_in_parts(uri, path, MULTIPART_THRESHOLD, MIN_PART_SIZE)
+    }
+
+    /// [`Aws::put_file`] with its threshold and smallest part size chosen (tests use small
+    /// ones). Parts grow beyond `min_part` when a file would need more than 10,000 of them;
+    /// a failed multipart upload is aborted so no parts are left behind.
+    pub fn put_file_in_parts(
+        &self,
+        uri: &str,
+        path: &std::path::Path,
+        threshold: u64,
+        min_part: u64,
+    ) -> Result<(), String> {
+        use aws_sdk_s3::primitives::{ByteStream, Length};
         let (bucket, key) = split_uri(uri)?;
         let s3 = self.s3();
         let (uri, path) = (uri.to_owned(), path.to_owned());
+        let size = std::fs::metadata(&path)
+            .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+            .len();
         self.block(async move {
-            let body = aws_sdk_s3::primitives::ByteStream::from_path(&path)
-                .await
-                .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            s3.put_object()
-                .bucket(bucket)
-                .key(key)
-                .body(body)
+            if size <= threshold {
+                let body = ByteStream::from_path(&path)
+                    .await
+                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                return s3
+                    .put_object()
+                    .bucket(bucket)
+                    .key(key)
+                    .body(body)
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| sdk_message(&format!("writing {uri}"), &e));
+            }
+            let created = s3
+                .create_multipart_upload()
+                .bucket(&bucket)
+                .key(&key)
                 .send()
                 .await
-                .map(|_| ())
-                .map_err(|e| sdk_message(&format!("writing {uri}"), &e))
+                .map_err(|e| sdk_message(&format!("starting the upload of {uri}"), &e))?;
+            let upload_id = created
+                .upload_id()
+                .ok_or_else(|| format!("starting the upload of {uri}: S3 gave no upload id"))?
+                .to_owned();
+            let part_size = min_part.max(size.div_ceil(MAX_PARTS));
+            let parts = async {
+                let mut done = Vec::new();
+                let mut offset = 0u64;
+                let mut number = 1i32;
+                while offset < size {
+                    let length = part_size.min(size - offset);
+                    let body = ByteStream::read_from()
+                        .path(&path)
+                        .offset(offset)
+                        .length(Length::Exact(length))
+                        .build()
+                        .await
+                        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                    let part = s3
+                        .upload_part()
+                        .bucket(&bucket)
+                        .key(&key)
+                        .upload_id(&upload_id)
+                        .part_number(number)
+                        .body(body)
+                        .send()
+                        .await
+                        .map_err(|e| {
+                            sdk_message(&format!("uploading part {number} of {uri}"), &e)
+                        })?;
+                    done.push(
+                        aws_sdk_s3::types::CompletedPart::builder()
+                            .part_number(number)
+                            .set_e_tag(part.e_tag().map(str::to_owned))
+                            .build(),
+                    );
+                    offset += length;
+                    number += 1;
+                }
+                s3.complete_multipart_upload()
+                    .bucket(&bucket)
+                    .key(&key)
+                    .upload_id(&upload_id)
+                    .multipart_upload(
+                        aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                            .set_parts(Some(done))
+                            .build(),
+                    )
+                    .send()
+                    .await
+                    .map(|_| ())
+                    .map_err(|e| sdk_message(&format!("completing the upload of {uri}"), &e))
+            }
+            .await;
+            if parts.is_err() {
+                // Parts of an unfinished upload are stored (and billed) until aborted.
+                let _ = s3
+                    .abort_multipart_upload()
+                    .bucket(&bucket)
+                    .key(&key)
+                    .upload_id(&upload_id)
+                    .send()
+                    .await;
+            }
+            parts
         })
     }
 
@@ -405,6 +498,13 @@ pub(crate) async fn sdk_config(
     }
     Ok(config)
 }
+
+/// Files up to this size go up in one `PutObject`; bigger ones in parts.
+pub const MULTIPART_THRESHOLD: u64 = 256 << 20;
+/// The smallest part of a multipart upload (S3's minimum is 5 MiB, except for the last part).
+pub const MIN_PART_SIZE: u64 = 64 << 20;
+/// S3's limit on the parts of one upload.
+const MAX_PARTS: u64 = 10_000;
 
 fn loader() -> aws_config::ConfigLoader {
     aws_config::defaults(BehaviorVersion::latest())
