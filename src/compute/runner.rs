@@ -165,25 +165,29 @@ pub fn run_from_uri(uri: &str, out: &mut dyn Write) -> Result<RunStatus, String>
 }
 
 /// ECS `StopTask`, `TerminateJob` and Kubernetes send SIGTERM before they kill: the run then
-/// stops between steps and still writes a canceled result.
+/// stops between steps and still writes a canceled result. The handler is in place when this
+/// returns, so a SIGTERM that comes right away is not missed (it would kill the process).
 fn stop_on_sigterm(cancel: &Arc<AtomicBool>) {
     #[cfg(unix)]
     {
+        use tokio::signal::unix::{SignalKind, signal};
+        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+        else {
+            return;
+        };
+        let term = {
+            let _entered = rt.enter();
+            signal(SignalKind::terminate())
+        };
+        let Ok(mut term) = term else { return };
         let cancel = Arc::clone(cancel);
         let _ = std::thread::Builder::new()
             .name("medallion-sigterm".to_owned())
             .spawn(move || {
-                let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                else {
-                    return;
-                };
                 rt.block_on(async {
-                    use tokio::signal::unix::{SignalKind, signal};
-                    if let Ok(mut term) = signal(SignalKind::terminate())
-                        && term.recv().await.is_some()
-                    {
+                    if term.recv().await.is_some() {
                         cancel.store(true, std::sync::atomic::Ordering::Relaxed);
                     }
                 });
@@ -197,4 +201,33 @@ fn sanitize(s: &str) -> String {
     s.chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
         .collect()
+}
+
+#[cfg(all(test, unix))]
+mod tests {
+    use std::sync::Arc;
+    use std::sync::atomic::{AtomicBool, Ordering};
+    use std::time::{Duration, Instant};
+
+    /// What ECS, Batch and Kubernetes do before they kill a task: SIGTERM. The runner must take
+    /// it as a cancel (the run stops between steps and writes its result), not die. Without the
+    /// handler this test's process would be killed.
+    #[test]
+    fn sigterm_cancels_the_run_instead_of_killing_the_runner() {
+        let cancel = Arc::new(AtomicBool::new(false));
+        super::stop_on_sigterm(&cancel);
+        let sent = std::process::Command::new("kill")
+            .args(["-TERM", &std::process::id().to_string()])
+            .status()
+            .unwrap();
+        assert!(sent.success());
+        let start = Instant::now();
+        while !cancel.load(Ordering::Relaxed) && start.elapsed() < Duration::from_secs(10) {
+            std::thread::sleep(Duration::from_millis(10));
+        }
+        assert!(
+            cancel.load(Ordering::Relaxed),
+            "SIGTERM did not cancel the run"
+        );
+    }
 }
