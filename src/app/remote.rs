@@ -195,6 +195,15 @@ pub fn plan_steps(
             .map(|&i| if groups[i].tier == tier { i } else { i + 1 })
             .max()
             .unwrap_or(0);
+        // A new step must come after every upstream step, even one of its own tier that it
+        // could not join (other partitions).
+        let after_upstream = graph
+            .upstream(key)
+            .into_iter()
+            .filter_map(|u| step_of.get(u))
+            .map(|&i| i + 1)
+            .max()
+            .unwrap_or(0);
         let slot = (earliest..groups.len())
             .find(|&i| groups[i].tier == tier && groups[i].partitions == parts);
         match slot {
@@ -214,7 +223,7 @@ pub fn plan_steps(
                 step_of.insert(key.clone(), i);
             }
             None => {
-                let at = earliest.min(groups.len());
+                let at = after_upstream.min(groups.len());
                 for i in step_of.values_mut() {
                     if *i >= at {
                         *i += 1;
@@ -1872,6 +1881,42 @@ mod tests {
                 assert!(step_of(up) <= step_of(k), "{up} after {k}");
             }
         }
+    }
+
+    /// A partitioned asset fed by an unpartitioned one on the same tier cannot share its step
+    /// (other partitions); its own step must still come after it.
+    #[test]
+    fn a_step_that_cannot_join_its_upstreams_step_still_comes_after_it() {
+        let mut p = example();
+        for a in &mut p.assets {
+            if ["raw_orders", "order_history"].contains(&a.key.as_str()) {
+                a.partitions = crate::model::PartitionsDefinition::Static {
+                    keys: vec!["a".into()],
+                };
+            }
+        }
+        let ordered = super::super::run::resolve_selection(&p, "*").unwrap();
+        let steps = plan_steps(
+            &p,
+            &ordered,
+            &["a".to_owned()],
+            &model_choices(&p, &ordered, 1, Some(ComputeTier::Fargate)).unwrap(),
+        );
+        let graph = crate::model::AssetGraph::build(&p);
+        let step_of = |k: &AssetKey| steps.iter().position(|s| s.assets.contains(k)).unwrap();
+        for k in &ordered {
+            for up in graph.upstream(k) {
+                assert!(
+                    step_of(up) <= step_of(k),
+                    "{up} after {k}: {:?}",
+                    summary(&steps)
+                );
+            }
+        }
+        assert_eq!(
+            steps[step_of(&AssetKey::new("raw_orders"))].partitions,
+            vec!["a".to_owned()]
+        );
     }
 
     #[test]
