@@ -1078,6 +1078,35 @@ fn old_materialization_files_go_and_the_newest_stay() {
         "{:?}",
         outcomes(&again)
     );
+    // `gc --keep 0` is refused (0 means "keep every file" for runs, never "remove all").
+    let o = medallion(&ws, &["gc", d, "--keep", "0"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+
+    // A run still going protects what was newest when it began: it may read those files.
+    let conn = rusqlite::Connection::open(&ws).unwrap();
+    conn.execute(
+        "INSERT INTO runs (id, project_id, selection, target, status, trigger, created_at)
+         SELECT 'live', project_id, '*', 'local', 'started', 'test',
+                strftime('%Y-%m-%dT%H:%M:%fZ', 'now')
+         FROM runs LIMIT 1",
+        [],
+    )
+    .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    run("0", true);
+    assert_eq!(parquet_files(), 6 * 2);
+    let o = medallion(&ws, &["gc", d, "--keep", "1", "--format", "json"]);
+    assert_eq!(
+        json(&o)["removed"].as_array().unwrap().len(),
+        0,
+        "the live run's inputs stay"
+    );
+    conn.execute("UPDATE runs SET status = 'failure' WHERE id = 'live'", [])
+        .unwrap();
+    let o = medallion(&ws, &["gc", d, "--keep", "1", "--format", "json"]);
+    assert_eq!(json(&o)["removed"].as_array().unwrap().len(), 6);
+    assert_eq!(parquet_files(), 6);
+
     // The first run's rows and report survive its files.
     let report = tmp.path().join("first.json");
     let o = medallion(

@@ -126,13 +126,14 @@ pub enum Command {
         format: OutputFormat,
     },
     /// Remove the files of old materializations: all but the newest N of each asset and
-    /// partition. Rows, history and reports stay. Every run does this by itself, keeping
+    /// partition. Rows, history and reports stay. Every local run does this by itself, keeping
     /// `MEDALLION_KEEP_MATERIALIZATIONS` files (default 5; 0 keeps every file)
     Gc {
         /// A project directory, or the name of a project in the workspace
         project: String,
         /// Files to keep per asset and partition (at least 1: the newest always stays)
-        #[arg(long, default_value_t = app::run::DEFAULT_KEEP_MATERIALIZATIONS)]
+        #[arg(long, default_value_t = app::run::DEFAULT_KEEP_MATERIALIZATIONS,
+              value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
         keep: usize,
         /// Only list what would be removed
         #[arg(long)]

@@ -19,9 +19,11 @@ pub struct StoredFile {
 }
 
 impl Workspace {
-    /// The materializations of a project beyond the newest `keep` of each asset and partition
-    /// whose files have not been removed yet, oldest first. The newest one of each is never
-    /// among them (`keep` counts as at least 1).
+    /// The local materializations of a project beyond the newest `keep` of each asset and
+    /// partition whose files have not been removed yet, oldest first. The newest one of each is
+    /// never among them (`keep` counts as at least 1), nor one that was the newest when a run
+    /// of the project still queued or going began (that run may read it), nor a remote
+    /// (`s3://`) one.
     pub fn materializations_beyond(
         &self,
         project: &str,
@@ -31,15 +33,24 @@ impl Workspace {
         let mut stmt = self
             .conn
             .prepare(
-                "SELECT id, asset_key, partition_key, run_id, location, byte_count FROM (
+                "WITH live AS (
+                    SELECT min(r.created_at) AS since FROM runs r
+                    JOIN projects p ON p.id = r.project_id
+                    WHERE p.name = ?1 AND r.status IN ('queued', 'starting', 'started', 'canceling'))
+                 SELECT id, asset_key, partition_key, run_id, location, byte_count FROM (
                     SELECT m.id, m.asset_key, m.partition_key, m.run_id, m.location, m.byte_count,
                            m.purged_at,
                            row_number() OVER (PARTITION BY m.asset_key, coalesce(m.partition_key, '')
                                               ORDER BY m.id DESC) AS newer
                     FROM materializations m JOIN runs r ON r.id = m.run_id
                     JOIN projects p ON p.id = r.project_id
-                    WHERE p.name = ?1)
-                 WHERE newer > ?2 AND purged_at IS NULL
+                    WHERE p.name = ?1) x
+                 WHERE newer > ?2 AND purged_at IS NULL AND location NOT LIKE 's3://%'
+                   AND ((SELECT since FROM live) IS NULL OR EXISTS (
+                        SELECT 1 FROM materializations n
+                        WHERE n.asset_key = x.asset_key
+                          AND coalesce(n.partition_key, '') = coalesce(x.partition_key, '')
+                          AND n.id > x.id AND n.created_at <= (SELECT since FROM live)))
                  ORDER BY id",
             )
             .map_err(|e| classify(&self.path, "list old materializations", e))?;
