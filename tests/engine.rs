@@ -1118,3 +1118,97 @@ fn old_materialization_files_go_and_the_newest_stay() {
         serde_json::from_str(&std::fs::read_to_string(&report).unwrap()).unwrap();
     assert_eq!(r["profiles"].as_array().unwrap().len(), 6);
 }
+
+/// A panic inside a step (here: the store) fails that step with "internal error" and skips its
+/// downstream; the run ends as a failure instead of waiting forever for the step.
+#[test]
+fn a_panicking_step_fails_instead_of_hanging_the_run() {
+    use std::sync::atomic::AtomicBool;
+    use std::sync::mpsc;
+
+    use medallion::engine::{self, IoManager, LocalIo, RunPlan};
+    use medallion::model::{AssetKey, RunEvent, RunStatus, StepOutcome};
+
+    struct Panicking(LocalIo);
+    impl IoManager for Panicking {
+        fn write(
+            &self,
+            asset: &AssetKey,
+            partition: Option<&str>,
+            run_id: &str,
+            df: &mut DataFrame,
+        ) -> Result<(String, u64), String> {
+            assert_ne!(asset.as_str(), "raw_orders", "the store broke");
+            self.0.write(asset, partition, run_id, df)
+        }
+        fn scan(&self, location: &str) -> PolarsResult<LazyFrame> {
+            self.0.scan(location)
+        }
+        fn exists(&self, location: &str) -> bool {
+            self.0.exists(location)
+        }
+    }
+
+    let loaded = medallion::format::read_project(&example()).unwrap();
+    let all = loaded
+        .project
+        .assets
+        .iter()
+        .map(|a| a.key.clone())
+        .collect();
+    let tmp = tempfile::tempdir().unwrap();
+    let plan = RunPlan {
+        run_id: "panic".into(),
+        project: loaded.project.clone(),
+        project_dir: example(),
+        store_dir: tmp.path().to_owned(),
+        steps: engine::ordered_steps(&loaded.project, &all).unwrap(),
+        partition: None,
+        force: false,
+        previous: vec![],
+    };
+    let root = tmp.path().to_owned();
+    let (done_tx, done_rx) = mpsc::channel();
+    std::thread::spawn(move || {
+        let io = Panicking(LocalIo { root });
+        let mut events = Vec::new();
+        let status = engine::execute_io(
+            &plan,
+            &io,
+            &engine::fetch::NoFetcher,
+            &mut |e| events.push(e),
+            &AtomicBool::new(false),
+            2,
+        );
+        let _ = done_tx.send((status, events));
+    });
+    let (status, events) = done_rx
+        .recv_timeout(std::time::Duration::from_mins(2))
+        .expect("the run must end");
+    assert_eq!(status, RunStatus::Failure);
+    let outcome = |asset: &str| {
+        events.iter().find_map(|e| match e {
+            RunEvent::StepFinished {
+                asset: a, outcome, ..
+            } if a.as_str() == asset => Some(outcome.clone()),
+            _ => None,
+        })
+    };
+    match outcome("raw_orders") {
+        Some(StepOutcome::Failed { error }) => {
+            assert!(
+                error.contains("internal error") && error.contains("the store broke"),
+                "{error}"
+            );
+        }
+        other => panic!("raw_orders: {other:?}"),
+    }
+    assert!(matches!(
+        outcome("order_history"),
+        Some(StepOutcome::Skipped { .. })
+    ));
+    assert!(matches!(
+        outcome("raw_customer_data"),
+        Some(StepOutcome::Materialized)
+    ));
+}

@@ -304,7 +304,20 @@ fn spawn_run(
                 }
             };
             match Workspace::open(&path) {
-                Ok(mut ws) => handle(&mut ws, request, &events, &notify),
+                Ok(mut ws) => {
+                    // A panic must still end the run in the studio, or it would wait forever.
+                    let handled = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        handle(&mut ws, request, &events, &notify);
+                    }));
+                    if handled.is_err() {
+                        let _ = events.send(JobEvent::MaterializeFinished {
+                            result: Err(
+                                "the run stopped on an internal error (see the log)".to_owned()
+                            ),
+                        });
+                        notify();
+                    }
+                }
                 Err(e) => {
                     let _ = events.send(JobEvent::MaterializeFinished {
                         result: Err(format!("cannot open the workspace for the run: {e}")),

@@ -297,12 +297,17 @@ const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
 /// Tunes the global allocator (mimalloc, set in `main.rs`) for the engine: freed memory goes
 /// back to the system after 250 ms instead of mimalloc 3's 1,000 ms. A run frees large columns
 /// all the time; holding them for a second raised peak memory by a quarter on the
-/// N = 1,000,000 benchmark, at no gain in speed. `MIMALLOC_PURGE_DELAY` still wins.
+/// N = 1,000,000 benchmark, at no gain in speed. `MIMALLOC_PURGE_DELAY` (or its old name
+/// `MIMALLOC_RESET_DELAY`) still wins. Call it first thing in `main`, before any other thread
+/// exists.
 #[allow(unsafe_code)]
 pub fn tune_allocator() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none() {
-        // SAFETY: `mi_option_set` only stores an option value (atomically); it has no
-        // preconditions and may be called at any time.
+    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none()
+        && std::env::var_os("MIMALLOC_RESET_DELAY").is_none()
+    {
+        // SAFETY: `mi_option_set` stores an option value with plain (non-atomic) writes and
+        // has no other precondition; it is called once, at the start of `main`, before any
+        // other thread could read the option.
         unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 250) };
     }
 }

@@ -302,14 +302,12 @@ fn logs(
     follow: bool,
     format: OutputFormat,
 ) -> anyhow::Result<u8> {
-    // Only events numbered above the last one printed are read on each pass.
+    // Only events numbered above the last one printed are read on each pass. The status is
+    // read before the events: when it says finished, the events read after it include the last.
     let mut last: Option<i64> = None;
     loop {
+        let run = app::remote::run_record(ws, run_id)?;
         let events = app::remote::events_after(ws, run_id, last)?;
-        if events.is_empty() && last.is_none() {
-            // An unknown run id is an error, not an empty log.
-            app::remote::run_record(ws, run_id)?;
-        }
         let mut out = std::io::stdout().lock();
         for (seq, e) in &events {
             last = Some(*seq);
@@ -326,7 +324,6 @@ fn logs(
         }
         out.flush()?;
         drop(out);
-        let run = app::remote::run_record(ws, run_id)?;
         if !follow || run.status.is_finished() {
             return Ok(match run.status {
                 RunStatus::Failure | RunStatus::Canceled => EXIT_FAILED,

@@ -155,11 +155,12 @@ pub fn run_plan(
 /// `medallion runner --plan URI`: loads the plan, runs the array child named by the
 /// environment, and returns whether the step succeeded.
 pub fn run_from_uri(uri: &str, out: &mut dyn Write) -> Result<RunStatus, String> {
+    // First, so a SIGTERM while the plan loads cancels instead of killing.
+    let cancel = Arc::new(AtomicBool::new(false));
+    stop_on_sigterm(&cancel);
     let aws = Aws::from_environment()?;
     let plan = load_plan(&aws, uri)?;
     let index = index_from_env(|k| std::env::var(k).ok())?;
-    let cancel = Arc::new(AtomicBool::new(false));
-    stop_on_sigterm(&cancel);
     let result = run_plan(&aws, &plan, index, None, out, &cancel)?;
     Ok(result.status)
 }

@@ -570,21 +570,31 @@ pub fn execute_io(
                     let mut send = move |e: RunEvent| {
                         let _ = events.send(Message::Event(e));
                     };
-                    let outcome = run_step(
-                        plan,
-                        io,
-                        asset,
-                        partition.as_deref(),
-                        graph,
-                        &Inputs {
-                            current: &inputs,
-                            previous,
-                            frames: &upstream_frames,
-                        },
-                        heavy,
-                        fetcher,
-                        &mut send,
-                    );
+                    // A panic inside polars or a step fails the step, never the run loop.
+                    let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                        run_step(
+                            plan,
+                            io,
+                            asset,
+                            partition.as_deref(),
+                            graph,
+                            &Inputs {
+                                current: &inputs,
+                                previous,
+                                frames: &upstream_frames,
+                            },
+                            heavy,
+                            fetcher,
+                            &mut send,
+                        )
+                    }))
+                    .unwrap_or_else(|panic| {
+                        Err(format!(
+                            "asset {}: internal error: {}",
+                            asset.key,
+                            panic_message(panic.as_ref())
+                        ))
+                    });
                     drop(upstream_frames);
                     let (result, deferred) = match outcome {
                         Ok((result, deferred)) => (Ok(result), deferred),
@@ -606,6 +616,13 @@ pub fn execute_io(
                     }
                 });
             }
+            // Tables no step of this run will read again (every consumer finished, was skipped
+            // or canceled) are dropped now.
+            frames.retain(|k, _| {
+                consumers
+                    .get(k)
+                    .is_some_and(|cs| cs.iter().any(|c| !finished.contains(*c)))
+            });
             if running == 0 && profiling == 0 {
                 break;
             }
@@ -635,11 +652,6 @@ pub fn execute_io(
                     {
                         frames.insert(key.clone(), df);
                     }
-                    frames.retain(|k, _| {
-                        consumers
-                            .get(k)
-                            .is_some_and(|cs| cs.iter().any(|c| !finished.contains(*c)))
-                    });
                     let outcome = match result {
                         Ok(StepResult::UpToDate(m)) => {
                             current.insert(key.clone(), m);
@@ -825,10 +837,14 @@ struct Deferred {
 impl Deferred {
     fn profile(self, key: &AssetKey, partition: Option<&str>, emit: &mut dyn FnMut(RunEvent)) {
         let timer = Instant::now();
-        let profiled = match &self.frame {
-            Some(df) => profile::profile(key, partition, df),
-            None => profile::profile_frame(key, partition, self.stored),
-        };
+        let profiled =
+            std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &self.frame {
+                Some(df) => profile::profile(key, partition, df),
+                None => profile::profile_frame(key, partition, self.stored),
+            }))
+            .unwrap_or_else(|panic| {
+                Err(polars_err!(ComputeError: "internal error: {}", panic_message(panic.as_ref())))
+            });
         tracing::debug!(asset = %key, profiled_ms = timer.elapsed().as_millis(), "profile");
         match profiled {
             Ok(p) => emit(RunEvent::Profile(p)),
@@ -839,6 +855,15 @@ impl Deferred {
             }),
         }
     }
+}
+
+/// The message of a caught panic.
+fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
+    panic
+        .downcast_ref::<&str>()
+        .map(|s| (*s).to_owned())
+        .or_else(|| panic.downcast_ref::<String>().cloned())
+        .unwrap_or_else(|| "a step panicked".to_owned())
 }
 
 /// Runs one step: computes the asset, stores it, evaluates its checks. Its profile is left to
