@@ -193,6 +193,27 @@ fn a_tight_memory_budget_streams_big_sources_with_the_same_results() {
     );
 }
 
+/// A plan for every asset of the example project, writing under `store_dir`.
+fn example_plan(run_id: &str, store_dir: &Path) -> medallion::engine::RunPlan {
+    let loaded = medallion::format::read_project(&example()).unwrap();
+    let all = loaded
+        .project
+        .assets
+        .iter()
+        .map(|a| a.key.clone())
+        .collect();
+    medallion::engine::RunPlan {
+        run_id: run_id.into(),
+        steps: medallion::engine::ordered_steps(&loaded.project, &all).unwrap(),
+        project: loaded.project,
+        project_dir: example(),
+        store_dir: store_dir.to_owned(),
+        partition: None,
+        force: false,
+        previous: vec![],
+    }
+}
+
 /// A copy of the example project in a temporary directory, to edit freely.
 fn copy_example(to: &Path) -> PathBuf {
     fn copy_dir(from: &Path, to: &Path) {
@@ -819,29 +840,13 @@ fn walk(dir: &Path) -> Vec<PathBuf> {
 fn independent_assets_run_concurrently_up_to_the_limit() {
     use std::sync::atomic::AtomicBool;
 
-    use medallion::engine::{self, RunPlan};
+    use medallion::engine;
     use medallion::model::{RunEvent, RunStatus};
 
-    let loaded = medallion::format::read_project(&example()).unwrap();
-    let all = loaded
-        .project
-        .assets
-        .iter()
-        .map(|a| a.key.clone())
-        .collect();
-    let steps = engine::ordered_steps(&loaded.project, &all).unwrap();
     let run = |max_parallel: usize| {
         let tmp = tempfile::tempdir().unwrap();
-        let plan = RunPlan {
-            run_id: format!("par{max_parallel}"),
-            project: loaded.project.clone(),
-            project_dir: example(),
-            store_dir: tmp.path().to_owned(),
-            steps: steps.clone(),
-            partition: None,
-            force: false,
-            previous: vec![],
-        };
+        let plan = example_plan(&format!("par{max_parallel}"), tmp.path());
+        let steps = plan.steps.clone();
         let mut events = Vec::new();
         let io = engine::LocalIo {
             root: tmp.path().to_owned(),
@@ -921,13 +926,6 @@ fn every_read_and_write_of_a_run_goes_through_the_io_manager() {
         }
     }
 
-    let loaded = medallion::format::read_project(&example()).unwrap();
-    let all = loaded
-        .project
-        .assets
-        .iter()
-        .map(|a| a.key.clone())
-        .collect();
     let tmp = tempfile::tempdir().unwrap();
     let io = Recording {
         inner: LocalIo {
@@ -935,16 +933,7 @@ fn every_read_and_write_of_a_run_goes_through_the_io_manager() {
         },
         log: Mutex::new(Vec::new()),
     };
-    let plan = RunPlan {
-        run_id: "io".into(),
-        project: loaded.project.clone(),
-        project_dir: example(),
-        store_dir: tmp.path().join("unused"),
-        steps: engine::ordered_steps(&loaded.project, &all).unwrap(),
-        partition: None,
-        force: false,
-        previous: vec![],
-    };
+    let plan = example_plan("io", &tmp.path().join("unused"));
     let mut stored = Vec::new();
     let status = engine::execute_io(
         &plan,
@@ -1126,7 +1115,7 @@ fn a_panicking_step_fails_instead_of_hanging_the_run() {
     use std::sync::atomic::AtomicBool;
     use std::sync::mpsc;
 
-    use medallion::engine::{self, IoManager, LocalIo, RunPlan};
+    use medallion::engine::{self, IoManager, LocalIo};
     use medallion::model::{AssetKey, RunEvent, RunStatus, StepOutcome};
 
     struct Panicking(LocalIo);
@@ -1149,24 +1138,8 @@ fn a_panicking_step_fails_instead_of_hanging_the_run() {
         }
     }
 
-    let loaded = medallion::format::read_project(&example()).unwrap();
-    let all = loaded
-        .project
-        .assets
-        .iter()
-        .map(|a| a.key.clone())
-        .collect();
     let tmp = tempfile::tempdir().unwrap();
-    let plan = RunPlan {
-        run_id: "panic".into(),
-        project: loaded.project.clone(),
-        project_dir: example(),
-        store_dir: tmp.path().to_owned(),
-        steps: engine::ordered_steps(&loaded.project, &all).unwrap(),
-        partition: None,
-        force: false,
-        previous: vec![],
-    };
+    let plan = example_plan("panic", tmp.path());
     let root = tmp.path().to_owned();
     let (done_tx, done_rx) = mpsc::channel();
     std::thread::spawn(move || {
