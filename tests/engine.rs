@@ -78,6 +78,18 @@ fn check_parquet(path: &Path, schema: &[(&str, DataType)], money: &[&str]) {
     );
 }
 
+/// The gold CSVs exported to `out` (`--float-precision 2`) match SPEC §8 at N = 1,000.
+fn assert_spec_checksums(out: &Path) {
+    assert_eq!(
+        sha256(&out.join("customer_lifetime_value.csv")),
+        "c570c455363472f2fa7159acca9adb18f7ec2e065045d4cf29209653180f9760"
+    );
+    assert_eq!(
+        sha256(&out.join("daily_revenue.csv")),
+        "cbfeec8f97f2ce17638a7b58a110711630fc4767f48acf10ca67e9277ecf86d7"
+    );
+}
+
 #[test]
 fn the_example_project_matches_the_spec_checksums() {
     let tmp = tempfile::tempdir().unwrap();
@@ -120,14 +132,7 @@ fn the_example_project_matches_the_spec_checksums() {
     ] {
         assert_eq!(rows(asset), Some(n), "{asset}");
     }
-    assert_eq!(
-        sha256(&out.join("customer_lifetime_value.csv")),
-        "c570c455363472f2fa7159acca9adb18f7ec2e065045d4cf29209653180f9760"
-    );
-    assert_eq!(
-        sha256(&out.join("daily_revenue.csv")),
-        "cbfeec8f97f2ce17638a7b58a110711630fc4767f48acf10ca67e9277ecf86d7"
-    );
+    assert_spec_checksums(&out);
     check_parquet(
         &out.join("customer_lifetime_value.parquet"),
         &[
@@ -183,14 +188,7 @@ fn a_tight_memory_budget_streams_big_sources_with_the_same_results() {
         !log.contains("raw_customer_data: too big"),
         "the small source (about 100 KB) stays in memory: {log}"
     );
-    assert_eq!(
-        sha256(&out.join("customer_lifetime_value.csv")),
-        "c570c455363472f2fa7159acca9adb18f7ec2e065045d4cf29209653180f9760"
-    );
-    assert_eq!(
-        sha256(&out.join("daily_revenue.csv")),
-        "cbfeec8f97f2ce17638a7b58a110711630fc4767f48acf10ca67e9277ecf86d7"
-    );
+    assert_spec_checksums(&out);
 }
 
 /// A plan for every asset of the example project, writing under `store_dir`.
