@@ -1159,6 +1159,58 @@ fn store_secret(ws: &Path, name: &str, value: &str) {
     assert!(out.status.success(), "{}", text(&out));
 }
 
+/// Gives the project in `dir` an `aws` resource whose keys live in the OS keyring (how a user's
+/// studio reaches AWS: this test process has no AWS keys), applies `tweak` to its project file,
+/// imports it into the workspace and returns it as stored.
+fn import_with_keyring_keys(
+    ws: &Path,
+    dir: &Path,
+    tweak: &dyn Fn(String) -> String,
+) -> medallion::model::Project {
+    let (id_name, secret_name) = (unique("aws-id"), unique("aws-secret"));
+    store_secret(ws, &id_name, "testing");
+    store_secret(ws, &secret_name, "testing");
+    let toml = dir.join("medallion.toml");
+    let edited = std::fs::read_to_string(&toml).unwrap().replace(
+        "[resources.aws]\nkind = \"aws\"\n",
+        &format!(
+            "[resources.aws]\nkind = \"aws\"\naccess_key_id = {{ keyring = \"{id_name}\" }}\nsecret_access_key = {{ keyring = \"{secret_name}\" }}\n"
+        ),
+    );
+    std::fs::write(&toml, tweak(edited)).unwrap();
+    let mut w = medallion::app::open_workspace(ws).unwrap();
+    let report = medallion::app::import_project(&mut w, dir, true, false).unwrap();
+    medallion::app::load_project(&w, &report.name)
+        .unwrap()
+        .project
+}
+
+/// A Fargate remote run of the partitioned fixture's 2024-01-01, as the launch dialog would ask.
+fn fargate_request() -> medallion::app::remote::SubmitRequest {
+    medallion::app::remote::SubmitRequest {
+        selection: "*".into(),
+        partitions: vec!["2024-01-01".into()],
+        force: false,
+        tier: Some(medallion::model::ComputeTier::Fargate),
+        overrides: std::collections::BTreeMap::new(),
+        aws_resource: None,
+        trigger: "studio".into(),
+    }
+}
+
+/// The studio in a test harness.
+fn studio_harness(
+    studio: medallion::ui::Studio,
+) -> egui_kittest::Harness<'static, medallion::ui::Studio> {
+    egui_kittest::Harness::builder()
+        .with_size(egui::vec2(1400.0, 900.0))
+        .with_max_steps(40)
+        .build_ui_state(
+            |ui, studio: &mut medallion::ui::Studio| medallion::ui::frame_ui(ui, studio),
+            studio,
+        )
+}
+
 #[test]
 fn the_studio_launches_on_aws_with_a_tier_per_step_and_shows_the_remote_steps() {
     use egui_kittest::kittest::Queryable;
@@ -1168,36 +1220,13 @@ fn the_studio_launches_on_aws_with_a_tier_per_step_and_shows_the_remote_steps() 
     let tmp = tempfile::tempdir().unwrap();
     let dir = setup.project(tmp.path());
     let ws = tmp.path().join("ws.sqlite");
-    // The studio's own process reaches AWS with keys from the OS keyring.
-    let (id_name, secret_name) = (unique("aws-id"), unique("aws-secret"));
-    store_secret(&ws, &id_name, "testing");
-    store_secret(&ws, &secret_name, "testing");
-    let toml = dir.join("medallion.toml");
-    let edited = std::fs::read_to_string(&toml)
-        .unwrap()
-        .replace(
-            "[resources.aws]\nkind = \"aws\"\n",
-            &format!(
-                "[resources.aws]\nkind = \"aws\"\naccess_key_id = {{ keyring = \"{id_name}\" }}\nsecret_access_key = {{ keyring = \"{secret_name}\" }}\n"
-            ),
-        )
-        // Silver and gold on Fargate, bronze locally; the log group is missing at first.
-        .replace(r#"tier = "lambda""#, r#"tier = "local""#)
-        .replace(r#"tier = "eks""#, r#"tier = "fargate""#);
-    std::fs::write(&toml, edited).unwrap();
-    let mut w = medallion::app::open_workspace(&ws).unwrap();
-    let report = medallion::app::import_project(&mut w, &dir, true, false).unwrap();
-    let project = medallion::app::load_project(&w, &report.name)
-        .unwrap()
-        .project;
-    drop(w);
-    let mut h = egui_kittest::Harness::builder()
-        .with_size(egui::vec2(1400.0, 900.0))
-        .with_max_steps(40)
-        .build_ui_state(
-            |ui, studio: &mut medallion::ui::Studio| medallion::ui::frame_ui(ui, studio),
-            medallion::ui::Studio::with_workspace(Some(project), &ws).unwrap(),
-        );
+    // The studio's own process reaches AWS with keys from the OS keyring. Silver and gold on
+    // Fargate, bronze locally; the log group is missing at first.
+    let project = import_with_keyring_keys(&ws, &dir, &|toml| {
+        toml.replace(r#"tier = "lambda""#, r#"tier = "local""#)
+            .replace(r#"tier = "eks""#, r#"tier = "fargate""#)
+    });
+    let mut h = studio_harness(medallion::ui::Studio::with_workspace(Some(project), &ws).unwrap());
     h.run_steps(3);
     let wait = |h: &mut egui_kittest::Harness<'_, medallion::ui::Studio>,
                 what: &str,
@@ -1437,20 +1466,7 @@ fn the_studio_reattaches_to_a_run_left_unfinished_and_finishes_it() {
         .store(false, std::sync::atomic::Ordering::Relaxed);
     // The studio runs in this test process, whose environment has no AWS keys: its resource
     // names keys in the OS keyring, as a user's would.
-    let (id_name, secret_name) = (unique("aws-id"), unique("aws-secret"));
-    store_secret(&ws, &id_name, "testing");
-    store_secret(&ws, &secret_name, "testing");
-    let toml = dir.join("medallion.toml");
-    let edited = std::fs::read_to_string(&toml).unwrap().replace(
-        "[resources.aws]\nkind = \"aws\"\n",
-        &format!(
-            "[resources.aws]\nkind = \"aws\"\naccess_key_id = {{ keyring = \"{id_name}\" }}\nsecret_access_key = {{ keyring = \"{secret_name}\" }}\n"
-        ),
-    );
-    std::fs::write(&toml, edited).unwrap();
-    let mut w = medallion::app::open_workspace(&ws).unwrap();
-    medallion::app::import_project(&mut w, &dir, true, false).unwrap();
-    drop(w);
+    import_with_keyring_keys(&ws, &dir, &|toml| toml);
     let studio = medallion::ui::Studio::with_workspace(None, &ws).unwrap();
     let start = std::time::Instant::now();
     let status = loop {
@@ -1482,44 +1498,12 @@ fn cancel_in_the_studio_stops_the_remote_task() {
         tmp.path(),
     );
     let ws = tmp.path().join("ws.sqlite");
-    let (id_name, secret_name) = (unique("aws-id"), unique("aws-secret"));
-    store_secret(&ws, &id_name, "testing");
-    store_secret(&ws, &secret_name, "testing");
-    let toml = dir.join("medallion.toml");
-    let edited = std::fs::read_to_string(&toml).unwrap().replace(
-        "[resources.aws]\nkind = \"aws\"\n",
-        &format!(
-            "[resources.aws]\nkind = \"aws\"\naccess_key_id = {{ keyring = \"{id_name}\" }}\nsecret_access_key = {{ keyring = \"{secret_name}\" }}\n"
-        ),
-    );
-    std::fs::write(&toml, edited).unwrap();
-    let mut w = medallion::app::open_workspace(&ws).unwrap();
-    let report = medallion::app::import_project(&mut w, &dir, true, false).unwrap();
-    let project = medallion::app::load_project(&w, &report.name)
-        .unwrap()
-        .project;
-    drop(w);
+    let project = import_with_keyring_keys(&ws, &dir, &|toml| toml);
     let mut studio = medallion::ui::Studio::with_workspace(Some(project), &ws).unwrap();
     // The partitioned project has no tier hints: the planner would pick Lambda for such small
     // data, so the run asks for Fargate (as the launch dialog's overrides would).
-    assert!(
-        studio.start_remote_run(medallion::app::remote::SubmitRequest {
-            selection: "*".into(),
-            partitions: vec!["2024-01-01".into()],
-            force: false,
-            tier: Some(medallion::model::ComputeTier::Fargate),
-            overrides: std::collections::BTreeMap::new(),
-            aws_resource: None,
-            trigger: "studio".into(),
-        })
-    );
-    let mut h = egui_kittest::Harness::builder()
-        .with_size(egui::vec2(1400.0, 900.0))
-        .with_max_steps(40)
-        .build_ui_state(
-            |ui, studio: &mut medallion::ui::Studio| medallion::ui::frame_ui(ui, studio),
-            studio,
-        );
+    assert!(studio.start_remote_run(fargate_request()));
+    let mut h = studio_harness(studio);
     let wait = |h: &mut egui_kittest::Harness<'_, medallion::ui::Studio>,
                 what: &str,
                 done: &dyn Fn(&medallion::ui::Studio) -> bool| {
@@ -1838,42 +1822,10 @@ fn closing_the_studio_leaves_a_remote_run_going_for_attach() {
         tmp.path(),
     );
     let ws = tmp.path().join("ws.sqlite");
-    let (id_name, secret_name) = (unique("aws-id"), unique("aws-secret"));
-    store_secret(&ws, &id_name, "testing");
-    store_secret(&ws, &secret_name, "testing");
-    let toml = dir.join("medallion.toml");
-    let edited = std::fs::read_to_string(&toml).unwrap().replace(
-        "[resources.aws]\nkind = \"aws\"\n",
-        &format!(
-            "[resources.aws]\nkind = \"aws\"\naccess_key_id = {{ keyring = \"{id_name}\" }}\nsecret_access_key = {{ keyring = \"{secret_name}\" }}\n"
-        ),
-    );
-    std::fs::write(&toml, edited).unwrap();
-    let mut w = medallion::app::open_workspace(&ws).unwrap();
-    let report = medallion::app::import_project(&mut w, &dir, true, false).unwrap();
-    let project = medallion::app::load_project(&w, &report.name)
-        .unwrap()
-        .project;
-    drop(w);
+    let project = import_with_keyring_keys(&ws, &dir, &|toml| toml);
     let mut studio = medallion::ui::Studio::with_workspace(Some(project), &ws).unwrap();
-    assert!(
-        studio.start_remote_run(medallion::app::remote::SubmitRequest {
-            selection: "*".into(),
-            partitions: vec!["2024-01-01".into()],
-            force: false,
-            tier: Some(medallion::model::ComputeTier::Fargate),
-            overrides: std::collections::BTreeMap::new(),
-            aws_resource: None,
-            trigger: "studio".into(),
-        })
-    );
-    let mut h = egui_kittest::Harness::builder()
-        .with_size(egui::vec2(1400.0, 900.0))
-        .with_max_steps(40)
-        .build_ui_state(
-            |ui, studio: &mut medallion::ui::Studio| medallion::ui::frame_ui(ui, studio),
-            studio,
-        );
+    assert!(studio.start_remote_run(fargate_request()));
+    let mut h = studio_harness(studio);
     let start = std::time::Instant::now();
     while !h
         .state()
