@@ -390,6 +390,8 @@ fn costs_show_estimate_and_actual_per_step_asset_and_day() {
             started_at: None,
             ended_at: None,
             error: None,
+            allow_failed_upstream: false,
+            checks_only: false,
         })
         .unwrap();
         let report = medallion::app::plan::compute_plan(

@@ -209,6 +209,9 @@ fn example_plan(run_id: &str, store_dir: &Path) -> medallion::engine::RunPlan {
         partition: None,
         force: false,
         previous: vec![],
+        previous_checks: vec![],
+        allow_failed_upstream: false,
+        checks_only: false,
     }
 }
 
@@ -346,15 +349,18 @@ fn a_failed_blocking_check_skips_downstream_and_fails_the_run() {
             .clone()
     };
     assert_eq!(step("order_history")["outcome"]["outcome"], "materialized");
+    let run_id = report["runs"][0]["run_id"].as_str().unwrap();
     for downstream in ["customer_lifetime_value", "daily_revenue"] {
         assert_eq!(
             step(downstream)["outcome"]["outcome"],
-            "skipped",
+            "blocked",
             "{downstream}"
         );
         assert_eq!(
             step(downstream)["outcome"]["reason"],
-            "upstream order_history failed blocking check order_history_not_empty"
+            format!(
+                "blocked: check order_history_not_empty of asset order_history failed in run {run_id}"
+            )
         );
     }
     let failed: Vec<_> = report["runs"][0]["checks"]
@@ -387,6 +393,240 @@ fn a_failed_blocking_check_skips_downstream_and_fails_the_run() {
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let by_asset: std::collections::BTreeMap<_, _> = outcomes(&json(&o)).into_iter().collect();
     assert_eq!(by_asset["daily_revenue"], "materialized");
+}
+
+fn step_of(report: &serde_json::Value, asset: &str) -> serde_json::Value {
+    report["runs"][0]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["asset"] == asset)
+        .unwrap_or_else(|| panic!("no step {asset} in {report}"))
+        .clone()
+}
+
+fn checks_of(report: &serde_json::Value) -> Vec<(String, bool)> {
+    report["runs"][0]["checks"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["check_name"].as_str().unwrap().to_owned(),
+                c["passed"].as_bool().unwrap(),
+            )
+        })
+        .collect()
+}
+
+/// Trust issue, finding 1: running again must not build gold from `order_history` data that
+/// failed its blocking check. The gate holds on every later run until the asset passes; an
+/// explicit override runs anyway and is recorded on the run and in its report.
+#[test]
+fn a_failed_blocking_check_keeps_blocking_downstream_on_later_runs() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().join("ws.sqlite");
+    let dir = copy_example(tmp.path());
+    let d = dir.to_str().unwrap();
+    let toml = dir.join("medallion.toml");
+    let original = std::fs::read_to_string(&toml).unwrap();
+    let strict = original.replace(
+        "kind = \"row_count\"\nmin = 1\n",
+        "kind = \"row_count\"\nmin = 1000000\n",
+    );
+    assert_ne!(strict, original);
+    std::fs::write(&toml, &strict).unwrap();
+    let first = medallion(&ws, &["materialize", d, "--format", "json"]);
+    assert_eq!(first.status.code(), Some(1), "{}", text(&first));
+    let first_run = json(&first)["runs"][0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let reason = format!(
+        "blocked: check order_history_not_empty of asset order_history failed in run {first_run}"
+    );
+
+    // The same command again: order_history is unchanged (up to date) and still failing.
+    let second = medallion(&ws, &["materialize", d, "--format", "json"]);
+    assert_eq!(second.status.code(), Some(1), "{}", text(&second));
+    let report = json(&second);
+    assert_eq!(report["status"], "failure");
+    assert_eq!(
+        step_of(&report, "order_history")["outcome"]["outcome"],
+        "up_to_date"
+    );
+    for gold in ["customer_lifetime_value", "daily_revenue"] {
+        let step = step_of(&report, gold);
+        assert_eq!(step["outcome"]["outcome"], "blocked", "{gold}: {step}");
+        assert_eq!(step["outcome"]["reason"], reason.as_str(), "{gold}");
+    }
+    assert!(
+        report["runs"][0]["materializations"]
+            .as_array()
+            .unwrap()
+            .is_empty(),
+        "nothing is built from failing data: {report}"
+    );
+    // Text output names the cause.
+    let o = medallion(&ws, &["materialize", d]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains(&reason), "{}", text(&o));
+    // Selecting only gold does not get around the gate either.
+    let o = medallion(
+        &ws,
+        &[
+            "materialize",
+            d,
+            "--select",
+            "daily_revenue",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(
+        step_of(&json(&o), "daily_revenue")["outcome"]["outcome"],
+        "blocked"
+    );
+
+    // The explicit override builds gold, and says so on the run and in its report.
+    let o = medallion(
+        &ws,
+        &[
+            "materialize",
+            d,
+            "--allow-failed-upstream",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let report = json(&o);
+    assert_eq!(report["runs"][0]["allow_failed_upstream"], true);
+    for gold in ["customer_lifetime_value", "daily_revenue"] {
+        assert_eq!(
+            step_of(&report, gold)["outcome"]["outcome"],
+            "materialized",
+            "{gold}"
+        );
+    }
+    let run_id = report["runs"][0]["run_id"].as_str().unwrap().to_owned();
+    let file = tmp.path().join("report.json");
+    let o = medallion(&ws, &["report", &run_id, "--json", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(saved["run"]["allow_failed_upstream"], true, "{saved}");
+    let listed = json(&medallion(&ws, &["runs", "--format", "json"]));
+    let listed = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == run_id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(listed["allow_failed_upstream"], true, "{listed}");
+
+    // Put the check back: it is evaluated again on the stored order_history (a check is a
+    // definition too), passes, and nothing is blocked any more.
+    std::fs::write(&toml, &original).unwrap();
+    let o = medallion(&ws, &["materialize", d, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let report = json(&o);
+    assert_eq!(
+        step_of(&report, "order_history")["outcome"]["outcome"],
+        "up_to_date"
+    );
+    assert!(
+        checks_of(&report).contains(&("order_history_not_empty".to_owned(), true)),
+        "{:?}",
+        checks_of(&report)
+    );
+}
+
+/// Trust issue, finding 2: an edited check runs against the latest materialization without
+/// rematerializing — on the next `materialize`, and on its own with `medallion check`.
+#[test]
+fn an_edited_check_runs_on_the_stored_data_without_rematerializing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().join("ws.sqlite");
+    let dir = copy_example(tmp.path());
+    let d = dir.to_str().unwrap();
+    assert_eq!(medallion(&ws, &["materialize", d]).status.code(), Some(0));
+    let toml = dir.join("medallion.toml");
+    let original = std::fs::read_to_string(&toml).unwrap();
+    let broken = original.replace("predicate = \"clv >= 0\"", "predicate = \"clv < 0\"");
+    assert_ne!(broken, original);
+    std::fs::write(&toml, &broken).unwrap();
+
+    // The dry run says the changed check will run on stored data.
+    let o = medallion(&ws, &["materialize", d, "--dry-run", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let plan = json(&o);
+    let clv = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["asset"] == "customer_lifetime_value")
+        .unwrap()
+        .clone();
+    assert_eq!(clv["status"]["status"], "up_to_date", "{clv}");
+    assert_eq!(
+        clv["status"]["checks"],
+        serde_json::json!(["customer_lifetime_value_clv_non_negative"]),
+        "{clv}"
+    );
+    let o = medallion(&ws, &["materialize", d, "--dry-run"]);
+    assert!(
+        text(&o).contains("1 check changed: it will run"),
+        "{}",
+        text(&o)
+    );
+
+    let o = medallion(&ws, &["materialize", d, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let report = json(&o);
+    assert_eq!(
+        step_of(&report, "customer_lifetime_value")["outcome"]["outcome"],
+        "up_to_date"
+    );
+    assert_eq!(
+        checks_of(&report),
+        vec![("customer_lifetime_value_clv_non_negative".to_owned(), false)],
+        "only the changed check runs"
+    );
+    assert!(
+        report["runs"][0]["materializations"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+
+    // `medallion check` runs every check of the selection on the stored data.
+    let o = medallion(&ws, &["check", d, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let report = json(&o);
+    let checks = checks_of(&report);
+    assert_eq!(checks.len(), 4, "{checks:?}");
+    assert!(checks.contains(&("customer_lifetime_value_clv_non_negative".to_owned(), false)));
+    assert!(
+        report["runs"][0]["materializations"]
+            .as_array()
+            .unwrap()
+            .is_empty()
+    );
+    let o = medallion(&ws, &["check", d, "--select", "order_history"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("order_history_not_empty"), "{}", text(&o));
+
+    // Fixed again: `check` passes, and the next materialize has nothing to run.
+    std::fs::write(&toml, &original).unwrap();
+    let o = medallion(&ws, &["check", d, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(checks_of(&json(&o)).iter().all(|(_, passed)| *passed));
+    let o = medallion(&ws, &["materialize", d, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(checks_of(&json(&o)).is_empty(), "{}", text(&o));
 }
 
 #[test]
@@ -772,6 +1012,8 @@ fn cancel_stops_the_run_between_steps_and_records_it_as_canceled() {
         partitions: vec![],
         force: false,
         trigger: "test".into(),
+        allow_failed_upstream: false,
+        checks_only: false,
     };
     let summaries =
         app::run::materialize(&mut ws, &stored, &request, &mut on_event, &cancel).unwrap();

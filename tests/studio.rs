@@ -154,8 +154,13 @@ fn materializing_all_turns_every_node_to_success_with_four_checks_passed() {
     let (path, project) = workspace(dir.path(), &example_dir());
     let mut h = harness(Studio::with_workspace(Some(project), &path).unwrap());
     materialize_all(&mut h);
+    // Once the run has ended, each card shows its asset's state in the workspace.
     for key in EXAMPLE_ASSETS {
-        h.get_by_label(&format!("{key}: success"));
+        wait_until(&mut h, "the assets' states", |s| {
+            s.node_status(&AssetKey::new(key))
+                .is_some_and(|st| st.label() == "fresh")
+        });
+        h.get_by_label(&format!("{key}: fresh"));
     }
     h.get_by_label("Success");
     h.get_by_label("Checks 4/4 passed");
@@ -191,7 +196,7 @@ fn materializing_all_turns_every_node_to_success_with_four_checks_passed() {
     });
     h.get_by_label("cleaned_customer_data: stale");
     h.get_by_label("order_history: stale");
-    h.get_by_label("raw_orders: success");
+    h.get_by_label("raw_orders: fresh");
 }
 
 #[test]
@@ -224,10 +229,16 @@ fn a_failing_blocking_check_marks_the_asset_failed_and_skips_its_downstream() {
         spec: Box::new(spec)
     }));
     materialize_all(&mut h);
+    wait_until(&mut h, "the assets' states", |s| {
+        s.node_status(&AssetKey::new("daily_revenue"))
+            .is_some_and(|st| st.label() == "blocked")
+    });
     h.get_by_label("order_history: failed");
-    h.get_by_label("customer_lifetime_value: skipped");
-    h.get_by_label("daily_revenue: skipped");
-    h.get_by_label("cleaned_customer_data: success");
+    h.get_by_label("customer_lifetime_value: blocked");
+    h.get_by_label("daily_revenue: blocked");
+    // Its warning failed (⚠), its error checks passed: the data is fresh.
+    h.get_by_label("cleaned_customer_data: fresh");
+    h.get_by_label("cleaned_customer_data checks: ✔ 1  ⚠ 1");
     h.get_by_label("Failure");
     // The skipped asset's check never ran; the warning did not stop its asset.
     h.get_by_label("Checks 1/3 passed");
@@ -243,6 +254,93 @@ fn a_failing_blocking_check_marks_the_asset_failed_and_skips_its_downstream() {
     let sample = &h.state().run.as_ref().unwrap().checks[0].failing_sample;
     assert!(!sample.is_empty());
     h.get_by_label(&sample[0].to_string());
+}
+
+/// A copy of the example whose `order_history_not_empty` check (blocking) cannot pass.
+fn example_with_failing_check(dir: &Path) -> PathBuf {
+    let project_dir = dir.join("failing");
+    for sub in ["sql", "data"] {
+        std::fs::create_dir_all(project_dir.join(sub)).unwrap();
+        for e in std::fs::read_dir(example_dir().join(sub)).unwrap() {
+            let p = e.unwrap().path();
+            std::fs::copy(&p, project_dir.join(sub).join(p.file_name().unwrap())).unwrap();
+        }
+    }
+    for entry in ["medallion.toml", "layout.toml"] {
+        std::fs::copy(example_dir().join(entry), project_dir.join(entry)).unwrap();
+    }
+    let toml = project_dir.join("medallion.toml");
+    let text = std::fs::read_to_string(&toml).unwrap().replace(
+        "kind = \"row_count\"\nmin = 1\n",
+        "kind = \"row_count\"\nmin = 1000000\n",
+    );
+    assert!(text.contains("min = 1000000"));
+    std::fs::write(&toml, text).unwrap();
+    project_dir
+}
+
+/// Trust issue, finding 3: after a failed run, a restarted studio shows the failure on the
+/// canvas (it once showed every card green "up to date"), Asset details says the same, and so
+/// does `medallion status` (the same answer from the workspace).
+#[test]
+fn failures_stay_on_the_canvas_after_a_restart_and_agree_everywhere() {
+    let dir = tempfile::tempdir().unwrap();
+    let project_dir = example_with_failing_check(dir.path());
+    let (path, project) = workspace(dir.path(), &project_dir);
+    let run_id = {
+        let mut h = harness(Studio::with_workspace(Some(project.clone()), &path).unwrap());
+        materialize_all(&mut h);
+        h.get_by_label("Failure");
+        let id = h.state().run.as_ref().unwrap().run_id.clone().unwrap();
+        h.state_mut().shut_down();
+        id
+    };
+    let mut h = harness(Studio::with_workspace(Some(project), &path).unwrap());
+    let history = AssetKey::new("order_history");
+    wait_until(&mut h, "the assets' states", |s| {
+        s.node_status(&history)
+            .is_some_and(|st| st.label() == "failed")
+    });
+    show_all_cards(&mut h);
+    h.get_by_label("order_history: failed");
+    h.get_by_label("customer_lifetime_value: blocked");
+    h.get_by_label("daily_revenue: blocked");
+    for fresh in ["raw_customer_data", "raw_orders", "cleaned_customer_data"] {
+        h.get_by_label(&format!("{fresh}: fresh"));
+    }
+    h.get_by_label("order_history checks: ✖ 1");
+    h.get_by_label("cleaned_customer_data checks: ✔ 2");
+    let blocked = h
+        .state()
+        .node_status(&AssetKey::new("daily_revenue"))
+        .and_then(|s| s.detail().map(str::to_owned))
+        .unwrap();
+    assert_eq!(
+        blocked,
+        format!(
+            "blocked: check order_history_not_empty of asset order_history failed in run {run_id}"
+        )
+    );
+    // Asset details says the same.
+    h.get_by_label("order_history").click();
+    h.run_steps(2);
+    h.get_by_label("Asset details").click();
+    h.run_steps(2);
+    wait_until(&mut h, "the asset history", |s| {
+        s.workbench.asset_history.is_some()
+    });
+    h.get_by_label(&format!(
+        "order_history is failed: check order_history_not_empty failed in run {run_id}"
+    ));
+    h.get_by_label("Checks on its latest data: ✖ 1");
+    // And the workspace answers the same to the CLI.
+    let ws = app::open_workspace(&path).unwrap();
+    let stored = app::load_project(&ws, "customer_analytics").unwrap();
+    let states = app::status::asset_states(&ws, &stored).unwrap();
+    for state in states {
+        let card = h.state().node_status(&state.asset).unwrap();
+        assert_eq!(card.label(), state.status.label(), "{}", state.asset);
+    }
 }
 
 #[test]
@@ -318,8 +416,9 @@ fn a_past_run_reopens_after_restarting_the_studio() {
     show_all_cards(&mut h);
     h.get_by_label("Success");
     h.get_by_label("Checks 4/4 passed");
+    // The cards show each asset's state now, not the reopened run's outcome.
     for key in EXAMPLE_ASSETS {
-        h.get_by_label(&format!("{key}: success"));
+        h.get_by_label(&format!("{key}: fresh"));
     }
     // The quality report: per asset, rows and checks.
     h.get_by_label("Quality report").click();
@@ -516,6 +615,8 @@ fn the_costs_window_shows_estimate_and_actual_per_step_asset_and_day() {
             started_at: None,
             ended_at: None,
             error: None,
+            allow_failed_upstream: false,
+            checks_only: false,
         })
         .unwrap();
         let report = app::plan::compute_plan(

@@ -44,6 +44,12 @@ pub enum JobRequest {
         project: Box<Project>,
         request: MaterializeRequest,
     },
+    /// The state of every asset (fresh, stale, failed, blocked; last materialization; check
+    /// verdicts) under `project`'s current definitions; `id` comes back with the answer.
+    AssetStates {
+        id: u64,
+        project: Box<Project>,
+    },
     /// Where each asset of `selection` would run and what it would cost, for `partitions`
     /// partitions, with the user's tier overrides; `id` comes back with the answer.
     ComputePlan {
@@ -109,6 +115,10 @@ pub enum JobEvent {
     Plan {
         id: u64,
         result: Result<Vec<PlannedStep>, String>,
+    },
+    AssetStates {
+        id: u64,
+        result: Result<Vec<super::status::AssetState>, String>,
     },
     ComputePlan {
         id: u64,
@@ -383,6 +393,11 @@ fn handle(
             let result = run::plan(ws, &stored, &request).map_err(|e| format!("{e:#}"));
             emit(JobEvent::Plan { id, result });
         }
+        JobRequest::AssetStates { id, project } => {
+            let stored = stored_with(ws, *project);
+            let result = super::status::asset_states(ws, &stored).map_err(|e| format!("{e:#}"));
+            emit(JobEvent::AssetStates { id, result });
+        }
         JobRequest::ComputePlan {
             id,
             project,
@@ -582,6 +597,8 @@ mod tests {
             partitions: vec![],
             force: false,
             trigger: "test".into(),
+            allow_failed_upstream: false,
+            checks_only: false,
         };
         run::materialize(
             &mut ws,
@@ -676,6 +693,8 @@ mod tests {
                     partitions: vec![],
                     force: true,
                     trigger: "test".into(),
+                    allow_failed_upstream: false,
+                    checks_only: false,
                 },
                 cancel: Arc::new(AtomicBool::new(false)),
             })
@@ -715,6 +734,8 @@ mod tests {
             partitions: vec![],
             force: false,
             trigger: "test".into(),
+            allow_failed_upstream: false,
+            checks_only: false,
         };
         worker
             .send(JobRequest::Plan {

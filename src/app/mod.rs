@@ -8,6 +8,7 @@ pub mod plan;
 pub mod remote;
 pub mod report;
 pub mod run;
+pub mod status;
 pub mod worker;
 
 use std::path::{Path, PathBuf};

@@ -430,6 +430,8 @@ mod tests {
                 partitions: vec![],
                 force: false,
                 trigger: "test".into(),
+                allow_failed_upstream: false,
+                checks_only: false,
             },
             &mut |_, _| {},
             &Arc::new(AtomicBool::new(false)),
@@ -565,6 +567,8 @@ mod tests {
             started_at: None,
             ended_at: None,
             error: None,
+            allow_failed_upstream: false,
+            checks_only: false,
         };
         ws.create_run(&run).unwrap();
         let report =

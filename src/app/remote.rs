@@ -434,6 +434,8 @@ fn submit_with(
         started_at: None,
         ended_at: None,
         error: None,
+        allow_failed_upstream: false,
+        checks_only: false,
     };
     let steps: Vec<RemoteStepRow> = planned
         .iter()
@@ -1586,6 +1588,17 @@ impl<'w> Driver<'w> {
             .into_iter()
             .map(|m| ((m.asset.clone(), m.partition.clone()), m))
             .collect();
+        // What those materializations passed and failed: a step never reads data that failed
+        // a blocking check (the runner's engine blocks its downstream assets).
+        let (_, stored_checks) = super::run::stored_state(self.ws, &self.project.name)?;
+        let previous_checks = stored_checks
+            .into_iter()
+            .filter(|r| {
+                dedup
+                    .get(&(r.result.asset.clone(), r.result.partition.clone()))
+                    .is_some_and(|m| m.run_id == r.materialization_run_id())
+            })
+            .collect();
         Ok(StepPlan {
             version: PROTOCOL_VERSION,
             run_id: self.run_id.clone(),
@@ -1595,6 +1608,7 @@ impl<'w> Driver<'w> {
             partitions: s.partitions.clone(),
             force: request.force,
             previous: dedup.into_values().collect(),
+            previous_checks,
             store,
             result_uri: self.aws.uri(&format!(
                 "_runs/{}/{}/result-{{index}}.json",

@@ -148,6 +148,15 @@ pub fn to_html(r: &RunReport) -> String {
         start = esc(r.run.started_at.as_deref().unwrap_or("—")),
         end = esc(r.run.ended_at.as_deref().unwrap_or("—")),
     );
+    if r.run.checks_only {
+        h.push_str("<p>Checks only: the checks ran on stored data; nothing was materialized.</p>");
+    }
+    if r.run.allow_failed_upstream {
+        h.push_str("<p class=\"fail\"><strong>Override:</strong> this run was started with <code>--allow-failed-upstream</code>: downstream assets were built even from upstream data that failed a blocking check (see the log).</p>");
+    }
+    if let Some(error) = r.run.error.as_deref() {
+        let _ = write!(h, "<p class=\"fail\">{}</p>", esc(error));
+    }
     let passed = r.checks.iter().filter(|c| c.passed).count();
     let _ = write!(
         h,
@@ -161,11 +170,27 @@ pub fn to_html(r: &RunReport) -> String {
         let detail = match &s.outcome {
             StepOutcome::Skipped { reason } => format!(": {}", esc(reason)),
             StepOutcome::Failed { error } => format!(": {}", esc(error)),
+            StepOutcome::Blocked {
+                upstream,
+                check,
+                run_id,
+                ..
+            } => format!(
+                ": check {} of asset {} failed in run {}",
+                esc(check),
+                esc(upstream.as_str()),
+                esc(run_id)
+            ),
+            StepOutcome::Checked { run_id } => {
+                format!(": checks on the data of run {}", esc(run_id))
+            }
             _ => String::new(),
         };
         let class = match s.outcome {
-            StepOutcome::Materialized | StepOutcome::UpToDate => "pass",
-            StepOutcome::Failed { .. } => "fail",
+            StepOutcome::Materialized | StepOutcome::UpToDate | StepOutcome::Checked { .. } => {
+                "pass"
+            }
+            StepOutcome::Failed { .. } | StepOutcome::Blocked { .. } => "fail",
             _ => "warn",
         };
         let _ = write!(

@@ -13,8 +13,8 @@ use super::AppError;
 use crate::engine::{self, RunPlan};
 pub use crate::engine::{PlannedStatus, PlannedStep, Preview, PreviewColumn};
 use crate::model::{
-    AssetGraph, AssetKey, AssetSelection, PartitionsDefinition, Project, RunEvent, RunRecord,
-    RunStatus,
+    AssetGraph, AssetKey, AssetMaterialization, AssetSelection, CheckRecord, PartitionsDefinition,
+    Project, RunEvent, RunRecord, RunStatus,
 };
 use crate::store::{StoredProject, Workspace};
 
@@ -27,6 +27,11 @@ pub struct MaterializeRequest {
     pub force: bool,
     /// Who asked: `cli`, `studio`, `schedule:NAME`, …
     pub trigger: String,
+    /// Build downstream assets even from upstream data that failed a blocking check; recorded
+    /// on the run and shown in its report.
+    pub allow_failed_upstream: bool,
+    /// Compute nothing: evaluate the selected assets' checks on their stored data.
+    pub checks_only: bool,
 }
 
 /// The outcome of one run.
@@ -266,8 +271,11 @@ pub fn materialize(
             started_at: None,
             ended_at: None,
             error: None,
+            allow_failed_upstream: request.allow_failed_upstream,
+            checks_only: request.checks_only,
         };
         ws.create_run(&run)?;
+        let (previous, previous_checks) = stored_state(ws, &project.name)?;
         let plan = RunPlan {
             run_id: run.id.clone(),
             project: project.clone(),
@@ -276,7 +284,10 @@ pub fn materialize(
             steps: steps.clone(),
             partition: partition.clone(),
             force: request.force,
-            previous: ws.latest_materializations(&project.name)?,
+            previous,
+            previous_checks,
+            allow_failed_upstream: request.allow_failed_upstream,
+            checks_only: request.checks_only,
         };
         let events = execute_recorded(ws, plan, on_event, cancel)?;
         summaries.push(RunSummary {
@@ -303,6 +314,31 @@ pub fn materialize(
         Err(e) => tracing::warn!("{e}"),
     }
     Ok(summaries)
+}
+
+/// The latest materialization of each asset and partition of a project, and the latest
+/// evaluation of each check on them (oldest first): what a run starts from.
+pub(crate) fn stored_state(
+    ws: &Workspace,
+    project: &str,
+) -> Result<(Vec<AssetMaterialization>, Vec<CheckRecord>), AppError> {
+    let previous = ws.latest_materializations(project)?;
+    let judged: std::collections::BTreeSet<(&AssetKey, Option<&str>, &str)> = previous
+        .iter()
+        .map(|m| (&m.asset, m.partition.as_deref(), m.run_id.as_str()))
+        .collect();
+    let checks = ws
+        .latest_check_records(project)?
+        .into_iter()
+        .filter(|r| {
+            judged.contains(&(
+                &r.result.asset,
+                r.result.partition.as_deref(),
+                r.materialization_run_id(),
+            ))
+        })
+        .collect();
+    Ok((previous, checks))
 }
 
 /// Executes a plan on a named thread; this thread persists and forwards its events.
@@ -458,6 +494,7 @@ pub fn plan(
 ) -> Result<Vec<engine::PlannedStep>, AppError> {
     let project = &stored.project;
     let steps = resolve_selection(project, &request.selection)?;
+    let (previous, previous_checks) = stored_state(ws, &project.name)?;
     let plan = RunPlan {
         run_id: String::new(),
         project: project.clone(),
@@ -469,9 +506,40 @@ pub fn plan(
         steps,
         partition: request.partitions.first().cloned().flatten(),
         force: request.force,
-        previous: ws.latest_materializations(&project.name)?,
+        previous,
+        previous_checks,
+        allow_failed_upstream: request.allow_failed_upstream,
+        checks_only: request.checks_only,
     };
     Ok(engine::plan_status(&plan))
+}
+
+/// One line on what a plan would do: "2 will run, 4 up to date; 1 check changed: it will run;
+/// 2 blocked". The CLI's dry run and the studio's launch dialog say the same.
+pub fn plan_summary(steps: &[engine::PlannedStep]) -> String {
+    let (mut will_run, mut up_to_date, mut blocked, mut checks) = (0, 0, 0, 0);
+    for step in steps {
+        match &step.status {
+            PlannedStatus::WillRun { .. } => will_run += 1,
+            PlannedStatus::UpToDate { checks: c, .. } => {
+                up_to_date += 1;
+                checks += c.len();
+            }
+            PlannedStatus::Blocked { .. } => blocked += 1,
+        }
+    }
+    let mut out = format!("{will_run} will run, {up_to_date} up to date");
+    match checks {
+        0 => {}
+        1 => out.push_str("; 1 check changed: it will run"),
+        n => out.push_str(&format!("; {n} checks changed: they will run")),
+    }
+    if blocked > 0 {
+        out.push_str(&format!(
+            "; {blocked} blocked by a failed blocking check upstream"
+        ));
+    }
+    out
 }
 
 /// An asset's past in the workspace: for the studio's asset details.

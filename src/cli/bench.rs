@@ -140,6 +140,8 @@ fn engine_child(mode: &str, input: &Path, checksums: bool) -> anyhow::Result<u8>
                     partitions: vec![],
                     force: true,
                     trigger: "bench".into(),
+                    allow_failed_upstream: false,
+                    checks_only: false,
                 };
                 let cancel = Arc::new(AtomicBool::new(false));
                 let t = Instant::now();
@@ -251,6 +253,8 @@ fn engine_bench(
                 partitions: vec![],
                 force: true,
                 trigger: "bench".into(),
+                allow_failed_upstream: false,
+                checks_only: false,
             };
             let cancel = Arc::new(AtomicBool::new(false));
             let t = Instant::now();

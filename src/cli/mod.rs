@@ -103,6 +103,28 @@ pub enum Command {
         /// Decimals for floating-point numbers in exported CSV (default: as many as needed)
         #[arg(long, value_name = "N")]
         float_precision: Option<usize>,
+        /// Build downstream assets even from upstream data that failed a blocking check (the
+        /// run records that it did, and its report says so)
+        #[arg(long)]
+        allow_failed_upstream: bool,
+        /// Only say what would happen to each asset — will run, up to date, checks that will
+        /// run on stored data, blocked — without running anything
+        #[arg(long)]
+        dry_run: bool,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// Evaluate the checks of the selected assets on their stored data, without materializing
+    /// (a new or edited check, or a second look); recorded as a run
+    Check {
+        /// A project directory or the name of a project in the workspace
+        project: String,
+        /// Which assets (key, +key, key+, *, layer:NAME, group:NAME, comma for union)
+        #[arg(long, default_value = "*")]
+        select: String,
+        /// Check the stored data of one partition
+        #[arg(long, value_name = "KEY")]
+        partition: Option<String>,
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
@@ -113,6 +135,14 @@ pub enum Command {
         asset: String,
         #[arg(long, default_value_t = 20)]
         limit: usize,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// Each asset's state: fresh, stale, failed, blocked or not materialized, with its last
+    /// materialization and the verdict of its checks (what the studio's cards show)
+    Status {
+        /// A project directory or the name of a project in the workspace
+        project: String,
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
@@ -450,6 +480,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             force,
             export_dir,
             float_precision,
+            allow_failed_upstream,
+            dry_run,
             format,
         } => {
             let path = app::workspace_path(workspace)?;
@@ -463,6 +495,36 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                     force,
                     export_dir: export_dir.as_deref(),
                     float_precision,
+                    allow_failed_upstream,
+                    checks_only: false,
+                    dry_run,
+                    format,
+                },
+            )
+        }
+        Command::Status { project, format } => {
+            run::status(&app::workspace_path(workspace)?, &project, format)
+        }
+        Command::Check {
+            project,
+            select,
+            partition,
+            format,
+        } => {
+            let path = app::workspace_path(workspace)?;
+            run::materialize(
+                &path,
+                &run::MaterializeArgs {
+                    target: &project,
+                    select: &select,
+                    partition: partition.as_deref(),
+                    partition_range: None,
+                    force: false,
+                    export_dir: None,
+                    float_precision: None,
+                    allow_failed_upstream: false,
+                    checks_only: true,
+                    dry_run: false,
                     format,
                 },
             )

@@ -39,6 +39,11 @@ pub struct MaterializeArgs<'a> {
     pub force: bool,
     pub export_dir: Option<&'a Path>,
     pub float_precision: Option<usize>,
+    pub allow_failed_upstream: bool,
+    /// `medallion check`: evaluate checks on stored data, compute nothing.
+    pub checks_only: bool,
+    /// Say what would happen without running.
+    pub dry_run: bool,
     pub format: OutputFormat,
 }
 
@@ -74,7 +79,12 @@ pub fn materialize(workspace: &Path, args: &MaterializeArgs<'_>) -> anyhow::Resu
         partitions,
         force: args.force,
         trigger: "cli".to_owned(),
+        allow_failed_upstream: args.allow_failed_upstream,
+        checks_only: args.checks_only,
     };
+    if args.dry_run {
+        return dry_run(&ws, &stored, &request, args.format);
+    }
     let cancel = Arc::new(AtomicBool::new(false));
     install_ctrl_c(&cancel);
     let interactive = std::io::stderr().is_terminal() && args.format == OutputFormat::Text;
@@ -142,6 +152,7 @@ pub fn materialize(workspace: &Path, args: &MaterializeArgs<'_>) -> anyhow::Resu
         OutputFormat::Text => {
             for s in &summaries {
                 let (mut done, mut up_to_date, mut skipped, mut failed) = (0, 0, 0, 0);
+                let (mut blocked, mut checked) = (0, 0);
                 for e in &s.events {
                     if let RunEvent::StepFinished { outcome, .. } = e {
                         match outcome {
@@ -149,6 +160,8 @@ pub fn materialize(workspace: &Path, args: &MaterializeArgs<'_>) -> anyhow::Resu
                             StepOutcome::UpToDate => up_to_date += 1,
                             StepOutcome::Skipped { .. } | StepOutcome::Canceled => skipped += 1,
                             StepOutcome::Failed { .. } => failed += 1,
+                            StepOutcome::Blocked { .. } => blocked += 1,
+                            StepOutcome::Checked { .. } => checked += 1,
                         }
                     }
                 }
@@ -161,12 +174,37 @@ pub fn materialize(workspace: &Path, args: &MaterializeArgs<'_>) -> anyhow::Resu
                     })
                     .collect();
                 let passed = checks.iter().filter(|c| c.passed).count();
+                let steps = if s.run.checks_only {
+                    format!("{checked} checked, {skipped} skipped, {failed} failed")
+                } else {
+                    let blocked = if blocked > 0 {
+                        format!(", {blocked} blocked")
+                    } else {
+                        String::new()
+                    };
+                    format!(
+                        "{done} materialized, {up_to_date} up to date{blocked}, {skipped} skipped, {failed} failed"
+                    )
+                };
                 println!(
-                    "run {} {}: {done} materialized, {up_to_date} up to date, {skipped} skipped, {failed} failed; checks {passed}/{} passed",
+                    "run {} {}: {steps}; checks {passed}/{} passed{}",
                     s.run.id,
                     s.run.status,
-                    checks.len()
+                    checks.len(),
+                    if s.run.allow_failed_upstream {
+                        " (--allow-failed-upstream: built from data that failed a blocking check)"
+                    } else {
+                        ""
+                    }
                 );
+                if let Some(error) = s
+                    .run
+                    .error
+                    .as_deref()
+                    .filter(|_| s.run.status == RunStatus::Failure)
+                {
+                    println!("  {error}");
+                }
             }
             for p in &exported {
                 println!("wrote {}", p.display());
@@ -208,8 +246,59 @@ fn run_json(s: &app::run::RunSummary) -> serde_json::Value {
         .collect();
     serde_json::json!({
         "run_id": s.run.id, "status": s.run.status, "partition": s.run.partition,
+        "error": s.run.error,
+        "allow_failed_upstream": s.run.allow_failed_upstream, "checks_only": s.run.checks_only,
         "steps": steps, "checks": checks, "materializations": materializations,
     })
+}
+
+/// `materialize --dry-run`: what each step would do, from definitions, file metadata and the
+/// workspace — nothing runs and nothing is recorded.
+fn dry_run(
+    ws: &Workspace,
+    stored: &StoredProject,
+    request: &MaterializeRequest,
+    format: OutputFormat,
+) -> anyhow::Result<u8> {
+    let steps = match app::run::plan(ws, stored, request) {
+        Ok(s) => s,
+        Err(AppError::BadRequest(msg)) => {
+            eprintln!("error: {}", app::redact(&msg));
+            return Ok(EXIT_BAD_INPUT);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let summary = app::run::plan_summary(&steps);
+    match format {
+        OutputFormat::Json => print_json(&serde_json::json!({
+            "project": stored.project.name,
+            "summary": summary,
+            "steps": steps,
+        }))?,
+        OutputFormat::Text => {
+            println!("{}: {summary}", stored.project.name);
+            for step in &steps {
+                let part = step
+                    .partition
+                    .as_deref()
+                    .map(|p| format!("[{p}]"))
+                    .unwrap_or_default();
+                let what = match &step.status {
+                    app::run::PlannedStatus::UpToDate { run_id, checks } if checks.is_empty() => {
+                        format!("up to date (run {run_id})")
+                    }
+                    app::run::PlannedStatus::UpToDate { run_id, checks } => format!(
+                        "up to date (run {run_id}); checks to run on its stored data: {}",
+                        checks.join(", ")
+                    ),
+                    app::run::PlannedStatus::WillRun { reason } => format!("will run: {reason}"),
+                    app::run::PlannedStatus::Blocked { reason } => reason.clone(),
+                };
+                println!("  {}{part}  {what}", step.asset);
+            }
+        }
+    }
+    Ok(EXIT_OK)
 }
 
 /// Ctrl-C asks the run to stop after the current step (a second Ctrl-C exits at once).
@@ -336,7 +425,7 @@ pub fn runs(
             }
             for r in runs {
                 println!(
-                    "{}  {:<9} {:<14} {:<20} {:<24} {}{}",
+                    "{}  {:<9} {:<14} {:<20} {:<24} {}{}{}{}",
                     r.id,
                     r.status.as_str(),
                     r.target,
@@ -345,8 +434,68 @@ pub fn runs(
                     r.created_at,
                     r.partition
                         .map(|p| format!("  partition {p}"))
-                        .unwrap_or_default()
+                        .unwrap_or_default(),
+                    if r.checks_only { "  checks only" } else { "" },
+                    if r.allow_failed_upstream {
+                        "  --allow-failed-upstream"
+                    } else {
+                        ""
+                    }
                 );
+            }
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+/// `medallion status`: each asset's state, as the studio's cards show it.
+pub fn status(workspace: &Path, target: &str, format: OutputFormat) -> anyhow::Result<u8> {
+    let mut ws = app::open_workspace(workspace)?;
+    let stored = match resolve_target(&mut ws, target)? {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    let states = app::status::asset_states(&ws, &stored)?;
+    match format {
+        OutputFormat::Json => print_json(&serde_json::json!({
+            "project": stored.project.name,
+            "assets": states,
+        }))?,
+        OutputFormat::Text => {
+            let width = states
+                .iter()
+                .map(|s| s.asset.as_str().len())
+                .max()
+                .unwrap_or(0);
+            for s in &states {
+                let made = s.last_materialization.as_ref().map_or_else(
+                    || "never materialized".to_owned(),
+                    |m| {
+                        format!(
+                            "{} rows at {}{} (run {})",
+                            m.row_count,
+                            m.created_at,
+                            m.partition
+                                .as_deref()
+                                .map(|p| format!(" [{p}]"))
+                                .unwrap_or_default(),
+                            m.run_id
+                        )
+                    },
+                );
+                let checks = if s.checks.total() == 0 {
+                    String::new()
+                } else {
+                    format!("  checks {}", s.checks.text())
+                };
+                println!(
+                    "{:<width$}  {:<16} {made}{checks}",
+                    s.asset.as_str(),
+                    s.status.label()
+                );
+                if let Some(reason) = s.status.reason() {
+                    println!("{:<width$}  {reason}", "");
+                }
             }
         }
     }

@@ -91,6 +91,10 @@ pub struct StepPlan {
     /// The latest materializations of upstream assets (and of these assets, for incremental
     /// runs), with `s3://` locations.
     pub previous: Vec<AssetMaterialization>,
+    /// The latest evaluation of each check on the materializations in `previous`: data that
+    /// failed a blocking check is not read by a downstream step.
+    #[serde(default)]
+    pub previous_checks: Vec<crate::model::CheckRecord>,
     /// Where this step writes materializations.
     pub store: ObjectStore,
     /// Where the runner writes its [`StepResult`] (`s3://…`, `{index}` replaced for arrays).
@@ -231,6 +235,7 @@ mod tests {
                 prefix: "medallion/p".into(),
             },
             result_uri: "s3://b/medallion/p/_runs/r1/s1/{index}.json".into(),
+            previous_checks: vec![],
         }
     }
 

@@ -100,6 +100,9 @@ pub fn run_plan(
         partition: partition.clone(),
         force: plan.force,
         previous: plan.previous.clone(),
+        previous_checks: plan.previous_checks.clone(),
+        allow_failed_upstream: false,
+        checks_only: false,
     };
     let fetcher = ResourceFetcher::new(Arc::new(EnvSecrets));
     let mut events = Vec::new();

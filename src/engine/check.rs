@@ -36,6 +36,8 @@ pub fn evaluate(
         description,
         failing_count: 0,
         failing_sample: Vec::new(),
+        check_hash: definition_hash(check),
+        materialization_run_id: None,
     };
     match run(check, df, newest_input) {
         Ok(Outcome::Rows(failing)) => {
@@ -54,6 +56,15 @@ pub fn evaluate(
         }
     }
     result
+}
+
+/// A hash of what decides a check's verdict and its consequences — kind and parameters,
+/// severity, blocking — but not its description. A stored result stands for the check only
+/// while this hash matches; an edited check is evaluated again on the stored data.
+pub fn definition_hash(check: &AssetCheckSpec) -> String {
+    let definition =
+        serde_json::to_string(&(&check.kind, check.severity, check.blocking)).unwrap_or_default();
+    super::sha(&["check", &check.name, &definition])
 }
 
 enum Outcome {

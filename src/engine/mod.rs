@@ -6,6 +6,7 @@
 pub mod bench;
 pub mod check;
 pub mod fetch;
+pub mod gate;
 pub mod profile;
 pub mod sample;
 pub mod source;
@@ -21,9 +22,10 @@ use polars::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::model::{
-    AssetDefinition, AssetGraph, AssetKey, AssetMaterialization, AssetSpec, CheckSeverity,
-    ColumnSchema, LogLevel, Project, RunEvent, RunStatus, StepOutcome,
+    AssetDefinition, AssetGraph, AssetKey, AssetMaterialization, AssetSpec, CheckRecord,
+    CheckSeverity, ColumnSchema, LogLevel, Project, RunEvent, RunStatus, StepOutcome,
 };
+use gate::Block;
 
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
@@ -120,6 +122,16 @@ pub struct RunPlan {
     pub force: bool,
     /// The latest stored materialization per asset (and partition), as known before the run.
     pub previous: Vec<AssetMaterialization>,
+    /// The latest stored evaluation of each check on each materialization in `previous`
+    /// (oldest first): what gates their data and which checks still need to run.
+    #[serde(default)]
+    pub previous_checks: Vec<CheckRecord>,
+    /// Build downstream assets even from data that failed a blocking check (said in the log).
+    #[serde(default)]
+    pub allow_failed_upstream: bool,
+    /// Compute nothing: evaluate every check of each step on its stored materialization.
+    #[serde(default)]
+    pub checks_only: bool,
 }
 
 /// The assets of `selection` in dependency order (upstream first).
@@ -449,8 +461,25 @@ pub fn execute_io(
     let in_plan: BTreeSet<&AssetKey> = plan.steps.iter().collect();
     let budget = memory_budget_bytes();
     let max_parallel = max_parallel.max(1);
+    let stored_checks = gate::StoredChecks::new(&plan.previous_checks);
+    // Assets outside the run whose stored data failed a blocking check: their downstream
+    // steps in this run are blocked (checks-only runs compute nothing, so nothing is gated).
+    let outside: BTreeMap<AssetKey, Block> = if plan.checks_only {
+        BTreeMap::new()
+    } else {
+        previous
+            .iter()
+            .filter(|(k, _)| !in_plan.contains(k))
+            .filter_map(|(k, m)| {
+                let asset = plan.project.asset(k)?;
+                gate::stored_block(asset, m, &stored_checks).map(|b| (k.clone(), b))
+            })
+            .collect()
+    };
+    // The first thing that went wrong: the run's failure headline.
+    let mut headline: Option<String> = None;
     let mut current: BTreeMap<AssetKey, AssetMaterialization> = BTreeMap::new();
-    let mut blocked: BTreeMap<AssetKey, String> = BTreeMap::new();
+    let mut blocked: BTreeMap<AssetKey, Block> = BTreeMap::new();
     let mut finished: BTreeSet<AssetKey> = BTreeSet::new();
     let mut pending: Vec<&AssetKey> = plan.steps.iter().collect();
     // Tables still in memory, handed to downstream steps of this run instead of reading their
@@ -491,7 +520,7 @@ pub fn execute_io(
                         asset: Some(key.clone()),
                         message: format!("asset {key} is not in the project"),
                     });
-                    blocked.insert(key.clone(), "is missing".to_owned());
+                    blocked.insert(key.clone(), Block::Reason("is missing".to_owned()));
                     finished.insert(key.clone());
                     pending.remove(i);
                     continue;
@@ -513,23 +542,43 @@ pub fn execute_io(
                     pending.remove(i);
                     continue;
                 }
-                if let Some((up, why)) = upstream
-                    .iter()
-                    .find_map(|up| blocked.get(*up).map(|why| ((*up).clone(), why.clone())))
-                {
-                    blocked.insert(key.clone(), "was skipped".to_owned());
+                // With --allow-failed-upstream a failed check does not block (said in the
+                // log when the step starts); a failed or skipped upstream step always does.
+                let overridden =
+                    |b: &Block| plan.allow_failed_upstream && matches!(b, Block::Check { .. });
+                let upstream_block = |up: &AssetKey| blocked.get(up).or_else(|| outside.get(up));
+                if let Some((up, block)) = upstream.iter().find_map(|up| {
+                    upstream_block(up)
+                        .filter(|b| !overridden(b))
+                        .map(|b| ((*up).clone(), b.clone()))
+                }) {
+                    let outcome = block.downstream_outcome(&up);
+                    if matches!(block, Block::Check { .. }) {
+                        // Something selected could not be built: the run fails.
+                        failed = true;
+                        if headline.is_none() {
+                            headline = outcome.detail().map(|d| format!("{key} {d}"));
+                        }
+                    }
+                    blocked.insert(key.clone(), block.passed_on());
                     emit(RunEvent::StepFinished {
                         asset: key.clone(),
                         partition,
-                        outcome: StepOutcome::Skipped {
-                            reason: format!("upstream {up} {why}"),
-                        },
+                        outcome,
                         duration_ms: 0,
                     });
                     finished.insert(key.clone());
                     pending.remove(i);
                     continue;
                 }
+                let overrides: Vec<(AssetKey, Block)> = upstream
+                    .iter()
+                    .filter_map(|up| {
+                        upstream_block(up)
+                            .filter(|b| overridden(b))
+                            .map(|b| ((*up).clone(), b.clone()))
+                    })
+                    .collect();
                 let inputs: BTreeMap<AssetKey, AssetMaterialization> = upstream
                     .iter()
                     .filter_map(|u| {
@@ -552,6 +601,17 @@ pub fn execute_io(
                     continue;
                 }
                 pending.remove(i);
+                for (up, block) in overrides {
+                    if let Block::Check { check, run_id, .. } = block {
+                        emit(RunEvent::Log {
+                            level: LogLevel::Warn,
+                            asset: Some(key.clone()),
+                            message: format!(
+                                "{key}: built from {up}, whose data failed blocking check {check} in run {run_id} (--allow-failed-upstream)"
+                            ),
+                        });
+                    }
+                }
                 emit(RunEvent::StepStarted {
                     asset: key.clone(),
                     partition: partition.clone(),
@@ -563,7 +623,7 @@ pub fn execute_io(
                     .filter_map(|u| frames.get(*u).map(|df| ((*u).clone(), df.clone())))
                     .collect();
                 let tx = tx.clone();
-                let (graph, previous) = (&graph, &previous);
+                let (graph, previous, stored_checks) = (&graph, &previous, &stored_checks);
                 scope.spawn(move || {
                     let started = Instant::now();
                     let events = tx.clone();
@@ -582,6 +642,7 @@ pub fn execute_io(
                                 current: &inputs,
                                 previous,
                                 frames: &upstream_frames,
+                                checks: stored_checks,
                             },
                             heavy,
                             fetcher,
@@ -652,22 +713,61 @@ pub fn execute_io(
                     {
                         frames.insert(key.clone(), df);
                     }
+                    let mut check_failed = |check: Option<String>| {
+                        if let Some(check) = check {
+                            failed = true;
+                            headline.get_or_insert_with(|| {
+                                format!("check {check} of asset {key} failed")
+                            });
+                        }
+                    };
                     let outcome = match result {
-                        Ok(StepResult::UpToDate(m)) => {
-                            current.insert(key.clone(), m);
+                        Ok(StepResult::UpToDate {
+                            materialization,
+                            blocking_failure,
+                            error_failure,
+                        }) => {
+                            current.insert(key.clone(), materialization);
+                            check_failed(error_failure);
+                            if let Some((check, run_id)) = blocking_failure {
+                                blocked.insert(
+                                    key.clone(),
+                                    Block::Check {
+                                        upstream: key.clone(),
+                                        check,
+                                        run_id,
+                                    },
+                                );
+                            }
                             StepOutcome::UpToDate
                         }
+                        Ok(StepResult::Checked {
+                            materialization,
+                            error_failure,
+                        }) => {
+                            check_failed(error_failure);
+                            StepOutcome::Checked {
+                                run_id: materialization.run_id,
+                            }
+                        }
+                        Ok(StepResult::NothingToCheck(reason)) => StepOutcome::Skipped { reason },
                         Ok(StepResult::Materialized {
                             materialization,
                             blocking_failure,
                             error_failure,
                         }) => {
                             current.insert(key.clone(), materialization);
-                            if let Some(check) = &blocking_failure {
-                                blocked
-                                    .insert(key.clone(), format!("failed blocking check {check}"));
+                            check_failed(error_failure);
+                            if let Some(check) = blocking_failure {
+                                blocked.insert(
+                                    key.clone(),
+                                    Block::Check {
+                                        upstream: key.clone(),
+                                        check,
+                                        run_id: plan.run_id.clone(),
+                                    },
+                                );
                             }
-                            failed |= error_failure;
                             StepOutcome::Materialized
                         }
                         Err(_) if cancel.load(Ordering::Relaxed) => {
@@ -678,7 +778,8 @@ pub fn execute_io(
                         }
                         Err(error) => {
                             failed = true;
-                            blocked.insert(key.clone(), "failed".to_owned());
+                            headline.get_or_insert_with(|| error.clone());
+                            blocked.insert(key.clone(), Block::Reason("failed".to_owned()));
                             emit(RunEvent::Log {
                                 level: LogLevel::Error,
                                 asset: Some(key.clone()),
@@ -717,7 +818,9 @@ pub fn execute_io(
         RunStatus::Success
     };
     let error = match status {
-        RunStatus::Failure => Some("a step or an error check failed".to_owned()),
+        RunStatus::Failure => {
+            Some(headline.unwrap_or_else(|| "a step or an error check failed".to_owned()))
+        }
         RunStatus::Canceled => Some("canceled".to_owned()),
         _ => None,
     };
@@ -748,11 +851,28 @@ fn read_source(
 type AssetFrame = (LazyFrame, BTreeMap<String, String>, Option<SystemTime>);
 
 enum StepResult {
-    UpToDate(AssetMaterialization),
+    /// The stored materialization stands; changed or new checks were evaluated on it.
+    UpToDate {
+        materialization: AssetMaterialization,
+        /// A blocking Error check failed on it: (check, run that found the failure).
+        blocking_failure: Option<(String, String)>,
+        /// The first Error check evaluated in this run that failed.
+        error_failure: Option<String>,
+    },
+    /// A checks-only step evaluated every check on the stored materialization.
+    Checked {
+        materialization: AssetMaterialization,
+        /// The first Error check that failed.
+        error_failure: Option<String>,
+    },
+    /// A checks-only step found nothing to check, for this reason.
+    NothingToCheck(String),
     Materialized {
         materialization: AssetMaterialization,
+        /// The first blocking Error check that failed.
         blocking_failure: Option<String>,
-        error_failure: bool,
+        /// The first Error check that failed.
+        error_failure: Option<String>,
     },
 }
 
@@ -824,6 +944,8 @@ struct Inputs<'a> {
     current: &'a BTreeMap<AssetKey, AssetMaterialization>,
     previous: &'a BTreeMap<AssetKey, &'a AssetMaterialization>,
     frames: &'a BTreeMap<AssetKey, DataFrame>,
+    /// Stored check results on the materializations in `previous`.
+    checks: &'a gate::StoredChecks<'a>,
 }
 
 /// What a step's thread does after the step is reported: profile its table.
@@ -882,6 +1004,9 @@ fn run_step(
 ) -> Result<(StepResult, Option<Deferred>), String> {
     let key = &asset.key;
     let previous = inputs.previous;
+    if plan.checks_only {
+        return check_stored(io, asset, partition, inputs, emit);
+    }
     if asset.partitions.is_partitioned() && partition.is_none() {
         return Err(format!(
             "asset {key} is partitioned: choose a partition (--partition KEY)"
@@ -914,15 +1039,59 @@ fn run_step(
         && prev.partition.as_deref() == partition
         && io.exists(&prev.location)
     {
+        let verdict = inputs.checks.verdict(asset, prev);
+        let changed = verdict.unevaluated.len();
         emit(RunEvent::Log {
             level: LogLevel::Info,
             asset: Some(key.clone()),
-            message: format!(
-                "{key}: definition and inputs unchanged since run {}; up to date",
-                prev.run_id
-            ),
+            message: match changed {
+                0 => format!(
+                    "{key}: definition and inputs unchanged since run {}; up to date",
+                    prev.run_id
+                ),
+                n => format!(
+                    "{key}: definition and inputs unchanged since run {}; up to date; {n} new or changed check(s) run on its stored data",
+                    prev.run_id
+                ),
+            },
         });
-        return Ok((StepResult::UpToDate((*prev).clone()), None));
+        if let Some((check, run_id)) = &verdict.failed_blocking {
+            emit(RunEvent::Log {
+                level: LogLevel::Warn,
+                asset: Some(key.clone()),
+                message: format!(
+                    "{key}: its stored data failed blocking check {check} in run {run_id}; nothing downstream is built from it until it is materialized again and passes"
+                ),
+            });
+        }
+        let mut blocking_failure = verdict.failed_blocking;
+        let mut error_failure = None;
+        if changed > 0 {
+            let df = io
+                .scan(&prev.location)
+                .and_then(LazyFrame::collect)
+                .map_err(|e| format!("asset {key}: cannot read {}: {e}", prev.location))?;
+            for c in verdict.unevaluated {
+                // A freshness check on stored data measures the age of that data.
+                let mut result = check::evaluate(key, partition, c, &df, created_time(prev));
+                result.materialization_run_id = Some(prev.run_id.clone());
+                if !result.passed && result.severity == CheckSeverity::Error {
+                    error_failure.get_or_insert_with(|| c.name.clone());
+                    if result.blocking && blocking_failure.is_none() {
+                        blocking_failure = Some((c.name.clone(), plan.run_id.clone()));
+                    }
+                }
+                emit(RunEvent::CheckEvaluation(result));
+            }
+        }
+        return Ok((
+            StepResult::UpToDate {
+                materialization: (*prev).clone(),
+                blocking_failure,
+                error_failure,
+            },
+            None,
+        ));
     }
     let timer = Instant::now();
     let failed = |e: PolarsError| match asset.source() {
@@ -1000,7 +1169,7 @@ fn run_step(
     };
     emit(RunEvent::Materialization(materialization.clone()));
     let mut blocking_failure = None;
-    let mut error_failure = false;
+    let mut error_failure = None;
     if !asset.checks.is_empty() {
         // Checks look at rows (and show failing ones): a streamed table is read back.
         let read;
@@ -1012,9 +1181,10 @@ fn run_step(
             }
         };
         for c in &asset.checks {
-            let result = check::evaluate(key, partition, c, df, newest_input);
+            let mut result = check::evaluate(key, partition, c, df, newest_input);
+            result.materialization_run_id = Some(plan.run_id.clone());
             if !result.passed && result.severity == CheckSeverity::Error {
-                error_failure = true;
+                error_failure.get_or_insert_with(|| c.name.clone());
                 if result.blocking && blocking_failure.is_none() {
                     blocking_failure = Some(result.check_name.clone());
                 }
@@ -1030,6 +1200,64 @@ fn run_step(
             error_failure,
         },
         Some(Deferred { frame, stored }),
+    ))
+}
+
+/// When a materialization was made.
+fn created_time(m: &AssetMaterialization) -> Option<SystemTime> {
+    chrono::DateTime::parse_from_rfc3339(&m.created_at)
+        .ok()
+        .map(SystemTime::from)
+}
+
+/// A checks-only step: every check of the asset evaluated on its stored materialization.
+fn check_stored(
+    io: &dyn IoManager,
+    asset: &AssetSpec,
+    partition: Option<&str>,
+    inputs: &Inputs<'_>,
+    emit: &mut dyn FnMut(RunEvent),
+) -> Result<(StepResult, Option<Deferred>), String> {
+    let key = &asset.key;
+    if asset.partitions.is_partitioned() && partition.is_none() {
+        return Ok((
+            StepResult::NothingToCheck(
+                "it is partitioned: choose a partition to check (--partition KEY)".to_owned(),
+            ),
+            None,
+        ));
+    }
+    let Some(prev) = inputs
+        .previous
+        .get(key)
+        .filter(|m| m.partition.as_deref() == partition && io.exists(&m.location))
+    else {
+        return Ok((
+            StepResult::NothingToCheck("it has no materialization to check yet".to_owned()),
+            None,
+        ));
+    };
+    let mut error_failure = None;
+    if !asset.checks.is_empty() {
+        let df = io
+            .scan(&prev.location)
+            .and_then(LazyFrame::collect)
+            .map_err(|e| format!("asset {key}: cannot read {}: {e}", prev.location))?;
+        for c in &asset.checks {
+            let mut result = check::evaluate(key, partition, c, &df, created_time(prev));
+            result.materialization_run_id = Some(prev.run_id.clone());
+            if !result.passed && result.severity == CheckSeverity::Error {
+                error_failure.get_or_insert_with(|| c.name.clone());
+            }
+            emit(RunEvent::CheckEvaluation(result));
+        }
+    }
+    Ok((
+        StepResult::Checked {
+            materialization: (*prev).clone(),
+            error_failure,
+        },
+        None,
     ))
 }
 
@@ -1052,10 +1280,14 @@ fn data_version(
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 #[serde(tag = "status", rename_all = "snake_case")]
 pub enum PlannedStatus {
-    /// Definition and inputs unchanged since this run's materialization.
-    UpToDate { run_id: String },
+    /// Definition and inputs unchanged since this run's materialization. `checks` are new or
+    /// edited checks that will be evaluated on the stored data.
+    UpToDate { run_id: String, checks: Vec<String> },
     /// The step will compute, for this reason.
     WillRun { reason: String },
+    /// The step will not run: an upstream's stored data failed a blocking check
+    /// ("blocked: check C of asset A failed in run R").
+    Blocked { reason: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -1077,6 +1309,21 @@ pub fn plan_status(plan: &RunPlan) -> Vec<PlannedStep> {
         .filter(|m| m.partition.is_none() || m.partition == plan.partition)
         .map(|m| (&m.asset, m))
         .collect();
+    let stored_checks = gate::StoredChecks::new(&plan.previous_checks);
+    let in_plan: BTreeSet<&AssetKey> = plan.steps.iter().collect();
+    // What blocks downstream steps: stored failures outside the run, and those of up-to-date
+    // steps (a step that will compute cannot be judged before it runs).
+    let mut blocks: BTreeMap<AssetKey, Block> = BTreeMap::new();
+    if !plan.checks_only {
+        for (k, m) in &previous {
+            if !in_plan.contains(k)
+                && let Some(asset) = plan.project.asset(k)
+                && let Some(b) = gate::stored_block(asset, m, &stored_checks)
+            {
+                blocks.insert((*k).clone(), b);
+            }
+        }
+    }
     // The data version each planned step will have, when it can be known in advance.
     let mut predicted: BTreeMap<AssetKey, Option<String>> = BTreeMap::new();
     let mut out = Vec::with_capacity(plan.steps.len());
@@ -1117,9 +1364,23 @@ pub fn plan_status(plan: &RunPlan) -> Vec<PlannedStep> {
                 let status = match prev {
                     _ if plan.force => will_run("forced"),
                     None => will_run("never materialized"),
-                    Some(p) if p.data_version == version => PlannedStatus::UpToDate {
-                        run_id: p.run_id.clone(),
-                    },
+                    Some(p) if p.data_version == version => {
+                        let verdict = stored_checks.verdict(asset, p);
+                        if let Some((check, run_id)) = verdict.failed_blocking {
+                            blocks.insert(
+                                key.clone(),
+                                Block::Check {
+                                    upstream: key.clone(),
+                                    check,
+                                    run_id,
+                                },
+                            );
+                        }
+                        PlannedStatus::UpToDate {
+                            run_id: p.run_id.clone(),
+                            checks: verdict.unevaluated.iter().map(|c| c.name.clone()).collect(),
+                        }
+                    }
                     Some(p) if p.definition_hash != def => will_run("definition changed"),
                     Some(p) if p.code_version != asset.code_version => {
                         will_run("code version changed")
@@ -1128,6 +1389,24 @@ pub fn plan_status(plan: &RunPlan) -> Vec<PlannedStep> {
                 };
                 (status, Some(version))
             }
+        };
+        let upstream_block = graph.upstream(key).into_iter().find_map(|up| {
+            blocks
+                .get(up)
+                .filter(|b| !(plan.allow_failed_upstream && matches!(b, Block::Check { .. })))
+                .map(|b| (up.clone(), b.clone()))
+        });
+        let status = match upstream_block {
+            Some((up, block)) if !plan.checks_only => {
+                let reason = block
+                    .downstream_outcome(&up)
+                    .detail()
+                    .unwrap_or_default()
+                    .to_owned();
+                blocks.insert(key.clone(), block.passed_on());
+                PlannedStatus::Blocked { reason }
+            }
+            _ => status,
         };
         predicted.insert(key.clone(), version);
         out.push(PlannedStep {

@@ -33,8 +33,8 @@ pub use pricing::{PriceOverride, PriceProblem, PriceRow, PriceTable};
 pub use project::{CanvasLayout, CanvasPos, Project, ScheduleDefinition};
 pub use resource::{AwsCompute, Resource, ResourceKind, SecretRef, SslMode};
 pub use run::{
-    AssetCheckResult, AssetMaterialization, AssetProfile, ColumnProfile, ColumnSchema, LogLevel,
-    RunEvent, RunRecord, RunStatus, StepOutcome,
+    AssetCheckResult, AssetMaterialization, AssetProfile, CheckRecord, ColumnProfile, ColumnSchema,
+    LogLevel, RunEvent, RunRecord, RunStatus, StepOutcome,
 };
 pub use selection::{AssetSelection, SelectionError};
 pub use validate::validate;

@@ -78,6 +78,20 @@ pub enum StepOutcome {
         error: String,
     },
     Canceled,
+    /// Not run: the materialization of an upstream asset (`upstream`, made by run `run_id`)
+    /// failed the blocking Error check `check`, so nothing is built from it. `reason` is the
+    /// sentence shown: "blocked: check C of asset A failed in run R".
+    Blocked {
+        upstream: AssetKey,
+        check: String,
+        run_id: String,
+        reason: String,
+    },
+    /// A checks-only run evaluated the asset's checks on its stored materialization (of run
+    /// `run_id`); nothing was computed.
+    Checked {
+        run_id: String,
+    },
 }
 
 impl StepOutcome {
@@ -88,6 +102,27 @@ impl StepOutcome {
             StepOutcome::Skipped { .. } => "skipped",
             StepOutcome::Failed { .. } => "failed",
             StepOutcome::Canceled => "canceled",
+            StepOutcome::Blocked { .. } => "blocked",
+            StepOutcome::Checked { .. } => "checked",
+        }
+    }
+
+    /// The outcome of an asset whose upstream's materialization failed a blocking check.
+    pub fn blocked(upstream: &AssetKey, check: &str, run_id: &str) -> Self {
+        StepOutcome::Blocked {
+            upstream: upstream.clone(),
+            check: check.to_owned(),
+            run_id: run_id.to_owned(),
+            reason: format!("blocked: check {check} of asset {upstream} failed in run {run_id}"),
+        }
+    }
+
+    /// The reason or error of an outcome that has one.
+    pub fn detail(&self) -> Option<&str> {
+        match self {
+            StepOutcome::Skipped { reason } | StepOutcome::Blocked { reason, .. } => Some(reason),
+            StepOutcome::Failed { error } => Some(error),
+            _ => None,
         }
     }
 }
@@ -155,6 +190,34 @@ pub struct AssetCheckResult {
     pub failing_count: u64,
     /// A few failing rows as JSON objects.
     pub failing_sample: Vec<serde_json::Value>,
+    /// A hash of the check's definition when it was evaluated (kind, severity, blocking): a
+    /// result stands for the check only while the hash matches. Empty in records made before
+    /// checks had one, which therefore count as "not evaluated".
+    #[serde(default)]
+    pub check_hash: String,
+    /// The run whose materialization was evaluated: the run itself, or an earlier one when a
+    /// changed check or a checks-only run looked at stored data.
+    #[serde(default)]
+    pub materialization_run_id: Option<String>,
+}
+
+/// A stored check evaluation with the run that made it (`check_evaluations` in the workspace).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CheckRecord {
+    /// The run that evaluated the check.
+    pub run_id: String,
+    pub created_at: String,
+    pub result: AssetCheckResult,
+}
+
+impl CheckRecord {
+    /// The run whose materialization was evaluated (older records: the evaluating run).
+    pub fn materialization_run_id(&self) -> &str {
+        self.result
+            .materialization_run_id
+            .as_deref()
+            .unwrap_or(&self.run_id)
+    }
 }
 
 /// A profile of one column of a materialization.
@@ -284,9 +347,16 @@ impl RunEvent {
                 outcome,
                 duration_ms,
             } => {
+                if let StepOutcome::Blocked { reason, .. } = outcome {
+                    // "daily_revenue: blocked: check C of asset A failed in run R"
+                    return format!("{asset}{}: {reason}", part(partition.as_ref()));
+                }
                 let detail = match outcome {
                     StepOutcome::Skipped { reason } => format!(" ({reason})"),
                     StepOutcome::Failed { error } => format!(": {error}"),
+                    StepOutcome::Checked { run_id } => {
+                        format!(" (checks on the data of run {run_id})")
+                    }
                     _ => String::new(),
                 };
                 format!(
@@ -343,4 +413,11 @@ pub struct RunRecord {
     pub started_at: Option<String>,
     pub ended_at: Option<String>,
     pub error: Option<String>,
+    /// Downstream steps ran on upstream data that failed a blocking check
+    /// (`--allow-failed-upstream`): said on the run, its report and in history.
+    #[serde(default)]
+    pub allow_failed_upstream: bool,
+    /// Only checks ran, on stored materializations (`medallion check`, "Run checks").
+    #[serde(default)]
+    pub checks_only: bool,
 }

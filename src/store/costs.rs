@@ -280,6 +280,8 @@ mod tests {
                 started_at: None,
                 ended_at: None,
                 error: None,
+                allow_failed_upstream: false,
+                checks_only: false,
             })
             .unwrap();
         }

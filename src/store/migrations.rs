@@ -213,4 +213,17 @@ pub const MIGRATIONS: &[&str] = &[
     r"
     ALTER TABLE materializations ADD COLUMN purged_at TEXT;
     ",
+    // 6: checks are definitions too — which definition of a check a result is for
+    // (`check_hash`) and which materialization it judged (an earlier run's, when only the
+    // checks ran); runs that overrode a failed check, and checks-only runs.
+    r"
+    ALTER TABLE check_evaluations ADD COLUMN check_hash TEXT NOT NULL DEFAULT '';
+    ALTER TABLE check_evaluations ADD COLUMN materialization_run_id TEXT;
+    UPDATE check_evaluations SET materialization_run_id = run_id;
+    CREATE INDEX check_evaluations_by_materialization
+        ON check_evaluations (materialization_run_id, asset_key);
+    ALTER TABLE runs ADD COLUMN allow_failed_upstream INTEGER NOT NULL DEFAULT 0;
+    ALTER TABLE runs ADD COLUMN checks_only INTEGER NOT NULL DEFAULT 0;
+    CREATE INDEX run_events_by_kind ON run_events (kind, asset_key);
+    ",
 ];

@@ -577,6 +577,8 @@ mod tests {
             started_at: None,
             ended_at: None,
             error: None,
+            allow_failed_upstream: false,
+            checks_only: false,
         };
         ws.create_remote_run(&run, "aws", "{}", &[step(0), step(1)])
             .unwrap();

@@ -8,7 +8,8 @@ use rusqlite::{OptionalExtension, params};
 
 use super::{StoreError, Workspace, classify};
 use crate::model::{
-    AssetCheckResult, AssetKey, AssetMaterialization, CheckSeverity, RunEvent, RunRecord, RunStatus,
+    AssetCheckResult, AssetKey, AssetMaterialization, CheckRecord, CheckSeverity, RunEvent,
+    RunRecord, RunStatus,
 };
 
 type MaterializationRow = (
@@ -25,17 +26,40 @@ type MaterializationRow = (
     String,
     String,
 );
-type CheckRow = (
-    String,
-    Option<String>,
-    String,
-    bool,
-    String,
-    bool,
-    String,
-    i64,
-    Option<String>,
-);
+/// The columns of a check evaluation, in this order.
+const CHECK_COLUMNS: &str =
+    "c.run_id, c.created_at, c.asset_key, c.partition_key, c.check_name, c.passed,
+    c.severity, c.blocking, c.description, c.failing_count, c.failing_sample, c.check_hash,
+    c.materialization_run_id";
+
+fn check_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CheckRecord> {
+    let severity: String = r.get(6)?;
+    let failing: i64 = r.get(9)?;
+    let sample: Option<String> = r.get(10)?;
+    Ok(CheckRecord {
+        run_id: r.get(0)?,
+        created_at: r.get(1)?,
+        result: AssetCheckResult {
+            asset: AssetKey::new(r.get::<_, String>(2)?),
+            partition: r.get(3)?,
+            check_name: r.get(4)?,
+            passed: r.get(5)?,
+            severity: if severity == "warn" {
+                CheckSeverity::Warn
+            } else {
+                CheckSeverity::Error
+            },
+            blocking: r.get(7)?,
+            description: r.get(8)?,
+            failing_count: failing.max(0) as u64,
+            failing_sample: sample
+                .and_then(|s| serde_json::from_str(&s).ok())
+                .unwrap_or_default(),
+            check_hash: r.get(11)?,
+            materialization_run_id: r.get(12)?,
+        },
+    })
+}
 
 fn decode_err(path: &Path, what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Decode {
@@ -67,8 +91,9 @@ impl Workspace {
         })?;
         self.conn
             .execute(
-                "INSERT INTO runs (id, project_id, selection, partition_key, target, status, trigger, created_at, started_at, ended_at, error)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                "INSERT INTO runs (id, project_id, selection, partition_key, target, status, trigger, created_at, started_at, ended_at, error,
+                    allow_failed_upstream, checks_only)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
                 params![
                     run.id,
                     project_id,
@@ -80,7 +105,9 @@ impl Workspace {
                     run.created_at,
                     run.started_at,
                     run.ended_at,
-                    run.error
+                    run.error,
+                    run.allow_failed_upstream,
+                    run.checks_only
                 ],
             )
             .map_err(|e| classify(&path, "create run", e))?;
@@ -134,7 +161,7 @@ impl Workspace {
             .conn
             .prepare_cached(
                 "SELECT r.id, p.name, r.selection, r.partition_key, r.target, r.status, r.trigger, r.created_at,
-                        r.started_at, r.ended_at, r.error
+                        r.started_at, r.ended_at, r.error, r.allow_failed_upstream, r.checks_only
                  FROM runs r JOIN projects p ON p.id = r.project_id
                  WHERE ?1 IS NULL OR p.name = ?1
                  ORDER BY r.created_at DESC, r.id DESC LIMIT ?2",
@@ -152,7 +179,7 @@ impl Workspace {
         self.conn
             .query_row(
                 "SELECT r.id, p.name, r.selection, r.partition_key, r.target, r.status, r.trigger, r.created_at,
-                        r.started_at, r.ended_at, r.error
+                        r.started_at, r.ended_at, r.error, r.allow_failed_upstream, r.checks_only
                  FROM runs r JOIN projects p ON p.id = r.project_id WHERE r.id = ?1",
                 [id],
                 run_from_row,
@@ -314,59 +341,69 @@ impl Workspace {
         let path = &self.path;
         let mut stmt = self
             .conn
-            .prepare_cached(
-                "SELECT asset_key, partition_key, check_name, passed, severity, blocking, description, failing_count, failing_sample
-                 FROM check_evaluations WHERE run_id = ?1 ORDER BY id",
-            )
+            .prepare_cached(&format!(
+                "SELECT {CHECK_COLUMNS} FROM check_evaluations c WHERE c.run_id = ?1 ORDER BY c.id"
+            ))
             .map_err(|e| classify(path, "load check results", e))?;
-        let rows: Vec<CheckRow> = stmt
-            .query_map([run_id], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                    r.get(8)?,
-                ))
-            })
+        let rows: Vec<CheckRecord> = stmt
+            .query_map([run_id], check_from_row)
             .and_then(Iterator::collect)
             .map_err(|e| classify(path, "load check results", e))?;
-        Ok(rows
-            .into_iter()
-            .map(
-                |(
-                    asset,
-                    partition,
-                    name,
-                    passed,
-                    severity,
-                    blocking,
-                    description,
-                    failing,
-                    sample,
-                )| AssetCheckResult {
-                    asset: AssetKey::new(asset),
-                    partition,
-                    check_name: name,
-                    passed,
-                    severity: if severity == "warn" {
-                        CheckSeverity::Warn
-                    } else {
-                        CheckSeverity::Error
-                    },
-                    blocking,
-                    description,
-                    failing_count: failing.max(0) as u64,
-                    failing_sample: sample
-                        .and_then(|s| serde_json::from_str(&s).ok())
-                        .unwrap_or_default(),
-                },
+        Ok(rows.into_iter().map(|r| r.result).collect())
+    }
+
+    /// The latest finished step of each asset of a project (any run but checks-only ones, any
+    /// partition): the run
+    /// id, when it was recorded, and the `StepFinished` event.
+    pub fn latest_step_outcomes(
+        &self,
+        project: &str,
+    ) -> Result<Vec<(String, String, RunEvent)>, StoreError> {
+        let path = &self.path;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT e.run_id, e.timestamp, e.payload FROM run_events e
+                 WHERE e.rowid IN (
+                     SELECT max(e2.rowid) FROM run_events e2
+                     JOIN runs r2 ON r2.id = e2.run_id JOIN projects p2 ON p2.id = r2.project_id
+                     WHERE p2.name = ?1 AND e2.kind = 'step_finished' AND r2.checks_only = 0
+                     GROUP BY e2.asset_key)",
             )
-            .collect())
+            .map_err(|e| classify(path, "load step outcomes", e))?;
+        let rows: Vec<(String, String, String)> = stmt
+            .query_map([project], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .and_then(Iterator::collect)
+            .map_err(|e| classify(path, "load step outcomes", e))?;
+        rows.into_iter()
+            .map(|(run, at, payload)| {
+                serde_json::from_str(&payload)
+                    .map(|e| (run.clone(), at, e))
+                    .map_err(|e| decode_err(path, &format!("an event of run {run}"), e))
+            })
+            .collect()
+    }
+
+    /// The latest evaluation of each check of a project on each materialization it judged,
+    /// oldest first: what the stored data of each asset passed or failed.
+    pub fn latest_check_records(&self, project: &str) -> Result<Vec<CheckRecord>, StoreError> {
+        let path = &self.path;
+        let mut stmt = self
+            .conn
+            .prepare_cached(&format!(
+                "SELECT {CHECK_COLUMNS} FROM check_evaluations c
+                 WHERE c.id IN (
+                     SELECT max(c2.id) FROM check_evaluations c2
+                     JOIN runs r2 ON r2.id = c2.run_id JOIN projects p2 ON p2.id = r2.project_id
+                     WHERE p2.name = ?1
+                     GROUP BY c2.asset_key, coalesce(c2.partition_key, ''), c2.check_name,
+                              coalesce(c2.materialization_run_id, c2.run_id))
+                 ORDER BY c.id"
+            ))
+            .map_err(|e| classify(path, "load check results", e))?;
+        stmt.query_map([project], check_from_row)
+            .and_then(Iterator::collect)
+            .map_err(|e| classify(path, "load check results", e))
     }
 }
 
@@ -391,6 +428,8 @@ fn run_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<RunRecord, Sto
         started_at: r.get(8)?,
         ended_at: r.get(9)?,
         error: r.get(10)?,
+        allow_failed_upstream: r.get(11)?,
+        checks_only: r.get(12)?,
     }))
 }
 
@@ -421,8 +460,8 @@ pub(super) fn write_events(
         let mut insert_check = tx
                 .prepare_cached(
                     "INSERT INTO check_evaluations (run_id, asset_key, partition_key, check_name, passed, severity, blocking,
-                        description, failing_count, failing_sample, created_at)
-                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                        description, failing_count, failing_sample, created_at, check_hash, materialization_run_id)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, coalesce(?13, ?1))",
                 )
                 .map_err(sql)?;
         let ts = now();
@@ -477,7 +516,9 @@ pub(super) fn write_events(
                             c.description,
                             c.failing_count as i64,
                             serde_json::to_string(&c.failing_sample).unwrap_or_default(),
-                            ts
+                            ts,
+                            c.check_hash,
+                            c.materialization_run_id
                         ])
                         .map_err(sql)?;
                 }

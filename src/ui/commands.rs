@@ -31,6 +31,7 @@ pub enum UICommand {
     Preview,
     Materialize,
     MaterializeAll,
+    RunChecks,
     CancelRun,
     RunHistory,
     ExportReport,
@@ -41,7 +42,7 @@ pub enum UICommand {
 }
 
 impl UICommand {
-    pub const ALL: [UICommand; 32] = [
+    pub const ALL: [UICommand; 33] = [
         UICommand::Undo,
         UICommand::Redo,
         UICommand::Save,
@@ -67,6 +68,7 @@ impl UICommand {
         UICommand::Preview,
         UICommand::Materialize,
         UICommand::MaterializeAll,
+        UICommand::RunChecks,
         UICommand::CancelRun,
         UICommand::RunHistory,
         UICommand::ExportReport,
@@ -104,6 +106,7 @@ impl UICommand {
             UICommand::Preview => "Preview",
             UICommand::Materialize => "Materialize…",
             UICommand::MaterializeAll => "Materialize all",
+            UICommand::RunChecks => "Run checks",
             UICommand::CancelRun => "Cancel run",
             UICommand::RunHistory => "Run history",
             UICommand::ExportReport => "Export HTML…",
@@ -141,6 +144,7 @@ impl UICommand {
             UICommand::RunHistory => (cmd, Key::H),
             UICommand::ToggleWorkbench => (cmd, Key::J),
             UICommand::MaterializeAll
+            | UICommand::RunChecks
             | UICommand::CancelRun
             | UICommand::ExportReport
             | UICommand::ImportProject

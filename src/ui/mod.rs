@@ -26,7 +26,7 @@ use std::collections::HashMap;
 use crate::app::{
     self,
     jobs::{JobEvent, JobRequest, JobWorker},
-    run::{MaterializeRequest, PlannedStatus},
+    run::MaterializeRequest,
     worker::{WorkspaceEvent, WorkspaceRequest, WorkspaceWorker},
 };
 use crate::model::edit::{self, Document, Edit};
@@ -194,9 +194,11 @@ pub struct Studio {
     /// The run in the run view: live, or a past one read back from the workspace.
     pub run: Option<runs::RunView>,
     pub workbench: workbench::Workbench,
-    /// What a plan of everything says per asset: up to date, or stale (definition or inputs
-    /// changed since its materialization).
+    /// Each asset's state in the workspace as a card status (fresh, stale, failed, blocked,
+    /// not materialized): the cards' base layer.
     stale: HashMap<AssetKey, runs::NodeStatus>,
+    /// Each asset's state in the workspace, whole: the cards and Asset details show it.
+    pub asset_states: HashMap<AssetKey, crate::app::status::AssetState>,
     preview_errors: HashMap<AssetKey, String>,
     next_plan_id: u64,
     staleness_plan_id: u64,
@@ -265,6 +267,7 @@ impl Studio {
             run: None,
             workbench: workbench::Workbench::default(),
             stale: HashMap::new(),
+            asset_states: HashMap::new(),
             preview_errors: HashMap::new(),
             next_plan_id: 1,
             staleness_plan_id: 0,
@@ -609,6 +612,7 @@ impl Studio {
                 CanvasAction::DeleteSelection => self.run_command(ctx, UICommand::Delete),
                 CanvasAction::DuplicateSelection => self.run_command(ctx, UICommand::Duplicate),
                 CanvasAction::Rename => self.run_command(ctx, UICommand::Rename),
+                CanvasAction::RunChecks => self.run_command(ctx, UICommand::RunChecks),
             }
         }
     }
@@ -709,6 +713,9 @@ impl Studio {
             UICommand::Materialize => self.open_launch(),
             UICommand::MaterializeAll => {
                 self.materialize_all();
+            }
+            UICommand::RunChecks => {
+                self.run_checks();
             }
             UICommand::CancelRun => self.cancel_run(),
             UICommand::RunHistory => {

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
 use crate::app::report::RunReport;
+use crate::app::status::AssetStatus;
 use crate::model::{
     AssetCheckResult, AssetKey, AssetMaterialization, AssetProfile, LogLevel, RunEvent, RunRecord,
     RunStatus, StepOutcome,
@@ -32,6 +33,16 @@ pub enum NodeStatus {
     Stale {
         reason: String,
     },
+    /// Materialized; definition and inputs unchanged; no Error check failing on its data.
+    Fresh,
+    /// Never materialized.
+    Missing,
+    /// Not built: an upstream's data failed a blocking check (or an upstream step failed).
+    Blocked {
+        reason: String,
+    },
+    /// A checks-only run evaluated its checks (all Error checks passed).
+    Checked,
 }
 
 impl NodeStatus {
@@ -45,6 +56,27 @@ impl NodeStatus {
             NodeStatus::Skipped { .. } => "skipped",
             NodeStatus::Canceled => "canceled",
             NodeStatus::Stale { .. } => "stale",
+            NodeStatus::Fresh => "fresh",
+            NodeStatus::Missing => "not materialized",
+            NodeStatus::Blocked { .. } => "blocked",
+            NodeStatus::Checked => "checked",
+        }
+    }
+
+    /// The card status of an asset's state in the workspace.
+    pub fn from_state(status: &AssetStatus) -> Self {
+        match status {
+            AssetStatus::Missing => NodeStatus::Missing,
+            AssetStatus::Fresh => NodeStatus::Fresh,
+            AssetStatus::Stale { reason } => NodeStatus::Stale {
+                reason: reason.clone(),
+            },
+            AssetStatus::Failed { reason, .. } => NodeStatus::Failed {
+                error: reason.clone(),
+            },
+            AssetStatus::Blocked { reason } => NodeStatus::Blocked {
+                reason: reason.clone(),
+            },
         }
     }
 
@@ -52,7 +84,9 @@ impl NodeStatus {
     pub fn detail(&self) -> Option<&str> {
         match self {
             NodeStatus::Failed { error } => Some(error),
-            NodeStatus::Skipped { reason } | NodeStatus::Stale { reason } => Some(reason),
+            NodeStatus::Skipped { reason }
+            | NodeStatus::Stale { reason }
+            | NodeStatus::Blocked { reason } => Some(reason),
             _ => None,
         }
     }
@@ -209,13 +243,15 @@ impl RunView {
                 ..
             } => {
                 let status = match &outcome {
-                    StepOutcome::Materialized => {
+                    StepOutcome::Materialized | StepOutcome::Checked { .. } => {
                         // A failed check has already marked it failed.
                         if matches!(self.nodes.get(&asset), Some(NodeStatus::Failed { .. })) {
                             self.nodes
                                 .get(&asset)
                                 .cloned()
                                 .unwrap_or(NodeStatus::Success)
+                        } else if matches!(outcome, StepOutcome::Checked { .. }) {
+                            NodeStatus::Checked
                         } else {
                             NodeStatus::Success
                         }
@@ -228,6 +264,9 @@ impl RunView {
                         error: error.clone(),
                     },
                     StepOutcome::Canceled => NodeStatus::Canceled,
+                    StepOutcome::Blocked { reason, .. } => NodeStatus::Blocked {
+                        reason: reason.clone(),
+                    },
                 };
                 self.nodes.insert(asset.clone(), status);
                 match self
@@ -289,7 +328,7 @@ fn log_of(event: &RunEvent) -> (LogLevel, String) {
     let level = match event {
         RunEvent::Log { level, .. } => *level,
         RunEvent::StepFinished {
-            outcome: StepOutcome::Failed { .. },
+            outcome: StepOutcome::Failed { .. } | StepOutcome::Blocked { .. },
             ..
         }
         | RunEvent::RunFinished {
@@ -359,6 +398,8 @@ mod tests {
                 description: "unique".into(),
                 failing_count: 2,
                 failing_sample: vec![],
+                check_hash: String::new(),
+                materialization_run_id: None,
             }),
             RunEvent::StepFinished {
                 asset: a.clone(),

@@ -8,9 +8,7 @@ use std::time::Instant;
 
 use super::runs::{NodeStatus, RunView};
 use super::workbench::{LaunchState, PREVIEW_LIMIT, WorkbenchTab};
-use super::{
-    DialogResult, JOB_EVENT_BUDGET, JobEvent, JobRequest, MaterializeRequest, PlannedStatus, Studio,
-};
+use super::{DialogResult, JOB_EVENT_BUDGET, JobEvent, JobRequest, MaterializeRequest, Studio};
 use crate::model::AssetKey;
 
 impl Studio {
@@ -148,6 +146,31 @@ impl Studio {
             partitions: Vec::new(),
             force: false,
             trigger: "studio".to_owned(),
+            allow_failed_upstream: false,
+            checks_only: false,
+        })
+    }
+
+    /// Evaluates the checks of the selected assets (every asset when none is selected) on
+    /// their stored data, without materializing: a run of its own ("checks only").
+    pub fn run_checks(&mut self) -> bool {
+        let selection = if self.canvas.selection.is_empty() {
+            "*".to_owned()
+        } else {
+            self.canvas
+                .selection
+                .iter()
+                .map(AssetKey::as_str)
+                .collect::<Vec<_>>()
+                .join(",")
+        };
+        self.start_run(MaterializeRequest {
+            selection,
+            partitions: Vec::new(),
+            force: false,
+            trigger: "studio".to_owned(),
+            allow_failed_upstream: false,
+            checks_only: true,
         })
     }
 
@@ -216,7 +239,8 @@ impl Studio {
         }
     }
 
-    /// Asks which assets are stale (definition or inputs changed since materialized).
+    /// Asks for every asset's state in the workspace (fresh, stale, failed, blocked, check
+    /// verdicts) under the current definitions: the cards' base layer.
     pub(super) fn request_staleness(&mut self) {
         if self.jobs.is_none() || !self.has_project {
             return;
@@ -227,16 +251,7 @@ impl Studio {
         let project = Box::new(self.project().clone());
         // A full queue only delays the badges until the next change.
         if let Some(jobs) = &self.jobs {
-            let _ = jobs.send(JobRequest::Plan {
-                id,
-                project,
-                request: MaterializeRequest {
-                    selection: "*".to_owned(),
-                    partitions: Vec::new(),
-                    force: false,
-                    trigger: "studio".to_owned(),
-                },
-            });
+            let _ = jobs.send(JobRequest::AssetStates { id, project });
         }
     }
 
@@ -342,31 +357,32 @@ impl Studio {
                 self.preview_errors.insert(asset, error);
                 true
             }
-            JobEvent::Plan { id, result } => {
-                if id == self.staleness_plan_id {
-                    self.stale.clear();
-                    if let Ok(steps) = result {
-                        for step in steps {
-                            match step.status {
-                                PlannedStatus::UpToDate { .. } => {
-                                    self.stale.insert(step.asset, NodeStatus::UpToDate);
-                                }
-                                PlannedStatus::WillRun { reason }
-                                    if matches!(
-                                        reason.as_str(),
-                                        "definition changed"
-                                            | "code version changed"
-                                            | "inputs changed"
-                                    ) =>
-                                {
-                                    self.stale.insert(step.asset, NodeStatus::Stale { reason });
-                                }
-                                PlannedStatus::WillRun { .. } => {}
+            JobEvent::AssetStates { id, result } => {
+                if id != self.staleness_plan_id {
+                    return false;
+                }
+                self.stale.clear();
+                self.badges.checks.clear();
+                self.asset_states.clear();
+                match result {
+                    Ok(states) => {
+                        for state in states {
+                            self.stale
+                                .insert(state.asset.clone(), NodeStatus::from_state(&state.status));
+                            if state.checks.total() > 0 {
+                                self.badges
+                                    .checks
+                                    .insert(state.asset.clone(), state.checks.clone());
                             }
+                            self.asset_states.insert(state.asset.clone(), state);
                         }
                     }
-                    return true;
+                    // Unknown is said as such, never as success.
+                    Err(e) => tracing::warn!("could not read the assets' states: {e}"),
                 }
+                true
+            }
+            JobEvent::Plan { id, result } => {
                 if let Some(launch) = &mut self.workbench.launch
                     && launch.plan_id == id
                 {
@@ -473,7 +489,9 @@ impl Studio {
         }
     }
 
-    /// Card statuses: staleness, then preview errors, then the shown run on top.
+    /// Card statuses: each asset's state in the workspace, then preview errors, then a live
+    /// run on top. A finished (or reopened past) run does not paint the cards: once it has
+    /// ended, the workspace's state — asked for again at its end — is the truth.
     pub(super) fn refresh_statuses(&mut self) {
         let mut status = self.stale.clone();
         for (key, error) in &self.preview_errors {
@@ -484,15 +502,10 @@ impl Studio {
                 },
             );
         }
-        if let Some(run) = &self.run {
+        if let Some(run) = &self.run
+            && run.is_live()
+        {
             for (key, s) in &run.nodes {
-                // A finished run's success does not hide that the asset went stale since.
-                if !run.is_live()
-                    && matches!(s, NodeStatus::Success | NodeStatus::UpToDate)
-                    && matches!(status.get(key), Some(NodeStatus::Stale { .. }))
-                {
-                    continue;
-                }
                 status.insert(key.clone(), s.clone());
             }
         }

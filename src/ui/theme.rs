@@ -75,10 +75,14 @@ pub fn highlight_color() -> Color32 {
 pub fn status_color(status: &crate::ui::runs::NodeStatus, visuals: &egui::Visuals) -> Color32 {
     use crate::ui::runs::NodeStatus;
     match status {
-        NodeStatus::Queued | NodeStatus::Canceled => visuals.weak_text_color(),
+        NodeStatus::Queued | NodeStatus::Canceled | NodeStatus::Missing => {
+            visuals.weak_text_color()
+        }
         NodeStatus::Running => running_color(),
-        NodeStatus::Success | NodeStatus::UpToDate => ok_color(),
-        NodeStatus::Failed { .. } => error_color(),
+        NodeStatus::Success | NodeStatus::UpToDate | NodeStatus::Fresh | NodeStatus::Checked => {
+            ok_color()
+        }
+        NodeStatus::Failed { .. } | NodeStatus::Blocked { .. } => error_color(),
         NodeStatus::Skipped { .. } | NodeStatus::Stale { .. } => warning_color(),
     }
 }
@@ -88,7 +92,11 @@ pub fn status_is_hollow(status: &crate::ui::runs::NodeStatus) -> bool {
     use crate::ui::runs::NodeStatus;
     matches!(
         status,
-        NodeStatus::Queued | NodeStatus::UpToDate | NodeStatus::Stale { .. }
+        NodeStatus::Queued
+            | NodeStatus::UpToDate
+            | NodeStatus::Stale { .. }
+            | NodeStatus::Missing
+            | NodeStatus::Blocked { .. }
     )
 }
 

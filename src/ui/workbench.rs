@@ -79,6 +79,8 @@ pub struct LaunchState {
     /// The last partition of a range (empty for one partition).
     pub to: String,
     pub force: bool,
+    /// Build downstream assets even from upstream data that failed a blocking check.
+    pub allow_failed_upstream: bool,
     /// The request the shown plan is for (to know when to ask again).
     pub planned_for: Option<String>,
     pub plan_id: u64,
@@ -141,8 +143,8 @@ impl LaunchState {
     /// What the shown plan depends on: when it changes, the plan is asked for again.
     pub fn plan_key(&self, selected: &BTreeSet<AssetKey>, revision: u64) -> String {
         format!(
-            "{:?}|{}|{}|{}|{selected:?}|{revision}",
-            self.scope, self.from, self.to, self.force
+            "{:?}|{}|{}|{}|{}|{selected:?}|{revision}",
+            self.scope, self.from, self.to, self.force, self.allow_failed_upstream
         )
     }
 
@@ -172,6 +174,8 @@ impl LaunchState {
             partitions,
             force: self.force,
             trigger: "studio".to_owned(),
+            allow_failed_upstream: self.allow_failed_upstream,
+            checks_only: false,
         })
     }
 }

@@ -46,6 +46,8 @@ pub enum CanvasAction {
     DuplicateSelection,
     /// Start renaming the selected asset (context menu).
     Rename,
+    /// Evaluate the selection's checks on its stored data (context menu).
+    RunChecks,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -217,6 +219,8 @@ pub struct CardBadges {
     pub problems: HashMap<AssetKey, (usize, usize)>,
     /// Run status, staleness or a preview error by asset.
     pub status: HashMap<AssetKey, crate::ui::runs::NodeStatus>,
+    /// The verdict of each asset's checks on its latest data (assets with checks only).
+    pub checks: HashMap<AssetKey, crate::app::status::CheckBadge>,
 }
 
 /// Draws the canvas filling `ui` and returns what the user asked for.
@@ -508,6 +512,14 @@ fn context_menu(
                 actions.push(CanvasAction::Rename);
                 ui.close();
             }
+            if ui
+                .button("Run checks")
+                .on_hover_text("Evaluate the checks on the stored data, without materializing")
+                .clicked()
+            {
+                actions.push(CanvasAction::RunChecks);
+                ui.close();
+            }
             if ui.button("Duplicate").clicked() {
                 actions.push(CanvasAction::DuplicateSelection);
                 ui.close();
@@ -634,6 +646,21 @@ fn accessible_cards(
                     ui.label(detail);
                 }
             });
+        }
+        if let Some(checks) = badges.checks.get(&node.key) {
+            // The footer line: the checks' verdict on the asset's latest data.
+            let footer = Rect::from_min_size(
+                full.min + vec2(14.0, 50.0) * state.zoom,
+                vec2(full.width() * 0.6, 14.0 * state.zoom),
+            );
+            let id = Id::new(("asset_checks", node.key.as_str()));
+            let response = ui.interact(footer.intersect(rect), id, Sense::hover());
+            let text = format!("{} checks: {}", node.key, checks.text());
+            response
+                .widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Label, true, &text));
+            response.on_hover_text(format!(
+                "{text}\n✔ passed  ⚠ warning failed  ✖ error failed  ? not run since the check changed"
+            ));
         }
     }
 }

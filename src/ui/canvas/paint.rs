@@ -142,6 +142,7 @@ pub fn paint(
             problems,
             layer,
             badges.status.get(&node.key),
+            badges.checks.get(&node.key),
         );
     }
 
@@ -189,6 +190,7 @@ fn card_full(
     problems: (usize, usize),
     layer: Color32,
     status: Option<&crate::ui::runs::NodeStatus>,
+    checks: Option<&crate::app::status::CheckBadge>,
 ) {
     let zoom = state.zoom;
     let radius = (6.0 * zoom).round();
@@ -241,7 +243,9 @@ fn card_full(
         small.clone(),
         layer,
     );
-    let mut footer = node.checks.clone();
+    // The checks' latest verdict on the stored data ("✔ 2  ✖ 1"), else how many there are.
+    let verdict = checks.filter(|c| c.total() > 0);
+    let mut footer = verdict.map_or_else(|| node.checks.clone(), |c| c.text());
     if problems.0 > 0 || problems.1 > 0 {
         if !footer.is_empty() {
             footer.push_str("  ");
@@ -256,10 +260,12 @@ fn card_full(
         }
     }
     if !footer.is_empty() {
-        let color = if problems.0 > 0 {
+        let color = if problems.0 > 0 || verdict.is_some_and(|c| c.failed > 0) {
             theme::error_color()
-        } else if problems.1 > 0 {
+        } else if problems.1 > 0 || verdict.is_some_and(|c| c.warned > 0 || c.not_run > 0) {
             theme::warning_color()
+        } else if verdict.is_some() {
+            theme::ok_color()
         } else {
             visuals.weak_text_color()
         };

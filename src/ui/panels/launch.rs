@@ -144,18 +144,20 @@ pub fn launch_ui(ctx: &egui::Context, studio: &mut Studio) {
                     ui.label(RichText::new(e).color(theme::error_color()));
                 }
                 Some(Ok(steps)) => {
-                    let will_run = steps
-                        .iter()
-                        .filter(|s| matches!(s.status, PlannedStatus::WillRun { .. }))
-                        .count();
                     runnable = !steps.is_empty();
-                    ui.label(
-                        RichText::new(format!(
-                            "{will_run} will run, {} up to date",
-                            steps.len() - will_run
-                        ))
-                        .strong(),
-                    );
+                    ui.label(RichText::new(crate::app::run::plan_summary(steps)).strong());
+                    let blocked = steps
+                        .iter()
+                        .any(|s| matches!(s.status, PlannedStatus::Blocked { .. }));
+                    if blocked || launch.allow_failed_upstream {
+                        ui.checkbox(
+                            &mut launch.allow_failed_upstream,
+                            "Build anyway from data that failed a blocking check",
+                        )
+                        .on_hover_text(
+                            "--allow-failed-upstream: the run records the override and its report says so",
+                        );
+                    }
                     egui::ScrollArea::vertical()
                         .max_height(150.0)
                         .auto_shrink([false, true])
@@ -171,14 +173,32 @@ pub fn launch_ui(ctx: &egui::Context, studio: &mut Studio) {
                                                 RichText::new(format!("will run: {reason}"))
                                                     .color(theme::running_color()),
                                             ),
-                                            PlannedStatus::UpToDate { run_id } => ui
-                                                .label(
+                                            PlannedStatus::UpToDate { run_id, checks }
+                                                if checks.is_empty() =>
+                                            {
+                                                ui.label(
                                                     RichText::new("up to date")
                                                         .color(theme::ok_color()),
                                                 )
                                                 .on_hover_text(format!(
                                                     "Unchanged since run {run_id}"
+                                                ))
+                                            }
+                                            PlannedStatus::UpToDate { run_id, checks } => ui
+                                                .label(
+                                                    RichText::new(format!(
+                                                        "up to date; checks will run: {}",
+                                                        checks.join(", ")
+                                                    ))
+                                                    .color(theme::ok_color()),
+                                                )
+                                                .on_hover_text(format!(
+                                                    "Data unchanged since run {run_id}; new or edited checks run on it"
                                                 )),
+                                            PlannedStatus::Blocked { reason } => ui.label(
+                                                RichText::new(reason)
+                                                    .color(theme::error_color()),
+                                            ),
                                         };
                                         ui.end_row();
                                     }

@@ -55,6 +55,7 @@ pub fn toolbar_ui(ui: &mut egui::Ui, studio: &mut Studio) {
             ui.separator();
             command_button_ui(ui, studio, UICommand::Preview);
             command_button_ui(ui, studio, UICommand::Materialize);
+            command_button_ui(ui, studio, UICommand::RunChecks);
             if studio
                 .run
                 .as_ref()

@@ -423,9 +423,9 @@ fn timeline_ui(ui: &mut egui::Ui, run: &RunView) {
         let w = (now_ms(bar) as f32 * scale).max(3.0);
         let color = match &bar.outcome {
             None => theme::running_color(),
-            Some(StepOutcome::Materialized) => theme::ok_color(),
+            Some(StepOutcome::Materialized | StepOutcome::Checked { .. }) => theme::ok_color(),
             Some(StepOutcome::UpToDate) => theme::ok_color().gamma_multiply(0.5),
-            Some(StepOutcome::Failed { .. }) => theme::error_color(),
+            Some(StepOutcome::Failed { .. } | StepOutcome::Blocked { .. }) => theme::error_color(),
             Some(StepOutcome::Skipped { .. } | StepOutcome::Canceled) => theme::warning_color(),
         };
         let bar_rect = egui::Rect::from_min_size(pos2(x0, y + 3.0), vec2(w, row - 6.0));
@@ -706,6 +706,28 @@ fn asset_details_ui(ui: &mut egui::Ui, studio: &mut Studio) {
         });
         return;
     };
+    // The same state the card shows, from the same answer.
+    if let Some(state) = studio.asset_states.get(&key) {
+        let color = match state.status {
+            crate::app::status::AssetStatus::Failed { .. }
+            | crate::app::status::AssetStatus::Blocked { .. } => theme::error_color(),
+            crate::app::status::AssetStatus::Stale { .. } => theme::warning_color(),
+            crate::app::status::AssetStatus::Fresh => theme::ok_color(),
+            crate::app::status::AssetStatus::Missing => ui.visuals().weak_text_color(),
+        };
+        let mut line = format!("{key} is {}", state.status.label());
+        if let Some(reason) = state.status.reason() {
+            line.push_str(": ");
+            line.push_str(reason);
+        }
+        ui.label(RichText::new(line).color(color).strong());
+        if state.checks.total() > 0 {
+            ui.label(format!(
+                "Checks on its latest data: {}",
+                state.checks.text()
+            ));
+        }
+    }
     if history.materializations.is_empty() {
         weak(ui, format!("{key} has not been materialized yet."));
         return;
