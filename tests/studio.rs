@@ -377,13 +377,29 @@ fn cancel_stops_a_run_and_records_it_as_canceled() {
         "{}",
         h.state().workbench.height
     );
+    // The run view says which steps were canceled…
+    let canceled: Vec<&str> = EXAMPLE_ASSETS
+        .iter()
+        .copied()
+        .filter(|k| {
+            h.state().run.as_ref().is_some_and(|r| {
+                r.nodes.get(&AssetKey::new(*k)) == Some(&medallion::ui::runs::NodeStatus::Canceled)
+            })
+        })
+        .collect();
     assert!(
-        EXAMPLE_ASSETS
-            .iter()
-            .any(|k| h.query_by_label(&format!("{k}: canceled")).is_some()),
+        !canceled.is_empty(),
         "some step is canceled: {:?}",
         h.state().run.as_ref().map(|r| &r.nodes),
     );
+    // …and their cards show what the workspace holds: the canceled run made nothing of them.
+    for key in canceled {
+        wait_until(&mut h, "the assets' states", |s| {
+            s.node_status(&AssetKey::new(key))
+                .is_some_and(|st| st.label() == "not materialized")
+        });
+        h.get_by_label(&format!("{key}: not materialized"));
+    }
     let ws = app::open_workspace(&path).unwrap();
     let runs = app::run::list_runs(&ws, Some("customer_analytics"), 10).unwrap();
     assert_eq!(runs.len(), 1);

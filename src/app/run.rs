@@ -1,6 +1,7 @@
 //! Materializing: turn a selection into a run plan, record the run in the workspace, execute it
 //! on a named background thread, and stream its events to the caller while persisting them.
 
+use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -532,12 +533,15 @@ pub fn plan_summary(steps: &[engine::PlannedStep]) -> String {
     match checks {
         0 => {}
         1 => out.push_str("; 1 check changed: it will run"),
-        n => out.push_str(&format!("; {n} checks changed: they will run")),
+        n => {
+            let _ = write!(out, "; {n} checks changed: they will run");
+        }
     }
     if blocked > 0 {
-        out.push_str(&format!(
+        let _ = write!(
+            out,
             "; {blocked} blocked by a failed blocking check upstream"
-        ));
+        );
     }
     out
 }

@@ -245,7 +245,8 @@ fn card_full(
     );
     // The checks' latest verdict on the stored data ("✔ 2  ✖ 1"), else how many there are.
     let verdict = checks.filter(|c| c.total() > 0);
-    let mut footer = verdict.map_or_else(|| node.checks.clone(), |c| c.text());
+    let mut footer =
+        verdict.map_or_else(|| node.checks.clone(), crate::app::status::CheckBadge::text);
     if problems.0 > 0 || problems.1 > 0 {
         if !footer.is_empty() {
             footer.push_str("  ");
