@@ -34,9 +34,13 @@ pub enum AppError {
         diagnostics: Vec<Diagnostic>,
     },
     #[error(
-        "a project named `{name}` is already in the workspace; use --replace to overwrite it (that would change: {changes})"
+        "a project named `{name}` is already in the workspace; use --replace to overwrite it ({changes})"
     )]
-    Exists { name: String, changes: String },
+    Exists {
+        name: String,
+        /// What overwriting would change, as a phrase.
+        changes: String,
+    },
     #[error(
         "project `{name}` was changed in the workspace after it was imported (revision {revision}; {imported}), and {dir} differs from it ({changes}): importing the directory would discard those changes; use the stored project by its name `{name}`, export it (`medallion export {name} DIR`), or replace it (`medallion import --replace {dir}`)",
         dir = .dir.display(),
@@ -112,20 +116,26 @@ impl ImportReport {
     /// removed (`daily_revenue`)", "project `x` unchanged (revision 2)" or "imported project `x`
     /// (6 assets, revision 1)".
     pub fn summary(&self) -> String {
+        self.describe(None)
+    }
+
+    /// [`ImportReport::summary`], naming the workspace file when `workspace` is given.
+    pub fn describe(&self, workspace: Option<&Path>) -> String {
+        let place = workspace.map_or_else(String::new, |w| format!(" in {}", w.display()));
         match (&self.changes, self.previous_revision) {
             (Some(changes), Some(previous)) if changes.is_empty() => format!(
-                "project `{}` unchanged (revision {previous}): the directory matches the workspace",
+                "project `{}`{place} unchanged (revision {previous}): the directory holds the same definitions",
                 self.name
             ),
             (Some(changes), Some(previous)) => format!(
-                "replaced project `{}` ({} assets, revision {previous} → {}): {}",
+                "replaced project `{}`{place} ({} assets, revision {previous} → {}): {}",
                 self.name,
                 self.assets,
                 self.revision,
                 changes.summary()
             ),
             _ => format!(
-                "imported project `{}` ({} assets, revision {})",
+                "imported project `{}`{place} ({} assets, revision {})",
                 self.name, self.assets, self.revision
             ),
         }
@@ -194,10 +204,12 @@ pub fn import_project_with(
     if let (Some(stored), Some(changes)) = (&previous, &changes) {
         match replace {
             Replace::No => {
-                return Err(AppError::Exists {
-                    name,
-                    changes: changes.summary(),
-                });
+                let changes = if changes.is_empty() {
+                    "the directory holds the same definitions".to_owned()
+                } else {
+                    format!("that would change: {}", changes.summary())
+                };
+                return Err(AppError::Exists { name, changes });
             }
             Replace::Unedited if edited_since_import && !changes.is_empty() => {
                 return Err(AppError::EditedSinceImport {

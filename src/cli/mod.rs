@@ -366,7 +366,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                         OutputFormat::Json => print_json(&report)?,
                         OutputFormat::Text => {
                             print_diagnostics(&report.diagnostics);
-                            println!("{} in {}", report.summary(), ws_path.display());
+                            println!("{}", report.describe(Some(&ws_path)));
                             if report.edited_since_import {
                                 println!(
                                     "note: edits made in the workspace after the project's last import were replaced"
