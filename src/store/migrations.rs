@@ -213,7 +213,15 @@ pub const MIGRATIONS: &[&str] = &[
     r"
     ALTER TABLE materializations ADD COLUMN purged_at TEXT;
     ",
-    // 6: checks are definitions too — which definition of a check a result is for
+    // 6: which revision the last import from a directory wrote, so an import can tell edits
+    // made in the workspace since then (no row: never imported, or imported before this).
+    r"
+    CREATE TABLE project_imports (
+        project_id INTEGER PRIMARY KEY REFERENCES projects(id) ON DELETE CASCADE,
+        revision   INTEGER NOT NULL
+    );
+    ",
+    // 7: checks are definitions too — which definition of a check a result is for
     // (`check_hash`) and which materialization it judged (an earlier run's, when only the
     // checks ran); runs that overrode a failed check, and checks-only runs.
     r"
