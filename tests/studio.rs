@@ -59,7 +59,15 @@ fn harness_sized(studio: Studio, height: f32) -> Harness<'static, Studio> {
 fn wait_until(h: &mut Harness<'_, Studio>, what: &str, done: impl Fn(&Studio) -> bool) {
     let start = Instant::now();
     while !done(h.state()) {
-        assert!(start.elapsed() < WAIT, "timed out waiting for {what}");
+        assert!(
+            start.elapsed() < WAIT,
+            "timed out waiting for {what}; the studio's last notice: {:?}; run: {:?}",
+            h.state().notice.as_ref().map(|n| &n.text),
+            h.state()
+                .run
+                .as_ref()
+                .map(|r| (&r.status, r.done, &r.error)),
+        );
         h.step();
         std::thread::sleep(Duration::from_millis(10));
     }
