@@ -42,6 +42,11 @@ pub enum AppError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{}", crate::model::clip::write_failure(.path, .source))]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     BadRequest(String),
     #[error(transparent)]

@@ -142,7 +142,9 @@ impl EksConnection {
             .await
             .map_err(|e| self.error(format!("{e}")))?;
         config.default_namespace.clone_from(&self.namespace);
-        kube::Client::try_from(config).map_err(|e| self.error(format!("{e}")))
+        kube::Client::try_from(config).map_err(|e| {
+            self.error(crate::compute::ComputeError::from_kube("building the Kubernetes client", &e).reason())
+        })
     }
 
     /// The kubeconfig to build a client from, overrides applied.
@@ -255,10 +257,7 @@ impl EksConnection {
                 .send()
                 .await
                 .map_err(|e| {
-                    self.error(format!(
-                        "DescribeCluster failed: {}",
-                        aws_sdk_eks::error::DisplayErrorContext(&e)
-                    ))
+                    self.error(crate::compute::ComputeError::from_sdk("DescribeCluster", &e).to_string())
                 })?;
             let info = out
                 .cluster()
@@ -309,7 +308,16 @@ impl EksConnection {
         let credentials = provider
             .provide_credentials()
             .await
-            .map_err(|e| self.error(format!("no AWS credentials for the EKS token: {e}")))?;
+            .map_err(|e| {
+                self.error(
+                    crate::compute::ComputeError::new(
+                        crate::compute::ErrorKind::NoCredentials,
+                        "getting AWS credentials for the EKS token",
+                        crate::compute::error::root_cause(&e),
+                    )
+                    .to_string(),
+                )
+            })?;
         token(cluster, &region, &credentials, SystemTime::now()).map_err(|e| self.error(e))
     }
 }
