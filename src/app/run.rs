@@ -39,7 +39,11 @@ pub struct RunSummary {
 /// Refuses a partition key before anything runs: the selection must hold a partitioned asset,
 /// and the key must be one of its partitions (a date on or after a daily set's start and not
 /// after its end, or one of the static keys).
-pub fn check_partition(project: &Project, selected: &[AssetKey], key: &str) -> Result<(), AppError> {
+pub fn check_partition(
+    project: &Project,
+    selected: &[AssetKey],
+    key: &str,
+) -> Result<(), AppError> {
     let mut partitioned = selected
         .iter()
         .filter_map(|k| project.asset(k))

@@ -293,7 +293,7 @@ pub fn main() -> ExitCode {
     }
 }
 
-/// An error as one sentence: the message and each cause it does not already say (an SQLite
+/// An error as one sentence: the message and each cause it does not already say (an `SQLite`
 /// error was once said three times, each layer repeating the one below), secrets masked,
 /// data values clipped.
 pub fn error_sentence(e: &anyhow::Error) -> String {

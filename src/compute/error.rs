@@ -41,7 +41,10 @@ impl ErrorKind {
     pub fn is_retryable(self) -> bool {
         matches!(
             self,
-            ErrorKind::Unreachable | ErrorKind::Timeout | ErrorKind::Throttled | ErrorKind::Transient
+            ErrorKind::Unreachable
+                | ErrorKind::Timeout
+                | ErrorKind::Throttled
+                | ErrorKind::Transient
         )
     }
 
@@ -65,7 +68,7 @@ impl ErrorKind {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComputeError {
     pub kind: ErrorKind,
-    /// What was being done, e.g. "RunTask on cluster `medallion`".
+    /// What was being done, e.g. "`RunTask` on cluster `medallion`".
     pub action: String,
     /// The service's code and message, or the transport's cause; may be empty.
     pub detail: String,
@@ -92,7 +95,9 @@ impl ComputeError {
     pub fn reason(&self) -> String {
         let mut out = self.kind.phrase().to_owned();
         if !self.detail.is_empty() {
-            out.push_str(&format!(" ({})", self.detail));
+            out.push_str(" (");
+            out.push_str(&self.detail);
+            out.push(')');
         }
         if self.kind == ErrorKind::NoCredentials {
             out.push_str(
@@ -127,9 +132,7 @@ impl ComputeError {
             SdkError::ConstructionFailure(_) => {
                 Self::new(ErrorKind::Invalid, action, root_cause(err))
             }
-            SdkError::ResponseError(_) => {
-                Self::new(ErrorKind::Transient, action, root_cause(err))
-            }
+            SdkError::ResponseError(_) => Self::new(ErrorKind::Transient, action, root_cause(err)),
             _ => {
                 let code = err.code().unwrap_or_default();
                 let status = err.raw_response().map(|r| r.status().as_u16());
@@ -139,7 +142,8 @@ impl ComputeError {
                     (None, Some(m)) => m.to_owned(),
                     (None, None) => status.map_or_else(|| root_cause(err), |s| format!("HTTP {s}")),
                 };
-                let kind = kind_of_code(code).unwrap_or_else(|| status.map_or(ErrorKind::Other, kind_of_status));
+                let kind = kind_of_code(code)
+                    .unwrap_or_else(|| status.map_or(ErrorKind::Other, kind_of_status));
                 Self::new(kind, action, detail)
             }
         }
@@ -339,14 +343,32 @@ mod tests {
     #[test]
     fn aws_codes_and_statuses_fall_into_kinds() {
         assert_eq!(kind_of_code("AccessDenied"), Some(ErrorKind::Denied));
-        assert_eq!(kind_of_code("InvalidClientTokenId"), Some(ErrorKind::Denied));
-        assert_eq!(kind_of_code("ThrottlingException"), Some(ErrorKind::Throttled));
+        assert_eq!(
+            kind_of_code("InvalidClientTokenId"),
+            Some(ErrorKind::Denied)
+        );
+        assert_eq!(
+            kind_of_code("ThrottlingException"),
+            Some(ErrorKind::Throttled)
+        );
         assert_eq!(kind_of_code("NoSuchBucket"), Some(ErrorKind::NotFound));
-        assert_eq!(kind_of_code("ClusterNotFoundException"), Some(ErrorKind::NotFound));
-        assert_eq!(kind_of_code("ResourceNotFoundException"), Some(ErrorKind::NotFound));
-        assert_eq!(kind_of_code("InvalidParameterException"), Some(ErrorKind::Invalid));
+        assert_eq!(
+            kind_of_code("ClusterNotFoundException"),
+            Some(ErrorKind::NotFound)
+        );
+        assert_eq!(
+            kind_of_code("ResourceNotFoundException"),
+            Some(ErrorKind::NotFound)
+        );
+        assert_eq!(
+            kind_of_code("InvalidParameterException"),
+            Some(ErrorKind::Invalid)
+        );
         assert_eq!(kind_of_code("ClientException"), Some(ErrorKind::Invalid));
-        assert_eq!(kind_of_code("ServiceUnavailable"), Some(ErrorKind::Transient));
+        assert_eq!(
+            kind_of_code("ServiceUnavailable"),
+            Some(ErrorKind::Transient)
+        );
         assert_eq!(kind_of_code("SomethingNew"), None);
         assert_eq!(kind_of_status(403), ErrorKind::Denied);
         assert_eq!(kind_of_status(404), ErrorKind::NotFound);
@@ -363,7 +385,7 @@ mod tests {
         std::thread::spawn(move || {
             for stream in listener.incoming() {
                 let Ok(mut stream) = stream else { return };
-                let mut buf = [0u8; 65536];
+                let mut buf = vec![0u8; 65536];
                 let _ = stream.read(&mut buf);
                 let _ = stream.write_all(response.as_bytes());
             }
@@ -379,18 +401,39 @@ mod tests {
         format!("http://{addr}")
     }
 
+    /// What the standard credential chain answers on a machine with no credentials.
+    #[derive(Debug)]
+    struct NoCredentials;
+
+    impl aws_credential_types::provider::ProvideCredentials for NoCredentials {
+        fn provide_credentials<'a>(
+            &'a self,
+        ) -> aws_credential_types::provider::future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            aws_credential_types::provider::future::ProvideCredentials::ready(Err(
+                aws_credential_types::provider::error::CredentialsError::not_loaded(
+                    "no providers in chain provided credentials",
+                ),
+            ))
+        }
+    }
+
     fn s3(endpoint: &str, credentials: bool) -> aws_sdk_s3::Client {
-        let mut config = aws_sdk_s3::Config::builder()
+        let config = aws_sdk_s3::Config::builder()
             .behavior_version(aws_sdk_s3::config::BehaviorVersion::latest())
             .region(aws_sdk_s3::config::Region::new("us-east-1"))
             .endpoint_url(endpoint)
             .force_path_style(true)
             .retry_config(aws_sdk_s3::config::retry::RetryConfig::disabled());
-        if credentials {
-            config = config.credentials_provider(aws_sdk_s3::config::Credentials::new(
+        let config = if credentials {
+            config.credentials_provider(aws_sdk_s3::config::Credentials::new(
                 "AKID", "secret", None, None, "test",
-            ));
-        }
+            ))
+        } else {
+            config.credentials_provider(NoCredentials)
+        };
         aws_sdk_s3::Client::from_conf(config.build())
     }
 
@@ -427,7 +470,10 @@ mod tests {
         let e = ComputeError::from_sdk("listing b", &list(s3(&denied, true)));
         assert_eq!(e.kind, ErrorKind::Denied, "{e}");
         assert_eq!(e.detail, "AccessDenied: Access Denied here");
-        assert_eq!(e.to_string(), "listing b failed: access denied (AccessDenied: Access Denied here)");
+        assert_eq!(
+            e.to_string(),
+            "listing b failed: access denied (AccessDenied: Access Denied here)"
+        );
 
         let slow = answering(
             "HTTP/1.1 503 Slow Down\r\nContent-Type: application/xml\r\nContent-Length: 71\r\nConnection: close\r\n\r\n<Error><Code>SlowDown</Code><Message>Reduce your rate</Message></Error>",
@@ -435,9 +481,8 @@ mod tests {
         let e = ComputeError::from_sdk("listing b", &list(s3(&slow, true)));
         assert_eq!(e.kind, ErrorKind::Throttled, "{e}");
 
-        let missing = answering(
-            "HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
-        );
+        let missing =
+            answering("HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
         let e = ComputeError::from_sdk("checking bucket b", &head(s3(&missing, true)));
         assert_eq!(e.kind, ErrorKind::NotFound, "{e}");
     }
@@ -446,6 +491,8 @@ mod tests {
     fn real_http_and_kube_failures_are_classified() {
         let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
         let rt = rt();
+        // kube's client spawns its buffer task on the runtime it is built in.
+        let _inside = rt.enter();
         let client = reqwest::Client::new();
         let url = closed_port();
         let err = rt
@@ -471,7 +518,8 @@ mod tests {
         let forbidden = answering(
             "HTTP/1.1 403 Forbidden\r\nContent-Type: application/json\r\nContent-Length: 127\r\nConnection: close\r\n\r\n{\"kind\":\"Status\",\"apiVersion\":\"v1\",\"status\":\"Failure\",\"message\":\"jobs is forbidden for user x\",\"reason\":\"Forbidden\",\"code\":403}",
         );
-        let kube_client = kube::Client::try_from(kube::Config::new(forbidden.parse().unwrap())).unwrap();
+        let kube_client =
+            kube::Client::try_from(kube::Config::new(forbidden.parse().unwrap())).unwrap();
         let err = rt
             .block_on(async {
                 let jobs: kube::Api<k8s_openapi::api::batch::v1::Job> =
@@ -499,7 +547,10 @@ mod tests {
             "RunTask on cluster `medallion` failed: cannot reach the service (Connection refused (os error 111))"
         );
         let e = ComputeError::new(ErrorKind::NoCredentials, "ListBuckets", "");
-        assert!(e.to_string().contains("no credentials were found; set the resource's access keys"));
+        assert!(
+            e.to_string()
+                .contains("no credentials were found; set the resource's access keys")
+        );
         assert!(ErrorKind::Throttled.is_retryable());
         assert!(!ErrorKind::Denied.is_retryable());
     }

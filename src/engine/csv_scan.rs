@@ -295,7 +295,7 @@ pub fn first_invalid_utf8_line(path: &Path) -> Option<u64> {
 }
 
 fn count_newlines(bytes: &[u8]) -> u64 {
-    bytes.iter().filter(|b| **b == b'\n').count() as u64
+    bytes.split(|b| *b == b'\n').count() as u64 - 1
 }
 
 #[cfg(test)]
@@ -353,7 +353,11 @@ mod tests {
         let f = file(b"a,b\n1,2\n\n3,4\n");
         assert!(matches!(
             check_shape(f.path(), COMMA, false, None).problem,
-            Some(ShapeProblem::Fields { line: 3, found: 1, .. })
+            Some(ShapeProblem::Fields {
+                line: 3,
+                found: 1,
+                ..
+            })
         ));
         let f = file(b"a,b\n1,\"open\n2,3\n");
         assert_eq!(

@@ -72,7 +72,7 @@ pub fn sanitize(message: &str) -> String {
         text.push_str("; declare the column's type in the source's `schema`");
     }
     if text.is_empty() {
-        text = "the engine failed without saying why".to_owned();
+        "the engine failed without saying why".clone_into(&mut text);
     }
     bound_message(&text).into_owned()
 }
@@ -167,8 +167,7 @@ fn csv_value_error(
         }
         .or_else(|| number.map(|n| n.saturating_sub(1)));
         let Some(index) = index else { continue };
-        if let Some(line) =
-            csv_scan::find_value(f, dialect, o.has_header, index, value.as_bytes())
+        if let Some(line) = csv_scan::find_value(f, dialect, o.has_header, index, value.as_bytes())
         {
             return Some(format!(
                 "{} line {line}, column `{column}`: `{shown_value}` is not a valid {expected}; {advice}",
@@ -206,7 +205,11 @@ pub fn shape_error(
     let allow_missing = o.missing_fields == MissingFields::Null;
     let shape = csv_scan::check_shape(file, dialect, allow_missing, max_records);
     let names: Vec<String> = if o.has_header {
-        shape.first_row.iter().map(|n| clip_value(n).into_owned()).collect()
+        shape
+            .first_row
+            .iter()
+            .map(|n| clip_value(n).into_owned())
+            .collect()
     } else {
         (1..=shape.first_row.len())
             .map(|i| format!("column_{i}"))
@@ -281,7 +284,9 @@ fn list_names(names: &[String]) -> String {
         .collect::<Vec<_>>()
         .join(", ");
     if names.len() > SHOWN {
-        out.push_str(&format!(", … {} more", names.len() - SHOWN));
+        out.push_str(", … ");
+        out.push_str(&(names.len() - SHOWN).to_string());
+        out.push_str(" more");
     }
     out
 }
@@ -345,10 +350,12 @@ fn json_kind(v: &serde_json::Value) -> &'static str {
     }
 }
 
-/// serde_json's phrases as what the file should have held.
+/// `serde_json`'s phrases as what the file should have held.
 fn json_expectation(what: &str) -> String {
     match what {
-        "EOF while parsing a value" | "EOF while parsing an object" | "EOF while parsing a list"
+        "EOF while parsing a value"
+        | "EOF while parsing an object"
+        | "EOF while parsing a list"
         | "EOF while parsing a string" => {
             format!("the JSON ends too early ({what}); a value, `}}` or `]` is missing")
         }
@@ -397,7 +404,10 @@ mod tests {
         ] {
             assert!(!s.contains(foreign), "{s}");
         }
-        assert!(s.contains("(invalid decimal value found during CSV parsing)"), "{s}");
+        assert!(
+            s.contains("(invalid decimal value found during CSV parsing)"),
+            "{s}"
+        );
         assert!(s.contains("the source's `schema`"), "{s}");
         assert!(s.len() < 1_000, "{}", s.len());
         let s = sanitize(

@@ -248,8 +248,13 @@ fn objects_frame(
         }
     }
     let names: Vec<&str> = objects.iter().take(3).map(|o| o.name.as_str()).collect();
-    let failed =
-        |e: PolarsError| format!("cannot read {}: {}", names.join(", "), super::explain::sanitize(&e.to_string()));
+    let failed = |e: PolarsError| {
+        format!(
+            "cannot read {}: {}",
+            names.join(", "),
+            super::explain::sanitize(&e.to_string())
+        )
+    };
     let lf = source::frame_for_files(&files, format, limit).map_err(failed)?;
     let df = lf.collect().map_err(failed)?;
     drop(spool);

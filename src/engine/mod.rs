@@ -745,9 +745,9 @@ pub fn execute_io(
         RunStatus::Success
     };
     let error = match status {
-        RunStatus::Failure => Some(
-            first_failure.unwrap_or_else(|| "a step or an error check failed".to_owned()),
-        ),
+        RunStatus::Failure => {
+            Some(first_failure.unwrap_or_else(|| "a step or an error check failed".to_owned()))
+        }
         RunStatus::Canceled => Some("canceled".to_owned()),
         _ => None,
     };

@@ -271,7 +271,11 @@ pub fn verify_file_source(
     };
     let full = resolve_path(project_dir, path, partition);
     for f in matching_files(asset, &full)? {
-        let shown = f.strip_prefix(project_dir).unwrap_or(&f).display().to_string();
+        let shown = f
+            .strip_prefix(project_dir)
+            .unwrap_or(&f)
+            .display()
+            .to_string();
         let rows = limit.map(|n| n as u64 + u64::from(o.has_header));
         if let Some(message) = super::explain::shape_error(&f, o, &shown, rows) {
             return Err(EngineError::Source {

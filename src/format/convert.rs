@@ -12,8 +12,9 @@ use super::file::{
 };
 use crate::model::{
     AssetCheckSpec, AssetDefinition, AssetKey, AssetSpec, CheckKind, CheckSeverity, ComputeHints,
-    CsvOptions, FileFormat, FreshnessPolicy, LetterCase, MissingFields, PartitionsDefinition, Project, Resource,
-    ResourceKind, ScheduleDefinition, SecretRef, SourceSpec, SslMode, TransformSpec, TransformStep,
+    CsvOptions, FileFormat, FreshnessPolicy, LetterCase, MissingFields, PartitionsDefinition,
+    Project, Resource, ResourceKind, ScheduleDefinition, SecretRef, SourceSpec, SslMode,
+    TransformSpec, TransformStep,
 };
 
 /// A problem found while turning a file into the model, with the byte range it concerns.
@@ -672,7 +673,7 @@ fn file_format(format: &str, s: &mut SourceFile) -> Result<FileFormat, String> {
                     "delimiter",
                     Some(defaults.delimiter),
                 )?
-                    .unwrap_or(','),
+                .unwrap_or(','),
                 has_header: s.has_header.take().unwrap_or(defaults.has_header),
                 quote_char: one_char(
                     s.quote_char.take().map(Spanned::into_inner),
@@ -801,9 +802,7 @@ fn format_to_file(format: &FileFormat, f: &mut SourceFile) {
     if let FileFormat::Csv(o) = format {
         f.delimiter = Some(no_span(o.delimiter.to_string()));
         f.has_header = Some(o.has_header);
-        f.quote_char = Some(no_span(
-            o.quote_char.map(String::from).unwrap_or_default(),
-        ));
+        f.quote_char = Some(no_span(o.quote_char.map(String::from).unwrap_or_default()));
         f.null_values = Some(o.null_values.clone());
         f.schema = (!o.schema.is_empty()).then(|| o.schema.clone());
         f.missing_fields = (o.missing_fields != MissingFields::default())

@@ -20,6 +20,9 @@ pub fn clip_value(value: &str) -> Cow<'_, str> {
 /// [`clip_value`] with another limit (at least 1 character is kept).
 pub fn clip_to(value: &str, max_chars: usize) -> Cow<'_, str> {
     let max_chars = max_chars.max(1);
+    if is_clipped(value, max_chars) {
+        return Cow::Borrowed(value);
+    }
     match value.char_indices().nth(max_chars) {
         None => Cow::Borrowed(value),
         Some((cut, _)) => {
@@ -31,6 +34,18 @@ pub fn clip_to(value: &str, max_chars: usize) -> Cow<'_, str> {
             ))
         }
     }
+}
+
+/// Whether `value` is already what [`clip_to`] makes: at most `max_chars` characters, then
+/// `… (N characters)`. Clipping twice must not clip the note.
+fn is_clipped(value: &str, max_chars: usize) -> bool {
+    value.rfind("… (").is_some_and(|i| {
+        value[i..].ends_with(" characters)")
+            && value[i + "… (".len()..value.len() - " characters)".len()]
+                .chars()
+                .all(|c| c.is_ascii_digit() || c == ',')
+            && value[..i].chars().count() <= max_chars
+    })
 }
 
 /// A message that may embed data values (a library's error, a log line), bounded: every quoted
@@ -125,7 +140,7 @@ pub fn is_disk_full(e: &std::io::Error) -> bool {
     ) || matches!(e.raw_os_error(), Some(28 | 122))
 }
 
-/// Whether a message from a library says the disk is full (polars and SQLite put the OS's
+/// Whether a message from a library says the disk is full (polars and `SQLite` put the OS's
 /// words in their own messages).
 pub fn says_disk_full(message: &str) -> bool {
     message.contains("No space left on device")
@@ -176,7 +191,9 @@ mod tests {
             "the disk is full: cannot write /x/y.parquet"
         );
         let denied = std::io::Error::from_raw_os_error(13);
-        assert!(write_failure(std::path::Path::new("/x"), &denied).starts_with("cannot write /x: "));
+        assert!(
+            write_failure(std::path::Path::new("/x"), &denied).starts_with("cannot write /x: ")
+        );
     }
 
     #[test]
@@ -203,17 +220,21 @@ mod tests {
             format!("could not parse '{value}'"),
             format!("value {value} is bad"),
             format!("unclosed `{value}"),
-            format!("{}", "word ".repeat(2_000_000)),
+            "word ".repeat(2_000_000),
         ] {
             let b = bound_message(&quoted);
             assert!(b.len() < MAX_MESSAGE_CHARS + 100, "{} bytes", b.len());
             let longest_x = b.split(|c| c != 'X').map(str::len).max().unwrap_or(0);
             assert!(longest_x <= MAX_VALUE_CHARS, "{longest_x}");
         }
-        let b = bound_message(&format!(
-            "could not parse `{value}` as dtype `decimal[12,2]` at column 'amount'"
-        ));
+        let message =
+            format!("could not parse `{value}` as dtype `decimal[12,2]` at column 'amount'");
+        let b = bound_message(&message);
         assert!(b.contains("(10,000,000 characters)"), "{b}");
-        assert!(b.ends_with("as dtype `decimal[12,2]` at column 'amount'"), "{b}");
+        assert_eq!(bound_message(&b), b, "bounding twice changes nothing");
+        assert!(
+            b.ends_with("as dtype `decimal[12,2]` at column 'amount'"),
+            "{b}"
+        );
     }
 }

@@ -37,7 +37,9 @@ impl PartitionsDefinition {
                 if let Some(end) = end
                     && parse(end).is_ok_and(|e| day > e)
                 {
-                    return Err(format!("partition {key} is after the partitions' end, {end}"));
+                    return Err(format!(
+                        "partition {key} is after the partitions' end, {end}"
+                    ));
                 }
                 Ok(())
             }

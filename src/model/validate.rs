@@ -7,8 +7,8 @@ use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
 
 use super::asset::{
-    AssetDefinition, AssetKey, AssetSpec, CsvOptions, FileFormat, Layer, SourceSpec,
-    TransformStep, is_identifier,
+    AssetDefinition, AssetKey, AssetSpec, CsvOptions, FileFormat, Layer, SourceSpec, TransformStep,
+    is_identifier,
 };
 use super::check::{CheckKind, CheckSeverity};
 use super::diagnostic::{Diagnostic, DiagnosticCode as Code};
@@ -349,7 +349,8 @@ fn has_password(authority: &str) -> bool {
 /// A value written out, not a placeholder such as `{partition}` or `${VAR}`.
 fn is_literal(value: &str) -> bool {
     let v = value.trim();
-    !v.is_empty() && !(v.starts_with('{') && v.ends_with('}')) && !v.starts_with("${")
+    let placeholder = (v.starts_with('{') && v.ends_with('}')) || v.starts_with("${");
+    !v.is_empty() && !placeholder
 }
 
 /// A secret is never written in a project: not in a URL (`user:password@`, `?token=`), not as
@@ -784,7 +785,10 @@ fn validate_csv_options(
             ));
         }
     }
-    for (field, c) in [("delimiter", Some(o.delimiter)), ("quote_char", o.quote_char)] {
+    for (field, c) in [
+        ("delimiter", Some(o.delimiter)),
+        ("quote_char", o.quote_char),
+    ] {
         if let Some(c @ ('\n' | '\r')) = c {
             out.push(err(
                 Code::InvalidSource,

@@ -58,7 +58,9 @@ pub enum StoreError {
         "{path} is a SQLite file but not a Medallion workspace; choose another file with --workspace"
     )]
     NotAWorkspace { path: PathBuf },
-    #[error("the disk is full: cannot write {path}; nothing was written — free some space and try again")]
+    #[error(
+        "the disk is full: cannot write {path}; nothing was written — free some space and try again"
+    )]
     DiskFull { path: PathBuf },
     #[error("cannot open workspace {path}: it is a directory; give the path of a workspace file (e.g. {}/workspace.sqlite)", path.display())]
     IsADirectory { path: PathBuf },

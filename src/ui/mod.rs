@@ -391,7 +391,11 @@ impl Studio {
         }
         self.revalidate(ctx);
         self.autosave(ctx);
-        if let Some(ready) = self.connections.as_mut().and_then(|c| c.poll()) {
+        if let Some(ready) = self
+            .connections
+            .as_mut()
+            .and_then(panels::connections::ConnectionsState::poll)
+        {
             self.apply(ready);
         }
         ctx.set_visuals(if self.prefs.dark_mode {
@@ -876,13 +880,17 @@ fn notice_ui(ui: &mut egui::Ui, studio: &mut Studio) {
         studio.notice = None;
         return;
     }
+    // The window, not the canvas: side panels may leave the canvas narrow.
+    let window = ui.ctx().content_rect();
     let rect = ui.max_rect();
-    let width = (rect.width() - 32.0).clamp(120.0, 520.0);
+    let width = (window.width() - 32.0).clamp(120.0, 520.0);
+    let left =
+        (rect.center().x - width / 2.0).clamp(window.left() + 16.0, window.right() - 16.0 - width);
     let (short, clipped) = clip_notice(&notice.text);
     let mut dismiss = false;
     let mut toggle = false;
     egui::Area::new(egui::Id::new("notice"))
-        .fixed_pos(egui::pos2(rect.center().x - width / 2.0, rect.top() + 40.0))
+        .fixed_pos(egui::pos2(left, rect.top() + 40.0))
         .order(egui::Order::Foreground)
         .show(ui.ctx(), |ui| {
             egui::Frame::popup(ui.style()).show(ui, |ui| {
@@ -894,7 +902,7 @@ fn notice_ui(ui: &mut egui::Ui, studio: &mut Studio) {
                 };
                 if notice.expanded {
                     egui::ScrollArea::vertical()
-                        .max_height((rect.height() * 0.6).max(80.0))
+                        .max_height((window.height() * 0.6).max(80.0))
                         .show(ui, |ui| {
                             ui.add(
                                 egui::Label::new(RichText::new(&notice.text).color(color))
@@ -915,7 +923,11 @@ fn notice_ui(ui: &mut egui::Ui, studio: &mut Studio) {
                 ui.horizontal(|ui| {
                     if clipped
                         && ui
-                            .small_button(if notice.expanded { "Show less" } else { "Show all" })
+                            .small_button(if notice.expanded {
+                                "Show less"
+                            } else {
+                                "Show all"
+                            })
                             .clicked()
                     {
                         toggle = true;

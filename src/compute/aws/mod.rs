@@ -534,7 +534,10 @@ pub fn split_uri(uri: &str) -> Result<(String, String), String> {
 /// service's code and message ([`super::error::ComputeError::from_sdk`]).
 pub fn sdk_message<E>(
     what: &str,
-    err: &aws_sdk_s3::error::SdkError<E, aws_smithy_runtime_api::client::orchestrator::HttpResponse>,
+    err: &aws_sdk_s3::error::SdkError<
+        E,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
 ) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,

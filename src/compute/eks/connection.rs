@@ -143,7 +143,10 @@ impl EksConnection {
             .map_err(|e| self.error(format!("{e}")))?;
         config.default_namespace.clone_from(&self.namespace);
         kube::Client::try_from(config).map_err(|e| {
-            self.error(crate::compute::ComputeError::from_kube("building the Kubernetes client", &e).reason())
+            self.error(
+                crate::compute::ComputeError::from_kube("building the Kubernetes client", &e)
+                    .reason(),
+            )
         })
     }
 
@@ -257,7 +260,9 @@ impl EksConnection {
                 .send()
                 .await
                 .map_err(|e| {
-                    self.error(crate::compute::ComputeError::from_sdk("DescribeCluster", &e).to_string())
+                    self.error(
+                        crate::compute::ComputeError::from_sdk("DescribeCluster", &e).to_string(),
+                    )
                 })?;
             let info = out
                 .cluster()
@@ -305,19 +310,16 @@ impl EksConnection {
         let provider = sdk
             .credentials_provider()
             .ok_or_else(|| self.error("no AWS credentials provider is configured"))?;
-        let credentials = provider
-            .provide_credentials()
-            .await
-            .map_err(|e| {
-                self.error(
-                    crate::compute::ComputeError::new(
-                        crate::compute::ErrorKind::NoCredentials,
-                        "getting AWS credentials for the EKS token",
-                        crate::compute::error::root_cause(&e),
-                    )
-                    .to_string(),
+        let credentials = provider.provide_credentials().await.map_err(|e| {
+            self.error(
+                crate::compute::ComputeError::new(
+                    crate::compute::ErrorKind::NoCredentials,
+                    "getting AWS credentials for the EKS token",
+                    crate::compute::error::root_cause(&e),
                 )
-            })?;
+                .to_string(),
+            )
+        })?;
         token(cluster, &region, &credentials, SystemTime::now()).map_err(|e| self.error(e))
     }
 }

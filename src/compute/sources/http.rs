@@ -205,7 +205,6 @@ async fn get_page(
     }
 }
 
-
 pub(super) async fn fetch(
     ctx: &Ctx<'_>,
     path: &str,

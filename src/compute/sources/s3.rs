@@ -92,13 +92,18 @@ where
             super::CONNECT_TIMEOUT.as_secs()
         ),
         ErrorKind::Unreachable => {
-            format!("cannot reach {} for resource `{resource}`{detail}", t.endpoint)
+            format!(
+                "cannot reach {} for resource `{resource}`{detail}",
+                t.endpoint
+            )
         }
         ErrorKind::NoCredentials => format!("resource `{resource}`: {e}"),
         ErrorKind::NotFound if err.code() == Some("NoSuchKey") => {
             format!("{what}: the object does not exist (resource `{resource}`)")
         }
-        ErrorKind::NotFound if err.code() == Some("NoSuchBucket") || what.starts_with("checking") => {
+        ErrorKind::NotFound
+            if err.code() == Some("NoSuchBucket") || what.starts_with("checking") =>
+        {
             format!(
                 "bucket `{}` does not exist (resource `{resource}`, {})",
                 t.bucket, t.endpoint
@@ -106,7 +111,11 @@ where
         }
         ErrorKind::Denied => format!(
             "authentication failed for resource `{resource}` ({})",
-            if e.detail.is_empty() { "access denied" } else { e.detail.as_str() }
+            if e.detail.is_empty() {
+                "access denied"
+            } else {
+                e.detail.as_str()
+            }
         ),
         _ => format!("{what} failed for resource `{resource}`: {e}"),
     }

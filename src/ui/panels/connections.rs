@@ -174,12 +174,7 @@ fn new_kind(label: &str) -> ResourceKind {
     }
 }
 
-fn draft_of(
-    project: &str,
-    resource: Option<&Resource>,
-    kind: &str,
-    taken: &[Resource],
-) -> Draft {
+fn draft_of(project: &str, resource: Option<&Resource>, kind: &str, taken: &[Resource]) -> Draft {
     let (original, name, description, kind) = match resource {
         Some(r) => (
             Some(r.name.clone()),
@@ -264,7 +259,12 @@ pub fn env_var_name(project: &str, resource: &str, field: &str) -> String {
             })
             .collect()
     };
-    format!("MEDALLION_{}_{}_{}", clean(project), clean(resource), clean(field))
+    format!(
+        "MEDALLION_{}_{}_{}",
+        clean(project),
+        clean(resource),
+        clean(field)
+    )
 }
 
 fn optional(ui: &mut egui::Ui, label: &str, value: &mut Option<String>) {
@@ -503,9 +503,7 @@ fn take_secrets(project: &str, d: &mut Draft) -> Result<TypedSecrets, String> {
                 if var.is_empty() {
                     return Err(format!("name the environment variable that holds {field}"));
                 }
-                if !var
-                    .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || c == '_')
+                if !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
                     || var.starts_with(|c: char| c.is_ascii_digit())
                 {
                     return Err(format!(
