@@ -118,7 +118,7 @@ pub enum Command {
     },
     /// List runs, newest first
     Runs {
-        /// Only runs of this project
+        /// Only runs of this project: a stored project's name, or a project directory as a path
         project: Option<String>,
         #[arg(long, default_value_t = 50)]
         limit: usize,
