@@ -169,8 +169,6 @@ pub fn end_dead_runs(ws: &mut Workspace) -> Result<Vec<EndedRun>, AppError> {
         let events = closing_events(ws, &run.id, at)?;
         if ws.end_dead_run(&run.id, &events, DEAD_RUN_ERROR, &at_text)? {
             tracing::warn!(
-                run = %run.id,
-                project = %run.project,
                 "run {} of {} was left unfinished: {DEAD_RUN_ERROR}; it is now marked failed",
                 run.id,
                 run.project

@@ -1145,6 +1145,13 @@ impl<'w> Driver<'w> {
         } else {
             s.partitions.iter().cloned().map(Some).collect()
         };
+        // Each asset gets the reason's first line (the whole of it is in the step's log line
+        // and the run's error), so a long platform message is not repeated per asset.
+        let mut short: String = error.lines().next().unwrap_or_default().to_owned();
+        if short.chars().count() > 200 {
+            short = short.chars().take(200).collect::<String>() + "…";
+        }
+        let short = format!("step {} failed: {short}", s.step_id);
         let mut events = Vec::new();
         for asset in &s.assets {
             for partition in &partitions {
@@ -1153,7 +1160,7 @@ impl<'w> Driver<'w> {
                         asset: asset.clone(),
                         partition: partition.clone(),
                         outcome: crate::model::StepOutcome::Failed {
-                            error: error.to_owned(),
+                            error: short.clone(),
                         },
                         duration_ms: 0,
                     });

@@ -482,6 +482,8 @@ struct Recorder<'w> {
     patience: Duration,
     /// Why recording gave up.
     failed: Option<StoreError>,
+    /// The wait for a lock was announced (once per wait).
+    said_waiting: bool,
 }
 
 impl Recorder<'_> {
@@ -500,14 +502,23 @@ impl Recorder<'_> {
                 self.seq += self.pending.len() as u64;
                 self.recorded.extend(self.pending.drain(..).map(|(_, e)| e));
                 self.locked_since = None;
+                self.said_waiting = false;
             }
-            Err(StoreError::Locked { .. })
+            Err(StoreError::Locked { path })
                 if self.locked_since.get_or_insert(attempt).elapsed() < self.patience =>
             {
-                tracing::info!(run = %self.run_id, "the workspace is locked by another process; the run's events wait");
+                if !self.said_waiting {
+                    self.said_waiting = true;
+                    tracing::warn!(
+                        "run {}: another process holds the workspace {} locked; waiting up to {} s to record the run",
+                        self.run_id,
+                        path.display(),
+                        self.patience.as_secs()
+                    );
+                }
             }
             Err(e) => {
-                tracing::error!(run = %self.run_id, error = %e, "could not record run events");
+                tracing::debug!(run = %self.run_id, error = %e, "could not record run events");
                 self.failed = Some(e);
             }
         }
@@ -575,6 +586,7 @@ fn execute_recorded(
         locked_since: None,
         patience: record_patience(),
         failed: None,
+        said_waiting: false,
     };
     let mut finish: Option<RunEvent> = None;
     let mut heartbeat = Instant::now();
@@ -662,9 +674,11 @@ fn execute_recorded(
     {
         Ok(()) => {}
         Err(e) => tracing::warn!(
-            run = %run_id,
-            error = %e,
-            "the run's failure could not be recorded either; the next command that opens the workspace after this process ends marks it failed"
+            "run {run_id}: its failure could not be recorded either ({}); the next command that opens the workspace after this process has ended marks it failed",
+            match e {
+                StoreError::Locked { .. } => "the workspace is still locked".to_owned(),
+                other => other.to_string(),
+            }
         ),
     }
     on_event(&run_id, &finished);
