@@ -213,7 +213,15 @@ pub const MIGRATIONS: &[&str] = &[
     r"
     ALTER TABLE materializations ADD COLUMN purged_at TEXT;
     ",
-    // 6: who runs a run — the process id and its start time (and where that pid means
+    // 6: which revision the last import from a directory wrote, so an import can tell edits
+    // made in the workspace since then (no row: never imported, or imported before this).
+    r"
+    CREATE TABLE project_imports (
+        project_id INTEGER PRIMARY KEY REFERENCES projects(id) ON DELETE CASCADE,
+        revision   INTEGER NOT NULL
+    );
+    ",
+    // 7: who runs a run — the process id and its start time (and where that pid means
     // something), and a heartbeat — so a run whose process is gone (killed, out of memory)
     // can be found and ended as failed instead of staying queued or started forever.
     r"
