@@ -104,11 +104,13 @@ pub enum WorkspaceEvent {
     CopyFailed {
         error: String,
     },
-    /// What `Track` found: the stored revision the studio's project is, `New` when it is not
-    /// stored, `None` when the stored project differs (a `ChangedOutside` follows).
+    /// What `Track` found: the stored revision the studio's project starts from (`New`: not
+    /// stored). `differs`: the studio's project is not that revision's content, so it holds
+    /// edits of it that are not saved yet.
     Tracking {
         name: String,
-        base: Option<SaveBase>,
+        base: SaveBase,
+        differs: bool,
     },
     /// Another window or command saved the watched project (`revision` 0: it was removed).
     ChangedOutside {
@@ -116,6 +118,9 @@ pub enum WorkspaceEvent {
         revision: i64,
     },
     Reloaded(Box<StoredProject>),
+    ReloadFailed {
+        error: String,
+    },
     Projects(Vec<ProjectSummary>),
     Opened(Box<StoredProject>),
     Imported {
@@ -495,33 +500,39 @@ fn handle(ws: &mut Workspace, state: &mut State, request: WorkspaceRequest) -> W
         }
         WorkspaceRequest::Track { project, known } => {
             let name = project.name.clone();
-            let (base, stored_revision) = match known {
-                Some(revision) => (Some(SaveBase::Revision(revision)), revision),
+            let (base, differs) = match known {
+                Some(revision) => (SaveBase::Revision(revision), false),
                 None => match ws.load_project(&name) {
-                    Ok(stored) if stored.project == *project => {
-                        (Some(SaveBase::Revision(stored.revision)), stored.revision)
-                    }
-                    // Stored, but not what the studio shows: a `ChangedOutside` follows.
-                    Ok(_) => (None, 0),
-                    Err(StoreError::NoSuchProject { .. }) => (Some(SaveBase::New), 0),
+                    Ok(stored) => (
+                        SaveBase::Revision(stored.revision),
+                        stored.project != *project,
+                    ),
+                    Err(StoreError::NoSuchProject { .. }) => (SaveBase::New, false),
                     Err(e) => return failed(&format!("open {name}"), &e),
                 },
             };
-            match base {
-                Some(base) => state.tracked = Some((name.clone(), base)),
-                None => state.tracked = None,
-            }
+            state.tracked = Some((name.clone(), base));
+            let stored_revision = match base {
+                SaveBase::Revision(r) => r,
+                SaveBase::New => 0,
+            };
             state.watch(&name, stored_revision);
             // Look at once rather than at the next poll.
             state.data_version = None;
-            WorkspaceEvent::Tracking { name, base }
+            WorkspaceEvent::Tracking {
+                name,
+                base,
+                differs,
+            }
         }
         WorkspaceRequest::Reload { name } => match ws.load_project(&name) {
             Ok(stored) => {
                 state.watch(&name, stored.revision);
                 WorkspaceEvent::Reloaded(Box::new(stored))
             }
-            Err(e) => failed(&format!("reload {name}"), &e),
+            Err(e) => WorkspaceEvent::ReloadFailed {
+                error: format!("could not reload {name}: {e}"),
+            },
         },
         WorkspaceRequest::ListProjects => match ws.list_projects() {
             Ok(list) => WorkspaceEvent::Projects(list),
@@ -686,6 +697,107 @@ mod tests {
         assert_eq!(
             ws.load_project("p").unwrap().project.description,
             "revision 5"
+        );
+    }
+
+    #[test]
+    fn saves_in_flight_continue_from_their_own_and_outside_saves_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ws.sqlite");
+        let mut project = synthetic::generate("p", 8, 1);
+        Workspace::open(&path)
+            .unwrap()
+            .save_project(&project, None)
+            .unwrap();
+        let worker = WorkspaceWorker::spawn(&path, Box::new(|| {})).unwrap();
+        worker
+            .send(WorkspaceRequest::Track {
+                project: Box::new(project.clone()),
+                known: Some(1),
+            })
+            .unwrap();
+        // Two saves sent before the first one's answer: both carry base 1. A request between
+        // them keeps them from being coalesced.
+        for (revision, words) in [(1, "first"), (2, "second")] {
+            project.description = words.into();
+            worker
+                .send(WorkspaceRequest::Save {
+                    project: Box::new(project.clone()),
+                    revision,
+                    base: Some(SaveBase::Revision(1)),
+                    copy_on_conflict: false,
+                })
+                .unwrap();
+            worker.send(WorkspaceRequest::ListProjects).unwrap();
+        }
+        let mut saved = Vec::new();
+        wait_for(&worker, |e| {
+            if let WorkspaceEvent::Saved {
+                stored_revision, ..
+            } = e
+            {
+                saved.push(*stored_revision);
+            }
+            assert!(
+                !matches!(e, WorkspaceEvent::SaveConflict { .. }),
+                "its own save is not a conflict: {e:?}"
+            );
+            saved.len() == 2
+        });
+        assert_eq!(saved, [2, 3]);
+
+        // Another connection saves: the worker notices without being asked.
+        let mut other = Workspace::open(&path).unwrap();
+        project.description = "elsewhere".into();
+        assert_eq!(
+            other
+                .save_project_at(&project, SaveBase::Revision(3))
+                .unwrap(),
+            4
+        );
+        wait_for(
+            &worker,
+            |e| matches!(e, WorkspaceEvent::ChangedOutside { name, revision: 4 } if name == "p"),
+        );
+        // A save still based on 3 is refused, naming both revisions; nothing is written.
+        project.description = "stale".into();
+        worker
+            .send(WorkspaceRequest::Save {
+                project: Box::new(project.clone()),
+                revision: 3,
+                base: Some(SaveBase::Revision(3)),
+                copy_on_conflict: false,
+            })
+            .unwrap();
+        wait_for(&worker, |e| match e {
+            WorkspaceEvent::SaveConflict { message, .. } => {
+                assert!(
+                    message.contains("(revision 4, yours is based on 3)"),
+                    "{message}"
+                );
+                true
+            }
+            _ => false,
+        });
+        assert_eq!(
+            other.load_project("p").unwrap().project.description,
+            "elsewhere"
+        );
+        // Closing over a conflict keeps the edits as a copy.
+        worker
+            .send(WorkspaceRequest::Save {
+                project: Box::new(project),
+                revision: 4,
+                base: Some(SaveBase::Revision(3)),
+                copy_on_conflict: true,
+            })
+            .unwrap();
+        let events = worker.finish();
+        assert!(
+            events.iter().any(|e| matches!(e,
+                WorkspaceEvent::CopySaved { stored, .. } if stored.project.name == "p_copy"
+                    && stored.project.description == "stale")),
+            "{events:?}"
         );
     }
 

@@ -44,6 +44,12 @@ pub(super) enum ReloadRequest {
 }
 
 impl Studio {
+    /// Treats the document as edited since its last save (autosave writes it).
+    pub(super) fn mark_unsaved(&mut self) {
+        self.saved_revision = self.doc.revision().wrapping_sub(1);
+        self.last_edit = Some(std::time::Instant::now());
+    }
+
     /// Whether the open project has edits that are not in the workspace yet.
     pub(super) fn has_unsaved_edits(&self) -> bool {
         self.saving_revision.is_some() || self.doc.revision() != self.saved_revision
@@ -189,9 +195,9 @@ impl Studio {
             };
             self.reload_keeping_view(stored, false);
             if edited_since {
-                // Edits made after the copy was taken are not in it yet: left unsaved, so
-                // autosave writes them on top of the copy.
-                self.saved_revision = self.doc.revision().wrapping_sub(1);
+                // Edits made after the copy was taken are not in it yet: autosave writes them
+                // on top of the copy.
+                self.mark_unsaved();
             }
             let project = Box::new(self.project().clone());
             self.request(WorkspaceRequest::Track {

@@ -317,7 +317,7 @@ impl Studio {
     /// Tells the worker which project is open (`project`, or the document's), so it watches
     /// it for saves made elsewhere; `known` is the stored revision it was loaded at.
     fn track_open_project(&mut self, project: Option<Project>, known: Option<i64>) {
-        if !self.has_project {
+        if !self.has_project || self.worker.is_none() {
             return;
         }
         let project = Box::new(project.unwrap_or_else(|| self.project().clone()));
@@ -468,10 +468,23 @@ impl Studio {
                     stored,
                 } => self.on_copy_saved(&from, revision, *stored),
                 WorkspaceEvent::CopyFailed { error } => self.on_copy_failed(&error),
-                WorkspaceEvent::Tracking { name, base } => {
-                    if self.has_project && name == self.project().name && base.is_some() {
-                        self.base = base;
+                WorkspaceEvent::Tracking {
+                    name,
+                    base,
+                    differs,
+                } => {
+                    if self.has_project && name == self.project().name {
+                        self.base = Some(base);
+                        if differs {
+                            // The project this studio was given is an edit of the stored
+                            // revision: it is saved (based on that revision) like any edit.
+                            self.mark_unsaved();
+                        }
                     }
+                }
+                WorkspaceEvent::ReloadFailed { error } => {
+                    self.reload_requested = None;
+                    self.show_error(&capitalised(&error));
                 }
                 WorkspaceEvent::ChangedOutside { name, revision } => {
                     self.on_changed_outside(&name, revision);
