@@ -4,6 +4,7 @@
 
 pub mod connections;
 pub mod jobs;
+pub mod liveness;
 pub mod plan;
 pub mod remote;
 pub mod report;
@@ -84,8 +85,12 @@ pub fn workspace_path(explicit: Option<PathBuf>) -> Result<PathBuf, AppError> {
     }
 }
 
+/// Opens (creating and migrating if needed) a workspace, and ends as failed any run left
+/// unfinished by a process that is gone ([`liveness`]).
 pub fn open_workspace(path: &Path) -> Result<Workspace, AppError> {
-    Ok(Workspace::open(path)?)
+    let mut ws = Workspace::open(path)?;
+    liveness::end_dead_runs_quietly(&mut ws);
+    Ok(ws)
 }
 
 /// Reads and validates a project directory without touching the workspace.
