@@ -17,7 +17,8 @@ use crate::model::{Diagnostic, DiagnosticSeverity};
 
 /// Exit code: everything succeeded.
 pub const EXIT_OK: u8 = 0;
-/// Exit code: a run or a check failed.
+/// Exit code: a run or a check failed — also a run whose events could not be stored in the
+/// workspace (it failed; the workspace was written as far as it could be).
 pub const EXIT_FAILED: u8 = 1;
 /// Exit code: bad input or usage.
 pub const EXIT_BAD_INPUT: u8 = 2;
@@ -120,7 +121,7 @@ pub enum Command {
     },
     /// List runs, newest first
     Runs {
-        /// Only runs of this project
+        /// Only runs of this project: a stored project's name, or a project directory as a path
         project: Option<String>,
         #[arg(long, default_value_t = 50)]
         limit: usize,

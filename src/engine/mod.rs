@@ -149,7 +149,8 @@ pub fn ordered_steps(
         .collect())
 }
 
-fn partition_dir(partition: Option<&str>) -> String {
+/// The directory of a partition's materializations under an asset's (`_` when unpartitioned).
+pub fn partition_dir(partition: Option<&str>) -> String {
     partition.map_or_else(|| "_".to_owned(), |p| p.replace(['/', '\\'], "_"))
 }
 

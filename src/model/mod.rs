@@ -37,7 +37,7 @@ pub use project::{CanvasLayout, CanvasPos, Project, ScheduleDefinition};
 pub use resource::{AwsCompute, Resource, ResourceKind, SecretRef, SslMode};
 pub use run::{
     AssetCheckResult, AssetMaterialization, AssetProfile, ColumnProfile, ColumnSchema, LogLevel,
-    RunEvent, RunRecord, RunStatus, StepOutcome,
+    RunEvent, RunRecord, RunStatus, StepOutcome, format_duration_ms,
 };
 pub use selection::{AssetSelection, SelectionError};
 pub use validate::validate;

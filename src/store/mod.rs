@@ -7,6 +7,7 @@
 
 mod costs;
 mod migrations;
+mod owners;
 mod remote;
 mod retention;
 mod runs;
@@ -22,6 +23,7 @@ use crate::model::{
 
 pub use costs::{StepCost, StepCostRecord};
 pub use migrations::MIGRATIONS;
+pub use owners::{RunOwner, UnfinishedRun};
 pub use remote::{ChildLog, RemoteRunRow, RemoteStepRow, StepStatus};
 pub use retention::StoredFile;
 
