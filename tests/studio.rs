@@ -91,11 +91,13 @@ fn materialize_all(h: &mut Harness<'_, Studio>) {
     h.run_steps(2);
     h.get_by_label("All assets").click();
     h.run_steps(2);
+    // Both answers (what will run, where and at what cost) are in before the click: one
+    // arriving in between grows the dialog and moves the button from under the pointer.
     wait_until(h, "the plan", |s| {
         s.workbench
             .launch
             .as_ref()
-            .is_some_and(|l| matches!(l.plan, Some(Ok(_))))
+            .is_some_and(|l| matches!(l.plan, Some(Ok(_))) && l.compute.is_some())
     });
     h.get_by_label_contains("will run,");
     h.get_by_label("Start run").click();

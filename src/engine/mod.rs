@@ -5,6 +5,8 @@
 
 pub mod bench;
 pub mod check;
+mod csv_scan;
+pub mod explain;
 pub mod fetch;
 pub mod gate;
 pub mod profile;
@@ -159,7 +161,8 @@ pub fn ordered_steps(
         .collect())
 }
 
-fn partition_dir(partition: Option<&str>) -> String {
+/// The directory of a partition's materializations under an asset's (`_` when unpartitioned).
+pub fn partition_dir(partition: Option<&str>) -> String {
     partition.map_or_else(|| "_".to_owned(), |p| p.replace(['/', '\\'], "_"))
 }
 
@@ -219,6 +222,10 @@ pub fn sink_parquet_atomically(lf: LazyFrame, path: &Path) -> Result<u64, SinkEr
         .and_then(LazyFrame::collect);
     if let Err(e) = sunk {
         let _ = std::fs::remove_file(&tmp);
+        // A full disk is the store's failure, not the query's.
+        if crate::model::clip::says_disk_full(&e.to_string()) {
+            return Err(SinkError::Store(crate::model::clip::disk_full(&tmp)));
+        }
         return Err(SinkError::Compute(e));
     }
     std::fs::rename(&tmp, path).map_err(|e| SinkError::Store(e.to_string()))?;
@@ -301,8 +308,7 @@ impl IoManager for LocalIo {
         df: &mut DataFrame,
     ) -> Result<(String, u64), String> {
         let path = materialization_path(&self.root, asset, partition, run_id);
-        let bytes = write_parquet_atomically(df, &path)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let bytes = write_parquet_atomically(df, &path).map_err(|e| write_failure(&path, &e))?;
         Ok((path.to_string_lossy().into_owned(), bytes))
     }
 
@@ -315,9 +321,7 @@ impl IoManager for LocalIo {
     ) -> Result<(String, u64), SinkError> {
         let path = materialization_path(&self.root, asset, partition, run_id);
         let bytes = sink_parquet_atomically(lf, &path).map_err(|e| match e {
-            SinkError::Store(e) => {
-                SinkError::Store(format!("cannot write {}: {e}", path.display()))
-            }
+            SinkError::Store(e) => SinkError::Store(write_failure(&path, &e)),
             compute @ SinkError::Compute(_) => compute,
         })?;
         Ok((path.to_string_lossy().into_owned(), bytes))
@@ -329,6 +333,15 @@ impl IoManager for LocalIo {
 
     fn exists(&self, location: &str) -> bool {
         Path::new(location).is_file()
+    }
+}
+
+/// A failed write of `path`, said plainly when the disk is full.
+fn write_failure(path: &Path, message: &str) -> String {
+    if crate::model::clip::says_disk_full(message) {
+        crate::model::clip::disk_full(path)
+    } else {
+        format!("cannot write {}: {message}", path.display())
     }
 }
 
@@ -689,7 +702,20 @@ pub fn execute_io(
             }
             let Ok(message) = rx.recv() else { break };
             match message {
-                Message::Event(e) => emit(e),
+                Message::Event(e) => {
+                    if let RunEvent::CheckEvaluation(c) = &e
+                        && !c.passed
+                        && c.severity == crate::model::CheckSeverity::Error
+                    {
+                        headline.get_or_insert_with(|| {
+                            format!(
+                                "check {} of asset {} failed: {}",
+                                c.check_name, c.asset, c.description
+                            )
+                        });
+                    }
+                    emit(e);
+                }
                 Message::Profiled => profiling = profiling.saturating_sub(1),
                 Message::Finished {
                     key,
@@ -713,14 +739,8 @@ pub fn execute_io(
                     {
                         frames.insert(key.clone(), df);
                     }
-                    let mut check_failed = |check: Option<String>| {
-                        if let Some(check) = check {
-                            failed = true;
-                            headline.get_or_insert_with(|| {
-                                format!("check {check} of asset {key} failed")
-                            });
-                        }
-                    };
+                    // The failed check's evaluation (with its cause) already set the headline.
+                    let mut check_failed = |check: Option<String>| failed |= check.is_some();
                     let outcome = match result {
                         Ok(StepResult::UpToDate {
                             materialization,
@@ -1094,12 +1114,21 @@ fn run_step(
         ));
     }
     let timer = Instant::now();
-    let failed = |e: PolarsError| match asset.source() {
-        Some(crate::model::SourceSpec::File { path, .. }) => {
-            format!("asset {key}: cannot read {path}: {e}")
-        }
-        _ => format!("asset {key}: {e}"),
+    let failed = |e: PolarsError| {
+        let why = source::describe_read_failure(
+            asset.source(),
+            &plan.project_dir,
+            partition,
+            &e.to_string(),
+        );
+        format!("asset {key}: {why}")
     };
+    // Rows with missing or extra fields and absent `schema` columns, which polars would read
+    // silently wrong or name no line for.
+    if let Some(s) = asset.source() {
+        source::verify_file_source(key, s, &plan.project_dir, partition, None)
+            .map_err(|e| e.to_string())?;
+    }
     let cannot_store = |e: String| format!("asset {key}: cannot store its materialization: {e}");
     // A step is collected in memory, stored, and its table handed to downstream steps and the
     // profile. A file source too big to sit beside other steps streams straight into its
@@ -1636,7 +1665,12 @@ pub fn preview_with(
         .collect()
         .map_err(|e| EngineError::Compute {
             asset: key.clone(),
-            message: e.to_string(),
+            message: source::describe_read_failure(
+                asset.source(),
+                project_dir,
+                None,
+                &e.to_string(),
+            ),
         })?;
     df.rechunk_mut();
     let columns = df
@@ -1677,6 +1711,7 @@ fn preview_frame(
     let key = &asset.key;
     match &asset.definition {
         AssetDefinition::Source(s) => {
+            source::verify_file_source(key, s, project_dir, None, source_limit)?;
             Ok(read_source(project, key, s, project_dir, None, source_limit, fetcher)?.0)
         }
         AssetDefinition::Transform(t) => {
@@ -1715,7 +1750,11 @@ pub fn export_materialization(
     let err = |message: String| EngineError::Write {
         asset: m.asset.clone(),
         path: dir.to_owned(),
-        message,
+        message: if crate::model::clip::says_disk_full(&message) {
+            "the disk is full".to_owned()
+        } else {
+            message
+        },
     };
     std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
     let name = m.asset.as_str().replace('/', "__");

@@ -221,7 +221,17 @@ pub const MIGRATIONS: &[&str] = &[
         revision   INTEGER NOT NULL
     );
     ",
-    // 7: checks are definitions too — which definition of a check a result is for
+    // 7: who runs a run — the process id and its start time (and where that pid means
+    // something), and a heartbeat — so a run whose process is gone (killed, out of memory)
+    // can be found and ended as failed instead of staying queued or started forever.
+    r"
+    ALTER TABLE runs ADD COLUMN owner_host TEXT;
+    ALTER TABLE runs ADD COLUMN owner_pid INTEGER;
+    ALTER TABLE runs ADD COLUMN owner_start TEXT;
+    ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;
+    CREATE INDEX runs_by_status ON runs (status);
+    ",
+    // 8: checks are definitions too — which definition of a check a result is for
     // (`check_hash`) and which materialization it judged (an earlier run's, when only the
     // checks ran); runs that overrode a failed check, and checks-only runs.
     r"
