@@ -176,6 +176,16 @@ pub fn materialize(workspace: &Path, args: &MaterializeArgs<'_>) -> anyhow::Resu
                     s.run.status,
                     checks.len()
                 );
+                // The run's error, when its last event did not already say it.
+                let said = s.events.iter().rev().find_map(|e| match e {
+                    RunEvent::RunFinished { error, .. } => Some(error.clone()),
+                    _ => None,
+                });
+                if let Some(error) = &s.run.error
+                    && said.flatten().as_ref() != Some(error)
+                {
+                    println!("  {}", app::redact(error));
+                }
             }
             for p in &exported {
                 println!("wrote {}", p.display());
@@ -216,7 +226,7 @@ fn run_json(s: &app::run::RunSummary) -> serde_json::Value {
         })
         .collect();
     serde_json::json!({
-        "run_id": s.run.id, "status": s.run.status, "partition": s.run.partition,
+        "run_id": s.run.id, "status": s.run.status, "error": s.run.error, "partition": s.run.partition,
         "steps": steps, "checks": checks, "materializations": materializations,
     })
 }
