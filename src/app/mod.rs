@@ -68,6 +68,11 @@ pub enum AppError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{}", crate::model::clip::write_failure(.path, .source))]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     BadRequest(String),
     #[error(transparent)]
@@ -359,6 +364,23 @@ pub fn load_named(ws: &Workspace, name: &str) -> Result<StoredProject, AppError>
             })
         }
         other => Ok(other?),
+    }
+}
+
+/// The project a filter argument names (`medallion runs PROJECT`), without importing anything:
+/// a bare name as given (runs of a removed project are still listed), unless there is no such
+/// stored project but a directory of that name is here; a path is the name in that directory.
+pub fn project_name_of(ws: &Workspace, target: &str) -> Result<String, AppError> {
+    match ProjectArg::parse(target) {
+        ProjectArg::Name(name) => {
+            if !ws.project_exists(name)? && Path::new(name).is_dir() {
+                return Err(AppError::NameIsADirectory {
+                    name: name.to_owned(),
+                });
+            }
+            Ok(name.to_owned())
+        }
+        ProjectArg::Dir(dir) => Ok(format::read_project(dir)?.project.name),
     }
 }
 

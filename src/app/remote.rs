@@ -388,6 +388,9 @@ fn submit_with(
             request.selection
         )));
     }
+    for key in &request.partitions {
+        super::run::check_partition(project, &ordered, key)?;
+    }
     let aws = connect(project, request.aws_resource.as_deref())?;
     // The compute planner (with this workspace's run history and prices) picks each asset's
     // tier and size; the dialog's overrides and --tier beat it.

@@ -295,7 +295,7 @@ pub fn export_html(
     path: &std::path::Path,
 ) -> Result<std::path::PathBuf, AppError> {
     let html = to_html(&build(ws, run_id)?);
-    let io = |source| AppError::Io {
+    let io = |source| AppError::Write {
         path: path.to_owned(),
         source,
     };

@@ -36,6 +36,37 @@ pub struct RunSummary {
     pub events: Vec<RunEvent>,
 }
 
+/// Refuses a partition key before anything runs: the selection must hold a partitioned asset,
+/// and the key must be one of its partitions (a date on or after a daily set's start and not
+/// after its end, or one of the static keys).
+pub fn check_partition(
+    project: &Project,
+    selected: &[AssetKey],
+    key: &str,
+) -> Result<(), AppError> {
+    let mut partitioned = selected
+        .iter()
+        .filter_map(|k| project.asset(k))
+        .filter(|a| a.partitions.is_partitioned())
+        .peekable();
+    if partitioned.peek().is_none() {
+        let what = match selected {
+            [one] => format!("asset {one} is not partitioned"),
+            _ => "no selected asset is partitioned".to_owned(),
+        };
+        return Err(AppError::BadRequest(format!(
+            "{what}, so partition `{key}` means nothing; run it without --partition"
+        )));
+    }
+    for asset in partitioned {
+        asset
+            .partitions
+            .check_key(key)
+            .map_err(|e| AppError::BadRequest(format!("asset {}: {e}", asset.key)))?;
+    }
+    Ok(())
+}
+
 /// Expands `A..B` (inclusive) into the partition keys of the selected assets' partitions
 /// definition: days for daily partitions, the listed keys in order for static ones.
 pub fn partition_range(
@@ -371,6 +402,9 @@ pub fn materialize(
         )));
     }
     let steps = resolve_selection(project, &request.selection)?;
+    for key in request.partitions.iter().flatten() {
+        check_partition(project, &steps, key)?;
+    }
     let project_dir = stored
         .source_dir
         .clone()

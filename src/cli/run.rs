@@ -363,7 +363,8 @@ pub fn runs(
 ) -> anyhow::Result<u8> {
     let mut ws = app::open_workspace(workspace)?;
     super::remote::reconcile_quietly(&mut ws);
-    let runs = app::run::list_runs(&ws, project, limit)?;
+    let project = project.map(|p| app::project_name_of(&ws, p)).transpose()?;
+    let runs = app::run::list_runs(&ws, project.as_deref(), limit)?;
     match format {
         OutputFormat::Json => {
             /// A run with its duration (from its start and end, when it has both).

@@ -305,7 +305,7 @@ impl RunEvent {
                 )
             }
             RunEvent::CheckEvaluation(c) => format!(
-                "{}: check {} {} ({}{})",
+                "{}: check {} {} ({}{}){}",
                 c.asset,
                 c.check_name,
                 if c.passed { "passed" } else { "FAILED" },
@@ -314,6 +314,13 @@ impl RunEvent {
                     String::new()
                 } else {
                     format!(", {} failing rows", c.failing_count)
+                },
+                // A failed check says why: its description carries the cause (the rows
+                // counted, or why it could not be evaluated, e.g. a missing column).
+                if c.passed {
+                    String::new()
+                } else {
+                    format!(": {}", c.description)
                 }
             ),
             RunEvent::Profile(p) => format!("{}: profiled {} columns", p.asset, p.columns.len()),
