@@ -421,7 +421,8 @@ pub fn materialize(
     } else {
         request.partitions.clone()
     };
-    for partition in partitions {
+    let count = partitions.len();
+    for (index, partition) in partitions.into_iter().enumerate() {
         let run = RunRecord {
             id: new_run_id(),
             project: project.name.clone(),
@@ -465,7 +466,12 @@ pub fn materialize(
         // says, and nothing more runs (or is cleaned up) until it can.
         let mut failed = ws.run(&run.id).unwrap_or(run);
         failed.status = RunStatus::Failure;
-        failed.error = Some(error);
+        let left = count - index - 1;
+        failed.error = Some(if left > 0 {
+            format!("{error}; the {left} partition(s) after this one were not run")
+        } else {
+            error
+        });
         failed.ended_at.get_or_insert_with(now);
         summaries.push(RunSummary {
             run: failed,

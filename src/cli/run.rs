@@ -206,13 +206,15 @@ pub fn materialize(workspace: &Path, args: &MaterializeArgs<'_>) -> anyhow::Resu
                         ""
                     }
                 );
-                if let Some(error) = s
-                    .run
-                    .error
-                    .as_deref()
-                    .filter(|_| s.run.status == RunStatus::Failure)
+                // The run's error, when its last event did not already say it.
+                let said = s.events.iter().rev().find_map(|e| match e {
+                    RunEvent::RunFinished { error, .. } => Some(error.clone()),
+                    _ => None,
+                });
+                if let Some(error) = &s.run.error
+                    && said.flatten().as_ref() != Some(error)
                 {
-                    println!("  {error}");
+                    println!("  {}", app::redact(error));
                 }
             }
             for p in &exported {
@@ -254,8 +256,7 @@ fn run_json(s: &app::run::RunSummary) -> serde_json::Value {
         })
         .collect();
     serde_json::json!({
-        "run_id": s.run.id, "status": s.run.status, "partition": s.run.partition,
-        "error": s.run.error,
+        "run_id": s.run.id, "status": s.run.status, "error": s.run.error, "partition": s.run.partition,
         "allow_failed_upstream": s.run.allow_failed_upstream, "checks_only": s.run.checks_only,
         "steps": steps, "checks": checks, "materializations": materializations,
     })
