@@ -960,7 +960,9 @@ fn a_password_typed_in_the_studio_goes_to_the_keyring() {
     h.run_ok();
     let name = "customer_analytics.postgres_1.password";
     let started = Instant::now();
-    while h.query_by_label_contains("in the OS keyring").is_none() {
+    // "Storing in the OS keyring…" shows at once; the resource is saved only once the
+    // keyring has the value ("Saved; stored … in the OS keyring").
+    while h.query_by_label_contains("Saved; stored").is_none() {
         assert!(
             started.elapsed() < Duration::from_secs(30),
             "the keyring never answered"
