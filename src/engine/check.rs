@@ -107,7 +107,7 @@ fn failing(df: &DataFrame, violates: Expr) -> PolarsResult<DataFrame> {
 fn require_columns(schema: &Schema, columns: &[&str]) -> PolarsResult<()> {
     for c in columns {
         if schema.get(c).is_none() {
-            polars_bail!(ColumnNotFound: "column `{c}` does not exist (columns: {})", schema.iter_names().map(|n| n.as_str()).collect::<Vec<_>>().join(", "));
+            polars_bail!(ColumnNotFound: "column `{c}` does not exist (columns: {})", schema.iter_names().map(PlSmallStr::as_str).collect::<Vec<_>>().join(", "));
         }
     }
     Ok(())
@@ -588,8 +588,12 @@ mod tests {
         let mut failed = 0;
         for kind in kinds {
             let spec = spec(kind);
-            let memory = evaluate(&key, None, &spec, &df, None);
-            let stored = evaluate_stored(&key, None, &spec, &lf, None);
+            let mut memory = evaluate(&key, None, &spec, &df, None);
+            let mut stored = evaluate_stored(&key, None, &spec, &lf, None);
+            // polars appends the plan it failed on, which differs between engines.
+            for r in [&mut memory, &mut stored] {
+                r.description = r.description.lines().next().unwrap_or_default().to_owned();
+            }
             assert_eq!(stored, memory, "{:?}", spec.kind);
             failed += usize::from(!memory.passed);
         }

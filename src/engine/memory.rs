@@ -41,9 +41,7 @@ impl MemoryBudget {
         match std::env::var(BUDGET_VAR) {
             Ok(v) => Self::parse(&v),
             Err(std::env::VarError::NotPresent) => Ok(Self::available()),
-            Err(std::env::VarError::NotUnicode(v)) => Err(EngineError::Budget(format!(
-                "{BUDGET_VAR} must be a positive whole number of MiB (e.g. 512), not {v:?}"
-            ))),
+            Err(std::env::VarError::NotUnicode(v)) => Self::parse(&v.to_string_lossy()),
         }
     }
 
@@ -95,7 +93,7 @@ impl MemoryBudget {
         self.bytes >> 20
     }
 
-    /// "the memory budget of 256 MiB (MEDALLION_MEMORY_BUDGET_MB)", for messages.
+    /// "the memory budget of 256 MiB (`MEDALLION_MEMORY_BUDGET_MB`)", for messages.
     pub fn describe(&self) -> String {
         if self.explicit {
             format!("the memory budget of {} MiB ({BUDGET_VAR})", self.mib())

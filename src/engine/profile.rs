@@ -352,7 +352,28 @@ mod tests {
             ScanArgsParquet::default(),
         )
         .unwrap();
-        assert_eq!(profile_stored(&AssetKey::new("t"), None, lf).unwrap(), p);
+        let mut from_file = profile_stored(&AssetKey::new("t"), None, lf).unwrap();
+        // The distinct-value estimate and the sampled stddev may differ in their last digits
+        // (partial sketches and sums are merged in another order); the rest is the same.
+        for (a, b) in from_file.columns.iter_mut().zip(&p.columns) {
+            assert!(
+                a.distinct_count.abs_diff(b.distinct_count) <= n as u64 * 3 / 100,
+                "{} vs {}",
+                a.distinct_count,
+                b.distinct_count
+            );
+            a.distinct_count = b.distinct_count;
+            let close = |x: Option<f64>, y: Option<f64>| match (x, y) {
+                (Some(x), Some(y)) => (x - y).abs() <= y.abs() * 1e-12,
+                (x, y) => x == y,
+            };
+            assert!(
+                close(a.std, b.std) && close(a.mean, b.mean),
+                "{a:?} vs {b:?}"
+            );
+            (a.std, a.mean) = (b.std, b.mean);
+        }
+        assert_eq!(from_file, p);
 
         let small = df!("id" => [1i64, 2, 2]).unwrap();
         let p = profile(&AssetKey::new("t"), None, &small).unwrap();

@@ -179,27 +179,6 @@ fn apply_step(lf: LazyFrame, step: &TransformStep) -> LazyFrame {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn title_case_follows_the_spec_examples() {
-        for (input, want) in [
-            ("mARY-jANE", "Mary-Jane"),
-            ("o'brien", "O'Brien"),
-            ("MCDONALD", "Mcdonald"),
-            ("VAN DER BERG", "Van Der Berg"),
-            ("jo ann", "Jo Ann"),
-            ("d'angelo2x", "D'Angelo2X"),
-        ] {
-            let mut out = String::new();
-            title_case(input, &mut out);
-            assert_eq!(out, want);
-        }
-    }
-}
-
 /// Prepares a transform's lazy frame for polars' streaming engine. polars' SQL turns
 /// `x IN (SELECT …)` into a horizontal concatenation that broadcasts the subquery's values (one
 /// list) to every row, and the streaming engine builds that list for every row: the example's
@@ -380,9 +359,78 @@ fn inline(plan: &DslPlan, subs: &mut Vec<Substitution>) -> PolarsResult<DslPlan>
                 .iter()
                 .map(|p| inline(p, subs))
                 .collect::<PolarsResult<_>>()?,
-            args: args.clone(),
+            args: *args,
         },
         // Anything else (caches shared by id, scans, sinks …) is left as it is.
         other => other.clone(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn title_case_follows_the_spec_examples() {
+        for (input, want) in [
+            ("mARY-jANE", "Mary-Jane"),
+            ("o'brien", "O'Brien"),
+            ("MCDONALD", "Mcdonald"),
+            ("VAN DER BERG", "Van Der Berg"),
+            ("jo ann", "Jo Ann"),
+            ("d'angelo2x", "D'Angelo2X"),
+        ] {
+            let mut out = String::new();
+            title_case(input, &mut out);
+            assert_eq!(out, want);
+        }
+    }
+
+    /// `x IN (SELECT …)` and `NOT IN`: the subquery is run first and its values go into the
+    /// query as one list; the rows are the same, with SQL's nulls (a null in the list makes
+    /// `NOT IN` unknown), and no horizontal concatenation is left for the streaming engine.
+    #[test]
+    fn subqueries_are_inlined_with_the_same_rows() {
+        let orders = df!(
+            "customer_id" => [Some(1i64), Some(2), Some(3), None, Some(5)],
+            "amount" => [1.0f64, 2.0, 3.0, 4.0, -5.0],
+        )
+        .unwrap()
+        .lazy();
+        for (keys, sql) in [
+            (
+                vec![Some(1i64), Some(3)],
+                "SELECT * FROM o WHERE amount > 0 AND customer_id IN (SELECT customer_id FROM c)",
+            ),
+            (
+                vec![Some(1i64), None],
+                "SELECT customer_id FROM o WHERE customer_id NOT IN (SELECT customer_id FROM c)",
+            ),
+            (
+                vec![Some(2i64)],
+                "SELECT customer_id FROM o WHERE customer_id NOT IN (SELECT customer_id FROM c) ORDER BY customer_id DESC",
+            ),
+            (
+                vec![],
+                "SELECT customer_id FROM o WHERE customer_id IN (SELECT customer_id FROM c)",
+            ),
+        ] {
+            let mut ctx = SQLContext::new();
+            ctx.register("o", orders.clone());
+            ctx.register("c", df!("customer_id" => keys).unwrap().lazy());
+            let lf = ctx.execute(sql).unwrap();
+            let inlined = inline_subqueries(lf.clone());
+            let plan = inlined.clone().explain(false).unwrap();
+            assert!(!plan.contains("HCONCAT"), "{sql}: {plan}");
+            let expected = lf.collect().unwrap();
+            let streamed = inlined
+                .collect_with_engine(Engine::Streaming)
+                .unwrap()
+                .unwrap_single();
+            assert!(
+                streamed.equals_missing(&expected),
+                "{sql}: {streamed} vs {expected}"
+            );
+        }
+    }
 }
