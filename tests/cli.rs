@@ -588,3 +588,205 @@ fn cost_prices_one_run_and_refuses_bad_input() {
         assert!(text(&o).contains(needle), "{args:?}: {}", text(&o));
     }
 }
+
+/// `medallion` run in `cwd`.
+fn medallion_in(cwd: &Path, workspace: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_medallion"))
+        .args(args)
+        .current_dir(cwd)
+        .env("MEDALLION_WORKSPACE", workspace)
+        .env_remove("MEDALLION_LOG")
+        .output()
+        .expect("run medallion")
+}
+
+fn example_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/customer_analytics")
+}
+
+/// Writes the example project without `daily_revenue` (same name) to `dir`.
+fn example_without_daily_revenue(dir: &Path) {
+    let mut project = medallion::format::read_project(&example_dir())
+        .unwrap()
+        .project;
+    let key = medallion::model::AssetKey::new("daily_revenue");
+    project.assets.retain(|a| a.key != key);
+    project.layout.positions.remove(&key);
+    medallion::format::write_project(&project, dir).unwrap();
+}
+
+fn stored_summary(ws: &Path, name: &str) -> (i64, i64) {
+    let o = medallion(ws, &["list", "--format", "json"]);
+    let list = json(&o);
+    let p = list
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["name"] == name)
+        .unwrap_or_else(|| panic!("{name} not listed: {list}"));
+    (
+        p["revision"].as_i64().unwrap(),
+        p["assets"].as_i64().unwrap(),
+    )
+}
+
+#[test]
+fn a_bare_name_means_the_stored_project_even_beside_a_folder_of_that_name() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().join("ws.sqlite");
+    let o = medallion(&ws, &["import", example_dir().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(stored_summary(&ws, "customer_analytics"), (1, 6));
+    // A folder of the same name, with different content, in the current directory.
+    let cwd = tmp.path().join("cwd");
+    example_without_daily_revenue(&cwd.join("customer_analytics"));
+
+    for args in [
+        &["plan", "customer_analytics", "--format", "json"][..],
+        &["resource", "list", "customer_analytics"][..],
+        &["gc", "customer_analytics", "--dry-run"][..],
+        &[
+            "preview",
+            "customer_analytics",
+            "raw_orders",
+            "--limit",
+            "1",
+        ][..],
+    ] {
+        let o = medallion_in(&cwd, &ws, args);
+        assert_eq!(o.status.code(), Some(0), "{args:?}: {}", text(&o));
+        assert_eq!(
+            stored_summary(&ws, "customer_analytics"),
+            (1, 6),
+            "{args:?} imported the folder over the stored project: {}",
+            text(&o)
+        );
+    }
+    let o = medallion_in(
+        &cwd,
+        &ws,
+        &["plan", "customer_analytics", "--format", "json"],
+    );
+    let planned = json(&o);
+    assert_eq!(planned.as_array().unwrap().len(), 6, "{planned}");
+
+    // `./NAME` is the folder: it is imported, and what changes is said.
+    let o = medallion_in(
+        &cwd,
+        &ws,
+        &["plan", "./customer_analytics", "--format", "json"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(json(&o).as_array().unwrap().len(), 5);
+    let said = String::from_utf8_lossy(&o.stderr);
+    assert!(
+        said.contains("1 asset removed (daily_revenue)") && said.contains("revision 1 → 2"),
+        "{said}"
+    );
+    assert_eq!(stored_summary(&ws, "customer_analytics"), (2, 5));
+    // The same folder again changes nothing: no new revision.
+    let o = medallion_in(&cwd, &ws, &["plan", "./customer_analytics"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(stored_summary(&ws, "customer_analytics"), (2, 5));
+}
+
+#[test]
+fn a_bare_name_that_is_only_a_folder_is_refused_with_the_path_form() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().join("ws.sqlite");
+    let cwd = tmp.path().join("cwd");
+    example_without_daily_revenue(&cwd.join("customer_analytics"));
+    for args in [
+        &["plan", "customer_analytics"][..],
+        &["materialize", "customer_analytics"][..],
+        &["preview", "customer_analytics", "raw_orders"][..],
+        &["gc", "customer_analytics"][..],
+        &["resource", "list", "customer_analytics"][..],
+        &["costs", "customer_analytics"][..],
+        &["submit", "customer_analytics"][..],
+        &["check-aws", "customer_analytics"][..],
+    ] {
+        let o = medallion_in(&cwd, &ws, args);
+        let out = text(&o);
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {out}");
+        assert!(
+            out.contains("no project named `customer_analytics` in the workspace")
+                && out.contains("./customer_analytics"),
+            "{args:?}: {out}"
+        );
+        assert_eq!(out.lines().count(), 1, "{args:?}: {out}");
+    }
+    let o = medallion(&ws, &["list", "--format", "json"]);
+    assert_eq!(json(&o), serde_json::json!([]), "nothing was imported");
+}
+
+#[test]
+fn importing_over_a_stored_project_says_what_changes() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().join("ws.sqlite");
+    let o = medallion(&ws, &["import", example_dir().to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let smaller = tmp.path().join("smaller");
+    example_without_daily_revenue(&smaller);
+    let o = medallion(&ws, &["import", "--replace", smaller.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    assert!(
+        out.contains("1 asset removed (daily_revenue)") && out.contains("revision 1 → 2"),
+        "{out}"
+    );
+    let o = medallion(
+        &ws,
+        &[
+            "import",
+            "--replace",
+            example_dir().to_str().unwrap(),
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let v = json(&o);
+    assert_eq!(
+        v["changes"]["assets_added"],
+        serde_json::json!(["daily_revenue"]),
+        "{v}"
+    );
+    assert_eq!(v["changes"]["assets_removed"], serde_json::json!([]), "{v}");
+    assert_eq!(v["previous_revision"], 2, "{v}");
+    assert_eq!(v["revision"], 3, "{v}");
+}
+
+#[test]
+fn running_a_folder_never_discards_edits_made_in_the_workspace_since_its_import() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().join("ws.sqlite");
+    let dir = tmp.path().join("customer_analytics");
+    example_without_daily_revenue(&dir);
+    let o = medallion(&ws, &["import", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    // The studio (or another window) saves an edit: the stored project now has an asset the
+    // folder does not.
+    {
+        let mut w = medallion::store::Workspace::open(&ws).unwrap();
+        let stored = w.load_project("customer_analytics").unwrap();
+        let mut project = stored.project;
+        project.description = "edited in the studio".into();
+        w.save_project(&project, None).unwrap();
+    }
+    let o = medallion(&ws, &["plan", dir.to_str().unwrap()]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(2), "{out}");
+    assert!(
+        out.contains("was changed in the workspace after it was imported")
+            && out.contains("revision 2")
+            && out.contains("medallion import --replace"),
+        "{out}"
+    );
+    assert_eq!(stored_summary(&ws, "customer_analytics"), (2, 5));
+    // An explicit import replaces it and says so.
+    let o = medallion(&ws, &["import", "--replace", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("description changed"), "{}", text(&o));
+    assert_eq!(stored_summary(&ws, "customer_analytics"), (3, 5));
+}

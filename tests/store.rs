@@ -263,3 +263,113 @@ fn many_openers_of_a_new_workspace_migrate_it_once() {
         "ok"
     );
 }
+
+/// Two handles on one workspace file, as two studio windows (or a window and the CLI) have:
+/// the save that started from an older revision is refused, naming both revisions, and writes
+/// nothing.
+#[test]
+fn a_save_based_on_an_older_revision_is_refused_with_both_revisions() {
+    use medallion::store::SaveBase;
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("w.sqlite");
+    let mut first = Workspace::open(&path).unwrap();
+    let mut second = Workspace::open(&path).unwrap();
+    let example = format::read_project(&example_dir()).unwrap().project;
+    assert_eq!(first.save_project_at(&example, SaveBase::New).unwrap(), 1);
+
+    // Both load revision 1; the second window saves twice.
+    let base = first.load_project("customer_analytics").unwrap().revision;
+    let mut theirs = second.load_project("customer_analytics").unwrap().project;
+    theirs.description = "theirs".into();
+    assert_eq!(
+        second
+            .save_project_at(&theirs, SaveBase::Revision(1))
+            .unwrap(),
+        2
+    );
+    theirs.description = "theirs, again".into();
+    assert_eq!(
+        second
+            .save_project_at(&theirs, SaveBase::Revision(2))
+            .unwrap(),
+        3
+    );
+    assert!(second.data_version().is_ok());
+
+    let mut mine = example.clone();
+    mine.description = "mine".into();
+    let err = first
+        .save_project_at(&mine, SaveBase::Revision(base))
+        .unwrap_err();
+    assert!(
+        matches!(
+            err,
+            StoreError::Conflict {
+                stored: 3,
+                base: SaveBase::Revision(1),
+                ..
+            }
+        ),
+        "{err:?}"
+    );
+    assert_eq!(
+        err.to_string(),
+        "project customer_analytics was changed by another window or command (revision 3, yours is based on 1); reload or save as a copy"
+    );
+    let stored = first.load_project("customer_analytics").unwrap();
+    assert_eq!(
+        (stored.revision, stored.project.description.as_str()),
+        (3, "theirs, again")
+    );
+
+    // A new project of a name another window created meanwhile is refused too.
+    let err = first.save_project_at(&mine, SaveBase::New).unwrap_err();
+    assert!(
+        err.to_string().contains("(revision 3, yours is new)"),
+        "{err}"
+    );
+    // Based on the newest revision, the save lands.
+    assert_eq!(
+        first.save_project_at(&mine, SaveBase::Revision(3)).unwrap(),
+        4
+    );
+    assert_eq!(
+        second.project_revision("customer_analytics").unwrap(),
+        Some(4)
+    );
+}
+
+/// `PRAGMA data_version` moves when another connection commits, not for this one's own.
+#[test]
+fn the_data_version_tells_outside_commits_from_our_own() {
+    let tmp = tempfile::tempdir().unwrap();
+    let path = tmp.path().join("w.sqlite");
+    let mut mine = Workspace::open(&path).unwrap();
+    let mut other = Workspace::open(&path).unwrap();
+    let v0 = mine.data_version().unwrap();
+    mine.save_project(&synthetic::generate("p", 5, 1), None)
+        .unwrap();
+    assert_eq!(mine.data_version().unwrap(), v0);
+    other
+        .save_project(&synthetic::generate("p", 5, 2), None)
+        .unwrap();
+    assert_ne!(mine.data_version().unwrap(), v0);
+}
+
+/// An import records the revision it wrote; an edit after it does not.
+#[test]
+fn imports_record_their_revision_and_edits_do_not() {
+    use medallion::store::SaveBase;
+    let tmp = tempfile::tempdir().unwrap();
+    let mut ws = Workspace::open(&tmp.path().join("w.sqlite")).unwrap();
+    let p = synthetic::generate("p", 5, 1);
+    ws.save_project(&p, Some(tmp.path())).unwrap();
+    let stored = ws.load_project("p").unwrap();
+    assert_eq!((stored.revision, stored.imported_revision), (1, Some(1)));
+    ws.save_project_at(&p, SaveBase::Revision(1)).unwrap();
+    let stored = ws.load_project("p").unwrap();
+    assert_eq!((stored.revision, stored.imported_revision), (2, Some(1)));
+    // The directory found to match revision 2 (an import with nothing to change).
+    ws.mark_imported("p", 2, tmp.path()).unwrap();
+    assert_eq!(ws.load_project("p").unwrap().imported_revision, Some(2));
+}

@@ -846,3 +846,319 @@ fn connections_add_an_eks_cluster_and_test_it() {
         .unwrap();
     assert_eq!(list.authorization.as_deref(), Some("Bearer t0k3n"));
 }
+
+/// Steps frames until `done` holds (background work of the studio's workers), failing after
+/// 20 s with `what`.
+fn wait_for(h: &mut Harness<'_, Studio>, what: &str, done: impl Fn(&Studio) -> bool) {
+    let start = Instant::now();
+    while !done(h.state()) {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for {what}; notice: {:?}",
+            h.state().notice
+        );
+        std::thread::sleep(Duration::from_millis(10));
+        h.step();
+    }
+    h.run_ok();
+}
+
+/// Steps frames until a widget labelled `label` shows, failing after 20 s.
+fn wait_for_label(h: &mut Harness<'_, Studio>, label: &str) {
+    let start = Instant::now();
+    while h.query_by_label(label).is_none() {
+        assert!(
+            start.elapsed() < Duration::from_secs(20),
+            "timed out waiting for `{label}`; notice: {:?}, stored: {:?}",
+            h.state().notice,
+            h.state().save_state()
+        );
+        std::thread::sleep(Duration::from_millis(10));
+        h.step();
+    }
+    h.run_ok();
+}
+
+/// A workspace in `dir` holding the example project (revision 1), and that stored project.
+fn example_workspace(dir: &std::path::Path) -> (std::path::PathBuf, Project) {
+    let ws_path = dir.join("ws.sqlite");
+    let mut ws = app::open_workspace(&ws_path).unwrap();
+    let example_dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/customer_analytics");
+    app::import_project(&mut ws, &example_dir, false, false).unwrap();
+    let stored = app::load_project(&ws, "customer_analytics").unwrap();
+    assert_eq!(stored.revision, 1);
+    (ws_path, stored.project)
+}
+
+/// What another command does: `medallion import --replace` of the example without
+/// `daily_revenue` (revision 2 of the stored project).
+fn import_smaller_example_elsewhere(dir: &std::path::Path, ws_path: &std::path::Path) {
+    let mut project = example();
+    let key = AssetKey::new("daily_revenue");
+    project.assets.retain(|a| a.key != key);
+    project.layout.positions.remove(&key);
+    let smaller = dir.join("smaller");
+    format::write_project(&project, &smaller).unwrap();
+    let mut ws = app::open_workspace(ws_path).unwrap();
+    let report = app::import_project(&mut ws, &smaller, true, false).unwrap();
+    assert_eq!(report.revision, 2);
+}
+
+fn stored(ws_path: &std::path::Path, name: &str) -> app::StoredProject {
+    app::load_project(&app::open_workspace(ws_path).unwrap(), name).unwrap()
+}
+
+#[test]
+fn a_window_without_unsaved_edits_reloads_what_another_window_saved() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ws_path, project) = example_workspace(dir.path());
+    let mut a = harness(Studio::with_workspace(Some(project.clone()), &ws_path).unwrap());
+    let mut b = harness(Studio::with_workspace(Some(project), &ws_path).unwrap());
+    // Window B has a selection and a zoom of its own.
+    click_card(&mut b, "order_history");
+    b.state_mut().canvas.zoom = 0.8;
+    // Window A moves a card and saves.
+    let grab = card(&a, "raw_orders").center();
+    drag(&mut a, grab, grab + vec2(0.0, 60.0), Modifiers::NONE);
+    a.key_press_modifiers(Modifiers::COMMAND, Key::S);
+    a.run_ok();
+    wait_saved(&mut a);
+    let moved = position(&a, "raw_orders");
+    assert_eq!(stored(&ws_path, "customer_analytics").revision, 2);
+
+    // Window B notices and reloads, keeping its selection and zoom.
+    wait_for(&mut b, "window B to reload", |s| {
+        s.project()
+            .layout
+            .positions
+            .get(&AssetKey::new("raw_orders"))
+            == Some(&moved)
+    });
+    b.get_by_label_contains("Reloaded customer_analytics");
+    assert_eq!(b.state().save_state(), SaveState::Saved);
+    assert!(
+        b.state()
+            .canvas
+            .selection
+            .contains(&AssetKey::new("order_history"))
+    );
+    assert!((b.state().canvas.zoom - 0.8).abs() < 1e-6);
+    assert!(b.query_by_label("Reload and discard my edits").is_none());
+
+    // Now B edits and saves on top of A's revision, and A follows: no conflict either way.
+    let grab = card(&b, "daily_revenue").center();
+    drag(&mut b, grab, grab + vec2(30.0, 40.0), Modifiers::NONE);
+    b.key_press_modifiers(Modifiers::COMMAND, Key::S);
+    b.run_ok();
+    wait_saved(&mut b);
+    assert!(b.query_by_label("Reload and discard my edits").is_none());
+    let daily = position(&b, "daily_revenue");
+    wait_for(&mut a, "window A to reload", |s| {
+        s.project()
+            .layout
+            .positions
+            .get(&AssetKey::new("daily_revenue"))
+            == Some(&daily)
+    });
+    let now = stored(&ws_path, "customer_analytics");
+    assert_eq!(now.revision, 3);
+    assert_eq!(
+        now.project.layout.positions[&AssetKey::new("raw_orders")],
+        moved
+    );
+    assert_eq!(
+        now.project.layout.positions[&AssetKey::new("daily_revenue")],
+        daily
+    );
+}
+
+#[test]
+fn unsaved_edits_over_an_outside_import_show_the_conflict_and_save_as_a_copy() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ws_path, project) = example_workspace(dir.path());
+    let mut h = harness(Studio::with_workspace(Some(project), &ws_path).unwrap());
+    // An unsaved edit in the studio…
+    let grab = card(&h, "daily_revenue").center();
+    drag(&mut h, grab, grab + vec2(40.0, 80.0), Modifiers::NONE);
+    let moved = position(&h, "daily_revenue");
+    assert_eq!(h.state().save_state(), SaveState::Dirty);
+    // …while another command imports a directory over the same project.
+    import_smaller_example_elsewhere(dir.path(), &ws_path);
+
+    wait_for_label(&mut h, "Reload and discard my edits");
+    h.get_by_label_contains(
+        "project customer_analytics was changed by another window or command (revision 2, yours is based on 1)",
+    );
+    h.get_by_label("Reload and discard my edits");
+    // Nothing was written over the other command's import, not even after the autosave delay.
+    std::thread::sleep(app_autosave_delay());
+    h.run_ok();
+    let other = stored(&ws_path, "customer_analytics");
+    assert_eq!((other.revision, other.project.assets.len()), (2, 5));
+
+    // Save as a copy: a new project with the studio's edits; the import stays as it is.
+    h.get_by_label("Save as a copy…").click();
+    h.run_ok();
+    h.get_by_label("Save copy").click();
+    h.run_ok();
+    wait_for(&mut h, "the copy to be saved", |s| {
+        s.project().name == "customer_analytics_copy" && s.save_state() == SaveState::Saved
+    });
+    h.get_by_label_contains("Saved your edits as project customer_analytics_copy");
+    assert!(h.query_by_label("Reload and discard my edits").is_none());
+    let copy = stored(&ws_path, "customer_analytics_copy");
+    assert_eq!(copy.project.assets.len(), 6);
+    assert_eq!(
+        copy.project.layout.positions[&AssetKey::new("daily_revenue")],
+        moved
+    );
+    // The copy keeps the original's directory, so its relative source paths still resolve.
+    assert_eq!(copy.source_dir, other.source_dir);
+    let other = stored(&ws_path, "customer_analytics");
+    assert_eq!((other.revision, other.project.assets.len()), (2, 5));
+}
+
+#[test]
+fn reload_discards_unsaved_edits_after_saying_so_and_dismiss_keeps_them() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ws_path, project) = example_workspace(dir.path());
+    let mut h = harness(Studio::with_workspace(Some(project), &ws_path).unwrap());
+    let grab = card(&h, "raw_orders").center();
+    drag(&mut h, grab, grab + vec2(0.0, 70.0), Modifiers::NONE);
+    import_smaller_example_elsewhere(dir.path(), &ws_path);
+    wait_for_label(&mut h, "Reload and discard my edits");
+    // Dismissed, the banner goes but the edits stay, unsaved, and say so.
+    h.get_by_label("Dismiss for now").click();
+    h.run_ok();
+    assert!(h.query_by_label("Reload and discard my edits").is_none());
+    h.get_by_label("Not saved: changed elsewhere");
+    assert_eq!(h.state().project().assets.len(), 6);
+    // Saving again is refused again, with the choice again.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::S);
+    h.run_ok();
+    wait_for_label(&mut h, "Reload and discard my edits");
+    h.get_by_label("Reload and discard my edits").click();
+    h.run_ok();
+    wait_for(&mut h, "the reload", |s| s.project().assets.len() == 5);
+    h.get_by_label_contains("your unsaved edits were discarded");
+    assert_eq!(h.state().save_state(), SaveState::Saved);
+    let other = stored(&ws_path, "customer_analytics");
+    assert_eq!((other.revision, other.project.assets.len()), (2, 5));
+}
+
+fn app_autosave_delay() -> Duration {
+    medallion::ui::AUTOSAVE_DELAY + Duration::from_millis(300)
+}
+
+/// The studio's "Import project…" over a project edited in the workspace after its last import
+/// asks first, and then says what the import changed.
+#[test]
+fn a_studio_import_over_edits_made_since_the_last_import_asks_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ws_path, project) = example_workspace(dir.path());
+    let mut h = harness(Studio::with_workspace(Some(project), &ws_path).unwrap());
+    let grab = card(&h, "raw_orders").center();
+    drag(&mut h, grab, grab + vec2(0.0, 60.0), Modifiers::NONE);
+    h.key_press_modifiers(Modifiers::COMMAND, Key::S);
+    h.run_ok();
+    wait_saved(&mut h);
+    assert_eq!(stored(&ws_path, "customer_analytics").revision, 2);
+
+    let example_dir =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/customer_analytics");
+    h.state_mut().import_dir(example_dir.clone());
+    wait_for_label(&mut h, "Replace it");
+    h.get_by_label_contains("was changed in the workspace after it was imported (revision 2; the last import was revision 1)");
+    // Cancel leaves everything as it was.
+    h.get_by_label("Cancel").click();
+    h.run_ok();
+    assert!(h.query_by_label("Replace it").is_none());
+    assert_eq!(stored(&ws_path, "customer_analytics").revision, 2);
+
+    h.state_mut().import_dir(example_dir);
+    wait_for_label(&mut h, "Replace it");
+    h.get_by_label("Replace it").click();
+    h.run_ok();
+    wait_for(&mut h, "the import", |s| {
+        s.notice
+            .as_ref()
+            .is_some_and(|n| n.text.starts_with("Replaced project"))
+    });
+    h.get_by_label_contains("(6 assets, revision 2 → 3): 1 asset moved on the canvas (raw_orders)");
+    assert_eq!(
+        position(&h, "raw_orders"),
+        example().layout.positions[&AssetKey::new("raw_orders")]
+    );
+    assert_eq!(h.state().save_state(), SaveState::Saved);
+}
+
+/// Finding 6 of issue 14, end to end with the real binary: with the studio open on a project,
+/// `medallion plan NAME` beside a folder NAME uses the stored project (nothing is imported, and
+/// the studio's next save is not refused); `./NAME` is the folder, and it does not discard the
+/// studio's saved edits unless `import --replace` says so — after which the studio reloads.
+#[test]
+fn the_studio_and_the_cli_on_one_project_never_overwrite_each_other() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ws_path, project) = example_workspace(dir.path());
+    let cwd = dir.path().join("cwd");
+    let mut smaller = example();
+    let key = AssetKey::new("daily_revenue");
+    smaller.assets.retain(|a| a.key != key);
+    smaller.layout.positions.remove(&key);
+    format::write_project(&smaller, &cwd.join("customer_analytics")).unwrap();
+    let medallion = |args: &[&str]| {
+        let o = std::process::Command::new(env!("CARGO_BIN_EXE_medallion"))
+            .args(args)
+            .current_dir(&cwd)
+            .env("MEDALLION_WORKSPACE", &ws_path)
+            .env_remove("MEDALLION_LOG")
+            .output()
+            .unwrap();
+        let text = format!(
+            "{}{}",
+            String::from_utf8_lossy(&o.stdout),
+            String::from_utf8_lossy(&o.stderr)
+        );
+        (o.status.code(), text)
+    };
+
+    let mut h = harness(Studio::with_workspace(Some(project), &ws_path).unwrap());
+    let grab = card(&h, "daily_revenue").center();
+    drag(&mut h, grab, grab + vec2(30.0, 50.0), Modifiers::NONE);
+    let moved = position(&h, "daily_revenue");
+    let (code, out) = medallion(&["plan", "customer_analytics"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(out.contains("customer_analytics: 6 asset(s)"), "{out}");
+    // The studio's edit lands on top of the untouched stored project.
+    h.key_press_modifiers(Modifiers::COMMAND, Key::S);
+    h.run_ok();
+    wait_saved(&mut h);
+    let now = stored(&ws_path, "customer_analytics");
+    assert_eq!((now.revision, now.project.assets.len()), (2, 6));
+    assert_eq!(now.project.layout.positions[&key], moved);
+
+    // The folder, as a path, would discard the studio's edit: refused.
+    let (code, out) = medallion(&["plan", "./customer_analytics"]);
+    assert_eq!(code, Some(2), "{out}");
+    assert!(
+        out.contains("was changed in the workspace after it was imported"),
+        "{out}"
+    );
+    assert_eq!(stored(&ws_path, "customer_analytics").revision, 2);
+
+    // Replaced on purpose: the CLI says what changes, the studio follows.
+    let (code, out) = medallion(&["import", "--replace", "./customer_analytics"]);
+    assert_eq!(code, Some(0), "{out}");
+    assert!(
+        out.contains("revision 2 → 3): 1 asset removed (daily_revenue)"),
+        "{out}"
+    );
+    wait_for(&mut h, "the studio to reload", |s| {
+        s.project().assets.len() == 5
+    });
+    h.get_by_label_contains(
+        "Reloaded customer_analytics: another window or command saved revision 3",
+    );
+    assert!(h.query_by_label("Reload and discard my edits").is_none());
+}

@@ -340,6 +340,7 @@ fn stored_with(ws: &Workspace, project: Project) -> StoredProject {
             project,
             source_dir: None,
             revision: 0,
+            imported_revision: None,
             updated_at: String::new(),
         },
     }

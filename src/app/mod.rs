@@ -13,9 +13,9 @@ pub mod worker;
 use std::path::{Path, PathBuf};
 
 use crate::format::{self, FormatError, LoadedProject};
-use crate::model::{Diagnostic, Project, has_errors};
-use crate::store::{self, StoreError};
-pub use crate::store::{ProjectSummary, StoredProject, Workspace};
+use crate::model::{Diagnostic, Project, ProjectChanges, has_errors};
+use crate::store::{self, SaveOptions, StoreError};
+pub use crate::store::{ProjectSummary, SaveBase, StoredProject, Workspace, conflict_message};
 pub use connections::redact;
 
 /// The bundled example project's directory name under `projects/`.
@@ -33,8 +33,33 @@ pub enum AppError {
         errors: usize,
         diagnostics: Vec<Diagnostic>,
     },
-    #[error("a project named `{name}` is already in the workspace; use --replace to overwrite it")]
-    Exists { name: String },
+    #[error(
+        "a project named `{name}` is already in the workspace; use --replace to overwrite it ({changes})"
+    )]
+    Exists {
+        name: String,
+        /// What overwriting would change, as a phrase.
+        changes: String,
+    },
+    #[error(
+        "project `{name}` was changed in the workspace after it was imported (revision {revision}; {imported}), and {dir} differs from it ({changes}): importing the directory would discard those changes; use the stored project by its name `{name}`, export it (`medallion export {name} DIR`), or replace it (`medallion import --replace {dir}`)",
+        dir = .dir.display(),
+        imported = match .imported_revision {
+            Some(r) => format!("the last import was revision {r}"),
+            None => "no import from a directory is recorded".to_owned(),
+        }
+    )]
+    EditedSinceImport {
+        name: String,
+        dir: PathBuf,
+        revision: i64,
+        imported_revision: Option<i64>,
+        changes: String,
+    },
+    #[error(
+        "no project named `{name}` in the workspace; `{name}` here is a directory, and a bare name means a stored project: write `./{name}` to use the directory"
+    )]
+    NameIsADirectory { name: String },
     #[error("{path} is not empty and holds no Medallion project; choose an empty or new directory")]
     ExportTargetNotEmpty { path: PathBuf },
     #[error("cannot inspect {path}: {source}")]
@@ -73,16 +98,82 @@ pub fn validate_dir(dir: &Path) -> Result<LoadedProject, AppError> {
 pub struct ImportReport {
     pub name: String,
     pub assets: usize,
+    /// The stored revision after the import (unchanged when the directory matched).
     pub revision: i64,
+    /// A project of that name was stored before.
     pub replaced: bool,
+    /// The stored revision the import replaced (`None`: a new project).
+    pub previous_revision: Option<i64>,
+    /// What the import changed in the stored project (`None`: a new project).
+    pub changes: Option<ProjectChanges>,
+    /// The replaced project had edits made in the workspace after its last import.
+    pub edited_since_import: bool,
     pub diagnostics: Vec<Diagnostic>,
 }
 
-/// Imports a project directory into the workspace in one transaction.
+impl ImportReport {
+    /// One line for people: "replaced project `x` (5 assets, revision 1 → 2): 1 asset
+    /// removed (`daily_revenue`)", "project `x` unchanged (revision 2)" or "imported project `x`
+    /// (6 assets, revision 1)".
+    pub fn summary(&self) -> String {
+        self.describe(None)
+    }
+
+    /// [`ImportReport::summary`], naming the workspace file when `workspace` is given.
+    pub fn describe(&self, workspace: Option<&Path>) -> String {
+        let place = workspace.map_or_else(String::new, |w| format!(" in {}", w.display()));
+        match (&self.changes, self.previous_revision) {
+            (Some(changes), Some(previous)) if changes.is_empty() => format!(
+                "project `{}`{place} unchanged (revision {previous}): the directory holds the same definitions",
+                self.name
+            ),
+            (Some(changes), Some(previous)) => format!(
+                "replaced project `{}`{place} ({} assets, revision {previous} → {}): {}",
+                self.name,
+                self.assets,
+                self.revision,
+                changes.summary()
+            ),
+            _ => format!(
+                "imported project `{}`{place} ({} assets, revision {})",
+                self.name, self.assets, self.revision
+            ),
+        }
+    }
+}
+
+/// What an import may do to a stored project of the same name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Replace {
+    /// Nothing: a stored project of that name refuses the import.
+    No,
+    /// Replace it unless it was edited in the workspace after its last import and the
+    /// directory differs: pointing a command at a directory never discards work done in the
+    /// studio or another window.
+    Unedited,
+    /// Replace whatever is stored (`medallion import --replace`, a confirmed studio import).
+    Yes,
+}
+
+/// Imports a project directory into the workspace in one transaction. `replace` overwrites a
+/// stored project of the same name (whatever it holds); see [`import_project_with`].
 pub fn import_project(
     ws: &mut Workspace,
     dir: &Path,
     replace: bool,
+    force: bool,
+) -> Result<ImportReport, AppError> {
+    let replace = if replace { Replace::Yes } else { Replace::No };
+    import_project_with(ws, dir, replace, force)
+}
+
+/// Imports a project directory: compares it with the stored project of the same name, says
+/// what changes, writes nothing when nothing does, and saves based on the revision it compared
+/// with (a save by someone else in between is refused, not overwritten).
+pub fn import_project_with(
+    ws: &mut Workspace,
+    dir: &Path,
+    replace: Replace,
     force: bool,
 ) -> Result<ImportReport, AppError> {
     let loaded = format::read_project(dir)?;
@@ -95,27 +186,78 @@ pub fn import_project(
             diagnostics: loaded.diagnostics,
         });
     }
-    let exists = ws.project_exists(&name)?;
-    if exists && !replace {
-        return Err(AppError::Exists { name });
-    }
     let dir = std::fs::canonicalize(dir).map_err(|source| AppError::Io {
         path: dir.to_owned(),
         source,
     })?;
-    let revision = ws.save_project(&loaded.project, Some(&dir))?;
+    let previous = match ws.load_project(&name) {
+        Ok(stored) => Some(stored),
+        Err(StoreError::NoSuchProject { .. }) => None,
+        Err(e) => return Err(e.into()),
+    };
+    let changes = previous
+        .as_ref()
+        .map(|p| ProjectChanges::between(&p.project, &loaded.project));
+    let edited_since_import = previous
+        .as_ref()
+        .is_some_and(|p| p.imported_revision != Some(p.revision));
+    if let (Some(stored), Some(changes)) = (&previous, &changes) {
+        match replace {
+            Replace::No => {
+                let changes = if changes.is_empty() {
+                    "the directory holds the same definitions".to_owned()
+                } else {
+                    format!("that would change: {}", changes.summary())
+                };
+                return Err(AppError::Exists { name, changes });
+            }
+            Replace::Unedited if edited_since_import && !changes.is_empty() => {
+                return Err(AppError::EditedSinceImport {
+                    name,
+                    dir,
+                    revision: stored.revision,
+                    imported_revision: stored.imported_revision,
+                    changes: changes.summary(),
+                });
+            }
+            Replace::Unedited | Replace::Yes => {}
+        }
+    }
+    let revision = match (&previous, &changes) {
+        // Nothing to change: no new revision (other windows are not disturbed), but the
+        // stored content is now known to be the directory's.
+        (Some(stored), Some(changes)) if changes.is_empty() => {
+            ws.mark_imported(&name, stored.revision, &dir)?;
+            stored.revision
+        }
+        _ => ws.save_project_with(
+            &loaded.project,
+            &SaveOptions {
+                source_dir: Some(&dir),
+                base: Some(
+                    previous
+                        .as_ref()
+                        .map_or(SaveBase::New, |p| SaveBase::Revision(p.revision)),
+                ),
+                imported: true,
+            },
+        )?,
+    };
     Ok(ImportReport {
         name,
         assets: loaded.project.assets.len(),
         revision,
-        replaced: exists,
+        replaced: previous.is_some(),
+        previous_revision: previous.as_ref().map(|p| p.revision),
+        changes,
+        edited_since_import: edited_since_import && replace == Replace::Yes,
         diagnostics: loaded.diagnostics,
     })
 }
 
 /// Writes a stored project to a directory in the canonical file format.
 pub fn export_project(ws: &Workspace, name: &str, dir: &Path) -> Result<Project, AppError> {
-    let stored = ws.load_project(name)?;
+    let stored = load_named(ws, name)?;
     if dir.exists() {
         let mut entries = std::fs::read_dir(dir).map_err(|source| AppError::Io {
             path: dir.to_owned(),
@@ -174,22 +316,74 @@ pub fn project_to_open(ws: &mut Workspace) -> Result<Option<StoredProject>, AppE
     Ok(Some(ws.load_project(&report.name)?))
 }
 
-/// A project named on the command line or in a dialog: a project directory (read, validated and
-/// saved into the workspace, so runs are recorded against it — the files are the source of
-/// truth when you point at them) or the name of a stored project.
+/// What a project argument names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProjectArg<'a> {
+    /// A bare name: the stored project of that name.
+    Name(&'a str),
+    /// A path (`./NAME`, anything with a `/`, an absolute path, `.`, `..`): a project
+    /// directory.
+    Dir(&'a Path),
+}
+
+impl<'a> ProjectArg<'a> {
+    pub fn parse(target: &'a str) -> Self {
+        let path = Path::new(target);
+        let is_path = target.contains('/')
+            || target.contains(std::path::MAIN_SEPARATOR)
+            || path.is_absolute()
+            || matches!(target, "." | "..");
+        if is_path {
+            Self::Dir(path)
+        } else {
+            Self::Name(target)
+        }
+    }
+}
+
+/// The stored project `name`; when there is none but a directory of that name is here, says
+/// that a directory is written as a path.
+pub fn load_named(ws: &Workspace, name: &str) -> Result<StoredProject, AppError> {
+    match ws.load_project(name) {
+        Err(StoreError::NoSuchProject { .. })
+            if matches!(ProjectArg::parse(name), ProjectArg::Name(_))
+                && Path::new(name).is_dir() =>
+        {
+            Err(AppError::NameIsADirectory {
+                name: name.to_owned(),
+            })
+        }
+        other => Ok(other?),
+    }
+}
+
+/// A project named on the command line: a bare `NAME` is the stored project of that name; a
+/// path (`./NAME`, `dir/NAME`, `/abs/NAME`) is a project directory, read, validated and
+/// imported into the workspace so runs are recorded against it — unless the stored project
+/// has edits made after its last import that the directory would discard (then refused).
 pub fn resolve_project(ws: &mut Workspace, target: &str) -> Result<StoredProject, AppError> {
-    let path = Path::new(target);
-    if path.join(format::PROJECT_FILE).is_file() {
-        let report = import_project(ws, path, true, false)?;
-        return Ok(ws.load_project(&report.name)?);
+    Ok(resolve_project_reporting(ws, target)?.0)
+}
+
+/// [`resolve_project`], with what the import of a directory did (`None` for a name).
+pub fn resolve_project_reporting(
+    ws: &mut Workspace,
+    target: &str,
+) -> Result<(StoredProject, Option<ImportReport>), AppError> {
+    match ProjectArg::parse(target) {
+        ProjectArg::Name(name) => Ok((load_named(ws, name)?, None)),
+        ProjectArg::Dir(path) => {
+            if !path.join(format::PROJECT_FILE).is_file() {
+                return Err(AppError::BadRequest(format!(
+                    "{target}: not a Medallion project directory (no {})",
+                    format::PROJECT_FILE
+                )));
+            }
+            let report = import_project_with(ws, path, Replace::Unedited, false)?;
+            let stored = ws.load_project(&report.name)?;
+            Ok((stored, Some(report)))
+        }
     }
-    if path.is_dir() || target.contains('/') {
-        return Err(AppError::BadRequest(format!(
-            "{target}: not a Medallion project directory (no {})",
-            format::PROJECT_FILE
-        )));
-    }
-    Ok(ws.load_project(target)?)
 }
 
 /// Writes sample inputs of the example workload's shape into `dir`.

@@ -7,32 +7,65 @@
 //! the newest is written.
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{self, Receiver, SyncSender, TryRecvError, TrySendError};
+use std::sync::mpsc::{self, Receiver, RecvTimeoutError, SyncSender, TryRecvError, TrySendError};
 use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
 
 use crate::model::Project;
-use crate::store::{ProjectSummary, StoredProject, Workspace};
+use crate::store::{
+    ProjectSummary, SaveBase, SaveOptions, StoreError, StoredProject, Workspace, conflict_message,
+};
 
-use super::{AppError, ImportReport};
+use super::{AppError, ImportReport, Replace};
 
 /// Requests queued before the worker refuses more (the UI retries next frame).
 const REQUEST_CAPACITY: usize = 16;
 const EVENT_CAPACITY: usize = 64;
+/// How often the worker looks for saves other windows or commands made to the open project
+/// (one `PRAGMA data_version`, and one indexed row when it moved).
+pub const POLL_INTERVAL: Duration = Duration::from_millis(400);
 
 #[derive(Debug)]
 pub enum WorkspaceRequest {
-    /// Save the project; `revision` is the studio's document revision it was taken at.
+    /// Save the project. `revision` is the studio's document revision it was taken at; `base`
+    /// the stored revision its edits started from (`None`: the one `Track` found). A save over
+    /// a newer stored revision is refused with `SaveConflict`, unless `copy_on_conflict` (the
+    /// window is closing): then the edits are saved as a new project.
     Save {
         project: Box<Project>,
         revision: u64,
+        base: Option<SaveBase>,
+        copy_on_conflict: bool,
+    },
+    /// Save the studio's edits as a new project `name`, with the directory of project `from`
+    /// (so relative source paths still resolve).
+    SaveCopy {
+        project: Box<Project>,
+        from: String,
+        name: String,
+        revision: u64,
+    },
+    /// The studio shows `project`: watch it for outside changes. `known` is the stored
+    /// revision it was loaded at; `None` asks the worker to find it (the stored revision, when
+    /// the stored content is the same).
+    Track {
+        project: Box<Project>,
+        known: Option<i64>,
+    },
+    /// Load the open project again (it changed outside).
+    Reload {
+        name: String,
     },
     ListProjects,
     Open {
         name: String,
     },
     /// Import a project directory (replacing a project of the same name), then open it.
+    /// Unless `confirmed`, a stored project with edits made after its last import is not
+    /// replaced: `ImportNeedsConfirmation` asks first.
     Import {
         dir: PathBuf,
+        confirmed: bool,
     },
     /// Write a project to a directory in the project file format.
     Export {
@@ -46,16 +79,59 @@ pub enum WorkspaceEvent {
     Saved {
         name: String,
         revision: u64,
+        /// The stored revision the save wrote.
+        stored_revision: i64,
     },
     SaveFailed {
         revision: u64,
         error: String,
     },
+    /// A save was refused: another window or command saved the project since the revision
+    /// the edits started from. `project` holds the refused edits; nothing was written.
+    SaveConflict {
+        revision: u64,
+        name: String,
+        stored_revision: i64,
+        message: String,
+        project: Box<Project>,
+    },
+    /// Edits were saved as a new project (save as a copy, or a conflict while closing).
+    CopySaved {
+        from: String,
+        revision: u64,
+        stored: Box<StoredProject>,
+    },
+    CopyFailed {
+        error: String,
+    },
+    /// What `Track` found: the stored revision the studio's project starts from (`New`: not
+    /// stored). `differs`: the studio's project is not that revision's content, so it holds
+    /// edits of it that are not saved yet.
+    Tracking {
+        name: String,
+        base: SaveBase,
+        differs: bool,
+    },
+    /// Another window or command saved the watched project (`revision` 0: it was removed).
+    ChangedOutside {
+        name: String,
+        revision: i64,
+    },
+    Reloaded(Box<StoredProject>),
+    ReloadFailed {
+        error: String,
+    },
     Projects(Vec<ProjectSummary>),
     Opened(Box<StoredProject>),
     Imported {
-        report: ImportReport,
+        report: Box<ImportReport>,
         stored: Box<StoredProject>,
+    },
+    /// The import would replace edits made in the workspace after the project's last import;
+    /// `message` says which (send `Import` again with `confirmed` to go ahead).
+    ImportNeedsConfirmation {
+        dir: PathBuf,
+        message: String,
     },
     Exported {
         dir: PathBuf,
@@ -216,32 +292,59 @@ fn run(
             None
         }
     };
+    let mut state = State::default();
     let mut pending: Option<WorkspaceRequest> = None;
+    let mut last_poll = Instant::now();
     loop {
+        if last_poll.elapsed() >= POLL_INTERVAL {
+            last_poll = Instant::now();
+            if let Some(event) = ws.as_ref().and_then(|ws| state.poll(ws)) {
+                emit(event);
+            }
+        }
         let request = match pending.take() {
             Some(r) => r,
-            None => match requests.recv() {
-                Ok(r) => r,
-                Err(_) => return,
-            },
+            None => {
+                match requests.recv_timeout(POLL_INTERVAL.saturating_sub(last_poll.elapsed())) {
+                    Ok(r) => r,
+                    Err(RecvTimeoutError::Timeout) => continue,
+                    Err(RecvTimeoutError::Disconnected) => return,
+                }
+            }
         };
         let request = match request {
-            // Coalesce saves: only the newest queued save is written.
-            WorkspaceRequest::Save { project, revision } => {
-                let (mut project, mut revision) = (project, revision);
+            // Coalesce saves: only the newest queued save is written (all carry the same base).
+            WorkspaceRequest::Save {
+                project,
+                revision,
+                base,
+                copy_on_conflict,
+            } => {
+                let (mut project, mut revision, mut base, mut copy) =
+                    (project, revision, base, copy_on_conflict);
                 while let Ok(next) = requests.try_recv() {
                     match next {
                         WorkspaceRequest::Save {
                             project: p,
                             revision: r,
-                        } => (project, revision) = (p, r),
+                            base: b,
+                            copy_on_conflict: c,
+                        } if p.name == project.name => {
+                            (project, revision, base) = (p, r, b);
+                            copy |= c;
+                        }
                         other => {
                             pending = Some(other);
                             break;
                         }
                     }
                 }
-                WorkspaceRequest::Save { project, revision }
+                WorkspaceRequest::Save {
+                    project,
+                    revision,
+                    base,
+                    copy_on_conflict: copy,
+                }
             }
             other => other,
         };
@@ -252,55 +355,280 @@ fn run(
             });
             continue;
         };
-        emit(handle(ws, request));
+        emit(handle(ws, &mut state, request));
     }
 }
 
-fn handle(ws: &mut Workspace, request: WorkspaceRequest) -> WorkspaceEvent {
+/// What the worker remembers between requests about the studio's open project.
+#[derive(Debug, Default)]
+struct State {
+    /// The project the studio shows, and the newest stored revision the studio has heard of
+    /// (0: not stored).
+    watch: Option<(String, i64)>,
+    /// `PRAGMA data_version` at the last look: unchanged means nobody else wrote.
+    data_version: Option<i64>,
+    /// What `Track` found for a project; a save sent without a base uses it.
+    tracked: Option<(String, SaveBase)>,
+    /// This studio's last save: its project, the base it was sent with, the revision written.
+    /// A save sent before the studio heard of that one carries the same base, and continues
+    /// from the revision written (its edits include that save's).
+    lineage: Option<(String, Option<SaveBase>, i64)>,
+}
+
+impl State {
+    fn watch(&mut self, name: &str, revision: i64) {
+        self.watch = Some((name.to_owned(), revision));
+    }
+
+    /// A save of `name` wrote `revision`: the studio knows of it.
+    fn saved(&mut self, name: &str, sent: Option<SaveBase>, revision: i64) {
+        self.lineage = Some((name.to_owned(), sent, revision));
+        if let Some((watched, known)) = &mut self.watch
+            && watched == name
+        {
+            *known = revision;
+        }
+    }
+
+    /// The base a save of `name` sent with `sent` really starts from.
+    fn base_of(&self, name: &str, sent: Option<SaveBase>) -> SaveBase {
+        if let Some((n, s, written)) = &self.lineage
+            && n == name
+            && *s == sent
+        {
+            return SaveBase::Revision(*written);
+        }
+        match (sent, &self.tracked) {
+            (Some(base), _) => base,
+            (None, Some((n, base))) if n == name => *base,
+            // Nothing known about it: only a new project may be written.
+            (None, _) => SaveBase::New,
+        }
+    }
+
+    /// Another window's or command's save of the watched project, if there was one.
+    fn poll(&mut self, ws: &Workspace) -> Option<WorkspaceEvent> {
+        let (name, known) = self.watch.as_mut()?;
+        let version = match ws.data_version() {
+            Ok(v) => v,
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot read the workspace's data version");
+                return None;
+            }
+        };
+        if self.data_version == Some(version) {
+            return None;
+        }
+        self.data_version = Some(version);
+        let revision = match ws.project_revision(name) {
+            Ok(r) => r.unwrap_or(0),
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot read the open project's revision");
+                return None;
+            }
+        };
+        if revision == *known {
+            return None;
+        }
+        *known = revision;
+        tracing::info!(project = %name, revision, "the open project changed outside the studio");
+        Some(WorkspaceEvent::ChangedOutside {
+            name: name.clone(),
+            revision,
+        })
+    }
+}
+
+fn handle(ws: &mut Workspace, state: &mut State, request: WorkspaceRequest) -> WorkspaceEvent {
     let failed = |what: &str, e: &dyn std::fmt::Display| WorkspaceEvent::Failed {
         what: what.to_owned(),
         error: e.to_string(),
     };
     match request {
-        WorkspaceRequest::Save { project, revision } => match ws.save_project(&project, None) {
-            Ok(_) => {
-                tracing::debug!(project = %project.name, revision, "saved");
-                WorkspaceEvent::Saved {
-                    name: project.name,
-                    revision,
+        WorkspaceRequest::Save {
+            project,
+            revision,
+            base: sent,
+            copy_on_conflict,
+        } => {
+            let base = state.base_of(&project.name, sent);
+            match ws.save_project_at(&project, base) {
+                Ok(stored_revision) => {
+                    tracing::debug!(project = %project.name, revision, stored_revision, "saved");
+                    state.saved(&project.name, sent, stored_revision);
+                    WorkspaceEvent::Saved {
+                        name: project.name,
+                        revision,
+                        stored_revision,
+                    }
+                }
+                Err(StoreError::Conflict { name, stored, base }) if copy_on_conflict => {
+                    let copy = free_copy_name(ws, &name);
+                    tracing::warn!(
+                        "{}; saving the edits as project {copy}",
+                        conflict_message(&name, stored, base)
+                    );
+                    save_copy(ws, *project, &name, &copy, revision)
+                }
+                Err(StoreError::Conflict { name, stored, base }) => {
+                    tracing::warn!("{}", conflict_message(&name, stored, base));
+                    WorkspaceEvent::SaveConflict {
+                        revision,
+                        message: conflict_message(&name, stored, base),
+                        name,
+                        stored_revision: stored,
+                        project,
+                    }
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "save failed");
+                    WorkspaceEvent::SaveFailed {
+                        revision,
+                        error: e.to_string(),
+                    }
                 }
             }
-            Err(e) => {
-                tracing::error!(error = %e, "save failed");
-                WorkspaceEvent::SaveFailed {
-                    revision,
-                    error: e.to_string(),
-                }
+        }
+        WorkspaceRequest::SaveCopy {
+            project,
+            from,
+            name,
+            revision,
+        } => {
+            // The studio sends `Track` when it goes on with the copy.
+            save_copy(ws, *project, &from, &name, revision)
+        }
+        WorkspaceRequest::Track { project, known } => {
+            let name = project.name.clone();
+            let (base, differs) = match known {
+                Some(revision) => (SaveBase::Revision(revision), false),
+                None => match ws.load_project(&name) {
+                    Ok(stored) => (
+                        SaveBase::Revision(stored.revision),
+                        stored.project != *project,
+                    ),
+                    Err(StoreError::NoSuchProject { .. }) => (SaveBase::New, false),
+                    Err(e) => return failed(&format!("open {name}"), &e),
+                },
+            };
+            state.tracked = Some((name.clone(), base));
+            let stored_revision = match base {
+                SaveBase::Revision(r) => r,
+                SaveBase::New => 0,
+            };
+            state.watch(&name, stored_revision);
+            // Look at once rather than at the next poll.
+            state.data_version = None;
+            WorkspaceEvent::Tracking {
+                name,
+                base,
+                differs,
             }
+        }
+        WorkspaceRequest::Reload { name } => match ws.load_project(&name) {
+            Ok(stored) => {
+                state.watch(&name, stored.revision);
+                WorkspaceEvent::Reloaded(Box::new(stored))
+            }
+            Err(e) => WorkspaceEvent::ReloadFailed {
+                error: format!("could not reload {name}: {e}"),
+            },
         },
         WorkspaceRequest::ListProjects => match ws.list_projects() {
             Ok(list) => WorkspaceEvent::Projects(list),
             Err(e) => failed("list projects", &e),
         },
         WorkspaceRequest::Open { name } => match ws.load_project(&name) {
-            Ok(stored) => WorkspaceEvent::Opened(Box::new(stored)),
+            Ok(stored) => {
+                state.watch(&name, stored.revision);
+                WorkspaceEvent::Opened(Box::new(stored))
+            }
             Err(e) => failed(&format!("open {name}"), &e),
         },
-        WorkspaceRequest::Import { dir } => {
-            match super::import_project(ws, &dir, true, true).and_then(|report| {
+        WorkspaceRequest::Import { dir, confirmed } => {
+            let replace = if confirmed {
+                Replace::Yes
+            } else {
+                Replace::Unedited
+            };
+            match super::import_project_with(ws, &dir, replace, true).and_then(|report| {
                 let stored = ws.load_project(&report.name)?;
                 Ok((report, stored))
             }) {
-                Ok((report, stored)) => WorkspaceEvent::Imported {
-                    report,
-                    stored: Box::new(stored),
-                },
+                Ok((report, stored)) => {
+                    state.watch(&stored.project.name, stored.revision);
+                    WorkspaceEvent::Imported {
+                        report: Box::new(report),
+                        stored: Box::new(stored),
+                    }
+                }
+                Err(e @ AppError::EditedSinceImport { .. }) => {
+                    WorkspaceEvent::ImportNeedsConfirmation {
+                        dir,
+                        message: e.to_string(),
+                    }
+                }
                 Err(e) => failed(&format!("import {}", dir.display()), &e),
             }
         }
         WorkspaceRequest::Export { project, dir } => match export_to(&project, &dir) {
             Ok(()) => WorkspaceEvent::Exported { dir },
             Err(e) => failed(&format!("export to {}", dir.display()), &e),
+        },
+    }
+}
+
+/// The first of `NAME_copy`, `NAME_copy_2`, … that no stored project has.
+pub fn free_copy_name(ws: &Workspace, name: &str) -> String {
+    let taken = |candidate: &str| ws.project_exists(candidate).unwrap_or(true);
+    let first = format!("{name}_copy");
+    if !taken(&first) {
+        return first;
+    }
+    (2..1000)
+        .map(|i| format!("{name}_copy_{i}"))
+        .find(|c| !taken(c))
+        .unwrap_or_else(|| format!("{name}_copy_{}", std::process::id()))
+}
+
+/// Saves `project` as the new project `name` with `from`'s directory.
+fn save_copy(
+    ws: &mut Workspace,
+    mut project: Project,
+    from: &str,
+    name: &str,
+    revision: u64,
+) -> WorkspaceEvent {
+    if !crate::model::validate::is_project_name(name) {
+        return WorkspaceEvent::CopyFailed {
+            error: format!(
+                "`{name}` is not a valid project name: use letters, digits, `_` and `-`"
+            ),
+        };
+    }
+    let source_dir = ws.load_project(from).ok().and_then(|s| s.source_dir);
+    name.clone_into(&mut project.name);
+    let saved = ws.save_project_with(
+        &project,
+        &SaveOptions {
+            source_dir: source_dir.as_deref(),
+            base: Some(SaveBase::New),
+            imported: false,
+        },
+    );
+    match saved.and_then(|_| ws.load_project(name)) {
+        Ok(stored) => WorkspaceEvent::CopySaved {
+            from: from.to_owned(),
+            revision,
+            stored: Box::new(stored),
+        },
+        Err(StoreError::Conflict { .. }) => WorkspaceEvent::CopyFailed {
+            error: format!(
+                "a project named {name} is already in the workspace; choose another name"
+            ),
+        },
+        Err(e) => WorkspaceEvent::CopyFailed {
+            error: e.to_string(),
         },
     }
 }
@@ -351,6 +679,8 @@ mod tests {
                 .send(WorkspaceRequest::Save {
                     project: Box::new(project.clone()),
                     revision,
+                    base: None,
+                    copy_on_conflict: false,
                 })
                 .unwrap();
         }
@@ -371,6 +701,107 @@ mod tests {
     }
 
     #[test]
+    fn saves_in_flight_continue_from_their_own_and_outside_saves_are_reported() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("ws.sqlite");
+        let mut project = synthetic::generate("p", 8, 1);
+        Workspace::open(&path)
+            .unwrap()
+            .save_project(&project, None)
+            .unwrap();
+        let worker = WorkspaceWorker::spawn(&path, Box::new(|| {})).unwrap();
+        worker
+            .send(WorkspaceRequest::Track {
+                project: Box::new(project.clone()),
+                known: Some(1),
+            })
+            .unwrap();
+        // Two saves sent before the first one's answer: both carry base 1. A request between
+        // them keeps them from being coalesced.
+        for (revision, words) in [(1, "first"), (2, "second")] {
+            project.description = words.into();
+            worker
+                .send(WorkspaceRequest::Save {
+                    project: Box::new(project.clone()),
+                    revision,
+                    base: Some(SaveBase::Revision(1)),
+                    copy_on_conflict: false,
+                })
+                .unwrap();
+            worker.send(WorkspaceRequest::ListProjects).unwrap();
+        }
+        let mut saved = Vec::new();
+        wait_for(&worker, |e| {
+            if let WorkspaceEvent::Saved {
+                stored_revision, ..
+            } = e
+            {
+                saved.push(*stored_revision);
+            }
+            assert!(
+                !matches!(e, WorkspaceEvent::SaveConflict { .. }),
+                "its own save is not a conflict: {e:?}"
+            );
+            saved.len() == 2
+        });
+        assert_eq!(saved, [2, 3]);
+
+        // Another connection saves: the worker notices without being asked.
+        let mut other = Workspace::open(&path).unwrap();
+        project.description = "elsewhere".into();
+        assert_eq!(
+            other
+                .save_project_at(&project, SaveBase::Revision(3))
+                .unwrap(),
+            4
+        );
+        wait_for(
+            &worker,
+            |e| matches!(e, WorkspaceEvent::ChangedOutside { name, revision: 4 } if name == "p"),
+        );
+        // A save still based on 3 is refused, naming both revisions; nothing is written.
+        project.description = "stale".into();
+        worker
+            .send(WorkspaceRequest::Save {
+                project: Box::new(project.clone()),
+                revision: 3,
+                base: Some(SaveBase::Revision(3)),
+                copy_on_conflict: false,
+            })
+            .unwrap();
+        wait_for(&worker, |e| match e {
+            WorkspaceEvent::SaveConflict { message, .. } => {
+                assert!(
+                    message.contains("(revision 4, yours is based on 3)"),
+                    "{message}"
+                );
+                true
+            }
+            _ => false,
+        });
+        assert_eq!(
+            other.load_project("p").unwrap().project.description,
+            "elsewhere"
+        );
+        // Closing over a conflict keeps the edits as a copy.
+        worker
+            .send(WorkspaceRequest::Save {
+                project: Box::new(project),
+                revision: 4,
+                base: Some(SaveBase::Revision(3)),
+                copy_on_conflict: true,
+            })
+            .unwrap();
+        let events = worker.finish();
+        assert!(
+            events.iter().any(|e| matches!(e,
+                WorkspaceEvent::CopySaved { stored, .. } if stored.project.name == "p_copy"
+                    && stored.project.description == "stale")),
+            "{events:?}"
+        );
+    }
+
+    #[test]
     fn export_and_import_round_trip_through_the_worker() {
         let dir = tempfile::tempdir().unwrap();
         let worker =
@@ -384,7 +815,12 @@ mod tests {
             })
             .unwrap();
         wait_for(&worker, |e| matches!(e, WorkspaceEvent::Exported { .. }));
-        worker.send(WorkspaceRequest::Import { dir: out }).unwrap();
+        worker
+            .send(WorkspaceRequest::Import {
+                dir: out,
+                confirmed: false,
+            })
+            .unwrap();
         wait_for(&worker, |e| match e {
             WorkspaceEvent::Imported { stored, .. } => {
                 assert_eq!(stored.project.assets.len(), 12);

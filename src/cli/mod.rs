@@ -83,7 +83,7 @@ pub enum Command {
     },
     /// Materialize assets locally: sources, SQL, steps, checks and profiles, recorded as a run
     Materialize {
-        /// A project directory or the name of a project in the workspace
+        /// A stored project's name, or a project directory written as a path (`./NAME`, `dir/NAME`)
         project: String,
         /// Which assets (key, +key, key+, *, layer:NAME, group:NAME, comma for union)
         #[arg(long, default_value = "*")]
@@ -108,7 +108,7 @@ pub enum Command {
     },
     /// Show the first rows of an asset
     Preview {
-        /// A project directory or the name of a project in the workspace
+        /// A stored project's name, or a project directory written as a path (`./NAME`, `dir/NAME`)
         project: String,
         asset: String,
         #[arg(long, default_value_t = 20)]
@@ -129,7 +129,7 @@ pub enum Command {
     /// partition. Rows, history and reports stay. Every local run does this by itself, keeping
     /// `MEDALLION_KEEP_MATERIALIZATIONS` files (default 5; 0 keeps every file)
     Gc {
-        /// A project directory, or the name of a project in the workspace
+        /// A stored project's name, or a project directory written as a path (`./NAME`, `dir/NAME`)
         project: String,
         /// Files to keep per asset and partition (at least 1: the newest always stays)
         #[arg(long, default_value_t = app::run::DEFAULT_KEEP_MATERIALIZATIONS,
@@ -172,7 +172,7 @@ pub enum Command {
     },
     /// Plan where each asset would run — tier, reason, size, duration and cost — without running
     Plan {
-        /// A project directory or the name of a project in the workspace
+        /// A stored project's name, or a project directory written as a path (`./NAME`, `dir/NAME`)
         project: String,
         /// Which assets (key, +key, key+, *, layer:NAME, group:NAME, comma for union)
         #[arg(long, default_value = "*")]
@@ -208,7 +208,7 @@ pub enum Command {
     },
     /// Recorded costs: estimate and actual per run step, per asset and per day
     Costs {
-        /// A project in the workspace
+        /// A stored project's name, or a project directory written as a path (`./NAME`, `dir/NAME`)
         project: String,
         /// Only this run's steps
         #[arg(long, value_name = "RUN_ID")]
@@ -251,14 +251,14 @@ pub enum SecretCommand {
 pub enum ResourceCommand {
     /// List a project's resources and whether the secrets they need are available here
     List {
-        /// A project directory or the name of a project in the workspace
+        /// A stored project's name, or a project directory written as a path (`./NAME`, `dir/NAME`)
         project: String,
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
     /// Check that a resource answers: connect, authenticate, reach the database, bucket or API
     Test {
-        /// A project directory or the name of a project in the workspace
+        /// A stored project's name, or a project directory written as a path (`./NAME`, `dir/NAME`)
         project: String,
         /// The resource's name
         resource: String,
@@ -366,18 +366,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                         OutputFormat::Json => print_json(&report)?,
                         OutputFormat::Text => {
                             print_diagnostics(&report.diagnostics);
-                            println!(
-                                "{} project `{}` ({} assets, revision {}) into {}",
-                                if report.replaced {
-                                    "replaced"
-                                } else {
-                                    "imported"
-                                },
-                                report.name,
-                                report.assets,
-                                report.revision,
-                                ws_path.display()
-                            );
+                            println!("{}", report.describe(Some(&ws_path)));
+                            if report.edited_since_import {
+                                println!(
+                                    "note: edits made in the workspace after the project's last import were replaced"
+                                );
+                            }
                         }
                     }
                     Ok(EXIT_OK)

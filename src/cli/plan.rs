@@ -232,7 +232,7 @@ pub fn costs(
     run: Option<&str>,
     format: OutputFormat,
 ) -> anyhow::Result<u8> {
-    let ws = app::open_workspace(workspace)?;
+    let mut ws = app::open_workspace(workspace)?;
     if let Some(run_id) = run {
         let steps = app::plan::run_costs(&ws, run_id)?;
         match format {
@@ -258,10 +258,11 @@ pub fn costs(
         }
         return Ok(EXIT_OK);
     }
-    if let Err(e) = app::load_project(&ws, project) {
-        eprintln!("error: {e}");
-        return Ok(EXIT_BAD_INPUT);
-    }
+    let project = match resolve_target(&mut ws, project)? {
+        Ok(stored) => stored.project.name,
+        Err(code) => return Ok(code),
+    };
+    let project = project.as_str();
     let history = app::plan::cost_history(&ws, project)?;
     match format {
         OutputFormat::Json => print_json(&history)?,

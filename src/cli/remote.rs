@@ -15,7 +15,7 @@ use crate::model::{ComputeTier, RunEvent, RunStatus};
 pub enum RemoteCommand {
     /// Run assets on AWS (Fargate, Batch, Lambda, EKS), each step on its tier, and follow it
     Submit {
-        /// A project directory or the name of a project in the workspace
+        /// A stored project's name, or a project directory written as a path (`./NAME`, `dir/NAME`)
         project: String,
         #[arg(long, default_value = "*")]
         select: String,
@@ -62,7 +62,7 @@ pub enum RemoteCommand {
     },
     /// Check that the AWS resources remote runs need exist; says precisely what is missing
     CheckAws {
-        /// A project directory or the name of a project in the workspace
+        /// A stored project's name, or a project directory written as a path (`./NAME`, `dir/NAME`)
         project: String,
         /// The aws resource to check (default: the first with a compute section)
         #[arg(long, value_name = "RESOURCE")]

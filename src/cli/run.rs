@@ -10,14 +10,23 @@ use crate::app::{self, AppError, run::MaterializeRequest};
 use crate::app::{StoredProject, Workspace};
 use crate::model::{AssetKey, RunEvent, RunStatus, StepOutcome};
 
-/// Resolves a project directory or name; a project with errors prints its diagnostics and
+/// Resolves a project argument — a bare name is a stored project, a path is a directory to
+/// import (see [`app::resolve_project`]); a project with errors prints its diagnostics and
 /// gives exit code 2.
 pub fn resolve_target(
     ws: &mut Workspace,
     target: &str,
 ) -> anyhow::Result<Result<StoredProject, u8>> {
-    match app::resolve_project(ws, target) {
-        Ok(s) => Ok(Ok(s)),
+    match app::resolve_project_reporting(ws, target) {
+        Ok((stored, report)) => {
+            // Importing a directory over a stored project says what it changed.
+            if let Some(report) =
+                report.filter(|r| r.replaced && r.changes.as_ref().is_some_and(|c| !c.is_empty()))
+            {
+                eprintln!("note: {target}: {}", report.summary());
+            }
+            Ok(Ok(stored))
+        }
         Err(AppError::Invalid {
             name,
             errors,

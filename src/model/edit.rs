@@ -285,7 +285,12 @@ impl Document {
 
     /// Replaces the whole project (opening another one) and forgets the history.
     pub fn replace_project(&mut self, project: Project) {
+        // Revisions keep counting up: whatever was derived from an older project (canvas
+        // geometry, validation, plans) is seen as stale, even if nothing was edited since.
+        let (revision, structure_revision) = (self.revision, self.structure_revision);
         *self = Self::new(project);
+        self.revision = revision + 1;
+        self.structure_revision = structure_revision + 1;
     }
 
     /// Validates and applies an edit, recording it for undo. A refused edit changes nothing.

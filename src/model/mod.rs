@@ -6,6 +6,7 @@ pub mod asset;
 pub mod check;
 pub mod compute;
 pub mod diagnostic;
+pub mod diff;
 pub mod edit;
 pub mod graph;
 pub mod layout;
@@ -26,6 +27,7 @@ pub use asset::{
 pub use check::{AssetCheckSpec, CheckKind, CheckSeverity};
 pub use compute::{ComputeHints, ComputeTier};
 pub use diagnostic::{Diagnostic, DiagnosticCode, DiagnosticSeverity, SourceLocation, has_errors};
+pub use diff::ProjectChanges;
 pub use edit::{Document, Edit, EditError};
 pub use graph::AssetGraph;
 pub use partition::PartitionsDefinition;

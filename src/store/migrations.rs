@@ -213,4 +213,12 @@ pub const MIGRATIONS: &[&str] = &[
     r"
     ALTER TABLE materializations ADD COLUMN purged_at TEXT;
     ",
+    // 6: which revision the last import from a directory wrote, so an import can tell edits
+    // made in the workspace since then (no row: never imported, or imported before this).
+    r"
+    CREATE TABLE project_imports (
+        project_id INTEGER PRIMARY KEY REFERENCES projects(id) ON DELETE CASCADE,
+        revision   INTEGER NOT NULL
+    );
+    ",
 ];

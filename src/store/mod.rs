@@ -60,6 +60,14 @@ pub enum StoreError {
     NotAWorkspace { path: PathBuf },
     #[error("no project named `{name}` in the workspace")]
     NoSuchProject { name: String },
+    #[error("{}", conflict_message(name, *stored, *base))]
+    Conflict {
+        name: String,
+        /// The revision in the workspace now.
+        stored: i64,
+        /// What the refused save was based on.
+        base: SaveBase,
+    },
     #[error("no run with id `{id}` in the workspace")]
     NoSuchRun { id: String },
     #[error("workspace {path}: {operation} failed: {source}")]
@@ -80,6 +88,40 @@ pub enum StoreError {
     NoDataDir,
 }
 
+/// What a save of a project was based on: the workspace refuses it when the stored project
+/// has moved on since.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SaveBase {
+    /// A new project: no project of that name may exist yet.
+    New,
+    /// The stored revision the edits started from.
+    Revision(i64),
+}
+
+/// How a refused save is said: both sides, and what to do.
+pub fn conflict_message(name: &str, stored: i64, base: SaveBase) -> String {
+    match base {
+        SaveBase::Revision(base) => format!(
+            "project {name} was changed by another window or command (revision {stored}, yours is based on {base}); reload or save as a copy"
+        ),
+        SaveBase::New => format!(
+            "a project named {name} was created by another window or command (revision {stored}, yours is new); reload or save as a copy"
+        ),
+    }
+}
+
+/// How [`Workspace::save_project_with`] treats what is stored.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct SaveOptions<'a> {
+    /// The directory the project comes from; the stored one is kept when `None`.
+    pub source_dir: Option<&'a Path>,
+    /// What the save is based on; `None` saves whatever is stored.
+    pub base: Option<SaveBase>,
+    /// The content is a directory's (an import): later saves are edits made after it.
+    pub imported: bool,
+}
+
 /// A project as stored, with where it came from.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StoredProject {
@@ -88,6 +130,10 @@ pub struct StoredProject {
     pub source_dir: Option<PathBuf>,
     /// Increments with every save.
     pub revision: i64,
+    /// The revision the last import from a directory wrote; `None` when the project was never
+    /// imported (or was imported before Medallion recorded it). A newer `revision` means the
+    /// project was edited in the workspace after that import.
+    pub imported_revision: Option<i64>,
     pub updated_at: String,
 }
 
@@ -358,21 +404,112 @@ impl Workspace {
         Ok(())
     }
 
-    /// Saves a project (by name) in one transaction: either all of it lands or none of it.
-    /// Returns the new revision.
+    /// Saves a project (by name) in one transaction, whatever is stored: either all of it
+    /// lands or none of it. A `source_dir` marks the save as an import from that directory.
+    /// Returns the new revision. Edits use [`Workspace::save_project_at`].
     pub fn save_project(
         &mut self,
         project: &Project,
         source_dir: Option<&Path>,
+    ) -> Result<i64, StoreError> {
+        self.save_project_with(
+            project,
+            &SaveOptions {
+                source_dir,
+                base: None,
+                imported: source_dir.is_some(),
+            },
+        )
+    }
+
+    /// Saves edits that started from `base`; refused with [`StoreError::Conflict`] (nothing
+    /// written) when the stored project has moved on since. Returns the new revision.
+    pub fn save_project_at(
+        &mut self,
+        project: &Project,
+        base: SaveBase,
+    ) -> Result<i64, StoreError> {
+        self.save_project_with(
+            project,
+            &SaveOptions {
+                base: Some(base),
+                ..SaveOptions::default()
+            },
+        )
+    }
+
+    /// Saves a project in one transaction. The check of `options.base` and the write happen
+    /// under the same write lock, so no other save can land in between.
+    pub fn save_project_with(
+        &mut self,
+        project: &Project,
+        options: &SaveOptions<'_>,
     ) -> Result<i64, StoreError> {
         let path = self.path.clone();
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(|e| classify(&path, "begin save", e))?;
-        let revision = write_project(&tx, &path, project, source_dir)?;
+        let revision = write_project(&tx, &path, project, options)?;
         tx.commit().map_err(|e| classify(&path, "commit save", e))?;
         Ok(revision)
+    }
+
+    /// The stored revision of a project (`None`: no such project). Cheap: one indexed row.
+    pub fn project_revision(&self, name: &str) -> Result<Option<i64>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT revision FROM projects WHERE name = ?1",
+                [name],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(|e| classify(&self.path, "read project revision", e))
+    }
+
+    /// Records that the stored content of `name` at `revision` is a directory's (an import that
+    /// found nothing to change). Does nothing when the project has moved on.
+    pub fn mark_imported(
+        &mut self,
+        name: &str,
+        revision: i64,
+        source_dir: &Path,
+    ) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sql = |e| classify(&path, "record import", e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let id: Option<i64> = tx
+            .query_row(
+                "SELECT id FROM projects WHERE name = ?1 AND revision = ?2",
+                params![name, revision],
+                |r| r.get(0),
+            )
+            .optional()
+            .map_err(sql)?;
+        if let Some(id) = id {
+            tx.execute(
+                "UPDATE projects SET source_dir = ?2 WHERE id = ?1",
+                params![id, source_dir.to_string_lossy()],
+            )
+            .map_err(sql)?;
+            tx.execute(
+                "INSERT OR REPLACE INTO project_imports (project_id, revision) VALUES (?1, ?2)",
+                params![id, revision],
+            )
+            .map_err(sql)?;
+        }
+        tx.commit().map_err(sql)
+    }
+
+    /// Changes when another connection (another window, a CLI command) commits to the file;
+    /// this connection's own commits leave it alone (`PRAGMA data_version`).
+    pub fn data_version(&self) -> Result<i64, StoreError> {
+        self.conn
+            .pragma_query_value(None, "data_version", |r| r.get(0))
+            .map_err(|e| classify(&self.path, "read data version", e))
     }
 
     pub fn load_project(&self, name: &str) -> Result<StoredProject, StoreError> {
@@ -389,11 +526,11 @@ fn write_project(
     tx: &Transaction<'_>,
     path: &Path,
     project: &Project,
-    source_dir: Option<&Path>,
+    options: &SaveOptions<'_>,
 ) -> Result<i64, StoreError> {
     let sql = |e| classify(path, "save project", e);
     let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-    let source_dir = source_dir.map(|d| d.to_string_lossy().into_owned());
+    let source_dir = options.source_dir.map(|d| d.to_string_lossy().into_owned());
     let existing: Option<(i64, i64)> = tx
         .query_row(
             "SELECT id, revision FROM projects WHERE name = ?1",
@@ -402,6 +539,25 @@ fn write_project(
         )
         .optional()
         .map_err(sql)?;
+    match (options.base, existing) {
+        (Some(SaveBase::Revision(base)), Some((_, stored))) if stored != base => {
+            return Err(StoreError::Conflict {
+                name: project.name.clone(),
+                stored,
+                base: SaveBase::Revision(base),
+            });
+        }
+        (Some(SaveBase::New), Some((_, stored))) => {
+            return Err(StoreError::Conflict {
+                name: project.name.clone(),
+                stored,
+                base: SaveBase::New,
+            });
+        }
+        // Edits of a project nobody else has touched, or of one removed meanwhile (writing it
+        // again loses nothing).
+        _ => {}
+    }
     let (project_id, revision) = match existing {
         Some((id, rev)) => {
             tx.execute(
@@ -426,6 +582,13 @@ fn write_project(
             (tx.last_insert_rowid(), 1)
         }
     };
+    if options.imported {
+        tx.execute(
+            "INSERT OR REPLACE INTO project_imports (project_id, revision) VALUES (?1, ?2)",
+            params![project_id, revision],
+        )
+        .map_err(sql)?;
+    }
     let mut insert_asset = tx
         .prepare_cached(
             "INSERT INTO assets (project_id, position, key, layer, description, owner, asset_group, code_version,
@@ -530,16 +693,39 @@ fn decode<T: serde::de::DeserializeOwned>(
 }
 
 fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProject, StoreError> {
+    type Row = (
+        i64,
+        String,
+        Option<String>,
+        String,
+        i64,
+        String,
+        Option<i64>,
+    );
     let sql = |e| classify(path, "load project", e);
-    let row: Option<(i64, String, Option<String>, String, i64, String)> = conn
+    let row: Option<Row> = conn
         .query_row(
-            "SELECT id, description, source_dir, schedules, revision, updated_at FROM projects WHERE name = ?1",
+            "SELECT p.id, p.description, p.source_dir, p.schedules, p.revision, p.updated_at,
+                    (SELECT i.revision FROM project_imports i WHERE i.project_id = p.id)
+             FROM projects p WHERE p.name = ?1",
             [name],
-            |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?, r.get(5)?)),
+            |r| {
+                Ok((
+                    r.get(0)?,
+                    r.get(1)?,
+                    r.get(2)?,
+                    r.get(3)?,
+                    r.get(4)?,
+                    r.get(5)?,
+                    r.get(6)?,
+                ))
+            },
         )
         .optional()
         .map_err(sql)?;
-    let Some((id, description, source_dir, schedules, revision, updated_at)) = row else {
+    let Some((id, description, source_dir, schedules, revision, updated_at, imported_revision)) =
+        row
+    else {
         return Err(StoreError::NoSuchProject {
             name: name.to_owned(),
         });
@@ -678,6 +864,7 @@ fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProj
         project,
         source_dir: source_dir.map(PathBuf::from),
         revision,
+        imported_revision,
         updated_at,
     })
 }

@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod canvas;
 pub mod commands;
+mod conflict;
 pub mod panels;
 pub mod runs;
 mod studio_plan;
@@ -34,6 +35,7 @@ use crate::model::layout::{self, LayoutMode};
 use crate::model::{AssetKey, AssetSpec, CanvasPos, Diagnostic, Project};
 use canvas::{CanvasAction, CanvasState, CardBadges};
 pub use commands::UICommand;
+pub use conflict::{Conflict, ImportConfirmation};
 
 /// Autosave waits this long after the last edit.
 pub const AUTOSAVE_DELAY: Duration = Duration::from_secs(1);
@@ -80,6 +82,7 @@ pub fn run(workspace_path: &Path) -> anyhow::Result<()> {
                 WorkspaceWorker::spawn(&workspace_path, Box::new(move || ctx.request_repaint()))?;
             let ctx = cc.egui_ctx.clone();
             let jobs = JobWorker::spawn(&workspace_path, Box::new(move || ctx.request_repaint()))?;
+            let known = stored.as_ref().map(|s| s.revision);
             let mut studio = Studio::new(
                 stored.map(|s| s.project),
                 workspace_path.display().to_string(),
@@ -87,6 +90,7 @@ pub fn run(workspace_path: &Path) -> anyhow::Result<()> {
             studio.prefs = prefs;
             studio.worker = Some(worker);
             studio.jobs = Some(jobs);
+            studio.track_open_project(None, known);
             // Remote runs left unfinished by an earlier session continue in the background.
             if let Err(e) = crate::app::remote::spawn_reattach(&workspace_path) {
                 tracing::warn!(error = %e, "cannot start reattaching remote runs");
@@ -149,6 +153,9 @@ pub enum SaveState {
     Dirty,
     Saving,
     Failed,
+    /// A save was refused (another window or command saved the project since): the banner
+    /// offers reload or save as a copy.
+    Conflict,
 }
 
 pub struct Studio {
@@ -165,6 +172,15 @@ pub struct Studio {
     saved_revision: u64,
     saving_revision: Option<u64>,
     save_failed: bool,
+    /// The stored revision the open project's edits started from (`None` until the
+    /// workspace worker has said which).
+    base: Option<app::SaveBase>,
+    /// A refused save, or an outside change over unsaved edits.
+    pub conflict: Option<Conflict>,
+    /// A reload on its way from the worker, and what for.
+    reload_requested: Option<conflict::ReloadRequest>,
+    /// An import waiting for "Replace it" (it would replace edits made in the workspace).
+    pub import_confirmation: Option<ImportConfirmation>,
     last_edit: Option<Instant>,
     pub notice: Option<Notice>,
     commands: Vec<UICommand>,
@@ -242,6 +258,10 @@ impl Studio {
             saved_revision: 0,
             saving_revision: None,
             save_failed: false,
+            base: None,
+            conflict: None,
+            reload_requested: None,
+            import_confirmation: None,
             last_edit: None,
             notice: None,
             commands: Vec::new(),
@@ -274,8 +294,12 @@ impl Studio {
     /// A studio attached to a workspace worker on `workspace_path` (tests and the bench use
     /// this; the window attaches its worker with the repaint hook).
     pub fn with_workspace(project: Option<Project>, workspace_path: &Path) -> anyhow::Result<Self> {
+        let given = project.clone();
         let mut studio = Self::new(project, workspace_path.display().to_string());
         studio.worker = Some(WorkspaceWorker::spawn(workspace_path, Box::new(|| {}))?);
+        // Which stored revision the given project is: the worker compares it with the
+        // workspace (the same content is that revision; otherwise it reloads or asks).
+        studio.track_open_project(given, None);
         studio.jobs = Some(JobWorker::spawn(workspace_path, Box::new(|| {}))?);
         // Remote runs left unfinished by an earlier session continue in the background.
         if let Err(e) = crate::app::remote::spawn_reattach(workspace_path) {
@@ -290,8 +314,23 @@ impl Studio {
         self.doc.project()
     }
 
+    /// Tells the worker which project is open (`project`, or the document's), so it watches
+    /// it for saves made elsewhere; `known` is the stored revision it was loaded at.
+    fn track_open_project(&mut self, project: Option<Project>, known: Option<i64>) {
+        if !self.has_project || self.worker.is_none() {
+            return;
+        }
+        let project = Box::new(project.unwrap_or_else(|| self.project().clone()));
+        if let Some(revision) = known {
+            self.base = Some(app::SaveBase::Revision(revision));
+        }
+        self.request(WorkspaceRequest::Track { project, known });
+    }
+
     pub fn save_state(&self) -> SaveState {
-        if self.saving_revision.is_some() {
+        if self.conflict.as_ref().is_some_and(|c| c.edits.is_none()) {
+            SaveState::Conflict
+        } else if self.saving_revision.is_some() {
             SaveState::Saving
         } else if self.save_failed {
             SaveState::Failed
@@ -397,12 +436,62 @@ impl Studio {
         let Some(worker) = &self.worker else { return };
         for event in worker.poll() {
             match event {
-                WorkspaceEvent::Saved { revision, .. } => {
+                WorkspaceEvent::Saved {
+                    name,
+                    revision,
+                    stored_revision,
+                } => {
                     if self.saving_revision == Some(revision) {
                         self.saving_revision = None;
                     }
-                    self.saved_revision = self.saved_revision.max(revision);
-                    self.save_failed = false;
+                    if self.has_project && name == self.project().name {
+                        self.saved_revision = self.saved_revision.max(revision);
+                        self.save_failed = false;
+                        self.base = Some(app::SaveBase::Revision(stored_revision));
+                    }
+                }
+                WorkspaceEvent::SaveConflict {
+                    revision,
+                    name,
+                    stored_revision,
+                    message,
+                    project,
+                } => {
+                    if self.saving_revision == Some(revision) {
+                        self.saving_revision = None;
+                    }
+                    self.on_save_conflict(&name, stored_revision, message, project);
+                }
+                WorkspaceEvent::CopySaved {
+                    from,
+                    revision,
+                    stored,
+                } => self.on_copy_saved(&from, revision, *stored),
+                WorkspaceEvent::CopyFailed { error } => self.on_copy_failed(&error),
+                WorkspaceEvent::Tracking {
+                    name,
+                    base,
+                    differs,
+                } => {
+                    if self.has_project && name == self.project().name {
+                        self.base = Some(base);
+                        if differs {
+                            // The project this studio was given is an edit of the stored
+                            // revision: it is saved (based on that revision) like any edit.
+                            self.mark_unsaved();
+                        }
+                    }
+                }
+                WorkspaceEvent::ReloadFailed { error } => {
+                    self.reload_requested = None;
+                    self.show_error(&capitalised(&error));
+                }
+                WorkspaceEvent::ChangedOutside { name, revision } => {
+                    self.on_changed_outside(&name, revision);
+                }
+                WorkspaceEvent::Reloaded(stored) => self.on_reloaded(*stored),
+                WorkspaceEvent::ImportNeedsConfirmation { dir, message } => {
+                    self.import_confirmation = Some(ImportConfirmation { dir, message });
                 }
                 WorkspaceEvent::SaveFailed { revision, error } => {
                     if self.saving_revision == Some(revision) {
@@ -412,15 +501,14 @@ impl Studio {
                     self.show_error(&format!("Saving failed: {error}"));
                 }
                 WorkspaceEvent::Projects(list) => self.projects = list,
-                WorkspaceEvent::Opened(stored) => self.open_project(stored.project),
+                WorkspaceEvent::Opened(stored) => self.open_stored(*stored),
                 WorkspaceEvent::Imported { report, stored } => {
-                    self.open_project(stored.project);
-                    self.show_info(&format!(
-                        "Imported {} ({} assets, {} diagnostics)",
-                        report.name,
-                        report.assets,
-                        report.diagnostics.len()
-                    ));
+                    self.open_stored(*stored);
+                    let diagnostics = match report.diagnostics.len() {
+                        0 => String::new(),
+                        n => format!(" ({n} diagnostics)"),
+                    };
+                    self.show_info(&format!("{}{diagnostics}", capitalised(&report.summary())));
                     self.request(WorkspaceRequest::ListProjects);
                 }
                 WorkspaceEvent::Exported { dir } => {
@@ -461,9 +549,33 @@ impl Studio {
         }
     }
 
-    /// Opens a project (from the picker, an import or a test), keeping the current one saved.
-    pub fn open_project(&mut self, mut project: Project) {
+    /// Opens a project (from a test), keeping the current one saved; the worker finds which
+    /// stored revision it is.
+    pub fn open_project(&mut self, project: Project) {
+        let given = project.clone();
+        self.open_inner(project, None);
+        self.track_open_project(Some(given), None);
+    }
+
+    /// Opens a stored project (the picker, an import), keeping the current one saved.
+    fn open_stored(&mut self, stored: app::StoredProject) {
+        self.open_inner(
+            stored.project,
+            Some(app::SaveBase::Revision(stored.revision)),
+        );
+    }
+
+    fn open_inner(&mut self, mut project: Project, base: Option<app::SaveBase>) {
         self.save_now();
+        self.base = base;
+        // A conflict of the project left behind keeps its refused edits (still offered as a
+        // copy); one about the open document's edits ends with it.
+        if let Some(c) = &self.conflict
+            && c.edits.is_none()
+        {
+            self.conflict = None;
+        }
+        self.reload_requested = None;
         place_unplaced(&mut project);
         self.prefs.remember(&project.name);
         self.doc.replace_project(project);
@@ -490,7 +602,12 @@ impl Studio {
 
     /// Imports a project directory through the workspace (the dialog-free path).
     pub fn import_dir(&mut self, dir: PathBuf) {
-        self.request(WorkspaceRequest::Import { dir });
+        // What is unsaved lands first, so the import compares against it.
+        self.save_now();
+        self.request(WorkspaceRequest::Import {
+            dir,
+            confirmed: false,
+        });
     }
 
     pub fn export_dir(&mut self, dir: PathBuf) {
@@ -540,7 +657,12 @@ impl Studio {
     }
 
     fn autosave(&mut self, ctx: &egui::Context) {
-        if self.worker.is_none() || self.doc.revision() == self.saved_revision || self.save_failed {
+        if self.worker.is_none()
+            || self.doc.revision() == self.saved_revision
+            || self.save_failed
+            || self.conflict.is_some()
+            || self.reload_requested.is_some()
+        {
             return;
         }
         if self.saving_revision.is_some() {
@@ -554,8 +676,13 @@ impl Studio {
         }
     }
 
-    /// Queues a save of the current revision (Ctrl+S, quitting, switching projects).
+    /// Queues a save of the current revision (Ctrl+S, quitting, switching projects), based
+    /// on the stored revision the edits started from.
     pub fn save_now(&mut self) {
+        self.queue_save(false);
+    }
+
+    fn queue_save(&mut self, copy_on_conflict: bool) {
         if !self.has_project || self.doc.revision() == self.saved_revision {
             return;
         }
@@ -563,12 +690,18 @@ impl Studio {
         let project = Box::new(self.project().clone());
         self.save_failed = false;
         self.saving_revision = Some(revision);
-        self.request(WorkspaceRequest::Save { project, revision });
+        self.request(WorkspaceRequest::Save {
+            project,
+            revision,
+            base: self.base,
+            copy_on_conflict,
+        });
     }
 
     /// Saves what is unsaved and waits for the worker to finish (the window is closing).
     pub fn shut_down(&mut self) {
-        self.save_now();
+        // No window is left to ask in: edits the workspace refuses become a new project.
+        self.queue_save(true);
         // A local run lives in this process: closing the window stops it (recorded as
         // canceled). A remote run goes on on AWS: its driver lets go of it, and the next start
         // (or `medallion attach`) follows it to its end.
@@ -583,8 +716,15 @@ impl Studio {
         }
         if let Some(worker) = self.worker.take() {
             for event in worker.finish() {
-                if let WorkspaceEvent::SaveFailed { error, .. } = event {
-                    tracing::error!(%error, "the last save before quitting failed");
+                match event {
+                    WorkspaceEvent::SaveFailed { error, .. } => {
+                        tracing::error!(%error, "the last save before quitting failed");
+                    }
+                    WorkspaceEvent::CopySaved { from, stored, .. } => tracing::warn!(
+                        "{from} was changed by another window or command: your unsaved edits were saved as project {}",
+                        stored.project.name
+                    ),
+                    _ => {}
                 }
             }
         }
@@ -630,7 +770,12 @@ impl Studio {
                 None => self.show_info("Nothing to redo"),
             },
             UICommand::Save => {
-                if self.doc.revision() == self.saved_revision {
+                let unsaved = self.has_unsaved_edits();
+                if let Some(c) = &mut self.conflict
+                    && !unsaved
+                {
+                    c.shown = true;
+                } else if self.doc.revision() == self.saved_revision {
                     self.show_info("Everything is saved");
                 } else {
                     self.save_now();
@@ -823,6 +968,7 @@ pub fn studio_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     let ctx = ui.ctx().clone();
     studio.commands.extend(UICommand::from_shortcuts(&ctx));
     panels::toolbar::toolbar_ui(ui, studio);
+    conflict::conflict_banner_ui(ui, studio);
     status_bar_ui(ui, studio);
     if studio.prefs.show_diagnostics && !studio.diagnostics.is_empty() {
         panels::diagnostics::diagnostics_ui(ui, studio);
@@ -854,6 +1000,7 @@ pub fn studio_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     panels::connections::connections_ui(&ctx, studio);
     panels::prices::prices_ui(&ctx, studio);
     panels::costs::costs_ui(&ctx, studio);
+    conflict::import_confirmation_ui(&ctx, studio);
     studio.run_commands(&ctx);
 }
 
@@ -916,6 +1063,7 @@ fn status_bar_ui(ui: &mut egui::Ui, studio: &Studio) {
                 SaveState::Dirty => ("Unsaved changes", theme::warning_color()),
                 SaveState::Saving => ("Saving…", ui.visuals().weak_text_color()),
                 SaveState::Failed => ("Not saved", theme::error_color()),
+                SaveState::Conflict => ("Not saved: changed elsewhere", theme::error_color()),
             };
             ui.label(RichText::new(save_text).color(save_color));
             ui.separator();

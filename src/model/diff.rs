@@ -1,0 +1,218 @@
+//! What changes between two versions of a project (an import over a stored project, another
+//! window's save): assets, resources and schedules added, removed or changed, by name.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use serde::Serialize;
+
+use super::Project;
+
+/// How many names a summary lists before "and N more".
+const NAMES_SHOWN: usize = 5;
+
+/// The changes from one project to another, each list sorted by name.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct ProjectChanges {
+    pub description_changed: bool,
+    pub assets_added: Vec<String>,
+    pub assets_removed: Vec<String>,
+    /// Assets whose definition, checks, dependencies or settings differ.
+    pub assets_changed: Vec<String>,
+    /// Assets only moved on the canvas.
+    pub assets_moved: Vec<String>,
+    pub resources_added: Vec<String>,
+    pub resources_removed: Vec<String>,
+    pub resources_changed: Vec<String>,
+    pub schedules_added: Vec<String>,
+    pub schedules_removed: Vec<String>,
+    pub schedules_changed: Vec<String>,
+}
+
+impl ProjectChanges {
+    /// What changes when `after` replaces `before`.
+    pub fn between(before: &Project, after: &Project) -> Self {
+        let mut c = Self {
+            description_changed: before.description != after.description,
+            ..Self::default()
+        };
+        let old: BTreeMap<&str, _> = before.assets.iter().map(|a| (a.key.as_str(), a)).collect();
+        let new: BTreeMap<&str, _> = after.assets.iter().map(|a| (a.key.as_str(), a)).collect();
+        (c.assets_added, c.assets_removed, c.assets_changed) = compare(&old, &new);
+        c.assets_moved = new
+            .keys()
+            .filter(|k| old.contains_key(*k) && !c.assets_changed.iter().any(|c| c == *k))
+            .filter(|k| {
+                let key = &new[*k].key;
+                before.layout.positions.get(key) != after.layout.positions.get(key)
+            })
+            .map(|k| (*k).to_owned())
+            .collect();
+        let old: BTreeMap<&str, _> = before
+            .resources
+            .iter()
+            .map(|r| (r.name.as_str(), r))
+            .collect();
+        let new: BTreeMap<&str, _> = after
+            .resources
+            .iter()
+            .map(|r| (r.name.as_str(), r))
+            .collect();
+        (c.resources_added, c.resources_removed, c.resources_changed) = compare(&old, &new);
+        let old: BTreeMap<&str, _> = before
+            .schedules
+            .iter()
+            .map(|s| (s.name.as_str(), s))
+            .collect();
+        let new: BTreeMap<&str, _> = after
+            .schedules
+            .iter()
+            .map(|s| (s.name.as_str(), s))
+            .collect();
+        (c.schedules_added, c.schedules_removed, c.schedules_changed) = compare(&old, &new);
+        c
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Self::default()
+    }
+
+    /// One line, e.g. "1 asset added (`daily_revenue`); 2 assets changed (a, b); resource
+    /// warehouse removed", or "no changes".
+    pub fn summary(&self) -> String {
+        let mut parts = Vec::new();
+        if self.description_changed {
+            parts.push("description changed".to_owned());
+        }
+        for (names, what) in [
+            (&self.assets_added, "added"),
+            (&self.assets_removed, "removed"),
+            (&self.assets_changed, "changed"),
+            (&self.assets_moved, "moved on the canvas"),
+        ] {
+            push(&mut parts, names, "asset", "assets", what);
+        }
+        for (names, what) in [
+            (&self.resources_added, "added"),
+            (&self.resources_removed, "removed"),
+            (&self.resources_changed, "changed"),
+        ] {
+            push(&mut parts, names, "resource", "resources", what);
+        }
+        for (names, what) in [
+            (&self.schedules_added, "added"),
+            (&self.schedules_removed, "removed"),
+            (&self.schedules_changed, "changed"),
+        ] {
+            push(&mut parts, names, "schedule", "schedules", what);
+        }
+        if parts.is_empty() {
+            "no changes".to_owned()
+        } else {
+            parts.join("; ")
+        }
+    }
+}
+
+/// Names only in `new`, only in `old`, and in both with different values.
+fn compare<T: PartialEq>(
+    old: &BTreeMap<&str, T>,
+    new: &BTreeMap<&str, T>,
+) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let added = new
+        .keys()
+        .filter(|k| !old.contains_key(*k))
+        .map(|k| (*k).to_owned())
+        .collect();
+    let removed = old
+        .keys()
+        .filter(|k| !new.contains_key(*k))
+        .map(|k| (*k).to_owned())
+        .collect();
+    let changed = new
+        .iter()
+        .filter(|(k, v)| old.get(*k).is_some_and(|o| o != *v))
+        .map(|(k, _)| (*k).to_owned())
+        .collect();
+    (added, removed, changed)
+}
+
+fn push(parts: &mut Vec<String>, names: &[String], one: &str, many: &str, what: &str) {
+    if names.is_empty() {
+        return;
+    }
+    let noun = if names.len() == 1 { one } else { many };
+    let mut shown = names
+        .iter()
+        .take(NAMES_SHOWN)
+        .cloned()
+        .collect::<Vec<_>>()
+        .join(", ");
+    if names.len() > NAMES_SHOWN {
+        let _ = write!(shown, " and {} more", names.len() - NAMES_SHOWN);
+    }
+    parts.push(format!("{} {noun} {what} ({shown})", names.len()));
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AssetKey, CanvasPos, ScheduleDefinition, synthetic};
+
+    #[test]
+    fn names_what_was_added_removed_changed_and_moved() {
+        let before = synthetic::generate("p", 12, 1);
+        let mut after = before.clone();
+        assert_eq!(
+            ProjectChanges::between(&before, &after).summary(),
+            "no changes"
+        );
+        let removed = after.assets.remove(0).key;
+        after.layout.positions.remove(&removed);
+        after.assets[0].description = "new words".into();
+        let moved = after.assets[1].key.clone();
+        after
+            .layout
+            .positions
+            .insert(moved.clone(), CanvasPos { x: -500.0, y: 3.0 });
+        let mut added = after.assets[2].clone();
+        added.key = AssetKey::new("zz_new");
+        after.assets.push(added);
+        after.schedules.push(ScheduleDefinition {
+            name: "nightly".into(),
+            cron: "0 3 * * *".into(),
+            selection: "*".into(),
+            enabled: true,
+        });
+        after.description = "other".into();
+        let c = ProjectChanges::between(&before, &after);
+        assert_eq!(c.assets_added, ["zz_new"]);
+        assert_eq!(c.assets_removed, [removed.as_str()]);
+        assert_eq!(c.assets_changed, [after.assets[0].key.as_str()]);
+        assert_eq!(c.assets_moved, [moved.as_str()]);
+        assert_eq!(c.schedules_added, ["nightly"]);
+        assert_eq!(
+            c.summary(),
+            format!(
+                "description changed; 1 asset added (zz_new); 1 asset removed ({removed}); 1 asset changed ({}); 1 asset moved on the canvas ({moved}); 1 schedule added (nightly)",
+                after.assets[0].key
+            )
+        );
+    }
+
+    #[test]
+    fn long_lists_are_cut_short() {
+        let before = synthetic::generate("p", 2, 1);
+        let mut after = before.clone();
+        for i in 0..28 {
+            let mut a = before.assets[0].clone();
+            a.key = AssetKey::new(format!("extra_{i:02}"));
+            after.assets.push(a);
+        }
+        let s = ProjectChanges::between(&before, &after).summary();
+        assert_eq!(
+            s,
+            "28 assets added (extra_00, extra_01, extra_02, extra_03, extra_04 and 23 more)"
+        );
+    }
+}
