@@ -361,6 +361,8 @@ fn inline(plan: &DslPlan, subs: &mut Vec<Substitution>) -> PolarsResult<DslPlan>
                 .collect::<PolarsResult<_>>()?,
             args: *args,
         },
+        // A plan whose schema polars already resolved: the plan it came from.
+        DslPlan::IR { dsl, .. } => inline(dsl, subs)?,
         // Anything else (caches shared by id, scans, sinks …) is left as it is.
         other => other.clone(),
     })
