@@ -705,6 +705,8 @@ fn a_bare_name_that_is_only_a_folder_is_refused_with_the_path_form() {
         &["costs", "customer_analytics"][..],
         &["submit", "customer_analytics"][..],
         &["check-aws", "customer_analytics"][..],
+        &["runs", "customer_analytics"][..],
+        &["export", "customer_analytics", "out"][..],
     ] {
         let o = medallion_in(&cwd, &ws, args);
         let out = text(&o);
@@ -716,6 +718,16 @@ fn a_bare_name_that_is_only_a_folder_is_refused_with_the_path_form() {
         );
         assert_eq!(out.lines().count(), 1, "{args:?}: {out}");
     }
+    let o = medallion(&ws, &["list", "--format", "json"]);
+    assert_eq!(json(&o), serde_json::json!([]), "nothing was imported");
+    // As a path, `runs` reads the name from the directory and imports nothing.
+    let o = medallion_in(
+        &cwd,
+        &ws,
+        &["runs", "./customer_analytics", "--format", "json"],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(json(&o), serde_json::json!([]));
     let o = medallion(&ws, &["list", "--format", "json"]);
     assert_eq!(json(&o), serde_json::json!([]), "nothing was imported");
 }

@@ -32,8 +32,11 @@ pub fn redact(text: &str) -> String {
     secrets::redact(text)
 }
 
-/// An event with every secret resolved in this process masked in its strings.
+/// An event with every secret resolved in this process masked in its strings, and no data
+/// value longer than [`crate::model::clip::MAX_VALUE_CHARS`] characters in them (an engine
+/// error quoting a 10 MB field is stored and shown clipped).
 pub fn redact_event(event: RunEvent) -> RunEvent {
+    let event = bound_event(event);
     let redactor = secrets::redactor();
     if redactor.is_empty() {
         return event;
@@ -43,6 +46,31 @@ pub fn redact_event(event: RunEvent) -> RunEvent {
     };
     redactor.redact_json(&mut value);
     serde_json::from_value(value).unwrap_or_else(|_| withheld(&event))
+}
+
+/// `event` with every long string bounded by [`crate::model::clip::bound_message`].
+fn bound_event(event: RunEvent) -> RunEvent {
+    fn bound(value: &mut serde_json::Value) -> bool {
+        match value {
+            serde_json::Value::String(s) => match crate::model::clip::bound_message(s) {
+                std::borrow::Cow::Borrowed(_) => false,
+                std::borrow::Cow::Owned(b) => {
+                    *s = b;
+                    true
+                }
+            },
+            serde_json::Value::Array(items) => items.iter_mut().fold(false, |c, v| bound(v) | c),
+            serde_json::Value::Object(map) => map.values_mut().fold(false, |c, v| bound(v) | c),
+            _ => false,
+        }
+    }
+    let Ok(mut value) = serde_json::to_value(&event) else {
+        return event;
+    };
+    if !bound(&mut value) {
+        return event;
+    }
+    serde_json::from_value(value).unwrap_or(event)
 }
 
 fn withheld(event: &RunEvent) -> RunEvent {

@@ -242,7 +242,12 @@ fn work(
         notify_here();
     };
     let mut ws = match Workspace::open(path) {
-        Ok(ws) => Some(ws),
+        Ok(mut ws) => {
+            // Runs left unfinished by a process that is gone end as failed before the studio
+            // shows any run.
+            super::liveness::end_dead_runs_quietly(&mut ws);
+            Some(ws)
+        }
         Err(e) => {
             tracing::error!(error = %e, "the job worker cannot open the workspace");
             emit(JobEvent::Failed {
@@ -433,6 +438,7 @@ fn handle(
             });
         }
         JobRequest::ListRuns { project } => {
+            super::liveness::end_dead_runs_quietly(ws);
             emit(match run::list_runs(ws, Some(&project), HISTORY_LIMIT) {
                 Ok(runs) => JobEvent::Runs(runs),
                 Err(e) => failed("list runs", &e),

@@ -4,6 +4,7 @@
 
 pub mod connections;
 pub mod jobs;
+pub mod liveness;
 pub mod plan;
 pub mod remote;
 pub mod report;
@@ -67,6 +68,11 @@ pub enum AppError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error("{}", crate::model::clip::write_failure(.path, .source))]
+    Write {
+        path: PathBuf,
+        source: std::io::Error,
+    },
     #[error("{0}")]
     BadRequest(String),
     #[error(transparent)]
@@ -84,8 +90,12 @@ pub fn workspace_path(explicit: Option<PathBuf>) -> Result<PathBuf, AppError> {
     }
 }
 
+/// Opens (creating and migrating if needed) a workspace, and ends as failed any run left
+/// unfinished by a process that is gone ([`liveness`]).
 pub fn open_workspace(path: &Path) -> Result<Workspace, AppError> {
-    Ok(Workspace::open(path)?)
+    let mut ws = Workspace::open(path)?;
+    liveness::end_dead_runs_quietly(&mut ws);
+    Ok(ws)
 }
 
 /// Reads and validates a project directory without touching the workspace.
@@ -354,6 +364,23 @@ pub fn load_named(ws: &Workspace, name: &str) -> Result<StoredProject, AppError>
             })
         }
         other => Ok(other?),
+    }
+}
+
+/// The project a filter argument names (`medallion runs PROJECT`), without importing anything:
+/// a bare name as given (runs of a removed project are still listed), unless there is no such
+/// stored project but a directory of that name is here; a path is the name in that directory.
+pub fn project_name_of(ws: &Workspace, target: &str) -> Result<String, AppError> {
+    match ProjectArg::parse(target) {
+        ProjectArg::Name(name) => {
+            if !ws.project_exists(name)? && Path::new(name).is_dir() {
+                return Err(AppError::NameIsADirectory {
+                    name: name.to_owned(),
+                });
+            }
+            Ok(name.to_owned())
+        }
+        ProjectArg::Dir(dir) => Ok(format::read_project(dir)?.project.name),
     }
 }
 

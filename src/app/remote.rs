@@ -388,6 +388,9 @@ fn submit_with(
             request.selection
         )));
     }
+    for key in &request.partitions {
+        super::run::check_partition(project, &ordered, key)?;
+    }
     let aws = connect(project, request.aws_resource.as_deref())?;
     // The compute planner (with this workspace's run history and prices) picks each asset's
     // tier and size; the dialog's overrides and --tier beat it.
@@ -465,6 +468,7 @@ fn submit_with(
     let request_json = serde_json::to_string(request)
         .map_err(|e| AppError::BadRequest(format!("cannot encode the request: {e}")))?;
     ws.create_remote_run(&run, &aws.resource, &request_json, &steps)?;
+    ws.set_run_owner(&run.id, super::liveness::current_owner())?;
     super::plan::record_estimates(
         ws,
         &run.id,
@@ -502,6 +506,7 @@ pub fn attach(
 /// next ones, carries out cancels. Runs another process drives are left alone. Returns the runs
 /// visited, with the error of each that could not be reconciled.
 pub fn reconcile(ws: &mut Workspace) -> Result<Vec<(String, Option<String>)>, AppError> {
+    super::liveness::end_dead_runs_quietly(ws);
     let mut out = Vec::new();
     for run_id in ws.unfinished_remote_runs()? {
         let me = driver_id();
@@ -530,6 +535,9 @@ pub fn spawn_reattach(path: &Path) -> std::io::Result<std::thread::JoinHandle<()
                     return;
                 }
             };
+            // Runs whose process is gone end first (a launch that never submitted is not
+            // reopened), then the remote runs still going are followed.
+            super::liveness::end_dead_runs_quietly(&mut ws);
             let runs = match ws.unfinished_remote_runs() {
                 Ok(r) => r,
                 Err(e) => {
@@ -846,7 +854,7 @@ impl<'w> Driver<'w> {
             // A local step runs inside one call of `start`: found still submitted, the process
             // that ran it stopped before it ended.
             StepStatus::Submitted if s.tier == ComputeTier::Local.as_str() => {
-                self.fail_step(s, LOCAL_INTERRUPTED.to_owned(), on_event)?;
+                self.fail_step(s, LOCAL_INTERRUPTED, on_event)?;
             }
             StepStatus::Submitted => self.poll(s, on_event)?,
             _ => {}
@@ -976,21 +984,38 @@ impl<'w> Driver<'w> {
     }
 
     /// Builds the step's plan (uploading inputs and local upstream data), writes it to S3 and
-    /// submits it — or, for a local step, runs it here.
+    /// submits it — or, for a local step, runs it here. A step that cannot get that far (no
+    /// AWS credentials, a bucket that does not exist, an input that cannot be read) fails at
+    /// once with the reason, and so does its run: nothing was submitted, so nothing on AWS
+    /// could finish it later.
     fn start(
         &mut self,
         mut s: RemoteStepRow,
         on_event: &mut dyn FnMut(&str, &RunEvent),
     ) -> Result<(), AppError> {
-        let plan = self.step_plan(&s)?;
-        let body = serde_json::to_vec(&plan)
-            .map_err(|e| AppError::BadRequest(format!("cannot encode the step plan: {e}")))?;
-        let plan_uri = self
-            .aws
-            .uri(&format!("_runs/{}/{}/plan.json", self.run_id, s.step_id));
-        self.aws
-            .put(&plan_uri, body)
-            .map_err(AppError::BadRequest)?;
+        let prepared = self.step_plan(&s).and_then(|plan| {
+            let body = serde_json::to_vec(&plan)
+                .map_err(|e| AppError::BadRequest(format!("cannot encode the step plan: {e}")))?;
+            let plan_uri = self
+                .aws
+                .uri(&format!("_runs/{}/{}/plan.json", self.run_id, s.step_id));
+            self.aws
+                .put(&plan_uri, body)
+                .map_err(AppError::BadRequest)?;
+            Ok((plan, plan_uri))
+        });
+        let (plan, plan_uri) = match prepared {
+            Ok(p) => p,
+            // The workspace itself failing is not the step's fault: the run stays as it is.
+            Err(e @ AppError::Store(_)) => return Err(e),
+            Err(e) => {
+                let error = format!(
+                    "could not be submitted: {}",
+                    super::redact(&format!("{e:#}"))
+                );
+                return self.fail_step(s, &error, on_event);
+            }
+        };
         s.plan_uri = Some(plan_uri);
         s.result_uri = Some(plan.result_uri.clone());
         if s.tier == ComputeTier::Local.as_str() {
@@ -1067,7 +1092,7 @@ impl<'w> Driver<'w> {
             .take_remote_lease(&self.run_id, &self.me, LEASE_SECS)?;
         match ran {
             Ok(results) => self.ingest_results(s, &results, on_event),
-            Err(e) => self.fail_step(s, e, on_event),
+            Err(e) => self.fail_step(s, &e, on_event),
         }
     }
 
@@ -1092,19 +1117,64 @@ impl<'w> Driver<'w> {
         Ok(results)
     }
 
-    /// Ends a step as failed with `error` (the run goes on to its end as a failure).
+    /// Ends a step as failed with `error` (the run goes on to its end as a failure). Its
+    /// assets that no event has finished yet finish failed with the same reason, so the run
+    /// view and the canvas show them failed, not queued.
     fn fail_step(
         &mut self,
         mut s: RemoteStepRow,
-        error: String,
+        error: &str,
         on_event: &mut dyn FnMut(&str, &RunEvent),
     ) -> Result<(), AppError> {
         let message = format!("step {}: {error}", s.step_id);
         s.status = StepStatus::Failure;
-        s.error = Some(error);
+        s.error = Some(error.to_owned());
         s.ended_at = Some(now());
         self.ws.save_remote_step(&self.run_id, &s)?;
-        self.log(LogLevel::Error, message, on_event)
+        self.log(LogLevel::Error, message, on_event)?;
+        let finished: BTreeSet<(AssetKey, Option<String>)> = self
+            .ws
+            .run_events(&self.run_id)?
+            .into_iter()
+            .filter_map(|e| match e {
+                RunEvent::StepFinished {
+                    asset, partition, ..
+                } => Some((asset, partition)),
+                _ => None,
+            })
+            .collect();
+        let partitions: Vec<Option<String>> = if s.partitions.is_empty() {
+            vec![None]
+        } else {
+            s.partitions.iter().cloned().map(Some).collect()
+        };
+        // Each asset gets the reason's first line (the whole of it is in the step's log line
+        // and the run's error), so a long platform message is not repeated per asset.
+        let mut short: String = error.lines().next().unwrap_or_default().to_owned();
+        if short.chars().count() > 200 {
+            short = short.chars().take(200).collect::<String>() + "…";
+        }
+        let short = format!("step {} failed: {short}", s.step_id);
+        let mut events = Vec::new();
+        for asset in &s.assets {
+            for partition in &partitions {
+                if !finished.contains(&(asset.clone(), partition.clone())) {
+                    events.push(RunEvent::StepFinished {
+                        asset: asset.clone(),
+                        partition: partition.clone(),
+                        outcome: crate::model::StepOutcome::Failed {
+                            error: short.clone(),
+                        },
+                        duration_ms: 0,
+                    });
+                }
+            }
+        }
+        if events.is_empty() {
+            Ok(())
+        } else {
+            self.emit(&events, on_event)
+        }
     }
 
     /// Reads new log lines of every child, then the results; finishes the step when every
@@ -1197,7 +1267,7 @@ impl<'w> Driver<'w> {
                         }
                         return self.fail_step(
                             s,
-                            format!("malformed result at {uri}: {e}"),
+                            &format!("malformed result at {uri}: {e}"),
                             on_event,
                         );
                     }
@@ -1232,13 +1302,13 @@ impl<'w> Driver<'w> {
                 if lower.contains("missing") || lower.contains("not found") {
                     self.status_errors.remove(&s.step_id);
                     let error = format!("{} no longer knows {id}: {e}", s.tier);
-                    return self.fail_step(s, error, on_event);
+                    return self.fail_step(s, &error, on_event);
                 }
                 if failures >= STATUS_ATTEMPTS {
                     self.status_errors.remove(&s.step_id);
                     return self.fail_step(
                         s,
-                        format!(
+                        &format!(
                             "the status of {id} could not be read {failures} times in a row: {e}"
                         ),
                         on_event,

@@ -17,6 +17,8 @@ use crate::store::Workspace;
 #[derive(Debug, Clone, Serialize)]
 pub struct RunReport {
     pub run: RunRecord,
+    /// From the run's start to its end; `None` while it goes.
+    pub duration_ms: Option<u64>,
     pub steps: Vec<StepLine>,
     pub materializations: Vec<AssetMaterialization>,
     pub checks: Vec<AssetCheckResult>,
@@ -36,6 +38,7 @@ pub fn build(ws: &Workspace, run_id: &str) -> Result<RunReport, AppError> {
     let run = ws.run(run_id)?;
     let events = ws.run_events(run_id)?;
     let mut report = RunReport {
+        duration_ms: run.duration_ms(),
         run,
         steps: Vec::new(),
         materializations: Vec::new(),
@@ -134,7 +137,7 @@ pub fn to_html(r: &RunReport) -> String {
     };
     let _ = write!(
         h,
-        "<h1>Quality report: {project}</h1><p>Run <code>{id}</code> · <span class=\"{status_class}\">{status}</span> · selection <code>{sel}</code>{part} · started {start} · ended {end}</p>",
+        "<h1>Quality report: {project}</h1><p>Run <code>{id}</code> · <span class=\"{status_class}\">{status}</span> · selection <code>{sel}</code>{part} · started {start} · ended {end} · took {took}</p>",
         project = esc(&r.run.project),
         id = esc(&r.run.id),
         status = r.run.status,
@@ -147,6 +150,9 @@ pub fn to_html(r: &RunReport) -> String {
             .unwrap_or_default(),
         start = esc(r.run.started_at.as_deref().unwrap_or("—")),
         end = esc(r.run.ended_at.as_deref().unwrap_or("—")),
+        took = r
+            .duration_ms
+            .map_or_else(|| "—".to_owned(), crate::model::format_duration_ms),
     );
     let passed = r.checks.iter().filter(|c| c.passed).count();
     let _ = write!(
@@ -289,7 +295,7 @@ pub fn export_html(
     path: &std::path::Path,
 ) -> Result<std::path::PathBuf, AppError> {
     let html = to_html(&build(ws, run_id)?);
-    let io = |source| AppError::Io {
+    let io = |source| AppError::Write {
         path: path.to_owned(),
         source,
     };

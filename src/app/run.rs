@@ -3,9 +3,9 @@
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
-use std::sync::atomic::AtomicBool;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 
@@ -16,7 +16,7 @@ use crate::model::{
     AssetGraph, AssetKey, AssetSelection, PartitionsDefinition, Project, RunEvent, RunRecord,
     RunStatus,
 };
-use crate::store::{StoredProject, Workspace};
+use crate::store::{StoreError, StoredProject, Workspace};
 
 /// What to materialize.
 #[derive(Debug, Clone)]
@@ -34,6 +34,37 @@ pub struct MaterializeRequest {
 pub struct RunSummary {
     pub run: RunRecord,
     pub events: Vec<RunEvent>,
+}
+
+/// Refuses a partition key before anything runs: the selection must hold a partitioned asset,
+/// and the key must be one of its partitions (a date on or after a daily set's start and not
+/// after its end, or one of the static keys).
+pub fn check_partition(
+    project: &Project,
+    selected: &[AssetKey],
+    key: &str,
+) -> Result<(), AppError> {
+    let mut partitioned = selected
+        .iter()
+        .filter_map(|k| project.asset(k))
+        .filter(|a| a.partitions.is_partitioned())
+        .peekable();
+    if partitioned.peek().is_none() {
+        let what = match selected {
+            [one] => format!("asset {one} is not partitioned"),
+            _ => "no selected asset is partitioned".to_owned(),
+        };
+        return Err(AppError::BadRequest(format!(
+            "{what}, so partition `{key}` means nothing; run it without --partition"
+        )));
+    }
+    for asset in partitioned {
+        asset
+            .partitions
+            .check_key(key)
+            .map_err(|e| AppError::BadRequest(format!("asset {}: {e}", asset.key)))?;
+    }
+    Ok(())
 }
 
 /// Expands `A..B` (inclusive) into the partition keys of the selected assets' partitions
@@ -114,6 +145,10 @@ pub struct CleanupReport {
     pub dry_run: bool,
     /// Files removed (or that would be), oldest first: asset, partition, run and bytes.
     pub removed: Vec<RemovedFile>,
+    /// Files no materialization names, of runs that have ended (killed mid-run, or whose
+    /// record could not be stored): temporary `.partial` files and unrecorded Parquet files.
+    pub leftovers: Vec<RemovedFile>,
+    /// Bytes of `removed` and `leftovers`.
     pub bytes: u64,
     /// Files left alone, with the reason (outside this workspace's store, or not removable).
     pub skipped: Vec<String>,
@@ -132,13 +167,16 @@ pub struct RemovedFile {
 /// Removes the files of a project's materializations beyond the newest `keep` of each asset and
 /// partition. The newest is never touched, so incremental runs and previews keep working; the
 /// rows stay in the workspace (history, row counts over time, reports). Only files under this
-/// workspace's materialization directory are removed — never a remote run's objects.
+/// workspace's materialization directory are removed — never a remote run's objects. Runs
+/// whose process is gone are ended first, so they never hold files back; then the files of
+/// ended runs that no materialization names (`.partial` files, unrecorded Parquet) go too.
 pub fn clean_up_materializations(
     ws: &mut Workspace,
     project: &str,
     keep: usize,
     dry_run: bool,
 ) -> Result<CleanupReport, AppError> {
+    super::liveness::end_dead_runs_quietly(ws);
     let keep = keep.max(1);
     let root = store_dir(ws, project);
     let mut report = CleanupReport {
@@ -190,7 +228,128 @@ pub fn clean_up_materializations(
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
         ws.mark_purged(&purged, &now)?;
     }
+    remove_leftovers(ws, project, &root, &mut report)?;
     Ok(report)
+}
+
+/// A file under a project's store directory: `<asset>/<partition dir>/<run>.parquet`, or the
+/// same with `.partial` while a run writes it.
+struct StoreFile {
+    asset: AssetKey,
+    partition_dir: String,
+    run_id: String,
+    partial: bool,
+    path: PathBuf,
+}
+
+fn store_files(root: &Path) -> Vec<StoreFile> {
+    let dirs = |p: &Path| -> Vec<(String, PathBuf)> {
+        std::fs::read_dir(p)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .map(|e| (e.file_name().to_string_lossy().into_owned(), e.path()))
+            .collect()
+    };
+    let mut files = Vec::new();
+    for (asset, asset_path) in dirs(root) {
+        if !asset_path.is_dir() {
+            continue;
+        }
+        for (partition_dir, partition_path) in dirs(&asset_path) {
+            if !partition_path.is_dir() {
+                continue;
+            }
+            for (name, path) in dirs(&partition_path) {
+                let (run_id, partial) = if let Some(r) = name.strip_suffix(".parquet.partial") {
+                    (r, true)
+                } else if let Some(r) = name.strip_suffix(".parquet") {
+                    (r, false)
+                } else {
+                    continue;
+                };
+                if path.is_file() {
+                    files.push(StoreFile {
+                        asset: AssetKey::new(asset.clone()),
+                        partition_dir: partition_dir.clone(),
+                        run_id: run_id.to_owned(),
+                        partial,
+                        path,
+                    });
+                }
+            }
+        }
+    }
+    files.sort_by(|a, b| a.path.cmp(&b.path));
+    files
+}
+
+/// Removes (or, for a dry run, lists) the files of ended runs that no materialization names.
+/// A file of a run still going stays (it may still write or record it), and so does a file of a
+/// run this workspace does not know (another workspace in the same directory may own it).
+fn remove_leftovers(
+    ws: &Workspace,
+    project: &str,
+    root: &Path,
+    report: &mut CleanupReport,
+) -> Result<(), AppError> {
+    let named: std::collections::BTreeSet<(AssetKey, String, String)> = ws
+        .recorded_materializations(project)?
+        .into_iter()
+        .map(|(asset, partition, run)| (asset, engine::partition_dir(partition.as_deref()), run))
+        .collect();
+    let mut ended: std::collections::BTreeMap<String, bool> = std::collections::BTreeMap::new();
+    for file in store_files(root) {
+        if !file.partial
+            && named.contains(&(
+                file.asset.clone(),
+                file.partition_dir.clone(),
+                file.run_id.clone(),
+            ))
+        {
+            continue;
+        }
+        let run_ended = match ended.get(&file.run_id) {
+            Some(e) => *e,
+            None => {
+                let e = match ws.run(&file.run_id) {
+                    Ok(run) => run.project == project && run.status.is_finished(),
+                    Err(StoreError::NoSuchRun { .. }) => false,
+                    Err(e) => return Err(e.into()),
+                };
+                ended.insert(file.run_id.clone(), e);
+                e
+            }
+        };
+        if !run_ended {
+            continue;
+        }
+        let bytes = std::fs::metadata(&file.path).map_or(0, |m| m.len());
+        if !report.dry_run {
+            match std::fs::remove_file(&file.path) {
+                Ok(()) => {}
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => {
+                    report
+                        .skipped
+                        .push(format!("{} ({}): {e}", file.asset, file.path.display()));
+                    continue;
+                }
+            }
+            if let Some(dir) = file.path.parent() {
+                let _ = std::fs::remove_dir(dir);
+            }
+        }
+        report.bytes += bytes;
+        report.leftovers.push(RemovedFile {
+            asset: file.asset,
+            partition: (file.partition_dir != "_").then_some(file.partition_dir),
+            run_id: file.run_id,
+            location: file.path.to_string_lossy().into_owned(),
+            bytes,
+        });
+    }
+    Ok(())
 }
 
 pub fn store_dir(ws: &Workspace, project: &str) -> PathBuf {
@@ -243,6 +402,9 @@ pub fn materialize(
         )));
     }
     let steps = resolve_selection(project, &request.selection)?;
+    for key in request.partitions.iter().flatten() {
+        check_partition(project, &steps, key)?;
+    }
     let project_dir = stored
         .source_dir
         .clone()
@@ -259,7 +421,8 @@ pub fn materialize(
         engine::memory::check_fits(project, &project_dir, &steps, partition.as_deref())
             .map_err(|e| AppError::BadRequest(e.to_string()))?;
     }
-    for partition in partitions {
+    let count = partitions.len();
+    for (index, partition) in partitions.into_iter().enumerate() {
         let run = RunRecord {
             id: new_run_id(),
             project: project.name.clone(),
@@ -274,6 +437,7 @@ pub fn materialize(
             error: None,
         };
         ws.create_run(&run)?;
+        ws.set_run_owner(&run.id, super::liveness::current_owner())?;
         let plan = RunPlan {
             run_id: run.id.clone(),
             project: project.clone(),
@@ -284,11 +448,30 @@ pub fn materialize(
             force: request.force,
             previous: ws.latest_materializations(&project.name)?,
         };
-        let events = execute_recorded(ws, plan, on_event, cancel)?;
-        summaries.push(RunSummary {
-            run: ws.run(&run.id)?,
-            events,
+        let recorded = execute_recorded(ws, plan, on_event, cancel)?;
+        let Some(error) = recorded.unrecorded else {
+            summaries.push(RunSummary {
+                run: ws.run(&run.id)?,
+                events: recorded.events,
+            });
+            continue;
+        };
+        // The workspace cannot take the run's record: the run failed, whatever the stored row
+        // says, and nothing more runs (or is cleaned up) until it can.
+        let mut failed = ws.run(&run.id).unwrap_or(run);
+        failed.status = RunStatus::Failure;
+        let left = count - index - 1;
+        failed.error = Some(if left > 0 {
+            format!("{error}; the {left} partition(s) after this one were not run")
+        } else {
+            error
         });
+        failed.ended_at.get_or_insert_with(now);
+        summaries.push(RunSummary {
+            run: failed,
+            events: recorded.events,
+        });
+        return Ok(summaries);
     }
     // Retention: old files go once the run is recorded. A failed clean-up never fails the run.
     match keep_materializations() {
@@ -311,96 +494,249 @@ pub fn materialize(
     Ok(summaries)
 }
 
-/// Executes a plan on a named thread; this thread persists and forwards its events.
+/// How long a run waits for a workspace that another process keeps locked before it gives up
+/// recording and fails: `MEDALLION_RECORD_WAIT_SECS`, default 30 s. Each attempt also waits up
+/// to `SQLite`'s busy timeout (3 s), so a lock held for a moment never fails a run.
+pub fn record_patience() -> Duration {
+    Duration::from_secs(
+        std::env::var("MEDALLION_RECORD_WAIT_SECS")
+            .ok()
+            .and_then(|v| v.trim().parse().ok())
+            .unwrap_or(30),
+    )
+}
+
+/// What executing and recording one run gave.
+struct Recorded {
+    /// The events stored in the workspace, in order (with the run's final event).
+    events: Vec<RunEvent>,
+    /// Why the run's events could not all be stored: the run failed with this.
+    unrecorded: Option<String>,
+}
+
+/// Stores a run's events in batches; waits out a locked workspace up to the patience, and
+/// after that (or any other store error) stores nothing more.
+struct Recorder<'w> {
+    ws: &'w mut Workspace,
+    run_id: String,
+    seq: u64,
+    /// Events not stored yet, each with the time it happened.
+    pending: Vec<(String, RunEvent)>,
+    recorded: Vec<RunEvent>,
+    /// When the first attempt that found the workspace locked began (reset by a success).
+    locked_since: Option<Instant>,
+    patience: Duration,
+    /// Why recording gave up.
+    failed: Option<StoreError>,
+    /// The wait for a lock was announced (once per wait).
+    said_waiting: bool,
+}
+
+impl Recorder<'_> {
+    fn flush(&mut self) {
+        if self.pending.is_empty() || self.failed.is_some() {
+            return;
+        }
+        let attempt = Instant::now();
+        let stamped: Vec<(&str, &RunEvent)> =
+            self.pending.iter().map(|(t, e)| (t.as_str(), e)).collect();
+        match self
+            .ws
+            .append_stamped_run_events(&self.run_id, self.seq, &stamped)
+        {
+            Ok(()) => {
+                self.seq += self.pending.len() as u64;
+                self.recorded.extend(self.pending.drain(..).map(|(_, e)| e));
+                self.locked_since = None;
+                self.said_waiting = false;
+            }
+            Err(StoreError::Locked { path })
+                if self.locked_since.get_or_insert(attempt).elapsed() < self.patience =>
+            {
+                if !self.said_waiting {
+                    self.said_waiting = true;
+                    tracing::warn!(
+                        "run {}: another process holds the workspace {} locked; waiting up to {} s to record the run",
+                        self.run_id,
+                        path.display(),
+                        self.patience.as_secs()
+                    );
+                }
+            }
+            Err(e) => {
+                tracing::debug!(run = %self.run_id, error = %e, "could not record run events");
+                self.failed = Some(e);
+            }
+        }
+    }
+
+    /// Flushes until everything is stored or recording gives up.
+    fn flush_all(&mut self) {
+        loop {
+            self.flush();
+            if self.pending.is_empty() || self.failed.is_some() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    }
+}
+
+/// Why a run could not be recorded, in a sentence about the run (a store error alone says
+/// "nothing was written", which is not so here: the run's record exists).
+fn recording_failure(e: &StoreError, waited: Option<Duration>) -> String {
+    match e {
+        StoreError::Locked { path } => format!(
+            "its events and materializations could not be recorded: another process kept the workspace {} locked for {} s",
+            path.display(),
+            waited.unwrap_or_default().as_secs()
+        ),
+        other => format!("its events and materializations could not be recorded: {other}"),
+    }
+}
+
+/// Executes a plan on a named thread; this thread persists and forwards its events. The run's
+/// last event (`RunFinished`) is forwarded only once it is stored: a run whose events cannot
+/// be stored fails with that reason, and the files it wrote that no stored row names are
+/// removed.
 fn execute_recorded(
     ws: &mut Workspace,
     plan: RunPlan,
     on_event: &mut dyn FnMut(&str, &RunEvent),
     cancel: &Arc<AtomicBool>,
-) -> Result<Vec<RunEvent>, AppError> {
+) -> Result<Recorded, AppError> {
     let run_id = plan.run_id.clone();
-    let (tx, rx) = mpsc::sync_channel::<RunEvent>(1024);
-    let cancel_flag = Arc::clone(cancel);
+    let store_root = plan.store_dir.clone();
+    let (tx, rx) = mpsc::sync_channel::<(String, RunEvent)>(1024);
+    // The engine stops at this flag: the caller's cancel, or recording that gave up.
+    let stop = Arc::new(AtomicBool::new(cancel.load(Ordering::Relaxed)));
+    let stop_flag = Arc::clone(&stop);
     let fetcher = super::connections::fetcher();
     let worker = std::thread::Builder::new()
         .name(format!("medallion-run-{run_id}"))
         .spawn(move || {
-            // Secrets are resolved on this thread; events are redacted before they leave it.
+            // Secrets are resolved on this thread; events are redacted before they leave it,
+            // and stamped with the time they happened.
             let mut emit = |e: RunEvent| {
-                let _ = tx.send(super::connections::redact_event(e));
+                let _ = tx.send((now(), super::connections::redact_event(e)));
             };
-            engine::execute_with(&plan, fetcher.as_ref(), &mut emit, &cancel_flag)
+            engine::execute_with(&plan, fetcher.as_ref(), &mut emit, &stop_flag)
         })
         .map_err(|e| AppError::BadRequest(format!("cannot start the run thread: {e}")))?;
-    let mut all = Vec::new();
-    let mut pending: Vec<RunEvent> = Vec::new();
-    let mut seq = 0u64;
-    let mut store_error = None;
+    let mut rec = Recorder {
+        ws,
+        run_id: run_id.clone(),
+        seq: 0,
+        pending: Vec::new(),
+        recorded: Vec::new(),
+        locked_since: None,
+        patience: record_patience(),
+        failed: None,
+        said_waiting: false,
+    };
+    let mut finish: Option<RunEvent> = None;
+    let mut heartbeat = Instant::now();
     loop {
+        if cancel.load(Ordering::Relaxed) || rec.failed.is_some() {
+            stop.store(true, Ordering::Relaxed);
+        }
+        if heartbeat.elapsed() >= super::liveness::HEARTBEAT_EVERY && rec.failed.is_none() {
+            heartbeat = Instant::now();
+            if let Err(e) = rec.ws.heartbeat_run(&run_id) {
+                tracing::debug!(run = %run_id, error = %e, "no heartbeat this time");
+            }
+        }
         match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok(event) => {
-                on_event(&run_id, &event);
-                let finished = matches!(event, RunEvent::RunFinished { .. });
-                pending.push(event);
-                if finished || pending.len() >= 64 {
-                    flush(
-                        ws,
-                        &run_id,
-                        &mut seq,
-                        &mut pending,
-                        &mut all,
-                        &mut store_error,
-                    );
+            Ok((at, event)) => {
+                let last = matches!(event, RunEvent::RunFinished { .. });
+                if last {
+                    finish = Some(event.clone());
+                } else {
+                    on_event(&run_id, &event);
+                }
+                rec.pending.push((at, event));
+                if last || rec.pending.len() >= 64 {
+                    rec.flush();
                 }
             }
-            Err(mpsc::RecvTimeoutError::Timeout) => flush(
-                ws,
-                &run_id,
-                &mut seq,
-                &mut pending,
-                &mut all,
-                &mut store_error,
-            ),
+            Err(mpsc::RecvTimeoutError::Timeout) => rec.flush(),
             Err(mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
-    flush(
-        ws,
-        &run_id,
-        &mut seq,
-        &mut pending,
-        &mut all,
-        &mut store_error,
-    );
+    rec.flush_all();
     if worker.join().is_err() {
-        ws.set_run_status(&run_id, RunStatus::Failure, Some("the run thread crashed"))?;
+        rec.ws
+            .set_run_status(&run_id, RunStatus::Failure, Some("the run thread crashed"))?;
         return Err(AppError::BadRequest(format!("run {run_id} crashed")));
     }
-    if let Some(e) = store_error {
-        return Err(e);
+    let Some(error) = rec.failed.take() else {
+        if let Some(event) = &finish {
+            on_event(&run_id, event);
+        }
+        return Ok(Recorded {
+            events: rec.recorded,
+            unrecorded: None,
+        });
+    };
+    // Recording gave up: remove what the run wrote that no stored row names, and try once to
+    // store the failure itself.
+    let waited = rec.locked_since.map(|t| t.elapsed());
+    let (mut removed, mut kept) = (0usize, Vec::new());
+    for (_, event) in &rec.pending {
+        let RunEvent::Materialization(m) = event else {
+            continue;
+        };
+        let path = Path::new(&m.location);
+        let own = path.starts_with(&store_root)
+            && path.file_name() == Some(std::ffi::OsStr::new(&format!("{run_id}.parquet")));
+        if !own {
+            continue;
+        }
+        match std::fs::remove_file(path) {
+            Ok(()) => removed += 1,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+            Err(e) => kept.push(format!("{} ({e})", m.location)),
+        }
     }
-    Ok(all)
+    let mut message = format!(
+        "{}; the {removed} file(s) it wrote were removed",
+        recording_failure(&error, waited)
+    );
+    if !kept.is_empty() {
+        message = format!(
+            "{message}; {} could not be removed ({}): `medallion gc` removes them",
+            kept.len(),
+            kept.join(", ")
+        );
+    }
+    let finished = RunEvent::RunFinished {
+        status: RunStatus::Failure,
+        error: Some(message.clone()),
+    };
+    let at = now();
+    match rec
+        .ws
+        .append_stamped_run_events(&run_id, rec.seq, &[(at.as_str(), &finished)])
+    {
+        Ok(()) => {}
+        Err(e) => tracing::warn!(
+            "run {run_id}: its failure could not be recorded either ({}); the next command that opens the workspace after this process has ended marks it failed",
+            match e {
+                StoreError::Locked { .. } => "the workspace is still locked".to_owned(),
+                other => other.to_string(),
+            }
+        ),
+    }
+    on_event(&run_id, &finished);
+    rec.recorded.push(finished);
+    Ok(Recorded {
+        events: rec.recorded,
+        unrecorded: Some(message),
+    })
 }
 
-fn flush(
-    ws: &mut Workspace,
-    run_id: &str,
-    seq: &mut u64,
-    pending: &mut Vec<RunEvent>,
-    all: &mut Vec<RunEvent>,
-    store_error: &mut Option<AppError>,
-) {
-    if pending.is_empty() {
-        return;
-    }
-    if store_error.is_none()
-        && let Err(e) = ws.append_run_events(run_id, *seq, pending)
-    {
-        tracing::error!(run = run_id, error = %e, "could not record run events");
-        *store_error = Some(e.into());
-    }
-    *seq += pending.len() as u64;
-    all.append(pending);
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 /// The first rows of an asset, from stored upstream materializations where there are any.

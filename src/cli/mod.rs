@@ -17,7 +17,8 @@ use crate::model::{Diagnostic, DiagnosticSeverity};
 
 /// Exit code: everything succeeded.
 pub const EXIT_OK: u8 = 0;
-/// Exit code: a run or a check failed.
+/// Exit code: a run or a check failed — also a run whose events could not be stored in the
+/// workspace (it failed; the workspace was written as far as it could be).
 pub const EXIT_FAILED: u8 = 1;
 /// Exit code: bad input or usage.
 pub const EXIT_BAD_INPUT: u8 = 2;
@@ -100,8 +101,10 @@ pub enum Command {
         /// Also write each selected asset as <asset>.parquet and <asset>.csv into DIR
         #[arg(long, value_name = "DIR")]
         export_dir: Option<PathBuf>,
-        /// Decimals for floating-point numbers in exported CSV (default: as many as needed)
-        #[arg(long, value_name = "N")]
+        /// Decimals for floating-point numbers in exported CSV, 0 to 32 (default: as many as
+        /// needed)
+        #[arg(long, value_name = "N",
+              value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=32))]
         float_precision: Option<usize>,
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
@@ -118,7 +121,7 @@ pub enum Command {
     },
     /// List runs, newest first
     Runs {
-        /// Only runs of this project
+        /// Only runs of this project: a stored project's name, or a project directory as a path
         project: Option<String>,
         #[arg(long, default_value_t = 50)]
         limit: usize,
@@ -153,8 +156,9 @@ pub enum Command {
     },
     /// Write sample inputs with the shape and dirt of the example workload (customers.csv, orders.csv)
     SampleData {
-        /// Base customers; orders are 10 × this
-        #[arg(long, default_value_t = 1000)]
+        /// Base customers, at most 100,000,000; orders are 10 × this
+        #[arg(long, default_value_t = 1000,
+              value_parser = clap::builder::RangedU64ValueParser::<u64>::new().range(0..=100_000_000))]
         customers: u64,
         #[arg(long, default_value_t = 42)]
         seed: u64,
@@ -284,10 +288,25 @@ pub fn main() -> ExitCode {
     match run(cli) {
         Ok(code) => ExitCode::from(code),
         Err(e) => {
-            eprintln!("error: {}", app::redact(&format!("{e:#}")));
+            eprintln!("error: {}", error_sentence(&e));
             ExitCode::from(EXIT_BAD_INPUT)
         }
     }
+}
+
+/// An error as one sentence: the message and each cause it does not already say (an `SQLite`
+/// error was once said three times, each layer repeating the one below), secrets masked,
+/// data values clipped.
+pub fn error_sentence(e: &anyhow::Error) -> String {
+    let mut text = e.to_string();
+    for cause in e.chain().skip(1) {
+        let c = cause.to_string();
+        let tail = c.rsplit(": ").next().unwrap_or(&c);
+        if !text.contains(&c) && !text.contains(tail) {
+            text = format!("{text}: {c}");
+        }
+    }
+    crate::model::clip::bound_message(&app::redact(&text)).into_owned()
 }
 
 /// mimalloc's index of `mi_option_purge_delay` in the `mi_option_e` enum of mimalloc 3, which
@@ -499,14 +518,16 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             let ws = app::open_workspace(&app::workspace_path(workspace)?)?;
             let report = app::report::build(&ws, &run_id)?;
             if let Some(path) = &html {
-                std::fs::write(path, app::report::to_html(&report))
-                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+                std::fs::write(path, app::report::to_html(&report)).map_err(|e| {
+                    anyhow::anyhow!("{}", crate::model::clip::write_failure(path, &e))
+                })?;
                 println!("wrote {}", path.display());
             }
             if let Some(path) = &json {
                 let text = serde_json::to_string_pretty(&report)?;
-                std::fs::write(path, text + "\n")
-                    .map_err(|e| anyhow::anyhow!("cannot write {}: {e}", path.display()))?;
+                std::fs::write(path, text + "\n").map_err(|e| {
+                    anyhow::anyhow!("{}", crate::model::clip::write_failure(path, &e))
+                })?;
                 println!("wrote {}", path.display());
             }
             Ok(EXIT_OK)
@@ -517,7 +538,11 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             dir,
         } => {
             let (c, o) = app::write_sample_data(&dir, customers, seed).map_err(|e| {
-                anyhow::anyhow!("cannot write sample data to {}: {e}", dir.display())
+                if crate::model::clip::is_disk_full(&e) {
+                    anyhow::anyhow!("{}", crate::model::clip::disk_full(&dir))
+                } else {
+                    anyhow::anyhow!("cannot write sample data to {}: {e}", dir.display())
+                }
             })?;
             println!(
                 "wrote {} ({c} rows) and {} ({o} rows)",

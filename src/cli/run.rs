@@ -176,6 +176,16 @@ pub fn materialize(workspace: &Path, args: &MaterializeArgs<'_>) -> anyhow::Resu
                     s.run.status,
                     checks.len()
                 );
+                // The run's error, when its last event did not already say it.
+                let said = s.events.iter().rev().find_map(|e| match e {
+                    RunEvent::RunFinished { error, .. } => Some(error.clone()),
+                    _ => None,
+                });
+                if let Some(error) = &s.run.error
+                    && said.flatten().as_ref() != Some(error)
+                {
+                    println!("  {}", app::redact(error));
+                }
             }
             for p in &exported {
                 println!("wrote {}", p.display());
@@ -216,7 +226,7 @@ fn run_json(s: &app::run::RunSummary) -> serde_json::Value {
         })
         .collect();
     serde_json::json!({
-        "run_id": s.run.id, "status": s.run.status, "partition": s.run.partition,
+        "run_id": s.run.id, "status": s.run.status, "error": s.run.error, "partition": s.run.partition,
         "steps": steps, "checks": checks, "materializations": materializations,
     })
 }
@@ -313,13 +323,30 @@ pub fn gc(
                     f.bytes
                 );
             }
+            for f in &report.leftovers {
+                println!(
+                    "{verb} {} {}run {}: {} ({} bytes)",
+                    f.asset,
+                    f.partition
+                        .as_deref()
+                        .map(|p| format!("partition {p} "))
+                        .unwrap_or_default(),
+                    f.run_id,
+                    if f.location.ends_with(".partial") {
+                        "a temporary file left by a run that ended"
+                    } else {
+                        "a file no materialization names, of a run that ended"
+                    },
+                    f.bytes
+                );
+            }
             for s in &report.skipped {
                 println!("left alone: {s}");
             }
             println!(
                 "{}: {verb} {} file(s), {:.1} MB; the newest {} of each asset and partition stay",
                 report.project,
-                report.removed.len(),
+                report.removed.len() + report.leftovers.len(),
                 report.bytes as f64 / 1e6,
                 report.keep
             );
@@ -336,24 +363,49 @@ pub fn runs(
 ) -> anyhow::Result<u8> {
     let mut ws = app::open_workspace(workspace)?;
     super::remote::reconcile_quietly(&mut ws);
-    let runs = app::run::list_runs(&ws, project, limit)?;
+    let project = project.map(|p| app::project_name_of(&ws, p)).transpose()?;
+    let runs = app::run::list_runs(&ws, project.as_deref(), limit)?;
     match format {
-        OutputFormat::Json => print_json(&runs)?,
+        OutputFormat::Json => {
+            /// A run with its duration (from its start and end, when it has both).
+            #[derive(serde::Serialize)]
+            struct Line<'a> {
+                #[serde(flatten)]
+                run: &'a crate::model::RunRecord,
+                duration_ms: Option<u64>,
+            }
+            let lines: Vec<Line<'_>> = runs
+                .iter()
+                .map(|run| Line {
+                    run,
+                    duration_ms: run.duration_ms(),
+                })
+                .collect();
+            print_json(&lines)?;
+        }
         OutputFormat::Text => {
             if runs.is_empty() {
                 println!("no runs yet; start one with `medallion materialize PROJECT`");
             }
             for r in runs {
                 println!(
-                    "{}  {:<9} {:<14} {:<20} {:<24} {}{}",
+                    "{}  {:<9} {:>9} {:<14} {:<20} {:<24} {}{}{}",
                     r.id,
                     r.status.as_str(),
+                    r.duration_ms()
+                        .map_or_else(|| "-".to_owned(), crate::model::format_duration_ms),
                     r.target,
                     r.project,
                     r.selection,
                     r.created_at,
                     r.partition
+                        .as_ref()
                         .map(|p| format!("  partition {p}"))
+                        .unwrap_or_default(),
+                    r.error
+                        .as_ref()
+                        .filter(|_| r.status == RunStatus::Failure)
+                        .map(|e| format!("\n    {}", app::redact(e)))
                         .unwrap_or_default()
                 );
             }

@@ -18,50 +18,19 @@ use serde::Serialize;
 use crate::model::pricing::ids;
 use crate::model::{ComputeTier, PriceTable};
 
-/// Lambda's largest memory size (MB) and longest run (s).
-pub const LAMBDA_MAX_MEMORY_MB: u32 = 10_240;
-pub const LAMBDA_MIN_MEMORY_MB: u32 = 128;
+/// The tiers' limits live in the model, where validation checks hints against them too.
+pub use crate::model::compute::{
+    FARGATE_MAX_MEMORY_MB, FARGATE_MAX_VCPU, LAMBDA_MAX_MEMORY_MB, LAMBDA_MIN_MEMORY_MB,
+    fargate_size, fargate_sizes,
+};
+
+/// Lambda's longest run (s): `model::compute::LAMBDA_MAX_TIMEOUT_SECS` as seconds.
 pub const LAMBDA_MAX_DURATION_SECS: f64 = 900.0;
 /// Fargate (and pods on EKS Fargate) bill at least a minute per task.
 pub const FARGATE_MINIMUM_BILLED_SECS: f64 = 60.0;
 /// EC2 Linux instances bill per second with a 1-minute minimum.
 pub const EC2_MINIMUM_BILLED_SECS: f64 = 60.0;
 pub const MB_PER_GB: f64 = 1024.0;
-
-/// The vCPU sizes Fargate offers and, for each, the memory (GB) it can have.
-pub fn fargate_sizes() -> Vec<(f64, Vec<u32>)> {
-    vec![
-        (0.25, vec![1, 2]), // and 0.5 GB, below
-        (0.5, (1..=4).collect()),
-        (1.0, (2..=8).collect()),
-        (2.0, (4..=16).collect()),
-        (4.0, (8..=30).collect()),
-        (8.0, (16..=60).step_by(4).collect()),
-        (16.0, (32..=120).step_by(8).collect()),
-    ]
-}
-
-/// Fargate's largest task.
-pub const FARGATE_MAX_VCPU: f64 = 16.0;
-pub const FARGATE_MAX_MEMORY_MB: u32 = 120 * 1024;
-
-/// The smallest valid Fargate size (vCPU, memory MB) with at least `vcpu` and `memory_mb`, or
-/// `None` when nothing is that big. Smallest vCPU first, then smallest memory — which is also
-/// the cheapest, since a larger vCPU size only allows more memory.
-pub fn fargate_size(vcpu: f64, memory_mb: u32) -> Option<(f64, u32)> {
-    if vcpu <= 0.25 && memory_mb <= 512 {
-        return Some((0.25, 512));
-    }
-    fargate_sizes()
-        .into_iter()
-        .filter(|(cpu, _)| *cpu + 1e-9 >= vcpu)
-        .find_map(|(cpu, gbs)| {
-            gbs.into_iter()
-                .map(|gb| gb * 1024)
-                .find(|mb| *mb >= memory_mb)
-                .map(|mb| (cpu, mb))
-        })
-}
 
 /// The shape of one run to price.
 #[derive(Debug, Clone, PartialEq, Serialize)]

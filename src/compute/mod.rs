@@ -8,6 +8,7 @@
 pub mod aws;
 pub mod cost;
 pub mod eks;
+pub mod error;
 pub mod launch;
 pub mod planner;
 pub mod protocol;
@@ -15,4 +16,5 @@ pub mod runner;
 pub mod s3io;
 pub mod sources;
 
+pub use error::{ComputeError, ErrorKind};
 pub use sources::{ResourceFetcher, SecretSource, test_connection};

@@ -7,6 +7,7 @@ use polars::prelude::*;
 
 use super::source::type_matches;
 use super::transform::full_match_pattern;
+use crate::model::clip::{bound_message, clip_value};
 use crate::model::{AssetCheckResult, AssetCheckSpec, AssetKey, CheckKind};
 
 /// How many failing rows a result keeps.
@@ -85,7 +86,11 @@ fn assemble(result: &mut AssetCheckResult, outcome: PolarsResult<Outcome>) {
             }
         }
         Err(e) => {
-            result.description = format!("{}: could not evaluate: {e}", result.description);
+            result.description = format!(
+                "{}: could not evaluate: {}",
+                result.description,
+                bound_message(&e.to_string())
+            );
         }
     }
 }
@@ -323,19 +328,21 @@ pub fn any_to_json(v: &AnyValue<'_>) -> serde_json::Value {
             serde_json::Number::from_f64(f64::from(*x)).map_or(Value::Null, Value::Number)
         }
         AnyValue::Float64(x) => serde_json::Number::from_f64(*x).map_or(Value::Null, Value::Number),
-        AnyValue::String(s) => Value::String((*s).to_owned()),
-        AnyValue::StringOwned(s) => Value::String(s.to_string()),
+        AnyValue::String(s) => Value::String(clip_value(s).into_owned()),
+        AnyValue::StringOwned(s) => Value::String(clip_value(s).into_owned()),
         other => Value::String(display_value(other)),
     }
 }
 
-/// A cell as text, without the quotes polars puts around strings.
+/// A cell as text, without the quotes polars puts around strings, at most
+/// [`crate::model::clip::MAX_VALUE_CHARS`] characters: it goes into failing samples, profiles
+/// and messages, never a 10 MB field whole.
 pub fn display_value(v: &AnyValue<'_>) -> String {
     match v {
         AnyValue::Null => String::new(),
-        AnyValue::String(s) => (*s).to_owned(),
-        AnyValue::StringOwned(s) => s.to_string(),
-        other => other.to_string(),
+        AnyValue::String(s) => clip_value(s).into_owned(),
+        AnyValue::StringOwned(s) => clip_value(s).into_owned(),
+        other => clip_value(&other.to_string()).into_owned(),
     }
 }
 

@@ -239,11 +239,24 @@ fn objects_frame(
             .map_err(|e| format!("cannot spool {} to {}: {e}", o.name, path.display()))?;
         files.push(path);
     }
-    let lf = source::frame_for_files(&files, format, limit).map_err(|e| e.to_string())?;
-    let df = lf.collect().map_err(|e| {
-        let names: Vec<&str> = objects.iter().take(3).map(|o| o.name.as_str()).collect();
-        format!("cannot read {}: {e}", names.join(", "))
-    })?;
+    if let FileFormat::Csv(o) = format {
+        let rows = limit.map(|n| n as u64 + u64::from(o.has_header));
+        for (path, object) in files.iter().zip(objects) {
+            if let Some(problem) = super::explain::shape_error(path, o, &object.name, rows) {
+                return Err(problem);
+            }
+        }
+    }
+    let names: Vec<&str> = objects.iter().take(3).map(|o| o.name.as_str()).collect();
+    let failed = |e: PolarsError| {
+        format!(
+            "cannot read {}: {}",
+            names.join(", "),
+            super::explain::sanitize(&e.to_string())
+        )
+    };
+    let lf = source::frame_for_files(&files, format, limit).map_err(failed)?;
+    let df = lf.collect().map_err(failed)?;
     drop(spool);
     Ok(df)
 }

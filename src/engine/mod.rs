@@ -5,6 +5,8 @@
 
 pub mod bench;
 pub mod check;
+mod csv_scan;
+pub mod explain;
 pub mod fetch;
 pub mod memory;
 pub mod profile;
@@ -158,7 +160,8 @@ pub fn ordered_steps(
         .collect())
 }
 
-fn partition_dir(partition: Option<&str>) -> String {
+/// The directory of a partition's materializations under an asset's (`_` when unpartitioned).
+pub fn partition_dir(partition: Option<&str>) -> String {
     partition.map_or_else(|| "_".to_owned(), |p| p.replace(['/', '\\'], "_"))
 }
 
@@ -218,6 +221,10 @@ pub fn sink_parquet_atomically(lf: LazyFrame, path: &Path) -> Result<u64, SinkEr
         .and_then(LazyFrame::collect);
     if let Err(e) = sunk {
         let _ = std::fs::remove_file(&tmp);
+        // A full disk is the store's failure, not the query's.
+        if crate::model::clip::says_disk_full(&e.to_string()) {
+            return Err(SinkError::Store(crate::model::clip::disk_full(&tmp)));
+        }
         return Err(SinkError::Compute(e));
     }
     std::fs::rename(&tmp, path).map_err(|e| SinkError::Store(e.to_string()))?;
@@ -300,8 +307,7 @@ impl IoManager for LocalIo {
         df: &mut DataFrame,
     ) -> Result<(String, u64), String> {
         let path = materialization_path(&self.root, asset, partition, run_id);
-        let bytes = write_parquet_atomically(df, &path)
-            .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+        let bytes = write_parquet_atomically(df, &path).map_err(|e| write_failure(&path, &e))?;
         Ok((path.to_string_lossy().into_owned(), bytes))
     }
 
@@ -314,9 +320,7 @@ impl IoManager for LocalIo {
     ) -> Result<(String, u64), SinkError> {
         let path = materialization_path(&self.root, asset, partition, run_id);
         let bytes = sink_parquet_atomically(lf, &path).map_err(|e| match e {
-            SinkError::Store(e) => {
-                SinkError::Store(format!("cannot write {}: {e}", path.display()))
-            }
+            SinkError::Store(e) => SinkError::Store(write_failure(&path, &e)),
             compute @ SinkError::Compute(_) => compute,
         })?;
         Ok((path.to_string_lossy().into_owned(), bytes))
@@ -328,6 +332,15 @@ impl IoManager for LocalIo {
 
     fn exists(&self, location: &str) -> bool {
         Path::new(location).is_file()
+    }
+}
+
+/// A failed write of `path`, said plainly when the disk is full.
+fn write_failure(path: &Path, message: &str) -> String {
+    if crate::model::clip::says_disk_full(message) {
+        crate::model::clip::disk_full(path)
+    } else {
+        format!("cannot write {}: {message}", path.display())
     }
 }
 
@@ -444,6 +457,8 @@ pub fn execute_io(
     let mut profiling = 0usize;
     let mut failed = false;
     let mut canceled = false;
+    // The run's failure headline: the first step that failed or error check that failed.
+    let mut first_failure: Option<String> = None;
     let (tx, rx) = std::sync::mpsc::channel::<Message>();
     std::thread::scope(|scope| {
         let mut running = 0usize;
@@ -609,7 +624,20 @@ pub fn execute_io(
             }
             let Ok(message) = rx.recv() else { break };
             match message {
-                Message::Event(e) => emit(e),
+                Message::Event(e) => {
+                    if let RunEvent::CheckEvaluation(c) = &e
+                        && !c.passed
+                        && c.severity == crate::model::CheckSeverity::Error
+                    {
+                        first_failure.get_or_insert_with(|| {
+                            format!(
+                                "check {} of asset {} failed: {}",
+                                c.check_name, c.asset, c.description
+                            )
+                        });
+                    }
+                    emit(e);
+                }
                 Message::Profiled => profiling = profiling.saturating_sub(1),
                 Message::Finished {
                     key,
@@ -663,6 +691,7 @@ pub fn execute_io(
                         }
                         Err(error) => {
                             failed = true;
+                            first_failure.get_or_insert_with(|| error.clone());
                             blocked.insert(key.clone(), "failed".to_owned());
                             emit(RunEvent::Log {
                                 level: LogLevel::Error,
@@ -702,7 +731,9 @@ pub fn execute_io(
         RunStatus::Success
     };
     let error = match status {
-        RunStatus::Failure => Some("a step or an error check failed".to_owned()),
+        RunStatus::Failure => {
+            Some(first_failure.unwrap_or_else(|| "a step or an error check failed".to_owned()))
+        }
         RunStatus::Canceled => Some("canceled".to_owned()),
         _ => None,
     };
@@ -935,12 +966,21 @@ fn run_step(
         return Ok((StepResult::UpToDate((*prev).clone()), None));
     }
     let timer = Instant::now();
-    let failed = |e: PolarsError| match asset.source() {
-        Some(crate::model::SourceSpec::File { path, .. }) => {
-            format!("asset {key}: cannot read {path}: {e}")
-        }
-        _ => format!("asset {key}: {e}"),
+    let failed = |e: PolarsError| {
+        let why = source::describe_read_failure(
+            asset.source(),
+            &plan.project_dir,
+            partition,
+            &e.to_string(),
+        );
+        format!("asset {key}: {why}")
     };
+    // Rows with missing or extra fields and absent `schema` columns, which polars would read
+    // silently wrong or name no line for.
+    if let Some(s) = asset.source() {
+        source::verify_file_source(key, s, &plan.project_dir, partition, None)
+            .map_err(|e| e.to_string())?;
+    }
     let cannot_store = |e: String| format!("asset {key}: cannot store its materialization: {e}");
     // A step is collected in memory, stored, and its table handed to downstream steps and the
     // profile. A step too big to sit beside other steps (above half the memory budget) runs
@@ -1365,7 +1405,12 @@ pub fn preview_with(
         .collect()
         .map_err(|e| EngineError::Compute {
             asset: key.clone(),
-            message: e.to_string(),
+            message: source::describe_read_failure(
+                asset.source(),
+                project_dir,
+                None,
+                &e.to_string(),
+            ),
         })?;
     df.rechunk_mut();
     let columns = df
@@ -1406,6 +1451,7 @@ fn preview_frame(
     let key = &asset.key;
     match &asset.definition {
         AssetDefinition::Source(s) => {
+            source::verify_file_source(key, s, project_dir, None, source_limit)?;
             Ok(read_source(project, key, s, project_dir, None, source_limit, fetcher)?.0)
         }
         AssetDefinition::Transform(t) => {
@@ -1444,7 +1490,11 @@ pub fn export_materialization(
     let err = |message: String| EngineError::Write {
         asset: m.asset.clone(),
         path: dir.to_owned(),
-        message,
+        message: if crate::model::clip::says_disk_full(&message) {
+            "the disk is full".to_owned()
+        } else {
+            message
+        },
     };
     std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
     let name = m.asset.as_str().replace('/', "__");

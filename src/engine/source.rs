@@ -240,7 +240,67 @@ pub fn read_file_source(
     let version = file_version(&files);
     let lf = frame_for_files(&files, format, limit).map_err(|e| EngineError::Source {
         asset: asset.clone(),
-        message: format!("cannot read {}: {e}", full.display()),
+        message: super::explain::file_source_error(
+            path,
+            project_dir,
+            &files,
+            format,
+            &e.to_string(),
+        ),
     })?;
     Ok((lf, version))
+}
+
+/// Checks what polars would read silently wrong before a file source is read: a CSV row with
+/// missing fields (filled with nulls unless the source sets `missing_fields = "null"`) or extra
+/// ones, an unclosed quote, a `schema` column the file does not have. `limit` rows at most are
+/// looked at (a preview). Other formats and sources pass.
+pub fn verify_file_source(
+    asset: &AssetKey,
+    source: &SourceSpec,
+    project_dir: &Path,
+    partition: Option<&str>,
+    limit: Option<usize>,
+) -> Result<(), EngineError> {
+    let SourceSpec::File {
+        path,
+        format: FileFormat::Csv(o),
+    } = source
+    else {
+        return Ok(());
+    };
+    let full = resolve_path(project_dir, path, partition);
+    for f in matching_files(asset, &full)? {
+        let shown = f
+            .strip_prefix(project_dir)
+            .unwrap_or(&f)
+            .display()
+            .to_string();
+        let rows = limit.map(|n| n as u64 + u64::from(o.has_header));
+        if let Some(message) = super::explain::shape_error(&f, o, &shown, rows) {
+            return Err(EngineError::Source {
+                asset: asset.clone(),
+                message,
+            });
+        }
+    }
+    Ok(())
+}
+
+/// Why reading a source's frame failed, as a sentence: for a file source, the file and where
+/// possible the line and column; polars' hints in Medallion's words.
+pub fn describe_read_failure(
+    source: Option<&SourceSpec>,
+    project_dir: &Path,
+    partition: Option<&str>,
+    message: &str,
+) -> String {
+    match source {
+        Some(SourceSpec::File { path, format }) => {
+            let full = resolve_path(project_dir, path, partition);
+            let files = matching_files(&AssetKey::new(""), &full).unwrap_or_default();
+            super::explain::file_source_error(path, project_dir, &files, format, message)
+        }
+        _ => super::explain::sanitize(message),
+    }
 }

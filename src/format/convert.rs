@@ -12,8 +12,9 @@ use super::file::{
 };
 use crate::model::{
     AssetCheckSpec, AssetDefinition, AssetKey, AssetSpec, CheckKind, CheckSeverity, ComputeHints,
-    CsvOptions, FileFormat, FreshnessPolicy, LetterCase, PartitionsDefinition, Project, Resource,
-    ResourceKind, ScheduleDefinition, SecretRef, SourceSpec, SslMode, TransformSpec, TransformStep,
+    CsvOptions, FileFormat, FreshnessPolicy, LetterCase, MissingFields, PartitionsDefinition,
+    Project, Resource, ResourceKind, ScheduleDefinition, SecretRef, SourceSpec, SslMode,
+    TransformSpec, TransformStep,
 };
 
 /// A problem found while turning a file into the model, with the byte range it concerns.
@@ -555,6 +556,15 @@ fn asset_from_file(
         Some(source) => {
             let source_span = source.span();
             mark("source", source_span.clone());
+            // The CSV options validation checks, located on their own lines.
+            for (field, value) in [
+                ("source.delimiter", &source.get_ref().delimiter),
+                ("source.quote_char", &source.get_ref().quote_char),
+            ] {
+                if let Some(v) = value {
+                    mark(field, v.span());
+                }
+            }
             if sql_text.is_some() || !steps.is_empty() {
                 problem(
                     source_span.clone(),
@@ -646,17 +656,33 @@ fn file_format(format: &str, s: &mut SourceFile) -> Result<FileFormat, String> {
         ("has_header", s.has_header.is_some()),
         ("quote_char", s.quote_char.is_some()),
         ("null_values", s.null_values.is_some()),
+        ("missing_fields", s.missing_fields.is_some()),
     ];
     Ok(match format {
         "csv" => {
             let defaults = CsvOptions::default();
+            let missing_fields = match s.missing_fields.take() {
+                None => defaults.missing_fields,
+                Some(m) => MissingFields::parse(&m).ok_or_else(|| {
+                    format!("`missing_fields` is \"error\" or \"null\", not {m:?}")
+                })?,
+            };
             FileFormat::Csv(CsvOptions {
-                delimiter: one_char(s.delimiter.take(), "delimiter", Some(defaults.delimiter))?
-                    .unwrap_or(','),
+                delimiter: one_char(
+                    s.delimiter.take().map(Spanned::into_inner),
+                    "delimiter",
+                    Some(defaults.delimiter),
+                )?
+                .unwrap_or(','),
                 has_header: s.has_header.take().unwrap_or(defaults.has_header),
-                quote_char: one_char(s.quote_char.take(), "quote_char", defaults.quote_char)?,
+                quote_char: one_char(
+                    s.quote_char.take().map(Spanned::into_inner),
+                    "quote_char",
+                    defaults.quote_char,
+                )?,
                 null_values: s.null_values.take().unwrap_or(defaults.null_values),
                 schema: s.schema.take().unwrap_or_default(),
+                missing_fields,
             })
         }
         "parquet" | "json" | "ndjson" => {
@@ -731,6 +757,7 @@ fn source_from_file(mut s: SourceFile) -> Result<SourceSpec, String> {
                     ("has_header", s.has_header.is_some()),
                     ("quote_char", s.quote_char.is_some()),
                     ("null_values", s.null_values.is_some()),
+                    ("missing_fields", s.missing_fields.is_some()),
                     ("params", s.params.is_some()),
                     ("records_pointer", s.records_pointer.is_some()),
                     ("schema", s.schema.is_some()),
@@ -751,6 +778,7 @@ fn source_from_file(mut s: SourceFile) -> Result<SourceSpec, String> {
                     ("has_header", s.has_header.is_some()),
                     ("quote_char", s.quote_char.is_some()),
                     ("null_values", s.null_values.is_some()),
+                    ("missing_fields", s.missing_fields.is_some()),
                     ("query", s.query.is_some()),
                     ("schema", s.schema.is_some()),
                 ],
@@ -772,11 +800,13 @@ fn source_from_file(mut s: SourceFile) -> Result<SourceSpec, String> {
 
 fn format_to_file(format: &FileFormat, f: &mut SourceFile) {
     if let FileFormat::Csv(o) = format {
-        f.delimiter = Some(o.delimiter.to_string());
+        f.delimiter = Some(no_span(o.delimiter.to_string()));
         f.has_header = Some(o.has_header);
-        f.quote_char = Some(o.quote_char.map(String::from).unwrap_or_default());
+        f.quote_char = Some(no_span(o.quote_char.map(String::from).unwrap_or_default()));
         f.null_values = Some(o.null_values.clone());
         f.schema = (!o.schema.is_empty()).then(|| o.schema.clone());
+        f.missing_fields = (o.missing_fields != MissingFields::default())
+            .then(|| o.missing_fields.as_str().to_owned());
     }
 }
 

@@ -232,12 +232,12 @@ pub struct SourceFile {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub format: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delimiter: Option<String>,
+    pub delimiter: Option<Spanned<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub has_header: Option<bool>,
     /// Quote character; an empty string turns quoting off.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub quote_char: Option<String>,
+    pub quote_char: Option<Spanned<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub null_values: Option<Vec<String>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -249,6 +249,10 @@ pub struct SourceFile {
     /// Column types, overriding inference.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub schema: Option<BTreeMap<String, DataType>>,
+    /// CSV: `error` (the default) or `null` — what a row with fewer fields than the header
+    /// means.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub missing_fields: Option<String>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]

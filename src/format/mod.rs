@@ -46,8 +46,12 @@ pub enum FormatError {
         column: usize,
         message: String,
     },
-    #[error("{path}: cannot write: {source}")]
+    #[error("{}", crate::model::clip::write_failure(.path, .source))]
     Write { path: PathBuf, source: io::Error },
+    #[error(
+        "{path}: a symbolic link to {target}, outside the project directory; project files must live inside it"
+    )]
+    OutsideProject { path: PathBuf, target: PathBuf },
 }
 
 /// A project read from a directory, with every problem found and where each part came from.
@@ -166,13 +170,29 @@ pub fn line_column(text: &str, offset: usize) -> (usize, usize) {
     (line, column)
 }
 
-fn read_text(path: &Path) -> Result<Option<String>, FormatError> {
+/// A project file's text. A UTF-8 byte order mark at the start is dropped (editors on Windows
+/// write one), as TOML allows; a file reached through a symbolic link that leaves `project_dir`
+/// is refused.
+fn read_text(project_dir: &Path, path: &Path) -> Result<Option<String>, FormatError> {
+    if let (Ok(dir), Ok(target)) = (fs::canonicalize(project_dir), fs::canonicalize(path))
+        && !target.starts_with(&dir)
+    {
+        return Err(FormatError::OutsideProject {
+            path: path.to_owned(),
+            target,
+        });
+    }
     match fs::read(path) {
-        Ok(bytes) => String::from_utf8(bytes)
-            .map(Some)
-            .map_err(|_| FormatError::NotUtf8 {
-                path: path.to_owned(),
-            }),
+        Ok(mut bytes) => {
+            if bytes.starts_with(b"\xEF\xBB\xBF") {
+                bytes.drain(..3);
+            }
+            String::from_utf8(bytes)
+                .map(Some)
+                .map_err(|_| FormatError::NotUtf8 {
+                    path: path.to_owned(),
+                })
+        }
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(source) => Err(FormatError::Read {
             path: path.to_owned(),
@@ -203,8 +223,12 @@ impl convert::SqlFiles for DirSqlFiles<'_> {
         {
             return Err("the path must stay inside the project directory".to_owned());
         }
-        read_text(&self.0.join(rel)).map_err(|e| match e {
+        read_text(self.0, &self.0.join(rel)).map_err(|e| match e {
             FormatError::NotUtf8 { .. } => "the file is not valid UTF-8 text".to_owned(),
+            FormatError::OutsideProject { target, .. } => format!(
+                "the file is a symbolic link to {}, outside the project directory; project files must live inside it",
+                target.display()
+            ),
             other => other.to_string(),
         })
     }
@@ -219,7 +243,7 @@ pub fn read_project(dir: &Path) -> Result<LoadedProject, FormatError> {
         });
     }
     let project_path = dir.join(PROJECT_FILE);
-    let text = read_text(&project_path)?.ok_or_else(|| FormatError::NotAProject {
+    let text = read_text(dir, &project_path)?.ok_or_else(|| FormatError::NotAProject {
         path: dir.to_owned(),
     })?;
     let file: file::ProjectFile =
@@ -228,7 +252,7 @@ pub fn read_project(dir: &Path) -> Result<LoadedProject, FormatError> {
     let (mut project, spans, problems) = convert::project_from_file(file, &sql_files);
 
     let layout_path = dir.join(LAYOUT_FILE);
-    if let Some(layout_text) = read_text(&layout_path)? {
+    if let Some(layout_text) = read_text(dir, &layout_path)? {
         let layout: file::LayoutFile = toml::from_str(&layout_text)
             .map_err(|e| parse_error(&layout_path, &layout_text, &e))?;
         for (key, pos) in layout.positions {
@@ -242,7 +266,7 @@ pub fn read_project(dir: &Path) -> Result<LoadedProject, FormatError> {
 
     let mut sql_texts = std::collections::BTreeMap::new();
     for (asset, path) in &spans.sql_files {
-        if let Ok(Some(t)) = read_text(&dir.join(path)) {
+        if let Ok(Some(t)) = read_text(dir, &dir.join(path)) {
             sql_texts.insert(asset.clone(), t);
         }
     }

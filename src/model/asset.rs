@@ -361,6 +361,37 @@ pub struct CsvOptions {
     pub null_values: Vec<String>,
     /// Column types that override inference, in column order where it matters.
     pub schema: BTreeMap<String, DataType>,
+    /// What a row with fewer fields than the header means: an error naming the file and line
+    /// (the default), or nulls in the missing fields when the source opts in.
+    pub missing_fields: MissingFields,
+}
+
+/// What a CSV row with fewer fields than the header means.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum MissingFields {
+    /// An error naming the file and line: data is never filled in silently.
+    #[default]
+    Error,
+    /// The missing fields read as null (`missing_fields = "null"`).
+    Null,
+}
+
+impl MissingFields {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MissingFields::Error => "error",
+            MissingFields::Null => "null",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "error" => Some(MissingFields::Error),
+            "null" => Some(MissingFields::Null),
+            _ => None,
+        }
+    }
 }
 
 impl Default for CsvOptions {
@@ -371,6 +402,7 @@ impl Default for CsvOptions {
             quote_char: Some('"'),
             null_values: vec![String::new()],
             schema: BTreeMap::new(),
+            missing_fields: MissingFields::Error,
         }
     }
 }

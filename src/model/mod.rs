@@ -4,6 +4,7 @@
 
 pub mod asset;
 pub mod check;
+pub mod clip;
 pub mod compute;
 pub mod diagnostic;
 pub mod diff;
@@ -22,7 +23,7 @@ pub mod validate;
 
 pub use asset::{
     AssetDefinition, AssetKey, AssetSpec, CsvOptions, DataType, FileFormat, FreshnessPolicy, Layer,
-    LetterCase, PiiKind, SourceSpec, TransformSpec, TransformStep,
+    LetterCase, MissingFields, PiiKind, SourceSpec, TransformSpec, TransformStep,
 };
 pub use check::{AssetCheckSpec, CheckKind, CheckSeverity};
 pub use compute::{ComputeHints, ComputeTier};
@@ -36,7 +37,7 @@ pub use project::{CanvasLayout, CanvasPos, Project, ScheduleDefinition};
 pub use resource::{AwsCompute, Resource, ResourceKind, SecretRef, SslMode};
 pub use run::{
     AssetCheckResult, AssetMaterialization, AssetProfile, ColumnProfile, ColumnSchema, LogLevel,
-    RunEvent, RunRecord, RunStatus, StepOutcome,
+    RunEvent, RunRecord, RunStatus, StepOutcome, format_duration_ms,
 };
 pub use selection::{AssetSelection, SelectionError};
 pub use validate::validate;

@@ -305,7 +305,7 @@ impl RunEvent {
                 )
             }
             RunEvent::CheckEvaluation(c) => format!(
-                "{}: check {} {} ({}{})",
+                "{}: check {} {} ({}{}){}",
                 c.asset,
                 c.check_name,
                 if c.passed { "passed" } else { "FAILED" },
@@ -314,6 +314,13 @@ impl RunEvent {
                     String::new()
                 } else {
                     format!(", {} failing rows", c.failing_count)
+                },
+                // A failed check says why: its description carries the cause (the rows
+                // counted, or why it could not be evaluated, e.g. a missing column).
+                if c.passed {
+                    String::new()
+                } else {
+                    format!(": {}", c.description)
                 }
             ),
             RunEvent::Profile(p) => format!("{}: profiled {} columns", p.asset, p.columns.len()),
@@ -343,4 +350,28 @@ pub struct RunRecord {
     pub started_at: Option<String>,
     pub ended_at: Option<String>,
     pub error: Option<String>,
+}
+
+impl RunRecord {
+    /// How long the run took, from its start (its creation when it never started) to its end;
+    /// `None` while it goes.
+    pub fn duration_ms(&self) -> Option<u64> {
+        let parse = |s: &str| chrono::DateTime::parse_from_rfc3339(s).ok();
+        let start = parse(self.started_at.as_deref().unwrap_or(&self.created_at))?;
+        let end = parse(self.ended_at.as_deref()?)?;
+        u64::try_from((end - start).num_milliseconds()).ok()
+    }
+}
+
+/// `340 ms`, `1.2 s`, `2 min 3 s`, `1 h 4 min`.
+pub fn format_duration_ms(ms: u64) -> String {
+    if ms < 1000 {
+        format!("{ms} ms")
+    } else if ms < 60_000 {
+        format!("{:.1} s", ms as f64 / 1000.0)
+    } else if ms < 3_600_000 {
+        format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1000)
+    } else {
+        format!("{} h {} min", ms / 3_600_000, (ms % 3_600_000) / 60_000)
+    }
 }

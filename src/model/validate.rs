@@ -7,10 +7,10 @@ use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
 
 use super::asset::{
-    AssetDefinition, AssetKey, AssetSpec, Layer, SourceSpec, TransformStep, is_identifier,
+    AssetDefinition, AssetKey, AssetSpec, CsvOptions, FileFormat, Layer, SourceSpec, TransformStep,
+    is_identifier,
 };
 use super::check::{CheckKind, CheckSeverity};
-use super::compute::ComputeTier;
 use super::diagnostic::{Diagnostic, DiagnosticCode as Code};
 use super::graph::{AssetGraph, analyze_sql, asset_deps};
 use super::partition::PartitionsDefinition;
@@ -19,11 +19,6 @@ use super::resource::ResourceKind;
 use super::selection::AssetSelection;
 use super::sql;
 use super::sql::{SqlAnalysis, SqlError};
-
-/// Lambda's limits, used to refuse hints that can never run there.
-pub const LAMBDA_MAX_MEMORY_MB: u32 = 10_240;
-pub const LAMBDA_MIN_MEMORY_MB: u32 = 128;
-pub const LAMBDA_MAX_TIMEOUT_SECS: u32 = 900;
 
 /// Validates a project and returns every problem found, errors and warnings, in a stable order
 /// (project-level first, then by asset key).
@@ -47,6 +42,7 @@ pub fn validate(project: &Project) -> Vec<Diagnostic> {
         );
     }
     validate_resources(project, &mut out);
+    validate_no_secret_values(project, &mut out);
     let analyses = analyze_sql(project);
     let graph = AssetGraph::build_with(project, &analyses);
     validate_schedules(project, &graph, &mut out);
@@ -278,6 +274,180 @@ fn eks_problem(
     }
 }
 
+/// Parameter names whose values are credentials: in a URL's query or an HTTP source's
+/// `params`, a literal value is a secret written into the project.
+const SECRET_PARAMS: &[&str] = &[
+    "password",
+    "passwd",
+    "pwd",
+    "pass",
+    "secret",
+    "client_secret",
+    "token",
+    "access_token",
+    "refresh_token",
+    "id_token",
+    "auth",
+    "auth_token",
+    "api_key",
+    "apikey",
+    "api-key",
+    "x-api-key",
+    "access_key",
+    "secret_key",
+    "signature",
+    "sig",
+    "x-amz-signature",
+    "x-amz-security-token",
+];
+
+fn is_secret_param(name: &str) -> bool {
+    SECRET_PARAMS.contains(&name.trim().to_ascii_lowercase().as_str())
+}
+
+/// Whether a text holds a credential written as a value, and which kind (never the value): a
+/// password in a URL (`scheme://user:password@host`) or a secret parameter in a URL's query
+/// (`?token=…`).
+pub fn embedded_secret(text: &str) -> Option<&'static str> {
+    let mut rest = text;
+    while let Some(i) = rest.find("://") {
+        let after = &rest[i + 3..];
+        let end = after
+            .find(|c: char| c == '/' || c == '?' || c == '#' || c.is_whitespace())
+            .unwrap_or(after.len());
+        if has_password(&after[..end]) {
+            return Some("a password in a URL (user:password@host)");
+        }
+        rest = after;
+    }
+    for (q, _) in text.match_indices('?') {
+        let query = text[q + 1..]
+            .split(|c: char| c.is_whitespace() || c == '#')
+            .next()
+            .unwrap_or_default();
+        for pair in query.split('&') {
+            if let Some((name, value)) = pair.split_once('=')
+                && is_secret_param(name)
+                && is_literal(value)
+            {
+                return Some("a secret parameter in a URL's query");
+            }
+        }
+    }
+    None
+}
+
+/// `user:password@host`: an `@` with a non-empty password before it.
+fn has_password(authority: &str) -> bool {
+    authority.rfind('@').is_some_and(|at| {
+        authority[..at]
+            .split_once(':')
+            .is_some_and(|(user, password)| !user.is_empty() && !password.is_empty())
+    })
+}
+
+/// A value written out, not a placeholder such as `{partition}` or `${VAR}`.
+fn is_literal(value: &str) -> bool {
+    let v = value.trim();
+    let placeholder = (v.starts_with('{') && v.ends_with('}')) || v.starts_with("${");
+    !v.is_empty() && !placeholder
+}
+
+/// A secret is never written in a project: not in a URL (`user:password@`, `?token=`), not as
+/// an HTTP parameter named like a credential. Nothing of the value is repeated.
+fn validate_no_secret_values(project: &Project, out: &mut Vec<Diagnostic>) {
+    const HOW: &str = "a secret is never written in a project file; store it in the OS keyring (`medallion secret set NAME`) or an environment variable and refer to it as { keyring = \"NAME\" } or { env = \"VAR\" }";
+    fn strings<'a>(value: &'a serde_json::Value, path: String, out: &mut Vec<(String, &'a str)>) {
+        match value {
+            serde_json::Value::String(s) => out.push((path, s)),
+            serde_json::Value::Array(items) => {
+                for (i, v) in items.iter().enumerate() {
+                    strings(v, format!("{path}[{i}]"), out);
+                }
+            }
+            serde_json::Value::Object(map) => {
+                for (k, v) in map {
+                    let p = if path.is_empty() {
+                        k.clone()
+                    } else {
+                        format!("{path}.{k}")
+                    };
+                    strings(v, p, out);
+                }
+            }
+            _ => {}
+        }
+    }
+    for r in &project.resources {
+        let Ok(value) = serde_json::to_value(&r.kind) else {
+            continue;
+        };
+        let mut found = Vec::new();
+        strings(&value, String::new(), &mut found);
+        for (path, text) in found {
+            let field = path.rsplit('.').next().unwrap_or(&path).to_owned();
+            // A host written as user:password@host, without a scheme.
+            let in_host = (field == "host" && has_password(text))
+                .then_some("a password before the host name (user:password@host)");
+            if let Some(what) = in_host.or_else(|| embedded_secret(text)) {
+                out.push(
+                    Diagnostic::error(
+                        Code::SecretValue,
+                        format!("resource `{}`: {field} holds {what}; {HOW}", r.name),
+                    )
+                    .on_field(format!("resources.{}.{field}", r.name)),
+                );
+            }
+        }
+    }
+    for asset in &project.assets {
+        let mut texts: Vec<(String, &str)> = vec![("description".into(), &asset.description)];
+        match &asset.definition {
+            AssetDefinition::Source(SourceSpec::File { path, .. }) => {
+                texts.push(("source.path".into(), path));
+            }
+            AssetDefinition::Source(SourceSpec::S3 { key, .. }) => {
+                texts.push(("source.key".into(), key));
+            }
+            AssetDefinition::Source(SourceSpec::Postgres { query, .. }) => {
+                texts.push(("source.query".into(), query));
+            }
+            AssetDefinition::Source(SourceSpec::Http { path, params, .. }) => {
+                texts.push(("source.path".into(), path));
+                for (name, value) in params {
+                    if is_secret_param(name) && is_literal(value) {
+                        out.push(
+                            Diagnostic::error(
+                                Code::SecretValue,
+                                format!(
+                                    "source parameter `{name}` is a credential written as a value; {HOW} on the resource (auth_token)"
+                                ),
+                            )
+                            .on_asset(&asset.key)
+                            .on_field(format!("source.params.{name}")),
+                        );
+                    }
+                    texts.push((format!("source.params.{name}"), value));
+                }
+            }
+            AssetDefinition::Transform(t) => {
+                if let Some(sql) = &t.sql {
+                    texts.push(("sql".into(), sql));
+                }
+            }
+        }
+        for (field, text) in texts {
+            if let Some(what) = embedded_secret(text) {
+                out.push(
+                    Diagnostic::error(Code::SecretValue, format!("{field} holds {what}; {HOW}"))
+                        .on_asset(&asset.key)
+                        .on_field(field),
+                );
+            }
+        }
+    }
+}
+
 fn is_http_url(url: &str) -> bool {
     (url.starts_with("http://") || url.starts_with("https://")) && url.len() > "https://".len() - 1
 }
@@ -478,6 +648,7 @@ fn validate_asset(
 
     validate_checks(asset, out);
     validate_partitions(asset, out);
+    validate_placeholders(asset, out);
     if let Some(f) = &asset.freshness {
         if f.max_lag_minutes == 0 {
             out.push(err(
@@ -547,6 +718,17 @@ fn validate_source(
         }
         _ => {}
     }
+    if let SourceSpec::File {
+        format: FileFormat::Csv(o),
+        ..
+    }
+    | SourceSpec::S3 {
+        format: FileFormat::Csv(o),
+        ..
+    } = source
+    {
+        validate_csv_options(o, &err, out);
+    }
     if let Some(name) = source.resource() {
         let wanted = match source {
             SourceSpec::S3 { .. } => "s3",
@@ -569,6 +751,50 @@ fn validate_source(
                 ),
             )),
             Some(_) => {}
+        }
+    }
+}
+
+/// CSV options the reader can honour: its delimiter and quote are single bytes (one ASCII
+/// character), different from each other and from a line break.
+fn validate_csv_options(
+    o: &CsvOptions,
+    err: &dyn Fn(Code, &str, String) -> Diagnostic,
+    out: &mut Vec<Diagnostic>,
+) {
+    let one_byte = |field: &str, what: &str, c: char| {
+        (c.len_utf8() > 1).then(|| {
+            err(
+                Code::InvalidSource,
+                &format!("source.{field}"),
+                format!(
+                    "the CSV {what} {c:?} is {} bytes in UTF-8; the CSV reader needs a single-byte (ASCII) {what}",
+                    c.len_utf8()
+                ),
+            )
+        })
+    };
+    out.extend(one_byte("delimiter", "delimiter", o.delimiter));
+    if let Some(q) = o.quote_char {
+        out.extend(one_byte("quote_char", "quote character", q));
+        if q == o.delimiter {
+            out.push(err(
+                Code::InvalidSource,
+                "source.quote_char",
+                format!("the CSV quote character and delimiter are both {q:?}"),
+            ));
+        }
+    }
+    for (field, c) in [
+        ("delimiter", Some(o.delimiter)),
+        ("quote_char", o.quote_char),
+    ] {
+        if let Some(c @ ('\n' | '\r')) = c {
+            out.push(err(
+                Code::InvalidSource,
+                &format!("source.{field}"),
+                format!("the CSV {field} cannot be a line break ({c:?})"),
+            ));
         }
     }
 }
@@ -740,6 +966,53 @@ fn validate_checks(asset: &AssetSpec, out: &mut Vec<Diagnostic>) {
     }
 }
 
+/// `{partition}` is substituted only in partitioned assets; elsewhere it would stay literal (a
+/// file named `{partition}.csv`, a query comparing with the text `{partition}`).
+fn validate_placeholders(asset: &AssetSpec, out: &mut Vec<Diagnostic>) {
+    use super::partition::PARTITION_PLACEHOLDER as P;
+    if asset.partitions.is_partitioned() {
+        return;
+    }
+    let mut fields: Vec<(String, &str)> = Vec::new();
+    match &asset.definition {
+        AssetDefinition::Source(SourceSpec::File { path, .. }) => {
+            fields.push(("source.path".into(), path));
+        }
+        AssetDefinition::Source(SourceSpec::S3 { key, .. }) => {
+            fields.push(("source.key".into(), key));
+        }
+        AssetDefinition::Source(SourceSpec::Postgres { query, .. }) => {
+            fields.push(("source.query".into(), query));
+        }
+        AssetDefinition::Source(SourceSpec::Http { path, params, .. }) => {
+            fields.push(("source.path".into(), path));
+            for (name, value) in params {
+                fields.push((format!("source.params.{name}"), value));
+            }
+        }
+        AssetDefinition::Transform(t) => {
+            if let Some(sql) = &t.sql {
+                fields.push(("sql".into(), sql));
+            }
+        }
+    }
+    for (field, text) in fields {
+        if text.contains(P) {
+            out.push(
+                Diagnostic::error(
+                    Code::InvalidPartition,
+                    format!(
+                        "{field} uses {P}, but asset `{}` has no partitions: add a partitions table to the asset or remove {P}",
+                        asset.key
+                    ),
+                )
+                .on_asset(&asset.key)
+                .on_field(field),
+            );
+        }
+    }
+}
+
 fn validate_partitions(asset: &AssetSpec, out: &mut Vec<Diagnostic>) {
     let err = |msg: String| {
         Diagnostic::error(Code::InvalidPartition, msg)
@@ -817,23 +1090,8 @@ fn validate_compute(asset: &AssetSpec, out: &mut Vec<Diagnostic>) {
             format!("min_nodes {lo} is greater than max_nodes {hi}"),
         ));
     }
-    if c.tier == ComputeTier::Lambda {
-        if let Some(m) = c.memory_mb
-            && !(LAMBDA_MIN_MEMORY_MB..=LAMBDA_MAX_MEMORY_MB).contains(&m)
-        {
-            out.push(err(
-                "memory_mb",
-                format!("Lambda functions take {LAMBDA_MIN_MEMORY_MB}–{LAMBDA_MAX_MEMORY_MB} MB, not {m} MB"),
-            ));
-        }
-        if let Some(t) = c.timeout_secs
-            && t > LAMBDA_MAX_TIMEOUT_SECS
-        {
-            out.push(err(
-                "timeout_secs",
-                format!("Lambda functions run at most {LAMBDA_MAX_TIMEOUT_SECS} s, not {t} s"),
-            ));
-        }
+    for (field, problem) in super::compute::hint_problems(c) {
+        out.push(err(field, problem));
     }
 }
 

@@ -221,4 +221,14 @@ pub const MIGRATIONS: &[&str] = &[
         revision   INTEGER NOT NULL
     );
     ",
+    // 7: who runs a run — the process id and its start time (and where that pid means
+    // something), and a heartbeat — so a run whose process is gone (killed, out of memory)
+    // can be found and ended as failed instead of staying queued or started forever.
+    r"
+    ALTER TABLE runs ADD COLUMN owner_host TEXT;
+    ALTER TABLE runs ADD COLUMN owner_pid INTEGER;
+    ALTER TABLE runs ADD COLUMN owner_start TEXT;
+    ALTER TABLE runs ADD COLUMN heartbeat_at TEXT;
+    CREATE INDEX runs_by_status ON runs (status);
+    ",
 ];

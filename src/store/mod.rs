@@ -7,6 +7,7 @@
 
 mod costs;
 mod migrations;
+mod owners;
 mod remote;
 mod retention;
 mod runs;
@@ -22,6 +23,7 @@ use crate::model::{
 
 pub use costs::{StepCost, StepCostRecord};
 pub use migrations::MIGRATIONS;
+pub use owners::{RunOwner, UnfinishedRun};
 pub use remote::{ChildLog, RemoteRunRow, RemoteStepRow, StepStatus};
 pub use retention::StoredFile;
 
@@ -58,6 +60,12 @@ pub enum StoreError {
         "{path} is a SQLite file but not a Medallion workspace; choose another file with --workspace"
     )]
     NotAWorkspace { path: PathBuf },
+    #[error(
+        "the disk is full: cannot write {path}; nothing was written — free some space and try again"
+    )]
+    DiskFull { path: PathBuf },
+    #[error("cannot open workspace {path}: it is a directory; give the path of a workspace file (e.g. {}/workspace.sqlite)", path.display())]
+    IsADirectory { path: PathBuf },
     #[error("no project named `{name}` in the workspace")]
     NoSuchProject { name: String },
     #[error("{}", conflict_message(name, *stored, *base))]
@@ -174,6 +182,9 @@ pub(crate) fn classify(path: &Path, operation: &'static str, e: rusqlite::Error)
         Some(ErrorCode::DatabaseBusy | ErrorCode::DatabaseLocked) => StoreError::Locked {
             path: path.to_owned(),
         },
+        Some(ErrorCode::DiskFull) => StoreError::DiskFull {
+            path: path.to_owned(),
+        },
         Some(ErrorCode::NotADatabase | ErrorCode::DatabaseCorrupt) => StoreError::Corrupt {
             path: path.to_owned(),
             detail: e.to_string(),
@@ -189,6 +200,11 @@ pub(crate) fn classify(path: &Path, operation: &'static str, e: rusqlite::Error)
 impl Workspace {
     /// Opens (creating if needed) and migrates a workspace file.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
+        if path.is_dir() {
+            return Err(StoreError::IsADirectory {
+                path: path.to_owned(),
+            });
+        }
         if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
             std::fs::create_dir_all(parent).map_err(|e| StoreError::Open {
                 path: path.to_owned(),
@@ -873,6 +889,27 @@ fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProj
 mod tests {
     use super::*;
     use crate::model::synthetic;
+
+    #[test]
+    fn a_full_disk_is_said_plainly() {
+        let full = rusqlite::Error::SqliteFailure(
+            rusqlite::ffi::Error::new(rusqlite::ffi::SQLITE_FULL),
+            Some("database or disk is full".into()),
+        );
+        let e = classify(Path::new("/data/ws.sqlite"), "save the project", full);
+        assert_eq!(
+            e.to_string(),
+            "the disk is full: cannot write /data/ws.sqlite; nothing was written — free some space and try again"
+        );
+    }
+
+    #[test]
+    fn a_directory_is_not_a_workspace() {
+        let dir = tempfile::tempdir().unwrap();
+        let e = Workspace::open(dir.path()).unwrap_err();
+        assert!(matches!(e, StoreError::IsADirectory { .. }), "{e}");
+        assert!(e.to_string().contains("it is a directory"), "{e}");
+    }
 
     #[test]
     fn save_and_load_round_trip() {

@@ -68,6 +68,27 @@ impl Workspace {
         .map_err(|e| classify(&self.path, "list old materializations", e))
     }
 
+    /// Every materialization a project's runs recorded (files removed or not), as asset,
+    /// partition and run: what names a file under the project's store directory.
+    pub fn recorded_materializations(
+        &self,
+        project: &str,
+    ) -> Result<Vec<(AssetKey, Option<String>, String)>, StoreError> {
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT m.asset_key, m.partition_key, m.run_id FROM materializations m
+                 JOIN runs r ON r.id = m.run_id JOIN projects p ON p.id = r.project_id
+                 WHERE p.name = ?1",
+            )
+            .map_err(|e| classify(&self.path, "list materializations", e))?;
+        stmt.query_map([project], |r| {
+            Ok((AssetKey::new(r.get::<_, String>(0)?), r.get(1)?, r.get(2)?))
+        })
+        .and_then(Iterator::collect)
+        .map_err(|e| classify(&self.path, "list materializations", e))
+    }
+
     /// Records that these materializations' files were removed (at `when`, RFC 3339), in one
     /// transaction.
     pub fn mark_purged(&mut self, ids: &[i64], when: &str) -> Result<(), StoreError> {

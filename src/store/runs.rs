@@ -88,12 +88,28 @@ impl Workspace {
     }
 
     /// Appends events (numbered from `first_seq`) in one transaction, with their
-    /// materializations and check evaluations, and keeps the run's status in step.
+    /// materializations and check evaluations, and keeps the run's status in step. Each event
+    /// is stamped with the time it is written; [`Self::append_stamped_run_events`] keeps the
+    /// times the events happened.
     pub fn append_run_events(
         &mut self,
         run_id: &str,
         first_seq: u64,
         events: &[RunEvent],
+    ) -> Result<(), StoreError> {
+        let at = now();
+        let stamped: Vec<(&str, &RunEvent)> = events.iter().map(|e| (at.as_str(), e)).collect();
+        self.append_stamped_run_events(run_id, first_seq, &stamped)
+    }
+
+    /// Appends events with the times they happened (RFC 3339): the run's `started_at` and
+    /// `ended_at` come from its `RunStarted` and `RunFinished` events' times, not from when a
+    /// batch of events reached the workspace.
+    pub fn append_stamped_run_events(
+        &mut self,
+        run_id: &str,
+        first_seq: u64,
+        events: &[(&str, &RunEvent)],
     ) -> Result<(), StoreError> {
         let path = self.path.clone();
         let sql = |e| classify(&path, "record run events", e);
@@ -101,7 +117,7 @@ impl Workspace {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(sql)?;
-        write_events(&tx, &path, run_id, first_seq, events)?;
+        write_stamped_events(&tx, &path, run_id, first_seq, events)?;
         tx.commit().map_err(sql)?;
         Ok(())
     }
@@ -395,13 +411,27 @@ fn run_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<RunRecord, Sto
 }
 
 /// Inserts events (numbered from `first_seq`) with their materializations and check
-/// evaluations inside an open transaction, keeping the run's status in step.
+/// evaluations inside an open transaction, keeping the run's status in step; each is stamped
+/// with the time it is written.
 pub(super) fn write_events(
     tx: &rusqlite::Transaction<'_>,
     path: &Path,
     run_id: &str,
     first_seq: u64,
     events: &[RunEvent],
+) -> Result<(), StoreError> {
+    let at = now();
+    let stamped: Vec<(&str, &RunEvent)> = events.iter().map(|e| (at.as_str(), e)).collect();
+    write_stamped_events(tx, path, run_id, first_seq, &stamped)
+}
+
+/// [`write_events`] with the time each event happened.
+pub(super) fn write_stamped_events(
+    tx: &rusqlite::Transaction<'_>,
+    path: &Path,
+    run_id: &str,
+    first_seq: u64,
+    events: &[(&str, &RunEvent)],
 ) -> Result<(), StoreError> {
     let sql = |e| classify(path, "record run events", e);
     {
@@ -425,8 +455,7 @@ pub(super) fn write_events(
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
                 )
                 .map_err(sql)?;
-        let ts = now();
-        for (i, event) in events.iter().enumerate() {
+        for (i, &(ts, event)) in events.iter().enumerate() {
             let level = match event {
                 RunEvent::Log { level, .. } => Some(level.as_str()),
                 _ => None,

@@ -143,7 +143,13 @@ pub struct Notice {
     pub text: String,
     pub is_error: bool,
     pub at: Instant,
+    /// Whether the whole text is shown (a long one starts clipped to a few lines).
+    pub expanded: bool,
 }
+
+/// The most characters and lines a notice shows before "Show all".
+const NOTICE_CHARS: usize = 300;
+const NOTICE_LINES: usize = 4;
 
 /// Where the studio stands with saving.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -361,6 +367,7 @@ impl Studio {
             text: text.to_owned(),
             is_error: true,
             at: Instant::now(),
+            expanded: false,
         });
     }
 
@@ -369,6 +376,7 @@ impl Studio {
             text: text.to_owned(),
             is_error: false,
             at: Instant::now(),
+            expanded: false,
         });
     }
 
@@ -422,8 +430,12 @@ impl Studio {
         }
         self.revalidate(ctx);
         self.autosave(ctx);
-        if let Some(c) = &mut self.connections {
-            c.poll();
+        if let Some(ready) = self
+            .connections
+            .as_mut()
+            .and_then(panels::connections::ConnectionsState::poll)
+        {
+            self.apply(ready);
         }
         ctx.set_visuals(if self.prefs.dark_mode {
             egui::Visuals::dark()
@@ -966,6 +978,7 @@ pub fn frame_ui(ui: &mut egui::Ui, studio: &mut Studio) {
 /// Draws the whole window and runs the commands it produced.
 pub fn studio_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     let ctx = ui.ctx().clone();
+    escape_closes_dialogs(&ctx, studio);
     studio.commands.extend(UICommand::from_shortcuts(&ctx));
     panels::toolbar::toolbar_ui(ui, studio);
     conflict::conflict_banner_ui(ui, studio);
@@ -1004,28 +1017,75 @@ pub fn studio_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     studio.run_commands(&ctx);
 }
 
+/// The notice over the canvas: as wide as the window allows (at most 520 points), its text
+/// wrapped and clipped to a few lines; "Show all" (or a click on the text) shows the rest in a
+/// scrolling box, "Copy" puts the whole text on the clipboard, "Dismiss" closes it.
 fn notice_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     let Some(notice) = &studio.notice else { return };
     // Information fades after a few seconds; a refusal stays until dismissed or replaced.
-    if !notice.is_error && notice.at.elapsed() > Duration::from_secs(4) {
+    if !notice.is_error && !notice.expanded && notice.at.elapsed() > Duration::from_secs(4) {
         studio.notice = None;
         return;
     }
+    // The window, not the canvas: side panels may leave the canvas narrow.
+    let window = ui.ctx().content_rect();
     let rect = ui.max_rect();
+    let width = (window.width() - 32.0).clamp(120.0, 520.0);
+    let left =
+        (rect.center().x - width / 2.0).clamp(window.left() + 16.0, window.right() - 16.0 - width);
+    let (short, clipped) = clip_notice(&notice.text);
     let mut dismiss = false;
+    let mut toggle = false;
     egui::Area::new(egui::Id::new("notice"))
-        .fixed_pos(rect.center_top() + egui::vec2(-260.0, 40.0))
+        .fixed_pos(egui::pos2(left, rect.top() + 40.0))
         .order(egui::Order::Foreground)
         .show(ui.ctx(), |ui| {
             egui::Frame::popup(ui.style()).show(ui, |ui| {
-                ui.set_max_width(520.0);
+                ui.set_width(width);
+                let color = if notice.is_error {
+                    theme::error_color()
+                } else {
+                    ui.visuals().text_color()
+                };
+                if notice.expanded {
+                    egui::ScrollArea::vertical()
+                        .max_height((window.height() * 0.6).max(80.0))
+                        .show(ui, |ui| {
+                            ui.add(
+                                egui::Label::new(RichText::new(&notice.text).color(color))
+                                    .wrap()
+                                    .selectable(true),
+                            );
+                        });
+                } else {
+                    let label = ui.add(
+                        egui::Label::new(RichText::new(&short).color(color))
+                            .wrap()
+                            .sense(egui::Sense::click()),
+                    );
+                    if clipped && label.on_hover_text("Click to show all").clicked() {
+                        toggle = true;
+                    }
+                }
                 ui.horizontal(|ui| {
-                    let color = if notice.is_error {
-                        theme::error_color()
-                    } else {
-                        ui.visuals().text_color()
-                    };
-                    ui.label(RichText::new(&notice.text).color(color));
+                    if clipped
+                        && ui
+                            .small_button(if notice.expanded {
+                                "Show less"
+                            } else {
+                                "Show all"
+                            })
+                            .clicked()
+                    {
+                        toggle = true;
+                    }
+                    if ui
+                        .small_button("Copy")
+                        .on_hover_text("Copy the whole message")
+                        .clicked()
+                    {
+                        ui.ctx().copy_text(notice.text.clone());
+                    }
                     if ui.small_button("Dismiss").clicked() {
                         dismiss = true;
                     }
@@ -1037,7 +1097,69 @@ fn notice_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     }
     if dismiss {
         studio.notice = None;
+    } else if toggle && let Some(n) = &mut studio.notice {
+        n.expanded = !n.expanded;
     }
+}
+
+/// A notice's first lines, at most [`NOTICE_CHARS`] characters and [`NOTICE_LINES`] lines, and
+/// whether anything was left out.
+fn clip_notice(text: &str) -> (String, bool) {
+    let mut out = String::new();
+    let mut clipped = false;
+    for (i, line) in text.lines().enumerate() {
+        if i == NOTICE_LINES {
+            clipped = true;
+            break;
+        }
+        if i > 0 {
+            out.push('\n');
+        }
+        out.push_str(line);
+    }
+    if let Some((cut, _)) = out.char_indices().nth(NOTICE_CHARS) {
+        out.truncate(cut);
+        clipped = true;
+    }
+    if clipped {
+        out.push('…');
+    }
+    (out, clipped)
+}
+
+/// Escape closes the topmost open dialog — before the canvas, which would otherwise take the
+/// key to clear its selection — or else dismisses the notice.
+fn escape_closes_dialogs(ctx: &egui::Context, studio: &mut Studio) {
+    let open = studio.add_palette.is_some()
+        || studio.command_palette.is_some()
+        || studio.find.is_some()
+        || studio.picker_open
+        || studio.prices.is_some()
+        || studio.costs.is_some()
+        || studio.connections.is_some()
+        || studio.workbench.launch.is_some();
+    if !open {
+        if studio.notice.is_some() && ctx.input(|i| i.key_pressed(egui::Key::Escape)) {
+            studio.notice = None;
+        }
+        return;
+    }
+    if !ctx.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Escape)) {
+        return;
+    }
+    // The small pickers first, then windows opened from others (Prices from the launch
+    // dialog), then the rest.
+    if studio.add_palette.take().is_some()
+        || studio.command_palette.take().is_some()
+        || studio.find.take().is_some()
+        || std::mem::take(&mut studio.picker_open)
+        || studio.prices.take().is_some()
+        || studio.costs.take().is_some()
+        || studio.connections.take().is_some()
+    {
+        return;
+    }
+    studio.workbench.launch = None;
 }
 
 fn status_bar_ui(ui: &mut egui::Ui, studio: &Studio) {

@@ -277,6 +277,42 @@ impl RunView {
         }
     }
 
+    /// The job that ran it has ended: nothing more will arrive. The clock stops (at the
+    /// record's duration when there is one), and when the run did not succeed, assets still
+    /// queued or running show the run's error — a launch that failed before anything ran
+    /// leaves no card "queued".
+    pub fn settle(&mut self) {
+        for s in &mut self.steps {
+            s.started = None;
+        }
+        if self.finished_after_ms.is_none() {
+            self.finished_after_ms = self
+                .record
+                .as_ref()
+                .and_then(RunRecord::duration_ms)
+                .or_else(|| self.started.map(|t| t.elapsed().as_millis() as u64));
+        }
+        if self.status == Some(RunStatus::Success) {
+            return;
+        }
+        let error = self
+            .error
+            .clone()
+            .unwrap_or_else(|| "the run ended before this asset ran".to_owned());
+        let canceled = self.status == Some(RunStatus::Canceled);
+        for status in self.nodes.values_mut() {
+            if matches!(status, NodeStatus::Queued | NodeStatus::Running) {
+                *status = if canceled {
+                    NodeStatus::Canceled
+                } else {
+                    NodeStatus::Failed {
+                        error: error.clone(),
+                    }
+                };
+            }
+        }
+    }
+
     /// Milliseconds since the run started (live) or its whole duration (finished).
     pub fn elapsed_ms(&self) -> u64 {
         self.finished_after_ms
@@ -312,13 +348,7 @@ fn log_of(event: &RunEvent) -> (LogLevel, String) {
 
 /// A finished run's duration from its record's timestamps.
 pub fn duration_ms(run: &RunRecord) -> Option<u64> {
-    let parse = |s: &Option<String>| {
-        s.as_deref()
-            .and_then(|s| chrono::DateTime::parse_from_rfc3339(s).ok())
-    };
-    let start = parse(&run.started_at).or_else(|| parse(&Some(run.created_at.clone())))?;
-    let (a, b) = (start, parse(&run.ended_at)?);
-    u64::try_from((b - a).num_milliseconds()).ok()
+    run.duration_ms()
 }
 
 /// `1.2 s`, `340 ms`, `2 min 3 s`.

@@ -419,6 +419,9 @@ impl Studio {
                         {
                             run.record = Some(last.clone());
                             run.status = Some(last.status);
+                            if last.error.is_some() {
+                                run.error.clone_from(&last.error);
+                            }
                             run.cancel = None;
                         }
                     }
@@ -430,6 +433,11 @@ impl Studio {
                         }
                         self.show_error(&format!("The run could not start: {error}"));
                     }
+                }
+                // Nothing more arrives: the clock stops, and a card still queued or running
+                // (the run failed before it got there) shows why instead.
+                if let Some(run) = &mut self.run {
+                    run.settle();
                 }
                 self.request_staleness();
                 self.refresh_history();

@@ -18,7 +18,7 @@ use std::time::Duration;
 use aws_config::BehaviorVersion;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata};
+use aws_sdk_s3::error::ProvideErrorMetadata;
 
 use super::SecretSource;
 use super::protocol::ObjectStore;
@@ -530,17 +530,19 @@ pub fn split_uri(uri: &str) -> Result<(String, String), String> {
     }
 }
 
-/// One sentence for a failed AWS call: what was being done, the service's code and message.
-pub fn sdk_message<E, R>(what: &str, err: &aws_sdk_s3::error::SdkError<E, R>) -> String
+/// One sentence for a failed AWS call: what was being done, the kind of failure and the
+/// service's code and message ([`super::error::ComputeError::from_sdk`]).
+pub fn sdk_message<E>(
+    what: &str,
+    err: &aws_sdk_s3::error::SdkError<
+        E,
+        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
+    >,
+) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
-    R: std::fmt::Debug,
 {
-    match (err.code(), err.message()) {
-        (Some(code), Some(message)) => format!("{what} failed: {code}: {message}"),
-        (Some(code), None) => format!("{what} failed: {code}"),
-        _ => format!("{what} failed: {}", DisplayErrorContext(err)),
-    }
+    super::error::ComputeError::from_sdk(what, err).to_string()
 }
 
 #[cfg(test)]

@@ -142,7 +142,12 @@ impl EksConnection {
             .await
             .map_err(|e| self.error(format!("{e}")))?;
         config.default_namespace.clone_from(&self.namespace);
-        kube::Client::try_from(config).map_err(|e| self.error(format!("{e}")))
+        kube::Client::try_from(config).map_err(|e| {
+            self.error(
+                crate::compute::ComputeError::from_kube("building the Kubernetes client", &e)
+                    .reason(),
+            )
+        })
     }
 
     /// The kubeconfig to build a client from, overrides applied.
@@ -255,10 +260,9 @@ impl EksConnection {
                 .send()
                 .await
                 .map_err(|e| {
-                    self.error(format!(
-                        "DescribeCluster failed: {}",
-                        aws_sdk_eks::error::DisplayErrorContext(&e)
-                    ))
+                    self.error(
+                        crate::compute::ComputeError::from_sdk("DescribeCluster", &e).to_string(),
+                    )
                 })?;
             let info = out
                 .cluster()
@@ -306,10 +310,16 @@ impl EksConnection {
         let provider = sdk
             .credentials_provider()
             .ok_or_else(|| self.error("no AWS credentials provider is configured"))?;
-        let credentials = provider
-            .provide_credentials()
-            .await
-            .map_err(|e| self.error(format!("no AWS credentials for the EKS token: {e}")))?;
+        let credentials = provider.provide_credentials().await.map_err(|e| {
+            self.error(
+                crate::compute::ComputeError::new(
+                    crate::compute::ErrorKind::NoCredentials,
+                    "getting AWS credentials for the EKS token",
+                    crate::compute::error::root_cause(&e),
+                )
+                .to_string(),
+            )
+        })?;
         token(cluster, &region, &credentials, SystemTime::now()).map_err(|e| self.error(e))
     }
 }

@@ -48,20 +48,11 @@ pub enum EksError {
     Settings(String),
 }
 
-/// One sentence for a failed kube call: the API's own message for an API error (its `Status`),
-/// the transport error otherwise.
+/// One sentence for a failed kube call, without the action (the caller names it): the kind of
+/// failure and the API's own message for an API error (its `Status`), the transport's cause
+/// otherwise ([`crate::compute::ComputeError::from_kube`]).
 pub(crate) fn describe_kube_error(err: &kube::Error) -> String {
-    match err {
-        kube::Error::Api(status) => {
-            let reason = if status.reason.is_empty() {
-                String::new()
-            } else {
-                format!(" ({})", status.reason)
-            };
-            format!("{}{reason}, HTTP {}", status.message, status.code)
-        }
-        other => format!("{other}"),
-    }
+    crate::compute::ComputeError::from_kube(String::new(), err).reason()
 }
 
 /// A cluster and the settings of the Jobs run on it, from an `eks` resource.

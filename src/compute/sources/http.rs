@@ -11,9 +11,10 @@
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use reqwest::{StatusCode, Url};
+use reqwest::Url;
 
 use super::{CONNECT_TIMEOUT, Ctx, version_of};
+use crate::compute::error::{ComputeError, ErrorKind, kind_of_status};
 use crate::engine::fetch::{Fetched, FetchedSource};
 use crate::model::ResourceKind;
 
@@ -120,26 +121,30 @@ async fn get_page(
         }
         // Ok(page), or Err((why, Retry-After)) for an answer worth retrying.
         let outcome = match request.send().await {
-            Err(e) if e.is_connect() || e.is_timeout() => Err((
-                if e.is_timeout() {
-                    format!("timed out requesting {shown} for resource `{name}`")
-                } else {
-                    format!(
-                        "cannot reach {shown} for resource `{name}`: {}",
-                        root_cause(&e)
-                    )
-                },
-                None,
-            )),
             Err(e) => {
-                return Err(format!(
-                    "request to {shown} failed for resource `{name}`: {}",
-                    root_cause(&e)
-                ));
+                let failure = ComputeError::from_reqwest(
+                    format!("requesting {shown} for resource `{name}`"),
+                    &e,
+                );
+                match failure.kind {
+                    ErrorKind::Timeout => Err((
+                        format!("timed out requesting {shown} for resource `{name}`"),
+                        None,
+                    )),
+                    ErrorKind::Unreachable => Err((
+                        format!(
+                            "cannot reach {shown} for resource `{name}`: {}",
+                            failure.detail
+                        ),
+                        None,
+                    )),
+                    _ => return Err(failure.to_string()),
+                }
             }
             Ok(response) => {
                 let status = response.status();
-                if status == StatusCode::TOO_MANY_REQUESTS || status.is_server_error() {
+                let kind = (!status.is_success()).then(|| kind_of_status(status.as_u16()));
+                if matches!(kind, Some(ErrorKind::Throttled | ErrorKind::Transient)) {
                     let after = response
                         .headers()
                         .get("retry-after")
@@ -149,11 +154,11 @@ async fn get_page(
                         format!("{shown} answered {status} for resource `{name}`"),
                         after,
                     ))
-                } else if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+                } else if kind == Some(ErrorKind::Denied) {
                     return Err(format!(
                         "authentication failed for resource `{name}` ({shown} answered {status})"
                     ));
-                } else if !status.is_success() {
+                } else if kind.is_some() {
                     return Err(format!("{shown} answered {status} for resource `{name}`"));
                 } else {
                     let link = response
@@ -164,7 +169,7 @@ async fn get_page(
                     let bytes = response.bytes().await.map_err(|e| {
                         format!(
                             "cannot read the answer of {shown} for resource `{name}`: {}",
-                            root_cause(&e)
+                            crate::compute::error::root_cause(&e)
                         )
                     })?;
                     let body: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
@@ -198,14 +203,6 @@ async fn get_page(
             }
         }
     }
-}
-
-fn root_cause(e: &(dyn std::error::Error + 'static)) -> String {
-    let mut cause = e;
-    while let Some(next) = cause.source() {
-        cause = next;
-    }
-    cause.to_string()
 }
 
 pub(super) async fn fetch(
@@ -293,18 +290,20 @@ pub(super) async fn test(ctx: &Ctx<'_>) -> Result<String, String> {
         request = request.bearer_auth(t);
     }
     let response = request.send().await.map_err(|e| {
-        if e.is_timeout() {
-            format!("timed out reaching {} for resource `{name}`", api.base)
-        } else {
-            format!(
+        let failure = ComputeError::from_reqwest(format!("reaching {}", api.base), &e);
+        match failure.kind {
+            ErrorKind::Timeout => {
+                format!("timed out reaching {} for resource `{name}`", api.base)
+            }
+            ErrorKind::Unreachable => format!(
                 "cannot reach {} for resource `{name}`: {}",
-                api.base,
-                root_cause(&e)
-            )
+                api.base, failure.detail
+            ),
+            _ => format!("resource `{name}`: {failure}"),
         }
     })?;
     let status = response.status();
-    if status == StatusCode::UNAUTHORIZED || status == StatusCode::FORBIDDEN {
+    if kind_of_status(status.as_u16()) == ErrorKind::Denied {
         return Err(format!(
             "authentication failed for resource `{name}` ({} answered {status})",
             api.base

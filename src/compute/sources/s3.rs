@@ -1,7 +1,9 @@
 //! S3 sources: one object, or every object under a prefix (a key ending in `/`).
 
 use aws_sdk_s3::config::http::HttpResponse;
-use aws_sdk_s3::error::{DisplayErrorContext, ProvideErrorMetadata, SdkError};
+use aws_sdk_s3::error::{ProvideErrorMetadata, SdkError};
+
+use crate::compute::error::{ComputeError, ErrorKind};
 
 use super::{Ctx, version_of};
 use crate::engine::fetch::{Fetched, FetchedObject, FetchedSource};
@@ -71,58 +73,51 @@ async fn target(ctx: &Ctx<'_>) -> Result<Target, String> {
     })
 }
 
-/// One precise sentence for a failed S3 call.
+/// One precise sentence for a failed S3 call, from its kind
+/// ([`crate::compute::ComputeError::from_sdk`]), naming the resource and the endpoint.
 fn describe<E>(resource: &str, t: &Target, what: &str, err: &SdkError<E, HttpResponse>) -> String
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
-    match err {
-        SdkError::DispatchFailure(d) if d.is_timeout() => format!(
-            "timed out connecting to {} for resource `{resource}` (after {} s)",
+    let e = ComputeError::from_sdk(what, err);
+    let detail = if e.detail.is_empty() {
+        String::new()
+    } else {
+        format!(": {}", e.detail)
+    };
+    match e.kind {
+        ErrorKind::Timeout => format!(
+            "timed out {what} on {} for resource `{resource}` (after {} s)",
             t.endpoint,
             super::CONNECT_TIMEOUT.as_secs()
         ),
-        SdkError::DispatchFailure(_) => format!(
-            "cannot reach {} for resource `{resource}`: {}",
-            t.endpoint,
-            DisplayErrorContext(err)
-        ),
-        SdkError::TimeoutError(_) => format!(
-            "timed out {what} on {} for resource `{resource}`",
-            t.endpoint
-        ),
-        _ => {
-            let code = err.code().unwrap_or_default();
-            let raw_status = err.raw_response().map(|r| r.status().as_u16());
-            match code {
-                "NoSuchBucket" => format!(
-                    "bucket `{}` does not exist (resource `{resource}`, {})",
-                    t.bucket, t.endpoint
-                ),
-                "NoSuchKey" => format!("{what}: the object does not exist (resource `{resource}`)"),
-                "InvalidAccessKeyId"
-                | "SignatureDoesNotMatch"
-                | "InvalidToken"
-                | "ExpiredToken"
-                | "AccessDenied"
-                | "InvalidClientTokenId" => format!(
-                    "authentication failed for resource `{resource}` ({code}: {})",
-                    err.message().unwrap_or("access denied")
-                ),
-                _ if raw_status == Some(404) && what.starts_with("checking") => format!(
-                    "bucket `{}` does not exist (resource `{resource}`, {})",
-                    t.bucket, t.endpoint
-                ),
-                _ if matches!(raw_status, Some(401 | 403)) => format!(
-                    "authentication failed for resource `{resource}` (HTTP {})",
-                    raw_status.unwrap_or_default()
-                ),
-                _ => format!(
-                    "{what} failed for resource `{resource}`: {}",
-                    DisplayErrorContext(err)
-                ),
-            }
+        ErrorKind::Unreachable => {
+            format!(
+                "cannot reach {} for resource `{resource}`{detail}",
+                t.endpoint
+            )
         }
+        ErrorKind::NoCredentials => format!("resource `{resource}`: {e}"),
+        ErrorKind::NotFound if err.code() == Some("NoSuchKey") => {
+            format!("{what}: the object does not exist (resource `{resource}`)")
+        }
+        ErrorKind::NotFound
+            if err.code() == Some("NoSuchBucket") || what.starts_with("checking") =>
+        {
+            format!(
+                "bucket `{}` does not exist (resource `{resource}`, {})",
+                t.bucket, t.endpoint
+            )
+        }
+        ErrorKind::Denied => format!(
+            "authentication failed for resource `{resource}` ({})",
+            if e.detail.is_empty() {
+                "access denied"
+            } else {
+                e.detail.as_str()
+            }
+        ),
+        _ => format!("{what} failed for resource `{resource}`: {e}"),
     }
 }
 

@@ -9,14 +9,19 @@ use crate::model::{Edit, Project, Resource, ResourceKind, SecretRef};
 
 use super::super::Studio;
 
-/// A secret typed into the form: held only until it is handed to the keyring thread.
+/// A secret field of the form: a value typed for the OS keyring (held only until it is handed
+/// to the keyring thread), or the name of an environment variable that holds it.
 #[derive(Default)]
 struct SecretInput {
     text: String,
+    /// `Some(VAR)`: refer to `{ env = "VAR" }` instead of the keyring.
+    env: Option<String>,
 }
 
 /// The form for one resource being added or edited.
 struct Draft {
+    /// The project the resource belongs to (for suggested secret names).
+    project: String,
     /// The resource's name when the draft was opened (`None` for a new one).
     original: Option<String>,
     name: String,
@@ -39,6 +44,9 @@ pub struct ConnectionsState {
     status: Option<(bool, String)>,
     pending_test: Option<Receiver<Result<String, String>>>,
     pending_store: Option<Receiver<Result<String, String>>>,
+    /// The save waiting for its secrets to reach the keyring: applied only once they are
+    /// stored, so the project never refers to a secret that is not there.
+    pending_edit: Option<Edit>,
 }
 
 impl std::fmt::Debug for ConnectionsState {
@@ -50,23 +58,73 @@ impl std::fmt::Debug for ConnectionsState {
 }
 
 impl ConnectionsState {
-    /// Picks up finished tests and keyring writes (called from the studio's `logic`).
-    pub fn poll(&mut self) {
-        for slot in [&mut self.pending_store, &mut self.pending_test] {
-            if let Some(rx) = slot {
-                match rx.try_recv() {
-                    Ok(result) => {
-                        self.status = Some(match result {
-                            Ok(m) => (true, m),
-                            Err(e) => (false, e),
-                        });
-                        *slot = None;
-                    }
-                    Err(TryRecvError::Empty) => {}
-                    Err(TryRecvError::Disconnected) => *slot = None,
+    /// Picks up finished tests and keyring writes (called from the studio's `logic`). Returns
+    /// the save to apply once its secrets are stored; when the keyring refused them, nothing
+    /// is saved and the form offers environment variables instead.
+    pub fn poll(&mut self) -> Option<Edit> {
+        let mut ready = None;
+        if let Some(rx) = &self.pending_store {
+            match rx.try_recv() {
+                Ok(Ok(message)) => {
+                    self.status = Some((true, message));
+                    self.pending_store = None;
+                    ready = self.pending_edit.take();
+                }
+                Ok(Err(e)) => {
+                    self.pending_store = None;
+                    self.pending_edit = None;
+                    self.keyring_failed(&e);
+                }
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Disconnected) => {
+                    self.pending_store = None;
+                    self.pending_edit = None;
+                    self.keyring_failed("the keyring thread stopped");
                 }
             }
         }
+        if let Some(rx) = &self.pending_test {
+            match rx.try_recv() {
+                Ok(result) => {
+                    self.status = Some(match result {
+                        Ok(m) => (true, m),
+                        Err(e) => (false, e),
+                    });
+                    self.pending_test = None;
+                }
+                Err(TryRecvError::Empty) => {}
+                Err(TryRecvError::Disconnected) => self.pending_test = None,
+            }
+        }
+        ready
+    }
+
+    /// The keyring refused the typed secrets: nothing was saved; each secret field of the draft
+    /// now offers an environment variable (with a suggested name) in its place.
+    fn keyring_failed(&mut self, error: &str) {
+        let mut vars = Vec::new();
+        if let Some(d) = &mut self.draft {
+            let (project, resource) = (d.project.clone(), d.name.clone());
+            for (field, input) in &mut d.secrets {
+                if input.env.is_none() {
+                    let var = env_var_name(&project, &resource, field);
+                    vars.push(var.clone());
+                    input.env = Some(var);
+                }
+            }
+        }
+        let offer = if vars.is_empty() {
+            String::new()
+        } else {
+            format!(
+                " You can refer to environment variables instead ({}): set them where Medallion runs and save again.",
+                vars.join(", ")
+            )
+        };
+        self.status = Some((
+            false,
+            format!("Not saved: the secrets could not be stored: {error}.{offer}"),
+        ));
     }
 
     pub fn is_busy(&self) -> bool {
@@ -116,7 +174,7 @@ fn new_kind(label: &str) -> ResourceKind {
     }
 }
 
-fn draft_of(resource: Option<&Resource>, kind: &str, taken: &[Resource]) -> Draft {
+fn draft_of(project: &str, resource: Option<&Resource>, kind: &str, taken: &[Resource]) -> Draft {
     let (original, name, description, kind) = match resource {
         Some(r) => (
             Some(r.name.clone()),
@@ -151,7 +209,15 @@ fn draft_of(resource: Option<&Resource>, kind: &str, taken: &[Resource]) -> Draf
         ],
         ResourceKind::S3 { .. } | ResourceKind::Eks { .. } => Vec::new(),
     };
+    // A field that refers to an environment variable opens as one.
+    let mut secrets = secrets;
+    for (field, reference) in kind.secrets() {
+        if let (SecretRef::Env(var), Some(input)) = (reference, slot(&mut secrets, field)) {
+            input.env = Some(var.clone());
+        }
+    }
     Draft {
+        project: project.to_owned(),
         original,
         name,
         description,
@@ -177,6 +243,28 @@ pub fn secret_name(project: &str, resource: &str, field: &str) -> String {
             .collect()
     };
     format!("{}.{}.{field}", clean(project), clean(resource))
+}
+
+/// A suggested environment variable for a resource's secret field:
+/// `MEDALLION_PROJECT_RESOURCE_FIELD`, upper case.
+pub fn env_var_name(project: &str, resource: &str, field: &str) -> String {
+    let clean = |s: &str| -> String {
+        s.chars()
+            .map(|c| {
+                if c.is_ascii_alphanumeric() {
+                    c.to_ascii_uppercase()
+                } else {
+                    '_'
+                }
+            })
+            .collect()
+    };
+    format!(
+        "MEDALLION_{}_{}_{}",
+        clean(project),
+        clean(resource),
+        clean(field)
+    )
 }
 
 fn optional(ui: &mut egui::Ui, label: &str, value: &mut Option<String>) {
@@ -207,13 +295,45 @@ fn secret_row(
 ) {
     let l = ui.label(label);
     ui.vertical(|ui| {
-        ui.add(
-            egui::TextEdit::singleline(&mut input.text)
-                .password(true)
-                .desired_width(260.0)
-                .hint_text("type to store in the OS keyring"),
-        )
-        .labelled_by(l.id);
+        ui.horizontal(|ui| {
+            let mut keyring = input.env.is_none();
+            if ui
+                .radio_value(&mut keyring, true, "OS keyring")
+                .on_hover_text("The value is stored in the OS keyring; the project refers to it")
+                .clicked()
+            {
+                input.env = None;
+            }
+            if ui
+                .radio_value(&mut keyring, false, "Environment variable")
+                .on_hover_text("The project refers to an environment variable that holds the value")
+                .clicked()
+                && input.env.is_none()
+            {
+                input.env = Some(String::new());
+                input.text.clear();
+            }
+        });
+        match &mut input.env {
+            None => {
+                ui.add(
+                    egui::TextEdit::singleline(&mut input.text)
+                        .password(true)
+                        .desired_width(260.0)
+                        .hint_text("type to store in the OS keyring"),
+                )
+                .labelled_by(l.id);
+            }
+            Some(var) => {
+                ui.add(
+                    egui::TextEdit::singleline(var)
+                        .desired_width(260.0)
+                        .hint_text("VARIABLE_NAME"),
+                )
+                .labelled_by(l.id)
+                .on_hover_text("The name of the variable, never its value");
+            }
+        }
         let now = current.map_or_else(|| "not set".to_owned(), ToString::to_string);
         ui.weak(format!("now: {now}"));
     });
@@ -372,16 +492,33 @@ fn list_of(text: &str) -> Vec<String> {
         .collect()
 }
 
-/// Points the draft's secret fields at their keyring names and takes the typed values out.
-fn take_secrets(project: &str, d: &mut Draft) -> TypedSecrets {
+/// Points the draft's secret fields at their keyring names (taking the typed values out) or at
+/// the environment variables named.
+fn take_secrets(project: &str, d: &mut Draft) -> Result<TypedSecrets, String> {
     let mut typed = Vec::new();
     for (field, input) in &mut d.secrets {
-        if input.text.is_empty() {
-            continue;
-        }
-        let name = secret_name(project, &d.name, field);
-        typed.push((name.clone(), std::mem::take(&mut input.text)));
-        let reference = Some(SecretRef::Keyring(name));
+        let reference = match &input.env {
+            Some(var) => {
+                let var = var.trim();
+                if var.is_empty() {
+                    return Err(format!("name the environment variable that holds {field}"));
+                }
+                if !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    || var.starts_with(|c: char| c.is_ascii_digit())
+                {
+                    return Err(format!(
+                        "`{var}` is not an environment variable name (letters, digits and `_`)"
+                    ));
+                }
+                Some(SecretRef::Env(var.to_owned()))
+            }
+            None if input.text.is_empty() => continue,
+            None => {
+                let name = secret_name(project, &d.name, field);
+                typed.push((name.clone(), std::mem::take(&mut input.text)));
+                Some(SecretRef::Keyring(name))
+            }
+        };
         match (&mut d.kind, *field) {
             (ResourceKind::Postgres { password, .. }, "password") => *password = reference,
             (ResourceKind::Http { auth_token, .. }, "auth_token") => *auth_token = reference,
@@ -397,7 +534,7 @@ fn take_secrets(project: &str, d: &mut Draft) -> TypedSecrets {
             _ => {}
         }
     }
-    typed
+    Ok(typed)
 }
 
 /// The resource a draft describes, or what is wrong with it.
@@ -445,7 +582,7 @@ fn save(project: &Project, d: &mut Draft) -> Result<(Vec<Resource>, TypedSecrets
             checked.name
         ));
     }
-    let typed = take_secrets(&project.name, d);
+    let typed = take_secrets(&project.name, d)?;
     let resource = resource_of(d)?;
     let mut resources: Vec<Resource> = project
         .resources
@@ -490,8 +627,12 @@ pub fn connections_ui(ctx: &egui::Context, studio: &mut Studio) {
                         ui.label(&r.name);
                         ui.weak(r.kind.label());
                         if ui.button(format!("Edit {}", r.name)).clicked() {
-                            open_draft =
-                                Some(draft_of(Some(r), r.kind.label(), &project.resources));
+                            open_draft = Some(draft_of(
+                                &project.name,
+                                Some(r),
+                                r.kind.label(),
+                                &project.resources,
+                            ));
                         }
                         if ui.button(format!("Delete {}", r.name)).clicked() {
                             delete = Some(r.name.clone());
@@ -511,7 +652,8 @@ pub fn connections_ui(ctx: &egui::Context, studio: &mut Studio) {
                     ("eks", "Add EKS cluster"),
                 ] {
                     if ui.button(label).clicked() {
-                        open_draft = Some(draft_of(None, kind, &project.resources));
+                        open_draft =
+                            Some(draft_of(&project.name, None, kind, &project.resources));
                     }
                 }
             });
@@ -550,12 +692,16 @@ pub fn connections_ui(ctx: &egui::Context, studio: &mut Studio) {
                     {
                         match save(&project, d) {
                             Err(e) => state.status = Some((false, e)),
-                            Ok((resources, typed)) => {
+                            Ok((resources, typed)) if typed.is_empty() => {
                                 edit = Some(Edit::SetResources { resources });
                                 state.status = Some((true, "Saved".to_owned()));
-                                if !typed.is_empty() {
-                                    state.pending_store = Some(store_secrets(typed, ctx.clone()));
-                                }
+                            }
+                            Ok((resources, typed)) => {
+                                // Saved only once the keyring holds the secrets.
+                                state.pending_edit = Some(Edit::SetResources { resources });
+                                state.status =
+                                    Some((true, "Storing in the OS keyring…".to_owned()));
+                                state.pending_store = Some(store_secrets(typed, ctx.clone()));
                             }
                         }
                     }

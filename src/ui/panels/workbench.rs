@@ -1020,8 +1020,13 @@ fn remote_steps_ui(
                     _ => theme::running_color(),
                 };
                 ui.label(RichText::new(s.status.as_str()).color(color));
+                let never = if s.status.is_finished() {
+                    "never submitted"
+                } else {
+                    "not submitted yet"
+                };
                 ui.label(
-                    RichText::new(s.remote_id.as_deref().unwrap_or("not submitted yet"))
+                    RichText::new(s.remote_id.as_deref().unwrap_or(never))
                         .monospace()
                         .weak(),
                 );
