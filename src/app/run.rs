@@ -421,6 +421,12 @@ pub fn materialize(
     } else {
         request.partitions.clone()
     };
+    // A malformed memory budget, or a step that cannot fit in it, is said before any run
+    // starts (not by a run killed half-way for lack of memory).
+    for partition in &partitions {
+        engine::memory::check_fits(project, &project_dir, &steps, partition.as_deref())
+            .map_err(|e| AppError::BadRequest(e.to_string()))?;
+    }
     let count = partitions.len();
     for (index, partition) in partitions.into_iter().enumerate() {
         let run = RunRecord {

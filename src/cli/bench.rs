@@ -31,6 +31,21 @@ pub enum BenchCommand {
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
+    /// Peak memory (RSS) of the example workload from CSV inputs in DIR under a memory budget:
+    /// Medallion with every asset persisted, each run in a process of its own, once with
+    /// `MEDALLION_MEMORY_BUDGET_MB` set to the budget and once without a budget; prints each
+    /// run's time, peak RSS, the steps that streamed, and the gold tables' checksums (which
+    /// must agree; exit 1 when they do not)
+    Memory {
+        /// Directory holding customers.csv and orders.csv
+        #[arg(long)]
+        input: PathBuf,
+        /// The memory budget in MiB
+        #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
+        budget_mb: u64,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
     /// One side of `bench engine`, in a process of its own
     #[command(hide = true)]
     EngineChild {
@@ -159,7 +174,22 @@ fn engine_child(mode: &str, input: &Path, checksums: bool) -> anyhow::Result<u8>
                         _ => None,
                     })
                     .collect();
-                let mut out = serde_json::json!({"secs": secs, "peak_rss_mib": app::peak_rss_mib(), "status": run.run.status, "rows": rows});
+                // Steps that ran through the streaming engine say so in the run's log.
+                let streamed: Vec<String> = run
+                    .events
+                    .iter()
+                    .filter_map(|e| match e {
+                        crate::model::RunEvent::Log {
+                            asset: Some(asset),
+                            message,
+                            ..
+                        } if message.contains("streamed straight into its Parquet file") => {
+                            Some(asset.to_string())
+                        }
+                        _ => None,
+                    })
+                    .collect();
+                let mut out = serde_json::json!({"secs": secs, "peak_rss_mib": app::peak_rss_mib(), "status": run.run.status, "rows": rows, "streamed": streamed});
                 if checksums {
                     let dir = tmp.join("out");
                     let gold = [
@@ -182,11 +212,40 @@ fn engine_child(mode: &str, input: &Path, checksums: bool) -> anyhow::Result<u8>
     Ok(EXIT_OK)
 }
 
+/// The memory budget a benchmark child runs with.
+#[derive(Debug, Clone, Copy)]
+enum ChildBudget {
+    /// Whatever `MEDALLION_MEMORY_BUDGET_MB` this process has.
+    Inherit,
+    /// No budget set: the default path.
+    Unset,
+    /// `MEDALLION_MEMORY_BUDGET_MB` set to this many MiB.
+    Mib(u64),
+}
+
 fn child(mode: &str, input: &Path, checksums: bool) -> anyhow::Result<serde_json::Value> {
+    child_with(mode, input, checksums, ChildBudget::Inherit)
+}
+
+fn child_with(
+    mode: &str,
+    input: &Path,
+    checksums: bool,
+    budget: ChildBudget,
+) -> anyhow::Result<serde_json::Value> {
     let exe = std::env::current_exe()?;
     let mut cmd = std::process::Command::new(exe);
     cmd.args(["bench", "engine-child", "--mode", mode, "--input"])
         .arg(input);
+    match budget {
+        ChildBudget::Inherit => {}
+        ChildBudget::Unset => {
+            cmd.env_remove(crate::engine::memory::BUDGET_VAR);
+        }
+        ChildBudget::Mib(mib) => {
+            cmd.env(crate::engine::memory::BUDGET_VAR, mib.to_string());
+        }
+    }
     if checksums {
         cmd.arg("--checksums");
     }
@@ -304,8 +363,84 @@ fn engine_bench(
     Ok(EXIT_OK)
 }
 
+/// `bench memory`: the example under a memory budget and without one, each in its own process.
+fn memory_bench(input: &Path, budget_mb: u64, format: OutputFormat) -> anyhow::Result<u8> {
+    anyhow::ensure!(
+        input.join("customers.csv").is_file() && input.join("orders.csv").is_file(),
+        "{} needs customers.csv and orders.csv",
+        input.display()
+    );
+    let budgeted = child_with("medallion", input, true, ChildBudget::Mib(budget_mb))?;
+    let unbudgeted = child_with("medallion", input, true, ChildBudget::Unset)?;
+    let peak = |v: &serde_json::Value| v["peak_rss_mib"].as_f64().unwrap_or(f64::NAN);
+    let same = budgeted["checksums"] == unbudgeted["checksums"]
+        && budgeted["status"] == "success"
+        && unbudgeted["status"] == "success";
+    #[allow(clippy::cast_precision_loss)]
+    let over = peak(&budgeted) - budget_mb as f64;
+    let report = serde_json::json!({
+        "input": input, "budget_mb": budget_mb, "budgeted": budgeted,
+        "unbudgeted": unbudgeted, "peak_over_budget_mib": over, "checksums_equal": same,
+    });
+    match format {
+        OutputFormat::Json => print_json(&report)?,
+        OutputFormat::Text => {
+            let build = if cfg!(debug_assertions) {
+                "debug build"
+            } else {
+                "release build"
+            };
+            println!("input: {} ({build})", input.display());
+            let line = |name: &str, v: &serde_json::Value| {
+                let streamed = v["streamed"]
+                    .as_array()
+                    .map(|a| {
+                        a.iter()
+                            .filter_map(serde_json::Value::as_str)
+                            .collect::<Vec<_>>()
+                            .join(", ")
+                    })
+                    .unwrap_or_default();
+                println!(
+                    "{name:<22} {:>8.2} s   peak {:>8.1} MiB   {}   streamed: {}",
+                    v["secs"].as_f64().unwrap_or(f64::NAN),
+                    peak(v),
+                    v["status"].as_str().unwrap_or("?"),
+                    if streamed.is_empty() {
+                        "none"
+                    } else {
+                        &streamed
+                    }
+                );
+            };
+            line(&format!("budget {budget_mb} MiB"), &budgeted);
+            line("no budget", &unbudgeted);
+            println!(
+                "peak with the budget: budget + {over:.1} MiB (goal: budget + 256 MiB at most)"
+            );
+            println!(
+                "gold checksums: {}",
+                if same {
+                    "equal"
+                } else {
+                    "DIFFERENT (or a run failed)"
+                }
+            );
+            for (k, v) in budgeted["checksums"].as_object().into_iter().flatten() {
+                println!("  {k}: {}", v.as_str().unwrap_or("?"));
+            }
+        }
+    }
+    Ok(if same { EXIT_OK } else { super::EXIT_FAILED })
+}
+
 pub fn run(which: &BenchCommand) -> anyhow::Result<u8> {
     match which {
+        BenchCommand::Memory {
+            input,
+            budget_mb,
+            format,
+        } => memory_bench(input, *budget_mb, *format),
         BenchCommand::Engine {
             input,
             rounds,

@@ -9,6 +9,7 @@ mod csv_scan;
 pub mod explain;
 pub mod fetch;
 pub mod gate;
+pub mod memory;
 pub mod profile;
 pub mod sample;
 pub mod source;
@@ -56,6 +57,16 @@ pub enum EngineError {
     UnknownAsset { asset: AssetKey, project: String },
     #[error("the project has a dependency cycle: {0}")]
     Cycle(String),
+    /// A malformed `MEDALLION_MEMORY_BUDGET_MB`.
+    #[error("{0}")]
+    Budget(String),
+    /// A step that cannot run within the memory budget, found before the run starts.
+    #[error("asset {asset} cannot run within {budget}: {reason}")]
+    DoesNotFit {
+        asset: AssetKey,
+        budget: String,
+        reason: String,
+    },
 }
 
 /// polars prints its warnings straight to stderr. A deprecation inside polars itself (its SQL
@@ -358,53 +369,6 @@ pub fn default_parallelism() -> usize {
     std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4))
 }
 
-/// Memory a step may use while others run beside it: `MEDALLION_MEMORY_BUDGET_MB` when set,
-/// else half of what the system has available (Linux `MemAvailable`), or 4 GiB when unknown.
-/// A step estimated above half of it runs alone, and a file source that big streams straight
-/// into its Parquet file instead of being held in memory.
-fn memory_budget_bytes() -> u64 {
-    if let Some(mb) = std::env::var("MEDALLION_MEMORY_BUDGET_MB")
-        .ok()
-        .and_then(|v| v.trim().parse::<u64>().ok())
-    {
-        return mb << 20;
-    }
-    let available = std::fs::read_to_string("/proc/meminfo")
-        .ok()
-        .and_then(|text| {
-            let line = text.lines().find(|l| l.starts_with("MemAvailable:"))?;
-            line.split_whitespace()
-                .nth(1)?
-                .parse::<u64>()
-                .ok()
-                .map(|kib| kib * 1024)
-        });
-    available.unwrap_or(8 << 30) / 2
-}
-
-/// A rough in-memory size of a step: its inputs' stored bytes times a decompression factor.
-fn estimated_bytes(
-    asset: &AssetSpec,
-    project_dir: &Path,
-    partition: Option<&str>,
-    upstream: &[&AssetMaterialization],
-) -> u64 {
-    match &asset.definition {
-        AssetDefinition::Source(crate::model::SourceSpec::File { path, .. }) => {
-            let full = source::resolve_path(project_dir, path, partition);
-            source::matching_files(&asset.key, &full).map_or(0, |files| {
-                files
-                    .iter()
-                    .filter_map(|f| std::fs::metadata(f).ok())
-                    .map(|m| m.len() * 4)
-                    .sum()
-            })
-        }
-        AssetDefinition::Source(_) => 0,
-        AssetDefinition::Transform(_) => upstream.iter().map(|m| m.byte_count * 10).sum(),
-    }
-}
-
 enum Message {
     Event(RunEvent),
     Finished {
@@ -464,6 +428,16 @@ pub fn execute_io(
     emit(RunEvent::RunStarted {
         plan: plan.steps.clone(),
     });
+    // A malformed budget, or a step that cannot fit in it, ends the run before any step starts.
+    let budget = match memory::check_fits(
+        &plan.project,
+        &plan.project_dir,
+        &plan.steps,
+        plan.partition.as_deref(),
+    ) {
+        Ok(budget) => budget,
+        Err(e) => return refuse_run(plan, &e.to_string(), emit),
+    };
     let previous: BTreeMap<AssetKey, &AssetMaterialization> = plan
         .previous
         .iter()
@@ -472,7 +446,6 @@ pub fn execute_io(
         .collect();
     let graph = AssetGraph::build(&plan.project);
     let in_plan: BTreeSet<&AssetKey> = plan.steps.iter().collect();
-    let budget = memory_budget_bytes();
     let max_parallel = max_parallel.max(1);
     let stored_checks = gate::StoredChecks::new(&plan.previous_checks);
     // Assets outside the run whose stored data failed a blocking check: their downstream
@@ -496,8 +469,11 @@ pub fn execute_io(
     let mut finished: BTreeSet<AssetKey> = BTreeSet::new();
     let mut pending: Vec<&AssetKey> = plan.steps.iter().collect();
     // Tables still in memory, handed to downstream steps of this run instead of reading their
-    // stored files back; each is dropped once every consumer in the plan has finished.
+    // stored files back; each is dropped once every consumer in the plan has finished. They
+    // take at most half the memory budget: a table that does not fit beside them is read back
+    // from its file instead.
     let mut frames: BTreeMap<AssetKey, DataFrame> = BTreeMap::new();
+    let mut kept_bytes = 0u64;
     let mut consumers: BTreeMap<&AssetKey, Vec<&AssetKey>> = BTreeMap::new();
     for step in &plan.steps {
         for up in graph.upstream(step) {
@@ -602,12 +578,13 @@ pub fn execute_io(
                             .map(|m| ((*u).clone(), m))
                     })
                     .collect();
-                let heavy = estimated_bytes(
+                // A step too big to sit beside others runs alone and streams.
+                let heavy = budget.streams(memory::estimated_bytes(
                     asset,
                     &plan.project_dir,
                     partition.as_deref(),
                     &inputs.values().collect::<Vec<_>>(),
-                ) > budget / 2;
+                ));
                 if running >= max_parallel || exclusive || (heavy && (running > 0 || profiling > 0))
                 {
                     i += 1;
@@ -692,10 +669,14 @@ pub fn execute_io(
             }
             // Tables no step of this run will read again (every consumer finished, was skipped
             // or canceled) are dropped now.
-            frames.retain(|k, _| {
-                consumers
+            frames.retain(|k, df| {
+                let keep = consumers
                     .get(k)
-                    .is_some_and(|cs| cs.iter().any(|c| !finished.contains(*c)))
+                    .is_some_and(|cs| cs.iter().any(|c| !finished.contains(*c)));
+                if !keep {
+                    kept_bytes = kept_bytes.saturating_sub(df.estimated_size() as u64);
+                }
+                keep
             });
             if running == 0 && profiling == 0 {
                 break;
@@ -737,7 +718,11 @@ pub fn execute_io(
                     if let Some(df) = frame
                         && consumers.contains_key(&key)
                     {
-                        frames.insert(key.clone(), df);
+                        let bytes = df.estimated_size() as u64;
+                        if budget.may_keep(kept_bytes, bytes) {
+                            kept_bytes += bytes;
+                            frames.insert(key.clone(), df);
+                        }
                     }
                     // The failed check's evaluation (with its cause) already set the headline.
                     let mut check_failed = |check: Option<String>| failed |= check.is_some();
@@ -846,6 +831,31 @@ pub fn execute_io(
     };
     emit(RunEvent::RunFinished { status, error });
     status
+}
+
+/// Ends a run that cannot start (a malformed memory budget, a step that cannot fit): every
+/// step is skipped with the reason, and the run fails with it.
+fn refuse_run(plan: &RunPlan, reason: &str, emit: &mut dyn FnMut(RunEvent)) -> RunStatus {
+    emit(RunEvent::Log {
+        level: LogLevel::Error,
+        asset: None,
+        message: reason.to_owned(),
+    });
+    for key in &plan.steps {
+        emit(RunEvent::StepFinished {
+            asset: key.clone(),
+            partition: plan.partition.clone(),
+            outcome: StepOutcome::Skipped {
+                reason: reason.to_owned(),
+            },
+            duration_ms: 0,
+        });
+    }
+    emit(RunEvent::RunFinished {
+        status: RunStatus::Failure,
+        error: Some(reason.to_owned()),
+    });
+    RunStatus::Failure
 }
 
 /// A source asset's frame and input version: files are scanned lazily, sources behind a
@@ -982,7 +992,7 @@ impl Deferred {
         let profiled =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &self.frame {
                 Some(df) => profile::profile(key, partition, df),
-                None => profile::profile_frame(key, partition, self.stored),
+                None => profile::profile_stored(key, partition, self.stored),
             }))
             .unwrap_or_else(|panic| {
                 Err(polars_err!(ComputeError: "internal error: {}", panic_message(panic.as_ref())))
@@ -1087,13 +1097,13 @@ fn run_step(
         let mut blocking_failure = verdict.failed_blocking;
         let mut error_failure = None;
         if changed > 0 {
-            let df = io
+            // Stored data is checked with streaming queries, never whole in memory.
+            let lf = io
                 .scan(&prev.location)
-                .and_then(LazyFrame::collect)
                 .map_err(|e| format!("asset {key}: cannot read {}: {e}", prev.location))?;
             for c in verdict.unevaluated {
                 // A freshness check on stored data measures the age of that data.
-                let mut result = check::evaluate(key, partition, c, &df, created_time(prev));
+                let mut result = check::evaluate_stored(key, partition, c, &lf, created_time(prev));
                 result.materialization_run_id = Some(prev.run_id.clone());
                 if !result.passed && result.severity == CheckSeverity::Error {
                     error_failure.get_or_insert_with(|| c.name.clone());
@@ -1131,11 +1141,10 @@ fn run_step(
     }
     let cannot_store = |e: String| format!("asset {key}: cannot store its materialization: {e}");
     // A step is collected in memory, stored, and its table handed to downstream steps and the
-    // profile. A file source too big to sit beside other steps streams straight into its
-    // Parquet file instead, never whole in memory. Transforms are always collected: polars'
-    // streaming engine is not yet dependable for every SQL shape (an `IN (subquery)` over 10M
-    // rows ran out of memory).
-    let streamed = heavy && matches!(asset.source(), Some(crate::model::SourceSpec::File { .. }));
+    // profile. A step too big to sit beside other steps (above half the memory budget) runs
+    // through polars' streaming engine straight into its Parquet file instead, never whole in
+    // memory; its downstream steps read that file back.
+    let streamed = heavy;
     let (location, byte_count, frame) = if streamed {
         emit(RunEvent::Log {
             level: LogLevel::Info,
@@ -1144,6 +1153,10 @@ fn run_step(
                 "{key}: too big to hold in memory beside other steps; streamed straight into its Parquet file"
             ),
         });
+        let lf = match &asset.definition {
+            AssetDefinition::Transform(_) => transform::inline_subqueries(lf),
+            AssetDefinition::Source(_) => lf,
+        };
         let (location, bytes) = io
             .sink(key, partition, &plan.run_id, lf)
             .map_err(|e| match e {
@@ -1200,17 +1213,12 @@ fn run_step(
     let mut blocking_failure = None;
     let mut error_failure = None;
     if !asset.checks.is_empty() {
-        // Checks look at rows (and show failing ones): a streamed table is read back.
-        let read;
-        let df = match &frame {
-            Some(df) => df,
-            None => {
-                read = stored.clone().collect().map_err(read_back)?;
-                &read
-            }
-        };
+        // A streamed table is checked with lazy queries over its file, never whole in memory.
         for c in &asset.checks {
-            let mut result = check::evaluate(key, partition, c, df, newest_input);
+            let mut result = match &frame {
+                Some(df) => check::evaluate(key, partition, c, df, newest_input),
+                None => check::evaluate_stored(key, partition, c, &stored, newest_input),
+            };
             result.materialization_run_id = Some(plan.run_id.clone());
             if !result.passed && result.severity == CheckSeverity::Error {
                 error_failure.get_or_insert_with(|| c.name.clone());
@@ -1268,12 +1276,11 @@ fn check_stored(
     };
     let mut error_failure = None;
     if !asset.checks.is_empty() {
-        let df = io
+        let lf = io
             .scan(&prev.location)
-            .and_then(LazyFrame::collect)
             .map_err(|e| format!("asset {key}: cannot read {}: {e}", prev.location))?;
         for c in &asset.checks {
-            let mut result = check::evaluate(key, partition, c, &df, created_time(prev));
+            let mut result = check::evaluate_stored(key, partition, c, &lf, created_time(prev));
             result.materialization_run_id = Some(prev.run_id.clone());
             if !result.passed && result.severity == CheckSeverity::Error {
                 error_failure.get_or_insert_with(|| c.name.clone());
