@@ -19,6 +19,9 @@ use crate::model::{
 };
 use crate::store::{StoreError, StoredProject, Workspace};
 
+/// The environment variable that sets the engine's memory budget (MiB).
+pub const MEMORY_BUDGET_VAR: &str = crate::engine::memory::BUDGET_VAR;
+
 /// What to materialize.
 #[derive(Debug, Clone, Default)]
 pub struct MaterializeRequest {

@@ -240,10 +240,10 @@ fn child_with(
     match budget {
         ChildBudget::Inherit => {}
         ChildBudget::Unset => {
-            cmd.env_remove(crate::engine::memory::BUDGET_VAR);
+            cmd.env_remove(crate::app::run::MEMORY_BUDGET_VAR);
         }
         ChildBudget::Mib(mib) => {
-            cmd.env(crate::engine::memory::BUDGET_VAR, mib.to_string());
+            cmd.env(crate::app::run::MEMORY_BUDGET_VAR, mib.to_string());
         }
     }
     if checksums {
