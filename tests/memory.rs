@@ -277,8 +277,12 @@ fn under_a_small_budget_every_step_streams_and_the_outputs_are_exact() {
     };
     assert_eq!(rows(&tight), rows(&free));
     assert_eq!(rows(&tight).len(), 6);
+    // The verdicts, without which run's data each judged (the two runs differ in that).
     let checks = |r: &serde_json::Value| {
         let mut v = r["checks"].as_array().unwrap().clone();
+        for c in &mut v {
+            c.as_object_mut().unwrap().remove("materialization_run_id");
+        }
         v.sort_by_key(ToString::to_string);
         v
     };
