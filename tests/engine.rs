@@ -471,6 +471,25 @@ fn a_failed_blocking_check_keeps_blocking_downstream_on_later_runs() {
     let o = medallion(&ws, &["materialize", d]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains(&reason), "{}", text(&o));
+    // `medallion status` says the same as the runs: order_history failed, gold blocked.
+    let status = |ws: &Path| -> std::collections::BTreeMap<String, serde_json::Value> {
+        let o = medallion(ws, &["status", "customer_analytics", "--format", "json"]);
+        assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+        json(&o)["assets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|a| (a["asset"].as_str().unwrap().to_owned(), a.clone()))
+            .collect()
+    };
+    let states = status(&ws);
+    assert_eq!(states["order_history"]["status"]["status"], "failed");
+    assert_eq!(states["order_history"]["checks"]["failed"], 1);
+    for gold in ["customer_lifetime_value", "daily_revenue"] {
+        assert_eq!(states[gold]["status"]["status"], "blocked", "{gold}");
+        assert_eq!(states[gold]["status"]["reason"], reason.as_str(), "{gold}");
+    }
+    assert_eq!(states["raw_orders"]["status"]["status"], "fresh");
     // Selecting only gold does not get around the gate either.
     let o = medallion(
         &ws,
@@ -527,9 +546,16 @@ fn a_failed_blocking_check_keeps_blocking_downstream_on_later_runs() {
         .clone();
     assert_eq!(listed["allow_failed_upstream"], true, "{listed}");
 
-    // Put the check back: it is evaluated again on the stored order_history (a check is a
-    // definition too), passes, and nothing is blocked any more.
+    // Put the check back: until it runs, its verdict on the stored data is unknown ("not
+    // run"), which blocks nothing; it is evaluated again on the stored order_history (a check
+    // is a definition too), passes, and nothing is blocked any more.
     std::fs::write(&toml, &original).unwrap();
+    let o = medallion(&ws, &["import", d, "--replace"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let states = status(&ws);
+    assert_eq!(states["order_history"]["status"]["status"], "fresh");
+    assert_eq!(states["order_history"]["checks"]["not_run"], 1);
+    assert_eq!(states["order_history"]["checks"]["failed"], 0);
     let o = medallion(&ws, &["materialize", d, "--format", "json"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let report = json(&o);

@@ -340,7 +340,7 @@ fn failures_stay_on_the_canvas_after_a_restart_and_agree_everywhere() {
         s.workbench.asset_history.is_some()
     });
     h.get_by_label(&format!(
-        "order_history is failed: check order_history_not_empty failed in run {run_id}"
+        "order_history: failed — check order_history_not_empty failed in run {run_id}"
     ));
     h.get_by_label("Checks on its latest data: ✖ 1");
     // And the workspace answers the same to the CLI.

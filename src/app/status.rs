@@ -146,6 +146,12 @@ pub fn asset_states(ws: &Workspace, stored: &StoredProject) -> Result<Vec<AssetS
             partitions.push(m.partition.clone());
         }
     }
+    // A project with a cycle has no order; its assets are then taken as listed.
+    let order: Vec<AssetKey> = engine::ordered_steps(
+        project,
+        &project.assets.iter().map(|a| a.key.clone()).collect(),
+    )
+    .unwrap_or_else(|_| project.assets.iter().map(|a| a.key.clone()).collect());
     for partition in partitions {
         let plan = RunPlan {
             run_id: String::new(),
@@ -155,12 +161,7 @@ pub fn asset_states(ws: &Workspace, stored: &StoredProject) -> Result<Vec<AssetS
                 .clone()
                 .unwrap_or_else(|| PathBuf::from(".")),
             store_dir: super::run::store_dir(ws, &project.name),
-            // A project with a cycle has no order; its assets are planned as listed.
-            steps: engine::ordered_steps(
-                project,
-                &project.assets.iter().map(|a| a.key.clone()).collect(),
-            )
-            .unwrap_or_else(|_| project.assets.iter().map(|a| a.key.clone()).collect()),
+            steps: order.clone(),
             partition: partition.clone(),
             force: false,
             previous: previous.clone(),
@@ -184,9 +185,13 @@ pub fn asset_states(ws: &Workspace, stored: &StoredProject) -> Result<Vec<AssetS
         })
         .collect();
 
-    let mut out = Vec::with_capacity(project.assets.len());
-    for asset in &project.assets {
-        let key = &asset.key;
+    let graph = crate::model::AssetGraph::build(project);
+    // Upstream first, so an asset's status can look at its upstream assets' statuses.
+    let mut states: BTreeMap<AssetKey, AssetState> = BTreeMap::new();
+    for key in &order {
+        let Some(asset) = project.asset(key) else {
+            continue;
+        };
         let m = latest.get(key).copied();
         let mut badge = CheckBadge::default();
         let mut check_states = Vec::new();
@@ -221,32 +226,56 @@ pub fn asset_states(ws: &Workspace, stored: &StoredProject) -> Result<Vec<AssetS
         let later = attempt
             .filter(|(run, _, _)| m.is_none_or(|m| &m.run_id != run))
             .map(|(run, _, outcome)| (run.as_str(), outcome));
-        let status = decide(later, m.is_some(), failing_error, planned.get(key));
-        out.push(AssetState {
-            asset: key.clone(),
-            status,
-            last_materialization: m.map(|m| LastMaterialization {
-                run_id: m.run_id.clone(),
-                partition: m.partition.clone(),
-                created_at: m.created_at.clone(),
-                row_count: m.row_count,
-            }),
-            checks: badge,
-            check_states,
-            last_attempt: attempt.map(|(run, _, outcome)| (run.clone(), outcome.clone())),
+        // An upstream that is failed or blocked now keeps a skipped attempt's reason true.
+        let upstream_bad = graph.upstream(key).into_iter().any(|up| {
+            states.get(up).is_some_and(|s| {
+                matches!(
+                    s.status,
+                    AssetStatus::Failed { .. } | AssetStatus::Blocked { .. }
+                )
+            })
         });
+        let status = decide(
+            later,
+            m.is_some(),
+            failing_error,
+            planned.get(key),
+            upstream_bad,
+        );
+        states.insert(
+            key.clone(),
+            AssetState {
+                asset: key.clone(),
+                status,
+                last_materialization: m.map(|m| LastMaterialization {
+                    run_id: m.run_id.clone(),
+                    partition: m.partition.clone(),
+                    created_at: m.created_at.clone(),
+                    row_count: m.row_count,
+                }),
+                checks: badge,
+                check_states,
+                last_attempt: attempt.map(|(run, _, outcome)| (run.clone(), outcome.clone())),
+            },
+        );
     }
-    Ok(out)
+    Ok(project
+        .assets
+        .iter()
+        .filter_map(|a| states.remove(&a.key))
+        .collect())
 }
 
 /// The status from what happened, most pressing first: a failed attempt since the data was
 /// made, an Error check failing on the data, a blocking check failing upstream, an attempt
-/// skipped for an upstream's failure; otherwise missing, fresh or stale.
+/// skipped or blocked for an upstream that is still failed or blocked; otherwise missing,
+/// fresh or stale.
 fn decide(
     later_attempt: Option<(&str, &StepOutcome)>,
     materialized: bool,
     failing_error: Option<(String, String)>,
     planned: Option<&PlannedStatus>,
+    upstream_bad: bool,
 ) -> AssetStatus {
     if let Some((run, StepOutcome::Failed { error })) = later_attempt {
         return AssetStatus::Failed {
@@ -266,12 +295,12 @@ fn decide(
         };
     }
     match later_attempt {
-        Some((run, StepOutcome::Skipped { reason })) => {
+        Some((run, StepOutcome::Skipped { reason })) if upstream_bad => {
             return AssetStatus::Blocked {
                 reason: format!("{reason} (run {run})"),
             };
         }
-        Some((_, StepOutcome::Blocked { reason, .. })) if !materialized => {
+        Some((_, StepOutcome::Blocked { reason, .. })) if upstream_bad => {
             return AssetStatus::Blocked {
                 reason: reason.clone(),
             };

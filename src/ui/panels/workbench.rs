@@ -715,9 +715,9 @@ fn asset_details_ui(ui: &mut egui::Ui, studio: &mut Studio) {
             crate::app::status::AssetStatus::Fresh => theme::ok_color(),
             crate::app::status::AssetStatus::Missing => ui.visuals().weak_text_color(),
         };
-        let mut line = format!("{key} is {}", state.status.label());
+        let mut line = format!("{key}: {}", state.status.label());
         if let Some(reason) = state.status.reason() {
-            line.push_str(": ");
+            line.push_str(" — ");
             line.push_str(reason);
         }
         ui.label(RichText::new(line).color(color).strong());
