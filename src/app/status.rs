@@ -235,7 +235,7 @@ pub fn asset_states(ws: &Workspace, stored: &StoredProject) -> Result<Vec<AssetS
                 )
             })
         });
-        let status = decide(
+        let verdict = decide(
             later,
             m.is_some(),
             failing_error,
