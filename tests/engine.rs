@@ -472,7 +472,7 @@ fn a_failed_blocking_check_keeps_blocking_downstream_on_later_runs() {
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains(&reason), "{}", text(&o));
     // `medallion status` says the same as the runs: order_history failed, gold blocked.
-    let status = |ws: &Path| -> std::collections::BTreeMap<String, serde_json::Value> {
+    let asset_states = |ws: &Path| -> std::collections::BTreeMap<String, serde_json::Value> {
         let o = medallion(ws, &["status", "customer_analytics", "--format", "json"]);
         assert_eq!(o.status.code(), Some(0), "{}", text(&o));
         json(&o)["assets"]
@@ -482,7 +482,7 @@ fn a_failed_blocking_check_keeps_blocking_downstream_on_later_runs() {
             .map(|a| (a["asset"].as_str().unwrap().to_owned(), a.clone()))
             .collect()
     };
-    let states = status(&ws);
+    let states = asset_states(&ws);
     assert_eq!(states["order_history"]["status"]["status"], "failed");
     assert_eq!(states["order_history"]["checks"]["failed"], 1);
     for gold in ["customer_lifetime_value", "daily_revenue"] {
@@ -552,7 +552,7 @@ fn a_failed_blocking_check_keeps_blocking_downstream_on_later_runs() {
     std::fs::write(&toml, &original).unwrap();
     let o = medallion(&ws, &["import", d, "--replace"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let states = status(&ws);
+    let states = asset_states(&ws);
     assert_eq!(states["order_history"]["status"]["status"], "fresh");
     assert_eq!(states["order_history"]["checks"]["not_run"], 1);
     assert_eq!(states["order_history"]["checks"]["failed"], 0);

@@ -246,7 +246,7 @@ pub fn asset_states(ws: &Workspace, stored: &StoredProject) -> Result<Vec<AssetS
             key.clone(),
             AssetState {
                 asset: key.clone(),
-                status,
+                status: verdict,
                 last_materialization: m.map(|m| LastMaterialization {
                     run_id: m.run_id.clone(),
                     partition: m.partition.clone(),
