@@ -26,7 +26,7 @@ impl BlobStore for S3Blobs {
         local: &Path,
     ) -> Result<String, String> {
         let uri = self.store.materialization_uri(asset, partition, run_id);
-        self.aws.put_file(&uri, local)?;
+        self.aws.put_file(&uri, local).map_err(|e| e.to_string())?;
         Ok(uri)
     }
 
@@ -35,7 +35,11 @@ impl BlobStore for S3Blobs {
             std::fs::create_dir_all(parent)
                 .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
         }
-        if self.aws.get_to_file(location, to)? {
+        if self
+            .aws
+            .get_to_file(location, to)
+            .map_err(|e| e.to_string())?
+        {
             Ok(())
         } else {
             Err(format!("{location} does not exist"))
