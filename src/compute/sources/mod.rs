@@ -16,6 +16,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use crate::engine::BackendError;
 use crate::engine::fetch::{FetchRequest, FetchedSource, SourceFetcher};
 use crate::model::{Resource, ResourceKind, SecretRef, SourceSpec};
 
@@ -64,7 +65,13 @@ impl Ctx<'_> {
 }
 
 impl SourceFetcher for ResourceFetcher {
-    fn fetch(&self, request: &FetchRequest<'_>) -> Result<FetchedSource, String> {
+    fn fetch(&self, request: &FetchRequest<'_>) -> Result<FetchedSource, BackendError> {
+        Ok(self.fetch_source(request)?)
+    }
+}
+
+impl ResourceFetcher {
+    fn fetch_source(&self, request: &FetchRequest<'_>) -> Result<FetchedSource, String> {
         let ctx = Ctx {
             resource: request.resource,
             resources: request.resources,
