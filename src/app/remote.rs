@@ -529,6 +529,10 @@ pub fn reconcile(ws: &mut Workspace) -> Result<Vec<(String, Option<String>)>, Ap
 /// The studio's reattach on start: a named thread with its own workspace connection follows
 /// every remote run left unfinished (by a crash, a killed process or a detached submit) to its
 /// end. The lease keeps it from driving a run another process drives.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the reattach thread follows remote runs for as long as they take"
+)]
 pub fn spawn_reattach(path: &Path) -> std::io::Result<std::thread::JoinHandle<()>> {
     let path = path.to_owned();
     std::thread::Builder::new()

@@ -434,6 +434,7 @@ mod tests {
     }
 
     /// A one-shot HTTP server on loopback that answers every request with `response`.
+    #[expect(clippy::disallowed_methods, reason = "a test server on its own thread")]
     fn answering(response: &'static str) -> String {
         use std::io::{Read as _, Write as _};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

@@ -183,6 +183,10 @@ pub fn run_from_uri(uri: &str, out: &mut dyn Write) -> Result<RunStatus, Compute
 /// ECS `StopTask`, `TerminateJob` and Kubernetes send SIGTERM before they kill: the run then
 /// stops between steps and still writes a canceled result. The handler is in place when this
 /// returns, so a SIGTERM that comes right away is not missed (it would kill the process).
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the runner process's SIGTERM listener is a named thread"
+)]
 fn stop_on_sigterm(cancel: &Arc<AtomicBool>) {
     #[cfg(unix)]
     {

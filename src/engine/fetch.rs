@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use polars::prelude::*;
 
-use super::EngineError;
 use super::source;
+use super::{BackendError, EngineError};
 use crate::model::partition::PARTITION_PLACEHOLDER;
 use crate::model::{AssetKey, FileFormat, Project, Resource, SourceSpec};
 
@@ -86,7 +86,25 @@ pub enum ColumnValues {
 /// Reads sources that need a resource. Implementations must be callable from any thread and
 /// must bound how long a fetch can hang (connect and request timeouts).
 pub trait SourceFetcher: Send + Sync {
-    fn fetch(&self, request: &FetchRequest<'_>) -> Result<FetchedSource, String>;
+    /// Fetches the data of one source.
+    ///
+    /// # Errors
+    /// The implementer's own error (its `Display` is what the run reports after
+    /// "asset A: ").
+    fn fetch(&self, request: &FetchRequest<'_>) -> Result<FetchedSource, BackendError>;
+}
+
+/// Why the engine's own fetchers could not fetch a source.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The run has no connections (a tool or a test), but the source needs one.
+    #[error(
+        "{kind} sources need a connection to resource `{resource}`, and none is configured here"
+    )]
+    NoConnection {
+        kind: &'static str,
+        resource: String,
+    },
 }
 
 /// A fetcher for runs that have no connections (tests of file-only projects, tools).
@@ -94,12 +112,11 @@ pub trait SourceFetcher: Send + Sync {
 pub struct NoFetcher;
 
 impl SourceFetcher for NoFetcher {
-    fn fetch(&self, request: &FetchRequest<'_>) -> Result<FetchedSource, String> {
-        Err(format!(
-            "{} sources need a connection to resource `{}`, and none is configured here",
-            request.source.kind_label(),
-            request.resource.name
-        ))
+    fn fetch(&self, request: &FetchRequest<'_>) -> Result<FetchedSource, BackendError> {
+        Err(Box::new(FetchError::NoConnection {
+            kind: request.source.kind_label(),
+            resource: request.resource.name.clone(),
+        }))
     }
 }
 
@@ -111,7 +128,7 @@ pub struct Cancelable<'a> {
 }
 
 impl SourceFetcher for Cancelable<'_> {
-    fn fetch(&self, request: &FetchRequest<'_>) -> Result<FetchedSource, String> {
+    fn fetch(&self, request: &FetchRequest<'_>) -> Result<FetchedSource, BackendError> {
         self.inner.fetch(&FetchRequest {
             cancel: Some(self.cancel),
             ..*request
@@ -186,7 +203,10 @@ pub fn read_fetched_source(
         limit,
         cancel: None,
     });
-    let source_data = result.map_err(err)?;
+    let source_data = result.map_err(|source| EngineError::Fetch {
+        asset: asset.clone(),
+        source,
+    })?;
     let df = to_frame(&source, source_data.data, limit).map_err(err)?;
     Ok((df.lazy(), source_data.version))
 }

@@ -17,6 +17,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use super::error::{ComputeError, ErrorKind};
+use crate::engine::BackendError;
 use crate::engine::fetch::{FetchRequest, FetchedSource, SourceFetcher};
 use crate::model::{Resource, ResourceKind, SecretRef, SourceSpec};
 
@@ -69,9 +70,8 @@ impl Ctx<'_> {
 }
 
 impl SourceFetcher for ResourceFetcher {
-    fn fetch(&self, request: &FetchRequest<'_>) -> Result<FetchedSource, String> {
-        // The engine's trait takes the error as words.
-        self.fetch_source(request).map_err(|e| e.to_string())
+    fn fetch(&self, request: &FetchRequest<'_>) -> Result<FetchedSource, BackendError> {
+        Ok(self.fetch_source(request)?)
     }
 }
 
