@@ -8,7 +8,8 @@
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
-    clippy::many_single_char_names
+    clippy::many_single_char_names,
+    clippy::disallowed_methods
 )]
 
 #[path = "support/kube_double.rs"]

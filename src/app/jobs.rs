@@ -303,6 +303,10 @@ fn work(
 }
 
 /// Runs a materialize or remote-run request on its own named thread and workspace connection.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a run gets a named thread of its own, owned by the job worker"
+)]
 fn spawn_run(
     path: &Path,
     request: JobRequest,
