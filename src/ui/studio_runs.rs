@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use super::runs::{NodeStatus, RunView};
-use super::workbench::{LaunchState, PREVIEW_LIMIT, WorkbenchTab};
+use super::workbench_state::{LaunchState, PREVIEW_LIMIT, WorkbenchTab};
 use super::{JobEvent, JobRequest, MaterializeRequest, SendError, Studio, TaskRequest};
 use crate::model::AssetKey;
 
@@ -48,7 +48,7 @@ impl Studio {
             preview.asset = Some(key.clone());
             preview.loading = Some(Instant::now());
             preview.error = None;
-            self.preview_errors.remove(key);
+            self.states.preview_errors.remove(key);
             self.refresh_statuses();
         }
     }
@@ -57,7 +57,7 @@ impl Studio {
     pub fn open_launch(&mut self) {
         let mut launch = LaunchState::default();
         if self.canvas.selection.is_empty() {
-            launch.scope = super::workbench::LaunchScope::All;
+            launch.scope = super::workbench_state::LaunchScope::All;
         }
         self.workbench.launch = Some(launch);
     }
@@ -219,11 +219,11 @@ impl Studio {
     /// Asks for every asset's state in the workspace (fresh, stale, failed, blocked, check
     /// verdicts) under the current definitions: the cards' base layer.
     pub(super) fn request_staleness(&mut self) {
-        if !self.backend.has_workspace() || !self.has_project {
+        if !self.backend.has_workspace() || !self.workspace.has_project {
             return;
         }
         let id = self.next_request_id();
-        self.staleness_plan_id = id;
+        self.states.request_id = id;
         let project = Box::new(self.project().clone());
         // A full queue only delays the badges until the next change.
         let _ = self.backend.send(JobRequest::AssetStates { id, project });
@@ -307,27 +307,29 @@ impl Studio {
                     self.workbench.preview.data = None;
                     self.workbench.preview.error = Some(error.clone());
                 }
-                self.preview_errors.insert(asset, error);
+                self.states.preview_errors.insert(asset, error);
                 true
             }
             JobEvent::AssetStates { id, result } => {
-                if id != self.staleness_plan_id {
+                if id != self.states.request_id {
                     return false;
                 }
-                self.stale.clear();
-                self.badges.checks.clear();
-                self.asset_states.clear();
+                self.states.stale.clear();
+                self.states.badges.checks.clear();
+                self.states.assets.clear();
                 match result {
                     Ok(states) => {
                         for state in states {
-                            self.stale
+                            self.states
+                                .stale
                                 .insert(state.asset.clone(), NodeStatus::from_state(&state.status));
                             if state.checks.total() > 0 {
-                                self.badges
+                                self.states
+                                    .badges
                                     .checks
                                     .insert(state.asset.clone(), state.checks.clone());
                             }
-                            self.asset_states.insert(state.asset.clone(), state);
+                            self.states.assets.insert(state.asset.clone(), state);
                         }
                     }
                     // Unknown is said as such, never as success.
@@ -454,8 +456,8 @@ impl Studio {
     /// run on top. A finished (or reopened past) run does not paint the cards: once it has
     /// ended, the workspace's state — asked for again at its end — is the truth.
     pub(super) fn refresh_statuses(&mut self) {
-        let mut status = self.stale.clone();
-        for (key, error) in &self.preview_errors {
+        let mut status = self.states.stale.clone();
+        for (key, error) in &self.states.preview_errors {
             status.insert(
                 key.clone(),
                 NodeStatus::Failed {
@@ -470,11 +472,11 @@ impl Studio {
                 status.insert(key.clone(), s.clone());
             }
         }
-        self.badges.status = status;
+        self.states.badges.status = status;
     }
 
     /// The status a card shows (tests and the bench read it).
     pub fn node_status(&self, key: &AssetKey) -> Option<&NodeStatus> {
-        self.badges.status.get(key)
+        self.states.badges.status.get(key)
     }
 }

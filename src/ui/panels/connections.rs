@@ -597,7 +597,7 @@ fn save(project: &Project, d: &mut Draft) -> Result<(Vec<Resource>, TypedSecrets
 
 /// The connections window, when open.
 pub fn connections_ui(ctx: &egui::Context, studio: &mut Studio) {
-    let Some(mut state) = studio.connections.take() else {
+    let Some(mut state) = studio.windows.connections.take() else {
         return;
     };
     let mut open = true;
@@ -747,7 +747,7 @@ pub fn connections_ui(ctx: &egui::Context, studio: &mut Studio) {
         studio.run_task(task);
     }
     if open && !ctx.input(|i| i.key_pressed(egui::Key::Escape)) {
-        studio.connections = Some(state);
+        studio.windows.connections = Some(state);
     }
 }
 

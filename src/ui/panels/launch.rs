@@ -8,7 +8,7 @@ use egui::RichText;
 use crate::app::plan::{PlanReport, format_duration, format_memory, format_usd, tier_name};
 use crate::app::run::PlannedStatus;
 use crate::model::{AssetKey, ComputeTier, PartitionsDefinition};
-use crate::ui::workbench::LaunchScope;
+use crate::ui::workbench_state::LaunchScope;
 use crate::ui::{Studio, theme};
 use std::collections::BTreeMap;
 
@@ -263,7 +263,10 @@ pub fn launch_ui(ctx: &egui::Context, studio: &mut Studio) {
 
 /// Where each asset would run: tier (with an override), reason and estimated cost, then the
 /// total and the price table's date. True when "Prices…" was clicked.
-fn compute_plan_ui(ui: &mut egui::Ui, launch: &mut crate::ui::workbench::LaunchState) -> bool {
+fn compute_plan_ui(
+    ui: &mut egui::Ui,
+    launch: &mut crate::ui::workbench_state::LaunchState,
+) -> bool {
     ui.label(RichText::new("Where it would run on AWS").strong());
     let report = match &launch.compute {
         None => {
@@ -392,7 +395,10 @@ fn tier_combo_ui(
 
 /// The remote steps (tier per step, with the reason and size) and the AWS actions; returns
 /// whether "Launch on AWS" and "Check AWS setup…" were clicked.
-fn aws_plan_ui(ui: &mut egui::Ui, launch: &mut crate::ui::workbench::LaunchState) -> (bool, bool) {
+fn aws_plan_ui(
+    ui: &mut egui::Ui,
+    launch: &mut crate::ui::workbench_state::LaunchState,
+) -> (bool, bool) {
     let mut runnable = false;
     match launch.aws_plan.as_ref().map(|(_, p)| p) {
         None => {

@@ -54,7 +54,7 @@ fn parse_rate(text: &str) -> Result<f64, String> {
 }
 
 pub fn prices_ui(ctx: &egui::Context, studio: &mut Studio) {
-    if studio.prices.is_none() {
+    if studio.windows.prices.is_none() {
         return;
     }
     let mut open = true;
@@ -67,7 +67,7 @@ pub fn prices_ui(ctx: &egui::Context, studio: &mut Studio) {
         .default_width(720.0)
         .default_pos(ctx.content_rect().center() - egui::vec2(360.0, 200.0))
         .show(ctx, |ui| {
-            let Some(state) = &mut studio.prices else {
+            let Some(state) = &mut studio.windows.prices else {
                 return;
             };
             let table = match &state.table {
@@ -232,7 +232,7 @@ pub fn prices_ui(ctx: &egui::Context, studio: &mut Studio) {
                 }
             });
         });
-    if let Some(state) = &mut studio.prices {
+    if let Some(state) = &mut studio.windows.prices {
         state.pending += edits.len();
         if !edits.is_empty() {
             state.status = None;
@@ -242,7 +242,7 @@ pub fn prices_ui(ctx: &egui::Context, studio: &mut Studio) {
         studio.set_price(&id, usd);
     }
     if !open {
-        studio.prices = None;
+        studio.windows.prices = None;
     }
 }
 

@@ -7,7 +7,7 @@ use egui_extras::{Column, TableBuilder};
 
 use crate::model::{AssetCheckResult, CheckSeverity, ColumnProfile, LogLevel, StepOutcome};
 use crate::ui::runs::{RunView, format_ms};
-use crate::ui::workbench::WorkbenchTab;
+use crate::ui::workbench_state::WorkbenchTab;
 use crate::ui::{Studio, UICommand, theme};
 
 const ROW_HEIGHT: f32 = 18.0;
@@ -707,7 +707,7 @@ fn asset_details_ui(ui: &mut egui::Ui, studio: &mut Studio) {
         return;
     };
     // The same state the card shows, from the same answer.
-    if let Some(state) = studio.asset_states.get(&key) {
+    if let Some(state) = studio.states.assets.get(&key) {
         let color = match state.status {
             crate::app::status::AssetStatus::Failed { .. }
             | crate::app::status::AssetStatus::Blocked { .. } => theme::error_color(),
