@@ -310,33 +310,7 @@ impl Studio {
                 self.states.preview_errors.insert(asset, error);
                 true
             }
-            JobEvent::AssetStates { id, result } => {
-                if id != self.states.request_id {
-                    return false;
-                }
-                self.states.stale.clear();
-                self.states.badges.checks.clear();
-                self.states.assets.clear();
-                match result {
-                    Ok(states) => {
-                        for state in states {
-                            self.states
-                                .stale
-                                .insert(state.asset.clone(), NodeStatus::from_state(&state.status));
-                            if state.checks.total() > 0 {
-                                self.states
-                                    .badges
-                                    .checks
-                                    .insert(state.asset.clone(), state.checks.clone());
-                            }
-                            self.states.assets.insert(state.asset.clone(), state);
-                        }
-                    }
-                    // Unknown is said as such, never as success.
-                    Err(e) => tracing::warn!("could not read the assets' states: {e}"),
-                }
-                true
-            }
+            JobEvent::AssetStates { id, result } => self.on_asset_states(id, result),
             JobEvent::Plan { id, result } => {
                 if let Some(launch) = &mut self.workbench.launch
                     && launch.plan_id == id
@@ -380,39 +354,7 @@ impl Studio {
                 true
             }
             JobEvent::MaterializeFinished { result } => {
-                if let Some(run) = &mut self.run {
-                    run.done = true;
-                }
-                match result {
-                    Ok(runs) => {
-                        if let Some(last) = runs.last()
-                            && let Some(run) = &mut self.run
-                        {
-                            run.record = Some(last.clone());
-                            run.status = Some(last.status);
-                            if last.error.is_some() {
-                                run.error.clone_from(&last.error);
-                            }
-                            run.cancel = None;
-                        }
-                    }
-                    Err(error) => {
-                        if let Some(run) = &mut self.run {
-                            run.status = Some(crate::model::RunStatus::Failure);
-                            run.error = Some(error.clone());
-                            run.cancel = None;
-                        }
-                        self.show_error(&format!("The run could not start: {error}"));
-                    }
-                }
-                // Nothing more arrives: the clock stops, and a card still queued or running
-                // (the run failed before it got there) shows why instead.
-                if let Some(run) = &mut self.run {
-                    run.settle();
-                }
-                self.request_staleness();
-                self.refresh_history();
-                self.workbench.asset_requested = None;
+                self.on_run_finished(result);
                 true
             }
             JobEvent::Runs(runs) => {
@@ -450,6 +392,77 @@ impl Studio {
                 false
             }
         }
+    }
+
+    /// The workspace's answer to [`Self::request_staleness`] (an older one is dropped); true
+    /// when card statuses may have changed.
+    fn on_asset_states(
+        &mut self,
+        id: u64,
+        result: Result<Vec<crate::app::status::AssetState>, String>,
+    ) -> bool {
+        if id != self.states.request_id {
+            return false;
+        }
+        self.states.stale.clear();
+        self.states.badges.checks.clear();
+        self.states.assets.clear();
+        match result {
+            Ok(states) => {
+                for state in states {
+                    self.states
+                        .stale
+                        .insert(state.asset.clone(), NodeStatus::from_state(&state.status));
+                    if state.checks.total() > 0 {
+                        self.states
+                            .badges
+                            .checks
+                            .insert(state.asset.clone(), state.checks.clone());
+                    }
+                    self.states.assets.insert(state.asset.clone(), state);
+                }
+            }
+            // Unknown is said as such, never as success.
+            Err(e) => tracing::warn!("could not read the assets' states: {e}"),
+        }
+        true
+    }
+
+    /// The run ended (or could not start): its record is the truth from now on.
+    fn on_run_finished(&mut self, result: Result<Vec<crate::model::RunRecord>, String>) {
+        if let Some(run) = &mut self.run {
+            run.done = true;
+        }
+        match result {
+            Ok(runs) => {
+                if let Some(last) = runs.last()
+                    && let Some(run) = &mut self.run
+                {
+                    run.record = Some(last.clone());
+                    run.status = Some(last.status);
+                    if last.error.is_some() {
+                        run.error.clone_from(&last.error);
+                    }
+                    run.cancel = None;
+                }
+            }
+            Err(error) => {
+                if let Some(run) = &mut self.run {
+                    run.status = Some(crate::model::RunStatus::Failure);
+                    run.error = Some(error.clone());
+                    run.cancel = None;
+                }
+                self.show_error(&format!("The run could not start: {error}"));
+            }
+        }
+        // Nothing more arrives: the clock stops, and a card still queued or running (the run
+        // failed before it got there) shows why instead.
+        if let Some(run) = &mut self.run {
+            run.settle();
+        }
+        self.request_staleness();
+        self.refresh_history();
+        self.workbench.asset_requested = None;
     }
 
     /// Card statuses: each asset's state in the workspace, then preview errors, then a live
