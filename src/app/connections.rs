@@ -16,8 +16,10 @@ use super::AppError;
 pub struct KeyringSecrets;
 
 impl SecretSource for KeyringSecrets {
-    fn secret(&self, reference: &SecretRef) -> Result<String, String> {
-        secrets::resolve(reference).map_err(|e| e.to_string())
+    fn secret(&self, reference: &SecretRef) -> Result<String, compute::ComputeError> {
+        secrets::resolve(reference).map_err(|e| {
+            compute::ComputeError::said(compute::ErrorKind::NoCredentials, e.to_string())
+        })
     }
 }
 
@@ -166,7 +168,7 @@ pub fn test_connection(project: &Project, resource: &str) -> Result<String, Stri
 /// [`test_connection`] for a resource that may not be saved yet (the connections panel).
 pub fn test_resource(resource: &Resource, resources: &[Resource]) -> Result<String, String> {
     compute::test_connection(resource, resources, &KeyringSecrets)
-        .map_err(|e| redact(&e))
+        .map_err(|e| redact(&e.to_string()))
         .map(|ok| redact(&ok))
 }
 

@@ -19,6 +19,7 @@ use serde::{Deserialize, Serialize};
 
 use super::AppError;
 use crate::compute::aws::{self, Aws};
+use crate::compute::error::{ComputeError, ErrorKind};
 use crate::compute::launch::{LaunchSpec, Launcher};
 use crate::compute::protocol::{PROTOCOL_VERSION, ParsedLine, StepPlan, StepResult, parse_line};
 use crate::compute::runner;
@@ -296,7 +297,7 @@ pub fn launcher_for(
     aws: &Aws,
     project: &Project,
     tier: ComputeTier,
-) -> Result<Box<dyn Launcher>, String> {
+) -> Result<Box<dyn Launcher>, ComputeError> {
     match tier {
         ComputeTier::Fargate => Ok(Box::new(aws::fargate::Fargate { aws: aws.clone() })),
         ComputeTier::Batch => Ok(Box::new(aws::batch::Batch { aws: aws.clone() })),
@@ -307,16 +308,19 @@ pub fn launcher_for(
             &aws.region(),
         )
         .map(|l| Box::new(l) as Box<dyn Launcher>),
-        other => Err(format!(
+        other => Err(ComputeError::invalid(format!(
             "remote runs on {other} are not available in this build; use --tier fargate, batch, lambda or local"
-        )),
+        ))),
     }
 }
 
 fn connect(project: &Project, resource: Option<&str>) -> Result<Aws, AppError> {
-    let r = aws::compute_resource(&project.resources, resource).map_err(AppError::BadRequest)?;
-    Aws::connect(r, &super::connections::KeyringSecrets, &project.name)
-        .map_err(AppError::BadRequest)
+    let r = aws::compute_resource(&project.resources, resource)?;
+    Ok(Aws::connect(
+        r,
+        &super::connections::KeyringSecrets,
+        &project.name,
+    )?)
 }
 
 fn now() -> String {
@@ -417,7 +421,7 @@ fn submit_with(
     // Every tier must have a launcher before anything is recorded.
     for s in &planned {
         if s.tier != ComputeTier::Local {
-            launcher_for(&aws, project, s.tier).map_err(AppError::BadRequest)?;
+            launcher_for(&aws, project, s.tier)?;
         }
     }
     let tiers: BTreeSet<&str> = planned.iter().map(|s| s.tier.as_str()).collect();
@@ -719,7 +723,7 @@ impl<'w> Driver<'w> {
             .into_iter()
             .find(|t| t.as_str() == tier)
             .ok_or_else(|| AppError::BadRequest(format!("unknown tier `{tier}`")))?;
-        launcher_for(&self.aws, &self.project, tier).map_err(AppError::BadRequest)
+        Ok(launcher_for(&self.aws, &self.project, tier)?)
     }
 
     fn emit(
@@ -839,10 +843,7 @@ impl<'w> Driver<'w> {
             StepStatus::Pending => self.start(s, on_event)?,
             StepStatus::Submitting => {
                 let spec = self.spec(&s);
-                let found = self
-                    .launcher(&s.tier)?
-                    .find_submitted(&spec)
-                    .map_err(AppError::BadRequest)?;
+                let found = self.launcher(&s.tier)?.find_submitted(&spec)?;
                 match found {
                     Some(id) => {
                         s.remote_id = Some(id.clone());
@@ -1005,9 +1006,7 @@ impl<'w> Driver<'w> {
             let plan_uri = self
                 .aws
                 .uri(&format!("_runs/{}/{}/plan.json", self.run_id, s.step_id));
-            self.aws
-                .put(&plan_uri, body)
-                .map_err(AppError::BadRequest)?;
+            self.aws.put(&plan_uri, body)?;
             Ok((plan, plan_uri))
         });
         let (plan, plan_uri) = match prepared {
@@ -1065,7 +1064,7 @@ impl<'w> Driver<'w> {
             }
             Err(e) => {
                 s.status = StepStatus::Failure;
-                s.error = Some(e.clone());
+                s.error = Some(e.to_string());
                 s.ended_at = Some(now());
                 self.ws.save_remote_step(&self.run_id, &s)?;
                 self.log(
@@ -1098,7 +1097,7 @@ impl<'w> Driver<'w> {
             .take_remote_lease(&self.run_id, &self.me, LEASE_SECS)?;
         match ran {
             Ok(results) => self.ingest_results(s, &results, on_event),
-            Err(e) => self.fail_step(s, &e, on_event),
+            Err(e) => self.fail_step(s, &e.to_string(), on_event),
         }
     }
 
@@ -1106,7 +1105,7 @@ impl<'w> Driver<'w> {
         &self,
         s: &RemoteStepRow,
         plan: &StepPlan,
-    ) -> Result<Vec<StepResult>, String> {
+    ) -> Result<Vec<StepResult>, ComputeError> {
         let cancel = Arc::clone(&self.cancel);
         let mut results = Vec::new();
         for child in 0..Self::children(s) {
@@ -1304,8 +1303,7 @@ impl<'w> Driver<'w> {
                 let failures = self.status_errors.entry(s.step_id.clone()).or_default();
                 *failures += 1;
                 let failures = *failures;
-                let lower = e.to_lowercase();
-                if lower.contains("missing") || lower.contains("not found") {
+                if e.kind == ErrorKind::NotFound {
                     self.status_errors.remove(&s.step_id);
                     let error = format!("{} no longer knows {id}: {e}", s.tier);
                     return self.fail_step(s, &error, on_event);
@@ -1585,7 +1583,7 @@ impl<'w> Driver<'w> {
                         key.as_str(),
                         p.as_deref().unwrap_or("_")
                     ));
-                    self.aws.put_file(&uri, &f).map_err(AppError::BadRequest)?;
+                    self.aws.put_file(&uri, &f)?;
                 }
             }
             let store = self.aws.store();
@@ -1645,9 +1643,7 @@ impl<'w> Driver<'w> {
                 previous.push(m);
             } else if needed.contains(&m.asset) && Path::new(&m.location).is_file() {
                 let uri = store.materialization_uri(&m.asset, m.partition.as_deref(), &m.run_id);
-                self.aws
-                    .put_file(&uri, Path::new(&m.location))
-                    .map_err(AppError::BadRequest)?;
+                self.aws.put_file(&uri, Path::new(&m.location))?;
                 previous.push(AssetMaterialization { location: uri, ..m });
             }
         }
@@ -1767,7 +1763,7 @@ pub fn run_record(ws: &Workspace, run_id: &str) -> Result<RunRecord, AppError> {
 }
 
 /// `medallion runner --plan URI`: runs a step plan, printing protocol lines to `out`.
-pub fn run_runner(plan_uri: &str, out: &mut dyn std::io::Write) -> Result<RunStatus, String> {
+pub fn run_runner(plan_uri: &str, out: &mut dyn std::io::Write) -> Result<RunStatus, ComputeError> {
     runner::run_from_uri(plan_uri, out)
 }
 
@@ -1865,7 +1861,7 @@ pub fn lambda_runtime_api() -> Option<String> {
 }
 
 /// `medallion runner` inside Lambda: serves invocations until the environment ends.
-pub fn serve_lambda(api: &str, out: &mut dyn std::io::Write) -> Result<(), String> {
+pub fn serve_lambda(api: &str, out: &mut dyn std::io::Write) -> Result<(), ComputeError> {
     let aws = Aws::from_environment()?;
     aws::lambda::serve_runtime(&aws, api, out)
 }

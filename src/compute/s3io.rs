@@ -6,6 +6,7 @@
 use std::path::Path;
 
 use super::aws::{Aws, split_uri};
+use super::error::ComputeError;
 use super::protocol::ObjectStore;
 use crate::engine::BackendError;
 use crate::engine::staged::BlobStore;
@@ -33,13 +34,14 @@ impl BlobStore for S3Blobs {
 
     fn download(&self, location: &str, to: &Path) -> Result<(), BackendError> {
         if let Some(parent) = to.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+            std::fs::create_dir_all(parent).map_err(|e| {
+                ComputeError::io(format!("cannot create {}: {e}", parent.display()))
+            })?;
         }
         if self.aws.get_to_file(location, to)? {
             Ok(())
         } else {
-            Err(format!("{location} does not exist").into())
+            Err(ComputeError::not_found(format!("{location} does not exist")).into())
         }
     }
 

@@ -8,8 +8,8 @@ use kube::Api;
 use kube::api::LogParams;
 use tokio::sync::mpsc;
 
-use super::describe_kube_error;
 use super::job::CONTAINER;
+use crate::compute::error::{ComputeError, ErrorKind};
 
 /// What a log follower reports.
 #[derive(Debug)]
@@ -42,14 +42,18 @@ pub(crate) async fn follow_pod_log(
         follow: true,
         ..LogParams::default()
     };
-    let result: Result<(), String> = async {
-        let reader = api
-            .log_stream(&pod, &params)
-            .await
-            .map_err(|e| describe_kube_error(&e))?;
+    let result: Result<(), ComputeError> = async {
+        let reader = api.log_stream(&pod, &params).await.map_err(|e| {
+            let e = ComputeError::from_kube(String::new(), &e);
+            ComputeError::said(e.kind, e.reason())
+        })?;
         let mut lines = reader.lines();
         let mut seen = 0u64;
-        while let Some(line) = lines.try_next().await.map_err(|e| e.to_string())? {
+        while let Some(line) = lines
+            .try_next()
+            .await
+            .map_err(|e| ComputeError::said(ErrorKind::Unreachable, e.to_string()))?
+        {
             seen += 1;
             if seen <= skip {
                 continue;
@@ -72,7 +76,7 @@ pub(crate) async fn follow_pod_log(
     let _ = tx
         .send(LogMsg::Ended {
             pod,
-            error: result.err(),
+            error: result.err().map(|e| e.to_string()),
             began_after_finish,
         })
         .await;

@@ -14,8 +14,8 @@ use kube::api::{ListParams, WatchEvent, WatchParams};
 use kube::{Api, ResourceExt};
 
 use super::connection::EksConnection;
-use super::describe_kube_error;
 use super::watch::WATCH_TIMEOUT_SECS;
+use crate::compute::error::ComputeError;
 
 /// What the watcher has seen.
 #[derive(Debug, Default)]
@@ -25,7 +25,7 @@ pub(crate) struct PodView {
     /// Whether a first list has arrived.
     pub listed: bool,
     /// The last error talking to the cluster (cleared by the next success).
-    pub error: Option<String>,
+    pub error: Option<ComputeError>,
     pub watch_resumes: u32,
     pub relists: u32,
 }
@@ -34,6 +34,12 @@ pub(crate) type SharedView = Arc<Mutex<PodView>>;
 
 /// How long to wait before retrying a failed list or watch request.
 const RETRY_AFTER: Duration = Duration::from_millis(300);
+
+/// "`what`: <why>", of the kind the kube error is.
+fn kube_error(what: &str, e: &kube::Error) -> ComputeError {
+    let e = ComputeError::from_kube(what, e);
+    ComputeError::said(e.kind, format!("{what}: {}", e.reason()))
+}
 
 /// Keeps `view` current until `stop` is set.
 pub(crate) async fn watch_job_pods(
@@ -45,7 +51,7 @@ pub(crate) async fn watch_job_pods(
 ) {
     let selector = format!("job-name={job}");
     let mut version: Option<String> = None;
-    let set_error = |e: String| {
+    let set_error = |e: ComputeError| {
         if let Ok(mut v) = view.lock() {
             v.error = Some(e);
         }
@@ -54,7 +60,7 @@ pub(crate) async fn watch_job_pods(
         let client = match conn.client().await {
             Ok(c) => c,
             Err(e) => {
-                set_error(e.to_string());
+                set_error(e);
                 tokio::time::sleep(RETRY_AFTER).await;
                 continue;
             }
@@ -74,10 +80,7 @@ pub(crate) async fn watch_job_pods(
                     }
                 }
                 Err(e) => {
-                    set_error(format!(
-                        "listing the pods of Job `{job}`: {}",
-                        describe_kube_error(&e)
-                    ));
+                    set_error(kube_error(&format!("listing the pods of Job `{job}`"), &e));
                     tokio::time::sleep(RETRY_AFTER).await;
                     continue;
                 }
@@ -94,10 +97,7 @@ pub(crate) async fn watch_job_pods(
                 continue;
             }
             Err(e) => {
-                set_error(format!(
-                    "watching the pods of Job `{job}`: {}",
-                    describe_kube_error(&e)
-                ));
+                set_error(kube_error(&format!("watching the pods of Job `{job}`"), &e));
                 tokio::time::sleep(RETRY_AFTER).await;
                 continue;
             }

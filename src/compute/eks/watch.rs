@@ -23,13 +23,14 @@ use kube::{Api, ResourceExt};
 use serde::{Deserialize, Serialize};
 use tokio::sync::mpsc;
 
+use super::api_error;
 use super::connection::EksConnection;
 use super::cost::{PodRequest, PodSpan, parse_cpu, parse_memory_mb};
 use super::job::{
     ANNOTATION_PARTITIONS, ANNOTATION_RUN_ID, ANNOTATION_STEP_ID, CONTAINER, run_selector,
 };
 use super::logs::{LogMsg, follow_pod_log};
-use super::{EksError, describe_kube_error};
+use crate::compute::error::ComputeError;
 use crate::compute::protocol::{ParsedLine, parse_line};
 use crate::model::{LogLevel, RunEvent, RunStatus};
 
@@ -187,29 +188,20 @@ impl Default for FollowOptions {
     }
 }
 
-fn api_error(conn: &EksConnection, action: &str, err: &kube::Error) -> EksError {
-    EksError::Api {
-        action: action.to_owned(),
-        cluster: conn.label(),
-        message: describe_kube_error(err),
-    }
-}
-
 /// Creates the Job. A Job of the same name (the same run and step, already submitted) is
 /// reported as such rather than replaced.
 ///
 /// # Errors
 /// When the API refuses the Job.
-pub async fn submit(conn: &EksConnection, job: &Job) -> Result<JobRef, EksError> {
+pub async fn submit(conn: &EksConnection, job: &Job) -> Result<JobRef, ComputeError> {
     let client = conn.client().await?;
     let api: Api<Job> = Api::namespaced(client, conn.namespace());
     let created = api.create(&PostParams::default(), job).await.map_err(|e| {
         let name = job.metadata.name.as_deref().unwrap_or("?");
         api_error(conn, &format!("creating Job `{name}`"), &e)
     })?;
-    JobRef::from_job(&created).ok_or_else(|| {
-        EksError::Settings("the created Job lacks Medallion's annotations".to_owned())
-    })
+    JobRef::from_job(&created)
+        .ok_or_else(|| ComputeError::invalid("the created Job lacks Medallion's annotations"))
 }
 
 /// Deletes the Job and, with foreground propagation, its pods before the Job itself goes.
@@ -217,7 +209,7 @@ pub async fn submit(conn: &EksConnection, job: &Job) -> Result<JobRef, EksError>
 ///
 /// # Errors
 /// When the API refuses the deletion.
-pub async fn cancel(conn: &EksConnection, job: &JobRef) -> Result<(), EksError> {
+pub async fn cancel(conn: &EksConnection, job: &JobRef) -> Result<(), ComputeError> {
     let client = conn.client().await?;
     let api: Api<Job> = Api::namespaced(client, &job.namespace);
     match api.delete(&job.name, &DeleteParams::foreground()).await {
@@ -235,7 +227,7 @@ pub async fn find_jobs(
     conn: &EksConnection,
     project: &str,
     run_id: &str,
-) -> Result<Vec<JobRef>, EksError> {
+) -> Result<Vec<JobRef>, ComputeError> {
     let client = conn.client().await?;
     let api: Api<Job> = Api::namespaced(client, conn.namespace());
     let list = api
@@ -728,7 +720,10 @@ impl Follower<'_> {
     }
 
     /// Checks the Job itself: gone, or failed without pods to say why.
-    async fn check_job(&mut self, sink: &mut (dyn FnMut(PodEvent) + Send)) -> Result<(), EksError> {
+    async fn check_job(
+        &mut self,
+        sink: &mut (dyn FnMut(PodEvent) + Send),
+    ) -> Result<(), ComputeError> {
         let client = self.conn.client().await?;
         let api: Api<Job> = Api::namespaced(client, &self.job.namespace);
         let job = api
@@ -798,7 +793,7 @@ pub async fn follow(
     sink: &mut (dyn FnMut(PodEvent) + Send),
     cancel: Option<&AtomicBool>,
     options: FollowOptions,
-) -> Result<FollowOutcome, EksError> {
+) -> Result<FollowOutcome, ComputeError> {
     let (tx, mut rx) = mpsc::channel::<LogMsg>(1024);
     let mut f = Follower {
         conn,
