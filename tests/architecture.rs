@@ -56,7 +56,7 @@ const OWNED_LIBRARIES: &[(&str, &str)] = &[
     ("egui_extras", "ui"),
     ("egui_plot", "ui"),
     ("egui_graphs", "ui"),
-    ("rfd", "ui"),
+    ("rfd", "app"),
     ("clap", "cli"),
     ("libmimalloc_sys", "cli"),
 ];

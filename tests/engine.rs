@@ -5,7 +5,8 @@
 #![allow(
     clippy::unwrap_used,
     clippy::expect_used,
-    clippy::many_single_char_names
+    clippy::many_single_char_names,
+    clippy::disallowed_methods
 )]
 
 use std::path::{Path, PathBuf};
@@ -1179,7 +1180,7 @@ fn every_read_and_write_of_a_run_goes_through_the_io_manager() {
             partition: Option<&str>,
             run_id: &str,
             df: &mut DataFrame,
-        ) -> Result<(String, u64), String> {
+        ) -> Result<(String, u64), engine::StoreError> {
             self.log.lock().unwrap().push(format!("write {asset}"));
             self.inner.write(asset, partition, run_id, df)
         }
@@ -1392,7 +1393,7 @@ fn a_panicking_step_fails_instead_of_hanging_the_run() {
             partition: Option<&str>,
             run_id: &str,
             df: &mut DataFrame,
-        ) -> Result<(String, u64), String> {
+        ) -> Result<(String, u64), engine::StoreError> {
             assert_ne!(asset.as_str(), "raw_orders", "the store broke");
             self.0.write(asset, partition, run_id, df)
         }

@@ -1877,7 +1877,10 @@ fn closing_the_studio_leaves_a_remote_run_going_for_attach() {
 /// Secrets for a test `aws` resource: moto accepts any keys.
 struct MotoKeys;
 impl medallion::compute::SecretSource for MotoKeys {
-    fn secret(&self, _: &medallion::model::SecretRef) -> Result<String, String> {
+    fn secret(
+        &self,
+        _: &medallion::model::SecretRef,
+    ) -> Result<String, medallion::compute::ComputeError> {
         Ok("testing".to_owned())
     }
 }

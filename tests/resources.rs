@@ -4,7 +4,7 @@
 //! `MEDALLION_TEST_PEERS=1`; then a missing server is a failure. Without it (a plain
 //! `cargo test` on a dev box) the peer tests return early and say so; the HTTP test always runs.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::TcpListener;

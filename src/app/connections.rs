@@ -3,7 +3,6 @@
 //! redaction every text leaving the process goes through.
 
 use std::sync::Arc;
-use std::sync::mpsc;
 
 use crate::compute::{self, ResourceFetcher, SecretSource};
 use crate::engine::fetch::SourceFetcher;
@@ -17,8 +16,10 @@ use super::AppError;
 pub struct KeyringSecrets;
 
 impl SecretSource for KeyringSecrets {
-    fn secret(&self, reference: &SecretRef) -> Result<String, String> {
-        secrets::resolve(reference).map_err(|e| e.to_string())
+    fn secret(&self, reference: &SecretRef) -> Result<String, compute::ComputeError> {
+        secrets::resolve(reference).map_err(|e| {
+            compute::ComputeError::said(compute::ErrorKind::NoCredentials, e.to_string())
+        })
     }
 }
 
@@ -153,7 +154,7 @@ pub fn is_valid_secret_name(name: &str) -> bool {
 
 /// Checks that a resource of `project` answers; the message says what was reached or
 /// precisely what failed. Blocks for at most the connect and request timeouts: call it off
-/// the UI thread (see [`spawn_test_connection`]).
+/// the UI thread (the studio runs it as a backend task).
 pub fn test_connection(project: &Project, resource: &str) -> Result<String, String> {
     let r = project.resource(resource).ok_or_else(|| {
         format!(
@@ -167,31 +168,8 @@ pub fn test_connection(project: &Project, resource: &str) -> Result<String, Stri
 /// [`test_connection`] for a resource that may not be saved yet (the connections panel).
 pub fn test_resource(resource: &Resource, resources: &[Resource]) -> Result<String, String> {
     compute::test_connection(resource, resources, &KeyringSecrets)
-        .map_err(|e| redact(&e))
+        .map_err(|e| redact(&e.to_string()))
         .map(|ok| redact(&ok))
-}
-
-/// Runs [`test_resource`] on a named background thread; the answer arrives on the receiver,
-/// after which `notify` is called (the studio passes `request_repaint`).
-pub fn spawn_test_connection(
-    resource: Resource,
-    resources: Vec<Resource>,
-    notify: Box<dyn Fn() + Send>,
-) -> mpsc::Receiver<Result<String, String>> {
-    let (tx, rx) = mpsc::sync_channel(1);
-    let name = resource.name.clone();
-    let spawned = std::thread::Builder::new()
-        .name(format!("medallion-test-{name}"))
-        .spawn(move || {
-            let _ = tx.send(test_resource(&resource, &resources));
-            notify();
-        });
-    if let Err(e) = spawned {
-        let (tx, rx2) = mpsc::sync_channel(1);
-        let _ = tx.send(Err(format!("cannot start the connection test: {e}")));
-        return rx2;
-    }
-    rx
 }
 
 #[cfg(test)]

@@ -167,6 +167,25 @@ pub enum JobEvent {
     },
 }
 
+impl From<super::remote::FollowUpdate> for JobEvent {
+    fn from(update: super::remote::FollowUpdate) -> Self {
+        match update {
+            super::remote::FollowUpdate::Events { run_id, events } => {
+                JobEvent::RunEvents { run_id, events }
+            }
+            super::remote::FollowUpdate::Steps {
+                run_id,
+                steps,
+                costs,
+            } => JobEvent::RemoteSteps {
+                run_id,
+                steps,
+                costs,
+            },
+        }
+    }
+}
+
 /// The job queue is full; try again later.
 #[derive(Debug, thiserror::Error)]
 #[error("the studio is busy; try again in a moment")]
@@ -303,6 +322,10 @@ fn work(
 }
 
 /// Runs a materialize or remote-run request on its own named thread and workspace connection.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "a run gets a named thread of its own, owned by the job worker"
+)]
 fn spawn_run(
     path: &Path,
     request: JobRequest,
@@ -499,7 +522,8 @@ fn handle(
             detach,
         } => {
             let stored = stored_with(ws, *project);
-            let result = super::remote::run_job(ws, &stored, &request, &cancel, &detach, &emit);
+            let result =
+                super::remote::follow_in_studio(ws, &stored, &request, &cancel, &detach, &emit);
             emit(JobEvent::MaterializeFinished {
                 result: result.map(|run| vec![run]).map_err(|e| format!("{e:#}")),
             });

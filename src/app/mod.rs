@@ -2,6 +2,7 @@
 //! and validating projects. The GUI and the CLI call the same functions, so they cannot drift
 //! apart; neither touches `SQLite` or the file format directly.
 
+pub mod backend;
 pub mod connections;
 pub mod jobs;
 pub mod liveness;
@@ -80,6 +81,9 @@ pub enum AppError {
     Engine(#[from] crate::engine::EngineError),
     #[error("{0}")]
     Secret(String),
+    /// A call at the compute boundary (AWS, a cluster, a source) failed; its kind decides.
+    #[error(transparent)]
+    Compute(#[from] crate::compute::ComputeError),
 }
 
 /// Which workspace file to use: the `--workspace` flag or `MEDALLION_WORKSPACE` (resolved by

@@ -639,6 +639,10 @@ fn recording_failure(e: &StoreError, waited: Option<Duration>) -> String {
 /// last event (`RunFinished`) is forwarded only once it is stored: a run whose events cannot
 /// be stored fails with that reason, and the files it wrote that no stored row names are
 /// removed.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the engine runs on a named thread of its own while this one records"
+)]
 fn execute_recorded(
     ws: &mut Workspace,
     plan: RunPlan,

@@ -156,6 +156,10 @@ pub(super) type StudioEnds<Req, Ev> = (SyncSender<Req>, Receiver<Ev>, JoinHandle
 
 /// Starts a named background thread over bounded channels (shared by the workspace and job
 /// workers) and returns the studio's ends of them.
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the backend's named worker threads start here"
+)]
 pub(super) fn spawn_worker<Req: Send + 'static, Ev: Send + 'static>(
     name: &str,
     path: &Path,
@@ -220,13 +224,28 @@ pub struct Busy(pub WorkspaceRequest);
 impl WorkspaceWorker {
     /// Starts the worker on the workspace at `path` (opened on the worker thread).
     pub fn spawn(path: &Path, notify: Box<dyn Fn() + Send>) -> Result<Self, AppError> {
+        Self::start(path, None, notify)
+    }
+
+    /// Starts the worker on a workspace already open (the studio's first load): the worker
+    /// thread takes over its connection.
+    pub fn spawn_with(ws: Workspace, notify: Box<dyn Fn() + Send>) -> Result<Self, AppError> {
+        let path = ws.path().to_owned();
+        Self::start(&path, Some(ws), notify)
+    }
+
+    fn start(
+        path: &Path,
+        ws: Option<Workspace>,
+        notify: Box<dyn Fn() + Send>,
+    ) -> Result<Self, AppError> {
         let (request_tx, event_rx, thread) = spawn_worker(
             "medallion-workspace",
             path,
             (REQUEST_CAPACITY, EVENT_CAPACITY),
             notify,
-            |path, ends: WorkerEnds<WorkspaceRequest, WorkspaceEvent>| {
-                run(path, &ends.requests, &ends.events, &*ends.notify);
+            move |path, ends: WorkerEnds<WorkspaceRequest, WorkspaceEvent>| {
+                run(path, ws, &ends.requests, &ends.events, &*ends.notify);
             },
         )?;
         Ok(Self {
@@ -244,6 +263,11 @@ impl WorkspaceWorker {
     /// Queues a request without blocking.
     pub fn send(&self, request: WorkspaceRequest) -> Result<(), Busy> {
         try_queue(self.requests.as_ref(), request).map_err(Busy)
+    }
+
+    /// The next event that has arrived, without blocking.
+    pub fn try_next(&self) -> Option<WorkspaceEvent> {
+        self.events.try_recv().ok()
     }
 
     /// Events that have arrived, without blocking.
@@ -272,6 +296,7 @@ impl WorkspaceWorker {
 
 fn run(
     path: &Path,
+    opened: Option<Workspace>,
     requests: &Receiver<WorkspaceRequest>,
     events: &SyncSender<WorkspaceEvent>,
     notify: &dyn Fn(),
@@ -281,7 +306,11 @@ fn run(
         let _ = events.send(event);
         notify();
     };
-    let mut ws = match Workspace::open(path) {
+    let opened = match opened {
+        Some(ws) => Ok(ws),
+        None => Workspace::open(path),
+    };
+    let mut ws = match opened {
         Ok(ws) => Some(ws),
         Err(e) => {
             tracing::error!(error = %e, "cannot open the workspace");

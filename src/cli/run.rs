@@ -305,6 +305,10 @@ fn dry_run(
 }
 
 /// Ctrl-C asks the run to stop after the current step (a second Ctrl-C exits at once).
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the Ctrl-C listener is a named thread for the run's lifetime"
+)]
 fn install_ctrl_c(cancel: &Arc<AtomicBool>) {
     let cancel = Arc::clone(cancel);
     let _ = std::thread::Builder::new()

@@ -32,6 +32,8 @@ pub enum ErrorKind {
     /// A temporary failure on the service's side (5xx, a broken response); trying again may
     /// work.
     Transient,
+    /// A local file could not be read or written (a download's target, an upload's source).
+    Io,
     /// Anything else.
     Other,
 }
@@ -58,25 +60,35 @@ impl ErrorKind {
             ErrorKind::NotFound => "not found",
             ErrorKind::Invalid => "the request was refused",
             ErrorKind::Transient => "a temporary failure of the service; try again",
+            ErrorKind::Io => "a local file could not be read or written",
             ErrorKind::Other => "failed",
         }
     }
 }
 
-/// A failed call to AWS, a cluster or an HTTP API: its kind, what was being done, and the
-/// service's own words (its error code and message, or the innermost transport cause).
+/// A failure at the compute boundary — a call to AWS, a cluster, a database or an HTTP API, or
+/// a check Medallion makes before one (a missing setting, a malformed URI): its kind, what was
+/// being done, and the service's own words (its error code and message, or the innermost
+/// transport cause). Callers decide on [`ComputeError::kind`]; the sentence is for people.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct ComputeError {
     pub kind: ErrorKind,
     /// What was being done, e.g. "`RunTask` on cluster `medallion`".
     pub action: String,
-    /// The service's code and message, or the transport's cause; may be empty.
+    /// The service's code and message, or the transport's cause; may be empty. For an error
+    /// Medallion states itself ([`ComputeError::said`]), the whole sentence.
     pub detail: String,
+    /// `detail` is the whole sentence (no "… failed: " around it).
+    whole: bool,
 }
 
 impl fmt::Display for ComputeError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "{} failed: {}", self.action, self.reason())
+        if self.whole {
+            f.write_str(&self.detail)
+        } else {
+            write!(f, "{} failed: {}", self.action, self.reason())
+        }
     }
 }
 
@@ -88,11 +100,55 @@ impl ComputeError {
             kind,
             action: action.into(),
             detail: detail.into(),
+            whole: false,
         }
+    }
+
+    /// A failure Medallion states itself in one whole sentence (a missing setting, an answer
+    /// that makes no sense), of the given kind.
+    pub fn said(kind: ErrorKind, sentence: impl Into<String>) -> Self {
+        Self {
+            kind,
+            action: String::new(),
+            detail: sentence.into(),
+            whole: true,
+        }
+    }
+
+    /// [`ComputeError::said`] of kind [`ErrorKind::Invalid`]: the input or a setting is wrong.
+    pub fn invalid(sentence: impl Into<String>) -> Self {
+        Self::said(ErrorKind::Invalid, sentence)
+    }
+
+    /// [`ComputeError::said`] of kind [`ErrorKind::Io`]: a local file or thread failed.
+    pub fn io(sentence: impl Into<String>) -> Self {
+        Self::said(ErrorKind::Io, sentence)
+    }
+
+    /// [`ComputeError::said`] of kind [`ErrorKind::NotFound`].
+    pub fn not_found(sentence: impl Into<String>) -> Self {
+        Self::said(ErrorKind::NotFound, sentence)
+    }
+
+    /// The same failure (same kind) as "`prefix`: the sentence".
+    #[must_use]
+    pub fn context(self, prefix: impl fmt::Display) -> Self {
+        let sentence = format!("{prefix}: {self}");
+        Self::said(self.kind, sentence)
+    }
+
+    /// The same failure (same kind) as "the sentence `suffix`".
+    #[must_use]
+    pub fn context_after(self, suffix: impl fmt::Display) -> Self {
+        let sentence = format!("{self} {suffix}");
+        Self::said(self.kind, sentence)
     }
 
     /// What went wrong, without the action: the kind in words and the service's own.
     pub fn reason(&self) -> String {
+        if self.whole {
+            return self.detail.clone();
+        }
         let mut out = self.kind.phrase().to_owned();
         if !self.detail.is_empty() {
             out.push_str(" (");
@@ -378,6 +434,7 @@ mod tests {
     }
 
     /// A one-shot HTTP server on loopback that answers every request with `response`.
+    #[expect(clippy::disallowed_methods, reason = "a test server on its own thread")]
     fn answering(response: &'static str) -> String {
         use std::io::{Read as _, Write as _};
         let listener = std::net::TcpListener::bind("127.0.0.1:0").unwrap();

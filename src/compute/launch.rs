@@ -6,6 +6,7 @@
 //! Calls are blocking (each implementation runs its own async runtime) so the app can call
 //! them from plain threads.
 
+use super::error::ComputeError;
 use crate::model::{AssetKey, ComputeTier};
 
 /// What one step asks of its platform.
@@ -117,18 +118,19 @@ pub struct LogRead {
     pub position: Option<String>,
 }
 
-/// One remote tier.
+/// One remote tier. Every failure is a [`ComputeError`]: callers decide on its kind (a step
+/// whose platform no longer knows it fails at once, a throttled read is tried again).
 pub trait Launcher: Send + Sync {
     fn tier(&self) -> ComputeTier;
     /// Submits the step; returns the platform's identifier (task ARN, job id, request id).
-    fn submit(&self, spec: &LaunchSpec) -> Result<String, String>;
+    fn submit(&self, spec: &LaunchSpec) -> Result<String, ComputeError>;
     /// After a crash between submitting and storing the identifier: the step's identifier if
     /// the platform already has it.
-    fn find_submitted(&self, spec: &LaunchSpec) -> Result<Option<String>, String> {
+    fn find_submitted(&self, spec: &LaunchSpec) -> Result<Option<String>, ComputeError> {
         let _ = spec;
         Ok(None)
     }
-    fn status(&self, remote_id: &str) -> Result<RemoteState, String>;
+    fn status(&self, remote_id: &str) -> Result<RemoteState, ComputeError>;
     /// New log lines of one child (0 for a step that is not an array) after `position`. A log
     /// stream that does not exist yet reads as no lines.
     fn read_logs(
@@ -136,7 +138,7 @@ pub trait Launcher: Send + Sync {
         remote_id: &str,
         child: usize,
         position: Option<&str>,
-    ) -> Result<LogRead, String>;
+    ) -> Result<LogRead, ComputeError>;
     /// Stops the step on its platform with `reason`.
-    fn cancel(&self, remote_id: &str, reason: &str) -> Result<(), String>;
+    fn cancel(&self, remote_id: &str, reason: &str) -> Result<(), ComputeError>;
 }

@@ -18,6 +18,7 @@
 
 use serde::{Deserialize, Serialize};
 
+use super::error::ComputeError;
 use crate::model::{AssetKey, AssetMaterialization, Project, RunEvent, RunStatus};
 
 /// The version of the line and plan formats. A reader refuses a newer version with a clear error.
@@ -106,18 +107,18 @@ impl StepPlan {
     ///
     /// # Errors
     /// When the plan lists several partitions and the index is missing or out of range.
-    pub fn partition_for(&self, index: Option<usize>) -> Result<Option<String>, String> {
+    pub fn partition_for(&self, index: Option<usize>) -> Result<Option<String>, ComputeError> {
         match (self.partitions.len(), index) {
             (0, _) => Ok(None),
             (1, None | Some(0)) => Ok(self.partitions.first().cloned()),
             (n, Some(i)) if i < n => Ok(self.partitions.get(i).cloned()),
-            (n, Some(i)) => Err(format!(
+            (n, Some(i)) => Err(ComputeError::invalid(format!(
                 "array index {i} is out of range: the step has {n} partition(s)"
-            )),
-            (n, None) => Err(format!(
+            ))),
+            (n, None) => Err(ComputeError::invalid(format!(
                 "the step has {n} partitions but no array index is set ({})",
                 INDEX_ENV_VARS.join(" or ")
-            )),
+            ))),
         }
     }
 
@@ -180,7 +181,7 @@ pub enum ParsedLine {
 /// # Errors
 /// A protocol line (a JSON object with a `medallion` field) that is malformed or from a newer
 /// protocol version.
-pub fn parse_line(line: &str) -> Result<ParsedLine, String> {
+pub fn parse_line(line: &str) -> Result<ParsedLine, ComputeError> {
     let trimmed = line.trim_end_matches(['\r', '\n']);
     let Ok(value) = serde_json::from_str::<serde_json::Value>(trimmed) else {
         return Ok(ParsedLine::Text(trimmed.to_owned()));
@@ -189,27 +190,27 @@ pub fn parse_line(line: &str) -> Result<ParsedLine, String> {
         return Ok(ParsedLine::Text(trimmed.to_owned()));
     };
     if version > u64::from(PROTOCOL_VERSION) {
-        return Err(format!(
+        return Err(ComputeError::invalid(format!(
             "runner output uses protocol version {version}; this build reads up to {PROTOCOL_VERSION} — update Medallion or the runner image"
-        ));
+        )));
     }
     serde_json::from_value::<RunnerLine>(value)
         .map(|l| ParsedLine::Event(Box::new(l)))
-        .map_err(|e| format!("malformed runner event line: {e}"))
+        .map_err(|e| ComputeError::invalid(format!("malformed runner event line: {e}")))
 }
 
 /// The array index set by the platform, if any.
 ///
 /// # Errors
 /// When an index variable is set but is not a non-negative integer.
-pub fn index_from_env(get: impl Fn(&str) -> Option<String>) -> Result<Option<usize>, String> {
+pub fn index_from_env(get: impl Fn(&str) -> Option<String>) -> Result<Option<usize>, ComputeError> {
     for var in INDEX_ENV_VARS {
         if let Some(v) = get(var) {
             return v
                 .trim()
                 .parse::<usize>()
                 .map(Some)
-                .map_err(|_| format!("{var}={v:?} is not an array index"));
+                .map_err(|_| ComputeError::invalid(format!("{var}={v:?} is not an array index")));
         }
     }
     Ok(None)
@@ -270,11 +271,13 @@ mod tests {
         assert!(
             parse_line(r#"{"medallion":1,"run_id":"r"}"#)
                 .unwrap_err()
+                .to_string()
                 .contains("malformed")
         );
         assert!(
             parse_line(r#"{"medallion":99}"#)
                 .unwrap_err()
+                .to_string()
                 .contains("version 99")
         );
     }
@@ -288,11 +291,13 @@ mod tests {
         assert!(
             p.partition_for(Some(3))
                 .unwrap_err()
+                .to_string()
                 .contains("out of range")
         );
         assert!(
             p.partition_for(None)
                 .unwrap_err()
+                .to_string()
                 .contains("JOB_COMPLETION_INDEX")
         );
         assert_eq!(
@@ -310,6 +315,7 @@ mod tests {
         assert!(
             index_from_env(bad)
                 .unwrap_err()
+                .to_string()
                 .contains("JOB_COMPLETION_INDEX")
         );
     }

@@ -15,6 +15,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use super::aws::Aws;
+use super::error::{ComputeError, ErrorKind};
 use super::protocol::{PROTOCOL_VERSION, RunnerLine, StepPlan, StepResult, index_from_env};
 use super::s3io::S3Blobs;
 use super::{ResourceFetcher, SecretSource};
@@ -25,42 +26,51 @@ use crate::model::{RunEvent, RunStatus, SecretRef};
 struct EnvSecrets;
 
 impl SecretSource for EnvSecrets {
-    fn secret(&self, reference: &SecretRef) -> Result<String, String> {
+    fn secret(&self, reference: &SecretRef) -> Result<String, ComputeError> {
         match reference {
-            SecretRef::Env(var) => std::env::var(var)
-                .map_err(|_| format!("environment variable `{var}` is not set in the runner")),
-            SecretRef::Keyring(name) => Err(format!(
-                "keyring entry `{name}` is not available inside a remote runner; pass it as an {{ env = \"VAR\" }} reference set on the task, or use the task role"
+            SecretRef::Env(var) => std::env::var(var).map_err(|_| {
+                ComputeError::said(
+                    ErrorKind::NoCredentials,
+                    format!("environment variable `{var}` is not set in the runner"),
+                )
+            }),
+            SecretRef::Keyring(name) => Err(ComputeError::said(
+                ErrorKind::NoCredentials,
+                format!(
+                    "keyring entry `{name}` is not available inside a remote runner; pass it as an {{ env = \"VAR\" }} reference set on the task, or use the task role"
+                ),
             )),
         }
     }
 }
 
 /// Reads a plan from `s3://…` or a local file.
-pub fn load_plan(aws: &Aws, uri: &str) -> Result<StepPlan, String> {
+pub fn load_plan(aws: &Aws, uri: &str) -> Result<StepPlan, ComputeError> {
     let bytes = if uri.starts_with("s3://") {
         aws.get(uri)?
-            .ok_or_else(|| format!("the run plan {uri} does not exist"))?
+            .ok_or_else(|| ComputeError::not_found(format!("the run plan {uri} does not exist")))?
     } else {
-        std::fs::read(uri).map_err(|e| format!("cannot read the run plan {uri}: {e}"))?
+        std::fs::read(uri)
+            .map_err(|e| ComputeError::io(format!("cannot read the run plan {uri}: {e}")))?
     };
     parse_plan(&bytes, uri)
 }
 
 /// Parses a plan, refusing one from a newer protocol.
-pub fn parse_plan(bytes: &[u8], from: &str) -> Result<StepPlan, String> {
+pub fn parse_plan(bytes: &[u8], from: &str) -> Result<StepPlan, ComputeError> {
     let value: serde_json::Value = serde_json::from_slice(bytes)
-        .map_err(|e| format!("the run plan {from} is not JSON: {e}"))?;
+        .map_err(|e| ComputeError::invalid(format!("the run plan {from} is not JSON: {e}")))?;
     let version = value
         .get("version")
         .and_then(serde_json::Value::as_u64)
         .unwrap_or_default();
     if version > u64::from(PROTOCOL_VERSION) {
-        return Err(format!(
+        return Err(ComputeError::invalid(format!(
             "the run plan {from} uses protocol version {version}; this runner reads up to {PROTOCOL_VERSION} — update the runner image"
-        ));
+        )));
     }
-    serde_json::from_value(value).map_err(|e| format!("the run plan {from} is malformed: {e}"))
+    serde_json::from_value(value)
+        .map_err(|e| ComputeError::invalid(format!("the run plan {from} is malformed: {e}")))
 }
 
 /// Runs a plan (the child at `index` of an array step), writing protocol lines to `out`, and
@@ -74,7 +84,7 @@ pub fn run_plan(
     project_dir: Option<&std::path::Path>,
     out: &mut dyn Write,
     cancel: &AtomicBool,
-) -> Result<StepResult, String> {
+) -> Result<StepResult, ComputeError> {
     let started = Instant::now();
     let partition = plan.partition_for(index)?;
     let work = std::env::temp_dir().join(format!(
@@ -146,18 +156,20 @@ pub fn run_plan(
     };
     let _ = std::fs::remove_dir_all(&work);
     let uri = plan.result_uri_for(index);
-    let body = serde_json::to_vec(&result).map_err(|e| format!("cannot encode the result: {e}"))?;
+    let body = serde_json::to_vec(&result)
+        .map_err(|e| ComputeError::invalid(format!("cannot encode the result: {e}")))?;
     if uri.starts_with("s3://") {
         aws.put(&uri, body)?;
     } else {
-        std::fs::write(&uri, body).map_err(|e| format!("cannot write the result {uri}: {e}"))?;
+        std::fs::write(&uri, body)
+            .map_err(|e| ComputeError::io(format!("cannot write the result {uri}: {e}")))?;
     }
     Ok(result)
 }
 
 /// `medallion runner --plan URI`: loads the plan, runs the array child named by the
 /// environment, and returns whether the step succeeded.
-pub fn run_from_uri(uri: &str, out: &mut dyn Write) -> Result<RunStatus, String> {
+pub fn run_from_uri(uri: &str, out: &mut dyn Write) -> Result<RunStatus, ComputeError> {
     // First, so a SIGTERM while the plan loads cancels instead of killing.
     let cancel = Arc::new(AtomicBool::new(false));
     stop_on_sigterm(&cancel);
@@ -171,6 +183,10 @@ pub fn run_from_uri(uri: &str, out: &mut dyn Write) -> Result<RunStatus, String>
 /// ECS `StopTask`, `TerminateJob` and Kubernetes send SIGTERM before they kill: the run then
 /// stops between steps and still writes a canceled result. The handler is in place when this
 /// returns, so a SIGTERM that comes right away is not missed (it would kill the process).
+#[expect(
+    clippy::disallowed_methods,
+    reason = "the runner process's SIGTERM listener is a named thread"
+)]
 fn stop_on_sigterm(cancel: &Arc<AtomicBool>) {
     #[cfg(unix)]
     {

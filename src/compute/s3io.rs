@@ -6,7 +6,9 @@
 use std::path::Path;
 
 use super::aws::{Aws, split_uri};
+use super::error::ComputeError;
 use super::protocol::ObjectStore;
+use crate::engine::BackendError;
 use crate::engine::staged::BlobStore;
 use crate::model::AssetKey;
 
@@ -24,21 +26,22 @@ impl BlobStore for S3Blobs {
         partition: Option<&str>,
         run_id: &str,
         local: &Path,
-    ) -> Result<String, String> {
+    ) -> Result<String, BackendError> {
         let uri = self.store.materialization_uri(asset, partition, run_id);
         self.aws.put_file(&uri, local)?;
         Ok(uri)
     }
 
-    fn download(&self, location: &str, to: &Path) -> Result<(), String> {
+    fn download(&self, location: &str, to: &Path) -> Result<(), BackendError> {
         if let Some(parent) = to.parent() {
-            std::fs::create_dir_all(parent)
-                .map_err(|e| format!("cannot create {}: {e}", parent.display()))?;
+            std::fs::create_dir_all(parent).map_err(|e| {
+                ComputeError::io(format!("cannot create {}: {e}", parent.display()))
+            })?;
         }
         if self.aws.get_to_file(location, to)? {
             Ok(())
         } else {
-            Err(format!("{location} does not exist"))
+            Err(ComputeError::not_found(format!("{location} does not exist")).into())
         }
     }
 

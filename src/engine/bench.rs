@@ -27,6 +27,22 @@ fn money(cents: Expr) -> Expr {
 
 /// Runs the whole SPEC pipeline and returns (`customer_lifetime_value`, `daily_revenue`).
 pub fn handwritten(input: &Path) -> PolarsResult<(DataFrame, DataFrame)> {
+    let (customers, orders) = inputs(input)?;
+    let history = completed_orders(orders, cleaned_customers(customers));
+    let clv = lifetime_values(history.clone());
+    let daily = daily_revenue(history);
+    let mut frames = LazyFrame::collect_all_with_engine(
+        vec![clv.logical_plan, daily.logical_plan],
+        Engine::Auto,
+        OptFlags::default(),
+    )?;
+    let daily = frames.pop().unwrap_or_default();
+    let clv = frames.pop().unwrap_or_default();
+    Ok((clv, daily))
+}
+
+/// The two CSV files of the example's input, typed as the example's sources declare them.
+fn inputs(input: &Path) -> PolarsResult<(LazyFrame, LazyFrame)> {
     let dt = DataType::Datetime(TimeUnit::Microseconds, None);
     let customers = csv(
         &input.join("customers.csv"),
@@ -49,6 +65,12 @@ pub fn handwritten(input: &Path) -> PolarsResult<(DataFrame, DataFrame)> {
             ("status", DataType::String),
         ],
     )?;
+    Ok((customers, orders))
+}
+
+/// `cleaned_customer_data`: deduplicated, the latest row per customer, names trimmed and in title
+/// case, emails trimmed, lower case and valid.
+fn cleaned_customers(customers: LazyFrame) -> LazyFrame {
     let title = |e: Expr| {
         e.map(
             |c: Column| {
@@ -59,7 +81,7 @@ pub fn handwritten(input: &Path) -> PolarsResult<(DataFrame, DataFrame)> {
             |_, f| Ok(f.clone()),
         )
     };
-    let cleaned = customers
+    customers
         .unique_stable(None, UniqueKeepStrategy::First)
         .sort(
             ["updated_at"],
@@ -88,8 +110,13 @@ pub fn handwritten(input: &Path) -> PolarsResult<(DataFrame, DataFrame)> {
                 .str()
                 .contains(lit(full_match_pattern(EMAIL)), true)
                 .fill_null(lit(false)),
-        );
-    let history = orders
+        )
+}
+
+/// `order_history`: the completed orders of a positive amount by a known (cleaned) customer,
+/// which both gold assets are built from.
+fn completed_orders(orders: LazyFrame, cleaned: LazyFrame) -> LazyFrame {
+    orders
         .filter(
             col("status")
                 .eq(lit("completed"))
@@ -101,14 +128,21 @@ pub fn handwritten(input: &Path) -> PolarsResult<(DataFrame, DataFrame)> {
             [col("customer_id")],
             JoinArgs::new(JoinType::Semi),
         )
-        .cache();
-    let cents = (col("amount") * lit(100)).cast(DataType::Int64);
-    let clv = history
-        .clone()
+        .cache()
+}
+
+/// An order's amount in whole cents.
+fn cents() -> Expr {
+    (col("amount") * lit(100)).cast(DataType::Int64)
+}
+
+/// `customer_lifetime_value`: per customer, orders, revenue, average order, tenure and CLV.
+fn lifetime_values(history: LazyFrame) -> LazyFrame {
+    history
         .group_by([col("customer_id")])
         .agg([
             len().cast(DataType::Int64).alias("order_count"),
-            cents.clone().sum().alias("cents"),
+            cents().sum().alias("cents"),
             col("order_date").min().alias("first_order_date"),
             col("order_date").max().alias("last_order_date"),
         ])
@@ -134,11 +168,15 @@ pub fn handwritten(input: &Path) -> PolarsResult<(DataFrame, DataFrame)> {
             )
             .alias("clv"),
         ])
-        .sort(["customer_id"], SortMultipleOptions::default());
-    let daily = history
+        .sort(["customer_id"], SortMultipleOptions::default())
+}
+
+/// `daily_revenue`: revenue and orders per day.
+fn daily_revenue(history: LazyFrame) -> LazyFrame {
+    history
         .group_by([col("order_date")])
         .agg([
-            cents.sum().alias("cents"),
+            cents().sum().alias("cents"),
             len().cast(DataType::Int64).alias("order_count"),
         ])
         .select([
@@ -146,13 +184,5 @@ pub fn handwritten(input: &Path) -> PolarsResult<(DataFrame, DataFrame)> {
             money(col("cents")).alias("revenue"),
             col("order_count"),
         ])
-        .sort(["order_date"], SortMultipleOptions::default());
-    let mut frames = LazyFrame::collect_all_with_engine(
-        vec![clv.logical_plan, daily.logical_plan],
-        Engine::Auto,
-        OptFlags::default(),
-    )?;
-    let daily = frames.pop().unwrap_or_default();
-    let clv = frames.pop().unwrap_or_default();
-    Ok((clv, daily))
+        .sort(["order_date"], SortMultipleOptions::default())
 }

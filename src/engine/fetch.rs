@@ -11,8 +11,8 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 
 use polars::prelude::*;
 
-use super::EngineError;
 use super::source;
+use super::{BackendError, EngineError};
 use crate::model::partition::PARTITION_PLACEHOLDER;
 use crate::model::{AssetKey, FileFormat, Project, Resource, SourceSpec};
 
@@ -86,7 +86,25 @@ pub enum ColumnValues {
 /// Reads sources that need a resource. Implementations must be callable from any thread and
 /// must bound how long a fetch can hang (connect and request timeouts).
 pub trait SourceFetcher: Send + Sync {
-    fn fetch(&self, request: &FetchRequest<'_>) -> Result<FetchedSource, String>;
+    /// Fetches the data of one source.
+    ///
+    /// # Errors
+    /// The implementer's own error (its `Display` is what the run reports after
+    /// "asset A: ").
+    fn fetch(&self, request: &FetchRequest<'_>) -> Result<FetchedSource, BackendError>;
+}
+
+/// Why the engine's own fetchers could not fetch a source.
+#[derive(Debug, thiserror::Error)]
+pub enum FetchError {
+    /// The run has no connections (a tool or a test), but the source needs one.
+    #[error(
+        "{kind} sources need a connection to resource `{resource}`, and none is configured here"
+    )]
+    NoConnection {
+        kind: &'static str,
+        resource: String,
+    },
 }
 
 /// A fetcher for runs that have no connections (tests of file-only projects, tools).
@@ -94,12 +112,11 @@ pub trait SourceFetcher: Send + Sync {
 pub struct NoFetcher;
 
 impl SourceFetcher for NoFetcher {
-    fn fetch(&self, request: &FetchRequest<'_>) -> Result<FetchedSource, String> {
-        Err(format!(
-            "{} sources need a connection to resource `{}`, and none is configured here",
-            request.source.kind_label(),
-            request.resource.name
-        ))
+    fn fetch(&self, request: &FetchRequest<'_>) -> Result<FetchedSource, BackendError> {
+        Err(Box::new(FetchError::NoConnection {
+            kind: request.source.kind_label(),
+            resource: request.resource.name.clone(),
+        }))
     }
 }
 
@@ -111,7 +128,7 @@ pub struct Cancelable<'a> {
 }
 
 impl SourceFetcher for Cancelable<'_> {
-    fn fetch(&self, request: &FetchRequest<'_>) -> Result<FetchedSource, String> {
+    fn fetch(&self, request: &FetchRequest<'_>) -> Result<FetchedSource, BackendError> {
         self.inner.fetch(&FetchRequest {
             cancel: Some(self.cancel),
             ..*request
@@ -186,16 +203,64 @@ pub fn read_fetched_source(
         limit,
         cancel: None,
     });
-    let source_data = result.map_err(err)?;
-    let df = to_frame(&source, source_data.data, limit).map_err(err)?;
+    let source_data = result.map_err(|source| EngineError::Fetch {
+        asset: asset.clone(),
+        source,
+    })?;
+    let df = to_frame(&source, source_data.data, limit).map_err(|e| err(e.to_string()))?;
     Ok((df.lazy(), source_data.version))
 }
 
-fn to_frame(source: &SourceSpec, data: Fetched, limit: Option<usize>) -> Result<DataFrame, String> {
+/// Why fetched data could not be turned into a table. Each variant reads as the sentence a run
+/// reports after "asset A: ".
+#[derive(Debug, thiserror::Error)]
+enum FrameError {
+    #[error("objects were fetched for a source that is not S3")]
+    NotS3,
+    #[error("there are no objects to read")]
+    NoObjects,
+    #[error("cannot create scratch directory {}: {source}", dir.display())]
+    Scratch {
+        dir: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot spool {name} to {}: {source}", path.display())]
+    Spool {
+        name: String,
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    /// A CSV object whose rows do not fit its header (the sentence of [`super::explain`]).
+    #[error("{0}")]
+    Shape(String),
+    /// polars could not read the spooled objects (`names`: the first few).
+    #[error("cannot read {names}: {message}")]
+    Read { names: String, message: String },
+    #[error("the API returned no records")]
+    NoRecords,
+    #[error(
+        "record {index} is not a JSON object (records_pointer should point at an array of objects)"
+    )]
+    NotAnObject { index: usize },
+    #[error("{0}")]
+    Json(#[from] serde_json::Error),
+    #[error("cannot turn the records into a table: {0}")]
+    Records(PolarsError),
+    #[error("column {column}: {source}")]
+    Decimal { column: String, source: PolarsError },
+    #[error("cannot build the result table: {0}")]
+    Table(PolarsError),
+}
+
+fn to_frame(
+    source: &SourceSpec,
+    data: Fetched,
+    limit: Option<usize>,
+) -> Result<DataFrame, FrameError> {
     match data {
         Fetched::Objects(objects) => {
             let SourceSpec::S3 { format, .. } = source else {
-                return Err("objects were fetched for a source that is not S3".to_owned());
+                return Err(FrameError::NotS3);
             };
             objects_frame(&objects, format, limit)
         }
@@ -219,41 +284,44 @@ fn objects_frame(
     objects: &[FetchedObject],
     format: &FileFormat,
     limit: Option<usize>,
-) -> Result<DataFrame, String> {
+) -> Result<DataFrame, FrameError> {
     static SPOOLS: AtomicU64 = AtomicU64::new(0);
     if objects.is_empty() {
-        return Err("there are no objects to read".to_owned());
+        return Err(FrameError::NoObjects);
     }
     let dir = std::env::temp_dir().join(format!(
         "medallion-fetch-{}-{}",
         std::process::id(),
         SPOOLS.fetch_add(1, Ordering::Relaxed)
     ));
-    std::fs::create_dir_all(&dir)
-        .map_err(|e| format!("cannot create scratch directory {}: {e}", dir.display()))?;
+    if let Err(source) = std::fs::create_dir_all(&dir) {
+        return Err(FrameError::Scratch { dir, source });
+    }
     let spool = Spool(dir);
     let mut files = Vec::with_capacity(objects.len());
     for (i, o) in objects.iter().enumerate() {
         let path = spool.0.join(format!("{i:06}.{}", format.label()));
-        std::fs::write(&path, &o.bytes)
-            .map_err(|e| format!("cannot spool {} to {}: {e}", o.name, path.display()))?;
+        if let Err(source) = std::fs::write(&path, &o.bytes) {
+            return Err(FrameError::Spool {
+                name: o.name.clone(),
+                path,
+                source,
+            });
+        }
         files.push(path);
     }
     if let FileFormat::Csv(o) = format {
         let rows = limit.map(|n| n as u64 + u64::from(o.has_header));
         for (path, object) in files.iter().zip(objects) {
             if let Some(problem) = super::explain::shape_error(path, o, &object.name, rows) {
-                return Err(problem);
+                return Err(FrameError::Shape(problem));
             }
         }
     }
     let names: Vec<&str> = objects.iter().take(3).map(|o| o.name.as_str()).collect();
-    let failed = |e: PolarsError| {
-        format!(
-            "cannot read {}: {}",
-            names.join(", "),
-            super::explain::sanitize(&e.to_string())
-        )
+    let failed = |e: PolarsError| FrameError::Read {
+        names: names.join(", "),
+        message: super::explain::sanitize(&e.to_string()),
     };
     let lf = source::frame_for_files(&files, format, limit).map_err(failed)?;
     let df = lf.collect().map_err(failed)?;
@@ -261,29 +329,30 @@ fn objects_frame(
     Ok(df)
 }
 
-fn records_frame(records: &[serde_json::Value], limit: Option<usize>) -> Result<DataFrame, String> {
+fn records_frame(
+    records: &[serde_json::Value],
+    limit: Option<usize>,
+) -> Result<DataFrame, FrameError> {
     let take = limit.unwrap_or(usize::MAX).min(records.len());
     if take == 0 {
-        return Err("the API returned no records".to_owned());
+        return Err(FrameError::NoRecords);
     }
     let mut ndjson = Vec::new();
     for (i, r) in records[..take].iter().enumerate() {
         if !r.is_object() {
-            return Err(format!(
-                "record {i} is not a JSON object (records_pointer should point at an array of objects)"
-            ));
+            return Err(FrameError::NotAnObject { index: i });
         }
-        serde_json::to_writer(&mut ndjson, r).map_err(|e| e.to_string())?;
+        serde_json::to_writer(&mut ndjson, r)?;
         ndjson.push(b'\n');
     }
     JsonReader::new(std::io::Cursor::new(ndjson))
         .with_json_format(JsonFormat::JsonLines)
         .infer_schema_len(None)
         .finish()
-        .map_err(|e| format!("cannot turn the records into a table: {e}"))
+        .map_err(FrameError::Records)
 }
 
-fn table_frame(columns: Vec<TableColumn>) -> Result<DataFrame, String> {
+fn table_frame(columns: Vec<TableColumn>) -> Result<DataFrame, FrameError> {
     let height = columns.first().map_or(0, |c| c.values.len());
     let mut out = Vec::with_capacity(columns.len());
     for c in columns {
@@ -305,12 +374,15 @@ fn table_frame(columns: Vec<TableColumn>) -> Result<DataFrame, String> {
                 values,
             } => Int128Chunked::from_iter_options(name, values.into_iter())
                 .into_decimal(precision, scale)
-                .map_err(|e| format!("column {}: {e}", c.name))?
+                .map_err(|source| FrameError::Decimal {
+                    column: c.name.clone(),
+                    source,
+                })?
                 .into_series(),
         };
         out.push(series.into_column());
     }
-    DataFrame::new(height, out).map_err(|e| format!("cannot build the result table: {e}"))
+    DataFrame::new(height, out).map_err(FrameError::Table)
 }
 
 impl ColumnValues {
@@ -395,9 +467,15 @@ mod tests {
 
     #[test]
     fn records_need_objects_and_at_least_one() {
-        assert!(records_frame(&[], None).unwrap_err().contains("no records"));
+        let err = records_frame(&[], None).unwrap_err();
+        assert!(matches!(err, FrameError::NoRecords), "{err:?}");
+        assert!(err.to_string().contains("no records"));
         let err = records_frame(&[serde_json::json!(3)], None).unwrap_err();
-        assert!(err.contains("record 0"), "{err}");
+        assert!(
+            matches!(err, FrameError::NotAnObject { index: 0 }),
+            "{err:?}"
+        );
+        assert!(err.to_string().contains("record 0"), "{err}");
         let df = records_frame(
             &[
                 serde_json::json!({"a": 1}),

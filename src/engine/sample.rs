@@ -181,6 +181,24 @@ fn timestamp(secs: i64) -> String {
 pub fn write_sample_data(dir: &Path, customers: u64, seed: u64) -> std::io::Result<(u64, u64)> {
     std::fs::create_dir_all(dir)?;
     let mut rng = Rng(SplitMix(seed));
+    let rows = customer_rows(&mut rng, customers);
+    let mut w = BufWriter::new(std::fs::File::create(dir.join("customers.csv"))?);
+    writeln!(
+        w,
+        "customer_id,first_name,last_name,email,created_at,updated_at"
+    )?;
+    for r in &rows {
+        writeln!(w, "{r}")?;
+    }
+    w.flush()?;
+    let n_orders = write_orders(&dir.join("orders.csv"), &mut rng, customers)?;
+    Ok((rows.len() as u64, n_orders))
+}
+
+/// The lines of `customers.csv` (without its header): one per customer in shuffled order, 1 %
+/// later updates of some, then 2 % exact duplicates inserted anywhere — with untidy names and
+/// emails throughout.
+fn customer_rows(rng: &mut Rng, customers: u64) -> Vec<String> {
     let start = chrono::NaiveDate::from_ymd_opt(2019, 1, 1)
         .and_then(|d| d.and_hms_opt(0, 0, 0))
         .map_or(0, |d| d.and_utc().timestamp());
@@ -220,8 +238,8 @@ pub fn write_sample_data(dir: &Path, customers: u64, seed: u64) -> std::io::Resu
         )
     };
     for &(id, first, last, created, updated) in &bases {
-        let e = email(&mut rng, &local_part(first, last, id, false));
-        rows.push(row(&mut rng, id, first, last, e, created, updated));
+        let e = email(rng, &local_part(first, last, id, false));
+        rows.push(row(rng, id, first, last, e, created, updated));
     }
     for k in 0..update_rows {
         let (id, first, mut last, created, updated) = bases[(k * 97 % customers.max(1)) as usize];
@@ -229,8 +247,8 @@ pub fn write_sample_data(dir: &Path, customers: u64, seed: u64) -> std::io::Resu
             last = rng.pick(LAST);
         }
         let later = updated + day * (1 + rng.below(400) as i64);
-        let e = email(&mut rng, &local_part(first, last, id, true));
-        rows.push(row(&mut rng, id, first, last, e, created, later));
+        let e = email(rng, &local_part(first, last, id, true));
+        rows.push(row(rng, id, first, last, e, created, later));
     }
     let dups = (0.02 * rows.len() as f64).round() as u64;
     for _ in 0..dups {
@@ -239,17 +257,13 @@ pub fn write_sample_data(dir: &Path, customers: u64, seed: u64) -> std::io::Resu
         let copy = rows[i].clone();
         rows.insert(at, copy);
     }
-    let mut w = BufWriter::new(std::fs::File::create(dir.join("customers.csv"))?);
-    writeln!(
-        w,
-        "customer_id,first_name,last_name,email,created_at,updated_at"
-    )?;
-    for r in &rows {
-        writeln!(w, "{r}")?;
-    }
-    w.flush()?;
+    rows
+}
 
-    let mut w = BufWriter::new(std::fs::File::create(dir.join("orders.csv"))?);
+/// Writes `orders.csv` at `path`: 10 orders per customer (0.5 % of an unknown customer, a few
+/// of zero or negative amounts) over 2021–2024; returns how many.
+fn write_orders(path: &Path, rng: &mut Rng, customers: u64) -> std::io::Result<u64> {
+    let mut w = BufWriter::new(std::fs::File::create(path)?);
     writeln!(w, "order_id,customer_id,order_date,amount,status")?;
     let first_day = chrono::NaiveDate::from_ymd_opt(2021, 1, 1).unwrap_or_default();
     let n_orders = customers * 10;
@@ -283,5 +297,5 @@ pub fn write_sample_data(dir: &Path, customers: u64, seed: u64) -> std::io::Resu
         )?;
     }
     w.flush()?;
-    Ok((rows.len() as u64, n_orders))
+    Ok(n_orders)
 }

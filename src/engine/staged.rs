@@ -9,22 +9,28 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use super::{IoManager, LocalIo};
+use super::{BackendError, IoManager, LocalIo, StoreError};
 use crate::model::AssetKey;
 
 /// Whole-object access to the store materializations live in (S3 for remote runs).
 pub trait BlobStore: Sync {
     /// Uploads a finished local file as the materialization of `asset`/`partition` from
     /// `run_id`; returns its location (an `s3://` URI).
+    ///
+    /// # Errors
+    /// The store's own error when the upload fails.
     fn upload(
         &self,
         asset: &AssetKey,
         partition: Option<&str>,
         run_id: &str,
         local: &Path,
-    ) -> Result<String, String>;
+    ) -> Result<String, BackendError>;
     /// Downloads the object at `location` into `to`.
-    fn download(&self, location: &str, to: &Path) -> Result<(), String>;
+    ///
+    /// # Errors
+    /// The store's own error when the object is missing or the download fails.
+    fn download(&self, location: &str, to: &Path) -> Result<(), BackendError>;
     /// Whether the object at `location` exists.
     fn exists(&self, location: &str) -> bool;
     /// Whether `location` is one of this store's (else it is a local path).
@@ -57,20 +63,28 @@ impl IoManager for StagedIo<'_> {
         partition: Option<&str>,
         run_id: &str,
         df: &mut DataFrame,
-    ) -> Result<(String, u64), String> {
+    ) -> Result<(String, u64), StoreError> {
         let local = LocalIo {
             root: self.cache_dir.join("outputs"),
         };
         let (path, bytes) = local.write(asset, partition, run_id, df)?;
         let location = self
             .blobs
-            .upload(asset, partition, run_id, Path::new(&path))?;
+            .upload(asset, partition, run_id, Path::new(&path))
+            .map_err(|source| StoreError::Upload {
+                asset: asset.clone(),
+                source,
+            })?;
         // The staged copy doubles as the download cache for downstream steps of this process.
         let cached = self.cached(&location);
+        let staging = |source| StoreError::Staging {
+            path: cached.clone(),
+            source,
+        };
         if let Some(parent) = cached.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| e.to_string())?;
+            std::fs::create_dir_all(parent).map_err(staging)?;
         }
-        std::fs::rename(&path, &cached).map_err(|e| e.to_string())?;
+        std::fs::rename(&path, &cached).map_err(staging)?;
         Ok((location, bytes))
     }
 

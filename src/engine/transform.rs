@@ -229,7 +229,8 @@ fn substitute_all(exprs: &[Expr], subs: &[Substitution]) -> PolarsResult<Vec<Exp
     exprs.iter().map(|e| substitute(e, subs)).collect()
 }
 
-#[allow(clippy::too_many_lines)]
+/// `plan` with the subqueries polars' SQL broadcast replaced by their values (collected into
+/// `subs`), or as it is when its shape is not one this knows.
 fn inline(plan: &DslPlan, subs: &mut Vec<Substitution>) -> PolarsResult<DslPlan> {
     let recurse = |input: &Arc<DslPlan>,
                    subs: &mut Vec<Substitution>|
@@ -237,26 +238,73 @@ fn inline(plan: &DslPlan, subs: &mut Vec<Substitution>) -> PolarsResult<DslPlan>
     Ok(match plan {
         // polars' SQL: the main frame, then one `SELECT col.implode() AS tmp` per subquery.
         DslPlan::HConcat { inputs, options } if options.broadcast_unit_length => {
-            let Some((main, subqueries)) = inputs.split_first() else {
-                return Ok(plan.clone());
-            };
-            let mut found = Vec::new();
-            for sub in subqueries {
-                let DslPlan::Select { expr, .. } = sub else {
-                    return Ok(plan.clone());
-                };
-                let [Expr::Alias(_, name)] = expr.as_slice() else {
-                    return Ok(plan.clone());
-                };
-                let values = LazyFrame::from(sub.clone()).collect()?;
-                let AnyValue::List(list) = values.column(name)?.get(0)? else {
-                    return Ok(plan.clone());
-                };
-                found.push((name.clone(), lit(list).implode(true)));
-            }
-            subs.extend(found);
-            inline(main, subs)?
+            inline_broadcast(plan, inputs, subs)?
         }
+        DslPlan::Slice { input, offset, len } => DslPlan::Slice {
+            input: recurse(input, subs)?,
+            offset: *offset,
+            len: *len,
+        },
+        DslPlan::Distinct { input, options } => DslPlan::Distinct {
+            input: recurse(input, subs)?,
+            options: options.clone(),
+        },
+        DslPlan::MapFunction { input, function } => DslPlan::MapFunction {
+            input: recurse(input, subs)?,
+            function: function.clone(),
+        },
+        DslPlan::Union { inputs, args } => DslPlan::Union {
+            inputs: inputs
+                .iter()
+                .map(|p| inline(p, subs))
+                .collect::<PolarsResult<_>>()?,
+            args: *args,
+        },
+        // A plan whose schema polars already resolved: the plan it came from.
+        DslPlan::IR { dsl, .. } => inline(dsl, subs)?,
+        // Nodes with expressions, where the subqueries' columns are used; anything else
+        // (caches shared by id, scans, sinks …) is left as it is.
+        _ => inline_exprs(plan, subs)?,
+    })
+}
+
+/// polars' SQL broadcast of subqueries: `inputs` are the main frame, then one
+/// `SELECT col.implode() AS tmp` per subquery. Each subquery is run and its list recorded in
+/// `subs`; the result is the main frame with them substituted (or `plan` unchanged when a part
+/// has another shape).
+fn inline_broadcast(
+    plan: &DslPlan,
+    inputs: &[DslPlan],
+    subs: &mut Vec<Substitution>,
+) -> PolarsResult<DslPlan> {
+    let Some((main, subqueries)) = inputs.split_first() else {
+        return Ok(plan.clone());
+    };
+    let mut found = Vec::new();
+    for sub in subqueries {
+        let DslPlan::Select { expr, .. } = sub else {
+            return Ok(plan.clone());
+        };
+        let [Expr::Alias(_, name)] = expr.as_slice() else {
+            return Ok(plan.clone());
+        };
+        let values = LazyFrame::from(sub.clone()).collect()?;
+        let AnyValue::List(list) = values.column(name)?.get(0)? else {
+            return Ok(plan.clone());
+        };
+        found.push((name.clone(), lit(list).implode(true)));
+    }
+    subs.extend(found);
+    inline(main, subs)
+}
+
+/// The nodes of a plan that hold expressions: their inputs inlined, their expressions with the
+/// subqueries' values substituted. Any other node is returned as it is.
+fn inline_exprs(plan: &DslPlan, subs: &mut Vec<Substitution>) -> PolarsResult<DslPlan> {
+    let recurse = |input: &Arc<DslPlan>,
+                   subs: &mut Vec<Substitution>|
+     -> PolarsResult<Arc<DslPlan>> { inline(input, subs).map(Arc::new) };
+    Ok(match plan {
         DslPlan::Filter { input, predicate } => {
             let input = recurse(input, subs)?;
             DslPlan::Filter {
@@ -288,6 +336,30 @@ fn inline(plan: &DslPlan, subs: &mut Vec<Substitution>) -> PolarsResult<DslPlan>
                 options: *options,
             }
         }
+        DslPlan::Sort {
+            input,
+            by_column,
+            slice,
+            sort_options,
+        } => {
+            let input = recurse(input, subs)?;
+            DslPlan::Sort {
+                input,
+                by_column: substitute_all(by_column, subs)?,
+                slice: *slice,
+                sort_options: sort_options.clone(),
+            }
+        }
+        _ => inline_keyed(plan, subs)?,
+    })
+}
+
+/// [`inline_exprs`] for groupings and joins, whose keys may use the subqueries' columns too.
+fn inline_keyed(plan: &DslPlan, subs: &mut Vec<Substitution>) -> PolarsResult<DslPlan> {
+    let recurse = |input: &Arc<DslPlan>,
+                   subs: &mut Vec<Substitution>|
+     -> PolarsResult<Arc<DslPlan>> { inline(input, subs).map(Arc::new) };
+    Ok(match plan {
         DslPlan::GroupBy {
             input,
             keys,
@@ -327,43 +399,6 @@ fn inline(plan: &DslPlan, subs: &mut Vec<Substitution>) -> PolarsResult<DslPlan>
                 options: options.clone(),
             }
         }
-        DslPlan::Sort {
-            input,
-            by_column,
-            slice,
-            sort_options,
-        } => {
-            let input = recurse(input, subs)?;
-            DslPlan::Sort {
-                input,
-                by_column: substitute_all(by_column, subs)?,
-                slice: *slice,
-                sort_options: sort_options.clone(),
-            }
-        }
-        DslPlan::Slice { input, offset, len } => DslPlan::Slice {
-            input: recurse(input, subs)?,
-            offset: *offset,
-            len: *len,
-        },
-        DslPlan::Distinct { input, options } => DslPlan::Distinct {
-            input: recurse(input, subs)?,
-            options: options.clone(),
-        },
-        DslPlan::MapFunction { input, function } => DslPlan::MapFunction {
-            input: recurse(input, subs)?,
-            function: function.clone(),
-        },
-        DslPlan::Union { inputs, args } => DslPlan::Union {
-            inputs: inputs
-                .iter()
-                .map(|p| inline(p, subs))
-                .collect::<PolarsResult<_>>()?,
-            args: *args,
-        },
-        // A plan whose schema polars already resolved: the plan it came from.
-        DslPlan::IR { dsl, .. } => inline(dsl, subs)?,
-        // Anything else (caches shared by id, scans, sinks …) is left as it is.
         other => other.clone(),
     })
 }

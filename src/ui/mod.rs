@@ -17,7 +17,7 @@ mod theme;
 pub mod workbench;
 
 use std::path::{Path, PathBuf};
-use std::sync::mpsc::{Receiver, SyncSender};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use egui::RichText;
@@ -26,9 +26,10 @@ use std::collections::HashMap;
 
 use crate::app::{
     self,
-    jobs::{JobEvent, JobRequest, JobWorker},
+    backend::{Backend, BackendEvent, SendError, TaskEvent, TaskRequest},
+    jobs::{JobEvent, JobRequest},
     run::MaterializeRequest,
-    worker::{WorkspaceEvent, WorkspaceRequest, WorkspaceWorker},
+    worker::{WorkspaceEvent, WorkspaceRequest},
 };
 use crate::model::edit::{self, Document, Edit};
 use crate::model::layout::{self, LayoutMode};
@@ -43,19 +44,17 @@ pub const AUTOSAVE_DELAY: Duration = Duration::from_secs(1);
 /// the typing pauses).
 const VALIDATION_DELAY: Duration = Duration::from_millis(250);
 const PREFERENCES_KEY: &str = "medallion.preferences";
-/// Time `logic` may spend applying job events per frame; the rest waits for the next frame.
-const JOB_EVENT_BUDGET: Duration = Duration::from_millis(4);
+/// Time `logic` may spend applying backend events per frame; the rest waits for the next frame.
+const EVENT_BUDGET: Duration = Duration::from_millis(4);
 /// How often a live run repaints when nothing arrives (elapsed time, the growing bar).
 const LIVE_RUN_REPAINT: Duration = Duration::from_millis(100);
 
 /// Opens the studio window on the workspace at `workspace_path`. Blocks until the window closes.
 pub fn run(workspace_path: &Path) -> anyhow::Result<()> {
-    // The first project is loaded before the window exists; after that the workspace worker
-    // does all workspace I/O off the UI thread.
-    let stored = {
-        let mut ws = app::open_workspace(workspace_path)?;
-        app::project_to_open(&mut ws)?
-    };
+    // The first project is loaded before the window exists; after that the backend's
+    // workspace worker takes over the connection and does all workspace I/O off the UI thread.
+    let mut opened = Backend::open(workspace_path)?;
+    let stored = opened.first.take();
     let title = match &stored {
         Some(s) => format!("{} — Medallion", s.project.name),
         None => "Medallion".to_owned(),
@@ -78,23 +77,15 @@ pub fn run(workspace_path: &Path) -> anyhow::Result<()> {
                 .and_then(|s| eframe::get_value(s, PREFERENCES_KEY))
                 .unwrap_or_default();
             let ctx = cc.egui_ctx.clone();
-            let worker =
-                WorkspaceWorker::spawn(&workspace_path, Box::new(move || ctx.request_repaint()))?;
-            let ctx = cc.egui_ctx.clone();
-            let jobs = JobWorker::spawn(&workspace_path, Box::new(move || ctx.request_repaint()))?;
+            let backend = Backend::start_with(opened, Arc::new(move || ctx.request_repaint()))?;
             let known = stored.as_ref().map(|s| s.revision);
             let mut studio = Studio::new(
                 stored.map(|s| s.project),
                 workspace_path.display().to_string(),
             );
             studio.prefs = prefs;
-            studio.worker = Some(worker);
-            studio.jobs = Some(jobs);
+            studio.backend = backend;
             studio.track_open_project(None, known);
-            // Remote runs left unfinished by an earlier session continue in the background.
-            if let Err(e) = crate::app::remote::spawn_reattach(&workspace_path) {
-                tracing::warn!(error = %e, "cannot start reattaching remote runs");
-            }
             studio.request(WorkspaceRequest::ListProjects);
             studio.request_staleness();
             Ok(Box::new(studio))
@@ -172,7 +163,8 @@ pub struct Studio {
     last_structural_change: Option<Instant>,
     badges: CardBadges,
     pub prefs: Preferences,
-    pub worker: Option<WorkspaceWorker>,
+    /// Everything off the UI thread: workspace and job workers, connections, the runtime.
+    backend: Backend,
     pub workspace_label: String,
     /// The document revision last written to the workspace.
     saved_revision: u64,
@@ -209,10 +201,7 @@ pub struct Studio {
     pub projects: Vec<app::ProjectSummary>,
     pub picker_open: bool,
     clipboard: Vec<(AssetSpec, Option<CanvasPos>)>,
-    dialogs: Option<(SyncSender<DialogResult>, Receiver<DialogResult>)>,
     has_project: bool,
-    /// Runs previews, plans and materializations off the UI thread.
-    pub jobs: Option<JobWorker>,
     /// The run in the run view: live, or a past one read back from the workspace.
     pub run: Option<runs::RunView>,
     pub workbench: workbench::Workbench,
@@ -224,20 +213,6 @@ pub struct Studio {
     preview_errors: HashMap<AssetKey, String>,
     next_plan_id: u64,
     staleness_plan_id: u64,
-}
-
-/// A native file dialog's answer, from its own thread.
-#[derive(Debug)]
-enum DialogResult {
-    Import(Option<PathBuf>),
-    Export(Option<PathBuf>),
-    Report {
-        run_id: String,
-        path: Option<PathBuf>,
-        /// How long the dialog was open: rfd answers "no file" at once when no dialog could
-        /// be shown (no desktop portal and no zenity), which a person cannot do.
-        open_for: Duration,
-    },
 }
 
 /// A dialog answered faster than this was most likely never shown.
@@ -261,7 +236,7 @@ impl Studio {
             last_structural_change: None,
             badges: CardBadges::default(),
             prefs,
-            worker: None,
+            backend: Backend::detached(),
             workspace_label,
             saved_revision: 0,
             saving_revision: None,
@@ -287,9 +262,7 @@ impl Studio {
             projects: Vec::new(),
             picker_open: false,
             clipboard: Vec::new(),
-            dialogs: None,
             has_project,
-            jobs: None,
             run: None,
             workbench: workbench::Workbench::default(),
             stale: HashMap::new(),
@@ -305,15 +278,10 @@ impl Studio {
     pub fn with_workspace(project: Option<Project>, workspace_path: &Path) -> anyhow::Result<Self> {
         let given = project.clone();
         let mut studio = Self::new(project, workspace_path.display().to_string());
-        studio.worker = Some(WorkspaceWorker::spawn(workspace_path, Box::new(|| {}))?);
+        studio.backend = Backend::start(workspace_path, Arc::new(|| {}))?;
         // Which stored revision the given project is: the worker compares it with the
         // workspace (the same content is that revision; otherwise it reloads or asks).
         studio.track_open_project(given, None);
-        studio.jobs = Some(JobWorker::spawn(workspace_path, Box::new(|| {}))?);
-        // Remote runs left unfinished by an earlier session continue in the background.
-        if let Err(e) = crate::app::remote::spawn_reattach(workspace_path) {
-            tracing::warn!(error = %e, "cannot start reattaching remote runs");
-        }
         studio.request(WorkspaceRequest::ListProjects);
         studio.request_staleness();
         Ok(studio)
@@ -326,7 +294,7 @@ impl Studio {
     /// Tells the worker which project is open (`project`, or the document's), so it watches
     /// it for saves made elsewhere; `known` is the stored revision it was loaded at.
     fn track_open_project(&mut self, project: Option<Project>, known: Option<i64>) {
-        if !self.has_project || self.worker.is_none() {
+        if !self.has_project || !self.backend.has_workspace() {
             return;
         }
         let project = Box::new(project.unwrap_or_else(|| self.project().clone()));
@@ -356,13 +324,23 @@ impl Studio {
     }
 
     fn request(&mut self, request: WorkspaceRequest) {
-        let Some(worker) = &self.worker else {
-            self.show_error("no workspace is open");
-            return;
-        };
-        if let Err(busy) = worker.send(request) {
-            self.show_error(&busy.to_string());
+        if let Err(e) = self.backend.send(request) {
+            self.show_error(&e.to_string());
         }
+    }
+
+    /// Starts a background task (file dialog, keyring write, connection test); its answer
+    /// arrives as a [`TaskEvent`].
+    pub(crate) fn run_task(&mut self, task: TaskRequest) {
+        // Tasks always start (one that cannot answers so).
+        let _ = self.backend.send(task);
+    }
+
+    /// A fresh id for a request whose answer must be matched to it.
+    pub(crate) fn next_request_id(&mut self) -> u64 {
+        let id = self.next_plan_id;
+        self.next_plan_id += 1;
+        id
     }
 
     pub fn show_error(&mut self, text: &str) {
@@ -422,9 +400,7 @@ impl Studio {
 
     /// Per-frame work that draws nothing: worker events, validation and the autosave debounce.
     pub fn logic(&mut self, ctx: &egui::Context) {
-        self.drain_worker();
-        self.drain_jobs(ctx);
-        self.drain_dialogs();
+        self.drain_backend(ctx);
         self.refresh_launch_plan();
         self.refresh_launch_compute_plan();
         self.refresh_asset_details();
@@ -433,13 +409,6 @@ impl Studio {
         }
         self.revalidate(ctx);
         self.autosave(ctx);
-        if let Some(ready) = self
-            .connections
-            .as_mut()
-            .and_then(panels::connections::ConnectionsState::poll)
-        {
-            self.apply(ready);
-        }
         ctx.set_visuals(if self.prefs.dark_mode {
             egui::Visuals::dark()
         } else {
@@ -447,119 +416,148 @@ impl Studio {
         });
     }
 
-    fn drain_worker(&mut self) {
-        let Some(worker) = &self.worker else { return };
-        for event in worker.poll() {
+    /// Applies what the backend answered until the frame's budget is spent; the rest waits a
+    /// frame.
+    fn drain_backend(&mut self, ctx: &egui::Context) {
+        let start = Instant::now();
+        let mut statuses_changed = false;
+        while let Some(event) = self.backend.try_next() {
             match event {
-                WorkspaceEvent::Saved {
-                    name,
-                    revision,
-                    stored_revision,
-                } => {
-                    if self.saving_revision == Some(revision) {
-                        self.saving_revision = None;
+                BackendEvent::Workspace(e) => self.apply_workspace_event(e),
+                BackendEvent::Job(e) => statuses_changed |= self.apply_job_event(e),
+                BackendEvent::Task(e) => self.apply_task_event(e),
+            }
+            if start.elapsed() >= EVENT_BUDGET {
+                ctx.request_repaint();
+                break;
+            }
+        }
+        if statuses_changed {
+            self.refresh_statuses();
+        }
+    }
+
+    fn apply_workspace_event(&mut self, event: WorkspaceEvent) {
+        match event {
+            WorkspaceEvent::Saved {
+                name,
+                revision,
+                stored_revision,
+            } => {
+                if self.saving_revision == Some(revision) {
+                    self.saving_revision = None;
+                }
+                if self.has_project && name == self.project().name {
+                    self.saved_revision = self.saved_revision.max(revision);
+                    self.save_failed = false;
+                    self.base = Some(app::SaveBase::Revision(stored_revision));
+                }
+            }
+            WorkspaceEvent::SaveConflict {
+                revision,
+                name,
+                stored_revision,
+                message,
+                project,
+            } => {
+                if self.saving_revision == Some(revision) {
+                    self.saving_revision = None;
+                }
+                self.on_save_conflict(&name, stored_revision, message, project);
+            }
+            WorkspaceEvent::CopySaved {
+                from,
+                revision,
+                stored,
+            } => self.on_copy_saved(&from, revision, *stored),
+            WorkspaceEvent::CopyFailed { error } => self.on_copy_failed(&error),
+            WorkspaceEvent::Tracking {
+                name,
+                base,
+                differs,
+            } => {
+                if self.has_project && name == self.project().name {
+                    self.base = Some(base);
+                    if differs {
+                        // The project this studio was given is an edit of the stored
+                        // revision: it is saved (based on that revision) like any edit.
+                        self.mark_unsaved();
                     }
-                    if self.has_project && name == self.project().name {
-                        self.saved_revision = self.saved_revision.max(revision);
-                        self.save_failed = false;
-                        self.base = Some(app::SaveBase::Revision(stored_revision));
-                    }
                 }
-                WorkspaceEvent::SaveConflict {
-                    revision,
-                    name,
-                    stored_revision,
-                    message,
-                    project,
-                } => {
-                    if self.saving_revision == Some(revision) {
-                        self.saving_revision = None;
-                    }
-                    self.on_save_conflict(&name, stored_revision, message, project);
+            }
+            WorkspaceEvent::ReloadFailed { error } => {
+                self.reload_requested = None;
+                self.show_error(&capitalised(&error));
+            }
+            WorkspaceEvent::ChangedOutside { name, revision } => {
+                self.on_changed_outside(&name, revision);
+            }
+            WorkspaceEvent::Reloaded(stored) => self.on_reloaded(*stored),
+            WorkspaceEvent::ImportNeedsConfirmation { dir, message } => {
+                self.import_confirmation = Some(ImportConfirmation { dir, message });
+            }
+            WorkspaceEvent::SaveFailed { revision, error } => {
+                if self.saving_revision == Some(revision) {
+                    self.saving_revision = None;
                 }
-                WorkspaceEvent::CopySaved {
-                    from,
-                    revision,
-                    stored,
-                } => self.on_copy_saved(&from, revision, *stored),
-                WorkspaceEvent::CopyFailed { error } => self.on_copy_failed(&error),
-                WorkspaceEvent::Tracking {
-                    name,
-                    base,
-                    differs,
-                } => {
-                    if self.has_project && name == self.project().name {
-                        self.base = Some(base);
-                        if differs {
-                            // The project this studio was given is an edit of the stored
-                            // revision: it is saved (based on that revision) like any edit.
-                            self.mark_unsaved();
-                        }
-                    }
-                }
-                WorkspaceEvent::ReloadFailed { error } => {
-                    self.reload_requested = None;
-                    self.show_error(&capitalised(&error));
-                }
-                WorkspaceEvent::ChangedOutside { name, revision } => {
-                    self.on_changed_outside(&name, revision);
-                }
-                WorkspaceEvent::Reloaded(stored) => self.on_reloaded(*stored),
-                WorkspaceEvent::ImportNeedsConfirmation { dir, message } => {
-                    self.import_confirmation = Some(ImportConfirmation { dir, message });
-                }
-                WorkspaceEvent::SaveFailed { revision, error } => {
-                    if self.saving_revision == Some(revision) {
-                        self.saving_revision = None;
-                    }
-                    self.save_failed = true;
-                    self.show_error(&format!("Saving failed: {error}"));
-                }
-                WorkspaceEvent::Projects(list) => self.projects = list,
-                WorkspaceEvent::Opened(stored) => self.open_stored(*stored),
-                WorkspaceEvent::Imported { report, stored } => {
-                    self.open_stored(*stored);
-                    let diagnostics = match report.diagnostics.len() {
-                        0 => String::new(),
-                        n => format!(" ({n} diagnostics)"),
-                    };
-                    self.show_info(&format!("{}{diagnostics}", capitalised(&report.summary())));
-                    self.request(WorkspaceRequest::ListProjects);
-                }
-                WorkspaceEvent::Exported { dir } => {
-                    self.show_info(&format!("Exported to {}", dir.display()));
-                }
-                WorkspaceEvent::Failed { what, error } => {
-                    self.show_error(&format!("Could not {what}: {error}"));
-                }
+                self.save_failed = true;
+                self.show_error(&format!("Saving failed: {error}"));
+            }
+            WorkspaceEvent::Projects(list) => self.projects = list,
+            WorkspaceEvent::Opened(stored) => self.open_stored(*stored),
+            WorkspaceEvent::Imported { report, stored } => {
+                self.open_stored(*stored);
+                let diagnostics = match report.diagnostics.len() {
+                    0 => String::new(),
+                    n => format!(" ({n} diagnostics)"),
+                };
+                self.show_info(&format!("{}{diagnostics}", capitalised(&report.summary())));
+                self.request(WorkspaceRequest::ListProjects);
+            }
+            WorkspaceEvent::Exported { dir } => {
+                self.show_info(&format!("Exported to {}", dir.display()));
+            }
+            WorkspaceEvent::Failed { what, error } => {
+                self.show_error(&format!("Could not {what}: {error}"));
             }
         }
     }
 
-    fn drain_dialogs(&mut self) {
-        let results: Vec<DialogResult> = match &self.dialogs {
-            Some((_, rx)) => rx.try_iter().collect(),
-            None => return,
-        };
-        for result in results {
-            match result {
-                DialogResult::Import(Some(dir)) => self.import_dir(dir),
-                DialogResult::Export(Some(dir)) => self.export_dir(dir),
-                DialogResult::Report {
-                    run_id,
-                    path: Some(path),
-                    ..
-                } => self.export_report(&run_id, path),
-                DialogResult::Report {
-                    path: None,
-                    open_for,
-                    ..
-                } if open_for < DIALOG_NEVER_SHOWN => self.show_error(
-                    "No file dialog could be shown (this desktop has no file-chooser portal or zenity)",
-                ),
-                DialogResult::Import(None)
-                | DialogResult::Export(None)
-                | DialogResult::Report { path: None, .. } => {}
+    fn apply_task_event(&mut self, event: TaskEvent) {
+        match event {
+            TaskEvent::ImportDirChosen(Some(dir)) => self.import_dir(dir),
+            TaskEvent::ExportDirChosen(Some(dir)) => self.export_dir(dir),
+            TaskEvent::ReportFileChosen {
+                run_id,
+                path: Some(path),
+                ..
+            } => self.export_report(&run_id, path),
+            TaskEvent::ReportFileChosen {
+                path: None,
+                open_for,
+                ..
+            } if open_for < DIALOG_NEVER_SHOWN => self.show_error(
+                "No file dialog could be shown (this desktop has no file-chooser portal or zenity)",
+            ),
+            TaskEvent::ImportDirChosen(None)
+            | TaskEvent::ExportDirChosen(None)
+            | TaskEvent::ReportFileChosen { path: None, .. } => {}
+            TaskEvent::DialogFailed { error } => {
+                self.show_error(&format!("Cannot open the file dialog: {error}"));
+            }
+            TaskEvent::SecretsStored { id, result } => {
+                if let Some(edit) = self
+                    .connections
+                    .as_mut()
+                    .and_then(|c| c.on_secrets_stored(id, result))
+                {
+                    self.apply(edit);
+                }
+            }
+            TaskEvent::ConnectionTested { id, result } => {
+                if let Some(c) = &mut self.connections {
+                    c.on_tested(id, result);
+                }
             }
         }
     }
@@ -672,7 +670,7 @@ impl Studio {
     }
 
     fn autosave(&mut self, ctx: &egui::Context) {
-        if self.worker.is_none()
+        if !self.backend.has_workspace()
             || self.doc.revision() == self.saved_revision
             || self.save_failed
             || self.conflict.is_some()
@@ -726,21 +724,17 @@ impl Studio {
                 None => run.cancel(),
             }
         }
-        if let Some(jobs) = self.jobs.take() {
-            jobs.finish();
-        }
-        if let Some(worker) = self.worker.take() {
-            for event in worker.finish() {
-                match event {
-                    WorkspaceEvent::SaveFailed { error, .. } => {
-                        tracing::error!(%error, "the last save before quitting failed");
-                    }
-                    WorkspaceEvent::CopySaved { from, stored, .. } => tracing::warn!(
-                        "{from} was changed by another window or command: your unsaved edits were saved as project {}",
-                        stored.project.name
-                    ),
-                    _ => {}
+        let backend = std::mem::replace(&mut self.backend, Backend::detached());
+        for event in backend.shut_down() {
+            match event {
+                WorkspaceEvent::SaveFailed { error, .. } => {
+                    tracing::error!(%error, "the last save before quitting failed");
                 }
+                WorkspaceEvent::CopySaved { from, stored, .. } => tracing::warn!(
+                    "{from} was changed by another window or command: your unsaved edits were saved as project {}",
+                    stored.project.name
+                ),
+                _ => {}
             }
         }
     }
@@ -859,8 +853,8 @@ impl Studio {
                 self.picker_open = true;
                 self.request(WorkspaceRequest::ListProjects);
             }
-            UICommand::ImportProject => self.open_dialog(ctx, true),
-            UICommand::ExportProject => self.open_dialog(ctx, false),
+            UICommand::ImportProject => self.open_dialog(true),
+            UICommand::ExportProject => self.open_dialog(false),
             UICommand::ToggleTheme => self.prefs.dark_mode = !self.prefs.dark_mode,
             UICommand::ToggleInspector => self.prefs.show_inspector = !self.prefs.show_inspector,
             UICommand::ToggleDiagnostics => {
@@ -880,7 +874,7 @@ impl Studio {
                 self.workbench.tab = workbench::WorkbenchTab::History;
                 self.refresh_history();
             }
-            UICommand::ExportReport => self.export_report_dialog(ctx),
+            UICommand::ExportReport => self.export_report_dialog(),
             UICommand::ToggleWorkbench => self.workbench.open = !self.workbench.open,
             UICommand::Connections => {
                 self.connections = Some(panels::connections::ConnectionsState::default());
@@ -927,34 +921,16 @@ impl Studio {
         }
     }
 
-    fn open_dialog(&mut self, ctx: &egui::Context, import: bool) {
-        let (tx, _) = self
-            .dialogs
-            .get_or_insert_with(|| std::sync::mpsc::sync_channel(4));
-        let tx = tx.clone();
-        let ctx = ctx.clone();
-        let name = self.project().name.clone();
-        // rfd dialogs block; they run on their own thread and answer over a channel.
-        let spawned = std::thread::Builder::new()
-            .name("medallion-file-dialog".to_owned())
-            .spawn(move || {
-                let dialog = rfd::FileDialog::new();
-                let result = if import {
-                    DialogResult::Import(dialog.set_title("Import project directory").pick_folder())
-                } else {
-                    DialogResult::Export(
-                        dialog
-                            .set_title("Export project directory")
-                            .set_file_name(&name)
-                            .pick_folder(),
-                    )
-                };
-                let _ = tx.send(result);
-                ctx.request_repaint();
-            });
-        if let Err(e) = spawned {
-            self.show_error(&format!("Cannot open the file dialog: {e}"));
-        }
+    /// A native folder chooser, on the backend; the answer arrives as a task event.
+    fn open_dialog(&mut self, import: bool) {
+        let task = if import {
+            TaskRequest::ChooseImportDir
+        } else {
+            TaskRequest::ChooseExportDir {
+                name: self.project().name.clone(),
+            }
+        };
+        self.run_task(task);
     }
 }
 

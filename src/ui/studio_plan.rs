@@ -31,19 +31,18 @@ impl Studio {
             }
             return;
         };
-        let id = self.next_plan_id;
-        self.next_plan_id += 1;
+        let id = self.next_request_id();
         let project = Box::new(self.project().clone());
-        let sent = self.jobs.as_ref().is_some_and(|jobs| {
-            jobs.send(JobRequest::ComputePlan {
+        let sent = self
+            .backend
+            .send(JobRequest::ComputePlan {
                 id,
                 project,
                 selection: request.selection.clone(),
                 partitions: request.partitions.len().max(1),
                 overrides,
             })
-            .is_ok()
-        });
+            .is_ok();
         if sent && let Some(launch) = &mut self.workbench.launch {
             launch.compute_id = id;
             launch.compute_for = Some(key);

@@ -8,18 +8,18 @@ use std::time::Instant;
 
 use super::runs::{NodeStatus, RunView};
 use super::workbench::{LaunchState, PREVIEW_LIMIT, WorkbenchTab};
-use super::{DialogResult, JOB_EVENT_BUDGET, JobEvent, JobRequest, MaterializeRequest, Studio};
+use super::{JobEvent, JobRequest, MaterializeRequest, SendError, Studio, TaskRequest};
 use crate::model::AssetKey;
 
 impl Studio {
     /// Queues a job; tells the user when it cannot.
     pub(super) fn send_job(&mut self, request: JobRequest) -> bool {
-        let Some(jobs) = &self.jobs else {
-            self.show_error("No workspace is open: previews and runs need one");
-            return false;
-        };
-        match jobs.send(request) {
+        match self.backend.send(request) {
             Ok(()) => true,
+            Err(SendError::NoWorkspace) => {
+                self.show_error("No workspace is open: previews and runs need one");
+                false
+            }
             Err(busy) => {
                 self.show_error(&busy.to_string());
                 false
@@ -207,52 +207,26 @@ impl Studio {
         });
     }
 
-    /// Asks where to save the shown run's HTML report (a native dialog on its own thread).
-    pub fn export_report_dialog(&mut self, ctx: &egui::Context) {
+    /// Asks where to save the shown run's HTML report (a native dialog, on the backend).
+    pub fn export_report_dialog(&mut self) {
         let Some(run_id) = self.run.as_ref().and_then(|r| r.run_id.clone()) else {
             self.show_info("Open a run first: its quality report is what gets exported");
             return;
         };
-        let (tx, _) = self
-            .dialogs
-            .get_or_insert_with(|| std::sync::mpsc::sync_channel(4));
-        let tx = tx.clone();
-        let ctx = ctx.clone();
-        let spawned = std::thread::Builder::new()
-            .name("medallion-file-dialog".to_owned())
-            .spawn(move || {
-                let opened = Instant::now();
-                let path = rfd::FileDialog::new()
-                    .set_title("Export quality report")
-                    .set_file_name(format!("report-{run_id}.html"))
-                    .add_filter("HTML", &["html"])
-                    .save_file();
-                let _ = tx.send(DialogResult::Report {
-                    run_id,
-                    path,
-                    open_for: opened.elapsed(),
-                });
-                ctx.request_repaint();
-            });
-        if let Err(e) = spawned {
-            self.show_error(&format!("Cannot open the file dialog: {e}"));
-        }
+        self.run_task(TaskRequest::ChooseReportFile { run_id });
     }
 
     /// Asks for every asset's state in the workspace (fresh, stale, failed, blocked, check
     /// verdicts) under the current definitions: the cards' base layer.
     pub(super) fn request_staleness(&mut self) {
-        if self.jobs.is_none() || !self.has_project {
+        if !self.backend.has_workspace() || !self.has_project {
             return;
         }
-        let id = self.next_plan_id;
-        self.next_plan_id += 1;
+        let id = self.next_request_id();
         self.staleness_plan_id = id;
         let project = Box::new(self.project().clone());
         // A full queue only delays the badges until the next change.
-        if let Some(jobs) = &self.jobs {
-            let _ = jobs.send(JobRequest::AssetStates { id, project });
-        }
+        let _ = self.backend.send(JobRequest::AssetStates { id, project });
     }
 
     /// Asks for the launch dialog's plan again when its choices changed.
@@ -267,18 +241,17 @@ impl Studio {
         }
         let request = launch.request(self.project(), &self.canvas.selection);
         let partitions = launch.partitions_of(self.project(), &self.canvas.selection);
-        let id = self.next_plan_id;
-        self.next_plan_id += 1;
+        let id = self.next_request_id();
         let project = Box::new(self.project().clone());
         let sent = match request {
-            Ok(request) => self.jobs.as_ref().is_some_and(|jobs| {
-                jobs.send(JobRequest::Plan {
+            Ok(request) => self
+                .backend
+                .send(JobRequest::Plan {
                     id,
                     project,
                     request,
                 })
-                .is_ok()
-            }),
+                .is_ok(),
             Err(e) => {
                 if let Some(launch) = &mut self.workbench.launch {
                     launch.plan = Some(Err(e));
@@ -317,28 +290,8 @@ impl Studio {
         }
     }
 
-    /// Applies job events until the frame's budget is spent; the rest waits a frame.
-    pub(super) fn drain_jobs(&mut self, ctx: &egui::Context) {
-        let start = Instant::now();
-        let mut statuses_changed = false;
-        while let Some(event) = self
-            .jobs
-            .as_ref()
-            .and_then(crate::app::jobs::JobWorker::try_next)
-        {
-            statuses_changed |= self.apply_job_event(event);
-            if start.elapsed() >= JOB_EVENT_BUDGET {
-                ctx.request_repaint();
-                break;
-            }
-        }
-        if statuses_changed {
-            self.refresh_statuses();
-        }
-    }
-
     /// Applies one job event; true when card statuses may have changed.
-    fn apply_job_event(&mut self, event: JobEvent) -> bool {
+    pub(super) fn apply_job_event(&mut self, event: JobEvent) -> bool {
         match event {
             JobEvent::Preview(preview) => {
                 if self.workbench.preview.asset.as_ref() == Some(&preview.asset) {

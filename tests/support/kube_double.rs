@@ -26,6 +26,8 @@
 //! runs), a dropped watch (the connection is cut mid-stream after N events), a compaction (the
 //! next watch from an old version gets 410 Gone), a dropped log stream (cut after N lines).
 
+// Test doubles serve on threads of their own.
+#![allow(clippy::disallowed_methods)]
 #![allow(dead_code)]
 
 use std::collections::{BTreeMap, BTreeSet};

@@ -8,7 +8,8 @@ use aws_sdk_batch::types::{
     ResourceType,
 };
 
-use super::{Aws, logs, sdk_message};
+use super::{Aws, logs};
+use crate::compute::error::{ComputeError, ErrorKind};
 use crate::compute::launch::{LaunchSpec, Launcher, LogRead, RemotePhase, RemoteState};
 use crate::compute::protocol::PLAN_ENV_VAR;
 use crate::model::ComputeTier;
@@ -29,13 +30,13 @@ pub fn child_job_id(job_id: &str, child: usize, array: bool) -> String {
 }
 
 impl Batch {
-    fn queue_and_definition(&self) -> Result<(String, String), String> {
+    fn queue_and_definition(&self) -> Result<(String, String), ComputeError> {
         let s = &self.aws.settings;
         let missing = |what: &str| {
-            format!(
+            ComputeError::invalid(format!(
                 "resource `{}` sets no compute.{what}: Batch needs a job queue and a job definition",
                 self.aws.resource
-            )
+            ))
         };
         Ok((
             s.job_queue.clone().ok_or_else(|| missing("job_queue"))?,
@@ -46,16 +47,17 @@ impl Batch {
     }
 
     /// The description of one job, or `None` when Batch does not know it.
-    fn describe(&self, job_id: &str) -> Result<Option<aws_sdk_batch::types::JobDetail>, String> {
+    fn describe(
+        &self,
+        job_id: &str,
+    ) -> Result<Option<aws_sdk_batch::types::JobDetail>, ComputeError> {
         let client = self.aws.batch();
         let id = job_id.to_owned();
         self.aws.block(async move {
-            let out = client
-                .describe_jobs()
-                .jobs(&id)
-                .send()
-                .await
-                .map_err(|e| sdk_message(&format!("describing Batch job {id}"), &e))?;
+            let out =
+                client.describe_jobs().jobs(&id).send().await.map_err(|e| {
+                    ComputeError::from_sdk(format!("describing Batch job {id}"), &e)
+                })?;
             Ok(out.jobs().first().cloned())
         })
     }
@@ -66,7 +68,7 @@ impl Launcher for Batch {
         ComputeTier::Batch
     }
 
-    fn submit(&self, spec: &LaunchSpec) -> Result<String, String> {
+    fn submit(&self, spec: &LaunchSpec) -> Result<String, ComputeError> {
         let (queue, definition) = self.queue_and_definition()?;
         let env = [
             (PLAN_ENV_VAR.to_owned(), spec.plan_uri.clone()),
@@ -121,17 +123,19 @@ impl Launcher for Batch {
         }
         let name = spec.display_name();
         self.aws.block(async move {
-            let out = request
-                .send()
-                .await
-                .map_err(|e| sdk_message(&format!("submitting Batch job {name} to {queue}"), &e))?;
-            out.job_id()
-                .map(str::to_owned)
-                .ok_or_else(|| format!("Batch returned no job id for {name}"))
+            let out = request.send().await.map_err(|e| {
+                ComputeError::from_sdk(format!("submitting Batch job {name} to {queue}"), &e)
+            })?;
+            out.job_id().map(str::to_owned).ok_or_else(|| {
+                ComputeError::said(
+                    ErrorKind::Transient,
+                    format!("Batch returned no job id for {name}"),
+                )
+            })
         })
     }
 
-    fn find_submitted(&self, spec: &LaunchSpec) -> Result<Option<String>, String> {
+    fn find_submitted(&self, spec: &LaunchSpec) -> Result<Option<String>, ComputeError> {
         let (queue, _) = self.queue_and_definition()?;
         let client = self.aws.batch();
         let name = spec.display_name();
@@ -147,7 +151,9 @@ impl Launcher for Batch {
                 )
                 .send()
                 .await
-                .map_err(|e| sdk_message(&format!("listing Batch jobs named {name}"), &e))?;
+                .map_err(|e| {
+                    ComputeError::from_sdk(format!("listing Batch jobs named {name}"), &e)
+                })?;
             Ok(out
                 .job_summary_list()
                 .iter()
@@ -157,10 +163,15 @@ impl Launcher for Batch {
         })
     }
 
-    fn status(&self, remote_id: &str) -> Result<RemoteState, String> {
-        let job = self
-            .describe(remote_id)?
-            .ok_or_else(|| format!("Batch job {remote_id} is not known to Batch"))?;
+    fn status(&self, remote_id: &str) -> Result<RemoteState, ComputeError> {
+        let job = self.describe(remote_id)?.ok_or_else(|| {
+            // Batch lists a job a moment after `SubmitJob` answers: an unknown job is
+            // worth asking about again, not proof that it is gone.
+            ComputeError::said(
+                ErrorKind::Transient,
+                format!("Batch job {remote_id} is not known to Batch"),
+            )
+        })?;
         let status = job
             .status()
             .map_or_else(|| "UNKNOWN".to_owned(), |s| s.as_str().to_owned());
@@ -190,7 +201,7 @@ impl Launcher for Batch {
         remote_id: &str,
         child: usize,
         position: Option<&str>,
-    ) -> Result<LogRead, String> {
+    ) -> Result<LogRead, ComputeError> {
         let parent = self.describe(remote_id)?;
         let array = parent
             .as_ref()
@@ -225,7 +236,7 @@ impl Launcher for Batch {
         )
     }
 
-    fn cancel(&self, remote_id: &str, reason: &str) -> Result<(), String> {
+    fn cancel(&self, remote_id: &str, reason: &str) -> Result<(), ComputeError> {
         let client = self.aws.batch();
         let (id, reason) = (remote_id.to_owned(), reason.to_owned());
         self.aws.block(async move {
@@ -236,7 +247,7 @@ impl Launcher for Batch {
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| sdk_message(&format!("terminating Batch job {id}"), &e))
+                .map_err(|e| ComputeError::from_sdk(format!("terminating Batch job {id}"), &e))
         })
     }
 }

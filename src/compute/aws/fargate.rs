@@ -9,8 +9,9 @@ use aws_sdk_ecs::types::{
     NetworkConfiguration, NetworkMode, Tag, TaskOverride,
 };
 
-use super::{Aws, logs, sdk_message};
+use super::{Aws, logs};
 use crate::compute::cost;
+use crate::compute::error::{ComputeError, ErrorKind};
 use crate::compute::launch::{LaunchSpec, Launcher, LogRead, RemotePhase, RemoteState};
 use crate::compute::protocol::PLAN_ENV_VAR;
 use crate::model::ComputeTier;
@@ -56,33 +57,33 @@ pub struct Fargate {
 }
 
 impl Fargate {
-    fn cluster(&self) -> Result<String, String> {
+    fn cluster(&self) -> Result<String, ComputeError> {
         self.aws.settings.cluster.clone().ok_or_else(|| {
-            format!(
+            ComputeError::invalid(format!(
                 "resource `{}` sets no compute.cluster: Fargate needs an ECS cluster",
                 self.aws.resource
-            )
+            ))
         })
     }
 
     /// Registers (a new revision of) the step's task definition; returns its ARN.
-    fn register(&self, spec: &LaunchSpec) -> Result<String, String> {
+    fn register(&self, spec: &LaunchSpec) -> Result<String, ComputeError> {
         let s = &self.aws.settings;
         let image = s.image.clone().ok_or_else(|| {
-            format!(
+            ComputeError::invalid(format!(
                 "resource `{}` sets no compute.image: Fargate needs the runner image (packaging/runner/Dockerfile)",
                 self.aws.resource
-            )
+            ))
         })?;
         let (cpu, memory) = task_size(spec.vcpu, spec.memory_mb).ok_or_else(|| {
-            format!(
+            ComputeError::invalid(format!(
                 "step {} needs {} vCPU / {} MiB, more than Fargate's largest task ({} vCPU / {} MiB)",
                 spec.step_id,
                 spec.vcpu,
                 spec.memory_mb,
                 cost::FARGATE_MAX_VCPU,
                 cost::FARGATE_MAX_MEMORY_MB
-            )
+            ))
         })?;
         let family: String = format!("medallion-{}", spec.project)
             .chars()
@@ -101,7 +102,7 @@ impl Fargate {
             .options("awslogs-region", self.aws.region())
             .options("awslogs-stream-prefix", STREAM_PREFIX)
             .build()
-            .map_err(|e| format!("bad log configuration: {e}"))?;
+            .map_err(|e| ComputeError::invalid(format!("bad log configuration: {e}")))?;
         let container = ContainerDefinition::builder()
             .name(CONTAINER)
             .image(image)
@@ -124,11 +125,18 @@ impl Fargate {
                 .container_definitions(container)
                 .send()
                 .await
-                .map_err(|e| sdk_message(&format!("registering task definition {family}"), &e))?;
+                .map_err(|e| {
+                    ComputeError::from_sdk(format!("registering task definition {family}"), &e)
+                })?;
             out.task_definition()
                 .and_then(|t| t.task_definition_arn())
                 .map(str::to_owned)
-                .ok_or_else(|| format!("registering task definition {family} returned no ARN"))
+                .ok_or_else(|| {
+                    ComputeError::said(
+                        ErrorKind::Transient,
+                        format!("registering task definition {family} returned no ARN"),
+                    )
+                })
         })
     }
 }
@@ -138,14 +146,14 @@ impl Launcher for Fargate {
         ComputeTier::Fargate
     }
 
-    fn submit(&self, spec: &LaunchSpec) -> Result<String, String> {
+    fn submit(&self, spec: &LaunchSpec) -> Result<String, ComputeError> {
         let cluster = self.cluster()?;
         let s = &self.aws.settings;
         if s.subnets.is_empty() {
-            return Err(format!(
+            return Err(ComputeError::invalid(format!(
                 "resource `{}` sets no compute.subnets: Fargate tasks need at least one subnet",
                 self.aws.resource
-            ));
+            )));
         }
         let task_definition = self.register(spec)?;
         let network = NetworkConfiguration::builder()
@@ -159,7 +167,9 @@ impl Launcher for Fargate {
                         AssignPublicIp::Disabled
                     })
                     .build()
-                    .map_err(|e| format!("bad network configuration: {e}"))?,
+                    .map_err(|e| {
+                        ComputeError::invalid(format!("bad network configuration: {e}"))
+                    })?,
             )
             .build();
         let env = [
@@ -200,17 +210,18 @@ impl Launcher for Fargate {
                     .capacity_provider("FARGATE_SPOT")
                     .weight(1)
                     .build()
-                    .map_err(|e| format!("bad capacity provider strategy: {e}"))?,
+                    .map_err(|e| {
+                        ComputeError::invalid(format!("bad capacity provider strategy: {e}"))
+                    })?,
             )
         } else {
             request.launch_type(LaunchType::Fargate)
         };
         let name = spec.display_name();
         self.aws.block(async move {
-            let out = request
-                .send()
-                .await
-                .map_err(|e| sdk_message(&format!("starting Fargate task for {name}"), &e))?;
+            let out = request.send().await.map_err(|e| {
+                ComputeError::from_sdk(format!("starting Fargate task for {name}"), &e)
+            })?;
             if let Some(task) = out.tasks().first().and_then(|t| t.task_arn()) {
                 return Ok(task.to_owned());
             }
@@ -225,18 +236,20 @@ impl Launcher for Fargate {
                     )
                 })
                 .collect();
-            Err(format!(
+            // ECS answered but placed nothing (no capacity, a resource it could not find):
+            // a refusal of this request, not a failure of the call.
+            Err(ComputeError::invalid(format!(
                 "ECS did not start a task for {name} on cluster {cluster}: {}",
                 if reasons.is_empty() {
                     "no reason given".to_owned()
                 } else {
                     reasons.join("; ")
                 }
-            ))
+            )))
         })
     }
 
-    fn find_submitted(&self, spec: &LaunchSpec) -> Result<Option<String>, String> {
+    fn find_submitted(&self, spec: &LaunchSpec) -> Result<Option<String>, ComputeError> {
         let cluster = self.cluster()?;
         let client = self.aws.ecs();
         let by = started_by(spec);
@@ -252,7 +265,7 @@ impl Launcher for Fargate {
                     .desired_status(desired)
                     .send()
                     .await
-                    .map_err(|e| sdk_message("listing Fargate tasks", &e))?;
+                    .map_err(|e| ComputeError::from_sdk("listing Fargate tasks", &e))?;
                 if let Some(arn) = out.task_arns().first() {
                     return Ok(Some(arn.clone()));
                 }
@@ -261,7 +274,7 @@ impl Launcher for Fargate {
         })
     }
 
-    fn status(&self, remote_id: &str) -> Result<RemoteState, String> {
+    fn status(&self, remote_id: &str) -> Result<RemoteState, ComputeError> {
         let cluster = self.cluster()?;
         let client = self.aws.ecs();
         let arn = remote_id.to_owned();
@@ -272,14 +285,23 @@ impl Launcher for Fargate {
                 .tasks(&arn)
                 .send()
                 .await
-                .map_err(|e| sdk_message(&format!("describing task {arn}"), &e))?;
+                .map_err(|e| ComputeError::from_sdk(format!("describing task {arn}"), &e))?;
             let Some(task) = out.tasks().first() else {
+                // ECS answers a task it does not know with a failure `MISSING`.
                 let why = out
                     .failures()
                     .first()
                     .and_then(|f| f.reason())
                     .unwrap_or("not found");
-                return Err(format!("task {arn} on cluster {cluster}: {why}"));
+                let kind = if why.eq_ignore_ascii_case("missing") || why == "not found" {
+                    ErrorKind::NotFound
+                } else {
+                    ErrorKind::Other
+                };
+                return Err(ComputeError::said(
+                    kind,
+                    format!("task {arn} on cluster {cluster}: {why}"),
+                ));
             };
             let status = task.last_status().unwrap_or("UNKNOWN").to_owned();
             let exit_code = task
@@ -315,7 +337,7 @@ impl Launcher for Fargate {
         remote_id: &str,
         _child: usize,
         position: Option<&str>,
-    ) -> Result<LogRead, String> {
+    ) -> Result<LogRead, ComputeError> {
         logs::read_stream(
             &self.aws,
             self.aws.settings.log_group_or_default(),
@@ -324,7 +346,7 @@ impl Launcher for Fargate {
         )
     }
 
-    fn cancel(&self, remote_id: &str, reason: &str) -> Result<(), String> {
+    fn cancel(&self, remote_id: &str, reason: &str) -> Result<(), ComputeError> {
         let cluster = self.cluster()?;
         let client = self.aws.ecs();
         let (arn, reason) = (remote_id.to_owned(), reason.to_owned());
@@ -337,7 +359,7 @@ impl Launcher for Fargate {
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| sdk_message(&format!("stopping task {arn}"), &e))
+                .map_err(|e| ComputeError::from_sdk(format!("stopping task {arn}"), &e))
         })
     }
 }

@@ -22,7 +22,8 @@ use serde::{Deserialize, Serialize};
 
 use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata as _;
 
-use super::{Aws, sdk_message};
+use super::Aws;
+use crate::compute::error::{ComputeError, ErrorKind};
 use crate::compute::launch::{LaunchSpec, Launcher, LogRead, RemotePhase, RemoteState};
 use crate::compute::protocol::{StepPlan, StepResult};
 use crate::compute::runner;
@@ -56,29 +57,32 @@ pub struct LambdaResponse {
 }
 
 /// Serves the Lambda Runtime API at `api` (`host:port`) until the environment ends.
-pub fn serve_runtime(aws: &Aws, api: &str, out: &mut dyn Write) -> Result<(), String> {
+pub fn serve_runtime(aws: &Aws, api: &str, out: &mut dyn Write) -> Result<(), ComputeError> {
     let base = format!("http://{api}/2018-06-01/runtime/invocation");
     let http = reqwest::Client::new();
     loop {
         let (request_id, body) = {
             let (http, url) = (http.clone(), format!("{base}/next"));
             aws.block(async move {
-                let r = http
-                    .get(&url)
-                    .send()
-                    .await
-                    .map_err(|e| format!("cannot reach the Lambda Runtime API: {e}"))?;
+                let r = http.get(&url).send().await.map_err(|e| {
+                    ComputeError::from_reqwest("reaching the Lambda Runtime API", &e)
+                })?;
                 let id = r
                     .headers()
                     .get("Lambda-Runtime-Aws-Request-Id")
                     .and_then(|v| v.to_str().ok())
                     .map(str::to_owned)
-                    .ok_or("the Lambda Runtime API sent no request id")?;
+                    .ok_or_else(|| {
+                        ComputeError::said(
+                            ErrorKind::Transient,
+                            "the Lambda Runtime API sent no request id",
+                        )
+                    })?;
                 let body = r
                     .bytes()
                     .await
-                    .map_err(|e| format!("cannot read the invocation: {e}"))?;
-                Ok::<_, String>((id, body.to_vec()))
+                    .map_err(|e| ComputeError::from_reqwest("reading the invocation", &e))?;
+                Ok::<_, ComputeError>((id, body.to_vec()))
             })?
         };
         let outcome = invoke(aws, &body, out);
@@ -90,7 +94,7 @@ pub fn serve_runtime(aws: &Aws, api: &str, out: &mut dyn Write) -> Result<(), St
             Err(e) => (
                 format!("{base}/{request_id}/error"),
                 serde_json::to_vec(&serde_json::json!({
-                    "errorMessage": e, "errorType": "MedallionRunnerError",
+                    "errorMessage": e.to_string(), "errorType": "MedallionRunnerError",
                 }))
                 .unwrap_or_default(),
             ),
@@ -102,18 +106,19 @@ pub fn serve_runtime(aws: &Aws, api: &str, out: &mut dyn Write) -> Result<(), St
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| format!("cannot answer the Lambda Runtime API: {e}"))
+                .map_err(|e| ComputeError::from_reqwest("answering the Lambda Runtime API", &e))
         })?;
     }
 }
 
-fn invoke(aws: &Aws, body: &[u8], out: &mut dyn Write) -> Result<LambdaResponse, String> {
-    let event: LambdaEvent = serde_json::from_slice(body)
-        .map_err(|e| format!("the invocation is not a Medallion event: {e}"))?;
+fn invoke(aws: &Aws, body: &[u8], out: &mut dyn Write) -> Result<LambdaResponse, ComputeError> {
+    let event: LambdaEvent = serde_json::from_slice(body).map_err(|e| {
+        ComputeError::invalid(format!("the invocation is not a Medallion event: {e}"))
+    })?;
     let plan = match (event.plan, event.plan_uri) {
         (Some(p), _) => *p,
         (None, Some(uri)) => runner::load_plan(aws, &uri)?,
-        (None, None) => return Err("the invocation names no plan".to_owned()),
+        (None, None) => return Err(ComputeError::invalid("the invocation names no plan")),
     };
     let result: StepResult =
         runner::run_plan(aws, &plan, None, None, out, &AtomicBool::new(false))?;
@@ -132,12 +137,12 @@ pub struct Lambda {
 }
 
 impl Lambda {
-    fn function(&self) -> Result<String, String> {
+    fn function(&self) -> Result<String, ComputeError> {
         self.aws.settings.lambda_function.clone().ok_or_else(|| {
-            format!(
+            ComputeError::invalid(format!(
                 "resource `{}` sets no compute.lambda_function: Lambda steps need the runner function",
                 self.aws.resource
-            )
+            ))
         })
     }
 }
@@ -150,13 +155,13 @@ impl Launcher for Lambda {
     /// The identifier is `sync:<request id>:ok` (or `:error:<kind>`) for a synchronous
     /// invocation (it has ended when this returns) and `async:<request id>:<deadline, unix
     /// seconds>` else, followed by `|<run id>|<step id>` (what its log lines are found by).
-    fn submit(&self, spec: &LaunchSpec) -> Result<String, String> {
+    fn submit(&self, spec: &LaunchSpec) -> Result<String, ComputeError> {
         let function = self.function()?;
         let plan = self.aws.get(&spec.plan_uri)?;
         let event = match plan.filter(|p| p.len() <= INLINE_PLAN_BYTES) {
             Some(bytes) => LambdaEvent {
                 plan: Some(Box::new(serde_json::from_slice(&bytes).map_err(|e| {
-                    format!("the plan {} is malformed: {e}", spec.plan_uri)
+                    ComputeError::invalid(format!("the plan {} is malformed: {e}", spec.plan_uri))
                 })?)),
                 plan_uri: None,
             },
@@ -165,8 +170,8 @@ impl Launcher for Lambda {
                 plan_uri: Some(spec.plan_uri.clone()),
             },
         };
-        let payload =
-            serde_json::to_vec(&event).map_err(|e| format!("cannot encode the event: {e}"))?;
+        let payload = serde_json::to_vec(&event)
+            .map_err(|e| ComputeError::invalid(format!("cannot encode the event: {e}")))?;
         let timeout = spec
             .timeout_secs
             .unwrap_or(MAX_TIMEOUT_SECS)
@@ -187,7 +192,9 @@ impl Launcher for Lambda {
                 .payload(Blob::new(payload))
                 .send()
                 .await
-                .map_err(|e| sdk_message(&format!("invoking {function} for {name}"), &e))?;
+                .map_err(|e| {
+                    ComputeError::from_sdk(format!("invoking {function} for {name}"), &e)
+                })?;
             let request = out.request_id().unwrap_or("unknown").to_owned();
             let id = if sync {
                 match out.function_error() {
@@ -202,7 +209,7 @@ impl Launcher for Lambda {
         })
     }
 
-    fn status(&self, remote_id: &str) -> Result<RemoteState, String> {
+    fn status(&self, remote_id: &str) -> Result<RemoteState, ComputeError> {
         let invocation = remote_id.split('|').next().unwrap_or_default();
         let parts: Vec<&str> = invocation.splitn(3, ':').collect();
         let (phase, status, reason) = match parts.as_slice() {
@@ -225,9 +232,9 @@ impl Launcher for Lambda {
                 }
             }
             _ => {
-                return Err(format!(
+                return Err(ComputeError::invalid(format!(
                     "`{remote_id}` is not a Medallion Lambda invocation"
-                ));
+                )));
             }
         };
         Ok(RemoteState {
@@ -243,7 +250,7 @@ impl Launcher for Lambda {
         remote_id: &str,
         _child: usize,
         position: Option<&str>,
-    ) -> Result<LogRead, String> {
+    ) -> Result<LogRead, ComputeError> {
         let mut parts = remote_id.split('|').skip(1);
         let (Some(run_id), Some(step_id)) = (parts.next(), parts.next()) else {
             return Ok(LogRead {
@@ -278,7 +285,12 @@ impl Launcher for Lambda {
                     Ok(p) => p,
                     // The function has not logged yet: its group may not exist.
                     Err(e) if e.code() == Some("ResourceNotFoundException") => break,
-                    Err(e) => return Err(sdk_message(&format!("reading log group {group}"), &e)),
+                    Err(e) => {
+                        return Err(ComputeError::from_sdk(
+                            format!("reading log group {group}"),
+                            &e,
+                        ));
+                    }
                 };
                 for event in page.events() {
                     let Some(m) = event.message() else { continue };
@@ -299,7 +311,7 @@ impl Launcher for Lambda {
         })
     }
 
-    fn cancel(&self, _remote_id: &str, _reason: &str) -> Result<(), String> {
+    fn cancel(&self, _remote_id: &str, _reason: &str) -> Result<(), ComputeError> {
         // Lambda has no API to stop an invocation in flight.
         Ok(())
     }

@@ -4,7 +4,8 @@
 
 use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata;
 
-use super::{Aws, sdk_message};
+use super::Aws;
+use crate::compute::error::ComputeError;
 use crate::compute::launch::LogRead;
 
 /// Pages read per call at most (each up to 10,000 events or 1 MB).
@@ -16,7 +17,7 @@ pub fn read_stream(
     group: &str,
     stream: &str,
     position: Option<&str>,
-) -> Result<LogRead, String> {
+) -> Result<LogRead, ComputeError> {
     let client = aws.logs();
     let (group, stream) = (group.to_owned(), stream.to_owned());
     let mut token = position.map(str::to_owned);
@@ -35,8 +36,8 @@ pub fn read_stream(
                 Ok(p) => p,
                 Err(e) if e.code() == Some("ResourceNotFoundException") => break,
                 Err(e) => {
-                    return Err(sdk_message(
-                        &format!("reading log stream {stream} of {group}"),
+                    return Err(ComputeError::from_sdk(
+                        format!("reading log stream {stream} of {group}"),
                         &e,
                     ));
                 }

@@ -21,6 +21,7 @@ use aws_config::timeout::TimeoutConfig;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 
 use super::SecretSource;
+use super::error::{ComputeError, ErrorKind};
 use super::protocol::ObjectStore;
 use crate::model::{AwsCompute, Resource, ResourceKind};
 
@@ -56,7 +57,7 @@ pub fn retry_config() -> RetryConfig {
         .with_max_backoff(Duration::from_secs(20))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, String> {
+fn runtime() -> Result<tokio::runtime::Runtime, ComputeError> {
     // reqwest and the AWS SDK use rustls; `main` installs the provider, tests may not have.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
     tokio::runtime::Builder::new_multi_thread()
@@ -64,14 +65,14 @@ fn runtime() -> Result<tokio::runtime::Runtime, String> {
         .thread_name("medallion-aws")
         .enable_all()
         .build()
-        .map_err(|e| format!("cannot start the AWS runtime: {e}"))
+        .map_err(|e| ComputeError::io(format!("cannot start the AWS runtime: {e}")))
 }
 
 /// The first `aws` resource of a project with `compute` settings (or the one named).
 pub fn compute_resource<'a>(
     resources: &'a [Resource],
     name: Option<&str>,
-) -> Result<&'a Resource, String> {
+) -> Result<&'a Resource, ComputeError> {
     let has_compute = |r: &&Resource| {
         matches!(
             &r.kind,
@@ -86,17 +87,19 @@ pub fn compute_resource<'a>(
             let r = resources
                 .iter()
                 .find(|r| r.name == n)
-                .ok_or_else(|| format!("the project has no resource named `{n}`"))?;
+                .ok_or_else(|| {
+                    ComputeError::not_found(format!("the project has no resource named `{n}`"))
+                })?;
             if has_compute(&r) {
                 Ok(r)
             } else {
-                Err(format!(
+                Err(ComputeError::invalid(format!(
                     "resource `{n}` is not an aws resource with a [resources.{n}.compute] section"
-                ))
+                )))
             }
         }
         None => resources.iter().find(has_compute).ok_or_else(|| {
-            "remote runs need an aws resource with a compute section, e.g. [resources.aws] kind = \"aws\" and [resources.aws.compute] bucket = \"…\"".to_owned()
+            ComputeError::invalid("remote runs need an aws resource with a compute section, e.g. [resources.aws] kind = \"aws\" and [resources.aws.compute] bucket = \"…\"")
         }),
     }
 }
@@ -108,18 +111,18 @@ impl Aws {
         resource: &Resource,
         secrets: &dyn SecretSource,
         project: &str,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ComputeError> {
         let ResourceKind::Aws { compute, .. } = &resource.kind else {
-            return Err(format!(
+            return Err(ComputeError::invalid(format!(
                 "resource `{}` is not an aws resource",
                 resource.name
-            ));
+            )));
         };
         let settings = compute.as_deref().cloned().ok_or_else(|| {
-            format!(
+            ComputeError::invalid(format!(
                 "resource `{}` has no compute section (bucket, cluster, …)",
                 resource.name
-            )
+            ))
         })?;
         let runtime = runtime()?;
         let config = runtime.block_on(sdk_config(
@@ -139,7 +142,7 @@ impl Aws {
     }
 
     /// Connects with the standard AWS chain only (environment, task role): the runner's view.
-    pub fn from_environment() -> Result<Self, String> {
+    pub fn from_environment() -> Result<Self, ComputeError> {
         let runtime = runtime()?;
         let config = runtime.block_on(loader().load());
         Ok(Self {
@@ -220,7 +223,7 @@ impl Aws {
     }
 
     /// Writes bytes to an `s3://` URI.
-    pub fn put(&self, uri: &str, bytes: Vec<u8>) -> Result<(), String> {
+    pub fn put(&self, uri: &str, bytes: Vec<u8>) -> Result<(), ComputeError> {
         let (bucket, key) = split_uri(uri)?;
         let s3 = self.s3();
         let uri = uri.to_owned();
@@ -232,14 +235,14 @@ impl Aws {
                 .send()
                 .await
                 .map(|_| ())
-                .map_err(|e| sdk_message(&format!("writing {uri}"), &e))
+                .map_err(|e| ComputeError::from_sdk(format!("writing {uri}"), &e))
         })
     }
 
     /// Uploads a local file to an `s3://` URI, streaming it from disk: one `PutObject` up to
     /// [`MULTIPART_THRESHOLD`], a multipart upload above it (S3 refuses a single `PutObject`
     /// over 5 GB).
-    pub fn put_file(&self, uri: &str, path: &std::path::Path) -> Result<(), String> {
+    pub fn put_file(&self, uri: &str, path: &std::path::Path) -> Result<(), ComputeError> {
         self.put_file_in_parts(uri, path, MULTIPART_THRESHOLD, MIN_PART_SIZE)
     }
 
@@ -252,19 +255,19 @@ impl Aws {
         path: &std::path::Path,
         threshold: u64,
         min_part: u64,
-    ) -> Result<(), String> {
+    ) -> Result<(), ComputeError> {
         use aws_sdk_s3::primitives::{ByteStream, Length};
         let (bucket, key) = split_uri(uri)?;
         let s3 = self.s3();
         let (uri, path) = (uri.to_owned(), path.to_owned());
         let size = std::fs::metadata(&path)
-            .map_err(|e| format!("cannot read {}: {e}", path.display()))?
+            .map_err(|e| ComputeError::io(format!("cannot read {}: {e}", path.display())))?
             .len();
         self.block(async move {
             if size <= threshold {
-                let body = ByteStream::from_path(&path)
-                    .await
-                    .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                let body = ByteStream::from_path(&path).await.map_err(|e| {
+                    ComputeError::io(format!("cannot read {}: {e}", path.display()))
+                })?;
                 return s3
                     .put_object()
                     .bucket(bucket)
@@ -273,7 +276,7 @@ impl Aws {
                     .send()
                     .await
                     .map(|_| ())
-                    .map_err(|e| sdk_message(&format!("writing {uri}"), &e));
+                    .map_err(|e| ComputeError::from_sdk(format!("writing {uri}"), &e));
             }
             let created = s3
                 .create_multipart_upload()
@@ -281,10 +284,15 @@ impl Aws {
                 .key(&key)
                 .send()
                 .await
-                .map_err(|e| sdk_message(&format!("starting the upload of {uri}"), &e))?;
+                .map_err(|e| ComputeError::from_sdk(format!("starting the upload of {uri}"), &e))?;
             let upload_id = created
                 .upload_id()
-                .ok_or_else(|| format!("starting the upload of {uri}: S3 gave no upload id"))?
+                .ok_or_else(|| {
+                    ComputeError::said(
+                        ErrorKind::Transient,
+                        format!("starting the upload of {uri}: S3 gave no upload id"),
+                    )
+                })?
                 .to_owned();
             let part_size = min_part.max(size.div_ceil(MAX_PARTS));
             let parts = async {
@@ -299,7 +307,9 @@ impl Aws {
                         .length(Length::Exact(length))
                         .build()
                         .await
-                        .map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+                        .map_err(|e| {
+                            ComputeError::io(format!("cannot read {}: {e}", path.display()))
+                        })?;
                     let part = s3
                         .upload_part()
                         .bucket(&bucket)
@@ -310,7 +320,7 @@ impl Aws {
                         .send()
                         .await
                         .map_err(|e| {
-                            sdk_message(&format!("uploading part {number} of {uri}"), &e)
+                            ComputeError::from_sdk(format!("uploading part {number} of {uri}"), &e)
                         })?;
                     done.push(
                         aws_sdk_s3::types::CompletedPart::builder()
@@ -333,7 +343,9 @@ impl Aws {
                     .send()
                     .await
                     .map(|_| ())
-                    .map_err(|e| sdk_message(&format!("completing the upload of {uri}"), &e))
+                    .map_err(|e| {
+                        ComputeError::from_sdk(format!("completing the upload of {uri}"), &e)
+                    })
             }
             .await;
             if parts.is_err() {
@@ -352,7 +364,7 @@ impl Aws {
 
     /// Downloads an `s3://` object into a local file chunk by chunk; false when the object
     /// does not exist.
-    pub fn get_to_file(&self, uri: &str, path: &std::path::Path) -> Result<bool, String> {
+    pub fn get_to_file(&self, uri: &str, path: &std::path::Path) -> Result<bool, ComputeError> {
         use std::io::Write as _;
         let (bucket, key) = split_uri(uri)?;
         let s3 = self.s3();
@@ -361,27 +373,26 @@ impl Aws {
             let object = match s3.get_object().bucket(bucket).key(key).send().await {
                 Ok(o) => o,
                 Err(e) if e.code() == Some("NoSuchKey") => return Ok(false),
-                Err(e) => return Err(sdk_message(&format!("reading {uri}"), &e)),
+                Err(e) => return Err(ComputeError::from_sdk(format!("reading {uri}"), &e)),
             };
             let mut body = object.body;
             let mut file = std::fs::File::create(&path)
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-            while let Some(chunk) = body
-                .try_next()
-                .await
-                .map_err(|e| format!("reading {uri}: {e}"))?
-            {
-                file.write_all(&chunk)
-                    .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                .map_err(|e| ComputeError::io(format!("cannot write {}: {e}", path.display())))?;
+            while let Some(chunk) = body.try_next().await.map_err(|e| {
+                ComputeError::said(ErrorKind::Transient, format!("reading {uri}: {e}"))
+            })? {
+                file.write_all(&chunk).map_err(|e| {
+                    ComputeError::io(format!("cannot write {}: {e}", path.display()))
+                })?;
             }
             file.flush()
-                .map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                .map_err(|e| ComputeError::io(format!("cannot write {}: {e}", path.display())))?;
             Ok(true)
         })
     }
 
     /// Reads an `s3://` URI; `None` when the object does not exist.
-    pub fn get(&self, uri: &str) -> Result<Option<Vec<u8>>, String> {
+    pub fn get(&self, uri: &str) -> Result<Option<Vec<u8>>, ComputeError> {
         let (bucket, key) = split_uri(uri)?;
         let s3 = self.s3();
         let uri = uri.to_owned();
@@ -392,7 +403,9 @@ impl Aws {
                     .collect()
                     .await
                     .map(|b| Some(b.into_bytes().to_vec()))
-                    .map_err(|e| format!("reading {uri}: {e}")),
+                    .map_err(|e| {
+                        ComputeError::said(ErrorKind::Transient, format!("reading {uri}: {e}"))
+                    }),
                 Err(e) if e.code() == Some("NoSuchKey") => Ok(None),
                 Err(e)
                     if e.raw_response().is_some_and(|r| r.status().as_u16() == 404)
@@ -400,13 +413,13 @@ impl Aws {
                 {
                     Ok(None)
                 }
-                Err(e) => Err(sdk_message(&format!("reading {uri}"), &e)),
+                Err(e) => Err(ComputeError::from_sdk(format!("reading {uri}"), &e)),
             }
         })
     }
 
     /// Whether an `s3://` object exists.
-    pub fn exists(&self, uri: &str) -> Result<bool, String> {
+    pub fn exists(&self, uri: &str) -> Result<bool, ComputeError> {
         let (bucket, key) = split_uri(uri)?;
         let s3 = self.s3();
         let uri = uri.to_owned();
@@ -414,7 +427,7 @@ impl Aws {
             match s3.head_object().bucket(bucket).key(key).send().await {
                 Ok(_) => Ok(true),
                 Err(e) if e.raw_response().is_some_and(|r| r.status().as_u16() == 404) => Ok(false),
-                Err(e) => Err(sdk_message(&format!("checking {uri}"), &e)),
+                Err(e) => Err(ComputeError::from_sdk(format!("checking {uri}"), &e)),
             }
         })
     }
@@ -435,7 +448,7 @@ pub(crate) async fn sdk_config(
     region: Option<String>,
     endpoint: Option<String>,
     who: &str,
-) -> Result<aws_config::SdkConfig, String> {
+) -> Result<aws_config::SdkConfig, ComputeError> {
     let mut loader = loader();
     let (mut region, mut endpoint) = (region, endpoint);
     if let Some(r) = aws {
@@ -448,11 +461,11 @@ pub(crate) async fn sdk_config(
             ..
         } = &r.kind
         else {
-            return Err(format!(
+            return Err(ComputeError::invalid(format!(
                 "resource `{}` is a {} resource, not aws",
                 r.name,
                 r.kind.label()
-            ));
+            )));
         };
         region = region.or_else(|| aws_region.clone());
         endpoint = endpoint.or_else(|| endpoint_url.clone());
@@ -461,11 +474,11 @@ pub(crate) async fn sdk_config(
         }
         match (access_key_id, secret_access_key) {
             (Some(id), Some(secret)) => {
-                let id = secrets
-                    .secret(id)
-                    .map_err(|e| format!("resource `{}` needs its access key id: {e}", r.name))?;
+                let id = secrets.secret(id).map_err(|e| {
+                    e.context(format!("resource `{}` needs its access key id", r.name))
+                })?;
                 let secret = secrets.secret(secret).map_err(|e| {
-                    format!("resource `{}` needs its secret access key: {e}", r.name)
+                    e.context(format!("resource `{}` needs its secret access key", r.name))
                 })?;
                 loader = loader.credentials_provider(aws_credential_types::Credentials::new(
                     id,
@@ -477,10 +490,10 @@ pub(crate) async fn sdk_config(
             }
             (None, None) => {}
             _ => {
-                return Err(format!(
+                return Err(ComputeError::invalid(format!(
                     "resource `{}` sets only one of access_key_id and secret_access_key; set both or neither",
                     r.name
-                ));
+                )));
             }
         }
     }
@@ -492,9 +505,9 @@ pub(crate) async fn sdk_config(
     }
     let config = loader.load().await;
     if config.region().is_none() {
-        return Err(format!(
+        return Err(ComputeError::invalid(format!(
             "resource `{who}` has no AWS region: set `region` on it or AWS_REGION"
-        ));
+        )));
     }
     Ok(config)
 }
@@ -518,31 +531,16 @@ fn loader() -> aws_config::ConfigLoader {
 }
 
 /// `s3://bucket/key` → (bucket, key).
-pub fn split_uri(uri: &str) -> Result<(String, String), String> {
+pub fn split_uri(uri: &str) -> Result<(String, String), ComputeError> {
     let rest = uri
         .strip_prefix("s3://")
-        .ok_or_else(|| format!("`{uri}` is not an s3:// URI"))?;
+        .ok_or_else(|| ComputeError::invalid(format!("`{uri}` is not an s3:// URI")))?;
     match rest.split_once('/') {
         Some((b, k)) if !b.is_empty() && !k.is_empty() => Ok((b.to_owned(), k.to_owned())),
-        _ => Err(format!(
+        _ => Err(ComputeError::invalid(format!(
             "`{uri}` names no object (expected s3://bucket/key)"
-        )),
+        ))),
     }
-}
-
-/// One sentence for a failed AWS call: what was being done, the kind of failure and the
-/// service's code and message ([`super::error::ComputeError::from_sdk`]).
-pub fn sdk_message<E>(
-    what: &str,
-    err: &aws_sdk_s3::error::SdkError<
-        E,
-        aws_smithy_runtime_api::client::orchestrator::HttpResponse,
-    >,
-) -> String
-where
-    E: ProvideErrorMetadata + std::error::Error + 'static,
-{
-    super::error::ComputeError::from_sdk(what, err).to_string()
 }
 
 #[cfg(test)]
@@ -555,10 +553,13 @@ mod tests {
             split_uri("s3://b/p/x.json").unwrap(),
             ("b".to_owned(), "p/x.json".to_owned())
         );
-        assert!(split_uri("s3://b").unwrap_err().contains("names no object"));
+        let e = split_uri("s3://b").unwrap_err();
+        assert_eq!(e.kind, ErrorKind::Invalid);
+        assert!(e.to_string().contains("names no object"));
         assert!(
             split_uri("/tmp/x")
                 .unwrap_err()
+                .to_string()
                 .contains("not an s3:// URI")
         );
     }
@@ -566,10 +567,13 @@ mod tests {
     /// Secrets by name: `Keyring("id")` → "AKID", everything else missing.
     struct Keys;
     impl SecretSource for Keys {
-        fn secret(&self, reference: &crate::model::SecretRef) -> Result<String, String> {
+        fn secret(&self, reference: &crate::model::SecretRef) -> Result<String, ComputeError> {
             match reference {
                 crate::model::SecretRef::Keyring(n) if n == "id" => Ok("AKID".into()),
-                other => Err(format!("{other} is not set")),
+                other => Err(ComputeError::said(
+                    ErrorKind::NoCredentials,
+                    format!("{other} is not set"),
+                )),
             }
         }
     }
@@ -615,12 +619,16 @@ mod tests {
             Some("us-east-2"),
             "an s3 resource's own region wins"
         );
-        let half = load(&aws(Some("eu-west-1"), Some("id"), None), None).unwrap_err();
+        let half = load(&aws(Some("eu-west-1"), Some("id"), None), None)
+            .unwrap_err()
+            .to_string();
         assert!(
             half.contains("`cloud` sets only one of access_key_id"),
             "{half}"
         );
         let missing = load(&aws(Some("eu-west-1"), Some("id"), Some("gone")), None).unwrap_err();
+        assert_eq!(missing.kind, ErrorKind::NoCredentials, "{missing}");
+        let missing = missing.to_string();
         assert!(
             missing.contains("`cloud` needs its secret access key") && missing.contains("gone"),
             "{missing}"
@@ -636,6 +644,7 @@ mod tests {
         assert!(
             load(&not_aws, None)
                 .unwrap_err()
+                .to_string()
                 .contains("`db` is a http resource, not aws")
         );
     }

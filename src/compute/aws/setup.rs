@@ -6,7 +6,8 @@
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use serde::Serialize;
 
-use super::{Aws, sdk_message};
+use super::Aws;
+use crate::compute::error::ComputeError;
 
 /// The outcome of one check.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -131,7 +132,7 @@ fn bucket(aws: &Aws, bucket: &str) -> SetupCheck {
             Err(e) => line(
                 "bucket",
                 CheckState::Missing,
-                sdk_message(&format!("checking bucket {name}"), &e),
+                ComputeError::from_sdk(format!("checking bucket {name}"), &e).to_string(),
             ),
         }
     })
@@ -165,7 +166,7 @@ fn ecs_cluster(aws: &Aws, cluster: &str) -> SetupCheck {
             Err(e) => line(
                 "cluster",
                 CheckState::Missing,
-                sdk_message(&format!("checking ECS cluster {name}"), &e),
+                ComputeError::from_sdk(format!("checking ECS cluster {name}"), &e).to_string(),
             ),
         }
     })
@@ -194,7 +195,7 @@ fn log_group(aws: &Aws, item: &'static str, group: &str) -> SetupCheck {
             Err(e) => line(
                 item,
                 CheckState::Missing,
-                sdk_message(&format!("checking log group {name}"), &e),
+                ComputeError::from_sdk(format!("checking log group {name}"), &e).to_string(),
             ),
         }
     })
@@ -240,7 +241,7 @@ fn role(aws: &Aws, item: &'static str, arn: Option<&str>, required: bool) -> Set
             Err(e) => line(
                 item,
                 CheckState::Missing,
-                sdk_message(&format!("checking role {name}"), &e),
+                ComputeError::from_sdk(format!("checking role {name}"), &e).to_string(),
             ),
         }
     })
@@ -307,7 +308,7 @@ fn image(aws: &Aws, image: Option<&str>) -> SetupCheck {
             Err(e) => line(
                 "image",
                 CheckState::Missing,
-                sdk_message(&format!("checking image {image}"), &e),
+                ComputeError::from_sdk(format!("checking image {image}"), &e).to_string(),
             ),
         }
     })
@@ -338,7 +339,7 @@ fn job_queue(aws: &Aws, queue: &str) -> SetupCheck {
             Err(e) => line(
                 "job queue",
                 CheckState::Missing,
-                sdk_message(&format!("checking Batch job queue {name}"), &e),
+                ComputeError::from_sdk(format!("checking Batch job queue {name}"), &e).to_string(),
             ),
         }
     })
@@ -372,7 +373,7 @@ fn job_definition(aws: &Aws, definition: &str) -> SetupCheck {
             Err(e) => line(
                 "job definition",
                 CheckState::Missing,
-                sdk_message(&format!("checking Batch job definition {name}"), &e),
+                ComputeError::from_sdk(format!("checking Batch job definition {name}"), &e).to_string(),
             ),
         }
     })
@@ -398,7 +399,7 @@ fn lambda_function(aws: &Aws, function: &str) -> SetupCheck {
             Err(e) => line(
                 "lambda function",
                 CheckState::Missing,
-                sdk_message(&format!("checking Lambda function {name}"), &e),
+                ComputeError::from_sdk(format!("checking Lambda function {name}"), &e).to_string(),
             ),
         }
     })

@@ -21,8 +21,8 @@ use kube::config::{
     NamedContext,
 };
 
-use super::EksError;
 use super::token::{TOKEN_REUSE, token};
+use crate::compute::error::{ComputeError, ErrorKind};
 
 /// Where the cluster's address and credentials come from.
 #[derive(Debug, Clone, PartialEq)]
@@ -109,18 +109,24 @@ impl EksConnection {
         }
     }
 
-    fn error(&self, message: impl Into<String>) -> EksError {
-        EksError::Connection {
-            cluster: self.label(),
-            message: message.into(),
-        }
+    /// "cannot connect to <the cluster>: `message`", of `kind`.
+    fn error(&self, kind: ErrorKind, message: impl std::fmt::Display) -> ComputeError {
+        ComputeError::said(
+            kind,
+            format!("cannot connect to {}: {message}", self.label()),
+        )
+    }
+
+    /// [`Self::error`] of kind [`ErrorKind::Invalid`]: the settings cannot reach a cluster.
+    fn settings_error(&self, message: impl std::fmt::Display) -> ComputeError {
+        self.error(ErrorKind::Invalid, message)
     }
 
     /// A client for the cluster; the same one until an EKS token is due for renewal.
     ///
     /// # Errors
     /// When the kubeconfig cannot be read, `DescribeCluster` fails, or no token can be made.
-    pub async fn client(&self) -> Result<kube::Client, EksError> {
+    pub async fn client(&self) -> Result<kube::Client, ComputeError> {
         let mut cached = self.cached.lock().await;
         if let Some(c) = cached.as_ref() {
             let token_based = matches!(self.source, ClusterSource::Eks { .. });
@@ -136,29 +142,27 @@ impl EksConnection {
         Ok(client)
     }
 
-    async fn make_client(&self) -> Result<kube::Client, EksError> {
+    async fn make_client(&self) -> Result<kube::Client, ComputeError> {
         let (kubeconfig, options) = self.kubeconfig().await?;
         let mut config = kube::Config::from_custom_kubeconfig(kubeconfig, &options)
             .await
-            .map_err(|e| self.error(format!("{e}")))?;
+            .map_err(|e| self.settings_error(e))?;
         config.default_namespace.clone_from(&self.namespace);
         kube::Client::try_from(config).map_err(|e| {
-            self.error(
-                crate::compute::ComputeError::from_kube("building the Kubernetes client", &e)
-                    .reason(),
-            )
+            let e = ComputeError::from_kube("building the Kubernetes client", &e);
+            self.error(e.kind, e.reason())
         })
     }
 
     /// The kubeconfig to build a client from, overrides applied.
-    async fn kubeconfig(&self) -> Result<(Kubeconfig, KubeConfigOptions), EksError> {
+    async fn kubeconfig(&self) -> Result<(Kubeconfig, KubeConfigOptions), ComputeError> {
         match &self.source {
             ClusterSource::Kubeconfig { path, context } => {
                 let mut kubeconfig = match path {
                     Some(p) => Kubeconfig::read_from(p),
                     None => Kubeconfig::read(),
                 }
-                .map_err(|e| self.error(format!("cannot read the kubeconfig: {e}")))?;
+                .map_err(|e| self.settings_error(format!("cannot read the kubeconfig: {e}")))?;
                 let options = KubeConfigOptions {
                     context: context.clone(),
                     ..KubeConfigOptions::default()
@@ -210,26 +214,32 @@ impl EksConnection {
         &self,
         kubeconfig: &mut Kubeconfig,
         context: Option<&str>,
-    ) -> Result<(), EksError> {
+    ) -> Result<(), ComputeError> {
         if self.overrides.endpoint.is_none() && self.overrides.ca_pem.is_none() {
             return Ok(());
         }
         let context_name = context
             .map(str::to_owned)
             .or_else(|| kubeconfig.current_context.clone())
-            .ok_or_else(|| self.error("the kubeconfig has no current context; name one"))?;
+            .ok_or_else(|| {
+                self.settings_error("the kubeconfig has no current context; name one")
+            })?;
         let cluster_name = kubeconfig
             .contexts
             .iter()
             .find(|c| c.name == context_name)
             .and_then(|c| c.context.as_ref())
             .map(|c| c.cluster.clone())
-            .ok_or_else(|| self.error(format!("the kubeconfig has no context `{context_name}`")))?;
+            .ok_or_else(|| {
+                self.settings_error(format!("the kubeconfig has no context `{context_name}`"))
+            })?;
         let named = kubeconfig
             .clusters
             .iter_mut()
             .find(|c| c.name == cluster_name)
-            .ok_or_else(|| self.error(format!("the kubeconfig has no cluster `{cluster_name}`")))?;
+            .ok_or_else(|| {
+                self.settings_error(format!("the kubeconfig has no cluster `{cluster_name}`"))
+            })?;
         let cluster = named.cluster.get_or_insert_with(Cluster::default);
         if let Some(endpoint) = &self.overrides.endpoint {
             cluster.server = Some(endpoint.clone());
@@ -241,15 +251,15 @@ impl EksConnection {
         Ok(())
     }
 
-    fn sdk(&self) -> Result<&aws_config::SdkConfig, EksError> {
-        self.aws
-            .as_ref()
-            .ok_or_else(|| self.error("an EKS cluster name needs AWS settings (an aws resource)"))
+    fn sdk(&self) -> Result<&aws_config::SdkConfig, ComputeError> {
+        self.aws.as_ref().ok_or_else(|| {
+            self.settings_error("an EKS cluster name needs AWS settings (an aws resource)")
+        })
     }
 
     /// Endpoint and CA (base64 PEM) from `DescribeCluster` (asked once; it also proves the
     /// cluster exists and is active), overrides applied.
-    async fn describe(&self, cluster: &str) -> Result<(String, String), EksError> {
+    async fn describe(&self, cluster: &str) -> Result<(String, String), ComputeError> {
         let override_ca = self.overrides.ca_pem.as_ref().map(|p| STANDARD.encode(p));
         let mut described = self.described.lock().await;
         if described.is_none() {
@@ -260,17 +270,19 @@ impl EksConnection {
                 .send()
                 .await
                 .map_err(|e| {
-                    self.error(
-                        crate::compute::ComputeError::from_sdk("DescribeCluster", &e).to_string(),
-                    )
+                    let e = ComputeError::from_sdk("DescribeCluster", &e);
+                    self.error(e.kind, e)
                 })?;
-            let info = out
-                .cluster()
-                .ok_or_else(|| self.error("DescribeCluster returned no cluster"))?;
+            let info = out.cluster().ok_or_else(|| {
+                self.error(ErrorKind::NotFound, "DescribeCluster returned no cluster")
+            })?;
             if let Some(status) = info.status()
                 && *status != aws_sdk_eks::types::ClusterStatus::Active
             {
-                return Err(self.error(format!("the cluster is {} (not ACTIVE)", status.as_str())));
+                return Err(self.error(
+                    ErrorKind::Transient,
+                    format!("the cluster is {} (not ACTIVE)", status.as_str()),
+                ));
             }
             let endpoint = self
                 .overrides
@@ -278,7 +290,10 @@ impl EksConnection {
                 .clone()
                 .or_else(|| info.endpoint().map(str::to_owned))
                 .ok_or_else(|| {
-                    self.error("the cluster has no endpoint yet (is it still creating?)")
+                    self.error(
+                        ErrorKind::Transient,
+                        "the cluster has no endpoint yet (is it still creating?)",
+                    )
                 })?;
             let ca = override_ca
                 .clone()
@@ -287,39 +302,45 @@ impl EksConnection {
                         .and_then(|c| c.data())
                         .map(str::to_owned)
                 })
-                .ok_or_else(|| self.error("the cluster has no certificate authority yet"))?;
+                .ok_or_else(|| {
+                    self.error(
+                        ErrorKind::Transient,
+                        "the cluster has no certificate authority yet",
+                    )
+                })?;
             *described = Some((endpoint, ca));
         }
-        let (endpoint, ca) = described
-            .clone()
-            .ok_or_else(|| self.error("DescribeCluster returned no cluster"))?;
+        let (endpoint, ca) = described.clone().ok_or_else(|| {
+            self.error(ErrorKind::NotFound, "DescribeCluster returned no cluster")
+        })?;
         Ok((
             self.overrides.endpoint.clone().unwrap_or(endpoint),
             override_ca.unwrap_or(ca),
         ))
     }
 
-    async fn token(&self, cluster: &str) -> Result<String, EksError> {
+    async fn token(&self, cluster: &str) -> Result<String, ComputeError> {
         let sdk = self.sdk()?;
         let region = sdk
             .region()
             .ok_or_else(|| {
-                self.error("no AWS region: set `region` on the aws resource or AWS_REGION")
+                self.settings_error("no AWS region: set `region` on the aws resource or AWS_REGION")
             })?
             .to_string();
-        let provider = sdk
-            .credentials_provider()
-            .ok_or_else(|| self.error("no AWS credentials provider is configured"))?;
-        let credentials = provider.provide_credentials().await.map_err(|e| {
+        let provider = sdk.credentials_provider().ok_or_else(|| {
             self.error(
-                crate::compute::ComputeError::new(
-                    crate::compute::ErrorKind::NoCredentials,
-                    "getting AWS credentials for the EKS token",
-                    crate::compute::error::root_cause(&e),
-                )
-                .to_string(),
+                ErrorKind::NoCredentials,
+                "no AWS credentials provider is configured",
             )
         })?;
-        token(cluster, &region, &credentials, SystemTime::now()).map_err(|e| self.error(e))
+        let credentials = provider.provide_credentials().await.map_err(|e| {
+            let e = ComputeError::new(
+                ErrorKind::NoCredentials,
+                "getting AWS credentials for the EKS token",
+                crate::compute::error::root_cause(&e),
+            );
+            self.error(e.kind, e)
+        })?;
+        token(cluster, &region, &credentials, SystemTime::now()).map_err(|e| self.error(e.kind, e))
     }
 }

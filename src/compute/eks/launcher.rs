@@ -1,7 +1,8 @@
-//! EKS as a polled launcher: submit a step's Job, read its state and each pod's log from a
-//! position, cancel it — the shape the run orchestration drives every remote tier through.
-//! (The streaming [`super::watch::follow`] is the live path; this one suits an orchestrator
-//! that stores a position after every read and may restart between reads.)
+//! EKS as a launcher: submit a step's Job, read its state and each pod's log from a position,
+//! cancel it — the shape the run orchestration drives every remote tier through, and the only
+//! way Medallion follows a Job: one pod watcher per Job (`super::pods`) feeds every status and
+//! log read, and the orchestrator stores a position after every read, so it may restart
+//! between reads and carry on.
 //!
 //! Calls block: the launcher owns a small tokio runtime (a kube client is bound to the runtime
 //! it was made on) and runs each call on it from a helper thread, so callers may be plain
@@ -16,14 +17,15 @@ use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 
+use super::EksTarget;
+use super::api::{JobRef, cancel, find_jobs, submit};
 use super::connection::EksConnection;
 use super::job::JobSettings;
 use super::job::{CONTAINER, StepJob, build_job};
 use super::logs::{LogMsg, follow_pod_log};
-use super::pods::{SharedView, watch_job_pods};
-use super::watch::{JobRef, PodState, cancel, find_jobs, pod_index, pod_state, pod_usage, submit};
-use super::{EksTarget, describe_kube_error};
+use super::pods::{PodState, SharedView, pod_index, pod_state, watch_job_pods};
 use crate::compute::SecretSource;
+use crate::compute::error::{ComputeError, ErrorKind};
 use crate::compute::launch::{LaunchSpec, Launcher, LogRead, RemotePhase, RemoteState};
 use crate::model::{AssetKey, ComputeHints, ComputeTier, Resource, ResourceKind};
 
@@ -128,22 +130,26 @@ pub fn remote_id(job: &JobRef) -> String {
     format!("{}/{}", job.namespace, job.name)
 }
 
-fn split_remote_id(remote_id: &str) -> Result<(&str, &str), String> {
-    remote_id
-        .split_once('/')
-        .ok_or_else(|| format!("`{remote_id}` is not an EKS Job id (namespace/name)"))
+fn split_remote_id(remote_id: &str) -> Result<(&str, &str), ComputeError> {
+    remote_id.split_once('/').ok_or_else(|| {
+        ComputeError::invalid(format!(
+            "`{remote_id}` is not an EKS Job id (namespace/name)"
+        ))
+    })
 }
 
 impl EksLauncher {
     /// # Errors
     /// When no runtime can be started.
-    pub fn new(target: EksTarget) -> Result<Self, String> {
+    pub fn new(target: EksTarget) -> Result<Self, ComputeError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("eks-launcher")
             .enable_all()
             .build()
-            .map_err(|e| format!("cannot start the EKS launcher's runtime: {e}"))?;
+            .map_err(|e| {
+                ComputeError::io(format!("cannot start the EKS launcher's runtime: {e}"))
+            })?;
         Ok(Self::assemble(target, runtime))
     }
 
@@ -170,12 +176,9 @@ impl EksLauncher {
     }
 
     /// The Job's pods as the background watch sees them (started on first use).
-    fn pods_of(&self, remote: &str, namespace: &str, name: &str) -> Result<Vec<Pod>, String> {
+    fn pods_of(&self, remote: &str, namespace: &str, name: &str) -> Result<Vec<Pod>, ComputeError> {
         let view = {
-            let mut map = self
-                .views
-                .lock()
-                .map_err(|_| "the EKS pod view is poisoned".to_owned())?;
+            let mut map = self.views.lock().map_err(|_| poisoned("pod view"))?;
             map.entry(remote.to_owned())
                 .or_insert_with(|| {
                     let view = SharedView::default();
@@ -195,40 +198,21 @@ impl EksLauncher {
         let deadline = std::time::Instant::now() + FIRST_LIST_WAIT;
         loop {
             {
-                let v = view
-                    .lock()
-                    .map_err(|_| "the EKS pod view is poisoned".to_owned())?;
+                let v = view.lock().map_err(|_| poisoned("pod view"))?;
                 if v.listed {
                     return Ok(v.pods.values().cloned().collect());
                 }
                 if std::time::Instant::now() >= deadline {
                     return Err(v.error.clone().unwrap_or_else(|| {
-                        format!("the pods of Job `{name}` could not be listed in time")
+                        ComputeError::said(
+                            ErrorKind::Timeout,
+                            format!("the pods of Job `{name}` could not be listed in time"),
+                        )
                     }));
                 }
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-    }
-
-    /// The shape of a Job's pods for the cost model ([`crate::compute::cost::run_cost`]):
-    /// their requests and measured container start and end times, as last seen.
-    ///
-    /// # Errors
-    /// When the pods cannot be listed.
-    pub fn actual_shape(
-        &self,
-        remote: &str,
-        node_type: Option<&str>,
-        spot: bool,
-    ) -> Result<Option<crate::compute::cost::RunShape>, String> {
-        let (namespace, name) = split_remote_id(remote)?;
-        let usage: Vec<_> = self
-            .pods_of(remote, namespace, name)?
-            .iter()
-            .map(pod_usage)
-            .collect();
-        Ok(super::cost::actual_shape(&usage, node_type, spot))
     }
 
     /// Stops watching a Job's pods (it has finished, or was canceled); its last view stays.
@@ -328,15 +312,17 @@ impl EksLauncher {
 
     fn block<T: Send>(
         &self,
-        fut: impl Future<Output = Result<T, String>> + Send,
-    ) -> Result<T, String> {
+        fut: impl Future<Output = Result<T, ComputeError>> + Send,
+    ) -> Result<T, ComputeError> {
         std::thread::scope(|s| {
             std::thread::Builder::new()
                 .name("eks-call".into())
                 .spawn_scoped(s, || self.runtime.block_on(fut))
-                .map_err(|e| format!("cannot start a thread for an EKS call: {e}"))?
+                .map_err(|e| {
+                    ComputeError::io(format!("cannot start a thread for an EKS call: {e}"))
+                })?
                 .join()
-                .unwrap_or_else(|_| Err("an EKS call panicked".to_owned()))
+                .unwrap_or_else(|_| Err(ComputeError::io("an EKS call panicked")))
         })
     }
 
@@ -344,7 +330,7 @@ impl EksLauncher {
     ///
     /// # Errors
     /// When the cluster refuses the Job.
-    pub fn submit(&self, step: &EksStep) -> Result<String, String> {
+    pub fn submit(&self, step: &EksStep) -> Result<String, ComputeError> {
         let job = build_job(
             &self.settings,
             &StepJob {
@@ -358,12 +344,7 @@ impl EksLauncher {
                 hints: &step.hints,
             },
         );
-        self.block(async {
-            submit(&self.conn, &job)
-                .await
-                .map(|j| remote_id(&j))
-                .map_err(|e| e.to_string())
-        })
+        self.block(async { submit(&self.conn, &job).await.map(|j| remote_id(&j)) })
     }
 
     /// The Job of a step submitted before a crash (or before an app restart), found by its
@@ -377,12 +358,10 @@ impl EksLauncher {
         project: &str,
         run_id: &str,
         step_id: &str,
-    ) -> Result<Option<String>, String> {
+    ) -> Result<Option<String>, ComputeError> {
         let conn = &*self.conn;
         self.block(async {
-            let jobs = find_jobs(conn, project, run_id)
-                .await
-                .map_err(|e| e.to_string())?;
+            let jobs = find_jobs(conn, project, run_id).await?;
             Ok(jobs.iter().find(|j| j.step_id == step_id).map(remote_id))
         })
     }
@@ -391,17 +370,17 @@ impl EksLauncher {
     ///
     /// # Errors
     /// When the cluster cannot be asked.
-    pub fn status(&self, remote: &str) -> Result<JobStatus, String> {
+    pub fn status(&self, remote: &str) -> Result<JobStatus, ComputeError> {
         let (namespace, name) = split_remote_id(remote)?;
         let conn = &*self.conn;
         let job = self.block(async {
-            let client = conn.client().await.map_err(|e| e.to_string())?;
+            let client = conn.client().await?;
             let jobs: Api<Job> = Api::namespaced(client, namespace);
             jobs.get_opt(name).await.map_err(|e| {
-                format!(
-                    "reading Job `{name}` on {}: {}",
-                    conn.label(),
-                    describe_kube_error(&e)
+                let e = ComputeError::from_kube("reading Job", &e);
+                ComputeError::said(
+                    e.kind,
+                    format!("reading Job `{name}` on {}: {}", conn.label(), e.reason()),
                 )
             })
         })?;
@@ -448,9 +427,11 @@ impl EksLauncher {
 }
 
 /// The phase of a Job from its conditions and its pods' states.
-fn job_status(job: &Job, pods: &[Pod], name: &str) -> Result<JobStatus, String> {
+fn job_status(job: &Job, pods: &[Pod], name: &str) -> Result<JobStatus, ComputeError> {
     let job_ref = JobRef::from_job(job).ok_or_else(|| {
-        format!("Job `{name}` was not made by Medallion (no medallion.dev annotations)")
+        ComputeError::invalid(format!(
+            "Job `{name}` was not made by Medallion (no medallion.dev annotations)"
+        ))
     })?;
     let mut failures = Vec::new();
     let mut exit_code = None;
@@ -525,7 +506,7 @@ impl EksLauncher {
         remote: &str,
         child: usize,
         position: Option<&str>,
-    ) -> Result<PodLogRead, String> {
+    ) -> Result<PodLogRead, ComputeError> {
         let (namespace, name) = split_remote_id(remote)?;
         if self.read_to_end(remote, child, position) {
             // Read to its end and dropped already: nothing new can come.
@@ -569,10 +550,7 @@ impl EksLauncher {
             return Ok(unchanged());
         }
         let live = {
-            let mut map = self
-                .live
-                .lock()
-                .map_err(|_| "the EKS log buffer is poisoned".to_owned())?;
+            let mut map = self.live.lock().map_err(|_| poisoned("log buffer"))?;
             map.entry((remote.to_owned(), child))
                 .or_insert_with(|| Arc::new(Mutex::new(LiveLog::default())))
                 .clone()
@@ -594,9 +572,7 @@ impl EksLauncher {
             }
         }
         let (out, complete) = {
-            let l = live
-                .lock()
-                .map_err(|_| "the EKS log buffer is poisoned".to_owned())?;
+            let l = live.lock().map_err(|_| poisoned("log buffer"))?;
             (after(&l, last_pod.as_deref(), read), l.complete)
         };
         if complete {
@@ -612,11 +588,9 @@ impl EksLauncher {
         namespace: &str,
         pod: &str,
         finished: bool,
-    ) -> Result<(), String> {
+    ) -> Result<(), ComputeError> {
         let skip = {
-            let mut l = live
-                .lock()
-                .map_err(|_| "the EKS log buffer is poisoned".to_owned())?;
+            let mut l = live.lock().map_err(|_| poisoned("log buffer"))?;
             if l.pod != pod {
                 // A new pod for this index (or the first): its log starts from the beginning.
                 *l = LiveLog {
@@ -631,13 +605,13 @@ impl EksLauncher {
             l.lines.len() as u64
         };
         let conn = &*self.conn;
-        let client = self.block(async { conn.client().await.map_err(|e| e.to_string()) });
+        let client = self.block(conn.client());
         let client = match client {
             Ok(c) => c,
             Err(e) => {
                 if let Ok(mut l) = live.lock() {
                     l.following = false;
-                    l.error = Some(e.clone());
+                    l.error = Some(e.to_string());
                 }
                 return Err(e);
             }
@@ -672,7 +646,7 @@ impl EksLauncher {
     ///
     /// # Errors
     /// When the cluster refuses.
-    pub fn cancel(&self, remote: &str) -> Result<(), String> {
+    pub fn cancel(&self, remote: &str) -> Result<(), ComputeError> {
         let (namespace, name) = split_remote_id(remote)?;
         self.stop_watching(remote);
         let job = JobRef {
@@ -683,7 +657,7 @@ impl EksLauncher {
             partitions: Vec::new(),
             completions: 1,
         };
-        self.block(async { cancel(&self.conn, &job).await.map_err(|e| e.to_string()) })
+        self.block(cancel(&self.conn, &job))
     }
 }
 
@@ -731,22 +705,26 @@ impl EksLauncher {
         resources: &[Resource],
         secrets: &dyn SecretSource,
         region: Option<&str>,
-    ) -> Result<Self, String> {
+    ) -> Result<Self, ComputeError> {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .thread_name("eks-launcher")
             .enable_all()
             .build()
-            .map_err(|e| format!("cannot start the EKS launcher's runtime: {e}"))?;
+            .map_err(|e| {
+                ComputeError::io(format!("cannot start the EKS launcher's runtime: {e}"))
+            })?;
         let mut target = std::thread::scope(|s| {
             std::thread::Builder::new()
                 .name("eks-connect".into())
                 .spawn_scoped(s, || {
                     runtime.block_on(super::target(resource, resources, secrets))
                 })
-                .map_err(|e| format!("cannot start a thread for an EKS call: {e}"))?
+                .map_err(|e| {
+                    ComputeError::io(format!("cannot start a thread for an EKS call: {e}"))
+                })?
                 .join()
-                .unwrap_or_else(|_| Err("connecting to the EKS cluster panicked".to_owned()))
+                .unwrap_or_else(|_| Err(ComputeError::io("connecting to the EKS cluster panicked")))
         })?;
         if let Some(region) = region
             && !target.settings.env.iter().any(|(k, _)| k == "AWS_REGION")
@@ -773,13 +751,13 @@ pub fn shared(
     resources: &[Resource],
     secrets: &dyn SecretSource,
     region: &str,
-) -> Result<SharedEks, String> {
+) -> Result<SharedEks, ComputeError> {
     static CACHE: OnceLock<Mutex<BTreeMap<String, Arc<EksLauncher>>>> = OnceLock::new();
     let resource = resources
         .iter()
         .find(|r| matches!(r.kind, ResourceKind::Eks { .. }))
         .ok_or_else(|| {
-            "EKS runs need an eks resource, e.g. [resources.cluster] kind = \"eks\" with cluster = \"NAME\" (or a kubeconfig context), namespace and image".to_owned()
+            ComputeError::invalid("EKS runs need an eks resource, e.g. [resources.cluster] kind = \"eks\" with cluster = \"NAME\" (or a kubeconfig context), namespace and image")
         })?;
     let key = serde_json::to_string(&(resource, resources, region)).unwrap_or_default();
     let cache = CACHE.get_or_init(|| Mutex::new(BTreeMap::new()));
@@ -803,16 +781,16 @@ impl Launcher for SharedEks {
         ComputeTier::Eks
     }
 
-    fn submit(&self, spec: &LaunchSpec) -> Result<String, String> {
+    fn submit(&self, spec: &LaunchSpec) -> Result<String, ComputeError> {
         self.0.submit(&step_of(spec))
     }
 
-    fn find_submitted(&self, spec: &LaunchSpec) -> Result<Option<String>, String> {
+    fn find_submitted(&self, spec: &LaunchSpec) -> Result<Option<String>, ComputeError> {
         self.0
             .find_submitted(&spec.project, &spec.run_id, &spec.step_id)
     }
 
-    fn status(&self, remote_id: &str) -> Result<RemoteState, String> {
+    fn status(&self, remote_id: &str) -> Result<RemoteState, ComputeError> {
         let s = self.0.status(remote_id)?;
         Ok(RemoteState {
             phase: match s.phase {
@@ -833,7 +811,7 @@ impl Launcher for SharedEks {
         remote_id: &str,
         child: usize,
         position: Option<&str>,
-    ) -> Result<LogRead, String> {
+    ) -> Result<LogRead, ComputeError> {
         let r = self.0.read_logs(remote_id, child, position)?;
         Ok(LogRead {
             lines: r.lines,
@@ -841,9 +819,14 @@ impl Launcher for SharedEks {
         })
     }
 
-    fn cancel(&self, remote_id: &str, _reason: &str) -> Result<(), String> {
+    fn cancel(&self, remote_id: &str, _reason: &str) -> Result<(), ComputeError> {
         self.0.cancel(remote_id)
     }
+}
+
+/// A launcher's shared state was left half-changed by a panic elsewhere.
+fn poisoned(what: &str) -> ComputeError {
+    ComputeError::said(ErrorKind::Other, format!("the EKS {what} is poisoned"))
 }
 
 /// The EKS step for a launch spec.

@@ -7,52 +7,39 @@
 //! - [`connection`]: a cluster from a kubeconfig context (exec credential plugins included) or an
 //!   EKS cluster name (`DescribeCluster` + the [`token`] EKS expects), with endpoint/CA overrides.
 //! - [`job`]: the Job for a step: labels, Indexed completions, node selection, requests/limits.
-//! - [`watch`]: follows the Job's pods (list + watch, resuming from the last resourceVersion,
-//!   relisting on 410 Gone) and their logs ([`logs`]), turning runner lines into run events and
-//!   pod failures into one-sentence messages; cancel and reattach.
-//! - [`cost`]: the actual cost from the pods' requests and start/end times, by the planner's
-//!   model ([`crate::compute::cost`]).
+//! - [`api`]: the Job API calls — create, delete (foreground), find a run's Jobs by labels.
+//! - [`launcher`]: the one way the app drives a step on a cluster ([`EksLauncher`], behind the
+//!   [`crate::compute::launch::Launcher`] trait): submit, status, each pod's log from a stored
+//!   position, cancel. Its pod watcher and what a pod's status means are in `pods` (list +
+//!   watch, resuming from the last resourceVersion, relisting on 410 Gone; failures as one
+//!   sentence each); pod logs are streamed by [`logs`].
 
+pub mod api;
 pub mod connection;
-pub mod cost;
 pub mod job;
 pub mod launcher;
 pub mod logs;
 mod pods;
 pub mod token;
-pub mod watch;
 
+pub use api::JobRef;
 pub use connection::{ClusterOverrides, ClusterSource, EksConnection};
 pub use job::{JobSettings, StepJob, build_job};
 pub use launcher::{EksLauncher, EksStep, JobPhase, JobStatus, PodLogRead};
-pub use watch::{FollowOutcome, JobRef, PodEvent, PodUsage, ResumePoint};
 
 use crate::compute::SecretSource;
+use crate::compute::error::{ComputeError, ErrorKind};
 use crate::model::{Resource, ResourceKind};
 
-/// What can go wrong talking to a cluster. Every message names what and where.
-#[derive(Debug, thiserror::Error)]
-pub enum EksError {
-    /// The cluster could not be reached or authenticated against.
-    #[error("cannot connect to {cluster}: {message}")]
-    Connection { cluster: String, message: String },
-    /// A Kubernetes API call failed.
-    #[error("{action} failed on {cluster}: {message}")]
-    Api {
-        action: String,
-        cluster: String,
-        message: String,
-    },
-    /// The settings cannot make a valid Job.
-    #[error("{0}")]
-    Settings(String),
-}
-
-/// One sentence for a failed kube call, without the action (the caller names it): the kind of
-/// failure and the API's own message for an API error (its `Status`), the transport's cause
-/// otherwise ([`crate::compute::ComputeError::from_kube`]).
-pub(crate) fn describe_kube_error(err: &kube::Error) -> String {
-    crate::compute::ComputeError::from_kube(String::new(), err).reason()
+/// A failed kube call as "`action` failed on <the cluster>: <why>", of the kind
+/// [`ComputeError::from_kube`] finds (the API's `Status` for an API error, the transport's
+/// cause otherwise).
+pub(crate) fn api_error(conn: &EksConnection, action: &str, err: &kube::Error) -> ComputeError {
+    let e = ComputeError::from_kube(action, err);
+    ComputeError::said(
+        e.kind,
+        format!("{action} failed on {}: {}", conn.label(), e.reason()),
+    )
 }
 
 /// A cluster and the settings of the Jobs run on it, from an `eks` resource.
@@ -71,7 +58,7 @@ pub async fn target(
     resource: &Resource,
     resources: &[Resource],
     secrets: &dyn SecretSource,
-) -> Result<EksTarget, String> {
+) -> Result<EksTarget, ComputeError> {
     let ResourceKind::Eks {
         cluster,
         kubeconfig,
@@ -84,26 +71,29 @@ pub async fn target(
         aws,
     } = &resource.kind
     else {
-        return Err(format!(
+        return Err(ComputeError::invalid(format!(
             "resource `{}` is a {} resource, not eks",
             resource.name,
             resource.kind.label()
-        ));
+        )));
     };
     let aws_resource = match aws {
         Some(a) => Some(resources.iter().find(|r| &r.name == a).ok_or_else(|| {
-            format!(
+            ComputeError::invalid(format!(
                 "resource `{}` names aws resource `{a}`, which is not defined",
                 resource.name
-            )
+            ))
         })?),
         None => None,
     };
     let ca_pem = match ca_file {
         Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
-            format!(
-                "resource `{}`: cannot read the CA file {path}: {e}",
-                resource.name
+            ComputeError::said(
+                ErrorKind::Io,
+                format!(
+                    "resource `{}`: cannot read the CA file {path}: {e}",
+                    resource.name
+                ),
             )
         })?),
         None => None,
@@ -161,10 +151,10 @@ pub async fn test(
     resource: &Resource,
     resources: &[Resource],
     secrets: &dyn SecretSource,
-) -> Result<String, String> {
+) -> Result<String, ComputeError> {
     let target = target(resource, resources, secrets).await?;
     let conn = &target.connection;
-    let client = conn.client().await.map_err(|e| e.to_string())?;
+    let client = conn.client().await?;
     let api: kube::Api<k8s_openapi::api::batch::v1::Job> =
         kube::Api::namespaced(client, conn.namespace());
     let list = api
@@ -174,11 +164,15 @@ pub async fn test(
         )
         .await
         .map_err(|e| {
-            format!(
-                "listing Jobs in namespace `{}` of {} failed: {}",
-                conn.namespace(),
-                conn.label(),
-                describe_kube_error(&e)
+            let e = ComputeError::from_kube("listing Jobs", &e);
+            ComputeError::said(
+                e.kind,
+                format!(
+                    "listing Jobs in namespace `{}` of {} failed: {}",
+                    conn.namespace(),
+                    conn.label(),
+                    e.reason()
+                ),
             )
         })?;
     Ok(format!(

@@ -17,6 +17,8 @@ use aws_smithy_runtime_api::client::identity::Identity;
 use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 
+use crate::compute::error::ComputeError;
+
 /// What every EKS token starts with.
 pub const TOKEN_PREFIX: &str = "k8s-aws-v1.";
 /// The signed header naming the cluster the token is for.
@@ -36,7 +38,7 @@ pub fn presigned_url(
     region: &str,
     credentials: &Credentials,
     now: SystemTime,
-) -> Result<String, String> {
+) -> Result<String, ComputeError> {
     let url =
         format!("https://sts.{region}.amazonaws.com/?Action=GetCallerIdentity&Version=2011-06-15");
     let identity: Identity = credentials.clone().into();
@@ -50,7 +52,7 @@ pub fn presigned_url(
         .time(now)
         .settings(settings)
         .build()
-        .map_err(|e| format!("cannot sign the EKS token request: {e}"))?
+        .map_err(|e| ComputeError::invalid(format!("cannot sign the EKS token request: {e}")))?
         .into();
     let signable = SignableRequest::new(
         "GET",
@@ -58,15 +60,15 @@ pub fn presigned_url(
         [(CLUSTER_ID_HEADER, cluster)].into_iter(),
         SignableBody::Bytes(&[]),
     )
-    .map_err(|e| format!("cannot sign the EKS token request: {e}"))?;
+    .map_err(|e| ComputeError::invalid(format!("cannot sign the EKS token request: {e}")))?;
     let (instructions, _signature) = sign(signable, &params)
-        .map_err(|e| format!("cannot sign the EKS token request: {e}"))?
+        .map_err(|e| ComputeError::invalid(format!("cannot sign the EKS token request: {e}")))?
         .into_parts();
     let mut request = http::Request::builder()
         .method("GET")
         .uri(url.as_str())
         .body(())
-        .map_err(|e| format!("cannot build the EKS token request: {e}"))?;
+        .map_err(|e| ComputeError::invalid(format!("cannot build the EKS token request: {e}")))?;
     instructions.apply_to_request_http1x(&mut request);
     Ok(request.uri().to_string())
 }
@@ -81,7 +83,7 @@ pub fn token(
     region: &str,
     credentials: &Credentials,
     now: SystemTime,
-) -> Result<String, String> {
+) -> Result<String, ComputeError> {
     let url = presigned_url(cluster, region, credentials, now)?;
     Ok(format!("{TOKEN_PREFIX}{}", URL_SAFE_NO_PAD.encode(url)))
 }

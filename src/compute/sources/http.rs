@@ -33,21 +33,26 @@ struct Api {
     token: Option<String>,
 }
 
-fn api(ctx: &Ctx<'_>) -> Result<Api, String> {
+fn api(ctx: &Ctx<'_>) -> Result<Api, ComputeError> {
     let name = &ctx.resource.name;
     let ResourceKind::Http {
         base_url,
         auth_token,
     } = &ctx.resource.kind
     else {
-        return Err(format!("resource `{name}` is not an http resource"));
+        return Err(ComputeError::invalid(format!(
+            "resource `{name}` is not an http resource"
+        )));
     };
-    let mut base = Url::parse(base_url)
-        .map_err(|e| format!("resource `{name}`: base_url `{base_url}` is not a URL: {e}"))?;
+    let mut base = Url::parse(base_url).map_err(|e| {
+        ComputeError::invalid(format!(
+            "resource `{name}`: base_url `{base_url}` is not a URL: {e}"
+        ))
+    })?;
     if !matches!(base.scheme(), "http" | "https") {
-        return Err(format!(
+        return Err(ComputeError::invalid(format!(
             "resource `{name}`: base_url `{base_url}` must start with http:// or https://"
-        ));
+        )));
     }
     if !base.path().ends_with('/') {
         let path = format!("{}/", base.path());
@@ -62,7 +67,7 @@ fn api(ctx: &Ctx<'_>) -> Result<Api, String> {
         .timeout(PAGE_TIMEOUT)
         .user_agent(concat!("medallion/", env!("CARGO_PKG_VERSION")))
         .build()
-        .map_err(|e| format!("cannot build an HTTP client: {e}"))?;
+        .map_err(|e| ComputeError::from_reqwest("building an HTTP client", &e))?;
     Ok(Api {
         client,
         base,
@@ -99,12 +104,19 @@ fn backoff(attempt: u32, retry_after: Option<&str>) -> Duration {
         .min(MAX_BACKOFF)
 }
 
+/// Why one attempt at a page failed: worth another try (with the answer's `Retry-After`), or
+/// not.
+enum Failed {
+    Retry(ComputeError, Option<String>),
+    Final(ComputeError),
+}
+
 /// One GET with retries; the body parsed as JSON and the next page's URL.
 async fn get_page(
     api: &Api,
     name: &str,
     url: &Url,
-) -> Result<(serde_json::Value, Option<String>), String> {
+) -> Result<(serde_json::Value, Option<String>), ComputeError> {
     let shown = {
         let mut u = url.clone();
         u.set_query(None);
@@ -112,85 +124,13 @@ async fn get_page(
     };
     let mut attempt = 0;
     loop {
-        let mut request = api
-            .client
-            .get(url.clone())
-            .header("Accept", "application/json");
-        if let Some(t) = &api.token {
-            request = request.bearer_auth(t);
-        }
-        // Ok(page), or Err((why, Retry-After)) for an answer worth retrying.
-        let outcome = match request.send().await {
-            Err(e) => {
-                let failure = ComputeError::from_reqwest(
-                    format!("requesting {shown} for resource `{name}`"),
-                    &e,
-                );
-                match failure.kind {
-                    ErrorKind::Timeout => Err((
-                        format!("timed out requesting {shown} for resource `{name}`"),
-                        None,
-                    )),
-                    ErrorKind::Unreachable => Err((
-                        format!(
-                            "cannot reach {shown} for resource `{name}`: {}",
-                            failure.detail
-                        ),
-                        None,
-                    )),
-                    _ => return Err(failure.to_string()),
-                }
-            }
-            Ok(response) => {
-                let status = response.status();
-                let kind = (!status.is_success()).then(|| kind_of_status(status.as_u16()));
-                if matches!(kind, Some(ErrorKind::Throttled | ErrorKind::Transient)) {
-                    let after = response
-                        .headers()
-                        .get("retry-after")
-                        .and_then(|v| v.to_str().ok())
-                        .map(str::to_owned);
-                    Err((
-                        format!("{shown} answered {status} for resource `{name}`"),
-                        after,
-                    ))
-                } else if kind == Some(ErrorKind::Denied) {
-                    return Err(format!(
-                        "authentication failed for resource `{name}` ({shown} answered {status})"
-                    ));
-                } else if kind.is_some() {
-                    return Err(format!("{shown} answered {status} for resource `{name}`"));
-                } else {
-                    let link = response
-                        .headers()
-                        .get("link")
-                        .and_then(|v| v.to_str().ok())
-                        .and_then(next_from_link_header);
-                    let bytes = response.bytes().await.map_err(|e| {
-                        format!(
-                            "cannot read the answer of {shown} for resource `{name}`: {}",
-                            crate::compute::error::root_cause(&e)
-                        )
-                    })?;
-                    let body: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
-                        format!("{shown} did not answer JSON for resource `{name}`: {e}")
-                    })?;
-                    let next = link.or_else(|| {
-                        body.get("next")
-                            .and_then(serde_json::Value::as_str)
-                            .filter(|s| !s.is_empty())
-                            .map(str::to_owned)
-                    });
-                    Ok((body, next))
-                }
-            }
-        };
-        match outcome {
+        match try_page(api, name, url, &shown).await {
             Ok(page) => return Ok(page),
-            Err((why, after)) => {
+            Err(Failed::Final(e)) => return Err(e),
+            Err(Failed::Retry(why, after)) => {
                 attempt += 1;
                 if attempt > MAX_RETRIES {
-                    return Err(format!("{why} (gave up after {MAX_RETRIES} retries)"));
+                    return Err(why.context_after(format!("(gave up after {MAX_RETRIES} retries)")));
                 }
                 let wait = backoff(attempt, after.as_deref());
                 tracing::info!(
@@ -205,17 +145,101 @@ async fn get_page(
     }
 }
 
+/// One attempt at a page (`shown`: its URL without the query, for messages).
+async fn try_page(
+    api: &Api,
+    name: &str,
+    url: &Url,
+    shown: &str,
+) -> Result<(serde_json::Value, Option<String>), Failed> {
+    let mut request = api
+        .client
+        .get(url.clone())
+        .header("Accept", "application/json");
+    if let Some(t) = &api.token {
+        request = request.bearer_auth(t);
+    }
+    let response = match request.send().await {
+        Ok(response) => response,
+        Err(e) => {
+            let failure =
+                ComputeError::from_reqwest(format!("requesting {shown} for resource `{name}`"), &e);
+            let sentence = match failure.kind {
+                ErrorKind::Timeout => {
+                    format!("timed out requesting {shown} for resource `{name}`")
+                }
+                ErrorKind::Unreachable => format!(
+                    "cannot reach {shown} for resource `{name}`: {}",
+                    failure.detail
+                ),
+                _ => return Err(Failed::Final(failure)),
+            };
+            return Err(Failed::Retry(
+                ComputeError::said(failure.kind, sentence),
+                None,
+            ));
+        }
+    };
+    let status = response.status();
+    if !status.is_success() {
+        let kind = kind_of_status(status.as_u16());
+        if matches!(kind, ErrorKind::Throttled | ErrorKind::Transient) {
+            let after = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .map(str::to_owned);
+            let why = format!("{shown} answered {status} for resource `{name}`");
+            return Err(Failed::Retry(ComputeError::said(kind, why), after));
+        }
+        let sentence = if kind == ErrorKind::Denied {
+            format!("authentication failed for resource `{name}` ({shown} answered {status})")
+        } else {
+            format!("{shown} answered {status} for resource `{name}`")
+        };
+        return Err(Failed::Final(ComputeError::said(kind, sentence)));
+    }
+    let link = response
+        .headers()
+        .get("link")
+        .and_then(|v| v.to_str().ok())
+        .and_then(next_from_link_header);
+    let bytes = response.bytes().await.map_err(|e| {
+        Failed::Final(ComputeError::said(
+            ErrorKind::Transient,
+            format!(
+                "cannot read the answer of {shown} for resource `{name}`: {}",
+                crate::compute::error::root_cause(&e)
+            ),
+        ))
+    })?;
+    let body: serde_json::Value = serde_json::from_slice(&bytes).map_err(|e| {
+        Failed::Final(ComputeError::invalid(format!(
+            "{shown} did not answer JSON for resource `{name}`: {e}"
+        )))
+    })?;
+    let next = link.or_else(|| {
+        body.get("next")
+            .and_then(serde_json::Value::as_str)
+            .filter(|s| !s.is_empty())
+            .map(str::to_owned)
+    });
+    Ok((body, next))
+}
+
 pub(super) async fn fetch(
     ctx: &Ctx<'_>,
     path: &str,
     params: &BTreeMap<String, String>,
     records_pointer: &str,
     limit: Option<usize>,
-) -> Result<FetchedSource, String> {
+) -> Result<FetchedSource, ComputeError> {
     let name = &ctx.resource.name;
     let api = api(ctx)?;
     let mut url = api.base.join(path.trim_start_matches('/')).map_err(|e| {
-        format!("path `{path}` does not make a URL with the base of resource `{name}`: {e}")
+        ComputeError::invalid(format!(
+            "path `{path}` does not make a URL with the base of resource `{name}`: {e}"
+        ))
     })?;
     if !params.is_empty() {
         url.query_pairs_mut().extend_pairs(params.iter());
@@ -233,15 +257,15 @@ pub(super) async fn fetch(
         match found {
             Some(serde_json::Value::Array(items)) => records.extend(items.iter().cloned()),
             Some(other) => {
-                return Err(format!(
+                return Err(ComputeError::invalid(format!(
                     "page {pages} of resource `{name}`: at records_pointer `{records_pointer}` there is {}, not an array of records",
                     kind_of(other)
-                ));
+                )));
             }
             None => {
-                return Err(format!(
+                return Err(ComputeError::invalid(format!(
                     "page {pages} of resource `{name}`: nothing at records_pointer `{records_pointer}`"
-                ));
+                )));
             }
         }
         if limit.is_some_and(|l| records.len() >= l) {
@@ -249,18 +273,20 @@ pub(super) async fn fetch(
         }
         let Some(next) = next else { break };
         let next_url = url.join(&next).map_err(|e| {
-            format!("page {pages} of resource `{name}`: bad next link `{next}`: {e}")
+            ComputeError::invalid(format!(
+                "page {pages} of resource `{name}`: bad next link `{next}`: {e}"
+            ))
         })?;
         if !same_origin(&next_url, &api.base) {
-            return Err(format!(
+            return Err(ComputeError::invalid(format!(
                 "page {pages} of resource `{name}` links to {next_url}, outside {}; Medallion follows next links only on the resource's own host",
                 api.base
-            ));
+            )));
         }
         if pages >= MAX_PAGES {
-            return Err(format!(
+            return Err(ComputeError::invalid(format!(
                 "resource `{name}` returned more than {MAX_PAGES} pages; stopping"
-            ));
+            )));
         }
         url = next_url;
     }
@@ -282,7 +308,7 @@ fn kind_of(v: &serde_json::Value) -> &'static str {
     }
 }
 
-pub(super) async fn test(ctx: &Ctx<'_>) -> Result<String, String> {
+pub(super) async fn test(ctx: &Ctx<'_>) -> Result<String, ComputeError> {
     let name = &ctx.resource.name;
     let api = api(ctx)?;
     let mut request = api.client.get(api.base.clone());
@@ -291,7 +317,7 @@ pub(super) async fn test(ctx: &Ctx<'_>) -> Result<String, String> {
     }
     let response = request.send().await.map_err(|e| {
         let failure = ComputeError::from_reqwest(format!("reaching {}", api.base), &e);
-        match failure.kind {
+        let sentence = match failure.kind {
             ErrorKind::Timeout => {
                 format!("timed out reaching {} for resource `{name}`", api.base)
             }
@@ -300,13 +326,17 @@ pub(super) async fn test(ctx: &Ctx<'_>) -> Result<String, String> {
                 api.base, failure.detail
             ),
             _ => format!("resource `{name}`: {failure}"),
-        }
+        };
+        ComputeError::said(failure.kind, sentence)
     })?;
     let status = response.status();
     if kind_of_status(status.as_u16()) == ErrorKind::Denied {
-        return Err(format!(
-            "authentication failed for resource `{name}` ({} answered {status})",
-            api.base
+        return Err(ComputeError::said(
+            ErrorKind::Denied,
+            format!(
+                "authentication failed for resource `{name}` ({} answered {status})",
+                api.base
+            ),
         ));
     }
     Ok(format!("reached {} (HTTP {status})", api.base))

@@ -16,6 +16,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use super::error::{ComputeError, ErrorKind};
+use crate::engine::BackendError;
 use crate::engine::fetch::{FetchRequest, FetchedSource, SourceFetcher};
 use crate::model::{Resource, ResourceKind, SecretRef, SourceSpec};
 
@@ -26,8 +28,9 @@ pub const REQUEST_TIMEOUT: Duration = Duration::from_mins(5);
 
 /// Where secret values come from (the app resolves them from the keyring or the environment).
 pub trait SecretSource: Send + Sync {
-    /// The value, or an error saying which secret is missing and how to set it.
-    fn secret(&self, reference: &SecretRef) -> Result<String, String>;
+    /// The value, or an error saying which secret is missing and how to set it (of kind
+    /// [`ErrorKind::NoCredentials`] when it is not set).
+    fn secret(&self, reference: &SecretRef) -> Result<String, ComputeError>;
 }
 
 /// The engine's fetcher for S3, Postgres and HTTP sources.
@@ -56,15 +59,28 @@ struct Ctx<'a> {
 }
 
 impl Ctx<'_> {
-    fn secret(&self, field: &str, reference: &SecretRef) -> Result<String, String> {
-        self.secrets
-            .secret(reference)
-            .map_err(|e| format!("resource `{}` needs its {field}: {e}", self.resource.name))
+    fn secret(&self, field: &str, reference: &SecretRef) -> Result<String, ComputeError> {
+        self.secrets.secret(reference).map_err(|e| {
+            e.context(format!(
+                "resource `{}` needs its {field}",
+                self.resource.name
+            ))
+        })
     }
 }
 
 impl SourceFetcher for ResourceFetcher {
-    fn fetch(&self, request: &FetchRequest<'_>) -> Result<FetchedSource, String> {
+    fn fetch(&self, request: &FetchRequest<'_>) -> Result<FetchedSource, BackendError> {
+        Ok(self.fetch_source(request)?)
+    }
+}
+
+impl ResourceFetcher {
+    /// Reads the source of `request` through its resource.
+    ///
+    /// # Errors
+    /// The resource does not fit the source, or reading it failed ([`ComputeError`]).
+    pub fn fetch_source(&self, request: &FetchRequest<'_>) -> Result<FetchedSource, ComputeError> {
         let ctx = Ctx {
             resource: request.resource,
             resources: request.resources,
@@ -72,11 +88,11 @@ impl SourceFetcher for ResourceFetcher {
         };
         let name = &request.resource.name;
         let mismatch = |wants: &str| {
-            Err(format!(
+            Err(ComputeError::invalid(format!(
                 "resource `{name}` is a {} resource, but a {} source needs a {wants} resource",
                 request.resource.kind.label(),
                 request.source.kind_label()
-            ))
+            )))
         };
         match (request.source, &request.resource.kind) {
             (SourceSpec::S3 { key, .. }, ResourceKind::S3 { .. }) => {
@@ -100,9 +116,9 @@ impl SourceFetcher for ResourceFetcher {
                 request.cancel,
             ),
             (SourceSpec::Http { .. }, _) => mismatch("http"),
-            (SourceSpec::File { .. }, _) => {
-                Err("file sources are read by the engine, not fetched".to_owned())
-            }
+            (SourceSpec::File { .. }, _) => Err(ComputeError::invalid(
+                "file sources are read by the engine, not fetched",
+            )),
         }
     }
 }
@@ -114,7 +130,7 @@ pub fn test_connection(
     resource: &Resource,
     resources: &[Resource],
     secrets: &dyn SecretSource,
-) -> Result<String, String> {
+) -> Result<String, ComputeError> {
     let ctx = Ctx {
         resource,
         resources,
@@ -138,9 +154,9 @@ const CANCEL_POLL: Duration = Duration::from_millis(100);
 /// so callers may be plain threads or tasks inside another runtime (the studio's) alike. When
 /// `cancel` is set the future is dropped (closing its connections) and an error returned.
 fn run_async<T: Send>(
-    future: impl Future<Output = Result<T, String>> + Send,
+    future: impl Future<Output = Result<T, ComputeError>> + Send,
     cancel: Option<&AtomicBool>,
-) -> Result<T, String> {
+) -> Result<T, ComputeError> {
     // reqwest and the AWS SDK use rustls; without a process-wide provider the first client
     // panics. `main` installs one; tests and embedders may not have.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
@@ -151,7 +167,9 @@ fn run_async<T: Send>(
                 let runtime = tokio::runtime::Builder::new_current_thread()
                     .enable_all()
                     .build()
-                    .map_err(|e| format!("cannot start the network runtime: {e}"))?;
+                    .map_err(|e| {
+                        ComputeError::io(format!("cannot start the network runtime: {e}"))
+                    })?;
                 runtime.block_on(async {
                     let Some(flag) = cancel else {
                         return future.await;
@@ -163,14 +181,17 @@ fn run_async<T: Send>(
                     };
                     tokio::select! {
                         result = future => result,
-                        () = canceled => Err("canceled while reading the source".to_owned()),
+                        () = canceled => Err(ComputeError::said(
+                            ErrorKind::Other,
+                            "canceled while reading the source",
+                        )),
                     }
                 })
             })
-            .map_err(|e| format!("cannot start a network thread: {e}"))?;
+            .map_err(|e| ComputeError::io(format!("cannot start a network thread: {e}")))?;
         handle
             .join()
-            .unwrap_or_else(|_| Err("the network thread crashed".to_owned()))
+            .unwrap_or_else(|_| Err(ComputeError::io("the network thread crashed")))
     })
 }
 

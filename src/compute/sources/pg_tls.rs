@@ -14,6 +14,8 @@ use rustls::{ClientConfig, DigitallySignedStruct, RootCertStore, SignatureScheme
 use tokio::io::{AsyncRead, AsyncWrite, ReadBuf};
 use tokio_postgres::tls::{ChannelBinding, MakeTlsConnect, TlsConnect};
 
+use crate::compute::error::ComputeError;
+
 /// Accepts any certificate but still checks the handshake's signatures (encryption without
 /// authentication, which is what `prefer` and `require` promise).
 #[derive(Debug)]
@@ -71,11 +73,11 @@ fn provider() -> Arc<rustls::crypto::CryptoProvider> {
 }
 
 /// A client configuration: checking certificates (`verify`) or not.
-pub(super) fn config(verify: bool) -> Result<ClientConfig, String> {
+pub(super) fn config(verify: bool) -> Result<ClientConfig, ComputeError> {
     let provider = provider();
     let builder = ClientConfig::builder_with_provider(Arc::clone(&provider))
         .with_safe_default_protocol_versions()
-        .map_err(|e| format!("cannot set up TLS: {e}"))?;
+        .map_err(|e| ComputeError::invalid(format!("cannot set up TLS: {e}")))?;
     let config = if verify {
         let mut roots = RootCertStore::empty();
         let found = rustls_native_certs::load_native_certs();
@@ -83,10 +85,9 @@ pub(super) fn config(verify: bool) -> Result<ClientConfig, String> {
             let _ = roots.add(cert);
         }
         if roots.is_empty() {
-            return Err(
-                "no trusted root certificates were found for sslmode verify-full (install the system CA bundle or set SSL_CERT_FILE)"
-                    .to_owned(),
-            );
+            return Err(ComputeError::invalid(
+                "no trusted root certificates were found for sslmode verify-full (install the system CA bundle or set SSL_CERT_FILE)",
+            ));
         }
         builder.with_root_certificates(roots).with_no_client_auth()
     } else {

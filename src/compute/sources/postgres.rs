@@ -10,6 +10,7 @@ use tokio_postgres::types::{FromSql, Type};
 use tokio_postgres::{Client, Row};
 
 use super::{CONNECT_TIMEOUT, Ctx, REQUEST_TIMEOUT, pg_tls, version_of};
+use crate::compute::error::{ComputeError, ErrorKind};
 use crate::engine::fetch::{ColumnValues, Fetched, FetchedSource, TableColumn};
 use crate::model::{ResourceKind, SslMode};
 
@@ -18,7 +19,7 @@ const BATCH_ROWS: usize = 10_000;
 /// The precision of decimals read from `numeric` columns.
 const DECIMAL_PRECISION: usize = 38;
 
-async fn connect(ctx: &Ctx<'_>) -> Result<Client, String> {
+async fn connect(ctx: &Ctx<'_>) -> Result<Client, ComputeError> {
     let name = &ctx.resource.name;
     let ResourceKind::Postgres {
         host,
@@ -29,7 +30,9 @@ async fn connect(ctx: &Ctx<'_>) -> Result<Client, String> {
         sslmode,
     } = &ctx.resource.kind
     else {
-        return Err(format!("resource `{name}` is not a postgres resource"));
+        return Err(ComputeError::invalid(format!(
+            "resource `{name}` is not a postgres resource"
+        )));
     };
     let mut config = tokio_postgres::Config::new();
     config
@@ -54,9 +57,12 @@ async fn connect(ctx: &Ctx<'_>) -> Result<Client, String> {
     let connecting = tokio::time::timeout(CONNECT_TIMEOUT * 2, config.connect(tls));
     let (client, connection) = match connecting.await {
         Err(_) => {
-            return Err(format!(
-                "timed out connecting to postgres at {at} for resource `{name}` (after {} s)",
-                (CONNECT_TIMEOUT * 2).as_secs()
+            return Err(ComputeError::said(
+                ErrorKind::Timeout,
+                format!(
+                    "timed out connecting to postgres at {at} for resource `{name}` (after {} s)",
+                    (CONNECT_TIMEOUT * 2).as_secs()
+                ),
             ));
         }
         Ok(Err(e)) => return Err(describe_connect(name, &at, user, database, &e)),
@@ -76,21 +82,29 @@ fn describe_connect(
     user: &str,
     database: &str,
     e: &tokio_postgres::Error,
-) -> String {
+) -> ComputeError {
     use tokio_postgres::error::SqlState;
     if let Some(db) = e.as_db_error() {
         let code = db.code();
         if *code == SqlState::INVALID_PASSWORD
             || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
         {
-            return format!("authentication failed for resource `{name}` (user `{user}` at {at})");
+            return ComputeError::said(
+                ErrorKind::Denied,
+                format!("authentication failed for resource `{name}` (user `{user}` at {at})"),
+            );
         }
         if *code == SqlState::INVALID_CATALOG_NAME {
-            return format!("database `{database}` does not exist at {at} (resource `{name}`)");
+            return ComputeError::not_found(format!(
+                "database `{database}` does not exist at {at} (resource `{name}`)"
+            ));
         }
-        return format!(
-            "postgres at {at} refused resource `{name}`: {}",
-            db.message()
+        return ComputeError::said(
+            ErrorKind::Other,
+            format!(
+                "postgres at {at} refused resource `{name}`: {}",
+                db.message()
+            ),
         );
     }
     let text = e.to_string();
@@ -104,33 +118,47 @@ fn describe_connect(
         }
         all
     };
+    // tokio-postgres names these failures only in words: they are classified here, where
+    // they are caught, and nowhere after.
     if chain.contains("server does not support TLS") {
-        return format!(
+        return ComputeError::invalid(format!(
             "postgres at {at} does not offer TLS, but resource `{name}` requires it (sslmode)"
-        );
+        ));
     }
     if chain.contains("invalid peer certificate") {
         let cause = chain.rsplit(": ").next().unwrap_or_default();
-        return format!(
-            "the TLS certificate of postgres at {at} is not trusted for resource `{name}` ({cause}); sslmode verify-full checks it against the system's roots or SSL_CERT_FILE"
+        return ComputeError::said(
+            ErrorKind::Denied,
+            format!(
+                "the TLS certificate of postgres at {at} is not trusted for resource `{name}` ({cause}); sslmode verify-full checks it against the system's roots or SSL_CERT_FILE"
+            ),
         );
     }
     if text.contains("password missing") {
-        return format!(
-            "authentication failed for resource `{name}`: the server wants a password and the resource has none"
+        return ComputeError::said(
+            ErrorKind::NoCredentials,
+            format!(
+                "authentication failed for resource `{name}`: the server wants a password and the resource has none"
+            ),
         );
     }
     if text.contains("timed out") || text.contains("timeout") {
-        return format!(
-            "timed out connecting to postgres at {at} for resource `{name}` (after {} s)",
-            CONNECT_TIMEOUT.as_secs()
+        return ComputeError::said(
+            ErrorKind::Timeout,
+            format!(
+                "timed out connecting to postgres at {at} for resource `{name}` (after {} s)",
+                CONNECT_TIMEOUT.as_secs()
+            ),
         );
     }
     let cause = e.source().map_or_else(|| text.clone(), ToString::to_string);
-    format!("cannot reach postgres at {at} for resource `{name}`: {cause}")
+    ComputeError::said(
+        ErrorKind::Unreachable,
+        format!("cannot reach postgres at {at} for resource `{name}`: {cause}"),
+    )
 }
 
-fn describe_query(name: &str, e: &tokio_postgres::Error) -> String {
+fn describe_query(name: &str, e: &tokio_postgres::Error) -> ComputeError {
     match e.as_db_error() {
         Some(db) => {
             let mut s = format!("query failed on resource `{name}`: {}", db.message());
@@ -140,10 +168,26 @@ fn describe_query(name: &str, e: &tokio_postgres::Error) -> String {
             if let Some(h) = db.hint() {
                 let _ = write!(s, "; hint: {h}");
             }
-            s
+            ComputeError::invalid(s)
         }
-        None => format!("query failed on resource `{name}`: {e}"),
+        None => ComputeError::said(
+            ErrorKind::Unreachable,
+            format!("query failed on resource `{name}`: {e}"),
+        ),
     }
+}
+
+/// Why a `numeric` value cannot be read as a decimal.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+enum NumericError {
+    #[error("truncated numeric value")]
+    Truncated,
+    #[error("NaN cannot be read as a decimal")]
+    NaN,
+    #[error("infinity cannot be read as a decimal")]
+    Infinity,
+    #[error("numeric value has more than 38 digits")]
+    TooManyDigits,
 }
 
 /// A `numeric` value as an unscaled integer and its scale, decoded from the binary format:
@@ -164,11 +208,11 @@ impl<'a> FromSql<'a> for Numeric {
     }
 }
 
-fn decode_numeric(raw: &[u8]) -> Result<Numeric, String> {
-    let word = |i: usize| -> Result<u16, String> {
+fn decode_numeric(raw: &[u8]) -> Result<Numeric, NumericError> {
+    let word = |i: usize| -> Result<u16, NumericError> {
         raw.get(i * 2..i * 2 + 2)
             .map(|b| u16::from_be_bytes([b[0], b[1]]))
-            .ok_or_else(|| "truncated numeric value".to_owned())
+            .ok_or(NumericError::Truncated)
     };
     let ndigits = usize::from(word(0)?);
     let weight = i64::from(word(1)? as i16);
@@ -176,10 +220,10 @@ fn decode_numeric(raw: &[u8]) -> Result<Numeric, String> {
     let scale = word(3)?;
     match sign {
         0x0000 | 0x4000 => {}
-        0xC000 => return Err("NaN cannot be read as a decimal".to_owned()),
-        _ => return Err("infinity cannot be read as a decimal".to_owned()),
+        0xC000 => return Err(NumericError::NaN),
+        _ => return Err(NumericError::Infinity),
     }
-    let overflow = || "numeric value has more than 38 digits".to_owned();
+    let overflow = || NumericError::TooManyDigits;
     let mut unscaled: i128 = 0;
     for i in 0..ndigits {
         let digit = i128::from(word(4 + i)?);
@@ -265,7 +309,7 @@ impl Builder {
         Ok(())
     }
 
-    fn finish(self) -> Result<ColumnValues, String> {
+    fn finish(self) -> Result<ColumnValues, NumericError> {
         Ok(match self {
             Builder::Boolean(v) => ColumnValues::Boolean(v),
             Builder::Int16(v) | Builder::Int32(v) => ColumnValues::Int32(v),
@@ -285,9 +329,7 @@ impl Builder {
                         Some(n) => {
                             let mut u = n.unscaled;
                             for _ in n.scale..scale {
-                                u = u.checked_mul(10).ok_or_else(|| {
-                                    "numeric value has more than 38 digits".to_owned()
-                                })?;
+                                u = u.checked_mul(10).ok_or(NumericError::TooManyDigits)?;
                             }
                             Some(u)
                         }
@@ -307,7 +349,7 @@ pub(super) async fn fetch(
     ctx: &Ctx<'_>,
     query: &str,
     limit: Option<usize>,
-) -> Result<FetchedSource, String> {
+) -> Result<FetchedSource, ComputeError> {
     let name = ctx.resource.name.clone();
     let mut client = connect(ctx).await?;
     let work = async {
@@ -324,12 +366,12 @@ pub(super) async fn fetch(
         let mut builders = Vec::with_capacity(statement.columns().len());
         for c in statement.columns() {
             let b = Builder::for_type(c.type_()).ok_or_else(|| {
-                format!(
+                ComputeError::invalid(format!(
                     "column `{}` of the query on resource `{name}` has Postgres type {}, which Medallion does not read; cast it in the query (e.g. `{}::text`)",
                     c.name(),
                     c.type_(),
                     c.name()
-                )
+                ))
             })?;
             builders.push((c.name().to_owned(), b));
         }
@@ -349,8 +391,9 @@ pub(super) async fn fetch(
                 .map_err(|e| describe_query(&name, &e))?;
             for row in &rows {
                 for (i, (column, b)) in builders.iter_mut().enumerate() {
-                    b.push(row, i)
-                        .map_err(|e| format!("cannot read column `{column}`: {e}"))?;
+                    b.push(row, i).map_err(|e| {
+                        ComputeError::invalid(format!("cannot read column `{column}`: {e}"))
+                    })?;
                 }
             }
             rows_read += rows.len();
@@ -363,17 +406,22 @@ pub(super) async fn fetch(
         for (column, b) in builders {
             columns.push(TableColumn {
                 name: column.clone(),
-                values: b.finish().map_err(|e| format!("column `{column}`: {e}"))?,
+                values: b
+                    .finish()
+                    .map_err(|e| ComputeError::invalid(format!("column `{column}`: {e}")))?,
             });
         }
-        Ok::<_, String>(columns)
+        Ok::<_, ComputeError>(columns)
     };
     let columns = tokio::time::timeout(REQUEST_TIMEOUT, work)
         .await
         .map_err(|_| {
-            format!(
-                "the query on resource `{name}` took longer than {} s",
-                REQUEST_TIMEOUT.as_secs()
+            ComputeError::said(
+                ErrorKind::Timeout,
+                format!(
+                    "the query on resource `{name}` took longer than {} s",
+                    REQUEST_TIMEOUT.as_secs()
+                ),
             )
         })??;
     Ok(FetchedSource {
@@ -401,7 +449,7 @@ fn table_version(query: &str, columns: &[TableColumn]) -> String {
     version_of([&digest[..]])
 }
 
-pub(super) async fn test(ctx: &Ctx<'_>) -> Result<String, String> {
+pub(super) async fn test(ctx: &Ctx<'_>) -> Result<String, ComputeError> {
     let name = &ctx.resource.name;
     let client = connect(ctx).await?;
     let row = client

@@ -21,7 +21,7 @@ struct Target {
 
 /// A client for an `s3` resource (or an `aws` resource): region, endpoint and credentials from
 /// the resource, its `aws` resource, or the standard AWS chain (environment, profiles, SSO).
-async fn target(ctx: &Ctx<'_>) -> Result<Target, String> {
+async fn target(ctx: &Ctx<'_>) -> Result<Target, ComputeError> {
     let name = &ctx.resource.name;
     let (bucket, s3_region, s3_endpoint, aws) = match &ctx.resource.kind {
         ResourceKind::S3 {
@@ -32,7 +32,9 @@ async fn target(ctx: &Ctx<'_>) -> Result<Target, String> {
         } => {
             let aws = match aws {
                 Some(a) => Some(ctx.resources.iter().find(|r| &r.name == a).ok_or_else(|| {
-                    format!("resource `{name}` names aws resource `{a}`, which is not defined")
+                    ComputeError::invalid(format!(
+                        "resource `{name}` names aws resource `{a}`, which is not defined"
+                    ))
                 })?),
                 None => None,
             };
@@ -40,10 +42,10 @@ async fn target(ctx: &Ctx<'_>) -> Result<Target, String> {
         }
         ResourceKind::Aws { .. } => (String::new(), None, None, Some(ctx.resource)),
         other => {
-            return Err(format!(
+            return Err(ComputeError::invalid(format!(
                 "resource `{name}` is a {} resource, not s3",
                 other.label()
-            ));
+            )));
         }
     };
     let has_endpoint = s3_endpoint.is_some()
@@ -75,11 +77,28 @@ async fn target(ctx: &Ctx<'_>) -> Result<Target, String> {
 
 /// One precise sentence for a failed S3 call, from its kind
 /// ([`crate::compute::ComputeError::from_sdk`]), naming the resource and the endpoint.
-fn describe<E>(resource: &str, t: &Target, what: &str, err: &SdkError<E, HttpResponse>) -> String
+fn describe<E>(
+    resource: &str,
+    t: &Target,
+    what: &str,
+    err: &SdkError<E, HttpResponse>,
+) -> ComputeError
 where
     E: ProvideErrorMetadata + std::error::Error + 'static,
 {
     let e = ComputeError::from_sdk(what, err);
+    let sentence = sentence(resource, t, what, err.code(), &e);
+    ComputeError::said(e.kind, sentence)
+}
+
+/// [`describe`]'s sentence for an error of kind `e.kind` (`code`: the service's error code).
+fn sentence(
+    resource: &str,
+    t: &Target,
+    what: &str,
+    code: Option<&str>,
+    e: &ComputeError,
+) -> String {
     let detail = if e.detail.is_empty() {
         String::new()
     } else {
@@ -98,12 +117,10 @@ where
             )
         }
         ErrorKind::NoCredentials => format!("resource `{resource}`: {e}"),
-        ErrorKind::NotFound if err.code() == Some("NoSuchKey") => {
+        ErrorKind::NotFound if code == Some("NoSuchKey") => {
             format!("{what}: the object does not exist (resource `{resource}`)")
         }
-        ErrorKind::NotFound
-            if err.code() == Some("NoSuchBucket") || what.starts_with("checking") =>
-        {
+        ErrorKind::NotFound if code == Some("NoSuchBucket") || what.starts_with("checking") => {
             format!(
                 "bucket `{}` does not exist (resource `{resource}`, {})",
                 t.bucket, t.endpoint
@@ -125,7 +142,7 @@ pub(super) async fn fetch(
     ctx: &Ctx<'_>,
     key: &str,
     limit: Option<usize>,
-) -> Result<FetchedSource, String> {
+) -> Result<FetchedSource, ComputeError> {
     let name = &ctx.resource.name;
     let t = target(ctx).await?;
     let keys: Vec<(String, String)> = if key.is_empty() || key.ends_with('/') {
@@ -149,10 +166,10 @@ pub(super) async fn fetch(
                 }
             }
             if keys.len() > MAX_OBJECTS {
-                return Err(format!(
+                return Err(ComputeError::invalid(format!(
                     "more than {MAX_OBJECTS} objects under s3://{}/{key}; narrow the prefix",
                     t.bucket
-                ));
+                )));
             }
             match page.next_continuation_token() {
                 Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_owned()),
@@ -160,10 +177,10 @@ pub(super) async fn fetch(
             }
         }
         if keys.is_empty() {
-            return Err(format!(
+            return Err(ComputeError::not_found(format!(
                 "no objects under s3://{}/{key} (resource `{name}`)",
                 t.bucket
-            ));
+            )));
         }
         keys.sort();
         keys
@@ -193,7 +210,12 @@ pub(super) async fn fetch(
             .body
             .collect()
             .await
-            .map_err(|e| format!("{what} for resource `{name}`: {e}"))?
+            .map_err(|e| {
+                ComputeError::said(
+                    ErrorKind::Transient,
+                    format!("{what} for resource `{name}`: {e}"),
+                )
+            })?
             .into_bytes()
             .to_vec();
         tags.push(format!("{k}\u{0}{etag}\u{0}{}", bytes.len()));
@@ -209,7 +231,7 @@ pub(super) async fn fetch(
     })
 }
 
-pub(super) async fn test(ctx: &Ctx<'_>) -> Result<String, String> {
+pub(super) async fn test(ctx: &Ctx<'_>) -> Result<String, ComputeError> {
     let name = &ctx.resource.name;
     let t = target(ctx).await?;
     if t.bucket.is_empty() {

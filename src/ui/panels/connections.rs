@@ -1,16 +1,15 @@
 //! The connections window: the project's resources (Postgres, S3, HTTP, AWS) — add, edit,
 //! delete — with password and token fields that go straight to the OS keyring (the project
-//! keeps only `{ keyring = "NAME" }`), and "Test connection", which runs in the background.
+//! keeps only `{ keyring = "NAME" }`), and "Test connection". Keyring writes and tests are
+//! backend tasks; their answers come back through the studio's `logic`.
 
-use std::sync::mpsc::{Receiver, TryRecvError};
-
-use crate::app;
+use crate::app::backend::TaskRequest;
 use crate::model::{Edit, Project, Resource, ResourceKind, SecretRef};
 
 use super::super::Studio;
 
 /// A secret field of the form: a value typed for the OS keyring (held only until it is handed
-/// to the keyring thread), or the name of an environment variable that holds it.
+/// to the backend's keyring task), or the name of an environment variable that holds it.
 #[derive(Default)]
 struct SecretInput {
     text: String,
@@ -42,8 +41,10 @@ pub struct ConnectionsState {
     draft: Option<Draft>,
     /// The outcome of the last save or test: `(ok, message)`.
     status: Option<(bool, String)>,
-    pending_test: Option<Receiver<Result<String, String>>>,
-    pending_store: Option<Receiver<Result<String, String>>>,
+    /// The connection test on its way (the id the backend answers with).
+    pending_test: Option<u64>,
+    /// The keyring write on its way.
+    pending_store: Option<u64>,
     /// The save waiting for its secrets to reach the keyring: applied only once they are
     /// stored, so the project never refers to a secret that is not there.
     pending_edit: Option<Edit>,
@@ -58,45 +59,44 @@ impl std::fmt::Debug for ConnectionsState {
 }
 
 impl ConnectionsState {
-    /// Picks up finished tests and keyring writes (called from the studio's `logic`). Returns
-    /// the save to apply once its secrets are stored; when the keyring refused them, nothing
-    /// is saved and the form offers environment variables instead.
-    pub fn poll(&mut self) -> Option<Edit> {
-        let mut ready = None;
-        if let Some(rx) = &self.pending_store {
-            match rx.try_recv() {
-                Ok(Ok(message)) => {
-                    self.status = Some((true, message));
-                    self.pending_store = None;
-                    ready = self.pending_edit.take();
-                }
-                Ok(Err(e)) => {
-                    self.pending_store = None;
-                    self.pending_edit = None;
-                    self.keyring_failed(&e);
-                }
-                Err(TryRecvError::Empty) => {}
-                Err(TryRecvError::Disconnected) => {
-                    self.pending_store = None;
-                    self.pending_edit = None;
-                    self.keyring_failed("the keyring thread stopped");
-                }
+    /// The keyring's answer to a save. Returns the save to apply now that its secrets are
+    /// stored; when the keyring refused them, nothing is saved and the form offers environment
+    /// variables instead. An answer to an earlier window is ignored.
+    pub fn on_secrets_stored(
+        &mut self,
+        id: u64,
+        result: Result<Vec<String>, String>,
+    ) -> Option<Edit> {
+        if self.pending_store != Some(id) {
+            return None;
+        }
+        self.pending_store = None;
+        match result {
+            Ok(names) => {
+                self.status = Some((
+                    true,
+                    format!("Saved; stored {} in the OS keyring", names.join(", ")),
+                ));
+                self.pending_edit.take()
+            }
+            Err(e) => {
+                self.pending_edit = None;
+                self.keyring_failed(&e);
+                None
             }
         }
-        if let Some(rx) = &self.pending_test {
-            match rx.try_recv() {
-                Ok(result) => {
-                    self.status = Some(match result {
-                        Ok(m) => (true, m),
-                        Err(e) => (false, e),
-                    });
-                    self.pending_test = None;
-                }
-                Err(TryRecvError::Empty) => {}
-                Err(TryRecvError::Disconnected) => self.pending_test = None,
-            }
+    }
+
+    /// A connection test's answer.
+    pub fn on_tested(&mut self, id: u64, result: Result<String, String>) {
+        if self.pending_test != Some(id) {
+            return;
         }
-        ready
+        self.pending_test = None;
+        self.status = Some(match result {
+            Ok(m) => (true, m),
+            Err(e) => (false, e),
+        });
     }
 
     /// The keyring refused the typed secrets: nothing was saved; each secret field of the draft
@@ -602,6 +602,7 @@ pub fn connections_ui(ctx: &egui::Context, studio: &mut Studio) {
     };
     let mut open = true;
     let mut edit: Option<Edit> = None;
+    let mut tasks = Vec::new();
     // Only what the window needs: cloning the assets every frame would cost on big projects.
     let project = Project {
         name: studio.project().name.clone(),
@@ -701,7 +702,9 @@ pub fn connections_ui(ctx: &egui::Context, studio: &mut Studio) {
                                 state.pending_edit = Some(Edit::SetResources { resources });
                                 state.status =
                                     Some((true, "Storing in the OS keyring…".to_owned()));
-                                state.pending_store = Some(store_secrets(typed, ctx.clone()));
+                                let id = studio.next_request_id();
+                                state.pending_store = Some(id);
+                                tasks.push(TaskRequest::StoreSecrets { id, secrets: typed });
                             }
                         }
                     }
@@ -712,13 +715,14 @@ pub fn connections_ui(ctx: &egui::Context, studio: &mut Studio) {
                         match resource_of(d) {
                             Err(e) => state.status = Some((false, e)),
                             Ok(resource) => {
-                                let repaint = ctx.clone();
                                 state.status = Some((true, "Testing…".to_owned()));
-                                state.pending_test = Some(app::connections::spawn_test_connection(
-                                    resource,
-                                    project.resources.clone(),
-                                    Box::new(move || repaint.request_repaint()),
-                                ));
+                                let id = studio.next_request_id();
+                                state.pending_test = Some(id);
+                                tasks.push(TaskRequest::TestConnection {
+                                    id,
+                                    resource: Box::new(resource),
+                                    resources: project.resources.clone(),
+                                });
                             }
                         }
                     }
@@ -739,40 +743,12 @@ pub fn connections_ui(ctx: &egui::Context, studio: &mut Studio) {
     if let Some(e) = edit {
         studio.apply(e);
     }
+    for task in tasks {
+        studio.run_task(task);
+    }
     if open && !ctx.input(|i| i.key_pressed(egui::Key::Escape)) {
         studio.connections = Some(state);
     }
-}
-
-/// Writes typed secrets to the keyring on a named thread (keyring calls can block on D-Bus).
-fn store_secrets(
-    typed: Vec<(String, String)>,
-    ctx: egui::Context,
-) -> Receiver<Result<String, String>> {
-    let (tx, rx) = std::sync::mpsc::sync_channel(1);
-    let spawned = std::thread::Builder::new()
-        .name("medallion-keyring".to_owned())
-        .spawn(move || {
-            let mut names = Vec::new();
-            let mut result = Ok(());
-            for (name, value) in &typed {
-                if let Err(e) = app::connections::secret_set(name, value) {
-                    result = Err(e.to_string());
-                    break;
-                }
-                names.push(name.clone());
-            }
-            let _ = tx.send(
-                result.map(|()| format!("Saved; stored {} in the OS keyring", names.join(", "))),
-            );
-            ctx.request_repaint();
-        });
-    if let Err(e) = spawned {
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        let _ = tx.send(Err(format!("cannot start the keyring thread: {e}")));
-        return rx;
-    }
-    rx
 }
 
 #[cfg(test)]
@@ -783,6 +759,6 @@ mod tests {
     fn secret_names_are_valid_keyring_names() {
         let n = secret_name("my project", "warehouse/eu", "password");
         assert_eq!(n, "my_project.warehouse_eu.password");
-        assert!(app::connections::is_valid_secret_name(&n));
+        assert!(crate::app::connections::is_valid_secret_name(&n));
     }
 }

@@ -1,0 +1,336 @@
+//! Previews and exports: the first rows of an asset computed for a view without running
+//! anything (upstreams come from their stored data, or from their sources when never
+//! materialized), and a stored materialization copied out as Parquet and CSV. Kept apart from
+//! runs because a preview writes nothing and records nothing.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+
+use polars::prelude::*;
+use serde::Serialize;
+
+use super::io::scan_materialization;
+use super::step::read_source;
+use super::{EngineError, check, fetch, route_polars_warnings, source, transform};
+use crate::model::{
+    AssetDefinition, AssetGraph, AssetKey, AssetMaterialization, AssetSpec, Project,
+};
+
+/// A table preview, free of polars types for the views.
+#[derive(Debug, Clone, Serialize)]
+pub struct Preview {
+    pub asset: AssetKey,
+    pub columns: Vec<PreviewColumn>,
+    pub rows: PreviewRows,
+    /// Whether the rows were computed from a sample of the inputs (not all of them).
+    pub is_sample: bool,
+    /// Human words on where the rows came from.
+    pub note: String,
+    /// The frame rendered as a text table.
+    #[serde(skip)]
+    pub text: String,
+}
+
+/// Preview cells as text, each column in one buffer with end offsets: a million rows stay
+/// compact (no string per cell) and any cell is found in constant time. Serializes as an array
+/// of rows, each an array of strings or nulls.
+#[derive(Debug, Clone, Default)]
+pub struct PreviewRows {
+    height: usize,
+    columns: Vec<TextColumn>,
+}
+
+#[derive(Debug, Clone, Default)]
+struct TextColumn {
+    text: String,
+    ends: Vec<usize>,
+    valid: Vec<bool>,
+}
+
+impl TextColumn {
+    fn push(&mut self, value: Option<&str>) {
+        if let Some(v) = value {
+            self.text.push_str(v);
+        }
+        self.ends.push(self.text.len());
+        self.valid.push(value.is_some());
+    }
+}
+
+impl PreviewRows {
+    /// The cells of a frame as text: each column cast to strings at once where polars can,
+    /// cell by cell otherwise.
+    fn from_frame(df: &DataFrame) -> Self {
+        let height = df.height();
+        let columns = df
+            .columns()
+            .iter()
+            .map(|c| {
+                let mut col = TextColumn {
+                    text: String::with_capacity(height * 8),
+                    ends: Vec::with_capacity(height),
+                    valid: Vec::with_capacity(height),
+                };
+                let as_text = c.cast(&DataType::String).ok();
+                match as_text.as_ref().and_then(|t| t.str().ok()) {
+                    Some(strings) => {
+                        for v in strings.iter() {
+                            col.push(v);
+                        }
+                    }
+                    None => {
+                        for i in 0..height {
+                            let v = c
+                                .get(i)
+                                .ok()
+                                .filter(|v| !v.is_null())
+                                .map(|v| check::display_value(&v));
+                            col.push(v.as_deref());
+                        }
+                    }
+                }
+                col
+            })
+            .collect();
+        Self { height, columns }
+    }
+
+    pub fn len(&self) -> usize {
+        self.height
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.height == 0
+    }
+
+    /// The text of one cell; `None` for a null (or outside the table).
+    pub fn cell(&self, row: usize, column: usize) -> Option<&str> {
+        let col = self.columns.get(column)?;
+        if !*col.valid.get(row)? {
+            return None;
+        }
+        let start = if row == 0 { 0 } else { col.ends[row - 1] };
+        col.text.get(start..col.ends[row])
+    }
+
+    /// One row's cells, or `None` outside the table.
+    pub fn get(&self, row: usize) -> Option<Vec<Option<&str>>> {
+        (row < self.height).then(|| (0..self.columns.len()).map(|c| self.cell(row, c)).collect())
+    }
+}
+
+impl Serialize for PreviewRows {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        use serde::ser::SerializeSeq;
+        let mut seq = serializer.serialize_seq(Some(self.height))?;
+        for row in 0..self.height {
+            seq.serialize_element(&self.get(row))?;
+        }
+        seq.end()
+    }
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct PreviewColumn {
+    pub name: String,
+    pub dtype: String,
+    pub null_count: u64,
+}
+
+/// Computes the first `limit` rows of an asset. Upstream assets come from their stored
+/// materializations when there are any, otherwise from their sources; the limit is pushed into
+/// the scans wherever polars finds that sound (always for a source previewed on its own), so the
+/// rows are exact — the first rows of the real asset, not rows computed from a sample.
+pub fn preview(
+    project: &Project,
+    project_dir: &Path,
+    previous: &[AssetMaterialization],
+    key: &AssetKey,
+    limit: usize,
+) -> Result<Preview, EngineError> {
+    preview_with(
+        project,
+        project_dir,
+        previous,
+        key,
+        limit,
+        &fetch::NoFetcher,
+    )
+}
+
+/// [`preview`], reading sources behind a resource through `fetcher`.
+pub fn preview_with(
+    project: &Project,
+    project_dir: &Path,
+    previous: &[AssetMaterialization],
+    key: &AssetKey,
+    limit: usize,
+    fetcher: &dyn fetch::SourceFetcher,
+) -> Result<Preview, EngineError> {
+    route_polars_warnings();
+    let graph = AssetGraph::build(project);
+    let asset = project
+        .asset(key)
+        .ok_or_else(|| EngineError::UnknownAsset {
+            asset: key.clone(),
+            project: project.name.clone(),
+        })?;
+    let stored: BTreeMap<&AssetKey, &AssetMaterialization> =
+        previous.iter().map(|m| (&m.asset, m)).collect();
+    let lf = preview_frame(
+        project,
+        project_dir,
+        &graph,
+        &stored,
+        asset,
+        Some(limit),
+        fetcher,
+    )?;
+    let mut df = lf
+        .limit(IdxSize::try_from(limit).unwrap_or(IdxSize::MAX))
+        .collect()
+        .map_err(|e| EngineError::Compute {
+            asset: key.clone(),
+            message: source::describe_read_failure(
+                asset.source(),
+                project_dir,
+                None,
+                &e.to_string(),
+            ),
+        })?;
+    df.rechunk_mut();
+    let columns = df
+        .columns()
+        .iter()
+        .map(|c| PreviewColumn {
+            name: c.name().to_string(),
+            dtype: c.dtype().to_string(),
+            null_count: c.null_count() as u64,
+        })
+        .collect();
+    let rows = PreviewRows::from_frame(&df);
+    let is_sample = df.height() >= limit;
+    let note = if is_sample {
+        format!("a sample: the first {limit} rows of {key}; the asset may have more")
+    } else {
+        format!("all {} rows of {key}", df.height())
+    };
+    Ok(Preview {
+        asset: key.clone(),
+        columns,
+        rows,
+        is_sample,
+        note,
+        text: format!("{df}"),
+    })
+}
+
+fn preview_frame(
+    project: &Project,
+    project_dir: &Path,
+    graph: &AssetGraph,
+    stored: &BTreeMap<&AssetKey, &AssetMaterialization>,
+    asset: &AssetSpec,
+    source_limit: Option<usize>,
+    fetcher: &dyn fetch::SourceFetcher,
+) -> Result<LazyFrame, EngineError> {
+    let key = &asset.key;
+    match &asset.definition {
+        AssetDefinition::Source(s) => {
+            source::verify_file_source(key, s, project_dir, None, source_limit)?;
+            Ok(read_source(project, key, s, project_dir, None, source_limit, fetcher)?.0)
+        }
+        AssetDefinition::Transform(t) => {
+            let mut frames = BTreeMap::new();
+            for up in graph.upstream(key) {
+                let lf = match stored.get(up) {
+                    Some(m) => scan_materialization(m).map_err(|e| EngineError::Compute {
+                        asset: up.clone(),
+                        message: e.to_string(),
+                    })?,
+                    None => {
+                        let up_asset =
+                            project.asset(up).ok_or_else(|| EngineError::UnknownAsset {
+                                asset: up.clone(),
+                                project: project.name.clone(),
+                            })?;
+                        // Upstream sources are read whole: a limit there would change the result.
+                        preview_frame(project, project_dir, graph, stored, up_asset, None, fetcher)?
+                    }
+                };
+                frames.insert(up.clone(), lf);
+            }
+            transform::apply(key, t, &frames, None)
+        }
+    }
+}
+
+/// Writes a stored materialization as `<dir>/<name>.parquet` and `<dir>/<name>.csv`. The CSV
+/// has a header, `,` separators, `\n` line ends, no quoting beyond what values need, dates as
+/// `YYYY-MM-DD`, and floats with `float_precision` decimals when given.
+pub fn export_materialization(
+    m: &AssetMaterialization,
+    dir: &Path,
+    float_precision: Option<usize>,
+) -> Result<(PathBuf, PathBuf), EngineError> {
+    let err = |message: String| EngineError::Write {
+        asset: m.asset.clone(),
+        path: dir.to_owned(),
+        message: if crate::model::clip::says_disk_full(&message) {
+            "the disk is full".to_owned()
+        } else {
+            message
+        },
+    };
+    std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+    let name = m.asset.as_str().replace('/', "__");
+    let parquet = dir.join(format!("{name}.parquet"));
+    let csv = dir.join(format!("{name}.csv"));
+    std::fs::copy(&m.location, &parquet)
+        .map_err(|e| err(format!("cannot copy {}: {e}", m.location)))?;
+    let mut df = scan_materialization(m)
+        .and_then(LazyFrame::collect)
+        .map_err(|e| err(e.to_string()))?;
+    let tmp = csv.with_extension("csv.partial");
+    let file = std::fs::File::create(&tmp).map_err(|e| err(e.to_string()))?;
+    CsvWriter::new(file)
+        .include_header(true)
+        .with_separator(b',')
+        .with_line_terminator("\n".into())
+        .with_float_precision(float_precision)
+        .with_date_format(Some("%Y-%m-%d".into()))
+        .finish(&mut df)
+        .map_err(|e| err(e.to_string()))?;
+    std::fs::rename(&tmp, &csv).map_err(|e| err(e.to_string()))?;
+    Ok((parquet, csv))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_million_row_preview_is_compact_and_cells_are_direct() {
+        let n = 1_000_000usize;
+        let ids: Vec<i64> = (0..n as i64).collect();
+        let names: Vec<Option<&str>> = (0..n)
+            .map(|i| if i % 10 == 0 { None } else { Some("ab") })
+            .collect();
+        let df = df!("id" => ids, "name" => names).unwrap();
+        let rows = PreviewRows::from_frame(&df);
+        assert_eq!(rows.len(), n);
+        assert_eq!(rows.cell(0, 0), Some("0"));
+        assert_eq!(rows.cell(999_999, 0), Some("999999"));
+        assert_eq!(rows.cell(10, 1), None, "null");
+        assert_eq!(rows.cell(11, 1), Some("ab"));
+        assert_eq!(rows.cell(n, 0), None, "outside the table");
+        assert_eq!(rows.cell(0, 2), None, "no such column");
+        // One text buffer per column, no string per cell.
+        assert_eq!(rows.columns[1].text.len(), (n - n / 10) * 2);
+        let small = PreviewRows::from_frame(&df!("d" => [Some(1.5f64), None]).unwrap());
+        assert_eq!(
+            serde_json::to_string(&small).unwrap(),
+            r#"[["1.5"],[null]]"#
+        );
+    }
+}
