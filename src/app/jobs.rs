@@ -167,6 +167,25 @@ pub enum JobEvent {
     },
 }
 
+impl From<super::remote::FollowUpdate> for JobEvent {
+    fn from(update: super::remote::FollowUpdate) -> Self {
+        match update {
+            super::remote::FollowUpdate::Events { run_id, events } => {
+                JobEvent::RunEvents { run_id, events }
+            }
+            super::remote::FollowUpdate::Steps {
+                run_id,
+                steps,
+                costs,
+            } => JobEvent::RemoteSteps {
+                run_id,
+                steps,
+                costs,
+            },
+        }
+    }
+}
+
 /// The job queue is full; try again later.
 #[derive(Debug, thiserror::Error)]
 #[error("the studio is busy; try again in a moment")]
@@ -503,7 +522,8 @@ fn handle(
             detach,
         } => {
             let stored = stored_with(ws, *project);
-            let result = super::remote::run_job(ws, &stored, &request, &cancel, &detach, &emit);
+            let result =
+                super::remote::follow_in_studio(ws, &stored, &request, &cancel, &detach, &emit);
             emit(JobEvent::MaterializeFinished {
                 result: result.map(|run| vec![run]).map_err(|e| format!("{e:#}")),
             });

@@ -15,6 +15,7 @@ pub mod protocol;
 pub mod runner;
 pub mod s3io;
 pub mod sources;
+pub mod steps;
 
 pub use error::{ComputeError, ErrorKind};
 pub use sources::{ResourceFetcher, SecretSource, test_connection};

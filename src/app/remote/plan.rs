@@ -1,0 +1,263 @@
+//! A remote run's steps, worked out from the selection, the partitions and the compute
+//! planner's choices: the grouping itself is [`crate::compute::steps`]; this is where the
+//! app feeds it (the planner with or without the workspace's history).
+
+use std::collections::BTreeMap;
+
+use super::{PlannedRemoteStep, TierChoice, choices_from_plan, plan_steps};
+use crate::app::AppError;
+use crate::compute::planner::{self, AssetPlan};
+use crate::model::{AssetKey, ComputeTier, Project};
+
+/// The planner's choices for `ordered` from the model alone (no run history): what the studio
+/// shows before its plan with history arrives, and what tests use.
+pub fn model_choices(
+    project: &Project,
+    ordered: &[AssetKey],
+    partitions: usize,
+    forced: Option<ComputeTier>,
+) -> Result<BTreeMap<AssetKey, TierChoice>, AppError> {
+    let prices = crate::app::plan::shipped_prices()?;
+    let options = planner::PlanOptions {
+        overrides: forced
+            .map(|t| ordered.iter().map(|k| (k.clone(), t)).collect())
+            .unwrap_or_default(),
+        partitions: partitions.max(1),
+    };
+    let plans = planner::plan(project, ordered, &BTreeMap::new(), &prices, &options);
+    Ok(choices_from_plan(project, &plans, forced))
+}
+
+/// The steps a remote run of `selection` would have, with tier, reason and size — decided from
+/// the definitions alone (no I/O), for the launch dialog.
+pub fn preview_steps(
+    project: &Project,
+    selection: &str,
+    partitions: &[String],
+    plans: Option<&[AssetPlan]>,
+) -> Result<Vec<PlannedRemoteStep>, AppError> {
+    let ordered = crate::app::run::resolve_selection(project, selection)?;
+    let choices = match plans {
+        Some(plans) => choices_from_plan(project, plans, None),
+        None => model_choices(project, &ordered, partitions.len(), None)?,
+    };
+    Ok(plan_steps(project, &ordered, partitions, &choices))
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+
+    use super::*;
+
+    fn example() -> Project {
+        crate::format::read_project(
+            &Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/customer_analytics"),
+        )
+        .unwrap()
+        .project
+    }
+
+    fn summary(steps: &[PlannedRemoteStep]) -> Vec<(ComputeTier, Vec<&str>)> {
+        steps
+            .iter()
+            .map(|s| (s.tier, s.assets.iter().map(AssetKey::as_str).collect()))
+            .collect()
+    }
+
+    #[test]
+    fn assets_of_one_tier_share_a_step_in_dependency_order() {
+        let p = example();
+        let ordered = crate::app::run::resolve_selection(&p, "*").unwrap();
+        let steps = plan_steps(
+            &p,
+            &ordered,
+            &[],
+            &model_choices(&p, &ordered, 1, None).unwrap(),
+        );
+        let tiers: Vec<(ComputeTier, usize)> = summary(&steps)
+            .into_iter()
+            .map(|(t, a)| (t, a.len()))
+            .collect();
+        assert_eq!(
+            tiers,
+            vec![
+                (ComputeTier::Lambda, 2),
+                (ComputeTier::Fargate, 2),
+                (ComputeTier::Eks, 2)
+            ]
+        );
+        // Sizes: the largest hint of the step; spot only when every asset asks for it.
+        assert_eq!((steps[1].vcpu, steps[1].memory_mb), (2.0, 8192));
+        assert!(steps[2].spot && !steps[1].spot);
+        assert!(
+            steps[1]
+                .reason
+                .starts_with("Fargate: the asset's compute hint asks for it")
+                && steps[1]
+                    .reason
+                    .contains("; Fargate: the asset's compute hint"),
+            "{}",
+            steps[1].reason
+        );
+        let forced = plan_steps(
+            &p,
+            &ordered,
+            &[],
+            &model_choices(&p, &ordered, 1, Some(ComputeTier::Fargate)).unwrap(),
+        );
+        assert_eq!(forced.len(), 1);
+        assert_eq!(forced[0].reason, "--tier fargate");
+    }
+
+    /// Overriding `raw_orders` to Batch used to give five steps (lambda, fargate, batch,
+    /// fargate, eks): its new step went last, so `order_history` could not join
+    /// `cleaned_customer_data`'s Fargate step.
+    #[test]
+    fn an_independent_asset_on_another_tier_does_not_split_a_later_step() {
+        let p = example();
+        let ordered = crate::app::run::resolve_selection(&p, "*").unwrap();
+        let mut choices = model_choices(&p, &ordered, 1, None).unwrap();
+        if let Some(c) = choices.get_mut(&AssetKey::new("raw_orders")) {
+            c.tier = ComputeTier::Batch;
+        }
+        let steps = plan_steps(&p, &ordered, &[], &choices);
+        assert_eq!(
+            summary(&steps),
+            vec![
+                (ComputeTier::Batch, vec!["raw_orders"]),
+                (ComputeTier::Lambda, vec!["raw_customer_data"]),
+                (
+                    ComputeTier::Fargate,
+                    vec!["cleaned_customer_data", "order_history"]
+                ),
+                (
+                    ComputeTier::Eks,
+                    vec!["customer_lifetime_value", "daily_revenue"]
+                ),
+            ]
+        );
+        // Every step comes after the steps of its assets' upstream assets.
+        let graph = crate::model::AssetGraph::build(&p);
+        let step_of = |k: &AssetKey| steps.iter().position(|s| s.assets.contains(k)).unwrap();
+        for k in &ordered {
+            for up in graph.upstream(k) {
+                assert!(step_of(up) <= step_of(k), "{up} after {k}");
+            }
+        }
+    }
+
+    /// A partitioned asset fed by an unpartitioned one on the same tier cannot share its step
+    /// (other partitions); its own step must still come after it.
+    #[test]
+    fn a_step_that_cannot_join_its_upstreams_step_still_comes_after_it() {
+        let mut p = example();
+        for a in &mut p.assets {
+            if ["raw_orders", "order_history"].contains(&a.key.as_str()) {
+                a.partitions = crate::model::PartitionsDefinition::Static {
+                    keys: vec!["a".into()],
+                };
+            }
+        }
+        let ordered = crate::app::run::resolve_selection(&p, "*").unwrap();
+        let steps = plan_steps(
+            &p,
+            &ordered,
+            &["a".to_owned()],
+            &model_choices(&p, &ordered, 1, Some(ComputeTier::Fargate)).unwrap(),
+        );
+        let graph = crate::model::AssetGraph::build(&p);
+        let step_of = |k: &AssetKey| steps.iter().position(|s| s.assets.contains(k)).unwrap();
+        for k in &ordered {
+            for up in graph.upstream(k) {
+                assert!(
+                    step_of(up) <= step_of(k),
+                    "{up} after {k}: {:?}",
+                    summary(&steps)
+                );
+            }
+        }
+        assert_eq!(
+            steps[step_of(&AssetKey::new("raw_orders"))].partitions,
+            vec!["a".to_owned()]
+        );
+    }
+
+    #[test]
+    fn a_backfill_is_one_array_step_only_where_arrays_exist() {
+        let mut p = example();
+        for a in &mut p.assets {
+            a.partitions = crate::model::PartitionsDefinition::Static {
+                keys: vec!["a".into(), "b".into()],
+            };
+        }
+        let ordered = crate::app::run::resolve_selection(&p, "*").unwrap();
+        let parts = vec!["a".to_owned(), "b".to_owned()];
+        let batch = plan_steps(
+            &p,
+            &ordered,
+            &parts,
+            &model_choices(&p, &ordered, 2, Some(ComputeTier::Batch)).unwrap(),
+        );
+        assert_eq!(batch.len(), 1);
+        assert_eq!(batch[0].partitions, parts);
+        let fargate = plan_steps(
+            &p,
+            &ordered,
+            &parts,
+            &model_choices(&p, &ordered, 2, Some(ComputeTier::Fargate)).unwrap(),
+        );
+        assert_eq!(fargate.len(), 2);
+        assert_eq!(fargate[1].partitions, vec!["b".to_owned()]);
+    }
+
+    #[test]
+    fn merged_step_sizes_round_up_to_a_valid_fargate_size() {
+        let mut p = example();
+        let ordered = crate::app::run::resolve_selection(&p, "*").unwrap();
+        let two = &ordered[..2];
+        let choose = |tier: ComputeTier, sizes: [(f64, u32); 2]| {
+            two.iter()
+                .zip(sizes)
+                .map(|(k, (vcpu, memory_mb))| {
+                    (
+                        k.clone(),
+                        TierChoice {
+                            tier,
+                            reason: "test".to_owned(),
+                            vcpu,
+                            memory_mb,
+                            spot: false,
+                            timeout_secs: None,
+                        },
+                    )
+                })
+                .collect::<BTreeMap<_, _>>()
+        };
+        let size = |steps: &[PlannedRemoteStep]| {
+            assert_eq!(steps.len(), 1, "{steps:?}");
+            (steps[0].vcpu, steps[0].memory_mb)
+        };
+        // 8 vCPU / 16 GB and 4 vCPU / 30 GB merge to 8 vCPU / 30 GB, which Fargate refuses
+        // (8 vCPU takes 16–60 GB in 4-GB steps): 8 vCPU / 32 GB.
+        let sizes = [(8.0, 16 * 1024), (4.0, 30 * 1024)];
+        let fargate = plan_steps(&p, two, &[], &choose(ComputeTier::Fargate, sizes));
+        assert_eq!(size(&fargate), (8.0, 32 * 1024));
+        // Batch without a node type runs on Fargate: the same.
+        let batch = plan_steps(&p, two, &[], &choose(ComputeTier::Batch, sizes));
+        assert_eq!(size(&batch), (8.0, 32 * 1024));
+        // Nothing fits 17 vCPU: the merged size stays for the planner's problem to report.
+        let over = [(17.0, 2048), (1.0, 4096)];
+        let fargate = plan_steps(&p, two, &[], &choose(ComputeTier::Fargate, over));
+        assert_eq!(size(&fargate), (17.0, 4096));
+        // Batch on EC2 nodes is not bound by Fargate's sizes.
+        p.assets
+            .iter_mut()
+            .find(|a| a.key == two[1])
+            .unwrap()
+            .compute
+            .node_type = Some("r6i.2xlarge".into());
+        let batch = plan_steps(&p, two, &[], &choose(ComputeTier::Batch, sizes));
+        assert_eq!(size(&batch), (8.0, 30 * 1024));
+    }
+}

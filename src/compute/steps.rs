@@ -1,0 +1,211 @@
+//! The pure step grouping of a remote run: which assets share a step, on which tier, in
+//! what order and with what size. It sits beside [`super::planner`] because it only turns
+//! the planner's per-asset choices into steps — no I/O, no workspace, no AWS — so the app
+//! (submit) and the launch dialog (through `app::remote::plan_remote`) group steps the same way.
+
+use std::collections::BTreeMap;
+
+use super::planner::AssetPlan;
+use crate::model::{AssetGraph, AssetKey, ComputeTier, Project};
+
+/// One step as planned: where it runs, why, and with what.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PlannedRemoteStep {
+    pub tier: ComputeTier,
+    pub reason: String,
+    pub assets: Vec<AssetKey>,
+    pub partitions: Vec<String>,
+    pub vcpu: f64,
+    pub memory_mb: u32,
+    pub spot: bool,
+    pub timeout_secs: Option<u32>,
+}
+
+/// Default size of a step whose assets give no hint.
+const DEFAULT_VCPU: f64 = 1.0;
+const DEFAULT_MEMORY_MB: u32 = 2048;
+
+/// Whether a tier runs a backfill as one array job (one child per partition).
+pub fn tier_has_arrays(tier: ComputeTier) -> bool {
+    matches!(tier, ComputeTier::Batch | ComputeTier::Eks)
+}
+
+/// Where one asset runs and with what, as the compute planner chose it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TierChoice {
+    pub tier: ComputeTier,
+    pub reason: String,
+    pub vcpu: f64,
+    pub memory_mb: u32,
+    pub spot: bool,
+    pub timeout_secs: Option<u32>,
+}
+
+/// The planner's choices ([`crate::compute::planner`]) as step inputs. With
+/// `forced` (`--tier`), the reason says so.
+pub fn choices_from_plan(
+    project: &Project,
+    plans: &[AssetPlan],
+    forced: Option<ComputeTier>,
+) -> BTreeMap<AssetKey, TierChoice> {
+    plans
+        .iter()
+        .map(|a| {
+            let hints = project
+                .asset(&a.asset)
+                .map(|x| x.compute.clone())
+                .unwrap_or_default();
+            let reason = match forced {
+                Some(t) => format!("--tier {t}"),
+                None => a.reason.clone(),
+            };
+            (
+                a.asset.clone(),
+                TierChoice {
+                    tier: a.tier,
+                    reason,
+                    vcpu: a.vcpu,
+                    memory_mb: a.memory_mb,
+                    spot: a.spot,
+                    timeout_secs: hints.timeout_secs,
+                },
+            )
+        })
+        .collect()
+}
+
+/// Splits ordered assets into steps that run one after another: an asset joins the earliest
+/// step of its tier that comes after every step holding one of its upstream assets (the same
+/// step is fine when it is on the same tier), so assets of one tier share a step wherever the
+/// graph allows. When there is none, its new step goes at that earliest place, not at the end:
+/// nothing placed so far depends on it (the assets come in dependency order), and a later
+/// asset of a tier already planned can then still join that tier's step. A backfill on a tier
+/// without array jobs becomes one step per partition.
+pub fn plan_steps(
+    project: &Project,
+    ordered: &[AssetKey],
+    partitions: &[String],
+    choices: &BTreeMap<AssetKey, TierChoice>,
+) -> Vec<PlannedRemoteStep> {
+    let graph = AssetGraph::build(project);
+    let mut groups: Vec<PlannedRemoteStep> = Vec::new();
+    let mut step_of: BTreeMap<AssetKey, usize> = BTreeMap::new();
+    for key in ordered {
+        let choice = choices.get(key).cloned().unwrap_or_else(|| TierChoice {
+            tier: ComputeTier::Fargate,
+            reason: "not planned: Fargate by default".to_owned(),
+            vcpu: DEFAULT_VCPU,
+            memory_mb: DEFAULT_MEMORY_MB,
+            spot: false,
+            timeout_secs: None,
+        });
+        let (tier, reason) = (choice.tier, choice.reason.clone());
+        let partitioned = project
+            .asset(key)
+            .is_some_and(|a| a.partitions.is_partitioned());
+        let parts = if partitioned {
+            partitions.to_vec()
+        } else {
+            Vec::new()
+        };
+        let earliest = graph
+            .upstream(key)
+            .into_iter()
+            .filter_map(|u| step_of.get(u))
+            .map(|&i| if groups[i].tier == tier { i } else { i + 1 })
+            .max()
+            .unwrap_or(0);
+        // A new step must come after every upstream step, even one of its own tier that it
+        // could not join (other partitions).
+        let after_upstream = graph
+            .upstream(key)
+            .into_iter()
+            .filter_map(|u| step_of.get(u))
+            .map(|&i| i + 1)
+            .max()
+            .unwrap_or(0);
+        let slot = (earliest..groups.len())
+            .find(|&i| groups[i].tier == tier && groups[i].partitions == parts);
+        match slot {
+            Some(i) => {
+                let g = &mut groups[i];
+                g.assets.push(key.clone());
+                g.vcpu = g.vcpu.max(choice.vcpu);
+                g.memory_mb = g.memory_mb.max(choice.memory_mb);
+                g.spot &= choice.spot;
+                g.timeout_secs = match (g.timeout_secs, choice.timeout_secs) {
+                    (Some(a), Some(b)) => Some(a + b),
+                    (a, b) => a.or(b),
+                };
+                if !g.reason.contains(&reason) {
+                    g.reason = format!("{}; {reason}", g.reason);
+                }
+                step_of.insert(key.clone(), i);
+            }
+            None => {
+                let at = after_upstream.min(groups.len());
+                for i in step_of.values_mut() {
+                    if *i >= at {
+                        *i += 1;
+                    }
+                }
+                step_of.insert(key.clone(), at);
+                groups.insert(
+                    at,
+                    PlannedRemoteStep {
+                        tier,
+                        reason,
+                        assets: vec![key.clone()],
+                        partitions: parts,
+                        vcpu: choice.vcpu,
+                        memory_mb: choice.memory_mb,
+                        spot: choice.spot,
+                        timeout_secs: choice.timeout_secs,
+                    },
+                );
+            }
+        }
+    }
+    for g in &mut groups {
+        round_to_fargate_size(project, g);
+    }
+    let mut steps = Vec::new();
+    for g in groups {
+        if g.partitions.len() > 1 && !tier_has_arrays(g.tier) {
+            for p in &g.partitions {
+                steps.push(PlannedRemoteStep {
+                    partitions: vec![p.clone()],
+                    ..g.clone()
+                });
+            }
+        } else {
+            steps.push(g);
+        }
+    }
+    steps
+}
+
+/// A step's size merged from its assets (max vCPU, max memory) can be a combination no asset
+/// was planned with and Fargate refuses (8 vCPU with 30 GB, say): a Fargate step, or a Batch
+/// step whose assets name no EC2 node type (Batch on Fargate), is raised to the smallest valid
+/// Fargate size. When nothing is that big the size stays as merged — the planner has already
+/// reported that asset as over Fargate's largest task.
+fn round_to_fargate_size(project: &Project, step: &mut PlannedRemoteStep) {
+    let on_ec2 = step.assets.iter().any(|k| {
+        project
+            .asset(k)
+            .and_then(|a| a.compute.node_type.as_deref())
+            .is_some_and(|t| !t.trim().is_empty())
+    });
+    let on_fargate = match step.tier {
+        ComputeTier::Fargate => true,
+        ComputeTier::Batch => !on_ec2,
+        _ => false,
+    };
+    if on_fargate
+        && let Some((vcpu, memory_mb)) = super::cost::fargate_size(step.vcpu, step.memory_mb)
+    {
+        step.vcpu = vcpu;
+        step.memory_mb = memory_mb;
+    }
+}
