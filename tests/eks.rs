@@ -18,20 +18,18 @@ mod kube_double;
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
 use std::path::Path;
-use std::sync::atomic::AtomicBool;
-use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use base64::Engine as _;
 use kube_double::{Faults, KubeDouble};
+use medallion::compute::ErrorKind;
 use medallion::compute::eks::job::{LABEL_ASSET, LABEL_PROJECT, LABEL_RUN};
-use medallion::compute::eks::watch::{self, FollowOptions};
 use medallion::compute::eks::{
     ClusterOverrides, ClusterSource, EksConnection, EksLauncher, EksStep, EksTarget, JobPhase,
-    JobRef, JobSettings, JobStatus, PodEvent, ResumePoint, StepJob, build_job,
+    JobSettings, JobStatus,
 };
-use medallion::compute::protocol::{PROTOCOL_VERSION, RunnerLine};
-use medallion::model::{AssetKey, ComputeHints, LogLevel, RunEvent, RunStatus, StepOutcome};
+use medallion::compute::protocol::{PROTOCOL_VERSION, ParsedLine, RunnerLine, parse_line};
+use medallion::model::{AssetKey, ComputeHints, LogLevel, RunEvent, StepOutcome};
 use sha2::Digest as _;
 
 fn install_crypto() {
@@ -89,14 +87,6 @@ fn connect(dir: &Path, double: &KubeDouble) -> EksConnection {
         "data",
         None,
     )
-}
-
-fn options() -> FollowOptions {
-    FollowOptions {
-        job_check_every: Duration::from_millis(500),
-        retry_after: Duration::from_millis(100),
-        max_watch_failures: 20,
-    }
 }
 
 /// The lines a fake runner prints for one partition: step started, a plain text line, `logs`
@@ -159,56 +149,107 @@ fn write_lines(dir: &Path, index: usize, lines: &[String]) {
     .unwrap();
 }
 
-type Collected = Arc<Mutex<Vec<PodEvent>>>;
-
-fn collector() -> (Collected, impl FnMut(PodEvent) + Send) {
-    let events: Collected = Arc::default();
-    let sink_events = events.clone();
-    (events, move |e| sink_events.lock().unwrap().push(e))
+/// What the run driver reads of a step through the launcher: each child's log lines from the
+/// position it stored after the previous read, the Job's status, and the positions now.
+#[derive(Debug, Default)]
+struct Driven {
+    lines: BTreeMap<usize, Vec<String>>,
+    positions: BTreeMap<usize, Option<String>>,
+    status: Option<JobStatus>,
 }
 
-fn submit_step(
-    conn: &EksConnection,
-    settings: &JobSettings,
-    run: &str,
-    step: &str,
-    asset: &str,
-    partitions: &[String],
-    hints: &ComputeHints,
-) -> impl std::future::Future<Output = JobRef> {
-    let assets = vec![AssetKey::new(asset)];
-    let job = build_job(
-        settings,
-        &StepJob {
-            project: "customer_analytics",
-            run_id: run,
-            step_id: step,
-            assets: &assets,
-            partitions,
-            completions: partitions.len().max(1),
-            plan_uri: "s3://bucket/medallion/_runs/plan.json",
-            hints,
-        },
-    );
-    async move { watch::submit(conn, &job).await.unwrap() }
-}
+impl Driven {
+    /// Reads status, then each child's new lines, once (the driver's poll).
+    fn poll(&mut self, l: &EksLauncher, id: &str, children: usize) -> JobStatus {
+        let s = l.status(id).unwrap();
+        for child in 0..children {
+            let at = self.positions.get(&child).cloned().flatten();
+            let read = l.read_logs(id, child, at.as_deref()).unwrap();
+            self.lines.entry(child).or_default().extend(read.lines);
+            self.positions.insert(child, read.position);
+        }
+        self.status = Some(s.clone());
+        s
+    }
 
-fn protocol_events(events: &[PodEvent]) -> BTreeMap<usize, Vec<u64>> {
-    let mut by_index: BTreeMap<usize, Vec<u64>> = BTreeMap::new();
-    for e in events {
-        if let Some(seq) = e.seq {
-            by_index.entry(e.index).or_default().push(seq);
+    /// Polls until the Job has ended (a read after a finished status waits for each finished
+    /// pod's log to end, so nothing is left to read).
+    fn until_ended(mut self, l: &EksLauncher, id: &str, children: usize) -> Self {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let s = self.poll(l, id, children);
+            if matches!(
+                s.phase,
+                JobPhase::Succeeded | JobPhase::Failed | JobPhase::Stopped
+            ) {
+                return self;
+            }
+            assert!(std::time::Instant::now() < deadline, "stuck at {s:?}");
+            std::thread::sleep(Duration::from_millis(100));
         }
     }
-    by_index
+
+    /// Polls until `enough` says so.
+    fn until(
+        mut self,
+        l: &EksLauncher,
+        id: &str,
+        children: usize,
+        enough: impl Fn(&Self) -> bool,
+    ) -> Self {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        while !enough(&self) {
+            let s = self.poll(l, id, children);
+            assert!(std::time::Instant::now() < deadline, "stuck at {s:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        self
+    }
+
+    /// The runner's protocol lines of one child, parsed.
+    fn events(&self, child: usize) -> Vec<RunnerLine> {
+        self.lines
+            .get(&child)
+            .into_iter()
+            .flatten()
+            .filter_map(|line| match parse_line(line).unwrap() {
+                ParsedLine::Event(l) => Some(*l),
+                ParsedLine::Text(_) => None,
+            })
+            .collect()
+    }
+
+    /// The `seq` of every protocol line, by child, in the order read.
+    fn seqs(&self) -> BTreeMap<usize, Vec<u64>> {
+        self.lines
+            .keys()
+            .map(|&c| (c, self.events(c).iter().map(|e| e.seq).collect()))
+            .filter(|(_, s): &(usize, Vec<u64>)| !s.is_empty())
+            .collect()
+    }
+
+    /// Plain (non-protocol) lines starting with `prefix`, over all children.
+    fn plain(&self, prefix: &str) -> usize {
+        self.lines
+            .values()
+            .flatten()
+            .filter(|line| {
+                matches!(parse_line(line).unwrap(), ParsedLine::Text(t) if t.starts_with(prefix))
+            })
+            .count()
+    }
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn indexed_job_runs_one_pod_per_partition_and_its_log_becomes_run_events() {
+/// The Job name of a launcher id (`namespace/name`).
+fn job_name(id: &str) -> &str {
+    id.split_once('/').unwrap().1
+}
+
+#[test]
+fn indexed_job_runs_one_pod_per_partition_and_its_log_becomes_run_events() {
     install_crypto();
     let dir = tempfile::tempdir().unwrap();
     let double = KubeDouble::start();
-    let conn = connect(dir.path(), &double);
     let partitions: Vec<String> = (1..=3).map(|d| format!("2024-01-0{d}")).collect();
     for (i, p) in partitions.iter().enumerate() {
         write_lines(
@@ -217,37 +258,27 @@ async fn indexed_job_runs_one_pod_per_partition_and_its_log_becomes_run_events()
             &runner_lines("run-1", "gold/daily_revenue", "gold/daily_revenue", p, 2),
         );
     }
-    let settings = fake_runner(dir.path(), "0", 0);
-    let hints = ComputeHints {
-        max_nodes: Some(2),
-        vcpu: Some(2.0),
-        memory_mb: Some(4096),
-        ..ComputeHints::default()
+    let l = launcher(dir.path(), &double, fake_runner(dir.path(), "0", 0));
+    let step = EksStep {
+        project: "customer_analytics".into(),
+        run_id: "run-1".into(),
+        step_id: "gold/daily_revenue".into(),
+        assets: vec![AssetKey::new("gold/daily_revenue")],
+        plan_uri: "s3://bucket/medallion/_runs/plan.json".into(),
+        partitions: partitions.clone(),
+        completions: 3,
+        hints: ComputeHints {
+            max_nodes: Some(2),
+            vcpu: Some(2.0),
+            memory_mb: Some(4096),
+            ..ComputeHints::default()
+        },
     };
-    let job = submit_step(
-        &conn,
-        &settings,
-        "run-1",
-        "gold/daily_revenue",
-        "gold/daily_revenue",
-        &partitions,
-        &hints,
-    )
-    .await;
-    assert_eq!(job.partitions, partitions);
-
-    let (events, mut sink) = collector();
-    let outcome = watch::follow(
-        &conn,
-        &job,
-        ResumePoint::default(),
-        &mut sink,
-        None,
-        options(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.error);
+    let id = l.submit(&step).unwrap();
+    let driven = Driven::default().until_ended(&l, &id, 3);
+    let status = driven.status.clone().unwrap();
+    assert_eq!(status.phase, JobPhase::Succeeded, "{status:?}");
+    assert_eq!(status.exit_code, Some(0));
 
     // The Job as the API server received it.
     let jobs = double.jobs();
@@ -293,56 +324,42 @@ async fn indexed_job_runs_one_pod_per_partition_and_its_log_becomes_run_events()
         BTreeSet::from(["0".into(), "1".into(), "2".into()])
     );
 
-    let events = events.lock().unwrap().clone();
-    // Each pod saw its own JOB_COMPLETION_INDEX: partition i's events came from index i.
-    for e in &events {
-        if let RunEvent::StepStarted { partition, .. } = &e.event {
-            assert_eq!(partition.as_deref(), Some(partitions[e.index].as_str()));
-            assert_eq!(e.partition, partition.clone());
+    // Each pod saw its own JOB_COMPLETION_INDEX: partition i's events came from child i.
+    for (child, partition) in partitions.iter().enumerate() {
+        let events = driven.events(child);
+        assert!(!events.is_empty(), "child {child}: {driven:?}");
+        for e in &events {
+            assert_eq!(e.partition.as_deref(), Some(partition.as_str()));
+            if let RunEvent::StepStarted { partition: p, .. } = &e.event {
+                assert_eq!(p.as_deref(), Some(partition.as_str()));
+            }
         }
     }
-    // Every protocol event exactly once, in order, per index.
-    let seqs = protocol_events(&events);
+    // Every protocol event exactly once, in order, per child.
+    let seqs = driven.seqs();
     assert_eq!(seqs.len(), 3);
     for s in seqs.values() {
         assert_eq!(s, &vec![0, 1, 2, 3]);
     }
     // Plain lines are log lines; the runner got `runner --plan URI`.
-    assert!(events.iter().any(|e| matches!(&e.event,
-        RunEvent::Log { message, .. } if message == "plain text from 2024-01-02")));
-    assert!(events.iter().any(|e| matches!(&e.event,
-        RunEvent::Log { message, .. } if message == "runner args: runner --plan s3://bucket/medallion/_runs/plan.json")));
-    // Usage for the actual cost: every pod has its requests and start/end.
-    assert_eq!(outcome.pods.len(), 3);
-    for p in &outcome.pods {
-        assert!(p.span().is_some(), "{p:?}");
-        assert!((p.request.vcpu - 2.0).abs() < 1e-9);
-        assert!((p.request.memory_mb - 4096.0).abs() < 1e-9);
-    }
-    // Submitting the same step again is refused by name, not duplicated.
-    let assets = vec![AssetKey::new("gold/daily_revenue")];
-    let again = build_job(
-        &settings,
-        &StepJob {
-            project: "customer_analytics",
-            run_id: "run-1",
-            step_id: "gold/daily_revenue",
-            assets: &assets,
-            partitions: &partitions,
-            completions: 3,
-            plan_uri: "s3://bucket/medallion/_runs/plan.json",
-            hints: &hints,
-        },
+    assert_eq!(driven.plain("plain text from 2024-01-02"), 1);
+    assert_eq!(
+        driven.plain("runner args: runner --plan s3://bucket/medallion/_runs/plan.json"),
+        3
     );
-    let err = watch::submit(&conn, &again).await.unwrap_err().to_string();
+    // Submitting the same step again is refused by name, not duplicated.
+    let err = l.submit(&step).unwrap_err();
+    assert_eq!(err.kind, ErrorKind::Invalid, "{err}");
+    let err = err.to_string();
     assert!(
         err.contains("already exists") && err.contains("409"),
         "{err}"
     );
+    assert_eq!(double.jobs().len(), 1);
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_oom_killed_pod_fails_the_step_with_a_clear_message() {
+#[test]
+fn an_oom_killed_pod_fails_the_step_with_a_clear_message() {
     install_crypto();
     let dir = tempfile::tempdir().unwrap();
     let double = KubeDouble::start();
@@ -350,92 +367,26 @@ async fn an_oom_killed_pod_fails_the_step_with_a_clear_message() {
         oom_indexes: BTreeSet::from([1]),
         ..Faults::default()
     });
-    let conn = connect(dir.path(), &double);
     let partitions: Vec<String> = vec!["east".into(), "west".into()];
     for (i, p) in partitions.iter().enumerate() {
         write_lines(dir.path(), i, &runner_lines("run-oom", "s", "gold/x", p, 3));
     }
-    let settings = fake_runner(dir.path(), "0.1", 0);
-    let hints = ComputeHints {
-        memory_mb: Some(512),
-        ..ComputeHints::default()
-    };
-    let job = submit_step(
-        &conn,
-        &settings,
-        "run-oom",
-        "s",
-        "gold/x",
-        &partitions,
-        &hints,
-    )
-    .await;
-    let (events, mut sink) = collector();
-    let outcome = watch::follow(
-        &conn,
-        &job,
-        ResumePoint::default(),
-        &mut sink,
-        None,
-        options(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(outcome.status, RunStatus::Failure);
-    let error = outcome.error.unwrap();
+    let l = launcher(dir.path(), &double, fake_runner(dir.path(), "0.1", 0));
+    let mut oom = step("run-oom", &["east", "west"]);
+    oom.hints.memory_mb = Some(512);
+    let id = l.submit(&oom).unwrap();
+    let driven = Driven::default().until_ended(&l, &id, 2);
+    let status = driven.status.unwrap();
+    assert_eq!(status.phase, JobPhase::Failed);
+    assert_eq!(status.exit_code, Some(137));
+    let error = status.reason.unwrap();
     assert!(error.contains("(partition west) was OOMKilled"), "{error}");
     assert!(error.contains("512Mi limit"), "{error}");
     assert!(error.contains("raise memory_mb"), "{error}");
-    let events = events.lock().unwrap();
-    assert!(events.iter().any(|e| matches!(&e.event,
-        RunEvent::Log { level: LogLevel::Error, message, .. } if message.contains("OOMKilled"))));
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_image_pull_error_is_reported_and_the_job_ended() {
-    install_crypto();
-    let dir = tempfile::tempdir().unwrap();
-    let double = KubeDouble::start();
-    double.set_faults(Faults {
-        image_pull_error: true,
-        ..Faults::default()
-    });
-    let conn = connect(dir.path(), &double);
-    let settings = fake_runner(dir.path(), "0", 0);
-    let job = submit_step(
-        &conn,
-        &settings,
-        "run-img",
-        "s",
-        "gold/x",
-        &[],
-        &ComputeHints::default(),
-    )
-    .await;
-    let (_events, mut sink) = collector();
-    let outcome = watch::follow(
-        &conn,
-        &job,
-        ResumePoint::default(),
-        &mut sink,
-        None,
-        options(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(outcome.status, RunStatus::Failure);
-    let error = outcome.error.unwrap();
-    assert!(
-        error.contains("cannot pull its image `registry.example/medallion:test` (ErrImagePull)"),
-        "{error}"
-    );
-    // A pod in ImagePullBackOff would wait forever: the Job was deleted.
-    assert!(double.requests().iter().any(|r| r.method == "DELETE"));
-    assert!(double.jobs().is_empty());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_dropped_watch_and_410_gone_and_a_dropped_log_lose_and_repeat_nothing() {
+#[test]
+fn a_dropped_watch_and_410_gone_and_a_dropped_log_lose_and_repeat_nothing() {
     install_crypto();
     let dir = tempfile::tempdir().unwrap();
     let double = KubeDouble::start();
@@ -446,38 +397,20 @@ async fn a_dropped_watch_and_410_gone_and_a_dropped_log_lose_and_repeat_nothing(
         start_delay: Duration::from_millis(200),
         ..Faults::default()
     });
-    let conn = connect(dir.path(), &double);
-    let partitions: Vec<String> = vec!["a".into(), "b".into()];
+    let partitions = ["a", "b"];
     for (i, p) in partitions.iter().enumerate() {
         write_lines(dir.path(), i, &runner_lines("run-w", "s", "gold/x", p, 6));
     }
-    let settings = fake_runner(dir.path(), "0.05", 0);
-    let job = submit_step(
-        &conn,
-        &settings,
-        "run-w",
-        "s",
-        "gold/x",
-        &partitions,
-        &ComputeHints::default(),
-    )
-    .await;
-    let (events, mut sink) = collector();
-    let outcome = watch::follow(
-        &conn,
-        &job,
-        ResumePoint::default(),
-        &mut sink,
-        None,
-        options(),
-    )
-    .await
-    .unwrap();
-    assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.error);
+    let l = launcher(dir.path(), &double, fake_runner(dir.path(), "0.05", 0));
+    let id = l.submit(&step("run-w", &partitions)).unwrap();
+    let driven = Driven::default().until_ended(&l, &id, 2);
+    let status = driven.status.clone().unwrap();
+    assert_eq!(status.phase, JobPhase::Succeeded, "{status:?}");
     assert_eq!(double.watches_dropped(), 1);
-    assert!(outcome.watch_resumes >= 1, "{outcome:?}");
-    assert!(outcome.relists >= 1, "{outcome:?}");
-    // The 410 made the follower list again, then watch from the new version.
+    let (resumes, relists) = l.watch_counts();
+    assert!(resumes >= 1, "resumes {resumes}");
+    assert!(relists >= 1, "relists {relists}");
+    // The 410 made the watcher list again, then watch from the new version.
     let requests = double.requests();
     let pod_requests: Vec<_> = requests
         .iter()
@@ -492,7 +425,7 @@ async fn a_dropped_watch_and_410_gone_and_a_dropped_log_lose_and_repeat_nothing(
         r.query.get("watch").map(String::as_str) == Some("true")
             && r.query.get("allowWatchBookmarks").map(String::as_str) == Some("true")
             && r.query.get("labelSelector").map(String::as_str)
-                == Some(&format!("job-name={}", job.name))
+                == Some(&format!("job-name={}", job_name(&id)))
     }));
     // Each pod's log stream was cut once and resumed.
     let log_requests = requests.iter().filter(|r| r.path.ends_with("/log")).count();
@@ -500,199 +433,85 @@ async fn a_dropped_watch_and_410_gone_and_a_dropped_log_lose_and_repeat_nothing(
         log_requests >= 4,
         "two pods, each followed twice: {log_requests}"
     );
-    let events = events.lock().unwrap();
-    let seqs = protocol_events(&events);
+    // Read by position, nothing is lost and nothing comes twice.
+    let seqs = driven.seqs();
     for s in seqs.values() {
         assert_eq!(s, &(0..8).collect::<Vec<u64>>());
     }
     assert_eq!(seqs.len(), 2);
-    let plain: Vec<_> = events
-        .iter()
-        .filter(|e| matches!(&e.event, RunEvent::Log { message, .. } if message.starts_with("plain text")))
-        .collect();
-    assert_eq!(plain.len(), 2, "plain lines once each");
+    assert_eq!(driven.plain("plain text"), 2, "plain lines once each");
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn cancel_deletes_the_job_with_foreground_propagation() {
+#[test]
+fn reattach_finds_the_job_by_labels_and_resumes_after_the_last_event() {
     install_crypto();
     let dir = tempfile::tempdir().unwrap();
     let double = KubeDouble::start();
-    let conn = connect(dir.path(), &double);
-    write_lines(
-        dir.path(),
-        0,
-        &runner_lines("run-c", "s", "gold/x", "p", 100),
-    );
-    let settings = fake_runner(dir.path(), "0.2", 0);
-    let job = submit_step(
-        &conn,
-        &settings,
-        "run-c",
-        "s",
-        "gold/x",
-        &[],
-        &ComputeHints::default(),
-    )
-    .await;
-    let cancel = Arc::new(AtomicBool::new(false));
-    let (events, mut sink) = collector();
-    let flag = cancel.clone();
-    let seen = events.clone();
-    let canceler = std::thread::spawn(move || {
-        let deadline = std::time::Instant::now() + Duration::from_secs(20);
-        while seen
-            .lock()
-            .unwrap()
-            .iter()
-            .filter(|e| e.seq.is_some())
-            .count()
-            < 2
-        {
-            assert!(
-                std::time::Instant::now() < deadline,
-                "no events before cancel"
-            );
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        flag.store(true, std::sync::atomic::Ordering::Relaxed);
-    });
-    let outcome = watch::follow(
-        &conn,
-        &job,
-        ResumePoint::default(),
-        &mut sink,
-        Some(&cancel),
-        options(),
-    )
-    .await
-    .unwrap();
-    canceler.join().unwrap();
-    assert_eq!(outcome.status, RunStatus::Canceled);
-    let delete = double
-        .requests()
-        .into_iter()
-        .find(|r| r.method == "DELETE")
-        .expect("a DELETE request");
-    assert_eq!(
-        delete.path,
-        format!("/apis/batch/v1/namespaces/data/jobs/{}", job.name)
-    );
-    let body: serde_json::Value = serde_json::from_str(&delete.body).unwrap();
-    assert_eq!(body["propagationPolicy"], "Foreground");
-    assert!(double.jobs().is_empty());
-    double.wait_for(10, "the pod to be gone", |_, pods| pods.is_empty());
-    // Canceling a Job that is already gone is not an error.
-    watch::cancel(&conn, &job).await.unwrap();
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn reattach_finds_the_job_by_labels_and_resumes_after_the_last_event() {
-    install_crypto();
-    let dir = tempfile::tempdir().unwrap();
-    let double = KubeDouble::start();
-    let conn = connect(dir.path(), &double);
-    let partitions: Vec<String> = vec!["a".into(), "b".into()];
+    let partitions = ["a", "b"];
     for (i, p) in partitions.iter().enumerate() {
         write_lines(dir.path(), i, &runner_lines("run-r", "s", "gold/x", p, 8));
     }
-    let settings = fake_runner(dir.path(), "0.1", 0);
-    let job = submit_step(
-        &conn,
-        &settings,
-        "run-r",
-        "s",
-        "gold/x",
-        &partitions,
-        &ComputeHints::default(),
-    )
-    .await;
-    // An unrelated run's Job must not be found.
+    // An unrelated run's Job (the same step) must not be found.
     let other_dir = tempfile::tempdir().unwrap();
     write_lines(
         other_dir.path(),
         0,
         &runner_lines("run-other", "s", "gold/x", "a", 0),
     );
-    let other_settings = fake_runner(other_dir.path(), "0", 0);
-    let _other = submit_step(
-        &conn,
-        &other_settings,
-        "run-other",
-        "s",
-        "gold/x",
-        &[],
-        &ComputeHints::default(),
-    )
-    .await;
+    let other = launcher(
+        other_dir.path(),
+        &double,
+        fake_runner(other_dir.path(), "0", 0),
+    );
+    let other_id = other.submit(&step("run-other", &[])).unwrap();
 
-    // First session: keep events (and the resume point, as the app stores them) until a few
-    // have arrived, then the app "exits" mid-run.
-    let kept: Arc<Mutex<(Vec<PodEvent>, ResumePoint)>> = Arc::default();
-    let session = {
-        let kept = kept.clone();
-        let conn = connect(dir.path(), &double);
-        let job = job.clone();
-        tokio::spawn(async move {
-            let mut sink = move |e: PodEvent| {
-                let mut k = kept.lock().unwrap();
-                k.1.advance(&e);
-                k.0.push(e);
-            };
-            let _ = watch::follow(
-                &conn,
-                &job,
-                ResumePoint::default(),
-                &mut sink,
-                None,
-                options(),
-            )
-            .await;
-        })
-    };
-    let deadline = std::time::Instant::now() + Duration::from_secs(20);
-    while kept
-        .lock()
-        .unwrap()
-        .0
-        .iter()
-        .filter(|e| e.seq.is_some())
-        .count()
-        < 4
-    {
-        assert!(
-            std::time::Instant::now() < deadline,
-            "no events in the first session"
-        );
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    session.abort();
-    let _ = session.await;
-    let (first, resume) = kept.lock().unwrap().clone();
-    assert!(!first.is_empty());
+    // First session: read (and keep the positions, as the run driver stores them) until a few
+    // events have arrived, then the app "exits" mid-run.
+    let first = launcher(dir.path(), &double, fake_runner(dir.path(), "0.1", 0));
+    let id = first.submit(&step("run-r", &partitions)).unwrap();
+    let before = Driven::default().until(&first, &id, 2, |d| {
+        d.seqs().values().map(Vec::len).sum::<usize>() >= 4
+    });
+    drop(first);
+    assert!(!before.lines.is_empty());
 
-    // After the restart: find the run's Job by its labels and carry on.
-    let found = watch::find_jobs(&conn, "customer_analytics", "run-r")
-        .await
-        .unwrap();
-    assert_eq!(found, vec![job.clone()]);
+    // After the restart: a new launcher finds the step's Job by its labels and carries on
+    // from the stored positions.
+    let second = launcher(dir.path(), &double, fake_runner(dir.path(), "0.1", 0));
+    assert_eq!(
+        second
+            .find_submitted("customer_analytics", "run-r", "s1-eks")
+            .unwrap(),
+        Some(id.clone())
+    );
+    assert_ne!(id, other_id);
     let list = double
         .requests()
         .into_iter()
-        .find(|r| r.method == "GET" && r.path == "/apis/batch/v1/namespaces/data/jobs")
+        .find(|r| {
+            r.method == "GET"
+                && r.path == "/apis/batch/v1/namespaces/data/jobs"
+                && r.query
+                    .get("labelSelector")
+                    .is_some_and(|s| s.ends_with("run=run-r"))
+        })
         .unwrap();
     assert_eq!(
         list.query["labelSelector"],
         "medallion.dev/project=customer_analytics,medallion.dev/run=run-r"
     );
-    let (second, mut sink) = collector();
-    let outcome = watch::follow(&conn, &found[0], resume, &mut sink, None, options())
-        .await
-        .unwrap();
-    assert_eq!(outcome.status, RunStatus::Success, "{:?}", outcome.error);
-    let mut all = first;
-    all.extend(second.lock().unwrap().iter().cloned());
-    let seqs = protocol_events(&all);
+    let after = Driven {
+        positions: before.positions.clone(),
+        ..Driven::default()
+    }
+    .until_ended(&second, &id, 2);
+    let status = after.status.clone().unwrap();
+    assert_eq!(status.phase, JobPhase::Succeeded, "{status:?}");
+    let mut all = before;
+    for (child, lines) in after.lines {
+        all.lines.entry(child).or_default().extend(lines);
+    }
+    let seqs = all.seqs();
     for s in seqs.values() {
         assert_eq!(
             s,
@@ -701,11 +520,7 @@ async fn reattach_finds_the_job_by_labels_and_resumes_after_the_last_event() {
         );
     }
     assert_eq!(seqs.len(), 2);
-    let plain = all
-        .iter()
-        .filter(|e| matches!(&e.event, RunEvent::Log { message, .. } if message.starts_with("plain text")))
-        .count();
-    assert_eq!(plain, 2);
+    assert_eq!(all.plain("plain text"), 2);
 }
 
 fn write_project(dir: &Path, resources: &str) -> std::path::PathBuf {
@@ -1102,12 +917,6 @@ fn the_polled_launcher_submits_reads_logs_by_position_and_reports_oom() {
             .all(|r| r.query.get("follow").map(String::as_str) == Some("true"))
     );
     assert!(log_requests.len() >= 4, "{}", log_requests.len());
-    // The actual cost's shape: two pods of the step's requests, measured run times.
-    let shape = l.actual_shape(&id, None, false).unwrap().unwrap();
-    assert_eq!(shape.parallel, 2);
-    assert_eq!(shape.memory_mb, 768);
-    assert!((shape.vcpu - 1.0).abs() < 1e-9);
-    assert!(shape.duration_secs >= 0.0);
     let (resumes, relists) = l.watch_counts();
     assert!(
         resumes >= 1 && relists >= 1,
@@ -1164,19 +973,29 @@ fn the_polled_launcher_cancels_with_foreground_deletion() {
     let l = launcher(dir.path(), &double, fake_runner(dir.path(), "0.2", 0));
     let id = l.submit(&step("run-lc", &[])).unwrap();
     wait_phase(&l, &id, |p| p == JobPhase::Running);
+    // Canceled while the runner is mid-way: some events have been read.
+    let driven = Driven::default().until(&l, &id, 1, |d| {
+        d.seqs().values().map(Vec::len).sum::<usize>() >= 2
+    });
+    assert!(driven.seqs()[&0].len() < 52, "{driven:?}");
     l.cancel(&id).unwrap();
     let delete = double
         .requests()
         .into_iter()
         .find(|r| r.method == "DELETE")
-        .unwrap();
-    assert!(
-        delete.body.contains("\"propagationPolicy\":\"Foreground\""),
-        "{}",
-        delete.body
+        .expect("a DELETE request");
+    assert_eq!(
+        delete.path,
+        format!("/apis/batch/v1/namespaces/data/jobs/{}", job_name(&id))
     );
+    let body: serde_json::Value = serde_json::from_str(&delete.body).unwrap();
+    assert_eq!(body["propagationPolicy"], "Foreground");
+    assert!(double.jobs().is_empty());
+    double.wait_for(10, "the pod to be gone", |_, pods| pods.is_empty());
     let s = l.status(&id).unwrap();
     assert_eq!(s.phase, JobPhase::Stopped);
+    // Canceling a Job that is already gone is not an error.
+    l.cancel(&id).unwrap();
 }
 
 // ---------------------------------------------------------------- end to end, real runner

@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use super::{BackendError, materialization_path};
+use super::BackendError;
 use crate::model::{AssetKey, AssetMaterialization};
 
 /// Where materializations live. Runs write and read through this one interface: local Parquet
@@ -216,4 +216,22 @@ pub(super) fn scan_materialization(m: &AssetMaterialization) -> PolarsResult<Laz
         PlRefPath::new(m.location.as_str()),
         ScanArgsParquet::default(),
     )
+}
+
+/// The directory of a partition's materializations under an asset's (`_` when unpartitioned).
+pub fn partition_dir(partition: Option<&str>) -> String {
+    partition.map_or_else(|| "_".to_owned(), |p| p.replace(['/', '\\'], "_"))
+}
+
+/// Where a run writes an asset's materialization.
+pub fn materialization_path(
+    store_dir: &Path,
+    asset: &AssetKey,
+    partition: Option<&str>,
+    run_id: &str,
+) -> PathBuf {
+    store_dir
+        .join(asset.as_str())
+        .join(partition_dir(partition))
+        .join(format!("{run_id}.parquet"))
 }

@@ -10,7 +10,9 @@ use serde::Serialize;
 
 use super::gate::{self, Block};
 use super::{EngineError, RunPlan, data_version, definition_hash, source};
-use crate::model::{AssetDefinition, AssetGraph, AssetKey, AssetMaterialization, AssetSpec};
+use crate::model::{
+    AssetDefinition, AssetGraph, AssetKey, AssetMaterialization, AssetSpec, Project,
+};
 
 /// What a run of a plan would do with one asset, decided without reading any data.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -250,4 +252,29 @@ enum Unpredictable {
     UpstreamRuns { upstream: AssetKey },
     #[error("upstream {upstream} has no materialization")]
     UpstreamMissing { upstream: AssetKey },
+}
+
+/// The assets of `selection` in dependency order (upstream first).
+pub fn ordered_steps(
+    project: &Project,
+    selection: &BTreeSet<AssetKey>,
+) -> Result<Vec<AssetKey>, EngineError> {
+    let graph = AssetGraph::build(project);
+    let order = graph.topological_order().map_err(|cycles| {
+        EngineError::Cycle(
+            cycles
+                .first()
+                .map(|c| {
+                    c.iter()
+                        .map(AssetKey::as_str)
+                        .collect::<Vec<_>>()
+                        .join(" → ")
+                })
+                .unwrap_or_default(),
+        )
+    })?;
+    Ok(order
+        .into_iter()
+        .filter(|k| selection.contains(k))
+        .collect())
 }

@@ -11,10 +11,10 @@ use std::time::Instant;
 use polars::prelude::DataFrame;
 
 use super::fetch::{self, SourceFetcher};
-use super::io::IoManager;
+use super::io::{IoManager, LocalIo};
 use super::scheduler::{Finished, Launch, RunContext, Scheduler};
 use super::step::{Inputs, Step, panic_message};
-use super::{EngineError, RunPlan, memory, route_polars_warnings};
+use super::{EngineError, RunPlan, memory};
 use crate::model::{AssetKey, LogLevel, RunEvent, RunStatus, StepOutcome};
 
 /// What a step's thread sends the run loop.
@@ -165,4 +165,47 @@ fn refuse_run(plan: &RunPlan, reason: &str, emit: &mut dyn FnMut(RunEvent)) -> R
         error: Some(reason.to_owned()),
     });
     RunStatus::Failure
+}
+
+/// How many independent steps run at once by default: polars already uses every core inside a
+/// step, so a little concurrency covers I/O and single-threaded parts without multiplying memory.
+pub fn default_parallelism() -> usize {
+    std::thread::available_parallelism().map_or(2, |n| n.get().clamp(2, 4))
+}
+
+/// Runs a plan, reporting every event through `emit`. Independent steps run concurrently (up to
+/// [`default_parallelism`]) unless a step's estimated size would not fit beside others, in which
+/// case it runs alone. Cancellation is checked before each step starts; a canceled step leaves
+/// no materialization behind.
+pub fn execute(plan: &RunPlan, emit: &mut dyn FnMut(RunEvent), cancel: &AtomicBool) -> RunStatus {
+    execute_with(plan, &fetch::NoFetcher, emit, cancel)
+}
+
+/// [`execute`] reading sources behind a resource (S3, Postgres, HTTP) through `fetcher`.
+pub fn execute_with(
+    plan: &RunPlan,
+    fetcher: &dyn fetch::SourceFetcher,
+    emit: &mut dyn FnMut(RunEvent),
+    cancel: &AtomicBool,
+) -> RunStatus {
+    let io = LocalIo {
+        root: plan.store_dir.clone(),
+    };
+    execute_io(plan, &io, fetcher, emit, cancel, default_parallelism())
+}
+
+/// polars prints its warnings straight to stderr. A deprecation inside polars itself (its SQL
+/// layer casts a `DATE '…'` literal from a string, which polars has deprecated) is no business of
+/// the user's terminal: deprecations go to the debug log (`-vv`), other polars warnings to the
+/// warning log, both through `tracing` like the rest of Medallion's output.
+pub fn route_polars_warnings() {
+    static ONCE: std::sync::Once = std::sync::Once::new();
+    ONCE.call_once(|| {
+        polars::error::set_warning_function(|message, kind| match kind {
+            polars::error::PolarsWarning::Deprecation => {
+                tracing::debug!(target: "medallion::engine::polars", "polars deprecation: {message}");
+            }
+            other => tracing::warn!(target: "medallion::engine::polars", "polars {other:?}: {message}"),
+        });
+    });
 }

@@ -1,7 +1,8 @@
-//! EKS as a polled launcher: submit a step's Job, read its state and each pod's log from a
-//! position, cancel it — the shape the run orchestration drives every remote tier through.
-//! (The streaming [`super::watch::follow`] is the live path; this one suits an orchestrator
-//! that stores a position after every read and may restart between reads.)
+//! EKS as a launcher: submit a step's Job, read its state and each pod's log from a position,
+//! cancel it — the shape the run orchestration drives every remote tier through, and the only
+//! way Medallion follows a Job: one pod watcher per Job (`super::pods`) feeds every status and
+//! log read, and the orchestrator stores a position after every read, so it may restart
+//! between reads and carry on.
 //!
 //! Calls block: the launcher owns a small tokio runtime (a kube client is bound to the runtime
 //! it was made on) and runs each call on it from a helper thread, so callers may be plain
@@ -17,12 +18,12 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::Api;
 
 use super::EksTarget;
+use super::api::{JobRef, cancel, find_jobs, submit};
 use super::connection::EksConnection;
 use super::job::JobSettings;
 use super::job::{CONTAINER, StepJob, build_job};
 use super::logs::{LogMsg, follow_pod_log};
-use super::pods::{SharedView, watch_job_pods};
-use super::watch::{JobRef, PodState, cancel, find_jobs, pod_index, pod_state, pod_usage, submit};
+use super::pods::{PodState, SharedView, pod_index, pod_state, watch_job_pods};
 use crate::compute::SecretSource;
 use crate::compute::error::{ComputeError, ErrorKind};
 use crate::compute::launch::{LaunchSpec, Launcher, LogRead, RemotePhase, RemoteState};
@@ -212,26 +213,6 @@ impl EksLauncher {
             }
             std::thread::sleep(std::time::Duration::from_millis(20));
         }
-    }
-
-    /// The shape of a Job's pods for the cost model ([`crate::compute::cost::run_cost`]):
-    /// their requests and measured container start and end times, as last seen.
-    ///
-    /// # Errors
-    /// When the pods cannot be listed.
-    pub fn actual_shape(
-        &self,
-        remote: &str,
-        node_type: Option<&str>,
-        spot: bool,
-    ) -> Result<Option<crate::compute::cost::RunShape>, ComputeError> {
-        let (namespace, name) = split_remote_id(remote)?;
-        let usage: Vec<_> = self
-            .pods_of(remote, namespace, name)?
-            .iter()
-            .map(pod_usage)
-            .collect();
-        Ok(super::cost::actual_shape(&usage, node_type, spot))
     }
 
     /// Stops watching a Job's pods (it has finished, or was canceled); its last view stays.

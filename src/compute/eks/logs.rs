@@ -1,5 +1,5 @@
 //! Following one pod's log: `GET …/pods/{pod}/log?container=main&follow=true`, one message per
-//! line to the step's follower, skipping the lines it has already read (a resumed follow starts
+//! line to the launcher's log buffer, skipping the lines it has already read (a resumed follow starts
 //! from the beginning of the log, so the position is a line count).
 
 use futures::{AsyncBufReadExt, TryStreamExt};
@@ -15,13 +15,11 @@ use crate::compute::error::{ComputeError, ErrorKind};
 #[derive(Debug)]
 pub(crate) enum LogMsg {
     Line {
-        pod: String,
         line: String,
     },
     /// The log stream ended: cleanly (`error` is `None`: the container ended, or the server
     /// closed a finished log) or not (a dropped connection, an API error).
     Ended {
-        pod: String,
         error: Option<String>,
         /// Whether the pod was known to be finished when this follow began (then a clean end
         /// means the whole log was read).
@@ -58,14 +56,7 @@ pub(crate) async fn follow_pod_log(
             if seen <= skip {
                 continue;
             }
-            if tx
-                .send(LogMsg::Line {
-                    pod: pod.clone(),
-                    line,
-                })
-                .await
-                .is_err()
-            {
+            if tx.send(LogMsg::Line { line }).await.is_err() {
                 // The follower is gone (the step finished or was canceled).
                 return Ok(());
             }
@@ -75,7 +66,6 @@ pub(crate) async fn follow_pod_log(
     .await;
     let _ = tx
         .send(LogMsg::Ended {
-            pod,
             error: result.err().map(|e| e.to_string()),
             began_after_finish,
         })

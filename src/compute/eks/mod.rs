@@ -7,25 +7,25 @@
 //! - [`connection`]: a cluster from a kubeconfig context (exec credential plugins included) or an
 //!   EKS cluster name (`DescribeCluster` + the [`token`] EKS expects), with endpoint/CA overrides.
 //! - [`job`]: the Job for a step: labels, Indexed completions, node selection, requests/limits.
-//! - [`watch`]: follows the Job's pods (list + watch, resuming from the last resourceVersion,
-//!   relisting on 410 Gone) and their logs ([`logs`]), turning runner lines into run events and
-//!   pod failures into one-sentence messages; cancel and reattach.
-//! - [`cost`]: the actual cost from the pods' requests and start/end times, by the planner's
-//!   model ([`crate::compute::cost`]).
+//! - [`api`]: the Job API calls — create, delete (foreground), find a run's Jobs by labels.
+//! - [`launcher`]: the one way the app drives a step on a cluster ([`EksLauncher`], behind the
+//!   [`crate::compute::launch::Launcher`] trait): submit, status, each pod's log from a stored
+//!   position, cancel. Its pod watcher and what a pod's status means are in `pods` (list +
+//!   watch, resuming from the last resourceVersion, relisting on 410 Gone; failures as one
+//!   sentence each); pod logs are streamed by [`logs`].
 
+pub mod api;
 pub mod connection;
-pub mod cost;
 pub mod job;
 pub mod launcher;
 pub mod logs;
 mod pods;
 pub mod token;
-pub mod watch;
 
+pub use api::JobRef;
 pub use connection::{ClusterOverrides, ClusterSource, EksConnection};
 pub use job::{JobSettings, StepJob, build_job};
 pub use launcher::{EksLauncher, EksStep, JobPhase, JobStatus, PodLogRead};
-pub use watch::{FollowOutcome, JobRef, PodEvent, PodUsage, ResumePoint};
 
 use crate::compute::SecretSource;
 use crate::compute::error::{ComputeError, ErrorKind};

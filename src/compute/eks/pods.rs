@@ -1,7 +1,11 @@
-//! A live view of one Job's pods for the polled launcher: list them, then watch from the
+//! A step's pods: the one pod watcher of the EKS launcher, and what a pod's status means.
+//!
+//! [`watch_job_pods`] keeps a live view of one Job's pods: it lists them, then watches from the
 //! list's `resourceVersion` (with bookmarks); a watch that ends or drops is resumed from the
 //! last version seen, a `410 Gone` lists again. The launcher's status and log reads look at
-//! this view instead of listing pods on every poll.
+//! this view instead of listing pods on every poll. [`pod_state`] turns a pod's status into a
+//! [`PodState`], failures as one sentence each (`OOMKilled`, image pull errors, evictions, exit
+//! codes).
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -13,8 +17,9 @@ use k8s_openapi::api::core::v1::Pod;
 use kube::api::{ListParams, WatchEvent, WatchParams};
 use kube::{Api, ResourceExt};
 
+use super::api::JobRef;
 use super::connection::EksConnection;
-use super::watch::WATCH_TIMEOUT_SECS;
+use super::job::CONTAINER;
 use crate::compute::error::ComputeError;
 
 /// What the watcher has seen.
@@ -31,6 +36,21 @@ pub(crate) struct PodView {
 }
 
 pub(crate) type SharedView = Arc<Mutex<PodView>>;
+
+/// How long one watch request may stay open (the server closes it then; we resume).
+pub const WATCH_TIMEOUT_SECS: u32 = 290;
+/// The annotation (and label) the Job controller puts on an Indexed Job's pods.
+pub const COMPLETION_INDEX_ANNOTATION: &str = "batch.kubernetes.io/job-completion-index";
+
+/// Waiting reasons that never resolve by themselves.
+const FATAL_WAITING: [&str; 6] = [
+    "ErrImagePull",
+    "ImagePullBackOff",
+    "InvalidImageName",
+    "CreateContainerConfigError",
+    "CreateContainerError",
+    "RunContainerError",
+];
 
 /// How long to wait before retrying a failed list or watch request.
 const RETRY_AFTER: Duration = Duration::from_millis(300);
@@ -137,5 +157,288 @@ pub(crate) async fn watch_job_pods(
                 }
             }
         }
+    }
+}
+
+/// What a pod's status says, for the launcher's status and log reads.
+#[derive(Debug, Clone, PartialEq)]
+pub(crate) enum PodState {
+    /// Not started yet; `note` is a reason worth one warning (unschedulable).
+    Pending {
+        note: Option<String>,
+    },
+    Running,
+    Succeeded,
+    /// Finished with a failure sentence; `ran` says whether the container ever ran (has a log).
+    Failed {
+        message: String,
+        ran: bool,
+    },
+}
+
+pub(crate) fn pod_index(pod: &Pod) -> usize {
+    let from = |m: Option<&BTreeMap<String, String>>| {
+        m.and_then(|m| m.get(COMPLETION_INDEX_ANNOTATION))
+            .and_then(|v| v.parse::<usize>().ok())
+    };
+    from(pod.metadata.annotations.as_ref())
+        .or_else(|| from(pod.metadata.labels.as_ref()))
+        .unwrap_or(0)
+}
+
+fn memory_limit(pod: &Pod) -> Option<String> {
+    pod.spec
+        .as_ref()?
+        .containers
+        .iter()
+        .find(|c| c.name == CONTAINER)?
+        .resources
+        .as_ref()?
+        .limits
+        .as_ref()?
+        .get("memory")
+        .map(|q| q.0.clone())
+}
+
+/// Reads a pod's status into a [`PodState`] with failures as one sentence each.
+pub(crate) fn pod_state(pod: &Pod, job: &JobRef) -> PodState {
+    let name = pod.name_any();
+    let index = pod_index(pod);
+    let who = match job.partition(index) {
+        Some(p) => format!("pod {name} (partition {p})"),
+        None if job.completions() > 1 => format!("pod {name} (completion index {index})"),
+        None => format!("pod {name}"),
+    };
+    let status = pod.status.clone().unwrap_or_default();
+    let container = status.container_statuses.as_ref().and_then(|cs| {
+        cs.iter()
+            .find(|c| c.name == CONTAINER)
+            .or_else(|| cs.first())
+    });
+    if let Some(c) = container {
+        let state = c.state.clone().unwrap_or_default();
+        if let Some(t) = state.terminated {
+            if t.exit_code == 0 {
+                return PodState::Succeeded;
+            }
+            let reason = t.reason.unwrap_or_default();
+            let message = if reason == "OOMKilled" {
+                format!(
+                    "{who} was OOMKilled: the runner needed more memory than its {} limit; raise memory_mb on the asset",
+                    memory_limit(pod).unwrap_or_else(|| "container".to_owned())
+                )
+            } else {
+                let detail = t
+                    .message
+                    .filter(|m| !m.trim().is_empty())
+                    .map(|m| format!(": {}", m.trim()))
+                    .unwrap_or_default();
+                format!(
+                    "{who} failed: the runner exited with code {}{}{detail}",
+                    t.exit_code,
+                    if reason.is_empty() || reason == "Error" {
+                        String::new()
+                    } else {
+                        format!(" ({reason})")
+                    }
+                )
+            };
+            return PodState::Failed { message, ran: true };
+        }
+        if let Some(w) = state.waiting {
+            let reason = w.reason.unwrap_or_default();
+            if FATAL_WAITING.contains(&reason.as_str()) {
+                let detail = w
+                    .message
+                    .map(|m| format!(": {}", m.trim()))
+                    .unwrap_or_default();
+                let message = if reason.contains("Image") {
+                    format!(
+                        "{who} cannot pull its image `{}` ({reason}){detail}",
+                        c.image
+                    )
+                } else {
+                    format!("{who} cannot start its container ({reason}){detail}")
+                };
+                return PodState::Failed {
+                    message,
+                    ran: false,
+                };
+            }
+        }
+        if state.running.is_some() {
+            return PodState::Running;
+        }
+    }
+    match status.phase.as_deref() {
+        Some("Succeeded") => PodState::Succeeded,
+        Some("Failed") => {
+            let reason = status.reason.unwrap_or_default();
+            let detail = status
+                .message
+                .map(|m| format!(": {}", m.trim()))
+                .unwrap_or_default();
+            let message = if reason == "Evicted" {
+                format!("{who} was evicted from its node{detail}")
+            } else if reason.is_empty() {
+                format!("{who} failed{detail}")
+            } else {
+                format!("{who} failed ({reason}){detail}")
+            };
+            PodState::Failed {
+                message,
+                ran: container.is_some_and(|c| c.started.unwrap_or(false)),
+            }
+        }
+        _ => {
+            let note = status
+                .conditions
+                .unwrap_or_default()
+                .into_iter()
+                .find(|c| c.type_ == "PodScheduled" && c.status == "False")
+                .map(|c| {
+                    format!(
+                        "{who} is waiting for a node{}",
+                        c.message.map(|m| format!(": {m}")).unwrap_or_default()
+                    )
+                });
+            PodState::Pending { note }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(partitions: &[&str]) -> JobRef {
+        JobRef {
+            namespace: "data".into(),
+            name: "mdl-x".into(),
+            run_id: "r".into(),
+            step_id: "s".into(),
+            partitions: partitions.iter().map(|p| (*p).to_owned()).collect(),
+            completions: partitions.len().max(1),
+        }
+    }
+
+    fn pod(index: usize, status: &serde_json::Value) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": format!("mdl-x-{index}-abcde"),
+                "annotations": {COMPLETION_INDEX_ANNOTATION: index.to_string()}},
+            "spec": {"containers": [{"name": "main", "image": "img:1",
+                "resources": {"requests": {"cpu": "500m", "memory": "1Gi"},
+                              "limits": {"memory": "1Gi"}}}]},
+            "status": status,
+        }))
+        .unwrap()
+    }
+
+    fn container(state: &serde_json::Value) -> serde_json::Value {
+        serde_json::json!([{"name": "main", "image": "img:1", "imageID": "", "ready": false,
+            "restartCount": 0, "state": state}])
+    }
+
+    fn failed(p: &Pod, j: &JobRef) -> String {
+        match pod_state(p, j) {
+            PodState::Failed { message, .. } => message,
+            other => panic!("not failed: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn pod_failures_read_as_one_sentence() {
+        let j = job(&["2024-01-01", "2024-01-02"]);
+        let oom = pod(
+            1,
+            &serde_json::json!({"phase": "Failed", "containerStatuses": container(
+                &serde_json::json!({"terminated": {"exitCode": 137, "reason": "OOMKilled"}}))}),
+        );
+        assert_eq!(
+            failed(&oom, &j),
+            "pod mdl-x-1-abcde (partition 2024-01-02) was OOMKilled: the runner needed more memory than its 1Gi limit; raise memory_mb on the asset"
+        );
+        let exit = pod(
+            0,
+            &serde_json::json!({"phase": "Failed", "containerStatuses": container(
+                &serde_json::json!({"terminated": {"exitCode": 3, "reason": "Error"}}))}),
+        );
+        assert_eq!(
+            failed(&exit, &j),
+            "pod mdl-x-0-abcde (partition 2024-01-01) failed: the runner exited with code 3"
+        );
+        let evicted = pod(
+            0,
+            &serde_json::json!({"phase": "Failed", "reason": "Evicted",
+                "message": "The node was low on resource: ephemeral-storage."}),
+        );
+        assert_eq!(
+            failed(&evicted, &j),
+            "pod mdl-x-0-abcde (partition 2024-01-01) was evicted from its node: The node was low on resource: ephemeral-storage."
+        );
+        let pull = pod(
+            0,
+            &serde_json::json!({"phase": "Pending", "containerStatuses": container(
+                &serde_json::json!({"waiting": {"reason": "ImagePullBackOff",
+                    "message": "Back-off pulling image \"img:1\""}}))}),
+        );
+        assert!(failed(&pull, &j).contains("cannot pull its image `img:1` (ImagePullBackOff)"));
+        let first_pull = pod(
+            0,
+            &serde_json::json!({"phase": "Pending", "containerStatuses": container(
+                &serde_json::json!({"waiting": {"reason": "ErrImagePull",
+                    "message": "failed to pull and unpack image \"img:1\": not found"}}))}),
+        );
+        assert!(
+            failed(&first_pull, &j).contains("cannot pull its image `img:1` (ErrImagePull)"),
+            "{}",
+            failed(&first_pull, &j)
+        );
+        assert!(matches!(
+            pod_state(&first_pull, &j),
+            PodState::Failed { ran: false, .. }
+        ));
+        let secret = pod(
+            0,
+            &serde_json::json!({"phase": "Pending", "containerStatuses": container(
+                &serde_json::json!({"waiting": {"reason": "CreateContainerConfigError",
+                    "message": "secret \"aws\" not found"}}))}),
+        );
+        assert!(failed(&secret, &j).contains(
+            "cannot start its container (CreateContainerConfigError): secret \"aws\" not found"
+        ));
+    }
+
+    #[test]
+    fn pending_running_and_done_pods() {
+        let j = job(&[]);
+        let unschedulable = pod(
+            0,
+            &serde_json::json!({"phase": "Pending", "conditions": [{"type": "PodScheduled",
+                "status": "False", "reason": "Unschedulable",
+                "message": "0/3 nodes are available: 3 Insufficient memory."}]}),
+        );
+        assert_eq!(
+            pod_state(&unschedulable, &j),
+            PodState::Pending {
+                note: Some(
+                    "pod mdl-x-0-abcde is waiting for a node: 0/3 nodes are available: 3 Insufficient memory."
+                        .into()
+                )
+            }
+        );
+        let running = pod(
+            0,
+            &serde_json::json!({"phase": "Running", "containerStatuses": container(
+                &serde_json::json!({"running": {"startedAt": "2026-01-01T00:00:00Z"}}))}),
+        );
+        assert_eq!(pod_state(&running, &j), PodState::Running);
+        let done = pod(
+            0,
+            &serde_json::json!({"phase": "Succeeded", "containerStatuses": container(
+                &serde_json::json!({"terminated": {"exitCode": 0, "reason": "Completed"}}))}),
+        );
+        assert_eq!(pod_state(&done, &j), PodState::Succeeded);
+        assert_eq!(pod_index(&pod(7, &serde_json::json!({}))), 7);
     }
 }
