@@ -115,7 +115,7 @@ fn submit_with(
         .map(|(i, s)| RemoteStepRow {
             position: i as u32,
             step_id: format!("s{}-{}", i + 1, s.tier),
-            tier: s.tier.as_str().to_owned(),
+            tier: s.tier,
             tier_reason: s.reason.clone(),
             assets: s.assets.clone(),
             partitions: s.partitions.clone(),
