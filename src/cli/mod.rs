@@ -3,8 +3,11 @@
 
 mod bench;
 mod plan;
+mod project;
 mod remote;
+mod resource;
 mod run;
+mod target;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -12,7 +15,7 @@ use std::process::ExitCode;
 
 use clap::{Parser, Subcommand, ValueEnum};
 
-use crate::app::{self, AppError};
+use crate::app;
 use crate::model::{Diagnostic, DiagnosticSeverity};
 
 /// Exit code: everything succeeded.
@@ -406,85 +409,17 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             replace,
             force,
             format,
-        } => {
-            let ws_path = app::workspace_path(workspace)?;
-            let mut ws = app::open_workspace(&ws_path)?;
-            match app::import_project(&mut ws, &path, replace, force) {
-                Ok(report) => {
-                    match format {
-                        OutputFormat::Json => print_json(&report)?,
-                        OutputFormat::Text => {
-                            print_diagnostics(&report.diagnostics);
-                            println!("{}", report.describe(Some(&ws_path)));
-                            if report.edited_since_import {
-                                println!(
-                                    "note: edits made in the workspace after the project's last import were replaced"
-                                );
-                            }
-                        }
-                    }
-                    Ok(EXIT_OK)
-                }
-                Err(AppError::Invalid {
-                    name,
-                    errors,
-                    diagnostics,
-                }) => {
-                    match format {
-                        OutputFormat::Json => print_json(&serde_json::json!({
-                            "project": name, "imported": false, "errors": errors, "diagnostics": diagnostics,
-                        }))?,
-                        OutputFormat::Text => {
-                            print_diagnostics(&diagnostics);
-                            eprintln!(
-                                "error: project `{name}` has {errors} error(s); not imported (use --force to import anyway)"
-                            );
-                        }
-                    }
-                    Ok(EXIT_BAD_INPUT)
-                }
-                Err(e) => Err(e.into()),
-            }
-        }
+        } => project::import(
+            &app::workspace_path(workspace)?,
+            &path,
+            replace,
+            force,
+            format,
+        ),
         Command::Export { name, path, format } => {
-            let ws = app::open_workspace(&app::workspace_path(workspace)?)?;
-            let project = app::export_project(&ws, &name, &path)?;
-            match format {
-                OutputFormat::Json => print_json(&serde_json::json!({
-                    "project": project.name, "path": path, "assets": project.assets.len(),
-                }))?,
-                OutputFormat::Text => {
-                    println!(
-                        "exported `{}` ({} assets) to {}",
-                        project.name,
-                        project.assets.len(),
-                        path.display()
-                    );
-                }
-            }
-            Ok(EXIT_OK)
+            project::export(&app::workspace_path(workspace)?, &name, &path, format)
         }
-        Command::List { format } => {
-            let ws = app::open_workspace(&app::workspace_path(workspace)?)?;
-            let projects = app::list_projects(&ws)?;
-            match format {
-                OutputFormat::Json => print_json(&projects)?,
-                OutputFormat::Text => {
-                    if projects.is_empty() {
-                        println!(
-                            "no projects in the workspace; add one with `medallion import PATH`"
-                        );
-                    }
-                    for p in projects {
-                        println!(
-                            "{:<32} {:>6} assets  rev {:<4} {}  {}",
-                            p.name, p.assets, p.revision, p.updated_at, p.description
-                        );
-                    }
-                }
-            }
-            Ok(EXIT_OK)
-        }
+        Command::List { format } => project::list(&app::workspace_path(workspace)?, format),
         Command::Materialize {
             project,
             select,
@@ -576,103 +511,20 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             dry_run,
             format,
         ),
-        Command::Report { run_id, html, json } => {
-            let ws = app::open_workspace(&app::workspace_path(workspace)?)?;
-            let report = app::report::build(&ws, &run_id)?;
-            if let Some(path) = &html {
-                std::fs::write(path, app::report::to_html(&report)).map_err(|e| {
-                    anyhow::anyhow!("{}", crate::model::clip::write_failure(path, &e))
-                })?;
-                println!("wrote {}", path.display());
-            }
-            if let Some(path) = &json {
-                let text = serde_json::to_string_pretty(&report)?;
-                std::fs::write(path, text + "\n").map_err(|e| {
-                    anyhow::anyhow!("{}", crate::model::clip::write_failure(path, &e))
-                })?;
-                println!("wrote {}", path.display());
-            }
-            Ok(EXIT_OK)
-        }
+        Command::Report { run_id, html, json } => run::report(
+            &app::workspace_path(workspace)?,
+            &run_id,
+            html.as_deref(),
+            json.as_deref(),
+        ),
         Command::SampleData {
             customers,
             seed,
             dir,
-        } => {
-            let (c, o) = app::write_sample_data(&dir, customers, seed).map_err(|e| {
-                if crate::model::clip::is_disk_full(&e) {
-                    anyhow::anyhow!("{}", crate::model::clip::disk_full(&dir))
-                } else {
-                    anyhow::anyhow!("cannot write sample data to {}: {e}", dir.display())
-                }
-            })?;
-            println!(
-                "wrote {} ({c} rows) and {} ({o} rows)",
-                dir.join("customers.csv").display(),
-                dir.join("orders.csv").display()
-            );
-            Ok(EXIT_OK)
-        }
-        Command::Secret { action } => secret(&action),
-        Command::Resource {
-            action: ResourceCommand::List { project, format },
-        } => {
-            let mut ws = app::open_workspace(&app::workspace_path(workspace)?)?;
-            let stored = match run::resolve_target(&mut ws, &project)? {
-                Ok(s) => s,
-                Err(code) => return Ok(code),
-            };
-            let statuses = app::connections::resource_statuses(&stored.project);
-            let missing = statuses
-                .iter()
-                .flat_map(|r| &r.secrets)
-                .filter(|s| !s.available)
-                .count();
-            match format {
-                OutputFormat::Json => print_json(&statuses)?,
-                OutputFormat::Text => {
-                    if statuses.is_empty() {
-                        println!("project `{}` has no resources", stored.project.name);
-                    }
-                    for r in &statuses {
-                        println!("{:<24} {:<9} {}", r.name, r.kind, r.description);
-                        for s in &r.secrets {
-                            match &s.problem {
-                                None => println!("    {}: {} (set)", s.field, s.reference),
-                                Some(p) => println!("    {}: {} — {p}", s.field, s.reference),
-                            }
-                        }
-                    }
-                }
-            }
-            Ok(if missing == 0 { EXIT_OK } else { EXIT_FAILED })
-        }
-        Command::Resource {
-            action:
-                ResourceCommand::Test {
-                    project,
-                    resource,
-                    format,
-                },
-        } => {
-            let mut ws = app::open_workspace(&app::workspace_path(workspace)?)?;
-            let stored = match run::resolve_target(&mut ws, &project)? {
-                Ok(s) => s,
-                Err(code) => return Ok(code),
-            };
-            let result = app::connections::test_connection(&stored.project, &resource);
-            match format {
-                OutputFormat::Json => print_json(&serde_json::json!({
-                    "resource": resource,
-                    "ok": result.is_ok(),
-                    "message": match &result { Ok(m) | Err(m) => m },
-                }))?,
-                OutputFormat::Text => match &result {
-                    Ok(m) => println!("{resource}: {m}"),
-                    Err(m) => eprintln!("error: {m}"),
-                },
-            }
-            Ok(if result.is_ok() { EXIT_OK } else { EXIT_FAILED })
+        } => sample_data(&dir, customers, seed),
+        Command::Secret { action } => resource::secret(&action),
+        Command::Resource { action } => {
+            resource::resource(&app::workspace_path(workspace)?, action)
         }
         Command::Plan {
             project,
@@ -725,78 +577,21 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
     }
 }
 
-fn secret(action: &SecretCommand) -> anyhow::Result<u8> {
-    match action {
-        SecretCommand::Set { name, format } => {
-            if !app::connections::is_valid_secret_name(name) {
-                eprintln!(
-                    "error: `{name}` is not a valid secret name: use letters, digits, `_`, `-` or `.`"
-                );
-                return Ok(EXIT_BAD_INPUT);
-            }
-            let value = read_secret_value(name)?;
-            app::connections::secret_set(name, &value)?;
-            match format {
-                OutputFormat::Json => {
-                    print_json(&serde_json::json!({"name": name, "stored": true}))?;
-                }
-                OutputFormat::Text => println!(
-                    "stored secret `{name}` in the OS keyring; refer to it as {{ keyring = \"{name}\" }}"
-                ),
-            }
-            Ok(EXIT_OK)
+/// `medallion sample-data`: the example workload's inputs, written into `dir`.
+fn sample_data(dir: &std::path::Path, customers: u64, seed: u64) -> anyhow::Result<u8> {
+    let (c, o) = app::write_sample_data(dir, customers, seed).map_err(|e| {
+        if crate::model::clip::is_disk_full(&e) {
+            anyhow::anyhow!("{}", crate::model::clip::disk_full(dir))
+        } else {
+            anyhow::anyhow!("cannot write sample data to {}: {e}", dir.display())
         }
-        SecretCommand::List { format } => {
-            let names = app::connections::secret_list()?;
-            match format {
-                OutputFormat::Json => print_json(&names)?,
-                OutputFormat::Text => {
-                    if names.is_empty() {
-                        println!("no secrets stored; add one with `medallion secret set NAME`");
-                    }
-                    for n in names {
-                        println!("{n}");
-                    }
-                }
-            }
-            Ok(EXIT_OK)
-        }
-        SecretCommand::Delete { name, format } => {
-            let existed = app::connections::secret_delete(name)?;
-            match format {
-                OutputFormat::Json => {
-                    print_json(&serde_json::json!({"name": name, "deleted": existed}))?;
-                }
-                OutputFormat::Text if existed => println!("deleted secret `{name}`"),
-                OutputFormat::Text => eprintln!("no secret named `{name}` was stored"),
-            }
-            Ok(if existed { EXIT_OK } else { EXIT_FAILED })
-        }
-    }
-}
-
-/// A secret value from stdin: typed without echo on a terminal, else the whole input with one
-/// trailing line end removed. Never from the command line, where shells and `ps` keep it.
-fn read_secret_value(name: &str) -> anyhow::Result<String> {
-    use std::io::{IsTerminal, Read as _};
-    let value = if std::io::stdin().is_terminal() {
-        rpassword::prompt_password(format!("value for secret `{name}` (not shown): "))
-            .map_err(|e| anyhow::anyhow!("cannot read the value from the terminal: {e}"))?
-    } else {
-        let mut text = String::new();
-        std::io::stdin()
-            .read_to_string(&mut text)
-            .map_err(|e| anyhow::anyhow!("cannot read the value from stdin: {e}"))?;
-        let trimmed = text
-            .strip_suffix("\r\n")
-            .or_else(|| text.strip_suffix('\n'))
-            .unwrap_or(&text);
-        trimmed.to_owned()
-    };
-    if value.is_empty() {
-        anyhow::bail!("the value for secret `{name}` is empty; nothing was stored");
-    }
-    Ok(value)
+    })?;
+    println!(
+        "wrote {} ({c} rows) and {} ({o} rows)",
+        dir.join("customers.csv").display(),
+        dir.join("orders.csv").display()
+    );
+    Ok(EXIT_OK)
 }
 
 fn validate(path: &std::path::Path, format: OutputFormat) -> anyhow::Result<u8> {

@@ -5,7 +5,7 @@ use std::path::Path;
 
 use clap::ValueEnum;
 
-use super::run::resolve_target;
+use super::target::resolve_target;
 use super::{EXIT_BAD_INPUT, EXIT_OK, OutputFormat, print_json};
 use crate::app::plan::{
     RunShape, format_duration, format_memory, format_usd, format_vcpu, tier_name,

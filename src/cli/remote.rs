@@ -174,80 +174,25 @@ pub fn run(workspace: Option<PathBuf>, command: RemoteCommand) -> anyhow::Result
             force,
             detach,
             format,
-        } => {
-            let stored = match super::run::resolve_target(&mut ws, &project)? {
-                Ok(s) => s,
-                Err(code) => return Ok(code),
-            };
-            let tier = match tier.as_deref().map(parse_tier).transpose() {
-                Ok(t) => t,
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return Ok(EXIT_BAD_INPUT);
-                }
-            };
-            let mut partitions = partition;
-            if let Some(range) = partition_range {
-                let Some((from, to)) = range.split_once("..") else {
-                    eprintln!("error: --partition-range takes FROM..TO");
-                    return Ok(EXIT_BAD_INPUT);
-                };
-                let selected = app::run::resolve_selection(&stored.project, &select)?;
-                partitions.extend(app::run::partition_range(
-                    &stored.project,
-                    &selected,
-                    from,
-                    to,
-                )?);
-            }
-            let request = SubmitRequest {
-                selection: select,
-                partitions,
-                force,
+        } => submit(
+            &mut ws,
+            &project,
+            SubmitArgs {
+                select,
+                partition,
+                partition_range,
                 tier,
-                overrides: std::collections::BTreeMap::new(),
-                aws_resource: aws,
-                trigger: "cli".to_owned(),
-            };
-            let run_id = match app::remote::submit(
-                &mut ws,
-                &stored,
-                &request,
+                aws,
+                force,
                 detach,
-                &mut progress(format),
-            ) {
-                Ok(id) => id,
-                Err(app::AppError::BadRequest(e)) => {
-                    eprintln!("error: {}", app::redact(&e));
-                    return Ok(EXIT_BAD_INPUT);
-                }
-                Err(e) => return Err(e.into()),
-            };
-            if detach && format == OutputFormat::Text {
-                println!("submitted run {run_id}; follow it with `medallion attach {run_id}`");
-            }
-            finish(&ws, &run_id, format)
-        }
+            },
+            format,
+        ),
         RemoteCommand::Attach { run_id, format } => {
             app::remote::attach(&mut ws, &run_id, &mut progress(format))?;
             finish(&ws, &run_id, format)
         }
-        RemoteCommand::Cancel { run_id, format } => {
-            let stopped = app::remote::cancel(&mut ws, &run_id)?;
-            let run = app::remote::run_record(&ws, &run_id)?;
-            match format {
-                OutputFormat::Json => print_json(&serde_json::json!({
-                    "run_id": run_id, "status": run.status, "stopped": stopped,
-                }))?,
-                OutputFormat::Text => {
-                    for s in &stopped {
-                        println!("stopped {s}");
-                    }
-                    println!("run {run_id} {}", run.status);
-                }
-            }
-            Ok(EXIT_OK)
-        }
+        RemoteCommand::Cancel { run_id, format } => cancel(&mut ws, &run_id, format),
         RemoteCommand::Logs {
             run_id,
             follow,
@@ -257,43 +202,137 @@ pub fn run(workspace: Option<PathBuf>, command: RemoteCommand) -> anyhow::Result
             project,
             aws,
             format,
-        } => {
-            let stored = match super::run::resolve_target(&mut ws, &project)? {
-                Ok(s) => s,
-                Err(code) => return Ok(code),
-            };
-            let checks = match app::remote::check_setup(&stored.project, aws.as_deref()) {
-                Ok(c) => c,
-                Err(app::AppError::BadRequest(e)) => {
-                    eprintln!("error: {e}");
-                    return Ok(EXIT_BAD_INPUT);
-                }
-                Err(e) => return Err(e.into()),
-            };
-            let missing = checks
-                .iter()
-                .filter(|c| c.state == app::remote::CheckState::Missing)
-                .count();
-            match format {
-                OutputFormat::Json => print_json(&checks)?,
-                OutputFormat::Text => {
-                    for c in &checks {
-                        let mark = match c.state {
-                            app::remote::CheckState::Ok => "ok",
-                            app::remote::CheckState::Missing => "MISSING",
-                            app::remote::CheckState::Skipped => "-",
-                        };
-                        println!("{mark:<8} {:<16} {}", c.item, c.detail);
-                    }
-                    if missing > 0 {
-                        println!("{missing} thing(s) missing");
-                    }
-                }
-            }
-            Ok(if missing == 0 { EXIT_OK } else { EXIT_FAILED })
-        }
+        } => check_aws(&mut ws, &project, aws.as_deref(), format),
         RemoteCommand::Runner { .. } => Ok(EXIT_BAD_INPUT),
     }
+}
+
+/// The options of `medallion remote submit`, as given.
+struct SubmitArgs {
+    select: String,
+    partition: Vec<String>,
+    partition_range: Option<String>,
+    tier: Option<String>,
+    aws: Option<String>,
+    force: bool,
+    detach: bool,
+}
+
+/// `medallion remote submit`: starts a remote run and follows it unless `--detach`.
+fn submit(
+    ws: &mut app::Workspace,
+    project: &str,
+    args: SubmitArgs,
+    format: OutputFormat,
+) -> anyhow::Result<u8> {
+    let stored = match super::target::resolve_target(ws, project)? {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    let tier = match args.tier.as_deref().map(parse_tier).transpose() {
+        Ok(t) => t,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_BAD_INPUT);
+        }
+    };
+    let mut partitions = args.partition;
+    if let Some(range) = args.partition_range {
+        let Some((from, to)) = range.split_once("..") else {
+            eprintln!("error: --partition-range takes FROM..TO");
+            return Ok(EXIT_BAD_INPUT);
+        };
+        let selected = app::run::resolve_selection(&stored.project, &args.select)?;
+        partitions.extend(app::run::partition_range(
+            &stored.project,
+            &selected,
+            from,
+            to,
+        )?);
+    }
+    let request = SubmitRequest {
+        selection: args.select,
+        partitions,
+        force: args.force,
+        tier,
+        overrides: std::collections::BTreeMap::new(),
+        aws_resource: args.aws,
+        trigger: "cli".to_owned(),
+    };
+    let run_id =
+        match app::remote::submit(ws, &stored, &request, args.detach, &mut progress(format)) {
+            Ok(id) => id,
+            Err(app::AppError::BadRequest(e)) => {
+                eprintln!("error: {}", app::redact(&e));
+                return Ok(EXIT_BAD_INPUT);
+            }
+            Err(e) => return Err(e.into()),
+        };
+    if args.detach && format == OutputFormat::Text {
+        println!("submitted run {run_id}; follow it with `medallion attach {run_id}`");
+    }
+    finish(ws, &run_id, format)
+}
+
+/// `medallion remote cancel`: stops a run's remote work and says what stopped.
+fn cancel(ws: &mut app::Workspace, run_id: &str, format: OutputFormat) -> anyhow::Result<u8> {
+    let stopped = app::remote::cancel(ws, run_id)?;
+    let run = app::remote::run_record(ws, run_id)?;
+    match format {
+        OutputFormat::Json => print_json(&serde_json::json!({
+            "run_id": run_id, "status": run.status, "stopped": stopped,
+        }))?,
+        OutputFormat::Text => {
+            for s in &stopped {
+                println!("stopped {s}");
+            }
+            println!("run {run_id} {}", run.status);
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+/// `medallion remote check-aws`: what the AWS account has and lacks; exit 1 when something is
+/// missing.
+fn check_aws(
+    ws: &mut app::Workspace,
+    project: &str,
+    aws: Option<&str>,
+    format: OutputFormat,
+) -> anyhow::Result<u8> {
+    let stored = match super::target::resolve_target(ws, project)? {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    let checks = match app::remote::check_setup(&stored.project, aws) {
+        Ok(c) => c,
+        Err(app::AppError::BadRequest(e)) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_BAD_INPUT);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    let missing = checks
+        .iter()
+        .filter(|c| c.state == app::remote::CheckState::Missing)
+        .count();
+    match format {
+        OutputFormat::Json => print_json(&checks)?,
+        OutputFormat::Text => {
+            for c in &checks {
+                let mark = match c.state {
+                    app::remote::CheckState::Ok => "ok",
+                    app::remote::CheckState::Missing => "MISSING",
+                    app::remote::CheckState::Skipped => "-",
+                };
+                println!("{mark:<8} {:<16} {}", c.item, c.detail);
+            }
+            if missing > 0 {
+                println!("{missing} thing(s) missing");
+            }
+        }
+    }
+    Ok(if missing == 0 { EXIT_OK } else { EXIT_FAILED })
 }
 
 fn logs(

@@ -1,44 +1,16 @@
-//! `materialize`, `preview` and `runs`: the local engine from the command line.
+//! `materialize`, `check`, `preview`, `runs`, `status`, `gc` and `report`: the local engine and
+//! its records from the command line.
 
 use std::io::{IsTerminal, Write as _};
 use std::path::Path;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
-use super::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, OutputFormat, print_diagnostics, print_json};
+use super::target::resolve_target;
+use super::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, OutputFormat, print_json};
 use crate::app::{self, AppError, run::MaterializeRequest};
 use crate::app::{StoredProject, Workspace};
 use crate::model::{AssetKey, RunEvent, RunStatus, StepOutcome};
-
-/// Resolves a project argument — a bare name is a stored project, a path is a directory to
-/// import (see [`app::resolve_project`]); a project with errors prints its diagnostics and
-/// gives exit code 2.
-pub fn resolve_target(
-    ws: &mut Workspace,
-    target: &str,
-) -> anyhow::Result<Result<StoredProject, u8>> {
-    match app::resolve_project_reporting(ws, target) {
-        Ok((stored, report)) => {
-            // Importing a directory over a stored project says what it changed.
-            if let Some(report) =
-                report.filter(|r| r.replaced && r.changes.as_ref().is_some_and(|c| !c.is_empty()))
-            {
-                eprintln!("note: {target}: {}", report.summary());
-            }
-            Ok(Ok(stored))
-        }
-        Err(AppError::Invalid {
-            name,
-            errors,
-            diagnostics,
-        }) => {
-            print_diagnostics(&diagnostics);
-            eprintln!("error: project `{name}` has {errors} error(s); fix them first");
-            Ok(Err(EXIT_BAD_INPUT))
-        }
-        Err(e) => Err(e.into()),
-    }
-}
 
 pub struct MaterializeArgs<'a> {
     pub target: &'a str,
@@ -69,23 +41,9 @@ pub fn materialize(workspace: &Path, args: &MaterializeArgs<'_>) -> anyhow::Resu
             return Ok(EXIT_BAD_INPUT);
         }
     };
-    let partitions = match (args.partition, args.partition_range) {
-        (Some(_), Some(_)) => anyhow::bail!("give --partition or --partition-range, not both"),
-        (Some(p), None) => vec![Some(p.to_owned())],
-        (None, Some(range)) => {
-            let (from, to) = range.split_once("..").ok_or_else(|| {
-                anyhow::anyhow!("--partition-range takes FROM..TO, not `{range}`")
-            })?;
-            app::run::partition_range(&stored.project, &steps, from, to)?
-                .into_iter()
-                .map(Some)
-                .collect()
-        }
-        (None, None) => vec![None],
-    };
     let request = MaterializeRequest {
         selection: args.select.to_owned(),
-        partitions,
+        partitions: partitions(&stored, &steps, args)?,
         force: args.force,
         trigger: "cli".to_owned(),
         allow_failed_upstream: args.allow_failed_upstream,
@@ -97,15 +55,7 @@ pub fn materialize(workspace: &Path, args: &MaterializeArgs<'_>) -> anyhow::Resu
     let cancel = Arc::new(AtomicBool::new(false));
     install_ctrl_c(&cancel);
     let interactive = std::io::stderr().is_terminal() && args.format == OutputFormat::Text;
-    let bar = interactive.then(|| {
-        let bar = indicatif::ProgressBar::new((steps.len() * request.partitions.len()) as u64);
-        if let Ok(style) =
-            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {wide_msg}")
-        {
-            bar.set_style(style);
-        }
-        bar
-    });
+    let bar = interactive.then(|| progress_bar(steps.len() * request.partitions.len()));
     let text = args.format == OutputFormat::Text;
     let mut on_event = |run_id: &str, e: &RunEvent| {
         if let Some(bar) = &bar {
@@ -143,14 +93,7 @@ pub fn materialize(workspace: &Path, args: &MaterializeArgs<'_>) -> anyhow::Resu
         exported =
             app::run::export_outputs(&ws, &stored.project.name, &steps, dir, args.float_precision)?;
     }
-    let worst = summaries
-        .iter()
-        .map(|s| s.run.status)
-        .fold(RunStatus::Success, |acc, s| match (acc, s) {
-            (RunStatus::Canceled, _) | (_, RunStatus::Canceled) => RunStatus::Canceled,
-            (RunStatus::Failure, _) | (_, RunStatus::Failure) => RunStatus::Failure,
-            _ => RunStatus::Success,
-        });
+    let worst = worst_status(&summaries);
     match args.format {
         OutputFormat::Json => print_json(&serde_json::json!({
             "project": stored.project.name,
@@ -160,62 +103,7 @@ pub fn materialize(workspace: &Path, args: &MaterializeArgs<'_>) -> anyhow::Resu
         }))?,
         OutputFormat::Text => {
             for s in &summaries {
-                let (mut done, mut up_to_date, mut skipped, mut failed) = (0, 0, 0, 0);
-                let (mut blocked, mut checked) = (0, 0);
-                for e in &s.events {
-                    if let RunEvent::StepFinished { outcome, .. } = e {
-                        match outcome {
-                            StepOutcome::Materialized => done += 1,
-                            StepOutcome::UpToDate => up_to_date += 1,
-                            StepOutcome::Skipped { .. } | StepOutcome::Canceled => skipped += 1,
-                            StepOutcome::Failed { .. } => failed += 1,
-                            StepOutcome::Blocked { .. } => blocked += 1,
-                            StepOutcome::Checked { .. } => checked += 1,
-                        }
-                    }
-                }
-                let checks: Vec<_> = s
-                    .events
-                    .iter()
-                    .filter_map(|e| match e {
-                        RunEvent::CheckEvaluation(c) => Some(c),
-                        _ => None,
-                    })
-                    .collect();
-                let passed = checks.iter().filter(|c| c.passed).count();
-                let steps = if s.run.checks_only {
-                    format!("{checked} checked, {skipped} skipped, {failed} failed")
-                } else {
-                    let blocked = if blocked > 0 {
-                        format!(", {blocked} blocked")
-                    } else {
-                        String::new()
-                    };
-                    format!(
-                        "{done} materialized, {up_to_date} up to date{blocked}, {skipped} skipped, {failed} failed"
-                    )
-                };
-                println!(
-                    "run {} {}: {steps}; checks {passed}/{} passed{}",
-                    s.run.id,
-                    s.run.status,
-                    checks.len(),
-                    if s.run.allow_failed_upstream {
-                        " (--allow-failed-upstream: built from data that failed a blocking check)"
-                    } else {
-                        ""
-                    }
-                );
-                // The run's error, when its last event did not already say it.
-                let said = s.events.iter().rev().find_map(|e| match e {
-                    RunEvent::RunFinished { error, .. } => Some(error.clone()),
-                    _ => None,
-                });
-                if let Some(error) = &s.run.error
-                    && said.flatten().as_ref() != Some(error)
-                {
-                    println!("  {}", app::redact(error));
-                }
+                print_run_summary(s);
             }
             for p in &exported {
                 println!("wrote {}", p.display());
@@ -226,6 +114,111 @@ pub fn materialize(workspace: &Path, args: &MaterializeArgs<'_>) -> anyhow::Resu
         RunStatus::Success => EXIT_OK,
         _ => EXIT_FAILED,
     })
+}
+
+/// The partitions to run, one run each: `--partition`, the keys of `--partition-range`, or
+/// one unpartitioned run.
+fn partitions(
+    stored: &StoredProject,
+    steps: &[AssetKey],
+    args: &MaterializeArgs<'_>,
+) -> anyhow::Result<Vec<Option<String>>> {
+    Ok(match (args.partition, args.partition_range) {
+        (Some(_), Some(_)) => anyhow::bail!("give --partition or --partition-range, not both"),
+        (Some(p), None) => vec![Some(p.to_owned())],
+        (None, Some(range)) => {
+            let (from, to) = range.split_once("..").ok_or_else(|| {
+                anyhow::anyhow!("--partition-range takes FROM..TO, not `{range}`")
+            })?;
+            app::run::partition_range(&stored.project, steps, from, to)?
+                .into_iter()
+                .map(Some)
+                .collect()
+        }
+        (None, None) => vec![None],
+    })
+}
+
+/// The progress bar an interactive terminal shows, one tick per step and partition.
+fn progress_bar(len: usize) -> indicatif::ProgressBar {
+    let bar = indicatif::ProgressBar::new(len as u64);
+    if let Ok(style) = indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {wide_msg}") {
+        bar.set_style(style);
+    }
+    bar
+}
+
+/// The status of a backfill as a whole: canceled over failed over success.
+fn worst_status(summaries: &[app::run::RunSummary]) -> RunStatus {
+    summaries
+        .iter()
+        .map(|s| s.run.status)
+        .fold(RunStatus::Success, |acc, s| match (acc, s) {
+            (RunStatus::Canceled, _) | (_, RunStatus::Canceled) => RunStatus::Canceled,
+            (RunStatus::Failure, _) | (_, RunStatus::Failure) => RunStatus::Failure,
+            _ => RunStatus::Success,
+        })
+}
+
+/// One run's closing lines: its steps by outcome, its checks, and its error when the last
+/// event did not already say it.
+fn print_run_summary(s: &app::run::RunSummary) {
+    let (mut done, mut up_to_date, mut skipped, mut failed) = (0, 0, 0, 0);
+    let (mut blocked, mut checked) = (0, 0);
+    for e in &s.events {
+        if let RunEvent::StepFinished { outcome, .. } = e {
+            match outcome {
+                StepOutcome::Materialized => done += 1,
+                StepOutcome::UpToDate => up_to_date += 1,
+                StepOutcome::Skipped { .. } | StepOutcome::Canceled => skipped += 1,
+                StepOutcome::Failed { .. } => failed += 1,
+                StepOutcome::Blocked { .. } => blocked += 1,
+                StepOutcome::Checked { .. } => checked += 1,
+            }
+        }
+    }
+    let checks: Vec<_> = s
+        .events
+        .iter()
+        .filter_map(|e| match e {
+            RunEvent::CheckEvaluation(c) => Some(c),
+            _ => None,
+        })
+        .collect();
+    let passed = checks.iter().filter(|c| c.passed).count();
+    let steps = if s.run.checks_only {
+        format!("{checked} checked, {skipped} skipped, {failed} failed")
+    } else {
+        let blocked = if blocked > 0 {
+            format!(", {blocked} blocked")
+        } else {
+            String::new()
+        };
+        format!(
+            "{done} materialized, {up_to_date} up to date{blocked}, {skipped} skipped, {failed} failed"
+        )
+    };
+    println!(
+        "run {} {}: {steps}; checks {passed}/{} passed{}",
+        s.run.id,
+        s.run.status,
+        checks.len(),
+        if s.run.allow_failed_upstream {
+            " (--allow-failed-upstream: built from data that failed a blocking check)"
+        } else {
+            ""
+        }
+    );
+    // The run's error, when its last event did not already say it.
+    let said = s.events.iter().rev().find_map(|e| match e {
+        RunEvent::RunFinished { error, .. } => Some(error.clone()),
+        _ => None,
+    });
+    if let Some(error) = &s.run.error
+        && said.flatten().as_ref() != Some(error)
+    {
+        println!("  {}", app::redact(error));
+    }
 }
 
 fn run_json(s: &app::run::RunSummary) -> serde_json::Value {
@@ -554,6 +547,29 @@ pub fn status(workspace: &Path, target: &str, format: OutputFormat) -> anyhow::R
                 }
             }
         }
+    }
+    Ok(EXIT_OK)
+}
+
+/// `medallion report`: a run's report as a self-contained HTML file, JSON, or both.
+pub fn report(
+    workspace: &Path,
+    run_id: &str,
+    html: Option<&Path>,
+    json: Option<&Path>,
+) -> anyhow::Result<u8> {
+    let ws = app::open_workspace(workspace)?;
+    let report = app::report::build(&ws, run_id)?;
+    if let Some(path) = html {
+        std::fs::write(path, app::report::to_html(&report))
+            .map_err(|e| anyhow::anyhow!("{}", crate::model::clip::write_failure(path, &e)))?;
+        println!("wrote {}", path.display());
+    }
+    if let Some(path) = json {
+        let text = serde_json::to_string_pretty(&report)?;
+        std::fs::write(path, text + "\n")
+            .map_err(|e| anyhow::anyhow!("{}", crate::model::clip::write_failure(path, &e)))?;
+        println!("wrote {}", path.display());
     }
     Ok(EXIT_OK)
 }

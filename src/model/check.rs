@@ -5,7 +5,7 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
-use super::asset::DataType;
+use super::datatype::DataType;
 
 /// How bad a failed check is.
 #[derive(

@@ -6,6 +6,7 @@ pub mod asset;
 pub mod check;
 pub mod clip;
 pub mod compute;
+pub mod datatype;
 pub mod diagnostic;
 pub mod diff;
 pub mod edit;
@@ -22,11 +23,12 @@ pub mod synthetic;
 pub mod validate;
 
 pub use asset::{
-    AssetDefinition, AssetKey, AssetSpec, CsvOptions, DataType, FileFormat, FreshnessPolicy, Layer,
+    AssetDefinition, AssetKey, AssetSpec, CsvOptions, FileFormat, FreshnessPolicy, Layer,
     LetterCase, MissingFields, PiiKind, SourceSpec, TransformSpec, TransformStep,
 };
 pub use check::{AssetCheckSpec, CheckKind, CheckSeverity};
 pub use compute::{ComputeHints, ComputeTier};
+pub use datatype::DataType;
 pub use diagnostic::{Diagnostic, DiagnosticCode, DiagnosticSeverity, SourceLocation, has_errors};
 pub use diff::ProjectChanges;
 pub use edit::{Document, Edit, EditError};

@@ -1,0 +1,227 @@
+//! Conversion between the file shapes of `file.rs` and the domain model, in both directions.
+//! Reading collects every problem as a located diagnostic and keeps going.
+//!
+//! One submodule per part of the file: `resource`, `asset` (with partitions), `source`, `step`
+//! and `check`; this module holds the project as a whole and the helpers they share.
+
+use std::collections::BTreeMap;
+use std::ops::Range;
+
+use toml::Spanned;
+
+mod asset;
+mod check;
+mod resource;
+mod source;
+mod step;
+
+use asset::{asset_from_file, asset_to_file};
+use resource::{resource_from_file, resource_to_file};
+
+use super::file::{ProjectFile, ProjectHeader, ScheduleFile, SecretFile};
+use crate::model::{AssetKey, Project, ScheduleDefinition, SecretRef};
+
+/// A problem found while turning a file into the model, with the byte range it concerns.
+#[derive(Debug, Clone)]
+pub struct FileProblem {
+    pub span: Range<usize>,
+    pub asset: Option<AssetKey>,
+    pub field: String,
+    pub message: String,
+}
+
+/// Where each part of the project sits in `medallion.toml`, for locating diagnostics.
+#[derive(Debug, Clone, Default)]
+pub struct Spans {
+    /// `(asset key or "", field path)` → byte range.
+    pub fields: BTreeMap<(String, String), Range<usize>>,
+    /// SQL read from a file: asset key → path relative to the project directory.
+    pub sql_files: BTreeMap<String, String>,
+}
+
+/// What reading needs from outside: the SQL files, looked up by relative path.
+pub trait SqlFiles {
+    /// The text of a SQL file, or `None` when it does not exist.
+    fn read(&self, relative_path: &str) -> Result<Option<String>, String>;
+}
+
+pub fn project_from_file(
+    file: ProjectFile,
+    sql_files: &dyn SqlFiles,
+) -> (Project, Spans, Vec<FileProblem>) {
+    let mut spans = Spans::default();
+    let mut problems = Vec::new();
+    let mut project = Project::new(file.project.name.get_ref().clone());
+    spans.fields.insert(
+        (String::new(), "project.name".into()),
+        file.project.name.span(),
+    );
+    project.description = file.project.description;
+    if file.project.format_version > super::file::format_version() {
+        problems.push(FileProblem {
+            span: file.project.name.span(),
+            asset: None,
+            field: "project.format_version".into(),
+            message: format!(
+                "this project uses format version {}, newer than this Medallion understands ({}); update Medallion",
+                file.project.format_version,
+                super::file::format_version()
+            ),
+        });
+    }
+
+    for (name, spanned) in file.resources {
+        let span = spanned.span();
+        spans
+            .fields
+            .insert((String::new(), format!("resources.{name}")), span.clone());
+        match resource_from_file(&name, spanned.into_inner()) {
+            Ok(r) => project.resources.push(r),
+            Err(message) => problems.push(FileProblem {
+                span,
+                asset: None,
+                field: format!("resources.{name}"),
+                message,
+            }),
+        }
+    }
+    for (name, spanned) in file.schedules {
+        let span = spanned.span();
+        for suffix in ["", ".cron", ".selection"] {
+            spans.fields.insert(
+                (String::new(), format!("schedules.{name}{suffix}")),
+                span.clone(),
+            );
+        }
+        let s: ScheduleFile = spanned.into_inner();
+        project.schedules.push(ScheduleDefinition {
+            name,
+            cron: s.cron,
+            selection: s.selection,
+            enabled: s.enabled,
+        });
+    }
+    for (key, spanned) in file.assets {
+        let span = spanned.span();
+        spans
+            .fields
+            .insert((key.clone(), String::new()), span.clone());
+        let asset = asset_from_file(
+            &key,
+            spanned.into_inner(),
+            span,
+            sql_files,
+            &mut spans,
+            &mut problems,
+        );
+        project.assets.push(asset);
+    }
+    (project, spans, problems)
+}
+
+fn secret(s: Option<SecretFile>, field: &str) -> Result<Option<SecretRef>, String> {
+    match s {
+        None => Ok(None),
+        Some(SecretFile {
+            keyring: Some(k),
+            env: None,
+        }) => Ok(Some(SecretRef::Keyring(k))),
+        Some(SecretFile {
+            keyring: None,
+            env: Some(e),
+        }) => Ok(Some(SecretRef::Env(e))),
+        Some(_) => Err(format!(
+            "{field} must name exactly one of keyring or env, e.g. {field} = {{ keyring = \"NAME\" }}"
+        )),
+    }
+}
+
+fn secret_file(s: Option<&SecretRef>) -> Option<SecretFile> {
+    s.map(|s| match s {
+        SecretRef::Keyring(k) => SecretFile {
+            keyring: Some(k.clone()),
+            env: None,
+        },
+        SecretRef::Env(e) => SecretFile {
+            keyring: None,
+            env: Some(e.clone()),
+        },
+    })
+}
+
+fn required<T>(value: Option<T>, what: &str, field: &str) -> Result<T, String> {
+    value.ok_or_else(|| format!("{} {what} needs `{field}`", article(what)))
+}
+
+/// "an" before a vowel sound (`an eks resource`), "a" otherwise (`a unique check`).
+fn article(word: &str) -> &'static str {
+    if word.starts_with(['a', 'e', 'i', 'o']) {
+        "an"
+    } else {
+        "a"
+    }
+}
+
+/// Names the fields that are set but mean nothing for this kind.
+fn refuse_extra(what: &str, fields: &[(&str, bool)]) -> Result<(), String> {
+    let extra: Vec<&str> = fields
+        .iter()
+        .filter(|(_, set)| *set)
+        .map(|(n, _)| *n)
+        .collect();
+    if extra.is_empty() {
+        Ok(())
+    } else {
+        Err(format!(
+            "{} {what} does not take {}",
+            article(what),
+            extra
+                .iter()
+                .map(|f| format!("`{f}`"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+    }
+}
+
+fn no_span<T>(value: T) -> Spanned<T> {
+    Spanned::new(0..0, value)
+}
+
+/// The file form of a project. SQL is not inline: each transform's SQL goes to
+/// `sql/<key>.sql`, returned alongside.
+pub fn project_to_file(project: &Project) -> (ProjectFile, BTreeMap<String, String>) {
+    let mut sql_files = BTreeMap::new();
+    let mut assets = BTreeMap::new();
+    for a in &project.assets {
+        assets.insert(a.key.to_string(), no_span(asset_to_file(a, &mut sql_files)));
+    }
+    let file = ProjectFile {
+        project: ProjectHeader {
+            name: no_span(project.name.clone()),
+            description: project.description.clone(),
+            format_version: super::file::format_version(),
+        },
+        resources: project
+            .resources
+            .iter()
+            .map(|r| (r.name.clone(), no_span(resource_to_file(r))))
+            .collect(),
+        schedules: project
+            .schedules
+            .iter()
+            .map(|s| {
+                (
+                    s.name.clone(),
+                    no_span(ScheduleFile {
+                        cron: s.cron.clone(),
+                        selection: s.selection.clone(),
+                        enabled: s.enabled,
+                    }),
+                )
+            })
+            .collect(),
+        assets,
+    };
+    (file, sql_files)
+}

@@ -1,0 +1,310 @@
+//! Planning: an [`Edit`] becomes primitive operations against the current project, or is
+//! refused with the reason.
+
+use std::collections::BTreeSet;
+
+use super::op::Op;
+use super::{Document, Edit, EditError};
+use crate::model::asset::{AssetDefinition, AssetKey, AssetSpec};
+use crate::model::project::{Project, ScheduleDefinition};
+use crate::model::selection::{AssetSelection, SelectionTerm};
+
+impl Document {
+    pub(super) fn index_of(&self, key: &AssetKey) -> Result<usize, EditError> {
+        self.project
+            .assets
+            .iter()
+            .position(|a| &a.key == key)
+            .ok_or_else(|| EditError::UnknownAsset { key: key.clone() })
+    }
+
+    /// Turns an edit (not a batch) into operations, refusing it with a reason if it is not
+    /// allowed on the current project.
+    pub(super) fn plan(&self, edit: Edit) -> Result<Vec<Op>, EditError> {
+        let project = &self.project;
+        match edit {
+            Edit::AddAsset { spec, pos } => {
+                check_new_key(project, &spec.key)?;
+                let mut ops = vec![Op::SetPosition {
+                    key: spec.key.clone(),
+                    pos,
+                }];
+                if pos.is_none() {
+                    ops.clear();
+                }
+                ops.insert(
+                    0,
+                    Op::Insert {
+                        index: project.assets.len(),
+                        spec,
+                    },
+                );
+                Ok(ops)
+            }
+            Edit::RemoveAssets { keys } => self.plan_remove(&keys),
+            Edit::RenameAsset { from, to } => self.plan_rename(&from, &to),
+            Edit::Connect {
+                upstream,
+                downstream,
+            } => self.plan_connect(&upstream, &downstream),
+            Edit::Disconnect {
+                upstream,
+                downstream,
+            } => self.plan_disconnect(upstream, downstream),
+            Edit::MoveNodes { moves } => {
+                let known: BTreeSet<&AssetKey> = project.assets.iter().map(|a| &a.key).collect();
+                let mut ops = Vec::with_capacity(moves.len());
+                for (key, pos) in moves {
+                    if !known.contains(&key) {
+                        return Err(EditError::UnknownAsset { key });
+                    }
+                    if project.layout.positions.get(&key) != Some(&pos) {
+                        ops.push(Op::SetPosition {
+                            key,
+                            pos: Some(pos),
+                        });
+                    }
+                }
+                Ok(ops)
+            }
+            Edit::UpdateAsset { spec } => {
+                let index = self.index_of(&spec.key)?;
+                if project.assets[index] == *spec {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![Op::Replace { index, spec }])
+            }
+            Edit::SetResources { mut resources } => {
+                resources.sort_by(|a, b| a.name.cmp(&b.name));
+                if resources.iter().any(|r| r.name.trim().is_empty()) {
+                    return Err(EditError::UnnamedResource);
+                }
+                if let Some(w) = resources.windows(2).find(|w| w[0].name == w[1].name) {
+                    return Err(EditError::DuplicateResource {
+                        name: w[0].name.clone(),
+                    });
+                }
+                if resources == project.resources {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![Op::SetResources { resources }])
+            }
+            Edit::Batch { .. } => Err(EditError::Empty),
+        }
+    }
+
+    /// Removes the assets, their positions, and every dependency on them.
+    fn plan_remove(&self, keys: &[AssetKey]) -> Result<Vec<Op>, EditError> {
+        let project = &self.project;
+        let doomed: BTreeSet<&AssetKey> = keys.iter().collect();
+        let mut indices = Vec::new();
+        for key in &doomed {
+            indices.push(self.index_of(key)?);
+        }
+        let mut ops = Vec::new();
+        for (i, asset) in project.assets.iter().enumerate() {
+            if doomed.contains(&asset.key) || !asset.deps.iter().any(|d| doomed.contains(d)) {
+                continue;
+            }
+            let mut spec = asset.clone();
+            spec.deps.retain(|d| !doomed.contains(d));
+            ops.push(Op::Replace {
+                index: i,
+                spec: Box::new(spec),
+            });
+        }
+        for key in &doomed {
+            if project.layout.positions.contains_key(*key) {
+                ops.push(Op::SetPosition {
+                    key: (*key).clone(),
+                    pos: None,
+                });
+            }
+        }
+        // Highest index first, so earlier removals do not shift later ones.
+        indices.sort_unstable_by(|a, b| b.cmp(a));
+        ops.extend(indices.into_iter().map(|index| Op::Remove { index }));
+        Ok(ops)
+    }
+
+    /// Removes a declared dependency; one the SQL reads cannot be removed here.
+    fn plan_disconnect(
+        &self,
+        upstream: AssetKey,
+        downstream: AssetKey,
+    ) -> Result<Vec<Op>, EditError> {
+        let project = &self.project;
+        let index = self.index_of(&downstream)?;
+        self.index_of(&upstream)?;
+        let asset = &project.assets[index];
+        if !asset.deps.contains(&upstream) {
+            return Err(if self.graph.upstream(&downstream).contains(&&upstream) {
+                EditError::ReadBySql {
+                    upstream,
+                    downstream,
+                }
+            } else {
+                EditError::NotConnected {
+                    upstream,
+                    downstream,
+                }
+            });
+        }
+        let mut spec = asset.clone();
+        spec.deps.retain(|d| d != &upstream);
+        Ok(vec![Op::Replace {
+            index,
+            spec: Box::new(spec),
+        }])
+    }
+
+    fn plan_connect(
+        &self,
+        upstream: &AssetKey,
+        downstream: &AssetKey,
+    ) -> Result<Vec<Op>, EditError> {
+        let up_index = self.index_of(upstream)?;
+        let index = self.index_of(downstream)?;
+        let (up, down) = (&self.project.assets[up_index], &self.project.assets[index]);
+        if !down.layer.may_read(up.layer) {
+            return Err(EditError::LayerRule {
+                upstream: upstream.clone(),
+                downstream: downstream.clone(),
+                rule: down.layer.read_rule(),
+            });
+        }
+        if let Some(path) = self.graph.would_cycle(upstream, downstream) {
+            return Err(EditError::Cycle { path });
+        }
+        if down.deps.contains(upstream) {
+            return Err(EditError::AlreadyConnected {
+                upstream: upstream.clone(),
+                downstream: downstream.clone(),
+            });
+        }
+        let mut spec = down.clone();
+        spec.deps.push(upstream.clone());
+        // A transform with nothing written yet starts by reading what it was connected to.
+        if let AssetDefinition::Transform(t) = &mut spec.definition
+            && t.steps.is_empty()
+            && t.sql.as_deref().is_none_or(|s| s.trim().is_empty())
+        {
+            t.sql = Some(format!("SELECT *\nFROM {}", quoted_name(upstream)));
+        }
+        Ok(vec![Op::Replace {
+            index,
+            spec: Box::new(spec),
+        }])
+    }
+
+    fn plan_rename(&self, from: &AssetKey, to: &AssetKey) -> Result<Vec<Op>, EditError> {
+        let index = self.index_of(from)?;
+        if from == to {
+            return Ok(Vec::new());
+        }
+        check_new_key(&self.project, to)?;
+        let mut ops = Vec::new();
+        for (i, asset) in self.project.assets.iter().enumerate() {
+            let renamed = rename_references(asset, from, to, i == index);
+            if let Some(spec) = renamed {
+                ops.push(Op::Replace {
+                    index: i,
+                    spec: Box::new(spec),
+                });
+            }
+        }
+        if let Some(&pos) = self.project.layout.positions.get(from) {
+            ops.push(Op::SetPosition {
+                key: from.clone(),
+                pos: None,
+            });
+            ops.push(Op::SetPosition {
+                key: to.clone(),
+                pos: Some(pos),
+            });
+        }
+        let schedules = rename_in_schedules(&self.project.schedules, from, to);
+        if schedules != self.project.schedules {
+            ops.push(Op::SetSchedules { schedules });
+        }
+        Ok(ops)
+    }
+}
+
+fn check_new_key(project: &Project, key: &AssetKey) -> Result<(), EditError> {
+    if !key.is_well_formed() {
+        return Err(EditError::InvalidKey { key: key.clone() });
+    }
+    if project.asset(key).is_some() {
+        return Err(EditError::DuplicateKey { key: key.clone() });
+    }
+    Ok(())
+}
+
+fn quoted_name(key: &AssetKey) -> String {
+    if crate::model::asset::is_identifier(key.as_str()) {
+        key.as_str().to_owned()
+    } else {
+        format!("\"{}\"", key.as_str())
+    }
+}
+
+/// The asset with `from` renamed to `to` in its key (if `is_self`), deps and SQL; `None` if
+/// nothing in it changes.
+pub(super) fn rename_references(
+    asset: &AssetSpec,
+    from: &AssetKey,
+    to: &AssetKey,
+    is_self: bool,
+) -> Option<AssetSpec> {
+    let mentions_dep = asset.deps.contains(from);
+    let new_sql = asset
+        .transform()
+        .and_then(|t| t.sql.as_deref())
+        .and_then(|s| crate::model::sql::rename_table(s, from.as_str(), to.as_str()));
+    if !is_self && !mentions_dep && new_sql.is_none() {
+        return None;
+    }
+    let mut spec = asset.clone();
+    if is_self {
+        spec.key = to.clone();
+    }
+    for dep in &mut spec.deps {
+        if dep == from {
+            *dep = to.clone();
+        }
+    }
+    if let (Some(text), AssetDefinition::Transform(t)) = (new_sql, &mut spec.definition) {
+        t.sql = Some(text);
+    }
+    Some(spec)
+}
+
+fn rename_in_schedules(
+    schedules: &[ScheduleDefinition],
+    from: &AssetKey,
+    to: &AssetKey,
+) -> Vec<ScheduleDefinition> {
+    schedules
+        .iter()
+        .map(|s| {
+            let Ok(mut selection) = AssetSelection::parse(&s.selection) else {
+                return s.clone();
+            };
+            let mut changed = false;
+            for term in &mut selection.terms {
+                if let SelectionTerm::Key { key, .. } = term
+                    && key == from
+                {
+                    *key = to.clone();
+                    changed = true;
+                }
+            }
+            let mut s = s.clone();
+            if changed {
+                s.selection = selection.to_string();
+            }
+            s
+        })
+        .collect()
+}
