@@ -1157,7 +1157,7 @@ mod studio {
         assert!(h.query_by_label("Add asset").is_some());
         h.key_press(Key::Escape);
         h.run_ok();
-        assert!(h.state().add_palette.is_none());
+        assert!(h.state().windows.add_palette.is_none());
     }
 
     /// With no keyring (no D-Bus session to reach a Secret Service), saving a password stores
@@ -1184,7 +1184,7 @@ mod studio {
             return;
         }
         let mut h = harness(1400.0);
-        h.state_mut().connections =
+        h.state_mut().windows.connections =
             Some(medallion::ui::panels::connections::ConnectionsState::default());
         h.run_ok();
         h.get_by_label("Add Postgres").click();

@@ -944,7 +944,7 @@ fn a_password_typed_in_the_studio_goes_to_the_keyring() {
         .with_size(egui::vec2(1400.0, 900.0))
         .with_max_steps(40)
         .build_ui_state(|ui, studio: &mut Studio| frame_ui(ui, studio), studio);
-    h.state_mut().connections =
+    h.state_mut().windows.connections =
         Some(medallion::ui::panels::connections::ConnectionsState::default());
     h.run_ok();
     h.get_by_label("Add Postgres").click();

@@ -540,7 +540,8 @@ fn the_launch_dialog_shows_where_each_asset_runs_and_an_override_reprices_it() {
     h.get_by_label("Prices…").click();
     h.run_steps(2);
     wait_until(&mut h, "the price table", |s| {
-        s.prices
+        s.windows
+            .prices
             .as_ref()
             .is_some_and(|p| matches!(p.table, Some(Ok(_))))
     });
@@ -598,7 +599,7 @@ fn the_launch_dialog_shows_where_each_asset_runs_and_an_override_reprices_it() {
     });
     h.get_by_label("Reset fargate.vcpu_hour");
     // Close the Prices window (it lies over the dialog's buttons).
-    h.state_mut().prices = None;
+    h.state_mut().windows.prices = None;
     h.run_steps(2);
 
     // Launching still runs locally, as before.
@@ -667,7 +668,10 @@ fn the_costs_window_shows_estimate_and_actual_per_step_asset_and_day() {
     h.state_mut().push_command(medallion::ui::UICommand::Costs);
     h.run_steps(2);
     wait_until(&mut h, "the costs", |s| {
-        s.costs.as_ref().is_some_and(|c| c.history.is_some())
+        s.windows
+            .costs
+            .as_ref()
+            .is_some_and(|c| c.history.is_some())
     });
     let actual = format_usd((2.0 * 0.04048 + 8.0 * 0.004_445) * 95.0 / 3600.0);
     h.get_by_label(&format!("order_history: {actual}"));

@@ -483,7 +483,7 @@ fn connect_a_new_asset_right_after_adding_it() {
 fn connections_add_test_and_delete_a_postgres_resource() {
     use egui::accesskit::Role;
     let mut h = harness(studio_on(example()));
-    h.state_mut().connections =
+    h.state_mut().windows.connections =
         Some(medallion::ui::panels::connections::ConnectionsState::default());
     h.run_ok();
     h.get_by_label("Add Postgres").click();
@@ -727,7 +727,7 @@ fn export_and_import_directories_through_the_studio() {
 fn an_aws_account_takes_the_settings_of_remote_runs() {
     use egui::accesskit::Role;
     let mut h = harness(studio_on(example()));
-    h.state_mut().connections =
+    h.state_mut().windows.connections =
         Some(medallion::ui::panels::connections::ConnectionsState::default());
     h.run_ok();
     h.get_by_label("Add AWS account").click();
@@ -783,7 +783,7 @@ fn connections_add_an_eks_cluster_and_test_it() {
     )
     .unwrap();
     let mut h = harness(studio_on(example()));
-    h.state_mut().connections =
+    h.state_mut().windows.connections =
         Some(medallion::ui::panels::connections::ConnectionsState::default());
     h.run_ok();
     h.get_by_label("Add EKS cluster").click();

@@ -46,35 +46,35 @@ pub(super) enum ReloadRequest {
 impl Studio {
     /// Treats the document as edited since its last save (autosave writes it).
     pub(super) fn mark_unsaved(&mut self) {
-        self.saved_revision = self.doc.revision().wrapping_sub(1);
-        self.last_edit = Some(std::time::Instant::now());
+        self.saving.saved_revision = self.doc.revision().wrapping_sub(1);
+        self.saving.last_edit = Some(std::time::Instant::now());
     }
 
     /// Whether the open project has edits that are not in the workspace yet.
     pub(super) fn has_unsaved_edits(&self) -> bool {
-        self.saving_revision.is_some() || self.doc.revision() != self.saved_revision
+        self.saving.in_flight.is_some() || self.doc.revision() != self.saving.saved_revision
     }
 
     /// Another window or command saved the open project (seen by the worker's poll).
     pub(super) fn on_changed_outside(&mut self, name: &str, revision: i64) {
-        if !self.has_project || name != self.project().name {
+        if !self.workspace.has_project || name != self.project().name {
             return;
         }
         if revision == 0 {
-            self.base = Some(SaveBase::New);
+            self.saving.base = Some(SaveBase::New);
             self.show_error(&format!(
                 "Project {name} was removed from the workspace by another window or command; it stays open here and your next save stores it again"
             ));
             return;
         }
-        if self.base == Some(SaveBase::Revision(revision)) {
+        if self.saving.base == Some(SaveBase::Revision(revision)) {
             return;
         }
         if self.has_unsaved_edits() {
-            let base = self.base.unwrap_or(SaveBase::New);
+            let base = self.saving.base.unwrap_or(SaveBase::New);
             self.set_conflict(name, revision, conflict_message(name, revision, base), None);
-        } else if self.reload_requested.is_none() {
-            self.reload_requested = Some(ReloadRequest::Follow);
+        } else if self.saving.reload_requested.is_none() {
+            self.saving.reload_requested = Some(ReloadRequest::Follow);
             self.request(WorkspaceRequest::Reload {
                 name: name.to_owned(),
             });
@@ -83,15 +83,15 @@ impl Studio {
 
     /// The stored project, loaded again.
     pub(super) fn on_reloaded(&mut self, stored: StoredProject) {
-        let request = self.reload_requested.take();
-        if !self.has_project || stored.project.name != self.project().name {
+        let request = self.saving.reload_requested.take();
+        if !self.workspace.has_project || stored.project.name != self.project().name {
             return;
         }
         match request {
             Some(ReloadRequest::Discard) => self.reload_keeping_view(stored, true),
             // Edits made while the reload was on its way are not thrown away.
             _ if self.has_unsaved_edits() => {
-                let base = self.base.unwrap_or(SaveBase::New);
+                let base = self.saving.base.unwrap_or(SaveBase::New);
                 let message = conflict_message(&stored.project.name, stored.revision, base);
                 self.set_conflict(&stored.project.name, stored.revision, message, None);
             }
@@ -107,7 +107,7 @@ impl Studio {
         message: String,
         project: Box<Project>,
     ) {
-        let open = self.has_project && name == self.project().name;
+        let open = self.workspace.has_project && name == self.project().name;
         self.set_conflict(name, stored_revision, message, (!open).then_some(project));
     }
 
@@ -118,7 +118,7 @@ impl Studio {
         message: String,
         edits: Option<Box<Project>>,
     ) {
-        match &mut self.conflict {
+        match &mut self.saving.conflict {
             // The same conflict again (another refused save): show it, keep the copy form.
             Some(c) if c.name == name && c.edits.is_none() && edits.is_none() => {
                 c.stored_revision = stored_revision;
@@ -126,7 +126,7 @@ impl Studio {
                 c.shown = true;
             }
             _ => {
-                self.conflict = Some(Conflict {
+                self.saving.conflict = Some(Conflict {
                     name: name.to_owned(),
                     message,
                     stored_revision,
@@ -141,17 +141,17 @@ impl Studio {
 
     /// The banner's "Reload": loads the stored project, discarding the unsaved edits.
     pub fn reload_discarding_edits(&mut self) {
-        let Some(conflict) = &self.conflict else {
+        let Some(conflict) = &self.saving.conflict else {
             return;
         };
         let name = conflict.name.clone();
-        self.reload_requested = Some(ReloadRequest::Discard);
+        self.saving.reload_requested = Some(ReloadRequest::Discard);
         self.request(WorkspaceRequest::Reload { name });
     }
 
     /// The banner's "Save copy": the edits become a new project `name`.
     pub fn save_as_copy(&mut self, name: &str) {
-        let Some(conflict) = &mut self.conflict else {
+        let Some(conflict) = &mut self.saving.conflict else {
             return;
         };
         let name = name.trim().to_owned();
@@ -176,8 +176,9 @@ impl Studio {
     /// The edits were saved as a new project.
     pub(super) fn on_copy_saved(&mut self, from: &str, revision: u64, stored: StoredProject) {
         let copy = stored.project.name.clone();
-        let open_edits =
-            self.has_project && self.project().name == from && self.conflict_is_about_open(from);
+        let open_edits = self.workspace.has_project
+            && self.project().name == from
+            && self.conflict_is_about_open(from);
         if open_edits {
             // Go on editing the copy, with the view as it was.
             let stored_revision = stored.revision;
@@ -205,7 +206,7 @@ impl Studio {
                 known: Some(stored_revision),
             });
         }
-        self.conflict = None;
+        self.saving.conflict = None;
         self.show_info(&format!(
             "Saved your edits as project {copy}; {from} keeps the version saved by the other window or command"
         ));
@@ -213,14 +214,15 @@ impl Studio {
     }
 
     pub(super) fn on_copy_failed(&mut self, error: &str) {
-        match &mut self.conflict {
+        match &mut self.saving.conflict {
             Some(c) => c.copy_error = Some(capitalised(error)),
             None => self.show_error(&format!("Could not save a copy: {error}")),
         }
     }
 
     fn conflict_is_about_open(&self, from: &str) -> bool {
-        self.conflict
+        self.saving
+            .conflict
             .as_ref()
             .is_some_and(|c| c.name == from && c.edits.is_none())
     }
@@ -246,16 +248,16 @@ impl Studio {
         let name = project.name.clone();
         self.doc.replace_project(project);
         self.canvas = canvas;
-        self.saved_revision = self.doc.revision();
-        self.saving_revision = None;
-        self.save_failed = false;
-        self.base = Some(SaveBase::Revision(stored.revision));
-        self.conflict = None;
-        self.diagnostics_revision = None;
-        self.last_structural_change = None;
+        self.saving.saved_revision = self.doc.revision();
+        self.saving.in_flight = None;
+        self.saving.failed = false;
+        self.saving.base = Some(SaveBase::Revision(stored.revision));
+        self.saving.conflict = None;
+        self.validation.revision = None;
+        self.validation.last_structural_change = None;
         self.inspector = super::panels::inspector::InspectorState::default();
-        self.preview_errors.clear();
-        self.stale.clear();
+        self.states.preview_errors.clear();
+        self.states.stale.clear();
         self.refresh_statuses();
         self.request_staleness();
         if discarded {
@@ -274,7 +276,7 @@ impl Studio {
 
 /// The banner under the toolbar while a conflict is shown.
 pub(super) fn conflict_banner_ui(ui: &mut egui::Ui, studio: &mut Studio) {
-    let Some(conflict) = studio.conflict.as_ref().filter(|c| c.shown) else {
+    let Some(conflict) = studio.saving.conflict.as_ref().filter(|c| c.shown) else {
         return;
     };
     let open = conflict.edits.is_none();
@@ -348,13 +350,14 @@ pub(super) fn conflict_banner_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     });
     if copy_open {
         let base = studio
+            .saving
             .conflict
             .as_ref()
             .map(|c| c.name.clone())
             .unwrap_or_default();
         copy_name = Some(suggest_copy_name(studio, &base));
     }
-    if let Some(c) = &mut studio.conflict {
+    if let Some(c) = &mut studio.saving.conflict {
         c.copy_name = if copy_cancel { None } else { copy_name };
         if dismiss {
             c.shown = false;
@@ -367,19 +370,19 @@ pub(super) fn conflict_banner_ui(ui: &mut egui::Ui, studio: &mut Studio) {
         studio.reload_discarding_edits();
     }
     if discard_other {
-        studio.conflict = None;
+        studio.saving.conflict = None;
         studio.show_info("The edits that could not be saved were discarded");
     }
 }
 
 /// `NAME_copy`, or `NAME_copy_2`, … when the project list already has it.
 fn suggest_copy_name(studio: &Studio, name: &str) -> String {
-    let taken = |c: &str| studio.projects.iter().any(|p| p.name == c);
+    let taken = |c: &str| studio.workspace.projects.iter().any(|p| p.name == c);
     let first = format!("{name}_copy");
     if !taken(&first) {
         return first;
     }
-    (2..=studio.projects.len() + 2)
+    (2..=studio.workspace.projects.len() + 2)
         .map(|i| format!("{name}_copy_{i}"))
         .find(|c| !taken(c))
         .unwrap_or(first)
@@ -387,7 +390,7 @@ fn suggest_copy_name(studio: &Studio, name: &str) -> String {
 
 /// Asks before an import replaces edits made in the workspace after the project's last import.
 pub(super) fn import_confirmation_ui(ctx: &egui::Context, studio: &mut Studio) {
-    let Some(confirm) = studio.import_confirmation.clone() else {
+    let Some(confirm) = studio.saving.import_confirmation.clone() else {
         return;
     };
     let mut answer: Option<bool> = None;
@@ -409,13 +412,13 @@ pub(super) fn import_confirmation_ui(ctx: &egui::Context, studio: &mut Studio) {
         });
     match answer {
         Some(true) => {
-            studio.import_confirmation = None;
+            studio.saving.import_confirmation = None;
             studio.request(WorkspaceRequest::Import {
                 dir: confirm.dir,
                 confirmed: true,
             });
         }
-        Some(false) => studio.import_confirmation = None,
+        Some(false) => studio.saving.import_confirmation = None,
         None => {}
     }
 }

@@ -1,9 +1,14 @@
 //! The studio (eframe/egui): the asset canvas with its panels, over one [`Document`].
 //!
-//! Per frame, [`Studio::logic`] drains the workspace worker's events and runs the autosave
-//! debounce; [`studio_ui`] draws and pushes [`UICommand`]s and canvas actions, which are applied
-//! at the end of the frame in one place. Nothing here touches `SQLite` or the file format: the
-//! workspace worker in `app` does, on its own thread.
+//! Each frame has three parts, as in rerun's viewer: [`Studio::logic`] drains what the
+//! [`Backend`] answered (workspace, jobs, file dialogs, keyring) and runs the validation and
+//! autosave debounces; [`studio_ui`] only draws, pushing [`UICommand`]s and canvas actions; those
+//! are applied at the end of the frame in one place, and work they need goes to the backend as
+//! a request. Nothing here touches `SQLite` or the file format, and nothing here starts a
+//! thread: the backend's workers do the I/O on their own threads.
+//!
+//! [`Studio`]'s state is grouped in [`state`]; the workbench's (preview, run, history, launch
+//! dialog) in [`workbench_state`], which `panels::workbench` draws.
 
 pub mod bench;
 pub mod canvas;
@@ -11,18 +16,17 @@ pub mod commands;
 mod conflict;
 pub mod panels;
 pub mod runs;
+pub mod state;
 mod studio_plan;
 mod studio_runs;
 mod theme;
-pub mod workbench;
+pub mod workbench_state;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use egui::RichText;
-
-use std::collections::HashMap;
 
 use crate::app::{
     self,
@@ -33,8 +37,8 @@ use crate::app::{
 };
 use crate::model::edit::{self, Document, Edit};
 use crate::model::layout::{self, LayoutMode};
-use crate::model::{AssetKey, AssetSpec, CanvasPos, Diagnostic, Project};
-use canvas::{CanvasAction, CanvasState, CardBadges};
+use crate::model::{AssetKey, AssetSpec, CanvasPos, Project};
+use canvas::{CanvasAction, CanvasState};
 pub use commands::UICommand;
 pub use conflict::{Conflict, ImportConfirmation};
 
@@ -158,61 +162,27 @@ pub enum SaveState {
 pub struct Studio {
     pub doc: Document,
     pub canvas: CanvasState,
-    pub diagnostics: Vec<Diagnostic>,
-    diagnostics_revision: Option<u64>,
-    last_structural_change: Option<Instant>,
-    badges: CardBadges,
     pub prefs: Preferences,
     /// Everything off the UI thread: workspace and job workers, connections, the runtime.
     backend: Backend,
-    pub workspace_label: String,
-    /// The document revision last written to the workspace.
-    saved_revision: u64,
-    saving_revision: Option<u64>,
-    save_failed: bool,
-    /// The stored revision the open project's edits started from (`None` until the
-    /// workspace worker has said which).
-    base: Option<app::SaveBase>,
-    /// A refused save, or an outside change over unsaved edits.
-    pub conflict: Option<Conflict>,
-    /// A reload on its way from the worker, and what for.
-    reload_requested: Option<conflict::ReloadRequest>,
-    /// An import waiting for "Replace it" (it would replace edits made in the workspace).
-    pub import_confirmation: Option<ImportConfirmation>,
-    last_edit: Option<Instant>,
+    /// The open workspace: its label, its projects, request ids.
+    pub workspace: state::WorkspaceInfo,
+    /// Saving the document, and what stands in the way.
+    pub saving: state::Saving,
+    pub validation: state::Validation,
+    /// The windows and palettes open over the canvas.
+    pub windows: state::Windows,
+    /// What this frame's drawing asked for (applied at its end).
+    pending: state::Pending,
+    /// Each asset's state in the workspace, as the cards and Asset details show it.
+    pub states: state::AssetStates,
+    pub selection_query: state::SelectionQuery,
     pub notice: Option<Notice>,
-    commands: Vec<UICommand>,
-    actions: Vec<CanvasAction>,
     pub inspector: panels::inspector::InspectorState,
-    /// The add-asset palette, open for a new asset at this position.
-    pub add_palette: Option<CanvasPos>,
-    pub command_palette: Option<panels::command_palette::PaletteState>,
-    pub find: Option<panels::find::FindState>,
-    /// The connections window, when open.
-    pub connections: Option<panels::connections::ConnectionsState>,
-    /// The price table window, when open.
-    pub prices: Option<panels::prices::PricesState>,
-    /// The recorded-costs window, when open.
-    pub costs: Option<panels::costs::CostsState>,
-    /// Counts price edits, so plans made with older prices are asked for again.
-    prices_revision: u64,
-    pub selection_query: String,
-    pub selection_error: Option<String>,
-    pub projects: Vec<app::ProjectSummary>,
-    pub picker_open: bool,
     clipboard: Vec<(AssetSpec, Option<CanvasPos>)>,
-    has_project: bool,
     /// The run in the run view: live, or a past one read back from the workspace.
     pub run: Option<runs::RunView>,
-    pub workbench: workbench::Workbench,
-    /// Each asset's state in the workspace as a card status (fresh, stale, failed, blocked,
-    /// not materialized): the cards' base layer.
-    stale: HashMap<AssetKey, runs::NodeStatus>,
-    /// Each asset's state in the workspace, whole: the cards and Asset details show it.
-    pub asset_states: HashMap<AssetKey, crate::app::status::AssetState>,
-    preview_errors: HashMap<AssetKey, String>,
-    next_plan_id: u64,
-    staleness_plan_id: u64,
+    pub workbench: workbench_state::WorkbenchState,
 }
 
 /// A dialog answered faster than this was most likely never shown.
@@ -231,45 +201,20 @@ impl Studio {
         Self {
             doc: Document::new(project),
             canvas: CanvasState::new(),
-            diagnostics: Vec::new(),
-            diagnostics_revision: None,
-            last_structural_change: None,
-            badges: CardBadges::default(),
             prefs,
             backend: Backend::detached(),
-            workspace_label,
-            saved_revision: 0,
-            saving_revision: None,
-            save_failed: false,
-            base: None,
-            conflict: None,
-            reload_requested: None,
-            import_confirmation: None,
-            last_edit: None,
+            workspace: state::WorkspaceInfo::new(workspace_label, has_project),
+            saving: state::Saving::default(),
+            validation: state::Validation::default(),
+            windows: state::Windows::default(),
+            pending: state::Pending::default(),
+            states: state::AssetStates::default(),
+            selection_query: state::SelectionQuery::default(),
             notice: None,
-            commands: Vec::new(),
-            actions: Vec::new(),
             inspector: panels::inspector::InspectorState::default(),
-            add_palette: None,
-            command_palette: None,
-            find: None,
-            connections: None,
-            prices: None,
-            costs: None,
-            prices_revision: 0,
-            selection_query: String::new(),
-            selection_error: None,
-            projects: Vec::new(),
-            picker_open: false,
             clipboard: Vec::new(),
-            has_project,
             run: None,
-            workbench: workbench::Workbench::default(),
-            stale: HashMap::new(),
-            asset_states: HashMap::new(),
-            preview_errors: HashMap::new(),
-            next_plan_id: 1,
-            staleness_plan_id: 0,
+            workbench: workbench_state::WorkbenchState::default(),
         }
     }
 
@@ -294,24 +239,29 @@ impl Studio {
     /// Tells the worker which project is open (`project`, or the document's), so it watches
     /// it for saves made elsewhere; `known` is the stored revision it was loaded at.
     fn track_open_project(&mut self, project: Option<Project>, known: Option<i64>) {
-        if !self.has_project || !self.backend.has_workspace() {
+        if !self.workspace.has_project || !self.backend.has_workspace() {
             return;
         }
         let project = Box::new(project.unwrap_or_else(|| self.project().clone()));
         if let Some(revision) = known {
-            self.base = Some(app::SaveBase::Revision(revision));
+            self.saving.base = Some(app::SaveBase::Revision(revision));
         }
         self.request(WorkspaceRequest::Track { project, known });
     }
 
     pub fn save_state(&self) -> SaveState {
-        if self.conflict.as_ref().is_some_and(|c| c.edits.is_none()) {
+        if self
+            .saving
+            .conflict
+            .as_ref()
+            .is_some_and(|c| c.edits.is_none())
+        {
             SaveState::Conflict
-        } else if self.saving_revision.is_some() {
+        } else if self.saving.in_flight.is_some() {
             SaveState::Saving
-        } else if self.save_failed {
+        } else if self.saving.failed {
             SaveState::Failed
-        } else if self.doc.revision() != self.saved_revision {
+        } else if self.doc.revision() != self.saving.saved_revision {
             SaveState::Dirty
         } else {
             SaveState::Saved
@@ -320,7 +270,7 @@ impl Studio {
 
     /// Queues a command to run at the end of this frame.
     pub fn push_command(&mut self, command: UICommand) {
-        self.commands.push(command);
+        self.pending.commands.push(command);
     }
 
     fn request(&mut self, request: WorkspaceRequest) {
@@ -338,8 +288,8 @@ impl Studio {
 
     /// A fresh id for a request whose answer must be matched to it.
     pub(crate) fn next_request_id(&mut self) -> u64 {
-        let id = self.next_plan_id;
-        self.next_plan_id += 1;
+        let id = self.workspace.next_request_id;
+        self.workspace.next_request_id += 1;
         id
     }
 
@@ -392,9 +342,9 @@ impl Studio {
     }
 
     fn after_change(&mut self, structure_before: u64) {
-        self.last_edit = Some(Instant::now());
+        self.saving.last_edit = Some(Instant::now());
         if self.doc.structure_revision() != structure_before {
-            self.last_structural_change = Some(Instant::now());
+            self.validation.last_structural_change = Some(Instant::now());
         }
     }
 
@@ -444,13 +394,13 @@ impl Studio {
                 revision,
                 stored_revision,
             } => {
-                if self.saving_revision == Some(revision) {
-                    self.saving_revision = None;
+                if self.saving.in_flight == Some(revision) {
+                    self.saving.in_flight = None;
                 }
-                if self.has_project && name == self.project().name {
-                    self.saved_revision = self.saved_revision.max(revision);
-                    self.save_failed = false;
-                    self.base = Some(app::SaveBase::Revision(stored_revision));
+                if self.workspace.has_project && name == self.project().name {
+                    self.saving.saved_revision = self.saving.saved_revision.max(revision);
+                    self.saving.failed = false;
+                    self.saving.base = Some(app::SaveBase::Revision(stored_revision));
                 }
             }
             WorkspaceEvent::SaveConflict {
@@ -460,8 +410,8 @@ impl Studio {
                 message,
                 project,
             } => {
-                if self.saving_revision == Some(revision) {
-                    self.saving_revision = None;
+                if self.saving.in_flight == Some(revision) {
+                    self.saving.in_flight = None;
                 }
                 self.on_save_conflict(&name, stored_revision, message, project);
             }
@@ -476,8 +426,8 @@ impl Studio {
                 base,
                 differs,
             } => {
-                if self.has_project && name == self.project().name {
-                    self.base = Some(base);
+                if self.workspace.has_project && name == self.project().name {
+                    self.saving.base = Some(base);
                     if differs {
                         // The project this studio was given is an edit of the stored
                         // revision: it is saved (based on that revision) like any edit.
@@ -486,7 +436,7 @@ impl Studio {
                 }
             }
             WorkspaceEvent::ReloadFailed { error } => {
-                self.reload_requested = None;
+                self.saving.reload_requested = None;
                 self.show_error(&capitalised(&error));
             }
             WorkspaceEvent::ChangedOutside { name, revision } => {
@@ -494,16 +444,16 @@ impl Studio {
             }
             WorkspaceEvent::Reloaded(stored) => self.on_reloaded(*stored),
             WorkspaceEvent::ImportNeedsConfirmation { dir, message } => {
-                self.import_confirmation = Some(ImportConfirmation { dir, message });
+                self.saving.import_confirmation = Some(ImportConfirmation { dir, message });
             }
             WorkspaceEvent::SaveFailed { revision, error } => {
-                if self.saving_revision == Some(revision) {
-                    self.saving_revision = None;
+                if self.saving.in_flight == Some(revision) {
+                    self.saving.in_flight = None;
                 }
-                self.save_failed = true;
+                self.saving.failed = true;
                 self.show_error(&format!("Saving failed: {error}"));
             }
-            WorkspaceEvent::Projects(list) => self.projects = list,
+            WorkspaceEvent::Projects(list) => self.workspace.projects = list,
             WorkspaceEvent::Opened(stored) => self.open_stored(*stored),
             WorkspaceEvent::Imported { report, stored } => {
                 self.open_stored(*stored);
@@ -547,6 +497,7 @@ impl Studio {
             }
             TaskEvent::SecretsStored { id, result } => {
                 if let Some(edit) = self
+                    .windows
                     .connections
                     .as_mut()
                     .and_then(|c| c.on_secrets_stored(id, result))
@@ -555,7 +506,7 @@ impl Studio {
                 }
             }
             TaskEvent::ConnectionTested { id, result } => {
-                if let Some(c) = &mut self.connections {
+                if let Some(c) = &mut self.windows.connections {
                     c.on_tested(id, result);
                 }
             }
@@ -580,35 +531,35 @@ impl Studio {
 
     fn open_inner(&mut self, mut project: Project, base: Option<app::SaveBase>) {
         self.save_now();
-        self.base = base;
+        self.saving.base = base;
         // A conflict of the project left behind keeps its refused edits (still offered as a
         // copy); one about the open document's edits ends with it.
-        if let Some(c) = &self.conflict
+        if let Some(c) = &self.saving.conflict
             && c.edits.is_none()
         {
-            self.conflict = None;
+            self.saving.conflict = None;
         }
-        self.reload_requested = None;
+        self.saving.reload_requested = None;
         place_unplaced(&mut project);
         self.prefs.remember(&project.name);
         self.doc.replace_project(project);
-        self.saved_revision = self.doc.revision();
-        self.save_failed = false;
-        self.diagnostics_revision = None;
-        self.last_structural_change = None;
+        self.saving.saved_revision = self.doc.revision();
+        self.saving.failed = false;
+        self.validation.revision = None;
+        self.validation.last_structural_change = None;
         self.canvas = CanvasState::new();
         self.inspector = panels::inspector::InspectorState::default();
-        self.has_project = true;
-        self.picker_open = false;
+        self.workspace.has_project = true;
+        self.windows.picker_open = false;
         if !self.run.as_ref().is_some_and(runs::RunView::is_live) {
             self.run = None;
         }
-        self.workbench.preview = workbench::PreviewState::default();
+        self.workbench.preview = workbench_state::PreviewState::default();
         self.workbench.asset_history = None;
         self.workbench.asset_requested = None;
         self.workbench.history.clear();
-        self.preview_errors.clear();
-        self.stale.clear();
+        self.states.preview_errors.clear();
+        self.states.stale.clear();
         self.refresh_statuses();
         self.request_staleness();
     }
@@ -636,23 +587,23 @@ impl Studio {
     }
 
     fn revalidate(&mut self, ctx: &egui::Context) {
-        if self.diagnostics_revision == Some(self.doc.structure_revision()) {
+        if self.validation.revision == Some(self.doc.structure_revision()) {
             return;
         }
-        if let Some(t) = self.last_structural_change {
+        if let Some(t) = self.validation.last_structural_change {
             let waited = t.elapsed();
-            if waited < VALIDATION_DELAY && self.diagnostics_revision.is_some() {
+            if waited < VALIDATION_DELAY && self.validation.revision.is_some() {
                 ctx.request_repaint_after(VALIDATION_DELAY.saturating_sub(waited));
                 return;
             }
         }
-        self.diagnostics = app::validate_project(self.project());
-        self.diagnostics_revision = Some(self.doc.structure_revision());
+        self.validation.diagnostics = app::validate_project(self.project());
+        self.validation.revision = Some(self.doc.structure_revision());
         self.request_staleness();
-        self.badges.problems.clear();
-        for d in &self.diagnostics {
+        self.states.badges.problems.clear();
+        for d in &self.validation.diagnostics {
             if let Some(key) = &d.asset {
-                let entry = self.badges.problems.entry(key.clone()).or_default();
+                let entry = self.states.badges.problems.entry(key.clone()).or_default();
                 if d.is_error() {
                     entry.0 += 1;
                 } else {
@@ -664,24 +615,27 @@ impl Studio {
 
     /// Validates now, whatever the debounce says (tests).
     pub fn validate_now(&mut self) {
-        self.last_structural_change = None;
-        self.diagnostics_revision = None;
+        self.validation.last_structural_change = None;
+        self.validation.revision = None;
         self.revalidate(&egui::Context::default());
     }
 
     fn autosave(&mut self, ctx: &egui::Context) {
         if !self.backend.has_workspace()
-            || self.doc.revision() == self.saved_revision
-            || self.save_failed
-            || self.conflict.is_some()
-            || self.reload_requested.is_some()
+            || self.doc.revision() == self.saving.saved_revision
+            || self.saving.failed
+            || self.saving.conflict.is_some()
+            || self.saving.reload_requested.is_some()
         {
             return;
         }
-        if self.saving_revision.is_some() {
+        if self.saving.in_flight.is_some() {
             return;
         }
-        let waited = self.last_edit.map_or(AUTOSAVE_DELAY, |t| t.elapsed());
+        let waited = self
+            .saving
+            .last_edit
+            .map_or(AUTOSAVE_DELAY, |t| t.elapsed());
         if waited >= AUTOSAVE_DELAY {
             self.save_now();
         } else {
@@ -696,17 +650,17 @@ impl Studio {
     }
 
     fn queue_save(&mut self, copy_on_conflict: bool) {
-        if !self.has_project || self.doc.revision() == self.saved_revision {
+        if !self.workspace.has_project || self.doc.revision() == self.saving.saved_revision {
             return;
         }
         let revision = self.doc.revision();
         let project = Box::new(self.project().clone());
-        self.save_failed = false;
-        self.saving_revision = Some(revision);
+        self.saving.failed = false;
+        self.saving.in_flight = Some(revision);
         self.request(WorkspaceRequest::Save {
             project,
             revision,
-            base: self.base,
+            base: self.saving.base,
             copy_on_conflict,
         });
     }
@@ -740,11 +694,11 @@ impl Studio {
     }
 
     fn run_commands(&mut self, ctx: &egui::Context) {
-        let commands = std::mem::take(&mut self.commands);
+        let commands = std::mem::take(&mut self.pending.commands);
         for command in commands {
             self.run_command(ctx, command);
         }
-        let actions = std::mem::take(&mut self.actions);
+        let actions = std::mem::take(&mut self.pending.actions);
         for action in actions {
             match action {
                 CanvasAction::Apply(edit) => {
@@ -754,7 +708,7 @@ impl Studio {
                     self.prefs.show_inspector = true;
                     self.inspector.focus_requested = true;
                 }
-                CanvasAction::OpenPalette(pos) => self.add_palette = Some(pos),
+                CanvasAction::OpenPalette(pos) => self.windows.add_palette = Some(pos),
                 CanvasAction::DeleteSelection => self.run_command(ctx, UICommand::Delete),
                 CanvasAction::DuplicateSelection => self.run_command(ctx, UICommand::Duplicate),
                 CanvasAction::Rename => self.run_command(ctx, UICommand::Rename),
@@ -781,17 +735,17 @@ impl Studio {
             },
             UICommand::Save => {
                 let unsaved = self.has_unsaved_edits();
-                if let Some(c) = &mut self.conflict
+                if let Some(c) = &mut self.saving.conflict
                     && !unsaved
                 {
                     c.shown = true;
-                } else if self.doc.revision() == self.saved_revision {
+                } else if self.doc.revision() == self.saving.saved_revision {
                     self.show_info("Everything is saved");
                 } else {
                     self.save_now();
                 }
             }
-            UICommand::AddAsset => self.add_palette = Some(self.canvas.view_center()),
+            UICommand::AddAsset => self.windows.add_palette = Some(self.canvas.view_center()),
             UICommand::Delete => {
                 let keys: Vec<AssetKey> = self.canvas.selection.iter().cloned().collect();
                 if !keys.is_empty() {
@@ -845,12 +799,13 @@ impl Studio {
                     self.canvas.fit_requested = true;
                 }
             }
-            UICommand::Find => self.find = Some(panels::find::FindState::default()),
+            UICommand::Find => self.windows.find = Some(panels::find::FindState::default()),
             UICommand::CommandPalette => {
-                self.command_palette = Some(panels::command_palette::PaletteState::default());
+                self.windows.command_palette =
+                    Some(panels::command_palette::PaletteState::default());
             }
             UICommand::OpenProject => {
-                self.picker_open = true;
+                self.windows.picker_open = true;
                 self.request(WorkspaceRequest::ListProjects);
             }
             UICommand::ImportProject => self.open_dialog(true),
@@ -871,13 +826,13 @@ impl Studio {
             UICommand::CancelRun => self.cancel_run(),
             UICommand::RunHistory => {
                 self.workbench.open = true;
-                self.workbench.tab = workbench::WorkbenchTab::History;
+                self.workbench.tab = workbench_state::WorkbenchTab::History;
                 self.refresh_history();
             }
             UICommand::ExportReport => self.export_report_dialog(),
             UICommand::ToggleWorkbench => self.workbench.open = !self.workbench.open,
             UICommand::Connections => {
-                self.connections = Some(panels::connections::ConnectionsState::default());
+                self.windows.connections = Some(panels::connections::ConnectionsState::default());
             }
             UICommand::Prices => self.open_prices(),
             UICommand::Costs => self.open_costs(),
@@ -962,30 +917,34 @@ pub fn frame_ui(ui: &mut egui::Ui, studio: &mut Studio) {
 pub fn studio_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     let ctx = ui.ctx().clone();
     escape_closes_dialogs(&ctx, studio);
-    studio.commands.extend(UICommand::from_shortcuts(&ctx));
+    studio
+        .pending
+        .commands
+        .extend(UICommand::from_shortcuts(&ctx));
     panels::toolbar::toolbar_ui(ui, studio);
     conflict::conflict_banner_ui(ui, studio);
     status_bar_ui(ui, studio);
-    if studio.prefs.show_diagnostics && !studio.diagnostics.is_empty() {
+    if studio.prefs.show_diagnostics && !studio.validation.diagnostics.is_empty() {
         panels::diagnostics::diagnostics_ui(ui, studio);
     }
     if studio.prefs.show_inspector {
         panels::inspector::inspector_ui(ui, studio);
     }
-    if studio.workbench.open && studio.has_project {
+    if studio.workbench.open && studio.workspace.has_project {
         panels::workbench::workbench_ui(ui, studio);
     }
     egui::CentralPanel::default()
         .frame(egui::Frame::NONE)
         .show(ui, |ui| {
-            if !studio.has_project {
+            if !studio.workspace.has_project {
                 ui.centered_and_justified(|ui| {
                     ui.label("No project yet. Import a project directory or open one.");
                 });
                 return;
             }
-            let actions = canvas::canvas_ui(ui, &mut studio.canvas, &studio.doc, &studio.badges);
-            studio.actions.extend(actions);
+            let actions =
+                canvas::canvas_ui(ui, &mut studio.canvas, &studio.doc, &studio.states.badges);
+            studio.pending.actions.extend(actions);
             notice_ui(ui, studio);
         });
     panels::add_palette_ui(&ctx, studio);
@@ -1113,13 +1072,13 @@ fn clip_notice(text: &str) -> (String, bool) {
 /// Escape closes the topmost open dialog — before the canvas, which would otherwise take the
 /// key to clear its selection — or else dismisses the notice.
 fn escape_closes_dialogs(ctx: &egui::Context, studio: &mut Studio) {
-    let open = studio.add_palette.is_some()
-        || studio.command_palette.is_some()
-        || studio.find.is_some()
-        || studio.picker_open
-        || studio.prices.is_some()
-        || studio.costs.is_some()
-        || studio.connections.is_some()
+    let open = studio.windows.add_palette.is_some()
+        || studio.windows.command_palette.is_some()
+        || studio.windows.find.is_some()
+        || studio.windows.picker_open
+        || studio.windows.prices.is_some()
+        || studio.windows.costs.is_some()
+        || studio.windows.connections.is_some()
         || studio.workbench.launch.is_some();
     if !open {
         if studio.notice.is_some() && ctx.input(|i| i.key_pressed(egui::Key::Escape)) {
@@ -1132,13 +1091,13 @@ fn escape_closes_dialogs(ctx: &egui::Context, studio: &mut Studio) {
     }
     // The small pickers first, then windows opened from others (Prices from the launch
     // dialog), then the rest.
-    if studio.add_palette.take().is_some()
-        || studio.command_palette.take().is_some()
-        || studio.find.take().is_some()
-        || std::mem::take(&mut studio.picker_open)
-        || studio.prices.take().is_some()
-        || studio.costs.take().is_some()
-        || studio.connections.take().is_some()
+    if studio.windows.add_palette.take().is_some()
+        || studio.windows.command_palette.take().is_some()
+        || studio.windows.find.take().is_some()
+        || std::mem::take(&mut studio.windows.picker_open)
+        || studio.windows.prices.take().is_some()
+        || studio.windows.costs.take().is_some()
+        || studio.windows.connections.take().is_some()
     {
         return;
     }
@@ -1148,8 +1107,13 @@ fn escape_closes_dialogs(ctx: &egui::Context, studio: &mut Studio) {
 fn status_bar_ui(ui: &mut egui::Ui, studio: &Studio) {
     egui::Panel::bottom("status_bar").show(ui, |ui| {
         ui.horizontal(|ui| {
-            let errors = studio.diagnostics.iter().filter(|d| d.is_error()).count();
-            let warnings = studio.diagnostics.len() - errors;
+            let errors = studio
+                .validation
+                .diagnostics
+                .iter()
+                .filter(|d| d.is_error())
+                .count();
+            let warnings = studio.validation.diagnostics.len() - errors;
             let (text, color) = if errors > 0 {
                 (
                     format!("{errors} error(s), {warnings} warning(s)"),
@@ -1180,7 +1144,7 @@ fn status_bar_ui(ui: &mut egui::Ui, studio: &Studio) {
                 studio.canvas.zoom * 100.0
             ));
             ui.separator();
-            ui.label(RichText::new(format!("Workspace: {}", studio.workspace_label)).weak());
+            ui.label(RichText::new(format!("Workspace: {}", studio.workspace.label)).weak());
         });
     });
 }

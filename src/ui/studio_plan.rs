@@ -16,7 +16,7 @@ impl Studio {
             "{}|{:?}|{}",
             launch.plan_key(&self.canvas.selection, self.doc.revision()),
             launch.overrides,
-            self.prices_revision
+            self.workspace.prices_revision
         );
         if launch.compute_for.as_deref() == Some(key.as_str()) {
             return;
@@ -51,13 +51,13 @@ impl Studio {
 
     /// Opens the Prices window and loads the table.
     pub fn open_prices(&mut self) {
-        self.prices = Some(PricesState::default());
+        self.windows.prices = Some(PricesState::default());
         self.send_job(JobRequest::LoadPrices);
     }
 
     /// Opens the Costs window on this project's recorded costs.
     pub fn open_costs(&mut self) {
-        self.costs = Some(CostsState::default());
+        self.windows.costs = Some(CostsState::default());
         let project = self.project().name.clone();
         self.send_job(JobRequest::CostHistory { project });
     }
@@ -84,16 +84,16 @@ impl Studio {
             }
             JobEvent::Prices { result, edited } => {
                 if edited && result.is_ok() {
-                    self.prices_revision += 1;
+                    self.workspace.prices_revision += 1;
                 }
-                if let Some(prices) = &mut self.prices {
+                if let Some(prices) = &mut self.windows.prices {
                     prices.apply(result, edited);
                 } else if let Err(e) = result {
                     self.show_error(&format!("Could not change the prices: {e}"));
                 }
             }
             JobEvent::CostHistory(result) => {
-                if let Some(costs) = &mut self.costs {
+                if let Some(costs) = &mut self.windows.costs {
                     costs.history = Some(result);
                 }
             }

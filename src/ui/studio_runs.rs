@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use super::runs::{NodeStatus, RunView};
-use super::workbench::{LaunchState, PREVIEW_LIMIT, WorkbenchTab};
+use super::workbench_state::{LaunchState, PREVIEW_LIMIT, WorkbenchTab};
 use super::{JobEvent, JobRequest, MaterializeRequest, SendError, Studio, TaskRequest};
 use crate::model::AssetKey;
 
@@ -48,7 +48,7 @@ impl Studio {
             preview.asset = Some(key.clone());
             preview.loading = Some(Instant::now());
             preview.error = None;
-            self.preview_errors.remove(key);
+            self.states.preview_errors.remove(key);
             self.refresh_statuses();
         }
     }
@@ -57,7 +57,7 @@ impl Studio {
     pub fn open_launch(&mut self) {
         let mut launch = LaunchState::default();
         if self.canvas.selection.is_empty() {
-            launch.scope = super::workbench::LaunchScope::All;
+            launch.scope = super::workbench_state::LaunchScope::All;
         }
         self.workbench.launch = Some(launch);
     }
@@ -219,11 +219,11 @@ impl Studio {
     /// Asks for every asset's state in the workspace (fresh, stale, failed, blocked, check
     /// verdicts) under the current definitions: the cards' base layer.
     pub(super) fn request_staleness(&mut self) {
-        if !self.backend.has_workspace() || !self.has_project {
+        if !self.backend.has_workspace() || !self.workspace.has_project {
             return;
         }
         let id = self.next_request_id();
-        self.staleness_plan_id = id;
+        self.states.request_id = id;
         let project = Box::new(self.project().clone());
         // A full queue only delays the badges until the next change.
         let _ = self.backend.send(JobRequest::AssetStates { id, project });
@@ -307,34 +307,10 @@ impl Studio {
                     self.workbench.preview.data = None;
                     self.workbench.preview.error = Some(error.clone());
                 }
-                self.preview_errors.insert(asset, error);
+                self.states.preview_errors.insert(asset, error);
                 true
             }
-            JobEvent::AssetStates { id, result } => {
-                if id != self.staleness_plan_id {
-                    return false;
-                }
-                self.stale.clear();
-                self.badges.checks.clear();
-                self.asset_states.clear();
-                match result {
-                    Ok(states) => {
-                        for state in states {
-                            self.stale
-                                .insert(state.asset.clone(), NodeStatus::from_state(&state.status));
-                            if state.checks.total() > 0 {
-                                self.badges
-                                    .checks
-                                    .insert(state.asset.clone(), state.checks.clone());
-                            }
-                            self.asset_states.insert(state.asset.clone(), state);
-                        }
-                    }
-                    // Unknown is said as such, never as success.
-                    Err(e) => tracing::warn!("could not read the assets' states: {e}"),
-                }
-                true
-            }
+            JobEvent::AssetStates { id, result } => self.on_asset_states(id, result),
             JobEvent::Plan { id, result } => {
                 if let Some(launch) = &mut self.workbench.launch
                     && launch.plan_id == id
@@ -378,39 +354,7 @@ impl Studio {
                 true
             }
             JobEvent::MaterializeFinished { result } => {
-                if let Some(run) = &mut self.run {
-                    run.done = true;
-                }
-                match result {
-                    Ok(runs) => {
-                        if let Some(last) = runs.last()
-                            && let Some(run) = &mut self.run
-                        {
-                            run.record = Some(last.clone());
-                            run.status = Some(last.status);
-                            if last.error.is_some() {
-                                run.error.clone_from(&last.error);
-                            }
-                            run.cancel = None;
-                        }
-                    }
-                    Err(error) => {
-                        if let Some(run) = &mut self.run {
-                            run.status = Some(crate::model::RunStatus::Failure);
-                            run.error = Some(error.clone());
-                            run.cancel = None;
-                        }
-                        self.show_error(&format!("The run could not start: {error}"));
-                    }
-                }
-                // Nothing more arrives: the clock stops, and a card still queued or running
-                // (the run failed before it got there) shows why instead.
-                if let Some(run) = &mut self.run {
-                    run.settle();
-                }
-                self.request_staleness();
-                self.refresh_history();
-                self.workbench.asset_requested = None;
+                self.on_run_finished(result);
                 true
             }
             JobEvent::Runs(runs) => {
@@ -450,12 +394,83 @@ impl Studio {
         }
     }
 
+    /// The workspace's answer to [`Self::request_staleness`] (an older one is dropped); true
+    /// when card statuses may have changed.
+    fn on_asset_states(
+        &mut self,
+        id: u64,
+        result: Result<Vec<crate::app::status::AssetState>, String>,
+    ) -> bool {
+        if id != self.states.request_id {
+            return false;
+        }
+        self.states.stale.clear();
+        self.states.badges.checks.clear();
+        self.states.assets.clear();
+        match result {
+            Ok(states) => {
+                for state in states {
+                    self.states
+                        .stale
+                        .insert(state.asset.clone(), NodeStatus::from_state(&state.status));
+                    if state.checks.total() > 0 {
+                        self.states
+                            .badges
+                            .checks
+                            .insert(state.asset.clone(), state.checks.clone());
+                    }
+                    self.states.assets.insert(state.asset.clone(), state);
+                }
+            }
+            // Unknown is said as such, never as success.
+            Err(e) => tracing::warn!("could not read the assets' states: {e}"),
+        }
+        true
+    }
+
+    /// The run ended (or could not start): its record is the truth from now on.
+    fn on_run_finished(&mut self, result: Result<Vec<crate::model::RunRecord>, String>) {
+        if let Some(run) = &mut self.run {
+            run.done = true;
+        }
+        match result {
+            Ok(runs) => {
+                if let Some(last) = runs.last()
+                    && let Some(run) = &mut self.run
+                {
+                    run.record = Some(last.clone());
+                    run.status = Some(last.status);
+                    if last.error.is_some() {
+                        run.error.clone_from(&last.error);
+                    }
+                    run.cancel = None;
+                }
+            }
+            Err(error) => {
+                if let Some(run) = &mut self.run {
+                    run.status = Some(crate::model::RunStatus::Failure);
+                    run.error = Some(error.clone());
+                    run.cancel = None;
+                }
+                self.show_error(&format!("The run could not start: {error}"));
+            }
+        }
+        // Nothing more arrives: the clock stops, and a card still queued or running (the run
+        // failed before it got there) shows why instead.
+        if let Some(run) = &mut self.run {
+            run.settle();
+        }
+        self.request_staleness();
+        self.refresh_history();
+        self.workbench.asset_requested = None;
+    }
+
     /// Card statuses: each asset's state in the workspace, then preview errors, then a live
     /// run on top. A finished (or reopened past) run does not paint the cards: once it has
     /// ended, the workspace's state — asked for again at its end — is the truth.
     pub(super) fn refresh_statuses(&mut self) {
-        let mut status = self.stale.clone();
-        for (key, error) in &self.preview_errors {
+        let mut status = self.states.stale.clone();
+        for (key, error) in &self.states.preview_errors {
             status.insert(
                 key.clone(),
                 NodeStatus::Failed {
@@ -470,11 +485,11 @@ impl Studio {
                 status.insert(key.clone(), s.clone());
             }
         }
-        self.badges.status = status;
+        self.states.badges.status = status;
     }
 
     /// The status a card shows (tests and the bench read it).
     pub fn node_status(&self, key: &AssetKey) -> Option<&NodeStatus> {
-        self.badges.status.get(key)
+        self.states.badges.status.get(key)
     }
 }

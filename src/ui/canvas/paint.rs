@@ -36,19 +36,7 @@ pub fn paint(
     let simplified = zoom < SIMPLIFY_BELOW_ZOOM;
     painter.rect_filled(rect, 0.0, theme::canvas_background(visuals));
 
-    // Lanes: faint full-height bands behind the cards.
-    for lane in &geometry.lanes {
-        let left = state.to_screen(rect, pos2(lane.min_x, 0.0)).x;
-        let right = state.to_screen(rect, pos2(lane.max_x, 0.0)).x;
-        let band = Rect::from_x_y_ranges(left..=right, rect.y_range());
-        if band.intersects(rect) {
-            painter.rect_filled(
-                band,
-                0.0,
-                theme::layer_color(lane.layer).gamma_multiply(0.07),
-            );
-        }
-    }
+    paint_lanes(painter, state, rect);
     if !simplified {
         dot_grid(painter, state, rect, visuals);
     }
@@ -70,29 +58,7 @@ pub fn paint(
         .collect();
     let view = rect.expand(4.0);
 
-    // Edges.
-    let edge_color = theme::edge_color(visuals);
-    let selected_edge = visuals.selection.stroke.color;
-    let width = (1.6 * zoom.sqrt()).clamp(0.6, 2.0);
-    for &(from, to) in &geometry.edges {
-        let a = cards[from].right_center();
-        let b = cards[to].left_center();
-        let dx = ((b.x - a.x).abs() * 0.5).max(40.0 * zoom);
-        let c1 = a + vec2(dx, 0.0);
-        let c2 = b - vec2(dx, 0.0);
-        let bbox = Rect::from_points(&[a, b, c1, c2]);
-        if !bbox.intersects(view) {
-            continue;
-        }
-        let touches_selection = state.selection.contains(&geometry.nodes[from].key)
-            || state.selection.contains(&geometry.nodes[to].key);
-        let stroke = if touches_selection {
-            Stroke::new(width + 0.8, selected_edge)
-        } else {
-            Stroke::new(width, edge_color)
-        };
-        painter.add(flattened_edge(a, c1, c2, b, view, stroke));
-    }
+    paint_edges(painter, visuals, state, &cards, view);
 
     // Cards.
     let mut visible = Vec::new();
@@ -146,7 +112,63 @@ pub fn paint(
         );
     }
 
-    // Overlays.
+    paint_drag(ui, painter, state, rect);
+    PaintStats { visible }
+}
+
+/// Lanes: faint full-height bands behind the cards.
+fn paint_lanes(painter: &Painter, state: &CanvasState, rect: Rect) {
+    for lane in &state.geometry.lanes {
+        let left = state.to_screen(rect, pos2(lane.min_x, 0.0)).x;
+        let right = state.to_screen(rect, pos2(lane.max_x, 0.0)).x;
+        let band = Rect::from_x_y_ranges(left..=right, rect.y_range());
+        if band.intersects(rect) {
+            painter.rect_filled(
+                band,
+                0.0,
+                theme::layer_color(lane.layer).gamma_multiply(0.07),
+            );
+        }
+    }
+}
+
+/// Edges between the cards, those touching the selection stronger; only the visible ones.
+fn paint_edges(
+    painter: &Painter,
+    visuals: &egui::Visuals,
+    state: &CanvasState,
+    cards: &[Rect],
+    view: Rect,
+) {
+    let geometry = &state.geometry;
+    let zoom = state.zoom;
+    let edge_color = theme::edge_color(visuals);
+    let selected_edge = visuals.selection.stroke.color;
+    let width = (1.6 * zoom.sqrt()).clamp(0.6, 2.0);
+    for &(from, to) in &geometry.edges {
+        let a = cards[from].right_center();
+        let b = cards[to].left_center();
+        let dx = ((b.x - a.x).abs() * 0.5).max(40.0 * zoom);
+        let c1 = a + vec2(dx, 0.0);
+        let c2 = b - vec2(dx, 0.0);
+        let bbox = Rect::from_points(&[a, b, c1, c2]);
+        if !bbox.intersects(view) {
+            continue;
+        }
+        let touches_selection = state.selection.contains(&geometry.nodes[from].key)
+            || state.selection.contains(&geometry.nodes[to].key);
+        let stroke = if touches_selection {
+            Stroke::new(width + 0.8, selected_edge)
+        } else {
+            Stroke::new(width, edge_color)
+        };
+        painter.add(flattened_edge(a, c1, c2, b, view, stroke));
+    }
+}
+
+/// What a drag draws over the canvas: the edge being connected, the selection rectangle.
+fn paint_drag(ui: &egui::Ui, painter: &Painter, state: &CanvasState, rect: Rect) {
+    let visuals = ui.visuals();
     match &state.drag {
         Drag::Connect { from } => {
             if let Some(p) = ui.input(|i| i.pointer.interact_pos()) {
@@ -174,7 +196,6 @@ pub fn paint(
         }
         _ => {}
     }
-    PaintStats { visible }
 }
 
 #[allow(clippy::too_many_arguments)]

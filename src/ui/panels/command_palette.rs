@@ -8,7 +8,7 @@ pub struct PaletteState {
 }
 
 pub fn command_palette_ui(ctx: &egui::Context, studio: &mut Studio) {
-    let Some(state) = &mut studio.command_palette else {
+    let Some(state) = &mut studio.windows.command_palette else {
         return;
     };
     let mut chosen = None;
@@ -48,9 +48,9 @@ pub fn command_palette_ui(ctx: &egui::Context, studio: &mut Studio) {
             });
         });
     if let Some(command) = chosen {
-        studio.command_palette = None;
+        studio.windows.command_palette = None;
         studio.push_command(command);
     } else if !open || ctx.input(|i| i.key_pressed(egui::Key::Escape)) {
-        studio.command_palette = None;
+        studio.windows.command_palette = None;
     }
 }

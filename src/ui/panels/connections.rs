@@ -595,9 +595,75 @@ fn save(project: &Project, d: &mut Draft) -> Result<(Vec<Resource>, TypedSecrets
     Ok((resources, typed))
 }
 
+/// The project's resources with "Edit" and "Delete", and a button to add each kind. Returns
+/// the edit a deletion makes.
+fn resource_list_ui(
+    ui: &mut egui::Ui,
+    project: &Project,
+    state: &mut ConnectionsState,
+) -> Option<Edit> {
+    let mut open_draft = None;
+    let mut delete = None;
+    egui::Grid::new("resource_list")
+        .striped(true)
+        .show(ui, |ui| {
+            for r in &project.resources {
+                ui.label(&r.name);
+                ui.weak(r.kind.label());
+                if ui.button(format!("Edit {}", r.name)).clicked() {
+                    open_draft = Some(draft_of(
+                        &project.name,
+                        Some(r),
+                        r.kind.label(),
+                        &project.resources,
+                    ));
+                }
+                if ui.button(format!("Delete {}", r.name)).clicked() {
+                    delete = Some(r.name.clone());
+                }
+                ui.end_row();
+            }
+        });
+    if project.resources.is_empty() {
+        ui.weak("No resources yet.");
+    }
+    ui.horizontal(|ui| {
+        for (kind, label) in [
+            ("postgres", "Add Postgres"),
+            ("s3", "Add S3"),
+            ("http", "Add HTTP API"),
+            ("aws", "Add AWS account"),
+            ("eks", "Add EKS cluster"),
+        ] {
+            if ui.button(label).clicked() {
+                open_draft = Some(draft_of(&project.name, None, kind, &project.resources));
+            }
+        }
+    });
+    if let Some(d) = open_draft {
+        state.draft = Some(d);
+        state.status = None;
+    }
+    let name = delete?;
+    let resources = project
+        .resources
+        .iter()
+        .filter(|r| r.name != name)
+        .cloned()
+        .collect();
+    if state
+        .draft
+        .as_ref()
+        .is_some_and(|d| d.original.as_deref() == Some(&name))
+    {
+        state.draft = None;
+    }
+    Some(Edit::SetResources { resources })
+}
+
 /// The connections window, when open.
 pub fn connections_ui(ctx: &egui::Context, studio: &mut Studio) {
-    let Some(mut state) = studio.connections.take() else {
+    let Some(mut state) = studio.windows.connections.take() else {
         return;
     };
     let mut open = true;
@@ -619,64 +685,8 @@ pub fn connections_ui(ctx: &egui::Context, studio: &mut Studio) {
                 "The databases, buckets and APIs sources read from. Passwords and tokens go to the OS keyring",
             );
             ui.separator();
-            let mut open_draft = None;
-            let mut delete = None;
-            egui::Grid::new("resource_list")
-                .striped(true)
-                .show(ui, |ui| {
-                    for r in &project.resources {
-                        ui.label(&r.name);
-                        ui.weak(r.kind.label());
-                        if ui.button(format!("Edit {}", r.name)).clicked() {
-                            open_draft = Some(draft_of(
-                                &project.name,
-                                Some(r),
-                                r.kind.label(),
-                                &project.resources,
-                            ));
-                        }
-                        if ui.button(format!("Delete {}", r.name)).clicked() {
-                            delete = Some(r.name.clone());
-                        }
-                        ui.end_row();
-                    }
-                });
-            if project.resources.is_empty() {
-                ui.weak("No resources yet.");
-            }
-            ui.horizontal(|ui| {
-                for (kind, label) in [
-                    ("postgres", "Add Postgres"),
-                    ("s3", "Add S3"),
-                    ("http", "Add HTTP API"),
-                    ("aws", "Add AWS account"),
-                    ("eks", "Add EKS cluster"),
-                ] {
-                    if ui.button(label).clicked() {
-                        open_draft =
-                            Some(draft_of(&project.name, None, kind, &project.resources));
-                    }
-                }
-            });
-            if let Some(d) = open_draft {
-                state.draft = Some(d);
-                state.status = None;
-            }
-            if let Some(name) = delete {
-                let resources = project
-                    .resources
-                    .iter()
-                    .filter(|r| r.name != name)
-                    .cloned()
-                    .collect();
-                edit = Some(Edit::SetResources { resources });
-                if state
-                    .draft
-                    .as_ref()
-                    .is_some_and(|d| d.original.as_deref() == Some(&name))
-                {
-                    state.draft = None;
-                }
+            if let Some(e) = resource_list_ui(ui, &project, &mut state) {
+                edit = Some(e);
             }
             if let Some(d) = &mut state.draft {
                 ui.separator();
@@ -747,7 +757,7 @@ pub fn connections_ui(ctx: &egui::Context, studio: &mut Studio) {
         studio.run_task(task);
     }
     if open && !ctx.input(|i| i.key_pressed(egui::Key::Escape)) {
-        studio.connections = Some(state);
+        studio.windows.connections = Some(state);
     }
 }
 

@@ -43,7 +43,7 @@ fn totals_ui(ui: &mut egui::Ui, id: &str, first: &str, totals: &[CostTotal]) {
 }
 
 pub fn costs_ui(ctx: &egui::Context, studio: &mut Studio) {
-    let Some(state) = &studio.costs else {
+    let Some(state) = &studio.windows.costs else {
         return;
     };
     let mut open = true;
@@ -131,6 +131,6 @@ pub fn costs_ui(ctx: &egui::Context, studio: &mut Studio) {
                 });
         });
     if !open {
-        studio.costs = None;
+        studio.windows.costs = None;
     }
 }

@@ -15,7 +15,7 @@ pub fn diagnostics_ui(ui: &mut egui::Ui, studio: &mut Studio) {
             egui::ScrollArea::vertical()
                 .auto_shrink(false)
                 .show(ui, |ui| {
-                    for (i, d) in studio.diagnostics.iter().enumerate() {
+                    for (i, d) in studio.validation.diagnostics.iter().enumerate() {
                         let color = if d.is_error() {
                             theme::error_color()
                         } else {
@@ -35,7 +35,7 @@ pub fn diagnostics_ui(ui: &mut egui::Ui, studio: &mut Studio) {
         });
     studio.prefs.diagnostics_height = response.response.rect.height();
     if let Some(i) = response.inner
-        && let Some(d) = studio.diagnostics.get(i).cloned()
+        && let Some(d) = studio.validation.diagnostics.get(i).cloned()
         && let Some(key) = d.asset
     {
         studio.canvas.select([key.clone()]);

@@ -11,7 +11,7 @@ pub struct FindState {
 }
 
 pub fn find_ui(ctx: &egui::Context, studio: &mut Studio) {
-    let Some(state) = &mut studio.find else {
+    let Some(state) = &mut studio.windows.find else {
         return;
     };
     let mut chosen: Option<AssetKey> = None;
@@ -52,8 +52,8 @@ pub fn find_ui(ctx: &egui::Context, studio: &mut Studio) {
     if let Some(key) = chosen {
         studio.canvas.select([key.clone()]);
         studio.canvas.reveal = Some(key);
-        studio.find = None;
+        studio.windows.find = None;
     } else if !open || ctx.input(|i| i.key_pressed(egui::Key::Escape)) {
-        studio.find = None;
+        studio.windows.find = None;
     }
 }

@@ -77,6 +77,7 @@ fn asset_ui(ui: &mut egui::Ui, studio: &mut Studio, key: &AssetKey) {
     }
     let mut spec = original.clone();
     let diagnostics: Vec<crate::model::Diagnostic> = studio
+        .validation
         .diagnostics
         .iter()
         .filter(|d| d.asset.as_ref() == Some(key))

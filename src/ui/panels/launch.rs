@@ -8,20 +8,26 @@ use egui::RichText;
 use crate::app::plan::{PlanReport, format_duration, format_memory, format_usd, tier_name};
 use crate::app::run::PlannedStatus;
 use crate::model::{AssetKey, ComputeTier, PartitionsDefinition};
-use crate::ui::workbench::LaunchScope;
+use crate::ui::workbench_state::{LaunchScope, LaunchState};
 use crate::ui::{Studio, theme};
 use std::collections::BTreeMap;
+
+/// What the launch dialog's buttons asked for this frame (applied after drawing).
+#[derive(Debug, Default)]
+struct Clicked {
+    start: bool,
+    start_aws: bool,
+    check_aws: bool,
+    close: bool,
+    open_prices: bool,
+}
 
 pub fn launch_ui(ctx: &egui::Context, studio: &mut Studio) {
     if studio.workbench.launch.is_none() {
         return;
     }
     let mut open = true;
-    let mut start = false;
-    let mut start_aws = false;
-    let mut check_aws = false;
-    let mut close = false;
-    let mut open_prices = false;
+    let mut clicked = Clicked::default();
     let aws_key = studio
         .workbench
         .launch
@@ -44,185 +50,34 @@ pub fn launch_ui(ctx: &egui::Context, studio: &mut Studio) {
             let Some(launch) = &mut studio.workbench.launch else {
                 return;
             };
-            ui.label("What to materialize");
-            ui.horizontal(|ui| {
-                for scope in [
-                    LaunchScope::Selected,
-                    LaunchScope::WithUpstream,
-                    LaunchScope::All,
-                ] {
-                    let enabled = scope == LaunchScope::All || selected > 0;
-                    ui.add_enabled_ui(enabled, |ui| {
-                        ui.radio_value(&mut launch.scope, scope, scope.label());
-                    });
-                }
-            });
-            match launch.partitions.clone() {
-                Some(PartitionsDefinition::Static { keys }) => {
-                    ui.add_space(4.0);
-                    ui.horizontal(|ui| {
-                        ui.label("Partition");
-                        partition_combo_ui(
-                            ui,
-                            "launch_from",
-                            &mut launch.from,
-                            &keys,
-                            "No partition",
-                        );
-                        ui.label("to");
-                        partition_combo_ui(ui, "launch_to", &mut launch.to, &keys, "Only this one");
-                    });
-                }
-                Some(PartitionsDefinition::Daily { start, end }) => {
-                    ui.add_space(4.0);
-                    ui.horizontal(|ui| {
-                        ui.label("Partition");
-                        let from = ui.add(
-                            egui::TextEdit::singleline(&mut launch.from)
-                                .hint_text("YYYY-MM-DD")
-                                .desired_width(110.0),
-                        );
-                        from.widget_info(|| {
-                            egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, "Partition")
-                        });
-                        ui.label("to");
-                        let to = ui.add(
-                            egui::TextEdit::singleline(&mut launch.to)
-                                .hint_text("optional, for a range")
-                                .desired_width(110.0),
-                        );
-                        to.widget_info(|| {
-                            egui::WidgetInfo::labeled(
-                                egui::WidgetType::TextEdit,
-                                true,
-                                "Last partition",
-                            )
-                        });
-                    });
-                    ui.label(
-                        RichText::new(format!(
-                            "Daily partitions from {start}{}",
-                            end.map(|e| format!(" to {e}")).unwrap_or_default()
-                        ))
-                        .weak(),
-                    );
-                }
-                Some(PartitionsDefinition::None) | None => {}
-            }
-            ui.checkbox(&mut launch.force, "Force").on_hover_text(
-                "Materialize even the assets whose definition and inputs are unchanged",
-            );
-            ui.horizontal(|ui| {
-                ui.label("Where");
-                ui.radio_value(&mut launch.on_aws, false, "Locally");
-                ui.radio_value(&mut launch.on_aws, true, "On AWS")
-                    .on_hover_text(
-                        "Each step on its compute tier (Lambda, Fargate, Batch; local steps here)",
-                    );
-            });
+            choices_ui(ui, launch, selected);
             ui.separator();
             if launch.on_aws {
-                open_prices = compute_plan_ui(ui, launch);
+                clicked.open_prices = compute_plan_ui(ui, launch);
                 ui.separator();
-                let (start, check) = aws_plan_ui(ui, launch);
-                start_aws = start;
-                check_aws = check;
-                if ui.button("Close").clicked() {
-                    close = true;
-                }
+                (clicked.start_aws, clicked.check_aws) = aws_plan_ui(ui, launch);
+                clicked.close = ui.button("Close").clicked();
                 return;
             }
-            let mut runnable = false;
-            match &launch.plan {
-                None => {
-                    ui.horizontal(|ui| {
-                        ui.spinner();
-                        ui.label("Working out what will run…");
-                    });
-                }
-                Some(Err(e)) => {
-                    ui.label(RichText::new(e).color(theme::error_color()));
-                }
-                Some(Ok(steps)) => {
-                    runnable = !steps.is_empty();
-                    ui.label(RichText::new(crate::app::run::plan_summary(steps)).strong());
-                    let blocked = steps
-                        .iter()
-                        .any(|s| matches!(s.status, PlannedStatus::Blocked { .. }));
-                    if blocked || launch.allow_failed_upstream {
-                        ui.checkbox(
-                            &mut launch.allow_failed_upstream,
-                            "Build anyway from data that failed a blocking check",
-                        )
-                        .on_hover_text(
-                            "--allow-failed-upstream: the run records the override and its report says so",
-                        );
-                    }
-                    egui::ScrollArea::vertical()
-                        .max_height(150.0)
-                        .auto_shrink([false, true])
-                        .show(ui, |ui| {
-                            egui::Grid::new("launch_plan")
-                                .striped(true)
-                                .num_columns(2)
-                                .show(ui, |ui| {
-                                    for step in steps {
-                                        ui.label(step.asset.as_str());
-                                        match &step.status {
-                                            PlannedStatus::WillRun { reason } => ui.label(
-                                                RichText::new(format!("will run: {reason}"))
-                                                    .color(theme::running_color()),
-                                            ),
-                                            PlannedStatus::UpToDate { run_id, checks }
-                                                if checks.is_empty() =>
-                                            {
-                                                ui.label(
-                                                    RichText::new("up to date")
-                                                        .color(theme::ok_color()),
-                                                )
-                                                .on_hover_text(format!(
-                                                    "Unchanged since run {run_id}"
-                                                ))
-                                            }
-                                            PlannedStatus::UpToDate { run_id, checks } => ui
-                                                .label(
-                                                    RichText::new(format!(
-                                                        "up to date; checks will run: {}",
-                                                        checks.join(", ")
-                                                    ))
-                                                    .color(theme::ok_color()),
-                                                )
-                                                .on_hover_text(format!(
-                                                    "Data unchanged since run {run_id}; new or edited checks run on it"
-                                                )),
-                                            PlannedStatus::Blocked { reason } => ui.label(
-                                                RichText::new(reason)
-                                                    .color(theme::error_color()),
-                                            ),
-                                        };
-                                        ui.end_row();
-                                    }
-                                });
-                        });
-                }
-            }
+            let runnable = local_plan_ui(ui, launch);
             ui.separator();
-            open_prices = compute_plan_ui(ui, launch);
+            clicked.open_prices = compute_plan_ui(ui, launch);
             ui.separator();
             ui.horizontal(|ui| {
-                if ui
+                clicked.start = ui
                     .add_enabled(runnable, egui::Button::new("Start run"))
                     .on_hover_text("Start the run; it continues in the background")
-                    .clicked()
-                {
-                    start = true;
-                }
-                if ui.button("Close").clicked() {
-                    close = true;
-                }
+                    .clicked();
+                clicked.close = ui.button("Close").clicked();
             });
         });
-    if start {
+    clicked.close |= !open || ctx.input(|i| i.key_pressed(egui::Key::Escape));
+    apply_clicked(studio, &clicked);
+}
+
+/// Does what the dialog's buttons asked for.
+fn apply_clicked(studio: &mut Studio, clicked: &Clicked) {
+    if clicked.start {
         let request = studio
             .workbench
             .launch
@@ -236,10 +91,10 @@ pub fn launch_ui(ctx: &egui::Context, studio: &mut Studio) {
             None => {}
         }
     }
-    if open_prices {
+    if clicked.open_prices {
         studio.open_prices();
     }
-    if start_aws {
+    if clicked.start_aws {
         let request = studio
             .workbench
             .launch
@@ -253,17 +108,167 @@ pub fn launch_ui(ctx: &egui::Context, studio: &mut Studio) {
             None => {}
         }
     }
-    if check_aws {
+    if clicked.check_aws {
         studio.check_aws_setup();
     }
-    if close || !open || ctx.input(|i| i.key_pressed(egui::Key::Escape)) {
+    if clicked.close {
         studio.workbench.launch = None;
+    }
+}
+
+/// What to materialize, which partitions, whether to force, and where.
+fn choices_ui(ui: &mut egui::Ui, launch: &mut LaunchState, selected: usize) {
+    ui.label("What to materialize");
+    ui.horizontal(|ui| {
+        for scope in [
+            LaunchScope::Selected,
+            LaunchScope::WithUpstream,
+            LaunchScope::All,
+        ] {
+            let enabled = scope == LaunchScope::All || selected > 0;
+            ui.add_enabled_ui(enabled, |ui| {
+                ui.radio_value(&mut launch.scope, scope, scope.label());
+            });
+        }
+    });
+    partitions_ui(ui, launch);
+    ui.checkbox(&mut launch.force, "Force")
+        .on_hover_text("Materialize even the assets whose definition and inputs are unchanged");
+    ui.horizontal(|ui| {
+        ui.label("Where");
+        ui.radio_value(&mut launch.on_aws, false, "Locally");
+        ui.radio_value(&mut launch.on_aws, true, "On AWS")
+            .on_hover_text(
+                "Each step on its compute tier (Lambda, Fargate, Batch; local steps here)",
+            );
+    });
+}
+
+/// The partition (or range) to materialize, for a partitioned selection.
+fn partitions_ui(ui: &mut egui::Ui, launch: &mut LaunchState) {
+    match launch.partitions.clone() {
+        Some(PartitionsDefinition::Static { keys }) => {
+            ui.add_space(4.0);
+            ui.horizontal(|ui| {
+                ui.label("Partition");
+                partition_combo_ui(ui, "launch_from", &mut launch.from, &keys, "No partition");
+                ui.label("to");
+                partition_combo_ui(ui, "launch_to", &mut launch.to, &keys, "Only this one");
+            });
+        }
+        Some(PartitionsDefinition::Daily { start, end }) => {
+            ui.add_space(4.0);
+            ui.horizontal(|ui| {
+                ui.label("Partition");
+                let from = ui.add(
+                    egui::TextEdit::singleline(&mut launch.from)
+                        .hint_text("YYYY-MM-DD")
+                        .desired_width(110.0),
+                );
+                from.widget_info(|| {
+                    egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, "Partition")
+                });
+                ui.label("to");
+                let to = ui.add(
+                    egui::TextEdit::singleline(&mut launch.to)
+                        .hint_text("optional, for a range")
+                        .desired_width(110.0),
+                );
+                to.widget_info(|| {
+                    egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, "Last partition")
+                });
+            });
+            ui.label(
+                RichText::new(format!(
+                    "Daily partitions from {start}{}",
+                    end.map(|e| format!(" to {e}")).unwrap_or_default()
+                ))
+                .weak(),
+            );
+        }
+        Some(PartitionsDefinition::None) | None => {}
+    }
+}
+
+/// Which steps will compute and which are up to date. True when something would run.
+fn local_plan_ui(ui: &mut egui::Ui, launch: &mut LaunchState) -> bool {
+    match &launch.plan {
+        None => {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("Working out what will run…");
+            });
+            false
+        }
+        Some(Err(e)) => {
+            ui.label(RichText::new(e).color(theme::error_color()));
+            false
+        }
+        Some(Ok(steps)) => {
+            ui.label(RichText::new(crate::app::run::plan_summary(steps)).strong());
+            let blocked = steps
+                .iter()
+                .any(|s| matches!(s.status, PlannedStatus::Blocked { .. }));
+            if blocked || launch.allow_failed_upstream {
+                ui.checkbox(
+                    &mut launch.allow_failed_upstream,
+                    "Build anyway from data that failed a blocking check",
+                )
+                .on_hover_text(
+                    "--allow-failed-upstream: the run records the override and its report says so",
+                );
+            }
+            egui::ScrollArea::vertical()
+                .max_height(150.0)
+                .auto_shrink([false, true])
+                .show(ui, |ui| {
+                    egui::Grid::new("launch_plan")
+                        .striped(true)
+                        .num_columns(2)
+                        .show(ui, |ui| {
+                            for step in steps {
+                                ui.label(step.asset.as_str());
+                                planned_status_ui(ui, &step.status);
+                                ui.end_row();
+                            }
+                        });
+                });
+            !steps.is_empty()
+        }
+    }
+}
+
+/// One step's line in the plan: will run (why), up to date (since which run), or blocked.
+fn planned_status_ui(ui: &mut egui::Ui, status: &PlannedStatus) {
+    match status {
+        PlannedStatus::WillRun { reason } => {
+            ui.label(RichText::new(format!("will run: {reason}")).color(theme::running_color()));
+        }
+        PlannedStatus::UpToDate { run_id, checks } if checks.is_empty() => {
+            ui.label(RichText::new("up to date").color(theme::ok_color()))
+                .on_hover_text(format!("Unchanged since run {run_id}"));
+        }
+        PlannedStatus::UpToDate { run_id, checks } => {
+            ui.label(
+                RichText::new(format!(
+                    "up to date; checks will run: {}",
+                    checks.join(", ")
+                ))
+                .color(theme::ok_color()),
+            )
+            .on_hover_text(format!(
+                "Data unchanged since run {run_id}; new or edited checks run on it"
+            ));
+        }
+        PlannedStatus::Blocked { reason } => {
+            ui.label(RichText::new(reason).color(theme::error_color()));
+        }
     }
 }
 
 /// Where each asset would run: tier (with an override), reason and estimated cost, then the
 /// total and the price table's date. True when "Prices…" was clicked.
-fn compute_plan_ui(ui: &mut egui::Ui, launch: &mut crate::ui::workbench::LaunchState) -> bool {
+fn compute_plan_ui(ui: &mut egui::Ui, launch: &mut LaunchState) -> bool {
     ui.label(RichText::new("Where it would run on AWS").strong());
     let report = match &launch.compute {
         None => {
@@ -392,7 +397,7 @@ fn tier_combo_ui(
 
 /// The remote steps (tier per step, with the reason and size) and the AWS actions; returns
 /// whether "Launch on AWS" and "Check AWS setup…" were clicked.
-fn aws_plan_ui(ui: &mut egui::Ui, launch: &mut crate::ui::workbench::LaunchState) -> (bool, bool) {
+fn aws_plan_ui(ui: &mut egui::Ui, launch: &mut LaunchState) -> (bool, bool) {
     let mut runnable = false;
     match launch.aws_plan.as_ref().map(|(_, p)| p) {
         None => {

@@ -19,7 +19,7 @@ use super::canvas::palette::AssetTemplate;
 
 /// The add-asset palette: one button per kind of asset, adding it where it was opened.
 pub fn add_palette_ui(ctx: &egui::Context, studio: &mut Studio) {
-    let Some(pos) = studio.add_palette else {
+    let Some(pos) = studio.windows.add_palette else {
         return;
     };
     let mut open = true;
@@ -46,8 +46,8 @@ pub fn add_palette_ui(ctx: &egui::Context, studio: &mut Studio) {
         });
     if let Some(template) = chosen {
         studio.add_asset(template, pos);
-        studio.add_palette = None;
+        studio.windows.add_palette = None;
     } else if !open || ctx.input(|i| i.key_pressed(egui::Key::Escape)) {
-        studio.add_palette = None;
+        studio.windows.add_palette = None;
     }
 }

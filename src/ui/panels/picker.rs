@@ -3,7 +3,7 @@
 use crate::ui::{Studio, UICommand};
 
 pub fn picker_ui(ctx: &egui::Context, studio: &mut Studio) {
-    if !studio.picker_open {
+    if !studio.windows.picker_open {
         return;
     }
     let mut open = true;
@@ -14,7 +14,12 @@ pub fn picker_ui(ctx: &egui::Context, studio: &mut Studio) {
         .collapsible(false)
         .anchor(egui::Align2::CENTER_TOP, egui::vec2(0.0, 80.0))
         .show(ctx, |ui| {
-            let stored: Vec<&str> = studio.projects.iter().map(|p| p.name.as_str()).collect();
+            let stored: Vec<&str> = studio
+                .workspace
+                .projects
+                .iter()
+                .map(|p| p.name.as_str())
+                .collect();
             let recent: Vec<&String> = studio
                 .prefs
                 .recent_projects
@@ -35,7 +40,7 @@ pub fn picker_ui(ctx: &egui::Context, studio: &mut Studio) {
                 .num_columns(3)
                 .striped(true)
                 .show(ui, |ui| {
-                    for p in &studio.projects {
+                    for p in &studio.workspace.projects {
                         if ui.button(&p.name).clicked() {
                             chosen = Some(p.name.clone());
                         }
@@ -50,12 +55,12 @@ pub fn picker_ui(ctx: &egui::Context, studio: &mut Studio) {
             }
         });
     if let Some(name) = chosen {
-        studio.picker_open = false;
+        studio.windows.picker_open = false;
         studio.open_by_name(&name);
     } else if import {
-        studio.picker_open = false;
+        studio.windows.picker_open = false;
         studio.push_command(UICommand::ImportProject);
     } else if !open {
-        studio.picker_open = false;
+        studio.windows.picker_open = false;
     }
 }

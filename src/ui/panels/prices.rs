@@ -53,13 +53,51 @@ fn parse_rate(text: &str) -> Result<f64, String> {
     }
 }
 
+/// A save (`Some(usd)`) or a reset (`None`) of the price with this id.
+type PriceEdit = (String, Option<f64>);
+
+impl PricesState {
+    /// "Save prices": adds the changed rates and the new node price to `edits`. A rate that
+    /// does not parse saves nothing (`edits` is emptied) and the status says which and why.
+    fn collect_edits(&mut self, table: &PriceTable, edits: &mut Vec<PriceEdit>) {
+        let mut problems = Vec::new();
+        for row in table.rows.values() {
+            let Some(text) = self.drafts.get(&row.id) else {
+                continue;
+            };
+            match parse_rate(text) {
+                Ok(v) if (v - row.usd).abs() > f64::EPSILON * row.usd.max(1.0) => {
+                    edits.push((row.id.clone(), Some(v)));
+                }
+                Ok(_) => {}
+                Err(e) => problems.push(format!("{}: {e}", row.id)),
+            }
+        }
+        let node = self.new_node_type.trim();
+        if !node.is_empty() {
+            match parse_rate(&self.new_node_usd) {
+                Ok(v) => edits.push((format!("ec2.{node}.hour"), Some(v))),
+                Err(e) => problems.push(format!("{node}: {e}")),
+            }
+        }
+        if !problems.is_empty() {
+            edits.clear();
+            self.status = Some((false, problems.join("; ")));
+        } else if edits.is_empty() {
+            self.status = Some((true, "Nothing changed".to_owned()));
+        } else {
+            self.new_node_type.clear();
+            self.new_node_usd.clear();
+        }
+    }
+}
+
 pub fn prices_ui(ctx: &egui::Context, studio: &mut Studio) {
-    if studio.prices.is_none() {
+    if studio.windows.prices.is_none() {
         return;
     }
     let mut open = true;
-    // (id, Some(usd)) saves, (id, None) resets.
-    let mut edits: Vec<(String, Option<f64>)> = Vec::new();
+    let mut edits: Vec<PriceEdit> = Vec::new();
     egui::Window::new("Prices")
         .open(&mut open)
         .collapsible(false)
@@ -67,7 +105,7 @@ pub fn prices_ui(ctx: &egui::Context, studio: &mut Studio) {
         .default_width(720.0)
         .default_pos(ctx.content_rect().center() - egui::vec2(360.0, 200.0))
         .show(ctx, |ui| {
-            let Some(state) = &mut studio.prices else {
+            let Some(state) = &mut studio.windows.prices else {
                 return;
             };
             let table = match &state.table {
@@ -97,127 +135,13 @@ pub fn prices_ui(ctx: &egui::Context, studio: &mut Studio) {
                 )
                 .weak(),
             );
-            egui::ScrollArea::vertical()
-                .max_height(360.0)
-                .auto_shrink([false, true])
-                .show(ui, |ui| {
-                    egui::Grid::new("price_rows")
-                        .striped(true)
-                        .num_columns(5)
-                        .show(ui, |ui| {
-                            for h in ["Price", "Rate (USD)", "Unit", "Source", "As of"] {
-                                ui.label(RichText::new(h).strong());
-                            }
-                            ui.label("");
-                            ui.end_row();
-                            for row in table.rows.values() {
-                                ui.label(&row.item).on_hover_text(&row.id);
-                                let draft = state
-                                    .drafts
-                                    .entry(row.id.clone())
-                                    .or_insert_with(|| row.usd.to_string());
-                                let edit = ui.add(
-                                    egui::TextEdit::singleline(draft).desired_width(110.0),
-                                );
-                                let id = row.id.clone();
-                                edit.widget_info(|| {
-                                    egui::WidgetInfo::labeled(
-                                        egui::WidgetType::TextEdit,
-                                        true,
-                                        format!("Rate of {id}"),
-                                    )
-                                });
-                                ui.label(&row.unit);
-                                let source = ui.label(RichText::new(&row.source).weak());
-                                if let Some(note) = &row.note {
-                                    source.on_hover_text(note);
-                                }
-                                match &row.user_edited {
-                                    Some(on) => {
-                                        ui.label(
-                                            RichText::new(format!("{on} · edited by you"))
-                                                .color(theme::running_color()),
-                                        );
-                                    }
-                                    None => {
-                                        ui.label(&row.as_of);
-                                    }
-                                }
-                                if row.user_edited.is_some() {
-                                    let shipped = row.shipped_usd.map_or_else(
-                                        || "remove it".to_owned(),
-                                        |u| format!("go back to the shipped {u}"),
-                                    );
-                                    let reset = ui.button("Reset").on_hover_text(shipped);
-                                    let id = row.id.clone();
-                                    reset.widget_info(|| {
-                                        egui::WidgetInfo::labeled(
-                                            egui::WidgetType::Button,
-                                            true,
-                                            format!("Reset {id}"),
-                                        )
-                                    });
-                                    if reset.clicked() {
-                                        edits.push((row.id.clone(), None));
-                                    }
-                                } else {
-                                    ui.label("");
-                                }
-                                ui.end_row();
-                            }
-                        });
-                });
+            price_rows_ui(ui, state, &table, &mut edits);
             ui.separator();
-            ui.horizontal(|ui| {
-                ui.label("Add an EC2 node price: instance type");
-                let t = ui.add(
-                    egui::TextEdit::singleline(&mut state.new_node_type)
-                        .hint_text("m6i.xlarge")
-                        .desired_width(110.0),
-                );
-                t.widget_info(|| {
-                    egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, "Instance type")
-                });
-                ui.label("$ per hour");
-                let u = ui.add(
-                    egui::TextEdit::singleline(&mut state.new_node_usd).desired_width(80.0),
-                );
-                u.widget_info(|| {
-                    egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, "Hourly price")
-                });
-            });
+            new_node_ui(ui, state);
             ui.separator();
             ui.horizontal(|ui| {
                 if ui.button("Save prices").clicked() {
-                    let mut problems = Vec::new();
-                    for row in table.rows.values() {
-                        let Some(text) = state.drafts.get(&row.id) else {
-                            continue;
-                        };
-                        match parse_rate(text) {
-                            Ok(v) if (v - row.usd).abs() > f64::EPSILON * row.usd.max(1.0) => {
-                                edits.push((row.id.clone(), Some(v)));
-                            }
-                            Ok(_) => {}
-                            Err(e) => problems.push(format!("{}: {e}", row.id)),
-                        }
-                    }
-                    let node = state.new_node_type.trim();
-                    if !node.is_empty() {
-                        match parse_rate(&state.new_node_usd) {
-                            Ok(v) => edits.push((format!("ec2.{node}.hour"), Some(v))),
-                            Err(e) => problems.push(format!("{node}: {e}")),
-                        }
-                    }
-                    if !problems.is_empty() {
-                        edits.clear();
-                        state.status = Some((false, problems.join("; ")));
-                    } else if edits.is_empty() {
-                        state.status = Some((true, "Nothing changed".to_owned()));
-                    } else {
-                        state.new_node_type.clear();
-                        state.new_node_usd.clear();
-                    }
+                    state.collect_edits(&table, &mut edits);
                 }
                 if state.pending > 0 {
                     ui.spinner();
@@ -232,7 +156,7 @@ pub fn prices_ui(ctx: &egui::Context, studio: &mut Studio) {
                 }
             });
         });
-    if let Some(state) = &mut studio.prices {
+    if let Some(state) = &mut studio.windows.prices {
         state.pending += edits.len();
         if !edits.is_empty() {
             state.status = None;
@@ -242,8 +166,104 @@ pub fn prices_ui(ctx: &egui::Context, studio: &mut Studio) {
         studio.set_price(&id, usd);
     }
     if !open {
-        studio.prices = None;
+        studio.windows.prices = None;
     }
+}
+
+/// The table: each rate editable, with its unit, source and date; "Reset" on edited ones
+/// pushes a reset to `edits`.
+fn price_rows_ui(
+    ui: &mut egui::Ui,
+    state: &mut PricesState,
+    table: &PriceTable,
+    edits: &mut Vec<PriceEdit>,
+) {
+    egui::ScrollArea::vertical()
+        .max_height(360.0)
+        .auto_shrink([false, true])
+        .show(ui, |ui| {
+            egui::Grid::new("price_rows")
+                .striped(true)
+                .num_columns(5)
+                .show(ui, |ui| {
+                    for h in ["Price", "Rate (USD)", "Unit", "Source", "As of"] {
+                        ui.label(RichText::new(h).strong());
+                    }
+                    ui.label("");
+                    ui.end_row();
+                    for row in table.rows.values() {
+                        price_row_ui(ui, state, row, edits);
+                        ui.end_row();
+                    }
+                });
+        });
+}
+
+fn price_row_ui(
+    ui: &mut egui::Ui,
+    state: &mut PricesState,
+    row: &crate::model::PriceRow,
+    edits: &mut Vec<PriceEdit>,
+) {
+    ui.label(&row.item).on_hover_text(&row.id);
+    let draft = state
+        .drafts
+        .entry(row.id.clone())
+        .or_insert_with(|| row.usd.to_string());
+    let edit = ui.add(egui::TextEdit::singleline(draft).desired_width(110.0));
+    let id = row.id.clone();
+    edit.widget_info(|| {
+        egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, format!("Rate of {id}"))
+    });
+    ui.label(&row.unit);
+    let source = ui.label(RichText::new(&row.source).weak());
+    if let Some(note) = &row.note {
+        source.on_hover_text(note);
+    }
+    match &row.user_edited {
+        Some(on) => {
+            ui.label(RichText::new(format!("{on} · edited by you")).color(theme::running_color()));
+        }
+        None => {
+            ui.label(&row.as_of);
+        }
+    }
+    if row.user_edited.is_some() {
+        let shipped = row.shipped_usd.map_or_else(
+            || "remove it".to_owned(),
+            |u| format!("go back to the shipped {u}"),
+        );
+        let reset = ui.button("Reset").on_hover_text(shipped);
+        let id = row.id.clone();
+        reset.widget_info(|| {
+            egui::WidgetInfo::labeled(egui::WidgetType::Button, true, format!("Reset {id}"))
+        });
+        if reset.clicked() {
+            edits.push((row.id.clone(), None));
+        }
+    } else {
+        ui.label("");
+    }
+}
+
+/// The fields for an EC2 node price the table does not ship.
+fn new_node_ui(ui: &mut egui::Ui, state: &mut PricesState) {
+    ui.horizontal(|ui| {
+        ui.label("Add an EC2 node price: instance type");
+        let t = ui.add(
+            egui::TextEdit::singleline(&mut state.new_node_type)
+                .hint_text("m6i.xlarge")
+                .desired_width(110.0),
+        );
+        t.widget_info(|| {
+            egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, "Instance type")
+        });
+        ui.label("$ per hour");
+        let u = ui.add(egui::TextEdit::singleline(&mut state.new_node_usd).desired_width(80.0));
+        u.widget_info(|| {
+            egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, "Hourly price")
+        });
+    });
 }
 
 #[cfg(test)]

@@ -97,7 +97,7 @@ pub fn command_button_ui(ui: &mut egui::Ui, studio: &mut Studio, command: UIComm
 /// matches; Enter selects them.
 fn selection_box_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     let response = ui.add(
-        egui::TextEdit::singleline(&mut studio.selection_query)
+        egui::TextEdit::singleline(&mut studio.selection_query.text)
             .hint_text("Selection, e.g. +daily_revenue")
             .desired_width(220.0),
     );
@@ -116,20 +116,20 @@ fn selection_box_ui(ui: &mut egui::Ui, studio: &mut Studio) {
             studio.canvas.select(keys);
         }
     }
-    if let Some(error) = &studio.selection_error {
+    if let Some(error) = &studio.selection_query.error {
         ui.label(
             RichText::new(error)
                 .color(crate::ui::theme::error_color())
                 .small(),
         );
-    } else if !studio.selection_query.trim().is_empty() {
+    } else if !studio.selection_query.text.trim().is_empty() {
         ui.label(format!("{} match(es)", studio.canvas.highlight.len()));
     }
 }
 
 fn update_highlight(studio: &mut Studio) {
-    let text = studio.selection_query.trim().to_owned();
-    studio.selection_error = None;
+    let text = studio.selection_query.text.trim().to_owned();
+    studio.selection_query.error = None;
     studio.canvas.highlight.clear();
     if text.is_empty() {
         return;
@@ -138,6 +138,6 @@ fn update_highlight(studio: &mut Studio) {
         .and_then(|s| s.resolve(studio.doc.project(), studio.doc.graph()))
     {
         Ok(keys) => studio.canvas.highlight = keys,
-        Err(e) => studio.selection_error = Some(e.to_string()),
+        Err(e) => studio.selection_query.error = Some(e.to_string()),
     }
 }

@@ -5,9 +5,12 @@
 use egui::{Align2, Color32, FontId, RichText, Sense, Stroke, StrokeKind, pos2, vec2};
 use egui_extras::{Column, TableBuilder};
 
-use crate::model::{AssetCheckResult, CheckSeverity, ColumnProfile, LogLevel, StepOutcome};
+use crate::app::run::AssetHistory;
+use crate::model::{
+    AssetCheckResult, AssetKey, CheckSeverity, ColumnProfile, LogLevel, StepOutcome,
+};
 use crate::ui::runs::{RunView, format_ms};
-use crate::ui::workbench::WorkbenchTab;
+use crate::ui::workbench_state::WorkbenchTab;
 use crate::ui::{Studio, UICommand, theme};
 
 const ROW_HEIGHT: f32 = 18.0;
@@ -707,26 +710,8 @@ fn asset_details_ui(ui: &mut egui::Ui, studio: &mut Studio) {
         return;
     };
     // The same state the card shows, from the same answer.
-    if let Some(state) = studio.asset_states.get(&key) {
-        let color = match state.status {
-            crate::app::status::AssetStatus::Failed { .. }
-            | crate::app::status::AssetStatus::Blocked { .. } => theme::error_color(),
-            crate::app::status::AssetStatus::Stale { .. } => theme::warning_color(),
-            crate::app::status::AssetStatus::Fresh => theme::ok_color(),
-            crate::app::status::AssetStatus::Missing => ui.visuals().weak_text_color(),
-        };
-        let mut line = format!("{key}: {}", state.status.label());
-        if let Some(reason) = state.status.reason() {
-            line.push_str(" — ");
-            line.push_str(reason);
-        }
-        ui.label(RichText::new(line).color(color).strong());
-        if state.checks.total() > 0 {
-            ui.label(format!(
-                "Checks on its latest data: {}",
-                state.checks.text()
-            ));
-        }
+    if let Some(state) = studio.states.assets.get(&key) {
+        asset_state_ui(ui, &key, state);
     }
     if history.materializations.is_empty() {
         weak(ui, format!("{key} has not been materialized yet."));
@@ -737,92 +722,7 @@ fn asset_details_ui(ui: &mut egui::Ui, studio: &mut Studio) {
         ui.allocate_ui_with_layout(
             vec2(available.x * 0.45, available.y),
             egui::Layout::top_down(egui::Align::Min),
-            |ui| {
-                ui.label(
-                    RichText::new(format!(
-                        "{key}: {} materialization(s)",
-                        history.materializations.len()
-                    ))
-                    .strong(),
-                );
-                // x: when each materialization was made (seconds since the epoch, UTC).
-                let points: Vec<[f64; 2]> = history
-                    .materializations
-                    .iter()
-                    .filter_map(|m| {
-                        let at = chrono::DateTime::parse_from_rfc3339(&m.created_at).ok()?;
-                        Some([at.timestamp() as f64, m.row_count as f64])
-                    })
-                    .collect();
-                egui_plot::Plot::new(("row_count_plot", key.as_str()))
-                    .height(120.0)
-                    .allow_scroll(false)
-                    .x_axis_formatter(|mark, _| {
-                        chrono::DateTime::from_timestamp(mark.value as i64, 0)
-                            .map(|t| t.format("%m-%d %H:%M").to_string())
-                            .unwrap_or_default()
-                    })
-                    .label_formatter(|hover| {
-                        // Only a materialization has a meaning here, not the space between.
-                        let egui_plot::HoverPosition::NearDataPoint { position, .. } = hover else {
-                            return None;
-                        };
-                        let t = chrono::DateTime::from_timestamp(position.x as i64, 0)?;
-                        Some(format!(
-                            "{} rows\n{}",
-                            position.y.round(),
-                            t.format("%Y-%m-%d %H:%M:%S UTC")
-                        ))
-                    })
-                    .x_axis_label("materialized at (UTC)")
-                    .y_axis_label("rows")
-                    .show(ui, |plot| {
-                        plot.line(egui_plot::Line::new("Row count", points.clone()));
-                        plot.points(egui_plot::Points::new("Row count", points).radius(3.0));
-                    });
-                egui::ScrollArea::vertical()
-                    .id_salt("asset_materializations")
-                    .max_height(ui.available_height() * 0.5)
-                    .show(ui, |ui| {
-                        egui::Grid::new("materializations")
-                            .striped(true)
-                            .num_columns(4)
-                            .show(ui, |ui| {
-                                for t in ["Run", "Created", "Rows", "Bytes"] {
-                                    ui.label(RichText::new(t).strong());
-                                }
-                                ui.end_row();
-                                for m in history.materializations.iter().rev() {
-                                    ui.label(RichText::new(&m.run_id).monospace());
-                                    ui.label(m.created_at.replace('T', " "));
-                                    ui.label(m.row_count.to_string());
-                                    ui.label(m.byte_count.to_string());
-                                    ui.end_row();
-                                }
-                            });
-                    });
-                ui.label(RichText::new("Check history").strong());
-                egui::ScrollArea::vertical()
-                    .id_salt("asset_checks")
-                    .show(ui, |ui| {
-                        if history.checks.is_empty() {
-                            weak(ui, "No checks recorded.");
-                        }
-                        egui::Grid::new("check_history")
-                            .striped(true)
-                            .num_columns(4)
-                            .show(ui, |ui| {
-                                for (run_id, c) in history.checks.iter().rev() {
-                                    ui.label(RichText::new(run_id).monospace());
-                                    ui.label(&c.check_name);
-                                    let (text, color) = check_result_text(c);
-                                    ui.label(RichText::new(text).color(color));
-                                    ui.label(format!("{} failing", c.failing_count));
-                                    ui.end_row();
-                                }
-                            });
-                    });
-            },
+            |ui| asset_history_ui(ui, &key, history),
         );
         ui.separator();
         ui.allocate_ui_with_layout(
@@ -845,6 +745,122 @@ fn asset_details_ui(ui: &mut egui::Ui, studio: &mut Studio) {
             },
         );
     });
+}
+
+/// "KEY: status — reason" in the status's colour, and the verdict of its checks.
+fn asset_state_ui(ui: &mut egui::Ui, key: &AssetKey, state: &crate::app::status::AssetState) {
+    let color = match state.status {
+        crate::app::status::AssetStatus::Failed { .. }
+        | crate::app::status::AssetStatus::Blocked { .. } => theme::error_color(),
+        crate::app::status::AssetStatus::Stale { .. } => theme::warning_color(),
+        crate::app::status::AssetStatus::Fresh => theme::ok_color(),
+        crate::app::status::AssetStatus::Missing => ui.visuals().weak_text_color(),
+    };
+    let mut line = format!("{key}: {}", state.status.label());
+    if let Some(reason) = state.status.reason() {
+        line.push_str(" — ");
+        line.push_str(reason);
+    }
+    ui.label(RichText::new(line).color(color).strong());
+    if state.checks.total() > 0 {
+        ui.label(format!(
+            "Checks on its latest data: {}",
+            state.checks.text()
+        ));
+    }
+}
+
+/// The asset's materializations (row counts over time, then each one) and its check history.
+fn asset_history_ui(ui: &mut egui::Ui, key: &AssetKey, history: &AssetHistory) {
+    ui.label(
+        RichText::new(format!(
+            "{key}: {} materialization(s)",
+            history.materializations.len()
+        ))
+        .strong(),
+    );
+    row_count_plot_ui(ui, key, history);
+    egui::ScrollArea::vertical()
+        .id_salt("asset_materializations")
+        .max_height(ui.available_height() * 0.5)
+        .show(ui, |ui| {
+            egui::Grid::new("materializations")
+                .striped(true)
+                .num_columns(4)
+                .show(ui, |ui| {
+                    for t in ["Run", "Created", "Rows", "Bytes"] {
+                        ui.label(RichText::new(t).strong());
+                    }
+                    ui.end_row();
+                    for m in history.materializations.iter().rev() {
+                        ui.label(RichText::new(&m.run_id).monospace());
+                        ui.label(m.created_at.replace('T', " "));
+                        ui.label(m.row_count.to_string());
+                        ui.label(m.byte_count.to_string());
+                        ui.end_row();
+                    }
+                });
+        });
+    ui.label(RichText::new("Check history").strong());
+    egui::ScrollArea::vertical()
+        .id_salt("asset_checks")
+        .show(ui, |ui| {
+            if history.checks.is_empty() {
+                weak(ui, "No checks recorded.");
+            }
+            egui::Grid::new("check_history")
+                .striped(true)
+                .num_columns(4)
+                .show(ui, |ui| {
+                    for (run_id, c) in history.checks.iter().rev() {
+                        ui.label(RichText::new(run_id).monospace());
+                        ui.label(&c.check_name);
+                        let (text, color) = check_result_text(c);
+                        ui.label(RichText::new(text).color(color));
+                        ui.label(format!("{} failing", c.failing_count));
+                        ui.end_row();
+                    }
+                });
+        });
+}
+
+/// Row count by when each materialization was made.
+fn row_count_plot_ui(ui: &mut egui::Ui, key: &AssetKey, history: &AssetHistory) {
+    // x: when each materialization was made (seconds since the epoch, UTC).
+    let points: Vec<[f64; 2]> = history
+        .materializations
+        .iter()
+        .filter_map(|m| {
+            let at = chrono::DateTime::parse_from_rfc3339(&m.created_at).ok()?;
+            Some([at.timestamp() as f64, m.row_count as f64])
+        })
+        .collect();
+    egui_plot::Plot::new(("row_count_plot", key.as_str()))
+        .height(120.0)
+        .allow_scroll(false)
+        .x_axis_formatter(|mark, _| {
+            chrono::DateTime::from_timestamp(mark.value as i64, 0)
+                .map(|t| t.format("%m-%d %H:%M").to_string())
+                .unwrap_or_default()
+        })
+        .label_formatter(|hover| {
+            // Only a materialization has a meaning here, not the space between.
+            let egui_plot::HoverPosition::NearDataPoint { position, .. } = hover else {
+                return None;
+            };
+            let t = chrono::DateTime::from_timestamp(position.x as i64, 0)?;
+            Some(format!(
+                "{} rows\n{}",
+                position.y.round(),
+                t.format("%Y-%m-%d %H:%M:%S UTC")
+            ))
+        })
+        .x_axis_label("materialized at (UTC)")
+        .y_axis_label("rows")
+        .show(ui, |plot| {
+            plot.line(egui_plot::Line::new("Row count", points.clone()));
+            plot.points(egui_plot::Points::new("Row count", points).radius(3.0));
+        });
 }
 
 /// Column profiles with a histogram (numbers) or the top values (text) per column.

@@ -264,7 +264,7 @@ impl Default for LogFilter {
 }
 
 #[derive(Debug)]
-pub struct Workbench {
+pub struct WorkbenchState {
     pub open: bool,
     pub tab: WorkbenchTab,
     pub preview: PreviewState,
@@ -279,7 +279,7 @@ pub struct Workbench {
     pub height: f32,
 }
 
-impl Default for Workbench {
+impl Default for WorkbenchState {
     fn default() -> Self {
         Self {
             open: true,
