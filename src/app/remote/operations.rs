@@ -333,11 +333,11 @@ pub fn check_setup(project: &Project, resource: Option<&str>) -> Result<Vec<Setu
 
 /// The Lambda Runtime API's address when running inside Lambda.
 pub fn lambda_runtime_api() -> Option<String> {
-    std::env::var(aws::lambda::RUNTIME_API_ENV).ok()
+    std::env::var(crate::compute::lambda_runtime::RUNTIME_API_ENV).ok()
 }
 
 /// `medallion runner` inside Lambda: serves invocations until the environment ends.
 pub fn serve_lambda(api: &str, out: &mut dyn std::io::Write) -> Result<(), ComputeError> {
     let aws = Aws::from_environment()?;
-    aws::lambda::serve_runtime(&aws, api, out)
+    crate::compute::lambda_runtime::serve_runtime(&aws, api, out)
 }
