@@ -6,9 +6,11 @@
 //! polars module.
 
 pub mod aws;
+pub mod connect;
 pub mod cost;
 pub mod eks;
 pub mod error;
+pub mod lambda_runtime;
 pub mod launch;
 pub mod planner;
 pub mod protocol;
@@ -17,5 +19,6 @@ pub mod s3io;
 pub mod sources;
 pub mod steps;
 
+pub use connect::SecretSource;
 pub use error::{ComputeError, ErrorKind};
-pub use sources::{ResourceFetcher, SecretSource, test_connection};
+pub use sources::{ResourceFetcher, test_connection};

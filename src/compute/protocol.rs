@@ -216,6 +216,15 @@ pub fn index_from_env(get: impl Fn(&str) -> Option<String>) -> Result<Option<usi
     Ok(None)
 }
 
+/// What a Medallion Lambda function is invoked with: the plan itself when small, else its URI.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct LambdaEvent {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan: Option<Box<StepPlan>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub plan_uri: Option<String>,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

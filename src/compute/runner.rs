@@ -15,10 +15,11 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use super::aws::Aws;
+use super::connect::SecretSource;
 use super::error::{ComputeError, ErrorKind};
 use super::protocol::{PROTOCOL_VERSION, RunnerLine, StepPlan, StepResult, index_from_env};
 use super::s3io::S3Blobs;
-use super::{ResourceFetcher, SecretSource};
+use super::sources::ResourceFetcher;
 use crate::engine::{self, RunPlan, staged::StagedIo};
 use crate::model::{RunEvent, RunStatus, SecretRef};
 

@@ -54,31 +54,33 @@ use crate::model::{AssetKey, AssetMaterialization, CheckRecord, Project};
 /// implementer's type.
 pub type BackendError = Box<dyn std::error::Error + Send + Sync>;
 
+/// Why the engine could not run, check, preview or export an asset. Each variant's `Display`
+/// is the sentence a person reads (it names the asset); callers match on the variant.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
+    /// A source could not be read (a file, or data a fetcher returned).
     #[error("asset {asset}: {message}")]
     Source { asset: AssetKey, message: String },
+    /// polars could not plan the asset's SQL.
     #[error("asset {asset}: SQL failed: {message}")]
     Sql { asset: AssetKey, message: String },
-    #[error("asset {asset}: step {step} ({name}) failed: {message}")]
-    Step {
-        asset: AssetKey,
-        step: usize,
-        name: &'static str,
-        message: String,
-    },
+    /// The asset's definition cannot be run as written.
     #[error("asset {asset}: {message}")]
     Definition { asset: AssetKey, message: String },
+    /// Computing the asset's table failed (said in the words of its source when it is one).
     #[error("asset {asset}: {message}")]
     Compute { asset: AssetKey, message: String },
+    /// An export of a stored materialization into `path` failed.
     #[error("asset {asset}: cannot write its materialization to {path}: {message}")]
     Write {
         asset: AssetKey,
         path: PathBuf,
         message: String,
     },
+    /// A preview or export named an asset the project does not have.
     #[error("asset {asset} is not part of project {project}")]
     UnknownAsset { asset: AssetKey, project: String },
+    /// The assets' dependencies form a cycle (shown as a path).
     #[error("the project has a dependency cycle: {0}")]
     Cycle(String),
     /// A malformed `MEDALLION_MEMORY_BUDGET_MB`.

@@ -30,6 +30,11 @@ impl ComputeTier {
         ComputeTier::Eks,
     ];
 
+    /// The tier a name (`fargate`, …) stands for, as [`Self::as_str`] writes it.
+    pub fn parse(name: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|t| t.as_str() == name)
+    }
+
     pub fn as_str(self) -> &'static str {
         match self {
             ComputeTier::Auto => "auto",

@@ -8,7 +8,7 @@ use rusqlite::{OptionalExtension, params};
 
 use super::runs::write_events;
 use super::{StoreError, Workspace, classify};
-use crate::model::{AssetKey, RunEvent, RunRecord, RunStatus};
+use crate::model::{AssetKey, ComputeTier, RunEvent, RunRecord, RunStatus};
 
 /// Where a step of a remote run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -76,7 +76,7 @@ pub struct RemoteRunRow {
 pub struct RemoteStepRow {
     pub position: u32,
     pub step_id: String,
-    pub tier: String,
+    pub tier: ComputeTier,
     pub tier_reason: String,
     pub assets: Vec<AssetKey>,
     pub partitions: Vec<String>,
@@ -184,7 +184,7 @@ impl Workspace {
                     run.id,
                     s.position,
                     s.step_id,
-                    s.tier,
+                    s.tier.as_str(),
                     s.tier_reason,
                     serde_json::to_string(&s.assets).unwrap_or_default(),
                     serde_json::to_string(&s.partitions).unwrap_or_default(),
@@ -285,7 +285,11 @@ impl Workspace {
                 Ok(RemoteStepRow {
                     position: t.0,
                     step_id: t.1,
-                    tier: t.2,
+                    tier: ComputeTier::parse(&t.2).ok_or_else(|| StoreError::Decode {
+                        path: path.clone(),
+                        what: format!("tier of a step of run {run_id}"),
+                        detail: t.2.clone(),
+                    })?,
                     tier_reason: t.3,
                     assets: serde_json::from_str(&t.4).map_err(|e| decode("assets", e))?,
                     partitions: serde_json::from_str(&t.5).map_err(|e| decode("partitions", e))?,
@@ -530,7 +534,7 @@ mod tests {
         RemoteStepRow {
             position,
             step_id: format!("s{position}"),
-            tier: "fargate".into(),
+            tier: ComputeTier::Fargate,
             tier_reason: "test".into(),
             assets: vec![AssetKey::new("a")],
             partitions: vec![],
@@ -552,6 +556,61 @@ mod tests {
         }
     }
 
+    fn record(id: &str) -> RunRecord {
+        RunRecord {
+            id: id.into(),
+            project: "p".into(),
+            selection: "*".into(),
+            partition: None,
+            target: "aws:fargate".into(),
+            status: RunStatus::Queued,
+            trigger: "test".into(),
+            created_at: now(),
+            started_at: None,
+            ended_at: None,
+            error: None,
+            allow_failed_upstream: false,
+            checks_only: false,
+        }
+    }
+
+    /// A step's tier is stored as its name and read back as the tier; a name no tier has
+    /// (a file written by something else) is an error naming it, not a guess.
+    #[test]
+    fn a_step_tier_is_read_back_as_the_tier_and_an_unknown_one_is_refused() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ws = Workspace::open(&dir.path().join("ws.sqlite")).unwrap();
+        ws.save_project(&Project::new("p"), None).unwrap();
+        let mut eks = step(1);
+        eks.tier = ComputeTier::Eks;
+        ws.create_remote_run(&record("r1"), "aws", "{}", &[step(0), eks])
+            .unwrap();
+        let tiers: Vec<ComputeTier> = ws
+            .remote_steps("r1")
+            .unwrap()
+            .iter()
+            .map(|s| s.tier)
+            .collect();
+        assert_eq!(tiers, vec![ComputeTier::Fargate, ComputeTier::Eks]);
+        let stored: String = ws
+            .conn
+            .query_row(
+                "SELECT tier FROM remote_steps WHERE run_id = 'r1' AND position = 1",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(stored, "eks");
+        ws.conn
+            .execute(
+                "UPDATE remote_steps SET tier = 'mainframe' WHERE run_id = 'r1'",
+                [],
+            )
+            .unwrap();
+        let error = ws.remote_steps("r1").unwrap_err().to_string();
+        assert!(error.contains("mainframe"), "{error}");
+    }
+
     fn log(message: &str) -> RunEvent {
         RunEvent::Log {
             level: LogLevel::Info,
@@ -565,22 +624,7 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut ws = Workspace::open(&dir.path().join("ws.sqlite")).unwrap();
         ws.save_project(&Project::new("p"), None).unwrap();
-        let run = RunRecord {
-            id: "r1".into(),
-            project: "p".into(),
-            selection: "*".into(),
-            partition: None,
-            target: "aws:fargate".into(),
-            status: RunStatus::Queued,
-            trigger: "test".into(),
-            created_at: now(),
-            started_at: None,
-            ended_at: None,
-            error: None,
-            allow_failed_upstream: false,
-            checks_only: false,
-        };
-        ws.create_remote_run(&run, "aws", "{}", &[step(0), step(1)])
+        ws.create_remote_run(&record("r1"), "aws", "{}", &[step(0), step(1)])
             .unwrap();
         assert_eq!(ws.unfinished_remote_runs().unwrap(), vec!["r1".to_owned()]);
         let first = ws

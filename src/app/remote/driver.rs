@@ -141,11 +141,7 @@ impl<'w> Driver<'w> {
         Ok(())
     }
 
-    pub(super) fn launcher(&self, tier: &str) -> Result<Box<dyn Launcher>, AppError> {
-        let tier = ComputeTier::ALL
-            .into_iter()
-            .find(|t| t.as_str() == tier)
-            .ok_or_else(|| AppError::BadRequest(format!("unknown tier `{tier}`")))?;
+    pub(super) fn launcher(&self, tier: ComputeTier) -> Result<Box<dyn Launcher>, AppError> {
         Ok(launcher_for(&self.aws, &self.project, tier)?)
     }
 
@@ -191,7 +187,7 @@ impl<'w> Driver<'w> {
                 continue;
             }
             let Some(id) = &s.remote_id else { continue };
-            match self.launcher(&s.tier)?.cancel(id, CANCEL_REASON) {
+            match self.launcher(s.tier)?.cancel(id, CANCEL_REASON) {
                 Ok(()) => stopped.push(id.clone()),
                 Err(e) => errors.push(format!("step {}: {e}", s.step_id)),
             }
@@ -269,7 +265,7 @@ impl<'w> Driver<'w> {
             StepStatus::Pending => self.start(s, on_event)?,
             StepStatus::Submitting => {
                 let spec = self.spec(&s);
-                let found = self.launcher(&s.tier)?.find_submitted(&spec)?;
+                let found = self.launcher(s.tier)?.find_submitted(&spec)?;
                 match found {
                     Some(id) => {
                         s.remote_id = Some(id.clone());
@@ -286,7 +282,7 @@ impl<'w> Driver<'w> {
             }
             // A local step runs inside one call of `start`: found still submitted, the process
             // that ran it stopped before it ended.
-            StepStatus::Submitted if s.tier == ComputeTier::Local.as_str() => {
+            StepStatus::Submitted if s.tier == ComputeTier::Local => {
                 self.fail_step(s, LOCAL_INTERRUPTED, on_event)?;
             }
             StepStatus::Submitted => self.poll(s, on_event)?,
@@ -344,7 +340,7 @@ impl<'w> Driver<'w> {
             if s.status == StepStatus::Submitted
                 && let Some(id) = s.remote_id.clone()
             {
-                let launcher = self.launcher(&s.tier)?;
+                let launcher = self.launcher(s.tier)?;
                 // The cancel command stopped it already; stopping twice is harmless.
                 if let Err(e) = launcher.cancel(&id, CANCEL_REASON) {
                     tracing::warn!(run = %self.run_id, step = %s.step_id, error = %e, "stopping the step again failed");
@@ -379,11 +375,7 @@ impl<'w> Driver<'w> {
     }
 
     pub(super) fn children(s: &RemoteStepRow) -> usize {
-        let tier_arrays = ComputeTier::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s.tier)
-            .is_some_and(tier_has_arrays);
-        if tier_arrays {
+        if tier_has_arrays(s.tier) {
             s.partitions.len().max(1)
         } else {
             1
@@ -452,13 +444,13 @@ impl<'w> Driver<'w> {
         };
         s.plan_uri = Some(plan_uri);
         s.result_uri = Some(plan.result_uri.clone());
-        if s.tier == ComputeTier::Local.as_str() {
+        if s.tier == ComputeTier::Local {
             return self.run_local(s, &plan, on_event);
         }
         s.status = StepStatus::Submitting;
         self.ws.save_remote_step(&self.run_id, &s)?;
         let spec = self.spec(&s);
-        let launcher = self.launcher(&s.tier)?;
+        let launcher = self.launcher(s.tier)?;
         // A synchronous submit (Lambda) may take the step's whole timeout: hold the run that
         // long, so no other process submits the step again meanwhile.
         self.ws.take_remote_lease(

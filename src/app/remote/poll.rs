@@ -34,7 +34,7 @@ impl Driver<'_> {
         mut s: RemoteStepRow,
         on_event: &mut dyn FnMut(&str, &RunEvent),
     ) -> Result<(), AppError> {
-        let launcher = self.launcher(&s.tier)?;
+        let launcher = self.launcher(s.tier)?;
         let Some(id) = s.remote_id.clone() else {
             return Err(AppError::BadRequest(format!(
                 "step {} has no remote id",
@@ -351,13 +351,8 @@ impl Driver<'_> {
         results: &[StepResult],
         on_event: &mut dyn FnMut(&str, &RunEvent),
     ) -> Result<(), AppError> {
-        let Some(tier) = ComputeTier::ALL
-            .into_iter()
-            .find(|t| t.as_str() == s.tier && *t != ComputeTier::Local)
-        else {
-            return Ok(());
-        };
-        if results.is_empty() || s.assets.is_empty() {
+        let tier = s.tier;
+        if tier == ComputeTier::Local || results.is_empty() || s.assets.is_empty() {
             return Ok(());
         }
         let node_type = s.assets.iter().find_map(|k| {

@@ -67,7 +67,7 @@ impl Driver<'_> {
     /// Inputs: uploads the files of this step's file sources and points those sources at the
     /// upload (a local step reads its files in place).
     fn upload_inputs(&self, s: &RemoteStepRow, project: &mut Project) -> Result<(), AppError> {
-        let local = s.tier == ComputeTier::Local.as_str();
+        let local = s.tier == ComputeTier::Local;
         for key in &s.assets {
             let Some(asset) = project.assets.iter_mut().find(|a| &a.key == key) else {
                 continue;

@@ -1,7 +1,6 @@
-//! AWS Lambda: the runner image doubles as a container-image function. Inside Lambda the
-//! runner serves the Lambda Runtime API (three HTTP calls — next invocation, response, error —
-//! spoken with the reqwest already in the tree rather than a framework crate), the step plan
-//! arriving in the invoke payload (inline when small, else its S3 URI).
+//! AWS Lambda: the runner image doubles as a container-image function (inside it, the runner
+//! serves the Lambda Runtime API: `compute::lambda_runtime`), the step plan arriving
+//! in the invoke payload ([`LambdaEvent`]: inline when small, else its S3 URI).
 //!
 //! Short steps (timeout up to [`SYNC_MAX_SECS`]) are invoked synchronously; longer ones
 //! asynchronously, and the driver polls for the step's result object. Live logs come from the
@@ -12,123 +11,23 @@
 //! outside: cancel records the step canceled and the function runs on to its end (its outputs
 //! are then ignored).
 
-use std::io::Write;
-use std::sync::atomic::AtomicBool;
-
+use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata as _;
 use aws_sdk_lambda::operation::RequestId as _;
 use aws_sdk_lambda::primitives::Blob;
 use aws_sdk_lambda::types::InvocationType;
-use serde::{Deserialize, Serialize};
-
-use aws_sdk_cloudwatchlogs::error::ProvideErrorMetadata as _;
 
 use super::Aws;
-use crate::compute::error::{ComputeError, ErrorKind};
+use crate::compute::error::ComputeError;
 use crate::compute::launch::{LaunchSpec, Launcher, LogRead, RemotePhase, RemoteState};
-use crate::compute::protocol::{StepPlan, StepResult};
-use crate::compute::runner;
-use crate::model::{ComputeTier, RunStatus};
+use crate::compute::protocol::LambdaEvent;
+use crate::model::ComputeTier;
 
-/// The environment variable Lambda sets to the Runtime API's `host:port`.
-pub const RUNTIME_API_ENV: &str = "AWS_LAMBDA_RUNTIME_API";
 /// Steps with a timeout up to this many seconds are invoked synchronously.
 pub const SYNC_MAX_SECS: u32 = 60;
 /// Plans up to this size travel inline (the asynchronous payload limit is 256 KB).
 const INLINE_PLAN_BYTES: usize = 200 * 1024;
 /// Lambda's own limit on a function's run time.
 const MAX_TIMEOUT_SECS: u32 = 900;
-
-/// What a Medallion function is invoked with.
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LambdaEvent {
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan: Option<Box<StepPlan>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub plan_uri: Option<String>,
-}
-
-/// What a Medallion function returns (the full result is in S3).
-#[derive(Debug, Clone, Serialize, Deserialize)]
-pub struct LambdaResponse {
-    pub status: RunStatus,
-    pub error: Option<String>,
-    pub duration_secs: f64,
-    pub events: usize,
-}
-
-/// Serves the Lambda Runtime API at `api` (`host:port`) until the environment ends.
-pub fn serve_runtime(aws: &Aws, api: &str, out: &mut dyn Write) -> Result<(), ComputeError> {
-    let base = format!("http://{api}/2018-06-01/runtime/invocation");
-    let http = reqwest::Client::new();
-    loop {
-        let (request_id, body) = {
-            let (http, url) = (http.clone(), format!("{base}/next"));
-            aws.block(async move {
-                let r = http.get(&url).send().await.map_err(|e| {
-                    ComputeError::from_reqwest("reaching the Lambda Runtime API", &e)
-                })?;
-                let id = r
-                    .headers()
-                    .get("Lambda-Runtime-Aws-Request-Id")
-                    .and_then(|v| v.to_str().ok())
-                    .map(str::to_owned)
-                    .ok_or_else(|| {
-                        ComputeError::said(
-                            ErrorKind::Transient,
-                            "the Lambda Runtime API sent no request id",
-                        )
-                    })?;
-                let body = r
-                    .bytes()
-                    .await
-                    .map_err(|e| ComputeError::from_reqwest("reading the invocation", &e))?;
-                Ok::<_, ComputeError>((id, body.to_vec()))
-            })?
-        };
-        let outcome = invoke(aws, &body, out);
-        let (url, payload) = match outcome {
-            Ok(r) => (
-                format!("{base}/{request_id}/response"),
-                serde_json::to_vec(&r).unwrap_or_default(),
-            ),
-            Err(e) => (
-                format!("{base}/{request_id}/error"),
-                serde_json::to_vec(&serde_json::json!({
-                    "errorMessage": e.to_string(), "errorType": "MedallionRunnerError",
-                }))
-                .unwrap_or_default(),
-            ),
-        };
-        let http = http.clone();
-        aws.block(async move {
-            http.post(&url)
-                .body(payload)
-                .send()
-                .await
-                .map(|_| ())
-                .map_err(|e| ComputeError::from_reqwest("answering the Lambda Runtime API", &e))
-        })?;
-    }
-}
-
-fn invoke(aws: &Aws, body: &[u8], out: &mut dyn Write) -> Result<LambdaResponse, ComputeError> {
-    let event: LambdaEvent = serde_json::from_slice(body).map_err(|e| {
-        ComputeError::invalid(format!("the invocation is not a Medallion event: {e}"))
-    })?;
-    let plan = match (event.plan, event.plan_uri) {
-        (Some(p), _) => *p,
-        (None, Some(uri)) => runner::load_plan(aws, &uri)?,
-        (None, None) => return Err(ComputeError::invalid("the invocation names no plan")),
-    };
-    let result: StepResult =
-        runner::run_plan(aws, &plan, None, None, out, &AtomicBool::new(false))?;
-    Ok(LambdaResponse {
-        status: result.status,
-        error: result.error,
-        duration_secs: result.duration_secs,
-        events: result.events.len(),
-    })
-}
 
 /// Runs steps as Lambda invocations.
 #[derive(Debug, Clone)]

@@ -20,7 +20,7 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 
-use super::SecretSource;
+use super::connect::{CONNECT_TIMEOUT, REQUEST_TIMEOUT, SecretSource};
 use super::error::{ComputeError, ErrorKind};
 use super::protocol::ObjectStore;
 use crate::model::{AwsCompute, Resource, ResourceKind};
@@ -524,8 +524,8 @@ fn loader() -> aws_config::ConfigLoader {
         .retry_config(retry_config())
         .timeout_config(
             TimeoutConfig::builder()
-                .connect_timeout(super::sources::CONNECT_TIMEOUT)
-                .operation_attempt_timeout(super::sources::REQUEST_TIMEOUT)
+                .connect_timeout(CONNECT_TIMEOUT)
+                .operation_attempt_timeout(REQUEST_TIMEOUT)
                 .build(),
         )
 }

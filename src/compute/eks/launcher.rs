@@ -24,7 +24,7 @@ use super::job::JobSettings;
 use super::job::{CONTAINER, StepJob, build_job};
 use super::logs::{LogMsg, follow_pod_log};
 use super::pods::{PodState, SharedView, pod_index, pod_state, watch_job_pods};
-use crate::compute::SecretSource;
+use crate::compute::connect::SecretSource;
 use crate::compute::error::{ComputeError, ErrorKind};
 use crate::compute::launch::{LaunchSpec, Launcher, LogRead, RemotePhase, RemoteState};
 use crate::model::{AssetKey, ComputeHints, ComputeTier, Resource, ResourceKind};

@@ -27,7 +27,7 @@ pub use connection::{ClusterOverrides, ClusterSource, EksConnection};
 pub use job::{JobSettings, StepJob, build_job};
 pub use launcher::{EksLauncher, EksStep, JobPhase, JobStatus, PodLogRead};
 
-use crate::compute::SecretSource;
+use crate::compute::connect::SecretSource;
 use crate::compute::error::{ComputeError, ErrorKind};
 use crate::model::{Resource, ResourceKind};
 

@@ -16,22 +16,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use super::connect::{CONNECT_TIMEOUT, REQUEST_TIMEOUT, SecretSource};
 use super::error::{ComputeError, ErrorKind};
 use crate::engine::BackendError;
 use crate::engine::fetch::{FetchRequest, FetchedSource, SourceFetcher};
 use crate::model::{Resource, ResourceKind, SecretRef, SourceSpec};
-
-/// How long connecting to a server may take.
-pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
-/// How long one request (one query, one object, one page) may take.
-pub const REQUEST_TIMEOUT: Duration = Duration::from_mins(5);
-
-/// Where secret values come from (the app resolves them from the keyring or the environment).
-pub trait SecretSource: Send + Sync {
-    /// The value, or an error saying which secret is missing and how to set it (of kind
-    /// [`ErrorKind::NoCredentials`] when it is not set).
-    fn secret(&self, reference: &SecretRef) -> Result<String, ComputeError>;
-}
 
 /// The engine's fetcher for S3, Postgres and HTTP sources.
 #[derive(Clone)]

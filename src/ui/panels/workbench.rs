@@ -1049,7 +1049,7 @@ fn remote_steps_ui(
         .show(ui, |ui| {
             for s in steps {
                 ui.label(RichText::new(&s.step_id).monospace());
-                ui.label(RichText::new(&s.tier).strong())
+                ui.label(RichText::new(s.tier.as_str()).strong())
                     .on_hover_text(&s.tier_reason);
                 let color = match s.status {
                     crate::app::remote::StepStatus::Success => theme::ok_color(),
@@ -1109,7 +1109,7 @@ fn step_cost_text(
         (!values.is_empty()).then(|| values.iter().sum())
     };
     let money = |v: Option<f64>| v.map_or_else(|| "—".to_owned(), crate::app::plan::format_usd);
-    if step.tier == "local" {
+    if step.tier == crate::model::ComputeTier::Local {
         return "no AWS cost".to_owned();
     }
     format!(
