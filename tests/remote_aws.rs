@@ -1248,6 +1248,13 @@ fn the_studio_launches_on_aws_with_a_tier_per_step_and_shows_the_remote_steps() 
     h.run_steps(2);
     h.get_by_label("On AWS").click();
     h.run_steps(3);
+    // The steps come with the dialog's plan from the job worker.
+    wait(&mut h, "the AWS steps", &|s| {
+        s.workbench
+            .launch
+            .as_ref()
+            .is_some_and(|l| matches!(l.aws_plan, Some(Ok(_))))
+    });
     // The tier of every step is shown before anything runs.
     h.get_by_label("2 step(s) on AWS");
     h.get_by_label("local");

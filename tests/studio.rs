@@ -687,7 +687,7 @@ fn aws_steps(s: &Studio) -> Vec<(String, Vec<String>)> {
         .launch
         .as_ref()
         .and_then(|l| l.aws_plan.as_ref())
-        .and_then(|(_, p)| p.as_ref().ok())
+        .and_then(|p| p.as_ref().ok())
         .map(|steps| {
             steps
                 .iter()

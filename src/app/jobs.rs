@@ -9,7 +9,6 @@
 //! the `AtomicBool` passed with it; the engine stops between steps and records the run as
 //! canceled.
 
-use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 use std::sync::atomic::AtomicBool;
 use std::sync::mpsc::{Receiver, SyncSender, TrySendError};
@@ -17,11 +16,11 @@ use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 
 use super::AppError;
-use super::plan::{self as compute_plan, CostHistory, PlanReport};
+use super::plan::{self as compute_plan, CostHistory};
 use super::report::{self, RunReport};
 use super::run::{self, AssetHistory, MaterializeRequest};
 use crate::engine::{PlannedStep, Preview};
-use crate::model::{AssetKey, ComputeTier, PriceTable, Project, RunEvent, RunRecord};
+use crate::model::{AssetKey, PriceTable, Project, RunEvent, RunRecord};
 use crate::store::{StoredProject, Workspace};
 
 const REQUEST_CAPACITY: usize = 32;
@@ -50,14 +49,12 @@ pub enum JobRequest {
         id: u64,
         project: Box<Project>,
     },
-    /// Where each asset of `selection` would run and what it would cost, for `partitions`
-    /// partitions, with the user's tier overrides; `id` comes back with the answer.
+    /// The launch dialog's plan of `request` (`app::remote::plan_remote`): where each asset
+    /// would run and what it would cost, and the steps on AWS; `id` comes back with the answer.
     ComputePlan {
         id: u64,
         project: Box<Project>,
-        selection: String,
-        partitions: usize,
-        overrides: BTreeMap<AssetKey, ComputeTier>,
+        request: Box<super::remote::SubmitRequest>,
     },
     /// The price table with the workspace's overrides.
     LoadPrices,
@@ -122,7 +119,7 @@ pub enum JobEvent {
     },
     ComputePlan {
         id: u64,
-        result: Result<Box<PlanReport>, String>,
+        result: Result<Box<super::remote::RemotePlan>, String>,
     },
     /// The price table (after a load or an edit), or why it could not be read or changed.
     Prices {
@@ -430,15 +427,12 @@ fn handle(
         JobRequest::ComputePlan {
             id,
             project,
-            selection,
-            partitions,
-            overrides,
+            request,
         } => {
             let stored = stored_with(ws, *project);
-            let result =
-                compute_plan::compute_plan(ws, &stored, &selection, partitions, &overrides)
-                    .map(Box::new)
-                    .map_err(|e| format!("{e:#}"));
+            let result = super::remote::plan_remote(ws, &stored, &request)
+                .map(Box::new)
+                .map_err(|e| format!("{e:#}"));
             emit(JobEvent::ComputePlan { id, result });
         }
         JobRequest::LoadPrices => emit(JobEvent::Prices {

@@ -107,13 +107,25 @@ pub fn compute_plan(
     overrides: &BTreeMap<AssetKey, ComputeTier>,
 ) -> Result<PlanReport, AppError> {
     let keys = super::run::resolve_selection(&stored.project, selection)?;
+    plan_assets(ws, stored, &keys, partitions, overrides)
+}
+
+/// [`compute_plan`] of assets already resolved, in dependency order (`app::remote::plan_remote`
+/// resolves its selection once).
+pub fn plan_assets(
+    ws: &Workspace,
+    stored: &StoredProject,
+    keys: &[AssetKey],
+    partitions: usize,
+    overrides: &BTreeMap<AssetKey, ComputeTier>,
+) -> Result<PlanReport, AppError> {
     let prices = load_prices(ws)?;
     let facts = gather_facts(ws, stored)?;
     let options = PlanOptions {
         overrides: overrides.clone(),
         partitions: partitions.max(1),
     };
-    let assets = planner::plan(&stored.project, &keys, &facts, &prices, &options);
+    let assets = planner::plan(&stored.project, keys, &facts, &prices, &options);
     let (total_usd, complete) = planner::total_cost(&assets);
     Ok(PlanReport {
         project: stored.project.name.clone(),

@@ -1,10 +1,10 @@
 //! The studio (eframe/egui): the asset canvas with its panels, over one [`Document`].
 //!
-//! Each frame has three parts, as in rerun's viewer: [`Studio::logic`] drains what the
-//! [`Backend`] answered (workspace, jobs, file dialogs, keyring) and runs the validation and
-//! autosave debounces; [`studio_ui`] only draws, pushing [`UICommand`]s and canvas actions; those
-//! are applied at the end of the frame in one place, and work they need goes to the backend as
-//! a request. Nothing here touches `SQLite` or the file format, and nothing here starts a
+//! Each frame has three parts, as in rerun's viewer: [`Studio::logic`] (`logic.rs`) drains
+//! what the [`Backend`] answered (workspace, jobs, file dialogs, keyring) and runs the
+//! validation and autosave debounces; [`studio_ui`] only draws, pushing [`UICommand`]s and
+//! canvas actions; those are applied at the end of the frame in one place
+//! (`command_handling.rs`), and work they need goes to the backend as a request. Nothing here touches `SQLite` or the file format, and nothing here starts a
 //! thread: the backend's workers do the I/O on their own threads.
 //!
 //! [`Studio`]'s state is grouped in [`state`]; the workbench's (preview, run, history, launch
@@ -12,8 +12,10 @@
 
 pub mod bench;
 pub mod canvas;
+mod command_handling;
 pub mod commands;
 mod conflict;
+mod logic;
 pub mod panels;
 pub mod runs;
 pub mod state;
@@ -30,15 +32,15 @@ use egui::RichText;
 
 use crate::app::{
     self,
-    backend::{Backend, BackendEvent, SendError, TaskEvent, TaskRequest},
+    backend::{Backend, SendError, TaskRequest},
     jobs::{JobEvent, JobRequest},
     run::MaterializeRequest,
     worker::{WorkspaceEvent, WorkspaceRequest},
 };
-use crate::model::edit::{self, Document, Edit};
+use crate::model::edit::{Document, Edit};
 use crate::model::layout::{self, LayoutMode};
-use crate::model::{AssetKey, AssetSpec, CanvasPos, Project};
-use canvas::{CanvasAction, CanvasState};
+use crate::model::{AssetSpec, CanvasPos, Project};
+use canvas::CanvasState;
 pub use commands::UICommand;
 pub use conflict::{Conflict, ImportConfirmation};
 
@@ -48,10 +50,6 @@ pub const AUTOSAVE_DELAY: Duration = Duration::from_secs(1);
 /// the typing pauses).
 const VALIDATION_DELAY: Duration = Duration::from_millis(250);
 const PREFERENCES_KEY: &str = "medallion.preferences";
-/// Time `logic` may spend applying backend events per frame; the rest waits for the next frame.
-const EVENT_BUDGET: Duration = Duration::from_millis(4);
-/// How often a live run repaints when nothing arrives (elapsed time, the growing bar).
-const LIVE_RUN_REPAINT: Duration = Duration::from_millis(100);
 
 /// Opens the studio window on the workspace at `workspace_path`. Blocks until the window closes.
 pub fn run(workspace_path: &Path) -> anyhow::Result<()> {
@@ -184,9 +182,6 @@ pub struct Studio {
     pub run: Option<runs::RunView>,
     pub workbench: workbench_state::WorkbenchState,
 }
-
-/// A dialog answered faster than this was most likely never shown.
-const DIALOG_NEVER_SHOWN: Duration = Duration::from_millis(300);
 
 impl Studio {
     /// A studio on `project` (or an empty one) that saves nowhere until a worker is attached.
@@ -345,171 +340,6 @@ impl Studio {
         self.saving.last_edit = Some(Instant::now());
         if self.doc.structure_revision() != structure_before {
             self.validation.last_structural_change = Some(Instant::now());
-        }
-    }
-
-    /// Per-frame work that draws nothing: worker events, validation and the autosave debounce.
-    pub fn logic(&mut self, ctx: &egui::Context) {
-        self.drain_backend(ctx);
-        self.refresh_launch_plan();
-        self.refresh_launch_compute_plan();
-        self.refresh_asset_details();
-        if self.run.as_ref().is_some_and(runs::RunView::is_live) {
-            ctx.request_repaint_after(LIVE_RUN_REPAINT);
-        }
-        self.revalidate(ctx);
-        self.autosave(ctx);
-        ctx.set_visuals(if self.prefs.dark_mode {
-            egui::Visuals::dark()
-        } else {
-            egui::Visuals::light()
-        });
-    }
-
-    /// Applies what the backend answered until the frame's budget is spent; the rest waits a
-    /// frame.
-    fn drain_backend(&mut self, ctx: &egui::Context) {
-        let start = Instant::now();
-        let mut statuses_changed = false;
-        while let Some(event) = self.backend.try_next() {
-            match event {
-                BackendEvent::Workspace(e) => self.apply_workspace_event(e),
-                BackendEvent::Job(e) => statuses_changed |= self.apply_job_event(e),
-                BackendEvent::Task(e) => self.apply_task_event(e),
-            }
-            if start.elapsed() >= EVENT_BUDGET {
-                ctx.request_repaint();
-                break;
-            }
-        }
-        if statuses_changed {
-            self.refresh_statuses();
-        }
-    }
-
-    fn apply_workspace_event(&mut self, event: WorkspaceEvent) {
-        match event {
-            WorkspaceEvent::Saved {
-                name,
-                revision,
-                stored_revision,
-            } => {
-                if self.saving.in_flight == Some(revision) {
-                    self.saving.in_flight = None;
-                }
-                if self.workspace.has_project && name == self.project().name {
-                    self.saving.saved_revision = self.saving.saved_revision.max(revision);
-                    self.saving.failed = false;
-                    self.saving.base = Some(app::SaveBase::Revision(stored_revision));
-                }
-            }
-            WorkspaceEvent::SaveConflict {
-                revision,
-                name,
-                stored_revision,
-                message,
-                project,
-            } => {
-                if self.saving.in_flight == Some(revision) {
-                    self.saving.in_flight = None;
-                }
-                self.on_save_conflict(&name, stored_revision, message, project);
-            }
-            WorkspaceEvent::CopySaved {
-                from,
-                revision,
-                stored,
-            } => self.on_copy_saved(&from, revision, *stored),
-            WorkspaceEvent::CopyFailed { error } => self.on_copy_failed(&error),
-            WorkspaceEvent::Tracking {
-                name,
-                base,
-                differs,
-            } => {
-                if self.workspace.has_project && name == self.project().name {
-                    self.saving.base = Some(base);
-                    if differs {
-                        // The project this studio was given is an edit of the stored
-                        // revision: it is saved (based on that revision) like any edit.
-                        self.mark_unsaved();
-                    }
-                }
-            }
-            WorkspaceEvent::ReloadFailed { error } => {
-                self.saving.reload_requested = None;
-                self.show_error(&capitalised(&error));
-            }
-            WorkspaceEvent::ChangedOutside { name, revision } => {
-                self.on_changed_outside(&name, revision);
-            }
-            WorkspaceEvent::Reloaded(stored) => self.on_reloaded(*stored),
-            WorkspaceEvent::ImportNeedsConfirmation { dir, message } => {
-                self.saving.import_confirmation = Some(ImportConfirmation { dir, message });
-            }
-            WorkspaceEvent::SaveFailed { revision, error } => {
-                if self.saving.in_flight == Some(revision) {
-                    self.saving.in_flight = None;
-                }
-                self.saving.failed = true;
-                self.show_error(&format!("Saving failed: {error}"));
-            }
-            WorkspaceEvent::Projects(list) => self.workspace.projects = list,
-            WorkspaceEvent::Opened(stored) => self.open_stored(*stored),
-            WorkspaceEvent::Imported { report, stored } => {
-                self.open_stored(*stored);
-                let diagnostics = match report.diagnostics.len() {
-                    0 => String::new(),
-                    n => format!(" ({n} diagnostics)"),
-                };
-                self.show_info(&format!("{}{diagnostics}", capitalised(&report.summary())));
-                self.request(WorkspaceRequest::ListProjects);
-            }
-            WorkspaceEvent::Exported { dir } => {
-                self.show_info(&format!("Exported to {}", dir.display()));
-            }
-            WorkspaceEvent::Failed { what, error } => {
-                self.show_error(&format!("Could not {what}: {error}"));
-            }
-        }
-    }
-
-    fn apply_task_event(&mut self, event: TaskEvent) {
-        match event {
-            TaskEvent::ImportDirChosen(Some(dir)) => self.import_dir(dir),
-            TaskEvent::ExportDirChosen(Some(dir)) => self.export_dir(dir),
-            TaskEvent::ReportFileChosen {
-                run_id,
-                path: Some(path),
-                ..
-            } => self.export_report(&run_id, path),
-            TaskEvent::ReportFileChosen {
-                path: None,
-                open_for,
-                ..
-            } if open_for < DIALOG_NEVER_SHOWN => self.show_error(
-                "No file dialog could be shown (this desktop has no file-chooser portal or zenity)",
-            ),
-            TaskEvent::ImportDirChosen(None)
-            | TaskEvent::ExportDirChosen(None)
-            | TaskEvent::ReportFileChosen { path: None, .. } => {}
-            TaskEvent::DialogFailed { error } => {
-                self.show_error(&format!("Cannot open the file dialog: {error}"));
-            }
-            TaskEvent::SecretsStored { id, result } => {
-                if let Some(edit) = self
-                    .windows
-                    .connections
-                    .as_mut()
-                    .and_then(|c| c.on_secrets_stored(id, result))
-                {
-                    self.apply(edit);
-                }
-            }
-            TaskEvent::ConnectionTested { id, result } => {
-                if let Some(c) = &mut self.windows.connections {
-                    c.on_tested(id, result);
-                }
-            }
         }
     }
 
@@ -691,201 +521,6 @@ impl Studio {
                 _ => {}
             }
         }
-    }
-
-    fn run_commands(&mut self, ctx: &egui::Context) {
-        let commands = std::mem::take(&mut self.pending.commands);
-        for command in commands {
-            self.run_command(ctx, command);
-        }
-        let actions = std::mem::take(&mut self.pending.actions);
-        for action in actions {
-            match action {
-                CanvasAction::Apply(edit) => {
-                    self.apply(edit);
-                }
-                CanvasAction::OpenInspector => {
-                    self.prefs.show_inspector = true;
-                    self.inspector.focus_requested = true;
-                }
-                CanvasAction::OpenPalette(pos) => self.windows.add_palette = Some(pos),
-                CanvasAction::DeleteSelection => self.run_command(ctx, UICommand::Delete),
-                CanvasAction::DuplicateSelection => self.run_command(ctx, UICommand::Duplicate),
-                CanvasAction::Rename => self.run_command(ctx, UICommand::Rename),
-                CanvasAction::RunChecks => self.run_command(ctx, UICommand::RunChecks),
-            }
-        }
-    }
-
-    pub fn run_command(&mut self, ctx: &egui::Context, command: UICommand) {
-        match command {
-            UICommand::Undo => match self.doc.undo() {
-                Some(label) => {
-                    self.after_change(u64::MAX);
-                    self.show_info(&format!("Undid {label}"));
-                }
-                None => self.show_info("Nothing to undo"),
-            },
-            UICommand::Redo => match self.doc.redo() {
-                Some(label) => {
-                    self.after_change(u64::MAX);
-                    self.show_info(&format!("Redid {label}"));
-                }
-                None => self.show_info("Nothing to redo"),
-            },
-            UICommand::Save => {
-                let unsaved = self.has_unsaved_edits();
-                if let Some(c) = &mut self.saving.conflict
-                    && !unsaved
-                {
-                    c.shown = true;
-                } else if self.doc.revision() == self.saving.saved_revision {
-                    self.show_info("Everything is saved");
-                } else {
-                    self.save_now();
-                }
-            }
-            UICommand::AddAsset => self.windows.add_palette = Some(self.canvas.view_center()),
-            UICommand::Delete => {
-                let keys: Vec<AssetKey> = self.canvas.selection.iter().cloned().collect();
-                if !keys.is_empty() {
-                    self.apply(Edit::RemoveAssets { keys });
-                }
-            }
-            UICommand::Rename => {
-                if self.canvas.single_selection().is_some() {
-                    self.prefs.show_inspector = true;
-                    self.inspector.rename_requested = true;
-                } else {
-                    self.show_info("Select one asset to rename it");
-                }
-            }
-            UICommand::Copy => {
-                self.clipboard = self.selected_specs();
-                let keys: Vec<&str> = self.clipboard.iter().map(|(s, _)| s.key.as_str()).collect();
-                if !keys.is_empty() {
-                    ctx.copy_text(keys.join("\n"));
-                }
-            }
-            UICommand::Paste => {
-                let specs = self.clipboard.clone();
-                self.paste(&specs);
-            }
-            UICommand::Duplicate => {
-                let specs = self.selected_specs();
-                self.paste(&specs);
-            }
-            UICommand::SelectAll => {
-                let keys: Vec<AssetKey> = self
-                    .project()
-                    .assets
-                    .iter()
-                    .map(|a| a.key.clone())
-                    .collect();
-                self.canvas.select(keys);
-            }
-            UICommand::FitToView => self.canvas.fit_requested = true,
-            UICommand::ZoomIn => self.canvas.zoom = (self.canvas.zoom * 1.25).min(canvas::MAX_ZOOM),
-            UICommand::ZoomOut => {
-                self.canvas.zoom = (self.canvas.zoom / 1.25).max(canvas::MIN_ZOOM);
-            }
-            UICommand::ArrangeAll => {
-                let moves = layout::auto_layout(self.project(), self.doc.graph(), LayoutMode::All);
-                if moves.is_empty() {
-                    self.show_info("The canvas is already arranged");
-                } else if self.apply(Edit::MoveNodes {
-                    moves: moves.into_iter().collect(),
-                }) {
-                    self.canvas.fit_requested = true;
-                }
-            }
-            UICommand::Find => self.windows.find = Some(panels::find::FindState::default()),
-            UICommand::CommandPalette => {
-                self.windows.command_palette =
-                    Some(panels::command_palette::PaletteState::default());
-            }
-            UICommand::OpenProject => {
-                self.windows.picker_open = true;
-                self.request(WorkspaceRequest::ListProjects);
-            }
-            UICommand::ImportProject => self.open_dialog(true),
-            UICommand::ExportProject => self.open_dialog(false),
-            UICommand::ToggleTheme => self.prefs.dark_mode = !self.prefs.dark_mode,
-            UICommand::ToggleInspector => self.prefs.show_inspector = !self.prefs.show_inspector,
-            UICommand::ToggleDiagnostics => {
-                self.prefs.show_diagnostics = !self.prefs.show_diagnostics;
-            }
-            UICommand::Preview => self.preview_selected(),
-            UICommand::Materialize => self.open_launch(),
-            UICommand::MaterializeAll => {
-                self.materialize_all();
-            }
-            UICommand::RunChecks => {
-                self.run_checks();
-            }
-            UICommand::CancelRun => self.cancel_run(),
-            UICommand::RunHistory => {
-                self.workbench.open = true;
-                self.workbench.tab = workbench_state::WorkbenchTab::History;
-                self.refresh_history();
-            }
-            UICommand::ExportReport => self.export_report_dialog(),
-            UICommand::ToggleWorkbench => self.workbench.open = !self.workbench.open,
-            UICommand::Connections => {
-                self.windows.connections = Some(panels::connections::ConnectionsState::default());
-            }
-            UICommand::Prices => self.open_prices(),
-            UICommand::Costs => self.open_costs(),
-        }
-    }
-
-    fn selected_specs(&self) -> Vec<(AssetSpec, Option<CanvasPos>)> {
-        let project = self.project();
-        project
-            .assets
-            .iter()
-            .filter(|a| self.canvas.selection.contains(&a.key))
-            .map(|a| (a.clone(), project.layout.positions.get(&a.key).copied()))
-            .collect()
-    }
-
-    fn paste(&mut self, specs: &[(AssetSpec, Option<CanvasPos>)]) {
-        if specs.is_empty() {
-            self.show_info("Nothing to paste: copy assets first");
-            return;
-        }
-        let offset = CanvasPos {
-            x: 32.0,
-            y: layout::ROW_SPACING,
-        };
-        let (edit, keys) = edit::duplicate(self.project(), specs, offset);
-        if self.apply(edit) {
-            self.canvas.select(keys);
-        }
-    }
-
-    /// Adds an asset of `template` at `pos` and selects it.
-    pub fn add_asset(&mut self, template: canvas::palette::AssetTemplate, pos: CanvasPos) {
-        let key = edit::unique_key(self.project(), template.base_key());
-        let spec = template.spec(key.clone());
-        if self.apply(Edit::AddAsset {
-            spec: Box::new(spec),
-            pos: Some(pos),
-        }) {
-            self.canvas.select([key]);
-        }
-    }
-
-    /// A native folder chooser, on the backend; the answer arrives as a task event.
-    fn open_dialog(&mut self, import: bool) {
-        let task = if import {
-            TaskRequest::ChooseImportDir
-        } else {
-            TaskRequest::ChooseExportDir {
-                name: self.project().name.clone(),
-            }
-        };
-        self.run_task(task);
     }
 }
 

@@ -21,15 +21,18 @@ impl Studio {
         if launch.compute_for.as_deref() == Some(key.as_str()) {
             return;
         }
-        let request = launch.request(self.project(), &self.canvas.selection);
-        let overrides = launch.overrides.clone();
-        let Ok(request) = request else {
-            // The dialog already says what is wrong with the choices.
-            if let Some(launch) = &mut self.workbench.launch {
-                launch.compute_for = Some(key);
-                launch.compute = None;
+        let request = launch.remote_request(self.project(), &self.canvas.selection);
+        let request = match request {
+            Ok(request) => request,
+            Err(e) => {
+                // The dialog already says what is wrong with the choices (the AWS steps too).
+                if let Some(launch) = &mut self.workbench.launch {
+                    launch.compute_for = Some(key);
+                    launch.compute = None;
+                    launch.aws_plan = Some(Err(e));
+                }
+                return;
             }
-            return;
         };
         let id = self.next_request_id();
         let project = Box::new(self.project().clone());
@@ -38,9 +41,7 @@ impl Studio {
             .send(JobRequest::ComputePlan {
                 id,
                 project,
-                selection: request.selection.clone(),
-                partitions: request.partitions.len().max(1),
-                overrides,
+                request: Box::new(request),
             })
             .is_ok();
         if sent && let Some(launch) = &mut self.workbench.launch {
@@ -77,9 +78,14 @@ impl Studio {
                 if let Some(launch) = &mut self.workbench.launch
                     && launch.compute_id == id
                 {
-                    launch.compute = Some(result);
-                    // The AWS steps follow the plan: work them out again from this one.
-                    launch.aws_plan = None;
+                    // One plan for both: the compute table and the steps on AWS.
+                    launch.aws_plan = Some(
+                        result
+                            .as_ref()
+                            .map(|p| p.steps.clone())
+                            .map_err(Clone::clone),
+                    );
+                    launch.compute = Some(result.map(|p| Box::new(p.report)));
                 }
             }
             JobEvent::Prices { result, edited } => {

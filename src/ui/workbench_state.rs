@@ -96,8 +96,8 @@ pub struct LaunchState {
     pub overrides: BTreeMap<AssetKey, ComputeTier>,
     /// Launch on AWS (each step on its tier) instead of locally.
     pub on_aws: bool,
-    /// The remote steps shown, with the plan key they were computed for.
-    pub aws_plan: Option<(String, Result<Vec<PlannedRemoteStep>, String>)>,
+    /// The remote steps shown: the steps of the plan in `compute` (from the job worker).
+    pub aws_plan: Option<Result<Vec<PlannedRemoteStep>, String>>,
     /// The last "Check AWS setup" answer.
     pub aws_setup: Option<Result<Vec<SetupCheck>, String>>,
     pub aws_checking: bool,
@@ -197,35 +197,6 @@ impl LaunchState {
             aws_resource: None,
             trigger: "studio".to_owned(),
         })
-    }
-
-    /// The remote steps for the current choices (recomputed only when they change; no I/O).
-    pub fn refresh_aws_plan(
-        &mut self,
-        project: &Project,
-        selected: &BTreeSet<AssetKey>,
-        key: &str,
-    ) {
-        // The steps follow the compute plan (tiers with history and overrides) once it is in;
-        // until then, the planner's model alone.
-        let report = match &self.compute {
-            Some(Ok(report)) => Some(report),
-            _ => None,
-        };
-        let key = format!("{key}|{}", report.map_or(0, |_| self.compute_id));
-        if self.aws_plan.as_ref().is_some_and(|(k, _)| *k == key) {
-            return;
-        }
-        let plan = self.remote_request(project, selected).and_then(|r| {
-            crate::app::remote::preview_steps(
-                project,
-                &r.selection,
-                &r.partitions,
-                report.map(|r| r.assets.as_slice()),
-            )
-            .map_err(|e| format!("{e:#}"))
-        });
-        self.aws_plan = Some((key, plan));
     }
 }
 

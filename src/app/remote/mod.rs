@@ -40,7 +40,7 @@ pub use operations::{
     lambda_runtime_api, reconcile, run_record, run_runner, serve_lambda, spawn_reattach, submit,
     view,
 };
-pub use plan::{model_choices, preview_steps};
+pub use plan::{RemotePlan, plan_remote};
 
 /// The resource a run's uploaded inputs are read through inside the runner.
 pub const INPUTS_RESOURCE: &str = "_medallion_inputs";

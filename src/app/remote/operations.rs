@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::driver::Driver;
 use super::{
-    LEASE_SECS, RemoteRunView, RemoteStepRow, StepStatus, SubmitRequest, choices_from_plan,
-    connect, cost_partition, driver_id, launcher_for, now, plan_steps, poll_interval,
+    LEASE_SECS, RemoteRunView, RemoteStepRow, StepStatus, SubmitRequest, connect, cost_partition,
+    driver_id, launcher_for, now, plan_remote, poll_interval,
 };
 use crate::app::AppError;
 use crate::compute::aws::{self, Aws, setup::SetupCheck};
@@ -50,39 +50,12 @@ fn submit_with(
             "the project has errors; fix them first: {first}"
         )));
     }
-    let ordered = crate::app::run::resolve_selection(project, &request.selection)?;
-    if ordered.is_empty() {
-        return Err(AppError::BadRequest(format!(
-            "the selection `{}` matches no asset",
-            request.selection
-        )));
-    }
-    for key in &request.partitions {
-        crate::app::run::check_partition(project, &ordered, key)?;
-    }
+    let plan = plan_remote(ws, stored, request)?;
     let aws = connect(project, request.aws_resource.as_deref())?;
-    // The compute planner (with this workspace's run history and prices) picks each asset's
-    // tier and size; the dialog's overrides and --tier beat it.
-    let mut overrides = request.overrides.clone();
-    if let Some(t) = request.tier {
-        overrides.extend(ordered.iter().map(|k| (k.clone(), t)));
+    if let Some(problem) = plan.problem() {
+        return Err(AppError::BadRequest(problem));
     }
-    let report = crate::app::plan::compute_plan(
-        ws,
-        stored,
-        &request.selection,
-        request.partitions.len().max(1),
-        &overrides,
-    )?;
-    if let Some(a) = report.assets.iter().find(|a| a.problem.is_some()) {
-        return Err(AppError::BadRequest(format!(
-            "{}: {} — choose another tier (--tier, or in the launch dialog) or change its compute hints",
-            a.asset,
-            a.problem.as_deref().unwrap_or_default()
-        )));
-    }
-    let choices = choices_from_plan(project, &report.assets, request.tier);
-    let planned = plan_steps(project, &ordered, &request.partitions, &choices);
+    let planned = plan.steps;
     // Every tier must have a launcher before anything is recorded.
     for s in &planned {
         if s.tier != ComputeTier::Local {
@@ -144,7 +117,7 @@ fn submit_with(
         ws,
         &run.id,
         cost_partition(&request.partitions),
-        &report.assets,
+        &plan.report.assets,
     )?;
     let mut driver = Driver {
         ws,

@@ -1,54 +1,105 @@
-//! A remote run's steps, worked out from the selection, the partitions and the compute
-//! planner's choices: the grouping itself is [`crate::compute::steps`]; this is where the
-//! app feeds it (the planner with or without the workspace's history).
+//! A remote run worked out once from its request — the selection resolved, the partitions
+//! checked, the compute planner asked (with this workspace's run history and prices) and the
+//! steps grouped ([`crate::compute::steps`]) — into a [`RemotePlan`]. Submit records that plan;
+//! the launch dialog shows the same one, so what it shows is what a launch does.
 
-use std::collections::BTreeMap;
-
-use super::{PlannedRemoteStep, TierChoice, choices_from_plan, plan_steps};
+use super::{PlannedRemoteStep, SubmitRequest, choices_from_plan, plan_steps};
 use crate::app::AppError;
-use crate::compute::planner::{self, AssetPlan};
-use crate::model::{AssetKey, ComputeTier, Project};
+use crate::app::plan::PlanReport;
+use crate::model::AssetKey;
+use crate::store::{StoredProject, Workspace};
 
-/// The planner's choices for `ordered` from the model alone (no run history): what the studio
-/// shows before its plan with history arrives, and what tests use.
-pub fn model_choices(
-    project: &Project,
-    ordered: &[AssetKey],
-    partitions: usize,
-    forced: Option<ComputeTier>,
-) -> Result<BTreeMap<AssetKey, TierChoice>, AppError> {
-    let prices = crate::app::plan::shipped_prices()?;
-    let options = planner::PlanOptions {
-        overrides: forced
-            .map(|t| ordered.iter().map(|k| (k.clone(), t)).collect())
-            .unwrap_or_default(),
-        partitions: partitions.max(1),
-    };
-    let plans = planner::plan(project, ordered, &BTreeMap::new(), &prices, &options);
-    Ok(choices_from_plan(project, &plans, forced))
+/// A remote run as it would go: the parsed form of a [`SubmitRequest`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct RemotePlan {
+    /// The selected assets, in dependency order.
+    pub ordered: Vec<AssetKey>,
+    /// Where each asset runs, why, and what it costs (the dialog's compute table).
+    pub report: PlanReport,
+    /// The steps, in the order they run.
+    pub steps: Vec<PlannedRemoteStep>,
 }
 
-/// The steps a remote run of `selection` would have, with tier, reason and size — decided from
-/// the definitions alone (no I/O), for the launch dialog.
-pub fn preview_steps(
-    project: &Project,
-    selection: &str,
-    partitions: &[String],
-    plans: Option<&[AssetPlan]>,
-) -> Result<Vec<PlannedRemoteStep>, AppError> {
-    let ordered = crate::app::run::resolve_selection(project, selection)?;
-    let choices = match plans {
-        Some(plans) => choices_from_plan(project, plans, None),
-        None => model_choices(project, &ordered, partitions.len(), None)?,
-    };
-    Ok(plan_steps(project, &ordered, partitions, &choices))
+impl RemotePlan {
+    /// Why the run cannot go as planned: the first asset whose tier breaks a limit.
+    pub fn problem(&self) -> Option<String> {
+        self.report.assets.iter().find_map(|a| {
+            a.problem.as_deref().map(|p| {
+                format!(
+                    "{}: {p} — choose another tier (--tier, or in the launch dialog) or change its compute hints",
+                    a.asset
+                )
+            })
+        })
+    }
+}
+
+/// Works out the remote run `request` asks for: resolves the selection (once), checks the
+/// partitions, plans each asset's tier and size with the workspace's history and prices (the
+/// request's overrides and `--tier` beat the planner) and groups the assets into steps.
+pub fn plan_remote(
+    ws: &Workspace,
+    stored: &StoredProject,
+    request: &SubmitRequest,
+) -> Result<RemotePlan, AppError> {
+    let project = &stored.project;
+    let ordered = crate::app::run::resolve_selection(project, &request.selection)?;
+    if ordered.is_empty() {
+        return Err(AppError::BadRequest(format!(
+            "the selection `{}` matches no asset",
+            request.selection
+        )));
+    }
+    for key in &request.partitions {
+        crate::app::run::check_partition(project, &ordered, key)?;
+    }
+    let mut overrides = request.overrides.clone();
+    if let Some(t) = request.tier {
+        overrides.extend(ordered.iter().map(|k| (k.clone(), t)));
+    }
+    let report = crate::app::plan::plan_assets(
+        ws,
+        stored,
+        &ordered,
+        request.partitions.len().max(1),
+        &overrides,
+    )?;
+    let choices = choices_from_plan(project, &report.assets, request.tier);
+    let steps = plan_steps(project, &ordered, &request.partitions, &choices);
+    Ok(RemotePlan {
+        ordered,
+        report,
+        steps,
+    })
 }
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
     use std::path::Path;
 
     use super::*;
+    use crate::compute::steps::TierChoice;
+    use crate::model::{ComputeTier, Project};
+
+    /// The planner's choices for `ordered` from the model alone (no run history).
+    fn model_choices(
+        project: &Project,
+        ordered: &[AssetKey],
+        partitions: usize,
+        forced: Option<ComputeTier>,
+    ) -> Result<BTreeMap<AssetKey, TierChoice>, AppError> {
+        let prices = crate::app::plan::shipped_prices()?;
+        let options = crate::compute::planner::PlanOptions {
+            overrides: forced
+                .map(|t| ordered.iter().map(|k| (k.clone(), t)).collect())
+                .unwrap_or_default(),
+            partitions: partitions.max(1),
+        };
+        let plans =
+            crate::compute::planner::plan(project, ordered, &BTreeMap::new(), &prices, &options);
+        Ok(choices_from_plan(project, &plans, forced))
+    }
 
     fn example() -> Project {
         crate::format::read_project(

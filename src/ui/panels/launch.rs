@@ -28,16 +28,6 @@ pub fn launch_ui(ctx: &egui::Context, studio: &mut Studio) {
     }
     let mut open = true;
     let mut clicked = Clicked::default();
-    let aws_key = studio
-        .workbench
-        .launch
-        .as_ref()
-        .map(|l| l.plan_key(&studio.canvas.selection, studio.doc.revision()));
-    if let (Some(launch), Some(key)) = (&mut studio.workbench.launch, &aws_key)
-        && launch.on_aws
-    {
-        launch.refresh_aws_plan(studio.doc.project(), &studio.canvas.selection, key);
-    }
 
     let selected = studio.canvas.selection.len();
     egui::Window::new("Materialize")
@@ -399,7 +389,7 @@ fn tier_combo_ui(
 /// whether "Launch on AWS" and "Check AWS setup…" were clicked.
 fn aws_plan_ui(ui: &mut egui::Ui, launch: &mut LaunchState) -> (bool, bool) {
     let mut runnable = false;
-    match launch.aws_plan.as_ref().map(|(_, p)| p) {
+    match launch.aws_plan.as_ref() {
         None => {
             ui.spinner();
         }

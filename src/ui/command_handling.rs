@@ -1,0 +1,227 @@
+//! The studio's command handling: the commands the frame queued (menus, shortcuts, the
+//! command palette) and the canvas's actions, applied at the end of the frame in one place.
+//! Work a command needs off the UI thread goes to the backend as a request.
+
+use crate::app::backend::TaskRequest;
+use crate::app::worker::WorkspaceRequest;
+use crate::model::edit::{self, Edit};
+use crate::model::layout::{self, LayoutMode};
+use crate::model::{AssetKey, AssetSpec, CanvasPos};
+
+use super::canvas::{self, CanvasAction};
+use super::{Studio, UICommand, panels, workbench_state};
+
+impl Studio {
+    pub(super) fn run_commands(&mut self, ctx: &egui::Context) {
+        let commands = std::mem::take(&mut self.pending.commands);
+        for command in commands {
+            self.run_command(ctx, command);
+        }
+        let actions = std::mem::take(&mut self.pending.actions);
+        for action in actions {
+            match action {
+                CanvasAction::Apply(edit) => {
+                    self.apply(edit);
+                }
+                CanvasAction::OpenInspector => {
+                    self.prefs.show_inspector = true;
+                    self.inspector.focus_requested = true;
+                }
+                CanvasAction::OpenPalette(pos) => self.windows.add_palette = Some(pos),
+                CanvasAction::DeleteSelection => self.run_command(ctx, UICommand::Delete),
+                CanvasAction::DuplicateSelection => self.run_command(ctx, UICommand::Duplicate),
+                CanvasAction::Rename => self.run_command(ctx, UICommand::Rename),
+                CanvasAction::RunChecks => self.run_command(ctx, UICommand::RunChecks),
+            }
+        }
+    }
+
+    pub fn run_command(&mut self, ctx: &egui::Context, command: UICommand) {
+        match command {
+            UICommand::Undo
+            | UICommand::Redo
+            | UICommand::Save
+            | UICommand::AddAsset
+            | UICommand::Delete
+            | UICommand::Rename
+            | UICommand::Copy
+            | UICommand::Paste
+            | UICommand::Duplicate
+            | UICommand::SelectAll => self.run_edit_command(ctx, command),
+            UICommand::FitToView => self.canvas.fit_requested = true,
+            UICommand::ZoomIn => self.canvas.zoom = (self.canvas.zoom * 1.25).min(canvas::MAX_ZOOM),
+            UICommand::ZoomOut => {
+                self.canvas.zoom = (self.canvas.zoom / 1.25).max(canvas::MIN_ZOOM);
+            }
+            UICommand::ArrangeAll => {
+                let moves = layout::auto_layout(self.project(), self.doc.graph(), LayoutMode::All);
+                if moves.is_empty() {
+                    self.show_info("The canvas is already arranged");
+                } else if self.apply(Edit::MoveNodes {
+                    moves: moves.into_iter().collect(),
+                }) {
+                    self.canvas.fit_requested = true;
+                }
+            }
+            UICommand::Find => self.windows.find = Some(panels::find::FindState::default()),
+            UICommand::CommandPalette => {
+                self.windows.command_palette =
+                    Some(panels::command_palette::PaletteState::default());
+            }
+            UICommand::OpenProject => {
+                self.windows.picker_open = true;
+                self.request(WorkspaceRequest::ListProjects);
+            }
+            UICommand::ImportProject => self.open_dialog(true),
+            UICommand::ExportProject => self.open_dialog(false),
+            UICommand::ToggleTheme => self.prefs.dark_mode = !self.prefs.dark_mode,
+            UICommand::ToggleInspector => self.prefs.show_inspector = !self.prefs.show_inspector,
+            UICommand::ToggleDiagnostics => {
+                self.prefs.show_diagnostics = !self.prefs.show_diagnostics;
+            }
+            UICommand::Preview => self.preview_selected(),
+            UICommand::Materialize => self.open_launch(),
+            UICommand::MaterializeAll => {
+                self.materialize_all();
+            }
+            UICommand::RunChecks => {
+                self.run_checks();
+            }
+            UICommand::CancelRun => self.cancel_run(),
+            UICommand::RunHistory => {
+                self.workbench.open = true;
+                self.workbench.tab = workbench_state::WorkbenchTab::History;
+                self.refresh_history();
+            }
+            UICommand::ExportReport => self.export_report_dialog(),
+            UICommand::ToggleWorkbench => self.workbench.open = !self.workbench.open,
+            UICommand::Connections => {
+                self.windows.connections = Some(panels::connections::ConnectionsState::default());
+            }
+            UICommand::Prices => self.open_prices(),
+            UICommand::Costs => self.open_costs(),
+        }
+    }
+
+    /// The commands that edit the document, save it, or copy from it.
+    fn run_edit_command(&mut self, ctx: &egui::Context, command: UICommand) {
+        match command {
+            UICommand::Undo => match self.doc.undo() {
+                Some(label) => {
+                    self.after_change(u64::MAX);
+                    self.show_info(&format!("Undid {label}"));
+                }
+                None => self.show_info("Nothing to undo"),
+            },
+            UICommand::Redo => match self.doc.redo() {
+                Some(label) => {
+                    self.after_change(u64::MAX);
+                    self.show_info(&format!("Redid {label}"));
+                }
+                None => self.show_info("Nothing to redo"),
+            },
+            UICommand::Save => {
+                let unsaved = self.has_unsaved_edits();
+                if let Some(c) = &mut self.saving.conflict
+                    && !unsaved
+                {
+                    c.shown = true;
+                } else if self.doc.revision() == self.saving.saved_revision {
+                    self.show_info("Everything is saved");
+                } else {
+                    self.save_now();
+                }
+            }
+            UICommand::AddAsset => self.windows.add_palette = Some(self.canvas.view_center()),
+            UICommand::Delete => {
+                let keys: Vec<AssetKey> = self.canvas.selection.iter().cloned().collect();
+                if !keys.is_empty() {
+                    self.apply(Edit::RemoveAssets { keys });
+                }
+            }
+            UICommand::Rename => {
+                if self.canvas.single_selection().is_some() {
+                    self.prefs.show_inspector = true;
+                    self.inspector.rename_requested = true;
+                } else {
+                    self.show_info("Select one asset to rename it");
+                }
+            }
+            UICommand::Copy => {
+                self.clipboard = self.selected_specs();
+                let keys: Vec<&str> = self.clipboard.iter().map(|(s, _)| s.key.as_str()).collect();
+                if !keys.is_empty() {
+                    ctx.copy_text(keys.join("\n"));
+                }
+            }
+            UICommand::Paste => {
+                let specs = self.clipboard.clone();
+                self.paste(&specs);
+            }
+            UICommand::Duplicate => {
+                let specs = self.selected_specs();
+                self.paste(&specs);
+            }
+            UICommand::SelectAll => {
+                let keys: Vec<AssetKey> = self
+                    .project()
+                    .assets
+                    .iter()
+                    .map(|a| a.key.clone())
+                    .collect();
+                self.canvas.select(keys);
+            }
+            // The other commands do not edit (see `run_command`).
+            _ => {}
+        }
+    }
+
+    fn selected_specs(&self) -> Vec<(AssetSpec, Option<CanvasPos>)> {
+        let project = self.project();
+        project
+            .assets
+            .iter()
+            .filter(|a| self.canvas.selection.contains(&a.key))
+            .map(|a| (a.clone(), project.layout.positions.get(&a.key).copied()))
+            .collect()
+    }
+
+    fn paste(&mut self, specs: &[(AssetSpec, Option<CanvasPos>)]) {
+        if specs.is_empty() {
+            self.show_info("Nothing to paste: copy assets first");
+            return;
+        }
+        let offset = CanvasPos {
+            x: 32.0,
+            y: layout::ROW_SPACING,
+        };
+        let (edit, keys) = edit::duplicate(self.project(), specs, offset);
+        if self.apply(edit) {
+            self.canvas.select(keys);
+        }
+    }
+
+    /// Adds an asset of `template` at `pos` and selects it.
+    pub fn add_asset(&mut self, template: canvas::palette::AssetTemplate, pos: CanvasPos) {
+        let key = edit::unique_key(self.project(), template.base_key());
+        let spec = template.spec(key.clone());
+        if self.apply(Edit::AddAsset {
+            spec: Box::new(spec),
+            pos: Some(pos),
+        }) {
+            self.canvas.select([key]);
+        }
+    }
+
+    /// A native folder chooser, on the backend; the answer arrives as a task event.
+    fn open_dialog(&mut self, import: bool) {
+        let task = if import {
+            TaskRequest::ChooseImportDir
+        } else {
+            TaskRequest::ChooseExportDir {
+                name: self.project().name.clone(),
+            }
+        };
+        self.run_task(task);
+    }
+}

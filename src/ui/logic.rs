@@ -1,0 +1,188 @@
+//! The studio's `logic` half: what the [`Backend`](crate::app::backend::Backend) answered —
+//! workspace events (saves, conflicts, imports), job events (in `studio_runs`) and task events
+//! (file dialogs, keyring, connection tests) — applied once per frame, before anything is
+//! drawn.
+
+use std::time::{Duration, Instant};
+
+use crate::app::{
+    self,
+    backend::{BackendEvent, TaskEvent},
+    worker::{WorkspaceEvent, WorkspaceRequest},
+};
+
+use super::{ImportConfirmation, Studio, capitalised, runs};
+
+/// Time `logic` may spend applying backend events per frame; the rest waits for the next frame.
+const EVENT_BUDGET: Duration = Duration::from_millis(4);
+/// How often a live run repaints when nothing arrives (elapsed time, the growing bar).
+const LIVE_RUN_REPAINT: Duration = Duration::from_millis(100);
+/// A dialog answered faster than this was most likely never shown.
+const DIALOG_NEVER_SHOWN: Duration = Duration::from_millis(300);
+
+impl Studio {
+    /// Per-frame work that draws nothing: worker events, validation and the autosave debounce.
+    pub fn logic(&mut self, ctx: &egui::Context) {
+        self.drain_backend(ctx);
+        self.refresh_launch_plan();
+        self.refresh_launch_compute_plan();
+        self.refresh_asset_details();
+        if self.run.as_ref().is_some_and(runs::RunView::is_live) {
+            ctx.request_repaint_after(LIVE_RUN_REPAINT);
+        }
+        self.revalidate(ctx);
+        self.autosave(ctx);
+        ctx.set_visuals(if self.prefs.dark_mode {
+            egui::Visuals::dark()
+        } else {
+            egui::Visuals::light()
+        });
+    }
+
+    /// Applies what the backend answered until the frame's budget is spent; the rest waits a
+    /// frame.
+    pub(super) fn drain_backend(&mut self, ctx: &egui::Context) {
+        let start = Instant::now();
+        let mut statuses_changed = false;
+        while let Some(event) = self.backend.try_next() {
+            match event {
+                BackendEvent::Workspace(e) => self.apply_workspace_event(e),
+                BackendEvent::Job(e) => statuses_changed |= self.apply_job_event(e),
+                BackendEvent::Task(e) => self.apply_task_event(e),
+            }
+            if start.elapsed() >= EVENT_BUDGET {
+                ctx.request_repaint();
+                break;
+            }
+        }
+        if statuses_changed {
+            self.refresh_statuses();
+        }
+    }
+
+    fn apply_workspace_event(&mut self, event: WorkspaceEvent) {
+        match event {
+            WorkspaceEvent::Saved {
+                name,
+                revision,
+                stored_revision,
+            } => {
+                if self.saving.in_flight == Some(revision) {
+                    self.saving.in_flight = None;
+                }
+                if self.workspace.has_project && name == self.project().name {
+                    self.saving.saved_revision = self.saving.saved_revision.max(revision);
+                    self.saving.failed = false;
+                    self.saving.base = Some(app::SaveBase::Revision(stored_revision));
+                }
+            }
+            WorkspaceEvent::SaveConflict {
+                revision,
+                name,
+                stored_revision,
+                message,
+                project,
+            } => {
+                if self.saving.in_flight == Some(revision) {
+                    self.saving.in_flight = None;
+                }
+                self.on_save_conflict(&name, stored_revision, message, project);
+            }
+            WorkspaceEvent::CopySaved {
+                from,
+                revision,
+                stored,
+            } => self.on_copy_saved(&from, revision, *stored),
+            WorkspaceEvent::CopyFailed { error } => self.on_copy_failed(&error),
+            WorkspaceEvent::Tracking {
+                name,
+                base,
+                differs,
+            } => {
+                if self.workspace.has_project && name == self.project().name {
+                    self.saving.base = Some(base);
+                    if differs {
+                        // The project this studio was given is an edit of the stored
+                        // revision: it is saved (based on that revision) like any edit.
+                        self.mark_unsaved();
+                    }
+                }
+            }
+            WorkspaceEvent::ReloadFailed { error } => {
+                self.saving.reload_requested = None;
+                self.show_error(&capitalised(&error));
+            }
+            WorkspaceEvent::ChangedOutside { name, revision } => {
+                self.on_changed_outside(&name, revision);
+            }
+            WorkspaceEvent::Reloaded(stored) => self.on_reloaded(*stored),
+            WorkspaceEvent::ImportNeedsConfirmation { dir, message } => {
+                self.saving.import_confirmation = Some(ImportConfirmation { dir, message });
+            }
+            WorkspaceEvent::SaveFailed { revision, error } => {
+                if self.saving.in_flight == Some(revision) {
+                    self.saving.in_flight = None;
+                }
+                self.saving.failed = true;
+                self.show_error(&format!("Saving failed: {error}"));
+            }
+            WorkspaceEvent::Projects(list) => self.workspace.projects = list,
+            WorkspaceEvent::Opened(stored) => self.open_stored(*stored),
+            WorkspaceEvent::Imported { report, stored } => {
+                self.open_stored(*stored);
+                let diagnostics = match report.diagnostics.len() {
+                    0 => String::new(),
+                    n => format!(" ({n} diagnostics)"),
+                };
+                self.show_info(&format!("{}{diagnostics}", capitalised(&report.summary())));
+                self.request(WorkspaceRequest::ListProjects);
+            }
+            WorkspaceEvent::Exported { dir } => {
+                self.show_info(&format!("Exported to {}", dir.display()));
+            }
+            WorkspaceEvent::Failed { what, error } => {
+                self.show_error(&format!("Could not {what}: {error}"));
+            }
+        }
+    }
+
+    fn apply_task_event(&mut self, event: TaskEvent) {
+        match event {
+            TaskEvent::ImportDirChosen(Some(dir)) => self.import_dir(dir),
+            TaskEvent::ExportDirChosen(Some(dir)) => self.export_dir(dir),
+            TaskEvent::ReportFileChosen {
+                run_id,
+                path: Some(path),
+                ..
+            } => self.export_report(&run_id, path),
+            TaskEvent::ReportFileChosen {
+                path: None,
+                open_for,
+                ..
+            } if open_for < DIALOG_NEVER_SHOWN => self.show_error(
+                "No file dialog could be shown (this desktop has no file-chooser portal or zenity)",
+            ),
+            TaskEvent::ImportDirChosen(None)
+            | TaskEvent::ExportDirChosen(None)
+            | TaskEvent::ReportFileChosen { path: None, .. } => {}
+            TaskEvent::DialogFailed { error } => {
+                self.show_error(&format!("Cannot open the file dialog: {error}"));
+            }
+            TaskEvent::SecretsStored { id, result } => {
+                if let Some(edit) = self
+                    .windows
+                    .connections
+                    .as_mut()
+                    .and_then(|c| c.on_secrets_stored(id, result))
+                {
+                    self.apply(edit);
+                }
+            }
+            TaskEvent::ConnectionTested { id, result } => {
+                if let Some(c) = &mut self.windows.connections {
+                    c.on_tested(id, result);
+                }
+            }
+        }
+    }
+}
