@@ -125,6 +125,22 @@ fn histogram_svg(c: &ColumnProfile) -> String {
 
 pub fn to_html(r: &RunReport) -> String {
     let mut h = String::new();
+    header(&mut h, r);
+    steps_html(&mut h, r);
+    checks_html(&mut h, r);
+    materializations_html(&mut h, r);
+    profiles_html(&mut h, r);
+    if !r.logs.is_empty() {
+        let _ = write!(h, "<h2>Log</h2><pre>{}</pre>", esc(&r.logs.join("\n")));
+    }
+    h.push_str(
+        "<p class=\"muted\">Made by Medallion from the run's stored events.</p></body></html>\n",
+    );
+    h
+}
+
+/// The title, the run line, overrides, the error and the badges.
+fn header(h: &mut String, r: &RunReport) {
     let _ = write!(
         h,
         "<!doctype html><html lang=\"en\"><head><meta charset=\"utf-8\"><title>Run {id} — {project}</title><style>{CSS}</style></head><body>",
@@ -170,7 +186,10 @@ pub fn to_html(r: &RunReport) -> String {
         r.steps.len(),
         r.checks.len()
     );
+}
 
+/// One row per step: outcome, why, and how long.
+fn steps_html(h: &mut String, r: &RunReport) {
     h.push_str("<h2>Steps</h2><table><tr><th>Asset</th><th>Partition</th><th>Outcome</th><th>Duration</th></tr>");
     for s in &r.steps {
         let detail = match &s.outcome {
@@ -209,7 +228,10 @@ pub fn to_html(r: &RunReport) -> String {
         );
     }
     h.push_str("</table>");
+}
 
+/// Every check evaluation, with a sample of failing rows.
+fn checks_html(h: &mut String, r: &RunReport) {
     h.push_str("<h2>Checks</h2>");
     if r.checks.is_empty() {
         h.push_str("<p class=\"muted\">No checks ran.</p>");
@@ -243,7 +265,10 @@ pub fn to_html(r: &RunReport) -> String {
         }
         h.push_str("</table>");
     }
+}
 
+/// What each step wrote: rows, bytes, columns, data version.
+fn materializations_html(h: &mut String, r: &RunReport) {
     h.push_str("<h2>Materializations</h2><table><tr><th>Asset</th><th>Rows</th><th>Bytes</th><th>Columns</th><th>Data version</th></tr>");
     for m in &r.materializations {
         let cols: Vec<String> = m
@@ -268,7 +293,10 @@ pub fn to_html(r: &RunReport) -> String {
         );
     }
     h.push_str("</table>");
+}
 
+/// Column profiles, with histograms where there are some.
+fn profiles_html(h: &mut String, r: &RunReport) {
     h.push_str("<h2>Profiles</h2>");
     for p in &r.profiles {
         let _ = write!(
@@ -304,13 +332,6 @@ pub fn to_html(r: &RunReport) -> String {
         }
         h.push_str("</table>");
     }
-    if !r.logs.is_empty() {
-        let _ = write!(h, "<h2>Log</h2><pre>{}</pre>", esc(&r.logs.join("\n")));
-    }
-    h.push_str(
-        "<p class=\"muted\">Made by Medallion from the run's stored events.</p></body></html>\n",
-    );
-    h
 }
 
 /// Writes a run's HTML quality report to `path` (a temporary name first, then renamed).

@@ -86,54 +86,10 @@ pub enum Command {
         format: OutputFormat,
     },
     /// Materialize assets locally: sources, SQL, steps, checks and profiles, recorded as a run
-    Materialize {
-        /// A stored project's name, or a project directory written as a path (`./NAME`, `dir/NAME`)
-        project: String,
-        /// Which assets (key, +key, key+, *, layer:NAME, group:NAME, comma for union)
-        #[arg(long, default_value = "*")]
-        select: String,
-        /// Run one partition
-        #[arg(long, value_name = "KEY")]
-        partition: Option<String>,
-        /// Backfill partitions FROM..TO (inclusive), one run each
-        #[arg(long, value_name = "FROM..TO")]
-        partition_range: Option<String>,
-        /// Rematerialize even assets whose definition and inputs are unchanged
-        #[arg(long)]
-        force: bool,
-        /// Also write each selected asset as <asset>.parquet and <asset>.csv into DIR
-        #[arg(long, value_name = "DIR")]
-        export_dir: Option<PathBuf>,
-        /// Decimals for floating-point numbers in exported CSV, 0 to 32 (default: as many as
-        /// needed)
-        #[arg(long, value_name = "N",
-              value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=32))]
-        float_precision: Option<usize>,
-        /// Build downstream assets even from upstream data that failed a blocking check (the
-        /// run records that it did, and its report says so)
-        #[arg(long)]
-        allow_failed_upstream: bool,
-        /// Only say what would happen to each asset — will run, up to date, checks that will
-        /// run on stored data, blocked — without running anything
-        #[arg(long)]
-        dry_run: bool,
-        #[arg(long, value_enum, default_value_t)]
-        format: OutputFormat,
-    },
+    Materialize(run::MaterializeCommand),
     /// Evaluate the checks of the selected assets on their stored data, without materializing
     /// (a new or edited check, or a second look); recorded as a run
-    Check {
-        /// A project directory or the name of a project in the workspace
-        project: String,
-        /// Which assets (key, +key, key+, *, layer:NAME, group:NAME, comma for union)
-        #[arg(long, default_value = "*")]
-        select: String,
-        /// Check the stored data of one partition
-        #[arg(long, value_name = "KEY")]
-        partition: Option<String>,
-        #[arg(long, value_enum, default_value_t)]
-        format: OutputFormat,
-    },
+    Check(run::CheckCommand),
     /// Show the first rows of an asset
     Preview {
         /// A stored project's name, or a project directory written as a path (`./NAME`, `dir/NAME`)
@@ -221,28 +177,7 @@ pub enum Command {
         format: OutputFormat,
     },
     /// Price one run of a given size on a tier with the workspace's price table
-    Cost {
-        #[arg(long, value_enum)]
-        tier: plan::CostTier,
-        /// vCPUs (Lambda sizes vCPU by memory, so it may be left out there)
-        #[arg(long)]
-        vcpu: Option<f64>,
-        #[arg(long)]
-        memory_mb: u32,
-        #[arg(long)]
-        duration_secs: f64,
-        /// Spot capacity (Fargate Spot, or EC2 Spot nodes with --node-type)
-        #[arg(long)]
-        spot: bool,
-        /// EC2 instance type of EKS or Batch nodes (else they run on Fargate)
-        #[arg(long)]
-        node_type: Option<String>,
-        /// Tasks or pods side by side (one per partition)
-        #[arg(long, default_value_t = 1)]
-        parallel: u32,
-        #[arg(long, value_enum, default_value_t)]
-        format: OutputFormat,
-    },
+    Cost(plan::CostArgs),
     /// Recorded costs: estimate and actual per run step, per asset and per day
     Costs {
         /// A stored project's name, or a project directory written as a path (`./NAME`, `dir/NAME`)
@@ -420,62 +355,14 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             project::export(&app::workspace_path(workspace)?, &name, &path, format)
         }
         Command::List { format } => project::list(&app::workspace_path(workspace)?, format),
-        Command::Materialize {
-            project,
-            select,
-            partition,
-            partition_range,
-            force,
-            export_dir,
-            float_precision,
-            allow_failed_upstream,
-            dry_run,
-            format,
-        } => {
-            let path = app::workspace_path(workspace)?;
-            run::materialize(
-                &path,
-                &run::MaterializeArgs {
-                    target: &project,
-                    select: &select,
-                    partition: partition.as_deref(),
-                    partition_range: partition_range.as_deref(),
-                    force,
-                    export_dir: export_dir.as_deref(),
-                    float_precision,
-                    allow_failed_upstream,
-                    checks_only: false,
-                    dry_run,
-                    format,
-                },
-            )
+        Command::Materialize(command) => {
+            run::materialize(&app::workspace_path(workspace)?, &command.args())
         }
         Command::Status { project, format } => {
             run::status(&app::workspace_path(workspace)?, &project, format)
         }
-        Command::Check {
-            project,
-            select,
-            partition,
-            format,
-        } => {
-            let path = app::workspace_path(workspace)?;
-            run::materialize(
-                &path,
-                &run::MaterializeArgs {
-                    target: &project,
-                    select: &select,
-                    partition: partition.as_deref(),
-                    partition_range: None,
-                    force: false,
-                    export_dir: None,
-                    float_precision: None,
-                    allow_failed_upstream: false,
-                    checks_only: true,
-                    dry_run: false,
-                    format,
-                },
-            )
+        Command::Check(command) => {
+            run::materialize(&app::workspace_path(workspace)?, &command.args())
         }
         Command::Preview {
             project,
@@ -540,28 +427,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 format,
             },
         ),
-        Command::Cost {
-            tier,
-            vcpu,
-            memory_mb,
-            duration_secs,
-            spot,
-            node_type,
-            parallel,
-            format,
-        } => plan::cost(
-            &app::workspace_path(workspace)?,
-            &plan::CostArgs {
-                tier,
-                vcpu,
-                memory_mb,
-                duration_secs,
-                spot,
-                node_type,
-                parallel,
-                format,
-            },
-        ),
+        Command::Cost(args) => plan::cost(&app::workspace_path(workspace)?, &args),
         Command::Costs {
             project,
             run,

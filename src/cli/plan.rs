@@ -144,14 +144,28 @@ pub fn plan(workspace: &Path, args: &PlanArgs<'_>) -> anyhow::Result<u8> {
     })
 }
 
+/// `medallion cost`, as given on the command line.
+#[derive(Debug, clap::Args)]
 pub struct CostArgs {
+    #[arg(long, value_enum)]
     pub tier: CostTier,
+    /// vCPUs (Lambda sizes vCPU by memory, so it may be left out there)
+    #[arg(long)]
     pub vcpu: Option<f64>,
+    #[arg(long)]
     pub memory_mb: u32,
+    #[arg(long)]
     pub duration_secs: f64,
+    /// Spot capacity (Fargate Spot, or EC2 Spot nodes with --node-type)
+    #[arg(long)]
     pub spot: bool,
+    /// EC2 instance type of EKS or Batch nodes (else they run on Fargate)
+    #[arg(long)]
     pub node_type: Option<String>,
+    /// Tasks or pods side by side (one per partition)
+    #[arg(long, default_value_t = 1)]
     pub parallel: u32,
+    #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
 }
 

@@ -2,7 +2,7 @@
 //! its records from the command line.
 
 use std::io::{IsTerminal, Write as _};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
@@ -11,6 +11,95 @@ use super::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, OutputFormat, print_json};
 use crate::app::{self, AppError, run::MaterializeRequest};
 use crate::app::{StoredProject, Workspace};
 use crate::model::{AssetKey, RunEvent, RunStatus, StepOutcome};
+
+/// `medallion materialize`, as given on the command line.
+#[derive(Debug, clap::Args)]
+pub struct MaterializeCommand {
+    /// A stored project's name, or a project directory written as a path (`./NAME`, `dir/NAME`)
+    pub project: String,
+    /// Which assets (key, +key, key+, *, layer:NAME, group:NAME, comma for union)
+    #[arg(long, default_value = "*")]
+    pub select: String,
+    /// Run one partition
+    #[arg(long, value_name = "KEY")]
+    pub partition: Option<String>,
+    /// Backfill partitions FROM..TO (inclusive), one run each
+    #[arg(long, value_name = "FROM..TO")]
+    pub partition_range: Option<String>,
+    /// Rematerialize even assets whose definition and inputs are unchanged
+    #[arg(long)]
+    pub force: bool,
+    /// Also write each selected asset as <asset>.parquet and <asset>.csv into DIR
+    #[arg(long, value_name = "DIR")]
+    pub export_dir: Option<PathBuf>,
+    /// Decimals for floating-point numbers in exported CSV, 0 to 32 (default: as many as
+    /// needed)
+    #[arg(long, value_name = "N",
+          value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(0..=32))]
+    pub float_precision: Option<usize>,
+    /// Build downstream assets even from upstream data that failed a blocking check (the
+    /// run records that it did, and its report says so)
+    #[arg(long)]
+    pub allow_failed_upstream: bool,
+    /// Only say what would happen to each asset — will run, up to date, checks that will
+    /// run on stored data, blocked — without running anything
+    #[arg(long)]
+    pub dry_run: bool,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+impl MaterializeCommand {
+    pub fn args(&self) -> MaterializeArgs<'_> {
+        MaterializeArgs {
+            target: &self.project,
+            select: &self.select,
+            partition: self.partition.as_deref(),
+            partition_range: self.partition_range.as_deref(),
+            force: self.force,
+            export_dir: self.export_dir.as_deref(),
+            float_precision: self.float_precision,
+            allow_failed_upstream: self.allow_failed_upstream,
+            checks_only: false,
+            dry_run: self.dry_run,
+            format: self.format,
+        }
+    }
+}
+
+/// `medallion check`, as given on the command line.
+#[derive(Debug, clap::Args)]
+pub struct CheckCommand {
+    /// A project directory or the name of a project in the workspace
+    pub project: String,
+    /// Which assets (key, +key, key+, *, layer:NAME, group:NAME, comma for union)
+    #[arg(long, default_value = "*")]
+    pub select: String,
+    /// Check the stored data of one partition
+    #[arg(long, value_name = "KEY")]
+    pub partition: Option<String>,
+    #[arg(long, value_enum, default_value_t)]
+    pub format: OutputFormat,
+}
+
+impl CheckCommand {
+    /// A checks-only materialization: no partition range, no export, nothing forced.
+    pub fn args(&self) -> MaterializeArgs<'_> {
+        MaterializeArgs {
+            target: &self.project,
+            select: &self.select,
+            partition: self.partition.as_deref(),
+            partition_range: None,
+            force: false,
+            export_dir: None,
+            float_precision: None,
+            allow_failed_upstream: false,
+            checks_only: true,
+            dry_run: false,
+            format: self.format,
+        }
+    }
+}
 
 pub struct MaterializeArgs<'a> {
     pub target: &'a str,

@@ -7,15 +7,15 @@ use sqlparser::dialect::GenericDialect;
 use sqlparser::parser::Parser;
 
 use super::asset::{
-    AssetDefinition, AssetKey, AssetSpec, CsvOptions, FileFormat, Layer, SourceSpec, TransformStep,
-    is_identifier,
+    AssetDefinition, AssetKey, AssetSpec, CsvOptions, FileFormat, Layer, SourceSpec, TransformSpec,
+    TransformStep, is_identifier,
 };
 use super::check::{CheckKind, CheckSeverity};
 use super::diagnostic::{Diagnostic, DiagnosticCode as Code};
 use super::graph::{AssetGraph, analyze_sql, asset_deps};
 use super::partition::PartitionsDefinition;
 use super::project::Project;
-use super::resource::ResourceKind;
+use super::resource::{Resource, ResourceKind};
 use super::selection::AssetSelection;
 use super::sql;
 use super::sql::{SqlAnalysis, SqlError};
@@ -129,91 +129,7 @@ fn validate_resources(project: &Project, out: &mut Vec<Diagnostic>) {
                 );
             }
         }
-        let problem = match &r.kind {
-            ResourceKind::Postgres {
-                host,
-                port,
-                database,
-                ..
-            } => {
-                if host.trim().is_empty() {
-                    Some("a postgres resource needs a host".to_owned())
-                } else if *port == 0 {
-                    Some("port 0 is not a valid port".to_owned())
-                } else if database.trim().is_empty() {
-                    Some("a postgres resource needs a database".to_owned())
-                } else {
-                    None
-                }
-            }
-            ResourceKind::S3 {
-                bucket,
-                aws,
-                endpoint_url,
-                ..
-            } => {
-                if bucket.trim().is_empty() {
-                    Some("an s3 resource needs a bucket".to_owned())
-                } else if let Some(url) = endpoint_url.as_deref().filter(|u| !is_http_url(u)) {
-                    Some(format!(
-                        "endpoint_url `{url}` must start with http:// or https://"
-                    ))
-                } else if let Some(aws) = aws {
-                    match project.resource(aws) {
-                        None => Some(format!("names aws resource `{aws}`, which is not defined")),
-                        Some(other) if !matches!(other.kind, ResourceKind::Aws { .. }) => {
-                            Some(format!(
-                                "names `{aws}` as its aws resource, but that is a {} resource",
-                                other.kind.label()
-                            ))
-                        }
-                        Some(_) => None,
-                    }
-                } else {
-                    None
-                }
-            }
-            ResourceKind::Http { base_url, .. } => (!is_http_url(base_url))
-                .then(|| format!("base_url `{base_url}` must start with http:// or https://")),
-            ResourceKind::Aws {
-                endpoint_url,
-                access_key_id,
-                secret_access_key,
-                compute,
-                ..
-            } => {
-                if compute.as_ref().is_some_and(|c| c.bucket.trim().is_empty()) {
-                    Some("compute.bucket is empty: remote runs need a bucket".to_owned())
-                } else if let Some(url) = endpoint_url.as_deref().filter(|u| !is_http_url(u)) {
-                    Some(format!(
-                        "endpoint_url `{url}` must start with http:// or https://"
-                    ))
-                } else if access_key_id.is_some() != secret_access_key.is_some() {
-                    Some("access_key_id and secret_access_key must be set together".to_owned())
-                } else {
-                    None
-                }
-            }
-            ResourceKind::Eks {
-                cluster,
-                kubeconfig,
-                context,
-                endpoint_url,
-                namespace,
-                image,
-                aws,
-                ..
-            } => eks_problem(
-                project,
-                cluster.as_deref(),
-                kubeconfig.is_some() || context.is_some(),
-                endpoint_url.as_deref(),
-                namespace,
-                image,
-                aws.as_deref(),
-            ),
-        };
-        if let Some(problem) = problem {
+        if let Some(problem) = resource_problem(project, r) {
             out.push(
                 Diagnostic::error(
                     Code::ResourceKind,
@@ -222,6 +138,94 @@ fn validate_resources(project: &Project, out: &mut Vec<Diagnostic>) {
                 .on_field(field),
             );
         }
+    }
+}
+
+/// What is wrong with a resource's settings for its kind, if anything.
+fn resource_problem(project: &Project, r: &Resource) -> Option<String> {
+    match &r.kind {
+        ResourceKind::Postgres {
+            host,
+            port,
+            database,
+            ..
+        } => {
+            if host.trim().is_empty() {
+                Some("a postgres resource needs a host".to_owned())
+            } else if *port == 0 {
+                Some("port 0 is not a valid port".to_owned())
+            } else if database.trim().is_empty() {
+                Some("a postgres resource needs a database".to_owned())
+            } else {
+                None
+            }
+        }
+        ResourceKind::S3 {
+            bucket,
+            aws,
+            endpoint_url,
+            ..
+        } => {
+            if bucket.trim().is_empty() {
+                Some("an s3 resource needs a bucket".to_owned())
+            } else if let Some(url) = endpoint_url.as_deref().filter(|u| !is_http_url(u)) {
+                Some(format!(
+                    "endpoint_url `{url}` must start with http:// or https://"
+                ))
+            } else if let Some(aws) = aws {
+                match project.resource(aws) {
+                    None => Some(format!("names aws resource `{aws}`, which is not defined")),
+                    Some(other) if !matches!(other.kind, ResourceKind::Aws { .. }) => {
+                        Some(format!(
+                            "names `{aws}` as its aws resource, but that is a {} resource",
+                            other.kind.label()
+                        ))
+                    }
+                    Some(_) => None,
+                }
+            } else {
+                None
+            }
+        }
+        ResourceKind::Http { base_url, .. } => (!is_http_url(base_url))
+            .then(|| format!("base_url `{base_url}` must start with http:// or https://")),
+        ResourceKind::Aws {
+            endpoint_url,
+            access_key_id,
+            secret_access_key,
+            compute,
+            ..
+        } => {
+            if compute.as_ref().is_some_and(|c| c.bucket.trim().is_empty()) {
+                Some("compute.bucket is empty: remote runs need a bucket".to_owned())
+            } else if let Some(url) = endpoint_url.as_deref().filter(|u| !is_http_url(u)) {
+                Some(format!(
+                    "endpoint_url `{url}` must start with http:// or https://"
+                ))
+            } else if access_key_id.is_some() != secret_access_key.is_some() {
+                Some("access_key_id and secret_access_key must be set together".to_owned())
+            } else {
+                None
+            }
+        }
+        ResourceKind::Eks {
+            cluster,
+            kubeconfig,
+            context,
+            endpoint_url,
+            namespace,
+            image,
+            aws,
+            ..
+        } => eks_problem(
+            project,
+            cluster.as_deref(),
+            kubeconfig.is_some() || context.is_some(),
+            endpoint_url.as_deref(),
+            namespace,
+            image,
+            aws.as_deref(),
+        ),
     }
 }
 
@@ -505,6 +509,25 @@ fn validate_asset(
     layers: &BTreeMap<&AssetKey, Layer>,
     out: &mut Vec<Diagnostic>,
 ) {
+    validate_key_and_layer(asset, layers, out);
+    match &asset.definition {
+        AssetDefinition::Source(source) => validate_source(project, asset, source, out),
+        AssetDefinition::Transform(t) => validate_transform(asset, t, analysis, layers, out),
+    }
+    validate_checks(asset, out);
+    validate_partitions(asset, out);
+    validate_placeholders(asset, out);
+    validate_freshness(asset, out);
+    validate_compute(asset, out);
+}
+
+/// The key's shape, the layer rules for sources and transforms, and that every declared
+/// upstream exists.
+fn validate_key_and_layer(
+    asset: &AssetSpec,
+    layers: &BTreeMap<&AssetKey, Layer>,
+    out: &mut Vec<Diagnostic>,
+) {
     let key = &asset.key;
     let err = |code: Code, field: &str, msg: String| {
         Diagnostic::error(code, msg).on_asset(key).on_field(field)
@@ -552,118 +575,146 @@ fn validate_asset(
             ));
         }
     }
+}
 
-    match &asset.definition {
-        AssetDefinition::Source(source) => validate_source(project, asset, source, out),
-        AssetDefinition::Transform(t) => {
-            let known = |name: &str| layers.contains_key(&AssetKey::new(name));
-            if let Some(result) = analysis {
-                match result {
-                    Err(e) => {
-                        let position = match (e.line, e.column) {
-                            (Some(l), Some(c)) => format!(" (line {l}, column {c} of the SQL)"),
-                            _ => String::new(),
-                        };
-                        let mut d = err(
-                            Code::SqlSyntax,
-                            "sql",
-                            format!("SQL does not parse: {}{position}", e.message),
-                        );
-                        if let (Some(l), Some(c)) = (e.line, e.column) {
-                            d.position_in_field = Some((l, c));
-                        }
-                        out.push(d);
-                    }
-                    Ok(parsed) => {
-                        for table in parsed.tables.iter().filter(|t| !known(t)) {
-                            out.push(err(
-                                Code::SqlUnknownTable,
-                                "sql",
-                                format!("SQL reads table `{table}`, which is not an asset of this project"),
-                            ));
-                        }
-                    }
-                }
-                let deps = asset_deps(asset, analysis, &known);
-                if !asset.deps.is_empty() {
-                    for extra in deps.from_sql.difference(&deps.explicit) {
-                        out.push(
-                            Diagnostic::warning(
-                                Code::DependencyMismatch,
-                                format!("SQL reads `{extra}`, which deps does not list"),
-                            )
-                            .on_asset(key)
-                            .on_field("deps"),
-                        );
-                    }
-                    if result.is_ok() {
-                        for unused in deps.explicit.difference(&deps.from_sql) {
-                            out.push(
-                                Diagnostic::warning(
-                                    Code::DependencyMismatch,
-                                    format!("deps lists `{unused}`, but the SQL does not read it"),
-                                )
-                                .on_asset(key)
-                                .on_field("deps"),
-                            );
-                        }
-                    }
-                }
-            } else if t.steps.is_empty() {
-                out.push(err(
-                    Code::MissingDefinition,
-                    "sql",
-                    format!("transform `{key}` has neither SQL nor steps"),
-                ));
-            } else if asset.deps.len() != 1 {
-                out.push(err(
-                    Code::MissingDefinition,
-                    "deps",
-                    format!(
-                        "transform `{key}` has steps but no SQL, so it needs exactly one upstream asset in deps (it has {})",
-                        asset.deps.len()
-                    ),
-                ));
-            }
-            for dep in asset_deps(asset, analysis, &known).all() {
-                if let Some(&up) = layers.get(&dep)
-                    && !asset.layer.may_read(up)
-                {
-                    out.push(err(
-                        Code::LayerRule,
-                        "deps",
-                        format!(
-                            "{} asset `{key}` reads {up} asset `{dep}`: {}",
-                            asset.layer,
-                            asset.layer.read_rule()
-                        ),
-                    ));
-                }
-            }
-            for (i, step) in t.steps.iter().enumerate() {
-                validate_step(asset, i, step, out);
-            }
-        }
+/// A transform: its SQL (or, without SQL, its steps and single upstream), the layers it
+/// reads, and each step.
+fn validate_transform(
+    asset: &AssetSpec,
+    t: &TransformSpec,
+    analysis: Option<&Result<SqlAnalysis, SqlError>>,
+    layers: &BTreeMap<&AssetKey, Layer>,
+    out: &mut Vec<Diagnostic>,
+) {
+    let key = &asset.key;
+    let err = |code: Code, field: &str, msg: String| {
+        Diagnostic::error(code, msg).on_asset(key).on_field(field)
+    };
+    let known = |name: &str| layers.contains_key(&AssetKey::new(name));
+    if let Some(result) = analysis {
+        validate_sql(asset, result, &known, out);
+    } else if t.steps.is_empty() {
+        out.push(err(
+            Code::MissingDefinition,
+            "sql",
+            format!("transform `{key}` has neither SQL nor steps"),
+        ));
+    } else if asset.deps.len() != 1 {
+        out.push(err(
+            Code::MissingDefinition,
+            "deps",
+            format!(
+                "transform `{key}` has steps but no SQL, so it needs exactly one upstream asset in deps (it has {})",
+                asset.deps.len()
+            ),
+        ));
     }
-
-    validate_checks(asset, out);
-    validate_partitions(asset, out);
-    validate_placeholders(asset, out);
-    if let Some(f) = &asset.freshness {
-        if f.max_lag_minutes == 0 {
+    for dep in asset_deps(asset, analysis, &known).all() {
+        if let Some(&up) = layers.get(&dep)
+            && !asset.layer.may_read(up)
+        {
             out.push(err(
-                Code::InvalidCheck,
-                "freshness.max_lag_minutes",
-                "max_lag_minutes must be more than 0".to_owned(),
+                Code::LayerRule,
+                "deps",
+                format!(
+                    "{} asset `{key}` reads {up} asset `{dep}`: {}",
+                    asset.layer,
+                    asset.layer.read_rule()
+                ),
             ));
         }
-        if let Some(cron) = &f.cron
-            && let Err(e) = check_cron(cron)
-        {
-            out.push(err(Code::InvalidCron, "freshness.cron", e));
+    }
+    for (i, step) in t.steps.iter().enumerate() {
+        validate_step(asset, i, step, out);
+    }
+}
+
+/// A transform's SQL: it parses, reads only assets of the project, and agrees with `deps`
+/// when `deps` is given.
+fn validate_sql(
+    asset: &AssetSpec,
+    result: &Result<SqlAnalysis, SqlError>,
+    known: &dyn Fn(&str) -> bool,
+    out: &mut Vec<Diagnostic>,
+) {
+    let key = &asset.key;
+    let err = |code: Code, field: &str, msg: String| {
+        Diagnostic::error(code, msg).on_asset(key).on_field(field)
+    };
+    match result {
+        Err(e) => {
+            let position = match (e.line, e.column) {
+                (Some(l), Some(c)) => format!(" (line {l}, column {c} of the SQL)"),
+                _ => String::new(),
+            };
+            let mut d = err(
+                Code::SqlSyntax,
+                "sql",
+                format!("SQL does not parse: {}{position}", e.message),
+            );
+            if let (Some(l), Some(c)) = (e.line, e.column) {
+                d.position_in_field = Some((l, c));
+            }
+            out.push(d);
+        }
+        Ok(parsed) => {
+            for table in parsed.tables.iter().filter(|t| !known(t)) {
+                out.push(err(
+                    Code::SqlUnknownTable,
+                    "sql",
+                    format!("SQL reads table `{table}`, which is not an asset of this project"),
+                ));
+            }
         }
     }
-    validate_compute(asset, out);
+    let deps = asset_deps(asset, Some(result), known);
+    if !asset.deps.is_empty() {
+        for extra in deps.from_sql.difference(&deps.explicit) {
+            out.push(
+                Diagnostic::warning(
+                    Code::DependencyMismatch,
+                    format!("SQL reads `{extra}`, which deps does not list"),
+                )
+                .on_asset(key)
+                .on_field("deps"),
+            );
+        }
+        if result.is_ok() {
+            for unused in deps.explicit.difference(&deps.from_sql) {
+                out.push(
+                    Diagnostic::warning(
+                        Code::DependencyMismatch,
+                        format!("deps lists `{unused}`, but the SQL does not read it"),
+                    )
+                    .on_asset(key)
+                    .on_field("deps"),
+                );
+            }
+        }
+    }
+}
+
+fn validate_freshness(asset: &AssetSpec, out: &mut Vec<Diagnostic>) {
+    let Some(f) = &asset.freshness else {
+        return;
+    };
+    let err = |code: Code, field: &str, msg: String| {
+        Diagnostic::error(code, msg)
+            .on_asset(&asset.key)
+            .on_field(field)
+    };
+    if f.max_lag_minutes == 0 {
+        out.push(err(
+            Code::InvalidCheck,
+            "freshness.max_lag_minutes",
+            "max_lag_minutes must be more than 0".to_owned(),
+        ));
+    }
+    if let Some(cron) = &f.cron
+        && let Err(e) = check_cron(cron)
+    {
+        out.push(err(Code::InvalidCron, "freshness.cron", e));
+    }
 }
 
 fn list(keys: &[AssetKey]) -> String {

@@ -605,6 +605,20 @@ fn write_project(
         )
         .map_err(sql)?;
     }
+    write_assets(tx, path, project_id, project)?;
+    write_resources(tx, path, project_id, project)?;
+    write_layout(tx, path, project_id, project)?;
+    Ok(revision)
+}
+
+/// The assets of a project with their dependencies and checks, in order.
+fn write_assets(
+    tx: &Transaction<'_>,
+    path: &Path,
+    project_id: i64,
+    project: &Project,
+) -> Result<(), StoreError> {
+    let sql = |e| classify(path, "save project", e);
     let mut insert_asset = tx
         .prepare_cached(
             "INSERT INTO assets (project_id, position, key, layer, description, owner, asset_group, code_version,
@@ -661,6 +675,16 @@ fn write_project(
                 .map_err(sql)?;
         }
     }
+    Ok(())
+}
+
+fn write_resources(
+    tx: &Transaction<'_>,
+    path: &Path,
+    project_id: i64,
+    project: &Project,
+) -> Result<(), StoreError> {
+    let sql = |e| classify(path, "save project", e);
     let mut insert_resource = tx
         .prepare_cached(
             "INSERT INTO resources (project_id, position, name, kind, description, config) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
@@ -678,6 +702,17 @@ fn write_project(
             ])
             .map_err(sql)?;
     }
+    Ok(())
+}
+
+/// Canvas positions.
+fn write_layout(
+    tx: &Transaction<'_>,
+    path: &Path,
+    project_id: i64,
+    project: &Project,
+) -> Result<(), StoreError> {
+    let sql = |e| classify(path, "save project", e);
     let mut insert_pos = tx
         .prepare_cached(
             "INSERT OR REPLACE INTO layout (project_id, asset_key, x, y) VALUES (?1, ?2, ?3, ?4)",
@@ -693,7 +728,7 @@ fn write_project(
             ])
             .map_err(sql)?;
     }
-    Ok(revision)
+    Ok(())
 }
 
 fn decode<T: serde::de::DeserializeOwned>(
@@ -754,6 +789,28 @@ fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProj
         &schedules,
     )?;
 
+    read_assets(conn, path, id, &mut project)?;
+    read_dependencies(conn, path, id, &mut project)?;
+    read_checks(conn, path, id, &mut project)?;
+    read_resources(conn, path, id, &mut project)?;
+    read_layout(conn, path, id, &mut project)?;
+    Ok(StoredProject {
+        project,
+        source_dir: source_dir.map(PathBuf::from),
+        revision,
+        imported_revision,
+        updated_at,
+    })
+}
+
+/// The assets, in order (without dependencies and checks).
+fn read_assets(
+    conn: &Connection,
+    path: &Path,
+    id: i64,
+    project: &mut Project,
+) -> Result<(), StoreError> {
+    let sql = |e| classify(path, "load project", e);
     let mut stmt = conn
         .prepare_cached(
             "SELECT key, layer, description, owner, asset_group, code_version, tags, definition, partitions,
@@ -799,7 +856,17 @@ fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProj
         a.pii = decode(path, what("pii"), &r.get::<_, String>(11).map_err(sql)?)?;
         project.assets.push(a);
     }
+    Ok(())
+}
 
+/// Each asset's explicit dependencies, in order.
+fn read_dependencies(
+    conn: &Connection,
+    path: &Path,
+    id: i64,
+    project: &mut Project,
+) -> Result<(), StoreError> {
+    let sql = |e| classify(path, "load project", e);
     let mut stmt = conn
         .prepare_cached("SELECT asset_position, upstream_key FROM dependencies WHERE project_id = ?1 ORDER BY asset_position, position")
         .map_err(sql)?;
@@ -814,7 +881,17 @@ fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProj
             a.deps.push(AssetKey::new(up));
         }
     }
+    Ok(())
+}
 
+/// Each asset's checks, in order.
+fn read_checks(
+    conn: &Connection,
+    path: &Path,
+    id: i64,
+    project: &mut Project,
+) -> Result<(), StoreError> {
+    let sql = |e| classify(path, "load project", e);
     let mut stmt = conn
         .prepare_cached(
             "SELECT asset_position, name, severity, blocking, description, spec FROM checks
@@ -845,7 +922,17 @@ fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProj
             a.checks.push(check);
         }
     }
+    Ok(())
+}
 
+/// The resources, in order.
+fn read_resources(
+    conn: &Connection,
+    path: &Path,
+    id: i64,
+    project: &mut Project,
+) -> Result<(), StoreError> {
+    let sql = |e| classify(path, "load project", e);
     let mut stmt = conn
         .prepare_cached("SELECT name, description, config FROM resources WHERE project_id = ?1 ORDER BY position")
         .map_err(sql)?;
@@ -859,7 +946,17 @@ fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProj
             description: r.get(1).map_err(sql)?,
         });
     }
+    Ok(())
+}
 
+/// Canvas positions.
+fn read_layout(
+    conn: &Connection,
+    path: &Path,
+    id: i64,
+    project: &mut Project,
+) -> Result<(), StoreError> {
+    let sql = |e| classify(path, "load project", e);
     let mut stmt = conn
         .prepare_cached("SELECT asset_key, x, y FROM layout WHERE project_id = ?1")
         .map_err(sql)?;
@@ -876,13 +973,7 @@ fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProj
             },
         );
     }
-    Ok(StoredProject {
-        project,
-        source_dir: source_dir.map(PathBuf::from),
-        revision,
-        imported_revision,
-        updated_at,
-    })
+    Ok(())
 }
 
 #[cfg(test)]
