@@ -142,14 +142,7 @@ impl EksLauncher {
     /// # Errors
     /// When no runtime can be started.
     pub fn new(target: EksTarget) -> Result<Self, ComputeError> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("eks-launcher")
-            .enable_all()
-            .build()
-            .map_err(|e| {
-                ComputeError::io(format!("cannot start the EKS launcher's runtime: {e}"))
-            })?;
+        let runtime = launcher_runtime()?;
         Ok(Self::assemble(target, runtime))
     }
 
@@ -706,14 +699,7 @@ impl EksLauncher {
         secrets: &dyn SecretSource,
         region: Option<&str>,
     ) -> Result<Self, ComputeError> {
-        let runtime = tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(1)
-            .thread_name("eks-launcher")
-            .enable_all()
-            .build()
-            .map_err(|e| {
-                ComputeError::io(format!("cannot start the EKS launcher's runtime: {e}"))
-            })?;
+        let runtime = launcher_runtime()?;
         let mut target = std::thread::scope(|s| {
             std::thread::Builder::new()
                 .name("eks-connect".into())
@@ -822,6 +808,16 @@ impl Launcher for SharedEks {
     fn cancel(&self, remote_id: &str, _reason: &str) -> Result<(), ComputeError> {
         self.0.cancel(remote_id)
     }
+}
+
+/// The launcher's own small runtime (a kube client is bound to the runtime it was made on).
+fn launcher_runtime() -> Result<tokio::runtime::Runtime, ComputeError> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(1)
+        .thread_name("eks-launcher")
+        .enable_all()
+        .build()
+        .map_err(|e| ComputeError::io(format!("cannot start the EKS launcher's runtime: {e}")))
 }
 
 /// A launcher's shared state was left half-changed by a panic elsewhere.
