@@ -209,3 +209,61 @@ fn round_to_fargate_size(project: &Project, step: &mut PlannedRemoteStep) {
         step.memory_mb = memory_mb;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{AssetSpec, Layer};
+
+    #[test]
+    fn merged_step_sizes_round_up_to_a_valid_fargate_size() {
+        // Two assets with no link between them: they share a step on one tier.
+        let mut p = Project::new("p");
+        p.assets.push(AssetSpec::new("a", Layer::Bronze));
+        p.assets.push(AssetSpec::new("b", Layer::Bronze));
+        let two = &[AssetKey::new("a"), AssetKey::new("b")];
+        let choose = |tier: ComputeTier, sizes: [(f64, u32); 2]| {
+            two.iter()
+                .zip(sizes)
+                .map(|(k, (vcpu, memory_mb))| {
+                    (
+                        k.clone(),
+                        TierChoice {
+                            tier,
+                            reason: "test".to_owned(),
+                            vcpu,
+                            memory_mb,
+                            spot: false,
+                            timeout_secs: None,
+                        },
+                    )
+                })
+                .collect::<BTreeMap<_, _>>()
+        };
+        let size = |steps: &[PlannedRemoteStep]| {
+            assert_eq!(steps.len(), 1, "{steps:?}");
+            (steps[0].vcpu, steps[0].memory_mb)
+        };
+        // 8 vCPU / 16 GB and 4 vCPU / 30 GB merge to 8 vCPU / 30 GB, which Fargate refuses
+        // (8 vCPU takes 16–60 GB in 4-GB steps): 8 vCPU / 32 GB.
+        let sizes = [(8.0, 16 * 1024), (4.0, 30 * 1024)];
+        let fargate = plan_steps(&p, two, &[], &choose(ComputeTier::Fargate, sizes));
+        assert_eq!(size(&fargate), (8.0, 32 * 1024));
+        // Batch without a node type runs on Fargate: the same.
+        let batch = plan_steps(&p, two, &[], &choose(ComputeTier::Batch, sizes));
+        assert_eq!(size(&batch), (8.0, 32 * 1024));
+        // Nothing fits 17 vCPU: the merged size stays for the planner's problem to report.
+        let over = [(17.0, 2048), (1.0, 4096)];
+        let fargate = plan_steps(&p, two, &[], &choose(ComputeTier::Fargate, over));
+        assert_eq!(size(&fargate), (17.0, 4096));
+        // Batch on EC2 nodes is not bound by Fargate's sizes.
+        p.assets
+            .iter_mut()
+            .find(|a| a.key == two[1])
+            .unwrap()
+            .compute
+            .node_type = Some("r6i.2xlarge".into());
+        let batch = plan_steps(&p, two, &[], &choose(ComputeTier::Batch, sizes));
+        assert_eq!(size(&batch), (8.0, 30 * 1024));
+    }
+}

@@ -385,6 +385,20 @@ fn handle_pointer(
             (None, None) => state.drag = Drag::Rect { start: origin },
         }
     }
+    drag_ui(ui, state, rect, response, additive, actions);
+    clicks_ui(state, rect, response, hovered, additive, actions);
+}
+
+/// A drag under way: moving cards, connecting two, or a selection rectangle; its end makes
+/// the edit (or the selection).
+fn drag_ui(
+    ui: &egui::Ui,
+    state: &mut CanvasState,
+    rect: Rect,
+    response: &egui::Response,
+    additive: bool,
+    actions: &mut Vec<CanvasAction>,
+) {
     match &mut state.drag {
         Drag::Move { offset, nodes } => {
             *offset += response.drag_delta() / state.zoom;
@@ -447,6 +461,18 @@ fn handle_pointer(
         }
         Drag::Pan | Drag::None => {}
     }
+}
+
+/// Clicks: select (or toggle with Shift/Ctrl), double-click to inspect or add an asset,
+/// right-click to target the context menu.
+fn clicks_ui(
+    state: &mut CanvasState,
+    rect: Rect,
+    response: &egui::Response,
+    hovered: Option<usize>,
+    additive: bool,
+    actions: &mut Vec<CanvasAction>,
+) {
     if response.clicked() {
         response.request_focus();
         match hovered {

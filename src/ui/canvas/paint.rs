@@ -264,10 +264,44 @@ fn card_full(
         small.clone(),
         layer,
     );
-    // The checks' latest verdict on the stored data ("✔ 2  ✖ 1"), else how many there are.
+    if let Some((footer, color)) = card_footer(&node.checks, checks, problems, visuals) {
+        clip.text(
+            card.min + vec2(pad, 50.0 * zoom),
+            Align2::LEFT_TOP,
+            footer,
+            small.clone(),
+            color,
+        );
+    }
+    status_slot(painter, visuals, card, zoom, small, status);
+    // Ports.
+    let port_r = 4.5 * zoom.max(0.8);
+    painter.circle(
+        card.right_center(),
+        port_r,
+        theme::card_fill(visuals),
+        Stroke::new(1.5, layer),
+    );
+    painter.circle_filled(
+        card.left_center(),
+        port_r * 0.7,
+        theme::card_border(visuals),
+    );
+}
+
+/// The card's last line and its colour: the checks' latest verdict on the stored data
+/// ("✔ 2  ✖ 1", else how many checks there are), then the validation problems.
+fn card_footer(
+    declared_checks: &str,
+    checks: Option<&crate::app::status::CheckBadge>,
+    problems: (usize, usize),
+    visuals: &egui::Visuals,
+) -> Option<(String, Color32)> {
     let verdict = checks.filter(|c| c.total() > 0);
-    let mut footer =
-        verdict.map_or_else(|| node.checks.clone(), crate::app::status::CheckBadge::text);
+    let mut footer = verdict.map_or_else(
+        || declared_checks.to_owned(),
+        crate::app::status::CheckBadge::text,
+    );
     if problems.0 > 0 || problems.1 > 0 {
         if !footer.is_empty() {
             footer.push_str("  ");
@@ -281,25 +315,31 @@ fn card_full(
             }
         }
     }
-    if !footer.is_empty() {
-        let color = if problems.0 > 0 || verdict.is_some_and(|c| c.failed > 0) {
-            theme::error_color()
-        } else if problems.1 > 0 || verdict.is_some_and(|c| c.warned > 0 || c.not_run > 0) {
-            theme::warning_color()
-        } else if verdict.is_some() {
-            theme::ok_color()
-        } else {
-            visuals.weak_text_color()
-        };
-        clip.text(
-            card.min + vec2(pad, 50.0 * zoom),
-            Align2::LEFT_TOP,
-            footer,
-            small.clone(),
-            color,
-        );
+    if footer.is_empty() {
+        return None;
     }
-    // Run status slot (top right): hollow until a run or a plan gives the asset a status.
+    let color = if problems.0 > 0 || verdict.is_some_and(|c| c.failed > 0) {
+        theme::error_color()
+    } else if problems.1 > 0 || verdict.is_some_and(|c| c.warned > 0 || c.not_run > 0) {
+        theme::warning_color()
+    } else if verdict.is_some() {
+        theme::ok_color()
+    } else {
+        visuals.weak_text_color()
+    };
+    Some((footer, color))
+}
+
+/// The run status slot (top right): hollow until a run or a plan gives the asset a status.
+fn status_slot(
+    painter: &Painter,
+    visuals: &egui::Visuals,
+    card: Rect,
+    zoom: f32,
+    small: FontId,
+    status: Option<&crate::ui::runs::NodeStatus>,
+) {
+    let pad = 14.0 * zoom;
     let dot = pos2(card.right() - 14.0 * zoom, card.top() + 16.0 * zoom);
     match status {
         None => {
@@ -325,19 +365,6 @@ fn card_full(
             );
         }
     }
-    // Ports.
-    let port_r = 4.5 * zoom.max(0.8);
-    painter.circle(
-        card.right_center(),
-        port_r,
-        theme::card_fill(visuals),
-        Stroke::new(1.5, layer),
-    );
-    painter.circle_filled(
-        card.left_center(),
-        port_r * 0.7,
-        theme::card_border(visuals),
-    );
 }
 
 fn dot_grid(painter: &Painter, state: &CanvasState, rect: Rect, visuals: &egui::Visuals) {
