@@ -722,7 +722,7 @@ fn execute_recorded(
             unrecorded: None,
         });
     };
-    Ok(rec.give_up(error, &store_root, on_event))
+    Ok(rec.give_up(&error, &store_root, on_event))
 }
 
 impl Recorder<'_> {
@@ -730,7 +730,7 @@ impl Recorder<'_> {
     /// store the failure itself, and says so.
     fn give_up(
         mut self,
-        error: StoreError,
+        error: &StoreError,
         store_root: &Path,
         on_event: &mut dyn FnMut(&str, &RunEvent),
     ) -> Recorded {
@@ -739,7 +739,7 @@ impl Recorder<'_> {
         let (removed, kept) = remove_unrecorded_files(&self.pending, store_root, &run_id);
         let mut message = format!(
             "{}; the {removed} file(s) it wrote were removed",
-            recording_failure(&error, waited)
+            recording_failure(error, waited)
         );
         if !kept.is_empty() {
             message = format!(
