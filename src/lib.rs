@@ -2,9 +2,26 @@
 //! in bronze (raw), silver (cleaned) and gold (business) layers, preview and check them locally,
 //! and run them on AWS.
 //!
-//! Dependencies point one way: [`model`] ← [`store`], [`format`] ← [`app`] ← [`ui`], [`cli`].
+//! Dependencies point one way: [`model`] ← [`store`], [`format`], [`engine`], [`compute`],
+//! [`secrets`] ← [`app`] ← [`ui`], [`cli`] (and [`compute`] builds on [`engine`], whose runner
+//! it is). `ARCHITECTURE.md` says why each module exists and what it may import.
+//!
+//! - [`model`]: the pure domain — assets, checks, partitions, resources, the asset graph,
+//!   selection, validation, edits with undo; no I/O.
+//! - [`store`]: the `SQLite` workspace — projects, runs and their events, remote runs, costs.
+//! - [`format`]: the git-friendly project directory and the price table file.
+//! - [`engine`]: local execution with polars — sources, SQL, steps, checks, profiles, previews.
+//! - [`compute`]: sources behind resources (S3, Postgres, HTTP), the tier planner and costs,
+//!   the remote runner and the AWS and EKS launchers.
+//! - [`secrets`]: keyring and environment references, and redaction.
+//! - [`app`]: what the studio and the CLI share — import, runs, remote runs, plans, reports,
+//!   and the studio's backend threads.
+//! - [`ui`]: the studio (egui).
+//! - [`cli`]: the `medallion` command line.
+//!
 //! `model` is pure; each third-party library stays in one module (rusqlite in `store`, egui in
-//! `ui`, polars in the engine, the AWS SDK in compute). `tests/architecture.rs` keeps it so.
+//! `ui`, polars in `engine`, the AWS SDK and kube in `compute`). `tests/architecture.rs` keeps
+//! it so.
 
 pub mod app;
 pub mod cli;

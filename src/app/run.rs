@@ -722,16 +722,73 @@ fn execute_recorded(
             unrecorded: None,
         });
     };
-    // Recording gave up: remove what the run wrote that no stored row names, and try once to
-    // store the failure itself.
-    let waited = rec.locked_since.map(|t| t.elapsed());
+    Ok(rec.give_up(&error, &store_root, on_event))
+}
+
+impl Recorder<'_> {
+    /// Recording gave up: removes what the run wrote that no stored row names, tries once to
+    /// store the failure itself, and says so.
+    fn give_up(
+        mut self,
+        error: &StoreError,
+        store_root: &Path,
+        on_event: &mut dyn FnMut(&str, &RunEvent),
+    ) -> Recorded {
+        let run_id = self.run_id.clone();
+        let waited = self.locked_since.map(|t| t.elapsed());
+        let (removed, kept) = remove_unrecorded_files(&self.pending, store_root, &run_id);
+        let mut message = format!(
+            "{}; the {removed} file(s) it wrote were removed",
+            recording_failure(error, waited)
+        );
+        if !kept.is_empty() {
+            message = format!(
+                "{message}; {} could not be removed ({}): `medallion gc` removes them",
+                kept.len(),
+                kept.join(", ")
+            );
+        }
+        let finished = RunEvent::RunFinished {
+            status: RunStatus::Failure,
+            error: Some(message.clone()),
+        };
+        let at = now();
+        match self
+            .ws
+            .append_stamped_run_events(&run_id, self.seq, &[(at.as_str(), &finished)])
+        {
+            Ok(()) => {}
+            Err(e) => tracing::warn!(
+                "run {run_id}: its failure could not be recorded either ({}); the next command that opens the workspace after this process has ended marks it failed",
+                match e {
+                    StoreError::Locked { .. } => "the workspace is still locked".to_owned(),
+                    other => other.to_string(),
+                }
+            ),
+        }
+        on_event(&run_id, &finished);
+        self.recorded.push(finished);
+        Recorded {
+            events: self.recorded,
+            unrecorded: Some(message),
+        }
+    }
+}
+
+/// Removes the Parquet files of this run that its unstored materializations name: how many
+/// went, and those that could not be removed (with why).
+fn remove_unrecorded_files(
+    pending: &[(String, RunEvent)],
+    store_root: &Path,
+    run_id: &str,
+) -> (usize, Vec<String>) {
     let (mut removed, mut kept) = (0usize, Vec::new());
-    for (_, event) in &rec.pending {
+    for (_, event) in pending {
         let RunEvent::Materialization(m) = event else {
             continue;
         };
         let path = Path::new(&m.location);
-        let own = path.starts_with(&store_root)
+        let own = path.starts_with(store_root)
             && path.file_name() == Some(std::ffi::OsStr::new(&format!("{run_id}.parquet")));
         if !own {
             continue;
@@ -742,41 +799,7 @@ fn execute_recorded(
             Err(e) => kept.push(format!("{} ({e})", m.location)),
         }
     }
-    let mut message = format!(
-        "{}; the {removed} file(s) it wrote were removed",
-        recording_failure(&error, waited)
-    );
-    if !kept.is_empty() {
-        message = format!(
-            "{message}; {} could not be removed ({}): `medallion gc` removes them",
-            kept.len(),
-            kept.join(", ")
-        );
-    }
-    let finished = RunEvent::RunFinished {
-        status: RunStatus::Failure,
-        error: Some(message.clone()),
-    };
-    let at = now();
-    match rec
-        .ws
-        .append_stamped_run_events(&run_id, rec.seq, &[(at.as_str(), &finished)])
-    {
-        Ok(()) => {}
-        Err(e) => tracing::warn!(
-            "run {run_id}: its failure could not be recorded either ({}); the next command that opens the workspace after this process has ended marks it failed",
-            match e {
-                StoreError::Locked { .. } => "the workspace is still locked".to_owned(),
-                other => other.to_string(),
-            }
-        ),
-    }
-    on_event(&run_id, &finished);
-    rec.recorded.push(finished);
-    Ok(Recorded {
-        events: rec.recorded,
-        unrecorded: Some(message),
-    })
+    (removed, kept)
 }
 
 fn now() -> String {

@@ -13,7 +13,9 @@ use super::AppError;
 use super::run::{PlannedStatus, stored_state};
 use crate::engine::gate::StoredChecks;
 use crate::engine::{self, RunPlan};
-use crate::model::{AssetKey, CheckSeverity, RunEvent, StepOutcome};
+use crate::model::{
+    AssetKey, AssetMaterialization, CheckRecord, CheckSeverity, RunEvent, StepOutcome,
+};
 use crate::store::{StoredProject, Workspace};
 
 /// What an asset's data is, in one word and a reason.
@@ -127,55 +129,14 @@ pub fn asset_states(ws: &Workspace, stored: &StoredProject) -> Result<Vec<AssetS
     let project = &stored.project;
     let (previous, records) = stored_state(ws, &project.name)?;
     let stored_checks = StoredChecks::new(&records);
-    // The newest materialization of each asset (over partitions).
-    let mut latest: BTreeMap<&AssetKey, &crate::model::AssetMaterialization> = BTreeMap::new();
-    for m in &previous {
-        let newer = latest.get(&m.asset).is_none_or(|old| {
-            (m.created_at.as_str(), &m.run_id) > (old.created_at.as_str(), &old.run_id)
-        });
-        if newer {
-            latest.insert(&m.asset, m);
-        }
-    }
-    // What a run of everything would do now — per partition for partitioned assets (the
-    // partition of their newest materialization).
-    let mut planned: BTreeMap<AssetKey, PlannedStatus> = BTreeMap::new();
-    let mut partitions: Vec<Option<String>> = vec![None];
-    for m in latest.values() {
-        if m.partition.is_some() && !partitions.contains(&m.partition) {
-            partitions.push(m.partition.clone());
-        }
-    }
+    let latest = newest_materializations(&previous);
     // A project with a cycle has no order; its assets are then taken as listed.
     let order: Vec<AssetKey> = engine::ordered_steps(
         project,
         &project.assets.iter().map(|a| a.key.clone()).collect(),
     )
     .unwrap_or_else(|_| project.assets.iter().map(|a| a.key.clone()).collect());
-    for partition in partitions {
-        let plan = RunPlan {
-            run_id: String::new(),
-            project: project.clone(),
-            project_dir: stored
-                .source_dir
-                .clone()
-                .unwrap_or_else(|| PathBuf::from(".")),
-            store_dir: super::run::store_dir(ws, &project.name),
-            steps: order.clone(),
-            partition: partition.clone(),
-            force: false,
-            previous: previous.clone(),
-            previous_checks: records.clone(),
-            allow_failed_upstream: false,
-            checks_only: false,
-        };
-        for step in engine::plan_status(&plan) {
-            let own_partition = latest.get(&step.asset).and_then(|m| m.partition.clone());
-            if step.partition.is_none() || step.partition == own_partition {
-                planned.insert(step.asset, step.status);
-            }
-        }
-    }
+    let planned = planned_statuses(ws, stored, &order, &previous, &records, &latest);
     let attempts: BTreeMap<AssetKey, (String, String, StepOutcome)> = ws
         .latest_step_outcomes(&project.name)?
         .into_iter()
@@ -193,34 +154,7 @@ pub fn asset_states(ws: &Workspace, stored: &StoredProject) -> Result<Vec<AssetS
             continue;
         };
         let m = latest.get(key).copied();
-        let mut badge = CheckBadge::default();
-        let mut check_states = Vec::new();
-        let mut failing_error: Option<(String, String)> = None;
-        for check in &asset.checks {
-            let hash = engine::check::definition_hash(check);
-            let record = m
-                .and_then(|m| stored_checks.latest(m, &check.name))
-                .filter(|r| r.result.check_hash == hash);
-            match record {
-                // No data, no verdict: the badge stays empty until the asset is materialized.
-                None if m.is_none() => {}
-                None => badge.not_run += 1,
-                Some(r) if r.result.passed => badge.passed += 1,
-                Some(_) if check.severity == CheckSeverity::Warn => badge.warned += 1,
-                Some(r) => {
-                    badge.failed += 1;
-                    failing_error.get_or_insert_with(|| (check.name.clone(), r.run_id.clone()));
-                }
-            }
-            check_states.push(CheckState {
-                check_name: check.name.clone(),
-                severity: check.severity,
-                blocking: check.blocking,
-                passed: record.map(|r| r.result.passed),
-                run_id: record.map(|r| r.run_id.clone()),
-                description: record.map(|r| r.result.description.clone()),
-            });
-        }
+        let (badge, check_states, failing_error) = judge_checks(asset, m, &stored_checks);
         let attempt = attempts.get(key);
         // An attempt after the newest materialization (or with none) that did not build it.
         let later = attempt
@@ -264,6 +198,105 @@ pub fn asset_states(ws: &Workspace, stored: &StoredProject) -> Result<Vec<AssetS
         .iter()
         .filter_map(|a| states.remove(&a.key))
         .collect())
+}
+
+/// The newest materialization of each asset (over partitions).
+fn newest_materializations(
+    previous: &[AssetMaterialization],
+) -> BTreeMap<&AssetKey, &AssetMaterialization> {
+    let mut latest: BTreeMap<&AssetKey, &AssetMaterialization> = BTreeMap::new();
+    for m in previous {
+        let newer = latest.get(&m.asset).is_none_or(|old| {
+            (m.created_at.as_str(), &m.run_id) > (old.created_at.as_str(), &old.run_id)
+        });
+        if newer {
+            latest.insert(&m.asset, m);
+        }
+    }
+    latest
+}
+
+/// What a run of everything would do now — per partition for partitioned assets (the
+/// partition of their newest materialization).
+fn planned_statuses(
+    ws: &Workspace,
+    stored: &StoredProject,
+    order: &[AssetKey],
+    previous: &[AssetMaterialization],
+    records: &[CheckRecord],
+    latest: &BTreeMap<&AssetKey, &AssetMaterialization>,
+) -> BTreeMap<AssetKey, PlannedStatus> {
+    let project = &stored.project;
+    let mut planned: BTreeMap<AssetKey, PlannedStatus> = BTreeMap::new();
+    let mut partitions: Vec<Option<String>> = vec![None];
+    for m in latest.values() {
+        if m.partition.is_some() && !partitions.contains(&m.partition) {
+            partitions.push(m.partition.clone());
+        }
+    }
+    for partition in partitions {
+        let plan = RunPlan {
+            run_id: String::new(),
+            project: project.clone(),
+            project_dir: stored
+                .source_dir
+                .clone()
+                .unwrap_or_else(|| PathBuf::from(".")),
+            store_dir: super::run::store_dir(ws, &project.name),
+            steps: order.to_vec(),
+            partition: partition.clone(),
+            force: false,
+            previous: previous.to_vec(),
+            previous_checks: records.to_vec(),
+            allow_failed_upstream: false,
+            checks_only: false,
+        };
+        for step in engine::plan_status(&plan) {
+            let own_partition = latest.get(&step.asset).and_then(|m| m.partition.clone());
+            if step.partition.is_none() || step.partition == own_partition {
+                planned.insert(step.asset, step.status);
+            }
+        }
+    }
+    planned
+}
+
+/// The badge and per-check states of an asset's newest data, and the first failing Error
+/// check with the run that judged it.
+fn judge_checks(
+    asset: &crate::model::AssetSpec,
+    m: Option<&AssetMaterialization>,
+    stored_checks: &StoredChecks<'_>,
+) -> (CheckBadge, Vec<CheckState>, Option<(String, String)>) {
+    let mut badge = CheckBadge::default();
+    let mut check_states = Vec::new();
+    let mut failing_error: Option<(String, String)> = None;
+    for check in &asset.checks {
+        let hash = engine::check::definition_hash(check);
+        let record = m
+            .and_then(|m| stored_checks.latest(m, &check.name))
+            .filter(|r| r.result.check_hash == hash);
+        match record {
+            // No data, no verdict: the badge stays empty until the asset is materialized.
+            None if m.is_none() => {}
+            None => badge.not_run += 1,
+            Some(r) if r.result.passed => badge.passed += 1,
+            Some(_) if check.severity == CheckSeverity::Warn => badge.warned += 1,
+            Some(r) => {
+                badge.failed += 1;
+                failing_error.get_or_insert_with(|| (check.name.clone(), r.run_id.clone()));
+            }
+        }
+        check_states.push(CheckState {
+            check_name: check.name.clone(),
+            severity: check.severity,
+            blocking: check.blocking,
+            passed: record.map(|r| r.result.passed),
+            run_id: record.map(|r| r.run_id.clone()),
+            description: record.map(|r| r.result.description.clone()),
+        });
+    }
+    (badge, check_states, failing_error)
 }
 
 /// The status from what happened, most pressing first: a failed attempt since the data was
