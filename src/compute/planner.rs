@@ -453,41 +453,14 @@ fn choose(
         _ => (None, ChosenBy::Planner),
     };
 
+    let need = Need {
+        vcpu: need_vcpu,
+        memory_mb: need_mb,
+        duration_secs: dur,
+        parallel,
+    };
     let (pick, reason, problem) = if let Some(tier) = explicit {
-        let who = match chosen_by {
-            ChosenBy::Override => "chosen in the launch dialog",
-            _ => "the asset's compute hint asks for it",
-        };
-        // Batch on EC2 nodes is not bound by Fargate's sizes.
-        let on_ec2 = tier == ComputeTier::Batch && hints.node_type.is_some();
-        let mut problem = if on_ec2 {
-            None
-        } else {
-            limit_problem(tier, need_vcpu, need_mb, dur)
-        };
-        if problem.is_none()
-            && let Some(timeout) = hints.timeout_secs
-            && dur > f64::from(timeout)
-            && chosen_by == ChosenBy::Hint
-        {
-            problem = Some(format!(
-                "the estimate ~{} is over the hint's timeout of {timeout} s",
-                format_duration(dur)
-            ));
-        }
-        let pick = price(shape(tier, need_vcpu, need_mb), table);
-        let detail = match tier {
-            ComputeTier::Lambda => {
-                format!("{} for ~{}", format_memory(need_mb), format_duration(dur))
-            }
-            ComputeTier::Local => "runs on this machine".to_owned(),
-            _ => sized(&pick, parallel),
-        };
-        (
-            pick,
-            format!("{}: {who} ({detail}).", tier_name(tier)),
-            problem,
-        )
+        explicit_choice(tier, chosen_by, hints, &need, table, &shape)
     } else if parallel > 1 {
         let pick = price(shape(ComputeTier::Eks, need_vcpu, need_mb), table);
         (
@@ -535,6 +508,98 @@ fn choose(
         auto_small(need_vcpu, need_mb, dur, &size, table, &shape)
     };
 
+    asset_plan(
+        asset,
+        estimate,
+        Choice {
+            pick,
+            reason,
+            problem,
+            chosen_by,
+        },
+        parallel,
+        table,
+    )
+}
+
+/// What an asset needs of its tier: its size, estimated duration and fan-out.
+struct Need {
+    vcpu: f64,
+    memory_mb: u32,
+    duration_secs: f64,
+    parallel: u32,
+}
+
+/// The tier picked for an asset, why, what is wrong with it, and who chose it.
+struct Choice {
+    pick: Priced,
+    reason: String,
+    problem: Option<String>,
+    chosen_by: ChosenBy,
+}
+
+/// The tier an override or a hint names: priced at the asset's size, with the problem when it
+/// cannot run the asset (over the tier's limits, or over the hint's timeout).
+fn explicit_choice(
+    tier: ComputeTier,
+    chosen_by: ChosenBy,
+    hints: &crate::model::ComputeHints,
+    need: &Need,
+    table: &PriceTable,
+    shape: &dyn Fn(ComputeTier, f64, u32) -> RunShape,
+) -> (Priced, String, Option<String>) {
+    let (need_vcpu, need_mb, dur) = (need.vcpu, need.memory_mb, need.duration_secs);
+    let who = match chosen_by {
+        ChosenBy::Override => "chosen in the launch dialog",
+        _ => "the asset's compute hint asks for it",
+    };
+    // Batch on EC2 nodes is not bound by Fargate's sizes.
+    let on_ec2 = tier == ComputeTier::Batch && hints.node_type.is_some();
+    let mut problem = if on_ec2 {
+        None
+    } else {
+        limit_problem(tier, need_vcpu, need_mb, dur)
+    };
+    if problem.is_none()
+        && let Some(timeout) = hints.timeout_secs
+        && dur > f64::from(timeout)
+        && chosen_by == ChosenBy::Hint
+    {
+        problem = Some(format!(
+            "the estimate ~{} is over the hint's timeout of {timeout} s",
+            format_duration(dur)
+        ));
+    }
+    let pick = price(shape(tier, need_vcpu, need_mb), table);
+    let detail = match tier {
+        ComputeTier::Lambda => {
+            format!("{} for ~{}", format_memory(need_mb), format_duration(dur))
+        }
+        ComputeTier::Local => "runs on this machine".to_owned(),
+        _ => sized(&pick, need.parallel),
+    };
+    (
+        pick,
+        format!("{}: {who} ({detail}).", tier_name(tier)),
+        problem,
+    )
+}
+
+/// The plan row of a choice: its cost (or the missing price) and the size billed.
+fn asset_plan(
+    asset: &crate::model::AssetSpec,
+    estimate: &WorkloadEstimate,
+    choice: Choice,
+    parallel: u32,
+    table: &PriceTable,
+) -> AssetPlan {
+    let Choice {
+        pick,
+        reason,
+        problem,
+        chosen_by,
+    } = choice;
+    let dur = estimate.duration_secs;
     let (est_cost_usd, missing_price, as_of, problem) = match &pick.cost {
         Ok(c) => (Some(c.cost_usd), None, c.prices_as_of.clone(), problem),
         Err(CostError::MissingPrice(m)) => (None, Some(m.id.clone()), table_as_of(table), problem),

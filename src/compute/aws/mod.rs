@@ -256,7 +256,7 @@ impl Aws {
         threshold: u64,
         min_part: u64,
     ) -> Result<(), ComputeError> {
-        use aws_sdk_s3::primitives::{ByteStream, Length};
+        use aws_sdk_s3::primitives::ByteStream;
         let (bucket, key) = split_uri(uri)?;
         let s3 = self.s3();
         let (uri, path) = (uri.to_owned(), path.to_owned());
@@ -295,59 +295,14 @@ impl Aws {
                 })?
                 .to_owned();
             let part_size = min_part.max(size.div_ceil(MAX_PARTS));
-            let parts = async {
-                let mut done = Vec::new();
-                let mut offset = 0u64;
-                let mut number = 1i32;
-                while offset < size {
-                    let length = part_size.min(size - offset);
-                    let body = ByteStream::read_from()
-                        .path(&path)
-                        .offset(offset)
-                        .length(Length::Exact(length))
-                        .build()
-                        .await
-                        .map_err(|e| {
-                            ComputeError::io(format!("cannot read {}: {e}", path.display()))
-                        })?;
-                    let part = s3
-                        .upload_part()
-                        .bucket(&bucket)
-                        .key(&key)
-                        .upload_id(&upload_id)
-                        .part_number(number)
-                        .body(body)
-                        .send()
-                        .await
-                        .map_err(|e| {
-                            ComputeError::from_sdk(format!("uploading part {number} of {uri}"), &e)
-                        })?;
-                    done.push(
-                        aws_sdk_s3::types::CompletedPart::builder()
-                            .part_number(number)
-                            .set_e_tag(part.e_tag().map(str::to_owned))
-                            .build(),
-                    );
-                    offset += length;
-                    number += 1;
-                }
-                s3.complete_multipart_upload()
-                    .bucket(&bucket)
-                    .key(&key)
-                    .upload_id(&upload_id)
-                    .multipart_upload(
-                        aws_sdk_s3::types::CompletedMultipartUpload::builder()
-                            .set_parts(Some(done))
-                            .build(),
-                    )
-                    .send()
-                    .await
-                    .map(|_| ())
-                    .map_err(|e| {
-                        ComputeError::from_sdk(format!("completing the upload of {uri}"), &e)
-                    })
-            }
-            .await;
+            let upload = Upload {
+                s3: &s3,
+                bucket: &bucket,
+                key: &key,
+                id: &upload_id,
+                uri: &uri,
+            };
+            let parts = upload.parts(&path, size, part_size).await;
             if parts.is_err() {
                 // Parts of an unfinished upload are stored (and billed) until aborted.
                 let _ = s3
@@ -430,6 +385,77 @@ impl Aws {
                 Err(e) => Err(ComputeError::from_sdk(format!("checking {uri}"), &e)),
             }
         })
+    }
+}
+
+/// One multipart upload in progress.
+struct Upload<'a> {
+    s3: &'a aws_sdk_s3::Client,
+    bucket: &'a str,
+    key: &'a str,
+    id: &'a str,
+    /// The object's `s3://` URI (for messages).
+    uri: &'a str,
+}
+
+impl Upload<'_> {
+    /// Uploads `path` (`size` bytes) in parts of `part_size` and completes the upload.
+    async fn parts(
+        &self,
+        path: &std::path::Path,
+        size: u64,
+        part_size: u64,
+    ) -> Result<(), ComputeError> {
+        use aws_sdk_s3::primitives::{ByteStream, Length};
+        let uri = self.uri;
+        let mut done = Vec::new();
+        let mut offset = 0u64;
+        let mut number = 1i32;
+        while offset < size {
+            let length = part_size.min(size - offset);
+            let body = ByteStream::read_from()
+                .path(path)
+                .offset(offset)
+                .length(Length::Exact(length))
+                .build()
+                .await
+                .map_err(|e| ComputeError::io(format!("cannot read {}: {e}", path.display())))?;
+            let part = self
+                .s3
+                .upload_part()
+                .bucket(self.bucket)
+                .key(self.key)
+                .upload_id(self.id)
+                .part_number(number)
+                .body(body)
+                .send()
+                .await
+                .map_err(|e| {
+                    ComputeError::from_sdk(format!("uploading part {number} of {uri}"), &e)
+                })?;
+            done.push(
+                aws_sdk_s3::types::CompletedPart::builder()
+                    .part_number(number)
+                    .set_e_tag(part.e_tag().map(str::to_owned))
+                    .build(),
+            );
+            offset += length;
+            number += 1;
+        }
+        self.s3
+            .complete_multipart_upload()
+            .bucket(self.bucket)
+            .key(self.key)
+            .upload_id(self.id)
+            .multipart_upload(
+                aws_sdk_s3::types::CompletedMultipartUpload::builder()
+                    .set_parts(Some(done))
+                    .build(),
+            )
+            .send()
+            .await
+            .map(|_| ())
+            .map_err(|e| ComputeError::from_sdk(format!("completing the upload of {uri}"), &e))
     }
 }
 

@@ -185,6 +185,50 @@ pub fn parallelism(completions: i32, hints: &ComputeHints) -> i32 {
 
 /// The Job for a step.
 pub fn build_job(settings: &JobSettings, step: &StepJob<'_>) -> Job {
+    let labels = job_labels(step);
+    let count = step.completions.max(step.partitions.len()).max(1);
+    let annotations = job_annotations(step, count);
+    let completions = i32::try_from(count).unwrap_or(i32::MAX);
+    let indexed = count > 1;
+    let hints = step.hints;
+    let (node_selector, tolerations) = placement(hints);
+    Job {
+        metadata: ObjectMeta {
+            name: Some(job_name(step.run_id, step.step_id)),
+            namespace: Some(settings.namespace.clone()),
+            labels: Some(labels.clone()),
+            annotations: Some(annotations),
+            ..ObjectMeta::default()
+        },
+        spec: Some(JobSpec {
+            completions: Some(completions),
+            parallelism: Some(parallelism(completions, hints)),
+            completion_mode: Some(if indexed { "Indexed" } else { "NonIndexed" }.to_owned()),
+            backoff_limit: Some(0),
+            ttl_seconds_after_finished: Some(settings.ttl_secs),
+            active_deadline_seconds: hints.timeout_secs.map(i64::from),
+            template: PodTemplateSpec {
+                metadata: Some(ObjectMeta {
+                    labels: Some(labels),
+                    ..ObjectMeta::default()
+                }),
+                spec: Some(PodSpec {
+                    restart_policy: Some("Never".to_owned()),
+                    service_account_name: settings.service_account.clone(),
+                    node_selector: (!node_selector.is_empty()).then_some(node_selector),
+                    tolerations: (!tolerations.is_empty()).then_some(tolerations),
+                    containers: vec![runner_container(settings, step)],
+                    ..PodSpec::default()
+                }),
+            },
+            ..JobSpec::default()
+        }),
+        ..Job::default()
+    }
+}
+
+/// The labels of the Job and its pods: project, first asset, run, step, and Medallion's mark.
+fn job_labels(step: &StepJob<'_>) -> BTreeMap<String, String> {
     let first_asset = step.assets.first().map_or("", AssetKey::as_str);
     let mut labels = BTreeMap::new();
     labels.insert(LABEL_PROJECT.to_owned(), label_value(step.project));
@@ -192,7 +236,12 @@ pub fn build_job(settings: &JobSettings, step: &StepJob<'_>) -> Job {
     labels.insert(LABEL_RUN.to_owned(), label_value(step.run_id));
     labels.insert(LABEL_STEP.to_owned(), label_value(step.step_id));
     labels.insert(LABEL_MANAGED_BY.to_owned(), "medallion".to_owned());
+    labels
+}
 
+/// The annotations Medallion reads back from its Job: the exact run and step ids, assets,
+/// partitions, plan and completion count (labels are shortened; these are not).
+fn job_annotations(step: &StepJob<'_>, count: usize) -> BTreeMap<String, String> {
     let mut annotations = BTreeMap::new();
     annotations.insert(ANNOTATION_RUN_ID.to_owned(), step.run_id.to_owned());
     annotations.insert(ANNOTATION_STEP_ID.to_owned(), step.step_id.to_owned());
@@ -206,21 +255,12 @@ pub fn build_job(settings: &JobSettings, step: &StepJob<'_>) -> Job {
         serde_json::to_string(step.partitions).unwrap_or_default(),
     );
     annotations.insert(ANNOTATION_PLAN.to_owned(), step.plan_uri.to_owned());
-    let count = step.completions.max(step.partitions.len()).max(1);
     annotations.insert(ANNOTATION_COMPLETIONS.to_owned(), count.to_string());
+    annotations
+}
 
-    let completions = i32::try_from(count).unwrap_or(i32::MAX);
-    let indexed = count > 1;
-    let hints = step.hints;
-
-    let vcpu = hints.vcpu.unwrap_or(DEFAULT_VCPU);
-    let memory_mb = hints.memory_mb.unwrap_or(DEFAULT_MEMORY_MB);
-    let mut requests = BTreeMap::new();
-    requests.insert("cpu".to_owned(), cpu_quantity(vcpu));
-    requests.insert("memory".to_owned(), memory_quantity(memory_mb));
-    let mut limits = BTreeMap::new();
-    limits.insert("memory".to_owned(), memory_quantity(memory_mb));
-
+/// Where the pods may run: the node type and Spot or on-demand capacity the hints ask for.
+fn placement(hints: &ComputeHints) -> (BTreeMap<String, String>, Vec<Toleration>) {
     let mut node_selector = BTreeMap::new();
     if let Some(node_type) = hints.node_type.as_deref().filter(|t| !t.trim().is_empty()) {
         node_selector.insert(
@@ -251,6 +291,20 @@ pub fn build_job(settings: &JobSettings, step: &StepJob<'_>) -> Job {
         }
         None => {}
     }
+    (node_selector, tolerations)
+}
+
+/// The runner's container: the image, `runner --plan URI`, the plan and settings' environment,
+/// and the step's CPU and memory requests (memory also its limit).
+fn runner_container(settings: &JobSettings, step: &StepJob<'_>) -> Container {
+    let hints = step.hints;
+    let vcpu = hints.vcpu.unwrap_or(DEFAULT_VCPU);
+    let memory_mb = hints.memory_mb.unwrap_or(DEFAULT_MEMORY_MB);
+    let mut requests = BTreeMap::new();
+    requests.insert("cpu".to_owned(), cpu_quantity(vcpu));
+    requests.insert("memory".to_owned(), memory_quantity(memory_mb));
+    let mut limits = BTreeMap::new();
+    limits.insert("memory".to_owned(), memory_quantity(memory_mb));
 
     let mut env = vec![EnvVar {
         name: PLAN_ENV_VAR.to_owned(),
@@ -263,7 +317,7 @@ pub fn build_job(settings: &JobSettings, step: &StepJob<'_>) -> Job {
         ..EnvVar::default()
     }));
 
-    let container = Container {
+    Container {
         name: CONTAINER.to_owned(),
         image: Some(settings.image.clone()),
         command: Some(settings.command.clone()),
@@ -279,40 +333,6 @@ pub fn build_job(settings: &JobSettings, step: &StepJob<'_>) -> Job {
             ..ResourceRequirements::default()
         }),
         ..Container::default()
-    };
-
-    Job {
-        metadata: ObjectMeta {
-            name: Some(job_name(step.run_id, step.step_id)),
-            namespace: Some(settings.namespace.clone()),
-            labels: Some(labels.clone()),
-            annotations: Some(annotations),
-            ..ObjectMeta::default()
-        },
-        spec: Some(JobSpec {
-            completions: Some(completions),
-            parallelism: Some(parallelism(completions, hints)),
-            completion_mode: Some(if indexed { "Indexed" } else { "NonIndexed" }.to_owned()),
-            backoff_limit: Some(0),
-            ttl_seconds_after_finished: Some(settings.ttl_secs),
-            active_deadline_seconds: hints.timeout_secs.map(i64::from),
-            template: PodTemplateSpec {
-                metadata: Some(ObjectMeta {
-                    labels: Some(labels),
-                    ..ObjectMeta::default()
-                }),
-                spec: Some(PodSpec {
-                    restart_policy: Some("Never".to_owned()),
-                    service_account_name: settings.service_account.clone(),
-                    node_selector: (!node_selector.is_empty()).then_some(node_selector),
-                    tolerations: (!tolerations.is_empty()).then_some(tolerations),
-                    containers: vec![container],
-                    ..PodSpec::default()
-                }),
-            },
-            ..JobSpec::default()
-        }),
-        ..Job::default()
     }
 }
 
