@@ -400,34 +400,8 @@ fn postgres_source_feeds_downstream_assets_and_never_leaks_the_password() {
         .unwrap();
     assert_eq!(warehouse["secrets"][0]["available"], false, "{listed}");
 
-    // A wrong password: authentication failed, without the password.
     let wrong = "wrong-pw-5531-distinct";
-    let out = medallion(&ws, &["secret", "set", secret], Some(wrong), &[]);
-    assert!(out.status.success(), "{}", text(&out));
-    let out = medallion(&ws, &["resource", "test", p, "warehouse"], None, &[]);
-    let t = text(&out);
-    captured.push_str(&t);
-    assert_eq!(out.status.code(), Some(1), "{t}");
-    assert!(
-        t.contains("authentication failed for resource `warehouse`"),
-        "{t}"
-    );
-    let out = medallion(&ws, &["materialize", p, "--select", "pg_orders"], None, &[]);
-    let t = text(&out);
-    captured.push_str(&t);
-    assert_eq!(out.status.code(), Some(1), "{t}");
-    assert!(
-        t.contains("authentication failed for resource `warehouse`"),
-        "{t}"
-    );
-
-    let out = medallion(&ws, &["resource", "list", p], None, &[]);
-    let t = text(&out);
-    assert!(
-        t.contains(&format!("password: keyring entry `{secret}` (set)")),
-        "{t}"
-    );
-    assert!(!t.contains(wrong), "{t}");
+    pg_wrong_password(&ws, p, secret, wrong, &mut captured);
 
     // The right one, through stdin with a trailing newline.
     let out = medallion(
@@ -477,99 +451,9 @@ fn postgres_source_feeds_downstream_assets_and_never_leaks_the_password() {
     assert!(out.status.success(), "{t}");
     assert!(t.contains("up to date"), "{t}");
 
-    let orders = preview_json(&ws, &project, "pg_orders", &[]);
-    assert_eq!(
-        dtypes(&orders),
-        [
-            ("id", "i64"),
-            ("customer", "str"),
-            ("qty", "i32"),
-            ("units", "i32"),
-            ("amount", "decimal[38,2]"),
-            ("ratio", "f32"),
-            ("score", "f64"),
-            ("paid", "bool"),
-            ("order_day", "date"),
-            ("created_at", "datetime[μs]"),
-            ("updated_at", "datetime[μs]"),
-            ("note", "str"),
-        ]
-        .map(|(a, b)| (a.to_owned(), b.to_owned()))
-    );
-    assert_eq!(orders["rows"][0][4], "1.25", "{orders}");
-    assert_eq!(orders["rows"][0][8], "2024-01-02", "{orders}");
-    assert_eq!(orders["rows"][0][11], serde_json::Value::Null, "{orders}");
-    // All 25,000 rows (three cursor batches) arrived: 2/3 of them are paid.
-    let summary = preview_json(&ws, &project, "pg_summary", &[]);
-    assert_eq!(
-        summary["rows"][0],
-        serde_json::json!(["10", "16667"]),
-        "{summary}"
-    );
+    pg_types_and_every_row(&ws, &project);
 
-    // sslmode: verify-full trusts the server only with its CA; disable goes without TLS.
-    let ca = peer_env("MEDALLION_TEST_PG_CA");
-    let verify = project_at(
-        dir.path(),
-        "verify",
-        &Filled {
-            pg_port: &port,
-            pg_secret: secret,
-            pg_sslmode: "verify-full",
-            ..defaults()
-        },
-    );
-    let v = verify.to_str().unwrap();
-    let bundle = "/etc/ssl/certs/ca-certificates.crt";
-    let other_roots = if Path::new(bundle).is_file() {
-        bundle
-    } else {
-        "/nonexistent/ca.pem"
-    };
-    let out = medallion(
-        &ws,
-        &["resource", "test", v, "warehouse"],
-        None,
-        &[("SSL_CERT_FILE", &ca)],
-    );
-    let t = text(&out);
-    assert!(out.status.success(), "{t}");
-    assert!(t.contains("over TLS"), "{t}");
-    let out = medallion(
-        &ws,
-        &["resource", "test", v, "warehouse"],
-        None,
-        &[
-            // Other roots (the system's bundle when there is one): the server is not trusted.
-            ("SSL_CERT_FILE", other_roots),
-            ("SSL_CERT_DIR", "/nonexistent"),
-        ],
-    );
-    let t = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{t}");
-    assert!(t.contains("verify-full"), "{t}");
-    if other_roots == bundle {
-        assert!(t.contains("is not trusted"), "{t}");
-    }
-    let plain = project_at(
-        dir.path(),
-        "plain",
-        &Filled {
-            pg_port: &port,
-            pg_secret: secret,
-            pg_sslmode: "disable",
-            ..defaults()
-        },
-    );
-    let out = medallion(
-        &ws,
-        &["resource", "test", plain.to_str().unwrap(), "warehouse"],
-        None,
-        &[],
-    );
-    let t = text(&out);
-    assert!(out.status.success(), "{t}");
-    assert!(t.contains("without TLS"), "{t}");
+    pg_tls_modes(dir.path(), &ws, &port, secret);
 
     // An unreachable server fails within a bounded time.
     let closed = TcpListener::bind("127.0.0.1:0")
@@ -599,38 +483,7 @@ fn postgres_source_feeds_downstream_assets_and_never_leaks_the_password() {
     assert!(t.contains("cannot reach postgres at 127.0.0.1"), "{t}");
     assert!(started.elapsed().as_secs() < 30);
 
-    // Ctrl-C during a long query stops it now, not when the query ends.
-    let child = Command::new(env!("CARGO_BIN_EXE_medallion"))
-        .args(["materialize", p, "--select", "pg_slow"])
-        .env("MEDALLION_WORKSPACE", &ws)
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    std::thread::sleep(std::time::Duration::from_millis(1500));
-    let started = std::time::Instant::now();
-    let kill = Command::new("kill")
-        .args(["-INT", &child.id().to_string()])
-        .status()
-        .unwrap();
-    assert!(kill.success());
-    let out = child.wait_with_output().unwrap();
-    let t = text(&out);
-    captured.push_str(&t);
-    assert!(
-        started.elapsed() < std::time::Duration::from_secs(10),
-        "cancel took {:?}: {t}",
-        started.elapsed()
-    );
-    assert_ne!(out.status.code(), Some(0), "{t}");
-    let runs = medallion(
-        &ws,
-        &["runs", "--format", "json", "--limit", "1"],
-        None,
-        &[],
-    );
-    let runs: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
-    assert_eq!(runs[0]["status"], "canceled", "{runs}");
+    pg_ctrl_c_cancels_a_long_query(&ws, p, &mut captured);
 
     // Export the project, write a report, then scan everything for the password.
     let export = dir.path().join("export");
@@ -674,6 +527,165 @@ fn postgres_source_feeds_downstream_assets_and_never_leaks_the_password() {
     let _ = medallion(&ws, &["secret", "delete", secret], None, &[]);
 }
 
+/// A wrong password: authentication failed, without the password.
+fn pg_wrong_password(ws: &Path, p: &str, secret: &str, wrong: &str, captured: &mut String) {
+    let out = medallion(ws, &["secret", "set", secret], Some(wrong), &[]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = medallion(ws, &["resource", "test", p, "warehouse"], None, &[]);
+    let t = text(&out);
+    captured.push_str(&t);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("authentication failed for resource `warehouse`"),
+        "{t}"
+    );
+    let out = medallion(ws, &["materialize", p, "--select", "pg_orders"], None, &[]);
+    let t = text(&out);
+    captured.push_str(&t);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("authentication failed for resource `warehouse`"),
+        "{t}"
+    );
+
+    let out = medallion(ws, &["resource", "list", p], None, &[]);
+    let t = text(&out);
+    assert!(
+        t.contains(&format!("password: keyring entry `{secret}` (set)")),
+        "{t}"
+    );
+    assert!(!t.contains(wrong), "{t}");
+}
+
+/// The types Postgres columns arrive as, and all 25,000 rows (three cursor batches).
+fn pg_types_and_every_row(ws: &Path, project: &Path) {
+    let orders = preview_json(ws, project, "pg_orders", &[]);
+    assert_eq!(
+        dtypes(&orders),
+        [
+            ("id", "i64"),
+            ("customer", "str"),
+            ("qty", "i32"),
+            ("units", "i32"),
+            ("amount", "decimal[38,2]"),
+            ("ratio", "f32"),
+            ("score", "f64"),
+            ("paid", "bool"),
+            ("order_day", "date"),
+            ("created_at", "datetime[μs]"),
+            ("updated_at", "datetime[μs]"),
+            ("note", "str"),
+        ]
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+    );
+    assert_eq!(orders["rows"][0][4], "1.25", "{orders}");
+    assert_eq!(orders["rows"][0][8], "2024-01-02", "{orders}");
+    assert_eq!(orders["rows"][0][11], serde_json::Value::Null, "{orders}");
+    // All 25,000 rows (three cursor batches) arrived: 2/3 of them are paid.
+    let summary = preview_json(ws, project, "pg_summary", &[]);
+    assert_eq!(
+        summary["rows"][0],
+        serde_json::json!(["10", "16667"]),
+        "{summary}"
+    );
+}
+
+/// sslmode: verify-full trusts the server only with its CA; disable goes without TLS.
+fn pg_tls_modes(dir: &Path, ws: &Path, port: &str, secret: &str) {
+    let ca = peer_env("MEDALLION_TEST_PG_CA");
+    let verify = project_at(
+        dir,
+        "verify",
+        &Filled {
+            pg_port: port,
+            pg_secret: secret,
+            pg_sslmode: "verify-full",
+            ..defaults()
+        },
+    );
+    let v = verify.to_str().unwrap();
+    let bundle = "/etc/ssl/certs/ca-certificates.crt";
+    let other_roots = if Path::new(bundle).is_file() {
+        bundle
+    } else {
+        "/nonexistent/ca.pem"
+    };
+    let out = medallion(
+        ws,
+        &["resource", "test", v, "warehouse"],
+        None,
+        &[("SSL_CERT_FILE", &ca)],
+    );
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("over TLS"), "{t}");
+    let out = medallion(
+        ws,
+        &["resource", "test", v, "warehouse"],
+        None,
+        &[
+            // Other roots (the system's bundle when there is one): the server is not trusted.
+            ("SSL_CERT_FILE", other_roots),
+            ("SSL_CERT_DIR", "/nonexistent"),
+        ],
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(t.contains("verify-full"), "{t}");
+    if other_roots == bundle {
+        assert!(t.contains("is not trusted"), "{t}");
+    }
+    let plain = project_at(
+        dir,
+        "plain",
+        &Filled {
+            pg_port: port,
+            pg_secret: secret,
+            pg_sslmode: "disable",
+            ..defaults()
+        },
+    );
+    let out = medallion(
+        ws,
+        &["resource", "test", plain.to_str().unwrap(), "warehouse"],
+        None,
+        &[],
+    );
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert!(t.contains("without TLS"), "{t}");
+}
+
+/// Ctrl-C during a long query stops it now, not when the query ends.
+fn pg_ctrl_c_cancels_a_long_query(ws: &Path, p: &str, captured: &mut String) {
+    let child = Command::new(env!("CARGO_BIN_EXE_medallion"))
+        .args(["materialize", p, "--select", "pg_slow"])
+        .env("MEDALLION_WORKSPACE", ws)
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    std::thread::sleep(std::time::Duration::from_millis(1500));
+    let started = std::time::Instant::now();
+    let kill = Command::new("kill")
+        .args(["-INT", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(kill.success());
+    let out = child.wait_with_output().unwrap();
+    let t = text(&out);
+    captured.push_str(&t);
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(10),
+        "cancel took {:?}: {t}",
+        started.elapsed()
+    );
+    assert_ne!(out.status.code(), Some(0), "{t}");
+    let runs = medallion(ws, &["runs", "--format", "json", "--limit", "1"], None, &[]);
+    let runs: serde_json::Value = serde_json::from_slice(&runs.stdout).unwrap();
+    assert_eq!(runs[0]["status"], "canceled", "{runs}");
+}
+
 fn project_at(dir: &Path, name: &str, f: &Filled<'_>) -> PathBuf {
     let sub = dir.join(name);
     std::fs::create_dir_all(&sub).unwrap();
@@ -703,45 +715,7 @@ fn s3_source_reads_every_object_under_a_prefix() {
     }
     let moto = peer_env("MEDALLION_TEST_MOTO_URL");
     let bucket = "medallion-test-lake";
-    let rt = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()
-        .unwrap();
-    let parquet = {
-        use polars::prelude::*;
-        let mut df = df!("id" => [1i64, 2, 3], "name" => ["a", "b", "c"]).unwrap();
-        let mut buf = Vec::new();
-        ParquetWriter::new(&mut buf).finish(&mut df).unwrap();
-        buf
-    };
-    rt.block_on(async {
-        let s3 = s3_client(&moto);
-        let _ = s3.create_bucket().bucket(bucket).send().await;
-        s3.put_object()
-            .bucket(bucket)
-            .key("pq/data.parquet")
-            .body(parquet.into())
-            .send()
-            .await
-            .unwrap();
-        for (key, body) in [
-            ("events/2024-01-01.csv", "id,amount\n1,1.5\n2,\n"),
-            ("events/2024-01-02.csv", "id,amount\n3,3.0\n"),
-            ("events/", ""),
-            (
-                "one/users.ndjson",
-                "{\"name\":\"ada\"}\n{\"name\":\"grace\"}\n",
-            ),
-        ] {
-            s3.put_object()
-                .bucket(bucket)
-                .key(key)
-                .body(body.as_bytes().to_vec().into())
-                .send()
-                .await
-                .unwrap();
-        }
-    });
+    put_lake_objects(&moto, bucket);
     let dir = tempfile::tempdir().unwrap();
     let project = project(
         dir.path(),
@@ -784,51 +758,7 @@ fn s3_source_reads_every_object_under_a_prefix() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("bucket `medallion-test-lake` is readable"));
 
-    // Credentials from an `aws` resource whose key pair lives in the keyring (and no AWS
-    // variables in the environment): the standard chain is not what made this work.
-    let _guard = KEYRING
-        .lock()
-        .unwrap_or_else(std::sync::PoisonError::into_inner);
-    let key_secret = "aws-secret-7f3e-distinctive";
-    for (name, value) in [
-        ("medallion_test_aws_key_id", "AKIATESTKEYRING01"),
-        ("medallion_test_aws_secret", key_secret),
-    ] {
-        let out = medallion(&ws, &["secret", "set", name], Some(value), &[]);
-        assert!(out.status.success(), "{}", text(&out));
-    }
-    let no_env = [("AWS_ACCESS_KEY_ID", ""), ("AWS_SECRET_ACCESS_KEY", "")];
-    let out = medallion(&ws, &["resource", "test", p, "aws_keys"], None, &no_env);
-    let mut captured = text(&out);
-    assert!(out.status.success(), "{captured}");
-    assert!(captured.contains("bucket(s)"), "{captured}");
-    let out = medallion(
-        &ws,
-        &["materialize", p, "--select", "s3_keyed"],
-        None,
-        &no_env,
-    );
-    captured.push_str(&text(&out));
-    assert!(out.status.success(), "{captured}");
-    let mut files = Vec::new();
-    files_under(dir.path(), &mut files);
-    assert_absent(key_secret, &files, &captured);
-    for name in ["medallion_test_aws_key_id", "medallion_test_aws_secret"] {
-        let _ = medallion(&ws, &["secret", "delete", name], None, &[]);
-    }
-    // Without them, the error names the missing secret and how to set it.
-    let out = medallion(
-        &ws,
-        &["materialize", p, "--select", "s3_keyed", "--force"],
-        None,
-        &no_env,
-    );
-    let t = text(&out);
-    assert_eq!(out.status.code(), Some(1), "{t}");
-    assert!(
-        t.contains("medallion secret set medallion_test_aws_key_id"),
-        "{t}"
-    );
+    keyring_aws_credentials(dir.path(), &ws, p);
 
     // A missing bucket says so.
     let other = project_at(
@@ -867,6 +797,98 @@ fn s3_source_reads_every_object_under_a_prefix() {
     assert_eq!(out.status.code(), Some(1), "{t}");
     assert!(
         t.contains("bucket `no-such-bucket-x` does not exist"),
+        "{t}"
+    );
+}
+
+/// The objects the S3 sources read: a Parquet file, two CSV days under a prefix (and the
+/// prefix's own empty "folder" object) and one NDJSON file.
+fn put_lake_objects(moto: &str, bucket: &str) {
+    let rt = tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+        .unwrap();
+    let parquet = {
+        use polars::prelude::*;
+        let mut df = df!("id" => [1i64, 2, 3], "name" => ["a", "b", "c"]).unwrap();
+        let mut buf = Vec::new();
+        ParquetWriter::new(&mut buf).finish(&mut df).unwrap();
+        buf
+    };
+    rt.block_on(async {
+        let s3 = s3_client(moto);
+        let _ = s3.create_bucket().bucket(bucket).send().await;
+        s3.put_object()
+            .bucket(bucket)
+            .key("pq/data.parquet")
+            .body(parquet.into())
+            .send()
+            .await
+            .unwrap();
+        for (key, body) in [
+            ("events/2024-01-01.csv", "id,amount\n1,1.5\n2,\n"),
+            ("events/2024-01-02.csv", "id,amount\n3,3.0\n"),
+            ("events/", ""),
+            (
+                "one/users.ndjson",
+                "{\"name\":\"ada\"}\n{\"name\":\"grace\"}\n",
+            ),
+        ] {
+            s3.put_object()
+                .bucket(bucket)
+                .key(key)
+                .body(body.as_bytes().to_vec().into())
+                .send()
+                .await
+                .unwrap();
+        }
+    });
+}
+
+/// Credentials from an `aws` resource whose key pair lives in the keyring (and no AWS
+/// variables in the environment): the standard chain is not what made this work.
+fn keyring_aws_credentials(dir: &Path, ws: &Path, p: &str) {
+    let _guard = KEYRING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let key_secret = "aws-secret-7f3e-distinctive";
+    for (name, value) in [
+        ("medallion_test_aws_key_id", "AKIATESTKEYRING01"),
+        ("medallion_test_aws_secret", key_secret),
+    ] {
+        let out = medallion(ws, &["secret", "set", name], Some(value), &[]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let no_env = [("AWS_ACCESS_KEY_ID", ""), ("AWS_SECRET_ACCESS_KEY", "")];
+    let out = medallion(ws, &["resource", "test", p, "aws_keys"], None, &no_env);
+    let mut captured = text(&out);
+    assert!(out.status.success(), "{captured}");
+    assert!(captured.contains("bucket(s)"), "{captured}");
+    let out = medallion(
+        ws,
+        &["materialize", p, "--select", "s3_keyed"],
+        None,
+        &no_env,
+    );
+    captured.push_str(&text(&out));
+    assert!(out.status.success(), "{captured}");
+    let mut files = Vec::new();
+    files_under(dir, &mut files);
+    assert_absent(key_secret, &files, &captured);
+    for name in ["medallion_test_aws_key_id", "medallion_test_aws_secret"] {
+        let _ = medallion(ws, &["secret", "delete", name], None, &[]);
+    }
+    // Without them, the error names the missing secret and how to set it.
+    let out = medallion(
+        ws,
+        &["materialize", p, "--select", "s3_keyed", "--force"],
+        None,
+        &no_env,
+    );
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{t}");
+    assert!(
+        t.contains("medallion secret set medallion_test_aws_key_id"),
         "{t}"
     );
 }

@@ -670,6 +670,53 @@ impl Server {
         index: usize,
         indexed: bool,
     ) -> bool {
+        let (mut pod, container) = self.new_pod(ns, job_name, job_uid, job, index, indexed);
+        let pod_name = pod["metadata"]["name"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let image = container["image"].as_str().unwrap_or_default().to_owned();
+        let container_status = |state: Value, ready: bool, started: bool| {
+            json!([{"name": container["name"], "image": image, "imageID": "", "ready": ready,
+                    "restartCount": 0, "started": started, "state": state}])
+        };
+        let key = (ns.to_owned(), pod_name.clone());
+        let faults = {
+            let mut s = self.state.lock().unwrap();
+            s.logs.insert(key.clone(), PodLog::default());
+            Self::record_pod(&mut s, "ADDED", ns, pod.clone());
+            s.faults.clone()
+        };
+        self.bump();
+        tokio::time::sleep(Duration::from_millis(30) + faults.start_delay).await;
+
+        if faults.image_pull_error {
+            return self
+                .image_pull_back_off(ns, &mut pod, &key, &image, &container_status)
+                .await;
+        }
+        self.run_container(
+            ns,
+            &mut pod,
+            key,
+            &container,
+            index,
+            faults.oom_indexes.contains(&index),
+            &container_status,
+        )
+        .await
+    }
+
+    /// The pod a Job's template makes (Pending, its container creating) and its first container.
+    fn new_pod(
+        &self,
+        ns: &str,
+        job_name: &str,
+        job_uid: &str,
+        job: &Value,
+        index: usize,
+        indexed: bool,
+    ) -> (Value, Value) {
         let template = &job["spec"]["template"];
         let suffix: String = format!("{:05x}", (index as u64 * 7919 + 12345) % 0xfffff);
         let pod_name = if indexed {
@@ -711,7 +758,7 @@ impl Server {
             s.uid += 1;
             format!("00000000-0000-4000-9000-{:012}", s.uid)
         };
-        let mut pod = json!({
+        let pod = json!({
             "apiVersion":"v1","kind":"Pod",
             "metadata":{"name":pod_name,"namespace":ns,"uid":uid,"creationTimestamp":now(),
                 "labels":labels,"annotations":annotations,
@@ -722,47 +769,61 @@ impl Server {
                 "containerStatuses": container_status(json!({"waiting":{"reason":"ContainerCreating"}}), false, false),
                 "startTime": now()}
         });
-        let key = (ns.to_owned(), pod_name.clone());
-        let faults = {
-            let mut s = self.state.lock().unwrap();
-            s.logs.insert(key.clone(), PodLog::default());
-            Self::record_pod(&mut s, "ADDED", ns, pod.clone());
-            s.faults.clone()
-        };
-        self.bump();
-        tokio::time::sleep(Duration::from_millis(30) + faults.start_delay).await;
+        (pod, container)
+    }
 
-        if faults.image_pull_error {
-            for (reason, message) in [
-                (
-                    "ErrImagePull",
-                    format!("failed to pull and unpack image \"{image}\": not found"),
-                ),
-                (
-                    "ImagePullBackOff",
-                    format!("Back-off pulling image \"{image}\""),
-                ),
-            ] {
-                pod["status"]["containerStatuses"] = container_status(
-                    json!({"waiting":{"reason":reason,"message":message}}),
-                    false,
-                    false,
-                );
-                if !self.update_pod(ns, &pod) {
-                    return false;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
+    /// An image that cannot be pulled: `ErrImagePull`, then `ImagePullBackOff` until the Job is
+    /// deleted.
+    async fn image_pull_back_off(
+        &self,
+        ns: &str,
+        pod: &mut Value,
+        key: &(String, String),
+        image: &str,
+        container_status: &(dyn Fn(Value, bool, bool) -> Value + Sync),
+    ) -> bool {
+        for (reason, message) in [
+            (
+                "ErrImagePull",
+                format!("failed to pull and unpack image \"{image}\": not found"),
+            ),
+            (
+                "ImagePullBackOff",
+                format!("Back-off pulling image \"{image}\""),
+            ),
+        ] {
+            pod["status"]["containerStatuses"] = container_status(
+                json!({"waiting":{"reason":reason,"message":message}}),
+                false,
+                false,
+            );
+            if !self.update_pod(ns, pod) {
+                return false;
             }
-            // Stays in ImagePullBackOff until the Job is deleted.
-            loop {
-                if !self.state.lock().unwrap().pods.contains_key(&key) {
-                    return false;
-                }
-                tokio::time::sleep(Duration::from_millis(50)).await;
-            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
         }
+        // Stays in ImagePullBackOff until the Job is deleted.
+        loop {
+            if !self.state.lock().unwrap().pods.contains_key(key) {
+                return false;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+    }
 
-        // Start the container: command + args with the pod's env.
+    /// Runs the pod's container as a local process (command + args with the pod's env), streams
+    /// its output to the pod log and ends the pod Succeeded or Failed. Returns whether it succeeded.
+    #[allow(clippy::too_many_arguments)]
+    async fn run_container(
+        &self,
+        ns: &str,
+        pod: &mut Value,
+        key: (String, String),
+        container: &Value,
+        index: usize,
+        oom: bool,
+        container_status: &(dyn Fn(Value, bool, bool) -> Value + Sync),
+    ) -> bool {
         let mut argv: Vec<String> = container["command"]
             .as_array()
             .into_iter()
@@ -804,7 +865,7 @@ impl Server {
                     false,
                     false,
                 );
-                self.update_pod(ns, &pod);
+                self.update_pod(ns, pod);
                 return false;
             }
         };
@@ -814,10 +875,9 @@ impl Server {
         pod["status"]["phase"] = json!("Running");
         pod["status"]["containerStatuses"] =
             container_status(json!({"running":{"startedAt":started_at}}), true, true);
-        if !self.update_pod(ns, &pod) {
+        if !self.update_pod(ns, pod) {
             return false;
         }
-        let oom = faults.oom_indexes.contains(&index);
         let stdout = child.stdout.take().unwrap();
         let stderr = child.stderr.take().unwrap();
         let out_task = {
@@ -860,7 +920,7 @@ impl Server {
             false,
             true,
         );
-        self.update_pod(ns, &pod);
+        self.update_pod(ns, pod);
         code == 0
     }
 
