@@ -1,6 +1,6 @@
 //! Asset checks between `[[assets.KEY.checks]]` and [`AssetCheckSpec`].
 
-use super::{refuse_extra, required};
+use super::{refuse_all_but, required};
 use crate::format::file::{CheckFile, SchemaColumnFile};
 use crate::model::{AssetCheckSpec, CheckKind, CheckSeverity};
 
@@ -18,14 +18,7 @@ pub(super) fn check_from_file(c: CheckFile) -> Result<AssetCheckSpec, String> {
         ("values", c.values.is_some()),
         ("predicate", c.predicate.is_some()),
     ];
-    let only = |allowed: &[&str]| {
-        let extra: Vec<(&str, bool)> = all
-            .iter()
-            .copied()
-            .filter(|(n, _)| !allowed.contains(n))
-            .collect();
-        refuse_extra(&what, &extra)
-    };
+    let only = |allowed: &[&str]| refuse_all_but(&what, &all, allowed);
     let severity = match c.severity.as_deref() {
         None | Some("error") => CheckSeverity::Error,
         Some("warn" | "warning") => CheckSeverity::Warn,

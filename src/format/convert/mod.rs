@@ -163,6 +163,17 @@ fn article(word: &str) -> &'static str {
 }
 
 /// Names the fields that are set but mean nothing for this kind.
+/// Refuses every field of `all` that is set and not in `allowed` (a step or check kind takes
+/// only its own fields).
+fn refuse_all_but(what: &str, all: &[(&str, bool)], allowed: &[&str]) -> Result<(), String> {
+    let extra: Vec<(&str, bool)> = all
+        .iter()
+        .copied()
+        .filter(|(n, _)| !allowed.contains(n))
+        .collect();
+    refuse_extra(what, &extra)
+}
+
 fn refuse_extra(what: &str, fields: &[(&str, bool)]) -> Result<(), String> {
     let extra: Vec<&str> = fields
         .iter()

@@ -1,6 +1,6 @@
 //! Transform steps between `[[assets.KEY.steps]]` and [`TransformStep`].
 
-use super::{refuse_extra, required};
+use super::{refuse_all_but, required};
 use crate::format::file::StepFile;
 use crate::model::{LetterCase, TransformStep};
 
@@ -20,14 +20,7 @@ pub(super) fn step_from_file(s: StepFile) -> Result<TransformStep, String> {
         ("to", s.to.is_some()),
         ("from", s.from.is_some()),
     ];
-    let only = |allowed: &[&str]| {
-        let extra: Vec<(&str, bool)> = all
-            .iter()
-            .copied()
-            .filter(|(n, _)| !allowed.contains(n))
-            .collect();
-        refuse_extra(&what, &extra)
-    };
+    let only = |allowed: &[&str]| refuse_all_but(&what, &all, allowed);
     Ok(match s.step.as_str() {
         "deduplicate" => {
             only(&["columns"])?;
