@@ -8,6 +8,9 @@
     clippy::many_single_char_names
 )]
 
+mod common;
+
+use common::{copy_dir, example, json, text};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -18,31 +21,6 @@ fn medallion(workspace: &Path, args: &[&str]) -> Output {
         .env_remove("MEDALLION_LOG")
         .output()
         .expect("run medallion")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/customer_analytics")
-}
-
-fn copy_dir(from: &Path, to: &Path) {
-    std::fs::create_dir_all(to).unwrap();
-    for e in std::fs::read_dir(from).unwrap() {
-        let p = e.unwrap().path();
-        let target = to.join(p.file_name().unwrap());
-        if p.is_dir() {
-            copy_dir(&p, &target);
-        } else {
-            std::fs::copy(&p, &target).unwrap();
-        }
-    }
 }
 
 fn copy_example(to: &Path) -> PathBuf {
@@ -74,10 +52,6 @@ fn assert_plain(out: &str) {
     ] {
         assert!(!out.contains(bad), "{bad:?} in:\n{out}");
     }
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(o)))
 }
 
 fn step_error(report: &serde_json::Value, asset: &str) -> String {

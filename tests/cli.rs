@@ -7,6 +7,9 @@
     clippy::many_single_char_names
 )]
 
+mod common;
+
+use common::text;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -17,14 +20,6 @@ fn medallion(workspace: &Path, args: &[&str]) -> Output {
         .env_remove("MEDALLION_LOG")
         .output()
         .expect("run medallion")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
 }
 
 fn examples() -> Vec<PathBuf> {

@@ -9,6 +9,9 @@
     clippy::disallowed_methods
 )]
 
+mod common;
+
+use common::{example, json, text};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -22,18 +25,6 @@ fn medallion(workspace: &Path, args: &[&str]) -> Output {
         .env_remove("MEDALLION_LOG")
         .output()
         .expect("run medallion")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/customer_analytics")
 }
 
 fn sha256(path: &Path) -> String {
@@ -233,10 +224,6 @@ fn copy_example(to: &Path) -> PathBuf {
     let dir = to.join("customer_analytics");
     copy_dir(&example(), &dir);
     dir
-}
-
-fn json(o: &Output) -> serde_json::Value {
-    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("not JSON ({e}): {}", text(o)))
 }
 
 fn outcomes(report: &serde_json::Value) -> Vec<(String, String)> {

@@ -6,6 +6,9 @@
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
+mod common;
+
+use common::{example, text};
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -23,18 +26,6 @@ fn medallion(workspace: &Path, budget: Option<&str>, args: &[&str]) -> Output {
         None => cmd.env_remove(BUDGET_VAR),
     };
     cmd.output().expect("run medallion")
-}
-
-fn text(o: &Output) -> String {
-    format!(
-        "{}{}",
-        String::from_utf8_lossy(&o.stdout),
-        String::from_utf8_lossy(&o.stderr)
-    )
-}
-
-fn example() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/customer_analytics")
 }
 
 fn sha256(path: &Path) -> String {
