@@ -100,6 +100,22 @@ pub enum JobRequest {
     CheckAws {
         project: Box<Project>,
     },
+    /// The Automation panel's view of a stored project.
+    Automation {
+        project: String,
+    },
+    /// Turns a schedule or sensor on or off in the workspace; answers with the view.
+    SetAutomationEnabled {
+        project: String,
+        name: String,
+        enabled: bool,
+    },
+    /// One automation pass by the studio (all, or `only` one schedule or sensor), on a thread
+    /// of its own; a pass still going makes this one wait for the next request.
+    EvaluateAutomation {
+        project: String,
+        only: Option<String>,
+    },
 }
 
 #[derive(Debug)]
@@ -157,6 +173,10 @@ pub enum JobEvent {
     AwsSetup {
         result: Result<Vec<super::remote::SetupCheck>, String>,
     },
+    /// The Automation panel's view, or why it could not be read.
+    Automation(Result<Box<super::automation::studio::AutomationView>, String>),
+    /// A studio pass ended: what it did, or why it failed.
+    AutomationEvaluated(Result<Box<super::automation::PassReport>, String>),
     /// Another request failed; `what` says which, in a few words.
     Failed {
         what: String,
@@ -287,6 +307,7 @@ fn work(
     // previews, plans, prices and history stay answered while a run goes on — a remote run
     // can take hours. The studio starts one run at a time.
     let mut run_thread: Option<JoinHandle<()>> = None;
+    let mut automation_thread: Option<JoinHandle<()>> = None;
     while let Ok(request) = requests.recv() {
         let Some(ws) = ws.as_mut() else {
             emit(JobEvent::Failed {
@@ -310,11 +331,77 @@ fn work(
             }
             continue;
         }
+        if let JobRequest::EvaluateAutomation { project, only } = request {
+            automation_pass(path, project, only, &mut automation_thread, events, &notify);
+            continue;
+        }
         handle(ws, request, events, &notify_here);
+    }
+    if let Some(thread) = automation_thread.take() {
+        let _ = thread.join();
+    }
+    if let Some(ws) = ws.as_mut() {
+        super::automation::studio::release_studio_leases(ws);
     }
     // The studio is closing: a run in progress finishes or stops at its cancel flag.
     if let Some(thread) = run_thread.take() {
         let _ = thread.join();
+    }
+}
+
+/// The Automation panel's view, after switching a schedule or sensor when asked.
+fn automation_job(ws: &mut Workspace, request: JobRequest) -> Option<JobEvent> {
+    let (project, switch) = match request {
+        JobRequest::Automation { project } => (project, None),
+        JobRequest::SetAutomationEnabled {
+            project,
+            name,
+            enabled,
+        } => (project, Some((name, enabled))),
+        // A pass is started by `work` on a thread of its own.
+        _ => return None,
+    };
+    let view = match switch {
+        Some((name, enabled)) => super::load_project(ws, &project)
+            .and_then(|stored| super::automation::set_enabled(ws, &stored, &name, enabled)),
+        None => Ok(()),
+    }
+    .and_then(|()| super::automation::studio::view(ws, &project));
+    Some(JobEvent::Automation(
+        view.map(Box::new).map_err(|e| format!("{e:#}")),
+    ))
+}
+
+/// Starts a studio automation pass unless one is still going.
+fn automation_pass(
+    path: &Path,
+    project: String,
+    only: Option<String>,
+    thread: &mut Option<JoinHandle<()>>,
+    events: &SyncSender<JobEvent>,
+    notify: &SharedNotify,
+) {
+    if thread.as_ref().is_some_and(|t| !t.is_finished()) {
+        return;
+    }
+    if let Some(t) = thread.take() {
+        let _ = t.join();
+    }
+    let (events, notify) = (events.clone(), Arc::clone(notify));
+    let done = Box::new(
+        move |result: Result<super::automation::PassReport, String>, view| {
+            let _ = events.send(JobEvent::AutomationEvaluated(result.map(Box::new)));
+            if let Some(view) = view {
+                let _ = events.send(JobEvent::Automation(Ok(Box::new(view))));
+            }
+            if let Ok(f) = notify.lock() {
+                f();
+            }
+        },
+    );
+    match super::automation::studio::spawn_pass(path, project, only, done) {
+        Ok(t) => *thread = Some(t),
+        Err(e) => tracing::warn!("cannot start an automation pass: {e}"),
     }
 }
 
@@ -525,6 +612,13 @@ fn handle(
         JobRequest::CheckAws { project } => {
             let result = super::remote::check_setup(&project, None).map_err(|e| format!("{e:#}"));
             emit(JobEvent::AwsSetup { result });
+        }
+        request @ (JobRequest::Automation { .. }
+        | JobRequest::SetAutomationEnabled { .. }
+        | JobRequest::EvaluateAutomation { .. }) => {
+            if let Some(event) = automation_job(ws, request) {
+                emit(event);
+            }
         }
     }
 }

@@ -403,6 +403,30 @@ pub fn materialize(
     on_event: &mut dyn FnMut(&str, &RunEvent),
     cancel: &Arc<AtomicBool>,
 ) -> Result<Vec<RunSummary>, AppError> {
+    materialize_inner(ws, stored, request, None, on_event, cancel)
+}
+
+/// [`materialize`] with the run id chosen beforehand (automation reserves it with the run key,
+/// so a request is made exactly once); for one partition or none.
+pub fn materialize_as(
+    ws: &mut Workspace,
+    stored: &StoredProject,
+    request: &MaterializeRequest,
+    run_id: String,
+    on_event: &mut dyn FnMut(&str, &RunEvent),
+    cancel: &Arc<AtomicBool>,
+) -> Result<Vec<RunSummary>, AppError> {
+    materialize_inner(ws, stored, request, Some(run_id), on_event, cancel)
+}
+
+fn materialize_inner(
+    ws: &mut Workspace,
+    stored: &StoredProject,
+    request: &MaterializeRequest,
+    mut preset_id: Option<String>,
+    on_event: &mut dyn FnMut(&str, &RunEvent),
+    cancel: &Arc<AtomicBool>,
+) -> Result<Vec<RunSummary>, AppError> {
     let project = &stored.project;
     let diagnostics = crate::model::validate(project);
     if let Some(first) = diagnostics.iter().find(|d| d.is_error()) {
@@ -433,7 +457,7 @@ pub fn materialize(
     let count = partitions.len();
     for (index, partition) in partitions.into_iter().enumerate() {
         let run = RunRecord {
-            id: new_run_id(),
+            id: preset_id.take().unwrap_or_else(new_run_id),
             project: project.name.clone(),
             selection: request.selection.clone(),
             partition: partition.clone(),

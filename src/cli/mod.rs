@@ -1,6 +1,7 @@
 //! The headless command line: the same engine as the studio, text or JSON output, and exit
 //! codes scripts can rely on — 0 success, 1 a run or check failed, 2 bad input or usage.
 
+mod automation;
 mod bench;
 mod plan;
 mod project;
@@ -190,6 +191,24 @@ pub enum Command {
     },
     #[command(flatten)]
     Remote(remote::RemoteCommand),
+    /// Evaluate schedules and sensors: one pass with --once, else passes until Ctrl-C or
+    /// SIGTERM (the pass under way finishes first)
+    Daemon(automation::DaemonCommand),
+    /// The tick history of a project's schedules and sensors, newest first, with reasons
+    Ticks {
+        /// A stored project's name
+        project: String,
+        /// Only this schedule or sensor
+        #[arg(long, value_name = "NAME")]
+        name: Option<String>,
+        #[arg(long, default_value_t = 50)]
+        limit: usize,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// A project's schedules and sensors (next tick, on/off); --on/--off NAME switches one in
+    /// this workspace
+    Automation(automation::AutomationCommand),
     /// Benchmarks that print figures
     Bench {
         #[command(subcommand)]
@@ -440,6 +459,22 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         ),
         Command::Bench { which } => bench::run(&which),
         Command::Remote(command) => remote::run(workspace, command),
+        Command::Daemon(command) => automation::daemon(&app::workspace_path(workspace)?, &command),
+        Command::Ticks {
+            project,
+            name,
+            limit,
+            format,
+        } => automation::ticks(
+            &app::workspace_path(workspace)?,
+            &project,
+            limit,
+            name.as_deref(),
+            format,
+        ),
+        Command::Automation(command) => {
+            automation::switch(&app::workspace_path(workspace)?, &command)
+        }
     }
 }
 

@@ -16,6 +16,8 @@ pub struct ProjectFile {
     pub resources: BTreeMap<String, Spanned<ResourceFile>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub schedules: BTreeMap<String, Spanned<ScheduleFile>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub sensors: BTreeMap<String, Spanned<SensorFile>>,
     #[serde(default)]
     pub assets: BTreeMap<String, Spanned<AssetFile>>,
 }
@@ -165,13 +167,65 @@ pub struct ResourceFile {
     pub compute: Option<crate::model::AwsCompute>,
 }
 
+/// `[schedules.NAME]`: a cron schedule. Values are spanned so a problem names its line.
 #[derive(Debug, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ScheduleFile {
-    pub cron: String,
-    pub selection: String,
+    pub cron: Spanned<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<Spanned<String>>,
+    pub selection: Spanned<String>,
+    /// `tick_date`, `previous_day` or `key:KEY`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<Spanned<String>>,
+    /// `skip`, `latest` (the default) or `each`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catch_up: Option<Spanned<String>>,
+    /// The bound of `catch_up = "each"`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub catch_up_max: Option<Spanned<u32>>,
     #[serde(default = "yes")]
     pub enabled: bool,
+    /// `local` (the default) or `remote`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Spanned<String>>,
+    /// The `aws` resource of a remote target.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws: Option<Spanned<String>>,
+}
+
+/// `[sensors.NAME]`: a sensor of one kind, with that kind's fields.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct SensorFile {
+    /// `s3_objects`, `files` or `asset_materialized`.
+    pub kind: Spanned<String>,
+    pub selection: Spanned<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub prefix: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pattern: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub glob: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub project: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub asset: Option<Spanned<String>>,
+    /// `object` (the default: one run per new object) or `batch`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub per: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_interval_secs: Option<Spanned<u64>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<Spanned<String>>,
+    #[serde(default = "yes")]
+    pub enabled: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub target: Option<Spanned<String>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub aws: Option<Spanned<String>>,
 }
 
 fn yes() -> bool {

@@ -27,11 +27,14 @@ pub struct ProjectChanges {
     pub schedules_added: Vec<String>,
     pub schedules_removed: Vec<String>,
     pub schedules_changed: Vec<String>,
+    pub sensors_added: Vec<String>,
+    pub sensors_removed: Vec<String>,
+    pub sensors_changed: Vec<String>,
 }
 
 impl ProjectChanges {
     /// What changes when `after` replaces `before`.
-    pub fn between(before: &Project, after: &Project) -> Self {
+    pub fn between<'a>(before: &'a Project, after: &'a Project) -> Self {
         let mut c = Self {
             description_changed: before.description != after.description,
             ..Self::default()
@@ -70,6 +73,11 @@ impl ProjectChanges {
             .map(|s| (s.name.as_str(), s))
             .collect();
         (c.schedules_added, c.schedules_removed, c.schedules_changed) = compare(&old, &new);
+        let by_name = |p: &'a Project| -> BTreeMap<&'a str, _> {
+            p.sensors.iter().map(|s| (s.name.as_str(), s)).collect()
+        };
+        (c.sensors_added, c.sensors_removed, c.sensors_changed) =
+            compare(&by_name(before), &by_name(after));
         c
     }
 
@@ -105,6 +113,13 @@ impl ProjectChanges {
             (&self.schedules_changed, "changed"),
         ] {
             push(&mut parts, names, "schedule", "schedules", what);
+        }
+        for (names, what) in [
+            (&self.sensors_added, "added"),
+            (&self.sensors_removed, "removed"),
+            (&self.sensors_changed, "changed"),
+        ] {
+            push(&mut parts, names, "sensor", "sensors", what);
         }
         if parts.is_empty() {
             "no changes".to_owned()
@@ -178,12 +193,9 @@ mod tests {
         let mut added = after.assets[2].clone();
         added.key = AssetKey::new("zz_new");
         after.assets.push(added);
-        after.schedules.push(ScheduleDefinition {
-            name: "nightly".into(),
-            cron: "0 3 * * *".into(),
-            selection: "*".into(),
-            enabled: true,
-        });
+        after
+            .schedules
+            .push(ScheduleDefinition::new("nightly", "0 3 * * *", "*"));
         after.description = "other".into();
         let c = ProjectChanges::between(&before, &after);
         assert_eq!(c.assets_added, ["zz_new"]);

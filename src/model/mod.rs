@@ -3,6 +3,7 @@
 //! Medallion builds on these values.
 
 pub mod asset;
+pub mod automation;
 pub mod check;
 pub mod clip;
 pub mod compute;
@@ -26,6 +27,10 @@ pub use asset::{
     AssetDefinition, AssetKey, AssetSpec, CsvOptions, FileFormat, FreshnessPolicy, Layer,
     LetterCase, MissingFields, PiiKind, SourceSpec, TransformSpec, TransformStep,
 };
+pub use automation::{
+    AutomationKind, CatchUp, PartitionChoice, RequestPer, RunTarget, ScheduleDefinition,
+    SensorDefinition, SensorKind, Tick, TickOutcome,
+};
 pub use check::{AssetCheckSpec, CheckKind, CheckSeverity};
 pub use compute::{ComputeHints, ComputeTier};
 pub use datatype::DataType;
@@ -35,7 +40,7 @@ pub use edit::{Document, Edit, EditError};
 pub use graph::AssetGraph;
 pub use partition::PartitionsDefinition;
 pub use pricing::{PriceOverride, PriceProblem, PriceRow, PriceTable};
-pub use project::{CanvasLayout, CanvasPos, Project, ScheduleDefinition};
+pub use project::{CanvasLayout, CanvasPos, Project};
 pub use resource::{AwsCompute, Resource, ResourceKind, SecretRef, SslMode};
 pub use run::{
     AssetCheckResult, AssetMaterialization, AssetProfile, CheckRecord, ColumnProfile, ColumnSchema,

@@ -1,10 +1,12 @@
-//! A project: a named set of assets, the resources they use, schedules, and the canvas layout.
+//! A project: a named set of assets, the resources they use, schedules and sensors, and the
+//! canvas layout.
 
 use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
 use super::asset::{AssetKey, AssetSpec};
+pub use super::automation::{ScheduleDefinition, SensorDefinition};
 use super::resource::Resource;
 
 /// A pipeline project. Canvas positions live in `layout`, apart from the asset specs, so moving a
@@ -16,6 +18,8 @@ pub struct Project {
     pub assets: Vec<AssetSpec>,
     pub resources: Vec<Resource>,
     pub schedules: Vec<ScheduleDefinition>,
+    #[serde(default)]
+    pub sensors: Vec<SensorDefinition>,
     pub layout: CanvasLayout,
 }
 
@@ -45,18 +49,8 @@ impl Project {
         self.assets.sort_by(|a, b| a.key.cmp(&b.key));
         self.resources.sort_by(|a, b| a.name.cmp(&b.name));
         self.schedules.sort_by(|a, b| a.name.cmp(&b.name));
+        self.sensors.sort_by(|a, b| a.name.cmp(&b.name));
     }
-}
-
-/// A cron schedule that requests runs of a selection (Dagster's `ScheduleDefinition`).
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct ScheduleDefinition {
-    pub name: String,
-    /// Five-field cron expression, e.g. `0 6 * * *`.
-    pub cron: String,
-    /// Asset selection in the selection syntax, e.g. `layer:gold` or `+daily_revenue`.
-    pub selection: String,
-    pub enabled: bool,
 }
 
 /// A point on the canvas, in canvas units.

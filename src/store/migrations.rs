@@ -244,4 +244,57 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE runs ADD COLUMN checks_only INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX run_events_by_kind ON run_events (kind, asset_key);
     ",
+    // 9: automation — a project's sensors, every tick of a schedule or sensor with its outcome
+    // and reason, sensor and schedule cursors, run keys (unique: a request is made once), the
+    // lease that says which process evaluates a project's automation, and on/off switches.
+    // Keyed by project name, so a re-import keeps cursors and run keys.
+    r"
+    ALTER TABLE projects ADD COLUMN sensors TEXT NOT NULL DEFAULT '[]';
+    CREATE TABLE automation_ticks (
+        id           INTEGER PRIMARY KEY,
+        project      TEXT NOT NULL,
+        automation   TEXT NOT NULL,
+        kind         TEXT NOT NULL CHECK (kind IN ('schedule', 'sensor')),
+        tick_at      TEXT NOT NULL,
+        evaluated_at TEXT NOT NULL,
+        outcome      TEXT NOT NULL CHECK (outcome IN ('requested', 'skipped', 'failed')),
+        reason       TEXT NOT NULL,
+        run_id       TEXT,
+        run_key      TEXT,
+        holder       TEXT NOT NULL
+    );
+    CREATE INDEX automation_ticks_by_project ON automation_ticks (project, automation, id);
+    CREATE TABLE automation_cursors (
+        project      TEXT NOT NULL,
+        automation   TEXT NOT NULL,
+        cursor       TEXT,
+        evaluated_at TEXT,
+        PRIMARY KEY (project, automation)
+    );
+    CREATE TABLE automation_run_keys (
+        project       TEXT NOT NULL,
+        automation    TEXT NOT NULL,
+        run_key       TEXT NOT NULL,
+        run_id        TEXT NOT NULL UNIQUE,
+        partition_key TEXT,
+        tick_id       INTEGER NOT NULL,
+        state         TEXT NOT NULL CHECK (state IN ('reserved', 'launched', 'failed')),
+        requested_at  TEXT NOT NULL,
+        error         TEXT,
+        PRIMARY KEY (project, automation, run_key)
+    );
+    CREATE TABLE automation_leases (
+        project     TEXT PRIMARY KEY,
+        holder      TEXT NOT NULL,
+        acquired_ms INTEGER NOT NULL,
+        expires_ms  INTEGER NOT NULL
+    );
+    CREATE TABLE automation_switches (
+        project    TEXT NOT NULL,
+        automation TEXT NOT NULL,
+        enabled    INTEGER NOT NULL,
+        changed_at TEXT NOT NULL,
+        PRIMARY KEY (project, automation)
+    );
+    ",
 ];

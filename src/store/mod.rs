@@ -5,6 +5,7 @@
 //! transaction. A workspace that is newer than this build, locked, corrupt or not Medallion's
 //! gives a clear error and is never written to.
 
+mod automation;
 mod costs;
 mod migrations;
 mod owners;
@@ -19,8 +20,12 @@ use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction,
 
 use crate::model::{
     AssetCheckSpec, AssetKey, AssetSpec, CanvasPos, Layer, Project, Resource, ScheduleDefinition,
+    SensorDefinition,
 };
 
+pub use automation::{
+    Lease, LeaseRefused, NewTick, PendingRequest, RequestOutcome, UpstreamMaterialization,
+};
 pub use costs::{StepCost, StepCostRecord};
 pub use migrations::MIGRATIONS;
 pub use owners::{RunOwner, UnfinishedRun};
@@ -578,8 +583,9 @@ fn write_project(
         Some((id, rev)) => {
             tx.execute(
                 "UPDATE projects SET description = ?2, source_dir = coalesce(?3, source_dir), schedules = ?4,
-                        revision = ?5, updated_at = ?6 WHERE id = ?1",
-                params![id, project.description, source_dir, json(&project.schedules), rev + 1, now],
+                        revision = ?5, updated_at = ?6, sensors = ?7 WHERE id = ?1",
+                params![id, project.description, source_dir, json(&project.schedules), rev + 1, now,
+                        json(&project.sensors)],
             )
             .map_err(sql)?;
             for table in ["dependencies", "checks", "assets", "resources", "layout"] {
@@ -590,9 +596,10 @@ fn write_project(
         }
         None => {
             tx.execute(
-                "INSERT INTO projects (name, description, source_dir, schedules, revision, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, 1, ?5)",
-                params![project.name, project.description, source_dir, json(&project.schedules), now],
+                "INSERT INTO projects (name, description, source_dir, schedules, revision, updated_at, sensors)
+                 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6)",
+                params![project.name, project.description, source_dir, json(&project.schedules), now,
+                        json(&project.sensors)],
             )
             .map_err(sql)?;
             (tx.last_insert_rowid(), 1)
@@ -752,12 +759,13 @@ fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProj
         i64,
         String,
         Option<i64>,
+        String,
     );
     let sql = |e| classify(path, "load project", e);
     let row: Option<Row> = conn
         .query_row(
             "SELECT p.id, p.description, p.source_dir, p.schedules, p.revision, p.updated_at,
-                    (SELECT i.revision FROM project_imports i WHERE i.project_id = p.id)
+                    (SELECT i.revision FROM project_imports i WHERE i.project_id = p.id), p.sensors
              FROM projects p WHERE p.name = ?1",
             [name],
             |r| {
@@ -769,13 +777,22 @@ fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProj
                     r.get(4)?,
                     r.get(5)?,
                     r.get(6)?,
+                    r.get(7)?,
                 ))
             },
         )
         .optional()
         .map_err(sql)?;
-    let Some((id, description, source_dir, schedules, revision, updated_at, imported_revision)) =
-        row
+    let Some((
+        id,
+        description,
+        source_dir,
+        schedules,
+        revision,
+        updated_at,
+        imported_revision,
+        sensors,
+    )) = row
     else {
         return Err(StoreError::NoSuchProject {
             name: name.to_owned(),
@@ -788,6 +805,8 @@ fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProj
         || format!("schedules of project {name}"),
         &schedules,
     )?;
+    project.sensors =
+        decode::<Vec<SensorDefinition>>(path, || format!("sensors of project {name}"), &sensors)?;
 
     read_assets(conn, path, id, &mut project)?;
     read_dependencies(conn, path, id, &mut project)?;

@@ -100,6 +100,7 @@ impl Studio {
             }
             UICommand::Prices => self.open_prices(),
             UICommand::Costs => self.open_costs(),
+            UICommand::Automation => self.open_automation(),
         }
     }
 

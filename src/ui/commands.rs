@@ -39,10 +39,11 @@ pub enum UICommand {
     Connections,
     Prices,
     Costs,
+    Automation,
 }
 
 impl UICommand {
-    pub const ALL: [UICommand; 33] = [
+    pub const ALL: [UICommand; 34] = [
         UICommand::Undo,
         UICommand::Redo,
         UICommand::Save,
@@ -76,6 +77,7 @@ impl UICommand {
         UICommand::Connections,
         UICommand::Prices,
         UICommand::Costs,
+        UICommand::Automation,
     ];
 
     /// Sentence case; `…` when the command opens a dialog.
@@ -114,6 +116,7 @@ impl UICommand {
             UICommand::Connections => "Connections…",
             UICommand::Prices => "Prices…",
             UICommand::Costs => "Costs…",
+            UICommand::Automation => "Automation…",
         }
     }
 
@@ -154,7 +157,8 @@ impl UICommand {
             | UICommand::ToggleDiagnostics
             | UICommand::Connections
             | UICommand::Prices
-            | UICommand::Costs => return None,
+            | UICommand::Costs
+            | UICommand::Automation => return None,
         };
         Some(KeyboardShortcut::new(modifiers, key))
     }

@@ -32,6 +32,7 @@ impl Studio {
         }
         self.revalidate(ctx);
         self.autosave(ctx);
+        self.automation_clock(ctx);
         ctx.set_visuals(if self.prefs.dark_mode {
             egui::Visuals::dark()
         } else {

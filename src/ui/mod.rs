@@ -181,6 +181,8 @@ pub struct Studio {
     /// The run in the run view: live, or a past one read back from the workspace.
     pub run: Option<runs::RunView>,
     pub workbench: workbench_state::WorkbenchState,
+    /// The Automation window and the studio's own evaluation clock.
+    pub automation: panels::automation::AutomationPanel,
 }
 
 impl Studio {
@@ -210,6 +212,7 @@ impl Studio {
             clipboard: Vec::new(),
             run: None,
             workbench: workbench_state::WorkbenchState::default(),
+            automation: panels::automation::AutomationPanel::default(),
         }
     }
 
@@ -590,6 +593,7 @@ pub fn studio_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     panels::connections::connections_ui(&ctx, studio);
     panels::prices::prices_ui(&ctx, studio);
     panels::costs::costs_ui(&ctx, studio);
+    panels::automation::automation_ui(&ctx, studio);
     conflict::import_confirmation_ui(&ctx, studio);
     studio.run_commands(&ctx);
 }

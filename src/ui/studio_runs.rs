@@ -338,6 +338,22 @@ impl Studio {
                 }
                 false
             }
+            JobEvent::Automation(view) => {
+                self.automation.view = Some(view);
+                false
+            }
+            JobEvent::AutomationEvaluated(result) => {
+                self.automation.evaluating = false;
+                // Runs the pass requested change the cards and the history.
+                let ran = result
+                    .as_ref()
+                    .is_ok_and(|r| r.ticks.iter().any(|t| t.run_id.is_some()));
+                self.automation.last_pass = Some(result);
+                if ran {
+                    self.refresh_history();
+                }
+                ran
+            }
             JobEvent::AwsSetup { result } => {
                 if let Some(launch) = &mut self.workbench.launch {
                     launch.aws_checking = false;

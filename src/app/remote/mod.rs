@@ -38,7 +38,7 @@ pub use crate::store::{RemoteStepRow, StepStatus};
 pub use operations::{
     FollowUpdate, attach, cancel, check_setup, events, events_after, follow_in_studio,
     lambda_runtime_api, reconcile, run_record, run_runner, serve_lambda, spawn_reattach, submit,
-    view,
+    submit_as, view,
 };
 pub use plan::{RemotePlan, plan_remote};
 

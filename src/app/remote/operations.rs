@@ -29,7 +29,19 @@ pub fn submit(
     detach: bool,
     on_event: &mut dyn FnMut(&str, &RunEvent),
 ) -> Result<String, AppError> {
-    submit_with(ws, stored, request, detach, None, on_event)
+    submit_with(ws, stored, request, detach, None, None, on_event)
+}
+
+/// [`submit`] with the run id chosen beforehand (automation reserves it with the run key).
+pub fn submit_as(
+    ws: &mut Workspace,
+    stored: &StoredProject,
+    request: &SubmitRequest,
+    run_id: String,
+    detach: bool,
+    on_event: &mut dyn FnMut(&str, &RunEvent),
+) -> Result<String, AppError> {
+    submit_with(ws, stored, request, detach, None, Some(run_id), on_event)
 }
 
 /// [`submit`], with the flag that stops local steps (the studio's Cancel).
@@ -39,6 +51,7 @@ fn submit_with(
     request: &SubmitRequest,
     detach: bool,
     cancel: Option<&Arc<AtomicBool>>,
+    run_id: Option<String>,
     on_event: &mut dyn FnMut(&str, &RunEvent),
 ) -> Result<String, AppError> {
     let project = &stored.project;
@@ -64,7 +77,7 @@ fn submit_with(
     }
     let tiers: BTreeSet<&str> = planned.iter().map(|s| s.tier.as_str()).collect();
     let run = RunRecord {
-        id: crate::app::run::new_run_id(),
+        id: run_id.unwrap_or_else(crate::app::run::new_run_id),
         project: project.name.clone(),
         selection: request.selection.clone(),
         partition: match request.partitions.as_slice() {
@@ -297,7 +310,7 @@ pub fn follow_in_studio<E: From<FollowUpdate>>(
             events: vec![event.clone()],
         });
     };
-    let run_id = submit_with(ws, stored, request, true, Some(cancel), &mut forward)?;
+    let run_id = submit_with(ws, stored, request, true, Some(cancel), None, &mut forward)?;
     let steps = |ws: &Workspace| FollowUpdate::Steps {
         run_id: run_id.clone(),
         steps: ws.remote_steps(&run_id).unwrap_or_default(),

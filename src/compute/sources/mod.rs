@@ -136,6 +136,34 @@ pub fn test_connection(
     }
 }
 
+pub use s3::ListedObject;
+
+/// Lists the objects under `prefix` of the `s3` resource named `resource` (the `s3_objects`
+/// sensor): keys and last-modified times.
+pub fn list_s3_objects(
+    resource: &str,
+    resources: &[Resource],
+    prefix: &str,
+    secrets: &dyn SecretSource,
+) -> Result<Vec<ListedObject>, ComputeError> {
+    let r = resources
+        .iter()
+        .find(|r| r.name == resource)
+        .ok_or_else(|| ComputeError::invalid(format!("resource `{resource}` is not defined")))?;
+    if !matches!(r.kind, ResourceKind::S3 { .. }) {
+        return Err(ComputeError::invalid(format!(
+            "resource `{resource}` is a {} resource, not s3",
+            r.kind.label()
+        )));
+    }
+    let ctx = Ctx {
+        resource: r,
+        resources,
+        secrets,
+    };
+    run_async(s3::list(&ctx, prefix), None)
+}
+
 /// How often a fetch in flight looks at the run's cancel flag.
 const CANCEL_POLL: Duration = Duration::from_millis(100);
 

@@ -273,3 +273,55 @@ pub(super) async fn test(ctx: &Ctx<'_>) -> Result<String, ComputeError> {
         }
     ))
 }
+
+/// An object under a prefix, for the `s3_objects` sensor: its key and last-modified time.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ListedObject {
+    pub key: String,
+    /// Nanoseconds since the epoch.
+    pub modified_ns: i64,
+}
+
+/// Every object under `prefix` of an `s3` resource's bucket (folders' placeholder keys left
+/// out), for sensors. Bounded like a prefix source ([`MAX_OBJECTS`]).
+pub(super) async fn list(ctx: &Ctx<'_>, prefix: &str) -> Result<Vec<ListedObject>, ComputeError> {
+    let name = &ctx.resource.name;
+    let t = target(ctx).await?;
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let page = t
+            .client
+            .list_objects_v2()
+            .bucket(&t.bucket)
+            .prefix(prefix)
+            .set_continuation_token(token.take())
+            .send()
+            .await
+            .map_err(|e| describe(name, &t, &format!("listing s3://{}/{prefix}", t.bucket), &e))?;
+        for o in page.contents() {
+            if let Some(k) = o.key()
+                && !k.ends_with('/')
+            {
+                let modified_ns = o.last_modified().map_or(0, |d| {
+                    d.secs() * 1_000_000_000 + i64::from(d.subsec_nanos())
+                });
+                out.push(ListedObject {
+                    key: k.to_owned(),
+                    modified_ns,
+                });
+            }
+        }
+        if out.len() > MAX_OBJECTS {
+            return Err(ComputeError::invalid(format!(
+                "more than {MAX_OBJECTS} objects under s3://{}/{prefix}; narrow the prefix",
+                t.bucket
+            )));
+        }
+        match page.next_continuation_token() {
+            Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_owned()),
+            _ => break,
+        }
+    }
+    Ok(out)
+}

@@ -10,6 +10,7 @@ use std::ops::Range;
 use toml::Spanned;
 
 mod asset;
+mod automation;
 mod check;
 mod resource;
 mod source;
@@ -18,8 +19,8 @@ mod step;
 use asset::{asset_from_file, asset_to_file};
 use resource::{resource_from_file, resource_to_file};
 
-use super::file::{ProjectFile, ProjectHeader, ScheduleFile, SecretFile};
-use crate::model::{AssetKey, Project, ScheduleDefinition, SecretRef};
+use super::file::{ProjectFile, ProjectHeader, SecretFile};
+use crate::model::{AssetKey, Project, SecretRef};
 
 /// A problem found while turning a file into the model, with the byte range it concerns.
 #[derive(Debug, Clone)]
@@ -85,22 +86,13 @@ pub fn project_from_file(
             }),
         }
     }
-    for (name, spanned) in file.schedules {
-        let span = spanned.span();
-        for suffix in ["", ".cron", ".selection"] {
-            spans.fields.insert(
-                (String::new(), format!("schedules.{name}{suffix}")),
-                span.clone(),
-            );
-        }
-        let s: ScheduleFile = spanned.into_inner();
-        project.schedules.push(ScheduleDefinition {
-            name,
-            cron: s.cron,
-            selection: s.selection,
-            enabled: s.enabled,
-        });
-    }
+    automation::automation_from_file(
+        &mut project,
+        file.schedules,
+        file.sensors,
+        &mut spans,
+        &mut problems,
+    );
     for (key, spanned) in file.assets {
         let span = spanned.span();
         spans
@@ -221,16 +213,12 @@ pub fn project_to_file(project: &Project) -> (ProjectFile, BTreeMap<String, Stri
         schedules: project
             .schedules
             .iter()
-            .map(|s| {
-                (
-                    s.name.clone(),
-                    no_span(ScheduleFile {
-                        cron: s.cron.clone(),
-                        selection: s.selection.clone(),
-                        enabled: s.enabled,
-                    }),
-                )
-            })
+            .map(|s| (s.name.clone(), no_span(automation::schedule_to_file(s))))
+            .collect(),
+        sensors: project
+            .sensors
+            .iter()
+            .map(|s| (s.name.clone(), no_span(automation::sensor_to_file(s))))
             .collect(),
         assets,
     };

@@ -26,12 +26,11 @@ fn example() -> Project {
         Layer::Gold,
         "SELECT count(*) AS n FROM clean c WHERE c.raw > 0",
     ));
-    p.schedules.push(ScheduleDefinition {
-        name: "daily".into(),
-        cron: "0 6 * * *".into(),
-        selection: "+clean,layer:gold".into(),
-        enabled: true,
-    });
+    p.schedules.push(ScheduleDefinition::new(
+        "daily",
+        "0 6 * * *",
+        "+clean,layer:gold",
+    ));
     for (i, a) in p.assets.iter().enumerate() {
         p.layout.positions.insert(
             a.key.clone(),

@@ -1,5 +1,6 @@
 //! Project validation that collects every problem instead of stopping at the first.
 
+mod automation;
 mod resources;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -17,7 +18,6 @@ use crate::model::diagnostic::{Diagnostic, DiagnosticCode as Code};
 use crate::model::graph::{AssetGraph, analyze_sql, asset_deps};
 use crate::model::partition::PartitionsDefinition;
 use crate::model::project::Project;
-use crate::model::selection::AssetSelection;
 use crate::model::sql;
 use crate::model::sql::{SqlAnalysis, SqlError};
 use resources::{validate_no_secret_values, validate_resources};
@@ -47,7 +47,7 @@ pub fn validate(project: &Project) -> Vec<Diagnostic> {
     validate_no_secret_values(project, &mut out);
     let analyses = analyze_sql(project);
     let graph = AssetGraph::build_with(project, &analyses);
-    validate_schedules(project, &graph, &mut out);
+    automation::validate_automation(project, &graph, &mut out);
 
     let mut seen = BTreeSet::new();
     for asset in &project.assets {
@@ -88,39 +88,6 @@ pub fn is_project_name(name: &str) -> bool {
         && name
             .chars()
             .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-}
-
-fn validate_schedules(project: &Project, graph: &AssetGraph, out: &mut Vec<Diagnostic>) {
-    let mut names = BTreeSet::new();
-    for s in &project.schedules {
-        let field = format!("schedules.{}", s.name);
-        if !names.insert(s.name.as_str()) || !is_identifier(&s.name) {
-            out.push(
-                Diagnostic::error(
-                    Code::InvalidName,
-                    format!("schedule name `{}` must be a unique identifier", s.name),
-                )
-                .on_field(field.clone()),
-            );
-        }
-        if let Err(e) = check_cron(&s.cron) {
-            out.push(
-                Diagnostic::error(Code::InvalidCron, format!("schedule `{}`: {e}", s.name))
-                    .on_field(format!("{field}.cron")),
-            );
-        }
-        let resolved =
-            AssetSelection::parse(&s.selection).and_then(|sel| sel.resolve(project, graph));
-        if let Err(e) = resolved {
-            out.push(
-                Diagnostic::error(
-                    Code::InvalidSelection,
-                    format!("schedule `{}`: {e}", s.name),
-                )
-                .on_field(format!("{field}.selection")),
-            );
-        }
-    }
 }
 
 /// Checks a five-field cron expression.

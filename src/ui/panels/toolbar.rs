@@ -56,6 +56,7 @@ pub fn toolbar_ui(ui: &mut egui::Ui, studio: &mut Studio) {
             command_button_ui(ui, studio, UICommand::Preview);
             command_button_ui(ui, studio, UICommand::Materialize);
             command_button_ui(ui, studio, UICommand::RunChecks);
+            command_button_ui(ui, studio, UICommand::Automation);
             if studio
                 .run
                 .as_ref()

@@ -1,0 +1,242 @@
+//! Automation: one evaluation pass over a project's schedules and sensors at an injected `now`.
+//! Each due schedule tick or sensor evaluation is a tick stored with its outcome and reason;
+//! requested runs are ordinary runs (`app::run::materialize_as`, or the remote submit path),
+//! their `trigger` `schedule:NAME` / `sensor:NAME`, each reserved with its run key first so a
+//! request is made exactly once — across restarts too. A lease in the workspace says which
+//! process (the daemon or a studio) evaluates a project; the pass refuses to run without it.
+//!
+//! `schedule` evaluates cron ticks with catch-up, `sensor` lists what sensors watch, `request`
+//! reserves run keys and starts runs, `lease` keeps the lease alive during a long run.
+
+mod lease;
+mod request;
+mod schedule;
+mod sensor;
+pub mod studio;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::Serialize;
+
+use super::AppError;
+use crate::model::{AutomationKind, Tick};
+use crate::store::{StoredProject, Workspace};
+pub use lease::{LEASE_TTL_SECS, LeaseKeeper, holder_id};
+
+/// The default time between two daemon passes.
+pub const DEFAULT_INTERVAL_SECS: u64 = 30;
+/// A schedule tick found more than this long after its time was missed (nothing evaluated the
+/// schedule then): its schedule's `catch_up` decides whether it runs.
+pub const LATE_AFTER_SECS: i64 = 120;
+
+/// What one pass over one project did.
+#[derive(Debug, Clone, Serialize)]
+pub struct PassReport {
+    pub project: String,
+    /// Evaluated (this process holds the lease), or who holds it instead.
+    pub evaluated: bool,
+    pub lease_holder: Option<String>,
+    /// The ticks this pass wrote, oldest first.
+    pub ticks: Vec<Tick>,
+    /// Problems outside any one schedule or sensor (e.g. a freshness evaluation that failed).
+    pub problems: Vec<String>,
+}
+
+/// What a pass is asked to do.
+#[derive(Debug, Clone)]
+pub struct PassOptions {
+    pub now: DateTime<Utc>,
+    /// Who evaluates: [`holder_id`]`("daemon")` or `("studio")`.
+    pub holder: String,
+    /// Evaluate only this schedule or sensor (the studio's "evaluate now"), ignoring a sensor's
+    /// minimum interval.
+    pub only: Option<String>,
+}
+
+pub(crate) fn stamp(t: DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// What a pass needs while it evaluates one project.
+pub(crate) struct Ctx<'a> {
+    pub ws: &'a mut Workspace,
+    pub stored: &'a StoredProject,
+    pub opts: &'a PassOptions,
+    pub ticks: Vec<Tick>,
+}
+
+impl Ctx<'_> {
+    pub(crate) fn project(&self) -> &str {
+        &self.stored.project.name
+    }
+
+    pub(crate) fn wanted(&self, name: &str) -> bool {
+        self.opts.only.as_deref().is_none_or(|o| o == name)
+    }
+
+    /// Reads back the tick just written, for the report.
+    pub(crate) fn remember(&mut self, id: i64, name: &str) -> Result<(), AppError> {
+        let project = self.project().to_owned();
+        if let Some(t) = self
+            .ws
+            .ticks(&project, Some(name), 50)?
+            .into_iter()
+            .find(|t| t.id == id)
+        {
+            self.ticks.push(t);
+        }
+        Ok(())
+    }
+}
+
+/// Whether the workspace's switch, or else the definition, has this automation on.
+fn enabled(switches: &std::collections::BTreeMap<String, bool>, name: &str, default: bool) -> bool {
+    switches.get(name).copied().unwrap_or(default)
+}
+
+/// One pass over a project at `opts.now`: takes (or renews) the lease, starts requests left
+/// reserved by a process that stopped, then evaluates every schedule and sensor. Another
+/// holder's live lease makes the pass evaluate nothing and say who holds it.
+pub fn evaluate_project(
+    ws: &mut Workspace,
+    project: &str,
+    opts: &PassOptions,
+) -> Result<PassReport, AppError> {
+    let mut report = PassReport {
+        project: project.to_owned(),
+        evaluated: false,
+        lease_holder: None,
+        ticks: Vec::new(),
+        problems: Vec::new(),
+    };
+    match lease::acquire(ws, project, &opts.holder)? {
+        Ok(()) => {}
+        Err(holder) => {
+            report.lease_holder = Some(holder);
+            return Ok(report);
+        }
+    }
+    report.evaluated = true;
+    report.lease_holder = Some(opts.holder.clone());
+    let stored = super::load_project(ws, project)?;
+    let _keeper = LeaseKeeper::start(ws.path(), project, &opts.holder);
+    let mut ctx = Ctx {
+        ws,
+        stored: &stored,
+        opts,
+        ticks: Vec::new(),
+    };
+    request::resume_pending(&mut ctx)?;
+    let switches = ctx.ws.automation_switches(project)?;
+    for s in &stored.project.schedules {
+        if ctx.wanted(&s.name) && enabled(&switches, &s.name, s.enabled) {
+            schedule::evaluate(&mut ctx, s)?;
+        }
+    }
+    for s in &stored.project.sensors {
+        if ctx.wanted(&s.name) && enabled(&switches, &s.name, s.enabled) {
+            sensor::evaluate(&mut ctx, s)?;
+        }
+    }
+    report.ticks = ctx.ticks;
+    Ok(report)
+}
+
+/// A schedule or sensor as the studio's panel and `medallion ticks` show it.
+#[derive(Debug, Clone, Serialize)]
+pub struct AutomationStatus {
+    pub name: String,
+    pub kind: AutomationKind,
+    /// `cron` in `timezone`, or the sensor kind and what it watches.
+    pub description: String,
+    pub selection: String,
+    pub target: String,
+    /// On in this workspace (the switch, or else the definition's `enabled`).
+    pub enabled: bool,
+    /// Whether the switch in the workspace overrides the definition.
+    pub switched: bool,
+    /// The next cron tick (schedules) or the earliest next evaluation (sensors), RFC 3339.
+    pub next_tick: Option<String>,
+    pub cursor: Option<String>,
+    pub last_evaluated: Option<String>,
+}
+
+/// Every schedule and sensor of a project with its state at `now`.
+pub fn statuses(
+    ws: &Workspace,
+    stored: &StoredProject,
+    now: DateTime<Utc>,
+) -> Result<Vec<AutomationStatus>, AppError> {
+    let project = &stored.project;
+    let switches = ws.automation_switches(&project.name)?;
+    let mut out = Vec::new();
+    for s in &project.schedules {
+        let (cursor, last) = ws.automation_cursor(&project.name, &s.name)?;
+        let next = crate::model::automation::CronSchedule::new(&s.cron, &s.timezone)
+            .ok()
+            .and_then(|c| c.next_after(now))
+            .map(stamp);
+        out.push(AutomationStatus {
+            name: s.name.clone(),
+            kind: AutomationKind::Schedule,
+            description: format!("{} ({})", s.cron, s.timezone),
+            selection: s.selection.clone(),
+            target: s.target.label(),
+            enabled: switches.get(&s.name).copied().unwrap_or(s.enabled),
+            switched: switches.contains_key(&s.name),
+            next_tick: next,
+            cursor,
+            last_evaluated: last,
+        });
+    }
+    for s in &project.sensors {
+        let (cursor, last) = ws.automation_cursor(&project.name, &s.name)?;
+        out.push(AutomationStatus {
+            name: s.name.clone(),
+            kind: AutomationKind::Sensor,
+            description: format!("{}: {}", s.kind.label(), s.kind.watches()),
+            selection: s.selection.clone(),
+            target: s.target.label(),
+            enabled: switches.get(&s.name).copied().unwrap_or(s.enabled),
+            switched: switches.contains_key(&s.name),
+            next_tick: Some(sensor::next_evaluation(
+                last.as_deref(),
+                s.min_interval_secs,
+                now,
+            )),
+            cursor,
+            last_evaluated: last,
+        });
+    }
+    Ok(out)
+}
+
+/// Turns a schedule or sensor on or off in this workspace.
+pub fn set_enabled(
+    ws: &mut Workspace,
+    stored: &StoredProject,
+    name: &str,
+    enabled: bool,
+) -> Result<(), AppError> {
+    let p = &stored.project;
+    if !p.schedules.iter().any(|s| s.name == name) && !p.sensors.iter().any(|s| s.name == name) {
+        return Err(AppError::BadRequest(format!(
+            "project `{}` has no schedule or sensor named `{name}`",
+            p.name
+        )));
+    }
+    ws.set_automation_switch(&p.name, name, enabled, &stamp(Utc::now()))?;
+    Ok(())
+}
+
+/// Gives the project's lease back, when `holder` holds it (a daemon that stops, a studio that
+/// closes), so another process can take over at once.
+pub fn release(ws: &mut Workspace, project: &str, holder: &str) -> Result<(), AppError> {
+    ws.release_automation_lease(project, holder)?;
+    Ok(())
+}
+
+/// Tells the people who asked about sensor errors. Until alert rules exist in this build, the
+/// error is logged (the failed tick holds the sentence either way).
+pub(crate) fn alert_sensor_error(ctx: &Ctx<'_>, sensor: &str, message: &str) {
+    tracing::warn!(project = %ctx.project(), sensor, "sensor failed: {message}");
+}

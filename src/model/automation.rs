@@ -1,0 +1,542 @@
+//! Automation definitions: cron schedules and sensors that request runs without a person pressing
+//! a button (Dagster's `ScheduleDefinition` and `SensorDefinition`), and the pure rules that
+//! evaluate them — the cron ticks due between two instants in a time zone, which missed ticks a
+//! catch-up policy runs, which partition a tick asks for, and which listed items are new since a
+//! sensor's cursor. No I/O: the app reads the world and the workspace, and asks these rules.
+
+use std::collections::BTreeSet;
+
+use chrono::{DateTime, Duration, NaiveDate, TimeZone, Utc};
+use chrono_tz::Tz;
+use serde::{Deserialize, Serialize};
+
+use super::asset::AssetKey;
+
+/// The default minimum interval between two evaluations of a sensor, in seconds.
+pub const DEFAULT_MIN_INTERVAL_SECS: u64 = 30;
+/// The default bound of `catch_up = "each"`.
+pub const DEFAULT_CATCH_UP_MAX: u32 = 10;
+
+/// A cron schedule that requests runs of a selection.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ScheduleDefinition {
+    pub name: String,
+    /// Five-field cron expression, e.g. `0 6 * * *`.
+    pub cron: String,
+    /// Asset selection in the selection syntax, e.g. `layer:gold` or `+daily_revenue`.
+    pub selection: String,
+    /// Whether the schedule runs when the workspace has not said otherwise (the studio's on/off
+    /// switch is kept in the workspace and wins over this default).
+    pub enabled: bool,
+    /// The IANA time zone the cron expression is read in, e.g. `Europe/Berlin`.
+    #[serde(default = "utc_name")]
+    pub timezone: String,
+    #[serde(default)]
+    pub partition: PartitionChoice,
+    #[serde(default)]
+    pub catch_up: CatchUp,
+    #[serde(default)]
+    pub target: RunTarget,
+}
+
+fn utc_name() -> String {
+    "UTC".to_owned()
+}
+
+impl ScheduleDefinition {
+    /// An enabled schedule in UTC that runs the latest missed tick, locally, unpartitioned.
+    pub fn new(name: &str, cron: &str, selection: &str) -> Self {
+        Self {
+            name: name.to_owned(),
+            cron: cron.to_owned(),
+            selection: selection.to_owned(),
+            enabled: true,
+            timezone: utc_name(),
+            partition: PartitionChoice::default(),
+            catch_up: CatchUp::default(),
+            target: RunTarget::default(),
+        }
+    }
+}
+
+/// Which partition a requested run materializes.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PartitionChoice {
+    /// No partition: an unpartitioned run.
+    #[default]
+    None,
+    /// The daily partition of the tick's date (in the schedule's time zone).
+    TickDate,
+    /// The daily partition of the day before the tick (a nightly run for the day that ended).
+    PreviousDay,
+    /// Always this partition key.
+    Key(String),
+    /// The partition the upstream materialization wrote (`asset_materialized` sensors only).
+    Upstream,
+}
+
+impl PartitionChoice {
+    /// The file form: `tick_date`, `previous_day`, `upstream`, or `key:KEY`.
+    pub fn as_file(&self) -> Option<String> {
+        match self {
+            PartitionChoice::None => None,
+            PartitionChoice::TickDate => Some("tick_date".into()),
+            PartitionChoice::PreviousDay => Some("previous_day".into()),
+            PartitionChoice::Upstream => Some("upstream".into()),
+            PartitionChoice::Key(k) => Some(format!("key:{k}")),
+        }
+    }
+
+    pub fn parse(s: &str) -> Result<Self, String> {
+        match s {
+            "tick_date" => Ok(PartitionChoice::TickDate),
+            "previous_day" => Ok(PartitionChoice::PreviousDay),
+            "upstream" => Ok(PartitionChoice::Upstream),
+            other => match other.strip_prefix("key:") {
+                Some(k) if !k.is_empty() => Ok(PartitionChoice::Key(k.to_owned())),
+                _ => Err(format!(
+                    "partition `{other}` is not one of tick_date, previous_day, upstream or key:KEY"
+                )),
+            },
+        }
+    }
+
+    /// The partition key for a tick at `tick` in `tz`; `upstream` is the partition of the
+    /// materialization that triggered the request.
+    pub fn key_for(&self, tick: DateTime<Utc>, tz: Tz, upstream: Option<&str>) -> Option<String> {
+        let day = |d: NaiveDate| d.format("%Y-%m-%d").to_string();
+        let local = tick.with_timezone(&tz).date_naive();
+        match self {
+            PartitionChoice::None => None,
+            PartitionChoice::TickDate => Some(day(local)),
+            PartitionChoice::PreviousDay => local.pred_opt().map(day),
+            PartitionChoice::Key(k) => Some(k.clone()),
+            PartitionChoice::Upstream => upstream.map(str::to_owned),
+        }
+    }
+}
+
+/// What a schedule does about ticks it missed while nothing evaluated it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum CatchUp {
+    /// Run none of the missed ticks; wait for the next one.
+    Skip,
+    /// Run only the latest missed tick (Dagster's default).
+    #[default]
+    Latest,
+    /// Run each missed tick, oldest first, up to this many (the most recent ones).
+    Each { max: u32 },
+}
+
+impl CatchUp {
+    pub fn label(self) -> String {
+        match self {
+            CatchUp::Skip => "skip".into(),
+            CatchUp::Latest => "latest".into(),
+            CatchUp::Each { max } => format!("each (up to {max})"),
+        }
+    }
+}
+
+/// Where a requested run runs.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RunTarget {
+    /// The local engine, like `medallion materialize`.
+    #[default]
+    Local,
+    /// On AWS through the remote-run path, with this `aws` resource (or the first with a
+    /// compute section).
+    Remote { resource: Option<String> },
+}
+
+impl RunTarget {
+    pub fn label(&self) -> String {
+        match self {
+            RunTarget::Local => "local".into(),
+            RunTarget::Remote { resource: None } => "remote".into(),
+            RunTarget::Remote { resource: Some(r) } => format!("remote ({r})"),
+        }
+    }
+}
+
+/// A sensor: looks at the world every `min_interval_secs` at most and requests runs for what
+/// is new since its cursor.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SensorDefinition {
+    pub name: String,
+    pub kind: SensorKind,
+    pub selection: String,
+    pub min_interval_secs: u64,
+    pub enabled: bool,
+    /// One run per new item, or one run for all new items of an evaluation.
+    pub per: RequestPer,
+    pub partition: PartitionChoice,
+    pub target: RunTarget,
+}
+
+/// One run per new object, or one per evaluation that found new objects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum RequestPer {
+    #[default]
+    Object,
+    Batch,
+}
+
+/// What a sensor watches.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum SensorKind {
+    /// Objects under a prefix of an `s3` resource's bucket, optionally matching a regex.
+    S3Objects {
+        resource: String,
+        prefix: String,
+        pattern: Option<String>,
+    },
+    /// Local files matching a glob (relative to the project directory).
+    Files { glob: String },
+    /// New materializations of an asset of a project (often another project's).
+    AssetMaterialized { project: String, asset: AssetKey },
+}
+
+impl SensorKind {
+    pub fn label(&self) -> &'static str {
+        match self {
+            SensorKind::S3Objects { .. } => "s3_objects",
+            SensorKind::Files { .. } => "files",
+            SensorKind::AssetMaterialized { .. } => "asset_materialized",
+        }
+    }
+
+    /// What it watches, in a few words.
+    pub fn watches(&self) -> String {
+        match self {
+            SensorKind::S3Objects {
+                resource,
+                prefix,
+                pattern,
+            } => format!(
+                "objects under `{prefix}` of resource `{resource}`{}",
+                pattern
+                    .as_ref()
+                    .map(|p| format!(" matching `{p}`"))
+                    .unwrap_or_default()
+            ),
+            SensorKind::Files { glob } => format!("files matching `{glob}`"),
+            SensorKind::AssetMaterialized { project, asset } => {
+                format!("materializations of {project}/{asset}")
+            }
+        }
+    }
+}
+
+/// Whether a tick belongs to a schedule or a sensor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AutomationKind {
+    Schedule,
+    Sensor,
+}
+
+impl AutomationKind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AutomationKind::Schedule => "schedule",
+            AutomationKind::Sensor => "sensor",
+        }
+    }
+}
+
+/// What a tick did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum TickOutcome {
+    /// A run was requested (its run key was new).
+    Requested,
+    /// Nothing to do, with the reason.
+    Skipped,
+    /// The evaluation or the request failed, with the reason.
+    Failed,
+}
+
+impl TickOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TickOutcome::Requested => "requested",
+            TickOutcome::Skipped => "skipped",
+            TickOutcome::Failed => "failed",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "requested" => Some(TickOutcome::Requested),
+            "skipped" => Some(TickOutcome::Skipped),
+            "failed" => Some(TickOutcome::Failed),
+            _ => None,
+        }
+    }
+}
+
+/// One evaluation of a schedule or sensor, as stored in the workspace.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Tick {
+    pub id: i64,
+    pub project: String,
+    /// The schedule's or sensor's name.
+    pub automation: String,
+    pub kind: AutomationKind,
+    /// The cron time of a schedule's tick; the evaluation time of a sensor's (RFC 3339, UTC).
+    pub tick_at: String,
+    pub evaluated_at: String,
+    pub outcome: TickOutcome,
+    /// Always said: "requested run R (run key K)", "skipped: …", "failed: …".
+    pub reason: String,
+    pub run_id: Option<String>,
+    pub run_key: Option<String>,
+    /// Which process evaluated it (`daemon …` or `studio …`).
+    pub holder: String,
+}
+
+/// Parses an IANA time zone name.
+pub fn parse_timezone(name: &str) -> Result<Tz, String> {
+    name.parse::<Tz>().map_err(|_| {
+        format!(
+            "`{name}` is not an IANA time zone name (e.g. UTC, Europe/Berlin, America/New_York)"
+        )
+    })
+}
+
+/// A parsed cron expression in a time zone.
+pub struct CronSchedule {
+    cron: croner::Cron,
+    tz: Tz,
+}
+
+impl CronSchedule {
+    pub fn new(expr: &str, timezone: &str) -> Result<Self, String> {
+        super::validate::check_cron(expr)?;
+        let cron = croner::Cron::new(expr)
+            .parse()
+            .map_err(|e| format!("invalid cron expression `{expr}`: {e}"))?;
+        Ok(Self {
+            cron,
+            tz: parse_timezone(timezone)?,
+        })
+    }
+
+    pub fn timezone(&self) -> Tz {
+        self.tz
+    }
+
+    /// The first tick strictly after `after`. Local times that do not exist (a DST gap) fire at
+    /// the first instant after the gap; local times that exist twice fire once, at the first.
+    pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        self.cron
+            .find_next_occurrence(&after.with_timezone(&self.tz), false)
+            .ok()
+            .map(|t| t.with_timezone(&Utc))
+    }
+
+    /// Every tick in `(after, until]`, oldest first, at most `limit` of the most recent ones,
+    /// and how many older ones were left out.
+    pub fn ticks_between(
+        &self,
+        after: DateTime<Utc>,
+        until: DateTime<Utc>,
+        limit: usize,
+    ) -> (Vec<DateTime<Utc>>, u64) {
+        let mut kept = std::collections::VecDeque::new();
+        let mut dropped = 0u64;
+        let mut at = after;
+        while let Some(next) = self.next_after(at) {
+            if next > until {
+                break;
+            }
+            if kept.len() == limit {
+                kept.pop_front();
+                dropped += 1;
+            }
+            kept.push_back(next);
+            at = next;
+        }
+        (kept.into_iter().collect(), dropped)
+    }
+}
+
+/// Which of the missed ticks a catch-up policy runs, and which it skips: `(run, skipped)`.
+pub fn catch_up_ticks(
+    ticks: &[DateTime<Utc>],
+    policy: CatchUp,
+) -> (Vec<DateTime<Utc>>, Vec<DateTime<Utc>>) {
+    let keep = match policy {
+        CatchUp::Skip => 0,
+        CatchUp::Latest => 1,
+        CatchUp::Each { max } => max as usize,
+    };
+    let split = ticks.len().saturating_sub(keep);
+    (ticks[split..].to_vec(), ticks[..split].to_vec())
+}
+
+/// Something a sensor lists: a name and when it last changed (nanoseconds since the epoch).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+pub struct ListedItem {
+    pub modified_ns: i64,
+    pub name: String,
+}
+
+/// A sensor's cursor over listed items: the newest modification time seen and the names seen
+/// at exactly that time (so two objects written in the same instant are both picked up, once).
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct ItemCursor {
+    pub modified_ns: i64,
+    pub names: BTreeSet<String>,
+}
+
+impl ItemCursor {
+    /// The items that are new since this cursor, oldest first, and the cursor after them.
+    pub fn advance(&self, listed: &[ListedItem]) -> (Vec<ListedItem>, ItemCursor) {
+        let mut new: Vec<ListedItem> = listed
+            .iter()
+            .filter(|i| {
+                i.modified_ns > self.modified_ns
+                    || (i.modified_ns == self.modified_ns && !self.names.contains(&i.name))
+            })
+            .cloned()
+            .collect();
+        new.sort();
+        let mut next = self.clone();
+        for item in &new {
+            if item.modified_ns > next.modified_ns {
+                next.modified_ns = item.modified_ns;
+                next.names.clear();
+            }
+            next.names.insert(item.name.clone());
+        }
+        (new, next)
+    }
+
+    /// A short description for tick reasons.
+    pub fn describe(&self) -> String {
+        if self.names.is_empty() && self.modified_ns == 0 {
+            return "the start".into();
+        }
+        let at = Utc.timestamp_nanos(self.modified_ns);
+        format!(
+            "{} ({} item(s) at that time)",
+            at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            self.names.len()
+        )
+    }
+}
+
+/// Whether a sensor may be evaluated at `now`, given when it last was.
+pub fn sensor_due(last: Option<DateTime<Utc>>, min_interval_secs: u64, now: DateTime<Utc>) -> bool {
+    let interval = Duration::seconds(i64::try_from(min_interval_secs).unwrap_or(i64::MAX / 2));
+    last.is_none_or(|l| now - l >= interval || now < l)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn utc(s: &str) -> DateTime<Utc> {
+        DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    #[test]
+    fn daily_cron_in_berlin_follows_the_spring_dst_change() {
+        // 2026-03-29: Berlin moves from UTC+1 to UTC+2 at 02:00 local.
+        let s = CronSchedule::new("0 6 * * *", "Europe/Berlin").unwrap();
+        let (ticks, dropped) =
+            s.ticks_between(utc("2026-03-27T12:00:00Z"), utc("2026-03-30T12:00:00Z"), 10);
+        assert_eq!(dropped, 0);
+        assert_eq!(
+            ticks,
+            [
+                utc("2026-03-28T05:00:00Z"),
+                utc("2026-03-29T04:00:00Z"),
+                utc("2026-03-30T04:00:00Z")
+            ]
+        );
+    }
+
+    #[test]
+    fn a_local_time_in_the_gap_fires_after_it_and_a_repeated_one_fires_once() {
+        // New York: 2026-03-08 02:00 → 03:00 (gap); 2026-11-01 02:00 → 01:00 (01:30 twice).
+        let gap = CronSchedule::new("30 2 * * *", "America/New_York").unwrap();
+        let (ticks, _) =
+            gap.ticks_between(utc("2026-03-07T12:00:00Z"), utc("2026-03-09T12:00:00Z"), 10);
+        assert_eq!(
+            ticks,
+            [utc("2026-03-08T07:00:00Z"), utc("2026-03-09T06:30:00Z")]
+        );
+        let twice = CronSchedule::new("30 1 * * *", "America/New_York").unwrap();
+        let (ticks, _) =
+            twice.ticks_between(utc("2026-10-31T12:00:00Z"), utc("2026-11-02T12:00:00Z"), 10);
+        assert_eq!(
+            ticks,
+            [utc("2026-11-01T05:30:00Z"), utc("2026-11-02T06:30:00Z")]
+        );
+    }
+
+    #[test]
+    fn catch_up_policies() {
+        let t: Vec<_> = (1..=5)
+            .map(|h| utc(&format!("2026-01-01T0{h}:00:00Z")))
+            .collect();
+        assert_eq!(catch_up_ticks(&t, CatchUp::Skip), (vec![], t.clone()));
+        assert_eq!(
+            catch_up_ticks(&t, CatchUp::Latest),
+            (vec![t[4]], t[..4].to_vec())
+        );
+        assert_eq!(
+            catch_up_ticks(&t, CatchUp::Each { max: 3 }),
+            (t[2..].to_vec(), t[..2].to_vec())
+        );
+        assert_eq!(catch_up_ticks(&t[..0], CatchUp::Latest), (vec![], vec![]));
+    }
+
+    #[test]
+    fn partitions_of_a_tick_are_read_in_the_schedule_time_zone() {
+        let tz = parse_timezone("America/New_York").unwrap();
+        // 03:00 UTC on the 2nd is still the 1st in New York.
+        let tick = utc("2026-06-02T03:00:00Z");
+        assert_eq!(
+            PartitionChoice::TickDate.key_for(tick, tz, None).as_deref(),
+            Some("2026-06-01")
+        );
+        assert_eq!(
+            PartitionChoice::PreviousDay
+                .key_for(tick, tz, None)
+                .as_deref(),
+            Some("2026-05-31")
+        );
+        assert!(parse_timezone("Mars/Olympus").is_err());
+    }
+
+    #[test]
+    fn the_item_cursor_picks_up_each_item_once() {
+        let item = |t, n: &str| ListedItem {
+            modified_ns: t,
+            name: n.into(),
+        };
+        let (new, c1) = ItemCursor::default().advance(&[item(5, "b"), item(5, "a"), item(3, "c")]);
+        assert_eq!(new, [item(3, "c"), item(5, "a"), item(5, "b")]);
+        let (new, c2) = c1.advance(&[item(5, "b"), item(5, "a"), item(3, "c"), item(5, "d")]);
+        assert_eq!(new, [item(5, "d")]);
+        let (new, _) = c2.advance(&[item(5, "a"), item(5, "b"), item(5, "d"), item(3, "c")]);
+        assert!(new.is_empty());
+    }
+
+    #[test]
+    fn sensors_wait_their_minimum_interval() {
+        let t = utc("2026-01-01T00:00:00Z");
+        assert!(sensor_due(None, 30, t));
+        assert!(!sensor_due(Some(t), 30, t + Duration::seconds(29)));
+        assert!(sensor_due(Some(t), 30, t + Duration::seconds(30)));
+    }
+}

@@ -1,0 +1,484 @@
+//! Automation state in the workspace: ticks with their outcome and reason, schedule and sensor
+//! cursors, run keys (a request is made once: the key, its run id and the requested tick are
+//! written in one transaction before the run starts), the lease that says which process
+//! evaluates a project's automation, and the on/off switches set from the studio or the CLI.
+
+use std::collections::BTreeMap;
+
+use rusqlite::{OptionalExtension, TransactionBehavior, params};
+
+use super::{StoreError, Workspace, classify};
+use crate::model::{AssetKey, AutomationKind, Tick, TickOutcome};
+
+/// A tick about to be written (its id comes from the workspace).
+#[derive(Debug, Clone)]
+pub struct NewTick<'a> {
+    pub project: &'a str,
+    pub automation: &'a str,
+    pub kind: AutomationKind,
+    pub tick_at: String,
+    pub evaluated_at: String,
+    pub outcome: TickOutcome,
+    pub reason: String,
+    pub run_id: Option<String>,
+    pub run_key: Option<String>,
+    pub holder: &'a str,
+}
+
+/// What asking for a run key gave.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RequestOutcome {
+    /// The key was new: it is reserved for this run id, with the requested tick.
+    Reserved { tick_id: i64 },
+    /// The key was requested before, for this run.
+    AlreadyRequested { run_id: String, state: String },
+}
+
+/// A run key reserved whose run was never recorded (the process stopped between the two).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PendingRequest {
+    pub automation: String,
+    pub run_key: String,
+    pub run_id: String,
+    pub partition: Option<String>,
+    pub tick_id: i64,
+}
+
+/// Who evaluates a project's automation, until when (ms since the epoch).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize)]
+pub struct Lease {
+    pub holder: String,
+    pub expires_ms: i64,
+}
+
+/// The lease is held by someone else.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct LeaseRefused(pub Lease);
+
+/// A materialization of an upstream asset, with its row id (an `asset_materialized` cursor).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UpstreamMaterialization {
+    pub id: i64,
+    pub run_id: String,
+    pub partition: Option<String>,
+    pub created_at: String,
+}
+
+const TICK_COLUMNS: &str = "id, project, automation, kind, tick_at, evaluated_at, outcome, reason, run_id, run_key, holder";
+
+fn insert_tick(tx: &rusqlite::Connection, t: &NewTick<'_>) -> rusqlite::Result<i64> {
+    tx.execute(
+        "INSERT INTO automation_ticks (project, automation, kind, tick_at, evaluated_at, outcome,
+                                       reason, run_id, run_key, holder)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)",
+        params![
+            t.project,
+            t.automation,
+            t.kind.as_str(),
+            t.tick_at,
+            t.evaluated_at,
+            t.outcome.as_str(),
+            t.reason,
+            t.run_id,
+            t.run_key,
+            t.holder
+        ],
+    )?;
+    Ok(tx.last_insert_rowid())
+}
+
+fn upsert_cursor(
+    tx: &rusqlite::Connection,
+    project: &str,
+    automation: &str,
+    cursor: Option<&str>,
+    evaluated_at: &str,
+) -> rusqlite::Result<()> {
+    tx.execute(
+        "INSERT INTO automation_cursors (project, automation, cursor, evaluated_at)
+         VALUES (?1, ?2, ?3, ?4)
+         ON CONFLICT (project, automation) DO UPDATE
+            SET cursor = coalesce(excluded.cursor, cursor), evaluated_at = excluded.evaluated_at",
+        params![project, automation, cursor, evaluated_at],
+    )?;
+    Ok(())
+}
+
+impl Workspace {
+    /// Writes a tick, and (when given) the cursor after it, in one transaction.
+    pub fn record_tick(
+        &mut self,
+        tick: &NewTick<'_>,
+        cursor: Option<&str>,
+    ) -> Result<i64, StoreError> {
+        let path = self.path.clone();
+        let sql = |e| classify(&path, "record an automation tick", e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let id = insert_tick(&tx, tick).map_err(sql)?;
+        upsert_cursor(
+            &tx,
+            tick.project,
+            tick.automation,
+            cursor,
+            &tick.evaluated_at,
+        )
+        .map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        Ok(id)
+    }
+
+    /// Reserves `run_key` for `run_id` with the requested tick and the cursor after it — or,
+    /// when the key was requested before, says for which run (and writes nothing).
+    pub fn request_run(
+        &mut self,
+        tick: &NewTick<'_>,
+        run_key: &str,
+        run_id: &str,
+        partition: Option<&str>,
+        cursor: Option<&str>,
+    ) -> Result<RequestOutcome, StoreError> {
+        let path = self.path.clone();
+        let sql = |e| classify(&path, "request an automation run", e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let existing: Option<(String, String)> = tx
+            .query_row(
+                "SELECT run_id, state FROM automation_run_keys
+                 WHERE project = ?1 AND automation = ?2 AND run_key = ?3",
+                params![tick.project, tick.automation, run_key],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map_err(sql)?;
+        if let Some((run_id, state)) = existing {
+            return Ok(RequestOutcome::AlreadyRequested { run_id, state });
+        }
+        let tick_id = insert_tick(&tx, tick).map_err(sql)?;
+        tx.execute(
+            "INSERT INTO automation_run_keys (project, automation, run_key, run_id, partition_key,
+                                              tick_id, state, requested_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, 'reserved', ?7)",
+            params![
+                tick.project,
+                tick.automation,
+                run_key,
+                run_id,
+                partition,
+                tick_id,
+                tick.evaluated_at
+            ],
+        )
+        .map_err(sql)?;
+        upsert_cursor(
+            &tx,
+            tick.project,
+            tick.automation,
+            cursor,
+            &tick.evaluated_at,
+        )
+        .map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        Ok(RequestOutcome::Reserved { tick_id })
+    }
+
+    /// Marks a reserved run key launched (its run is recorded) or failed (it never could be);
+    /// a failure also turns its tick into a failed one with the reason.
+    pub fn finish_request(&mut self, run_id: &str, error: Option<&str>) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sql = |e| classify(&path, "record an automation request", e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let state = if error.is_some() {
+            "failed"
+        } else {
+            "launched"
+        };
+        tx.execute(
+            "UPDATE automation_run_keys SET state = ?2, error = ?3 WHERE run_id = ?1",
+            params![run_id, state, error],
+        )
+        .map_err(sql)?;
+        if let Some(error) = error {
+            tx.execute(
+                "UPDATE automation_ticks SET outcome = 'failed', reason = ?2
+                 WHERE id = (SELECT tick_id FROM automation_run_keys WHERE run_id = ?1)",
+                params![run_id, format!("failed: the run could not start: {error}")],
+            )
+            .map_err(sql)?;
+        }
+        tx.commit().map_err(sql)
+    }
+
+    /// Run keys reserved in a project whose run was never recorded.
+    pub fn pending_requests(&self, project: &str) -> Result<Vec<PendingRequest>, StoreError> {
+        let sql = |e| classify(&self.path, "read automation requests", e);
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT k.automation, k.run_key, k.run_id, k.partition_key, k.tick_id
+                 FROM automation_run_keys k
+                 WHERE k.project = ?1 AND k.state = 'reserved'
+                   AND NOT EXISTS (SELECT 1 FROM runs r WHERE r.id = k.run_id)
+                 ORDER BY k.tick_id",
+            )
+            .map_err(sql)?;
+        stmt.query_map([project], |r| {
+            Ok(PendingRequest {
+                automation: r.get(0)?,
+                run_key: r.get(1)?,
+                run_id: r.get(2)?,
+                partition: r.get(3)?,
+                tick_id: r.get(4)?,
+            })
+        })
+        .and_then(Iterator::collect)
+        .map_err(sql)
+    }
+
+    /// The cursor of a schedule or sensor and when it was last evaluated.
+    pub fn automation_cursor(
+        &self,
+        project: &str,
+        automation: &str,
+    ) -> Result<(Option<String>, Option<String>), StoreError> {
+        self.conn
+            .query_row(
+                "SELECT cursor, evaluated_at FROM automation_cursors
+                 WHERE project = ?1 AND automation = ?2",
+                params![project, automation],
+                |r| Ok((r.get(0)?, r.get(1)?)),
+            )
+            .optional()
+            .map(Option::unwrap_or_default)
+            .map_err(|e| classify(&self.path, "read an automation cursor", e))
+    }
+
+    /// Sets a cursor without a tick (a schedule's start).
+    pub fn set_automation_cursor(
+        &mut self,
+        project: &str,
+        automation: &str,
+        cursor: &str,
+        evaluated_at: &str,
+    ) -> Result<(), StoreError> {
+        upsert_cursor(&self.conn, project, automation, Some(cursor), evaluated_at)
+            .map_err(|e| classify(&self.path, "write an automation cursor", e))
+    }
+
+    /// A project's ticks, newest first; `automation` narrows to one schedule or sensor.
+    pub fn ticks(
+        &self,
+        project: &str,
+        automation: Option<&str>,
+        limit: usize,
+    ) -> Result<Vec<Tick>, StoreError> {
+        let sql = |e| classify(&self.path, "read automation ticks", e);
+        let mut stmt = self
+            .conn
+            .prepare(&format!(
+                "SELECT {TICK_COLUMNS} FROM automation_ticks
+                 WHERE project = ?1 AND (?2 IS NULL OR automation = ?2)
+                 ORDER BY id DESC LIMIT ?3"
+            ))
+            .map_err(sql)?;
+        let rows: Vec<(Tick, String, String)> = stmt
+            .query_map(params![project, automation, limit as i64], |r| {
+                let kind: String = r.get(3)?;
+                let outcome: String = r.get(6)?;
+                Ok((
+                    Tick {
+                        id: r.get(0)?,
+                        project: r.get(1)?,
+                        automation: r.get(2)?,
+                        kind: AutomationKind::Schedule,
+                        tick_at: r.get(4)?,
+                        evaluated_at: r.get(5)?,
+                        outcome: TickOutcome::Skipped,
+                        reason: r.get(7)?,
+                        run_id: r.get(8)?,
+                        run_key: r.get(9)?,
+                        holder: r.get(10)?,
+                    },
+                    kind,
+                    outcome,
+                ))
+            })
+            .and_then(Iterator::collect)
+            .map_err(sql)?;
+        rows.into_iter()
+            .map(|(mut t, kind, outcome)| {
+                t.kind = if kind == "sensor" {
+                    AutomationKind::Sensor
+                } else {
+                    AutomationKind::Schedule
+                };
+                t.outcome = TickOutcome::parse(&outcome).ok_or_else(|| StoreError::Decode {
+                    path: self.path.clone(),
+                    what: format!("the outcome of tick {}", t.id),
+                    detail: format!("`{outcome}` is not requested, skipped or failed"),
+                })?;
+                Ok(t)
+            })
+            .collect()
+    }
+
+    /// Takes or renews the automation lease of a project for `holder` until `now_ms + ttl_ms`,
+    /// unless another holder's lease has not expired.
+    pub fn acquire_automation_lease(
+        &mut self,
+        project: &str,
+        holder: &str,
+        now_ms: i64,
+        ttl_ms: i64,
+    ) -> Result<Result<Lease, LeaseRefused>, StoreError> {
+        let path = self.path.clone();
+        let sql = |e| classify(&path, "take the automation lease", e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let current: Option<Lease> = tx
+            .query_row(
+                "SELECT holder, expires_ms FROM automation_leases WHERE project = ?1",
+                [project],
+                |r| {
+                    Ok(Lease {
+                        holder: r.get(0)?,
+                        expires_ms: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(sql)?;
+        if let Some(lease) = current
+            && lease.holder != holder
+            && lease.expires_ms > now_ms
+        {
+            return Ok(Err(LeaseRefused(lease)));
+        }
+        tx.execute(
+            "INSERT INTO automation_leases (project, holder, acquired_ms, expires_ms)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (project) DO UPDATE SET holder = excluded.holder,
+                acquired_ms = CASE WHEN holder = excluded.holder THEN acquired_ms
+                                   ELSE excluded.acquired_ms END,
+                expires_ms = excluded.expires_ms",
+            params![project, holder, now_ms, now_ms + ttl_ms],
+        )
+        .map_err(sql)?;
+        tx.commit().map_err(sql)?;
+        Ok(Ok(Lease {
+            holder: holder.to_owned(),
+            expires_ms: now_ms + ttl_ms,
+        }))
+    }
+
+    /// Gives the lease back (only when `holder` holds it).
+    pub fn release_automation_lease(
+        &mut self,
+        project: &str,
+        holder: &str,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "DELETE FROM automation_leases WHERE project = ?1 AND holder = ?2",
+                params![project, holder],
+            )
+            .map(|_| ())
+            .map_err(|e| classify(&self.path, "release the automation lease", e))
+    }
+
+    /// The lease of a project, expired or not.
+    pub fn automation_lease(&self, project: &str) -> Result<Option<Lease>, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT holder, expires_ms FROM automation_leases WHERE project = ?1",
+                [project],
+                |r| {
+                    Ok(Lease {
+                        holder: r.get(0)?,
+                        expires_ms: r.get(1)?,
+                    })
+                },
+            )
+            .optional()
+            .map_err(|e| classify(&self.path, "read the automation lease", e))
+    }
+
+    /// Turns a schedule or sensor on or off in this workspace (wins over its `enabled`).
+    pub fn set_automation_switch(
+        &mut self,
+        project: &str,
+        automation: &str,
+        enabled: bool,
+        at: &str,
+    ) -> Result<(), StoreError> {
+        self.conn
+            .execute(
+                "INSERT INTO automation_switches (project, automation, enabled, changed_at)
+                 VALUES (?1, ?2, ?3, ?4)
+                 ON CONFLICT (project, automation) DO UPDATE
+                    SET enabled = excluded.enabled, changed_at = excluded.changed_at",
+                params![project, automation, enabled, at],
+            )
+            .map(|_| ())
+            .map_err(|e| classify(&self.path, "switch an automation on or off", e))
+    }
+
+    /// The on/off switches set in this workspace, by name.
+    pub fn automation_switches(&self, project: &str) -> Result<BTreeMap<String, bool>, StoreError> {
+        let sql = |e| classify(&self.path, "read automation switches", e);
+        let mut stmt = self
+            .conn
+            .prepare("SELECT automation, enabled FROM automation_switches WHERE project = ?1")
+            .map_err(sql)?;
+        stmt.query_map([project], |r| Ok((r.get(0)?, r.get(1)?)))
+            .and_then(Iterator::collect)
+            .map_err(sql)
+    }
+
+    /// Materializations of `asset` in `project` with a row id above `after`, oldest first.
+    pub fn materializations_after(
+        &self,
+        project: &str,
+        asset: &AssetKey,
+        after: i64,
+    ) -> Result<Vec<UpstreamMaterialization>, StoreError> {
+        let sql = |e| classify(&self.path, "read upstream materializations", e);
+        let mut stmt = self
+            .conn
+            .prepare(
+                "SELECT m.id, m.run_id, m.partition_key, m.created_at FROM materializations m
+                 JOIN runs r ON r.id = m.run_id JOIN projects p ON p.id = r.project_id
+                 WHERE p.name = ?1 AND m.asset_key = ?2 AND m.id > ?3 ORDER BY m.id",
+            )
+            .map_err(sql)?;
+        stmt.query_map(params![project, asset.as_str(), after], |r| {
+            Ok(UpstreamMaterialization {
+                id: r.get(0)?,
+                run_id: r.get(1)?,
+                partition: r.get(2)?,
+                created_at: r.get(3)?,
+            })
+        })
+        .and_then(Iterator::collect)
+        .map_err(sql)
+    }
+}
+
+impl Workspace {
+    /// Gives back every automation lease `holder` holds.
+    pub fn release_automation_leases_of(&mut self, holder: &str) -> Result<(), StoreError> {
+        self.conn
+            .execute("DELETE FROM automation_leases WHERE holder = ?1", [holder])
+            .map(|_| ())
+            .map_err(|e| classify(&self.path, "release automation leases", e))
+    }
+}

@@ -1,0 +1,276 @@
+//! The Automation window: the project's schedules and sensors with their next tick, an on/off
+//! switch each and "Evaluate now", who evaluates the project (this studio, a daemon, nobody),
+//! and the tick history with reasons. Everything shown is read back from the workspace by the
+//! job worker after each change or pass; while it is open the studio also evaluates the stored
+//! project every [`EVALUATE_EVERY`] when it can hold the lease.
+
+use std::time::{Duration, Instant};
+
+use egui::RichText;
+
+use crate::app::automation::PassReport;
+use crate::app::automation::studio::AutomationView;
+use crate::app::jobs::JobRequest;
+use crate::model::TickOutcome;
+use crate::ui::{Studio, theme};
+
+/// How often the open studio evaluates its project's automation.
+pub const EVALUATE_EVERY: Duration = Duration::from_secs(30);
+
+/// The panel's state; the window is open when `open`.
+#[derive(Debug, Default)]
+pub struct AutomationPanel {
+    pub open: bool,
+    pub view: Option<Result<Box<AutomationView>, String>>,
+    /// The last pass this studio ran, or why it failed.
+    pub last_pass: Option<Result<Box<PassReport>, String>>,
+    /// When this studio last asked for a pass (`None`: never).
+    pub last_evaluation: Option<Instant>,
+    pub evaluating: bool,
+}
+
+impl Studio {
+    /// Opens the Automation window and reads its view.
+    pub fn open_automation(&mut self) {
+        self.automation.open = true;
+        self.request_automation_view();
+    }
+
+    pub(crate) fn request_automation_view(&mut self) {
+        let project = self.project().name.clone();
+        self.send_job(JobRequest::Automation { project });
+    }
+
+    /// Asks for a pass now (all, or one schedule or sensor).
+    pub fn evaluate_automation(&mut self, only: Option<String>) {
+        let project = self.project().name.clone();
+        if self.send_job(JobRequest::EvaluateAutomation { project, only }) {
+            self.automation.evaluating = true;
+            self.automation.last_evaluation = Some(Instant::now());
+        }
+    }
+
+    /// The studio's own schedule: a pass every [`EVALUATE_EVERY`] while a stored project with
+    /// schedules or sensors is open (the pass evaluates nothing when a daemon holds the lease).
+    pub(crate) fn automation_clock(&mut self, ctx: &egui::Context) {
+        let p = self.project();
+        if !self.workspace.has_project || (p.schedules.is_empty() && p.sensors.is_empty()) {
+            return;
+        }
+        let due = self
+            .automation
+            .last_evaluation
+            .is_none_or(|t| t.elapsed() >= EVALUATE_EVERY);
+        if due && !self.automation.evaluating {
+            self.evaluate_automation(None);
+        }
+        ctx.request_repaint_after(EVALUATE_EVERY);
+    }
+}
+
+fn outcome_color(outcome: TickOutcome, visuals: &egui::Visuals) -> egui::Color32 {
+    match outcome {
+        TickOutcome::Requested => theme::ok_color(),
+        TickOutcome::Failed => theme::error_color(),
+        TickOutcome::Skipped => visuals.weak_text_color(),
+    }
+}
+
+fn lease_line(view: &AutomationView) -> String {
+    match &view.lease {
+        Some(l) if view.lease_live && l.holder == view.me => {
+            "Evaluated by this studio while it is open.".to_owned()
+        }
+        Some(l) if view.lease_live => format!(
+            "Evaluated by {} — this studio leaves the project to it.",
+            l.holder
+        ),
+        _ => "Nobody evaluates this project right now: start `medallion daemon`, or keep the studio open.".to_owned(),
+    }
+}
+
+/// What a click in the window asked for.
+enum Action {
+    Switch(String, bool),
+    Evaluate(Option<String>),
+    OpenRun(String),
+}
+
+pub fn automation_ui(ctx: &egui::Context, studio: &mut Studio) {
+    if !studio.automation.open {
+        return;
+    }
+    let mut open = true;
+    let mut action = None;
+    egui::Window::new("Automation")
+        .open(&mut open)
+        .collapsible(false)
+        .resizable(true)
+        .default_width(900.0)
+        .default_height(560.0)
+        .default_pos(ctx.content_rect().center() - egui::vec2(450.0, 280.0))
+        .show(ctx, |ui| {
+            action = window_body(ui, &studio.automation);
+        });
+    if !open {
+        studio.automation.open = false;
+    }
+    match action {
+        Some(Action::Switch(name, enabled)) => {
+            let project = studio.project().name.clone();
+            studio.send_job(JobRequest::SetAutomationEnabled {
+                project,
+                name,
+                enabled,
+            });
+        }
+        Some(Action::Evaluate(only)) => studio.evaluate_automation(only),
+        Some(Action::OpenRun(run_id)) => {
+            studio.send_job(JobRequest::OpenRun { run_id });
+        }
+        None => {}
+    }
+}
+
+fn window_body(ui: &mut egui::Ui, panel: &AutomationPanel) -> Option<Action> {
+    let view = match &panel.view {
+        None => {
+            ui.horizontal(|ui| {
+                ui.spinner();
+                ui.label("Reading schedules, sensors and ticks…");
+            });
+            return None;
+        }
+        Some(Err(e)) => {
+            ui.colored_label(
+                theme::error_color(),
+                format!("Could not read automation: {e}"),
+            );
+            return None;
+        }
+        Some(Ok(view)) => view,
+    };
+    let mut action = None;
+    ui.horizontal(|ui| {
+        ui.label(lease_line(view));
+        ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+            if panel.evaluating {
+                ui.spinner();
+            }
+            if ui
+                .add_enabled(!panel.evaluating, egui::Button::new("Evaluate now"))
+                .on_hover_text("Evaluate every schedule and sensor of the stored project now")
+                .clicked()
+            {
+                action = Some(Action::Evaluate(None));
+            }
+        });
+    });
+    if let Some(Err(e)) = &panel.last_pass {
+        ui.colored_label(theme::error_color(), format!("The last pass failed: {e}"));
+    }
+    ui.separator();
+    if view.statuses.is_empty() {
+        ui.label("This project has no schedules or sensors. Add [schedules.NAME] or [sensors.NAME] to medallion.toml.");
+        return action;
+    }
+    definitions_ui(ui, view, panel.evaluating, &mut action);
+    ui.separator();
+    ui.label(RichText::new(format!("Ticks (newest first, {} shown)", view.ticks.len())).strong());
+    ticks_ui(ui, view, &mut action);
+    action
+}
+
+fn definitions_ui(
+    ui: &mut egui::Ui,
+    view: &AutomationView,
+    busy: bool,
+    action: &mut Option<Action>,
+) {
+    egui::Grid::new("automation_definitions")
+        .striped(true)
+        .num_columns(7)
+        .show(ui, |ui| {
+            for h in [
+                "On",
+                "Name",
+                "Kind",
+                "When / what",
+                "Selection",
+                "Next tick",
+                "",
+            ] {
+                ui.label(RichText::new(h).strong());
+            }
+            ui.end_row();
+            for s in &view.statuses {
+                let mut on = s.enabled;
+                let hover = if s.switched {
+                    "Switched in this workspace (the project file's `enabled` is the default)"
+                } else {
+                    "As the project file says; switching is kept in this workspace"
+                };
+                if ui.checkbox(&mut on, "").on_hover_text(hover).changed() {
+                    *action = Some(Action::Switch(s.name.clone(), on));
+                }
+                ui.label(&s.name);
+                ui.label(s.kind.as_str());
+                ui.label(&s.description);
+                ui.label(format!("{} · {}", s.selection, s.target));
+                ui.label(if s.enabled {
+                    s.next_tick.clone().unwrap_or_else(|| "unknown".to_owned())
+                } else {
+                    "off".to_owned()
+                });
+                if ui
+                    .add_enabled(!busy && s.enabled, egui::Button::new("Evaluate now"))
+                    .on_hover_text(format!("Evaluate only {} now", s.name))
+                    .clicked()
+                {
+                    *action = Some(Action::Evaluate(Some(s.name.clone())));
+                }
+                ui.end_row();
+            }
+        });
+}
+
+fn ticks_ui(ui: &mut egui::Ui, view: &AutomationView, action: &mut Option<Action>) {
+    if view.ticks.is_empty() {
+        ui.label("No ticks yet: nothing has evaluated this project's automation.");
+        return;
+    }
+    let visuals = ui.visuals().clone();
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, true])
+        .max_height(320.0)
+        .show(ui, |ui| {
+            egui::Grid::new("automation_ticks")
+                .striped(true)
+                .num_columns(5)
+                .show(ui, |ui| {
+                    for h in ["Tick", "Name", "Outcome", "Reason", "Run"] {
+                        ui.label(RichText::new(h).strong());
+                    }
+                    ui.end_row();
+                    for t in &view.ticks {
+                        ui.label(&t.tick_at).on_hover_text(format!(
+                            "evaluated at {} by {}",
+                            t.evaluated_at, t.holder
+                        ));
+                        ui.label(&t.automation);
+                        ui.colored_label(outcome_color(t.outcome, &visuals), t.outcome.as_str());
+                        ui.add(egui::Label::new(&t.reason).wrap());
+                        match &t.run_id {
+                            Some(run) if ui.link(run).on_hover_text("Open this run").clicked() => {
+                                *action = Some(Action::OpenRun(run.clone()));
+                            }
+                            Some(_) => {}
+                            None => {
+                                ui.label("—");
+                            }
+                        }
+                        ui.end_row();
+                    }
+                });
+        });
+}
