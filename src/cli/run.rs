@@ -10,6 +10,7 @@ use super::target::resolve_target;
 use super::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, OutputFormat, print_json};
 use crate::app::{self, AppError, run::MaterializeRequest};
 use crate::app::{StoredProject, Workspace};
+use crate::model::RunId;
 use crate::model::{AssetKey, RunEvent, RunStatus, StepOutcome};
 
 /// `medallion materialize`, as given on the command line.
@@ -146,7 +147,7 @@ pub fn materialize(workspace: &Path, args: &MaterializeArgs<'_>) -> anyhow::Resu
     let interactive = std::io::stderr().is_terminal() && args.format == OutputFormat::Text;
     let bar = interactive.then(|| progress_bar(steps.len() * request.partitions.len()));
     let text = args.format == OutputFormat::Text;
-    let mut on_event = |run_id: &str, e: &RunEvent| {
+    let mut on_event = |run_id: &RunId, e: &RunEvent| {
         if let Some(bar) = &bar {
             if let RunEvent::StepStarted { asset, .. } = e {
                 bar.set_message(format!("{asset}…"));
@@ -643,7 +644,7 @@ pub fn status(workspace: &Path, target: &str, format: OutputFormat) -> anyhow::R
 /// `medallion report`: a run's report as a self-contained HTML file, JSON, or both.
 pub fn report(
     workspace: &Path,
-    run_id: &str,
+    run_id: &RunId,
     html: Option<&Path>,
     json: Option<&Path>,
 ) -> anyhow::Result<u8> {
