@@ -23,8 +23,8 @@ use crate::engine::source;
 use crate::model::RunId;
 use crate::model::pricing::is_addable_price_id;
 use crate::model::{
-    AssetDefinition, AssetKey, ComputeTier, PriceOverride, PriceTable, RunEvent, SourceSpec,
-    StepOutcome,
+    AssetDefinition, AssetKey, ComputeTier, PriceOverride, PriceTable, Project, RunEvent,
+    SourceSpec, StepOutcome,
 };
 pub use crate::store::StepCost;
 use crate::store::{StepCostRecord, StoredProject, Workspace};
@@ -150,25 +150,7 @@ pub fn gather_facts(
         .clone()
         .unwrap_or_else(|| PathBuf::from("."));
     let mut facts: BTreeMap<AssetKey, AssetFacts> = BTreeMap::new();
-    // Current file sizes and versions of file sources.
-    let mut source_versions: HashMap<AssetKey, String> = HashMap::new();
-    for asset in &project.assets {
-        let entry = facts.entry(asset.key.clone()).or_default();
-        if let AssetDefinition::Source(SourceSpec::File { path, .. }) = &asset.definition {
-            // Partitioned paths are sized for the first partition that exists, if any.
-            let full = source::resolve_path(&dir, path, None);
-            if let Ok(files) = source::matching_files(&asset.key, &full) {
-                entry.source_bytes = Some(
-                    files
-                        .iter()
-                        .filter_map(|f| std::fs::metadata(f).ok())
-                        .map(|m| m.len())
-                        .sum(),
-                );
-                source_versions.insert(asset.key.clone(), source::file_version(&files));
-            }
-        }
-    }
+    let source_versions = size_file_sources(project, &dir, &mut facts);
     for m in ws.latest_materializations(&project.name)? {
         if let Some(f) = facts.get_mut(&m.asset) {
             f.latest_rows = Some(m.row_count);
@@ -187,26 +169,7 @@ pub fn gather_facts(
             continue;
         }
         let events = ws.run_events(&run.id)?;
-        let mut inputs: HashMap<AssetKey, Option<u64>> = HashMap::new();
-        for e in &events {
-            if let RunEvent::Materialization(m) = e {
-                let mut total = Some(0u64);
-                for (input, version) in &m.input_versions {
-                    let bytes = if input.starts_with("source:") {
-                        (source_versions.get(&m.asset) == Some(version))
-                            .then(|| facts.get(&m.asset).and_then(|f| f.source_bytes))
-                            .flatten()
-                    } else {
-                        bytes_by_version.get(version).copied()
-                    };
-                    total = total.zip(bytes).map(|(a, b)| a + b);
-                }
-                inputs.insert(
-                    m.asset.clone(),
-                    total.filter(|_| !m.input_versions.is_empty()),
-                );
-            }
-        }
+        let inputs = input_bytes(&events, &facts, &source_versions, &bytes_by_version);
         for e in &events {
             if let RunEvent::StepFinished {
                 asset,
@@ -226,6 +189,65 @@ pub fn gather_facts(
         }
     }
     Ok(facts)
+}
+
+/// Every asset gets its facts; file sources get their current size (partitioned paths: the
+/// first partition that exists, if any). Returns the current version of each sized source.
+fn size_file_sources(
+    project: &Project,
+    dir: &Path,
+    facts: &mut BTreeMap<AssetKey, AssetFacts>,
+) -> HashMap<AssetKey, String> {
+    let mut source_versions: HashMap<AssetKey, String> = HashMap::new();
+    for asset in &project.assets {
+        let entry = facts.entry(asset.key.clone()).or_default();
+        if let AssetDefinition::Source(SourceSpec::File { path, .. }) = &asset.definition {
+            // Partitioned paths are sized for the first partition that exists, if any.
+            let full = source::resolve_path(dir, path, None);
+            if let Ok(files) = source::matching_files(&asset.key, &full) {
+                entry.source_bytes = Some(
+                    files
+                        .iter()
+                        .filter_map(|f| std::fs::metadata(f).ok())
+                        .map(|m| m.len())
+                        .sum(),
+                );
+                source_versions.insert(asset.key.clone(), source::file_version(&files));
+            }
+        }
+    }
+    source_versions
+}
+
+/// The bytes each asset a past run materialized read, when every input's size is known: a
+/// source input counts when it is still the current version, another asset's by its version.
+fn input_bytes(
+    events: &[RunEvent],
+    facts: &BTreeMap<AssetKey, AssetFacts>,
+    source_versions: &HashMap<AssetKey, String>,
+    bytes_by_version: &HashMap<String, u64>,
+) -> HashMap<AssetKey, Option<u64>> {
+    let mut inputs: HashMap<AssetKey, Option<u64>> = HashMap::new();
+    for e in events {
+        if let RunEvent::Materialization(m) = e {
+            let mut total = Some(0u64);
+            for (input, version) in &m.input_versions {
+                let bytes = if input.starts_with("source:") {
+                    (source_versions.get(&m.asset) == Some(version))
+                        .then(|| facts.get(&m.asset).and_then(|f| f.source_bytes))
+                        .flatten()
+                } else {
+                    bytes_by_version.get(version).copied()
+                };
+                total = total.zip(bytes).map(|(a, b)| a + b);
+            }
+            inputs.insert(
+                m.asset.clone(),
+                total.filter(|_| !m.input_versions.is_empty()),
+            );
+        }
+    }
+    inputs
 }
 
 /// The cost of one run of a given shape with the workspace's prices (the `cost` command).

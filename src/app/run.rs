@@ -404,16 +404,7 @@ pub fn materialize(
     cancel: &Arc<AtomicBool>,
 ) -> Result<Vec<RunSummary>, AppError> {
     let project = &stored.project;
-    let diagnostics = crate::model::validate(project);
-    if let Some(first) = diagnostics.iter().find(|d| d.is_error()) {
-        return Err(AppError::BadRequest(format!(
-            "the project has errors; fix them first: {first}"
-        )));
-    }
-    let steps = resolve_selection(project, &request.selection)?;
-    for key in request.partitions.iter().flatten() {
-        check_partition(project, &steps, key)?;
-    }
+    let steps = checked_steps(project, request)?;
     let project_dir = stored
         .source_dir
         .clone()
@@ -432,21 +423,7 @@ pub fn materialize(
     }
     let count = partitions.len();
     for (index, partition) in partitions.into_iter().enumerate() {
-        let run = RunRecord {
-            id: new_run_id(),
-            project: project.name.clone(),
-            selection: request.selection.clone(),
-            partition: partition.clone(),
-            target: "local".to_owned(),
-            status: RunStatus::Queued,
-            trigger: request.trigger.clone(),
-            created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            started_at: None,
-            ended_at: None,
-            error: None,
-            allow_failed_upstream: request.allow_failed_upstream,
-            checks_only: request.checks_only,
-        };
+        let run = queued_run(project, request, partition.clone());
         ws.create_run(&run)?;
         ws.set_run_owner(&run.id, super::liveness::current_owner())?;
         let (previous, previous_checks) = stored_state(ws, &project.name)?;
@@ -473,26 +450,78 @@ pub fn materialize(
         };
         // The workspace cannot take the run's record: the run failed, whatever the stored row
         // says, and nothing more runs (or is cleaned up) until it can.
-        let mut failed = ws.run(&run.id).unwrap_or(run);
-        failed.status = RunStatus::Failure;
-        let left = count - index - 1;
-        failed.error = Some(if left > 0 {
-            format!("{error}; the {left} partition(s) after this one were not run")
-        } else {
-            error
-        });
-        failed.ended_at.get_or_insert_with(now);
         summaries.push(RunSummary {
-            run: failed,
+            run: unrecorded_failure(ws, run, error, count - index - 1),
             events: recorded.events,
         });
         return Ok(summaries);
     }
-    // Retention: old files go once the run is recorded. A failed clean-up never fails the run.
+    clean_up_after_runs(ws, &project.name);
+    Ok(summaries)
+}
+
+/// The steps `request` selects, once the project has no errors and each requested partition
+/// is one the steps know.
+fn checked_steps(
+    project: &Project,
+    request: &MaterializeRequest,
+) -> Result<Vec<AssetKey>, AppError> {
+    let diagnostics = crate::model::validate(project);
+    if let Some(first) = diagnostics.iter().find(|d| d.is_error()) {
+        return Err(AppError::BadRequest(format!(
+            "the project has errors; fix them first: {first}"
+        )));
+    }
+    let steps = resolve_selection(project, &request.selection)?;
+    for key in request.partitions.iter().flatten() {
+        check_partition(project, &steps, key)?;
+    }
+    Ok(steps)
+}
+
+/// The record of a local run of `request` on one partition, before it starts.
+fn queued_run(
+    project: &Project,
+    request: &MaterializeRequest,
+    partition: Option<String>,
+) -> RunRecord {
+    RunRecord {
+        id: new_run_id(),
+        project: project.name.clone(),
+        selection: request.selection.clone(),
+        partition,
+        target: "local".to_owned(),
+        status: RunStatus::Queued,
+        trigger: request.trigger.clone(),
+        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        started_at: None,
+        ended_at: None,
+        error: None,
+        allow_failed_upstream: request.allow_failed_upstream,
+        checks_only: request.checks_only,
+    }
+}
+
+/// A run whose record the workspace could not take: failed with `error`, saying how many
+/// partitions after it (`left`) were not run.
+fn unrecorded_failure(ws: &Workspace, run: RunRecord, error: String, left: usize) -> RunRecord {
+    let mut failed = ws.run(&run.id).unwrap_or(run);
+    failed.status = RunStatus::Failure;
+    failed.error = Some(if left > 0 {
+        format!("{error}; the {left} partition(s) after this one were not run")
+    } else {
+        error
+    });
+    failed.ended_at.get_or_insert_with(now);
+    failed
+}
+
+/// Retention: old files go once the runs are recorded. A failed clean-up never fails a run.
+fn clean_up_after_runs(ws: &mut Workspace, project: &str) {
     match keep_materializations() {
-        Ok(Some(keep)) => match clean_up_materializations(ws, &project.name, keep, false) {
+        Ok(Some(keep)) => match clean_up_materializations(ws, project, keep, false) {
             Ok(r) if !r.removed.is_empty() => tracing::info!(
-                project = %project.name,
+                project = %project,
                 files = r.removed.len(),
                 bytes = r.bytes,
                 keep,
@@ -500,13 +529,12 @@ pub fn materialize(
             ),
             Ok(_) => {}
             Err(e) => {
-                tracing::warn!(project = %project.name, "cleaning up old materializations failed: {e}");
+                tracing::warn!(project = %project, "cleaning up old materializations failed: {e}");
             }
         },
         Ok(None) => {}
         Err(e) => tracing::warn!("{e}"),
     }
-    Ok(summaries)
 }
 
 /// The latest materialization of each asset and partition of a project, and the latest
@@ -678,35 +706,7 @@ fn execute_recorded(
         failed: None,
         said_waiting: false,
     };
-    let mut finish: Option<RunEvent> = None;
-    let mut heartbeat = Instant::now();
-    loop {
-        if cancel.load(Ordering::Relaxed) || rec.failed.is_some() {
-            stop.store(true, Ordering::Relaxed);
-        }
-        if heartbeat.elapsed() >= super::liveness::HEARTBEAT_EVERY && rec.failed.is_none() {
-            heartbeat = Instant::now();
-            if let Err(e) = rec.ws.heartbeat_run(&run_id) {
-                tracing::debug!(run = %run_id, error = %e, "no heartbeat this time");
-            }
-        }
-        match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok((at, event)) => {
-                let last = matches!(event, RunEvent::RunFinished { .. });
-                if last {
-                    finish = Some(event.clone());
-                } else {
-                    on_event(&run_id, &event);
-                }
-                rec.pending.push((at, event));
-                if last || rec.pending.len() >= 64 {
-                    rec.flush();
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => rec.flush(),
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        }
-    }
+    let finish = rec.record_until_done(&rx, cancel, &stop, on_event);
     rec.flush_all();
     if worker.join().is_err() {
         rec.ws
@@ -726,6 +726,47 @@ fn execute_recorded(
 }
 
 impl Recorder<'_> {
+    /// Stores and forwards the run's events until the engine's thread hangs up, beating the
+    /// run's heartbeat and raising `stop` on a cancel or once recording gave up. Returns the
+    /// run's last event (`RunFinished`), which is stored but not forwarded yet.
+    fn record_until_done(
+        &mut self,
+        rx: &mpsc::Receiver<(String, RunEvent)>,
+        cancel: &AtomicBool,
+        stop: &AtomicBool,
+        on_event: &mut dyn FnMut(&RunId, &RunEvent),
+    ) -> Option<RunEvent> {
+        let mut finish: Option<RunEvent> = None;
+        let mut heartbeat = Instant::now();
+        loop {
+            if cancel.load(Ordering::Relaxed) || self.failed.is_some() {
+                stop.store(true, Ordering::Relaxed);
+            }
+            if heartbeat.elapsed() >= super::liveness::HEARTBEAT_EVERY && self.failed.is_none() {
+                heartbeat = Instant::now();
+                if let Err(e) = self.ws.heartbeat_run(&self.run_id) {
+                    tracing::debug!(run = %self.run_id, error = %e, "no heartbeat this time");
+                }
+            }
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok((at, event)) => {
+                    let last = matches!(event, RunEvent::RunFinished { .. });
+                    if last {
+                        finish = Some(event.clone());
+                    } else {
+                        on_event(&self.run_id, &event);
+                    }
+                    self.pending.push((at, event));
+                    if last || self.pending.len() >= 64 {
+                        self.flush();
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => self.flush(),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return finish,
+            }
+        }
+    }
+
     /// Recording gave up: removes what the run wrote that no stored row names, tries once to
     /// store the failure itself, and says so.
     fn give_up(

@@ -236,51 +236,16 @@ impl<'w> Driver<'w> {
                 StepStatus::Failure | StepStatus::Canceled | StepStatus::Skipped
             )
         });
-        let Some(mut s) = steps.into_iter().find(|s| !s.status.is_finished()) else {
+        let Some(s) = steps.into_iter().find(|s| !s.status.is_finished()) else {
             return self.finish(on_event);
         };
         if failed_before {
-            s.status = StepStatus::Skipped;
-            s.error = Some("an earlier step did not succeed".to_owned());
-            s.ended_at = Some(now());
-            self.ws.save_remote_step(&self.run_id, &s)?;
-            for asset in s.assets.clone() {
-                self.emit(
-                    &[RunEvent::StepFinished {
-                        asset,
-                        partition: s.partitions.first().cloned(),
-                        outcome: crate::model::StepOutcome::Skipped {
-                            reason: format!(
-                                "step {} was skipped: an earlier step did not succeed",
-                                s.step_id
-                            ),
-                        },
-                        duration_ms: 0,
-                    }],
-                    on_event,
-                )?;
-            }
+            self.skip(s, on_event)?;
             return Ok(false);
         }
         match s.status {
             StepStatus::Pending => self.start(s, on_event)?,
-            StepStatus::Submitting => {
-                let spec = self.spec(&s);
-                let found = self.launcher(s.tier)?.find_submitted(&spec)?;
-                match found {
-                    Some(id) => {
-                        s.remote_id = Some(id.clone());
-                        s.status = StepStatus::Submitted;
-                        self.ws.save_remote_step(&self.run_id, &s)?;
-                        self.log(
-                            LogLevel::Info,
-                            format!("step {}: found {id} submitted before a restart", s.step_id),
-                            on_event,
-                        )?;
-                    }
-                    None => self.start(s, on_event)?,
-                }
-            }
+            StepStatus::Submitting => self.resume_submitting(s, on_event)?,
             // A local step runs inside one call of `start`: found still submitted, the process
             // that ran it stopped before it ended.
             StepStatus::Submitted if s.tier == ComputeTier::Local => {
@@ -290,6 +255,60 @@ impl<'w> Driver<'w> {
             _ => {}
         }
         Ok(false)
+    }
+
+    /// Skips a step because an earlier one did not succeed, saying so for each of its assets.
+    fn skip(
+        &mut self,
+        mut s: RemoteStepRow,
+        on_event: &mut dyn FnMut(&RunId, &RunEvent),
+    ) -> Result<(), AppError> {
+        s.status = StepStatus::Skipped;
+        s.error = Some("an earlier step did not succeed".to_owned());
+        s.ended_at = Some(now());
+        self.ws.save_remote_step(&self.run_id, &s)?;
+        for asset in s.assets.clone() {
+            self.emit(
+                &[RunEvent::StepFinished {
+                    asset,
+                    partition: s.partitions.first().cloned(),
+                    outcome: crate::model::StepOutcome::Skipped {
+                        reason: format!(
+                            "step {} was skipped: an earlier step did not succeed",
+                            s.step_id
+                        ),
+                    },
+                    duration_ms: 0,
+                }],
+                on_event,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// A step left half-submitted (by a restart): adopts the remote job when the launcher finds
+    /// it was submitted after all, and submits it otherwise.
+    fn resume_submitting(
+        &mut self,
+        mut s: RemoteStepRow,
+        on_event: &mut dyn FnMut(&RunId, &RunEvent),
+    ) -> Result<(), AppError> {
+        let spec = self.spec(&s);
+        let found = self.launcher(s.tier)?.find_submitted(&spec)?;
+        match found {
+            Some(id) => {
+                s.remote_id = Some(id.clone());
+                s.status = StepStatus::Submitted;
+                self.ws.save_remote_step(&self.run_id, &s)?;
+                self.log(
+                    LogLevel::Info,
+                    format!("step {}: found {id} submitted before a restart", s.step_id),
+                    on_event,
+                )?;
+            }
+            None => self.start(s, on_event)?,
+        }
+        Ok(())
     }
 
     pub(super) fn finish(

@@ -10,8 +10,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::driver::Driver;
 use super::{
-    LEASE_SECS, RemoteRunView, RemoteStepRow, StepStatus, SubmitRequest, connect, cost_partition,
-    driver_id, launcher_for, now, plan_remote, poll_interval,
+    LEASE_SECS, PlannedRemoteStep, RemoteRunView, RemoteStepRow, StepStatus, SubmitRequest,
+    connect, cost_partition, driver_id, launcher_for, now, plan_remote, poll_interval,
 };
 use crate::app::AppError;
 use crate::compute::aws::{self, Aws, setup::SetupCheck};
@@ -63,53 +63,8 @@ fn submit_with(
             launcher_for(&aws, project, s.tier)?;
         }
     }
-    let tiers: BTreeSet<&str> = planned.iter().map(|s| s.tier.as_str()).collect();
-    let run = RunRecord {
-        id: crate::app::run::new_run_id(),
-        project: project.name.clone(),
-        selection: request.selection.clone(),
-        partition: match request.partitions.as_slice() {
-            [one] => Some(one.clone()),
-            [first, .., last] => Some(format!("{first}..{last}")),
-            [] => None,
-        },
-        target: format!("aws:{}", tiers.into_iter().collect::<Vec<_>>().join("+")),
-        status: RunStatus::Queued,
-        trigger: request.trigger.clone(),
-        created_at: now(),
-        started_at: None,
-        ended_at: None,
-        error: None,
-        allow_failed_upstream: false,
-        checks_only: false,
-    };
-    let steps: Vec<RemoteStepRow> = planned
-        .iter()
-        .enumerate()
-        .map(|(i, s)| RemoteStepRow {
-            position: i as u32,
-            step_id: format!("s{}-{}", i + 1, s.tier),
-            tier: s.tier,
-            tier_reason: s.reason.clone(),
-            assets: s.assets.clone(),
-            partitions: s.partitions.clone(),
-            vcpu: s.vcpu,
-            memory_mb: s.memory_mb,
-            spot: s.spot,
-            timeout_secs: s.timeout_secs,
-            status: StepStatus::Pending,
-            remote_id: None,
-            plan_uri: None,
-            result_uri: None,
-            remote_status: None,
-            exit_code: None,
-            stop_reason: None,
-            submitted_at: None,
-            ended_at: None,
-            duration_secs: None,
-            error: None,
-        })
-        .collect();
+    let run = queued_remote_run(project, request, &planned);
+    let steps = pending_steps(&planned);
     let request_json = serde_json::to_string(request)
         .map_err(|e| AppError::BadRequest(format!("cannot encode the request: {e}")))?;
     ws.create_remote_run(&run, &aws.resource, &request_json, &steps)?;
@@ -135,6 +90,66 @@ fn submit_with(
     };
     driver.drive(detach, None, on_event)?;
     Ok(run.id)
+}
+
+/// The record of a remote run of `request`, before anything is submitted; its target names
+/// the tiers its steps run on (`aws:lambda+fargate`).
+fn queued_remote_run(
+    project: &Project,
+    request: &SubmitRequest,
+    planned: &[PlannedRemoteStep],
+) -> RunRecord {
+    let tiers: BTreeSet<&str> = planned.iter().map(|s| s.tier.as_str()).collect();
+    RunRecord {
+        id: crate::app::run::new_run_id(),
+        project: project.name.clone(),
+        selection: request.selection.clone(),
+        partition: match request.partitions.as_slice() {
+            [one] => Some(one.clone()),
+            [first, .., last] => Some(format!("{first}..{last}")),
+            [] => None,
+        },
+        target: format!("aws:{}", tiers.into_iter().collect::<Vec<_>>().join("+")),
+        status: RunStatus::Queued,
+        trigger: request.trigger.clone(),
+        created_at: now(),
+        started_at: None,
+        ended_at: None,
+        error: None,
+        allow_failed_upstream: false,
+        checks_only: false,
+    }
+}
+
+/// The rows of the planned steps, none of them started.
+fn pending_steps(planned: &[PlannedRemoteStep]) -> Vec<RemoteStepRow> {
+    planned
+        .iter()
+        .enumerate()
+        .map(|(i, s)| RemoteStepRow {
+            position: i as u32,
+            step_id: format!("s{}-{}", i + 1, s.tier),
+            tier: s.tier,
+            tier_reason: s.reason.clone(),
+            assets: s.assets.clone(),
+            partitions: s.partitions.clone(),
+            vcpu: s.vcpu,
+            memory_mb: s.memory_mb,
+            spot: s.spot,
+            timeout_secs: s.timeout_secs,
+            status: StepStatus::Pending,
+            remote_id: None,
+            plan_uri: None,
+            result_uri: None,
+            remote_status: None,
+            exit_code: None,
+            stop_reason: None,
+            submitted_at: None,
+            ended_at: None,
+            duration_secs: None,
+            error: None,
+        })
+        .collect()
 }
 
 /// Drives a run to its end from wherever it is (after a crash, or a detached submit).

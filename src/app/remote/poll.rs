@@ -361,32 +361,10 @@ impl Driver<'_> {
                 .and_then(|a| a.compute.node_type.clone())
         });
         let children = results.len() as f64;
-        let mut own: BTreeMap<&AssetKey, f64> = BTreeMap::new();
-        let mut total = 0.0;
-        for r in results {
-            total += r.duration_secs;
-            for e in &r.events {
-                if let RunEvent::StepFinished {
-                    asset, duration_ms, ..
-                } = e
-                {
-                    *own.entry(asset).or_default() += *duration_ms as f64 / 1000.0;
-                }
-            }
-        }
+        let (own, total) = asset_seconds(results);
         let measured: f64 = own.values().sum();
         let rest = (total - measured).max(0.0) / s.assets.len() as f64;
-        // Actuals sit beside the estimate, under the run's cost partition: a step that ran part
-        // of a backfill (one partition on a tier without arrays) adds its share to it.
-        let run_partitions = self
-            .ws
-            .remote_run(&self.run_id)?
-            .and_then(|r| serde_json::from_str::<SubmitRequest>(&r.request).ok())
-            .map(|r| r.partitions);
-        let (partition, accumulate) = match &run_partitions {
-            Some(run) if *run != s.partitions => (cost_partition(run).map(str::to_owned), true),
-            _ => (cost_partition(&s.partitions).map(str::to_owned), false),
-        };
+        let (partition, accumulate) = self.actuals_partition(s)?;
         let mut priced = 0.0;
         let mut missing = None;
         for key in &s.assets {
@@ -431,6 +409,40 @@ impl Driver<'_> {
         };
         self.log(LogLevel::Info, text, on_event)
     }
+
+    /// The cost partition a step's actuals go under, and whether they add to what is there.
+    /// Actuals sit beside the estimate, under the run's cost partition: a step that ran part of
+    /// a backfill (one partition on a tier without arrays) adds its share to it.
+    fn actuals_partition(&self, s: &RemoteStepRow) -> Result<(Option<String>, bool), AppError> {
+        let run_partitions = self
+            .ws
+            .remote_run(&self.run_id)?
+            .and_then(|r| serde_json::from_str::<SubmitRequest>(&r.request).ok())
+            .map(|r| r.partitions);
+        Ok(match &run_partitions {
+            Some(run) if *run != s.partitions => (cost_partition(run).map(str::to_owned), true),
+            _ => (cost_partition(&s.partitions).map(str::to_owned), false),
+        })
+    }
+}
+
+/// Each asset's own seconds in a step's results (its `StepFinished` events), and the results'
+/// seconds in all.
+fn asset_seconds(results: &[StepResult]) -> (BTreeMap<&AssetKey, f64>, f64) {
+    let mut own: BTreeMap<&AssetKey, f64> = BTreeMap::new();
+    let mut total = 0.0;
+    for r in results {
+        total += r.duration_secs;
+        for e in &r.events {
+            if let RunEvent::StepFinished {
+                asset, duration_ms, ..
+            } = e
+            {
+                *own.entry(asset).or_default() += *duration_ms as f64 / 1000.0;
+            }
+        }
+    }
+    (own, total)
 }
 
 /// The first thing that went wrong in a runner's result, in words.
