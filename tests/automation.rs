@@ -1,7 +1,7 @@
 //! Schedules and sensors through the `medallion` binary, with the clock injected by
 //! `daemon --once --now`: a cron across a DST change in Berlin, catch-up after a gap, run keys
 //! that stay exactly-once across a daemon restart, the lease between two daemons, the files and
-//! asset_materialized sensors, and (with peers) an S3 sensor against the moto server. Every
+//! `asset_materialized` sensors, and (with peers) an S3 sensor against the moto server. Every
 //! daemon pass is its own process, so each one is also a restart.
 
 #![allow(clippy::unwrap_used, clippy::expect_used)]
@@ -76,7 +76,7 @@ fn pass(ws: &Path, project: &str, now: &str) -> serde_json::Value {
     json(&out)
 }
 
-/// Ticks of a project, oldest first, as (name, tick_at, outcome, reason).
+/// Ticks of a project, oldest first, as (name, `tick_at`, outcome, reason).
 fn ticks(ws: &Path, project: &str) -> Vec<(String, String, String, String)> {
     let out = medallion(
         ws,
@@ -340,7 +340,7 @@ fn a_second_daemon_waits_for_the_lease_and_sigterm_gives_it_back() {
         .spawn()
         .unwrap();
     // Wait until the first daemon holds the lease.
-    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+    let deadline = std::time::Instant::now() + std::time::Duration::from_mins(1);
     loop {
         let v = json(ok(&medallion(&ws, &["ticks", "lease", "--format", "json"])));
         if v["lease"]["holder"]

@@ -171,7 +171,10 @@ fn exit_code(ws: &Workspace, reports: &[PassReport]) -> u8 {
         || ticks
             .filter(|t| t.outcome == TickOutcome::Requested)
             .filter_map(|t| t.run_id.as_deref())
-            .any(|id| ws.run(id).is_ok_and(|r| r.status == RunStatus::Failure));
+            .any(|id| {
+                ws.run(&crate::model::RunId::new(id))
+                    .is_ok_and(|r| r.status == RunStatus::Failure)
+            });
     if bad { EXIT_FAILED } else { EXIT_OK }
 }
 
@@ -244,7 +247,7 @@ pub fn ticks(
         #[derive(serde::Serialize)]
         struct Out<'a> {
             project: &'a str,
-            lease: Option<crate::store::Lease>,
+            lease: Option<automation::Lease>,
             automations: Vec<automation::AutomationStatus>,
             ticks: Vec<crate::model::Tick>,
         }

@@ -19,6 +19,7 @@ use serde::Serialize;
 
 use super::AppError;
 use crate::model::{AutomationKind, Tick};
+pub use crate::store::Lease;
 use crate::store::{StoredProject, Workspace};
 pub use lease::{LEASE_TTL_SECS, LeaseKeeper, holder_id};
 

@@ -11,7 +11,7 @@ use super::{Ctx, stamp};
 use crate::app::AppError;
 use crate::app::remote::SubmitRequest;
 use crate::app::run::MaterializeRequest;
-use crate::model::{AutomationKind, RunStatus, RunTarget, TickOutcome};
+use crate::model::{AutomationKind, RunId, RunStatus, RunTarget, TickOutcome};
 use crate::store::{NewTick, RequestOutcome};
 
 /// One run an automation asks for.
@@ -35,7 +35,7 @@ fn trigger(kind: AutomationKind, name: &str) -> String {
 
 /// Reserves the request's run key and starts its run; writes the tick either way.
 pub(super) fn request(ctx: &mut Ctx<'_>, r: &Request<'_>) -> Result<(), AppError> {
-    let run_id = crate::app::run::new_run_id();
+    let run_id = crate::app::run::new_run_id().into_string();
     let project = ctx.project().to_owned();
     let partition = r
         .partition
@@ -164,7 +164,7 @@ fn launch(
                 ctx.ws,
                 ctx.stored,
                 &request,
-                run_id.to_owned(),
+                RunId::new(run_id),
                 &mut |_, _| {},
                 &cancel,
             )
@@ -190,7 +190,7 @@ fn launch(
                 ctx.ws,
                 ctx.stored,
                 &request,
-                run_id.to_owned(),
+                RunId::new(run_id),
                 true,
                 &mut |_, _| {},
             )
@@ -198,7 +198,7 @@ fn launch(
         }
     };
     // The run exists once `create_run` ran; an error before that means it never started.
-    let recorded = ctx.ws.run(run_id).is_ok();
+    let recorded = ctx.ws.run(&RunId::new(run_id)).is_ok();
     match result {
         Err(e) if !recorded => ctx.ws.finish_request(run_id, Some(&e.to_string()))?,
         _ => ctx.ws.finish_request(run_id, None)?,

@@ -54,7 +54,10 @@ impl Studio {
     /// schedules or sensors is open (the pass evaluates nothing when a daemon holds the lease).
     pub(crate) fn automation_clock(&mut self, ctx: &egui::Context) {
         let p = self.project();
-        if !self.workspace.has_project || (p.schedules.is_empty() && p.sensors.is_empty()) {
+        if !self.backend.has_workspace()
+            || !self.workspace.has_project
+            || (p.schedules.is_empty() && p.sensors.is_empty())
+        {
             return;
         }
         let due = self
@@ -126,7 +129,9 @@ pub fn automation_ui(ctx: &egui::Context, studio: &mut Studio) {
         }
         Some(Action::Evaluate(only)) => studio.evaluate_automation(only),
         Some(Action::OpenRun(run_id)) => {
-            studio.send_job(JobRequest::OpenRun { run_id });
+            studio.send_job(JobRequest::OpenRun {
+                run_id: crate::model::RunId::new(run_id),
+            });
         }
         None => {}
     }
