@@ -14,6 +14,7 @@ mod support;
 mod architecture;
 mod bad_input;
 mod cli;
+mod diff;
 mod eks;
 mod engine;
 mod memory;

@@ -4,6 +4,7 @@
 
 pub mod backend;
 pub mod connections;
+pub mod diff;
 pub mod jobs;
 pub mod liveness;
 pub mod plan;
@@ -79,6 +80,9 @@ pub enum AppError {
     BadRequest(String),
     #[error(transparent)]
     Engine(#[from] crate::engine::EngineError),
+    /// A data diff that cannot be made as asked (`medallion diff`).
+    #[error(transparent)]
+    Diff(#[from] diff::DiffRefusal),
     #[error("{0}")]
     Secret(String),
     /// A call at the compute boundary (AWS, a cluster, a source) failed; its kind decides.
