@@ -72,7 +72,7 @@ fn describe(d: &AssetDiff) -> String {
         .map(|p| format!(" [{p}]"))
         .unwrap_or_default();
     let key = if t.key.is_empty() {
-        "whole rows compared".to_owned()
+        "whole rows compared (no --key given and no unique check declared)".to_owned()
     } else {
         format!("matched by {} ({})", t.key.join(", "), d.key_from)
     };
