@@ -343,3 +343,139 @@ fn phase_state(who: &str, status: PodStatus, ran: bool) -> PodState {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn job(partitions: &[&str]) -> JobRef {
+        JobRef {
+            namespace: "data".into(),
+            name: "mdl-x".into(),
+            run_id: "r".into(),
+            step_id: "s".into(),
+            partitions: partitions.iter().map(|p| (*p).to_owned()).collect(),
+            completions: partitions.len().max(1),
+        }
+    }
+
+    fn pod(index: usize, status: &serde_json::Value) -> Pod {
+        serde_json::from_value(serde_json::json!({
+            "metadata": {"name": format!("mdl-x-{index}-abcde"),
+                "annotations": {COMPLETION_INDEX_ANNOTATION: index.to_string()}},
+            "spec": {"containers": [{"name": "main", "image": "img:1",
+                "resources": {"requests": {"cpu": "500m", "memory": "1Gi"},
+                              "limits": {"memory": "1Gi"}}}]},
+            "status": status,
+        }))
+        .unwrap()
+    }
+
+    fn container(state: &serde_json::Value) -> serde_json::Value {
+        serde_json::json!([{"name": "main", "image": "img:1", "imageID": "", "ready": false,
+            "restartCount": 0, "state": state}])
+    }
+
+    fn failed(p: &Pod, j: &JobRef) -> String {
+        match pod_state(p, j) {
+            PodState::Failed { message, .. } => message,
+            other => panic!("not failed: {other:?}"),
+        }
+    }
+
+    #[test]
+    fn pod_failures_read_as_one_sentence() {
+        let j = job(&["2024-01-01", "2024-01-02"]);
+        let oom = pod(
+            1,
+            &serde_json::json!({"phase": "Failed", "containerStatuses": container(
+                &serde_json::json!({"terminated": {"exitCode": 137, "reason": "OOMKilled"}}))}),
+        );
+        assert_eq!(
+            failed(&oom, &j),
+            "pod mdl-x-1-abcde (partition 2024-01-02) was OOMKilled: the runner needed more memory than its 1Gi limit; raise memory_mb on the asset"
+        );
+        let exit = pod(
+            0,
+            &serde_json::json!({"phase": "Failed", "containerStatuses": container(
+                &serde_json::json!({"terminated": {"exitCode": 3, "reason": "Error"}}))}),
+        );
+        assert_eq!(
+            failed(&exit, &j),
+            "pod mdl-x-0-abcde (partition 2024-01-01) failed: the runner exited with code 3"
+        );
+        let evicted = pod(
+            0,
+            &serde_json::json!({"phase": "Failed", "reason": "Evicted",
+                "message": "The node was low on resource: ephemeral-storage."}),
+        );
+        assert_eq!(
+            failed(&evicted, &j),
+            "pod mdl-x-0-abcde (partition 2024-01-01) was evicted from its node: The node was low on resource: ephemeral-storage."
+        );
+        let pull = pod(
+            0,
+            &serde_json::json!({"phase": "Pending", "containerStatuses": container(
+                &serde_json::json!({"waiting": {"reason": "ImagePullBackOff",
+                    "message": "Back-off pulling image \"img:1\""}}))}),
+        );
+        assert!(failed(&pull, &j).contains("cannot pull its image `img:1` (ImagePullBackOff)"));
+        let first_pull = pod(
+            0,
+            &serde_json::json!({"phase": "Pending", "containerStatuses": container(
+                &serde_json::json!({"waiting": {"reason": "ErrImagePull",
+                    "message": "failed to pull and unpack image \"img:1\": not found"}}))}),
+        );
+        assert!(
+            failed(&first_pull, &j).contains("cannot pull its image `img:1` (ErrImagePull)"),
+            "{}",
+            failed(&first_pull, &j)
+        );
+        assert!(matches!(
+            pod_state(&first_pull, &j),
+            PodState::Failed { ran: false, .. }
+        ));
+        let secret = pod(
+            0,
+            &serde_json::json!({"phase": "Pending", "containerStatuses": container(
+                &serde_json::json!({"waiting": {"reason": "CreateContainerConfigError",
+                    "message": "secret \"aws\" not found"}}))}),
+        );
+        assert!(failed(&secret, &j).contains(
+            "cannot start its container (CreateContainerConfigError): secret \"aws\" not found"
+        ));
+    }
+
+    #[test]
+    fn pending_running_and_done_pods() {
+        let j = job(&[]);
+        let unschedulable = pod(
+            0,
+            &serde_json::json!({"phase": "Pending", "conditions": [{"type": "PodScheduled",
+                "status": "False", "reason": "Unschedulable",
+                "message": "0/3 nodes are available: 3 Insufficient memory."}]}),
+        );
+        assert_eq!(
+            pod_state(&unschedulable, &j),
+            PodState::Pending {
+                note: Some(
+                    "pod mdl-x-0-abcde is waiting for a node: 0/3 nodes are available: 3 Insufficient memory."
+                        .into()
+                )
+            }
+        );
+        let running = pod(
+            0,
+            &serde_json::json!({"phase": "Running", "containerStatuses": container(
+                &serde_json::json!({"running": {"startedAt": "2026-01-01T00:00:00Z"}}))}),
+        );
+        assert_eq!(pod_state(&running, &j), PodState::Running);
+        let done = pod(
+            0,
+            &serde_json::json!({"phase": "Succeeded", "containerStatuses": container(
+                &serde_json::json!({"terminated": {"exitCode": 0, "reason": "Completed"}}))}),
+        );
+        assert_eq!(pod_state(&done, &j), PodState::Succeeded);
+        assert_eq!(pod_index(&pod(7, &serde_json::json!({}))), 7);
+    }
+}
