@@ -1001,12 +1001,12 @@ fn a_long_lambda_step_is_invoked_asynchronously_and_its_result_polled() {
     assert_eq!(rows, vec![3, 1]);
     // The step's lines were tailed from the function's log group while it ran: a log
     // position was stored with them.
-    let run_id = report["run_id"].as_str().unwrap();
+    let run_id = medallion::model::RunId::from(report["run_id"].as_str().unwrap());
     let w = medallion::app::open_workspace(&ws).unwrap();
-    let log = w.remote_child_log(run_id, 0, 0).unwrap();
+    let log = w.remote_child_log(&run_id, 0, 0).unwrap();
     assert!(log.log_position.is_some(), "{log:?}");
     assert!(log.done);
-    let events = medallion::app::remote::events(&w, run_id).unwrap();
+    let events = medallion::app::remote::events(&w, &run_id).unwrap();
     let materializations = events
         .iter()
         .filter(|e| matches!(e, medallion::model::RunEvent::Materialization(_)))
@@ -1467,7 +1467,7 @@ fn the_studio_reattaches_to_a_run_left_unfinished_and_finishes_it() {
         ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let run_id = json(&o)["run_id"].as_str().unwrap().to_owned();
+    let run_id = medallion::model::RunId::from(json(&o)["run_id"].as_str().unwrap());
     executor
         .hold
         .store(false, std::sync::atomic::Ordering::Relaxed);

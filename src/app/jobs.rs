@@ -20,6 +20,7 @@ use super::plan::{self as compute_plan, CostHistory};
 use super::report::{self, RunReport};
 use super::run::{self, AssetHistory, MaterializeRequest};
 use crate::engine::{PlannedStep, Preview};
+use crate::model::RunId;
 use crate::model::{AssetKey, PriceTable, Project, RunEvent, RunRecord};
 use crate::store::{StoredProject, Workspace};
 
@@ -77,7 +78,7 @@ pub enum JobRequest {
     },
     /// A past run, read back whole from the workspace.
     OpenRun {
-        run_id: String,
+        run_id: RunId,
     },
     AssetHistory {
         project: String,
@@ -85,7 +86,7 @@ pub enum JobRequest {
     },
     /// Writes the run's HTML quality report to `path`.
     ExportReport {
-        run_id: String,
+        run_id: RunId,
         path: PathBuf,
     },
     /// A remote run on AWS, followed to its end (events arrive as [`JobEvent::RunEvents`]).
@@ -130,7 +131,7 @@ pub enum JobEvent {
     CostHistory(Result<Box<CostHistory>, String>),
     /// Events of a run in progress, in order.
     RunEvents {
-        run_id: String,
+        run_id: RunId,
         events: Vec<RunEvent>,
     },
     /// A materialize request ended: the runs it recorded, or why it could not run.
@@ -149,7 +150,7 @@ pub enum JobEvent {
     },
     /// The steps of a remote run as they are now (tier, remote id, status, figures).
     RemoteSteps {
-        run_id: String,
+        run_id: RunId,
         steps: Vec<super::remote::RemoteStepRow>,
         /// Estimated and actual cost per asset of the run (`app::plan::run_costs`).
         costs: Vec<crate::store::StepCost>,
@@ -527,7 +528,7 @@ fn list_runs(ws: &mut Workspace, project: &str) -> JobEvent {
 }
 
 /// A past run read back whole, then its remote steps and their costs when it ran on AWS.
-fn open_run(ws: &mut Workspace, run_id: String, emit: &dyn Fn(JobEvent)) {
+fn open_run(ws: &mut Workspace, run_id: RunId, emit: &dyn Fn(JobEvent)) {
     let opened = report::build(ws, &run_id).and_then(|report| {
         let events = ws.run_events(&run_id)?;
         Ok((report, events))
@@ -556,7 +557,7 @@ fn asset_history(ws: &mut Workspace, project: &str, asset: &AssetKey) -> JobEven
     }
 }
 
-fn export_report(ws: &mut Workspace, run_id: &str, path: &Path) -> JobEvent {
+fn export_report(ws: &mut Workspace, run_id: &RunId, path: &Path) -> JobEvent {
     match report::export_html(ws, run_id, path) {
         Ok(path) => JobEvent::ReportExported { path },
         Err(e) => failed(&format!("export the report of run {run_id}"), &e),
@@ -573,13 +574,13 @@ fn materialize_batched(
     notify: &dyn Fn(),
 ) -> Result<Vec<run::RunSummary>, AppError> {
     let mut pending: Vec<RunEvent> = Vec::new();
-    let mut pending_run = String::new();
-    let offer = |pending: &mut Vec<RunEvent>, pending_run: &str| {
+    let mut pending_run = RunId::default();
+    let offer = |pending: &mut Vec<RunEvent>, pending_run: &RunId| {
         if pending.is_empty() {
             return;
         }
         let batch = JobEvent::RunEvents {
-            run_id: pending_run.to_owned(),
+            run_id: pending_run.clone(),
             events: std::mem::take(pending),
         };
         match events.try_send(batch) {
@@ -590,8 +591,8 @@ fn materialize_batched(
         }
     };
     let result = {
-        let mut on_event = |run_id: &str, event: &RunEvent| {
-            if pending_run != run_id {
+        let mut on_event = |run_id: &RunId, event: &RunEvent| {
+            if pending_run != *run_id {
                 // A new run (next partition): hand over the previous run's events first.
                 if !pending.is_empty() {
                     let batch = JobEvent::RunEvents {
@@ -601,7 +602,7 @@ fn materialize_batched(
                     let _ = events.send(batch);
                     notify();
                 }
-                run_id.clone_into(&mut pending_run);
+                pending_run.clone_from(run_id);
             }
             pending.push(event.clone());
             offer(&mut pending, &pending_run);

@@ -20,6 +20,7 @@ pub use crate::compute::planner::{
     AssetPlan, ChosenBy, Confidence, format_bytes, format_duration, tier_name,
 };
 use crate::engine::source;
+use crate::model::RunId;
 use crate::model::pricing::is_addable_price_id;
 use crate::model::{
     AssetDefinition, AssetKey, ComputeTier, PriceOverride, PriceTable, Project, RunEvent,
@@ -261,7 +262,7 @@ pub fn run_cost(ws: &Workspace, shape: &RunShape) -> Result<CostBreakdown, AppEr
 /// Records a plan's estimates against a run (one row per asset and partition).
 pub fn record_estimates(
     ws: &mut Workspace,
-    run_id: &str,
+    run_id: &RunId,
     partition: Option<&str>,
     plans: &[AssetPlan],
 ) -> Result<(), AppError> {
@@ -288,7 +289,7 @@ pub fn record_estimates(
 /// record. This is what remote runs call for every finished step.
 pub fn record_actual_cost(
     ws: &mut Workspace,
-    run_id: &str,
+    run_id: &RunId,
     asset: &AssetKey,
     partition: Option<&str>,
     shape: &RunShape,
@@ -300,7 +301,7 @@ pub fn record_actual_cost(
 /// a step of its own): added to what the step's other parts recorded.
 pub fn add_actual_cost(
     ws: &mut Workspace,
-    run_id: &str,
+    run_id: &RunId,
     asset: &AssetKey,
     partition: Option<&str>,
     shape: &RunShape,
@@ -310,7 +311,7 @@ pub fn add_actual_cost(
 
 fn actual_cost(
     ws: &mut Workspace,
-    run_id: &str,
+    run_id: &RunId,
     asset: &AssetKey,
     partition: Option<&str>,
     shape: &RunShape,
@@ -344,7 +345,7 @@ fn actual_cost(
 }
 
 /// Estimate and actual per step of one run.
-pub fn run_costs(ws: &Workspace, run_id: &str) -> Result<Vec<StepCost>, AppError> {
+pub fn run_costs(ws: &Workspace, run_id: &RunId) -> Result<Vec<StepCost>, AppError> {
     Ok(ws.run_costs(run_id)?)
 }
 
@@ -607,16 +608,16 @@ mod tests {
         ws.create_run(&run).unwrap();
         let report =
             compute_plan(&ws, &stored, "cleaned_customer_data", 1, &BTreeMap::new()).unwrap();
-        record_estimates(&mut ws, "run-1", None, &report.assets).unwrap();
+        record_estimates(&mut ws, &"run-1".into(), None, &report.assets).unwrap();
         let key = AssetKey::new("cleaned_customer_data");
         let shape = RunShape::new(ComputeTier::Fargate, 4.0, 16 * 1024, 1800.0);
-        let actual = record_actual_cost(&mut ws, "run-1", &key, None, &shape).unwrap();
+        let actual = record_actual_cost(&mut ws, &"run-1".into(), &key, None, &shape).unwrap();
         assert_eq!(format!("{:.3}", actual.cost_usd.unwrap()), "0.117");
         let mut eks = RunShape::new(ComputeTier::Eks, 2.0, 8192, 600.0);
         eks.node_type = Some("m6i.xlarge".into());
         let missing = record_actual_cost(
             &mut ws,
-            "run-1",
+            &"run-1".into(),
             &AssetKey::new("daily_revenue"),
             None,
             &eks,
@@ -628,7 +629,7 @@ mod tests {
             Some("ec2.m6i.xlarge.hour")
         );
 
-        let costs = run_costs(&ws, "run-1").unwrap();
+        let costs = run_costs(&ws, &"run-1".into()).unwrap();
         let step = costs.iter().find(|c| c.asset == key).unwrap();
         assert_eq!(step.est_cost_usd, report.assets[0].est_cost_usd);
         assert_eq!(step.actual_duration_secs, Some(1800.0));

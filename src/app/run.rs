@@ -15,7 +15,7 @@ use crate::engine::{self, RunPlan};
 pub use crate::engine::{PlannedStatus, PlannedStep, Preview, PreviewColumn};
 use crate::model::{
     AssetGraph, AssetKey, AssetMaterialization, AssetSelection, CheckRecord, PartitionsDefinition,
-    Project, RunEvent, RunRecord, RunStatus,
+    Project, RunEvent, RunId, RunRecord, RunStatus,
 };
 use crate::store::{StoreError, StoredProject, Workspace};
 
@@ -168,7 +168,7 @@ pub struct CleanupReport {
 pub struct RemovedFile {
     pub asset: AssetKey,
     pub partition: Option<String>,
-    pub run_id: String,
+    pub run_id: RunId,
     pub location: String,
     pub bytes: u64,
 }
@@ -246,7 +246,7 @@ pub fn clean_up_materializations(
 struct StoreFile {
     asset: AssetKey,
     partition_dir: String,
-    run_id: String,
+    run_id: RunId,
     partial: bool,
     path: PathBuf,
 }
@@ -281,7 +281,7 @@ fn store_files(root: &Path) -> Vec<StoreFile> {
                     files.push(StoreFile {
                         asset: AssetKey::new(asset.clone()),
                         partition_dir: partition_dir.clone(),
-                        run_id: run_id.to_owned(),
+                        run_id: run_id.into(),
                         partial,
                         path,
                     });
@@ -302,12 +302,12 @@ fn remove_leftovers(
     root: &Path,
     report: &mut CleanupReport,
 ) -> Result<(), AppError> {
-    let named: std::collections::BTreeSet<(AssetKey, String, String)> = ws
+    let named: std::collections::BTreeSet<(AssetKey, String, RunId)> = ws
         .recorded_materializations(project)?
         .into_iter()
         .map(|(asset, partition, run)| (asset, engine::partition_dir(partition.as_deref()), run))
         .collect();
-    let mut ended: std::collections::BTreeMap<String, bool> = std::collections::BTreeMap::new();
+    let mut ended: std::collections::BTreeMap<RunId, bool> = std::collections::BTreeMap::new();
     for file in store_files(root) {
         if !file.partial
             && named.contains(&(
@@ -369,7 +369,7 @@ pub fn store_dir(ws: &Workspace, project: &str) -> PathBuf {
     base.join("materializations").join(project)
 }
 
-pub(crate) fn new_run_id() -> String {
+pub(crate) fn new_run_id() -> RunId {
     use sha2::{Digest, Sha256};
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -378,11 +378,11 @@ pub(crate) fn new_run_id() -> String {
     h.update(now.timestamp_nanos_opt().unwrap_or_default().to_le_bytes());
     h.update(std::process::id().to_le_bytes());
     h.update(COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
-    format!(
+    RunId::new(format!(
         "{}-{}",
         now.format("%Y%m%dT%H%M%S"),
         engine::hex(&h.finalize()[..3])
-    )
+    ))
 }
 
 /// The selected assets in dependency order.
@@ -400,7 +400,7 @@ pub fn materialize(
     ws: &mut Workspace,
     stored: &StoredProject,
     request: &MaterializeRequest,
-    on_event: &mut dyn FnMut(&str, &RunEvent),
+    on_event: &mut dyn FnMut(&RunId, &RunEvent),
     cancel: &Arc<AtomicBool>,
 ) -> Result<Vec<RunSummary>, AppError> {
     let project = &stored.project;
@@ -586,7 +586,7 @@ struct Recorded {
 /// after that (or any other store error) stores nothing more.
 struct Recorder<'w> {
     ws: &'w mut Workspace,
-    run_id: String,
+    run_id: RunId,
     seq: u64,
     /// Events not stored yet, each with the time it happened.
     pending: Vec<(String, RunEvent)>,
@@ -674,7 +674,7 @@ fn recording_failure(e: &StoreError, waited: Option<Duration>) -> String {
 fn execute_recorded(
     ws: &mut Workspace,
     plan: RunPlan,
-    on_event: &mut dyn FnMut(&str, &RunEvent),
+    on_event: &mut dyn FnMut(&RunId, &RunEvent),
     cancel: &Arc<AtomicBool>,
 ) -> Result<Recorded, AppError> {
     let run_id = plan.run_id.clone();
@@ -734,7 +734,7 @@ impl Recorder<'_> {
         rx: &mpsc::Receiver<(String, RunEvent)>,
         cancel: &AtomicBool,
         stop: &AtomicBool,
-        on_event: &mut dyn FnMut(&str, &RunEvent),
+        on_event: &mut dyn FnMut(&RunId, &RunEvent),
     ) -> Option<RunEvent> {
         let mut finish: Option<RunEvent> = None;
         let mut heartbeat = Instant::now();
@@ -773,7 +773,7 @@ impl Recorder<'_> {
         mut self,
         error: &StoreError,
         store_root: &Path,
-        on_event: &mut dyn FnMut(&str, &RunEvent),
+        on_event: &mut dyn FnMut(&RunId, &RunEvent),
     ) -> Recorded {
         let run_id = self.run_id.clone();
         let waited = self.locked_since.map(|t| t.elapsed());
@@ -821,7 +821,7 @@ impl Recorder<'_> {
 fn remove_unrecorded_files(
     pending: &[(String, RunEvent)],
     store_root: &Path,
-    run_id: &str,
+    run_id: &RunId,
 ) -> (usize, Vec<String>) {
     let (mut removed, mut kept) = (0usize, Vec::new());
     for (_, event) in pending {
@@ -910,7 +910,7 @@ pub fn plan(
     let steps = resolve_selection(project, &request.selection)?;
     let (previous, previous_checks) = stored_state(ws, &project.name)?;
     let plan = RunPlan {
-        run_id: String::new(),
+        run_id: RunId::default(),
         project: project.clone(),
         project_dir: stored
             .source_dir
@@ -966,7 +966,7 @@ pub struct AssetHistory {
     /// Oldest first.
     pub materializations: Vec<crate::model::AssetMaterialization>,
     /// Check evaluations with their run, oldest first.
-    pub checks: Vec<(String, crate::model::AssetCheckResult)>,
+    pub checks: Vec<(RunId, crate::model::AssetCheckResult)>,
     /// The profile recorded with the newest materialization.
     pub latest_profile: Option<crate::model::AssetProfile>,
 }
@@ -980,9 +980,9 @@ pub fn asset_history(
     asset: &AssetKey,
 ) -> Result<AssetHistory, AppError> {
     let materializations = ws.asset_materializations(project, asset)?;
-    let mut run_ids: Vec<&str> = Vec::new();
+    let mut run_ids: Vec<&RunId> = Vec::new();
     for m in materializations.iter().rev() {
-        if !run_ids.contains(&m.run_id.as_str()) {
+        if !run_ids.contains(&&m.run_id) {
             run_ids.push(&m.run_id);
         }
         if run_ids.len() >= HISTORY_RUNS {
@@ -993,7 +993,7 @@ pub fn asset_history(
     for run_id in run_ids.iter().rev() {
         for c in ws.run_check_results(run_id)? {
             if &c.asset == asset {
-                checks.push(((*run_id).to_owned(), c));
+                checks.push(((*run_id).clone(), c));
             }
         }
     }

@@ -16,6 +16,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::app;
+use crate::model::RunId;
 use crate::model::{Diagnostic, DiagnosticSeverity};
 
 /// Exit code: everything succeeded.
@@ -135,7 +136,7 @@ pub enum Command {
     },
     /// Write a run's quality report (profiles, checks, failing samples) as HTML or JSON
     Report {
-        run_id: String,
+        run_id: RunId,
         /// A self-contained HTML file (opens offline)
         #[arg(long, value_name = "FILE", required_unless_present = "json")]
         html: Option<PathBuf>,
@@ -184,7 +185,7 @@ pub enum Command {
         project: String,
         /// Only this run's steps
         #[arg(long, value_name = "RUN_ID")]
-        run: Option<String>,
+        run: Option<RunId>,
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
@@ -397,7 +398,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             project,
             run,
             format,
-        } => plan::costs(&ws()?, &project, run.as_deref(), format),
+        } => plan::costs(&ws()?, &project, run.as_ref(), format),
         Command::Bench { which } => bench::run(&which),
         Command::Remote(command) => remote::run(workspace, command),
     }

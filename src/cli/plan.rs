@@ -11,7 +11,7 @@ use crate::app::plan::{
     RunShape, format_duration, format_memory, format_usd, format_vcpu, tier_name,
 };
 use crate::app::{self, AppError};
-use crate::model::ComputeTier;
+use crate::model::{ComputeTier, RunId};
 
 /// The tiers `cost` prices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -253,7 +253,7 @@ pub fn cost(workspace: &Path, args: &CostArgs) -> anyhow::Result<u8> {
 pub fn costs(
     workspace: &Path,
     project: &str,
-    run: Option<&str>,
+    run: Option<&RunId>,
     format: OutputFormat,
 ) -> anyhow::Result<u8> {
     let mut ws = app::open_workspace(workspace)?;

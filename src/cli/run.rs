@@ -10,6 +10,7 @@ use super::target::resolve_target;
 use super::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, OutputFormat, print_json};
 use crate::app::{self, AppError, run::MaterializeRequest};
 use crate::app::{StoredProject, Workspace};
+use crate::model::RunId;
 use crate::model::{AssetKey, RunEvent, RunStatus, StepOutcome};
 
 /// `medallion materialize`, as given on the command line.
@@ -144,7 +145,7 @@ pub fn materialize(workspace: &Path, args: &MaterializeArgs<'_>) -> anyhow::Resu
     let cancel = Arc::new(AtomicBool::new(false));
     install_ctrl_c(&cancel);
     let progress = Progress::new(args.format, steps.len() * request.partitions.len());
-    let mut on_event = |run_id: &str, e: &RunEvent| progress.on_event(run_id, e);
+    let mut on_event = |run_id: &RunId, e: &RunEvent| progress.on_event(run_id, e);
     let summaries = match app::run::materialize(&mut ws, &stored, &request, &mut on_event, &cancel)
     {
         Ok(s) => s,
@@ -202,7 +203,7 @@ impl Progress {
         }
     }
 
-    fn on_event(&self, run_id: &str, e: &RunEvent) {
+    fn on_event(&self, run_id: &RunId, e: &RunEvent) {
         if let Some(bar) = &self.bar {
             if let RunEvent::StepStarted { asset, .. } = e {
                 bar.set_message(format!("{asset}…"));
@@ -665,7 +666,7 @@ pub fn status(workspace: &Path, target: &str, format: OutputFormat) -> anyhow::R
 /// `medallion report`: a run's report as a self-contained HTML file, JSON, or both.
 pub fn report(
     workspace: &Path,
-    run_id: &str,
+    run_id: &RunId,
     html: Option<&Path>,
     json: Option<&Path>,
 ) -> anyhow::Result<u8> {

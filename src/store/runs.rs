@@ -7,6 +7,7 @@ use std::path::Path;
 use rusqlite::{OptionalExtension, params};
 
 use super::{StoreError, Workspace, classify};
+use crate::model::RunId;
 use crate::model::{
     AssetCheckResult, AssetKey, AssetMaterialization, CheckRecord, CheckSeverity, RunEvent,
     RunRecord, RunStatus,
@@ -15,7 +16,7 @@ use crate::model::{
 type MaterializationRow = (
     String,
     Option<String>,
-    String,
+    RunId,
     String,
     i64,
     i64,
@@ -120,7 +121,7 @@ impl Workspace {
     /// times the events happened.
     pub fn append_run_events(
         &mut self,
-        run_id: &str,
+        run_id: &RunId,
         first_seq: u64,
         events: &[RunEvent],
     ) -> Result<(), StoreError> {
@@ -134,7 +135,7 @@ impl Workspace {
     /// batch of events reached the workspace.
     pub fn append_stamped_run_events(
         &mut self,
-        run_id: &str,
+        run_id: &RunId,
         first_seq: u64,
         events: &[(&str, &RunEvent)],
     ) -> Result<(), StoreError> {
@@ -152,7 +153,7 @@ impl Workspace {
     /// Sets a run's status directly (e.g. a run found unfinished after a crash).
     pub fn set_run_status(
         &mut self,
-        run_id: &str,
+        run_id: &RunId,
         status: RunStatus,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
@@ -190,7 +191,7 @@ impl Workspace {
         rows.into_iter().collect()
     }
 
-    pub fn run(&self, id: &str) -> Result<RunRecord, StoreError> {
+    pub fn run(&self, id: &RunId) -> Result<RunRecord, StoreError> {
         let path = &self.path;
         self.conn
             .query_row(
@@ -202,11 +203,11 @@ impl Workspace {
             )
             .optional()
             .map_err(|e| classify(path, "load run", e))?
-            .ok_or_else(|| StoreError::NoSuchRun { id: id.to_owned() })?
+            .ok_or_else(|| StoreError::NoSuchRun { id: id.clone() })?
     }
 
     /// A run's events in order.
-    pub fn run_events(&self, id: &str) -> Result<Vec<RunEvent>, StoreError> {
+    pub fn run_events(&self, id: &RunId) -> Result<Vec<RunEvent>, StoreError> {
         let path = &self.path;
         let mut stmt = self
             .conn
@@ -229,7 +230,7 @@ impl Workspace {
     /// number: a follower reads only what is new.
     pub fn run_events_after(
         &self,
-        id: &str,
+        id: &RunId,
         after: Option<i64>,
     ) -> Result<Vec<(i64, RunEvent)>, StoreError> {
         let path = &self.path;
@@ -353,7 +354,7 @@ impl Workspace {
     }
 
     /// Check evaluations of one run.
-    pub fn run_check_results(&self, run_id: &str) -> Result<Vec<AssetCheckResult>, StoreError> {
+    pub fn run_check_results(&self, run_id: &RunId) -> Result<Vec<AssetCheckResult>, StoreError> {
         let path = &self.path;
         let mut stmt = self
             .conn
@@ -374,7 +375,7 @@ impl Workspace {
     pub fn latest_step_outcomes(
         &self,
         project: &str,
-    ) -> Result<Vec<(String, String, RunEvent)>, StoreError> {
+    ) -> Result<Vec<(RunId, String, RunEvent)>, StoreError> {
         let path = &self.path;
         let mut stmt = self
             .conn
@@ -387,7 +388,7 @@ impl Workspace {
                      GROUP BY e2.asset_key)",
             )
             .map_err(|e| classify(path, "load step outcomes", e))?;
-        let rows: Vec<(String, String, String)> = stmt
+        let rows: Vec<(RunId, String, String)> = stmt
             .query_map([project], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .and_then(Iterator::collect)
             .map_err(|e| classify(path, "load step outcomes", e))?;
@@ -455,7 +456,7 @@ fn run_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<RunRecord, Sto
 pub(super) fn write_events(
     tx: &rusqlite::Transaction<'_>,
     path: &Path,
-    run_id: &str,
+    run_id: &RunId,
     first_seq: u64,
     events: &[RunEvent],
 ) -> Result<(), StoreError> {
@@ -468,7 +469,7 @@ pub(super) fn write_events(
 pub(super) fn write_stamped_events(
     tx: &rusqlite::Transaction<'_>,
     path: &Path,
-    run_id: &str,
+    run_id: &RunId,
     first_seq: u64,
     events: &[(&str, &RunEvent)],
 ) -> Result<(), StoreError> {

@@ -14,7 +14,7 @@ use crate::app::AppError;
 use crate::compute::error::ErrorKind;
 use crate::compute::launch::{Launcher, RemoteState};
 use crate::compute::protocol::{ParsedLine, StepResult, parse_line};
-use crate::model::{AssetKey, ComputeTier, LogLevel, RunEvent, RunStatus};
+use crate::model::{AssetKey, ComputeTier, LogLevel, RunEvent, RunId, RunStatus};
 
 /// What the results in S3 say so far.
 enum Results {
@@ -32,7 +32,7 @@ impl Driver<'_> {
     pub(super) fn poll(
         &mut self,
         mut s: RemoteStepRow,
-        on_event: &mut dyn FnMut(&str, &RunEvent),
+        on_event: &mut dyn FnMut(&RunId, &RunEvent),
     ) -> Result<(), AppError> {
         let launcher = self.launcher(s.tier)?;
         let Some(id) = s.remote_id.clone() else {
@@ -79,7 +79,7 @@ impl Driver<'_> {
         s: &RemoteStepRow,
         launcher: &dyn Launcher,
         id: &str,
-        on_event: &mut dyn FnMut(&str, &RunEvent),
+        on_event: &mut dyn FnMut(&RunId, &RunEvent),
     ) -> Result<Vec<String>, AppError> {
         let mut last_lines = Vec::new();
         for child in 0..Self::children(s) {
@@ -171,7 +171,7 @@ impl Driver<'_> {
         s: &mut RemoteStepRow,
         launcher: &dyn Launcher,
         id: &str,
-        on_event: &mut dyn FnMut(&str, &RunEvent),
+        on_event: &mut dyn FnMut(&RunId, &RunEvent),
     ) -> Result<Option<RemoteState>, AppError> {
         let state = match launcher.status(id) {
             Ok(state) => {
@@ -227,7 +227,7 @@ impl Driver<'_> {
         mut s: RemoteStepRow,
         state: &RemoteState,
         last_lines: &[String],
-        on_event: &mut dyn FnMut(&str, &RunEvent),
+        on_event: &mut dyn FnMut(&RunId, &RunEvent),
     ) -> Result<(), AppError> {
         let since = s.ended_at.get_or_insert_with(now).clone();
         self.ws.save_remote_step(&self.run_id, &s)?;
@@ -280,7 +280,7 @@ impl Driver<'_> {
         &mut self,
         mut s: RemoteStepRow,
         results: &[StepResult],
-        on_event: &mut dyn FnMut(&str, &RunEvent),
+        on_event: &mut dyn FnMut(&RunId, &RunEvent),
     ) -> Result<(), AppError> {
         for (child, r) in results.iter().enumerate() {
             let mut log = self
@@ -349,7 +349,7 @@ impl Driver<'_> {
         &mut self,
         s: &RemoteStepRow,
         results: &[StepResult],
-        on_event: &mut dyn FnMut(&str, &RunEvent),
+        on_event: &mut dyn FnMut(&RunId, &RunEvent),
     ) -> Result<(), AppError> {
         let tier = s.tier;
         if tier == ComputeTier::Local || results.is_empty() || s.assets.is_empty() {
