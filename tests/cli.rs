@@ -7,7 +7,7 @@
     clippy::many_single_char_names
 )]
 
-mod common;
+use crate::common;
 
 use common::text;
 use std::path::{Path, PathBuf};
