@@ -4,9 +4,7 @@
 //! `asset_materialized` sensors, and (with peers) an S3 sensor against the moto server. Every
 //! daemon pass is its own process, so each one is also a restart.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output, Stdio};

@@ -12,8 +12,7 @@
     clippy::disallowed_methods
 )]
 
-#[path = "support/kube_double.rs"]
-mod kube_double;
+use crate::support::kube_double;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;

@@ -9,7 +9,7 @@
     clippy::disallowed_methods
 )]
 
-mod common;
+use crate::common;
 
 use common::{example, json, text};
 use std::path::{Path, PathBuf};

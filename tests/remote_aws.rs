@@ -10,7 +10,7 @@
     clippy::many_single_char_names
 )]
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -1141,6 +1141,9 @@ fn check_aws_setup_says_precisely_what_is_missing() {
 /// Stores a secret in the OS keyring through the CLI (the tests/run session's keyring).
 fn store_secret(ws: &Path, name: &str, value: &str) {
     use std::io::Write as _;
+    let _guard = crate::common::KEYRING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut child = Command::new(env!("CARGO_BIN_EXE_medallion"))
         .args(["secret", "set", name])
         .env("MEDALLION_WORKSPACE", ws)

@@ -3,6 +3,7 @@
 
 mod automation;
 mod bench;
+mod diff;
 mod plan;
 mod project;
 mod remote;
@@ -92,6 +93,9 @@ pub enum Command {
     /// Evaluate the checks of the selected assets on their stored data, without materializing
     /// (a new or edited check, or a second look); recorded as a run
     Check(run::CheckCommand),
+    /// How an asset's data changed between two materializations (default: its last two): rows
+    /// only in each, changed rows and columns with examples, schema changes
+    Diff(diff::DiffCommand),
     /// Show the first rows of an asset
     Preview {
         /// A stored project's name, or a project directory written as a path (`./NAME`, `dir/NAME`)
@@ -371,6 +375,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Materialize(command) => run::materialize(&ws()?, &command.args()),
         Command::Status { project, format } => run::status(&ws()?, &project, format),
         Command::Check(command) => run::materialize(&ws()?, &command.args()),
+        Command::Diff(command) => diff::diff(&ws()?, &command),
         Command::Preview {
             project,
             asset,

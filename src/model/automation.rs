@@ -12,6 +12,17 @@ use serde::{Deserialize, Serialize};
 
 use super::asset::AssetKey;
 
+/// Why an automation setting cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum AutomationError {
+    #[error("`{0}` is not an IANA time zone name (e.g. UTC, Europe/Berlin, America/New_York)")]
+    TimeZone(String),
+    #[error(transparent)]
+    Cron(#[from] super::validate::CronError),
+    #[error("partition `{0}` is not one of tick_date, previous_day, upstream or key:KEY")]
+    Partition(String),
+}
+
 /// The default minimum interval between two evaluations of a sensor, in seconds.
 pub const DEFAULT_MIN_INTERVAL_SECS: u64 = 30;
 /// The default bound of `catch_up = "each"`.
@@ -88,16 +99,14 @@ impl PartitionChoice {
         }
     }
 
-    pub fn parse(s: &str) -> Result<Self, String> {
+    pub fn parse(s: &str) -> Result<Self, AutomationError> {
         match s {
             "tick_date" => Ok(PartitionChoice::TickDate),
             "previous_day" => Ok(PartitionChoice::PreviousDay),
             "upstream" => Ok(PartitionChoice::Upstream),
             other => match other.strip_prefix("key:") {
                 Some(k) if !k.is_empty() => Ok(PartitionChoice::Key(k.to_owned())),
-                _ => Err(format!(
-                    "partition `{other}` is not one of tick_date, previous_day, upstream or key:KEY"
-                )),
+                _ => Err(AutomationError::Partition(other.to_owned())),
             },
         }
     }
@@ -302,12 +311,9 @@ pub struct Tick {
 }
 
 /// Parses an IANA time zone name.
-pub fn parse_timezone(name: &str) -> Result<Tz, String> {
-    name.parse::<Tz>().map_err(|_| {
-        format!(
-            "`{name}` is not an IANA time zone name (e.g. UTC, Europe/Berlin, America/New_York)"
-        )
-    })
+pub fn parse_timezone(name: &str) -> Result<Tz, AutomationError> {
+    name.parse::<Tz>()
+        .map_err(|_| AutomationError::TimeZone(name.to_owned()))
 }
 
 /// A parsed cron expression in a time zone.
@@ -317,11 +323,15 @@ pub struct CronSchedule {
 }
 
 impl CronSchedule {
-    pub fn new(expr: &str, timezone: &str) -> Result<Self, String> {
+    pub fn new(expr: &str, timezone: &str) -> Result<Self, AutomationError> {
         super::validate::check_cron(expr)?;
-        let cron = croner::Cron::new(expr)
-            .parse()
-            .map_err(|e| format!("invalid cron expression `{expr}`: {e}"))?;
+        let cron =
+            croner::Cron::new(expr)
+                .parse()
+                .map_err(|e| super::validate::CronError::Invalid {
+                    expr: expr.to_owned(),
+                    detail: e.to_string(),
+                })?;
         Ok(Self {
             cron,
             tz: parse_timezone(timezone)?,

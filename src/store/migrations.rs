@@ -244,12 +244,12 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE runs ADD COLUMN checks_only INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX run_events_by_kind ON run_events (kind, asset_key);
     ",
-    // 9: automation — a project's sensors, every tick of a schedule or sensor with its outcome
-    // and reason, sensor and schedule cursors, run keys (unique: a request is made once), the
-    // lease that says which process evaluates a project's automation, and on/off switches.
-    // Keyed by project name, so a re-import keeps cursors and run keys.
+    // 9: automation — every tick of a schedule or sensor with its outcome and reason, schedule
+    // and sensor cursors, run keys (unique: a request is made once), the lease that says which
+    // process evaluates a project's automation, and on/off switches. Keyed by project name, so
+    // a re-import keeps cursors and run keys. (Sensor definitions live beside the schedules in
+    // `projects.schedules`.)
     r"
-    ALTER TABLE projects ADD COLUMN sensors TEXT NOT NULL DEFAULT '[]';
     CREATE TABLE automation_ticks (
         id           INTEGER PRIMARY KEY,
         project      TEXT NOT NULL,

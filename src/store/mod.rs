@@ -552,6 +552,30 @@ impl Workspace {
     }
 }
 
+/// The `schedules` column: the schedules as a JSON array (what every build reads) or, when the
+/// project has sensors, `{"schedules": [...], "sensors": [...]}` — so saving needs no column
+/// that older workspace versions lack.
+#[derive(serde::Serialize, serde::Deserialize)]
+#[serde(untagged)]
+enum AutomationColumn {
+    Schedules(Vec<ScheduleDefinition>),
+    Both {
+        schedules: Vec<ScheduleDefinition>,
+        sensors: Vec<SensorDefinition>,
+    },
+}
+
+fn automation_json(project: &Project) -> String {
+    if project.sensors.is_empty() {
+        json(&project.schedules)
+    } else {
+        json(&AutomationColumn::Both {
+            schedules: project.schedules.clone(),
+            sensors: project.sensors.clone(),
+        })
+    }
+}
+
 fn json<T: serde::Serialize>(value: &T) -> String {
     // Serializing plain model values to JSON cannot fail (no maps with non-string keys).
     serde_json::to_string(value).unwrap_or_else(|e| format!("\"<unserializable: {e}>\""))
@@ -597,9 +621,8 @@ fn write_project(
         Some((id, rev)) => {
             tx.execute(
                 "UPDATE projects SET description = ?2, source_dir = coalesce(?3, source_dir), schedules = ?4,
-                        revision = ?5, updated_at = ?6, sensors = ?7 WHERE id = ?1",
-                params![id, project.description, source_dir, json(&project.schedules), rev + 1, now,
-                        json(&project.sensors)],
+                        revision = ?5, updated_at = ?6 WHERE id = ?1",
+                params![id, project.description, source_dir, automation_json(project), rev + 1, now],
             )
             .map_err(sql)?;
             for table in ["dependencies", "checks", "assets", "resources", "layout"] {
@@ -610,10 +633,9 @@ fn write_project(
         }
         None => {
             tx.execute(
-                "INSERT INTO projects (name, description, source_dir, schedules, revision, updated_at, sensors)
-                 VALUES (?1, ?2, ?3, ?4, 1, ?5, ?6)",
-                params![project.name, project.description, source_dir, json(&project.schedules), now,
-                        json(&project.sensors)],
+                "INSERT INTO projects (name, description, source_dir, schedules, revision, updated_at)
+                 VALUES (?1, ?2, ?3, ?4, 1, ?5)",
+                params![project.name, project.description, source_dir, automation_json(project), now],
             )
             .map_err(sql)?;
             (tx.last_insert_rowid(), 1)
@@ -773,13 +795,12 @@ fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProj
         i64,
         String,
         Option<i64>,
-        String,
     );
     let sql = |e| classify(path, "load project", e);
     let row: Option<Row> = conn
         .query_row(
             "SELECT p.id, p.description, p.source_dir, p.schedules, p.revision, p.updated_at,
-                    (SELECT i.revision FROM project_imports i WHERE i.project_id = p.id), p.sensors
+                    (SELECT i.revision FROM project_imports i WHERE i.project_id = p.id)
              FROM projects p WHERE p.name = ?1",
             [name],
             |r| {
@@ -791,22 +812,13 @@ fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProj
                     r.get(4)?,
                     r.get(5)?,
                     r.get(6)?,
-                    r.get(7)?,
                 ))
             },
         )
         .optional()
         .map_err(sql)?;
-    let Some((
-        id,
-        description,
-        source_dir,
-        schedules,
-        revision,
-        updated_at,
-        imported_revision,
-        sensors,
-    )) = row
+    let Some((id, description, source_dir, schedules, revision, updated_at, imported_revision)) =
+        row
     else {
         return Err(StoreError::NoSuchProject {
             name: name.to_owned(),
@@ -814,13 +826,17 @@ fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProj
     };
     let mut project = Project::new(name);
     project.description = description;
-    project.schedules = decode::<Vec<ScheduleDefinition>>(
+    match decode::<AutomationColumn>(
         path,
-        || format!("schedules of project {name}"),
+        || format!("schedules and sensors of project {name}"),
         &schedules,
-    )?;
-    project.sensors =
-        decode::<Vec<SensorDefinition>>(path, || format!("sensors of project {name}"), &sensors)?;
+    )? {
+        AutomationColumn::Schedules(s) => project.schedules = s,
+        AutomationColumn::Both { schedules, sensors } => {
+            project.schedules = schedules;
+            project.sensors = sensors;
+        }
+    }
 
     read_assets(conn, path, id, &mut project)?;
     read_dependencies(conn, path, id, &mut project)?;
@@ -1070,7 +1086,7 @@ mod tests {
             target: "local".into(),
             status: RunStatus::Queued,
             trigger: "test".into(),
-            created_at: "2026-11-26T00:00:00Z".into(),
+            created_at: "2026-11-26T00:00:00Z".parse().unwrap(),
             started_at: None,
             ended_at: None,
             error: None,

@@ -21,7 +21,7 @@ pub(super) fn evaluate(ctx: &mut Ctx<'_>, s: &ScheduleDefinition) -> Result<(), 
     let project = ctx.project().to_owned();
     let cron = match CronSchedule::new(&s.cron, &s.timezone) {
         Ok(c) => c,
-        Err(e) => return failed(ctx, s, now, &e),
+        Err(e) => return failed(ctx, s, now, &e.to_string()),
     };
     let (cursor, _) = ctx.ws.automation_cursor(&project, &s.name)?;
     let after = match cursor.as_deref().map(DateTime::parse_from_rfc3339) {

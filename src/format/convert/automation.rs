@@ -50,7 +50,7 @@ impl Table<'_> {
             return PartitionChoice::None;
         };
         PartitionChoice::parse(&text).unwrap_or_else(|e| {
-            self.problem("partition", value.map(Spanned::span), e);
+            self.problem("partition", value.map(Spanned::span), e.to_string());
             PartitionChoice::None
         })
     }

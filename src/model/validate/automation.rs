@@ -176,7 +176,9 @@ fn check_partition(
                     "partition `key:{key}` needs a partitioned asset in the selection"
                 ))
             } else {
-                partitions.iter().find_map(|p| p.check_key(key).err())
+                partitions
+                    .iter()
+                    .find_map(|p| p.check_key(key).err().map(|e| e.to_string()))
             }
         }
     };
