@@ -43,6 +43,8 @@ pub struct MaterializeRequest {
 pub struct RunSummary {
     pub run: RunRecord,
     pub events: Vec<RunEvent>,
+    /// The alerts the run's end raised, one per target, delivered or finally failed.
+    pub alerts: Vec<super::alerts::Delivery>,
 }
 
 /// Refuses a partition key before anything runs: the selection must hold a partitioned asset,
@@ -465,9 +467,11 @@ pub fn materialize(
         };
         let recorded = execute_recorded(ws, plan, on_event, cancel)?;
         let Some(error) = recorded.unrecorded else {
+            let alerts = super::alerts::alert_run_or_log(ws, &run.id);
             summaries.push(RunSummary {
                 run: ws.run(&run.id)?,
                 events: recorded.events,
+                alerts,
             });
             continue;
         };
@@ -482,9 +486,11 @@ pub fn materialize(
             error
         });
         failed.ended_at.get_or_insert_with(now);
+        let alerts = super::alerts::alert_run_or_log(ws, &failed.id);
         summaries.push(RunSummary {
             run: failed,
             events: recorded.events,
+            alerts,
         });
         return Ok(summaries);
     }

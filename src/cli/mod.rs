@@ -1,6 +1,7 @@
 //! The headless command line: the same engine as the studio, text or JSON output, and exit
 //! codes scripts can rely on — 0 success, 1 a run or check failed, 2 bad input or usage.
 
+mod alerts;
 mod bench;
 mod plan;
 mod project;
@@ -190,6 +191,8 @@ pub enum Command {
     },
     #[command(flatten)]
     Remote(remote::RemoteCommand),
+    #[command(flatten)]
+    Alerts(alerts::AlertsCommand),
     /// Benchmarks that print figures
     Bench {
         #[command(subcommand)]
@@ -440,6 +443,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         ),
         Command::Bench { which } => bench::run(&which),
         Command::Remote(command) => remote::run(workspace, command),
+        Command::Alerts(command) => alerts::run(workspace, command),
     }
 }
 

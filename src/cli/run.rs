@@ -308,6 +308,13 @@ fn print_run_summary(s: &app::run::RunSummary) {
     {
         println!("  {}", app::redact(error));
     }
+    for d in &s.alerts {
+        if d.delivered {
+            println!("  {}", d.describe());
+        } else {
+            eprintln!("warning: {}", d.describe());
+        }
+    }
 }
 
 fn run_json(s: &app::run::RunSummary) -> serde_json::Value {
@@ -341,6 +348,7 @@ fn run_json(s: &app::run::RunSummary) -> serde_json::Value {
         "run_id": s.run.id, "status": s.run.status, "error": s.run.error, "partition": s.run.partition,
         "allow_failed_upstream": s.run.allow_failed_upstream, "checks_only": s.run.checks_only,
         "steps": steps, "checks": checks, "materializations": materializations,
+        "alerts": s.alerts,
     })
 }
 
@@ -633,6 +641,14 @@ pub fn status(workspace: &Path, target: &str, format: OutputFormat) -> anyhow::R
                 );
                 if let Some(reason) = s.status.reason() {
                     println!("{:<width$}  {reason}", "");
+                }
+                if let Some(f) = &s.freshness {
+                    println!(
+                        "{:<width$}  freshness {}: {}",
+                        "",
+                        f.state.as_str(),
+                        f.reason
+                    );
                 }
             }
         }

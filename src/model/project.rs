@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::alert::AlertSettings;
 use super::asset::{AssetKey, AssetSpec};
 use super::resource::Resource;
 
@@ -16,6 +17,8 @@ pub struct Project {
     pub assets: Vec<AssetSpec>,
     pub resources: Vec<Resource>,
     pub schedules: Vec<ScheduleDefinition>,
+    /// Alert targets and rules (`[alert_targets.*]`, `[alert_rules.*]`).
+    pub alerts: AlertSettings,
     pub layout: CanvasLayout,
 }
 
@@ -45,6 +48,7 @@ impl Project {
         self.assets.sort_by(|a, b| a.key.cmp(&b.key));
         self.resources.sort_by(|a, b| a.name.cmp(&b.name));
         self.schedules.sort_by(|a, b| a.name.cmp(&b.name));
+        self.alerts.sort();
     }
 }
 

@@ -5,6 +5,7 @@
 //! transaction. A workspace that is newer than this build, locked, corrupt or not Medallion's
 //! gives a clear error and is never written to.
 
+mod alerts;
 mod costs;
 mod migrations;
 mod owners;
@@ -21,6 +22,7 @@ use crate::model::{
     AssetCheckSpec, AssetKey, AssetSpec, CanvasPos, Layer, Project, Resource, ScheduleDefinition,
 };
 
+pub use alerts::{AttemptRecord, NewAlertEvent, NewAttempt};
 pub use costs::{StepCost, StepCostRecord};
 pub use migrations::MIGRATIONS;
 pub use owners::{RunOwner, UnfinishedRun};
@@ -608,6 +610,7 @@ fn write_project(
     write_assets(tx, path, project_id, project)?;
     write_resources(tx, path, project_id, project)?;
     write_layout(tx, path, project_id, project)?;
+    alerts::write_alert_settings(tx, path, project_id, project)?;
     Ok(revision)
 }
 
@@ -794,6 +797,7 @@ fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProj
     read_checks(conn, path, id, &mut project)?;
     read_resources(conn, path, id, &mut project)?;
     read_layout(conn, path, id, &mut project)?;
+    alerts::read_alert_settings(conn, path, id, &mut project)?;
     Ok(StoredProject {
         project,
         source_dir: source_dir.map(PathBuf::from),

@@ -406,6 +406,7 @@ impl Studio {
         }
         self.states.stale.clear();
         self.states.badges.checks.clear();
+        self.states.badges.freshness.clear();
         self.states.assets.clear();
         match result {
             Ok(states) => {
@@ -418,6 +419,12 @@ impl Studio {
                             .badges
                             .checks
                             .insert(state.asset.clone(), state.checks.clone());
+                    }
+                    if let Some(f) = &state.freshness {
+                        self.states
+                            .badges
+                            .freshness
+                            .insert(state.asset.clone(), (f.state, f.reason.clone()));
                     }
                     self.states.assets.insert(state.asset.clone(), state);
                 }

@@ -9,6 +9,7 @@ use std::ops::Range;
 
 use toml::Spanned;
 
+mod alert;
 mod asset;
 mod check;
 mod resource;
@@ -101,6 +102,13 @@ pub fn project_from_file(
             enabled: s.enabled,
         });
     }
+    alert::alerts_from_file(
+        file.alert_targets,
+        file.alert_rules,
+        &mut project,
+        &mut spans,
+        &mut problems,
+    );
     for (key, spanned) in file.assets {
         let span = spanned.span();
         spans
@@ -207,6 +215,7 @@ pub fn project_to_file(project: &Project) -> (ProjectFile, BTreeMap<String, Stri
     for a in &project.assets {
         assets.insert(a.key.to_string(), no_span(asset_to_file(a, &mut sql_files)));
     }
+    let (alert_targets, alert_rules) = alert::alerts_to_file(project);
     let file = ProjectFile {
         project: ProjectHeader {
             name: no_span(project.name.clone()),
@@ -232,6 +241,8 @@ pub fn project_to_file(project: &Project) -> (ProjectFile, BTreeMap<String, Stri
                 )
             })
             .collect(),
+        alert_targets,
+        alert_rules,
         assets,
     };
     (file, sql_files)

@@ -1,5 +1,6 @@
 //! Project validation that collects every problem instead of stopping at the first.
 
+mod alerts;
 mod resources;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -48,6 +49,7 @@ pub fn validate(project: &Project) -> Vec<Diagnostic> {
     let analyses = analyze_sql(project);
     let graph = AssetGraph::build_with(project, &analyses);
     validate_schedules(project, &graph, &mut out);
+    alerts::validate_alerts(project, &graph, &mut out);
 
     let mut seen = BTreeSet::new();
     for asset in &project.assets {

@@ -221,6 +221,8 @@ pub struct CardBadges {
     pub status: HashMap<AssetKey, crate::ui::runs::NodeStatus>,
     /// The verdict of each asset's checks on its latest data (assets with checks only).
     pub checks: HashMap<AssetKey, crate::app::status::CheckBadge>,
+    /// Each asset with a freshness policy: its state now and why.
+    pub freshness: HashMap<AssetKey, (crate::model::FreshnessState, String)>,
 }
 
 /// Draws the canvas filling `ui` and returns what the user asked for.
@@ -672,6 +674,19 @@ fn accessible_cards(
                     ui.label(detail);
                 }
             });
+        }
+        if let Some((fresh, reason)) = badges.freshness.get(&node.key) {
+            // The freshness badge, bottom right.
+            let slot = Rect::from_min_size(
+                full.min + vec2(full.width() * 0.62, 50.0 * state.zoom),
+                vec2(full.width() * 0.38, 14.0 * state.zoom),
+            );
+            let id = Id::new(("asset_freshness", node.key.as_str()));
+            let response = ui.interact(slot.intersect(rect), id, Sense::hover());
+            let text = format!("{} freshness: {}", node.key, fresh.as_str());
+            response
+                .widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Label, true, &text));
+            response.on_hover_text(format!("{text}\n{reason}"));
         }
         if let Some(checks) = badges.checks.get(&node.key) {
             // The footer line: the checks' verdict on the asset's latest data.
