@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::AppError;
+use crate::model::RunId;
 use crate::model::{
     AssetCheckResult, AssetMaterialization, AssetProfile, ColumnProfile, RunEvent, RunRecord,
     StepOutcome,
@@ -34,7 +35,7 @@ pub struct StepLine {
     pub duration_ms: u64,
 }
 
-pub fn build(ws: &Workspace, run_id: &str) -> Result<RunReport, AppError> {
+pub fn build(ws: &Workspace, run_id: &RunId) -> Result<RunReport, AppError> {
     let run = ws.run(run_id)?;
     let events = ws.run_events(run_id)?;
     let mut report = RunReport {
@@ -337,7 +338,7 @@ fn profiles_html(h: &mut String, r: &RunReport) {
 /// Writes a run's HTML quality report to `path` (a temporary name first, then renamed).
 pub fn export_html(
     ws: &Workspace,
-    run_id: &str,
+    run_id: &RunId,
     path: &std::path::Path,
 ) -> Result<std::path::PathBuf, AppError> {
     let html = to_html(&build(ws, run_id)?);

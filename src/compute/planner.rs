@@ -25,6 +25,7 @@ use super::cost::{
     LAMBDA_MAX_MEMORY_MB, LAMBDA_MIN_MEMORY_MB, RunShape, fargate_size, format_memory, format_usd,
     format_vcpu,
 };
+use crate::model::RunId;
 use crate::model::{
     AssetDefinition, AssetGraph, AssetKey, ComputeTier, FileFormat, PriceTable, Project, SourceSpec,
 };
@@ -63,7 +64,7 @@ pub const HISTORY_RUNS: usize = 5;
 /// One past materialization of an asset.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PastStep {
-    pub run_id: String,
+    pub run_id: RunId,
     /// `local`, or the tier it ran on remotely.
     pub target: String,
     pub duration_secs: f64,

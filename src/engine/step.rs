@@ -16,7 +16,7 @@ use super::{
 };
 use crate::model::{
     AssetCheckResult, AssetDefinition, AssetGraph, AssetKey, AssetMaterialization, AssetSpec,
-    CheckSeverity, ColumnSchema, LogLevel, Project, RunEvent,
+    CheckSeverity, ColumnSchema, LogLevel, Project, RunEvent, RunId,
 };
 
 /// What a finished step reports to the scheduler.
@@ -26,7 +26,7 @@ pub(super) enum StepResult {
     UpToDate {
         materialization: AssetMaterialization,
         /// A blocking Error check failed on it: (check, run that found the failure).
-        blocking_failure: Option<(String, String)>,
+        blocking_failure: Option<(String, RunId)>,
         /// The first Error check evaluated in this run that failed.
         error_failure: Option<String>,
     },

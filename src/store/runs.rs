@@ -7,6 +7,7 @@ use std::path::Path;
 use rusqlite::{OptionalExtension, params};
 
 use super::{StoreError, Workspace, classify};
+use crate::model::RunId;
 use crate::model::{
     AssetCheckResult, AssetKey, AssetMaterialization, CheckRecord, CheckSeverity, RunEvent,
     RunRecord, RunStatus,
@@ -15,7 +16,7 @@ use crate::model::{
 type MaterializationRow = (
     String,
     Option<String>,
-    String,
+    RunId,
     String,
     i64,
     i64,
@@ -120,7 +121,7 @@ impl Workspace {
     /// times the events happened.
     pub fn append_run_events(
         &mut self,
-        run_id: &str,
+        run_id: &RunId,
         first_seq: u64,
         events: &[RunEvent],
     ) -> Result<(), StoreError> {
@@ -134,7 +135,7 @@ impl Workspace {
     /// batch of events reached the workspace.
     pub fn append_stamped_run_events(
         &mut self,
-        run_id: &str,
+        run_id: &RunId,
         first_seq: u64,
         events: &[(&str, &RunEvent)],
     ) -> Result<(), StoreError> {
@@ -152,7 +153,7 @@ impl Workspace {
     /// Sets a run's status directly (e.g. a run found unfinished after a crash).
     pub fn set_run_status(
         &mut self,
-        run_id: &str,
+        run_id: &RunId,
         status: RunStatus,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
@@ -190,7 +191,7 @@ impl Workspace {
         rows.into_iter().collect()
     }
 
-    pub fn run(&self, id: &str) -> Result<RunRecord, StoreError> {
+    pub fn run(&self, id: &RunId) -> Result<RunRecord, StoreError> {
         let path = &self.path;
         self.conn
             .query_row(
@@ -202,11 +203,11 @@ impl Workspace {
             )
             .optional()
             .map_err(|e| classify(path, "load run", e))?
-            .ok_or_else(|| StoreError::NoSuchRun { id: id.to_owned() })?
+            .ok_or_else(|| StoreError::NoSuchRun { id: id.clone() })?
     }
 
     /// A run's events in order.
-    pub fn run_events(&self, id: &str) -> Result<Vec<RunEvent>, StoreError> {
+    pub fn run_events(&self, id: &RunId) -> Result<Vec<RunEvent>, StoreError> {
         let path = &self.path;
         let mut stmt = self
             .conn
@@ -229,7 +230,7 @@ impl Workspace {
     /// number: a follower reads only what is new.
     pub fn run_events_after(
         &self,
-        id: &str,
+        id: &RunId,
         after: Option<i64>,
     ) -> Result<Vec<(i64, RunEvent)>, StoreError> {
         let path = &self.path;
@@ -353,7 +354,7 @@ impl Workspace {
     }
 
     /// Check evaluations of one run.
-    pub fn run_check_results(&self, run_id: &str) -> Result<Vec<AssetCheckResult>, StoreError> {
+    pub fn run_check_results(&self, run_id: &RunId) -> Result<Vec<AssetCheckResult>, StoreError> {
         let path = &self.path;
         let mut stmt = self
             .conn
@@ -374,7 +375,7 @@ impl Workspace {
     pub fn latest_step_outcomes(
         &self,
         project: &str,
-    ) -> Result<Vec<(String, String, RunEvent)>, StoreError> {
+    ) -> Result<Vec<(RunId, String, RunEvent)>, StoreError> {
         let path = &self.path;
         let mut stmt = self
             .conn
@@ -387,7 +388,7 @@ impl Workspace {
                      GROUP BY e2.asset_key)",
             )
             .map_err(|e| classify(path, "load step outcomes", e))?;
-        let rows: Vec<(String, String, String)> = stmt
+        let rows: Vec<(RunId, String, String)> = stmt
             .query_map([project], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .and_then(Iterator::collect)
             .map_err(|e| classify(path, "load step outcomes", e))?;
@@ -455,7 +456,7 @@ fn run_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<RunRecord, Sto
 pub(super) fn write_events(
     tx: &rusqlite::Transaction<'_>,
     path: &Path,
-    run_id: &str,
+    run_id: &RunId,
     first_seq: u64,
     events: &[RunEvent],
 ) -> Result<(), StoreError> {
@@ -468,106 +469,129 @@ pub(super) fn write_events(
 pub(super) fn write_stamped_events(
     tx: &rusqlite::Transaction<'_>,
     path: &Path,
-    run_id: &str,
+    run_id: &RunId,
     first_seq: u64,
     events: &[(&str, &RunEvent)],
 ) -> Result<(), StoreError> {
-    let sql = |e| classify(path, "record run events", e);
-    {
-        let mut insert_event = tx
+    let mut writer = EventWriter::prepare(tx, path, run_id)?;
+    for (i, &(ts, event)) in events.iter().enumerate() {
+        writer.write((first_seq + i as u64) as i64, ts, event)?;
+    }
+    Ok(())
+}
+
+/// Writes one run's events inside an open transaction: the event rows, the materializations
+/// and check evaluations they carry, and the run's status as it starts and finishes.
+struct EventWriter<'t, 'c> {
+    tx: &'t rusqlite::Transaction<'c>,
+    path: &'t Path,
+    run_id: &'t str,
+    insert_event: rusqlite::CachedStatement<'t>,
+    insert_mat: rusqlite::CachedStatement<'t>,
+    insert_check: rusqlite::CachedStatement<'t>,
+}
+
+impl<'t, 'c> EventWriter<'t, 'c> {
+    fn prepare(
+        tx: &'t rusqlite::Transaction<'c>,
+        path: &'t Path,
+        run_id: &'t str,
+    ) -> Result<Self, StoreError> {
+        let sql = |e| classify(path, "record run events", e);
+        let insert_event = tx
                 .prepare_cached(
                     "INSERT INTO run_events (run_id, seq, timestamp, asset_key, kind, level, message, payload)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )
                 .map_err(sql)?;
-        let mut insert_mat = tx
+        let insert_mat = tx
                 .prepare_cached(
                     "INSERT INTO materializations (run_id, asset_key, partition_key, location, row_count, byte_count, schema,
                         definition_hash, code_version, input_versions, data_version, created_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 )
                 .map_err(sql)?;
-        let mut insert_check = tx
+        let insert_check = tx
                 .prepare_cached(
                     "INSERT INTO check_evaluations (run_id, asset_key, partition_key, check_name, passed, severity, blocking,
                         description, failing_count, failing_sample, created_at, check_hash, materialization_run_id)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, coalesce(?13, ?1))",
                 )
                 .map_err(sql)?;
-        for (i, &(ts, event)) in events.iter().enumerate() {
-            let level = match event {
-                RunEvent::Log { level, .. } => Some(level.as_str()),
-                _ => None,
-            };
-            let payload =
-                serde_json::to_string(event).map_err(|e| decode_err(path, "run event", e))?;
-            insert_event
-                .execute(params![
-                    run_id,
-                    (first_seq + i as u64) as i64,
-                    ts,
-                    event.asset().map(AssetKey::as_str),
-                    event.kind(),
-                    level,
-                    event.summary(),
-                    payload
-                ])
-                .map_err(sql)?;
-            match event {
-                RunEvent::Materialization(m) => {
-                    insert_mat
-                        .execute(params![
-                            run_id,
-                            m.asset.as_str(),
-                            m.partition,
-                            m.location,
-                            m.row_count as i64,
-                            m.byte_count as i64,
-                            serde_json::to_string(&m.schema).unwrap_or_default(),
-                            m.definition_hash,
-                            m.code_version,
-                            serde_json::to_string(&m.input_versions).unwrap_or_default(),
-                            m.data_version,
-                            m.created_at
-                        ])
-                        .map_err(sql)?;
-                }
-                RunEvent::CheckEvaluation(c) => {
-                    insert_check
-                        .execute(params![
-                            run_id,
-                            c.asset.as_str(),
-                            c.partition,
-                            c.check_name,
-                            c.passed,
-                            c.severity.as_str(),
-                            c.blocking,
-                            c.description,
-                            c.failing_count as i64,
-                            serde_json::to_string(&c.failing_sample).unwrap_or_default(),
-                            ts,
-                            c.check_hash,
-                            c.materialization_run_id
-                        ])
-                        .map_err(sql)?;
-                }
-                RunEvent::RunStarted { .. } => {
-                    tx.execute(
-                        "UPDATE runs SET status = 'started', started_at = ?2 WHERE id = ?1",
-                        params![run_id, ts],
-                    )
-                    .map_err(sql)?;
-                }
-                RunEvent::RunFinished { status, error } => {
-                    tx.execute(
-                        "UPDATE runs SET status = ?2, ended_at = ?3, error = ?4 WHERE id = ?1",
-                        params![run_id, status.as_str(), ts, error],
-                    )
-                    .map_err(sql)?;
-                }
-                _ => {}
-            }
-        }
+        Ok(Self {
+            tx,
+            path,
+            run_id,
+            insert_event,
+            insert_mat,
+            insert_check,
+        })
     }
-    Ok(())
+
+    fn sql(&self, e: rusqlite::Error) -> StoreError {
+        classify(self.path, "record run events", e)
+    }
+
+    /// Stores event number `seq`, which happened at `ts`, and what it records.
+    fn write(&mut self, seq: i64, ts: &str, event: &RunEvent) -> Result<(), StoreError> {
+        let level = match event {
+            RunEvent::Log { level, .. } => Some(level.as_str()),
+            _ => None,
+        };
+        let payload =
+            serde_json::to_string(event).map_err(|e| decode_err(self.path, "run event", e))?;
+        let inserted = self.insert_event.execute(params![
+            self.run_id,
+            seq,
+            ts,
+            event.asset().map(AssetKey::as_str),
+            event.kind(),
+            level,
+            event.summary(),
+            payload
+        ]);
+        inserted.map_err(|e| self.sql(e))?;
+        let recorded = match event {
+            RunEvent::Materialization(m) => self.insert_mat.execute(params![
+                self.run_id,
+                m.asset.as_str(),
+                m.partition,
+                m.location,
+                m.row_count as i64,
+                m.byte_count as i64,
+                serde_json::to_string(&m.schema).unwrap_or_default(),
+                m.definition_hash,
+                m.code_version,
+                serde_json::to_string(&m.input_versions).unwrap_or_default(),
+                m.data_version,
+                m.created_at
+            ]),
+            RunEvent::CheckEvaluation(c) => self.insert_check.execute(params![
+                self.run_id,
+                c.asset.as_str(),
+                c.partition,
+                c.check_name,
+                c.passed,
+                c.severity.as_str(),
+                c.blocking,
+                c.description,
+                c.failing_count as i64,
+                serde_json::to_string(&c.failing_sample).unwrap_or_default(),
+                ts,
+                c.check_hash,
+                c.materialization_run_id
+            ]),
+            RunEvent::RunStarted { .. } => self.tx.execute(
+                "UPDATE runs SET status = 'started', started_at = ?2 WHERE id = ?1",
+                params![self.run_id, ts],
+            ),
+            RunEvent::RunFinished { status, error } => self.tx.execute(
+                "UPDATE runs SET status = ?2, ended_at = ?3, error = ?4 WHERE id = ?1",
+                params![self.run_id, status.as_str(), ts, error],
+            ),
+            _ => Ok(0),
+        };
+        recorded.map_err(|e| self.sql(e))?;
+        Ok(())
+    }
 }

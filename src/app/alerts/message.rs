@@ -87,7 +87,7 @@ fn list(items: &[String]) -> String {
 
 fn run_fields(r: &RunAlert) -> Vec<(&'static str, String)> {
     let mut f = vec![
-        ("Run", r.run_id.clone()),
+        ("Run", r.run_id.to_string()),
         ("Status", r.status.clone()),
         ("Trigger", r.trigger.clone()),
         ("Where", r.target.clone()),

@@ -57,7 +57,7 @@ impl AlertEvent {
     pub fn subject(&self) -> String {
         match self {
             AlertEvent::RunFailure(r) | AlertEvent::RunSuccess(r) | AlertEvent::CheckFailure(r) => {
-                r.run_id.clone()
+                r.run_id.to_string()
             }
             AlertEvent::FreshnessOverdue(a) => a.asset.to_string(),
             AlertEvent::SensorError { sensor, .. } => sensor.clone(),

@@ -9,7 +9,7 @@ use serde::Serialize;
 
 use super::{AlertEvent, Delivery, raise};
 use crate::app::AppError;
-use crate::model::{AssetKey, CheckSeverity, RunEvent, RunRecord, RunStatus, StepOutcome};
+use crate::model::{AssetKey, CheckSeverity, RunEvent, RunId, RunRecord, RunStatus, StepOutcome};
 use crate::store::{StoreError, Workspace};
 
 /// A claim older than this (its process stopped mid-delivery) is taken again.
@@ -18,7 +18,7 @@ const STALE_CLAIM_SECS: i64 = 600;
 /// A finished run as an alert tells it.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct RunAlert {
-    pub run_id: String,
+    pub run_id: RunId,
     pub status: String,
     pub trigger: String,
     /// `local`, or the remote target.
@@ -174,7 +174,7 @@ fn parse_time(s: Option<&str>) -> Option<DateTime<Utc>> {
 }
 
 /// Raises the alerts of one queued run (claimed first, so no other process sends them too).
-fn deliver_claimed(ws: &mut Workspace, run_id: &str) -> Result<Vec<Delivery>, AppError> {
+fn deliver_claimed(ws: &mut Workspace, run_id: &RunId) -> Result<Vec<Delivery>, AppError> {
     let run = ws.run(run_id)?;
     let project = match ws.load_project(&run.project) {
         Ok(p) => p.project,
@@ -199,7 +199,7 @@ fn deliver_claimed(ws: &mut Workspace, run_id: &str) -> Result<Vec<Delivery>, Ap
 /// Raises the alerts of run `run_id` if it is finished and nobody has yet. Called where a run
 /// is waited for (a local run, a remote run driven to its end), so the caller can show the
 /// deliveries; [`alert_finished_runs`] catches every other run.
-pub fn alert_run(ws: &mut Workspace, run_id: &str) -> Result<Vec<Delivery>, AppError> {
+pub fn alert_run(ws: &mut Workspace, run_id: &RunId) -> Result<Vec<Delivery>, AppError> {
     if !ws.claim_finished_run(run_id)? {
         return Ok(Vec::new());
     }
@@ -208,7 +208,7 @@ pub fn alert_run(ws: &mut Workspace, run_id: &str) -> Result<Vec<Delivery>, AppE
 
 /// [`alert_run`] where a run's end must not fail because of its alerts: a failure to raise them
 /// is logged (the run stays queued, and the next sweep tries again).
-pub fn alert_run_or_log(ws: &mut Workspace, run_id: &str) -> Vec<Delivery> {
+pub fn alert_run_or_log(ws: &mut Workspace, run_id: &RunId) -> Vec<Delivery> {
     alert_run(ws, run_id).unwrap_or_else(|e| {
         tracing::warn!(run = %run_id, "the run's alerts could not be raised yet: {e}");
         Vec::new()
@@ -220,7 +220,7 @@ pub fn alert_run_or_log(ws: &mut Workspace, run_id: &str) -> Vec<Delivery> {
 pub fn alert_finished_runs(ws: &mut Workspace) -> Result<Vec<Delivery>, AppError> {
     let mut out = Vec::new();
     for id in ws.claim_finished_runs(STALE_CLAIM_SECS)? {
-        out.extend(deliver_claimed(ws, &id)?);
+        out.extend(deliver_claimed(ws, &RunId::new(id))?);
     }
     Ok(out)
 }

@@ -204,7 +204,7 @@ fn run_ui(ui: &mut egui::Ui, studio: &mut Studio) {
                 .color(run_status_color(run, ui.visuals())),
         );
         if let Some(id) = &run.run_id {
-            ui.label(RichText::new(id).monospace());
+            ui.label(RichText::new(id.as_str()).monospace());
         }
         if let Some(r) = &run.record {
             let part = r
@@ -657,7 +657,7 @@ fn history_ui(ui: &mut egui::Ui, studio: &mut Studio) {
                 });
                 row.col(|ui| {
                     if ui
-                        .link(RichText::new(&r.id).monospace())
+                        .link(RichText::new(r.id.as_str()).monospace())
                         .on_hover_text("Open this run")
                         .clicked()
                     {
@@ -793,7 +793,7 @@ fn asset_history_ui(ui: &mut egui::Ui, key: &AssetKey, history: &AssetHistory) {
                     }
                     ui.end_row();
                     for m in history.materializations.iter().rev() {
-                        ui.label(RichText::new(&m.run_id).monospace());
+                        ui.label(RichText::new(m.run_id.as_str()).monospace());
                         ui.label(m.created_at.replace('T', " "));
                         ui.label(m.row_count.to_string());
                         ui.label(m.byte_count.to_string());
@@ -813,7 +813,7 @@ fn asset_history_ui(ui: &mut egui::Ui, key: &AssetKey, history: &AssetHistory) {
                 .num_columns(4)
                 .show(ui, |ui| {
                     for (run_id, c) in history.checks.iter().rev() {
-                        ui.label(RichText::new(run_id).monospace());
+                        ui.label(RichText::new(run_id.as_str()).monospace());
                         ui.label(&c.check_name);
                         let (text, color) = check_result_text(c);
                         ui.label(RichText::new(text).color(color));
