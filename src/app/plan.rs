@@ -598,7 +598,7 @@ mod tests {
             target: "fargate".into(),
             status: crate::model::RunStatus::Success,
             trigger: "test".into(),
-            created_at: "2026-11-20T10:00:00Z".into(),
+            created_at: "2026-11-20T10:00:00Z".parse().unwrap(),
             started_at: None,
             ended_at: None,
             error: None,

@@ -165,8 +165,16 @@ fn header(h: &mut String, r: &RunReport) {
             .as_ref()
             .map(|p| format!(" · partition <code>{}</code>", esc(p)))
             .unwrap_or_default(),
-        start = esc(r.run.started_at.as_deref().unwrap_or("—")),
-        end = esc(r.run.ended_at.as_deref().unwrap_or("—")),
+        start = esc(&r
+            .run
+            .started_at
+            .as_ref()
+            .map_or_else(|| "—".to_owned(), crate::model::time::text)),
+        end = esc(&r
+            .run
+            .ended_at
+            .as_ref()
+            .map_or_else(|| "—".to_owned(), crate::model::time::text)),
         took = r
             .duration_ms
             .map_or_else(|| "—".to_owned(), crate::model::format_duration_ms),

@@ -500,7 +500,7 @@ fn queued_run(
         target: "local".to_owned(),
         status: RunStatus::Queued,
         trigger: request.trigger.clone(),
-        created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
+        created_at: crate::model::time::millis(chrono::Utc::now()),
         started_at: None,
         ended_at: None,
         error: None,
@@ -519,7 +519,9 @@ fn unrecorded_failure(ws: &Workspace, run: RunRecord, error: String, left: usize
     } else {
         error
     });
-    failed.ended_at.get_or_insert_with(now);
+    failed
+        .ended_at
+        .get_or_insert_with(|| crate::model::time::millis(chrono::Utc::now()));
     failed
 }
 

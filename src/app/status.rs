@@ -96,7 +96,8 @@ impl CheckBadge {
 pub struct LastMaterialization {
     pub run_id: RunId,
     pub partition: Option<String>,
-    pub created_at: String,
+    #[serde(with = "crate::model::time")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
     pub row_count: u64,
 }
 
@@ -192,7 +193,7 @@ pub fn asset_states(ws: &Workspace, stored: &StoredProject) -> Result<Vec<AssetS
                 last_materialization: m.map(|m| LastMaterialization {
                     run_id: m.run_id.clone(),
                     partition: m.partition.clone(),
-                    created_at: m.created_at.clone(),
+                    created_at: m.created_at,
                     row_count: m.row_count,
                 }),
                 checks: badge,
@@ -215,9 +216,9 @@ fn newest_materializations(
 ) -> BTreeMap<&AssetKey, &AssetMaterialization> {
     let mut latest: BTreeMap<&AssetKey, &AssetMaterialization> = BTreeMap::new();
     for m in previous {
-        let newer = latest.get(&m.asset).is_none_or(|old| {
-            (m.created_at.as_str(), &m.run_id) > (old.created_at.as_str(), &old.run_id)
-        });
+        let newer = latest
+            .get(&m.asset)
+            .is_none_or(|old| (m.created_at, &m.run_id) > (old.created_at, &old.run_id));
         if newer {
             latest.insert(&m.asset, m);
         }

@@ -594,7 +594,7 @@ pub fn runs(
                     r.target,
                     r.project,
                     r.selection,
-                    r.created_at,
+                    crate::model::time::text(&r.created_at),
                     r.partition
                         .as_ref()
                         .map(|p| format!("  partition {p}"))
@@ -643,7 +643,7 @@ pub fn status(workspace: &Path, target: &str, format: OutputFormat) -> anyhow::R
                         format!(
                             "{} rows at {}{} (run {})",
                             m.row_count,
-                            m.created_at,
+                            crate::model::time::text(&m.created_at),
                             m.partition
                                 .as_deref()
                                 .map(|p| format!(" [{p}]"))

@@ -618,7 +618,7 @@ mod tests {
             code_version: None,
             input_versions: BTreeMap::new(),
             data_version: format!("v-{key}"),
-            created_at: String::new(),
+            created_at: chrono::DateTime::UNIX_EPOCH,
         }
     }
 

@@ -22,6 +22,7 @@ pub mod run;
 pub mod selection;
 pub mod sql;
 pub mod synthetic;
+pub mod time;
 pub mod validate;
 
 pub use alert::{

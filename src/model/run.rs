@@ -7,6 +7,7 @@ use std::collections::BTreeMap;
 use std::fmt;
 use std::ops::Deref;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::asset::AssetKey;
@@ -282,7 +283,8 @@ pub struct AssetMaterialization {
     pub input_versions: BTreeMap<String, String>,
     /// A version of this output: changes whenever the definition or an input changes.
     pub data_version: String,
-    pub created_at: String,
+    #[serde(with = "super::time")]
+    pub created_at: DateTime<Utc>,
 }
 
 /// The evaluation of one check on one materialization (Dagster's `AssetCheckResult`).
@@ -315,7 +317,8 @@ pub struct AssetCheckResult {
 pub struct CheckRecord {
     /// The run that evaluated the check.
     pub run_id: RunId,
-    pub created_at: String,
+    #[serde(with = "super::time")]
+    pub created_at: DateTime<Utc>,
     pub result: AssetCheckResult,
 }
 
@@ -525,9 +528,12 @@ pub struct RunRecord {
     pub target: String,
     pub status: RunStatus,
     pub trigger: String,
-    pub created_at: String,
-    pub started_at: Option<String>,
-    pub ended_at: Option<String>,
+    #[serde(with = "super::time")]
+    pub created_at: DateTime<Utc>,
+    #[serde(default, with = "super::time::option")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(default, with = "super::time::option")]
+    pub ended_at: Option<DateTime<Utc>>,
     pub error: Option<String>,
     /// Downstream steps ran on upstream data that failed a blocking check
     /// (`--allow-failed-upstream`): said on the run, its report and in history.
@@ -542,9 +548,8 @@ impl RunRecord {
     /// How long the run took, from its start (its creation when it never started) to its end;
     /// `None` while it goes.
     pub fn duration_ms(&self) -> Option<u64> {
-        let parse = |s: &str| chrono::DateTime::parse_from_rfc3339(s).ok();
-        let start = parse(self.started_at.as_deref().unwrap_or(&self.created_at))?;
-        let end = parse(self.ended_at.as_deref()?)?;
+        let start = self.started_at.unwrap_or(self.created_at);
+        let end = self.ended_at?;
         u64::try_from((end - start).num_milliseconds()).ok()
     }
 }

@@ -277,7 +277,7 @@ mod tests {
                 target: "fargate".into(),
                 status: RunStatus::Success,
                 trigger: "test".into(),
-                created_at: at.into(),
+                created_at: at.parse().unwrap(),
                 started_at: None,
                 ended_at: None,
                 error: None,

@@ -1055,7 +1055,7 @@ mod tests {
             target: "local".into(),
             status: RunStatus::Queued,
             trigger: "test".into(),
-            created_at: "2026-11-26T00:00:00Z".into(),
+            created_at: "2026-11-26T00:00:00Z".parse().unwrap(),
             started_at: None,
             ended_at: None,
             error: None,

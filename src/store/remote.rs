@@ -8,8 +8,8 @@ use rusqlite::{OptionalExtension, params};
 
 use super::runs::write_events;
 use super::{StoreError, Workspace, classify};
-use crate::model::RunId;
 use crate::model::{AssetKey, ComputeTier, RunEvent, RunRecord, RunStatus};
+use crate::model::{RunId, time};
 
 /// Where a step of a remote run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -167,7 +167,8 @@ impl Workspace {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 run.id, project_id, run.selection, run.partition, run.target, run.status.as_str(),
-                run.trigger, run.created_at, run.started_at, run.ended_at, run.error
+                run.trigger, time::text(&run.created_at), run.started_at.as_ref().map(time::text),
+                run.ended_at.as_ref().map(time::text), run.error
             ],
         )
         .map_err(sql)?;
@@ -570,7 +571,7 @@ mod tests {
             target: "aws:fargate".into(),
             status: RunStatus::Queued,
             trigger: "test".into(),
-            created_at: now(),
+            created_at: crate::model::time::millis(chrono::Utc::now()),
             started_at: None,
             ended_at: None,
             error: None,

@@ -4,14 +4,15 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
 use super::{StoreError, Workspace, classify};
-use crate::model::RunId;
 use crate::model::{
     AssetCheckResult, AssetKey, AssetMaterialization, CheckRecord, CheckSeverity, RunEvent,
     RunRecord, RunStatus,
 };
+use crate::model::{RunId, time};
 
 type MaterializationRow = (
     String,
@@ -33,17 +34,30 @@ const CHECK_COLUMNS: &str =
     c.severity, c.blocking, c.description, c.failing_count, c.failing_sample, c.check_hash,
     c.materialization_run_id";
 
-fn check_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CheckRecord> {
+fn check_from_row(
+    path: &Path,
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<Result<CheckRecord, StoreError>> {
     let severity: String = r.get(6)?;
     let failing: i64 = r.get(9)?;
     let sample: Option<String> = r.get(10)?;
-    Ok(CheckRecord {
-        run_id: r.get(0)?,
-        created_at: r.get(1)?,
+    let run_id: RunId = r.get(0)?;
+    let check_name: String = r.get(4)?;
+    let created_at = match stored_time(
+        path,
+        || format!("the time of check {check_name}'s evaluation in run {run_id}"),
+        &r.get::<_, String>(1)?,
+    ) {
+        Ok(t) => t,
+        Err(e) => return Ok(Err(e)),
+    };
+    Ok(Ok(CheckRecord {
+        run_id,
+        created_at,
         result: AssetCheckResult {
             asset: AssetKey::new(r.get::<_, String>(2)?),
             partition: r.get(3)?,
-            check_name: r.get(4)?,
+            check_name,
             passed: r.get(5)?,
             severity: if severity == "warn" {
                 CheckSeverity::Warn
@@ -59,7 +73,29 @@ fn check_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CheckRecord> {
             check_hash: r.get(11)?,
             materialization_run_id: r.get(12)?,
         },
+    }))
+}
+
+/// A time read from the workspace (RFC 3339); a bad one is an error naming its row.
+pub(super) fn stored_time(
+    path: &Path,
+    what: impl FnOnce() -> String,
+    text: &str,
+) -> Result<DateTime<Utc>, StoreError> {
+    time::parse(text).map_err(|e| StoreError::Decode {
+        path: path.to_owned(),
+        what: what(),
+        detail: format!("`{text}` is not an RFC 3339 time ({e})"),
     })
+}
+
+/// A stored optional time; see [`stored_time`].
+pub(super) fn stored_opt_time(
+    path: &Path,
+    what: impl FnOnce() -> String,
+    text: Option<&str>,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    text.map(|t| stored_time(path, what, t)).transpose()
 }
 
 fn decode_err(path: &Path, what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -103,9 +139,9 @@ impl Workspace {
                     run.target,
                     run.status.as_str(),
                     run.trigger,
-                    run.created_at,
-                    run.started_at,
-                    run.ended_at,
+                    time::text(&run.created_at),
+                    run.started_at.as_ref().map(time::text),
+                    run.ended_at.as_ref().map(time::text),
                     run.error,
                     run.allow_failed_upstream,
                     run.checks_only
@@ -185,7 +221,7 @@ impl Workspace {
             )
             .map_err(|e| classify(path, "list runs", e))?;
         let rows = stmt
-            .query_map(params![project, limit as i64], run_from_row)
+            .query_map(params![project, limit as i64], |r| run_from_row(path, r))
             .and_then(Iterator::collect::<Result<Vec<_>, _>>)
             .map_err(|e| classify(path, "list runs", e))?;
         rows.into_iter().collect()
@@ -199,7 +235,7 @@ impl Workspace {
                         r.started_at, r.ended_at, r.error, r.allow_failed_upstream, r.checks_only
                  FROM runs r JOIN projects p ON p.id = r.project_id WHERE r.id = ?1",
                 [id],
-                run_from_row,
+                |r| run_from_row(path, r),
             )
             .optional()
             .map_err(|e| classify(path, "load run", e))?
@@ -330,6 +366,11 @@ impl Workspace {
                     version,
                     created,
                 )| {
+                    let created_at = stored_time(
+                        path,
+                        || format!("the time of the materialization of {asset} in run {run_id}"),
+                        &created,
+                    )?;
                     Ok(AssetMaterialization {
                         asset: AssetKey::new(asset),
                         partition,
@@ -346,7 +387,7 @@ impl Workspace {
                             decode_err(path, "materialization inputs", e)
                         })?,
                         data_version: version,
-                        created_at: created,
+                        created_at,
                     })
                 },
             )
@@ -362,11 +403,11 @@ impl Workspace {
                 "SELECT {CHECK_COLUMNS} FROM check_evaluations c WHERE c.run_id = ?1 ORDER BY c.id"
             ))
             .map_err(|e| classify(path, "load check results", e))?;
-        let rows: Vec<CheckRecord> = stmt
-            .query_map([run_id], check_from_row)
+        let rows: Vec<Result<CheckRecord, StoreError>> = stmt
+            .query_map([run_id], |r| check_from_row(path, r))
             .and_then(Iterator::collect)
             .map_err(|e| classify(path, "load check results", e))?;
-        Ok(rows.into_iter().map(|r| r.result).collect())
+        rows.into_iter().map(|r| r.map(|r| r.result)).collect()
     }
 
     /// The latest finished step of each asset of a project (any run but checks-only ones, any
@@ -418,32 +459,59 @@ impl Workspace {
                  ORDER BY c.id"
             ))
             .map_err(|e| classify(path, "load check results", e))?;
-        stmt.query_map([project], check_from_row)
+        let rows: Vec<Result<CheckRecord, StoreError>> = stmt
+            .query_map([project], |r| check_from_row(path, r))
             .and_then(Iterator::collect)
-            .map_err(|e| classify(path, "load check results", e))
+            .map_err(|e| classify(path, "load check results", e))?;
+        rows.into_iter().collect()
     }
 }
 
-fn run_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<RunRecord, StoreError>> {
+fn run_from_row(
+    path: &Path,
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<Result<RunRecord, StoreError>> {
+    let id: RunId = r.get(0)?;
     let status: String = r.get(5)?;
     let Some(status) = RunStatus::parse(&status) else {
         return Ok(Err(StoreError::Decode {
-            path: std::path::PathBuf::new(),
-            what: "run status".to_owned(),
+            path: path.to_owned(),
+            what: format!("the status of run {id}"),
             detail: format!("unknown status `{status}`"),
         }));
     };
+    let created: String = r.get(7)?;
+    let started: Option<String> = r.get(8)?;
+    let ended: Option<String> = r.get(9)?;
+    let times =
+        stored_time(path, || format!("the created_at of run {id}"), &created).and_then(|created| {
+            let started = stored_opt_time(
+                path,
+                || format!("the started_at of run {id}"),
+                started.as_deref(),
+            )?;
+            let ended = stored_opt_time(
+                path,
+                || format!("the ended_at of run {id}"),
+                ended.as_deref(),
+            )?;
+            Ok((created, started, ended))
+        });
+    let (created_at, started_at, ended_at) = match times {
+        Ok(t) => t,
+        Err(e) => return Ok(Err(e)),
+    };
     Ok(Ok(RunRecord {
-        id: r.get(0)?,
+        id,
         project: r.get(1)?,
         selection: r.get(2)?,
         partition: r.get(3)?,
         target: r.get(4)?,
         status,
         trigger: r.get(6)?,
-        created_at: r.get(7)?,
-        started_at: r.get(8)?,
-        ended_at: r.get(9)?,
+        created_at,
+        started_at,
+        ended_at,
         error: r.get(10)?,
         allow_failed_upstream: r.get(11)?,
         checks_only: r.get(12)?,
@@ -564,7 +632,7 @@ impl<'t, 'c> EventWriter<'t, 'c> {
                 m.code_version,
                 serde_json::to_string(&m.input_versions).unwrap_or_default(),
                 m.data_version,
-                m.created_at
+                time::text(&m.created_at)
             ]),
             RunEvent::CheckEvaluation(c) => self.insert_check.execute(params![
                 self.run_id,
@@ -593,5 +661,52 @@ impl<'t, 'c> EventWriter<'t, 'c> {
         };
         recorded.map_err(|e| self.sql(e))?;
         Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::synthetic;
+
+    #[test]
+    fn a_stored_time_is_read_back_as_written_and_a_bad_one_names_its_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ws = Workspace::open(&dir.path().join("w.sqlite")).unwrap();
+        ws.save_project(&synthetic::generate("gen", 3, 1), None)
+            .unwrap();
+        let created = time::parse("2026-11-26T00:00:00.250Z").unwrap();
+        ws.create_run(&RunRecord {
+            id: "r1".into(),
+            project: "gen".into(),
+            selection: "*".into(),
+            partition: None,
+            target: "local".into(),
+            status: RunStatus::Queued,
+            trigger: "test".into(),
+            created_at: created,
+            started_at: None,
+            ended_at: None,
+            error: None,
+            allow_failed_upstream: false,
+            checks_only: false,
+        })
+        .unwrap();
+        let run = ws.run(&"r1".into()).unwrap();
+        assert_eq!(run.created_at, created);
+        let json = serde_json::to_value(&run).unwrap();
+        assert_eq!(json["created_at"], "2026-11-26T00:00:00.250Z");
+        assert_eq!(json["started_at"], serde_json::Value::Null);
+
+        ws.conn
+            .execute("UPDATE runs SET started_at = 'noon' WHERE id = 'r1'", [])
+            .unwrap();
+        let error = ws.run(&"r1".into()).unwrap_err().to_string();
+        assert!(
+            error.contains("the started_at of run r1") && error.contains("`noon`"),
+            "{error}"
+        );
+        let listed = ws.list_runs(None, 10).unwrap_err().to_string();
+        assert!(listed.contains("the started_at of run r1"), "{listed}");
     }
 }

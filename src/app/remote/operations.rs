@@ -11,7 +11,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use super::driver::Driver;
 use super::{
     LEASE_SECS, PlannedRemoteStep, RemoteRunView, RemoteStepRow, StepStatus, SubmitRequest,
-    connect, cost_partition, driver_id, launcher_for, now, plan_remote, poll_interval,
+    connect, cost_partition, driver_id, launcher_for, plan_remote, poll_interval,
 };
 use crate::app::AppError;
 use crate::compute::aws::{self, Aws, setup::SetupCheck};
@@ -112,7 +112,7 @@ fn queued_remote_run(
         target: format!("aws:{}", tiers.into_iter().collect::<Vec<_>>().join("+")),
         status: RunStatus::Queued,
         trigger: request.trigger.clone(),
-        created_at: now(),
+        created_at: crate::model::time::millis(chrono::Utc::now()),
         started_at: None,
         ended_at: None,
         error: None,

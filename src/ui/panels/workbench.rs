@@ -665,7 +665,7 @@ fn history_ui(ui: &mut egui::Ui, studio: &mut Studio) {
                     }
                 });
                 row.col(|ui| {
-                    ui.label(r.created_at.replace('T', " "));
+                    ui.label(crate::model::time::text(&r.created_at).replace('T', " "));
                 });
                 row.col(|ui| {
                     ui.label(crate::ui::runs::duration_ms(r).map_or_else(String::new, format_ms));
@@ -794,7 +794,7 @@ fn asset_history_ui(ui: &mut egui::Ui, key: &AssetKey, history: &AssetHistory) {
                     ui.end_row();
                     for m in history.materializations.iter().rev() {
                         ui.label(RichText::new(m.run_id.as_str()).monospace());
-                        ui.label(m.created_at.replace('T', " "));
+                        ui.label(crate::model::time::text(&m.created_at).replace('T', " "));
                         ui.label(m.row_count.to_string());
                         ui.label(m.byte_count.to_string());
                         ui.end_row();
@@ -830,10 +830,7 @@ fn row_count_plot_ui(ui: &mut egui::Ui, key: &AssetKey, history: &AssetHistory) 
     let points: Vec<[f64; 2]> = history
         .materializations
         .iter()
-        .filter_map(|m| {
-            let at = chrono::DateTime::parse_from_rfc3339(&m.created_at).ok()?;
-            Some([at.timestamp() as f64, m.row_count as f64])
-        })
+        .map(|m| [m.created_at.timestamp() as f64, m.row_count as f64])
         .collect();
     egui_plot::Plot::new(("row_count_plot", key.as_str()))
         .height(120.0)
