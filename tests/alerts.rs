@@ -3,9 +3,7 @@
 //! each request and answers with scripted statuses), run through the `medallion` binary; and
 //! freshness judged with an injected clock.
 
-#![allow(clippy::unwrap_used, clippy::expect_used)]
-
-mod common;
+use crate::common;
 
 use std::collections::VecDeque;
 use std::io::{Read, Write};
@@ -34,10 +32,6 @@ struct HookServer {
 }
 
 impl HookServer {
-    #[expect(
-        clippy::disallowed_methods,
-        reason = "the server answers on a thread of its own for the test's life"
-    )]
     fn start() -> Self {
         let listener = TcpListener::bind("127.0.0.1:0").unwrap();
         let port = listener.local_addr().unwrap().port();

@@ -11,6 +11,7 @@
 mod common;
 mod support;
 
+mod alerts;
 mod architecture;
 mod bad_input;
 mod cli;

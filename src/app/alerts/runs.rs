@@ -25,8 +25,10 @@ pub struct RunAlert {
     pub target: String,
     pub selection: String,
     pub partition: Option<String>,
-    pub started_at: Option<String>,
-    pub ended_at: Option<String>,
+    #[serde(with = "crate::model::time::option")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(with = "crate::model::time::option")]
+    pub ended_at: Option<DateTime<Utc>>,
     pub duration_ms: Option<u64>,
     /// The measured cost of the run's remote steps, when every step's is known.
     pub cost_usd: Option<f64>,
@@ -84,8 +86,8 @@ pub(crate) fn run_alert(ws: &Workspace, run: &RunRecord) -> Result<RunAlert, Sto
         target: run.target.clone(),
         selection: run.selection.clone(),
         partition: run.partition.clone(),
-        started_at: run.started_at.clone(),
-        ended_at: run.ended_at.clone(),
+        started_at: run.started_at,
+        ended_at: run.ended_at,
         duration_ms: run.duration_ms(),
         cost_usd: None,
         cost_note: None,
@@ -167,12 +169,6 @@ fn events_of(run: &RunRecord, alert: &RunAlert) -> Vec<AlertEvent> {
     out
 }
 
-fn parse_time(s: Option<&str>) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s?)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-}
-
 /// Raises the alerts of one queued run (claimed first, so no other process sends them too).
 fn deliver_claimed(ws: &mut Workspace, run_id: &RunId) -> Result<Vec<Delivery>, AppError> {
     let run = ws.run(run_id)?;
@@ -187,7 +183,7 @@ fn deliver_claimed(ws: &mut Workspace, run_id: &RunId) -> Result<Vec<Delivery>, 
     let mut out = Vec::new();
     if !project.alerts.rules.is_empty() {
         let alert = run_alert(ws, &run)?;
-        let at = parse_time(run.ended_at.as_deref()).unwrap_or_else(Utc::now);
+        let at = run.ended_at.unwrap_or_else(Utc::now);
         for event in events_of(&run, &alert) {
             out.extend(raise(ws, &project, event, at)?);
         }
