@@ -55,7 +55,8 @@ fn wait_until(h: &mut Harness<'_, Studio>, what: &str, done: impl Fn(&Studio) ->
 fn card_menu(h: &mut Harness<'_, Studio>, key: &str, entry: &str) {
     h.get_by_label(key).click_secondary();
     h.run_steps(2);
-    h.get_by_label(entry).click();
+    // The menu is drawn last (the toolbar has a "Preview" too).
+    h.get_all_by_label(entry).last().unwrap().click();
     h.run_steps(2);
 }
 
@@ -81,21 +82,6 @@ fn the_card_menu_and_keys_materialize_a_card_alone_with_upstream_and_with_downst
     let dir = tempfile::tempdir().unwrap();
     let (path, project) = workspace(dir.path());
     let mut h = harness(Studio::with_workspace(Some(project), &path).unwrap());
-    for entry in [
-        "Preview",
-        "Materialize this",
-        "Materialize with upstream",
-        "Materialize with downstream",
-        "Run checks",
-        "Copy key",
-    ] {
-        h.get_by_label("cleaned_customer_data").click_secondary();
-        h.run_steps(2);
-        h.get_by_label(entry);
-        h.key_press(Key::Escape);
-        h.run_steps(2);
-    }
-
     card_menu(&mut h, "cleaned_customer_data", "Materialize with upstream");
     let (selection, steps) = finished_run(&mut h);
     assert_eq!(selection, "+cleaned_customer_data");
@@ -177,7 +163,18 @@ fn the_card_menu_previews_and_copies_the_key() {
 
     h.get_by_label("order_history").click_secondary();
     h.run_steps(2);
-    h.get_by_label("Copy key").click();
+    for entry in [
+        "Preview",
+        "Materialize this",
+        "Materialize with upstream",
+        "Materialize with downstream",
+        "Run checks",
+        "Show in catalog",
+        "Copy key",
+    ] {
+        assert!(h.get_all_by_label(entry).count() >= 1, "{entry}");
+    }
+    h.get_all_by_label("Copy key").last().unwrap().click();
     h.step();
     let copied = h
         .output()
@@ -208,7 +205,7 @@ fn catalog_rows(h: &Harness<'_, Studio>) -> Vec<String> {
 
 /// Picks `option` in the catalog's combo box named `filter`.
 fn choose(h: &mut Harness<'_, Studio>, filter: &str, option: &str) {
-    h.get_by_label(filter).click();
+    h.get_by_label(&format!("{filter} filter")).click();
     h.run_steps(2);
     h.get_all_by_label(option).last().unwrap().click();
     h.run_steps(2);
@@ -271,7 +268,7 @@ fn the_catalog_searches_filters_sorts_and_selects_the_card() {
     choose(&mut h, "Group", "any");
 
     // Sorted by rows: most rows first, never materialized last.
-    choose(&mut h, "Sort by", "Rows");
+    choose(&mut h, "Sort", "Rows");
     let rows = catalog_rows(&h);
     let count = |k: &str| {
         h.state().states.assets[&medallion::model::AssetKey::new(k)]
@@ -298,9 +295,12 @@ fn the_catalog_searches_filters_sorts_and_selects_the_card() {
     assert_eq!(selected, ["daily_revenue"]);
 
     // Show in catalog from a card's menu opens it on that card's row.
-    h.get_by_label("Hide").click();
+    h.get_by_label("Catalog").click();
     h.run_steps(2);
     assert!(h.query_by_label("Search the catalog").is_none());
+    h.state_mut()
+        .push_command(medallion::ui::UICommand::FitToView);
+    h.run_steps(3);
     card_menu(&mut h, "raw_orders", "Show in catalog");
     h.get_by_label("Search the catalog");
     h.get_by_label("Catalog row raw_orders");

@@ -214,54 +214,6 @@ fn changing_the_layer_in_the_inspector_moves_the_card_to_its_lane() {
     assert_eq!(h.state().project(), &before);
 }
 
-#[test]
-fn a_new_card_is_not_hidden_under_the_diagnostics_panel() {
-    let mut h = harness_sized(studio_on(example()), vec2(1280.0, 800.0));
-    assert!(h.query_by_label("Diagnostics").is_none());
-    // Double-click low on the canvas (with the workbench hidden), add a gold SQL transform
-    // there: its empty SQL is a problem, so the Diagnostics panel opens at the same moment.
-    command(&mut h, UICommand::ToggleWorkbench);
-    let canvas = h.get_by_label("Asset canvas").rect();
-    let at = egui::pos2(canvas.center().x + 150.0, canvas.bottom() - 50.0);
-    h.hover_at(at);
-    h.run_ok();
-    for pressed in [true, false, true, false] {
-        h.event(egui::Event::PointerButton {
-            pos: at,
-            button: egui::PointerButton::Primary,
-            pressed,
-            modifiers: Modifiers::NONE,
-        });
-        h.step();
-    }
-    h.run_ok();
-    h.get_by_label("Gold: SQL transform").click();
-    h.run_ok();
-    h.state_mut().validate_now();
-    h.run_ok();
-    let diagnostics = h.get_by_label("Diagnostics").rect();
-    let key = h
-        .state()
-        .canvas
-        .selection
-        .iter()
-        .next()
-        .unwrap()
-        .to_string();
-    let card = h.get_by_label(&key).rect();
-    let canvas = h.get_by_label("Asset canvas").rect();
-    // Card widgets are clipped to the canvas: a card partly hidden is shorter.
-    let zoom = h.state().canvas.zoom;
-    assert!(
-        canvas.contains_rect(card) && card.height() >= 72.0 * zoom - 1.0,
-        "new card {card:?} fully on the canvas {canvas:?} at zoom {zoom}"
-    );
-    assert!(
-        !card.intersects(diagnostics),
-        "new card {card:?} under the diagnostics panel {diagnostics:?}"
-    );
-}
-
 /// A primary-button drag from `from` to `to` in small steps.
 fn drag(h: &mut Harness<'_, Studio>, from: egui::Pos2, to: egui::Pos2) {
     h.event(egui::Event::PointerMoved(from));

@@ -47,6 +47,10 @@ pub(super) fn context_menu(
                     button = button.shortcut_text(shortcut);
                 }
                 let response = ui.add(button);
+                // The entry's name alone, without its shortcut, for screen readers and tests.
+                response.widget_info(|| {
+                    egui::WidgetInfo::labeled(egui::WidgetType::Button, true, command.menu_label())
+                });
                 let response = match command.tooltip() {
                     Some(tip) => response.on_hover_text(tip),
                     None => response,

@@ -308,7 +308,7 @@ fn filters_ui(ui: &mut egui::Ui, studio: &Studio, f: &mut CatalogState) {
                 })
                 .response
                 .widget_info(|| {
-                    egui::WidgetInfo::labeled(egui::WidgetType::ComboBox, true, "Sort by")
+                    egui::WidgetInfo::labeled(egui::WidgetType::ComboBox, true, "Sort filter")
                 });
             ui.end_row();
         });
@@ -327,7 +327,9 @@ fn combo_ui(ui: &mut egui::Ui, name: &str, value: &mut Option<String>, options: 
             }
         })
         .response
-        .widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::ComboBox, true, name));
+        .widget_info(|| {
+            egui::WidgetInfo::labeled(egui::WidgetType::ComboBox, true, format!("{name} filter"))
+        });
 }
 
 fn status_color(status: &str, visuals: &egui::Visuals) -> egui::Color32 {
