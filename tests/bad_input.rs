@@ -8,7 +8,7 @@
     clippy::many_single_char_names
 )]
 
-mod common;
+use crate::common;
 
 use common::{copy_dir, example, json, text};
 use std::path::{Path, PathBuf};
@@ -691,8 +691,9 @@ mod mutated {
 
     /// Runs the test `name` of this binary alone in a child process; it must pass.
     fn run_alone(name: &str) {
+        let name = crate::common::test_path(module_path!(), name);
         let o = std::process::Command::new(std::env::current_exe().unwrap())
-            .args(["--exact", name, "--nocapture", "--test-threads", "1"])
+            .args(["--exact", &name, "--nocapture", "--test-threads", "1"])
             .env(ISOLATED, "1")
             .output()
             .unwrap();
@@ -703,12 +704,12 @@ mod mutated {
 
     #[test]
     fn mutated_project_files_and_inputs_never_panic_in_process() {
-        run_alone("mutated::mutated_project_files_and_inputs_never_panic");
+        run_alone("mutated_project_files_and_inputs_never_panic");
     }
 
     #[test]
     fn preview_never_panics_whatever_a_string_column_holds_in_process() {
-        run_alone("mutated::preview_never_panics_whatever_a_string_column_holds");
+        run_alone("preview_never_panics_whatever_a_string_column_holds");
     }
 
     fn record_panics() {
@@ -1144,11 +1145,17 @@ mod studio {
             let o = std::process::Command::new(std::env::current_exe().unwrap())
                 .args([
                     "--exact",
-                    "studio::without_a_keyring_connections_saves_no_reference_and_offers_an_env_var",
+                    &crate::common::test_path(
+                        module_path!(),
+                        "without_a_keyring_connections_saves_no_reference_and_offers_an_env_var",
+                    ),
                     "--nocapture",
                 ])
                 .env(CHILD, "1")
-                .env("DBUS_SESSION_BUS_ADDRESS", "unix:path=/nonexistent/medallion-test-bus")
+                .env(
+                    "DBUS_SESSION_BUS_ADDRESS",
+                    "unix:path=/nonexistent/medallion-test-bus",
+                )
                 .env_remove("XDG_RUNTIME_DIR")
                 .output()
                 .unwrap();

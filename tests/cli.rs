@@ -7,7 +7,7 @@
     clippy::many_single_char_names
 )]
 
-mod common;
+use crate::common;
 
 use common::text;
 use std::path::{Path, PathBuf};
@@ -381,7 +381,7 @@ fn costs_show_estimate_and_actual_per_step_asset_and_day() {
             target: "fargate".into(),
             status: RunStatus::Success,
             trigger: "test".into(),
-            created_at: "2026-11-24T08:00:00.000Z".into(),
+            created_at: "2026-11-24T08:00:00.000Z".parse().unwrap(),
             started_at: None,
             ended_at: None,
             error: None,
@@ -397,10 +397,11 @@ fn costs_show_estimate_and_actual_per_step_asset_and_day() {
             &std::collections::BTreeMap::new(),
         )
         .unwrap();
-        medallion::app::plan::record_estimates(&mut ws, "remote-1", None, &report.assets).unwrap();
+        medallion::app::plan::record_estimates(&mut ws, &"remote-1".into(), None, &report.assets)
+            .unwrap();
         medallion::app::plan::record_actual_cost(
             &mut ws,
-            "remote-1",
+            &"remote-1".into(),
             &AssetKey::new("order_history"),
             None,
             &RunShape::new(ComputeTier::Fargate, 2.0, 8192, 95.0),

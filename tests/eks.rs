@@ -12,8 +12,7 @@
     clippy::disallowed_methods
 )]
 
-#[path = "support/kube_double.rs"]
-mod kube_double;
+use crate::support::kube_double;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt::Write as _;
@@ -480,7 +479,7 @@ fn reattach_finds_the_job_by_labels_and_resumes_after_the_last_event() {
     let second = launcher(dir.path(), &double, fake_runner(dir.path(), "0.1", 0));
     assert_eq!(
         second
-            .find_submitted("customer_analytics", "run-r", "s1-eks")
+            .find_submitted("customer_analytics", &"run-r".into(), "s1-eks")
             .unwrap(),
         Some(id.clone())
     );
@@ -871,12 +870,12 @@ fn the_polled_launcher_submits_reads_logs_by_position_and_reports_oom() {
     assert!(id.starts_with("data/mdl-s1-eks-"), "{id}");
     // After a crash between submit and storing the id: found again by its labels.
     assert_eq!(
-        l.find_submitted("customer_analytics", "run-l", "s1-eks")
+        l.find_submitted("customer_analytics", &"run-l".into(), "s1-eks")
             .unwrap(),
         Some(id.clone())
     );
     assert_eq!(
-        l.find_submitted("customer_analytics", "run-l", "s2-eks")
+        l.find_submitted("customer_analytics", &"run-l".into(), "s2-eks")
             .unwrap(),
         None
     );

@@ -9,7 +9,7 @@
     clippy::disallowed_methods
 )]
 
-mod common;
+use crate::common;
 
 use common::{example, json, text};
 use std::path::{Path, PathBuf};
@@ -1013,7 +1013,7 @@ fn cancel_stops_the_run_between_steps_and_records_it_as_canceled() {
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&cancel);
     let mut finished_steps = 0;
-    let mut on_event = |_: &str, e: &RunEvent| {
+    let mut on_event = |_: &medallion::model::RunId, e: &RunEvent| {
         if let RunEvent::StepFinished { .. } = e {
             finished_steps += 1;
             if finished_steps == 2 {
@@ -1165,7 +1165,7 @@ fn every_read_and_write_of_a_run_goes_through_the_io_manager() {
             &self,
             asset: &AssetKey,
             partition: Option<&str>,
-            run_id: &str,
+            run_id: &medallion::model::RunId,
             df: &mut DataFrame,
         ) -> Result<(String, u64), engine::StoreError> {
             self.log.lock().unwrap().push(format!("write {asset}"));
@@ -1378,7 +1378,7 @@ fn a_panicking_step_fails_instead_of_hanging_the_run() {
             &self,
             asset: &AssetKey,
             partition: Option<&str>,
-            run_id: &str,
+            run_id: &medallion::model::RunId,
             df: &mut DataFrame,
         ) -> Result<(String, u64), engine::StoreError> {
             assert_ne!(asset.as_str(), "raw_orders", "the store broke");

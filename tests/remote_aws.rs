@@ -10,7 +10,7 @@
     clippy::many_single_char_names
 )]
 
-mod support;
+use crate::support;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -1001,12 +1001,12 @@ fn a_long_lambda_step_is_invoked_asynchronously_and_its_result_polled() {
     assert_eq!(rows, vec![3, 1]);
     // The step's lines were tailed from the function's log group while it ran: a log
     // position was stored with them.
-    let run_id = report["run_id"].as_str().unwrap();
+    let run_id = medallion::model::RunId::from(report["run_id"].as_str().unwrap());
     let w = medallion::app::open_workspace(&ws).unwrap();
-    let log = w.remote_child_log(run_id, 0, 0).unwrap();
+    let log = w.remote_child_log(&run_id, 0, 0).unwrap();
     assert!(log.log_position.is_some(), "{log:?}");
     assert!(log.done);
-    let events = medallion::app::remote::events(&w, run_id).unwrap();
+    let events = medallion::app::remote::events(&w, &run_id).unwrap();
     let materializations = events
         .iter()
         .filter(|e| matches!(e, medallion::model::RunEvent::Materialization(_)))
@@ -1141,6 +1141,9 @@ fn check_aws_setup_says_precisely_what_is_missing() {
 /// Stores a secret in the OS keyring through the CLI (the tests/run session's keyring).
 fn store_secret(ws: &Path, name: &str, value: &str) {
     use std::io::Write as _;
+    let _guard = crate::common::KEYRING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
     let mut child = Command::new(env!("CARGO_BIN_EXE_medallion"))
         .args(["secret", "set", name])
         .env("MEDALLION_WORKSPACE", ws)
@@ -1467,7 +1470,7 @@ fn the_studio_reattaches_to_a_run_left_unfinished_and_finishes_it() {
         ],
     );
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let run_id = json(&o)["run_id"].as_str().unwrap().to_owned();
+    let run_id = medallion::model::RunId::from(json(&o)["run_id"].as_str().unwrap());
     executor
         .hold
         .store(false, std::sync::atomic::Ordering::Relaxed);

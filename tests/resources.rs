@@ -13,8 +13,7 @@ use std::process::{Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 
-/// Tests touching the keyring run one at a time (the names index is read-modify-write).
-static KEYRING: Mutex<()> = Mutex::new(());
+use crate::common::KEYRING;
 
 fn peers() -> bool {
     let on = std::env::var("MEDALLION_TEST_PEERS").as_deref() == Ok("1");

@@ -638,7 +638,7 @@ fn the_costs_window_shows_estimate_and_actual_per_step_asset_and_day() {
             target: "fargate".into(),
             status: RunStatus::Success,
             trigger: "test".into(),
-            created_at: "2026-11-24T08:00:00.000Z".into(),
+            created_at: "2026-11-24T08:00:00.000Z".parse().unwrap(),
             started_at: None,
             ended_at: None,
             error: None,
@@ -654,10 +654,10 @@ fn the_costs_window_shows_estimate_and_actual_per_step_asset_and_day() {
             &std::collections::BTreeMap::new(),
         )
         .unwrap();
-        app::plan::record_estimates(&mut ws, "remote-1", None, &report.assets).unwrap();
+        app::plan::record_estimates(&mut ws, &"remote-1".into(), None, &report.assets).unwrap();
         app::plan::record_actual_cost(
             &mut ws,
-            "remote-1",
+            &"remote-1".into(),
             &AssetKey::new("order_history"),
             None,
             &RunShape::new(ComputeTier::Fargate, 2.0, 8192, 95.0),

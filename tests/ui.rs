@@ -8,8 +8,7 @@
 
 use std::time::{Duration, Instant};
 
-#[path = "support/kube_double.rs"]
-mod kube_double;
+use crate::support::kube_double;
 
 use egui::{Event, Key, Modifiers, PointerButton, Pos2, vec2};
 use egui_kittest::Harness;

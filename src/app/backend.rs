@@ -25,6 +25,7 @@ use super::AppError;
 use super::jobs::{JobEvent, JobRequest, JobWorker};
 use super::worker::{WorkspaceEvent, WorkspaceRequest, WorkspaceWorker};
 use crate::model::Resource;
+use crate::model::RunId;
 use crate::store::{StoredProject, Workspace};
 
 /// Called after every answer (the studio passes `request_repaint`).
@@ -87,7 +88,7 @@ pub enum TaskRequest {
     /// A native folder chooser for where to export project `name`.
     ChooseExportDir { name: String },
     /// A native save dialog for run `run_id`'s HTML quality report.
-    ChooseReportFile { run_id: String },
+    ChooseReportFile { run_id: RunId },
     /// Stores `(keyring name, value)` pairs in the OS keyring, in order, stopping at the first
     /// refusal (keyring calls can block on D-Bus). `id` comes back with the answer.
     StoreSecrets {
@@ -138,7 +139,7 @@ pub enum TaskEvent {
     /// The directory chosen for an export (`None`: the dialog was canceled).
     ExportDirChosen(Option<PathBuf>),
     ReportFileChosen {
-        run_id: String,
+        run_id: RunId,
         path: Option<PathBuf>,
         /// How long the dialog was open: rfd answers "no file" at once when no dialog could
         /// be shown (no desktop portal and no zenity), which a person cannot do.

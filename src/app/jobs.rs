@@ -20,6 +20,7 @@ use super::plan::{self as compute_plan, CostHistory};
 use super::report::{self, RunReport};
 use super::run::{self, AssetHistory, MaterializeRequest};
 use crate::engine::{PlannedStep, Preview};
+use crate::model::RunId;
 use crate::model::{AssetKey, PriceTable, Project, RunEvent, RunRecord};
 use crate::store::{StoredProject, Workspace};
 
@@ -77,7 +78,7 @@ pub enum JobRequest {
     },
     /// A past run, read back whole from the workspace.
     OpenRun {
-        run_id: String,
+        run_id: RunId,
     },
     AssetHistory {
         project: String,
@@ -85,7 +86,7 @@ pub enum JobRequest {
     },
     /// Writes the run's HTML quality report to `path`.
     ExportReport {
-        run_id: String,
+        run_id: RunId,
         path: PathBuf,
     },
     /// A remote run on AWS, followed to its end (events arrive as [`JobEvent::RunEvents`]).
@@ -130,7 +131,7 @@ pub enum JobEvent {
     CostHistory(Result<Box<CostHistory>, String>),
     /// Events of a run in progress, in order.
     RunEvents {
-        run_id: String,
+        run_id: RunId,
         events: Vec<RunEvent>,
     },
     /// A materialize request ended: the runs it recorded, or why it could not run.
@@ -149,7 +150,7 @@ pub enum JobEvent {
     },
     /// The steps of a remote run as they are now (tier, remote id, status, figures).
     RemoteSteps {
-        run_id: String,
+        run_id: RunId,
         steps: Vec<super::remote::RemoteStepRow>,
         /// Estimated and actual cost per asset of the run (`app::plan::run_costs`).
         costs: Vec<crate::store::StepCost>,
@@ -381,6 +382,8 @@ fn stored_with(ws: &Workspace, project: Project) -> StoredProject {
     }
 }
 
+/// Runs one request and sends its answer: most requests answer with one event; a
+/// materialization, a remote run and an opened run send several.
 fn handle(
     ws: &mut Workspace,
     request: JobRequest,
@@ -391,71 +394,26 @@ fn handle(
         let _ = events.send(event);
         notify();
     };
-    let failed = |what: &str, e: &AppError| JobEvent::Failed {
-        what: what.to_owned(),
-        error: format!("{e:#}"),
-    };
     match request {
         JobRequest::Preview {
             project,
             asset,
             limit,
-        } => {
-            let stored = stored_with(ws, *project);
-            emit(match run::preview(ws, &stored, &asset, limit) {
-                Ok(p) => JobEvent::Preview(Box::new(p)),
-                Err(e) => JobEvent::PreviewFailed {
-                    asset,
-                    error: format!("{e:#}"),
-                },
-            });
-        }
+        } => emit(preview(ws, *project, asset, limit)),
         JobRequest::Plan {
             id,
             project,
             request,
-        } => {
-            let stored = stored_with(ws, *project);
-            let result = run::plan(ws, &stored, &request).map_err(|e| format!("{e:#}"));
-            emit(JobEvent::Plan { id, result });
-        }
-        JobRequest::AssetStates { id, project } => {
-            let stored = stored_with(ws, *project);
-            let result = super::status::asset_states(ws, &stored).map_err(|e| format!("{e:#}"));
-            emit(JobEvent::AssetStates { id, result });
-        }
+        } => emit(plan(ws, id, *project, &request)),
+        JobRequest::AssetStates { id, project } => emit(asset_states(ws, id, *project)),
         JobRequest::ComputePlan {
             id,
             project,
             request,
-        } => {
-            let stored = stored_with(ws, *project);
-            let result = super::remote::plan_remote(ws, &stored, &request)
-                .map(Box::new)
-                .map_err(|e| format!("{e:#}"));
-            emit(JobEvent::ComputePlan { id, result });
-        }
-        JobRequest::LoadPrices => emit(JobEvent::Prices {
-            result: compute_plan::load_prices(ws)
-                .map(Box::new)
-                .map_err(|e| format!("{e:#}")),
-            edited: false,
-        }),
-        JobRequest::SetPrice { id, usd } => {
-            let result = match usd {
-                Some(usd) => compute_plan::set_price(ws, &id, usd),
-                None => compute_plan::reset_price(ws, &id),
-            };
-            emit(JobEvent::Prices {
-                result: result.map(Box::new).map_err(|e| format!("{e:#}")),
-                edited: true,
-            });
-        }
-        JobRequest::CostHistory { project } => emit(JobEvent::CostHistory(
-            compute_plan::cost_history(ws, &project)
-                .map(Box::new)
-                .map_err(|e| format!("{e:#}")),
-        )),
+        } => emit(remote_plan(ws, id, *project, &request)),
+        JobRequest::LoadPrices => emit(prices(compute_plan::load_prices(ws), false)),
+        JobRequest::SetPrice { id, usd } => emit(set_price(ws, &id, usd)),
+        JobRequest::CostHistory { project } => emit(cost_history(ws, &project)),
         JobRequest::Materialize {
             project,
             request,
@@ -469,46 +427,10 @@ fn handle(
                     .map_err(|e| format!("{e:#}")),
             });
         }
-        JobRequest::ListRuns { project } => {
-            super::liveness::end_dead_runs_quietly(ws);
-            emit(match run::list_runs(ws, Some(&project), HISTORY_LIMIT) {
-                Ok(runs) => JobEvent::Runs(runs),
-                Err(e) => failed("list runs", &e),
-            });
-        }
-        JobRequest::OpenRun { run_id } => {
-            let opened = report::build(ws, &run_id).and_then(|report| {
-                let events = ws.run_events(&run_id)?;
-                Ok((report, events))
-            });
-            emit(match opened {
-                Ok((report, events)) => JobEvent::RunOpened {
-                    run: Box::new(report.run.clone()),
-                    events,
-                    report: Box::new(report),
-                },
-                Err(e) => failed(&format!("open run {run_id}"), &e),
-            });
-            if let Ok(Some(view)) = super::remote::view(ws, &run_id) {
-                emit(JobEvent::RemoteSteps {
-                    costs: super::plan::run_costs(ws, &run_id).unwrap_or_default(),
-                    run_id,
-                    steps: view.steps,
-                });
-            }
-        }
-        JobRequest::AssetHistory { project, asset } => {
-            emit(match run::asset_history(ws, &project, &asset) {
-                Ok(h) => JobEvent::AssetHistory(Box::new(h)),
-                Err(e) => failed(&format!("load the history of {asset}"), &e),
-            });
-        }
-        JobRequest::ExportReport { run_id, path } => {
-            emit(match report::export_html(ws, &run_id, &path) {
-                Ok(path) => JobEvent::ReportExported { path },
-                Err(e) => failed(&format!("export the report of run {run_id}"), &e),
-            });
-        }
+        JobRequest::ListRuns { project } => emit(list_runs(ws, &project)),
+        JobRequest::OpenRun { run_id } => open_run(ws, run_id, &emit),
+        JobRequest::AssetHistory { project, asset } => emit(asset_history(ws, &project, &asset)),
+        JobRequest::ExportReport { run_id, path } => emit(export_report(ws, &run_id, &path)),
         JobRequest::SubmitRemote {
             project,
             request,
@@ -529,6 +451,119 @@ fn handle(
     }
 }
 
+/// A request that failed, told as what was being done and why it failed.
+fn failed(what: &str, e: &AppError) -> JobEvent {
+    JobEvent::Failed {
+        what: what.to_owned(),
+        error: format!("{e:#}"),
+    }
+}
+
+fn preview(ws: &mut Workspace, project: Project, asset: AssetKey, limit: usize) -> JobEvent {
+    let stored = stored_with(ws, project);
+    match run::preview(ws, &stored, &asset, limit) {
+        Ok(p) => JobEvent::Preview(Box::new(p)),
+        Err(e) => JobEvent::PreviewFailed {
+            asset,
+            error: format!("{e:#}"),
+        },
+    }
+}
+
+fn plan(ws: &mut Workspace, id: u64, project: Project, request: &MaterializeRequest) -> JobEvent {
+    let stored = stored_with(ws, project);
+    let result = run::plan(ws, &stored, request).map_err(|e| format!("{e:#}"));
+    JobEvent::Plan { id, result }
+}
+
+fn asset_states(ws: &mut Workspace, id: u64, project: Project) -> JobEvent {
+    let stored = stored_with(ws, project);
+    let result = super::status::asset_states(ws, &stored).map_err(|e| format!("{e:#}"));
+    JobEvent::AssetStates { id, result }
+}
+
+fn remote_plan(
+    ws: &mut Workspace,
+    id: u64,
+    project: Project,
+    request: &super::remote::SubmitRequest,
+) -> JobEvent {
+    let stored = stored_with(ws, project);
+    let result = super::remote::plan_remote(ws, &stored, request)
+        .map(Box::new)
+        .map_err(|e| format!("{e:#}"));
+    JobEvent::ComputePlan { id, result }
+}
+
+/// The price table after loading it (`edited` false) or changing one price (`edited` true).
+fn prices(result: Result<PriceTable, AppError>, edited: bool) -> JobEvent {
+    JobEvent::Prices {
+        result: result.map(Box::new).map_err(|e| format!("{e:#}")),
+        edited,
+    }
+}
+
+fn set_price(ws: &mut Workspace, id: &str, usd: Option<f64>) -> JobEvent {
+    let result = match usd {
+        Some(usd) => compute_plan::set_price(ws, id, usd),
+        None => compute_plan::reset_price(ws, id),
+    };
+    prices(result, true)
+}
+
+fn cost_history(ws: &mut Workspace, project: &str) -> JobEvent {
+    JobEvent::CostHistory(
+        compute_plan::cost_history(ws, project)
+            .map(Box::new)
+            .map_err(|e| format!("{e:#}")),
+    )
+}
+
+fn list_runs(ws: &mut Workspace, project: &str) -> JobEvent {
+    super::liveness::end_dead_runs_quietly(ws);
+    match run::list_runs(ws, Some(project), HISTORY_LIMIT) {
+        Ok(runs) => JobEvent::Runs(runs),
+        Err(e) => failed("list runs", &e),
+    }
+}
+
+/// A past run read back whole, then its remote steps and their costs when it ran on AWS.
+fn open_run(ws: &mut Workspace, run_id: RunId, emit: &dyn Fn(JobEvent)) {
+    let opened = report::build(ws, &run_id).and_then(|report| {
+        let events = ws.run_events(&run_id)?;
+        Ok((report, events))
+    });
+    emit(match opened {
+        Ok((report, events)) => JobEvent::RunOpened {
+            run: Box::new(report.run.clone()),
+            events,
+            report: Box::new(report),
+        },
+        Err(e) => failed(&format!("open run {run_id}"), &e),
+    });
+    if let Ok(Some(view)) = super::remote::view(ws, &run_id) {
+        emit(JobEvent::RemoteSteps {
+            costs: super::plan::run_costs(ws, &run_id).unwrap_or_default(),
+            run_id,
+            steps: view.steps,
+        });
+    }
+}
+
+fn asset_history(ws: &mut Workspace, project: &str, asset: &AssetKey) -> JobEvent {
+    match run::asset_history(ws, project, asset) {
+        Ok(h) => JobEvent::AssetHistory(Box::new(h)),
+        Err(e) => failed(&format!("load the history of {asset}"), &e),
+    }
+}
+
+fn export_report(ws: &mut Workspace, run_id: &RunId, path: &Path) -> JobEvent {
+    match report::export_html(ws, run_id, path) {
+        Ok(path) => JobEvent::ReportExported { path },
+        Err(e) => failed(&format!("export the report of run {run_id}"), &e),
+    }
+}
+
 /// Materializes, handing events to the studio in batches without ever waiting for it.
 fn materialize_batched(
     ws: &mut Workspace,
@@ -539,13 +574,13 @@ fn materialize_batched(
     notify: &dyn Fn(),
 ) -> Result<Vec<run::RunSummary>, AppError> {
     let mut pending: Vec<RunEvent> = Vec::new();
-    let mut pending_run = String::new();
-    let offer = |pending: &mut Vec<RunEvent>, pending_run: &str| {
+    let mut pending_run = RunId::default();
+    let offer = |pending: &mut Vec<RunEvent>, pending_run: &RunId| {
         if pending.is_empty() {
             return;
         }
         let batch = JobEvent::RunEvents {
-            run_id: pending_run.to_owned(),
+            run_id: pending_run.clone(),
             events: std::mem::take(pending),
         };
         match events.try_send(batch) {
@@ -556,8 +591,8 @@ fn materialize_batched(
         }
     };
     let result = {
-        let mut on_event = |run_id: &str, event: &RunEvent| {
-            if pending_run != run_id {
+        let mut on_event = |run_id: &RunId, event: &RunEvent| {
+            if pending_run != *run_id {
                 // A new run (next partition): hand over the previous run's events first.
                 if !pending.is_empty() {
                     let batch = JobEvent::RunEvents {
@@ -567,7 +602,7 @@ fn materialize_batched(
                     let _ = events.send(batch);
                     notify();
                 }
-                run_id.clone_into(&mut pending_run);
+                pending_run.clone_from(run_id);
             }
             pending.push(event.clone());
             offer(&mut pending, &pending_run);

@@ -24,6 +24,7 @@ use std::sync::OnceLock;
 use std::time::Duration;
 
 use super::AppError;
+use crate::model::RunId;
 use crate::model::{AssetKey, RunEvent, RunStatus, StepOutcome};
 pub use crate::store::RunOwner;
 use crate::store::{UnfinishedRun, Workspace};
@@ -150,7 +151,7 @@ fn is_gone(run: &UnfinishedRun, me: &RunOwner, now: chrono::DateTime<chrono::Utc
 /// A run ended because its process is gone.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct EndedRun {
-    pub run_id: String,
+    pub run_id: RunId,
     pub project: String,
 }
 
@@ -194,7 +195,7 @@ pub fn end_dead_runs_quietly(ws: &mut Workspace) {
 /// planned steps that never started are skipped, and the run finishes failed.
 fn closing_events(
     ws: &Workspace,
-    run_id: &str,
+    run_id: &RunId,
     at: chrono::DateTime<chrono::Utc>,
 ) -> Result<Vec<RunEvent>, AppError> {
     let record = ws.run(run_id)?;

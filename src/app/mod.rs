@@ -217,26 +217,7 @@ pub fn import_project_with(
         .as_ref()
         .is_some_and(|p| p.imported_revision != Some(p.revision));
     if let (Some(stored), Some(changes)) = (&previous, &changes) {
-        match replace {
-            Replace::No => {
-                let changes = if changes.is_empty() {
-                    "the directory holds the same definitions".to_owned()
-                } else {
-                    format!("that would change: {}", changes.summary())
-                };
-                return Err(AppError::Exists { name, changes });
-            }
-            Replace::Unedited if edited_since_import && !changes.is_empty() => {
-                return Err(AppError::EditedSinceImport {
-                    name,
-                    dir,
-                    revision: stored.revision,
-                    imported_revision: stored.imported_revision,
-                    changes: changes.summary(),
-                });
-            }
-            Replace::Unedited | Replace::Yes => {}
-        }
+        may_replace(replace, stored, changes, edited_since_import, &dir)?;
     }
     let revision = match (&previous, &changes) {
         // Nothing to change: no new revision (other windows are not disturbed), but the
@@ -268,6 +249,39 @@ pub fn import_project_with(
         edited_since_import: edited_since_import && replace == Replace::Yes,
         diagnostics: loaded.diagnostics,
     })
+}
+
+/// Whether an import from `dir` may replace the stored project (`changes` being what it would
+/// change): never without `replace`, and not over edits made since the last import unless
+/// told so.
+fn may_replace(
+    replace: Replace,
+    stored: &StoredProject,
+    changes: &ProjectChanges,
+    edited_since_import: bool,
+    dir: &Path,
+) -> Result<(), AppError> {
+    let name = stored.project.name.clone();
+    match replace {
+        Replace::No => {
+            let changes = if changes.is_empty() {
+                "the directory holds the same definitions".to_owned()
+            } else {
+                format!("that would change: {}", changes.summary())
+            };
+            Err(AppError::Exists { name, changes })
+        }
+        Replace::Unedited if edited_since_import && !changes.is_empty() => {
+            Err(AppError::EditedSinceImport {
+                name,
+                dir: dir.to_owned(),
+                revision: stored.revision,
+                imported_revision: stored.imported_revision,
+                changes: changes.summary(),
+            })
+        }
+        Replace::Unedited | Replace::Yes => Ok(()),
+    }
 }
 
 /// Writes a stored project to a directory in the canonical file format.

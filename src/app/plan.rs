@@ -20,10 +20,11 @@ pub use crate::compute::planner::{
     AssetPlan, ChosenBy, Confidence, format_bytes, format_duration, tier_name,
 };
 use crate::engine::source;
+use crate::model::RunId;
 use crate::model::pricing::is_addable_price_id;
 use crate::model::{
-    AssetDefinition, AssetKey, ComputeTier, PriceOverride, PriceTable, RunEvent, SourceSpec,
-    StepOutcome,
+    AssetDefinition, AssetKey, ComputeTier, PriceOverride, PriceTable, Project, RunEvent,
+    SourceSpec, StepOutcome,
 };
 pub use crate::store::StepCost;
 use crate::store::{StepCostRecord, StoredProject, Workspace};
@@ -149,25 +150,7 @@ pub fn gather_facts(
         .clone()
         .unwrap_or_else(|| PathBuf::from("."));
     let mut facts: BTreeMap<AssetKey, AssetFacts> = BTreeMap::new();
-    // Current file sizes and versions of file sources.
-    let mut source_versions: HashMap<AssetKey, String> = HashMap::new();
-    for asset in &project.assets {
-        let entry = facts.entry(asset.key.clone()).or_default();
-        if let AssetDefinition::Source(SourceSpec::File { path, .. }) = &asset.definition {
-            // Partitioned paths are sized for the first partition that exists, if any.
-            let full = source::resolve_path(&dir, path, None);
-            if let Ok(files) = source::matching_files(&asset.key, &full) {
-                entry.source_bytes = Some(
-                    files
-                        .iter()
-                        .filter_map(|f| std::fs::metadata(f).ok())
-                        .map(|m| m.len())
-                        .sum(),
-                );
-                source_versions.insert(asset.key.clone(), source::file_version(&files));
-            }
-        }
-    }
+    let source_versions = size_file_sources(project, &dir, &mut facts);
     for m in ws.latest_materializations(&project.name)? {
         if let Some(f) = facts.get_mut(&m.asset) {
             f.latest_rows = Some(m.row_count);
@@ -186,26 +169,7 @@ pub fn gather_facts(
             continue;
         }
         let events = ws.run_events(&run.id)?;
-        let mut inputs: HashMap<AssetKey, Option<u64>> = HashMap::new();
-        for e in &events {
-            if let RunEvent::Materialization(m) = e {
-                let mut total = Some(0u64);
-                for (input, version) in &m.input_versions {
-                    let bytes = if input.starts_with("source:") {
-                        (source_versions.get(&m.asset) == Some(version))
-                            .then(|| facts.get(&m.asset).and_then(|f| f.source_bytes))
-                            .flatten()
-                    } else {
-                        bytes_by_version.get(version).copied()
-                    };
-                    total = total.zip(bytes).map(|(a, b)| a + b);
-                }
-                inputs.insert(
-                    m.asset.clone(),
-                    total.filter(|_| !m.input_versions.is_empty()),
-                );
-            }
-        }
+        let inputs = input_bytes(&events, &facts, &source_versions, &bytes_by_version);
         for e in &events {
             if let RunEvent::StepFinished {
                 asset,
@@ -227,6 +191,65 @@ pub fn gather_facts(
     Ok(facts)
 }
 
+/// Every asset gets its facts; file sources get their current size (partitioned paths: the
+/// first partition that exists, if any). Returns the current version of each sized source.
+fn size_file_sources(
+    project: &Project,
+    dir: &Path,
+    facts: &mut BTreeMap<AssetKey, AssetFacts>,
+) -> HashMap<AssetKey, String> {
+    let mut source_versions: HashMap<AssetKey, String> = HashMap::new();
+    for asset in &project.assets {
+        let entry = facts.entry(asset.key.clone()).or_default();
+        if let AssetDefinition::Source(SourceSpec::File { path, .. }) = &asset.definition {
+            // Partitioned paths are sized for the first partition that exists, if any.
+            let full = source::resolve_path(dir, path, None);
+            if let Ok(files) = source::matching_files(&asset.key, &full) {
+                entry.source_bytes = Some(
+                    files
+                        .iter()
+                        .filter_map(|f| std::fs::metadata(f).ok())
+                        .map(|m| m.len())
+                        .sum(),
+                );
+                source_versions.insert(asset.key.clone(), source::file_version(&files));
+            }
+        }
+    }
+    source_versions
+}
+
+/// The bytes each asset a past run materialized read, when every input's size is known: a
+/// source input counts when it is still the current version, another asset's by its version.
+fn input_bytes(
+    events: &[RunEvent],
+    facts: &BTreeMap<AssetKey, AssetFacts>,
+    source_versions: &HashMap<AssetKey, String>,
+    bytes_by_version: &HashMap<String, u64>,
+) -> HashMap<AssetKey, Option<u64>> {
+    let mut inputs: HashMap<AssetKey, Option<u64>> = HashMap::new();
+    for e in events {
+        if let RunEvent::Materialization(m) = e {
+            let mut total = Some(0u64);
+            for (input, version) in &m.input_versions {
+                let bytes = if input.starts_with("source:") {
+                    (source_versions.get(&m.asset) == Some(version))
+                        .then(|| facts.get(&m.asset).and_then(|f| f.source_bytes))
+                        .flatten()
+                } else {
+                    bytes_by_version.get(version).copied()
+                };
+                total = total.zip(bytes).map(|(a, b)| a + b);
+            }
+            inputs.insert(
+                m.asset.clone(),
+                total.filter(|_| !m.input_versions.is_empty()),
+            );
+        }
+    }
+    inputs
+}
+
 /// The cost of one run of a given shape with the workspace's prices (the `cost` command).
 pub fn run_cost(ws: &Workspace, shape: &RunShape) -> Result<CostBreakdown, AppError> {
     let prices = load_prices(ws)?;
@@ -239,7 +262,7 @@ pub fn run_cost(ws: &Workspace, shape: &RunShape) -> Result<CostBreakdown, AppEr
 /// Records a plan's estimates against a run (one row per asset and partition).
 pub fn record_estimates(
     ws: &mut Workspace,
-    run_id: &str,
+    run_id: &RunId,
     partition: Option<&str>,
     plans: &[AssetPlan],
 ) -> Result<(), AppError> {
@@ -266,7 +289,7 @@ pub fn record_estimates(
 /// record. This is what remote runs call for every finished step.
 pub fn record_actual_cost(
     ws: &mut Workspace,
-    run_id: &str,
+    run_id: &RunId,
     asset: &AssetKey,
     partition: Option<&str>,
     shape: &RunShape,
@@ -278,7 +301,7 @@ pub fn record_actual_cost(
 /// a step of its own): added to what the step's other parts recorded.
 pub fn add_actual_cost(
     ws: &mut Workspace,
-    run_id: &str,
+    run_id: &RunId,
     asset: &AssetKey,
     partition: Option<&str>,
     shape: &RunShape,
@@ -288,7 +311,7 @@ pub fn add_actual_cost(
 
 fn actual_cost(
     ws: &mut Workspace,
-    run_id: &str,
+    run_id: &RunId,
     asset: &AssetKey,
     partition: Option<&str>,
     shape: &RunShape,
@@ -322,7 +345,7 @@ fn actual_cost(
 }
 
 /// Estimate and actual per step of one run.
-pub fn run_costs(ws: &Workspace, run_id: &str) -> Result<Vec<StepCost>, AppError> {
+pub fn run_costs(ws: &Workspace, run_id: &RunId) -> Result<Vec<StepCost>, AppError> {
     Ok(ws.run_costs(run_id)?)
 }
 
@@ -575,7 +598,7 @@ mod tests {
             target: "fargate".into(),
             status: crate::model::RunStatus::Success,
             trigger: "test".into(),
-            created_at: "2026-11-20T10:00:00Z".into(),
+            created_at: "2026-11-20T10:00:00Z".parse().unwrap(),
             started_at: None,
             ended_at: None,
             error: None,
@@ -585,16 +608,16 @@ mod tests {
         ws.create_run(&run).unwrap();
         let report =
             compute_plan(&ws, &stored, "cleaned_customer_data", 1, &BTreeMap::new()).unwrap();
-        record_estimates(&mut ws, "run-1", None, &report.assets).unwrap();
+        record_estimates(&mut ws, &"run-1".into(), None, &report.assets).unwrap();
         let key = AssetKey::new("cleaned_customer_data");
         let shape = RunShape::new(ComputeTier::Fargate, 4.0, 16 * 1024, 1800.0);
-        let actual = record_actual_cost(&mut ws, "run-1", &key, None, &shape).unwrap();
+        let actual = record_actual_cost(&mut ws, &"run-1".into(), &key, None, &shape).unwrap();
         assert_eq!(format!("{:.3}", actual.cost_usd.unwrap()), "0.117");
         let mut eks = RunShape::new(ComputeTier::Eks, 2.0, 8192, 600.0);
         eks.node_type = Some("m6i.xlarge".into());
         let missing = record_actual_cost(
             &mut ws,
-            "run-1",
+            &"run-1".into(),
             &AssetKey::new("daily_revenue"),
             None,
             &eks,
@@ -606,7 +629,7 @@ mod tests {
             Some("ec2.m6i.xlarge.hour")
         );
 
-        let costs = run_costs(&ws, "run-1").unwrap();
+        let costs = run_costs(&ws, &"run-1".into()).unwrap();
         let step = costs.iter().find(|c| c.asset == key).unwrap();
         assert_eq!(step.est_cost_usd, report.assets[0].est_cost_usd);
         assert_eq!(step.actual_duration_secs, Some(1800.0));

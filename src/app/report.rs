@@ -7,6 +7,7 @@ use std::fmt::Write as _;
 use serde::Serialize;
 
 use super::AppError;
+use crate::model::RunId;
 use crate::model::{
     AssetCheckResult, AssetMaterialization, AssetProfile, ColumnProfile, RunEvent, RunRecord,
     StepOutcome,
@@ -34,7 +35,7 @@ pub struct StepLine {
     pub duration_ms: u64,
 }
 
-pub fn build(ws: &Workspace, run_id: &str) -> Result<RunReport, AppError> {
+pub fn build(ws: &Workspace, run_id: &RunId) -> Result<RunReport, AppError> {
     let run = ws.run(run_id)?;
     let events = ws.run_events(run_id)?;
     let mut report = RunReport {
@@ -164,8 +165,16 @@ fn header(h: &mut String, r: &RunReport) {
             .as_ref()
             .map(|p| format!(" · partition <code>{}</code>", esc(p)))
             .unwrap_or_default(),
-        start = esc(r.run.started_at.as_deref().unwrap_or("—")),
-        end = esc(r.run.ended_at.as_deref().unwrap_or("—")),
+        start = esc(&r
+            .run
+            .started_at
+            .as_ref()
+            .map_or_else(|| "—".to_owned(), crate::model::time::text)),
+        end = esc(&r
+            .run
+            .ended_at
+            .as_ref()
+            .map_or_else(|| "—".to_owned(), crate::model::time::text)),
         took = r
             .duration_ms
             .map_or_else(|| "—".to_owned(), crate::model::format_duration_ms),
@@ -249,8 +258,14 @@ pub fn to_text(r: &RunReport) -> String {
             .as_ref()
             .map(|p| format!(" · partition {p}"))
             .unwrap_or_default(),
-        r.run.started_at.as_deref().unwrap_or("-"),
-        r.run.ended_at.as_deref().unwrap_or("-"),
+        r.run
+            .started_at
+            .as_ref()
+            .map_or_else(|| "-".to_owned(), crate::model::time::text),
+        r.run
+            .ended_at
+            .as_ref()
+            .map_or_else(|| "-".to_owned(), crate::model::time::text),
         r.duration_ms
             .map_or_else(|| "-".to_owned(), crate::model::format_duration_ms),
     );
@@ -425,7 +440,7 @@ fn profiles_html(h: &mut String, r: &RunReport) {
 /// Writes a run's HTML quality report to `path` (a temporary name first, then renamed).
 pub fn export_html(
     ws: &Workspace,
-    run_id: &str,
+    run_id: &RunId,
     path: &std::path::Path,
 ) -> Result<std::path::PathBuf, AppError> {
     let html = to_html(&build(ws, run_id)?);

@@ -15,7 +15,7 @@ use crate::engine::{self, RunPlan};
 pub use crate::engine::{PlannedStatus, PlannedStep, Preview, PreviewColumn};
 use crate::model::{
     AssetGraph, AssetKey, AssetMaterialization, AssetSelection, CheckRecord, PartitionsDefinition,
-    Project, RunEvent, RunRecord, RunStatus,
+    Project, RunEvent, RunId, RunRecord, RunStatus,
 };
 use crate::store::{StoreError, StoredProject, Workspace};
 
@@ -168,7 +168,7 @@ pub struct CleanupReport {
 pub struct RemovedFile {
     pub asset: AssetKey,
     pub partition: Option<String>,
-    pub run_id: String,
+    pub run_id: RunId,
     pub location: String,
     pub bytes: u64,
 }
@@ -246,7 +246,7 @@ pub fn clean_up_materializations(
 struct StoreFile {
     asset: AssetKey,
     partition_dir: String,
-    run_id: String,
+    run_id: RunId,
     partial: bool,
     path: PathBuf,
 }
@@ -281,7 +281,7 @@ fn store_files(root: &Path) -> Vec<StoreFile> {
                     files.push(StoreFile {
                         asset: AssetKey::new(asset.clone()),
                         partition_dir: partition_dir.clone(),
-                        run_id: run_id.to_owned(),
+                        run_id: run_id.into(),
                         partial,
                         path,
                     });
@@ -302,12 +302,12 @@ fn remove_leftovers(
     root: &Path,
     report: &mut CleanupReport,
 ) -> Result<(), AppError> {
-    let named: std::collections::BTreeSet<(AssetKey, String, String)> = ws
+    let named: std::collections::BTreeSet<(AssetKey, String, RunId)> = ws
         .recorded_materializations(project)?
         .into_iter()
         .map(|(asset, partition, run)| (asset, engine::partition_dir(partition.as_deref()), run))
         .collect();
-    let mut ended: std::collections::BTreeMap<String, bool> = std::collections::BTreeMap::new();
+    let mut ended: std::collections::BTreeMap<RunId, bool> = std::collections::BTreeMap::new();
     for file in store_files(root) {
         if !file.partial
             && named.contains(&(
@@ -369,7 +369,7 @@ pub fn store_dir(ws: &Workspace, project: &str) -> PathBuf {
     base.join("materializations").join(project)
 }
 
-pub(crate) fn new_run_id() -> String {
+pub(crate) fn new_run_id() -> RunId {
     use sha2::{Digest, Sha256};
     use std::sync::atomic::{AtomicU64, Ordering};
     static COUNTER: AtomicU64 = AtomicU64::new(0);
@@ -378,11 +378,11 @@ pub(crate) fn new_run_id() -> String {
     h.update(now.timestamp_nanos_opt().unwrap_or_default().to_le_bytes());
     h.update(std::process::id().to_le_bytes());
     h.update(COUNTER.fetch_add(1, Ordering::Relaxed).to_le_bytes());
-    format!(
+    RunId::new(format!(
         "{}-{}",
         now.format("%Y%m%dT%H%M%S"),
         engine::hex(&h.finalize()[..3])
-    )
+    ))
 }
 
 /// The selected assets in dependency order.
@@ -400,20 +400,11 @@ pub fn materialize(
     ws: &mut Workspace,
     stored: &StoredProject,
     request: &MaterializeRequest,
-    on_event: &mut dyn FnMut(&str, &RunEvent),
+    on_event: &mut dyn FnMut(&RunId, &RunEvent),
     cancel: &Arc<AtomicBool>,
 ) -> Result<Vec<RunSummary>, AppError> {
     let project = &stored.project;
-    let diagnostics = crate::model::validate(project);
-    if let Some(first) = diagnostics.iter().find(|d| d.is_error()) {
-        return Err(AppError::BadRequest(format!(
-            "the project has errors; fix them first: {first}"
-        )));
-    }
-    let steps = resolve_selection(project, &request.selection)?;
-    for key in request.partitions.iter().flatten() {
-        check_partition(project, &steps, key)?;
-    }
+    let steps = checked_steps(project, request)?;
     let project_dir = stored
         .source_dir
         .clone()
@@ -432,21 +423,7 @@ pub fn materialize(
     }
     let count = partitions.len();
     for (index, partition) in partitions.into_iter().enumerate() {
-        let run = RunRecord {
-            id: new_run_id(),
-            project: project.name.clone(),
-            selection: request.selection.clone(),
-            partition: partition.clone(),
-            target: "local".to_owned(),
-            status: RunStatus::Queued,
-            trigger: request.trigger.clone(),
-            created_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true),
-            started_at: None,
-            ended_at: None,
-            error: None,
-            allow_failed_upstream: request.allow_failed_upstream,
-            checks_only: request.checks_only,
-        };
+        let run = queued_run(project, request, partition.clone());
         ws.create_run(&run)?;
         ws.set_run_owner(&run.id, super::liveness::current_owner())?;
         let (previous, previous_checks) = stored_state(ws, &project.name)?;
@@ -473,26 +450,80 @@ pub fn materialize(
         };
         // The workspace cannot take the run's record: the run failed, whatever the stored row
         // says, and nothing more runs (or is cleaned up) until it can.
-        let mut failed = ws.run(&run.id).unwrap_or(run);
-        failed.status = RunStatus::Failure;
-        let left = count - index - 1;
-        failed.error = Some(if left > 0 {
-            format!("{error}; the {left} partition(s) after this one were not run")
-        } else {
-            error
-        });
-        failed.ended_at.get_or_insert_with(now);
         summaries.push(RunSummary {
-            run: failed,
+            run: unrecorded_failure(ws, run, error, count - index - 1),
             events: recorded.events,
         });
         return Ok(summaries);
     }
-    // Retention: old files go once the run is recorded. A failed clean-up never fails the run.
+    clean_up_after_runs(ws, &project.name);
+    Ok(summaries)
+}
+
+/// The steps `request` selects, once the project has no errors and each requested partition
+/// is one the steps know.
+fn checked_steps(
+    project: &Project,
+    request: &MaterializeRequest,
+) -> Result<Vec<AssetKey>, AppError> {
+    let diagnostics = crate::model::validate(project);
+    if let Some(first) = diagnostics.iter().find(|d| d.is_error()) {
+        return Err(AppError::BadRequest(format!(
+            "the project has errors; fix them first: {first}"
+        )));
+    }
+    let steps = resolve_selection(project, &request.selection)?;
+    for key in request.partitions.iter().flatten() {
+        check_partition(project, &steps, key)?;
+    }
+    Ok(steps)
+}
+
+/// The record of a local run of `request` on one partition, before it starts.
+fn queued_run(
+    project: &Project,
+    request: &MaterializeRequest,
+    partition: Option<String>,
+) -> RunRecord {
+    RunRecord {
+        id: new_run_id(),
+        project: project.name.clone(),
+        selection: request.selection.clone(),
+        partition,
+        target: "local".to_owned(),
+        status: RunStatus::Queued,
+        trigger: request.trigger.clone(),
+        created_at: crate::model::time::millis(chrono::Utc::now()),
+        started_at: None,
+        ended_at: None,
+        error: None,
+        allow_failed_upstream: request.allow_failed_upstream,
+        checks_only: request.checks_only,
+    }
+}
+
+/// A run whose record the workspace could not take: failed with `error`, saying how many
+/// partitions after it (`left`) were not run.
+fn unrecorded_failure(ws: &Workspace, run: RunRecord, error: String, left: usize) -> RunRecord {
+    let mut failed = ws.run(&run.id).unwrap_or(run);
+    failed.status = RunStatus::Failure;
+    failed.error = Some(if left > 0 {
+        format!("{error}; the {left} partition(s) after this one were not run")
+    } else {
+        error
+    });
+    failed
+        .ended_at
+        .get_or_insert_with(|| crate::model::time::millis(chrono::Utc::now()));
+    failed
+}
+
+/// Retention: old files go once the runs are recorded. A failed clean-up never fails a run.
+fn clean_up_after_runs(ws: &mut Workspace, project: &str) {
     match keep_materializations() {
-        Ok(Some(keep)) => match clean_up_materializations(ws, &project.name, keep, false) {
+        Ok(Some(keep)) => match clean_up_materializations(ws, project, keep, false) {
             Ok(r) if !r.removed.is_empty() => tracing::info!(
-                project = %project.name,
+                project = %project,
                 files = r.removed.len(),
                 bytes = r.bytes,
                 keep,
@@ -500,13 +531,12 @@ pub fn materialize(
             ),
             Ok(_) => {}
             Err(e) => {
-                tracing::warn!(project = %project.name, "cleaning up old materializations failed: {e}");
+                tracing::warn!(project = %project, "cleaning up old materializations failed: {e}");
             }
         },
         Ok(None) => {}
         Err(e) => tracing::warn!("{e}"),
     }
-    Ok(summaries)
 }
 
 /// The latest materialization of each asset and partition of a project, and the latest
@@ -558,7 +588,7 @@ struct Recorded {
 /// after that (or any other store error) stores nothing more.
 struct Recorder<'w> {
     ws: &'w mut Workspace,
-    run_id: String,
+    run_id: RunId,
     seq: u64,
     /// Events not stored yet, each with the time it happened.
     pending: Vec<(String, RunEvent)>,
@@ -646,7 +676,7 @@ fn recording_failure(e: &StoreError, waited: Option<Duration>) -> String {
 fn execute_recorded(
     ws: &mut Workspace,
     plan: RunPlan,
-    on_event: &mut dyn FnMut(&str, &RunEvent),
+    on_event: &mut dyn FnMut(&RunId, &RunEvent),
     cancel: &Arc<AtomicBool>,
 ) -> Result<Recorded, AppError> {
     let run_id = plan.run_id.clone();
@@ -678,35 +708,7 @@ fn execute_recorded(
         failed: None,
         said_waiting: false,
     };
-    let mut finish: Option<RunEvent> = None;
-    let mut heartbeat = Instant::now();
-    loop {
-        if cancel.load(Ordering::Relaxed) || rec.failed.is_some() {
-            stop.store(true, Ordering::Relaxed);
-        }
-        if heartbeat.elapsed() >= super::liveness::HEARTBEAT_EVERY && rec.failed.is_none() {
-            heartbeat = Instant::now();
-            if let Err(e) = rec.ws.heartbeat_run(&run_id) {
-                tracing::debug!(run = %run_id, error = %e, "no heartbeat this time");
-            }
-        }
-        match rx.recv_timeout(Duration::from_millis(200)) {
-            Ok((at, event)) => {
-                let last = matches!(event, RunEvent::RunFinished { .. });
-                if last {
-                    finish = Some(event.clone());
-                } else {
-                    on_event(&run_id, &event);
-                }
-                rec.pending.push((at, event));
-                if last || rec.pending.len() >= 64 {
-                    rec.flush();
-                }
-            }
-            Err(mpsc::RecvTimeoutError::Timeout) => rec.flush(),
-            Err(mpsc::RecvTimeoutError::Disconnected) => break,
-        }
-    }
+    let finish = rec.record_until_done(&rx, cancel, &stop, on_event);
     rec.flush_all();
     if worker.join().is_err() {
         rec.ws
@@ -726,13 +728,54 @@ fn execute_recorded(
 }
 
 impl Recorder<'_> {
+    /// Stores and forwards the run's events until the engine's thread hangs up, beating the
+    /// run's heartbeat and raising `stop` on a cancel or once recording gave up. Returns the
+    /// run's last event (`RunFinished`), which is stored but not forwarded yet.
+    fn record_until_done(
+        &mut self,
+        rx: &mpsc::Receiver<(String, RunEvent)>,
+        cancel: &AtomicBool,
+        stop: &AtomicBool,
+        on_event: &mut dyn FnMut(&RunId, &RunEvent),
+    ) -> Option<RunEvent> {
+        let mut finish: Option<RunEvent> = None;
+        let mut heartbeat = Instant::now();
+        loop {
+            if cancel.load(Ordering::Relaxed) || self.failed.is_some() {
+                stop.store(true, Ordering::Relaxed);
+            }
+            if heartbeat.elapsed() >= super::liveness::HEARTBEAT_EVERY && self.failed.is_none() {
+                heartbeat = Instant::now();
+                if let Err(e) = self.ws.heartbeat_run(&self.run_id) {
+                    tracing::debug!(run = %self.run_id, error = %e, "no heartbeat this time");
+                }
+            }
+            match rx.recv_timeout(Duration::from_millis(200)) {
+                Ok((at, event)) => {
+                    let last = matches!(event, RunEvent::RunFinished { .. });
+                    if last {
+                        finish = Some(event.clone());
+                    } else {
+                        on_event(&self.run_id, &event);
+                    }
+                    self.pending.push((at, event));
+                    if last || self.pending.len() >= 64 {
+                        self.flush();
+                    }
+                }
+                Err(mpsc::RecvTimeoutError::Timeout) => self.flush(),
+                Err(mpsc::RecvTimeoutError::Disconnected) => return finish,
+            }
+        }
+    }
+
     /// Recording gave up: removes what the run wrote that no stored row names, tries once to
     /// store the failure itself, and says so.
     fn give_up(
         mut self,
         error: &StoreError,
         store_root: &Path,
-        on_event: &mut dyn FnMut(&str, &RunEvent),
+        on_event: &mut dyn FnMut(&RunId, &RunEvent),
     ) -> Recorded {
         let run_id = self.run_id.clone();
         let waited = self.locked_since.map(|t| t.elapsed());
@@ -780,7 +823,7 @@ impl Recorder<'_> {
 fn remove_unrecorded_files(
     pending: &[(String, RunEvent)],
     store_root: &Path,
-    run_id: &str,
+    run_id: &RunId,
 ) -> (usize, Vec<String>) {
     let (mut removed, mut kept) = (0usize, Vec::new());
     for (_, event) in pending {
@@ -869,7 +912,7 @@ pub fn plan(
     let steps = resolve_selection(project, &request.selection)?;
     let (previous, previous_checks) = stored_state(ws, &project.name)?;
     let plan = RunPlan {
-        run_id: String::new(),
+        run_id: RunId::default(),
         project: project.clone(),
         project_dir: stored
             .source_dir
@@ -925,7 +968,7 @@ pub struct AssetHistory {
     /// Oldest first.
     pub materializations: Vec<crate::model::AssetMaterialization>,
     /// Check evaluations with their run, oldest first.
-    pub checks: Vec<(String, crate::model::AssetCheckResult)>,
+    pub checks: Vec<(RunId, crate::model::AssetCheckResult)>,
     /// The profile recorded with the newest materialization.
     pub latest_profile: Option<crate::model::AssetProfile>,
 }
@@ -939,9 +982,9 @@ pub fn asset_history(
     asset: &AssetKey,
 ) -> Result<AssetHistory, AppError> {
     let materializations = ws.asset_materializations(project, asset)?;
-    let mut run_ids: Vec<&str> = Vec::new();
+    let mut run_ids: Vec<&RunId> = Vec::new();
     for m in materializations.iter().rev() {
-        if !run_ids.contains(&m.run_id.as_str()) {
+        if !run_ids.contains(&&m.run_id) {
             run_ids.push(&m.run_id);
         }
         if run_ids.len() >= HISTORY_RUNS {
@@ -952,7 +995,7 @@ pub fn asset_history(
     for run_id in run_ids.iter().rev() {
         for c in ws.run_check_results(run_id)? {
             if &c.asset == asset {
-                checks.push(((*run_id).to_owned(), c));
+                checks.push(((*run_id).clone(), c));
             }
         }
     }

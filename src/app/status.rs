@@ -13,6 +13,7 @@ use super::AppError;
 use super::run::{PlannedStatus, stored_state};
 use crate::engine::gate::StoredChecks;
 use crate::engine::{self, RunPlan};
+use crate::model::RunId;
 use crate::model::{
     AssetKey, AssetMaterialization, CheckRecord, CheckSeverity, RunEvent, StepOutcome,
 };
@@ -29,7 +30,7 @@ pub enum AssetStatus {
     /// Materialized, but its definition, code version or an input changed since.
     Stale { reason: String },
     /// Its latest attempt failed (run `run_id`), or an Error check fails on its latest data.
-    Failed { run_id: String, reason: String },
+    Failed { run_id: RunId, reason: String },
     /// It cannot be built: an upstream's data failed a blocking check, or its latest attempt
     /// was skipped because an upstream failed.
     Blocked { reason: String },
@@ -93,9 +94,10 @@ impl CheckBadge {
 /// The last materialization of an asset, in brief.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct LastMaterialization {
-    pub run_id: String,
+    pub run_id: RunId,
     pub partition: Option<String>,
-    pub created_at: String,
+    #[serde(with = "crate::model::time")]
+    pub created_at: chrono::DateTime<chrono::Utc>,
     pub row_count: u64,
 }
 
@@ -108,7 +110,7 @@ pub struct CheckState {
     /// `None`: not evaluated with its current definition on this data.
     pub passed: Option<bool>,
     /// The run that evaluated it.
-    pub run_id: Option<String>,
+    pub run_id: Option<RunId>,
     pub description: Option<String>,
 }
 
@@ -121,7 +123,7 @@ pub struct AssetState {
     pub checks: CheckBadge,
     pub check_states: Vec<CheckState>,
     /// The latest finished step of the asset in any run: (run, outcome).
-    pub last_attempt: Option<(String, StepOutcome)>,
+    pub last_attempt: Option<(RunId, StepOutcome)>,
 }
 
 /// The state of every asset of a stored project, in project order.
@@ -137,7 +139,7 @@ pub fn asset_states(ws: &Workspace, stored: &StoredProject) -> Result<Vec<AssetS
     )
     .unwrap_or_else(|_| project.assets.iter().map(|a| a.key.clone()).collect());
     let planned = planned_statuses(ws, stored, &order, &previous, &records, &latest);
-    let attempts: BTreeMap<AssetKey, (String, String, StepOutcome)> = ws
+    let attempts: BTreeMap<AssetKey, (RunId, String, StepOutcome)> = ws
         .latest_step_outcomes(&project.name)?
         .into_iter()
         .filter_map(|(run, at, event)| match event {
@@ -159,7 +161,7 @@ pub fn asset_states(ws: &Workspace, stored: &StoredProject) -> Result<Vec<AssetS
         // An attempt after the newest materialization (or with none) that did not build it.
         let later = attempt
             .filter(|(run, _, _)| m.is_none_or(|m| &m.run_id != run))
-            .map(|(run, _, outcome)| (run.as_str(), outcome));
+            .map(|(run, _, outcome)| (run, outcome));
         // An upstream that is failed or blocked now keeps a skipped attempt's reason true.
         let upstream_bad = graph.upstream(key).into_iter().any(|up| {
             states.get(up).is_some_and(|s| {
@@ -184,7 +186,7 @@ pub fn asset_states(ws: &Workspace, stored: &StoredProject) -> Result<Vec<AssetS
                 last_materialization: m.map(|m| LastMaterialization {
                     run_id: m.run_id.clone(),
                     partition: m.partition.clone(),
-                    created_at: m.created_at.clone(),
+                    created_at: m.created_at,
                     row_count: m.row_count,
                 }),
                 checks: badge,
@@ -206,9 +208,9 @@ fn newest_materializations(
 ) -> BTreeMap<&AssetKey, &AssetMaterialization> {
     let mut latest: BTreeMap<&AssetKey, &AssetMaterialization> = BTreeMap::new();
     for m in previous {
-        let newer = latest.get(&m.asset).is_none_or(|old| {
-            (m.created_at.as_str(), &m.run_id) > (old.created_at.as_str(), &old.run_id)
-        });
+        let newer = latest
+            .get(&m.asset)
+            .is_none_or(|old| (m.created_at, &m.run_id) > (old.created_at, &old.run_id));
         if newer {
             latest.insert(&m.asset, m);
         }
@@ -236,7 +238,7 @@ fn planned_statuses(
     }
     for partition in partitions {
         let plan = RunPlan {
-            run_id: String::new(),
+            run_id: RunId::default(),
             project: project.clone(),
             project_dir: stored
                 .source_dir
@@ -267,10 +269,10 @@ fn judge_checks(
     asset: &crate::model::AssetSpec,
     m: Option<&AssetMaterialization>,
     stored_checks: &StoredChecks<'_>,
-) -> (CheckBadge, Vec<CheckState>, Option<(String, String)>) {
+) -> (CheckBadge, Vec<CheckState>, Option<(String, RunId)>) {
     let mut badge = CheckBadge::default();
     let mut check_states = Vec::new();
-    let mut failing_error: Option<(String, String)> = None;
+    let mut failing_error: Option<(String, RunId)> = None;
     for check in &asset.checks {
         let hash = engine::check::definition_hash(check);
         let record = m
@@ -304,15 +306,15 @@ fn judge_checks(
 /// skipped or blocked for an upstream that is still failed or blocked; otherwise missing,
 /// fresh or stale.
 fn decide(
-    later_attempt: Option<(&str, &StepOutcome)>,
+    later_attempt: Option<(&RunId, &StepOutcome)>,
     materialized: bool,
-    failing_error: Option<(String, String)>,
+    failing_error: Option<(String, RunId)>,
     planned: Option<&PlannedStatus>,
     upstream_bad: bool,
 ) -> AssetStatus {
     if let Some((run, StepOutcome::Failed { error })) = later_attempt {
         return AssetStatus::Failed {
-            run_id: run.to_owned(),
+            run_id: run.clone(),
             reason: error.clone(),
         };
     }

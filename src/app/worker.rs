@@ -306,21 +306,7 @@ fn run(
         let _ = events.send(event);
         notify();
     };
-    let opened = match opened {
-        Some(ws) => Ok(ws),
-        None => Workspace::open(path),
-    };
-    let mut ws = match opened {
-        Ok(ws) => Some(ws),
-        Err(e) => {
-            tracing::error!(error = %e, "cannot open the workspace");
-            emit(WorkspaceEvent::Failed {
-                what: "open the workspace".to_owned(),
-                error: e.to_string(),
-            });
-            None
-        }
-    };
+    let mut ws = open_or_tell(path, opened, &emit);
     let mut state = State::default();
     let mut pending: Option<WorkspaceRequest> = None;
     let mut last_poll = Instant::now();
@@ -341,42 +327,7 @@ fn run(
                 }
             }
         };
-        let request = match request {
-            // Coalesce saves: only the newest queued save is written (all carry the same base).
-            WorkspaceRequest::Save {
-                project,
-                revision,
-                base,
-                copy_on_conflict,
-            } => {
-                let (mut project, mut revision, mut base, mut copy) =
-                    (project, revision, base, copy_on_conflict);
-                while let Ok(next) = requests.try_recv() {
-                    match next {
-                        WorkspaceRequest::Save {
-                            project: p,
-                            revision: r,
-                            base: b,
-                            copy_on_conflict: c,
-                        } if p.name == project.name => {
-                            (project, revision, base) = (p, r, b);
-                            copy |= c;
-                        }
-                        other => {
-                            pending = Some(other);
-                            break;
-                        }
-                    }
-                }
-                WorkspaceRequest::Save {
-                    project,
-                    revision,
-                    base,
-                    copy_on_conflict: copy,
-                }
-            }
-            other => other,
-        };
+        let request = coalesce_saves(request, requests, &mut pending);
         let Some(ws) = ws.as_mut() else {
             emit(WorkspaceEvent::Failed {
                 what: "use the workspace".to_owned(),
@@ -385,6 +336,72 @@ fn run(
             continue;
         };
         emit(handle(ws, &mut state, request));
+    }
+}
+
+/// The workspace the studio handed over, or the one at `path`; `None` (and the studio told)
+/// when it cannot be opened.
+fn open_or_tell(
+    path: &Path,
+    opened: Option<Workspace>,
+    emit: &dyn Fn(WorkspaceEvent),
+) -> Option<Workspace> {
+    let opened = match opened {
+        Some(ws) => Ok(ws),
+        None => Workspace::open(path),
+    };
+    match opened {
+        Ok(ws) => Some(ws),
+        Err(e) => {
+            tracing::error!(error = %e, "cannot open the workspace");
+            emit(WorkspaceEvent::Failed {
+                what: "open the workspace".to_owned(),
+                error: e.to_string(),
+            });
+            None
+        }
+    }
+}
+
+/// Coalesces saves: a save followed by queued saves of the same project becomes the newest
+/// of them (all carry the same base). The first other request taken off the queue is kept in
+/// `pending` for the next turn.
+fn coalesce_saves(
+    request: WorkspaceRequest,
+    requests: &Receiver<WorkspaceRequest>,
+    pending: &mut Option<WorkspaceRequest>,
+) -> WorkspaceRequest {
+    let WorkspaceRequest::Save {
+        mut project,
+        mut revision,
+        mut base,
+        copy_on_conflict: mut copy,
+    } = request
+    else {
+        return request;
+    };
+    while let Ok(next) = requests.try_recv() {
+        match next {
+            WorkspaceRequest::Save {
+                project: p,
+                revision: r,
+                base: b,
+                copy_on_conflict: c,
+            } if p.name == project.name => {
+                (project, revision, base) = (p, r, b);
+                copy |= c;
+            }
+            other => {
+                *pending = Some(other);
+                break;
+            }
+        }
+    }
+    WorkspaceRequest::Save {
+        project,
+        revision,
+        base,
+        copy_on_conflict: copy,
     }
 }
 
@@ -469,55 +486,13 @@ impl State {
 }
 
 fn handle(ws: &mut Workspace, state: &mut State, request: WorkspaceRequest) -> WorkspaceEvent {
-    let failed = |what: &str, e: &dyn std::fmt::Display| WorkspaceEvent::Failed {
-        what: what.to_owned(),
-        error: e.to_string(),
-    };
     match request {
         WorkspaceRequest::Save {
             project,
             revision,
             base: sent,
             copy_on_conflict,
-        } => {
-            let base = state.base_of(&project.name, sent);
-            match ws.save_project_at(&project, base) {
-                Ok(stored_revision) => {
-                    tracing::debug!(project = %project.name, revision, stored_revision, "saved");
-                    state.saved(&project.name, sent, stored_revision);
-                    WorkspaceEvent::Saved {
-                        name: project.name,
-                        revision,
-                        stored_revision,
-                    }
-                }
-                Err(StoreError::Conflict { name, stored, base }) if copy_on_conflict => {
-                    let copy = free_copy_name(ws, &name);
-                    tracing::warn!(
-                        "{}; saving the edits as project {copy}",
-                        conflict_message(&name, stored, base)
-                    );
-                    save_copy(ws, *project, &name, &copy, revision)
-                }
-                Err(StoreError::Conflict { name, stored, base }) => {
-                    tracing::warn!("{}", conflict_message(&name, stored, base));
-                    WorkspaceEvent::SaveConflict {
-                        revision,
-                        message: conflict_message(&name, stored, base),
-                        name,
-                        stored_revision: stored,
-                        project,
-                    }
-                }
-                Err(e) => {
-                    tracing::error!(error = %e, "save failed");
-                    WorkspaceEvent::SaveFailed {
-                        revision,
-                        error: e.to_string(),
-                    }
-                }
-            }
-        }
+        } => save(ws, state, *project, revision, sent, copy_on_conflict),
         WorkspaceRequest::SaveCopy {
             project,
             from,
@@ -527,33 +502,7 @@ fn handle(ws: &mut Workspace, state: &mut State, request: WorkspaceRequest) -> W
             // The studio sends `Track` when it goes on with the copy.
             save_copy(ws, *project, &from, &name, revision)
         }
-        WorkspaceRequest::Track { project, known } => {
-            let name = project.name.clone();
-            let (base, differs) = match known {
-                Some(revision) => (SaveBase::Revision(revision), false),
-                None => match ws.load_project(&name) {
-                    Ok(stored) => (
-                        SaveBase::Revision(stored.revision),
-                        stored.project != *project,
-                    ),
-                    Err(StoreError::NoSuchProject { .. }) => (SaveBase::New, false),
-                    Err(e) => return failed(&format!("open {name}"), &e),
-                },
-            };
-            state.tracked = Some((name.clone(), base));
-            let stored_revision = match base {
-                SaveBase::Revision(r) => r,
-                SaveBase::New => 0,
-            };
-            state.watch(&name, stored_revision);
-            // Look at once rather than at the next poll.
-            state.data_version = None;
-            WorkspaceEvent::Tracking {
-                name,
-                base,
-                differs,
-            }
-        }
+        WorkspaceRequest::Track { project, known } => track(ws, state, &project, known),
         WorkspaceRequest::Reload { name } => match ws.load_project(&name) {
             Ok(stored) => {
                 state.watch(&name, stored.revision);
@@ -574,36 +523,129 @@ fn handle(ws: &mut Workspace, state: &mut State, request: WorkspaceRequest) -> W
             }
             Err(e) => failed(&format!("open {name}"), &e),
         },
-        WorkspaceRequest::Import { dir, confirmed } => {
-            let replace = if confirmed {
-                Replace::Yes
-            } else {
-                Replace::Unedited
-            };
-            match super::import_project_with(ws, &dir, replace, true).and_then(|report| {
-                let stored = ws.load_project(&report.name)?;
-                Ok((report, stored))
-            }) {
-                Ok((report, stored)) => {
-                    state.watch(&stored.project.name, stored.revision);
-                    WorkspaceEvent::Imported {
-                        report: Box::new(report),
-                        stored: Box::new(stored),
-                    }
-                }
-                Err(e @ AppError::EditedSinceImport { .. }) => {
-                    WorkspaceEvent::ImportNeedsConfirmation {
-                        dir,
-                        message: e.to_string(),
-                    }
-                }
-                Err(e) => failed(&format!("import {}", dir.display()), &e),
-            }
-        }
+        WorkspaceRequest::Import { dir, confirmed } => import(ws, state, dir, confirmed),
         WorkspaceRequest::Export { project, dir } => match export_to(&project, &dir) {
             Ok(()) => WorkspaceEvent::Exported { dir },
             Err(e) => failed(&format!("export to {}", dir.display()), &e),
         },
+    }
+}
+
+/// A request that failed, told as what was being done and why it failed.
+fn failed(what: &str, e: &dyn std::fmt::Display) -> WorkspaceEvent {
+    WorkspaceEvent::Failed {
+        what: what.to_owned(),
+        error: e.to_string(),
+    }
+}
+
+/// Saves `project` over the base the studio's edits really start from; on a conflict, either
+/// saves the edits as a copy (`copy_on_conflict`) or hands the conflict back to the studio.
+fn save(
+    ws: &mut Workspace,
+    state: &mut State,
+    project: Project,
+    revision: u64,
+    sent: Option<SaveBase>,
+    copy_on_conflict: bool,
+) -> WorkspaceEvent {
+    let base = state.base_of(&project.name, sent);
+    match ws.save_project_at(&project, base) {
+        Ok(stored_revision) => {
+            tracing::debug!(project = %project.name, revision, stored_revision, "saved");
+            state.saved(&project.name, sent, stored_revision);
+            WorkspaceEvent::Saved {
+                name: project.name,
+                revision,
+                stored_revision,
+            }
+        }
+        Err(StoreError::Conflict { name, stored, base }) if copy_on_conflict => {
+            let copy = free_copy_name(ws, &name);
+            tracing::warn!(
+                "{}; saving the edits as project {copy}",
+                conflict_message(&name, stored, base)
+            );
+            save_copy(ws, project, &name, &copy, revision)
+        }
+        Err(StoreError::Conflict { name, stored, base }) => {
+            tracing::warn!("{}", conflict_message(&name, stored, base));
+            WorkspaceEvent::SaveConflict {
+                revision,
+                message: conflict_message(&name, stored, base),
+                name,
+                stored_revision: stored,
+                project: Box::new(project),
+            }
+        }
+        Err(e) => {
+            tracing::error!(error = %e, "save failed");
+            WorkspaceEvent::SaveFailed {
+                revision,
+                error: e.to_string(),
+            }
+        }
+    }
+}
+
+/// Starts watching `project`: from the revision the studio knows, or else the stored one
+/// (telling whether the studio's copy differs from it).
+fn track(
+    ws: &mut Workspace,
+    state: &mut State,
+    project: &Project,
+    known: Option<i64>,
+) -> WorkspaceEvent {
+    let name = project.name.clone();
+    let (base, differs) = match known {
+        Some(revision) => (SaveBase::Revision(revision), false),
+        None => match ws.load_project(&name) {
+            Ok(stored) => (
+                SaveBase::Revision(stored.revision),
+                stored.project != *project,
+            ),
+            Err(StoreError::NoSuchProject { .. }) => (SaveBase::New, false),
+            Err(e) => return failed(&format!("open {name}"), &e),
+        },
+    };
+    state.tracked = Some((name.clone(), base));
+    let stored_revision = match base {
+        SaveBase::Revision(r) => r,
+        SaveBase::New => 0,
+    };
+    state.watch(&name, stored_revision);
+    // Look at once rather than at the next poll.
+    state.data_version = None;
+    WorkspaceEvent::Tracking {
+        name,
+        base,
+        differs,
+    }
+}
+
+/// Imports the project in `dir`; replacing one edited since its import needs `confirmed`.
+fn import(ws: &mut Workspace, state: &mut State, dir: PathBuf, confirmed: bool) -> WorkspaceEvent {
+    let replace = if confirmed {
+        Replace::Yes
+    } else {
+        Replace::Unedited
+    };
+    match super::import_project_with(ws, &dir, replace, true).and_then(|report| {
+        let stored = ws.load_project(&report.name)?;
+        Ok((report, stored))
+    }) {
+        Ok((report, stored)) => {
+            state.watch(&stored.project.name, stored.revision);
+            WorkspaceEvent::Imported {
+                report: Box::new(report),
+                stored: Box::new(stored),
+            }
+        }
+        Err(e @ AppError::EditedSinceImport { .. }) => WorkspaceEvent::ImportNeedsConfirmation {
+            dir,
+            message: e.to_string(),
+        },
+        Err(e) => failed(&format!("import {}", dir.display()), &e),
     }
 }
 

@@ -269,29 +269,54 @@ fn engine_bench(
         "{} needs customers.csv and orders.csv",
         input.display()
     );
-    let fastest = |mode: &str| -> anyhow::Result<serde_json::Value> {
-        let mut best: Option<serde_json::Value> = None;
-        for i in 0..rounds.max(1) {
-            let r = child(mode, input, checksums && i == 0 && mode == "medallion")?;
-            let better = best
-                .as_ref()
-                .is_none_or(|b| r["secs"].as_f64() < b["secs"].as_f64());
-            if better {
-                let sums = best.as_ref().and_then(|b| b.get("checksums").cloned());
-                best = Some(r);
-                if let (Some(b), Some(s)) = (best.as_mut(), sums) {
-                    b["checksums"] = s;
-                }
-            }
-        }
-        best.ok_or_else(|| anyhow::anyhow!("no run"))
-    };
-    let hand = fastest("handwritten")?;
-    let med = fastest("medallion")?;
+    let hand = fastest("handwritten", input, rounds, checksums)?;
+    let med = fastest("medallion", input, rounds, checksums)?;
     let ratio =
         med["secs"].as_f64().unwrap_or(f64::NAN) / hand["secs"].as_f64().unwrap_or(f64::NAN);
+    let (preview_ms, example_ms) = preview_and_example_ms(input)?;
+    let report = serde_json::json!({
+        "input": input, "handwritten": hand, "medallion": med, "ratio": ratio,
+        "preview_ms": preview_ms, "example_n1000_ms": example_ms,
+    });
+    match format {
+        OutputFormat::Json => print_json(&report)?,
+        OutputFormat::Text => {
+            print_engine_text(input, &hand, &med, ratio, &preview_ms, example_ms);
+        }
+    }
+    Ok(EXIT_OK)
+}
 
-    // Preview of every example asset on this input, and the whole example at its shipped size.
+/// The fastest of `rounds` runs of one side of `bench engine`, keeping the checksums the
+/// first Medallion run wrote.
+fn fastest(
+    mode: &str,
+    input: &Path,
+    rounds: usize,
+    checksums: bool,
+) -> anyhow::Result<serde_json::Value> {
+    let mut best: Option<serde_json::Value> = None;
+    for i in 0..rounds.max(1) {
+        let r = child(mode, input, checksums && i == 0 && mode == "medallion")?;
+        let better = best
+            .as_ref()
+            .is_none_or(|b| r["secs"].as_f64() < b["secs"].as_f64());
+        if better {
+            let sums = best.as_ref().and_then(|b| b.get("checksums").cloned());
+            best = Some(r);
+            if let (Some(b), Some(s)) = (best.as_mut(), sums) {
+                b["checksums"] = s;
+            }
+        }
+    }
+    best.ok_or_else(|| anyhow::anyhow!("no run"))
+}
+
+/// Preview of every example asset on this input (ms per asset), and the whole example at its
+/// shipped size end to end (ms; `None` when the example project is not found).
+fn preview_and_example_ms(
+    input: &Path,
+) -> anyhow::Result<(serde_json::Map<String, serde_json::Value>, Option<f64>)> {
     let tmp = std::env::temp_dir().join(format!("medallion-bench-preview-{}", std::process::id()));
     std::fs::create_dir_all(&tmp)?;
     let project_dir = example_on(input, &tmp)?;
@@ -324,43 +349,44 @@ fn engine_bench(
     };
     drop(ws);
     let _ = std::fs::remove_dir_all(&tmp);
-    let report = serde_json::json!({
-        "input": input, "handwritten": hand, "medallion": med, "ratio": ratio,
-        "preview_ms": preview_ms, "example_n1000_ms": example_ms,
-    });
-    match format {
-        OutputFormat::Json => print_json(&report)?,
-        OutputFormat::Text => {
-            let f = |v: &serde_json::Value, k: &str| {
-                v[k].as_f64().map_or("?".to_owned(), |x| format!("{x:.2}"))
-            };
-            println!("input: {}", input.display());
-            println!(
-                "hand-written polars lazy query   {:>8} s   peak {:>8} MiB",
-                f(&hand, "secs"),
-                f(&hand, "peak_rss_mib")
-            );
-            println!(
-                "medallion, every asset persisted {:>8} s   peak {:>8} MiB   ({ratio:.2}× the hand-written query)",
-                f(&med, "secs"),
-                f(&med, "peak_rss_mib")
-            );
-            println!("status {}; rows {}", med["status"], med["rows"]);
-            if let Some(sums) = med.get("checksums") {
-                println!("gold CSV SHA-256: {sums}");
-            }
-            for (asset, t) in &preview_ms {
-                println!(
-                    "preview {asset:<26} {:>8.1} ms",
-                    t.as_f64().unwrap_or(f64::NAN)
-                );
-            }
-            if let Some(t) = example_ms {
-                println!("whole example at its shipped size (N = 1,000), end to end: {t:.1} ms");
-            }
-        }
+    Ok((preview_ms, example_ms))
+}
+
+fn print_engine_text(
+    input: &Path,
+    hand: &serde_json::Value,
+    med: &serde_json::Value,
+    ratio: f64,
+    preview_ms: &serde_json::Map<String, serde_json::Value>,
+    example_ms: Option<f64>,
+) {
+    let f = |v: &serde_json::Value, k: &str| {
+        v[k].as_f64().map_or("?".to_owned(), |x| format!("{x:.2}"))
+    };
+    println!("input: {}", input.display());
+    println!(
+        "hand-written polars lazy query   {:>8} s   peak {:>8} MiB",
+        f(hand, "secs"),
+        f(hand, "peak_rss_mib")
+    );
+    println!(
+        "medallion, every asset persisted {:>8} s   peak {:>8} MiB   ({ratio:.2}× the hand-written query)",
+        f(med, "secs"),
+        f(med, "peak_rss_mib")
+    );
+    println!("status {}; rows {}", med["status"], med["rows"]);
+    if let Some(sums) = med.get("checksums") {
+        println!("gold CSV SHA-256: {sums}");
     }
-    Ok(EXIT_OK)
+    for (asset, t) in preview_ms {
+        println!(
+            "preview {asset:<26} {:>8.1} ms",
+            t.as_f64().unwrap_or(f64::NAN)
+        );
+    }
+    if let Some(t) = example_ms {
+        println!("whole example at its shipped size (N = 1,000), end to end: {t:.1} ms");
+    }
 }
 
 /// `bench memory`: the example under a memory budget and without one, each in its own process.
@@ -457,96 +483,105 @@ pub fn run(which: &BenchCommand) -> anyhow::Result<u8> {
             frames,
             with_run,
             format,
-        } => {
-            let report = crate::ui::bench::run(*assets, (*frames).max(1), *with_run)?;
-            match format {
-                OutputFormat::Json => print_json(&report)?,
-                OutputFormat::Text => {
-                    let build = if cfg!(debug_assertions) {
-                        "debug build"
-                    } else {
-                        "release build"
-                    };
-                    println!(
-                        "studio frames on {assets} generated assets ({build}, CPU only, 1600×1000)"
-                    );
-                    for (name, s) in [
-                        ("idle", report.frame_ms.idle),
-                        ("pan", report.frame_ms.pan),
-                        ("zoom", report.frame_ms.zoom),
-                    ] {
-                        println!(
-                            "{name:<5} p50 {:7.2} ms   p95 {:7.2} ms   (goal p95 ≤ 8 ms at 2,000)",
-                            s.p50, s.p95
-                        );
-                    }
-                    println!(
-                        "layout {:7.2} ms   (goal ≤ 200 ms at 2,000)",
-                        report.layout_ms
-                    );
-                    println!("idle frame vertices: {}", report.idle_vertices);
-                    if let (Some(s), Some(run)) = (report.frame_ms.during_run, &report.run) {
-                        println!(
-                            "during a run of {} customers ({}, {:.1} s, {} frames): p50 {:7.2} ms   p95 {:7.2} ms   (goal p95 ≤ 16 ms at 1,000,000)",
-                            run.customers, run.status, run.run_secs, run.frames, s.p50, s.p95
-                        );
-                    }
-                    if let Some(s) = report.frame_ms.after_run {
-                        println!(
-                            "after the run, same view: p50 {:7.2} ms   p95 {:7.2} ms",
-                            s.p50, s.p95
-                        );
-                    }
-                }
-            }
-            Ok(EXIT_OK)
-        }
+        } => ui_bench(*assets, *frames, *with_run, *format),
         BenchCommand::Core {
             assets,
             rounds,
             format,
-        } => {
-            let rounds = (*rounds).max(1);
-            let project = synthetic::generate("bench", *assets, 42);
-            let dir = std::env::temp_dir().join(format!("medallion-bench-{}", std::process::id()));
-            std::fs::create_dir_all(&dir)?;
-            let ws_path = dir.join("bench.sqlite");
-            let mut ws = app::open_workspace(&ws_path)?;
-            let (mut validate_ms, mut save_ms, mut load_ms) = (Vec::new(), Vec::new(), Vec::new());
-            let mut diagnostics = 0;
-            for _ in 0..rounds {
-                let t = Instant::now();
-                diagnostics = app::validate_project(&project).len();
-                validate_ms.push(ms(t));
-                let t = Instant::now();
-                ws.save_project(&project, None)?;
-                save_ms.push(ms(t));
-                let t = Instant::now();
-                let loaded = app::load_project(&ws, "bench")?;
-                load_ms.push(ms(t));
-                anyhow::ensure!(
-                    loaded.project.assets.len() == *assets,
-                    "loaded a different project"
+        } => core_bench(*assets, *rounds, *format),
+    }
+}
+
+/// `bench ui`: studio frame times and layout time on a generated project.
+fn ui_bench(
+    assets: usize,
+    frames: usize,
+    with_run: Option<u64>,
+    format: OutputFormat,
+) -> anyhow::Result<u8> {
+    let report = crate::ui::bench::run(assets, frames.max(1), with_run)?;
+    match format {
+        OutputFormat::Json => print_json(&report)?,
+        OutputFormat::Text => {
+            let build = if cfg!(debug_assertions) {
+                "debug build"
+            } else {
+                "release build"
+            };
+            println!("studio frames on {assets} generated assets ({build}, CPU only, 1600×1000)");
+            for (name, s) in [
+                ("idle", report.frame_ms.idle),
+                ("pan", report.frame_ms.pan),
+                ("zoom", report.frame_ms.zoom),
+            ] {
+                println!(
+                    "{name:<5} p50 {:7.2} ms   p95 {:7.2} ms   (goal p95 ≤ 8 ms at 2,000)",
+                    s.p50, s.p95
                 );
             }
-            drop(ws);
-            let _ = std::fs::remove_dir_all(&dir);
-            let (v, s, l) = (median(validate_ms), median(save_ms), median(load_ms));
-            match format {
-                OutputFormat::Json => print_json(&serde_json::json!({
-                    "assets": assets, "rounds": rounds, "diagnostics": diagnostics,
-                    "validate_ms": v, "save_ms": s, "load_ms": l,
-                }))?,
-                OutputFormat::Text => {
-                    println!(
-                        "generated project: {assets} assets, {diagnostics} diagnostics, median of {rounds} rounds"
-                    );
-                    println!("validate  {v:8.2} ms   (goal ≤ 20 ms at 2,000 assets)");
-                    println!("save      {s:8.2} ms   (goal ≤ 50 ms)");
-                    println!("load      {l:8.2} ms   (goal ≤ 50 ms)");
-                }
+            println!(
+                "layout {:7.2} ms   (goal ≤ 200 ms at 2,000)",
+                report.layout_ms
+            );
+            println!("idle frame vertices: {}", report.idle_vertices);
+            if let (Some(s), Some(run)) = (report.frame_ms.during_run, &report.run) {
+                println!(
+                    "during a run of {} customers ({}, {:.1} s, {} frames): p50 {:7.2} ms   p95 {:7.2} ms   (goal p95 ≤ 16 ms at 1,000,000)",
+                    run.customers, run.status, run.run_secs, run.frames, s.p50, s.p95
+                );
             }
-            Ok(EXIT_OK)
+            if let Some(s) = report.frame_ms.after_run {
+                println!(
+                    "after the run, same view: p50 {:7.2} ms   p95 {:7.2} ms",
+                    s.p50, s.p95
+                );
+            }
         }
     }
+    Ok(EXIT_OK)
+}
+
+/// `bench core`: validate, save and load a generated project, median of `rounds` rounds.
+fn core_bench(assets: usize, rounds: usize, format: OutputFormat) -> anyhow::Result<u8> {
+    let rounds = rounds.max(1);
+    let project = synthetic::generate("bench", assets, 42);
+    let dir = std::env::temp_dir().join(format!("medallion-bench-{}", std::process::id()));
+    std::fs::create_dir_all(&dir)?;
+    let ws_path = dir.join("bench.sqlite");
+    let mut ws = app::open_workspace(&ws_path)?;
+    let (mut validate_ms, mut save_ms, mut load_ms) = (Vec::new(), Vec::new(), Vec::new());
+    let mut diagnostics = 0;
+    for _ in 0..rounds {
+        let t = Instant::now();
+        diagnostics = app::validate_project(&project).len();
+        validate_ms.push(ms(t));
+        let t = Instant::now();
+        ws.save_project(&project, None)?;
+        save_ms.push(ms(t));
+        let t = Instant::now();
+        let loaded = app::load_project(&ws, "bench")?;
+        load_ms.push(ms(t));
+        anyhow::ensure!(
+            loaded.project.assets.len() == assets,
+            "loaded a different project"
+        );
+    }
+    drop(ws);
+    let _ = std::fs::remove_dir_all(&dir);
+    let (v, s, l) = (median(validate_ms), median(save_ms), median(load_ms));
+    match format {
+        OutputFormat::Json => print_json(&serde_json::json!({
+            "assets": assets, "rounds": rounds, "diagnostics": diagnostics,
+            "validate_ms": v, "save_ms": s, "load_ms": l,
+        }))?,
+        OutputFormat::Text => {
+            println!(
+                "generated project: {assets} assets, {diagnostics} diagnostics, median of {rounds} rounds"
+            );
+            println!("validate  {v:8.2} ms   (goal ≤ 20 ms at 2,000 assets)");
+            println!("save      {s:8.2} ms   (goal ≤ 50 ms)");
+            println!("load      {l:8.2} ms   (goal ≤ 50 ms)");
+        }
+    }
+    Ok(EXIT_OK)
 }

@@ -16,6 +16,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand, ValueEnum};
 
 use crate::app;
+use crate::model::RunId;
 use crate::model::{Diagnostic, DiagnosticSeverity};
 
 /// Exit code: everything succeeded.
@@ -136,7 +137,7 @@ pub enum Command {
     /// A run's quality report (steps, checks, failing samples, profiles): printed as text, or
     /// written as HTML or JSON
     Report {
-        run_id: String,
+        run_id: RunId,
         /// A self-contained HTML file (opens offline)
         #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
@@ -185,7 +186,7 @@ pub enum Command {
         project: String,
         /// Only this run's steps
         #[arg(long, value_name = "RUN_ID")]
-        run: Option<String>,
+        run: Option<RunId>,
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
@@ -333,10 +334,11 @@ impl<W: std::io::Write> std::io::Write for RedactingWriter<W> {
 
 fn run(cli: Cli) -> anyhow::Result<u8> {
     let workspace = cli.workspace;
+    // Only the commands that use the workspace resolve its path (and may fail on it).
+    let ws = || app::workspace_path(workspace.clone());
     match cli.command.unwrap_or(Command::Studio) {
         Command::Studio => {
-            let path = app::workspace_path(workspace)?;
-            crate::ui::run(&path)?;
+            crate::ui::run(&ws()?)?;
             Ok(EXIT_OK)
         }
         Command::Validate { path, format } => validate(&path, format),
@@ -345,82 +347,46 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             replace,
             force,
             format,
-        } => project::import(
-            &app::workspace_path(workspace)?,
-            &path,
-            replace,
-            force,
-            format,
-        ),
-        Command::Export { name, path, format } => {
-            project::export(&app::workspace_path(workspace)?, &name, &path, format)
-        }
-        Command::List { format } => project::list(&app::workspace_path(workspace)?, format),
-        Command::Materialize(command) => {
-            run::materialize(&app::workspace_path(workspace)?, &command.args())
-        }
-        Command::Status { project, format } => {
-            run::status(&app::workspace_path(workspace)?, &project, format)
-        }
-        Command::Check(command) => {
-            run::materialize(&app::workspace_path(workspace)?, &command.args())
-        }
+        } => project::import(&ws()?, &path, replace, force, format),
+        Command::Export { name, path, format } => project::export(&ws()?, &name, &path, format),
+        Command::List { format } => project::list(&ws()?, format),
+        Command::Materialize(command) => run::materialize(&ws()?, &command.args()),
+        Command::Status { project, format } => run::status(&ws()?, &project, format),
+        Command::Check(command) => run::materialize(&ws()?, &command.args()),
         Command::Preview {
             project,
             asset,
             limit,
             format,
-        } => run::preview(
-            &app::workspace_path(workspace)?,
-            &project,
-            &asset,
-            limit,
-            format,
-        ),
+        } => run::preview(&ws()?, &project, &asset, limit, format),
         Command::Runs {
             project,
             limit,
             format,
-        } => run::runs(
-            &app::workspace_path(workspace)?,
-            project.as_deref(),
-            limit,
-            format,
-        ),
+        } => run::runs(&ws()?, project.as_deref(), limit, format),
         Command::Gc {
             project,
             keep,
             dry_run,
             format,
-        } => run::gc(
-            &app::workspace_path(workspace)?,
-            &project,
-            keep,
-            dry_run,
-            format,
-        ),
-        Command::Report { run_id, html, json } => run::report(
-            &app::workspace_path(workspace)?,
-            &run_id,
-            html.as_deref(),
-            json.as_deref(),
-        ),
+        } => run::gc(&ws()?, &project, keep, dry_run, format),
+        Command::Report { run_id, html, json } => {
+            run::report(&ws()?, &run_id, html.as_deref(), json.as_deref())
+        }
         Command::SampleData {
             customers,
             seed,
             dir,
         } => sample_data(&dir, customers, seed),
         Command::Secret { action } => resource::secret(&action),
-        Command::Resource { action } => {
-            resource::resource(&app::workspace_path(workspace)?, action)
-        }
+        Command::Resource { action } => resource::resource(&ws()?, action),
         Command::Plan {
             project,
             select,
             partition_range,
             format,
         } => plan::plan(
-            &app::workspace_path(workspace)?,
+            &ws()?,
             &plan::PlanArgs {
                 target: &project,
                 select: &select,
@@ -428,17 +394,12 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
                 format,
             },
         ),
-        Command::Cost(args) => plan::cost(&app::workspace_path(workspace)?, &args),
+        Command::Cost(args) => plan::cost(&ws()?, &args),
         Command::Costs {
             project,
             run,
             format,
-        } => plan::costs(
-            &app::workspace_path(workspace)?,
-            &project,
-            run.as_deref(),
-            format,
-        ),
+        } => plan::costs(&ws()?, &project, run.as_ref(), format),
         Command::Bench { which } => bench::run(&which),
         Command::Remote(command) => remote::run(workspace, command),
     }

@@ -11,7 +11,7 @@ use crate::app::plan::{
     RunShape, format_duration, format_memory, format_usd, format_vcpu, tier_name,
 };
 use crate::app::{self, AppError};
-use crate::model::ComputeTier;
+use crate::model::{ComputeTier, RunId};
 
 /// The tiers `cost` prices.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -55,19 +55,13 @@ pub fn plan(workspace: &Path, args: &PlanArgs<'_>) -> anyhow::Result<u8> {
     };
     let partitions = match args.partition_range {
         None => 1,
-        Some(range) => {
-            let Some((from, to)) = range.split_once("..") else {
-                eprintln!("error: --partition-range takes FROM..TO, not `{range}`");
+        Some(range) => match partition_count(&stored.project, &keys, range) {
+            Ok(n) => n,
+            Err(message) => {
+                eprintln!("error: {message}");
                 return Ok(EXIT_BAD_INPUT);
-            };
-            match app::run::partition_range(&stored.project, &keys, from, to) {
-                Ok(p) => p.len(),
-                Err(e) => {
-                    eprintln!("error: {e}");
-                    return Ok(EXIT_BAD_INPUT);
-                }
             }
-        }
+        },
     };
     let report =
         match app::plan::compute_plan(&ws, &stored, args.select, partitions, &BTreeMap::new()) {
@@ -80,54 +74,7 @@ pub fn plan(workspace: &Path, args: &PlanArgs<'_>) -> anyhow::Result<u8> {
         };
     match args.format {
         OutputFormat::Json => print_json(&report.assets)?,
-        OutputFormat::Text => {
-            println!(
-                "{}: {} asset(s); prices as of {} ({}, table v{})",
-                report.project,
-                report.assets.len(),
-                report.prices_as_of,
-                report.region,
-                report.prices_version
-            );
-            for a in &report.assets {
-                let cost = match (a.est_cost_usd, &a.missing_price) {
-                    (Some(c), _) => format_usd(c),
-                    (None, Some(id)) => format!("missing price {id}"),
-                    (None, None) => "no estimate".to_owned(),
-                };
-                println!(
-                    "{:<28} {:<8} {:>9} {:>7}  ~{:<7} {:<24} {} ({})",
-                    a.asset.as_str(),
-                    a.tier.as_str(),
-                    format_vcpu(a.vcpu),
-                    format_memory(a.memory_mb),
-                    format_duration(a.est_duration_secs),
-                    cost,
-                    a.confidence.as_str(),
-                    a.basis
-                );
-                println!("    {}", a.reason);
-                if let Some(p) = &a.problem {
-                    println!("    problem: {p}");
-                }
-            }
-            let missing = report
-                .assets
-                .iter()
-                .filter(|a| a.missing_price.is_some())
-                .count();
-            println!(
-                "total {}{}",
-                format_usd(report.total_usd),
-                if missing > 0 {
-                    format!(
-                        " (without {missing} asset(s) whose price is missing: enter them in the studio's Prices window)"
-                    )
-                } else {
-                    String::new()
-                }
-            );
-        }
+        OutputFormat::Text => print_plan_text(&report),
     }
     let problems: Vec<_> = report
         .assets
@@ -142,6 +89,69 @@ pub fn plan(workspace: &Path, args: &PlanArgs<'_>) -> anyhow::Result<u8> {
     } else {
         EXIT_BAD_INPUT
     })
+}
+
+/// How many partitions `FROM..TO` spans for the selected assets; the sentence to print when
+/// the range is malformed or not one the assets know.
+fn partition_count(
+    project: &crate::model::Project,
+    keys: &[crate::model::AssetKey],
+    range: &str,
+) -> anyhow::Result<usize> {
+    let Some((from, to)) = range.split_once("..") else {
+        anyhow::bail!("--partition-range takes FROM..TO, not `{range}`");
+    };
+    Ok(app::run::partition_range(project, keys, from, to)?.len())
+}
+
+/// The plan as text: one line per asset with its reason and problem, then the total.
+fn print_plan_text(report: &app::plan::PlanReport) {
+    println!(
+        "{}: {} asset(s); prices as of {} ({}, table v{})",
+        report.project,
+        report.assets.len(),
+        report.prices_as_of,
+        report.region,
+        report.prices_version
+    );
+    for a in &report.assets {
+        let cost = match (a.est_cost_usd, &a.missing_price) {
+            (Some(c), _) => format_usd(c),
+            (None, Some(id)) => format!("missing price {id}"),
+            (None, None) => "no estimate".to_owned(),
+        };
+        println!(
+            "{:<28} {:<8} {:>9} {:>7}  ~{:<7} {:<24} {} ({})",
+            a.asset.as_str(),
+            a.tier.as_str(),
+            format_vcpu(a.vcpu),
+            format_memory(a.memory_mb),
+            format_duration(a.est_duration_secs),
+            cost,
+            a.confidence.as_str(),
+            a.basis
+        );
+        println!("    {}", a.reason);
+        if let Some(p) = &a.problem {
+            println!("    problem: {p}");
+        }
+    }
+    let missing = report
+        .assets
+        .iter()
+        .filter(|a| a.missing_price.is_some())
+        .count();
+    println!(
+        "total {}{}",
+        format_usd(report.total_usd),
+        if missing > 0 {
+            format!(
+                " (without {missing} asset(s) whose price is missing: enter them in the studio's Prices window)"
+            )
+        } else {
+            String::new()
+        }
+    );
 }
 
 /// `medallion cost`, as given on the command line.
@@ -243,7 +253,7 @@ pub fn cost(workspace: &Path, args: &CostArgs) -> anyhow::Result<u8> {
 pub fn costs(
     workspace: &Path,
     project: &str,
-    run: Option<&str>,
+    run: Option<&RunId>,
     format: OutputFormat,
 ) -> anyhow::Result<u8> {
     let mut ws = app::open_workspace(workspace)?;

@@ -9,6 +9,7 @@ use clap::Subcommand;
 
 use super::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, OutputFormat, print_json};
 use crate::app::{self, remote::SubmitRequest};
+use crate::model::RunId;
 use crate::model::{ComputeTier, RunEvent, RunStatus};
 
 #[derive(Debug, Subcommand)]
@@ -41,7 +42,7 @@ pub enum RemoteCommand {
     },
     /// Print a run's log (events, check results, remote output)
     Logs {
-        run_id: String,
+        run_id: RunId,
         /// Keep printing until the run ends
         #[arg(long)]
         follow: bool,
@@ -50,13 +51,13 @@ pub enum RemoteCommand {
     },
     /// Stop a remote run: its running steps are stopped on AWS
     Cancel {
-        run_id: String,
+        run_id: RunId,
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
     /// Follow a remote run to its end (after a detached submit, or a crash)
     Attach {
-        run_id: String,
+        run_id: RunId,
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
@@ -99,8 +100,8 @@ pub fn reconcile_quietly(ws: &mut app::Workspace) {
     }
 }
 
-fn progress(format: OutputFormat) -> impl FnMut(&str, &RunEvent) {
-    move |run: &str, e: &RunEvent| {
+fn progress(format: OutputFormat) -> impl FnMut(&RunId, &RunEvent) {
+    move |run: &RunId, e: &RunEvent| {
         if format == OutputFormat::Text {
             let line = format!("[{run}] {}", app::redact(&e.summary()));
             let mut err = std::io::stderr().lock();
@@ -109,7 +110,7 @@ fn progress(format: OutputFormat) -> impl FnMut(&str, &RunEvent) {
     }
 }
 
-fn finish(ws: &app::Workspace, run_id: &str, format: OutputFormat) -> anyhow::Result<u8> {
+fn finish(ws: &app::Workspace, run_id: &RunId, format: OutputFormat) -> anyhow::Result<u8> {
     let view = app::remote::view(ws, run_id)?
         .ok_or_else(|| anyhow::anyhow!("run {run_id} is not a remote run"))?;
     let events = ws_events(ws, run_id)?;
@@ -152,7 +153,7 @@ fn finish(ws: &app::Workspace, run_id: &str, format: OutputFormat) -> anyhow::Re
     })
 }
 
-fn ws_events(ws: &app::Workspace, run_id: &str) -> anyhow::Result<Vec<RunEvent>> {
+fn ws_events(ws: &app::Workspace, run_id: &RunId) -> anyhow::Result<Vec<RunEvent>> {
     Ok(app::remote::events(ws, run_id)?)
 }
 
@@ -275,7 +276,7 @@ fn submit(
 }
 
 /// `medallion remote cancel`: stops a run's remote work and says what stopped.
-fn cancel(ws: &mut app::Workspace, run_id: &str, format: OutputFormat) -> anyhow::Result<u8> {
+fn cancel(ws: &mut app::Workspace, run_id: &RunId, format: OutputFormat) -> anyhow::Result<u8> {
     let stopped = app::remote::cancel(ws, run_id)?;
     let run = app::remote::run_record(ws, run_id)?;
     match format {
@@ -337,7 +338,7 @@ fn check_aws(
 
 fn logs(
     ws: &mut app::Workspace,
-    run_id: &str,
+    run_id: &RunId,
     follow: bool,
     format: OutputFormat,
 ) -> anyhow::Result<u8> {

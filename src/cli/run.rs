@@ -10,6 +10,7 @@ use super::target::resolve_target;
 use super::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, OutputFormat, print_json};
 use crate::app::{self, AppError, run::MaterializeRequest};
 use crate::app::{StoredProject, Workspace};
+use crate::model::RunId;
 use crate::model::{AssetKey, RunEvent, RunStatus, StepOutcome};
 
 /// `medallion materialize`, as given on the command line.
@@ -143,40 +144,19 @@ pub fn materialize(workspace: &Path, args: &MaterializeArgs<'_>) -> anyhow::Resu
     }
     let cancel = Arc::new(AtomicBool::new(false));
     install_ctrl_c(&cancel);
-    let interactive = std::io::stderr().is_terminal() && args.format == OutputFormat::Text;
-    let bar = interactive.then(|| progress_bar(steps.len() * request.partitions.len()));
-    let text = args.format == OutputFormat::Text;
-    let mut on_event = |run_id: &str, e: &RunEvent| {
-        if let Some(bar) = &bar {
-            if let RunEvent::StepStarted { asset, .. } = e {
-                bar.set_message(format!("{asset}…"));
-            }
-            if matches!(e, RunEvent::StepFinished { .. }) {
-                bar.inc(1);
-            }
-            if !matches!(e, RunEvent::Profile(_) | RunEvent::StepStarted { .. }) {
-                bar.println(e.summary());
-            }
-        } else if text && !matches!(e, RunEvent::Profile(_)) {
-            let mut out = std::io::stdout().lock();
-            let _ = writeln!(out, "[{run_id}] {}", e.summary());
-        }
-    };
+    let progress = Progress::new(args.format, steps.len() * request.partitions.len());
+    let mut on_event = |run_id: &RunId, e: &RunEvent| progress.on_event(run_id, e);
     let summaries = match app::run::materialize(&mut ws, &stored, &request, &mut on_event, &cancel)
     {
         Ok(s) => s,
         Err(AppError::BadRequest(msg)) => {
-            if let Some(bar) = &bar {
-                bar.finish_and_clear();
-            }
+            progress.finish();
             eprintln!("error: {}", app::redact(&msg));
             return Ok(EXIT_BAD_INPUT);
         }
         Err(e) => return Err(e.into()),
     };
-    if let Some(bar) = &bar {
-        bar.finish_and_clear();
-    }
+    progress.finish();
     let mut exported = Vec::new();
     if let Some(dir) = args.export_dir {
         exported =
@@ -203,6 +183,49 @@ pub fn materialize(workspace: &Path, args: &MaterializeArgs<'_>) -> anyhow::Resu
         RunStatus::Success => EXIT_OK,
         _ => EXIT_FAILED,
     })
+}
+
+/// How a run's events reach the terminal: a progress bar on an interactive terminal (events
+/// printed above it), one line per event in text output elsewhere, nothing for JSON.
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    text: bool,
+}
+
+impl Progress {
+    /// `steps`: the steps to run, all runs together.
+    fn new(format: OutputFormat, steps: usize) -> Self {
+        let text = format == OutputFormat::Text;
+        let interactive = std::io::stderr().is_terminal() && text;
+        Self {
+            bar: interactive.then(|| progress_bar(steps)),
+            text,
+        }
+    }
+
+    fn on_event(&self, run_id: &RunId, e: &RunEvent) {
+        if let Some(bar) = &self.bar {
+            if let RunEvent::StepStarted { asset, .. } = e {
+                bar.set_message(format!("{asset}…"));
+            }
+            if matches!(e, RunEvent::StepFinished { .. }) {
+                bar.inc(1);
+            }
+            if !matches!(e, RunEvent::Profile(_) | RunEvent::StepStarted { .. }) {
+                bar.println(e.summary());
+            }
+        } else if self.text && !matches!(e, RunEvent::Profile(_)) {
+            let mut out = std::io::stdout().lock();
+            let _ = writeln!(out, "[{run_id}] {}", e.summary());
+        }
+    }
+
+    /// Clears the bar before the summary (or an error) is printed.
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+    }
 }
 
 /// The partitions to run, one run each: `--partition`, the keys of `--partition-range`, or
@@ -574,7 +597,7 @@ pub fn runs(
                     r.target,
                     r.project,
                     r.selection,
-                    r.created_at,
+                    crate::model::time::text(&r.created_at),
                     r.partition
                         .as_ref()
                         .map(|p| format!("  partition {p}"))
@@ -623,7 +646,7 @@ pub fn status(workspace: &Path, target: &str, format: OutputFormat) -> anyhow::R
                         format!(
                             "{} rows at {}{} (run {})",
                             m.row_count,
-                            m.created_at,
+                            crate::model::time::text(&m.created_at),
                             m.partition
                                 .as_deref()
                                 .map(|p| format!(" [{p}]"))
@@ -655,7 +678,7 @@ pub fn status(workspace: &Path, target: &str, format: OutputFormat) -> anyhow::R
 /// on standard output when neither is asked for.
 pub fn report(
     workspace: &Path,
-    run_id: &str,
+    run_id: &RunId,
     html: Option<&Path>,
     json: Option<&Path>,
 ) -> anyhow::Result<u8> {

@@ -150,71 +150,21 @@ impl<'a> Bill<'a> {
 /// Prices one run. Bad shapes (negative numbers, Lambda over its limits, Spot on Lambda) are
 /// [`CostError::Invalid`] with the reason.
 pub fn run_cost(shape: &RunShape, prices: &PriceTable) -> Result<CostBreakdown, CostError> {
-    let invalid = |m: String| Err(CostError::Invalid(m));
-    if !shape.duration_secs.is_finite() || shape.duration_secs < 0.0 {
-        return invalid(format!(
-            "duration {} s is not a number of seconds ≥ 0",
-            shape.duration_secs
-        ));
-    }
-    if !shape.vcpu.is_finite() || shape.vcpu <= 0.0 {
-        return invalid(format!("{} vCPU is not a number > 0", shape.vcpu));
-    }
-    if shape.memory_mb == 0 {
-        return invalid("memory must be more than 0 MB".to_owned());
-    }
-    if shape.parallel == 0 {
-        return invalid("at least one task or pod must run".to_owned());
-    }
+    check_shape(shape)?;
     let mut bill = Bill::new(prices);
     let mut notes = Vec::new();
     let (mut billed_vcpu, mut billed_memory_mb) = (shape.vcpu, shape.memory_mb);
-    let tasks = f64::from(shape.parallel);
     match shape.tier {
         ComputeTier::Auto => {
-            return invalid("choose a tier (lambda, fargate, batch or eks) to price".to_owned());
+            return Err(CostError::Invalid(
+                "choose a tier (lambda, fargate, batch or eks) to price".to_owned(),
+            ));
         }
         ComputeTier::Local => {
             notes.push("runs on this machine: no AWS charge".to_owned());
         }
         ComputeTier::Lambda => {
-            if shape.spot {
-                return invalid("Lambda has no Spot pricing; drop --spot".to_owned());
-            }
-            if !(LAMBDA_MIN_MEMORY_MB..=LAMBDA_MAX_MEMORY_MB).contains(&shape.memory_mb) {
-                return invalid(format!(
-                    "Lambda memory is {LAMBDA_MIN_MEMORY_MB}–{LAMBDA_MAX_MEMORY_MB} MB, not {} MB",
-                    shape.memory_mb
-                ));
-            }
-            if shape.duration_secs > LAMBDA_MAX_DURATION_SECS {
-                return invalid(format!(
-                    "a Lambda invocation runs at most {LAMBDA_MAX_DURATION_SECS} s, not {} s",
-                    shape.duration_secs
-                ));
-            }
-            let billed_secs = (shape.duration_secs * 1000.0).ceil() / 1000.0;
-            let gb_s = f64::from(shape.memory_mb) / MB_PER_GB * billed_secs * tasks;
-            let rate = bill.rate(ids::LAMBDA_GB_SECOND, "Lambda duration per GB-second")?;
-            bill.line(
-                ids::LAMBDA_GB_SECOND,
-                "Lambda duration".to_owned(),
-                gb_s,
-                "GB-s",
-                rate,
-            );
-            let rate = bill.rate(
-                ids::LAMBDA_REQUESTS_PER_MILLION,
-                "Lambda requests per million",
-            )?;
-            bill.line(
-                ids::LAMBDA_REQUESTS_PER_MILLION,
-                "Lambda requests".to_owned(),
-                tasks / 1e6,
-                "M requests",
-                rate,
-            );
-            notes.push("Lambda allocates vCPU in proportion to memory".to_owned());
+            lambda_bill(shape, &mut bill, &mut notes)?;
             billed_vcpu = f64::from(shape.memory_mb) / 1769.0;
         }
         ComputeTier::Fargate => {
@@ -234,26 +184,9 @@ pub fn run_cost(shape: &RunShape, prices: &PriceTable) -> Result<CostBreakdown, 
             }
         },
         ComputeTier::Eks => {
-            match &shape.node_type {
-                None => {
-                    if shape.spot {
-                        notes.push("EKS pods on Fargate have no Spot: priced on demand".to_owned());
-                    }
-                    let (cpu, mb) =
-                        fargate_bill(shape, &mut bill, &mut notes, "EKS pods on Fargate", false)?;
-                    (billed_vcpu, billed_memory_mb) = (cpu, mb);
-                }
-                Some(node) => ec2_bill(shape, node, &mut bill, &mut notes)?,
+            if let Some((cpu, mb)) = eks_bill(shape, &mut bill, &mut notes)? {
+                (billed_vcpu, billed_memory_mb) = (cpu, mb);
             }
-            let hours = shape.duration_secs / 3600.0;
-            let rate = bill.rate(ids::EKS_CLUSTER_HOUR, "EKS control plane per cluster-hour")?;
-            bill.line(
-                ids::EKS_CLUSTER_HOUR,
-                "EKS cluster-hour share".to_owned(),
-                hours,
-                "cluster-hours",
-                rate,
-            );
         }
     }
     Ok(CostBreakdown {
@@ -265,6 +198,113 @@ pub fn run_cost(shape: &RunShape, prices: &PriceTable) -> Result<CostBreakdown, 
         billed_memory_mb,
         notes,
     })
+}
+
+/// A shape every tier can price: a duration ≥ 0, some vCPU and memory, at least one task.
+fn check_shape(shape: &RunShape) -> Result<(), CostError> {
+    let invalid = |m: String| Err(CostError::Invalid(m));
+    if !shape.duration_secs.is_finite() || shape.duration_secs < 0.0 {
+        return invalid(format!(
+            "duration {} s is not a number of seconds ≥ 0",
+            shape.duration_secs
+        ));
+    }
+    if !shape.vcpu.is_finite() || shape.vcpu <= 0.0 {
+        return invalid(format!("{} vCPU is not a number > 0", shape.vcpu));
+    }
+    if shape.memory_mb == 0 {
+        return invalid("memory must be more than 0 MB".to_owned());
+    }
+    if shape.parallel == 0 {
+        return invalid("at least one task or pod must run".to_owned());
+    }
+    Ok(())
+}
+
+/// Lambda duration and request lines, within Lambda's limits (no Spot, its memory range, its
+/// longest invocation).
+fn lambda_bill(
+    shape: &RunShape,
+    bill: &mut Bill<'_>,
+    notes: &mut Vec<String>,
+) -> Result<(), CostError> {
+    let invalid = |m: String| Err(CostError::Invalid(m));
+    if shape.spot {
+        return invalid("Lambda has no Spot pricing; drop --spot".to_owned());
+    }
+    if !(LAMBDA_MIN_MEMORY_MB..=LAMBDA_MAX_MEMORY_MB).contains(&shape.memory_mb) {
+        return invalid(format!(
+            "Lambda memory is {LAMBDA_MIN_MEMORY_MB}–{LAMBDA_MAX_MEMORY_MB} MB, not {} MB",
+            shape.memory_mb
+        ));
+    }
+    if shape.duration_secs > LAMBDA_MAX_DURATION_SECS {
+        return invalid(format!(
+            "a Lambda invocation runs at most {LAMBDA_MAX_DURATION_SECS} s, not {} s",
+            shape.duration_secs
+        ));
+    }
+    let tasks = f64::from(shape.parallel);
+    let billed_secs = (shape.duration_secs * 1000.0).ceil() / 1000.0;
+    let gb_s = f64::from(shape.memory_mb) / MB_PER_GB * billed_secs * tasks;
+    let rate = bill.rate(ids::LAMBDA_GB_SECOND, "Lambda duration per GB-second")?;
+    bill.line(
+        ids::LAMBDA_GB_SECOND,
+        "Lambda duration".to_owned(),
+        gb_s,
+        "GB-s",
+        rate,
+    );
+    let rate = bill.rate(
+        ids::LAMBDA_REQUESTS_PER_MILLION,
+        "Lambda requests per million",
+    )?;
+    bill.line(
+        ids::LAMBDA_REQUESTS_PER_MILLION,
+        "Lambda requests".to_owned(),
+        tasks / 1e6,
+        "M requests",
+        rate,
+    );
+    notes.push("Lambda allocates vCPU in proportion to memory".to_owned());
+    Ok(())
+}
+
+/// EKS lines: pods on Fargate (no Spot there) or EC2 nodes, plus a share of the cluster's
+/// hourly charge. Returns the billed size when the pods run on Fargate.
+fn eks_bill(
+    shape: &RunShape,
+    bill: &mut Bill<'_>,
+    notes: &mut Vec<String>,
+) -> Result<Option<(f64, u32)>, CostError> {
+    let billed = match &shape.node_type {
+        None => {
+            if shape.spot {
+                notes.push("EKS pods on Fargate have no Spot: priced on demand".to_owned());
+            }
+            Some(fargate_bill(
+                shape,
+                bill,
+                notes,
+                "EKS pods on Fargate",
+                false,
+            )?)
+        }
+        Some(node) => {
+            ec2_bill(shape, node, bill, notes)?;
+            None
+        }
+    };
+    let hours = shape.duration_secs / 3600.0;
+    let rate = bill.rate(ids::EKS_CLUSTER_HOUR, "EKS control plane per cluster-hour")?;
+    bill.line(
+        ids::EKS_CLUSTER_HOUR,
+        "EKS cluster-hour share".to_owned(),
+        hours,
+        "cluster-hours",
+        rate,
+    );
+    Ok(billed)
 }
 
 /// Fargate task (or pod) lines at the smallest valid size; returns the billed size.

@@ -7,12 +7,13 @@
 //! them from plain threads.
 
 use super::error::ComputeError;
+use crate::model::RunId;
 use crate::model::{AssetKey, ComputeTier};
 
 /// What one step asks of its platform.
 #[derive(Debug, Clone, PartialEq)]
 pub struct LaunchSpec {
-    pub run_id: String,
+    pub run_id: RunId,
     pub step_id: String,
     pub project: String,
     pub assets: Vec<AssetKey>,
@@ -65,7 +66,7 @@ impl LaunchSpec {
             .join(" ");
         vec![
             ("medallion:project".to_owned(), self.project.clone()),
-            ("medallion:run".to_owned(), self.run_id.clone()),
+            ("medallion:run".to_owned(), self.run_id.to_string()),
             ("medallion:step".to_owned(), self.step_id.clone()),
             // Tag values are at most 256 characters.
             (

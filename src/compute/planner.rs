@@ -25,6 +25,7 @@ use super::cost::{
     LAMBDA_MAX_MEMORY_MB, LAMBDA_MIN_MEMORY_MB, RunShape, fargate_size, format_memory, format_usd,
     format_vcpu,
 };
+use crate::model::RunId;
 use crate::model::{
     AssetDefinition, AssetGraph, AssetKey, ComputeTier, FileFormat, PriceTable, Project, SourceSpec,
 };
@@ -63,7 +64,7 @@ pub const HISTORY_RUNS: usize = 5;
 /// One past materialization of an asset.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct PastStep {
-    pub run_id: String,
+    pub run_id: RunId,
     /// `local`, or the tier it ran on remotely.
     pub target: String,
     pub duration_secs: f64,
@@ -461,7 +462,36 @@ fn choose(
     };
     let (pick, reason, problem) = if let Some(tier) = explicit {
         explicit_choice(tier, chosen_by, hints, &need, table, &shape)
-    } else if parallel > 1 {
+    } else {
+        auto_choice(hints, &need, &size, table, &shape)
+    };
+
+    asset_plan(
+        asset,
+        estimate,
+        Choice {
+            pick,
+            reason,
+            problem,
+            chosen_by,
+        },
+        parallel,
+        table,
+    )
+}
+
+/// The planner's own choice: EKS to fan partitions out or for work over Fargate's largest
+/// task, Batch for long-running work, else the cheaper of Lambda and Fargate.
+fn auto_choice(
+    hints: &crate::model::ComputeHints,
+    need: &Need,
+    size: &str,
+    table: &PriceTable,
+    shape: &dyn Fn(ComputeTier, f64, u32) -> RunShape,
+) -> (Priced, String, Option<String>) {
+    let (need_vcpu, need_mb, dur, parallel) =
+        (need.vcpu, need.memory_mb, need.duration_secs, need.parallel);
+    if parallel > 1 {
         let pick = price(shape(ComputeTier::Eks, need_vcpu, need_mb), table);
         (
             pick,
@@ -505,21 +535,8 @@ fn choose(
             None,
         )
     } else {
-        auto_small(need_vcpu, need_mb, dur, &size, table, &shape)
-    };
-
-    asset_plan(
-        asset,
-        estimate,
-        Choice {
-            pick,
-            reason,
-            problem,
-            chosen_by,
-        },
-        parallel,
-        table,
-    )
+        auto_small(need_vcpu, need_mb, dur, size, table, shape)
+    }
 }
 
 /// What an asset needs of its tier: its size, estimated duration and fan-out.

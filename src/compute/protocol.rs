@@ -19,6 +19,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::error::ComputeError;
+use crate::model::RunId;
 use crate::model::{AssetKey, AssetMaterialization, Project, RunEvent, RunStatus};
 
 /// The version of the line and plan formats. A reader refuses a newer version with a clear error.
@@ -46,7 +47,7 @@ impl ObjectStore {
         &self,
         asset: &AssetKey,
         partition: Option<&str>,
-        run_id: &str,
+        run_id: &RunId,
     ) -> String {
         let part = partition.map_or_else(|| "_".to_owned(), |p| p.replace(['/', '\\'], "_"));
         let prefix = self.prefix.trim_matches('/');
@@ -62,7 +63,7 @@ impl ObjectStore {
         &self,
         asset: &AssetKey,
         partition: Option<&str>,
-        run_id: &str,
+        run_id: &RunId,
     ) -> String {
         format!(
             "s3://{}/{}",
@@ -78,7 +79,7 @@ impl ObjectStore {
 pub struct StepPlan {
     /// Always [`PROTOCOL_VERSION`] when written by this build.
     pub version: u32,
-    pub run_id: String,
+    pub run_id: RunId,
     /// Unique within the run, e.g. the asset key of the step's first asset.
     pub step_id: String,
     /// The project as it was when the run was launched.
@@ -135,7 +136,7 @@ impl StepPlan {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StepResult {
     pub version: u32,
-    pub run_id: String,
+    pub run_id: RunId,
     pub step_id: String,
     pub partition: Option<String>,
     pub status: RunStatus,
@@ -151,7 +152,7 @@ pub struct StepResult {
 pub struct RunnerLine {
     /// The protocol marker and version; a line without it is plain log text.
     pub medallion: u32,
-    pub run_id: String,
+    pub run_id: RunId,
     pub step_id: String,
     pub partition: Option<String>,
     /// Position of the event in this runner's output, from 0; lets a reader that resumes
@@ -336,7 +337,7 @@ mod tests {
             prefix: "/medallion/p/".into(),
         };
         assert_eq!(
-            store.materialization_uri(&AssetKey::new("orders"), Some("2024/01"), "r1"),
+            store.materialization_uri(&AssetKey::new("orders"), Some("2024/01"), &"r1".into()),
             "s3://b/medallion/p/orders/2024_01/r1.parquet"
         );
         let bare = ObjectStore {
@@ -344,7 +345,7 @@ mod tests {
             prefix: String::new(),
         };
         assert_eq!(
-            bare.materialization_key(&AssetKey::new("orders"), None, "r1"),
+            bare.materialization_key(&AssetKey::new("orders"), None, &"r1".into()),
             "orders/_/r1.parquet"
         );
     }

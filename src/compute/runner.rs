@@ -102,19 +102,7 @@ pub fn run_plan(
         blobs: &blobs,
         cache_dir: work.clone(),
     };
-    let run_plan = RunPlan {
-        run_id: plan.run_id.clone(),
-        project: plan.project.clone(),
-        project_dir: project_dir.map_or_else(|| work.join("project"), std::path::Path::to_path_buf),
-        store_dir: work.clone(),
-        steps: plan.assets.clone(),
-        partition: partition.clone(),
-        force: plan.force,
-        previous: plan.previous.clone(),
-        previous_checks: plan.previous_checks.clone(),
-        allow_failed_upstream: false,
-        checks_only: false,
-    };
+    let run_plan = engine_plan(plan, partition.clone(), project_dir, &work);
     let fetcher = ResourceFetcher::new(Arc::new(EnvSecrets));
     let mut events = Vec::new();
     let mut seq = 0u64;
@@ -156,16 +144,43 @@ pub fn run_plan(
         duration_secs: started.elapsed().as_secs_f64(),
     };
     let _ = std::fs::remove_dir_all(&work);
-    let uri = plan.result_uri_for(index);
-    let body = serde_json::to_vec(&result)
+    store_result(aws, &plan.result_uri_for(index), &result)?;
+    Ok(result)
+}
+
+/// The engine's plan for one step (one partition of it), working in `work`.
+fn engine_plan(
+    plan: &StepPlan,
+    partition: Option<String>,
+    project_dir: Option<&std::path::Path>,
+    work: &std::path::Path,
+) -> RunPlan {
+    RunPlan {
+        run_id: plan.run_id.clone(),
+        project: plan.project.clone(),
+        project_dir: project_dir.map_or_else(|| work.join("project"), std::path::Path::to_path_buf),
+        store_dir: work.to_path_buf(),
+        steps: plan.assets.clone(),
+        partition,
+        force: plan.force,
+        previous: plan.previous.clone(),
+        previous_checks: plan.previous_checks.clone(),
+        allow_failed_upstream: false,
+        checks_only: false,
+    }
+}
+
+/// Writes a step's result where the driver reads it: an S3 object or a local file.
+fn store_result(aws: &Aws, uri: &str, result: &StepResult) -> Result<(), ComputeError> {
+    let body = serde_json::to_vec(result)
         .map_err(|e| ComputeError::invalid(format!("cannot encode the result: {e}")))?;
     if uri.starts_with("s3://") {
-        aws.put(&uri, body)?;
+        aws.put(uri, body)?;
     } else {
-        std::fs::write(&uri, body)
+        std::fs::write(uri, body)
             .map_err(|e| ComputeError::io(format!("cannot write the result {uri}: {e}")))?;
     }
-    Ok(result)
+    Ok(())
 }
 
 /// `medallion runner --plan URI`: loads the plan, runs the array child named by the

@@ -11,6 +11,7 @@ use super::protocol::ObjectStore;
 use crate::engine::BackendError;
 use crate::engine::staged::BlobStore;
 use crate::model::AssetKey;
+use crate::model::RunId;
 
 /// Objects of one [`ObjectStore`] through an [`Aws`] connection.
 #[derive(Debug, Clone)]
@@ -24,7 +25,7 @@ impl BlobStore for S3Blobs {
         &self,
         asset: &AssetKey,
         partition: Option<&str>,
-        run_id: &str,
+        run_id: &RunId,
         local: &Path,
     ) -> Result<String, BackendError> {
         let uri = self.store.materialization_uri(asset, partition, run_id);

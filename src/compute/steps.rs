@@ -91,14 +91,10 @@ pub fn plan_steps(
     let mut groups: Vec<PlannedRemoteStep> = Vec::new();
     let mut step_of: BTreeMap<AssetKey, usize> = BTreeMap::new();
     for key in ordered {
-        let choice = choices.get(key).cloned().unwrap_or_else(|| TierChoice {
-            tier: ComputeTier::Fargate,
-            reason: "not planned: Fargate by default".to_owned(),
-            vcpu: DEFAULT_VCPU,
-            memory_mb: DEFAULT_MEMORY_MB,
-            spot: false,
-            timeout_secs: None,
-        });
+        let choice = choices
+            .get(key)
+            .cloned()
+            .unwrap_or_else(TierChoice::unplanned);
         let (tier, reason) = (choice.tier, choice.reason.clone());
         let partitioned = project
             .asset(key)
@@ -128,18 +124,7 @@ pub fn plan_steps(
             .find(|&i| groups[i].tier == tier && groups[i].partitions == parts);
         match slot {
             Some(i) => {
-                let g = &mut groups[i];
-                g.assets.push(key.clone());
-                g.vcpu = g.vcpu.max(choice.vcpu);
-                g.memory_mb = g.memory_mb.max(choice.memory_mb);
-                g.spot &= choice.spot;
-                g.timeout_secs = match (g.timeout_secs, choice.timeout_secs) {
-                    (Some(a), Some(b)) => Some(a + b),
-                    (a, b) => a.or(b),
-                };
-                if !g.reason.contains(&reason) {
-                    g.reason = format!("{}; {reason}", g.reason);
-                }
+                groups[i].join(key, &choice);
                 step_of.insert(key.clone(), i);
             }
             None => {
@@ -169,6 +154,43 @@ pub fn plan_steps(
     for g in &mut groups {
         round_to_fargate_size(project, g);
     }
+    split_backfills(groups)
+}
+
+impl TierChoice {
+    /// An asset the planner did not plan: Fargate at the default size.
+    fn unplanned() -> Self {
+        TierChoice {
+            tier: ComputeTier::Fargate,
+            reason: "not planned: Fargate by default".to_owned(),
+            vcpu: DEFAULT_VCPU,
+            memory_mb: DEFAULT_MEMORY_MB,
+            spot: false,
+            timeout_secs: None,
+        }
+    }
+}
+
+impl PlannedRemoteStep {
+    /// Adds an asset to this step: the step grows to the larger size, is Spot only when every
+    /// asset may be, gets the sum of the timeouts, and gives each distinct reason.
+    fn join(&mut self, key: &AssetKey, choice: &TierChoice) {
+        self.assets.push(key.clone());
+        self.vcpu = self.vcpu.max(choice.vcpu);
+        self.memory_mb = self.memory_mb.max(choice.memory_mb);
+        self.spot &= choice.spot;
+        self.timeout_secs = match (self.timeout_secs, choice.timeout_secs) {
+            (Some(a), Some(b)) => Some(a + b),
+            (a, b) => a.or(b),
+        };
+        if !self.reason.contains(&choice.reason) {
+            self.reason = format!("{}; {}", self.reason, choice.reason);
+        }
+    }
+}
+
+/// A backfill on a tier without array jobs becomes one step per partition.
+fn split_backfills(groups: Vec<PlannedRemoteStep>) -> Vec<PlannedRemoteStep> {
     let mut steps = Vec::new();
     for g in groups {
         if g.partitions.len() > 1 && !tier_has_arrays(g.tier) {

@@ -8,6 +8,7 @@
 
 use std::collections::BTreeMap;
 
+use crate::model::RunId;
 use crate::model::{
     AssetCheckSpec, AssetKey, AssetMaterialization, AssetSpec, CheckRecord, CheckSeverity,
     StepOutcome,
@@ -23,7 +24,7 @@ pub(crate) enum Block {
     Check {
         upstream: AssetKey,
         check: String,
-        run_id: String,
+        run_id: RunId,
     },
 }
 
@@ -54,7 +55,7 @@ impl Block {
 /// The latest stored evaluation of each check on each materialization, for quick lookup.
 #[derive(Debug, Default)]
 pub struct StoredChecks<'a> {
-    by_key: BTreeMap<(&'a AssetKey, Option<&'a str>, &'a str, &'a str), &'a CheckRecord>,
+    by_key: BTreeMap<(&'a AssetKey, Option<&'a str>, &'a str, &'a RunId), &'a CheckRecord>,
 }
 
 impl<'a> StoredChecks<'a> {
@@ -78,7 +79,7 @@ impl<'a> StoredChecks<'a> {
     /// The latest evaluation of `check` on materialization `m`, whatever its definition was.
     pub fn latest(&self, m: &AssetMaterialization, check: &str) -> Option<&'a CheckRecord> {
         self.by_key
-            .get(&(&m.asset, m.partition.as_deref(), check, m.run_id.as_str()))
+            .get(&(&m.asset, m.partition.as_deref(), check, &m.run_id))
             .copied()
     }
 
@@ -115,10 +116,10 @@ impl<'a> StoredChecks<'a> {
 #[derive(Debug, Default)]
 pub struct Verdict<'s> {
     /// A blocking Error check (with its current definition) failed: (check, run that found it).
-    pub failed_blocking: Option<(String, String)>,
+    pub failed_blocking: Option<(String, RunId)>,
     /// A blocking Error check failed under an earlier definition and has not been evaluated
     /// since it changed.
-    pub failed_before_edit: Option<(String, String)>,
+    pub failed_before_edit: Option<(String, RunId)>,
     /// Checks with no result for their current definition on this data.
     pub unevaluated: Vec<&'s AssetCheckSpec>,
 }

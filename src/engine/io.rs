@@ -9,6 +9,7 @@ use std::path::{Path, PathBuf};
 use polars::prelude::*;
 
 use super::BackendError;
+use crate::model::RunId;
 use crate::model::{AssetKey, AssetMaterialization};
 
 /// Where materializations live. Runs write and read through this one interface: local Parquet
@@ -23,7 +24,7 @@ pub trait IoManager: Sync {
         &self,
         asset: &AssetKey,
         partition: Option<&str>,
-        run_id: &str,
+        run_id: &RunId,
         df: &mut DataFrame,
     ) -> Result<(String, u64), StoreError>;
     /// Computes a lazy frame and stores it as a materialization; returns its location and size.
@@ -36,7 +37,7 @@ pub trait IoManager: Sync {
         &self,
         asset: &AssetKey,
         partition: Option<&str>,
-        run_id: &str,
+        run_id: &RunId,
         lf: LazyFrame,
     ) -> Result<(String, u64), SinkError> {
         let mut df = lf.collect().map_err(SinkError::Compute)?;
@@ -114,7 +115,7 @@ impl IoManager for LocalIo {
         &self,
         asset: &AssetKey,
         partition: Option<&str>,
-        run_id: &str,
+        run_id: &RunId,
         df: &mut DataFrame,
     ) -> Result<(String, u64), StoreError> {
         let path = materialization_path(&self.root, asset, partition, run_id);
@@ -126,7 +127,7 @@ impl IoManager for LocalIo {
         &self,
         asset: &AssetKey,
         partition: Option<&str>,
-        run_id: &str,
+        run_id: &RunId,
         lf: LazyFrame,
     ) -> Result<(String, u64), SinkError> {
         let path = materialization_path(&self.root, asset, partition, run_id);
@@ -228,7 +229,7 @@ pub fn materialization_path(
     store_dir: &Path,
     asset: &AssetKey,
     partition: Option<&str>,
-    run_id: &str,
+    run_id: &RunId,
 ) -> PathBuf {
     store_dir
         .join(asset.as_str())

@@ -45,6 +45,7 @@ pub use run::{default_parallelism, execute, execute_io, execute_with, route_pola
 use version::{data_version, sha};
 pub use version::{definition_hash, hex};
 
+use crate::model::RunId;
 use crate::model::{AssetKey, AssetMaterialization, CheckRecord, Project};
 
 /// The error of a backend the engine reaches through a trait it does not implement itself —
@@ -147,7 +148,7 @@ pub enum EngineError {
 /// Everything one run needs: serializable, so it can travel to a container.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct RunPlan {
-    pub run_id: String,
+    pub run_id: RunId,
     pub project: Project,
     /// The directory relative source paths resolve against.
     pub project_dir: PathBuf,

@@ -10,6 +10,7 @@ use serde::Serialize;
 
 use super::gate::{self, Block};
 use super::{EngineError, RunPlan, data_version, definition_hash, source};
+use crate::model::RunId;
 use crate::model::{
     AssetDefinition, AssetGraph, AssetKey, AssetMaterialization, AssetSpec, Project,
 };
@@ -20,7 +21,7 @@ use crate::model::{
 pub enum PlannedStatus {
     /// Definition and inputs unchanged since this run's materialization. `checks` are new or
     /// edited checks that will be evaluated on the stored data.
-    UpToDate { run_id: String, checks: Vec<String> },
+    UpToDate { run_id: RunId, checks: Vec<String> },
     /// The step will compute, for this reason.
     WillRun { reason: String },
     /// The step will not run: an upstream's stored data failed a blocking check

@@ -567,7 +567,7 @@ impl<'c> Scheduler<'c> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{Layer, Project};
+    use crate::model::{Layer, Project, RunId};
     use polars::prelude::df;
 
     /// A project of transforms (no source files to look at): `(key, upstream keys)`.
@@ -581,7 +581,7 @@ mod tests {
             })
             .collect();
         RunPlan {
-            run_id: "r1".to_owned(),
+            run_id: "r1".into(),
             project: Project {
                 assets,
                 ..Project::new("t")
@@ -605,7 +605,7 @@ mod tests {
         }
     }
 
-    fn stored(key: &str, run_id: &str, byte_count: u64) -> AssetMaterialization {
+    fn stored(key: &str, run_id: &RunId, byte_count: u64) -> AssetMaterialization {
         AssetMaterialization {
             asset: AssetKey::new(key),
             partition: None,
@@ -618,7 +618,7 @@ mod tests {
             code_version: None,
             input_versions: BTreeMap::new(),
             data_version: format!("v-{key}"),
-            created_at: String::new(),
+            created_at: chrono::DateTime::UNIX_EPOCH,
         }
     }
 
@@ -627,7 +627,7 @@ mod tests {
             key: AssetKey::new(key),
             partition: None,
             result: Ok(StepResult::Materialized {
-                materialization: stored(key, "r1", 10),
+                materialization: stored(key, &"r1".into(), 10),
                 blocking_failure: None,
                 error_failure: None,
             }),
@@ -738,7 +738,7 @@ mod tests {
             ],
             &["small", "big", "after"],
         );
-        plan.previous = vec![stored("up", "r0", 100 << 20)];
+        plan.previous = vec![stored("up", &"r0".into(), 100 << 20)];
         let cancel = AtomicBool::new(false);
         let ctx = RunContext::new(&plan, budget(1024), &cancel);
         let mut s = Scheduler::new(&ctx, 4);

@@ -11,6 +11,7 @@ use polars::prelude::*;
 
 use super::{BackendError, IoManager, LocalIo, StoreError};
 use crate::model::AssetKey;
+use crate::model::RunId;
 
 /// Whole-object access to the store materializations live in (S3 for remote runs).
 pub trait BlobStore: Sync {
@@ -23,7 +24,7 @@ pub trait BlobStore: Sync {
         &self,
         asset: &AssetKey,
         partition: Option<&str>,
-        run_id: &str,
+        run_id: &RunId,
         local: &Path,
     ) -> Result<String, BackendError>;
     /// Downloads the object at `location` into `to`.
@@ -61,7 +62,7 @@ impl IoManager for StagedIo<'_> {
         &self,
         asset: &AssetKey,
         partition: Option<&str>,
-        run_id: &str,
+        run_id: &RunId,
         df: &mut DataFrame,
     ) -> Result<(String, u64), StoreError> {
         let local = LocalIo {

@@ -16,7 +16,7 @@ use super::{
 };
 use crate::model::{
     AssetCheckResult, AssetDefinition, AssetGraph, AssetKey, AssetMaterialization, AssetSpec,
-    CheckSeverity, ColumnSchema, LogLevel, Project, RunEvent,
+    CheckSeverity, ColumnSchema, LogLevel, Project, RunEvent, RunId,
 };
 
 /// What a finished step reports to the scheduler.
@@ -26,7 +26,7 @@ pub(super) enum StepResult {
     UpToDate {
         materialization: AssetMaterialization,
         /// A blocking Error check failed on it: (check, run that found the failure).
-        blocking_failure: Option<(String, String)>,
+        blocking_failure: Option<(String, RunId)>,
         /// The first Error check evaluated in this run that failed.
         error_failure: Option<String>,
     },
@@ -139,7 +139,7 @@ impl Step<'_> {
             code_version: asset.code_version.clone(),
             input_versions,
             data_version,
-            created_at: String::new(),
+            created_at: now(),
         };
         self.materialize(lf, materialization, newest_input, emit)
     }
@@ -260,7 +260,8 @@ impl Step<'_> {
             let lf = self.scan_stored(prev)?;
             for c in verdict.unevaluated {
                 // A freshness check on stored data measures the age of that data.
-                let mut result = check::evaluate_stored(key, partition, c, &lf, created_time(prev));
+                let mut result =
+                    check::evaluate_stored(key, partition, c, &lf, Some(created_time(prev)));
                 result.materialization_run_id = Some(prev.run_id.clone());
                 failures.note(&c.name, &result);
                 emit(RunEvent::CheckEvaluation(result));
@@ -305,7 +306,7 @@ impl Step<'_> {
         materialization.row_count = row_count;
         materialization.byte_count = byte_count;
         materialization.schema = schema_of(&schema);
-        materialization.created_at = now_rfc3339();
+        materialization.created_at = now();
         emit(RunEvent::Materialization(materialization.clone()));
         let mut failures = Failures::default();
         // A streamed table is checked with lazy queries over its file, never whole in memory.
@@ -457,7 +458,8 @@ impl Step<'_> {
         if !asset.checks.is_empty() {
             let lf = self.scan_stored(prev)?;
             for c in &asset.checks {
-                let mut result = check::evaluate_stored(key, partition, c, &lf, created_time(prev));
+                let mut result =
+                    check::evaluate_stored(key, partition, c, &lf, Some(created_time(prev)));
                 result.materialization_run_id = Some(prev.run_id.clone());
                 failures.note(&c.name, &result);
                 emit(RunEvent::CheckEvaluation(result));
@@ -531,10 +533,8 @@ pub(super) fn panic_message(panic: &(dyn std::any::Any + Send)) -> String {
 }
 
 /// When a materialization was made.
-fn created_time(m: &AssetMaterialization) -> Option<SystemTime> {
-    chrono::DateTime::parse_from_rfc3339(&m.created_at)
-        .ok()
-        .map(SystemTime::from)
+fn created_time(m: &AssetMaterialization) -> SystemTime {
+    SystemTime::from(m.created_at)
 }
 
 fn schema_of(schema: &Schema) -> Vec<ColumnSchema> {
@@ -547,6 +547,7 @@ fn schema_of(schema: &Schema) -> Vec<ColumnSchema> {
         .collect()
 }
 
-fn now_rfc3339() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+/// Now, to the millisecond a stored time keeps.
+fn now() -> chrono::DateTime<chrono::Utc> {
+    crate::model::time::millis(chrono::Utc::now())
 }

@@ -108,7 +108,7 @@ impl<'de> Deserialize<'de> for SecretFile {
     }
 }
 
-#[derive(Debug, Serialize, Deserialize)]
+#[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ResourceFile {
     pub kind: String,

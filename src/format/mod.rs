@@ -251,17 +251,7 @@ pub fn read_project(dir: &Path) -> Result<LoadedProject, FormatError> {
     let sql_files = DirSqlFiles(dir);
     let (mut project, spans, problems) = convert::project_from_file(file, &sql_files);
 
-    let layout_path = dir.join(LAYOUT_FILE);
-    if let Some(layout_text) = read_text(dir, &layout_path)? {
-        let layout: file::LayoutFile = toml::from_str(&layout_text)
-            .map_err(|e| parse_error(&layout_path, &layout_text, &e))?;
-        for (key, pos) in layout.positions {
-            project
-                .layout
-                .positions
-                .insert(AssetKey::new(key), CanvasPos { x: pos.x, y: pos.y });
-        }
-    }
+    read_layout(dir, &mut project)?;
     project.sort();
 
     let mut sql_texts = std::collections::BTreeMap::new();
@@ -283,26 +273,59 @@ pub fn read_project(dir: &Path) -> Result<LoadedProject, FormatError> {
             d.at(source_map.location(&p.span))
         })
         .collect();
-    // Layout entries for assets that do not exist are dropped quietly on the next save; say so.
-    for key in project.layout.positions.keys() {
-        if project.asset(key).is_none() {
-            diagnostics.push(
-                Diagnostic::warning(
-                    DiagnosticCode::ProjectFile,
-                    format!("{LAYOUT_FILE} has a position for `{key}`, which is not an asset"),
-                )
-                .at(SourceLocation {
-                    file: LAYOUT_FILE.to_owned(),
-                    line: 1,
-                    column: 1,
-                }),
-            );
-        }
-    }
+    diagnostics.extend(stray_positions(&project));
     let mut validation = validate(&project);
     source_map.locate(&mut validation);
     diagnostics.extend(validation);
-    // In file order, as an editor would list them; unlocated ones last.
+    sort_in_file_order(&mut diagnostics);
+    Ok(LoadedProject {
+        project,
+        dir: dir.to_owned(),
+        diagnostics,
+        source_map,
+    })
+}
+
+/// Puts the canvas positions of `layout.toml`, when the project has one, into `project`.
+fn read_layout(dir: &Path, project: &mut Project) -> Result<(), FormatError> {
+    let layout_path = dir.join(LAYOUT_FILE);
+    if let Some(layout_text) = read_text(dir, &layout_path)? {
+        let layout: file::LayoutFile = toml::from_str(&layout_text)
+            .map_err(|e| parse_error(&layout_path, &layout_text, &e))?;
+        for (key, pos) in layout.positions {
+            project
+                .layout
+                .positions
+                .insert(AssetKey::new(key), CanvasPos { x: pos.x, y: pos.y });
+        }
+    }
+    Ok(())
+}
+
+/// Layout entries for assets that do not exist are dropped quietly on the next save; these
+/// warnings say so.
+fn stray_positions(project: &Project) -> Vec<Diagnostic> {
+    project
+        .layout
+        .positions
+        .keys()
+        .filter(|key| project.asset(key).is_none())
+        .map(|key| {
+            Diagnostic::warning(
+                DiagnosticCode::ProjectFile,
+                format!("{LAYOUT_FILE} has a position for `{key}`, which is not an asset"),
+            )
+            .at(SourceLocation {
+                file: LAYOUT_FILE.to_owned(),
+                line: 1,
+                column: 1,
+            })
+        })
+        .collect()
+}
+
+/// In file order, as an editor would list them; unlocated ones last.
+fn sort_in_file_order(diagnostics: &mut [Diagnostic]) {
     diagnostics.sort_by(|a, b| {
         let key = |d: &Diagnostic| {
             d.location
@@ -316,12 +339,6 @@ pub fn read_project(dir: &Path) -> Result<LoadedProject, FormatError> {
             (None, None) => std::cmp::Ordering::Equal,
         }
     });
-    Ok(LoadedProject {
-        project,
-        dir: dir.to_owned(),
-        diagnostics,
-        source_map,
-    })
 }
 
 /// The canonical files of a project: relative path → contents.

@@ -89,10 +89,9 @@ pub fn auto_layout(
                 Err(_) => (0..n).collect(),
             };
             // Bucket placed cards by column so the overlap check stays cheap at 10,000 assets.
-            let bucket = |x: f32| (x / COLUMN_SPACING).floor() as i64;
             let mut occupied: HashMap<i64, Vec<f32>> = HashMap::new();
             for p in placed.iter().flatten() {
-                occupied.entry(bucket(p.x)).or_default().push(p.y);
+                occupied.entry(column_bucket(p.x)).or_default().push(p.y);
             }
             for i in order {
                 if placed[i].is_some() {
@@ -104,23 +103,7 @@ pub fn auto_layout(
                     .chain(&downstream[i])
                     .filter_map(|&j| placed[j].map(|p| p.y))
                     .collect();
-                let mut y = if neighbours.is_empty() {
-                    // Below the lowest card in this column.
-                    occupied
-                        .get(&bucket(x))
-                        .and_then(|ys| ys.iter().copied().reduce(f32::max))
-                        .map_or(0.0, |lowest| lowest + ROW_SPACING)
-                } else {
-                    snap(neighbours.iter().sum::<f32>() / neighbours.len() as f32)
-                };
-                let column = occupied.entry(bucket(x)).or_default();
-                while column
-                    .iter()
-                    .any(|&other| (other - y).abs() < NODE_HEIGHT + 8.0)
-                {
-                    y += ROW_SPACING;
-                }
-                column.push(y);
+                let y = free_row(&mut occupied, x, &neighbours);
                 let pos = CanvasPos { x, y };
                 placed[i] = Some(pos);
                 out.insert(project.assets[i].key.clone(), pos);
@@ -221,6 +204,34 @@ pub fn place_in_lane(
         }
     }
     moves
+}
+
+/// The column bucket of cards at `x`.
+fn column_bucket(x: f32) -> i64 {
+    (x / COLUMN_SPACING).floor() as i64
+}
+
+/// Where a new card in the column at `x` goes, and marks it taken: level with its placed
+/// neighbours (or below the lowest card in its column), moved down past any card it overlaps.
+fn free_row(occupied: &mut HashMap<i64, Vec<f32>>, x: f32, neighbours: &[f32]) -> f32 {
+    let mut y = if neighbours.is_empty() {
+        // Below the lowest card in this column.
+        occupied
+            .get(&column_bucket(x))
+            .and_then(|ys| ys.iter().copied().reduce(f32::max))
+            .map_or(0.0, |lowest| lowest + ROW_SPACING)
+    } else {
+        snap(neighbours.iter().sum::<f32>() / neighbours.len() as f32)
+    };
+    let column = occupied.entry(column_bucket(x)).or_default();
+    while column
+        .iter()
+        .any(|&other| (other - y).abs() < NODE_HEIGHT + 8.0)
+    {
+        y += ROW_SPACING;
+    }
+    column.push(y);
+    y
 }
 
 fn snap(y: f32) -> f32 {

@@ -20,6 +20,7 @@ pub mod run;
 pub mod selection;
 pub mod sql;
 pub mod synthetic;
+pub mod time;
 pub mod validate;
 
 pub use asset::{
@@ -39,7 +40,7 @@ pub use project::{CanvasLayout, CanvasPos, Project, ScheduleDefinition};
 pub use resource::{AwsCompute, Resource, ResourceKind, SecretRef, SslMode};
 pub use run::{
     AssetCheckResult, AssetMaterialization, AssetProfile, CheckRecord, ColumnProfile, ColumnSchema,
-    LogLevel, RunEvent, RunRecord, RunStatus, StepOutcome, format_duration_ms,
+    LogLevel, RunEvent, RunId, RunRecord, RunStatus, StepOutcome, format_duration_ms,
 };
 pub use selection::{AssetSelection, SelectionError};
 pub use validate::validate;

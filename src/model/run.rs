@@ -2,13 +2,123 @@
 //! plain values shared by the engine that emits them, the store that keeps them and the views
 //! that show them.
 
+use std::borrow::Borrow;
 use std::collections::BTreeMap;
 use std::fmt;
+use std::ops::Deref;
 
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
 use super::asset::AssetKey;
 use super::check::CheckSeverity;
+
+/// The id of a run (`20240101T000000-1a2b3c`): the key of its row, its events, its
+/// materializations and its remote steps. Stored and serialized as the plain string; it
+/// dereferences to `&str`, so it goes wherever a borrowed string is read.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct RunId(String);
+
+impl RunId {
+    pub fn new(id: impl Into<String>) -> Self {
+        RunId(id.into())
+    }
+
+    pub fn as_str(&self) -> &str {
+        &self.0
+    }
+
+    pub fn into_string(self) -> String {
+        self.0
+    }
+}
+
+impl fmt::Display for RunId {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(&self.0)
+    }
+}
+
+impl Deref for RunId {
+    type Target = str;
+
+    fn deref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl AsRef<str> for RunId {
+    fn as_ref(&self) -> &str {
+        &self.0
+    }
+}
+
+impl Borrow<str> for RunId {
+    fn borrow(&self) -> &str {
+        &self.0
+    }
+}
+
+impl From<String> for RunId {
+    fn from(id: String) -> Self {
+        RunId(id)
+    }
+}
+
+impl From<&str> for RunId {
+    fn from(id: &str) -> Self {
+        RunId(id.to_owned())
+    }
+}
+
+impl From<&RunId> for RunId {
+    fn from(id: &RunId) -> Self {
+        id.clone()
+    }
+}
+
+impl From<RunId> for String {
+    fn from(id: RunId) -> Self {
+        id.0
+    }
+}
+
+impl PartialEq<str> for RunId {
+    fn eq(&self, other: &str) -> bool {
+        self.0 == other
+    }
+}
+
+impl PartialEq<&str> for RunId {
+    fn eq(&self, other: &&str) -> bool {
+        self.0 == *other
+    }
+}
+
+impl PartialEq<String> for RunId {
+    fn eq(&self, other: &String) -> bool {
+        &self.0 == other
+    }
+}
+
+impl PartialEq<RunId> for str {
+    fn eq(&self, other: &RunId) -> bool {
+        self == other.0
+    }
+}
+
+impl PartialEq<RunId> for &str {
+    fn eq(&self, other: &RunId) -> bool {
+        *self == other.0
+    }
+}
+
+impl PartialEq<RunId> for String {
+    fn eq(&self, other: &RunId) -> bool {
+        *self == other.0
+    }
+}
 
 /// The life of a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -84,13 +194,13 @@ pub enum StepOutcome {
     Blocked {
         upstream: AssetKey,
         check: String,
-        run_id: String,
+        run_id: RunId,
         reason: String,
     },
     /// A checks-only run evaluated the asset's checks on its stored materialization (of run
     /// `run_id`); nothing was computed.
     Checked {
-        run_id: String,
+        run_id: RunId,
     },
 }
 
@@ -108,11 +218,11 @@ impl StepOutcome {
     }
 
     /// The outcome of an asset whose upstream's materialization failed a blocking check.
-    pub fn blocked(upstream: &AssetKey, check: &str, run_id: &str) -> Self {
+    pub fn blocked(upstream: &AssetKey, check: &str, run_id: &RunId) -> Self {
         StepOutcome::Blocked {
             upstream: upstream.clone(),
             check: check.to_owned(),
-            run_id: run_id.to_owned(),
+            run_id: run_id.clone(),
             reason: format!("blocked: check {check} of asset {upstream} failed in run {run_id}"),
         }
     }
@@ -160,7 +270,7 @@ pub struct ColumnSchema {
 pub struct AssetMaterialization {
     pub asset: AssetKey,
     pub partition: Option<String>,
-    pub run_id: String,
+    pub run_id: RunId,
     /// Where the data is (a local path or an object URI).
     pub location: String,
     pub row_count: u64,
@@ -173,7 +283,8 @@ pub struct AssetMaterialization {
     pub input_versions: BTreeMap<String, String>,
     /// A version of this output: changes whenever the definition or an input changes.
     pub data_version: String,
-    pub created_at: String,
+    #[serde(with = "super::time")]
+    pub created_at: DateTime<Utc>,
 }
 
 /// The evaluation of one check on one materialization (Dagster's `AssetCheckResult`).
@@ -198,24 +309,25 @@ pub struct AssetCheckResult {
     /// The run whose materialization was evaluated: the run itself, or an earlier one when a
     /// changed check or a checks-only run looked at stored data.
     #[serde(default)]
-    pub materialization_run_id: Option<String>,
+    pub materialization_run_id: Option<RunId>,
 }
 
 /// A stored check evaluation with the run that made it (`check_evaluations` in the workspace).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct CheckRecord {
     /// The run that evaluated the check.
-    pub run_id: String,
-    pub created_at: String,
+    pub run_id: RunId,
+    #[serde(with = "super::time")]
+    pub created_at: DateTime<Utc>,
     pub result: AssetCheckResult,
 }
 
 impl CheckRecord {
     /// The run whose materialization was evaluated (older records: the evaluating run).
-    pub fn materialization_run_id(&self) -> &str {
+    pub fn materialization_run_id(&self) -> &RunId {
         self.result
             .materialization_run_id
-            .as_deref()
+            .as_ref()
             .unwrap_or(&self.run_id)
     }
 }
@@ -409,16 +521,19 @@ fn part(partition: Option<&String>) -> String {
 /// A run as listed in history.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunRecord {
-    pub id: String,
+    pub id: RunId,
     pub project: String,
     pub selection: String,
     pub partition: Option<String>,
     pub target: String,
     pub status: RunStatus,
     pub trigger: String,
-    pub created_at: String,
-    pub started_at: Option<String>,
-    pub ended_at: Option<String>,
+    #[serde(with = "super::time")]
+    pub created_at: DateTime<Utc>,
+    #[serde(default, with = "super::time::option")]
+    pub started_at: Option<DateTime<Utc>>,
+    #[serde(default, with = "super::time::option")]
+    pub ended_at: Option<DateTime<Utc>>,
     pub error: Option<String>,
     /// Downstream steps ran on upstream data that failed a blocking check
     /// (`--allow-failed-upstream`): said on the run, its report and in history.
@@ -433,9 +548,8 @@ impl RunRecord {
     /// How long the run took, from its start (its creation when it never started) to its end;
     /// `None` while it goes.
     pub fn duration_ms(&self) -> Option<u64> {
-        let parse = |s: &str| chrono::DateTime::parse_from_rfc3339(s).ok();
-        let start = parse(self.started_at.as_deref().unwrap_or(&self.created_at))?;
-        let end = parse(self.ended_at.as_deref()?)?;
+        let start = self.started_at.unwrap_or(self.created_at);
+        let end = self.ended_at?;
         u64::try_from((end - start).num_milliseconds()).ok()
     }
 }

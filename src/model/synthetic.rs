@@ -61,41 +61,9 @@ pub fn generate(name: &str, n: usize, seed: u64) -> Project {
                 Layer::Silver => [&bronze_keys, &silver_keys],
                 _ => [&silver_keys, &gold_keys],
             };
-            let wanted = 1 + rng.below(3);
-            let mut ups: Vec<AssetKey> = Vec::new();
-            for _ in 0..wanted {
-                let pool = if pools[1].is_empty() || rng.below(4) != 0 {
-                    pools[0]
-                } else {
-                    pools[1]
-                };
-                if pool.is_empty() {
-                    continue;
-                }
-                // Mostly recent assets, sometimes a long edge.
-                let len = pool.len();
-                let pick = if rng.below(5) == 0 {
-                    rng.below(len)
-                } else {
-                    len - 1 - rng.below(len.min(40))
-                };
-                if !ups.contains(&pool[pick]) {
-                    ups.push(pool[pick].clone());
-                }
-            }
-            let sql = match ups.as_slice() {
-                [] => "SELECT 1 AS id".to_owned(),
-                [one] => format!("SELECT id, value FROM {one} WHERE value IS NOT NULL"),
-                [first, rest @ ..] => {
-                    let mut s = format!("SELECT t0.id, t0.value FROM {first} t0");
-                    for (j, up) in rest.iter().enumerate() {
-                        let _ = write!(s, " JOIN {up} t{} ON t0.id = t{}.id", j + 1, j + 1);
-                    }
-                    s
-                }
-            };
+            let ups = pick_upstreams(&mut rng, pools);
             asset.definition = AssetDefinition::Transform(TransformSpec {
-                sql: Some(sql),
+                sql: Some(join_sql(&ups)),
                 steps: vec![],
             });
         }
@@ -130,6 +98,49 @@ pub fn generate(name: &str, n: usize, seed: u64) -> Project {
         project.assets.push(asset);
     }
     project
+}
+
+/// One to three distinct upstream assets: mostly from the first pool (the layer below), mostly
+/// recent ones, sometimes a long edge.
+fn pick_upstreams(rng: &mut SplitMix, pools: [&Vec<AssetKey>; 2]) -> Vec<AssetKey> {
+    let wanted = 1 + rng.below(3);
+    let mut ups: Vec<AssetKey> = Vec::new();
+    for _ in 0..wanted {
+        let pool = if pools[1].is_empty() || rng.below(4) != 0 {
+            pools[0]
+        } else {
+            pools[1]
+        };
+        if pool.is_empty() {
+            continue;
+        }
+        // Mostly recent assets, sometimes a long edge.
+        let len = pool.len();
+        let pick = if rng.below(5) == 0 {
+            rng.below(len)
+        } else {
+            len - 1 - rng.below(len.min(40))
+        };
+        if !ups.contains(&pool[pick]) {
+            ups.push(pool[pick].clone());
+        }
+    }
+    ups
+}
+
+/// SQL that names its upstream assets: a join of them on `id`.
+fn join_sql(ups: &[AssetKey]) -> String {
+    match ups {
+        [] => "SELECT 1 AS id".to_owned(),
+        [one] => format!("SELECT id, value FROM {one} WHERE value IS NOT NULL"),
+        [first, rest @ ..] => {
+            let mut s = format!("SELECT t0.id, t0.value FROM {first} t0");
+            for (j, up) in rest.iter().enumerate() {
+                let _ = write!(s, " JOIN {up} t{} ON t0.id = t{}.id", j + 1, j + 1);
+            }
+            s
+        }
+    }
 }
 
 #[cfg(test)]

@@ -6,12 +6,13 @@ use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
 use super::{StoreError, Workspace, classify};
+use crate::model::RunId;
 use crate::model::{AssetKey, ComputeTier, PriceOverride};
 
 /// One side (estimate or actual) of a run step's cost, as recorded.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepCostRecord {
-    pub run_id: String,
+    pub run_id: RunId,
     pub asset: AssetKey,
     pub partition: Option<String>,
     pub tier: ComputeTier,
@@ -28,7 +29,7 @@ pub struct StepCostRecord {
 /// A run step's estimate and actual cost together.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct StepCost {
-    pub run_id: String,
+    pub run_id: RunId,
     pub project: String,
     /// When the run was created (for cost over time).
     pub run_created_at: String,
@@ -180,7 +181,7 @@ impl Workspace {
     }
 
     /// The costs of one run's steps.
-    pub fn run_costs(&self, run_id: &str) -> Result<Vec<StepCost>, StoreError> {
+    pub fn run_costs(&self, run_id: &RunId) -> Result<Vec<StepCost>, StoreError> {
         self.step_costs("c.run_id = ?1", run_id)
     }
 
@@ -276,7 +277,7 @@ mod tests {
                 target: "fargate".into(),
                 status: RunStatus::Success,
                 trigger: "test".into(),
-                created_at: at.into(),
+                created_at: at.parse().unwrap(),
                 started_at: None,
                 ended_at: None,
                 error: None,
@@ -313,7 +314,7 @@ mod tests {
             .unwrap();
         ws.add_actual_cost(&record("r1", 60.0, Some(0.006)))
             .unwrap();
-        let costs = ws.run_costs("r1").unwrap();
+        let costs = ws.run_costs(&"r1".into()).unwrap();
         assert_eq!(costs.len(), 1);
         let c = &costs[0];
         assert_eq!(c.est_cost_usd, Some(0.01));
@@ -335,7 +336,7 @@ mod tests {
         missing.tier = ComputeTier::Eks;
         missing.missing_price = Some("ec2.m6i.large.hour".into());
         ws.record_actual_cost(&missing).unwrap();
-        let costs = ws.run_costs("r1").unwrap();
+        let costs = ws.run_costs(&"r1".into()).unwrap();
         assert_eq!(costs.len(), 1);
         let c = &costs[0];
         assert_eq!(c.est_duration_secs, Some(90.0));

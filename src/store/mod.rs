@@ -17,6 +17,7 @@ use std::time::Duration;
 
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, params};
 
+use crate::model::RunId;
 use crate::model::{
     AssetCheckSpec, AssetKey, AssetSpec, CanvasPos, Layer, Project, Resource, ScheduleDefinition,
 };
@@ -26,6 +27,19 @@ pub use migrations::MIGRATIONS;
 pub use owners::{RunOwner, UnfinishedRun};
 pub use remote::{ChildLog, RemoteRunRow, RemoteStepRow, StepStatus};
 pub use retention::StoredFile;
+
+/// A run id is stored as its text.
+impl rusqlite::ToSql for RunId {
+    fn to_sql(&self) -> rusqlite::Result<rusqlite::types::ToSqlOutput<'_>> {
+        Ok(rusqlite::types::ToSqlOutput::from(self.as_str()))
+    }
+}
+
+impl rusqlite::types::FromSql for RunId {
+    fn column_result(value: rusqlite::types::ValueRef<'_>) -> rusqlite::types::FromSqlResult<Self> {
+        String::column_result(value).map(Self::from)
+    }
+}
 
 /// Marks an `SQLite` file as a Medallion workspace (`PRAGMA application_id`, "MEDL").
 pub const APPLICATION_ID: i32 = 0x4D45_444C;
@@ -77,7 +91,7 @@ pub enum StoreError {
         base: SaveBase,
     },
     #[error("no run with id `{id}` in the workspace")]
-    NoSuchRun { id: String },
+    NoSuchRun { id: RunId },
     #[error("workspace {path}: {operation} failed: {source}")]
     Sql {
         path: PathBuf,
@@ -1037,7 +1051,7 @@ mod tests {
             target: "local".into(),
             status: RunStatus::Queued,
             trigger: "test".into(),
-            created_at: "2026-11-26T00:00:00Z".into(),
+            created_at: "2026-11-26T00:00:00Z".parse().unwrap(),
             started_at: None,
             ended_at: None,
             error: None,
@@ -1050,16 +1064,16 @@ mod tests {
             asset: None,
             message: m.into(),
         };
-        ws.append_run_events("r1", 0, &[log("a"), log("b")])
+        ws.append_run_events(&"r1".into(), 0, &[log("a"), log("b")])
             .unwrap();
-        let all = ws.run_events_after("r1", None).unwrap();
+        let all = ws.run_events_after(&"r1".into(), None).unwrap();
         assert_eq!(all.len(), 2);
-        ws.append_run_events("r1", 2, &[log("c")]).unwrap();
-        let new = ws.run_events_after("r1", Some(all[1].0)).unwrap();
+        ws.append_run_events(&"r1".into(), 2, &[log("c")]).unwrap();
+        let new = ws.run_events_after(&"r1".into(), Some(all[1].0)).unwrap();
         assert_eq!(new.len(), 1);
         assert_eq!(new[0].1, log("c"));
         assert!(
-            ws.run_events_after("r1", Some(new[0].0))
+            ws.run_events_after(&"r1".into(), Some(new[0].0))
                 .unwrap()
                 .is_empty()
         );

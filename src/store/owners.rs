@@ -8,6 +8,7 @@ use rusqlite::{OptionalExtension, params};
 use super::runs::write_stamped_events;
 use super::{StoreError, Workspace, classify};
 use crate::model::RunEvent;
+use crate::model::RunId;
 
 /// The process running a run, recorded with the run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -24,7 +25,7 @@ pub struct RunOwner {
 /// A run not finished yet, with what tells whether its process still goes.
 #[derive(Debug, Clone, PartialEq)]
 pub struct UnfinishedRun {
-    pub id: String,
+    pub id: RunId,
     pub project: String,
     /// A remote run (its steps live in `remote_steps`).
     pub remote: bool,
@@ -60,7 +61,7 @@ type UnfinishedRow = (
 
 impl Workspace {
     /// Records which process runs `run_id` (and counts as its first heartbeat).
-    pub fn set_run_owner(&mut self, run_id: &str, owner: &RunOwner) -> Result<(), StoreError> {
+    pub fn set_run_owner(&mut self, run_id: &RunId, owner: &RunOwner) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "UPDATE runs SET owner_host = ?2, owner_pid = ?3, owner_start = ?4, heartbeat_at = ?5
@@ -72,7 +73,7 @@ impl Workspace {
     }
 
     /// Says the run's process is still at work.
-    pub fn heartbeat_run(&mut self, run_id: &str) -> Result<(), StoreError> {
+    pub fn heartbeat_run(&mut self, run_id: &RunId) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "UPDATE runs SET heartbeat_at = ?2 WHERE id = ?1",
@@ -147,7 +148,7 @@ impl Workspace {
                         .chain(lease)
                         .collect();
                     UnfinishedRun {
-                        id,
+                        id: id.into(),
                         project,
                         remote,
                         remote_progress: progress,
@@ -160,7 +161,10 @@ impl Workspace {
     }
 
     /// A run's events in order, each with the time it was stamped.
-    pub fn run_events_stamped(&self, run_id: &str) -> Result<Vec<(String, RunEvent)>, StoreError> {
+    pub fn run_events_stamped(
+        &self,
+        run_id: &RunId,
+    ) -> Result<Vec<(String, RunEvent)>, StoreError> {
         let path = &self.path;
         let mut stmt = self
             .conn
@@ -192,7 +196,7 @@ impl Workspace {
     /// run has a step past pending (its driver's reattach decides then).
     pub fn end_dead_run(
         &mut self,
-        run_id: &str,
+        run_id: &RunId,
         events: &[RunEvent],
         error: &str,
         ended_at: &str,

@@ -9,6 +9,7 @@ use rusqlite::{OptionalExtension, params};
 use super::runs::write_events;
 use super::{StoreError, Workspace, classify};
 use crate::model::{AssetKey, ComputeTier, RunEvent, RunRecord, RunStatus};
+use crate::model::{RunId, time};
 
 /// Where a step of a remote run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -62,7 +63,7 @@ impl StepStatus {
 /// A remote run's own row.
 #[derive(Debug, Clone, PartialEq, serde::Serialize)]
 pub struct RemoteRunRow {
-    pub run_id: String,
+    pub run_id: RunId,
     pub aws_resource: String,
     /// The submit request as JSON (selection, partitions, force, tier).
     pub request: String,
@@ -166,7 +167,8 @@ impl Workspace {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 run.id, project_id, run.selection, run.partition, run.target, run.status.as_str(),
-                run.trigger, run.created_at, run.started_at, run.ended_at, run.error
+                run.trigger, time::text(&run.created_at), run.started_at.as_ref().map(time::text),
+                run.ended_at.as_ref().map(time::text), run.error
             ],
         )
         .map_err(sql)?;
@@ -201,7 +203,7 @@ impl Workspace {
         Ok(())
     }
 
-    pub fn remote_run(&self, run_id: &str) -> Result<Option<RemoteRunRow>, StoreError> {
+    pub fn remote_run(&self, run_id: &RunId) -> Result<Option<RemoteRunRow>, StoreError> {
         self.conn
             .query_row(
                 "SELECT run_id, aws_resource, request, finished, cancel_requested, next_seq
@@ -223,7 +225,7 @@ impl Workspace {
     }
 
     /// Remote runs not finished yet, oldest first.
-    pub fn unfinished_remote_runs(&self) -> Result<Vec<String>, StoreError> {
+    pub fn unfinished_remote_runs(&self) -> Result<Vec<RunId>, StoreError> {
         let mut stmt = self
             .conn
             .prepare_cached(
@@ -236,7 +238,7 @@ impl Workspace {
             .map_err(|e| classify(&self.path, "list remote runs", e))
     }
 
-    pub fn remote_steps(&self, run_id: &str) -> Result<Vec<RemoteStepRow>, StoreError> {
+    pub fn remote_steps(&self, run_id: &RunId) -> Result<Vec<RemoteStepRow>, StoreError> {
         let path = &self.path;
         let mut stmt = self
             .conn
@@ -318,7 +320,11 @@ impl Workspace {
     }
 
     /// Saves a step's changing fields (status, identifiers, figures).
-    pub fn save_remote_step(&mut self, run_id: &str, s: &RemoteStepRow) -> Result<(), StoreError> {
+    pub fn save_remote_step(
+        &mut self,
+        run_id: &RunId,
+        s: &RemoteStepRow,
+    ) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "UPDATE remote_steps SET status = ?3, remote_id = ?4, plan_uri = ?5, result_uri = ?6,
@@ -348,7 +354,7 @@ impl Workspace {
     /// How far a child's logs have been read.
     pub fn remote_child_log(
         &self,
-        run_id: &str,
+        run_id: &RunId,
         position: u32,
         child: u32,
     ) -> Result<ChildLog, StoreError> {
@@ -375,7 +381,7 @@ impl Workspace {
     /// the child's log has been read, in one transaction. Returns the events' first `seq`.
     pub fn record_remote_events(
         &mut self,
-        run_id: &str,
+        run_id: &RunId,
         position: u32,
         child: u32,
         log: &ChildLog,
@@ -410,7 +416,7 @@ impl Workspace {
     /// Stores app-level events of a remote run (numbered after its previous ones).
     pub fn append_remote_run_events(
         &mut self,
-        run_id: &str,
+        run_id: &RunId,
         events: &[RunEvent],
     ) -> Result<u64, StoreError> {
         let path = self.path.clone();
@@ -428,7 +434,7 @@ impl Workspace {
     /// holds an unexpired lease.
     pub fn take_remote_lease(
         &mut self,
-        run_id: &str,
+        run_id: &RunId,
         driver: &str,
         lease_secs: i64,
     ) -> Result<bool, StoreError> {
@@ -451,7 +457,7 @@ impl Workspace {
         Ok(changed == 1)
     }
 
-    pub fn release_remote_lease(&mut self, run_id: &str, driver: &str) -> Result<(), StoreError> {
+    pub fn release_remote_lease(&mut self, run_id: &RunId, driver: &str) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "UPDATE remote_runs SET driver = NULL, lease_until = NULL WHERE run_id = ?1 AND driver = ?2",
@@ -461,7 +467,7 @@ impl Workspace {
         Ok(())
     }
 
-    pub fn request_remote_cancel(&mut self, run_id: &str) -> Result<(), StoreError> {
+    pub fn request_remote_cancel(&mut self, run_id: &RunId) -> Result<(), StoreError> {
         self.conn
             .execute(
                 "UPDATE remote_runs SET cancel_requested = 1 WHERE run_id = ?1",
@@ -474,7 +480,7 @@ impl Workspace {
     /// Marks a remote run finished and sets the run's final status.
     pub fn finish_remote_run(
         &mut self,
-        run_id: &str,
+        run_id: &RunId,
         status: RunStatus,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
@@ -504,7 +510,7 @@ impl Workspace {
 fn append_numbered(
     tx: &rusqlite::Transaction<'_>,
     path: &std::path::Path,
-    run_id: &str,
+    run_id: &RunId,
     events: &[RunEvent],
 ) -> Result<u64, StoreError> {
     let sql = |e| classify(path, "record remote events", e);
@@ -565,7 +571,7 @@ mod tests {
             target: "aws:fargate".into(),
             status: RunStatus::Queued,
             trigger: "test".into(),
-            created_at: now(),
+            created_at: crate::model::time::millis(chrono::Utc::now()),
             started_at: None,
             ended_at: None,
             error: None,
@@ -586,7 +592,7 @@ mod tests {
         ws.create_remote_run(&record("r1"), "aws", "{}", &[step(0), eks])
             .unwrap();
         let tiers: Vec<ComputeTier> = ws
-            .remote_steps("r1")
+            .remote_steps(&"r1".into())
             .unwrap()
             .iter()
             .map(|s| s.tier)
@@ -607,7 +613,7 @@ mod tests {
                 [],
             )
             .unwrap();
-        let error = ws.remote_steps("r1").unwrap_err().to_string();
+        let error = ws.remote_steps(&"r1".into()).unwrap_err().to_string();
         assert!(error.contains("mainframe"), "{error}");
     }
 
@@ -628,7 +634,7 @@ mod tests {
             .unwrap();
         assert_eq!(ws.unfinished_remote_runs().unwrap(), vec!["r1".to_owned()]);
         let first = ws
-            .append_remote_run_events("r1", &[RunEvent::RunStarted { plan: vec![] }])
+            .append_remote_run_events(&"r1".into(), &[RunEvent::RunStarted { plan: vec![] }])
             .unwrap();
         assert_eq!(first, 0);
         let position = ChildLog {
@@ -637,40 +643,51 @@ mod tests {
             done: false,
         };
         let first = ws
-            .record_remote_events("r1", 0, 0, &position, &[log("a"), log("b")])
+            .record_remote_events(&"r1".into(), 0, 0, &position, &[log("a"), log("b")])
             .unwrap();
         assert_eq!(first, 1, "numbered after the run's own events");
-        assert_eq!(ws.remote_child_log("r1", 0, 0).unwrap(), position);
+        assert_eq!(ws.remote_child_log(&"r1".into(), 0, 0).unwrap(), position);
         assert_eq!(
-            ws.remote_child_log("r1", 0, 1).unwrap(),
+            ws.remote_child_log(&"r1".into(), 0, 1).unwrap(),
             ChildLog::default()
         );
-        assert_eq!(ws.run_events("r1").unwrap().len(), 3);
-        assert_eq!(ws.run("r1").unwrap().status, RunStatus::Started);
+        assert_eq!(ws.run_events(&"r1".into()).unwrap().len(), 3);
+        assert_eq!(ws.run(&"r1".into()).unwrap().status, RunStatus::Started);
 
         let mut s = step(1);
         s.status = StepStatus::Submitted;
         s.remote_id = Some("arn:task/1".into());
-        ws.save_remote_step("r1", &s).unwrap();
-        let steps = ws.remote_steps("r1").unwrap();
+        ws.save_remote_step(&"r1".into(), &s).unwrap();
+        let steps = ws.remote_steps(&"r1".into()).unwrap();
         assert_eq!(steps[1].remote_id.as_deref(), Some("arn:task/1"));
         assert_eq!(steps[1].status, StepStatus::Submitted);
 
-        assert!(ws.take_remote_lease("r1", "a", 60).unwrap());
-        assert!(ws.take_remote_lease("r1", "a", 60).unwrap(), "renewed");
-        assert!(!ws.take_remote_lease("r1", "b", 60).unwrap(), "held by a");
-        ws.release_remote_lease("r1", "a").unwrap();
-        assert!(ws.take_remote_lease("r1", "b", -1).unwrap());
+        assert!(ws.take_remote_lease(&"r1".into(), "a", 60).unwrap());
         assert!(
-            ws.take_remote_lease("r1", "a", 60).unwrap(),
+            ws.take_remote_lease(&"r1".into(), "a", 60).unwrap(),
+            "renewed"
+        );
+        assert!(
+            !ws.take_remote_lease(&"r1".into(), "b", 60).unwrap(),
+            "held by a"
+        );
+        ws.release_remote_lease(&"r1".into(), "a").unwrap();
+        assert!(ws.take_remote_lease(&"r1".into(), "b", -1).unwrap());
+        assert!(
+            ws.take_remote_lease(&"r1".into(), "a", 60).unwrap(),
             "b's lease lapsed"
         );
 
-        ws.request_remote_cancel("r1").unwrap();
-        assert!(ws.remote_run("r1").unwrap().unwrap().cancel_requested);
-        ws.finish_remote_run("r1", RunStatus::Canceled, Some("canceled"))
+        ws.request_remote_cancel(&"r1".into()).unwrap();
+        assert!(
+            ws.remote_run(&"r1".into())
+                .unwrap()
+                .unwrap()
+                .cancel_requested
+        );
+        ws.finish_remote_run(&"r1".into(), RunStatus::Canceled, Some("canceled"))
             .unwrap();
         assert!(ws.unfinished_remote_runs().unwrap().is_empty());
-        assert_eq!(ws.run("r1").unwrap().status, RunStatus::Canceled);
+        assert_eq!(ws.run(&"r1".into()).unwrap().status, RunStatus::Canceled);
     }
 }

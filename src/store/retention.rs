@@ -6,6 +6,7 @@ use rusqlite::params;
 
 use super::{StoreError, Workspace, classify};
 use crate::model::AssetKey;
+use crate::model::RunId;
 
 /// A materialization's stored file, as retention sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -13,7 +14,7 @@ pub struct StoredFile {
     pub id: i64,
     pub asset: AssetKey,
     pub partition: Option<String>,
-    pub run_id: String,
+    pub run_id: RunId,
     pub location: String,
     pub byte_count: u64,
 }
@@ -73,7 +74,7 @@ impl Workspace {
     pub fn recorded_materializations(
         &self,
         project: &str,
-    ) -> Result<Vec<(AssetKey, Option<String>, String)>, StoreError> {
+    ) -> Result<Vec<(AssetKey, Option<String>, RunId)>, StoreError> {
         let mut stmt = self
             .conn
             .prepare(

@@ -4,6 +4,7 @@
 use std::collections::BTreeMap;
 use std::path::Path;
 
+use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
 use super::{StoreError, Workspace, classify};
@@ -11,11 +12,12 @@ use crate::model::{
     AssetCheckResult, AssetKey, AssetMaterialization, CheckRecord, CheckSeverity, RunEvent,
     RunRecord, RunStatus,
 };
+use crate::model::{RunId, time};
 
 type MaterializationRow = (
     String,
     Option<String>,
-    String,
+    RunId,
     String,
     i64,
     i64,
@@ -32,17 +34,30 @@ const CHECK_COLUMNS: &str =
     c.severity, c.blocking, c.description, c.failing_count, c.failing_sample, c.check_hash,
     c.materialization_run_id";
 
-fn check_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CheckRecord> {
+fn check_from_row(
+    path: &Path,
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<Result<CheckRecord, StoreError>> {
     let severity: String = r.get(6)?;
     let failing: i64 = r.get(9)?;
     let sample: Option<String> = r.get(10)?;
-    Ok(CheckRecord {
-        run_id: r.get(0)?,
-        created_at: r.get(1)?,
+    let run_id: RunId = r.get(0)?;
+    let check_name: String = r.get(4)?;
+    let created_at = match stored_time(
+        path,
+        || format!("the time of check {check_name}'s evaluation in run {run_id}"),
+        &r.get::<_, String>(1)?,
+    ) {
+        Ok(t) => t,
+        Err(e) => return Ok(Err(e)),
+    };
+    Ok(Ok(CheckRecord {
+        run_id,
+        created_at,
         result: AssetCheckResult {
             asset: AssetKey::new(r.get::<_, String>(2)?),
             partition: r.get(3)?,
-            check_name: r.get(4)?,
+            check_name,
             passed: r.get(5)?,
             severity: if severity == "warn" {
                 CheckSeverity::Warn
@@ -58,7 +73,29 @@ fn check_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<CheckRecord> {
             check_hash: r.get(11)?,
             materialization_run_id: r.get(12)?,
         },
+    }))
+}
+
+/// A time read from the workspace (RFC 3339); a bad one is an error naming its row.
+pub(super) fn stored_time(
+    path: &Path,
+    what: impl FnOnce() -> String,
+    text: &str,
+) -> Result<DateTime<Utc>, StoreError> {
+    time::parse(text).map_err(|e| StoreError::Decode {
+        path: path.to_owned(),
+        what: what(),
+        detail: format!("`{text}` is not an RFC 3339 time ({e})"),
     })
+}
+
+/// A stored optional time; see [`stored_time`].
+pub(super) fn stored_opt_time(
+    path: &Path,
+    what: impl FnOnce() -> String,
+    text: Option<&str>,
+) -> Result<Option<DateTime<Utc>>, StoreError> {
+    text.map(|t| stored_time(path, what, t)).transpose()
 }
 
 fn decode_err(path: &Path, what: &str, e: impl std::fmt::Display) -> StoreError {
@@ -102,9 +139,9 @@ impl Workspace {
                     run.target,
                     run.status.as_str(),
                     run.trigger,
-                    run.created_at,
-                    run.started_at,
-                    run.ended_at,
+                    time::text(&run.created_at),
+                    run.started_at.as_ref().map(time::text),
+                    run.ended_at.as_ref().map(time::text),
                     run.error,
                     run.allow_failed_upstream,
                     run.checks_only
@@ -120,7 +157,7 @@ impl Workspace {
     /// times the events happened.
     pub fn append_run_events(
         &mut self,
-        run_id: &str,
+        run_id: &RunId,
         first_seq: u64,
         events: &[RunEvent],
     ) -> Result<(), StoreError> {
@@ -134,7 +171,7 @@ impl Workspace {
     /// batch of events reached the workspace.
     pub fn append_stamped_run_events(
         &mut self,
-        run_id: &str,
+        run_id: &RunId,
         first_seq: u64,
         events: &[(&str, &RunEvent)],
     ) -> Result<(), StoreError> {
@@ -152,7 +189,7 @@ impl Workspace {
     /// Sets a run's status directly (e.g. a run found unfinished after a crash).
     pub fn set_run_status(
         &mut self,
-        run_id: &str,
+        run_id: &RunId,
         status: RunStatus,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
@@ -184,13 +221,13 @@ impl Workspace {
             )
             .map_err(|e| classify(path, "list runs", e))?;
         let rows = stmt
-            .query_map(params![project, limit as i64], run_from_row)
+            .query_map(params![project, limit as i64], |r| run_from_row(path, r))
             .and_then(Iterator::collect::<Result<Vec<_>, _>>)
             .map_err(|e| classify(path, "list runs", e))?;
         rows.into_iter().collect()
     }
 
-    pub fn run(&self, id: &str) -> Result<RunRecord, StoreError> {
+    pub fn run(&self, id: &RunId) -> Result<RunRecord, StoreError> {
         let path = &self.path;
         self.conn
             .query_row(
@@ -198,15 +235,15 @@ impl Workspace {
                         r.started_at, r.ended_at, r.error, r.allow_failed_upstream, r.checks_only
                  FROM runs r JOIN projects p ON p.id = r.project_id WHERE r.id = ?1",
                 [id],
-                run_from_row,
+                |r| run_from_row(path, r),
             )
             .optional()
             .map_err(|e| classify(path, "load run", e))?
-            .ok_or_else(|| StoreError::NoSuchRun { id: id.to_owned() })?
+            .ok_or_else(|| StoreError::NoSuchRun { id: id.clone() })?
     }
 
     /// A run's events in order.
-    pub fn run_events(&self, id: &str) -> Result<Vec<RunEvent>, StoreError> {
+    pub fn run_events(&self, id: &RunId) -> Result<Vec<RunEvent>, StoreError> {
         let path = &self.path;
         let mut stmt = self
             .conn
@@ -229,7 +266,7 @@ impl Workspace {
     /// number: a follower reads only what is new.
     pub fn run_events_after(
         &self,
-        id: &str,
+        id: &RunId,
         after: Option<i64>,
     ) -> Result<Vec<(i64, RunEvent)>, StoreError> {
         let path = &self.path;
@@ -329,6 +366,11 @@ impl Workspace {
                     version,
                     created,
                 )| {
+                    let created_at = stored_time(
+                        path,
+                        || format!("the time of the materialization of {asset} in run {run_id}"),
+                        &created,
+                    )?;
                     Ok(AssetMaterialization {
                         asset: AssetKey::new(asset),
                         partition,
@@ -345,7 +387,7 @@ impl Workspace {
                             decode_err(path, "materialization inputs", e)
                         })?,
                         data_version: version,
-                        created_at: created,
+                        created_at,
                     })
                 },
             )
@@ -353,7 +395,7 @@ impl Workspace {
     }
 
     /// Check evaluations of one run.
-    pub fn run_check_results(&self, run_id: &str) -> Result<Vec<AssetCheckResult>, StoreError> {
+    pub fn run_check_results(&self, run_id: &RunId) -> Result<Vec<AssetCheckResult>, StoreError> {
         let path = &self.path;
         let mut stmt = self
             .conn
@@ -361,11 +403,11 @@ impl Workspace {
                 "SELECT {CHECK_COLUMNS} FROM check_evaluations c WHERE c.run_id = ?1 ORDER BY c.id"
             ))
             .map_err(|e| classify(path, "load check results", e))?;
-        let rows: Vec<CheckRecord> = stmt
-            .query_map([run_id], check_from_row)
+        let rows: Vec<Result<CheckRecord, StoreError>> = stmt
+            .query_map([run_id], |r| check_from_row(path, r))
             .and_then(Iterator::collect)
             .map_err(|e| classify(path, "load check results", e))?;
-        Ok(rows.into_iter().map(|r| r.result).collect())
+        rows.into_iter().map(|r| r.map(|r| r.result)).collect()
     }
 
     /// The latest finished step of each asset of a project (any run but checks-only ones, any
@@ -374,7 +416,7 @@ impl Workspace {
     pub fn latest_step_outcomes(
         &self,
         project: &str,
-    ) -> Result<Vec<(String, String, RunEvent)>, StoreError> {
+    ) -> Result<Vec<(RunId, String, RunEvent)>, StoreError> {
         let path = &self.path;
         let mut stmt = self
             .conn
@@ -387,7 +429,7 @@ impl Workspace {
                      GROUP BY e2.asset_key)",
             )
             .map_err(|e| classify(path, "load step outcomes", e))?;
-        let rows: Vec<(String, String, String)> = stmt
+        let rows: Vec<(RunId, String, String)> = stmt
             .query_map([project], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .and_then(Iterator::collect)
             .map_err(|e| classify(path, "load step outcomes", e))?;
@@ -417,32 +459,59 @@ impl Workspace {
                  ORDER BY c.id"
             ))
             .map_err(|e| classify(path, "load check results", e))?;
-        stmt.query_map([project], check_from_row)
+        let rows: Vec<Result<CheckRecord, StoreError>> = stmt
+            .query_map([project], |r| check_from_row(path, r))
             .and_then(Iterator::collect)
-            .map_err(|e| classify(path, "load check results", e))
+            .map_err(|e| classify(path, "load check results", e))?;
+        rows.into_iter().collect()
     }
 }
 
-fn run_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<RunRecord, StoreError>> {
+fn run_from_row(
+    path: &Path,
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<Result<RunRecord, StoreError>> {
+    let id: RunId = r.get(0)?;
     let status: String = r.get(5)?;
     let Some(status) = RunStatus::parse(&status) else {
         return Ok(Err(StoreError::Decode {
-            path: std::path::PathBuf::new(),
-            what: "run status".to_owned(),
+            path: path.to_owned(),
+            what: format!("the status of run {id}"),
             detail: format!("unknown status `{status}`"),
         }));
     };
+    let created: String = r.get(7)?;
+    let started: Option<String> = r.get(8)?;
+    let ended: Option<String> = r.get(9)?;
+    let times =
+        stored_time(path, || format!("the created_at of run {id}"), &created).and_then(|created| {
+            let started = stored_opt_time(
+                path,
+                || format!("the started_at of run {id}"),
+                started.as_deref(),
+            )?;
+            let ended = stored_opt_time(
+                path,
+                || format!("the ended_at of run {id}"),
+                ended.as_deref(),
+            )?;
+            Ok((created, started, ended))
+        });
+    let (created_at, started_at, ended_at) = match times {
+        Ok(t) => t,
+        Err(e) => return Ok(Err(e)),
+    };
     Ok(Ok(RunRecord {
-        id: r.get(0)?,
+        id,
         project: r.get(1)?,
         selection: r.get(2)?,
         partition: r.get(3)?,
         target: r.get(4)?,
         status,
         trigger: r.get(6)?,
-        created_at: r.get(7)?,
-        started_at: r.get(8)?,
-        ended_at: r.get(9)?,
+        created_at,
+        started_at,
+        ended_at,
         error: r.get(10)?,
         allow_failed_upstream: r.get(11)?,
         checks_only: r.get(12)?,
@@ -455,7 +524,7 @@ fn run_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Result<RunRecord, Sto
 pub(super) fn write_events(
     tx: &rusqlite::Transaction<'_>,
     path: &Path,
-    run_id: &str,
+    run_id: &RunId,
     first_seq: u64,
     events: &[RunEvent],
 ) -> Result<(), StoreError> {
@@ -468,106 +537,176 @@ pub(super) fn write_events(
 pub(super) fn write_stamped_events(
     tx: &rusqlite::Transaction<'_>,
     path: &Path,
-    run_id: &str,
+    run_id: &RunId,
     first_seq: u64,
     events: &[(&str, &RunEvent)],
 ) -> Result<(), StoreError> {
-    let sql = |e| classify(path, "record run events", e);
-    {
-        let mut insert_event = tx
+    let mut writer = EventWriter::prepare(tx, path, run_id)?;
+    for (i, &(ts, event)) in events.iter().enumerate() {
+        writer.write((first_seq + i as u64) as i64, ts, event)?;
+    }
+    Ok(())
+}
+
+/// Writes one run's events inside an open transaction: the event rows, the materializations
+/// and check evaluations they carry, and the run's status as it starts and finishes.
+struct EventWriter<'t, 'c> {
+    tx: &'t rusqlite::Transaction<'c>,
+    path: &'t Path,
+    run_id: &'t str,
+    insert_event: rusqlite::CachedStatement<'t>,
+    insert_mat: rusqlite::CachedStatement<'t>,
+    insert_check: rusqlite::CachedStatement<'t>,
+}
+
+impl<'t, 'c> EventWriter<'t, 'c> {
+    fn prepare(
+        tx: &'t rusqlite::Transaction<'c>,
+        path: &'t Path,
+        run_id: &'t str,
+    ) -> Result<Self, StoreError> {
+        let sql = |e| classify(path, "record run events", e);
+        let insert_event = tx
                 .prepare_cached(
                     "INSERT INTO run_events (run_id, seq, timestamp, asset_key, kind, level, message, payload)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
                 )
                 .map_err(sql)?;
-        let mut insert_mat = tx
+        let insert_mat = tx
                 .prepare_cached(
                     "INSERT INTO materializations (run_id, asset_key, partition_key, location, row_count, byte_count, schema,
                         definition_hash, code_version, input_versions, data_version, created_at)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)",
                 )
                 .map_err(sql)?;
-        let mut insert_check = tx
+        let insert_check = tx
                 .prepare_cached(
                     "INSERT INTO check_evaluations (run_id, asset_key, partition_key, check_name, passed, severity, blocking,
                         description, failing_count, failing_sample, created_at, check_hash, materialization_run_id)
                      VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, coalesce(?13, ?1))",
                 )
                 .map_err(sql)?;
-        for (i, &(ts, event)) in events.iter().enumerate() {
-            let level = match event {
-                RunEvent::Log { level, .. } => Some(level.as_str()),
-                _ => None,
-            };
-            let payload =
-                serde_json::to_string(event).map_err(|e| decode_err(path, "run event", e))?;
-            insert_event
-                .execute(params![
-                    run_id,
-                    (first_seq + i as u64) as i64,
-                    ts,
-                    event.asset().map(AssetKey::as_str),
-                    event.kind(),
-                    level,
-                    event.summary(),
-                    payload
-                ])
-                .map_err(sql)?;
-            match event {
-                RunEvent::Materialization(m) => {
-                    insert_mat
-                        .execute(params![
-                            run_id,
-                            m.asset.as_str(),
-                            m.partition,
-                            m.location,
-                            m.row_count as i64,
-                            m.byte_count as i64,
-                            serde_json::to_string(&m.schema).unwrap_or_default(),
-                            m.definition_hash,
-                            m.code_version,
-                            serde_json::to_string(&m.input_versions).unwrap_or_default(),
-                            m.data_version,
-                            m.created_at
-                        ])
-                        .map_err(sql)?;
-                }
-                RunEvent::CheckEvaluation(c) => {
-                    insert_check
-                        .execute(params![
-                            run_id,
-                            c.asset.as_str(),
-                            c.partition,
-                            c.check_name,
-                            c.passed,
-                            c.severity.as_str(),
-                            c.blocking,
-                            c.description,
-                            c.failing_count as i64,
-                            serde_json::to_string(&c.failing_sample).unwrap_or_default(),
-                            ts,
-                            c.check_hash,
-                            c.materialization_run_id
-                        ])
-                        .map_err(sql)?;
-                }
-                RunEvent::RunStarted { .. } => {
-                    tx.execute(
-                        "UPDATE runs SET status = 'started', started_at = ?2 WHERE id = ?1",
-                        params![run_id, ts],
-                    )
-                    .map_err(sql)?;
-                }
-                RunEvent::RunFinished { status, error } => {
-                    tx.execute(
-                        "UPDATE runs SET status = ?2, ended_at = ?3, error = ?4 WHERE id = ?1",
-                        params![run_id, status.as_str(), ts, error],
-                    )
-                    .map_err(sql)?;
-                }
-                _ => {}
-            }
-        }
+        Ok(Self {
+            tx,
+            path,
+            run_id,
+            insert_event,
+            insert_mat,
+            insert_check,
+        })
     }
-    Ok(())
+
+    fn sql(&self, e: rusqlite::Error) -> StoreError {
+        classify(self.path, "record run events", e)
+    }
+
+    /// Stores event number `seq`, which happened at `ts`, and what it records.
+    fn write(&mut self, seq: i64, ts: &str, event: &RunEvent) -> Result<(), StoreError> {
+        let level = match event {
+            RunEvent::Log { level, .. } => Some(level.as_str()),
+            _ => None,
+        };
+        let payload =
+            serde_json::to_string(event).map_err(|e| decode_err(self.path, "run event", e))?;
+        let inserted = self.insert_event.execute(params![
+            self.run_id,
+            seq,
+            ts,
+            event.asset().map(AssetKey::as_str),
+            event.kind(),
+            level,
+            event.summary(),
+            payload
+        ]);
+        inserted.map_err(|e| self.sql(e))?;
+        let recorded = match event {
+            RunEvent::Materialization(m) => self.insert_mat.execute(params![
+                self.run_id,
+                m.asset.as_str(),
+                m.partition,
+                m.location,
+                m.row_count as i64,
+                m.byte_count as i64,
+                serde_json::to_string(&m.schema).unwrap_or_default(),
+                m.definition_hash,
+                m.code_version,
+                serde_json::to_string(&m.input_versions).unwrap_or_default(),
+                m.data_version,
+                time::text(&m.created_at)
+            ]),
+            RunEvent::CheckEvaluation(c) => self.insert_check.execute(params![
+                self.run_id,
+                c.asset.as_str(),
+                c.partition,
+                c.check_name,
+                c.passed,
+                c.severity.as_str(),
+                c.blocking,
+                c.description,
+                c.failing_count as i64,
+                serde_json::to_string(&c.failing_sample).unwrap_or_default(),
+                ts,
+                c.check_hash,
+                c.materialization_run_id
+            ]),
+            RunEvent::RunStarted { .. } => self.tx.execute(
+                "UPDATE runs SET status = 'started', started_at = ?2 WHERE id = ?1",
+                params![self.run_id, ts],
+            ),
+            RunEvent::RunFinished { status, error } => self.tx.execute(
+                "UPDATE runs SET status = ?2, ended_at = ?3, error = ?4 WHERE id = ?1",
+                params![self.run_id, status.as_str(), ts, error],
+            ),
+            _ => Ok(0),
+        };
+        recorded.map_err(|e| self.sql(e))?;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::synthetic;
+
+    #[test]
+    fn a_stored_time_is_read_back_as_written_and_a_bad_one_names_its_row() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ws = Workspace::open(&dir.path().join("w.sqlite")).unwrap();
+        ws.save_project(&synthetic::generate("gen", 3, 1), None)
+            .unwrap();
+        let created = time::parse("2026-11-26T00:00:00.250Z").unwrap();
+        ws.create_run(&RunRecord {
+            id: "r1".into(),
+            project: "gen".into(),
+            selection: "*".into(),
+            partition: None,
+            target: "local".into(),
+            status: RunStatus::Queued,
+            trigger: "test".into(),
+            created_at: created,
+            started_at: None,
+            ended_at: None,
+            error: None,
+            allow_failed_upstream: false,
+            checks_only: false,
+        })
+        .unwrap();
+        let run = ws.run(&"r1".into()).unwrap();
+        assert_eq!(run.created_at, created);
+        let json = serde_json::to_value(&run).unwrap();
+        assert_eq!(json["created_at"], "2026-11-26T00:00:00.250Z");
+        assert_eq!(json["started_at"], serde_json::Value::Null);
+
+        ws.conn
+            .execute("UPDATE runs SET started_at = 'noon' WHERE id = 'r1'", [])
+            .unwrap();
+        let error = ws.run(&"r1".into()).unwrap_err().to_string();
+        assert!(
+            error.contains("the started_at of run r1") && error.contains("`noon`"),
+            "{error}"
+        );
+        let listed = ws.list_runs(None, 10).unwrap_err().to_string();
+        assert!(listed.contains("the started_at of run r1"), "{listed}");
+    }
 }

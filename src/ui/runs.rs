@@ -9,6 +9,7 @@ use std::time::Instant;
 
 use crate::app::report::RunReport;
 use crate::app::status::AssetStatus;
+use crate::model::RunId;
 use crate::model::{
     AssetCheckResult, AssetKey, AssetMaterialization, AssetProfile, LogLevel, RunEvent, RunRecord,
     RunStatus, StepOutcome,
@@ -117,7 +118,7 @@ pub struct StepBar {
 /// A run as the run view shows it.
 #[derive(Debug, Default)]
 pub struct RunView {
-    pub run_id: Option<String>,
+    pub run_id: Option<RunId>,
     pub record: Option<RunRecord>,
     pub plan: Vec<AssetKey>,
     pub status: Option<RunStatus>,
@@ -205,7 +206,7 @@ impl RunView {
         self.checks.iter().filter(|c| c.passed).count()
     }
 
-    pub fn apply(&mut self, run_id: &str, event: RunEvent) {
+    pub fn apply(&mut self, run_id: &RunId, event: RunEvent) {
         if self.run_id.as_deref() != Some(run_id) {
             self.run_id = Some(run_id.to_owned());
         }
@@ -451,7 +452,7 @@ mod tests {
             },
         ];
         for e in events {
-            view.apply("r1", e);
+            view.apply(&"r1".into(), e);
         }
         assert_eq!(view.nodes[&a].label(), "failed");
         assert_eq!(view.nodes[&b].label(), "skipped");

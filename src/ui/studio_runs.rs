@@ -10,6 +10,7 @@ use super::runs::{NodeStatus, RunView};
 use super::workbench_state::{LaunchState, PREVIEW_LIMIT, WorkbenchTab};
 use super::{JobEvent, JobRequest, MaterializeRequest, SendError, Studio, TaskRequest};
 use crate::model::AssetKey;
+use crate::model::RunId;
 
 impl Studio {
     /// Queues a job; tells the user when it cannot.
@@ -219,7 +220,7 @@ impl Studio {
     }
 
     /// Opens a past run from the workspace in the run view.
-    pub fn open_run(&mut self, run_id: &str) {
+    pub fn open_run(&mut self, run_id: &RunId) {
         if self.run.as_ref().is_some_and(RunView::is_live) {
             self.show_error("A run is in progress: wait for it or cancel it first");
             return;
@@ -230,7 +231,7 @@ impl Studio {
     }
 
     /// Writes the HTML quality report of `run_id` to `path` (the dialog-free path).
-    pub fn export_report(&mut self, run_id: &str, path: PathBuf) {
+    pub fn export_report(&mut self, run_id: &RunId, path: PathBuf) {
         self.send_job(JobRequest::ExportReport {
             run_id: run_id.to_owned(),
             path,

@@ -40,3 +40,18 @@ pub fn copy_dir(from: &Path, to: &Path) {
         }
     }
 }
+
+/// Tests touching the OS keyring run one at a time, across every test module of this binary
+/// (the names index is read-modify-write).
+pub static KEYRING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
+/// The name the test harness knows test `name` of module `module` by (`module_path!()`, whose
+/// first segment is the crate), for running one test alone in a child process with `--exact`.
+pub fn test_path(module: &str, name: &str) -> String {
+    let module = module.split_once("::").map_or("", |(_, rest)| rest);
+    if module.is_empty() {
+        name.to_owned()
+    } else {
+        format!("{module}::{name}")
+    }
+}

@@ -4,4 +4,5 @@
 #![allow(clippy::disallowed_methods)]
 
 pub mod aws_executor;
+pub mod kube_double;
 pub mod lambda_front;

@@ -20,6 +20,7 @@ use crate::compute::launch::{LaunchSpec, Launcher};
 use crate::compute::protocol::{StepPlan, StepResult};
 use crate::compute::runner;
 use crate::compute::steps::tier_has_arrays;
+use crate::model::RunId;
 use crate::model::{AssetKey, ComputeTier, LogLevel, Project, RunEvent, RunStatus};
 use crate::store::Workspace;
 
@@ -29,7 +30,7 @@ pub(super) struct Driver<'w> {
     pub(super) aws: Aws,
     pub(super) project: Project,
     pub(super) project_dir: PathBuf,
-    pub(super) run_id: String,
+    pub(super) run_id: RunId,
     pub(super) me: String,
     /// Stops the local steps this driver runs (the studio's Cancel).
     pub(super) cancel: Arc<AtomicBool>,
@@ -38,7 +39,7 @@ pub(super) struct Driver<'w> {
 }
 
 impl<'w> Driver<'w> {
-    pub(super) fn open(ws: &'w mut Workspace, run_id: &str) -> Result<Self, AppError> {
+    pub(super) fn open(ws: &'w mut Workspace, run_id: &RunId) -> Result<Self, AppError> {
         let remote = ws
             .remote_run(run_id)?
             .ok_or_else(|| AppError::BadRequest(format!("run {run_id} is not a remote run")))?;
@@ -66,7 +67,7 @@ impl<'w> Driver<'w> {
         &mut self,
         detach: bool,
         cancel: Option<&AtomicBool>,
-        on_event: &mut dyn FnMut(&str, &RunEvent),
+        on_event: &mut dyn FnMut(&RunId, &RunEvent),
     ) -> Result<(), AppError> {
         let mut waiting_said = false;
         let mut cancel_sent = false;
@@ -119,7 +120,7 @@ impl<'w> Driver<'w> {
     pub(super) fn drive_once(
         &mut self,
         cancel: Option<&AtomicBool>,
-        on_event: &mut dyn FnMut(&str, &RunEvent),
+        on_event: &mut dyn FnMut(&RunId, &RunEvent),
     ) -> Result<(), AppError> {
         if cancel.is_some_and(|c| c.load(std::sync::atomic::Ordering::Relaxed))
             && !self
@@ -148,7 +149,7 @@ impl<'w> Driver<'w> {
     pub(super) fn emit(
         &mut self,
         events: &[RunEvent],
-        on_event: &mut dyn FnMut(&str, &RunEvent),
+        on_event: &mut dyn FnMut(&RunId, &RunEvent),
     ) -> Result<(), AppError> {
         let events: Vec<RunEvent> = events
             .iter()
@@ -166,7 +167,7 @@ impl<'w> Driver<'w> {
         &mut self,
         level: LogLevel,
         message: String,
-        on_event: &mut dyn FnMut(&str, &RunEvent),
+        on_event: &mut dyn FnMut(&RunId, &RunEvent),
     ) -> Result<(), AppError> {
         self.emit(
             &[RunEvent::Log {
@@ -205,7 +206,7 @@ impl<'w> Driver<'w> {
     /// One pass: returns whether the run has finished.
     pub(super) fn step(
         &mut self,
-        on_event: &mut dyn FnMut(&str, &RunEvent),
+        on_event: &mut dyn FnMut(&RunId, &RunEvent),
     ) -> Result<bool, AppError> {
         let Some(remote) = self.ws.remote_run(&self.run_id)? else {
             return Err(AppError::BadRequest(format!(
@@ -235,51 +236,16 @@ impl<'w> Driver<'w> {
                 StepStatus::Failure | StepStatus::Canceled | StepStatus::Skipped
             )
         });
-        let Some(mut s) = steps.into_iter().find(|s| !s.status.is_finished()) else {
+        let Some(s) = steps.into_iter().find(|s| !s.status.is_finished()) else {
             return self.finish(on_event);
         };
         if failed_before {
-            s.status = StepStatus::Skipped;
-            s.error = Some("an earlier step did not succeed".to_owned());
-            s.ended_at = Some(now());
-            self.ws.save_remote_step(&self.run_id, &s)?;
-            for asset in s.assets.clone() {
-                self.emit(
-                    &[RunEvent::StepFinished {
-                        asset,
-                        partition: s.partitions.first().cloned(),
-                        outcome: crate::model::StepOutcome::Skipped {
-                            reason: format!(
-                                "step {} was skipped: an earlier step did not succeed",
-                                s.step_id
-                            ),
-                        },
-                        duration_ms: 0,
-                    }],
-                    on_event,
-                )?;
-            }
+            self.skip(s, on_event)?;
             return Ok(false);
         }
         match s.status {
             StepStatus::Pending => self.start(s, on_event)?,
-            StepStatus::Submitting => {
-                let spec = self.spec(&s);
-                let found = self.launcher(s.tier)?.find_submitted(&spec)?;
-                match found {
-                    Some(id) => {
-                        s.remote_id = Some(id.clone());
-                        s.status = StepStatus::Submitted;
-                        self.ws.save_remote_step(&self.run_id, &s)?;
-                        self.log(
-                            LogLevel::Info,
-                            format!("step {}: found {id} submitted before a restart", s.step_id),
-                            on_event,
-                        )?;
-                    }
-                    None => self.start(s, on_event)?,
-                }
-            }
+            StepStatus::Submitting => self.resume_submitting(s, on_event)?,
             // A local step runs inside one call of `start`: found still submitted, the process
             // that ran it stopped before it ended.
             StepStatus::Submitted if s.tier == ComputeTier::Local => {
@@ -291,9 +257,63 @@ impl<'w> Driver<'w> {
         Ok(false)
     }
 
+    /// Skips a step because an earlier one did not succeed, saying so for each of its assets.
+    fn skip(
+        &mut self,
+        mut s: RemoteStepRow,
+        on_event: &mut dyn FnMut(&RunId, &RunEvent),
+    ) -> Result<(), AppError> {
+        s.status = StepStatus::Skipped;
+        s.error = Some("an earlier step did not succeed".to_owned());
+        s.ended_at = Some(now());
+        self.ws.save_remote_step(&self.run_id, &s)?;
+        for asset in s.assets.clone() {
+            self.emit(
+                &[RunEvent::StepFinished {
+                    asset,
+                    partition: s.partitions.first().cloned(),
+                    outcome: crate::model::StepOutcome::Skipped {
+                        reason: format!(
+                            "step {} was skipped: an earlier step did not succeed",
+                            s.step_id
+                        ),
+                    },
+                    duration_ms: 0,
+                }],
+                on_event,
+            )?;
+        }
+        Ok(())
+    }
+
+    /// A step left half-submitted (by a restart): adopts the remote job when the launcher finds
+    /// it was submitted after all, and submits it otherwise.
+    fn resume_submitting(
+        &mut self,
+        mut s: RemoteStepRow,
+        on_event: &mut dyn FnMut(&RunId, &RunEvent),
+    ) -> Result<(), AppError> {
+        let spec = self.spec(&s);
+        let found = self.launcher(s.tier)?.find_submitted(&spec)?;
+        match found {
+            Some(id) => {
+                s.remote_id = Some(id.clone());
+                s.status = StepStatus::Submitted;
+                self.ws.save_remote_step(&self.run_id, &s)?;
+                self.log(
+                    LogLevel::Info,
+                    format!("step {}: found {id} submitted before a restart", s.step_id),
+                    on_event,
+                )?;
+            }
+            None => self.start(s, on_event)?,
+        }
+        Ok(())
+    }
+
     pub(super) fn finish(
         &mut self,
-        on_event: &mut dyn FnMut(&str, &RunEvent),
+        on_event: &mut dyn FnMut(&RunId, &RunEvent),
     ) -> Result<bool, AppError> {
         let steps = self.ws.remote_steps(&self.run_id)?;
         let status = if steps.iter().all(|s| s.status == StepStatus::Success) {
@@ -331,7 +351,7 @@ impl<'w> Driver<'w> {
     pub(super) fn finish_canceled(
         &mut self,
         steps: Vec<RemoteStepRow>,
-        on_event: &mut dyn FnMut(&str, &RunEvent),
+        on_event: &mut dyn FnMut(&RunId, &RunEvent),
     ) -> Result<bool, AppError> {
         for mut s in steps {
             if s.status.is_finished() {
@@ -419,7 +439,7 @@ impl<'w> Driver<'w> {
     pub(super) fn start(
         &mut self,
         mut s: RemoteStepRow,
-        on_event: &mut dyn FnMut(&str, &RunEvent),
+        on_event: &mut dyn FnMut(&RunId, &RunEvent),
     ) -> Result<(), AppError> {
         let prepared = self.step_plan(&s).and_then(|plan| {
             let body = serde_json::to_vec(&plan)
@@ -501,7 +521,7 @@ impl<'w> Driver<'w> {
         &mut self,
         mut s: RemoteStepRow,
         plan: &StepPlan,
-        on_event: &mut dyn FnMut(&str, &RunEvent),
+        on_event: &mut dyn FnMut(&RunId, &RunEvent),
     ) -> Result<(), AppError> {
         s.status = StepStatus::Submitted;
         s.submitted_at = Some(now());
@@ -550,7 +570,7 @@ impl<'w> Driver<'w> {
         &mut self,
         mut s: RemoteStepRow,
         error: &str,
-        on_event: &mut dyn FnMut(&str, &RunEvent),
+        on_event: &mut dyn FnMut(&RunId, &RunEvent),
     ) -> Result<(), AppError> {
         let message = format!("step {}: {error}", s.step_id);
         s.status = StepStatus::Failure;

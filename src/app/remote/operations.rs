@@ -10,13 +10,14 @@ use std::sync::atomic::{AtomicBool, Ordering};
 
 use super::driver::Driver;
 use super::{
-    LEASE_SECS, RemoteRunView, RemoteStepRow, StepStatus, SubmitRequest, connect, cost_partition,
-    driver_id, launcher_for, now, plan_remote, poll_interval,
+    LEASE_SECS, PlannedRemoteStep, RemoteRunView, RemoteStepRow, StepStatus, SubmitRequest,
+    connect, cost_partition, driver_id, launcher_for, plan_remote, poll_interval,
 };
 use crate::app::AppError;
 use crate::compute::aws::{self, Aws, setup::SetupCheck};
 use crate::compute::error::ComputeError;
 use crate::compute::runner;
+use crate::model::RunId;
 use crate::model::{ComputeTier, Project, RunEvent, RunRecord, RunStatus};
 use crate::store::{StoredProject, Workspace};
 
@@ -27,8 +28,8 @@ pub fn submit(
     stored: &StoredProject,
     request: &SubmitRequest,
     detach: bool,
-    on_event: &mut dyn FnMut(&str, &RunEvent),
-) -> Result<String, AppError> {
+    on_event: &mut dyn FnMut(&RunId, &RunEvent),
+) -> Result<RunId, AppError> {
     submit_with(ws, stored, request, detach, None, on_event)
 }
 
@@ -39,8 +40,8 @@ fn submit_with(
     request: &SubmitRequest,
     detach: bool,
     cancel: Option<&Arc<AtomicBool>>,
-    on_event: &mut dyn FnMut(&str, &RunEvent),
-) -> Result<String, AppError> {
+    on_event: &mut dyn FnMut(&RunId, &RunEvent),
+) -> Result<RunId, AppError> {
     let project = &stored.project;
     if let Some(first) = crate::model::validate(project)
         .iter()
@@ -62,53 +63,8 @@ fn submit_with(
             launcher_for(&aws, project, s.tier)?;
         }
     }
-    let tiers: BTreeSet<&str> = planned.iter().map(|s| s.tier.as_str()).collect();
-    let run = RunRecord {
-        id: crate::app::run::new_run_id(),
-        project: project.name.clone(),
-        selection: request.selection.clone(),
-        partition: match request.partitions.as_slice() {
-            [one] => Some(one.clone()),
-            [first, .., last] => Some(format!("{first}..{last}")),
-            [] => None,
-        },
-        target: format!("aws:{}", tiers.into_iter().collect::<Vec<_>>().join("+")),
-        status: RunStatus::Queued,
-        trigger: request.trigger.clone(),
-        created_at: now(),
-        started_at: None,
-        ended_at: None,
-        error: None,
-        allow_failed_upstream: false,
-        checks_only: false,
-    };
-    let steps: Vec<RemoteStepRow> = planned
-        .iter()
-        .enumerate()
-        .map(|(i, s)| RemoteStepRow {
-            position: i as u32,
-            step_id: format!("s{}-{}", i + 1, s.tier),
-            tier: s.tier,
-            tier_reason: s.reason.clone(),
-            assets: s.assets.clone(),
-            partitions: s.partitions.clone(),
-            vcpu: s.vcpu,
-            memory_mb: s.memory_mb,
-            spot: s.spot,
-            timeout_secs: s.timeout_secs,
-            status: StepStatus::Pending,
-            remote_id: None,
-            plan_uri: None,
-            result_uri: None,
-            remote_status: None,
-            exit_code: None,
-            stop_reason: None,
-            submitted_at: None,
-            ended_at: None,
-            duration_secs: None,
-            error: None,
-        })
-        .collect();
+    let run = queued_remote_run(project, request, &planned);
+    let steps = pending_steps(&planned);
     let request_json = serde_json::to_string(request)
         .map_err(|e| AppError::BadRequest(format!("cannot encode the request: {e}")))?;
     ws.create_remote_run(&run, &aws.resource, &request_json, &steps)?;
@@ -136,11 +92,71 @@ fn submit_with(
     Ok(run.id)
 }
 
+/// The record of a remote run of `request`, before anything is submitted; its target names
+/// the tiers its steps run on (`aws:lambda+fargate`).
+fn queued_remote_run(
+    project: &Project,
+    request: &SubmitRequest,
+    planned: &[PlannedRemoteStep],
+) -> RunRecord {
+    let tiers: BTreeSet<&str> = planned.iter().map(|s| s.tier.as_str()).collect();
+    RunRecord {
+        id: crate::app::run::new_run_id(),
+        project: project.name.clone(),
+        selection: request.selection.clone(),
+        partition: match request.partitions.as_slice() {
+            [one] => Some(one.clone()),
+            [first, .., last] => Some(format!("{first}..{last}")),
+            [] => None,
+        },
+        target: format!("aws:{}", tiers.into_iter().collect::<Vec<_>>().join("+")),
+        status: RunStatus::Queued,
+        trigger: request.trigger.clone(),
+        created_at: crate::model::time::millis(chrono::Utc::now()),
+        started_at: None,
+        ended_at: None,
+        error: None,
+        allow_failed_upstream: false,
+        checks_only: false,
+    }
+}
+
+/// The rows of the planned steps, none of them started.
+fn pending_steps(planned: &[PlannedRemoteStep]) -> Vec<RemoteStepRow> {
+    planned
+        .iter()
+        .enumerate()
+        .map(|(i, s)| RemoteStepRow {
+            position: i as u32,
+            step_id: format!("s{}-{}", i + 1, s.tier),
+            tier: s.tier,
+            tier_reason: s.reason.clone(),
+            assets: s.assets.clone(),
+            partitions: s.partitions.clone(),
+            vcpu: s.vcpu,
+            memory_mb: s.memory_mb,
+            spot: s.spot,
+            timeout_secs: s.timeout_secs,
+            status: StepStatus::Pending,
+            remote_id: None,
+            plan_uri: None,
+            result_uri: None,
+            remote_status: None,
+            exit_code: None,
+            stop_reason: None,
+            submitted_at: None,
+            ended_at: None,
+            duration_secs: None,
+            error: None,
+        })
+        .collect()
+}
+
 /// Drives a run to its end from wherever it is (after a crash, or a detached submit).
 pub fn attach(
     ws: &mut Workspace,
-    run_id: &str,
-    on_event: &mut dyn FnMut(&str, &RunEvent),
+    run_id: &RunId,
+    on_event: &mut dyn FnMut(&RunId, &RunEvent),
 ) -> Result<(), AppError> {
     let mut driver = Driver::open(ws, run_id)?;
     driver.drive(false, None, on_event)
@@ -149,7 +165,7 @@ pub fn attach(
 /// One pass over every unfinished remote run: tails logs, records finished steps, submits the
 /// next ones, carries out cancels. Runs another process drives are left alone. Returns the runs
 /// visited, with the error of each that could not be reconciled.
-pub fn reconcile(ws: &mut Workspace) -> Result<Vec<(String, Option<String>)>, AppError> {
+pub fn reconcile(ws: &mut Workspace) -> Result<Vec<(RunId, Option<String>)>, AppError> {
     crate::app::liveness::end_dead_runs_quietly(ws);
     let mut out = Vec::new();
     for run_id in ws.unfinished_remote_runs()? {
@@ -204,7 +220,7 @@ pub fn spawn_reattach(path: &Path) -> std::io::Result<std::thread::JoinHandle<()
 
 /// Asks a run to stop: its submitted steps are stopped on their platform at once (`StopTask`,
 /// `TerminateJob`), and the run is recorded as canceled.
-pub fn cancel(ws: &mut Workspace, run_id: &str) -> Result<Vec<String>, AppError> {
+pub fn cancel(ws: &mut Workspace, run_id: &RunId) -> Result<Vec<String>, AppError> {
     let remote = ws
         .remote_run(run_id)?
         .ok_or_else(|| AppError::BadRequest(format!("run {run_id} is not a remote run")))?;
@@ -227,7 +243,7 @@ pub fn cancel(ws: &mut Workspace, run_id: &str) -> Result<Vec<String>, AppError>
 }
 
 /// A remote run with its steps.
-pub fn view(ws: &Workspace, run_id: &str) -> Result<Option<RemoteRunView>, AppError> {
+pub fn view(ws: &Workspace, run_id: &RunId) -> Result<Option<RemoteRunView>, AppError> {
     let Some(remote) = ws.remote_run(run_id)? else {
         return Ok(None);
     };
@@ -239,21 +255,21 @@ pub fn view(ws: &Workspace, run_id: &str) -> Result<Option<RemoteRunView>, AppEr
 }
 
 /// A run's events in order.
-pub fn events(ws: &Workspace, run_id: &str) -> Result<Vec<RunEvent>, AppError> {
+pub fn events(ws: &Workspace, run_id: &RunId) -> Result<Vec<RunEvent>, AppError> {
     Ok(ws.run_events(run_id)?)
 }
 
 /// A run's events numbered above `after` (all for `None`), each with its number.
 pub fn events_after(
     ws: &Workspace,
-    run_id: &str,
+    run_id: &RunId,
     after: Option<i64>,
 ) -> Result<Vec<(i64, RunEvent)>, AppError> {
     Ok(ws.run_events_after(run_id, after)?)
 }
 
 /// A run's record.
-pub fn run_record(ws: &Workspace, run_id: &str) -> Result<RunRecord, AppError> {
+pub fn run_record(ws: &Workspace, run_id: &RunId) -> Result<RunRecord, AppError> {
     Ok(ws.run(run_id)?)
 }
 
@@ -267,12 +283,12 @@ pub fn run_runner(plan_uri: &str, out: &mut dyn std::io::Write) -> Result<RunSta
 pub enum FollowUpdate {
     /// Events of the run, in order, as they are recorded.
     Events {
-        run_id: String,
+        run_id: RunId,
         events: Vec<RunEvent>,
     },
     /// The steps as they are now, with the run's estimated and actual cost per asset.
     Steps {
-        run_id: String,
+        run_id: RunId,
         steps: Vec<RemoteStepRow>,
         costs: Vec<crate::store::StepCost>,
     },
@@ -291,9 +307,9 @@ pub fn follow_in_studio<E: From<FollowUpdate>>(
     emit: &dyn Fn(E),
 ) -> Result<RunRecord, AppError> {
     let emit = |update: FollowUpdate| emit(update.into());
-    let mut forward = |run_id: &str, event: &RunEvent| {
+    let mut forward = |run_id: &RunId, event: &RunEvent| {
         emit(FollowUpdate::Events {
-            run_id: run_id.to_owned(),
+            run_id: run_id.clone(),
             events: vec![event.clone()],
         });
     };

@@ -14,7 +14,7 @@ use crate::app::AppError;
 use crate::compute::error::ErrorKind;
 use crate::compute::launch::{Launcher, RemoteState};
 use crate::compute::protocol::{ParsedLine, StepResult, parse_line};
-use crate::model::{AssetKey, ComputeTier, LogLevel, RunEvent, RunStatus};
+use crate::model::{AssetKey, ComputeTier, LogLevel, RunEvent, RunId, RunStatus};
 
 /// What the results in S3 say so far.
 enum Results {
@@ -32,7 +32,7 @@ impl Driver<'_> {
     pub(super) fn poll(
         &mut self,
         mut s: RemoteStepRow,
-        on_event: &mut dyn FnMut(&str, &RunEvent),
+        on_event: &mut dyn FnMut(&RunId, &RunEvent),
     ) -> Result<(), AppError> {
         let launcher = self.launcher(s.tier)?;
         let Some(id) = s.remote_id.clone() else {
@@ -79,7 +79,7 @@ impl Driver<'_> {
         s: &RemoteStepRow,
         launcher: &dyn Launcher,
         id: &str,
-        on_event: &mut dyn FnMut(&str, &RunEvent),
+        on_event: &mut dyn FnMut(&RunId, &RunEvent),
     ) -> Result<Vec<String>, AppError> {
         let mut last_lines = Vec::new();
         for child in 0..Self::children(s) {
@@ -171,7 +171,7 @@ impl Driver<'_> {
         s: &mut RemoteStepRow,
         launcher: &dyn Launcher,
         id: &str,
-        on_event: &mut dyn FnMut(&str, &RunEvent),
+        on_event: &mut dyn FnMut(&RunId, &RunEvent),
     ) -> Result<Option<RemoteState>, AppError> {
         let state = match launcher.status(id) {
             Ok(state) => {
@@ -227,7 +227,7 @@ impl Driver<'_> {
         mut s: RemoteStepRow,
         state: &RemoteState,
         last_lines: &[String],
-        on_event: &mut dyn FnMut(&str, &RunEvent),
+        on_event: &mut dyn FnMut(&RunId, &RunEvent),
     ) -> Result<(), AppError> {
         let since = s.ended_at.get_or_insert_with(now).clone();
         self.ws.save_remote_step(&self.run_id, &s)?;
@@ -280,7 +280,7 @@ impl Driver<'_> {
         &mut self,
         mut s: RemoteStepRow,
         results: &[StepResult],
-        on_event: &mut dyn FnMut(&str, &RunEvent),
+        on_event: &mut dyn FnMut(&RunId, &RunEvent),
     ) -> Result<(), AppError> {
         for (child, r) in results.iter().enumerate() {
             let mut log = self
@@ -349,7 +349,7 @@ impl Driver<'_> {
         &mut self,
         s: &RemoteStepRow,
         results: &[StepResult],
-        on_event: &mut dyn FnMut(&str, &RunEvent),
+        on_event: &mut dyn FnMut(&RunId, &RunEvent),
     ) -> Result<(), AppError> {
         let tier = s.tier;
         if tier == ComputeTier::Local || results.is_empty() || s.assets.is_empty() {
@@ -361,32 +361,10 @@ impl Driver<'_> {
                 .and_then(|a| a.compute.node_type.clone())
         });
         let children = results.len() as f64;
-        let mut own: BTreeMap<&AssetKey, f64> = BTreeMap::new();
-        let mut total = 0.0;
-        for r in results {
-            total += r.duration_secs;
-            for e in &r.events {
-                if let RunEvent::StepFinished {
-                    asset, duration_ms, ..
-                } = e
-                {
-                    *own.entry(asset).or_default() += *duration_ms as f64 / 1000.0;
-                }
-            }
-        }
+        let (own, total) = asset_seconds(results);
         let measured: f64 = own.values().sum();
         let rest = (total - measured).max(0.0) / s.assets.len() as f64;
-        // Actuals sit beside the estimate, under the run's cost partition: a step that ran part
-        // of a backfill (one partition on a tier without arrays) adds its share to it.
-        let run_partitions = self
-            .ws
-            .remote_run(&self.run_id)?
-            .and_then(|r| serde_json::from_str::<SubmitRequest>(&r.request).ok())
-            .map(|r| r.partitions);
-        let (partition, accumulate) = match &run_partitions {
-            Some(run) if *run != s.partitions => (cost_partition(run).map(str::to_owned), true),
-            _ => (cost_partition(&s.partitions).map(str::to_owned), false),
-        };
+        let (partition, accumulate) = self.actuals_partition(s)?;
         let mut priced = 0.0;
         let mut missing = None;
         for key in &s.assets {
@@ -431,6 +409,40 @@ impl Driver<'_> {
         };
         self.log(LogLevel::Info, text, on_event)
     }
+
+    /// The cost partition a step's actuals go under, and whether they add to what is there.
+    /// Actuals sit beside the estimate, under the run's cost partition: a step that ran part of
+    /// a backfill (one partition on a tier without arrays) adds its share to it.
+    fn actuals_partition(&self, s: &RemoteStepRow) -> Result<(Option<String>, bool), AppError> {
+        let run_partitions = self
+            .ws
+            .remote_run(&self.run_id)?
+            .and_then(|r| serde_json::from_str::<SubmitRequest>(&r.request).ok())
+            .map(|r| r.partitions);
+        Ok(match &run_partitions {
+            Some(run) if *run != s.partitions => (cost_partition(run).map(str::to_owned), true),
+            _ => (cost_partition(&s.partitions).map(str::to_owned), false),
+        })
+    }
+}
+
+/// Each asset's own seconds in a step's results (its `StepFinished` events), and the results'
+/// seconds in all.
+fn asset_seconds(results: &[StepResult]) -> (BTreeMap<&AssetKey, f64>, f64) {
+    let mut own: BTreeMap<&AssetKey, f64> = BTreeMap::new();
+    let mut total = 0.0;
+    for r in results {
+        total += r.duration_secs;
+        for e in &r.events {
+            if let RunEvent::StepFinished {
+                asset, duration_ms, ..
+            } = e
+            {
+                *own.entry(asset).or_default() += *duration_ms as f64 / 1000.0;
+            }
+        }
+    }
+    (own, total)
 }
 
 /// The first thing that went wrong in a runner's result, in words.

@@ -43,7 +43,7 @@ impl Driver<'_> {
             .filter(|r| {
                 dedup
                     .get(&(r.result.asset.clone(), r.result.partition.clone()))
-                    .is_some_and(|m| m.run_id == r.materialization_run_id())
+                    .is_some_and(|m| &m.run_id == r.materialization_run_id())
             })
             .collect();
         Ok(StepPlan {

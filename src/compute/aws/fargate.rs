@@ -141,6 +141,51 @@ impl Fargate {
     }
 }
 
+impl Fargate {
+    /// The task's network: the resource's subnets and security groups, with or without a
+    /// public IP.
+    fn network(&self) -> Result<NetworkConfiguration, ComputeError> {
+        let s = &self.aws.settings;
+        Ok(NetworkConfiguration::builder()
+            .awsvpc_configuration(
+                AwsVpcConfiguration::builder()
+                    .set_subnets(Some(s.subnets.clone()))
+                    .set_security_groups(Some(s.security_groups.clone()))
+                    .assign_public_ip(if s.assign_public_ip {
+                        AssignPublicIp::Enabled
+                    } else {
+                        AssignPublicIp::Disabled
+                    })
+                    .build()
+                    .map_err(|e| {
+                        ComputeError::invalid(format!("bad network configuration: {e}"))
+                    })?,
+            )
+            .build())
+    }
+
+    /// The runner container's command and environment (the plan's URI, the region).
+    fn overrides(&self, spec: &LaunchSpec) -> TaskOverride {
+        let env = [
+            (PLAN_ENV_VAR.to_owned(), spec.plan_uri.clone()),
+            ("AWS_REGION".to_owned(), self.aws.region()),
+        ];
+        TaskOverride::builder()
+            .container_overrides(
+                ContainerOverride::builder()
+                    .name(CONTAINER)
+                    .set_command(Some(spec.command()))
+                    .set_environment(Some(
+                        env.into_iter()
+                            .map(|(k, v)| KeyValuePair::builder().name(k).value(v).build())
+                            .collect(),
+                    ))
+                    .build(),
+            )
+            .build()
+    }
+}
+
 impl Launcher for Fargate {
     fn tier(&self) -> ComputeTier {
         ComputeTier::Fargate
@@ -156,39 +201,8 @@ impl Launcher for Fargate {
             )));
         }
         let task_definition = self.register(spec)?;
-        let network = NetworkConfiguration::builder()
-            .awsvpc_configuration(
-                AwsVpcConfiguration::builder()
-                    .set_subnets(Some(s.subnets.clone()))
-                    .set_security_groups(Some(s.security_groups.clone()))
-                    .assign_public_ip(if s.assign_public_ip {
-                        AssignPublicIp::Enabled
-                    } else {
-                        AssignPublicIp::Disabled
-                    })
-                    .build()
-                    .map_err(|e| {
-                        ComputeError::invalid(format!("bad network configuration: {e}"))
-                    })?,
-            )
-            .build();
-        let env = [
-            (PLAN_ENV_VAR.to_owned(), spec.plan_uri.clone()),
-            ("AWS_REGION".to_owned(), self.aws.region()),
-        ];
-        let overrides = TaskOverride::builder()
-            .container_overrides(
-                ContainerOverride::builder()
-                    .name(CONTAINER)
-                    .set_command(Some(spec.command()))
-                    .set_environment(Some(
-                        env.into_iter()
-                            .map(|(k, v)| KeyValuePair::builder().name(k).value(v).build())
-                            .collect(),
-                    ))
-                    .build(),
-            )
-            .build();
+        let network = self.network()?;
+        let overrides = self.overrides(spec);
         let tags: Vec<Tag> = spec
             .tags()
             .into_iter()

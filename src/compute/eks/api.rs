@@ -11,13 +11,14 @@ use super::api_error;
 use super::connection::EksConnection;
 use super::job::{ANNOTATION_PARTITIONS, ANNOTATION_RUN_ID, ANNOTATION_STEP_ID, run_selector};
 use crate::compute::error::ComputeError;
+use crate::model::RunId;
 
 /// A submitted step's Job.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct JobRef {
     pub namespace: String,
     pub name: String,
-    pub run_id: String,
+    pub run_id: RunId,
     pub step_id: String,
     /// The partition of each completion index, when known.
     pub partitions: Vec<String>,
@@ -32,7 +33,7 @@ impl JobRef {
         Some(Self {
             namespace: job.metadata.namespace.clone()?,
             name: job.metadata.name.clone()?,
-            run_id: annotations.get(ANNOTATION_RUN_ID)?.clone(),
+            run_id: annotations.get(ANNOTATION_RUN_ID)?.clone().into(),
             step_id: annotations.get(ANNOTATION_STEP_ID)?.clone(),
             partitions: annotations
                 .get(ANNOTATION_PARTITIONS)
@@ -96,7 +97,7 @@ pub async fn cancel(conn: &EksConnection, job: &JobRef) -> Result<(), ComputeErr
 pub async fn find_jobs(
     conn: &EksConnection,
     project: &str,
-    run_id: &str,
+    run_id: &RunId,
 ) -> Result<Vec<JobRef>, ComputeError> {
     let client = conn.client().await?;
     let api: Api<Job> = Api::namespaced(client, conn.namespace());
@@ -108,6 +109,6 @@ pub async fn find_jobs(
         .items
         .iter()
         .filter_map(JobRef::from_job)
-        .filter(|j| j.run_id == run_id)
+        .filter(|j| j.run_id == *run_id)
         .collect())
 }

@@ -26,6 +26,7 @@ use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use sha2::{Digest, Sha256};
 
 use crate::compute::protocol::PLAN_ENV_VAR;
+use crate::model::RunId;
 use crate::model::{AssetKey, ComputeHints};
 
 pub const LABEL_PROJECT: &str = "medallion.dev/project";
@@ -80,7 +81,7 @@ impl JobSettings {
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepJob<'a> {
     pub project: &'a str,
-    pub run_id: &'a str,
+    pub run_id: &'a RunId,
     pub step_id: &'a str,
     pub assets: &'a [AssetKey],
     /// The partitions' names, in completion-index order (may be empty when unknown).
@@ -131,7 +132,7 @@ fn short_hash(s: &str, len: usize) -> String {
 
 /// The Job's name: `mdl-<step slug>-<hash of run and step>`, a DNS label short enough for the
 /// pod names the Job controller derives from it (at most 52 characters).
-pub fn job_name(run_id: &str, step_id: &str) -> String {
+pub fn job_name(run_id: &RunId, step_id: &str) -> String {
     let slug: String = step_id
         .to_ascii_lowercase()
         .chars()
@@ -153,7 +154,7 @@ pub fn job_name(run_id: &str, step_id: &str) -> String {
 }
 
 /// The label selector of every Job (and pod) of a run.
-pub fn run_selector(project: &str, run_id: &str) -> String {
+pub fn run_selector(project: &str, run_id: &RunId) -> String {
     format!(
         "{LABEL_PROJECT}={},{LABEL_RUN}={}",
         label_value(project),
@@ -243,7 +244,7 @@ fn job_labels(step: &StepJob<'_>) -> BTreeMap<String, String> {
 /// partitions, plan and completion count (labels are shortened; these are not).
 fn job_annotations(step: &StepJob<'_>, count: usize) -> BTreeMap<String, String> {
     let mut annotations = BTreeMap::new();
-    annotations.insert(ANNOTATION_RUN_ID.to_owned(), step.run_id.to_owned());
+    annotations.insert(ANNOTATION_RUN_ID.to_owned(), step.run_id.to_string());
     annotations.insert(ANNOTATION_STEP_ID.to_owned(), step.step_id.to_owned());
     annotations.insert(
         ANNOTATION_ASSETS.to_owned(),
@@ -367,11 +368,11 @@ mod tests {
     #[test]
     fn job_names_are_dns_labels_unique_per_run_and_step() {
         let dns = regex::Regex::new(r"^[a-z0-9]([-a-z0-9]*[a-z0-9])?$").unwrap();
-        let a = job_name("r1", "gold/Daily_Revenue");
+        let a = job_name(&"r1".into(), "gold/Daily_Revenue");
         assert!(dns.is_match(&a) && a.len() <= 52, "{a}");
         assert!(a.starts_with("mdl-gold-daily-revenue-"), "{a}");
-        assert_ne!(a, job_name("r2", "gold/Daily_Revenue"));
-        let long = job_name("r1", &"x/".repeat(80));
+        assert_ne!(a, job_name(&"r2".into(), "gold/Daily_Revenue"));
+        let long = job_name(&"r1".into(), &"x/".repeat(80));
         assert!(dns.is_match(&long) && long.len() <= 52, "{long}");
     }
 
@@ -400,7 +401,7 @@ mod tests {
             &settings,
             &StepJob {
                 project: "customer_analytics",
-                run_id: "r1",
+                run_id: &"r1".into(),
                 step_id: "gold/daily_revenue",
                 assets: &assets,
                 partitions: &partitions,
@@ -442,7 +443,7 @@ mod tests {
             &settings,
             &StepJob {
                 project: "p",
-                run_id: "r",
+                run_id: &"r".into(),
                 step_id: "bronze/orders",
                 assets: &assets,
                 partitions: &[],

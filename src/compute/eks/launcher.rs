@@ -27,6 +27,7 @@ use super::pods::{PodState, SharedView, pod_index, pod_state, watch_job_pods};
 use crate::compute::connect::SecretSource;
 use crate::compute::error::{ComputeError, ErrorKind};
 use crate::compute::launch::{LaunchSpec, Launcher, LogRead, RemotePhase, RemoteState};
+use crate::model::RunId;
 use crate::model::{AssetKey, ComputeHints, ComputeTier, Resource, ResourceKind};
 
 /// What the platform says about a step (mirrors the orchestration's remote phases).
@@ -62,7 +63,7 @@ pub struct PodLogRead {
 #[derive(Debug, Clone, PartialEq)]
 pub struct EksStep {
     pub project: String,
-    pub run_id: String,
+    pub run_id: RunId,
     pub step_id: String,
     pub assets: Vec<AssetKey>,
     pub plan_uri: String,
@@ -349,7 +350,7 @@ impl EksLauncher {
     pub fn find_submitted(
         &self,
         project: &str,
-        run_id: &str,
+        run_id: &RunId,
         step_id: &str,
     ) -> Result<Option<String>, ComputeError> {
         let conn = &*self.conn;
@@ -645,7 +646,7 @@ impl EksLauncher {
         let job = JobRef {
             namespace: namespace.to_owned(),
             name: name.to_owned(),
-            run_id: String::new(),
+            run_id: RunId::default(),
             step_id: String::new(),
             partitions: Vec::new(),
             completions: 1,

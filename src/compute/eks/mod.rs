@@ -86,18 +86,7 @@ pub async fn target(
         })?),
         None => None,
     };
-    let ca_pem = match ca_file {
-        Some(path) => Some(std::fs::read_to_string(path).map_err(|e| {
-            ComputeError::said(
-                ErrorKind::Io,
-                format!(
-                    "resource `{}`: cannot read the CA file {path}: {e}",
-                    resource.name
-                ),
-            )
-        })?),
-        None => None,
-    };
+    let ca_pem = read_ca_file(&resource.name, ca_file.as_deref())?;
     let (source, sdk) = match cluster {
         Some(cluster) => (
             ClusterSource::Eks {
@@ -118,14 +107,7 @@ pub async fn target(
     };
     let mut settings = JobSettings::new(namespace.clone(), image.clone());
     settings.service_account.clone_from(service_account);
-    let region = sdk
-        .as_ref()
-        .and_then(|s| s.region().map(ToString::to_string))
-        .or_else(|| match aws_resource.map(|r| &r.kind) {
-            Some(ResourceKind::Aws { region, .. }) => region.clone(),
-            _ => None,
-        });
-    if let Some(region) = region {
+    if let Some(region) = region_of(sdk.as_ref(), aws_resource) {
         settings.env.push(("AWS_REGION".to_owned(), region));
     }
     Ok(EksTarget {
@@ -140,6 +122,31 @@ pub async fn target(
         ),
         settings,
     })
+}
+
+/// The PEM text of the resource's CA file, when it names one.
+fn read_ca_file(resource: &str, ca_file: Option<&str>) -> Result<Option<String>, ComputeError> {
+    let Some(path) = ca_file else {
+        return Ok(None);
+    };
+    std::fs::read_to_string(path).map(Some).map_err(|e| {
+        ComputeError::said(
+            ErrorKind::Io,
+            format!("resource `{resource}`: cannot read the CA file {path}: {e}"),
+        )
+    })
+}
+
+/// The region the Job's pods are told: the SDK's, else the `aws` resource's.
+fn region_of(
+    sdk: Option<&aws_config::SdkConfig>,
+    aws_resource: Option<&Resource>,
+) -> Option<String> {
+    sdk.and_then(|s| s.region().map(ToString::to_string))
+        .or_else(|| match aws_resource.map(|r| &r.kind) {
+            Some(ResourceKind::Aws { region, .. }) => region.clone(),
+            _ => None,
+        })
 }
 
 /// "Test connection" for an `eks` resource: authenticates and lists Medallion's Jobs in the

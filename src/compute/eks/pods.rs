@@ -13,7 +13,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use futures::StreamExt;
-use k8s_openapi::api::core::v1::Pod;
+use k8s_openapi::api::core::v1::{ContainerStateTerminated, ContainerStateWaiting, Pod, PodStatus};
 use kube::api::{ListParams, WatchEvent, WatchParams};
 use kube::{Api, ResourceExt};
 
@@ -87,18 +87,8 @@ pub(crate) async fn watch_job_pods(
         };
         let api: Api<Pod> = Api::namespaced(client, &namespace);
         if version.is_none() {
-            match api.list(&ListParams::default().labels(&selector)).await {
-                Ok(list) => {
-                    version.clone_from(&list.metadata.resource_version);
-                    if let Ok(mut v) = view.lock() {
-                        if v.listed {
-                            v.relists += 1;
-                        }
-                        v.pods = list.items.into_iter().map(|p| (p.name_any(), p)).collect();
-                        v.listed = true;
-                        v.error = None;
-                    }
-                }
+            match list_pods(&api, &selector, &view).await {
+                Ok(listed_at) => version = listed_at,
                 Err(e) => {
                     set_error(kube_error(&format!("listing the pods of Job `{job}`"), &e));
                     tokio::time::sleep(RETRY_AFTER).await;
@@ -122,39 +112,74 @@ pub(crate) async fn watch_job_pods(
                 continue;
             }
         };
-        loop {
-            let item = tokio::select! {
-                item = stream.next() => item,
-                () = tokio::time::sleep(Duration::from_millis(500)) => {
-                    if stop.load(Ordering::Relaxed) {
-                        return;
-                    }
-                    continue;
+        if !follow_watch(&mut stream, &view, &stop, &mut version).await {
+            return;
+        }
+    }
+}
+
+/// Lists the Job's pods into the view; returns the list's version, to watch from.
+async fn list_pods(
+    api: &Api<Pod>,
+    selector: &str,
+    view: &SharedView,
+) -> Result<Option<String>, kube::Error> {
+    let list = api.list(&ListParams::default().labels(selector)).await?;
+    let version = list.metadata.resource_version.clone();
+    if let Ok(mut v) = view.lock() {
+        if v.listed {
+            v.relists += 1;
+        }
+        v.pods = list.items.into_iter().map(|p| (p.name_any(), p)).collect();
+        v.listed = true;
+        v.error = None;
+    }
+    Ok(version)
+}
+
+/// Applies one watch's events to the view until it ends: returns `false` when the watcher
+/// must stop (`stop` set, or the view unusable), `true` to watch again from `version` (`None`:
+/// list first).
+async fn follow_watch(
+    stream: &mut (impl futures::Stream<Item = Result<WatchEvent<Pod>, kube::Error>> + Unpin),
+    view: &SharedView,
+    stop: &AtomicBool,
+    version: &mut Option<String>,
+) -> bool {
+    loop {
+        let item = tokio::select! {
+            item = stream.next() => item,
+            () = tokio::time::sleep(Duration::from_millis(500)) => {
+                if stop.load(Ordering::Relaxed) {
+                    return false;
                 }
-            };
-            let Ok(mut v) = view.lock() else { return };
-            match item {
-                Some(Ok(WatchEvent::Added(p) | WatchEvent::Modified(p))) => {
-                    version = p.metadata.resource_version.clone().or(version);
-                    v.pods.insert(p.name_any(), p);
-                }
-                Some(Ok(WatchEvent::Deleted(p))) => {
-                    version = p.metadata.resource_version.clone().or(version);
-                    v.pods.remove(&p.name_any());
-                }
-                Some(Ok(WatchEvent::Bookmark(b))) => {
-                    version = Some(b.metadata.resource_version);
-                }
-                Some(Ok(WatchEvent::Error(s))) if s.code == 410 => {
-                    // Too old: list again, then watch from the new version.
-                    version = None;
-                    break;
-                }
-                Some(Ok(WatchEvent::Error(_)) | Err(_)) | None => {
-                    // Ended (the server's timeout) or dropped: resume from the last version.
-                    v.watch_resumes += 1;
-                    break;
-                }
+                continue;
+            }
+        };
+        let Ok(mut v) = view.lock() else {
+            return false;
+        };
+        match item {
+            Some(Ok(WatchEvent::Added(p) | WatchEvent::Modified(p))) => {
+                *version = p.metadata.resource_version.clone().or(version.take());
+                v.pods.insert(p.name_any(), p);
+            }
+            Some(Ok(WatchEvent::Deleted(p))) => {
+                *version = p.metadata.resource_version.clone().or(version.take());
+                v.pods.remove(&p.name_any());
+            }
+            Some(Ok(WatchEvent::Bookmark(b))) => {
+                *version = Some(b.metadata.resource_version);
+            }
+            Some(Ok(WatchEvent::Error(s))) if s.code == 410 => {
+                // Too old: list again, then watch from the new version.
+                *version = None;
+                return true;
+            }
+            Some(Ok(WatchEvent::Error(_)) | Err(_)) | None => {
+                // Ended (the server's timeout) or dropped: resume from the last version.
+                v.watch_resumes += 1;
+                return true;
             }
         }
     }
@@ -221,55 +246,70 @@ pub(crate) fn pod_state(pod: &Pod, job: &JobRef) -> PodState {
             if t.exit_code == 0 {
                 return PodState::Succeeded;
             }
-            let reason = t.reason.unwrap_or_default();
-            let message = if reason == "OOMKilled" {
-                format!(
-                    "{who} was OOMKilled: the runner needed more memory than its {} limit; raise memory_mb on the asset",
-                    memory_limit(pod).unwrap_or_else(|| "container".to_owned())
-                )
-            } else {
-                let detail = t
-                    .message
-                    .filter(|m| !m.trim().is_empty())
-                    .map(|m| format!(": {}", m.trim()))
-                    .unwrap_or_default();
-                format!(
-                    "{who} failed: the runner exited with code {}{}{detail}",
-                    t.exit_code,
-                    if reason.is_empty() || reason == "Error" {
-                        String::new()
-                    } else {
-                        format!(" ({reason})")
-                    }
-                )
-            };
+            let message = terminated_message(&who, pod, t);
             return PodState::Failed { message, ran: true };
         }
-        if let Some(w) = state.waiting {
-            let reason = w.reason.unwrap_or_default();
-            if FATAL_WAITING.contains(&reason.as_str()) {
-                let detail = w
-                    .message
-                    .map(|m| format!(": {}", m.trim()))
-                    .unwrap_or_default();
-                let message = if reason.contains("Image") {
-                    format!(
-                        "{who} cannot pull its image `{}` ({reason}){detail}",
-                        c.image
-                    )
-                } else {
-                    format!("{who} cannot start its container ({reason}){detail}")
-                };
-                return PodState::Failed {
-                    message,
-                    ran: false,
-                };
-            }
+        if let Some(message) = state.waiting.and_then(|w| fatal_waiting(&who, &c.image, w)) {
+            return PodState::Failed {
+                message,
+                ran: false,
+            };
         }
         if state.running.is_some() {
             return PodState::Running;
         }
     }
+    let ran = container.is_some_and(|c| c.started.unwrap_or(false));
+    phase_state(&who, status, ran)
+}
+
+/// A container that ended with a non-zero exit code, in one sentence (`OOMKilled` says which
+/// limit it hit).
+fn terminated_message(who: &str, pod: &Pod, t: ContainerStateTerminated) -> String {
+    let reason = t.reason.unwrap_or_default();
+    if reason == "OOMKilled" {
+        return format!(
+            "{who} was OOMKilled: the runner needed more memory than its {} limit; raise memory_mb on the asset",
+            memory_limit(pod).unwrap_or_else(|| "container".to_owned())
+        );
+    }
+    let detail = t
+        .message
+        .filter(|m| !m.trim().is_empty())
+        .map(|m| format!(": {}", m.trim()))
+        .unwrap_or_default();
+    format!(
+        "{who} failed: the runner exited with code {}{}{detail}",
+        t.exit_code,
+        if reason.is_empty() || reason == "Error" {
+            String::new()
+        } else {
+            format!(" ({reason})")
+        }
+    )
+}
+
+/// A container waiting for a reason that never resolves by itself (an image it cannot pull, a
+/// container it cannot create), in one sentence; `None` for any other wait.
+fn fatal_waiting(who: &str, image: &str, w: ContainerStateWaiting) -> Option<String> {
+    let reason = w.reason.unwrap_or_default();
+    if !FATAL_WAITING.contains(&reason.as_str()) {
+        return None;
+    }
+    let detail = w
+        .message
+        .map(|m| format!(": {}", m.trim()))
+        .unwrap_or_default();
+    Some(if reason.contains("Image") {
+        format!("{who} cannot pull its image `{image}` ({reason}){detail}")
+    } else {
+        format!("{who} cannot start its container ({reason}){detail}")
+    })
+}
+
+/// What the pod's phase says when its container does not (finished, evicted, or waiting for a
+/// node); `ran`: whether the container ever started.
+fn phase_state(who: &str, status: PodStatus, ran: bool) -> PodState {
     match status.phase.as_deref() {
         Some("Succeeded") => PodState::Succeeded,
         Some("Failed") => {
@@ -285,10 +325,7 @@ pub(crate) fn pod_state(pod: &Pod, job: &JobRef) -> PodState {
             } else {
                 format!("{who} failed ({reason}){detail}")
             };
-            PodState::Failed {
-                message,
-                ran: container.is_some_and(|c| c.started.unwrap_or(false)),
-            }
+            PodState::Failed { message, ran }
         }
         _ => {
             let note = status

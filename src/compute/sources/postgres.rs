@@ -83,29 +83,8 @@ fn describe_connect(
     database: &str,
     e: &tokio_postgres::Error,
 ) -> ComputeError {
-    use tokio_postgres::error::SqlState;
     if let Some(db) = e.as_db_error() {
-        let code = db.code();
-        if *code == SqlState::INVALID_PASSWORD
-            || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
-        {
-            return ComputeError::said(
-                ErrorKind::Denied,
-                format!("authentication failed for resource `{name}` (user `{user}` at {at})"),
-            );
-        }
-        if *code == SqlState::INVALID_CATALOG_NAME {
-            return ComputeError::not_found(format!(
-                "database `{database}` does not exist at {at} (resource `{name}`)"
-            ));
-        }
-        return ComputeError::said(
-            ErrorKind::Other,
-            format!(
-                "postgres at {at} refused resource `{name}`: {}",
-                db.message()
-            ),
-        );
+        return describe_refusal(name, at, user, database, db);
     }
     let text = e.to_string();
     let chain = {
@@ -155,6 +134,38 @@ fn describe_connect(
     ComputeError::said(
         ErrorKind::Unreachable,
         format!("cannot reach postgres at {at} for resource `{name}`: {cause}"),
+    )
+}
+
+/// The server answered and refused the connection: bad credentials, no such database, or
+/// another reason it gave.
+fn describe_refusal(
+    name: &str,
+    at: &str,
+    user: &str,
+    database: &str,
+    db: &tokio_postgres::error::DbError,
+) -> ComputeError {
+    use tokio_postgres::error::SqlState;
+    let code = db.code();
+    if *code == SqlState::INVALID_PASSWORD || *code == SqlState::INVALID_AUTHORIZATION_SPECIFICATION
+    {
+        return ComputeError::said(
+            ErrorKind::Denied,
+            format!("authentication failed for resource `{name}` (user `{user}` at {at})"),
+        );
+    }
+    if *code == SqlState::INVALID_CATALOG_NAME {
+        return ComputeError::not_found(format!(
+            "database `{database}` does not exist at {at} (resource `{name}`)"
+        ));
+    }
+    ComputeError::said(
+        ErrorKind::Other,
+        format!(
+            "postgres at {at} refused resource `{name}`: {}",
+            db.message()
+        ),
     )
 }
 
@@ -363,18 +374,7 @@ pub(super) async fn fetch(
             .prepare(query)
             .await
             .map_err(|e| describe_query(&name, &e))?;
-        let mut builders = Vec::with_capacity(statement.columns().len());
-        for c in statement.columns() {
-            let b = Builder::for_type(c.type_()).ok_or_else(|| {
-                ComputeError::invalid(format!(
-                    "column `{}` of the query on resource `{name}` has Postgres type {}, which Medallion does not read; cast it in the query (e.g. `{}::text`)",
-                    c.name(),
-                    c.type_(),
-                    c.name()
-                ))
-            })?;
-            builders.push((c.name().to_owned(), b));
-        }
+        let mut builders = column_builders(&name, statement.columns())?;
         let portal = tx
             .bind(&statement, &[])
             .await
@@ -402,16 +402,7 @@ pub(super) async fn fetch(
             }
         }
         let _ = tx.rollback().await;
-        let mut columns = Vec::with_capacity(builders.len());
-        for (column, b) in builders {
-            columns.push(TableColumn {
-                name: column.clone(),
-                values: b
-                    .finish()
-                    .map_err(|e| ComputeError::invalid(format!("column `{column}`: {e}")))?,
-            });
-        }
-        Ok::<_, ComputeError>(columns)
+        finish_columns(builders)
     };
     let columns = tokio::time::timeout(REQUEST_TIMEOUT, work)
         .await
@@ -428,6 +419,40 @@ pub(super) async fn fetch(
         version: table_version(query, &columns),
         data: Fetched::Table(columns),
     })
+}
+
+/// A builder for each column of the query, refusing a Postgres type Medallion does not read.
+fn column_builders(
+    name: &str,
+    columns: &[tokio_postgres::Column],
+) -> Result<Vec<(String, Builder)>, ComputeError> {
+    let mut builders = Vec::with_capacity(columns.len());
+    for c in columns {
+        let b = Builder::for_type(c.type_()).ok_or_else(|| {
+            ComputeError::invalid(format!(
+                "column `{}` of the query on resource `{name}` has Postgres type {}, which Medallion does not read; cast it in the query (e.g. `{}::text`)",
+                c.name(),
+                c.type_(),
+                c.name()
+            ))
+        })?;
+        builders.push((c.name().to_owned(), b));
+    }
+    Ok(builders)
+}
+
+/// The columns the builders filled.
+fn finish_columns(builders: Vec<(String, Builder)>) -> Result<Vec<TableColumn>, ComputeError> {
+    let mut columns = Vec::with_capacity(builders.len());
+    for (column, b) in builders {
+        columns.push(TableColumn {
+            name: column.clone(),
+            values: b
+                .finish()
+                .map_err(|e| ComputeError::invalid(format!("column `{column}`: {e}")))?,
+        });
+    }
+    Ok(columns)
 }
 
 /// A hash of the query and every value, fed to the hasher piece by piece (never one big string).

@@ -146,44 +146,7 @@ pub(super) async fn fetch(
     let name = &ctx.resource.name;
     let t = target(ctx).await?;
     let keys: Vec<(String, String)> = if key.is_empty() || key.ends_with('/') {
-        let mut keys = Vec::new();
-        let mut token = None;
-        loop {
-            let page = t
-                .client
-                .list_objects_v2()
-                .bucket(&t.bucket)
-                .prefix(key)
-                .set_continuation_token(token.take())
-                .send()
-                .await
-                .map_err(|e| describe(name, &t, &format!("listing s3://{}/{key}", t.bucket), &e))?;
-            for o in page.contents() {
-                if let Some(k) = o.key()
-                    && !k.ends_with('/')
-                {
-                    keys.push((k.to_owned(), o.e_tag().unwrap_or_default().to_owned()));
-                }
-            }
-            if keys.len() > MAX_OBJECTS {
-                return Err(ComputeError::invalid(format!(
-                    "more than {MAX_OBJECTS} objects under s3://{}/{key}; narrow the prefix",
-                    t.bucket
-                )));
-            }
-            match page.next_continuation_token() {
-                Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_owned()),
-                _ => break,
-            }
-        }
-        if keys.is_empty() {
-            return Err(ComputeError::not_found(format!(
-                "no objects under s3://{}/{key} (resource `{name}`)",
-                t.bucket
-            )));
-        }
-        keys.sort();
-        keys
+        list_keys(name, &t, key).await?
     } else {
         vec![(key.to_owned(), String::new())]
     };
@@ -229,6 +192,53 @@ pub(super) async fn fetch(
         data: Fetched::Objects(objects),
         version,
     })
+}
+
+/// Every object under the prefix `key` (keys and entity tags, in key order); none, or more than
+/// [`MAX_OBJECTS`], is an error.
+async fn list_keys(
+    name: &str,
+    t: &Target,
+    key: &str,
+) -> Result<Vec<(String, String)>, ComputeError> {
+    let mut keys = Vec::new();
+    let mut token = None;
+    loop {
+        let page = t
+            .client
+            .list_objects_v2()
+            .bucket(&t.bucket)
+            .prefix(key)
+            .set_continuation_token(token.take())
+            .send()
+            .await
+            .map_err(|e| describe(name, t, &format!("listing s3://{}/{key}", t.bucket), &e))?;
+        for o in page.contents() {
+            if let Some(k) = o.key()
+                && !k.ends_with('/')
+            {
+                keys.push((k.to_owned(), o.e_tag().unwrap_or_default().to_owned()));
+            }
+        }
+        if keys.len() > MAX_OBJECTS {
+            return Err(ComputeError::invalid(format!(
+                "more than {MAX_OBJECTS} objects under s3://{}/{key}; narrow the prefix",
+                t.bucket
+            )));
+        }
+        match page.next_continuation_token() {
+            Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_owned()),
+            _ => break,
+        }
+    }
+    if keys.is_empty() {
+        return Err(ComputeError::not_found(format!(
+            "no objects under s3://{}/{key} (resource `{name}`)",
+            t.bucket
+        )));
+    }
+    keys.sort();
+    Ok(keys)
 }
 
 pub(super) async fn test(ctx: &Ctx<'_>) -> Result<String, ComputeError> {

@@ -6,7 +6,83 @@ use crate::model::{AssetCheckSpec, CheckKind, CheckSeverity};
 
 pub(super) fn check_from_file(c: CheckFile) -> Result<AssetCheckSpec, String> {
     let what = format!("{} check", c.kind);
-    let all: [(&str, bool); 10] = [
+    let severity = match c.severity.as_deref() {
+        None | Some("error") => CheckSeverity::Error,
+        Some("warn" | "warning") => CheckSeverity::Warn,
+        Some(other) => {
+            return Err(format!(
+                "unknown severity `{other}` (expected warn or error)"
+            ));
+        }
+    };
+    let allowed = check_fields(&c.kind).ok_or_else(|| unknown_kind(&c.kind))?;
+    refuse_all_but(&what, &fields_set(&c), allowed)?;
+    let kind = match c.kind.as_str() {
+        "not_null" => CheckKind::NotNull {
+            columns: required(c.columns, &what, "columns")?,
+        },
+        "unique" => CheckKind::Unique {
+            columns: required(c.columns, &what, "columns")?,
+        },
+        "row_count" => CheckKind::RowCount {
+            min: c.min,
+            max: c.max,
+        },
+        "schema" => CheckKind::Schema {
+            columns: required(c.schema, &what, "schema")?
+                .into_iter()
+                .map(|SchemaColumnFile { name, data_type }| (name, data_type))
+                .collect(),
+        },
+        "freshness" => CheckKind::Freshness {
+            max_lag_minutes: required(c.max_lag_minutes, &what, "max_lag_minutes")?,
+        },
+        "regex" => CheckKind::Regex {
+            column: required(c.column, &what, "column")?,
+            pattern: required(c.pattern, &what, "pattern")?,
+            full_match: c.full_match.unwrap_or(true),
+        },
+        "accepted_values" => CheckKind::AcceptedValues {
+            column: required(c.column, &what, "column")?,
+            values: required(c.values, &what, "values")?,
+        },
+        "expression" => CheckKind::Expression {
+            predicate: required(c.predicate, &what, "predicate")?,
+        },
+        other => return Err(unknown_kind(other)),
+    };
+    Ok(AssetCheckSpec {
+        name: c.name,
+        description: c.description,
+        severity,
+        blocking: c.blocking,
+        kind,
+    })
+}
+
+/// The fields a check kind takes; `None` for a kind that does not exist.
+fn check_fields(kind: &str) -> Option<&'static [&'static str]> {
+    Some(match kind {
+        "not_null" | "unique" => &["columns"],
+        "row_count" => &["min", "max"],
+        "schema" => &["schema"],
+        "freshness" => &["max_lag_minutes"],
+        "regex" => &["column", "pattern", "full_match"],
+        "accepted_values" => &["column", "values"],
+        "expression" => &["predicate"],
+        _ => return None,
+    })
+}
+
+fn unknown_kind(kind: &str) -> String {
+    format!(
+        "unknown check kind `{kind}` (expected not_null, unique, row_count, schema, freshness, regex, accepted_values or expression)"
+    )
+}
+
+/// Every field a check may carry, and whether this one sets it.
+fn fields_set(c: &CheckFile) -> [(&'static str, bool); 10] {
+    [
         ("columns", c.columns.is_some()),
         ("column", c.column.is_some()),
         ("min", c.min.is_some()),
@@ -17,86 +93,7 @@ pub(super) fn check_from_file(c: CheckFile) -> Result<AssetCheckSpec, String> {
         ("full_match", c.full_match.is_some()),
         ("values", c.values.is_some()),
         ("predicate", c.predicate.is_some()),
-    ];
-    let only = |allowed: &[&str]| refuse_all_but(&what, &all, allowed);
-    let severity = match c.severity.as_deref() {
-        None | Some("error") => CheckSeverity::Error,
-        Some("warn" | "warning") => CheckSeverity::Warn,
-        Some(other) => {
-            return Err(format!(
-                "unknown severity `{other}` (expected warn or error)"
-            ));
-        }
-    };
-    let kind = match c.kind.as_str() {
-        "not_null" => {
-            only(&["columns"])?;
-            CheckKind::NotNull {
-                columns: required(c.columns, &what, "columns")?,
-            }
-        }
-        "unique" => {
-            only(&["columns"])?;
-            CheckKind::Unique {
-                columns: required(c.columns, &what, "columns")?,
-            }
-        }
-        "row_count" => {
-            only(&["min", "max"])?;
-            CheckKind::RowCount {
-                min: c.min,
-                max: c.max,
-            }
-        }
-        "schema" => {
-            only(&["schema"])?;
-            CheckKind::Schema {
-                columns: required(c.schema, &what, "schema")?
-                    .into_iter()
-                    .map(|SchemaColumnFile { name, data_type }| (name, data_type))
-                    .collect(),
-            }
-        }
-        "freshness" => {
-            only(&["max_lag_minutes"])?;
-            CheckKind::Freshness {
-                max_lag_minutes: required(c.max_lag_minutes, &what, "max_lag_minutes")?,
-            }
-        }
-        "regex" => {
-            only(&["column", "pattern", "full_match"])?;
-            CheckKind::Regex {
-                column: required(c.column, &what, "column")?,
-                pattern: required(c.pattern, &what, "pattern")?,
-                full_match: c.full_match.unwrap_or(true),
-            }
-        }
-        "accepted_values" => {
-            only(&["column", "values"])?;
-            CheckKind::AcceptedValues {
-                column: required(c.column, &what, "column")?,
-                values: required(c.values, &what, "values")?,
-            }
-        }
-        "expression" => {
-            only(&["predicate"])?;
-            CheckKind::Expression {
-                predicate: required(c.predicate, &what, "predicate")?,
-            }
-        }
-        other => {
-            return Err(format!(
-                "unknown check kind `{other}` (expected not_null, unique, row_count, schema, freshness, regex, accepted_values or expression)"
-            ));
-        }
-    };
-    Ok(AssetCheckSpec {
-        name: c.name,
-        description: c.description,
-        severity,
-        blocking: c.blocking,
-        kind,
-    })
+    ]
 }
 
 pub(super) fn check_to_file(c: &AssetCheckSpec) -> CheckFile {

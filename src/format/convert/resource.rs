@@ -206,29 +206,7 @@ pub(super) fn resource_to_file(r: &Resource) -> ResourceFile {
     let mut f = ResourceFile {
         kind: r.kind.label().to_owned(),
         description: r.description.clone(),
-        host: None,
-        port: None,
-        database: None,
-        user: None,
-        password: None,
-        sslmode: None,
-        bucket: None,
-        region: None,
-        endpoint_url: None,
-        aws: None,
-        base_url: None,
-        auth_token: None,
-        profile: None,
-        access_key_id: None,
-        secret_access_key: None,
-        cluster: None,
-        kubeconfig: None,
-        context: None,
-        ca_file: None,
-        namespace: None,
-        service_account: None,
-        image: None,
-        compute: None,
+        ..ResourceFile::default()
     };
     match &r.kind {
         ResourceKind::Postgres {

@@ -84,33 +84,14 @@ pub(super) fn file_format(format: &str, s: &mut SourceFile) -> Result<FileFormat
 pub(super) fn source_from_file(mut s: SourceFile) -> Result<SourceSpec, String> {
     let kind = s.kind.clone();
     let what = format!("{kind} source");
+    refuse_extra(&what, &fields_refused(&kind, &s))?;
     Ok(match kind.as_str() {
         "csv" | "parquet" | "json" | "ndjson" => {
-            refuse_extra(
-                &what,
-                &[
-                    ("resource", s.resource.is_some()),
-                    ("key", s.key.is_some()),
-                    ("format", s.format.is_some()),
-                    ("query", s.query.is_some()),
-                    ("params", s.params.is_some()),
-                    ("records_pointer", s.records_pointer.is_some()),
-                ],
-            )?;
             let path = required(s.path.take(), &what, "path")?;
             let format = file_format(&kind, &mut s)?;
             SourceSpec::File { path, format }
         }
         "s3" => {
-            refuse_extra(
-                &what,
-                &[
-                    ("path", s.path.is_some()),
-                    ("query", s.query.is_some()),
-                    ("params", s.params.is_some()),
-                    ("records_pointer", s.records_pointer.is_some()),
-                ],
-            )?;
             let resource = required(s.resource.take(), &what, "resource")?;
             let key = required(s.key.take(), &what, "key")?;
             let fmt = s.format.take().unwrap_or_else(|| "parquet".into());
@@ -121,56 +102,67 @@ pub(super) fn source_from_file(mut s: SourceFile) -> Result<SourceSpec, String> 
                 format,
             }
         }
-        "postgres" => {
-            refuse_extra(
-                &what,
-                &[
-                    ("path", s.path.is_some()),
-                    ("key", s.key.is_some()),
-                    ("format", s.format.is_some()),
-                    ("delimiter", s.delimiter.is_some()),
-                    ("has_header", s.has_header.is_some()),
-                    ("quote_char", s.quote_char.is_some()),
-                    ("null_values", s.null_values.is_some()),
-                    ("missing_fields", s.missing_fields.is_some()),
-                    ("params", s.params.is_some()),
-                    ("records_pointer", s.records_pointer.is_some()),
-                    ("schema", s.schema.is_some()),
-                ],
-            )?;
-            SourceSpec::Postgres {
-                resource: required(s.resource, &what, "resource")?,
-                query: required(s.query, &what, "query")?,
-            }
-        }
-        "http" => {
-            refuse_extra(
-                &what,
-                &[
-                    ("key", s.key.is_some()),
-                    ("format", s.format.is_some()),
-                    ("delimiter", s.delimiter.is_some()),
-                    ("has_header", s.has_header.is_some()),
-                    ("quote_char", s.quote_char.is_some()),
-                    ("null_values", s.null_values.is_some()),
-                    ("missing_fields", s.missing_fields.is_some()),
-                    ("query", s.query.is_some()),
-                    ("schema", s.schema.is_some()),
-                ],
-            )?;
-            SourceSpec::Http {
-                resource: required(s.resource, &what, "resource")?,
-                path: s.path.unwrap_or_default(),
-                params: s.params.unwrap_or_default(),
-                records_pointer: s.records_pointer.unwrap_or_default(),
-            }
-        }
+        "postgres" => SourceSpec::Postgres {
+            resource: required(s.resource, &what, "resource")?,
+            query: required(s.query, &what, "query")?,
+        },
+        "http" => SourceSpec::Http {
+            resource: required(s.resource, &what, "resource")?,
+            path: s.path.unwrap_or_default(),
+            params: s.params.unwrap_or_default(),
+            records_pointer: s.records_pointer.unwrap_or_default(),
+        },
         other => {
             return Err(format!(
                 "unknown source kind `{other}` (expected csv, parquet, json, ndjson, s3, postgres or http)"
             ));
         }
     })
+}
+
+/// The fields a source kind does not take, each with whether this source sets it.
+fn fields_refused(kind: &str, s: &SourceFile) -> Vec<(&'static str, bool)> {
+    match kind {
+        "csv" | "parquet" | "json" | "ndjson" => vec![
+            ("resource", s.resource.is_some()),
+            ("key", s.key.is_some()),
+            ("format", s.format.is_some()),
+            ("query", s.query.is_some()),
+            ("params", s.params.is_some()),
+            ("records_pointer", s.records_pointer.is_some()),
+        ],
+        "s3" => vec![
+            ("path", s.path.is_some()),
+            ("query", s.query.is_some()),
+            ("params", s.params.is_some()),
+            ("records_pointer", s.records_pointer.is_some()),
+        ],
+        "postgres" => vec![
+            ("path", s.path.is_some()),
+            ("key", s.key.is_some()),
+            ("format", s.format.is_some()),
+            ("delimiter", s.delimiter.is_some()),
+            ("has_header", s.has_header.is_some()),
+            ("quote_char", s.quote_char.is_some()),
+            ("null_values", s.null_values.is_some()),
+            ("missing_fields", s.missing_fields.is_some()),
+            ("params", s.params.is_some()),
+            ("records_pointer", s.records_pointer.is_some()),
+            ("schema", s.schema.is_some()),
+        ],
+        "http" => vec![
+            ("key", s.key.is_some()),
+            ("format", s.format.is_some()),
+            ("delimiter", s.delimiter.is_some()),
+            ("has_header", s.has_header.is_some()),
+            ("quote_char", s.quote_char.is_some()),
+            ("null_values", s.null_values.is_some()),
+            ("missing_fields", s.missing_fields.is_some()),
+            ("query", s.query.is_some()),
+            ("schema", s.schema.is_some()),
+        ],
+        _ => Vec::new(),
+    }
 }
 
 pub(super) fn format_to_file(format: &FileFormat, f: &mut SourceFile) {

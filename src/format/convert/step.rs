@@ -6,7 +6,84 @@ use crate::model::{LetterCase, TransformStep};
 
 pub(super) fn step_from_file(s: StepFile) -> Result<TransformStep, String> {
     let what = format!("{} step", s.step);
-    let all: [(&str, bool); 12] = [
+    let allowed = step_fields(&s.step).ok_or_else(|| unknown_step(&s.step))?;
+    refuse_all_but(&what, &fields_set(&s), allowed)?;
+    Ok(match s.step.as_str() {
+        "deduplicate" => TransformStep::Deduplicate {
+            columns: s.columns.unwrap_or_default(),
+        },
+        "keep_latest" => TransformStep::KeepLatest {
+            key: required(s.key, &what, "key")?,
+            order_by: required(s.order_by, &what, "order_by")?,
+        },
+        "trim" => TransformStep::Trim {
+            columns: required(s.columns, &what, "columns")?,
+            chars: s.chars.unwrap_or_else(|| " \t".into()),
+        },
+        "change_case" => {
+            let case = required(s.case, &what, "case")?;
+            let case = letter_case(&case)
+                .ok_or_else(|| format!("unknown case `{case}` (expected lower, upper or title)"))?;
+            TransformStep::ChangeCase {
+                columns: required(s.columns, &what, "columns")?,
+                case,
+            }
+        }
+        "regex_flag" => TransformStep::RegexFlag {
+            column: required(s.column, &what, "column")?,
+            pattern: required(s.pattern, &what, "pattern")?,
+            output: required(s.output, &what, "output")?,
+            full_match: s.full_match.unwrap_or(true),
+        },
+        "regex_filter" => TransformStep::RegexFilter {
+            column: required(s.column, &what, "column")?,
+            pattern: required(s.pattern, &what, "pattern")?,
+            full_match: s.full_match.unwrap_or(true),
+            keep_matching: s.keep_matching.unwrap_or(true),
+        },
+        "cast" => {
+            let to = required(s.to, &what, "to")?;
+            TransformStep::Cast {
+                column: required(s.column, &what, "column")?,
+                to: crate::model::DataType::parse(&to)
+                    .ok_or_else(|| format!("unknown data type `{to}`"))?,
+            }
+        }
+        "rename" => TransformStep::Rename {
+            from: required(s.from, &what, "from")?,
+            to: required(s.to, &what, "to")?,
+        },
+        "drop_nulls" => TransformStep::DropNulls {
+            columns: s.columns.unwrap_or_default(),
+        },
+        other => return Err(unknown_step(other)),
+    })
+}
+
+/// The fields a step kind takes; `None` for a kind that does not exist.
+fn step_fields(step: &str) -> Option<&'static [&'static str]> {
+    Some(match step {
+        "deduplicate" | "drop_nulls" => &["columns"],
+        "keep_latest" => &["key", "order_by"],
+        "trim" => &["columns", "chars"],
+        "change_case" => &["columns", "case"],
+        "regex_flag" => &["column", "pattern", "output", "full_match"],
+        "regex_filter" => &["column", "pattern", "full_match", "keep_matching"],
+        "cast" => &["column", "to"],
+        "rename" => &["from", "to"],
+        _ => return None,
+    })
+}
+
+fn unknown_step(step: &str) -> String {
+    format!(
+        "unknown step `{step}` (expected deduplicate, keep_latest, trim, change_case, regex_flag, regex_filter, cast, rename or drop_nulls)"
+    )
+}
+
+/// Every field a step may carry, and whether this one sets it.
+fn fields_set(s: &StepFile) -> [(&'static str, bool); 12] {
+    [
         ("columns", s.columns.is_some()),
         ("key", s.key.is_some()),
         ("order_by", s.order_by.is_some()),
@@ -19,92 +96,16 @@ pub(super) fn step_from_file(s: StepFile) -> Result<TransformStep, String> {
         ("keep_matching", s.keep_matching.is_some()),
         ("to", s.to.is_some()),
         ("from", s.from.is_some()),
-    ];
-    let only = |allowed: &[&str]| refuse_all_but(&what, &all, allowed);
-    Ok(match s.step.as_str() {
-        "deduplicate" => {
-            only(&["columns"])?;
-            TransformStep::Deduplicate {
-                columns: s.columns.unwrap_or_default(),
-            }
-        }
-        "keep_latest" => {
-            only(&["key", "order_by"])?;
-            TransformStep::KeepLatest {
-                key: required(s.key, &what, "key")?,
-                order_by: required(s.order_by, &what, "order_by")?,
-            }
-        }
-        "trim" => {
-            only(&["columns", "chars"])?;
-            TransformStep::Trim {
-                columns: required(s.columns, &what, "columns")?,
-                chars: s.chars.unwrap_or_else(|| " \t".into()),
-            }
-        }
-        "change_case" => {
-            only(&["columns", "case"])?;
-            let case = match required(s.case, &what, "case")?.as_str() {
-                "lower" => LetterCase::Lower,
-                "upper" => LetterCase::Upper,
-                "title" => LetterCase::Title,
-                other => {
-                    return Err(format!(
-                        "unknown case `{other}` (expected lower, upper or title)"
-                    ));
-                }
-            };
-            TransformStep::ChangeCase {
-                columns: required(s.columns, &what, "columns")?,
-                case,
-            }
-        }
-        "regex_flag" => {
-            only(&["column", "pattern", "output", "full_match"])?;
-            TransformStep::RegexFlag {
-                column: required(s.column, &what, "column")?,
-                pattern: required(s.pattern, &what, "pattern")?,
-                output: required(s.output, &what, "output")?,
-                full_match: s.full_match.unwrap_or(true),
-            }
-        }
-        "regex_filter" => {
-            only(&["column", "pattern", "full_match", "keep_matching"])?;
-            TransformStep::RegexFilter {
-                column: required(s.column, &what, "column")?,
-                pattern: required(s.pattern, &what, "pattern")?,
-                full_match: s.full_match.unwrap_or(true),
-                keep_matching: s.keep_matching.unwrap_or(true),
-            }
-        }
-        "cast" => {
-            only(&["column", "to"])?;
-            let to = required(s.to, &what, "to")?;
-            TransformStep::Cast {
-                column: required(s.column, &what, "column")?,
-                to: crate::model::DataType::parse(&to)
-                    .ok_or_else(|| format!("unknown data type `{to}`"))?,
-            }
-        }
-        "rename" => {
-            only(&["from", "to"])?;
-            TransformStep::Rename {
-                from: required(s.from, &what, "from")?,
-                to: required(s.to, &what, "to")?,
-            }
-        }
-        "drop_nulls" => {
-            only(&["columns"])?;
-            TransformStep::DropNulls {
-                columns: s.columns.unwrap_or_default(),
-            }
-        }
-        other => {
-            return Err(format!(
-                "unknown step `{other}` (expected deduplicate, keep_latest, trim, change_case, regex_flag, regex_filter, cast, rename or drop_nulls)"
-            ));
-        }
-    })
+    ]
+}
+
+fn letter_case(name: &str) -> Option<LetterCase> {
+    match name {
+        "lower" => Some(LetterCase::Lower),
+        "upper" => Some(LetterCase::Upper),
+        "title" => Some(LetterCase::Title),
+        _ => None,
+    }
 }
 
 pub(super) fn step_to_file(step: &TransformStep) -> StepFile {

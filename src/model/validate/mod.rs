@@ -414,6 +414,16 @@ fn validate_source(
     {
         validate_csv_options(o, &err, out);
     }
+    validate_source_resource(project, source, &err, out);
+}
+
+/// A source's `resource` must name a resource of `[resources]` of the source's kind.
+fn validate_source_resource(
+    project: &Project,
+    source: &SourceSpec,
+    err: &dyn Fn(Code, &str, String) -> Diagnostic,
+    out: &mut Vec<Diagnostic>,
+) {
     if let Some(name) = source.resource() {
         let wanted = match source {
             SourceSpec::S3 { .. } => "s3",
@@ -575,80 +585,81 @@ fn validate_checks(asset: &AssetSpec, out: &mut Vec<Diagnostic>) {
                 .on_field(field.clone()),
             );
         }
-        match &check.kind {
-            CheckKind::NotNull { columns } | CheckKind::Unique { columns }
-                if columns.is_empty() =>
-            {
-                out.push(err(
-                    Code::InvalidCheck,
-                    "needs at least one column".to_owned(),
-                ));
-            }
-            CheckKind::RowCount {
-                min: Some(lo),
-                max: Some(hi),
-            } if lo > hi => {
-                out.push(err(
-                    Code::InvalidCheck,
-                    format!("min {lo} is greater than max {hi}"),
-                ));
-            }
-            CheckKind::RowCount {
-                min: None,
-                max: None,
-            } => {
-                out.push(err(Code::InvalidCheck, "needs min, max or both".to_owned()));
-            }
-            CheckKind::Schema { columns } if columns.is_empty() => {
-                out.push(err(
-                    Code::InvalidCheck,
-                    "needs at least one column".to_owned(),
-                ));
-            }
-            CheckKind::Freshness { max_lag_minutes: 0 } => {
-                out.push(err(
-                    Code::InvalidCheck,
-                    "max_lag_minutes must be more than 0".to_owned(),
-                ));
-            }
-            CheckKind::Regex {
-                column, pattern, ..
-            } => {
-                if column.is_empty() {
-                    out.push(err(Code::InvalidCheck, "needs a column".to_owned()));
-                }
-                if let Err(e) = regex::Regex::new(pattern) {
-                    out.push(err(
-                        Code::InvalidRegex,
-                        format!(
-                            "invalid regular expression `{pattern}`: {}",
-                            first_line(&e.to_string())
-                        ),
-                    ));
-                }
-            }
-            CheckKind::AcceptedValues { column, values }
-                if column.is_empty() || values.is_empty() =>
-            {
-                out.push(err(
-                    Code::InvalidCheck,
-                    "needs a column and at least one value".to_owned(),
-                ));
-            }
-            CheckKind::Expression { predicate } => {
-                let parsed = Parser::new(&GenericDialect {})
-                    .try_with_sql(predicate)
-                    .and_then(|mut p| p.parse_expr());
-                if let Err(e) = parsed {
-                    out.push(err(
-                        Code::SqlSyntax,
-                        format!("predicate `{predicate}` does not parse: {e}"),
-                    ));
-                }
-            }
-            _ => {}
+        for (code, msg) in check_kind_problems(&check.kind) {
+            out.push(err(code, msg));
         }
     }
+}
+
+/// What is wrong with a check's own settings (no columns, min above max, a regular
+/// expression or predicate that does not parse), each with its code.
+fn check_kind_problems(kind: &CheckKind) -> Vec<(Code, String)> {
+    let mut problems = Vec::new();
+    let mut out = |code: Code, msg: String| problems.push((code, msg));
+    match kind {
+        CheckKind::NotNull { columns } | CheckKind::Unique { columns } if columns.is_empty() => {
+            out(Code::InvalidCheck, "needs at least one column".to_owned());
+        }
+        CheckKind::RowCount {
+            min: Some(lo),
+            max: Some(hi),
+        } if lo > hi => {
+            out(
+                Code::InvalidCheck,
+                format!("min {lo} is greater than max {hi}"),
+            );
+        }
+        CheckKind::RowCount {
+            min: None,
+            max: None,
+        } => {
+            out(Code::InvalidCheck, "needs min, max or both".to_owned());
+        }
+        CheckKind::Schema { columns } if columns.is_empty() => {
+            out(Code::InvalidCheck, "needs at least one column".to_owned());
+        }
+        CheckKind::Freshness { max_lag_minutes: 0 } => {
+            out(
+                Code::InvalidCheck,
+                "max_lag_minutes must be more than 0".to_owned(),
+            );
+        }
+        CheckKind::Regex {
+            column, pattern, ..
+        } => {
+            if column.is_empty() {
+                out(Code::InvalidCheck, "needs a column".to_owned());
+            }
+            if let Err(e) = regex::Regex::new(pattern) {
+                out(
+                    Code::InvalidRegex,
+                    format!(
+                        "invalid regular expression `{pattern}`: {}",
+                        first_line(&e.to_string())
+                    ),
+                );
+            }
+        }
+        CheckKind::AcceptedValues { column, values } if column.is_empty() || values.is_empty() => {
+            out(
+                Code::InvalidCheck,
+                "needs a column and at least one value".to_owned(),
+            );
+        }
+        CheckKind::Expression { predicate } => {
+            let parsed = Parser::new(&GenericDialect {})
+                .try_with_sql(predicate)
+                .and_then(|mut p| p.parse_expr());
+            if let Err(e) = parsed {
+                out(
+                    Code::SqlSyntax,
+                    format!("predicate `{predicate}` does not parse: {e}"),
+                );
+            }
+        }
+        _ => {}
+    }
+    problems
 }
 
 /// `{partition}` is substituted only in partitioned assets; elsewhere it would stay literal (a

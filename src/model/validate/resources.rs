@@ -3,7 +3,7 @@
 
 use std::collections::BTreeSet;
 
-use crate::model::asset::{AssetDefinition, SourceSpec, is_identifier};
+use crate::model::asset::{AssetDefinition, AssetSpec, SourceSpec, is_identifier};
 use crate::model::diagnostic::{Diagnostic, DiagnosticCode as Code};
 use crate::model::project::Project;
 use crate::model::resource::{Resource, ResourceKind};
@@ -85,28 +85,7 @@ pub(super) fn resource_problem(project: &Project, r: &Resource) -> Option<String
             aws,
             endpoint_url,
             ..
-        } => {
-            if bucket.trim().is_empty() {
-                Some("an s3 resource needs a bucket".to_owned())
-            } else if let Some(url) = endpoint_url.as_deref().filter(|u| !is_http_url(u)) {
-                Some(format!(
-                    "endpoint_url `{url}` must start with http:// or https://"
-                ))
-            } else if let Some(aws) = aws {
-                match project.resource(aws) {
-                    None => Some(format!("names aws resource `{aws}`, which is not defined")),
-                    Some(other) if !matches!(other.kind, ResourceKind::Aws { .. }) => {
-                        Some(format!(
-                            "names `{aws}` as its aws resource, but that is a {} resource",
-                            other.kind.label()
-                        ))
-                    }
-                    Some(_) => None,
-                }
-            } else {
-                None
-            }
-        }
+        } => s3_problem(project, bucket, endpoint_url.as_deref(), aws.as_deref()),
         ResourceKind::Http { base_url, .. } => (!is_http_url(base_url))
             .then(|| format!("base_url `{base_url}` must start with http:// or https://")),
         ResourceKind::Aws {
@@ -118,10 +97,8 @@ pub(super) fn resource_problem(project: &Project, r: &Resource) -> Option<String
         } => {
             if compute.as_ref().is_some_and(|c| c.bucket.trim().is_empty()) {
                 Some("compute.bucket is empty: remote runs need a bucket".to_owned())
-            } else if let Some(url) = endpoint_url.as_deref().filter(|u| !is_http_url(u)) {
-                Some(format!(
-                    "endpoint_url `{url}` must start with http:// or https://"
-                ))
+            } else if let Some(problem) = endpoint_problem(endpoint_url.as_deref()) {
+                Some(problem)
             } else if access_key_id.is_some() != secret_access_key.is_some() {
                 Some("access_key_id and secret_access_key must be set together".to_owned())
             } else {
@@ -147,6 +124,38 @@ pub(super) fn resource_problem(project: &Project, r: &Resource) -> Option<String
             aws.as_deref(),
         ),
     }
+}
+
+/// What is wrong with an `s3` resource, if anything.
+fn s3_problem(
+    project: &Project,
+    bucket: &str,
+    endpoint_url: Option<&str>,
+    aws: Option<&str>,
+) -> Option<String> {
+    if bucket.trim().is_empty() {
+        Some("an s3 resource needs a bucket".to_owned())
+    } else if let Some(problem) = endpoint_problem(endpoint_url) {
+        Some(problem)
+    } else if let Some(aws) = aws {
+        match project.resource(aws) {
+            None => Some(format!("names aws resource `{aws}`, which is not defined")),
+            Some(other) if !matches!(other.kind, ResourceKind::Aws { .. }) => Some(format!(
+                "names `{aws}` as its aws resource, but that is a {} resource",
+                other.kind.label()
+            )),
+            Some(_) => None,
+        }
+    } else {
+        None
+    }
+}
+
+/// An `endpoint_url` that is set but is not an HTTP(S) URL.
+fn endpoint_problem(endpoint_url: Option<&str>) -> Option<String> {
+    endpoint_url
+        .filter(|u| !is_http_url(u))
+        .map(|url| format!("endpoint_url `{url}` must start with http:// or https://"))
 }
 
 /// What is wrong with an `eks` resource, if anything.
@@ -277,97 +286,115 @@ pub(super) fn is_literal(value: &str) -> bool {
     !v.is_empty() && !placeholder
 }
 
+/// How to keep a secret out of a project file, said after each value found written in one.
+const SECRET_HOW: &str = "a secret is never written in a project file; store it in the OS keyring (`medallion secret set NAME`) or an environment variable and refer to it as { keyring = \"NAME\" } or { env = \"VAR\" }";
+
 /// A secret is never written in a project: not in a URL (`user:password@`, `?token=`), not as
 /// an HTTP parameter named like a credential. Nothing of the value is repeated.
 pub(super) fn validate_no_secret_values(project: &Project, out: &mut Vec<Diagnostic>) {
-    const HOW: &str = "a secret is never written in a project file; store it in the OS keyring (`medallion secret set NAME`) or an environment variable and refer to it as { keyring = \"NAME\" } or { env = \"VAR\" }";
-    fn strings<'a>(value: &'a serde_json::Value, path: String, out: &mut Vec<(String, &'a str)>) {
-        match value {
-            serde_json::Value::String(s) => out.push((path, s)),
-            serde_json::Value::Array(items) => {
-                for (i, v) in items.iter().enumerate() {
-                    strings(v, format!("{path}[{i}]"), out);
-                }
-            }
-            serde_json::Value::Object(map) => {
-                for (k, v) in map {
-                    let p = if path.is_empty() {
-                        k.clone()
-                    } else {
-                        format!("{path}.{k}")
-                    };
-                    strings(v, p, out);
-                }
-            }
-            _ => {}
-        }
-    }
     for r in &project.resources {
-        let Ok(value) = serde_json::to_value(&r.kind) else {
-            continue;
-        };
-        let mut found = Vec::new();
-        strings(&value, String::new(), &mut found);
-        for (path, text) in found {
-            let field = path.rsplit('.').next().unwrap_or(&path).to_owned();
-            // A host written as user:password@host, without a scheme.
-            let in_host = (field == "host" && has_password(text))
-                .then_some("a password before the host name (user:password@host)");
-            if let Some(what) = in_host.or_else(|| embedded_secret(text)) {
-                out.push(
-                    Diagnostic::error(
-                        Code::SecretValue,
-                        format!("resource `{}`: {field} holds {what}; {HOW}", r.name),
-                    )
-                    .on_field(format!("resources.{}.{field}", r.name)),
-                );
-            }
-        }
+        secrets_in_resource(r, out);
     }
     for asset in &project.assets {
-        let mut texts: Vec<(String, &str)> = vec![("description".into(), &asset.description)];
-        match &asset.definition {
-            AssetDefinition::Source(SourceSpec::File { path, .. }) => {
-                texts.push(("source.path".into(), path));
-            }
-            AssetDefinition::Source(SourceSpec::S3 { key, .. }) => {
-                texts.push(("source.key".into(), key));
-            }
-            AssetDefinition::Source(SourceSpec::Postgres { query, .. }) => {
-                texts.push(("source.query".into(), query));
-            }
-            AssetDefinition::Source(SourceSpec::Http { path, params, .. }) => {
-                texts.push(("source.path".into(), path));
-                for (name, value) in params {
-                    if is_secret_param(name) && is_literal(value) {
-                        out.push(
-                            Diagnostic::error(
-                                Code::SecretValue,
-                                format!(
-                                    "source parameter `{name}` is a credential written as a value; {HOW} on the resource (auth_token)"
-                                ),
-                            )
-                            .on_asset(&asset.key)
-                            .on_field(format!("source.params.{name}")),
-                        );
-                    }
-                    texts.push((format!("source.params.{name}"), value));
-                }
-            }
-            AssetDefinition::Transform(t) => {
-                if let Some(sql) = &t.sql {
-                    texts.push(("sql".into(), sql));
-                }
+        secrets_in_asset(asset, out);
+    }
+}
+
+/// Every string in a JSON value, with its path (`a.b[2].c`).
+fn json_strings<'a>(value: &'a serde_json::Value, path: String, out: &mut Vec<(String, &'a str)>) {
+    match value {
+        serde_json::Value::String(s) => out.push((path, s)),
+        serde_json::Value::Array(items) => {
+            for (i, v) in items.iter().enumerate() {
+                json_strings(v, format!("{path}[{i}]"), out);
             }
         }
-        for (field, text) in texts {
-            if let Some(what) = embedded_secret(text) {
-                out.push(
-                    Diagnostic::error(Code::SecretValue, format!("{field} holds {what}; {HOW}"))
-                        .on_asset(&asset.key)
-                        .on_field(field),
-                );
+        serde_json::Value::Object(map) => {
+            for (k, v) in map {
+                let p = if path.is_empty() {
+                    k.clone()
+                } else {
+                    format!("{path}.{k}")
+                };
+                json_strings(v, p, out);
             }
+        }
+        _ => {}
+    }
+}
+
+/// Secrets written in any of a resource's settings.
+fn secrets_in_resource(r: &Resource, out: &mut Vec<Diagnostic>) {
+    let Ok(value) = serde_json::to_value(&r.kind) else {
+        return;
+    };
+    let mut found = Vec::new();
+    json_strings(&value, String::new(), &mut found);
+    for (path, text) in found {
+        let field = path.rsplit('.').next().unwrap_or(&path).to_owned();
+        // A host written as user:password@host, without a scheme.
+        let in_host = (field == "host" && has_password(text))
+            .then_some("a password before the host name (user:password@host)");
+        if let Some(what) = in_host.or_else(|| embedded_secret(text)) {
+            out.push(
+                Diagnostic::error(
+                    Code::SecretValue,
+                    format!("resource `{}`: {field} holds {what}; {SECRET_HOW}", r.name),
+                )
+                .on_field(format!("resources.{}.{field}", r.name)),
+            );
+        }
+    }
+}
+
+/// Secrets written in an asset's description, source or SQL, and HTTP parameters named like
+/// a credential that hold a literal value.
+fn secrets_in_asset(asset: &AssetSpec, out: &mut Vec<Diagnostic>) {
+    let mut texts: Vec<(String, &str)> = vec![("description".into(), &asset.description)];
+    match &asset.definition {
+        AssetDefinition::Source(SourceSpec::File { path, .. }) => {
+            texts.push(("source.path".into(), path));
+        }
+        AssetDefinition::Source(SourceSpec::S3 { key, .. }) => {
+            texts.push(("source.key".into(), key));
+        }
+        AssetDefinition::Source(SourceSpec::Postgres { query, .. }) => {
+            texts.push(("source.query".into(), query));
+        }
+        AssetDefinition::Source(SourceSpec::Http { path, params, .. }) => {
+            texts.push(("source.path".into(), path));
+            for (name, value) in params {
+                if is_secret_param(name) && is_literal(value) {
+                    out.push(
+                        Diagnostic::error(
+                            Code::SecretValue,
+                            format!(
+                                "source parameter `{name}` is a credential written as a value; {SECRET_HOW} on the resource (auth_token)"
+                            ),
+                        )
+                        .on_asset(&asset.key)
+                        .on_field(format!("source.params.{name}")),
+                    );
+                }
+                texts.push((format!("source.params.{name}"), value));
+            }
+        }
+        AssetDefinition::Transform(t) => {
+            if let Some(sql) = &t.sql {
+                texts.push(("sql".into(), sql));
+            }
+        }
+    }
+    for (field, text) in texts {
+        if let Some(what) = embedded_secret(text) {
+            out.push(
+                Diagnostic::error(
+                    Code::SecretValue,
+                    format!("{field} holds {what}; {SECRET_HOW}"),
+                )
+                .on_asset(&asset.key)
+                .on_field(field),
+            );
         }
     }
 }

@@ -93,7 +93,7 @@ pub struct CatalogRow {
     pub kind: String,
     pub status: &'static str,
     pub rows: Option<u64>,
-    pub last_materialized: Option<String>,
+    pub last_materialized: Option<chrono::DateTime<chrono::Utc>>,
     pub failing_checks: usize,
     pub freshness: Freshness,
     tags: Vec<String>,
@@ -110,9 +110,7 @@ impl CatalogRow {
         let freshness = match &spec.freshness {
             None => Freshness::NoPolicy,
             Some(policy) => {
-                let age_minutes = last
-                    .and_then(|m| chrono::DateTime::parse_from_rfc3339(&m.created_at).ok())
-                    .map(|at| (now - at.with_timezone(&chrono::Utc)).num_minutes());
+                let age_minutes = last.map(|m| (now - m.created_at).num_minutes());
                 match age_minutes {
                     Some(age)
                         if age <= i64::try_from(policy.max_lag_minutes).unwrap_or(i64::MAX) =>
@@ -132,7 +130,7 @@ impl CatalogRow {
             // Unknown until the workspace answers: never "fresh" by default.
             status: state.map_or("unknown", |s| s.status.label()),
             rows: last.map(|m| m.row_count),
-            last_materialized: last.map(|m| m.created_at.clone()),
+            last_materialized: last.map(|m| m.created_at),
             failing_checks: state.map_or(0, |s| s.checks.failed + s.checks.warned),
             freshness,
             tags: spec

@@ -102,7 +102,7 @@ pub fn costs_ui(ctx: &egui::Context, studio: &mut Studio) {
                             }
                             ui.end_row();
                             for s in history.steps.iter().rev() {
-                                ui.label(&s.run_id);
+                                ui.label(s.run_id.as_str());
                                 ui.label(s.asset.as_str());
                                 ui.label(&s.tier);
                                 ui.label(format!(

@@ -204,7 +204,7 @@ fn run_ui(ui: &mut egui::Ui, studio: &mut Studio) {
                 .color(run_status_color(run, ui.visuals())),
         );
         if let Some(id) = &run.run_id {
-            ui.label(RichText::new(id).monospace());
+            ui.label(RichText::new(id.as_str()).monospace());
         }
         if let Some(r) = &run.record {
             let part = r
@@ -657,7 +657,7 @@ fn history_ui(ui: &mut egui::Ui, studio: &mut Studio) {
                 });
                 row.col(|ui| {
                     if ui
-                        .link(RichText::new(&r.id).monospace())
+                        .link(RichText::new(r.id.as_str()).monospace())
                         .on_hover_text("Open this run")
                         .clicked()
                     {
@@ -665,7 +665,7 @@ fn history_ui(ui: &mut egui::Ui, studio: &mut Studio) {
                     }
                 });
                 row.col(|ui| {
-                    ui.label(r.created_at.replace('T', " "));
+                    ui.label(crate::model::time::text(&r.created_at).replace('T', " "));
                 });
                 row.col(|ui| {
                     ui.label(crate::ui::runs::duration_ms(r).map_or_else(String::new, format_ms));
@@ -793,8 +793,8 @@ fn asset_history_ui(ui: &mut egui::Ui, key: &AssetKey, history: &AssetHistory) {
                     }
                     ui.end_row();
                     for m in history.materializations.iter().rev() {
-                        ui.label(RichText::new(&m.run_id).monospace());
-                        ui.label(m.created_at.replace('T', " "));
+                        ui.label(RichText::new(m.run_id.as_str()).monospace());
+                        ui.label(crate::model::time::text(&m.created_at).replace('T', " "));
                         ui.label(m.row_count.to_string());
                         ui.label(m.byte_count.to_string());
                         ui.end_row();
@@ -813,7 +813,7 @@ fn asset_history_ui(ui: &mut egui::Ui, key: &AssetKey, history: &AssetHistory) {
                 .num_columns(4)
                 .show(ui, |ui| {
                     for (run_id, c) in history.checks.iter().rev() {
-                        ui.label(RichText::new(run_id).monospace());
+                        ui.label(RichText::new(run_id.as_str()).monospace());
                         ui.label(&c.check_name);
                         let (text, color) = check_result_text(c);
                         ui.label(RichText::new(text).color(color));
@@ -830,10 +830,7 @@ fn row_count_plot_ui(ui: &mut egui::Ui, key: &AssetKey, history: &AssetHistory) 
     let points: Vec<[f64; 2]> = history
         .materializations
         .iter()
-        .filter_map(|m| {
-            let at = chrono::DateTime::parse_from_rfc3339(&m.created_at).ok()?;
-            Some([at.timestamp() as f64, m.row_count as f64])
-        })
+        .map(|m| [m.created_at.timestamp() as f64, m.row_count as f64])
         .collect();
     egui_plot::Plot::new(("row_count_plot", key.as_str()))
         .height(120.0)

@@ -1,0 +1,27 @@
+//! Medallion's integration tests, as one test binary (as ripgrep does): each file under `tests/`
+//! is a module of this crate, so a change to `src/` links one test executable instead of
+//! thirteen. Run a part with a module filter, e.g. `cargo test --test main engine::`.
+//!
+//! Peer tests (`PostgreSQL`, moto, the keyring) run when `MEDALLION_TEST_PEERS=1` and are skipped
+//! otherwise; `tests/run` starts the peers and runs everything.
+
+// Tests may unwrap and start threads; each module adds the allowances its own code needs.
+#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
+
+mod common;
+mod support;
+
+mod architecture;
+mod bad_input;
+mod cli;
+mod eks;
+mod engine;
+mod memory;
+mod node_actions;
+mod polish;
+mod remote_aws;
+mod resources;
+mod runs;
+mod store;
+mod studio;
+mod ui;
