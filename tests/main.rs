@@ -18,6 +18,8 @@ mod diff;
 mod eks;
 mod engine;
 mod memory;
+mod node_actions;
+mod polish;
 mod remote_aws;
 mod resources;
 mod runs;

@@ -138,11 +138,12 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
-    /// Write a run's quality report (profiles, checks, failing samples) as HTML or JSON
+    /// A run's quality report (steps, checks, failing samples, profiles): printed as text, or
+    /// written as HTML or JSON
     Report {
         run_id: RunId,
         /// A self-contained HTML file (opens offline)
-        #[arg(long, value_name = "FILE", required_unless_present = "json")]
+        #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
         /// The same report as JSON
         #[arg(long, value_name = "FILE")]
