@@ -5,6 +5,7 @@
 pub mod alerts;
 pub mod backend;
 pub mod connections;
+pub mod diff;
 pub mod freshness;
 pub mod jobs;
 pub mod liveness;
@@ -83,6 +84,9 @@ pub enum AppError {
     BadRequest(String),
     #[error(transparent)]
     Engine(#[from] crate::engine::EngineError),
+    /// A data diff that cannot be made as asked (`medallion diff`).
+    #[error(transparent)]
+    Diff(#[from] diff::DiffRefusal),
     #[error("{0}")]
     Secret(String),
     /// A call at the compute boundary (AWS, a cluster, a source) failed; its kind decides.

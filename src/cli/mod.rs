@@ -3,6 +3,7 @@
 
 mod alerts;
 mod bench;
+mod diff;
 mod plan;
 mod project;
 mod remote;
@@ -92,6 +93,9 @@ pub enum Command {
     /// Evaluate the checks of the selected assets on their stored data, without materializing
     /// (a new or edited check, or a second look); recorded as a run
     Check(run::CheckCommand),
+    /// How an asset's data changed between two materializations (default: its last two): rows
+    /// only in each, changed rows and columns with examples, schema changes
+    Diff(diff::DiffCommand),
     /// Show the first rows of an asset
     Preview {
         /// A stored project's name, or a project directory written as a path (`./NAME`, `dir/NAME`)
@@ -135,11 +139,12 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
-    /// Write a run's quality report (profiles, checks, failing samples) as HTML or JSON
+    /// A run's quality report (steps, checks, failing samples, profiles): printed as text, or
+    /// written as HTML or JSON
     Report {
         run_id: RunId,
         /// A self-contained HTML file (opens offline)
-        #[arg(long, value_name = "FILE", required_unless_present = "json")]
+        #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
         /// The same report as JSON
         #[arg(long, value_name = "FILE")]
@@ -355,6 +360,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Materialize(command) => run::materialize(&ws()?, &command.args()),
         Command::Status { project, format } => run::status(&ws()?, &project, format),
         Command::Check(command) => run::materialize(&ws()?, &command.args()),
+        Command::Diff(command) => diff::diff(&ws()?, &command),
         Command::Preview {
             project,
             asset,

@@ -15,42 +15,60 @@ pub enum PartitionsDefinition {
     Static { keys: Vec<String> },
 }
 
+/// Why a partition key is not one of an asset's partitions.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum PartitionKeyError {
+    #[error("the asset is not partitioned")]
+    NotPartitioned,
+    #[error("partition `{key}` is not a date (YYYY-MM-DD) of the daily partitions")]
+    NotADate { key: String },
+    #[error("partition {key} is before the partitions' start, {start}")]
+    BeforeStart { key: String, start: String },
+    #[error("partition {key} is after the partitions' end, {end}")]
+    AfterEnd { key: String, end: String },
+    #[error("`{key}` is not one of the partition keys ({keys})")]
+    NotAKey { key: String, keys: String },
+}
+
 impl PartitionsDefinition {
     pub fn is_partitioned(&self) -> bool {
         !matches!(self, PartitionsDefinition::None)
     }
 
-    /// Whether `key` is one of this set's partitions; the sentence says why not.
-    pub fn check_key(&self, key: &str) -> Result<(), String> {
+    /// Whether `key` is one of this set's partitions; the error says why not.
+    pub fn check_key(&self, key: &str) -> Result<(), PartitionKeyError> {
+        let key = key.to_owned();
         match self {
-            PartitionsDefinition::None => Err("the asset is not partitioned".to_owned()),
+            PartitionsDefinition::None => Err(PartitionKeyError::NotPartitioned),
             PartitionsDefinition::Daily { start, end } => {
                 let parse = |s: &str| chrono::NaiveDate::parse_from_str(s, "%Y-%m-%d");
-                let day = parse(key).map_err(|_| {
-                    format!("partition `{key}` is not a date (YYYY-MM-DD) of the daily partitions")
-                })?;
+                let Ok(day) = parse(&key) else {
+                    return Err(PartitionKeyError::NotADate { key });
+                };
                 if parse(start).is_ok_and(|s| day < s) {
-                    return Err(format!(
-                        "partition {key} is before the partitions' start, {start}"
-                    ));
+                    return Err(PartitionKeyError::BeforeStart {
+                        key,
+                        start: start.clone(),
+                    });
                 }
                 if let Some(end) = end
                     && parse(end).is_ok_and(|e| day > e)
                 {
-                    return Err(format!(
-                        "partition {key} is after the partitions' end, {end}"
-                    ));
+                    return Err(PartitionKeyError::AfterEnd {
+                        key,
+                        end: end.clone(),
+                    });
                 }
                 Ok(())
             }
             PartitionsDefinition::Static { keys } => {
-                if keys.iter().any(|k| k == key) {
+                if keys.contains(&key) {
                     Ok(())
                 } else {
-                    Err(format!(
-                        "`{key}` is not one of the partition keys ({})",
-                        keys.join(", ")
-                    ))
+                    Err(PartitionKeyError::NotAKey {
+                        key,
+                        keys: keys.join(", "),
+                    })
                 }
             }
         }

@@ -125,17 +125,31 @@ fn validate_schedules(project: &Project, graph: &AssetGraph, out: &mut Vec<Diagn
     }
 }
 
+/// Why a cron expression cannot be used.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CronError {
+    #[error(
+        "cron expression `{expr}` must have five fields (minute hour day-of-month month day-of-week)"
+    )]
+    FieldCount { expr: String },
+    #[error("invalid cron expression `{expr}`: {detail}")]
+    Invalid { expr: String, detail: String },
+}
+
 /// Checks a five-field cron expression.
-pub fn check_cron(expr: &str) -> Result<(), String> {
+pub fn check_cron(expr: &str) -> Result<(), CronError> {
     if expr.split_whitespace().count() != 5 {
-        return Err(format!(
-            "cron expression `{expr}` must have five fields (minute hour day-of-month month day-of-week)"
-        ));
+        return Err(CronError::FieldCount {
+            expr: expr.to_owned(),
+        });
     }
     croner::Cron::new(expr)
         .parse()
         .map(|_| ())
-        .map_err(|e| format!("invalid cron expression `{expr}`: {e}"))
+        .map_err(|e| CronError::Invalid {
+            expr: expr.to_owned(),
+            detail: e.to_string(),
+        })
 }
 
 fn validate_asset(
@@ -349,7 +363,7 @@ fn validate_freshness(asset: &AssetSpec, out: &mut Vec<Diagnostic>) {
     if let Some(cron) = &f.cron
         && let Err(e) = check_cron(cron)
     {
-        out.push(err(Code::InvalidCron, "freshness.cron", e));
+        out.push(err(Code::InvalidCron, "freshness.cron", e.to_string()));
     }
 }
 
