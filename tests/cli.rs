@@ -800,3 +800,47 @@ fn running_a_folder_never_discards_edits_made_in_the_workspace_since_its_import(
     assert!(text(&o).contains("description changed"), "{}", text(&o));
     assert_eq!(stored_summary(&ws, "customer_analytics"), (3, 5));
 }
+
+#[test]
+fn runs_has_column_headers_and_report_without_flags_prints_the_text_report() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().join("ws.sqlite");
+    let dir = example_dir();
+    let o = medallion(
+        &ws,
+        &["materialize", dir.to_str().unwrap(), "--format", "json"],
+    );
+    assert!(o.status.code().is_some(), "{}", text(&o));
+    let run_id = json(&o)["runs"][0]["run_id"].as_str().unwrap().to_owned();
+
+    let o = medallion(&ws, &["runs"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    let header = out.lines().next().unwrap();
+    for column in [
+        "RUN",
+        "STATUS",
+        "DURATION",
+        "TARGET",
+        "PROJECT",
+        "SELECTION",
+        "CREATED",
+    ] {
+        assert!(header.contains(column), "{column} missing from: {out}");
+    }
+    assert!(out.lines().nth(1).unwrap().starts_with(&run_id), "{out}");
+
+    let o = medallion(&ws, &["report", &run_id]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = text(&o);
+    assert!(out.contains(&format!("Run {run_id}")), "{out}");
+    for line in [
+        "Steps",
+        "raw_orders",
+        "materialized",
+        "Checks",
+        "Materializations",
+    ] {
+        assert!(out.contains(line), "{line} missing from: {out}");
+    }
+}

@@ -11,6 +11,7 @@
 mod common;
 mod support;
 
+mod alerts;
 mod architecture;
 mod automation;
 mod bad_input;
@@ -19,6 +20,8 @@ mod diff;
 mod eks;
 mod engine;
 mod memory;
+mod node_actions;
+mod polish;
 mod remote_aws;
 mod resources;
 mod runs;

@@ -10,7 +10,8 @@ use std::time::Instant;
 use serde::Serialize;
 
 use super::AppError;
-use crate::engine::diff::{DiffError, TableDiff, diff_parquet};
+use crate::engine::diff::diff_parquet;
+pub use crate::engine::diff::{ColumnChanges, DiffError, SchemaChange, TableDiff, ValueChange};
 use crate::model::{AssetKey, AssetMaterialization, CheckKind, RunId};
 use crate::store::{StoredProject, Workspace};
 

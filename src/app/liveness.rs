@@ -174,6 +174,7 @@ pub fn end_dead_runs(ws: &mut Workspace) -> Result<Vec<EndedRun>, AppError> {
                 run.id,
                 run.project
             );
+            crate::app::alerts::alert_run_or_log(ws, &run.id);
             ended.push(EndedRun {
                 run_id: run.id,
                 project: run.project,

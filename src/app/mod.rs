@@ -2,10 +2,12 @@
 //! and validating projects. The GUI and the CLI call the same functions, so they cannot drift
 //! apart; neither touches `SQLite` or the file format directly.
 
+pub mod alerts;
 pub mod automation;
 pub mod backend;
 pub mod connections;
 pub mod diff;
+pub mod freshness;
 pub mod jobs;
 pub mod liveness;
 pub mod plan;
@@ -20,7 +22,9 @@ use std::path::{Path, PathBuf};
 use crate::format::{self, FormatError, LoadedProject};
 use crate::model::{Diagnostic, Project, ProjectChanges, has_errors};
 use crate::store::{self, SaveOptions, StoreError};
-pub use crate::store::{ProjectSummary, SaveBase, StoredProject, Workspace, conflict_message};
+pub use crate::store::{
+    AttemptRecord, ProjectSummary, SaveBase, StoredProject, Workspace, conflict_message,
+};
 pub use connections::redact;
 
 /// The bundled example project's directory name under `projects/`.

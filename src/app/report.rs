@@ -201,25 +201,9 @@ fn header(h: &mut String, r: &RunReport) {
 fn steps_html(h: &mut String, r: &RunReport) {
     h.push_str("<h2>Steps</h2><table><tr><th>Asset</th><th>Partition</th><th>Outcome</th><th>Duration</th></tr>");
     for s in &r.steps {
-        let detail = match &s.outcome {
-            StepOutcome::Skipped { reason } => format!(": {}", esc(reason)),
-            StepOutcome::Failed { error } => format!(": {}", esc(error)),
-            StepOutcome::Blocked {
-                upstream,
-                check,
-                run_id,
-                ..
-            } => format!(
-                ": check {} of asset {} failed in run {}",
-                esc(check),
-                esc(upstream.as_str()),
-                esc(run_id)
-            ),
-            StepOutcome::Checked { run_id } => {
-                format!(": checks on the data of run {}", esc(run_id))
-            }
-            _ => String::new(),
-        };
+        let detail = step_detail(&s.outcome)
+            .map(|d| format!(": {}", esc(&d)))
+            .unwrap_or_default();
         let class = match s.outcome {
             StepOutcome::Materialized | StepOutcome::UpToDate | StepOutcome::Checked { .. } => {
                 "pass"
@@ -237,6 +221,116 @@ fn steps_html(h: &mut String, r: &RunReport) {
         );
     }
     h.push_str("</table>");
+}
+
+/// Why a step ended as it did, when its outcome carries a reason.
+fn step_detail(outcome: &StepOutcome) -> Option<String> {
+    match outcome {
+        StepOutcome::Skipped { reason } => Some(reason.clone()),
+        StepOutcome::Failed { error } => Some(error.clone()),
+        StepOutcome::Blocked {
+            upstream,
+            check,
+            run_id,
+            ..
+        } => Some(format!(
+            "check {check} of asset {} failed in run {run_id}",
+            upstream.as_str()
+        )),
+        StepOutcome::Checked { run_id } => Some(format!("checks on the data of run {run_id}")),
+        _ => None,
+    }
+}
+
+/// The report as plain text for a terminal (`medallion report RUN_ID`): the run line, each
+/// step, each check with its failing rows, and what was written.
+pub fn to_text(r: &RunReport) -> String {
+    let mut t = String::new();
+    let _ = writeln!(
+        t,
+        "Run {} · {} · project {} · selection {}{} · started {} · ended {} · took {}",
+        r.run.id,
+        r.run.status,
+        r.run.project,
+        r.run.selection,
+        r.run
+            .partition
+            .as_ref()
+            .map(|p| format!(" · partition {p}"))
+            .unwrap_or_default(),
+        r.run
+            .started_at
+            .as_ref()
+            .map_or_else(|| "-".to_owned(), crate::model::time::text),
+        r.run
+            .ended_at
+            .as_ref()
+            .map_or_else(|| "-".to_owned(), crate::model::time::text),
+        r.duration_ms
+            .map_or_else(|| "-".to_owned(), crate::model::format_duration_ms),
+    );
+    if r.run.checks_only {
+        t.push_str("Checks only: the checks ran on stored data; nothing was materialized.\n");
+    }
+    if r.run.allow_failed_upstream {
+        t.push_str("Override: started with --allow-failed-upstream.\n");
+    }
+    if let Some(error) = r.run.error.as_deref() {
+        let _ = writeln!(t, "Error: {error}");
+    }
+    let width = r.steps.iter().map(|s| s.asset.len()).max().unwrap_or(0);
+    let _ = writeln!(t, "\nSteps ({})", r.steps.len());
+    for s in &r.steps {
+        let _ = writeln!(
+            t,
+            "  {:<width$}  {:<12} {:>8} ms{}{}",
+            s.asset,
+            s.outcome.label(),
+            s.duration_ms,
+            s.partition
+                .as_deref()
+                .map(|p| format!("  [{p}]"))
+                .unwrap_or_default(),
+            step_detail(&s.outcome)
+                .map(|d| format!("  {d}"))
+                .unwrap_or_default(),
+        );
+    }
+    let passed = r.checks.iter().filter(|c| c.passed).count();
+    let _ = writeln!(t, "\nChecks ({passed}/{} passed)", r.checks.len());
+    for c in &r.checks {
+        let verdict = if c.passed { "passed" } else { "FAILED" };
+        let _ = writeln!(
+            t,
+            "  {} {}: {verdict} ({}{}) {}{}",
+            c.asset.as_str(),
+            c.check_name,
+            c.severity,
+            if c.blocking { ", blocking" } else { "" },
+            c.description,
+            if c.failing_count > 0 {
+                format!(" · {} failing rows", c.failing_count)
+            } else {
+                String::new()
+            }
+        );
+        for row in c.failing_sample.iter().take(5) {
+            let _ = writeln!(t, "      {row}");
+        }
+    }
+    let _ = writeln!(t, "\nMaterializations ({})", r.materializations.len());
+    for m in &r.materializations {
+        let _ = writeln!(
+            t,
+            "  {}  {} rows  {} bytes  {} columns  version {}",
+            m.asset.as_str(),
+            m.row_count,
+            m.byte_count,
+            m.schema.len(),
+            m.data_version
+        );
+    }
+    t
 }
 
 /// Every check evaluation, with a sample of failing rows.

@@ -43,6 +43,8 @@ pub struct MaterializeRequest {
 pub struct RunSummary {
     pub run: RunRecord,
     pub events: Vec<RunEvent>,
+    /// The alerts the run's end raised, one per target, delivered or finally failed.
+    pub alerts: Vec<super::alerts::Delivery>,
 }
 
 /// Refuses a partition key before anything runs: the selection must hold a partitioned asset,
@@ -469,17 +471,22 @@ fn materialize_inner(
         };
         let recorded = execute_recorded(ws, plan, on_event, cancel)?;
         let Some(error) = recorded.unrecorded else {
+            let alerts = super::alerts::alert_run_or_log(ws, &run.id);
             summaries.push(RunSummary {
                 run: ws.run(&run.id)?,
                 events: recorded.events,
+                alerts,
             });
             continue;
         };
         // The workspace cannot take the run's record: the run failed, whatever the stored row
         // says, and nothing more runs (or is cleaned up) until it can.
+        let failed = unrecorded_failure(ws, run, error, count - index - 1);
+        let alerts = super::alerts::alert_run_or_log(ws, &failed.id);
         summaries.push(RunSummary {
-            run: unrecorded_failure(ws, run, error, count - index - 1),
+            run: failed,
             events: recorded.events,
+            alerts,
         });
         return Ok(summaries);
     }

@@ -124,6 +124,8 @@ pub struct AssetState {
     pub check_states: Vec<CheckState>,
     /// The latest finished step of the asset in any run: (run, outcome).
     pub last_attempt: Option<(RunId, StepOutcome)>,
+    /// Against its freshness policy, now (`None`: it has no policy).
+    pub freshness: Option<super::freshness::AssetFreshness>,
 }
 
 /// The state of every asset of a stored project, in project order.
@@ -148,6 +150,11 @@ pub fn asset_states(ws: &Workspace, stored: &StoredProject) -> Result<Vec<AssetS
         })
         .collect();
 
+    let mut freshness: BTreeMap<AssetKey, super::freshness::AssetFreshness> =
+        super::freshness::evaluate(ws, project, chrono::Utc::now())?
+            .into_iter()
+            .map(|f| (f.asset.clone(), f))
+            .collect();
     let graph = crate::model::AssetGraph::build(project);
     // Upstream first, so an asset's status can look at its upstream assets' statuses.
     let mut states: BTreeMap<AssetKey, AssetState> = BTreeMap::new();
@@ -192,6 +199,7 @@ pub fn asset_states(ws: &Workspace, stored: &StoredProject) -> Result<Vec<AssetS
                 checks: badge,
                 check_states,
                 last_attempt: attempt.map(|(run, _, outcome)| (run.clone(), outcome.clone())),
+                freshness: freshness.remove(key),
             },
         );
     }

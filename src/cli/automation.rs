@@ -164,10 +164,12 @@ fn release_all(ws: &mut Workspace, reports: &[PassReport], holder: &str) {
     }
 }
 
-/// 1 when a tick failed or a run it requested failed, else 0.
+/// 1 when a tick failed, a run it requested failed, or something else went wrong (freshness,
+/// an alert that could not be delivered), else 0.
 fn exit_code(ws: &Workspace, reports: &[PassReport]) -> u8 {
     let ticks = reports.iter().flat_map(|r| &r.ticks);
-    let bad = ticks.clone().any(|t| t.outcome == TickOutcome::Failed)
+    let bad = reports.iter().any(|r| !r.problems.is_empty())
+        || ticks.clone().any(|t| t.outcome == TickOutcome::Failed)
         || ticks
             .filter(|t| t.outcome == TickOutcome::Requested)
             .filter_map(|t| t.run_id.as_deref())

@@ -5,9 +5,8 @@ use std::path::Path;
 
 use super::target::resolve_target;
 use super::{EXIT_BAD_INPUT, EXIT_OK, OutputFormat, print_json};
-use crate::app::diff::{AssetDiff, DiffRequest, diff_asset};
+use crate::app::diff::{AssetDiff, DiffRequest, SchemaChange, diff_asset};
 use crate::app::{self, AppError};
-use crate::engine::diff::SchemaChange;
 use crate::model::{AssetKey, RunId};
 
 /// `medallion diff PROJECT ASSET [--runs A B] [--key COLS] [--partition P] [--format json]`

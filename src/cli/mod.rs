@@ -1,6 +1,7 @@
 //! The headless command line: the same engine as the studio, text or JSON output, and exit
 //! codes scripts can rely on — 0 success, 1 a run or check failed, 2 bad input or usage.
 
+mod alerts;
 mod automation;
 mod bench;
 mod diff;
@@ -139,11 +140,12 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
-    /// Write a run's quality report (profiles, checks, failing samples) as HTML or JSON
+    /// A run's quality report (steps, checks, failing samples, profiles): printed as text, or
+    /// written as HTML or JSON
     Report {
         run_id: RunId,
         /// A self-contained HTML file (opens offline)
-        #[arg(long, value_name = "FILE", required_unless_present = "json")]
+        #[arg(long, value_name = "FILE")]
         html: Option<PathBuf>,
         /// The same report as JSON
         #[arg(long, value_name = "FILE")]
@@ -214,6 +216,8 @@ pub enum Command {
     /// A project's schedules and sensors (next tick, on/off); --on/--off NAME switches one in
     /// this workspace
     Automation(automation::AutomationCommand),
+    #[command(flatten)]
+    Alerts(alerts::AlertsCommand),
     /// Benchmarks that print figures
     Bench {
         #[command(subcommand)]
@@ -441,6 +445,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Automation(command) => {
             automation::switch(&app::workspace_path(workspace)?, &command)
         }
+        Command::Alerts(command) => alerts::run(workspace, command),
     }
 }
 

@@ -331,6 +331,13 @@ fn print_run_summary(s: &app::run::RunSummary) {
     {
         println!("  {}", app::redact(error));
     }
+    for d in &s.alerts {
+        if d.delivered {
+            println!("  {}", d.describe());
+        } else {
+            eprintln!("warning: {}", d.describe());
+        }
+    }
 }
 
 fn run_json(s: &app::run::RunSummary) -> serde_json::Value {
@@ -364,6 +371,7 @@ fn run_json(s: &app::run::RunSummary) -> serde_json::Value {
         "run_id": s.run.id, "status": s.run.status, "error": s.run.error, "partition": s.run.partition,
         "allow_failed_upstream": s.run.allow_failed_upstream, "checks_only": s.run.checks_only,
         "steps": steps, "checks": checks, "materializations": materializations,
+        "alerts": s.alerts,
     })
 }
 
@@ -575,6 +583,17 @@ pub fn runs(
         OutputFormat::Text => {
             if runs.is_empty() {
                 println!("no runs yet; start one with `medallion materialize PROJECT`");
+            } else if let Some(first) = runs.first() {
+                println!(
+                    "{:<id$}  {:<9} {:>9} {:<14} {:<20} {:<24} CREATED",
+                    "RUN",
+                    "STATUS",
+                    "DURATION",
+                    "TARGET",
+                    "PROJECT",
+                    "SELECTION",
+                    id = first.id.len()
+                );
             }
             for r in runs {
                 println!(
@@ -657,13 +676,22 @@ pub fn status(workspace: &Path, target: &str, format: OutputFormat) -> anyhow::R
                 if let Some(reason) = s.status.reason() {
                     println!("{:<width$}  {reason}", "");
                 }
+                if let Some(f) = &s.freshness {
+                    println!(
+                        "{:<width$}  freshness {}: {}",
+                        "",
+                        f.state.as_str(),
+                        f.reason
+                    );
+                }
             }
         }
     }
     Ok(EXIT_OK)
 }
 
-/// `medallion report`: a run's report as a self-contained HTML file, JSON, or both.
+/// `medallion report`: a run's report as a self-contained HTML file, JSON, or both; as text
+/// on standard output when neither is asked for.
 pub fn report(
     workspace: &Path,
     run_id: &RunId,
@@ -672,6 +700,10 @@ pub fn report(
 ) -> anyhow::Result<u8> {
     let ws = app::open_workspace(workspace)?;
     let report = app::report::build(&ws, run_id)?;
+    if html.is_none() && json.is_none() {
+        print!("{}", app::redact(&app::report::to_text(&report)));
+        return Ok(EXIT_OK);
+    }
     if let Some(path) = html {
         std::fs::write(path, app::report::to_html(&report))
             .map_err(|e| anyhow::anyhow!("{}", crate::model::clip::write_failure(path, &e)))?;

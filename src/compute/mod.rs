@@ -12,6 +12,7 @@ pub mod eks;
 pub mod error;
 pub mod lambda_runtime;
 pub mod launch;
+pub mod notify;
 pub mod planner;
 pub mod protocol;
 pub mod runner;

@@ -18,6 +18,10 @@ pub struct ProjectFile {
     pub schedules: BTreeMap<String, Spanned<ScheduleFile>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub sensors: BTreeMap<String, Spanned<SensorFile>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub alert_targets: BTreeMap<String, Spanned<AlertTargetFile>>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub alert_rules: BTreeMap<String, Spanned<AlertRuleFile>>,
     #[serde(default)]
     pub assets: BTreeMap<String, Spanned<AssetFile>>,
 }
@@ -437,4 +441,48 @@ pub struct LayoutFile {
 pub struct PositionFile {
     pub x: f32,
     pub y: f32,
+}
+
+/// `[alert_targets.NAME]`: `kind` is `webhook` or `slack` (with `url`) or `email` (with the
+/// SMTP fields). URLs and passwords are secret references.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertTargetFile {
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<SecretFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub host: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub username: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub password: Option<SecretFile>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<Vec<String>>,
+}
+
+/// `[alert_rules.NAME]`: which events go to which targets, optionally only for a selection.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct AlertRuleFile {
+    pub events: Vec<String>,
+    pub targets: Vec<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub selection: Option<String>,
+    #[serde(default = "yes", skip_serializing_if = "is_true")]
+    pub enabled: bool,
+}
+
+#[expect(
+    clippy::trivially_copy_pass_by_ref,
+    reason = "serde's skip_serializing_if passes a reference"
+)]
+fn is_true(b: &bool) -> bool {
+    *b
 }

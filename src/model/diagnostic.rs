@@ -65,6 +65,7 @@ pub enum DiagnosticCode {
     InvalidSource,
     SecretValue,
     InvalidSelection,
+    InvalidAlert,
     MissingDefinition,
     ProjectFile,
 }
@@ -93,6 +94,7 @@ impl DiagnosticCode {
             DiagnosticCode::InvalidSource => "invalid_source",
             DiagnosticCode::SecretValue => "secret_value",
             DiagnosticCode::InvalidSelection => "invalid_selection",
+            DiagnosticCode::InvalidAlert => "invalid_alert",
             DiagnosticCode::MissingDefinition => "missing_definition",
             DiagnosticCode::ProjectFile => "project_file",
         }

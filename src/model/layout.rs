@@ -113,6 +113,99 @@ pub fn auto_layout(
     out
 }
 
+/// The moves that put `key` in the lane of `layer` (its layer is changing): right of the
+/// same-layer assets it reads, else at the lane's first column, or in a new lane beside its
+/// neighbours; at the mean height of its neighbours, below any card it would cover. Lanes to
+/// the right shift right when the card would reach into them. Other cards keep their places.
+pub fn place_in_lane(
+    project: &Project,
+    graph: &AssetGraph,
+    key: &AssetKey,
+    layer: Layer,
+) -> Vec<(AssetKey, CanvasPos)> {
+    let pos_of = |k: &AssetKey| project.layout.positions.get(k).copied();
+    let others: Vec<(&AssetKey, Layer, CanvasPos)> = project
+        .assets
+        .iter()
+        .filter(|a| a.key != *key)
+        .filter_map(|a| Some((&a.key, a.layer, pos_of(&a.key)?)))
+        .collect();
+    let xs = |pred: &dyn Fn(Layer) -> bool| {
+        others
+            .iter()
+            .filter(|(_, l, _)| pred(*l))
+            .map(|(_, _, p)| p.x)
+            .collect::<Vec<f32>>()
+    };
+    let upstream: Vec<&AssetKey> = graph
+        .edges()
+        .filter(|(_, to)| *to == key)
+        .map(|(from, _)| from)
+        .collect();
+    let neighbours: Vec<&AssetKey> = graph
+        .edges()
+        .filter_map(|(from, to)| {
+            (to == key)
+                .then_some(from)
+                .or_else(|| (from == key).then_some(to))
+        })
+        .collect();
+    let same_layer_upstream = others
+        .iter()
+        .filter(|(k, l, _)| *l == layer && upstream.contains(k))
+        .map(|(_, _, p)| p.x)
+        .reduce(f32::max);
+    let lane = xs(&|l| l == layer);
+    let left = xs(&|l| l < layer).into_iter().reduce(f32::max);
+    let right = xs(&|l| l > layer).into_iter().reduce(f32::min);
+    let x = match (same_layer_upstream, lane.iter().copied().reduce(f32::min)) {
+        (Some(up), _) => up + COLUMN_SPACING,
+        (None, Some(first)) => first,
+        (None, None) => match (left, right) {
+            (Some(l), _) => l + COLUMN_SPACING + LANE_GAP,
+            (None, Some(r)) => r - COLUMN_SPACING - LANE_GAP,
+            (None, None) => 0.0,
+        },
+    };
+    let ys: Vec<f32> = others
+        .iter()
+        .filter(|(k, _, _)| neighbours.contains(k))
+        .map(|(_, _, p)| p.y)
+        .collect();
+    let mut y = if ys.is_empty() {
+        pos_of(key).map_or(0.0, |p| p.y)
+    } else {
+        snap(ys.iter().sum::<f32>() / ys.len() as f32)
+    };
+    while others
+        .iter()
+        .any(|(_, _, p)| (p.x - x).abs() < NODE_WIDTH + 8.0 && (p.y - y).abs() < NODE_HEIGHT + 8.0)
+    {
+        y += ROW_SPACING;
+    }
+    let mut moves = vec![(key.clone(), CanvasPos { x, y })];
+    if let Some(r) = right {
+        let shift = x + COLUMN_SPACING + LANE_GAP - r;
+        if shift > 0.0 {
+            moves.extend(
+                others
+                    .iter()
+                    .filter(|(_, l, _)| *l > layer)
+                    .map(|(k, _, p)| {
+                        (
+                            (*k).clone(),
+                            CanvasPos {
+                                x: p.x + shift,
+                                y: p.y,
+                            },
+                        )
+                    }),
+            );
+        }
+    }
+    moves
+}
+
 /// The column bucket of cards at `x`.
 fn column_bucket(x: f32) -> i64 {
     (x / COLUMN_SPACING).floor() as i64

@@ -2,6 +2,7 @@
 //! syntax and validation. No I/O, no async, no GUI, no engine types; everything else in
 //! Medallion builds on these values.
 
+pub mod alert;
 pub mod asset;
 pub mod automation;
 pub mod check;
@@ -11,6 +12,7 @@ pub mod datatype;
 pub mod diagnostic;
 pub mod diff;
 pub mod edit;
+pub mod freshness;
 pub mod graph;
 pub mod layout;
 pub mod partition;
@@ -24,6 +26,9 @@ pub mod synthetic;
 pub mod time;
 pub mod validate;
 
+pub use alert::{
+    AlertEventKind, AlertRule, AlertSettings, AlertTarget, AlertTargetKind, EmailTarget, SmtpTls,
+};
 pub use asset::{
     AssetDefinition, AssetKey, AssetSpec, CsvOptions, FileFormat, FreshnessPolicy, Layer,
     LetterCase, MissingFields, PiiKind, SourceSpec, TransformSpec, TransformStep,
@@ -38,6 +43,7 @@ pub use datatype::DataType;
 pub use diagnostic::{Diagnostic, DiagnosticCode, DiagnosticSeverity, SourceLocation, has_errors};
 pub use diff::ProjectChanges;
 pub use edit::{Document, Edit, EditError};
+pub use freshness::{FreshnessState, FreshnessVerdict};
 pub use graph::AssetGraph;
 pub use partition::PartitionsDefinition;
 pub use pricing::{PriceOverride, PriceProblem, PriceRow, PriceTable};

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
+use super::alert::AlertSettings;
 use super::asset::{AssetKey, AssetSpec};
 pub use super::automation::{ScheduleDefinition, SensorDefinition};
 use super::resource::Resource;
@@ -20,6 +21,8 @@ pub struct Project {
     pub schedules: Vec<ScheduleDefinition>,
     #[serde(default)]
     pub sensors: Vec<SensorDefinition>,
+    /// Alert targets and rules (`[alert_targets.*]`, `[alert_rules.*]`).
+    pub alerts: AlertSettings,
     pub layout: CanvasLayout,
 }
 
@@ -50,6 +53,7 @@ impl Project {
         self.resources.sort_by(|a, b| a.name.cmp(&b.name));
         self.schedules.sort_by(|a, b| a.name.cmp(&b.name));
         self.sensors.sort_by(|a, b| a.name.cmp(&b.name));
+        self.alerts.sort();
     }
 }
 

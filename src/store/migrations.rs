@@ -244,7 +244,58 @@ pub const MIGRATIONS: &[&str] = &[
     ALTER TABLE runs ADD COLUMN checks_only INTEGER NOT NULL DEFAULT 0;
     CREATE INDEX run_events_by_kind ON run_events (kind, asset_key);
     ",
-    // 9: automation — every tick of a schedule or sensor with its outcome and reason, schedule
+    // 9: alerts — the project's alert targets and rules (JSON), every alert raised and every
+    // delivery attempt, the freshness episodes already alerted (one alert per episode), and a
+    // queue of finished runs filled by a trigger, so every run that ends — by any path — is
+    // considered for alerts exactly once, even after a crash.
+    r"
+    ALTER TABLE projects ADD COLUMN alerts TEXT NOT NULL DEFAULT '{}';
+    CREATE TABLE alert_events (
+        id         INTEGER PRIMARY KEY,
+        project    TEXT NOT NULL,
+        kind       TEXT NOT NULL,
+        subject    TEXT NOT NULL,
+        summary    TEXT NOT NULL,
+        payload    TEXT NOT NULL,
+        raised_at  TEXT NOT NULL
+    );
+    CREATE INDEX alert_events_by_project ON alert_events (project, raised_at);
+    CREATE TABLE alert_deliveries (
+        id           INTEGER PRIMARY KEY,
+        event_id     INTEGER NOT NULL REFERENCES alert_events(id) ON DELETE CASCADE,
+        rule         TEXT NOT NULL,
+        target       TEXT NOT NULL,
+        target_kind  TEXT NOT NULL,
+        attempt      INTEGER NOT NULL,
+        attempted_at TEXT NOT NULL,
+        ok           INTEGER NOT NULL,
+        final        INTEGER NOT NULL,
+        answer       TEXT NOT NULL
+    );
+    CREATE INDEX alert_deliveries_by_event ON alert_deliveries (event_id);
+    CREATE TABLE freshness_alerts (
+        project         TEXT NOT NULL,
+        asset_key       TEXT NOT NULL,
+        materialized_at TEXT NOT NULL,
+        overdue_since   TEXT NOT NULL,
+        alerted_at      TEXT NOT NULL,
+        PRIMARY KEY (project, asset_key, materialized_at)
+    );
+    CREATE TABLE alert_run_outbox (
+        run_id     TEXT PRIMARY KEY,
+        queued_at  TEXT NOT NULL,
+        claimed_at TEXT,
+        done_at    TEXT
+    );
+    CREATE TRIGGER runs_finished_to_alert_outbox AFTER UPDATE OF status ON runs
+    WHEN NEW.status IN ('success', 'failure', 'canceled')
+     AND OLD.status NOT IN ('success', 'failure', 'canceled')
+    BEGIN
+        INSERT OR IGNORE INTO alert_run_outbox (run_id, queued_at)
+        VALUES (NEW.id, strftime('%Y-%m-%dT%H:%M:%fZ', 'now'));
+    END;
+    ",
+    // 10: automation — every tick of a schedule or sensor with its outcome and reason, schedule
     // and sensor cursors, run keys (unique: a request is made once), the lease that says which
     // process evaluates a project's automation, and on/off switches. Keyed by project name, so
     // a re-import keeps cursors and run keys. (Sensor definitions live beside the schedules in

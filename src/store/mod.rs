@@ -5,6 +5,7 @@
 //! transaction. A workspace that is newer than this build, locked, corrupt or not Medallion's
 //! gives a clear error and is never written to.
 
+mod alerts;
 mod automation;
 mod costs;
 mod migrations;
@@ -24,6 +25,7 @@ use crate::model::{
     SensorDefinition,
 };
 
+pub use alerts::{AttemptRecord, NewAlertEvent, NewAttempt};
 pub use automation::{
     Lease, LeaseRefused, NewTick, PendingRequest, RequestOutcome, UpstreamMaterialization,
 };
@@ -651,6 +653,7 @@ fn write_project(
     write_assets(tx, path, project_id, project)?;
     write_resources(tx, path, project_id, project)?;
     write_layout(tx, path, project_id, project)?;
+    alerts::write_alert_settings(tx, path, project_id, project)?;
     Ok(revision)
 }
 
@@ -843,6 +846,7 @@ fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProj
     read_checks(conn, path, id, &mut project)?;
     read_resources(conn, path, id, &mut project)?;
     read_layout(conn, path, id, &mut project)?;
+    alerts::read_alert_settings(conn, path, id, &mut project)?;
     Ok(StoredProject {
         project,
         source_dir: source_dir.map(PathBuf::from),

@@ -28,10 +28,7 @@ impl Studio {
                     self.inspector.focus_requested = true;
                 }
                 CanvasAction::OpenPalette(pos) => self.windows.add_palette = Some(pos),
-                CanvasAction::DeleteSelection => self.run_command(ctx, UICommand::Delete),
-                CanvasAction::DuplicateSelection => self.run_command(ctx, UICommand::Duplicate),
-                CanvasAction::Rename => self.run_command(ctx, UICommand::Rename),
-                CanvasAction::RunChecks => self.run_command(ctx, UICommand::RunChecks),
+                CanvasAction::Command(command) => self.run_command(ctx, command),
             }
         }
     }
@@ -81,6 +78,35 @@ impl Studio {
             }
             UICommand::Preview => self.preview_selected(),
             UICommand::Materialize => self.open_launch(),
+            UICommand::MaterializeSelected => {
+                self.materialize_selected(workbench_state::LaunchScope::Selected);
+            }
+            UICommand::MaterializeWithUpstream => {
+                self.materialize_selected(workbench_state::LaunchScope::WithUpstream);
+            }
+            UICommand::MaterializeWithDownstream => {
+                self.materialize_selected(workbench_state::LaunchScope::WithDownstream);
+            }
+            UICommand::Inspect => {
+                self.prefs.show_inspector = true;
+                self.inspector.focus_requested = true;
+            }
+            UICommand::ShowInCatalog => {
+                let catalog = self.windows.catalog.get_or_insert_default();
+                catalog.reveal = self.canvas.selection.iter().next().cloned();
+            }
+            UICommand::ToggleCatalog => {
+                if self.windows.catalog.take().is_none() {
+                    self.windows.catalog = Some(panels::catalog::CatalogState::default());
+                }
+            }
+            UICommand::CopyKey => match self.canvas.single_selection() {
+                Some(key) => {
+                    ctx.copy_text(key.to_string());
+                    self.show_info(&format!("Copied {key}"));
+                }
+                None => self.show_info("Select one asset to copy its key"),
+            },
             UICommand::MaterializeAll => {
                 self.materialize_all();
             }
@@ -210,7 +236,8 @@ impl Studio {
             spec: Box::new(spec),
             pos: Some(pos),
         }) {
-            self.canvas.select([key]);
+            self.canvas.select([key.clone()]);
+            self.canvas.keep_in_view = Some(key);
         }
     }
 

@@ -30,6 +30,9 @@ pub enum UICommand {
     ToggleDiagnostics,
     Preview,
     Materialize,
+    MaterializeSelected,
+    MaterializeWithUpstream,
+    MaterializeWithDownstream,
     MaterializeAll,
     RunChecks,
     CancelRun,
@@ -39,11 +42,15 @@ pub enum UICommand {
     Connections,
     Prices,
     Costs,
+    Inspect,
+    CopyKey,
+    ShowInCatalog,
+    ToggleCatalog,
     Automation,
 }
 
 impl UICommand {
-    pub const ALL: [UICommand; 34] = [
+    pub const ALL: [UICommand; 41] = [
         UICommand::Undo,
         UICommand::Redo,
         UICommand::Save,
@@ -68,6 +75,9 @@ impl UICommand {
         UICommand::ToggleDiagnostics,
         UICommand::Preview,
         UICommand::Materialize,
+        UICommand::MaterializeSelected,
+        UICommand::MaterializeWithUpstream,
+        UICommand::MaterializeWithDownstream,
         UICommand::MaterializeAll,
         UICommand::RunChecks,
         UICommand::CancelRun,
@@ -77,6 +87,10 @@ impl UICommand {
         UICommand::Connections,
         UICommand::Prices,
         UICommand::Costs,
+        UICommand::Inspect,
+        UICommand::CopyKey,
+        UICommand::ShowInCatalog,
+        UICommand::ToggleCatalog,
         UICommand::Automation,
     ];
 
@@ -107,6 +121,9 @@ impl UICommand {
             UICommand::ToggleDiagnostics => "Show or hide diagnostics",
             UICommand::Preview => "Preview",
             UICommand::Materialize => "Materialize…",
+            UICommand::MaterializeSelected => "Materialize selected",
+            UICommand::MaterializeWithUpstream => "Materialize selected with upstream",
+            UICommand::MaterializeWithDownstream => "Materialize selected with downstream",
             UICommand::MaterializeAll => "Materialize all",
             UICommand::RunChecks => "Run checks",
             UICommand::CancelRun => "Cancel run",
@@ -116,7 +133,48 @@ impl UICommand {
             UICommand::Connections => "Connections…",
             UICommand::Prices => "Prices…",
             UICommand::Costs => "Costs…",
+            UICommand::Inspect => "Inspect",
+            UICommand::CopyKey => "Copy key",
+            UICommand::ShowInCatalog => "Show in catalog",
+            UICommand::ToggleCatalog => "Catalog",
             UICommand::Automation => "Automation…",
+        }
+    }
+
+    /// The label in a card's context menu, where the selection is the card.
+    pub fn menu_label(self) -> &'static str {
+        match self {
+            UICommand::MaterializeSelected => "Materialize this",
+            UICommand::MaterializeWithUpstream => "Materialize with upstream",
+            UICommand::MaterializeWithDownstream => "Materialize with downstream",
+            UICommand::Delete => "Delete",
+            UICommand::Rename => "Rename…",
+            other => other.label(),
+        }
+    }
+
+    /// What a command does, where its label does not say it all.
+    pub fn tooltip(self) -> Option<&'static str> {
+        match self {
+            UICommand::Preview => Some("The first rows, computed from stored upstream data"),
+            UICommand::MaterializeSelected => Some(
+                "Run the selected assets now, reading their upstream from stored materializations",
+            ),
+            UICommand::MaterializeWithUpstream => {
+                Some("Run the selected assets and everything they read")
+            }
+            UICommand::MaterializeWithDownstream => {
+                Some("Run the selected assets and everything that reads them")
+            }
+            UICommand::RunChecks => {
+                Some("Evaluate the checks on the stored data, without materializing")
+            }
+            UICommand::CopyKey => Some("Put the asset's key on the clipboard"),
+            UICommand::ShowInCatalog => Some("The asset's row in the catalog list"),
+            UICommand::ToggleCatalog => {
+                Some("Every asset as a list: search, filter and sort; a row selects its card")
+            }
+            _ => None,
         }
     }
 
@@ -144,10 +202,17 @@ impl UICommand {
             UICommand::OpenProject => (cmd, Key::O),
             UICommand::Preview => (cmd, Key::P),
             UICommand::Materialize => (cmd, Key::M),
+            UICommand::MaterializeSelected => (none, Key::M),
+            UICommand::MaterializeWithUpstream => (Modifiers::SHIFT, Key::M),
+            UICommand::MaterializeWithDownstream => (Modifiers::ALT, Key::M),
+            UICommand::RunChecks => (Modifiers::SHIFT, Key::C),
+            UICommand::CopyKey => (cmd_shift, Key::C),
             UICommand::RunHistory => (cmd, Key::H),
             UICommand::ToggleWorkbench => (cmd, Key::J),
+            UICommand::ToggleCatalog => (cmd_shift, Key::K),
             UICommand::MaterializeAll
-            | UICommand::RunChecks
+            | UICommand::Inspect
+            | UICommand::ShowInCatalog
             | UICommand::CancelRun
             | UICommand::ExportReport
             | UICommand::ImportProject
@@ -163,6 +228,14 @@ impl UICommand {
         Some(KeyboardShortcut::new(modifiers, key))
     }
 
+    /// A second shortcut some users expect (Ctrl+Y for redo, as on Windows and in KNIME).
+    pub fn alternative_shortcut(self) -> Option<KeyboardShortcut> {
+        match self {
+            UICommand::Redo => Some(KeyboardShortcut::new(Modifiers::COMMAND, Key::Y)),
+            _ => None,
+        }
+    }
+
     /// Whether the shortcut also fires while a text field has the keyboard (otherwise `A`,
     /// `Delete` or `Ctrl+Z` would be stolen from the text being typed).
     fn fires_while_typing(self) -> bool {
@@ -173,9 +246,12 @@ impl UICommand {
     }
 
     pub fn shortcut_text(self, ctx: &egui::Context) -> String {
-        self.shortcut()
+        [self.shortcut(), self.alternative_shortcut()]
+            .into_iter()
+            .flatten()
             .map(|s| ctx.format_shortcut(&s))
-            .unwrap_or_default()
+            .collect::<Vec<_>>()
+            .join(" or ")
     }
 
     /// Commands whose shortcuts were pressed this frame (the keys are consumed). Longer
@@ -188,15 +264,19 @@ impl UICommand {
             .collect();
         commands.sort_by_key(|c| {
             std::cmp::Reverse(c.shortcut().map_or(0, |s| {
-                u8::from(s.modifiers.shift) + u8::from(s.modifiers.command || s.modifiers.ctrl)
+                u8::from(s.modifiers.shift)
+                    + u8::from(s.modifiers.alt)
+                    + u8::from(s.modifiers.command || s.modifiers.ctrl)
             }))
         });
         let mut out = Vec::new();
         ctx.input_mut(|i| {
             for c in commands {
-                if let Some(s) = c.shortcut()
-                    && i.consume_shortcut(&s)
-                {
+                let pressed = [c.shortcut(), c.alternative_shortcut()]
+                    .into_iter()
+                    .flatten()
+                    .any(|s| i.consume_shortcut(&s));
+                if pressed && !out.contains(&c) {
                     out.push(c);
                 }
             }

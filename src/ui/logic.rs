@@ -23,6 +23,7 @@ const DIALOG_NEVER_SHOWN: Duration = Duration::from_millis(300);
 impl Studio {
     /// Per-frame work that draws nothing: worker events, validation and the autosave debounce.
     pub fn logic(&mut self, ctx: &egui::Context) {
+        super::theme::install_fonts(ctx);
         self.drain_backend(ctx);
         self.refresh_launch_plan();
         self.refresh_launch_compute_plan();

@@ -85,7 +85,7 @@ pub fn run(workspace_path: &Path) -> anyhow::Result<()> {
                 stored.map(|s| s.project),
                 workspace_path.display().to_string(),
             );
-            studio.prefs = prefs;
+            studio.restore_preferences(prefs);
             studio.backend = backend;
             studio.track_open_project(None, known);
             studio.request(WorkspaceRequest::ListProjects);
@@ -107,6 +107,19 @@ pub struct Preferences {
     pub show_diagnostics: bool,
     /// Most recently opened first.
     pub recent_projects: Vec<String>,
+    /// The workbench's height (its split with the canvas) and whether it is shown.
+    pub workbench_height: f32,
+    pub show_workbench: bool,
+    /// The canvas's zoom and pan of each recent project, restored when it opens.
+    pub views: std::collections::BTreeMap<String, CanvasView>,
+}
+
+/// Where the canvas looked: zoom and the screen offset of its origin.
+#[derive(Debug, Clone, Copy, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct CanvasView {
+    pub zoom: f32,
+    pub pan_x: f32,
+    pub pan_y: f32,
 }
 
 impl Default for Preferences {
@@ -118,6 +131,9 @@ impl Default for Preferences {
             show_inspector: true,
             show_diagnostics: true,
             recent_projects: Vec::new(),
+            workbench_height: 300.0,
+            show_workbench: true,
+            views: std::collections::BTreeMap::new(),
         }
     }
 }
@@ -127,6 +143,9 @@ impl Preferences {
         self.recent_projects.retain(|p| p != project);
         self.recent_projects.insert(0, project.to_owned());
         self.recent_projects.truncate(8);
+        // Views are kept for the recent projects only.
+        let recent = &self.recent_projects;
+        self.views.retain(|p, _| recent.contains(p));
     }
 }
 
@@ -232,6 +251,49 @@ impl Studio {
 
     pub fn project(&self) -> &Project {
         self.doc.project()
+    }
+
+    /// Takes the preferences read at start: theme, panels, the workbench split and the canvas
+    /// view of the open project (which then is not fitted to the window).
+    pub fn restore_preferences(&mut self, prefs: Preferences) {
+        self.prefs = prefs;
+        if self.workspace.has_project {
+            self.prefs.remember(&self.doc.project().name);
+        }
+        self.workbench.height = self.prefs.workbench_height;
+        self.workbench.open = self.prefs.show_workbench;
+        self.restore_view();
+    }
+
+    /// The preferences to keep: with the workbench split and the open project's view.
+    pub fn preferences(&mut self) -> Preferences {
+        self.remember_view();
+        self.prefs.clone()
+    }
+
+    fn remember_view(&mut self) {
+        self.prefs.workbench_height = self.workbench.height;
+        self.prefs.show_workbench = self.workbench.open;
+        if self.workspace.has_project {
+            let view = CanvasView {
+                zoom: self.canvas.zoom,
+                pan_x: self.canvas.pan.x,
+                pan_y: self.canvas.pan.y,
+            };
+            let name = self.doc.project().name.clone();
+            self.prefs.views.insert(name, view);
+        }
+    }
+
+    fn restore_view(&mut self) {
+        if !self.workspace.has_project {
+            return;
+        }
+        if let Some(v) = self.prefs.views.get(&self.doc.project().name) {
+            self.canvas.zoom = v.zoom.clamp(canvas::MIN_ZOOM, canvas::MAX_ZOOM);
+            self.canvas.pan = egui::vec2(v.pan_x, v.pan_y);
+            self.canvas.fit_requested = false;
+        }
     }
 
     /// Tells the worker which project is open (`project`, or the document's), so it watches
@@ -364,6 +426,7 @@ impl Studio {
 
     fn open_inner(&mut self, mut project: Project, base: Option<app::SaveBase>) {
         self.save_now();
+        self.remember_view();
         self.saving.base = base;
         // A conflict of the project left behind keeps its refused edits (still offered as a
         // copy); one about the open document's edits ends with it.
@@ -383,6 +446,7 @@ impl Studio {
         self.canvas = CanvasState::new();
         self.inspector = panels::inspector::InspectorState::default();
         self.workspace.has_project = true;
+        self.restore_view();
         self.windows.picker_open = false;
         if !self.run.as_ref().is_some_and(runs::RunView::is_live) {
             self.run = None;
@@ -537,7 +601,7 @@ impl eframe::App for Studio {
     }
 
     fn save(&mut self, storage: &mut dyn eframe::Storage) {
-        eframe::set_value(storage, PREFERENCES_KEY, &self.prefs);
+        eframe::set_value(storage, PREFERENCES_KEY, &self.preferences());
     }
 
     fn on_exit(&mut self, _gl: Option<&eframe::glow::Context>) {
@@ -570,6 +634,9 @@ pub fn studio_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     }
     if studio.workbench.open && studio.workspace.has_project {
         panels::workbench::workbench_ui(ui, studio);
+    }
+    if studio.workspace.has_project {
+        panels::catalog::catalog_ui(ui, studio);
     }
     egui::CentralPanel::default()
         .frame(egui::Frame::NONE)

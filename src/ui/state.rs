@@ -62,6 +62,8 @@ pub struct Windows {
     pub costs: Option<panels::costs::CostsState>,
     /// The project picker.
     pub picker_open: bool,
+    /// The asset catalog beside the canvas, with its search, filters and sort.
+    pub catalog: Option<panels::catalog::CatalogState>,
 }
 
 /// What the frame's drawing asked for, applied at the end of the frame in one place.

@@ -25,10 +25,11 @@ impl Studio {
         let request = match request {
             Ok(request) => request,
             Err(e) => {
-                // The dialog already says what is wrong with the choices (the AWS steps too).
+                // Nothing to estimate: the dialog says what is wrong with the choices, in
+                // place of the estimate and of the AWS steps.
                 if let Some(launch) = &mut self.workbench.launch {
                     launch.compute_for = Some(key);
-                    launch.compute = None;
+                    launch.compute = Some(Err(e.clone()));
                     launch.aws_plan = Some(Err(e));
                 }
                 return;

@@ -63,6 +63,36 @@ impl Studio {
         self.workbench.launch = Some(launch);
     }
 
+    /// Materializes the selection at once (the card's menu, `M`): alone, with its upstream or
+    /// with its downstream, reading what it does not run from stored materializations. A
+    /// selection holding a partitioned asset opens the launch dialog instead, to pick the
+    /// partitions.
+    pub fn materialize_selected(&mut self, scope: super::workbench_state::LaunchScope) -> bool {
+        if self.canvas.selection.is_empty() {
+            self.show_info("Select assets to materialize them");
+            return false;
+        }
+        let launch = LaunchState {
+            scope,
+            ..LaunchState::default()
+        };
+        let request = launch.request(self.project(), &self.canvas.selection);
+        let partitioned = launch
+            .partitions_of(self.project(), &self.canvas.selection)
+            .is_some();
+        match request {
+            Ok(_) if partitioned => {
+                self.workbench.launch = Some(launch);
+                false
+            }
+            Ok(request) => self.start_run(request),
+            Err(e) => {
+                self.show_error(&e);
+                false
+            }
+        }
+    }
+
     /// Starts materializing; false (with a notice) when it cannot start.
     pub fn start_run(&mut self, request: MaterializeRequest) -> bool {
         if self.run.as_ref().is_some_and(RunView::is_live) {
@@ -423,6 +453,7 @@ impl Studio {
         }
         self.states.stale.clear();
         self.states.badges.checks.clear();
+        self.states.badges.freshness.clear();
         self.states.assets.clear();
         match result {
             Ok(states) => {
@@ -435,6 +466,12 @@ impl Studio {
                             .badges
                             .checks
                             .insert(state.asset.clone(), state.checks.clone());
+                    }
+                    if let Some(f) = &state.freshness {
+                        self.states
+                            .badges
+                            .freshness
+                            .insert(state.asset.clone(), (f.state, f.reason.clone()));
                     }
                     self.states.assets.insert(state.asset.clone(), state);
                 }

@@ -113,3 +113,19 @@ pub fn level_color(level: crate::model::LogLevel, visuals: &egui::Visuals) -> Co
         crate::model::LogLevel::Error => error_color(),
     }
 }
+
+/// Adds the bundled monospace font (Hack) as the last fallback of the proportional family, once
+/// per context: egui's proportional fonts lack arrows and shapes such as "→" (drawn as "□"),
+/// which messages from the model use.
+pub fn install_fonts(ctx: &egui::Context) {
+    let id = egui::Id::new("medallion_fonts_installed");
+    if ctx.data(|d| d.get_temp::<bool>(id)).unwrap_or(false) {
+        return;
+    }
+    let mut fonts = egui::FontDefinitions::default();
+    if let Some(list) = fonts.families.get_mut(&egui::FontFamily::Proportional) {
+        list.push("Hack".to_owned());
+    }
+    ctx.set_fonts(fonts);
+    ctx.data_mut(|d| d.insert_temp(id, true));
+}

@@ -57,6 +57,7 @@ pub enum LaunchScope {
     #[default]
     Selected,
     WithUpstream,
+    WithDownstream,
     All,
 }
 
@@ -65,6 +66,7 @@ impl LaunchScope {
         match self {
             LaunchScope::Selected => "Selected",
             LaunchScope::WithUpstream => "Selected with upstream",
+            LaunchScope::WithDownstream => "Selected with downstream",
             LaunchScope::All => "All assets",
         }
     }
@@ -112,14 +114,14 @@ impl LaunchState {
         if selected.is_empty() {
             return Err("Select assets on the canvas, or choose all assets".to_owned());
         }
-        let prefix = if self.scope == LaunchScope::WithUpstream {
-            "+"
-        } else {
-            ""
+        let (prefix, suffix) = match self.scope {
+            LaunchScope::WithUpstream => ("+", ""),
+            LaunchScope::WithDownstream => ("", "+"),
+            LaunchScope::Selected | LaunchScope::All => ("", ""),
         };
         Ok(selected
             .iter()
-            .map(|k| format!("{prefix}{k}"))
+            .map(|k| format!("{prefix}{k}{suffix}"))
             .collect::<Vec<_>>()
             .join(","))
     }

@@ -63,6 +63,7 @@ pub(crate) struct Ctx<'a> {
     pub stored: &'a StoredProject,
     pub opts: &'a PassOptions,
     pub ticks: Vec<Tick>,
+    pub problems: Vec<String>,
 }
 
 impl Ctx<'_> {
@@ -125,6 +126,7 @@ pub fn evaluate_project(
         stored: &stored,
         opts,
         ticks: Vec::new(),
+        problems: Vec::new(),
     };
     request::resume_pending(&mut ctx)?;
     let switches = ctx.ws.automation_switches(project)?;
@@ -138,7 +140,15 @@ pub fn evaluate_project(
             sensor::evaluate(&mut ctx, s)?;
         }
     }
+    // Freshness once per project and pass: overdue assets raise one alert per episode.
+    match crate::app::freshness::evaluate_and_alert(ctx.ws, &stored.project, opts.now) {
+        Ok(pass) => note_failed_deliveries(&mut ctx.problems, &pass.deliveries),
+        Err(e) => ctx
+            .problems
+            .push(format!("freshness could not be evaluated: {e}")),
+    }
     report.ticks = ctx.ticks;
+    report.problems = ctx.problems;
     Ok(report)
 }
 
@@ -236,8 +246,26 @@ pub fn release(ws: &mut Workspace, project: &str, holder: &str) -> Result<(), Ap
     Ok(())
 }
 
-/// Tells the people who asked about sensor errors. Until alert rules exist in this build, the
-/// error is logged (the failed tick holds the sentence either way).
-pub(crate) fn alert_sensor_error(ctx: &Ctx<'_>, sensor: &str, message: &str) {
-    tracing::warn!(project = %ctx.project(), sensor, "sensor failed: {message}");
+/// Raises `sensor_error` for the project's alert rules (the failed tick holds the sentence
+/// either way); a delivery that finally fails is said in the pass's problems.
+pub(crate) fn alert_sensor_error(ctx: &mut Ctx<'_>, sensor: &str, message: &str) {
+    let event = crate::app::alerts::AlertEvent::SensorError {
+        sensor: sensor.to_owned(),
+        message: message.to_owned(),
+    };
+    match crate::app::alerts::raise(ctx.ws, &ctx.stored.project, event, ctx.opts.now) {
+        Ok(deliveries) => note_failed_deliveries(&mut ctx.problems, &deliveries),
+        Err(e) => ctx.problems.push(format!(
+            "the sensor_error alert for {sensor} could not be raised: {e}"
+        )),
+    }
+}
+
+fn note_failed_deliveries(problems: &mut Vec<String>, deliveries: &[crate::app::alerts::Delivery]) {
+    for d in deliveries.iter().filter(|d| !d.delivered) {
+        problems.push(format!(
+            "the {} alert to {} failed after {} attempt(s): {}",
+            d.event, d.target, d.attempts, d.answer
+        ));
+    }
 }

@@ -345,6 +345,7 @@ impl<'w> Driver<'w> {
         )?;
         self.ws
             .finish_remote_run(&self.run_id, status, error.as_deref())?;
+        crate::app::alerts::alert_run_or_log(self.ws, &self.run_id);
         Ok(true)
     }
 
@@ -391,6 +392,7 @@ impl<'w> Driver<'w> {
         )?;
         self.ws
             .finish_remote_run(&self.run_id, RunStatus::Canceled, error.as_deref())?;
+        crate::app::alerts::alert_run_or_log(self.ws, &self.run_id);
         Ok(true)
     }
 

@@ -170,7 +170,7 @@ const CANCEL_POLL: Duration = Duration::from_millis(100);
 /// Runs a future to completion on a fresh single-threaded runtime in a named scoped thread,
 /// so callers may be plain threads or tasks inside another runtime (the studio's) alike. When
 /// `cancel` is set the future is dropped (closing its connections) and an error returned.
-fn run_async<T: Send>(
+pub(crate) fn run_async<T: Send>(
     future: impl Future<Output = Result<T, ComputeError>> + Send,
     cancel: Option<&AtomicBool>,
 ) -> Result<T, ComputeError> {

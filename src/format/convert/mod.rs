@@ -9,6 +9,7 @@ use std::ops::Range;
 
 use toml::Spanned;
 
+mod alert;
 mod asset;
 mod automation;
 mod check;
@@ -90,6 +91,13 @@ pub fn project_from_file(
         &mut project,
         file.schedules,
         file.sensors,
+        &mut spans,
+        &mut problems,
+    );
+    alert::alerts_from_file(
+        file.alert_targets,
+        file.alert_rules,
+        &mut project,
         &mut spans,
         &mut problems,
     );
@@ -199,6 +207,7 @@ pub fn project_to_file(project: &Project) -> (ProjectFile, BTreeMap<String, Stri
     for a in &project.assets {
         assets.insert(a.key.to_string(), no_span(asset_to_file(a, &mut sql_files)));
     }
+    let (alert_targets, alert_rules) = alert::alerts_to_file(project);
     let file = ProjectFile {
         project: ProjectHeader {
             name: no_span(project.name.clone()),
@@ -220,6 +229,8 @@ pub fn project_to_file(project: &Project) -> (ProjectFile, BTreeMap<String, Stri
             .iter()
             .map(|s| (s.name.clone(), no_span(automation::sensor_to_file(s))))
             .collect(),
+        alert_targets,
+        alert_rules,
         assets,
     };
     (file, sql_files)

@@ -9,6 +9,7 @@
 
 use std::collections::HashMap;
 
+use super::alert::AlertSettings;
 use super::asset::{AssetKey, AssetSpec};
 use super::graph::{AssetGraph, SqlAnalyses};
 use super::project::{CanvasPos, Project};
@@ -54,6 +55,8 @@ pub enum Edit {
     UpdateAsset { spec: Box<AssetSpec> },
     /// Replace the project's resources (the connections panel); kept sorted by name.
     SetResources { resources: Vec<Resource> },
+    /// Replace the project's alert targets and rules (the alerts window); kept sorted by name.
+    SetAlerts { alerts: AlertSettings },
     /// Several edits applied and undone as one; if one is refused none is applied.
     Batch { label: String, edits: Vec<Edit> },
 }
@@ -82,6 +85,7 @@ impl Edit {
             },
             Edit::UpdateAsset { spec } => format!("edit {}", spec.key),
             Edit::SetResources { .. } => "edit resources".to_owned(),
+            Edit::SetAlerts { .. } => "edit alerts".to_owned(),
             Edit::Batch { label, .. } => label.clone(),
         }
     }
@@ -127,6 +131,10 @@ pub enum EditError {
     UnnamedResource,
     #[error("two resources are named `{name}`")]
     DuplicateResource { name: String },
+    #[error("an alert target or rule needs a name")]
+    UnnamedAlert,
+    #[error("two alert targets or two alert rules are named `{name}`")]
+    DuplicateAlert { name: String },
     #[error("nothing to do")]
     Empty,
 }

@@ -1,6 +1,7 @@
 //! The primitive operations every edit is planned as, each returning its exact inverse when
 //! applied — which is what makes undo and redo exact.
 
+use crate::model::alert::AlertSettings;
 use crate::model::asset::{AssetKey, AssetSpec};
 use crate::model::project::{CanvasPos, Project, ScheduleDefinition};
 use crate::model::resource::Resource;
@@ -28,6 +29,9 @@ pub(super) enum Op {
     },
     SetResources {
         resources: Vec<Resource>,
+    },
+    SetAlerts {
+        alerts: AlertSettings,
     },
 }
 
@@ -75,6 +79,9 @@ impl Op {
             },
             Op::SetResources { resources } => Op::SetResources {
                 resources: std::mem::replace(&mut project.resources, resources),
+            },
+            Op::SetAlerts { alerts } => Op::SetAlerts {
+                alerts: std::mem::replace(&mut project.alerts, alerts),
             },
         }
     }

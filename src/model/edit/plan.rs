@@ -89,6 +89,25 @@ impl Document {
                 }
                 Ok(vec![Op::SetResources { resources }])
             }
+            Edit::SetAlerts { mut alerts } => {
+                alerts.sort();
+                let names =
+                    |v: Vec<&str>| v.windows(2).find(|w| w[0] == w[1]).map(|w| w[0].to_owned());
+                let duplicate = names(alerts.targets.iter().map(|t| t.name.as_str()).collect())
+                    .or_else(|| names(alerts.rules.iter().map(|r| r.name.as_str()).collect()));
+                if let Some(name) = duplicate {
+                    return Err(EditError::DuplicateAlert { name });
+                }
+                if alerts.targets.iter().any(|t| t.name.trim().is_empty())
+                    || alerts.rules.iter().any(|r| r.name.trim().is_empty())
+                {
+                    return Err(EditError::UnnamedAlert);
+                }
+                if alerts == project.alerts {
+                    return Ok(Vec::new());
+                }
+                Ok(vec![Op::SetAlerts { alerts }])
+            }
             Edit::Batch { .. } => Err(EditError::Empty),
         }
     }

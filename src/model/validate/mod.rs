@@ -1,5 +1,6 @@
 //! Project validation that collects every problem instead of stopping at the first.
 
+mod alerts;
 mod automation;
 mod resources;
 
@@ -48,6 +49,7 @@ pub fn validate(project: &Project) -> Vec<Diagnostic> {
     let analyses = analyze_sql(project);
     let graph = AssetGraph::build_with(project, &analyses);
     automation::validate_automation(project, &graph, &mut out);
+    alerts::validate_alerts(project, &graph, &mut out);
 
     let mut seen = BTreeSet::new();
     for asset in &project.assets {

@@ -10,6 +10,7 @@
 //! card also registers a hover-only widget carrying its key as the accessible label.
 
 mod geometry;
+mod menu;
 mod paint;
 pub mod palette;
 
@@ -41,13 +42,9 @@ pub enum CanvasAction {
     OpenInspector,
     /// Open the add-asset palette for a new asset at this canvas position.
     OpenPalette(CanvasPos),
-    /// Delete the selection (context menu).
-    DeleteSelection,
-    DuplicateSelection,
-    /// Start renaming the selected asset (context menu).
-    Rename,
-    /// Evaluate the selection's checks on its stored data (context menu).
-    RunChecks,
+    /// A studio command on the selection (the card's context menu: preview, materialize,
+    /// run checks, copy key, rename, duplicate, delete).
+    Command(crate::ui::UICommand),
 }
 
 #[derive(Debug, Clone, Default)]
@@ -85,6 +82,9 @@ pub struct CanvasState {
     pub fit_requested: bool,
     /// Centre this asset on the next frame (find).
     pub reveal: Option<AssetKey>,
+    /// Keep this (new) card in view while it stays selected and the user does not move the
+    /// view: a panel opening at the same moment (Diagnostics) must not cover it.
+    pub keep_in_view: Option<AssetKey>,
     drag: Drag,
     geometry: Geometry,
     geometry_revision: Option<u64>,
@@ -110,6 +110,7 @@ impl CanvasState {
             highlight: BTreeSet::new(),
             fit_requested: true,
             reveal: None,
+            keep_in_view: None,
             drag: Drag::None,
             geometry: Geometry::default(),
             geometry_revision: None,
@@ -195,6 +196,16 @@ impl CanvasState {
         self.center_on(rect, bounds.center());
     }
 
+    /// Whether every card is inside the view `rect` (no minimap needed).
+    fn graph_fits(&self, rect: Rect) -> bool {
+        self.geometry.bounds.is_none_or(|b| {
+            rect.expand(1.0).contains_rect(Rect::from_min_max(
+                self.to_screen(rect, b.min),
+                self.to_screen(rect, b.max),
+            ))
+        })
+    }
+
     fn center_on(&mut self, rect: Rect, canvas_point: Pos2) {
         self.pan = rect.size() / 2.0 - canvas_point.to_vec2() * self.zoom;
     }
@@ -221,6 +232,8 @@ pub struct CardBadges {
     pub status: HashMap<AssetKey, crate::ui::runs::NodeStatus>,
     /// The verdict of each asset's checks on its latest data (assets with checks only).
     pub checks: HashMap<AssetKey, crate::app::status::CheckBadge>,
+    /// Each asset with a freshness policy: its state now and why.
+    pub freshness: HashMap<AssetKey, (crate::model::FreshnessState, String)>,
 }
 
 /// Draws the canvas filling `ui` and returns what the user asked for.
@@ -265,6 +278,8 @@ pub fn canvas_ui(
         state.center_on(rect, center);
     }
 
+    keep_card_in_view(ui, state, rect, &response);
+
     let pointer = ui.input(|i| i.pointer.interact_pos());
     let hovered_card = pointer
         .filter(|p| rect.contains(*p))
@@ -275,16 +290,55 @@ pub fn canvas_ui(
     if response.has_focus() || !ui.ctx().text_edit_focused() {
         handle_keys(ui, state, rect, &response, &mut actions);
     }
-    context_menu(state, &response, &mut actions);
+    menu::context_menu(state, &response, &mut actions);
 
     let canvas_painter = ui.painter_at(rect);
     let drawn = paint::paint(ui, &canvas_painter, state, rect, badges, hovered_card);
     accessible_cards(ui, state, badges, rect, &drawn.visible);
-    if state.geometry.nodes.len() > 40 {
+    if !state.graph_fits(rect) {
         minimap_ui(ui, state, rect);
     }
+    hint_ui(ui, rect);
     lane_headers(ui, state, rect);
     actions
+}
+
+/// Pans just enough to show the whole of the card [`CanvasState::keep_in_view`] names, until
+/// it is deselected or the user presses on the canvas or scrolls.
+fn keep_card_in_view(
+    ui: &egui::Ui,
+    state: &mut CanvasState,
+    rect: Rect,
+    response: &egui::Response,
+) {
+    let Some(key) = state.keep_in_view.clone() else {
+        return;
+    };
+    let user_moves = response.is_pointer_button_down_on()
+        || (response.hovered() && ui.input(|i| i.smooth_scroll_delta != Vec2::ZERO));
+    let Some(&i) = state.geometry.index.get(&key) else {
+        state.keep_in_view = None;
+        return;
+    };
+    if user_moves || state.single_selection() != Some(&key) {
+        state.keep_in_view = None;
+        return;
+    }
+    let card = state.card_rect(rect, &state.geometry, i, &[]);
+    let inner = rect.shrink(16.0);
+    let shift = |lo: f32, hi: f32, min: f32, max: f32| {
+        if hi - lo > max - min || lo < min {
+            min - lo
+        } else if hi > max {
+            max - hi
+        } else {
+            0.0
+        }
+    };
+    state.pan += vec2(
+        shift(card.left(), card.right(), inner.left(), inner.right()),
+        shift(card.top(), card.bottom(), inner.top(), inner.bottom()),
+    );
 }
 
 fn hit_card(state: &CanvasState, rect: Rect, p: Pos2) -> Option<usize> {
@@ -519,55 +573,6 @@ fn clicks_ui(
     }
 }
 
-fn context_menu(
-    state: &mut CanvasState,
-    response: &egui::Response,
-    actions: &mut Vec<CanvasAction>,
-) {
-    let target = state.context_target;
-    let at = response
-        .interact_pointer_pos()
-        .map(|p| state.to_canvas(state.last_rect, p));
-    response.context_menu(|ui| {
-        if target.is_some() {
-            if ui.button("Inspect").clicked() {
-                actions.push(CanvasAction::OpenInspector);
-                ui.close();
-            }
-            if ui.button("Rename…").clicked() {
-                actions.push(CanvasAction::Rename);
-                ui.close();
-            }
-            if ui
-                .button("Run checks")
-                .on_hover_text("Evaluate the checks on the stored data, without materializing")
-                .clicked()
-            {
-                actions.push(CanvasAction::RunChecks);
-                ui.close();
-            }
-            if ui.button("Duplicate").clicked() {
-                actions.push(CanvasAction::DuplicateSelection);
-                ui.close();
-            }
-            if ui.button("Delete").clicked() {
-                actions.push(CanvasAction::DeleteSelection);
-                ui.close();
-            }
-        } else if ui.button("Add asset here…").clicked() {
-            let pos = at.map_or_else(
-                || state.view_center(),
-                |c| CanvasPos {
-                    x: snap(c.x),
-                    y: snap(c.y),
-                },
-            );
-            actions.push(CanvasAction::OpenPalette(pos));
-            ui.close();
-        }
-    });
-}
-
 fn handle_keys(
     ui: &egui::Ui,
     state: &mut CanvasState,
@@ -673,6 +678,19 @@ fn accessible_cards(
                 }
             });
         }
+        if let Some((fresh, reason)) = badges.freshness.get(&node.key) {
+            // The freshness badge, bottom right.
+            let slot = Rect::from_min_size(
+                full.min + vec2(full.width() * 0.62, 50.0 * state.zoom),
+                vec2(full.width() * 0.38, 14.0 * state.zoom),
+            );
+            let id = Id::new(("asset_freshness", node.key.as_str()));
+            let response = ui.interact(slot.intersect(rect), id, Sense::hover());
+            let text = format!("{} freshness: {}", node.key, fresh.as_str());
+            response
+                .widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Label, true, &text));
+            response.on_hover_text(format!("{text}\n{reason}"));
+        }
         if let Some(checks) = badges.checks.get(&node.key) {
             // The footer line: the checks' verdict on the asset's latest data.
             let footer = Rect::from_min_size(
@@ -726,6 +744,24 @@ fn lane_headers(ui: &egui::Ui, state: &CanvasState, rect: Rect) {
         let label = format!("{} lane", paint::title_case(lane.layer.as_str()));
         response.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Label, true, &label));
     }
+}
+
+/// How to select and pan, in a weak line at the bottom-left of the canvas (what KNIME and
+/// Dagster users try first differs: a left-drag on the background selects here).
+fn hint_ui(ui: &egui::Ui, rect: Rect) {
+    const HINT: &str = "Drag on the background to select · Space+drag or middle-drag to pan · \
+                        scroll to zoom · double-click to add an asset";
+    let painter = ui.painter_at(rect);
+    let at = rect.left_bottom() + vec2(10.0, -8.0);
+    let galley = painter.layout_no_wrap(
+        HINT.to_owned(),
+        egui::FontId::proportional(12.0),
+        ui.visuals().weak_text_color(),
+    );
+    let area = egui::Align2::LEFT_BOTTOM.anchor_size(at, galley.size());
+    painter.galley(area.min, galley, ui.visuals().weak_text_color());
+    let response = ui.interact(area.intersect(rect), Id::new("canvas_hint"), Sense::hover());
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Label, true, HINT));
 }
 
 /// A small overview in the bottom-right corner; click or drag in it to move the view.

@@ -110,6 +110,9 @@ pub fn paint(
             badges.status.get(&node.key),
             badges.checks.get(&node.key),
         );
+        if let Some((fresh, _)) = badges.freshness.get(&node.key) {
+            freshness_badge(painter, visuals, card, state.zoom, *fresh);
+        }
     }
 
     paint_drag(ui, painter, state, rect);
@@ -328,6 +331,30 @@ fn card_footer(
         visuals.weak_text_color()
     };
     Some((footer, color))
+}
+
+/// The freshness badge (bottom right): the asset against its freshness policy now.
+fn freshness_badge(
+    painter: &Painter,
+    visuals: &egui::Visuals,
+    card: Rect,
+    zoom: f32,
+    fresh: crate::model::FreshnessState,
+) {
+    use crate::model::FreshnessState;
+    let color = match fresh {
+        FreshnessState::Fresh => theme::ok_color(),
+        FreshnessState::Stale => theme::warning_color(),
+        FreshnessState::Overdue => theme::error_color(),
+        FreshnessState::Unknown => visuals.weak_text_color(),
+    };
+    painter.text(
+        pos2(card.right() - 14.0 * zoom, card.top() + 50.0 * zoom),
+        Align2::RIGHT_TOP,
+        fresh.as_str(),
+        FontId::monospace((11.0 * zoom).round().max(5.0)),
+        color,
+    );
 }
 
 /// The run status slot (top right): hollow until a run or a plan gives the asset a status.

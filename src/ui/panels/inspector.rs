@@ -96,6 +96,11 @@ fn asset_ui(ui: &mut egui::Ui, studio: &mut Studio, key: &AssetKey) {
                     for layer in Layer::ALL {
                         ui.selectable_value(&mut spec.layer, layer, layer.as_str());
                     }
+                })
+                .response
+                .on_hover_text("A new layer moves the card to its lane")
+                .widget_info(|| {
+                    egui::WidgetInfo::labeled(egui::WidgetType::ComboBox, true, "Asset layer")
                 });
             ui.end_row();
             text_row_ui(ui, "Description", &mut spec.description);
@@ -144,7 +149,25 @@ fn asset_ui(ui: &mut egui::Ui, studio: &mut Studio, key: &AssetKey) {
     }
     studio.inspector.focus_field = None;
 
-    if spec != original {
+    if spec.layer != original.layer {
+        // A new layer is a new lane: the card moves there in the same undo step.
+        let moves = crate::model::layout::place_in_lane(
+            studio.project(),
+            studio.doc.graph(),
+            key,
+            spec.layer,
+        );
+        let label = format!("move {key} to {}", spec.layer.as_str());
+        studio.apply(Edit::Batch {
+            label,
+            edits: vec![
+                Edit::UpdateAsset {
+                    spec: Box::new(spec),
+                },
+                Edit::MoveNodes { moves },
+            ],
+        });
+    } else if spec != original {
         // One undo step per field being edited (per focused widget), not per keystroke.
         let focused = ui.memory(egui::Memory::focused);
         let tag = format!("{key}:{focused:?}");

@@ -113,6 +113,7 @@ fn choices_ui(ui: &mut egui::Ui, launch: &mut LaunchState, selected: usize) {
         for scope in [
             LaunchScope::Selected,
             LaunchScope::WithUpstream,
+            LaunchScope::WithDownstream,
             LaunchScope::All,
         ] {
             let enabled = scope == LaunchScope::All || selected > 0;

@@ -2,6 +2,7 @@
 //! edits; nothing here writes to disk.
 
 pub mod automation;
+pub mod catalog;
 pub mod command_palette;
 pub mod connections;
 pub mod costs;

@@ -44,6 +44,7 @@ pub fn toolbar_ui(ui: &mut egui::Ui, studio: &mut Studio) {
                 studio.push_command(UICommand::Redo);
             }
             ui.separator();
+            command_button_ui(ui, studio, UICommand::ToggleCatalog);
             command_button_ui(ui, studio, UICommand::FitToView);
             if ui
                 .button("Auto-arrange")

@@ -1,0 +1,127 @@
+//! One delivery: attempts with backoff until the target takes the message, refuses it for good
+//! (a 4xx answer, a missing secret, a bad URL), or the attempts run out. Every attempt is
+//! recorded with what the target answered, secrets masked.
+
+use std::time::Duration;
+
+use super::Delivery;
+use super::message::Message;
+use crate::app::{AppError, redact};
+use crate::compute::ErrorKind;
+use crate::compute::notify;
+use crate::model::{AlertTarget, AlertTargetKind};
+use crate::secrets;
+use crate::store::{NewAttempt, Workspace};
+
+/// Attempts per delivery.
+pub const MAX_ATTEMPTS: u32 = 3;
+/// The wait before the second and the third attempt.
+pub const BACKOFF: [Duration; 2] = [Duration::from_secs(1), Duration::from_secs(3)];
+
+/// How one attempt went.
+struct Outcome {
+    ok: bool,
+    /// Trying again may help (a 5xx or 429 answer, no connection, a timeout).
+    retry: bool,
+    answer: String,
+}
+
+impl Outcome {
+    fn refused(answer: impl Into<String>) -> Self {
+        Self {
+            ok: false,
+            retry: false,
+            answer: answer.into(),
+        }
+    }
+}
+
+fn now() -> String {
+    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+}
+
+/// Delivers `msg` to `target`, recording each attempt under alert `event_id`.
+pub(super) fn deliver(
+    ws: &mut Workspace,
+    event_id: i64,
+    event: &str,
+    rules: &[String],
+    target: &AlertTarget,
+    msg: &Message,
+) -> Result<Delivery, AppError> {
+    let rule_names = rules.join(",");
+    let mut attempt = 0;
+    loop {
+        attempt += 1;
+        let outcome = send_once(target, msg);
+        let answer = redact(&outcome.answer);
+        let last = outcome.ok || !outcome.retry || attempt >= MAX_ATTEMPTS;
+        ws.record_delivery_attempt(&NewAttempt {
+            event_id,
+            rule: &rule_names,
+            target: &target.name,
+            target_kind: target.kind.label(),
+            attempt,
+            attempted_at: &now(),
+            ok: outcome.ok,
+            last,
+            answer: &answer,
+        })?;
+        if last {
+            if !outcome.ok {
+                tracing::warn!(target = %target.name, event, attempts = attempt, "alert delivery failed: {answer}");
+            }
+            return Ok(Delivery {
+                event_id,
+                event: event.to_owned(),
+                rules: rules.to_vec(),
+                target: target.name.clone(),
+                target_kind: target.kind.label().to_owned(),
+                attempts: attempt,
+                delivered: outcome.ok,
+                answer,
+            });
+        }
+        let wait = BACKOFF
+            .get(attempt as usize - 1)
+            .copied()
+            .unwrap_or(Duration::from_secs(5));
+        tracing::info!(target = %target.name, attempt, "alert delivery failed ({answer}); trying again in {} s", wait.as_secs());
+        std::thread::sleep(wait);
+    }
+}
+
+fn send_once(target: &AlertTarget, msg: &Message) -> Outcome {
+    match &target.kind {
+        AlertTargetKind::Webhook { url } => post(url, &msg.webhook_body()),
+        AlertTargetKind::Slack { url } => post(url, &msg.slack_body()),
+        AlertTargetKind::Email(_) => {
+            Outcome::refused("e-mail targets cannot be delivered by this build yet")
+        }
+    }
+}
+
+fn post(url: &crate::model::SecretRef, body: &serde_json::Value) -> Outcome {
+    let url = match secrets::resolve(url) {
+        Ok(u) => u,
+        Err(e) => return Outcome::refused(format!("the target's URL could not be read: {e}")),
+    };
+    match notify::post_json(&url, body) {
+        Ok(answer) => Outcome {
+            ok: answer.is_success(),
+            retry: answer.is_transient(),
+            answer: answer.describe(),
+        },
+        Err(e) => Outcome {
+            ok: false,
+            retry: matches!(
+                e.kind,
+                ErrorKind::Unreachable
+                    | ErrorKind::Timeout
+                    | ErrorKind::Transient
+                    | ErrorKind::Throttled
+            ),
+            answer: e.to_string(),
+        },
+    }
+}
