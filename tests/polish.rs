@@ -198,15 +198,20 @@ fn changing_the_layer_in_the_inspector_moves_the_card_to_its_lane() {
     command(&mut h, UICommand::FitToView);
     let card = h.get_by_label("daily_revenue").rect();
     let silver = h.get_by_label("Silver lane").rect();
-    let gold = h.get_by_label("Gold lane").rect();
     let x_of = |k: &str| h.state().project().layout.positions[&AssetKey::new(k)].x;
     assert!(
         card.left() >= silver.left() && card.right() <= silver.right(),
         "card {card:?} in the silver lane {silver:?}"
     );
+    // Right of the silver asset it reads, left of every gold card (in canvas units: the gold
+    // lane's header is not always on screen after fitting on a loaded machine).
     assert!(
-        card.right() < gold.left() && x_of("daily_revenue") > x_of("order_history"),
-        "card {card:?} right of order_history, left of the gold lane {gold:?}"
+        x_of("daily_revenue") > x_of("order_history")
+            && x_of("daily_revenue") < x_of("customer_lifetime_value"),
+        "daily_revenue at x {} right of order_history ({}), left of gold customer_lifetime_value ({})",
+        x_of("daily_revenue"),
+        x_of("order_history"),
+        x_of("customer_lifetime_value")
     );
     // One undo puts it back, layer and place.
     h.key_press_modifiers(Modifiers::COMMAND, Key::Z);

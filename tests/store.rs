@@ -198,9 +198,12 @@ fn sigkill_during_save_never_leaves_a_mix() {
             .spawn()
             .unwrap()
     };
-    // How long one whole import takes, to spread the kills over it.
-    let t = Instant::now();
+    // How long one whole replacing import takes (what every round below does), to spread the
+    // kills over it; measured on a replace, since the first import into an empty workspace is
+    // quicker and kills timed by it could all land before any replace commits.
     assert!(import(0).wait().unwrap().success());
+    let t = Instant::now();
+    assert!(import(1).wait().unwrap().success());
     let full = t.elapsed();
     let mut outcomes = [0usize; 3];
     let mut state = 0x2545_F491_4F6C_DD1Du64;
@@ -209,7 +212,7 @@ fn sigkill_during_save_never_leaves_a_mix() {
         state ^= state << 13;
         state ^= state >> 7;
         state ^= state << 17;
-        let delay = full.mul_f64((state % 1000) as f64 / 1000.0 * 1.2);
+        let delay = full.mul_f64((state % 1000) as f64 / 1000.0 * 1.5);
         let mut child = import(version);
         std::thread::sleep(delay);
         let _ = child.kill();
