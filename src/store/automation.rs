@@ -344,19 +344,7 @@ impl Workspace {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql)?;
-        let current: Option<Lease> = tx
-            .query_row(
-                "SELECT holder, expires_ms FROM automation_leases WHERE project = ?1",
-                [project],
-                |r| {
-                    Ok(Lease {
-                        holder: r.get(0)?,
-                        expires_ms: r.get(1)?,
-                    })
-                },
-            )
-            .optional()
-            .map_err(sql)?;
+        let current = read_lease(&tx, project).map_err(sql)?;
         if let Some(lease) = current
             && lease.holder != holder
             && lease.expires_ms > now_ms
@@ -397,18 +385,7 @@ impl Workspace {
 
     /// The lease of a project, expired or not.
     pub fn automation_lease(&self, project: &str) -> Result<Option<Lease>, StoreError> {
-        self.conn
-            .query_row(
-                "SELECT holder, expires_ms FROM automation_leases WHERE project = ?1",
-                [project],
-                |r| {
-                    Ok(Lease {
-                        holder: r.get(0)?,
-                        expires_ms: r.get(1)?,
-                    })
-                },
-            )
-            .optional()
+        read_lease(&self.conn, project)
             .map_err(|e| classify(&self.path, "read the automation lease", e))
     }
 
@@ -481,4 +458,19 @@ impl Workspace {
             .map(|_| ())
             .map_err(|e| classify(&self.path, "release automation leases", e))
     }
+}
+
+/// The lease row of `project`, if any (inside a transaction or not).
+fn read_lease(conn: &rusqlite::Connection, project: &str) -> rusqlite::Result<Option<Lease>> {
+    conn.query_row(
+        "SELECT holder, expires_ms FROM automation_leases WHERE project = ?1",
+        [project],
+        |r| {
+            Ok(Lease {
+                holder: r.get(0)?,
+                expires_ms: r.get(1)?,
+            })
+        },
+    )
+    .optional()
 }
