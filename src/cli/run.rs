@@ -600,8 +600,7 @@ pub fn runs(
                     "{}  {:<9} {:>9} {:<14} {:<20} {:<24} {}{}{}{}{}",
                     r.id,
                     r.status.as_str(),
-                    r.duration_ms()
-                        .map_or_else(|| "-".to_owned(), crate::model::format_duration_ms),
+                    crate::model::duration_text(&r),
                     r.target,
                     r.project,
                     r.selection,

@@ -137,6 +137,7 @@ fn queued_remote_run(
         error: None,
         allow_failed_upstream: false,
         checks_only: false,
+        end_known: true,
     }
 }
 
