@@ -14,6 +14,7 @@ pub mod plan;
 pub mod remote;
 pub mod report;
 pub mod run;
+pub mod runtime;
 pub mod status;
 pub mod worker;
 

@@ -171,7 +171,9 @@ fn list_items(ctx: &Ctx<'_>, kind: &SensorKind) -> Result<Vec<ListedItem>, Strin
                 .map(regex::Regex::new)
                 .transpose()
                 .map_err(|e| format!("the key pattern is not a valid regular expression: {e}"))?;
+            let runtime = crate::app::runtime::handle().map_err(|e| e.to_string())?;
             let listed = crate::compute::sources::list_s3_objects(
+                &runtime,
                 resource,
                 &ctx.stored.project.resources,
                 prefix,

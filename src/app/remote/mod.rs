@@ -91,6 +91,7 @@ pub fn launcher_for(
         ComputeTier::Batch => Ok(Box::new(aws::batch::Batch { aws: aws.clone() })),
         ComputeTier::Lambda => Ok(Box::new(aws::lambda::Lambda { aws: aws.clone() })),
         ComputeTier::Eks => crate::compute::eks::launcher::shared(
+            aws.runtime(),
             &project.resources,
             &super::connections::KeyringSecrets,
             &aws.region(),
@@ -105,6 +106,7 @@ pub fn launcher_for(
 fn connect(project: &Project, resource: Option<&str>) -> Result<Aws, AppError> {
     let r = aws::compute_resource(&project.resources, resource)?;
     Ok(Aws::connect(
+        super::runtime::handle()?,
         r,
         &super::connections::KeyringSecrets,
         &project.name,
