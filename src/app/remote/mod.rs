@@ -113,8 +113,9 @@ fn connect(project: &Project, resource: Option<&str>) -> Result<Aws, AppError> {
     )?)
 }
 
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+/// Now, to the millisecond a stored time keeps.
+fn now() -> chrono::DateTime<chrono::Utc> {
+    crate::model::time::millis(chrono::Utc::now())
 }
 
 /// How often a driver looks at its remote steps (`MEDALLION_REMOTE_POLL_MS`, default 2 s).
@@ -141,8 +142,14 @@ fn result_grace() -> Duration {
 fn driver_id() -> String {
     use std::sync::OnceLock;
     static ID: OnceLock<String> = OnceLock::new();
-    ID.get_or_init(|| format!("pid{}-{}", std::process::id(), now()))
-        .clone()
+    ID.get_or_init(|| {
+        format!(
+            "pid{}-{}",
+            std::process::id(),
+            crate::model::time::text(&now())
+        )
+    })
+    .clone()
 }
 
 /// The partition a run's cost rows are kept under: the one partition, or none for a backfill
