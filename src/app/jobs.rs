@@ -475,7 +475,7 @@ fn stored_with(ws: &Workspace, project: Project) -> StoredProject {
             source_dir: None,
             revision: 0,
             imported_revision: None,
-            updated_at: String::new(),
+            updated_at: None,
         },
     }
 }

@@ -269,7 +269,7 @@ pub fn costs(
                     println!(
                         "{:<28} {:<8} estimate {:<12} actual {:<12}{}",
                         s.asset.as_str(),
-                        s.tier,
+                        s.tier.as_str(),
                         money(s.est_cost_usd, s.est_duration_secs),
                         money(s.actual_cost_usd, s.actual_duration_secs),
                         s.missing_price

@@ -105,7 +105,7 @@ pub fn costs_ui(ctx: &egui::Context, studio: &mut Studio) {
                             for s in history.steps.iter().rev() {
                                 ui.label(s.run_id.as_str());
                                 ui.label(s.asset.as_str());
-                                ui.label(&s.tier);
+                                ui.label(s.tier.as_str());
                                 ui.label(format!(
                                     "{}{}",
                                     usd(s.est_cost_usd),
