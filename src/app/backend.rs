@@ -7,8 +7,10 @@
 //!   with a connection of its own;
 //! - the **reattach** thread ([`super::remote::spawn_reattach`]), which follows remote runs an
 //!   earlier session left unfinished;
-//! - **one tokio runtime** whose blocking pool runs the short tasks that would otherwise each
-//!   want a thread: native file dialogs, keyring writes and connection tests ([`TaskRequest`]).
+//! - the process's **one tokio runtime** ([`super::runtime`]), whose blocking pool runs the
+//!   short tasks that would otherwise each want a thread: native file dialogs, keyring writes
+//!   and connection tests ([`TaskRequest`]). The same runtime carries every network call the
+//!   workers make (AWS, EKS, sources), so the studio process has exactly one.
 //!
 //! The studio sends [`Request`]s without blocking and drains [`BackendEvent`]s once per frame
 //! ([`Backend::try_next`]); every answer calls the `notify` hook (the studio passes
@@ -30,9 +32,6 @@ use crate::store::{StoredProject, Workspace};
 
 /// Called after every answer (the studio passes `request_repaint`).
 pub type Notify = Arc<dyn Fn() + Send + Sync>;
-
-/// Threads the runtime may start for blocking tasks at once (dialogs can stay open for long).
-const MAX_TASK_THREADS: usize = 8;
 
 /// What the studio asks of its backend.
 #[derive(Debug)]
@@ -149,15 +148,26 @@ pub enum TaskEvent {
     /// stored).
     SecretsStored {
         id: u64,
-        result: Result<Vec<String>, String>,
+        result: Result<Vec<String>, AppError>,
     },
     /// What the connection test reached, or precisely what failed.
     ConnectionTested {
         id: u64,
-        result: Result<String, String>,
+        result: Result<String, super::connections::ConnectionError>,
     },
     /// A file dialog could not be opened.
-    DialogFailed { error: String },
+    DialogFailed { error: TaskFailure },
+}
+
+/// Why a background task gave no answer of its own.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskFailure {
+    /// The runtime that runs the tasks could not be built.
+    #[error("cannot start a background task: {0}")]
+    NoRuntime(#[source] crate::compute::ComputeError),
+    /// The task panicked.
+    #[error("the background task stopped unexpectedly")]
+    Panicked,
 }
 
 /// A workspace opened before the window exists, with the project to show first.
@@ -172,8 +182,6 @@ pub struct Opened {
 pub struct Backend {
     workspace: Option<WorkspaceWorker>,
     jobs: Option<JobWorker>,
-    /// Built with the first task.
-    runtime: Option<tokio::runtime::Runtime>,
     task_tx: Sender<TaskEvent>,
     task_rx: Receiver<TaskEvent>,
     notify: Notify,
@@ -218,7 +226,6 @@ impl Backend {
         Self {
             workspace: None,
             jobs: None,
-            runtime: None,
             task_tx,
             task_rx,
             notify: Arc::new(|| {}),
@@ -297,28 +304,14 @@ impl Backend {
             .map(BackendEvent::Job)
     }
 
-    /// The runtime, built on first use.
-    fn runtime(&mut self) -> std::io::Result<&tokio::runtime::Runtime> {
-        let runtime = match self.runtime.take() {
-            Some(runtime) => runtime,
-            None => tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .max_blocking_threads(MAX_TASK_THREADS)
-                .thread_name("medallion-backend")
-                .enable_all()
-                .build()?,
-        };
-        Ok(self.runtime.insert(runtime))
-    }
-
     fn run_task(&mut self, task: TaskRequest) {
         let tx = self.task_tx.clone();
         let key = task.key();
         let notify = Arc::clone(&self.notify);
-        let runtime = match self.runtime() {
+        let runtime = match super::runtime::handle() {
             Ok(runtime) => runtime,
             Err(e) => {
-                let _ = tx.send(key.failed(format!("cannot start a background task: {e}")));
+                let _ = tx.send(key.failed(TaskFailure::NoRuntime(e)));
                 notify();
                 return;
             }
@@ -327,7 +320,7 @@ impl Backend {
         drop(runtime.spawn_blocking(move || {
             // A panic still answers, or the studio would wait forever.
             let event = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_task(task)))
-                .unwrap_or_else(|_| key.failed("the background task stopped unexpectedly".into()));
+                .unwrap_or_else(|_| key.failed(TaskFailure::Panicked));
             // Nobody listens once the studio is gone.
             let _ = tx.send(event);
             notify();
@@ -342,10 +335,8 @@ impl Backend {
         if let Some(jobs) = self.jobs.take() {
             jobs.finish();
         }
-        // A file dialog left open is not waited for.
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
+        // A task still running (a file dialog left open) is not waited for: the runtime is
+        // the process's and ends with it.
         self.workspace
             .take()
             .map(WorkspaceWorker::finish)
@@ -375,16 +366,16 @@ impl TaskRequest {
 
 impl TaskKey {
     /// The answer of a task that could not run.
-    fn failed(self, error: String) -> TaskEvent {
+    fn failed(self, error: TaskFailure) -> TaskEvent {
         match self {
             TaskKey::Dialog => TaskEvent::DialogFailed { error },
             TaskKey::Secrets(id) => TaskEvent::SecretsStored {
                 id,
-                result: Err(error),
+                result: Err(error.into()),
             },
             TaskKey::Test(id) => TaskEvent::ConnectionTested {
                 id,
-                result: Err(error),
+                result: Err(error.into()),
             },
         }
     }
@@ -421,10 +412,7 @@ fn run_task(task: TaskRequest) -> TaskEvent {
             let mut names = Vec::new();
             for (name, value) in &secrets {
                 if let Err(e) = super::connections::secret_set(name, value) {
-                    return TaskEvent::SecretsStored {
-                        id,
-                        result: Err(e.to_string()),
-                    };
+                    return TaskEvent::SecretsStored { id, result: Err(e) };
                 }
                 names.push(name.clone());
             }

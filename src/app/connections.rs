@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use crate::compute::{self, ResourceFetcher, SecretSource};
-use crate::engine::fetch::SourceFetcher;
+use crate::engine::BackendError;
+use crate::engine::fetch::{FetchRequest, FetchedSource, SourceFetcher};
 use crate::model::{LogLevel, Project, Resource, RunEvent, SecretRef};
 use crate::secrets;
 
@@ -23,9 +24,22 @@ impl SecretSource for KeyringSecrets {
     }
 }
 
-/// The fetcher runs use for sources behind a resource.
+/// The fetcher runs use for sources behind a resource: secrets from the keyring, network calls
+/// on the process's runtime (started by the first fetch that needs it, so a run of file
+/// sources starts none).
 pub fn fetcher() -> Arc<dyn SourceFetcher> {
-    Arc::new(ResourceFetcher::new(Arc::new(KeyringSecrets)))
+    Arc::new(KeyringFetcher)
+}
+
+/// [`ResourceFetcher`] with the keyring's secrets, on the process's runtime.
+#[derive(Debug, Clone, Copy)]
+struct KeyringFetcher;
+
+impl SourceFetcher for KeyringFetcher {
+    fn fetch(&self, request: &FetchRequest<'_>) -> Result<FetchedSource, BackendError> {
+        let runtime = super::runtime::handle()?;
+        ResourceFetcher::new(Arc::new(KeyringSecrets), runtime).fetch(request)
+    }
 }
 
 /// `text` with every secret resolved in this process masked.
@@ -134,17 +148,17 @@ pub fn resource_statuses(project: &Project) -> Vec<ResourceStatus> {
 
 /// Stores a secret in the OS keyring.
 pub fn secret_set(name: &str, value: &str) -> Result<(), AppError> {
-    secrets::set(name, value).map_err(|e| AppError::Secret(e.to_string()))
+    Ok(secrets::set(name, value)?)
 }
 
 /// The names (never the values) of the secrets Medallion stored.
 pub fn secret_list() -> Result<Vec<String>, AppError> {
-    secrets::list().map_err(|e| AppError::Secret(e.to_string()))
+    Ok(secrets::list()?)
 }
 
 /// Deletes a secret; `false` when there was none.
 pub fn secret_delete(name: &str) -> Result<bool, AppError> {
-    secrets::delete(name).map_err(|e| AppError::Secret(e.to_string()))
+    Ok(secrets::delete(name)?)
 }
 
 /// Whether `name` is a valid secret name (letters, digits, `_`, `-`, `.`).
@@ -155,21 +169,39 @@ pub fn is_valid_secret_name(name: &str) -> bool {
 /// Checks that a resource of `project` answers; the message says what was reached or
 /// precisely what failed. Blocks for at most the connect and request timeouts: call it off
 /// the UI thread (the studio runs it as a backend task).
-pub fn test_connection(project: &Project, resource: &str) -> Result<String, String> {
-    let r = project.resource(resource).ok_or_else(|| {
-        format!(
-            "resource `{resource}` is not defined in project `{}`",
-            project.name
-        )
-    })?;
+pub fn test_connection(project: &Project, resource: &str) -> Result<String, ConnectionError> {
+    let r = project
+        .resource(resource)
+        .ok_or_else(|| ConnectionError::UnknownResource {
+            project: project.name.clone(),
+            resource: resource.to_owned(),
+        })?;
     test_resource(r, &project.resources)
 }
 
 /// [`test_connection`] for a resource that may not be saved yet (the connections panel).
-pub fn test_resource(resource: &Resource, resources: &[Resource]) -> Result<String, String> {
-    compute::test_connection(resource, resources, &KeyringSecrets)
-        .map_err(|e| redact(&e.to_string()))
+pub fn test_resource(
+    resource: &Resource,
+    resources: &[Resource],
+) -> Result<String, ConnectionError> {
+    let runtime = super::runtime::handle().map_err(ConnectionError::Failed)?;
+    compute::test_connection(&runtime, resource, resources, &KeyringSecrets)
+        .map_err(ConnectionError::Failed)
         .map(|ok| redact(&ok))
+}
+
+/// Why a connection test did not reach its resource.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    #[error("resource `{resource}` is not defined in project `{project}`")]
+    UnknownResource { project: String, resource: String },
+    /// The resource did not answer; the error's kind says why. Its sentence is masked: a
+    /// resolved secret never shows.
+    #[error("{}", redact(&.0.to_string()))]
+    Failed(compute::ComputeError),
+    /// The test could not run at all.
+    #[error(transparent)]
+    Task(#[from] super::backend::TaskFailure),
 }
 
 #[cfg(test)]

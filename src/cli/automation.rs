@@ -47,13 +47,16 @@ pub struct AutomationCommand {
     pub format: OutputFormat,
 }
 
-fn parse_now(now: Option<&str>) -> Result<Option<DateTime<Utc>>, String> {
+/// A `--now` that is not an RFC 3339 time.
+#[derive(Debug, thiserror::Error)]
+#[error("--now `{0}` is not an RFC 3339 time (e.g. 2026-03-29T06:00:00+02:00)")]
+struct NotATime(String);
+
+fn parse_now(now: Option<&str>) -> Result<Option<DateTime<Utc>>, NotATime> {
     now.map(|s| {
         DateTime::parse_from_rfc3339(s)
             .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| {
-                format!("--now `{s}` is not an RFC 3339 time (e.g. 2026-03-29T06:00:00+02:00)")
-            })
+            .map_err(|_| NotATime(s.to_owned()))
     })
     .transpose()
 }
@@ -203,32 +206,24 @@ fn print_reports(reports: &[PassReport], format: OutputFormat) -> anyhow::Result
     Ok(())
 }
 
-/// Sets `stop` on Ctrl-C or SIGTERM (the pass under way finishes first).
-#[expect(
-    clippy::disallowed_methods,
-    reason = "the daemon's signal watcher waits for Ctrl-C or SIGTERM beside the passes"
-)]
+/// Sets `stop` on Ctrl-C or SIGTERM (the pass under way finishes first). The watcher is a
+/// task of the process's runtime.
 fn watch_signals(stop: &Arc<AtomicBool>) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = app::runtime::handle()?;
     let stop = Arc::clone(stop);
-    // Register before the thread starts waiting, so a signal that comes at once is caught.
-    let mut term = runtime.block_on(async {
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-    })?;
-    std::thread::Builder::new()
-        .name("medallion-signals".to_owned())
-        .spawn(move || {
-            runtime.block_on(async {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            });
-            eprintln!("medallion daemon: stopping after the pass under way");
-            stop.store(true, Ordering::Relaxed);
-        })?;
+    // Register before returning, so a signal that comes at once is caught.
+    let mut term = {
+        let _entered = runtime.enter();
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?
+    };
+    drop(runtime.spawn(async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        eprintln!("medallion daemon: stopping after the pass under way");
+        stop.store(true, Ordering::Relaxed);
+    }));
     Ok(())
 }
 
@@ -324,7 +319,7 @@ pub fn switch(workspace: &std::path::Path, cmd: &AutomationCommand) -> anyhow::R
                 "{name} is {} in this workspace",
                 if on { "on" } else { "off" }
             ),
-            Err(e @ app::AppError::BadRequest(_)) => {
+            Err(e) if e.is_usage() => {
                 eprintln!("error: {e}");
                 return Ok(EXIT_BAD_INPUT);
             }
