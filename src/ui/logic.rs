@@ -84,7 +84,7 @@ impl Studio {
                 revision,
                 stored,
             } => self.on_copy_saved(&from, revision, *stored),
-            WorkspaceEvent::CopyFailed { error } => self.on_copy_failed(&error),
+            WorkspaceEvent::CopyFailed { error } => self.on_copy_failed(&error.to_string()),
             WorkspaceEvent::Tracking {
                 name,
                 base,
@@ -92,7 +92,7 @@ impl Studio {
             } => self.on_tracking(&name, base, differs),
             WorkspaceEvent::ReloadFailed { error } => {
                 self.saving.reload_requested = None;
-                self.show_error(&capitalised(&error));
+                self.show_error(&capitalised(&error.to_string()));
             }
             WorkspaceEvent::ChangedOutside { name, revision } => {
                 self.on_changed_outside(&name, revision);
