@@ -35,6 +35,19 @@ pub struct StepLine {
     pub duration_ms: u64,
 }
 
+/// When the run ended; for a run whose process died, that is unknown and the stored time is
+/// its last sign of life.
+fn end_text(run: &RunRecord, none: &str) -> String {
+    match &run.ended_at {
+        Some(t) if run.end_known => crate::model::time::text(t),
+        Some(t) => format!(
+            "unknown (last sign of life {})",
+            crate::model::time::text(t)
+        ),
+        None => none.to_owned(),
+    }
+}
+
 pub fn build(ws: &Workspace, run_id: &RunId) -> Result<RunReport, AppError> {
     let run = ws.run(run_id)?;
     let events = ws.run_events(run_id)?;
@@ -170,14 +183,8 @@ fn header(h: &mut String, r: &RunReport) {
             .started_at
             .as_ref()
             .map_or_else(|| "—".to_owned(), crate::model::time::text)),
-        end = esc(&r
-            .run
-            .ended_at
-            .as_ref()
-            .map_or_else(|| "—".to_owned(), crate::model::time::text)),
-        took = r
-            .duration_ms
-            .map_or_else(|| "—".to_owned(), crate::model::format_duration_ms),
+        end = esc(&end_text(&r.run, "—")),
+        took = crate::model::duration_text(&r.run),
     );
     if r.run.checks_only {
         h.push_str("<p>Checks only: the checks ran on stored data; nothing was materialized.</p>");
@@ -262,12 +269,8 @@ pub fn to_text(r: &RunReport) -> String {
             .started_at
             .as_ref()
             .map_or_else(|| "-".to_owned(), crate::model::time::text),
-        r.run
-            .ended_at
-            .as_ref()
-            .map_or_else(|| "-".to_owned(), crate::model::time::text),
-        r.duration_ms
-            .map_or_else(|| "-".to_owned(), crate::model::format_duration_ms),
+        end_text(&r.run, "-"),
+        crate::model::duration_text(&r.run),
     );
     if r.run.checks_only {
         t.push_str("Checks only: the checks ran on stored data; nothing was materialized.\n");

@@ -65,7 +65,12 @@ fn clip(text: &str) -> String {
 
 /// POSTs `body` as JSON to `url`, once. An answer of any status is `Ok`; a request that got
 /// no answer (refused, timed out, bad URL) is `Err` with a kind the caller can decide on.
-pub fn post_json(url: &str, body: &serde_json::Value) -> Result<HttpAnswer, ComputeError> {
+/// The request runs on `runtime`, the process's.
+pub fn post_json(
+    runtime: &tokio::runtime::Handle,
+    url: &str,
+    body: &serde_json::Value,
+) -> Result<HttpAnswer, ComputeError> {
     let shown = shown_url(url);
     let parsed = reqwest::Url::parse(url).map_err(|e| {
         ComputeError::said(
@@ -89,6 +94,7 @@ pub fn post_json(url: &str, body: &serde_json::Value) -> Result<HttpAnswer, Comp
         )
     })?;
     run_async(
+        runtime,
         async move {
             let action = format!("posting to {shown}");
             let client = reqwest::Client::builder()
@@ -136,7 +142,12 @@ mod tests {
 
     #[test]
     fn a_bad_url_is_refused_without_a_request() {
-        let e = post_json("ftp://x/y", &serde_json::json!({})).unwrap_err();
+        let e = post_json(
+            &crate::compute::connect::test_runtime(),
+            "ftp://x/y",
+            &serde_json::json!({}),
+        )
+        .unwrap_err();
         assert_eq!(e.kind, ErrorKind::Invalid);
         assert!(e.to_string().contains("https://"), "{e}");
     }

@@ -106,7 +106,11 @@ fn post(url: &crate::model::SecretRef, body: &serde_json::Value) -> Outcome {
         Ok(u) => u,
         Err(e) => return Outcome::refused(format!("the target's URL could not be read: {e}")),
     };
-    match notify::post_json(&url, body) {
+    let runtime = match crate::app::runtime::handle() {
+        Ok(runtime) => runtime,
+        Err(e) => return Outcome::refused(e.to_string()),
+    };
+    match notify::post_json(&runtime, &url, body) {
         Ok(answer) => Outcome {
             ok: answer.is_success(),
             retry: answer.is_transient(),

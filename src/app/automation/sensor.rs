@@ -200,7 +200,9 @@ fn list_items(ctx: &Ctx<'_>, kind: &SensorKind) -> Result<Vec<ListedItem>, Senso
                 .map(regex::Regex::new)
                 .transpose()
                 .map_err(SensorError::KeyPattern)?;
+            let runtime = crate::app::runtime::handle()?;
             let listed = crate::compute::sources::list_s3_objects(
+                &runtime,
                 resource,
                 &ctx.stored.project.resources,
                 prefix,

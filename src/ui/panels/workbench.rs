@@ -227,7 +227,16 @@ fn run_header_ui(ui: &mut egui::Ui, run: &RunView) -> (bool, bool) {
                 .desired_width(160.0)
                 .text(format!("{done}/{planned} steps")),
         );
-        ui.label(format_ms(run.elapsed_ms()));
+        ui.label(run.elapsed_ms().map_or_else(
+            || {
+                if run.status.is_some_and(crate::model::RunStatus::is_finished) {
+                    "duration unknown".to_owned()
+                } else {
+                    String::new()
+                }
+            },
+            format_ms,
+        ));
         if !run.checks.is_empty() {
             let passed = run.checks_passed();
             let color = if passed == run.checks.len() {
@@ -674,7 +683,7 @@ fn history_table_ui(ui: &mut egui::Ui, runs: &[RunRecord]) -> Option<RunId> {
                     ui.label(crate::model::time::text(&r.created_at).replace('T', " "));
                 });
                 row.col(|ui| {
-                    ui.label(crate::ui::runs::duration_ms(r).map_or_else(String::new, format_ms));
+                    ui.label(crate::model::duration_text(r));
                 });
                 row.col(|ui| {
                     ui.label(r.partition.as_deref().unwrap_or("—"));
