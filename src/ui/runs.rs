@@ -272,8 +272,10 @@ impl RunView {
                 asset,
                 outcome,
                 duration_ms,
+                duration_known,
                 ..
             } => {
+                let took = duration_known.then_some(duration_ms);
                 let status = match &outcome {
                     StepOutcome::Materialized | StepOutcome::Checked { .. } => {
                         // A failed check has already marked it failed.
@@ -308,14 +310,14 @@ impl RunView {
                     .find(|s| s.asset == asset && s.outcome.is_none())
                 {
                     Some(bar) => {
-                        bar.duration_ms = Some(duration_ms);
+                        bar.duration_ms = took;
                         bar.outcome = Some(outcome);
                         bar.started = None;
                     }
                     None => self.steps.push(StepBar {
                         asset,
                         start_ms: self.offset_ms(at).saturating_sub(duration_ms),
-                        duration_ms: Some(duration_ms),
+                        duration_ms: took,
                         outcome: Some(outcome),
                         started: None,
                     }),
@@ -468,6 +470,7 @@ mod tests {
                 partition: None,
                 outcome: StepOutcome::Materialized,
                 duration_ms: 40,
+                duration_known: true,
             },
             RunEvent::StepFinished {
                 asset: b.clone(),
@@ -476,6 +479,7 @@ mod tests {
                     reason: "upstream a failed blocking check a_unique".into(),
                 },
                 duration_ms: 0,
+                duration_known: true,
             },
             RunEvent::RunFinished {
                 status: RunStatus::Failure,
@@ -539,6 +543,7 @@ mod tests {
             partition: None,
             outcome: StepOutcome::Materialized,
             duration_ms,
+            duration_known: true,
         };
         let started = |asset: &AssetKey| RunEvent::StepStarted {
             asset: asset.clone(),
@@ -599,6 +604,7 @@ mod tests {
                         error: "gone".into(),
                     },
                     duration_ms: 125,
+                    duration_known: false,
                 },
             ),
         ];
@@ -608,5 +614,10 @@ mod tests {
         let report = report_of(&record);
         let view = RunView::past(record, events, report);
         assert_eq!(view.elapsed_ms(), None);
+        assert_eq!(
+            view.steps[0].duration_ms, None,
+            "the step's own time is unknown too"
+        );
+        assert_eq!(view.steps[0].start_ms, 5);
     }
 }
