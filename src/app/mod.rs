@@ -15,6 +15,7 @@ pub mod refusal;
 pub mod remote;
 pub mod report;
 pub mod run;
+pub mod runtime;
 pub mod status;
 pub mod worker;
 
