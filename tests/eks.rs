@@ -107,6 +107,7 @@ fn runner_lines(run: &str, step: &str, asset: &str, partition: &str, logs: usize
         partition: Some(partition.to_owned()),
         outcome: StepOutcome::Materialized,
         duration_ms: 5,
+        duration_known: true,
     });
     let mut out: Vec<String> = events
         .into_iter()

@@ -219,6 +219,7 @@ mod tests {
                 error: "login sekrit-for-events-1 refused".to_owned(),
             },
             duration_ms: 12,
+            duration_known: true,
         });
         let RunEvent::StepFinished {
             outcome: StepOutcome::Failed { error },

@@ -225,6 +225,7 @@ fn closing_events(
                 error: DEAD_RUN_ERROR.to_owned(),
             },
             duration_ms,
+            duration_known: false,
         });
     }
     // A backfill's partition is a range (`A..B`), not one partition of a step.
@@ -240,6 +241,7 @@ fn closing_events(
                 reason: NEVER_RAN.to_owned(),
             },
             duration_ms: 0,
+            duration_known: true,
         });
     }
     events.push(RunEvent::RunFinished {

@@ -32,7 +32,8 @@ pub struct StepLine {
     pub asset: String,
     pub partition: Option<String>,
     pub outcome: StepOutcome,
-    pub duration_ms: u64,
+    /// `None` when the step's process died while it ran.
+    pub duration_ms: Option<u64>,
 }
 
 /// When the run ended; for a run whose process died, that is unknown and the stored time is
@@ -46,6 +47,12 @@ fn end_text(run: &RunRecord, none: &str) -> String {
         ),
         None => none.to_owned(),
     }
+}
+
+/// How long a step ran: `12 ms`, or `unknown` when its process died while it ran.
+fn step_took(s: &StepLine) -> String {
+    s.duration_ms
+        .map_or_else(|| "unknown".to_owned(), |ms| format!("{ms} ms"))
 }
 
 pub fn build(ws: &Workspace, run_id: &RunId) -> Result<RunReport, AppError> {
@@ -67,12 +74,13 @@ pub fn build(ws: &Workspace, run_id: &RunId) -> Result<RunReport, AppError> {
                 partition,
                 outcome,
                 duration_ms,
+                duration_known,
             } => {
                 report.steps.push(StepLine {
                     asset: asset.to_string(),
                     partition,
                     outcome,
-                    duration_ms,
+                    duration_ms: duration_known.then_some(duration_ms),
                 });
             }
             RunEvent::Materialization(m) => report.materializations.push(m),
@@ -220,11 +228,11 @@ fn steps_html(h: &mut String, r: &RunReport) {
         };
         let _ = write!(
             h,
-            "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{}{detail}</td><td class=\"num\">{} ms</td></tr>",
+            "<tr><td>{}</td><td>{}</td><td class=\"{class}\">{}{detail}</td><td class=\"num\">{}</td></tr>",
             esc(&s.asset),
             esc(s.partition.as_deref().unwrap_or("")),
             s.outcome.label(),
-            s.duration_ms
+            step_took(s)
         );
     }
     h.push_str("</table>");
@@ -294,10 +302,10 @@ fn steps_text(t: &mut String, r: &RunReport) {
     for s in &r.steps {
         let _ = writeln!(
             t,
-            "  {:<width$}  {:<12} {:>8} ms{}{}",
+            "  {:<width$}  {:<12} {:>11}{}{}",
             s.asset,
             s.outcome.label(),
-            s.duration_ms,
+            step_took(s),
             s.partition
                 .as_deref()
                 .map(|p| format!("  [{p}]"))

@@ -345,8 +345,15 @@ fn run_json(s: &app::run::RunSummary) -> serde_json::Value {
         .events
         .iter()
         .filter_map(|e| match e {
-            RunEvent::StepFinished { asset, partition, outcome, duration_ms } => Some(serde_json::json!({
-                "asset": asset, "partition": partition, "outcome": outcome, "duration_ms": duration_ms,
+            RunEvent::StepFinished {
+                asset,
+                partition,
+                outcome,
+                duration_ms,
+                duration_known,
+            } => Some(serde_json::json!({
+                "asset": asset, "partition": partition, "outcome": outcome,
+                "duration_ms": duration_known.then_some(duration_ms),
             })),
             _ => None,
         })

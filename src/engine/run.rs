@@ -158,6 +158,7 @@ fn refuse_run(plan: &RunPlan, reason: &str, emit: &mut dyn FnMut(RunEvent)) -> R
                 reason: reason.to_owned(),
             },
             duration_ms: 0,
+            duration_known: true,
         });
     }
     emit(RunEvent::RunFinished {

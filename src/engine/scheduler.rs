@@ -317,6 +317,7 @@ impl<'c> Scheduler<'c> {
             partition,
             outcome,
             duration_ms: 0,
+            duration_known: true,
         });
         self.finished.insert(key.clone());
     }
@@ -457,6 +458,7 @@ impl<'c> Scheduler<'c> {
             partition,
             outcome,
             duration_ms,
+            duration_known: true,
         });
     }
 
@@ -536,6 +538,7 @@ impl<'c> Scheduler<'c> {
                     reason: "its upstream assets never finished".to_owned(),
                 },
                 duration_ms: 0,
+                duration_known: true,
             });
         }
         let status = if self.canceled {

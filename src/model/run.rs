@@ -407,6 +407,10 @@ pub enum RunEvent {
         partition: Option<String>,
         outcome: StepOutcome,
         duration_ms: u64,
+        /// False when the step's process died while it ran: a later process closed it, and
+        /// how long it ran is unknown (`duration_ms` is then only up to its last sign of life).
+        #[serde(default = "known", skip_serializing_if = "is_known")]
+        duration_known: bool,
     },
     Materialization(AssetMaterialization),
     CheckEvaluation(AssetCheckResult),
@@ -458,6 +462,7 @@ impl RunEvent {
                 partition,
                 outcome,
                 duration_ms,
+                duration_known,
             } => {
                 if let StepOutcome::Blocked { reason, .. } = outcome {
                     // "daily_revenue: blocked: check C of asset A failed in run R"
@@ -471,8 +476,13 @@ impl RunEvent {
                     }
                     _ => String::new(),
                 };
+                let took = if *duration_known {
+                    format!("in {duration_ms} ms")
+                } else {
+                    "after an unknown time".to_owned()
+                };
                 format!(
-                    "{asset}{}: {}{detail} in {duration_ms} ms",
+                    "{asset}{}: {}{detail} {took}",
                     part(partition.as_ref()),
                     outcome.label()
                 )
@@ -550,6 +560,11 @@ pub struct RunRecord {
 
 fn known() -> bool {
     true
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_known(known: &bool) -> bool {
+    *known
 }
 
 impl RunRecord {

@@ -272,8 +272,15 @@ impl RunView {
                 asset,
                 outcome,
                 duration_ms,
+                duration_known,
                 ..
-            } => self.step_finished(at, asset, outcome, duration_ms),
+            } => self.step_finished(
+                at,
+                asset,
+                outcome,
+                duration_known.then_some(duration_ms),
+                duration_ms,
+            ),
             RunEvent::Materialization(m) => self.materializations.push(m),
             RunEvent::CheckEvaluation(c) => {
                 if !c.passed && c.severity == crate::model::CheckSeverity::Error {
@@ -306,6 +313,7 @@ impl RunView {
         at: Option<DateTime<Utc>>,
         asset: AssetKey,
         outcome: StepOutcome,
+        took: Option<u64>,
         duration_ms: u64,
     ) {
         let status = self.finished_status(&asset, &outcome);
@@ -317,14 +325,14 @@ impl RunView {
             .find(|s| s.asset == asset && s.outcome.is_none())
         {
             Some(bar) => {
-                bar.duration_ms = Some(duration_ms);
+                bar.duration_ms = took;
                 bar.outcome = Some(outcome);
                 bar.started = None;
             }
             None => self.steps.push(StepBar {
                 asset,
                 start_ms: self.offset_ms(at).saturating_sub(duration_ms),
-                duration_ms: Some(duration_ms),
+                duration_ms: took,
                 outcome: Some(outcome),
                 started: None,
             }),
@@ -482,6 +490,7 @@ mod tests {
                 partition: None,
                 outcome: StepOutcome::Materialized,
                 duration_ms: 40,
+                duration_known: true,
             },
             RunEvent::StepFinished {
                 asset: b.clone(),
@@ -490,6 +499,7 @@ mod tests {
                     reason: "upstream a failed blocking check a_unique".into(),
                 },
                 duration_ms: 0,
+                duration_known: true,
             },
             RunEvent::RunFinished {
                 status: RunStatus::Failure,
@@ -553,6 +563,7 @@ mod tests {
             partition: None,
             outcome: StepOutcome::Materialized,
             duration_ms,
+            duration_known: true,
         };
         let started = |asset: &AssetKey| RunEvent::StepStarted {
             asset: asset.clone(),
@@ -613,6 +624,7 @@ mod tests {
                         error: "gone".into(),
                     },
                     duration_ms: 125,
+                    duration_known: false,
                 },
             ),
         ];
@@ -622,5 +634,10 @@ mod tests {
         let report = report_of(&record);
         let view = RunView::past(record, events, report);
         assert_eq!(view.elapsed_ms(), None);
+        assert_eq!(
+            view.steps[0].duration_ms, None,
+            "the step's own time is unknown too"
+        );
+        assert_eq!(view.steps[0].start_ms, 5);
     }
 }

@@ -273,6 +273,7 @@ impl<'w> Driver<'w> {
                         ),
                     },
                     duration_ms: 0,
+                    duration_known: true,
                 }],
                 on_event,
             )?;
@@ -610,6 +611,7 @@ impl<'w> Driver<'w> {
                             error: short.clone(),
                         },
                         duration_ms: 0,
+                        duration_known: true,
                     });
                 }
             }

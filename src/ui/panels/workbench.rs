@@ -466,7 +466,8 @@ fn timeline_ui(ui: &mut egui::Ui, run: &RunView) {
             Some(o) => format!(
                 "{} · {}",
                 o.label(),
-                format_ms(bar.duration_ms.unwrap_or(0))
+                bar.duration_ms
+                    .map_or_else(|| "unknown".to_owned(), format_ms)
             ),
         };
         // Beside the bar when there is room on its right, else inside it when it is wide
