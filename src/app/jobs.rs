@@ -475,7 +475,7 @@ fn stored_with(ws: &Workspace, project: Project) -> StoredProject {
             source_dir: None,
             revision: 0,
             imported_revision: None,
-            updated_at: String::new(),
+            updated_at: None,
         },
     }
 }
@@ -638,7 +638,7 @@ fn open_run(ws: &mut Workspace, run_id: RunId, emit: &dyn Fn(JobEvent)) {
         let events = ws
             .run_events_stamped(&run_id)?
             .into_iter()
-            .map(|(at, e)| (crate::model::time::parse(&at).ok(), e))
+            .map(|(at, e)| (Some(at), e))
             .collect::<Vec<_>>();
         Ok((report, events))
     });

@@ -120,15 +120,9 @@ fn owner_alive(owner: &RunOwner, me: &RunOwner) -> Option<bool> {
     }
 }
 
-fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
-    chrono::DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&chrono::Utc))
-}
-
 /// The run's last sign of life.
 fn last_alive(run: &UnfinishedRun) -> Option<chrono::DateTime<chrono::Utc>> {
-    run.signs_of_life.iter().filter_map(|s| parse_time(s)).max()
+    run.signs_of_life.iter().max().copied()
 }
 
 /// Whether an unfinished run's process is gone, as seen by `me` at `now`.
@@ -165,10 +159,9 @@ pub fn end_dead_runs(ws: &mut Workspace) -> Result<Vec<EndedRun>, AppError> {
         if !is_gone(&run, me, now) {
             continue;
         }
-        let at = last_alive(&run).unwrap_or(now).min(now);
-        let at_text = at.to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let at = crate::model::time::millis(last_alive(&run).unwrap_or(now).min(now));
         let events = closing_events(ws, &run.id, at)?;
-        if ws.end_dead_run(&run.id, &events, DEAD_RUN_ERROR, &at_text)? {
+        if ws.end_dead_run(&run.id, &events, DEAD_RUN_ERROR, at)? {
             tracing::warn!(
                 "run {} of {} was left unfinished: {DEAD_RUN_ERROR}; it is now marked failed",
                 run.id,
@@ -208,7 +201,7 @@ fn closing_events(
         match event {
             RunEvent::RunStarted { plan } => planned = plan,
             RunEvent::StepStarted { asset, partition } => {
-                started.insert(asset, (partition, parse_time(&stamp)));
+                started.insert(asset, (partition, Some(stamp)));
             }
             RunEvent::StepFinished { asset, .. } => {
                 finished.insert(asset);
@@ -267,12 +260,12 @@ mod tests {
             remote: false,
             remote_progress: false,
             owner,
-            signs_of_life: signs.iter().map(|s| (*s).to_owned()).collect(),
+            signs_of_life: signs.iter().map(|s| at(s)).collect(),
         }
     }
 
     fn at(s: &str) -> chrono::DateTime<chrono::Utc> {
-        parse_time(s).unwrap()
+        crate::model::time::parse(s).unwrap()
     }
 
     #[test]

@@ -374,11 +374,7 @@ pub fn cost_history(ws: &Workspace, project: &str) -> Result<CostHistory, AppErr
         ..CostTotal::default()
     };
     for s in &steps {
-        let day = s
-            .run_created_at
-            .get(..10)
-            .unwrap_or(&s.run_created_at)
-            .to_owned();
+        let day = s.run_created_at.format("%Y-%m-%d").to_string();
         for t in [
             per_asset.entry(s.asset.to_string()).or_default(),
             per_day.entry(day.clone()).or_default(),

@@ -281,6 +281,14 @@ pub fn to_text(r: &RunReport) -> String {
     if let Some(error) = r.run.error.as_deref() {
         let _ = writeln!(t, "Error: {error}");
     }
+    steps_text(&mut t, r);
+    checks_text(&mut t, r);
+    materializations_text(&mut t, r);
+    t
+}
+
+/// Each step: asset, outcome, duration, partition and what happened.
+fn steps_text(t: &mut String, r: &RunReport) {
     let width = r.steps.iter().map(|s| s.asset.len()).max().unwrap_or(0);
     let _ = writeln!(t, "\nSteps ({})", r.steps.len());
     for s in &r.steps {
@@ -299,6 +307,10 @@ pub fn to_text(r: &RunReport) -> String {
                 .unwrap_or_default(),
         );
     }
+}
+
+/// Each check with its verdict and up to five failing rows.
+fn checks_text(t: &mut String, r: &RunReport) {
     let passed = r.checks.iter().filter(|c| c.passed).count();
     let _ = writeln!(t, "\nChecks ({passed}/{} passed)", r.checks.len());
     for c in &r.checks {
@@ -321,6 +333,10 @@ pub fn to_text(r: &RunReport) -> String {
             let _ = writeln!(t, "      {row}");
         }
     }
+}
+
+/// What the run wrote.
+fn materializations_text(t: &mut String, r: &RunReport) {
     let _ = writeln!(t, "\nMaterializations ({})", r.materializations.len());
     for m in &r.materializations {
         let _ = writeln!(
@@ -333,7 +349,6 @@ pub fn to_text(r: &RunReport) -> String {
             m.data_version
         );
     }
-    t
 }
 
 /// Every check evaluation, with a sample of failing rows.

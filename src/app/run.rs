@@ -8,7 +8,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use chrono::NaiveDate;
+use chrono::{DateTime, NaiveDate, Utc};
 
 use super::{AppError, Refusal};
 use crate::engine::{self, RunPlan};
@@ -631,7 +631,7 @@ struct Recorder<'w> {
     run_id: RunId,
     seq: u64,
     /// Events not stored yet, each with the time it happened.
-    pending: Vec<(String, RunEvent)>,
+    pending: Vec<(DateTime<Utc>, RunEvent)>,
     recorded: Vec<RunEvent>,
     /// When the first attempt that found the workspace locked began (reset by a success).
     locked_since: Option<Instant>,
@@ -648,8 +648,8 @@ impl Recorder<'_> {
             return;
         }
         let attempt = Instant::now();
-        let stamped: Vec<(&str, &RunEvent)> =
-            self.pending.iter().map(|(t, e)| (t.as_str(), e)).collect();
+        let stamped: Vec<(DateTime<Utc>, &RunEvent)> =
+            self.pending.iter().map(|(t, e)| (*t, e)).collect();
         match self
             .ws
             .append_stamped_run_events(&self.run_id, self.seq, &stamped)
@@ -721,7 +721,7 @@ fn execute_recorded(
 ) -> Result<Recorded, AppError> {
     let run_id = plan.run_id.clone();
     let store_root = plan.store_dir.clone();
-    let (tx, rx) = mpsc::sync_channel::<(String, RunEvent)>(1024);
+    let (tx, rx) = mpsc::sync_channel::<(DateTime<Utc>, RunEvent)>(1024);
     // The engine stops at this flag: the caller's cancel, or recording that gave up.
     let stop = Arc::new(AtomicBool::new(cancel.load(Ordering::Relaxed)));
     let stop_flag = Arc::clone(&stop);
@@ -776,7 +776,7 @@ impl Recorder<'_> {
     /// run's last event (`RunFinished`), which is stored but not forwarded yet.
     fn record_until_done(
         &mut self,
-        rx: &mpsc::Receiver<(String, RunEvent)>,
+        rx: &mpsc::Receiver<(DateTime<Utc>, RunEvent)>,
         cancel: &AtomicBool,
         stop: &AtomicBool,
         on_event: &mut dyn FnMut(&RunId, &RunEvent),
@@ -841,7 +841,7 @@ impl Recorder<'_> {
         let at = now();
         match self
             .ws
-            .append_stamped_run_events(&run_id, self.seq, &[(at.as_str(), &finished)])
+            .append_stamped_run_events(&run_id, self.seq, &[(at, &finished)])
         {
             Ok(()) => {}
             Err(e) => tracing::warn!(
@@ -864,7 +864,7 @@ impl Recorder<'_> {
 /// Removes the Parquet files of this run that its unstored materializations name: how many
 /// went, and those that could not be removed (with why).
 fn remove_unrecorded_files(
-    pending: &[(String, RunEvent)],
+    pending: &[(DateTime<Utc>, RunEvent)],
     store_root: &Path,
     run_id: &RunId,
 ) -> (usize, Vec<String>) {
@@ -888,8 +888,9 @@ fn remove_unrecorded_files(
     (removed, kept)
 }
 
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+/// Now, to the millisecond a stored time keeps.
+fn now() -> DateTime<Utc> {
+    crate::model::time::millis(Utc::now())
 }
 
 /// The first rows of an asset, from stored upstream materializations where there are any.

@@ -150,7 +150,7 @@ pub fn asset_states_at(
     )
     .unwrap_or_else(|_| project.assets.iter().map(|a| a.key.clone()).collect());
     let planned = planned_statuses(ws, stored, &order, &previous, &records, &latest);
-    let attempts: BTreeMap<AssetKey, (RunId, String, StepOutcome)> = ws
+    let attempts: BTreeMap<AssetKey, (RunId, chrono::DateTime<chrono::Utc>, StepOutcome)> = ws
         .latest_step_outcomes(&project.name)?
         .into_iter()
         .filter_map(|(run, at, event)| match event {

@@ -227,15 +227,24 @@ fn watch_signals(stop: &Arc<AtomicBool>) -> anyhow::Result<()> {
     Ok(())
 }
 
-pub fn ticks(
-    workspace: &std::path::Path,
-    project: &str,
+/// `medallion ticks`, as given on the command line.
+#[derive(Debug, clap::Args)]
+pub struct TicksArgs {
+    /// A stored project's name
+    project: String,
+    /// Only this schedule or sensor
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+    #[arg(long, default_value_t = 50)]
     limit: usize,
-    name: Option<&str>,
+    #[arg(long, value_enum, default_value_t)]
     format: OutputFormat,
-) -> anyhow::Result<u8> {
+}
+
+pub fn ticks(workspace: &std::path::Path, args: &TicksArgs) -> anyhow::Result<u8> {
+    let (limit, name, format) = (args.limit, args.name.as_deref(), args.format);
     let ws = app::open_workspace(workspace)?;
-    let project = app::project_name_of(&ws, project)?;
+    let project = app::project_name_of(&ws, &args.project)?;
     let stored = app::load_project(&ws, &project)?;
     let statuses = automation::statuses(&ws, &stored, Utc::now())?;
     let ticks = ws.ticks(&project, name, limit)?;

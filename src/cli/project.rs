@@ -91,7 +91,11 @@ pub fn list(workspace: &Path, format: OutputFormat) -> anyhow::Result<u8> {
             for p in projects {
                 println!(
                     "{:<32} {:>6} assets  rev {:<4} {}  {}",
-                    p.name, p.assets, p.revision, p.updated_at, p.description
+                    p.name,
+                    p.assets,
+                    p.revision,
+                    crate::model::time::text(&p.updated_at),
+                    p.description
                 );
             }
         }

@@ -2,9 +2,13 @@
 //! (measured duration × the same rates), side by side per run step; and the user's price
 //! overrides, which replace shipped figures (or add missing ones) for every project.
 
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
+use super::runs::stored_time;
 use super::{StoreError, Workspace, classify};
 use crate::model::RunId;
 use crate::model::{AssetKey, ComputeTier, PriceOverride};
@@ -32,10 +36,11 @@ pub struct StepCost {
     pub run_id: RunId,
     pub project: String,
     /// When the run was created (for cost over time).
-    pub run_created_at: String,
+    #[serde(with = "crate::model::time")]
+    pub run_created_at: DateTime<Utc>,
     pub asset: AssetKey,
     pub partition: Option<String>,
-    pub tier: String,
+    pub tier: ComputeTier,
     pub vcpu: f64,
     pub memory_mb: u32,
     pub spot: bool,
@@ -55,16 +60,39 @@ const STEP_COST_COLUMNS: &str = "c.run_id, p.name, r.created_at, c.asset_key, c.
     c.memory_mb, c.spot, c.est_duration_secs, c.est_cost_usd, c.actual_duration_secs, c.actual_cost_usd,
     c.prices_as_of, c.missing_price";
 
-fn step_cost_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StepCost> {
+/// A cost row; a bad stored time or tier is an error naming the run and asset.
+fn step_cost_from_row(
+    path: &Path,
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<Result<StepCost, StoreError>> {
     let partition: String = r.get(4)?;
     let memory_mb: i64 = r.get(7)?;
-    Ok(StepCost {
-        run_id: r.get(0)?,
+    let run_id: RunId = r.get(0)?;
+    let asset = AssetKey::new(r.get::<_, String>(3)?);
+    let created: String = r.get(2)?;
+    let run_created_at = match stored_time(
+        path,
+        || format!("the created_at of run {run_id} (costs of {asset})"),
+        &created,
+    ) {
+        Ok(t) => t,
+        Err(e) => return Ok(Err(e)),
+    };
+    let tier_name: String = r.get(5)?;
+    let Some(tier) = ComputeTier::parse(&tier_name) else {
+        return Ok(Err(StoreError::Decode {
+            path: path.to_owned(),
+            what: format!("the tier of {asset}'s cost in run {run_id}"),
+            detail: format!("unknown tier `{tier_name}`"),
+        }));
+    };
+    Ok(Ok(StepCost {
+        run_id,
         project: r.get(1)?,
-        run_created_at: r.get(2)?,
-        asset: AssetKey::new(r.get::<_, String>(3)?),
+        run_created_at,
+        asset,
         partition: (!partition.is_empty()).then_some(partition),
-        tier: r.get(5)?,
+        tier,
         vcpu: r.get(6)?,
         memory_mb: u32::try_from(memory_mb.max(0)).unwrap_or(u32::MAX),
         spot: r.get(8)?,
@@ -74,7 +102,7 @@ fn step_cost_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<StepCost> {
         actual_cost_usd: r.get(12)?,
         prices_as_of: r.get(13)?,
         missing_price: r.get(14)?,
-    })
+    }))
 }
 
 impl Workspace {
@@ -200,9 +228,11 @@ impl Workspace {
             .conn
             .prepare(&sql)
             .map_err(|e| classify(&self.path, "load costs", e))?;
-        stmt.query_map([value], step_cost_from_row)
+        let rows: Vec<Result<StepCost, StoreError>> = stmt
+            .query_map([value], |r| step_cost_from_row(&self.path, r))
             .and_then(Iterator::collect)
-            .map_err(|e| classify(&self.path, "load costs", e))
+            .map_err(|e| classify(&self.path, "load costs", e))?;
+        rows.into_iter().collect()
     }
 
     /// The user's price overrides, by id.
@@ -347,7 +377,7 @@ mod tests {
         let all = ws.project_costs("p").unwrap();
         assert_eq!(all.len(), 2);
         assert_eq!(all[0].run_id, "r1", "oldest first");
-        assert_eq!(all[1].tier, "eks");
+        assert_eq!(all[1].tier, ComputeTier::Eks);
         assert_eq!(all[1].actual_cost_usd, None);
         assert_eq!(all[1].missing_price.as_deref(), Some("ec2.m6i.large.hour"));
     }

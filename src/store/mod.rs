@@ -17,6 +17,7 @@ mod runs;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 
+use chrono::{DateTime, Utc};
 use rusqlite::{Connection, ErrorCode, OpenFlags, OptionalExtension, Transaction, params};
 
 use crate::model::RunId;
@@ -163,7 +164,9 @@ pub struct StoredProject {
     /// imported (or was imported before Medallion recorded it). A newer `revision` means the
     /// project was edited in the workspace after that import.
     pub imported_revision: Option<i64>,
-    pub updated_at: String,
+    /// When the project was last saved; `None` for one not in the workspace (the studio's
+    /// definitions of a project never saved).
+    pub updated_at: Option<DateTime<Utc>>,
 }
 
 /// One line of the project list.
@@ -173,7 +176,8 @@ pub struct ProjectSummary {
     pub description: String,
     pub assets: i64,
     pub revision: i64,
-    pub updated_at: String,
+    #[serde(with = "crate::model::time")]
+    pub updated_at: DateTime<Utc>,
     pub source_dir: Option<String>,
 }
 
@@ -406,18 +410,30 @@ impl Workspace {
                  FROM projects p ORDER BY p.updated_at DESC, p.name",
             )
             .map_err(|e| classify(path, "list projects", e))?;
-        stmt.query_map([], |r| {
-            Ok(ProjectSummary {
-                name: r.get(0)?,
-                description: r.get(1)?,
-                assets: r.get(2)?,
-                revision: r.get(3)?,
-                updated_at: r.get(4)?,
-                source_dir: r.get(5)?,
+        let rows: Vec<Result<ProjectSummary, StoreError>> = stmt
+            .query_map([], |r| {
+                let name: String = r.get(0)?;
+                let updated: String = r.get(4)?;
+                let updated_at = match runs::stored_time(
+                    path,
+                    || format!("the updated_at of project {name}"),
+                    &updated,
+                ) {
+                    Ok(t) => t,
+                    Err(e) => return Ok(Err(e)),
+                };
+                Ok(Ok(ProjectSummary {
+                    name,
+                    description: r.get(1)?,
+                    assets: r.get(2)?,
+                    revision: r.get(3)?,
+                    updated_at,
+                    source_dir: r.get(5)?,
+                }))
             })
-        })
-        .and_then(Iterator::collect)
-        .map_err(|e| classify(path, "list projects", e))
+            .and_then(Iterator::collect)
+            .map_err(|e| classify(path, "list projects", e))?;
+        rows.into_iter().collect()
     }
 
     pub fn project_exists(&self, name: &str) -> Result<bool, StoreError> {
@@ -827,6 +843,11 @@ fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProj
             name: name.to_owned(),
         });
     };
+    let updated_at = runs::stored_time(
+        path,
+        || format!("the updated_at of project {name}"),
+        &updated_at,
+    )?;
     let mut project = Project::new(name);
     project.description = description;
     match decode::<AutomationColumn>(
@@ -852,7 +873,7 @@ fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProj
         source_dir: source_dir.map(PathBuf::from),
         revision,
         imported_revision,
-        updated_at,
+        updated_at: Some(updated_at),
     })
 }
 

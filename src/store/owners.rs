@@ -5,10 +5,12 @@
 
 use rusqlite::{OptionalExtension, params};
 
-use super::runs::write_stamped_events;
+use chrono::{DateTime, Utc};
+
+use super::runs::{stored_time, write_stamped_events};
 use super::{StoreError, Workspace, classify};
 use crate::model::RunEvent;
-use crate::model::RunId;
+use crate::model::{RunId, time};
 
 /// The process running a run, recorded with the run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -33,9 +35,9 @@ pub struct UnfinishedRun {
     /// remote driver's lease and reattach decide, never its process.
     pub remote_progress: bool,
     pub owner: Option<RunOwner>,
-    /// Times that show the run alive (RFC 3339): created, started, last heartbeat, last event,
-    /// a remote lease's end. The latest of them is the last sign of life.
-    pub signs_of_life: Vec<String>,
+    /// Times that show the run alive: created, started, last heartbeat, last event, a remote
+    /// lease's end. The latest of them is the last sign of life.
+    pub signs_of_life: Vec<DateTime<Utc>>,
 }
 
 const UNFINISHED: &str = "('queued', 'starting', 'started', 'canceling')";
@@ -120,8 +122,7 @@ impl Workspace {
             })
             .and_then(Iterator::collect)
             .map_err(|e| classify(path, "list unfinished runs", e))?;
-        Ok(rows
-            .into_iter()
+        rows.into_iter()
             .map(
                 |(
                     id,
@@ -141,30 +142,37 @@ impl Workspace {
                         (Some(pid), Some(start)) => Some(RunOwner { host, pid, start }),
                         _ => None,
                     };
-                    let signs_of_life = std::iter::once(created)
-                        .chain(started)
-                        .chain(heartbeat)
-                        .chain(last_event)
-                        .chain(lease)
-                        .collect();
-                    UnfinishedRun {
-                        id: id.into(),
+                    let id: RunId = id.into();
+                    let signs_of_life = [
+                        ("created_at", Some(created)),
+                        ("started_at", started),
+                        ("heartbeat_at", heartbeat),
+                        ("last event's time", last_event),
+                        ("lease_until", lease),
+                    ]
+                    .into_iter()
+                    .filter_map(|(what, text)| {
+                        text.map(|t| stored_time(path, || format!("the {what} of run {id}"), &t))
+                    })
+                    .collect::<Result<_, _>>()?;
+                    Ok(UnfinishedRun {
+                        id,
                         project,
                         remote,
                         remote_progress: progress,
                         owner,
                         signs_of_life,
-                    }
+                    })
                 },
             )
-            .collect())
+            .collect()
     }
 
     /// A run's events in order, each with the time it was stamped.
     pub fn run_events_stamped(
         &self,
         run_id: &RunId,
-    ) -> Result<Vec<(String, RunEvent)>, StoreError> {
+    ) -> Result<Vec<(DateTime<Utc>, RunEvent)>, StoreError> {
         let path = &self.path;
         let mut stmt = self
             .conn
@@ -178,6 +186,11 @@ impl Workspace {
             .map_err(|e| classify(path, "load run events", e))?;
         rows.into_iter()
             .map(|(at, payload)| {
+                let at = stored_time(
+                    path,
+                    || format!("the time of an event of run {run_id}"),
+                    &at,
+                )?;
                 serde_json::from_str(&payload)
                     .map(|e| (at, e))
                     .map_err(|e| StoreError::Decode {
@@ -199,8 +212,9 @@ impl Workspace {
         run_id: &RunId,
         events: &[RunEvent],
         error: &str,
-        ended_at: &str,
+        ended_at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
+        let ended_at_text = time::text(&ended_at);
         let path = self.path.clone();
         let sql = |e| classify(&path, "end a run whose process is gone", e);
         let tx = self
@@ -249,7 +263,8 @@ impl Workspace {
                 .map_err(sql)?,
         };
         let first = u64::try_from(first).unwrap_or(0);
-        let stamped: Vec<(&str, &RunEvent)> = events.iter().map(|e| (ended_at, e)).collect();
+        let stamped: Vec<(DateTime<Utc>, &RunEvent)> =
+            events.iter().map(|e| (ended_at, e)).collect();
         write_stamped_events(&tx, &path, run_id, first, &stamped)?;
         if remote_next.is_some() {
             tx.execute(
@@ -261,13 +276,13 @@ impl Workspace {
             tx.execute(
                 "UPDATE remote_steps SET status = 'skipped', error = ?2, ended_at = ?3
                  WHERE run_id = ?1 AND status = 'pending'",
-                params![run_id, error, ended_at],
+                params![run_id, error, ended_at_text],
             )
             .map_err(sql)?;
         }
         tx.execute(
             "UPDATE runs SET status = 'failure', error = ?2, ended_at = ?3, end_known = 0 WHERE id = ?1",
-            params![run_id, error, ended_at],
+            params![run_id, error, ended_at_text],
         )
         .map_err(sql)?;
         tx.commit().map_err(sql)?;

@@ -162,19 +162,19 @@ impl Workspace {
         first_seq: u64,
         events: &[RunEvent],
     ) -> Result<(), StoreError> {
-        let at = now();
-        let stamped: Vec<(&str, &RunEvent)> = events.iter().map(|e| (at.as_str(), e)).collect();
+        let at = time::millis(Utc::now());
+        let stamped: Vec<(DateTime<Utc>, &RunEvent)> = events.iter().map(|e| (at, e)).collect();
         self.append_stamped_run_events(run_id, first_seq, &stamped)
     }
 
-    /// Appends events with the times they happened (RFC 3339): the run's `started_at` and
+    /// Appends events with the times they happened: the run's `started_at` and
     /// `ended_at` come from its `RunStarted` and `RunFinished` events' times, not from when a
     /// batch of events reached the workspace.
     pub fn append_stamped_run_events(
         &mut self,
         run_id: &RunId,
         first_seq: u64,
-        events: &[(&str, &RunEvent)],
+        events: &[(DateTime<Utc>, &RunEvent)],
     ) -> Result<(), StoreError> {
         let path = self.path.clone();
         let sql = |e| classify(&path, "record run events", e);
@@ -417,7 +417,7 @@ impl Workspace {
     pub fn latest_step_outcomes(
         &self,
         project: &str,
-    ) -> Result<Vec<(RunId, String, RunEvent)>, StoreError> {
+    ) -> Result<Vec<(RunId, DateTime<Utc>, RunEvent)>, StoreError> {
         let path = &self.path;
         let mut stmt = self
             .conn
@@ -436,6 +436,7 @@ impl Workspace {
             .map_err(|e| classify(path, "load step outcomes", e))?;
         rows.into_iter()
             .map(|(run, at, payload)| {
+                let at = stored_time(path, || format!("the time of an event of run {run}"), &at)?;
                 serde_json::from_str(&payload)
                     .map(|e| (run.clone(), at, e))
                     .map_err(|e| decode_err(path, &format!("an event of run {run}"), e))
@@ -530,8 +531,8 @@ pub(super) fn write_events(
     first_seq: u64,
     events: &[RunEvent],
 ) -> Result<(), StoreError> {
-    let at = now();
-    let stamped: Vec<(&str, &RunEvent)> = events.iter().map(|e| (at.as_str(), e)).collect();
+    let at = time::millis(Utc::now());
+    let stamped: Vec<(DateTime<Utc>, &RunEvent)> = events.iter().map(|e| (at, e)).collect();
     write_stamped_events(tx, path, run_id, first_seq, &stamped)
 }
 
@@ -541,11 +542,11 @@ pub(super) fn write_stamped_events(
     path: &Path,
     run_id: &RunId,
     first_seq: u64,
-    events: &[(&str, &RunEvent)],
+    events: &[(DateTime<Utc>, &RunEvent)],
 ) -> Result<(), StoreError> {
     let mut writer = EventWriter::prepare(tx, path, run_id)?;
     for (i, &(ts, event)) in events.iter().enumerate() {
-        writer.write((first_seq + i as u64) as i64, ts, event)?;
+        writer.write((first_seq + i as u64) as i64, &time::text(&ts), event)?;
     }
     Ok(())
 }

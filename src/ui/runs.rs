@@ -273,55 +273,7 @@ impl RunView {
                 outcome,
                 duration_ms,
                 ..
-            } => {
-                let status = match &outcome {
-                    StepOutcome::Materialized | StepOutcome::Checked { .. } => {
-                        // A failed check has already marked it failed.
-                        if matches!(self.nodes.get(&asset), Some(NodeStatus::Failed { .. })) {
-                            self.nodes
-                                .get(&asset)
-                                .cloned()
-                                .unwrap_or(NodeStatus::Success)
-                        } else if matches!(outcome, StepOutcome::Checked { .. }) {
-                            NodeStatus::Checked
-                        } else {
-                            NodeStatus::Success
-                        }
-                    }
-                    StepOutcome::UpToDate => NodeStatus::UpToDate,
-                    StepOutcome::Skipped { reason } => NodeStatus::Skipped {
-                        reason: reason.clone(),
-                    },
-                    StepOutcome::Failed { error } => NodeStatus::Failed {
-                        error: error.clone(),
-                    },
-                    StepOutcome::Canceled => NodeStatus::Canceled,
-                    StepOutcome::Blocked { reason, .. } => NodeStatus::Blocked {
-                        reason: reason.clone(),
-                    },
-                };
-                self.nodes.insert(asset.clone(), status);
-                match self
-                    .steps
-                    .iter_mut()
-                    .rev()
-                    .find(|s| s.asset == asset && s.outcome.is_none())
-                {
-                    Some(bar) => {
-                        bar.duration_ms = Some(duration_ms);
-                        bar.outcome = Some(outcome);
-                        bar.started = None;
-                    }
-                    None => self.steps.push(StepBar {
-                        asset,
-                        start_ms: self.offset_ms(at).saturating_sub(duration_ms),
-                        duration_ms: Some(duration_ms),
-                        outcome: Some(outcome),
-                        started: None,
-                    }),
-                }
-                self.sequential_ms += duration_ms;
-            }
+            } => self.step_finished(at, asset, outcome, duration_ms),
             RunEvent::Materialization(m) => self.materializations.push(m),
             RunEvent::CheckEvaluation(c) => {
                 if !c.passed && c.severity == crate::model::CheckSeverity::Error {
@@ -345,6 +297,68 @@ impl RunView {
                 }
             }
             RunEvent::Log { .. } => {}
+        }
+    }
+
+    /// A step finished: its card's status, its bar's duration and outcome, the clock.
+    fn step_finished(
+        &mut self,
+        at: Option<DateTime<Utc>>,
+        asset: AssetKey,
+        outcome: StepOutcome,
+        duration_ms: u64,
+    ) {
+        let status = self.finished_status(&asset, &outcome);
+        self.nodes.insert(asset.clone(), status);
+        match self
+            .steps
+            .iter_mut()
+            .rev()
+            .find(|s| s.asset == asset && s.outcome.is_none())
+        {
+            Some(bar) => {
+                bar.duration_ms = Some(duration_ms);
+                bar.outcome = Some(outcome);
+                bar.started = None;
+            }
+            None => self.steps.push(StepBar {
+                asset,
+                start_ms: self.offset_ms(at).saturating_sub(duration_ms),
+                duration_ms: Some(duration_ms),
+                outcome: Some(outcome),
+                started: None,
+            }),
+        }
+        self.sequential_ms += duration_ms;
+    }
+
+    /// The card status a finished step shows (a failed check has already marked it failed).
+    fn finished_status(&self, asset: &AssetKey, outcome: &StepOutcome) -> NodeStatus {
+        match outcome {
+            StepOutcome::Materialized | StepOutcome::Checked { .. } => {
+                // A failed check has already marked it failed.
+                if matches!(self.nodes.get(asset), Some(NodeStatus::Failed { .. })) {
+                    self.nodes
+                        .get(asset)
+                        .cloned()
+                        .unwrap_or(NodeStatus::Success)
+                } else if matches!(outcome, StepOutcome::Checked { .. }) {
+                    NodeStatus::Checked
+                } else {
+                    NodeStatus::Success
+                }
+            }
+            StepOutcome::UpToDate => NodeStatus::UpToDate,
+            StepOutcome::Skipped { reason } => NodeStatus::Skipped {
+                reason: reason.clone(),
+            },
+            StepOutcome::Failed { error } => NodeStatus::Failed {
+                error: error.clone(),
+            },
+            StepOutcome::Canceled => NodeStatus::Canceled,
+            StepOutcome::Blocked { reason, .. } => NodeStatus::Blocked {
+                reason: reason.clone(),
+            },
         }
     }
 

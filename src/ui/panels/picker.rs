@@ -45,7 +45,9 @@ pub fn picker_ui(ctx: &egui::Context, studio: &mut Studio) {
                             chosen = Some(p.name.clone());
                         }
                         ui.label(format!("{} assets", p.assets));
-                        ui.label(egui::RichText::new(&p.updated_at).weak());
+                        ui.label(
+                            egui::RichText::new(crate::model::time::text(&p.updated_at)).weak(),
+                        );
                         ui.end_row();
                     }
                 });
