@@ -444,7 +444,7 @@ mod tests {
 
     use super::*;
     use crate::app::run::{MaterializeRequest, materialize};
-    use crate::store::Workspace;
+    use crate::app::Workspace;
 
     fn copy_dir(from: &Path, to: &Path) {
         std::fs::create_dir_all(to).unwrap();
