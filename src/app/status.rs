@@ -128,8 +128,17 @@ pub struct AssetState {
     pub freshness: Option<super::freshness::AssetFreshness>,
 }
 
-/// The state of every asset of a stored project, in project order.
+/// The state of every asset of a stored project, in project order, now.
 pub fn asset_states(ws: &Workspace, stored: &StoredProject) -> Result<Vec<AssetState>, AppError> {
+    asset_states_at(ws, stored, chrono::Utc::now())
+}
+
+/// [`asset_states`] with freshness judged at `now` (an injected clock in tests).
+pub fn asset_states_at(
+    ws: &Workspace,
+    stored: &StoredProject,
+    now: chrono::DateTime<chrono::Utc>,
+) -> Result<Vec<AssetState>, AppError> {
     let project = &stored.project;
     let (previous, records) = stored_state(ws, &project.name)?;
     let stored_checks = StoredChecks::new(&records);
@@ -151,7 +160,7 @@ pub fn asset_states(ws: &Workspace, stored: &StoredProject) -> Result<Vec<AssetS
         .collect();
 
     let mut freshness: BTreeMap<AssetKey, super::freshness::AssetFreshness> =
-        super::freshness::evaluate(ws, project, chrono::Utc::now())?
+        super::freshness::evaluate(ws, project, now)?
             .into_iter()
             .map(|f| (f.asset.clone(), f))
             .collect();

@@ -444,7 +444,7 @@ impl Studio {
 
     /// The workspace's answer to [`Self::request_staleness`] (an older one is dropped); true
     /// when card statuses may have changed.
-    fn on_asset_states(
+    pub(crate) fn on_asset_states(
         &mut self,
         id: u64,
         result: Result<Vec<crate::app::status::AssetState>, crate::app::jobs::JobError>,

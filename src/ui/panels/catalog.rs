@@ -7,7 +7,7 @@ use egui::RichText;
 use egui_extras::{Column, TableBuilder};
 
 use crate::app::status::AssetState;
-use crate::model::{AssetKey, AssetSpec, Layer};
+use crate::model::{AssetKey, AssetSpec, FreshnessState, Layer};
 use crate::ui::{Studio, theme};
 
 /// How the catalog orders its rows.
@@ -41,27 +41,44 @@ impl CatalogSort {
     }
 }
 
-/// Freshness as the catalog filters it: whether the asset has a freshness policy and whether
-/// its latest data is within it.
+/// Freshness as the catalog filters it: the asset's state against its freshness policy, read
+/// from the same `app::freshness` judgement as the card's badge (so the two always agree), or
+/// no policy at all.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Freshness {
-    /// A policy, met by data materialized within its lag.
-    OnTime,
-    /// A policy, and data older than its lag (or none at all).
-    Overdue,
+    /// A policy, and a state judged by `app::freshness` (unknown until the workspace answers).
+    Judged(FreshnessState),
     /// No freshness policy.
     NoPolicy,
 }
 
 impl Freshness {
-    const ALL: [Freshness; 3] = [Freshness::OnTime, Freshness::Overdue, Freshness::NoPolicy];
+    const ALL: [Freshness; 5] = [
+        Freshness::Judged(FreshnessState::Fresh),
+        Freshness::Judged(FreshnessState::Stale),
+        Freshness::Judged(FreshnessState::Overdue),
+        Freshness::Judged(FreshnessState::Unknown),
+        Freshness::NoPolicy,
+    ];
 
-    fn label(self) -> &'static str {
+    pub fn label(self) -> &'static str {
         match self {
-            Freshness::OnTime => "on time",
-            Freshness::Overdue => "overdue",
+            Freshness::Judged(state) => state.as_str(),
             Freshness::NoPolicy => "no policy",
         }
+    }
+
+    /// The asset's freshness as its card shows it: the state `app::status` read with its
+    /// other states, or unknown while there is none.
+    fn of(spec: &AssetSpec, state: Option<&AssetState>) -> Self {
+        if spec.freshness.is_none() {
+            return Freshness::NoPolicy;
+        }
+        Freshness::Judged(
+            state
+                .and_then(|s| s.freshness.as_ref())
+                .map_or(FreshnessState::Unknown, |f| f.state),
+        )
     }
 }
 
@@ -101,26 +118,9 @@ pub struct CatalogRow {
 }
 
 impl CatalogRow {
-    fn new(
-        spec: &AssetSpec,
-        state: Option<&AssetState>,
-        now: chrono::DateTime<chrono::Utc>,
-    ) -> Self {
+    fn new(spec: &AssetSpec, state: Option<&AssetState>) -> Self {
         let last = state.and_then(|s| s.last_materialization.as_ref());
-        let freshness = match &spec.freshness {
-            None => Freshness::NoPolicy,
-            Some(policy) => {
-                let age_minutes = last.map(|m| (now - m.created_at).num_minutes());
-                match age_minutes {
-                    Some(age)
-                        if age <= i64::try_from(policy.max_lag_minutes).unwrap_or(i64::MAX) =>
-                    {
-                        Freshness::OnTime
-                    }
-                    _ => Freshness::Overdue,
-                }
-            }
-        };
+        let freshness = Freshness::of(spec, state);
         Self {
             key: spec.key.clone(),
             layer: spec.layer,
@@ -175,12 +175,11 @@ impl CatalogRow {
 
 /// The rows the catalog shows: filtered and sorted.
 pub fn catalog_rows(studio: &Studio, filter: &CatalogState) -> Vec<CatalogRow> {
-    let now = chrono::Utc::now();
     let mut rows: Vec<CatalogRow> = studio
         .project()
         .assets
         .iter()
-        .map(|a| CatalogRow::new(a, studio.states.assets.get(&a.key), now))
+        .map(|a| CatalogRow::new(a, studio.states.assets.get(&a.key)))
         .filter(|r| r.matches(filter))
         .collect();
     match filter.sort {
@@ -433,4 +432,117 @@ fn row_tooltip(r: &CatalogRow) -> String {
         lines.push(r.description.clone());
     }
     lines.join("\n")
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::Path;
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+
+    use chrono::{DateTime, Duration, Utc};
+
+    use super::*;
+    use crate::app::run::{MaterializeRequest, materialize};
+    use crate::app::Workspace;
+
+    fn copy_dir(from: &Path, to: &Path) {
+        std::fs::create_dir_all(to).unwrap();
+        for e in std::fs::read_dir(from).unwrap() {
+            let p = e.unwrap().path();
+            let target = to.join(p.file_name().unwrap());
+            if p.is_dir() {
+                copy_dir(&p, &target);
+            } else {
+                std::fs::copy(&p, &target).unwrap();
+            }
+        }
+    }
+
+    /// Each asset's freshness as the catalog shows it and as its card's badge does.
+    fn both(studio: &Studio) -> Vec<(String, &'static str, Option<&'static str>)> {
+        catalog_rows(studio, &CatalogState::default())
+            .into_iter()
+            .map(|r| {
+                let badge = studio
+                    .states
+                    .badges
+                    .freshness
+                    .get(&r.key)
+                    .map(|(s, _)| s.as_str());
+                (r.key.to_string(), r.freshness.label(), badge)
+            })
+            .collect()
+    }
+
+    #[test]
+    fn the_catalog_and_the_card_badge_agree_on_freshness_at_an_injected_clock() {
+        let tmp = tempfile::tempdir().unwrap();
+        let dir = tmp.path().join("customer_analytics");
+        copy_dir(&crate::app::example_project_dir().unwrap(), &dir);
+        let toml = dir.join("medallion.toml");
+        let mut text = std::fs::read_to_string(&toml).unwrap();
+        // A plain lag; a lag with a deadline once a year (stale, not yet overdue, two hours
+        // on); a policy on an asset this test never materializes (unknown).
+        text.push_str(concat!(
+            "\n[assets.daily_revenue.freshness]\nmax_lag_minutes = 60\n",
+            "\n[assets.order_history.freshness]\nmax_lag_minutes = 60\ncron = \"0 6 1 1 *\"\n",
+            "\n[assets.customer_lifetime_value.freshness]\nmax_lag_minutes = 60\n",
+        ));
+        std::fs::write(&toml, text).unwrap();
+        let mut ws = Workspace::open(&tmp.path().join("ws.sqlite")).unwrap();
+        crate::app::import_project(&mut ws, &dir, false, false).unwrap();
+        let stored = ws.load_project("customer_analytics").unwrap();
+        let request = MaterializeRequest {
+            selection: "+daily_revenue".into(),
+            partitions: vec![],
+            force: false,
+            trigger: "test".into(),
+            allow_failed_upstream: false,
+            checks_only: false,
+        };
+        let cancel = Arc::new(AtomicBool::new(false));
+        materialize(&mut ws, &stored, &request, &mut |_, _| {}, &cancel).unwrap();
+        let at: DateTime<Utc> = ws
+            .materialization_times("customer_analytics")
+            .unwrap()
+            .iter()
+            .map(|(_, at, _)| {
+                DateTime::parse_from_rfc3339(at)
+                    .unwrap()
+                    .with_timezone(&Utc)
+            })
+            .max()
+            .unwrap();
+
+        let mut studio = Studio::new(Some(stored.project.clone()), "test".into());
+        let mut judged_at = |now: DateTime<Utc>| {
+            let states = crate::app::status::asset_states_at(&ws, &stored, now).unwrap();
+            let id = studio.states.request_id;
+            assert!(studio.on_asset_states(id, Ok(states)));
+            both(&studio)
+        };
+        let expect = |daily: &'static str, history: &'static str| {
+            vec![
+                ("cleaned_customer_data".to_owned(), "no policy", None),
+                (
+                    "customer_lifetime_value".to_owned(),
+                    "unknown",
+                    Some("unknown"),
+                ),
+                ("daily_revenue".to_owned(), daily, Some(daily)),
+                ("order_history".to_owned(), history, Some(history)),
+                ("raw_customer_data".to_owned(), "no policy", None),
+                ("raw_orders".to_owned(), "no policy", None),
+            ]
+        };
+        assert_eq!(
+            judged_at(at + Duration::minutes(30)),
+            expect("fresh", "fresh")
+        );
+        assert_eq!(
+            judged_at(at + Duration::hours(2)),
+            expect("overdue", "stale")
+        );
+    }
 }
