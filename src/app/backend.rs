@@ -149,15 +149,26 @@ pub enum TaskEvent {
     /// stored).
     SecretsStored {
         id: u64,
-        result: Result<Vec<String>, String>,
+        result: Result<Vec<String>, AppError>,
     },
     /// What the connection test reached, or precisely what failed.
     ConnectionTested {
         id: u64,
-        result: Result<String, String>,
+        result: Result<String, super::connections::ConnectionError>,
     },
     /// A file dialog could not be opened.
-    DialogFailed { error: String },
+    DialogFailed { error: TaskFailure },
+}
+
+/// Why a background task gave no answer of its own.
+#[derive(Debug, thiserror::Error)]
+pub enum TaskFailure {
+    /// The runtime that runs the tasks could not be built.
+    #[error("cannot start a background task: {0}")]
+    NoRuntime(#[source] std::io::Error),
+    /// The task panicked.
+    #[error("the background task stopped unexpectedly")]
+    Panicked,
 }
 
 /// A workspace opened before the window exists, with the project to show first.
@@ -318,7 +329,7 @@ impl Backend {
         let runtime = match self.runtime() {
             Ok(runtime) => runtime,
             Err(e) => {
-                let _ = tx.send(key.failed(format!("cannot start a background task: {e}")));
+                let _ = tx.send(key.failed(TaskFailure::NoRuntime(e)));
                 notify();
                 return;
             }
@@ -327,7 +338,7 @@ impl Backend {
         drop(runtime.spawn_blocking(move || {
             // A panic still answers, or the studio would wait forever.
             let event = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_task(task)))
-                .unwrap_or_else(|_| key.failed("the background task stopped unexpectedly".into()));
+                .unwrap_or_else(|_| key.failed(TaskFailure::Panicked));
             // Nobody listens once the studio is gone.
             let _ = tx.send(event);
             notify();
@@ -375,16 +386,16 @@ impl TaskRequest {
 
 impl TaskKey {
     /// The answer of a task that could not run.
-    fn failed(self, error: String) -> TaskEvent {
+    fn failed(self, error: TaskFailure) -> TaskEvent {
         match self {
             TaskKey::Dialog => TaskEvent::DialogFailed { error },
             TaskKey::Secrets(id) => TaskEvent::SecretsStored {
                 id,
-                result: Err(error),
+                result: Err(error.into()),
             },
             TaskKey::Test(id) => TaskEvent::ConnectionTested {
                 id,
-                result: Err(error),
+                result: Err(error.into()),
             },
         }
     }
@@ -421,10 +432,7 @@ fn run_task(task: TaskRequest) -> TaskEvent {
             let mut names = Vec::new();
             for (name, value) in &secrets {
                 if let Err(e) = super::connections::secret_set(name, value) {
-                    return TaskEvent::SecretsStored {
-                        id,
-                        result: Err(e.to_string()),
-                    };
+                    return TaskEvent::SecretsStored { id, result: Err(e) };
                 }
                 names.push(name.clone());
             }

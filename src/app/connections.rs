@@ -134,17 +134,17 @@ pub fn resource_statuses(project: &Project) -> Vec<ResourceStatus> {
 
 /// Stores a secret in the OS keyring.
 pub fn secret_set(name: &str, value: &str) -> Result<(), AppError> {
-    secrets::set(name, value).map_err(|e| AppError::Secret(e.to_string()))
+    Ok(secrets::set(name, value)?)
 }
 
 /// The names (never the values) of the secrets Medallion stored.
 pub fn secret_list() -> Result<Vec<String>, AppError> {
-    secrets::list().map_err(|e| AppError::Secret(e.to_string()))
+    Ok(secrets::list()?)
 }
 
 /// Deletes a secret; `false` when there was none.
 pub fn secret_delete(name: &str) -> Result<bool, AppError> {
-    secrets::delete(name).map_err(|e| AppError::Secret(e.to_string()))
+    Ok(secrets::delete(name)?)
 }
 
 /// Whether `name` is a valid secret name (letters, digits, `_`, `-`, `.`).
@@ -155,21 +155,38 @@ pub fn is_valid_secret_name(name: &str) -> bool {
 /// Checks that a resource of `project` answers; the message says what was reached or
 /// precisely what failed. Blocks for at most the connect and request timeouts: call it off
 /// the UI thread (the studio runs it as a backend task).
-pub fn test_connection(project: &Project, resource: &str) -> Result<String, String> {
-    let r = project.resource(resource).ok_or_else(|| {
-        format!(
-            "resource `{resource}` is not defined in project `{}`",
-            project.name
-        )
-    })?;
+pub fn test_connection(project: &Project, resource: &str) -> Result<String, ConnectionError> {
+    let r = project
+        .resource(resource)
+        .ok_or_else(|| ConnectionError::UnknownResource {
+            project: project.name.clone(),
+            resource: resource.to_owned(),
+        })?;
     test_resource(r, &project.resources)
 }
 
 /// [`test_connection`] for a resource that may not be saved yet (the connections panel).
-pub fn test_resource(resource: &Resource, resources: &[Resource]) -> Result<String, String> {
+pub fn test_resource(
+    resource: &Resource,
+    resources: &[Resource],
+) -> Result<String, ConnectionError> {
     compute::test_connection(resource, resources, &KeyringSecrets)
-        .map_err(|e| redact(&e.to_string()))
+        .map_err(ConnectionError::Failed)
         .map(|ok| redact(&ok))
+}
+
+/// Why a connection test did not reach its resource.
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectionError {
+    #[error("resource `{resource}` is not defined in project `{project}`")]
+    UnknownResource { project: String, resource: String },
+    /// The resource did not answer; the error's kind says why. Its sentence is masked: a
+    /// resolved secret never shows.
+    #[error("{}", redact(&.0.to_string()))]
+    Failed(compute::ComputeError),
+    /// The test could not run at all.
+    #[error(transparent)]
+    Task(#[from] super::backend::TaskFailure),
 }
 
 #[cfg(test)]

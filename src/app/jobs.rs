@@ -119,32 +119,37 @@ pub enum JobRequest {
     },
 }
 
+/// Why a job failed: the app's error, shared so the studio can keep it in more than one place
+/// (the launch dialog shows a plan's failure in its compute table and its AWS steps). The
+/// studio makes the sentence when it shows it.
+pub type JobError = Arc<AppError>;
+
 #[derive(Debug)]
 pub enum JobEvent {
     Preview(Box<Preview>),
     PreviewFailed {
         asset: AssetKey,
-        error: String,
+        error: JobError,
     },
     Plan {
         id: u64,
-        result: Result<Vec<PlannedStep>, String>,
+        result: Result<Vec<PlannedStep>, JobError>,
     },
     AssetStates {
         id: u64,
-        result: Result<Vec<super::status::AssetState>, String>,
+        result: Result<Vec<super::status::AssetState>, JobError>,
     },
     ComputePlan {
         id: u64,
-        result: Result<Box<super::remote::RemotePlan>, String>,
+        result: Result<Box<super::remote::RemotePlan>, JobError>,
     },
     /// The price table (after a load or an edit), or why it could not be read or changed.
     Prices {
-        result: Result<Box<PriceTable>, String>,
+        result: Result<Box<PriceTable>, JobError>,
         /// True when this answers an edit (plans should be asked for again).
         edited: bool,
     },
-    CostHistory(Result<Box<CostHistory>, String>),
+    CostHistory(Result<Box<CostHistory>, JobError>),
     /// Events of a run in progress, in order.
     RunEvents {
         run_id: RunId,
@@ -152,7 +157,7 @@ pub enum JobEvent {
     },
     /// A materialize request ended: the runs it recorded, or why it could not run.
     MaterializeFinished {
-        result: Result<Vec<RunRecord>, String>,
+        result: Result<Vec<RunRecord>, JobError>,
     },
     Runs(Vec<RunRecord>),
     RunOpened {
@@ -172,16 +177,16 @@ pub enum JobEvent {
         costs: Vec<crate::store::StepCost>,
     },
     AwsSetup {
-        result: Result<Vec<super::remote::SetupCheck>, String>,
+        result: Result<Vec<super::remote::SetupCheck>, JobError>,
     },
     /// The Automation panel's view, or why it could not be read.
-    Automation(Result<Box<super::automation::studio::AutomationView>, String>),
+    Automation(Result<Box<super::automation::studio::AutomationView>, JobError>),
     /// A studio pass ended: what it did, or why it failed.
-    AutomationEvaluated(Result<Box<super::automation::PassReport>, String>),
+    AutomationEvaluated(Result<Box<super::automation::PassReport>, JobError>),
     /// Another request failed; `what` says which, in a few words.
     Failed {
         what: String,
-        error: String,
+        error: JobError,
     },
 }
 
@@ -299,7 +304,7 @@ fn work(
             tracing::error!(error = %e, "the job worker cannot open the workspace");
             emit(JobEvent::Failed {
                 what: "open the workspace for runs".to_owned(),
-                error: e.to_string(),
+                error: JobError::new(e.into()),
             });
             None
         }
@@ -313,7 +318,9 @@ fn work(
         let Some(ws) = ws.as_mut() else {
             emit(JobEvent::Failed {
                 what: "run a job".to_owned(),
-                error: format!("the workspace {} could not be opened", path.display()),
+                error: JobError::new(AppError::NoWorkspace {
+                    path: path.to_owned(),
+                }),
             });
             continue;
         };
@@ -327,7 +334,10 @@ fn work(
             match spawn_run(path, request, events.clone(), Arc::clone(&notify)) {
                 Ok(thread) => run_thread = Some(thread),
                 Err(e) => emit(JobEvent::MaterializeFinished {
-                    result: Err(format!("cannot start the run thread: {e}")),
+                    result: Err(JobError::new(AppError::Thread {
+                        what: "the run thread",
+                        source: e,
+                    })),
                 }),
             }
             continue;
@@ -369,7 +379,7 @@ fn automation_job(ws: &mut Workspace, request: JobRequest) -> Option<JobEvent> {
     }
     .and_then(|()| super::automation::studio::view(ws, &project));
     Some(JobEvent::Automation(
-        view.map(Box::new).map_err(|e| format!("{e:#}")),
+        view.map(Box::new).map_err(JobError::new),
     ))
 }
 
@@ -390,8 +400,10 @@ fn automation_pass(
     }
     let (events, notify) = (events.clone(), Arc::clone(notify));
     let done = Box::new(
-        move |result: Result<super::automation::PassReport, String>, view| {
-            let _ = events.send(JobEvent::AutomationEvaluated(result.map(Box::new)));
+        move |result: Result<super::automation::PassReport, AppError>, view| {
+            let _ = events.send(JobEvent::AutomationEvaluated(
+                result.map(Box::new).map_err(JobError::new),
+            ));
             if let Some(view) = view {
                 let _ = events.send(JobEvent::Automation(Ok(Box::new(view))));
             }
@@ -434,16 +446,14 @@ fn spawn_run(
                     }));
                     if handled.is_err() {
                         let _ = events.send(JobEvent::MaterializeFinished {
-                            result: Err(
-                                "the run stopped on an internal error (see the log)".to_owned()
-                            ),
+                            result: Err(JobError::new(AppError::RunPanicked)),
                         });
                         notify();
                     }
                 }
                 Err(e) => {
                     let _ = events.send(JobEvent::MaterializeFinished {
-                        result: Err(format!("cannot open the workspace for the run: {e}")),
+                        result: Err(JobError::new(AppError::RunWorkspace(e))),
                     });
                     notify();
                 }
@@ -511,7 +521,7 @@ fn handle(
             emit(JobEvent::MaterializeFinished {
                 result: result
                     .map(|runs| runs.into_iter().map(|s| s.run).collect())
-                    .map_err(|e| format!("{e:#}")),
+                    .map_err(JobError::new),
             });
         }
         JobRequest::ListRuns { project } => emit(list_runs(ws, &project)),
@@ -528,11 +538,11 @@ fn handle(
             let result =
                 super::remote::follow_in_studio(ws, &stored, &request, &cancel, &detach, &emit);
             emit(JobEvent::MaterializeFinished {
-                result: result.map(|run| vec![run]).map_err(|e| format!("{e:#}")),
+                result: result.map(|run| vec![run]).map_err(JobError::new),
             });
         }
         JobRequest::CheckAws { project } => {
-            let result = super::remote::check_setup(&project, None).map_err(|e| format!("{e:#}"));
+            let result = super::remote::check_setup(&project, None).map_err(JobError::new);
             emit(JobEvent::AwsSetup { result });
         }
         request @ (JobRequest::Automation { .. }
@@ -546,10 +556,10 @@ fn handle(
 }
 
 /// A request that failed, told as what was being done and why it failed.
-fn failed(what: &str, e: &AppError) -> JobEvent {
+fn failed(what: &str, e: AppError) -> JobEvent {
     JobEvent::Failed {
         what: what.to_owned(),
-        error: format!("{e:#}"),
+        error: JobError::new(e),
     }
 }
 
@@ -559,20 +569,20 @@ fn preview(ws: &mut Workspace, project: Project, asset: AssetKey, limit: usize) 
         Ok(p) => JobEvent::Preview(Box::new(p)),
         Err(e) => JobEvent::PreviewFailed {
             asset,
-            error: format!("{e:#}"),
+            error: JobError::new(e),
         },
     }
 }
 
 fn plan(ws: &mut Workspace, id: u64, project: Project, request: &MaterializeRequest) -> JobEvent {
     let stored = stored_with(ws, project);
-    let result = run::plan(ws, &stored, request).map_err(|e| format!("{e:#}"));
+    let result = run::plan(ws, &stored, request).map_err(JobError::new);
     JobEvent::Plan { id, result }
 }
 
 fn asset_states(ws: &mut Workspace, id: u64, project: Project) -> JobEvent {
     let stored = stored_with(ws, project);
-    let result = super::status::asset_states(ws, &stored).map_err(|e| format!("{e:#}"));
+    let result = super::status::asset_states(ws, &stored).map_err(JobError::new);
     JobEvent::AssetStates { id, result }
 }
 
@@ -585,14 +595,14 @@ fn remote_plan(
     let stored = stored_with(ws, project);
     let result = super::remote::plan_remote(ws, &stored, request)
         .map(Box::new)
-        .map_err(|e| format!("{e:#}"));
+        .map_err(JobError::new);
     JobEvent::ComputePlan { id, result }
 }
 
 /// The price table after loading it (`edited` false) or changing one price (`edited` true).
 fn prices(result: Result<PriceTable, AppError>, edited: bool) -> JobEvent {
     JobEvent::Prices {
-        result: result.map(Box::new).map_err(|e| format!("{e:#}")),
+        result: result.map(Box::new).map_err(JobError::new),
         edited,
     }
 }
@@ -609,7 +619,7 @@ fn cost_history(ws: &mut Workspace, project: &str) -> JobEvent {
     JobEvent::CostHistory(
         compute_plan::cost_history(ws, project)
             .map(Box::new)
-            .map_err(|e| format!("{e:#}")),
+            .map_err(JobError::new),
     )
 }
 
@@ -617,7 +627,7 @@ fn list_runs(ws: &mut Workspace, project: &str) -> JobEvent {
     super::liveness::end_dead_runs_quietly(ws);
     match run::list_runs(ws, Some(project), HISTORY_LIMIT) {
         Ok(runs) => JobEvent::Runs(runs),
-        Err(e) => failed("list runs", &e),
+        Err(e) => failed("list runs", e),
     }
 }
 
@@ -633,7 +643,7 @@ fn open_run(ws: &mut Workspace, run_id: RunId, emit: &dyn Fn(JobEvent)) {
             events,
             report: Box::new(report),
         },
-        Err(e) => failed(&format!("open run {run_id}"), &e),
+        Err(e) => failed(&format!("open run {run_id}"), e),
     });
     if let Ok(Some(view)) = super::remote::view(ws, &run_id) {
         emit(JobEvent::RemoteSteps {
@@ -647,14 +657,14 @@ fn open_run(ws: &mut Workspace, run_id: RunId, emit: &dyn Fn(JobEvent)) {
 fn asset_history(ws: &mut Workspace, project: &str, asset: &AssetKey) -> JobEvent {
     match run::asset_history(ws, project, asset) {
         Ok(h) => JobEvent::AssetHistory(Box::new(h)),
-        Err(e) => failed(&format!("load the history of {asset}"), &e),
+        Err(e) => failed(&format!("load the history of {asset}"), e),
     }
 }
 
 fn export_report(ws: &mut Workspace, run_id: &RunId, path: &Path) -> JobEvent {
     match report::export_html(ws, run_id, path) {
         Ok(path) => JobEvent::ReportExported { path },
-        Err(e) => failed(&format!("export the report of run {run_id}"), &e),
+        Err(e) => failed(&format!("export the report of run {run_id}"), e),
     }
 }
 

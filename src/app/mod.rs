@@ -11,6 +11,7 @@ pub mod freshness;
 pub mod jobs;
 pub mod liveness;
 pub mod plan;
+pub mod refusal;
 pub mod remote;
 pub mod report;
 pub mod run;
@@ -26,6 +27,7 @@ pub use crate::store::{
     AttemptRecord, ProjectSummary, SaveBase, StoredProject, Workspace, conflict_message,
 };
 pub use connections::redact;
+pub use refusal::Refusal;
 
 /// The bundled example project's directory name under `projects/`.
 pub const EXAMPLE_PROJECT: &str = "customer_analytics";
@@ -81,18 +83,74 @@ pub enum AppError {
         path: PathBuf,
         source: std::io::Error,
     },
-    #[error("{0}")]
-    BadRequest(String),
+    /// What was asked does not fit the project, the workspace or the flags (exit code 2).
+    #[error(transparent)]
+    Refused(#[from] Refusal),
+    /// A value Medallion made could not be written as JSON (`what`: the request, a step plan).
+    #[error("cannot encode {what}: {source}")]
+    Encode {
+        what: &'static str,
+        source: serde_json::Error,
+    },
+    /// A named thread could not be started (`what`: which).
+    #[error("cannot start {what}: {source}")]
+    Thread {
+        what: &'static str,
+        source: std::io::Error,
+    },
+    /// The benchmark's hand-written polars query failed.
+    #[error("hand-written pipeline failed: {0}")]
+    Benchmark(Box<dyn std::error::Error + Send + Sync>),
+    /// The bundled example project is not beside the binary or in the source tree.
+    #[error("the bundled example project was not found")]
+    NoExample,
+    /// A studio background task gave no answer of its own.
+    #[error(transparent)]
+    Task(#[from] backend::TaskFailure),
+    /// The job worker has no workspace connection (opening it failed when the studio started).
+    #[error("the workspace {} could not be opened", .path.display())]
+    NoWorkspace { path: PathBuf },
+    /// A run's own connection to the workspace could not be opened.
+    #[error("cannot open the workspace for the run: {0}")]
+    RunWorkspace(#[source] StoreError),
+    /// The job running a run panicked (the log has the details).
+    #[error("the run stopped on an internal error (see the log)")]
+    RunPanicked,
+    /// A run's thread panicked; the run is recorded as failed.
+    #[error("run {0} crashed")]
+    RunCrashed(crate::model::RunId),
+    /// A submitted remote step stored without the id its platform gave it.
+    #[error("step {step} has no remote id")]
+    NoRemoteId { step: String },
+    /// A remote run whose stored request does not read back.
+    #[error("run {0} has no readable request")]
+    UnreadableRequest(crate::model::RunId),
+    /// A cancel could not stop every submitted remote step: each step and why.
+    #[error(
+        "could not stop every remote step: {}",
+        .failures.iter().map(|(step, e)| format!("step {step}: {e}")).collect::<Vec<_>>().join("; ")
+    )]
+    NotStopped {
+        failures: Vec<(String, crate::compute::ComputeError)>,
+    },
     #[error(transparent)]
     Engine(#[from] crate::engine::EngineError),
     /// A data diff that cannot be made as asked (`medallion diff`).
     #[error(transparent)]
     Diff(#[from] diff::DiffRefusal),
-    #[error("{0}")]
-    Secret(String),
+    #[error(transparent)]
+    Secret(#[from] crate::secrets::SecretError),
     /// A call at the compute boundary (AWS, a cluster, a source) failed; its kind decides.
     #[error(transparent)]
     Compute(#[from] crate::compute::ComputeError),
+}
+
+impl AppError {
+    /// A usage-type error: the request itself was wrong (the CLI exits with code 2 and one
+    /// sentence), not the workspace, the files or a platform.
+    pub fn is_usage(&self) -> bool {
+        matches!(self, AppError::Refused(_))
+    }
 }
 
 /// Which workspace file to use: the `--workspace` flag or `MEDALLION_WORKSPACE` (resolved by
@@ -429,10 +487,10 @@ pub fn resolve_project_reporting(
         ProjectArg::Name(name) => Ok((load_named(ws, name)?, None)),
         ProjectArg::Dir(path) => {
             if !path.join(format::PROJECT_FILE).is_file() {
-                return Err(AppError::BadRequest(format!(
-                    "{target}: not a Medallion project directory (no {})",
-                    format::PROJECT_FILE
-                )));
+                return Err(Refusal::NotAProjectDir {
+                    target: target.to_owned(),
+                }
+                .into());
             }
             let report = import_project_with(ws, path, Replace::Unedited, false)?;
             let stored = ws.load_project(&report.name)?;
@@ -457,8 +515,8 @@ pub fn peak_rss_mib() -> Option<f64> {
 /// Runs the example workload written by hand as one polars lazy query (the benchmark's
 /// yardstick) on `input`; returns the row counts of the two gold tables.
 pub fn bench_handwritten(input: &Path) -> Result<(usize, usize), AppError> {
-    let (clv, daily) = crate::engine::bench::handwritten(input)
-        .map_err(|e| AppError::BadRequest(format!("hand-written pipeline failed: {e}")))?;
+    let (clv, daily) =
+        crate::engine::bench::handwritten(input).map_err(|e| AppError::Benchmark(Box::new(e)))?;
     Ok((clv.height(), daily.height()))
 }
 
@@ -469,8 +527,7 @@ pub fn example_copy_with_sample_data(
     customers: u64,
     seed: u64,
 ) -> Result<PathBuf, AppError> {
-    let example = example_project_dir()
-        .ok_or_else(|| AppError::BadRequest("the bundled example project was not found".into()))?;
+    let example = example_project_dir().ok_or(AppError::NoExample)?;
     let io = |path: &Path| {
         let path = path.to_owned();
         move |source| AppError::Io { path, source }

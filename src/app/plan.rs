@@ -10,7 +10,7 @@ use std::path::{Path, PathBuf};
 
 use serde::Serialize;
 
-use super::AppError;
+use super::{AppError, Refusal};
 use crate::compute::cost::{self, CostError};
 pub use crate::compute::cost::{
     CostBreakdown, CostLine, RunShape, format_memory, format_usd, format_vcpu,
@@ -66,9 +66,7 @@ pub fn load_prices(ws: &Workspace) -> Result<PriceTable, AppError> {
 pub fn set_price(ws: &mut Workspace, id: &str, usd: f64) -> Result<PriceTable, AppError> {
     let shipped = shipped_prices()?;
     if shipped.get(id).is_none() && !is_addable_price_id(id) {
-        return Err(AppError::BadRequest(format!(
-            "`{id}` is not a price in the table; only EC2 node prices (ec2.TYPE.hour) can be added"
-        )));
+        return Err(Refusal::UnknownPrice { id: id.to_owned() }.into());
     }
     let o = PriceOverride {
         id: id.to_owned(),
@@ -86,7 +84,7 @@ pub fn set_price(ws: &mut Workspace, id: &str, usd: f64) -> Result<PriceTable, A
     };
     let candidate = shipped.with_overrides(std::slice::from_ref(&o));
     if let Some(p) = candidate.problems().into_iter().find(|p| p.id == id) {
-        return Err(AppError::BadRequest(p.to_string()));
+        return Err(Refusal::Price(p).into());
     }
     ws.set_price_override(&o)?;
     load_prices(ws)
@@ -253,10 +251,7 @@ fn input_bytes(
 /// The cost of one run of a given shape with the workspace's prices (the `cost` command).
 pub fn run_cost(ws: &Workspace, shape: &RunShape) -> Result<CostBreakdown, AppError> {
     let prices = load_prices(ws)?;
-    cost::run_cost(shape, &prices).map_err(|e| match e {
-        CostError::MissingPrice(m) => AppError::BadRequest(m.to_string()),
-        CostError::Invalid(m) => AppError::BadRequest(m),
-    })
+    cost::run_cost(shape, &prices).map_err(|e| Refusal::Cost(e).into())
 }
 
 /// Records a plan's estimates against a run (one row per asset and partition).
@@ -321,7 +316,7 @@ fn actual_cost(
     let (cost_usd, as_of, missing) = match cost::run_cost(shape, &prices) {
         Ok(c) => (Some(c.cost_usd), Some(c.prices_as_of), None),
         Err(CostError::MissingPrice(m)) => (None, prices.as_of().map(str::to_owned), Some(m.id)),
-        Err(CostError::Invalid(m)) => return Err(AppError::BadRequest(m)),
+        Err(e @ CostError::Invalid(_)) => return Err(Refusal::Cost(e).into()),
     };
     let record = StepCostRecord {
         run_id: run_id.to_owned(),

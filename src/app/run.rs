@@ -10,7 +10,7 @@ use std::time::{Duration, Instant};
 
 use chrono::NaiveDate;
 
-use super::AppError;
+use super::{AppError, Refusal};
 use crate::engine::{self, RunPlan};
 pub use crate::engine::{PlannedStatus, PlannedStep, Preview, PreviewColumn};
 use crate::model::{
@@ -61,19 +61,23 @@ pub fn check_partition(
         .filter(|a| a.partitions.is_partitioned())
         .peekable();
     if partitioned.peek().is_none() {
-        let what = match selected {
-            [one] => format!("asset {one} is not partitioned"),
-            _ => "no selected asset is partitioned".to_owned(),
-        };
-        return Err(AppError::BadRequest(format!(
-            "{what}, so partition `{key}` means nothing; run it without --partition"
-        )));
+        return Err(Refusal::NotPartitioned {
+            asset: match selected {
+                [one] => Some(one.clone()),
+                _ => None,
+            },
+            key: key.to_owned(),
+        }
+        .into());
     }
     for asset in partitioned {
         asset
             .partitions
             .check_key(key)
-            .map_err(|e| AppError::BadRequest(format!("asset {}: {e}", asset.key)))?;
+            .map_err(|source| Refusal::PartitionKey {
+                asset: asset.key.clone(),
+                source,
+            })?;
     }
     Ok(())
 }
@@ -91,22 +95,21 @@ pub fn partition_range(
         .filter_map(|k| project.asset(k))
         .map(|a| &a.partitions)
         .find(|p| p.is_partitioned())
-        .ok_or_else(|| {
-            AppError::BadRequest(
-                "no selected asset is partitioned, so a partition range means nothing".into(),
-            )
-        })?;
+        .ok_or(Refusal::RangeNotPartitioned)?;
     match def {
         PartitionsDefinition::Daily { .. } => {
             let parse = |s: &str| {
-                NaiveDate::parse_from_str(s, "%Y-%m-%d")
-                    .map_err(|_| AppError::BadRequest(format!("`{s}` is not a date (YYYY-MM-DD)")))
+                NaiveDate::parse_from_str(s, "%Y-%m-%d").map_err(|_| Refusal::NotADate {
+                    value: s.to_owned(),
+                })
             };
             let (a, b) = (parse(from)?, parse(to)?);
             if b < a {
-                return Err(AppError::BadRequest(format!(
-                    "the range {from}..{to} ends before it starts"
-                )));
+                return Err(Refusal::RangeBackwards {
+                    from: from.to_owned(),
+                    to: to.to_owned(),
+                }
+                .into());
             }
             Ok(a.iter_days()
                 .take_while(|d| *d <= b)
@@ -118,10 +121,12 @@ pub fn partition_range(
             let j = keys.iter().position(|k| k == to);
             match (i, j) {
                 (Some(i), Some(j)) if i <= j => Ok(keys[i..=j].to_vec()),
-                _ => Err(AppError::BadRequest(format!(
-                    "{from}..{to} is not a range of the partition keys {}",
-                    keys.join(", ")
-                ))),
+                _ => Err(Refusal::NotAKeyRange {
+                    from: from.to_owned(),
+                    to: to.to_owned(),
+                    keys: keys.clone(),
+                }
+                .into()),
             }
         }
         PartitionsDefinition::None => Ok(Vec::new()),
@@ -137,11 +142,10 @@ pub const DEFAULT_KEEP_MATERIALIZATIONS: usize = 5;
 /// [`DEFAULT_KEEP_MATERIALIZATIONS`]; `None` when files are kept forever (0).
 pub fn keep_materializations() -> Result<Option<usize>, AppError> {
     let keep = match std::env::var("MEDALLION_KEEP_MATERIALIZATIONS") {
-        Ok(v) => v.trim().parse::<usize>().map_err(|_| {
-            AppError::BadRequest(format!(
-                "MEDALLION_KEEP_MATERIALIZATIONS must be a whole number (0 keeps every file), not {v:?}"
-            ))
-        })?,
+        Ok(v) => v
+            .trim()
+            .parse::<usize>()
+            .map_err(|_| Refusal::KeepSetting { value: v })?,
         Err(_) => DEFAULT_KEEP_MATERIALIZATIONS,
     };
     Ok((keep > 0).then_some(keep))
@@ -392,8 +396,8 @@ pub fn resolve_selection(project: &Project, selection: &str) -> Result<Vec<Asset
     let graph = AssetGraph::build(project);
     let selected = AssetSelection::parse(selection)
         .and_then(|s| s.resolve(project, &graph))
-        .map_err(|e| AppError::BadRequest(e.to_string()))?;
-    engine::ordered_steps(project, &selected).map_err(|e| AppError::BadRequest(e.to_string()))
+        .map_err(Refusal::Selection)?;
+    Ok(engine::ordered_steps(project, &selected).map_err(Refusal::Plan)?)
 }
 
 /// Runs one materialization per requested partition, in order. Events reach `on_event` as they
@@ -445,7 +449,7 @@ fn materialize_inner(
     // starts (not by a run killed half-way for lack of memory).
     for partition in &partitions {
         engine::memory::check_fits(project, &project_dir, &steps, partition.as_deref())
-            .map_err(|e| AppError::BadRequest(e.to_string()))?;
+            .map_err(Refusal::Plan)?;
     }
     let count = partitions.len();
     for (index, partition) in partitions.into_iter().enumerate() {
@@ -502,9 +506,10 @@ fn checked_steps(
 ) -> Result<Vec<AssetKey>, AppError> {
     let diagnostics = crate::model::validate(project);
     if let Some(first) = diagnostics.iter().find(|d| d.is_error()) {
-        return Err(AppError::BadRequest(format!(
-            "the project has errors; fix them first: {first}"
-        )));
+        return Err(Refusal::ProjectHasErrors {
+            first: Box::new(first.clone()),
+        }
+        .into());
     }
     let steps = resolve_selection(project, &request.selection)?;
     for key in request.partitions.iter().flatten() {
@@ -730,7 +735,10 @@ fn execute_recorded(
             };
             engine::execute_with(&plan, fetcher.as_ref(), &mut emit, &stop_flag)
         })
-        .map_err(|e| AppError::BadRequest(format!("cannot start the run thread: {e}")))?;
+        .map_err(|source| AppError::Thread {
+            what: "the run thread",
+            source,
+        })?;
     let mut rec = Recorder {
         ws,
         run_id: run_id.clone(),
@@ -747,7 +755,7 @@ fn execute_recorded(
     if worker.join().is_err() {
         rec.ws
             .set_run_status(&run_id, RunStatus::Failure, Some("the run thread crashed"))?;
-        return Err(AppError::BadRequest(format!("run {run_id} crashed")));
+        return Err(AppError::RunCrashed(run_id));
     }
     let Some(error) = rec.failed.take() else {
         if let Some(event) = &finish {

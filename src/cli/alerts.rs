@@ -58,10 +58,21 @@ pub enum AlertsAction {
     },
 }
 
-fn parse_now(s: &str) -> Result<DateTime<Utc>, String> {
+/// A `--now` that is not an RFC 3339 time (`detail`: what chrono found wrong).
+#[derive(Debug, thiserror::Error)]
+#[error("`{value}` is not an RFC 3339 time such as 2026-01-02T06:00:00Z ({detail})")]
+struct NotATime {
+    value: String,
+    detail: chrono::ParseError,
+}
+
+fn parse_now(s: &str) -> Result<DateTime<Utc>, NotATime> {
     DateTime::parse_from_rfc3339(s)
         .map(|t| t.with_timezone(&Utc))
-        .map_err(|e| format!("`{s}` is not an RFC 3339 time such as 2026-01-02T06:00:00Z ({e})"))
+        .map_err(|detail| NotATime {
+            value: s.to_owned(),
+            detail,
+        })
 }
 
 pub fn run(workspace: Option<PathBuf>, command: AlertsCommand) -> anyhow::Result<u8> {
@@ -110,8 +121,8 @@ pub fn run(workspace: Option<PathBuf>, command: AlertsCommand) -> anyhow::Result
                 let d = match app::alerts::test_target(&mut ws, &stored.project, &name, Utc::now())
                 {
                     Ok(d) => d,
-                    Err(app::AppError::BadRequest(msg)) => {
-                        eprintln!("error: {msg}");
+                    Err(e) if e.is_usage() => {
+                        eprintln!("error: {e}");
                         return Ok(EXIT_BAD_INPUT);
                     }
                     Err(e) => return Err(e.into()),

@@ -47,13 +47,16 @@ pub struct AutomationCommand {
     pub format: OutputFormat,
 }
 
-fn parse_now(now: Option<&str>) -> Result<Option<DateTime<Utc>>, String> {
+/// A `--now` that is not an RFC 3339 time.
+#[derive(Debug, thiserror::Error)]
+#[error("--now `{0}` is not an RFC 3339 time (e.g. 2026-03-29T06:00:00+02:00)")]
+struct NotATime(String);
+
+fn parse_now(now: Option<&str>) -> Result<Option<DateTime<Utc>>, NotATime> {
     now.map(|s| {
         DateTime::parse_from_rfc3339(s)
             .map(|t| t.with_timezone(&Utc))
-            .map_err(|_| {
-                format!("--now `{s}` is not an RFC 3339 time (e.g. 2026-03-29T06:00:00+02:00)")
-            })
+            .map_err(|_| NotATime(s.to_owned()))
     })
     .transpose()
 }
@@ -324,7 +327,7 @@ pub fn switch(workspace: &std::path::Path, cmd: &AutomationCommand) -> anyhow::R
                 "{name} is {} in this workspace",
                 if on { "on" } else { "off" }
             ),
-            Err(e @ app::AppError::BadRequest(_)) => {
+            Err(e) if e.is_usage() => {
                 eprintln!("error: {e}");
                 return Ok(EXIT_BAD_INPUT);
             }

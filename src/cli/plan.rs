@@ -7,10 +7,10 @@ use clap::ValueEnum;
 
 use super::target::resolve_target;
 use super::{EXIT_BAD_INPUT, EXIT_OK, OutputFormat, print_json};
+use crate::app;
 use crate::app::plan::{
     RunShape, format_duration, format_memory, format_usd, format_vcpu, tier_name,
 };
-use crate::app::{self, AppError};
 use crate::model::{ComputeTier, RunId};
 
 /// The tiers `cost` prices.
@@ -66,8 +66,8 @@ pub fn plan(workspace: &Path, args: &PlanArgs<'_>) -> anyhow::Result<u8> {
     let report =
         match app::plan::compute_plan(&ws, &stored, args.select, partitions, &BTreeMap::new()) {
             Ok(r) => r,
-            Err(AppError::BadRequest(m)) => {
-                eprintln!("error: {m}");
+            Err(e) if e.is_usage() => {
+                eprintln!("error: {e}");
                 return Ok(EXIT_BAD_INPUT);
             }
             Err(e) => return Err(e.into()),
@@ -202,8 +202,8 @@ pub fn cost(workspace: &Path, args: &CostArgs) -> anyhow::Result<u8> {
     let ws = app::open_workspace(workspace)?;
     let breakdown = match app::plan::run_cost(&ws, &shape) {
         Ok(b) => b,
-        Err(AppError::BadRequest(m)) => {
-            eprintln!("error: {m}");
+        Err(e) if e.is_usage() => {
+            eprintln!("error: {e}");
             return Ok(EXIT_BAD_INPUT);
         }
         Err(e) => return Err(e.into()),

@@ -79,11 +79,16 @@ pub enum RemoteCommand {
     },
 }
 
-fn parse_tier(s: &str) -> Result<ComputeTier, String> {
+/// A `--tier` value that names no tier a run can be sent to.
+#[derive(Debug, thiserror::Error)]
+#[error("`{0}` is not a tier (local, lambda, fargate, batch, eks)")]
+struct NotATier(String);
+
+fn parse_tier(s: &str) -> Result<ComputeTier, NotATier> {
     ComputeTier::ALL
         .into_iter()
         .find(|t| t.as_str() == s && *t != ComputeTier::Auto)
-        .ok_or_else(|| format!("`{s}` is not a tier (local, lambda, fargate, batch, eks)"))
+        .ok_or_else(|| NotATier(s.to_owned()))
 }
 
 /// Reconciles unfinished remote runs; problems are warnings, never a reason to stop.
@@ -263,8 +268,8 @@ fn submit(
     let run_id =
         match app::remote::submit(ws, &stored, &request, args.detach, &mut progress(format)) {
             Ok(id) => id,
-            Err(app::AppError::BadRequest(e)) => {
-                eprintln!("error: {}", app::redact(&e));
+            Err(e) if e.is_usage() => {
+                eprintln!("error: {}", app::redact(&e.to_string()));
                 return Ok(EXIT_BAD_INPUT);
             }
             Err(e) => return Err(e.into()),
@@ -307,7 +312,7 @@ fn check_aws(
     };
     let checks = match app::remote::check_setup(&stored.project, aws) {
         Ok(c) => c,
-        Err(app::AppError::BadRequest(e)) => {
+        Err(e) if e.is_usage() => {
             eprintln!("error: {e}");
             return Ok(EXIT_BAD_INPUT);
         }

@@ -70,11 +70,14 @@ fn test(
         OutputFormat::Json => print_json(&serde_json::json!({
             "resource": resource,
             "ok": result.is_ok(),
-            "message": match &result { Ok(m) | Err(m) => m },
+            "message": match &result {
+                Ok(m) => m.clone(),
+                Err(e) => e.to_string(),
+            },
         }))?,
         OutputFormat::Text => match &result {
             Ok(m) => println!("{resource}: {m}"),
-            Err(m) => eprintln!("error: {m}"),
+            Err(e) => eprintln!("error: {e}"),
         },
     }
     Ok(if result.is_ok() { EXIT_OK } else { EXIT_FAILED })

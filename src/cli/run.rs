@@ -149,9 +149,9 @@ pub fn materialize(workspace: &Path, args: &MaterializeArgs<'_>) -> anyhow::Resu
     let summaries = match app::run::materialize(&mut ws, &stored, &request, &mut on_event, &cancel)
     {
         Ok(s) => s,
-        Err(AppError::BadRequest(msg)) => {
+        Err(e) if e.is_usage() => {
             progress.finish();
-            eprintln!("error: {}", app::redact(&msg));
+            eprintln!("error: {}", app::redact(&e.to_string()));
             return Ok(EXIT_BAD_INPUT);
         }
         Err(e) => return Err(e.into()),
@@ -385,8 +385,8 @@ fn dry_run(
 ) -> anyhow::Result<u8> {
     let steps = match app::run::plan(ws, stored, request) {
         Ok(s) => s,
-        Err(AppError::BadRequest(msg)) => {
-            eprintln!("error: {}", app::redact(&msg));
+        Err(e) if e.is_usage() => {
+            eprintln!("error: {}", app::redact(&e.to_string()));
             return Ok(EXIT_BAD_INPUT);
         }
         Err(e) => return Err(e.into()),

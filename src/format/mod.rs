@@ -48,6 +48,9 @@ pub enum FormatError {
     },
     #[error("{}", crate::model::clip::write_failure(.path, .source))]
     Write { path: PathBuf, source: io::Error },
+    /// The project could not be written as TOML (a value TOML cannot hold).
+    #[error("cannot write the project as TOML: {0}")]
+    Render(#[source] toml::ser::Error),
     #[error(
         "{path}: a symbolic link to {target}, outside the project directory; project files must live inside it"
     )]
@@ -214,22 +217,21 @@ fn parse_error(path: &Path, text: &str, err: &toml::de::Error) -> FormatError {
 struct DirSqlFiles<'a>(&'a Path);
 
 impl convert::SqlFiles for DirSqlFiles<'_> {
-    fn read(&self, relative_path: &str) -> Result<Option<String>, String> {
+    fn read(&self, relative_path: &str) -> Result<Option<String>, convert::SqlFileError> {
         let rel = Path::new(relative_path);
         if rel.is_absolute()
             || rel
                 .components()
                 .any(|c| matches!(c, std::path::Component::ParentDir))
         {
-            return Err("the path must stay inside the project directory".to_owned());
+            return Err(convert::SqlFileError::OutsideDirectory);
         }
         read_text(self.0, &self.0.join(rel)).map_err(|e| match e {
-            FormatError::NotUtf8 { .. } => "the file is not valid UTF-8 text".to_owned(),
-            FormatError::OutsideProject { target, .. } => format!(
-                "the file is a symbolic link to {}, outside the project directory; project files must live inside it",
-                target.display()
-            ),
-            other => other.to_string(),
+            FormatError::NotUtf8 { .. } => convert::SqlFileError::NotUtf8,
+            FormatError::OutsideProject { target, .. } => {
+                convert::SqlFileError::LinkOutside { target }
+            }
+            other => convert::SqlFileError::Read(Box::new(other)),
         })
     }
 }
@@ -342,14 +344,14 @@ fn sort_in_file_order(diagnostics: &mut [Diagnostic]) {
 }
 
 /// The canonical files of a project: relative path → contents.
-pub fn render_project(project: &Project) -> Result<Vec<(String, String)>, String> {
+pub fn render_project(project: &Project) -> Result<Vec<(String, String)>, FormatError> {
     let mut project = project.clone();
     project.sort();
     let (file, sql_files) = convert::project_to_file(&project);
     let mut toml_text = String::from(
         "# Medallion project. Edit here or in the studio; SQL lives in sql/, canvas positions in layout.toml.\n",
     );
-    toml_text.push_str(&toml::to_string(&file).map_err(|e| e.to_string())?);
+    toml_text.push_str(&toml::to_string(&file).map_err(FormatError::Render)?);
     let mut files = vec![(PROJECT_FILE.to_owned(), toml_text)];
     files.extend(sql_files);
     let mut layout = String::from("# Canvas positions, one line per asset.\n[positions]\n");
@@ -397,10 +399,7 @@ fn toml_float(v: f32) -> String {
 /// renamed, so a crash never leaves a half-written file. Other files in the directory (data,
 /// SQL files of assets that no longer exist) are left alone: export never deletes user files.
 pub fn write_project(project: &Project, dir: &Path) -> Result<(), FormatError> {
-    let files = render_project(project).map_err(|e| FormatError::Write {
-        path: dir.join(PROJECT_FILE),
-        source: io::Error::other(e),
-    })?;
+    let files = render_project(project)?;
     fs::create_dir_all(dir).map_err(|source| FormatError::Write {
         path: dir.to_owned(),
         source,

@@ -13,6 +13,7 @@ use serde::{Deserialize, Serialize};
 
 use crate::model::asset::FreshnessPolicy;
 use crate::model::run::format_duration_ms;
+use crate::model::validate::CronError;
 
 /// The state of an asset against its freshness policy.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -57,13 +58,19 @@ fn at(t: DateTime<Utc>) -> String {
 }
 
 /// The first cron tick strictly after `after` (UTC).
-fn next_tick(cron: &str, after: DateTime<Utc>) -> Result<DateTime<Utc>, String> {
+fn next_tick(cron: &str, after: DateTime<Utc>) -> Result<DateTime<Utc>, CronError> {
     let parsed = croner::Cron::new(cron)
         .parse()
-        .map_err(|e| format!("invalid cron expression `{cron}`: {e}"))?;
+        .map_err(|e| CronError::Invalid {
+            expr: cron.to_owned(),
+            detail: e.to_string(),
+        })?;
     parsed
         .find_next_occurrence(&after, false)
-        .map_err(|e| format!("cron expression `{cron}` has no next time: {e}"))
+        .map_err(|e| CronError::NoNextTime {
+            expr: cron.to_owned(),
+            detail: e.to_string(),
+        })
 }
 
 /// Judges `policy` at `now`, given the time of the last successful materialization.
@@ -116,7 +123,7 @@ pub fn judge(
     let first_unmet = match next_tick(cron, last + lag) {
         Ok(t) => t,
         Err(e) => {
-            return verdict(FreshnessState::Unknown, e, None, None);
+            return verdict(FreshnessState::Unknown, e.to_string(), None, None);
         }
     };
     if first_unmet <= now {

@@ -4,6 +4,7 @@
 
 use super::panels::costs::CostsState;
 use super::panels::prices::PricesState;
+use super::workbench_state::LaunchProblem;
 use super::{JobEvent, JobRequest, Studio};
 
 impl Studio {
@@ -76,6 +77,7 @@ impl Studio {
     pub(super) fn apply_compute_event(&mut self, event: JobEvent) {
         match event {
             JobEvent::ComputePlan { id, result } => {
+                let result = result.map_err(LaunchProblem::App);
                 if let Some(launch) = &mut self.workbench.launch
                     && launch.compute_id == id
                 {

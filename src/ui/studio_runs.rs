@@ -7,7 +7,7 @@ use std::sync::atomic::AtomicBool;
 use std::time::Instant;
 
 use super::runs::{NodeStatus, RunView};
-use super::workbench_state::{LaunchState, PREVIEW_LIMIT, WorkbenchTab};
+use super::workbench_state::{LaunchProblem, LaunchState, PREVIEW_LIMIT, WorkbenchTab};
 use super::{JobEvent, JobRequest, MaterializeRequest, SendError, Studio, TaskRequest};
 use crate::model::AssetKey;
 use crate::model::RunId;
@@ -87,7 +87,7 @@ impl Studio {
             }
             Ok(request) => self.start_run(request),
             Err(e) => {
-                self.show_error(&e);
+                self.show_error(&e.to_string());
                 false
             }
         }
@@ -333,6 +333,7 @@ impl Studio {
                 false
             }
             JobEvent::PreviewFailed { asset, error } => {
+                let error = error.to_string();
                 if self.workbench.preview.asset.as_ref() == Some(&asset) {
                     self.workbench.preview.loading = None;
                     self.workbench.preview.data = None;
@@ -346,7 +347,7 @@ impl Studio {
                 if let Some(launch) = &mut self.workbench.launch
                     && launch.plan_id == id
                 {
-                    launch.plan = Some(result);
+                    launch.plan = Some(result.map_err(LaunchProblem::App));
                 }
                 false
             }
@@ -388,7 +389,7 @@ impl Studio {
             JobEvent::AwsSetup { result } => {
                 if let Some(launch) = &mut self.workbench.launch {
                     launch.aws_checking = false;
-                    launch.aws_setup = Some(result);
+                    launch.aws_setup = Some(result.map_err(LaunchProblem::App));
                 }
                 false
             }
@@ -446,7 +447,7 @@ impl Studio {
     fn on_asset_states(
         &mut self,
         id: u64,
-        result: Result<Vec<crate::app::status::AssetState>, String>,
+        result: Result<Vec<crate::app::status::AssetState>, crate::app::jobs::JobError>,
     ) -> bool {
         if id != self.states.request_id {
             return false;
@@ -483,7 +484,10 @@ impl Studio {
     }
 
     /// The run ended (or could not start): its record is the truth from now on.
-    fn on_run_finished(&mut self, result: Result<Vec<crate::model::RunRecord>, String>) {
+    fn on_run_finished(
+        &mut self,
+        result: Result<Vec<crate::model::RunRecord>, crate::app::jobs::JobError>,
+    ) {
         if let Some(run) = &mut self.run {
             run.done = true;
         }
@@ -503,7 +507,7 @@ impl Studio {
             Err(error) => {
                 if let Some(run) = &mut self.run {
                     run.status = Some(crate::model::RunStatus::Failure);
-                    run.error = Some(error.clone());
+                    run.error = Some(error.to_string());
                     run.cancel = None;
                 }
                 self.show_error(&format!("The run could not start: {error}"));

@@ -5,6 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Instant;
 
+use crate::app::AppError;
+use crate::app::jobs::JobError;
 use crate::app::plan::PlanReport;
 use crate::app::remote::{PlannedRemoteStep, SetupCheck, SubmitRequest};
 use crate::app::run::{AssetHistory, MaterializeRequest, PlannedStep, Preview};
@@ -86,11 +88,11 @@ pub struct LaunchState {
     /// The request the shown plan is for (to know when to ask again).
     pub planned_for: Option<String>,
     pub plan_id: u64,
-    pub plan: Option<Result<Vec<PlannedStep>, String>>,
+    pub plan: Option<Result<Vec<PlannedStep>, LaunchProblem>>,
     /// The partitions of the assets in scope (refreshed with the plan).
     pub partitions: Option<PartitionsDefinition>,
     /// Where each asset would run and what it would cost (from the job worker).
-    pub compute: Option<Result<Box<PlanReport>, String>>,
+    pub compute: Option<Result<Box<PlanReport>, LaunchProblem>>,
     pub compute_id: u64,
     /// What the shown compute plan was asked for (choices, overrides, prices).
     pub compute_for: Option<String>,
@@ -99,20 +101,36 @@ pub struct LaunchState {
     /// Launch on AWS (each step on its tier) instead of locally.
     pub on_aws: bool,
     /// The remote steps shown: the steps of the plan in `compute` (from the job worker).
-    pub aws_plan: Option<Result<Vec<PlannedRemoteStep>, String>>,
+    pub aws_plan: Option<Result<Vec<PlannedRemoteStep>, LaunchProblem>>,
     /// The last "Check AWS setup" answer.
-    pub aws_setup: Option<Result<Vec<SetupCheck>, String>>,
+    pub aws_setup: Option<Result<Vec<SetupCheck>, LaunchProblem>>,
     pub aws_checking: bool,
+}
+
+/// Why the launch dialog has no plan or request: its choices, or what the app answered (a
+/// refused selection or partition range, a plan that failed). Shown as its sentence.
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum LaunchProblem {
+    #[error("Select assets on the canvas, or choose all assets")]
+    NothingSelected,
+    #[error(transparent)]
+    App(JobError),
+}
+
+impl From<AppError> for LaunchProblem {
+    fn from(e: AppError) -> Self {
+        LaunchProblem::App(JobError::new(e))
+    }
 }
 
 impl LaunchState {
     /// The selection syntax for the chosen scope.
-    pub fn selection(&self, selected: &BTreeSet<AssetKey>) -> Result<String, String> {
+    pub fn selection(&self, selected: &BTreeSet<AssetKey>) -> Result<String, LaunchProblem> {
         if self.scope == LaunchScope::All {
             return Ok("*".to_owned());
         }
         if selected.is_empty() {
-            return Err("Select assets on the canvas, or choose all assets".to_owned());
+            return Err(LaunchProblem::NothingSelected);
         }
         let (prefix, suffix) = match self.scope {
             LaunchScope::WithUpstream => ("+", ""),
@@ -155,18 +173,16 @@ impl LaunchState {
         &self,
         project: &Project,
         selected: &BTreeSet<AssetKey>,
-    ) -> Result<MaterializeRequest, String> {
+    ) -> Result<MaterializeRequest, LaunchProblem> {
         let selection = self.selection(selected)?;
-        let keys = crate::app::run::resolve_selection(project, &selection)
-            .map_err(|e| format!("{e:#}"))?;
+        let keys = crate::app::run::resolve_selection(project, &selection)?;
         let (from, to) = (self.from.trim(), self.to.trim());
         let partitions = if from.is_empty() {
             Vec::new()
         } else if to.is_empty() || to == from {
             vec![Some(from.to_owned())]
         } else {
-            crate::app::run::partition_range(project, &keys, from, to)
-                .map_err(|e| format!("{e:#}"))?
+            crate::app::run::partition_range(project, &keys, from, to)?
                 .into_iter()
                 .map(Some)
                 .collect()
@@ -188,7 +204,7 @@ impl LaunchState {
         &self,
         project: &Project,
         selected: &BTreeSet<AssetKey>,
-    ) -> Result<SubmitRequest, String> {
+    ) -> Result<SubmitRequest, LaunchProblem> {
         let local = self.request(project, selected)?;
         Ok(SubmitRequest {
             selection: local.selection,
@@ -314,7 +330,10 @@ mod tests {
 
         launch.to = "2024-01-01".into();
         let error = launch.request(&project, &events).unwrap_err();
-        assert!(error.contains("ends before it starts"), "{error}");
+        assert!(
+            error.to_string().contains("ends before it starts"),
+            "{error}"
+        );
 
         launch.scope = LaunchScope::All;
         launch.from.clear();

@@ -220,24 +220,17 @@ pub fn test_target(
     now: DateTime<Utc>,
 ) -> Result<Delivery, AppError> {
     let Some(target) = project.alerts.target(name) else {
-        let known: Vec<&str> = project
-            .alerts
-            .targets
-            .iter()
-            .map(|t| t.name.as_str())
-            .collect();
-        return Err(AppError::BadRequest(if known.is_empty() {
-            format!(
-                "project `{}` has no alert targets; add one as [alert_targets.{name}] in medallion.toml",
-                project.name
-            )
-        } else {
-            format!(
-                "project `{}` has no alert target `{name}`; its targets: {}",
-                project.name,
-                known.join(", ")
-            )
-        }));
+        return Err(super::Refusal::UnknownAlertTarget {
+            project: project.name.clone(),
+            name: name.to_owned(),
+            known: project
+                .alerts
+                .targets
+                .iter()
+                .map(|t| t.name.clone())
+                .collect(),
+        }
+        .into());
     };
     let summary = format!(
         "Test message from Medallion for project {} (target `{name}`)",

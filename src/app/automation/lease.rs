@@ -28,16 +28,20 @@ fn wall_ms() -> i64 {
     chrono::Utc::now().timestamp_millis()
 }
 
-/// Takes or renews the lease; `Err(holder)` when another process holds it.
+/// Another process holds a project's automation lease: who.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct HeldBy(pub String);
+
+/// Takes or renews the lease; `Err(HeldBy(holder))` when another process holds it.
 pub(super) fn acquire(
     ws: &mut Workspace,
     project: &str,
     holder: &str,
-) -> Result<Result<(), String>, AppError> {
+) -> Result<Result<(), HeldBy>, AppError> {
     Ok(ws
         .acquire_automation_lease(project, holder, wall_ms(), LEASE_TTL_SECS * 1000)?
         .map(|_| ())
-        .map_err(|refused| refused.0.holder))
+        .map_err(|refused| HeldBy(refused.0.holder)))
 }
 
 /// Renews a lease every third of its time-to-live on its own connection, until dropped.

@@ -112,7 +112,7 @@ pub fn evaluate_project(
     };
     match lease::acquire(ws, project, &opts.holder)? {
         Ok(()) => {}
-        Err(holder) => {
+        Err(lease::HeldBy(holder)) => {
             report.lease_holder = Some(holder);
             return Ok(report);
         }
@@ -230,10 +230,11 @@ pub fn set_enabled(
 ) -> Result<(), AppError> {
     let p = &stored.project;
     if !p.schedules.iter().any(|s| s.name == name) && !p.sensors.iter().any(|s| s.name == name) {
-        return Err(AppError::BadRequest(format!(
-            "project `{}` has no schedule or sensor named `{name}`",
-            p.name
-        )));
+        return Err(super::Refusal::UnknownAutomation {
+            project: p.name.clone(),
+            name: name.to_owned(),
+        }
+        .into());
     }
     ws.set_automation_switch(&p.name, name, enabled, &stamp(Utc::now()))?;
     Ok(())

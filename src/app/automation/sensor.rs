@@ -16,6 +16,29 @@ use crate::model::{
 };
 use crate::store::NewTick;
 
+/// Why a sensor could not list what it watches; the tick fails with this sentence.
+#[derive(Debug, thiserror::Error)]
+enum SensorError {
+    #[error("the key pattern is not a valid regular expression: {0}")]
+    KeyPattern(#[source] regex::Error),
+    #[error(transparent)]
+    List(#[from] crate::compute::ComputeError),
+    #[error("glob `{pattern}` is not valid: {message}")]
+    Glob { pattern: String, message: String },
+    #[error("cannot read {}: {source}", .path.display())]
+    Read {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error("cannot read when {} changed: {source}", .path.display())]
+    Modified {
+        path: std::path::PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+}
+
 /// When a sensor may next be evaluated (RFC 3339).
 pub(super) fn next_evaluation(
     last: Option<&str>,
@@ -56,7 +79,7 @@ pub(super) fn evaluate(ctx: &mut Ctx<'_>, s: &SensorDefinition) -> Result<(), Ap
     };
     let found = match found {
         Ok(f) => f,
-        Err(message) => return failed(ctx, s, &message),
+        Err(e) => return failed(ctx, s, &e.to_string()),
     };
     if found.requests.is_empty() {
         let tick = NewTick {
@@ -159,7 +182,7 @@ fn item_requests(start: &ItemCursor, items: &[ListedItem]) -> Findings {
     }
 }
 
-fn list_items(ctx: &Ctx<'_>, kind: &SensorKind) -> Result<Vec<ListedItem>, String> {
+fn list_items(ctx: &Ctx<'_>, kind: &SensorKind) -> Result<Vec<ListedItem>, SensorError> {
     match kind {
         SensorKind::S3Objects {
             resource,
@@ -170,14 +193,13 @@ fn list_items(ctx: &Ctx<'_>, kind: &SensorKind) -> Result<Vec<ListedItem>, Strin
                 .as_deref()
                 .map(regex::Regex::new)
                 .transpose()
-                .map_err(|e| format!("the key pattern is not a valid regular expression: {e}"))?;
+                .map_err(SensorError::KeyPattern)?;
             let listed = crate::compute::sources::list_s3_objects(
                 resource,
                 &ctx.stored.project.resources,
                 prefix,
                 &crate::app::connections::KeyringSecrets,
-            )
-            .map_err(|e| e.to_string())?;
+            )?;
             Ok(listed
                 .into_iter()
                 .filter(|o| pattern.as_ref().is_none_or(|p| p.is_match(&o.key)))
@@ -192,7 +214,7 @@ fn list_items(ctx: &Ctx<'_>, kind: &SensorKind) -> Result<Vec<ListedItem>, Strin
     }
 }
 
-fn list_files(ctx: &Ctx<'_>, pattern: &str) -> Result<Vec<ListedItem>, String> {
+fn list_files(ctx: &Ctx<'_>, pattern: &str) -> Result<Vec<ListedItem>, SensorError> {
     let base = ctx
         .stored
         .source_dir
@@ -203,20 +225,27 @@ fn list_files(ctx: &Ctx<'_>, pattern: &str) -> Result<Vec<ListedItem>, String> {
     } else {
         base.join(pattern).to_string_lossy().into_owned()
     };
-    let paths =
-        glob::glob(&full).map_err(|e| format!("glob `{pattern}` is not valid: {}", e.msg))?;
+    let paths = glob::glob(&full).map_err(|e| SensorError::Glob {
+        pattern: pattern.to_owned(),
+        message: e.msg.to_owned(),
+    })?;
     let mut out = Vec::new();
     for entry in paths {
-        let path =
-            entry.map_err(|e| format!("cannot read {}: {}", e.path().display(), e.error()))?;
-        let meta =
-            std::fs::metadata(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let path = entry.map_err(|e| SensorError::Read {
+            path: e.path().to_owned(),
+            source: e.into(),
+        })?;
+        let meta = std::fs::metadata(&path).map_err(|source| SensorError::Read {
+            path: path.clone(),
+            source,
+        })?;
         if !meta.is_file() {
             continue;
         }
-        let modified = meta
-            .modified()
-            .map_err(|e| format!("cannot read when {} changed: {e}", path.display()))?;
+        let modified = meta.modified().map_err(|source| SensorError::Modified {
+            path: path.clone(),
+            source,
+        })?;
         let ns = modified
             .duration_since(std::time::UNIX_EPOCH)
             .map_or(0, |d| i64::try_from(d.as_nanos()).unwrap_or(i64::MAX));
@@ -238,12 +267,11 @@ fn materializations(
     upstream: &str,
     asset: &crate::model::AssetKey,
     cursor: Option<&str>,
-) -> Result<Findings, String> {
+) -> Result<Findings, SensorError> {
     let after: Option<i64> = cursor.and_then(|c| c.parse().ok());
     let all = ctx
         .ws
-        .materializations_after(upstream, asset, after.unwrap_or(0))
-        .map_err(|e| e.to_string())?;
+        .materializations_after(upstream, asset, after.unwrap_or(0))?;
     // First sight: only the latest existing materialization is new (no replay of history).
     let new = if after.is_none() {
         all.last().cloned().into_iter().collect::<Vec<_>>()

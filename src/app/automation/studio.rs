@@ -76,7 +76,7 @@ pub fn release_studio_leases(ws: &mut Workspace) {
 }
 
 /// What a studio pass hands back: its report (or why it failed) and the view after it.
-pub type PassDone = Box<dyn FnOnce(Result<PassReport, String>, Option<AutomationView>) + Send>;
+pub type PassDone = Box<dyn FnOnce(Result<PassReport, AppError>, Option<AutomationView>) + Send>;
 
 /// A pass on a named thread; its answer goes to `done`.
 #[expect(
@@ -93,7 +93,7 @@ pub fn spawn_pass(
     std::thread::Builder::new()
         .name("medallion-automation".to_owned())
         .spawn(move || {
-            let result = studio_pass(&path, &project, only).map_err(|e| e.to_string());
+            let result = studio_pass(&path, &project, only);
             let view = Workspace::open(&path)
                 .map_err(AppError::from)
                 .and_then(|ws| view(&ws, &project))

@@ -13,7 +13,7 @@ use super::{
     CANCEL_REASON, LEASE_SECS, LOCAL_INTERRUPTED, LOCAL_LEASE_SECS, RemoteStepRow, StepStatus,
     connect, driver_id, launcher_for, now, poll_interval,
 };
-use crate::app::AppError;
+use crate::app::{AppError, Refusal};
 use crate::compute::aws::Aws;
 use crate::compute::error::ComputeError;
 use crate::compute::launch::{LaunchSpec, Launcher};
@@ -42,7 +42,7 @@ impl<'w> Driver<'w> {
     pub(super) fn open(ws: &'w mut Workspace, run_id: &RunId) -> Result<Self, AppError> {
         let remote = ws
             .remote_run(run_id)?
-            .ok_or_else(|| AppError::BadRequest(format!("run {run_id} is not a remote run")))?;
+            .ok_or_else(|| Refusal::NotRemote(run_id.clone()))?;
         let run = ws.run(run_id)?;
         let stored = ws.load_project(&run.project)?;
         let aws = connect(&stored.project, Some(&remote.aws_resource))?;
@@ -190,16 +190,13 @@ impl<'w> Driver<'w> {
             let Some(id) = &s.remote_id else { continue };
             match self.launcher(s.tier)?.cancel(id, CANCEL_REASON) {
                 Ok(()) => stopped.push(id.clone()),
-                Err(e) => errors.push(format!("step {}: {e}", s.step_id)),
+                Err(e) => errors.push((s.step_id.clone(), e)),
             }
         }
         if errors.is_empty() {
             Ok(stopped)
         } else {
-            Err(AppError::BadRequest(format!(
-                "could not stop every remote step: {}",
-                errors.join("; ")
-            )))
+            Err(AppError::NotStopped { failures: errors })
         }
     }
 
@@ -209,10 +206,7 @@ impl<'w> Driver<'w> {
         on_event: &mut dyn FnMut(&RunId, &RunEvent),
     ) -> Result<bool, AppError> {
         let Some(remote) = self.ws.remote_run(&self.run_id)? else {
-            return Err(AppError::BadRequest(format!(
-                "run {} is not a remote run",
-                self.run_id
-            )));
+            return Err(Refusal::NotRemote(self.run_id.clone()).into());
         };
         if remote.finished {
             return Ok(true);
@@ -444,8 +438,10 @@ impl<'w> Driver<'w> {
         on_event: &mut dyn FnMut(&RunId, &RunEvent),
     ) -> Result<(), AppError> {
         let prepared = self.step_plan(&s).and_then(|plan| {
-            let body = serde_json::to_vec(&plan)
-                .map_err(|e| AppError::BadRequest(format!("cannot encode the step plan: {e}")))?;
+            let body = serde_json::to_vec(&plan).map_err(|source| AppError::Encode {
+                what: "the step plan",
+                source,
+            })?;
             let plan_uri = self
                 .aws
                 .uri(&format!("_runs/{}/{}/plan.json", self.run_id, s.step_id));

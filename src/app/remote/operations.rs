@@ -13,7 +13,7 @@ use super::{
     LEASE_SECS, PlannedRemoteStep, RemoteRunView, RemoteStepRow, StepStatus, SubmitRequest,
     connect, cost_partition, driver_id, launcher_for, plan_remote, poll_interval,
 };
-use crate::app::AppError;
+use crate::app::{AppError, Refusal};
 use crate::compute::aws::{self, Aws, setup::SetupCheck};
 use crate::compute::error::ComputeError;
 use crate::compute::runner;
@@ -60,14 +60,15 @@ fn submit_with(
         .iter()
         .find(|d| d.is_error())
     {
-        return Err(AppError::BadRequest(format!(
-            "the project has errors; fix them first: {first}"
-        )));
+        return Err(Refusal::ProjectHasErrors {
+            first: Box::new(first.clone()),
+        }
+        .into());
     }
     let plan = plan_remote(ws, stored, request)?;
     let aws = connect(project, request.aws_resource.as_deref())?;
     if let Some(problem) = plan.problem() {
-        return Err(AppError::BadRequest(problem));
+        return Err(problem.into());
     }
     let planned = plan.steps;
     // Every tier must have a launcher before anything is recorded.
@@ -81,8 +82,10 @@ fn submit_with(
         run.id = id;
     }
     let steps = pending_steps(&planned);
-    let request_json = serde_json::to_string(request)
-        .map_err(|e| AppError::BadRequest(format!("cannot encode the request: {e}")))?;
+    let request_json = serde_json::to_string(request).map_err(|source| AppError::Encode {
+        what: "the request",
+        source,
+    })?;
     ws.create_remote_run(&run, &aws.resource, &request_json, &steps)?;
     ws.set_run_owner(&run.id, crate::app::liveness::current_owner())?;
     crate::app::plan::record_estimates(
@@ -239,12 +242,13 @@ pub fn spawn_reattach(path: &Path) -> std::io::Result<std::thread::JoinHandle<()
 pub fn cancel(ws: &mut Workspace, run_id: &RunId) -> Result<Vec<String>, AppError> {
     let remote = ws
         .remote_run(run_id)?
-        .ok_or_else(|| AppError::BadRequest(format!("run {run_id} is not a remote run")))?;
+        .ok_or_else(|| Refusal::NotRemote(run_id.clone()))?;
     if remote.finished {
-        return Err(AppError::BadRequest(format!(
-            "run {run_id} has already finished ({})",
-            ws.run(run_id)?.status
-        )));
+        return Err(Refusal::AlreadyFinished {
+            run_id: run_id.clone(),
+            status: ws.run(run_id)?.status,
+        }
+        .into());
     }
     ws.request_remote_cancel(run_id)?;
     let mut driver = Driver::open(ws, run_id)?;

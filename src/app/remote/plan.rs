@@ -4,8 +4,8 @@
 //! the launch dialog shows the same one, so what it shows is what a launch does.
 
 use super::{PlannedRemoteStep, SubmitRequest, choices_from_plan, plan_steps};
-use crate::app::AppError;
 use crate::app::plan::PlanReport;
+use crate::app::{AppError, Refusal};
 use crate::model::AssetKey;
 use crate::store::{StoredProject, Workspace};
 
@@ -22,13 +22,11 @@ pub struct RemotePlan {
 
 impl RemotePlan {
     /// Why the run cannot go as planned: the first asset whose tier breaks a limit.
-    pub fn problem(&self) -> Option<String> {
+    pub fn problem(&self) -> Option<Refusal> {
         self.report.assets.iter().find_map(|a| {
-            a.problem.as_deref().map(|p| {
-                format!(
-                    "{}: {p} — choose another tier (--tier, or in the launch dialog) or change its compute hints",
-                    a.asset
-                )
+            a.problem.as_ref().map(|p| Refusal::TierLimit {
+                asset: a.asset.clone(),
+                problem: p.clone(),
             })
         })
     }
@@ -45,10 +43,10 @@ pub fn plan_remote(
     let project = &stored.project;
     let ordered = crate::app::run::resolve_selection(project, &request.selection)?;
     if ordered.is_empty() {
-        return Err(AppError::BadRequest(format!(
-            "the selection `{}` matches no asset",
-            request.selection
-        )));
+        return Err(Refusal::EmptySelection {
+            selection: request.selection.clone(),
+        }
+        .into());
     }
     for key in &request.partitions {
         crate::app::run::check_partition(project, &ordered, key)?;

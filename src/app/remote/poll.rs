@@ -36,10 +36,9 @@ impl Driver<'_> {
     ) -> Result<(), AppError> {
         let launcher = self.launcher(s.tier)?;
         let Some(id) = s.remote_id.clone() else {
-            return Err(AppError::BadRequest(format!(
-                "step {} has no remote id",
-                s.step_id
-            )));
+            return Err(AppError::NoRemoteId {
+                step: s.step_id.clone(),
+            });
         };
         let last_lines = self.read_logs(&s, launcher.as_ref(), &id, on_event)?;
         // The results decide.

@@ -28,9 +28,7 @@ impl Driver<'_> {
             .ws
             .remote_run(&self.run_id)?
             .and_then(|r| serde_json::from_str(&r.request).ok())
-            .ok_or_else(|| {
-                AppError::BadRequest(format!("run {} has no readable request", self.run_id))
-            })?;
+            .ok_or_else(|| AppError::UnreadableRequest(self.run_id.clone()))?;
         let dedup: BTreeMap<(AssetKey, Option<String>), AssetMaterialization> = previous
             .into_iter()
             .map(|m| ((m.asset.clone(), m.partition.clone()), m))
@@ -87,8 +85,7 @@ impl Driver<'_> {
             };
             for p in &parts {
                 let full = source::resolve_path(&self.project_dir, path, p.as_deref());
-                let files = source::matching_files(key, &full)
-                    .map_err(|e| AppError::BadRequest(e.to_string()))?;
+                let files = source::matching_files(key, &full)?;
                 for f in files {
                     let name = f
                         .file_name()

@@ -1,6 +1,8 @@
 //! `[alert_targets.*]` and `[alert_rules.*]` to the model and back.
 
-use super::{FileProblem, Spans, no_span, refuse_all_but, required, secret, secret_file};
+use super::{
+    ConvertError, FileProblem, Spans, no_span, refuse_all_but, required, secret, secret_file,
+};
 use crate::format::file::{AlertRuleFile, AlertTargetFile};
 use crate::model::{
     AlertEventKind, AlertRule, AlertTarget, AlertTargetKind, EmailTarget, Project, SmtpTls,
@@ -22,11 +24,11 @@ pub(super) fn alerts_from_file(
             .insert((String::new(), field.clone()), span.clone());
         match target_from_file(&name, spanned.into_inner()) {
             Ok(t) => project.alerts.targets.push(t),
-            Err(message) => problems.push(FileProblem {
+            Err(e) => problems.push(FileProblem {
                 span,
                 asset: None,
                 field,
-                message,
+                message: e.to_string(),
             }),
         }
     }
@@ -40,17 +42,17 @@ pub(super) fn alerts_from_file(
         }
         match rule_from_file(&name, spanned.into_inner()) {
             Ok(r) => project.alerts.rules.push(r),
-            Err(message) => problems.push(FileProblem {
+            Err(e) => problems.push(FileProblem {
                 span,
                 asset: None,
                 field,
-                message,
+                message: e.to_string(),
             }),
         }
     }
 }
 
-fn target_from_file(name: &str, f: AlertTargetFile) -> Result<AlertTarget, String> {
+fn target_from_file(name: &str, f: AlertTargetFile) -> Result<AlertTarget, ConvertError> {
     let all = [
         ("url", f.url.is_some()),
         ("host", f.host.is_some()),
@@ -80,8 +82,11 @@ fn target_from_file(name: &str, f: AlertTargetFile) -> Result<AlertTarget, Strin
             )?;
             let tls = match f.tls.as_deref() {
                 None => SmtpTls::default(),
-                Some(t) => SmtpTls::parse(t)
-                    .ok_or_else(|| format!("tls = \"{t}\" is not one of starttls, tls or none"))?,
+                Some(t) => SmtpTls::parse(t).ok_or_else(|| ConvertError::NotOneOf {
+                    field: "tls",
+                    value: t.to_owned(),
+                    allowed: "starttls, tls or none".to_owned(),
+                })?,
             };
             let port = f.port.unwrap_or(match tls {
                 SmtpTls::Starttls => 587,
@@ -99,9 +104,10 @@ fn target_from_file(name: &str, f: AlertTargetFile) -> Result<AlertTarget, Strin
             })
         }
         other => {
-            return Err(format!(
-                "alert target `{name}`: kind `{other}` is not one of webhook, slack or email"
-            ));
+            return Err(ConvertError::AlertTargetKind {
+                name: name.to_owned(),
+                kind: other.to_owned(),
+            });
         }
     };
     Ok(AlertTarget {
@@ -110,14 +116,13 @@ fn target_from_file(name: &str, f: AlertTargetFile) -> Result<AlertTarget, Strin
     })
 }
 
-fn rule_from_file(name: &str, f: AlertRuleFile) -> Result<AlertRule, String> {
+fn rule_from_file(name: &str, f: AlertRuleFile) -> Result<AlertRule, ConvertError> {
     let mut events = Vec::new();
     for e in &f.events {
-        let kind = AlertEventKind::parse(e).ok_or_else(|| {
-            format!(
-                "alert rule `{name}`: event `{e}` is not one of {}",
-                AlertEventKind::ALL.map(AlertEventKind::as_str).join(", ")
-            )
+        let kind = AlertEventKind::parse(e).ok_or_else(|| ConvertError::AlertEvent {
+            rule: name.to_owned(),
+            event: e.clone(),
+            allowed: AlertEventKind::ALL.map(AlertEventKind::as_str).join(", "),
         })?;
         if !events.contains(&kind) {
             events.push(kind);

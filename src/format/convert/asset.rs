@@ -10,7 +10,7 @@ use super::source::source_from_file;
 use super::source::source_to_file;
 use super::step::step_from_file;
 use super::step::step_to_file;
-use super::{FileProblem, Spans, SqlFiles, no_span, refuse_extra, required};
+use super::{ConvertError, FileProblem, Spans, SqlFiles, no_span, refuse_extra, required};
 use toml::Spanned;
 
 use crate::format::file::{
@@ -285,7 +285,9 @@ pub(super) fn asset_to_file(a: &AssetSpec, sql_files: &mut BTreeMap<String, Stri
     f
 }
 
-pub(super) fn partitions_from_file(p: PartitionsFile) -> Result<PartitionsDefinition, String> {
+pub(super) fn partitions_from_file(
+    p: PartitionsFile,
+) -> Result<PartitionsDefinition, ConvertError> {
     match p.kind.as_str() {
         "daily" => {
             refuse_extra("daily partition set", &[("keys", p.keys.is_some())])?;
@@ -303,9 +305,11 @@ pub(super) fn partitions_from_file(p: PartitionsFile) -> Result<PartitionsDefini
                 keys: required(p.keys, "static partition set", "keys")?,
             })
         }
-        other => Err(format!(
-            "unknown partitions kind `{other}` (expected daily or static)"
-        )),
+        other => Err(ConvertError::Unknown {
+            what: "partitions kind",
+            found: other.to_owned(),
+            expected: "daily or static",
+        }),
     }
 }
 

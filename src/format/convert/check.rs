@@ -1,18 +1,20 @@
 //! Asset checks between `[[assets.KEY.checks]]` and [`AssetCheckSpec`].
 
-use super::{refuse_all_but, required};
+use super::{ConvertError, refuse_all_but, required};
 use crate::format::file::{CheckFile, SchemaColumnFile};
 use crate::model::{AssetCheckSpec, CheckKind, CheckSeverity};
 
-pub(super) fn check_from_file(c: CheckFile) -> Result<AssetCheckSpec, String> {
+pub(super) fn check_from_file(c: CheckFile) -> Result<AssetCheckSpec, ConvertError> {
     let what = format!("{} check", c.kind);
     let severity = match c.severity.as_deref() {
         None | Some("error") => CheckSeverity::Error,
         Some("warn" | "warning") => CheckSeverity::Warn,
         Some(other) => {
-            return Err(format!(
-                "unknown severity `{other}` (expected warn or error)"
-            ));
+            return Err(ConvertError::Unknown {
+                what: "severity",
+                found: other.to_owned(),
+                expected: "warn or error",
+            });
         }
     };
     let allowed = check_fields(&c.kind).ok_or_else(|| unknown_kind(&c.kind))?;
@@ -74,10 +76,12 @@ fn check_fields(kind: &str) -> Option<&'static [&'static str]> {
     })
 }
 
-fn unknown_kind(kind: &str) -> String {
-    format!(
-        "unknown check kind `{kind}` (expected not_null, unique, row_count, schema, freshness, regex, accepted_values or expression)"
-    )
+fn unknown_kind(kind: &str) -> ConvertError {
+    ConvertError::Unknown {
+        what: "check kind",
+        found: kind.to_owned(),
+        expected: "not_null, unique, row_count, schema, freshness, regex, accepted_values or expression",
+    }
 }
 
 /// Every field a check may carry, and whether this one sets it.

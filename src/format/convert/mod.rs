@@ -13,11 +13,13 @@ mod alert;
 mod asset;
 mod automation;
 mod check;
+mod error;
 mod resource;
 mod source;
 mod step;
 
 use asset::{asset_from_file, asset_to_file};
+pub use error::{ConvertError, SqlFileError};
 use resource::{resource_from_file, resource_to_file};
 
 use super::file::{ProjectFile, ProjectHeader, SecretFile};
@@ -44,7 +46,7 @@ pub struct Spans {
 /// What reading needs from outside: the SQL files, looked up by relative path.
 pub trait SqlFiles {
     /// The text of a SQL file, or `None` when it does not exist.
-    fn read(&self, relative_path: &str) -> Result<Option<String>, String>;
+    fn read(&self, relative_path: &str) -> Result<Option<String>, SqlFileError>;
 }
 
 pub fn project_from_file(
@@ -79,11 +81,11 @@ pub fn project_from_file(
             .insert((String::new(), format!("resources.{name}")), span.clone());
         match resource_from_file(&name, spanned.into_inner()) {
             Ok(r) => project.resources.push(r),
-            Err(message) => problems.push(FileProblem {
+            Err(e) => problems.push(FileProblem {
                 span,
                 asset: None,
                 field: format!("resources.{name}"),
-                message,
+                message: e.to_string(),
             }),
         }
     }
@@ -119,7 +121,7 @@ pub fn project_from_file(
     (project, spans, problems)
 }
 
-fn secret(s: Option<SecretFile>, field: &str) -> Result<Option<SecretRef>, String> {
+fn secret(s: Option<SecretFile>, field: &'static str) -> Result<Option<SecretRef>, ConvertError> {
     match s {
         None => Ok(None),
         Some(SecretFile {
@@ -130,9 +132,7 @@ fn secret(s: Option<SecretFile>, field: &str) -> Result<Option<SecretRef>, Strin
             keyring: None,
             env: Some(e),
         }) => Ok(Some(SecretRef::Env(e))),
-        Some(_) => Err(format!(
-            "{field} must name exactly one of keyring or env, e.g. {field} = {{ keyring = \"NAME\" }}"
-        )),
+        Some(_) => Err(ConvertError::SecretRef { field }),
     }
 }
 
@@ -149,24 +149,21 @@ fn secret_file(s: Option<&SecretRef>) -> Option<SecretFile> {
     })
 }
 
-fn required<T>(value: Option<T>, what: &str, field: &str) -> Result<T, String> {
-    value.ok_or_else(|| format!("{} {what} needs `{field}`", article(what)))
+fn required<T>(value: Option<T>, what: &str, field: &'static str) -> Result<T, ConvertError> {
+    value.ok_or_else(|| ConvertError::Missing {
+        what: what.to_owned(),
+        field,
+    })
 }
 
-/// "an" before a vowel sound (`an eks resource`), "a" otherwise (`a unique check`).
-fn article(word: &str) -> &'static str {
-    if word.starts_with(['a', 'e', 'i', 'o']) {
-        "an"
-    } else {
-        "a"
-    }
-}
-
-/// Names the fields that are set but mean nothing for this kind.
 /// Refuses every field of `all` that is set and not in `allowed` (a step or check kind takes
 /// only its own fields).
-fn refuse_all_but(what: &str, all: &[(&str, bool)], allowed: &[&str]) -> Result<(), String> {
-    let extra: Vec<(&str, bool)> = all
+fn refuse_all_but(
+    what: &str,
+    all: &[(&'static str, bool)],
+    allowed: &[&str],
+) -> Result<(), ConvertError> {
+    let extra: Vec<(&'static str, bool)> = all
         .iter()
         .copied()
         .filter(|(n, _)| !allowed.contains(n))
@@ -174,8 +171,9 @@ fn refuse_all_but(what: &str, all: &[(&str, bool)], allowed: &[&str]) -> Result<
     refuse_extra(what, &extra)
 }
 
-fn refuse_extra(what: &str, fields: &[(&str, bool)]) -> Result<(), String> {
-    let extra: Vec<&str> = fields
+/// Names the fields that are set but mean nothing for this kind.
+fn refuse_extra(what: &str, fields: &[(&'static str, bool)]) -> Result<(), ConvertError> {
+    let extra: Vec<&'static str> = fields
         .iter()
         .filter(|(_, set)| *set)
         .map(|(n, _)| *n)
@@ -183,15 +181,10 @@ fn refuse_extra(what: &str, fields: &[(&str, bool)]) -> Result<(), String> {
     if extra.is_empty() {
         Ok(())
     } else {
-        Err(format!(
-            "{} {what} does not take {}",
-            article(what),
-            extra
-                .iter()
-                .map(|f| format!("`{f}`"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ))
+        Err(ConvertError::NotTaken {
+            what: what.to_owned(),
+            fields: extra,
+        })
     }
 }
 

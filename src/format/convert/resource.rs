@@ -1,11 +1,14 @@
 //! Resources (postgres, s3, http, aws, eks) between `[resources.NAME]` tables and
 //! [`Resource`]: each kind takes its own fields and refuses the others by name.
 
-use super::{refuse_extra, required, secret, secret_file};
+use super::{ConvertError, refuse_extra, required, secret, secret_file};
 use crate::format::file::ResourceFile;
 use crate::model::{Resource, ResourceKind, SslMode};
 
-pub(super) fn resource_from_file(name: &str, mut r: ResourceFile) -> Result<Resource, String> {
+pub(super) fn resource_from_file(
+    name: &str,
+    mut r: ResourceFile,
+) -> Result<Resource, ConvertError> {
     let what = format!("{} resource", r.kind);
     let description = std::mem::take(&mut r.description);
     let kind = match r.kind.as_str() {
@@ -15,9 +18,11 @@ pub(super) fn resource_from_file(name: &str, mut r: ResourceFile) -> Result<Reso
         "aws" => aws_from_file(&what, r)?,
         "eks" => eks_from_file(&what, r)?,
         other => {
-            return Err(format!(
-                "unknown resource kind `{other}` (expected postgres, s3, http, aws or eks)"
-            ));
+            return Err(ConvertError::Unknown {
+                what: "resource kind",
+                found: other.to_owned(),
+                expected: "postgres, s3, http, aws or eks",
+            });
         }
     };
     Ok(Resource {
@@ -40,7 +45,7 @@ fn eks_only(r: &ResourceFile) -> [(&'static str, bool); 7] {
     ]
 }
 
-fn postgres_from_file(what: &str, r: ResourceFile) -> Result<ResourceKind, String> {
+fn postgres_from_file(what: &str, r: ResourceFile) -> Result<ResourceKind, ConvertError> {
     refuse_extra(
         what,
         &[
@@ -68,17 +73,16 @@ fn postgres_from_file(what: &str, r: ResourceFile) -> Result<ResourceKind, Strin
         password: secret(r.password, "password")?,
         sslmode: match r.sslmode.as_deref() {
             None => SslMode::default(),
-            Some(m) => SslMode::parse(m).ok_or_else(|| {
-                format!(
-                    "`sslmode = \"{m}\"` is not one of {}",
-                    SslMode::ALL.map(SslMode::as_str).join(", ")
-                )
+            Some(m) => SslMode::parse(m).ok_or_else(|| ConvertError::NotOneOf {
+                field: "sslmode",
+                value: m.to_owned(),
+                allowed: SslMode::ALL.map(SslMode::as_str).join(", "),
             })?,
         },
     })
 }
 
-fn s3_from_file(what: &str, r: ResourceFile) -> Result<ResourceKind, String> {
+fn s3_from_file(what: &str, r: ResourceFile) -> Result<ResourceKind, ConvertError> {
     refuse_extra(
         what,
         &[
@@ -108,7 +112,7 @@ fn s3_from_file(what: &str, r: ResourceFile) -> Result<ResourceKind, String> {
     })
 }
 
-fn http_from_file(what: &str, r: ResourceFile) -> Result<ResourceKind, String> {
+fn http_from_file(what: &str, r: ResourceFile) -> Result<ResourceKind, ConvertError> {
     refuse_extra(
         what,
         &[
@@ -138,7 +142,7 @@ fn http_from_file(what: &str, r: ResourceFile) -> Result<ResourceKind, String> {
     })
 }
 
-fn aws_from_file(what: &str, r: ResourceFile) -> Result<ResourceKind, String> {
+fn aws_from_file(what: &str, r: ResourceFile) -> Result<ResourceKind, ConvertError> {
     refuse_extra(
         what,
         &[
@@ -168,7 +172,7 @@ fn aws_from_file(what: &str, r: ResourceFile) -> Result<ResourceKind, String> {
     })
 }
 
-fn eks_from_file(what: &str, r: ResourceFile) -> Result<ResourceKind, String> {
+fn eks_from_file(what: &str, r: ResourceFile) -> Result<ResourceKind, ConvertError> {
     refuse_extra(
         what,
         &[

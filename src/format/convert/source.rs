@@ -3,15 +3,15 @@
 
 use toml::Spanned;
 
-use super::{no_span, refuse_extra, required};
+use super::{ConvertError, no_span, refuse_extra, required};
 use crate::format::file::SourceFile;
 use crate::model::{CsvOptions, FileFormat, MissingFields, SourceSpec};
 
 pub(super) fn one_char(
     value: Option<String>,
-    field: &str,
+    field: &'static str,
     default: Option<char>,
-) -> Result<Option<char>, String> {
+) -> Result<Option<char>, ConvertError> {
     match value {
         None => Ok(default),
         Some(s) if s.is_empty() && field == "quote_char" => Ok(None),
@@ -19,13 +19,13 @@ pub(super) fn one_char(
             let mut chars = s.chars();
             match (chars.next(), chars.next()) {
                 (Some(c), None) => Ok(Some(c)),
-                _ => Err(format!("`{field}` must be a single character, not {s:?}")),
+                _ => Err(ConvertError::NotOneChar { field, value: s }),
             }
         }
     }
 }
 
-pub(super) fn file_format(format: &str, s: &mut SourceFile) -> Result<FileFormat, String> {
+pub(super) fn file_format(format: &str, s: &mut SourceFile) -> Result<FileFormat, ConvertError> {
     let csv_fields = [
         ("delimiter", s.delimiter.is_some()),
         ("has_header", s.has_header.is_some()),
@@ -38,9 +38,9 @@ pub(super) fn file_format(format: &str, s: &mut SourceFile) -> Result<FileFormat
             let defaults = CsvOptions::default();
             let missing_fields = match s.missing_fields.take() {
                 None => defaults.missing_fields,
-                Some(m) => MissingFields::parse(&m).ok_or_else(|| {
-                    format!("`missing_fields` is \"error\" or \"null\", not {m:?}")
-                })?,
+                Some(m) => {
+                    MissingFields::parse(&m).ok_or(ConvertError::MissingFieldsMode { value: m })?
+                }
             };
             FileFormat::Csv(CsvOptions {
                 delimiter: one_char(
@@ -63,9 +63,7 @@ pub(super) fn file_format(format: &str, s: &mut SourceFile) -> Result<FileFormat
         "parquet" | "json" | "ndjson" => {
             refuse_extra(&format!("{format} source"), &csv_fields)?;
             if s.schema.is_some() && format == "parquet" {
-                return Err(
-                    "a parquet source takes its schema from the file; drop `schema`".into(),
-                );
+                return Err(ConvertError::ParquetSchema);
             }
             match format {
                 "parquet" => FileFormat::Parquet,
@@ -74,14 +72,16 @@ pub(super) fn file_format(format: &str, s: &mut SourceFile) -> Result<FileFormat
             }
         }
         other => {
-            return Err(format!(
-                "unknown file format `{other}` (expected csv, parquet, json or ndjson)"
-            ));
+            return Err(ConvertError::Unknown {
+                what: "file format",
+                found: other.to_owned(),
+                expected: "csv, parquet, json or ndjson",
+            });
         }
     })
 }
 
-pub(super) fn source_from_file(mut s: SourceFile) -> Result<SourceSpec, String> {
+pub(super) fn source_from_file(mut s: SourceFile) -> Result<SourceSpec, ConvertError> {
     let kind = s.kind.clone();
     let what = format!("{kind} source");
     refuse_extra(&what, &fields_refused(&kind, &s))?;
@@ -113,9 +113,11 @@ pub(super) fn source_from_file(mut s: SourceFile) -> Result<SourceSpec, String> 
             records_pointer: s.records_pointer.unwrap_or_default(),
         },
         other => {
-            return Err(format!(
-                "unknown source kind `{other}` (expected csv, parquet, json, ndjson, s3, postgres or http)"
-            ));
+            return Err(ConvertError::Unknown {
+                what: "source kind",
+                found: other.to_owned(),
+                expected: "csv, parquet, json, ndjson, s3, postgres or http",
+            });
         }
     })
 }

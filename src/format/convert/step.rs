@@ -1,10 +1,10 @@
 //! Transform steps between `[[assets.KEY.steps]]` and [`TransformStep`].
 
-use super::{refuse_all_but, required};
+use super::{ConvertError, refuse_all_but, required};
 use crate::format::file::StepFile;
 use crate::model::{LetterCase, TransformStep};
 
-pub(super) fn step_from_file(s: StepFile) -> Result<TransformStep, String> {
+pub(super) fn step_from_file(s: StepFile) -> Result<TransformStep, ConvertError> {
     let what = format!("{} step", s.step);
     let allowed = step_fields(&s.step).ok_or_else(|| unknown_step(&s.step))?;
     refuse_all_but(&what, &fields_set(&s), allowed)?;
@@ -22,8 +22,11 @@ pub(super) fn step_from_file(s: StepFile) -> Result<TransformStep, String> {
         },
         "change_case" => {
             let case = required(s.case, &what, "case")?;
-            let case = letter_case(&case)
-                .ok_or_else(|| format!("unknown case `{case}` (expected lower, upper or title)"))?;
+            let case = letter_case(&case).ok_or_else(|| ConvertError::Unknown {
+                what: "case",
+                found: case.clone(),
+                expected: "lower, upper or title",
+            })?;
             TransformStep::ChangeCase {
                 columns: required(s.columns, &what, "columns")?,
                 case,
@@ -46,7 +49,7 @@ pub(super) fn step_from_file(s: StepFile) -> Result<TransformStep, String> {
             TransformStep::Cast {
                 column: required(s.column, &what, "column")?,
                 to: crate::model::DataType::parse(&to)
-                    .ok_or_else(|| format!("unknown data type `{to}`"))?,
+                    .ok_or(ConvertError::UnknownDataType { name: to })?,
             }
         }
         "rename" => TransformStep::Rename {
@@ -75,10 +78,12 @@ fn step_fields(step: &str) -> Option<&'static [&'static str]> {
     })
 }
 
-fn unknown_step(step: &str) -> String {
-    format!(
-        "unknown step `{step}` (expected deduplicate, keep_latest, trim, change_case, regex_flag, regex_filter, cast, rename or drop_nulls)"
-    )
+fn unknown_step(step: &str) -> ConvertError {
+    ConvertError::Unknown {
+        what: "step",
+        found: step.to_owned(),
+        expected: "deduplicate, keep_latest, trim, change_case, regex_flag, regex_filter, cast, rename or drop_nulls",
+    }
 }
 
 /// Every field a step may carry, and whether this one sets it.

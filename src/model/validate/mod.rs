@@ -101,6 +101,9 @@ pub enum CronError {
     FieldCount { expr: String },
     #[error("invalid cron expression `{expr}`: {detail}")]
     Invalid { expr: String, detail: String },
+    /// A valid expression with no time after the one asked about.
+    #[error("cron expression `{expr}` has no next time: {detail}")]
+    NoNextTime { expr: String, detail: String },
 }
 
 /// Checks a five-field cron expression.

@@ -10,7 +10,7 @@ use egui::RichText;
 
 use crate::app::automation::studio::AutomationView;
 use crate::app::automation::{AutomationStatus, PassReport};
-use crate::app::jobs::JobRequest;
+use crate::app::jobs::{JobError, JobRequest};
 use crate::model::{Tick, TickOutcome};
 use crate::ui::{Studio, theme};
 
@@ -21,9 +21,9 @@ pub const EVALUATE_EVERY: Duration = Duration::from_secs(30);
 #[derive(Debug, Default)]
 pub struct AutomationPanel {
     pub open: bool,
-    pub view: Option<Result<Box<AutomationView>, String>>,
+    pub view: Option<Result<Box<AutomationView>, JobError>>,
     /// The last pass this studio ran, or why it failed.
-    pub last_pass: Option<Result<Box<PassReport>, String>>,
+    pub last_pass: Option<Result<Box<PassReport>, JobError>>,
     /// When this studio last asked for a pass (`None`: never).
     pub last_evaluation: Option<Instant>,
     pub evaluating: bool,

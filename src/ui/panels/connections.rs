@@ -3,7 +3,9 @@
 //! keeps only `{ keyring = "NAME" }`), and "Test connection". Keyring writes and tests are
 //! backend tasks; their answers come back through the studio's `logic`.
 
+use crate::app::AppError;
 use crate::app::backend::TaskRequest;
+use crate::app::connections::ConnectionError;
 use crate::model::{Edit, Project, Resource, ResourceKind, SecretRef};
 
 use super::super::Studio;
@@ -65,7 +67,7 @@ impl ConnectionsState {
     pub fn on_secrets_stored(
         &mut self,
         id: u64,
-        result: Result<Vec<String>, String>,
+        result: Result<Vec<String>, AppError>,
     ) -> Option<Edit> {
         if self.pending_store != Some(id) {
             return None;
@@ -81,21 +83,21 @@ impl ConnectionsState {
             }
             Err(e) => {
                 self.pending_edit = None;
-                self.keyring_failed(&e);
+                self.keyring_failed(&e.to_string());
                 None
             }
         }
     }
 
     /// A connection test's answer.
-    pub fn on_tested(&mut self, id: u64, result: Result<String, String>) {
+    pub fn on_tested(&mut self, id: u64, result: Result<String, ConnectionError>) {
         if self.pending_test != Some(id) {
             return;
         }
         self.pending_test = None;
         self.status = Some(match result {
             Ok(m) => (true, m),
-            Err(e) => (false, e),
+            Err(e) => (false, e.to_string()),
         });
     }
 
@@ -492,23 +494,40 @@ fn list_of(text: &str) -> Vec<String> {
         .collect()
 }
 
+/// What is wrong with the form; the window shows its sentence.
+#[derive(Debug, thiserror::Error)]
+enum DraftProblem {
+    #[error("name the environment variable that holds {field}")]
+    NoVariable { field: &'static str },
+    #[error("`{var}` is not an environment variable name (letters, digits and `_`)")]
+    NotAVariable { var: String },
+    #[error("port `{text}` is not a number from 1 to 65535")]
+    NotAPort { text: String },
+    #[error("remote runs need a bucket")]
+    NoBucket,
+    #[error("a resource needs a name")]
+    NoName,
+    #[error("a resource named `{name}` already exists")]
+    NameTaken { name: String },
+}
+
 /// Points the draft's secret fields at their keyring names (taking the typed values out) or at
 /// the environment variables named.
-fn take_secrets(project: &str, d: &mut Draft) -> Result<TypedSecrets, String> {
+fn take_secrets(project: &str, d: &mut Draft) -> Result<TypedSecrets, DraftProblem> {
     let mut typed = Vec::new();
     for (field, input) in &mut d.secrets {
         let reference = match &input.env {
             Some(var) => {
                 let var = var.trim();
                 if var.is_empty() {
-                    return Err(format!("name the environment variable that holds {field}"));
+                    return Err(DraftProblem::NoVariable { field });
                 }
                 if !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
                     || var.starts_with(|c: char| c.is_ascii_digit())
                 {
-                    return Err(format!(
-                        "`{var}` is not an environment variable name (letters, digits and `_`)"
-                    ));
+                    return Err(DraftProblem::NotAVariable {
+                        var: var.to_owned(),
+                    });
                 }
                 Some(SecretRef::Env(var.to_owned()))
             }
@@ -538,13 +557,15 @@ fn take_secrets(project: &str, d: &mut Draft) -> Result<TypedSecrets, String> {
 }
 
 /// The resource a draft describes, or what is wrong with it.
-fn resource_of(d: &mut Draft) -> Result<Resource, String> {
+fn resource_of(d: &mut Draft) -> Result<Resource, DraftProblem> {
     if let ResourceKind::Postgres { port, .. } = &mut d.kind {
         *port = d
             .port_text
             .trim()
             .parse()
-            .map_err(|_| format!("port `{}` is not a number from 1 to 65535", d.port_text))?;
+            .map_err(|_| DraftProblem::NotAPort {
+                text: d.port_text.clone(),
+            })?;
     }
     if let ResourceKind::Aws {
         compute: Some(c), ..
@@ -553,12 +574,12 @@ fn resource_of(d: &mut Draft) -> Result<Resource, String> {
         c.subnets = list_of(&d.subnets_text);
         c.security_groups = list_of(&d.groups_text);
         if c.bucket.trim().is_empty() {
-            return Err("remote runs need a bucket".to_owned());
+            return Err(DraftProblem::NoBucket);
         }
     }
     let name = d.name.trim();
     if name.is_empty() {
-        return Err("a resource needs a name".to_owned());
+        return Err(DraftProblem::NoName);
     }
     Ok(Resource {
         name: name.to_owned(),
@@ -572,15 +593,12 @@ type TypedSecrets = Vec<(String, String)>;
 
 /// The project's resources with the draft saved into them, and the typed secrets to store
 /// (their fields now point at the keyring names). A new name may not clash with another.
-fn save(project: &Project, d: &mut Draft) -> Result<(Vec<Resource>, TypedSecrets), String> {
+fn save(project: &Project, d: &mut Draft) -> Result<(Vec<Resource>, TypedSecrets), DraftProblem> {
     let checked = resource_of(d)?;
     if d.original.as_deref() != Some(checked.name.as_str())
         && project.resource(&checked.name).is_some()
     {
-        return Err(format!(
-            "a resource named `{}` already exists",
-            checked.name
-        ));
+        return Err(DraftProblem::NameTaken { name: checked.name });
     }
     let typed = take_secrets(&project.name, d)?;
     let resource = resource_of(d)?;
@@ -702,7 +720,7 @@ pub fn connections_ui(ctx: &egui::Context, studio: &mut Studio) {
                         .clicked()
                     {
                         match save(&project, d) {
-                            Err(e) => state.status = Some((false, e)),
+                            Err(e) => state.status = Some((false, e.to_string())),
                             Ok((resources, typed)) if typed.is_empty() => {
                                 edit = Some(Edit::SetResources { resources });
                                 state.status = Some((true, "Saved".to_owned()));
@@ -723,7 +741,7 @@ pub fn connections_ui(ctx: &egui::Context, studio: &mut Studio) {
                         .clicked()
                     {
                         match resource_of(d) {
-                            Err(e) => state.status = Some((false, e)),
+                            Err(e) => state.status = Some((false, e.to_string())),
                             Ok(resource) => {
                                 state.status = Some((true, "Testing…".to_owned()));
                                 let id = studio.next_request_id();

@@ -4,13 +4,14 @@
 
 use egui::RichText;
 
+use crate::app::jobs::JobError;
 use crate::app::plan::{CostHistory, CostTotal, format_duration, format_usd};
 use crate::ui::{Studio, theme};
 
 /// Open-window state; `None` on the studio when the window is closed.
 #[derive(Debug, Default)]
 pub struct CostsState {
-    pub history: Option<Result<Box<CostHistory>, String>>,
+    pub history: Option<Result<Box<CostHistory>, JobError>>,
 }
 
 fn usd(v: Option<f64>) -> String {
@@ -63,7 +64,7 @@ pub fn costs_ui(ctx: &egui::Context, studio: &mut Studio) {
                     return;
                 }
                 Some(Err(e)) => {
-                    ui.label(RichText::new(e).color(theme::error_color()));
+                    ui.label(RichText::new(e.to_string()).color(theme::error_color()));
                     return;
                 }
                 Some(Ok(h)) => h,

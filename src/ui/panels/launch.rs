@@ -77,7 +77,7 @@ fn apply_clicked(studio: &mut Studio, clicked: &Clicked) {
             Some(Ok(request)) => {
                 studio.start_run(request);
             }
-            Some(Err(e)) => studio.show_error(&e),
+            Some(Err(e)) => studio.show_error(&e.to_string()),
             None => {}
         }
     }
@@ -94,7 +94,7 @@ fn apply_clicked(studio: &mut Studio, clicked: &Clicked) {
             Some(Ok(request)) => {
                 studio.start_remote_run(request);
             }
-            Some(Err(e)) => studio.show_error(&e),
+            Some(Err(e)) => studio.show_error(&e.to_string()),
             None => {}
         }
     }
@@ -192,7 +192,7 @@ fn local_plan_ui(ui: &mut egui::Ui, launch: &mut LaunchState) -> bool {
             false
         }
         Some(Err(e)) => {
-            ui.label(RichText::new(e).color(theme::error_color()));
+            ui.label(RichText::new(e.to_string()).color(theme::error_color()));
             false
         }
         Some(Ok(steps)) => {
@@ -395,7 +395,7 @@ fn aws_plan_ui(ui: &mut egui::Ui, launch: &mut LaunchState) -> (bool, bool) {
             ui.spinner();
         }
         Some(Err(e)) => {
-            ui.label(RichText::new(e).color(theme::error_color()));
+            ui.label(RichText::new(e.to_string()).color(theme::error_color()));
         }
         Some(Ok(steps)) => {
             runnable = !steps.is_empty();
@@ -466,7 +466,7 @@ fn aws_plan_ui(ui: &mut egui::Ui, launch: &mut LaunchState) -> (bool, bool) {
     match &launch.aws_setup {
         None => {}
         Some(Err(e)) => {
-            ui.label(RichText::new(e).color(theme::error_color()));
+            ui.label(RichText::new(e.to_string()).color(theme::error_color()));
         }
         Some(Ok(checks)) => {
             egui::Grid::new("launch_aws_setup")

@@ -7,13 +7,14 @@ use std::collections::BTreeMap;
 
 use egui::RichText;
 
+use crate::app::jobs::JobError;
 use crate::model::PriceTable;
 use crate::ui::{Studio, theme};
 
 /// Open-window state; `None` on the studio when the window is closed.
 #[derive(Debug, Default)]
 pub struct PricesState {
-    pub table: Option<Result<Box<PriceTable>, String>>,
+    pub table: Option<Result<Box<PriceTable>, JobError>>,
     /// Rates as typed, by price id (only rows being edited).
     pub drafts: BTreeMap<String, String>,
     pub new_node_type: String,
@@ -26,7 +27,7 @@ pub struct PricesState {
 
 impl PricesState {
     /// Takes the worker's answer to a load or an edit.
-    pub fn apply(&mut self, result: Result<Box<PriceTable>, String>, edited: bool) {
+    pub fn apply(&mut self, result: Result<Box<PriceTable>, JobError>, edited: bool) {
         if edited {
             self.pending = self.pending.saturating_sub(1);
         }
@@ -38,18 +39,23 @@ impl PricesState {
                 }
                 self.table = Some(Ok(table));
             }
-            Err(e) if edited => self.status = Some((false, e)),
+            Err(e) if edited => self.status = Some((false, e.to_string())),
             Err(e) => self.table = Some(Err(e)),
         }
     }
 }
 
+/// A typed rate that is not a number ≥ 0.
+#[derive(Debug, PartialEq, thiserror::Error)]
+#[error("`{0}` is not a price (a number ≥ 0)")]
+struct NotAPrice(String);
+
 /// A rate as the user typed it: a number ≥ 0.
-fn parse_rate(text: &str) -> Result<f64, String> {
+fn parse_rate(text: &str) -> Result<f64, NotAPrice> {
     let t = text.trim().trim_start_matches('$');
     match t.parse::<f64>() {
         Ok(v) if v.is_finite() && v >= 0.0 => Ok(v),
-        _ => Err(format!("`{text}` is not a price (a number ≥ 0)")),
+        _ => Err(NotAPrice(text.to_owned())),
     }
 }
 
@@ -117,7 +123,7 @@ pub fn prices_ui(ctx: &egui::Context, studio: &mut Studio) {
                     return;
                 }
                 Some(Err(e)) => {
-                    ui.label(RichText::new(e).color(theme::error_color()));
+                    ui.label(RichText::new(e.to_string()).color(theme::error_color()));
                     return;
                 }
                 Some(Ok(t)) => t.clone(),

@@ -1,0 +1,115 @@
+//! Requests the app refuses before doing anything: what was asked does not fit the project,
+//! the workspace, the price table or the flags. Each variant says what was wrong and carries
+//! the names it concerns; the sentence is its `Display`, made when the CLI or the studio shows
+//! it. The CLI answers every refusal with exit code 2 ([`super::AppError::is_usage`]).
+
+use crate::compute::cost::CostError;
+use crate::engine::EngineError;
+use crate::model::partition::PartitionKeyError;
+use crate::model::{AssetKey, Diagnostic, PriceProblem, RunId, RunStatus, SelectionError};
+
+#[derive(Debug, thiserror::Error)]
+pub enum Refusal {
+    /// The selection does not parse or names what the project lacks.
+    #[error(transparent)]
+    Selection(#[from] SelectionError),
+    /// The selection is valid but matches nothing.
+    #[error("the selection `{selection}` matches no asset")]
+    EmptySelection { selection: String },
+    /// The selected assets cannot be ordered or run as they stand: a cycle, a malformed
+    /// memory budget, a step that cannot fit in it.
+    #[error(transparent)]
+    Plan(EngineError),
+    /// The project does not validate; the first error is named.
+    #[error("the project has errors; fix them first: {first}")]
+    ProjectHasErrors { first: Box<Diagnostic> },
+    /// `--partition KEY` for assets that have no partitions (`asset` when only one is
+    /// selected).
+    #[error(
+        "{}, so partition `{key}` means nothing; run it without --partition",
+        match .asset {
+            Some(a) => format!("asset {a} is not partitioned"),
+            None => "no selected asset is partitioned".to_owned(),
+        }
+    )]
+    NotPartitioned {
+        asset: Option<AssetKey>,
+        key: String,
+    },
+    /// A partition key the asset's partitions do not have.
+    #[error("asset {asset}: {source}")]
+    PartitionKey {
+        asset: AssetKey,
+        source: PartitionKeyError,
+    },
+    /// A partition range for assets that have no partitions.
+    #[error("no selected asset is partitioned, so a partition range means nothing")]
+    RangeNotPartitioned,
+    /// An end of a daily range that is not a date.
+    #[error("`{value}` is not a date (YYYY-MM-DD)")]
+    NotADate { value: String },
+    #[error("the range {from}..{to} ends before it starts")]
+    RangeBackwards { from: String, to: String },
+    /// A static range whose ends are not keys, or come in the wrong order.
+    #[error("{from}..{to} is not a range of the partition keys {}", .keys.join(", "))]
+    NotAKeyRange {
+        from: String,
+        to: String,
+        keys: Vec<String>,
+    },
+    /// `MEDALLION_KEEP_MATERIALIZATIONS` that is not a whole number.
+    #[error(
+        "MEDALLION_KEEP_MATERIALIZATIONS must be a whole number (0 keeps every file), not {value:?}"
+    )]
+    KeepSetting { value: String },
+    #[error("project `{project}` has no schedule or sensor named `{name}`")]
+    UnknownAutomation { project: String, name: String },
+    /// An alert target the project does not define (`known`: the ones it does).
+    #[error("{}", unknown_target(.project, .name, .known))]
+    UnknownAlertTarget {
+        project: String,
+        name: String,
+        known: Vec<String>,
+    },
+    /// A price id that is neither shipped nor addable.
+    #[error(
+        "`{id}` is not a price in the table; only EC2 node prices (ec2.TYPE.hour) can be added"
+    )]
+    UnknownPrice { id: String },
+    /// A price figure the table cannot use.
+    #[error(transparent)]
+    Price(#[from] PriceProblem),
+    /// A cost that cannot be worked out: a missing price, a shape the formula refuses.
+    #[error(transparent)]
+    Cost(#[from] CostError),
+    /// An asset whose tier breaks a limit of that tier.
+    #[error(
+        "{asset}: {problem} — choose another tier (--tier, or in the launch dialog) or change its compute hints"
+    )]
+    TierLimit { asset: AssetKey, problem: String },
+    /// A path given as the project that holds no `medallion.toml`.
+    #[error(
+        "{target}: not a Medallion project directory (no {})",
+        crate::format::PROJECT_FILE
+    )]
+    NotAProjectDir { target: String },
+    /// A run id that names no remote run.
+    #[error("run {0} is not a remote run")]
+    NotRemote(RunId),
+    /// A cancel for a run that has ended.
+    #[error("run {run_id} has already finished ({status})")]
+    AlreadyFinished { run_id: RunId, status: RunStatus },
+}
+
+fn unknown_target(project: &str, name: &str, known: &[String]) -> String {
+    if known.is_empty() {
+        format!(
+            "project `{project}` has no alert targets; add one as [alert_targets.{name}] in medallion.toml"
+        )
+    } else {
+        format!(
+            "project `{project}` has no alert target `{name}`; its targets: {}",
+            known.join(", ")
+        )
+    }
+}
