@@ -40,6 +40,9 @@ pub struct PassReport {
     pub ticks: Vec<Tick>,
     /// Problems outside any one schedule or sensor (e.g. a freshness evaluation that failed).
     pub problems: Vec<String>,
+    /// The alerts of runs that ended without raising them (another process ended them), sent
+    /// by this pass.
+    pub alerts: Vec<crate::app::alerts::Delivery>,
 }
 
 /// What a pass is asked to do.
@@ -109,6 +112,7 @@ pub fn evaluate_project(
         lease_holder: None,
         ticks: Vec::new(),
         problems: Vec::new(),
+        alerts: Vec::new(),
     };
     match lease::acquire(ws, project, &opts.holder)? {
         Ok(()) => {}
@@ -139,6 +143,17 @@ pub fn evaluate_project(
         if ctx.wanted(&s.name) && enabled(&switches, &s.name, s.enabled) {
             sensor::evaluate(&mut ctx, s)?;
         }
+    }
+    // Runs of this project that ended without raising their alerts (their process stopped
+    // first, or another process ended them) are taken off the outbox once.
+    match crate::app::alerts::alert_finished_runs(ctx.ws, Some(project)) {
+        Ok(deliveries) => {
+            note_failed_deliveries(&mut ctx.problems, &deliveries);
+            report.alerts = deliveries;
+        }
+        Err(e) => ctx.problems.push(format!(
+            "the alerts of finished runs could not be raised: {e}"
+        )),
     }
     // Freshness once per project and pass: overdue assets raise one alert per episode.
     match crate::app::freshness::evaluate_and_alert(ctx.ws, &stored.project, opts.now) {
