@@ -91,13 +91,14 @@ fn view_ticks(s: &Studio) -> usize {
 }
 
 /// One daemon pass at `now`, through the same function `medallion daemon --once` calls.
-fn daemon_pass(ws_path: &Path, now: DateTime<Utc>) -> automation::PassReport {
+/// `only` narrows the pass to one schedule or sensor.
+fn daemon_pass(ws_path: &Path, now: DateTime<Utc>, only: Option<&str>) -> automation::PassReport {
     let mut ws = app::open_workspace(ws_path).unwrap();
     let holder = automation::holder_id("daemon");
     let opts = automation::PassOptions {
         now,
         holder: holder.clone(),
-        only: None,
+        only: only.map(str::to_owned),
     };
     let report = automation::evaluate_project(&mut ws, NAME, &opts).unwrap();
     automation::release(&mut ws, NAME, &holder).unwrap();
@@ -123,15 +124,22 @@ fn the_window_shows_schedules_sensors_next_ticks_switches_and_ticks_with_reasons
     // requests a run for the file), and one now after a second file landed.
     std::fs::write(copy.join("landing/a.csv"), "id\n1\n").unwrap();
     let ago = |m| Utc::now() - chrono::Duration::minutes(m);
-    let first = daemon_pass(&ws_path, ago(60));
-    assert_eq!(first.ticks.len(), 1, "{first:?}");
-    // Two passes that find nothing new: one row "skipped ×2" in the window.
+    let first = daemon_pass(&ws_path, ago(60), None);
+    let sensor_ticks = |r: &automation::PassReport| {
+        r.ticks
+            .iter()
+            .filter(|t| t.automation == "landing_files")
+            .count()
+    };
+    assert_eq!(sensor_ticks(&first), 1, "{first:?}");
+    // Two passes of the sensor alone (no schedule tick between them, whatever the time) that
+    // find nothing new: one row "skipped ×2" in the window.
     for m in [50, 40] {
-        let pass = daemon_pass(&ws_path, ago(m));
+        let pass = daemon_pass(&ws_path, ago(m), Some("landing_files"));
         assert!(pass.ticks.iter().any(|t| t.outcome == TickOutcome::Skipped));
     }
     std::fs::write(copy.join("landing/b.csv"), "id\n2\n").unwrap();
-    daemon_pass(&ws_path, Utc::now());
+    daemon_pass(&ws_path, Utc::now(), None);
     let ticks = app::open_workspace(&ws_path)
         .unwrap()
         .ticks(NAME, None, 50)

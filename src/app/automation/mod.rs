@@ -23,6 +23,11 @@ pub use crate::store::Lease;
 use crate::store::{StoredProject, Workspace};
 pub use lease::{LEASE_TTL_SECS, LeaseKeeper, holder_id};
 
+/// Tick retention, applied by each pass: a schedule's or sensor's newest [`TICKS_KEPT`] ticks
+/// stay, and so does every tick younger than [`TICKS_KEPT_DAYS`] days.
+pub const TICKS_KEPT: usize = 1000;
+pub const TICKS_KEPT_DAYS: i64 = 30;
+
 /// The default time between two daemon passes.
 pub const DEFAULT_INTERVAL_SECS: u64 = 30;
 /// A schedule tick found more than this long after its time was missed (nothing evaluated the
@@ -161,6 +166,11 @@ pub fn evaluate_project(
         Err(e) => ctx
             .problems
             .push(format!("freshness could not be evaluated: {e}")),
+    }
+    let before = stamp(opts.now - chrono::Duration::days(TICKS_KEPT_DAYS));
+    if let Err(e) = ctx.ws.prune_ticks(project, &before, TICKS_KEPT) {
+        ctx.problems
+            .push(format!("old ticks could not be pruned: {e}"));
     }
     report.ticks = ctx.ticks;
     report.problems = ctx.problems;
