@@ -7,15 +7,18 @@
 //! it is). `ARCHITECTURE.md` says why each module exists and what it may import.
 //!
 //! - [`model`]: the pure domain — assets, checks, partitions, resources, the asset graph,
-//!   selection, validation, edits with undo; no I/O.
-//! - [`store`]: the `SQLite` workspace — projects, runs and their events, remote runs, costs.
+//!   selection, validation, edits with undo, schedules and sensors, alert rules, freshness
+//!   verdicts; no I/O.
+//! - [`store`]: the `SQLite` workspace — projects, runs and their events, remote runs, costs,
+//!   automation ticks and leases, alerts and their deliveries.
 //! - [`format`]: the git-friendly project directory and the price table file.
-//! - [`engine`]: local execution with polars — sources, SQL, steps, checks, profiles, previews.
+//! - [`engine`]: local execution with polars — sources, SQL, steps, checks, profiles, previews,
+//!   data diffs.
 //! - [`compute`]: sources behind resources (S3, Postgres, HTTP), the tier planner and costs,
-//!   the remote runner and the AWS and EKS launchers.
+//!   the remote runner, the AWS and EKS launchers, and alert webhooks.
 //! - [`secrets`]: keyring and environment references, and redaction.
 //! - [`app`]: what the studio and the CLI share — import, runs, remote runs, plans, reports,
-//!   and the studio's backend threads.
+//!   automation passes, alerts, freshness, data diffs, and the studio's backend.
 //! - [`ui`]: the studio (egui).
 //! - [`cli`]: the `medallion` command line.
 //!

@@ -1,7 +1,9 @@
 //! Alerts and freshness end to end: the example project with a webhook and a Slack target
 //! pointing at a real HTTP server on loopback (a hand-written HTTP/1.1 listener that records
 //! each request and answers with scripted statuses), run through the `medallion` binary; and
-//! freshness judged with an injected clock.
+//! freshness judged with an injected clock. E-mail targets against a real SMTP server: `email`.
+
+mod email;
 
 use crate::common;
 
@@ -146,12 +148,17 @@ struct Setup {
 
 impl Setup {
     fn new() -> Self {
+        Self::with(ALERTS)
+    }
+
+    /// The example with `alerts` (TOML tables) appended to its `medallion.toml`.
+    fn with(alerts: &str) -> Self {
         let tmp = tempfile::tempdir().unwrap();
         let dir = tmp.path().join("customer_analytics");
         copy_dir(&example(), &dir);
         let toml = dir.join("medallion.toml");
         let mut toml_text = std::fs::read_to_string(&toml).unwrap();
-        toml_text.push_str(ALERTS);
+        toml_text.push_str(alerts);
         std::fs::write(&toml, toml_text).unwrap();
         let ws = tmp.path().join("ws.sqlite");
         let server = HookServer::start();

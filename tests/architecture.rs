@@ -47,6 +47,7 @@ const OWNED_LIBRARIES: &[(&str, &str)] = &[
     ("k8s_openapi", "compute"),
     ("tokio_postgres", "compute"),
     ("reqwest", "compute"),
+    ("lettre", "compute"),
     ("tokio_rustls", "compute"),
     ("rustls_native_certs", "compute"),
     ("keyring", "secrets"),

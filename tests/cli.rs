@@ -387,6 +387,7 @@ fn costs_show_estimate_and_actual_per_step_asset_and_day() {
             error: None,
             allow_failed_upstream: false,
             checks_only: false,
+            end_known: true,
         })
         .unwrap();
         let report = medallion::app::plan::compute_plan(

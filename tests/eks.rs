@@ -809,11 +809,13 @@ image = "registry.example/medallion:1"
 // ---------------------------------------------------------------- the polled launcher
 
 fn launcher(dir: &Path, double: &KubeDouble, settings: JobSettings) -> EksLauncher {
-    EksLauncher::new(EksTarget {
-        connection: connect(dir, double),
-        settings,
-    })
-    .unwrap()
+    EksLauncher::new(
+        medallion::app::runtime::handle().unwrap(),
+        EksTarget {
+            connection: connect(dir, double),
+            settings,
+        },
+    )
 }
 
 fn wait_phase(l: &EksLauncher, id: &str, done: impl Fn(JobPhase) -> bool) -> JobStatus {

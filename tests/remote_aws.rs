@@ -1925,7 +1925,13 @@ fn a_large_file_is_uploaded_in_parts_and_reads_back_whole() {
             })),
         },
     };
-    let aws = medallion::compute::aws::Aws::connect(&resource, &MotoKeys, "p").unwrap();
+    let aws = medallion::compute::aws::Aws::connect(
+        medallion::app::runtime::handle().unwrap(),
+        &resource,
+        &MotoKeys,
+        "p",
+    )
+    .unwrap();
     let tmp = tempfile::tempdir().unwrap();
     // 12 MiB of varied bytes: with 5 MiB parts, three parts (the last one short).
     let big = tmp.path().join("big.bin");

@@ -140,7 +140,9 @@ fn a_killed_run_is_marked_failed_and_never_holds_back_gc() {
     assert_eq!(run["status"], "failure", "{run}");
     assert_eq!(run["error"], DEAD, "{run}");
     assert!(run["ended_at"].is_string(), "{run}");
-    assert!(run["duration_ms"].is_u64(), "{run}");
+    // When it really stopped is unknown: no duration is made up from its last sign of life.
+    assert_eq!(run["end_known"], false, "{run}");
+    assert!(run["duration_ms"].is_null(), "{run}");
     // Its report agrees: the step it was in failed with the same sentence, none is left open.
     let report_path = tmp.path().join("report.json");
     let o = medallion(
@@ -151,6 +153,7 @@ fn a_killed_run_is_marked_failed_and_never_holds_back_gc() {
     let report: serde_json::Value =
         serde_json::from_str(&std::fs::read_to_string(&report_path).unwrap()).unwrap();
     assert_eq!(report["run"]["status"], "failure");
+    assert!(report["duration_ms"].is_null(), "{report}");
     let steps = report["steps"].as_array().unwrap();
     assert_eq!(steps.len(), 6, "every asset has an outcome: {steps:?}");
     assert!(
@@ -161,6 +164,16 @@ fn a_killed_run_is_marked_failed_and_never_holds_back_gc() {
     );
     let text_runs = text(&medallion(&ws, &["runs"]));
     assert!(text_runs.contains(DEAD), "{text_runs}");
+    let line = text_runs
+        .lines()
+        .find(|l| l.starts_with(run_id.as_str()))
+        .unwrap_or_else(|| panic!("no line for {run_id}: {text_runs}"));
+    assert!(line.contains(" unknown "), "{line}");
+    let report_text = text(&medallion(&ws, &["report", &run_id]));
+    assert!(
+        report_text.contains("unknown (last sign of life"),
+        "{report_text}"
+    );
 
     // gc removes what the dead run left: its temporary file, and any file it wrote but never
     // recorded.

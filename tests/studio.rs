@@ -644,6 +644,7 @@ fn the_costs_window_shows_estimate_and_actual_per_step_asset_and_day() {
             error: None,
             allow_failed_upstream: false,
             checks_only: false,
+            end_known: true,
         })
         .unwrap();
         let report = app::plan::compute_plan(

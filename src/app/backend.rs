@@ -7,8 +7,10 @@
 //!   with a connection of its own;
 //! - the **reattach** thread ([`super::remote::spawn_reattach`]), which follows remote runs an
 //!   earlier session left unfinished;
-//! - **one tokio runtime** whose blocking pool runs the short tasks that would otherwise each
-//!   want a thread: native file dialogs, keyring writes and connection tests ([`TaskRequest`]).
+//! - the process's **one tokio runtime** ([`super::runtime`]), whose blocking pool runs the
+//!   short tasks that would otherwise each want a thread: native file dialogs, keyring writes
+//!   and connection tests ([`TaskRequest`]). The same runtime carries every network call the
+//!   workers make (AWS, EKS, sources), so the studio process has exactly one.
 //!
 //! The studio sends [`Request`]s without blocking and drains [`BackendEvent`]s once per frame
 //! ([`Backend::try_next`]); every answer calls the `notify` hook (the studio passes
@@ -30,9 +32,6 @@ use crate::store::{StoredProject, Workspace};
 
 /// Called after every answer (the studio passes `request_repaint`).
 pub type Notify = Arc<dyn Fn() + Send + Sync>;
-
-/// Threads the runtime may start for blocking tasks at once (dialogs can stay open for long).
-const MAX_TASK_THREADS: usize = 8;
 
 /// What the studio asks of its backend.
 #[derive(Debug)]
@@ -165,7 +164,7 @@ pub enum TaskEvent {
 pub enum TaskFailure {
     /// The runtime that runs the tasks could not be built.
     #[error("cannot start a background task: {0}")]
-    NoRuntime(#[source] std::io::Error),
+    NoRuntime(#[source] crate::compute::ComputeError),
     /// The task panicked.
     #[error("the background task stopped unexpectedly")]
     Panicked,
@@ -183,8 +182,6 @@ pub struct Opened {
 pub struct Backend {
     workspace: Option<WorkspaceWorker>,
     jobs: Option<JobWorker>,
-    /// Built with the first task.
-    runtime: Option<tokio::runtime::Runtime>,
     task_tx: Sender<TaskEvent>,
     task_rx: Receiver<TaskEvent>,
     notify: Notify,
@@ -229,7 +226,6 @@ impl Backend {
         Self {
             workspace: None,
             jobs: None,
-            runtime: None,
             task_tx,
             task_rx,
             notify: Arc::new(|| {}),
@@ -308,25 +304,11 @@ impl Backend {
             .map(BackendEvent::Job)
     }
 
-    /// The runtime, built on first use.
-    fn runtime(&mut self) -> std::io::Result<&tokio::runtime::Runtime> {
-        let runtime = match self.runtime.take() {
-            Some(runtime) => runtime,
-            None => tokio::runtime::Builder::new_multi_thread()
-                .worker_threads(1)
-                .max_blocking_threads(MAX_TASK_THREADS)
-                .thread_name("medallion-backend")
-                .enable_all()
-                .build()?,
-        };
-        Ok(self.runtime.insert(runtime))
-    }
-
     fn run_task(&mut self, task: TaskRequest) {
         let tx = self.task_tx.clone();
         let key = task.key();
         let notify = Arc::clone(&self.notify);
-        let runtime = match self.runtime() {
+        let runtime = match super::runtime::handle() {
             Ok(runtime) => runtime,
             Err(e) => {
                 let _ = tx.send(key.failed(TaskFailure::NoRuntime(e)));
@@ -353,10 +335,8 @@ impl Backend {
         if let Some(jobs) = self.jobs.take() {
             jobs.finish();
         }
-        // A file dialog left open is not waited for.
-        if let Some(runtime) = self.runtime.take() {
-            runtime.shutdown_background();
-        }
+        // A task still running (a file dialog left open) is not waited for: the runtime is
+        // the process's and ends with it.
         self.workspace
             .take()
             .map(WorkspaceWorker::finish)

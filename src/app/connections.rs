@@ -5,7 +5,8 @@
 use std::sync::Arc;
 
 use crate::compute::{self, ResourceFetcher, SecretSource};
-use crate::engine::fetch::SourceFetcher;
+use crate::engine::BackendError;
+use crate::engine::fetch::{FetchRequest, FetchedSource, SourceFetcher};
 use crate::model::{LogLevel, Project, Resource, RunEvent, SecretRef};
 use crate::secrets;
 
@@ -23,9 +24,22 @@ impl SecretSource for KeyringSecrets {
     }
 }
 
-/// The fetcher runs use for sources behind a resource.
+/// The fetcher runs use for sources behind a resource: secrets from the keyring, network calls
+/// on the process's runtime (started by the first fetch that needs it, so a run of file
+/// sources starts none).
 pub fn fetcher() -> Arc<dyn SourceFetcher> {
-    Arc::new(ResourceFetcher::new(Arc::new(KeyringSecrets)))
+    Arc::new(KeyringFetcher)
+}
+
+/// [`ResourceFetcher`] with the keyring's secrets, on the process's runtime.
+#[derive(Debug, Clone, Copy)]
+struct KeyringFetcher;
+
+impl SourceFetcher for KeyringFetcher {
+    fn fetch(&self, request: &FetchRequest<'_>) -> Result<FetchedSource, BackendError> {
+        let runtime = super::runtime::handle()?;
+        ResourceFetcher::new(Arc::new(KeyringSecrets), runtime).fetch(request)
+    }
 }
 
 /// `text` with every secret resolved in this process masked.
@@ -170,7 +184,8 @@ pub fn test_resource(
     resource: &Resource,
     resources: &[Resource],
 ) -> Result<String, ConnectionError> {
-    compute::test_connection(resource, resources, &KeyringSecrets)
+    let runtime = super::runtime::handle().map_err(ConnectionError::Failed)?;
+    compute::test_connection(&runtime, resource, resources, &KeyringSecrets)
         .map_err(ConnectionError::Failed)
         .map(|ok| redact(&ok))
 }

@@ -162,7 +162,8 @@ pub enum JobEvent {
     Runs(Vec<RunRecord>),
     RunOpened {
         run: Box<RunRecord>,
-        events: Vec<RunEvent>,
+        /// Each event with the time it was stored (`None` when that time does not parse).
+        events: Vec<(Option<chrono::DateTime<chrono::Utc>>, RunEvent)>,
         report: Box<RunReport>,
     },
     AssetHistory(Box<AssetHistory>),
@@ -634,7 +635,11 @@ fn list_runs(ws: &mut Workspace, project: &str) -> JobEvent {
 /// A past run read back whole, then its remote steps and their costs when it ran on AWS.
 fn open_run(ws: &mut Workspace, run_id: RunId, emit: &dyn Fn(JobEvent)) {
     let opened = report::build(ws, &run_id).and_then(|report| {
-        let events = ws.run_events(&run_id)?;
+        let events = ws
+            .run_events_stamped(&run_id)?
+            .into_iter()
+            .map(|(at, e)| (crate::model::time::parse(&at).ok(), e))
+            .collect::<Vec<_>>();
         Ok((report, events))
     });
     emit(match opened {

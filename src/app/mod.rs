@@ -15,6 +15,7 @@ pub mod refusal;
 pub mod remote;
 pub mod report;
 pub mod run;
+pub mod runtime;
 pub mod status;
 pub mod worker;
 
@@ -110,6 +111,12 @@ pub enum AppError {
     /// The job worker has no workspace connection (opening it failed when the studio started).
     #[error("the workspace {} could not be opened", .path.display())]
     NoWorkspace { path: PathBuf },
+    /// A stored project could not be read again (after a save elsewhere).
+    #[error("could not reload {name}: {source}")]
+    Reload {
+        name: String,
+        source: Box<StoreError>,
+    },
     /// A run's own connection to the workspace could not be opened.
     #[error("cannot open the workspace for the run: {0}")]
     RunWorkspace(#[source] StoreError),

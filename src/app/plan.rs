@@ -599,6 +599,7 @@ mod tests {
             error: None,
             allow_failed_upstream: false,
             checks_only: false,
+            end_known: true,
         };
         ws.create_run(&run).unwrap();
         let report =

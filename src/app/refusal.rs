@@ -93,6 +93,12 @@ pub enum Refusal {
         crate::format::PROJECT_FILE
     )]
     NotAProjectDir { target: String },
+    /// A name that cannot be a project's (`model::validate::is_project_name`).
+    #[error("`{name}` is not a valid project name: use letters, digits, `_` and `-`")]
+    NotAProjectName { name: String },
+    /// A new project's name that a stored project has.
+    #[error("a project named {name} is already in the workspace; choose another name")]
+    ProjectNameTaken { name: String },
     /// A run id that names no remote run.
     #[error("run {0} is not a remote run")]
     NotRemote(RunId),
@@ -111,5 +117,78 @@ fn unknown_target(project: &str, name: &str, known: &[String]) -> String {
             "project `{project}` has no alert target `{name}`; its targets: {}",
             known.join(", ")
         )
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::app::AppError;
+    use crate::app::run::{check_partition, partition_range, resolve_selection};
+
+    fn example() -> crate::model::Project {
+        let dir = crate::app::example_project_dir().expect("the example project");
+        crate::format::read_project(&dir).expect("it reads").project
+    }
+
+    #[test]
+    fn refusals_are_told_apart_by_kind_and_are_usage_errors() {
+        let project = example();
+        let e = resolve_selection(&project, "no_such_asset").unwrap_err();
+        assert!(
+            matches!(e, AppError::Refused(Refusal::Selection(_))),
+            "{e:?}"
+        );
+        assert!(e.is_usage());
+
+        let one = vec![AssetKey::new("raw_orders")];
+        let e = check_partition(&project, &one, "2024-01-01").unwrap_err();
+        match &e {
+            AppError::Refused(Refusal::NotPartitioned { asset, key }) => {
+                assert_eq!(asset.as_ref(), Some(&one[0]));
+                assert_eq!(key, "2024-01-01");
+            }
+            other => panic!("not a NotPartitioned refusal: {other:?}"),
+        }
+        assert_eq!(
+            e.to_string(),
+            "asset raw_orders is not partitioned, so partition `2024-01-01` means nothing; run it without --partition"
+        );
+
+        let e = partition_range(&project, &one, "a", "b").unwrap_err();
+        assert!(
+            matches!(e, AppError::Refused(Refusal::RangeNotPartitioned)),
+            "{e:?}"
+        );
+    }
+
+    #[test]
+    fn failures_that_are_not_the_request_are_not_usage_errors() {
+        let crashed = AppError::RunCrashed(RunId::new("r1"));
+        assert!(!crashed.is_usage());
+        assert_eq!(crashed.to_string(), "run r1 crashed");
+        assert!(!AppError::NoExample.is_usage());
+    }
+
+    #[test]
+    fn an_unknown_alert_target_names_the_ones_there_are() {
+        let none = Refusal::UnknownAlertTarget {
+            project: "p".to_owned(),
+            name: "ops".to_owned(),
+            known: Vec::new(),
+        };
+        assert_eq!(
+            none.to_string(),
+            "project `p` has no alert targets; add one as [alert_targets.ops] in medallion.toml"
+        );
+        let some = Refusal::UnknownAlertTarget {
+            project: "p".to_owned(),
+            name: "ops".to_owned(),
+            known: vec!["hook".to_owned(), "team".to_owned()],
+        };
+        assert_eq!(
+            some.to_string(),
+            "project `p` has no alert target `ops`; its targets: hook, team"
+        );
     }
 }

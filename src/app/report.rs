@@ -35,6 +35,19 @@ pub struct StepLine {
     pub duration_ms: u64,
 }
 
+/// When the run ended; for a run whose process died, that is unknown and the stored time is
+/// its last sign of life.
+fn end_text(run: &RunRecord, none: &str) -> String {
+    match &run.ended_at {
+        Some(t) if run.end_known => crate::model::time::text(t),
+        Some(t) => format!(
+            "unknown (last sign of life {})",
+            crate::model::time::text(t)
+        ),
+        None => none.to_owned(),
+    }
+}
+
 pub fn build(ws: &Workspace, run_id: &RunId) -> Result<RunReport, AppError> {
     let run = ws.run(run_id)?;
     let events = ws.run_events(run_id)?;
@@ -170,14 +183,8 @@ fn header(h: &mut String, r: &RunReport) {
             .started_at
             .as_ref()
             .map_or_else(|| "—".to_owned(), crate::model::time::text)),
-        end = esc(&r
-            .run
-            .ended_at
-            .as_ref()
-            .map_or_else(|| "—".to_owned(), crate::model::time::text)),
-        took = r
-            .duration_ms
-            .map_or_else(|| "—".to_owned(), crate::model::format_duration_ms),
+        end = esc(&end_text(&r.run, "—")),
+        took = crate::model::duration_text(&r.run),
     );
     if r.run.checks_only {
         h.push_str("<p>Checks only: the checks ran on stored data; nothing was materialized.</p>");
@@ -262,12 +269,8 @@ pub fn to_text(r: &RunReport) -> String {
             .started_at
             .as_ref()
             .map_or_else(|| "-".to_owned(), crate::model::time::text),
-        r.run
-            .ended_at
-            .as_ref()
-            .map_or_else(|| "-".to_owned(), crate::model::time::text),
-        r.duration_ms
-            .map_or_else(|| "-".to_owned(), crate::model::format_duration_ms),
+        end_text(&r.run, "-"),
+        crate::model::duration_text(&r.run),
     );
     if r.run.checks_only {
         t.push_str("Checks only: the checks ran on stored data; nothing was materialized.\n");
@@ -278,6 +281,14 @@ pub fn to_text(r: &RunReport) -> String {
     if let Some(error) = r.run.error.as_deref() {
         let _ = writeln!(t, "Error: {error}");
     }
+    steps_text(&mut t, r);
+    checks_text(&mut t, r);
+    materializations_text(&mut t, r);
+    t
+}
+
+/// Each step: asset, outcome, duration, partition and what happened.
+fn steps_text(t: &mut String, r: &RunReport) {
     let width = r.steps.iter().map(|s| s.asset.len()).max().unwrap_or(0);
     let _ = writeln!(t, "\nSteps ({})", r.steps.len());
     for s in &r.steps {
@@ -296,6 +307,10 @@ pub fn to_text(r: &RunReport) -> String {
                 .unwrap_or_default(),
         );
     }
+}
+
+/// Each check with its verdict and up to five failing rows.
+fn checks_text(t: &mut String, r: &RunReport) {
     let passed = r.checks.iter().filter(|c| c.passed).count();
     let _ = writeln!(t, "\nChecks ({passed}/{} passed)", r.checks.len());
     for c in &r.checks {
@@ -318,6 +333,10 @@ pub fn to_text(r: &RunReport) -> String {
             let _ = writeln!(t, "      {row}");
         }
     }
+}
+
+/// What the run wrote.
+fn materializations_text(t: &mut String, r: &RunReport) {
     let _ = writeln!(t, "\nMaterializations ({})", r.materializations.len());
     for m in &r.materializations {
         let _ = writeln!(
@@ -330,7 +349,6 @@ pub fn to_text(r: &RunReport) -> String {
             m.data_version
         );
     }
-    t
 }
 
 /// Every check evaluation, with a sample of failing rows.

@@ -538,6 +538,7 @@ fn queued_run(
         error: None,
         allow_failed_upstream: request.allow_failed_upstream,
         checks_only: request.checks_only,
+        end_known: true,
     }
 }
 

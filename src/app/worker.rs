@@ -16,7 +16,7 @@ use crate::store::{
     ProjectSummary, SaveBase, SaveOptions, StoreError, StoredProject, Workspace, conflict_message,
 };
 
-use super::{AppError, ImportReport, Replace};
+use super::{AppError, ImportReport, Refusal, Replace};
 
 /// Requests queued before the worker refuses more (the UI retries next frame).
 const REQUEST_CAPACITY: usize = 16;
@@ -84,7 +84,7 @@ pub enum WorkspaceEvent {
     },
     SaveFailed {
         revision: u64,
-        error: String,
+        error: AppError,
     },
     /// A save was refused: another window or command saved the project since the revision
     /// the edits started from. `project` holds the refused edits; nothing was written.
@@ -102,7 +102,7 @@ pub enum WorkspaceEvent {
         stored: Box<StoredProject>,
     },
     CopyFailed {
-        error: String,
+        error: AppError,
     },
     /// What `Track` found: the stored revision the studio's project starts from (`New`: not
     /// stored). `differs`: the studio's project is not that revision's content, so it holds
@@ -119,7 +119,7 @@ pub enum WorkspaceEvent {
     },
     Reloaded(Box<StoredProject>),
     ReloadFailed {
-        error: String,
+        error: AppError,
     },
     Projects(Vec<ProjectSummary>),
     Opened(Box<StoredProject>),
@@ -139,7 +139,7 @@ pub enum WorkspaceEvent {
     /// Any other request failed; `what` says which, in a few words.
     Failed {
         what: String,
-        error: String,
+        error: AppError,
     },
 }
 
@@ -331,7 +331,9 @@ fn run(
         let Some(ws) = ws.as_mut() else {
             emit(WorkspaceEvent::Failed {
                 what: "use the workspace".to_owned(),
-                error: format!("the workspace {} could not be opened", path.display()),
+                error: AppError::NoWorkspace {
+                    path: path.to_owned(),
+                },
             });
             continue;
         };
@@ -356,7 +358,7 @@ fn open_or_tell(
             tracing::error!(error = %e, "cannot open the workspace");
             emit(WorkspaceEvent::Failed {
                 what: "open the workspace".to_owned(),
-                error: e.to_string(),
+                error: e.into(),
             });
             None
         }
@@ -509,33 +511,36 @@ fn handle(ws: &mut Workspace, state: &mut State, request: WorkspaceRequest) -> W
                 WorkspaceEvent::Reloaded(Box::new(stored))
             }
             Err(e) => WorkspaceEvent::ReloadFailed {
-                error: format!("could not reload {name}: {e}"),
+                error: AppError::Reload {
+                    name,
+                    source: Box::new(e),
+                },
             },
         },
         WorkspaceRequest::ListProjects => match ws.list_projects() {
             Ok(list) => WorkspaceEvent::Projects(list),
-            Err(e) => failed("list projects", &e),
+            Err(e) => failed("list projects", e),
         },
         WorkspaceRequest::Open { name } => match ws.load_project(&name) {
             Ok(stored) => {
                 state.watch(&name, stored.revision);
                 WorkspaceEvent::Opened(Box::new(stored))
             }
-            Err(e) => failed(&format!("open {name}"), &e),
+            Err(e) => failed(&format!("open {name}"), e),
         },
         WorkspaceRequest::Import { dir, confirmed } => import(ws, state, dir, confirmed),
         WorkspaceRequest::Export { project, dir } => match export_to(&project, &dir) {
             Ok(()) => WorkspaceEvent::Exported { dir },
-            Err(e) => failed(&format!("export to {}", dir.display()), &e),
+            Err(e) => failed(&format!("export to {}", dir.display()), e),
         },
     }
 }
 
 /// A request that failed, told as what was being done and why it failed.
-fn failed(what: &str, e: &dyn std::fmt::Display) -> WorkspaceEvent {
+fn failed(what: &str, e: impl Into<AppError>) -> WorkspaceEvent {
     WorkspaceEvent::Failed {
         what: what.to_owned(),
-        error: e.to_string(),
+        error: e.into(),
     }
 }
 
@@ -582,7 +587,7 @@ fn save(
             tracing::error!(error = %e, "save failed");
             WorkspaceEvent::SaveFailed {
                 revision,
-                error: e.to_string(),
+                error: e.into(),
             }
         }
     }
@@ -605,7 +610,7 @@ fn track(
                 stored.project != *project,
             ),
             Err(StoreError::NoSuchProject { .. }) => (SaveBase::New, false),
-            Err(e) => return failed(&format!("open {name}"), &e),
+            Err(e) => return failed(&format!("open {name}"), e),
         },
     };
     state.tracked = Some((name.clone(), base));
@@ -645,7 +650,7 @@ fn import(ws: &mut Workspace, state: &mut State, dir: PathBuf, confirmed: bool) 
             dir,
             message: e.to_string(),
         },
-        Err(e) => failed(&format!("import {}", dir.display()), &e),
+        Err(e) => failed(&format!("import {}", dir.display()), e),
     }
 }
 
@@ -672,9 +677,10 @@ fn save_copy(
 ) -> WorkspaceEvent {
     if !crate::model::validate::is_project_name(name) {
         return WorkspaceEvent::CopyFailed {
-            error: format!(
-                "`{name}` is not a valid project name: use letters, digits, `_` and `-`"
-            ),
+            error: Refusal::NotAProjectName {
+                name: name.to_owned(),
+            }
+            .into(),
         };
     }
     let source_dir = ws.load_project(from).ok().and_then(|s| s.source_dir);
@@ -694,13 +700,12 @@ fn save_copy(
             stored: Box::new(stored),
         },
         Err(StoreError::Conflict { .. }) => WorkspaceEvent::CopyFailed {
-            error: format!(
-                "a project named {name} is already in the workspace; choose another name"
-            ),
+            error: Refusal::ProjectNameTaken {
+                name: name.to_owned(),
+            }
+            .into(),
         },
-        Err(e) => WorkspaceEvent::CopyFailed {
-            error: e.to_string(),
-        },
+        Err(e) => WorkspaceEvent::CopyFailed { error: e.into() },
     }
 }
 

@@ -209,44 +209,45 @@ fn print_reports(reports: &[PassReport], format: OutputFormat) -> anyhow::Result
     Ok(())
 }
 
-/// Sets `stop` on Ctrl-C or SIGTERM (the pass under way finishes first).
-#[expect(
-    clippy::disallowed_methods,
-    reason = "the daemon's signal watcher waits for Ctrl-C or SIGTERM beside the passes"
-)]
+/// Sets `stop` on Ctrl-C or SIGTERM (the pass under way finishes first). The watcher is a
+/// task of the process's runtime.
 fn watch_signals(stop: &Arc<AtomicBool>) -> anyhow::Result<()> {
-    let runtime = tokio::runtime::Builder::new_current_thread()
-        .enable_all()
-        .build()?;
+    let runtime = app::runtime::handle()?;
     let stop = Arc::clone(stop);
-    // Register before the thread starts waiting, so a signal that comes at once is caught.
-    let mut term = runtime.block_on(async {
-        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())
-    })?;
-    std::thread::Builder::new()
-        .name("medallion-signals".to_owned())
-        .spawn(move || {
-            runtime.block_on(async {
-                tokio::select! {
-                    _ = tokio::signal::ctrl_c() => {}
-                    _ = term.recv() => {}
-                }
-            });
-            eprintln!("medallion daemon: stopping after the pass under way");
-            stop.store(true, Ordering::Relaxed);
-        })?;
+    // Register before returning, so a signal that comes at once is caught.
+    let mut term = {
+        let _entered = runtime.enter();
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate())?
+    };
+    drop(runtime.spawn(async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = term.recv() => {}
+        }
+        eprintln!("medallion daemon: stopping after the pass under way");
+        stop.store(true, Ordering::Relaxed);
+    }));
     Ok(())
 }
 
-pub fn ticks(
-    workspace: &std::path::Path,
-    project: &str,
+/// `medallion ticks`, as given on the command line.
+#[derive(Debug, clap::Args)]
+pub struct TicksArgs {
+    /// A stored project's name
+    project: String,
+    /// Only this schedule or sensor
+    #[arg(long, value_name = "NAME")]
+    name: Option<String>,
+    #[arg(long, default_value_t = 50)]
     limit: usize,
-    name: Option<&str>,
+    #[arg(long, value_enum, default_value_t)]
     format: OutputFormat,
-) -> anyhow::Result<u8> {
+}
+
+pub fn ticks(workspace: &std::path::Path, args: &TicksArgs) -> anyhow::Result<u8> {
+    let (limit, name, format) = (args.limit, args.name.as_deref(), args.format);
     let ws = app::open_workspace(workspace)?;
-    let project = app::project_name_of(&ws, project)?;
+    let project = app::project_name_of(&ws, &args.project)?;
     let stored = app::load_project(&ws, &project)?;
     let statuses = automation::statuses(&ws, &stored, Utc::now())?;
     let ticks = ws.ticks(&project, name, limit)?;

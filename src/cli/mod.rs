@@ -172,18 +172,7 @@ pub enum Command {
         action: ResourceCommand,
     },
     /// Plan where each asset would run — tier, reason, size, duration and cost — without running
-    Plan {
-        /// A stored project's name, or a project directory written as a path (`./NAME`, `dir/NAME`)
-        project: String,
-        /// Which assets (key, +key, key+, *, layer:NAME, group:NAME, comma for union)
-        #[arg(long, default_value = "*")]
-        select: String,
-        /// Plan a backfill of partitions FROM..TO (partitioned assets fan out, one pod each)
-        #[arg(long, value_name = "FROM..TO")]
-        partition_range: Option<String>,
-        #[arg(long, value_enum, default_value_t)]
-        format: OutputFormat,
-    },
+    Plan(plan::PlanArgs),
     /// Price one run of a given size on a tier with the workspace's price table
     Cost(plan::CostArgs),
     /// Recorded costs: estimate and actual per run step, per asset and per day
@@ -202,17 +191,7 @@ pub enum Command {
     /// SIGTERM (the pass under way finishes first)
     Daemon(automation::DaemonCommand),
     /// The tick history of a project's schedules and sensors, newest first, with reasons
-    Ticks {
-        /// A stored project's name
-        project: String,
-        /// Only this schedule or sensor
-        #[arg(long, value_name = "NAME")]
-        name: Option<String>,
-        #[arg(long, default_value_t = 50)]
-        limit: usize,
-        #[arg(long, value_enum, default_value_t)]
-        format: OutputFormat,
-    },
+    Ticks(automation::TicksArgs),
     /// A project's schedules and sensors (next tick, on/off); --on/--off NAME switches one in
     /// this workspace
     Automation(automation::AutomationCommand),
@@ -407,20 +386,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         } => sample_data(&dir, customers, seed),
         Command::Secret { action } => resource::secret(&action),
         Command::Resource { action } => resource::resource(&ws()?, action),
-        Command::Plan {
-            project,
-            select,
-            partition_range,
-            format,
-        } => plan::plan(
-            &ws()?,
-            &plan::PlanArgs {
-                target: &project,
-                select: &select,
-                partition_range: partition_range.as_deref(),
-                format,
-            },
-        ),
+        Command::Plan(args) => plan::plan(&ws()?, &args),
         Command::Cost(args) => plan::cost(&ws()?, &args),
         Command::Costs {
             project,
@@ -429,22 +395,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         } => plan::costs(&ws()?, &project, run.as_ref(), format),
         Command::Bench { which } => bench::run(&which),
         Command::Remote(command) => remote::run(workspace, command),
-        Command::Daemon(command) => automation::daemon(&app::workspace_path(workspace)?, &command),
-        Command::Ticks {
-            project,
-            name,
-            limit,
-            format,
-        } => automation::ticks(
-            &app::workspace_path(workspace)?,
-            &project,
-            limit,
-            name.as_deref(),
-            format,
-        ),
-        Command::Automation(command) => {
-            automation::switch(&app::workspace_path(workspace)?, &command)
-        }
+        Command::Daemon(command) => automation::daemon(&ws()?, &command),
+        Command::Ticks(args) => automation::ticks(&ws()?, &args),
+        Command::Automation(command) => automation::switch(&ws()?, &command),
         Command::Alerts(command) => alerts::run(workspace, command),
     }
 }

@@ -33,27 +33,35 @@ impl From<CostTier> for ComputeTier {
     }
 }
 
-pub struct PlanArgs<'a> {
-    pub target: &'a str,
-    pub select: &'a str,
-    pub partition_range: Option<&'a str>,
+/// `medallion plan`, as given on the command line.
+#[derive(Debug, clap::Args)]
+pub struct PlanArgs {
+    /// A stored project's name, or a project directory written as a path (`./NAME`, `dir/NAME`)
+    pub project: String,
+    /// Which assets (key, +key, key+, *, layer:NAME, group:NAME, comma for union)
+    #[arg(long, default_value = "*")]
+    pub select: String,
+    /// Plan a backfill of partitions FROM..TO (partitioned assets fan out, one pod each)
+    #[arg(long, value_name = "FROM..TO")]
+    pub partition_range: Option<String>,
+    #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
 }
 
-pub fn plan(workspace: &Path, args: &PlanArgs<'_>) -> anyhow::Result<u8> {
+pub fn plan(workspace: &Path, args: &PlanArgs) -> anyhow::Result<u8> {
     let mut ws = app::open_workspace(workspace)?;
-    let stored = match resolve_target(&mut ws, args.target)? {
+    let stored = match resolve_target(&mut ws, &args.project)? {
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
-    let keys = match app::run::resolve_selection(&stored.project, args.select) {
+    let keys = match app::run::resolve_selection(&stored.project, &args.select) {
         Ok(k) => k,
         Err(e) => {
             eprintln!("error: {e}");
             return Ok(EXIT_BAD_INPUT);
         }
     };
-    let partitions = match args.partition_range {
+    let partitions = match args.partition_range.as_deref() {
         None => 1,
         Some(range) => match partition_count(&stored.project, &keys, range) {
             Ok(n) => n,
@@ -64,7 +72,7 @@ pub fn plan(workspace: &Path, args: &PlanArgs<'_>) -> anyhow::Result<u8> {
         },
     };
     let report =
-        match app::plan::compute_plan(&ws, &stored, args.select, partitions, &BTreeMap::new()) {
+        match app::plan::compute_plan(&ws, &stored, &args.select, partitions, &BTreeMap::new()) {
             Ok(r) => r,
             Err(e) if e.is_usage() => {
                 eprintln!("error: {e}");

@@ -424,32 +424,22 @@ fn dry_run(
     Ok(EXIT_OK)
 }
 
-/// Ctrl-C asks the run to stop after the current step (a second Ctrl-C exits at once).
-#[expect(
-    clippy::disallowed_methods,
-    reason = "the Ctrl-C listener is a named thread for the run's lifetime"
-)]
+/// Ctrl-C asks the run to stop after the current step (a second Ctrl-C exits at once). The
+/// listener is a task of the process's runtime.
 fn install_ctrl_c(cancel: &Arc<AtomicBool>) {
+    let Ok(runtime) = app::runtime::handle() else {
+        return;
+    };
     let cancel = Arc::clone(cancel);
-    let _ = std::thread::Builder::new()
-        .name("medallion-ctrl-c".into())
-        .spawn(move || {
-            let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-                .enable_all()
-                .build()
-            else {
-                return;
-            };
-            rt.block_on(async {
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    eprintln!("canceling after the current step… (Ctrl-C again to quit now)");
-                    cancel.store(true, Ordering::Relaxed);
-                    if tokio::signal::ctrl_c().await.is_ok() {
-                        std::process::exit(130);
-                    }
-                }
-            });
-        });
+    drop(runtime.spawn(async move {
+        if tokio::signal::ctrl_c().await.is_ok() {
+            eprintln!("canceling after the current step… (Ctrl-C again to quit now)");
+            cancel.store(true, Ordering::Relaxed);
+            if tokio::signal::ctrl_c().await.is_ok() {
+                std::process::exit(130);
+            }
+        }
+    }));
 }
 
 pub fn preview(
@@ -600,8 +590,7 @@ pub fn runs(
                     "{}  {:<9} {:>9} {:<14} {:<20} {:<24} {}{}{}{}{}",
                     r.id,
                     r.status.as_str(),
-                    r.duration_ms()
-                        .map_or_else(|| "-".to_owned(), crate::model::format_duration_ms),
+                    crate::model::duration_text(&r),
                     r.target,
                     r.project,
                     r.selection,

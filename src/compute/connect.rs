@@ -22,3 +22,29 @@ pub trait SecretSource: Send + Sync {
     /// The secret is not set where the reference points.
     fn secret(&self, reference: &SecretRef) -> Result<String, ComputeError>;
 }
+
+/// Runs `future` on the process's runtime and waits for it, from a plain thread, a task of the
+/// runtime's blocking pool, or (through `block_in_place`, which hands the worker's other tasks
+/// to another thread) one of its workers. The runtime is the caller's — one per process, built
+/// at its edge (`app::runtime`); nothing under `compute` builds one. Not for use inside a
+/// current-thread runtime, which cannot block (tokio panics saying so).
+pub fn block_on<F: std::future::Future>(handle: &tokio::runtime::Handle, future: F) -> F::Output {
+    tokio::task::block_in_place(|| handle.block_on(future))
+}
+
+/// For tests inside `compute`: a multi-thread runtime standing in for the process's (which
+/// `app::runtime` builds), shared by the tests of one binary.
+#[cfg(test)]
+pub(crate) fn test_runtime() -> tokio::runtime::Handle {
+    static RUNTIME: std::sync::OnceLock<tokio::runtime::Runtime> = std::sync::OnceLock::new();
+    RUNTIME
+        .get_or_init(|| {
+            tokio::runtime::Builder::new_multi_thread()
+                .worker_threads(2)
+                .enable_all()
+                .build()
+                .unwrap()
+        })
+        .handle()
+        .clone()
+}

@@ -100,8 +100,37 @@ pub struct MissingPrice {
 pub enum CostError {
     #[error(transparent)]
     MissingPrice(#[from] MissingPrice),
-    #[error("{0}")]
-    Invalid(String),
+    /// A shape no tier (or not this tier) can price.
+    #[error(transparent)]
+    Invalid(#[from] BadShape),
+}
+
+/// What is wrong with a run's shape, with the figures it concerns.
+#[derive(Debug, Clone, PartialEq, thiserror::Error)]
+pub enum BadShape {
+    #[error("choose a tier (lambda, fargate, batch or eks) to price")]
+    NoTier,
+    #[error("duration {secs} s is not a number of seconds ≥ 0")]
+    Duration { secs: f64 },
+    #[error("{vcpu} vCPU is not a number > 0")]
+    Vcpu { vcpu: f64 },
+    #[error("memory must be more than 0 MB")]
+    NoMemory,
+    #[error("at least one task or pod must run")]
+    NoTasks,
+    #[error("Lambda has no Spot pricing; drop --spot")]
+    LambdaSpot,
+    #[error(
+        "Lambda memory is {LAMBDA_MIN_MEMORY_MB}–{LAMBDA_MAX_MEMORY_MB} MB, not {memory_mb} MB"
+    )]
+    LambdaMemory { memory_mb: u32 },
+    #[error("a Lambda invocation runs at most {LAMBDA_MAX_DURATION_SECS} s, not {secs} s")]
+    LambdaDuration { secs: f64 },
+    #[error(
+        "{vcpu} vCPU / {memory_mb} MB is over Fargate's largest size ({FARGATE_MAX_VCPU} vCPU / {} GB)",
+        FARGATE_MAX_MEMORY_MB / 1024
+    )]
+    OverFargate { vcpu: f64, memory_mb: u32 },
 }
 
 /// Accumulates lines and the prices they used.
@@ -156,9 +185,7 @@ pub fn run_cost(shape: &RunShape, prices: &PriceTable) -> Result<CostBreakdown, 
     let (mut billed_vcpu, mut billed_memory_mb) = (shape.vcpu, shape.memory_mb);
     match shape.tier {
         ComputeTier::Auto => {
-            return Err(CostError::Invalid(
-                "choose a tier (lambda, fargate, batch or eks) to price".to_owned(),
-            ));
+            return Err(BadShape::NoTier.into());
         }
         ComputeTier::Local => {
             notes.push("runs on this machine: no AWS charge".to_owned());
@@ -202,21 +229,20 @@ pub fn run_cost(shape: &RunShape, prices: &PriceTable) -> Result<CostBreakdown, 
 
 /// A shape every tier can price: a duration ≥ 0, some vCPU and memory, at least one task.
 fn check_shape(shape: &RunShape) -> Result<(), CostError> {
-    let invalid = |m: String| Err(CostError::Invalid(m));
     if !shape.duration_secs.is_finite() || shape.duration_secs < 0.0 {
-        return invalid(format!(
-            "duration {} s is not a number of seconds ≥ 0",
-            shape.duration_secs
-        ));
+        return Err(BadShape::Duration {
+            secs: shape.duration_secs,
+        }
+        .into());
     }
     if !shape.vcpu.is_finite() || shape.vcpu <= 0.0 {
-        return invalid(format!("{} vCPU is not a number > 0", shape.vcpu));
+        return Err(BadShape::Vcpu { vcpu: shape.vcpu }.into());
     }
     if shape.memory_mb == 0 {
-        return invalid("memory must be more than 0 MB".to_owned());
+        return Err(BadShape::NoMemory.into());
     }
     if shape.parallel == 0 {
-        return invalid("at least one task or pod must run".to_owned());
+        return Err(BadShape::NoTasks.into());
     }
     Ok(())
 }
@@ -228,21 +254,20 @@ fn lambda_bill(
     bill: &mut Bill<'_>,
     notes: &mut Vec<String>,
 ) -> Result<(), CostError> {
-    let invalid = |m: String| Err(CostError::Invalid(m));
     if shape.spot {
-        return invalid("Lambda has no Spot pricing; drop --spot".to_owned());
+        return Err(BadShape::LambdaSpot.into());
     }
     if !(LAMBDA_MIN_MEMORY_MB..=LAMBDA_MAX_MEMORY_MB).contains(&shape.memory_mb) {
-        return invalid(format!(
-            "Lambda memory is {LAMBDA_MIN_MEMORY_MB}–{LAMBDA_MAX_MEMORY_MB} MB, not {} MB",
-            shape.memory_mb
-        ));
+        return Err(BadShape::LambdaMemory {
+            memory_mb: shape.memory_mb,
+        }
+        .into());
     }
     if shape.duration_secs > LAMBDA_MAX_DURATION_SECS {
-        return invalid(format!(
-            "a Lambda invocation runs at most {LAMBDA_MAX_DURATION_SECS} s, not {} s",
-            shape.duration_secs
-        ));
+        return Err(BadShape::LambdaDuration {
+            secs: shape.duration_secs,
+        }
+        .into());
     }
     let tasks = f64::from(shape.parallel);
     let billed_secs = (shape.duration_secs * 1000.0).ceil() / 1000.0;
@@ -316,12 +341,11 @@ fn fargate_bill(
     spot_allowed: bool,
 ) -> Result<(f64, u32), CostError> {
     let Some((cpu, mb)) = fargate_size(shape.vcpu, shape.memory_mb) else {
-        return Err(CostError::Invalid(format!(
-            "{} vCPU / {} MB is over Fargate's largest size ({FARGATE_MAX_VCPU} vCPU / {} GB)",
-            shape.vcpu,
-            shape.memory_mb,
-            FARGATE_MAX_MEMORY_MB / 1024
-        )));
+        return Err(BadShape::OverFargate {
+            vcpu: shape.vcpu,
+            memory_mb: shape.memory_mb,
+        }
+        .into());
     };
     if (cpu - shape.vcpu).abs() > 1e-9 || mb != shape.memory_mb {
         notes.push(format!(

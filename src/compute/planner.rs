@@ -624,7 +624,7 @@ fn asset_plan(
             None,
             None,
             table_as_of(table),
-            problem.or_else(|| Some(m.clone())),
+            problem.or_else(|| Some(m.to_string())),
         ),
     };
     // The size billed: Fargate rounds up to a valid size, Lambda's vCPU follows its memory.

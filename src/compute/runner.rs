@@ -103,7 +103,7 @@ pub fn run_plan(
         cache_dir: work.clone(),
     };
     let run_plan = engine_plan(plan, partition.clone(), project_dir, &work);
-    let fetcher = ResourceFetcher::new(Arc::new(EnvSecrets));
+    let fetcher = ResourceFetcher::new(Arc::new(EnvSecrets), aws.runtime().clone());
     let mut events = Vec::new();
     let mut seq = 0u64;
     let mut emit = |event: RunEvent| {
@@ -185,11 +185,16 @@ fn store_result(aws: &Aws, uri: &str, result: &StepResult) -> Result<(), Compute
 
 /// `medallion runner --plan URI`: loads the plan, runs the array child named by the
 /// environment, and returns whether the step succeeded.
-pub fn run_from_uri(uri: &str, out: &mut dyn Write) -> Result<RunStatus, ComputeError> {
+/// `runtime` is the process's (built by the caller, the runner's edge).
+pub fn run_from_uri(
+    runtime: &tokio::runtime::Handle,
+    uri: &str,
+    out: &mut dyn Write,
+) -> Result<RunStatus, ComputeError> {
     // First, so a SIGTERM while the plan loads cancels instead of killing.
     let cancel = Arc::new(AtomicBool::new(false));
-    stop_on_sigterm(&cancel);
-    let aws = Aws::from_environment()?;
+    stop_on_sigterm(runtime, &cancel);
+    let aws = Aws::from_environment(runtime.clone());
     let plan = load_plan(&aws, uri)?;
     let index = index_from_env(|k| std::env::var(k).ok())?;
     let result = run_plan(&aws, &plan, index, None, out, &cancel)?;
@@ -198,39 +203,26 @@ pub fn run_from_uri(uri: &str, out: &mut dyn Write) -> Result<RunStatus, Compute
 
 /// ECS `StopTask`, `TerminateJob` and Kubernetes send SIGTERM before they kill: the run then
 /// stops between steps and still writes a canceled result. The handler is in place when this
-/// returns, so a SIGTERM that comes right away is not missed (it would kill the process).
-#[expect(
-    clippy::disallowed_methods,
-    reason = "the runner process's SIGTERM listener is a named thread"
-)]
-fn stop_on_sigterm(cancel: &Arc<AtomicBool>) {
+/// returns, so a SIGTERM that comes right away is not missed (it would kill the process); it
+/// waits as a task of the process's runtime.
+fn stop_on_sigterm(runtime: &tokio::runtime::Handle, cancel: &Arc<AtomicBool>) {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        let Ok(rt) = tokio::runtime::Builder::new_current_thread()
-            .enable_all()
-            .build()
-        else {
-            return;
-        };
         let term = {
-            let _entered = rt.enter();
+            let _entered = runtime.enter();
             signal(SignalKind::terminate())
         };
         let Ok(mut term) = term else { return };
         let cancel = Arc::clone(cancel);
-        let _ = std::thread::Builder::new()
-            .name("medallion-sigterm".to_owned())
-            .spawn(move || {
-                rt.block_on(async {
-                    if term.recv().await.is_some() {
-                        cancel.store(true, std::sync::atomic::Ordering::Relaxed);
-                    }
-                });
-            });
+        drop(runtime.spawn(async move {
+            if term.recv().await.is_some() {
+                cancel.store(true, std::sync::atomic::Ordering::Relaxed);
+            }
+        }));
     }
     #[cfg(not(unix))]
-    let _ = cancel;
+    let _ = (runtime, cancel);
 }
 
 fn sanitize(s: &str) -> String {
@@ -251,7 +243,7 @@ mod tests {
     #[test]
     fn sigterm_cancels_the_run_instead_of_killing_the_runner() {
         let cancel = Arc::new(AtomicBool::new(false));
-        super::stop_on_sigterm(&cancel);
+        super::stop_on_sigterm(&crate::compute::connect::test_runtime(), &cancel);
         let sent = std::process::Command::new("kill")
             .args(["-TERM", &std::process::id().to_string()])
             .status()

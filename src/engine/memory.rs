@@ -32,6 +32,19 @@ pub struct MemoryBudget {
     pub explicit: bool,
 }
 
+/// A `MEDALLION_MEMORY_BUDGET_MB` that cannot be a budget.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum BadBudget {
+    /// Not a positive whole number (`shown`: the value's first 40 characters).
+    #[error("{BUDGET_VAR} must be a positive whole number of MiB (e.g. 512), not {shown:?}")]
+    NotMib { shown: String },
+    /// More than any machine has (MiB given as bytes, most likely).
+    #[error(
+        "{BUDGET_VAR} is {mib} MiB, more than any machine has; give the budget in MiB (e.g. 512)"
+    )]
+    TooLarge { mib: u64 },
+}
+
 impl MemoryBudget {
     /// The budget from `MEDALLION_MEMORY_BUDGET_MB`, else half of the available memory.
     ///
@@ -50,20 +63,15 @@ impl MemoryBudget {
     /// # Errors
     /// [`EngineError::Budget`] naming the variable and the value.
     pub fn parse(value: &str) -> Result<Self, EngineError> {
-        let shown: String = value.chars().take(40).collect();
-        let bad = || {
-            EngineError::Budget(format!(
-                "{BUDGET_VAR} must be a positive whole number of MiB (e.g. 512), not {shown:?}"
-            ))
+        let bad = || BadBudget::NotMib {
+            shown: value.chars().take(40).collect(),
         };
         let mib = value.trim().parse::<u64>().map_err(|_| bad())?;
         if mib == 0 {
-            return Err(bad());
+            return Err(bad().into());
         }
         if mib > MAX_BUDGET_MIB {
-            return Err(EngineError::Budget(format!(
-                "{BUDGET_VAR} is {mib} MiB, more than any machine has; give the budget in MiB (e.g. 512)"
-            )));
+            return Err(BadBudget::TooLarge { mib }.into());
         }
         Ok(Self {
             bytes: mib << 20,

@@ -86,8 +86,8 @@ pub enum EngineError {
     #[error("the project has a dependency cycle: {0}")]
     Cycle(String),
     /// A malformed `MEDALLION_MEMORY_BUDGET_MB`.
-    #[error("{0}")]
-    Budget(String),
+    #[error(transparent)]
+    Budget(#[from] memory::BadBudget),
     /// A step that cannot run within the memory budget, found before the run starts.
     #[error("asset {asset} cannot run within {budget}: {reason}")]
     DoesNotFit {

@@ -90,21 +90,60 @@ pub fn judge(
             next_deadline: None,
         };
     };
-    let verdict = |state, reason, overdue_since, next_deadline| FreshnessVerdict {
+    let age = ago(now, last);
+    let facts = Facts {
+        last,
+        now,
+        lag,
+        lag_text,
+        age,
+    };
+    match &policy.cron {
+        None => facts.by_lag(),
+        Some(cron) => facts.by_cron(cron),
+    }
+}
+
+/// What a verdict is made from: the last success, now, the allowed lag (and both as text).
+struct Facts {
+    last: DateTime<Utc>,
+    now: DateTime<Utc>,
+    lag: Duration,
+    lag_text: String,
+    age: String,
+}
+
+fn verdict(
+    state: FreshnessState,
+    reason: String,
+    overdue_since: Option<DateTime<Utc>>,
+    next_deadline: Option<DateTime<Utc>>,
+) -> FreshnessVerdict {
+    FreshnessVerdict {
         state,
         reason,
         overdue_since,
         next_deadline,
-    };
-    let age = ago(now, last);
-    let Some(cron) = &policy.cron else {
-        let deadline = last + lag;
-        return if now > deadline {
+    }
+}
+
+impl Facts {
+    /// Without a cron: overdue once the lag has passed since the last success.
+    fn by_lag(&self) -> FreshnessVerdict {
+        let Facts {
+            last,
+            now,
+            lag,
+            lag_text,
+            age,
+        } = self;
+        let deadline = *last + *lag;
+        if *now > deadline {
             verdict(
                 FreshnessState::Overdue,
                 format!(
                     "last materialized {age} ago ({}), more than the allowed {lag_text}; overdue since {}",
-                    at(last),
+                    at(*last),
                     at(deadline)
                 ),
                 Some(deadline),
@@ -117,47 +156,60 @@ pub fn judge(
                 None,
                 Some(deadline),
             )
-        };
-    };
-    // The first tick the last materialization cannot satisfy: any tick T with T - lag > last.
-    let first_unmet = match next_tick(cron, last + lag) {
-        Ok(t) => t,
-        Err(e) => {
-            return verdict(FreshnessState::Unknown, e.to_string(), None, None);
         }
-    };
-    if first_unmet <= now {
-        verdict(
-            FreshnessState::Overdue,
-            format!(
-                "last materialized {age} ago ({}); the deadline {} (`{cron}`) wanted data from {} or later",
-                at(last),
-                at(first_unmet),
-                at(first_unmet - lag)
-            ),
-            Some(first_unmet),
-            None,
-        )
-    } else if now - last > lag {
-        verdict(
-            FreshnessState::Stale,
-            format!(
-                "last materialized {age} ago, more than {lag_text}; overdue at {} (`{cron}`) unless materialized before",
-                at(first_unmet)
-            ),
-            None,
-            Some(first_unmet),
-        )
-    } else {
-        verdict(
-            FreshnessState::Fresh,
-            format!(
-                "last materialized {age} ago, within {lag_text}; next deadline it must meet {}",
-                at(first_unmet)
-            ),
-            None,
-            Some(first_unmet),
-        )
+    }
+
+    /// With a cron: each tick wants data at most the lag old; overdue once a tick passed that
+    /// the last success cannot satisfy, stale while older than the lag before that tick.
+    fn by_cron(&self, cron: &str) -> FreshnessVerdict {
+        let Facts {
+            last,
+            now,
+            lag,
+            lag_text,
+            age,
+        } = self;
+        let (last, now, lag) = (*last, *now, *lag);
+        // The first tick the last materialization cannot satisfy: any tick T with T - lag > last.
+        let first_unmet = match next_tick(cron, last + lag) {
+            Ok(t) => t,
+            Err(e) => {
+                return verdict(FreshnessState::Unknown, e.to_string(), None, None);
+            }
+        };
+        if first_unmet <= now {
+            verdict(
+                FreshnessState::Overdue,
+                format!(
+                    "last materialized {age} ago ({}); the deadline {} (`{cron}`) wanted data from {} or later",
+                    at(last),
+                    at(first_unmet),
+                    at(first_unmet - lag)
+                ),
+                Some(first_unmet),
+                None,
+            )
+        } else if now - last > lag {
+            verdict(
+                FreshnessState::Stale,
+                format!(
+                    "last materialized {age} ago, more than {lag_text}; overdue at {} (`{cron}`) unless materialized before",
+                    at(first_unmet)
+                ),
+                None,
+                Some(first_unmet),
+            )
+        } else {
+            verdict(
+                FreshnessState::Fresh,
+                format!(
+                    "last materialized {age} ago, within {lag_text}; next deadline it must meet {}",
+                    at(first_unmet)
+                ),
+                None,
+                Some(first_unmet),
+            )
+        }
     }
 }
 

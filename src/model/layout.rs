@@ -130,13 +130,6 @@ pub fn place_in_lane(
         .filter(|a| a.key != *key)
         .filter_map(|a| Some((&a.key, a.layer, pos_of(&a.key)?)))
         .collect();
-    let xs = |pred: &dyn Fn(Layer) -> bool| {
-        others
-            .iter()
-            .filter(|(_, l, _)| pred(*l))
-            .map(|(_, _, p)| p.x)
-            .collect::<Vec<f32>>()
-    };
     let upstream: Vec<&AssetKey> = graph
         .edges()
         .filter(|(_, to)| *to == key)
@@ -150,39 +143,8 @@ pub fn place_in_lane(
                 .or_else(|| (from == key).then_some(to))
         })
         .collect();
-    let same_layer_upstream = others
-        .iter()
-        .filter(|(k, l, _)| *l == layer && upstream.contains(k))
-        .map(|(_, _, p)| p.x)
-        .reduce(f32::max);
-    let lane = xs(&|l| l == layer);
-    let left = xs(&|l| l < layer).into_iter().reduce(f32::max);
-    let right = xs(&|l| l > layer).into_iter().reduce(f32::min);
-    let x = match (same_layer_upstream, lane.iter().copied().reduce(f32::min)) {
-        (Some(up), _) => up + COLUMN_SPACING,
-        (None, Some(first)) => first,
-        (None, None) => match (left, right) {
-            (Some(l), _) => l + COLUMN_SPACING + LANE_GAP,
-            (None, Some(r)) => r - COLUMN_SPACING - LANE_GAP,
-            (None, None) => 0.0,
-        },
-    };
-    let ys: Vec<f32> = others
-        .iter()
-        .filter(|(k, _, _)| neighbours.contains(k))
-        .map(|(_, _, p)| p.y)
-        .collect();
-    let mut y = if ys.is_empty() {
-        pos_of(key).map_or(0.0, |p| p.y)
-    } else {
-        snap(ys.iter().sum::<f32>() / ys.len() as f32)
-    };
-    while others
-        .iter()
-        .any(|(_, _, p)| (p.x - x).abs() < NODE_WIDTH + 8.0 && (p.y - y).abs() < NODE_HEIGHT + 8.0)
-    {
-        y += ROW_SPACING;
-    }
+    let (x, right) = lane_column(&others, &upstream, layer);
+    let y = lane_row(&others, &neighbours, x, pos_of(key));
     let mut moves = vec![(key.clone(), CanvasPos { x, y })];
     if let Some(r) = right {
         let shift = x + COLUMN_SPACING + LANE_GAP - r;
@@ -204,6 +166,67 @@ pub fn place_in_lane(
         }
     }
     moves
+}
+
+/// A placed card other than the one moving: its key, layer and position.
+type Placed<'a> = (&'a AssetKey, Layer, CanvasPos);
+
+/// The column a card moving into `layer`'s lane goes to (right of its same-layer upstream, the
+/// lane's first column, or a new lane beside its neighbours), and the left edge of the lanes
+/// to its right.
+fn lane_column(others: &[Placed<'_>], upstream: &[&AssetKey], layer: Layer) -> (f32, Option<f32>) {
+    let xs = |pred: &dyn Fn(Layer) -> bool| {
+        others
+            .iter()
+            .filter(|(_, l, _)| pred(*l))
+            .map(|(_, _, p)| p.x)
+            .collect::<Vec<f32>>()
+    };
+    let same_layer_upstream = others
+        .iter()
+        .filter(|(k, l, _)| *l == layer && upstream.contains(k))
+        .map(|(_, _, p)| p.x)
+        .reduce(f32::max);
+    let lane = xs(&|l| l == layer);
+    let left = xs(&|l| l < layer).into_iter().reduce(f32::max);
+    let right = xs(&|l| l > layer).into_iter().reduce(f32::min);
+    let x = match (same_layer_upstream, lane.iter().copied().reduce(f32::min)) {
+        (Some(up), _) => up + COLUMN_SPACING,
+        (None, Some(first)) => first,
+        (None, None) => match (left, right) {
+            (Some(l), _) => l + COLUMN_SPACING + LANE_GAP,
+            (None, Some(r)) => r - COLUMN_SPACING - LANE_GAP,
+            (None, None) => 0.0,
+        },
+    };
+    (x, right)
+}
+
+/// The height of a card moving to column `x`: the mean of its neighbours' (else where it
+/// was), moved down past any card it would cover.
+fn lane_row(
+    others: &[Placed<'_>],
+    neighbours: &[&AssetKey],
+    x: f32,
+    was: Option<CanvasPos>,
+) -> f32 {
+    let ys: Vec<f32> = others
+        .iter()
+        .filter(|(k, _, _)| neighbours.contains(k))
+        .map(|(_, _, p)| p.y)
+        .collect();
+    let mut y = if ys.is_empty() {
+        was.map_or(0.0, |p| p.y)
+    } else {
+        snap(ys.iter().sum::<f32>() / ys.len() as f32)
+    };
+    while others
+        .iter()
+        .any(|(_, _, p)| (p.x - x).abs() < NODE_WIDTH + 8.0 && (p.y - y).abs() < NODE_HEIGHT + 8.0)
+    {
+        y += ROW_SPACING;
+    }
+    y
 }
 
 /// The column bucket of cards at `x`.

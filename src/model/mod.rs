@@ -51,7 +51,8 @@ pub use project::{CanvasLayout, CanvasPos, Project};
 pub use resource::{AwsCompute, Resource, ResourceKind, SecretRef, SslMode};
 pub use run::{
     AssetCheckResult, AssetMaterialization, AssetProfile, CheckRecord, ColumnProfile, ColumnSchema,
-    LogLevel, RunEvent, RunId, RunRecord, RunStatus, StepOutcome, format_duration_ms,
+    LogLevel, RunEvent, RunId, RunRecord, RunStatus, StepOutcome, duration_text,
+    format_duration_ms,
 };
 pub use selection::{AssetSelection, SelectionError};
 pub use validate::validate;

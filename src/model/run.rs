@@ -542,15 +542,36 @@ pub struct RunRecord {
     /// Only checks ran, on stored materializations (`medallion check`, "Run checks").
     #[serde(default)]
     pub checks_only: bool,
+    /// False when the run's process died and a later process ended the run: its `ended_at`
+    /// is then the last sign of life, and when it really stopped is unknown.
+    #[serde(default = "known")]
+    pub end_known: bool,
+}
+
+fn known() -> bool {
+    true
 }
 
 impl RunRecord {
     /// How long the run took, from its start (its creation when it never started) to its end;
-    /// `None` while it goes.
+    /// `None` while it goes, and when its end is unknown (its process died).
     pub fn duration_ms(&self) -> Option<u64> {
+        if !self.end_known {
+            return None;
+        }
         let start = self.started_at.unwrap_or(self.created_at);
         let end = self.ended_at?;
         u64::try_from((end - start).num_milliseconds()).ok()
+    }
+}
+
+/// A run's duration as history, reports and alerts print it: the time, `running` while it
+/// goes, `unknown` when it finished without a known end.
+pub fn duration_text(run: &RunRecord) -> String {
+    match run.duration_ms() {
+        Some(ms) => format_duration_ms(ms),
+        None if run.status.is_finished() => "unknown".to_owned(),
+        None => "running".to_owned(),
     }
 }
 

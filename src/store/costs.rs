@@ -283,6 +283,7 @@ mod tests {
                 error: None,
                 allow_failed_upstream: false,
                 checks_only: false,
+                end_known: true,
             })
             .unwrap();
         }

@@ -348,4 +348,6 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (project, automation)
     );
     ",
+    // 11: a run ended by a later process after its own died has an unknown end time.
+    "ALTER TABLE runs ADD COLUMN end_known INTEGER NOT NULL DEFAULT 1;",
 ];

@@ -1096,6 +1096,7 @@ mod tests {
             error: None,
             allow_failed_upstream: false,
             checks_only: false,
+            end_known: true,
         })
         .unwrap();
         let log = |m: &str| RunEvent::Log {

@@ -266,7 +266,7 @@ impl Workspace {
             .map_err(sql)?;
         }
         tx.execute(
-            "UPDATE runs SET status = 'failure', error = ?2, ended_at = ?3 WHERE id = ?1",
+            "UPDATE runs SET status = 'failure', error = ?2, ended_at = ?3, end_known = 0 WHERE id = ?1",
             params![run_id, error, ended_at],
         )
         .map_err(sql)?;

@@ -4,9 +4,10 @@
 //! together with the log position they were read up to, in one transaction — so resuming after
 //! a crash neither loses nor repeats an event.
 
+use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
-use super::runs::write_events;
+use super::runs::{stored_opt_time, write_events};
 use super::{StoreError, Workspace, classify};
 use crate::model::{AssetKey, ComputeTier, RunEvent, RunRecord, RunStatus};
 use crate::model::{RunId, time};
@@ -92,8 +93,10 @@ pub struct RemoteStepRow {
     pub remote_status: Option<String>,
     pub exit_code: Option<i32>,
     pub stop_reason: Option<String>,
-    pub submitted_at: Option<String>,
-    pub ended_at: Option<String>,
+    #[serde(with = "crate::model::time::option")]
+    pub submitted_at: Option<DateTime<Utc>>,
+    #[serde(with = "crate::model::time::option")]
+    pub ended_at: Option<DateTime<Utc>>,
     /// Wall-clock seconds the runner(s) worked (the longest child of an array).
     pub duration_secs: Option<f64>,
     pub error: Option<String>,
@@ -284,6 +287,17 @@ impl Workspace {
         };
         rows.into_iter()
             .map(|t| {
+                let step = &t.1;
+                let submitted_at = stored_opt_time(
+                    path,
+                    || format!("the submitted_at of step {step} of run {run_id}"),
+                    t.17.as_deref(),
+                )?;
+                let ended_at = stored_opt_time(
+                    path,
+                    || format!("the ended_at of step {step} of run {run_id}"),
+                    t.18.as_deref(),
+                )?;
                 Ok(RemoteStepRow {
                     position: t.0,
                     step_id: t.1,
@@ -310,8 +324,8 @@ impl Workspace {
                     remote_status: t.14,
                     exit_code: t.15,
                     stop_reason: t.16,
-                    submitted_at: t.17,
-                    ended_at: t.18,
+                    submitted_at,
+                    ended_at,
                     duration_secs: t.19,
                     error: t.20,
                 })
@@ -341,8 +355,8 @@ impl Workspace {
                     s.remote_status,
                     s.exit_code,
                     s.stop_reason,
-                    s.submitted_at,
-                    s.ended_at,
+                    s.submitted_at.as_ref().map(time::text),
+                    s.ended_at.as_ref().map(time::text),
                     s.duration_secs,
                     s.error
                 ],
@@ -577,6 +591,7 @@ mod tests {
             error: None,
             allow_failed_upstream: false,
             checks_only: false,
+            end_known: true,
         }
     }
 

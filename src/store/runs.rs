@@ -129,8 +129,8 @@ impl Workspace {
         self.conn
             .execute(
                 "INSERT INTO runs (id, project_id, selection, partition_key, target, status, trigger, created_at, started_at, ended_at, error,
-                    allow_failed_upstream, checks_only)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                    allow_failed_upstream, checks_only, end_known)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
                 params![
                     run.id,
                     project_id,
@@ -144,7 +144,8 @@ impl Workspace {
                     run.ended_at.as_ref().map(time::text),
                     run.error,
                     run.allow_failed_upstream,
-                    run.checks_only
+                    run.checks_only,
+                    run.end_known
                 ],
             )
             .map_err(|e| classify(&path, "create run", e))?;
@@ -214,7 +215,7 @@ impl Workspace {
             .conn
             .prepare_cached(
                 "SELECT r.id, p.name, r.selection, r.partition_key, r.target, r.status, r.trigger, r.created_at,
-                        r.started_at, r.ended_at, r.error, r.allow_failed_upstream, r.checks_only
+                        r.started_at, r.ended_at, r.error, r.allow_failed_upstream, r.checks_only, r.end_known
                  FROM runs r JOIN projects p ON p.id = r.project_id
                  WHERE ?1 IS NULL OR p.name = ?1
                  ORDER BY r.created_at DESC, r.id DESC LIMIT ?2",
@@ -232,7 +233,7 @@ impl Workspace {
         self.conn
             .query_row(
                 "SELECT r.id, p.name, r.selection, r.partition_key, r.target, r.status, r.trigger, r.created_at,
-                        r.started_at, r.ended_at, r.error, r.allow_failed_upstream, r.checks_only
+                        r.started_at, r.ended_at, r.error, r.allow_failed_upstream, r.checks_only, r.end_known
                  FROM runs r JOIN projects p ON p.id = r.project_id WHERE r.id = ?1",
                 [id],
                 |r| run_from_row(path, r),
@@ -515,6 +516,7 @@ fn run_from_row(
         error: r.get(10)?,
         allow_failed_upstream: r.get(11)?,
         checks_only: r.get(12)?,
+        end_known: r.get(13)?,
     }))
 }
 
@@ -690,6 +692,7 @@ mod tests {
             error: None,
             allow_failed_upstream: false,
             checks_only: false,
+            end_known: true,
         })
         .unwrap();
         let run = ws.run(&"r1".into()).unwrap();

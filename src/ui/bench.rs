@@ -72,58 +72,31 @@ pub fn run(assets: usize, frames: usize, with_run: Option<u64>) -> anyhow::Resul
     let layout_ms = t.elapsed().as_secs_f64() * 1000.0;
     drop(placed);
 
-    let ctx = egui::Context::default();
     let mut studio = Studio::new(Some(project), "bench".into());
     studio.prefs.show_diagnostics = false;
-    let screen = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1600.0, 1000.0));
-    let mut time = 0.0;
-    let mut frame = |studio: &mut Studio, vertices: &mut usize| {
-        time += 1.0 / 60.0;
-        let input = egui::RawInput {
-            screen_rect: Some(screen),
-            time: Some(time),
-            ..Default::default()
-        };
-        let t = Instant::now();
-        let mut output = ctx.run_ui(input, |ui| frame_ui(ui, studio));
-        // No GPU here: the font atlas updates have nowhere to go.
-        output.textures_delta.clear();
-        let meshes = ctx.tessellate(output.shapes, output.pixels_per_point);
-        let ms = t.elapsed().as_secs_f64() * 1000.0;
-        *vertices = meshes
-            .iter()
-            .map(|m| match &m.primitive {
-                egui::epaint::Primitive::Mesh(mesh) => mesh.vertices.len(),
-                egui::epaint::Primitive::Callback(_) => 0,
-            })
-            .sum();
-        ms
-    };
-    let mut vertices = 0;
+    let mut h = Headless::new();
     // Warm up: first frames build fonts, geometry and validation.
     for _ in 0..3 {
-        frame(&mut studio, &mut vertices);
+        h.frame(&mut studio);
     }
-    let idle: Vec<f64> = (0..frames)
-        .map(|_| frame(&mut studio, &mut vertices))
-        .collect();
-    let idle_vertices = vertices;
+    let idle: Vec<f64> = (0..frames).map(|_| h.frame(&mut studio)).collect();
+    let idle_vertices = h.vertices;
     // Pan at 100 % zoom, 12 px a frame.
     studio.canvas.zoom = 1.0;
     let pan: Vec<f64> = (0..frames)
         .map(|_| {
             studio.canvas.pan += egui::vec2(-12.0, -6.0);
-            frame(&mut studio, &mut vertices)
+            h.frame(&mut studio)
         })
         .collect();
     // Zoom out from 120 % to 5 % and back, about the centre.
     studio.canvas.fit_requested = true;
-    frame(&mut studio, &mut vertices);
+    h.frame(&mut studio);
     let zoom: Vec<f64> = (0..frames)
         .map(|i| {
             let phase = (i as f32 / frames.max(1) as f32) * std::f32::consts::TAU;
             studio.canvas.zoom = 0.05 + 1.15 * (0.5 + 0.5 * phase.cos());
-            frame(&mut studio, &mut vertices)
+            h.frame(&mut studio)
         })
         .collect();
     let (during_run, after_run, run) = match with_run {
@@ -148,18 +121,48 @@ pub fn run(assets: usize, frames: usize, with_run: Option<u64>) -> anyhow::Resul
     })
 }
 
-/// One headless studio frame (egui pass + tessellation) in milliseconds.
-fn timed_frame(ctx: &egui::Context, studio: &mut Studio, time: f64, screen: egui::Rect) -> f64 {
-    let input = egui::RawInput {
-        screen_rect: Some(screen),
-        time: Some(time),
-        ..Default::default()
-    };
-    let t = Instant::now();
-    let mut output = ctx.run_ui(input, |ui| frame_ui(ui, studio));
-    output.textures_delta.clear();
-    let _meshes = ctx.tessellate(output.shapes, output.pixels_per_point);
-    t.elapsed().as_secs_f64() * 1000.0
+/// A headless egui context at 1600×1000 and a 60 Hz clock.
+struct Headless {
+    ctx: egui::Context,
+    screen: egui::Rect,
+    time: f64,
+    /// The vertices the last frame tessellated.
+    vertices: usize,
+}
+
+impl Headless {
+    fn new() -> Self {
+        Headless {
+            ctx: egui::Context::default(),
+            screen: egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1600.0, 1000.0)),
+            time: 0.0,
+            vertices: 0,
+        }
+    }
+
+    /// One studio frame (egui pass + tessellation) 1/60 s after the last, in milliseconds.
+    fn frame(&mut self, studio: &mut Studio) -> f64 {
+        self.time += 1.0 / 60.0;
+        let input = egui::RawInput {
+            screen_rect: Some(self.screen),
+            time: Some(self.time),
+            ..Default::default()
+        };
+        let t = Instant::now();
+        let mut output = self.ctx.run_ui(input, |ui| frame_ui(ui, studio));
+        // No GPU here: the font atlas updates have nowhere to go.
+        output.textures_delta.clear();
+        let meshes = self.ctx.tessellate(output.shapes, output.pixels_per_point);
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        self.vertices = meshes
+            .iter()
+            .map(|m| match &m.primitive {
+                egui::epaint::Primitive::Mesh(mesh) => mesh.vertices.len(),
+                egui::epaint::Primitive::Callback(_) => 0,
+            })
+            .sum();
+        ms
+    }
 }
 
 /// Frames of the example project's studio, at a 60 Hz cadence, while it materializes
@@ -175,13 +178,10 @@ fn during_run(customers: u64, frames: usize) -> anyhow::Result<(Vec<f64>, Vec<f6
             let report = crate::app::import_project(&mut ws, &project_dir, true, false)?;
             crate::app::load_project(&ws, &report.name)?.project
         };
-        let ctx = egui::Context::default();
         let mut studio = Studio::with_workspace(Some(project), &ws_path)?;
-        let screen = egui::Rect::from_min_size(egui::Pos2::ZERO, egui::vec2(1600.0, 1000.0));
-        let mut time = 0.0;
+        let mut h = Headless::new();
         for _ in 0..3 {
-            time += 1.0 / 60.0;
-            timed_frame(&ctx, &mut studio, time, screen);
+            h.frame(&mut studio);
         }
         if !studio.materialize_all() {
             anyhow::bail!("the run did not start");
@@ -191,19 +191,13 @@ fn during_run(customers: u64, frames: usize) -> anyhow::Result<(Vec<f64>, Vec<f6
         let frame_budget = std::time::Duration::from_micros(16_667);
         while studio.run.as_ref().is_some_and(|r| !r.done) {
             let t = Instant::now();
-            time += 1.0 / 60.0;
-            ms.push(timed_frame(&ctx, &mut studio, time, screen));
+            ms.push(h.frame(&mut studio));
             if let Some(rest) = frame_budget.checked_sub(t.elapsed()) {
                 std::thread::sleep(rest);
             }
         }
         let run_secs = started.elapsed().as_secs_f64();
-        let after: Vec<f64> = (0..frames)
-            .map(|_| {
-                time += 1.0 / 60.0;
-                timed_frame(&ctx, &mut studio, time, screen)
-            })
-            .collect();
+        let after: Vec<f64> = (0..frames).map(|_| h.frame(&mut studio)).collect();
         let view = studio.run.as_ref();
         let figures = RunFigures {
             customers,

@@ -45,6 +45,57 @@ impl Studio {
             | UICommand::Paste
             | UICommand::Duplicate
             | UICommand::SelectAll => self.run_edit_command(ctx, command),
+            UICommand::FitToView
+            | UICommand::ZoomIn
+            | UICommand::ZoomOut
+            | UICommand::ArrangeAll
+            | UICommand::ToggleTheme
+            | UICommand::ToggleInspector
+            | UICommand::ToggleDiagnostics
+            | UICommand::Inspect
+            | UICommand::ShowInCatalog
+            | UICommand::ToggleCatalog => self.run_view_command(command),
+            UICommand::Preview
+            | UICommand::Materialize
+            | UICommand::MaterializeSelected
+            | UICommand::MaterializeWithUpstream
+            | UICommand::MaterializeWithDownstream
+            | UICommand::MaterializeAll
+            | UICommand::RunChecks
+            | UICommand::CancelRun
+            | UICommand::RunHistory
+            | UICommand::ExportReport => self.run_run_command(command),
+            UICommand::Find => self.windows.find = Some(panels::find::FindState::default()),
+            UICommand::CommandPalette => {
+                self.windows.command_palette =
+                    Some(panels::command_palette::PaletteState::default());
+            }
+            UICommand::OpenProject => {
+                self.windows.picker_open = true;
+                self.request(WorkspaceRequest::ListProjects);
+            }
+            UICommand::ImportProject => self.open_dialog(true),
+            UICommand::ExportProject => self.open_dialog(false),
+            UICommand::CopyKey => match self.canvas.single_selection() {
+                Some(key) => {
+                    ctx.copy_text(key.to_string());
+                    self.show_info(&format!("Copied {key}"));
+                }
+                None => self.show_info("Select one asset to copy its key"),
+            },
+            UICommand::ToggleWorkbench => self.workbench.open = !self.workbench.open,
+            UICommand::Connections => {
+                self.windows.connections = Some(panels::connections::ConnectionsState::default());
+            }
+            UICommand::Prices => self.open_prices(),
+            UICommand::Costs => self.open_costs(),
+            UICommand::Automation => self.open_automation(),
+        }
+    }
+
+    /// The commands that change the view: zoom, arrangement, theme and side panels.
+    fn run_view_command(&mut self, command: UICommand) {
+        match command {
             UICommand::FitToView => self.canvas.fit_requested = true,
             UICommand::ZoomIn => self.canvas.zoom = (self.canvas.zoom * 1.25).min(canvas::MAX_ZOOM),
             UICommand::ZoomOut => {
@@ -60,22 +111,32 @@ impl Studio {
                     self.canvas.fit_requested = true;
                 }
             }
-            UICommand::Find => self.windows.find = Some(panels::find::FindState::default()),
-            UICommand::CommandPalette => {
-                self.windows.command_palette =
-                    Some(panels::command_palette::PaletteState::default());
-            }
-            UICommand::OpenProject => {
-                self.windows.picker_open = true;
-                self.request(WorkspaceRequest::ListProjects);
-            }
-            UICommand::ImportProject => self.open_dialog(true),
-            UICommand::ExportProject => self.open_dialog(false),
             UICommand::ToggleTheme => self.prefs.dark_mode = !self.prefs.dark_mode,
             UICommand::ToggleInspector => self.prefs.show_inspector = !self.prefs.show_inspector,
             UICommand::ToggleDiagnostics => {
                 self.prefs.show_diagnostics = !self.prefs.show_diagnostics;
             }
+            UICommand::Inspect => {
+                self.prefs.show_inspector = true;
+                self.inspector.focus_requested = true;
+            }
+            UICommand::ShowInCatalog => {
+                let catalog = self.windows.catalog.get_or_insert_default();
+                catalog.reveal = self.canvas.selection.iter().next().cloned();
+            }
+            UICommand::ToggleCatalog => {
+                let was_open = self.windows.catalog.take().is_some();
+                if !was_open {
+                    self.windows.catalog = Some(panels::catalog::CatalogState::default());
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The commands that preview, run, cancel or report.
+    fn run_run_command(&mut self, command: UICommand) {
+        match command {
             UICommand::Preview => self.preview_selected(),
             UICommand::Materialize => self.open_launch(),
             UICommand::MaterializeSelected => {
@@ -87,26 +148,6 @@ impl Studio {
             UICommand::MaterializeWithDownstream => {
                 self.materialize_selected(workbench_state::LaunchScope::WithDownstream);
             }
-            UICommand::Inspect => {
-                self.prefs.show_inspector = true;
-                self.inspector.focus_requested = true;
-            }
-            UICommand::ShowInCatalog => {
-                let catalog = self.windows.catalog.get_or_insert_default();
-                catalog.reveal = self.canvas.selection.iter().next().cloned();
-            }
-            UICommand::ToggleCatalog => {
-                if self.windows.catalog.take().is_none() {
-                    self.windows.catalog = Some(panels::catalog::CatalogState::default());
-                }
-            }
-            UICommand::CopyKey => match self.canvas.single_selection() {
-                Some(key) => {
-                    ctx.copy_text(key.to_string());
-                    self.show_info(&format!("Copied {key}"));
-                }
-                None => self.show_info("Select one asset to copy its key"),
-            },
             UICommand::MaterializeAll => {
                 self.materialize_all();
             }
@@ -120,13 +161,7 @@ impl Studio {
                 self.refresh_history();
             }
             UICommand::ExportReport => self.export_report_dialog(),
-            UICommand::ToggleWorkbench => self.workbench.open = !self.workbench.open,
-            UICommand::Connections => {
-                self.windows.connections = Some(panels::connections::ConnectionsState::default());
-            }
-            UICommand::Prices => self.open_prices(),
-            UICommand::Costs => self.open_costs(),
-            UICommand::Automation => self.open_automation(),
+            _ => {}
         }
     }
 

@@ -274,18 +274,24 @@ impl Studio {
     }
 }
 
+/// What the conflict banner's buttons asked for this frame.
+#[derive(Default)]
+struct BannerClicks {
+    reload: bool,
+    discard_other: bool,
+    dismiss: bool,
+    copy_open: bool,
+    save_copy: Option<String>,
+    copy_cancel: bool,
+}
+
 /// The banner under the toolbar while a conflict is shown.
 pub(super) fn conflict_banner_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     let Some(conflict) = studio.saving.conflict.as_ref().filter(|c| c.shown) else {
         return;
     };
     let open = conflict.edits.is_none();
-    let mut reload = false;
-    let mut discard_other = false;
-    let mut dismiss = false;
-    let mut copy_open = false;
-    let mut save_copy: Option<String> = None;
-    let mut copy_cancel = false;
+    let mut clicks = BannerClicks::default();
     let mut copy_name = conflict.copy_name.clone();
     egui::Panel::top("conflict_banner").show(ui, |ui| {
         ui.add_space(4.0);
@@ -298,57 +304,81 @@ pub(super) fn conflict_banner_ui(ui: &mut egui::Ui, studio: &mut Studio) {
             )
         };
         ui.label(RichText::new(text).color(theme::warning_color()).strong());
-        ui.horizontal_wrapped(|ui| {
-            if open {
-                reload = ui
-                    .button("Reload and discard my edits")
-                    .on_hover_text(format!(
-                        "Loads revision {} of {}; your unsaved edits here are lost",
-                        conflict.stored_revision, conflict.name
-                    ))
-                    .clicked();
-            } else {
-                discard_other = ui
-                    .button("Discard these edits")
-                    .on_hover_text("Forgets the edits that could not be saved")
-                    .clicked();
-            }
-            if copy_name.is_none() {
-                copy_open = ui
-                    .button("Save as a copy…")
-                    .on_hover_text("Saves your edits as a new project; the other version stays")
-                    .clicked();
-            }
-            if open {
-                dismiss = ui
-                    .button("Dismiss for now")
-                    .on_hover_text(
-                        "Hides this; your edits stay here unsaved, and saving asks again",
-                    )
-                    .clicked();
-            }
-        });
+        banner_buttons_ui(ui, conflict, copy_name.is_none(), &mut clicks);
         if let Some(name) = &mut copy_name {
-            ui.horizontal(|ui| {
-                ui.label("Name of the copy:");
-                let response = ui.add(
-                    egui::TextEdit::singleline(name)
-                        .desired_width(240.0)
-                        .id_salt("copy_name"),
-                );
-                let enter = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
-                if ui.button("Save copy").clicked() || enter {
-                    save_copy = Some(name.clone());
-                }
-                copy_cancel = ui.button("Cancel").clicked();
-            });
-            if let Some(e) = &conflict.copy_error {
-                ui.label(RichText::new(e).color(theme::error_color()));
-            }
+            copy_name_ui(ui, name, conflict.copy_error.as_deref(), &mut clicks);
         }
         ui.add_space(4.0);
     });
-    if copy_open {
+    apply_banner_clicks(studio, clicks, copy_name);
+}
+
+/// Reload (the studio's own edits) or discard (edits of another project), save as a copy,
+/// dismiss.
+fn banner_buttons_ui(
+    ui: &mut egui::Ui,
+    conflict: &Conflict,
+    offer_copy: bool,
+    clicks: &mut BannerClicks,
+) {
+    let open = conflict.edits.is_none();
+    ui.horizontal_wrapped(|ui| {
+        if open {
+            clicks.reload = ui
+                .button("Reload and discard my edits")
+                .on_hover_text(format!(
+                    "Loads revision {} of {}; your unsaved edits here are lost",
+                    conflict.stored_revision, conflict.name
+                ))
+                .clicked();
+        } else {
+            clicks.discard_other = ui
+                .button("Discard these edits")
+                .on_hover_text("Forgets the edits that could not be saved")
+                .clicked();
+        }
+        if offer_copy {
+            clicks.copy_open = ui
+                .button("Save as a copy…")
+                .on_hover_text("Saves your edits as a new project; the other version stays")
+                .clicked();
+        }
+        if open {
+            clicks.dismiss = ui
+                .button("Dismiss for now")
+                .on_hover_text("Hides this; your edits stay here unsaved, and saving asks again")
+                .clicked();
+        }
+    });
+}
+
+/// The copy's name, "Save copy" (or Enter) and "Cancel", and why the last copy failed.
+fn copy_name_ui(
+    ui: &mut egui::Ui,
+    name: &mut String,
+    copy_error: Option<&str>,
+    clicks: &mut BannerClicks,
+) {
+    ui.horizontal(|ui| {
+        ui.label("Name of the copy:");
+        let response = ui.add(
+            egui::TextEdit::singleline(name)
+                .desired_width(240.0)
+                .id_salt("copy_name"),
+        );
+        let enter = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        if ui.button("Save copy").clicked() || enter {
+            clicks.save_copy = Some(name.clone());
+        }
+        clicks.copy_cancel = ui.button("Cancel").clicked();
+    });
+    if let Some(e) = copy_error {
+        ui.label(RichText::new(e).color(theme::error_color()));
+    }
+}
+
+fn apply_banner_clicks(studio: &mut Studio, clicks: BannerClicks, mut copy_name: Option<String>) {
+    if clicks.copy_open {
         let base = studio
             .saving
             .conflict
@@ -358,18 +388,18 @@ pub(super) fn conflict_banner_ui(ui: &mut egui::Ui, studio: &mut Studio) {
         copy_name = Some(suggest_copy_name(studio, &base));
     }
     if let Some(c) = &mut studio.saving.conflict {
-        c.copy_name = if copy_cancel { None } else { copy_name };
-        if dismiss {
+        c.copy_name = if clicks.copy_cancel { None } else { copy_name };
+        if clicks.dismiss {
             c.shown = false;
         }
     }
-    if let Some(name) = save_copy {
+    if let Some(name) = clicks.save_copy {
         studio.save_as_copy(&name);
     }
-    if reload {
+    if clicks.reload {
         studio.reload_discarding_edits();
     }
-    if discard_other {
+    if clicks.discard_other {
         studio.saving.conflict = None;
         studio.show_info("The edits that could not be saved were discarded");
     }

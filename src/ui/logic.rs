@@ -68,16 +68,7 @@ impl Studio {
                 name,
                 revision,
                 stored_revision,
-            } => {
-                if self.saving.in_flight == Some(revision) {
-                    self.saving.in_flight = None;
-                }
-                if self.workspace.has_project && name == self.project().name {
-                    self.saving.saved_revision = self.saving.saved_revision.max(revision);
-                    self.saving.failed = false;
-                    self.saving.base = Some(app::SaveBase::Revision(stored_revision));
-                }
-            }
+            } => self.on_saved(&name, revision, stored_revision),
             WorkspaceEvent::SaveConflict {
                 revision,
                 name,
@@ -85,9 +76,7 @@ impl Studio {
                 message,
                 project,
             } => {
-                if self.saving.in_flight == Some(revision) {
-                    self.saving.in_flight = None;
-                }
+                self.save_answered(revision);
                 self.on_save_conflict(&name, stored_revision, message, project);
             }
             WorkspaceEvent::CopySaved {
@@ -95,24 +84,15 @@ impl Studio {
                 revision,
                 stored,
             } => self.on_copy_saved(&from, revision, *stored),
-            WorkspaceEvent::CopyFailed { error } => self.on_copy_failed(&error),
+            WorkspaceEvent::CopyFailed { error } => self.on_copy_failed(&error.to_string()),
             WorkspaceEvent::Tracking {
                 name,
                 base,
                 differs,
-            } => {
-                if self.workspace.has_project && name == self.project().name {
-                    self.saving.base = Some(base);
-                    if differs {
-                        // The project this studio was given is an edit of the stored
-                        // revision: it is saved (based on that revision) like any edit.
-                        self.mark_unsaved();
-                    }
-                }
-            }
+            } => self.on_tracking(&name, base, differs),
             WorkspaceEvent::ReloadFailed { error } => {
                 self.saving.reload_requested = None;
-                self.show_error(&capitalised(&error));
+                self.show_error(&capitalised(&error.to_string()));
             }
             WorkspaceEvent::ChangedOutside { name, revision } => {
                 self.on_changed_outside(&name, revision);
@@ -122,23 +102,13 @@ impl Studio {
                 self.saving.import_confirmation = Some(ImportConfirmation { dir, message });
             }
             WorkspaceEvent::SaveFailed { revision, error } => {
-                if self.saving.in_flight == Some(revision) {
-                    self.saving.in_flight = None;
-                }
+                self.save_answered(revision);
                 self.saving.failed = true;
                 self.show_error(&format!("Saving failed: {error}"));
             }
             WorkspaceEvent::Projects(list) => self.workspace.projects = list,
             WorkspaceEvent::Opened(stored) => self.open_stored(*stored),
-            WorkspaceEvent::Imported { report, stored } => {
-                self.open_stored(*stored);
-                let diagnostics = match report.diagnostics.len() {
-                    0 => String::new(),
-                    n => format!(" ({n} diagnostics)"),
-                };
-                self.show_info(&format!("{}{diagnostics}", capitalised(&report.summary())));
-                self.request(WorkspaceRequest::ListProjects);
-            }
+            WorkspaceEvent::Imported { report, stored } => self.on_imported(&report, *stored),
             WorkspaceEvent::Exported { dir } => {
                 self.show_info(&format!("Exported to {}", dir.display()));
             }
@@ -146,6 +116,43 @@ impl Studio {
                 self.show_error(&format!("Could not {what}: {error}"));
             }
         }
+    }
+
+    /// The save of `revision` was answered: no save is in flight any more.
+    fn save_answered(&mut self, revision: u64) {
+        if self.saving.in_flight == Some(revision) {
+            self.saving.in_flight = None;
+        }
+    }
+
+    fn on_saved(&mut self, name: &str, revision: u64, stored_revision: i64) {
+        self.save_answered(revision);
+        if self.workspace.has_project && name == self.project().name {
+            self.saving.saved_revision = self.saving.saved_revision.max(revision);
+            self.saving.failed = false;
+            self.saving.base = Some(app::SaveBase::Revision(stored_revision));
+        }
+    }
+
+    fn on_tracking(&mut self, name: &str, base: app::SaveBase, differs: bool) {
+        if self.workspace.has_project && name == self.project().name {
+            self.saving.base = Some(base);
+            if differs {
+                // The project this studio was given is an edit of the stored
+                // revision: it is saved (based on that revision) like any edit.
+                self.mark_unsaved();
+            }
+        }
+    }
+
+    fn on_imported(&mut self, report: &app::ImportReport, stored: app::StoredProject) {
+        self.open_stored(stored);
+        let diagnostics = match report.diagnostics.len() {
+            0 => String::new(),
+            n => format!(" ({n} diagnostics)"),
+        };
+        self.show_info(&format!("{}{diagnostics}", capitalised(&report.summary())));
+        self.request(WorkspaceRequest::ListProjects);
     }
 
     fn apply_task_event(&mut self, event: TaskEvent) {

@@ -692,54 +692,11 @@ fn notice_ui(ui: &mut egui::Ui, studio: &mut Studio) {
         .show(ui.ctx(), |ui| {
             egui::Frame::popup(ui.style()).show(ui, |ui| {
                 ui.set_width(width);
-                let color = if notice.is_error {
-                    theme::error_color()
-                } else {
-                    ui.visuals().text_color()
-                };
-                if notice.expanded {
-                    egui::ScrollArea::vertical()
-                        .max_height((window.height() * 0.6).max(80.0))
-                        .show(ui, |ui| {
-                            ui.add(
-                                egui::Label::new(RichText::new(&notice.text).color(color))
-                                    .wrap()
-                                    .selectable(true),
-                            );
-                        });
-                } else {
-                    let label = ui.add(
-                        egui::Label::new(RichText::new(&short).color(color))
-                            .wrap()
-                            .sense(egui::Sense::click()),
-                    );
-                    if clipped && label.on_hover_text("Click to show all").clicked() {
-                        toggle = true;
-                    }
-                }
-                ui.horizontal(|ui| {
-                    if clipped
-                        && ui
-                            .small_button(if notice.expanded {
-                                "Show less"
-                            } else {
-                                "Show all"
-                            })
-                            .clicked()
-                    {
-                        toggle = true;
-                    }
-                    if ui
-                        .small_button("Copy")
-                        .on_hover_text("Copy the whole message")
-                        .clicked()
-                    {
-                        ui.ctx().copy_text(notice.text.clone());
-                    }
-                    if ui.small_button("Dismiss").clicked() {
-                        dismiss = true;
-                    }
-                });
+                let max_height = (window.height() * 0.6).max(80.0);
+                toggle = notice_text_ui(ui, notice, &short, clipped, max_height);
+                let (toggled, dismissed) = notice_buttons_ui(ui, notice, clipped);
+                toggle |= toggled;
+                dismiss = dismissed;
             });
         });
     if !notice.is_error {
@@ -750,6 +707,72 @@ fn notice_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     } else if toggle && let Some(n) = &mut studio.notice {
         n.expanded = !n.expanded;
     }
+}
+
+/// The notice's text: all of it in a scrolling box when expanded, else its first lines;
+/// whether the clipped text was clicked (to show all).
+fn notice_text_ui(
+    ui: &mut egui::Ui,
+    notice: &Notice,
+    short: &str,
+    clipped: bool,
+    max_height: f32,
+) -> bool {
+    let color = if notice.is_error {
+        theme::error_color()
+    } else {
+        ui.visuals().text_color()
+    };
+    if notice.expanded {
+        egui::ScrollArea::vertical()
+            .max_height(max_height)
+            .show(ui, |ui| {
+                ui.add(
+                    egui::Label::new(RichText::new(&notice.text).color(color))
+                        .wrap()
+                        .selectable(true),
+                );
+            });
+        false
+    } else {
+        let label = ui.add(
+            egui::Label::new(RichText::new(short).color(color))
+                .wrap()
+                .sense(egui::Sense::click()),
+        );
+        clipped && label.on_hover_text("Click to show all").clicked()
+    }
+}
+
+/// "Show all"/"Show less" (when clipped), "Copy" and "Dismiss": whether to toggle and whether
+/// to dismiss.
+fn notice_buttons_ui(ui: &mut egui::Ui, notice: &Notice, clipped: bool) -> (bool, bool) {
+    let mut toggle = false;
+    let mut dismiss = false;
+    ui.horizontal(|ui| {
+        if clipped
+            && ui
+                .small_button(if notice.expanded {
+                    "Show less"
+                } else {
+                    "Show all"
+                })
+                .clicked()
+        {
+            toggle = true;
+        }
+        if ui
+            .small_button("Copy")
+            .on_hover_text("Copy the whole message")
+            .clicked()
+        {
+            ui.ctx().copy_text(notice.text.clone());
+        }
+        if ui.small_button("Dismiss").clicked() {
+            dismiss = true;
+        }
+    });
+    (toggle, dismiss)
 }
 
 /// A notice's first lines, at most [`NOTICE_CHARS`] characters and [`NOTICE_LINES`] lines, and

@@ -7,6 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Instant;
 
+use chrono::{DateTime, Utc};
+
 use crate::app::report::RunReport;
 use crate::app::status::AssetStatus;
 use crate::model::RunId;
@@ -103,8 +105,9 @@ pub struct LogLine {
     pub lower: String,
 }
 
-/// One bar of the step timeline. Steps run one after another, so a step starts where the
-/// previous finished step ended; that makes the timeline of a past run exact from its events.
+/// One bar of the step timeline. Steps run side by side (up to the engine's parallelism), so
+/// a bar starts when its step started: for a past run from its stored event's time, for a
+/// live run from the clock when the event arrived.
 #[derive(Debug, Clone, PartialEq)]
 pub struct StepBar {
     pub asset: AssetKey,
@@ -144,7 +147,10 @@ pub struct RunView {
     pub remote_steps: Vec<crate::app::remote::RemoteStepRow>,
     /// Estimated and actual cost per asset of a remote run.
     pub remote_costs: Vec<crate::app::plan::StepCost>,
-    elapsed_ms: u64,
+    /// When a past run started: its events' stored times are placed on the timeline from here.
+    origin: Option<DateTime<Utc>>,
+    /// Where the next bar starts when no time is known (events without a stored time).
+    sequential_ms: u64,
 }
 
 impl RunView {
@@ -163,16 +169,21 @@ impl RunView {
         }
     }
 
-    /// A past run, rebuilt from its stored events.
-    pub fn past(run: RunRecord, events: Vec<RunEvent>, report: Box<RunReport>) -> Self {
+    /// A past run, rebuilt from its stored events and the times they were stored.
+    pub fn past(
+        run: RunRecord,
+        events: Vec<(Option<DateTime<Utc>>, RunEvent)>,
+        report: Box<RunReport>,
+    ) -> Self {
         let mut view = Self {
             run_id: Some(run.id.clone()),
             status: Some(run.status),
             error: run.error.clone(),
+            origin: Some(run.started_at.unwrap_or(run.created_at)),
             ..Self::default()
         };
-        for e in events {
-            view.apply(&run.id, e);
+        for (at, e) in events {
+            view.apply_at(&run.id, at, e);
         }
         // A run that stopped without its last event (a crash) still shows what was stored.
         view.status = Some(run.status);
@@ -206,7 +217,27 @@ impl RunView {
         self.checks.iter().filter(|c| c.passed).count()
     }
 
+    /// A live event: it happened now.
     pub fn apply(&mut self, run_id: &RunId, event: RunEvent) {
+        self.apply_at(run_id, None, event);
+    }
+
+    /// Milliseconds from the run's start to `at` (a stored event's time), or to now for a
+    /// live run; else where the previous step ended.
+    fn offset_ms(&self, at: Option<DateTime<Utc>>) -> u64 {
+        match (at, self.origin, self.started) {
+            (Some(at), Some(origin), _) => {
+                u64::try_from((at - origin).num_milliseconds()).unwrap_or(0)
+            }
+            (_, _, Some(started)) => {
+                u64::try_from(started.elapsed().as_millis()).unwrap_or(u64::MAX)
+            }
+            _ => self.sequential_ms,
+        }
+    }
+
+    /// An event, with the time it was stored when it is a past run's.
+    pub fn apply_at(&mut self, run_id: &RunId, at: Option<DateTime<Utc>>, event: RunEvent) {
         if self.run_id.as_deref() != Some(run_id) {
             self.run_id = Some(run_id.to_owned());
         }
@@ -231,7 +262,7 @@ impl RunView {
                 self.nodes.insert(asset.clone(), NodeStatus::Running);
                 self.steps.push(StepBar {
                     asset,
-                    start_ms: self.elapsed_ms,
+                    start_ms: self.offset_ms(at),
                     duration_ms: None,
                     outcome: None,
                     started: self.cancel.is_some().then(Instant::now),
@@ -242,55 +273,7 @@ impl RunView {
                 outcome,
                 duration_ms,
                 ..
-            } => {
-                let status = match &outcome {
-                    StepOutcome::Materialized | StepOutcome::Checked { .. } => {
-                        // A failed check has already marked it failed.
-                        if matches!(self.nodes.get(&asset), Some(NodeStatus::Failed { .. })) {
-                            self.nodes
-                                .get(&asset)
-                                .cloned()
-                                .unwrap_or(NodeStatus::Success)
-                        } else if matches!(outcome, StepOutcome::Checked { .. }) {
-                            NodeStatus::Checked
-                        } else {
-                            NodeStatus::Success
-                        }
-                    }
-                    StepOutcome::UpToDate => NodeStatus::UpToDate,
-                    StepOutcome::Skipped { reason } => NodeStatus::Skipped {
-                        reason: reason.clone(),
-                    },
-                    StepOutcome::Failed { error } => NodeStatus::Failed {
-                        error: error.clone(),
-                    },
-                    StepOutcome::Canceled => NodeStatus::Canceled,
-                    StepOutcome::Blocked { reason, .. } => NodeStatus::Blocked {
-                        reason: reason.clone(),
-                    },
-                };
-                self.nodes.insert(asset.clone(), status);
-                match self
-                    .steps
-                    .iter_mut()
-                    .rev()
-                    .find(|s| s.asset == asset && s.outcome.is_none())
-                {
-                    Some(bar) => {
-                        bar.duration_ms = Some(duration_ms);
-                        bar.outcome = Some(outcome);
-                        bar.started = None;
-                    }
-                    None => self.steps.push(StepBar {
-                        asset,
-                        start_ms: self.elapsed_ms,
-                        duration_ms: Some(duration_ms),
-                        outcome: Some(outcome),
-                        started: None,
-                    }),
-                }
-                self.elapsed_ms += duration_ms;
-            }
+            } => self.step_finished(at, asset, outcome, duration_ms),
             RunEvent::Materialization(m) => self.materializations.push(m),
             RunEvent::CheckEvaluation(c) => {
                 if !c.passed && c.severity == crate::model::CheckSeverity::Error {
@@ -314,6 +297,68 @@ impl RunView {
                 }
             }
             RunEvent::Log { .. } => {}
+        }
+    }
+
+    /// A step finished: its card's status, its bar's duration and outcome, the clock.
+    fn step_finished(
+        &mut self,
+        at: Option<DateTime<Utc>>,
+        asset: AssetKey,
+        outcome: StepOutcome,
+        duration_ms: u64,
+    ) {
+        let status = self.finished_status(&asset, &outcome);
+        self.nodes.insert(asset.clone(), status);
+        match self
+            .steps
+            .iter_mut()
+            .rev()
+            .find(|s| s.asset == asset && s.outcome.is_none())
+        {
+            Some(bar) => {
+                bar.duration_ms = Some(duration_ms);
+                bar.outcome = Some(outcome);
+                bar.started = None;
+            }
+            None => self.steps.push(StepBar {
+                asset,
+                start_ms: self.offset_ms(at).saturating_sub(duration_ms),
+                duration_ms: Some(duration_ms),
+                outcome: Some(outcome),
+                started: None,
+            }),
+        }
+        self.sequential_ms += duration_ms;
+    }
+
+    /// The card status a finished step shows (a failed check has already marked it failed).
+    fn finished_status(&self, asset: &AssetKey, outcome: &StepOutcome) -> NodeStatus {
+        match outcome {
+            StepOutcome::Materialized | StepOutcome::Checked { .. } => {
+                // A failed check has already marked it failed.
+                if matches!(self.nodes.get(asset), Some(NodeStatus::Failed { .. })) {
+                    self.nodes
+                        .get(asset)
+                        .cloned()
+                        .unwrap_or(NodeStatus::Success)
+                } else if matches!(outcome, StepOutcome::Checked { .. }) {
+                    NodeStatus::Checked
+                } else {
+                    NodeStatus::Success
+                }
+            }
+            StepOutcome::UpToDate => NodeStatus::UpToDate,
+            StepOutcome::Skipped { reason } => NodeStatus::Skipped {
+                reason: reason.clone(),
+            },
+            StepOutcome::Failed { error } => NodeStatus::Failed {
+                error: error.clone(),
+            },
+            StepOutcome::Canceled => NodeStatus::Canceled,
+            StepOutcome::Blocked { reason, .. } => NodeStatus::Blocked {
+                reason: reason.clone(),
+            },
         }
     }
 
@@ -353,11 +398,11 @@ impl RunView {
         }
     }
 
-    /// Milliseconds since the run started (live) or its whole duration (finished).
-    pub fn elapsed_ms(&self) -> u64 {
+    /// Milliseconds since the run started (live) or its whole duration (finished); `None`
+    /// when that is unknown (a run whose process died).
+    pub fn elapsed_ms(&self) -> Option<u64> {
         self.finished_after_ms
             .or_else(|| self.started.map(|t| t.elapsed().as_millis() as u64))
-            .unwrap_or(self.elapsed_ms)
     }
 }
 
@@ -458,8 +503,124 @@ mod tests {
         assert_eq!(view.nodes[&b].label(), "skipped");
         assert_eq!(view.status, Some(RunStatus::Failure));
         assert_eq!(view.steps.len(), 2);
-        assert_eq!(view.steps[1].start_ms, 40);
+        // Live, a bar starts when its event arrived (here at once), not after the bars before.
+        let since_start = view.started.map(|t| t.elapsed().as_millis() as u64);
+        assert!(since_start.is_some_and(|ms| view.steps[1].start_ms <= ms));
         assert_eq!(view.progress(), (2, 2));
         assert!(!view.is_live());
+    }
+
+    fn at(ms: i64) -> Option<chrono::DateTime<chrono::Utc>> {
+        chrono::DateTime::from_timestamp_millis(1_780_000_000_000 + ms)
+    }
+
+    fn past_record(end_known: bool) -> RunRecord {
+        RunRecord {
+            id: "r2".into(),
+            project: "p".into(),
+            selection: "*".into(),
+            partition: None,
+            target: "local".into(),
+            status: RunStatus::Success,
+            trigger: "manual".into(),
+            created_at: at(0).unwrap(),
+            started_at: at(0),
+            ended_at: at(130),
+            error: None,
+            allow_failed_upstream: false,
+            checks_only: false,
+            end_known,
+        }
+    }
+
+    fn report_of(run: &RunRecord) -> Box<RunReport> {
+        Box::new(RunReport {
+            run: run.clone(),
+            duration_ms: run.duration_ms(),
+            steps: vec![],
+            materializations: vec![],
+            checks: vec![],
+            profiles: vec![],
+            logs: vec![],
+        })
+    }
+
+    #[test]
+    fn a_past_runs_timeline_places_parallel_steps_where_they_ran() {
+        let (a, b, c) = (AssetKey::new("a"), AssetKey::new("b"), AssetKey::new("c"));
+        let finished = |asset: &AssetKey, duration_ms| RunEvent::StepFinished {
+            asset: asset.clone(),
+            partition: None,
+            outcome: StepOutcome::Materialized,
+            duration_ms,
+        };
+        let started = |asset: &AssetKey| RunEvent::StepStarted {
+            asset: asset.clone(),
+            partition: None,
+        };
+        // a and b ran side by side; c started when both were done.
+        let events = vec![
+            (
+                at(0),
+                RunEvent::RunStarted {
+                    plan: vec![a.clone(), b.clone(), c.clone()],
+                },
+            ),
+            (at(5), started(&a)),
+            (at(10), started(&b)),
+            (at(105), finished(&a, 100)),
+            (at(110), finished(&b, 100)),
+            (at(112), started(&c)),
+            (at(130), finished(&c, 18)),
+            (
+                at(130),
+                RunEvent::RunFinished {
+                    status: RunStatus::Success,
+                    error: None,
+                },
+            ),
+        ];
+        let record = past_record(true);
+        let view = RunView::past(record.clone(), events, report_of(&record));
+        let starts: Vec<u64> = view.steps.iter().map(|s| s.start_ms).collect();
+        assert_eq!(starts, vec![5, 10, 112]);
+        assert_eq!(view.elapsed_ms(), Some(130));
+    }
+
+    #[test]
+    fn a_run_whose_end_is_unknown_has_no_duration() {
+        let a = AssetKey::new("a");
+        let events = vec![
+            (
+                at(0),
+                RunEvent::RunStarted {
+                    plan: vec![a.clone()],
+                },
+            ),
+            (
+                at(5),
+                RunEvent::StepStarted {
+                    asset: a.clone(),
+                    partition: None,
+                },
+            ),
+            (
+                at(130),
+                RunEvent::StepFinished {
+                    asset: a,
+                    partition: None,
+                    outcome: StepOutcome::Failed {
+                        error: "gone".into(),
+                    },
+                    duration_ms: 125,
+                },
+            ),
+        ];
+        let mut record = past_record(false);
+        record.status = RunStatus::Failure;
+        assert_eq!(record.duration_ms(), None);
+        let report = report_of(&record);
+        let view = RunView::past(record, events, report);
+        assert_eq!(view.elapsed_ms(), None);
     }
 }

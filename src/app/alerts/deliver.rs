@@ -1,5 +1,6 @@
-//! One delivery: attempts with backoff until the target takes the message, refuses it for good
-//! (a 4xx answer, a missing secret, a bad URL), or the attempts run out. Every attempt is
+//! One delivery, the same for every kind of target (webhook, Slack, e-mail): attempts with
+//! backoff until the target takes the message, refuses it for good (a 4xx HTTP or 5xx SMTP
+//! answer, a missing secret, a bad URL or address), or the attempts run out. Every attempt is
 //! recorded with what the target answered, secrets masked.
 
 use std::time::Duration;
@@ -9,7 +10,8 @@ use super::message::Message;
 use crate::app::{AppError, redact};
 use crate::compute::ErrorKind;
 use crate::compute::notify;
-use crate::model::{AlertTarget, AlertTargetKind};
+use crate::compute::notify::smtp;
+use crate::model::{AlertTarget, AlertTargetKind, EmailTarget};
 use crate::secrets;
 use crate::store::{NewAttempt, Workspace};
 
@@ -69,7 +71,9 @@ pub(super) fn deliver(
         })?;
         if last {
             if !outcome.ok {
-                tracing::warn!(target = %target.name, event, attempts = attempt, "alert delivery failed: {answer}");
+                // Callers show the failure (a warning, `alerts log`, the studio): logged once here
+                // for `MEDALLION_LOG=info`, not printed twice.
+                tracing::info!(target = %target.name, event, attempts = attempt, "alert delivery failed: {answer}");
             }
             return Ok(Delivery {
                 event_id,
@@ -95,9 +99,40 @@ fn send_once(target: &AlertTarget, msg: &Message) -> Outcome {
     match &target.kind {
         AlertTargetKind::Webhook { url } => post(url, &msg.webhook_body()),
         AlertTargetKind::Slack { url } => post(url, &msg.slack_body()),
-        AlertTargetKind::Email(_) => {
-            Outcome::refused("e-mail targets cannot be delivered by this build yet")
-        }
+        AlertTargetKind::Email(email) => mail(email, msg),
+    }
+}
+
+/// Whether trying again may help after `e`.
+fn retryable(e: &crate::compute::ComputeError) -> bool {
+    matches!(
+        e.kind,
+        ErrorKind::Unreachable | ErrorKind::Timeout | ErrorKind::Transient | ErrorKind::Throttled
+    )
+}
+
+fn mail(target: &EmailTarget, msg: &Message) -> Outcome {
+    let password = match target.password.as_ref().map(secrets::resolve).transpose() {
+        Ok(p) => p,
+        Err(e) => return Outcome::refused(format!("the SMTP password could not be read: {e}")),
+    };
+    let subject = msg.email_subject();
+    let body = msg.email_text();
+    let mail = smtp::Mail {
+        subject: &subject,
+        body: &body,
+    };
+    match smtp::send_email(target, password.as_deref(), mail) {
+        Ok(answer) => Outcome {
+            ok: true,
+            retry: false,
+            answer,
+        },
+        Err(e) => Outcome {
+            ok: false,
+            retry: retryable(&e),
+            answer: e.to_string(),
+        },
     }
 }
 
@@ -106,7 +141,11 @@ fn post(url: &crate::model::SecretRef, body: &serde_json::Value) -> Outcome {
         Ok(u) => u,
         Err(e) => return Outcome::refused(format!("the target's URL could not be read: {e}")),
     };
-    match notify::post_json(&url, body) {
+    let runtime = match crate::app::runtime::handle() {
+        Ok(runtime) => runtime,
+        Err(e) => return Outcome::refused(e.to_string()),
+    };
+    match notify::post_json(&runtime, &url, body) {
         Ok(answer) => Outcome {
             ok: answer.is_success(),
             retry: answer.is_transient(),
@@ -114,13 +153,7 @@ fn post(url: &crate::model::SecretRef, body: &serde_json::Value) -> Outcome {
         },
         Err(e) => Outcome {
             ok: false,
-            retry: matches!(
-                e.kind,
-                ErrorKind::Unreachable
-                    | ErrorKind::Timeout
-                    | ErrorKind::Transient
-                    | ErrorKind::Throttled
-            ),
+            retry: retryable(&e),
             answer: e.to_string(),
         },
     }

@@ -214,6 +214,28 @@ impl Message {
         }));
         json!({ "text": format!("{icon} {}", self.summary), "blocks": blocks })
     }
+
+    /// The e-mail's subject: "[Medallion] " and the summary, on one line.
+    pub fn email_subject(&self) -> String {
+        let line: String = self
+            .summary
+            .chars()
+            .map(|c| if c.is_control() { ' ' } else { c })
+            .collect();
+        format!("[Medallion] {line}")
+    }
+
+    /// The e-mail's plain-text body: the summary, the labelled fields (the same as Slack's), and
+    /// when and what it was.
+    pub fn email_text(&self) -> String {
+        let mut out = format!("{}\n\n", self.summary);
+        let width = self.fields.iter().map(|(k, _)| k.len()).max().unwrap_or(0);
+        for (k, v) in &self.fields {
+            let _ = writeln!(out, "{k:<width$}  {v}");
+        }
+        let _ = write!(out, "\nMedallion · {} · {}\n", self.kind, self.raised_at);
+        out
+    }
 }
 
 /// Slack's mrkdwn needs `&`, `<` and `>` escaped.

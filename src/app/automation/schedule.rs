@@ -50,33 +50,7 @@ pub(super) fn evaluate(ctx: &mut Ctx<'_>, s: &ScheduleDefinition) -> Result<(), 
     let (run_missed, skipped) = catch_up_ticks(&missed, policy);
     let skipped_count = skipped.len() as u64 + older;
     if skipped_count > 0 {
-        let first = skipped.first().copied();
-        let last_skipped = skipped.last().copied().unwrap_or(after);
-        let range = match first {
-            Some(f) if f != last_skipped => {
-                format!(" from {} to {}", stamp(f), stamp(last_skipped))
-            }
-            Some(f) => format!(" at {}", stamp(f)),
-            None => String::new(),
-        };
-        let tick = NewTick {
-            project: &project,
-            automation: &s.name,
-            kind: AutomationKind::Schedule,
-            tick_at: stamp(last_skipped),
-            evaluated_at: stamp(now),
-            outcome: TickOutcome::Skipped,
-            reason: format!(
-                "skipped: {skipped_count} missed tick(s){range} while nothing evaluated the schedule (catch_up = {})",
-                s.catch_up.label()
-            ),
-            run_id: None,
-            run_key: None,
-            holder: &ctx.opts.holder,
-        };
-        let cursor = stamp(last_skipped);
-        let id = ctx.ws.record_tick(&tick, Some(&cursor))?;
-        ctx.remember(id, &s.name)?;
+        record_skipped(ctx, s, &skipped, skipped_count, after)?;
     }
     for t in run_missed.into_iter().chain(on_time) {
         let partition = s.partition.key_for(t, cron.timezone(), None);
@@ -101,6 +75,47 @@ pub(super) fn evaluate(ctx: &mut Ctx<'_>, s: &ScheduleDefinition) -> Result<(), 
         )?;
     }
     debug_assert!(last <= now);
+    Ok(())
+}
+
+/// Records the ticks `catch_up` does not run (and those beyond [`MAX_TICKS`]) as one skipped
+/// tick that says how many and from when to when.
+fn record_skipped(
+    ctx: &mut Ctx<'_>,
+    s: &ScheduleDefinition,
+    skipped: &[DateTime<Utc>],
+    skipped_count: u64,
+    after: DateTime<Utc>,
+) -> Result<(), AppError> {
+    let now = ctx.opts.now;
+    let project = ctx.project().to_owned();
+    let first = skipped.first().copied();
+    let last_skipped = skipped.last().copied().unwrap_or(after);
+    let range = match first {
+        Some(f) if f != last_skipped => {
+            format!(" from {} to {}", stamp(f), stamp(last_skipped))
+        }
+        Some(f) => format!(" at {}", stamp(f)),
+        None => String::new(),
+    };
+    let tick = NewTick {
+        project: &project,
+        automation: &s.name,
+        kind: AutomationKind::Schedule,
+        tick_at: stamp(last_skipped),
+        evaluated_at: stamp(now),
+        outcome: TickOutcome::Skipped,
+        reason: format!(
+            "skipped: {skipped_count} missed tick(s){range} while nothing evaluated the schedule (catch_up = {})",
+            s.catch_up.label()
+        ),
+        run_id: None,
+        run_key: None,
+        holder: &ctx.opts.holder,
+    };
+    let cursor = stamp(last_skipped);
+    let id = ctx.ws.record_tick(&tick, Some(&cursor))?;
+    ctx.remember(id, &s.name)?;
     Ok(())
 }
 

@@ -102,42 +102,48 @@ pub(super) fn evaluate(ctx: &mut Ctx<'_>, s: &SensorDefinition) -> Result<(), Ap
         RequestPer::Batch => vec![found.requests],
     };
     for group in groups {
-        let (Some(first), Some(last)) = (group.first(), group.last()) else {
-            continue;
-        };
-        let (run_key, detail) = if group.len() == 1 {
-            (first.key.clone(), format!(" for {}", first.what))
-        } else {
-            (
-                format!("batch of {}: {} .. {}", group.len(), first.key, last.key),
-                format!(
-                    " for {} new items ({} .. {})",
-                    group.len(),
-                    first.what,
-                    last.what
-                ),
-            )
-        };
-        let partition = match &s.partition {
-            PartitionChoice::Upstream => last.partition.clone(),
-            other => other.key_for(now, chrono_tz::UTC, None),
-        };
-        request(
-            ctx,
-            &Request {
-                automation: &s.name,
-                kind: AutomationKind::Sensor,
-                tick_at: stamp(now),
-                run_key,
-                partition,
-                selection: &s.selection,
-                target: &s.target,
-                cursor: Some(last.cursor_after.clone()),
-                detail,
-            },
-        )?;
+        request_group(ctx, s, &group)?;
     }
     Ok(())
+}
+
+/// Requests one run for a group of new items (one item, or all of them with `per = "batch"`).
+fn request_group(ctx: &mut Ctx<'_>, s: &SensorDefinition, group: &[Found]) -> Result<(), AppError> {
+    let now = ctx.opts.now;
+    let (Some(first), Some(last)) = (group.first(), group.last()) else {
+        return Ok(());
+    };
+    let (run_key, detail) = if group.len() == 1 {
+        (first.key.clone(), format!(" for {}", first.what))
+    } else {
+        (
+            format!("batch of {}: {} .. {}", group.len(), first.key, last.key),
+            format!(
+                " for {} new items ({} .. {})",
+                group.len(),
+                first.what,
+                last.what
+            ),
+        )
+    };
+    let partition = match &s.partition {
+        PartitionChoice::Upstream => last.partition.clone(),
+        other => other.key_for(now, chrono_tz::UTC, None),
+    };
+    request(
+        ctx,
+        &Request {
+            automation: &s.name,
+            kind: AutomationKind::Sensor,
+            tick_at: stamp(now),
+            run_key,
+            partition,
+            selection: &s.selection,
+            target: &s.target,
+            cursor: Some(last.cursor_after.clone()),
+            detail,
+        },
+    )
 }
 
 /// A new item and the cursor once it is requested.
@@ -194,7 +200,9 @@ fn list_items(ctx: &Ctx<'_>, kind: &SensorKind) -> Result<Vec<ListedItem>, Senso
                 .map(regex::Regex::new)
                 .transpose()
                 .map_err(SensorError::KeyPattern)?;
+            let runtime = crate::app::runtime::handle()?;
             let listed = crate::compute::sources::list_s3_objects(
+                &runtime,
                 resource,
                 &ctx.stored.project.resources,
                 prefix,

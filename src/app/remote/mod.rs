@@ -91,6 +91,7 @@ pub fn launcher_for(
         ComputeTier::Batch => Ok(Box::new(aws::batch::Batch { aws: aws.clone() })),
         ComputeTier::Lambda => Ok(Box::new(aws::lambda::Lambda { aws: aws.clone() })),
         ComputeTier::Eks => crate::compute::eks::launcher::shared(
+            aws.runtime(),
             &project.resources,
             &super::connections::KeyringSecrets,
             &aws.region(),
@@ -105,14 +106,16 @@ pub fn launcher_for(
 fn connect(project: &Project, resource: Option<&str>) -> Result<Aws, AppError> {
     let r = aws::compute_resource(&project.resources, resource)?;
     Ok(Aws::connect(
+        super::runtime::handle()?,
         r,
         &super::connections::KeyringSecrets,
         &project.name,
     )?)
 }
 
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+/// Now, to the millisecond a stored time keeps.
+fn now() -> chrono::DateTime<chrono::Utc> {
+    crate::model::time::millis(chrono::Utc::now())
 }
 
 /// How often a driver looks at its remote steps (`MEDALLION_REMOTE_POLL_MS`, default 2 s).
@@ -139,8 +142,14 @@ fn result_grace() -> Duration {
 fn driver_id() -> String {
     use std::sync::OnceLock;
     static ID: OnceLock<String> = OnceLock::new();
-    ID.get_or_init(|| format!("pid{}-{}", std::process::id(), now()))
-        .clone()
+    ID.get_or_init(|| {
+        format!(
+            "pid{}-{}",
+            std::process::id(),
+            crate::model::time::text(&now())
+        )
+    })
+    .clone()
 }
 
 /// The partition a run's cost rows are kept under: the one partition, or none for a backfill

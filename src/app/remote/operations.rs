@@ -137,6 +137,7 @@ fn queued_remote_run(
         error: None,
         allow_failed_upstream: false,
         checks_only: false,
+        end_known: true,
     }
 }
 
@@ -295,7 +296,7 @@ pub fn run_record(ws: &Workspace, run_id: &RunId) -> Result<RunRecord, AppError>
 
 /// `medallion runner --plan URI`: runs a step plan, printing protocol lines to `out`.
 pub fn run_runner(plan_uri: &str, out: &mut dyn std::io::Write) -> Result<RunStatus, ComputeError> {
-    runner::run_from_uri(plan_uri, out)
+    runner::run_from_uri(&crate::app::runtime::handle()?, plan_uri, out)
 }
 
 /// What [`follow_in_studio`] hands the studio as the run goes on.
@@ -374,6 +375,6 @@ pub fn lambda_runtime_api() -> Option<String> {
 
 /// `medallion runner` inside Lambda: serves invocations until the environment ends.
 pub fn serve_lambda(api: &str, out: &mut dyn std::io::Write) -> Result<(), ComputeError> {
-    let aws = Aws::from_environment()?;
+    let aws = Aws::from_environment(crate::app::runtime::handle()?);
     crate::compute::lambda_runtime::serve_runtime(&aws, api, out)
 }

@@ -228,15 +228,11 @@ impl Driver<'_> {
         last_lines: &[String],
         on_event: &mut dyn FnMut(&RunId, &RunEvent),
     ) -> Result<(), AppError> {
-        let since = s.ended_at.get_or_insert_with(now).clone();
+        let since = *s.ended_at.get_or_insert_with(now);
         self.ws.save_remote_step(&self.run_id, &s)?;
-        let waited = chrono::DateTime::parse_from_rfc3339(&since)
-            .map(|t| {
-                chrono::Utc::now()
-                    .signed_duration_since(t)
-                    .to_std()
-                    .unwrap_or_default()
-            })
+        let waited = chrono::Utc::now()
+            .signed_duration_since(since)
+            .to_std()
             .unwrap_or_default();
         if waited < result_grace() {
             return Ok(());

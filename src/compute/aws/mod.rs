@@ -12,7 +12,6 @@ pub mod logs;
 pub mod setup;
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use aws_config::BehaviorVersion;
@@ -20,7 +19,9 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_sdk_s3::error::ProvideErrorMetadata;
 
-use super::connect::{CONNECT_TIMEOUT, REQUEST_TIMEOUT, SecretSource};
+use tokio::runtime::Handle;
+
+use super::connect::{CONNECT_TIMEOUT, REQUEST_TIMEOUT, SecretSource, block_on};
 use super::error::{ComputeError, ErrorKind};
 use super::protocol::ObjectStore;
 use crate::model::{AwsCompute, Resource, ResourceKind};
@@ -28,10 +29,10 @@ use crate::model::{AwsCompute, Resource, ResourceKind};
 /// Attempts per AWS call (the first one plus retries) for throttling and transient errors.
 pub const MAX_ATTEMPTS: u32 = 6;
 
-/// A configured AWS connection for remote runs, with its own runtime.
+/// A configured AWS connection for remote runs, its calls on the process's runtime.
 #[derive(Clone)]
 pub struct Aws {
-    runtime: Arc<tokio::runtime::Runtime>,
+    runtime: Handle,
     config: aws_config::SdkConfig,
     /// The `aws` resource's name (for messages).
     pub resource: String,
@@ -57,15 +58,9 @@ pub fn retry_config() -> RetryConfig {
         .with_max_backoff(Duration::from_secs(20))
 }
 
-fn runtime() -> Result<tokio::runtime::Runtime, ComputeError> {
-    // reqwest and the AWS SDK use rustls; `main` installs the provider, tests may not have.
+/// reqwest and the AWS SDK use rustls; `main` installs the provider, tests may not have.
+fn install_tls_provider() {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("medallion-aws")
-        .enable_all()
-        .build()
-        .map_err(|e| ComputeError::io(format!("cannot start the AWS runtime: {e}")))
 }
 
 /// The first `aws` resource of a project with `compute` settings (or the one named).
@@ -108,6 +103,7 @@ impl Aws {
     /// Connects with a project's `aws` resource: its region, endpoint, profile and keyring
     /// credentials, or the standard AWS chain for what it leaves out.
     pub fn connect(
+        runtime: Handle,
         resource: &Resource,
         secrets: &dyn SecretSource,
         project: &str,
@@ -124,16 +120,13 @@ impl Aws {
                 resource.name
             ))
         })?;
-        let runtime = runtime()?;
-        let config = runtime.block_on(sdk_config(
-            Some(resource),
-            secrets,
-            None,
-            None,
-            &resource.name,
-        ))?;
+        install_tls_provider();
+        let config = block_on(
+            &runtime,
+            sdk_config(Some(resource), secrets, None, None, &resource.name),
+        )?;
         Ok(Self {
-            runtime: Arc::new(runtime),
+            runtime,
             config,
             resource: resource.name.clone(),
             settings,
@@ -142,31 +135,27 @@ impl Aws {
     }
 
     /// Connects with the standard AWS chain only (environment, task role): the runner's view.
-    pub fn from_environment() -> Result<Self, ComputeError> {
-        let runtime = runtime()?;
-        let config = runtime.block_on(loader().load());
-        Ok(Self {
-            runtime: Arc::new(runtime),
+    pub fn from_environment(runtime: Handle) -> Self {
+        install_tls_provider();
+        let config = block_on(&runtime, loader().load());
+        Self {
+            runtime,
             config,
             resource: "environment".to_owned(),
             settings: AwsCompute::default(),
             project: String::new(),
-        })
+        }
     }
 
-    /// Runs a future on this connection's runtime and waits for it; callable from any thread,
-    /// also from inside another runtime.
-    pub fn block<T: Send + 'static>(&self, future: impl Future<Output = T> + Send + 'static) -> T {
-        let handle = self.runtime.handle().clone();
-        let (tx, rx) = std::sync::mpsc::sync_channel(1);
-        handle.spawn(async move {
-            let _ = tx.send(future.await);
-        });
-        match rx.recv() {
-            Ok(v) => v,
-            // The task cannot be dropped without sending while the runtime lives (we hold it).
-            Err(_) => self.runtime.block_on(std::future::pending()),
-        }
+    /// Runs a future on the process's runtime and waits for it; callable from any thread
+    /// but a current-thread runtime's (see [`block_on`]).
+    pub fn block<T>(&self, future: impl Future<Output = T>) -> T {
+        block_on(&self.runtime, future)
+    }
+
+    /// The runtime this connection's calls run on.
+    pub fn runtime(&self) -> &Handle {
+        &self.runtime
     }
 
     pub fn endpoint(&self) -> Option<&str> {
@@ -624,7 +613,10 @@ mod tests {
     /// unless the caller's own overrides it, and precise errors naming the resource.
     #[test]
     fn one_place_turns_an_aws_resource_into_sdk_settings() {
-        let rt = runtime().unwrap();
+        let rt = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
         let load = |r: &Resource, region: Option<&str>| {
             rt.block_on(sdk_config(
                 Some(r),

@@ -4,9 +4,9 @@
 //! log read, and the orchestrator stores a position after every read, so it may restart
 //! between reads and carry on.
 //!
-//! Calls block: the launcher owns a small tokio runtime (a kube client is bound to the runtime
-//! it was made on) and runs each call on it from a helper thread, so callers may be plain
-//! threads or tasks of another runtime alike.
+//! Calls block on the process's runtime, which the caller hands in (a kube client is bound to
+//! the runtime it was made on, and the pod watches run on it); callers may be plain threads or
+//! the runtime's blocking tasks.
 
 use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::future::Future;
@@ -24,7 +24,9 @@ use super::job::JobSettings;
 use super::job::{CONTAINER, StepJob, build_job};
 use super::logs::{LogMsg, follow_pod_log};
 use super::pods::{PodState, SharedView, pod_index, pod_state, watch_job_pods};
-use crate::compute::connect::SecretSource;
+use tokio::runtime::Handle;
+
+use crate::compute::connect::{SecretSource, block_on};
 use crate::compute::error::{ComputeError, ErrorKind};
 use crate::compute::launch::{LaunchSpec, Launcher, LogRead, RemotePhase, RemoteState};
 use crate::model::RunId;
@@ -77,7 +79,9 @@ pub struct EksStep {
 pub struct EksLauncher {
     conn: Arc<EksConnection>,
     settings: JobSettings,
-    runtime: tokio::runtime::Runtime,
+    /// The process's runtime: the pod watches and log streams run on it, and the kube client
+    /// (bound to the runtime it was made on) was made on it.
+    runtime: Handle,
     /// A watch of each followed Job's pods (and the flag that stops it), by Job id.
     views: Mutex<BTreeMap<String, (SharedView, Arc<AtomicBool>)>>,
     /// Pod logs streamed with `follow=true` in the background, by (Job id, completion index).
@@ -140,14 +144,8 @@ fn split_remote_id(remote_id: &str) -> Result<(&str, &str), ComputeError> {
 }
 
 impl EksLauncher {
-    /// # Errors
-    /// When no runtime can be started.
-    pub fn new(target: EksTarget) -> Result<Self, ComputeError> {
-        let runtime = launcher_runtime()?;
-        Ok(Self::assemble(target, runtime))
-    }
-
-    fn assemble(target: EksTarget, runtime: tokio::runtime::Runtime) -> Self {
+    /// A launcher for a connected target, its calls and watches on `runtime` (the process's).
+    pub fn new(runtime: Handle, target: EksTarget) -> Self {
         let EksTarget {
             connection,
             settings,
@@ -304,20 +302,11 @@ impl EksLauncher {
         })
     }
 
-    fn block<T: Send>(
+    fn block<T>(
         &self,
-        fut: impl Future<Output = Result<T, ComputeError>> + Send,
+        fut: impl Future<Output = Result<T, ComputeError>>,
     ) -> Result<T, ComputeError> {
-        std::thread::scope(|s| {
-            std::thread::Builder::new()
-                .name("eks-call".into())
-                .spawn_scoped(s, || self.runtime.block_on(fut))
-                .map_err(|e| {
-                    ComputeError::io(format!("cannot start a thread for an EKS call: {e}"))
-                })?
-                .join()
-                .unwrap_or_else(|_| Err(ComputeError::io("an EKS call panicked")))
-        })
+        block_on(&self.runtime, fut)
     }
 
     /// Creates the step's Job; returns its id (`namespace/name`).
@@ -689,30 +678,19 @@ fn terminated_exit_code(pod: &Pod) -> Option<i32> {
 }
 
 impl EksLauncher {
-    /// A launcher for an `eks` resource (made on its own runtime). `region` is the run's AWS
+    /// A launcher for an `eks` resource, on the process's runtime. `region` is the run's AWS
     /// region, given to the runner pods when the resource does not set one.
     ///
     /// # Errors
     /// See [`super::target`].
     pub fn connect(
+        runtime: Handle,
         resource: &Resource,
         resources: &[Resource],
         secrets: &dyn SecretSource,
         region: Option<&str>,
     ) -> Result<Self, ComputeError> {
-        let runtime = launcher_runtime()?;
-        let mut target = std::thread::scope(|s| {
-            std::thread::Builder::new()
-                .name("eks-connect".into())
-                .spawn_scoped(s, || {
-                    runtime.block_on(super::target(resource, resources, secrets))
-                })
-                .map_err(|e| {
-                    ComputeError::io(format!("cannot start a thread for an EKS call: {e}"))
-                })?
-                .join()
-                .unwrap_or_else(|_| Err(ComputeError::io("connecting to the EKS cluster panicked")))
-        })?;
+        let mut target = block_on(&runtime, super::target(resource, resources, secrets))?;
         if let Some(region) = region
             && !target.settings.env.iter().any(|(k, _)| k == "AWS_REGION")
         {
@@ -721,7 +699,19 @@ impl EksLauncher {
                 .env
                 .push(("AWS_REGION".to_owned(), region.to_owned()));
         }
-        Ok(Self::assemble(target, runtime))
+        Ok(Self::new(runtime, target))
+    }
+}
+
+/// The watches a launcher started stop with it (they run on the process's runtime, which
+/// outlives it); its log streams end with their pods.
+impl Drop for EksLauncher {
+    fn drop(&mut self) {
+        if let Ok(views) = self.views.get_mut() {
+            for (_, stop) in views.values() {
+                stop.store(true, Ordering::Relaxed);
+            }
+        }
     }
 }
 
@@ -735,6 +725,7 @@ pub struct SharedEks(pub Arc<EksLauncher>);
 /// # Errors
 /// When the project has no `eks` resource or it cannot be connected.
 pub fn shared(
+    runtime: &Handle,
     resources: &[Resource],
     secrets: &dyn SecretSource,
     region: &str,
@@ -752,6 +743,7 @@ pub fn shared(
         return Ok(SharedEks(l));
     }
     let launcher = Arc::new(EksLauncher::connect(
+        runtime.clone(),
         resource,
         resources,
         secrets,
@@ -811,16 +803,6 @@ impl Launcher for SharedEks {
     }
 }
 
-/// The launcher's own small runtime (a kube client is bound to the runtime it was made on).
-fn launcher_runtime() -> Result<tokio::runtime::Runtime, ComputeError> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(1)
-        .thread_name("eks-launcher")
-        .enable_all()
-        .build()
-        .map_err(|e| ComputeError::io(format!("cannot start the EKS launcher's runtime: {e}")))
-}
-
 /// A launcher's shared state was left half-changed by a panic elsewhere.
 fn poisoned(what: &str) -> ComputeError {
     ComputeError::said(ErrorKind::Other, format!("the EKS {what} is poisoned"))
@@ -856,19 +838,21 @@ mod tests {
 
     /// A launcher whose cluster cannot be reached: anything that asks the cluster fails.
     fn offline() -> EksLauncher {
-        EksLauncher::new(EksTarget {
-            connection: EksConnection::new(
-                ClusterSource::Kubeconfig {
-                    path: Some("/nonexistent/medallion-test/kubeconfig".into()),
-                    context: None,
-                },
-                ClusterOverrides::default(),
-                "data",
-                None,
-            ),
-            settings: JobSettings::new("data", "runner:test"),
-        })
-        .unwrap()
+        EksLauncher::new(
+            crate::compute::connect::test_runtime(),
+            EksTarget {
+                connection: EksConnection::new(
+                    ClusterSource::Kubeconfig {
+                        path: Some("/nonexistent/medallion-test/kubeconfig".into()),
+                        context: None,
+                    },
+                    ClusterOverrides::default(),
+                    "data",
+                    None,
+                ),
+                settings: JobSettings::new("data", "runner:test"),
+            },
+        )
     }
 
     fn log(pod: &str, lines: usize, complete: bool) -> Arc<Mutex<LiveLog>> {

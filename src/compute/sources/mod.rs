@@ -16,6 +16,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use tokio::runtime::Handle;
+
 use super::connect::{CONNECT_TIMEOUT, REQUEST_TIMEOUT, SecretSource};
 use super::error::{ComputeError, ErrorKind};
 use crate::engine::BackendError;
@@ -26,6 +28,7 @@ use crate::model::{Resource, ResourceKind, SecretRef, SourceSpec};
 #[derive(Clone)]
 pub struct ResourceFetcher {
     secrets: Arc<dyn SecretSource>,
+    runtime: Handle,
 }
 
 impl std::fmt::Debug for ResourceFetcher {
@@ -35,8 +38,10 @@ impl std::fmt::Debug for ResourceFetcher {
 }
 
 impl ResourceFetcher {
-    pub fn new(secrets: Arc<dyn SecretSource>) -> Self {
-        Self { secrets }
+    /// A fetcher resolving secrets from `secrets`, its network calls on the process's
+    /// runtime (`runtime`).
+    pub fn new(secrets: Arc<dyn SecretSource>, runtime: Handle) -> Self {
+        Self { secrets, runtime }
     }
 }
 
@@ -84,13 +89,17 @@ impl ResourceFetcher {
             )))
         };
         match (request.source, &request.resource.kind) {
-            (SourceSpec::S3 { key, .. }, ResourceKind::S3 { .. }) => {
-                run_async(s3::fetch(&ctx, key, request.limit), request.cancel)
-            }
+            (SourceSpec::S3 { key, .. }, ResourceKind::S3 { .. }) => run_async(
+                &self.runtime,
+                s3::fetch(&ctx, key, request.limit),
+                request.cancel,
+            ),
             (SourceSpec::S3 { .. }, _) => mismatch("s3"),
-            (SourceSpec::Postgres { query, .. }, ResourceKind::Postgres { .. }) => {
-                run_async(postgres::fetch(&ctx, query, request.limit), request.cancel)
-            }
+            (SourceSpec::Postgres { query, .. }, ResourceKind::Postgres { .. }) => run_async(
+                &self.runtime,
+                postgres::fetch(&ctx, query, request.limit),
+                request.cancel,
+            ),
             (SourceSpec::Postgres { .. }, _) => mismatch("postgres"),
             (
                 SourceSpec::Http {
@@ -101,6 +110,7 @@ impl ResourceFetcher {
                 },
                 ResourceKind::Http { .. },
             ) => run_async(
+                &self.runtime,
                 http::fetch(&ctx, path, params, records_pointer, request.limit),
                 request.cancel,
             ),
@@ -116,6 +126,7 @@ impl ResourceFetcher {
 /// database, the bucket, the API's base URL). Success says what was reached; failure says
 /// precisely why (authentication, unreachable, timeout, bucket missing).
 pub fn test_connection(
+    runtime: &Handle,
     resource: &Resource,
     resources: &[Resource],
     secrets: &dyn SecretSource,
@@ -126,10 +137,13 @@ pub fn test_connection(
         secrets,
     };
     match &resource.kind {
-        ResourceKind::Postgres { .. } => run_async(postgres::test(&ctx), None),
-        ResourceKind::S3 { .. } | ResourceKind::Aws { .. } => run_async(s3::test(&ctx), None),
-        ResourceKind::Http { .. } => run_async(http::test(&ctx), None),
+        ResourceKind::Postgres { .. } => run_async(runtime, postgres::test(&ctx), None),
+        ResourceKind::S3 { .. } | ResourceKind::Aws { .. } => {
+            run_async(runtime, s3::test(&ctx), None)
+        }
+        ResourceKind::Http { .. } => run_async(runtime, http::test(&ctx), None),
         ResourceKind::Eks { .. } => run_async(
+            runtime,
             crate::compute::eks::test(resource, resources, secrets),
             None,
         ),
@@ -141,6 +155,7 @@ pub use s3::ListedObject;
 /// Lists the objects under `prefix` of the `s3` resource named `resource` (the `s3_objects`
 /// sensor): keys and last-modified times.
 pub fn list_s3_objects(
+    runtime: &Handle,
     resource: &str,
     resources: &[Resource],
     prefix: &str,
@@ -161,54 +176,40 @@ pub fn list_s3_objects(
         resources,
         secrets,
     };
-    run_async(s3::list(&ctx, prefix), None)
+    run_async(runtime, s3::list(&ctx, prefix), None)
 }
 
 /// How often a fetch in flight looks at the run's cancel flag.
 const CANCEL_POLL: Duration = Duration::from_millis(100);
 
-/// Runs a future to completion on a fresh single-threaded runtime in a named scoped thread,
-/// so callers may be plain threads or tasks inside another runtime (the studio's) alike. When
-/// `cancel` is set the future is dropped (closing its connections) and an error returned.
-pub(crate) fn run_async<T: Send>(
-    future: impl Future<Output = Result<T, ComputeError>> + Send,
+/// Runs a future to completion on the process's runtime (`runtime`), so callers may be plain
+/// threads (a run's step) or the runtime's blocking tasks (the studio's "Test connection")
+/// alike. When `cancel` is set the future is dropped (closing its connections) and an error
+/// returned.
+pub(crate) fn run_async<T>(
+    runtime: &Handle,
+    future: impl Future<Output = Result<T, ComputeError>>,
     cancel: Option<&AtomicBool>,
 ) -> Result<T, ComputeError> {
     // reqwest and the AWS SDK use rustls; without a process-wide provider the first client
     // panics. `main` installs one; tests and embedders may not have.
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();
-    std::thread::scope(|scope| {
-        let handle = std::thread::Builder::new()
-            .name("medallion-fetch".to_owned())
-            .spawn_scoped(scope, move || {
-                let runtime = tokio::runtime::Builder::new_current_thread()
-                    .enable_all()
-                    .build()
-                    .map_err(|e| {
-                        ComputeError::io(format!("cannot start the network runtime: {e}"))
-                    })?;
-                runtime.block_on(async {
-                    let Some(flag) = cancel else {
-                        return future.await;
-                    };
-                    let canceled = async {
-                        while !flag.load(Ordering::Relaxed) {
-                            tokio::time::sleep(CANCEL_POLL).await;
-                        }
-                    };
-                    tokio::select! {
-                        result = future => result,
-                        () = canceled => Err(ComputeError::said(
-                            ErrorKind::Other,
-                            "canceled while reading the source",
-                        )),
-                    }
-                })
-            })
-            .map_err(|e| ComputeError::io(format!("cannot start a network thread: {e}")))?;
-        handle
-            .join()
-            .unwrap_or_else(|_| Err(ComputeError::io("the network thread crashed")))
+    super::connect::block_on(runtime, async {
+        let Some(flag) = cancel else {
+            return future.await;
+        };
+        let canceled = async {
+            while !flag.load(Ordering::Relaxed) {
+                tokio::time::sleep(CANCEL_POLL).await;
+            }
+        };
+        tokio::select! {
+            result = future => result,
+            () = canceled => Err(ComputeError::said(
+                ErrorKind::Other,
+                "canceled while reading the source",
+            )),
+        }
     })
 }
 

@@ -22,7 +22,25 @@ struct Table<'a> {
     problems: &'a mut Vec<FileProblem>,
 }
 
-impl Table<'_> {
+impl<'a> Table<'a> {
+    /// Starts the table at `field` (`schedules.NAME`), recording its span.
+    fn open(
+        field: String,
+        span: Range<usize>,
+        spans: &'a mut Spans,
+        problems: &'a mut Vec<FileProblem>,
+    ) -> Self {
+        spans
+            .fields
+            .insert((String::new(), field.clone()), span.clone());
+        Table {
+            field,
+            span,
+            spans,
+            problems,
+        }
+    }
+
     fn mark<T>(&mut self, name: &str, value: &Spanned<T>) {
         self.spans.fields.insert(
             (String::new(), format!("{}.{name}", self.field)),
@@ -91,18 +109,8 @@ pub(super) fn schedule_from_file(
     spans: &mut Spans,
     problems: &mut Vec<FileProblem>,
 ) -> ScheduleDefinition {
-    let span = spanned.span();
-    let field = format!("schedules.{name}");
-    spans
-        .fields
-        .insert((String::new(), field.clone()), span.clone());
+    let mut t = Table::open(format!("schedules.{name}"), spanned.span(), spans, problems);
     let f = spanned.into_inner();
-    let mut t = Table {
-        field,
-        span,
-        spans,
-        problems,
-    };
     t.mark("cron", &f.cron);
     t.mark("selection", &f.selection);
     let timezone = t.value("timezone", f.timezone.as_ref());
@@ -154,20 +162,41 @@ pub(super) fn sensor_from_file(
     spans: &mut Spans,
     problems: &mut Vec<FileProblem>,
 ) -> Option<SensorDefinition> {
-    let span = spanned.span();
-    let field = format!("sensors.{name}");
-    spans
-        .fields
-        .insert((String::new(), field.clone()), span.clone());
+    let mut t = Table::open(format!("sensors.{name}"), spanned.span(), spans, problems);
     let f = spanned.into_inner();
-    let mut t = Table {
-        field,
-        span,
-        spans,
-        problems,
-    };
     t.mark("kind", &f.kind);
     t.mark("selection", &f.selection);
+    let kind = sensor_kind(&mut t, &f)?;
+    let per = match t.value("per", f.per.as_ref()).as_deref() {
+        None | Some("object") => RequestPer::Object,
+        Some("batch") => RequestPer::Batch,
+        Some(other) => {
+            t.problem(
+                "per",
+                f.per.as_ref().map(Spanned::span),
+                format!("per `{other}` is not object or batch"),
+            );
+            RequestPer::Object
+        }
+    };
+    let min_interval_secs = t
+        .value("min_interval_secs", f.min_interval_secs.as_ref())
+        .unwrap_or(DEFAULT_MIN_INTERVAL_SECS);
+    Some(SensorDefinition {
+        name,
+        kind,
+        selection: f.selection.into_inner(),
+        min_interval_secs,
+        enabled: f.enabled,
+        per,
+        partition: t.partition(f.partition.as_ref()),
+        target: t.target(f.target.as_ref(), f.aws.as_ref()),
+    })
+}
+
+/// The sensor's kind with the fields that kind takes; `None` (with a problem recorded) for an
+/// unknown kind, a field the kind does not take or one it needs and lacks.
+fn sensor_kind(t: &mut Table<'_>, f: &SensorFile) -> Option<SensorKind> {
     let fields = [
         ("resource", &f.resource),
         ("prefix", &f.prefix),
@@ -195,7 +224,7 @@ pub(super) fn sensor_from_file(
             return None;
         }
     };
-    let kind_name = f.kind.get_ref().clone();
+    let kind_name = f.kind.get_ref().as_str();
     if let Some(extra) = got.keys().find(|k| !allowed.contains(k)) {
         t.problem(
             extra,
@@ -213,7 +242,7 @@ pub(super) fn sensor_from_file(
             None
         })
     };
-    let kind = match kind_name.as_str() {
+    Some(match kind_name {
         "s3_objects" => SensorKind::S3Objects {
             resource: take("resource")?,
             prefix: got.remove("prefix").unwrap_or_default(),
@@ -226,31 +255,6 @@ pub(super) fn sensor_from_file(
             project: take("project")?,
             asset: AssetKey::new(take("asset")?),
         },
-    };
-    let per = match t.value("per", f.per.as_ref()).as_deref() {
-        None | Some("object") => RequestPer::Object,
-        Some("batch") => RequestPer::Batch,
-        Some(other) => {
-            t.problem(
-                "per",
-                f.per.as_ref().map(Spanned::span),
-                format!("per `{other}` is not object or batch"),
-            );
-            RequestPer::Object
-        }
-    };
-    let min_interval_secs = t
-        .value("min_interval_secs", f.min_interval_secs.as_ref())
-        .unwrap_or(DEFAULT_MIN_INTERVAL_SECS);
-    Some(SensorDefinition {
-        name,
-        kind,
-        selection: f.selection.into_inner(),
-        min_interval_secs,
-        enabled: f.enabled,
-        per,
-        partition: t.partition(f.partition.as_ref()),
-        target: t.target(f.target.as_ref(), f.aws.as_ref()),
     })
 }
 

@@ -5,8 +5,10 @@ use std::collections::BTreeSet;
 
 use super::op::Op;
 use super::{Document, Edit, EditError};
+use crate::model::alert::AlertSettings;
 use crate::model::asset::{AssetDefinition, AssetKey, AssetSpec};
-use crate::model::project::{Project, ScheduleDefinition};
+use crate::model::project::{CanvasPos, Project, ScheduleDefinition};
+use crate::model::resource::Resource;
 use crate::model::selection::{AssetSelection, SelectionTerm};
 
 impl Document {
@@ -23,24 +25,7 @@ impl Document {
     pub(super) fn plan(&self, edit: Edit) -> Result<Vec<Op>, EditError> {
         let project = &self.project;
         match edit {
-            Edit::AddAsset { spec, pos } => {
-                check_new_key(project, &spec.key)?;
-                let mut ops = vec![Op::SetPosition {
-                    key: spec.key.clone(),
-                    pos,
-                }];
-                if pos.is_none() {
-                    ops.clear();
-                }
-                ops.insert(
-                    0,
-                    Op::Insert {
-                        index: project.assets.len(),
-                        spec,
-                    },
-                );
-                Ok(ops)
-            }
+            Edit::AddAsset { spec, pos } => plan_add(project, spec, pos),
             Edit::RemoveAssets { keys } => self.plan_remove(&keys),
             Edit::RenameAsset { from, to } => self.plan_rename(&from, &to),
             Edit::Connect {
@@ -51,22 +36,7 @@ impl Document {
                 upstream,
                 downstream,
             } => self.plan_disconnect(upstream, downstream),
-            Edit::MoveNodes { moves } => {
-                let known: BTreeSet<&AssetKey> = project.assets.iter().map(|a| &a.key).collect();
-                let mut ops = Vec::with_capacity(moves.len());
-                for (key, pos) in moves {
-                    if !known.contains(&key) {
-                        return Err(EditError::UnknownAsset { key });
-                    }
-                    if project.layout.positions.get(&key) != Some(&pos) {
-                        ops.push(Op::SetPosition {
-                            key,
-                            pos: Some(pos),
-                        });
-                    }
-                }
-                Ok(ops)
-            }
+            Edit::MoveNodes { moves } => plan_moves(project, moves),
             Edit::UpdateAsset { spec } => {
                 let index = self.index_of(&spec.key)?;
                 if project.assets[index] == *spec {
@@ -74,40 +44,8 @@ impl Document {
                 }
                 Ok(vec![Op::Replace { index, spec }])
             }
-            Edit::SetResources { mut resources } => {
-                resources.sort_by(|a, b| a.name.cmp(&b.name));
-                if resources.iter().any(|r| r.name.trim().is_empty()) {
-                    return Err(EditError::UnnamedResource);
-                }
-                if let Some(w) = resources.windows(2).find(|w| w[0].name == w[1].name) {
-                    return Err(EditError::DuplicateResource {
-                        name: w[0].name.clone(),
-                    });
-                }
-                if resources == project.resources {
-                    return Ok(Vec::new());
-                }
-                Ok(vec![Op::SetResources { resources }])
-            }
-            Edit::SetAlerts { mut alerts } => {
-                alerts.sort();
-                let names =
-                    |v: Vec<&str>| v.windows(2).find(|w| w[0] == w[1]).map(|w| w[0].to_owned());
-                let duplicate = names(alerts.targets.iter().map(|t| t.name.as_str()).collect())
-                    .or_else(|| names(alerts.rules.iter().map(|r| r.name.as_str()).collect()));
-                if let Some(name) = duplicate {
-                    return Err(EditError::DuplicateAlert { name });
-                }
-                if alerts.targets.iter().any(|t| t.name.trim().is_empty())
-                    || alerts.rules.iter().any(|r| r.name.trim().is_empty())
-                {
-                    return Err(EditError::UnnamedAlert);
-                }
-                if alerts == project.alerts {
-                    return Ok(Vec::new());
-                }
-                Ok(vec![Op::SetAlerts { alerts }])
-            }
+            Edit::SetResources { resources } => plan_resources(project, resources),
+            Edit::SetAlerts { alerts } => plan_alerts(project, alerts),
             Edit::Batch { .. } => Err(EditError::Empty),
         }
     }
@@ -326,4 +264,77 @@ fn rename_in_schedules(
             s
         })
         .collect()
+}
+
+/// Inserts the asset at the end, with its position when one is given.
+fn plan_add(
+    project: &Project,
+    spec: Box<AssetSpec>,
+    pos: Option<CanvasPos>,
+) -> Result<Vec<Op>, EditError> {
+    check_new_key(project, &spec.key)?;
+    let key = spec.key.clone();
+    let mut ops = vec![Op::Insert {
+        index: project.assets.len(),
+        spec,
+    }];
+    if pos.is_some() {
+        ops.push(Op::SetPosition { key, pos });
+    }
+    Ok(ops)
+}
+
+/// Moves the nodes whose position changes; an unknown key refuses the whole move.
+fn plan_moves(project: &Project, moves: Vec<(AssetKey, CanvasPos)>) -> Result<Vec<Op>, EditError> {
+    let known: BTreeSet<&AssetKey> = project.assets.iter().map(|a| &a.key).collect();
+    let mut ops = Vec::with_capacity(moves.len());
+    for (key, pos) in moves {
+        if !known.contains(&key) {
+            return Err(EditError::UnknownAsset { key });
+        }
+        if project.layout.positions.get(&key) != Some(&pos) {
+            ops.push(Op::SetPosition {
+                key,
+                pos: Some(pos),
+            });
+        }
+    }
+    Ok(ops)
+}
+
+/// Replaces the resources, sorted by name; unnamed or duplicate names are refused.
+fn plan_resources(project: &Project, mut resources: Vec<Resource>) -> Result<Vec<Op>, EditError> {
+    resources.sort_by(|a, b| a.name.cmp(&b.name));
+    if resources.iter().any(|r| r.name.trim().is_empty()) {
+        return Err(EditError::UnnamedResource);
+    }
+    if let Some(w) = resources.windows(2).find(|w| w[0].name == w[1].name) {
+        return Err(EditError::DuplicateResource {
+            name: w[0].name.clone(),
+        });
+    }
+    if resources == project.resources {
+        return Ok(Vec::new());
+    }
+    Ok(vec![Op::SetResources { resources }])
+}
+
+/// Replaces the alert targets and rules, sorted; unnamed or duplicate names are refused.
+fn plan_alerts(project: &Project, mut alerts: AlertSettings) -> Result<Vec<Op>, EditError> {
+    alerts.sort();
+    let names = |v: Vec<&str>| v.windows(2).find(|w| w[0] == w[1]).map(|w| w[0].to_owned());
+    let duplicate = names(alerts.targets.iter().map(|t| t.name.as_str()).collect())
+        .or_else(|| names(alerts.rules.iter().map(|r| r.name.as_str()).collect()));
+    if let Some(name) = duplicate {
+        return Err(EditError::DuplicateAlert { name });
+    }
+    if alerts.targets.iter().any(|t| t.name.trim().is_empty())
+        || alerts.rules.iter().any(|r| r.name.trim().is_empty())
+    {
+        return Err(EditError::UnnamedAlert);
+    }
+    if alerts == project.alerts {
+        return Ok(Vec::new());
+    }
+    Ok(vec![Op::SetAlerts { alerts }])
 }

@@ -68,48 +68,20 @@ pub fn paint(
             continue;
         }
         visible.push(i);
-        let selected = state.selection.contains(&node.key);
-        let highlighted = state.highlight.contains(&node.key);
-        let layer = theme::layer_color(node.layer);
-        let problems = badges.problems.get(&node.key).copied().unwrap_or((0, 0));
+        let look = CardLook {
+            selected: state.selection.contains(&node.key),
+            highlighted: state.highlight.contains(&node.key),
+            hovered: hovered == Some(i),
+            problems: badges.problems.get(&node.key).copied().unwrap_or((0, 0)),
+            layer: theme::layer_color(node.layer),
+            status: badges.status.get(&node.key),
+            checks: badges.checks.get(&node.key),
+        };
         if simplified {
-            let fill = if selected {
-                visuals.selection.bg_fill
-            } else {
-                layer.gamma_multiply(0.8)
-            };
-            painter.rect_filled(card, 0.0, fill);
-            if problems.0 > 0 {
-                painter.rect_filled(
-                    Rect::from_min_size(card.min, card.size() * vec2(1.0, 0.3)),
-                    0.0,
-                    theme::error_color(),
-                );
-            }
-            if highlighted {
-                painter.rect_stroke(
-                    card,
-                    0.0,
-                    Stroke::new(1.5, theme::highlight_color()),
-                    StrokeKind::Outside,
-                );
-            }
+            card_simplified(painter, visuals, card, &look);
             continue;
         }
-        card_full(
-            painter,
-            visuals,
-            state,
-            node,
-            card,
-            selected,
-            highlighted,
-            hovered == Some(i),
-            problems,
-            layer,
-            badges.status.get(&node.key),
-            badges.checks.get(&node.key),
-        );
+        card_full(painter, visuals, state.zoom, node, card, &look);
         if let Some((fresh, _)) = badges.freshness.get(&node.key) {
             freshness_badge(painter, visuals, card, state.zoom, *fresh);
         }
@@ -201,52 +173,54 @@ fn paint_drag(ui: &egui::Ui, painter: &Painter, state: &CanvasState, rect: Rect)
     }
 }
 
-#[allow(clippy::too_many_arguments)]
-fn card_full(
-    painter: &Painter,
-    visuals: &egui::Visuals,
-    state: &CanvasState,
-    node: &super::geometry::NodeView,
-    card: Rect,
+/// How one card is drawn this frame: its state and badges.
+struct CardLook<'a> {
     selected: bool,
     highlighted: bool,
     hovered: bool,
+    /// Validation errors and warnings.
     problems: (usize, usize),
     layer: Color32,
-    status: Option<&crate::ui::runs::NodeStatus>,
-    checks: Option<&crate::app::status::CheckBadge>,
-) {
-    let zoom = state.zoom;
-    let radius = (6.0 * zoom).round();
-    painter.rect_filled(
-        card.translate(vec2(0.0, 2.0 * zoom)),
-        radius,
-        Color32::from_black_alpha(40),
-    );
-    painter.rect_filled(card, radius, theme::card_fill(visuals));
-    // Layer stripe on the left.
-    let stripe = Rect::from_min_size(card.min, vec2(6.0 * zoom, card.height()));
-    painter.rect_filled(
-        stripe,
-        egui::CornerRadius {
-            nw: radius as u8,
-            sw: radius as u8,
-            ne: 0,
-            se: 0,
-        },
-        layer,
-    );
-    let border = if selected {
-        Stroke::new(2.0, visuals.selection.stroke.color)
-    } else if highlighted {
-        Stroke::new(2.0, theme::highlight_color())
-    } else if hovered {
-        Stroke::new(1.0, visuals.widgets.hovered.bg_stroke.color)
-    } else {
-        Stroke::new(1.0, theme::card_border(visuals))
-    };
-    painter.rect_stroke(card, radius, border, StrokeKind::Inside);
+    status: Option<&'a crate::ui::runs::NodeStatus>,
+    checks: Option<&'a crate::app::status::CheckBadge>,
+}
 
+/// A card zoomed out: a block in its layer's colour, red on top with errors, outlined when
+/// highlighted.
+fn card_simplified(painter: &Painter, visuals: &egui::Visuals, card: Rect, look: &CardLook<'_>) {
+    let fill = if look.selected {
+        visuals.selection.bg_fill
+    } else {
+        look.layer.gamma_multiply(0.8)
+    };
+    painter.rect_filled(card, 0.0, fill);
+    if look.problems.0 > 0 {
+        painter.rect_filled(
+            Rect::from_min_size(card.min, card.size() * vec2(1.0, 0.3)),
+            0.0,
+            theme::error_color(),
+        );
+    }
+    if look.highlighted {
+        painter.rect_stroke(
+            card,
+            0.0,
+            Stroke::new(1.5, theme::highlight_color()),
+            StrokeKind::Outside,
+        );
+    }
+}
+
+/// A card at reading zoom: its body, key, kind, footer, status slot and ports.
+fn card_full(
+    painter: &Painter,
+    visuals: &egui::Visuals,
+    zoom: f32,
+    node: &super::geometry::NodeView,
+    card: Rect,
+    look: &CardLook<'_>,
+) {
+    card_body(painter, visuals, zoom, card, look);
     // Whole-pixel font sizes keep the glyph cache small while zooming.
     let title = FontId::proportional((14.0 * zoom).round().max(6.0));
     let small = FontId::monospace((11.0 * zoom).round().max(5.0));
@@ -265,9 +239,9 @@ fn card_full(
         Align2::LEFT_TOP,
         &node.kind,
         small.clone(),
-        layer,
+        look.layer,
     );
-    if let Some((footer, color)) = card_footer(&node.checks, checks, problems, visuals) {
+    if let Some((footer, color)) = card_footer(&node.checks, look.checks, look.problems, visuals) {
         clip.text(
             card.min + vec2(pad, 50.0 * zoom),
             Align2::LEFT_TOP,
@@ -276,20 +250,59 @@ fn card_full(
             color,
         );
     }
-    status_slot(painter, visuals, card, zoom, small, status);
+    status_slot(painter, visuals, card, zoom, small, look.status);
     // Ports.
     let port_r = 4.5 * zoom.max(0.8);
     painter.circle(
         card.right_center(),
         port_r,
         theme::card_fill(visuals),
-        Stroke::new(1.5, layer),
+        Stroke::new(1.5, look.layer),
     );
     painter.circle_filled(
         card.left_center(),
         port_r * 0.7,
         theme::card_border(visuals),
     );
+}
+
+/// The card's shadow, fill, layer stripe and border (selected, highlighted, hovered or plain).
+fn card_body(
+    painter: &Painter,
+    visuals: &egui::Visuals,
+    zoom: f32,
+    card: Rect,
+    look: &CardLook<'_>,
+) {
+    let radius = (6.0 * zoom).round();
+    painter.rect_filled(
+        card.translate(vec2(0.0, 2.0 * zoom)),
+        radius,
+        Color32::from_black_alpha(40),
+    );
+    painter.rect_filled(card, radius, theme::card_fill(visuals));
+    // Layer stripe on the left.
+    let stripe = Rect::from_min_size(card.min, vec2(6.0 * zoom, card.height()));
+    painter.rect_filled(
+        stripe,
+        egui::CornerRadius {
+            nw: radius as u8,
+            sw: radius as u8,
+            ne: 0,
+            se: 0,
+        },
+        look.layer,
+    );
+    let border = if look.selected {
+        Stroke::new(2.0, visuals.selection.stroke.color)
+    } else if look.highlighted {
+        Stroke::new(2.0, theme::highlight_color())
+    } else if look.hovered {
+        Stroke::new(1.0, visuals.widgets.hovered.bg_stroke.color)
+    } else {
+        Stroke::new(1.0, theme::card_border(visuals))
+    };
+    painter.rect_stroke(card, radius, border, StrokeKind::Inside);
 }
 
 /// The card's last line and its colour: the checks' latest verdict on the stored data

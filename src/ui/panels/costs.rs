@@ -5,7 +5,7 @@
 use egui::RichText;
 
 use crate::app::jobs::JobError;
-use crate::app::plan::{CostHistory, CostTotal, format_duration, format_usd};
+use crate::app::plan::{CostHistory, CostTotal, StepCost, format_duration, format_usd};
 use crate::ui::{Studio, theme};
 
 /// Open-window state; `None` on the studio when the window is closed.
@@ -69,69 +69,77 @@ pub fn costs_ui(ctx: &egui::Context, studio: &mut Studio) {
                 }
                 Some(Ok(h)) => h,
             };
-            if history.steps.is_empty() {
-                ui.label(
-                    "No recorded costs yet: remote runs record an estimate and an actual cost per step (local runs cost nothing on AWS)",
-                );
-                return;
-            }
-            ui.label(
-                RichText::new(format!(
-                    "Project total: estimated {}, actual {}",
-                    format_usd(history.total.est_cost_usd),
-                    format_usd(history.total.actual_cost_usd)
-                ))
-                .strong(),
-            );
-            egui::ScrollArea::vertical()
-                .max_height(420.0)
-                .auto_shrink([false, true])
-                .show(ui, |ui| {
-                    ui.label(RichText::new("Per asset").strong());
-                    totals_ui(ui, "costs_per_asset", "Asset", &history.per_asset);
-                    ui.add_space(6.0);
-                    ui.label(RichText::new("Per day").strong());
-                    totals_ui(ui, "costs_per_day", "Day", &history.per_day);
-                    ui.add_space(6.0);
-                    ui.label(RichText::new("Run steps: estimate and actual").strong());
-                    egui::Grid::new("costs_steps")
-                        .striped(true)
-                        .num_columns(5)
-                        .show(ui, |ui| {
-                            for h in ["Run", "Asset", "Tier", "Estimate", "Actual"] {
-                                ui.label(RichText::new(h).strong());
-                            }
-                            ui.end_row();
-                            for s in history.steps.iter().rev() {
-                                ui.label(s.run_id.as_str());
-                                ui.label(s.asset.as_str());
-                                ui.label(&s.tier);
-                                ui.label(format!(
-                                    "{}{}",
-                                    usd(s.est_cost_usd),
-                                    s.est_duration_secs
-                                        .map(|d| format!(" (~{})", format_duration(d)))
-                                        .unwrap_or_default()
-                                ));
-                                let actual = format!(
-                                    "{}{}",
-                                    usd(s.actual_cost_usd),
-                                    s.actual_duration_secs
-                                        .map(|d| format!(" ({})", format_duration(d)))
-                                        .unwrap_or_default()
-                                );
-                                match &s.missing_price {
-                                    Some(m) => ui
-                                        .label(actual)
-                                        .on_hover_text(format!("missing price {m}")),
-                                    None => ui.label(actual),
-                                };
-                                ui.end_row();
-                            }
-                        });
-                });
+            history_ui(ui, history);
         });
     if !open {
         studio.windows.costs = None;
     }
+}
+
+/// The project's totals, per asset, per day and per run step.
+fn history_ui(ui: &mut egui::Ui, history: &CostHistory) {
+    if history.steps.is_empty() {
+        ui.label(
+            "No recorded costs yet: remote runs record an estimate and an actual cost per step (local runs cost nothing on AWS)",
+        );
+        return;
+    }
+    ui.label(
+        RichText::new(format!(
+            "Project total: estimated {}, actual {}",
+            format_usd(history.total.est_cost_usd),
+            format_usd(history.total.actual_cost_usd)
+        ))
+        .strong(),
+    );
+    egui::ScrollArea::vertical()
+        .max_height(420.0)
+        .auto_shrink([false, true])
+        .show(ui, |ui| {
+            ui.label(RichText::new("Per asset").strong());
+            totals_ui(ui, "costs_per_asset", "Asset", &history.per_asset);
+            ui.add_space(6.0);
+            ui.label(RichText::new("Per day").strong());
+            totals_ui(ui, "costs_per_day", "Day", &history.per_day);
+            ui.add_space(6.0);
+            ui.label(RichText::new("Run steps: estimate and actual").strong());
+            steps_ui(ui, &history.steps);
+        });
+}
+
+/// Each run step's estimate beside its actual cost, newest first.
+fn steps_ui(ui: &mut egui::Ui, steps: &[StepCost]) {
+    egui::Grid::new("costs_steps")
+        .striped(true)
+        .num_columns(5)
+        .show(ui, |ui| {
+            for h in ["Run", "Asset", "Tier", "Estimate", "Actual"] {
+                ui.label(RichText::new(h).strong());
+            }
+            ui.end_row();
+            for s in steps.iter().rev() {
+                ui.label(s.run_id.as_str());
+                ui.label(s.asset.as_str());
+                ui.label(&s.tier);
+                ui.label(format!(
+                    "{}{}",
+                    usd(s.est_cost_usd),
+                    s.est_duration_secs
+                        .map(|d| format!(" (~{})", format_duration(d)))
+                        .unwrap_or_default()
+                ));
+                let actual = format!(
+                    "{}{}",
+                    usd(s.actual_cost_usd),
+                    s.actual_duration_secs
+                        .map(|d| format!(" ({})", format_duration(d)))
+                        .unwrap_or_default()
+                );
+                match &s.missing_price {
+                    Some(m) => ui.label(actual).on_hover_text(format!("missing price {m}")),
+                    None => ui.label(actual),
+                };
+                ui.end_row();
+            }
+        });
 }

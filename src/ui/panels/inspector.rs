@@ -85,29 +85,7 @@ fn asset_ui(ui: &mut egui::Ui, studio: &mut Studio, key: &AssetKey) {
         .collect();
 
     rename_ui(ui, studio, key);
-    egui::Grid::new("asset_fields")
-        .num_columns(2)
-        .spacing([8.0, 6.0])
-        .show(ui, |ui| {
-            ui.label("Layer");
-            egui::ComboBox::from_id_salt("layer")
-                .selected_text(spec.layer.as_str())
-                .show_ui(ui, |ui| {
-                    for layer in Layer::ALL {
-                        ui.selectable_value(&mut spec.layer, layer, layer.as_str());
-                    }
-                })
-                .response
-                .on_hover_text("A new layer moves the card to its lane")
-                .widget_info(|| {
-                    egui::WidgetInfo::labeled(egui::WidgetType::ComboBox, true, "Asset layer")
-                });
-            ui.end_row();
-            text_row_ui(ui, "Description", &mut spec.description);
-            optional_text_row_ui(ui, "Owner", &mut spec.owner);
-            optional_text_row_ui(ui, "Group", &mut spec.group);
-            optional_text_row_ui(ui, "Code version", &mut spec.code_version);
-        });
+    fields_ui(ui, &mut spec);
 
     ui.add_space(6.0);
     ui.label(RichText::new("Definition").strong());
@@ -135,20 +113,65 @@ fn asset_ui(ui: &mut egui::Ui, studio: &mut Studio, key: &AssetKey) {
         tags_ui(ui, &mut studio.inspector, &mut spec);
     });
 
-    if !diagnostics.is_empty() {
-        ui.add_space(6.0);
-        ui.label(RichText::new("Problems").strong());
-        for d in &diagnostics {
-            let color = if d.is_error() {
-                theme::error_color()
-            } else {
-                theme::warning_color()
-            };
-            ui.label(RichText::new(&d.message).color(color));
-        }
-    }
+    problems_ui(ui, &diagnostics);
     studio.inspector.focus_field = None;
 
+    apply_changes(ui, studio, key, &original, spec);
+}
+
+/// Layer, description, owner, group and code version.
+fn fields_ui(ui: &mut egui::Ui, spec: &mut AssetSpec) {
+    egui::Grid::new("asset_fields")
+        .num_columns(2)
+        .spacing([8.0, 6.0])
+        .show(ui, |ui| {
+            ui.label("Layer");
+            egui::ComboBox::from_id_salt("layer")
+                .selected_text(spec.layer.as_str())
+                .show_ui(ui, |ui| {
+                    for layer in Layer::ALL {
+                        ui.selectable_value(&mut spec.layer, layer, layer.as_str());
+                    }
+                })
+                .response
+                .on_hover_text("A new layer moves the card to its lane")
+                .widget_info(|| {
+                    egui::WidgetInfo::labeled(egui::WidgetType::ComboBox, true, "Asset layer")
+                });
+            ui.end_row();
+            text_row_ui(ui, "Description", &mut spec.description);
+            optional_text_row_ui(ui, "Owner", &mut spec.owner);
+            optional_text_row_ui(ui, "Group", &mut spec.group);
+            optional_text_row_ui(ui, "Code version", &mut spec.code_version);
+        });
+}
+
+/// The validation problems of this asset.
+fn problems_ui(ui: &mut egui::Ui, diagnostics: &[crate::model::Diagnostic]) {
+    if diagnostics.is_empty() {
+        return;
+    }
+    ui.add_space(6.0);
+    ui.label(RichText::new("Problems").strong());
+    for d in diagnostics {
+        let color = if d.is_error() {
+            theme::error_color()
+        } else {
+            theme::warning_color()
+        };
+        ui.label(RichText::new(&d.message).color(color));
+    }
+}
+
+/// The edited copy becomes an edit: with a new layer, one batch that also moves the card to
+/// its lane; otherwise one `UpdateAsset`, coalesced per focused widget.
+fn apply_changes(
+    ui: &egui::Ui,
+    studio: &mut Studio,
+    key: &AssetKey,
+    original: &AssetSpec,
+    spec: AssetSpec,
+) {
     if spec.layer != original.layer {
         // A new layer is a new lane: the card moves there in the same undo step.
         let moves = crate::model::layout::place_in_lane(
@@ -167,7 +190,7 @@ fn asset_ui(ui: &mut egui::Ui, studio: &mut Studio, key: &AssetKey) {
                 Edit::MoveNodes { moves },
             ],
         });
-    } else if spec != original {
+    } else if spec != *original {
         // One undo step per field being edited (per focused widget), not per keystroke.
         let focused = ui.memory(egui::Memory::focused);
         let tag = format!("{key}:{focused:?}");

@@ -400,44 +400,7 @@ fn aws_plan_ui(ui: &mut egui::Ui, launch: &mut LaunchState) -> (bool, bool) {
         Some(Ok(steps)) => {
             runnable = !steps.is_empty();
             ui.label(RichText::new(format!("{} step(s) on AWS", steps.len())).strong());
-            egui::ScrollArea::vertical()
-                .id_salt("launch_aws_steps")
-                .max_height(220.0)
-                .auto_shrink([false, true])
-                .show(ui, |ui| {
-                    egui::Grid::new("launch_aws_plan")
-                        .striped(true)
-                        .num_columns(4)
-                        .show(ui, |ui| {
-                            for (i, step) in steps.iter().enumerate() {
-                                ui.label(format!("{}", i + 1));
-                                ui.label(RichText::new(step.tier.as_str()).strong())
-                                    .on_hover_text(&step.reason);
-                                ui.label(
-                                    step.assets
-                                        .iter()
-                                        .map(crate::model::AssetKey::as_str)
-                                        .collect::<Vec<_>>()
-                                        .join(", "),
-                                );
-                                ui.label(
-                                    RichText::new(format!(
-                                        "{} · {}{}{}",
-                                        crate::app::plan::format_vcpu(step.vcpu),
-                                        format_memory(step.memory_mb),
-                                        if step.spot { " · spot" } else { "" },
-                                        if step.partitions.len() > 1 {
-                                            format!(" · {} partitions", step.partitions.len())
-                                        } else {
-                                            String::new()
-                                        }
-                                    ))
-                                    .weak(),
-                                );
-                                ui.end_row();
-                            }
-                        });
-                });
+            aws_steps_ui(ui, steps);
         }
     }
     let mut start = false;
@@ -468,30 +431,73 @@ fn aws_plan_ui(ui: &mut egui::Ui, launch: &mut LaunchState) -> (bool, bool) {
         Some(Err(e)) => {
             ui.label(RichText::new(e.to_string()).color(theme::error_color()));
         }
-        Some(Ok(checks)) => {
-            egui::Grid::new("launch_aws_setup")
+        Some(Ok(checks)) => aws_setup_ui(ui, checks),
+    }
+    (start, check)
+}
+
+/// The planned remote steps: number, tier (the reason on hover), assets, size.
+fn aws_steps_ui(ui: &mut egui::Ui, steps: &[crate::app::remote::PlannedRemoteStep]) {
+    egui::ScrollArea::vertical()
+        .id_salt("launch_aws_steps")
+        .max_height(220.0)
+        .auto_shrink([false, true])
+        .show(ui, |ui| {
+            egui::Grid::new("launch_aws_plan")
                 .striped(true)
-                .num_columns(3)
+                .num_columns(4)
                 .show(ui, |ui| {
-                    for c in checks {
-                        let (mark, color) = match c.state {
-                            crate::app::remote::CheckState::Ok => ("ok", theme::ok_color()),
-                            crate::app::remote::CheckState::Missing => {
-                                ("missing", theme::error_color())
-                            }
-                            crate::app::remote::CheckState::Skipped => {
-                                ("-", ui.visuals().weak_text_color())
-                            }
-                        };
-                        ui.label(RichText::new(mark).color(color));
-                        ui.label(&c.item);
-                        ui.label(&c.detail);
+                    for (i, step) in steps.iter().enumerate() {
+                        ui.label(format!("{}", i + 1));
+                        ui.label(RichText::new(step.tier.as_str()).strong())
+                            .on_hover_text(&step.reason);
+                        ui.label(
+                            step.assets
+                                .iter()
+                                .map(crate::model::AssetKey::as_str)
+                                .collect::<Vec<_>>()
+                                .join(", "),
+                        );
+                        ui.label(
+                            RichText::new(format!(
+                                "{} · {}{}{}",
+                                crate::app::plan::format_vcpu(step.vcpu),
+                                format_memory(step.memory_mb),
+                                if step.spot { " · spot" } else { "" },
+                                if step.partitions.len() > 1 {
+                                    format!(" · {} partitions", step.partitions.len())
+                                } else {
+                                    String::new()
+                                }
+                            ))
+                            .weak(),
+                        );
                         ui.end_row();
                     }
                 });
-        }
-    }
-    (start, check)
+        });
+}
+
+/// What "Check AWS setup…" found, one line per item.
+fn aws_setup_ui(ui: &mut egui::Ui, checks: &[crate::app::remote::SetupCheck]) {
+    egui::Grid::new("launch_aws_setup")
+        .striped(true)
+        .num_columns(3)
+        .show(ui, |ui| {
+            for c in checks {
+                let (mark, color) = match c.state {
+                    crate::app::remote::CheckState::Ok => ("ok", theme::ok_color()),
+                    crate::app::remote::CheckState::Missing => ("missing", theme::error_color()),
+                    crate::app::remote::CheckState::Skipped => {
+                        ("-", ui.visuals().weak_text_color())
+                    }
+                };
+                ui.label(RichText::new(mark).color(color));
+                ui.label(&c.item);
+                ui.label(&c.detail);
+                ui.end_row();
+            }
+        });
 }
 
 /// A partition key picked from a static partitions definition (empty = none chosen).

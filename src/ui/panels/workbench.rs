@@ -5,12 +5,13 @@
 use egui::{Align2, Color32, FontId, RichText, Sense, Stroke, StrokeKind, pos2, vec2};
 use egui_extras::{Column, TableBuilder};
 
-use crate::app::run::AssetHistory;
+use crate::app::run::{AssetHistory, Preview};
 use crate::model::{
-    AssetCheckResult, AssetKey, CheckSeverity, ColumnProfile, LogLevel, StepOutcome,
+    AssetCheckResult, AssetKey, CheckSeverity, ColumnProfile, LogLevel, RunId, RunRecord,
+    StepOutcome,
 };
 use crate::ui::runs::{RunView, format_ms};
-use crate::ui::workbench_state::WorkbenchTab;
+use crate::ui::workbench_state::{LogFilter, WorkbenchTab};
 use crate::ui::{Studio, UICommand, theme};
 
 const ROW_HEIGHT: f32 = 18.0;
@@ -112,6 +113,12 @@ fn preview_ui(ui: &mut egui::Ui, studio: &mut Studio) {
             weak(ui, format!("Complete: {}", data.note));
         }
     });
+    preview_table_ui(ui, data);
+}
+
+/// The preview's rows: a header per column with its type and nulls, only the rows in view
+/// laid out.
+fn preview_table_ui(ui: &mut egui::Ui, data: &Preview) {
     let rows = data.rows.len();
     egui::ScrollArea::horizontal()
         .id_salt("preview_h")
@@ -185,14 +192,9 @@ fn run_status_color(run: &RunView, visuals: &egui::Visuals) -> Color32 {
     }
 }
 
-fn run_ui(ui: &mut egui::Ui, studio: &mut Studio) {
-    let Some(run) = &studio.run else {
-        weak(
-            ui,
-            "No run yet. Materialize… starts one; Run history opens past ones.",
-        );
-        return;
-    };
+/// The run's line: status, id, selection, progress, time, checks, and the Cancel and Export
+/// buttons (whether each was clicked).
+fn run_header_ui(ui: &mut egui::Ui, run: &RunView) -> (bool, bool) {
     let live = run.is_live();
     let mut cancel = false;
     let mut export = false;
@@ -225,7 +227,16 @@ fn run_ui(ui: &mut egui::Ui, studio: &mut Studio) {
                 .desired_width(160.0)
                 .text(format!("{done}/{planned} steps")),
         );
-        ui.label(format_ms(run.elapsed_ms()));
+        ui.label(run.elapsed_ms().map_or_else(
+            || {
+                if run.status.is_some_and(crate::model::RunStatus::is_finished) {
+                    "duration unknown".to_owned()
+                } else {
+                    String::new()
+                }
+            },
+            format_ms,
+        ));
         if !run.checks.is_empty() {
             let passed = run.checks_passed();
             let color = if passed == run.checks.len() {
@@ -257,6 +268,18 @@ fn run_ui(ui: &mut egui::Ui, studio: &mut Studio) {
             }
         });
     });
+    (cancel, export)
+}
+
+fn run_ui(ui: &mut egui::Ui, studio: &mut Studio) {
+    let Some(run) = &studio.run else {
+        weak(
+            ui,
+            "No run yet. Materialize… starts one; Run history opens past ones.",
+        );
+        return;
+    };
+    let (cancel, export) = run_header_ui(ui, run);
     if !run.remote_steps.is_empty() {
         remote_steps_ui(ui, &run.remote_steps, &run.remote_costs);
     }
@@ -300,9 +323,8 @@ fn run_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     }
 }
 
-fn log_ui(ui: &mut egui::Ui, studio: &mut Studio) {
-    let Some(run) = &studio.run else { return };
-    let filter = &mut studio.workbench.log_filter;
+/// The log's filters: level, asset (one of the run's plan), search text, follow.
+fn log_filter_ui(ui: &mut egui::Ui, filter: &mut LogFilter, plan: &[AssetKey]) {
     ui.horizontal(|ui| {
         egui::ComboBox::from_id_salt("log_level")
             .selected_text(format!("Level: {}", filter.min_level.as_str()))
@@ -326,7 +348,7 @@ fn log_ui(ui: &mut egui::Ui, studio: &mut Studio) {
             .selected_text(asset_text)
             .show_ui(ui, |ui| {
                 ui.selectable_value(&mut filter.asset, None, "All assets");
-                for key in &run.plan {
+                for key in plan {
                     ui.selectable_value(&mut filter.asset, Some(key.clone()), key.as_str());
                 }
             });
@@ -340,6 +362,12 @@ fn log_ui(ui: &mut egui::Ui, studio: &mut Studio) {
         });
         ui.checkbox(&mut filter.follow, "Follow");
     });
+}
+
+fn log_ui(ui: &mut egui::Ui, studio: &mut Studio) {
+    let Some(run) = &studio.run else { return };
+    let filter = &mut studio.workbench.log_filter;
+    log_filter_ui(ui, filter, &run.plan);
     let needle = filter.search.to_lowercase();
     let lines: Vec<usize> = run
         .logs
@@ -599,22 +627,9 @@ fn checks_table_ui(ui: &mut egui::Ui, run: &RunView, selected: Option<usize>) ->
 // ---------------------------------------------------------------------------------------------
 // History
 
-fn history_ui(ui: &mut egui::Ui, studio: &mut Studio) {
-    ui.horizontal(|ui| {
-        ui.label(format!("{} run(s)", studio.workbench.history.len()));
-        if studio.workbench.history_loading {
-            ui.spinner();
-        }
-        if ui.button("Refresh").clicked() {
-            studio.push_command(UICommand::RunHistory);
-        }
-    });
-    if studio.workbench.history.is_empty() {
-        weak(ui, "No runs recorded for this project yet.");
-        return;
-    }
+/// One row per recorded run; the run whose id was clicked.
+fn history_table_ui(ui: &mut egui::Ui, runs: &[RunRecord]) -> Option<RunId> {
     let mut open = None;
-    let runs = &studio.workbench.history;
     TableBuilder::new(ui)
         .id_salt("run_history")
         .striped(true)
@@ -668,7 +683,7 @@ fn history_ui(ui: &mut egui::Ui, studio: &mut Studio) {
                     ui.label(crate::model::time::text(&r.created_at).replace('T', " "));
                 });
                 row.col(|ui| {
-                    ui.label(crate::ui::runs::duration_ms(r).map_or_else(String::new, format_ms));
+                    ui.label(crate::model::duration_text(r));
                 });
                 row.col(|ui| {
                     ui.label(r.partition.as_deref().unwrap_or("—"));
@@ -681,7 +696,24 @@ fn history_ui(ui: &mut egui::Ui, studio: &mut Studio) {
                 });
             });
         });
-    if let Some(id) = open {
+    open
+}
+
+fn history_ui(ui: &mut egui::Ui, studio: &mut Studio) {
+    ui.horizontal(|ui| {
+        ui.label(format!("{} run(s)", studio.workbench.history.len()));
+        if studio.workbench.history_loading {
+            ui.spinner();
+        }
+        if ui.button("Refresh").clicked() {
+            studio.push_command(UICommand::RunHistory);
+        }
+    });
+    if studio.workbench.history.is_empty() {
+        weak(ui, "No runs recorded for this project yet.");
+        return;
+    }
+    if let Some(id) = history_table_ui(ui, &studio.workbench.history) {
         studio.open_run(&id);
     }
 }
@@ -983,54 +1015,59 @@ fn quality_ui(ui: &mut egui::Ui, studio: &mut Studio) {
         .auto_shrink([false, false])
         .show(ui, |ui| {
             for key in &run.plan {
-                let checks: Vec<&AssetCheckResult> =
-                    run.checks.iter().filter(|c| &c.asset == key).collect();
-                let profile = run.profiles.iter().rev().find(|p| &p.asset == key);
-                let rows = run
-                    .materializations
-                    .iter()
-                    .rev()
-                    .find(|m| &m.asset == key)
-                    .map(|m| m.row_count);
-                let passed = checks.iter().filter(|c| c.passed).count();
-                let checks_text = if checks.is_empty() {
-                    "no checks".to_owned()
-                } else {
-                    format!("checks {passed}/{} passed", checks.len())
-                };
-                let title = format!(
-                    "{key} · {} · {checks_text}",
-                    rows.map_or_else(|| "not materialized".to_owned(), |r| format!("{r} rows")),
-                );
-                egui::CollapsingHeader::new(title)
-                    .id_salt(("quality_asset", key.as_str()))
-                    .default_open(checks.iter().any(|c| !c.passed))
-                    .show(ui, |ui| {
-                        for c in &checks {
-                            let (text, color) = check_result_text(c);
-                            ui.horizontal(|ui| {
-                                ui.label(RichText::new(text).color(color));
-                                ui.label(&c.check_name);
-                                weak(ui, format!("{} · {}", c.severity, c.description));
-                                if c.failing_count > 0 {
-                                    ui.label(format!("{} failing rows", c.failing_count));
-                                }
-                            });
-                        }
-                        if let Some(p) = profile {
-                            profile_grid_ui(
-                                ui,
-                                &p.columns,
-                                p.row_count,
-                                &format!("quality_profile_{key}"),
-                            );
-                        }
-                    });
+                quality_asset_ui(ui, run, key);
             }
         });
     if export {
         studio.push_command(UICommand::ExportReport);
     }
+}
+
+/// One asset of the quality report: rows written and checks passed in its title; each check
+/// and the asset's profile inside (open when a check failed).
+fn quality_asset_ui(ui: &mut egui::Ui, run: &RunView, key: &AssetKey) {
+    let checks: Vec<&AssetCheckResult> = run.checks.iter().filter(|c| &c.asset == key).collect();
+    let profile = run.profiles.iter().rev().find(|p| &p.asset == key);
+    let rows = run
+        .materializations
+        .iter()
+        .rev()
+        .find(|m| &m.asset == key)
+        .map(|m| m.row_count);
+    let passed = checks.iter().filter(|c| c.passed).count();
+    let checks_text = if checks.is_empty() {
+        "no checks".to_owned()
+    } else {
+        format!("checks {passed}/{} passed", checks.len())
+    };
+    let title = format!(
+        "{key} · {} · {checks_text}",
+        rows.map_or_else(|| "not materialized".to_owned(), |r| format!("{r} rows")),
+    );
+    egui::CollapsingHeader::new(title)
+        .id_salt(("quality_asset", key.as_str()))
+        .default_open(checks.iter().any(|c| !c.passed))
+        .show(ui, |ui| {
+            for c in &checks {
+                let (text, color) = check_result_text(c);
+                ui.horizontal(|ui| {
+                    ui.label(RichText::new(text).color(color));
+                    ui.label(&c.check_name);
+                    weak(ui, format!("{} · {}", c.severity, c.description));
+                    if c.failing_count > 0 {
+                        ui.label(format!("{} failing rows", c.failing_count));
+                    }
+                });
+            }
+            if let Some(p) = profile {
+                profile_grid_ui(
+                    ui,
+                    &p.columns,
+                    p.row_count,
+                    &format!("quality_profile_{key}"),
+                );
+            }
+        });
 }
 
 /// The steps of a remote run: where each runs, its remote id, state and measured figures

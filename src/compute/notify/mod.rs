@@ -1,7 +1,9 @@
 //! Sending alert messages: a JSON POST to a webhook (Slack's incoming webhooks are one) with
-//! reqwest on the rustls already in the tree. One call is one attempt; retries and what is
-//! recorded are the caller's (`app::alerts`). A URL may carry a token, so it never appears in
-//! an answer or an error: only its scheme and host do.
+//! reqwest on the rustls already in the tree, and an e-mail over SMTP (`smtp`). One call is one
+//! attempt; retries and what is recorded are the caller's (`app::alerts`). A URL may carry a
+//! token, so it never appears in an answer or an error: only its scheme and host do.
+
+pub mod smtp;
 
 use std::time::Duration;
 
@@ -65,7 +67,12 @@ fn clip(text: &str) -> String {
 
 /// POSTs `body` as JSON to `url`, once. An answer of any status is `Ok`; a request that got
 /// no answer (refused, timed out, bad URL) is `Err` with a kind the caller can decide on.
-pub fn post_json(url: &str, body: &serde_json::Value) -> Result<HttpAnswer, ComputeError> {
+/// The request runs on `runtime`, the process's.
+pub fn post_json(
+    runtime: &tokio::runtime::Handle,
+    url: &str,
+    body: &serde_json::Value,
+) -> Result<HttpAnswer, ComputeError> {
     let shown = shown_url(url);
     let parsed = reqwest::Url::parse(url).map_err(|e| {
         ComputeError::said(
@@ -89,6 +96,7 @@ pub fn post_json(url: &str, body: &serde_json::Value) -> Result<HttpAnswer, Comp
         )
     })?;
     run_async(
+        runtime,
         async move {
             let action = format!("posting to {shown}");
             let client = reqwest::Client::builder()
@@ -136,7 +144,12 @@ mod tests {
 
     #[test]
     fn a_bad_url_is_refused_without_a_request() {
-        let e = post_json("ftp://x/y", &serde_json::json!({})).unwrap_err();
+        let e = post_json(
+            &crate::compute::connect::test_runtime(),
+            "ftp://x/y",
+            &serde_json::json!({}),
+        )
+        .unwrap_err();
         assert_eq!(e.kind, ErrorKind::Invalid);
         assert!(e.to_string().contains("https://"), "{e}");
     }
