@@ -480,3 +480,87 @@ fn bad_alert_tables_are_located_diagnostics() {
     );
     assert!(said.contains("medallion.toml:199:"), "{said}");
 }
+
+#[test]
+fn the_daemon_delivers_the_alert_of_a_run_another_process_ended_once() {
+    use medallion::model::{RunId, RunRecord, RunStatus};
+    let s = Setup::new();
+    // A run that ended in another process, which stopped before raising its alerts: the test
+    // ends it in the workspace directly (its trigger queues it on the alert outbox).
+    let run_id = RunId::new("20260101T115500-0ther1");
+    {
+        let mut ws = medallion::app::open_workspace(&s.ws).unwrap();
+        ws.create_run(&RunRecord {
+            id: run_id.clone(),
+            project: "customer_analytics".into(),
+            selection: "*".into(),
+            partition: None,
+            target: "local".into(),
+            status: RunStatus::Started,
+            trigger: "cli".into(),
+            created_at: Utc::now(),
+            started_at: Some(Utc::now()),
+            ended_at: None,
+            error: None,
+            allow_failed_upstream: false,
+            checks_only: false,
+        })
+        .unwrap();
+        ws.set_run_status(&run_id, RunStatus::Failure, Some("the runner stopped"))
+            .unwrap();
+    }
+    assert!(s.server.received().is_empty());
+
+    let pass = |now: &str| {
+        let o = s.medallion(&[
+            "daemon",
+            "--once",
+            "--now",
+            now,
+            "customer_analytics",
+            "--format",
+            "json",
+        ]);
+        assert!(o.status.success(), "{}", text(&o));
+        json(&o)
+    };
+    let first = pass("2026-01-01T12:00:00Z");
+    let alerts = first[0]["alerts"].as_array().unwrap();
+    assert_eq!(alerts.len(), 2, "{first:#}");
+    assert!(
+        alerts
+            .iter()
+            .all(|a| a["delivered"] == true && a["event"] == "run_failure")
+    );
+    let got = s.server.received();
+    assert_eq!(got.len(), 2, "{got:?}");
+    let hook = got.iter().find(|r| r.path == "/webhook/tok3n").unwrap();
+    assert_eq!(hook.body["event"], "run_failure");
+    assert_eq!(hook.body["details"]["run_id"], run_id.as_str());
+
+    // The next pass (another process, as every `--once` is) sends nothing again.
+    let second = pass("2026-01-01T12:01:00Z");
+    assert_eq!(
+        second[0]["alerts"].as_array().unwrap().len(),
+        0,
+        "{second:#}"
+    );
+    assert_eq!(s.server.received().len(), 2);
+    // The text output says what was sent.
+    let run2 = RunId::new("20260101T120100-0ther2");
+    {
+        let mut ws = medallion::app::open_workspace(&s.ws).unwrap();
+        let mut run = ws.run(&run_id).unwrap();
+        run.id = run2.clone();
+        run.status = RunStatus::Started;
+        ws.create_run(&run).unwrap();
+        ws.set_run_status(&run2, RunStatus::Success, None).unwrap();
+    }
+    let o = s.medallion(&["daemon", "--once", "--now", "2026-01-01T12:02:00Z"]);
+    assert!(o.status.success(), "{}", text(&o));
+    assert!(
+        text(&o).contains("customer_analytics: alert run_success sent to `hook` (webhook)"),
+        "{}",
+        text(&o)
+    );
+}

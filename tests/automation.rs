@@ -672,3 +672,54 @@ fn an_s3_sensor_requests_one_run_per_new_object_once() {
         t[0].3
     );
 }
+
+#[test]
+fn each_pass_prunes_ticks_beyond_the_newest_thousand_older_than_30_days() {
+    use chrono::{DateTime, Duration, SecondsFormat, Utc};
+    use medallion::model::{AutomationKind, TickOutcome};
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = project(tmp.path(), "prune", "");
+    let ws = tmp.path().join("ws.sqlite");
+    import(&ws, &dir);
+    let now: DateTime<Utc> = "2026-06-01T12:00:00Z".parse().unwrap();
+    let stamp = |t: DateTime<Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
+    {
+        let mut w = medallion::app::open_workspace(&ws).unwrap();
+        let mut add = |name: &str, first: DateTime<Utc>, n: i64| {
+            for i in 0..n {
+                let at = stamp(first + Duration::seconds(i));
+                let tick = medallion::store::NewTick {
+                    project: "prune",
+                    automation: name,
+                    kind: AutomationKind::Sensor,
+                    tick_at: at.clone(),
+                    evaluated_at: at,
+                    outcome: TickOutcome::Skipped,
+                    reason: format!("skipped: nothing new ({i})"),
+                    run_id: None,
+                    run_key: None,
+                    holder: "test",
+                };
+                w.record_tick(&tick, None).unwrap();
+            }
+        };
+        // 40 days old and 1,010 of them: the 10 oldest go.
+        add("old_sensor", now - Duration::days(40), 1010);
+        // 1,005 from the last two days: all stay (younger than 30 days).
+        add("busy_sensor", now - Duration::days(2), 1005);
+        // Three from a year ago: all stay (within the newest 1,000 of their sensor).
+        add("rare_sensor", now - Duration::days(365), 3);
+    }
+    pass(&ws, "prune", &stamp(now));
+    let w = medallion::app::open_workspace(&ws).unwrap();
+    let kept = |name: &str| w.ticks("prune", Some(name), 5000).unwrap();
+    let old = kept("old_sensor");
+    assert_eq!(old.len(), 1000);
+    assert_eq!(
+        old.last().unwrap().tick_at,
+        stamp(now - Duration::days(40) + Duration::seconds(10)),
+        "the oldest ten went"
+    );
+    assert_eq!(kept("busy_sensor").len(), 1005);
+    assert_eq!(kept("rare_sensor").len(), 3);
+}

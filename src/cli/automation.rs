@@ -199,6 +199,9 @@ fn print_reports(reports: &[PassReport], format: OutputFormat) -> anyhow::Result
         for t in &r.ticks {
             println!("{} {}/{}: {}", t.tick_at, r.project, t.automation, t.reason);
         }
+        for a in r.alerts.iter().filter(|a| a.delivered) {
+            println!("{}: {}", r.project, a.describe());
+        }
         for p in &r.problems {
             println!("{}: {p}", r.project);
         }

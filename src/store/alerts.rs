@@ -274,8 +274,13 @@ impl Workspace {
     }
 
     /// Claims finished runs not yet considered for alerts (and claims left by a process that
-    /// stopped more than `stale_secs` ago): the run ids, oldest first.
-    pub fn claim_finished_runs(&mut self, stale_secs: i64) -> Result<Vec<String>, StoreError> {
+    /// stopped more than `stale_secs` ago), of `project` or of every project: the run ids,
+    /// oldest first.
+    pub fn claim_finished_runs(
+        &mut self,
+        stale_secs: i64,
+        project: Option<&str>,
+    ) -> Result<Vec<String>, StoreError> {
         let path = self.path.clone();
         let err = |e| classify(&path, "claim finished runs for alerts", e);
         let at = now();
@@ -290,10 +295,13 @@ impl Workspace {
                 .prepare(
                     "SELECT run_id FROM alert_run_outbox
                      WHERE done_at IS NULL AND (claimed_at IS NULL OR claimed_at < ?1)
+                       AND (?2 IS NULL OR run_id IN (
+                            SELECT r.id FROM runs r JOIN projects p ON p.id = r.project_id
+                            WHERE p.name = ?2))
                      ORDER BY queued_at, run_id",
                 )
                 .map_err(err)?;
-            stmt.query_map([&stale], |r| r.get(0))
+            stmt.query_map(params![stale, project], |r| r.get(0))
                 .and_then(Iterator::collect::<Result<Vec<_>, _>>)
                 .map_err(err)?
         };

@@ -272,6 +272,32 @@ impl Workspace {
             .map_err(|e| classify(&self.path, "write an automation cursor", e))
     }
 
+    /// Deletes the project's ticks evaluated before `before` (RFC 3339, as the ticks store it)
+    /// that are not among the newest `keep` of their schedule or sensor. The tick of a request
+    /// still reserved stays (the next pass starts its run); run keys are never deleted, so
+    /// pruning never makes a request repeat. Returns how many ticks went.
+    pub fn prune_ticks(
+        &mut self,
+        project: &str,
+        before: &str,
+        keep: usize,
+    ) -> Result<usize, StoreError> {
+        self.conn
+            .execute(
+                "DELETE FROM automation_ticks WHERE id IN (
+                     SELECT id FROM (
+                         SELECT id, evaluated_at, row_number() OVER (
+                             PARTITION BY automation ORDER BY id DESC) AS newer
+                         FROM automation_ticks WHERE project = ?1)
+                     WHERE newer > ?3 AND evaluated_at < ?2)
+                 AND id NOT IN (
+                     SELECT tick_id FROM automation_run_keys
+                     WHERE project = ?1 AND state = 'reserved')",
+                params![project, before, keep as i64],
+            )
+            .map_err(|e| classify(&self.path, "prune automation ticks", e))
+    }
+
     /// A project's ticks, newest first; `automation` narrows to one schedule or sensor.
     pub fn ticks(
         &self,

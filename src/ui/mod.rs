@@ -87,6 +87,8 @@ pub fn run(workspace_path: &Path) -> anyhow::Result<()> {
             );
             studio.restore_preferences(prefs);
             studio.backend = backend;
+            // The window evaluates automation on its clock; tests and benchmarks do not.
+            studio.automation.evaluate_on_clock = true;
             studio.track_open_project(None, known);
             studio.request(WorkspaceRequest::ListProjects);
             studio.request_staleness();

@@ -211,11 +211,15 @@ pub fn alert_run_or_log(ws: &mut Workspace, run_id: &RunId) -> Vec<Delivery> {
     })
 }
 
-/// Raises the alerts of every finished run still queued (runs ended by another process, by the
-/// liveness sweep, or whose process stopped before alerting).
-pub fn alert_finished_runs(ws: &mut Workspace) -> Result<Vec<Delivery>, AppError> {
+/// Raises the alerts of every finished run of `project` (or of every project) still queued:
+/// runs ended by another process, by the liveness sweep, or whose process stopped before
+/// alerting. Each automation pass calls it for its project.
+pub fn alert_finished_runs(
+    ws: &mut Workspace,
+    project: Option<&str>,
+) -> Result<Vec<Delivery>, AppError> {
     let mut out = Vec::new();
-    for id in ws.claim_finished_runs(STALE_CLAIM_SECS)? {
+    for id in ws.claim_finished_runs(STALE_CLAIM_SECS, project)? {
         out.extend(deliver_claimed(ws, &RunId::new(id))?);
     }
     Ok(out)

@@ -23,6 +23,11 @@ pub use crate::store::Lease;
 use crate::store::{StoredProject, Workspace};
 pub use lease::{LEASE_TTL_SECS, LeaseKeeper, holder_id};
 
+/// Tick retention, applied by each pass: a schedule's or sensor's newest [`TICKS_KEPT`] ticks
+/// stay, and so does every tick younger than [`TICKS_KEPT_DAYS`] days.
+pub const TICKS_KEPT: usize = 1000;
+pub const TICKS_KEPT_DAYS: i64 = 30;
+
 /// The default time between two daemon passes.
 pub const DEFAULT_INTERVAL_SECS: u64 = 30;
 /// A schedule tick found more than this long after its time was missed (nothing evaluated the
@@ -40,6 +45,9 @@ pub struct PassReport {
     pub ticks: Vec<Tick>,
     /// Problems outside any one schedule or sensor (e.g. a freshness evaluation that failed).
     pub problems: Vec<String>,
+    /// The alerts of runs that ended without raising them (another process ended them), sent
+    /// by this pass.
+    pub alerts: Vec<crate::app::alerts::Delivery>,
 }
 
 /// What a pass is asked to do.
@@ -109,6 +117,7 @@ pub fn evaluate_project(
         lease_holder: None,
         ticks: Vec::new(),
         problems: Vec::new(),
+        alerts: Vec::new(),
     };
     match lease::acquire(ws, project, &opts.holder)? {
         Ok(()) => {}
@@ -140,12 +149,28 @@ pub fn evaluate_project(
             sensor::evaluate(&mut ctx, s)?;
         }
     }
+    // Runs of this project that ended without raising their alerts (their process stopped
+    // first, or another process ended them) are taken off the outbox once.
+    match crate::app::alerts::alert_finished_runs(ctx.ws, Some(project)) {
+        Ok(deliveries) => {
+            note_failed_deliveries(&mut ctx.problems, &deliveries);
+            report.alerts = deliveries;
+        }
+        Err(e) => ctx.problems.push(format!(
+            "the alerts of finished runs could not be raised: {e}"
+        )),
+    }
     // Freshness once per project and pass: overdue assets raise one alert per episode.
     match crate::app::freshness::evaluate_and_alert(ctx.ws, &stored.project, opts.now) {
         Ok(pass) => note_failed_deliveries(&mut ctx.problems, &pass.deliveries),
         Err(e) => ctx
             .problems
             .push(format!("freshness could not be evaluated: {e}")),
+    }
+    let before = stamp(opts.now - chrono::Duration::days(TICKS_KEPT_DAYS));
+    if let Err(e) = ctx.ws.prune_ticks(project, &before, TICKS_KEPT) {
+        ctx.problems
+            .push(format!("old ticks could not be pruned: {e}"));
     }
     report.ticks = ctx.ticks;
     report.problems = ctx.problems;

@@ -8,10 +8,10 @@ use std::time::{Duration, Instant};
 
 use egui::RichText;
 
-use crate::app::automation::PassReport;
 use crate::app::automation::studio::AutomationView;
+use crate::app::automation::{AutomationStatus, PassReport};
 use crate::app::jobs::{JobError, JobRequest};
-use crate::model::TickOutcome;
+use crate::model::{Tick, TickOutcome};
 use crate::ui::{Studio, theme};
 
 /// How often the open studio evaluates its project's automation.
@@ -27,6 +27,11 @@ pub struct AutomationPanel {
     /// When this studio last asked for a pass (`None`: never).
     pub last_evaluation: Option<Instant>,
     pub evaluating: bool,
+    /// Whether the studio evaluates its project on its own every [`EVALUATE_EVERY`]. Off
+    /// unless the window turns it on (`ui::run`), so a studio opened by a test or a benchmark
+    /// never requests a run because its clock passed a schedule's time; "Evaluate now" works
+    /// either way.
+    pub evaluate_on_clock: bool,
 }
 
 impl Studio {
@@ -54,7 +59,8 @@ impl Studio {
     /// schedules or sensors is open (the pass evaluates nothing when a daemon holds the lease).
     pub(crate) fn automation_clock(&mut self, ctx: &egui::Context) {
         let p = self.project();
-        if !self.backend.has_workspace()
+        if !self.automation.evaluate_on_clock
+            || !self.backend.has_workspace()
             || !self.workspace.has_project
             || (p.schedules.is_empty() && p.sensors.is_empty())
         {
@@ -109,9 +115,9 @@ pub fn automation_ui(ctx: &egui::Context, studio: &mut Studio) {
         .open(&mut open)
         .collapsible(false)
         .resizable(true)
-        .default_width(900.0)
+        .default_width(1150.0)
         .default_height(560.0)
-        .default_pos(ctx.content_rect().center() - egui::vec2(450.0, 280.0))
+        .default_pos(ctx.content_rect().center() - egui::vec2(575.0, 280.0))
         .show(ctx, |ui| {
             action = window_body(ui, &studio.automation);
         });
@@ -192,6 +198,7 @@ fn definitions_ui(
     busy: bool,
     action: &mut Option<Action>,
 ) {
+    let now = chrono::Utc::now();
     egui::Grid::new("automation_definitions")
         .striped(true)
         .num_columns(7)
@@ -201,7 +208,7 @@ fn definitions_ui(
                 "Name",
                 "Kind",
                 "When / what",
-                "Selection",
+                "Selection · target",
                 "Next tick",
                 "",
             ] {
@@ -215,23 +222,28 @@ fn definitions_ui(
                 } else {
                     "As the project file says; switching is kept in this workspace"
                 };
-                if ui.checkbox(&mut on, "").on_hover_text(hover).changed() {
+                let switch = ui.checkbox(&mut on, "").on_hover_text(hover);
+                let name = format!("Switch {}", s.name);
+                switch.widget_info(|| {
+                    egui::WidgetInfo::selected(egui::WidgetType::Checkbox, true, s.enabled, &name)
+                });
+                if switch.changed() {
                     *action = Some(Action::Switch(s.name.clone(), on));
                 }
                 ui.label(&s.name);
                 ui.label(s.kind.as_str());
                 ui.label(&s.description);
                 ui.label(format!("{} · {}", s.selection, s.target));
-                ui.label(if s.enabled {
-                    s.next_tick.clone().unwrap_or_else(|| "unknown".to_owned())
-                } else {
-                    "off".to_owned()
-                });
-                if ui
+                ui.label(next_tick_text(s, now))
+                    .on_hover_text(state_hover(s));
+                let evaluate = ui
                     .add_enabled(!busy && s.enabled, egui::Button::new("Evaluate now"))
-                    .on_hover_text(format!("Evaluate only {} now", s.name))
-                    .clicked()
-                {
+                    .on_hover_text(format!("Evaluate only {} now", s.name));
+                let label = format!("Evaluate {} now", s.name);
+                evaluate.widget_info(|| {
+                    egui::WidgetInfo::labeled(egui::WidgetType::Button, !busy && s.enabled, &label)
+                });
+                if evaluate.clicked() {
                     *action = Some(Action::Evaluate(Some(s.name.clone())));
                 }
                 ui.end_row();
@@ -239,32 +251,83 @@ fn definitions_ui(
         });
 }
 
+/// "2026-12-07 06:00 UTC (in 19 h)", "off", or "unknown" (a cron that never fires again).
+fn next_tick_text(s: &AutomationStatus, now: chrono::DateTime<chrono::Utc>) -> String {
+    if !s.enabled {
+        return "off".to_owned();
+    }
+    let Some(next) = s.next_tick.as_deref() else {
+        return "unknown".to_owned();
+    };
+    match chrono::DateTime::parse_from_rfc3339(next) {
+        Ok(t) => {
+            let t = t.with_timezone(&chrono::Utc);
+            format!("{} ({})", t.format("%Y-%m-%d %H:%M UTC"), until(t - now))
+        }
+        Err(_) => next.to_owned(),
+    }
+}
+
+fn until(d: chrono::TimeDelta) -> String {
+    let secs = d.num_seconds();
+    match secs {
+        ..=0 => "due at the next pass".to_owned(),
+        1..60 => format!("in {secs} s"),
+        60..3600 => format!("in {} min", secs / 60),
+        3600..172_800 => format!("in {} h {} min", secs / 3600, secs % 3600 / 60),
+        _ => format!("in {} days", secs / 86_400),
+    }
+}
+
+fn state_hover(s: &AutomationStatus) -> String {
+    format!(
+        "Last evaluated: {}\nCursor: {}",
+        s.last_evaluated.as_deref().unwrap_or("never"),
+        s.cursor.as_deref().unwrap_or("none yet")
+    )
+}
+
+/// The width the reason column wraps at: what the other columns leave, but never so little
+/// that a reason becomes a column of single words.
+const TICK_COLUMNS_WIDTH: f32 = 500.0;
+const MIN_REASON_WIDTH: f32 = 320.0;
+
 fn ticks_ui(ui: &mut egui::Ui, view: &AutomationView, action: &mut Option<Action>) {
     if view.ticks.is_empty() {
         ui.label("No ticks yet: nothing has evaluated this project's automation.");
         return;
     }
     let visuals = ui.visuals().clone();
+    let reason_width = (ui.available_width() - TICK_COLUMNS_WIDTH).max(MIN_REASON_WIDTH);
     egui::ScrollArea::vertical()
         .auto_shrink([false, true])
-        .max_height(320.0)
+        .max_height(360.0)
         .show(ui, |ui| {
             egui::Grid::new("automation_ticks")
                 .striped(true)
                 .num_columns(5)
                 .show(ui, |ui| {
-                    for h in ["Tick", "Name", "Outcome", "Reason", "Run"] {
+                    for h in ["Tick", "Name", "Outcome", "Run", "Reason"] {
                         ui.label(RichText::new(h).strong());
                     }
                     ui.end_row();
-                    for t in &view.ticks {
-                        ui.label(&t.tick_at).on_hover_text(format!(
-                            "evaluated at {} by {}",
-                            t.evaluated_at, t.holder
-                        ));
+                    for (t, n, oldest) in tick_rows(&view.ticks) {
+                        let hover = if n > 1 {
+                            format!(
+                                "{n} ticks from {oldest} to {}, each skipped for this reason; the newest evaluated at {} by {}",
+                                t.tick_at, t.evaluated_at, t.holder
+                            )
+                        } else {
+                            format!("evaluated at {} by {}", t.evaluated_at, t.holder)
+                        };
+                        ui.label(&t.tick_at).on_hover_text(hover);
                         ui.label(&t.automation);
-                        ui.colored_label(outcome_color(t.outcome, &visuals), t.outcome.as_str());
-                        ui.add(egui::Label::new(&t.reason).wrap());
+                        let outcome = if n > 1 {
+                            format!("{} ×{n}", t.outcome.as_str())
+                        } else {
+                            t.outcome.as_str().to_owned()
+                        };
+                        ui.colored_label(outcome_color(t.outcome, &visuals), outcome);
                         match &t.run_id {
                             Some(run) if ui.link(run).on_hover_text("Open this run").clicked() => {
                                 *action = Some(Action::OpenRun(run.clone()));
@@ -274,8 +337,40 @@ fn ticks_ui(ui: &mut egui::Ui, view: &AutomationView, action: &mut Option<Action
                                 ui.label("—");
                             }
                         }
+                        // Laid out at the column's width here: a wrapping label in a grid
+                        // wraps at last frame's column width, which starts at a few letters.
+                        let galley = egui::WidgetText::from(t.reason.as_str()).into_galley(
+                            ui,
+                            Some(egui::TextWrapMode::Wrap),
+                            reason_width,
+                            egui::TextStyle::Body,
+                        );
+                        ui.add(egui::Label::new(galley));
                         ui.end_row();
                     }
                 });
         });
+}
+
+/// The ticks as rows, newest first: consecutive skipped ticks of one schedule or sensor with the
+/// same reason (a sensor finding nothing new each minute) are one row — the newest tick, how
+/// many, and the oldest one's time.
+fn tick_rows(ticks: &[Tick]) -> Vec<(&Tick, usize, &str)> {
+    let mut rows: Vec<(&Tick, usize, &str)> = Vec::new();
+    for t in ticks {
+        if let Some((newest, n, oldest)) = rows.last_mut()
+            && t.outcome == TickOutcome::Skipped
+            && newest.outcome == TickOutcome::Skipped
+            && newest.automation == t.automation
+            && newest.reason == t.reason
+            && t.run_id.is_none()
+            && newest.run_id.is_none()
+        {
+            *n += 1;
+            *oldest = &t.tick_at;
+            continue;
+        }
+        rows.push((t, 1, &t.tick_at));
+    }
+    rows
 }
