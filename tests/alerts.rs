@@ -504,6 +504,7 @@ fn the_daemon_delivers_the_alert_of_a_run_another_process_ended_once() {
             error: None,
             allow_failed_upstream: false,
             checks_only: false,
+            end_known: true,
         })
         .unwrap();
         ws.set_run_status(&run_id, RunStatus::Failure, Some("the runner stopped"))

@@ -443,8 +443,8 @@ mod tests {
     use chrono::{DateTime, Duration, Utc};
 
     use super::*;
-    use crate::app::run::{MaterializeRequest, materialize};
     use crate::app::Workspace;
+    use crate::app::run::{MaterializeRequest, materialize};
 
     fn copy_dir(from: &Path, to: &Path) {
         std::fs::create_dir_all(to).unwrap();
