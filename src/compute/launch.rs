@@ -3,8 +3,8 @@
 //! identifier a launcher returns the moment it has it, and drives steps through this trait
 //! only, so a tier slots in without touching the orchestration.
 //!
-//! Calls are blocking (each implementation runs its own async runtime) so the app can call
-//! them from plain threads.
+//! Calls are blocking (each implementation blocks on the handle of the process's one runtime,
+//! which `app::runtime` builds) so the app can call them from plain threads.
 
 use super::error::ComputeError;
 use crate::model::RunId;
