@@ -310,11 +310,15 @@ fn print_run_summary(s: &app::run::RunSummary) {
             "{done} materialized, {up_to_date} up to date{blocked}, {skipped} skipped, {failed} failed"
         )
     };
+    let checks = if checks.is_empty() {
+        "no check ran".to_owned()
+    } else {
+        format!("checks {passed}/{} passed", checks.len())
+    };
     println!(
-        "run {} {}: {steps}; checks {passed}/{} passed{}",
+        "run {} {}: {steps}; {checks}{}",
         s.run.id,
         s.run.status,
-        checks.len(),
         if s.run.allow_failed_upstream {
             " (--allow-failed-upstream: built from data that failed a blocking check)"
         } else {
