@@ -7,14 +7,15 @@
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
-use egui::{Key, Modifiers, vec2};
+use crate::common::studio::harness;
+use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
 use medallion::app;
 use medallion::model::Project;
-use medallion::ui::{Studio, frame_ui};
+use medallion::ui::Studio;
 
 const WAIT: Duration = Duration::from_mins(3);
 
@@ -27,28 +28,8 @@ fn workspace(dir: &Path) -> (PathBuf, Project) {
     (path, project)
 }
 
-fn harness(studio: Studio) -> Harness<'static, Studio> {
-    let mut h = Harness::builder()
-        .with_size(vec2(1400.0, 900.0))
-        .with_max_steps(40)
-        .build_ui_state(|ui, studio: &mut Studio| frame_ui(ui, studio), studio);
-    h.state_mut().validate_now();
-    h.run_steps(3);
-    h
-}
-
 fn wait_until(h: &mut Harness<'_, Studio>, what: &str, done: impl Fn(&Studio) -> bool) {
-    let start = Instant::now();
-    while !done(h.state()) {
-        assert!(
-            start.elapsed() < WAIT,
-            "timed out waiting for {what}; notice: {:?}",
-            h.state().notice.as_ref().map(|n| &n.text)
-        );
-        h.step();
-        std::thread::sleep(Duration::from_millis(10));
-    }
-    h.run_steps(3);
+    crate::common::studio::wait_until(h, what, WAIT, done);
 }
 
 /// Opens the context menu of `key`'s card and clicks `entry`.

@@ -5,6 +5,8 @@
 
 #![allow(dead_code, clippy::unwrap_used)]
 
+pub mod studio;
+
 use std::path::{Path, PathBuf};
 use std::process::Output;
 
