@@ -13,6 +13,7 @@ mod support;
 
 mod alerts;
 mod architecture;
+mod audit;
 mod automation;
 mod automation_studio;
 mod bad_input;
@@ -25,6 +26,7 @@ mod node_actions;
 mod polish;
 mod remote_aws;
 mod resources;
+mod retention;
 mod runs;
 mod store;
 mod studio;

@@ -308,6 +308,7 @@ impl Backend {
         let tx = self.task_tx.clone();
         let key = task.key();
         let notify = Arc::clone(&self.notify);
+        let workspace = self.path.clone();
         let runtime = match super::runtime::handle() {
             Ok(runtime) => runtime,
             Err(e) => {
@@ -319,8 +320,10 @@ impl Backend {
         // The task's own answer is its event; the join handle is not needed.
         drop(runtime.spawn_blocking(move || {
             // A panic still answers, or the studio would wait forever.
-            let event = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_task(task)))
-                .unwrap_or_else(|_| key.failed(TaskFailure::Panicked));
+            let event = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run_task(task, workspace.as_deref())
+            }))
+            .unwrap_or_else(|_| key.failed(TaskFailure::Panicked));
             // Nobody listens once the studio is gone.
             let _ = tx.send(event);
             notify();
@@ -381,8 +384,26 @@ impl TaskKey {
     }
 }
 
-/// Runs one task on a blocking thread.
-fn run_task(task: TaskRequest) -> TaskEvent {
+/// Records stored secrets (names only) in the workspace's audit log.
+fn audit_secrets(workspace: Option<&Path>, names: &[String]) -> Result<(), AppError> {
+    let Some(path) = workspace else {
+        return Ok(());
+    };
+    let mut ws = super::open_workspace(path)?;
+    for name in names {
+        let entry = crate::model::NewAuditEntry::local(
+            crate::model::AuditAction::SecretSet,
+            None,
+            name.clone(),
+            serde_json::json!({ "store": "os keyring", "from": "studio" }),
+        );
+        super::audit::record(&mut ws, &entry)?;
+    }
+    Ok(())
+}
+
+/// Runs one task on a blocking thread; `workspace` is where what it changes is audited.
+fn run_task(task: TaskRequest, workspace: Option<&Path>) -> TaskEvent {
     match task {
         TaskRequest::ChooseImportDir => TaskEvent::ImportDirChosen(
             rfd::FileDialog::new()
@@ -418,7 +439,7 @@ fn run_task(task: TaskRequest) -> TaskEvent {
             }
             TaskEvent::SecretsStored {
                 id,
-                result: Ok(names),
+                result: audit_secrets(workspace, &names).map(|()| names),
             }
         }
         TaskRequest::TestConnection {

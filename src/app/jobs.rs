@@ -117,7 +117,17 @@ pub enum JobRequest {
         project: String,
         only: Option<String>,
     },
+    /// The Audit window's entries of a project (all kinds, or one), newest first.
+    Audit {
+        project: String,
+        kind: Option<crate::model::AuditAction>,
+    },
+    /// "Verify chain": the audit log's hash chain walked from its first entry.
+    VerifyAudit,
 }
+
+/// How many audit entries the studio's Audit window reads at once (the newest).
+pub const AUDIT_ENTRIES: usize = 500;
 
 /// Why a job failed: the app's error, shared so the studio can keep it in more than one place
 /// (the launch dialog shows a plan's failure in its compute table and its AWS steps). The
@@ -184,6 +194,10 @@ pub enum JobEvent {
     Automation(Result<Box<super::automation::studio::AutomationView>, JobError>),
     /// A studio pass ended: what it did, or why it failed.
     AutomationEvaluated(Result<Box<super::automation::PassReport>, JobError>),
+    /// The Audit window's entries (at most [`AUDIT_ENTRIES`]), or why they could not be read.
+    Audit(Result<Vec<crate::model::AuditEntry>, JobError>),
+    /// What a walk over the audit chain found.
+    AuditVerified(Result<crate::model::AuditVerdict, JobError>),
     /// Another request failed; `what` says which, in a few words.
     Failed {
         what: String,
@@ -546,6 +560,10 @@ fn handle(
             let result = super::remote::check_setup(&project, None).map_err(JobError::new);
             emit(JobEvent::AwsSetup { result });
         }
+        JobRequest::Audit { project, kind } => emit(audit_entries(ws, &project, kind)),
+        JobRequest::VerifyAudit => emit(JobEvent::AuditVerified(
+            super::audit::verify(ws, None).map_err(JobError::new),
+        )),
         request @ (JobRequest::Automation { .. }
         | JobRequest::SetAutomationEnabled { .. }
         | JobRequest::EvaluateAutomation { .. }) => {
@@ -554,6 +572,21 @@ fn handle(
             }
         }
     }
+}
+
+/// The Audit window's entries: the newest [`AUDIT_ENTRIES`] of a project, of one kind or all.
+fn audit_entries(
+    ws: &Workspace,
+    project: &str,
+    kind: Option<crate::model::AuditAction>,
+) -> JobEvent {
+    let filter = super::audit::AuditFilter {
+        project: Some(project),
+        action: kind,
+        limit: Some(AUDIT_ENTRIES),
+        ..Default::default()
+    };
+    JobEvent::Audit(super::audit::entries(ws, &filter).map_err(JobError::new))
 }
 
 /// A request that failed, told as what was being done and why it failed.

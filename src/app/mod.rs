@@ -3,6 +3,7 @@
 //! apart; neither touches `SQLite` or the file format directly.
 
 pub mod alerts;
+pub mod audit;
 pub mod automation;
 pub mod backend;
 pub mod connections;
@@ -14,6 +15,7 @@ pub mod plan;
 pub mod refusal;
 pub mod remote;
 pub mod report;
+pub mod retention;
 pub mod run;
 pub mod runtime;
 pub mod status;
@@ -359,7 +361,8 @@ fn may_replace(
 }
 
 /// Writes a stored project to a directory in the canonical file format.
-pub fn export_project(ws: &Workspace, name: &str, dir: &Path) -> Result<Project, AppError> {
+/// The export is recorded in the audit log.
+pub fn export_project(ws: &mut Workspace, name: &str, dir: &Path) -> Result<Project, AppError> {
     let stored = load_named(ws, name)?;
     if dir.exists() {
         let mut entries = std::fs::read_dir(dir).map_err(|source| AppError::Io {
@@ -374,6 +377,13 @@ pub fn export_project(ws: &Workspace, name: &str, dir: &Path) -> Result<Project,
         }
     }
     format::write_project(&stored.project, dir)?;
+    audit::record_file(
+        ws,
+        crate::model::AuditAction::ProjectExported,
+        name,
+        dir,
+        serde_json::json!({ "revision": stored.revision, "assets": stored.project.assets.len() }),
+    )?;
     Ok(stored.project)
 }
 

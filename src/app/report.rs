@@ -465,11 +465,12 @@ fn profiles_html(h: &mut String, r: &RunReport) {
 
 /// Writes a run's HTML quality report to `path` (a temporary name first, then renamed).
 pub fn export_html(
-    ws: &Workspace,
+    ws: &mut Workspace,
     run_id: &RunId,
     path: &std::path::Path,
 ) -> Result<std::path::PathBuf, AppError> {
-    let html = to_html(&build(ws, run_id)?);
+    let report = build(ws, run_id)?;
+    let html = to_html(&report);
     let io = |source| AppError::Write {
         path: path.to_owned(),
         source,
@@ -477,5 +478,22 @@ pub fn export_html(
     let tmp = path.with_extension("html.partial");
     std::fs::write(&tmp, html).map_err(io)?;
     std::fs::rename(&tmp, path).map_err(io)?;
+    record_export(ws, &report, path, "html")?;
     Ok(path.to_owned())
+}
+
+/// Records a written report (`format`: html or json) in the audit log.
+pub fn record_export(
+    ws: &mut Workspace,
+    report: &RunReport,
+    path: &std::path::Path,
+    format: &str,
+) -> Result<(), AppError> {
+    super::audit::record_file(
+        ws,
+        crate::model::AuditAction::ReportExported,
+        &report.run.project,
+        path,
+        serde_json::json!({ "run": report.run.id.as_str(), "format": format }),
+    )
 }

@@ -228,7 +228,7 @@ pub fn clean_up_materializations(
             if let Some(dir) = path.parent() {
                 let _ = std::fs::remove_dir(dir);
             }
-            purged.push(file.id);
+            purged.push(file.clone());
         }
         report.bytes += bytes;
         report.removed.push(RemovedFile {
@@ -241,7 +241,7 @@ pub fn clean_up_materializations(
     }
     if !purged.is_empty() {
         let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
-        ws.mark_purged(&purged, &now)?;
+        ws.mark_purged(project, &purged, &now)?;
     }
     remove_leftovers(ws, project, &root, &mut report)?;
     Ok(report)
@@ -495,6 +495,7 @@ fn materialize_inner(
         return Ok(summaries);
     }
     clean_up_after_runs(ws, &project.name);
+    super::retention::expire_quietly(ws, &project.name, &project.retention);
     Ok(summaries)
 }
 
@@ -916,9 +917,10 @@ pub fn preview(
     )?)
 }
 
-/// Exports the latest materializations of `assets` as Parquet and CSV files into `dir`.
+/// Exports the latest materializations of `assets` as Parquet and CSV files into `dir`,
+/// recorded in the audit log.
 pub fn export_outputs(
-    ws: &Workspace,
+    ws: &mut Workspace,
     project: &str,
     assets: &[AssetKey],
     dir: &Path,
@@ -932,6 +934,15 @@ pub fn export_outputs(
             written.push(p);
             written.push(c);
         }
+    }
+    if !written.is_empty() {
+        super::audit::record_file(
+            ws,
+            crate::model::AuditAction::OutputsExported,
+            project,
+            dir,
+            serde_json::json!({ "assets": assets.iter().map(AssetKey::as_str).collect::<Vec<_>>(), "files": written.len() }),
+        )?;
     }
     Ok(written)
 }

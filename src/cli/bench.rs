@@ -196,7 +196,7 @@ fn engine_child(mode: &str, input: &Path, checksums: bool) -> anyhow::Result<u8>
                         crate::model::AssetKey::new("customer_lifetime_value"),
                         crate::model::AssetKey::new("daily_revenue"),
                     ];
-                    app::run::export_outputs(&ws, &stored.project.name, &gold, &dir, Some(2))?;
+                    app::run::export_outputs(&mut ws, &stored.project.name, &gold, &dir, Some(2))?;
                     out["checksums"] = serde_json::json!({
                         "customer_lifetime_value": sha256_file(&dir.join("customer_lifetime_value.csv"))?,
                         "daily_revenue": sha256_file(&dir.join("daily_revenue.csv"))?,

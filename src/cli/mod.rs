@@ -2,6 +2,7 @@
 //! codes scripts can rely on — 0 success, 1 a run or check failed, 2 bad input or usage.
 
 mod alerts;
+mod audit;
 mod automation;
 mod bench;
 mod diff;
@@ -197,6 +198,10 @@ pub enum Command {
     Automation(automation::AutomationCommand),
     #[command(flatten)]
     Alerts(alerts::AlertsCommand),
+    /// The audit log: runs, secrets, resource, schedule and alert changes, exports and
+    /// retention deletions, newest first; `audit verify` checks that no entry was edited,
+    /// deleted or moved (exit 1 naming the first broken one)
+    Audit(audit::AuditCommand),
     /// Benchmarks that print figures
     Bench {
         #[command(subcommand)]
@@ -384,7 +389,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
             seed,
             dir,
         } => sample_data(&dir, customers, seed),
-        Command::Secret { action } => resource::secret(&action),
+        Command::Secret { action } => resource::secret(&ws, &action),
         Command::Resource { action } => resource::resource(&ws()?, action),
         Command::Plan(args) => plan::plan(&ws()?, &args),
         Command::Cost(args) => plan::cost(&ws()?, &args),
@@ -399,6 +404,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Ticks(args) => automation::ticks(&ws()?, &args),
         Command::Automation(command) => automation::switch(&ws()?, &command),
         Command::Alerts(command) => alerts::run(workspace, command),
+        Command::Audit(command) => audit::run(&ws()?, &command),
     }
 }
 

@@ -60,8 +60,8 @@ pub fn export(
     path: &Path,
     format: OutputFormat,
 ) -> anyhow::Result<u8> {
-    let ws = app::open_workspace(workspace)?;
-    let project = app::export_project(&ws, name, path)?;
+    let mut ws = app::open_workspace(workspace)?;
+    let project = app::export_project(&mut ws, name, path)?;
     match format {
         OutputFormat::Json => print_json(&serde_json::json!({
             "project": project.name, "path": path, "assets": project.assets.len(),

@@ -7,6 +7,7 @@ use super::{
     EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, OutputFormat, ResourceCommand, SecretCommand, print_json,
 };
 use crate::app;
+use crate::model::{AuditAction, NewAuditEntry};
 
 /// `medallion resource list|test`: the secrets each resource needs, or one live connection.
 pub fn resource(workspace: &Path, action: ResourceCommand) -> anyhow::Result<u8> {
@@ -84,7 +85,11 @@ fn test(
 }
 
 /// `medallion secret`: set, list or delete a secret in the OS keyring.
-pub fn secret(action: &SecretCommand) -> anyhow::Result<u8> {
+/// Setting and deleting are recorded in the workspace's audit log (the name, never the value).
+pub fn secret(
+    workspace: &dyn Fn() -> Result<std::path::PathBuf, app::AppError>,
+    action: &SecretCommand,
+) -> anyhow::Result<u8> {
     match action {
         SecretCommand::Set { name, format } => {
             if !app::connections::is_valid_secret_name(name) {
@@ -94,7 +99,9 @@ pub fn secret(action: &SecretCommand) -> anyhow::Result<u8> {
                 return Ok(EXIT_BAD_INPUT);
             }
             let value = read_secret_value(name)?;
+            let mut ws = app::open_workspace(&workspace()?)?;
             app::connections::secret_set(name, &value)?;
+            app::audit::record(&mut ws, &secret_entry(AuditAction::SecretSet, name))?;
             match format {
                 OutputFormat::Json => {
                     print_json(&serde_json::json!({"name": name, "stored": true}))?;
@@ -121,7 +128,11 @@ pub fn secret(action: &SecretCommand) -> anyhow::Result<u8> {
             Ok(EXIT_OK)
         }
         SecretCommand::Delete { name, format } => {
+            let mut ws = app::open_workspace(&workspace()?)?;
             let existed = app::connections::secret_delete(name)?;
+            if existed {
+                app::audit::record(&mut ws, &secret_entry(AuditAction::SecretDeleted, name))?;
+            }
             match format {
                 OutputFormat::Json => {
                     print_json(&serde_json::json!({"name": name, "deleted": existed}))?;
@@ -156,4 +167,14 @@ fn read_secret_value(name: &str) -> anyhow::Result<String> {
         anyhow::bail!("the value for secret `{name}` is empty; nothing was stored");
     }
     Ok(value)
+}
+
+/// The audit entry of a secret set or deleted: its name only.
+fn secret_entry(action: AuditAction, name: &str) -> NewAuditEntry {
+    NewAuditEntry::local(
+        action,
+        None,
+        name,
+        serde_json::json!({ "store": "os keyring" }),
+    )
 }

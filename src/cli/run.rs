@@ -159,8 +159,13 @@ pub fn materialize(workspace: &Path, args: &MaterializeArgs<'_>) -> anyhow::Resu
     progress.finish();
     let mut exported = Vec::new();
     if let Some(dir) = args.export_dir {
-        exported =
-            app::run::export_outputs(&ws, &stored.project.name, &steps, dir, args.float_precision)?;
+        exported = app::run::export_outputs(
+            &mut ws,
+            &stored.project.name,
+            &steps,
+            dir,
+            args.float_precision,
+        )?;
     }
     let worst = worst_status(&summaries);
     match args.format {
@@ -505,8 +510,19 @@ pub fn gc(
         Err(code) => return Ok(code),
     };
     let report = app::run::clean_up_materializations(&mut ws, &stored.project.name, keep, dry_run)?;
+    let history = app::retention::expire_run_history(
+        &mut ws,
+        &stored.project.name,
+        &stored.project.retention,
+        dry_run,
+        chrono::Utc::now(),
+    )?;
     match format {
-        OutputFormat::Json => print_json(&report)?,
+        OutputFormat::Json => {
+            let mut value = serde_json::to_value(&report)?;
+            value["history"] = serde_json::to_value(&history)?;
+            print_json(&value)?;
+        }
         OutputFormat::Text => {
             let verb = if dry_run { "would remove" } else { "removed" };
             for f in &report.removed {
@@ -548,9 +564,31 @@ pub fn gc(
                 report.bytes as f64 / 1e6,
                 report.keep
             );
+            print_history(&report.project, &history);
         }
     }
     Ok(EXIT_OK)
+}
+
+/// What run-history retention deleted, and the rules it followed.
+fn print_history(project: &str, h: &app::retention::HistoryReport) {
+    let verb = if h.dry_run { "would delete" } else { "deleted" };
+    for e in &h.deleted {
+        println!("{verb} run {} from history: {}", e.run_id, e.reason);
+    }
+    let p = &h.policy;
+    if p.enabled {
+        println!(
+            "{project}: {verb} {} run(s) from history; kept: the newest {} runs, runs of the last {} days (failed: {} days), and {} run(s) something kept needs",
+            h.deleted.len(),
+            p.keep_runs,
+            p.keep_days,
+            p.keep_failed_days,
+            h.kept_needed
+        );
+    } else {
+        println!("{project}: run history is kept forever ([retention] enabled = false)");
+    }
 }
 
 pub fn runs(
@@ -698,7 +736,7 @@ pub fn report(
     html: Option<&Path>,
     json: Option<&Path>,
 ) -> anyhow::Result<u8> {
-    let ws = app::open_workspace(workspace)?;
+    let mut ws = app::open_workspace(workspace)?;
     let report = app::report::build(&ws, run_id)?;
     if html.is_none() && json.is_none() {
         print!("{}", app::redact(&app::report::to_text(&report)));
@@ -707,12 +745,14 @@ pub fn report(
     if let Some(path) = html {
         std::fs::write(path, app::report::to_html(&report))
             .map_err(|e| anyhow::anyhow!("{}", crate::model::clip::write_failure(path, &e)))?;
+        app::report::record_export(&mut ws, &report, path, "html")?;
         println!("wrote {}", path.display());
     }
     if let Some(path) = json {
         let text = serde_json::to_string_pretty(&report)?;
         std::fs::write(path, text + "\n")
             .map_err(|e| anyhow::anyhow!("{}", crate::model::clip::write_failure(path, &e)))?;
+        app::report::record_export(&mut ws, &report, path, "json")?;
         println!("wrote {}", path.display());
     }
     Ok(EXIT_OK)

@@ -12,6 +12,8 @@ use crate::model::{DataType, Layer, PiiKind};
 #[serde(deny_unknown_fields)]
 pub struct ProjectFile {
     pub project: ProjectHeader,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub retention: Option<Spanned<RetentionFile>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub resources: BTreeMap<String, Spanned<ResourceFile>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -485,4 +487,18 @@ pub struct AlertRuleFile {
 )]
 fn is_true(b: &bool) -> bool {
     *b
+}
+
+/// `[retention]`: how long run history is kept; a field left out keeps its default.
+#[derive(Debug, Default, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RetentionFile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_runs: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_days: Option<u32>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep_failed_days: Option<u32>,
 }

@@ -4,6 +4,7 @@
 
 pub mod alert;
 pub mod asset;
+pub mod audit;
 pub mod automation;
 pub mod check;
 pub mod clip;
@@ -19,6 +20,7 @@ pub mod partition;
 pub mod pricing;
 pub mod project;
 pub mod resource;
+pub mod retention;
 pub mod run;
 pub mod selection;
 pub mod sql;
@@ -33,6 +35,7 @@ pub use asset::{
     AssetDefinition, AssetKey, AssetSpec, CsvOptions, FileFormat, FreshnessPolicy, Layer,
     LetterCase, MissingFields, PiiKind, SourceSpec, TransformSpec, TransformStep,
 };
+pub use audit::{AuditAction, AuditBreak, AuditEntry, AuditPlace, AuditVerdict, NewAuditEntry};
 pub use automation::{
     AutomationKind, CatchUp, PartitionChoice, RequestPer, RunTarget, ScheduleDefinition,
     SensorDefinition, SensorKind, Tick, TickOutcome,
@@ -49,6 +52,7 @@ pub use partition::PartitionsDefinition;
 pub use pricing::{PriceOverride, PriceProblem, PriceRow, PriceTable};
 pub use project::{CanvasLayout, CanvasPos, Project};
 pub use resource::{AwsCompute, Resource, ResourceKind, SecretRef, SslMode};
+pub use retention::{RunExpiry, RunFacts, RunRetention};
 pub use run::{
     AssetCheckResult, AssetMaterialization, AssetProfile, CheckRecord, ColumnProfile, ColumnSchema,
     LogLevel, RunEvent, RunId, RunRecord, RunStatus, StepOutcome, duration_text,

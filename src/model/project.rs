@@ -9,6 +9,7 @@ use super::alert::AlertSettings;
 use super::asset::{AssetKey, AssetSpec};
 pub use super::automation::{ScheduleDefinition, SensorDefinition};
 use super::resource::Resource;
+use super::retention::RunRetention;
 
 /// A pipeline project. Canvas positions live in `layout`, apart from the asset specs, so moving a
 /// node never changes a definition.
@@ -23,6 +24,9 @@ pub struct Project {
     pub sensors: Vec<SensorDefinition>,
     /// Alert targets and rules (`[alert_targets.*]`, `[alert_rules.*]`).
     pub alerts: AlertSettings,
+    /// How long run history is kept (`[retention]`).
+    #[serde(default)]
+    pub retention: RunRetention,
     pub layout: CanvasLayout,
 }
 

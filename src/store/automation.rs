@@ -423,16 +423,22 @@ impl Workspace {
         enabled: bool,
         at: &str,
     ) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT INTO automation_switches (project, automation, enabled, changed_at)
-                 VALUES (?1, ?2, ?3, ?4)
-                 ON CONFLICT (project, automation) DO UPDATE
-                    SET enabled = excluded.enabled, changed_at = excluded.changed_at",
-                params![project, automation, enabled, at],
-            )
-            .map(|_| ())
-            .map_err(|e| classify(&self.path, "switch an automation on or off", e))
+        let path = self.path.clone();
+        let sql = |e| classify(&path, "switch an automation on or off", e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        tx.execute(
+            "INSERT INTO automation_switches (project, automation, enabled, changed_at)
+             VALUES (?1, ?2, ?3, ?4)
+             ON CONFLICT (project, automation) DO UPDATE
+                SET enabled = excluded.enabled, changed_at = excluded.changed_at",
+            params![project, automation, enabled, at],
+        )
+        .map_err(sql)?;
+        super::audit::automation_switched(&tx, &path, project, automation, enabled)?;
+        tx.commit().map_err(sql)
     }
 
     /// The on/off switches set in this workspace, by name.

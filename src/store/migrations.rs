@@ -350,4 +350,29 @@ pub const MIGRATIONS: &[&str] = &[
     ",
     // 11: a run ended by a later process after its own died has an unknown end time.
     "ALTER TABLE runs ADD COLUMN end_known INTEGER NOT NULL DEFAULT 1;",
+    // 12: the audit log — append-only, each entry holding the previous entry's hash (a hash
+    // chain, `store::audit`). AUTOINCREMENT keeps the highest number ever given in
+    // `sqlite_sequence`, so deleting the newest entries shows too. Keyed by project name, not
+    // id: the entries outlive the project.
+    r"
+    CREATE TABLE audit_log (
+        seq           INTEGER PRIMARY KEY AUTOINCREMENT,
+        at            TEXT NOT NULL,
+        who           TEXT NOT NULL,
+        action        TEXT NOT NULL,
+        project       TEXT,
+        subject       TEXT NOT NULL,
+        place         TEXT NOT NULL,
+        estimated_usd REAL,
+        actual_usd    REAL,
+        detail        TEXT NOT NULL,
+        prev_hash     TEXT NOT NULL,
+        hash          TEXT NOT NULL
+    );
+    CREATE INDEX audit_log_by_project ON audit_log (project, seq);
+    CREATE INDEX audit_log_by_subject ON audit_log (subject, action);
+    ",
+    // 13: how long a project's run history is kept (`model::RunRetention` as JSON; NULL: the
+    // defaults).
+    "ALTER TABLE projects ADD COLUMN retention TEXT;",
 ];

@@ -6,8 +6,10 @@
 //! gives a clear error and is never written to.
 
 mod alerts;
+mod audit;
 mod automation;
 mod costs;
+mod history;
 mod migrations;
 mod owners;
 mod remote;
@@ -27,6 +29,7 @@ use crate::model::{
 };
 
 pub use alerts::{AttemptRecord, NewAlertEvent, NewAttempt};
+pub use audit::{AuditFilter, os_user};
 pub use automation::{
     Lease, LeaseRefused, NewTick, PendingRequest, RequestOutcome, UpstreamMaterialization,
 };
@@ -635,6 +638,12 @@ fn write_project(
         // again loses nothing).
         _ => {}
     }
+    let old = match existing {
+        Some(_) if audit::has_audit_log(tx, path)? => {
+            Some(audit::governed_parts(tx, path, &project.name)?)
+        }
+        _ => None,
+    };
     let (project_id, revision) = match existing {
         Some((id, rev)) => {
             tx.execute(
@@ -670,6 +679,8 @@ fn write_project(
     write_resources(tx, path, project_id, project)?;
     write_layout(tx, path, project_id, project)?;
     alerts::write_alert_settings(tx, path, project_id, project)?;
+    history::write_retention(tx, path, project_id, project)?;
+    audit::project_changes(tx, path, old.as_ref(), project)?;
     Ok(revision)
 }
 
@@ -868,6 +879,7 @@ fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProj
     read_resources(conn, path, id, &mut project)?;
     read_layout(conn, path, id, &mut project)?;
     alerts::read_alert_settings(conn, path, id, &mut project)?;
+    history::read_retention(conn, path, id, &mut project)?;
     Ok(StoredProject {
         project,
         source_dir: source_dir.map(PathBuf::from),

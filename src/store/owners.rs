@@ -285,6 +285,7 @@ impl Workspace {
             params![run_id, error, ended_at_text],
         )
         .map_err(sql)?;
+        super::audit::run_finished(&tx, &path, run_id.as_str())?;
         tx.commit().map_err(sql)?;
         Ok(true)
     }

@@ -202,6 +202,7 @@ impl Workspace {
             )
             .map_err(sql)?;
         }
+        super::audit::run_started(&tx, &path, run.id.as_str())?;
         tx.commit().map_err(sql)?;
         Ok(())
     }
@@ -514,6 +515,7 @@ impl Workspace {
             params![run_id, status.as_str(), error, now()],
         )
         .map_err(sql)?;
+        super::audit::run_finished(&tx, &path, run_id.as_str())?;
         tx.commit().map_err(sql)?;
         Ok(())
     }

@@ -5,8 +5,8 @@
 use rusqlite::params;
 
 use super::{StoreError, Workspace, classify};
-use crate::model::AssetKey;
 use crate::model::RunId;
+use crate::model::{AssetKey, AuditAction, NewAuditEntry};
 
 /// A materialization's stored file, as retention sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -90,24 +90,44 @@ impl Workspace {
         .map_err(|e| classify(&self.path, "list materializations", e))
     }
 
-    /// Records that these materializations' files were removed (at `when`, RFC 3339), in one
-    /// transaction.
-    pub fn mark_purged(&mut self, ids: &[i64], when: &str) -> Result<(), StoreError> {
+    /// Records that these materializations' files were removed (at `when`, RFC 3339), each with
+    /// its audit entry, in one transaction.
+    pub fn mark_purged(
+        &mut self,
+        project: &str,
+        files: &[StoredFile],
+        when: &str,
+    ) -> Result<(), StoreError> {
         let path = self.path.clone();
+        let sql = |e| classify(&path, "record removed materializations", e);
         let tx = self
             .conn
-            .transaction()
-            .map_err(|e| classify(&path, "record removed materializations", e))?;
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql)?;
         {
             let mut stmt = tx
                 .prepare("UPDATE materializations SET purged_at = ?2 WHERE id = ?1")
-                .map_err(|e| classify(&path, "record removed materializations", e))?;
-            for id in ids {
-                stmt.execute(params![id, when])
-                    .map_err(|e| classify(&path, "record removed materializations", e))?;
+                .map_err(sql)?;
+            for f in files {
+                stmt.execute(params![f.id, when]).map_err(sql)?;
+                super::audit::append(
+                    &tx,
+                    &path,
+                    &NewAuditEntry::local(
+                        AuditAction::RetentionDeleted,
+                        Some(project),
+                        f.location.clone(),
+                        serde_json::json!({
+                            "what": "materialization file",
+                            "asset": f.asset.as_str(),
+                            "partition": f.partition,
+                            "run": f.run_id.as_str(),
+                            "bytes": f.byte_count,
+                        }),
+                    ),
+                )?;
             }
         }
-        tx.commit()
-            .map_err(|e| classify(&path, "record removed materializations", e))
+        tx.commit().map_err(sql)
     }
 }

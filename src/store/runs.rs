@@ -114,19 +114,23 @@ impl Workspace {
     /// Records a new run (status queued) of a stored project.
     pub fn create_run(&mut self, run: &RunRecord) -> Result<(), StoreError> {
         let path = self.path.clone();
-        let project_id: Option<i64> = self
+        let sql = |e| classify(&path, "create run", e);
+        let tx = self
             .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let project_id: Option<i64> = tx
             .query_row(
                 "SELECT id FROM projects WHERE name = ?1",
                 [&run.project],
                 |r| r.get(0),
             )
             .optional()
-            .map_err(|e| classify(&path, "create run", e))?;
+            .map_err(sql)?;
         let project_id = project_id.ok_or_else(|| StoreError::NoSuchProject {
             name: run.project.clone(),
         })?;
-        self.conn
+        tx
             .execute(
                 "INSERT INTO runs (id, project_id, selection, partition_key, target, status, trigger, created_at, started_at, ended_at, error,
                     allow_failed_upstream, checks_only, end_known)
@@ -148,7 +152,9 @@ impl Workspace {
                     run.end_known
                 ],
             )
-            .map_err(|e| classify(&path, "create run", e))?;
+            .map_err(sql)?;
+        super::audit::run_started(&tx, &path, run.id.as_str())?;
+        tx.commit().map_err(sql)?;
         Ok(())
     }
 
@@ -195,13 +201,21 @@ impl Workspace {
         error: Option<&str>,
     ) -> Result<(), StoreError> {
         let ended = status.is_finished().then(now);
-        self.conn
-            .execute(
-                "UPDATE runs SET status = ?2, error = coalesce(?3, error), ended_at = coalesce(?4, ended_at) WHERE id = ?1",
-                params![run_id, status.as_str(), error, ended],
-            )
-            .map_err(|e| classify(&self.path, "update run", e))?;
-        Ok(())
+        let path = self.path.clone();
+        let sql = |e| classify(&path, "update run", e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        tx.execute(
+            "UPDATE runs SET status = ?2, error = coalesce(?3, error), ended_at = coalesce(?4, ended_at) WHERE id = ?1",
+            params![run_id, status.as_str(), error, ended],
+        )
+        .map_err(sql)?;
+        if status.is_finished() {
+            super::audit::run_finished(&tx, &path, run_id.as_str())?;
+        }
+        tx.commit().map_err(sql)
     }
 
     /// Runs, newest first, of one project or of all.
@@ -663,6 +677,9 @@ impl<'t, 'c> EventWriter<'t, 'c> {
             _ => Ok(0),
         };
         recorded.map_err(|e| self.sql(e))?;
+        if matches!(event, RunEvent::RunFinished { .. }) {
+            super::audit::run_finished(self.tx, self.path, self.run_id)?;
+        }
         Ok(())
     }
 }

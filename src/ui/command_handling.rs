@@ -90,6 +90,7 @@ impl Studio {
             UICommand::Prices => self.open_prices(),
             UICommand::Costs => self.open_costs(),
             UICommand::Automation => self.open_automation(),
+            UICommand::AuditLog => self.open_audit(),
         }
     }
 

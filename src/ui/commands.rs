@@ -47,10 +47,11 @@ pub enum UICommand {
     ShowInCatalog,
     ToggleCatalog,
     Automation,
+    AuditLog,
 }
 
 impl UICommand {
-    pub const ALL: [UICommand; 41] = [
+    pub const ALL: [UICommand; 42] = [
         UICommand::Undo,
         UICommand::Redo,
         UICommand::Save,
@@ -92,6 +93,7 @@ impl UICommand {
         UICommand::ShowInCatalog,
         UICommand::ToggleCatalog,
         UICommand::Automation,
+        UICommand::AuditLog,
     ];
 
     /// Sentence case; `…` when the command opens a dialog.
@@ -138,6 +140,7 @@ impl UICommand {
             UICommand::ShowInCatalog => "Show in catalog",
             UICommand::ToggleCatalog => "Catalog",
             UICommand::Automation => "Automation…",
+            UICommand::AuditLog => "Audit log…",
         }
     }
 
@@ -223,7 +226,8 @@ impl UICommand {
             | UICommand::Connections
             | UICommand::Prices
             | UICommand::Costs
-            | UICommand::Automation => return None,
+            | UICommand::Automation
+            | UICommand::AuditLog => return None,
         };
         Some(KeyboardShortcut::new(modifiers, key))
     }

@@ -204,6 +204,8 @@ pub struct Studio {
     pub workbench: workbench_state::WorkbenchState,
     /// The Automation window and the studio's own evaluation clock.
     pub automation: panels::automation::AutomationPanel,
+    /// The Audit window.
+    pub audit: panels::audit::AuditPanel,
 }
 
 impl Studio {
@@ -234,6 +236,7 @@ impl Studio {
             run: None,
             workbench: workbench_state::WorkbenchState::default(),
             automation: panels::automation::AutomationPanel::default(),
+            audit: panels::audit::AuditPanel::default(),
         }
     }
 
@@ -663,6 +666,7 @@ pub fn studio_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     panels::prices::prices_ui(&ctx, studio);
     panels::costs::costs_ui(&ctx, studio);
     panels::automation::automation_ui(&ctx, studio);
+    panels::audit::audit_ui(&ctx, studio);
     conflict::import_confirmation_ui(&ctx, studio);
     studio.run_commands(&ctx);
 }

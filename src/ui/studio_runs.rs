@@ -374,6 +374,15 @@ impl Studio {
                 self.automation.view = Some(view);
                 false
             }
+            JobEvent::Audit(entries) => {
+                self.audit.entries = Some(entries);
+                false
+            }
+            JobEvent::AuditVerified(verdict) => {
+                self.audit.verifying = false;
+                self.audit.verdict = Some(verdict);
+                false
+            }
             JobEvent::AutomationEvaluated(result) => {
                 self.automation.evaluating = false;
                 // Runs the pass requested change the cards and the history.

@@ -22,8 +22,8 @@ use asset::{asset_from_file, asset_to_file};
 pub use error::{ConvertError, SqlFileError};
 use resource::{resource_from_file, resource_to_file};
 
-use super::file::{ProjectFile, ProjectHeader, SecretFile};
-use crate::model::{AssetKey, Project, SecretRef};
+use super::file::{ProjectFile, ProjectHeader, RetentionFile, SecretFile};
+use crate::model::{AssetKey, Project, RunRetention, SecretRef};
 
 /// A problem found while turning a file into the model, with the byte range it concerns.
 #[derive(Debug, Clone)]
@@ -74,6 +74,9 @@ pub fn project_from_file(
         });
     }
 
+    if let Some(spanned) = file.retention {
+        retention_from_file(spanned, &mut project, &mut spans, &mut problems);
+    }
     for (name, spanned) in file.resources {
         let span = spanned.span();
         spans
@@ -119,6 +122,52 @@ pub fn project_from_file(
         project.assets.push(asset);
     }
     (project, spans, problems)
+}
+
+/// `[retention]` into the model; settings that make no sense are problems located at the
+/// section.
+fn retention_from_file(
+    spanned: Spanned<RetentionFile>,
+    project: &mut Project,
+    spans: &mut Spans,
+    problems: &mut Vec<FileProblem>,
+) {
+    let span = spanned.span();
+    spans
+        .fields
+        .insert((String::new(), "retention".into()), span.clone());
+    let f = spanned.into_inner();
+    let d = RunRetention::default();
+    let r = RunRetention {
+        enabled: f.enabled.unwrap_or(d.enabled),
+        keep_runs: f.keep_runs.unwrap_or(d.keep_runs),
+        keep_days: f.keep_days.unwrap_or(d.keep_days),
+        keep_failed_days: f
+            .keep_failed_days
+            .unwrap_or_else(|| d.keep_failed_days.max(f.keep_days.unwrap_or(0))),
+    };
+    for message in r.problems() {
+        problems.push(FileProblem {
+            span: span.clone(),
+            asset: None,
+            field: "retention".into(),
+            message,
+        });
+    }
+    project.retention = r;
+}
+
+fn retention_to_file(r: &RunRetention) -> Option<Spanned<RetentionFile>> {
+    let d = RunRetention::default();
+    let pick = |v: u32, default: u32| (v != default).then_some(v);
+    (!r.is_default()).then(|| {
+        no_span(RetentionFile {
+            enabled: (!r.enabled).then_some(false),
+            keep_runs: pick(r.keep_runs, d.keep_runs),
+            keep_days: pick(r.keep_days, d.keep_days),
+            keep_failed_days: pick(r.keep_failed_days, d.keep_failed_days),
+        })
+    })
 }
 
 fn secret(s: Option<SecretFile>, field: &'static str) -> Result<Option<SecretRef>, ConvertError> {
@@ -207,6 +256,7 @@ pub fn project_to_file(project: &Project) -> (ProjectFile, BTreeMap<String, Stri
             description: project.description.clone(),
             format_version: super::file::format_version(),
         },
+        retention: retention_to_file(&project.retention),
         resources: project
             .resources
             .iter()

@@ -1,0 +1,271 @@
+//! The audit log, through the binary and a real workspace file: a run, an export and a report
+//! leave entries with who, what, where and costs; `audit verify` passes on the untouched chain
+//! and fails — naming the right entry — after a past row is edited, deleted or reordered with
+//! rusqlite, or the newest rows are deleted.
+
+#![allow(clippy::unwrap_used, clippy::expect_used)]
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+use crate::common::{copy_dir, example, json, text};
+
+fn medallion(workspace: &Path, args: &[&str]) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_medallion"))
+        .args(args)
+        .env("MEDALLION_WORKSPACE", workspace)
+        .env("USER", "auditor")
+        .env_remove("MEDALLION_LOG")
+        .output()
+        .expect("run medallion")
+}
+
+/// A workspace with the example imported, run once, exported and its report written.
+fn workspace_with_history(tmp: &Path) -> PathBuf {
+    let dir = tmp.join("customer_analytics");
+    copy_dir(&example(), &dir);
+    let ws = tmp.join("ws.sqlite");
+    let p = dir.to_str().unwrap();
+    let out = medallion(&ws, &["materialize", p, "--select", "*"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let out = medallion(
+        &ws,
+        &[
+            "export",
+            "customer_analytics",
+            tmp.join("exported").to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let runs = json(&medallion(&ws, &["runs", "--format", "json"]));
+    let run_id = runs[0]["id"].as_str().unwrap().to_owned();
+    let html = tmp.join("report.html");
+    let out = medallion(&ws, &["report", &run_id, "--html", html.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    ws
+}
+
+/// A standalone copy of the workspace (its WAL folded in) to tamper with.
+fn copy_of(ws: &Path, name: &str) -> PathBuf {
+    let to = ws.with_file_name(name);
+    let conn = rusqlite::Connection::open(ws).unwrap();
+    conn.execute("VACUUM INTO ?1", [to.to_str().unwrap()])
+        .unwrap();
+    to
+}
+
+fn verify(ws: &Path) -> (Option<i32>, String) {
+    let out = medallion(ws, &["audit", "verify"]);
+    (out.status.code(), text(&out))
+}
+
+fn entry_count(ws: &Path) -> i64 {
+    let conn = rusqlite::Connection::open(ws).unwrap();
+    conn.query_row("SELECT count(*) FROM audit_log", [], |r| r.get(0))
+        .unwrap()
+}
+
+#[test]
+fn a_run_an_export_and_a_report_are_recorded_and_the_chain_verifies() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = workspace_with_history(tmp.path());
+    let out = medallion(&ws, &["audit", "customer_analytics", "--format", "json"]);
+    assert!(out.status.success(), "{}", text(&out));
+    let entries = json(&out);
+    let entries = entries.as_array().unwrap();
+    let kinds: Vec<&str> = entries
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    // Newest first: the report, the export, the run's end and start.
+    assert_eq!(
+        &kinds[..4],
+        &[
+            "report_exported",
+            "project_exported",
+            "run_finished",
+            "run_started"
+        ],
+        "{entries:#?}"
+    );
+    let finished = &entries[2];
+    assert_eq!(finished["who"], "auditor");
+    assert_eq!(finished["where"]["kind"], "local");
+    assert_eq!(finished["detail"]["status"], "success", "{finished}");
+    assert_eq!(finished["subject"], entries[3]["subject"]);
+    assert!(
+        entries[0]["subject"]
+            .as_str()
+            .unwrap()
+            .ends_with("report.html"),
+        "{}",
+        entries[0]
+    );
+    // Each entry holds a hash; seq numbers rise in the order written.
+    let seqs: Vec<i64> = entries.iter().map(|e| e["seq"].as_i64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|w| w[0] > w[1]), "{seqs:?}");
+
+    // Text output, a kind filter and a window that excludes everything.
+    let out = medallion(
+        &ws,
+        &["audit", "customer_analytics", "--kind", "run_finished"],
+    );
+    let t = text(&out);
+    assert!(out.status.success(), "{t}");
+    assert_eq!(t.lines().count(), 1, "{t}");
+    assert!(
+        t.contains("run_finished") && t.contains("auditor") && t.contains("[local]"),
+        "{t}"
+    );
+    let out = medallion(
+        &ws,
+        &["audit", "customer_analytics", "--since", "2099-01-01"],
+    );
+    assert!(text(&out).contains("no audit entries"), "{}", text(&out));
+    let out = medallion(
+        &ws,
+        &[
+            "audit",
+            "customer_analytics",
+            "--since",
+            "7d",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(json(&out).as_array().unwrap().len(), entries.len());
+
+    let (code, t) = verify(&ws);
+    assert_eq!(code, Some(0), "{t}");
+    assert!(
+        t.contains(&format!("{} entries verified", entry_count(&ws))),
+        "{t}"
+    );
+}
+
+#[test]
+fn verify_names_the_entry_edited_deleted_or_reordered() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = workspace_with_history(tmp.path());
+    let n = entry_count(&ws);
+    assert!(n >= 4, "{n} entries");
+
+    // An edited past row: its own hash no longer matches.
+    let edited = copy_of(&ws, "edited.sqlite");
+    rusqlite::Connection::open(&edited)
+        .unwrap()
+        .execute(
+            "UPDATE audit_log SET who = 'someone-else' WHERE seq = 2",
+            [],
+        )
+        .unwrap();
+    let (code, t) = verify(&edited);
+    assert_eq!(code, Some(1), "{t}");
+    assert!(t.contains("entry 2:") && t.contains("edited"), "{t}");
+    assert_eq!(t.lines().count(), 1, "{t}");
+
+    // A changed cost is an edit too.
+    let costed = copy_of(&ws, "costed.sqlite");
+    rusqlite::Connection::open(&costed)
+        .unwrap()
+        .execute("UPDATE audit_log SET actual_usd = 0.01 WHERE seq = 3", [])
+        .unwrap();
+    let (code, t) = verify(&costed);
+    assert_eq!(code, Some(1), "{t}");
+    assert!(t.contains("entry 3:") && t.contains("edited"), "{t}");
+
+    // A deleted past row: the next one follows another.
+    let deleted = copy_of(&ws, "deleted.sqlite");
+    rusqlite::Connection::open(&deleted)
+        .unwrap()
+        .execute("DELETE FROM audit_log WHERE seq = 2", [])
+        .unwrap();
+    let (code, t) = verify(&deleted);
+    assert_eq!(code, Some(1), "{t}");
+    assert!(t.contains("entry 2:") && t.contains("missing"), "{t}");
+
+    // Two past rows swapped (each keeps its number, the contents change places).
+    let reordered = copy_of(&ws, "reordered.sqlite");
+    {
+        let conn = rusqlite::Connection::open(&reordered).unwrap();
+        let cols = "at, who, action, project, subject, place, estimated_usd, actual_usd, detail, prev_hash, hash";
+        conn.execute_batch(&format!(
+            "CREATE TEMP TABLE a AS SELECT {cols} FROM audit_log WHERE seq = 2;
+             CREATE TEMP TABLE b AS SELECT {cols} FROM audit_log WHERE seq = 3;
+             DELETE FROM audit_log WHERE seq IN (2, 3);
+             INSERT INTO audit_log (seq, {cols}) SELECT 2, * FROM b;
+             INSERT INTO audit_log (seq, {cols}) SELECT 3, * FROM a;"
+        ))
+        .unwrap();
+    }
+    let (code, t) = verify(&reordered);
+    assert_eq!(code, Some(1), "{t}");
+    assert!(
+        t.contains("entry 2:") && t.contains("does not follow entry 1"),
+        "{t}"
+    );
+
+    // A deleted row with the later ones renumbered to close the gap.
+    let renumbered = copy_of(&ws, "renumbered.sqlite");
+    rusqlite::Connection::open(&renumbered)
+        .unwrap()
+        .execute_batch(
+            "DELETE FROM audit_log WHERE seq = 2;
+             UPDATE audit_log SET seq = seq - 1 WHERE seq > 2;",
+        )
+        .unwrap();
+    let (code, t) = verify(&renumbered);
+    assert_eq!(code, Some(1), "{t}");
+    assert!(
+        t.contains("entry 2:") && t.contains("does not follow entry 1"),
+        "{t}"
+    );
+
+    // The newest row deleted: the workspace remembers the highest number it gave.
+    let tail = copy_of(&ws, "tail.sqlite");
+    rusqlite::Connection::open(&tail)
+        .unwrap()
+        .execute("DELETE FROM audit_log WHERE seq = ?1", [n])
+        .unwrap();
+    let (code, t) = verify(&tail);
+    assert_eq!(code, Some(1), "{t}");
+    assert!(
+        t.contains(&format!("entry {n}:")) && t.contains("missing"),
+        "{t}"
+    );
+
+    // The original is untouched and still verifies; JSON names the break too.
+    assert_eq!(verify(&ws).0, Some(0));
+    let out = medallion(&deleted, &["audit", "verify", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(1));
+    let v = json(&out);
+    assert_eq!(v["verdict"], "broken");
+    assert_eq!(v["seq"], 2);
+}
+
+#[test]
+fn bad_audit_arguments_are_one_sentence_and_exit_2() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().join("ws.sqlite");
+    for (args, says) in [
+        (vec!["audit", "nope"], "no project named `nope`"),
+        (
+            vec!["audit", "nope", "--since", "yesterday"],
+            "--since `yesterday` is not a date",
+        ),
+        (
+            vec!["audit", "nope", "--kind", "deploy"],
+            "--kind `deploy` is not a kind",
+        ),
+    ] {
+        let out = medallion(&ws, &args);
+        let t = text(&out);
+        assert_eq!(out.status.code(), Some(2), "{args:?}: {t}");
+        assert!(t.contains(says), "{args:?}: {t}");
+        assert_eq!(t.lines().count(), 1, "{args:?}: {t}");
+    }
+    // An empty workspace's chain is intact.
+    let out = medallion(&ws, &["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("0 entries verified"), "{}", text(&out));
+}
