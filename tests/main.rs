@@ -28,6 +28,7 @@ mod remote_aws;
 mod resources;
 mod retention;
 mod runs;
+mod sample_data;
 mod store;
 mod studio;
 mod ui;
