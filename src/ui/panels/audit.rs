@@ -100,6 +100,10 @@ fn window_body(ui: &mut egui::Ui, panel: &AuditPanel) -> Option<Action> {
                         action = Some(Action::Filter(Some(kind)));
                     }
                 }
+            })
+            .response
+            .widget_info(|| {
+                egui::WidgetInfo::labeled(egui::WidgetType::ComboBox, true, "Kind filter")
             });
         if ui.button("Refresh").clicked() {
             action = Some(Action::Refresh);
