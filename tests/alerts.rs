@@ -4,6 +4,8 @@
 //! freshness judged with an injected clock. E-mail targets against a real SMTP server: `email`.
 
 mod email;
+mod starttls;
+mod studio;
 
 use crate::common;
 

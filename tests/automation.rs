@@ -1,5 +1,5 @@
 //! Schedules and sensors through the `medallion` binary, with the clock injected by
-//! `daemon --once --now`: a cron across a DST change in Berlin, catch-up after a gap, run keys
+//! `daemon --once --now`: a cron across a DST change in Berlin, an hourly cron across both, catch-up after a gap, run keys
 //! that stay exactly-once across a daemon restart, the lease between two daemons, the files and
 //! `asset_materialized` sensors, and (with peers) an S3 sensor against the moto server. Every
 //! daemon pass is its own process, so each one is also a restart.
@@ -162,6 +162,94 @@ fn a_daily_cron_in_berlin_follows_the_dst_change() {
         r.iter()
             .all(|(trigger, status)| trigger == "schedule:morning" && status == "success"),
         "{r:?}"
+    );
+}
+
+/// An hourly schedule (`30 * * * *`) and a time-of-day one (`30 2 * * *`) in Berlin, evaluated
+/// every half hour across a real DST change; the ticks each requested, as (name, `tick_at`).
+fn across_dst(ws: &Path, dir: &Path, name: &str, passes: &[String]) -> Vec<(String, String)> {
+    let p = project(
+        dir,
+        name,
+        "[schedules.hourly]\ncron = \"30 * * * *\"\ntimezone = \"Europe/Berlin\"\nselection = \"events\"\n\n\
+         [schedules.nightly]\ncron = \"30 2 * * *\"\ntimezone = \"Europe/Berlin\"\nselection = \"events\"\n",
+    );
+    import(ws, &p);
+    for now in passes {
+        pass(ws, name, now);
+    }
+    let t = ticks(ws, name);
+    assert!(
+        t.iter().all(|t| t.2 == "requested"),
+        "only requests: {t:#?}"
+    );
+    let r = runs(ws, name);
+    assert_eq!(r.len(), t.len(), "one run per tick: {r:?}");
+    requested(&t)
+        .into_iter()
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .collect()
+}
+
+fn half_hours(from: &str, count: i64) -> Vec<String> {
+    let start = chrono::DateTime::parse_from_rfc3339(from).unwrap();
+    (0..count)
+        .map(|i| {
+            (start + chrono::Duration::minutes(30 * i))
+                .with_timezone(&chrono::Utc)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        })
+        .collect()
+}
+
+#[test]
+fn an_hourly_cron_fires_every_real_hour_across_both_dst_changes_in_berlin() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws.sqlite");
+    let owned = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    };
+    // 2026-10-25 in Berlin: at 03:00 CEST (01:00 UTC) the clock goes back to 02:00 CET, so
+    // 02:30 happens twice. The hourly schedule fires at both (every real hour, one hour
+    // apart); the 02:30 schedule fires once, at the first.
+    let autumn = across_dst(
+        &ws,
+        dir.path(),
+        "autumn",
+        &half_hours("2026-10-24T22:00:20Z", 11),
+    );
+    assert_eq!(
+        autumn,
+        owned(&[
+            ("hourly", "2026-10-24T22:30:00Z"),
+            ("hourly", "2026-10-24T23:30:00Z"),
+            ("hourly", "2026-10-25T00:30:00Z"),
+            ("nightly", "2026-10-25T00:30:00Z"),
+            ("hourly", "2026-10-25T01:30:00Z"),
+            ("hourly", "2026-10-25T02:30:00Z"),
+        ]),
+    );
+    // 2026-03-29: at 02:00 CET (01:00 UTC) the clock jumps to 03:00 CEST; 02:30 does not
+    // exist. The hourly schedule still fires one hour apart (nothing in place of 02:30); the
+    // 02:30 schedule fires right after the gap, at 03:00 CEST.
+    let spring = across_dst(
+        &ws,
+        dir.path(),
+        "spring",
+        &half_hours("2026-03-28T22:00:20Z", 11),
+    );
+    assert_eq!(
+        spring,
+        owned(&[
+            ("hourly", "2026-03-28T22:30:00Z"),
+            ("hourly", "2026-03-28T23:30:00Z"),
+            ("hourly", "2026-03-29T00:30:00Z"),
+            ("nightly", "2026-03-29T01:00:00Z"),
+            ("hourly", "2026-03-29T01:30:00Z"),
+            ("hourly", "2026-03-29T02:30:00Z"),
+        ]),
     );
 }
 

@@ -19,7 +19,7 @@ fn remote_nightly(dir: &Path) {
     let mut in_compute = false;
     for line in text.lines() {
         if line.starts_with('[') {
-            in_compute = line.ends_with(".compute]");
+            in_compute = line.starts_with("[assets.") && line.ends_with(".compute]");
             out.push_str(line);
             out.push('\n');
             if in_compute {
