@@ -120,9 +120,9 @@ fn starttls_with_a_keyring_password_delivers_and_verification_stays_on() {
     let dir = tmp.path().join("customer_analytics");
     copy_dir(&example(), &dir);
     let toml = dir.join("medallion.toml");
-    let mut t = std::fs::read_to_string(&toml).unwrap();
-    t.push_str(&format!(
-        r#"{ALERTS}
+    let existing = std::fs::read_to_string(&toml).unwrap();
+    let t = format!(
+        r#"{existing}{ALERTS}
 [alert_targets.secure]
 kind = "email"
 host = "127.0.0.1"
@@ -134,7 +134,7 @@ from = "medallion@example.com"
 to = ["oncall@example.com"]
 "#,
         port = server.port
-    ));
+    );
     std::fs::write(&toml, t).unwrap();
     let ws = tmp.path().join("ws.sqlite");
     let o = medallion(&ws, &["import", dir.to_str().unwrap()], None, None);

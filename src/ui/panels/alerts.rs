@@ -453,6 +453,8 @@ pub fn alerts_tab(
     ui.label(
         "Where alert messages go and when. Webhook URLs and SMTP passwords go to the OS keyring; the project keeps only their names.",
     );
+    // The outcome of the last save or test, at the top where it is seen without scrolling.
+    status_line(ui, ed);
     ui.add_space(4.0);
     ui.label(RichText::new("Targets").strong());
     targets_list(ui, ed, alerts, &mut intent);
@@ -511,12 +513,13 @@ pub fn alerts_tab(
             ed.rule = None;
         }
     }
-    status_line(ui, ed);
     intent
 }
 
 fn status_line(ui: &mut egui::Ui, ed: &AlertsEditor) {
-    ui.separator();
+    if ed.status.is_none() && !ed.is_busy() {
+        return;
+    }
     ui.horizontal(|ui| {
         if ed.is_busy() {
             ui.spinner();
