@@ -5,7 +5,7 @@
 //! is unpacked with umoci and the executor test double (`support/aws_executor.rs`) starts each
 //! Fargate task inside its root filesystem — private mount and PID namespaces, the image's
 //! user, entrypoint and environment, the task's command override — against moto: the plan is
-//! read from S3, the step runs, and its results and logs go back to S3 and CloudWatch Logs,
+//! read from S3, the step runs, and its results and logs go back to S3 and `CloudWatch` Logs,
 //! where the app reads them. Needs root (namespaces, file owners), mmdebstrap and umoci, which
 //! `tests/run` installs.
 
@@ -61,7 +61,7 @@ fn dockerfile(instruction: &str) -> String {
     let text = std::fs::read_to_string(repo().join("packaging/runner/Dockerfile")).unwrap();
     text.lines()
         .filter_map(|l| l.strip_prefix(&format!("{instruction} ")))
-        .last()
+        .next_back()
         .unwrap_or_else(|| panic!("no {instruction} in the Dockerfile"))
         .trim()
         .to_owned()
