@@ -27,6 +27,7 @@ mod remote_aws;
 mod resources;
 mod runner_image;
 mod runs;
+mod sample_data;
 mod store;
 mod studio;
 mod ui;
