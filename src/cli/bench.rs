@@ -418,7 +418,7 @@ fn sample_bench(sizes: &[u64], format: OutputFormat) -> anyhow::Result<u8> {
             for r in &runs {
                 println!(
                     "{:>11} customers {:>8.2} s   {:>7.1} MB   {:>6.2} µs per customer   data ×{:.2} took time ×{:.2}",
-                    r["customers"],
+                    r["customers"].as_u64().unwrap_or(0),
                     secs(r),
                     r["bytes"].as_f64().unwrap_or(f64::NAN) / 1e6,
                     secs(r) * 1e6 / n(r),
