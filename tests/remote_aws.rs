@@ -40,7 +40,7 @@ fn unique(prefix: &str) -> String {
 /// Where a test's AWS things live.
 pub(crate) struct Setup {
     moto: String,
-    bucket: String,
+    pub(crate) bucket: String,
     pub(crate) cluster: String,
     log_group: String,
     subnet: String,
@@ -348,7 +348,7 @@ pub(crate) fn medallion(ws: &Path, moto: &str, args: &[&str]) -> Output {
         .expect("run medallion")
 }
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
@@ -356,7 +356,7 @@ fn text(o: &Output) -> String {
     )
 }
 
-fn json(o: &Output) -> serde_json::Value {
+pub(crate) fn json(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
 }
 
@@ -365,7 +365,7 @@ fn sha256(path: &Path) -> String {
 }
 
 /// The gold outputs of a run, read back from S3, have the SPEC §8 checksums.
-fn assert_gold_checksums(setup: &Setup, report: &serde_json::Value, tmp: &Path) {
+pub(crate) fn assert_gold_checksums(setup: &Setup, report: &serde_json::Value, tmp: &Path) {
     let out = tmp.join("out");
     for (asset, expected) in [
         (
@@ -1131,6 +1131,11 @@ fn check_aws_setup_says_precisely_what_is_missing() {
     assert_eq!(s, "missing");
     assert!(
         d.contains("repository medallion-runner does not exist"),
+        "{d}"
+    );
+    // It names the image it expects and the command that pushes the one build-image.sh built.
+    assert!(
+        d.contains("skopeo copy oci:medallion-runner.oci:latest docker://123456789012.dkr.ecr.us-east-1.amazonaws.com/medallion-runner:v1"),
         "{d}"
     );
     let (s, d) = state("lambda function");
