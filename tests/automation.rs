@@ -263,8 +263,8 @@ fn run_keys_stay_exactly_once_across_a_daemon_restart() {
             project: "keys",
             automation: "hourly",
             kind: medallion::model::AutomationKind::Schedule,
-            tick_at: "2026-02-01T11:00:00Z".into(),
-            evaluated_at: "2026-02-01T11:00:05Z".into(),
+            tick_at: "2026-02-01T11:00:00Z".parse().unwrap(),
+            evaluated_at: "2026-02-01T11:00:05Z".parse().unwrap(),
             outcome: medallion::model::TickOutcome::Requested,
             reason: "requested run 20260201T110005-stopped (run key 2026-02-01T11:00:00Z)".into(),
             run_id: Some("20260201T110005-stopped".into()),
@@ -305,7 +305,7 @@ fn run_keys_stay_exactly_once_across_a_daemon_restart() {
             "keys",
             "hourly",
             "2026-02-01T10:30:00Z",
-            "2026-02-01T10:30:00Z",
+            "2026-02-01T10:30:00Z".parse().unwrap(),
         )
         .unwrap();
     }
@@ -687,12 +687,12 @@ fn each_pass_prunes_ticks_beyond_the_newest_thousand_older_than_30_days() {
         let mut w = medallion::app::open_workspace(&ws).unwrap();
         let mut add = |name: &str, first: DateTime<Utc>, n: i64| {
             for i in 0..n {
-                let at = stamp(first + Duration::seconds(i));
+                let at = first + Duration::seconds(i);
                 let tick = medallion::store::NewTick {
                     project: "prune",
                     automation: name,
                     kind: AutomationKind::Sensor,
-                    tick_at: at.clone(),
+                    tick_at: at,
                     evaluated_at: at,
                     outcome: TickOutcome::Skipped,
                     reason: format!("skipped: nothing new ({i})"),
@@ -716,7 +716,7 @@ fn each_pass_prunes_ticks_beyond_the_newest_thousand_older_than_30_days() {
     let old = kept("old_sensor");
     assert_eq!(old.len(), 1000);
     assert_eq!(
-        old.last().unwrap().tick_at,
+        stamp(old.last().unwrap().tick_at),
         stamp(now - Duration::days(40) + Duration::seconds(10)),
         "the oldest ten went"
     );

@@ -5,8 +5,10 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
+use super::times::{self, stored_opt_time, stored_time};
 use super::{StoreError, Workspace, classify};
 use crate::model::{AssetKey, AutomationKind, Tick, TickOutcome};
 
@@ -16,8 +18,8 @@ pub struct NewTick<'a> {
     pub project: &'a str,
     pub automation: &'a str,
     pub kind: AutomationKind,
-    pub tick_at: String,
-    pub evaluated_at: String,
+    pub tick_at: DateTime<Utc>,
+    pub evaluated_at: DateTime<Utc>,
     pub outcome: TickOutcome,
     pub reason: String,
     pub run_id: Option<String>,
@@ -61,7 +63,7 @@ pub struct UpstreamMaterialization {
     pub id: i64,
     pub run_id: String,
     pub partition: Option<String>,
-    pub created_at: String,
+    pub created_at: DateTime<Utc>,
 }
 
 const TICK_COLUMNS: &str = "id, project, automation, kind, tick_at, evaluated_at, outcome, reason, run_id, run_key, holder";
@@ -75,8 +77,8 @@ fn insert_tick(tx: &rusqlite::Connection, t: &NewTick<'_>) -> rusqlite::Result<i
             t.project,
             t.automation,
             t.kind.as_str(),
-            t.tick_at,
-            t.evaluated_at,
+            times::text(&t.tick_at),
+            times::text(&t.evaluated_at),
             t.outcome.as_str(),
             t.reason,
             t.run_id,
@@ -92,14 +94,14 @@ fn upsert_cursor(
     project: &str,
     automation: &str,
     cursor: Option<&str>,
-    evaluated_at: &str,
+    evaluated_at: DateTime<Utc>,
 ) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO automation_cursors (project, automation, cursor, evaluated_at)
          VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (project, automation) DO UPDATE
             SET cursor = coalesce(excluded.cursor, cursor), evaluated_at = excluded.evaluated_at",
-        params![project, automation, cursor, evaluated_at],
+        params![project, automation, cursor, times::text(&evaluated_at)],
     )?;
     Ok(())
 }
@@ -123,7 +125,7 @@ impl Workspace {
             tick.project,
             tick.automation,
             cursor,
-            &tick.evaluated_at,
+            tick.evaluated_at,
         )
         .map_err(sql)?;
         tx.commit().map_err(sql)?;
@@ -170,7 +172,7 @@ impl Workspace {
                 run_id,
                 partition,
                 tick_id,
-                tick.evaluated_at
+                times::text(&tick.evaluated_at)
             ],
         )
         .map_err(sql)?;
@@ -179,7 +181,7 @@ impl Workspace {
             tick.project,
             tick.automation,
             cursor,
-            &tick.evaluated_at,
+            tick.evaluated_at,
         )
         .map_err(sql)?;
         tx.commit().map_err(sql)?;
@@ -247,8 +249,9 @@ impl Workspace {
         &self,
         project: &str,
         automation: &str,
-    ) -> Result<(Option<String>, Option<String>), StoreError> {
-        self.conn
+    ) -> Result<(Option<String>, Option<DateTime<Utc>>), StoreError> {
+        let (cursor, evaluated_at): (Option<String>, Option<String>) = self
+            .conn
             .query_row(
                 "SELECT cursor, evaluated_at FROM automation_cursors
                  WHERE project = ?1 AND automation = ?2",
@@ -257,7 +260,11 @@ impl Workspace {
             )
             .optional()
             .map(Option::unwrap_or_default)
-            .map_err(|e| classify(&self.path, "read an automation cursor", e))
+            .map_err(|e| classify(&self.path, "read an automation cursor", e))?;
+        let what =
+            || format!("the evaluated_at of the automation_cursors row of {project}/{automation}");
+        let evaluated_at = stored_opt_time(&self.path, what, evaluated_at.as_deref())?;
+        Ok((cursor, evaluated_at))
     }
 
     /// Sets a cursor without a tick (a schedule's start).
@@ -266,20 +273,20 @@ impl Workspace {
         project: &str,
         automation: &str,
         cursor: &str,
-        evaluated_at: &str,
+        evaluated_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         upsert_cursor(&self.conn, project, automation, Some(cursor), evaluated_at)
             .map_err(|e| classify(&self.path, "write an automation cursor", e))
     }
 
-    /// Deletes the project's ticks evaluated before `before` (RFC 3339, as the ticks store it)
+    /// Deletes the project's ticks evaluated before `before`
     /// that are not among the newest `keep` of their schedule or sensor. The tick of a request
     /// still reserved stays (the next pass starts its run); run keys are never deleted, so
     /// pruning never makes a request repeat. Returns how many ticks went.
     pub fn prune_ticks(
         &mut self,
         project: &str,
-        before: &str,
+        before: DateTime<Utc>,
         keep: usize,
     ) -> Result<usize, StoreError> {
         self.conn
@@ -293,7 +300,7 @@ impl Workspace {
                  AND id NOT IN (
                      SELECT tick_id FROM automation_run_keys
                      WHERE project = ?1 AND state = 'reserved')",
-                params![project, before, keep as i64],
+                params![project, times::text(&before), keep as i64],
             )
             .map_err(|e| classify(&self.path, "prune automation ticks", e))
     }
@@ -314,45 +321,13 @@ impl Workspace {
                  ORDER BY id DESC LIMIT ?3"
             ))
             .map_err(sql)?;
-        let rows: Vec<(Tick, String, String)> = stmt
+        let rows: Vec<Result<Tick, StoreError>> = stmt
             .query_map(params![project, automation, limit as i64], |r| {
-                let kind: String = r.get(3)?;
-                let outcome: String = r.get(6)?;
-                Ok((
-                    Tick {
-                        id: r.get(0)?,
-                        project: r.get(1)?,
-                        automation: r.get(2)?,
-                        kind: AutomationKind::Schedule,
-                        tick_at: r.get(4)?,
-                        evaluated_at: r.get(5)?,
-                        outcome: TickOutcome::Skipped,
-                        reason: r.get(7)?,
-                        run_id: r.get(8)?,
-                        run_key: r.get(9)?,
-                        holder: r.get(10)?,
-                    },
-                    kind,
-                    outcome,
-                ))
+                tick_from_row(&self.path, r)
             })
             .and_then(Iterator::collect)
             .map_err(sql)?;
-        rows.into_iter()
-            .map(|(mut t, kind, outcome)| {
-                t.kind = if kind == "sensor" {
-                    AutomationKind::Sensor
-                } else {
-                    AutomationKind::Schedule
-                };
-                t.outcome = TickOutcome::parse(&outcome).ok_or_else(|| StoreError::Decode {
-                    path: self.path.clone(),
-                    what: format!("the outcome of tick {}", t.id),
-                    detail: format!("`{outcome}` is not requested, skipped or failed"),
-                })?;
-                Ok(t)
-            })
-            .collect()
+        rows.into_iter().collect()
     }
 
     /// Takes or renews the automation lease of a project for `holder` until `now_ms + ttl_ms`,
@@ -421,7 +396,7 @@ impl Workspace {
         project: &str,
         automation: &str,
         enabled: bool,
-        at: &str,
+        at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.conn
             .execute(
@@ -429,7 +404,7 @@ impl Workspace {
                  VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (project, automation) DO UPDATE
                     SET enabled = excluded.enabled, changed_at = excluded.changed_at",
-                params![project, automation, enabled, at],
+                params![project, automation, enabled, times::text(&at)],
             )
             .map(|_| ())
             .map_err(|e| classify(&self.path, "switch an automation on or off", e))
@@ -463,16 +438,23 @@ impl Workspace {
                  WHERE p.name = ?1 AND m.asset_key = ?2 AND m.id > ?3 ORDER BY m.id",
             )
             .map_err(sql)?;
-        stmt.query_map(params![project, asset.as_str(), after], |r| {
-            Ok(UpstreamMaterialization {
-                id: r.get(0)?,
-                run_id: r.get(1)?,
-                partition: r.get(2)?,
-                created_at: r.get(3)?,
+        let rows: Vec<(i64, String, Option<String>, String)> = stmt
+            .query_map(params![project, asset.as_str(), after], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })
-        })
-        .and_then(Iterator::collect)
-        .map_err(sql)
+            .and_then(Iterator::collect)
+            .map_err(sql)?;
+        rows.into_iter()
+            .map(|(id, run_id, partition, created_at)| {
+                let what = || format!("the created_at of materialization {id} (materializations)");
+                Ok(UpstreamMaterialization {
+                    created_at: stored_time(&self.path, what, &created_at)?,
+                    id,
+                    run_id,
+                    partition,
+                })
+            })
+            .collect()
     }
 }
 
@@ -484,6 +466,58 @@ impl Workspace {
             .map(|_| ())
             .map_err(|e| classify(&self.path, "release automation leases", e))
     }
+}
+
+/// A tick row; a bad stored time, kind or outcome is an error naming the tick.
+fn tick_from_row(
+    path: &std::path::Path,
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<Result<Tick, StoreError>> {
+    let id: i64 = r.get(0)?;
+    let kind: String = r.get(3)?;
+    let tick_at: String = r.get(4)?;
+    let evaluated_at: String = r.get(5)?;
+    let outcome: String = r.get(6)?;
+    let decode = |what: &str, detail: String| StoreError::Decode {
+        path: path.to_owned(),
+        what: format!("the {what} of tick {id} (automation_ticks)"),
+        detail,
+    };
+    let tick_at = stored_time(
+        path,
+        || format!("the tick_at of tick {id} (automation_ticks)"),
+        &tick_at,
+    );
+    let evaluated_at = stored_time(
+        path,
+        || format!("the evaluated_at of tick {id} (automation_ticks)"),
+        &evaluated_at,
+    );
+    let (tick_at, evaluated_at) = match (tick_at, evaluated_at) {
+        (Ok(t), Ok(e)) => (t, e),
+        (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
+    };
+    let Some(outcome) = TickOutcome::parse(&outcome) else {
+        let detail = format!("`{outcome}` is not requested, skipped or failed");
+        return Ok(Err(decode("outcome", detail)));
+    };
+    Ok(Ok(Tick {
+        id,
+        project: r.get(1)?,
+        automation: r.get(2)?,
+        kind: if kind == "sensor" {
+            AutomationKind::Sensor
+        } else {
+            AutomationKind::Schedule
+        },
+        tick_at,
+        evaluated_at,
+        outcome,
+        reason: r.get(7)?,
+        run_id: r.get(8)?,
+        run_key: r.get(9)?,
+        holder: r.get(10)?,
+    }))
 }
 
 /// The lease row of `project`, if any (inside a transaction or not).

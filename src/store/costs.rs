@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::runs::stored_time;
+use super::times::{now, stored_time};
 use super::{StoreError, Workspace, classify};
 use crate::model::RunId;
 use crate::model::{AssetKey, ComputeTier, PriceOverride};
@@ -50,10 +50,6 @@ pub struct StepCost {
     pub actual_cost_usd: Option<f64>,
     pub prices_as_of: Option<String>,
     pub missing_price: Option<String>,
-}
-
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 const STEP_COST_COLUMNS: &str = "c.run_id, p.name, r.created_at, c.asset_key, c.partition_key, c.tier, c.vcpu,

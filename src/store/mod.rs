@@ -13,6 +13,7 @@ mod owners;
 mod remote;
 mod retention;
 mod runs;
+mod times;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -414,7 +415,7 @@ impl Workspace {
             .query_map([], |r| {
                 let name: String = r.get(0)?;
                 let updated: String = r.get(4)?;
-                let updated_at = match runs::stored_time(
+                let updated_at = match times::stored_time(
                     path,
                     || format!("the updated_at of project {name}"),
                     &updated,
@@ -606,7 +607,7 @@ fn write_project(
     options: &SaveOptions<'_>,
 ) -> Result<i64, StoreError> {
     let sql = |e| classify(path, "save project", e);
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let now = times::now();
     let source_dir = options.source_dir.map(|d| d.to_string_lossy().into_owned());
     let existing: Option<(i64, i64)> = tx
         .query_row(
@@ -843,7 +844,7 @@ fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProj
             name: name.to_owned(),
         });
     };
-    let updated_at = runs::stored_time(
+    let updated_at = times::stored_time(
         path,
         || format!("the updated_at of project {name}"),
         &updated_at,
