@@ -200,7 +200,9 @@ fn closing_events(
     for (stamp, event) in ws.run_events_stamped(run_id)? {
         match event {
             RunEvent::RunStarted { plan } => planned = plan,
-            RunEvent::StepStarted { asset, partition } => {
+            RunEvent::StepStarted {
+                asset, partition, ..
+            } => {
                 started.insert(asset, (partition, Some(stamp)));
             }
             RunEvent::StepFinished { asset, .. } => {
