@@ -1218,7 +1218,7 @@ mod studio {
     }
 }
 
-/// A workspace with project `gen` and `n` queued runs (no run executes).
+/// A workspace with project `gen` and `n` finished runs (no run executes).
 fn workspace_with_runs(dir: &Path, n: usize) -> PathBuf {
     let ws = dir.join("ws.sqlite");
     let mut w = medallion::store::Workspace::open(&ws).unwrap();
@@ -1232,11 +1232,11 @@ fn workspace_with_runs(dir: &Path, n: usize) -> PathBuf {
             selection: "*".into(),
             partition: None,
             target: "local".into(),
-            status: medallion::model::RunStatus::Queued,
+            status: medallion::model::RunStatus::Success,
             trigger: "test".into(),
             created_at: at + chrono::Duration::seconds(i as i64),
-            started_at: None,
-            ended_at: None,
+            started_at: Some(at + chrono::Duration::seconds(i as i64)),
+            ended_at: Some(at + chrono::Duration::seconds(i as i64 + 1)),
             error: None,
             allow_failed_upstream: false,
             checks_only: false,
@@ -1251,30 +1251,26 @@ fn workspace_with_runs(dir: &Path, n: usize) -> PathBuf {
 /// command stops quietly with success, as `ls | head -1` does — no panic, no message.
 #[test]
 fn output_into_a_closed_pipe_ends_quietly_not_in_a_panic() {
-    use std::io::{BufRead, BufReader, Read};
+    use std::io::{BufRead, BufReader};
     use std::process::Stdio;
     let tmp = tempfile::tempdir().unwrap();
     // 2,000 runs print well over a pipe's 64 KiB buffer, so the writer meets the closed pipe.
     let ws = workspace_with_runs(tmp.path(), 2000);
+    // Standard error goes to a file, so nothing the command says there can block it.
+    let stderr = tmp.path().join("stderr.txt");
     let spawn = |args: &[&str]| {
         Command::new(env!("CARGO_BIN_EXE_medallion"))
             .args(args)
             .env("MEDALLION_WORKSPACE", &ws)
             .env_remove("MEDALLION_LOG")
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).unwrap())
             .spawn()
             .unwrap()
     };
     let finish = |mut child: std::process::Child, what: &str| {
         let status = child.wait().unwrap();
-        let mut err = String::new();
-        child
-            .stderr
-            .take()
-            .unwrap()
-            .read_to_string(&mut err)
-            .unwrap();
+        let err = std::fs::read_to_string(&stderr).unwrap();
         assert_eq!(status.code(), Some(0), "{what}: {status:?}\n{err}");
         assert!(err.is_empty(), "{what}: {err}");
     };
