@@ -372,6 +372,50 @@ fn a_second_daemon_waits_for_the_lease_and_sigterm_gives_it_back() {
     assert_eq!(third[0]["evaluated"], true, "{third}");
 }
 
+/// A daemon or studio killed while it held the lease: the next pass takes the lease at once,
+/// because the holder's process is gone — not after the lease's 120 s. A holder whose process
+/// runs keeps it.
+#[test]
+fn a_lease_whose_holder_died_is_taken_over_at_once() {
+    use medallion::app::liveness::{RunOwner, current_owner};
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws.sqlite");
+    let p = project(
+        dir.path(),
+        "orphan",
+        "[schedules.minutely]\ncron = \"* * * * *\"\nselection = \"events\"\n",
+    );
+    import(&ws, &p);
+    let hold = |holder: &str, owner: &RunOwner| {
+        let mut w = medallion::store::Workspace::open(&ws).unwrap();
+        w.release_automation_leases_of("studio pid (this test)")
+            .unwrap();
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let taken = w
+            .acquire_automation_lease("orphan", holder, owner, now_ms, 120_000, &|_| false)
+            .unwrap();
+        assert!(taken.is_ok(), "{taken:?}");
+    };
+    // Held by a process that runs (this test's): refused.
+    hold("studio pid (this test)", current_owner());
+    let refused = pass(&ws, "orphan", "2026-05-01T12:00:00Z");
+    assert_eq!(refused[0]["evaluated"], false, "{refused}");
+    assert_eq!(refused[0]["lease_holder"], "studio pid (this test)");
+    // Held by a process that has ended (killed, say), with 120 s of lease left: taken at once.
+    let mut gone = Command::new("true").spawn().unwrap();
+    gone.wait().unwrap();
+    let dead = RunOwner {
+        host: current_owner().host.clone(),
+        pid: gone.id(),
+        start: "1".into(),
+    };
+    hold(&format!("studio pid {} on this machine", gone.id()), &dead);
+    let taken = pass(&ws, "orphan", "2026-05-01T12:00:00Z");
+    assert_eq!(taken[0]["evaluated"], true, "{taken}");
+    let holder = taken[0]["lease_holder"].as_str().unwrap();
+    assert!(holder.starts_with("daemon pid"), "{holder}");
+}
+
 #[test]
 fn a_files_sensor_requests_one_run_per_new_file_once() {
     let dir = tempfile::tempdir().unwrap();

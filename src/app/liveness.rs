@@ -120,6 +120,12 @@ fn owner_alive(owner: &RunOwner, me: &RunOwner) -> Option<bool> {
     }
 }
 
+/// Whether `owner`'s process is known to be gone (ended, or its pid reused), as this process
+/// can look it up; `false` when it cannot tell (another machine or namespace).
+pub fn is_process_gone(owner: &RunOwner) -> bool {
+    owner_alive(owner, current_owner()) == Some(false)
+}
+
 /// The run's last sign of life.
 fn last_alive(run: &UnfinishedRun) -> Option<chrono::DateTime<chrono::Utc>> {
     run.signs_of_life.iter().max().copied()

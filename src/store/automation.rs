@@ -9,7 +9,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
 use super::times::{self, stored_opt_time, stored_time};
-use super::{StoreError, Workspace, classify};
+use super::{RunOwner, StoreError, Workspace, classify};
 use crate::model::{AssetKey, AutomationKind, Tick, TickOutcome};
 
 /// A tick about to be written (its id comes from the workspace).
@@ -51,6 +51,9 @@ pub struct PendingRequest {
 pub struct Lease {
     pub holder: String,
     pub expires_ms: i64,
+    /// The holder's process (`None` for a lease taken before the workspace recorded it).
+    #[serde(skip)]
+    pub owner: Option<RunOwner>,
 }
 
 /// The lease is held by someone else.
@@ -330,14 +333,17 @@ impl Workspace {
         rows.into_iter().collect()
     }
 
-    /// Takes or renews the automation lease of a project for `holder` until `now_ms + ttl_ms`,
-    /// unless another holder's lease has not expired.
+    /// Takes or renews the automation lease of a project for `holder` (process `owner`) until
+    /// `now_ms + ttl_ms`, unless another holder's lease has not expired and `gone` does not
+    /// say its process has ended.
     pub fn acquire_automation_lease(
         &mut self,
         project: &str,
         holder: &str,
+        owner: &RunOwner,
         now_ms: i64,
         ttl_ms: i64,
+        gone: &dyn Fn(&RunOwner) -> bool,
     ) -> Result<Result<Lease, LeaseRefused>, StoreError> {
         let path = self.path.clone();
         let sql = |e| classify(&path, "take the automation lease", e);
@@ -349,23 +355,35 @@ impl Workspace {
         if let Some(lease) = current
             && lease.holder != holder
             && lease.expires_ms > now_ms
+            && !lease.owner.as_ref().is_some_and(gone)
         {
             return Ok(Err(LeaseRefused(lease)));
         }
         tx.execute(
-            "INSERT INTO automation_leases (project, holder, acquired_ms, expires_ms)
-             VALUES (?1, ?2, ?3, ?4)
+            "INSERT INTO automation_leases (project, holder, acquired_ms, expires_ms,
+                                            owner_host, owner_pid, owner_start)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT (project) DO UPDATE SET holder = excluded.holder,
                 acquired_ms = CASE WHEN holder = excluded.holder THEN acquired_ms
                                    ELSE excluded.acquired_ms END,
-                expires_ms = excluded.expires_ms",
-            params![project, holder, now_ms, now_ms + ttl_ms],
+                expires_ms = excluded.expires_ms, owner_host = excluded.owner_host,
+                owner_pid = excluded.owner_pid, owner_start = excluded.owner_start",
+            params![
+                project,
+                holder,
+                now_ms,
+                now_ms + ttl_ms,
+                owner.host,
+                owner.pid,
+                owner.start
+            ],
         )
         .map_err(sql)?;
         tx.commit().map_err(sql)?;
         Ok(Ok(Lease {
             holder: holder.to_owned(),
             expires_ms: now_ms + ttl_ms,
+            owner: Some(owner.clone()),
         }))
     }
 
@@ -523,12 +541,19 @@ fn tick_from_row(
 /// The lease row of `project`, if any (inside a transaction or not).
 fn read_lease(conn: &rusqlite::Connection, project: &str) -> rusqlite::Result<Option<Lease>> {
     conn.query_row(
-        "SELECT holder, expires_ms FROM automation_leases WHERE project = ?1",
+        "SELECT holder, expires_ms, owner_host, owner_pid, owner_start
+         FROM automation_leases WHERE project = ?1",
         [project],
         |r| {
+            let host: Option<String> = r.get(2)?;
+            let pid: Option<u32> = r.get(3)?;
+            let start: Option<String> = r.get(4)?;
             Ok(Lease {
                 holder: r.get(0)?,
                 expires_ms: r.get(1)?,
+                owner: pid
+                    .zip(start)
+                    .map(|(pid, start)| RunOwner { host, pid, start }),
             })
         },
     )
