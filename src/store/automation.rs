@@ -109,6 +109,18 @@ fn upsert_cursor(
     Ok(())
 }
 
+/// A tick and the cursor after it (`None` keeps the cursor; the evaluation time is the
+/// tick's), inside the caller's transaction; returns the tick's id.
+fn insert_tick_and_cursor(
+    tx: &rusqlite::Connection,
+    tick: &NewTick<'_>,
+    cursor: Option<&str>,
+) -> rusqlite::Result<i64> {
+    let id = insert_tick(tx, tick)?;
+    upsert_cursor(tx, tick.project, tick.automation, cursor, tick.evaluated_at)?;
+    Ok(id)
+}
+
 impl Workspace {
     /// Writes a tick, and (when given) the cursor after it, in one transaction.
     pub fn record_tick(
@@ -122,15 +134,7 @@ impl Workspace {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql)?;
-        let id = insert_tick(&tx, tick).map_err(sql)?;
-        upsert_cursor(
-            &tx,
-            tick.project,
-            tick.automation,
-            cursor,
-            tick.evaluated_at,
-        )
-        .map_err(sql)?;
+        let id = insert_tick_and_cursor(&tx, tick, cursor).map_err(sql)?;
         tx.commit().map_err(sql)?;
         Ok(id)
     }
@@ -163,7 +167,7 @@ impl Workspace {
         if let Some((run_id, state)) = existing {
             return Ok(RequestOutcome::AlreadyRequested { run_id, state });
         }
-        let tick_id = insert_tick(&tx, tick).map_err(sql)?;
+        let tick_id = insert_tick_and_cursor(&tx, tick, cursor).map_err(sql)?;
         tx.execute(
             "INSERT INTO automation_run_keys (project, automation, run_key, run_id, partition_key,
                                               tick_id, state, requested_at)
@@ -177,14 +181,6 @@ impl Workspace {
                 tick_id,
                 times::text(&tick.evaluated_at)
             ],
-        )
-        .map_err(sql)?;
-        upsert_cursor(
-            &tx,
-            tick.project,
-            tick.automation,
-            cursor,
-            tick.evaluated_at,
         )
         .map_err(sql)?;
         tx.commit().map_err(sql)?;
