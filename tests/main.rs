@@ -26,6 +26,7 @@ mod polish;
 mod remote_aws;
 mod resources;
 mod runs;
+mod sample_data;
 mod store;
 mod studio;
 mod ui;
