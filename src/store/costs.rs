@@ -157,7 +157,7 @@ impl Workspace {
         r: &StepCostRecord,
         measures: &str,
         on_conflict: &str,
-        what: &str,
+        what: &'static str,
     ) -> Result<(), StoreError> {
         let sql = format!(
             "INSERT INTO cost_run_steps (run_id, asset_key, partition_key, tier, vcpu, memory_mb,
