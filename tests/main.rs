@@ -25,6 +25,7 @@ mod node_actions;
 mod polish;
 mod remote_aws;
 mod resources;
+mod runner_image;
 mod runs;
 mod sample_data;
 mod store;

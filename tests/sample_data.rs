@@ -95,6 +95,13 @@ fn bench_engine_generates_its_inputs_and_prints_both_sides_with_peak_memory() {
         assert!(peak > 1.0, "{side}: peak {peak} MiB");
         assert!(report[side]["secs"].as_f64().unwrap() > 0.0, "{side}");
     }
+    // Gold previews from the materializations the run stored, timed in the same process.
+    let stored = report["medallion"]["preview_stored_ms"]
+        .as_object()
+        .unwrap();
+    for gold in ["customer_lifetime_value", "daily_revenue"] {
+        assert!(stored[gold].as_f64().unwrap() > 0.0, "{gold}: {stored:?}");
+    }
     // The inputs lived in a temporary directory that is gone again.
     let input = report["input"].as_str().unwrap();
     assert!(!Path::new(input).exists(), "{input} was left behind");
@@ -164,4 +171,37 @@ fn bench_engine_needs_one_source_of_inputs() {
         assert_eq!(o.status.code(), Some(2), "{args:?}: {}", text(&o));
         assert!(o.stdout.is_empty(), "{args:?}: {}", text(&o));
     }
+}
+
+#[test]
+fn bench_sample_prints_the_time_at_each_size_and_the_growth() {
+    let o = medallion(&[
+        "bench",
+        "sample",
+        "--customers",
+        "1000,3000",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let runs = json(&o)["runs"].as_array().unwrap().clone();
+    assert_eq!(runs.len(), 2);
+    assert_eq!(runs[1]["customers"], 3000);
+    assert_eq!(runs[1]["orders"], 30_000);
+    assert!(runs[1]["bytes"].as_u64().unwrap() > 30_000 * 20);
+    assert_eq!(runs[1]["growth"]["data"].as_f64(), Some(3.0));
+    let time = runs[1]["secs"].as_f64().unwrap() / runs[0]["secs"].as_f64().unwrap();
+    assert!((runs[1]["growth"]["time"].as_f64().unwrap() - time).abs() < 1e-9);
+
+    let o = medallion(&["bench", "sample", "--customers", "500"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let out = String::from_utf8_lossy(&o.stdout);
+    assert!(
+        out.lines()
+            .nth(1)
+            .is_some_and(|l| l.trim_start().starts_with("500 customers")),
+        "{out}"
+    );
+    let o = medallion(&["bench", "sample", "--customers", "10,0"]);
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
 }

@@ -55,6 +55,16 @@ pub enum BenchCommand {
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
+    /// Time of `sample-data` at each size given (written into a temporary directory, removed
+    /// afterwards), with its growth from the first size to the others
+    Sample {
+        /// Customers per size, comma-separated (e.g. 500000,1000000,2000000)
+        #[arg(long, value_delimiter = ',', required = true,
+              value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+        customers: Vec<u64>,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
     /// One side of `bench engine`, in a process of its own
     #[command(hide = true)]
     EngineChild {
@@ -197,6 +207,7 @@ fn engine_child(mode: &str, input: &Path, checksums: bool) -> anyhow::Result<u8>
                     })
                     .collect();
                 let mut out = serde_json::json!({"secs": secs, "peak_rss_mib": app::peak_rss_mib(), "status": run.run.status, "rows": rows, "streamed": streamed});
+                out["preview_stored_ms"] = gold_previews_ms(&ws, &stored)?.into();
                 if checksums {
                     let dir = tmp.join("out");
                     let gold = [
@@ -217,6 +228,23 @@ fn engine_child(mode: &str, input: &Path, checksums: bool) -> anyhow::Result<u8>
     let _ = std::fs::remove_dir_all(&tmp);
     println!("{}", serde_json::to_string(&result?)?);
     Ok(EXIT_OK)
+}
+
+/// Preview of each gold asset (ms) with its upstreams read from the materializations just
+/// stored, as the studio previews after a run. Taken after the run's peak memory was read.
+fn gold_previews_ms(
+    ws: &app::Workspace,
+    stored: &app::StoredProject,
+) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    let mut out = serde_json::Map::new();
+    for asset in &stored.project.assets {
+        if asset.layer == crate::model::Layer::Gold {
+            let t = Instant::now();
+            app::run::preview(ws, stored, &asset.key, 20)?;
+            out.insert(asset.key.to_string(), ms(t).into());
+        }
+    }
+    Ok(out)
 }
 
 /// The memory budget a benchmark child runs with.
@@ -348,6 +376,57 @@ fn generated_engine_bench(
     })();
     let _ = std::fs::remove_dir_all(&tmp);
     result
+}
+
+/// `bench sample`: `sample-data` at each size, timed, with its growth from the first size.
+fn sample_bench(sizes: &[u64], format: OutputFormat) -> anyhow::Result<u8> {
+    let tmp = std::env::temp_dir().join(format!("medallion-bench-sample-{}", std::process::id()));
+    let mut runs = Vec::new();
+    for &n in sizes {
+        let dir = tmp.join(format!("n{n}"));
+        let run = generate(&dir, n);
+        let bytes: u64 = ["customers.csv", "orders.csv"]
+            .iter()
+            .filter_map(|f| std::fs::metadata(dir.join(f)).ok())
+            .map(|m| m.len())
+            .sum();
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut run = run?;
+        run["bytes"] = bytes.into();
+        runs.push(run);
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    let secs = |r: &serde_json::Value| r["secs"].as_f64().unwrap_or(f64::NAN);
+    let n = |r: &serde_json::Value| r["customers"].as_f64().unwrap_or(f64::NAN);
+    let base = runs
+        .first()
+        .map_or((f64::NAN, f64::NAN), |r| (n(r), secs(r)));
+    for r in &mut runs {
+        r["growth"] = serde_json::json!({"data": n(r) / base.0, "time": secs(r) / base.1});
+    }
+    match format {
+        OutputFormat::Json => print_json(&serde_json::json!({ "runs": runs }))?,
+        OutputFormat::Text => {
+            let build = if cfg!(debug_assertions) {
+                "debug build"
+            } else {
+                "release build"
+            };
+            println!("sample-data --seed 42 ({build})");
+            for r in &runs {
+                println!(
+                    "{:>11} customers {:>8.2} s   {:>7.1} MB   {:>6.2} µs per customer   data ×{:.2} took time ×{:.2}",
+                    r["customers"].as_u64().unwrap_or(0),
+                    secs(r),
+                    r["bytes"].as_f64().unwrap_or(f64::NAN) / 1e6,
+                    secs(r) * 1e6 / n(r),
+                    r["growth"]["data"].as_f64().unwrap_or(f64::NAN),
+                    r["growth"]["time"].as_f64().unwrap_or(f64::NAN),
+                );
+            }
+        }
+    }
+    Ok(EXIT_OK)
 }
 
 /// `sample-data` into `dir`: customers asked for, rows written and the seconds it took.
@@ -535,6 +614,12 @@ fn print_engine_text(
     if let Some(sums) = med.get("checksums") {
         println!("gold CSV SHA-256: {sums}");
     }
+    for (asset, t) in med["preview_stored_ms"].as_object().into_iter().flatten() {
+        println!(
+            "preview {asset:<26} {:>8.1} ms   from stored upstream materializations",
+            t.as_f64().unwrap_or(f64::NAN)
+        );
+    }
     for (asset, t) in preview_ms {
         println!(
             "preview {asset:<26} {:>8.1} ms",
@@ -636,6 +721,7 @@ pub fn run(which: &BenchCommand) -> anyhow::Result<u8> {
             (None, Some(n)) => generated_engine_bench(*n, *scale_to, *rounds, *checksums, *format),
             (None, None) => anyhow::bail!("bench engine needs --input DIR or --customers N"),
         },
+        BenchCommand::Sample { customers, format } => sample_bench(customers, *format),
         BenchCommand::EngineChild {
             mode,
             input,
