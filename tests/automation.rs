@@ -351,8 +351,8 @@ fn run_keys_stay_exactly_once_across_a_daemon_restart() {
             project: "keys",
             automation: "hourly",
             kind: medallion::model::AutomationKind::Schedule,
-            tick_at: "2026-02-01T11:00:00Z".into(),
-            evaluated_at: "2026-02-01T11:00:05Z".into(),
+            tick_at: "2026-02-01T11:00:00Z".parse().unwrap(),
+            evaluated_at: "2026-02-01T11:00:05Z".parse().unwrap(),
             outcome: medallion::model::TickOutcome::Requested,
             reason: "requested run 20260201T110005-stopped (run key 2026-02-01T11:00:00Z)".into(),
             run_id: Some("20260201T110005-stopped".into()),
@@ -393,7 +393,7 @@ fn run_keys_stay_exactly_once_across_a_daemon_restart() {
             "keys",
             "hourly",
             "2026-02-01T10:30:00Z",
-            "2026-02-01T10:30:00Z",
+            "2026-02-01T10:30:00Z".parse().unwrap(),
         )
         .unwrap();
     }
@@ -458,6 +458,50 @@ fn a_second_daemon_waits_for_the_lease_and_sigterm_gives_it_back() {
     assert!(v["lease"].is_null(), "{v}");
     let third = pass(&ws, "lease", "2026-05-01T12:00:00Z");
     assert_eq!(third[0]["evaluated"], true, "{third}");
+}
+
+/// A daemon or studio killed while it held the lease: the next pass takes the lease at once,
+/// because the holder's process is gone — not after the lease's 120 s. A holder whose process
+/// runs keeps it.
+#[test]
+fn a_lease_whose_holder_died_is_taken_over_at_once() {
+    use medallion::app::liveness::{RunOwner, current_owner};
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws.sqlite");
+    let p = project(
+        dir.path(),
+        "orphan",
+        "[schedules.minutely]\ncron = \"* * * * *\"\nselection = \"events\"\n",
+    );
+    import(&ws, &p);
+    let hold = |holder: &str, owner: &RunOwner| {
+        let mut w = medallion::store::Workspace::open(&ws).unwrap();
+        w.release_automation_leases_of("studio pid (this test)")
+            .unwrap();
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let taken = w
+            .acquire_automation_lease("orphan", holder, owner, now_ms, 120_000, &|_| false)
+            .unwrap();
+        assert!(taken.is_ok(), "{taken:?}");
+    };
+    // Held by a process that runs (this test's): refused.
+    hold("studio pid (this test)", current_owner());
+    let refused = pass(&ws, "orphan", "2026-05-01T12:00:00Z");
+    assert_eq!(refused[0]["evaluated"], false, "{refused}");
+    assert_eq!(refused[0]["lease_holder"], "studio pid (this test)");
+    // Held by a process that has ended (killed, say), with 120 s of lease left: taken at once.
+    let mut gone = Command::new("true").spawn().unwrap();
+    gone.wait().unwrap();
+    let dead = RunOwner {
+        host: current_owner().host.clone(),
+        pid: gone.id(),
+        start: "1".into(),
+    };
+    hold(&format!("studio pid {} on this machine", gone.id()), &dead);
+    let taken = pass(&ws, "orphan", "2026-05-01T12:00:00Z");
+    assert_eq!(taken[0]["evaluated"], true, "{taken}");
+    let holder = taken[0]["lease_holder"].as_str().unwrap();
+    assert!(holder.starts_with("daemon pid"), "{holder}");
 }
 
 #[test]
@@ -775,12 +819,12 @@ fn each_pass_prunes_ticks_beyond_the_newest_thousand_older_than_30_days() {
         let mut w = medallion::app::open_workspace(&ws).unwrap();
         let mut add = |name: &str, first: DateTime<Utc>, n: i64| {
             for i in 0..n {
-                let at = stamp(first + Duration::seconds(i));
+                let at = first + Duration::seconds(i);
                 let tick = medallion::store::NewTick {
                     project: "prune",
                     automation: name,
                     kind: AutomationKind::Sensor,
-                    tick_at: at.clone(),
+                    tick_at: at,
                     evaluated_at: at,
                     outcome: TickOutcome::Skipped,
                     reason: format!("skipped: nothing new ({i})"),
@@ -804,7 +848,7 @@ fn each_pass_prunes_ticks_beyond_the_newest_thousand_older_than_30_days() {
     let old = kept("old_sensor");
     assert_eq!(old.len(), 1000);
     assert_eq!(
-        old.last().unwrap().tick_at,
+        stamp(old.last().unwrap().tick_at),
         stamp(now - Duration::days(40) + Duration::seconds(10)),
         "the oldest ten went"
     );

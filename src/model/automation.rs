@@ -298,9 +298,11 @@ pub struct Tick {
     /// The schedule's or sensor's name.
     pub automation: String,
     pub kind: AutomationKind,
-    /// The cron time of a schedule's tick; the evaluation time of a sensor's (RFC 3339, UTC).
-    pub tick_at: String,
-    pub evaluated_at: String,
+    /// The cron time of a schedule's tick; the evaluation time of a sensor's (shown to the second).
+    #[serde(with = "crate::model::time::secs")]
+    pub tick_at: DateTime<Utc>,
+    #[serde(with = "crate::model::time::secs")]
+    pub evaluated_at: DateTime<Utc>,
     pub outcome: TickOutcome,
     /// Always said: "requested run R (run key K)", "skipped: …", "failed: …".
     pub reason: String,

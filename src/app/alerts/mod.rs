@@ -167,10 +167,6 @@ fn routes<'p>(project: &'p Project, event: &AlertEvent) -> Vec<(&'p AlertTarget,
     out
 }
 
-fn stamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 /// Raises `event` for `project` at `now`: matches the rules, delivers to each target with
 /// retries and backoff, and records the alert and every attempt. Returns one [`Delivery`] per
 /// target; a final failure is among them (`delivered: false`), never dropped. No matching rule:
@@ -193,7 +189,7 @@ pub fn raise(
         subject: &event.subject(),
         summary: &summary,
         payload: &payload,
-        raised_at: &stamp(now),
+        raised_at: now,
     })?;
     let kind = event.kind();
     let msg = message::Message::new(&project.name, event, &summary, now);
@@ -262,7 +258,7 @@ fn send_test(
         subject: name,
         summary: &summary,
         payload: "{}",
-        raised_at: &stamp(now),
+        raised_at: now,
     })?;
     let msg = message::Message::test(project, &summary, now);
     let mut d = deliver::deliver(ws, event_id, "test", &["test".to_owned()], target, &msg)?;

@@ -8,6 +8,7 @@
 
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use egui::RichText;
 
 use super::alerts::{AlertIntent, AlertsEditor};
@@ -15,7 +16,7 @@ use crate::app::automation::studio::AutomationView;
 use crate::app::automation::{AutomationStatus, PassReport};
 use crate::app::backend::TaskRequest;
 use crate::app::jobs::{JobError, JobRequest};
-use crate::model::{Tick, TickOutcome};
+use crate::model::{Tick, TickOutcome, time};
 use crate::ui::{Studio, theme};
 
 /// How often the open studio evaluates its project's automation.
@@ -446,16 +447,10 @@ fn next_tick_text(s: &AutomationStatus, now: chrono::DateTime<chrono::Utc>) -> S
     if !s.enabled {
         return "off".to_owned();
     }
-    let Some(next) = s.next_tick.as_deref() else {
+    let Some(t) = s.next_tick else {
         return "unknown".to_owned();
     };
-    match chrono::DateTime::parse_from_rfc3339(next) {
-        Ok(t) => {
-            let t = t.with_timezone(&chrono::Utc);
-            format!("{} ({})", t.format("%Y-%m-%d %H:%M UTC"), until(t - now))
-        }
-        Err(_) => next.to_owned(),
-    }
+    format!("{} ({})", t.format("%Y-%m-%d %H:%M UTC"), until(t - now))
 }
 
 fn until(d: chrono::TimeDelta) -> String {
@@ -472,7 +467,9 @@ fn until(d: chrono::TimeDelta) -> String {
 fn state_hover(s: &AutomationStatus) -> String {
     format!(
         "Last evaluated: {}\nCursor: {}",
-        s.last_evaluated.as_deref().unwrap_or("never"),
+        s.last_evaluated
+            .as_ref()
+            .map_or_else(|| "never".to_owned(), time::secs_text),
         s.cursor.as_deref().unwrap_or("none yet")
     )
 }
@@ -504,13 +501,17 @@ fn ticks_ui(ui: &mut egui::Ui, view: &AutomationView, action: &mut Option<Action
                     for (t, n, oldest) in tick_rows(&view.ticks) {
                         let hover = if n > 1 {
                             format!(
-                                "{n} ticks from {oldest} to {}, each skipped for this reason; the newest evaluated at {} by {}",
-                                t.tick_at, t.evaluated_at, t.holder
+                                "{n} ticks from {} to {}, each skipped for this reason; the newest evaluated at {} by {}",
+                                time::secs_text(&oldest),
+                                time::secs_text(&t.tick_at),
+                                time::secs_text(&t.evaluated_at),
+                                t.holder
                             )
                         } else {
-                            format!("evaluated at {} by {}", t.evaluated_at, t.holder)
+                            let at = time::secs_text(&t.evaluated_at);
+                            format!("evaluated at {at} by {}", t.holder)
                         };
-                        ui.label(&t.tick_at).on_hover_text(hover);
+                        ui.label(time::secs_text(&t.tick_at)).on_hover_text(hover);
                         ui.label(&t.automation);
                         let outcome = if n > 1 {
                             format!("{} ×{n}", t.outcome.as_str())
@@ -545,8 +546,8 @@ fn ticks_ui(ui: &mut egui::Ui, view: &AutomationView, action: &mut Option<Action
 /// The ticks as rows, newest first: consecutive skipped ticks of one schedule or sensor with the
 /// same reason (a sensor finding nothing new each minute) are one row — the newest tick, how
 /// many, and the oldest one's time.
-fn tick_rows(ticks: &[Tick]) -> Vec<(&Tick, usize, &str)> {
-    let mut rows: Vec<(&Tick, usize, &str)> = Vec::new();
+fn tick_rows(ticks: &[Tick]) -> Vec<(&Tick, usize, DateTime<Utc>)> {
+    let mut rows: Vec<(&Tick, usize, DateTime<Utc>)> = Vec::new();
     for t in ticks {
         if let Some((newest, n, oldest)) = rows.last_mut()
             && t.outcome == TickOutcome::Skipped
@@ -557,10 +558,10 @@ fn tick_rows(ticks: &[Tick]) -> Vec<(&Tick, usize, &str)> {
             && newest.run_id.is_none()
         {
             *n += 1;
-            *oldest = &t.tick_at;
+            *oldest = t.tick_at;
             continue;
         }
-        rows.push((t, 1, &t.tick_at));
+        rows.push((t, 1, t.tick_at));
     }
     rows
 }
