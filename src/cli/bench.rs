@@ -193,18 +193,16 @@ fn engine_child(mode: &str, input: &Path, checksums: bool) -> anyhow::Result<u8>
                         _ => None,
                     })
                     .collect();
-                // Steps that ran through the streaming engine say so in the run's log.
+                // Steps that ran through the streaming engine say so when they start.
                 let streamed: Vec<String> = run
                     .events
                     .iter()
                     .filter_map(|e| match e {
-                        crate::model::RunEvent::Log {
-                            asset: Some(asset),
-                            message,
+                        crate::model::RunEvent::StepStarted {
+                            asset,
+                            streamed: true,
                             ..
-                        } if message.contains("streamed straight into its Parquet file") => {
-                            Some(asset.to_string())
-                        }
+                        } => Some(asset.to_string()),
                         _ => None,
                     })
                     .collect();
@@ -418,7 +416,7 @@ fn sample_bench(sizes: &[u64], format: OutputFormat) -> anyhow::Result<u8> {
             for r in &runs {
                 println!(
                     "{:>11} customers {:>8.2} s   {:>7.1} MB   {:>6.2} µs per customer   data ×{:.2} took time ×{:.2}",
-                    r["customers"],
+                    r["customers"].as_u64().unwrap_or(0),
                     secs(r),
                     r["bytes"].as_f64().unwrap_or(f64::NAN) / 1e6,
                     secs(r) * 1e6 / n(r),

@@ -19,7 +19,7 @@ use crate::model::{
 
 /// The schema version that created `audit_log`; a workspace held at an older one (tests of the
 /// migrations) records nothing.
-const AUDIT_MIGRATION: i64 = 12;
+const AUDIT_MIGRATION: i64 = 13;
 
 /// What the first entry holds as its previous hash.
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";

@@ -11,7 +11,7 @@ use super::{StoreError, Workspace, classify};
 use crate::model::{AuditAction, NewAuditEntry, Project, RunExpiry, RunFacts, RunRetention};
 
 /// The schema version that added `projects.retention`.
-const RETENTION_MIGRATION: i64 = 13;
+const RETENTION_MIGRATION: i64 = 14;
 
 fn has_column(conn: &Connection, path: &Path) -> Result<bool, StoreError> {
     let version: i64 = conn

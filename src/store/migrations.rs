@@ -350,7 +350,15 @@ pub const MIGRATIONS: &[&str] = &[
     ",
     // 11: a run ended by a later process after its own died has an unknown end time.
     "ALTER TABLE runs ADD COLUMN end_known INTEGER NOT NULL DEFAULT 1;",
-    // 12: the audit log — append-only, each entry holding the previous entry's hash (a hash
+    // 12: the automation lease records its holder's process (where its pid can be looked up,
+    // the pid, its start time), so a lease whose holder died is taken over at once instead of
+    // when it expires.
+    r"
+    ALTER TABLE automation_leases ADD COLUMN owner_host TEXT;
+    ALTER TABLE automation_leases ADD COLUMN owner_pid INTEGER;
+    ALTER TABLE automation_leases ADD COLUMN owner_start TEXT;
+    ",
+    // 13: the audit log — append-only, each entry holding the previous entry's hash (a hash
     // chain, `store::audit`). AUTOINCREMENT keeps the highest number ever given in
     // `sqlite_sequence`, so deleting the newest entries shows too. Keyed by project name, not
     // id: the entries outlive the project.
@@ -372,7 +380,7 @@ pub const MIGRATIONS: &[&str] = &[
     CREATE INDEX audit_log_by_project ON audit_log (project, seq);
     CREATE INDEX audit_log_by_subject ON audit_log (subject, action);
     ",
-    // 13: how long a project's run history is kept (`model::RunRetention` as JSON; NULL: the
+    // 14: how long a project's run history is kept (`model::RunRetention` as JSON; NULL: the
     // defaults).
     "ALTER TABLE projects ADD COLUMN retention TEXT;",
 ];
