@@ -104,7 +104,7 @@ impl Workspace {
         rows.into_iter()
             .map(|(id, created, status, needed_by)| {
                 Ok(RunFacts {
-                    created_at: super::runs::stored_time(
+                    created_at: super::times::stored_time(
                         path,
                         || format!("the created_at of run {id}"),
                         &created,
