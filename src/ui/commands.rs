@@ -47,10 +47,11 @@ pub enum UICommand {
     ShowInCatalog,
     ToggleCatalog,
     Automation,
+    Lineage,
 }
 
 impl UICommand {
-    pub const ALL: [UICommand; 41] = [
+    pub const ALL: [UICommand; 42] = [
         UICommand::Undo,
         UICommand::Redo,
         UICommand::Save,
@@ -92,6 +93,7 @@ impl UICommand {
         UICommand::ShowInCatalog,
         UICommand::ToggleCatalog,
         UICommand::Automation,
+        UICommand::Lineage,
     ];
 
     /// Sentence case; `…` when the command opens a dialog.
@@ -138,6 +140,7 @@ impl UICommand {
             UICommand::ShowInCatalog => "Show in catalog",
             UICommand::ToggleCatalog => "Catalog",
             UICommand::Automation => "Automation…",
+            UICommand::Lineage => "Lineage…",
         }
     }
 
@@ -171,6 +174,9 @@ impl UICommand {
             }
             UICommand::CopyKey => Some("Put the asset's key on the clipboard"),
             UICommand::ShowInCatalog => Some("The asset's row in the catalog list"),
+            UICommand::Lineage => Some(
+                "Where the asset's columns come from and what they feed, inferred without running",
+            ),
             UICommand::ToggleCatalog => {
                 Some("Every asset as a list: search, filter and sort; a row selects its card")
             }
@@ -223,7 +229,8 @@ impl UICommand {
             | UICommand::Connections
             | UICommand::Prices
             | UICommand::Costs
-            | UICommand::Automation => return None,
+            | UICommand::Automation
+            | UICommand::Lineage => return None,
         };
         Some(KeyboardShortcut::new(modifiers, key))
     }
