@@ -20,7 +20,7 @@ use sha2::{Digest, Sha256};
 use support::aws_executor::{Executor, runtime, sdk_config};
 use support::lambda_front::LambdaFront;
 
-fn peers() -> Option<String> {
+pub(crate) fn peers() -> Option<String> {
     if std::env::var("MEDALLION_TEST_PEERS").as_deref() != Ok("1") {
         eprintln!("peer test not run: tests/run starts moto and sets MEDALLION_TEST_PEERS=1");
         return None;
@@ -38,10 +38,10 @@ fn unique(prefix: &str) -> String {
 }
 
 /// Where a test's AWS things live.
-struct Setup {
+pub(crate) struct Setup {
     moto: String,
-    bucket: String,
-    cluster: String,
+    pub(crate) bucket: String,
+    pub(crate) cluster: String,
     log_group: String,
     subnet: String,
     security_group: String,
@@ -104,7 +104,7 @@ fn post_json(url: &str, body: &str) {
 }
 
 impl Setup {
-    fn new(moto: &str, name: &str) -> Self {
+    pub(crate) fn new(moto: &str, name: &str) -> Self {
         let s = Self {
             moto: moto.to_owned(),
             bucket: unique(&format!("medallion-{name}")),
@@ -271,7 +271,7 @@ lambda_function = "medallion-runner"
     }
 
     /// A copy of the example project with an `aws` resource pointing at this setup.
-    fn project(&self, dir: &Path) -> PathBuf {
+    pub(crate) fn project(&self, dir: &Path) -> PathBuf {
         self.copy_project(
             &Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/customer_analytics"),
             dir,
@@ -342,13 +342,13 @@ fn medallion_cmd(ws: &Path, moto: &str, args: &[&str]) -> Command {
     c
 }
 
-fn medallion(ws: &Path, moto: &str, args: &[&str]) -> Output {
+pub(crate) fn medallion(ws: &Path, moto: &str, args: &[&str]) -> Output {
     medallion_cmd(ws, moto, args)
         .output()
         .expect("run medallion")
 }
 
-fn text(o: &Output) -> String {
+pub(crate) fn text(o: &Output) -> String {
     format!(
         "{}{}",
         String::from_utf8_lossy(&o.stdout),
@@ -356,7 +356,7 @@ fn text(o: &Output) -> String {
     )
 }
 
-fn json(o: &Output) -> serde_json::Value {
+pub(crate) fn json(o: &Output) -> serde_json::Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", text(o)))
 }
 
@@ -365,7 +365,7 @@ fn sha256(path: &Path) -> String {
 }
 
 /// The gold outputs of a run, read back from S3, have the SPEC §8 checksums.
-fn assert_gold_checksums(setup: &Setup, report: &serde_json::Value, tmp: &Path) {
+pub(crate) fn assert_gold_checksums(setup: &Setup, report: &serde_json::Value, tmp: &Path) {
     let out = tmp.join("out");
     for (asset, expected) in [
         (
@@ -1131,6 +1131,11 @@ fn check_aws_setup_says_precisely_what_is_missing() {
     assert_eq!(s, "missing");
     assert!(
         d.contains("repository medallion-runner does not exist"),
+        "{d}"
+    );
+    // It names the image it expects and the command that pushes the one build-image.sh built.
+    assert!(
+        d.contains("skopeo copy oci:medallion-runner.oci:latest docker://123456789012.dkr.ecr.us-east-1.amazonaws.com/medallion-runner:v1"),
         "{d}"
     );
     let (s, d) = state("lambda function");

@@ -392,17 +392,37 @@ pub fn validate_project(project: &Project) -> Vec<Diagnostic> {
 }
 
 /// Where the bundled example project lives: `projects/customer_analytics` under the current
-/// directory (a checkout) or under the source tree this binary was built from.
+/// directory (a checkout), where a package installs it (`share/medallion/projects/` beside the
+/// binary's `bin/`: `/usr/share/medallion/…` for the Debian package, the tarball's own
+/// `share/`), or under the source tree this binary was built from.
 pub fn example_project_dir() -> Option<PathBuf> {
+    let installed = std::env::current_exe()
+        .ok()
+        .and_then(|exe| installed_example_dir(&exe));
     let candidates = [
-        PathBuf::from("projects").join(EXAMPLE_PROJECT),
-        Path::new(env!("CARGO_MANIFEST_DIR"))
-            .join("projects")
-            .join(EXAMPLE_PROJECT),
+        Some(PathBuf::from("projects").join(EXAMPLE_PROJECT)),
+        installed,
+        Some(
+            Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("projects")
+                .join(EXAMPLE_PROJECT),
+        ),
     ];
     candidates
         .into_iter()
+        .flatten()
         .find(|p| p.join(format::PROJECT_FILE).is_file())
+}
+
+/// The example project a package installs for the binary at `exe` (`PREFIX/bin/medallion` →
+/// `PREFIX/share/medallion/projects/customer_analytics`).
+fn installed_example_dir(exe: &Path) -> Option<PathBuf> {
+    let prefix = exe.parent()?.parent()?;
+    Some(
+        prefix
+            .join("share/medallion/projects")
+            .join(EXAMPLE_PROJECT),
+    )
 }
 
 /// The project the studio opens: the most recently saved one, or — in an empty workspace — the
@@ -556,4 +576,26 @@ pub fn example_copy_with_sample_data(
     let data = dir.join("data");
     write_sample_data(&data, customers, seed).map_err(io(&data))?;
     Ok(dir.to_owned())
+}
+
+#[cfg(test)]
+mod tests {
+    use std::path::{Path, PathBuf};
+
+    #[test]
+    fn a_packaged_binary_finds_the_example_under_its_prefix() {
+        assert_eq!(
+            super::installed_example_dir(Path::new("/usr/bin/medallion")),
+            Some(PathBuf::from(
+                "/usr/share/medallion/projects/customer_analytics"
+            ))
+        );
+        assert_eq!(
+            super::installed_example_dir(Path::new("/opt/medallion-0.1.0/bin/medallion")),
+            Some(PathBuf::from(
+                "/opt/medallion-0.1.0/share/medallion/projects/customer_analytics"
+            ))
+        );
+        assert_eq!(super::installed_example_dir(Path::new("medallion")), None);
+    }
 }

@@ -18,10 +18,19 @@ pub enum BenchCommand {
     /// gen.py): Medallion with every asset persisted against the same pipeline hand-written as
     /// one polars lazy query, each in its own process (time and peak memory), plus preview times
     /// and the whole example at its shipped size
+    #[command(group(clap::ArgGroup::new("source").required(true).args(["input", "customers"])))]
     Engine {
         /// Directory holding customers.csv and orders.csv
         #[arg(long)]
-        input: PathBuf,
+        input: Option<PathBuf>,
+        /// Generate the inputs (as `sample-data --seed 42` does) for this many customers into a
+        /// temporary directory instead of reading `--input`
+        #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+        customers: Option<u64>,
+        /// Scale run: also generate this many customers and print the time of both sides at
+        /// both sizes with the growth factor (needs `--customers`)
+        #[arg(long, requires = "customers", value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+        scale_to: Option<u64>,
         /// Runs of each side; the fastest counts
         #[arg(long, default_value_t = 1)]
         rounds: usize,
@@ -43,6 +52,16 @@ pub enum BenchCommand {
         /// The memory budget in MiB
         #[arg(long, default_value_t = 256, value_parser = clap::value_parser!(u64).range(1..=1_048_576))]
         budget_mb: u64,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+    /// Time of `sample-data` at each size given (written into a temporary directory, removed
+    /// afterwards), with its growth from the first size to the others
+    Sample {
+        /// Customers per size, comma-separated (e.g. 500000,1000000,2000000)
+        #[arg(long, value_delimiter = ',', required = true,
+              value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+        customers: Vec<u64>,
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
@@ -190,6 +209,7 @@ fn engine_child(mode: &str, input: &Path, checksums: bool) -> anyhow::Result<u8>
                     })
                     .collect();
                 let mut out = serde_json::json!({"secs": secs, "peak_rss_mib": app::peak_rss_mib(), "status": run.run.status, "rows": rows, "streamed": streamed});
+                out["preview_stored_ms"] = gold_previews_ms(&ws, &stored)?.into();
                 if checksums {
                     let dir = tmp.join("out");
                     let gold = [
@@ -210,6 +230,23 @@ fn engine_child(mode: &str, input: &Path, checksums: bool) -> anyhow::Result<u8>
     let _ = std::fs::remove_dir_all(&tmp);
     println!("{}", serde_json::to_string(&result?)?);
     Ok(EXIT_OK)
+}
+
+/// Preview of each gold asset (ms) with its upstreams read from the materializations just
+/// stored, as the studio previews after a run. Taken after the run's peak memory was read.
+fn gold_previews_ms(
+    ws: &app::Workspace,
+    stored: &app::StoredProject,
+) -> anyhow::Result<serde_json::Map<String, serde_json::Value>> {
+    let mut out = serde_json::Map::new();
+    for asset in &stored.project.assets {
+        if asset.layer == crate::model::Layer::Gold {
+            let t = Instant::now();
+            app::run::preview(ws, stored, &asset.key, 20)?;
+            out.insert(asset.key.to_string(), ms(t).into());
+        }
+    }
+    Ok(out)
 }
 
 /// The memory budget a benchmark child runs with.
@@ -269,22 +306,223 @@ fn engine_bench(
         "{} needs customers.csv and orders.csv",
         input.display()
     );
+    let report = engine_report(input, rounds, checksums)?;
+    print_engine_report(&report, format)?;
+    Ok(EXIT_OK)
+}
+
+fn engine_report(
+    input: &Path,
+    rounds: usize,
+    checksums: bool,
+) -> anyhow::Result<serde_json::Value> {
     let hand = fastest("handwritten", input, rounds, checksums)?;
     let med = fastest("medallion", input, rounds, checksums)?;
     let ratio =
         med["secs"].as_f64().unwrap_or(f64::NAN) / hand["secs"].as_f64().unwrap_or(f64::NAN);
     let (preview_ms, example_ms) = preview_and_example_ms(input)?;
-    let report = serde_json::json!({
+    Ok(serde_json::json!({
         "input": input, "handwritten": hand, "medallion": med, "ratio": ratio,
         "preview_ms": preview_ms, "example_n1000_ms": example_ms,
-    });
+    }))
+}
+
+fn print_engine_report(report: &serde_json::Value, format: OutputFormat) -> anyhow::Result<()> {
     match format {
-        OutputFormat::Json => print_json(&report)?,
+        OutputFormat::Json => print_json(report)?,
         OutputFormat::Text => {
-            print_engine_text(input, &hand, &med, ratio, &preview_ms, example_ms);
+            let input = Path::new(report["input"].as_str().unwrap_or("?"));
+            let preview_ms = report["preview_ms"]
+                .as_object()
+                .cloned()
+                .unwrap_or_default();
+            print_engine_text(
+                input,
+                &report["handwritten"],
+                &report["medallion"],
+                report["ratio"].as_f64().unwrap_or(f64::NAN),
+                &preview_ms,
+                report["example_n1000_ms"].as_f64(),
+            );
+        }
+    }
+    Ok(())
+}
+
+/// `bench engine --customers N [--scale-to M]`: generates the inputs (seed 42) into a temporary
+/// directory, removed afterwards, and benchmarks on them; with `--scale-to` also at M customers.
+fn generated_engine_bench(
+    customers: u64,
+    scale_to: Option<u64>,
+    rounds: usize,
+    checksums: bool,
+    format: OutputFormat,
+) -> anyhow::Result<u8> {
+    let tmp = std::env::temp_dir().join(format!("medallion-bench-data-{}", std::process::id()));
+    let result = (|| -> anyhow::Result<u8> {
+        let input = tmp.join(format!("n{customers}"));
+        let generated = generate(&input, customers)?;
+        let Some(larger) = scale_to else {
+            if format == OutputFormat::Text {
+                print_generated(&generated);
+            }
+            return engine_bench_generated(&input, &generated, rounds, checksums, format);
+        };
+        let small = scale_point(&input, &generated, rounds);
+        std::fs::remove_dir_all(&input)?;
+        let input = tmp.join(format!("n{larger}"));
+        let generated = generate(&input, larger)?;
+        let large = scale_point(&input, &generated, rounds);
+        print_scale(&small, &large, format)?;
+        Ok(EXIT_OK)
+    })();
+    let _ = std::fs::remove_dir_all(&tmp);
+    result
+}
+
+/// `bench sample`: `sample-data` at each size, timed, with its growth from the first size.
+fn sample_bench(sizes: &[u64], format: OutputFormat) -> anyhow::Result<u8> {
+    let tmp = std::env::temp_dir().join(format!("medallion-bench-sample-{}", std::process::id()));
+    let mut runs = Vec::new();
+    for &n in sizes {
+        let dir = tmp.join(format!("n{n}"));
+        let run = generate(&dir, n);
+        let bytes: u64 = ["customers.csv", "orders.csv"]
+            .iter()
+            .filter_map(|f| std::fs::metadata(dir.join(f)).ok())
+            .map(|m| m.len())
+            .sum();
+        let _ = std::fs::remove_dir_all(&dir);
+        let mut run = run?;
+        run["bytes"] = bytes.into();
+        runs.push(run);
+    }
+    let _ = std::fs::remove_dir_all(&tmp);
+    let secs = |r: &serde_json::Value| r["secs"].as_f64().unwrap_or(f64::NAN);
+    let n = |r: &serde_json::Value| r["customers"].as_f64().unwrap_or(f64::NAN);
+    let base = runs
+        .first()
+        .map_or((f64::NAN, f64::NAN), |r| (n(r), secs(r)));
+    for r in &mut runs {
+        r["growth"] = serde_json::json!({"data": n(r) / base.0, "time": secs(r) / base.1});
+    }
+    match format {
+        OutputFormat::Json => print_json(&serde_json::json!({ "runs": runs }))?,
+        OutputFormat::Text => {
+            let build = if cfg!(debug_assertions) {
+                "debug build"
+            } else {
+                "release build"
+            };
+            println!("sample-data --seed 42 ({build})");
+            for r in &runs {
+                println!(
+                    "{:>11} customers {:>8.2} s   {:>7.1} MB   {:>6.2} µs per customer   data ×{:.2} took time ×{:.2}",
+                    r["customers"].as_u64().unwrap_or(0),
+                    secs(r),
+                    r["bytes"].as_f64().unwrap_or(f64::NAN) / 1e6,
+                    secs(r) * 1e6 / n(r),
+                    r["growth"]["data"].as_f64().unwrap_or(f64::NAN),
+                    r["growth"]["time"].as_f64().unwrap_or(f64::NAN),
+                );
+            }
         }
     }
     Ok(EXIT_OK)
+}
+
+/// `sample-data` into `dir`: customers asked for, rows written and the seconds it took.
+fn generate(dir: &Path, customers: u64) -> anyhow::Result<serde_json::Value> {
+    let t = Instant::now();
+    let (rows, orders) = app::write_sample_data(dir, customers, 42)
+        .map_err(|e| anyhow::anyhow!("cannot write sample data to {}: {e}", dir.display()))?;
+    Ok(serde_json::json!({
+        "customers": customers, "customer_rows": rows, "orders": orders,
+        "secs": t.elapsed().as_secs_f64(),
+    }))
+}
+
+fn print_generated(generated: &serde_json::Value) {
+    println!(
+        "generated {} customers ({} customer rows, {} orders) in {:.2} s",
+        generated["customers"],
+        generated["customer_rows"],
+        generated["orders"],
+        generated["secs"].as_f64().unwrap_or(f64::NAN)
+    );
+}
+
+fn engine_bench_generated(
+    input: &Path,
+    generated: &serde_json::Value,
+    rounds: usize,
+    checksums: bool,
+    format: OutputFormat,
+) -> anyhow::Result<u8> {
+    let mut report = engine_report(input, rounds, checksums)?;
+    report["generated"] = generated.clone();
+    print_engine_report(&report, format)?;
+    Ok(EXIT_OK)
+}
+
+/// Both sides at one size of the scale run; a side that fails is recorded, not fatal.
+fn scale_point(input: &Path, generated: &serde_json::Value, rounds: usize) -> serde_json::Value {
+    let side = |mode: &str| {
+        fastest(mode, input, rounds, false)
+            .unwrap_or_else(|e| serde_json::json!({"error": e.to_string()}))
+    };
+    serde_json::json!({
+        "generated": generated, "handwritten": side("handwritten"), "medallion": side("medallion"),
+    })
+}
+
+fn print_scale(
+    small: &serde_json::Value,
+    large: &serde_json::Value,
+    format: OutputFormat,
+) -> anyhow::Result<()> {
+    let n = |p: &serde_json::Value| p["generated"]["customers"].as_f64().unwrap_or(f64::NAN);
+    let secs = |p: &serde_json::Value, side: &str| p[side]["secs"].as_f64().unwrap_or(f64::NAN);
+    let data = n(large) / n(small);
+    let growth = |side: &str| secs(large, side) / secs(small, side);
+    let report = serde_json::json!({
+        "small": small, "large": large, "data_factor": data,
+        "medallion_growth": growth("medallion"), "handwritten_growth": growth("handwritten"),
+    });
+    if format == OutputFormat::Json {
+        return print_json(&report);
+    }
+    let build = if cfg!(debug_assertions) {
+        "debug build"
+    } else {
+        "release build"
+    };
+    println!("scale run ({build}), inputs from sample-data --seed 42:");
+    for p in [small, large] {
+        println!("N = {:.0}:", n(p));
+        print_generated(&p["generated"]);
+        for (side, name) in [
+            ("handwritten", "hand-written polars lazy query  "),
+            ("medallion", "medallion, every asset persisted"),
+        ] {
+            match p[side].get("error") {
+                Some(e) => println!("{name} failed: {}", e.as_str().unwrap_or("?")),
+                None => println!(
+                    "{name} {:>8.2} s   peak {:>8.1} MiB",
+                    secs(p, side),
+                    p[side]["peak_rss_mib"].as_f64().unwrap_or(f64::NAN)
+                ),
+            }
+        }
+    }
+    for (side, name) in [("medallion", "medallion"), ("handwritten", "hand-written")] {
+        println!(
+            "growth {name}: {data:.2}× the data took {:.2}× the time ({:.2}× linear)",
+            growth(side),
+            growth(side) / data
+        );
+    }
+    Ok(())
 }
 
 /// The fastest of `rounds` runs of one side of `bench engine`, keeping the checksums the
@@ -378,6 +616,12 @@ fn print_engine_text(
     if let Some(sums) = med.get("checksums") {
         println!("gold CSV SHA-256: {sums}");
     }
+    for (asset, t) in med["preview_stored_ms"].as_object().into_iter().flatten() {
+        println!(
+            "preview {asset:<26} {:>8.1} ms   from stored upstream materializations",
+            t.as_f64().unwrap_or(f64::NAN)
+        );
+    }
     for (asset, t) in preview_ms {
         println!(
             "preview {asset:<26} {:>8.1} ms",
@@ -469,10 +713,17 @@ pub fn run(which: &BenchCommand) -> anyhow::Result<u8> {
         } => memory_bench(input, *budget_mb, *format),
         BenchCommand::Engine {
             input,
+            customers,
+            scale_to,
             rounds,
             checksums,
             format,
-        } => engine_bench(input, *rounds, *checksums, *format),
+        } => match (input, customers) {
+            (Some(input), _) => engine_bench(input, *rounds, *checksums, *format),
+            (None, Some(n)) => generated_engine_bench(*n, *scale_to, *rounds, *checksums, *format),
+            (None, None) => anyhow::bail!("bench engine needs --input DIR or --customers N"),
+        },
+        BenchCommand::Sample { customers, format } => sample_bench(customers, *format),
         BenchCommand::EngineChild {
             mode,
             input,

@@ -137,7 +137,7 @@ pub struct AwsCompute {
     /// Key prefix under the bucket (default `medallion/<project>`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub prefix: Option<String>,
-    /// The runner image (`packaging/runner/Dockerfile`), for Fargate and Batch.
+    /// The runner image (`packaging/runner/build-image.sh` or its Dockerfile), for Fargate and Batch.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image: Option<String>,
     /// The ECS cluster Fargate tasks run on.

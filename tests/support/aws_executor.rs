@@ -5,11 +5,16 @@
 //! stdout into the task's `CloudWatch` Logs stream exactly as the awslogs driver would name it
 //! (`<prefix>/<container>/<task-id>`), via `PutLogEvents`. The stream is created a second after
 //! the task starts, so the app has to wait for a stream that does not exist yet.
+//!
+//! By default the runner is this build's binary on the host; [`Launch::Image`] runs it instead
+//! inside an unpacked runner image's root filesystem, as the image's user, with the image's
+//! entrypoint and environment — the way Fargate starts the container.
 
 #![allow(dead_code)]
 
 use std::collections::BTreeSet;
 use std::io::BufRead as _;
+use std::path::PathBuf;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
@@ -24,6 +29,60 @@ pub struct Ran {
     pub log_stream: String,
     pub exit_code: Option<i32>,
     pub lines: usize,
+}
+
+/// How the executor starts a container's process.
+#[derive(Debug, Clone)]
+pub enum Launch {
+    /// This build's `medallion` binary on the host, with the task's command as its arguments.
+    Host,
+    /// Inside an unpacked image (see [`ImageRoot`]).
+    Image(ImageRoot),
+}
+
+/// An unpacked OCI image, as a container runtime would start it: `entrypoint` followed by the
+/// task's command (ECS's command override replaces the image's CMD), run in `rootfs` as
+/// `uid:gid` in `cwd`, with the image's environment under the task's.
+#[derive(Debug, Clone)]
+pub struct ImageRoot {
+    pub rootfs: PathBuf,
+    pub entrypoint: Vec<String>,
+    pub uid: u32,
+    pub gid: u32,
+    pub cwd: String,
+    pub env: Vec<(String, String)>,
+}
+
+impl Launch {
+    /// The process to start for `command`, its output not yet redirected.
+    fn command(&self, command: &[String]) -> Command {
+        match self {
+            Self::Host => {
+                let mut c = Command::new(env!("CARGO_BIN_EXE_medallion"));
+                c.args(command).env_remove("MEDALLION_WORKSPACE");
+                c
+            }
+            Self::Image(image) => {
+                // A private mount and PID namespace with the image's root as `/` and its own
+                // /proc, as a container has; the network is the host's (moto is on loopback).
+                let mut c = Command::new("unshare");
+                c.arg("--mount")
+                    .arg("--pid")
+                    .arg("--fork")
+                    .arg(format!("--root={}", image.rootfs.display()))
+                    .arg("--mount-proc")
+                    .arg(format!("--setgid={}", image.gid))
+                    .arg(format!("--setuid={}", image.uid))
+                    .arg(format!("--wd={}", image.cwd))
+                    .arg("--")
+                    .args(&image.entrypoint)
+                    .args(command)
+                    .env_clear()
+                    .envs(image.env.iter().cloned());
+                c
+            }
+        }
+    }
 }
 
 /// A running executor; stops when dropped.
@@ -77,16 +136,15 @@ pub fn container_env(moto: &str) -> Vec<(String, String)> {
     .collect()
 }
 
-/// Runs the runner with `command` and `env`, shipping each stdout line to `group`/`stream`.
-/// Returns the exit code and the number of lines.
+/// Runs the runner with `command` and `env`, started as `launch` says, shipping each stdout line
+/// to the log `(group, stream)`. Returns the exit code and the number of lines.
 pub fn run_container(
     rt: &tokio::runtime::Runtime,
     logs: &aws_sdk_cloudwatchlogs::Client,
     moto: &str,
-    command: &[String],
-    env: &[(String, String)],
-    group: &str,
-    stream: &str,
+    (command, env): (&[String], &[(String, String)]),
+    (group, stream): (&str, &str),
+    launch: &Launch,
 ) -> (Option<i32>, usize) {
     // The awslogs driver creates the stream when the container starts — a moment after the
     // app starts asking for it, so the app must wait for a stream that does not exist yet.
@@ -114,11 +172,10 @@ pub fn run_container(
         .expect("put a log event");
     };
     put("fixture: container started (awslogs test double)".to_owned());
-    let mut child = Command::new(env!("CARGO_BIN_EXE_medallion"))
-        .args(command)
+    let mut child = launch
+        .command(command)
         .envs(container_env(moto))
         .envs(env.iter().cloned())
-        .env_remove("MEDALLION_WORKSPACE")
         .stdout(Stdio::piped())
         .stderr(Stdio::inherit())
         .spawn()
@@ -137,6 +194,11 @@ pub fn run_container(
 impl Executor {
     /// Plays Fargate for the tasks of `cluster`.
     pub fn fargate(moto: &str, cluster: &str) -> Self {
+        Self::fargate_with(moto, cluster, Launch::Host)
+    }
+
+    /// Plays Fargate for the tasks of `cluster`, starting each container as `launch` says.
+    pub fn fargate_with(moto: &str, cluster: &str, launch: Launch) -> Self {
         let stop = Arc::new(AtomicBool::new(false));
         let hold = Arc::new(AtomicBool::new(false));
         let ran = Arc::new(Mutex::new(Vec::new()));
@@ -144,7 +206,7 @@ impl Executor {
         let (s, h, r) = (stop.clone(), hold.clone(), ran.clone());
         let handle = std::thread::Builder::new()
             .name("test-aws-executor".into())
-            .spawn(move || fargate_loop(&moto, &cluster, &s, &h, &r))
+            .spawn(move || fargate_loop(&moto, &cluster, &launch, &s, &h, &r))
             .unwrap();
         Self {
             stop,
@@ -270,8 +332,14 @@ fn batch_loop(
                 if let Some(i) = index {
                     env.push(("AWS_BATCH_JOB_ARRAY_INDEX".to_owned(), i.to_string()));
                 }
-                let (exit_code, lines) =
-                    run_container(&rt, &logs, moto, &command, &env, group, &stream);
+                let (exit_code, lines) = run_container(
+                    &rt,
+                    &logs,
+                    moto,
+                    (&command, &env),
+                    (group, &stream),
+                    &Launch::Host,
+                );
                 ran.lock().unwrap().push(Ran {
                     id: child,
                     log_group: group.to_owned(),
@@ -287,6 +355,7 @@ fn batch_loop(
 fn fargate_loop(
     moto: &str,
     cluster: &str,
+    launch: &Launch,
     stop: &AtomicBool,
     hold: &AtomicBool,
     ran: &Mutex<Vec<Ran>>,
@@ -349,8 +418,14 @@ fn fargate_loop(
                     )
                 })
                 .collect();
-            let (exit_code, lines) =
-                run_container(&rt, &logs, moto, &command, &env, &group, &stream);
+            let (exit_code, lines) = run_container(
+                &rt,
+                &logs,
+                moto,
+                (&command, &env),
+                (&group, &stream),
+                launch,
+            );
             ran.lock().unwrap().push(Ran {
                 id: arn.clone(),
                 log_group: group,

@@ -71,7 +71,7 @@ impl Fargate {
         let s = &self.aws.settings;
         let image = s.image.clone().ok_or_else(|| {
             ComputeError::invalid(format!(
-                "resource `{}` sets no compute.image: Fargate needs the runner image (packaging/runner/Dockerfile)",
+                "resource `{}` sets no compute.image: Fargate needs the runner image (packaging/runner/build-image.sh)",
                 self.aws.resource
             ))
         })?;

@@ -265,7 +265,7 @@ fn image(aws: &Aws, image: Option<&str>) -> SetupCheck {
         return line(
             "image",
             CheckState::Missing,
-            "compute.image is not set: build packaging/runner/Dockerfile and push it to ECR",
+            "compute.image is not set: build the runner image (packaging/runner/build-image.sh) and push it to ECR",
         );
     };
     let Some((repo, tag)) = ecr_repository(image) else {
@@ -277,6 +277,10 @@ fn image(aws: &Aws, image: Option<&str>) -> SetupCheck {
     };
     let client = aws_sdk_ecr::Client::new(&aws.config);
     let image = image.to_owned();
+    // The image build-image.sh writes, pushed to the name the resource expects.
+    let push = format!(
+        "push the runner image (packaging/runner/build-image.sh, then skopeo copy oci:medallion-runner.oci:latest docker://{image})"
+    );
     aws.block(async move {
         match client
             .describe_images()
@@ -291,19 +295,19 @@ fn image(aws: &Aws, image: Option<&str>) -> SetupCheck {
             Ok(_) => line(
                 "image",
                 CheckState::Missing,
-                format!("{image}: ECR repository {repo} has no tag {tag}: push the runner image"),
+                format!("{image}: ECR repository {repo} has no tag {tag}: {push}"),
             ),
             Err(e) if e.code() == Some("RepositoryNotFoundException") => line(
                 "image",
                 CheckState::Missing,
                 format!(
-                    "{image}: ECR repository {repo} does not exist: create it and push the runner image"
+                    "{image}: ECR repository {repo} does not exist: create it (aws ecr create-repository --repository-name {repo}) and {push}"
                 ),
             ),
             Err(e) if e.code() == Some("ImageNotFoundException") => line(
                 "image",
                 CheckState::Missing,
-                format!("{image}: ECR repository {repo} has no tag {tag}: push the runner image"),
+                format!("{image}: ECR repository {repo} has no tag {tag}: {push}"),
             ),
             Err(e) => line(
                 "image",

@@ -191,3 +191,109 @@ impl Geometry {
         cells
     }
 }
+
+/// One cubic bezier: start, two control points, end.
+pub type Cubic = [Pos2; 4];
+
+/// The point at `t` in `0..=1` on a cubic bezier.
+pub fn cubic_point(c: &Cubic, t: f32) -> Pos2 {
+    let u = 1.0 - t;
+    let w = [u * u * u, 3.0 * u * u * t, 3.0 * u * t * t, t * t * t];
+    pos2(
+        w[0] * c[0].x + w[1] * c[1].x + w[2] * c[2].x + w[3] * c[3].x,
+        w[0] * c[0].y + w[1] * c[1].y + w[2] * c[2].y + w[3] * c[3].y,
+    )
+}
+
+/// The path of an edge from `from`'s output port (right middle) to `to`'s input port (left
+/// middle), on screen. When the target lies to the right, one S-curve. Otherwise (two cards of
+/// one lane, or an edge running backwards) one S-curve would cut through both cards, so the
+/// edge leaves to the right, turns back through the gap between the cards (or below both when
+/// they share a row) and enters the target from the left: two curves meeting in that gap.
+pub fn edge_route(from: Rect, to: Rect, zoom: f32) -> Vec<Cubic> {
+    let a = from.right_center();
+    let b = to.left_center();
+    if b.x >= a.x + 20.0 * zoom {
+        let dx = ((b.x - a.x) * 0.5).max(40.0 * zoom);
+        return vec![[a, a + vec2(dx, 0.0), b - vec2(dx, 0.0), b]];
+    }
+    let mid_y = if to.top() >= from.bottom() {
+        (from.bottom() + to.top()) * 0.5
+    } else if to.bottom() <= from.top() {
+        (to.bottom() + from.top()) * 0.5
+    } else {
+        from.bottom().max(to.bottom()) + 24.0 * zoom
+    };
+    let mid = pos2((a.x + b.x) * 0.5, mid_y);
+    let reach = (from.width().max(to.width()) * 0.35).max(40.0 * zoom);
+    vec![
+        [
+            a,
+            a + vec2(reach, 0.0),
+            pos2(a.x.max(mid.x) + reach, mid_y),
+            mid,
+        ],
+        [
+            mid,
+            pos2(b.x.min(mid.x) - reach, mid_y),
+            b - vec2(reach, 0.0),
+            b,
+        ],
+    ]
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Whether any sampled point of the route, apart from its two ends, lies inside a card.
+    fn crosses(route: &[Cubic], cards: &[Rect]) -> Option<Pos2> {
+        route.iter().find_map(|c| {
+            (1..100)
+                .map(|s| cubic_point(c, s as f32 / 100.0))
+                .find(|p| cards.iter().any(|card| card.shrink(2.0).contains(*p)))
+        })
+    }
+
+    fn card(x: f32, y: f32) -> Rect {
+        Rect::from_min_size(pos2(x, y), vec2(182.0, 60.0))
+    }
+
+    #[test]
+    fn an_edge_between_two_cards_of_one_lane_goes_around_them() {
+        // The example at 84 %: cleaned_customer_data above order_history in the silver lane.
+        let (upper, lower) = (card(369.0, 305.0), card(369.0, 438.0));
+        for (from, to) in [(upper, lower), (lower, upper)] {
+            let route = edge_route(from, to, 0.84);
+            assert_eq!(crosses(&route, &[from, to]), None, "{route:?}");
+            assert_eq!(route[0][0], from.right_center());
+            assert_eq!(route[route.len() - 1][3], to.left_center());
+        }
+    }
+
+    #[test]
+    fn an_edge_running_backwards_in_one_row_passes_below_both_cards() {
+        let (right, left) = (card(700.0, 305.0), card(369.0, 305.0));
+        let route = edge_route(right, left, 1.0);
+        assert_eq!(crosses(&route, &[right, left]), None, "{route:?}");
+    }
+
+    #[test]
+    fn an_edge_to_a_card_just_below_and_to_the_left_goes_around_both() {
+        for (from, to) in [
+            (card(369.0, 100.0), card(369.0, 175.0)),
+            (card(369.0, 100.0), card(300.0, 175.0)),
+            (card(369.0, 100.0), card(369.0, 900.0)),
+        ] {
+            assert_eq!(crosses(&edge_route(from, to, 1.0), &[from, to]), None);
+        }
+    }
+
+    #[test]
+    fn an_edge_to_the_next_lane_is_one_curve_that_touches_neither_card() {
+        let (from, to) = (card(369.0, 438.0), card(688.0, 305.0));
+        let route = edge_route(from, to, 0.84);
+        assert_eq!(route.len(), 1);
+        assert_eq!(crosses(&route, &[from, to]), None);
+    }
+}

@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use egui::epaint::{CubicBezierShape, PathShape};
 use egui::{Align2, Color32, FontId, Painter, Pos2, Rect, Shape, Stroke, StrokeKind, pos2, vec2};
 
+use super::geometry::{Cubic, cubic_point, edge_route};
 use super::{CanvasState, CardBadges, Drag, SIMPLIFY_BELOW_ZOOM, output_port};
 use crate::ui::theme;
 
@@ -121,12 +122,11 @@ fn paint_edges(
     let selected_edge = visuals.selection.stroke.color;
     let width = (1.6 * zoom.sqrt()).clamp(0.6, 2.0);
     for &(from, to) in &geometry.edges {
-        let a = cards[from].right_center();
-        let b = cards[to].left_center();
-        let dx = ((b.x - a.x).abs() * 0.5).max(40.0 * zoom);
-        let c1 = a + vec2(dx, 0.0);
-        let c2 = b - vec2(dx, 0.0);
-        let bbox = Rect::from_points(&[a, b, c1, c2]);
+        let route = edge_route(cards[from], cards[to], zoom);
+        let bbox = route
+            .iter()
+            .map(|c| Rect::from_points(c))
+            .fold(Rect::NOTHING, Rect::union);
         if !bbox.intersects(view) {
             continue;
         }
@@ -137,7 +137,9 @@ fn paint_edges(
         } else {
             Stroke::new(width, edge_color)
         };
-        painter.add(flattened_edge(a, c1, c2, b, view, stroke));
+        for cubic in &route {
+            painter.add(flattened_edge(cubic, view, stroke));
+        }
     }
 }
 
@@ -435,17 +437,11 @@ fn dot_grid(painter: &Painter, state: &CanvasState, rect: Rect, visuals: &egui::
 
 /// A cubic bezier flattened into a polyline with as many segments as its length on screen
 /// needs, and clipped to the view: handing epaint raw beziers measured 6× more vertices.
-fn flattened_edge(a: Pos2, c1: Pos2, c2: Pos2, b: Pos2, view: Rect, stroke: Stroke) -> Shape {
+fn flattened_edge(cubic: &Cubic, view: Rect, stroke: Stroke) -> Shape {
+    let [a, c1, c2, b] = *cubic;
     let approx_len = a.distance(c1) + c1.distance(c2) + c2.distance(b);
     let segments = ((approx_len / 14.0).ceil() as usize).clamp(1, 32);
-    let point = |t: f32| {
-        let u = 1.0 - t;
-        let w = [u * u * u, 3.0 * u * u * t, 3.0 * u * t * t, t * t * t];
-        pos2(
-            w[0] * a.x + w[1] * c1.x + w[2] * c2.x + w[3] * b.x,
-            w[0] * a.y + w[1] * c1.y + w[2] * c2.y + w[3] * b.y,
-        )
-    };
+    let point = |t: f32| cubic_point(cubic, t);
     // Keep only the runs of points near the view (plus one point either side so lines still
     // leave the screen); far-off parts of long edges are never tessellated.
     let points: Vec<Pos2> = (0..=segments)
