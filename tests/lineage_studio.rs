@@ -64,7 +64,8 @@ fn the_card_menu_opens_lineage_and_a_column_traces_to_raw_orders() {
     let mut h = harness(Studio::with_workspace(Some(project), &path).unwrap());
     h.get_by_label("customer_lifetime_value").click_secondary();
     h.run_steps(2);
-    h.get_by_label("Lineage…").click();
+    // The menu is drawn last (the inspector of the selected card has a "Lineage…" too).
+    h.get_all_by_label("Lineage…").last().unwrap().click();
     h.run_steps(2);
 
     let (nodes, edges) = shown(&mut h, None);
