@@ -83,7 +83,7 @@ fn the_card_menu_opens_lineage_and_a_column_traces_to_raw_orders() {
     assert_eq!(edges, 4);
 
     // Choose the column in the window's picker.
-    h.get_by_label("(whole asset)").click();
+    h.get_by_label("Column").click();
     h.run_steps(2);
     h.get_by_label("clv · float64").click();
     h.run_steps(2);
