@@ -1,5 +1,5 @@
 //! Schedules and sensors through the `medallion` binary, with the clock injected by
-//! `daemon --once --now`: a cron across a DST change in Berlin, catch-up after a gap, run keys
+//! `daemon --once --now`: a cron across a DST change in Berlin, an hourly cron across both, catch-up after a gap, run keys
 //! that stay exactly-once across a daemon restart, the lease between two daemons, the files and
 //! `asset_materialized` sensors, and (with peers) an S3 sensor against the moto server. Every
 //! daemon pass is its own process, so each one is also a restart.
@@ -165,6 +165,94 @@ fn a_daily_cron_in_berlin_follows_the_dst_change() {
     );
 }
 
+/// An hourly schedule (`30 * * * *`) and a time-of-day one (`30 2 * * *`) in Berlin, evaluated
+/// every half hour across a real DST change; the ticks each requested, as (name, `tick_at`).
+fn across_dst(ws: &Path, dir: &Path, name: &str, passes: &[String]) -> Vec<(String, String)> {
+    let p = project(
+        dir,
+        name,
+        "[schedules.hourly]\ncron = \"30 * * * *\"\ntimezone = \"Europe/Berlin\"\nselection = \"events\"\n\n\
+         [schedules.nightly]\ncron = \"30 2 * * *\"\ntimezone = \"Europe/Berlin\"\nselection = \"events\"\n",
+    );
+    import(ws, &p);
+    for now in passes {
+        pass(ws, name, now);
+    }
+    let t = ticks(ws, name);
+    assert!(
+        t.iter().all(|t| t.2 == "requested"),
+        "only requests: {t:#?}"
+    );
+    let r = runs(ws, name);
+    assert_eq!(r.len(), t.len(), "one run per tick: {r:?}");
+    requested(&t)
+        .into_iter()
+        .map(|(a, b)| (a.to_owned(), b.to_owned()))
+        .collect()
+}
+
+fn half_hours(from: &str, count: i64) -> Vec<String> {
+    let start = chrono::DateTime::parse_from_rfc3339(from).unwrap();
+    (0..count)
+        .map(|i| {
+            (start + chrono::Duration::minutes(30 * i))
+                .with_timezone(&chrono::Utc)
+                .to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+        })
+        .collect()
+}
+
+#[test]
+fn an_hourly_cron_fires_every_real_hour_across_both_dst_changes_in_berlin() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws.sqlite");
+    let owned = |v: &[(&str, &str)]| -> Vec<(String, String)> {
+        v.iter()
+            .map(|(a, b)| ((*a).to_owned(), (*b).to_owned()))
+            .collect()
+    };
+    // 2026-10-25 in Berlin: at 03:00 CEST (01:00 UTC) the clock goes back to 02:00 CET, so
+    // 02:30 happens twice. The hourly schedule fires at both (every real hour, one hour
+    // apart); the 02:30 schedule fires once, at the first.
+    let autumn = across_dst(
+        &ws,
+        dir.path(),
+        "autumn",
+        &half_hours("2026-10-24T22:00:20Z", 11),
+    );
+    assert_eq!(
+        autumn,
+        owned(&[
+            ("hourly", "2026-10-24T22:30:00Z"),
+            ("hourly", "2026-10-24T23:30:00Z"),
+            ("hourly", "2026-10-25T00:30:00Z"),
+            ("nightly", "2026-10-25T00:30:00Z"),
+            ("hourly", "2026-10-25T01:30:00Z"),
+            ("hourly", "2026-10-25T02:30:00Z"),
+        ]),
+    );
+    // 2026-03-29: at 02:00 CET (01:00 UTC) the clock jumps to 03:00 CEST; 02:30 does not
+    // exist. The hourly schedule still fires one hour apart (nothing in place of 02:30); the
+    // 02:30 schedule fires right after the gap, at 03:00 CEST.
+    let spring = across_dst(
+        &ws,
+        dir.path(),
+        "spring",
+        &half_hours("2026-03-28T22:00:20Z", 11),
+    );
+    assert_eq!(
+        spring,
+        owned(&[
+            ("hourly", "2026-03-28T22:30:00Z"),
+            ("hourly", "2026-03-28T23:30:00Z"),
+            ("hourly", "2026-03-29T00:30:00Z"),
+            ("nightly", "2026-03-29T01:00:00Z"),
+            ("hourly", "2026-03-29T01:30:00Z"),
+            ("hourly", "2026-03-29T02:30:00Z"),
+        ]),
+    );
+}
+
 #[test]
 fn catch_up_after_a_gap_runs_what_each_policy_says() {
     let dir = tempfile::tempdir().unwrap();
@@ -263,8 +351,8 @@ fn run_keys_stay_exactly_once_across_a_daemon_restart() {
             project: "keys",
             automation: "hourly",
             kind: medallion::model::AutomationKind::Schedule,
-            tick_at: "2026-02-01T11:00:00Z".into(),
-            evaluated_at: "2026-02-01T11:00:05Z".into(),
+            tick_at: "2026-02-01T11:00:00Z".parse().unwrap(),
+            evaluated_at: "2026-02-01T11:00:05Z".parse().unwrap(),
             outcome: medallion::model::TickOutcome::Requested,
             reason: "requested run 20260201T110005-stopped (run key 2026-02-01T11:00:00Z)".into(),
             run_id: Some("20260201T110005-stopped".into()),
@@ -305,7 +393,7 @@ fn run_keys_stay_exactly_once_across_a_daemon_restart() {
             "keys",
             "hourly",
             "2026-02-01T10:30:00Z",
-            "2026-02-01T10:30:00Z",
+            "2026-02-01T10:30:00Z".parse().unwrap(),
         )
         .unwrap();
     }
@@ -370,6 +458,50 @@ fn a_second_daemon_waits_for_the_lease_and_sigterm_gives_it_back() {
     assert!(v["lease"].is_null(), "{v}");
     let third = pass(&ws, "lease", "2026-05-01T12:00:00Z");
     assert_eq!(third[0]["evaluated"], true, "{third}");
+}
+
+/// A daemon or studio killed while it held the lease: the next pass takes the lease at once,
+/// because the holder's process is gone — not after the lease's 120 s. A holder whose process
+/// runs keeps it.
+#[test]
+fn a_lease_whose_holder_died_is_taken_over_at_once() {
+    use medallion::app::liveness::{RunOwner, current_owner};
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws.sqlite");
+    let p = project(
+        dir.path(),
+        "orphan",
+        "[schedules.minutely]\ncron = \"* * * * *\"\nselection = \"events\"\n",
+    );
+    import(&ws, &p);
+    let hold = |holder: &str, owner: &RunOwner| {
+        let mut w = medallion::store::Workspace::open(&ws).unwrap();
+        w.release_automation_leases_of("studio pid (this test)")
+            .unwrap();
+        let now_ms = chrono::Utc::now().timestamp_millis();
+        let taken = w
+            .acquire_automation_lease("orphan", holder, owner, now_ms, 120_000, &|_| false)
+            .unwrap();
+        assert!(taken.is_ok(), "{taken:?}");
+    };
+    // Held by a process that runs (this test's): refused.
+    hold("studio pid (this test)", current_owner());
+    let refused = pass(&ws, "orphan", "2026-05-01T12:00:00Z");
+    assert_eq!(refused[0]["evaluated"], false, "{refused}");
+    assert_eq!(refused[0]["lease_holder"], "studio pid (this test)");
+    // Held by a process that has ended (killed, say), with 120 s of lease left: taken at once.
+    let mut gone = Command::new("true").spawn().unwrap();
+    gone.wait().unwrap();
+    let dead = RunOwner {
+        host: current_owner().host.clone(),
+        pid: gone.id(),
+        start: "1".into(),
+    };
+    hold(&format!("studio pid {} on this machine", gone.id()), &dead);
+    let taken = pass(&ws, "orphan", "2026-05-01T12:00:00Z");
+    assert_eq!(taken[0]["evaluated"], true, "{taken}");
+    let holder = taken[0]["lease_holder"].as_str().unwrap();
+    assert!(holder.starts_with("daemon pid"), "{holder}");
 }
 
 #[test]
@@ -687,12 +819,12 @@ fn each_pass_prunes_ticks_beyond_the_newest_thousand_older_than_30_days() {
         let mut w = medallion::app::open_workspace(&ws).unwrap();
         let mut add = |name: &str, first: DateTime<Utc>, n: i64| {
             for i in 0..n {
-                let at = stamp(first + Duration::seconds(i));
+                let at = first + Duration::seconds(i);
                 let tick = medallion::store::NewTick {
                     project: "prune",
                     automation: name,
                     kind: AutomationKind::Sensor,
-                    tick_at: at.clone(),
+                    tick_at: at,
                     evaluated_at: at,
                     outcome: TickOutcome::Skipped,
                     reason: format!("skipped: nothing new ({i})"),
@@ -716,7 +848,7 @@ fn each_pass_prunes_ticks_beyond_the_newest_thousand_older_than_30_days() {
     let old = kept("old_sensor");
     assert_eq!(old.len(), 1000);
     assert_eq!(
-        old.last().unwrap().tick_at,
+        stamp(old.last().unwrap().tick_at),
         stamp(now - Duration::days(40) + Duration::seconds(10)),
         "the oldest ten went"
     );

@@ -1217,3 +1217,78 @@ mod studio {
         }
     }
 }
+
+/// A workspace with project `gen` and `n` finished runs (no run executes).
+fn workspace_with_runs(dir: &Path, n: usize) -> PathBuf {
+    let ws = dir.join("ws.sqlite");
+    let mut w = medallion::store::Workspace::open(&ws).unwrap();
+    w.save_project(&medallion::model::synthetic::generate("gen", 3, 1), None)
+        .unwrap();
+    let at = medallion::model::time::parse("2026-11-26T00:00:00.000Z").unwrap();
+    for i in 0..n {
+        w.create_run(&medallion::model::RunRecord {
+            id: format!("20261126T000000-{i:05}").into(),
+            project: "gen".into(),
+            selection: "*".into(),
+            partition: None,
+            target: "local".into(),
+            status: medallion::model::RunStatus::Success,
+            trigger: "test".into(),
+            created_at: at + chrono::Duration::seconds(i as i64),
+            started_at: Some(at + chrono::Duration::seconds(i as i64)),
+            ended_at: Some(at + chrono::Duration::seconds(i as i64 + 1)),
+            error: None,
+            allow_failed_upstream: false,
+            checks_only: false,
+            end_known: true,
+        })
+        .unwrap();
+    }
+    ws
+}
+
+/// `medallion runs gen | head -1`: the reader goes away after one line (or before any); the
+/// command stops quietly with success, as `ls | head -1` does — no panic, no message.
+#[test]
+fn output_into_a_closed_pipe_ends_quietly_not_in_a_panic() {
+    use std::io::{BufRead, BufReader};
+    use std::process::Stdio;
+    let tmp = tempfile::tempdir().unwrap();
+    // 2,000 runs print well over a pipe's 64 KiB buffer, so the writer meets the closed pipe.
+    let ws = workspace_with_runs(tmp.path(), 2000);
+    // Standard error goes to a file, so nothing the command says there can block it.
+    let stderr = tmp.path().join("stderr.txt");
+    let spawn = |args: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_medallion"))
+            .args(args)
+            .env("MEDALLION_WORKSPACE", &ws)
+            .env_remove("MEDALLION_LOG")
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&stderr).unwrap())
+            .spawn()
+            .unwrap()
+    };
+    let finish = |mut child: std::process::Child, what: &str| {
+        let status = child.wait().unwrap();
+        let err = std::fs::read_to_string(&stderr).unwrap();
+        assert_eq!(status.code(), Some(0), "{what}: {status:?}\n{err}");
+        assert!(err.is_empty(), "{what}: {err}");
+    };
+    for args in [
+        &["runs", "gen", "--limit", "5000"][..],
+        &["runs", "gen", "--limit", "5000", "--format", "json"][..],
+    ] {
+        // `| head -1`: one line read, then the pipe closed.
+        let mut child = spawn(args);
+        let mut first = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut first)
+            .unwrap();
+        assert!(!first.is_empty(), "{args:?} printed nothing");
+        finish(child, &format!("{args:?} | head -1"));
+        // `| true`: the reader is gone before the first line.
+        let mut child = spawn(args);
+        drop(child.stdout.take());
+        finish(child, &format!("{args:?} | true"));
+    }
+}

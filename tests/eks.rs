@@ -94,6 +94,7 @@ fn runner_lines(run: &str, step: &str, asset: &str, partition: &str, logs: usize
     let mut events = vec![RunEvent::StepStarted {
         asset: AssetKey::new(asset),
         partition: Some(partition.to_owned()),
+        streamed: false,
     }];
     for i in 0..logs {
         events.push(RunEvent::Log {

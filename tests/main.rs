@@ -14,6 +14,7 @@ mod support;
 mod alerts;
 mod architecture;
 mod automation;
+mod automation_remote;
 mod automation_studio;
 mod bad_input;
 mod cli;

@@ -26,8 +26,8 @@ use std::time::{Duration, Instant};
 use super::AppError;
 use super::jobs::{JobEvent, JobRequest, JobWorker};
 use super::worker::{WorkspaceEvent, WorkspaceRequest, WorkspaceWorker};
-use crate::model::Resource;
 use crate::model::RunId;
+use crate::model::{AlertTarget, Resource};
 use crate::store::{StoredProject, Workspace};
 
 /// Called after every answer (the studio passes `request_repaint`).
@@ -101,6 +101,13 @@ pub enum TaskRequest {
         resource: Box<Resource>,
         resources: Vec<Resource>,
     },
+    /// "Send test" for an alert target of `project` that may not be saved yet: a test message
+    /// with the usual retries, recorded in the workspace. `id` comes back with the answer.
+    TestAlertTarget {
+        id: u64,
+        project: String,
+        target: Box<AlertTarget>,
+    },
 }
 
 impl std::fmt::Debug for TaskRequest {
@@ -126,6 +133,16 @@ impl std::fmt::Debug for TaskRequest {
                 .field("id", id)
                 .field("resource", &resource.name)
                 .finish_non_exhaustive(),
+            TaskRequest::TestAlertTarget {
+                id,
+                project,
+                target,
+            } => f
+                .debug_struct("TestAlertTarget")
+                .field("id", id)
+                .field("project", project)
+                .field("target", &target.name)
+                .finish(),
         }
     }
 }
@@ -155,6 +172,12 @@ pub enum TaskEvent {
         id: u64,
         result: Result<String, super::connections::ConnectionError>,
     },
+    /// How the test message to an alert target went (delivered or not, and what the target
+    /// answered), or why it could not be sent at all.
+    AlertTested {
+        id: u64,
+        result: Result<super::alerts::Delivery, AppError>,
+    },
     /// A file dialog could not be opened.
     DialogFailed { error: TaskFailure },
 }
@@ -168,6 +191,9 @@ pub enum TaskFailure {
     /// The task panicked.
     #[error("the background task stopped unexpectedly")]
     Panicked,
+    /// The task needs the workspace and the studio was started without one.
+    #[error("no workspace is open")]
+    NoWorkspace,
 }
 
 /// A workspace opened before the window exists, with the project to show first.
@@ -308,6 +334,7 @@ impl Backend {
         let tx = self.task_tx.clone();
         let key = task.key();
         let notify = Arc::clone(&self.notify);
+        let path = self.path.clone();
         let runtime = match super::runtime::handle() {
             Ok(runtime) => runtime,
             Err(e) => {
@@ -319,8 +346,10 @@ impl Backend {
         // The task's own answer is its event; the join handle is not needed.
         drop(runtime.spawn_blocking(move || {
             // A panic still answers, or the studio would wait forever.
-            let event = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| run_task(task)))
-                .unwrap_or_else(|_| key.failed(TaskFailure::Panicked));
+            let event = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                run_task(task, path.as_deref())
+            }))
+            .unwrap_or_else(|_| key.failed(TaskFailure::Panicked));
             // Nobody listens once the studio is gone.
             let _ = tx.send(event);
             notify();
@@ -350,6 +379,7 @@ enum TaskKey {
     Dialog,
     Secrets(u64),
     Test(u64),
+    AlertTest(u64),
 }
 
 impl TaskRequest {
@@ -360,6 +390,7 @@ impl TaskRequest {
             | TaskRequest::ChooseReportFile { .. } => TaskKey::Dialog,
             TaskRequest::StoreSecrets { id, .. } => TaskKey::Secrets(*id),
             TaskRequest::TestConnection { id, .. } => TaskKey::Test(*id),
+            TaskRequest::TestAlertTarget { id, .. } => TaskKey::AlertTest(*id),
         }
     }
 }
@@ -377,12 +408,16 @@ impl TaskKey {
                 id,
                 result: Err(error.into()),
             },
+            TaskKey::AlertTest(id) => TaskEvent::AlertTested {
+                id,
+                result: Err(error.into()),
+            },
         }
     }
 }
 
-/// Runs one task on a blocking thread.
-fn run_task(task: TaskRequest) -> TaskEvent {
+/// Runs one task on a blocking thread; `path` is the workspace's.
+fn run_task(task: TaskRequest, path: Option<&Path>) -> TaskEvent {
     match task {
         TaskRequest::ChooseImportDir => TaskEvent::ImportDirChosen(
             rfd::FileDialog::new()
@@ -428,6 +463,17 @@ fn run_task(task: TaskRequest) -> TaskEvent {
         } => TaskEvent::ConnectionTested {
             id,
             result: super::connections::test_resource(&resource, &resources),
+        },
+        TaskRequest::TestAlertTarget {
+            id,
+            project,
+            target,
+        } => TaskEvent::AlertTested {
+            id,
+            result: match path {
+                Some(path) => super::alerts::test_target_at(path, &project, &target),
+                None => Err(TaskFailure::NoWorkspace.into()),
+            },
         },
     }
 }

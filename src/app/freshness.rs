@@ -24,8 +24,9 @@ pub struct AssetFreshness {
     pub reason: String,
     pub max_lag_minutes: u64,
     pub cron: Option<String>,
-    /// The last materialization at or before the evaluation's clock (RFC 3339).
-    pub last_materialized_at: Option<String>,
+    /// The last materialization at or before the evaluation's clock.
+    #[serde(with = "crate::model::time::option")]
+    pub last_materialized_at: Option<DateTime<Utc>>,
     pub last_run_id: Option<String>,
     pub overdue_since: Option<DateTime<Utc>>,
     pub next_deadline: Option<DateTime<Utc>>,
@@ -39,12 +40,6 @@ pub struct FreshnessPass {
     pub deliveries: Vec<Delivery>,
 }
 
-fn parse_time(s: &str) -> Option<DateTime<Utc>> {
-    DateTime::parse_from_rfc3339(s)
-        .ok()
-        .map(|t| t.with_timezone(&Utc))
-}
-
 /// The freshness of every asset of `project` that has a policy, in key order, at `now`.
 /// Materializations recorded after `now` are not seen (so a clock set in the past tells what
 /// was true then).
@@ -53,18 +48,15 @@ pub fn evaluate(
     project: &Project,
     now: DateTime<Utc>,
 ) -> Result<Vec<AssetFreshness>, AppError> {
-    let mut last: BTreeMap<AssetKey, (DateTime<Utc>, String, String)> = BTreeMap::new();
-    for (asset, created_at, run_id) in ws.materialization_times(&project.name)? {
-        let Some(at) = parse_time(&created_at) else {
-            continue;
-        };
+    let mut last: BTreeMap<AssetKey, (DateTime<Utc>, String)> = BTreeMap::new();
+    for (asset, at, run_id) in ws.materialization_times(&project.name)? {
         if at > now {
             continue;
         }
         match last.get(&asset) {
-            Some((seen, _, _)) if *seen >= at => {}
+            Some((seen, _)) if *seen >= at => {}
             _ => {
-                last.insert(asset, (at, created_at, run_id));
+                last.insert(asset, (at, run_id));
             }
         }
     }
@@ -74,15 +66,15 @@ pub fn evaluate(
             continue;
         };
         let found = last.get(&asset.key);
-        let verdict = judge(policy, found.map(|(at, _, _)| *at), now);
+        let verdict = judge(policy, found.map(|(at, _)| *at), now);
         out.push(AssetFreshness {
             asset: asset.key.clone(),
             state: verdict.state,
             reason: verdict.reason,
             max_lag_minutes: policy.max_lag_minutes,
             cron: policy.cron.clone(),
-            last_materialized_at: found.map(|(_, text, _)| text.clone()),
-            last_run_id: found.map(|(_, _, run)| run.clone()),
+            last_materialized_at: found.map(|(at, _)| *at),
+            last_run_id: found.map(|(_, run)| run.clone()),
             overdue_since: verdict.overdue_since,
             next_deadline: verdict.next_deadline,
         });
@@ -106,12 +98,8 @@ pub fn evaluate_and_alert(
         if a.state != FreshnessState::Overdue {
             continue;
         }
-        let since = a
-            .overdue_since
-            .map(|t| t.to_rfc3339_opts(chrono::SecondsFormat::Secs, true))
-            .unwrap_or_default();
-        let episode = a.last_materialized_at.as_deref().unwrap_or("");
-        if !ws.claim_freshness_episode(&project.name, a.asset.as_str(), episode, &since)? {
+        let episode = a.last_materialized_at;
+        if !ws.claim_freshness_episode(&project.name, a.asset.as_str(), episode, a.overdue_since)? {
             continue;
         }
         deliveries.extend(alerts::raise(

@@ -120,6 +120,12 @@ fn owner_alive(owner: &RunOwner, me: &RunOwner) -> Option<bool> {
     }
 }
 
+/// Whether `owner`'s process is known to be gone (ended, or its pid reused), as this process
+/// can look it up; `false` when it cannot tell (another machine or namespace).
+pub fn is_process_gone(owner: &RunOwner) -> bool {
+    owner_alive(owner, current_owner()) == Some(false)
+}
+
 /// The run's last sign of life.
 fn last_alive(run: &UnfinishedRun) -> Option<chrono::DateTime<chrono::Utc>> {
     run.signs_of_life.iter().max().copied()
@@ -200,7 +206,9 @@ fn closing_events(
     for (stamp, event) in ws.run_events_stamped(run_id)? {
         match event {
             RunEvent::RunStarted { plan } => planned = plan,
-            RunEvent::StepStarted { asset, partition } => {
+            RunEvent::StepStarted {
+                asset, partition, ..
+            } => {
                 started.insert(asset, (partition, Some(stamp)));
             }
             RunEvent::StepFinished { asset, .. } => {

@@ -211,7 +211,7 @@ fn print_log(
         };
         println!(
             "{}  {:<17} {:<10} #{} {:<9} to {} ({}): {}",
-            a.attempted_at,
+            crate::model::time::text(&a.attempted_at),
             a.event,
             a.subject,
             a.attempt,

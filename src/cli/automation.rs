@@ -11,7 +11,7 @@ use chrono::{DateTime, Utc};
 use super::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, OutputFormat, print_json};
 use crate::app::automation::{self, PassOptions, PassReport};
 use crate::app::{self, Workspace};
-use crate::model::{RunStatus, TickOutcome};
+use crate::model::{RunStatus, TickOutcome, time};
 
 /// `medallion daemon`, as given on the command line.
 #[derive(Debug, clap::Args)]
@@ -197,7 +197,8 @@ fn print_reports(reports: &[PassReport], format: OutputFormat) -> anyhow::Result
             continue;
         }
         for t in &r.ticks {
-            println!("{} {}/{}: {}", t.tick_at, r.project, t.automation, t.reason);
+            let at = time::secs_text(&t.tick_at);
+            println!("{at} {}/{}: {}", r.project, t.automation, t.reason);
         }
         for a in r.alerts.iter().filter(|a| a.delivered) {
             println!("{}: {}", r.project, a.describe());
@@ -276,7 +277,7 @@ pub fn ticks(workspace: &std::path::Path, args: &TicksArgs) -> anyhow::Result<u8
         for t in &ticks {
             println!(
                 "{:<21} {:<10} {:<20} {}",
-                t.tick_at,
+                time::secs_text(&t.tick_at),
                 t.outcome.as_str(),
                 t.automation,
                 t.reason
@@ -307,10 +308,10 @@ fn print_statuses(statuses: &[automation::AutomationStatus]) {
             } else {
                 "as defined"
             },
-            if s.enabled {
-                s.next_tick.as_deref().unwrap_or("unknown")
-            } else {
-                "never (off)"
+            match (s.enabled, s.next_tick) {
+                (false, _) => "never (off)".to_owned(),
+                (true, Some(t)) => time::secs_text(&t),
+                (true, None) => "unknown".to_owned(),
             }
         );
     }

@@ -193,18 +193,16 @@ fn engine_child(mode: &str, input: &Path, checksums: bool) -> anyhow::Result<u8>
                         _ => None,
                     })
                     .collect();
-                // Steps that ran through the streaming engine say so in the run's log.
+                // Steps that ran through the streaming engine say so when they start.
                 let streamed: Vec<String> = run
                     .events
                     .iter()
                     .filter_map(|e| match e {
-                        crate::model::RunEvent::Log {
-                            asset: Some(asset),
-                            message,
+                        crate::model::RunEvent::StepStarted {
+                            asset,
+                            streamed: true,
                             ..
-                        } if message.contains("streamed straight into its Parquet file") => {
-                            Some(asset.to_string())
-                        }
+                        } => Some(asset.to_string()),
                         _ => None,
                     })
                     .collect();

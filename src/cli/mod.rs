@@ -1,6 +1,24 @@
 //! The headless command line: the same engine as the studio, text or JSON output, and exit
 //! codes scripts can rely on — 0 success, 1 a run or check failed, 2 bad input or usage.
 
+// Every `println!` and `print!` of the command line goes through [`write_stdout`], which these
+// two macros (defined before the modules, so they shadow the standard ones in all of `cli`)
+// call instead of the standard macros that panic when standard output is gone.
+macro_rules! println {
+    () => {
+        $crate::cli::write_stdout(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::cli::write_stdout(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+macro_rules! print {
+    ($($arg:tt)*) => {
+        $crate::cli::write_stdout(format_args!($($arg)*))
+    };
+}
+
 mod alerts;
 mod automation;
 mod bench;
@@ -468,9 +486,38 @@ fn print_diagnostics(diagnostics: &[Diagnostic]) {
 
 fn print_json<T: serde::Serialize>(value: &T) -> anyhow::Result<()> {
     let mut out = std::io::stdout().lock();
-    serde_json::to_writer_pretty(&mut out, value)?;
-    writeln!(out)?;
+    if let Err(e) = serde_json::to_writer_pretty(&mut out, value) {
+        if e.is_io() {
+            stdout_failed(&std::io::Error::from(e));
+        }
+        return Err(e.into());
+    }
+    check_stdout(writeln!(out));
     Ok(())
+}
+
+/// Writes to standard output (the CLI's `println!` and `print!`); see [`check_stdout`].
+pub(crate) fn write_stdout(args: std::fmt::Arguments<'_>) {
+    check_stdout(std::io::stdout().lock().write_fmt(args));
+}
+
+/// The outcome of a write to standard output. When its reader has gone (`medallion runs |
+/// head -1`), the command stops at once, quietly, with success — as ripgrep does, and as a
+/// program killed by `SIGPIPE` would, without restoring `SIGPIPE`'s default: Rust ignores the
+/// signal, so a peer that closes a socket (a webhook, SMTP, AWS) is an error to handle, never
+/// the end of the process. Any other failure to write is one sentence and exit 1.
+pub(crate) fn check_stdout(written: std::io::Result<()>) {
+    if let Err(e) = written {
+        stdout_failed(&e);
+    }
+}
+
+fn stdout_failed(e: &std::io::Error) -> ! {
+    if e.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(i32::from(EXIT_OK));
+    }
+    eprintln!("error: cannot write to standard output: {e}");
+    std::process::exit(i32::from(EXIT_FAILED));
 }
 
 #[cfg(test)]

@@ -357,17 +357,20 @@ fn logs(
         for (seq, e) in &events {
             last = Some(*seq);
             match format {
-                OutputFormat::Json => writeln!(out, "{}", serde_json::to_string(e)?)?,
+                OutputFormat::Json => {
+                    super::check_stdout(writeln!(out, "{}", serde_json::to_string(e)?));
+                }
                 OutputFormat::Text => {
                     let level = match e {
                         RunEvent::Log { level, .. } => level.as_str(),
                         _ => e.kind(),
                     };
-                    writeln!(out, "{level:<16} {}", app::redact(&e.summary()))?;
+                    let line = app::redact(&e.summary());
+                    super::check_stdout(writeln!(out, "{level:<16} {line}"));
                 }
             }
         }
-        out.flush()?;
+        super::check_stdout(out.flush());
         drop(out);
         if !follow || run.status.is_finished() {
             return Ok(match run.status {

@@ -198,7 +198,7 @@ pub fn sink_parquet_atomically(lf: LazyFrame, path: &Path) -> Result<u64, SinkEr
     if let Err(e) = sunk {
         let _ = std::fs::remove_file(&tmp);
         // A full disk is the store's failure, not the query's.
-        if crate::model::clip::says_disk_full(&e.to_string()) {
+        if crate::model::clip::caused_by_full_disk(&e) {
             return Err(StoreError::DiskFull {
                 path: path.to_owned(),
                 partial: tmp,

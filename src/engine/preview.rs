@@ -273,26 +273,27 @@ pub fn export_materialization(
     dir: &Path,
     float_precision: Option<usize>,
 ) -> Result<(PathBuf, PathBuf), EngineError> {
-    let err = |message: String| EngineError::Write {
+    // A full disk is found from the error's kind (through polars' wrapping), not its words.
+    let err = |cause: &(dyn std::error::Error + 'static), message: String| EngineError::Write {
         asset: m.asset.clone(),
         path: dir.to_owned(),
-        message: if crate::model::clip::says_disk_full(&message) {
+        message: if crate::model::clip::caused_by_full_disk(cause) {
             "the disk is full".to_owned()
         } else {
             message
         },
     };
-    std::fs::create_dir_all(dir).map_err(|e| err(e.to_string()))?;
+    std::fs::create_dir_all(dir).map_err(|e| err(&e, e.to_string()))?;
     let name = m.asset.as_str().replace('/', "__");
     let parquet = dir.join(format!("{name}.parquet"));
     let csv = dir.join(format!("{name}.csv"));
     std::fs::copy(&m.location, &parquet)
-        .map_err(|e| err(format!("cannot copy {}: {e}", m.location)))?;
+        .map_err(|e| err(&e, format!("cannot copy {}: {e}", m.location)))?;
     let mut df = scan_materialization(m)
         .and_then(LazyFrame::collect)
-        .map_err(|e| err(e.to_string()))?;
+        .map_err(|e| err(&e, e.to_string()))?;
     let tmp = csv.with_extension("csv.partial");
-    let file = std::fs::File::create(&tmp).map_err(|e| err(e.to_string()))?;
+    let file = std::fs::File::create(&tmp).map_err(|e| err(&e, e.to_string()))?;
     CsvWriter::new(file)
         .include_header(true)
         .with_separator(b',')
@@ -300,14 +301,24 @@ pub fn export_materialization(
         .with_float_precision(float_precision)
         .with_date_format(Some("%Y-%m-%d".into()))
         .finish(&mut df)
-        .map_err(|e| err(e.to_string()))?;
-    std::fs::rename(&tmp, &csv).map_err(|e| err(e.to_string()))?;
+        .map_err(|e| err(&e, e.to_string()))?;
+    std::fs::rename(&tmp, &csv).map_err(|e| err(&e, e.to_string()))?;
     Ok((parquet, csv))
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_full_disk_inside_a_polars_error_is_found_by_its_kind() {
+        let full = PolarsError::from(std::io::Error::from_raw_os_error(28))
+            .context("writing x.parquet".into());
+        assert!(crate::model::clip::caused_by_full_disk(&full));
+        let denied = PolarsError::from(std::io::Error::from_raw_os_error(13))
+            .context("writing x.parquet".into());
+        assert!(!crate::model::clip::caused_by_full_disk(&denied));
+    }
 
     #[test]
     fn a_million_row_preview_is_compact_and_cells_are_direct() {

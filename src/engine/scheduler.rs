@@ -350,6 +350,7 @@ impl<'c> Scheduler<'c> {
         emit(RunEvent::StepStarted {
             asset: key.clone(),
             partition: launch.partition.clone(),
+            streamed: launch.heavy,
         });
         self.running += 1;
         self.exclusive = launch.heavy;

@@ -298,9 +298,11 @@ pub struct Tick {
     /// The schedule's or sensor's name.
     pub automation: String,
     pub kind: AutomationKind,
-    /// The cron time of a schedule's tick; the evaluation time of a sensor's (RFC 3339, UTC).
-    pub tick_at: String,
-    pub evaluated_at: String,
+    /// The cron time of a schedule's tick; the evaluation time of a sensor's (shown to the second).
+    #[serde(with = "crate::model::time::secs")]
+    pub tick_at: DateTime<Utc>,
+    #[serde(with = "crate::model::time::secs")]
+    pub evaluated_at: DateTime<Utc>,
     pub outcome: TickOutcome,
     /// Always said: "requested run R (run key K)", "skipped: …", "failed: …".
     pub reason: String,
@@ -320,7 +322,15 @@ pub fn parse_timezone(name: &str) -> Result<Tz, AutomationError> {
 pub struct CronSchedule {
     cron: croner::Cron,
     tz: Tz,
+    /// The minute or hour field starts with `*` (`15 * * * *`, `*/5 * * * *`): the schedule is
+    /// an interval on the clock, not a time of day, and daylight saving changes are read as
+    /// Vixie cron reads them (see [`CronSchedule::next_after`]).
+    interval: bool,
 }
+
+/// How far back a daylight-saving change may set the clock (one hour nearly everywhere; two in
+/// the past' double summer times).
+const LONGEST_FALL_BACK: Duration = Duration::hours(2);
 
 impl CronSchedule {
     pub fn new(expr: &str, timezone: &str) -> Result<Self, AutomationError> {
@@ -332,9 +342,13 @@ impl CronSchedule {
                     expr: expr.to_owned(),
                     detail: e.to_string(),
                 })?;
+        let mut fields = expr.split_whitespace();
+        let interval = fields.next().is_some_and(|f| f.starts_with('*'))
+            || fields.next().is_some_and(|f| f.starts_with('*'));
         Ok(Self {
             cron,
             tz: parse_timezone(timezone)?,
+            interval,
         })
     }
 
@@ -342,13 +356,70 @@ impl CronSchedule {
         self.tz
     }
 
-    /// The first tick strictly after `after`. Local times that do not exist (a DST gap) fire at
-    /// the first instant after the gap; local times that exist twice fire once, at the first.
+    /// The first tick strictly after `after`, by the rules of Vixie cron (the cron of most
+    /// Linux systems) for daylight-saving changes:
+    /// - a schedule at a time of day (`30 1 * * *`, `0 6 * * *`): a local time that does not
+    ///   exist (the spring gap) fires at the first instant after the gap; a local time that
+    ///   exists twice (the autumn repeat) fires once, at the first;
+    /// - an interval schedule, whose minute or hour field starts with `*` (`15 * * * *`,
+    ///   `*/10 * * * *`): it follows the clock as it is — in the repeated hour it fires again
+    ///   (an hourly schedule fires 25 times that day, one hour apart), and a time in the gap
+    ///   simply does not happen (23 times on the spring day, still one hour apart).
     pub fn next_after(&self, after: DateTime<Utc>) -> Option<DateTime<Utc>> {
+        let mut at = after;
+        loop {
+            let next = self
+                .cron
+                .find_next_occurrence(&at.with_timezone(&self.tz), false)
+                .ok()
+                .map(|t| t.with_timezone(&Utc));
+            if self.interval
+                && let Some(again) = self.repeated_between(after, next.filter(|t| *t > after))
+            {
+                return Some(again);
+            }
+            match next {
+                // croner answers a repeated local time with its first instant, which may be
+                // behind `after` when `after` is in the second pass: look further.
+                Some(t) if t <= after => at = t,
+                // croner moves a time in the gap to the gap's end; an interval skips it.
+                Some(t) if self.interval && !self.matches(t) => at = t,
+                other => return other,
+            }
+        }
+    }
+
+    fn matches(&self, t: DateTime<Utc>) -> bool {
         self.cron
-            .find_next_occurrence(&after.with_timezone(&self.tz), false)
-            .ok()
-            .map(|t| t.with_timezone(&Utc))
+            .is_time_matching(&t.with_timezone(&self.tz))
+            .unwrap_or(false)
+    }
+
+    /// The first minute in `(after, next)` whose local time matches: the second pass through a
+    /// repeated hour, which croner (reading local times) does not see. Looked for only when the
+    /// clock goes back near `after`.
+    fn repeated_between(
+        &self,
+        after: DateTime<Utc>,
+        next: Option<DateTime<Utc>>,
+    ) -> Option<DateTime<Utc>> {
+        use chrono::Offset;
+        let end = next.map_or(after + LONGEST_FALL_BACK, |n| {
+            n.min(after + LONGEST_FALL_BACK)
+        });
+        let offset = |t: DateTime<Utc>| self.tz.offset_from_utc_datetime(&t.naive_utc()).fix();
+        if offset(end).local_minus_utc() >= offset(after - LONGEST_FALL_BACK).local_minus_utc() {
+            return None;
+        }
+        let minute = after.timestamp().div_euclid(60) * 60 + 60;
+        let mut t = DateTime::from_timestamp(minute, 0)?;
+        while t < end {
+            if self.matches(t) {
+                return Some(t);
+            }
+            t += Duration::minutes(1);
+        }
+        None
     }
 
     /// Every tick in `(after, until]`, oldest first, at most `limit` of the most recent ones,
@@ -491,6 +562,68 @@ mod tests {
             ticks,
             [utc("2026-11-01T05:30:00Z"), utc("2026-11-02T06:30:00Z")]
         );
+    }
+
+    #[test]
+    fn an_hourly_schedule_fires_every_real_hour_across_both_dst_changes() {
+        // New York, 2026-11-01: 02:00 EDT → 01:00 EST, so 01:15 happens twice — an hourly
+        // schedule fires at both, one hour apart (25 runs that day).
+        let hourly = CronSchedule::new("15 * * * *", "America/New_York").unwrap();
+        let (ticks, _) =
+            hourly.ticks_between(utc("2026-11-01T03:00:00Z"), utc("2026-11-01T09:00:00Z"), 10);
+        let hours: Vec<_> = (3..=8)
+            .map(|h| utc(&format!("2026-11-01T0{h}:15:00Z")))
+            .collect();
+        assert_eq!(ticks, hours);
+        let (day, _) = hourly.ticks_between(
+            utc("2026-11-01T04:00:00Z"),
+            utc("2026-11-02T05:00:00Z"),
+            100,
+        );
+        assert_eq!(day.len(), 25, "{day:?}");
+        // 2026-03-08: 02:00 EST → 03:00 EDT; 02:15 does not exist and nothing fires in its
+        // place (no extra run at 03:00): 23 runs, still one hour apart.
+        let (ticks, _) =
+            hourly.ticks_between(utc("2026-03-08T04:00:00Z"), utc("2026-03-08T10:00:00Z"), 10);
+        let hours: Vec<_> = (4..=9)
+            .map(|h| utc(&format!("2026-03-08T0{h}:15:00Z")))
+            .collect();
+        assert_eq!(ticks, hours);
+        let (day, _) = hourly.ticks_between(
+            utc("2026-03-08T05:00:00Z"),
+            utc("2026-03-09T04:00:00Z"),
+            100,
+        );
+        assert_eq!(day.len(), 23, "{day:?}");
+    }
+
+    #[test]
+    fn a_cursor_in_the_second_pass_of_the_repeated_hour_never_goes_back() {
+        // 06:00Z is 01:00 EST, the second 01:00 of 2026-11-01 in New York.
+        let minutely = CronSchedule::new("* * * * *", "America/New_York").unwrap();
+        let (ticks, _) = minutely.ticks_between(
+            utc("2026-11-01T06:00:00Z"),
+            utc("2026-11-01T07:00:00Z"),
+            100,
+        );
+        assert_eq!(ticks.len(), 60, "{ticks:?}");
+        assert_eq!(ticks[0], utc("2026-11-01T06:01:00Z"));
+        let every_ten = CronSchedule::new("*/10 * * * *", "America/New_York").unwrap();
+        let (ticks, _) =
+            every_ten.ticks_between(utc("2026-11-01T05:55:00Z"), utc("2026-11-01T06:25:00Z"), 10);
+        assert_eq!(
+            ticks,
+            [
+                utc("2026-11-01T06:00:00Z"),
+                utc("2026-11-01T06:10:00Z"),
+                utc("2026-11-01T06:20:00Z")
+            ]
+        );
+        // A time of day already fired in the first pass does not fire again, nor in the past.
+        let daily = CronSchedule::new("30 1 * * *", "America/New_York").unwrap();
+        let (ticks, _) =
+            daily.ticks_between(utc("2026-11-01T06:10:00Z"), utc("2026-11-02T12:00:00Z"), 10);
+        assert_eq!(ticks, [utc("2026-11-02T06:30:00Z")]);
     }
 
     #[test]

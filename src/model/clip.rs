@@ -140,13 +140,26 @@ pub fn is_disk_full(e: &std::io::Error) -> bool {
     ) || matches!(e.raw_os_error(), Some(28 | 122))
 }
 
-/// Whether a message from a library says the disk is full (polars and `SQLite` put the OS's
-/// words in their own messages).
-pub fn says_disk_full(message: &str) -> bool {
-    message.contains("No space left on device")
-        || message.contains("os error 28")
-        || message.contains("Disk quota exceeded")
-        || message.contains("database or disk is full")
+/// Whether an error, or any error it wraps, is a full disk ([`is_disk_full`]): polars keeps
+/// the OS's `io::Error` in its `IO` variant (under any `Context`), and an `io::Error` may carry
+/// another error inside. Judged by the error's kind and OS code, never by its words.
+pub fn caused_by_full_disk(e: &(dyn std::error::Error + 'static)) -> bool {
+    let mut next = Some(e);
+    while let Some(e) = next {
+        if let Some(io) = e.downcast_ref::<std::io::Error>() {
+            if is_disk_full(io) {
+                return true;
+            }
+            // `io::Error::source` skips the error it wraps; look at that one too.
+            if let Some(inner) = io.get_ref()
+                && caused_by_full_disk(inner)
+            {
+                return true;
+            }
+        }
+        next = e.source();
+    }
+    false
 }
 
 /// A failed write, said plainly: "the disk is full: cannot write PATH" when it is, else
@@ -185,7 +198,7 @@ mod tests {
     fn a_full_disk_is_said_plainly() {
         let e = std::io::Error::from_raw_os_error(28);
         assert!(is_disk_full(&e));
-        assert!(says_disk_full(&e.to_string()), "{e}");
+        assert!(caused_by_full_disk(&e), "{e}");
         assert_eq!(
             write_failure(std::path::Path::new("/x/y.parquet"), &e),
             "the disk is full: cannot write /x/y.parquet"
@@ -194,6 +207,38 @@ mod tests {
         assert!(
             write_failure(std::path::Path::new("/x"), &denied).starts_with("cannot write /x: ")
         );
+    }
+
+    /// A library error that wraps the OS's error, as polars' `IO` and `Context` do.
+    #[derive(Debug)]
+    struct Wrapped(Box<dyn std::error::Error + Send + Sync>);
+
+    impl std::fmt::Display for Wrapped {
+        fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+            f.write_str("writing the file failed")
+        }
+    }
+
+    impl std::error::Error for Wrapped {
+        fn source(&self) -> Option<&(dyn std::error::Error + 'static)> {
+            Some(self.0.as_ref())
+        }
+    }
+
+    #[test]
+    fn a_full_disk_is_found_by_kind_through_the_error_chain_not_by_words() {
+        let by_kind = std::io::Error::from(std::io::ErrorKind::StorageFull);
+        assert!(caused_by_full_disk(&by_kind));
+        let quota = std::io::Error::from_raw_os_error(122);
+        assert!(caused_by_full_disk(&Wrapped(Box::new(quota))));
+        // Two levels down: a library error around an io::Error around the OS's ENOSPC.
+        let inner = std::io::Error::other(Wrapped(Box::new(std::io::Error::from_raw_os_error(28))));
+        assert!(caused_by_full_disk(&Wrapped(Box::new(inner))));
+        // The words alone mean nothing: a message that says so is not a full disk.
+        let words = std::io::Error::other("No space left on device (os error 28)");
+        assert!(!caused_by_full_disk(&Wrapped(Box::new(words))));
+        let denied = std::io::Error::from_raw_os_error(13);
+        assert!(!caused_by_full_disk(&Wrapped(Box::new(denied))));
     }
 
     #[test]

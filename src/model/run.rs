@@ -401,6 +401,10 @@ pub enum RunEvent {
     StepStarted {
         asset: AssetKey,
         partition: Option<String>,
+        /// Too big to sit beside other steps: streamed by polars straight into its Parquet
+        /// file instead of collected in memory.
+        #[serde(default, skip_serializing_if = "is_false")]
+        streamed: bool,
     },
     StepFinished {
         asset: AssetKey,
@@ -454,7 +458,9 @@ impl RunEvent {
         match self {
             RunEvent::RunStarted { plan } => format!("run started: {} asset(s)", plan.len()),
             RunEvent::Log { message, .. } => message.clone(),
-            RunEvent::StepStarted { asset, partition } => {
+            RunEvent::StepStarted {
+                asset, partition, ..
+            } => {
                 format!("{asset}{}: started", part(partition.as_ref()))
             }
             RunEvent::StepFinished {
@@ -565,6 +571,11 @@ fn known() -> bool {
 #[allow(clippy::trivially_copy_pass_by_ref)]
 fn is_known(known: &bool) -> bool {
     *known
+}
+
+#[allow(clippy::trivially_copy_pass_by_ref)]
+fn is_false(b: &bool) -> bool {
+    !*b
 }
 
 impl RunRecord {

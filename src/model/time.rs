@@ -30,6 +30,47 @@ pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::
     parse(&s).map_err(|e| serde::de::Error::custom(format!("bad time `{s}`: {e}")))
 }
 
+/// The text of a time to the second (`2026-11-24T08:00:00Z`): how automation ticks are shown.
+pub fn secs_text(t: &DateTime<Utc>) -> String {
+    t.to_rfc3339_opts(SecondsFormat::Secs, true)
+}
+
+/// `#[serde(with = "crate::model::time::secs")]`: a time as its [`secs_text`].
+pub mod secs {
+    use chrono::{DateTime, Utc};
+    use serde::{Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(t: &DateTime<Utc>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&super::secs_text(t))
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<DateTime<Utc>, D::Error> {
+        super::deserialize(d)
+    }
+
+    /// `#[serde(with = "crate::model::time::secs::option")]`: an optional time to the second.
+    pub mod option {
+        use chrono::{DateTime, Utc};
+        use serde::{Deserializer, Serializer};
+
+        pub fn serialize<S: Serializer>(
+            t: &Option<DateTime<Utc>>,
+            s: S,
+        ) -> Result<S::Ok, S::Error> {
+            match t {
+                Some(t) => s.serialize_str(&super::super::secs_text(t)),
+                None => s.serialize_none(),
+            }
+        }
+
+        pub fn deserialize<'de, D: Deserializer<'de>>(
+            d: D,
+        ) -> Result<Option<DateTime<Utc>>, D::Error> {
+            super::super::option::deserialize(d)
+        }
+    }
+}
+
 /// `#[serde(with = "crate::model::time::option")]`: an optional time as its [`text`] or null.
 pub mod option {
     use chrono::{DateTime, Utc};

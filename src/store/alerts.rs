@@ -7,6 +7,9 @@ use std::path::Path;
 
 use rusqlite::{Connection, OptionalExtension, params};
 
+use chrono::{DateTime, Utc};
+
+use super::times::{self, now, stored_time};
 use super::{StoreError, Workspace, classify, decode};
 use crate::model::{AlertSettings, AssetKey, Project};
 
@@ -21,7 +24,7 @@ pub struct NewAlertEvent<'a> {
     pub summary: &'a str,
     /// The event as JSON.
     pub payload: &'a str,
-    pub raised_at: &'a str,
+    pub raised_at: DateTime<Utc>,
 }
 
 /// One delivery attempt about to be stored.
@@ -33,7 +36,7 @@ pub struct NewAttempt<'a> {
     pub target_kind: &'a str,
     /// 1 for the first try.
     pub attempt: u32,
-    pub attempted_at: &'a str,
+    pub attempted_at: DateTime<Utc>,
     pub ok: bool,
     /// No attempt follows this one (delivered, or given up).
     pub last: bool,
@@ -49,12 +52,14 @@ pub struct AttemptRecord {
     pub event: String,
     pub subject: String,
     pub summary: String,
-    pub raised_at: String,
+    #[serde(with = "crate::model::time")]
+    pub raised_at: DateTime<Utc>,
     pub rule: String,
     pub target: String,
     pub target_kind: String,
     pub attempt: u32,
-    pub attempted_at: String,
+    #[serde(with = "crate::model::time")]
+    pub attempted_at: DateTime<Utc>,
     pub ok: bool,
     /// The last attempt of its delivery: with `ok` false, a final failure.
     pub last: bool,
@@ -70,31 +75,48 @@ impl AttemptRecord {
 /// The schema version that added the alert tables (migration 9).
 const ALERTS_MIGRATION: i64 = 9;
 
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 const ATTEMPT_COLUMNS: &str =
     "e.id, e.project, e.kind, e.subject, e.summary, e.raised_at, d.rule, d.target,
     d.target_kind, d.attempt, d.attempted_at, d.ok, d.final, d.answer";
 
-fn attempt_from_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<AttemptRecord> {
-    Ok(AttemptRecord {
-        event_id: r.get(0)?,
+/// A delivery attempt row; a bad stored time is an error naming the alert and attempt.
+fn attempt_from_row(
+    path: &Path,
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<Result<AttemptRecord, StoreError>> {
+    let event_id: i64 = r.get(0)?;
+    let attempt: u32 = r.get(9)?;
+    let raised: String = r.get(5)?;
+    let attempted: String = r.get(10)?;
+    let what = |column: &str| {
+        format!(
+            "the {column} of alert {event_id} attempt {attempt} (alert_events/alert_deliveries)"
+        )
+    };
+    let raised_at = match stored_time(path, || what("raised_at"), &raised) {
+        Ok(t) => t,
+        Err(e) => return Ok(Err(e)),
+    };
+    let attempted_at = match stored_time(path, || what("attempted_at"), &attempted) {
+        Ok(t) => t,
+        Err(e) => return Ok(Err(e)),
+    };
+    Ok(Ok(AttemptRecord {
+        event_id,
         project: r.get(1)?,
         event: r.get(2)?,
         subject: r.get(3)?,
         summary: r.get(4)?,
-        raised_at: r.get(5)?,
+        raised_at,
         rule: r.get(6)?,
         target: r.get(7)?,
         target_kind: r.get(8)?,
-        attempt: r.get(9)?,
-        attempted_at: r.get(10)?,
+        attempt,
+        attempted_at,
         ok: r.get(11)?,
         last: r.get(12)?,
         answer: r.get(13)?,
-    })
+    }))
 }
 
 /// Writes a project's alert settings (inside the save's transaction).
@@ -160,7 +182,7 @@ impl Workspace {
                     e.subject,
                     e.summary,
                     e.payload,
-                    e.raised_at
+                    times::text(&e.raised_at)
                 ],
             )
             .map_err(|err| classify(&self.path, "record an alert", err))?;
@@ -179,7 +201,7 @@ impl Workspace {
                     a.target,
                     a.target_kind,
                     a.attempt,
-                    a.attempted_at,
+                    times::text(&a.attempted_at),
                     a.ok,
                     a.last,
                     a.answer
@@ -223,12 +245,14 @@ impl Workspace {
         );
         let err = |e| classify(&self.path, "list alert deliveries", e);
         let mut stmt = self.conn.prepare_cached(&sql).map_err(err)?;
-        stmt.query_map(
-            params![project, i64::try_from(limit).unwrap_or(i64::MAX)],
-            attempt_from_row,
-        )
-        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
-        .map_err(err)
+        let rows: Vec<Result<AttemptRecord, StoreError>> = stmt
+            .query_map(
+                params![project, i64::try_from(limit).unwrap_or(i64::MAX)],
+                |r| attempt_from_row(&self.path, r),
+            )
+            .and_then(Iterator::collect)
+            .map_err(err)?;
+        rows.into_iter().collect()
     }
 
     /// Every materialization of a project as (asset, created at, run id), oldest first: what
@@ -236,7 +260,7 @@ impl Workspace {
     pub fn materialization_times(
         &self,
         project: &str,
-    ) -> Result<Vec<(AssetKey, String, String)>, StoreError> {
+    ) -> Result<Vec<(AssetKey, DateTime<Utc>, String)>, StoreError> {
         let err = |e| classify(&self.path, "list materialization times", e);
         let mut stmt = self
             .conn
@@ -246,22 +270,39 @@ impl Workspace {
                  WHERE p.name = ?1 ORDER BY m.id",
             )
             .map_err(err)?;
-        stmt.query_map([project], |r| {
-            Ok((AssetKey::new(r.get::<_, String>(0)?), r.get(1)?, r.get(2)?))
-        })
-        .and_then(Iterator::collect::<Result<Vec<_>, _>>)
-        .map_err(err)
+        let rows: Vec<(AssetKey, String, String)> = stmt
+            .query_map([project], |r| {
+                Ok((AssetKey::new(r.get::<_, String>(0)?), r.get(1)?, r.get(2)?))
+            })
+            .and_then(Iterator::collect)
+            .map_err(err)?;
+        rows.into_iter()
+            .map(|(asset, at, run)| {
+                let what = || {
+                    format!(
+                        "the created_at of materialization {asset} of run {run} (materializations)"
+                    )
+                };
+                Ok((asset.clone(), stored_time(&self.path, what, &at)?, run))
+            })
+            .collect()
     }
 
     /// Claims the overdue episode of an asset whose last materialization is `materialized_at`
-    /// (`""`: none): true the first time only, so each episode is alerted once, whoever asks.
+    /// (`None`: none): true the first time only, so each episode is alerted once, whoever asks.
     pub fn claim_freshness_episode(
         &mut self,
         project: &str,
         asset: &str,
-        materialized_at: &str,
-        overdue_since: &str,
+        materialized_at: Option<DateTime<Utc>>,
+        overdue_since: Option<DateTime<Utc>>,
     ) -> Result<bool, StoreError> {
+        // The episode's key column holds `""` for an asset never materialized.
+        let materialized_at = materialized_at
+            .as_ref()
+            .map(times::text)
+            .unwrap_or_default();
+        let overdue_since = overdue_since.as_ref().map(times::text).unwrap_or_default();
         let n = self
             .conn
             .execute(
@@ -284,8 +325,7 @@ impl Workspace {
         let path = self.path.clone();
         let err = |e| classify(&path, "claim finished runs for alerts", e);
         let at = now();
-        let stale = (chrono::Utc::now() - chrono::Duration::seconds(stale_secs))
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let stale = times::text(&(chrono::Utc::now() - chrono::Duration::seconds(stale_secs)));
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)

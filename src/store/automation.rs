@@ -5,9 +5,11 @@
 
 use std::collections::BTreeMap;
 
+use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, TransactionBehavior, params};
 
-use super::{StoreError, Workspace, classify};
+use super::times::{self, stored_opt_time, stored_time};
+use super::{RunOwner, StoreError, Workspace, classify};
 use crate::model::{AssetKey, AutomationKind, Tick, TickOutcome};
 
 /// A tick about to be written (its id comes from the workspace).
@@ -16,8 +18,8 @@ pub struct NewTick<'a> {
     pub project: &'a str,
     pub automation: &'a str,
     pub kind: AutomationKind,
-    pub tick_at: String,
-    pub evaluated_at: String,
+    pub tick_at: DateTime<Utc>,
+    pub evaluated_at: DateTime<Utc>,
     pub outcome: TickOutcome,
     pub reason: String,
     pub run_id: Option<String>,
@@ -49,6 +51,9 @@ pub struct PendingRequest {
 pub struct Lease {
     pub holder: String,
     pub expires_ms: i64,
+    /// The holder's process (`None` for a lease taken before the workspace recorded it).
+    #[serde(skip)]
+    pub owner: Option<RunOwner>,
 }
 
 /// The lease is held by someone else.
@@ -61,7 +66,7 @@ pub struct UpstreamMaterialization {
     pub id: i64,
     pub run_id: String,
     pub partition: Option<String>,
-    pub created_at: String,
+    pub created_at: DateTime<Utc>,
 }
 
 const TICK_COLUMNS: &str = "id, project, automation, kind, tick_at, evaluated_at, outcome, reason, run_id, run_key, holder";
@@ -75,8 +80,8 @@ fn insert_tick(tx: &rusqlite::Connection, t: &NewTick<'_>) -> rusqlite::Result<i
             t.project,
             t.automation,
             t.kind.as_str(),
-            t.tick_at,
-            t.evaluated_at,
+            times::text(&t.tick_at),
+            times::text(&t.evaluated_at),
             t.outcome.as_str(),
             t.reason,
             t.run_id,
@@ -92,16 +97,28 @@ fn upsert_cursor(
     project: &str,
     automation: &str,
     cursor: Option<&str>,
-    evaluated_at: &str,
+    evaluated_at: DateTime<Utc>,
 ) -> rusqlite::Result<()> {
     tx.execute(
         "INSERT INTO automation_cursors (project, automation, cursor, evaluated_at)
          VALUES (?1, ?2, ?3, ?4)
          ON CONFLICT (project, automation) DO UPDATE
             SET cursor = coalesce(excluded.cursor, cursor), evaluated_at = excluded.evaluated_at",
-        params![project, automation, cursor, evaluated_at],
+        params![project, automation, cursor, times::text(&evaluated_at)],
     )?;
     Ok(())
+}
+
+/// A tick and the cursor after it (`None` keeps the cursor; the evaluation time is the
+/// tick's), inside the caller's transaction; returns the tick's id.
+fn insert_tick_and_cursor(
+    tx: &rusqlite::Connection,
+    tick: &NewTick<'_>,
+    cursor: Option<&str>,
+) -> rusqlite::Result<i64> {
+    let id = insert_tick(tx, tick)?;
+    upsert_cursor(tx, tick.project, tick.automation, cursor, tick.evaluated_at)?;
+    Ok(id)
 }
 
 impl Workspace {
@@ -117,15 +134,7 @@ impl Workspace {
             .conn
             .transaction_with_behavior(TransactionBehavior::Immediate)
             .map_err(sql)?;
-        let id = insert_tick(&tx, tick).map_err(sql)?;
-        upsert_cursor(
-            &tx,
-            tick.project,
-            tick.automation,
-            cursor,
-            &tick.evaluated_at,
-        )
-        .map_err(sql)?;
+        let id = insert_tick_and_cursor(&tx, tick, cursor).map_err(sql)?;
         tx.commit().map_err(sql)?;
         Ok(id)
     }
@@ -158,7 +167,7 @@ impl Workspace {
         if let Some((run_id, state)) = existing {
             return Ok(RequestOutcome::AlreadyRequested { run_id, state });
         }
-        let tick_id = insert_tick(&tx, tick).map_err(sql)?;
+        let tick_id = insert_tick_and_cursor(&tx, tick, cursor).map_err(sql)?;
         tx.execute(
             "INSERT INTO automation_run_keys (project, automation, run_key, run_id, partition_key,
                                               tick_id, state, requested_at)
@@ -170,16 +179,8 @@ impl Workspace {
                 run_id,
                 partition,
                 tick_id,
-                tick.evaluated_at
+                times::text(&tick.evaluated_at)
             ],
-        )
-        .map_err(sql)?;
-        upsert_cursor(
-            &tx,
-            tick.project,
-            tick.automation,
-            cursor,
-            &tick.evaluated_at,
         )
         .map_err(sql)?;
         tx.commit().map_err(sql)?;
@@ -247,8 +248,9 @@ impl Workspace {
         &self,
         project: &str,
         automation: &str,
-    ) -> Result<(Option<String>, Option<String>), StoreError> {
-        self.conn
+    ) -> Result<(Option<String>, Option<DateTime<Utc>>), StoreError> {
+        let (cursor, evaluated_at): (Option<String>, Option<String>) = self
+            .conn
             .query_row(
                 "SELECT cursor, evaluated_at FROM automation_cursors
                  WHERE project = ?1 AND automation = ?2",
@@ -257,7 +259,11 @@ impl Workspace {
             )
             .optional()
             .map(Option::unwrap_or_default)
-            .map_err(|e| classify(&self.path, "read an automation cursor", e))
+            .map_err(|e| classify(&self.path, "read an automation cursor", e))?;
+        let what =
+            || format!("the evaluated_at of the automation_cursors row of {project}/{automation}");
+        let evaluated_at = stored_opt_time(&self.path, what, evaluated_at.as_deref())?;
+        Ok((cursor, evaluated_at))
     }
 
     /// Sets a cursor without a tick (a schedule's start).
@@ -266,20 +272,20 @@ impl Workspace {
         project: &str,
         automation: &str,
         cursor: &str,
-        evaluated_at: &str,
+        evaluated_at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         upsert_cursor(&self.conn, project, automation, Some(cursor), evaluated_at)
             .map_err(|e| classify(&self.path, "write an automation cursor", e))
     }
 
-    /// Deletes the project's ticks evaluated before `before` (RFC 3339, as the ticks store it)
+    /// Deletes the project's ticks evaluated before `before`
     /// that are not among the newest `keep` of their schedule or sensor. The tick of a request
     /// still reserved stays (the next pass starts its run); run keys are never deleted, so
     /// pruning never makes a request repeat. Returns how many ticks went.
     pub fn prune_ticks(
         &mut self,
         project: &str,
-        before: &str,
+        before: DateTime<Utc>,
         keep: usize,
     ) -> Result<usize, StoreError> {
         self.conn
@@ -293,7 +299,7 @@ impl Workspace {
                  AND id NOT IN (
                      SELECT tick_id FROM automation_run_keys
                      WHERE project = ?1 AND state = 'reserved')",
-                params![project, before, keep as i64],
+                params![project, times::text(&before), keep as i64],
             )
             .map_err(|e| classify(&self.path, "prune automation ticks", e))
     }
@@ -314,55 +320,26 @@ impl Workspace {
                  ORDER BY id DESC LIMIT ?3"
             ))
             .map_err(sql)?;
-        let rows: Vec<(Tick, String, String)> = stmt
+        let rows: Vec<Result<Tick, StoreError>> = stmt
             .query_map(params![project, automation, limit as i64], |r| {
-                let kind: String = r.get(3)?;
-                let outcome: String = r.get(6)?;
-                Ok((
-                    Tick {
-                        id: r.get(0)?,
-                        project: r.get(1)?,
-                        automation: r.get(2)?,
-                        kind: AutomationKind::Schedule,
-                        tick_at: r.get(4)?,
-                        evaluated_at: r.get(5)?,
-                        outcome: TickOutcome::Skipped,
-                        reason: r.get(7)?,
-                        run_id: r.get(8)?,
-                        run_key: r.get(9)?,
-                        holder: r.get(10)?,
-                    },
-                    kind,
-                    outcome,
-                ))
+                tick_from_row(&self.path, r)
             })
             .and_then(Iterator::collect)
             .map_err(sql)?;
-        rows.into_iter()
-            .map(|(mut t, kind, outcome)| {
-                t.kind = if kind == "sensor" {
-                    AutomationKind::Sensor
-                } else {
-                    AutomationKind::Schedule
-                };
-                t.outcome = TickOutcome::parse(&outcome).ok_or_else(|| StoreError::Decode {
-                    path: self.path.clone(),
-                    what: format!("the outcome of tick {}", t.id),
-                    detail: format!("`{outcome}` is not requested, skipped or failed"),
-                })?;
-                Ok(t)
-            })
-            .collect()
+        rows.into_iter().collect()
     }
 
-    /// Takes or renews the automation lease of a project for `holder` until `now_ms + ttl_ms`,
-    /// unless another holder's lease has not expired.
+    /// Takes or renews the automation lease of a project for `holder` (process `owner`) until
+    /// `now_ms + ttl_ms`, unless another holder's lease has not expired and `gone` does not
+    /// say its process has ended.
     pub fn acquire_automation_lease(
         &mut self,
         project: &str,
         holder: &str,
+        owner: &RunOwner,
         now_ms: i64,
         ttl_ms: i64,
+        gone: &dyn Fn(&RunOwner) -> bool,
     ) -> Result<Result<Lease, LeaseRefused>, StoreError> {
         let path = self.path.clone();
         let sql = |e| classify(&path, "take the automation lease", e);
@@ -374,23 +351,35 @@ impl Workspace {
         if let Some(lease) = current
             && lease.holder != holder
             && lease.expires_ms > now_ms
+            && !lease.owner.as_ref().is_some_and(gone)
         {
             return Ok(Err(LeaseRefused(lease)));
         }
         tx.execute(
-            "INSERT INTO automation_leases (project, holder, acquired_ms, expires_ms)
-             VALUES (?1, ?2, ?3, ?4)
+            "INSERT INTO automation_leases (project, holder, acquired_ms, expires_ms,
+                                            owner_host, owner_pid, owner_start)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7)
              ON CONFLICT (project) DO UPDATE SET holder = excluded.holder,
                 acquired_ms = CASE WHEN holder = excluded.holder THEN acquired_ms
                                    ELSE excluded.acquired_ms END,
-                expires_ms = excluded.expires_ms",
-            params![project, holder, now_ms, now_ms + ttl_ms],
+                expires_ms = excluded.expires_ms, owner_host = excluded.owner_host,
+                owner_pid = excluded.owner_pid, owner_start = excluded.owner_start",
+            params![
+                project,
+                holder,
+                now_ms,
+                now_ms + ttl_ms,
+                owner.host,
+                owner.pid,
+                owner.start
+            ],
         )
         .map_err(sql)?;
         tx.commit().map_err(sql)?;
         Ok(Ok(Lease {
             holder: holder.to_owned(),
             expires_ms: now_ms + ttl_ms,
+            owner: Some(owner.clone()),
         }))
     }
 
@@ -421,7 +410,7 @@ impl Workspace {
         project: &str,
         automation: &str,
         enabled: bool,
-        at: &str,
+        at: DateTime<Utc>,
     ) -> Result<(), StoreError> {
         self.conn
             .execute(
@@ -429,7 +418,7 @@ impl Workspace {
                  VALUES (?1, ?2, ?3, ?4)
                  ON CONFLICT (project, automation) DO UPDATE
                     SET enabled = excluded.enabled, changed_at = excluded.changed_at",
-                params![project, automation, enabled, at],
+                params![project, automation, enabled, times::text(&at)],
             )
             .map(|_| ())
             .map_err(|e| classify(&self.path, "switch an automation on or off", e))
@@ -463,16 +452,23 @@ impl Workspace {
                  WHERE p.name = ?1 AND m.asset_key = ?2 AND m.id > ?3 ORDER BY m.id",
             )
             .map_err(sql)?;
-        stmt.query_map(params![project, asset.as_str(), after], |r| {
-            Ok(UpstreamMaterialization {
-                id: r.get(0)?,
-                run_id: r.get(1)?,
-                partition: r.get(2)?,
-                created_at: r.get(3)?,
+        let rows: Vec<(i64, String, Option<String>, String)> = stmt
+            .query_map(params![project, asset.as_str(), after], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?))
             })
-        })
-        .and_then(Iterator::collect)
-        .map_err(sql)
+            .and_then(Iterator::collect)
+            .map_err(sql)?;
+        rows.into_iter()
+            .map(|(id, run_id, partition, created_at)| {
+                let what = || format!("the created_at of materialization {id} (materializations)");
+                Ok(UpstreamMaterialization {
+                    created_at: stored_time(&self.path, what, &created_at)?,
+                    id,
+                    run_id,
+                    partition,
+                })
+            })
+            .collect()
     }
 }
 
@@ -486,15 +482,74 @@ impl Workspace {
     }
 }
 
+/// A tick row; a bad stored time, kind or outcome is an error naming the tick.
+fn tick_from_row(
+    path: &std::path::Path,
+    r: &rusqlite::Row<'_>,
+) -> rusqlite::Result<Result<Tick, StoreError>> {
+    let id: i64 = r.get(0)?;
+    let kind: String = r.get(3)?;
+    let tick_at: String = r.get(4)?;
+    let evaluated_at: String = r.get(5)?;
+    let outcome: String = r.get(6)?;
+    let decode = |what: &str, detail: String| StoreError::Decode {
+        path: path.to_owned(),
+        what: format!("the {what} of tick {id} (automation_ticks)"),
+        detail,
+    };
+    let tick_at = stored_time(
+        path,
+        || format!("the tick_at of tick {id} (automation_ticks)"),
+        &tick_at,
+    );
+    let evaluated_at = stored_time(
+        path,
+        || format!("the evaluated_at of tick {id} (automation_ticks)"),
+        &evaluated_at,
+    );
+    let (tick_at, evaluated_at) = match (tick_at, evaluated_at) {
+        (Ok(t), Ok(e)) => (t, e),
+        (Err(e), _) | (_, Err(e)) => return Ok(Err(e)),
+    };
+    let Some(outcome) = TickOutcome::parse(&outcome) else {
+        let detail = format!("`{outcome}` is not requested, skipped or failed");
+        return Ok(Err(decode("outcome", detail)));
+    };
+    Ok(Ok(Tick {
+        id,
+        project: r.get(1)?,
+        automation: r.get(2)?,
+        kind: if kind == "sensor" {
+            AutomationKind::Sensor
+        } else {
+            AutomationKind::Schedule
+        },
+        tick_at,
+        evaluated_at,
+        outcome,
+        reason: r.get(7)?,
+        run_id: r.get(8)?,
+        run_key: r.get(9)?,
+        holder: r.get(10)?,
+    }))
+}
+
 /// The lease row of `project`, if any (inside a transaction or not).
 fn read_lease(conn: &rusqlite::Connection, project: &str) -> rusqlite::Result<Option<Lease>> {
     conn.query_row(
-        "SELECT holder, expires_ms FROM automation_leases WHERE project = ?1",
+        "SELECT holder, expires_ms, owner_host, owner_pid, owner_start
+         FROM automation_leases WHERE project = ?1",
         [project],
         |r| {
+            let host: Option<String> = r.get(2)?;
+            let pid: Option<u32> = r.get(3)?;
+            let start: Option<String> = r.get(4)?;
             Ok(Lease {
                 holder: r.get(0)?,
                 expires_ms: r.get(1)?,
+                owner: pid
+                    .zip(start)
+                    .map(|(pid, start)| RunOwner { host, pid, start }),
             })
         },
     )

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 use serde::Serialize;
 
-use super::runs::stored_time;
+use super::times::{now, stored_time};
 use super::{StoreError, Workspace, classify};
 use crate::model::RunId;
 use crate::model::{AssetKey, ComputeTier, PriceOverride};
@@ -50,10 +50,6 @@ pub struct StepCost {
     pub actual_cost_usd: Option<f64>,
     pub prices_as_of: Option<String>,
     pub missing_price: Option<String>,
-}
-
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 const STEP_COST_COLUMNS: &str = "c.run_id, p.name, r.created_at, c.asset_key, c.partition_key, c.tier, c.vcpu,
@@ -109,102 +105,85 @@ impl Workspace {
     /// Records the estimate of a run step (before it runs); an actual cost already recorded
     /// stays.
     pub fn record_estimated_cost(&mut self, e: &StepCostRecord) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT INTO cost_run_steps (run_id, asset_key, partition_key, tier, vcpu, memory_mb, spot,
-                    est_duration_secs, est_cost_usd, prices_as_of, missing_price, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-                 ON CONFLICT (run_id, asset_key, partition_key) DO UPDATE SET
-                    est_duration_secs = excluded.est_duration_secs, est_cost_usd = excluded.est_cost_usd,
-                    missing_price = coalesce(cost_run_steps.missing_price, excluded.missing_price),
-                    updated_at = excluded.updated_at",
-                params![
-                    e.run_id,
-                    e.asset.as_str(),
-                    e.partition.as_deref().unwrap_or(""),
-                    e.tier.as_str(),
-                    e.vcpu,
-                    i64::from(e.memory_mb),
-                    e.spot,
-                    e.duration_secs,
-                    e.cost_usd,
-                    e.prices_as_of,
-                    e.missing_price,
-                    now()
-                ],
-            )
-            .map_err(|err| classify(&self.path, "record an estimated cost", err))?;
-        Ok(())
+        self.upsert_cost(
+            e,
+            "est_duration_secs, est_cost_usd",
+            "est_duration_secs = excluded.est_duration_secs, est_cost_usd = excluded.est_cost_usd,
+             missing_price = coalesce(cost_run_steps.missing_price, excluded.missing_price),
+             updated_at = excluded.updated_at",
+            "record an estimated cost",
+        )
     }
 
     /// Records what a run step actually cost: its measured duration priced at the rates of the
     /// tier it ran on. The estimate made before it stays beside it.
     pub fn record_actual_cost(&mut self, a: &StepCostRecord) -> Result<(), StoreError> {
-        self.conn
-            .execute(
-                "INSERT INTO cost_run_steps (run_id, asset_key, partition_key, tier, vcpu, memory_mb, spot,
-                    actual_duration_secs, actual_cost_usd, prices_as_of, missing_price, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-                 ON CONFLICT (run_id, asset_key, partition_key) DO UPDATE SET
-                    tier = excluded.tier, vcpu = excluded.vcpu, memory_mb = excluded.memory_mb,
-                    spot = excluded.spot, actual_duration_secs = excluded.actual_duration_secs,
-                    actual_cost_usd = excluded.actual_cost_usd, prices_as_of = excluded.prices_as_of,
-                    missing_price = excluded.missing_price, updated_at = excluded.updated_at",
-                params![
-                    a.run_id,
-                    a.asset.as_str(),
-                    a.partition.as_deref().unwrap_or(""),
-                    a.tier.as_str(),
-                    a.vcpu,
-                    i64::from(a.memory_mb),
-                    a.spot,
-                    a.duration_secs,
-                    a.cost_usd,
-                    a.prices_as_of,
-                    a.missing_price,
-                    now()
-                ],
-            )
-            .map_err(|err| classify(&self.path, "record an actual cost", err))?;
-        Ok(())
+        self.upsert_cost(
+            a,
+            "actual_duration_secs, actual_cost_usd",
+            "tier = excluded.tier, vcpu = excluded.vcpu, memory_mb = excluded.memory_mb,
+             spot = excluded.spot, actual_duration_secs = excluded.actual_duration_secs,
+             actual_cost_usd = excluded.actual_cost_usd, prices_as_of = excluded.prices_as_of,
+             missing_price = excluded.missing_price, updated_at = excluded.updated_at",
+            "record an actual cost",
+        )
     }
 
     /// Adds a part of a run step's actual cost (one partition of a backfill run as its own
     /// step) to what is recorded under the same key; a part without a price leaves the sum
     /// as it is and names the missing price.
     pub fn add_actual_cost(&mut self, a: &StepCostRecord) -> Result<(), StoreError> {
+        self.upsert_cost(
+            a,
+            "actual_duration_secs, actual_cost_usd",
+            "tier = excluded.tier, vcpu = excluded.vcpu, memory_mb = excluded.memory_mb,
+             spot = excluded.spot,
+             actual_duration_secs = coalesce(cost_run_steps.actual_duration_secs, 0)
+                 + excluded.actual_duration_secs,
+             actual_cost_usd = CASE WHEN excluded.actual_cost_usd IS NULL
+                 THEN cost_run_steps.actual_cost_usd
+                 ELSE coalesce(cost_run_steps.actual_cost_usd, 0) + excluded.actual_cost_usd END,
+             prices_as_of = excluded.prices_as_of,
+             missing_price = coalesce(excluded.missing_price, cost_run_steps.missing_price),
+             updated_at = excluded.updated_at",
+            "add to an actual cost",
+        )
+    }
+
+    /// Writes a step's cost row: the record's duration and cost into `measures` (the estimate's
+    /// columns or the actual ones); a row already there is updated by `on_conflict`.
+    fn upsert_cost(
+        &mut self,
+        r: &StepCostRecord,
+        measures: &str,
+        on_conflict: &str,
+        what: &'static str,
+    ) -> Result<(), StoreError> {
+        let sql = format!(
+            "INSERT INTO cost_run_steps (run_id, asset_key, partition_key, tier, vcpu, memory_mb,
+                spot, {measures}, prices_as_of, missing_price, updated_at)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+             ON CONFLICT (run_id, asset_key, partition_key) DO UPDATE SET {on_conflict}"
+        );
         self.conn
             .execute(
-                "INSERT INTO cost_run_steps (run_id, asset_key, partition_key, tier, vcpu, memory_mb, spot,
-                    actual_duration_secs, actual_cost_usd, prices_as_of, missing_price, updated_at)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-                 ON CONFLICT (run_id, asset_key, partition_key) DO UPDATE SET
-                    tier = excluded.tier, vcpu = excluded.vcpu, memory_mb = excluded.memory_mb,
-                    spot = excluded.spot,
-                    actual_duration_secs = coalesce(cost_run_steps.actual_duration_secs, 0)
-                        + excluded.actual_duration_secs,
-                    actual_cost_usd = CASE WHEN excluded.actual_cost_usd IS NULL
-                        THEN cost_run_steps.actual_cost_usd
-                        ELSE coalesce(cost_run_steps.actual_cost_usd, 0) + excluded.actual_cost_usd END,
-                    prices_as_of = excluded.prices_as_of,
-                    missing_price = coalesce(excluded.missing_price, cost_run_steps.missing_price),
-                    updated_at = excluded.updated_at",
+                &sql,
                 params![
-                    a.run_id,
-                    a.asset.as_str(),
-                    a.partition.as_deref().unwrap_or(""),
-                    a.tier.as_str(),
-                    a.vcpu,
-                    i64::from(a.memory_mb),
-                    a.spot,
-                    a.duration_secs,
-                    a.cost_usd,
-                    a.prices_as_of,
-                    a.missing_price,
+                    r.run_id,
+                    r.asset.as_str(),
+                    r.partition.as_deref().unwrap_or(""),
+                    r.tier.as_str(),
+                    r.vcpu,
+                    i64::from(r.memory_mb),
+                    r.spot,
+                    r.duration_secs,
+                    r.cost_usd,
+                    r.prices_as_of,
+                    r.missing_price,
                     now()
                 ],
             )
-            .map_err(|err| classify(&self.path, "add to an actual cost", err))?;
+            .map_err(|err| classify(&self.path, what, err))?;
         Ok(())
     }
 

@@ -350,4 +350,12 @@ pub const MIGRATIONS: &[&str] = &[
     ",
     // 11: a run ended by a later process after its own died has an unknown end time.
     "ALTER TABLE runs ADD COLUMN end_known INTEGER NOT NULL DEFAULT 1;",
+    // 12: the automation lease records its holder's process (where its pid can be looked up,
+    // the pid, its start time), so a lease whose holder died is taken over at once instead of
+    // when it expires.
+    r"
+    ALTER TABLE automation_leases ADD COLUMN owner_host TEXT;
+    ALTER TABLE automation_leases ADD COLUMN owner_pid INTEGER;
+    ALTER TABLE automation_leases ADD COLUMN owner_start TEXT;
+    ",
 ];

@@ -13,6 +13,7 @@ mod owners;
 mod remote;
 mod retention;
 mod runs;
+mod times;
 
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -414,7 +415,7 @@ impl Workspace {
             .query_map([], |r| {
                 let name: String = r.get(0)?;
                 let updated: String = r.get(4)?;
-                let updated_at = match runs::stored_time(
+                let updated_at = match times::stored_time(
                     path,
                     || format!("the updated_at of project {name}"),
                     &updated,
@@ -606,7 +607,7 @@ fn write_project(
     options: &SaveOptions<'_>,
 ) -> Result<i64, StoreError> {
     let sql = |e| classify(path, "save project", e);
-    let now = chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+    let now = times::now();
     let source_dir = options.source_dir.map(|d| d.to_string_lossy().into_owned());
     let existing: Option<(i64, i64)> = tx
         .query_row(
@@ -843,7 +844,7 @@ fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProj
             name: name.to_owned(),
         });
     };
-    let updated_at = runs::stored_time(
+    let updated_at = times::stored_time(
         path,
         || format!("the updated_at of project {name}"),
         &updated_at,
@@ -877,6 +878,24 @@ fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProj
     })
 }
 
+/// Runs `query` (one of a stored project's parts, by the project's `id`) and hands each row
+/// to `each`.
+fn each_row(
+    conn: &Connection,
+    path: &Path,
+    query: &str,
+    id: i64,
+    mut each: impl FnMut(&rusqlite::Row<'_>) -> Result<(), StoreError>,
+) -> Result<(), StoreError> {
+    let sql = |e| classify(path, "load project", e);
+    let mut stmt = conn.prepare_cached(query).map_err(sql)?;
+    let mut rows = stmt.query([id]).map_err(sql)?;
+    while let Some(r) = rows.next().map_err(sql)? {
+        each(r)?;
+    }
+    Ok(())
+}
+
 /// The assets, in order (without dependencies and checks).
 fn read_assets(
     conn: &Connection,
@@ -885,15 +904,9 @@ fn read_assets(
     project: &mut Project,
 ) -> Result<(), StoreError> {
     let sql = |e| classify(path, "load project", e);
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT key, layer, description, owner, asset_group, code_version, tags, definition, partitions,
+    each_row(conn, path, "SELECT key, layer, description, owner, asset_group, code_version, tags, definition, partitions,
                     freshness, compute, pii
-             FROM assets WHERE project_id = ?1 ORDER BY position",
-        )
-        .map_err(sql)?;
-    let mut rows = stmt.query([id]).map_err(sql)?;
-    while let Some(r) = rows.next().map_err(sql)? {
+             FROM assets WHERE project_id = ?1 ORDER BY position", id, |r| {
         let key: String = r.get(0).map_err(sql)?;
         let what = |field: &str| {
             let key = key.clone();
@@ -929,8 +942,8 @@ fn read_assets(
         a.compute = decode(path, what("compute"), &r.get::<_, String>(10).map_err(sql)?)?;
         a.pii = decode(path, what("pii"), &r.get::<_, String>(11).map_err(sql)?)?;
         project.assets.push(a);
-    }
-    Ok(())
+        Ok(())
+    })
 }
 
 /// Each asset's explicit dependencies, in order.
@@ -941,21 +954,23 @@ fn read_dependencies(
     project: &mut Project,
 ) -> Result<(), StoreError> {
     let sql = |e| classify(path, "load project", e);
-    let mut stmt = conn
-        .prepare_cached("SELECT asset_position, upstream_key FROM dependencies WHERE project_id = ?1 ORDER BY asset_position, position")
-        .map_err(sql)?;
-    let mut rows = stmt.query([id]).map_err(sql)?;
-    while let Some(r) = rows.next().map_err(sql)? {
-        let pos: i64 = r.get(0).map_err(sql)?;
-        let up: String = r.get(1).map_err(sql)?;
-        if let Some(a) = usize::try_from(pos)
-            .ok()
-            .and_then(|p| project.assets.get_mut(p))
-        {
-            a.deps.push(AssetKey::new(up));
-        }
-    }
-    Ok(())
+    each_row(
+        conn,
+        path,
+        "SELECT asset_position, upstream_key FROM dependencies WHERE project_id = ?1 ORDER BY asset_position, position",
+        id,
+        |r| {
+            let pos: i64 = r.get(0).map_err(sql)?;
+            let up: String = r.get(1).map_err(sql)?;
+            if let Some(a) = usize::try_from(pos)
+                .ok()
+                .and_then(|p| project.assets.get_mut(p))
+            {
+                a.deps.push(AssetKey::new(up));
+            }
+            Ok(())
+        },
+    )
 }
 
 /// Each asset's checks, in order.
@@ -966,37 +981,37 @@ fn read_checks(
     project: &mut Project,
 ) -> Result<(), StoreError> {
     let sql = |e| classify(path, "load project", e);
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT asset_position, name, severity, blocking, description, spec FROM checks
+    each_row(
+        conn,
+        path,
+        "SELECT asset_position, name, severity, blocking, description, spec FROM checks
              WHERE project_id = ?1 ORDER BY asset_position, position",
-        )
-        .map_err(sql)?;
-    let mut rows = stmt.query([id]).map_err(sql)?;
-    while let Some(r) = rows.next().map_err(sql)? {
-        let pos: i64 = r.get(0).map_err(sql)?;
-        let name: String = r.get(1).map_err(sql)?;
-        let severity: String = r.get(2).map_err(sql)?;
-        let spec: String = r.get(5).map_err(sql)?;
-        let check = AssetCheckSpec {
-            kind: decode(path, || format!("check {name}"), &spec)?,
-            name,
-            severity: if severity == "warn" {
-                crate::model::CheckSeverity::Warn
-            } else {
-                crate::model::CheckSeverity::Error
-            },
-            blocking: r.get(3).map_err(sql)?,
-            description: r.get(4).map_err(sql)?,
-        };
-        if let Some(a) = usize::try_from(pos)
-            .ok()
-            .and_then(|p| project.assets.get_mut(p))
-        {
-            a.checks.push(check);
-        }
-    }
-    Ok(())
+        id,
+        |r| {
+            let pos: i64 = r.get(0).map_err(sql)?;
+            let name: String = r.get(1).map_err(sql)?;
+            let severity: String = r.get(2).map_err(sql)?;
+            let spec: String = r.get(5).map_err(sql)?;
+            let check = AssetCheckSpec {
+                kind: decode(path, || format!("check {name}"), &spec)?,
+                name,
+                severity: if severity == "warn" {
+                    crate::model::CheckSeverity::Warn
+                } else {
+                    crate::model::CheckSeverity::Error
+                },
+                blocking: r.get(3).map_err(sql)?,
+                description: r.get(4).map_err(sql)?,
+            };
+            if let Some(a) = usize::try_from(pos)
+                .ok()
+                .and_then(|p| project.assets.get_mut(p))
+            {
+                a.checks.push(check);
+            }
+            Ok(())
+        },
+    )
 }
 
 /// The resources, in order.
@@ -1007,20 +1022,22 @@ fn read_resources(
     project: &mut Project,
 ) -> Result<(), StoreError> {
     let sql = |e| classify(path, "load project", e);
-    let mut stmt = conn
-        .prepare_cached("SELECT name, description, config FROM resources WHERE project_id = ?1 ORDER BY position")
-        .map_err(sql)?;
-    let mut rows = stmt.query([id]).map_err(sql)?;
-    while let Some(r) = rows.next().map_err(sql)? {
-        let name: String = r.get(0).map_err(sql)?;
-        let config: String = r.get(2).map_err(sql)?;
-        project.resources.push(Resource {
-            kind: decode(path, || format!("resource {name}"), &config)?,
-            name,
-            description: r.get(1).map_err(sql)?,
-        });
-    }
-    Ok(())
+    each_row(
+        conn,
+        path,
+        "SELECT name, description, config FROM resources WHERE project_id = ?1 ORDER BY position",
+        id,
+        |r| {
+            let name: String = r.get(0).map_err(sql)?;
+            let config: String = r.get(2).map_err(sql)?;
+            project.resources.push(Resource {
+                kind: decode(path, || format!("resource {name}"), &config)?,
+                name,
+                description: r.get(1).map_err(sql)?,
+            });
+            Ok(())
+        },
+    )
 }
 
 /// Canvas positions.
@@ -1031,23 +1048,25 @@ fn read_layout(
     project: &mut Project,
 ) -> Result<(), StoreError> {
     let sql = |e| classify(path, "load project", e);
-    let mut stmt = conn
-        .prepare_cached("SELECT asset_key, x, y FROM layout WHERE project_id = ?1")
-        .map_err(sql)?;
-    let mut rows = stmt.query([id]).map_err(sql)?;
-    while let Some(r) = rows.next().map_err(sql)? {
-        let key: String = r.get(0).map_err(sql)?;
-        let x: f64 = r.get(1).map_err(sql)?;
-        let y: f64 = r.get(2).map_err(sql)?;
-        project.layout.positions.insert(
-            AssetKey::new(key),
-            CanvasPos {
-                x: x as f32,
-                y: y as f32,
-            },
-        );
-    }
-    Ok(())
+    each_row(
+        conn,
+        path,
+        "SELECT asset_key, x, y FROM layout WHERE project_id = ?1",
+        id,
+        |r| {
+            let key: String = r.get(0).map_err(sql)?;
+            let x: f64 = r.get(1).map_err(sql)?;
+            let y: f64 = r.get(2).map_err(sql)?;
+            project.layout.positions.insert(
+                AssetKey::new(key),
+                CanvasPos {
+                    x: x as f32,
+                    y: y as f32,
+                },
+            );
+            Ok(())
+        },
+    )
 }
 
 #[cfg(test)]

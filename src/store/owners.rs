@@ -7,10 +7,11 @@ use rusqlite::{OptionalExtension, params};
 
 use chrono::{DateTime, Utc};
 
-use super::runs::{stored_time, write_stamped_events};
+use super::runs::write_stamped_events;
+use super::times::{self, now, stored_time};
 use super::{StoreError, Workspace, classify};
 use crate::model::RunEvent;
-use crate::model::{RunId, time};
+use crate::model::RunId;
 
 /// The process running a run, recorded with the run.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -41,10 +42,6 @@ pub struct UnfinishedRun {
 }
 
 const UNFINISHED: &str = "('queued', 'starting', 'started', 'canceling')";
-
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
 
 type UnfinishedRow = (
     String,
@@ -214,7 +211,7 @@ impl Workspace {
         error: &str,
         ended_at: DateTime<Utc>,
     ) -> Result<bool, StoreError> {
-        let ended_at_text = time::text(&ended_at);
+        let ended_at_text = times::text(&ended_at);
         let path = self.path.clone();
         let sql = |e| classify(&path, "end a run whose process is gone", e);
         let tx = self

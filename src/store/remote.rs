@@ -7,10 +7,11 @@
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
-use super::runs::{stored_opt_time, write_events};
+use super::runs::write_events;
+use super::times::{self, now, stored_opt_time};
 use super::{StoreError, Workspace, classify};
+use crate::model::RunId;
 use crate::model::{AssetKey, ComputeTier, RunEvent, RunRecord, RunStatus};
-use crate::model::{RunId, time};
 
 /// Where a step of a remote run is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize)]
@@ -111,10 +112,6 @@ pub struct ChildLog {
     pub done: bool,
 }
 
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 type StepTuple = (
     u32,
     String,
@@ -170,8 +167,8 @@ impl Workspace {
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
             params![
                 run.id, project_id, run.selection, run.partition, run.target, run.status.as_str(),
-                run.trigger, time::text(&run.created_at), run.started_at.as_ref().map(time::text),
-                run.ended_at.as_ref().map(time::text), run.error
+                run.trigger, times::text(&run.created_at), run.started_at.as_ref().map(times::text),
+                run.ended_at.as_ref().map(times::text), run.error
             ],
         )
         .map_err(sql)?;
@@ -355,8 +352,8 @@ impl Workspace {
                     s.remote_status,
                     s.exit_code,
                     s.stop_reason,
-                    s.submitted_at.as_ref().map(time::text),
-                    s.ended_at.as_ref().map(time::text),
+                    s.submitted_at.as_ref().map(times::text),
+                    s.ended_at.as_ref().map(times::text),
                     s.duration_secs,
                     s.error
                 ],
@@ -453,8 +450,7 @@ impl Workspace {
         lease_secs: i64,
     ) -> Result<bool, StoreError> {
         let now = chrono::Utc::now();
-        let until = (now + chrono::Duration::seconds(lease_secs))
-            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true);
+        let until = times::text(&(now + chrono::Duration::seconds(lease_secs)));
         let changed = self
             .conn
             .execute(
@@ -464,7 +460,7 @@ impl Workspace {
                     run_id,
                     driver,
                     until,
-                    now.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+                    times::text(&now)
                 ],
             )
             .map_err(|e| classify(&self.path, "take run lease", e))?;

@@ -7,6 +7,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
+use super::times::{self, now, stored_opt_time, stored_time};
 use super::{StoreError, Workspace, classify};
 use crate::model::{
     AssetCheckResult, AssetKey, AssetMaterialization, CheckRecord, CheckSeverity, RunEvent,
@@ -76,38 +77,12 @@ fn check_from_row(
     }))
 }
 
-/// A time read from the workspace (RFC 3339); a bad one is an error naming its row.
-pub(super) fn stored_time(
-    path: &Path,
-    what: impl FnOnce() -> String,
-    text: &str,
-) -> Result<DateTime<Utc>, StoreError> {
-    time::parse(text).map_err(|e| StoreError::Decode {
-        path: path.to_owned(),
-        what: what(),
-        detail: format!("`{text}` is not an RFC 3339 time ({e})"),
-    })
-}
-
-/// A stored optional time; see [`stored_time`].
-pub(super) fn stored_opt_time(
-    path: &Path,
-    what: impl FnOnce() -> String,
-    text: Option<&str>,
-) -> Result<Option<DateTime<Utc>>, StoreError> {
-    text.map(|t| stored_time(path, what, t)).transpose()
-}
-
 fn decode_err(path: &Path, what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Decode {
         path: path.to_owned(),
         what: what.to_owned(),
         detail: e.to_string(),
     }
-}
-
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
 }
 
 impl Workspace {
@@ -139,9 +114,9 @@ impl Workspace {
                     run.target,
                     run.status.as_str(),
                     run.trigger,
-                    time::text(&run.created_at),
-                    run.started_at.as_ref().map(time::text),
-                    run.ended_at.as_ref().map(time::text),
+                    times::text(&run.created_at),
+                    run.started_at.as_ref().map(times::text),
+                    run.ended_at.as_ref().map(times::text),
                     run.error,
                     run.allow_failed_upstream,
                     run.checks_only,
@@ -546,7 +521,7 @@ pub(super) fn write_stamped_events(
 ) -> Result<(), StoreError> {
     let mut writer = EventWriter::prepare(tx, path, run_id)?;
     for (i, &(ts, event)) in events.iter().enumerate() {
-        writer.write((first_seq + i as u64) as i64, &time::text(&ts), event)?;
+        writer.write((first_seq + i as u64) as i64, &times::text(&ts), event)?;
     }
     Ok(())
 }
@@ -635,7 +610,7 @@ impl<'t, 'c> EventWriter<'t, 'c> {
                 m.code_version,
                 serde_json::to_string(&m.input_versions).unwrap_or_default(),
                 m.data_version,
-                time::text(&m.created_at)
+                times::text(&m.created_at)
             ]),
             RunEvent::CheckEvaluation(c) => self.insert_check.execute(params![
                 self.run_id,

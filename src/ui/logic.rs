@@ -177,6 +177,11 @@ impl Studio {
             TaskEvent::DialogFailed { error } => {
                 self.show_error(&format!("Cannot open the file dialog: {error}"));
             }
+            TaskEvent::SecretsStored { id, result } if self.automation.alerts.waits_for(id) => {
+                if let Some(edit) = self.automation.alerts.on_secrets_stored(id, result) {
+                    self.apply(edit);
+                }
+            }
             TaskEvent::SecretsStored { id, result } => {
                 if let Some(edit) = self
                     .windows
@@ -186,6 +191,11 @@ impl Studio {
                 {
                     self.apply(edit);
                 }
+            }
+            TaskEvent::AlertTested { id, result } => {
+                self.automation.alerts.on_tested(id, result);
+                // The attempts are stored: a failure joins the failed deliveries.
+                self.refresh_alert_state();
             }
             TaskEvent::ConnectionTested { id, result } => {
                 if let Some(c) = &mut self.windows.connections {

@@ -92,6 +92,7 @@ pub fn run(workspace_path: &Path) -> anyhow::Result<()> {
             studio.track_open_project(None, known);
             studio.request(WorkspaceRequest::ListProjects);
             studio.request_staleness();
+            studio.refresh_alert_state();
             Ok(Box::new(studio))
         }),
     )
@@ -248,6 +249,7 @@ impl Studio {
         studio.track_open_project(given, None);
         studio.request(WorkspaceRequest::ListProjects);
         studio.request_staleness();
+        studio.refresh_alert_state();
         Ok(studio)
     }
 
@@ -461,6 +463,8 @@ impl Studio {
         self.states.stale.clear();
         self.refresh_statuses();
         self.request_staleness();
+        self.automation.view = None;
+        self.refresh_alert_state();
     }
 
     /// Imports a project directory through the workspace (the dialog-free path).

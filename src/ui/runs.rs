@@ -471,6 +471,7 @@ mod tests {
             RunEvent::StepStarted {
                 asset: a.clone(),
                 partition: None,
+                streamed: false,
             },
             RunEvent::CheckEvaluation(AssetCheckResult {
                 asset: a.clone(),
@@ -568,6 +569,7 @@ mod tests {
         let started = |asset: &AssetKey| RunEvent::StepStarted {
             asset: asset.clone(),
             partition: None,
+            streamed: false,
         };
         // a and b ran side by side; c started when both were done.
         let events = vec![
@@ -613,6 +615,7 @@ mod tests {
                 RunEvent::StepStarted {
                     asset: a.clone(),
                     partition: None,
+                    streamed: false,
                 },
             ),
             (

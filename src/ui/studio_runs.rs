@@ -524,6 +524,8 @@ impl Studio {
         }
         self.request_staleness();
         self.refresh_history();
+        // The run's alerts are delivered by now: a failure joins the failed deliveries.
+        self.refresh_alert_state();
         self.workbench.asset_requested = None;
     }
 

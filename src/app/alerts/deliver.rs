@@ -38,10 +38,6 @@ impl Outcome {
     }
 }
 
-fn now() -> String {
-    chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 /// Delivers `msg` to `target`, recording each attempt under alert `event_id`.
 pub(super) fn deliver(
     ws: &mut Workspace,
@@ -64,7 +60,7 @@ pub(super) fn deliver(
             target: &target.name,
             target_kind: target.kind.label(),
             attempt,
-            attempted_at: &now(),
+            attempted_at: chrono::Utc::now(),
             ok: outcome.ok,
             last,
             answer: &answer,

@@ -145,8 +145,8 @@ impl Message {
                 fields.push((
                     "Last materialized",
                     a.last_materialized_at
-                        .clone()
-                        .unwrap_or_else(|| "never".to_owned()),
+                        .as_ref()
+                        .map_or_else(|| "never".to_owned(), crate::model::time::text),
                 ));
             }
             AlertEvent::SensorError { sensor, message } => {

@@ -167,10 +167,6 @@ fn routes<'p>(project: &'p Project, event: &AlertEvent) -> Vec<(&'p AlertTarget,
     out
 }
 
-fn stamp(t: DateTime<Utc>) -> String {
-    t.to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
-}
-
 /// Raises `event` for `project` at `now`: matches the rules, delivers to each target with
 /// retries and backoff, and records the alert and every attempt. Returns one [`Delivery`] per
 /// target; a final failure is among them (`delivered: false`), never dropped. No matching rule:
@@ -193,7 +189,7 @@ pub fn raise(
         subject: &event.subject(),
         summary: &summary,
         payload: &payload,
-        raised_at: &stamp(now),
+        raised_at: now,
     })?;
     let kind = event.kind();
     let msg = message::Message::new(&project.name, event, &summary, now);
@@ -232,19 +228,39 @@ pub fn test_target(
         }
         .into());
     };
-    let summary = format!(
-        "Test message from Medallion for project {} (target `{name}`)",
-        project.name
-    );
+    send_test(ws, &project.name, target, now)
+}
+
+/// Sends a test message to `target` (saved or not: the studio's editor tests what it shows)
+/// for project `project`, recording the attempts like any other; the workspace at `path` is
+/// opened for it. Blocks for the attempts and their backoff: call it off the UI thread (the
+/// studio runs it as a backend task).
+pub fn test_target_at(
+    path: &std::path::Path,
+    project: &str,
+    target: &AlertTarget,
+) -> Result<Delivery, AppError> {
+    let mut ws = Workspace::open(path)?;
+    send_test(&mut ws, project, target, Utc::now())
+}
+
+fn send_test(
+    ws: &mut Workspace,
+    project: &str,
+    target: &AlertTarget,
+    now: DateTime<Utc>,
+) -> Result<Delivery, AppError> {
+    let name = &target.name;
+    let summary = format!("Test message from Medallion for project {project} (target `{name}`)");
     let event_id = ws.record_alert_event(&NewAlertEvent {
-        project: &project.name,
+        project,
         kind: "test",
         subject: name,
         summary: &summary,
         payload: "{}",
-        raised_at: &stamp(now),
+        raised_at: now,
     })?;
-    let msg = message::Message::test(&project.name, &summary, now);
+    let msg = message::Message::test(project, &summary, now);
     let mut d = deliver::deliver(ws, event_id, "test", &["test".to_owned()], target, &msg)?;
     d.rules = Vec::new();
     Ok(d)

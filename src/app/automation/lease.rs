@@ -1,7 +1,9 @@
 //! The automation lease: one process at a time evaluates a project's automation. The lease is
 //! taken for [`LEASE_TTL_SECS`] of wall-clock time (never the injected `now`, which may be
 //! fixed), renewed by every pass, and kept alive by a [`LeaseKeeper`] while a pass runs a long
-//! run. A process that dies stops renewing, so its lease lapses and another takes over.
+//! run. The lease records its holder's process: when that process is gone (looked up the way
+//! [`crate::app::liveness`] judges a run's process), the next process takes the lease at once;
+//! where it cannot be looked up (another machine), the lease lapses after its time to live.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -9,7 +11,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use crate::app::AppError;
-use crate::store::Workspace;
+use crate::app::liveness;
+use crate::store::{Lease, LeaseRefused, Workspace};
 
 /// How long a lease lasts without being renewed.
 pub const LEASE_TTL_SECS: i64 = 120;
@@ -38,10 +41,26 @@ pub(super) fn acquire(
     project: &str,
     holder: &str,
 ) -> Result<Result<(), HeldBy>, AppError> {
-    Ok(ws
-        .acquire_automation_lease(project, holder, wall_ms(), LEASE_TTL_SECS * 1000)?
+    Ok(take(ws, project, holder)?
         .map(|_| ())
         .map_err(|refused| HeldBy(refused.0.holder)))
+}
+
+/// Takes or renews the lease for this process; another holder's lease is refused only while
+/// it lasts and its process is not known to be gone.
+fn take(
+    ws: &mut Workspace,
+    project: &str,
+    holder: &str,
+) -> Result<Result<Lease, LeaseRefused>, crate::store::StoreError> {
+    ws.acquire_automation_lease(
+        project,
+        holder,
+        liveness::current_owner(),
+        wall_ms(),
+        LEASE_TTL_SECS * 1000,
+        &liveness::is_process_gone,
+    )
 }
 
 /// Renews a lease every third of its time-to-live on its own connection, until dropped.
@@ -89,8 +108,7 @@ fn keep(path: &Path, project: &str, holder: &str, stop: &AtomicBool) {
                 .ok();
         }
         if let Some(ws) = ws.as_mut()
-            && let Err(e) =
-                ws.acquire_automation_lease(project, holder, wall_ms(), LEASE_TTL_SECS * 1000)
+            && let Err(e) = take(ws, project, holder)
         {
             tracing::warn!("cannot renew the automation lease of {project}: {e}");
         }

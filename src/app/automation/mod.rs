@@ -167,8 +167,8 @@ pub fn evaluate_project(
             .problems
             .push(format!("freshness could not be evaluated: {e}")),
     }
-    let before = stamp(opts.now - chrono::Duration::days(TICKS_KEPT_DAYS));
-    if let Err(e) = ctx.ws.prune_ticks(project, &before, TICKS_KEPT) {
+    let before = opts.now - chrono::Duration::days(TICKS_KEPT_DAYS);
+    if let Err(e) = ctx.ws.prune_ticks(project, before, TICKS_KEPT) {
         ctx.problems
             .push(format!("old ticks could not be pruned: {e}"));
     }
@@ -190,10 +190,12 @@ pub struct AutomationStatus {
     pub enabled: bool,
     /// Whether the switch in the workspace overrides the definition.
     pub switched: bool,
-    /// The next cron tick (schedules) or the earliest next evaluation (sensors), RFC 3339.
-    pub next_tick: Option<String>,
+    /// The next cron tick (schedules) or the earliest next evaluation (sensors).
+    #[serde(with = "crate::model::time::secs::option")]
+    pub next_tick: Option<DateTime<Utc>>,
     pub cursor: Option<String>,
-    pub last_evaluated: Option<String>,
+    #[serde(with = "crate::model::time::secs::option")]
+    pub last_evaluated: Option<DateTime<Utc>>,
 }
 
 /// Every schedule and sensor of a project with its state at `now`.
@@ -209,8 +211,7 @@ pub fn statuses(
         let (cursor, last) = ws.automation_cursor(&project.name, &s.name)?;
         let next = crate::model::automation::CronSchedule::new(&s.cron, &s.timezone)
             .ok()
-            .and_then(|c| c.next_after(now))
-            .map(stamp);
+            .and_then(|c| c.next_after(now));
         out.push(AutomationStatus {
             name: s.name.clone(),
             kind: AutomationKind::Schedule,
@@ -234,11 +235,7 @@ pub fn statuses(
             target: s.target.label(),
             enabled: switches.get(&s.name).copied().unwrap_or(s.enabled),
             switched: switches.contains_key(&s.name),
-            next_tick: Some(sensor::next_evaluation(
-                last.as_deref(),
-                s.min_interval_secs,
-                now,
-            )),
+            next_tick: Some(sensor::next_evaluation(last, s.min_interval_secs, now)),
             cursor,
             last_evaluated: last,
         });
@@ -261,7 +258,7 @@ pub fn set_enabled(
         }
         .into());
     }
-    ws.set_automation_switch(&p.name, name, enabled, &stamp(Utc::now()))?;
+    ws.set_automation_switch(&p.name, name, enabled, Utc::now())?;
     Ok(())
 }
 

@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
 
-use super::{Ctx, stamp};
+use super::Ctx;
 use crate::app::AppError;
 use crate::app::remote::SubmitRequest;
 use crate::app::run::MaterializeRequest;
@@ -18,7 +18,7 @@ use crate::store::{NewTick, RequestOutcome};
 pub(super) struct Request<'a> {
     pub automation: &'a str,
     pub kind: AutomationKind,
-    pub tick_at: String,
+    pub tick_at: chrono::DateTime<chrono::Utc>,
     pub run_key: String,
     pub partition: Option<String>,
     pub selection: &'a str,
@@ -46,8 +46,8 @@ pub(super) fn request(ctx: &mut Ctx<'_>, r: &Request<'_>) -> Result<(), AppError
         project: &project,
         automation: r.automation,
         kind: r.kind,
-        tick_at: r.tick_at.clone(),
-        evaluated_at: stamp(ctx.opts.now),
+        tick_at: r.tick_at,
+        evaluated_at: ctx.opts.now,
         outcome: TickOutcome::Requested,
         reason: format!(
             "requested run {run_id} (run key {}){partition}{}",

@@ -36,7 +36,7 @@ pub(super) fn evaluate(ctx: &mut Ctx<'_>, s: &ScheduleDefinition) -> Result<(), 
     let Some(&last) = ticks.last() else {
         if cursor.is_none() {
             ctx.ws
-                .set_automation_cursor(&project, &s.name, &stamp(now), &stamp(now))?;
+                .set_automation_cursor(&project, &s.name, &stamp(now), now)?;
         }
         return Ok(());
     };
@@ -64,7 +64,7 @@ pub(super) fn evaluate(ctx: &mut Ctx<'_>, s: &ScheduleDefinition) -> Result<(), 
             &Request {
                 automation: &s.name,
                 kind: AutomationKind::Schedule,
-                tick_at: stamp(t),
+                tick_at: t,
                 run_key: stamp(t),
                 partition,
                 selection: &s.selection,
@@ -102,8 +102,8 @@ fn record_skipped(
         project: &project,
         automation: &s.name,
         kind: AutomationKind::Schedule,
-        tick_at: stamp(last_skipped),
-        evaluated_at: stamp(now),
+        tick_at: last_skipped,
+        evaluated_at: now,
         outcome: TickOutcome::Skipped,
         reason: format!(
             "skipped: {skipped_count} missed tick(s){range} while nothing evaluated the schedule (catch_up = {})",
@@ -130,8 +130,8 @@ fn failed(
         project: &project,
         automation: &s.name,
         kind: AutomationKind::Schedule,
-        tick_at: stamp(now),
-        evaluated_at: stamp(now),
+        tick_at: now,
+        evaluated_at: now,
         outcome: TickOutcome::Failed,
         reason: format!("failed: {message}"),
         run_id: None,

@@ -7,8 +7,8 @@
 
 use chrono::{DateTime, Duration, Utc};
 
+use super::Ctx;
 use super::request::{Request, request};
-use super::{Ctx, stamp};
 use crate::app::AppError;
 use crate::model::automation::{ItemCursor, ListedItem, sensor_due};
 use crate::model::{
@@ -39,28 +39,22 @@ enum SensorError {
     Store(#[from] crate::store::StoreError),
 }
 
-/// When a sensor may next be evaluated (RFC 3339).
+/// When a sensor may next be evaluated.
 pub(super) fn next_evaluation(
-    last: Option<&str>,
+    last: Option<DateTime<Utc>>,
     min_interval_secs: u64,
     now: DateTime<Utc>,
-) -> String {
-    let last = last
-        .and_then(|l| DateTime::parse_from_rfc3339(l).ok())
-        .map(|l| l.with_timezone(&Utc));
+) -> DateTime<Utc> {
     let next = last.map_or(now, |l| {
         l + Duration::seconds(i64::try_from(min_interval_secs).unwrap_or(i64::MAX / 4))
     });
-    stamp(next.max(now))
+    next.max(now)
 }
 
 pub(super) fn evaluate(ctx: &mut Ctx<'_>, s: &SensorDefinition) -> Result<(), AppError> {
     let now = ctx.opts.now;
     let project = ctx.project().to_owned();
     let (cursor, last) = ctx.ws.automation_cursor(&project, &s.name)?;
-    let last = last
-        .and_then(|l| DateTime::parse_from_rfc3339(&l).ok())
-        .map(|l| l.with_timezone(&Utc));
     if ctx.opts.only.is_none() && !sensor_due(last, s.min_interval_secs, now) {
         return Ok(());
     }
@@ -86,8 +80,8 @@ pub(super) fn evaluate(ctx: &mut Ctx<'_>, s: &SensorDefinition) -> Result<(), Ap
             project: &project,
             automation: &s.name,
             kind: AutomationKind::Sensor,
-            tick_at: stamp(now),
-            evaluated_at: stamp(now),
+            tick_at: now,
+            evaluated_at: now,
             outcome: TickOutcome::Skipped,
             reason: format!("skipped: {}", found.nothing_new),
             run_id: None,
@@ -135,7 +129,7 @@ fn request_group(ctx: &mut Ctx<'_>, s: &SensorDefinition, group: &[Found]) -> Re
         &Request {
             automation: &s.name,
             kind: AutomationKind::Sensor,
-            tick_at: stamp(now),
+            tick_at: now,
             run_key,
             partition,
             selection: &s.selection,
@@ -318,12 +312,12 @@ fn materializations(
 
 fn failed(ctx: &mut Ctx<'_>, s: &SensorDefinition, message: &str) -> Result<(), AppError> {
     let project = ctx.project().to_owned();
-    let now = stamp(ctx.opts.now);
+    let now = ctx.opts.now;
     let tick = NewTick {
         project: &project,
         automation: &s.name,
         kind: AutomationKind::Sensor,
-        tick_at: now.clone(),
+        tick_at: now,
         evaluated_at: now,
         outcome: TickOutcome::Failed,
         reason: format!("failed: {message}"),

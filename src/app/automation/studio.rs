@@ -15,6 +15,8 @@ use crate::store::{Lease, Workspace};
 
 /// How many ticks the panel shows.
 pub const PANEL_TICKS: usize = 200;
+/// How many failed alert deliveries the panel lists (newest first).
+pub const PANEL_FAILED_DELIVERIES: usize = 500;
 
 /// The panel's picture of one project.
 #[derive(Debug, Clone, Serialize)]
@@ -29,6 +31,9 @@ pub struct AutomationView {
     pub lease_live: bool,
     /// This studio's holder id, to tell "this studio" from others.
     pub me: String,
+    /// The project's alert deliveries that failed for good, newest first (at most
+    /// [`PANEL_FAILED_DELIVERIES`]), read from the workspace: they survive a restart.
+    pub failed_deliveries: Vec<crate::store::AttemptRecord>,
 }
 
 /// The studio's holder id.
@@ -49,6 +54,11 @@ pub fn view(ws: &Workspace, project: &str) -> Result<AutomationView, AppError> {
             .is_some_and(|l| l.expires_ms > Utc::now().timestamp_millis()),
         lease,
         me: studio_holder(),
+        failed_deliveries: crate::app::alerts::failed_deliveries(
+            ws,
+            Some(project),
+            PANEL_FAILED_DELIVERIES,
+        )?,
     })
 }
 

@@ -194,35 +194,34 @@ pub(super) async fn fetch(
     })
 }
 
-/// Every object under the prefix `key` (keys and entity tags, in key order); none, or more than
-/// [`MAX_OBJECTS`], is an error.
-async fn list_keys(
+/// Every object under `prefix`, page by page (folders' placeholder keys left out); more than
+/// [`MAX_OBJECTS`] is an error.
+async fn list_objects(
     name: &str,
     t: &Target,
-    key: &str,
-) -> Result<Vec<(String, String)>, ComputeError> {
-    let mut keys = Vec::new();
+    prefix: &str,
+) -> Result<Vec<aws_sdk_s3::types::Object>, ComputeError> {
+    let mut objects = Vec::new();
     let mut token = None;
     loop {
         let page = t
             .client
             .list_objects_v2()
             .bucket(&t.bucket)
-            .prefix(key)
+            .prefix(prefix)
             .set_continuation_token(token.take())
             .send()
             .await
-            .map_err(|e| describe(name, t, &format!("listing s3://{}/{key}", t.bucket), &e))?;
-        for o in page.contents() {
-            if let Some(k) = o.key()
-                && !k.ends_with('/')
-            {
-                keys.push((k.to_owned(), o.e_tag().unwrap_or_default().to_owned()));
-            }
-        }
-        if keys.len() > MAX_OBJECTS {
+            .map_err(|e| describe(name, t, &format!("listing s3://{}/{prefix}", t.bucket), &e))?;
+        objects.extend(
+            page.contents()
+                .iter()
+                .filter(|o| o.key().is_some_and(|k| !k.ends_with('/')))
+                .cloned(),
+        );
+        if objects.len() > MAX_OBJECTS {
             return Err(ComputeError::invalid(format!(
-                "more than {MAX_OBJECTS} objects under s3://{}/{key}; narrow the prefix",
+                "more than {MAX_OBJECTS} objects under s3://{}/{prefix}; narrow the prefix",
                 t.bucket
             )));
         }
@@ -231,6 +230,26 @@ async fn list_keys(
             _ => break,
         }
     }
+    Ok(objects)
+}
+
+/// Every object under the prefix `key` (keys and entity tags, in key order); none, or more than
+/// [`MAX_OBJECTS`], is an error.
+async fn list_keys(
+    name: &str,
+    t: &Target,
+    key: &str,
+) -> Result<Vec<(String, String)>, ComputeError> {
+    let mut keys: Vec<(String, String)> = list_objects(name, t, key)
+        .await?
+        .iter()
+        .filter_map(|o| {
+            Some((
+                o.key()?.to_owned(),
+                o.e_tag().unwrap_or_default().to_owned(),
+            ))
+        })
+        .collect();
     if keys.is_empty() {
         return Err(ComputeError::not_found(format!(
             "no objects under s3://{}/{key} (resource `{name}`)",
@@ -297,41 +316,18 @@ pub struct ListedObject {
 pub(super) async fn list(ctx: &Ctx<'_>, prefix: &str) -> Result<Vec<ListedObject>, ComputeError> {
     let name = &ctx.resource.name;
     let t = target(ctx).await?;
-    let mut out = Vec::new();
-    let mut token = None;
-    loop {
-        let page = t
-            .client
-            .list_objects_v2()
-            .bucket(&t.bucket)
-            .prefix(prefix)
-            .set_continuation_token(token.take())
-            .send()
-            .await
-            .map_err(|e| describe(name, &t, &format!("listing s3://{}/{prefix}", t.bucket), &e))?;
-        for o in page.contents() {
-            if let Some(k) = o.key()
-                && !k.ends_with('/')
-            {
-                let modified_ns = o.last_modified().map_or(0, |d| {
-                    d.secs() * 1_000_000_000 + i64::from(d.subsec_nanos())
-                });
-                out.push(ListedObject {
-                    key: k.to_owned(),
-                    modified_ns,
-                });
-            }
-        }
-        if out.len() > MAX_OBJECTS {
-            return Err(ComputeError::invalid(format!(
-                "more than {MAX_OBJECTS} objects under s3://{}/{prefix}; narrow the prefix",
-                t.bucket
-            )));
-        }
-        match page.next_continuation_token() {
-            Some(next) if page.is_truncated() == Some(true) => token = Some(next.to_owned()),
-            _ => break,
-        }
-    }
+    let out = list_objects(name, &t, prefix)
+        .await?
+        .iter()
+        .filter_map(|o| {
+            let modified_ns = o.last_modified().map_or(0, |d| {
+                d.secs() * 1_000_000_000 + i64::from(d.subsec_nanos())
+            });
+            Some(ListedObject {
+                key: o.key()?.to_owned(),
+                modified_ns,
+            })
+        })
+        .collect();
     Ok(out)
 }

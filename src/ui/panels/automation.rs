@@ -2,16 +2,21 @@
 //! switch each and "Evaluate now", who evaluates the project (this studio, a daemon, nobody),
 //! and the tick history with reasons. Everything shown is read back from the workspace by the
 //! job worker after each change or pass; while it is open the studio also evaluates the stored
-//! project every [`EVALUATE_EVERY`] when it can hold the lease.
+//! project every [`EVALUATE_EVERY`] when it can hold the lease. Two more tabs: the alert targets
+//! and rules (`panels::alerts`), and the alert deliveries that failed for good, read from the
+//! workspace (the toolbar shows their count).
 
 use std::time::{Duration, Instant};
 
+use chrono::{DateTime, Utc};
 use egui::RichText;
 
+use super::alerts::{AlertIntent, AlertsEditor};
 use crate::app::automation::studio::AutomationView;
 use crate::app::automation::{AutomationStatus, PassReport};
+use crate::app::backend::TaskRequest;
 use crate::app::jobs::{JobError, JobRequest};
-use crate::model::{Tick, TickOutcome};
+use crate::model::{Tick, TickOutcome, time};
 use crate::ui::{Studio, theme};
 
 /// How often the open studio evaluates its project's automation.
@@ -32,6 +37,28 @@ pub struct AutomationPanel {
     /// never requests a run because its clock passed a schedule's time; "Evaluate now" works
     /// either way.
     pub evaluate_on_clock: bool,
+    pub tab: AutomationTab,
+    pub alerts: AlertsEditor,
+}
+
+/// The window's tabs.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub enum AutomationTab {
+    #[default]
+    Schedules,
+    Alerts,
+    FailedDeliveries,
+}
+
+impl AutomationPanel {
+    /// How many alert deliveries of the project failed for good, as last read from the
+    /// workspace (`None`: not read yet).
+    pub fn failed_count(&self) -> Option<usize> {
+        match &self.view {
+            Some(Ok(v)) => Some(v.failed_deliveries.len()),
+            _ => None,
+        }
+    }
 }
 
 impl Studio {
@@ -44,6 +71,45 @@ impl Studio {
     pub(crate) fn request_automation_view(&mut self) {
         let project = self.project().name.clone();
         self.send_job(JobRequest::Automation { project });
+    }
+
+    /// Reads the Automation view (and with it the failed deliveries the toolbar counts) without
+    /// opening the window; quiet when there is no stored project or the queue is full.
+    pub(crate) fn refresh_alert_state(&mut self) {
+        if !self.backend.has_workspace() || !self.workspace.has_project {
+            return;
+        }
+        let project = self.project().name.clone();
+        let _ = self.backend.send(JobRequest::Automation { project });
+    }
+
+    /// Opens the window on the failed deliveries (the toolbar's badge).
+    pub fn open_failed_deliveries(&mut self) {
+        self.automation.tab = AutomationTab::FailedDeliveries;
+        self.open_automation();
+    }
+
+    fn alert_intent(&mut self, intent: AlertIntent) {
+        match intent {
+            AlertIntent::Apply(edit) => {
+                self.apply(edit);
+            }
+            AlertIntent::StoreThenApply { secrets, edit } => {
+                let id = self.next_request_id();
+                self.automation.alerts.storing(id, edit);
+                self.run_task(TaskRequest::StoreSecrets { id, secrets });
+            }
+            AlertIntent::Test(target) => {
+                let id = self.next_request_id();
+                self.automation.alerts.testing(id, &target.name);
+                let project = self.project().name.clone();
+                self.run_task(TaskRequest::TestAlertTarget {
+                    id,
+                    project,
+                    target,
+                });
+            }
+        }
     }
 
     /// Asks for a pass now (all, or one schedule or sensor).
@@ -111,6 +177,9 @@ pub fn automation_ui(ctx: &egui::Context, studio: &mut Studio) {
     }
     let mut open = true;
     let mut action = None;
+    let mut intent = None;
+    let project = studio.project().name.clone();
+    let alerts = studio.project().alerts.clone();
     egui::Window::new("Automation")
         .open(&mut open)
         .collapsible(false)
@@ -119,8 +188,31 @@ pub fn automation_ui(ctx: &egui::Context, studio: &mut Studio) {
         .default_height(560.0)
         .default_pos(ctx.content_rect().center() - egui::vec2(575.0, 280.0))
         .show(ctx, |ui| {
-            action = window_body(ui, &studio.automation);
+            tabs_ui(ui, &mut studio.automation);
+            ui.separator();
+            match studio.automation.tab {
+                AutomationTab::Schedules => action = window_body(ui, &studio.automation),
+                AutomationTab::Alerts => {
+                    egui::ScrollArea::vertical()
+                        .auto_shrink([false, true])
+                        .max_height(620.0)
+                        .show(ui, |ui| {
+                            intent = super::alerts::alerts_tab(
+                                ui,
+                                &mut studio.automation.alerts,
+                                &project,
+                                &alerts,
+                            );
+                        });
+                }
+                AutomationTab::FailedDeliveries => {
+                    action = failed_deliveries_ui(ui, &studio.automation);
+                }
+            }
         });
+    if let Some(intent) = intent {
+        studio.alert_intent(intent);
+    }
     if !open {
         studio.automation.open = false;
     }
@@ -141,6 +233,105 @@ pub fn automation_ui(ctx: &egui::Context, studio: &mut Studio) {
         }
         None => {}
     }
+}
+
+fn tabs_ui(ui: &mut egui::Ui, panel: &mut AutomationPanel) {
+    let failed = match panel.failed_count() {
+        Some(n) if n >= crate::app::automation::studio::PANEL_FAILED_DELIVERIES => {
+            format!("Failed deliveries ({n}+)")
+        }
+        Some(n) => format!("Failed deliveries ({n})"),
+        None => "Failed deliveries".to_owned(),
+    };
+    ui.horizontal(|ui| {
+        for (tab, label) in [
+            (AutomationTab::Schedules, "Schedules and sensors".to_owned()),
+            (AutomationTab::Alerts, "Alert targets and rules".to_owned()),
+            (AutomationTab::FailedDeliveries, failed),
+        ] {
+            let text = if tab == AutomationTab::FailedDeliveries
+                && panel.failed_count().is_some_and(|n| n > 0)
+            {
+                RichText::new(label).color(theme::error_color())
+            } else {
+                RichText::new(label)
+            };
+            ui.selectable_value(&mut panel.tab, tab, text);
+        }
+    });
+}
+
+/// Every alert delivery of the project that failed for good, newest first: when, which
+/// alert (its run, asset or sensor), which target, how many attempts, and what the target
+/// answered last.
+fn failed_deliveries_ui(ui: &mut egui::Ui, panel: &AutomationPanel) -> Option<Action> {
+    let view = match &panel.view {
+        Some(Ok(view)) => view,
+        Some(Err(e)) => {
+            ui.colored_label(
+                theme::error_color(),
+                format!("Could not read the deliveries: {e}"),
+            );
+            return None;
+        }
+        None => {
+            ui.spinner();
+            return None;
+        }
+    };
+    if view.failed_deliveries.is_empty() {
+        ui.label("No alert delivery has failed: every alert sent reached its target.");
+        return None;
+    }
+    ui.label(
+        "Alerts that did not reach their target after every attempt (also in `medallion alerts log`). The alert itself was not received.",
+    );
+    let mut action = None;
+    let reason_width = (ui.available_width() - 760.0).max(MIN_REASON_WIDTH);
+    egui::ScrollArea::vertical()
+        .auto_shrink([false, true])
+        .max_height(520.0)
+        .show(ui, |ui| {
+            egui::Grid::new("failed_deliveries")
+                .striped(true)
+                .num_columns(6)
+                .show(ui, |ui| {
+                    for h in [
+                        "Last attempt",
+                        "Alert",
+                        "About",
+                        "Target",
+                        "Attempts",
+                        "Error",
+                    ] {
+                        ui.label(RichText::new(h).strong());
+                    }
+                    ui.end_row();
+                    for d in &view.failed_deliveries {
+                        ui.label(d.attempted_at.as_str())
+                            .on_hover_text(format!("raised at {}", d.raised_at));
+                        ui.label(d.event.replace('_', " "));
+                        if d.event.starts_with("run_") || d.event == "check_failure" {
+                            if ui.link(&d.subject).on_hover_text("Open this run").clicked() {
+                                action = Some(Action::OpenRun(d.subject.clone()));
+                            }
+                        } else {
+                            ui.label(&d.subject);
+                        }
+                        ui.label(format!("{} ({})", d.target, d.target_kind));
+                        ui.label(d.attempt.to_string());
+                        let galley = egui::WidgetText::from(d.answer.as_str()).into_galley(
+                            ui,
+                            Some(egui::TextWrapMode::Wrap),
+                            reason_width,
+                            egui::TextStyle::Body,
+                        );
+                        ui.add(egui::Label::new(galley).selectable(true));
+                        ui.end_row();
+                    }
+                });
+        });
+    action
 }
 
 fn window_body(ui: &mut egui::Ui, panel: &AutomationPanel) -> Option<Action> {
@@ -256,16 +447,10 @@ fn next_tick_text(s: &AutomationStatus, now: chrono::DateTime<chrono::Utc>) -> S
     if !s.enabled {
         return "off".to_owned();
     }
-    let Some(next) = s.next_tick.as_deref() else {
+    let Some(t) = s.next_tick else {
         return "unknown".to_owned();
     };
-    match chrono::DateTime::parse_from_rfc3339(next) {
-        Ok(t) => {
-            let t = t.with_timezone(&chrono::Utc);
-            format!("{} ({})", t.format("%Y-%m-%d %H:%M UTC"), until(t - now))
-        }
-        Err(_) => next.to_owned(),
-    }
+    format!("{} ({})", t.format("%Y-%m-%d %H:%M UTC"), until(t - now))
 }
 
 fn until(d: chrono::TimeDelta) -> String {
@@ -282,7 +467,9 @@ fn until(d: chrono::TimeDelta) -> String {
 fn state_hover(s: &AutomationStatus) -> String {
     format!(
         "Last evaluated: {}\nCursor: {}",
-        s.last_evaluated.as_deref().unwrap_or("never"),
+        s.last_evaluated
+            .as_ref()
+            .map_or_else(|| "never".to_owned(), time::secs_text),
         s.cursor.as_deref().unwrap_or("none yet")
     )
 }
@@ -314,13 +501,17 @@ fn ticks_ui(ui: &mut egui::Ui, view: &AutomationView, action: &mut Option<Action
                     for (t, n, oldest) in tick_rows(&view.ticks) {
                         let hover = if n > 1 {
                             format!(
-                                "{n} ticks from {oldest} to {}, each skipped for this reason; the newest evaluated at {} by {}",
-                                t.tick_at, t.evaluated_at, t.holder
+                                "{n} ticks from {} to {}, each skipped for this reason; the newest evaluated at {} by {}",
+                                time::secs_text(&oldest),
+                                time::secs_text(&t.tick_at),
+                                time::secs_text(&t.evaluated_at),
+                                t.holder
                             )
                         } else {
-                            format!("evaluated at {} by {}", t.evaluated_at, t.holder)
+                            let at = time::secs_text(&t.evaluated_at);
+                            format!("evaluated at {at} by {}", t.holder)
                         };
-                        ui.label(&t.tick_at).on_hover_text(hover);
+                        ui.label(time::secs_text(&t.tick_at)).on_hover_text(hover);
                         ui.label(&t.automation);
                         let outcome = if n > 1 {
                             format!("{} ×{n}", t.outcome.as_str())
@@ -355,8 +546,8 @@ fn ticks_ui(ui: &mut egui::Ui, view: &AutomationView, action: &mut Option<Action
 /// The ticks as rows, newest first: consecutive skipped ticks of one schedule or sensor with the
 /// same reason (a sensor finding nothing new each minute) are one row — the newest tick, how
 /// many, and the oldest one's time.
-fn tick_rows(ticks: &[Tick]) -> Vec<(&Tick, usize, &str)> {
-    let mut rows: Vec<(&Tick, usize, &str)> = Vec::new();
+fn tick_rows(ticks: &[Tick]) -> Vec<(&Tick, usize, DateTime<Utc>)> {
+    let mut rows: Vec<(&Tick, usize, DateTime<Utc>)> = Vec::new();
     for t in ticks {
         if let Some((newest, n, oldest)) = rows.last_mut()
             && t.outcome == TickOutcome::Skipped
@@ -367,10 +558,10 @@ fn tick_rows(ticks: &[Tick]) -> Vec<(&Tick, usize, &str)> {
             && newest.run_id.is_none()
         {
             *n += 1;
-            *oldest = &t.tick_at;
+            *oldest = t.tick_at;
             continue;
         }
-        rows.push((t, 1, &t.tick_at));
+        rows.push((t, 1, t.tick_at));
     }
     rows
 }

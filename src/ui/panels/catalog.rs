@@ -507,11 +507,7 @@ mod tests {
             .materialization_times("customer_analytics")
             .unwrap()
             .iter()
-            .map(|(_, at, _)| {
-                DateTime::parse_from_rfc3339(at)
-                    .unwrap()
-                    .with_timezone(&Utc)
-            })
+            .map(|(_, at, _)| *at)
             .max()
             .unwrap();
 

@@ -13,10 +13,55 @@ use super::super::Studio;
 /// A secret field of the form: a value typed for the OS keyring (held only until it is handed
 /// to the backend's keyring task), or the name of an environment variable that holds it.
 #[derive(Default)]
-struct SecretInput {
-    text: String,
+pub(super) struct SecretInput {
+    pub(super) text: String,
     /// `Some(VAR)`: refer to `{ env = "VAR" }` instead of the keyring.
-    env: Option<String>,
+    pub(super) env: Option<String>,
+}
+
+impl SecretInput {
+    /// A field that opens as the reference it has: an environment variable stays one.
+    pub(super) fn of(current: Option<&SecretRef>) -> Self {
+        match current {
+            Some(SecretRef::Env(var)) => Self {
+                text: String::new(),
+                env: Some(var.clone()),
+            },
+            _ => Self::default(),
+        }
+    }
+
+    /// The reference this field makes: the environment variable named, the keyring entry
+    /// `keyring_name` when a value was typed (the value is taken out into `typed`, to be
+    /// stored), or `None` when nothing was typed (the field keeps what it had).
+    pub(super) fn reference(
+        &mut self,
+        field: &'static str,
+        keyring_name: String,
+        typed: &mut TypedSecrets,
+    ) -> Result<Option<SecretRef>, DraftProblem> {
+        match &self.env {
+            Some(var) => {
+                let var = var.trim();
+                if var.is_empty() {
+                    return Err(DraftProblem::NoVariable { field });
+                }
+                if !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
+                    || var.starts_with(|c: char| c.is_ascii_digit())
+                {
+                    return Err(DraftProblem::NotAVariable {
+                        var: var.to_owned(),
+                    });
+                }
+                Ok(Some(SecretRef::Env(var.to_owned())))
+            }
+            None if self.text.is_empty() => Ok(None),
+            None => {
+                typed.push((keyring_name.clone(), std::mem::take(&mut self.text)));
+                Ok(Some(SecretRef::Keyring(keyring_name)))
+            }
+        }
+    }
 }
 
 /// The form for one resource being added or edited.
@@ -289,7 +334,7 @@ fn required(ui: &mut egui::Ui, label: &str, value: &mut String) {
     ui.end_row();
 }
 
-fn secret_row(
+pub(super) fn secret_row(
     ui: &mut egui::Ui,
     label: &str,
     current: Option<&SecretRef>,
@@ -496,7 +541,7 @@ fn list_of(text: &str) -> Vec<String> {
 
 /// What is wrong with the form; the window shows its sentence.
 #[derive(Debug, thiserror::Error)]
-enum DraftProblem {
+pub(super) enum DraftProblem {
     #[error("name the environment variable that holds {field}")]
     NoVariable { field: &'static str },
     #[error("`{var}` is not an environment variable name (letters, digits and `_`)")]
@@ -516,28 +561,11 @@ enum DraftProblem {
 fn take_secrets(project: &str, d: &mut Draft) -> Result<TypedSecrets, DraftProblem> {
     let mut typed = Vec::new();
     for (field, input) in &mut d.secrets {
-        let reference = match &input.env {
-            Some(var) => {
-                let var = var.trim();
-                if var.is_empty() {
-                    return Err(DraftProblem::NoVariable { field });
-                }
-                if !var.chars().all(|c| c.is_ascii_alphanumeric() || c == '_')
-                    || var.starts_with(|c: char| c.is_ascii_digit())
-                {
-                    return Err(DraftProblem::NotAVariable {
-                        var: var.to_owned(),
-                    });
-                }
-                Some(SecretRef::Env(var.to_owned()))
-            }
-            None if input.text.is_empty() => continue,
-            None => {
-                let name = secret_name(project, &d.name, field);
-                typed.push((name.clone(), std::mem::take(&mut input.text)));
-                Some(SecretRef::Keyring(name))
-            }
+        let name = secret_name(project, &d.name, field);
+        let Some(reference) = input.reference(field, name, &mut typed)? else {
+            continue;
         };
+        let reference = Some(reference);
         match (&mut d.kind, *field) {
             (ResourceKind::Postgres { password, .. }, "password") => *password = reference,
             (ResourceKind::Http { auth_token, .. }, "auth_token") => *auth_token = reference,
@@ -589,7 +617,7 @@ fn resource_of(d: &mut Draft) -> Result<Resource, DraftProblem> {
 }
 
 /// Secrets typed into a form, as `(keyring name, value)`.
-type TypedSecrets = Vec<(String, String)>;
+pub(super) type TypedSecrets = Vec<(String, String)>;
 
 /// The project's resources with the draft saved into them, and the typed secrets to store
 /// (their fields now point at the keyring names). A new name may not clash with another.

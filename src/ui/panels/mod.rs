@@ -1,6 +1,7 @@
 //! The studio's panels and pop-ups, one file each. Panels read the studio and push commands or
 //! edits; nothing here writes to disk.
 
+pub mod alerts;
 pub mod automation;
 pub mod catalog;
 pub mod command_palette;

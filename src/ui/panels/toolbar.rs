@@ -58,6 +58,7 @@ pub fn toolbar_ui(ui: &mut egui::Ui, studio: &mut Studio) {
             command_button_ui(ui, studio, UICommand::Materialize);
             command_button_ui(ui, studio, UICommand::RunChecks);
             command_button_ui(ui, studio, UICommand::Automation);
+            failed_alerts_badge(ui, studio);
             if studio
                 .run
                 .as_ref()
@@ -80,6 +81,32 @@ pub fn toolbar_ui(ui: &mut egui::Ui, studio: &mut Studio) {
             });
         });
     });
+}
+
+/// The count of the project's alert deliveries that failed for good (read from the workspace),
+/// when there are any; a click opens them in the Automation window.
+fn failed_alerts_badge(ui: &mut egui::Ui, studio: &mut Studio) {
+    let Some(n) = studio.automation.failed_count().filter(|n| *n > 0) else {
+        return;
+    };
+    let more = if n >= crate::app::automation::studio::PANEL_FAILED_DELIVERIES {
+        "+"
+    } else {
+        ""
+    };
+    let text = format!("{n}{more} failed alert(s)");
+    let badge = ui
+        .add(egui::Button::new(
+            RichText::new(&text).color(egui::Color32::WHITE).strong(),
+        )
+        .fill(crate::ui::theme::error_color()))
+        .on_hover_text(
+            "Alert deliveries that failed after every attempt: the alerts were not received. Click to see them.",
+        );
+    badge.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Button, true, &text));
+    if badge.clicked() {
+        studio.open_failed_deliveries();
+    }
 }
 
 /// A button for a command, with its shortcut in the tooltip.
