@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use serde_json::{Value, json};
 
 use super::{AlertEvent, RunAlert};
-use crate::model::format_duration_ms;
+use crate::model::{format_duration_ms, time};
 
 /// Most assets or checks named in a message; the rest are counted.
 const LISTED: usize = 10;
@@ -19,7 +19,7 @@ pub(super) struct Message {
     /// `run_failure`, … or `test`.
     pub kind: String,
     pub summary: String,
-    pub raised_at: String,
+    pub raised_at: DateTime<Utc>,
     pub fields: Vec<(&'static str, String)>,
     pub details: Value,
 }
@@ -158,7 +158,7 @@ impl Message {
             project: project.to_owned(),
             kind: event.kind().as_str().to_owned(),
             summary: summary.to_owned(),
-            raised_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            raised_at: now,
             fields,
             details: serde_json::to_value(event).unwrap_or(Value::Null),
         }
@@ -169,7 +169,7 @@ impl Message {
             project: project.to_owned(),
             kind: "test".to_owned(),
             summary: summary.to_owned(),
-            raised_at: now.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+            raised_at: now,
             fields: vec![("Project", project.to_owned())],
             details: json!({ "event": "test" }),
         }
@@ -183,7 +183,7 @@ impl Message {
             "event": self.kind,
             "project": self.project,
             "summary": self.summary,
-            "raised_at": self.raised_at,
+            "raised_at": time::secs_text(&self.raised_at),
             "details": self.details,
         })
     }
@@ -210,7 +210,7 @@ impl Message {
         }
         blocks.push(json!({
             "type": "context",
-            "elements": [{ "type": "mrkdwn", "text": format!("Medallion · {} · {}", self.kind, self.raised_at) }]
+            "elements": [{ "type": "mrkdwn", "text": format!("Medallion · {} · {}", self.kind, time::secs_text(&self.raised_at)) }]
         }));
         json!({ "text": format!("{icon} {}", self.summary), "blocks": blocks })
     }
@@ -233,7 +233,8 @@ impl Message {
         for (k, v) in &self.fields {
             let _ = writeln!(out, "{k:<width$}  {v}");
         }
-        let _ = write!(out, "\nMedallion · {} · {}\n", self.kind, self.raised_at);
+        let at = time::secs_text(&self.raised_at);
+        let _ = write!(out, "\nMedallion · {} · {at}\n", self.kind);
         out
     }
 }

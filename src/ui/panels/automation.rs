@@ -308,8 +308,8 @@ fn failed_deliveries_ui(ui: &mut egui::Ui, panel: &AutomationPanel) -> Option<Ac
                     }
                     ui.end_row();
                     for d in &view.failed_deliveries {
-                        ui.label(d.attempted_at.format("%Y-%m-%d %H:%M:%S UTC").to_string())
-                            .on_hover_text(format!("raised at {}", d.raised_at));
+                        ui.label(time::text(&d.attempted_at))
+                            .on_hover_text(format!("raised at {}", time::text(&d.raised_at)));
                         ui.label(d.event.replace('_', " "));
                         if d.event.starts_with("run_") || d.event == "check_failure" {
                             if ui.link(&d.subject).on_hover_text("Open this run").clicked() {
