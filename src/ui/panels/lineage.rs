@@ -100,7 +100,8 @@ fn build_graph(view: &LineageView) -> ViewGraph {
     }
     for (from, to) in &view.edges {
         if let (Some(Some(f)), Some(Some(t))) = (index.get(*from), index.get(*to)) {
-            g.add_edge(*f, *t, ());
+            // No edge label: the widget's default ("edge 3") means nothing here.
+            g.add_edge_with_label(*f, *t, (), String::new());
         }
     }
     g
