@@ -22,6 +22,8 @@ mod cli;
 mod diff;
 mod eks;
 mod engine;
+mod lineage;
+mod lineage_studio;
 mod memory;
 mod node_actions;
 mod polish;

@@ -57,6 +57,14 @@ pub enum JobRequest {
         project: Box<Project>,
         request: Box<super::remote::SubmitRequest>,
     },
+    /// The lineage window's graph of `asset`, or of one of its columns, under `project`'s
+    /// current definitions (`app::lineage::lineage_view`); `id` comes back with the answer.
+    Lineage {
+        id: u64,
+        project: Box<Project>,
+        asset: AssetKey,
+        column: Option<String>,
+    },
     /// The price table with the workspace's overrides.
     LoadPrices,
     /// Sets (`Some`) or resets to the shipped figure (`None`) one price; answers with the table.
@@ -160,6 +168,10 @@ pub enum JobEvent {
         edited: bool,
     },
     CostHistory(Result<Box<CostHistory>, JobError>),
+    Lineage {
+        id: u64,
+        view: Box<super::lineage::LineageView>,
+    },
     /// Events of a run in progress, in order.
     RunEvents {
         run_id: RunId,
@@ -523,6 +535,24 @@ fn handle(
             project,
             request,
         } => emit(remote_plan(ws, id, *project, &request)),
+        JobRequest::Lineage {
+            id,
+            project,
+            asset,
+            column,
+        } => {
+            let stored = stored_with(ws, *project);
+            let view = super::lineage::lineage_view(
+                &stored.project,
+                stored.source_dir.as_deref(),
+                &asset,
+                column.as_deref(),
+            );
+            emit(JobEvent::Lineage {
+                id,
+                view: Box::new(view),
+            });
+        }
         JobRequest::LoadPrices => emit(prices(compute_plan::load_prices(ws), false)),
         JobRequest::SetPrice { id, usd } => emit(set_price(ws, &id, usd)),
         JobRequest::CostHistory { project } => emit(cost_history(ws, &project)),

@@ -10,6 +10,7 @@ pub mod connections;
 pub mod diff;
 pub mod freshness;
 pub mod jobs;
+pub mod lineage;
 pub mod liveness;
 pub mod plan;
 pub mod refusal;

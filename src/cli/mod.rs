@@ -24,6 +24,7 @@ mod audit;
 mod automation;
 mod bench;
 mod diff;
+mod lineage;
 mod plan;
 mod project;
 mod remote;
@@ -116,6 +117,15 @@ pub enum Command {
     /// How an asset's data changed between two materializations (default: its last two): rows
     /// only in each, changed rows and columns with examples, schema changes
     Diff(diff::DiffCommand),
+    /// Each asset's output columns and types, inferred from the sources' schemas through SQL
+    /// and steps without running anything
+    Schema(lineage::SchemaCommand),
+    /// Where a column's values come from (--upstream, the default) or what they feed
+    /// (--downstream), through SQL and steps, down to source columns
+    Lineage(lineage::LineageCommand),
+    /// What depends on an asset or column: downstream columns and assets, checks, schedules,
+    /// sensors and alert rules
+    Impact(lineage::ImpactCommand),
     /// Show the first rows of an asset
     Preview {
         /// A stored project's name, or a project directory written as a path (`./NAME`, `dir/NAME`)
@@ -382,6 +392,9 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Status { project, format } => run::status(&ws()?, &project, format),
         Command::Check(command) => run::materialize(&ws()?, &command.args()),
         Command::Diff(command) => diff::diff(&ws()?, &command),
+        Command::Schema(command) => lineage::schema(workspace, &command),
+        Command::Lineage(command) => lineage::lineage(workspace, &command),
+        Command::Impact(command) => lineage::impact_command(workspace, &command),
         Command::Preview {
             project,
             asset,

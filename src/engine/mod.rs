@@ -24,6 +24,7 @@ pub mod profile;
 mod run;
 pub mod sample;
 mod scheduler;
+pub mod schema;
 pub mod source;
 pub mod staged;
 mod step;

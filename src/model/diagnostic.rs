@@ -68,6 +68,9 @@ pub enum DiagnosticCode {
     InvalidAlert,
     MissingDefinition,
     ProjectFile,
+    /// An asset's output schema cannot be inferred: its SQL or steps fail over the upstream
+    /// schemas (an unknown column, a type the engine refuses).
+    Schema,
 }
 
 impl DiagnosticCode {
@@ -97,6 +100,7 @@ impl DiagnosticCode {
             DiagnosticCode::InvalidAlert => "invalid_alert",
             DiagnosticCode::MissingDefinition => "missing_definition",
             DiagnosticCode::ProjectFile => "project_file",
+            DiagnosticCode::Schema => "schema",
         }
     }
 }

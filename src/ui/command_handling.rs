@@ -55,6 +55,13 @@ impl Studio {
             | UICommand::Inspect
             | UICommand::ShowInCatalog
             | UICommand::ToggleCatalog => self.run_view_command(command),
+            UICommand::Lineage => match self.canvas.single_selection() {
+                Some(key) => {
+                    let key = key.clone();
+                    self.open_lineage(key, None);
+                }
+                None => self.show_info("Select one asset to see its lineage"),
+            },
             UICommand::Preview
             | UICommand::Materialize
             | UICommand::MaterializeSelected

@@ -48,10 +48,11 @@ pub enum UICommand {
     ToggleCatalog,
     Automation,
     AuditLog,
+    Lineage,
 }
 
 impl UICommand {
-    pub const ALL: [UICommand; 42] = [
+    pub const ALL: [UICommand; 43] = [
         UICommand::Undo,
         UICommand::Redo,
         UICommand::Save,
@@ -94,6 +95,7 @@ impl UICommand {
         UICommand::ToggleCatalog,
         UICommand::Automation,
         UICommand::AuditLog,
+        UICommand::Lineage,
     ];
 
     /// Sentence case; `…` when the command opens a dialog.
@@ -141,6 +143,7 @@ impl UICommand {
             UICommand::ToggleCatalog => "Catalog",
             UICommand::Automation => "Automation…",
             UICommand::AuditLog => "Audit log…",
+            UICommand::Lineage => "Lineage…",
         }
     }
 
@@ -174,6 +177,9 @@ impl UICommand {
             }
             UICommand::CopyKey => Some("Put the asset's key on the clipboard"),
             UICommand::ShowInCatalog => Some("The asset's row in the catalog list"),
+            UICommand::Lineage => Some(
+                "Where the asset's columns come from and what they feed, inferred without running",
+            ),
             UICommand::ToggleCatalog => {
                 Some("Every asset as a list: search, filter and sort; a row selects its card")
             }
@@ -227,7 +233,8 @@ impl UICommand {
             | UICommand::Prices
             | UICommand::Costs
             | UICommand::Automation
-            | UICommand::AuditLog => return None,
+            | UICommand::AuditLog
+            | UICommand::Lineage => return None,
         };
         Some(KeyboardShortcut::new(modifiers, key))
     }

@@ -669,6 +669,7 @@ pub fn studio_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     panels::connections::connections_ui(&ctx, studio);
     panels::prices::prices_ui(&ctx, studio);
     panels::costs::costs_ui(&ctx, studio);
+    panels::lineage::lineage_ui(&ctx, studio);
     panels::automation::automation_ui(&ctx, studio);
     panels::audit::audit_ui(&ctx, studio);
     conflict::import_confirmation_ui(&ctx, studio);
@@ -817,6 +818,7 @@ fn escape_closes_dialogs(ctx: &egui::Context, studio: &mut Studio) {
         || studio.windows.picker_open
         || studio.windows.prices.is_some()
         || studio.windows.costs.is_some()
+        || studio.windows.lineage.is_some()
         || studio.windows.connections.is_some()
         || studio.workbench.launch.is_some();
     if !open {
@@ -836,6 +838,7 @@ fn escape_closes_dialogs(ctx: &egui::Context, studio: &mut Studio) {
         || std::mem::take(&mut studio.windows.picker_open)
         || studio.windows.prices.take().is_some()
         || studio.windows.costs.take().is_some()
+        || studio.windows.lineage.take().is_some()
         || studio.windows.connections.take().is_some()
     {
         return;

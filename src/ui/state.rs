@@ -64,6 +64,8 @@ pub struct Windows {
     pub picker_open: bool,
     /// The asset catalog beside the canvas, with its search, filters and sort.
     pub catalog: Option<panels::catalog::CatalogState>,
+    /// The lineage window of one asset or column.
+    pub lineage: Option<panels::lineage::LineageState>,
 }
 
 /// What the frame's drawing asked for, applied at the end of the frame in one place.

@@ -370,6 +370,10 @@ impl Studio {
                 }
                 false
             }
+            JobEvent::Lineage { id, view } => {
+                self.on_lineage(id, *view);
+                false
+            }
             JobEvent::Automation(view) => {
                 self.automation.view = Some(view);
                 false

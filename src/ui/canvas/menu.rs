@@ -1,6 +1,6 @@
 //! The canvas's context menu: on a card, what a Dagster or KNIME user reaches for on a node
-//! (preview, materialize it alone or with its upstream or downstream, run its checks, copy its
-//! key) and the edits (inspect, rename, duplicate, delete); on the background, adding an asset.
+//! (preview, materialize it alone or with its upstream or downstream, run its checks, see its
+//! lineage, copy its key) and the edits (inspect, rename, duplicate, delete); on the background, adding an asset.
 //! Every entry is a [`UICommand`] on the selection, with the same shortcut as elsewhere.
 
 use super::{CanvasAction, CanvasState, snap};
@@ -8,7 +8,7 @@ use crate::model::CanvasPos;
 use crate::ui::UICommand;
 
 /// The node actions, in menu order; a `None` is a separator.
-const CARD_ENTRIES: [Option<UICommand>; 14] = [
+const CARD_ENTRIES: [Option<UICommand>; 15] = [
     Some(UICommand::Preview),
     Some(UICommand::MaterializeSelected),
     Some(UICommand::MaterializeWithUpstream),
@@ -16,6 +16,7 @@ const CARD_ENTRIES: [Option<UICommand>; 14] = [
     Some(UICommand::RunChecks),
     None,
     Some(UICommand::ShowInCatalog),
+    Some(UICommand::Lineage),
     Some(UICommand::CopyKey),
     None,
     Some(UICommand::Inspect),

@@ -11,7 +11,7 @@ use crate::model::{
     CsvOptions, DataType, FileFormat, Layer, LetterCase, PartitionsDefinition, PiiKind, SourceSpec,
     TransformStep,
 };
-use crate::ui::{Studio, theme};
+use crate::ui::{Studio, UICommand, theme};
 
 #[derive(Debug, Default)]
 pub struct InspectorState {
@@ -93,6 +93,13 @@ fn asset_ui(ui: &mut egui::Ui, studio: &mut Studio, key: &AssetKey) {
 
     ui.add_space(6.0);
     deps_ui(ui, studio, &spec);
+    if ui
+        .button(UICommand::Lineage.label())
+        .on_hover_text(UICommand::Lineage.tooltip().unwrap_or_default())
+        .clicked()
+    {
+        studio.open_lineage(key.clone(), None);
+    }
 
     // A diagnostic that was clicked opens the section holding its field.
     let focus = studio.inspector.focus_field.clone().unwrap_or_default();

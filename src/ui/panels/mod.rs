@@ -12,6 +12,7 @@ pub mod diagnostics;
 pub mod find;
 pub mod inspector;
 pub mod launch;
+pub mod lineage;
 pub mod picker;
 pub mod prices;
 pub mod sql_editor;
