@@ -93,13 +93,6 @@ fn asset_ui(ui: &mut egui::Ui, studio: &mut Studio, key: &AssetKey) {
 
     ui.add_space(6.0);
     deps_ui(ui, studio, &spec);
-    if ui
-        .button(UICommand::Lineage.label())
-        .on_hover_text(UICommand::Lineage.tooltip().unwrap_or_default())
-        .clicked()
-    {
-        studio.open_lineage(key.clone(), None);
-    }
 
     // A diagnostic that was clicked opens the section holding its field.
     let focus = studio.inspector.focus_field.clone().unwrap_or_default();
@@ -531,7 +524,17 @@ fn format_row_ui(ui: &mut egui::Ui, format: &mut FileFormat) {
 }
 
 fn deps_ui(ui: &mut egui::Ui, studio: &mut Studio, spec: &AssetSpec) {
-    ui.label(RichText::new("Upstream").strong());
+    // The Lineage button shares the heading's row, so opening it costs the inspector no height.
+    ui.horizontal(|ui| {
+        ui.label(RichText::new("Upstream").strong());
+        if ui
+            .small_button(UICommand::Lineage.label())
+            .on_hover_text(UICommand::Lineage.tooltip().unwrap_or_default())
+            .clicked()
+        {
+            studio.open_lineage(spec.key.clone(), None);
+        }
+    });
     let upstream: Vec<AssetKey> = studio
         .doc
         .graph()
