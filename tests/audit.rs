@@ -244,6 +244,45 @@ fn verify_names_the_entry_edited_deleted_or_reordered() {
 }
 
 #[test]
+fn without_user_in_the_environment_the_entry_names_the_process_account() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("customer_analytics");
+    copy_dir(&example(), &dir);
+    let ws = tmp.path().join("ws.sqlite");
+    let out = Command::new(env!("CARGO_BIN_EXE_medallion"))
+        .args([
+            "materialize",
+            dir.to_str().unwrap(),
+            "--select",
+            "raw_orders",
+        ])
+        .env("MEDALLION_WORKSPACE", &ws)
+        .env_remove("USER")
+        .env_remove("LOGNAME")
+        .env_remove("USERNAME")
+        .env_remove("MEDALLION_LOG")
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let account = Command::new("id").arg("-un").output().unwrap();
+    let account = String::from_utf8_lossy(&account.stdout).trim().to_owned();
+    assert!(!account.is_empty());
+    let entries = json(&medallion(
+        &ws,
+        &["audit", "customer_analytics", "--format", "json"],
+    ));
+    let whos: Vec<&str> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"].as_str().is_some_and(|a| a.starts_with("run_")))
+        .map(|e| e["who"].as_str().unwrap())
+        .collect();
+    assert!(!whos.is_empty(), "{entries}");
+    assert!(whos.iter().all(|w| *w == account), "{whos:?} vs {account}");
+}
+
+#[test]
 fn bad_audit_arguments_are_one_sentence_and_exit_2() {
     let tmp = tempfile::tempdir().unwrap();
     let ws = tmp.path().join("ws.sqlite");

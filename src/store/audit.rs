@@ -24,11 +24,14 @@ const AUDIT_MIGRATION: i64 = 13;
 /// What the first entry holds as its previous hash.
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
 
-/// The OS user of this process, as the audit log names it.
+/// The OS user of this process, as the audit log names it: the login the environment names
+/// (`USER`, `LOGNAME`, `USERNAME`), else the account of the process's user id (a daemon started
+/// by systemd or cron often has no `USER`), else "unknown".
 pub fn os_user() -> String {
     ["USER", "LOGNAME", "USERNAME"]
         .iter()
         .find_map(|v| std::env::var(v).ok().filter(|s| !s.trim().is_empty()))
+        .or_else(|| whoami::username().ok().filter(|s| !s.trim().is_empty()))
         .unwrap_or_else(|| "unknown".to_owned())
 }
 
