@@ -19,6 +19,7 @@ mod automation_remote;
 mod automation_studio;
 mod bad_input;
 mod cli;
+mod contracts;
 mod diff;
 mod eks;
 mod engine;
