@@ -38,6 +38,7 @@ mod polish;
 mod remote_aws;
 mod resources;
 mod retention;
+mod run_view;
 mod runner_image;
 mod runs;
 mod sample_data;
