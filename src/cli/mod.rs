@@ -25,6 +25,7 @@ mod automation;
 mod bench;
 mod diff;
 mod lineage;
+mod pii;
 mod plan;
 mod project;
 mod remote;
