@@ -6,7 +6,13 @@
 //! otherwise; `tests/run` starts the peers and runs everything.
 
 // Tests may unwrap and start threads; each module adds the allowances its own code needs.
-#![allow(clippy::unwrap_used, clippy::expect_used, clippy::disallowed_methods)]
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::unreachable,
+    clippy::disallowed_methods
+)]
 
 mod common;
 mod support;
@@ -19,6 +25,7 @@ mod automation_remote;
 mod automation_studio;
 mod bad_input;
 mod cli;
+mod contracts;
 mod diff;
 mod eks;
 mod engine;
@@ -31,6 +38,7 @@ mod polish;
 mod remote_aws;
 mod resources;
 mod retention;
+mod run_view;
 mod runner_image;
 mod runs;
 mod sample_data;

@@ -458,7 +458,7 @@ fn sample_data(dir: &std::path::Path, customers: u64, seed: u64) -> anyhow::Resu
 }
 
 fn validate(path: &std::path::Path, format: OutputFormat) -> anyhow::Result<u8> {
-    let loaded = app::validate_dir(path)?;
+    let loaded = app::lineage::validate_deep(path)?;
     let errors = loaded.diagnostics.iter().filter(|d| d.is_error()).count();
     let warnings = loaded.diagnostics.len() - errors;
     match format {

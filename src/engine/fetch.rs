@@ -447,7 +447,7 @@ mod tests {
         };
         let SourceSpec::Http { path, params, .. } = with_partition(&http, Some("2024-01-02"))
         else {
-            unreachable!()
+            panic!("with_partition keeps an http source http")
         };
         assert_eq!(path, "days/2024-01-02");
         assert_eq!(params["day"], "2024-01-02");

@@ -9,6 +9,7 @@ pub mod automation;
 pub mod check;
 pub mod clip;
 pub mod compute;
+pub mod contract;
 pub mod datatype;
 pub mod diagnostic;
 pub mod diff;
