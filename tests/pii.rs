@@ -107,3 +107,42 @@ fn a_malformed_corpus_is_one_sentence_naming_the_line() {
     assert!(err.contains("line 3: unknown label 'fax'"), "{err}");
     assert_eq!(err.trim().lines().count(), 1, "{err}");
 }
+
+#[test]
+fn scan_proposes_the_example_customers_email_and_names_without_printing_values() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("customer_analytics");
+    crate::common::copy_dir(&crate::common::example(), &dir);
+    let ws = tmp.path().join("ws.sqlite");
+    let args = [
+        "pii",
+        "scan",
+        dir.to_str().unwrap(),
+        "--select",
+        "raw_customer_data",
+    ];
+    let out = medallion(&ws, &[&args[..], &["--format", "json"]].concat());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let report = json(&out);
+    let proposals = report["proposals"].as_array().unwrap();
+    let email = proposals.iter().find(|p| p["column"] == "email").unwrap();
+    assert_eq!(email["kind"], "email");
+    assert_eq!(email["tagged"], "email");
+    assert!(email["share"].as_f64().unwrap() >= 0.9, "{email}");
+    let first = proposals
+        .iter()
+        .find(|p| p["column"] == "first_name")
+        .unwrap();
+    assert_eq!(first["kind"], "person_name");
+    assert!(
+        proposals.iter().all(|p| p["column"] != "customer_id"),
+        "{proposals:?}"
+    );
+    let out = medallion(&ws, &args);
+    let shown = text(&out);
+    assert!(
+        shown.contains("raw_customer_data.email: looks like e-mail"),
+        "{shown}"
+    );
+    assert!(!shown.contains('@'), "a value was printed: {shown}");
+}

@@ -232,6 +232,10 @@ pub enum Command {
     /// retention deletions, newest first; `audit verify` checks that no entry was edited,
     /// deleted or moved (exit 1 naming the first broken one)
     Audit(audit::AuditCommand),
+    /// Personal data: `pii scan` proposes which columns hold e-mails, phone numbers, card
+    /// numbers, IBANs, IP addresses, SSNs, birth dates or names
+    #[command(subcommand)]
+    Pii(pii::PiiCommand),
     /// Deploy a project to AWS Step Functions and EventBridge: prints the plan (create,
     /// update, delete per resource) and applies it unless --dry-run
     Deploy(deploy::DeployCommand),
@@ -443,6 +447,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Automation(command) => automation::switch(&ws()?, &command),
         Command::Alerts(command) => alerts::run(workspace, command),
         Command::Audit(command) => audit::run(&ws()?, &command),
+        Command::Pii(command) => pii::run(&ws()?, &command),
         Command::Deploy(command) => deploy::deploy(&ws()?, &command),
         Command::Undeploy(command) => deploy::undeploy(&ws()?, &command),
     }

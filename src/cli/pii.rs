@@ -3,9 +3,11 @@
 
 use std::path::{Path, PathBuf};
 
+use super::target::resolve_target;
 use super::{EXIT_FAILED, EXIT_OK, OutputFormat, print_json};
-use crate::model::pii::Detected;
+use crate::app;
 use crate::model::pii::corpus::{self, Counts, Scores};
+use crate::model::pii::{Detected, detect_column};
 
 /// The least precision and recall per kind the detectors aim at.
 pub const TARGET: f64 = 0.95;
@@ -99,4 +101,160 @@ pub fn bench(path: Option<&Path>, format: OutputFormat) -> anyhow::Result<u8> {
         }
     }
     Ok(if missed { EXIT_FAILED } else { EXIT_OK })
+}
+
+#[derive(Debug, clap::Subcommand)]
+pub enum PiiCommand {
+    /// Proposals of personal data per asset and column, from a preview sample of each asset
+    /// (its first rows, computed from stored upstream materializations where there are any);
+    /// prints kinds and shares only, never the values
+    Scan {
+        /// A stored project's name, or a project directory written as a path (`./NAME`, `dir/NAME`)
+        project: String,
+        /// Assets to scan (selection syntax); default every asset
+        #[arg(long, default_value = "*")]
+        select: String,
+        /// Rows sampled per asset
+        #[arg(long, default_value_t = 1000, value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+        limit: u64,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
+}
+
+pub fn run(workspace: &Path, command: &PiiCommand) -> anyhow::Result<u8> {
+    match command {
+        PiiCommand::Scan {
+            project,
+            select,
+            limit,
+            format,
+        } => scan(
+            workspace,
+            project,
+            select,
+            usize::try_from(*limit).unwrap_or(usize::MAX),
+            *format,
+        ),
+    }
+}
+
+/// One scanned column's proposal, as printed.
+#[derive(serde::Serialize)]
+struct Row {
+    asset: String,
+    column: String,
+    kind: &'static str,
+    confidence: f64,
+    share: f64,
+    matched: usize,
+    sampled: usize,
+    /// The tag the project already gives the column, if any.
+    tagged: Option<crate::model::PiiKind>,
+    proposal: String,
+}
+
+fn scan(
+    workspace: &Path,
+    target: &str,
+    select: &str,
+    limit: usize,
+    format: OutputFormat,
+) -> anyhow::Result<u8> {
+    let mut ws = app::open_workspace(workspace)?;
+    let stored = match resolve_target(&mut ws, target)? {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    let keys = app::run::resolve_selection(&stored.project, select)?;
+    let today = chrono::Utc::now().date_naive();
+    let mut rows = Vec::new();
+    let mut failed = Vec::new();
+    for key in &keys {
+        let preview = match app::run::preview(&ws, &stored, key, limit) {
+            Ok(p) => p,
+            Err(e) => {
+                failed.push((key.to_string(), app::redact(&e.to_string())));
+                continue;
+            }
+        };
+        let tags = stored
+            .project
+            .asset(key)
+            .map(|a| a.pii.clone())
+            .unwrap_or_default();
+        for (c, column) in preview.columns.iter().enumerate() {
+            let values: Vec<&str> = (0..preview.rows.len())
+                .filter_map(|r| preview.rows.cell(r, c))
+                .collect();
+            if let Some(p) = detect_column(&column.name, &values, today)
+                .into_iter()
+                .next()
+            {
+                rows.push(Row {
+                    asset: key.to_string(),
+                    column: column.name.clone(),
+                    kind: p.kind.id(),
+                    confidence: p.confidence,
+                    share: p.share(),
+                    matched: p.matched,
+                    sampled: p.sampled,
+                    tagged: tags.get(&column.name).copied(),
+                    proposal: p.describe(),
+                });
+            }
+        }
+    }
+    print_scan(&rows, &failed, keys.len(), limit, format)?;
+    Ok(if failed.is_empty() {
+        EXIT_OK
+    } else {
+        EXIT_FAILED
+    })
+}
+
+fn print_scan(
+    rows: &[Row],
+    failed: &[(String, String)],
+    assets: usize,
+    limit: usize,
+    format: OutputFormat,
+) -> anyhow::Result<()> {
+    match format {
+        OutputFormat::Json => print_json(&serde_json::json!({
+            "sample": format!("preview: the first {limit} rows of each asset"),
+            "assets": assets,
+            "proposals": rows,
+            "failed": failed.iter().map(|(a, e)| serde_json::json!({"asset": a, "error": e})).collect::<Vec<_>>(),
+        })),
+        OutputFormat::Text => {
+            println!(
+                "{assets} assets scanned from previews (the first {limit} rows of each, computed from stored upstream materializations where there are any)"
+            );
+            for r in rows {
+                let tag = r.tagged.map_or_else(
+                    || "not tagged".to_owned(),
+                    |t| {
+                        format!(
+                            "tagged {}",
+                            serde_json::to_string(&t)
+                                .unwrap_or_default()
+                                .trim_matches('"')
+                        )
+                    },
+                );
+                println!(
+                    "  {}.{}: {} (confidence {:.2}; {tag})",
+                    r.asset, r.column, r.proposal, r.confidence
+                );
+            }
+            if rows.is_empty() {
+                println!("  no column looks like personal data");
+            }
+            for (asset, error) in failed {
+                println!("  {asset}: not scanned: {error}");
+            }
+            Ok(())
+        }
+    }
 }

@@ -327,8 +327,8 @@ pub fn date_parts(text: &str) -> Option<(i32, u32, u32)> {
     Some((i32::try_from(year).ok()?, month, day))
 }
 
-/// A person's name as written: one to four words, each starting with a capital letter and
-/// made of letters with `'`, `-` or `.` inside, no digits.
+/// A person's name as written: one to four words of letters with `'`, `-` or `.` inside, no
+/// digits, in any case (raw data holds `DONNA` and `donna` as well as `Donna`).
 pub fn is_name_shaped(v: &str) -> bool {
     let words: Vec<&str> = v.split_whitespace().collect();
     if words.is_empty() || words.len() > 4 || v.len() > 60 {
@@ -336,9 +336,8 @@ pub fn is_name_shaped(v: &str) -> bool {
     }
     words.iter().all(|w| {
         let mut chars = w.chars();
-        chars.next().is_some_and(char::is_uppercase)
+        chars.next().is_some_and(char::is_alphabetic)
             && w.chars().count() >= 2
             && chars.all(|c| c.is_alphabetic() || "'-.".contains(c))
-            && !w.chars().skip(1).all(char::is_uppercase)
     })
 }
