@@ -28,10 +28,26 @@ pub struct Analysis {
 pub fn analyze(project: &Project, dir: Option<&Path>) -> Analysis {
     let schemas = engine::schema::infer_schemas(project, dir);
     let lineage = lineage::project_lineage(project, &schemas);
+    let graph = crate::model::AssetGraph::build(project);
     let mut diagnostics: Vec<Diagnostic> = schemas
         .iter()
-        .filter_map(|(k, s)| s.diagnostic(k))
+        .filter_map(|(k, s)| {
+            let mut d = s.diagnostic(k)?;
+            let blocked: Vec<String> = graph
+                .with_downstream(k)
+                .into_iter()
+                .filter(|d| d != k)
+                .map(|d| d.to_string())
+                .collect();
+            if !blocked.is_empty() {
+                d.message = format!("{}; downstream it blocks {}", d.message, blocked.join(", "));
+            }
+            Some(d)
+        })
         .collect();
+    diagnostics.extend(crate::model::contract::schema_diagnostics(
+        project, &schemas,
+    ));
     for (key, l) in &lineage {
         // A failed schema already says what is wrong with the SQL.
         if diagnostics.iter().any(|d| d.asset.as_ref() == Some(key)) {
@@ -51,6 +67,20 @@ pub fn analyze(project: &Project, dir: Option<&Path>) -> Analysis {
         lineage,
         diagnostics,
     }
+}
+
+/// A project directory validated as `medallion validate` does: the file and model checks, then
+/// (when those pass) the schemas inferred without running — SQL reading a column its upstream
+/// lacks, checks on missing columns, broken contracts — located in the project's files.
+pub fn validate_deep(dir: &Path) -> Result<super::LoadedProject, AppError> {
+    let mut loaded = super::validate_dir(dir)?;
+    if loaded.diagnostics.iter().any(Diagnostic::is_error) {
+        return Ok(loaded);
+    }
+    let mut analysis = analyze(&loaded.project, Some(&loaded.dir));
+    loaded.locate(&mut analysis.diagnostics);
+    loaded.diagnostics.extend(analysis.diagnostics);
+    Ok(loaded)
 }
 
 /// Analyzes a project argument: a directory is read (not imported), its diagnostics located

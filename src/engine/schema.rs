@@ -170,7 +170,12 @@ fn transform_schema(
         Ok(Err(message)) => message,
         Err(panic) => super::step::panic_message(panic.as_ref()),
     };
-    let message = message.lines().next().unwrap_or_default().trim().to_owned();
+    let message = message.lines().next().unwrap_or_default().trim();
+    // polars names its error kind first ("not found: unable to find column …").
+    let message = message
+        .strip_prefix("not found: ")
+        .unwrap_or(message)
+        .to_owned();
     let sql = spec.sql.as_deref().unwrap_or_default();
     let (field, position) = match quoted_name(&message).and_then(|w| find_word(sql, &w)) {
         Some(p) => ("sql", Some(p)),

@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 use serde::{Deserialize, Serialize};
 use toml::Spanned;
 
+use crate::model::contract::DriftPolicy;
 use crate::model::{DataType, Layer, PiiKind};
 
 #[derive(Debug, Serialize, Deserialize)]
@@ -274,6 +275,33 @@ pub struct AssetFile {
     pub steps: Vec<Spanned<StepFile>>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub checks: Vec<Spanned<CheckFile>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub contract: Option<Spanned<ContractFile>>,
+}
+
+/// `[assets.KEY.contract]`: the columns and types the asset promises.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContractFile {
+    /// May the output hold columns the contract does not name? (default: yes)
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub allow_extra_columns: Option<bool>,
+    /// `warn` (default) or `error`: what a source's schema drift at run time is.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub on_drift: Option<DriftPolicy>,
+    #[serde(default)]
+    pub columns: BTreeMap<String, ContractColumnFile>,
+}
+
+/// `[assets.KEY.contract.columns] name = { type = "int64", required = true }`
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ContractColumnFile {
+    #[serde(rename = "type")]
+    pub dtype: DataType,
+    /// Required unless `false`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub required: Option<bool>,
 }
 
 #[derive(Debug, Default, Serialize, Deserialize)]

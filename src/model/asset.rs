@@ -133,6 +133,8 @@ pub struct AssetSpec {
     pub compute: ComputeHints,
     /// Columns that hold personal data, and what kind.
     pub pii: BTreeMap<String, PiiKind>,
+    /// The columns and types the asset promises its consumers.
+    pub contract: Option<super::contract::Contract>,
 }
 
 impl AssetSpec {
@@ -161,6 +163,7 @@ impl AssetSpec {
             freshness: None,
             compute: ComputeHints::default(),
             pii: BTreeMap::new(),
+            contract: None,
         }
     }
 

@@ -71,6 +71,9 @@ pub enum DiagnosticCode {
     /// An asset's output schema cannot be inferred: its SQL or steps fail over the upstream
     /// schemas (an unknown column, a type the engine refuses).
     Schema,
+    /// An asset's inferred schema breaks its contract (a required column missing, a type
+    /// changed unsafely, an extra column where none is allowed).
+    Contract,
 }
 
 impl DiagnosticCode {
@@ -101,6 +104,7 @@ impl DiagnosticCode {
             DiagnosticCode::MissingDefinition => "missing_definition",
             DiagnosticCode::ProjectFile => "project_file",
             DiagnosticCode::Schema => "schema",
+            DiagnosticCode::Contract => "contract",
         }
     }
 }

@@ -383,4 +383,6 @@ pub const MIGRATIONS: &[&str] = &[
     // 14: how long a project's run history is kept (`model::RunRetention` as JSON; NULL: the
     // defaults).
     "ALTER TABLE projects ADD COLUMN retention TEXT;",
+    // 15: an asset's schema contract (`model::contract::Contract` as JSON; NULL: none).
+    "ALTER TABLE assets ADD COLUMN contract TEXT;",
 ];

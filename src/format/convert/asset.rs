@@ -14,8 +14,10 @@ use super::{ConvertError, FileProblem, Spans, SqlFiles, no_span, refuse_extra, r
 use toml::Spanned;
 
 use crate::format::file::{
-    AssetFile, CheckFile, ComputeFile, FreshnessFile, PartitionsFile, SourceFile, StepFile,
+    AssetFile, CheckFile, ComputeFile, ContractColumnFile, ContractFile, FreshnessFile,
+    PartitionsFile, SourceFile, StepFile,
 };
+use crate::model::contract::{Contract, ContractColumn, DriftPolicy};
 use crate::model::{
     AssetDefinition, AssetKey, AssetSpec, ComputeHints, FreshnessPolicy, PartitionsDefinition,
     TransformSpec, TransformStep,
@@ -66,6 +68,10 @@ pub(super) fn asset_from_file(
             max_lag_minutes,
             cron,
         });
+    }
+    if let Some(c) = f.contract {
+        reader.mark("contract", c.span());
+        asset.contract = Some(contract_from_file(c.into_inner()));
     }
     if let Some(c) = f.compute {
         reader.mark("compute", c.span());
@@ -268,6 +274,7 @@ pub(super) fn asset_to_file(a: &AssetSpec, sql_files: &mut BTreeMap<String, Stri
         }),
         steps: Vec::new(),
         checks: a.checks.iter().map(|c| no_span(check_to_file(c))).collect(),
+        contract: a.contract.as_ref().map(|c| no_span(contract_to_file(c))),
     };
     match &a.definition {
         AssetDefinition::Source(s) => f.source = Some(no_span(source_to_file(s))),
@@ -328,5 +335,45 @@ pub(super) fn partitions_to_file(p: &PartitionsDefinition) -> Option<PartitionsF
             end: None,
             keys: Some(keys.clone()),
         }),
+    }
+}
+
+fn contract_from_file(f: ContractFile) -> Contract {
+    Contract {
+        columns: f
+            .columns
+            .into_iter()
+            .map(|(name, c)| {
+                (
+                    name,
+                    ContractColumn {
+                        dtype: c.dtype,
+                        required: c.required.unwrap_or(true),
+                    },
+                )
+            })
+            .collect(),
+        allow_extra_columns: f.allow_extra_columns.unwrap_or(true),
+        on_drift: f.on_drift.unwrap_or_default(),
+    }
+}
+
+fn contract_to_file(c: &Contract) -> ContractFile {
+    ContractFile {
+        allow_extra_columns: (!c.allow_extra_columns).then_some(false),
+        on_drift: (c.on_drift != DriftPolicy::Warn).then_some(c.on_drift),
+        columns: c
+            .columns
+            .iter()
+            .map(|(name, col)| {
+                (
+                    name.clone(),
+                    ContractColumnFile {
+                        dtype: col.dtype,
+                        required: (!col.required).then_some(false),
+                    },
+                )
+            })
+            .collect(),
     }
 }
