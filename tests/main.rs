@@ -27,6 +27,7 @@ mod bad_input;
 mod cli;
 mod contracts;
 mod diff;
+mod drift;
 mod eks;
 mod engine;
 mod lineage;
