@@ -271,3 +271,36 @@ fn the_workbench_split_and_the_canvas_view_are_restored_on_reopen() {
     assert!((h2.state().canvas.zoom - zoom).abs() < 1e-4);
     assert!((h2.state().canvas.pan - pan).length() < 0.5);
 }
+
+/// At 1280×800 the AWS account form with its compute settings scrolls inside the window, and
+/// "Test connection" and its answer stay on screen.
+#[test]
+fn the_aws_account_form_fits_1280_by_800_and_the_test_result_is_on_screen() {
+    let mut h = harness_sized(studio_on(example()), vec2(1280.0, 800.0));
+    h.state_mut().windows.connections =
+        Some(medallion::ui::panels::connections::ConnectionsState::default());
+    h.run_ok();
+    h.get_by_label("Add AWS account").click();
+    h.run_ok();
+    h.get_by_label("Run steps on AWS with this account").click();
+    h.run_ok();
+    let screen = egui::Rect::from_min_size(egui::Pos2::ZERO, vec2(1280.0, 800.0));
+    let test = h.get_by_label("Test connection").rect();
+    assert!(screen.contains_rect(test), "Test connection at {test:?}");
+    h.get_by_label("Test connection").click();
+    h.run_ok();
+    // The answer (or the refusal of an incomplete form) is drawn where it can be read.
+    let status = h
+        .state()
+        .windows
+        .connections
+        .as_ref()
+        .and_then(|c| c.status.clone())
+        .expect("Test connection says something");
+    let shown = h.get_by_label(&status.1).rect();
+    assert!(
+        screen.contains_rect(shown),
+        "{:?} drawn at {shown:?}",
+        status.1
+    );
+}

@@ -164,13 +164,15 @@ impl Studio {
                 path: Some(path),
                 ..
             } => self.export_report(&run_id, path),
+            // No dialog could be shown (no file-chooser portal, no zenity): ask for a path.
             TaskEvent::ReportFileChosen {
+                run_id,
                 path: None,
                 open_for,
-                ..
-            } if open_for < DIALOG_NEVER_SHOWN => self.show_error(
-                "No file dialog could be shown (this desktop has no file-chooser portal or zenity)",
-            ),
+            } if open_for < DIALOG_NEVER_SHOWN => {
+                self.windows.report_path =
+                    Some(super::panels::report_path::ReportPathState::new(run_id));
+            }
             TaskEvent::ImportDirChosen(None)
             | TaskEvent::ExportDirChosen(None)
             | TaskEvent::ReportFileChosen { path: None, .. } => {}

@@ -670,6 +670,7 @@ pub fn studio_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     panels::prices::prices_ui(&ctx, studio);
     panels::costs::costs_ui(&ctx, studio);
     panels::lineage::lineage_ui(&ctx, studio);
+    panels::report_path::report_path_ui(&ctx, studio);
     panels::automation::automation_ui(&ctx, studio);
     panels::audit::audit_ui(&ctx, studio);
     conflict::import_confirmation_ui(&ctx, studio);
@@ -820,6 +821,7 @@ fn escape_closes_dialogs(ctx: &egui::Context, studio: &mut Studio) {
         || studio.windows.costs.is_some()
         || studio.windows.lineage.is_some()
         || studio.windows.connections.is_some()
+        || studio.windows.report_path.is_some()
         || studio.workbench.launch.is_some();
     if !open {
         if studio.notice.is_some() && ctx.input(|i| i.key_pressed(egui::Key::Escape)) {
@@ -840,6 +842,7 @@ fn escape_closes_dialogs(ctx: &egui::Context, studio: &mut Studio) {
         || studio.windows.costs.take().is_some()
         || studio.windows.lineage.take().is_some()
         || studio.windows.connections.take().is_some()
+        || studio.windows.report_path.take().is_some()
     {
         return;
     }

@@ -118,6 +118,17 @@ pub struct StepBar {
     pub started: Option<Instant>,
 }
 
+/// How a step's bar on the timeline is coloured.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum BarTone {
+    Running,
+    Ok,
+    /// Up to date: nothing was built.
+    Faded,
+    Failed,
+    Warning,
+}
+
 /// A run as the run view shows it.
 #[derive(Debug, Default)]
 pub struct RunView {
@@ -211,6 +222,49 @@ impl RunView {
     pub fn progress(&self) -> (usize, usize) {
         let done = self.steps.iter().filter(|s| s.outcome.is_some()).count();
         (done, self.plan.len().max(done))
+    }
+
+    /// A bar's tone and words: its step's outcome and, when the data it built or checked then
+    /// failed an Error check, that check — the asset failed, so its bar is red as its card is.
+    /// A failed warning is named but leaves the bar as it was (the card stays fresh too).
+    pub fn bar_verdict(&self, bar: &StepBar) -> (BarTone, String) {
+        let Some(outcome) = &bar.outcome else {
+            return (BarTone::Running, "running".to_owned());
+        };
+        let mut failed = self
+            .checks
+            .iter()
+            .filter(|c| c.asset == bar.asset && !c.passed);
+        let first_error = failed
+            .clone()
+            .find(|c| c.severity == crate::model::CheckSeverity::Error);
+        let label = outcome.label();
+        match outcome {
+            StepOutcome::Materialized | StepOutcome::Checked { .. } | StepOutcome::UpToDate => {
+                if let Some(c) = first_error {
+                    (
+                        BarTone::Failed,
+                        format!("{label}, check {} failed", c.check_name),
+                    )
+                } else {
+                    let tone = if matches!(outcome, StepOutcome::UpToDate) {
+                        BarTone::Faded
+                    } else {
+                        BarTone::Ok
+                    };
+                    match failed.next() {
+                        Some(c) => (tone, format!("{label}, check {} warned", c.check_name)),
+                        None => (tone, label.to_owned()),
+                    }
+                }
+            }
+            StepOutcome::Failed { .. } | StepOutcome::Blocked { .. } => {
+                (BarTone::Failed, label.to_owned())
+            }
+            StepOutcome::Skipped { .. } | StepOutcome::Canceled => {
+                (BarTone::Warning, label.to_owned())
+            }
+        }
     }
 
     pub fn checks_passed(&self) -> usize {
@@ -519,6 +573,12 @@ mod tests {
         }
         assert_eq!(view.nodes[&a].label(), "failed");
         assert_eq!(view.nodes[&b].label(), "skipped");
+        // The step materialized, then its data failed a blocking check: its bar is red.
+        let (tone, words) = view.bar_verdict(&view.steps[0]);
+        assert_eq!(tone, BarTone::Failed);
+        assert_eq!(words, "materialized, check a_unique failed");
+        assert_eq!(view.bar_verdict(&view.steps[1]).0, BarTone::Warning);
+
         assert_eq!(view.status, Some(RunStatus::Failure));
         assert_eq!(view.steps.len(), 2);
         // Live, a bar starts when its event arrived (here at once), not after the bars before.

@@ -66,6 +66,8 @@ pub struct Windows {
     pub catalog: Option<panels::catalog::CatalogState>,
     /// The lineage window of one asset or column.
     pub lineage: Option<panels::lineage::LineageState>,
+    /// The path field of a report export where no file dialog can be shown.
+    pub report_path: Option<panels::report_path::ReportPathState>,
 }
 
 /// What the frame's drawing asked for, applied at the end of the frame in one place.

@@ -87,7 +87,7 @@ struct Draft {
 pub struct ConnectionsState {
     draft: Option<Draft>,
     /// The outcome of the last save or test: `(ok, message)`.
-    status: Option<(bool, String)>,
+    pub status: Option<(bool, String)>,
     /// The connection test on its way (the id the backend answers with).
     pending_test: Option<u64>,
     /// The keyring write on its way.
@@ -721,26 +721,42 @@ pub fn connections_ui(ctx: &egui::Context, studio: &mut Studio) {
         resources: studio.project().resources.clone(),
         ..Project::default()
     };
+    // The window fits the screen (1280×800 included): the list and the form scroll, the
+    // buttons and the test's answer stay in view under them.
+    let screen = ctx.content_rect();
     egui::Window::new("Connections")
         .open(&mut open)
         .collapsible(false)
         .default_width(480.0)
-        .default_pos(ctx.content_rect().center() - egui::vec2(240.0, 220.0))
+        .default_height((screen.height() - 100.0).min(720.0))
+        .max_height(screen.height() - 60.0)
+        .default_pos(egui::pos2(screen.center().x - 240.0, screen.top() + 40.0))
         .show(ctx, |ui| {
             ui.label(
                 "The databases, buckets and APIs sources read from. Passwords and tokens go to the OS keyring",
             );
             ui.separator();
-            if let Some(e) = resource_list_ui(ui, &project, &mut state) {
-                edit = Some(e);
-            }
+            // What the window leaves under this line, less the buttons and a two-line answer.
+            let footer = if state.draft.is_some() { 76.0 } else { 40.0 };
+            egui::ScrollArea::vertical()
+                .id_salt("connections_form")
+                .max_height((ui.available_height() - footer).max(100.0))
+                .auto_shrink([false, false])
+                .show(ui, |ui| {
+                    if let Some(e) = resource_list_ui(ui, &project, &mut state) {
+                        edit = Some(e);
+                    }
+                    if let Some(d) = &mut state.draft {
+                        ui.separator();
+                        ui.strong(match &d.original {
+                            Some(n) => format!("Edit {n} ({})", d.kind.label()),
+                            None => format!("New {} resource", d.kind.label()),
+                        });
+                        form_ui(ui, d);
+                    }
+                });
             if let Some(d) = &mut state.draft {
                 ui.separator();
-                ui.strong(match &d.original {
-                    Some(n) => format!("Edit {n} ({})", d.kind.label()),
-                    None => format!("New {} resource", d.kind.label()),
-                });
-                form_ui(ui, d);
                 ui.horizontal(|ui| {
                     let busy = state.pending_store.is_some() || state.pending_test.is_some();
                     if ui

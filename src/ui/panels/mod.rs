@@ -15,6 +15,7 @@ pub mod launch;
 pub mod lineage;
 pub mod picker;
 pub mod prices;
+pub mod report_path;
 pub mod sql_editor;
 pub mod toolbar;
 pub mod workbench;

@@ -8,9 +8,8 @@ use egui_extras::{Column, TableBuilder};
 use crate::app::run::{AssetHistory, Preview};
 use crate::model::{
     AssetCheckResult, AssetKey, CheckSeverity, ColumnProfile, LogLevel, RunId, RunRecord,
-    StepOutcome,
 };
-use crate::ui::runs::{RunView, format_ms};
+use crate::ui::runs::{BarTone, RunView, format_ms};
 use crate::ui::workbench_state::{LogFilter, WorkbenchTab};
 use crate::ui::{Studio, UICommand, theme};
 
@@ -302,7 +301,7 @@ fn run_ui(ui: &mut egui::Ui, studio: &mut Studio) {
             vec2(ui.available_width(), available.y),
             egui::Layout::top_down(egui::Align::Min),
             |ui| {
-                egui::ScrollArea::vertical()
+                egui::ScrollArea::both()
                     .id_salt("run_right")
                     .auto_shrink([false, false])
                     .show(ui, |ui| {
@@ -452,24 +451,30 @@ fn timeline_ui(ui: &mut egui::Ui, run: &RunView) {
         );
         let x0 = track.start() + bar.start_ms as f32 * scale;
         let w = (now_ms(bar) as f32 * scale).max(3.0);
-        let color = match &bar.outcome {
-            None => theme::running_color(),
-            Some(StepOutcome::Materialized | StepOutcome::Checked { .. }) => theme::ok_color(),
-            Some(StepOutcome::UpToDate) => theme::ok_color().gamma_multiply(0.5),
-            Some(StepOutcome::Failed { .. } | StepOutcome::Blocked { .. }) => theme::error_color(),
-            Some(StepOutcome::Skipped { .. } | StepOutcome::Canceled) => theme::warning_color(),
+        let (tone, words) = run.bar_verdict(bar);
+        let color = match tone {
+            BarTone::Running => theme::running_color(),
+            BarTone::Ok => theme::ok_color(),
+            BarTone::Faded => theme::ok_color().gamma_multiply(0.5),
+            BarTone::Failed => theme::error_color(),
+            BarTone::Warning => theme::warning_color(),
         };
         let bar_rect = egui::Rect::from_min_size(pos2(x0, y + 3.0), vec2(w, row - 6.0));
         painter.rect_filled(bar_rect, 3.0, color);
         let text = match &bar.outcome {
-            None => "running".to_owned(),
-            Some(o) => format!(
-                "{} · {}",
-                o.label(),
+            None => words,
+            Some(_) => format!(
+                "{words} · {}",
                 bar.duration_ms
                     .map_or_else(|| "unknown".to_owned(), format_ms)
             ),
         };
+        // The row is one labelled element: readers (and tests) hear what the bar shows.
+        let row_rect = egui::Rect::from_min_size(pos2(rect.left(), y), vec2(rect.width(), row));
+        let label = format!("{}: {text}", bar.asset);
+        let response = ui.interact(row_rect, ui.id().with(("step_bar", i)), Sense::hover());
+        response.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Label, true, &label));
+        response.on_hover_text(&label);
         // Beside the bar when there is room on its right, else inside it when it is wide
         // enough, else on its left (never over the asset labels).
         let font = FontId::proportional(11.0);
@@ -553,24 +558,48 @@ fn checks_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     }
 }
 
+/// The width of the widest of `names` in `style`, with a button's padding.
+fn widest<'a>(ui: &egui::Ui, names: impl Iterator<Item = &'a str>, style: &egui::TextStyle) -> f32 {
+    let font = style.resolve(ui.style());
+    let padding = ui.spacing().button_padding.x * 2.0 + 4.0;
+    let widest = ui.ctx().fonts_mut(|f| {
+        names
+            .map(|n| {
+                f.layout_no_wrap(n.to_owned(), font.clone(), Color32::WHITE)
+                    .size()
+                    .x
+            })
+            .fold(0.0, f32::max)
+    });
+    widest + padding
+}
+
 fn checks_table_ui(ui: &mut egui::Ui, run: &RunView, selected: Option<usize>) -> Option<usize> {
     let mut clicked = None;
-    // What the fixed columns and the spacing leave, shared by asset, check and description.
-    let spacing = ui.spacing().item_spacing.x * 6.0;
-    let flexible = (ui.available_width() - 52.0 - 96.0 - 72.0 - spacing).max(180.0);
+    // Asset and check names are shown in full (a truncated "cleaned…" names nothing): their
+    // columns are as wide as the longest name; the description takes what is left (in full in
+    // its tooltip), and the run view scrolls sideways when even that does not fit.
+    let asset_width = widest(
+        ui,
+        std::iter::once("Asset").chain(run.checks.iter().map(|c| c.asset.as_str())),
+        &egui::TextStyle::Body,
+    );
+    let check_width = widest(
+        ui,
+        std::iter::once("Check").chain(run.checks.iter().map(|c| c.check_name.as_str())),
+        &egui::TextStyle::Button,
+    );
     TableBuilder::new(ui)
         .id_salt("run_checks")
         .striped(true)
         .sense(Sense::click())
         .vscroll(false)
-        // Widths that fit the column, so the table never widens the panel; the description
-        // takes what is left (in full in the tooltip).
-        .column(Column::exact(flexible * 0.3).clip(true))
-        .column(Column::exact(flexible * 0.4).clip(true))
+        .column(Column::exact(asset_width))
+        .column(Column::exact(check_width))
         .column(Column::exact(52.0))
         .column(Column::exact(96.0).clip(true))
         .column(Column::exact(72.0))
-        .column(Column::remainder().clip(true))
+        .column(Column::remainder().at_least(160.0).clip(true))
         .header(20.0, |mut h| {
             for title in [
                 "Asset",
