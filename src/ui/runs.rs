@@ -357,7 +357,7 @@ impl RunView {
                     s.started = None;
                 }
             }
-            RunEvent::Log { .. } => {}
+            RunEvent::Log { .. } | RunEvent::SchemaDrift(_) => {}
         }
     }
 
@@ -488,6 +488,13 @@ fn log_of(event: &RunEvent) -> (LogLevel, String) {
             crate::model::CheckSeverity::Error => LogLevel::Error,
         },
         RunEvent::Materialization(_) | RunEvent::Profile(_) => LogLevel::Debug,
+        RunEvent::SchemaDrift(d) => {
+            if d.error {
+                LogLevel::Error
+            } else {
+                LogLevel::Warn
+            }
+        }
         _ => LogLevel::Info,
     };
     (level, event.summary())
@@ -612,6 +619,7 @@ mod tests {
             materializations: vec![],
             checks: vec![],
             profiles: vec![],
+            drifts: vec![],
             logs: vec![],
         })
     }

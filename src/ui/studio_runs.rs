@@ -468,6 +468,7 @@ impl Studio {
         self.states.stale.clear();
         self.states.badges.checks.clear();
         self.states.badges.freshness.clear();
+        self.states.badges.drift.clear();
         self.states.assets.clear();
         match result {
             Ok(states) => {
@@ -486,6 +487,12 @@ impl Studio {
                             .badges
                             .freshness
                             .insert(state.asset.clone(), (f.state, f.reason.clone()));
+                    }
+                    if let Some(d) = &state.drift {
+                        self.states
+                            .badges
+                            .drift
+                            .insert(state.asset.clone(), (d.error, d.summary()));
                     }
                     self.states.assets.insert(state.asset.clone(), state);
                 }
