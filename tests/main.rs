@@ -34,6 +34,7 @@ mod lineage;
 mod lineage_studio;
 mod memory;
 mod node_actions;
+mod pii;
 mod polish;
 mod remote_aws;
 mod resources;

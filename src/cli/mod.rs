@@ -26,6 +26,7 @@ mod bench;
 mod deploy;
 mod diff;
 mod lineage;
+mod pii;
 mod plan;
 mod project;
 mod remote;
