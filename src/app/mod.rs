@@ -7,6 +7,7 @@ pub mod audit;
 pub mod automation;
 pub mod backend;
 pub mod connections;
+pub mod deploy;
 pub mod diff;
 pub mod freshness;
 pub mod jobs;

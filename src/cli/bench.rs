@@ -86,6 +86,16 @@ pub enum BenchCommand {
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
+    /// Precision and recall per kind of the PII detectors on a labelled corpus (whole columns
+    /// and single values); exit 1 when a kind is below 0.95 on whole columns
+    Pii {
+        /// The corpus (tab-separated: column id, column name, column label, value label,
+        /// value). Default: `tests/fixtures/pii/corpus.tsv` of the source tree
+        #[arg(long)]
+        corpus: Option<PathBuf>,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
     /// Studio frame time (CPU: egui pass + tessellation) idle, panning and zooming, and
     /// auto-layout time, on a generated project
     Ui {
@@ -738,6 +748,7 @@ pub fn run(which: &BenchCommand) -> anyhow::Result<u8> {
             rounds,
             format,
         } => core_bench(*assets, *rounds, *format),
+        BenchCommand::Pii { corpus, format } => super::pii::bench(corpus.as_deref(), *format),
     }
 }
 

@@ -23,8 +23,10 @@ mod alerts;
 mod audit;
 mod automation;
 mod bench;
+mod deploy;
 mod diff;
 mod lineage;
+mod pii;
 mod plan;
 mod project;
 mod remote;
@@ -230,6 +232,11 @@ pub enum Command {
     /// retention deletions, newest first; `audit verify` checks that no entry was edited,
     /// deleted or moved (exit 1 naming the first broken one)
     Audit(audit::AuditCommand),
+    /// Deploy a project to AWS Step Functions and EventBridge: prints the plan (create,
+    /// update, delete per resource) and applies it unless --dry-run
+    Deploy(deploy::DeployCommand),
+    /// Remove everything `deploy` created for a project (all that is tagged medallion:project)
+    Undeploy(deploy::UndeployCommand),
     /// Benchmarks that print figures
     Bench {
         #[command(subcommand)]
@@ -436,6 +443,8 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Automation(command) => automation::switch(&ws()?, &command),
         Command::Alerts(command) => alerts::run(workspace, command),
         Command::Audit(command) => audit::run(&ws()?, &command),
+        Command::Deploy(command) => deploy::deploy(&ws()?, &command),
+        Command::Undeploy(command) => deploy::undeploy(&ws()?, &command),
     }
 }
 

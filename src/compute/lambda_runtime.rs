@@ -90,7 +90,8 @@ fn invoke(aws: &Aws, body: &[u8], out: &mut dyn Write) -> Result<LambdaResponse,
         (Some(p), _) => *p,
         (None, Some(uri)) => runner::load_plan(aws, &uri)?,
         (None, None) => return Err(ComputeError::invalid("the invocation names no plan")),
-    };
+    }
+    .for_run(event.run_id);
     let result: StepResult =
         runner::run_plan(aws, &plan, None, None, out, &AtomicBool::new(false))?;
     Ok(LambdaResponse {

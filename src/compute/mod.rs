@@ -8,6 +8,7 @@
 pub mod aws;
 pub mod connect;
 pub mod cost;
+pub mod deploy;
 pub mod eks;
 pub mod error;
 pub mod lambda_runtime;

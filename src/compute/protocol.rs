@@ -31,6 +31,9 @@ pub const INDEX_ENV_VARS: [&str; 2] = ["JOB_COMPLETION_INDEX", "AWS_BATCH_JOB_AR
 
 /// The environment variable a launcher may set instead of passing `--plan URI`.
 pub const PLAN_ENV_VAR: &str = "MEDALLION_PLAN_URI";
+/// A deployed project's run id: its state machine sets it to the execution's name, and the
+/// runner takes it over the plan's (a deployed plan serves every execution).
+pub const RUN_ID_ENV_VAR: &str = "MEDALLION_RUN_ID";
 
 /// Where a remote run's materializations live:
 /// `s3://{bucket}/{prefix}/{asset}/{partition or "_"}/{run_id}.parquet`.
@@ -121,6 +124,17 @@ impl StepPlan {
                 INDEX_ENV_VARS.join(" or ")
             ))),
         }
+    }
+
+    /// The plan of one execution of a deployed project: the run id is the execution's, and
+    /// `{run}` in the result URI becomes it. `None` leaves the plan as it is.
+    #[must_use]
+    pub fn for_run(mut self, run: Option<RunId>) -> Self {
+        if let Some(run) = run.filter(|r| !r.as_str().is_empty()) {
+            self.result_uri = self.result_uri.replace("{run}", run.as_str());
+            self.run_id = run;
+        }
+        self
     }
 
     /// The result URI for an array child (or the plain one).
@@ -224,6 +238,9 @@ pub struct LambdaEvent {
     pub plan: Option<Box<StepPlan>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub plan_uri: Option<String>,
+    /// A deployed project's execution: the run id it runs as ([`StepPlan::for_run`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run_id: Option<RunId>,
 }
 
 #[cfg(test)]

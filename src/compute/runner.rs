@@ -17,7 +17,9 @@ use std::time::Instant;
 use super::aws::Aws;
 use super::connect::SecretSource;
 use super::error::{ComputeError, ErrorKind};
-use super::protocol::{PROTOCOL_VERSION, RunnerLine, StepPlan, StepResult, index_from_env};
+use super::protocol::{
+    PROTOCOL_VERSION, RUN_ID_ENV_VAR, RunnerLine, StepPlan, StepResult, index_from_env,
+};
 use super::s3io::S3Blobs;
 use super::sources::ResourceFetcher;
 use crate::engine::{self, RunPlan, staged::StagedIo};
@@ -195,7 +197,10 @@ pub fn run_from_uri(
     let cancel = Arc::new(AtomicBool::new(false));
     stop_on_sigterm(runtime, &cancel);
     let aws = Aws::from_environment(runtime.clone());
-    let plan = load_plan(&aws, uri)?;
+    let run = std::env::var(RUN_ID_ENV_VAR)
+        .ok()
+        .map(crate::model::RunId::new);
+    let plan = load_plan(&aws, uri)?.for_run(run);
     let index = index_from_env(|k| std::env::var(k).ok())?;
     let result = run_plan(&aws, &plan, index, None, out, &cancel)?;
     Ok(result.status)

@@ -25,6 +25,11 @@ pub struct PlannedRemoteStep {
 const DEFAULT_VCPU: f64 = 1.0;
 const DEFAULT_MEMORY_MB: u32 = 2048;
 
+/// The id of the step at `index` (from 0) of a run: `s1-lambda`, `s2-fargate`, …
+pub fn step_id(index: usize, tier: ComputeTier) -> String {
+    format!("s{}-{tier}", index + 1)
+}
+
 /// Whether a tier runs a backfill as one array job (one child per partition).
 pub fn tier_has_arrays(tier: ComputeTier) -> bool {
     matches!(tier, ComputeTier::Batch | ComputeTier::Eks)

@@ -35,11 +35,15 @@ pub enum AuditAction {
     RetentionDeleted,
     /// A project's `[retention]` rules for run history changed.
     RetentionChanged,
+    /// A project was deployed to AWS (`medallion deploy`): what was created, changed, deleted.
+    Deployed,
+    /// A project's deployment was removed from AWS (`medallion undeploy`).
+    Undeployed,
 }
 
 impl AuditAction {
     /// Every kind, in the order the studio's filter lists them.
-    pub const ALL: [AuditAction; 12] = [
+    pub const ALL: [AuditAction; 14] = [
         Self::RunStarted,
         Self::RunFinished,
         Self::SecretSet,
@@ -52,6 +56,8 @@ impl AuditAction {
         Self::OutputsExported,
         Self::RetentionDeleted,
         Self::RetentionChanged,
+        Self::Deployed,
+        Self::Undeployed,
     ];
 
     /// The stored and printed name (`run_started`).
@@ -69,6 +75,8 @@ impl AuditAction {
             Self::OutputsExported => "outputs_exported",
             Self::RetentionDeleted => "retention_deleted",
             Self::RetentionChanged => "retention_changed",
+            Self::Deployed => "deployed",
+            Self::Undeployed => "undeployed",
         }
     }
 

@@ -20,6 +20,7 @@ pub mod impact;
 pub mod layout;
 pub mod lineage;
 pub mod partition;
+pub mod pii;
 pub mod pricing;
 pub mod project;
 pub mod resource;

@@ -174,6 +174,13 @@ pub struct AwsCompute {
     /// The function's log group (default `/aws/lambda/<function>`, Lambda's own).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub lambda_log_group: Option<String>,
+    /// `medallion deploy`: the role the project's Step Functions state machine runs as (it
+    /// starts the ECS tasks, Batch jobs, Lambda invocations and EKS Jobs, and reads results).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub states_role_arn: Option<String>,
+    /// `medallion deploy`: the role EventBridge Scheduler and rules use to start executions.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub events_role_arn: Option<String>,
 }
 
 impl AwsCompute {

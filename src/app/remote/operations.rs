@@ -148,7 +148,7 @@ fn pending_steps(planned: &[PlannedRemoteStep]) -> Vec<RemoteStepRow> {
         .enumerate()
         .map(|(i, s)| RemoteStepRow {
             position: i as u32,
-            step_id: format!("s{}-{}", i + 1, s.tier),
+            step_id: crate::compute::steps::step_id(i, s.tier),
             tier: s.tier,
             tier_reason: s.reason.clone(),
             assets: s.assets.clone(),

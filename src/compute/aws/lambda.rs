@@ -63,10 +63,12 @@ impl Launcher for Lambda {
                     ComputeError::invalid(format!("the plan {} is malformed: {e}", spec.plan_uri))
                 })?)),
                 plan_uri: None,
+                run_id: None,
             },
             None => LambdaEvent {
                 plan: None,
                 plan_uri: Some(spec.plan_uri.clone()),
+                run_id: None,
             },
         };
         let payload = serde_json::to_vec(&event)

@@ -193,6 +193,26 @@ impl Aws {
         aws_sdk_lambda::Client::new(&self.config)
     }
 
+    /// EKS, for the cluster a deployed project's EKS steps run on.
+    pub fn eks(&self) -> aws_sdk_eks::Client {
+        aws_sdk_eks::Client::new(&self.config)
+    }
+
+    /// Step Functions, for deployed projects' state machines.
+    pub fn sfn(&self) -> aws_sdk_sfn::Client {
+        aws_sdk_sfn::Client::new(&self.config)
+    }
+
+    /// EventBridge Scheduler, for deployed projects' schedules.
+    pub fn scheduler(&self) -> aws_sdk_scheduler::Client {
+        aws_sdk_scheduler::Client::new(&self.config)
+    }
+
+    /// EventBridge, for deployed projects' rules.
+    pub fn events(&self) -> aws_sdk_eventbridge::Client {
+        aws_sdk_eventbridge::Client::new(&self.config)
+    }
+
     /// Where this project's remote materializations live.
     pub fn store(&self) -> ObjectStore {
         ObjectStore {

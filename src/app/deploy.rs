@@ -1,0 +1,479 @@
+//! `medallion deploy` and `undeploy`: a project's remote plan (the same one a launch makes,
+//! [`super::remote::plan_remote`]) compiled into a Step Functions state machine, its schedules
+//! into EventBridge Scheduler schedules and its `s3_objects` sensors into EventBridge rules
+//! ([`crate::compute::deploy`]); a plan of creates, updates and deletes against what AWS has
+//! tagged for the project; applied unless it is a dry run; an audit entry per apply.
+
+use serde::Serialize;
+use serde_json::Value;
+
+use super::AppError;
+use super::remote::SubmitRequest;
+use crate::compute::aws::{Aws, compute_resource};
+use crate::compute::deploy::{
+    self, Action, Change, Desired, ScheduleSpec,
+    apply::{self as aws_apply, PENDING_STATE_MACHINE_ARN},
+    asl::{self, AslTarget, DeployedStep, EksTarget},
+};
+use crate::compute::{ComputeError, ErrorKind};
+use crate::model::{AuditAction, AuditPlace, NewAuditEntry, Project, ResourceKind, SensorKind};
+use crate::store::{StoredProject, Workspace};
+
+pub use crate::compute::deploy::{Action as DeployAction, Change as DeployChange, ItemKind};
+
+/// An IAM role a deployment needs, and where the project names it.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RoleNeed {
+    /// What assumes it.
+    pub role: &'static str,
+    /// The `compute` setting that names it.
+    pub setting: &'static str,
+    pub arn: Option<String>,
+    /// What it must be allowed to do.
+    pub needs: String,
+}
+
+/// One step of the deployed state machine, for the plan's listing.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct StepView {
+    pub id: String,
+    pub tier: String,
+    pub assets: Vec<String>,
+    pub plan_uri: String,
+}
+
+/// What a deploy (or undeploy) would do.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeployPlan {
+    pub project: String,
+    /// The `aws` resource used.
+    pub resource: String,
+    pub region: String,
+    pub state_machine: String,
+    pub steps: Vec<StepView>,
+    pub changes: Vec<Change>,
+    pub roles: Vec<RoleNeed>,
+    /// What the deployment leaves out, and prerequisites, in sentences.
+    pub notes: Vec<String>,
+    #[serde(skip)]
+    pub definition: Value,
+}
+
+impl DeployPlan {
+    /// How many resources each action touches: (create, update, delete, unchanged).
+    pub fn counts(&self) -> (usize, usize, usize, usize) {
+        let n = |a: Action| self.changes.iter().filter(|c| c.action == a).count();
+        (
+            n(Action::Create),
+            n(Action::Update),
+            n(Action::Delete),
+            n(Action::Unchanged),
+        )
+    }
+
+    pub fn is_noop(&self) -> bool {
+        self.changes.iter().all(|c| c.action == Action::Unchanged)
+    }
+}
+
+fn connect(project: &Project, resource: Option<&str>) -> Result<Aws, AppError> {
+    let r = compute_resource(&project.resources, resource)?;
+    Ok(Aws::connect(
+        super::runtime::handle()?,
+        r,
+        &super::connections::KeyringSecrets,
+        &project.name,
+    )?)
+}
+
+/// The deployed steps of a project: the whole project (`*`) planned as a launch plans it.
+fn steps(
+    ws: &Workspace,
+    stored: &StoredProject,
+    resource: Option<&str>,
+) -> Result<Vec<DeployedStep>, AppError> {
+    let request = SubmitRequest {
+        selection: "*".to_owned(),
+        partitions: Vec::new(),
+        force: false,
+        tier: None,
+        overrides: std::collections::BTreeMap::new(),
+        aws_resource: resource.map(str::to_owned),
+        trigger: "deploy".to_owned(),
+    };
+    let plan = super::remote::plan_remote(ws, stored, &request)?;
+    if let Some(problem) = plan.problem() {
+        return Err(problem.into());
+    }
+    Ok(asl::deployed_steps(&plan.steps))
+}
+
+/// The state machine's definition for a project: the launch's plan compiled to ASL, with the
+/// EKS cluster given (`eks`) when the project has EKS steps.
+///
+/// # Errors
+/// A selection or tier problem of the plan; a step the compiler refuses.
+pub fn definition(
+    ws: &Workspace,
+    stored: &StoredProject,
+    resource: Option<&str>,
+    region: &str,
+    eks: Option<&EksTarget>,
+) -> Result<(Value, Vec<DeployedStep>), AppError> {
+    let project = &stored.project;
+    let r = compute_resource(&project.resources, resource)?;
+    let ResourceKind::Aws {
+        compute: Some(settings),
+        ..
+    } = &r.kind
+    else {
+        return Err(
+            ComputeError::invalid(format!("resource `{}` has no compute section", r.name)).into(),
+        );
+    };
+    let steps = steps(ws, stored, Some(&r.name))?;
+    let target = AslTarget {
+        project: &project.name,
+        region,
+        settings,
+        eks,
+    };
+    Ok((asl::compile(&target, &steps)?, steps))
+}
+
+/// The EKS cluster of the project's first `eks` resource, when a step runs on EKS.
+fn eks_target(
+    aws: &Aws,
+    project: &Project,
+    steps: &[DeployedStep],
+) -> Result<Option<EksTarget>, AppError> {
+    if !steps
+        .iter()
+        .any(|s| s.step.tier == crate::model::ComputeTier::Eks)
+    {
+        return Ok(None);
+    }
+    let Some(r) = project
+        .resources
+        .iter()
+        .find(|r| matches!(r.kind, ResourceKind::Eks { .. }))
+    else {
+        return Ok(None);
+    };
+    Ok(Some(aws_apply::eks_target(aws, r)?))
+}
+
+/// Works out what `medallion deploy` would change, reading what AWS has for the project.
+///
+/// # Errors
+/// The plan's problems, and a failed AWS call as one sentence.
+pub fn plan_deploy(
+    ws: &Workspace,
+    stored: &StoredProject,
+    resource: Option<&str>,
+) -> Result<(Aws, DeployPlan), AppError> {
+    let project = &stored.project;
+    let aws = connect(project, resource)?;
+    let region = aws.region();
+    let planned = steps(ws, stored, Some(&aws.resource))?;
+    let eks = eks_target(&aws, project, &planned)?;
+    let (definition, steps) = definition(ws, stored, Some(&aws.resource), &region, eks.as_ref())?;
+    let current = aws_apply::current(&aws, &project.name)?;
+    let machine = deploy::resource_name(&project.name, None, 80);
+    let machine_arn = current
+        .iter()
+        .find(|c| c.kind == ItemKind::StateMachine && c.name == machine)
+        .map_or_else(|| PENDING_STATE_MACHINE_ARN.to_owned(), |c| c.arn.clone());
+    let (desired, mut notes) = desired(project, &aws, &definition, steps.len(), &machine_arn)?;
+    if steps
+        .iter()
+        .any(|s| s.step.tier == crate::model::ComputeTier::Fargate)
+    {
+        notes.push(format!(
+            "Fargate steps run the latest revision of task definition {} (a Fargate launch of the project registers it) with each step's size",
+            asl::task_family(&project.name)
+        ));
+    }
+    let changes = deploy::diff(&desired, &current);
+    let store = aws.store();
+    Ok((
+        aws.clone(),
+        DeployPlan {
+            project: project.name.clone(),
+            resource: aws.resource.clone(),
+            region,
+            state_machine: machine,
+            steps: steps
+                .iter()
+                .map(|s| StepView {
+                    id: s.id.clone(),
+                    tier: s.step.tier.to_string(),
+                    assets: s
+                        .step
+                        .assets
+                        .iter()
+                        .map(|a| a.as_str().to_owned())
+                        .collect(),
+                    plan_uri: asl::plan_uri(&store, &s.id),
+                })
+                .collect(),
+            changes,
+            roles: roles(&aws, project),
+            notes,
+            definition,
+        },
+    ))
+}
+
+/// The roles a deployment needs, as the `compute` settings name them.
+fn roles(aws: &Aws, project: &Project) -> Vec<RoleNeed> {
+    let s = &aws.settings;
+    let mut out = vec![RoleNeed {
+        role: "Step Functions state machine",
+        setting: "states_role_arn",
+        arn: s.states_role_arn.clone(),
+        needs: "ecs:RunTask, iam:PassRole (task and execution roles), batch:SubmitJob, lambda:InvokeFunction, eks:DescribeCluster, s3:GetObject on the bucket, events:PutRule/PutTargets (the .sync integrations)".to_owned(),
+    }];
+    if !project.schedules.is_empty() || !project.sensors.is_empty() {
+        out.push(RoleNeed {
+            role: "EventBridge Scheduler and rules",
+            setting: "events_role_arn",
+            arn: s.events_role_arn.clone(),
+            needs: "states:StartExecution on the state machine".to_owned(),
+        });
+    }
+    out
+}
+
+/// Everything the project wants deployed, and the notes on what it leaves out.
+fn desired(
+    project: &Project,
+    aws: &Aws,
+    definition: &Value,
+    steps: usize,
+    machine_arn: &str,
+) -> Result<(Vec<Desired>, Vec<String>), AppError> {
+    let s = &aws.settings;
+    let unset = |field: &str| format!("(not set: compute.{field})");
+    let states_role = s
+        .states_role_arn
+        .clone()
+        .unwrap_or_else(|| unset("states_role_arn"));
+    let events_role = s
+        .events_role_arn
+        .clone()
+        .unwrap_or_else(|| unset("events_role_arn"));
+    let mut out = vec![deploy::state_machine(
+        &project.name,
+        definition,
+        &states_role,
+        steps,
+    )];
+    let mut notes = Vec::new();
+    if !project.schedules.is_empty() {
+        out.push(deploy::schedule_group(&project.name));
+    }
+    for sch in &project.schedules {
+        out.push(deploy::schedule(&ScheduleSpec {
+            project: &project.name,
+            name: &sch.name,
+            cron: &sch.cron,
+            timezone: &sch.timezone,
+            enabled: sch.enabled,
+            state_machine_arn: machine_arn,
+            role_arn: &events_role,
+        })?);
+        if sch.selection.trim() != "*" {
+            notes.push(format!(
+                "schedule {} selects `{}`, but the deployed state machine runs the whole project",
+                sch.name, sch.selection
+            ));
+        }
+    }
+    for sensor in &project.sensors {
+        match &sensor.kind {
+            SensorKind::S3Objects {
+                resource, prefix, ..
+            } => {
+                let bucket = project
+                    .resources
+                    .iter()
+                    .find(|r| &r.name == resource)
+                    .and_then(|r| match &r.kind {
+                        ResourceKind::S3 { bucket, .. } => Some(bucket.clone()),
+                        _ => None,
+                    })
+                    .ok_or_else(|| {
+                        ComputeError::invalid(format!(
+                            "sensor {} watches resource `{resource}`, which is not an s3 resource of the project",
+                            sensor.name
+                        ))
+                    })?;
+                out.push(deploy::sensor_rule(
+                    &project.name,
+                    &sensor.name,
+                    &bucket,
+                    prefix,
+                    machine_arn,
+                    &events_role,
+                    sensor.enabled,
+                ));
+                notes.push(format!(
+                    "sensor {}: bucket {bucket} must send its events to EventBridge (S3 event notifications → Amazon EventBridge on)",
+                    sensor.name
+                ));
+            }
+            other => notes.push(format!(
+                "sensor {} ({}) is not deployed: only s3_objects sensors become EventBridge rules",
+                sensor.name,
+                other.label()
+            )),
+        }
+    }
+    if !project.alerts.targets.is_empty() {
+        notes.push(
+            "alert targets are not deployed yet: failed executions alert only through `medallion sync` and the daemon"
+                .to_owned(),
+        );
+    }
+    Ok((out, notes))
+}
+
+/// What a deploy did.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct DeployOutcome {
+    pub plan: DeployPlan,
+    pub applied: bool,
+    pub state_machine_arn: Option<String>,
+}
+
+/// Refuses to apply a plan whose roles are not named.
+fn check_roles(plan: &DeployPlan) -> Result<(), AppError> {
+    if let Some(r) = plan.roles.iter().find(|r| r.arn.is_none()) {
+        return Err(ComputeError::invalid(format!(
+            "the aws resource `{}` names no role for the {} (set compute.{} to an IAM role ARN; it needs {})",
+            plan.resource, r.role, r.setting, r.needs
+        ))
+        .into());
+    }
+    Ok(())
+}
+
+/// `medallion deploy`: the plan, and unless `dry_run` the plan applied and audited.
+///
+/// # Errors
+/// See [`plan_deploy`]; a missing role; a failed AWS call while applying.
+pub fn deploy(
+    ws: &mut Workspace,
+    stored: &StoredProject,
+    resource: Option<&str>,
+    dry_run: bool,
+) -> Result<DeployOutcome, AppError> {
+    let (aws, plan) = plan_deploy(ws, stored, resource)?;
+    if dry_run {
+        return Ok(DeployOutcome {
+            plan,
+            applied: false,
+            state_machine_arn: None,
+        });
+    }
+    check_roles(&plan)?;
+    let arn = aws_apply::apply(&aws, &plan.project, &plan.changes)?;
+    audit(ws, &aws, &plan, AuditAction::Deployed, arn.as_deref())?;
+    Ok(DeployOutcome {
+        plan,
+        applied: true,
+        state_machine_arn: arn,
+    })
+}
+
+/// `medallion undeploy`: everything tagged for the project deleted (unless `dry_run`).
+///
+/// # Errors
+/// A failed AWS call, as one sentence.
+pub fn undeploy(
+    ws: &mut Workspace,
+    stored: &StoredProject,
+    resource: Option<&str>,
+    dry_run: bool,
+) -> Result<DeployOutcome, AppError> {
+    let project = &stored.project;
+    let aws = connect(project, resource)?;
+    let current = aws_apply::current(&aws, &project.name)?;
+    let plan = DeployPlan {
+        project: project.name.clone(),
+        resource: aws.resource.clone(),
+        region: aws.region(),
+        state_machine: deploy::resource_name(&project.name, None, 80),
+        steps: Vec::new(),
+        changes: deploy::diff(&[], &current),
+        roles: Vec::new(),
+        notes: Vec::new(),
+        definition: Value::Null,
+    };
+    if dry_run {
+        return Ok(DeployOutcome {
+            plan,
+            applied: false,
+            state_machine_arn: None,
+        });
+    }
+    aws_apply::apply(&aws, &plan.project, &plan.changes)?;
+    audit(ws, &aws, &plan, AuditAction::Undeployed, None)?;
+    Ok(DeployOutcome {
+        plan,
+        applied: true,
+        state_machine_arn: None,
+    })
+}
+
+fn audit(
+    ws: &mut Workspace,
+    aws: &Aws,
+    plan: &DeployPlan,
+    action: AuditAction,
+    arn: Option<&str>,
+) -> Result<(), AppError> {
+    let (created, updated, deleted, unchanged) = plan.counts();
+    let mut tiers: Vec<&str> = plan.steps.iter().map(|s| s.tier.as_str()).collect();
+    tiers.sort_unstable();
+    tiers.dedup();
+    let changed: Vec<Value> = plan
+        .changes
+        .iter()
+        .filter(|c| c.action != Action::Unchanged)
+        .map(|c| serde_json::json!({ "kind": c.kind, "name": c.name, "action": c.action }))
+        .collect();
+    super::audit::record(
+        ws,
+        &NewAuditEntry {
+            action,
+            project: Some(plan.project.clone()),
+            subject: arn.map_or_else(|| plan.state_machine.clone(), str::to_owned),
+            place: AuditPlace::Aws {
+                resource: aws.resource.clone(),
+                region: Some(plan.region.clone()).filter(|r| !r.is_empty()),
+                account: None,
+                tier: if tiers.is_empty() {
+                    "stepfunctions".to_owned()
+                } else {
+                    tiers.join("+")
+                },
+            },
+            estimated_usd: None,
+            actual_usd: None,
+            detail: serde_json::json!({
+                "created": created, "updated": updated, "deleted": deleted,
+                "unchanged": unchanged, "changes": changed,
+            }),
+        },
+    )
+}
+
+/// Whether an error came from AWS (exit 1) rather than the project or the request (exit 2).
+pub fn is_remote_failure(e: &AppError) -> bool {
+    match e {
+        AppError::Compute(c) => !matches!(c.kind, ErrorKind::Invalid | ErrorKind::NotFound),
+        _ => false,
+    }
+}

@@ -1,0 +1,526 @@
+//! The Amazon States Language definition of a deployed project, compiled from the same remote
+//! plan a launch uses ([`crate::compute::steps::plan_steps`]: tiers, sizes, step grouping).
+//! Pure: no AWS call, no clock — the same plan always gives the same bytes, so the example's
+//! definition is a reviewed snapshot.
+//!
+//! Per step, in the launch's order:
+//! - `Run <step>`: a Task with the tier's native integration — `ecs:runTask.sync` (Fargate),
+//!   `batch:submitJob.sync` (Batch; an array job when the step has several partitions),
+//!   `lambda:invoke`, `eks:runJob.sync` (EKS) — running the runner image with
+//!   `runner --plan <uri>` and the plan URI in `MEDALLION_PLAN_URI`, as launches do; the run id
+//!   is the execution's name (`MEDALLION_RUN_ID`). Retries throttling; a Catch records the
+//!   error under `$.error` and goes to `Failed <step>`.
+//! - `Result <step>`: reads the step's result object (`aws-sdk:s3:getObject`), the runner's
+//!   own word on the step (a task can exit 0 after a failed check).
+//! - `Check <step>`: success goes on; anything else goes to `Blocked <step>`, a Fail state whose
+//!   cause is the runner's headline (`check X of asset Y failed: …` for a failed check).
+//!
+//! A step with several partitions has one result per child, so it has no `Result`/`Check`
+//! states: its Batch array job fails when a child fails. No secret enters the definition: the
+//! runner reaches AWS through its role and resolves `{ env = … }` references at run time.
+
+use serde_json::{Value, json};
+
+use crate::compute::eks::job::{self, JobSettings, StepJob};
+use crate::compute::error::ComputeError;
+use crate::compute::launch::LaunchSpec;
+use crate::compute::protocol::{ObjectStore, PLAN_ENV_VAR, RUN_ID_ENV_VAR};
+use crate::compute::steps::PlannedRemoteStep;
+use crate::model::{AwsCompute, ComputeHints, ComputeTier, RunId};
+
+/// Where the EKS steps of a deployed project run: the cluster as `eks:runJob` names it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct EksTarget {
+    pub cluster: String,
+    /// The API server's URL.
+    pub endpoint: String,
+    /// The cluster's CA certificate, base64 (as `DescribeCluster` gives it).
+    pub certificate_authority: String,
+    pub namespace: String,
+    pub service_account: Option<String>,
+    pub image: String,
+}
+
+/// What the compiler needs besides the steps.
+#[derive(Debug, Clone, PartialEq)]
+pub struct AslTarget<'a> {
+    pub project: &'a str,
+    pub region: &'a str,
+    pub settings: &'a AwsCompute,
+    pub eks: Option<&'a EksTarget>,
+}
+
+impl AslTarget<'_> {
+    fn store(&self) -> ObjectStore {
+        ObjectStore {
+            bucket: self.settings.bucket.clone(),
+            prefix: self.settings.prefix_for(self.project),
+        }
+    }
+}
+
+/// A step of the deployed state machine: its id (as a launch names it) and the plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeployedStep {
+    pub id: String,
+    pub step: PlannedRemoteStep,
+}
+
+/// The steps of a remote plan with a launch's ids (`s1-lambda`, `s2-fargate`, …).
+pub fn deployed_steps(steps: &[PlannedRemoteStep]) -> Vec<DeployedStep> {
+    steps
+        .iter()
+        .enumerate()
+        .map(|(i, s)| DeployedStep {
+            id: crate::compute::steps::step_id(i, s.tier),
+            step: s.clone(),
+        })
+        .collect()
+}
+
+/// Where a deployed step's plan lives: written at deploy time, read by every execution.
+pub fn plan_uri(store: &ObjectStore, step_id: &str) -> String {
+    format!(
+        "s3://{}/{}/_deploy/{step_id}/plan.json",
+        store.bucket, store.prefix
+    )
+}
+
+/// The result object a deployed step writes (`{run}` is the execution's name).
+pub fn result_uri(store: &ObjectStore, step_id: &str) -> String {
+    format!(
+        "s3://{}/{}/_runs/{{run}}/{step_id}/result-{{index}}.json",
+        store.bucket, store.prefix
+    )
+}
+
+/// The runner's command, as a launch gives it ([`LaunchSpec::command`]).
+pub fn runner_command(plan_uri: &str) -> Vec<String> {
+    vec![
+        "runner".to_owned(),
+        "--plan".to_owned(),
+        plan_uri.to_owned(),
+    ]
+}
+
+/// The state machine's definition for `steps`.
+///
+/// # Errors
+/// A step on a tier a deployment cannot run (local, auto), or a tier whose settings are
+/// missing (no cluster for Fargate, no queue for Batch, no function for Lambda, no EKS
+/// cluster for EKS).
+pub fn compile(target: &AslTarget<'_>, steps: &[DeployedStep]) -> Result<Value, ComputeError> {
+    if steps.is_empty() {
+        return Err(ComputeError::invalid(format!(
+            "project {} has no asset to deploy",
+            target.project
+        )));
+    }
+    let mut states = serde_json::Map::new();
+    for (i, s) in steps.iter().enumerate() {
+        let next = steps
+            .get(i + 1)
+            .map_or_else(|| "Succeeded".to_owned(), |n| run_state(&n.id));
+        for (name, state) in step_states(target, s, &next)? {
+            states.insert(name, state);
+        }
+    }
+    states.insert("Succeeded".to_owned(), json!({ "Type": "Succeed" }));
+    Ok(json!({
+        "Comment": format!("Medallion project {}: {} step(s), compiled by `medallion deploy`", target.project, steps.len()),
+        "StartAt": run_state(&steps[0].id),
+        "States": Value::Object(states),
+    }))
+}
+
+fn run_state(step: &str) -> String {
+    format!("Run {step}")
+}
+
+/// The states of one step: run, (read the result, check it), and its two Fail states.
+fn step_states(
+    target: &AslTarget<'_>,
+    s: &DeployedStep,
+    next: &str,
+) -> Result<Vec<(String, Value)>, ComputeError> {
+    let store = target.store();
+    let plan = plan_uri(&store, &s.id);
+    let (resource, parameters) = task(target, s, &plan)?;
+    let array = s.step.partitions.len() > 1;
+    let failed = format!("Failed {}", s.id);
+    let after_run = if array {
+        next.to_owned()
+    } else {
+        format!("Result {}", s.id)
+    };
+    let assets = s
+        .step
+        .assets
+        .iter()
+        .map(crate::model::AssetKey::as_str)
+        .collect::<Vec<_>>()
+        .join(", ");
+    let mut out = vec![(
+        run_state(&s.id),
+        json!({
+            "Type": "Task",
+            "Comment": format!("{} on {}: {}", s.id, s.step.tier, assets),
+            "Resource": resource,
+            "Parameters": parameters,
+            "ResultPath": Value::Null,
+            "Retry": [throttling_retry(s.step.tier)],
+            "Catch": [{ "ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": failed }],
+            "Next": after_run,
+        }),
+    )];
+    if !array {
+        out.extend(result_states(&store, s, next, &failed));
+    }
+    out.push((
+        failed,
+        json!({
+            "Type": "Fail",
+            "Comment": format!("{} did not run to its end", s.id),
+            "Error": "Medallion.StepFailed",
+            "CausePath": "$.error.Cause",
+        }),
+    ));
+    Ok(out)
+}
+
+/// `Result <step>` and `Check <step>`: the runner's result read back and judged, and the Fail
+/// state a failed step (a failed blocking check) ends in with the runner's headline.
+fn result_states(
+    store: &ObjectStore,
+    s: &DeployedStep,
+    next: &str,
+    failed: &str,
+) -> Vec<(String, Value)> {
+    let key = format!(
+        "{}/_runs/{{}}/{}/result-0.json",
+        intrinsic_literal(&store.prefix),
+        intrinsic_literal(&s.id)
+    );
+    let result_path = format!("$.results.{}", state_key(&s.id));
+    let blocked = format!("Blocked {}", s.id);
+    vec![
+        (
+            format!("Result {}", s.id),
+            json!({
+                "Type": "Task",
+                "Comment": format!("the runner's result of {}", s.id),
+                "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+                "Parameters": {
+                    "Bucket": store.bucket,
+                    "Key.$": format!("States.Format('{key}', $$.Execution.Name)"),
+                },
+                "ResultSelector": { "result.$": "States.StringToJson($.Body)" },
+                "ResultPath": result_path,
+                "Retry": [{
+                    "ErrorEquals": ["S3.SlowDownException", "S3.S3Exception"],
+                    "IntervalSeconds": 2, "MaxAttempts": 5, "BackoffRate": 2.0
+                }],
+                "Catch": [{ "ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": failed }],
+                "Next": format!("Check {}", s.id),
+            }),
+        ),
+        (
+            format!("Check {}", s.id),
+            json!({
+                "Type": "Choice",
+                "Choices": [{
+                    "Variable": format!("{result_path}.result.status"),
+                    "StringEquals": "success",
+                    "Next": next,
+                }],
+                "Default": blocked,
+            }),
+        ),
+        (
+            blocked,
+            json!({
+                "Type": "Fail",
+                "Comment": format!("{} ended without success, e.g. a failed blocking check; the cause is the runner's headline", s.id),
+                "Error": "Medallion.StepFailed",
+                "CausePath": format!("{result_path}.result.error"),
+            }),
+        ),
+    ]
+}
+
+/// A step id as a JSON path key (`s1-lambda` → `s1_lambda`).
+fn state_key(step: &str) -> String {
+    step.chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect()
+}
+
+/// A string as a literal inside an intrinsic function (`'`, `{`, `}` and `\` escaped).
+fn intrinsic_literal(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        if matches!(c, '\'' | '\\' | '{' | '}') {
+            out.push('\\');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Throttling and the service's transient errors, retried with backoff.
+fn throttling_retry(tier: ComputeTier) -> Value {
+    let errors: &[&str] = match tier {
+        ComputeTier::Lambda => &[
+            "Lambda.TooManyRequestsException",
+            "Lambda.ServiceException",
+            "Lambda.SdkClientException",
+        ],
+        ComputeTier::Batch => &["Batch.TooManyRequestsException", "Batch.AWSBatchException"],
+        ComputeTier::Eks => &["EKS.ThrottlingException", "EKS.AmazonEKSException"],
+        _ => &["ECS.ThrottlingException", "ECS.AmazonECSException"],
+    };
+    json!({ "ErrorEquals": errors, "IntervalSeconds": 2, "MaxAttempts": 6, "BackoffRate": 2.0 })
+}
+
+/// The Task's resource and parameters for the step's tier.
+fn task(
+    target: &AslTarget<'_>,
+    s: &DeployedStep,
+    plan: &str,
+) -> Result<(&'static str, Value), ComputeError> {
+    match s.step.tier {
+        ComputeTier::Fargate => Ok((
+            "arn:aws:states:::ecs:runTask.sync",
+            fargate(target, s, plan)?,
+        )),
+        ComputeTier::Batch => Ok((
+            "arn:aws:states:::batch:submitJob.sync",
+            batch(target, s, plan)?,
+        )),
+        ComputeTier::Lambda => Ok(("arn:aws:states:::lambda:invoke", lambda(target, plan)?)),
+        ComputeTier::Eks => Ok(("arn:aws:states:::eks:runJob.sync", eks(target, s, plan)?)),
+        other => Err(ComputeError::invalid(format!(
+            "step {} runs on {other}: a deployed project runs every step on AWS (lambda, fargate, batch or eks); give its assets a compute tier hint",
+            s.id
+        ))),
+    }
+}
+
+fn missing(target: &AslTarget<'_>, field: &str, tier: &str) -> ComputeError {
+    ComputeError::invalid(format!(
+        "the aws resource of project {} sets no compute.{field}, which {tier} steps need",
+        target.project
+    ))
+}
+
+/// The runner's environment: the plan, the region and the run id (the execution's name).
+fn environment(target: &AslTarget<'_>, plan: &str) -> Value {
+    json!([
+        { "Name": PLAN_ENV_VAR, "Value": plan },
+        { "Name": "AWS_REGION", "Value": target.region },
+        { "Name": RUN_ID_ENV_VAR, "Value.$": "$$.Execution.Name" },
+    ])
+}
+
+fn project_tags(target: &AslTarget<'_>, s: &DeployedStep) -> Vec<(String, String)> {
+    let spec = LaunchSpec {
+        run_id: RunId::new("deployed"),
+        step_id: s.id.clone(),
+        project: target.project.to_owned(),
+        assets: s.step.assets.clone(),
+        plan_uri: String::new(),
+        array_size: 0,
+        vcpu: s.step.vcpu,
+        memory_mb: s.step.memory_mb,
+        spot: s.step.spot,
+        timeout_secs: s.step.timeout_secs,
+        node_type: None,
+        max_nodes: None,
+    };
+    spec.tags()
+        .into_iter()
+        .filter(|(k, _)| k != "medallion:run")
+        .collect()
+}
+
+fn fargate(target: &AslTarget<'_>, s: &DeployedStep, plan: &str) -> Result<Value, ComputeError> {
+    let cfg = target.settings;
+    let cluster = cfg
+        .cluster
+        .as_deref()
+        .ok_or_else(|| missing(target, "cluster", "Fargate"))?;
+    let (cpu, memory) = crate::compute::aws::fargate::task_size(s.step.vcpu, s.step.memory_mb)
+        .ok_or_else(|| {
+            ComputeError::invalid(format!(
+                "step {} needs {} vCPU / {} MiB, more than Fargate's largest task",
+                s.id, s.step.vcpu, s.step.memory_mb
+            ))
+        })?;
+    let mut tags: Vec<Value> = project_tags(target, s)
+        .into_iter()
+        .map(|(k, v)| json!({ "Key": k, "Value": v }))
+        .collect();
+    tags.push(json!({ "Key": "medallion:run", "Value.$": "$$.Execution.Name" }));
+    let mut p = json!({
+        "Cluster": cluster,
+        "TaskDefinition": task_family(target.project),
+        "NetworkConfiguration": { "AwsvpcConfiguration": {
+            "Subnets": cfg.subnets,
+            "SecurityGroups": cfg.security_groups,
+            "AssignPublicIp": if cfg.assign_public_ip { "ENABLED" } else { "DISABLED" },
+        }},
+        "Overrides": {
+            "Cpu": cpu.to_string(),
+            "Memory": memory.to_string(),
+            "ContainerOverrides": [{
+                "Name": crate::compute::aws::fargate::CONTAINER,
+                "Command": runner_command(plan),
+                "Environment": environment(target, plan),
+            }],
+        },
+        "Tags": tags,
+    });
+    if s.step.spot {
+        p["CapacityProviderStrategy"] =
+            json!([{ "CapacityProvider": "FARGATE_SPOT", "Weight": 1 }]);
+    } else {
+        p["LaunchType"] = json!("FARGATE");
+    }
+    Ok(p)
+}
+
+/// The task definition family a deployed project's Fargate steps run (registered by deploy).
+pub fn task_family(project: &str) -> String {
+    format!("medallion-{project}")
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' || c == '_' {
+                c
+            } else {
+                '-'
+            }
+        })
+        .take(255)
+        .collect()
+}
+
+fn batch(target: &AslTarget<'_>, s: &DeployedStep, plan: &str) -> Result<Value, ComputeError> {
+    let cfg = target.settings;
+    let queue = cfg
+        .job_queue
+        .as_deref()
+        .ok_or_else(|| missing(target, "job_queue", "Batch"))?;
+    let definition = cfg
+        .job_definition
+        .as_deref()
+        .ok_or_else(|| missing(target, "job_definition", "Batch"))?;
+    let tags: serde_json::Map<String, Value> = project_tags(target, s)
+        .into_iter()
+        .map(|(k, v)| (k, Value::String(v)))
+        .collect();
+    let mut p = json!({
+        "JobName": task_family(&format!("{}-{}", target.project, s.id)).chars().take(128).collect::<String>(),
+        "JobQueue": queue,
+        "JobDefinition": definition,
+        "ContainerOverrides": {
+            "Command": runner_command(plan),
+            "Environment": environment(target, plan),
+            "ResourceRequirements": [
+                { "Type": "VCPU", "Value": format!("{}", s.step.vcpu.max(0.25)) },
+                { "Type": "MEMORY", "Value": s.step.memory_mb.to_string() },
+            ],
+        },
+        "PropagateTags": true,
+        "Tags": Value::Object(tags),
+    });
+    if s.step.partitions.len() > 1 {
+        p["ArrayProperties"] = json!({ "Size": s.step.partitions.len() });
+    }
+    if let Some(t) = s.step.timeout_secs {
+        p["Timeout"] = json!({ "AttemptDurationSeconds": t.max(60) });
+    }
+    Ok(p)
+}
+
+fn lambda(target: &AslTarget<'_>, plan: &str) -> Result<Value, ComputeError> {
+    let function = target
+        .settings
+        .lambda_function
+        .as_deref()
+        .ok_or_else(|| missing(target, "lambda_function", "Lambda"))?;
+    Ok(json!({
+        "FunctionName": function,
+        "Payload": { "plan_uri": plan, "run_id.$": "$$.Execution.Name" },
+    }))
+}
+
+fn eks(target: &AslTarget<'_>, s: &DeployedStep, plan: &str) -> Result<Value, ComputeError> {
+    let e = target.eks.ok_or_else(|| {
+        ComputeError::invalid(format!(
+            "step {} runs on EKS but project {} has no eks resource naming a cluster",
+            s.id, target.project
+        ))
+    })?;
+    let mut settings = JobSettings::new(&e.namespace, &e.image);
+    settings.service_account.clone_from(&e.service_account);
+    settings.env = vec![("AWS_REGION".to_owned(), target.region.to_owned())];
+    let hints = ComputeHints {
+        vcpu: Some(s.step.vcpu),
+        memory_mb: Some(s.step.memory_mb),
+        timeout_secs: s.step.timeout_secs,
+        spot: s.step.spot.then_some(true),
+        ..ComputeHints::default()
+    };
+    let run = RunId::new("deployed");
+    let manifest = job::build_job(
+        &settings,
+        &StepJob {
+            project: target.project,
+            run_id: &run,
+            step_id: &s.id,
+            assets: &s.step.assets,
+            partitions: &s.step.partitions,
+            completions: s.step.partitions.len().max(1),
+            plan_uri: plan,
+            hints: &hints,
+        },
+    );
+    let mut manifest = serde_json::to_value(&manifest)
+        .map_err(|e| ComputeError::invalid(format!("cannot encode the Job of {}: {e}", s.id)))?;
+    deployed_job(&mut manifest, &s.id);
+    Ok(json!({
+        "ClusterName": e.cluster,
+        "CertificateAuthority": e.certificate_authority,
+        "Endpoint": e.endpoint,
+        "Namespace": e.namespace,
+        "Job": manifest,
+    }))
+}
+
+/// A launch's Job made an execution's: a generated name, the run id from the execution.
+fn deployed_job(manifest: &mut Value, step_id: &str) {
+    if let Some(meta) = manifest.get_mut("metadata").and_then(Value::as_object_mut) {
+        meta.remove("name");
+        meta.insert(
+            "generateName".to_owned(),
+            Value::String(format!(
+                "medallion-{}-",
+                job::label_value(step_id).to_lowercase()
+            )),
+        );
+        if let Some(a) = meta.get_mut("annotations").and_then(Value::as_object_mut) {
+            a.remove(job::ANNOTATION_RUN_ID);
+        }
+    }
+    for at in ["/metadata/labels", "/spec/template/metadata/labels"] {
+        if let Some(l) = manifest.pointer_mut(at).and_then(Value::as_object_mut) {
+            l.remove(job::LABEL_RUN);
+        }
+    }
+    if let Some(env) = manifest
+        .pointer_mut("/spec/template/spec/containers/0/env")
+        .and_then(Value::as_array_mut)
+    {
+        env.push(json!({ "name": RUN_ID_ENV_VAR, "value.$": "$$.Execution.Name" }));
+    }
+}

@@ -1,0 +1,566 @@
+//! `medallion deploy`: the example's state machine against its reviewed snapshot, the
+//! generated ASL checked state by state (EKS `runJob`, which moto cannot execute, included),
+//! and against moto: deploy, redeploy with no change, a changed cron (one update), undeploy
+//! (nothing tagged left), each recorded in the audit log.
+
+use std::path::{Path, PathBuf};
+use std::process::Output;
+
+use medallion::app;
+use medallion::compute::deploy::asl::EksTarget;
+use serde_json::Value;
+
+use crate::support::aws_executor::{runtime, sdk_config};
+
+const SNAPSHOT: &str = "tests/snapshots/customer_analytics.asl.json";
+
+fn aws_toml(endpoint: &str, roles: bool) -> String {
+    let roles = if roles {
+        "states_role_arn = \"arn:aws:iam::123456789012:role/medallion-states\"\nevents_role_arn = \"arn:aws:iam::123456789012:role/medallion-events\"\n"
+    } else {
+        ""
+    };
+    format!(
+        r#"
+[resources.aws]
+kind = "aws"
+region = "us-east-1"
+endpoint_url = "{endpoint}"
+
+[resources.aws.compute]
+bucket = "medallion-lake"
+prefix = "lake/ca"
+image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/medallion-runner:1"
+cluster = "medallion"
+subnets = ["subnet-0a1b2c3d"]
+security_groups = ["sg-0a1b2c3d"]
+execution_role_arn = "arn:aws:iam::123456789012:role/medallion-exec"
+task_role_arn = "arn:aws:iam::123456789012:role/medallion-task"
+job_queue = "medallion-queue"
+job_definition = "medallion-runner"
+lambda_function = "medallion-runner"
+{roles}"#
+    )
+}
+
+/// An `eks` resource reaching its cluster by endpoint and CA file (moto has no EKS).
+fn eks_toml(dir: &Path) -> String {
+    std::fs::create_dir_all(dir).unwrap();
+    let ca = dir.join("ca.pem");
+    std::fs::write(
+        &ca,
+        "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
+    )
+    .unwrap();
+    format!(
+        "\n[resources.k8s]\nkind = \"eks\"\ncluster = \"analytics\"\nendpoint_url = \"https://127.0.0.1:6443\"\nca_file = \"{}\"\nnamespace = \"data\"\nimage = \"medallion-runner:1\"\n",
+        ca.display()
+    )
+}
+
+/// The example (renamed `name`) with `extra` appended, imported into a new workspace.
+fn workspace(dir: &Path, name: &str, extra: &str) -> (PathBuf, PathBuf) {
+    std::fs::create_dir_all(dir).unwrap();
+    let copy = dir.join(name);
+    crate::common::copy_dir(&crate::common::example(), &copy);
+    let toml = copy.join("medallion.toml");
+    let text = std::fs::read_to_string(&toml).unwrap().replacen(
+        "name = \"customer_analytics\"",
+        &format!("name = \"{name}\""),
+        1,
+    );
+    std::fs::write(&toml, format!("{text}{extra}")).unwrap();
+    let ws = dir.join("ws.sqlite");
+    let mut w = app::open_workspace(&ws).unwrap();
+    app::import_project(&mut w, &copy, true, false).unwrap();
+    (ws, copy)
+}
+
+fn eks() -> EksTarget {
+    EksTarget {
+        cluster: "analytics".to_owned(),
+        endpoint: "https://ABCDEF.gr7.us-east-1.eks.amazonaws.com".to_owned(),
+        certificate_authority: "LS0tLS1CRUdJTiBDRVJUSUZJQ0FURS0tLS0t".to_owned(),
+        namespace: "data".to_owned(),
+        service_account: Some("medallion-runner".to_owned()),
+        image: "123456789012.dkr.ecr.us-east-1.amazonaws.com/medallion-runner:1".to_owned(),
+    }
+}
+
+fn example_definition() -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let (ws, _) = workspace(
+        dir.path(),
+        "customer_analytics",
+        &aws_toml("http://127.0.0.1:9", true),
+    );
+    let w = app::open_workspace(&ws).unwrap();
+    let stored = app::load_project(&w, "customer_analytics").unwrap();
+    app::deploy::definition(&w, &stored, None, "us-east-1", Some(&eks()))
+        .unwrap()
+        .0
+}
+
+/// The example's state machine is the reviewed snapshot (regenerate with
+/// `MEDALLION_UPDATE_SNAPSHOTS=1` and review the diff).
+#[test]
+fn the_example_compiles_to_the_reviewed_snapshot() {
+    let text = format!(
+        "{}\n",
+        serde_json::to_string_pretty(&example_definition()).unwrap()
+    );
+    let path = Path::new(env!("CARGO_MANIFEST_DIR")).join(SNAPSHOT);
+    if std::env::var("MEDALLION_UPDATE_SNAPSHOTS").as_deref() == Ok("1") {
+        std::fs::write(&path, &text).unwrap();
+    }
+    let expected = std::fs::read_to_string(&path).unwrap();
+    assert_eq!(text, expected, "the generated ASL differs from {SNAPSHOT}");
+}
+
+/// Every transition names a state that exists, every state is reachable from `StartAt`, Task
+/// states have a resource, and only Succeed/Fail states end.
+#[test]
+fn the_definition_is_well_formed_asl() {
+    let d = example_definition();
+    let states = d["States"].as_object().unwrap();
+    let mut targets = vec![d["StartAt"].as_str().unwrap().to_owned()];
+    for (name, s) in states {
+        let kind = s["Type"].as_str().unwrap();
+        let mut next: Vec<&str> = Vec::new();
+        next.extend(s.get("Next").and_then(Value::as_str));
+        next.extend(s.get("Default").and_then(Value::as_str));
+        for c in s
+            .get("Choices")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            next.extend(c["Next"].as_str());
+        }
+        for c in s
+            .get("Catch")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+        {
+            next.extend(c["Next"].as_str());
+        }
+        match kind {
+            "Succeed" | "Fail" => assert!(next.is_empty(), "{name} ends but has a next state"),
+            "Task" => {
+                assert!(
+                    s["Resource"]
+                        .as_str()
+                        .unwrap()
+                        .starts_with("arn:aws:states:::"),
+                    "{name}"
+                );
+                assert!(s.get("Next").is_some(), "{name} has no Next");
+            }
+            "Choice" => assert!(s.get("Default").is_some(), "{name} has no Default"),
+            other => panic!("unexpected state type {other} in {name}"),
+        }
+        if kind == "Fail" {
+            assert!(s["Error"].as_str().is_some_and(|e| !e.is_empty()), "{name}");
+            assert!(s.get("CausePath").is_some(), "{name} must carry the cause");
+        }
+        for n in &next {
+            assert!(
+                states.contains_key(*n),
+                "{name} goes to {n}, which does not exist"
+            );
+        }
+        targets.extend(next.iter().map(|s| (*s).to_owned()));
+    }
+    for name in states.keys() {
+        assert!(targets.contains(name), "{name} is unreachable");
+    }
+    // No secret or credential setting enters the definition.
+    let text = d.to_string();
+    for word in ["keyring", "secret_access_key", "access_key_id", "password"] {
+        assert!(!text.contains(word), "the definition mentions {word}");
+    }
+}
+
+/// What moto's interpreter cannot execute (`eks:runJob`) is checked here: the cluster, the
+/// Job's runner container (the launch's image, `runner --plan URI`, the plan and run id in its
+/// environment), a fresh Job name per execution, throttling retries and a Catch.
+#[test]
+fn the_eks_step_runs_the_runner_as_a_launch_does() {
+    let d = example_definition();
+    let s = &d["States"]["Run s3-eks"];
+    assert_eq!(s["Resource"], "arn:aws:states:::eks:runJob.sync");
+    let p = &s["Parameters"];
+    assert_eq!(p["ClusterName"], "analytics");
+    assert_eq!(p["Endpoint"], eks().endpoint);
+    assert_eq!(p["CertificateAuthority"], eks().certificate_authority);
+    assert_eq!(p["Namespace"], "data");
+    let job = &p["Job"];
+    assert_eq!(job["apiVersion"], "batch/v1");
+    assert_eq!(job["kind"], "Job");
+    assert!(job["metadata"].get("name").is_none());
+    assert!(
+        job["metadata"]["generateName"]
+            .as_str()
+            .unwrap()
+            .starts_with("medallion-s3-eks")
+    );
+    assert_eq!(job["spec"]["backoffLimit"], 0);
+    let pod = &job["spec"]["template"]["spec"];
+    assert_eq!(pod["serviceAccountName"], "medallion-runner");
+    assert_eq!(pod["restartPolicy"], "Never");
+    let c = &pod["containers"][0];
+    assert_eq!(c["image"], eks().image);
+    let plan = "s3://medallion-lake/lake/ca/_deploy/s3-eks/plan.json";
+    assert_eq!(c["args"], serde_json::json!(["runner", "--plan", plan]));
+    let env = c["env"].as_array().unwrap();
+    assert!(env.contains(&serde_json::json!({"name": "MEDALLION_PLAN_URI", "value": plan})));
+    assert!(env.contains(
+        &serde_json::json!({"name": "MEDALLION_RUN_ID", "value.$": "$$.Execution.Name"})
+    ));
+    assert_eq!(
+        c["resources"]["limits"]["memory"],
+        c["resources"]["requests"]["memory"]
+    );
+    assert!(
+        s["Retry"][0]["ErrorEquals"]
+            .as_array()
+            .unwrap()
+            .contains(&"EKS.ThrottlingException".into())
+    );
+    assert_eq!(s["Catch"][0]["Next"], "Failed s3-eks");
+    assert_eq!(s["Catch"][0]["ResultPath"], "$.error");
+}
+
+/// A step that ends without success (a failed blocking check: the runner's headline is
+/// `check X of asset Y failed: …`) fails the execution with that headline as its cause.
+#[test]
+fn a_step_without_success_fails_the_execution_with_the_runners_headline() {
+    let d = example_definition();
+    let states = &d["States"];
+    let read = &states["Result s2-fargate"];
+    assert_eq!(read["Resource"], "arn:aws:states:::aws-sdk:s3:getObject");
+    assert_eq!(read["Parameters"]["Bucket"], "medallion-lake");
+    assert_eq!(
+        read["Parameters"]["Key.$"],
+        "States.Format('lake/ca/_runs/{}/s2-fargate/result-0.json', $$.Execution.Name)"
+    );
+    let check = &states["Check s2-fargate"];
+    assert_eq!(check["Choices"][0]["StringEquals"], "success");
+    assert_eq!(check["Choices"][0]["Next"], "Run s3-eks");
+    assert_eq!(check["Default"], "Blocked s2-fargate");
+    let blocked = &states["Blocked s2-fargate"];
+    assert_eq!(blocked["Type"], "Fail");
+    assert_eq!(blocked["CausePath"], "$.results.s2_fargate.result.error");
+    // The Fargate task itself: the launch's cluster, size, network and runner command.
+    let run = &states["Run s2-fargate"];
+    assert_eq!(run["Resource"], "arn:aws:states:::ecs:runTask.sync");
+    let p = &run["Parameters"];
+    assert_eq!(p["Cluster"], "medallion");
+    assert_eq!(p["LaunchType"], "FARGATE");
+    assert_eq!(
+        (
+            p["Overrides"]["Cpu"].as_str(),
+            p["Overrides"]["Memory"].as_str()
+        ),
+        (Some("2048"), Some("8192"))
+    );
+    assert_eq!(
+        p["Overrides"]["ContainerOverrides"][0]["Command"],
+        serde_json::json!([
+            "runner",
+            "--plan",
+            "s3://medallion-lake/lake/ca/_deploy/s2-fargate/plan.json"
+        ])
+    );
+}
+
+// ---- against moto ----------------------------------------------------------------------
+
+fn medallion(ws: &Path, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_medallion"))
+        .args(args)
+        .env("MEDALLION_WORKSPACE", ws)
+        .env_remove("MEDALLION_LOG")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap()
+}
+
+fn json(o: &Output) -> Value {
+    serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", crate::common::text(o)))
+}
+
+fn actions(plan: &Value) -> Vec<(String, String, String)> {
+    plan["plan"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap().to_owned(),
+                c["name"].as_str().unwrap().to_owned(),
+                c["action"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// What moto holds tagged for `project`: state machines, schedule groups, rules.
+fn tagged(moto: &str, project: &str) -> (Vec<String>, Vec<String>, Vec<String>) {
+    let rt = runtime();
+    let config = sdk_config(moto);
+    let sfn = aws_sdk_sfn::Client::new(&config);
+    let scheduler = aws_sdk_scheduler::Client::new(&config);
+    let events = aws_sdk_eventbridge::Client::new(&config);
+    rt.block_on(async {
+        let mut machines = Vec::new();
+        for m in sfn
+            .list_state_machines()
+            .send()
+            .await
+            .unwrap()
+            .state_machines()
+        {
+            let tags = sfn
+                .list_tags_for_resource()
+                .resource_arn(m.state_machine_arn())
+                .send()
+                .await
+                .unwrap();
+            if tags
+                .tags()
+                .iter()
+                .any(|t| t.key() == Some("medallion:project") && t.value() == Some(project))
+            {
+                machines.push(m.name().to_owned());
+            }
+        }
+        let mut groups = Vec::new();
+        for g in scheduler
+            .list_schedule_groups()
+            .send()
+            .await
+            .unwrap()
+            .schedule_groups()
+        {
+            let tags = scheduler
+                .list_tags_for_resource()
+                .resource_arn(g.arn().unwrap())
+                .send()
+                .await
+                .unwrap();
+            if tags
+                .tags()
+                .iter()
+                .any(|t| t.key() == "medallion:project" && t.value() == project)
+            {
+                groups.push(g.name().unwrap().to_owned());
+            }
+        }
+        let mut rules = Vec::new();
+        for r in events.list_rules().send().await.unwrap().rules() {
+            let tags = events
+                .list_tags_for_resource()
+                .resource_arn(r.arn().unwrap())
+                .send()
+                .await
+                .unwrap();
+            if tags
+                .tags()
+                .iter()
+                .any(|t| t.key() == "medallion:project" && t.value() == project)
+            {
+                rules.push(r.name().unwrap().to_owned());
+            }
+        }
+        (machines, groups, rules)
+    })
+}
+
+fn schedule_expression(moto: &str, group: &str, name: &str) -> String {
+    let rt = runtime();
+    let scheduler = aws_sdk_scheduler::Client::new(&sdk_config(moto));
+    rt.block_on(scheduler.get_schedule().group_name(group).name(name).send())
+        .unwrap()
+        .schedule_expression()
+        .unwrap()
+        .to_owned()
+}
+
+const SENSOR: &str = r#"
+[resources.landing]
+kind = "s3"
+bucket = "landing-bucket"
+
+[sensors.new_orders]
+kind = "s3_objects"
+resource = "landing"
+prefix = "orders/"
+selection = "*"
+min_interval_secs = 60
+"#;
+
+#[test]
+fn deploy_redeploy_change_a_cron_and_undeploy_against_moto() {
+    let Some(moto) = crate::remote_aws::peers() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("deploy_{}", std::process::id());
+    let (ws, copy) = workspace(
+        dir.path(),
+        &name,
+        &format!(
+            "{}{}{}",
+            aws_toml(&moto, true),
+            SENSOR,
+            eks_toml(dir.path())
+        ),
+    );
+    let toml = copy.join("medallion.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let dir_arg = copy.to_str().unwrap().to_owned();
+
+    // A dry run says what it would create and creates nothing.
+    let dry = medallion(&ws, &["deploy", &dir_arg, "--dry-run", "--format", "json"]);
+    assert_eq!(dry.status.code(), Some(0), "{}", crate::common::text(&dry));
+    let planned = json(&dry);
+    assert_eq!(planned["applied"], false);
+    let group = format!("medallion-{name}");
+    assert_eq!(
+        actions(&planned),
+        vec![
+            ("state_machine".into(), group.clone(), "create".into()),
+            ("schedule_group".into(), group.clone(), "create".into()),
+            (
+                "schedule".into(),
+                format!("{group}-nightly"),
+                "create".into()
+            ),
+            (
+                "rule".into(),
+                format!("{group}-new_orders"),
+                "create".into()
+            ),
+        ]
+    );
+    assert_eq!(tagged(&moto, &name), (vec![], vec![], vec![]));
+
+    // Deploy: everything created and tagged; the cron as Scheduler takes it.
+    let first = medallion(&ws, &["deploy", &name]);
+    let out = crate::common::text(&first);
+    assert_eq!(first.status.code(), Some(0), "{out}");
+    assert!(out.contains("+ state machine"), "{out}");
+    assert!(
+        out.contains("Plan: 4 to create, 0 to update, 0 to delete, 0 unchanged. Applied."),
+        "{out}"
+    );
+    assert_eq!(
+        tagged(&moto, &name),
+        (
+            vec![group.clone()],
+            vec![group.clone()],
+            vec![format!("{group}-new_orders")]
+        )
+    );
+    assert_eq!(
+        schedule_expression(&moto, &group, &format!("{group}-nightly")),
+        "cron(0 6 * * ? *)"
+    );
+
+    // Again: nothing changes.
+    let again = json(&medallion(&ws, &["deploy", &name, "--format", "json"]));
+    assert!(
+        actions(&again).iter().all(|(_, _, a)| a == "unchanged"),
+        "{again}"
+    );
+
+    // A changed cron: exactly one update, saying what differs.
+    std::fs::write(
+        &toml,
+        text.replace("cron = \"0 6 * * *\"", "cron = \"0 5 * * 1-5\""),
+    )
+    .unwrap();
+    let changed = json(&medallion(&ws, &["deploy", &dir_arg, "--format", "json"]));
+    let updates: Vec<_> = actions(&changed)
+        .into_iter()
+        .filter(|(_, _, a)| a != "unchanged")
+        .collect();
+    assert_eq!(
+        updates,
+        vec![(
+            "schedule".into(),
+            format!("{group}-nightly"),
+            "update".into()
+        )]
+    );
+    let diffs = changed["plan"]["changes"][2]["differences"].to_string();
+    assert!(
+        diffs.contains("expression: cron(0 6 * * ? *) → cron(0 5 ? * 2-6 *)"),
+        "{diffs}"
+    );
+    assert_eq!(
+        schedule_expression(&moto, &group, &format!("{group}-nightly")),
+        "cron(0 5 ? * 2-6 *)"
+    );
+
+    // Undeploy: nothing tagged is left.
+    let gone = medallion(&ws, &["undeploy", &name, "--format", "json"]);
+    assert_eq!(
+        gone.status.code(),
+        Some(0),
+        "{}",
+        crate::common::text(&gone)
+    );
+    assert_eq!(
+        actions(&json(&gone))
+            .iter()
+            .filter(|(_, _, a)| a == "delete")
+            .count(),
+        4
+    );
+    assert_eq!(tagged(&moto, &name), (vec![], vec![], vec![]));
+
+    // Each apply is in the audit log.
+    let audit = medallion(&ws, &["audit", &name, "--format", "json"]);
+    let text = crate::common::text(&audit);
+    assert_eq!(text.matches("\"deployed\"").count(), 3, "{text}");
+    assert_eq!(text.matches("\"undeployed\"").count(), 1, "{text}");
+}
+
+#[test]
+fn deploy_without_roles_or_aws_says_so_in_one_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    // Nothing listens on port 9: a failed AWS call is exit 1 and one sentence.
+    let (ws, _) = workspace(
+        dir.path(),
+        "unreachable",
+        &format!(
+            "{}{}",
+            aws_toml("http://127.0.0.1:9", true),
+            eks_toml(dir.path())
+        ),
+    );
+    let o = medallion(&ws, &["deploy", "unreachable", "--dry-run"]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(1), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(err.starts_with("error: deploy failed: "), "{err}");
+    assert!(!err.contains("DispatchFailure"), "{err}");
+    let Some(moto) = crate::remote_aws::peers() else {
+        return;
+    };
+    let (ws, _) = workspace(
+        &dir.path().join("m"),
+        "noroles",
+        &format!("{}{}", aws_toml(&moto, false), eks_toml(dir.path())),
+    );
+    let o = medallion(&ws, &["deploy", "noroles"]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert!(err.contains("compute.states_role_arn"), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+}
