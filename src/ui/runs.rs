@@ -267,6 +267,30 @@ impl RunView {
         }
     }
 
+    /// What "Re-run failed and skipped" runs: the planned assets of a finished run that failed,
+    /// were skipped, blocked or canceled, in plan order (empty while it runs or when all went
+    /// well).
+    pub fn rerun_keys(&self) -> Vec<AssetKey> {
+        if !self.done || self.is_live() {
+            return Vec::new();
+        }
+        self.plan
+            .iter()
+            .filter(|k| {
+                matches!(
+                    self.nodes.get(*k),
+                    Some(
+                        NodeStatus::Failed { .. }
+                            | NodeStatus::Skipped { .. }
+                            | NodeStatus::Blocked { .. }
+                            | NodeStatus::Canceled
+                    )
+                )
+            })
+            .cloned()
+            .collect()
+    }
+
     pub fn checks_passed(&self) -> usize {
         self.checks.iter().filter(|c| c.passed).count()
     }
