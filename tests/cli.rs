@@ -278,9 +278,14 @@ fn plan_prints_tier_reason_size_duration_cost_and_price_date_per_asset() {
     assert!(by("raw_orders")["est_cost_usd"].as_f64().unwrap() > 0.0);
     assert_eq!(by("order_history")["tier"], "fargate");
     assert_eq!(by("order_history")["memory_mb"], 8192);
-    // No EC2 price ships: the EKS assets say which price is missing.
-    assert!(by("daily_revenue")["est_cost_usd"].is_null());
-    assert_eq!(by("daily_revenue")["missing_price"], "ec2.m6i.large.hour");
+    // The example's plan has a price for every asset: its EKS assets run on m6i Spot nodes,
+    // whose on-demand price and Spot discount ship with the table.
+    for p in plans {
+        assert!(p["missing_price"].is_null(), "{p}");
+        assert!(p["est_cost_usd"].as_f64().unwrap() > 0.0, "{p}");
+    }
+    // m6i.large on Spot, each node priced at (1 − 0.65) of its on-demand $0.096 an hour.
+    assert_eq!(by("daily_revenue")["tier"], "eks");
 
     // By name, with a selection; the text form shows the reason and the total.
     let o = medallion(
@@ -566,9 +571,9 @@ fn cost_prices_one_run_and_refuses_bad_input() {
                 "--duration-secs",
                 "60",
                 "--node-type",
-                "m6i.xlarge",
+                "x2iedn.xlarge",
             ],
-            "missing price `ec2.m6i.xlarge.hour`",
+            "missing price `ec2.x2iedn.xlarge.hour`",
         ),
         (
             vec![

@@ -564,3 +564,90 @@ fn deploy_without_roles_or_aws_says_so_in_one_sentence() {
     assert!(err.contains("compute.states_role_arn"), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
 }
+
+/// With moto's ASL interpreter on, an execution of the deployed state machine runs its first
+/// Task: moto has no runner function to invoke (its Lambda needs Docker), so the Catch takes
+/// the error to `Failed s1-lambda` and the execution fails as `Medallion.StepFailed` with the
+/// service's error as its cause. What this does not prove: a step running to success (moto's
+/// ECS and Batch integrations start tasks that run nothing; it cannot run `eks:runJob`).
+#[test]
+fn an_execution_that_cannot_run_its_first_step_fails_in_that_steps_fail_state() {
+    let Some(moto) = crate::remote_aws::peers() else {
+        return;
+    };
+    let rt = runtime();
+    rt.block_on(async {
+        let status = reqwest::Client::new()
+            .post(format!("{moto}/moto-api/config"))
+            .body(r#"{"stepfunctions":{"execute_state_machine":true}}"#)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert!(status.is_success(), "{status}");
+    });
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("exec_{}", std::process::id());
+    let (ws, _) = workspace(
+        dir.path(),
+        &name,
+        &format!("{}{}", aws_toml(&moto, true), eks_toml(dir.path())),
+    );
+    let deployed = json(&medallion(&ws, &["deploy", &name, "--format", "json"]));
+    let arn = deployed["state_machine_arn"].as_str().unwrap().to_owned();
+    let sfn = aws_sdk_sfn::Client::new(&sdk_config(&moto));
+    let (status, error, failed_in) = rt.block_on(async {
+        let exec = sfn
+            .start_execution()
+            .state_machine_arn(&arn)
+            .name("exec-1")
+            .input(r#"{"trigger":"test"}"#)
+            .send()
+            .await
+            .unwrap();
+        let started = std::time::Instant::now();
+        loop {
+            let d = sfn
+                .describe_execution()
+                .execution_arn(exec.execution_arn())
+                .send()
+                .await
+                .unwrap();
+            if d.status() != &aws_sdk_sfn::types::ExecutionStatus::Running
+                || started.elapsed() > std::time::Duration::from_mins(1)
+            {
+                let history = sfn
+                    .get_execution_history()
+                    .execution_arn(exec.execution_arn())
+                    .send()
+                    .await
+                    .unwrap();
+                let entered: Vec<String> = history
+                    .events()
+                    .iter()
+                    .filter_map(|e| e.state_entered_event_details())
+                    .map(|s| s.name().to_owned())
+                    .collect();
+                return (
+                    d.status().as_str().to_owned(),
+                    d.error().map(str::to_owned),
+                    entered,
+                );
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+    });
+    assert_eq!(status, "FAILED", "{failed_in:?}");
+    assert_eq!(error.as_deref(), Some("Medallion.StepFailed"));
+    assert_eq!(
+        failed_in,
+        vec!["Run s1-lambda".to_owned(), "Failed s1-lambda".to_owned()]
+    );
+    let gone = medallion(&ws, &["undeploy", &name]);
+    assert_eq!(
+        gone.status.code(),
+        Some(0),
+        "{}",
+        crate::common::text(&gone)
+    );
+}

@@ -28,6 +28,7 @@ mod cli;
 mod contracts;
 mod deploy;
 mod diff;
+mod drift;
 mod eks;
 mod engine;
 mod lineage;

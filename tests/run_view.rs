@@ -139,3 +139,42 @@ fn export_html_without_a_file_dialog_asks_for_a_path_and_writes_the_report() {
     assert!(html.contains("order_history_not_empty"), "{}", &html[..200]);
     assert!(h.state().windows.report_path.is_none());
 }
+
+/// "Re-run failed and skipped" runs exactly what the failed run did not build — the asset whose
+/// data failed its blocking check and the two it blocked — reading the rest from stored
+/// materializations, once the check can pass.
+#[test]
+fn re_run_failed_and_skipped_runs_exactly_those_assets() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = failed_run(dir.path());
+    let first = h.state().run.as_ref().unwrap().run_id.clone();
+    // The check is fixed: at least one row.
+    let key = AssetKey::new("order_history");
+    let mut spec = h.state().project().asset(&key).unwrap().clone();
+    spec.checks[0].kind = CheckKind::RowCount {
+        min: Some(1),
+        max: None,
+    };
+    assert!(h.state_mut().apply(Edit::UpdateAsset {
+        spec: Box::new(spec)
+    }));
+    h.run_steps(2);
+    h.get_by_label("Re-run failed and skipped").click();
+    h.run_steps(2);
+    wait_until(&mut h, "the re-run to finish", |s| {
+        s.run
+            .as_ref()
+            .is_some_and(|r| r.done && r.run_id.is_some() && r.run_id != first)
+    });
+    let run = h.state().run.as_ref().unwrap();
+    let plan: Vec<&str> = run.plan.iter().map(AssetKey::as_str).collect();
+    assert_eq!(
+        plan,
+        ["order_history", "customer_lifetime_value", "daily_revenue"],
+        "the re-run's plan"
+    );
+    assert_eq!(run.status, Some(medallion::model::RunStatus::Success));
+    // Nothing is left to re-run.
+    h.run_steps(2);
+    assert!(h.query_by_label("Re-run failed and skipped").is_none());
+}

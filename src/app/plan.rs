@@ -501,7 +501,7 @@ mod tests {
 
     #[test]
     fn the_example_honours_its_hints_and_reports_missing_node_prices() {
-        let (_dir, mut ws, stored) = example();
+        let (_dir, mut ws, mut stored) = example();
         let report = compute_plan(&ws, &stored, "*", 1, &BTreeMap::new()).unwrap();
         let by = |k: &str| {
             report
@@ -514,25 +514,23 @@ mod tests {
         assert_eq!(by("cleaned_customer_data").tier, ComputeTier::Fargate);
         let clv = by("customer_lifetime_value");
         assert_eq!(clv.tier, ComputeTier::Eks);
-        assert_eq!(clv.missing_price.as_deref(), Some("ec2.m6i.xlarge.hour"));
+        // The example's m6i Spot nodes are priced from the shipped table: the plan is whole.
+        assert_eq!(clv.missing_price, None);
+        assert!(report.complete, "{report:?}");
+        // A node type the table does not ship is missing, by name, until the user enters it.
+        let clv_key = AssetKey::new("customer_lifetime_value");
+        if let Some(a) = stored.project.assets.iter_mut().find(|a| a.key == clv_key) {
+            a.compute.node_type = Some("x2iedn.xlarge".into());
+        }
+        let report = compute_plan(&ws, &stored, "*", 1, &BTreeMap::new()).unwrap();
+        let clv = report.assets.iter().find(|a| a.asset == clv_key).unwrap();
+        assert_eq!(clv.missing_price.as_deref(), Some("ec2.x2iedn.xlarge.hour"));
         assert!(!report.complete);
-        // Entering the node prices (and an EC2 Spot discount) completes the plan.
-        set_price(&mut ws, "ec2.m6i.xlarge.hour", 0.192).unwrap();
-        set_price(&mut ws, "ec2.m6i.large.hour", 0.096).unwrap();
+        set_price(&mut ws, "ec2.x2iedn.xlarge.hour", 0.834).unwrap();
         let e = set_price(&mut ws, "ec2.m6i.xlarge", 0.6).unwrap_err();
         assert!(e.to_string().contains("not a price in the table"), "{e}");
         assert!(set_price(&mut ws, "fargate.vcpu_hour", -1.0).is_err());
         assert!(set_price(&mut ws, "fargate.spot_discount", 1.2).is_err());
-        let report = compute_plan(&ws, &stored, "*", 1, &BTreeMap::new()).unwrap();
-        let clv = report
-            .assets
-            .iter()
-            .find(|a| a.asset.as_str() == "customer_lifetime_value")
-            .unwrap();
-        // Spot on EC2 nodes needs a discount no source gives: still missing, by name…
-        assert_eq!(clv.missing_price.as_deref(), Some("ec2.spot_discount"));
-        // …until the user enters the one they see.
-        set_price(&mut ws, "ec2.spot_discount", 0.6).unwrap();
         let report = compute_plan(&ws, &stored, "*", 1, &BTreeMap::new()).unwrap();
         assert!(report.complete, "{report:?}");
         assert!(report.total_usd > 0.0);
@@ -606,7 +604,7 @@ mod tests {
         let actual = record_actual_cost(&mut ws, &"run-1".into(), &key, None, &shape).unwrap();
         assert_eq!(format!("{:.3}", actual.cost_usd.unwrap()), "0.117");
         let mut eks = RunShape::new(ComputeTier::Eks, 2.0, 8192, 600.0);
-        eks.node_type = Some("m6i.xlarge".into());
+        eks.node_type = Some("x2iedn.xlarge".into());
         let missing = record_actual_cost(
             &mut ws,
             &"run-1".into(),
@@ -618,7 +616,7 @@ mod tests {
         assert_eq!(missing.cost_usd, None);
         assert_eq!(
             missing.missing_price.as_deref(),
-            Some("ec2.m6i.xlarge.hour")
+            Some("ec2.x2iedn.xlarge.hour")
         );
 
         let costs = run_costs(&ws, &"run-1".into()).unwrap();

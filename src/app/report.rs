@@ -24,6 +24,8 @@ pub struct RunReport {
     pub materializations: Vec<AssetMaterialization>,
     pub checks: Vec<AssetCheckResult>,
     pub profiles: Vec<AssetProfile>,
+    /// Sources read with other columns or types than their previous materialization had.
+    pub drifts: Vec<crate::model::contract::SchemaDrift>,
     pub logs: Vec<String>,
 }
 
@@ -65,6 +67,7 @@ pub fn build(ws: &Workspace, run_id: &RunId) -> Result<RunReport, AppError> {
         materializations: Vec::new(),
         checks: Vec::new(),
         profiles: Vec::new(),
+        drifts: Vec::new(),
         logs: Vec::new(),
     };
     for e in events {
@@ -86,6 +89,7 @@ pub fn build(ws: &Workspace, run_id: &RunId) -> Result<RunReport, AppError> {
             RunEvent::Materialization(m) => report.materializations.push(m),
             RunEvent::CheckEvaluation(c) => report.checks.push(c),
             RunEvent::Profile(p) => report.profiles.push(p),
+            RunEvent::SchemaDrift(d) => report.drifts.push(d),
             RunEvent::Log { .. } => report.logs.push(e.summary()),
             _ => {}
         }
@@ -149,6 +153,14 @@ pub fn to_html(r: &RunReport) -> String {
     let mut h = String::new();
     header(&mut h, r);
     steps_html(&mut h, r);
+    if !r.drifts.is_empty() {
+        h.push_str("<h2>Schema drift</h2><ul>");
+        for d in &r.drifts {
+            let class = if d.error { "fail" } else { "warn" };
+            let _ = write!(h, "<li class=\"{class}\">{}</li>", esc(&d.summary()));
+        }
+        h.push_str("</ul>");
+    }
     checks_html(&mut h, r);
     materializations_html(&mut h, r);
     profiles_html(&mut h, r);
@@ -290,6 +302,14 @@ pub fn to_text(r: &RunReport) -> String {
         let _ = writeln!(t, "Error: {error}");
     }
     steps_text(&mut t, r);
+    for d in &r.drifts {
+        let _ = writeln!(
+            t,
+            "{} {}",
+            if d.error { "Error:" } else { "Warning:" },
+            d.summary()
+        );
+    }
     checks_text(&mut t, r);
     materializations_text(&mut t, r);
     t

@@ -126,6 +126,10 @@ pub struct AssetState {
     pub last_attempt: Option<(RunId, StepOutcome)>,
     /// Against its freshness policy, now (`None`: it has no policy).
     pub freshness: Option<super::freshness::AssetFreshness>,
+    /// The schema drift its latest attempt found (a source read with other columns or types
+    /// than its previous materialization had).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub drift: Option<crate::model::contract::SchemaDrift>,
 }
 
 /// The state of every asset of a stored project, in project order, now.
@@ -159,6 +163,17 @@ pub fn asset_states_at(
         })
         .collect();
 
+    // Drift found by the asset's latest attempt; an older one was followed by a clean read.
+    let mut drifts: BTreeMap<AssetKey, crate::model::contract::SchemaDrift> = ws
+        .latest_schema_drifts(&project.name)?
+        .into_iter()
+        .filter_map(|(run, _, event)| match event {
+            RunEvent::SchemaDrift(d) if attempts.get(&d.asset).is_some_and(|a| a.0 == run) => {
+                Some((d.asset.clone(), d))
+            }
+            _ => None,
+        })
+        .collect();
     let mut freshness: BTreeMap<AssetKey, super::freshness::AssetFreshness> =
         super::freshness::evaluate(ws, project, now)?
             .into_iter()
@@ -209,6 +224,7 @@ pub fn asset_states_at(
                 check_states,
                 last_attempt: attempt.map(|(run, _, outcome)| (run.clone(), outcome.clone())),
                 freshness: freshness.remove(key),
+                drift: drifts.remove(key),
             },
         );
     }

@@ -722,6 +722,18 @@ pub fn status(workspace: &Path, target: &str, format: OutputFormat) -> anyhow::R
                         f.reason
                     );
                 }
+                if let Some(d) = &s.drift {
+                    println!(
+                        "{:<width$}  {}: {}",
+                        "",
+                        if d.error {
+                            "schema drift (error)"
+                        } else {
+                            "schema drift"
+                        },
+                        d.summary()
+                    );
+                }
             }
         }
     }

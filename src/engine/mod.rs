@@ -86,6 +86,16 @@ pub enum EngineError {
     /// The assets' dependencies form a cycle (shown as a path).
     #[error("the project has a dependency cycle: {0}")]
     Cycle(String),
+    /// A source's columns or types changed since its last materialization, and its contract
+    /// fails on drift.
+    #[error(
+        "asset {asset}: schema drift since run {since_run}: {changes}; its contract fails on drift (on_drift = \"error\"): update the contract or the source"
+    )]
+    SchemaDrift {
+        asset: AssetKey,
+        since_run: String,
+        changes: String,
+    },
     /// A malformed `MEDALLION_MEMORY_BUDGET_MB`.
     #[error(transparent)]
     Budget(#[from] memory::BadBudget),

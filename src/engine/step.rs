@@ -14,6 +14,7 @@ use super::io::{IoManager, SinkError};
 use super::{
     EngineError, RunPlan, check, data_version, definition_hash, gate, profile, source, transform,
 };
+use crate::model::contract::{DriftPolicy, SchemaDrift};
 use crate::model::{
     AssetCheckResult, AssetDefinition, AssetGraph, AssetKey, AssetMaterialization, AssetSpec,
     CheckSeverity, ColumnSchema, LogLevel, Project, RunEvent, RunId,
@@ -282,6 +283,24 @@ impl Step<'_> {
         ))
     }
 
+    /// A source's schema drift: its columns and types now against its last materialization's
+    /// (the same partition), an error when its contract says so.
+    fn drift(&self, now: &[ColumnSchema]) -> Option<SchemaDrift> {
+        let asset = self.asset;
+        asset.source()?;
+        let prev = self.inputs.previous.get(&asset.key)?;
+        if prev.partition.as_deref() != self.partition || prev.schema.is_empty() {
+            return None;
+        }
+        let mut drift =
+            SchemaDrift::between(&asset.key, self.partition, &prev.run_id, &prev.schema, now)?;
+        drift.error = asset
+            .contract
+            .as_ref()
+            .is_some_and(|c| c.on_drift == DriftPolicy::Error);
+        Some(drift)
+    }
+
     /// Computes the asset and stores it as `materialization` (its versions filled in, where
     /// and what it stored not yet), then evaluates its checks.
     fn materialize(
@@ -307,6 +326,16 @@ impl Step<'_> {
         materialization.byte_count = byte_count;
         materialization.schema = schema_of(&schema);
         materialization.created_at = now();
+        if let Some(drift) = self.drift(&materialization.schema) {
+            emit(RunEvent::SchemaDrift(drift.clone()));
+            if drift.error {
+                return Err(EngineError::SchemaDrift {
+                    asset: key.clone(),
+                    since_run: drift.since_run.to_string(),
+                    changes: drift.changes(),
+                });
+            }
+        }
         emit(RunEvent::Materialization(materialization.clone()));
         let mut failures = Failures::default();
         // A streamed table is checked with lazy queries over its file, never whole in memory.

@@ -14,6 +14,7 @@ use super::diagnostic::{Diagnostic, DiagnosticCode};
 use super::graph::AssetGraph;
 use super::lineage::predicate_columns;
 use super::project::Project;
+use super::run::{ColumnSchema, RunId};
 use super::schema::{AssetSchema, ProjectSchemas, SchemaColumn, find_word};
 
 /// What an asset promises about its output columns.
@@ -283,6 +284,123 @@ fn consumers_sentence(
     }
 }
 
+/// A column whose type changed between two materializations.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Retyped {
+    pub name: String,
+    pub from: String,
+    pub to: String,
+}
+
+/// A source read with a different schema than its last materialization's: a run event, kept
+/// with the run, so the report and the card read it back after a restart.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SchemaDrift {
+    pub asset: AssetKey,
+    pub partition: Option<String>,
+    /// The run whose materialization the new schema is compared with.
+    pub since_run: RunId,
+    pub added: Vec<ColumnSchema>,
+    pub removed: Vec<ColumnSchema>,
+    pub retyped: Vec<Retyped>,
+    /// The asset's contract fails on drift (`on_drift = "error"`): the step failed.
+    pub error: bool,
+}
+
+impl SchemaDrift {
+    /// What changed between `before` and `after`, or `None` when the columns and types match
+    /// (column order is not compared).
+    pub fn between(
+        asset: &AssetKey,
+        partition: Option<&str>,
+        since_run: &RunId,
+        before: &[ColumnSchema],
+        after: &[ColumnSchema],
+    ) -> Option<Self> {
+        let old: BTreeMap<&str, &str> = before
+            .iter()
+            .map(|c| (c.name.as_str(), c.dtype.as_str()))
+            .collect();
+        let new: BTreeMap<&str, &str> = after
+            .iter()
+            .map(|c| (c.name.as_str(), c.dtype.as_str()))
+            .collect();
+        let added: Vec<ColumnSchema> = after
+            .iter()
+            .filter(|c| !old.contains_key(c.name.as_str()))
+            .cloned()
+            .collect();
+        let removed: Vec<ColumnSchema> = before
+            .iter()
+            .filter(|c| !new.contains_key(c.name.as_str()))
+            .cloned()
+            .collect();
+        let retyped: Vec<Retyped> = after
+            .iter()
+            .filter_map(|c| {
+                let from = old.get(c.name.as_str())?;
+                (*from != c.dtype).then(|| Retyped {
+                    name: c.name.clone(),
+                    from: (*from).to_owned(),
+                    to: c.dtype.clone(),
+                })
+            })
+            .collect();
+        if added.is_empty() && removed.is_empty() && retyped.is_empty() {
+            return None;
+        }
+        Some(Self {
+            asset: asset.clone(),
+            partition: partition.map(str::to_owned),
+            since_run: since_run.clone(),
+            added,
+            removed,
+            retyped,
+            error: false,
+        })
+    }
+
+    /// "new column x (int64); missing column y (string); z int64 → string".
+    pub fn changes(&self) -> String {
+        let mut parts: Vec<String> = Vec::new();
+        parts.extend(
+            self.added
+                .iter()
+                .map(|c| format!("new column {} ({})", c.name, c.dtype)),
+        );
+        parts.extend(
+            self.removed
+                .iter()
+                .map(|c| format!("missing column {} ({})", c.name, c.dtype)),
+        );
+        parts.extend(
+            self.retyped
+                .iter()
+                .map(|r| format!("{} {} → {}", r.name, r.from, r.to)),
+        );
+        parts.join("; ")
+    }
+
+    /// One line for logs and the report.
+    pub fn summary(&self) -> String {
+        let part = self
+            .partition
+            .as_deref()
+            .map_or_else(String::new, |p| format!("[{p}]"));
+        format!(
+            "{}{part}: schema drift since run {}: {}{}",
+            self.asset,
+            self.since_run,
+            self.changes(),
+            if self.error {
+                " — an error: its contract fails on drift"
+            } else {
+                ""
+            }
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -307,5 +425,24 @@ mod tests {
         );
         assert_eq!(type_fit("float64", t("string")), TypeFit::Unsafe);
         assert_eq!(type_fit("u32", t("int64")), TypeFit::Unsafe);
+    }
+
+    #[test]
+    fn drift_lists_new_missing_and_retyped_columns_and_ignores_order() {
+        let col = |n: &str, t: &str| ColumnSchema {
+            name: n.to_owned(),
+            dtype: t.to_owned(),
+        };
+        let key = AssetKey::new("raw");
+        let run = RunId::new("r1");
+        let before = [col("a", "int64"), col("b", "string"), col("c", "date")];
+        let same = [col("c", "date"), col("a", "int64"), col("b", "string")];
+        assert_eq!(SchemaDrift::between(&key, None, &run, &before, &same), None);
+        let after = [col("a", "string"), col("c", "date"), col("d", "float64")];
+        let d = SchemaDrift::between(&key, None, &run, &before, &after).unwrap();
+        assert_eq!(
+            d.changes(),
+            "new column d (float64); missing column b (string); a int64 → string"
+        );
     }
 }

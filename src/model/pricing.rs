@@ -2,8 +2,9 @@
 //! comes from. Plain values — `format::prices` reads the shipped TOML, the store keeps the
 //! user's overrides, `compute::cost` multiplies.
 //!
-//! A price that is not in the table is missing, never guessed: EC2 node prices, for example,
-//! are only present when the user adds them (`ec2.<instance type>.hour`).
+//! A price that is not in the table is missing, never guessed: EC2 node prices ship for the common
+//! families (`ec2.<instance type>.hour`, each size derived from the family's `.large` price by
+//! [`ec2_size_factor`]); any other instance type is missing until the user adds it.
 
 use std::collections::BTreeMap;
 
@@ -168,6 +169,21 @@ fn unit_for(id: &str) -> &'static str {
     }
 }
 
+/// How many times a family's `.large` price an instance size costs: AWS prices the sizes of one
+/// family in proportion to their vCPUs (`medium` 1, `large` 2, `xlarge` 4, `Nxlarge` 4N), so
+/// `xlarge` is 2×, `2xlarge` 4×, `12xlarge` 24×. `None` for sizes priced otherwise (`metal`).
+pub fn ec2_size_factor(size: &str) -> Option<f64> {
+    match size {
+        "medium" => Some(0.5),
+        "large" => Some(1.0),
+        "xlarge" => Some(2.0),
+        _ => {
+            let n: u32 = size.strip_suffix("xlarge")?.parse().ok()?;
+            (n >= 2).then(|| 2.0 * f64::from(n))
+        }
+    }
+}
+
 /// Whether `id` is a row the user may add to the table: an EC2 instance type's hourly price,
 /// or the EC2 Spot discount (no source gives one figure for it).
 pub fn is_addable_price_id(id: &str) -> bool {
@@ -199,6 +215,22 @@ mod tests {
             user_edited: None,
             shipped_usd: None,
         }
+    }
+
+    #[test]
+    fn sizes_are_priced_by_their_vcpus() {
+        let f = |s| ec2_size_factor(s);
+        assert_eq!(
+            [
+                f("medium"),
+                f("large"),
+                f("xlarge"),
+                f("2xlarge"),
+                f("12xlarge")
+            ],
+            [Some(0.5), Some(1.0), Some(2.0), Some(4.0), Some(24.0)]
+        );
+        assert_eq!([f("metal"), f("1xlarge"), f("bigxlarge"), f("")], [None; 4]);
     }
 
     #[test]

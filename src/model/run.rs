@@ -419,6 +419,8 @@ pub enum RunEvent {
     Materialization(AssetMaterialization),
     CheckEvaluation(AssetCheckResult),
     Profile(AssetProfile),
+    /// A source read with other columns or types than its last materialization had.
+    SchemaDrift(super::contract::SchemaDrift),
     RunFinished {
         status: RunStatus,
         error: Option<String>,
@@ -436,6 +438,7 @@ impl RunEvent {
             RunEvent::Materialization(m) => Some(&m.asset),
             RunEvent::CheckEvaluation(c) => Some(&c.asset),
             RunEvent::Profile(p) => Some(&p.asset),
+            RunEvent::SchemaDrift(d) => Some(&d.asset),
             RunEvent::RunStarted { .. } | RunEvent::RunFinished { .. } => None,
         }
     }
@@ -449,6 +452,7 @@ impl RunEvent {
             RunEvent::Materialization(_) => "materialization",
             RunEvent::CheckEvaluation(_) => "check_evaluation",
             RunEvent::Profile(_) => "profile",
+            RunEvent::SchemaDrift(_) => "schema_drift",
             RunEvent::RunFinished { .. } => "run_finished",
         }
     }
@@ -493,6 +497,7 @@ impl RunEvent {
                     outcome.label()
                 )
             }
+            RunEvent::SchemaDrift(d) => d.summary(),
             RunEvent::Materialization(m) => {
                 format!(
                     "{}{}: {} rows, {} bytes",

@@ -407,6 +407,22 @@ impl Workspace {
         &self,
         project: &str,
     ) -> Result<Vec<(RunId, DateTime<Utc>, RunEvent)>, StoreError> {
+        self.latest_events_of_kind(project, "step_finished")
+    }
+
+    /// The latest schema drift event of each asset of a project (any run, any partition).
+    pub fn latest_schema_drifts(
+        &self,
+        project: &str,
+    ) -> Result<Vec<(RunId, DateTime<Utc>, RunEvent)>, StoreError> {
+        self.latest_events_of_kind(project, "schema_drift")
+    }
+
+    fn latest_events_of_kind(
+        &self,
+        project: &str,
+        kind: &str,
+    ) -> Result<Vec<(RunId, DateTime<Utc>, RunEvent)>, StoreError> {
         let path = &self.path;
         let mut stmt = self
             .conn
@@ -415,12 +431,12 @@ impl Workspace {
                  WHERE e.rowid IN (
                      SELECT max(e2.rowid) FROM run_events e2
                      JOIN runs r2 ON r2.id = e2.run_id JOIN projects p2 ON p2.id = r2.project_id
-                     WHERE p2.name = ?1 AND e2.kind = 'step_finished' AND r2.checks_only = 0
+                     WHERE p2.name = ?1 AND e2.kind = ?2 AND r2.checks_only = 0
                      GROUP BY e2.asset_key)",
             )
             .map_err(|e| classify(path, "load step outcomes", e))?;
         let rows: Vec<(RunId, String, String)> = stmt
-            .query_map([project], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
+            .query_map([project, kind], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .and_then(Iterator::collect)
             .map_err(|e| classify(path, "load step outcomes", e))?;
         rows.into_iter()

@@ -267,6 +267,30 @@ impl RunView {
         }
     }
 
+    /// What "Re-run failed and skipped" runs: the planned assets of a finished run that failed,
+    /// were skipped, blocked or canceled, in plan order (empty while it runs or when all went
+    /// well).
+    pub fn rerun_keys(&self) -> Vec<AssetKey> {
+        if !self.done || self.is_live() {
+            return Vec::new();
+        }
+        self.plan
+            .iter()
+            .filter(|k| {
+                matches!(
+                    self.nodes.get(*k),
+                    Some(
+                        NodeStatus::Failed { .. }
+                            | NodeStatus::Skipped { .. }
+                            | NodeStatus::Blocked { .. }
+                            | NodeStatus::Canceled
+                    )
+                )
+            })
+            .cloned()
+            .collect()
+    }
+
     pub fn checks_passed(&self) -> usize {
         self.checks.iter().filter(|c| c.passed).count()
     }
@@ -357,7 +381,7 @@ impl RunView {
                     s.started = None;
                 }
             }
-            RunEvent::Log { .. } => {}
+            RunEvent::Log { .. } | RunEvent::SchemaDrift(_) => {}
         }
     }
 
@@ -488,6 +512,13 @@ fn log_of(event: &RunEvent) -> (LogLevel, String) {
             crate::model::CheckSeverity::Error => LogLevel::Error,
         },
         RunEvent::Materialization(_) | RunEvent::Profile(_) => LogLevel::Debug,
+        RunEvent::SchemaDrift(d) => {
+            if d.error {
+                LogLevel::Error
+            } else {
+                LogLevel::Warn
+            }
+        }
         _ => LogLevel::Info,
     };
     (level, event.summary())
@@ -612,6 +643,7 @@ mod tests {
             materializations: vec![],
             checks: vec![],
             profiles: vec![],
+            drifts: vec![],
             logs: vec![],
         })
     }

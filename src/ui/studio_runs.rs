@@ -1,6 +1,7 @@
 //! The studio's side of previews and runs: sending jobs, applying their events (under a time
 //! budget, from `logic`), and keeping the cards' statuses current.
 
+use std::collections::BTreeSet;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::sync::atomic::AtomicBool;
@@ -85,6 +86,33 @@ impl Studio {
                 self.workbench.launch = Some(launch);
                 false
             }
+            Ok(request) => self.start_run(request),
+            Err(e) => {
+                self.show_error(&e.to_string());
+                false
+            }
+        }
+    }
+
+    /// Re-runs what the shown run did not build (failed, skipped, blocked, canceled), alone:
+    /// everything else is read from stored materializations, and the engine builds nothing
+    /// from stored data that failed a blocking check.
+    pub fn rerun_failed(&mut self) -> bool {
+        let keys: BTreeSet<AssetKey> = self
+            .run
+            .as_ref()
+            .map(|r| r.rerun_keys().into_iter().collect())
+            .unwrap_or_default();
+        if keys.is_empty() {
+            self.show_info("Nothing to re-run: every asset of this run was built");
+            return false;
+        }
+        let launch = LaunchState::default();
+        if launch.partitions_of(self.project(), &keys).is_some() {
+            self.show_info("This run built partitions: choose them in Materialize… to re-run");
+            return false;
+        }
+        match launch.request(self.project(), &keys) {
             Ok(request) => self.start_run(request),
             Err(e) => {
                 self.show_error(&e.to_string());
@@ -468,6 +496,7 @@ impl Studio {
         self.states.stale.clear();
         self.states.badges.checks.clear();
         self.states.badges.freshness.clear();
+        self.states.badges.drift.clear();
         self.states.assets.clear();
         match result {
             Ok(states) => {
@@ -486,6 +515,12 @@ impl Studio {
                             .badges
                             .freshness
                             .insert(state.asset.clone(), (f.state, f.reason.clone()));
+                    }
+                    if let Some(d) = &state.drift {
+                        self.states
+                            .badges
+                            .drift
+                            .insert(state.asset.clone(), (d.error, d.summary()));
                     }
                     self.states.assets.insert(state.asset.clone(), state);
                 }

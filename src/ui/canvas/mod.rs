@@ -234,6 +234,8 @@ pub struct CardBadges {
     pub checks: HashMap<AssetKey, crate::app::status::CheckBadge>,
     /// Each asset with a freshness policy: its state now and why.
     pub freshness: HashMap<AssetKey, (crate::model::FreshnessState, String)>,
+    /// Schema drift found by the asset's latest attempt: (an error?, what changed).
+    pub drift: HashMap<AssetKey, (bool, String)>,
 }
 
 /// Draws the canvas filling `ui` and returns what the user asked for.

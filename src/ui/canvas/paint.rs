@@ -86,6 +86,9 @@ pub fn paint(
         if let Some((fresh, _)) = badges.freshness.get(&node.key) {
             freshness_badge(painter, visuals, card, state.zoom, *fresh);
         }
+        if let Some((error, _)) = badges.drift.get(&node.key) {
+            drift_badge(painter, card, state.zoom, *error);
+        }
     }
 
     paint_drag(ui, painter, state, rect);
@@ -367,6 +370,23 @@ fn freshness_badge(
         pos2(card.right() - 14.0 * zoom, card.top() + 50.0 * zoom),
         Align2::RIGHT_TOP,
         fresh.as_str(),
+        FontId::monospace((11.0 * zoom).round().max(5.0)),
+        color,
+    );
+}
+
+/// The schema drift badge (bottom left): the asset's latest read found other columns or types
+/// than its previous materialization had.
+fn drift_badge(painter: &Painter, card: Rect, zoom: f32, error: bool) {
+    let color = if error {
+        theme::error_color()
+    } else {
+        theme::warning_color()
+    };
+    painter.text(
+        pos2(card.left() + 14.0 * zoom, card.top() + 50.0 * zoom),
+        Align2::LEFT_TOP,
+        "schema drift",
         FontId::monospace((11.0 * zoom).round().max(5.0)),
         color,
     );

@@ -1,7 +1,8 @@
 //! The Prices window: the price table the estimates use — each rate with its unit, source and
 //! as-of date — editable. An edit is stored in the workspace as the user's figure, dated and
-//! marked as edited; "Reset" goes back to the shipped figure. EC2 node prices, which ship
-//! missing, can be added here. Loads and saves go through the job worker.
+//! marked as edited; "Reset" goes back to the shipped figure. EC2 node prices ship for the common
+//! families (listed after the service rates, with a filter); other instance types can be added
+//! here. Loads and saves go through the job worker.
 
 use std::collections::BTreeMap;
 
@@ -9,6 +10,7 @@ use egui::RichText;
 
 use crate::app::jobs::JobError;
 use crate::model::PriceTable;
+use crate::model::pricing::{ids, is_addable_price_id};
 use crate::ui::{Studio, theme};
 
 /// Open-window state; `None` on the studio when the window is closed.
@@ -19,6 +21,8 @@ pub struct PricesState {
     pub drafts: BTreeMap<String, String>,
     pub new_node_type: String,
     pub new_node_usd: String,
+    /// Shows only the rows whose id or item contains this (case-insensitive).
+    pub filter: String,
     /// The outcome of the last save: `(ok, message)`.
     pub status: Option<(bool, String)>,
     /// Saves sent and not answered yet.
@@ -44,6 +48,9 @@ impl PricesState {
         }
     }
 }
+
+/// The width of the Source column; longer sources are cut with "…".
+const SOURCE_WIDTH: f32 = 260.0;
 
 /// A typed rate that is not a number ≥ 0.
 #[derive(Debug, PartialEq, thiserror::Error)]
@@ -104,12 +111,15 @@ pub fn prices_ui(ctx: &egui::Context, studio: &mut Studio) {
     }
     let mut open = true;
     let mut edits: Vec<PriceEdit> = Vec::new();
+    // Opened from the launch dialog, it stays in front of it (a child of that dialog), never
+    // behind it where its rows cannot be clicked.
     egui::Window::new("Prices")
+        .order(egui::Order::Foreground)
         .open(&mut open)
         .collapsible(false)
         .resizable(true)
-        .default_width(720.0)
-        .default_pos(ctx.content_rect().center() - egui::vec2(360.0, 200.0))
+        .default_width(960.0)
+        .default_pos(ctx.content_rect().center() - egui::vec2(480.0, 200.0))
         .show(ctx, |ui| {
             let Some(state) = &mut studio.windows.prices else {
                 return;
@@ -137,7 +147,7 @@ pub fn prices_ui(ctx: &egui::Context, studio: &mut Studio) {
             ));
             ui.label(
                 RichText::new(
-                    "EC2 node prices are not shipped: an estimate that needs one says it is missing until you add it",
+                    "EC2 node prices ship for the m, c and r families (x86 and Graviton); another instance type says it is missing until you add it below",
                 )
                 .weak(),
             );
@@ -184,25 +194,59 @@ fn price_rows_ui(
     table: &PriceTable,
     edits: &mut Vec<PriceEdit>,
 ) {
+    let rows = shown_rows(table, &state.filter);
+    ui.horizontal(|ui| {
+        ui.label("Filter");
+        let f = ui.add(
+            egui::TextEdit::singleline(&mut state.filter)
+                .hint_text("m6i, fargate, spot…")
+                .desired_width(160.0),
+        );
+        f.widget_info(|| {
+            egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, "Filter prices")
+        });
+        ui.label(RichText::new(format!("{} of {} prices", rows.len(), table.rows.len())).weak());
+    });
     egui::ScrollArea::vertical()
         .max_height(360.0)
         .auto_shrink([false, true])
         .show(ui, |ui| {
             egui::Grid::new("price_rows")
                 .striped(true)
-                .num_columns(5)
+                .num_columns(6)
                 .show(ui, |ui| {
-                    for h in ["Price", "Rate (USD)", "Unit", "Source", "As of"] {
+                    for h in ["Price", "Rate (USD)", "", "Unit", "Source", "As of"] {
                         ui.label(RichText::new(h).strong());
                     }
-                    ui.label("");
                     ui.end_row();
-                    for row in table.rows.values() {
+                    for row in rows {
                         price_row_ui(ui, state, row, edits);
                         ui.end_row();
                     }
                 });
         });
+}
+
+/// The rows to list: those matching `filter` (in id or item, any case), the service rates first
+/// and the EC2 node prices after them, each group by id.
+fn shown_rows<'t>(table: &'t PriceTable, filter: &str) -> Vec<&'t crate::model::PriceRow> {
+    let needle = filter.trim().to_lowercase();
+    let mut rows: Vec<_> = table
+        .rows
+        .values()
+        .filter(|r| {
+            needle.is_empty()
+                || r.id.to_lowercase().contains(&needle)
+                || r.item.to_lowercase().contains(&needle)
+        })
+        .collect();
+    rows.sort_by_key(|r| (is_node_price(&r.id), r.id.as_str()));
+    rows
+}
+
+/// An EC2 instance type's hourly price (`ec2.m6i.large.hour`).
+fn is_node_price(id: &str) -> bool {
+    id != ids::EC2_SPOT_DISCOUNT && is_addable_price_id(id)
 }
 
 fn price_row_ui(
@@ -221,19 +265,7 @@ fn price_row_ui(
     edit.widget_info(|| {
         egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, format!("Rate of {id}"))
     });
-    ui.label(&row.unit);
-    let source = ui.label(RichText::new(&row.source).weak());
-    if let Some(note) = &row.note {
-        source.on_hover_text(note);
-    }
-    match &row.user_edited {
-        Some(on) => {
-            ui.label(RichText::new(format!("{on} · edited by you")).color(theme::running_color()));
-        }
-        None => {
-            ui.label(&row.as_of);
-        }
-    }
+    // Reset sits beside the rate it resets, where it is always in view.
     if row.user_edited.is_some() {
         let shipped = row.shipped_usd.map_or_else(
             || "remove it".to_owned(),
@@ -249,6 +281,25 @@ fn price_row_ui(
         }
     } else {
         ui.label("");
+    }
+    ui.label(&row.unit);
+    // Long sources are cut to one short line (the whole text and the note on hover).
+    let hover = match &row.note {
+        Some(note) => format!("{}\n\n{note}", row.source),
+        None => row.source.clone(),
+    };
+    ui.scope(|ui| {
+        ui.set_max_width(SOURCE_WIDTH);
+        ui.add(egui::Label::new(RichText::new(&row.source).weak()).truncate())
+            .on_hover_text(hover);
+    });
+    match &row.user_edited {
+        Some(on) => {
+            ui.label(RichText::new(format!("{on} · edited by you")).color(theme::running_color()));
+        }
+        None => {
+            ui.label(&row.as_of);
+        }
     }
 }
 
@@ -275,6 +326,28 @@ fn new_node_ui(ui: &mut egui::Ui, state: &mut PricesState) {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn service_rates_come_before_node_prices_and_the_filter_narrows_them() {
+        let shipped = crate::app::plan::shipped_prices().unwrap();
+        let all = shown_rows(&shipped, "");
+        assert_eq!(all.len(), shipped.rows.len());
+        let first_node = all.iter().position(|r| is_node_price(&r.id)).unwrap();
+        assert!(
+            all[..first_node]
+                .iter()
+                .any(|r| r.id == "fargate.vcpu_hour")
+        );
+        assert!(all[first_node..].iter().all(|r| is_node_price(&r.id)));
+        let m6i: Vec<_> = shown_rows(&shipped, " M6I ")
+            .iter()
+            .map(|r| r.id.clone())
+            .collect();
+        assert_eq!(m6i.len(), 7, "{m6i:?}");
+        assert!(m6i.iter().all(|id| id.starts_with("ec2.m6i.")));
+        assert!(shown_rows(&shipped, "graviton").len() >= 6 * 7);
+        assert!(shown_rows(&shipped, "no such price").is_empty());
+    }
 
     #[test]
     fn rates_are_numbers_at_least_zero() {

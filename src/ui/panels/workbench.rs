@@ -193,10 +193,11 @@ fn run_status_color(run: &RunView, visuals: &egui::Visuals) -> Color32 {
 
 /// The run's line: status, id, selection, progress, time, checks, and the Cancel and Export
 /// buttons (whether each was clicked).
-fn run_header_ui(ui: &mut egui::Ui, run: &RunView) -> (bool, bool) {
+fn run_header_ui(ui: &mut egui::Ui, run: &RunView) -> (bool, bool, bool) {
     let live = run.is_live();
     let mut cancel = false;
     let mut export = false;
+    let mut rerun = false;
     ui.horizontal(|ui| {
         let status = run.status.map_or("queued", |s| s.as_str());
         ui.label(
@@ -265,9 +266,20 @@ fn run_header_ui(ui: &mut egui::Ui, run: &RunView) -> (bool, bool) {
             {
                 export = true;
             }
+            let again = run.rerun_keys();
+            if !again.is_empty() {
+                let names: Vec<&str> = again.iter().map(AssetKey::as_str).collect();
+                rerun = ui
+                    .button("Re-run failed and skipped")
+                    .on_hover_text(format!(
+                        "Run {} again, reading the rest from stored materializations",
+                        names.join(", ")
+                    ))
+                    .clicked();
+            }
         });
     });
-    (cancel, export)
+    (cancel, export, rerun)
 }
 
 fn run_ui(ui: &mut egui::Ui, studio: &mut Studio) {
@@ -278,7 +290,7 @@ fn run_ui(ui: &mut egui::Ui, studio: &mut Studio) {
         );
         return;
     };
-    let (cancel, export) = run_header_ui(ui, run);
+    let (cancel, export, rerun) = run_header_ui(ui, run);
     if !run.remote_steps.is_empty() {
         remote_steps_ui(ui, &run.remote_steps, &run.remote_costs);
     }
@@ -319,6 +331,9 @@ fn run_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     }
     if export {
         studio.push_command(UICommand::ExportReport);
+    }
+    if rerun {
+        studio.rerun_failed();
     }
 }
 
