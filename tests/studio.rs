@@ -599,8 +599,8 @@ fn the_launch_dialog_shows_where_each_asset_runs_and_an_override_reprices_it() {
     h.get_by_label("1 of 113 prices");
     // (as assistive technology clicks it: a pointer click on the row the filter just
     // narrowed to is not delivered in this harness; the pointer path is the same button)
-    h.get_by_label("Reset ec2.x2iedn.xlarge.hour").click_accesskit();
-    h.run_steps(3);
+    h.get_by_label("Reset ec2.x2iedn.xlarge.hour")
+        .click_accesskit();
     h.run_steps(2);
     wait_until(&mut h, "the plan without the node price", |s| {
         planned(s, "daily_revenue")
