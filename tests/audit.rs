@@ -386,3 +386,52 @@ fn the_studio_audit_window_lists_filters_and_verifies() {
     });
     h.get_by_label_contains("audit log broken at entry 2:");
 }
+
+/// The Audit window shows what happened while it was open: a run started and finished in the
+/// studio appears without pressing Refresh.
+#[test]
+fn the_open_audit_window_shows_a_run_that_ends_without_refresh() {
+    use crate::common::studio::{harness, wait_until};
+    use egui_kittest::kittest::Queryable;
+    use medallion::ui::Studio;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = workspace_with_history(tmp.path());
+    let project = {
+        let w = medallion::app::open_workspace(&ws).unwrap();
+        medallion::app::load_project(&w, "customer_analytics")
+            .unwrap()
+            .project
+    };
+    let limit = std::time::Duration::from_mins(2);
+    let mut h = harness(Studio::with_workspace(Some(project), &ws).unwrap());
+    h.get_by_label("Project").click();
+    h.run_steps(2);
+    h.get_by_label("Audit log…").click();
+    h.run_steps(2);
+    wait_until(&mut h, "the audit entries", limit, |s| {
+        matches!(s.audit.entries, Some(Ok(_)))
+    });
+    let finished = |s: &Studio| match &s.audit.entries {
+        Some(Ok(e)) => e
+            .iter()
+            .filter(|e| e.action.as_str() == "run_finished")
+            .count(),
+        _ => 0,
+    };
+    let before = finished(h.state());
+    assert_eq!(before, 1, "the CLI's run");
+    assert!(h.state_mut().materialize_all());
+    wait_until(&mut h, "the studio's run to end", limit, |s| {
+        s.run.as_ref().is_some_and(|r| r.done)
+    });
+    wait_until(&mut h, "the run's entries in the open window", limit, |s| {
+        finished(s) == before + 1
+    });
+    let n = match &h.state().audit.entries {
+        Some(Ok(e)) => e.len(),
+        _ => 0,
+    };
+    h.run_steps(2);
+    h.get_by_label(&format!("Entries (newest first, {n} shown)"));
+}

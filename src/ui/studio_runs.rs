@@ -570,6 +570,10 @@ impl Studio {
         self.refresh_history();
         // The run's alerts are delivered by now: a failure joins the failed deliveries.
         self.refresh_alert_state();
+        // An open Audit window shows the run's entries without a Refresh.
+        if self.audit.open {
+            self.request_audit_entries();
+        }
         self.workbench.asset_requested = None;
     }
 
