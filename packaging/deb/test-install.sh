@@ -44,7 +44,18 @@ DEB=$(cd "$(dirname "$DEB")" && pwd)/$(basename "$DEB")
 SHOT=${SHOT:-$(dirname "$DEB")/test-install.png}
 
 ROOT=$(mktemp -d /tmp/medallion-deb-root.XXXXXX)
+# Every process running inside the root (the studio and its Xvfb). They run as the root's
+# user, which clears unshare's --kill-child signal, so they are found by their root directory
+# and killed; otherwise they outlive the script (and any lock its caller holds).
+kill_root_processes() {
+  local p
+  for p in /proc/[0-9]*; do
+    [ "$(readlink "$p/root" 2>/dev/null)" = "$ROOT" ] && kill -9 "${p#/proc/}" 2>/dev/null
+  done
+  return 0
+}
 cleanup() {
+  kill_root_processes
   if [ -n "${XPID:-}" ]; then kill "$XPID" 2>/dev/null || true; wait "$XPID" 2>/dev/null || true; fi
   if [ "$KEEP" = 1 ]; then echo "root kept: $ROOT"; else rm -rf "$ROOT"; fi
 }
@@ -99,9 +110,14 @@ echo "window: $window"
 sleep 8
 DISPLAY=:187 import -window root "$SHOT"
 echo "screenshot: $SHOT"
+kill_root_processes
 kill "$XPID" 2>/dev/null || true
 wait "$XPID" 2>/dev/null || true
 XPID=""
+sleep 1
+for p in /proc/[0-9]*; do
+  [ "$(readlink "$p/root" 2>/dev/null)" = "$ROOT" ] && die "process ${p#/proc/} still runs in the root after the studio was stopped"
+done
 
 # 3. The CLI on the workspace the studio made: the example project was imported from
 # /usr/share/medallion and materializes.
