@@ -309,32 +309,50 @@ fn bad_audit_arguments_are_one_sentence_and_exit_2() {
     assert!(text(&out).contains("0 entries verified"), "{}", text(&out));
 }
 
-/// The studio's Audit window, opened from the Project menu: the project's entries newest
-/// first, a kind filter, and "Verify chain" on the job worker — intact, then broken after a
-/// row is edited in the file.
-#[test]
-fn the_studio_audit_window_lists_filters_and_verifies() {
+/// A workspace with history in `tmp`, and the studio on it with the Audit window opened from
+/// the Project menu and its entries read.
+fn studio_with_audit_open(
+    tmp: &Path,
+) -> (
+    PathBuf,
+    egui_kittest::Harness<'static, medallion::ui::Studio>,
+) {
     use crate::common::studio::{harness, wait_until};
     use egui_kittest::kittest::Queryable;
     use medallion::ui::Studio;
 
-    let tmp = tempfile::tempdir().unwrap();
-    let ws = workspace_with_history(tmp.path());
+    let ws = workspace_with_history(tmp);
     let project = {
         let w = medallion::app::open_workspace(&ws).unwrap();
         medallion::app::load_project(&w, "customer_analytics")
             .unwrap()
             .project
     };
-    let limit = std::time::Duration::from_mins(2);
     let mut h = harness(Studio::with_workspace(Some(project), &ws).unwrap());
     h.get_by_label("Project").click();
     h.run_steps(2);
     h.get_by_label("Audit log…").click();
     h.run_steps(2);
-    wait_until(&mut h, "the audit entries", limit, |s| {
-        matches!(s.audit.entries, Some(Ok(_)))
-    });
+    wait_until(
+        &mut h,
+        "the audit entries",
+        std::time::Duration::from_mins(2),
+        |s| matches!(s.audit.entries, Some(Ok(_))),
+    );
+    (ws, h)
+}
+
+/// The studio's Audit window, opened from the Project menu: the project's entries newest
+/// first, a kind filter, and "Verify chain" on the job worker — intact, then broken after a
+/// row is edited in the file.
+#[test]
+fn the_studio_audit_window_lists_filters_and_verifies() {
+    use crate::common::studio::wait_until;
+    use egui_kittest::kittest::Queryable;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let (ws, mut h) = studio_with_audit_open(tmp.path());
+    let limit = std::time::Duration::from_mins(2);
     let n = match &h.state().audit.entries {
         Some(Ok(e)) => e.len(),
         _ => 0,
@@ -391,27 +409,13 @@ fn the_studio_audit_window_lists_filters_and_verifies() {
 /// studio appears without pressing Refresh.
 #[test]
 fn the_open_audit_window_shows_a_run_that_ends_without_refresh() {
-    use crate::common::studio::{harness, wait_until};
+    use crate::common::studio::wait_until;
     use egui_kittest::kittest::Queryable;
     use medallion::ui::Studio;
 
     let tmp = tempfile::tempdir().unwrap();
-    let ws = workspace_with_history(tmp.path());
-    let project = {
-        let w = medallion::app::open_workspace(&ws).unwrap();
-        medallion::app::load_project(&w, "customer_analytics")
-            .unwrap()
-            .project
-    };
+    let (_ws, mut h) = studio_with_audit_open(tmp.path());
     let limit = std::time::Duration::from_mins(2);
-    let mut h = harness(Studio::with_workspace(Some(project), &ws).unwrap());
-    h.get_by_label("Project").click();
-    h.run_steps(2);
-    h.get_by_label("Audit log…").click();
-    h.run_steps(2);
-    wait_until(&mut h, "the audit entries", limit, |s| {
-        matches!(s.audit.entries, Some(Ok(_)))
-    });
     let finished = |s: &Studio| match &s.audit.entries {
         Some(Ok(e)) => e
             .iter()
