@@ -167,19 +167,19 @@ impl RowCost {
 
     fn hover(&self) -> String {
         let t = &self.total;
-        let mut text = format!(
+        let text = format!(
             "{} run step(s): estimated {}, actual {}",
             t.steps,
             format_usd(t.est_cost_usd),
             format_usd(t.actual_cost_usd)
         );
-        if t.unpriced_steps > 0 {
-            text.push_str(&format!(
-                "\n{} step(s) have no actual cost (a missing price, or not run yet)",
-                t.unpriced_steps
-            ));
+        if t.unpriced_steps == 0 {
+            return text;
         }
-        text
+        format!(
+            "{text}\n{} step(s) have no actual cost (a missing price, or not run yet)",
+            t.unpriced_steps
+        )
     }
 }
 
