@@ -156,3 +156,29 @@ fn the_catalog_sorts_by_recorded_cost_and_shows_it() {
     ));
     h.get_by_label("Cost of raw_orders unknown: never run on AWS");
 }
+
+/// With the catalog open at 1280×800 the canvas is narrow: the minimap, when shown, covers at
+/// most a third of the canvas's width and height (it covered all of it, as an opaque box).
+#[test]
+fn with_the_catalog_open_the_minimap_leaves_the_cards_visible() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, project) = workspace(dir.path());
+    let mut h = harness(Studio::with_workspace(Some(project), &path).unwrap());
+    h.get_by_label("Catalog").click();
+    h.run_steps(3);
+    let canvas = h.get_by_label("Asset canvas").rect();
+    assert!(
+        canvas.width() < 500.0,
+        "the catalog narrows the canvas: {canvas:?}"
+    );
+    if let Some(map) = h.query_by_label("Minimap") {
+        let map = map.rect();
+        assert!(
+            map.width() <= canvas.width() / 3.0 + 0.5
+                && map.height() <= canvas.height() / 3.0 + 0.5,
+            "the minimap {map:?} covers too much of the canvas {canvas:?}"
+        );
+    }
+    // A card is visible (not under the minimap).
+    h.get_by_label("raw_orders");
+}
