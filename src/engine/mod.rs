@@ -29,6 +29,7 @@ pub mod source;
 pub mod staged;
 mod step;
 pub mod transform;
+pub mod unit_test;
 mod version;
 
 use std::path::PathBuf;

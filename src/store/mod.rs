@@ -884,6 +884,7 @@ fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProj
     alerts::read_alert_settings(conn, path, id, &mut project)?;
     history::read_retention(conn, path, id, &mut project)?;
     contracts::read_contracts(conn, path, id, &mut project)?;
+    contracts::read_unit_tests(conn, path, id, &mut project)?;
     Ok(StoredProject {
         project,
         source_dir: source_dir.map(PathBuf::from),

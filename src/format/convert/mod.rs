@@ -17,6 +17,7 @@ mod error;
 mod resource;
 mod source;
 mod step;
+mod unit_test;
 
 use asset::{asset_from_file, asset_to_file};
 pub use error::{ConvertError, SqlFileError};
