@@ -203,7 +203,7 @@ fn previews_show_masked_values_and_partial_keeps_the_domain() {
     let row = &p["rows"][0];
     let email = row[at("email")].as_str().unwrap();
     assert!(
-        email.starts_with("***@") && email.contains(".example."),
+        email.starts_with("***@") && email.contains("example."),
         "{email}"
     );
     assert_eq!(row[at("first_name")], "[redacted]");
