@@ -366,3 +366,145 @@ fn a_changed_masking_policy_is_in_the_audit_log() {
     let out = medallion(&ws, &["audit", "verify"]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
+
+fn peers() -> bool {
+    let on = std::env::var("MEDALLION_TEST_PEERS").as_deref() == Ok("1");
+    if !on {
+        eprintln!(
+            "peer test not run: tests/run starts the servers and sets MEDALLION_TEST_PEERS=1"
+        );
+    }
+    on
+}
+
+fn key_in_keyring(project: &str) -> Option<String> {
+    let out = Command::new("secret-tool")
+        .args([
+            "lookup",
+            "service",
+            "medallion",
+            "username",
+            &format!("medallion.masking.{project}"),
+        ])
+        .output()
+        .expect("run secret-tool");
+    let key = String::from_utf8_lossy(&out.stdout).trim().to_owned();
+    (out.status.success() && !key.is_empty()).then_some(key)
+}
+
+/// `hash` with masked outputs: the key is created in the OS keyring on first use (and is
+/// nowhere else), equal values hash equally across assets and runs, so a join on hashed
+/// e-mails finds its rows.
+#[test]
+fn hashed_outputs_use_a_keyring_key_made_on_first_use_and_still_join() {
+    if !peers() {
+        return;
+    }
+    let _guard = crate::common::KEYRING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let tmp = tempfile::tempdir().unwrap();
+    let name = format!("mask_hash_{}", std::process::id());
+    let _ = Command::new("secret-tool")
+        .args([
+            "clear",
+            "service",
+            "medallion",
+            "username",
+            &format!("medallion.masking.{name}"),
+        ])
+        .status();
+    assert_eq!(key_in_keyring(&name), None);
+    let dir = project(tmp.path(), &name, false);
+    let file = dir.join("medallion.toml");
+    let toml = std::fs::read_to_string(&file)
+        .unwrap()
+        .replacen(
+            "name = \"customer_analytics\"",
+            &format!("name = \"{name}\""),
+            1,
+        )
+        .replacen(
+            "\n\n",
+            "\n\n[masking.email]\npolicy = \"hash\"\noutputs = [\"local\"]\n\n",
+            1,
+        );
+    let extra = r#"
+[assets.contacts]
+layer = "silver"
+sql = "SELECT customer_id, lower(trim(email)) AS email FROM raw_customer_data"
+
+[assets.matched]
+layer = "gold"
+sql = "SELECT c.customer_id FROM cleaned_customer_data AS c JOIN contacts AS k ON c.email = k.email AND c.customer_id = k.customer_id"
+"#;
+    std::fs::write(&file, format!("{toml}{extra}")).unwrap();
+    let ws = tmp.path().join("ws.sqlite");
+    let out = medallion(
+        &ws,
+        &["materialize", dir.to_str().unwrap(), "--select", "*"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let key = key_in_keyring(&name).expect("the key was created in the keyring");
+    assert_eq!(key.len(), 64);
+    let ws_bytes = std::fs::read(&ws).unwrap();
+    assert!(
+        !ws_bytes.windows(key.len()).any(|w| w == key.as_bytes()),
+        "the key is in the workspace"
+    );
+    let emails = |ws: &Path| -> Vec<String> {
+        let p = json(&medallion(
+            ws,
+            &[
+                "preview",
+                &name,
+                "cleaned_customer_data",
+                "--limit",
+                "5",
+                "--format",
+                "json",
+            ],
+        ));
+        let at = p["columns"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .position(|c| c["name"] == "email")
+            .unwrap();
+        p["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|r| r[at].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let first = emails(&ws);
+    assert!(
+        first
+            .iter()
+            .all(|e| e.len() == 64 && e.chars().all(|c| c.is_ascii_hexdigit())),
+        "{first:?}"
+    );
+    let count = |asset: &str| {
+        json(&medallion(
+            &ws,
+            &[
+                "preview", &name, asset, "--limit", "100000", "--format", "json",
+            ],
+        ))["rows"]
+            .as_array()
+            .unwrap()
+            .len()
+    };
+    let (cleaned, matched) = (count("cleaned_customer_data"), count("matched"));
+    assert!(cleaned > 100, "{cleaned}");
+    assert!(
+        matched >= cleaned,
+        "the join on hashed e-mails lost rows: {matched} < {cleaned}"
+    );
+    // Another run with the same key hashes the same way.
+    let out = medallion(&ws, &["materialize", &name, "--select", "*", "--force"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert_eq!(emails(&ws), first);
+    assert_eq!(key_in_keyring(&name).as_deref(), Some(key.as_str()));
+}

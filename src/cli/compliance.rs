@@ -75,9 +75,13 @@ fn policy_words(c: &TaggedColumn) -> String {
         .map(|(e, _)| *e)
         .collect();
     if masked.is_empty() {
-        out.push_str("; outputs raw");
+        out.push_str(" (shown masked; stored outputs raw)");
     } else {
-        let _ = write!(out, "; outputs masked on {}", masked.join(", "));
+        let _ = write!(
+            out,
+            " (shown masked; stored outputs masked on {})",
+            masked.join(", ")
+        );
     }
     out
 }
