@@ -33,6 +33,7 @@ mod eks;
 mod engine;
 mod lineage;
 mod lineage_studio;
+mod masking;
 mod memory;
 mod node_actions;
 mod pii;

@@ -13,6 +13,7 @@ pub mod freshness;
 pub mod jobs;
 pub mod lineage;
 pub mod liveness;
+pub mod masking;
 pub mod plan;
 pub mod refusal;
 pub mod remote;

@@ -23,6 +23,7 @@ mod alerts;
 mod audit;
 mod automation;
 mod bench;
+mod compliance;
 mod deploy;
 mod diff;
 mod lineage;
@@ -240,6 +241,10 @@ pub enum Command {
     /// numbers, IBANs, IP addresses, SSNs, birth dates or names
     #[command(subcommand)]
     Pii(pii::PiiCommand),
+    /// Every column holding personal data (tagged, or inheriting a tag through lineage), where
+    /// it flows and the masking policy covering it; --fail-on unmasked exits 1 when a tagged
+    /// column reaches an output without a policy
+    Compliance(compliance::ComplianceCommand),
     /// Deploy a project to AWS Step Functions and EventBridge: prints the plan (create,
     /// update, delete per resource) and applies it unless --dry-run
     Deploy(deploy::DeployCommand),
@@ -453,6 +458,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Alerts(command) => alerts::run(workspace, command),
         Command::Audit(command) => audit::run(&ws()?, &command),
         Command::Pii(command) => pii::run(&ws()?, &command),
+        Command::Compliance(command) => compliance::run(workspace, &command),
         Command::Deploy(command) => deploy::deploy(&ws()?, &command),
         Command::Undeploy(command) => deploy::undeploy(&ws()?, &command),
     }

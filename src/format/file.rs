@@ -15,6 +15,9 @@ pub struct ProjectFile {
     pub project: ProjectHeader,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<Spanned<RetentionFile>>,
+    /// `[masking.TAG]`: how columns tagged TAG are masked.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub masking: BTreeMap<String, Spanned<MaskingFile>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub resources: BTreeMap<String, Spanned<ResourceFile>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -561,4 +564,21 @@ pub struct RetentionFile {
     pub keep_days: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_failed_days: Option<u32>,
+}
+
+/// `[masking.email] policy = "partial"`: the masking of the columns tagged `email`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaskingFile {
+    /// `redact`, `partial`, `hash` or `null`.
+    pub policy: String,
+    /// For `partial`: how many trailing characters are kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep: Option<u32>,
+    /// The environments (`local`, `remote`) whose materialized outputs are masked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<String>,
+    /// Mask bronze outputs too (where `outputs` applies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bronze: Option<bool>,
 }

@@ -19,6 +19,7 @@ pub mod graph;
 pub mod impact;
 pub mod layout;
 pub mod lineage;
+pub mod masking;
 pub mod partition;
 pub mod pii;
 pub mod pricing;

@@ -58,7 +58,7 @@ pub(super) fn write_contracts(
 }
 
 /// The schema version that added `assets.unit_tests`.
-const UNIT_TESTS_MIGRATION: i64 = 16;
+const UNIT_TESTS_MIGRATION: i64 = 17;
 
 fn has_tests_column(conn: &Connection, path: &Path) -> Result<bool, StoreError> {
     let version: i64 = conn

@@ -14,6 +14,7 @@ mod asset;
 mod automation;
 mod check;
 mod error;
+mod masking;
 mod resource;
 mod source;
 mod step;
@@ -78,6 +79,7 @@ pub fn project_from_file(
     if let Some(spanned) = file.retention {
         retention_from_file(spanned, &mut project, &mut spans, &mut problems);
     }
+    masking::masking_from_file(file.masking, &mut project, &mut spans, &mut problems);
     for (name, spanned) in file.resources {
         let span = spanned.span();
         spans
@@ -258,6 +260,7 @@ pub fn project_to_file(project: &Project) -> (ProjectFile, BTreeMap<String, Stri
             format_version: super::file::format_version(),
         },
         retention: retention_to_file(&project.retention),
+        masking: masking::masking_to_file(&project.masking),
         resources: project
             .resources
             .iter()
