@@ -48,3 +48,4 @@ mod sample_data;
 mod store;
 mod studio;
 mod ui;
+mod unit_tests;

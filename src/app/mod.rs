@@ -22,6 +22,7 @@ pub mod retention;
 pub mod run;
 pub mod runtime;
 pub mod status;
+pub mod unit_test;
 pub mod worker;
 
 use std::path::{Path, PathBuf};

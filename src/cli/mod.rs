@@ -34,6 +34,7 @@ mod remote;
 mod resource;
 mod run;
 mod target;
+mod unit_test;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -129,6 +130,9 @@ pub enum Command {
     /// What depends on an asset or column: downstream columns and assets, checks, schedules,
     /// sensors and alert rules
     Impact(lineage::ImpactCommand),
+    /// Run the SQL unit tests ([[assets.NAME.tests]]) on their given rows only, without reading
+    /// sources or stored data; a diff for each failure (exit 1), exit 2 for a test that cannot run
+    Test(unit_test::TestCommand),
     /// Show the first rows of an asset
     Preview {
         /// A stored project's name, or a project directory written as a path (`./NAME`, `dir/NAME`)
@@ -411,6 +415,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Schema(command) => lineage::schema(workspace, &command),
         Command::Lineage(command) => lineage::lineage(workspace, &command),
         Command::Impact(command) => lineage::impact_command(workspace, &command),
+        Command::Test(command) => unit_test::test(workspace, &command),
         Command::Preview {
             project,
             asset,

@@ -30,6 +30,7 @@ pub mod source;
 pub mod staged;
 mod step;
 pub mod transform;
+pub mod unit_test;
 mod version;
 
 use std::path::PathBuf;

@@ -280,6 +280,38 @@ pub struct AssetFile {
     pub checks: Vec<Spanned<CheckFile>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contract: Option<Spanned<ContractFile>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tests: Vec<Spanned<UnitTestFile>>,
+}
+
+/// `[[assets.KEY.tests]]`: a SQL unit test — given rows per upstream, the rows expected.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitTestFile {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Compare rows in order (default: in any order).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ordered: bool,
+    /// The largest absolute difference between equal float cells.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerance: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub given: BTreeMap<String, Spanned<TestRowsFile>>,
+    pub expect: Spanned<TestRowsFile>,
+}
+
+/// Rows of a unit test: `rows = [{ col = value, … }, …]` or `csv = "tests/FILE.csv"`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestRowsFile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<Vec<toml::Table>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csv: Option<String>,
 }
 
 /// `[assets.KEY.contract]`: the columns and types the asset promises.

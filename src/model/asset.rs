@@ -135,6 +135,9 @@ pub struct AssetSpec {
     pub pii: BTreeMap<String, PiiKind>,
     /// The columns and types the asset promises its consumers.
     pub contract: Option<super::contract::Contract>,
+    /// SQL unit tests: given rows per upstream and the rows expected.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tests: Vec<super::unit_test::UnitTest>,
 }
 
 impl AssetSpec {
@@ -164,6 +167,7 @@ impl AssetSpec {
             compute: ComputeHints::default(),
             pii: BTreeMap::new(),
             contract: None,
+            tests: Vec::new(),
         }
     }
 

@@ -32,6 +32,7 @@ pub mod selection;
 pub mod sql;
 pub mod synthetic;
 pub mod time;
+pub mod unit_test;
 pub mod validate;
 
 pub use alert::{

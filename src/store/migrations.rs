@@ -388,4 +388,6 @@ pub const MIGRATIONS: &[&str] = &[
     // 16: a project's masking policies bound to PII tags (`model::masking::MaskingPolicies` as
     // JSON; NULL: none).
     "ALTER TABLE projects ADD COLUMN masking TEXT;",
+    // 17: an asset's SQL unit tests (`model::unit_test::UnitTest`s as a JSON array; NULL: none).
+    "ALTER TABLE assets ADD COLUMN unit_tests TEXT;",
 ];

@@ -887,6 +887,7 @@ fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProj
     history::read_retention(conn, path, id, &mut project)?;
     masking::read_masking(conn, path, id, &mut project)?;
     contracts::read_contracts(conn, path, id, &mut project)?;
+    contracts::read_unit_tests(conn, path, id, &mut project)?;
     Ok(StoredProject {
         project,
         source_dir: source_dir.map(PathBuf::from),

@@ -18,6 +18,7 @@ mod masking;
 mod resource;
 mod source;
 mod step;
+mod unit_test;
 
 use asset::{asset_from_file, asset_to_file};
 pub use error::{ConvertError, SqlFileError};
