@@ -17,6 +17,7 @@
 mod common;
 mod support;
 
+mod against;
 mod alerts;
 mod architecture;
 mod audit;
@@ -34,6 +35,7 @@ mod eks;
 mod engine;
 mod lineage;
 mod lineage_studio;
+mod masking;
 mod memory;
 mod node_actions;
 mod pii;
@@ -48,3 +50,4 @@ mod sample_data;
 mod store;
 mod studio;
 mod ui;
+mod unit_tests;

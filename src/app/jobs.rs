@@ -37,6 +37,9 @@ pub enum JobRequest {
         project: Box<Project>,
         asset: AssetKey,
         limit: usize,
+        /// Without masking (the studio's explicit "Show unmasked"), recorded in the audit log
+        /// before anything is read.
+        unmasked: bool,
     },
     /// What materializing would do; `id` comes back with the answer.
     Plan {
@@ -80,6 +83,8 @@ pub enum JobRequest {
         project: Box<Project>,
         request: MaterializeRequest,
         cancel: Arc<AtomicBool>,
+        /// "Test first": run the selected assets' unit tests and refuse when one fails.
+        test_first: bool,
     },
     ListRuns {
         project: String,
@@ -523,7 +528,8 @@ fn handle(
             project,
             asset,
             limit,
-        } => emit(preview(ws, *project, asset, limit)),
+            unmasked,
+        } => emit(preview(ws, *project, asset, limit, unmasked)),
         JobRequest::Plan {
             id,
             project,
@@ -560,9 +566,21 @@ fn handle(
             project,
             request,
             cancel,
+            test_first,
         } => {
             let stored = stored_with(ws, *project);
-            let result = materialize_batched(ws, &stored, &request, &cancel, events, notify);
+            let tested = if test_first {
+                super::unit_test::require_passing(
+                    &stored.project,
+                    stored.source_dir.as_deref(),
+                    &request.selection,
+                )
+                .map(|_| ())
+            } else {
+                Ok(())
+            };
+            let result = tested
+                .and_then(|()| materialize_batched(ws, &stored, &request, &cancel, events, notify));
             emit(JobEvent::MaterializeFinished {
                 result: result
                     .map(|runs| runs.into_iter().map(|s| s.run).collect())
@@ -627,9 +645,27 @@ fn failed(what: &str, e: AppError) -> JobEvent {
     }
 }
 
-fn preview(ws: &mut Workspace, project: Project, asset: AssetKey, limit: usize) -> JobEvent {
+fn preview(
+    ws: &mut Workspace,
+    project: Project,
+    asset: AssetKey,
+    limit: usize,
+    unmasked: bool,
+) -> JobEvent {
     let stored = stored_with(ws, project);
-    match run::preview(ws, &stored, &asset, limit) {
+    let result = if unmasked {
+        let entry = crate::model::NewAuditEntry::local(
+            crate::model::AuditAction::UnmaskedShown,
+            Some(&stored.project.name),
+            asset.to_string(),
+            serde_json::json!({ "where": "studio preview", "rows": limit }),
+        );
+        super::audit::record(ws, &entry)
+            .and_then(|()| run::preview_for_detection(ws, &stored, &asset, limit))
+    } else {
+        run::preview(ws, &stored, &asset, limit)
+    };
+    match result {
         Ok(p) => JobEvent::Preview(Box::new(p)),
         Err(e) => JobEvent::PreviewFailed {
             asset,
@@ -929,6 +965,7 @@ mod tests {
                     checks_only: false,
                 },
                 cancel: Arc::new(AtomicBool::new(false)),
+                test_first: false,
             })
             .unwrap();
         worker
@@ -936,6 +973,7 @@ mod tests {
                 project: Box::new(project),
                 asset: AssetKey::new("raw_customer_data"),
                 limit: 5,
+                unmasked: false,
             })
             .unwrap();
         let mut order = Vec::new();
@@ -993,6 +1031,7 @@ mod tests {
                 project: Box::new(project.clone()),
                 request: request.clone(),
                 cancel: Arc::new(AtomicBool::new(false)),
+                test_first: false,
             })
             .unwrap();
         let mut streamed = Vec::new();

@@ -2,6 +2,7 @@
 //! and validating projects. The GUI and the CLI call the same functions, so they cannot drift
 //! apart; neither touches `SQLite` or the file format directly.
 
+pub mod against;
 pub mod alerts;
 pub mod audit;
 pub mod automation;
@@ -13,6 +14,7 @@ pub mod freshness;
 pub mod jobs;
 pub mod lineage;
 pub mod liveness;
+pub mod masking;
 pub mod plan;
 pub mod refusal;
 pub mod remote;
@@ -21,6 +23,7 @@ pub mod retention;
 pub mod run;
 pub mod runtime;
 pub mod status;
+pub mod unit_test;
 pub mod worker;
 
 use std::path::{Path, PathBuf};
@@ -43,6 +46,9 @@ pub enum AppError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Format(#[from] FormatError),
+    /// `impact --against`: the earlier version cannot be read.
+    #[error(transparent)]
+    Against(#[from] against::AgainstError),
     #[error("project `{name}` has {errors} error(s); fix them or import with --force")]
     Invalid {
         name: String,

@@ -104,6 +104,10 @@ pub struct StepPlan {
     pub store: ObjectStore,
     /// Where the runner writes its [`StepResult`] (`s3://…`, `{index}` replaced for arrays).
     pub result_uri: String,
+    /// Which columns the step's outputs mask (policies bound to PII tags, for `remote`). No
+    /// key travels with it: a `hash` of a remote output fails the step.
+    #[serde(default)]
+    pub masks: crate::model::masking::MaskPlan,
 }
 
 impl StepPlan {
@@ -263,6 +267,7 @@ mod tests {
                 prefix: "medallion/p".into(),
             },
             result_uri: "s3://b/medallion/p/_runs/r1/s1/{index}.json".into(),
+            masks: crate::model::masking::MaskPlan::default(),
             previous_checks: vec![],
         }
     }

@@ -38,6 +38,11 @@ impl Studio {
     }
 
     pub fn preview_asset(&mut self, key: &AssetKey) {
+        self.preview_asset_as(key, false);
+    }
+
+    /// A preview, masked or (after an explicit confirmation, recorded in the audit log) not.
+    pub fn preview_asset_as(&mut self, key: &AssetKey, unmasked: bool) {
         let project = Box::new(self.project().clone());
         self.workbench.open = true;
         self.workbench.tab = WorkbenchTab::Preview;
@@ -45,8 +50,11 @@ impl Studio {
             project,
             asset: key.clone(),
             limit: PREVIEW_LIMIT,
+            unmasked,
         }) {
             let preview = &mut self.workbench.preview;
+            preview.unmasked = unmasked;
+            preview.confirm_unmasked = false;
             preview.asset = Some(key.clone());
             preview.loading = Some(Instant::now());
             preview.error = None;
@@ -123,6 +131,12 @@ impl Studio {
 
     /// Starts materializing; false (with a notice) when it cannot start.
     pub fn start_run(&mut self, request: MaterializeRequest) -> bool {
+        self.start_run_with(request, false)
+    }
+
+    /// [`Self::start_run`], running the selected assets' unit tests first when `test_first`
+    /// (the run is refused, naming the test, when one fails).
+    pub fn start_run_with(&mut self, request: MaterializeRequest, test_first: bool) -> bool {
         if self.run.as_ref().is_some_and(RunView::is_live) {
             self.show_error("A run is in progress: wait for it or cancel it first");
             return false;
@@ -140,6 +154,7 @@ impl Studio {
             project,
             request,
             cancel: Arc::clone(&cancel),
+            test_first,
         }) {
             return false;
         }

@@ -59,6 +59,7 @@ impl Driver<'_> {
                 "_runs/{}/{}/result-{{index}}.json",
                 self.run_id, s.step_id
             )),
+            masks: self.masking.plan.clone(),
         })
     }
 
