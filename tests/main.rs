@@ -27,6 +27,7 @@ mod bad_input;
 mod cli;
 mod contracts;
 mod deploy;
+mod deploy_sync;
 mod diff;
 mod drift;
 mod eks;
