@@ -204,6 +204,7 @@ fn example_plan(run_id: &str, store_dir: &Path) -> medallion::engine::RunPlan {
         previous_checks: vec![],
         allow_failed_upstream: false,
         checks_only: false,
+        masking: medallion::engine::mask::Masking::default(),
     }
 }
 

@@ -66,9 +66,16 @@ fn migrates_from_an_empty_file_and_from_every_earlier_version() {
         );
         assert_eq!(ws.integrity_check().unwrap(), "ok");
         if start >= 1 {
+            // A version before the unit-tests column (17) could not store them.
+            let mut expected = example.clone();
+            if start < 17 {
+                for a in &mut expected.assets {
+                    a.tests.clear();
+                }
+            }
             assert_eq!(
                 ws.load_project("customer_analytics").unwrap().project,
-                example
+                expected
             );
         }
     }

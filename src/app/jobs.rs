@@ -80,6 +80,8 @@ pub enum JobRequest {
         project: Box<Project>,
         request: MaterializeRequest,
         cancel: Arc<AtomicBool>,
+        /// "Test first": run the selected assets' unit tests and refuse when one fails.
+        test_first: bool,
     },
     ListRuns {
         project: String,
@@ -560,9 +562,21 @@ fn handle(
             project,
             request,
             cancel,
+            test_first,
         } => {
             let stored = stored_with(ws, *project);
-            let result = materialize_batched(ws, &stored, &request, &cancel, events, notify);
+            let tested = if test_first {
+                super::unit_test::require_passing(
+                    &stored.project,
+                    stored.source_dir.as_deref(),
+                    &request.selection,
+                )
+                .map(|_| ())
+            } else {
+                Ok(())
+            };
+            let result = tested
+                .and_then(|()| materialize_batched(ws, &stored, &request, &cancel, events, notify));
             emit(JobEvent::MaterializeFinished {
                 result: result
                     .map(|runs| runs.into_iter().map(|s| s.run).collect())
@@ -929,6 +943,7 @@ mod tests {
                     checks_only: false,
                 },
                 cancel: Arc::new(AtomicBool::new(false)),
+                test_first: false,
             })
             .unwrap();
         worker
@@ -993,6 +1008,7 @@ mod tests {
                 project: Box::new(project.clone()),
                 request: request.clone(),
                 cancel: Arc::new(AtomicBool::new(false)),
+                test_first: false,
             })
             .unwrap();
         let mut streamed = Vec::new();

@@ -48,6 +48,9 @@ pub fn analyze(project: &Project, dir: Option<&Path>) -> Analysis {
     diagnostics.extend(crate::model::contract::schema_diagnostics(
         project, &schemas,
     ));
+    diagnostics.extend(crate::model::unit_test::schema_diagnostics(
+        project, &schemas,
+    ));
     for (key, l) in &lineage {
         // A failed schema already says what is wrong with the SQL.
         if diagnostics.iter().any(|d| d.asset.as_ref() == Some(key)) {

@@ -13,6 +13,7 @@ pub mod freshness;
 pub mod jobs;
 pub mod lineage;
 pub mod liveness;
+pub mod masking;
 pub mod plan;
 pub mod refusal;
 pub mod remote;
@@ -21,6 +22,7 @@ pub mod retention;
 pub mod run;
 pub mod runtime;
 pub mod status;
+pub mod unit_test;
 pub mod worker;
 
 use std::path::{Path, PathBuf};

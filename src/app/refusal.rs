@@ -105,6 +105,20 @@ pub enum Refusal {
     /// A cancel for a run that has ended.
     #[error("run {run_id} has already finished ({status})")]
     AlreadyFinished { run_id: RunId, status: RunStatus },
+    /// "Test first": a unit test of the selected assets did not pass, so nothing was run.
+    #[error("{}", unit_tests_failed(.tests, .first))]
+    UnitTestsFailed { tests: Vec<String>, first: String },
+}
+
+fn unit_tests_failed(tests: &[String], first: &str) -> String {
+    let others = match tests.len() {
+        0 | 1 => String::new(),
+        n => format!(", nor did {} other(s): {}", n - 1, tests[1..].join(", ")),
+    };
+    format!(
+        "unit test {} did not pass ({first}){others}; nothing was run: fix the SQL or the test, or launch without \"Test first\"",
+        tests.first().map_or("?", String::as_str)
+    )
 }
 
 fn unknown_target(project: &str, name: &str, known: &[String]) -> String {

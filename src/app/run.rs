@@ -451,6 +451,12 @@ fn materialize_inner(
         engine::memory::check_fits(project, &project_dir, &steps, partition.as_deref())
             .map_err(Refusal::Plan)?;
     }
+    // Tagged columns are masked as the project's policies say for a local run.
+    let masking = super::masking::masking_for(
+        project,
+        Some(project_dir.as_path()),
+        crate::model::masking::Environment::Local,
+    )?;
     let count = partitions.len();
     for (index, partition) in partitions.into_iter().enumerate() {
         let mut run = queued_run(project, request, partition.clone());
@@ -472,6 +478,7 @@ fn materialize_inner(
             previous_checks,
             allow_failed_upstream: request.allow_failed_upstream,
             checks_only: request.checks_only,
+            masking: masking.clone(),
         };
         let recorded = execute_recorded(ws, plan, on_event, cancel)?;
         let Some(error) = recorded.unrecorded else {
@@ -727,12 +734,14 @@ fn execute_recorded(
     let stop = Arc::new(AtomicBool::new(cancel.load(Ordering::Relaxed)));
     let stop_flag = Arc::clone(&stop);
     let fetcher = super::connections::fetcher();
+    let masking = plan.masking.clone();
     let worker = std::thread::Builder::new()
         .name(format!("medallion-run-{run_id}"))
         .spawn(move || {
-            // Secrets are resolved on this thread; events are redacted before they leave it,
-            // and stamped with the time they happened.
+            // Secrets are resolved on this thread; events are masked (tagged columns) and
+            // redacted (secrets) before they leave it, and stamped with the time they happened.
             let mut emit = |e: RunEvent| {
+                let e = super::masking::mask_event(&masking, e);
                 let _ = tx.send((now(), super::connections::redact_event(e)));
             };
             engine::execute_with(&plan, fetcher.as_ref(), &mut emit, &stop_flag)
@@ -894,12 +903,43 @@ fn now() -> DateTime<Utc> {
     crate::model::time::millis(Utc::now())
 }
 
-/// The first rows of an asset, from stored upstream materializations where there are any.
+/// The first rows of an asset, from stored upstream materializations where there are any,
+/// with tagged columns masked as the project's policies say.
 pub fn preview(
     ws: &Workspace,
     stored: &StoredProject,
     asset: &AssetKey,
     limit: usize,
+) -> Result<engine::Preview, AppError> {
+    let dir = stored
+        .source_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("."));
+    let masking = super::masking::masking_for(
+        &stored.project,
+        Some(dir.as_path()),
+        crate::model::masking::Environment::Local,
+    )?;
+    preview_masked(ws, stored, asset, limit, &masking)
+}
+
+/// [`preview`] without masking, for the PII detectors (`medallion pii scan`), which look at
+/// values on this machine and print none.
+pub fn preview_for_detection(
+    ws: &Workspace,
+    stored: &StoredProject,
+    asset: &AssetKey,
+    limit: usize,
+) -> Result<engine::Preview, AppError> {
+    preview_masked(ws, stored, asset, limit, &engine::mask::Masking::default())
+}
+
+fn preview_masked(
+    ws: &Workspace,
+    stored: &StoredProject,
+    asset: &AssetKey,
+    limit: usize,
+    masking: &engine::mask::Masking,
 ) -> Result<engine::Preview, AppError> {
     let previous = ws.latest_materializations(&stored.project.name)?;
     let dir = stored
@@ -914,6 +954,7 @@ pub fn preview(
         asset,
         limit,
         fetcher.as_ref(),
+        masking,
     )?)
 }
 
@@ -981,6 +1022,14 @@ pub fn plan(
         previous_checks,
         allow_failed_upstream: request.allow_failed_upstream,
         checks_only: request.checks_only,
+        masking: engine::mask::Masking {
+            plan: super::masking::plan_for(
+                project,
+                stored.source_dir.as_deref(),
+                crate::model::masking::Environment::Local,
+            ),
+            key: None,
+        },
     };
     Ok(engine::plan_status(&plan))
 }

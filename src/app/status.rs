@@ -269,6 +269,11 @@ fn planned_statuses(
             partitions.push(m.partition.clone());
         }
     }
+    let mask_plan = super::masking::plan_for(
+        project,
+        stored.source_dir.as_deref(),
+        crate::model::masking::Environment::Local,
+    );
     for partition in partitions {
         let plan = RunPlan {
             run_id: RunId::default(),
@@ -285,6 +290,10 @@ fn planned_statuses(
             previous_checks: records.to_vec(),
             allow_failed_upstream: false,
             checks_only: false,
+            masking: engine::mask::Masking {
+                plan: mask_plan.clone(),
+                key: None,
+            },
         };
         for step in engine::plan_status(&plan) {
             let own_partition = latest.get(&step.asset).and_then(|m| m.partition.clone());

@@ -52,7 +52,10 @@ pub struct ImpactCommand {
 }
 
 /// The analysis, or the exit code after the refusal was printed.
-fn load(workspace: Option<PathBuf>, project: &str) -> anyhow::Result<Result<Analysis, u8>> {
+pub(super) fn load(
+    workspace: Option<PathBuf>,
+    project: &str,
+) -> anyhow::Result<Result<Analysis, u8>> {
     match analyze_target(|| app::workspace_path(workspace), project) {
         Ok(a) => Ok(Ok(a)),
         Err(AppError::Invalid {

@@ -23,6 +23,7 @@ mod alerts;
 mod audit;
 mod automation;
 mod bench;
+mod compliance;
 mod deploy;
 mod diff;
 mod lineage;
@@ -33,6 +34,7 @@ mod remote;
 mod resource;
 mod run;
 mod target;
+mod unit_test;
 
 use std::io::Write as _;
 use std::path::PathBuf;
@@ -128,6 +130,9 @@ pub enum Command {
     /// What depends on an asset or column: downstream columns and assets, checks, schedules,
     /// sensors and alert rules
     Impact(lineage::ImpactCommand),
+    /// Run the SQL unit tests ([[assets.NAME.tests]]) on their given rows only, without reading
+    /// sources or stored data; a diff for each failure (exit 1), exit 2 for a test that cannot run
+    Test(unit_test::TestCommand),
     /// Show the first rows of an asset
     Preview {
         /// A stored project's name, or a project directory written as a path (`./NAME`, `dir/NAME`)
@@ -236,6 +241,10 @@ pub enum Command {
     /// numbers, IBANs, IP addresses, SSNs, birth dates or names
     #[command(subcommand)]
     Pii(pii::PiiCommand),
+    /// Every column holding personal data (tagged, or inheriting a tag through lineage), where
+    /// it flows and the masking policy covering it; --fail-on unmasked exits 1 when a tagged
+    /// column reaches an output without a policy
+    Compliance(compliance::ComplianceCommand),
     /// Deploy a project to AWS Step Functions and EventBridge: prints the plan (create,
     /// update, delete per resource) and applies it unless --dry-run
     Deploy(deploy::DeployCommand),
@@ -409,6 +418,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Schema(command) => lineage::schema(workspace, &command),
         Command::Lineage(command) => lineage::lineage(workspace, &command),
         Command::Impact(command) => lineage::impact_command(workspace, &command),
+        Command::Test(command) => unit_test::test(workspace, &command),
         Command::Preview {
             project,
             asset,
@@ -451,6 +461,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Alerts(command) => alerts::run(workspace, command),
         Command::Audit(command) => audit::run(&ws()?, &command),
         Command::Pii(command) => pii::run(&ws()?, &command),
+        Command::Compliance(command) => compliance::run(workspace, &command),
         Command::Deploy(command) => deploy::deploy(&ws()?, &command),
         Command::Undeploy(command) => deploy::undeploy(&ws()?, &command),
         Command::Sync(command) => deploy::sync(&ws()?, &command),

@@ -171,7 +171,7 @@ fn scan(
     let mut rows = Vec::new();
     let mut failed = Vec::new();
     for key in &keys {
-        let preview = match app::run::preview(&ws, &stored, key, limit) {
+        let preview = match app::run::preview_for_detection(&ws, &stored, key, limit) {
             Ok(p) => p,
             Err(e) => {
                 failed.push((key.to_string(), app::redact(&e.to_string())));

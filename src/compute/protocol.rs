@@ -110,6 +110,10 @@ pub struct StepPlan {
     /// driver lists `previous` itself.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub upstream_results: Vec<String>,
+    /// Which columns the step's outputs mask (policies bound to PII tags, for `remote`). No
+    /// key travels with it: a `hash` of a remote output fails the step.
+    #[serde(default)]
+    pub masks: crate::model::masking::MaskPlan,
 }
 
 impl StepPlan {
@@ -272,6 +276,7 @@ mod tests {
                 prefix: "medallion/p".into(),
             },
             result_uri: "s3://b/medallion/p/_runs/r1/s1/{index}.json".into(),
+            masks: crate::model::masking::MaskPlan::default(),
             previous_checks: vec![],
             upstream_results: vec![],
         }

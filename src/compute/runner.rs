@@ -169,6 +169,10 @@ fn engine_plan(
         previous_checks: plan.previous_checks.clone(),
         allow_failed_upstream: false,
         checks_only: false,
+        masking: crate::engine::mask::Masking {
+            plan: plan.masks.clone(),
+            key: None,
+        },
     }
 }
 

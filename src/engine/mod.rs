@@ -17,6 +17,7 @@ pub mod explain;
 pub mod fetch;
 pub mod gate;
 mod io;
+pub mod mask;
 pub mod memory;
 mod plan;
 mod preview;
@@ -29,6 +30,7 @@ pub mod source;
 pub mod staged;
 mod step;
 pub mod transform;
+pub mod unit_test;
 mod version;
 
 use std::path::PathBuf;
@@ -61,6 +63,12 @@ pub type BackendError = Box<dyn std::error::Error + Send + Sync>;
 /// is the sentence a person reads (it names the asset); callers match on the variant.
 #[derive(Debug, thiserror::Error)]
 pub enum EngineError {
+    /// A masking policy could not be applied.
+    #[error("asset {asset}: {source}")]
+    Masking {
+        asset: AssetKey,
+        source: crate::model::masking::NoKey,
+    },
     /// A source could not be read (a file, or data a fetcher returned).
     #[error("asset {asset}: {message}")]
     Source { asset: AssetKey, message: String },
@@ -183,4 +191,7 @@ pub struct RunPlan {
     /// Compute nothing: evaluate every check of each step on its stored materialization.
     #[serde(default)]
     pub checks_only: bool,
+    /// Which columns of each output are masked (policies bound to PII tags), and the key.
+    #[serde(default)]
+    pub masking: mask::Masking,
 }

@@ -108,7 +108,12 @@ impl<'p> Planner<'p> {
         let (status, version) = match self.inputs(asset, partition.as_deref()) {
             Err(reason) => (will_run(&reason.to_string()), None),
             Ok(inputs) => {
-                let version = data_version(&definition_hash(asset), asset, &inputs);
+                let version = data_version(
+                    &definition_hash(asset),
+                    asset,
+                    &inputs,
+                    plan.masking.plan.output(&asset.key),
+                );
                 (
                     self.status(asset, partition.as_deref(), &version),
                     Some(version),

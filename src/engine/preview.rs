@@ -10,6 +10,7 @@ use polars::prelude::*;
 use serde::Serialize;
 
 use super::io::scan_materialization;
+use super::mask::Masking;
 use super::step::read_source;
 use super::{EngineError, check, fetch, route_polars_warnings, source, transform};
 use crate::model::{
@@ -155,10 +156,13 @@ pub fn preview(
         key,
         limit,
         &fetch::NoFetcher,
+        &Masking::default(),
     )
 }
 
-/// [`preview`], reading sources behind a resource through `fetcher`.
+/// [`preview`], reading sources behind a resource through `fetcher`, with the tagged columns
+/// masked as `masking` says (an upstream computed from its sources is masked as its output
+/// would be, so a column masked in stored outputs is never shown raw).
 pub fn preview_with(
     project: &Project,
     project_dir: &Path,
@@ -166,6 +170,7 @@ pub fn preview_with(
     key: &AssetKey,
     limit: usize,
     fetcher: &dyn fetch::SourceFetcher,
+    masking: &Masking,
 ) -> Result<Preview, EngineError> {
     route_polars_warnings();
     let graph = AssetGraph::build(project);
@@ -177,15 +182,21 @@ pub fn preview_with(
         })?;
     let stored: BTreeMap<&AssetKey, &AssetMaterialization> =
         previous.iter().map(|m| (&m.asset, m)).collect();
-    let lf = preview_frame(
+    let ctx = FrameContext {
         project,
         project_dir,
-        &graph,
-        &stored,
-        asset,
-        Some(limit),
+        graph: &graph,
+        stored: &stored,
         fetcher,
-    )?;
+        masking,
+    };
+    let lf = preview_frame(&ctx, asset, Some(limit))?;
+    let lf = masking
+        .apply(lf, masking.plan.preview(key))
+        .map_err(|source| EngineError::Masking {
+            asset: key.clone(),
+            source,
+        })?;
     let mut df = lf
         .limit(IdxSize::try_from(limit).unwrap_or(IdxSize::MAX))
         .collect()
@@ -225,25 +236,41 @@ pub fn preview_with(
     })
 }
 
+/// What computing a preview's frames needs.
+struct FrameContext<'a> {
+    project: &'a Project,
+    project_dir: &'a Path,
+    graph: &'a AssetGraph,
+    stored: &'a BTreeMap<&'a AssetKey, &'a AssetMaterialization>,
+    fetcher: &'a dyn fetch::SourceFetcher,
+    masking: &'a Masking,
+}
+
 fn preview_frame(
-    project: &Project,
-    project_dir: &Path,
-    graph: &AssetGraph,
-    stored: &BTreeMap<&AssetKey, &AssetMaterialization>,
+    ctx: &FrameContext<'_>,
     asset: &AssetSpec,
     source_limit: Option<usize>,
-    fetcher: &dyn fetch::SourceFetcher,
 ) -> Result<LazyFrame, EngineError> {
     let key = &asset.key;
+    let (project, project_dir) = (ctx.project, ctx.project_dir);
     match &asset.definition {
         AssetDefinition::Source(s) => {
             source::verify_file_source(key, s, project_dir, None, source_limit)?;
-            Ok(read_source(project, key, s, project_dir, None, source_limit, fetcher)?.0)
+            Ok(read_source(
+                project,
+                key,
+                s,
+                project_dir,
+                None,
+                source_limit,
+                ctx.fetcher,
+            )?
+            .0)
         }
         AssetDefinition::Transform(t) => {
             let mut frames = BTreeMap::new();
-            for up in graph.upstream(key) {
-                let lf = match stored.get(up) {
+            for up in ctx.graph.upstream(key) {
+                let lf = match ctx.stored.get(up) {
                     Some(m) => scan_materialization(m).map_err(|e| EngineError::Compute {
                         asset: up.clone(),
                         message: e.to_string(),
@@ -255,7 +282,14 @@ fn preview_frame(
                                 project: project.name.clone(),
                             })?;
                         // Upstream sources are read whole: a limit there would change the result.
-                        preview_frame(project, project_dir, graph, stored, up_asset, None, fetcher)?
+                        // Masked as its stored output would be.
+                        let lf = preview_frame(ctx, up_asset, None)?;
+                        ctx.masking
+                            .apply(lf, ctx.masking.plan.output(up))
+                            .map_err(|source| EngineError::Masking {
+                                asset: up.clone(),
+                                source,
+                            })?
                     }
                 };
                 frames.insert(up.clone(), lf);

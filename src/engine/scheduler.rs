@@ -599,6 +599,7 @@ mod tests {
             previous_checks: Vec::new(),
             allow_failed_upstream: false,
             checks_only: false,
+            masking: crate::engine::mask::Masking::default(),
         }
     }
 

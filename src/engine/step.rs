@@ -119,7 +119,12 @@ impl Step<'_> {
         }
         let (lf, input_versions, newest_input) = self.frame()?;
         let definition_hash = definition_hash(asset);
-        let data_version = data_version(&definition_hash, asset, &input_versions);
+        let data_version = data_version(
+            &definition_hash,
+            asset,
+            &input_versions,
+            self.plan.masking.plan.output(&asset.key),
+        );
         if !self.plan.force
             && let Some(prev) = self.inputs.previous.get(&asset.key)
             && prev.data_version == data_version
@@ -372,6 +377,13 @@ impl Step<'_> {
     ) -> Result<(String, u64, Option<DataFrame>), EngineError> {
         let (asset, partition, run_id) = (self.asset, self.partition, &self.plan.run_id);
         let key = &asset.key;
+        let masking = &self.plan.masking;
+        let lf = masking
+            .apply(lf, masking.plan.output(key))
+            .map_err(|source| EngineError::Masking {
+                asset: key.clone(),
+                source,
+            })?;
         let failed = |e: PolarsError| EngineError::Compute {
             asset: key.clone(),
             message: source::describe_read_failure(

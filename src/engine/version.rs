@@ -48,11 +48,17 @@ pub(super) fn data_version(
     definition_hash: &str,
     asset: &AssetSpec,
     input_versions: &BTreeMap<String, String>,
+    masks: &[crate::model::masking::ColumnMask],
 ) -> String {
     let inputs: Vec<String> = input_versions
         .iter()
         .map(|(k, v)| format!("{k}={v}"))
         .collect();
     let code = asset.code_version.clone().unwrap_or_default();
-    sha(&[definition_hash, &code, &inputs.join(",")])
+    if masks.is_empty() {
+        return sha(&[definition_hash, &code, &inputs.join(",")]);
+    }
+    // A changed output masking changes the data: the asset runs again.
+    let masks = serde_json::to_string(masks).unwrap_or_default();
+    sha(&[definition_hash, &code, &inputs.join(","), &masks])
 }

@@ -15,6 +15,9 @@ pub struct ProjectFile {
     pub project: ProjectHeader,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retention: Option<Spanned<RetentionFile>>,
+    /// `[masking.TAG]`: how columns tagged TAG are masked.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub masking: BTreeMap<String, Spanned<MaskingFile>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub resources: BTreeMap<String, Spanned<ResourceFile>>,
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
@@ -277,6 +280,38 @@ pub struct AssetFile {
     pub checks: Vec<Spanned<CheckFile>>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contract: Option<Spanned<ContractFile>>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tests: Vec<Spanned<UnitTestFile>>,
+}
+
+/// `[[assets.KEY.tests]]`: a SQL unit test — given rows per upstream, the rows expected.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct UnitTestFile {
+    pub name: String,
+    #[serde(default, skip_serializing_if = "String::is_empty")]
+    pub description: String,
+    /// Compare rows in order (default: in any order).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub ordered: bool,
+    /// The largest absolute difference between equal float cells.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tolerance: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub partition: Option<String>,
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub given: BTreeMap<String, Spanned<TestRowsFile>>,
+    pub expect: Spanned<TestRowsFile>,
+}
+
+/// Rows of a unit test: `rows = [{ col = value, … }, …]` or `csv = "tests/FILE.csv"`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TestRowsFile {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rows: Option<Vec<toml::Table>>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub csv: Option<String>,
 }
 
 /// `[assets.KEY.contract]`: the columns and types the asset promises.
@@ -529,4 +564,21 @@ pub struct RetentionFile {
     pub keep_days: Option<u32>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub keep_failed_days: Option<u32>,
+}
+
+/// `[masking.email] policy = "partial"`: the masking of the columns tagged `email`.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct MaskingFile {
+    /// `redact`, `partial`, `hash` or `null`.
+    pub policy: String,
+    /// For `partial`: how many trailing characters are kept.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub keep: Option<u32>,
+    /// The environments (`local`, `remote`) whose materialized outputs are masked.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub outputs: Vec<String>,
+    /// Mask bronze outputs too (where `outputs` applies).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub bronze: Option<bool>,
 }

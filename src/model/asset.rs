@@ -135,6 +135,9 @@ pub struct AssetSpec {
     pub pii: BTreeMap<String, PiiKind>,
     /// The columns and types the asset promises its consumers.
     pub contract: Option<super::contract::Contract>,
+    /// SQL unit tests: given rows per upstream and the rows expected.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub tests: Vec<super::unit_test::UnitTest>,
 }
 
 impl AssetSpec {
@@ -164,6 +167,7 @@ impl AssetSpec {
             compute: ComputeHints::default(),
             pii: BTreeMap::new(),
             contract: None,
+            tests: Vec::new(),
         }
     }
 
@@ -423,7 +427,7 @@ pub struct FreshnessPolicy {
 }
 
 /// The kind of personal data a column holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum PiiKind {
     Email,
@@ -434,6 +438,37 @@ pub enum PiiKind {
     NationalId,
     Financial,
     Other,
+}
+
+impl PiiKind {
+    pub const ALL: [PiiKind; 8] = [
+        Self::Email,
+        Self::Name,
+        Self::Phone,
+        Self::Address,
+        Self::BirthDate,
+        Self::NationalId,
+        Self::Financial,
+        Self::Other,
+    ];
+
+    /// The tag as written in project files (`birth_date`).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Self::Email => "email",
+            Self::Name => "name",
+            Self::Phone => "phone",
+            Self::Address => "address",
+            Self::BirthDate => "birth_date",
+            Self::NationalId => "national_id",
+            Self::Financial => "financial",
+            Self::Other => "other",
+        }
+    }
+
+    pub fn parse(s: &str) -> Option<Self> {
+        Self::ALL.into_iter().find(|k| k.as_str() == s)
+    }
 }
 
 #[cfg(test)]

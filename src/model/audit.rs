@@ -35,6 +35,10 @@ pub enum AuditAction {
     RetentionDeleted,
     /// A project's `[retention]` rules for run history changed.
     RetentionChanged,
+    /// A masking policy bound to a PII tag was added, changed or removed.
+    MaskingChanged,
+    /// Someone chose to see personal data unmasked (the studio's "Show unmasked").
+    UnmaskedShown,
     /// A project was deployed to AWS (`medallion deploy`): what was created, changed, deleted.
     Deployed,
     /// A project's deployment was removed from AWS (`medallion undeploy`).
@@ -43,7 +47,7 @@ pub enum AuditAction {
 
 impl AuditAction {
     /// Every kind, in the order the studio's filter lists them.
-    pub const ALL: [AuditAction; 14] = [
+    pub const ALL: [AuditAction; 16] = [
         Self::RunStarted,
         Self::RunFinished,
         Self::SecretSet,
@@ -56,6 +60,8 @@ impl AuditAction {
         Self::OutputsExported,
         Self::RetentionDeleted,
         Self::RetentionChanged,
+        Self::MaskingChanged,
+        Self::UnmaskedShown,
         Self::Deployed,
         Self::Undeployed,
     ];
@@ -75,6 +81,8 @@ impl AuditAction {
             Self::OutputsExported => "outputs_exported",
             Self::RetentionDeleted => "retention_deleted",
             Self::RetentionChanged => "retention_changed",
+            Self::MaskingChanged => "masking_changed",
+            Self::UnmaskedShown => "unmasked_shown",
             Self::Deployed => "deployed",
             Self::Undeployed => "undeployed",
         }

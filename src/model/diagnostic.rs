@@ -74,6 +74,9 @@ pub enum DiagnosticCode {
     /// An asset's inferred schema breaks its contract (a required column missing, a type
     /// changed unsafely, an extra column where none is allowed).
     Contract,
+    /// A unit test that cannot run as written (rows for an asset that is not an upstream, a
+    /// column the table lacks, a test on a source).
+    InvalidTest,
 }
 
 impl DiagnosticCode {
@@ -105,6 +108,7 @@ impl DiagnosticCode {
             DiagnosticCode::ProjectFile => "project_file",
             DiagnosticCode::Schema => "schema",
             DiagnosticCode::Contract => "contract",
+            DiagnosticCode::InvalidTest => "invalid_test",
         }
     }
 }

@@ -30,6 +30,10 @@ pub struct ProjectChanges {
     pub sensors_added: Vec<String>,
     pub sensors_removed: Vec<String>,
     pub sensors_changed: Vec<String>,
+    /// Masking policies (`[masking.TAG]`), by tag.
+    pub masking_added: Vec<String>,
+    pub masking_removed: Vec<String>,
+    pub masking_changed: Vec<String>,
 }
 
 impl ProjectChanges {
@@ -78,6 +82,11 @@ impl ProjectChanges {
         };
         (c.sensors_added, c.sensors_removed, c.sensors_changed) =
             compare(&by_name(before), &by_name(after));
+        let by_tag = |p: &'a Project| -> BTreeMap<&'a str, _> {
+            p.masking.iter().map(|(k, r)| (k.as_str(), r)).collect()
+        };
+        (c.masking_added, c.masking_removed, c.masking_changed) =
+            compare(&by_tag(before), &by_tag(after));
         c
     }
 
@@ -120,6 +129,19 @@ impl ProjectChanges {
             (&self.sensors_changed, "changed"),
         ] {
             push(&mut parts, names, "sensor", "sensors", what);
+        }
+        for (names, what) in [
+            (&self.masking_added, "added"),
+            (&self.masking_removed, "removed"),
+            (&self.masking_changed, "changed"),
+        ] {
+            push(
+                &mut parts,
+                names,
+                "masking policy",
+                "masking policies",
+                what,
+            );
         }
         if parts.is_empty() {
             "no changes".to_owned()

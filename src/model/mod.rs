@@ -19,6 +19,7 @@ pub mod graph;
 pub mod impact;
 pub mod layout;
 pub mod lineage;
+pub mod masking;
 pub mod partition;
 pub mod pii;
 pub mod pricing;
@@ -31,6 +32,7 @@ pub mod selection;
 pub mod sql;
 pub mod synthetic;
 pub mod time;
+pub mod unit_test;
 pub mod validate;
 
 pub use alert::{

@@ -27,6 +27,9 @@ pub struct Project {
     /// How long run history is kept (`[retention]`).
     #[serde(default)]
     pub retention: RunRetention,
+    /// Masking policies bound to PII tags (`[masking.email]`).
+    #[serde(default)]
+    pub masking: super::masking::MaskingPolicies,
     pub layout: CanvasLayout,
 }
 

@@ -171,6 +171,39 @@ fn write_index(names: &[String]) -> Result<(), SecretError> {
         .map_err(|err| map_error(INDEX_ENTRY, err))
 }
 
+/// The keyring entry of a project's masking key (the `medallion.` prefix keeps it apart from
+/// user secrets).
+pub fn masking_key_entry(project: &str) -> String {
+    format!("medallion.masking.{project}")
+}
+
+/// A project's masking key (for the `hash` policy), from the OS keyring; created on first use
+/// (32 random bytes) and kept only there. The key is registered with the redactor.
+pub fn masking_key(project: &str) -> Result<Vec<u8>, SecretError> {
+    let name = masking_key_entry(project);
+    let e = entry(&name)?;
+    let text = match e.get_password() {
+        Ok(text) => text,
+        Err(keyring::Error::NoEntry) => {
+            let mut bytes = [0u8; 32];
+            getrandom::getrandom(&mut bytes).map_err(|err| SecretError::Keyring {
+                name: name.clone(),
+                message: format!("no random bytes for a new key: {err}"),
+            })?;
+            let text = bytes.iter().fold(String::with_capacity(64), |mut t, b| {
+                use std::fmt::Write as _;
+                let _ = write!(t, "{b:02x}");
+                t
+            });
+            e.set_password(&text).map_err(|err| map_error(&name, err))?;
+            text
+        }
+        Err(err) => return Err(map_error(&name, err)),
+    };
+    register(&text);
+    Ok(text.into_bytes())
+}
+
 /// Resolves a reference to its value (registered with the redactor).
 pub fn resolve(reference: &SecretRef) -> Result<String, SecretError> {
     match reference {

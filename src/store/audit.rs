@@ -482,6 +482,16 @@ fn governed(project: &Project) -> BTreeMap<(AuditAction, &'static str, String), 
             super::json(&project.retention),
         );
     }
+    for (kind, rule) in &project.masking {
+        out.insert(
+            (
+                AuditAction::MaskingChanged,
+                "masking policy",
+                kind.as_str().to_owned(),
+            ),
+            super::json(rule),
+        );
+    }
     for r in &project.resources {
         out.insert(
             (AuditAction::ResourceChanged, "resource", r.name.clone()),
@@ -544,6 +554,7 @@ pub(super) fn governed_parts(
     super::read_resources(conn, path, id, &mut project)?;
     super::alerts::read_alert_settings(conn, path, id, &mut project)?;
     super::history::read_retention(conn, path, id, &mut project)?;
+    super::masking::read_masking(conn, path, id, &mut project)?;
     Ok(project)
 }
 

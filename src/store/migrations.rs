@@ -385,4 +385,9 @@ pub const MIGRATIONS: &[&str] = &[
     "ALTER TABLE projects ADD COLUMN retention TEXT;",
     // 15: an asset's schema contract (`model::contract::Contract` as JSON; NULL: none).
     "ALTER TABLE assets ADD COLUMN contract TEXT;",
+    // 16: a project's masking policies bound to PII tags (`model::masking::MaskingPolicies` as
+    // JSON; NULL: none).
+    "ALTER TABLE projects ADD COLUMN masking TEXT;",
+    // 17: an asset's SQL unit tests (`model::unit_test::UnitTest`s as a JSON array; NULL: none).
+    "ALTER TABLE assets ADD COLUMN unit_tests TEXT;",
 ];

@@ -11,6 +11,7 @@ mod automation;
 mod contracts;
 mod costs;
 mod history;
+mod masking;
 mod migrations;
 mod owners;
 mod remote;
@@ -682,6 +683,7 @@ fn write_project(
     write_layout(tx, path, project_id, project)?;
     alerts::write_alert_settings(tx, path, project_id, project)?;
     history::write_retention(tx, path, project_id, project)?;
+    masking::write_masking(tx, path, project_id, project)?;
     contracts::write_contracts(tx, path, project_id, project)?;
     audit::project_changes(tx, path, old.as_ref(), project)?;
     Ok(revision)
@@ -883,7 +885,9 @@ fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProj
     read_layout(conn, path, id, &mut project)?;
     alerts::read_alert_settings(conn, path, id, &mut project)?;
     history::read_retention(conn, path, id, &mut project)?;
+    masking::read_masking(conn, path, id, &mut project)?;
     contracts::read_contracts(conn, path, id, &mut project)?;
+    contracts::read_unit_tests(conn, path, id, &mut project)?;
     Ok(StoredProject {
         project,
         source_dir: source_dir.map(PathBuf::from),

@@ -123,6 +123,12 @@ impl Studio {
 
     /// Starts materializing; false (with a notice) when it cannot start.
     pub fn start_run(&mut self, request: MaterializeRequest) -> bool {
+        self.start_run_with(request, false)
+    }
+
+    /// [`Self::start_run`], running the selected assets' unit tests first when `test_first`
+    /// (the run is refused, naming the test, when one fails).
+    pub fn start_run_with(&mut self, request: MaterializeRequest, test_first: bool) -> bool {
         if self.run.as_ref().is_some_and(RunView::is_live) {
             self.show_error("A run is in progress: wait for it or cancel it first");
             return false;
@@ -140,6 +146,7 @@ impl Studio {
             project,
             request,
             cancel: Arc::clone(&cancel),
+            test_first,
         }) {
             return false;
         }

@@ -85,6 +85,8 @@ pub struct LaunchState {
     pub force: bool,
     /// Build downstream assets even from upstream data that failed a blocking check.
     pub allow_failed_upstream: bool,
+    /// Run the unit tests of the assets in scope first; refuse to launch when one fails.
+    pub test_first: bool,
     /// The request the shown plan is for (to know when to ask again).
     pub planned_for: Option<String>,
     pub plan_id: u64,
@@ -124,6 +126,19 @@ impl From<AppError> for LaunchProblem {
 }
 
 impl LaunchState {
+    /// The unit tests of the assets in scope (none when the scope does not resolve).
+    pub fn unit_tests_in_scope(&self, project: &Project, selected: &BTreeSet<AssetKey>) -> usize {
+        self.selection(selected)
+            .ok()
+            .and_then(|s| crate::app::run::resolve_selection(project, &s).ok())
+            .map_or(0, |keys| {
+                keys.iter()
+                    .filter_map(|k| project.asset(k))
+                    .map(|a| a.tests.len())
+                    .sum()
+            })
+    }
+
     /// The selection syntax for the chosen scope.
     pub fn selection(&self, selected: &BTreeSet<AssetKey>) -> Result<String, LaunchProblem> {
         if self.scope == LaunchScope::All {

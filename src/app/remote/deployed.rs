@@ -46,6 +46,12 @@ pub fn deployed_objects(
     let prefix = aws.uri("");
     let mut inputs: BTreeMap<String, PathBuf> = BTreeMap::new();
     let mut out = Vec::new();
+    // Which columns the outputs mask on `remote` (no key travels: a `hash` fails the step).
+    let masks = crate::app::masking::plan_for(
+        &stored.project,
+        Some(project_dir.as_path()),
+        crate::model::masking::Environment::Remote,
+    );
     for (i, s) in steps.iter().enumerate() {
         let step = StepInputs {
             assets: &s.step.assets,
@@ -78,6 +84,7 @@ pub fn deployed_objects(
             store: store.clone(),
             result_uri: asl::result_uri(&store, &s.id),
             upstream_results: upstream_results(&store, &steps[..i]),
+            masks: masks.clone(),
         };
         let body = serde_json::to_vec_pretty(&plan).map_err(|source| AppError::Encode {
             what: "a deployed step's plan",

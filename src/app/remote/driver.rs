@@ -36,6 +36,9 @@ pub(super) struct Driver<'w> {
     pub(super) cancel: Arc<AtomicBool>,
     /// Status checks that failed in a row, per step.
     pub(super) status_errors: BTreeMap<String, u32>,
+    /// The project's masking on `remote`: sent with each step (without the key), and applied
+    /// to the events that come back.
+    pub(super) masking: crate::engine::mask::Masking,
 }
 
 impl<'w> Driver<'w> {
@@ -50,7 +53,13 @@ impl<'w> Driver<'w> {
             .source_dir
             .clone()
             .unwrap_or_else(|| PathBuf::from("."));
+        let masking = crate::app::masking::masking_for(
+            &stored.project,
+            Some(project_dir.as_path()),
+            crate::model::masking::Environment::Remote,
+        )?;
         Ok(Self {
+            masking,
             ws,
             aws,
             project: stored.project,
@@ -154,7 +163,12 @@ impl<'w> Driver<'w> {
         let events: Vec<RunEvent> = events
             .iter()
             .cloned()
-            .map(crate::app::connections::redact_event)
+            .map(|e| {
+                crate::app::connections::redact_event(crate::app::masking::mask_event(
+                    &self.masking,
+                    e,
+                ))
+            })
             .collect();
         self.ws.append_remote_run_events(&self.run_id, &events)?;
         for e in &events {

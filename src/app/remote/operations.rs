@@ -67,6 +67,16 @@ fn submit_with(
     }
     let plan = plan_remote(ws, stored, request)?;
     let aws = connect(project, request.aws_resource.as_deref())?;
+    // Masking is decided (and a hash key read from the keyring) before anything is recorded.
+    let project_dir = stored
+        .source_dir
+        .clone()
+        .unwrap_or_else(|| PathBuf::from("."));
+    let masking = crate::app::masking::masking_for(
+        project,
+        Some(project_dir.as_path()),
+        crate::model::masking::Environment::Remote,
+    )?;
     if let Some(problem) = plan.problem() {
         return Err(problem.into());
     }
@@ -95,13 +105,11 @@ fn submit_with(
         &plan.report.assets,
     )?;
     let mut driver = Driver {
+        masking,
         ws,
         aws,
         project: project.clone(),
-        project_dir: stored
-            .source_dir
-            .clone()
-            .unwrap_or_else(|| PathBuf::from(".")),
+        project_dir,
         run_id: run.id.clone(),
         me: driver_id(),
         cancel: cancel.map_or_else(Arc::default, Arc::clone),

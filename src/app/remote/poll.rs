@@ -121,7 +121,12 @@ impl Driver<'_> {
                 log.log_position = read.position;
                 let events: Vec<RunEvent> = events
                     .into_iter()
-                    .map(crate::app::connections::redact_event)
+                    .map(|e| {
+                        crate::app::connections::redact_event(crate::app::masking::mask_event(
+                            &self.masking,
+                            e,
+                        ))
+                    })
                     .collect();
                 self.ws.record_remote_events(
                     &self.run_id,
@@ -287,7 +292,12 @@ impl Driver<'_> {
                 .iter()
                 .skip(start)
                 .cloned()
-                .map(|e| crate::app::connections::redact_event(convert(&s.step_id, s.tier, e)))
+                .map(|e| {
+                    crate::app::connections::redact_event(crate::app::masking::mask_event(
+                        &self.masking,
+                        convert(&s.step_id, s.tier, e),
+                    ))
+                })
                 .collect();
             log.next_event = r.events.len() as u64;
             log.done = true;

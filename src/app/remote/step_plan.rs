@@ -71,6 +71,7 @@ impl Driver<'_> {
                 self.run_id, s.step_id
             )),
             upstream_results: Vec::new(),
+            masks: self.masking.plan.clone(),
         })
     }
 

@@ -86,6 +86,7 @@ pub fn sync_project(
     };
     out.state_machine_arn = Some(arn.clone());
     let mut steps: Option<Vec<DeployedStep>> = None;
+    let mut masking: Option<crate::engine::mask::Masking> = None;
     for e in executions::executions(&aws, &arn)? {
         let id = RunId::new(e.name.clone());
         match ws.run(&id) {
@@ -99,6 +100,14 @@ pub fn sync_project(
         if e.status == ExecutionStatus::Running {
             out.running.push(e.name.clone());
             continue;
+        }
+        if masking.is_none() {
+            // The events are masked as a launch's are (a check's failing rows included).
+            masking = Some(crate::app::masking::masking_for(
+                project,
+                stored.source_dir.as_deref(),
+                crate::model::masking::Environment::Remote,
+            )?);
         }
         if steps.is_none() {
             steps = Some(crate::app::deploy::deployed_steps(
@@ -114,8 +123,11 @@ pub fn sync_project(
         }
         e.states = executions::history(&aws, &e.arn)?;
         let steps = steps.as_deref().unwrap_or_default();
+        let Some(masking) = masking.as_ref() else {
+            continue;
+        };
         out.imported
-            .push(import(ws, &aws, &project.name, steps, &e)?);
+            .push(import(ws, &aws, &project.name, (steps, masking), &e)?);
     }
     Ok(out)
 }
@@ -234,7 +246,7 @@ fn import(
     ws: &mut Workspace,
     aws: &Aws,
     project: &str,
-    steps: &[DeployedStep],
+    (steps, masking): (&[DeployedStep], &crate::engine::mask::Masking),
     e: &Execution,
 ) -> Result<SyncedRun, AppError> {
     let runs = read_results(aws, e, steps)?;
@@ -274,7 +286,11 @@ fn import(
         ),
     ];
     for r in &runs {
-        events.extend(stamped_step_events(r, e.started));
+        events.extend(
+            stamped_step_events(r, e.started)
+                .into_iter()
+                .map(|(t, ev)| (t, crate::app::masking::mask_event(masking, ev))),
+        );
     }
     let ended = e.stopped.unwrap_or(e.started);
     events.push((

@@ -190,6 +190,7 @@ fn a_deployed_plan_takes_the_executions_run_id() {
         store: store.clone(),
         result_uri: asl::result_uri(&store, "s1-lambda"),
         upstream_results: vec![asl::result_uri(&store, "s0-fargate").replace("{index}", "0")],
+        masks: crate::model::masking::MaskPlan::default(),
     };
     let run = plan.clone().for_run(Some(RunId::new("exec-1")));
     assert_eq!(run.run_id.as_str(), "exec-1");

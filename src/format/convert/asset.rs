@@ -15,7 +15,7 @@ use toml::Spanned;
 
 use crate::format::file::{
     AssetFile, CheckFile, ComputeFile, ContractColumnFile, ContractFile, FreshnessFile,
-    PartitionsFile, SourceFile, StepFile,
+    PartitionsFile, SourceFile, StepFile, UnitTestFile,
 };
 use crate::model::contract::{Contract, ContractColumn, DriftPolicy};
 use crate::model::{
@@ -73,6 +73,7 @@ pub(super) fn asset_from_file(
         reader.mark("contract", c.span());
         asset.contract = Some(contract_from_file(c.into_inner()));
     }
+    reader.tests(&mut asset, f.tests);
     if let Some(c) = f.compute {
         reader.mark("compute", c.span());
         let c = c.into_inner();
@@ -223,6 +224,27 @@ impl AssetReader<'_> {
         }
     }
 
+    fn tests(&mut self, asset: &mut AssetSpec, files: Vec<Spanned<UnitTestFile>>) {
+        for f in files {
+            let mut marks = Vec::new();
+            let read =
+                super::unit_test::test_from_file(f, &mut |field: String, span: Range<usize>| {
+                    marks.push((field, span));
+                });
+            for (field, span) in marks {
+                self.mark(&field, span);
+            }
+            match read {
+                Ok(t) => asset.tests.push(t),
+                Err(problems) => {
+                    for (span, field, message) in problems {
+                        self.problem(span, &field, message);
+                    }
+                }
+            }
+        }
+    }
+
     fn checks(&mut self, asset: &mut AssetSpec, files: Vec<Spanned<CheckFile>>) {
         for c in files {
             let cspan = c.span();
@@ -275,6 +297,11 @@ pub(super) fn asset_to_file(a: &AssetSpec, sql_files: &mut BTreeMap<String, Stri
         steps: Vec::new(),
         checks: a.checks.iter().map(|c| no_span(check_to_file(c))).collect(),
         contract: a.contract.as_ref().map(|c| no_span(contract_to_file(c))),
+        tests: a
+            .tests
+            .iter()
+            .map(|t| no_span(super::unit_test::test_to_file(t)))
+            .collect(),
     };
     match &a.definition {
         AssetDefinition::Source(s) => f.source = Some(no_span(source_to_file(s))),

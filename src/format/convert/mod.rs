@@ -14,9 +14,11 @@ mod asset;
 mod automation;
 mod check;
 mod error;
+mod masking;
 mod resource;
 mod source;
 mod step;
+mod unit_test;
 
 use asset::{asset_from_file, asset_to_file};
 pub use error::{ConvertError, SqlFileError};
@@ -77,6 +79,7 @@ pub fn project_from_file(
     if let Some(spanned) = file.retention {
         retention_from_file(spanned, &mut project, &mut spans, &mut problems);
     }
+    masking::masking_from_file(file.masking, &mut project, &mut spans, &mut problems);
     for (name, spanned) in file.resources {
         let span = spanned.span();
         spans
@@ -257,6 +260,7 @@ pub fn project_to_file(project: &Project) -> (ProjectFile, BTreeMap<String, Stri
             format_version: super::file::format_version(),
         },
         retention: retention_to_file(&project.retention),
+        masking: masking::masking_to_file(&project.masking),
         resources: project
             .resources
             .iter()

@@ -50,6 +50,7 @@ pub fn validate(project: &Project) -> Vec<Diagnostic> {
     let graph = AssetGraph::build_with(project, &analyses);
     automation::validate_automation(project, &graph, &mut out);
     alerts::validate_alerts(project, &graph, &mut out);
+    super::unit_test::validate_tests(project, &graph, &mut out);
 
     let mut seen = BTreeSet::new();
     for asset in &project.assets {

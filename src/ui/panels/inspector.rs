@@ -100,6 +100,11 @@ fn asset_ui(ui: &mut egui::Ui, studio: &mut Studio, key: &AssetKey) {
     section_ui(ui, "Checks", opens("checks"), |ui| {
         checks_ui(ui, &mut spec);
     });
+    if !spec.tests.is_empty() {
+        section_ui(ui, "Unit tests", opens("tests"), |ui| {
+            unit_tests_ui(ui, &spec);
+        });
+    }
     section_ui(ui, "Compute hints", opens("compute"), |ui| {
         compute_ui(ui, &mut spec);
     });
@@ -117,6 +122,27 @@ fn asset_ui(ui: &mut egui::Ui, studio: &mut Studio, key: &AssetKey) {
     studio.inspector.focus_field = None;
 
     apply_changes(ui, studio, key, &original, spec);
+}
+
+/// The asset's unit tests, read-only (they are edited in `medallion.toml`).
+fn unit_tests_ui(ui: &mut egui::Ui, spec: &AssetSpec) {
+    for t in &spec.tests {
+        let given: Vec<String> = t.given.keys().map(ToString::to_string).collect();
+        let given = if given.is_empty() {
+            "no rows given".to_owned()
+        } else {
+            format!("given {}", given.join(", "))
+        };
+        let order = if t.ordered { ", in order" } else { "" };
+        ui.label(RichText::new(&t.name).strong())
+            .on_hover_text(&t.description);
+        ui.label(RichText::new(format!("{given}{order}")).weak());
+    }
+    ui.label(
+        RichText::new("Run them with Test first in Materialize…, or medallion test PROJECT")
+            .weak()
+            .small(),
+    );
 }
 
 /// Layer, description, owner, group and code version.

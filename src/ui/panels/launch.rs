@@ -30,6 +30,9 @@ pub fn launch_ui(ctx: &egui::Context, studio: &mut Studio) {
     let mut clicked = Clicked::default();
 
     let selected = studio.canvas.selection.len();
+    let tests = studio.workbench.launch.as_ref().map_or(0, |l| {
+        l.unit_tests_in_scope(studio.doc.project(), &studio.canvas.selection)
+    });
     egui::Window::new("Materialize")
         .open(&mut open)
         .collapsible(false)
@@ -40,7 +43,7 @@ pub fn launch_ui(ctx: &egui::Context, studio: &mut Studio) {
             let Some(launch) = &mut studio.workbench.launch else {
                 return;
             };
-            choices_ui(ui, launch, selected);
+            choices_ui(ui, launch, selected, tests);
             ui.separator();
             if launch.on_aws {
                 clicked.open_prices = compute_plan_ui(ui, launch);
@@ -75,7 +78,12 @@ fn apply_clicked(studio: &mut Studio, clicked: &Clicked) {
             .map(|l| l.request(studio.doc.project(), &studio.canvas.selection));
         match request {
             Some(Ok(request)) => {
-                studio.start_run(request);
+                let test_first = studio
+                    .workbench
+                    .launch
+                    .as_ref()
+                    .is_some_and(|l| l.test_first);
+                studio.start_run_with(request, test_first);
             }
             Some(Err(e)) => studio.show_error(&e.to_string()),
             None => {}
@@ -107,7 +115,7 @@ fn apply_clicked(studio: &mut Studio, clicked: &Clicked) {
 }
 
 /// What to materialize, which partitions, whether to force, and where.
-fn choices_ui(ui: &mut egui::Ui, launch: &mut LaunchState, selected: usize) {
+fn choices_ui(ui: &mut egui::Ui, launch: &mut LaunchState, selected: usize, tests: usize) {
     ui.label("What to materialize");
     ui.horizontal(|ui| {
         for scope in [
@@ -125,6 +133,17 @@ fn choices_ui(ui: &mut egui::Ui, launch: &mut LaunchState, selected: usize) {
     partitions_ui(ui, launch);
     ui.checkbox(&mut launch.force, "Force")
         .on_hover_text("Materialize even the assets whose definition and inputs are unchanged");
+    ui.add_enabled_ui(!launch.on_aws, |ui| {
+        let label = match tests {
+            1 => "Test first (1 unit test)".to_owned(),
+            n => format!("Test first ({n} unit tests)"),
+        };
+        ui.checkbox(&mut launch.test_first, label)
+            .on_hover_text(
+                "Run the unit tests of the assets in scope on their given rows first, and refuse to launch when one fails (local runs)",
+            )
+            .on_disabled_hover_text("Test first is for local runs; run medallion test before a run on AWS");
+    });
     ui.horizontal(|ui| {
         ui.label("Where");
         ui.radio_value(&mut launch.on_aws, false, "Locally");
