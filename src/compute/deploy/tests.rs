@@ -260,6 +260,7 @@ fn a_deployed_step_reads_what_the_steps_before_it_made() {
         store,
         result_uri: String::new(),
         upstream_results: vec!["s3://b/p/_runs/exec-1/s1-lambda/result-0.json".into()],
+        masks: crate::model::masking::MaskPlan::default(),
     };
     let before = StepResult {
         version: PROTOCOL_VERSION,
