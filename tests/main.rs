@@ -17,6 +17,7 @@
 mod common;
 mod support;
 
+mod against;
 mod alerts;
 mod architecture;
 mod audit;

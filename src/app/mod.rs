@@ -2,6 +2,7 @@
 //! and validating projects. The GUI and the CLI call the same functions, so they cannot drift
 //! apart; neither touches `SQLite` or the file format directly.
 
+pub mod against;
 pub mod alerts;
 pub mod audit;
 pub mod automation;
@@ -45,6 +46,9 @@ pub enum AppError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Format(#[from] FormatError),
+    /// `impact --against`: the earlier version cannot be read.
+    #[error(transparent)]
+    Against(#[from] against::AgainstError),
     #[error("project `{name}` has {errors} error(s); fix them or import with --force")]
     Invalid {
         name: String,

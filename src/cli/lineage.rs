@@ -40,13 +40,19 @@ pub struct LineageCommand {
     format: OutputFormat,
 }
 
-/// `medallion impact PROJECT ASSET[.COLUMN] [--format json]`
+/// `medallion impact PROJECT (ASSET[.COLUMN] | --against OLD) [--format json]`
 #[derive(Debug, clap::Args)]
 pub struct ImpactCommand {
     /// A stored project's name, or a project directory written as a path (`./NAME`, `dir/NAME`)
     project: String,
     /// An asset, or one of its columns as `ASSET.COLUMN`
-    target: String,
+    #[arg(required_unless_present = "against", conflicts_with = "against")]
+    target: Option<String>,
+    /// The earlier version to compare with: a project directory, or a git revision (branch,
+    /// tag, commit) of the repository the project is in; every removed or retyped column and
+    /// removed asset is listed with what depended on it
+    #[arg(long, value_name = "GIT_REF_OR_DIR")]
+    against: Option<String>,
     #[arg(long, value_enum, default_value_t)]
     format: OutputFormat,
 }
@@ -240,12 +246,15 @@ fn describe_tree(
 }
 
 pub fn impact_command(workspace: Option<PathBuf>, command: &ImpactCommand) -> anyhow::Result<u8> {
-    let analysis = match load(workspace, &command.project)? {
+    let analysis = match load(workspace.clone(), &command.project)? {
         Ok(a) => a,
         Err(code) => return Ok(code),
     };
-    let Some((asset, column)) = parse_target(&analysis.project, &command.target) else {
-        return Ok(not_found(&analysis, &command.target));
+    let Some(target) = &command.target else {
+        return against(workspace, command, &analysis);
+    };
+    let Some((asset, column)) = parse_target(&analysis.project, target) else {
+        return Ok(not_found(&analysis, target));
     };
     if let Some(c) = &column
         && analysis
@@ -254,7 +263,7 @@ pub fn impact_command(workspace: Option<PathBuf>, command: &ImpactCommand) -> an
             .and_then(|l| l.columns.as_ref())
             .is_some_and(|cols| !cols.iter().any(|k| &k.column == c))
     {
-        return Ok(not_found(&analysis, &command.target));
+        return Ok(not_found(&analysis, target));
     }
     let found = impact(
         &analysis.project,
@@ -265,6 +274,48 @@ pub fn impact_command(workspace: Option<PathBuf>, command: &ImpactCommand) -> an
     match command.format {
         OutputFormat::Json => print_json(&found)?,
         OutputFormat::Text => print!("{}", describe_impact(&found)),
+    }
+    Ok(EXIT_OK)
+}
+
+/// `impact --against OLD`: every change from the earlier version that removes or retypes a
+/// column or removes an asset, with what depended on it.
+fn against(
+    workspace: Option<PathBuf>,
+    command: &ImpactCommand,
+    analysis: &Analysis,
+) -> anyhow::Result<u8> {
+    let Some(old) = command.against.as_deref() else {
+        return Ok(EXIT_BAD_INPUT);
+    };
+    let dir = match app::ProjectArg::parse(&command.project) {
+        app::ProjectArg::Dir(p) => Some(p.to_owned()),
+        app::ProjectArg::Name(name) => {
+            let ws = app::open_workspace(&app::workspace_path(workspace)?)?;
+            app::load_named(&ws, name)?.source_dir
+        }
+    };
+    let found = match app::against::impact_against(dir.as_deref(), analysis, old) {
+        Ok(f) => f,
+        Err(AppError::Against(e)) => {
+            eprintln!("error: {e}");
+            return Ok(EXIT_BAD_INPUT);
+        }
+        Err(e) => return Err(e.into()),
+    };
+    match command.format {
+        OutputFormat::Json => print_json(&found)?,
+        OutputFormat::Text => {
+            if found.is_empty() {
+                println!("no column or asset of {old} is removed or retyped");
+            }
+            for c in &found {
+                println!("{}", c.change);
+                for line in describe_impact(&c.impact).lines().skip(1) {
+                    println!("{line}");
+                }
+            }
+        }
     }
     Ok(EXIT_OK)
 }

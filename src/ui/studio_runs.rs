@@ -38,6 +38,11 @@ impl Studio {
     }
 
     pub fn preview_asset(&mut self, key: &AssetKey) {
+        self.preview_asset_as(key, false);
+    }
+
+    /// A preview, masked or (after an explicit confirmation, recorded in the audit log) not.
+    pub fn preview_asset_as(&mut self, key: &AssetKey, unmasked: bool) {
         let project = Box::new(self.project().clone());
         self.workbench.open = true;
         self.workbench.tab = WorkbenchTab::Preview;
@@ -45,8 +50,11 @@ impl Studio {
             project,
             asset: key.clone(),
             limit: PREVIEW_LIMIT,
+            unmasked,
         }) {
             let preview = &mut self.workbench.preview;
+            preview.unmasked = unmasked;
+            preview.confirm_unmasked = false;
             preview.asset = Some(key.clone());
             preview.loading = Some(Instant::now());
             preview.error = None;
