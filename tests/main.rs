@@ -25,6 +25,7 @@ mod automation;
 mod automation_remote;
 mod automation_studio;
 mod bad_input;
+mod catalog;
 mod cli;
 mod contracts;
 mod deploy;

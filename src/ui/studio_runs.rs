@@ -588,6 +588,10 @@ impl Studio {
         if let Some(run) = &mut self.run {
             run.done = true;
         }
+        // A run records costs: the catalog asks for them again.
+        if let Some(catalog) = &mut self.windows.catalog {
+            catalog.costs_asked = false;
+        }
         match result {
             Ok(runs) => {
                 if let Some(last) = runs.last()
