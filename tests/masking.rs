@@ -508,3 +508,78 @@ sql = "SELECT c.customer_id FROM cleaned_customer_data AS c JOIN contacts AS k O
     assert_eq!(emails(&ws), first);
     assert_eq!(key_in_keyring(&name).as_deref(), Some(key.as_str()));
 }
+
+/// The studio's preview of a masked project: "Show unmasked…" only asks; "Show unmasked"
+/// shows raw values and is in the audit log; "Mask again" masks them again.
+#[test]
+fn the_studio_shows_unmasked_values_only_after_a_confirmation_recorded_in_the_audit_log() {
+    use crate::common::studio::{harness, wait_until};
+    use egui_kittest::kittest::Queryable as _;
+    use medallion::ui::Studio;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = project(tmp.path(), "customer_analytics", true);
+    let path = tmp.path().join("ws.sqlite");
+    let mut ws = medallion::app::open_workspace(&path).unwrap();
+    let report = medallion::app::import_project(&mut ws, &dir, true, false).unwrap();
+    let project = medallion::app::load_project(&ws, &report.name)
+        .unwrap()
+        .project;
+    drop(ws);
+    let mut h = harness(Studio::with_workspace(Some(project), &path).unwrap());
+    let limit = std::time::Duration::from_mins(3);
+    let first_email = |s: &Studio| -> Option<String> {
+        let p = s.workbench.preview.data.as_ref()?;
+        let at = p.columns.iter().position(|c| c.name == "email")?;
+        p.rows.cell(0, at).map(str::to_owned)
+    };
+    h.get_by_label("cleaned_customer_data").click();
+    h.run_steps(2);
+    h.get_by_label("Preview").click();
+    h.run_steps(2);
+    wait_until(&mut h, "the masked preview", limit, |s| {
+        s.workbench.preview.loading.is_none() && s.workbench.preview.data.is_some()
+    });
+    let masked = first_email(h.state()).unwrap();
+    assert!(masked.starts_with("***@"), "{masked}");
+    let shown = |ws: &Path| {
+        json(&medallion(
+            ws,
+            &[
+                "audit",
+                "customer_analytics",
+                "--kind",
+                "unmasked_shown",
+                "--format",
+                "json",
+            ],
+        ))
+        .as_array()
+        .unwrap()
+        .len()
+    };
+    h.get_by_label("Show unmasked…").click();
+    h.run_steps(3);
+    // Asking is not showing: still masked, nothing recorded.
+    assert_eq!(first_email(h.state()).as_deref(), Some(masked.as_str()));
+    assert_eq!(shown(&path), 0);
+    h.get_by_label("Show unmasked").click();
+    h.run_steps(2);
+    wait_until(&mut h, "the unmasked preview", limit, |s| {
+        s.workbench.preview.loading.is_none()
+            && first_email(s).is_some_and(|e| !e.starts_with("***"))
+    });
+    let raw = first_email(h.state()).unwrap();
+    assert!(
+        raw.contains('@') && raw.ends_with(&masked[4..]),
+        "{raw} vs {masked}"
+    );
+    h.get_by_label_contains("UNMASKED");
+    assert_eq!(shown(&path), 1);
+    h.get_by_label("Mask again").click();
+    h.run_steps(2);
+    wait_until(&mut h, "the masked preview again", limit, |s| {
+        s.workbench.preview.loading.is_none()
+            && first_email(s).is_some_and(|e| e.starts_with("***@"))
+    });
+    assert_eq!(shown(&path), 1);
+}

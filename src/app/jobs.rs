@@ -37,6 +37,9 @@ pub enum JobRequest {
         project: Box<Project>,
         asset: AssetKey,
         limit: usize,
+        /// Without masking (the studio's explicit "Show unmasked"), recorded in the audit log
+        /// before anything is read.
+        unmasked: bool,
     },
     /// What materializing would do; `id` comes back with the answer.
     Plan {
@@ -525,7 +528,8 @@ fn handle(
             project,
             asset,
             limit,
-        } => emit(preview(ws, *project, asset, limit)),
+            unmasked,
+        } => emit(preview(ws, *project, asset, limit, unmasked)),
         JobRequest::Plan {
             id,
             project,
@@ -641,9 +645,27 @@ fn failed(what: &str, e: AppError) -> JobEvent {
     }
 }
 
-fn preview(ws: &mut Workspace, project: Project, asset: AssetKey, limit: usize) -> JobEvent {
+fn preview(
+    ws: &mut Workspace,
+    project: Project,
+    asset: AssetKey,
+    limit: usize,
+    unmasked: bool,
+) -> JobEvent {
     let stored = stored_with(ws, project);
-    match run::preview(ws, &stored, &asset, limit) {
+    let result = if unmasked {
+        let entry = crate::model::NewAuditEntry::local(
+            crate::model::AuditAction::UnmaskedShown,
+            Some(&stored.project.name),
+            asset.to_string(),
+            serde_json::json!({ "where": "studio preview", "rows": limit }),
+        );
+        super::audit::record(ws, &entry)
+            .and_then(|()| run::preview_for_detection(ws, &stored, &asset, limit))
+    } else {
+        run::preview(ws, &stored, &asset, limit)
+    };
+    match result {
         Ok(p) => JobEvent::Preview(Box::new(p)),
         Err(e) => JobEvent::PreviewFailed {
             asset,
@@ -951,6 +973,7 @@ mod tests {
                 project: Box::new(project),
                 asset: AssetKey::new("raw_customer_data"),
                 limit: 5,
+                unmasked: false,
             })
             .unwrap();
         let mut order = Vec::new();

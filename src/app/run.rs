@@ -923,8 +923,9 @@ pub fn preview(
     preview_masked(ws, stored, asset, limit, &masking)
 }
 
-/// [`preview`] without masking, for the PII detectors (`medallion pii scan`), which look at
-/// values on this machine and print none.
+/// [`preview`] without masking: for the PII detectors (`medallion pii scan`), which look at
+/// values on this machine and print none, and the studio's explicit "Show unmasked" (recorded
+/// in the audit log by its caller).
 pub fn preview_for_detection(
     ws: &Workspace,
     stored: &StoredProject,

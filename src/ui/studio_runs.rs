@@ -38,6 +38,11 @@ impl Studio {
     }
 
     pub fn preview_asset(&mut self, key: &AssetKey) {
+        self.preview_asset_as(key, false);
+    }
+
+    /// A preview, masked or (after an explicit confirmation, recorded in the audit log) not.
+    pub fn preview_asset_as(&mut self, key: &AssetKey, unmasked: bool) {
         let project = Box::new(self.project().clone());
         self.workbench.open = true;
         self.workbench.tab = WorkbenchTab::Preview;
@@ -45,8 +50,11 @@ impl Studio {
             project,
             asset: key.clone(),
             limit: PREVIEW_LIMIT,
+            unmasked,
         }) {
             let preview = &mut self.workbench.preview;
+            preview.unmasked = unmasked;
+            preview.confirm_unmasked = false;
             preview.asset = Some(key.clone());
             preview.loading = Some(Instant::now());
             preview.error = None;
@@ -244,6 +252,40 @@ impl Studio {
         match &mut self.run {
             Some(run) if run.is_live() => run.cancel(),
             _ => self.show_info("No run is in progress"),
+        }
+    }
+
+    /// Imports the executions AWS ran of the open project's deployment, off the UI thread;
+    /// the answer is one line in the status bar (nothing for a project not set up for
+    /// deployment).
+    pub(super) fn sync_from_aws(&mut self) {
+        if !self.workspace.has_project || !crate::app::remote::is_deployable(self.project()) {
+            return;
+        }
+        let id = self.next_request_id();
+        let project = self.project().name.clone();
+        self.workspace.sync_request = Some((id, project.clone()));
+        self.run_task(TaskRequest::SyncFromAws { id, project });
+    }
+
+    /// What the sync from AWS did, said in the status bar; the history shows imported runs.
+    pub(super) fn on_synced(
+        &mut self,
+        id: u64,
+        result: Result<Option<crate::app::remote::SyncOutcome>, crate::app::AppError>,
+    ) {
+        let Some((_, project)) = self.workspace.sync_request.take_if(|(a, _)| *a == id) else {
+            return;
+        };
+        match result {
+            Ok(None) => {}
+            Ok(Some(outcome)) => {
+                self.show_info(&super::capitalised(&outcome.headline()));
+                if !outcome.imported.is_empty() && self.project().name == project {
+                    self.refresh_history();
+                }
+            }
+            Err(e) => self.show_error(&format!("Sync of {project} from AWS failed: {e}")),
         }
     }
 
@@ -545,6 +587,10 @@ impl Studio {
     ) {
         if let Some(run) = &mut self.run {
             run.done = true;
+        }
+        // A run records costs: the catalog asks for them again.
+        if let Some(catalog) = &mut self.windows.catalog {
+            catalog.costs_asked = false;
         }
         match result {
             Ok(runs) => {

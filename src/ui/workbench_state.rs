@@ -52,6 +52,10 @@ pub struct PreviewState {
     pub loading: Option<Instant>,
     pub data: Option<Box<Preview>>,
     pub error: Option<String>,
+    /// The preview asked for is unmasked (after "Show unmasked" was confirmed).
+    pub unmasked: bool,
+    /// "Show unmasked…" was pressed and waits for its confirmation.
+    pub confirm_unmasked: bool,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]

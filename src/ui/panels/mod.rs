@@ -18,6 +18,7 @@ pub mod prices;
 pub mod report_path;
 pub mod sql_editor;
 pub mod toolbar;
+pub mod unmask;
 pub mod workbench;
 
 use super::Studio;

@@ -96,7 +96,8 @@ fn preview_ui(ui: &mut egui::Ui, studio: &mut Studio) {
         );
         return;
     }
-    let Some(data) = &preview.data else {
+    super::unmask::unmask_ui(ui, studio);
+    let Some(data) = &studio.workbench.preview.data else {
         return;
     };
     ui.horizontal(|ui| {
