@@ -102,6 +102,14 @@ impl Studio {
                 }
             }
             JobEvent::CostHistory(result) => {
+                if let Some(catalog) = &mut self.windows.catalog {
+                    catalog.costs = Some(result.as_ref().map_err(Clone::clone).map(|h| {
+                        h.per_asset
+                            .iter()
+                            .map(|t| (t.key.clone(), t.clone()))
+                            .collect()
+                    }));
+                }
                 if let Some(costs) = &mut self.windows.costs {
                     costs.history = Some(result);
                 }

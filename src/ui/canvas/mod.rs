@@ -766,12 +766,20 @@ fn hint_ui(ui: &egui::Ui, rect: Rect) {
     response.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Label, true, HINT));
 }
 
-/// A small overview in the bottom-right corner; click or drag in it to move the view.
+/// A small overview in the bottom-right corner; click or drag in it to move the view. It takes
+/// at most a third of the canvas's width and height, and is left out when the canvas is too
+/// small for a readable one (a side panel narrows it).
 fn minimap_ui(ui: &egui::Ui, state: &mut CanvasState, rect: Rect) {
     let Some(bounds) = state.geometry.bounds else {
         return;
     };
-    let size = vec2(220.0, 140.0);
+    let size = vec2(
+        220.0_f32.min(rect.width() / 3.0 - 12.0),
+        140.0_f32.min(rect.height() / 3.0 - 12.0),
+    );
+    if size.x < 80.0 || size.y < 50.0 {
+        return;
+    }
     let map = Rect::from_min_size(rect.max - size - vec2(12.0, 12.0), size);
     let response = ui.interact(map, Id::new("minimap"), Sense::click_and_drag());
     response.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Other, true, "Minimap"));

@@ -1,11 +1,16 @@
 //! The asset catalog: every asset of the project as a list beside the canvas, as Dagster's
 //! asset catalog shows it — search, filters (layer, group, owner, tag, kind, status,
-//! freshness), sort (name, last materialization, rows, failing checks) — read from the same
-//! workspace states as the cards. Selecting a row selects (and reveals) the card.
+//! freshness), sort (name, last materialization, rows, failing checks, cost) — read from the
+//! same workspace states as the cards, and costs from what runs recorded. Selecting a row
+//! selects (and reveals) the card.
 
 use egui::RichText;
 use egui_extras::{Column, TableBuilder};
 
+use std::collections::BTreeMap;
+
+use crate::app::jobs::{JobError, JobRequest};
+use crate::app::plan::{CostTotal, format_usd};
 use crate::app::status::AssetState;
 use crate::model::{AssetKey, AssetSpec, FreshnessState, Layer};
 use crate::ui::{Studio, theme};
@@ -21,14 +26,17 @@ pub enum CatalogSort {
     Rows,
     /// Most failing checks first.
     FailingChecks,
+    /// What its recorded runs cost, most first; never run (no cost) last.
+    Cost,
 }
 
 impl CatalogSort {
-    const ALL: [CatalogSort; 4] = [
+    const ALL: [CatalogSort; 5] = [
         CatalogSort::Name,
         CatalogSort::LastMaterialization,
         CatalogSort::Rows,
         CatalogSort::FailingChecks,
+        CatalogSort::Cost,
     ];
 
     fn label(self) -> &'static str {
@@ -37,6 +45,7 @@ impl CatalogSort {
             CatalogSort::LastMaterialization => "Last materialization",
             CatalogSort::Rows => "Rows",
             CatalogSort::FailingChecks => "Failing checks",
+            CatalogSort::Cost => "Cost",
         }
     }
 }
@@ -98,6 +107,10 @@ pub struct CatalogState {
     pub sort: CatalogSort,
     /// Scroll the table to this asset's row next frame (Show in catalog).
     pub reveal: Option<AssetKey>,
+    /// What each asset's recorded runs cost, by asset; `None` until the workspace answers.
+    pub costs: Option<Result<BTreeMap<String, CostTotal>, JobError>>,
+    /// The costs were asked for (and are asked again when a run ends).
+    pub costs_asked: bool,
 }
 
 /// One asset as a catalog row.
@@ -113,12 +126,65 @@ pub struct CatalogRow {
     pub last_materialized: Option<chrono::DateTime<chrono::Utc>>,
     pub failing_checks: usize,
     pub freshness: Freshness,
+    /// What the asset's recorded runs cost: the actual cost where any step was priced, else
+    /// the estimate; `None` when no run of it was recorded (or the costs are not loaded).
+    pub cost: Option<RowCost>,
     tags: Vec<String>,
     description: String,
 }
 
+/// An asset's recorded cost in the catalog.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RowCost {
+    /// What the Cost column shows and sorts by, in USD.
+    pub usd: f64,
+    /// `false`: no step's actual cost is known, so this is the estimate.
+    pub actual: bool,
+    pub total: CostTotal,
+}
+
+impl RowCost {
+    fn of(total: &CostTotal) -> Self {
+        let actual = total.unpriced_steps < total.steps;
+        Self {
+            usd: if actual {
+                total.actual_cost_usd
+            } else {
+                total.est_cost_usd
+            },
+            actual,
+            total: total.clone(),
+        }
+    }
+
+    fn text(&self) -> String {
+        if self.actual {
+            format_usd(self.usd)
+        } else {
+            format!("est. {}", format_usd(self.usd))
+        }
+    }
+
+    fn hover(&self) -> String {
+        let t = &self.total;
+        let text = format!(
+            "{} run step(s): estimated {}, actual {}",
+            t.steps,
+            format_usd(t.est_cost_usd),
+            format_usd(t.actual_cost_usd)
+        );
+        if t.unpriced_steps == 0 {
+            return text;
+        }
+        format!(
+            "{text}\n{} step(s) have no actual cost (a missing price, or not run yet)",
+            t.unpriced_steps
+        )
+    }
+}
+
 impl CatalogRow {
-    fn new(spec: &AssetSpec, state: Option<&AssetState>) -> Self {
+    fn new(spec: &AssetSpec, state: Option<&AssetState>, cost: Option<&CostTotal>) -> Self {
         let last = state.and_then(|s| s.last_materialization.as_ref());
         let freshness = Freshness::of(spec, state);
         Self {
@@ -133,6 +199,7 @@ impl CatalogRow {
             last_materialized: last.map(|m| m.created_at),
             failing_checks: state.map_or(0, |s| s.checks.failed + s.checks.warned),
             freshness,
+            cost: cost.map(RowCost::of),
             tags: spec
                 .tags
                 .iter()
@@ -175,11 +242,15 @@ impl CatalogRow {
 
 /// The rows the catalog shows: filtered and sorted.
 pub fn catalog_rows(studio: &Studio, filter: &CatalogState) -> Vec<CatalogRow> {
+    let costs = filter.costs.as_ref().and_then(|c| c.as_ref().ok());
     let mut rows: Vec<CatalogRow> = studio
         .project()
         .assets
         .iter()
-        .map(|a| CatalogRow::new(a, studio.states.assets.get(&a.key)))
+        .map(|a| {
+            let cost = costs.and_then(|c| c.get(a.key.as_str()));
+            CatalogRow::new(a, studio.states.assets.get(&a.key), cost)
+        })
         .filter(|r| r.matches(filter))
         .collect();
     match filter.sort {
@@ -197,6 +268,11 @@ pub fn catalog_rows(studio: &Studio, filter: &CatalogState) -> Vec<CatalogRow> {
                 .cmp(&a.failing_checks)
                 .then_with(|| a.key.cmp(&b.key))
         }),
+        // Most expensive first; assets with no recorded run last.
+        CatalogSort::Cost => rows.sort_by(|a, b| {
+            let usd = |r: &CatalogRow| r.cost.as_ref().map_or(f64::NEG_INFINITY, |c| c.usd);
+            usd(b).total_cmp(&usd(a)).then_with(|| a.key.cmp(&b.key))
+        }),
     }
     rows
 }
@@ -206,11 +282,17 @@ pub fn catalog_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     let Some(mut filter) = studio.windows.catalog.take() else {
         return;
     };
+    if !filter.costs_asked {
+        filter.costs_asked = true;
+        let project = studio.project().name.clone();
+        studio.send_job(JobRequest::CostHistory { project });
+    }
     let mut close = false;
     let mut clicked = None;
+    let widths = ColumnWidths::measure(ui, studio);
     egui::Panel::left("catalog")
         .resizable(true)
-        .default_size(420.0)
+        .default_size(widths.total())
         .min_size(300.0)
         .show(ui, |ui| {
             ui.horizontal(|ui| {
@@ -233,7 +315,7 @@ pub fn catalog_ui(ui: &mut egui::Ui, studio: &mut Studio) {
                 ))
                 .weak(),
             );
-            clicked = table_ui(ui, studio, &rows, filter.reveal.take());
+            clicked = table_ui(ui, studio, &rows, &widths, filter.reveal.take());
         });
     if let Some(key) = clicked {
         studio.canvas.select([key.clone()]);
@@ -338,11 +420,68 @@ fn status_color(status: &str, visuals: &egui::Visuals) -> egui::Color32 {
     }
 }
 
+/// The widths of the table's columns: the asset and status columns as wide as their longest
+/// text in this project, so names are shown in full when the panel has its default width.
+pub struct ColumnWidths {
+    name: f32,
+    status: f32,
+}
+
+impl ColumnWidths {
+    const LAYER: f32 = 48.0;
+    const ROWS: f32 = 72.0;
+    const CHECKS: f32 = 64.0;
+    const COST: f32 = 80.0;
+    /// Space between and around the columns, and the panel's margins and scroll bar.
+    const CHROME: f32 = 6.0 * 8.0 + 28.0;
+
+    fn measure(ui: &egui::Ui, studio: &Studio) -> Self {
+        let font = egui::TextStyle::Body.resolve(ui.style());
+        let widest = |texts: &mut dyn Iterator<Item = &str>| {
+            ui.ctx().fonts_mut(|f| {
+                texts
+                    .map(|t| {
+                        f.layout_no_wrap(t.to_owned(), font.clone(), egui::Color32::WHITE)
+                            .size()
+                            .x
+                    })
+                    .fold(0.0_f32, f32::max)
+            })
+        };
+        let name = widest(&mut studio.project().assets.iter().map(|a| a.key.as_str()));
+        // Every label the Status column can show (`AssetStatus::label`, and "unknown").
+        let statuses = [
+            "not materialized",
+            "fresh",
+            "stale",
+            "failed",
+            "blocked",
+            "unknown",
+        ];
+        let status = widest(&mut statuses.into_iter());
+        Self {
+            name: name.max(120.0) + 4.0,
+            status: status.max(56.0) + 4.0,
+        }
+    }
+
+    fn total(&self) -> f32 {
+        self.name
+            + self.status
+            + Self::LAYER
+            + Self::ROWS
+            + Self::CHECKS
+            + Self::COST
+            + Self::CHROME
+    }
+}
+
 /// The rows; the clicked row's asset.
 fn table_ui(
     ui: &mut egui::Ui,
     studio: &Studio,
     rows: &[CatalogRow],
+    widths: &ColumnWidths,
     reveal: Option<AssetKey>,
 ) -> Option<AssetKey> {
     let mut clicked = None;
@@ -350,17 +489,22 @@ fn table_ui(
         .id_salt("catalog_table")
         .striped(true)
         .sense(egui::Sense::click())
-        .column(Column::remainder().at_least(120.0).clip(true))
-        .column(Column::exact(48.0))
-        .column(Column::exact(96.0).clip(true))
-        .column(Column::exact(64.0))
-        .column(Column::exact(56.0));
+        .column(
+            Column::remainder()
+                .at_least(widths.name.min(160.0))
+                .clip(true),
+        )
+        .column(Column::exact(ColumnWidths::LAYER))
+        .column(Column::exact(widths.status).clip(true))
+        .column(Column::exact(ColumnWidths::ROWS))
+        .column(Column::exact(ColumnWidths::CHECKS))
+        .column(Column::exact(ColumnWidths::COST).clip(true));
     if let Some(i) = reveal.and_then(|k| rows.iter().position(|r| r.key == k)) {
         table = table.scroll_to_row(i, Some(egui::Align::Center));
     }
     table
         .header(20.0, |mut h| {
-            for title in ["Asset", "Layer", "Status", "Rows", "Checks"] {
+            for title in ["Asset", "Layer", "Status", "Rows", "Checks", "Cost"] {
                 h.col(|ui| {
                     ui.label(RichText::new(title).strong());
                 });
@@ -404,12 +548,32 @@ fn table_ui(
                     };
                     ui.label(text);
                 });
+                row.col(|ui| cost_cell(ui, r));
                 if row.response().clicked() {
                     clicked = Some(r.key.clone());
                 }
             });
         });
     clicked
+}
+
+/// The Cost column's cell: the recorded cost (hover: estimate and actual), or "—".
+fn cost_cell(ui: &mut egui::Ui, r: &CatalogRow) {
+    let (text, hover, info) = match &r.cost {
+        Some(c) => (
+            c.text(),
+            c.hover(),
+            format!("Cost of {} {}", r.key, c.text()),
+        ),
+        None => (
+            "—".to_owned(),
+            "No run of this asset on AWS was recorded".to_owned(),
+            format!("Cost of {} unknown: never run on AWS", r.key),
+        ),
+    };
+    ui.label(text)
+        .on_hover_text(hover)
+        .widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Label, true, &info));
 }
 
 fn row_tooltip(r: &CatalogRow) -> String {
