@@ -15,6 +15,12 @@ use crate::support::aws_executor::{runtime, sdk_config};
 const SNAPSHOT: &str = "tests/snapshots/customer_analytics.asl.json";
 
 fn aws_toml(endpoint: &str, roles: bool) -> String {
+    aws_toml_at(endpoint, roles, "lake/ca")
+}
+
+/// The `aws` resource with its objects under `prefix` of bucket `medallion-lake` (tests
+/// sharing moto give each project its own prefix: a deployment owns `<prefix>/_deploy/`).
+pub(crate) fn aws_toml_at(endpoint: &str, roles: bool, prefix: &str) -> String {
     let roles = if roles {
         "states_role_arn = \"arn:aws:iam::123456789012:role/medallion-states\"\nevents_role_arn = \"arn:aws:iam::123456789012:role/medallion-events\"\n"
     } else {
@@ -29,7 +35,7 @@ endpoint_url = "{endpoint}"
 
 [resources.aws.compute]
 bucket = "medallion-lake"
-prefix = "lake/ca"
+prefix = "{prefix}"
 image = "123456789012.dkr.ecr.us-east-1.amazonaws.com/medallion-runner:1"
 cluster = "medallion"
 subnets = ["subnet-0a1b2c3d"]
@@ -59,7 +65,7 @@ fn eks_toml(dir: &Path) -> String {
 }
 
 /// The example (renamed `name`) with `extra` appended, imported into a new workspace.
-fn workspace(dir: &Path, name: &str, extra: &str) -> (PathBuf, PathBuf) {
+pub(crate) fn workspace(dir: &Path, name: &str, extra: &str) -> (PathBuf, PathBuf) {
     std::fs::create_dir_all(dir).unwrap();
     let copy = dir.join(name);
     crate::common::copy_dir(&crate::common::example(), &copy);
@@ -252,6 +258,16 @@ fn a_step_without_success_fails_the_execution_with_the_runners_headline() {
     let blocked = &states["Blocked s2-fargate"];
     assert_eq!(blocked["Type"], "Fail");
     assert_eq!(blocked["CausePath"], "$.results.s2_fargate.result.error");
+    // A Lambda invocation answers with the runner's result: it is checked as it comes back.
+    assert!(states.get("Result s1-lambda").is_none());
+    let lambda = &states["Run s1-lambda"];
+    assert_eq!(lambda["ResultSelector"]["result.$"], "$.Payload");
+    assert_eq!(lambda["ResultPath"], "$.results.s1_lambda");
+    assert_eq!(lambda["Next"], "Check s1-lambda");
+    assert_eq!(
+        states["Blocked s1-lambda"]["CausePath"],
+        "$.results.s1_lambda.result.error"
+    );
     // The Fargate task itself: the launch's cluster, size, network and runner command.
     let run = &states["Run s2-fargate"];
     assert_eq!(run["Resource"], "arn:aws:states:::ecs:runTask.sync");
@@ -277,7 +293,7 @@ fn a_step_without_success_fails_the_execution_with_the_runners_headline() {
 
 // ---- against moto ----------------------------------------------------------------------
 
-fn medallion(ws: &Path, args: &[&str]) -> Output {
+pub(crate) fn medallion(ws: &Path, args: &[&str]) -> Output {
     std::process::Command::new(env!("CARGO_BIN_EXE_medallion"))
         .args(args)
         .env("MEDALLION_WORKSPACE", ws)
@@ -289,15 +305,17 @@ fn medallion(ws: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
-fn json(o: &Output) -> Value {
+pub(crate) fn json(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", crate::common::text(o)))
 }
 
+/// The changes of a plan but its objects (step plans and inputs, see [`objects`]).
 fn actions(plan: &Value) -> Vec<(String, String, String)> {
     plan["plan"]["changes"]
         .as_array()
         .unwrap()
         .iter()
+        .filter(|c| c["kind"] != "object")
         .map(|c| {
             (
                 c["kind"].as_str().unwrap().to_owned(),
@@ -306,6 +324,53 @@ fn actions(plan: &Value) -> Vec<(String, String, String)> {
             )
         })
         .collect()
+}
+
+/// The object changes of a plan: (name, action).
+fn objects(plan: &Value) -> Vec<(String, String)> {
+    plan["plan"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["kind"] == "object")
+        .map(|c| {
+            (
+                c["name"].as_str().unwrap().to_owned(),
+                c["action"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Creates the bucket the tests' `aws` resource names (once; moto keeps it).
+pub(crate) fn lake_bucket(moto: &str) {
+    let rt = runtime();
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk_config(moto))
+            .force_path_style(true)
+            .build(),
+    );
+    let _ = rt.block_on(s3.create_bucket().bucket("medallion-lake").send());
+}
+
+/// The object `key` of bucket `medallion-lake`, if it exists.
+pub(crate) fn lake_object(moto: &str, key: &str) -> Option<Vec<u8>> {
+    let rt = runtime();
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk_config(moto))
+            .force_path_style(true)
+            .build(),
+    );
+    rt.block_on(async {
+        let o = s3
+            .get_object()
+            .bucket("medallion-lake")
+            .key(key)
+            .send()
+            .await
+            .ok()?;
+        Some(o.body.collect().await.unwrap().into_bytes().to_vec())
+    })
 }
 
 /// What moto holds tagged for `project`: state machines, schedule groups, rules.
@@ -403,29 +468,58 @@ selection = "*"
 min_interval_secs = 60
 "#;
 
-#[test]
-fn deploy_redeploy_change_a_cron_and_undeploy_against_moto() {
-    let Some(moto) = crate::remote_aws::peers() else {
-        return;
-    };
-    let dir = tempfile::tempdir().unwrap();
-    let name = format!("deploy_{}", std::process::id());
-    let (ws, copy) = workspace(
-        dir.path(),
-        &name,
-        &format!(
-            "{}{}{}",
-            aws_toml(&moto, true),
-            SENSOR,
-            eks_toml(dir.path())
-        ),
+/// The step plans deploy wrote are in S3 in the runner's format, with the execution's run id
+/// and the results of the steps before each step filled in at run time; the input files are
+/// the project's.
+fn assert_plans_in_s3(moto: &str, name: &str, copy: &Path) {
+    // The plans are in S3 in the runner's format: the execution's run id and the results of
+    // the steps before each step filled in at run time.
+    for (i, step) in ["s1-lambda", "s2-fargate", "s3-eks"].iter().enumerate() {
+        let key = format!("lake/{name}/_deploy/{step}/plan.json");
+        let bytes = lake_object(moto, &key).unwrap_or_else(|| panic!("{key} missing"));
+        let plan = medallion::compute::runner::parse_plan(&bytes, &key).unwrap();
+        assert_eq!(plan.step_id, *step);
+        assert_eq!(
+            plan.result_uri,
+            format!("s3://medallion-lake/lake/{name}/_runs/{{run}}/{step}/result-{{index}}.json")
+        );
+        assert_eq!(plan.upstream_results.len(), i, "{key}");
+        let run = plan.for_run(Some("exec-7".into()));
+        assert_eq!(run.run_id.as_str(), "exec-7");
+        assert!(
+            run.upstream_results
+                .iter()
+                .all(|u| u.contains("/_runs/exec-7/")),
+            "{:?}",
+            run.upstream_results
+        );
+        if *step == "s1-lambda" {
+            // File sources read the uploaded copy; no credential travels.
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(
+                text.contains(&format!("lake/{name}/_deploy/_inputs/raw_orders/_/")),
+                "{text}"
+            );
+            assert!(!text.contains("data/orders.csv"), "{text}");
+        }
+    }
+    let uploaded = lake_object(
+        moto,
+        &format!("lake/{name}/_deploy/_inputs/raw_orders/_/orders.csv"),
+    )
+    .expect("the input file was uploaded");
+    assert_eq!(
+        uploaded,
+        std::fs::read(copy.join("data/orders.csv")).unwrap()
     );
-    let toml = copy.join("medallion.toml");
-    let text = std::fs::read_to_string(&toml).unwrap();
-    let dir_arg = copy.to_str().unwrap().to_owned();
+}
 
+/// A dry run says what it would create (the state machine and its triggers after the step
+/// plans and inputs they read) and creates nothing.
+fn dry_run_creates_nothing(moto: &str, ws: &Path, name: &str, dir_arg: &str) {
+    let moto = moto.to_owned();
     // A dry run says what it would create and creates nothing.
-    let dry = medallion(&ws, &["deploy", &dir_arg, "--dry-run", "--format", "json"]);
+    let dry = medallion(ws, &["deploy", dir_arg, "--dry-run", "--format", "json"]);
     assert_eq!(dry.status.code(), Some(0), "{}", crate::common::text(&dry));
     let planned = json(&dry);
     assert_eq!(planned["applied"], false);
@@ -447,7 +541,55 @@ fn deploy_redeploy_change_a_cron_and_undeploy_against_moto() {
             ),
         ]
     );
-    assert_eq!(tagged(&moto, &name), (vec![], vec![], vec![]));
+    // Each step's plan and the input files they read, to be written first.
+    let plans_and_inputs = vec![
+        (
+            "_deploy/_inputs/raw_customer_data/_/customers.csv".to_owned(),
+            "create".to_owned(),
+        ),
+        (
+            "_deploy/_inputs/raw_orders/_/orders.csv".into(),
+            "create".into(),
+        ),
+        ("_deploy/s1-lambda/plan.json".into(), "create".into()),
+        ("_deploy/s2-fargate/plan.json".into(), "create".into()),
+        ("_deploy/s3-eks/plan.json".into(), "create".into()),
+    ];
+    let mut planned_objects = objects(&planned);
+    planned_objects.sort();
+    assert_eq!(planned_objects, plans_and_inputs);
+    assert_eq!(planned["plan"]["changes"][0]["kind"], "object");
+    assert_eq!(tagged(&moto, name), (vec![], vec![], vec![]));
+    assert_eq!(
+        lake_object(&moto, &format!("lake/{name}/_deploy/s1-lambda/plan.json")),
+        None
+    );
+}
+
+#[test]
+fn deploy_redeploy_change_a_cron_and_undeploy_against_moto() {
+    let Some(moto) = crate::remote_aws::peers() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("deploy_{}", std::process::id());
+    lake_bucket(&moto);
+    let (ws, copy) = workspace(
+        dir.path(),
+        &name,
+        &format!(
+            "{}{}{}",
+            aws_toml_at(&moto, true, &format!("lake/{name}")),
+            SENSOR,
+            eks_toml(dir.path())
+        ),
+    );
+    let toml = copy.join("medallion.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    let dir_arg = copy.to_str().unwrap().to_owned();
+
+    dry_run_creates_nothing(&moto, &ws, &name, &dir_arg);
+    let group = format!("medallion-{name}");
 
     // Deploy: everything created and tagged; the cron as Scheduler takes it.
     let first = medallion(&ws, &["deploy", &name]);
@@ -455,9 +597,14 @@ fn deploy_redeploy_change_a_cron_and_undeploy_against_moto() {
     assert_eq!(first.status.code(), Some(0), "{out}");
     assert!(out.contains("+ state machine"), "{out}");
     assert!(
-        out.contains("Plan: 4 to create, 0 to update, 0 to delete, 0 unchanged. Applied."),
+        out.contains("Plan: 9 to create, 0 to update, 0 to delete, 0 unchanged. Applied."),
         "{out}"
     );
+    assert!(
+        out.contains("+ object _deploy/s1-lambda/plan.json (create)"),
+        "{out}"
+    );
+    assert_plans_in_s3(&moto, &name, &copy);
     assert_eq!(
         tagged(&moto, &name),
         (
@@ -477,6 +624,10 @@ fn deploy_redeploy_change_a_cron_and_undeploy_against_moto() {
         actions(&again).iter().all(|(_, _, a)| a == "unchanged"),
         "{again}"
     );
+    assert!(
+        objects(&again).len() == 5 && objects(&again).iter().all(|(_, a)| a == "unchanged"),
+        "{again}"
+    );
 
     // A changed cron: exactly one update, saying what differs.
     std::fs::write(
@@ -485,6 +636,10 @@ fn deploy_redeploy_change_a_cron_and_undeploy_against_moto() {
     )
     .unwrap();
     let changed = json(&medallion(&ws, &["deploy", &dir_arg, "--format", "json"]));
+    assert!(
+        objects(&changed).iter().all(|(_, a)| a == "unchanged"),
+        "{changed}"
+    );
     let updates: Vec<_> = actions(&changed)
         .into_iter()
         .filter(|(_, _, a)| a != "unchanged")
@@ -497,7 +652,13 @@ fn deploy_redeploy_change_a_cron_and_undeploy_against_moto() {
             "update".into()
         )]
     );
-    let diffs = changed["plan"]["changes"][2]["differences"].to_string();
+    let schedule = changed["plan"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "schedule")
+        .unwrap();
+    let diffs = schedule["differences"].to_string();
     assert!(
         diffs.contains("expression: cron(0 6 * * ? *) → cron(0 5 ? * 2-6 *)"),
         "{diffs}"
@@ -522,7 +683,18 @@ fn deploy_redeploy_change_a_cron_and_undeploy_against_moto() {
             .count(),
         4
     );
+    assert_eq!(
+        objects(&json(&gone))
+            .iter()
+            .filter(|(_, a)| a == "delete")
+            .count(),
+        5
+    );
     assert_eq!(tagged(&moto, &name), (vec![], vec![], vec![]));
+    assert_eq!(
+        lake_object(&moto, &format!("lake/{name}/_deploy/s1-lambda/plan.json")),
+        None
+    );
 
     // Each apply is in the audit log.
     let audit = medallion(&ws, &["audit", &name, "--format", "json"]);
@@ -588,10 +760,15 @@ fn an_execution_that_cannot_run_its_first_step_fails_in_that_steps_fail_state() 
     });
     let dir = tempfile::tempdir().unwrap();
     let name = format!("exec_{}", std::process::id());
+    lake_bucket(&moto);
     let (ws, _) = workspace(
         dir.path(),
         &name,
-        &format!("{}{}", aws_toml(&moto, true), eks_toml(dir.path())),
+        &format!(
+            "{}{}",
+            aws_toml_at(&moto, true, &format!("lake/{name}")),
+            eks_toml(dir.path())
+        ),
     );
     let deployed = json(&medallion(&ws, &["deploy", &name, "--format", "json"]));
     let arn = deployed["state_machine_arn"].as_str().unwrap().to_owned();
@@ -650,4 +827,57 @@ fn an_execution_that_cannot_run_its_first_step_fails_in_that_steps_fail_state() 
         "{}",
         crate::common::text(&gone)
     );
+}
+
+/// `check-aws` names the bucket of an `s3_objects` sensor that does not send its events to
+/// EventBridge (a deployed sensor's rule would never fire), with the fix.
+#[test]
+fn check_aws_says_when_a_sensors_bucket_sends_no_events_to_eventbridge() {
+    let Some(moto) = crate::remote_aws::peers() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("events_{}", std::process::id());
+    let landing = format!("landing-{}", std::process::id());
+    lake_bucket(&moto);
+    let (ws, _) = workspace(
+        dir.path(),
+        &name,
+        &format!(
+            "{}{}",
+            aws_toml_at(&moto, true, &format!("lake/{name}")),
+            SENSOR.replace("landing-bucket", &landing)
+        ),
+    );
+    let rt = runtime();
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&sdk_config(&moto))
+            .force_path_style(true)
+            .build(),
+    );
+    rt.block_on(s3.create_bucket().bucket(&landing).send())
+        .unwrap();
+    let line = |ws: &Path| -> Value {
+        let o = medallion(ws, &["check-aws", &name, "--format", "json"]);
+        let checks = json(&o);
+        checks
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["item"] == "sensor new_orders events")
+            .cloned()
+            .unwrap_or_else(|| panic!("no sensor line: {checks}"))
+    };
+    let missing = line(&ws);
+    assert_eq!(missing["state"], "missing", "{missing}");
+    let detail = missing["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&format!(
+            "bucket {landing} does not send its events to EventBridge"
+        )),
+        "{detail}"
+    );
+    assert!(detail.contains("EventBridgeConfiguration"), "{detail}");
+    // Moto (5.2.6) stores an EventBridgeConfiguration but never returns it from
+    // GetBucketNotificationConfiguration, so the "ok" line cannot be shown against it.
 }

@@ -29,6 +29,7 @@ mod catalog;
 mod cli;
 mod contracts;
 mod deploy;
+mod deploy_sync;
 mod diff;
 mod drift;
 mod eks;

@@ -120,6 +120,35 @@ fn leaks(tmp: &Path, policies: bool) -> Vec<String> {
         "--json",
         report.to_str().unwrap(),
     ]);
+    // One customer's e-mail changes: the data diff's examples hold the old and new rows.
+    let csv = dir.join("data/customers.csv");
+    let data = std::fs::read_to_string(&csv).unwrap();
+    let second = data.lines().nth(1).unwrap();
+    let email = second.split(',').nth(3).unwrap();
+    std::fs::write(&csv, data.replacen(email, "changed.person@example.org", 1)).unwrap();
+    run(&[
+        "materialize",
+        "customer_analytics",
+        "--select",
+        "raw_customer_data",
+    ]);
+    let diff = run(&[
+        "diff",
+        "customer_analytics",
+        "raw_customer_data",
+        "--format",
+        "json",
+    ]);
+    let shown = if policies {
+        "***@example.org"
+    } else {
+        "changed.person@example.org"
+    };
+    assert!(
+        String::from_utf8_lossy(&diff.stdout).contains(shown),
+        "{}",
+        text(&diff)
+    );
     // The report holds failing samples of whole rows and the profiles' top values.
     let r = std::fs::read_to_string(&report).unwrap();
     assert!(r.contains("every_row_fails"), "{r}");

@@ -108,6 +108,9 @@ pub enum TaskRequest {
         project: String,
         target: Box<AlertTarget>,
     },
+    /// Imports the executions of `project`'s deployed state machine into run history (a
+    /// project opened in the studio). `id` comes back with the answer.
+    SyncFromAws { id: u64, project: String },
 }
 
 impl std::fmt::Debug for TaskRequest {
@@ -143,6 +146,11 @@ impl std::fmt::Debug for TaskRequest {
                 .field("project", project)
                 .field("target", &target.name)
                 .finish(),
+            TaskRequest::SyncFromAws { id, project } => f
+                .debug_struct("SyncFromAws")
+                .field("id", id)
+                .field("project", project)
+                .finish(),
         }
     }
 }
@@ -177,6 +185,12 @@ pub enum TaskEvent {
     AlertTested {
         id: u64,
         result: Result<super::alerts::Delivery, AppError>,
+    },
+    /// What a sync from AWS imported (`None`: the project is not set up for deployment), or
+    /// why it failed.
+    Synced {
+        id: u64,
+        result: Result<Option<super::remote::SyncOutcome>, AppError>,
     },
     /// A file dialog could not be opened.
     DialogFailed { error: TaskFailure },
@@ -380,6 +394,7 @@ enum TaskKey {
     Secrets(u64),
     Test(u64),
     AlertTest(u64),
+    Sync(u64),
 }
 
 impl TaskRequest {
@@ -391,6 +406,7 @@ impl TaskRequest {
             TaskRequest::StoreSecrets { id, .. } => TaskKey::Secrets(*id),
             TaskRequest::TestConnection { id, .. } => TaskKey::Test(*id),
             TaskRequest::TestAlertTarget { id, .. } => TaskKey::AlertTest(*id),
+            TaskRequest::SyncFromAws { id, .. } => TaskKey::Sync(*id),
         }
     }
 }
@@ -409,6 +425,10 @@ impl TaskKey {
                 result: Err(error.into()),
             },
             TaskKey::AlertTest(id) => TaskEvent::AlertTested {
+                id,
+                result: Err(error.into()),
+            },
+            TaskKey::Sync(id) => TaskEvent::Synced {
                 id,
                 result: Err(error.into()),
             },
@@ -490,6 +510,13 @@ fn run_task(task: TaskRequest, path: Option<&Path>) -> TaskEvent {
             id,
             result: match path {
                 Some(path) => super::alerts::test_target_at(path, &project, &target),
+                None => Err(TaskFailure::NoWorkspace.into()),
+            },
+        },
+        TaskRequest::SyncFromAws { id, project } => TaskEvent::Synced {
+            id,
+            result: match path {
+                Some(path) => super::remote::sync_on_open(path, &project),
                 None => Err(TaskFailure::NoWorkspace.into()),
             },
         },

@@ -4,6 +4,8 @@
 //! ([`crate::compute::deploy`]); a plan of creates, updates and deletes against what AWS has
 //! tagged for the project; applied unless it is a dry run; an audit entry per apply.
 
+use std::collections::BTreeMap;
+
 use serde::Serialize;
 use serde_json::Value;
 
@@ -14,6 +16,7 @@ use crate::compute::deploy::{
     self, Action, Change, Desired, ScheduleSpec,
     apply::{self as aws_apply, PENDING_STATE_MACHINE_ARN},
     asl::{self, AslTarget, DeployedStep, EksTarget},
+    objects::{self, Content},
 };
 use crate::compute::{ComputeError, ErrorKind};
 use crate::model::{AuditAction, AuditPlace, NewAuditEntry, Project, ResourceKind, SensorKind};
@@ -57,6 +60,9 @@ pub struct DeployPlan {
     pub notes: Vec<String>,
     #[serde(skip)]
     pub definition: Value,
+    /// What each object under `_deploy/` holds, by name (written when created or changed).
+    #[serde(skip)]
+    pub contents: BTreeMap<String, Content>,
 }
 
 impl DeployPlan {
@@ -76,7 +82,7 @@ impl DeployPlan {
     }
 }
 
-fn connect(project: &Project, resource: Option<&str>) -> Result<Aws, AppError> {
+pub(crate) fn connect(project: &Project, resource: Option<&str>) -> Result<Aws, AppError> {
     let r = compute_resource(&project.resources, resource)?;
     Ok(Aws::connect(
         super::runtime::handle()?,
@@ -87,7 +93,7 @@ fn connect(project: &Project, resource: Option<&str>) -> Result<Aws, AppError> {
 }
 
 /// The deployed steps of a project: the whole project (`*`) planned as a launch plans it.
-fn steps(
+pub(crate) fn deployed_steps(
     ws: &Workspace,
     stored: &StoredProject,
     resource: Option<&str>,
@@ -131,7 +137,7 @@ pub fn definition(
             ComputeError::invalid(format!("resource `{}` has no compute section", r.name)).into(),
         );
     };
-    let steps = steps(ws, stored, Some(&r.name))?;
+    let steps = deployed_steps(ws, stored, Some(&r.name))?;
     let target = AslTarget {
         project: &project.name,
         region,
@@ -175,7 +181,7 @@ pub fn plan_deploy(
     let project = &stored.project;
     let aws = connect(project, resource)?;
     let region = aws.region();
-    let planned = steps(ws, stored, Some(&aws.resource))?;
+    let planned = deployed_steps(ws, stored, Some(&aws.resource))?;
     let eks = eks_target(&aws, project, &planned)?;
     let (definition, steps) = definition(ws, stored, Some(&aws.resource), &region, eks.as_ref())?;
     let current = aws_apply::current(&aws, &project.name)?;
@@ -184,7 +190,15 @@ pub fn plan_deploy(
         .iter()
         .find(|c| c.kind == ItemKind::StateMachine && c.name == machine)
         .map_or_else(|| PENDING_STATE_MACHINE_ARN.to_owned(), |c| c.arn.clone());
-    let (desired, mut notes) = desired(project, &aws, &definition, steps.len(), &machine_arn)?;
+    let (contents, mut desired) = deployed_objects(&aws, stored, &steps)?;
+    let (rest, mut notes) = self::desired(project, &aws, &definition, steps.len(), &machine_arn)?;
+    desired.extend(rest);
+    if contents.keys().any(|k| k.contains("/_inputs/")) {
+        notes.push(
+            "file sources are uploaded to _deploy/_inputs/ now and every execution reads that copy: deploy again after the files change"
+                .to_owned(),
+        );
+    }
     if steps
         .iter()
         .any(|s| s.step.tier == crate::model::ComputeTier::Fargate)
@@ -221,8 +235,25 @@ pub fn plan_deploy(
             roles: roles(&aws, project),
             notes,
             definition,
+            contents,
         },
     ))
+}
+
+/// The step plans and input files the state machine's tasks read, as desired objects and
+/// their contents by name.
+fn deployed_objects(
+    aws: &Aws,
+    stored: &StoredProject,
+    steps: &[DeployedStep],
+) -> Result<(BTreeMap<String, Content>, Vec<Desired>), AppError> {
+    let mut contents = BTreeMap::new();
+    let mut desired = Vec::new();
+    for o in super::remote::deployed_objects(aws, stored, steps)? {
+        desired.push(objects::desired(&o.name, &o.content, o.summary)?);
+        contents.insert(o.name, o.content);
+    }
+    Ok((contents, desired))
 }
 
 /// The roles a deployment needs, as the `compute` settings name them.
@@ -378,7 +409,7 @@ pub fn deploy(
         });
     }
     check_roles(&plan)?;
-    let arn = aws_apply::apply(&aws, &plan.project, &plan.changes)?;
+    let arn = aws_apply::apply(&aws, &plan.project, &plan.changes, &plan.contents)?;
     audit(ws, &aws, &plan, AuditAction::Deployed, arn.as_deref())?;
     Ok(DeployOutcome {
         plan,
@@ -410,6 +441,7 @@ pub fn undeploy(
         roles: Vec::new(),
         notes: Vec::new(),
         definition: Value::Null,
+        contents: BTreeMap::new(),
     };
     if dry_run {
         return Ok(DeployOutcome {
@@ -418,7 +450,7 @@ pub fn undeploy(
             state_machine_arn: None,
         });
     }
-    aws_apply::apply(&aws, &plan.project, &plan.changes)?;
+    aws_apply::apply(&aws, &plan.project, &plan.changes, &plan.contents)?;
     audit(ws, &aws, &plan, AuditAction::Undeployed, None)?;
     Ok(DeployOutcome {
         plan,

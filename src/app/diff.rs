@@ -131,12 +131,19 @@ pub fn diff_asset(
             .unwrap_or_else(|| (Vec::new(), "whole rows".to_owned())),
     };
     let started = Instant::now();
-    let diff = diff_parquet(local_file(a)?, local_file(b)?, &key).map_err(|source| {
+    let mut diff = diff_parquet(local_file(a)?, local_file(b)?, &key).map_err(|source| {
         DiffRefusal::Compare {
             asset: asset.clone(),
             source,
         }
     })?;
+    // Example values of tagged columns are shown masked, as in a preview.
+    let masking = super::masking::masking_for(
+        project,
+        stored.source_dir.as_deref(),
+        crate::model::masking::Environment::Local,
+    )?;
+    super::masking::mask_diff(&masking, asset, &mut diff);
     Ok(AssetDiff {
         project: project.name.clone(),
         asset: asset.clone(),

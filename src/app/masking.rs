@@ -14,7 +14,7 @@ use crate::model::masking::{
     ColumnMask, ColumnTag, Environment, MaskPlan, MaskingRule, mask_plan, mask_value,
     tagged_columns,
 };
-use crate::model::{PiiKind, Project, RunEvent};
+use crate::model::{AssetKey, PiiKind, Project, RunEvent};
 
 use super::AppError;
 
@@ -103,6 +103,40 @@ pub fn mask_event(masking: &Masking, mut event: RunEvent) -> RunEvent {
         _ => {}
     }
     event
+}
+
+/// `diff`'s example values of tagged columns masked (the stored values of columns whose
+/// output is masked already are).
+pub fn mask_diff(masking: &Masking, asset: &AssetKey, diff: &mut crate::engine::diff::TableDiff) {
+    let masks = masking.plan.reported(asset);
+    if masks.is_empty() {
+        return;
+    }
+    let key = masking.key.as_ref().map(MaskKey::bytes);
+    let mask_pairs = |pairs: &mut Vec<(String, String)>| {
+        for (column, value) in pairs.iter_mut() {
+            if let Some(m) = masks.iter().find(|m| &m.column == column) {
+                *value = masked_text(m, key, value).unwrap_or_else(|| "null".to_owned());
+            }
+        }
+    };
+    for row in diff
+        .examples_only_in_a
+        .iter_mut()
+        .chain(diff.examples_only_in_b.iter_mut())
+    {
+        mask_pairs(row);
+    }
+    for c in &mut diff.columns {
+        let this = masks.iter().find(|m| m.column == c.column);
+        for e in &mut c.examples {
+            mask_pairs(&mut e.key);
+            if let Some(m) = this {
+                e.a = masked_text(m, key, &e.a).unwrap_or_else(|| "null".to_owned());
+                e.b = masked_text(m, key, &e.b).unwrap_or_else(|| "null".to_owned());
+            }
+        }
+    }
 }
 
 /// A tagged column in the compliance report.

@@ -200,6 +200,9 @@ fn print_reports(reports: &[PassReport], format: OutputFormat) -> anyhow::Result
             let at = time::secs_text(&t.tick_at);
             println!("{at} {}/{}: {}", r.project, t.automation, t.reason);
         }
+        if let Some(s) = r.synced.as_ref().filter(|s| !s.imported.is_empty()) {
+            println!("{}: {}", r.project, s.headline());
+        }
         for a in r.alerts.iter().filter(|a| a.delivered) {
             println!("{}: {}", r.project, a.describe());
         }

@@ -1,5 +1,6 @@
 //! `medallion deploy` and `undeploy`: the plan printed like Terraform's (`+` create, `~` update,
-//! `-` delete), applied unless `--dry-run`.
+//! `-` delete), applied unless `--dry-run`; `medallion sync`: the deployed project's executions
+//! imported into run history.
 
 use std::fmt::Write as _;
 use std::path::Path;
@@ -37,6 +38,71 @@ pub struct UndeployCommand {
     dry_run: bool,
     #[arg(long, value_enum, default_value_t)]
     format: OutputFormat,
+}
+
+/// `medallion sync PROJECT [--aws RESOURCE] [--format json]`
+#[derive(Debug, clap::Args)]
+pub struct SyncCommand {
+    /// A stored project's name, or a project directory written as a path (`./NAME`, `dir/NAME`)
+    project: String,
+    /// The `aws` resource the project was deployed with
+    #[arg(long = "aws", value_name = "RESOURCE")]
+    aws: Option<String>,
+    #[arg(long, value_enum, default_value_t)]
+    format: OutputFormat,
+}
+
+pub fn sync(workspace: &Path, c: &SyncCommand) -> anyhow::Result<u8> {
+    let ws = &mut app::open_workspace(workspace)?;
+    let stored = match resolve_target(ws, &c.project)? {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    let outcome = match app::remote::sync_project(ws, &stored, c.aws.as_deref()) {
+        Ok(o) => o,
+        Err(e) => {
+            let code = if app::deploy::is_remote_failure(&e) {
+                EXIT_FAILED
+            } else {
+                EXIT_BAD_INPUT
+            };
+            eprintln!(
+                "error: sync failed: {}",
+                super::error_sentence(&anyhow::Error::new(e))
+            );
+            return Ok(code);
+        }
+    };
+    match c.format {
+        OutputFormat::Json => print_json(&outcome)?,
+        OutputFormat::Text => {
+            let mut out = format!("{}.\n", capitalized(&outcome.headline()));
+            for r in &outcome.imported {
+                let _ = writeln!(
+                    out,
+                    "  {} {} ({}){}",
+                    r.run_id,
+                    r.status,
+                    r.trigger,
+                    r.error
+                        .as_deref()
+                        .map_or_else(String::new, |e| format!(": {e}"))
+                );
+            }
+            for r in &outcome.running {
+                let _ = writeln!(out, "  {r} still running on AWS: imported once it ends");
+            }
+            print!("{out}");
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+fn capitalized(s: &str) -> String {
+    let mut c = s.chars();
+    c.next()
+        .map(|f| f.to_uppercase().chain(c).collect())
+        .unwrap_or_default()
 }
 
 pub fn deploy(workspace: &Path, c: &DeployCommand) -> anyhow::Result<u8> {

@@ -250,6 +250,9 @@ pub enum Command {
     Deploy(deploy::DeployCommand),
     /// Remove everything `deploy` created for a project (all that is tagged medallion:project)
     Undeploy(deploy::UndeployCommand),
+    /// Import the executions of a deployed project (run by AWS Step Functions) into run
+    /// history, with their checks, materializations and costs; an execution is imported once
+    Sync(deploy::SyncCommand),
     /// Benchmarks that print figures
     Bench {
         #[command(subcommand)]
@@ -461,6 +464,7 @@ fn run(cli: Cli) -> anyhow::Result<u8> {
         Command::Compliance(command) => compliance::run(workspace, &command),
         Command::Deploy(command) => deploy::deploy(&ws()?, &command),
         Command::Undeploy(command) => deploy::undeploy(&ws()?, &command),
+        Command::Sync(command) => deploy::sync(&ws()?, &command),
     }
 }
 

@@ -92,6 +92,7 @@ fn invoke(aws: &Aws, body: &[u8], out: &mut dyn Write) -> Result<LambdaResponse,
         (None, None) => return Err(ComputeError::invalid("the invocation names no plan")),
     }
     .for_run(event.run_id);
+    let plan = runner::with_upstream(aws, plan)?;
     let result: StepResult =
         runner::run_plan(aws, &plan, None, None, out, &AtomicBool::new(false))?;
     Ok(LambdaResponse {

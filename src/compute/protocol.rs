@@ -104,6 +104,12 @@ pub struct StepPlan {
     pub store: ObjectStore,
     /// Where the runner writes its [`StepResult`] (`s3://…`, `{index}` replaced for arrays).
     pub result_uri: String,
+    /// A deployed step's plan serves every execution, so it cannot list the materializations
+    /// the steps before it make: it names their results instead (`{run}` is the execution),
+    /// and the runner reads them into `previous` before it starts. Empty for a launch, whose
+    /// driver lists `previous` itself.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub upstream_results: Vec<String>,
     /// Which columns the step's outputs mask (policies bound to PII tags, for `remote`). No
     /// key travels with it: a `hash` of a remote output fails the step.
     #[serde(default)]
@@ -136,6 +142,9 @@ impl StepPlan {
     pub fn for_run(mut self, run: Option<RunId>) -> Self {
         if let Some(run) = run.filter(|r| !r.as_str().is_empty()) {
             self.result_uri = self.result_uri.replace("{run}", run.as_str());
+            for u in &mut self.upstream_results {
+                *u = u.replace("{run}", run.as_str());
+            }
             self.run_id = run;
         }
         self
@@ -269,6 +278,7 @@ mod tests {
             result_uri: "s3://b/medallion/p/_runs/r1/s1/{index}.json".into(),
             masks: crate::model::masking::MaskPlan::default(),
             previous_checks: vec![],
+            upstream_results: vec![],
         }
     }
 

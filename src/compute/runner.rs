@@ -204,10 +204,64 @@ pub fn run_from_uri(
     let run = std::env::var(RUN_ID_ENV_VAR)
         .ok()
         .map(crate::model::RunId::new);
-    let plan = load_plan(&aws, uri)?.for_run(run);
+    let plan = with_upstream(&aws, load_plan(&aws, uri)?.for_run(run))?;
     let index = index_from_env(|k| std::env::var(k).ok())?;
     let result = run_plan(&aws, &plan, index, None, out, &cancel)?;
     Ok(result.status)
+}
+
+/// A deployed step's plan completed with what the steps before it made in this execution:
+/// their results (`upstream_results`) read, their materializations and check evaluations added
+/// to `previous`. A plan without upstream results is returned as it is.
+///
+/// # Errors
+/// An upstream result that is missing or unreadable (the step before did not finish).
+pub fn with_upstream(aws: &Aws, plan: StepPlan) -> Result<StepPlan, ComputeError> {
+    if plan.upstream_results.is_empty() {
+        return Ok(plan);
+    }
+    let mut results = Vec::with_capacity(plan.upstream_results.len());
+    for uri in &plan.upstream_results {
+        let bytes = aws.get(uri)?.ok_or_else(|| {
+            ComputeError::not_found(format!(
+                "the result of an earlier step, {uri}, does not exist: that step did not finish"
+            ))
+        })?;
+        let result: StepResult = serde_json::from_slice(&bytes).map_err(|e| {
+            ComputeError::invalid(format!("the earlier step's result {uri} is malformed: {e}"))
+        })?;
+        results.push(result);
+    }
+    Ok(merge_upstream(plan, &results, chrono::Utc::now()))
+}
+
+/// `plan` with the materializations and check evaluations of `results` in `previous` (a later
+/// one of the same asset and partition replaces an earlier one).
+pub fn merge_upstream(
+    mut plan: StepPlan,
+    results: &[StepResult],
+    now: chrono::DateTime<chrono::Utc>,
+) -> StepPlan {
+    for r in results {
+        for e in &r.events {
+            match e {
+                RunEvent::Materialization(m) => {
+                    plan.previous
+                        .retain(|p| (&p.asset, &p.partition) != (&m.asset, &m.partition));
+                    plan.previous.push(m.clone());
+                }
+                RunEvent::CheckEvaluation(c) => {
+                    plan.previous_checks.push(crate::model::CheckRecord {
+                        run_id: r.run_id.clone(),
+                        created_at: now,
+                        result: c.clone(),
+                    });
+                }
+                _ => {}
+            }
+        }
+    }
+    plan
 }
 
 /// ECS `StopTask`, `TerminateJob` and Kubernetes send SIGTERM before they kill: the run then

@@ -199,6 +199,7 @@ impl Studio {
                 // The attempts are stored: a failure joins the failed deliveries.
                 self.refresh_alert_state();
             }
+            TaskEvent::Synced { id, result } => self.on_synced(id, result),
             TaskEvent::ConnectionTested { id, result } => {
                 if let Some(c) = &mut self.windows.connections {
                     c.on_tested(id, result);

@@ -93,6 +93,7 @@ pub fn run(workspace_path: &Path) -> anyhow::Result<()> {
             studio.request(WorkspaceRequest::ListProjects);
             studio.request_staleness();
             studio.refresh_alert_state();
+            studio.sync_from_aws();
             Ok(Box::new(studio))
         }),
     )
@@ -253,6 +254,7 @@ impl Studio {
         studio.request(WorkspaceRequest::ListProjects);
         studio.request_staleness();
         studio.refresh_alert_state();
+        studio.sync_from_aws();
         Ok(studio)
     }
 
@@ -468,6 +470,7 @@ impl Studio {
         self.request_staleness();
         self.automation.view = None;
         self.refresh_alert_state();
+        self.sync_from_aws();
     }
 
     /// Imports a project directory through the workspace (the dialog-free path).

@@ -107,6 +107,8 @@ pub struct WorkspaceInfo {
     pub(super) next_request_id: u64,
     /// Counts price edits, so plans made with older prices are asked for again.
     pub(super) prices_revision: u64,
+    /// The sync from AWS asked for when the open project was opened, and the project's name.
+    pub(super) sync_request: Option<(u64, String)>,
 }
 
 impl WorkspaceInfo {
@@ -117,6 +119,7 @@ impl WorkspaceInfo {
             has_project,
             next_request_id: 1,
             prices_revision: 0,
+            sync_request: None,
         }
     }
 }

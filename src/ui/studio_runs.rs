@@ -255,6 +255,40 @@ impl Studio {
         }
     }
 
+    /// Imports the executions AWS ran of the open project's deployment, off the UI thread;
+    /// the answer is one line in the status bar (nothing for a project not set up for
+    /// deployment).
+    pub(super) fn sync_from_aws(&mut self) {
+        if !self.workspace.has_project || !crate::app::remote::is_deployable(self.project()) {
+            return;
+        }
+        let id = self.next_request_id();
+        let project = self.project().name.clone();
+        self.workspace.sync_request = Some((id, project.clone()));
+        self.run_task(TaskRequest::SyncFromAws { id, project });
+    }
+
+    /// What the sync from AWS did, said in the status bar; the history shows imported runs.
+    pub(super) fn on_synced(
+        &mut self,
+        id: u64,
+        result: Result<Option<crate::app::remote::SyncOutcome>, crate::app::AppError>,
+    ) {
+        let Some((_, project)) = self.workspace.sync_request.take_if(|(a, _)| *a == id) else {
+            return;
+        };
+        match result {
+            Ok(None) => {}
+            Ok(Some(outcome)) => {
+                self.show_info(&super::capitalised(&outcome.headline()));
+                if !outcome.imported.is_empty() && self.project().name == project {
+                    self.refresh_history();
+                }
+            }
+            Err(e) => self.show_error(&format!("Sync of {project} from AWS failed: {e}")),
+        }
+    }
+
     pub fn refresh_history(&mut self) {
         let project = self.project().name.clone();
         if self.send_job(JobRequest::ListRuns { project }) {

@@ -48,6 +48,9 @@ pub struct PassReport {
     /// The alerts of runs that ended without raising them (another process ended them), sent
     /// by this pass.
     pub alerts: Vec<crate::app::alerts::Delivery>,
+    /// What the sync of the project's deployment imported (a project set up for `deploy`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub synced: Option<crate::app::remote::SyncOutcome>,
 }
 
 /// What a pass is asked to do.
@@ -118,6 +121,7 @@ pub fn evaluate_project(
         ticks: Vec::new(),
         problems: Vec::new(),
         alerts: Vec::new(),
+        synced: None,
     };
     match lease::acquire(ws, project, &opts.holder)? {
         Ok(()) => {}
@@ -138,6 +142,15 @@ pub fn evaluate_project(
         problems: Vec::new(),
     };
     request::resume_pending(&mut ctx)?;
+    // Executions AWS ran of the project's deployment join the history (their alerts with it).
+    if crate::app::remote::is_deployable(&stored.project) {
+        match crate::app::remote::sync_project(ctx.ws, &stored, None) {
+            Ok(outcome) => report.synced = Some(outcome),
+            Err(e) => ctx
+                .problems
+                .push(format!("the executions on AWS could not be synced: {e}")),
+        }
+    }
     let switches = ctx.ws.automation_switches(project)?;
     for s in &stored.project.schedules {
         if ctx.wanted(&s.name) && enabled(&switches, &s.name, s.enabled) {

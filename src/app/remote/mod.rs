@@ -13,13 +13,16 @@
 //! attach, reconcile, cancel, view); [`plan`] works out a run's steps once ([`plan_remote`])
 //! for both submit and the launch dialog; `driver` is the state machine that moves one run on
 //! a pass at a time, `poll` its reading of a submitted step's logs, results and status, and
-//! `step_plan` what a step is sent (inputs uploaded, [`StepPlan`]).
+//! `step_plan` what a step is sent (inputs uploaded, [`StepPlan`]), and `deployed` the same for
+//! the steps of a deployed state machine (`medallion deploy`).
 
+mod deployed;
 mod driver;
 mod operations;
 mod plan;
 mod poll;
 mod step_plan;
+mod sync;
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -35,12 +38,14 @@ pub use crate::compute::protocol::StepPlan;
 pub use crate::compute::steps::{PlannedRemoteStep, TierChoice, choices_from_plan, plan_steps};
 use crate::model::{AssetKey, ComputeTier, Project, RunRecord};
 pub use crate::store::{RemoteStepRow, StepStatus};
+pub use deployed::{DEPLOYED_RUN, DeployObject, deployed_objects};
 pub use operations::{
     FollowUpdate, attach, cancel, check_setup, events, events_after, follow_in_studio,
     lambda_runtime_api, reconcile, run_record, run_runner, serve_lambda, spawn_reattach, submit,
     submit_as, view,
 };
 pub use plan::{RemotePlan, plan_remote};
+pub use sync::{SyncOutcome, SyncedRun, is_deployable, sync_on_open, sync_project};
 
 /// The resource a run's uploaded inputs are read through inside the runner.
 pub const INPUTS_RESOURCE: &str = "_medallion_inputs";

@@ -373,7 +373,21 @@ pub fn follow_in_studio<E: From<FollowUpdate>>(
 /// precisely what is missing.
 pub fn check_setup(project: &Project, resource: Option<&str>) -> Result<Vec<SetupCheck>, AppError> {
     let aws = connect(project, resource)?;
-    Ok(aws::setup::check(&aws))
+    let mut out = aws::setup::check(&aws);
+    // A deployed `s3_objects` sensor is an EventBridge rule: its bucket must send events.
+    for sensor in &project.sensors {
+        if let crate::model::SensorKind::S3Objects { resource, .. } = &sensor.kind
+            && let Some(crate::model::ResourceKind::S3 { bucket, .. }) =
+                project.resource(resource).map(|r| &r.kind)
+        {
+            out.push(aws::setup::eventbridge_notifications(
+                &aws,
+                &sensor.name,
+                bucket,
+            ));
+        }
+    }
+    Ok(out)
 }
 
 /// The Lambda Runtime API's address when running inside Lambda.

@@ -98,7 +98,7 @@ impl Driver<'_> {
                     Ok(ParsedLine::Event(l)) => {
                         if l.seq >= log.next_event {
                             log.next_event = l.seq + 1;
-                            events.push(convert(s, l.event));
+                            events.push(convert(&s.step_id, s.tier, l.event));
                         }
                     }
                     Ok(ParsedLine::Text(t)) if !t.trim().is_empty() => {
@@ -295,7 +295,7 @@ impl Driver<'_> {
                 .map(|e| {
                     crate::app::connections::redact_event(crate::app::masking::mask_event(
                         &self.masking,
-                        convert(&s, e),
+                        convert(&s.step_id, s.tier, e),
                     ))
                 })
                 .collect();
@@ -365,24 +365,21 @@ impl Driver<'_> {
                 .asset(k)
                 .and_then(|a| a.compute.node_type.clone())
         });
-        let children = results.len() as f64;
-        let (own, total) = asset_seconds(results);
-        let measured: f64 = own.values().sum();
-        let rest = (total - measured).max(0.0) / s.assets.len() as f64;
+        let step = crate::compute::steps::PlannedRemoteStep {
+            tier,
+            reason: String::new(),
+            assets: s.assets.clone(),
+            partitions: s.partitions.clone(),
+            vcpu: s.vcpu,
+            memory_mb: s.memory_mb,
+            spot: s.spot,
+            timeout_secs: s.timeout_secs,
+        };
         let (partition, accumulate) = self.actuals_partition(s)?;
         let mut priced = 0.0;
         let mut missing = None;
-        for key in &s.assets {
-            let seconds = own.get(key).copied().unwrap_or_default() + rest;
-            let shape = crate::compute::cost::RunShape {
-                tier,
-                vcpu: s.vcpu,
-                memory_mb: s.memory_mb,
-                duration_secs: seconds / children,
-                spot: s.spot,
-                node_type: node_type.clone(),
-                parallel: u32::try_from(results.len()).unwrap_or(u32::MAX),
-            };
+        for (key, shape) in measured_shapes(&step, node_type.as_deref(), results) {
+            let key = &key;
             let record = if accumulate {
                 crate::app::plan::add_actual_cost(
                     self.ws,
@@ -431,6 +428,40 @@ impl Driver<'_> {
     }
 }
 
+/// What each asset of a finished step ran as, to be priced: its own seconds (its
+/// `StepFinished` events) plus an even share of the step's other seconds (start-up,
+/// transfers), on the step's size; an array step counts its children side by side. Launches
+/// and `medallion sync` price steps with it.
+pub(super) fn measured_shapes(
+    s: &crate::compute::steps::PlannedRemoteStep,
+    node_type: Option<&str>,
+    results: &[StepResult],
+) -> Vec<(AssetKey, crate::compute::cost::RunShape)> {
+    if results.is_empty() || s.assets.is_empty() {
+        return Vec::new();
+    }
+    let children = results.len() as f64;
+    let (own, total) = asset_seconds(results);
+    let measured: f64 = own.values().sum();
+    let rest = (total - measured).max(0.0) / s.assets.len() as f64;
+    s.assets
+        .iter()
+        .map(|key| {
+            let seconds = own.get(key).copied().unwrap_or_default() + rest;
+            let shape = crate::compute::cost::RunShape {
+                tier: s.tier,
+                vcpu: s.vcpu,
+                memory_mb: s.memory_mb,
+                duration_secs: seconds / children,
+                spot: s.spot,
+                node_type: node_type.map(str::to_owned),
+                parallel: u32::try_from(results.len()).unwrap_or(u32::MAX),
+            };
+            (key.clone(), shape)
+        })
+        .collect()
+}
+
 /// Each asset's own seconds in a step's results (its `StepFinished` events), and the results'
 /// seconds in all.
 fn asset_seconds(results: &[StepResult]) -> (BTreeMap<&AssetKey, f64>, f64) {
@@ -451,7 +482,7 @@ fn asset_seconds(results: &[StepResult]) -> (BTreeMap<&AssetKey, f64>, f64) {
 }
 
 /// The first thing that went wrong in a runner's result, in words.
-fn first_failure(r: &StepResult) -> Option<String> {
+pub(super) fn first_failure(r: &StepResult) -> Option<String> {
     let failed_step = r.events.iter().find_map(|e| match e {
         RunEvent::StepFinished {
             asset,
@@ -477,17 +508,12 @@ fn first_failure(r: &StepResult) -> Option<String> {
 
 /// A runner's event as the run records it: its own run start and end become log lines of the
 /// step (the run's start and end belong to the whole remote run).
-fn convert(s: &RemoteStepRow, event: RunEvent) -> RunEvent {
+pub(super) fn convert(step_id: &str, tier: ComputeTier, event: RunEvent) -> RunEvent {
     match event {
         RunEvent::RunStarted { plan } => RunEvent::Log {
             level: LogLevel::Info,
             asset: None,
-            message: format!(
-                "step {} started on {}: {} asset(s)",
-                s.step_id,
-                s.tier,
-                plan.len()
-            ),
+            message: format!("step {step_id} started on {tier}: {} asset(s)", plan.len()),
         },
         RunEvent::RunFinished { status, error } => RunEvent::Log {
             level: if status == RunStatus::Success {
@@ -497,8 +523,8 @@ fn convert(s: &RemoteStepRow, event: RunEvent) -> RunEvent {
             },
             asset: None,
             message: match error {
-                Some(e) => format!("step {} runner {status}: {e}", s.step_id),
-                None => format!("step {} runner {status}", s.step_id),
+                Some(e) => format!("step {step_id} runner {status}: {e}"),
+                None => format!("step {step_id} runner {status}"),
             },
         },
         other => other,

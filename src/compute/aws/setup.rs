@@ -409,6 +409,41 @@ fn lambda_function(aws: &Aws, function: &str) -> SetupCheck {
     })
 }
 
+/// Whether bucket `bucket`, which `s3_objects` sensor `sensor` watches, sends its events to
+/// EventBridge: a deployed sensor's rule hears nothing otherwise.
+pub fn eventbridge_notifications(aws: &Aws, sensor: &str, bucket: &str) -> SetupCheck {
+    let client = aws.s3();
+    let item = format!("sensor {sensor} events");
+    let name = bucket.to_owned();
+    aws.block(async move {
+        match client
+            .get_bucket_notification_configuration()
+            .bucket(&name)
+            .send()
+            .await
+        {
+            Ok(c) if c.event_bridge_configuration().is_some() => line(
+                &item,
+                CheckState::Ok,
+                format!("bucket {name} sends its events to EventBridge"),
+            ),
+            Ok(_) => line(
+                &item,
+                CheckState::Missing,
+                format!(
+                    "bucket {name} does not send its events to EventBridge, so the deployed rule of sensor {sensor} never fires: turn it on (S3 → {name} → Properties → Event notifications → Amazon EventBridge, or aws s3api put-bucket-notification-configuration --bucket {name} --notification-configuration '{{\"EventBridgeConfiguration\": {{}}}}')"
+                ),
+            ),
+            Err(e) => line(
+                &item,
+                CheckState::Missing,
+                ComputeError::from_sdk(format!("reading the event notifications of bucket {name}"), &e)
+                    .to_string(),
+            ),
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -2,8 +2,11 @@
 //! tagged `medallion:project` with its name — the state machine, the schedule group whose
 //! schedules are the project's, the rules) and the changes of a plan carried out in order.
 
+use std::collections::BTreeMap;
+
 use serde_json::Value;
 
+use super::objects::Content;
 use super::{Action, Change, Current, ItemKind, PROJECT_TAG, resource_name};
 use crate::compute::aws::Aws;
 use crate::compute::error::{ComputeError, ErrorKind};
@@ -15,12 +18,14 @@ fn said(action: &str, what: impl std::fmt::Display) -> ComputeError {
     ComputeError::said(ErrorKind::Transient, format!("{action}: {what}"))
 }
 
-/// Everything deployed for `project`: found by its tag (schedules through their tagged group).
+/// Everything deployed for `project`: the objects under its `_deploy/` folder, the rest found
+/// by its tag (schedules through their tagged group).
 ///
 /// # Errors
 /// A failed AWS call, as one sentence.
 pub fn current(aws: &Aws, project: &str) -> Result<Vec<Current>, ComputeError> {
-    let mut out = state_machines(aws, project)?;
+    let mut out = super::objects::current(aws)?;
+    out.extend(state_machines(aws, project)?);
     out.extend(schedules(aws, project)?);
     out.extend(rules(aws, project)?);
     Ok(out)
@@ -230,12 +235,18 @@ fn rules(aws: &Aws, project: &str) -> Result<Vec<Current>, ComputeError> {
     })
 }
 
-/// Carries out `changes` in order; returns the state machine's ARN when the plan has one.
-/// Stops at the first failure (what was done stays done: a second deploy finishes the rest).
+/// Carries out `changes` in order (an object created or updated is written from `contents`,
+/// by name); returns the state machine's ARN when the plan has one. Stops at the first failure
+/// (what was done stays done: a second deploy finishes the rest).
 ///
 /// # Errors
-/// A failed AWS call, naming the resource.
-pub fn apply(aws: &Aws, project: &str, changes: &[Change]) -> Result<Option<String>, ComputeError> {
+/// A failed AWS call, naming the resource; an object without content.
+pub fn apply(
+    aws: &Aws,
+    project: &str,
+    changes: &[Change],
+    contents: &BTreeMap<String, Content>,
+) -> Result<Option<String>, ComputeError> {
     let mut machine_arn = changes
         .iter()
         .find(|c| c.kind == ItemKind::StateMachine && c.action != Action::Delete)
@@ -251,6 +262,7 @@ pub fn apply(aws: &Aws, project: &str, changes: &[Change]) -> Result<Option<Stri
             *t = Value::String(arn.clone());
         }
         match c.kind {
+            ItemKind::Object => apply_object(aws, c, contents)?,
             ItemKind::StateMachine => {
                 if let Some(arn) = apply_state_machine(aws, project, c, &config)? {
                     machine_arn = Some(arn);
@@ -262,6 +274,20 @@ pub fn apply(aws: &Aws, project: &str, changes: &[Change]) -> Result<Option<Stri
         }
     }
     Ok(machine_arn)
+}
+
+fn apply_object(
+    aws: &Aws,
+    c: &Change,
+    contents: &BTreeMap<String, Content>,
+) -> Result<(), ComputeError> {
+    if c.action == Action::Delete {
+        return super::objects::delete(aws, &c.name);
+    }
+    let content = contents.get(&c.name).ok_or_else(|| {
+        ComputeError::invalid(format!("the deployment has no content for {}", c.name))
+    })?;
+    super::objects::put(aws, &c.name, content)
 }
 
 fn text(config: &Value, key: &str) -> String {

@@ -11,7 +11,8 @@
 //!   is the execution's name (`MEDALLION_RUN_ID`). Retries throttling; a Catch records the
 //!   error under `$.error` and goes to `Failed <step>`.
 //! - `Result <step>`: reads the step's result object (`aws-sdk:s3:getObject`), the runner's
-//!   own word on the step (a task can exit 0 after a failed check).
+//!   own word on the step (a task can exit 0 after a failed check). A Lambda step has none:
+//!   the invocation's response is the runner's result (status, error).
 //! - `Check <step>`: success goes on; anything else goes to `Blocked <step>`, a Fail state whose
 //!   cause is the runner's headline (`check X of asset Y failed: …` for a failed check).
 //!
@@ -147,9 +148,13 @@ fn step_states(
     let plan = plan_uri(&store, &s.id);
     let (resource, parameters) = task(target, s, &plan)?;
     let array = s.step.partitions.len() > 1;
+    // A Lambda invocation answers with the runner's result itself: no need to read it back.
+    let answered = s.step.tier == ComputeTier::Lambda;
     let failed = format!("Failed {}", s.id);
     let after_run = if array {
         next.to_owned()
+    } else if answered {
+        format!("Check {}", s.id)
     } else {
         format!("Result {}", s.id)
     };
@@ -160,21 +165,27 @@ fn step_states(
         .map(crate::model::AssetKey::as_str)
         .collect::<Vec<_>>()
         .join(", ");
-    let mut out = vec![(
-        run_state(&s.id),
-        json!({
-            "Type": "Task",
-            "Comment": format!("{} on {}: {}", s.id, s.step.tier, assets),
-            "Resource": resource,
-            "Parameters": parameters,
-            "ResultPath": Value::Null,
-            "Retry": [throttling_retry(s.step.tier)],
-            "Catch": [{ "ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": failed }],
-            "Next": after_run,
-        }),
-    )];
+    let mut run = json!({
+        "Type": "Task",
+        "Comment": format!("{} on {}: {}", s.id, s.step.tier, assets),
+        "Resource": resource,
+        "Parameters": parameters,
+        "ResultPath": Value::Null,
+        "Retry": [throttling_retry(s.step.tier)],
+        "Catch": [{ "ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": failed }],
+        "Next": after_run,
+    });
+    if answered && !array {
+        run["ResultSelector"] = json!({ "result.$": "$.Payload" });
+        run["ResultPath"] = json!(result_path(&s.id));
+    }
+    let mut out = vec![(run_state(&s.id), run)];
     if !array {
-        out.extend(result_states(&store, s, next, &failed));
+        let mut states = result_states(&store, s, next, &failed);
+        if answered {
+            states.retain(|(name, _)| !name.starts_with("Result "));
+        }
+        out.extend(states);
     }
     out.push((
         failed,
@@ -201,7 +212,7 @@ fn result_states(
         intrinsic_literal(&store.prefix),
         intrinsic_literal(&s.id)
     );
-    let result_path = format!("$.results.{}", state_key(&s.id));
+    let result_path = result_path(&s.id);
     let blocked = format!("Blocked {}", s.id);
     vec![
         (
@@ -246,6 +257,11 @@ fn result_states(
             }),
         ),
     ]
+}
+
+/// Where a step's result goes in the execution's state.
+fn result_path(step: &str) -> String {
+    format!("$.results.{}", state_key(step))
 }
 
 /// A step id as a JSON path key (`s1-lambda` → `s1_lambda`).

@@ -1,11 +1,14 @@
 //! `medallion deploy`: a project running on AWS's own orchestration. `asl` compiles the remote
 //! plan into a Step Functions state machine; this module says what a deployment consists of
-//! ([`Desired`]: the state machine, a Scheduler schedule per schedule, an EventBridge rule per
-//! `s3_objects` sensor) and what applying it changes against what AWS has ([`diff`]); `apply`
-//! reads and writes AWS. Everything here but `apply` is pure.
+//! ([`Desired`]: the objects under `_deploy/` — step plans and inputs — the state machine, a
+//! Scheduler schedule per schedule, an EventBridge rule per `s3_objects` sensor) and what
+//! applying it changes against what AWS has ([`diff`]); `apply` reads and writes AWS, and
+//! `objects` the objects in S3. Everything else here is pure.
 
 pub mod apply;
 pub mod asl;
+pub mod executions;
+pub mod objects;
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -19,6 +22,9 @@ pub const PROJECT_TAG: &str = "medallion:project";
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum ItemKind {
+    /// An object under `_deploy/` (a step's plan, an input file): written before the state
+    /// machine that reads it.
+    Object,
     StateMachine,
     ScheduleGroup,
     Schedule,
@@ -28,6 +34,7 @@ pub enum ItemKind {
 impl ItemKind {
     pub fn label(self) -> &'static str {
         match self {
+            ItemKind::Object => "object",
             ItemKind::StateMachine => "state machine",
             ItemKind::ScheduleGroup => "schedule group",
             ItemKind::Schedule => "schedule",

@@ -189,6 +189,7 @@ fn a_deployed_plan_takes_the_executions_run_id() {
         previous_checks: Vec::new(),
         store: store.clone(),
         result_uri: asl::result_uri(&store, "s1-lambda"),
+        upstream_results: vec![asl::result_uri(&store, "s0-fargate").replace("{index}", "0")],
         masks: crate::model::masking::MaskPlan::default(),
     };
     let run = plan.clone().for_run(Some(RunId::new("exec-1")));
@@ -197,5 +198,125 @@ fn a_deployed_plan_takes_the_executions_run_id() {
         run.result_uri_for(None),
         "s3://b/p/_runs/exec-1/s1-lambda/result-0.json"
     );
+    assert_eq!(
+        run.upstream_results,
+        vec!["s3://b/p/_runs/exec-1/s0-fargate/result-0.json".to_owned()]
+    );
     assert_eq!(plan.clone().for_run(None), plan);
+}
+
+/// A deployed step's plan names the results of the steps before it; the runner reads their
+/// materializations (replacing older ones of the same asset) and check evaluations.
+#[test]
+fn a_deployed_step_reads_what_the_steps_before_it_made() {
+    use crate::compute::protocol::{ObjectStore, PROTOCOL_VERSION, StepPlan, StepResult};
+    use crate::compute::runner::merge_upstream;
+    use crate::model::{
+        AssetCheckResult, AssetKey, AssetMaterialization, CheckSeverity, Project, RunEvent, RunId,
+        RunStatus,
+    };
+    let now = chrono::Utc::now();
+    let made = |run: &str| AssetMaterialization {
+        asset: AssetKey::new("raw_orders"),
+        partition: None,
+        run_id: RunId::new(run),
+        location: format!("s3://b/p/raw_orders/_/{run}.parquet"),
+        row_count: 3,
+        byte_count: 10,
+        schema: Vec::new(),
+        definition_hash: "h".into(),
+        code_version: None,
+        input_versions: std::collections::BTreeMap::new(),
+        data_version: run.into(),
+        created_at: now,
+    };
+    let check = AssetCheckResult {
+        asset: AssetKey::new("raw_orders"),
+        partition: None,
+        check_name: "ids_unique".into(),
+        passed: true,
+        severity: CheckSeverity::Error,
+        blocking: true,
+        description: String::new(),
+        failing_count: 0,
+        failing_sample: Vec::new(),
+        check_hash: "c".into(),
+        materialization_run_id: Some(RunId::new("exec-1")),
+    };
+    let store = ObjectStore {
+        bucket: "b".into(),
+        prefix: "p".into(),
+    };
+    let plan = StepPlan {
+        version: PROTOCOL_VERSION,
+        run_id: RunId::new("exec-1"),
+        step_id: "s2-fargate".into(),
+        project: Project::default(),
+        assets: Vec::new(),
+        partitions: Vec::new(),
+        force: false,
+        previous: vec![made("older")],
+        previous_checks: Vec::new(),
+        store,
+        result_uri: String::new(),
+        upstream_results: vec!["s3://b/p/_runs/exec-1/s1-lambda/result-0.json".into()],
+        masks: crate::model::masking::MaskPlan::default(),
+    };
+    let before = StepResult {
+        version: PROTOCOL_VERSION,
+        run_id: RunId::new("exec-1"),
+        step_id: "s1-lambda".into(),
+        partition: None,
+        status: RunStatus::Success,
+        error: None,
+        events: vec![
+            RunEvent::Materialization(made("exec-1")),
+            RunEvent::CheckEvaluation(check.clone()),
+        ],
+        duration_secs: 1.0,
+    };
+    let merged = merge_upstream(plan, &[before], now);
+    assert_eq!(merged.previous, vec![made("exec-1")]);
+    assert_eq!(merged.previous_checks.len(), 1);
+    assert_eq!(merged.previous_checks[0].result, check);
+    assert_eq!(merged.previous_checks[0].run_id.as_str(), "exec-1");
+}
+
+/// A Lambda step's invocation answers with the runner's result: it is checked as it comes
+/// back, without reading the result object.
+#[test]
+fn a_lambda_step_checks_the_invocations_answer() {
+    use crate::compute::steps::PlannedRemoteStep;
+    use crate::model::{AssetKey, AwsCompute, ComputeTier};
+    let settings = AwsCompute {
+        bucket: "b".into(),
+        lambda_function: Some("f".into()),
+        ..AwsCompute::default()
+    };
+    let target = asl::AslTarget {
+        project: "p",
+        region: "us-east-1",
+        settings: &settings,
+        eks: None,
+    };
+    let steps = asl::deployed_steps(&[PlannedRemoteStep {
+        tier: ComputeTier::Lambda,
+        reason: String::new(),
+        assets: vec![AssetKey::new("a")],
+        partitions: Vec::new(),
+        vcpu: 1.0,
+        memory_mb: 1024,
+        spot: false,
+        timeout_secs: None,
+    }]);
+    let d = asl::compile(&target, &steps).unwrap();
+    let run = &d["States"]["Run s1-lambda"];
+    assert_eq!(run["ResultSelector"]["result.$"], "$.Payload");
+    assert_eq!(run["ResultPath"], "$.results.s1_lambda");
+    assert_eq!(run["Next"], "Check s1-lambda");
+    assert!(d["States"].get("Result s1-lambda").is_none());
+    assert_eq!(
+        d["States"]["Check s1-lambda"]["Choices"][0]["Variable"],
+        "$.results.s1_lambda.result.status"
+    );
 }

@@ -100,11 +100,6 @@ fn asset_ui(ui: &mut egui::Ui, studio: &mut Studio, key: &AssetKey) {
     section_ui(ui, "Checks", opens("checks"), |ui| {
         checks_ui(ui, &mut spec);
     });
-    if !spec.tests.is_empty() {
-        section_ui(ui, "Unit tests", opens("tests"), |ui| {
-            unit_tests_ui(ui, &spec);
-        });
-    }
     section_ui(ui, "Compute hints", opens("compute"), |ui| {
         compute_ui(ui, &mut spec);
     });
@@ -117,6 +112,11 @@ fn asset_ui(ui: &mut egui::Ui, studio: &mut Studio, key: &AssetKey) {
     section_ui(ui, "Tags", opens("tags"), |ui| {
         tags_ui(ui, &mut studio.inspector, &mut spec);
     });
+    if !spec.tests.is_empty() {
+        section_ui(ui, "Unit tests", opens("tests"), |ui| {
+            unit_tests_ui(ui, &spec);
+        });
+    }
 
     problems_ui(ui, &diagnostics);
     studio.inspector.focus_field = None;

@@ -1,0 +1,366 @@
+//! A deployed project's executions: the state machine run by moto's Step Functions
+//! interpreter to its end, its `lambda:invoke` served by the REAL runner (through the Lambda
+//! front test double), and the executions imported into run history by `medallion sync`.
+//!
+//! Moto's interpreter calls the services it integrates at `localhost:$MOTO_PORT`, so these tests
+//! start their own moto server whose `MOTO_PORT` names the Lambda front: `Invoke` starts the
+//! runner, every other call (S3, Step Functions) goes on to that moto.
+
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use serde_json::Value;
+
+use crate::deploy::{aws_toml_at, json, lake_bucket, lake_object, medallion, workspace};
+use crate::support::aws_executor::{runtime, sdk_config};
+use crate::support::lambda_front::LambdaFront;
+
+/// A moto server running executions, its interpreter's calls going through a Lambda front.
+struct InterpretingMoto {
+    /// Where the tests (and the app) reach moto.
+    url: String,
+    front: LambdaFront,
+    child: Child,
+}
+
+impl Drop for InterpretingMoto {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+impl InterpretingMoto {
+    fn start() -> Option<Self> {
+        crate::remote_aws::peers()?;
+        let server = std::env::var("MEDALLION_TEST_MOTO_SERVER").unwrap_or_else(|_| {
+            panic!(
+                "MEDALLION_TEST_PEERS=1 but MEDALLION_TEST_MOTO_SERVER is not set: use tests/run"
+            )
+        });
+        let port = free_port();
+        let url = format!("http://127.0.0.1:{port}");
+        let front = LambdaFront::start(&url);
+        let front_port = front.url.rsplit(':').next().unwrap().to_owned();
+        let child = Command::new(server)
+            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
+            .env("MOTO_PORT", front_port)
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("start moto_server");
+        let moto = Self { url, front, child };
+        let rt = runtime();
+        let started = Instant::now();
+        loop {
+            let ready = rt.block_on(async {
+                reqwest::get(format!("{}/moto-api/data.json", moto.url))
+                    .await
+                    .is_ok()
+            });
+            if ready {
+                break;
+            }
+            assert!(
+                started.elapsed() < Duration::from_secs(30),
+                "moto did not start"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        rt.block_on(async {
+            let status = reqwest::Client::new()
+                .post(format!("{}/moto-api/config", moto.url))
+                .body(r#"{"stepfunctions":{"execute_state_machine":true}}"#)
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert!(status.is_success(), "{status}");
+        });
+        lake_bucket(&moto.url);
+        Some(moto)
+    }
+}
+
+/// The example with every asset on Lambda (one step), deployed; returns the workspace, the
+/// project's copy and the state machine's ARN.
+fn deployed_on_lambda(
+    dir: &Path,
+    moto: &str,
+    name: &str,
+) -> (std::path::PathBuf, std::path::PathBuf, String) {
+    let (ws, copy) = workspace(dir, name, &aws_toml_at(moto, true, &format!("lake/{name}")));
+    let toml = copy.join("medallion.toml");
+    let text = std::fs::read_to_string(&toml)
+        .unwrap()
+        .replace("tier = \"fargate\"", "tier = \"lambda\"")
+        .replace("tier = \"eks\"", "tier = \"lambda\"");
+    std::fs::write(&toml, text).unwrap();
+    let out = medallion(&ws, &["deploy", copy.to_str().unwrap(), "--format", "json"]);
+    let deployed = json(&out);
+    let steps: Vec<&str> = deployed["plan"]["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(steps, ["s1-lambda"], "{deployed}");
+    let arn = deployed["state_machine_arn"].as_str().unwrap().to_owned();
+    (ws, copy, arn)
+}
+
+/// Starts an execution named `name` and waits for its end: (status, error, cause, states
+/// entered).
+fn execute(
+    moto: &str,
+    arn: &str,
+    name: &str,
+) -> (String, Option<String>, Option<String>, Vec<String>) {
+    let rt = runtime();
+    let sfn = aws_sdk_sfn::Client::new(&sdk_config(moto));
+    rt.block_on(async {
+        let exec = sfn
+            .start_execution()
+            .state_machine_arn(arn)
+            .name(name)
+            .input(r#"{"trigger":"test"}"#)
+            .send()
+            .await
+            .unwrap();
+        let started = Instant::now();
+        loop {
+            let d = sfn
+                .describe_execution()
+                .execution_arn(exec.execution_arn())
+                .send()
+                .await
+                .unwrap();
+            if d.status() != &aws_sdk_sfn::types::ExecutionStatus::Running
+                || started.elapsed() > Duration::from_mins(4)
+            {
+                let history = sfn
+                    .get_execution_history()
+                    .execution_arn(exec.execution_arn())
+                    .send()
+                    .await
+                    .unwrap();
+                let entered = history
+                    .events()
+                    .iter()
+                    .filter_map(|e| e.state_entered_event_details())
+                    .map(|s| s.name().to_owned())
+                    .collect();
+                return (
+                    d.status().as_str().to_owned(),
+                    d.error().map(str::to_owned),
+                    d.cause().map(str::to_owned),
+                    entered,
+                );
+            }
+            tokio::time::sleep(Duration::from_millis(250)).await;
+        }
+    })
+}
+
+/// The deployed example runs to SUCCEEDED in moto's interpreter: `lambda:invoke` starts the
+/// real runner with the deployed plan and the execution's name as run id, the runner writes
+/// its materializations and result under `_runs/<execution>/`, and the state machine reads the
+/// result and succeeds. Redeployed with a blocking check that fails, the next execution fails
+/// with the check's headline. `medallion sync` imports both, once, with what happened.
+#[test]
+fn deployed_executions_run_in_motos_interpreter_and_sync_into_history() {
+    let Some(moto) = InterpretingMoto::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("deployrun_{}", std::process::id());
+    let (ws, copy, arn) = deployed_on_lambda(dir.path(), &moto.url, &name);
+
+    // Nothing ran yet: a sync imports nothing.
+    let none = json(&medallion(&ws, &["sync", &name, "--format", "json"]));
+    assert_eq!(none["imported"], serde_json::json!([]), "{none}");
+    assert_eq!(none["state_machine_arn"], arn.as_str());
+
+    let (status, error, cause, entered) = execute(&moto.url, &arn, "nightly-1");
+    assert_eq!(status, "SUCCEEDED", "{error:?} {cause:?} {entered:?}");
+    assert_eq!(entered, ["Run s1-lambda", "Check s1-lambda", "Succeeded"]);
+    let invocations = moto.front.invocations.lock().unwrap().clone();
+    assert_eq!(invocations.len(), 1, "{invocations:?}");
+    assert_eq!(invocations[0].function, "medallion-runner");
+    assert!(!invocations[0].error, "{:?}", invocations[0]);
+
+    // The runner ran as the execution: its result and data are under the execution's name.
+    let key = format!("lake/{name}/_runs/nightly-1/s1-lambda/result-0.json");
+    let result: Value =
+        serde_json::from_slice(&lake_object(&moto.url, &key).expect("the step's result")).unwrap();
+    assert_eq!(result["run_id"], "nightly-1");
+    assert_eq!(result["status"], "success");
+    assert!(
+        lake_object(
+            &moto.url,
+            &format!("lake/{name}/daily_revenue/_/nightly-1.parquet")
+        )
+        .is_some(),
+        "no daily_revenue materialization for the execution"
+    );
+    fail_then_sync(&moto, &ws, &copy, &name, &arn);
+}
+
+/// The rest of the test above: a failing execution, then the sync.
+fn fail_then_sync(moto: &InterpretingMoto, ws: &Path, copy: &Path, name: &str, arn: &str) {
+    // A blocking check that cannot pass: redeploying updates only the step's plan.
+    let toml = copy.join("medallion.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        text.replacen(
+            "min = 1\ndescription = \"Row count > 0\"",
+            "min = 1000000000\ndescription = \"Row count > 0\"",
+            1,
+        ),
+    )
+    .unwrap();
+    let redeployed = json(&medallion(
+        ws,
+        &["deploy", copy.to_str().unwrap(), "--format", "json"],
+    ));
+    let changed: Vec<String> = redeployed["plan"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] != "unchanged")
+        .map(|c| {
+            format!(
+                "{} {}",
+                c["action"].as_str().unwrap(),
+                c["name"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(
+        changed,
+        ["update _deploy/s1-lambda/plan.json"],
+        "{redeployed}"
+    );
+    let (status, error, cause, entered) = execute(&moto.url, arn, "nightly-2");
+    assert_eq!(status, "FAILED", "{entered:?}");
+    assert_eq!(error.as_deref(), Some("Medallion.StepFailed"));
+    let cause = cause.unwrap_or_default();
+    assert!(cause.contains("order_history_not_empty"), "{cause}");
+    assert_eq!(
+        entered.last().map(String::as_str),
+        Some("Blocked s1-lambda")
+    );
+
+    // The studio opening the project syncs it (off the UI thread) and says so in one line.
+    studio_syncs_on_open(ws, name);
+    let w = medallion::app::open_workspace(ws).unwrap();
+    let ok = w.run(&"nightly-1".into()).unwrap();
+    assert_eq!(ok.status, medallion::model::RunStatus::Success, "{ok:?}");
+    assert!(ok.trigger.starts_with("aws:"), "{}", ok.trigger);
+    assert!(ok.ended_at.unwrap() >= ok.started_at.unwrap());
+    let failed = w.run(&"nightly-2".into()).unwrap();
+    assert_eq!(failed.status, medallion::model::RunStatus::Failure);
+    let why = failed.error.unwrap_or_default();
+    assert!(why.contains("order_history_not_empty"), "{why}");
+    // Checks, materializations and costs as a remote run records them.
+    let checks = w.run_check_results(&"nightly-2".into()).unwrap();
+    assert!(
+        checks
+            .iter()
+            .any(|c| c.check_name == "order_history_not_empty" && !c.passed),
+        "{checks:?}"
+    );
+    let latest = w.latest_materializations(name).unwrap();
+    let revenue = latest
+        .iter()
+        .find(|m| m.asset.as_str() == "daily_revenue")
+        .expect("daily_revenue materialized");
+    assert_eq!(revenue.run_id.as_str(), "nightly-1");
+    assert!(
+        revenue
+            .location
+            .ends_with("/daily_revenue/_/nightly-1.parquet"),
+        "{}",
+        revenue.location
+    );
+    let costs = medallion::app::plan::run_costs(&w, &"nightly-1".into()).unwrap();
+    assert_eq!(costs.len(), 6, "{costs:?}");
+    assert!(
+        costs.iter().all(|c| c.actual_duration_secs.is_some()),
+        "{costs:?}"
+    );
+    drop(w);
+
+    // Again, from the CLI: nothing new.
+    let synced = medallion(ws, &["sync", name]);
+    let text = crate::common::text(&synced);
+    assert_eq!(synced.status.code(), Some(0), "{text}");
+    assert!(
+        text.starts_with(&format!(
+            "Synced 0 execution(s) of {name} from AWS, 2 already in history."
+        )),
+        "{text}"
+    );
+    let again = json(&medallion(ws, &["sync", name, "--format", "json"]));
+    assert_eq!(again["imported"], serde_json::json!([]), "{again}");
+    assert_eq!(again["already"], 2);
+}
+
+/// Set in the child process that runs the studio with AWS credentials in its environment:
+/// `<workspace>|<project>`.
+const STUDIO_CHILD: &str = "MEDALLION_TEST_STUDIO_SYNC";
+
+/// The studio opening `project` syncs it: run in a child process of this binary whose
+/// environment holds moto's credentials (a test cannot set them in its own process).
+fn studio_syncs_on_open(ws: &Path, project: &str) {
+    let name = crate::common::test_path(
+        module_path!(),
+        "the_studio_syncs_a_deployed_project_on_open",
+    );
+    let o = Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", &name, "--nocapture", "--test-threads", "1"])
+        .env(STUDIO_CHILD, format!("{}|{project}", ws.display()))
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .output()
+        .unwrap();
+    let out = crate::common::text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("1 passed"), "the child ran no test:\n{out}");
+}
+
+/// The studio on a workspace whose project is deployed: opening it imports the executions AWS
+/// ran, off the UI thread, and the status bar says how many. Run by the test above in a child
+/// process (with AWS credentials); on its own it has nothing to open and returns.
+#[test]
+fn the_studio_syncs_a_deployed_project_on_open() {
+    use crate::common::studio::{harness, wait_until};
+    let Ok(spec) = std::env::var(STUDIO_CHILD) else {
+        return;
+    };
+    let (ws, project) = spec.split_once('|').unwrap();
+    let ws = Path::new(ws);
+    let stored = {
+        let w = medallion::app::open_workspace(ws).unwrap();
+        medallion::app::load_project(&w, project).unwrap().project
+    };
+    let mut h = harness(medallion::ui::Studio::with_workspace(Some(stored), ws).unwrap());
+    let expected = format!("Synced 2 execution(s) of {project} from AWS");
+    wait_until(&mut h, "the sync from AWS", Duration::from_mins(1), |s| {
+        s.notice
+            .as_ref()
+            .is_some_and(|n| n.text.starts_with(&expected))
+    });
+    assert!(!h.state().notice.as_ref().unwrap().is_error);
+}
