@@ -453,6 +453,12 @@ fn test_first_in_the_launch_dialog_refuses_a_run_when_a_test_fails() {
         "{notice}"
     );
     assert!(notice.contains("nothing was run"), "{notice}");
+    // The run view says the run never started (not "Failure"), and offers no re-run: a re-run
+    // would have skipped the tests that refused it.
+    h.run_steps(2);
+    h.get_by_label("Not started");
+    assert!(h.query_by_label("Failure").is_none());
+    assert!(h.query_by_label("Re-run failed and skipped").is_none());
     let ws = app::open_workspace(&path).unwrap();
     assert!(
         app::run::list_runs(&ws, Some("customer_analytics"), 10)

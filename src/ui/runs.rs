@@ -271,7 +271,7 @@ impl RunView {
     /// were skipped, blocked or canceled, in plan order (empty while it runs or when all went
     /// well).
     pub fn rerun_keys(&self) -> Vec<AssetKey> {
-        if !self.done || self.is_live() {
+        if !self.done || self.is_live() || self.never_started() {
             return Vec::new();
         }
         self.plan
@@ -289,6 +289,34 @@ impl RunView {
             })
             .cloned()
             .collect()
+    }
+
+    /// The launch was refused before the run began (e.g. "Test first" found a failing unit
+    /// test): no event arrived and nothing was recorded.
+    pub fn never_started(&self) -> bool {
+        self.done && self.run_id.is_none() && self.record.is_none()
+    }
+
+    /// The run's status as its header says it: "not started" for a refused launch, "queued"
+    /// before the first event.
+    pub fn status_label(&self) -> &'static str {
+        if self.never_started() {
+            return "not started";
+        }
+        self.status.map_or("queued", |s| s.as_str())
+    }
+
+    /// The colour of the run's status in its header.
+    pub fn status_color(&self, visuals: &egui::Visuals) -> egui::Color32 {
+        use crate::ui::theme;
+        match self.status {
+            _ if self.never_started() => theme::warning_color(),
+            Some(RunStatus::Success) => theme::ok_color(),
+            Some(RunStatus::Failure) => theme::error_color(),
+            Some(RunStatus::Canceled | RunStatus::Canceling) => theme::warning_color(),
+            Some(RunStatus::Started | RunStatus::Starting) => theme::running_color(),
+            _ => visuals.weak_text_color(),
+        }
     }
 
     pub fn checks_passed(&self) -> usize {

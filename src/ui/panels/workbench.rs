@@ -181,17 +181,6 @@ fn preview_table_ui(ui: &mut egui::Ui, data: &Preview) {
 // ---------------------------------------------------------------------------------------------
 // Run view
 
-fn run_status_color(run: &RunView, visuals: &egui::Visuals) -> Color32 {
-    use crate::model::RunStatus;
-    match run.status {
-        Some(RunStatus::Success) => theme::ok_color(),
-        Some(RunStatus::Failure) => theme::error_color(),
-        Some(RunStatus::Canceled | RunStatus::Canceling) => theme::warning_color(),
-        Some(RunStatus::Started | RunStatus::Starting) => theme::running_color(),
-        _ => visuals.weak_text_color(),
-    }
-}
-
 /// The run's line: status, id, selection, progress, time, checks, and the Cancel and Export
 /// buttons (whether each was clicked).
 fn run_header_ui(ui: &mut egui::Ui, run: &RunView) -> (bool, bool, bool) {
@@ -200,11 +189,11 @@ fn run_header_ui(ui: &mut egui::Ui, run: &RunView) -> (bool, bool, bool) {
     let mut export = false;
     let mut rerun = false;
     ui.horizontal(|ui| {
-        let status = run.status.map_or("queued", |s| s.as_str());
+        let status = run.status_label();
         ui.label(
             RichText::new(crate::ui::capitalised(status))
                 .strong()
-                .color(run_status_color(run, ui.visuals())),
+                .color(run.status_color(ui.visuals())),
         );
         if let Some(id) = &run.run_id {
             ui.label(RichText::new(id.as_str()).monospace());
