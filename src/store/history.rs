@@ -7,18 +7,18 @@ use std::path::Path;
 
 use rusqlite::{Connection, params};
 
+use super::project_json::ProjectJsonColumn;
 use super::{StoreError, Workspace, classify};
 use crate::model::{AuditAction, NewAuditEntry, Project, RunExpiry, RunFacts, RunRetention};
 
-/// The schema version that added `projects.retention`.
-const RETENTION_MIGRATION: i64 = 14;
-
-fn has_column(conn: &Connection, path: &Path) -> Result<bool, StoreError> {
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(|e| classify(path, "read retention settings", e))?;
-    Ok(version >= RETENTION_MIGRATION)
-}
+const COLUMN: ProjectJsonColumn = ProjectJsonColumn {
+    column: "retention",
+    migration: 14,
+    what: "retention settings",
+    read_op: "read retention settings",
+    save_op: "save retention settings",
+    load_op: "load retention settings",
+};
 
 /// Writes a project's retention settings inside the save's transaction (NULL: the defaults).
 pub(super) fn write_retention(
@@ -27,16 +27,8 @@ pub(super) fn write_retention(
     project_id: i64,
     project: &Project,
 ) -> Result<(), StoreError> {
-    if !has_column(tx, path)? {
-        return Ok(());
-    }
-    let text = (!project.retention.is_default()).then(|| super::json(&project.retention));
-    tx.execute(
-        "UPDATE projects SET retention = ?2 WHERE id = ?1",
-        params![project_id, text],
-    )
-    .map_err(|e| classify(path, "save retention settings", e))?;
-    Ok(())
+    let value = (!project.retention.is_default()).then_some(&project.retention);
+    COLUMN.write(tx, path, project_id, value)
 }
 
 /// Reads a project's retention settings.
@@ -46,22 +38,8 @@ pub(super) fn read_retention(
     project_id: i64,
     project: &mut Project,
 ) -> Result<(), StoreError> {
-    if !has_column(conn, path)? {
-        return Ok(());
-    }
-    let text: Option<String> = conn
-        .query_row(
-            "SELECT retention FROM projects WHERE id = ?1",
-            [project_id],
-            |r| r.get(0),
-        )
-        .map_err(|e| classify(path, "load retention settings", e))?;
-    if let Some(text) = text {
-        project.retention = super::decode::<RunRetention>(
-            path,
-            || format!("retention settings of project {}", project.name),
-            &text,
-        )?;
+    if let Some(r) = COLUMN.read::<RunRetention>(conn, path, project_id, &project.name)? {
+        project.retention = r;
     }
     Ok(())
 }

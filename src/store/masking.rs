@@ -2,21 +2,21 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 
-use super::{StoreError, classify};
+use super::StoreError;
+use super::project_json::ProjectJsonColumn;
 use crate::model::Project;
 use crate::model::masking::MaskingPolicies;
 
-/// The schema version that added `projects.masking`.
-const MASKING_MIGRATION: i64 = 16;
-
-fn has_column(conn: &Connection, path: &Path) -> Result<bool, StoreError> {
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(|e| classify(path, "read masking policies", e))?;
-    Ok(version >= MASKING_MIGRATION)
-}
+const COLUMN: ProjectJsonColumn = ProjectJsonColumn {
+    column: "masking",
+    migration: 16,
+    what: "masking policies",
+    read_op: "read masking policies",
+    save_op: "save masking policies",
+    load_op: "load masking policies",
+};
 
 /// Writes a project's masking policies inside the save's transaction (NULL: none).
 pub(super) fn write_masking(
@@ -25,16 +25,8 @@ pub(super) fn write_masking(
     project_id: i64,
     project: &Project,
 ) -> Result<(), StoreError> {
-    if !has_column(tx, path)? {
-        return Ok(());
-    }
-    let text = (!project.masking.is_empty()).then(|| super::json(&project.masking));
-    tx.execute(
-        "UPDATE projects SET masking = ?2 WHERE id = ?1",
-        params![project_id, text],
-    )
-    .map_err(|e| classify(path, "save masking policies", e))?;
-    Ok(())
+    let value = (!project.masking.is_empty()).then_some(&project.masking);
+    COLUMN.write(tx, path, project_id, value)
 }
 
 /// Reads a project's masking policies.
@@ -44,22 +36,8 @@ pub(super) fn read_masking(
     project_id: i64,
     project: &mut Project,
 ) -> Result<(), StoreError> {
-    if !has_column(conn, path)? {
-        return Ok(());
-    }
-    let text: Option<String> = conn
-        .query_row(
-            "SELECT masking FROM projects WHERE id = ?1",
-            [project_id],
-            |r| r.get(0),
-        )
-        .map_err(|e| classify(path, "load masking policies", e))?;
-    if let Some(text) = text {
-        project.masking = super::decode::<MaskingPolicies>(
-            path,
-            || format!("masking policies of project {}", project.name),
-            &text,
-        )?;
+    if let Some(m) = COLUMN.read::<MaskingPolicies>(conn, path, project_id, &project.name)? {
+        project.masking = m;
     }
     Ok(())
 }

@@ -14,6 +14,7 @@ mod history;
 mod masking;
 mod migrations;
 mod owners;
+mod project_json;
 mod remote;
 mod retention;
 mod runs;
