@@ -5,7 +5,7 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 
 use super::project_json::ProjectJsonColumn;
 use super::{StoreError, Workspace, classify};
