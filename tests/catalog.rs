@@ -18,12 +18,7 @@ use medallion::ui::{Studio, frame_ui};
 const WAIT: Duration = Duration::from_mins(1);
 
 fn workspace(dir: &Path) -> (PathBuf, Project) {
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/customer_analytics");
-    let path = dir.join("ws.sqlite");
-    let mut ws = app::open_workspace(&path).unwrap();
-    let report = app::import_project(&mut ws, &example, true, false).unwrap();
-    let project = app::load_project(&ws, &report.name).unwrap().project;
-    (path, project)
+    crate::common::studio::example_workspace(dir)
 }
 
 /// One remote run of `asset` on Fargate with 2 vCPU and 8 GiB for `secs` seconds: its estimate

@@ -18,12 +18,7 @@ use medallion::ui::Studio;
 const WAIT: Duration = Duration::from_mins(1);
 
 fn workspace(dir: &Path) -> (PathBuf, Project) {
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/customer_analytics");
-    let path = dir.join("ws.sqlite");
-    let mut ws = app::open_workspace(&path).unwrap();
-    let report = app::import_project(&mut ws, &example, true, false).unwrap();
-    let project = app::load_project(&ws, &report.name).unwrap().project;
-    (path, project)
+    crate::common::studio::example_workspace(dir)
 }
 
 /// The labels of the window's nodes, once its answer for `column` arrived.

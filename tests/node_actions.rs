@@ -13,19 +13,13 @@ use crate::common::studio::harness;
 use egui::{Key, Modifiers};
 use egui_kittest::Harness;
 use egui_kittest::kittest::{NodeT, Queryable};
-use medallion::app;
 use medallion::model::Project;
 use medallion::ui::Studio;
 
 const WAIT: Duration = Duration::from_mins(3);
 
 fn workspace(dir: &Path) -> (PathBuf, Project) {
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/customer_analytics");
-    let path = dir.join("ws.sqlite");
-    let mut ws = app::open_workspace(&path).unwrap();
-    let report = app::import_project(&mut ws, &example, true, false).unwrap();
-    let project = app::load_project(&ws, &report.name).unwrap().project;
-    (path, project)
+    crate::common::studio::example_workspace(dir)
 }
 
 fn wait_until(h: &mut Harness<'_, Studio>, what: &str, done: impl Fn(&Studio) -> bool) {

@@ -11,7 +11,6 @@ use std::time::{Duration, Instant};
 use egui::{Color32, Key, Modifiers, TextStyle, vec2};
 use egui_kittest::Harness;
 use egui_kittest::kittest::Queryable;
-use medallion::app;
 use medallion::model::edit::Edit;
 use medallion::model::{AssetKey, CheckKind, Project};
 use medallion::ui::{Studio, frame_ui};
@@ -19,12 +18,7 @@ use medallion::ui::{Studio, frame_ui};
 const WAIT: Duration = Duration::from_mins(3);
 
 fn workspace(dir: &Path) -> (PathBuf, Project) {
-    let example = Path::new(env!("CARGO_MANIFEST_DIR")).join("projects/customer_analytics");
-    let path = dir.join("ws.sqlite");
-    let mut ws = app::open_workspace(&path).unwrap();
-    let report = app::import_project(&mut ws, &example, true, false).unwrap();
-    let project = app::load_project(&ws, &report.name).unwrap().project;
-    (path, project)
+    crate::common::studio::example_workspace(dir)
 }
 
 fn wait_until(h: &mut Harness<'_, Studio>, what: &str, done: impl Fn(&Studio) -> bool) {

@@ -38,3 +38,14 @@ pub fn wait_until(
     }
     h.run_steps(3);
 }
+
+/// A workspace file in `dir` with the example project imported: its path and the project.
+pub fn example_workspace(dir: &std::path::Path) -> (std::path::PathBuf, medallion::model::Project) {
+    let path = dir.join("ws.sqlite");
+    let mut ws = medallion::app::open_workspace(&path).unwrap();
+    let report = medallion::app::import_project(&mut ws, &super::example(), true, false).unwrap();
+    let project = medallion::app::load_project(&ws, &report.name)
+        .unwrap()
+        .project;
+    (path, project)
+}
