@@ -4,142 +4,75 @@
 
 use std::path::Path;
 
-use rusqlite::{Connection, params};
+use rusqlite::Connection;
 
-use super::{StoreError, classify};
+use super::StoreError;
+use super::project_json::JsonColumn;
 use crate::model::Project;
 use crate::model::contract::Contract;
 use crate::model::unit_test::UnitTest;
 
-/// The schema version that added `assets.contract`.
-const CONTRACT_MIGRATION: i64 = 15;
+const CONTRACTS: JsonColumn = JsonColumn {
+    column: "contract",
+    migration: 15,
+    what: "contract",
+    read_op: "read asset contracts",
+    save_op: "save asset contracts",
+    load_op: "load asset contracts",
+};
 
-fn has_column(conn: &Connection, path: &Path) -> Result<bool, StoreError> {
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(|e| classify(path, "read asset contracts", e))?;
-    Ok(version >= CONTRACT_MIGRATION)
-}
+const UNIT_TESTS: JsonColumn = JsonColumn {
+    column: "unit_tests",
+    migration: 17,
+    what: "unit tests",
+    read_op: "read asset unit tests",
+    save_op: "save asset unit tests",
+    load_op: "load asset unit tests",
+};
 
-/// Writes each asset's contract (NULL: none) inside the save's transaction, after its rows.
+/// Writes each asset's contract and unit tests (NULL: none) inside the save's transaction,
+/// after its rows.
 pub(super) fn write_contracts(
     tx: &Connection,
     path: &Path,
     project_id: i64,
     project: &Project,
 ) -> Result<(), StoreError> {
-    if !has_column(tx, path)? {
-        return Ok(());
-    }
-    let mut update = tx
-        .prepare_cached("UPDATE assets SET contract = ?3 WHERE project_id = ?1 AND position = ?2")
-        .map_err(|e| classify(path, "save asset contracts", e))?;
-    for (pos, a) in project.assets.iter().enumerate() {
-        if let Some(c) = &a.contract {
-            update
-                .execute(params![project_id, pos as i64, super::json(c)])
-                .map_err(|e| classify(path, "save asset contracts", e))?;
-        }
-    }
-    if !has_tests_column(tx, path)? {
-        return Ok(());
-    }
-    let mut update = tx
-        .prepare_cached("UPDATE assets SET unit_tests = ?3 WHERE project_id = ?1 AND position = ?2")
-        .map_err(|e| classify(path, "save asset unit tests", e))?;
-    for (pos, a) in project.assets.iter().enumerate() {
-        if !a.tests.is_empty() {
-            update
-                .execute(params![project_id, pos as i64, super::json(&a.tests)])
-                .map_err(|e| classify(path, "save asset unit tests", e))?;
-        }
-    }
-    Ok(())
+    let contracts = project.assets.iter().map(|a| a.contract.as_ref());
+    CONTRACTS.write_assets(tx, path, project_id, contracts)?;
+    let tests = project
+        .assets
+        .iter()
+        .map(|a| (!a.tests.is_empty()).then_some(&a.tests));
+    UNIT_TESTS.write_assets(tx, path, project_id, tests)
 }
 
-/// The schema version that added `assets.unit_tests`.
-const UNIT_TESTS_MIGRATION: i64 = 17;
-
-fn has_tests_column(conn: &Connection, path: &Path) -> Result<bool, StoreError> {
-    let version: i64 = conn
-        .pragma_query_value(None, "user_version", |r| r.get(0))
-        .map_err(|e| classify(path, "read asset unit tests", e))?;
-    Ok(version >= UNIT_TESTS_MIGRATION)
-}
-
-/// Reads each asset's unit tests into the project's assets (read in position order).
+/// Reads each asset's unit tests into the project's assets.
 pub(super) fn read_unit_tests(
     conn: &Connection,
     path: &Path,
     project_id: i64,
     project: &mut Project,
 ) -> Result<(), StoreError> {
-    if !has_tests_column(conn, path)? {
-        return Ok(());
-    }
-    let sql = |e| classify(path, "load asset unit tests", e);
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT position, unit_tests FROM assets
-             WHERE project_id = ?1 AND unit_tests IS NOT NULL ORDER BY position",
-        )
-        .map_err(sql)?;
-    let rows = stmt
-        .query_map([project_id], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-        })
-        .map_err(sql)?;
-    for row in rows {
-        let (pos, text) = row.map_err(sql)?;
-        let Some(asset) = usize::try_from(pos)
-            .ok()
-            .and_then(|p| project.assets.get_mut(p))
-        else {
-            continue;
-        };
-        let key = asset.key.clone();
-        asset.tests =
-            super::decode::<Vec<UnitTest>>(path, || format!("unit tests of asset {key}"), &text)?;
-    }
-    Ok(())
+    UNIT_TESTS.read_assets(
+        conn,
+        path,
+        project_id,
+        project,
+        |asset, tests: Vec<UnitTest>| {
+            asset.tests = tests;
+        },
+    )
 }
 
-/// Reads each asset's contract into the project's assets (read in position order).
+/// Reads each asset's contract into the project's assets.
 pub(super) fn read_contracts(
     conn: &Connection,
     path: &Path,
     project_id: i64,
     project: &mut Project,
 ) -> Result<(), StoreError> {
-    if !has_column(conn, path)? {
-        return Ok(());
-    }
-    let sql = |e| classify(path, "load asset contracts", e);
-    let mut stmt = conn
-        .prepare_cached(
-            "SELECT position, contract FROM assets
-             WHERE project_id = ?1 AND contract IS NOT NULL ORDER BY position",
-        )
-        .map_err(sql)?;
-    let rows = stmt
-        .query_map([project_id], |r| {
-            Ok((r.get::<_, i64>(0)?, r.get::<_, String>(1)?))
-        })
-        .map_err(sql)?;
-    for row in rows {
-        let (pos, text) = row.map_err(sql)?;
-        let Some(asset) = usize::try_from(pos)
-            .ok()
-            .and_then(|p| project.assets.get_mut(p))
-        else {
-            continue;
-        };
-        let key = asset.key.clone();
-        asset.contract = Some(super::decode::<Contract>(
-            path,
-            || format!("contract of asset {key}"),
-            &text,
-        )?);
-    }
-    Ok(())
+    CONTRACTS.read_assets(conn, path, project_id, project, |asset, c: Contract| {
+        asset.contract = Some(c);
+    })
 }

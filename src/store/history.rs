@@ -7,11 +7,11 @@ use std::path::Path;
 
 use rusqlite::Connection;
 
-use super::project_json::ProjectJsonColumn;
+use super::project_json::JsonColumn;
 use super::{StoreError, Workspace, classify};
 use crate::model::{AuditAction, NewAuditEntry, Project, RunExpiry, RunFacts, RunRetention};
 
-const COLUMN: ProjectJsonColumn = ProjectJsonColumn {
+const COLUMN: JsonColumn = JsonColumn {
     column: "retention",
     migration: 14,
     what: "retention settings",

@@ -5,11 +5,11 @@ use std::path::Path;
 use rusqlite::Connection;
 
 use super::StoreError;
-use super::project_json::ProjectJsonColumn;
+use super::project_json::JsonColumn;
 use crate::model::Project;
 use crate::model::masking::MaskingPolicies;
 
-const COLUMN: ProjectJsonColumn = ProjectJsonColumn {
+const COLUMN: JsonColumn = JsonColumn {
     column: "masking",
     migration: 16,
     what: "masking policies",
