@@ -484,7 +484,9 @@ fn bad_alert_tables_are_located_diagnostics() {
         said.contains("alert rule `s`: target `pager` is not defined"),
         "{said}"
     );
-    assert!(said.contains("medallion.toml:199:"), "{said}");
+    // The `[alert_rules.s]` line: after the example's lines and the two tables before it.
+    let at = format!("medallion.toml:{}:", example_lines + 10);
+    assert!(said.contains(&at), "{at} in: {said}");
 }
 
 #[test]

@@ -206,8 +206,8 @@ fn quoted_name(key: &AssetKey) -> String {
     }
 }
 
-/// The asset with `from` renamed to `to` in its key (if `is_self`), deps and SQL; `None` if
-/// nothing in it changes.
+/// The asset with `from` renamed to `to` in its key (if `is_self`), deps, SQL and the given
+/// rows of its unit tests; `None` if nothing in it changes.
 pub(super) fn rename_references(
     asset: &AssetSpec,
     from: &AssetKey,
@@ -219,7 +219,8 @@ pub(super) fn rename_references(
         .transform()
         .and_then(|t| t.sql.as_deref())
         .and_then(|s| crate::model::sql::rename_table(s, from.as_str(), to.as_str()));
-    if !is_self && !mentions_dep && new_sql.is_none() {
+    let mentions_test = asset.tests.iter().any(|t| t.given.contains_key(from));
+    if !is_self && !mentions_dep && new_sql.is_none() && !mentions_test {
         return None;
     }
     let mut spec = asset.clone();
@@ -233,6 +234,11 @@ pub(super) fn rename_references(
     }
     if let (Some(text), AssetDefinition::Transform(t)) = (new_sql, &mut spec.definition) {
         t.sql = Some(text);
+    }
+    for test in &mut spec.tests {
+        if let Some(rows) = test.given.remove(from) {
+            test.given.insert(to.clone(), rows);
+        }
     }
     Some(spec)
 }

@@ -161,6 +161,41 @@ fn rename_round_trips_and_updates_references() {
 }
 
 #[test]
+fn rename_updates_the_unit_tests_given_rows_of_the_renamed_upstream() {
+    use crate::model::unit_test::{TestRows, UnitTest};
+    let mut p = example();
+    let metric = p
+        .assets
+        .iter_mut()
+        .find(|a| a.key.as_str() == "metric")
+        .unwrap();
+    metric.tests.push(UnitTest {
+        name: "counts".into(),
+        description: String::new(),
+        given: [(AssetKey::new("clean"), TestRows::Inline(Vec::new()))]
+            .into_iter()
+            .collect(),
+        expect: TestRows::Inline(Vec::new()),
+        ordered: false,
+        tolerance: None,
+        partition: None,
+    });
+    let edited = round_trip(
+        &p,
+        Edit::RenameAsset {
+            from: "clean".into(),
+            to: "clean_orders".into(),
+        },
+    );
+    let given: Vec<&str> = edited.asset(&"metric".into()).unwrap().tests[0]
+        .given
+        .keys()
+        .map(AssetKey::as_str)
+        .collect();
+    assert_eq!(given, ["clean_orders"]);
+}
+
+#[test]
 fn rename_refuses_a_taken_key() {
     let mut doc = Document::new(example());
     let err = doc
