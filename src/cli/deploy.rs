@@ -60,18 +60,7 @@ pub fn sync(workspace: &Path, c: &SyncCommand) -> anyhow::Result<u8> {
     };
     let outcome = match app::remote::sync_project(ws, &stored, c.aws.as_deref()) {
         Ok(o) => o,
-        Err(e) => {
-            let code = if app::deploy::is_remote_failure(&e) {
-                EXIT_FAILED
-            } else {
-                EXIT_BAD_INPUT
-            };
-            eprintln!(
-                "error: sync failed: {}",
-                super::error_sentence(&anyhow::Error::new(e))
-            );
-            return Ok(code);
-        }
+        Err(e) => return Ok(failed(e, "sync")),
     };
     match c.format {
         OutputFormat::Json => print_json(&outcome)?,
@@ -125,6 +114,20 @@ pub fn undeploy(workspace: &Path, c: &UndeployCommand) -> anyhow::Result<u8> {
     finish(outcome, c.format, "undeploy")
 }
 
+/// Says why `what` failed, in one sentence; exit 1 when AWS refused or failed, 2 for bad input.
+fn failed(e: AppError, what: &str) -> u8 {
+    let code = if app::deploy::is_remote_failure(&e) {
+        EXIT_FAILED
+    } else {
+        EXIT_BAD_INPUT
+    };
+    eprintln!(
+        "error: {what} failed: {}",
+        super::error_sentence(&anyhow::Error::new(e))
+    );
+    code
+}
+
 fn finish(
     outcome: Result<DeployOutcome, AppError>,
     format: OutputFormat,
@@ -132,18 +135,7 @@ fn finish(
 ) -> anyhow::Result<u8> {
     let outcome = match outcome {
         Ok(o) => o,
-        Err(e) => {
-            let code = if app::deploy::is_remote_failure(&e) {
-                EXIT_FAILED
-            } else {
-                EXIT_BAD_INPUT
-            };
-            eprintln!(
-                "error: {what} failed: {}",
-                super::error_sentence(&anyhow::Error::new(e))
-            );
-            return Ok(code);
-        }
+        Err(e) => return Ok(failed(e, what)),
     };
     match format {
         OutputFormat::Json => print_json(&serde_json::json!({
