@@ -42,6 +42,7 @@ const OWNED_LIBRARIES: &[(&str, &str)] = &[
     ("aws_sdk_eks", "compute"),
     ("aws_sdk_sfn", "compute"),
     ("aws_sdk_scheduler", "compute"),
+    ("aws_sdk_sts", "compute"),
     ("aws_sdk_eventbridge", "compute"),
     ("aws_sigv4", "compute"),
     ("aws_credential_types", "compute"),

@@ -439,3 +439,104 @@ fn the_open_audit_window_shows_a_run_that_ends_without_refresh() {
     h.run_steps(2);
     h.get_by_label(&format!("Entries (newest first, {n} shown)"));
 }
+
+/// Every file of the workspace (`ws.sqlite` and its `-wal`/`-shm` companions) as bytes.
+fn workspace_bytes(ws: &Path) -> Vec<(PathBuf, Vec<u8>)> {
+    let dir = ws.parent().unwrap();
+    let stem = ws.file_name().unwrap().to_string_lossy().into_owned();
+    std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.file_name().unwrap().to_string_lossy().starts_with(&stem))
+        .map(|p| {
+            let bytes = std::fs::read(&p).unwrap();
+            (p, bytes)
+        })
+        .collect()
+}
+
+/// With a real OS keyring: `secret set` and `secret delete` each leave an entry naming the
+/// secret (listed with any project's entries, since a keyring secret belongs to the machine),
+/// the chain verifies, and the value is nowhere in the audit log or the workspace file.
+#[test]
+fn secret_set_and_delete_are_audited_by_name_never_by_value() {
+    if std::env::var("MEDALLION_TEST_PEERS").as_deref() != Ok("1") {
+        eprintln!(
+            "peer test not run: tests/run starts the keyring and sets MEDALLION_TEST_PEERS=1"
+        );
+        return;
+    }
+    let _guard = crate::common::KEYRING
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner);
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("customer_analytics");
+    copy_dir(&example(), &dir);
+    let ws = tmp.path().join("ws.sqlite");
+    let out = medallion(&ws, &["import", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let name = "medallion_test_audited_secret";
+    let value = "audit-me-not-4b1d9e7c";
+    let set = Command::new(env!("CARGO_BIN_EXE_medallion"))
+        .args(["secret", "set", name])
+        .env("MEDALLION_WORKSPACE", &ws)
+        .env("USER", "auditor")
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    {
+        use std::io::Write as _;
+        let mut stdin = set.stdin.as_ref().unwrap();
+        stdin.write_all(value.as_bytes()).unwrap();
+    }
+    let out = set.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", text(&out));
+    let out = medallion(&ws, &["secret", "delete", name]);
+    assert!(out.status.success(), "{}", text(&out));
+    // Deleting what is not there records nothing.
+    let out = medallion(&ws, &["secret", "delete", name]);
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+
+    let listed = medallion(&ws, &["audit", "customer_analytics", "--format", "json"]);
+    assert!(listed.status.success(), "{}", text(&listed));
+    let entries = json(&listed);
+    let secrets: Vec<(&str, &str)> = entries
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["action"].as_str().unwrap().starts_with("secret_"))
+        .map(|e| {
+            assert_eq!(e["who"], "auditor", "{e}");
+            assert_eq!(e["where"]["kind"], "local", "{e}");
+            assert!(e["project"].is_null(), "{e}");
+            (
+                e["action"].as_str().unwrap(),
+                e["subject"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    assert_eq!(
+        secrets,
+        vec![("secret_deleted", name), ("secret_set", name)],
+        "{entries:#}"
+    );
+    let text_listing = text(&medallion(&ws, &["audit", "customer_analytics"]));
+    assert!(text_listing.contains("secret_set"), "{text_listing}");
+    let out = medallion(&ws, &["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+
+    let mut seen = String::from_utf8_lossy(&listed.stdout).into_owned();
+    seen.push_str(&text_listing);
+    assert!(!seen.contains(value), "the value is in the audit listing");
+    let files = workspace_bytes(&ws);
+    assert!(!files.is_empty());
+    for (path, bytes) in files {
+        assert!(
+            !bytes.windows(value.len()).any(|w| w == value.as_bytes()),
+            "the value is in {}",
+            path.display()
+        );
+    }
+}

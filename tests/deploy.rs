@@ -701,6 +701,13 @@ fn deploy_redeploy_change_a_cron_and_undeploy_against_moto() {
     let text = crate::common::text(&audit);
     assert_eq!(text.matches("\"deployed\"").count(), 3, "{text}");
     assert_eq!(text.matches("\"undeployed\"").count(), 1, "{text}");
+    // Each names the AWS account STS gives (moto's).
+    for e in json(&audit).as_array().unwrap() {
+        if e["action"] == "deployed" || e["action"] == "undeployed" {
+            assert_eq!(e["where"]["kind"], "aws", "{e}");
+            assert_eq!(e["where"]["account"], "123456789012", "{e}");
+        }
+    }
 }
 
 #[test]

@@ -314,6 +314,21 @@ fn fail_then_sync(moto: &InterpretingMoto, ws: &Path, copy: &Path, name: &str, a
     let again = json(&medallion(ws, &["sync", name, "--format", "json"]));
     assert_eq!(again["imported"], serde_json::json!([]), "{again}");
     assert_eq!(again["already"], 2);
+
+    // The synced runs' audit entries say they ran on AWS, in the account STS gives.
+    let audit = json(&medallion(ws, &["audit", name, "--format", "json"]));
+    let synced: Vec<&Value> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["subject"] == "nightly-1" || e["subject"] == "nightly-2")
+        .collect();
+    assert_eq!(synced.len(), 4, "{audit:#}");
+    for e in synced {
+        assert_eq!(e["where"]["kind"], "aws", "{e}");
+        assert_eq!(e["where"]["account"], "123456789012", "{e}");
+        assert_eq!(e["where"]["tier"], "stepfunctions", "{e}");
+    }
 }
 
 /// Set in the child process that runs the studio with AWS credentials in its environment:

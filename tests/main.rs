@@ -34,6 +34,7 @@ mod diff;
 mod drift;
 mod eks;
 mod engine;
+mod governance_aws;
 mod lineage;
 mod lineage_studio;
 mod masking;

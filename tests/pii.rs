@@ -60,6 +60,54 @@ fn the_detectors_reach_the_target_on_the_shipped_corpus() {
     }
 }
 
+/// `bench pii` without `--corpus`, from a copy of the binary outside the source tree (as
+/// installed): the corpus is built in, and gives the same figures as the shipped file.
+#[test]
+fn an_installed_binary_measures_the_built_in_corpus() {
+    let tmp = tempfile::tempdir().unwrap();
+    let bin = tmp.path().join("bin/medallion");
+    std::fs::create_dir_all(bin.parent().unwrap()).unwrap();
+    std::fs::copy(env!("CARGO_BIN_EXE_medallion"), &bin).unwrap();
+    let ws = tmp.path().join("ws.sqlite");
+    let installed = |args: &[&str]| {
+        Command::new(&bin)
+            .args(args)
+            .current_dir(tmp.path())
+            .env("MEDALLION_WORKSPACE", &ws)
+            .env_remove("MEDALLION_LOG")
+            .output()
+            .unwrap()
+    };
+    let out = installed(&["bench", "pii", "--format", "json"]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let built_in = json(&out);
+    assert!(
+        built_in["corpus"].as_str().unwrap().contains("built-in"),
+        "{}",
+        built_in["corpus"]
+    );
+    let shipped = json(&medallion(
+        &ws,
+        &["bench", "pii", "--corpus", &corpus(), "--format", "json"],
+    ));
+    assert_eq!(built_in["columns"], 480);
+    assert_eq!(built_in["per_column"], shipped["per_column"]);
+    assert_eq!(built_in["per_value"], shipped["per_value"]);
+
+    // The text form prints precision and recall per kind.
+    let out = installed(&["bench", "pii"]);
+    let t = text(&out);
+    assert_eq!(out.status.code(), Some(0), "{t}");
+    assert!(t.contains("the built-in corpus"), "{t}");
+    for kind in ["email", "payment_card", "person_name"] {
+        let row = t
+            .lines()
+            .find(|l| l.trim_start().starts_with(kind))
+            .unwrap_or_else(|| panic!("no row for {kind}: {t}"));
+        assert!(row.contains("1.000"), "{row}");
+    }
+}
+
 #[test]
 fn a_corpus_the_detectors_get_wrong_fails_the_benchmark() {
     let tmp = tempfile::tempdir().unwrap();
@@ -145,4 +193,203 @@ fn scan_proposes_the_example_customers_email_and_names_without_printing_values()
         "{shown}"
     );
     assert!(!shown.contains('@'), "a value was printed: {shown}");
+}
+
+/// Steps the studio until a widget labelled with `text` shows (background work answers
+/// between frames).
+fn wait_for_label(
+    h: &mut egui_kittest::Harness<'_, medallion::ui::Studio>,
+    text: &str,
+    limit: std::time::Duration,
+) {
+    use egui_kittest::kittest::Queryable as _;
+    let start = std::time::Instant::now();
+    while h.query_all_by_label_contains(text).next().is_none() {
+        assert!(start.elapsed() < limit, "timed out waiting for `{text}`");
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    h.run_steps(2);
+}
+
+/// Polls the workspace file until `done` holds for it.
+fn wait_for_workspace(
+    h: &mut egui_kittest::Harness<'_, medallion::ui::Studio>,
+    ws: &Path,
+    what: &str,
+    done: impl Fn(&medallion::store::Workspace) -> bool,
+) {
+    let start = std::time::Instant::now();
+    loop {
+        let w = medallion::app::open_workspace(ws).unwrap();
+        if done(&w) {
+            return;
+        }
+        drop(w);
+        assert!(
+            start.elapsed() < std::time::Duration::from_mins(1),
+            "timed out waiting for {what}"
+        );
+        h.step();
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+}
+
+/// The studio with `ws` open on the stored example, `raw_customer_data` selected and its
+/// proposals shown.
+fn studio_with_proposals(ws: &Path) -> egui_kittest::Harness<'static, medallion::ui::Studio> {
+    use egui_kittest::kittest::Queryable as _;
+    let project = {
+        let w = medallion::app::open_workspace(ws).unwrap();
+        medallion::app::load_project(&w, "customer_analytics")
+            .unwrap()
+            .project
+    };
+    let mut h = crate::common::studio::harness(
+        medallion::ui::Studio::with_workspace(Some(project), ws).unwrap(),
+    );
+    h.get_by_label("raw_customer_data").click();
+    h.run_steps(2);
+    wait_for_label(&mut h, "looks like", std::time::Duration::from_mins(2));
+    h
+}
+
+/// The inspector proposes tags for the untagged columns of the example's bronze customers;
+/// Accept adds the tag to the asset (saved, exported, seen by `compliance`, in the audit log),
+/// Dismiss is remembered in the workspace, so after a restart only the undecided proposal
+/// is left.
+#[test]
+fn the_inspector_proposes_pii_tags_accept_adds_one_and_dismiss_is_remembered() {
+    use egui_kittest::kittest::Queryable as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("customer_analytics");
+    crate::common::copy_dir(&crate::common::example(), &dir);
+    let toml = dir.join("medallion.toml");
+    let text_before = std::fs::read_to_string(&toml).unwrap();
+    let tags = "pii = { email = \"email\", first_name = \"name\", last_name = \"name\" }\n";
+    // The bronze asset's tags (the first) go; the silver asset keeps its own.
+    std::fs::write(&toml, text_before.replacen(tags, "", 1)).unwrap();
+    let ws = tmp.path().join("ws.sqlite");
+    let out = medallion(&ws, &["import", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    let raw = medallion::model::AssetKey::new("raw_customer_data");
+    let tag_of = |w: &medallion::store::Workspace, column: &str| {
+        medallion::app::load_project(w, "customer_analytics")
+            .unwrap()
+            .project
+            .asset(&raw)
+            .unwrap()
+            .pii
+            .get(column)
+            .copied()
+    };
+
+    let mut h = studio_with_proposals(&ws);
+    let email = {
+        use egui_kittest::kittest::NodeT as _;
+        let node = h
+            .get_by_label_contains("looks like e-mail")
+            .accesskit_node();
+        node.label().or_else(|| node.value()).unwrap_or_default()
+    };
+    assert!(
+        email.contains("% of") && email.contains("sampled values"),
+        "{email}"
+    );
+    assert_eq!(
+        h.query_all_by_label_contains("looks like person's name")
+            .count(),
+        2,
+        "first_name and last_name"
+    );
+    h.get_by_label("Accept email").click();
+    h.run_steps(2);
+    assert!(
+        h.query_by_label("Accept email").is_none(),
+        "accepted: no longer proposed"
+    );
+    wait_for_workspace(&mut h, &ws, "the accepted tag saved", |w| {
+        tag_of(w, "email") == Some(medallion::model::PiiKind::Email)
+    });
+    h.get_by_label("Dismiss first_name").click();
+    h.run_steps(2);
+    assert!(h.query_by_label("Accept first_name").is_none());
+    wait_for_workspace(&mut h, &ws, "the dismissal stored", |w| {
+        !w.pii_dismissals("customer_analytics").unwrap().is_empty()
+    });
+    drop(h);
+
+    // After a restart: the tagged and the dismissed columns are not proposed again.
+    let h = studio_with_proposals(&ws);
+    h.get_by_label("Accept last_name");
+    assert!(h.query_by_label("Accept email").is_none());
+    assert!(h.query_by_label("Accept first_name").is_none());
+    drop(h);
+
+    // The accepted tag is in the project file an export writes, and `compliance` sees it.
+    let out_dir = tmp.path().join("exported");
+    let out = medallion(
+        &ws,
+        &["export", "customer_analytics", out_dir.to_str().unwrap()],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let exported = std::fs::read_to_string(out_dir.join("medallion.toml")).unwrap();
+    let raw_section = exported
+        .split("[assets.raw_customer_data]")
+        .nth(1)
+        .unwrap()
+        .split("\n[")
+        .next()
+        .unwrap();
+    assert!(
+        raw_section.contains("pii = { email = \"email\" }"),
+        "{raw_section}"
+    );
+    let report = json(&medallion(
+        &ws,
+        &["compliance", "customer_analytics", "--format", "json"],
+    ));
+    let declared = report["columns"].as_array().unwrap().iter().any(|c| {
+        c["column"]["asset"] == "raw_customer_data"
+            && c["column"]["column"] == "email"
+            && c["origin"] == "declared"
+    });
+    assert!(declared, "{report:#}");
+
+    // Both decisions are in the audit log; `pii scan` says the dismissed one is dismissed.
+    let audit = json(&medallion(
+        &ws,
+        &["audit", "customer_analytics", "--format", "json"],
+    ));
+    let entries = audit.as_array().unwrap();
+    let tagged = entries
+        .iter()
+        .find(|e| e["action"] == "pii_tag_changed" && e["subject"] == "raw_customer_data.email")
+        .unwrap_or_else(|| panic!("{audit:#}"));
+    assert_eq!(tagged["detail"]["change"], "added", "{tagged}");
+    assert_eq!(tagged["detail"]["tag"], "email", "{tagged}");
+    let dismissed = entries
+        .iter()
+        .find(|e| e["action"] == "pii_dismissed")
+        .unwrap_or_else(|| panic!("{audit:#}"));
+    assert_eq!(dismissed["subject"], "raw_customer_data.first_name");
+    let scan = json(&medallion(
+        &ws,
+        &[
+            "pii",
+            "scan",
+            "customer_analytics",
+            "--select",
+            "raw_customer_data",
+            "--format",
+            "json",
+        ],
+    ));
+    let first = scan["proposals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["column"] == "first_name")
+        .unwrap();
+    assert_eq!(first["dismissed"], true, "{first}");
 }

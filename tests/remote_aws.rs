@@ -260,7 +260,7 @@ lambda_function = "medallion-runner"
     }
 
     /// The same, with the AWS endpoint at `endpoint` (a test double in front of moto).
-    fn copy_project_via(&self, from: &Path, dir: &Path, endpoint: &str) -> PathBuf {
+    pub(crate) fn copy_project_via(&self, from: &Path, dir: &Path, endpoint: &str) -> PathBuf {
         let to = dir.join(from.file_name().unwrap());
         copy_dir(from, &to);
         let toml = to.join("medallion.toml");
@@ -278,7 +278,7 @@ lambda_function = "medallion-runner"
         )
     }
 
-    fn get(&self, uri: &str) -> Vec<u8> {
+    pub(crate) fn get(&self, uri: &str) -> Vec<u8> {
         let (bucket, key) = uri.strip_prefix("s3://").unwrap().split_once('/').unwrap();
         let rt = runtime();
         let s3 = aws_sdk_s3::Client::from_conf(
@@ -1110,6 +1110,9 @@ fn check_aws_setup_says_precisely_what_is_missing() {
             c["detail"].as_str().unwrap().to_owned(),
         )
     };
+    let (s, d) = state("account");
+    assert_eq!(s, "ok", "{checks:#}");
+    assert!(d.starts_with("123456789012 "), "{d}");
     assert_eq!(state("bucket").0, "ok", "{checks:#}");
     assert_eq!(state("cluster").0, "ok", "{checks:#}");
     assert_eq!(state("execution role").0, "ok", "{checks:#}");

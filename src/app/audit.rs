@@ -5,6 +5,7 @@
 use std::path::Path;
 
 use super::AppError;
+use crate::compute::aws::Aws;
 use crate::model::{AuditAction, AuditEntry, AuditVerdict, NewAuditEntry};
 use crate::store::Workspace;
 
@@ -44,4 +45,27 @@ pub fn record_file(
             detail,
         ),
     )
+}
+
+/// The AWS account `aws` acts in (STS), for audit entries of what is done there; `None` —
+/// written "unknown" — when STS cannot tell, never a guess. The reason goes to the log.
+pub fn aws_account(aws: &Aws) -> Option<String> {
+    match aws.account() {
+        Ok(account) => Some(account),
+        Err(e) => {
+            tracing::warn!(
+                "the AWS account of resource `{}` is recorded as unknown: {e}",
+                aws.resource
+            );
+            None
+        }
+    }
+}
+
+/// Where on AWS a run goes: `aws`'s resource and account.
+pub fn run_on(aws: &Aws) -> crate::store::RunOnAws {
+    crate::store::RunOnAws {
+        resource: aws.resource.clone(),
+        account: aws_account(aws),
+    }
 }

@@ -485,7 +485,7 @@ fn audit(
             place: AuditPlace::Aws {
                 resource: aws.resource.clone(),
                 region: Some(plan.region.clone()).filter(|r| !r.is_empty()),
-                account: None,
+                account: super::audit::aws_account(aws),
                 tier: if tiers.is_empty() {
                     "stepfunctions".to_owned()
                 } else {

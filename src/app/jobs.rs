@@ -137,6 +137,19 @@ pub enum JobRequest {
     },
     /// "Verify chain": the audit log's hash chain walked from its first entry.
     VerifyAudit,
+    /// The inspector's PII proposals for `asset` under `project`'s current definitions (the
+    /// detectors over an unmasked sample that never leaves this process).
+    PiiProposals {
+        project: Box<Project>,
+        asset: AssetKey,
+    },
+    /// The inspector's Dismiss: `column` of `asset` is not `kind`, remembered in the workspace.
+    DismissPii {
+        project: String,
+        asset: AssetKey,
+        column: String,
+        kind: crate::model::pii::Detected,
+    },
 }
 
 /// How many audit entries the studio's Audit window reads at once (the newest).
@@ -215,6 +228,11 @@ pub enum JobEvent {
     Audit(Result<Vec<crate::model::AuditEntry>, JobError>),
     /// What a walk over the audit chain found.
     AuditVerified(Result<crate::model::AuditVerdict, JobError>),
+    /// The PII proposals of an asset's columns, or why its sample could not be read.
+    PiiProposals {
+        asset: AssetKey,
+        result: Result<Vec<super::pii::ColumnProposal>, JobError>,
+    },
     /// Another request failed; `what` says which, in a few words.
     Failed {
         what: String,
@@ -609,6 +627,22 @@ fn handle(
             emit(JobEvent::AwsSetup { result });
         }
         JobRequest::Audit { project, kind } => emit(audit_entries(ws, &project, kind)),
+        JobRequest::PiiProposals { project, asset } => {
+            let stored = stored_with(ws, *project);
+            let result = super::pii::scan(ws, &stored, &asset, super::pii::SAMPLE_ROWS)
+                .map_err(JobError::new);
+            emit(JobEvent::PiiProposals { asset, result });
+        }
+        JobRequest::DismissPii {
+            project,
+            asset,
+            column,
+            kind,
+        } => {
+            if let Err(e) = super::pii::dismiss(ws, &project, &asset, &column, kind) {
+                emit(failed("remember the dismissed proposal", e));
+            }
+        }
         JobRequest::VerifyAudit => emit(JobEvent::AuditVerified(
             super::audit::verify(ws, None).map_err(JobError::new),
         )),

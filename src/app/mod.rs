@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod lineage;
 pub mod liveness;
 pub mod masking;
+pub mod pii;
 pub mod plan;
 pub mod refusal;
 pub mod remote;

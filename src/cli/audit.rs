@@ -15,7 +15,8 @@ use crate::model::{AuditAction, AuditEntry, AuditVerdict};
 pub struct AuditCommand {
     #[command(subcommand)]
     action: Option<AuditSubcommand>,
-    /// A project's name (entries outlive the project), or a project directory as a path
+    /// A project's name (entries outlive the project), or a project directory as a path; the
+    /// machine's own entries (keyring secrets, which belong to no project) are listed too
     #[arg(required = true)]
     project: Option<String>,
     /// Only entries from this date (2026-12-01), time (RFC 3339) or this long ago (30m, 12h,
@@ -100,7 +101,10 @@ pub fn run(workspace: &Path, command: &AuditCommand) -> anyhow::Result<u8> {
         limit: None,
     };
     let entries = app::audit::entries(&ws, &filter)?;
-    if entries.is_empty() && !ws.project_exists(&project)? {
+    let own = entries
+        .iter()
+        .any(|e| e.project.as_deref() == Some(project.as_str()));
+    if !own && !ws.project_exists(&project)? {
         eprintln!("error: no project named `{project}` and no audit entries for one");
         return Ok(EXIT_BAD_INPUT);
     }

@@ -90,7 +90,7 @@ pub enum BenchCommand {
     /// and single values); exit 1 when a kind is below 0.95 on whole columns
     Pii {
         /// The corpus (tab-separated: column id, column name, column label, value label,
-        /// value). Default: `tests/fixtures/pii/corpus.tsv` of the source tree
+        /// value). Default: the corpus built into the binary (`tests/fixtures/pii/corpus.tsv`)
         #[arg(long)]
         corpus: Option<PathBuf>,
         #[arg(long, value_enum, default_value_t)]

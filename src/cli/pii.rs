@@ -1,21 +1,23 @@
 //! `medallion pii …` and `medallion bench pii`: personal data proposals per column, and the
 //! detectors measured on the labelled corpus.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use super::target::resolve_target;
 use super::{EXIT_FAILED, EXIT_OK, OutputFormat, print_json};
 use crate::app;
+use crate::model::pii::Detected;
 use crate::model::pii::corpus::{self, Counts, Scores};
-use crate::model::pii::{Detected, detect_column};
 
 /// The least precision and recall per kind the detectors aim at.
 pub const TARGET: f64 = 0.95;
 
-/// The corpus shipped with the source tree.
-pub fn default_corpus() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/pii/corpus.tsv")
-}
+/// The labelled corpus shipped in `tests/fixtures/pii/corpus.tsv`, built into the binary so an
+/// installed `medallion bench pii` needs no source tree.
+const BUILT_IN_CORPUS: &str = include_str!("../../tests/fixtures/pii/corpus.tsv");
+
+/// How the built-in corpus is named in the output.
+const BUILT_IN_NAME: &str = "the built-in corpus (tests/fixtures/pii/corpus.tsv)";
 
 fn figure(x: Option<f64>) -> String {
     x.map_or_else(|| "n/a".to_owned(), |x| format!("{x:.3}"))
@@ -57,17 +59,23 @@ fn table(title: &str, rows: &std::collections::BTreeMap<Detected, Counts>) {
 /// `bench pii`: precision and recall per kind on the corpus; exit 1 when a kind misses the
 /// target on whole columns.
 pub fn bench(path: Option<&Path>, format: OutputFormat) -> anyhow::Result<u8> {
-    let path = path.map_or_else(default_corpus, Path::to_path_buf);
-    let text = std::fs::read_to_string(&path)
-        .map_err(|e| anyhow::anyhow!("the PII corpus {} could not be read: {e}", path.display()))?;
-    let columns = corpus::parse(&text)
-        .map_err(|e| anyhow::anyhow!("the PII corpus {}: {e}", path.display()))?;
+    let (name, text) = match path {
+        Some(p) => (
+            p.display().to_string(),
+            std::fs::read_to_string(p).map_err(|e| {
+                anyhow::anyhow!("the PII corpus {} could not be read: {e}", p.display())
+            })?,
+        ),
+        None => (BUILT_IN_NAME.to_owned(), BUILT_IN_CORPUS.to_owned()),
+    };
+    let columns =
+        corpus::parse(&text).map_err(|e| anyhow::anyhow!("the PII corpus {name}: {e}"))?;
     let today = chrono::Utc::now().date_naive();
     let scores: Scores = corpus::evaluate(&columns, today);
     let missed = scores.columns.values().any(below);
     match format {
         OutputFormat::Json => print_json(&serde_json::json!({
-            "corpus": path.display().to_string(),
+            "corpus": name,
             "target": TARGET,
             "columns": scores.column_count,
             "values": scores.value_count,
@@ -78,10 +86,8 @@ pub fn bench(path: Option<&Path>, format: OutputFormat) -> anyhow::Result<u8> {
         }))?,
         OutputFormat::Text => {
             println!(
-                "PII detectors on {} ({} columns, {} values; target precision and recall ≥ {TARGET})",
-                path.display(),
-                scores.column_count,
-                scores.value_count
+                "PII detectors on {name} ({} columns, {} values; target precision and recall ≥ {TARGET})",
+                scores.column_count, scores.value_count
             );
             table(
                 "Whole columns (the most confident proposal per column):",
@@ -151,6 +157,8 @@ struct Row {
     sampled: usize,
     /// The tag the project already gives the column, if any.
     tagged: Option<crate::model::PiiKind>,
+    /// Dismissed in the studio (not that kind of personal data).
+    dismissed: bool,
     proposal: String,
 }
 
@@ -167,42 +175,23 @@ fn scan(
         Err(code) => return Ok(code),
     };
     let keys = app::run::resolve_selection(&stored.project, select)?;
-    let today = chrono::Utc::now().date_naive();
     let mut rows = Vec::new();
     let mut failed = Vec::new();
     for key in &keys {
-        let preview = match app::run::preview_for_detection(&ws, &stored, key, limit) {
-            Ok(p) => p,
-            Err(e) => {
-                failed.push((key.to_string(), app::redact(&e.to_string())));
-                continue;
-            }
-        };
-        let tags = stored
-            .project
-            .asset(key)
-            .map(|a| a.pii.clone())
-            .unwrap_or_default();
-        for (c, column) in preview.columns.iter().enumerate() {
-            let values: Vec<&str> = (0..preview.rows.len())
-                .filter_map(|r| preview.rows.cell(r, c))
-                .collect();
-            if let Some(p) = detect_column(&column.name, &values, today)
-                .into_iter()
-                .next()
-            {
-                rows.push(Row {
-                    asset: key.to_string(),
-                    column: column.name.clone(),
-                    kind: p.kind.id(),
-                    confidence: p.confidence,
-                    share: p.share(),
-                    matched: p.matched,
-                    sampled: p.sampled,
-                    tagged: tags.get(&column.name).copied(),
-                    proposal: p.describe(),
-                });
-            }
+        match app::pii::scan(&ws, &stored, key, limit) {
+            Ok(found) => rows.extend(found.into_iter().map(|p| Row {
+                asset: key.to_string(),
+                column: p.proposal.column.clone(),
+                kind: p.proposal.kind.id(),
+                confidence: p.proposal.confidence,
+                share: p.proposal.share(),
+                matched: p.proposal.matched,
+                sampled: p.proposal.sampled,
+                tagged: p.tagged,
+                dismissed: p.dismissed,
+                proposal: p.proposal.describe(),
+            })),
+            Err(e) => failed.push((key.to_string(), app::redact(&e.to_string()))),
         }
     }
     print_scan(&rows, &failed, keys.len(), limit, format)?;
@@ -233,7 +222,13 @@ fn print_scan(
             );
             for r in rows {
                 let tag = r.tagged.map_or_else(
-                    || "not tagged".to_owned(),
+                    || {
+                        if r.dismissed {
+                            "dismissed".to_owned()
+                        } else {
+                            "not tagged".to_owned()
+                        }
+                    },
                     |t| {
                         format!(
                             "tagged {}",

@@ -43,11 +43,16 @@ pub enum AuditAction {
     Deployed,
     /// A project's deployment was removed from AWS (`medallion undeploy`).
     Undeployed,
+    /// A column's PII tag was added (e.g. a detector's proposal accepted), changed or removed.
+    PiiTagChanged,
+    /// A detector's proposal for a column was dismissed: the column is not that kind of
+    /// personal data.
+    PiiDismissed,
 }
 
 impl AuditAction {
     /// Every kind, in the order the studio's filter lists them.
-    pub const ALL: [AuditAction; 16] = [
+    pub const ALL: [AuditAction; 18] = [
         Self::RunStarted,
         Self::RunFinished,
         Self::SecretSet,
@@ -64,6 +69,8 @@ impl AuditAction {
         Self::UnmaskedShown,
         Self::Deployed,
         Self::Undeployed,
+        Self::PiiTagChanged,
+        Self::PiiDismissed,
     ];
 
     /// The stored and printed name (`run_started`).
@@ -85,6 +92,8 @@ impl AuditAction {
             Self::UnmaskedShown => "unmasked_shown",
             Self::Deployed => "deployed",
             Self::Undeployed => "undeployed",
+            Self::PiiTagChanged => "pii_tag_changed",
+            Self::PiiDismissed => "pii_dismissed",
         }
     }
 

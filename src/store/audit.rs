@@ -20,6 +20,8 @@ use crate::model::{
 /// The schema version that created `audit_log`; a workspace held at an older one (tests of the
 /// migrations) records nothing.
 const AUDIT_MIGRATION: i64 = 13;
+/// The migration that added `run_aws` (where on AWS a run ran).
+const RUN_AWS_MIGRATION: i64 = 18;
 
 /// What the first entry holds as its previous hash.
 const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
@@ -246,7 +248,8 @@ impl Workspace {
         Ok(seq)
     }
 
-    /// Entries, newest first.
+    /// Entries, newest first. A project's entries include the machine's own (keyring
+    /// secrets), which belong to no project.
     pub fn audit_entries(&self, filter: &AuditFilter<'_>) -> Result<Vec<AuditEntry>, StoreError> {
         let path = &self.path;
         let sql = |e| classify(path, "list audit entries", e);
@@ -254,7 +257,7 @@ impl Workspace {
             .conn
             .prepare(&format!(
                 "SELECT {} FROM audit_log
-                 WHERE (?1 IS NULL OR project = ?1) AND (?2 IS NULL OR at >= ?2)
+                 WHERE (?1 IS NULL OR project = ?1 OR project IS NULL) AND (?2 IS NULL OR at >= ?2)
                    AND (?3 IS NULL OR action = ?3)
                  ORDER BY seq DESC LIMIT ?4",
                 RawEntry::COLUMNS
@@ -340,27 +343,75 @@ impl Workspace {
     }
 }
 
-/// Where a run ran: locally, or on AWS through the remote run's resource (its region from the
-/// project's resource; the account is not known to the workspace).
+/// The AWS resource a run ran through and the account it acted in (`None`: STS could not
+/// tell), recorded with the run for its audit entries.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunOnAws {
+    pub resource: String,
+    pub account: Option<String>,
+}
+
+impl RunOnAws {
+    /// Through `resource`, in an account not known.
+    pub fn named(resource: &str) -> Self {
+        Self {
+            resource: resource.to_owned(),
+            account: None,
+        }
+    }
+}
+
+/// Records where on AWS a run ran, inside the transaction that records the run (before its
+/// first audit entry).
+pub(super) fn record_run_on_aws(
+    conn: &Connection,
+    path: &Path,
+    run_id: &str,
+    on: &RunOnAws,
+) -> Result<(), StoreError> {
+    let version: i64 = conn
+        .pragma_query_value(None, "user_version", |r| r.get(0))
+        .map_err(|e| classify(path, "record where a run ran", e))?;
+    if version < RUN_AWS_MIGRATION {
+        return Ok(());
+    }
+    conn.execute(
+        "INSERT OR REPLACE INTO run_aws (run_id, resource, account) VALUES (?1, ?2, ?3)",
+        params![run_id, on.resource, on.account],
+    )
+    .map_err(|e| classify(path, "record where a run ran", e))?;
+    Ok(())
+}
+
+/// Where a run ran: locally, or on AWS through the resource and account recorded with it (the
+/// region from the project's resource). A remote launch's target names its tiers
+/// (`aws:lambda+fargate`); a run synced from a deployment ran through Step Functions (`aws`).
 fn run_place(conn: &Connection, run_id: &str, target: &str) -> rusqlite::Result<AuditPlace> {
-    let Some(tier) = target.strip_prefix("aws:") else {
-        return Ok(AuditPlace::Local);
+    let tier = match target.strip_prefix("aws:") {
+        Some(tiers) => tiers,
+        None if target == "aws" => "stepfunctions",
+        None => return Ok(AuditPlace::Local),
     };
-    let found: Option<(String, Option<String>)> = conn
+    let found: Option<(Option<String>, Option<String>, Option<String>)> = conn
         .query_row(
-            "SELECT rr.aws_resource, json_extract(res.config, '$.region')
-             FROM remote_runs rr JOIN runs r ON r.id = rr.run_id
-             LEFT JOIN resources res ON res.project_id = r.project_id AND res.name = rr.aws_resource
-             WHERE rr.run_id = ?1",
+            "SELECT COALESCE(ra.resource, rr.aws_resource), ra.account,
+                    json_extract(res.config, '$.region')
+             FROM runs r
+             LEFT JOIN run_aws ra ON ra.run_id = r.id
+             LEFT JOIN remote_runs rr ON rr.run_id = r.id
+             LEFT JOIN resources res ON res.project_id = r.project_id
+                  AND res.name = COALESCE(ra.resource, rr.aws_resource)
+             WHERE r.id = ?1",
             [run_id],
-            |r| Ok((r.get(0)?, r.get(1).ok().flatten())),
+            |r| Ok((r.get(0)?, r.get(1)?, r.get(2).ok().flatten())),
         )
         .optional()?;
-    let (resource, region) = found.unwrap_or_else(|| ("unknown".to_owned(), None));
+    let (resource, account, region) = found.unwrap_or_default();
+    let resource = resource.unwrap_or_else(|| "unknown".to_owned());
     Ok(AuditPlace::Aws {
         resource,
         region,
-        account: None,
+        account,
         tier: tier.to_owned(),
     })
 }
@@ -492,6 +543,18 @@ fn governed(project: &Project) -> BTreeMap<(AuditAction, &'static str, String), 
             super::json(rule),
         );
     }
+    for a in &project.assets {
+        for (column, kind) in &a.pii {
+            out.insert(
+                (
+                    AuditAction::PiiTagChanged,
+                    "PII tag",
+                    format!("{}.{column}", a.key),
+                ),
+                kind.as_str().to_owned(),
+            );
+        }
+    }
     for r in &project.resources {
         out.insert(
             (AuditAction::ResourceChanged, "resource", r.name.clone()),
@@ -555,7 +618,31 @@ pub(super) fn governed_parts(
     super::alerts::read_alert_settings(conn, path, id, &mut project)?;
     super::history::read_retention(conn, path, id, &mut project)?;
     super::masking::read_masking(conn, path, id, &mut project)?;
+    read_pii_tags(conn, path, id, &mut project)?;
     Ok(project)
+}
+
+/// Each asset's PII tags (and nothing else of it), for [`governed`].
+fn read_pii_tags(
+    conn: &Connection,
+    path: &Path,
+    id: i64,
+    project: &mut Project,
+) -> Result<(), StoreError> {
+    let sql = |e| classify(path, "save project", e);
+    let mut stmt = conn
+        .prepare_cached("SELECT key, pii FROM assets WHERE project_id = ?1")
+        .map_err(sql)?;
+    let rows: Vec<(String, String)> = stmt
+        .query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .and_then(Iterator::collect)
+        .map_err(sql)?;
+    for (key, pii) in rows {
+        let mut a = crate::model::AssetSpec::new(key.as_str(), crate::model::Layer::Bronze);
+        a.pii = super::decode(path, || format!("pii of asset {key}"), &pii)?;
+        project.assets.push(a);
+    }
+    Ok(())
 }
 
 /// Records what a save changes in the project's resources, schedules, sensors and alerts
@@ -584,15 +671,16 @@ pub(super) fn project_changes(
             .map(|k| (k, "removed")),
     );
     for ((action, what, name), change) in changes {
+        let key = (*action, *what, name.clone());
+        let mut detail = serde_json::json!({ "change": change, "what": what });
+        if *action == AuditAction::PiiTagChanged {
+            // The tag itself (`email`), not a secret: the new one, or the one removed.
+            detail["tag"] = after.get(&key).or_else(|| before.get(&key)).cloned().into();
+        }
         append(
             conn,
             path,
-            &NewAuditEntry::local(
-                *action,
-                Some(&new.name),
-                name.clone(),
-                serde_json::json!({ "change": change, "what": what }),
-            ),
+            &NewAuditEntry::local(*action, Some(&new.name), name.clone(), detail),
         )?;
     }
     Ok(())

@@ -390,4 +390,26 @@ pub const MIGRATIONS: &[&str] = &[
     "ALTER TABLE projects ADD COLUMN masking TEXT;",
     // 17: an asset's SQL unit tests (`model::unit_test::UnitTest`s as a JSON array; NULL: none).
     "ALTER TABLE assets ADD COLUMN unit_tests TEXT;",
+    // 18: the AWS resource and account a run ran under (remote launches and runs synced from a
+    // deployment), for its audit entries; `account` is NULL when STS could not tell it.
+    r"
+    CREATE TABLE run_aws (
+        run_id   TEXT PRIMARY KEY REFERENCES runs(id) ON DELETE CASCADE,
+        resource TEXT NOT NULL,
+        account  TEXT
+    );
+    ",
+    // 19: PII proposals dismissed in the studio (a column that looked like a kind of personal
+    // data and is not), so they are not proposed again. Keyed by project name, like the
+    // automation tables: a re-import keeps them.
+    r"
+    CREATE TABLE pii_dismissals (
+        project      TEXT NOT NULL,
+        asset        TEXT NOT NULL,
+        column_name  TEXT NOT NULL,
+        kind         TEXT NOT NULL,
+        dismissed_at TEXT NOT NULL,
+        PRIMARY KEY (project, asset, column_name, kind)
+    );
+    ",
 ];

@@ -14,6 +14,7 @@ mod history;
 mod masking;
 mod migrations;
 mod owners;
+mod pii;
 mod project_json;
 mod remote;
 mod retention;
@@ -33,13 +34,14 @@ use crate::model::{
 };
 
 pub use alerts::{AttemptRecord, NewAlertEvent, NewAttempt};
-pub use audit::{AuditFilter, os_user};
+pub use audit::{AuditFilter, RunOnAws, os_user};
 pub use automation::{
     Lease, LeaseRefused, NewTick, PendingRequest, RequestOutcome, UpstreamMaterialization,
 };
 pub use costs::{StepCost, StepCostRecord};
 pub use migrations::MIGRATIONS;
 pub use owners::{RunOwner, UnfinishedRun};
+pub use pii::PiiDismissal;
 pub use remote::{ChildLog, RemoteRunRow, RemoteStepRow, StepStatus};
 pub use retention::StoredFile;
 

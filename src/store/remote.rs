@@ -141,7 +141,7 @@ impl Workspace {
     pub fn create_remote_run(
         &mut self,
         run: &RunRecord,
-        aws_resource: &str,
+        on: &super::RunOnAws,
         request: &str,
         steps: &[RemoteStepRow],
     ) -> Result<(), StoreError> {
@@ -174,9 +174,10 @@ impl Workspace {
         .map_err(sql)?;
         tx.execute(
             "INSERT INTO remote_runs (run_id, aws_resource, request) VALUES (?1, ?2, ?3)",
-            params![run.id, aws_resource, request],
+            params![run.id, on.resource, request],
         )
         .map_err(sql)?;
+        super::audit::record_run_on_aws(&tx, &path, run.id.as_str(), on)?;
         for s in steps {
             tx.execute(
                 "INSERT INTO remote_steps (run_id, position, step_id, tier, tier_reason, assets, partitions, vcpu,
@@ -602,8 +603,13 @@ mod tests {
         ws.save_project(&Project::new("p"), None).unwrap();
         let mut eks = step(1);
         eks.tier = ComputeTier::Eks;
-        ws.create_remote_run(&record("r1"), "aws", "{}", &[step(0), eks])
-            .unwrap();
+        ws.create_remote_run(
+            &record("r1"),
+            &crate::store::RunOnAws::named("aws"),
+            "{}",
+            &[step(0), eks],
+        )
+        .unwrap();
         let tiers: Vec<ComputeTier> = ws
             .remote_steps(&"r1".into())
             .unwrap()
@@ -643,8 +649,13 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let mut ws = Workspace::open(&dir.path().join("ws.sqlite")).unwrap();
         ws.save_project(&Project::new("p"), None).unwrap();
-        ws.create_remote_run(&record("r1"), "aws", "{}", &[step(0), step(1)])
-            .unwrap();
+        ws.create_remote_run(
+            &record("r1"),
+            &crate::store::RunOnAws::named("aws"),
+            "{}",
+            &[step(0), step(1)],
+        )
+        .unwrap();
         assert_eq!(ws.unfinished_remote_runs().unwrap(), vec!["r1".to_owned()]);
         let first = ws
             .append_remote_run_events(&"r1".into(), &[RunEvent::RunStarted { plan: vec![] }])

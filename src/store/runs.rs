@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use rusqlite::{OptionalExtension, params};
 
 use super::times::{self, now, stored_opt_time, stored_time};
-use super::{StoreError, Workspace, classify};
+use super::{RunOnAws, StoreError, Workspace, classify};
 use crate::model::{
     AssetCheckResult, AssetKey, AssetMaterialization, CheckRecord, CheckSeverity, RunEvent,
     RunRecord, RunStatus,
@@ -88,6 +88,16 @@ fn decode_err(path: &Path, what: &str, e: impl std::fmt::Display) -> StoreError 
 impl Workspace {
     /// Records a new run (status queued) of a stored project.
     pub fn create_run(&mut self, run: &RunRecord) -> Result<(), StoreError> {
+        self.create_run_on(run, None)
+    }
+
+    /// [`Self::create_run`] for a run that ran on AWS (one synced from a deployment): the
+    /// resource and account are recorded with it, so its audit entries say where it ran.
+    pub fn create_aws_run(&mut self, run: &RunRecord, on: &RunOnAws) -> Result<(), StoreError> {
+        self.create_run_on(run, Some(on))
+    }
+
+    fn create_run_on(&mut self, run: &RunRecord, on: Option<&RunOnAws>) -> Result<(), StoreError> {
         let path = self.path.clone();
         let sql = |e| classify(&path, "create run", e);
         let tx = self
@@ -128,6 +138,9 @@ impl Workspace {
                 ],
             )
             .map_err(sql)?;
+        if let Some(on) = on {
+            super::audit::record_run_on_aws(&tx, &path, run.id.as_str(), on)?;
+        }
         super::audit::run_started(&tx, &path, run.id.as_str())?;
         tx.commit().map_err(sql)?;
         Ok(())

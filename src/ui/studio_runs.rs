@@ -459,6 +459,10 @@ impl Studio {
                 self.audit.entries = Some(entries);
                 false
             }
+            JobEvent::PiiProposals { asset, result } => {
+                self.on_pii_proposals(asset, result);
+                false
+            }
             JobEvent::AuditVerified(verdict) => {
                 self.audit.verifying = false;
                 self.audit.verdict = Some(verdict);

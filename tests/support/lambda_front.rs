@@ -34,6 +34,11 @@ pub struct LambdaFront {
     pub throttle_run_task: Arc<AtomicUsize>,
     /// How many calls were refused so.
     pub throttled: Arc<AtomicUsize>,
+    /// When set, STS `GetCallerIdentity` is refused with `AccessDenied` (as for a role
+    /// without `sts:GetCallerIdentity`); every other call goes through.
+    pub refuse_sts: Arc<AtomicBool>,
+    /// How many `GetCallerIdentity` calls reached the front.
+    pub sts_calls: Arc<AtomicUsize>,
     stop: Arc<AtomicBool>,
 }
 
@@ -136,6 +141,9 @@ fn forward(moto: &str, request: &Request, client: &mut TcpStream) {
 }
 
 static REQUESTS: AtomicUsize = AtomicUsize::new(0);
+
+/// STS's answer to a caller not allowed `sts:GetCallerIdentity`.
+const STS_ACCESS_DENIED: &str = r#"<ErrorResponse xmlns="https://sts.amazonaws.com/doc/2011-06-15/"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User is not authorized to perform: sts:GetCallerIdentity</Message></Error><RequestId>refused-by-test-front</RequestId></ErrorResponse>"#;
 
 /// Ships a function's stdout to `/aws/lambda/<function>` as Lambda does (one stream per
 /// execution environment, START/END lines around the invocation).
@@ -246,8 +254,11 @@ impl LambdaFront {
         let stop = Arc::new(AtomicBool::new(false));
         let throttle_run_task = Arc::new(AtomicUsize::new(0));
         let throttled = Arc::new(AtomicUsize::new(0));
+        let refuse_sts = Arc::new(AtomicBool::new(false));
+        let sts_calls = Arc::new(AtomicUsize::new(0));
         let (moto, inv, st) = (moto.to_owned(), invocations.clone(), stop.clone());
         let (throttle, counted) = (throttle_run_task.clone(), throttled.clone());
+        let (refuse, sts) = (refuse_sts.clone(), sts_calls.clone());
         std::thread::Builder::new()
             .name("test-lambda-front".into())
             .spawn(move || {
@@ -258,10 +269,23 @@ impl LambdaFront {
                     let Ok(mut conn) = conn else { continue };
                     let (moto, inv) = (moto.clone(), inv.clone());
                     let (throttle, counted) = (throttle.clone(), counted.clone());
+                    let (refuse, sts) = (refuse.clone(), sts.clone());
                     std::thread::spawn(move || {
                         let Some(req) = read_request(&mut conn) else {
                             return;
                         };
+                        if String::from_utf8_lossy(&req.body).contains("Action=GetCallerIdentity") {
+                            sts.fetch_add(1, Ordering::SeqCst);
+                            if refuse.load(Ordering::SeqCst) {
+                                respond(
+                                    &mut conn,
+                                    "403 Forbidden",
+                                    &[("Content-Type", "text/xml".to_owned())],
+                                    STS_ACCESS_DENIED.as_bytes(),
+                                );
+                                return;
+                            }
+                        }
                         let run_task = req
                             .header("X-Amz-Target")
                             .is_some_and(|t| t.ends_with(".RunTask"));
@@ -333,6 +357,8 @@ impl LambdaFront {
             invocations,
             throttle_run_task,
             throttled,
+            refuse_sts,
+            sts_calls,
             stop,
         }
     }

@@ -96,7 +96,8 @@ fn submit_with(
         what: "the request",
         source,
     })?;
-    ws.create_remote_run(&run, &aws.resource, &request_json, &steps)?;
+    let on = crate::app::audit::run_on(&aws);
+    ws.create_remote_run(&run, &on, &request_json, &steps)?;
     ws.set_run_owner(&run.id, crate::app::liveness::current_owner())?;
     crate::app::plan::record_estimates(
         ws,

@@ -87,6 +87,7 @@ pub fn sync_project(
     out.state_machine_arn = Some(arn.clone());
     let mut steps: Option<Vec<DeployedStep>> = None;
     let mut masking: Option<crate::engine::mask::Masking> = None;
+    let mut on: Option<crate::store::RunOnAws> = None;
     for e in executions::executions(&aws, &arn)? {
         let id = RunId::new(e.name.clone());
         match ws.run(&id) {
@@ -109,6 +110,9 @@ pub fn sync_project(
                 crate::model::masking::Environment::Remote,
             )?);
         }
+        if on.is_none() {
+            on = Some(crate::app::audit::run_on(&aws));
+        }
         if steps.is_none() {
             steps = Some(crate::app::deploy::deployed_steps(
                 ws,
@@ -123,11 +127,11 @@ pub fn sync_project(
         }
         e.states = executions::history(&aws, &e.arn)?;
         let steps = steps.as_deref().unwrap_or_default();
-        let Some(masking) = masking.as_ref() else {
+        let (Some(masking), Some(on)) = (masking.as_ref(), on.as_ref()) else {
             continue;
         };
         out.imported
-            .push(import(ws, &aws, &project.name, (steps, masking), &e)?);
+            .push(import(ws, (&aws, on), &project.name, (steps, masking), &e)?);
     }
     Ok(out)
 }
@@ -244,7 +248,7 @@ fn stamped_step_events(r: &StepRun<'_>, fallback: DateTime<Utc>) -> Vec<(DateTim
 
 fn import(
     ws: &mut Workspace,
-    aws: &Aws,
+    (aws, on): (&Aws, &crate::store::RunOnAws),
     project: &str,
     (steps, masking): (&[DeployedStep], &crate::engine::mask::Masking),
     e: &Execution,
@@ -253,22 +257,25 @@ fn import(
     let (status, error) = outcome(e, &runs);
     let id = RunId::new(e.name.clone());
     let trigger = format!("aws:{}", e.trigger.as_deref().unwrap_or("execution"));
-    ws.create_run(&RunRecord {
-        id: id.clone(),
-        project: project.to_owned(),
-        selection: "*".to_owned(),
-        partition: None,
-        target: "aws".to_owned(),
-        status: RunStatus::Queued,
-        trigger: trigger.clone(),
-        created_at: e.started,
-        started_at: None,
-        ended_at: None,
-        error: None,
-        allow_failed_upstream: false,
-        checks_only: false,
-        end_known: e.stopped.is_some(),
-    })?;
+    ws.create_aws_run(
+        &RunRecord {
+            id: id.clone(),
+            project: project.to_owned(),
+            selection: "*".to_owned(),
+            partition: None,
+            target: "aws".to_owned(),
+            status: RunStatus::Queued,
+            trigger: trigger.clone(),
+            created_at: e.started,
+            started_at: None,
+            ended_at: None,
+            error: None,
+            allow_failed_upstream: false,
+            checks_only: false,
+            end_known: e.stopped.is_some(),
+        },
+        on,
+    )?;
     let plan: Vec<AssetKey> = steps.iter().flat_map(|s| s.step.assets.clone()).collect();
     let mut events: Vec<(DateTime<Utc>, RunEvent)> = vec![
         (e.started, RunEvent::RunStarted { plan }),

@@ -208,6 +208,36 @@ impl Aws {
         aws_sdk_scheduler::Client::new(&self.config)
     }
 
+    /// The account these credentials act in (STS `GetCallerIdentity`), for audit entries of
+    /// what is done on AWS. One quick attempt: a slow or failing answer is an error the caller
+    /// records as "unknown", never a guess.
+    pub fn account(&self) -> Result<String, ComputeError> {
+        let sts = aws_sdk_sts::Client::from_conf(
+            aws_sdk_sts::config::Builder::from(&self.config)
+                .retry_config(RetryConfig::standard().with_max_attempts(2))
+                .timeout_config(
+                    TimeoutConfig::builder()
+                        .connect_timeout(Duration::from_secs(5))
+                        .operation_timeout(Duration::from_secs(15))
+                        .build(),
+                )
+                .build(),
+        );
+        self.block(async move {
+            let out = sts
+                .get_caller_identity()
+                .send()
+                .await
+                .map_err(|e| ComputeError::from_sdk("reading the AWS account (STS)", &e))?;
+            out.account()
+                .filter(|a| !a.is_empty())
+                .map(str::to_owned)
+                .ok_or_else(|| {
+                    ComputeError::invalid("STS GetCallerIdentity answered without an account")
+                })
+        })
+    }
+
     /// EventBridge, for deployed projects' rules.
     pub fn events(&self) -> aws_sdk_eventbridge::Client {
         aws_sdk_eventbridge::Client::new(&self.config)

@@ -37,10 +37,27 @@ fn line(item: &str, state: CheckState, detail: impl Into<String>) -> SetupCheck 
     }
 }
 
+/// The account the credentials act in (STS), which audit entries of runs and deploys name;
+/// not knowing it blocks nothing (the entries then say "unknown").
+fn account(aws: &Aws) -> SetupCheck {
+    match aws.account() {
+        Ok(id) => line(
+            "account",
+            CheckState::Ok,
+            format!("{id} (STS GetCallerIdentity; audit entries name it)"),
+        ),
+        Err(e) => line(
+            "account",
+            CheckState::Skipped,
+            format!("unknown ({e}); audit entries will say the account is unknown"),
+        ),
+    }
+}
+
 /// Every check, in a fixed order.
 pub fn check(aws: &Aws) -> Vec<SetupCheck> {
     let s = aws.settings.clone();
-    let mut out = vec![bucket(aws, &s.bucket)];
+    let mut out = vec![account(aws), bucket(aws, &s.bucket)];
     match &s.cluster {
         Some(cluster) => {
             out.push(ecs_cluster(aws, cluster));

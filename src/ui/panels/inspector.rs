@@ -26,6 +26,8 @@ pub struct InspectorState {
     pub focus_field: Option<String>,
     new_pii_column: String,
     new_tag: (String, String),
+    /// The PII proposals of the assets shown this session.
+    pub(crate) proposals: super::pii_proposals::PiiProposals,
 }
 
 const PII_KINDS: [PiiKind; 8] = [
@@ -84,6 +86,7 @@ fn asset_ui(ui: &mut egui::Ui, studio: &mut Studio, key: &AssetKey) {
         .cloned()
         .collect();
 
+    studio.request_pii_proposals(key);
     rename_ui(ui, studio, key);
     fields_ui(ui, &mut spec);
 
@@ -106,8 +109,11 @@ fn asset_ui(ui: &mut egui::Ui, studio: &mut Studio, key: &AssetKey) {
     section_ui(ui, "Partitions", opens("partitions"), |ui| {
         partitions_ui(ui, &mut spec);
     });
+    let mut proposal = None;
     section_ui(ui, "Personal data (PII)", opens("pii"), |ui| {
         pii_ui(ui, &mut studio.inspector, &mut spec);
+        proposal =
+            super::pii_proposals::proposals_ui(ui, &studio.inspector.proposals, key, &mut spec);
     });
     section_ui(ui, "Tags", opens("tags"), |ui| {
         tags_ui(ui, &mut studio.inspector, &mut spec);
@@ -122,6 +128,9 @@ fn asset_ui(ui: &mut egui::Ui, studio: &mut Studio, key: &AssetKey) {
     studio.inspector.focus_field = None;
 
     apply_changes(ui, studio, key, &original, spec);
+    if let Some(action) = proposal {
+        studio.on_proposal_action(key, action);
+    }
 }
 
 /// The asset's unit tests, read-only (they are edited in `medallion.toml`).

@@ -14,6 +14,7 @@ pub mod inspector;
 pub mod launch;
 pub mod lineage;
 pub mod picker;
+pub mod pii_proposals;
 pub mod prices;
 pub mod report_path;
 pub mod sql_editor;
