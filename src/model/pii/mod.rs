@@ -218,7 +218,8 @@ impl Proposal {
     }
 }
 
-fn group_thousands(n: usize) -> String {
+/// `n` with a comma between groups of three digits (`1,000`).
+pub fn group_thousands(n: usize) -> String {
     let s = n.to_string();
     let mut out = String::new();
     for (i, c) in s.chars().enumerate() {

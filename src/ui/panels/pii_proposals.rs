@@ -111,7 +111,8 @@ pub fn proposals_ui(
             if !open.is_empty() {
                 ui.label(
                     RichText::new(format!(
-                        "Proposals from the first {SAMPLE_ROWS} rows, found on this machine:"
+                        "Proposals from the first {} rows, found on this machine:",
+                        crate::model::pii::group_thousands(SAMPLE_ROWS)
                     ))
                     .weak(),
                 );
