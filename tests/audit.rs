@@ -540,3 +540,46 @@ fn secret_set_and_delete_are_audited_by_name_never_by_value() {
         );
     }
 }
+
+/// Outputs written with `materialize --export-dir` are an `outputs_exported` entry naming the
+/// directory.
+#[test]
+fn exported_outputs_are_recorded_with_their_directory() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("customer_analytics");
+    copy_dir(&example(), &dir);
+    let ws = tmp.path().join("ws.sqlite");
+    let out_dir = tmp.path().join("outputs");
+    let out = medallion(
+        &ws,
+        &[
+            "materialize",
+            dir.to_str().unwrap(),
+            "--select",
+            "raw_orders",
+            "--export-dir",
+            out_dir.to_str().unwrap(),
+        ],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let entries = json(&medallion(
+        &ws,
+        &[
+            "audit",
+            "customer_analytics",
+            "--kind",
+            "outputs_exported",
+            "--format",
+            "json",
+        ],
+    ));
+    let entries = entries.as_array().unwrap();
+    assert_eq!(entries.len(), 1, "{entries:#?}");
+    assert_eq!(
+        entries[0]["subject"],
+        out_dir.to_str().unwrap(),
+        "{}",
+        entries[0]
+    );
+    assert_eq!(entries[0]["who"], "auditor");
+}

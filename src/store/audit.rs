@@ -814,4 +814,97 @@ mod tests {
         assert_eq!(entries[0].who, os_user());
         assert_eq!(entries[0].place, AuditPlace::Local);
     }
+
+    #[test]
+    fn pii_tags_and_schedules_changed_by_a_save_are_recorded_with_the_tag() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ws = Workspace::open(&dir.path().join("w.sqlite")).unwrap();
+        let mut p = synthetic::generate("gen", 3, 1);
+        let rev = ws.save_project(&p, None).unwrap();
+        let key = p.assets[0].key.clone();
+        p.assets[0]
+            .pii
+            .insert("email".to_owned(), crate::model::PiiKind::Email);
+        p.schedules.push(crate::model::ScheduleDefinition::new(
+            "nightly",
+            "0 6 * * *",
+            "*",
+        ));
+        ws.save_project_at(&p, SaveBase::Revision(rev)).unwrap();
+        p.assets[0].pii.clear();
+        ws.save_project_at(&p, SaveBase::Revision(rev + 1)).unwrap();
+        let subject = format!("{key}.email");
+        assert_eq!(
+            changes(&ws),
+            vec![
+                (
+                    "schedule_changed".to_owned(),
+                    "nightly".to_owned(),
+                    "added".to_owned()
+                ),
+                (
+                    "pii_tag_changed".to_owned(),
+                    subject.clone(),
+                    "added".to_owned()
+                ),
+                ("pii_tag_changed".to_owned(), subject, "removed".to_owned()),
+            ]
+        );
+        let entries = ws.audit_entries(&AuditFilter::default()).unwrap();
+        assert_eq!(entries[0].detail["tag"], "email", "{:?}", entries[0]);
+    }
+
+    #[test]
+    fn a_run_on_aws_names_its_resource_and_account_or_says_unknown() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut ws = Workspace::open(&dir.path().join("w.sqlite")).unwrap();
+        ws.save_project(&synthetic::generate("gen", 3, 1), None)
+            .unwrap();
+        let run = |id: &str| crate::model::RunRecord {
+            id: id.into(),
+            project: "gen".into(),
+            selection: "*".into(),
+            partition: None,
+            target: "aws".into(),
+            status: RunStatus::Queued,
+            trigger: "aws:schedule".into(),
+            created_at: time::millis(Utc::now()),
+            started_at: None,
+            ended_at: None,
+            error: None,
+            allow_failed_upstream: false,
+            checks_only: false,
+            end_known: true,
+        };
+        let known = RunOnAws {
+            resource: "prod".to_owned(),
+            account: Some("123456789012".to_owned()),
+        };
+        ws.create_aws_run(&run("synced"), &known).unwrap();
+        ws.create_aws_run(&run("unknown"), &RunOnAws::named("prod"))
+            .unwrap();
+        let entries = ws.audit_entries(&AuditFilter::default()).unwrap();
+        let place = |subject: &str| {
+            entries
+                .iter()
+                .find(|e| e.subject == subject)
+                .map(|e| e.place.clone())
+                .unwrap()
+        };
+        assert_eq!(
+            place("synced"),
+            AuditPlace::Aws {
+                resource: "prod".to_owned(),
+                region: None,
+                account: Some("123456789012".to_owned()),
+                tier: "stepfunctions".to_owned(),
+            }
+        );
+        let unknown = place("unknown");
+        assert!(
+            matches!(&unknown, AuditPlace::Aws { account: None, .. }),
+            "{unknown:?}"
+        );
+        assert!(unknown.to_string().contains("account unknown"), "{unknown}");
+    }
 }
