@@ -49,10 +49,11 @@ pub enum UICommand {
     Automation,
     AuditLog,
     Lineage,
+    Deployment,
 }
 
 impl UICommand {
-    pub const ALL: [UICommand; 43] = [
+    pub const ALL: [UICommand; 44] = [
         UICommand::Undo,
         UICommand::Redo,
         UICommand::Save,
@@ -96,6 +97,7 @@ impl UICommand {
         UICommand::Automation,
         UICommand::AuditLog,
         UICommand::Lineage,
+        UICommand::Deployment,
     ];
 
     /// Sentence case; `…` when the command opens a dialog.
@@ -144,6 +146,7 @@ impl UICommand {
             UICommand::Automation => "Automation…",
             UICommand::AuditLog => "Audit log…",
             UICommand::Lineage => "Lineage…",
+            UICommand::Deployment => "Deployment on AWS…",
         }
     }
 
@@ -183,6 +186,9 @@ impl UICommand {
             UICommand::ToggleCatalog => {
                 Some("Every asset as a list: search, filter and sort; a row selects its card")
             }
+            UICommand::Deployment => Some(
+                "The project on AWS Step Functions and EventBridge: what is deployed, how it differs, Deploy and Undeploy",
+            ),
             _ => None,
         }
     }
@@ -234,7 +240,8 @@ impl UICommand {
             | UICommand::Costs
             | UICommand::Automation
             | UICommand::AuditLog
-            | UICommand::Lineage => return None,
+            | UICommand::Lineage
+            | UICommand::Deployment => return None,
         };
         Some(KeyboardShortcut::new(modifiers, key))
     }
