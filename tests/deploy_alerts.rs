@@ -9,7 +9,7 @@ use std::process::Output;
 
 use serde_json::Value;
 
-use crate::deploy::{aws_toml_at, lake_bucket, workspace};
+use crate::deploy::{aws_toml_at, eks_toml, lake_bucket, workspace};
 use crate::support::aws_executor::{runtime, sdk_config};
 
 const HOOK: &str = "http://127.0.0.1:9/hooks/T0/B0/hook-token-3f9a";
@@ -166,8 +166,9 @@ fn alert_targets_deploy_as_api_destinations_and_rules_on_execution_status() {
         dir.path(),
         &name,
         &format!(
-            "{}{ALERTS}",
-            aws_toml_at(&moto, true, &format!("lake/{name}"))
+            "{}{ALERTS}{}",
+            aws_toml_at(&moto, true, &format!("lake/{name}")),
+            eks_toml(dir.path())
         ),
     );
     let p = format!("medallion-{name}");
@@ -204,8 +205,8 @@ fn alert_targets_deploy_as_api_destinations_and_rules_on_execution_status() {
         "{notes}"
     );
     assert!(notes.contains("alert rule late is not deployed"), "{notes}");
-    let roles = plan["plan"]["roles"].to_string();
-    assert!(roles.contains("events:InvokeApiDestination"), "{roles}");
+    let needed = plan["plan"]["roles"].to_string();
+    assert!(needed.contains("events:InvokeApiDestination"), "{needed}");
     let text = medallion(&ws, HOOK, &["deploy", &name, "--dry-run"]);
     no_url(&text);
     assert!(deployed(&moto, &name).0.is_empty());

@@ -8,6 +8,7 @@ use std::path::Path;
 use std::process::Command;
 use std::time::Duration;
 
+use egui_kittest::kittest::Queryable;
 use medallion::app::deploy::DeployOutcome;
 use medallion::ui::Studio;
 
@@ -62,9 +63,9 @@ fn the_deployment_window_shows_drift_deploys_and_undeploys() {
     medallion::app::import_project(&mut w, &copy, true, false).unwrap();
     drop(w);
 
-    let test = crate::common::test_path(module_path!(), "the_deployment_window_in_a_child");
+    let child = crate::common::test_path(module_path!(), "the_deployment_window_in_a_child");
     let o = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", &test, "--nocapture", "--test-threads", "1"])
+        .args(["--exact", &child, "--nocapture", "--test-threads", "1"])
         .env(CHILD, format!("{}|{name}", ws.display()))
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")

@@ -312,7 +312,7 @@ fn resolve(config: &mut Value, machine: Option<&str>, arns: &BTreeMap<String, St
     match config {
         Value::String(s) => {
             if let (Some(arn), true) = (machine, s.as_str() == PENDING_STATE_MACHINE_ARN) {
-                *s = arn.to_owned();
+                arn.clone_into(s);
             } else if let Some(arn) = s
                 .strip_prefix(PENDING_DESTINATION)
                 .and_then(|name| arns.get(name))

@@ -98,8 +98,7 @@ pub fn current(aws: &Aws, project: &str) -> Result<Vec<Current>, ComputeError> {
 /// A connection's name from its ARN (`arn:…:connection/NAME/UUID`).
 fn connection_name(arn: &str) -> String {
     arn.split_once(":connection/")
-        .map(|(_, rest)| rest.split('/').next().unwrap_or(rest))
-        .unwrap_or(arn)
+        .map_or(arn, |(_, rest)| rest.split('/').next().unwrap_or(rest))
         .to_owned()
 }
 
