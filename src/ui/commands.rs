@@ -50,10 +50,12 @@ pub enum UICommand {
     AuditLog,
     Lineage,
     Deployment,
+    NewProject,
+    Tour,
 }
 
 impl UICommand {
-    pub const ALL: [UICommand; 44] = [
+    pub const ALL: [UICommand; 46] = [
         UICommand::Undo,
         UICommand::Redo,
         UICommand::Save,
@@ -98,6 +100,8 @@ impl UICommand {
         UICommand::AuditLog,
         UICommand::Lineage,
         UICommand::Deployment,
+        UICommand::NewProject,
+        UICommand::Tour,
     ];
 
     /// Sentence case; `…` when the command opens a dialog.
@@ -147,6 +151,8 @@ impl UICommand {
             UICommand::AuditLog => "Audit log…",
             UICommand::Lineage => "Lineage…",
             UICommand::Deployment => "Deployment on AWS…",
+            UICommand::NewProject => "New project…",
+            UICommand::Tour => "Take the tour",
         }
     }
 
@@ -189,6 +195,10 @@ impl UICommand {
             UICommand::Deployment => Some(
                 "The project on AWS Step Functions and EventBridge: what is deployed, how it differs, Deploy and Undeploy",
             ),
+            UICommand::NewProject => {
+                Some("Open the example, create a starter project or open a project folder")
+            }
+            UICommand::Tour => Some("The lanes, the inspector, preview, materialize and the plan"),
             _ => None,
         }
     }
@@ -215,6 +225,7 @@ impl UICommand {
             UICommand::Find => (cmd, Key::F),
             UICommand::CommandPalette => (cmd, Key::K),
             UICommand::OpenProject => (cmd, Key::O),
+            UICommand::NewProject => (cmd, Key::N),
             UICommand::Preview => (cmd, Key::P),
             UICommand::Materialize => (cmd, Key::M),
             UICommand::MaterializeSelected => (none, Key::M),
@@ -241,7 +252,8 @@ impl UICommand {
             | UICommand::Automation
             | UICommand::AuditLog
             | UICommand::Lineage
-            | UICommand::Deployment => return None,
+            | UICommand::Deployment
+            | UICommand::Tour => return None,
         };
         Some(KeyboardShortcut::new(modifiers, key))
     }

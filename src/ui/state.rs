@@ -70,6 +70,10 @@ pub struct Windows {
     pub report_path: Option<panels::report_path::ReportPathState>,
     /// The Deployment window: the project on AWS Step Functions and EventBridge.
     pub deployment: Option<panels::deployment::DeploymentState>,
+    /// The start page's fields: the page of an empty workspace, or the "New project" window.
+    pub welcome: Option<panels::welcome::WelcomeState>,
+    /// The guided tour, at its step.
+    pub tour: Option<panels::tour::TourState>,
 }
 
 /// What the frame's drawing asked for, applied at the end of the frame in one place.

@@ -5,7 +5,7 @@
 use egui::{Align2, Color32, FontId, RichText, Sense, Stroke, StrokeKind, pos2, vec2};
 use egui_extras::{Column, TableBuilder};
 
-use crate::app::run::{AssetHistory, Preview};
+use crate::app::run::AssetHistory;
 use crate::model::{
     AssetCheckResult, AssetKey, CheckSeverity, ColumnProfile, LogLevel, RunId, RunRecord,
 };
@@ -49,11 +49,12 @@ pub fn workbench_ui(ui: &mut egui::Ui, studio: &mut Studio) {
             });
             ui.separator();
             match studio.workbench.tab {
-                WorkbenchTab::Preview => preview_ui(ui, studio),
+                WorkbenchTab::Preview => super::preview::preview_ui(ui, studio),
                 WorkbenchTab::Run => run_ui(ui, studio),
                 WorkbenchTab::History => history_ui(ui, studio),
                 WorkbenchTab::AssetDetails => asset_details_ui(ui, studio),
                 WorkbenchTab::Quality => quality_ui(ui, studio),
+                WorkbenchTab::Partitions => super::partitions::partitions_ui(ui, studio),
             }
         });
     studio.workbench.height = response.response.rect.height();
@@ -69,113 +70,6 @@ fn percent(part: u64, whole: usize) -> f64 {
     } else {
         part as f64 * 100.0 / whole as f64
     }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Preview
-
-fn preview_ui(ui: &mut egui::Ui, studio: &mut Studio) {
-    let preview = &studio.workbench.preview;
-    let Some(asset) = &preview.asset else {
-        weak(
-            ui,
-            "Select an asset and press Preview to see its first rows (computed in the background).",
-        );
-        return;
-    };
-    if preview.loading.is_some() {
-        ui.horizontal(|ui| {
-            ui.spinner();
-            ui.label(format!("Previewing {asset}…"));
-        });
-    }
-    if let Some(error) = &preview.error {
-        ui.label(
-            RichText::new(format!("Preview of {asset} failed: {error}"))
-                .color(theme::error_color()),
-        );
-        return;
-    }
-    super::unmask::unmask_ui(ui, studio);
-    let Some(data) = &studio.workbench.preview.data else {
-        return;
-    };
-    ui.horizontal(|ui| {
-        ui.label(RichText::new(format!("Preview of {}", data.asset)).strong());
-        ui.label(format!(
-            "{} rows · {} columns",
-            data.rows.len(),
-            data.columns.len()
-        ));
-        if data.is_sample {
-            ui.label(RichText::new(format!("Sample: {}", data.note)).color(theme::warning_color()));
-        } else {
-            weak(ui, format!("Complete: {}", data.note));
-        }
-    });
-    preview_table_ui(ui, data);
-}
-
-/// The preview's rows: a header per column with its type and nulls, only the rows in view
-/// laid out.
-fn preview_table_ui(ui: &mut egui::Ui, data: &Preview) {
-    let rows = data.rows.len();
-    egui::ScrollArea::horizontal()
-        .id_salt("preview_h")
-        .show(ui, |ui| {
-            let mut table = TableBuilder::new(ui)
-                .id_salt(("preview", data.asset.as_str()))
-                .striped(true)
-                .resizable(true)
-                .auto_shrink([false, false])
-                .column(Column::auto().at_least(48.0));
-            for _ in &data.columns {
-                table = table.column(Column::initial(140.0).at_least(60.0).clip(true));
-            }
-            table
-                .header(36.0, |mut header| {
-                    header.col(|ui| {
-                        weak(ui, "#");
-                    });
-                    for c in &data.columns {
-                        header.col(|ui| {
-                            ui.vertical(|ui| {
-                                ui.label(RichText::new(&c.name).strong());
-                                let nulls = percent(c.null_count, rows);
-                                ui.label(
-                                    RichText::new(format!("{} · {nulls:.0} % null", c.dtype))
-                                        .small()
-                                        .color(if c.null_count > 0 {
-                                            theme::warning_color()
-                                        } else {
-                                            ui.visuals().weak_text_color()
-                                        }),
-                                )
-                                .on_hover_text(format!("{} of {rows} rows are null", c.null_count));
-                            });
-                        });
-                    }
-                })
-                .body(|body| {
-                    // Only the rows in view are laid out: a million rows scroll like ten.
-                    body.rows(ROW_HEIGHT, rows, |mut row| {
-                        let i = row.index();
-                        row.col(|ui| {
-                            weak(ui, (i + 1).to_string());
-                        });
-                        for c in 0..data.columns.len() {
-                            row.col(|ui| match data.rows.cell(i, c) {
-                                Some(v) => {
-                                    ui.add(egui::Label::new(v).truncate());
-                                }
-                                None => {
-                                    ui.label(RichText::new("null").weak().italics());
-                                }
-                            });
-                        }
-                    });
-                });
-        });
 }
 
 // ---------------------------------------------------------------------------------------------
