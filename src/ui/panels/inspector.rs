@@ -26,6 +26,8 @@ pub struct InspectorState {
     pub focus_field: Option<String>,
     new_pii_column: String,
     new_tag: (String, String),
+    /// The Columns section: the asset's inferred columns and the one traced on the canvas.
+    pub columns: super::columns::ColumnsState,
 }
 
 const PII_KINDS: [PiiKind; 8] = [
@@ -89,10 +91,13 @@ fn asset_ui(ui: &mut egui::Ui, studio: &mut Studio, key: &AssetKey) {
 
     ui.add_space(6.0);
     ui.label(RichText::new("Definition").strong());
-    definition_ui(ui, &mut spec, &diagnostics);
+    let completions = super::columns::completions(&studio.inspector.columns, key);
+    definition_ui(ui, &mut spec, &diagnostics, &completions);
 
     ui.add_space(6.0);
     deps_ui(ui, studio, &spec);
+    let is_transform = matches!(spec.definition, AssetDefinition::Transform(_));
+    super::columns::columns_ui(ui, studio, key, is_transform);
 
     // A diagnostic that was clicked opens the section holding its field.
     let focus = studio.inspector.focus_field.clone().unwrap_or_default();
@@ -301,6 +306,7 @@ fn definition_ui(
     ui: &mut egui::Ui,
     spec: &mut AssetSpec,
     diagnostics: &[crate::model::Diagnostic],
+    completions: &[super::sql_editor::Completion],
 ) {
     let key = spec.key.to_string();
     match &mut spec.definition {
@@ -325,7 +331,7 @@ fn definition_ui(
                     SourceSpec::Postgres { resource, query } => {
                         text_row_ui(ui, "Resource", resource);
                         ui.label("Query");
-                        super::sql_editor::sql_editor_ui(ui, "Query", query, None);
+                        super::sql_editor::sql_editor_ui(ui, "Query", query, None, &[]);
                         ui.end_row();
                     }
                     SourceSpec::Http {
@@ -343,7 +349,13 @@ fn definition_ui(
         AssetDefinition::Transform(t) => {
             let mut sql = t.sql.clone().unwrap_or_default();
             ui.label(format!("SQL of {key}"));
-            super::sql_editor::sql_editor_ui(ui, "SQL", &mut sql, error_line(diagnostics, "sql"));
+            super::sql_editor::sql_editor_ui(
+                ui,
+                "SQL",
+                &mut sql,
+                error_line(diagnostics, "sql"),
+                completions,
+            );
             for d in diagnostics
                 .iter()
                 .filter(|d| d.field.as_deref() == Some("sql"))

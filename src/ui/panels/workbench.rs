@@ -5,7 +5,7 @@
 use egui::{Align2, Color32, FontId, RichText, Sense, Stroke, StrokeKind, pos2, vec2};
 use egui_extras::{Column, TableBuilder};
 
-use crate::app::run::{AssetHistory, Preview};
+use crate::app::run::AssetHistory;
 use crate::model::{
     AssetCheckResult, AssetKey, CheckSeverity, ColumnProfile, LogLevel, RunId, RunRecord,
 };
@@ -13,7 +13,7 @@ use crate::ui::runs::{BarTone, RunView, format_ms};
 use crate::ui::workbench_state::{LogFilter, WorkbenchTab};
 use crate::ui::{Studio, UICommand, theme};
 
-const ROW_HEIGHT: f32 = 18.0;
+pub(super) const ROW_HEIGHT: f32 = 18.0;
 
 pub fn workbench_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     // The canvas always keeps some room, whatever the content asks for.
@@ -59,11 +59,11 @@ pub fn workbench_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     studio.workbench.height = response.response.rect.height();
 }
 
-fn weak(ui: &mut egui::Ui, text: impl Into<String>) {
+pub(super) fn weak(ui: &mut egui::Ui, text: impl Into<String>) {
     ui.label(RichText::new(text.into()).weak());
 }
 
-fn percent(part: u64, whole: usize) -> f64 {
+pub(super) fn percent(part: u64, whole: usize) -> f64 {
     if whole == 0 {
         0.0
     } else {
@@ -113,69 +113,11 @@ fn preview_ui(ui: &mut egui::Ui, studio: &mut Studio) {
             weak(ui, format!("Complete: {}", data.note));
         }
     });
-    preview_table_ui(ui, data);
-}
-
-/// The preview's rows: a header per column with its type and nulls, only the rows in view
-/// laid out.
-fn preview_table_ui(ui: &mut egui::Ui, data: &Preview) {
-    let rows = data.rows.len();
-    egui::ScrollArea::horizontal()
-        .id_salt("preview_h")
-        .show(ui, |ui| {
-            let mut table = TableBuilder::new(ui)
-                .id_salt(("preview", data.asset.as_str()))
-                .striped(true)
-                .resizable(true)
-                .auto_shrink([false, false])
-                .column(Column::auto().at_least(48.0));
-            for _ in &data.columns {
-                table = table.column(Column::initial(140.0).at_least(60.0).clip(true));
-            }
-            table
-                .header(36.0, |mut header| {
-                    header.col(|ui| {
-                        weak(ui, "#");
-                    });
-                    for c in &data.columns {
-                        header.col(|ui| {
-                            ui.vertical(|ui| {
-                                ui.label(RichText::new(&c.name).strong());
-                                let nulls = percent(c.null_count, rows);
-                                ui.label(
-                                    RichText::new(format!("{} · {nulls:.0} % null", c.dtype))
-                                        .small()
-                                        .color(if c.null_count > 0 {
-                                            theme::warning_color()
-                                        } else {
-                                            ui.visuals().weak_text_color()
-                                        }),
-                                )
-                                .on_hover_text(format!("{} of {rows} rows are null", c.null_count));
-                            });
-                        });
-                    }
-                })
-                .body(|body| {
-                    // Only the rows in view are laid out: a million rows scroll like ten.
-                    body.rows(ROW_HEIGHT, rows, |mut row| {
-                        let i = row.index();
-                        row.col(|ui| {
-                            weak(ui, (i + 1).to_string());
-                        });
-                        for c in 0..data.columns.len() {
-                            row.col(|ui| match data.rows.cell(i, c) {
-                                Some(v) => {
-                                    ui.add(egui::Label::new(v).truncate());
-                                }
-                                None => {
-                                    ui.label(RichText::new("null").weak().italics());
-                                }
-                            });
-                        }
-                    });
-                });
-        });
+    // A click on a column's header traces it on the canvas.
+    if let Some(column) = super::preview_table::preview_table_ui(ui, data) {
+        let asset = data.asset.clone();
+        studio.choose_column(&asset, Some(column));
+    }
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -784,6 +726,7 @@ fn asset_details_ui(ui: &mut egui::Ui, studio: &mut Studio) {
         weak(ui, format!("{key} has not been materialized yet."));
         return;
     }
+    let compare = super::compare::button_ui(ui, history.materializations.len());
     let available = ui.available_size();
     ui.horizontal_top(|ui| {
         ui.allocate_ui_with_layout(
@@ -812,6 +755,9 @@ fn asset_details_ui(ui: &mut egui::Ui, studio: &mut Studio) {
             },
         );
     });
+    if compare {
+        studio.compare_with_previous(key);
+    }
 }
 
 /// "KEY: status — reason" in the status's colour, and the verdict of its checks.
