@@ -96,8 +96,6 @@ fn asset_ui(ui: &mut egui::Ui, studio: &mut Studio, key: &AssetKey) {
 
     ui.add_space(6.0);
     deps_ui(ui, studio, &spec);
-    let is_transform = matches!(spec.definition, AssetDefinition::Transform(_));
-    super::columns::columns_ui(ui, studio, key, is_transform);
 
     // A diagnostic that was clicked opens the section holding its field.
     let focus = studio.inspector.focus_field.clone().unwrap_or_default();
@@ -122,6 +120,10 @@ fn asset_ui(ui: &mut egui::Ui, studio: &mut Studio, key: &AssetKey) {
             unit_tests_ui(ui, &spec);
         });
     }
+
+    // Last, so the sections above keep their places while it opens and fills.
+    let is_transform = matches!(spec.definition, AssetDefinition::Transform(_));
+    super::columns::columns_ui(ui, studio, key, is_transform);
 
     problems_ui(ui, &diagnostics);
     studio.inspector.focus_field = None;
