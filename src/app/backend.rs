@@ -84,6 +84,8 @@ pub enum SendError {
 pub enum TaskRequest {
     /// A native folder chooser for the project directory to import.
     ChooseImportDir,
+    /// A native folder chooser for the folder a new project is created in.
+    ChooseParentDir,
     /// A native folder chooser for where to export project `name`.
     ChooseExportDir { name: String },
     /// A native save dialog for run `run_id`'s HTML quality report.
@@ -117,6 +119,7 @@ impl std::fmt::Debug for TaskRequest {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
             TaskRequest::ChooseImportDir => f.write_str("ChooseImportDir"),
+            TaskRequest::ChooseParentDir => f.write_str("ChooseParentDir"),
             TaskRequest::ChooseExportDir { name } => f
                 .debug_struct("ChooseExportDir")
                 .field("name", name)
@@ -158,8 +161,17 @@ impl std::fmt::Debug for TaskRequest {
 /// A task's answer.
 #[derive(Debug)]
 pub enum TaskEvent {
-    /// The directory chosen for an import (`None`: the dialog was canceled).
-    ImportDirChosen(Option<PathBuf>),
+    /// The directory chosen for an import (`None`: the dialog was canceled, or could not be
+    /// shown when `open_for` is too short for a person).
+    ImportDirChosen {
+        path: Option<PathBuf>,
+        open_for: Duration,
+    },
+    /// The folder chosen for a new project (as for an import).
+    ParentDirChosen {
+        path: Option<PathBuf>,
+        open_for: Duration,
+    },
     /// The directory chosen for an export (`None`: the dialog was canceled).
     ExportDirChosen(Option<PathBuf>),
     ReportFileChosen {
@@ -401,6 +413,7 @@ impl TaskRequest {
     fn key(&self) -> TaskKey {
         match self {
             TaskRequest::ChooseImportDir
+            | TaskRequest::ChooseParentDir
             | TaskRequest::ChooseExportDir { .. }
             | TaskRequest::ChooseReportFile { .. } => TaskKey::Dialog,
             TaskRequest::StoreSecrets { id, .. } => TaskKey::Secrets(*id),
@@ -457,11 +470,26 @@ fn audit_secrets(workspace: Option<&Path>, names: &[String]) -> Result<(), AppEr
 /// Runs one task on a blocking thread; `path` is the workspace's.
 fn run_task(task: TaskRequest, path: Option<&Path>) -> TaskEvent {
     match task {
-        TaskRequest::ChooseImportDir => TaskEvent::ImportDirChosen(
-            rfd::FileDialog::new()
-                .set_title("Import project directory")
-                .pick_folder(),
-        ),
+        TaskRequest::ChooseImportDir => {
+            let opened = Instant::now();
+            let path = rfd::FileDialog::new()
+                .set_title("Open project folder")
+                .pick_folder();
+            TaskEvent::ImportDirChosen {
+                path,
+                open_for: opened.elapsed(),
+            }
+        }
+        TaskRequest::ChooseParentDir => {
+            let opened = Instant::now();
+            let path = rfd::FileDialog::new()
+                .set_title("Folder for the new project")
+                .pick_folder();
+            TaskEvent::ParentDirChosen {
+                path,
+                open_for: opened.elapsed(),
+            }
+        }
         TaskRequest::ChooseExportDir { name } => TaskEvent::ExportDirChosen(
             rfd::FileDialog::new()
                 .set_title("Export project directory")

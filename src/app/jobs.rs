@@ -41,6 +41,20 @@ pub enum JobRequest {
         /// before anything is read.
         unmasked: bool,
     },
+    /// The first `limit` rows of `asset`'s latest stored materialization (what flows along its
+    /// edges to downstream assets); answered as a preview.
+    PreviewStored {
+        project: Box<Project>,
+        asset: AssetKey,
+        limit: usize,
+    },
+    /// The partitions of `asset` and where each stands (the studio's partition strip); `id`
+    /// comes back with the answer.
+    PartitionStrip {
+        id: u64,
+        project: Box<Project>,
+        asset: AssetKey,
+    },
     /// What materializing would do; `id` comes back with the answer.
     Plan {
         id: u64,
@@ -191,6 +205,10 @@ pub enum JobEvent {
     Diff {
         id: u64,
         result: Result<Box<super::diff::AssetDiff>, JobError>,
+    },
+    PartitionStrip {
+        id: u64,
+        result: Result<Box<super::partitions::PartitionStrip>, JobError>,
     },
     /// Events of a run in progress, in order.
     RunEvents {
@@ -545,6 +563,14 @@ fn handle(
             limit,
             unmasked,
         } => emit(preview(ws, *project, asset, limit, unmasked)),
+        JobRequest::PreviewStored {
+            project,
+            asset,
+            limit,
+        } => emit(preview_stored(ws, *project, asset, limit)),
+        JobRequest::PartitionStrip { id, project, asset } => {
+            emit(partition_strip(ws, id, *project, &asset));
+        }
         JobRequest::Plan {
             id,
             project,
@@ -701,6 +727,26 @@ fn preview(
         run::preview(ws, &stored, &asset, limit)
     };
     match result {
+        Ok(p) => JobEvent::Preview(Box::new(p)),
+        Err(e) => JobEvent::PreviewFailed {
+            asset,
+            error: JobError::new(e),
+        },
+    }
+}
+
+fn partition_strip(ws: &mut Workspace, id: u64, project: Project, asset: &AssetKey) -> JobEvent {
+    let stored = stored_with(ws, project);
+    let today = chrono::Utc::now().date_naive();
+    let result = super::partitions::partition_strip(ws, &stored, asset, today)
+        .map(Box::new)
+        .map_err(JobError::new);
+    JobEvent::PartitionStrip { id, result }
+}
+
+fn preview_stored(ws: &mut Workspace, project: Project, asset: AssetKey, limit: usize) -> JobEvent {
+    let stored = stored_with(ws, project);
+    match run::preview_stored(ws, &stored, &asset, limit) {
         Ok(p) => JobEvent::Preview(Box::new(p)),
         Err(e) => JobEvent::PreviewFailed {
             asset,

@@ -15,6 +15,7 @@ pub mod jobs;
 pub mod lineage;
 pub mod liveness;
 pub mod masking;
+pub mod partitions;
 pub mod plan;
 pub mod refusal;
 pub mod remote;
@@ -22,6 +23,7 @@ pub mod report;
 pub mod retention;
 pub mod run;
 pub mod runtime;
+pub mod starter;
 pub mod status;
 pub mod unit_test;
 pub mod worker;
@@ -115,6 +117,17 @@ pub enum AppError {
     /// The bundled example project is not beside the binary or in the source tree.
     #[error("the bundled example project was not found")]
     NoExample,
+    /// The stored data of an asset was asked for and it has none.
+    #[error("{asset} has no stored materialization yet: materialize it first")]
+    NotMaterialized { asset: crate::model::AssetKey },
+    /// A new project's name that cannot name a project folder.
+    #[error(
+        "`{name}` cannot name a project: use letters, digits, `_` or `-`, starting with a letter"
+    )]
+    StarterName { name: String },
+    /// A new project's folder that is already there.
+    #[error("{} already exists; choose another name or folder", .path.display())]
+    StarterExists { path: PathBuf },
     /// A studio background task gave no answer of its own.
     #[error(transparent)]
     Task(#[from] backend::TaskFailure),
@@ -515,19 +528,13 @@ fn installed_example_dir(exe: &Path) -> Option<PathBuf> {
     )
 }
 
-/// The project the studio opens: the most recently saved one, or — in an empty workspace — the
-/// bundled example, imported first.
+/// The project the studio opens: the most recently saved one, or none in an empty workspace
+/// (the studio then offers the example, a new project or a project folder).
 pub fn project_to_open(ws: &mut Workspace) -> Result<Option<StoredProject>, AppError> {
-    if let Some(latest) = ws.list_projects()?.first() {
-        return Ok(Some(ws.load_project(&latest.name)?));
+    match ws.list_projects()?.first() {
+        Some(latest) => Ok(Some(ws.load_project(&latest.name)?)),
+        None => Ok(None),
     }
-    let Some(dir) = example_project_dir() else {
-        tracing::warn!("the workspace is empty and the bundled example project was not found");
-        return Ok(None);
-    };
-    let report = import_project(ws, &dir, false, false)?;
-    tracing::info!(project = %report.name, "imported the bundled example project");
-    Ok(Some(ws.load_project(&report.name)?))
 }
 
 /// What a project argument names.

@@ -959,6 +959,31 @@ fn preview_masked(
     )?)
 }
 
+/// The first `limit` rows of `asset`'s latest stored materialization: the data its downstream
+/// assets read (the studio's preview of an edge), masked as a preview is.
+pub fn preview_stored(
+    ws: &Workspace,
+    stored: &StoredProject,
+    asset: &AssetKey,
+    limit: usize,
+) -> Result<engine::Preview, AppError> {
+    let latest = ws.latest_materializations(&stored.project.name)?;
+    let m = latest
+        .iter()
+        .rev()
+        .find(|m| &m.asset == asset)
+        .ok_or_else(|| AppError::NotMaterialized {
+            asset: asset.clone(),
+        })?;
+    let dir = stored.source_dir.as_deref();
+    let masking = super::masking::masking_for(
+        &stored.project,
+        dir,
+        crate::model::masking::Environment::Local,
+    )?;
+    Ok(engine::preview_stored(m, limit, &masking)?)
+}
+
 /// Exports the latest materializations of `assets` as Parquet and CSV files into `dir`,
 /// recorded in the audit log.
 pub fn export_outputs(

@@ -67,6 +67,13 @@ pub enum WorkspaceRequest {
         dir: PathBuf,
         confirmed: bool,
     },
+    /// Import the bundled example project and open it (open it when it is already stored).
+    OpenExample,
+    /// Write a starter project into the new folder `parent/name`, then import and open it.
+    CreateStarter {
+        parent: PathBuf,
+        name: String,
+    },
     /// Write a project to a directory in the project file format.
     Export {
         project: Box<Project>,
@@ -532,6 +539,13 @@ fn handle(ws: &mut Workspace, state: &mut State, request: WorkspaceRequest) -> W
             Err(e) => failed(&format!("open {name}"), e),
         },
         WorkspaceRequest::Import { dir, confirmed } => import(ws, state, dir, confirmed),
+        WorkspaceRequest::OpenExample => open_example(ws, state),
+        WorkspaceRequest::CreateStarter { parent, name } => {
+            match super::starter::create(&parent, &name) {
+                Ok(dir) => import(ws, state, dir, false),
+                Err(e) => failed("create the project", e),
+            }
+        }
         WorkspaceRequest::Export { project, dir } => {
             let source_dir = ws
                 .load_project(&project.name)
@@ -663,6 +677,25 @@ fn import(ws: &mut Workspace, state: &mut State, dir: PathBuf, confirmed: bool) 
             message: e.to_string(),
         },
         Err(e) => failed(&format!("import {}", dir.display()), e),
+    }
+}
+
+/// The bundled example: the stored one when the workspace has it, else imported.
+fn open_example(ws: &mut Workspace, state: &mut State) -> WorkspaceEvent {
+    let name = super::EXAMPLE_PROJECT;
+    match ws.project_exists(name) {
+        Ok(true) => match ws.load_project(name) {
+            Ok(stored) => {
+                state.watch(name, stored.revision);
+                WorkspaceEvent::Opened(Box::new(stored))
+            }
+            Err(e) => failed(&format!("open {name}"), e),
+        },
+        Ok(false) => match super::example_project_dir() {
+            Some(dir) => import(ws, state, dir, false),
+            None => failed("open the example", AppError::NoExample),
+        },
+        Err(e) => failed("open the example", e),
     }
 }
 

@@ -210,6 +210,56 @@ pub fn preview_with(
             ),
         })?;
     df.rechunk_mut();
+    let is_sample = df.height() >= limit;
+    let note = if is_sample {
+        format!("a sample: the first {limit} rows of {key}; the asset may have more")
+    } else {
+        format!("all {} rows of {key}", df.height())
+    };
+    Ok(frame_preview(key, &df, is_sample, note))
+}
+
+/// The first `limit` rows of a stored materialization of an asset: the data its downstream
+/// assets read. Columns the stored output left unmasked are masked as a preview's are.
+pub fn preview_stored(
+    m: &AssetMaterialization,
+    limit: usize,
+    masking: &Masking,
+) -> Result<Preview, EngineError> {
+    route_polars_warnings();
+    let key = &m.asset;
+    let compute = |e: &dyn std::fmt::Display| EngineError::Compute {
+        asset: key.clone(),
+        message: e.to_string(),
+    };
+    let lf = scan_materialization(m).map_err(|e| compute(&e))?;
+    let masks: Vec<_> = masking.plan.reported(key).into_iter().cloned().collect();
+    let lf = masking
+        .apply(lf, &masks)
+        .map_err(|source| EngineError::Masking {
+            asset: key.clone(),
+            source,
+        })?;
+    let mut df = lf
+        .limit(IdxSize::try_from(limit).unwrap_or(IdxSize::MAX))
+        .collect()
+        .map_err(|e| compute(&e))?;
+    df.rechunk_mut();
+    let is_sample = (df.height() as u64) < m.row_count;
+    let note = if is_sample {
+        format!(
+            "the first {} of the {} stored rows of {key}",
+            df.height(),
+            m.row_count
+        )
+    } else {
+        format!("all {} stored rows of {key}", df.height())
+    };
+    Ok(frame_preview(key, &df, is_sample, note))
+}
+
+/// A collected frame as a preview.
+fn frame_preview(key: &AssetKey, df: &DataFrame, is_sample: bool, note: String) -> Preview {
     let columns = df
         .columns()
         .iter()
@@ -219,21 +269,14 @@ pub fn preview_with(
             null_count: c.null_count() as u64,
         })
         .collect();
-    let rows = PreviewRows::from_frame(&df);
-    let is_sample = df.height() >= limit;
-    let note = if is_sample {
-        format!("a sample: the first {limit} rows of {key}; the asset may have more")
-    } else {
-        format!("all {} rows of {key}", df.height())
-    };
-    Ok(Preview {
+    Preview {
         asset: key.clone(),
         columns,
-        rows,
+        rows: PreviewRows::from_frame(df),
         is_sample,
         note,
         text: format!("{df}"),
-    })
+    }
 }
 
 /// What computing a preview's frames needs.

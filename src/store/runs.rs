@@ -77,6 +77,21 @@ fn check_from_row(
     }))
 }
 
+/// Stored events as read: `(run, timestamp, payload)` rows parsed, or the first that is not.
+fn decode_events(
+    path: &Path,
+    rows: Vec<(RunId, String, String)>,
+) -> Result<Vec<(RunId, DateTime<Utc>, RunEvent)>, StoreError> {
+    rows.into_iter()
+        .map(|(run, at, payload)| {
+            let at = stored_time(path, || format!("the time of an event of run {run}"), &at)?;
+            serde_json::from_str(&payload)
+                .map(|e| (run.clone(), at, e))
+                .map_err(|e| decode_err(path, &format!("an event of run {run}"), e))
+        })
+        .collect()
+}
+
 fn decode_err(path: &Path, what: &str, e: impl std::fmt::Display) -> StoreError {
     StoreError::Decode {
         path: path.to_owned(),
@@ -410,6 +425,34 @@ impl Workspace {
         self.latest_events_of_kind(project, "step_finished")
     }
 
+    /// Every finished step of `asset` in a project's runs (checks-only runs aside), oldest
+    /// first: the run id, when it was recorded, and the `StepFinished` event (with its
+    /// partition).
+    pub fn asset_step_outcomes(
+        &self,
+        project: &str,
+        asset: &AssetKey,
+    ) -> Result<Vec<(RunId, DateTime<Utc>, RunEvent)>, StoreError> {
+        let path = &self.path;
+        let mut stmt = self
+            .conn
+            .prepare_cached(
+                "SELECT e.run_id, e.timestamp, e.payload FROM run_events e
+                 JOIN runs r ON r.id = e.run_id JOIN projects p ON p.id = r.project_id
+                 WHERE p.name = ?1 AND e.kind = 'step_finished' AND e.asset_key = ?2
+                   AND r.checks_only = 0
+                 ORDER BY e.rowid",
+            )
+            .map_err(|e| classify(path, "load step outcomes", e))?;
+        let rows: Vec<(RunId, String, String)> = stmt
+            .query_map([project, asset.as_str()], |r| {
+                Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+            })
+            .and_then(Iterator::collect)
+            .map_err(|e| classify(path, "load step outcomes", e))?;
+        decode_events(path, rows)
+    }
+
     /// The latest schema drift event of each asset of a project (any run, any partition).
     pub fn latest_schema_drifts(
         &self,
@@ -439,14 +482,7 @@ impl Workspace {
             .query_map([project, kind], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))
             .and_then(Iterator::collect)
             .map_err(|e| classify(path, "load step outcomes", e))?;
-        rows.into_iter()
-            .map(|(run, at, payload)| {
-                let at = stored_time(path, || format!("the time of an event of run {run}"), &at)?;
-                serde_json::from_str(&payload)
-                    .map(|e| (run.clone(), at, e))
-                    .map_err(|e| decode_err(path, &format!("an event of run {run}"), e))
-            })
-            .collect()
+        decode_events(path, rows)
     }
 
     /// The latest evaluation of each check of a project on each materialization it judged,

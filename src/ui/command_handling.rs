@@ -29,6 +29,10 @@ impl Studio {
                 }
                 CanvasAction::OpenPalette(pos) => self.windows.add_palette = Some(pos),
                 CanvasAction::Command(command) => self.run_command(ctx, command),
+                CanvasAction::PreviewEdge {
+                    upstream,
+                    downstream,
+                } => self.preview_edge(&upstream, &downstream),
             }
         }
     }
@@ -82,6 +86,10 @@ impl Studio {
                 self.request(WorkspaceRequest::ListProjects);
             }
             UICommand::ImportProject => self.open_dialog(true),
+            UICommand::NewProject => {
+                self.windows.welcome = Some(panels::welcome::WelcomeState::default());
+            }
+            UICommand::Tour => self.windows.tour = Some(panels::tour::TourState::default()),
             UICommand::ExportProject => self.open_dialog(false),
             UICommand::CopyKey => match self.canvas.single_selection() {
                 Some(key) => {

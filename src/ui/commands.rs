@@ -49,10 +49,12 @@ pub enum UICommand {
     Automation,
     AuditLog,
     Lineage,
+    NewProject,
+    Tour,
 }
 
 impl UICommand {
-    pub const ALL: [UICommand; 43] = [
+    pub const ALL: [UICommand; 45] = [
         UICommand::Undo,
         UICommand::Redo,
         UICommand::Save,
@@ -96,6 +98,8 @@ impl UICommand {
         UICommand::Automation,
         UICommand::AuditLog,
         UICommand::Lineage,
+        UICommand::NewProject,
+        UICommand::Tour,
     ];
 
     /// Sentence case; `…` when the command opens a dialog.
@@ -144,6 +148,8 @@ impl UICommand {
             UICommand::Automation => "Automation…",
             UICommand::AuditLog => "Audit log…",
             UICommand::Lineage => "Lineage…",
+            UICommand::NewProject => "New project…",
+            UICommand::Tour => "Take the tour",
         }
     }
 
@@ -183,6 +189,10 @@ impl UICommand {
             UICommand::ToggleCatalog => {
                 Some("Every asset as a list: search, filter and sort; a row selects its card")
             }
+            UICommand::NewProject => {
+                Some("Open the example, create a starter project or open a project folder")
+            }
+            UICommand::Tour => Some("The lanes, the inspector, preview, materialize and the plan"),
             _ => None,
         }
     }
@@ -209,6 +219,7 @@ impl UICommand {
             UICommand::Find => (cmd, Key::F),
             UICommand::CommandPalette => (cmd, Key::K),
             UICommand::OpenProject => (cmd, Key::O),
+            UICommand::NewProject => (cmd, Key::N),
             UICommand::Preview => (cmd, Key::P),
             UICommand::Materialize => (cmd, Key::M),
             UICommand::MaterializeSelected => (none, Key::M),
@@ -234,7 +245,8 @@ impl UICommand {
             | UICommand::Costs
             | UICommand::Automation
             | UICommand::AuditLog
-            | UICommand::Lineage => return None,
+            | UICommand::Lineage
+            | UICommand::Tour => return None,
         };
         Some(KeyboardShortcut::new(modifiers, key))
     }

@@ -28,6 +28,8 @@ impl Studio {
         self.refresh_launch_plan();
         self.refresh_launch_compute_plan();
         self.refresh_asset_details();
+        self.follow_preview(ctx);
+        self.refresh_partitions();
         if self.run.as_ref().is_some_and(runs::RunView::is_live) {
             ctx.request_repaint_after(LIVE_RUN_REPAINT);
         }
@@ -168,7 +170,14 @@ impl Studio {
 
     fn apply_task_event(&mut self, event: TaskEvent) {
         match event {
-            TaskEvent::ImportDirChosen(Some(dir)) => self.import_dir(dir),
+            TaskEvent::ImportDirChosen { path, open_for } => {
+                let shown = open_for >= DIALOG_NEVER_SHOWN;
+                super::panels::welcome::folder_chosen(self, true, path, shown);
+            }
+            TaskEvent::ParentDirChosen { path, open_for } => {
+                let shown = open_for >= DIALOG_NEVER_SHOWN;
+                super::panels::welcome::folder_chosen(self, false, path, shown);
+            }
             TaskEvent::ExportDirChosen(Some(dir)) => self.export_dir(dir),
             TaskEvent::ReportFileChosen {
                 run_id,
@@ -184,9 +193,7 @@ impl Studio {
                 self.windows.report_path =
                     Some(super::panels::report_path::ReportPathState::new(run_id));
             }
-            TaskEvent::ImportDirChosen(None)
-            | TaskEvent::ExportDirChosen(None)
-            | TaskEvent::ReportFileChosen { path: None, .. } => {}
+            TaskEvent::ExportDirChosen(None) | TaskEvent::ReportFileChosen { path: None, .. } => {}
             TaskEvent::DialogFailed { error } => {
                 self.show_error(&format!("Cannot open the file dialog: {error}"));
             }

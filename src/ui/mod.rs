@@ -86,6 +86,7 @@ pub fn run(workspace_path: &Path) -> anyhow::Result<()> {
                 workspace_path.display().to_string(),
             );
             studio.restore_preferences(prefs);
+            studio.offer_tour();
             studio.backend = backend;
             // The window evaluates automation on its clock; tests and benchmarks do not.
             studio.automation.evaluate_on_clock = true;
@@ -116,6 +117,8 @@ pub struct Preferences {
     pub show_workbench: bool,
     /// The canvas's zoom and pan of each recent project, restored when it opens.
     pub views: std::collections::BTreeMap<String, CanvasView>,
+    /// The guided tour was finished or skipped: it is not offered again.
+    pub tour_done: bool,
 }
 
 /// Where the canvas looked: zoom and the screen offset of its origin.
@@ -138,6 +141,7 @@ impl Default for Preferences {
             workbench_height: 300.0,
             show_workbench: true,
             views: std::collections::BTreeMap::new(),
+            tour_done: false,
         }
     }
 }
@@ -457,6 +461,7 @@ impl Studio {
         self.workspace.has_project = true;
         self.restore_view();
         self.windows.picker_open = false;
+        self.windows.welcome = None;
         if !self.run.as_ref().is_some_and(runs::RunView::is_live) {
             self.run = None;
         }
@@ -654,9 +659,8 @@ pub fn studio_ui(ui: &mut egui::Ui, studio: &mut Studio) {
         .frame(egui::Frame::NONE)
         .show(ui, |ui| {
             if !studio.workspace.has_project {
-                ui.centered_and_justified(|ui| {
-                    ui.label("No project yet. Import a project directory or open one.");
-                });
+                panels::welcome::welcome_page_ui(ui, studio);
+                notice_ui(ui, studio);
                 return;
             }
             let actions =
@@ -679,6 +683,8 @@ pub fn studio_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     panels::automation::automation_ui(&ctx, studio);
     panels::audit::audit_ui(&ctx, studio);
     conflict::import_confirmation_ui(&ctx, studio);
+    panels::welcome::welcome_window_ui(&ctx, studio);
+    panels::tour::tour_ui(&ctx, studio);
     studio.run_commands(&ctx);
 }
 
@@ -829,6 +835,7 @@ fn escape_closes_dialogs(ctx: &egui::Context, studio: &mut Studio) {
         || studio.windows.confirm_delete.is_some()
         || studio.windows.connections.is_some()
         || studio.windows.report_path.is_some()
+        || (studio.windows.welcome.is_some() && studio.workspace.has_project)
         || studio.workbench.launch.is_some();
     if !open {
         if studio.notice.is_some() && ctx.input(|i| i.key_pressed(egui::Key::Escape)) {
@@ -852,6 +859,7 @@ fn escape_closes_dialogs(ctx: &egui::Context, studio: &mut Studio) {
         || studio.windows.confirm_delete.take().is_some()
         || studio.windows.connections.take().is_some()
         || studio.windows.report_path.take().is_some()
+        || (studio.workspace.has_project && studio.windows.welcome.take().is_some())
     {
         return;
     }

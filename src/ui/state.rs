@@ -72,6 +72,10 @@ pub struct Windows {
     pub confirm_delete: Option<panels::blast::DeleteConfirm>,
     /// The path field of a report export where no file dialog can be shown.
     pub report_path: Option<panels::report_path::ReportPathState>,
+    /// The start page's fields: the page of an empty workspace, or the "New project" window.
+    pub welcome: Option<panels::welcome::WelcomeState>,
+    /// The guided tour, at its step.
+    pub tour: Option<panels::tour::TourState>,
 }
 
 /// What the frame's drawing asked for, applied at the end of the frame in one place.

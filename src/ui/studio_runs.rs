@@ -52,7 +52,14 @@ impl Studio {
             limit: PREVIEW_LIMIT,
             unmasked,
         }) {
+            let spec = self.doc.project().asset(key).cloned();
             let preview = &mut self.workbench.preview;
+            if preview.asset.as_ref() != Some(key) {
+                preview.table = super::panels::preview::PreviewTable::default();
+            }
+            preview.spec = spec;
+            preview.deleted = false;
+            preview.along = None;
             preview.unmasked = unmasked;
             preview.confirm_unmasked = false;
             preview.asset = Some(key.clone());
@@ -409,27 +416,48 @@ impl Studio {
         }
     }
 
-    /// Applies one job event; true when card statuses may have changed.
-    pub(super) fn apply_job_event(&mut self, event: JobEvent) -> bool {
+    /// A preview (of an asset, or of stored data along an edge), its failure, or a partition
+    /// strip arrived; whether the cards' statuses changed.
+    fn apply_preview_event(&mut self, event: JobEvent) -> bool {
         match event {
             JobEvent::Preview(preview) => {
                 if self.workbench.preview.asset.as_ref() == Some(&preview.asset) {
                     self.workbench.preview.loading = None;
                     self.workbench.preview.error = None;
                     self.workbench.preview.data = Some(preview);
+                    self.workbench.preview.table.new_data();
                 }
                 false
             }
             JobEvent::PreviewFailed { asset, error } => {
                 let error = error.to_string();
-                if self.workbench.preview.asset.as_ref() == Some(&asset) {
-                    self.workbench.preview.loading = None;
-                    self.workbench.preview.data = None;
-                    self.workbench.preview.error = Some(error.clone());
+                let preview = &mut self.workbench.preview;
+                if preview.asset.as_ref() == Some(&asset) {
+                    preview.loading = None;
+                    preview.data = None;
+                    preview.error = Some(error.clone());
+                    if preview.along.is_some() {
+                        // Stored data that is not there is no problem of the asset's.
+                        return false;
+                    }
                 }
                 self.states.preview_errors.insert(asset, error);
                 true
             }
+            JobEvent::PartitionStrip { id, result } => {
+                self.workbench.partitions.on_strip(id, result);
+                false
+            }
+            _ => false,
+        }
+    }
+
+    /// Applies one job event; true when card statuses may have changed.
+    pub(super) fn apply_job_event(&mut self, event: JobEvent) -> bool {
+        match event {
+            event @ (JobEvent::Preview(_)
+            | JobEvent::PreviewFailed { .. }
+            | JobEvent::PartitionStrip { .. }) => self.apply_preview_event(event),
             JobEvent::AssetStates { id, result } => self.on_asset_states(id, result),
             JobEvent::Plan { id, result } => {
                 if let Some(launch) = &mut self.workbench.launch
@@ -561,6 +589,9 @@ impl Studio {
         self.states.badges.checks.clear();
         self.states.badges.freshness.clear();
         self.states.badges.drift.clear();
+        self.states.badges.rows.clear();
+        // The partitions' states changed with the assets' (a run ended, a definition changed).
+        self.workbench.partitions.stale = true;
         self.states.assets.clear();
         match result {
             Ok(states) => {
@@ -568,6 +599,12 @@ impl Studio {
                     self.states
                         .stale
                         .insert(state.asset.clone(), NodeStatus::from_state(&state.status));
+                    if let Some(m) = &state.last_materialization {
+                        self.states
+                            .badges
+                            .rows
+                            .insert(state.asset.clone(), (m.row_count, m.partition.clone()));
+                    }
                     if state.checks.total() > 0 {
                         self.states
                             .badges

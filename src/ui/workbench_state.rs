@@ -24,15 +24,17 @@ pub enum WorkbenchTab {
     History,
     AssetDetails,
     Quality,
+    Partitions,
 }
 
 impl WorkbenchTab {
-    pub const ALL: [WorkbenchTab; 5] = [
+    pub const ALL: [WorkbenchTab; 6] = [
         WorkbenchTab::Preview,
         WorkbenchTab::Run,
         WorkbenchTab::History,
         WorkbenchTab::AssetDetails,
         WorkbenchTab::Quality,
+        WorkbenchTab::Partitions,
     ];
 
     pub fn label(self) -> &'static str {
@@ -42,6 +44,7 @@ impl WorkbenchTab {
             WorkbenchTab::History => "Run history",
             WorkbenchTab::AssetDetails => "Asset details",
             WorkbenchTab::Quality => "Quality report",
+            WorkbenchTab::Partitions => "Partitions",
         }
     }
 }
@@ -56,6 +59,16 @@ pub struct PreviewState {
     pub unmasked: bool,
     /// "Show unmasked…" was pressed and waits for its confirmation.
     pub confirm_unmasked: bool,
+    /// The asset's definition when the preview was asked for: a rename is followed, a change
+    /// previews again.
+    pub spec: Option<crate::model::AssetSpec>,
+    /// The asset was deleted after it was previewed.
+    pub deleted: bool,
+    /// The preview is of the asset's stored data along its edge to this downstream asset
+    /// (`None`: the asset computed now).
+    pub along: Option<AssetKey>,
+    /// The rows' sort, filter and open cell.
+    pub table: crate::ui::panels::preview::PreviewTable,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
@@ -285,6 +298,8 @@ pub struct WorkbenchState {
     /// The check whose failing rows are shown (index into the run's checks).
     pub selected_check: Option<usize>,
     pub height: f32,
+    /// The partition strip of the selected partitioned asset.
+    pub partitions: crate::ui::panels::partitions::PartitionsView,
 }
 
 impl Default for WorkbenchState {
@@ -301,6 +316,7 @@ impl Default for WorkbenchState {
             log_filter: LogFilter::default(),
             selected_check: None,
             height: 300.0,
+            partitions: crate::ui::panels::partitions::PartitionsView::default(),
         }
     }
 }

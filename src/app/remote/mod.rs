@@ -45,7 +45,9 @@ pub use operations::{
     submit_as, view,
 };
 pub use plan::{RemotePlan, plan_remote};
-pub use sync::{SyncOutcome, SyncedRun, is_deployable, sync_on_open, sync_project};
+pub use sync::{
+    SyncOutcome, SyncedRun, has_compute_account, is_deployable, sync_on_open, sync_project,
+};
 
 /// The resource a run's uploaded inputs are read through inside the runner.
 pub const INPUTS_RESOURCE: &str = "_medallion_inputs";

@@ -325,6 +325,12 @@ fn record_costs(ws: &mut Workspace, id: &RunId, runs: &[StepRun<'_>]) -> Result<
     Ok(())
 }
 
+/// Whether a project has an AWS account to run on: an `aws` resource with a compute section
+/// (the studio otherwise explains what to set up instead of launching).
+pub fn has_compute_account(project: &crate::model::Project) -> bool {
+    crate::compute::aws::compute_resource(&project.resources, None).is_ok()
+}
+
 /// Whether a project is set up for deployment: an `aws` resource with a compute section that
 /// names the state machine's role (deploy refuses to apply without it).
 pub fn is_deployable(project: &crate::model::Project) -> bool {

@@ -9,6 +9,7 @@
 //! One canvas widget takes every click and drag and hit-tests the cards itself; each visible
 //! card also registers a hover-only widget carrying its key as the accessible label.
 
+mod edges;
 mod geometry;
 mod menu;
 mod paint;
@@ -45,6 +46,11 @@ pub enum CanvasAction {
     /// A studio command on the selection (the card's context menu: preview, materialize,
     /// run checks, copy key, rename, duplicate, delete).
     Command(crate::ui::UICommand),
+    /// Preview what flows along an edge: the upstream's latest stored materialization.
+    PreviewEdge {
+        upstream: AssetKey,
+        downstream: AssetKey,
+    },
 }
 
 #[derive(Debug, Clone, Default)]
@@ -240,6 +246,9 @@ pub struct CardBadges {
     pub freshness: HashMap<AssetKey, (crate::model::FreshnessState, String)>,
     /// Schema drift found by the asset's latest attempt: (an error?, what changed).
     pub drift: HashMap<AssetKey, (bool, String)>,
+    /// The rows of each asset's latest stored materialization, and its partition (drawn on
+    /// its outgoing edges).
+    pub rows: HashMap<AssetKey, (u64, Option<String>)>,
 }
 
 /// Draws the canvas filling `ui` and returns what the user asked for.
@@ -300,6 +309,7 @@ pub fn canvas_ui(
 
     let canvas_painter = ui.painter_at(rect);
     let drawn = paint::paint(ui, &canvas_painter, state, rect, badges, hovered_card);
+    edges::paint_and_interact(ui, &canvas_painter, state, rect, badges, &mut actions);
     accessible_cards(ui, state, badges, rect, &drawn.visible);
     if !state.graph_fits(rect) {
         minimap_ui(ui, state, rect);
@@ -549,6 +559,14 @@ fn clicks_ui(
             }
             None if !additive => {
                 state.selection.clear();
+                // A click on an edge previews the data flowing along it.
+                if let Some(action) = response
+                    .interact_pointer_pos()
+                    .and_then(|p| edges::hit_edge(state, rect, p))
+                    .and_then(|i| edges::preview_action(state, i))
+                {
+                    actions.push(action);
+                }
             }
             None => {}
         }

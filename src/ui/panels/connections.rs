@@ -106,6 +106,23 @@ impl std::fmt::Debug for ConnectionsState {
 }
 
 impl ConnectionsState {
+    /// The window opened on a new AWS account with its remote-run settings turned on, and a
+    /// line saying what to fill in (from "Launch on AWS" without an account).
+    pub fn new_aws_account(project: &Project) -> Self {
+        let mut draft = draft_of(&project.name, None, "aws", &project.resources);
+        if let ResourceKind::Aws { compute, .. } = &mut draft.kind {
+            *compute = Some(Box::default());
+        }
+        Self {
+            draft: Some(draft),
+            status: Some((
+                true,
+                "Fill in the region and how to sign in (a profile, or keys kept in the OS keyring), then the bucket, subnets and security groups remote runs use; Save resource, then Check AWS setup… in Materialize".to_owned(),
+            )),
+            ..Self::default()
+        }
+    }
+
     /// The keyring's answer to a save. Returns the save to apply now that its secrets are
     /// stored; when the keyring refused them, nothing is saved and the form offers environment
     /// variables instead. An answer to an earlier window is ignored.

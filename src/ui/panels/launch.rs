@@ -20,6 +20,8 @@ struct Clicked {
     check_aws: bool,
     close: bool,
     open_prices: bool,
+    /// "Connections…" (or "Launch on AWS" without an AWS account).
+    open_connections: bool,
 }
 
 pub fn launch_ui(ctx: &egui::Context, studio: &mut Studio) {
@@ -33,6 +35,7 @@ pub fn launch_ui(ctx: &egui::Context, studio: &mut Studio) {
     let tests = studio.workbench.launch.as_ref().map_or(0, |l| {
         l.unit_tests_in_scope(studio.doc.project(), &studio.canvas.selection)
     });
+    let has_account = crate::app::remote::has_compute_account(studio.doc.project());
     egui::Window::new("Materialize")
         .open(&mut open)
         .collapsible(false)
@@ -49,6 +52,13 @@ pub fn launch_ui(ctx: &egui::Context, studio: &mut Studio) {
                 clicked.open_prices = compute_plan_ui(ui, launch);
                 ui.separator();
                 (clicked.start_aws, clicked.check_aws) = aws_plan_ui(ui, launch);
+                if !has_account {
+                    clicked.open_connections = no_account_ui(ui);
+                    // Without an account, "Launch on AWS" and "Check AWS setup…" lead to
+                    // setting one up.
+                    clicked.open_connections |= std::mem::take(&mut clicked.start_aws)
+                        | std::mem::take(&mut clicked.check_aws);
+                }
                 clicked.close = ui.button("Close").clicked();
                 return;
             }
@@ -113,6 +123,13 @@ fn apply_clicked(studio: &mut Studio, clicked: &Clicked) {
     }
     if clicked.check_aws {
         studio.check_aws_setup();
+    }
+    if clicked.open_connections {
+        // Connections takes the dialog's place (the plan is made again when it reopens).
+        studio.workbench.launch = None;
+        studio.windows.connections = Some(
+            crate::ui::panels::connections::ConnectionsState::new_aws_account(studio.doc.project()),
+        );
     }
     if clicked.close {
         studio.workbench.launch = None;
@@ -454,6 +471,25 @@ fn aws_plan_ui(ui: &mut egui::Ui, launch: &mut LaunchState) -> (bool, bool) {
         Some(Ok(checks)) => aws_setup_ui(ui, checks),
     }
     (start, check)
+}
+
+/// What a run on AWS needs when the project has no AWS account yet; whether "Connections…"
+/// was clicked.
+fn no_account_ui(ui: &mut egui::Ui) -> bool {
+    ui.separator();
+    ui.label(RichText::new("This project has no AWS account to run on yet").strong());
+    ui.add(
+        egui::Label::new(
+            "A run on AWS needs an AWS account in Connections: its region and how to sign in \
+             (a profile, or keys kept in the OS keyring), and with \"Run steps on AWS with this \
+             account\" the S3 bucket for the data and the subnets and security groups the steps \
+             run in. Check AWS setup then tells you what is missing on AWS itself.",
+        )
+        .wrap(),
+    );
+    ui.button("Connections…")
+        .on_hover_text("Add an AWS account to this project")
+        .clicked()
 }
 
 /// The planned remote steps: number, tier (the reason on hover), assets, size.

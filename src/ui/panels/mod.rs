@@ -16,13 +16,16 @@ pub mod find;
 pub mod inspector;
 pub mod launch;
 pub mod lineage;
+pub mod partitions;
 pub mod picker;
-pub mod preview_table;
+pub mod preview;
 pub mod prices;
 pub mod report_path;
 pub mod sql_editor;
 pub mod toolbar;
+pub mod tour;
 pub mod unmask;
+pub mod welcome;
 pub mod workbench;
 
 use super::Studio;

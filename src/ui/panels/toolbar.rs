@@ -17,11 +17,13 @@ pub fn toolbar_ui(ui: &mut egui::Ui, studio: &mut Studio) {
                 .on_hover_text("The open project (• = unsaved changes)");
             ui.menu_button("Project", |ui| {
                 for command in [
+                    UICommand::NewProject,
                     UICommand::OpenProject,
                     UICommand::Save,
                     UICommand::ImportProject,
                     UICommand::ExportProject,
                     UICommand::AuditLog,
+                    UICommand::Tour,
                 ] {
                     command_button_ui(ui, studio, command);
                 }

@@ -13,7 +13,7 @@ use crate::ui::runs::{BarTone, RunView, format_ms};
 use crate::ui::workbench_state::{LogFilter, WorkbenchTab};
 use crate::ui::{Studio, UICommand, theme};
 
-pub(super) const ROW_HEIGHT: f32 = 18.0;
+const ROW_HEIGHT: f32 = 18.0;
 
 pub fn workbench_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     // The canvas always keeps some room, whatever the content asks for.
@@ -49,74 +49,26 @@ pub fn workbench_ui(ui: &mut egui::Ui, studio: &mut Studio) {
             });
             ui.separator();
             match studio.workbench.tab {
-                WorkbenchTab::Preview => preview_ui(ui, studio),
+                WorkbenchTab::Preview => super::preview::preview_ui(ui, studio),
                 WorkbenchTab::Run => run_ui(ui, studio),
                 WorkbenchTab::History => history_ui(ui, studio),
                 WorkbenchTab::AssetDetails => asset_details_ui(ui, studio),
                 WorkbenchTab::Quality => quality_ui(ui, studio),
+                WorkbenchTab::Partitions => super::partitions::partitions_ui(ui, studio),
             }
         });
     studio.workbench.height = response.response.rect.height();
 }
 
-pub(super) fn weak(ui: &mut egui::Ui, text: impl Into<String>) {
+fn weak(ui: &mut egui::Ui, text: impl Into<String>) {
     ui.label(RichText::new(text.into()).weak());
 }
 
-pub(super) fn percent(part: u64, whole: usize) -> f64 {
+fn percent(part: u64, whole: usize) -> f64 {
     if whole == 0 {
         0.0
     } else {
         part as f64 * 100.0 / whole as f64
-    }
-}
-
-// ---------------------------------------------------------------------------------------------
-// Preview
-
-fn preview_ui(ui: &mut egui::Ui, studio: &mut Studio) {
-    let preview = &studio.workbench.preview;
-    let Some(asset) = &preview.asset else {
-        weak(
-            ui,
-            "Select an asset and press Preview to see its first rows (computed in the background).",
-        );
-        return;
-    };
-    if preview.loading.is_some() {
-        ui.horizontal(|ui| {
-            ui.spinner();
-            ui.label(format!("Previewing {asset}…"));
-        });
-    }
-    if let Some(error) = &preview.error {
-        ui.label(
-            RichText::new(format!("Preview of {asset} failed: {error}"))
-                .color(theme::error_color()),
-        );
-        return;
-    }
-    super::unmask::unmask_ui(ui, studio);
-    let Some(data) = &studio.workbench.preview.data else {
-        return;
-    };
-    ui.horizontal(|ui| {
-        ui.label(RichText::new(format!("Preview of {}", data.asset)).strong());
-        ui.label(format!(
-            "{} rows · {} columns",
-            data.rows.len(),
-            data.columns.len()
-        ));
-        if data.is_sample {
-            ui.label(RichText::new(format!("Sample: {}", data.note)).color(theme::warning_color()));
-        } else {
-            weak(ui, format!("Complete: {}", data.note));
-        }
-    });
-    // A click on a column's header traces it on the canvas.
-    if let Some(column) = super::preview_table::preview_table_ui(ui, data) {
-        let asset = data.asset.clone();
-        studio.choose_column(&asset, Some(column));
     }
 }
 
