@@ -676,6 +676,7 @@ pub fn studio_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     panels::connections::connections_ui(&ctx, studio);
     panels::prices::prices_ui(&ctx, studio);
     panels::costs::costs_ui(&ctx, studio);
+    panels::deployment::deployment_ui(&ctx, studio);
     panels::lineage::lineage_ui(&ctx, studio);
     panels::compare::compare_ui(&ctx, studio);
     panels::blast::confirm_delete_ui(&ctx, studio);
@@ -830,6 +831,7 @@ fn escape_closes_dialogs(ctx: &egui::Context, studio: &mut Studio) {
         || studio.windows.picker_open
         || studio.windows.prices.is_some()
         || studio.windows.costs.is_some()
+        || studio.windows.deployment.is_some()
         || studio.windows.lineage.is_some()
         || studio.windows.compare.is_some()
         || studio.windows.confirm_delete.is_some()
@@ -854,6 +856,7 @@ fn escape_closes_dialogs(ctx: &egui::Context, studio: &mut Studio) {
         || std::mem::take(&mut studio.windows.picker_open)
         || studio.windows.prices.take().is_some()
         || studio.windows.costs.take().is_some()
+        || studio.windows.deployment.take().is_some()
         || studio.windows.lineage.take().is_some()
         || studio.windows.compare.take().is_some()
         || studio.windows.confirm_delete.take().is_some()

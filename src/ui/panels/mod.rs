@@ -11,6 +11,7 @@ pub mod command_palette;
 pub mod compare;
 pub mod connections;
 pub mod costs;
+pub mod deployment;
 pub mod diagnostics;
 pub mod find;
 pub mod inspector;
