@@ -50,7 +50,7 @@ lambda_function = "medallion-runner"
 }
 
 /// An `eks` resource reaching its cluster by endpoint and CA file (moto has no EKS).
-fn eks_toml(dir: &Path) -> String {
+pub(crate) fn eks_toml(dir: &Path) -> String {
     std::fs::create_dir_all(dir).unwrap();
     let ca = dir.join("ca.pem");
     std::fs::write(

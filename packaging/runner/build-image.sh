@@ -7,8 +7,8 @@
 # Usage (as root; needs mmdebstrap, umoci, binutils):
 #   packaging/runner/build-image.sh [BINARY] [--out DIR] [--tag TAG] [--budget-mb N] [--no-cache]
 #
-#   BINARY       the medallion binary to ship (default: $CARGO_TARGET_DIR/release/medallion,
-#                else target/release/medallion); it is stripped into the image
+#   BINARY       the medallion binary to ship (default: T/dist/medallion, else T/release/medallion,
+#                T being $CARGO_TARGET_DIR or target); it is stripped into the image
 #   --out DIR    the OCI layout to write (default: medallion-runner.oci next to the binary);
 #                replaced if it exists. DIR.packages.txt lists the Debian packages inside.
 #   --tag TAG    the image's tag in the layout (default: latest)
@@ -25,7 +25,9 @@ die() { echo "error: $*" >&2; exit 1; }
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-BINARY="$TARGET/release/medallion"
+# The packaged build (`cargo build --profile dist`), else the release build.
+BINARY="$TARGET/dist/medallion"
+[ -f "$BINARY" ] || BINARY="$TARGET/release/medallion"
 OUT=""
 TAG=latest
 BUDGET_MB=120
@@ -48,7 +50,7 @@ done
 for tool in mmdebstrap umoci strip sha256sum; do
   command -v "$tool" >/dev/null || die "$tool is not installed (apt-get install mmdebstrap umoci binutils)"
 done
-[ -f "$BINARY" ] || die "no medallion binary at $BINARY (build it with cargo build --release, or pass its path)"
+[ -f "$BINARY" ] || die "no medallion binary at $BINARY (build it with cargo build --profile dist, or pass its path)"
 VERSION=$("$BINARY" --version 2>/dev/null) || die "$BINARY does not run (is it the medallion binary?)"
 OUT=${OUT:-$(dirname "$BINARY")/medallion-runner.oci}
 if [ -e "$OUT" ]; then

@@ -12,7 +12,7 @@
 # directory runs in place; install.sh copies it under a prefix (default ~/.local).
 #
 # Usage: packaging/tarball/build-tarball.sh [BINARY] [--out DIR]
-#   BINARY  default: $CARGO_TARGET_DIR/release/medallion, else target/release/medallion
+#   BINARY  default: T/dist/medallion, else T/release/medallion (T: $CARGO_TARGET_DIR or target)
 #   --out   where to write the tarball (default: the binary's directory)
 set -euo pipefail
 
@@ -20,7 +20,9 @@ die() { echo "error: $*" >&2; exit 1; }
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
 TARGET="${CARGO_TARGET_DIR:-$ROOT/target}"
-BINARY="$TARGET/release/medallion"
+# The packaged build (`cargo build --profile dist`), else the release build.
+BINARY="$TARGET/dist/medallion"
+[ -f "$BINARY" ] || BINARY="$TARGET/release/medallion"
 OUT=""
 while [ $# -gt 0 ]; do
   case "$1" in
@@ -31,7 +33,7 @@ while [ $# -gt 0 ]; do
   esac
 done
 command -v strip >/dev/null || die "strip is not installed (apt-get install binutils)"
-[ -f "$BINARY" ] || die "no medallion binary at $BINARY (build it with cargo build --release, or pass its path)"
+[ -f "$BINARY" ] || die "no medallion binary at $BINARY (build it with cargo build --profile dist, or pass its path)"
 VERSION=$("$BINARY" --version 2>/dev/null) || die "$BINARY does not run (is it the medallion binary?)"
 VERSION=${VERSION#medallion }
 OUT=${OUT:-$(dirname "$BINARY")}

@@ -113,6 +113,13 @@ pub enum TaskRequest {
     /// Imports the executions of `project`'s deployed state machine into run history (a
     /// project opened in the studio). `id` comes back with the answer.
     SyncFromAws { id: u64, project: String },
+    /// The Deployment window: `project`'s deployment planned against AWS, applied or removed.
+    /// `id` comes back with the answer.
+    Deployment {
+        id: u64,
+        project: String,
+        action: super::deploy::DeploymentAction,
+    },
 }
 
 impl std::fmt::Debug for TaskRequest {
@@ -148,6 +155,16 @@ impl std::fmt::Debug for TaskRequest {
                 .field("id", id)
                 .field("project", project)
                 .field("target", &target.name)
+                .finish(),
+            TaskRequest::Deployment {
+                id,
+                project,
+                action,
+            } => f
+                .debug_struct("Deployment")
+                .field("id", id)
+                .field("project", project)
+                .field("action", action)
                 .finish(),
             TaskRequest::SyncFromAws { id, project } => f
                 .debug_struct("SyncFromAws")
@@ -203,6 +220,11 @@ pub enum TaskEvent {
     Synced {
         id: u64,
         result: Result<Option<super::remote::SyncOutcome>, AppError>,
+    },
+    /// What the Deployment window asked: the plan, or what deploy or undeploy did.
+    Deployment {
+        id: u64,
+        result: Result<Box<super::deploy::DeployOutcome>, AppError>,
     },
     /// A file dialog could not be opened.
     DialogFailed { error: TaskFailure },
@@ -407,6 +429,7 @@ enum TaskKey {
     Test(u64),
     AlertTest(u64),
     Sync(u64),
+    Deployment(u64),
 }
 
 impl TaskRequest {
@@ -420,6 +443,7 @@ impl TaskRequest {
             TaskRequest::TestConnection { id, .. } => TaskKey::Test(*id),
             TaskRequest::TestAlertTarget { id, .. } => TaskKey::AlertTest(*id),
             TaskRequest::SyncFromAws { id, .. } => TaskKey::Sync(*id),
+            TaskRequest::Deployment { id, .. } => TaskKey::Deployment(*id),
         }
     }
 }
@@ -442,6 +466,10 @@ impl TaskKey {
                 result: Err(error.into()),
             },
             TaskKey::Sync(id) => TaskEvent::Synced {
+                id,
+                result: Err(error.into()),
+            },
+            TaskKey::Deployment(id) => TaskEvent::Deployment {
                 id,
                 result: Err(error.into()),
             },
@@ -538,6 +566,17 @@ fn run_task(task: TaskRequest, path: Option<&Path>) -> TaskEvent {
             id,
             result: match path {
                 Some(path) => super::alerts::test_target_at(path, &project, &target),
+                None => Err(TaskFailure::NoWorkspace.into()),
+            },
+        },
+        TaskRequest::Deployment {
+            id,
+            project,
+            action,
+        } => TaskEvent::Deployment {
+            id,
+            result: match path {
+                Some(path) => super::deploy::deployment_at(path, &project, action).map(Box::new),
                 None => Err(TaskFailure::NoWorkspace.into()),
             },
         },

@@ -13,13 +13,16 @@ use super::AppError;
 use super::remote::SubmitRequest;
 use crate::compute::aws::{Aws, compute_resource};
 use crate::compute::deploy::{
-    self, Action, Change, Desired, ScheduleSpec,
-    apply::{self as aws_apply, PENDING_STATE_MACHINE_ARN},
+    self, Action, Change, Current, Desired, ScheduleSpec,
+    alerts::{self as deployed_alerts, AlertSpec, SecretUrl},
+    apply::{self as aws_apply, PENDING_STATE_MACHINE_ARN, Payload},
     asl::{self, AslTarget, DeployedStep, EksTarget},
     objects::{self, Content},
 };
 use crate::compute::{ComputeError, ErrorKind};
-use crate::model::{AuditAction, AuditPlace, NewAuditEntry, Project, ResourceKind, SensorKind};
+use crate::model::{
+    AlertTargetKind, AuditAction, AuditPlace, NewAuditEntry, Project, ResourceKind, SensorKind,
+};
 use crate::store::{StoredProject, Workspace};
 
 pub use crate::compute::deploy::{Action as DeployAction, Change as DeployChange, ItemKind};
@@ -63,6 +66,9 @@ pub struct DeployPlan {
     /// What each object under `_deploy/` holds, by name (written when created or changed).
     #[serde(skip)]
     pub contents: BTreeMap<String, Content>,
+    /// The alert targets' URLs, by API destination name (read from the keyring; never shown).
+    #[serde(skip)]
+    pub urls: BTreeMap<String, SecretUrl>,
 }
 
 impl DeployPlan {
@@ -79,6 +85,63 @@ impl DeployPlan {
 
     pub fn is_noop(&self) -> bool {
         self.changes.iter().all(|c| c.action == Action::Unchanged)
+    }
+}
+
+impl DeployOutcome {
+    /// What the deployment is, in one sentence, as the studio's Deployment window heads it:
+    /// for a plan, whether AWS has the project as it is; for an apply, what was done.
+    pub fn headline(&self) -> String {
+        let (create, update, delete, same) = self.plan.counts();
+        if self.applied {
+            return if self.plan.changes.iter().all(|c| c.action == Action::Delete) {
+                format!("Undeployed: {delete} resource(s) deleted from AWS")
+            } else {
+                format!(
+                    "Deployed: {create} created, {update} updated, {delete} deleted, {same} unchanged"
+                )
+            };
+        }
+        if self.plan.changes.is_empty() {
+            "Nothing is deployed, and the project has nothing to deploy".to_owned()
+        } else if update + delete + same == 0 {
+            format!("Not deployed: deploying creates {create} resource(s)")
+        } else if create + update + delete == 0 {
+            format!("Deployed and up to date: {same} resource(s) match the project")
+        } else {
+            format!(
+                "Deployed, but AWS differs from the project: {create} to create, {update} to update, {delete} to delete ({same} unchanged)"
+            )
+        }
+    }
+}
+
+/// What the studio's Deployment window asks of AWS.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DeploymentAction {
+    /// The plan against what AWS has: what is deployed, and how it differs (drift).
+    Plan,
+    Deploy,
+    Undeploy,
+}
+
+/// The Deployment window's work for `project` of the workspace at `path`, with the project's
+/// first `aws` resource: the same plan, apply and audit entry as `medallion deploy` and
+/// `undeploy`.
+///
+/// # Errors
+/// As [`deploy`] and [`undeploy`].
+pub fn deployment_at(
+    path: &std::path::Path,
+    project: &str,
+    action: DeploymentAction,
+) -> Result<DeployOutcome, AppError> {
+    let mut ws = super::open_workspace(path)?;
+    let stored = super::load_project(&ws, project)?;
+    match action {
+        DeploymentAction::Plan => deploy(&mut ws, &stored, None, true),
+        DeploymentAction::Deploy => deploy(&mut ws, &stored, None, false),
+        DeploymentAction::Undeploy => undeploy(&mut ws, &stored, None, false),
     }
 }
 
@@ -193,6 +256,9 @@ pub fn plan_deploy(
     let (contents, mut desired) = deployed_objects(&aws, stored, &steps)?;
     let (rest, mut notes) = self::desired(project, &aws, &definition, steps.len(), &machine_arn)?;
     desired.extend(rest);
+    let (alerts, alert_notes, urls) = alert_items(project, &aws, &machine_arn, &current)?;
+    desired.extend(alerts);
+    notes.extend(alert_notes);
     if contents.keys().any(|k| k.contains("/_inputs/")) {
         notes.push(
             "file sources are uploaded to _deploy/_inputs/ now and every execution reads that copy: deploy again after the files change"
@@ -236,6 +302,7 @@ pub fn plan_deploy(
             notes,
             definition,
             contents,
+            urls,
         },
     ))
 }
@@ -265,12 +332,26 @@ fn roles(aws: &Aws, project: &Project) -> Vec<RoleNeed> {
         arn: s.states_role_arn.clone(),
         needs: "ecs:RunTask, iam:PassRole (task and execution roles), batch:SubmitJob, lambda:InvokeFunction, eks:DescribeCluster, s3:GetObject on the bucket, events:PutRule/PutTargets (the .sync integrations)".to_owned(),
     }];
-    if !project.schedules.is_empty() || !project.sensors.is_empty() {
+    let alerts = project.alerts.rules.iter().any(|r| {
+        !deployed_alerts::outcomes(r).is_empty()
+            && r.targets.iter().any(|t| {
+                project
+                    .alerts
+                    .target(t)
+                    .is_some_and(|t| !matches!(t.kind, AlertTargetKind::Email(_)))
+            })
+    });
+    if !project.schedules.is_empty() || !project.sensors.is_empty() || alerts {
         out.push(RoleNeed {
             role: "EventBridge Scheduler and rules",
             setting: "events_role_arn",
             arn: s.events_role_arn.clone(),
-            needs: "states:StartExecution on the state machine".to_owned(),
+            needs: if alerts {
+                "states:StartExecution on the state machine; events:InvokeApiDestination on the alert targets' API destinations"
+            } else {
+                "states:StartExecution on the state machine"
+            }
+            .to_owned(),
         });
     }
     out
@@ -361,13 +442,102 @@ fn desired(
             )),
         }
     }
-    if !project.alerts.targets.is_empty() {
-        notes.push(
-            "alert targets are not deployed yet: failed executions alert only through `medallion sync` and the daemon"
-                .to_owned(),
-        );
-    }
     Ok((out, notes))
+}
+
+/// What a deployed alert is made of (connections, API destinations, rules), the notes on what
+/// is not deployed, and the targets' URLs read from the keyring.
+type AlertItems = (Vec<Desired>, Vec<String>, BTreeMap<String, SecretUrl>);
+
+/// The project's alert rules as EventBridge deploys them: a connection and an API destination
+/// per webhook or Slack target a rule uses, and a rule per (alert rule, target, outcome) on the
+/// state machine's execution status changes ([`deployed_alerts`]).
+///
+/// # Errors
+/// A target's URL that cannot be read from the keyring.
+fn alert_items(
+    project: &Project,
+    aws: &Aws,
+    machine_arn: &str,
+    current: &[Current],
+) -> Result<AlertItems, AppError> {
+    let events_role = aws
+        .settings
+        .events_role_arn
+        .clone()
+        .unwrap_or_else(|| "(not set: compute.events_role_arn)".to_owned());
+    let (mut out, mut notes, mut urls) = (Vec::new(), Vec::new(), BTreeMap::new());
+    for rule in &project.alerts.rules {
+        let outcomes = deployed_alerts::outcomes(rule);
+        if outcomes.is_empty() {
+            notes.push(format!(
+                "alert rule {} is not deployed: freshness and sensor alerts are raised by a running Medallion (the daemon)",
+                rule.name
+            ));
+            continue;
+        }
+        if rule.selection.as_deref().is_some_and(|s| s.trim() != "*") {
+            notes.push(format!(
+                "alert rule {} selects assets, but a deployed execution runs the whole project: it alerts on every execution",
+                rule.name
+            ));
+        }
+        for name in &rule.targets {
+            let Some(target) = project.alerts.target(name) else {
+                continue;
+            };
+            let (url, format) = match &target.kind {
+                AlertTargetKind::Webhook { url } => (url, deployed_alerts::Format::Webhook),
+                AlertTargetKind::Slack { url } => (url, deployed_alerts::Format::Slack),
+                AlertTargetKind::Email(_) => {
+                    notes.push(format!(
+                        "alert target {name} (e-mail over SMTP) is not deployed: EventBridge sends to webhooks; deployed executions reach it through `medallion sync` and the daemon"
+                    ));
+                    continue;
+                }
+            };
+            let destination =
+                deployed_alerts::bounded_name(&project.name, &format!("alert-{name}"));
+            if !urls.contains_key(&destination) {
+                let value = crate::secrets::resolve(url).map_err(|e| {
+                    ComputeError::invalid(format!(
+                        "alert target {name}: its URL cannot be read ({e})"
+                    ))
+                })?;
+                let url = SecretUrl(value);
+                let shown = crate::compute::notify::shown_url(&url.0);
+                out.push(deployed_alerts::connection(&project.name, name));
+                out.push(deployed_alerts::destination(
+                    &project.name,
+                    name,
+                    &url,
+                    &shown,
+                ));
+                urls.insert(destination.clone(), url);
+            }
+            let destination_arn = current
+                .iter()
+                .find(|c| c.kind == ItemKind::ApiDestination && c.name == destination)
+                .map_or_else(
+                    || format!("{}{destination}", deployed_alerts::PENDING_DESTINATION),
+                    |c| c.arn.clone(),
+                );
+            for (outcome, statuses) in &outcomes {
+                out.push(deployed_alerts::rule(&AlertSpec {
+                    project: &project.name,
+                    rule,
+                    target: name,
+                    format,
+                    outcome,
+                    statuses,
+                    state_machine_arn: machine_arn,
+                    destination_arn: &destination_arn,
+                    role_arn: &events_role,
+                }));
+            }
+        }
+    }
+    Ok((out, notes, urls))
 }
 
 /// What a deploy did.
@@ -409,7 +579,15 @@ pub fn deploy(
         });
     }
     check_roles(&plan)?;
-    let arn = aws_apply::apply(&aws, &plan.project, &plan.changes, &plan.contents)?;
+    let arn = aws_apply::apply(
+        &aws,
+        &plan.project,
+        &plan.changes,
+        Payload {
+            contents: &plan.contents,
+            urls: &plan.urls,
+        },
+    )?;
     audit(ws, &aws, &plan, AuditAction::Deployed, arn.as_deref())?;
     Ok(DeployOutcome {
         plan,
@@ -442,6 +620,7 @@ pub fn undeploy(
         notes: Vec::new(),
         definition: Value::Null,
         contents: BTreeMap::new(),
+        urls: BTreeMap::new(),
     };
     if dry_run {
         return Ok(DeployOutcome {
@@ -450,7 +629,15 @@ pub fn undeploy(
             state_machine_arn: None,
         });
     }
-    aws_apply::apply(&aws, &plan.project, &plan.changes, &plan.contents)?;
+    aws_apply::apply(
+        &aws,
+        &plan.project,
+        &plan.changes,
+        Payload {
+            contents: &plan.contents,
+            urls: &plan.urls,
+        },
+    )?;
     audit(ws, &aws, &plan, AuditAction::Undeployed, None)?;
     Ok(DeployOutcome {
         plan,

@@ -104,6 +104,7 @@ impl Studio {
             }
             UICommand::Prices => self.open_prices(),
             UICommand::Costs => self.open_costs(),
+            UICommand::Deployment => super::panels::deployment::open(self),
             UICommand::Automation => self.open_automation(),
             UICommand::AuditLog => self.open_audit(),
         }

@@ -49,12 +49,13 @@ pub enum UICommand {
     Automation,
     AuditLog,
     Lineage,
+    Deployment,
     NewProject,
     Tour,
 }
 
 impl UICommand {
-    pub const ALL: [UICommand; 45] = [
+    pub const ALL: [UICommand; 46] = [
         UICommand::Undo,
         UICommand::Redo,
         UICommand::Save,
@@ -98,6 +99,7 @@ impl UICommand {
         UICommand::Automation,
         UICommand::AuditLog,
         UICommand::Lineage,
+        UICommand::Deployment,
         UICommand::NewProject,
         UICommand::Tour,
     ];
@@ -148,6 +150,7 @@ impl UICommand {
             UICommand::Automation => "Automation…",
             UICommand::AuditLog => "Audit log…",
             UICommand::Lineage => "Lineage…",
+            UICommand::Deployment => "Deployment on AWS…",
             UICommand::NewProject => "New project…",
             UICommand::Tour => "Take the tour",
         }
@@ -189,6 +192,9 @@ impl UICommand {
             UICommand::ToggleCatalog => {
                 Some("Every asset as a list: search, filter and sort; a row selects its card")
             }
+            UICommand::Deployment => Some(
+                "The project on AWS Step Functions and EventBridge: what is deployed, how it differs, Deploy and Undeploy",
+            ),
             UICommand::NewProject => {
                 Some("Open the example, create a starter project or open a project folder")
             }
@@ -246,6 +252,7 @@ impl UICommand {
             | UICommand::Automation
             | UICommand::AuditLog
             | UICommand::Lineage
+            | UICommand::Deployment
             | UICommand::Tour => return None,
         };
         Some(KeyboardShortcut::new(modifiers, key))

@@ -207,6 +207,11 @@ impl Studio {
                 self.refresh_alert_state();
             }
             TaskEvent::Synced { id, result } => self.on_synced(id, result),
+            TaskEvent::Deployment { id, result } => {
+                let result = result
+                    .map_err(|e| format!("Deployment of {} failed: {e}", self.project().name));
+                super::panels::deployment::on_answer(self, id, result);
+            }
             TaskEvent::ConnectionTested { id, result } => {
                 if let Some(c) = &mut self.windows.connections {
                     c.on_tested(id, result);

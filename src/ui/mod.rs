@@ -676,6 +676,7 @@ pub fn studio_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     panels::connections::connections_ui(&ctx, studio);
     panels::prices::prices_ui(&ctx, studio);
     panels::costs::costs_ui(&ctx, studio);
+    panels::deployment::deployment_ui(&ctx, studio);
     panels::lineage::lineage_ui(&ctx, studio);
     panels::report_path::report_path_ui(&ctx, studio);
     panels::automation::automation_ui(&ctx, studio);
@@ -828,6 +829,7 @@ fn escape_closes_dialogs(ctx: &egui::Context, studio: &mut Studio) {
         || studio.windows.picker_open
         || studio.windows.prices.is_some()
         || studio.windows.costs.is_some()
+        || studio.windows.deployment.is_some()
         || studio.windows.lineage.is_some()
         || studio.windows.connections.is_some()
         || studio.windows.report_path.is_some()
@@ -850,6 +852,7 @@ fn escape_closes_dialogs(ctx: &egui::Context, studio: &mut Studio) {
         || std::mem::take(&mut studio.windows.picker_open)
         || studio.windows.prices.take().is_some()
         || studio.windows.costs.take().is_some()
+        || studio.windows.deployment.take().is_some()
         || studio.windows.lineage.take().is_some()
         || studio.windows.connections.take().is_some()
         || studio.windows.report_path.take().is_some()

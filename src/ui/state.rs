@@ -68,6 +68,8 @@ pub struct Windows {
     pub lineage: Option<panels::lineage::LineageState>,
     /// The path field of a report export where no file dialog can be shown.
     pub report_path: Option<panels::report_path::ReportPathState>,
+    /// The Deployment window: the project on AWS Step Functions and EventBridge.
+    pub deployment: Option<panels::deployment::DeploymentState>,
     /// The start page's fields: the page of an empty workspace, or the "New project" window.
     pub welcome: Option<panels::welcome::WelcomeState>,
     /// The guided tour, at its step.

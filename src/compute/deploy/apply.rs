@@ -6,6 +6,7 @@ use std::collections::BTreeMap;
 
 use serde_json::Value;
 
+use super::alerts::{PENDING_DESTINATION, SecretUrl};
 use super::objects::Content;
 use super::{Action, Change, Current, ItemKind, PROJECT_TAG, resource_name};
 use crate::compute::aws::Aws;
@@ -28,6 +29,7 @@ pub fn current(aws: &Aws, project: &str) -> Result<Vec<Current>, ComputeError> {
     out.extend(state_machines(aws, project)?);
     out.extend(schedules(aws, project)?);
     out.extend(rules(aws, project)?);
+    out.extend(super::destinations::current(aws, project)?);
     Ok(out)
 }
 
@@ -224,6 +226,13 @@ fn rules(aws: &Aws, project: &str) -> Result<Vec<Current>, ComputeError> {
                         "target": t.map(aws_sdk_eventbridge::types::Target::arn),
                         "role_arn": t.and_then(|t| t.role_arn()),
                         "input": t.and_then(|t| t.input()),
+                        "input_paths": t
+                            .and_then(|t| t.input_transformer())
+                            .and_then(|x| x.input_paths_map())
+                            .map(|m| m.iter().collect::<BTreeMap<_, _>>()),
+                        "input_template": t
+                            .and_then(|t| t.input_transformer())
+                            .map(aws_sdk_eventbridge::types::InputTransformer::input_template),
                     }),
                 });
             }
@@ -235,9 +244,19 @@ fn rules(aws: &Aws, project: &str) -> Result<Vec<Current>, ComputeError> {
     })
 }
 
-/// Carries out `changes` in order (an object created or updated is written from `contents`,
-/// by name); returns the state machine's ARN when the plan has one. Stops at the first failure
-/// (what was done stays done: a second deploy finishes the rest).
+/// What a plan writes besides its settings: the objects' contents and the alert targets'
+/// URLs, by name.
+#[derive(Debug, Clone, Copy)]
+pub struct Payload<'a> {
+    pub contents: &'a BTreeMap<String, Content>,
+    pub urls: &'a BTreeMap<String, SecretUrl>,
+}
+
+/// Carries out `changes` in order (an object created or updated is written from its content,
+/// an API destination pointed at its URL, by name); returns the state machine's ARN when the
+/// plan has one. ARNs known only once created (the state machine's, the API destinations')
+/// are put in place of their placeholders in later settings. Stops at the first failure (what
+/// was done stays done: a second deploy finishes the rest).
 ///
 /// # Errors
 /// A failed AWS call, naming the resource; an object without content.
@@ -245,35 +264,66 @@ pub fn apply(
     aws: &Aws,
     project: &str,
     changes: &[Change],
-    contents: &BTreeMap<String, Content>,
+    payload: Payload<'_>,
 ) -> Result<Option<String>, ComputeError> {
     let mut machine_arn = changes
         .iter()
         .find(|c| c.kind == ItemKind::StateMachine && c.action != Action::Delete)
         .and_then(|c| c.arn.clone());
+    // Connections and destinations by name, for what is created after them.
+    let mut arns: BTreeMap<String, String> = changes
+        .iter()
+        .filter(|c| matches!(c.kind, ItemKind::Connection | ItemKind::ApiDestination))
+        .filter_map(|c| Some((c.name.clone(), c.arn.clone()?)))
+        .collect();
     for c in changes {
         if c.action == Action::Unchanged {
             continue;
         }
         let mut config = c.desired.clone().unwrap_or(Value::Null);
-        if let (Some(arn), Some(t)) = (&machine_arn, config.get_mut("target"))
-            && t.as_str() == Some(PENDING_STATE_MACHINE_ARN)
-        {
-            *t = Value::String(arn.clone());
-        }
-        match c.kind {
-            ItemKind::Object => apply_object(aws, c, contents)?,
+        resolve(&mut config, machine_arn.as_deref(), &arns);
+        let created = match c.kind {
+            ItemKind::Object => apply_object(aws, c, payload.contents).map(|()| None)?,
             ItemKind::StateMachine => {
                 if let Some(arn) = apply_state_machine(aws, project, c, &config)? {
                     machine_arn = Some(arn);
                 }
+                None
             }
-            ItemKind::ScheduleGroup => apply_group(aws, project, c)?,
-            ItemKind::Schedule => apply_schedule(aws, project, c, &config)?,
-            ItemKind::Rule => apply_rule(aws, project, c, &config)?,
+            ItemKind::Connection => {
+                super::destinations::apply_connection(aws, project, c, &config)?
+            }
+            ItemKind::ApiDestination => {
+                super::destinations::apply_destination(aws, c, &config, payload.urls, &arns)?
+            }
+            ItemKind::ScheduleGroup => apply_group(aws, project, c).map(|()| None)?,
+            ItemKind::Schedule => apply_schedule(aws, project, c, &config).map(|()| None)?,
+            ItemKind::Rule => apply_rule(aws, project, c, &config).map(|()| None)?,
+        };
+        if let Some(arn) = created {
+            arns.insert(c.name.clone(), arn);
         }
     }
     Ok(machine_arn)
+}
+
+/// Puts the ARNs known by now in place of their placeholders, in every string of `config`.
+fn resolve(config: &mut Value, machine: Option<&str>, arns: &BTreeMap<String, String>) {
+    match config {
+        Value::String(s) => {
+            if let (Some(arn), true) = (machine, s.as_str() == PENDING_STATE_MACHINE_ARN) {
+                arn.clone_into(s);
+            } else if let Some(arn) = s
+                .strip_prefix(PENDING_DESTINATION)
+                .and_then(|name| arns.get(name))
+            {
+                *s = arn.clone();
+            }
+        }
+        Value::Array(items) => items.iter_mut().for_each(|v| resolve(v, machine, arns)),
+        Value::Object(map) => map.values_mut().for_each(|v| resolve(v, machine, arns)),
+        _ => {}
+    }
 }
 
 fn apply_object(
@@ -460,7 +510,7 @@ fn apply_schedule(
 }
 
 fn apply_rule(aws: &Aws, project: &str, c: &Change, config: &Value) -> Result<(), ComputeError> {
-    use aws_sdk_eventbridge::types::{RuleState, Tag, Target};
+    use aws_sdk_eventbridge::types::{RuleState, Tag};
     let client = aws.events();
     let (name, action) = (c.name.clone(), c.action);
     if action == Action::Delete {
@@ -488,13 +538,7 @@ fn apply_rule(aws: &Aws, project: &str, c: &Change, config: &Value) -> Result<()
         .map(Value::to_string)
         .unwrap_or_default();
     let state = RuleState::from(text(config, "state").as_str());
-    let target = Target::builder()
-        .id(RULE_TARGET_ID)
-        .arn(text(config, "target"))
-        .role_arn(text(config, "role_arn"))
-        .input(text(config, "input"))
-        .build()
-        .map_err(|e| said(&format!("the target of rule {name}"), e))?;
+    let target = rule_target(config).map_err(|e| said(&format!("the target of rule {name}"), e))?;
     let tag = Tag::builder()
         .key(PROJECT_TAG)
         .value(project)
@@ -528,6 +572,45 @@ fn apply_rule(aws: &Aws, project: &str, c: &Change, config: &Value) -> Result<()
         }
         Ok(())
     })
+}
+
+/// A rule's one target: the state machine started with a fixed input (schedules' and sensors'
+/// rules), or an alert's API destination given the message an input transformer writes,
+/// retried by EventBridge for a day.
+fn rule_target(
+    config: &Value,
+) -> Result<aws_sdk_eventbridge::types::Target, aws_sdk_eventbridge::error::BuildError> {
+    use aws_sdk_eventbridge::types::{InputTransformer, RetryPolicy, Target};
+    let target = Target::builder()
+        .id(RULE_TARGET_ID)
+        .arn(text(config, "target"))
+        .role_arn(text(config, "role_arn"));
+    let Some(template) = config.get("input_template").and_then(Value::as_str) else {
+        return target.input(text(config, "input")).build();
+    };
+    let paths = config
+        .get("input_paths")
+        .and_then(Value::as_object)
+        .map(|m| {
+            m.iter()
+                .map(|(k, v)| (k.clone(), v.as_str().unwrap_or_default().to_owned()))
+                .collect()
+        })
+        .unwrap_or_default();
+    target
+        .input_transformer(
+            InputTransformer::builder()
+                .set_input_paths_map(Some(paths))
+                .input_template(template)
+                .build()?,
+        )
+        .retry_policy(
+            RetryPolicy::builder()
+                .maximum_retry_attempts(185)
+                .maximum_event_age_in_seconds(86_400)
+                .build(),
+        )
+        .build()
 }
 
 /// The id of the one target of a deployed rule.

@@ -5,8 +5,10 @@
 //! applying it changes against what AWS has ([`diff`]); `apply` reads and writes AWS, and
 //! `objects` the objects in S3. Everything else here is pure.
 
+pub mod alerts;
 pub mod apply;
 pub mod asl;
+pub mod destinations;
 pub mod executions;
 pub mod objects;
 
@@ -26,6 +28,10 @@ pub enum ItemKind {
     /// machine that reads it.
     Object,
     StateMachine,
+    /// An EventBridge connection of an alert target (before the destination that uses it).
+    Connection,
+    /// An EventBridge API destination: an alert target's URL.
+    ApiDestination,
     ScheduleGroup,
     Schedule,
     Rule,
@@ -36,6 +42,8 @@ impl ItemKind {
         match self {
             ItemKind::Object => "object",
             ItemKind::StateMachine => "state machine",
+            ItemKind::Connection => "connection",
+            ItemKind::ApiDestination => "api destination",
             ItemKind::ScheduleGroup => "schedule group",
             ItemKind::Schedule => "schedule",
             ItemKind::Rule => "rule",

@@ -47,7 +47,8 @@ fn read_error(p: &Path, e: &std::io::Error) -> ComputeError {
     ComputeError::io(format!("cannot read {}: {e}", p.display()))
 }
 
-fn hex(bytes: &[u8]) -> String {
+/// Bytes as lowercase hexadecimal.
+pub(super) fn hex(bytes: &[u8]) -> String {
     use std::fmt::Write as _;
     bytes.iter().fold(String::new(), |mut s, b| {
         let _ = write!(s, "{b:02x}");

@@ -8,6 +8,7 @@ pub mod catalog;
 pub mod command_palette;
 pub mod connections;
 pub mod costs;
+pub mod deployment;
 pub mod diagnostics;
 pub mod find;
 pub mod inspector;

@@ -26,6 +26,7 @@ pub fn toolbar_ui(ui: &mut egui::Ui, studio: &mut Studio) {
                     UICommand::Save,
                     UICommand::ImportProject,
                     UICommand::ExportProject,
+                    UICommand::Deployment,
                     UICommand::AuditLog,
                     UICommand::Tour,
                 ] {

@@ -1,0 +1,305 @@
+//! Deployed alerts against moto: a webhook and a Slack target become EventBridge connections
+//! and API destinations, an alert rule one EventBridge rule per target and outcome on the state
+//! machine's execution status changes, with the message written by an input transformer; the
+//! URLs go to EventBridge only (never in the plan, the output or the workspace); a redeploy
+//! changes nothing, a changed URL updates only its destination, and undeploy removes them all.
+
+use std::path::Path;
+use std::process::Output;
+
+use serde_json::Value;
+
+use crate::deploy::{aws_toml_at, eks_toml, lake_bucket, workspace};
+use crate::support::aws_executor::{runtime, sdk_config};
+
+const HOOK: &str = "http://127.0.0.1:9/hooks/T0/B0/hook-token-3f9a";
+const HOOK_2: &str = "http://127.0.0.1:9/hooks/T0/B0/hook-token-77c1";
+const SLACK: &str = "https://hooks.slack.example/services/T1/B1/slack-token-0d2e";
+
+const ALERTS: &str = r#"
+[alert_targets.hook]
+kind = "webhook"
+url = { env = "DEPLOY_ALERT_HOOK" }
+
+[alert_targets.team]
+kind = "slack"
+url = { env = "DEPLOY_ALERT_SLACK" }
+
+[alert_targets.mail]
+kind = "email"
+host = "127.0.0.1"
+port = 2525
+tls = "none"
+from = "medallion@example.com"
+to = ["oncall@example.com"]
+
+[alert_rules.runs]
+events = ["run_failure", "run_success", "freshness_overdue"]
+targets = ["hook", "team", "mail"]
+
+[alert_rules.late]
+events = ["freshness_overdue"]
+targets = ["hook"]
+"#;
+
+fn medallion(ws: &Path, hook: &str, args: &[&str]) -> Output {
+    std::process::Command::new(env!("CARGO_BIN_EXE_medallion"))
+        .args(args)
+        .env("MEDALLION_WORKSPACE", ws)
+        .env_remove("MEDALLION_LOG")
+        .env("AWS_ACCESS_KEY_ID", "testing")
+        .env("AWS_SECRET_ACCESS_KEY", "testing")
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("DEPLOY_ALERT_HOOK", hook)
+        .env("DEPLOY_ALERT_SLACK", SLACK)
+        .output()
+        .unwrap()
+}
+
+fn no_url(o: &Output) -> String {
+    let text = crate::common::text(o);
+    for token in ["hook-token", "slack-token"] {
+        assert!(!text.contains(token), "a URL was shown: {text}");
+    }
+    text
+}
+
+/// The alert items of a plan: (kind, name, action), connections, destinations and alert rules.
+fn alert_actions(plan: &Value) -> Vec<(String, String, String)> {
+    let mut out: Vec<_> = plan["plan"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            c["kind"] == "connection"
+                || c["kind"] == "api_destination"
+                || c["name"].as_str().unwrap().contains("-alert-")
+        })
+        .map(|c| {
+            (
+                c["kind"].as_str().unwrap().to_owned(),
+                c["name"].as_str().unwrap().to_owned(),
+                c["action"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// What moto has under the project's names: (connections, destinations with their endpoints,
+/// rules whose name holds `-alert-` with their targets' ARNs and input templates).
+#[allow(clippy::type_complexity)]
+fn deployed(
+    moto: &str,
+    project: &str,
+) -> (
+    Vec<String>,
+    Vec<(String, String, String)>,
+    Vec<(String, String, String, Value)>,
+) {
+    let events = aws_sdk_eventbridge::Client::new(&sdk_config(moto));
+    let prefix = format!("medallion-{project}-");
+    runtime().block_on(async {
+        let connections = events
+            .list_connections()
+            .send()
+            .await
+            .unwrap()
+            .connections()
+            .iter()
+            .filter_map(|c| c.name().filter(|n| n.starts_with(&prefix)))
+            .map(str::to_owned)
+            .collect();
+        let destinations = events
+            .list_api_destinations()
+            .send()
+            .await
+            .unwrap()
+            .api_destinations()
+            .iter()
+            .filter(|d| d.name().unwrap().starts_with(&prefix))
+            .map(|d| {
+                (
+                    d.name().unwrap().to_owned(),
+                    d.api_destination_arn().unwrap().to_owned(),
+                    d.invocation_endpoint().unwrap().to_owned(),
+                )
+            })
+            .collect();
+        let mut rules = Vec::new();
+        for r in events.list_rules().send().await.unwrap().rules() {
+            let name = r.name().unwrap();
+            if !name.starts_with(&prefix) || !name.contains("-alert-") {
+                continue;
+            }
+            let targets = events
+                .list_targets_by_rule()
+                .rule(name)
+                .send()
+                .await
+                .unwrap();
+            let t = &targets.targets()[0];
+            rules.push((
+                name.to_owned(),
+                t.arn().to_owned(),
+                t.input_transformer()
+                    .map(|x| x.input_template().to_owned())
+                    .unwrap_or_default(),
+                serde_json::from_str(r.event_pattern().unwrap()).unwrap(),
+            ));
+        }
+        rules.sort_by(|a, b| a.0.cmp(&b.0));
+        (connections, destinations, rules)
+    })
+}
+
+#[test]
+fn alert_targets_deploy_as_api_destinations_and_rules_on_execution_status() {
+    let Some(moto) = crate::remote_aws::peers() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("alerts_{}", std::process::id());
+    lake_bucket(&moto);
+    let (ws, _) = workspace(
+        dir.path(),
+        &name,
+        &format!(
+            "{}{ALERTS}{}",
+            aws_toml_at(&moto, true, &format!("lake/{name}")),
+            eks_toml(dir.path())
+        ),
+    );
+    let p = format!("medallion-{name}");
+    let item = |kind: &str, n: &str, action: &str| {
+        (kind.to_owned(), format!("{p}-{n}"), action.to_owned())
+    };
+
+    // The plan: a connection and a destination per webhook target, a rule per target and
+    // outcome; the e-mail target and the freshness-only rule are named as not deployed.
+    let dry = medallion(
+        &ws,
+        HOOK,
+        &["deploy", &name, "--dry-run", "--format", "json"],
+    );
+    let said = no_url(&dry);
+    assert_eq!(dry.status.code(), Some(0), "{said}");
+    let plan: Value = serde_json::from_slice(&dry.stdout).unwrap();
+    assert_eq!(
+        alert_actions(&plan),
+        vec![
+            item("api_destination", "alert-hook", "create"),
+            item("api_destination", "alert-team", "create"),
+            item("connection", "alert-hook", "create"),
+            item("connection", "alert-team", "create"),
+            item("rule", "alert-runs-hook-failure", "create"),
+            item("rule", "alert-runs-hook-success", "create"),
+            item("rule", "alert-runs-team-failure", "create"),
+            item("rule", "alert-runs-team-success", "create"),
+        ]
+    );
+    let notes = plan["plan"]["notes"].to_string();
+    assert!(
+        notes.contains("alert target mail (e-mail over SMTP) is not deployed"),
+        "{notes}"
+    );
+    assert!(notes.contains("alert rule late is not deployed"), "{notes}");
+    let needed = plan["plan"]["roles"].to_string();
+    assert!(needed.contains("events:InvokeApiDestination"), "{needed}");
+    let text = medallion(&ws, HOOK, &["deploy", &name, "--dry-run"]);
+    no_url(&text);
+    assert!(deployed(&moto, &name).0.is_empty());
+
+    // Applied: the destinations hold the URLs, each rule targets its destination, matches the
+    // state machine's statuses, and writes the desktop's webhook document or a Slack message.
+    let first = medallion(&ws, HOOK, &["deploy", &name]);
+    let said = no_url(&first);
+    assert_eq!(first.status.code(), Some(0), "{said}");
+    let (connections, destinations, rules) = deployed(&moto, &name);
+    assert_eq!(connections.len(), 2, "{connections:?}");
+    let endpoint = |n: &str| {
+        destinations
+            .iter()
+            .find(|d| d.0 == format!("{p}-{n}"))
+            .unwrap_or_else(|| panic!("{n} in {destinations:?}"))
+            .clone()
+    };
+    assert_eq!(endpoint("alert-hook").2, HOOK);
+    assert_eq!(endpoint("alert-team").2, SLACK);
+    assert_eq!(rules.len(), 4, "{rules:?}");
+    let (_, target, template, pattern) = &rules[0];
+    assert_eq!(rules[0].0, format!("{p}-alert-runs-hook-failure"));
+    assert_eq!(target, &endpoint("alert-hook").1);
+    assert!(template.contains("\"event\":\"run_failure\""), "{template}");
+    assert!(template.contains("<execution>"), "{template}");
+    assert_eq!(pattern["source"], serde_json::json!(["aws.states"]));
+    assert_eq!(
+        pattern["detail"]["status"],
+        serde_json::json!(["FAILED", "TIMED_OUT", "ABORTED"])
+    );
+    let machine = pattern["detail"]["stateMachineArn"][0].as_str().unwrap();
+    assert!(
+        machine.starts_with("arn:aws:states:") && machine.ends_with(&p),
+        "{machine}"
+    );
+    let slack = &rules[3];
+    assert_eq!(slack.0, format!("{p}-alert-runs-team-success"));
+    assert_eq!(slack.1, endpoint("alert-team").1);
+    assert!(slack.2.contains(":white_check_mark:"), "{}", slack.2);
+    assert_eq!(
+        slack.3["detail"]["status"],
+        serde_json::json!(["SUCCEEDED"])
+    );
+
+    // Again: nothing changes.
+    let again = medallion(&ws, HOOK, &["deploy", &name, "--format", "json"]);
+    let plan: Value = serde_json::from_slice(&again.stdout).unwrap();
+    assert!(
+        alert_actions(&plan)
+            .iter()
+            .all(|(_, _, a)| a == "unchanged"),
+        "{plan}"
+    );
+
+    // A new URL in the keyring: only its destination changes, and the plan shows no URL.
+    let moved = medallion(&ws, HOOK_2, &["deploy", &name, "--format", "json"]);
+    no_url(&moved);
+    let plan: Value = serde_json::from_slice(&moved.stdout).unwrap();
+    let changed: Vec<_> = alert_actions(&plan)
+        .into_iter()
+        .filter(|(_, _, a)| a != "unchanged")
+        .collect();
+    assert_eq!(
+        changed,
+        vec![item("api_destination", "alert-hook", "update")]
+    );
+    assert_eq!(
+        deployed(&moto, &name)
+            .1
+            .iter()
+            .find(|d| d.0 == format!("{p}-alert-hook"))
+            .unwrap()
+            .2,
+        HOOK_2
+    );
+
+    // Undeploy: no connection, destination or alert rule is left; the workspace never saw a URL.
+    let gone = medallion(&ws, HOOK_2, &["undeploy", &name]);
+    let said = no_url(&gone);
+    assert_eq!(gone.status.code(), Some(0), "{said}");
+    let (connections, destinations, rules) = deployed(&moto, &name);
+    assert!(connections.is_empty() && destinations.is_empty() && rules.is_empty());
+    for f in std::fs::read_dir(dir.path()).unwrap() {
+        let f = f.unwrap().path();
+        if f.is_file() {
+            let bytes = std::fs::read(&f).unwrap();
+            let text = String::from_utf8_lossy(&bytes);
+            assert!(
+                !text.contains("hook-token") && !text.contains("slack-token"),
+                "{}",
+                f.display()
+            );
+        }
+    }
+}
