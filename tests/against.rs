@@ -39,6 +39,16 @@ fn drop_amount(project: &Path) {
     .unwrap();
 }
 
+/// A contract on `customer_lifetime_value` promising `clv`, computed from `amount`.
+fn promise_clv(project: &Path) {
+    let toml = project.join("medallion.toml");
+    let mut text = std::fs::read_to_string(&toml).unwrap();
+    text.push_str(
+        "\n[assets.customer_lifetime_value.contract.columns]\nclv = { type = \"float64\" }\n",
+    );
+    std::fs::write(&toml, text).unwrap();
+}
+
 #[test]
 fn a_dropped_column_is_listed_with_its_consumers_against_a_directory_and_a_git_revision() {
     let dir = tempfile::tempdir().unwrap();
@@ -48,6 +58,9 @@ fn a_dropped_column_is_listed_with_its_consumers_against_a_directory_and_a_git_r
     let new = repo.join("customer_analytics");
     common::copy_dir(&common::example(), &old);
     common::copy_dir(&common::example(), &new);
+    for project in [&old, &new] {
+        promise_clv(project);
+    }
     git(&repo, &["init", "-q"]);
     git(&repo, &["add", "."]);
     git(&repo, &["commit", "-q", "-m", "example"]);
@@ -64,6 +77,18 @@ fn a_dropped_column_is_listed_with_its_consumers_against_a_directory_and_a_git_r
         assert!(t.contains("order_history.amount removed"), "{t}");
         assert!(t.contains("daily_revenue.revenue"), "{t}");
         assert!(t.contains("customer_lifetime_value.clv"), "{t}");
+        // The contract promising a column computed from it, and the unit tests whose rows
+        // name it (inline, and in the CSV file of daily_revenue's test); not the test whose
+        // rows do not.
+        assert!(t.contains("customer_lifetime_value — promises clv"), "{t}");
+        for test in [
+            "order_history.completed_positive_known_customers — expects order_history.amount",
+            "customer_lifetime_value.clv_exact_to_the_cent — gives order_history.amount",
+            "daily_revenue.revenue_per_order_date — gives order_history.amount",
+        ] {
+            assert!(t.contains(test), "{test} missing in {t}");
+        }
+        assert!(!t.contains("latest_trimmed_valid_rows"), "{t}");
     }
     let out = medallion(
         &ws,
@@ -78,6 +103,15 @@ fn a_dropped_column_is_listed_with_its_consumers_against_a_directory_and_a_git_r
     );
     let v = json(&out);
     assert_eq!(v[0]["change"], "order_history.amount removed", "{v}");
+    assert_eq!(
+        v[0]["impact"]["contracts"][0]["asset"], "customer_lifetime_value",
+        "{v}"
+    );
+    assert_eq!(
+        v[0]["impact"]["unit_tests"].as_array().map(Vec::len),
+        Some(3),
+        "{v}"
+    );
 
     // Unchanged: nothing is listed.
     git(&repo, &["add", "."]);

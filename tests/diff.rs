@@ -170,3 +170,125 @@ fn a_diff_of_two_materializations_names_changed_and_new_rows_by_key() {
         text(&out)
     );
 }
+
+/// The studio's "Compare with previous materialization" in Asset details: the same counts,
+/// changed column with its example and new row as `medallion diff`, computed by the job
+/// worker (the window shows a spinner until the answer arrives).
+#[test]
+fn asset_details_compares_with_the_previous_materialization_as_the_cli_does() {
+    use egui_kittest::kittest::Queryable;
+    use medallion::ui::Studio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws.sqlite");
+    let project = dir.path().join("customer_analytics");
+    common::copy_dir(&common::example(), &project);
+    let target = project.to_str().unwrap();
+    let out = medallion(&ws, &["materialize", target]);
+    assert!(out.status.success(), "{}", text(&out));
+    let stored = || {
+        let w = medallion::app::open_workspace(&ws).unwrap();
+        medallion::app::load_project(&w, "customer_analytics")
+            .unwrap()
+            .project
+    };
+    // One materialization: the button is there but cannot compare yet.
+    {
+        let mut h =
+            crate::common::studio::harness(Studio::with_workspace(Some(stored()), &ws).unwrap());
+        open_details(&mut h);
+        h.get_by_label("Compare with previous materialization")
+            .click();
+        h.run_steps(2);
+        assert!(h.state().windows.compare.is_none());
+        h.state_mut().shut_down();
+    }
+    let csv = project.join("data/customers.csv");
+    let before = std::fs::read_to_string(&csv).unwrap();
+    let after = before.replace(
+        "donna.garcia880@corp-mail.example.io",
+        "donna.garcia880@new-mail.example.io",
+    ) + "99999,Zoe,Quinn,zoe.quinn@mail.example.org,2024-01-01T00:00:00,2024-01-01T00:00:00\n";
+    std::fs::write(&csv, after).unwrap();
+    let out = medallion(&ws, &["materialize", target]);
+    assert!(out.status.success(), "{}", text(&out));
+    let cli = text(&medallion(&ws, &["diff", target, "cleaned_customer_data"]));
+
+    let mut h =
+        crate::common::studio::harness(Studio::with_workspace(Some(stored()), &ws).unwrap());
+    open_details(&mut h);
+    h.get_by_label("Compare with previous materialization")
+        .click();
+    h.run_steps(2);
+    crate::common::studio::wait_until(&mut h, "the diff", std::time::Duration::from_mins(1), |s| {
+        s.windows
+            .compare
+            .as_ref()
+            .is_some_and(|c| c.result.is_some())
+    });
+    let d = match &h.state().windows.compare.as_ref().unwrap().result {
+        Some(Ok(d)) => d.clone(),
+        other => panic!("no diff: {other:?}"),
+    };
+    // The figures the window shows are the CLI's.
+    assert!(
+        cli.contains(&format!(
+            "only in A {} · only in B {} · changed {}",
+            d.diff.only_in_a, d.diff.only_in_b, d.diff.changed
+        )),
+        "{cli}"
+    );
+    assert!(
+        cli.contains(&format!("run {} → run {}", d.run_a, d.run_b)),
+        "{cli}"
+    );
+    h.get_by_label("Only in A: 0");
+    h.get_by_label("Only in B: 1");
+    h.get_by_label("Changed: 1");
+    h.get_by_label_contains("Rows matched by customer_id");
+    h.get_by_label("Changed columns");
+    h.get_by_label(
+        "customer_id=880: donna.garcia880@corp-mail.example.io → donna.garcia880@new-mail.example.io",
+    );
+    h.get_by_label_contains("customer_id=99999");
+    h.get_by_label_contains("Compared in ");
+}
+
+/// Selects `cleaned_customer_data` and opens Asset details once its history has arrived.
+fn open_details(h: &mut egui_kittest::Harness<'_, medallion::ui::Studio>) {
+    use egui_kittest::kittest::Queryable;
+    h.get_by_label("cleaned_customer_data").click();
+    h.run_steps(2);
+    h.get_by_label("Asset details").click();
+    h.run_steps(2);
+    crate::common::studio::wait_until(
+        h,
+        "the asset history",
+        std::time::Duration::from_mins(1),
+        |s| s.workbench.asset_history.is_some(),
+    );
+}
+
+/// `medallion bench diff`: the figure for a table of many rows (printed, never asserted on
+/// time); the counts it reports are the generated differences.
+#[test]
+fn bench_diff_prints_its_time_and_finds_the_generated_differences() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws.sqlite");
+    let out = medallion(
+        &ws,
+        &["bench", "diff", "--rows", "10000", "--format", "json"],
+    );
+    assert!(out.status.success(), "{}", text(&out));
+    let v = json(&out);
+    println!("{v}");
+    // B lacks ids 0–9, adds 10000–10009, and bumps the amount of ids ending in 007 (1007 … 9007).
+    assert_eq!(v["diff"]["only_in_a"], 10, "{v}");
+    assert_eq!(v["diff"]["only_in_b"], 10, "{v}");
+    assert_eq!(v["diff"]["changed"], 9, "{v}");
+    assert_eq!(v["diff"]["unchanged"], 10_000 - 10 - 9, "{v}");
+    assert!(v["ms"].as_f64().is_some(), "{v}");
+    let out = medallion(&ws, &["bench", "diff", "--rows", "2000"]);
+    assert!(out.status.success(), "{}", text(&out));
+    assert!(text(&out).contains("compared in "), "{}", text(&out));
+}

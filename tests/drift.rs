@@ -149,4 +149,23 @@ fn a_contract_that_fails_on_drift_fails_the_step_and_keeps_the_old_data() {
     assert!(status.contains("schema drift (error)"), "{status}");
     // The last good materialization is still the first run's.
     assert!(status.contains(&first), "{status}");
+    // The failed run's Parquet file is removed at once, not left for gc; the first stays.
+    let files = files_under(dir.path());
+    let named = |run: &str| files.iter().any(|f| f.ends_with(&format!("{run}.parquet")));
+    assert!(named(&first), "the first run's file is found: {files:?}");
+    assert!(!named(&second), "the failed run's file is gone: {files:?}");
+}
+
+/// Every file under `dir`, by name.
+fn files_under(dir: &Path) -> Vec<String> {
+    let mut out = Vec::new();
+    for e in std::fs::read_dir(dir).unwrap() {
+        let p = e.unwrap().path();
+        if p.is_dir() {
+            out.extend(files_under(&p));
+        } else {
+            out.push(p.to_string_lossy().into_owned());
+        }
+    }
+    out
 }

@@ -244,9 +244,92 @@ fn a_stored_project_keeps_its_tests_and_runs_them() {
         toml.contains("csv = \"tests/order_history_two_days.csv\""),
         "{toml}"
     );
-    common::copy_dir(&project.join("tests"), &exported.join("tests"));
-    let out = test_dir(&ws, &exported, &[]);
+    // The CSV file of daily_revenue's test is copied with it: the export validates and its
+    // tests pass elsewhere, in a directory that never saw the original.
+    assert_eq!(
+        std::fs::read(exported.join("tests/order_history_two_days.csv")).unwrap(),
+        std::fs::read(project.join("tests/order_history_two_days.csv")).unwrap()
+    );
+    let elsewhere = tempfile::tempdir().unwrap();
+    let moved = elsewhere.path().join("moved");
+    common::copy_dir(&exported, &moved);
+    std::fs::remove_dir_all(&project).unwrap();
+    let out = medallion(&ws, &["validate", moved.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let out = test_dir(&ws, &moved, &[]);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(text(&out).contains("4 passed"), "{}", text(&out));
+
+    // With the original gone, a second export cannot copy the file and says so.
+    let again = dir.path().join("again");
+    let out = medallion(
+        &ws,
+        &["export", "customer_analytics", again.to_str().unwrap()],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    assert!(
+        text(&out).contains("warning: not copied: tests/order_history_two_days.csv (unit test `revenue_per_order_date` of asset daily_revenue)"),
+        "{}",
+        text(&out)
+    );
+}
+
+/// A unit test of a partitioned asset: its `partition` is what the SQL's `{partition}` stands
+/// for, so only that day's given rows are summed; the wrong day fails with a diff.
+#[test]
+fn a_partitioned_asset_is_tested_on_its_partition() {
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws.sqlite");
+    let project = dir.path().join("partitioned");
+    common::copy_dir(
+        &Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/partitioned"),
+        &project,
+    );
+    std::fs::remove_dir_all(project.join("data")).unwrap();
+    let toml = project.join("medallion.toml");
+    let mut t = std::fs::read_to_string(&toml).unwrap();
+    t.push_str(
+        r#"
+[[assets.daily_totals.tests]]
+name = "only_its_day"
+partition = "2024-01-02"
+given.raw_events.rows = [
+    { id = 1, amount = 10.0, day = 2024-01-01 },
+    { id = 2, amount = 2.5, day = 2024-01-02 },
+    { id = 3, amount = 4.0, day = 2024-01-02 },
+]
+expect.rows = [{ day = 2024-01-02, total = 6.5, events = 2 }]
+"#,
+    );
+    std::fs::write(&toml, t).unwrap();
+    let out = test_dir(&ws, &project, &[]);
+    let said = text(&out);
+    println!("{said}");
+    assert_eq!(out.status.code(), Some(0), "{said}");
+    assert!(said.contains("ok      daily_totals.only_its_day"), "{said}");
+
+    // The other day: the SQL now keeps the first row only, and the test says which cells.
+    edit(
+        &toml,
+        "partition = \"2024-01-02\"",
+        "partition = \"2024-01-01\"",
+    );
+    let out = test_dir(&ws, &project, &[]);
+    let said = text(&out);
+    println!("{said}");
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(said.contains("FAILED  daily_totals.only_its_day"), "{said}");
+    assert!(said.contains("2024-01-01"), "{said}");
+
+    // Without a partition the test cannot run as written: located, exit 2.
+    edit(&toml, "partition = \"2024-01-01\"\n", "");
+    let out = test_dir(&ws, &project, &[]);
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(2), "{said}");
+    assert!(
+        said.contains("give the test a partition = \"KEY\""),
+        "{said}"
+    );
 }
 
 const FIXTURE: &str = r#"
@@ -466,4 +549,89 @@ fn test_first_in_the_launch_dialog_refuses_a_run_when_a_test_fails() {
             .is_empty(),
         "no run was recorded"
     );
+}
+
+/// "Test first" on AWS: the unit tests run here before anything is submitted, so a failing
+/// one refuses the launch (no run recorded, nothing uploaded). Without it, the same launch
+/// gets as far as AWS — here, to the missing `aws` resource — which shows the tests decided.
+#[test]
+fn test_first_refuses_a_remote_launch_before_anything_is_uploaded() {
+    use medallion::app;
+    use medallion::model::AssetKey;
+    use medallion::model::edit::Edit;
+    use medallion::model::unit_test::{TestRows, TestValue};
+    use medallion::ui::Studio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ws.sqlite");
+    let mut ws = app::open_workspace(&path).unwrap();
+    let report = app::import_project(&mut ws, &common::example(), true, false).unwrap();
+    let project = app::load_project(&ws, &report.name).unwrap().project;
+    drop(ws);
+    let studio = Studio::with_workspace(Some(project), &path).unwrap();
+    let mut h = crate::common::studio::harness(studio);
+    let key = AssetKey::new("customer_lifetime_value");
+    let mut spec = h.state().project().asset(&key).unwrap().clone();
+    spec.tests[0].expect = TestRows::Inline(vec![
+        [
+            ("customer_id".to_owned(), TestValue::Int(10)),
+            ("clv".to_owned(), TestValue::Float(1.0)),
+        ]
+        .into_iter()
+        .collect(),
+    ]);
+    assert!(h.state_mut().apply(Edit::UpdateAsset {
+        spec: Box::new(spec)
+    }));
+    let request = || app::remote::SubmitRequest {
+        selection: "*".to_owned(),
+        partitions: Vec::new(),
+        force: false,
+        tier: None,
+        overrides: std::collections::BTreeMap::new(),
+        aws_resource: None,
+        trigger: "studio".to_owned(),
+    };
+    let launch = |h: &mut egui_kittest::Harness<'_, Studio>, test_first: bool| {
+        assert!(h.state_mut().start_remote_run_with(request(), test_first));
+        crate::common::studio::wait_until(
+            h,
+            "the launch to end",
+            std::time::Duration::from_mins(2),
+            |s| s.run.as_ref().is_some_and(|r| r.done),
+        );
+        let said = h
+            .state()
+            .notice
+            .as_ref()
+            .map(|n| n.text.clone())
+            .unwrap_or_default();
+        let error = h
+            .state()
+            .run
+            .as_ref()
+            .and_then(|r| r.error.clone())
+            .unwrap_or_default();
+        format!("{said} {error}")
+    };
+    let refused = launch(&mut h, true);
+    assert!(
+        refused.contains(
+            "unit test customer_lifetime_value.clv_exact_to_the_cent did not pass (clv: expected 1, got 69.86)"
+        ),
+        "{refused}"
+    );
+    assert!(refused.contains("nothing was run"), "{refused}");
+    let ws = app::open_workspace(&path).unwrap();
+    assert!(
+        app::run::list_runs(&ws, Some("customer_analytics"), 10)
+            .unwrap()
+            .is_empty(),
+        "no run was recorded"
+    );
+    drop(ws);
+    h.state_mut().notice = None;
+    let submitted = launch(&mut h, false);
+    assert!(!submitted.contains("did not pass"), "{submitted}");
+    assert!(submitted.to_lowercase().contains("aws"), "{submitted}");
 }

@@ -128,7 +128,7 @@ pub fn changes(old: &Analysis, new: &Analysis) -> Vec<ChangeImpact> {
         if new.project.asset(key).is_none() {
             out.push(ChangeImpact {
                 change: format!("{key} removed"),
-                impact: impact(&old.project, &old.lineage, key, None),
+                impact: impact(&old.project, &old.lineage, key, None, &old.test_csv),
             });
             continue;
         }
@@ -145,7 +145,13 @@ pub fn changes(old: &Analysis, new: &Analysis) -> Vec<ChangeImpact> {
             };
             out.push(ChangeImpact {
                 change,
-                impact: impact(&old.project, &old.lineage, key, Some(c.name.as_str())),
+                impact: impact(
+                    &old.project,
+                    &old.lineage,
+                    key,
+                    Some(c.name.as_str()),
+                    &old.test_csv,
+                ),
             });
         }
     }

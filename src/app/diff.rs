@@ -206,3 +206,14 @@ fn local_file(m: &AssetMaterialization) -> Result<&Path, DiffRefusal> {
     }
     Ok(path)
 }
+
+/// The diff benchmark (`medallion bench diff`): two versions of a `rows`-row table written
+/// into `dir`, compared by key `id`; the diff and how long the comparison alone took.
+pub fn bench_diff(dir: &Path, rows: usize) -> Result<(TableDiff, std::time::Duration), AppError> {
+    let (a, b) = crate::engine::bench::diff_tables(dir, rows)
+        .map_err(|e| AppError::Benchmark(Box::new(e)))?;
+    let started = Instant::now();
+    let diff =
+        diff_parquet(&a, &b, &["id".to_owned()]).map_err(|e| AppError::Benchmark(Box::new(e)))?;
+    Ok((diff, started.elapsed()))
+}

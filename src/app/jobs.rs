@@ -82,6 +82,13 @@ pub enum JobRequest {
         asset: AssetKey,
         column: Option<String>,
     },
+    /// "Compare with previous materialization": the asset's last two materializations
+    /// compared as `medallion diff` does (masked the same way).
+    Diff {
+        id: u64,
+        project: Box<Project>,
+        asset: AssetKey,
+    },
     /// The price table with the workspace's overrides.
     LoadPrices,
     /// Sets (`Some`) or resets to the shipped figure (`None`) one price; answers with the table.
@@ -123,6 +130,9 @@ pub enum JobRequest {
         cancel: Arc<AtomicBool>,
         /// Set when the studio quits: the job lets go of the run without stopping it.
         detach: Arc<AtomicBool>,
+        /// Run the selected assets' unit tests here first; a failing one refuses the launch
+        /// before anything is uploaded.
+        test_first: bool,
     },
     /// "Check AWS setup" for the project's `aws` resource.
     CheckAws {
@@ -203,6 +213,11 @@ pub enum JobEvent {
     Lineage {
         id: u64,
         view: Box<super::lineage::LineageView>,
+    },
+    /// The answer to [`JobRequest::Diff`].
+    Diff {
+        id: u64,
+        result: Result<Box<super::diff::AssetDiff>, JobError>,
     },
     PartitionStrip {
         id: u64,
@@ -603,6 +618,14 @@ fn handle(
                 view: Box::new(view),
             });
         }
+        JobRequest::Diff { id, project, asset } => {
+            let stored = stored_with(ws, *project);
+            let result =
+                super::diff::diff_asset(ws, &stored, &asset, &super::diff::DiffRequest::default())
+                    .map(Box::new)
+                    .map_err(JobError::new);
+            emit(JobEvent::Diff { id, result });
+        }
         JobRequest::LoadPrices => emit(prices(compute_plan::load_prices(ws), false)),
         JobRequest::SetPrice { id, usd } => emit(set_price(ws, &id, usd)),
         JobRequest::CostHistory { project } => emit(cost_history(ws, &project)),
@@ -640,10 +663,22 @@ fn handle(
             request,
             cancel,
             detach,
+            test_first,
         } => {
             let stored = stored_with(ws, *project);
-            let result =
-                super::remote::follow_in_studio(ws, &stored, &request, &cancel, &detach, &emit);
+            let tested = if test_first {
+                super::unit_test::require_passing(
+                    &stored.project,
+                    stored.source_dir.as_deref(),
+                    &request.selection,
+                )
+                .map(|_| ())
+            } else {
+                Ok(())
+            };
+            let result = tested.and_then(|()| {
+                super::remote::follow_in_studio(ws, &stored, &request, &cancel, &detach, &emit)
+            });
             emit(JobEvent::MaterializeFinished {
                 result: result.map(|run| vec![run]).map_err(JobError::new),
             });

@@ -11,7 +11,7 @@ use crate::model::{AssetKey, Diagnostic, DiagnosticCode, Project};
 
 use super::{AppError, ProjectArg};
 
-pub use crate::model::impact::{Impact, impact};
+pub use crate::model::impact::{Impact, TestCsvColumns, impact};
 pub use crate::model::lineage::{Direction, LineageGraph, LineageKind};
 
 /// A project's schemas and lineage, with the problems found on the way (located in the
@@ -22,6 +22,39 @@ pub struct Analysis {
     pub schemas: ProjectSchemas,
     pub lineage: ProjectLineage,
     pub diagnostics: Vec<Diagnostic>,
+    /// The header columns of the unit tests' CSV files that could be read.
+    pub test_csv: TestCsvColumns,
+}
+
+/// The header of every unit test CSV file of `project` found under `dir`.
+pub fn test_csv_columns(project: &Project, dir: Option<&Path>) -> TestCsvColumns {
+    use crate::model::unit_test::TestRows;
+    let mut out = TestCsvColumns::new();
+    let Some(dir) = dir else {
+        return out;
+    };
+    let paths = project.assets.iter().flat_map(|a| &a.tests).flat_map(|t| {
+        t.given
+            .values()
+            .chain(std::iter::once(&t.expect))
+            .filter_map(|r| match r {
+                TestRows::Csv(p) => Some(p.clone()),
+                TestRows::Inline(_) => None,
+            })
+    });
+    for path in paths {
+        let Ok(text) = std::fs::read_to_string(dir.join(&path)) else {
+            continue;
+        };
+        let header = text.lines().next().unwrap_or_default();
+        let columns = header
+            .split(',')
+            .map(|c| c.trim().trim_matches('"').to_owned())
+            .filter(|c| !c.is_empty())
+            .collect();
+        out.insert(path, columns);
+    }
+    out
 }
 
 /// Infers schemas and lineage of a project whose relative source paths resolve in `dir`.
@@ -69,6 +102,7 @@ pub fn analyze(project: &Project, dir: Option<&Path>) -> Analysis {
         schemas,
         lineage,
         diagnostics,
+        test_csv: test_csv_columns(project, dir),
     }
 }
 
@@ -179,6 +213,8 @@ pub struct LineageView {
     /// The asset's known columns (empty when unknown; `note` says why).
     pub columns: Vec<crate::model::schema::SchemaColumn>,
     pub note: Option<String>,
+    /// Each upstream asset with its known columns (for the SQL editor's completion).
+    pub upstream: Vec<(AssetKey, Vec<crate::model::schema::SchemaColumn>)>,
     pub nodes: Vec<ViewNode>,
     /// `(from, to)` indexes into `nodes`: `from` feeds `to`.
     pub edges: Vec<(usize, usize)>,
@@ -205,11 +241,25 @@ pub fn lineage_view(
         Some(crate::model::schema::AssetSchema::Failed { message, .. }) => Some(message.clone()),
         _ => None,
     };
+    let upstream = graph
+        .upstream(asset)
+        .into_iter()
+        .map(|u| {
+            let cols = analysis
+                .schemas
+                .get(u)
+                .and_then(|s| s.columns())
+                .map(<[_]>::to_vec)
+                .unwrap_or_default();
+            (u.clone(), cols)
+        })
+        .collect();
     let mut view = LineageView {
         asset: asset.clone(),
         column: column.map(str::to_owned),
         columns,
         note,
+        upstream,
         nodes: Vec::new(),
         edges: Vec::new(),
     };

@@ -382,10 +382,39 @@ fn may_replace(
     }
 }
 
-/// Writes a stored project to a directory in the canonical file format.
-/// The export is recorded in the audit log.
-pub fn export_project(ws: &mut Workspace, name: &str, dir: &Path) -> Result<Project, AppError> {
+/// A project written to a directory, and the unit tests' CSV files it could not copy.
+#[derive(Debug, Clone)]
+pub struct Exported {
+    pub project: Project,
+    /// `tests/x.csv (unit test t of asset a): why` for each file left behind.
+    pub missing_test_files: Vec<String>,
+}
+
+/// Writes a stored project to a directory in the canonical file format, with its unit tests'
+/// CSV files copied from where it was imported from. The export is recorded in the audit log.
+pub fn export_project(ws: &mut Workspace, name: &str, dir: &Path) -> Result<Exported, AppError> {
     let stored = load_named(ws, name)?;
+    let missing_test_files = write_export(&stored.project, stored.source_dir.as_deref(), dir)?;
+    audit::record_file(
+        ws,
+        crate::model::AuditAction::ProjectExported,
+        name,
+        dir,
+        serde_json::json!({ "revision": stored.revision, "assets": stored.project.assets.len() }),
+    )?;
+    Ok(Exported {
+        project: stored.project,
+        missing_test_files,
+    })
+}
+
+/// Writes `project` into `dir` (empty, absent, or a project directory already) and copies its
+/// unit tests' CSV files from `source_dir`; returns the files that could not be copied.
+pub fn write_export(
+    project: &Project,
+    source_dir: Option<&Path>,
+    dir: &Path,
+) -> Result<Vec<String>, AppError> {
     if dir.exists() {
         let mut entries = std::fs::read_dir(dir).map_err(|source| AppError::Io {
             path: dir.to_owned(),
@@ -398,15 +427,59 @@ pub fn export_project(ws: &mut Workspace, name: &str, dir: &Path) -> Result<Proj
             });
         }
     }
-    format::write_project(&stored.project, dir)?;
-    audit::record_file(
-        ws,
-        crate::model::AuditAction::ProjectExported,
-        name,
-        dir,
-        serde_json::json!({ "revision": stored.revision, "assets": stored.project.assets.len() }),
-    )?;
-    Ok(stored.project)
+    format::write_project(project, dir)?;
+    copy_test_files(project, source_dir, dir)
+}
+
+/// Copies each unit test CSV file of `project` from `from` to the same path under `to`;
+/// returns those that could not be found, each with its test.
+fn copy_test_files(
+    project: &Project,
+    from: Option<&Path>,
+    to: &Path,
+) -> Result<Vec<String>, AppError> {
+    use crate::model::unit_test::TestRows;
+    let same_dir = from.is_some_and(|f| {
+        matches!(
+            (std::fs::canonicalize(f), std::fs::canonicalize(to)),
+            (Ok(a), Ok(b)) if a == b
+        )
+    });
+    let mut missing = Vec::new();
+    for asset in &project.assets {
+        for t in &asset.tests {
+            for rows in t.given.values().chain(std::iter::once(&t.expect)) {
+                let TestRows::Csv(path) = rows else {
+                    continue;
+                };
+                let what = format!("{path} (unit test `{}` of asset {})", t.name, asset.key);
+                let Some(from) = from else {
+                    missing.push(format!(
+                        "{what}: the project was not imported from a directory"
+                    ));
+                    continue;
+                };
+                let source = from.join(path);
+                if !source.is_file() {
+                    missing.push(format!("{what}: {} does not exist", source.display()));
+                    continue;
+                }
+                if same_dir {
+                    continue;
+                }
+                let target = to.join(path);
+                let io = |path: &Path| {
+                    let path = path.to_owned();
+                    move |source| AppError::Io { path, source }
+                };
+                if let Some(parent) = target.parent() {
+                    std::fs::create_dir_all(parent).map_err(io(parent))?;
+                }
+                std::fs::copy(&source, &target).map_err(io(&target))?;
+            }
+        }
+    }
+    Ok(missing)
 }
 
 pub fn list_projects(ws: &Workspace) -> Result<Vec<ProjectSummary>, AppError> {

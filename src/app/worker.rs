@@ -140,8 +140,11 @@ pub enum WorkspaceEvent {
         dir: PathBuf,
         message: String,
     },
+    /// The project was written to `dir`; its unit tests' CSV files that could not be copied
+    /// are listed.
     Exported {
         dir: PathBuf,
+        missing_test_files: Vec<String>,
     },
     /// Any other request failed; `what` says which, in a few words.
     Failed {
@@ -543,10 +546,19 @@ fn handle(ws: &mut Workspace, state: &mut State, request: WorkspaceRequest) -> W
                 Err(e) => failed("create the project", e),
             }
         }
-        WorkspaceRequest::Export { project, dir } => match export_to(&project, &dir) {
-            Ok(()) => WorkspaceEvent::Exported { dir },
-            Err(e) => failed(&format!("export to {}", dir.display()), e),
-        },
+        WorkspaceRequest::Export { project, dir } => {
+            let source_dir = ws
+                .load_project(&project.name)
+                .ok()
+                .and_then(|s| s.source_dir);
+            match super::write_export(&project, source_dir.as_deref(), &dir) {
+                Ok(missing_test_files) => WorkspaceEvent::Exported {
+                    dir,
+                    missing_test_files,
+                },
+                Err(e) => failed(&format!("export to {}", dir.display()), e),
+            }
+        }
     }
 }
 
@@ -740,23 +752,6 @@ fn save_copy(
         },
         Err(e) => WorkspaceEvent::CopyFailed { error: e.into() },
     }
-}
-
-fn export_to(project: &Project, dir: &Path) -> Result<(), AppError> {
-    if dir.exists() {
-        let mut entries = std::fs::read_dir(dir).map_err(|source| AppError::Io {
-            path: dir.to_owned(),
-            source,
-        })?;
-        let is_project = dir.join(crate::format::PROJECT_FILE).is_file();
-        if entries.next().is_some() && !is_project {
-            return Err(AppError::ExportTargetNotEmpty {
-                path: dir.to_owned(),
-            });
-        }
-    }
-    crate::format::write_project(project, dir)?;
-    Ok(())
 }
 
 #[cfg(test)]

@@ -65,6 +65,17 @@ pub enum BenchCommand {
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
+    /// Time of `medallion diff`'s comparison on two generated versions of a table (Parquet,
+    /// matched by key `id`): B lacks one row per thousand of A, has as many new rows, and one
+    /// amount per thousand changed; prints the counts and the time
+    Diff {
+        /// Rows of each version
+        #[arg(long, default_value_t = 1_000_000,
+              value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
+        rows: u64,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
     /// One side of `bench engine`, in a process of its own
     #[command(hide = true)]
     EngineChild {
@@ -732,6 +743,7 @@ pub fn run(which: &BenchCommand) -> anyhow::Result<u8> {
             (None, None) => anyhow::bail!("bench engine needs --input DIR or --customers N"),
         },
         BenchCommand::Sample { customers, format } => sample_bench(customers, *format),
+        BenchCommand::Diff { rows, format } => diff_bench(*rows, *format),
         BenchCommand::EngineChild {
             mode,
             input,
@@ -750,6 +762,33 @@ pub fn run(which: &BenchCommand) -> anyhow::Result<u8> {
         } => core_bench(*assets, *rounds, *format),
         BenchCommand::Pii { corpus, format } => super::pii::bench(corpus.as_deref(), *format),
     }
+}
+
+/// `bench diff`: the comparison of two generated `rows`-row tables, timed.
+fn diff_bench(rows: u64, format: OutputFormat) -> anyhow::Result<u8> {
+    let tmp = std::env::temp_dir().join(format!("medallion-bench-diff-{}", std::process::id()));
+    let result = app::diff::bench_diff(&tmp, usize::try_from(rows)?);
+    let _ = std::fs::remove_dir_all(&tmp);
+    let (d, took) = result?;
+    let ms = took.as_secs_f64() * 1000.0;
+    match format {
+        OutputFormat::Json => print_json(&serde_json::json!({
+            "rows": rows, "ms": ms, "debug_build": cfg!(debug_assertions), "diff": d,
+        }))?,
+        OutputFormat::Text => {
+            let build = if cfg!(debug_assertions) {
+                "debug build"
+            } else {
+                "release build"
+            };
+            println!(
+                "diff of two {rows}-row tables by key id ({build}): rows {} → {} · only in A {} · only in B {} · changed {} · unchanged {}",
+                d.rows_a, d.rows_b, d.only_in_a, d.only_in_b, d.changed, d.unchanged
+            );
+            println!("compared in {ms:.0} ms");
+        }
+    }
+    Ok(EXIT_OK)
 }
 
 /// `bench ui`: studio frame times and layout time on a generated project.

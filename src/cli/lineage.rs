@@ -270,6 +270,7 @@ pub fn impact_command(workspace: Option<PathBuf>, command: &ImpactCommand) -> an
         &analysis.lineage,
         &asset,
         column.as_deref(),
+        &analysis.test_csv,
     );
     match command.format {
         OutputFormat::Json => print_json(&found)?,
@@ -352,6 +353,22 @@ fn describe_impact(i: &Impact) -> String {
         i.checks
             .iter()
             .map(|c| format!("{}.{} — {}", c.asset, c.check, c.reason))
+            .collect(),
+    );
+    list(
+        &mut out,
+        "contracts",
+        i.contracts
+            .iter()
+            .map(|c| format!("{} — {}", c.asset, c.reason))
+            .collect(),
+    );
+    list(
+        &mut out,
+        "unit tests",
+        i.unit_tests
+            .iter()
+            .map(|t| format!("{}.{} — {}", t.asset, t.test, t.reason))
             .collect(),
     );
     list(&mut out, "schedules", i.schedules.clone());

@@ -61,10 +61,12 @@ pub fn export(
     format: OutputFormat,
 ) -> anyhow::Result<u8> {
     let mut ws = app::open_workspace(workspace)?;
-    let project = app::export_project(&mut ws, name, path)?;
+    let exported = app::export_project(&mut ws, name, path)?;
+    let project = &exported.project;
     match format {
         OutputFormat::Json => print_json(&serde_json::json!({
             "project": project.name, "path": path, "assets": project.assets.len(),
+            "missing_test_files": exported.missing_test_files,
         }))?,
         OutputFormat::Text => {
             println!(
@@ -74,6 +76,9 @@ pub fn export(
                 path.display()
             );
         }
+    }
+    for m in &exported.missing_test_files {
+        eprintln!("warning: not copied: {m}");
     }
     Ok(EXIT_OK)
 }

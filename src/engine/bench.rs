@@ -1,7 +1,7 @@
 //! The example workload written by hand as one polars lazy query — the yardstick the engine's
 //! benchmark compares against (`medallion bench engine`). Nothing is persisted here.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
@@ -185,4 +185,44 @@ fn daily_revenue(history: LazyFrame) -> LazyFrame {
             col("order_count"),
         ])
         .sort(["order_date"], SortMultipleOptions::default())
+}
+
+/// Two versions of an `rows`-row table for the diff benchmark (`medallion bench diff`), written
+/// as Parquet files `a.parquet` and `b.parquet` into `dir`: B lacks A's first rows (one per
+/// thousand), has as many new rows at the end, and one amount in a thousand changed.
+///
+/// # Errors
+/// polars' or the file system's error when a file cannot be written.
+pub fn diff_tables(dir: &Path, rows: usize) -> PolarsResult<(PathBuf, PathBuf)> {
+    let table = |ids: Vec<i64>, changed: bool| -> PolarsResult<DataFrame> {
+        let amount: Vec<f64> = ids
+            .iter()
+            .map(|&i| {
+                let cents = f64::from(i32::try_from(i % 10_000).unwrap_or(0));
+                let bump = if changed && i % 1000 == 7 { 1.0 } else { 0.0 };
+                cents / 100.0 + bump
+            })
+            .collect();
+        let status: Vec<&str> = ids
+            .iter()
+            .map(|&i| if i % 3 == 0 { "completed" } else { "pending" })
+            .collect();
+        df!("id" => ids, "amount" => amount, "status" => status)
+    };
+    let n = i64::try_from(rows).unwrap_or(i64::MAX);
+    let few = (n / 1000).max(1);
+    std::fs::create_dir_all(dir)?;
+    let mut out = Vec::new();
+    for (name, ids, changed) in [
+        ("a.parquet", (0..n).collect::<Vec<i64>>(), false),
+        ("b.parquet", (few..n + few).collect(), true),
+    ] {
+        let mut df = table(ids, changed)?;
+        let path = dir.join(name);
+        ParquetWriter::new(std::fs::File::create(&path)?).finish(&mut df)?;
+        out.push(path);
+    }
+    let b = out.pop().unwrap_or_default();
+    let a = out.pop().unwrap_or_default();
+    Ok((a, b))
 }

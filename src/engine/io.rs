@@ -50,6 +50,15 @@ pub trait IoManager: Sync {
     fn scan(&self, location: &str) -> PolarsResult<LazyFrame>;
     /// Whether a stored materialization is still there.
     fn exists(&self, location: &str) -> bool;
+    /// Removes a table this run stored but will not record (a step that failed after
+    /// storing it, e.g. on schema drift). By default nothing is removed (`gc` does it later).
+    ///
+    /// # Errors
+    /// The file system's error when the file cannot be removed.
+    fn discard(&self, location: &str) -> std::io::Result<()> {
+        let _ = location;
+        Ok(())
+    }
 }
 
 /// Why a table could not be stored. Each variant reads as the sentence a run reports after
@@ -141,6 +150,10 @@ impl IoManager for LocalIo {
 
     fn exists(&self, location: &str) -> bool {
         Path::new(location).is_file()
+    }
+
+    fn discard(&self, location: &str) -> std::io::Result<()> {
+        std::fs::remove_file(location)
     }
 }
 

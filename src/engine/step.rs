@@ -334,6 +334,17 @@ impl Step<'_> {
         if let Some(drift) = self.drift(&materialization.schema) {
             emit(RunEvent::SchemaDrift(drift.clone()));
             if drift.error {
+                // Never recorded, so removed now rather than left for gc.
+                if let Err(e) = self.io.discard(&materialization.location) {
+                    emit(RunEvent::Log {
+                        level: LogLevel::Warn,
+                        asset: Some(key.clone()),
+                        message: format!(
+                            "{key}: cannot remove {} after the schema drift error ({e}); gc will",
+                            materialization.location
+                        ),
+                    });
+                }
                 return Err(EngineError::SchemaDrift {
                     asset: key.clone(),
                     since_run: drift.since_run.to_string(),

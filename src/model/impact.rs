@@ -1,6 +1,7 @@
 //! Blast radius: what depends on an asset or one of its columns — the downstream columns
 //! computed from it, the downstream assets (their rows or values), the checks that read what
-//! changes, and the schedules, sensors and alert rules that run or watch those assets.
+//! changes, the contracts that promise an affected column, the SQL unit tests whose rows name
+//! what changes, and the schedules, sensors and alert rules that run or watch those assets.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -13,6 +14,7 @@ use super::graph::AssetGraph;
 use super::lineage::{ColumnRef, Direction, ProjectLineage, predicate_columns, trace};
 use super::project::Project;
 use super::selection::AssetSelection;
+use super::unit_test::TestRows;
 
 /// A downstream asset and why it is affected.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -29,6 +31,25 @@ pub struct ImpactedCheck {
     pub reason: String,
 }
 
+/// A contract that promises something affected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImpactedContract {
+    pub asset: AssetKey,
+    pub reason: String,
+}
+
+/// A SQL unit test whose given or expected rows name something affected.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ImpactedTest {
+    pub asset: AssetKey,
+    pub test: String,
+    pub reason: String,
+}
+
+/// The header columns of unit tests' CSV files, by the path the test names (read by the
+/// caller; a file missing here has columns unknown).
+pub type TestCsvColumns = BTreeMap<String, Vec<String>>;
+
 /// Everything that depends on the target.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Impact {
@@ -38,6 +59,8 @@ pub struct Impact {
     pub columns: Vec<ColumnRef>,
     pub assets: Vec<ImpactedAsset>,
     pub checks: Vec<ImpactedCheck>,
+    pub contracts: Vec<ImpactedContract>,
+    pub unit_tests: Vec<ImpactedTest>,
     pub schedules: Vec<String>,
     pub sensors: Vec<String>,
     pub alert_rules: Vec<String>,
@@ -50,12 +73,14 @@ enum Affected {
     Columns(BTreeSet<String>),
 }
 
-/// What depends on `asset` (every column) or on `asset.column`.
+/// What depends on `asset` (every column) or on `asset.column`; `csv` holds the columns of
+/// unit tests' CSV files.
 pub fn impact(
     project: &Project,
     lineage: &ProjectLineage,
     asset: &AssetKey,
     column: Option<&str>,
+    csv: &TestCsvColumns,
 ) -> Impact {
     let graph = AssetGraph::build(project);
     let (columns, affected) = match column {
@@ -69,6 +94,7 @@ pub fn impact(
         None => Affected::Rows(String::new()),
     };
     let mut checks = Vec::new();
+    let mut contracts = Vec::new();
     for a in &project.assets {
         let how = if &a.key == asset {
             Some(&own)
@@ -77,8 +103,22 @@ pub fn impact(
         };
         if let Some(how) = how {
             checks.extend(a.checks.iter().filter_map(|c| check_hit(&a.key, c, how)));
+            if let Some(reason) = contract_hit(a, asset, column.is_none(), how) {
+                contracts.push(ImpactedContract {
+                    asset: a.key.clone(),
+                    reason,
+                });
+            }
         }
     }
+    let how_of = |k: &AssetKey| {
+        if k == asset {
+            Some(&own)
+        } else {
+            affected.get(k)
+        }
+    };
+    let unit_tests = tests_hit(project, csv, &how_of);
     let selects = |text: &str| {
         AssetSelection::parse(text)
             .and_then(|s| s.resolve(project, &graph))
@@ -101,6 +141,8 @@ pub fn impact(
             })
             .collect(),
         checks,
+        contracts,
+        unit_tests,
         schedules: project
             .schedules
             .iter()
@@ -221,4 +263,158 @@ fn check_hit(asset: &AssetKey, check: &AssetCheckSpec, how: &Affected) -> Option
         check: check.name.clone(),
         reason,
     })
+}
+
+/// Why `a`'s contract breaks when `how` it is affected: it promises an affected column, or
+/// (`whole`: the target is a whole asset) it is the target's or reads it.
+fn contract_hit(
+    a: &super::AssetSpec,
+    target: &AssetKey,
+    whole: bool,
+    how: &Affected,
+) -> Option<String> {
+    let contract = a.contract.as_ref()?;
+    match how {
+        Affected::Columns(cols) => {
+            let hit: Vec<&str> = contract
+                .columns
+                .keys()
+                .filter(|c| cols.contains(*c))
+                .map(String::as_str)
+                .collect();
+            (!hit.is_empty()).then(|| format!("promises {}", hit.join(", ")))
+        }
+        Affected::Rows(_) if whole && &a.key == target => {
+            Some(format!("promises columns of {target}"))
+        }
+        Affected::Rows(_) if whole => Some(format!("promises columns computed from {target}")),
+        Affected::Rows(_) => None,
+    }
+}
+
+/// The unit tests whose given rows name an affected upstream column (or give rows for an
+/// affected whole asset), or whose expected rows name an affected column of their asset.
+fn tests_hit<'a>(
+    project: &Project,
+    csv: &TestCsvColumns,
+    how_of: &dyn Fn(&AssetKey) -> Option<&'a Affected>,
+) -> Vec<ImpactedTest> {
+    let columns_of = |rows: &TestRows| -> Option<BTreeSet<String>> {
+        match rows {
+            TestRows::Csv(path) => csv.get(path).map(|c| c.iter().cloned().collect()),
+            TestRows::Inline(_) => rows
+                .inline_columns()
+                .map(|c| c.into_iter().map(str::to_owned).collect()),
+        }
+    };
+    // Why rows for `of` naming `named` columns are hit, if they are.
+    let why = |of: &AssetKey, rows: &TestRows, verb: &str| -> Option<String> {
+        let how = how_of(of)?;
+        let named = columns_of(rows);
+        match (how, named) {
+            (Affected::Rows(_), _) => {
+                let to = if verb == "gives" { "for" } else { "of" };
+                Some(format!("{verb} rows {to} {of}"))
+            }
+            (Affected::Columns(cols), Some(named)) => {
+                let hit: Vec<&str> = named
+                    .iter()
+                    .filter(|c| cols.contains(*c))
+                    .map(String::as_str)
+                    .collect();
+                (!hit.is_empty()).then(|| {
+                    let named: Vec<String> = hit.iter().map(|c| format!("{of}.{c}")).collect();
+                    format!("{verb} {}", named.join(", "))
+                })
+            }
+            (Affected::Columns(cols), None) => Some(format!(
+                "{verb} rows of {of} from a CSV file whose columns could not be read (affected: {})",
+                cols.iter()
+                    .map(String::as_str)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            )),
+        }
+    };
+    let mut out = Vec::new();
+    for a in &project.assets {
+        for t in &a.tests {
+            let mut reasons: Vec<String> = t
+                .given
+                .iter()
+                .filter_map(|(up, rows)| why(up, rows, "gives"))
+                .collect();
+            reasons.extend(why(&a.key, &t.expect, "expects"));
+            if !reasons.is_empty() {
+                out.push(ImpactedTest {
+                    asset: a.key.clone(),
+                    test: t.name.clone(),
+                    reason: reasons.join("; "),
+                });
+            }
+        }
+    }
+    out
+}
+
+/// What removing `keys` breaks outside them: the assets downstream (their checks, contracts
+/// and unit tests), unit tests of other assets given rows of a removed one, and the
+/// schedules, sensors and alert rules that select one. `assets` is empty when nothing outside
+/// the removed assets reads them.
+pub fn removal_impact(project: &Project, keys: &[AssetKey]) -> Impact {
+    let gone: BTreeSet<&AssetKey> = keys.iter().collect();
+    let no_lineage = ProjectLineage::new();
+    let mut total = Impact {
+        target: keys
+            .iter()
+            .map(ToString::to_string)
+            .collect::<Vec<_>>()
+            .join(", "),
+        columns: Vec::new(),
+        assets: Vec::new(),
+        checks: Vec::new(),
+        contracts: Vec::new(),
+        unit_tests: Vec::new(),
+        schedules: Vec::new(),
+        sensors: Vec::new(),
+        alert_rules: Vec::new(),
+    };
+    for key in keys {
+        let i = impact(project, &no_lineage, key, None, &TestCsvColumns::new());
+        for a in i.assets {
+            if !gone.contains(&a.asset) && !total.assets.iter().any(|t| t.asset == a.asset) {
+                total.assets.push(a);
+            }
+        }
+        let add = |from: Vec<String>, to: &mut Vec<String>| {
+            for x in from {
+                if !to.contains(&x) {
+                    to.push(x);
+                }
+            }
+        };
+        add(i.schedules, &mut total.schedules);
+        add(i.sensors, &mut total.sensors);
+        add(i.alert_rules, &mut total.alert_rules);
+        for c in i.checks {
+            if !gone.contains(&c.asset) && !total.checks.contains(&c) {
+                total.checks.push(c);
+            }
+        }
+        for c in i.contracts {
+            if !gone.contains(&c.asset) && !total.contracts.iter().any(|t| t.asset == c.asset) {
+                total.contracts.push(c);
+            }
+        }
+        for t in i.unit_tests {
+            let seen = total
+                .unit_tests
+                .iter()
+                .any(|u| u.asset == t.asset && u.test == t.test);
+            if !gone.contains(&t.asset) && !seen {
+                total.unit_tests.push(t);
+            }
+        }
+    }
+    total
 }

@@ -214,9 +214,7 @@ impl Studio {
             UICommand::AddAsset => self.windows.add_palette = Some(self.canvas.view_center()),
             UICommand::Delete => {
                 let keys: Vec<AssetKey> = self.canvas.selection.iter().cloned().collect();
-                if !keys.is_empty() {
-                    self.apply(Edit::RemoveAssets { keys });
-                }
+                self.request_delete(keys);
             }
             UICommand::Rename => {
                 if self.canvas.single_selection().is_some() {

@@ -111,8 +111,19 @@ impl Studio {
             WorkspaceEvent::Projects(list) => self.workspace.projects = list,
             WorkspaceEvent::Opened(stored) => self.open_stored(*stored),
             WorkspaceEvent::Imported { report, stored } => self.on_imported(&report, *stored),
-            WorkspaceEvent::Exported { dir } => {
-                self.show_info(&format!("Exported to {}", dir.display()));
+            WorkspaceEvent::Exported {
+                dir,
+                missing_test_files,
+            } => {
+                if missing_test_files.is_empty() {
+                    self.show_info(&format!("Exported to {}", dir.display()));
+                } else {
+                    self.show_error(&format!(
+                        "Exported to {}, but without these unit test files, so those tests cannot run there: {}",
+                        dir.display(),
+                        missing_test_files.join("; ")
+                    ));
+                }
             }
             WorkspaceEvent::Failed { what, error } => {
                 self.show_error(&format!("Could not {what}: {error}"));

@@ -678,6 +678,8 @@ pub fn studio_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     panels::costs::costs_ui(&ctx, studio);
     panels::deployment::deployment_ui(&ctx, studio);
     panels::lineage::lineage_ui(&ctx, studio);
+    panels::compare::compare_ui(&ctx, studio);
+    panels::blast::confirm_delete_ui(&ctx, studio);
     panels::report_path::report_path_ui(&ctx, studio);
     panels::automation::automation_ui(&ctx, studio);
     panels::audit::audit_ui(&ctx, studio);
@@ -831,6 +833,8 @@ fn escape_closes_dialogs(ctx: &egui::Context, studio: &mut Studio) {
         || studio.windows.costs.is_some()
         || studio.windows.deployment.is_some()
         || studio.windows.lineage.is_some()
+        || studio.windows.compare.is_some()
+        || studio.windows.confirm_delete.is_some()
         || studio.windows.connections.is_some()
         || studio.windows.report_path.is_some()
         || (studio.windows.welcome.is_some() && studio.workspace.has_project)
@@ -854,6 +858,8 @@ fn escape_closes_dialogs(ctx: &egui::Context, studio: &mut Studio) {
         || studio.windows.costs.take().is_some()
         || studio.windows.deployment.take().is_some()
         || studio.windows.lineage.take().is_some()
+        || studio.windows.compare.take().is_some()
+        || studio.windows.confirm_delete.take().is_some()
         || studio.windows.connections.take().is_some()
         || studio.windows.report_path.take().is_some()
         || (studio.workspace.has_project && studio.windows.welcome.take().is_some())

@@ -66,6 +66,10 @@ pub struct Windows {
     pub catalog: Option<panels::catalog::CatalogState>,
     /// The lineage window of one asset or column.
     pub lineage: Option<panels::lineage::LineageState>,
+    /// "Compare with previous materialization" of one asset.
+    pub compare: Option<panels::compare::CompareState>,
+    /// A delete that breaks downstream assets, waiting for confirmation.
+    pub confirm_delete: Option<panels::blast::DeleteConfirm>,
     /// The path field of a report export where no file dialog can be shown.
     pub report_path: Option<panels::report_path::ReportPathState>,
     /// The Deployment window: the project on AWS Step Functions and EventBridge.

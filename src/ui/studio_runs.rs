@@ -176,6 +176,16 @@ impl Studio {
 
     /// Starts a remote run on AWS; false (with a notice) when it cannot start.
     pub fn start_remote_run(&mut self, request: crate::app::remote::SubmitRequest) -> bool {
+        self.start_remote_run_with(request, false)
+    }
+
+    /// [`Self::start_remote_run`], running the selected assets' unit tests locally first when
+    /// `test_first` (the launch is refused, naming the test, before anything is uploaded).
+    pub fn start_remote_run_with(
+        &mut self,
+        request: crate::app::remote::SubmitRequest,
+        test_first: bool,
+    ) -> bool {
         if self.run.as_ref().is_some_and(RunView::is_live) {
             self.show_error("A run is in progress: wait for it or cancel it first");
             return false;
@@ -195,6 +205,7 @@ impl Studio {
             request: Box::new(request),
             cancel: Arc::clone(&cancel),
             detach: Arc::clone(&detach),
+            test_first,
         }) {
             return false;
         }
@@ -477,6 +488,10 @@ impl Studio {
             }
             JobEvent::Lineage { id, view } => {
                 self.on_lineage(id, *view);
+                false
+            }
+            JobEvent::Diff { id, result } => {
+                self.on_diff(id, result);
                 false
             }
             JobEvent::Automation(view) => {

@@ -84,6 +84,9 @@ pub struct CanvasState {
     pub focus: Option<AssetKey>,
     /// Assets matched by the selection-syntax box, outlined.
     pub highlight: BTreeSet<AssetKey>,
+    /// The lineage of the column chosen in the inspector: each asset on it, outlined, with
+    /// its columns on the way named above its card.
+    pub column_lineage: std::collections::BTreeMap<AssetKey, BTreeSet<String>>,
     /// Fit the whole project into view on the next frame.
     pub fit_requested: bool,
     /// Centre this asset on the next frame (find).
@@ -114,6 +117,7 @@ impl CanvasState {
             selection: BTreeSet::new(),
             focus: None,
             highlight: BTreeSet::new(),
+            column_lineage: std::collections::BTreeMap::new(),
             fit_requested: true,
             reveal: None,
             keep_in_view: None,

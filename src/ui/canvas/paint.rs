@@ -71,7 +71,8 @@ pub fn paint(
         visible.push(i);
         let look = CardLook {
             selected: state.selection.contains(&node.key),
-            highlighted: state.highlight.contains(&node.key),
+            highlighted: state.highlight.contains(&node.key)
+                || state.column_lineage.contains_key(&node.key),
             hovered: hovered == Some(i),
             problems: badges.problems.get(&node.key).copied().unwrap_or((0, 0)),
             layer: theme::layer_color(node.layer),
@@ -83,6 +84,9 @@ pub fn paint(
             continue;
         }
         card_full(painter, visuals, state.zoom, node, card, &look);
+        if let Some(columns) = state.column_lineage.get(&node.key) {
+            column_tag(painter, card, state.zoom, columns);
+        }
         if let Some((fresh, _)) = badges.freshness.get(&node.key) {
             freshness_badge(painter, visuals, card, state.zoom, *fresh);
         }
@@ -93,6 +97,23 @@ pub fn paint(
 
     paint_drag(ui, painter, state, rect);
     PaintStats { visible }
+}
+
+/// The columns of a traced column's lineage on this card, in the highlight colour above it.
+fn column_tag(
+    painter: &Painter,
+    card: Rect,
+    zoom: f32,
+    columns: &std::collections::BTreeSet<String>,
+) {
+    let text = columns.iter().cloned().collect::<Vec<_>>().join(", ");
+    painter.text(
+        card.left_top() + vec2(2.0 * zoom, -3.0 * zoom),
+        Align2::LEFT_BOTTOM,
+        text,
+        FontId::proportional((12.0 * zoom).round().max(6.0)),
+        theme::highlight_color(),
+    );
 }
 
 /// Lanes: faint full-height bands behind the cards.

@@ -28,6 +28,8 @@ pub struct InspectorState {
     new_tag: (String, String),
     /// The PII proposals of the assets shown this session.
     pub(crate) proposals: super::pii_proposals::PiiProposals,
+    /// The Columns section: the asset's inferred columns and the one traced on the canvas.
+    pub columns: super::columns::ColumnsState,
 }
 
 const PII_KINDS: [PiiKind; 8] = [
@@ -92,7 +94,8 @@ fn asset_ui(ui: &mut egui::Ui, studio: &mut Studio, key: &AssetKey) {
 
     ui.add_space(6.0);
     ui.label(RichText::new("Definition").strong());
-    definition_ui(ui, &mut spec, &diagnostics);
+    let completions = super::columns::completions(&studio.inspector.columns, key);
+    definition_ui(ui, &mut spec, &diagnostics, &completions);
 
     ui.add_space(6.0);
     deps_ui(ui, studio, &spec);
@@ -123,6 +126,10 @@ fn asset_ui(ui: &mut egui::Ui, studio: &mut Studio, key: &AssetKey) {
             unit_tests_ui(ui, &spec);
         });
     }
+
+    // Last, so the sections above keep their places while it opens and fills.
+    let is_transform = matches!(spec.definition, AssetDefinition::Transform(_));
+    super::columns::columns_ui(ui, studio, key, is_transform);
 
     problems_ui(ui, &diagnostics);
     studio.inspector.focus_field = None;
@@ -310,6 +317,7 @@ fn definition_ui(
     ui: &mut egui::Ui,
     spec: &mut AssetSpec,
     diagnostics: &[crate::model::Diagnostic],
+    completions: &[super::sql_editor::Completion],
 ) {
     let key = spec.key.to_string();
     match &mut spec.definition {
@@ -334,7 +342,7 @@ fn definition_ui(
                     SourceSpec::Postgres { resource, query } => {
                         text_row_ui(ui, "Resource", resource);
                         ui.label("Query");
-                        super::sql_editor::sql_editor_ui(ui, "Query", query, None);
+                        super::sql_editor::sql_editor_ui(ui, "Query", query, None, &[]);
                         ui.end_row();
                     }
                     SourceSpec::Http {
@@ -352,7 +360,13 @@ fn definition_ui(
         AssetDefinition::Transform(t) => {
             let mut sql = t.sql.clone().unwrap_or_default();
             ui.label(format!("SQL of {key}"));
-            super::sql_editor::sql_editor_ui(ui, "SQL", &mut sql, error_line(diagnostics, "sql"));
+            super::sql_editor::sql_editor_ui(
+                ui,
+                "SQL",
+                &mut sql,
+                error_line(diagnostics, "sql"),
+                completions,
+            );
             for d in diagnostics
                 .iter()
                 .filter(|d| d.field.as_deref() == Some("sql"))

@@ -110,7 +110,12 @@ fn apply_clicked(studio: &mut Studio, clicked: &Clicked) {
             .map(|l| l.remote_request(studio.doc.project(), &studio.canvas.selection));
         match request {
             Some(Ok(request)) => {
-                studio.start_remote_run(request);
+                let test_first = studio
+                    .workbench
+                    .launch
+                    .as_ref()
+                    .is_some_and(|l| l.test_first);
+                studio.start_remote_run_with(request, test_first);
             }
             Some(Err(e)) => studio.show_error(&e.to_string()),
             None => {}
@@ -150,17 +155,13 @@ fn choices_ui(ui: &mut egui::Ui, launch: &mut LaunchState, selected: usize, test
     partitions_ui(ui, launch);
     ui.checkbox(&mut launch.force, "Force")
         .on_hover_text("Materialize even the assets whose definition and inputs are unchanged");
-    ui.add_enabled_ui(!launch.on_aws, |ui| {
-        let label = match tests {
-            1 => "Test first (1 unit test)".to_owned(),
-            n => format!("Test first ({n} unit tests)"),
-        };
-        ui.checkbox(&mut launch.test_first, label)
-            .on_hover_text(
-                "Run the unit tests of the assets in scope on their given rows first, and refuse to launch when one fails (local runs)",
-            )
-            .on_disabled_hover_text("Test first is for local runs; run medallion test before a run on AWS");
-    });
+    let label = match tests {
+        1 => "Test first (1 unit test)".to_owned(),
+        n => format!("Test first ({n} unit tests)"),
+    };
+    ui.checkbox(&mut launch.test_first, label).on_hover_text(
+        "Run the unit tests of the assets in scope on their given rows here first, and refuse to launch (locally or on AWS, before anything is uploaded) when one fails",
+    );
     ui.horizontal(|ui| {
         ui.label("Where");
         ui.radio_value(&mut launch.on_aws, false, "Locally");

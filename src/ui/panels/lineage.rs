@@ -62,6 +62,15 @@ impl Studio {
 
     /// The job worker's answer; an answer to an older request is dropped.
     pub(crate) fn on_lineage(&mut self, id: u64, view: LineageView) {
+        let for_window = self
+            .windows
+            .lineage
+            .as_ref()
+            .is_some_and(|s| s.request_id == id);
+        if !for_window {
+            self.on_columns_lineage(id, view);
+            return;
+        }
         if let Some(state) = &mut self.windows.lineage
             && state.request_id == id
         {
@@ -88,11 +97,11 @@ fn build_graph(view: &LineageView) -> ViewGraph {
         #[expect(clippy::cast_precision_loss, reason = "a few dozen nodes")]
         let at = egui::pos2(n.level as f32 * LEVEL_DX, *row as f32 * ROW_DY);
         *row += 1;
-        let label = match n.kind {
-            Some(k) if n.column.is_some() => format!("{} ({})", n.label(), k.as_str()),
-            _ => n.label(),
-        };
-        let idx = g.add_node_with_label_and_location(i, label, at);
+        // Alternate levels sit half a row lower, so labels of neighbouring levels never share
+        // a line; the labels are drawn by `labels_ui`, the widget's own are left empty.
+        #[expect(clippy::cast_precision_loss, reason = "a few dozen nodes")]
+        let at = at + egui::vec2(0.0, (n.level % 2) as f32 * ROW_DY / 2.0);
+        let idx = g.add_node_with_label_and_location(i, String::new(), at);
         if let Some(node) = g.node_mut(idx) {
             node.set_color(node_color(n.is_target, n.kind));
         }
@@ -227,10 +236,14 @@ fn graph_ui(
         .with_navigations(
             &SettingsNavigation::new()
                 .with_fit_to_screen_enabled(true)
+                .with_fit_to_screen_padding(0.35)
                 .with_zoom_and_pan_enabled(false),
         )
-        .with_styles(&SettingsStyle::new().with_labels_always(true))
+        .with_styles(&SettingsStyle::new().with_labels_always(false))
         .show(ui, graph);
+    if let Some(view) = view {
+        labels_ui(ui, graph, view, response.response.rect);
+    }
     for change in response.changes {
         if let egui_graphs::GraphChange::NodeClicked { node } = change
             && let Some(view) = view
@@ -239,5 +252,76 @@ fn graph_ui(
         {
             *choice = Some(Choice::Column(n.asset.clone(), n.column.clone()));
         }
+    }
+}
+
+/// Each node's label above it, at a fixed readable size whatever the zoom: the column (or
+/// asset) with its kind, and under it the asset a column belongs to; kept inside `area` so
+/// the labels at the edges are not clipped.
+fn labels_ui(ui: &egui::Ui, graph: &ViewGraph, view: &LineageView, area: egui::Rect) {
+    let meta = egui_graphs::MetadataFrame::new(Some("lineage".to_owned())).load(ui);
+    let painter = ui.painter_at(area);
+    let visuals = ui.visuals();
+    for (_, node) in graph.nodes_iter() {
+        let Some(n) = view.nodes.get(*node.payload()) else {
+            continue;
+        };
+        let center = meta.canvas_to_screen_pos(node.location()) + area.left_top().to_vec2();
+        let (main, under) = match (&n.column, n.kind) {
+            (Some(c), Some(k)) => (format!("{c} ({})", k.as_str()), Some(n.asset.as_str())),
+            (Some(c), None) => (c.clone(), Some(n.asset.as_str())),
+            (None, _) => (n.asset.to_string(), None),
+        };
+        let color = if n.is_target {
+            theme::highlight_color()
+        } else {
+            visuals.strong_text_color()
+        };
+        let mut bottom = center.y - 7.0;
+        if let Some(under) = under {
+            let galley = painter.layout_no_wrap(
+                under.to_owned(),
+                egui::FontId::proportional(11.0),
+                visuals.weak_text_color(),
+            );
+            let at = place_label(center.x, bottom, galley.size(), area);
+            bottom = at.y - 1.0;
+            painter.galley(at, galley, visuals.weak_text_color());
+        }
+        let galley = painter.layout_no_wrap(main, egui::FontId::proportional(14.0), color);
+        let at = place_label(center.x, bottom, galley.size(), area);
+        painter.galley(at, galley, color);
+    }
+}
+
+/// Where a label of `size` goes: centred on `x`, its bottom at `bottom`, moved inside `area`.
+fn place_label(x: f32, bottom: f32, size: egui::Vec2, area: egui::Rect) -> egui::Pos2 {
+    let left = (x - size.x / 2.0).clamp(
+        area.left() + 2.0,
+        (area.right() - size.x - 2.0).max(area.left() + 2.0),
+    );
+    let top = (bottom - size.y).max(area.top() + 2.0);
+    egui::pos2(left, top)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::place_label;
+
+    #[test]
+    fn labels_at_the_edges_are_moved_inside() {
+        let area = egui::Rect::from_min_size(egui::pos2(100.0, 50.0), egui::vec2(400.0, 300.0));
+        let size = egui::vec2(120.0, 14.0);
+        // In the middle: centred over the node.
+        assert_eq!(
+            place_label(300.0, 200.0, size, area),
+            egui::pos2(240.0, 186.0)
+        );
+        // At the right edge: its right end stays inside (it was clipped before).
+        let right = place_label(495.0, 200.0, size, area);
+        assert!(right.x + size.x <= area.right(), "{right:?}");
+        // At the left and top edges.
+        let left = place_label(105.0, 55.0, size, area);
+        assert!(left.x >= area.left() && left.y >= area.top(), "{left:?}");
     }
 }

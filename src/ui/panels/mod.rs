@@ -4,8 +4,11 @@
 pub mod alerts;
 pub mod audit;
 pub mod automation;
+pub mod blast;
 pub mod catalog;
+pub mod columns;
 pub mod command_palette;
+pub mod compare;
 pub mod connections;
 pub mod costs;
 pub mod deployment;

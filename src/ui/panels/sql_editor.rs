@@ -1,6 +1,8 @@
-//! A SQL editor: a code text field with SQL syntax highlighting and the parser's error shown on
-//! its line. (`egui_extras` highlights SQL only through syntect, which would add a heavy build
-//! dependency for one language; a keyword tokenizer is enough here.)
+//! A SQL editor: a code text field with SQL syntax highlighting, the parser's error shown on
+//! its line, and completion of the word being typed from the upstream assets' names and their
+//! inferred columns (buttons under the field; a click completes the word). (`egui_extras`
+//! highlights SQL only through syntect, which would add a heavy build dependency for one
+//! language; a keyword tokenizer is enough here.)
 
 use egui::text::{LayoutJob, TextFormat};
 use egui::{Color32, FontId};
@@ -155,12 +157,87 @@ fn token(
     (first.len_utf8(), plain)
 }
 
-/// A multi-line SQL editor; returns whether the text changed.
+/// A word the editor can complete: an upstream asset's name, or one of its columns.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Completion {
+    pub word: String,
+    /// The asset a column belongs to (`None` for an asset's name).
+    pub table: Option<String>,
+    /// Shown on hover: the column's type, or "asset".
+    pub detail: String,
+}
+
+/// The most suggestions shown at once.
+const MAX_SUGGESTIONS: usize = 8;
+
+/// The identifier being typed before byte `at` of `text`: its qualifier (`o` in `o.am`) and
+/// the partial word (`am`), and the byte where the partial word starts.
+pub fn typed_word(text: &str, at: usize) -> (Option<&str>, &str, usize) {
+    let at = at.min(text.len());
+    let before = text.get(..at).unwrap_or_default();
+    let is_word = |c: char| c.is_alphanumeric() || c == '_';
+    let start = before
+        .char_indices()
+        .rev()
+        .take_while(|&(_, c)| is_word(c))
+        .last()
+        .map_or(at, |(i, _)| i);
+    let word = &before[start..];
+    let qualifier = before[..start].strip_suffix('.').map(|q| {
+        let from = q
+            .char_indices()
+            .rev()
+            .take_while(|&(_, c)| is_word(c))
+            .last()
+            .map_or(q.len(), |(i, _)| i);
+        &q[from..]
+    });
+    (qualifier.filter(|q| !q.is_empty()), word, start)
+}
+
+/// What the word before byte `at` may be completed to: after `asset.`, that asset's columns
+/// (after another qualifier, an alias, every upstream column); else asset names and columns
+/// starting with the word (case-insensitive), never the word itself.
+pub fn suggestions<'a>(
+    text: &str,
+    at: usize,
+    completions: &'a [Completion],
+) -> Vec<&'a Completion> {
+    let (qualifier, word, _) = typed_word(text, at);
+    if qualifier.is_none() && word.is_empty() {
+        return Vec::new();
+    }
+    let lower = word.to_lowercase();
+    let known_table =
+        qualifier.is_some_and(|q| completions.iter().any(|c| c.table.as_deref() == Some(q)));
+    let mut out: Vec<&Completion> = Vec::new();
+    for c in completions {
+        let fits_table = match qualifier {
+            Some(q) if known_table => c.table.as_deref() == Some(q),
+            Some(_) => c.table.is_some(),
+            None => true,
+        };
+        if fits_table
+            && c.word.to_lowercase().starts_with(&lower)
+            && c.word != word
+            && !out.iter().any(|o| o.word == c.word)
+        {
+            out.push(c);
+        }
+        if out.len() == MAX_SUGGESTIONS {
+            break;
+        }
+    }
+    out
+}
+
+/// A multi-line SQL editor with completion from `completions`.
 pub fn sql_editor_ui(
     ui: &mut egui::Ui,
     label: &str,
     sql: &mut String,
     error_line: Option<usize>,
+    completions: &[Completion],
 ) -> egui::Response {
     let dark = ui.visuals().dark_mode;
     let mut layouter = |ui: &egui::Ui, text: &dyn egui::TextBuffer, wrap_width: f32| {
@@ -168,21 +245,118 @@ pub fn sql_editor_ui(
         job.wrap.max_width = wrap_width;
         ui.fonts_mut(|f| f.layout_job(job))
     };
-    let response = ui.add(
-        egui::TextEdit::multiline(sql)
-            .code_editor()
-            .desired_rows(6)
-            .desired_width(f32::INFINITY)
-            .layouter(&mut layouter),
-    );
+    let mut output = egui::TextEdit::multiline(sql)
+        .code_editor()
+        .desired_rows(6)
+        .desired_width(f32::INFINITY)
+        .layouter(&mut layouter)
+        .show(ui);
+    let response = output.response.response.clone();
     let label = label.to_owned();
     response.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, &label));
+    // Shown while the field has focus, and through the click on a suggestion (which takes
+    // the focus from the field as the button is pressed).
+    let showing = response.id.with("completing");
+    let was_showing = ui.data(|d| d.get_temp::<bool>(showing).unwrap_or(false));
+    let pointer = ui.input(|i| i.pointer.any_down() || i.pointer.any_released());
+    let visible = response.has_focus() || (was_showing && pointer);
+    ui.data_mut(|d| d.insert_temp(showing, visible));
+    let cursor = output.state.cursor.char_range().map(|r| r.primary.index.0);
+    if let Some(chars) = cursor.filter(|_| visible && !completions.is_empty()) {
+        let at = sql.char_indices().nth(chars).map_or(sql.len(), |(b, _)| b);
+        let offered: Vec<Completion> = suggestions(sql, at, completions)
+            .into_iter()
+            .cloned()
+            .collect();
+        if let Some(chosen) = suggestions_ui(ui, &offered) {
+            let (_, word, start) = typed_word(sql, at);
+            let end = start + word.len();
+            sql.replace_range(start..end, &chosen.word);
+            let new_cursor = sql[..start].chars().count() + chosen.word.chars().count();
+            output
+                .state
+                .cursor
+                .set_char_range(Some(egui::text::CCursorRange::one(
+                    egui::text::CCursor::new(new_cursor),
+                )));
+            output.state.store(ui.ctx(), response.id);
+            response.request_focus();
+        }
+    }
     response
+}
+
+/// The suggestions as a row of small buttons; the one clicked.
+fn suggestions_ui(ui: &mut egui::Ui, offered: &[Completion]) -> Option<Completion> {
+    if offered.is_empty() {
+        return None;
+    }
+    let mut chosen = None;
+    ui.horizontal_wrapped(|ui| {
+        ui.label(egui::RichText::new("Complete:").weak().small());
+        for c in offered {
+            let shown = match &c.table {
+                Some(t) => format!("{} ({t})", c.word),
+                None => c.word.clone(),
+            };
+            if ui.small_button(shown).on_hover_text(&c.detail).clicked() {
+                chosen = Some(c.clone());
+            }
+        }
+    });
+    chosen
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn completions() -> Vec<Completion> {
+        let col = |t: &str, w: &str| Completion {
+            word: w.to_owned(),
+            table: Some(t.to_owned()),
+            detail: "int64".to_owned(),
+        };
+        vec![
+            Completion {
+                word: "order_history".to_owned(),
+                table: None,
+                detail: "asset".to_owned(),
+            },
+            col("order_history", "order_id"),
+            col("order_history", "amount"),
+            col("cleaned_customer_data", "customer_id"),
+            col("order_history", "customer_id"),
+        ]
+    }
+
+    fn words(text: &str) -> Vec<String> {
+        let all = completions();
+        suggestions(text, text.len(), &all)
+            .into_iter()
+            .map(|c| c.word.clone())
+            .collect()
+    }
+
+    #[test]
+    fn the_word_being_typed_is_completed_from_upstream_names_and_columns() {
+        assert_eq!(typed_word("SELECT o.am", 11), (Some("o"), "am", 9));
+        assert_eq!(typed_word("SELECT ord", 10), (None, "ord", 7));
+        assert_eq!(words("SELECT ORD"), vec!["order_history", "order_id"]);
+        // Qualified by an asset: its columns only; by an alias: every column.
+        assert_eq!(
+            words("SELECT order_history."),
+            vec!["order_id", "amount", "customer_id"]
+        );
+        assert_eq!(words("SELECT o.cu"), vec!["customer_id"]);
+        assert_eq!(
+            words("FROM cleaned_customer_data AS c WHERE cleaned_customer_data.c"),
+            vec!["customer_id"]
+        );
+        // Nothing typed, or the whole word already there: nothing offered.
+        assert!(words("SELECT ").is_empty());
+        assert!(words("SELECT amount").is_empty());
+    }
 
     #[test]
     fn keywords_strings_and_comments_are_coloured() {

@@ -678,6 +678,7 @@ fn asset_details_ui(ui: &mut egui::Ui, studio: &mut Studio) {
         weak(ui, format!("{key} has not been materialized yet."));
         return;
     }
+    let compare = super::compare::button_ui(ui, history.materializations.len());
     let available = ui.available_size();
     ui.horizontal_top(|ui| {
         ui.allocate_ui_with_layout(
@@ -706,6 +707,9 @@ fn asset_details_ui(ui: &mut egui::Ui, studio: &mut Studio) {
             },
         );
     });
+    if compare {
+        studio.compare_with_previous(key);
+    }
 }
 
 /// "KEY: status — reason" in the status's colour, and the verdict of its checks.
