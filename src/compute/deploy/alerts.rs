@@ -95,9 +95,7 @@ pub fn destination(project: &str, target: &str, url: &SecretUrl, shown: &str) ->
             "rate_per_second": 1,
             "description": description(project, target),
         }),
-        summary: format!(
-            "POST to {shown} (the URL from the keyring; EventBridge retries for 24 h)"
-        ),
+        summary: format!("POST to {shown} (the URL from its secret; EventBridge retries for 24 h)"),
     }
 }
 

@@ -76,7 +76,7 @@ pub fn deployment_ui(ctx: &egui::Context, studio: &mut Studio) {
         .default_pos(ctx.content_rect().center() - egui::vec2(330.0, 280.0))
         .show(ctx, |ui| {
             ui.label(
-                "The project on AWS Step Functions and EventBridge, as `medallion deploy` plans it: \
+                "The project on AWS Step Functions and EventBridge, as medallion deploy plans it: \
                  runs, schedules, sensors and alerts that need no Medallion running.",
             );
             ui.add_space(4.0);
@@ -135,11 +135,13 @@ fn outcome_ui(
     let headline = RichText::new(outcome.headline()).strong();
     ui.label(if drift {
         headline.color(theme::warning_color())
+    } else if plan.is_noop() && !plan.changes.is_empty() {
+        headline.color(theme::ok_color())
     } else {
         headline
     });
     ui.label(format!(
-        "State machine {} · resource `{}` · region {}",
+        "State machine {} · resource {} · region {}",
         plan.state_machine, plan.resource, plan.region
     ));
     ui.add_space(4.0);
@@ -165,7 +167,7 @@ fn outcome_ui(
                             detail.push_str("\n  ");
                             detail.push_str(d);
                         }
-                        ui.label(RichText::new(detail).small());
+                        ui.label(RichText::new(detail).weak());
                         ui.end_row();
                     }
                 });

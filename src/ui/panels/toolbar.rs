@@ -10,7 +10,11 @@ pub fn toolbar_ui(ui: &mut egui::Ui, studio: &mut Studio) {
         ui.horizontal_wrapped(|ui| {
             ui.heading("Medallion");
             ui.separator();
-            let name = studio.project().name.clone();
+            let name = if studio.workspace.has_project {
+                studio.project().name.clone()
+            } else {
+                "No project open".to_owned()
+            };
             let dirty = studio.save_state() != crate::ui::SaveState::Saved;
             let title = if dirty { format!("{name} •") } else { name };
             ui.label(RichText::new(title).strong())

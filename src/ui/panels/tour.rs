@@ -61,7 +61,7 @@ impl Studio {
     }
 }
 
-/// The tour's card, over the canvas's lower left, once a project is open.
+/// The tour's card, over the inspector's top, once a project is open.
 pub fn tour_ui(ctx: &egui::Context, studio: &mut Studio) {
     if !studio.workspace.has_project {
         return;
@@ -72,33 +72,25 @@ pub fn tour_ui(ctx: &egui::Context, studio: &mut Studio) {
     let step = tour.step.min(STEPS.len() - 1);
     let (title, text) = STEPS[step];
     let mut end = false;
-    // At the canvas's foot, above the workbench: the cards stay in view.
-    let workbench = if studio.workbench.open {
-        studio.workbench.height
-    } else {
-        0.0
-    };
     egui::Window::new("Tour")
         .id(egui::Id::new("tour"))
         .title_bar(false)
         .collapsible(false)
         .resizable(false)
         // One size for every step: the buttons stay where they were.
-        .fixed_size(egui::vec2(400.0, 210.0))
-        .anchor(
-            egui::Align2::CENTER_BOTTOM,
-            egui::vec2(0.0, -(workbench + 40.0)),
-        )
+        .fixed_size(egui::vec2(330.0, 250.0))
+        // Over the inspector's top, empty until a card is selected: the cards stay in view.
+        .anchor(egui::Align2::RIGHT_TOP, egui::vec2(-12.0, 84.0))
         .order(egui::Order::Foreground)
         .show(ctx, |ui| {
             ui.label(RichText::new(format!("Tour · {} of {}", step + 1, STEPS.len())).weak());
             ui.heading(title);
             // The text takes the same room at every step, so the buttons do not move.
             ui.allocate_ui_with_layout(
-                egui::vec2(ui.available_width(), 112.0),
+                egui::vec2(ui.available_width(), 140.0),
                 egui::Layout::top_down(egui::Align::LEFT),
                 |ui| {
-                    ui.set_min_height(112.0);
+                    ui.set_min_height(140.0);
                     ui.add(egui::Label::new(text).wrap());
                 },
             );

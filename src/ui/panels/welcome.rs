@@ -123,20 +123,23 @@ fn start_choices_ui(ui: &mut egui::Ui, state: &mut WelcomeState) -> Option<Actio
         "A new folder with a bronze CSV source and its data, a silver SQL transform with checks \
          and a gold table: it validates and runs as it is.",
     );
-    egui::Grid::new("welcome_create")
-        .num_columns(3)
-        .spacing([8.0, 6.0])
-        .show(ui, |ui| {
-            ui.label("Name");
-            labelled_field(ui, &mut state.name, "Project name", 260.0);
-            ui.end_row();
-            ui.label("In folder");
-            labelled_field(ui, &mut state.parent, "Folder for the new project", 260.0);
-            if ui.button("Choose folder…").clicked() {
-                action = Some(Action::Choose(TaskRequest::ChooseParentDir));
-            }
-            ui.end_row();
-        });
+    ui.horizontal(|ui| {
+        ui.add_sized([64.0, 18.0], egui::Label::new("Name"));
+        labelled_field(ui, &mut state.name, "Project name", 300.0, "my_project");
+    });
+    ui.horizontal(|ui| {
+        ui.add_sized([64.0, 18.0], egui::Label::new("In folder"));
+        labelled_field(
+            ui,
+            &mut state.parent,
+            "Folder for the new project",
+            300.0,
+            "/path/to/projects",
+        );
+        if ui.button("Choose folder…").clicked() {
+            action = Some(Action::Choose(TaskRequest::ChooseParentDir));
+        }
+    });
     if ui.button("Create project").clicked() {
         action = create_action(state);
     }
@@ -144,7 +147,13 @@ fn start_choices_ui(ui: &mut egui::Ui, state: &mut WelcomeState) -> Option<Actio
     ui.label(RichText::new("Open a project folder").strong());
     ui.label("A folder with a medallion.toml: it is imported into this workspace and opened.");
     ui.horizontal(|ui| {
-        let field = labelled_field(ui, &mut state.folder, "Project folder", 340.0);
+        let field = labelled_field(
+            ui,
+            &mut state.folder,
+            "Project folder",
+            300.0,
+            "/path/to/a/project",
+        );
         if ui.button("Choose project folder…").clicked() {
             action = Some(Action::Choose(TaskRequest::ChooseImportDir));
         }
@@ -166,8 +175,18 @@ fn start_choices_ui(ui: &mut egui::Ui, state: &mut WelcomeState) -> Option<Actio
 }
 
 /// A one-line text field with an accessible name.
-fn labelled_field(ui: &mut egui::Ui, text: &mut String, label: &str, width: f32) -> egui::Response {
-    let response = ui.add(egui::TextEdit::singleline(text).desired_width(width));
+fn labelled_field(
+    ui: &mut egui::Ui,
+    text: &mut String,
+    label: &str,
+    width: f32,
+    hint: &str,
+) -> egui::Response {
+    let response = ui.add(
+        egui::TextEdit::singleline(text)
+            .desired_width(width)
+            .hint_text(hint),
+    );
     response.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, label));
     response
 }
