@@ -12,6 +12,9 @@ fn medallion(workspace: &Path, args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_medallion"))
         .args(args)
         .env("MEDALLION_WORKSPACE", workspace)
+        // No clean-up after runs: a file a failed step leaves behind would stay (the step
+        // itself must remove it).
+        .env("MEDALLION_KEEP_MATERIALIZATIONS", "0")
         .env_remove("MEDALLION_LOG")
         .output()
         .expect("run medallion")

@@ -579,21 +579,27 @@ pub fn deploy(
         });
     }
     check_roles(&plan)?;
-    let arn = aws_apply::apply(
-        &aws,
-        &plan.project,
-        &plan.changes,
-        Payload {
-            contents: &plan.contents,
-            urls: &plan.urls,
-        },
-    )?;
+    let arn = apply(&aws, &plan)?;
     audit(ws, &aws, &plan, AuditAction::Deployed, arn.as_deref())?;
     Ok(DeployOutcome {
         plan,
         applied: true,
         state_machine_arn: arn,
     })
+}
+
+/// Carries out a plan's changes with what it writes; the state machine's ARN when it has one.
+fn apply(aws: &Aws, plan: &DeployPlan) -> Result<Option<String>, AppError> {
+    let payload = Payload {
+        contents: &plan.contents,
+        urls: &plan.urls,
+    };
+    Ok(aws_apply::apply(
+        aws,
+        &plan.project,
+        &plan.changes,
+        payload,
+    )?)
 }
 
 /// `medallion undeploy`: everything tagged for the project deleted (unless `dry_run`).
@@ -629,15 +635,7 @@ pub fn undeploy(
             state_machine_arn: None,
         });
     }
-    aws_apply::apply(
-        &aws,
-        &plan.project,
-        &plan.changes,
-        Payload {
-            contents: &plan.contents,
-            urls: &plan.urls,
-        },
-    )?;
+    apply(&aws, &plan)?;
     audit(ws, &aws, &plan, AuditAction::Undeployed, None)?;
     Ok(DeployOutcome {
         plan,

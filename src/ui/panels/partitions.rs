@@ -101,7 +101,14 @@ fn state_color(ui: &egui::Ui, state: PartitionState) -> Color32 {
         PartitionState::Materialized => theme::ok_color(),
         PartitionState::Stale => theme::warning_color(),
         PartitionState::Failed => theme::error_color(),
-        PartitionState::Missing => ui.visuals().widgets.inactive.bg_fill,
+        // Grey that stands apart from the panel behind it, in both themes.
+        PartitionState::Missing => {
+            if ui.visuals().dark_mode {
+                Color32::from_gray(88)
+            } else {
+                Color32::from_gray(196)
+            }
+        }
     }
 }
 
