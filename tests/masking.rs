@@ -247,6 +247,50 @@ fn previews_show_masked_values_and_partial_keeps_the_domain() {
     );
 }
 
+/// A transform that fails on an e-mail column: polars quotes the values it could not convert
+/// (`… for 494 out of 494 values: ["jane@…", …]`). With policies, none of them may reach the
+/// output, the run's events or the workspace, while the message still says what failed.
+#[test]
+fn a_failed_cast_of_a_tagged_column_quotes_no_raw_value() {
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = project(tmp.path(), "customer_analytics", true);
+    let file = dir.join("medallion.toml");
+    let mut toml = std::fs::read_to_string(&file).unwrap();
+    toml.push_str(
+        "\n[assets.bad_cast]\nlayer = \"gold\"\nsql = \"SELECT CAST(email AS BIGINT) AS e FROM cleaned_customer_data\"\n",
+    );
+    std::fs::write(&file, toml).unwrap();
+    let ws = tmp.path().join("ws.sqlite");
+    let out = medallion(
+        &ws,
+        &["materialize", dir.to_str().unwrap(), "--select", "*"],
+    );
+    let said = text(&out);
+    assert_eq!(out.status.code(), Some(1), "{said}");
+    assert!(
+        said.contains("conversion from `str` to `i64` failed in column 'email'"),
+        "{said}"
+    );
+    assert!(said.contains("[value hidden]"), "{said}");
+    let values = raw_values();
+    if let Some(v) = values.iter().find(|v| said.contains(v.as_str())) {
+        panic!("the output shows {v}: {said}");
+    }
+    for e in std::fs::read_dir(tmp.path()).unwrap() {
+        let p = e.unwrap().path();
+        if !p.to_string_lossy().contains("ws.sqlite") {
+            continue;
+        }
+        let bytes = std::fs::read(&p).unwrap();
+        if let Some(v) = values
+            .iter()
+            .find(|v| bytes.windows(v.len()).any(|w| w == v.as_bytes()))
+        {
+            panic!("{} holds {v}", p.display());
+        }
+    }
+}
+
 fn compliance(ws: &Path, dir: &Path, extra: &[&str]) -> Output {
     let mut args = vec!["compliance", dir.to_str().unwrap()];
     args.extend_from_slice(extra);
