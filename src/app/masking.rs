@@ -100,9 +100,54 @@ pub fn mask_event(masking: &Masking, mut event: RunEvent) -> RunEvent {
                 }
             }
         }
+        RunEvent::Log { message, .. } => *message = hide_quoted(message),
+        RunEvent::StepFinished {
+            outcome: crate::model::StepOutcome::Failed { error },
+            ..
+        }
+        | RunEvent::RunFinished {
+            error: Some(error), ..
+        } => *error = hide_quoted(error),
         _ => {}
     }
     event
+}
+
+/// What a hidden quoted value becomes.
+pub const HIDDEN: &str = "[value hidden]";
+
+/// Free text (a log line, a step's error) with every double-quoted string's content hidden,
+/// for a project that masks data: polars quotes the values it failed on (`conversion from
+/// `str` to `i64` failed in column 'email' for 494 out of 494 values: ["jane@…", …]`), and such
+/// a value may be personal data. The names in its messages (in single quotes or backticks)
+/// stay, so the sentence still says what failed. A backslash escapes the next character.
+fn hide_quoted(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c != '"' {
+            continue;
+        }
+        let mut closed = false;
+        while let Some(q) = chars.next() {
+            match q {
+                '\\' => {
+                    chars.next();
+                }
+                '"' => {
+                    closed = true;
+                    break;
+                }
+                _ => {}
+            }
+        }
+        out.push_str(HIDDEN);
+        if closed {
+            out.push('"');
+        }
+    }
+    out
 }
 
 /// `diff`'s example values of tagged columns masked (the stored values of columns whose
@@ -240,4 +285,20 @@ fn stored_masked(plan: &MaskPlan, tags: &BTreeMap<ColumnRef, ColumnTag>, col: &C
         }
     }
     false
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn quoted_values_are_hidden_and_names_stay() {
+        let e = "conversion from `str` to `i64` failed in column 'email' for 2 out of 2 values: [\"a@b.com\", \"x\\\"y@z.org\"]";
+        assert_eq!(
+            hide_quoted(e),
+            "conversion from `str` to `i64` failed in column 'email' for 2 out of 2 values: [\"[value hidden]\", \"[value hidden]\"]"
+        );
+        assert_eq!(hide_quoted("open \"quote a@b.com"), "open \"[value hidden]");
+        assert_eq!(hide_quoted("no quotes"), "no quotes");
+    }
 }
