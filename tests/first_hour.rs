@@ -281,3 +281,18 @@ fn in_an_empty_workspace_the_tour_waits_for_a_project() {
     opened(&mut h, "customer_analytics");
     h.get_by_label("Tour · 1 of 5");
 }
+
+/// A newcomer's first start (the README's `cargo run --release`): the studio's backend opens
+/// an empty workspace on the bundled example, imported; the start page above is for a
+/// workspace where no example can be found, and for Project → New project….
+#[test]
+fn the_first_start_opens_on_the_bundled_example() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("ws.sqlite");
+    let opened = medallion::app::backend::Backend::open(&path).unwrap();
+    let first = opened.first.as_ref().map(|p| p.project.name.clone());
+    assert_eq!(first.as_deref(), Some("customer_analytics"));
+    drop(opened);
+    let w = medallion::app::open_workspace(&path).unwrap();
+    assert_eq!(medallion::app::list_projects(&w).unwrap().len(), 1);
+}

@@ -529,13 +529,21 @@ fn installed_example_dir(exe: &Path) -> Option<PathBuf> {
     )
 }
 
-/// The project the studio opens: the most recently saved one, or none in an empty workspace
-/// (the studio then offers the example, a new project or a project folder).
+/// The project the studio opens: the most recently saved one, or — in an empty workspace — the
+/// bundled example, imported first (so a newcomer's first start opens on the example, and the
+/// tour explains it). Where no example is found there is none, and the studio shows its start
+/// page (the example, a new project or a project folder; also Project → New project…).
 pub fn project_to_open(ws: &mut Workspace) -> Result<Option<StoredProject>, AppError> {
-    match ws.list_projects()?.first() {
-        Some(latest) => Ok(Some(ws.load_project(&latest.name)?)),
-        None => Ok(None),
+    if let Some(latest) = ws.list_projects()?.first() {
+        return Ok(Some(ws.load_project(&latest.name)?));
     }
+    let Some(dir) = example_project_dir() else {
+        tracing::warn!("the workspace is empty and the bundled example project was not found");
+        return Ok(None);
+    };
+    let report = import_project(ws, &dir, false, false)?;
+    tracing::info!(project = %report.name, "imported the bundled example project");
+    Ok(Some(ws.load_project(&report.name)?))
 }
 
 /// What a project argument names.
