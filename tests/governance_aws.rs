@@ -123,6 +123,43 @@ fn output_csv(setup: &Setup, report: &serde_json::Value, asset: &str, tmp: &Path
     std::fs::read_to_string(csv).unwrap()
 }
 
+/// Every message in moto's `/aws/lambda/…` log groups, one per line.
+fn cloudwatch_text(moto: &str) -> String {
+    let logs = aws_sdk_cloudwatchlogs::Client::new(&crate::support::aws_executor::sdk_config(moto));
+    let rt = crate::support::aws_executor::runtime();
+    let groups = rt
+        .block_on(
+            logs.describe_log_groups()
+                .log_group_name_prefix("/aws/lambda/")
+                .send(),
+        )
+        .unwrap();
+    let mut out = String::new();
+    for g in groups.log_groups() {
+        let name = g.log_group_name().unwrap();
+        let mut token = None;
+        loop {
+            let page = rt
+                .block_on(
+                    logs.filter_log_events()
+                        .log_group_name(name)
+                        .set_next_token(token.clone())
+                        .send(),
+                )
+                .unwrap();
+            for e in page.events() {
+                out.push_str(e.message().unwrap_or_default());
+                out.push('\n');
+            }
+            token = page.next_token().map(str::to_owned);
+            if token.is_none() || page.events().is_empty() {
+                break;
+            }
+        }
+    }
+    out
+}
+
 #[test]
 fn a_remote_run_writes_masked_outputs_stores_masked_events_and_names_the_account() {
     let Some(moto) = peers() else { return };
@@ -184,17 +221,39 @@ outputs = ["remote"]
         assert!(!samples.contains(e.as_str()), "{e} is in the logs");
     }
 
+    // What the runner printed, which Lambda (like ECS, Batch and EKS) ships to CloudWatch
+    // Logs in the account, is masked too: the bronze profile's minimum and maximum e-mail
+    // and the failing samples are masked in the runner, before they are written.
+    let shipped = cloudwatch_text(&moto);
+    assert!(
+        shipped.contains("\"profile\""),
+        "the runner's lines reached CloudWatch"
+    );
+    assert!(
+        shipped.contains("***@"),
+        "masked values are in the runner's lines"
+    );
+    for e in &raw {
+        assert!(!shipped.contains(e.as_str()), "{e} is in CloudWatch Logs");
+    }
+
     // The audit entries name where it ran: the account from STS.
     assert!(front.sts_calls.load(Ordering::SeqCst) >= 1);
     let entries = run_entries(&ws, &moto, run_id);
-    // Costs: the run's end has the estimate and what its steps measured (the start is
-    // recorded before the estimates are stored beside it).
+    // Costs: the run's start has the estimate (recorded with the run), its end the same
+    // estimate and what its steps measured.
     assert!(entries[1]["actual_usd"].is_null(), "{}", entries[1]);
     let (estimated, actual) = (
         entries[0]["estimated_usd"].as_f64(),
         entries[0]["actual_usd"].as_f64(),
     );
     assert!(estimated.is_some_and(|c| c > 0.0), "{}", entries[0]);
+    assert_eq!(
+        entries[1]["estimated_usd"].as_f64(),
+        estimated,
+        "{}",
+        entries[1]
+    );
     assert!(actual.is_some_and(|c| c > 0.0), "{}", entries[0]);
     assert_eq!(entries[0]["detail"]["status"], "success", "{}", entries[0]);
     for e in entries {

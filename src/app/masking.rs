@@ -45,109 +45,9 @@ pub fn plan_for(project: &Project, dir: Option<&Path>, env: Environment) -> Mask
     mask_plan(project, &tags, env)
 }
 
-/// One JSON value masked (numbers and dates as their text); null stays null.
-fn mask_json(
-    mask: &ColumnMask,
-    key: Option<&[u8]>,
-    value: &serde_json::Value,
-) -> serde_json::Value {
-    let text = match value {
-        serde_json::Value::Null => return serde_json::Value::Null,
-        serde_json::Value::String(s) => s.clone(),
-        other => other.to_string(),
-    };
-    masked_text(mask, key, &text).map_or(serde_json::Value::Null, serde_json::Value::String)
-}
-
-/// `mask_value`, with a missing key (already refused when the run started) as redaction.
-fn masked_text(mask: &ColumnMask, key: Option<&[u8]>, text: &str) -> Option<String> {
-    mask_value(&mask.rule, mask.kind, text, key)
-        .unwrap_or_else(|_| Some(crate::model::masking::REDACTED.to_owned()))
-}
-
-/// `event` with the values of tagged columns masked: failing samples of checks, and profiles'
-/// minimum, maximum and top values. Columns the run's output already masked are left as
-/// they are (their values are masked already).
-pub fn mask_event(masking: &Masking, mut event: RunEvent) -> RunEvent {
-    if masking.plan.is_empty() {
-        return event;
-    }
-    let key = masking.key.as_ref().map(MaskKey::bytes);
-    match &mut event {
-        RunEvent::CheckEvaluation(c) => {
-            let masks = masking.plan.reported(&c.asset);
-            for row in &mut c.failing_sample {
-                let Some(obj) = row.as_object_mut() else {
-                    continue;
-                };
-                for m in &masks {
-                    if let Some(v) = obj.get_mut(&m.column) {
-                        *v = mask_json(m, key, v);
-                    }
-                }
-            }
-        }
-        RunEvent::Profile(p) => {
-            let masks = masking.plan.reported(&p.asset);
-            for c in &mut p.columns {
-                let Some(m) = masks.iter().find(|m| m.column == c.name) else {
-                    continue;
-                };
-                c.min = c.min.take().and_then(|v| masked_text(m, key, &v));
-                c.max = c.max.take().and_then(|v| masked_text(m, key, &v));
-                for (value, _) in &mut c.top_values {
-                    *value = masked_text(m, key, value).unwrap_or_else(|| "null".to_owned());
-                }
-            }
-        }
-        RunEvent::Log { message, .. } => *message = hide_quoted(message),
-        RunEvent::StepFinished {
-            outcome: crate::model::StepOutcome::Failed { error },
-            ..
-        }
-        | RunEvent::RunFinished {
-            error: Some(error), ..
-        } => *error = hide_quoted(error),
-        _ => {}
-    }
-    event
-}
-
-/// What a hidden quoted value becomes.
-pub const HIDDEN: &str = "[value hidden]";
-
-/// Free text (a log line, a step's error) with every double-quoted string's content hidden,
-/// for a project that masks data: polars quotes the values it failed on (`conversion from
-/// `str` to `i64` failed in column 'email' for 494 out of 494 values: ["jane@…", …]`), and such
-/// a value may be personal data. The names in its messages (in single quotes or backticks)
-/// stay, so the sentence still says what failed. A backslash escapes the next character.
-fn hide_quoted(text: &str) -> String {
-    let mut out = String::with_capacity(text.len());
-    let mut chars = text.chars();
-    while let Some(c) = chars.next() {
-        out.push(c);
-        if c != '"' {
-            continue;
-        }
-        let mut closed = false;
-        while let Some(q) = chars.next() {
-            match q {
-                '\\' => {
-                    chars.next();
-                }
-                '"' => {
-                    closed = true;
-                    break;
-                }
-                _ => {}
-            }
-        }
-        out.push_str(HIDDEN);
-        if closed {
-            out.push('"');
-        }
-    }
-    out
+/// `event` with the values of tagged columns masked (see [`Masking::mask_event`]).
+pub fn mask_event(masking: &Masking, event: RunEvent) -> RunEvent {
+    masking.mask_event(event)
 }
 
 /// `diff`'s example values of tagged columns masked (the stored values of columns whose
@@ -161,7 +61,8 @@ pub fn mask_diff(masking: &Masking, asset: &AssetKey, diff: &mut crate::engine::
     let mask_pairs = |pairs: &mut Vec<(String, String)>| {
         for (column, value) in pairs.iter_mut() {
             if let Some(m) = masks.iter().find(|m| &m.column == column) {
-                *value = masked_text(m, key, value).unwrap_or_else(|| "null".to_owned());
+                *value = crate::engine::mask::masked_text(m, key, value)
+                    .unwrap_or_else(|| "null".to_owned());
             }
         }
     };
@@ -177,8 +78,10 @@ pub fn mask_diff(masking: &Masking, asset: &AssetKey, diff: &mut crate::engine::
         for e in &mut c.examples {
             mask_pairs(&mut e.key);
             if let Some(m) = this {
-                e.a = masked_text(m, key, &e.a).unwrap_or_else(|| "null".to_owned());
-                e.b = masked_text(m, key, &e.b).unwrap_or_else(|| "null".to_owned());
+                e.a = crate::engine::mask::masked_text(m, key, &e.a)
+                    .unwrap_or_else(|| "null".to_owned());
+                e.b = crate::engine::mask::masked_text(m, key, &e.b)
+                    .unwrap_or_else(|| "null".to_owned());
             }
         }
     }
@@ -285,20 +188,4 @@ fn stored_masked(plan: &MaskPlan, tags: &BTreeMap<ColumnRef, ColumnTag>, col: &C
         }
     }
     false
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn quoted_values_are_hidden_and_names_stay() {
-        let e = "conversion from `str` to `i64` failed in column 'email' for 2 out of 2 values: [\"a@b.com\", \"x\\\"y@z.org\"]";
-        assert_eq!(
-            hide_quoted(e),
-            "conversion from `str` to `i64` failed in column 'email' for 2 out of 2 values: [\"[value hidden]\", \"[value hidden]\"]"
-        );
-        assert_eq!(hide_quoted("open \"quote a@b.com"), "open \"[value hidden]");
-        assert_eq!(hide_quoted("no quotes"), "no quotes");
-    }
 }

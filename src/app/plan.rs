@@ -261,8 +261,21 @@ pub fn record_estimates(
     partition: Option<&str>,
     plans: &[AssetPlan],
 ) -> Result<(), AppError> {
-    for p in plans {
-        ws.record_estimated_cost(&StepCostRecord {
+    for e in estimate_records(run_id, partition, plans) {
+        ws.record_estimated_cost(&e)?;
+    }
+    Ok(())
+}
+
+/// The estimate records of a run's planned assets (what [`record_estimates`] stores).
+pub fn estimate_records(
+    run_id: &RunId,
+    partition: Option<&str>,
+    plans: &[AssetPlan],
+) -> Vec<StepCostRecord> {
+    plans
+        .iter()
+        .map(|p| StepCostRecord {
             run_id: run_id.to_owned(),
             asset: p.asset.clone(),
             partition: partition.map(str::to_owned),
@@ -274,9 +287,8 @@ pub fn record_estimates(
             cost_usd: p.est_cost_usd,
             prices_as_of: Some(p.prices_as_of.clone()),
             missing_price: p.missing_price.clone(),
-        })?;
-    }
-    Ok(())
+        })
+        .collect()
 }
 
 /// Prices a finished run step — its measured duration on the shape it ran with — and stores it

@@ -1,7 +1,8 @@
 //! The runner: what `medallion runner --plan URI` does inside a container (Fargate, Batch, EKS)
 //! or a Lambda function. It reads a [`StepPlan`], runs its assets with the same engine as local
 //! runs — upstream materializations read from S3, new ones written to S3 — prints every run
-//! event as a [`RunnerLine`] on stdout (flushed per line, so the log driver ships it at once)
+//! event as a [`RunnerLine`] on stdout (flushed per line, so the log driver ships it at once;
+//! masked first as the project's policies say, since it lands in the account's CloudWatch Logs)
 //! and finally writes a [`StepResult`] to the plan's result URI.
 //!
 //! Sources: file sources never reach a runner as local paths — `submit` uploads a project's
@@ -108,7 +109,10 @@ pub fn run_plan(
     let fetcher = ResourceFetcher::new(Arc::new(EnvSecrets), aws.runtime().clone());
     let mut events = Vec::new();
     let mut seq = 0u64;
+    // Masked before it is printed: this process's stdout goes to CloudWatch Logs.
+    let masking = run_plan.masking.clone();
     let mut emit = |event: RunEvent| {
+        let event = masking.mask_event(event);
         let line = RunnerLine {
             medallion: PROTOCOL_VERSION,
             run_id: plan.run_id.clone(),

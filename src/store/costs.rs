@@ -101,18 +101,68 @@ fn step_cost_from_row(
     }))
 }
 
+/// Records the estimate of a run step (before it runs) through `conn` (a transaction that
+/// records the run, so its `run_started` audit entry can carry the estimate); an actual cost
+/// already recorded stays.
+pub(super) fn record_estimate(
+    conn: &rusqlite::Connection,
+    path: &Path,
+    e: &StepCostRecord,
+) -> Result<(), StoreError> {
+    upsert_cost(
+        conn,
+        path,
+        e,
+        "est_duration_secs, est_cost_usd",
+        "est_duration_secs = excluded.est_duration_secs, est_cost_usd = excluded.est_cost_usd,
+         missing_price = coalesce(cost_run_steps.missing_price, excluded.missing_price),
+         updated_at = excluded.updated_at",
+        "record an estimated cost",
+    )
+}
+
+/// Writes a step's cost row: the record's duration and cost into `measures` (the estimate's
+/// columns or the actual ones); a row already there is updated by `on_conflict`.
+fn upsert_cost(
+    conn: &rusqlite::Connection,
+    path: &Path,
+    r: &StepCostRecord,
+    measures: &str,
+    on_conflict: &str,
+    what: &'static str,
+) -> Result<(), StoreError> {
+    let sql = format!(
+        "INSERT INTO cost_run_steps (run_id, asset_key, partition_key, tier, vcpu, memory_mb,
+            spot, {measures}, prices_as_of, missing_price, updated_at)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
+         ON CONFLICT (run_id, asset_key, partition_key) DO UPDATE SET {on_conflict}"
+    );
+    conn.execute(
+        &sql,
+        params![
+            r.run_id,
+            r.asset.as_str(),
+            r.partition.as_deref().unwrap_or(""),
+            r.tier.as_str(),
+            r.vcpu,
+            i64::from(r.memory_mb),
+            r.spot,
+            r.duration_secs,
+            r.cost_usd,
+            r.prices_as_of,
+            r.missing_price,
+            now()
+        ],
+    )
+    .map_err(|err| classify(path, what, err))?;
+    Ok(())
+}
+
 impl Workspace {
     /// Records the estimate of a run step (before it runs); an actual cost already recorded
     /// stays.
     pub fn record_estimated_cost(&mut self, e: &StepCostRecord) -> Result<(), StoreError> {
-        self.upsert_cost(
-            e,
-            "est_duration_secs, est_cost_usd",
-            "est_duration_secs = excluded.est_duration_secs, est_cost_usd = excluded.est_cost_usd,
-             missing_price = coalesce(cost_run_steps.missing_price, excluded.missing_price),
-             updated_at = excluded.updated_at",
-            "record an estimated cost",
-        )
+        record_estimate(&self.conn, &self.path, e)
     }
 
     /// Records what a run step actually cost: its measured duration priced at the rates of the
@@ -159,32 +209,7 @@ impl Workspace {
         on_conflict: &str,
         what: &'static str,
     ) -> Result<(), StoreError> {
-        let sql = format!(
-            "INSERT INTO cost_run_steps (run_id, asset_key, partition_key, tier, vcpu, memory_mb,
-                spot, {measures}, prices_as_of, missing_price, updated_at)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12)
-             ON CONFLICT (run_id, asset_key, partition_key) DO UPDATE SET {on_conflict}"
-        );
-        self.conn
-            .execute(
-                &sql,
-                params![
-                    r.run_id,
-                    r.asset.as_str(),
-                    r.partition.as_deref().unwrap_or(""),
-                    r.tier.as_str(),
-                    r.vcpu,
-                    i64::from(r.memory_mb),
-                    r.spot,
-                    r.duration_secs,
-                    r.cost_usd,
-                    r.prices_as_of,
-                    r.missing_price,
-                    now()
-                ],
-            )
-            .map_err(|err| classify(&self.path, what, err))?;
-        Ok(())
+        upsert_cost(&self.conn, &self.path, r, measures, on_conflict, what)
     }
 
     /// The costs of one run's steps.

@@ -144,6 +144,7 @@ impl Workspace {
         on: &super::RunOnAws,
         request: &str,
         steps: &[RemoteStepRow],
+        estimates: &[super::costs::StepCostRecord],
     ) -> Result<(), StoreError> {
         let path = self.path.clone();
         let sql = |e| classify(&path, "create remote run", e);
@@ -199,6 +200,10 @@ impl Workspace {
                 ],
             )
             .map_err(sql)?;
+        }
+        // The estimates first, so the `run_started` audit entry carries them.
+        for e in estimates {
+            super::costs::record_estimate(&tx, &path, e)?;
         }
         super::audit::run_started(&tx, &path, run.id.as_str())?;
         tx.commit().map_err(sql)?;
@@ -608,6 +613,7 @@ mod tests {
             &crate::store::RunOnAws::named("aws"),
             "{}",
             &[step(0), eks],
+            &[],
         )
         .unwrap();
         let tiers: Vec<ComputeTier> = ws
@@ -654,6 +660,7 @@ mod tests {
             &crate::store::RunOnAws::named("aws"),
             "{}",
             &[step(0), step(1)],
+            &[],
         )
         .unwrap();
         assert_eq!(ws.unfinished_remote_runs().unwrap(), vec!["r1".to_owned()]);

@@ -97,14 +97,13 @@ fn submit_with(
         source,
     })?;
     let on = crate::app::audit::run_on(&aws);
-    ws.create_remote_run(&run, &on, &request_json, &steps)?;
-    ws.set_run_owner(&run.id, crate::app::liveness::current_owner())?;
-    crate::app::plan::record_estimates(
-        ws,
+    let estimates = crate::app::plan::estimate_records(
         &run.id,
         cost_partition(&request.partitions),
         &plan.report.assets,
-    )?;
+    );
+    ws.create_remote_run(&run, &on, &request_json, &steps, &estimates)?;
+    ws.set_run_owner(&run.id, crate::app::liveness::current_owner())?;
     let mut driver = Driver {
         masking,
         ws,
