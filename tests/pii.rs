@@ -390,3 +390,74 @@ fn the_inspector_proposes_pii_tags_accept_adds_one_and_dismiss_is_remembered() {
         .unwrap();
     assert_eq!(first["dismissed"], true, "{first}");
 }
+
+/// A dismissal can be taken back: the inspector lists dismissed proposals with **Propose
+/// again**, which forgets the dismissal (an audit entry `pii_restored`), so the proposal is
+/// open again, after a restart too, and `pii scan` no longer says dismissed.
+#[test]
+fn a_dismissed_proposal_can_be_proposed_again() {
+    use egui_kittest::kittest::Queryable as _;
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = tmp.path().join("customer_analytics");
+    crate::common::copy_dir(&crate::common::example(), &dir);
+    let toml = dir.join("medallion.toml");
+    let text_before = std::fs::read_to_string(&toml).unwrap();
+    let tags = "pii = { email = \"email\", first_name = \"name\", last_name = \"name\" }\n";
+    std::fs::write(&toml, text_before.replacen(tags, "", 1)).unwrap();
+    let ws = tmp.path().join("ws.sqlite");
+    let out = medallion(&ws, &["import", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+
+    let mut h = studio_with_proposals(&ws);
+    assert!(h.query_by_label("Propose first_name again").is_none());
+    h.get_by_label("Dismiss first_name").click();
+    h.run_steps(2);
+    assert!(h.query_by_label("Accept first_name").is_none());
+    wait_for_workspace(&mut h, &ws, "the dismissal stored", |w| {
+        !w.pii_dismissals("customer_analytics").unwrap().is_empty()
+    });
+    h.get_by_label("Propose first_name again").click();
+    h.run_steps(2);
+    h.get_by_label("Accept first_name");
+    wait_for_workspace(&mut h, &ws, "the dismissal forgotten", |w| {
+        w.pii_dismissals("customer_analytics").unwrap().is_empty()
+    });
+    drop(h);
+
+    // After a restart the proposal is open; the scan does not say dismissed.
+    let h = studio_with_proposals(&ws);
+    h.get_by_label("Accept first_name");
+    assert!(h.query_by_label("Propose first_name again").is_none());
+    drop(h);
+    let scan = json(&medallion(
+        &ws,
+        &[
+            "pii",
+            "scan",
+            "customer_analytics",
+            "--select",
+            "raw_customer_data",
+            "--format",
+            "json",
+        ],
+    ));
+    let first = scan["proposals"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|p| p["column"] == "first_name")
+        .unwrap_or_else(|| panic!("{scan:#}"));
+    assert_eq!(first["dismissed"], false, "{first}");
+    let audit = json(&medallion(
+        &ws,
+        &["audit", "customer_analytics", "--format", "json"],
+    ));
+    let kinds: Vec<&str> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["subject"] == "raw_customer_data.first_name")
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(kinds, ["pii_restored", "pii_dismissed"], "{audit:#}");
+}

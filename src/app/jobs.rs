@@ -174,6 +174,13 @@ pub enum JobRequest {
         column: String,
         kind: crate::model::pii::Detected,
     },
+    /// The inspector's Propose again: the dismissal of `kind` for `column` is taken back.
+    RestorePii {
+        project: String,
+        asset: AssetKey,
+        column: String,
+        kind: crate::model::pii::Detected,
+    },
 }
 
 /// How many audit entries the studio's Audit window reads at once (the newest).
@@ -443,6 +450,29 @@ fn work(
     }
 }
 
+/// The inspector's Dismiss and Propose again, remembered in the workspace; the failure to
+/// show, if any.
+fn pii_decision_job(ws: &mut Workspace, request: JobRequest) -> Option<JobEvent> {
+    let result = match request {
+        JobRequest::DismissPii {
+            project,
+            asset,
+            column,
+            kind,
+        } => super::pii::dismiss(ws, &project, &asset, &column, kind)
+            .map_err(|e| failed("remember the dismissed proposal", e)),
+        JobRequest::RestorePii {
+            project,
+            asset,
+            column,
+            kind,
+        } => super::pii::restore(ws, &project, &asset, &column, kind)
+            .map_err(|e| failed("propose the dismissed column again", e)),
+        _ => Ok(()),
+    };
+    result.err()
+}
+
 /// The Automation panel's view, after switching a schedule or sensor when asked.
 fn automation_job(ws: &mut Workspace, request: JobRequest) -> Option<JobEvent> {
     let (project, switch) = match request {
@@ -694,14 +724,9 @@ fn handle(
                 .map_err(JobError::new);
             emit(JobEvent::PiiProposals { asset, result });
         }
-        JobRequest::DismissPii {
-            project,
-            asset,
-            column,
-            kind,
-        } => {
-            if let Err(e) = super::pii::dismiss(ws, &project, &asset, &column, kind) {
-                emit(failed("remember the dismissed proposal", e));
+        request @ (JobRequest::DismissPii { .. } | JobRequest::RestorePii { .. }) => {
+            if let Some(event) = pii_decision_job(ws, request) {
+                emit(event);
             }
         }
         JobRequest::VerifyAudit => emit(JobEvent::AuditVerified(

@@ -11,8 +11,7 @@ use serde::Serialize;
 use crate::engine::mask::{MaskKey, Masking};
 use crate::model::lineage::{ColumnRef, consumers};
 use crate::model::masking::{
-    ColumnMask, ColumnTag, Environment, MaskPlan, MaskingRule, mask_plan, mask_value,
-    tagged_columns,
+    ColumnTag, Environment, MaskPlan, MaskingRule, mask_plan, tagged_columns,
 };
 use crate::model::{AssetKey, PiiKind, Project, RunEvent};
 

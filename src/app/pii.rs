@@ -104,3 +104,26 @@ pub fn dismiss(
     )?;
     Ok(())
 }
+
+/// Takes back the dismissal of `kind` for `column` of `asset` (with its audit entry): the
+/// proposal is open again.
+///
+/// # Errors
+/// The workspace cannot be written.
+pub fn restore(
+    ws: &mut Workspace,
+    project: &str,
+    asset: &AssetKey,
+    column: &str,
+    kind: Detected,
+) -> Result<(), AppError> {
+    ws.restore_pii(
+        project,
+        &PiiDismissal {
+            asset: asset.clone(),
+            column: column.to_owned(),
+            kind,
+        },
+    )?;
+    Ok(())
+}

@@ -2,7 +2,7 @@
 //! or a Lambda function. It reads a [`StepPlan`], runs its assets with the same engine as local
 //! runs — upstream materializations read from S3, new ones written to S3 — prints every run
 //! event as a [`RunnerLine`] on stdout (flushed per line, so the log driver ships it at once;
-//! masked first as the project's policies say, since it lands in the account's CloudWatch Logs)
+//! masked first as the project's policies say, since it lands in the account's `CloudWatch` Logs)
 //! and finally writes a [`StepResult`] to the plan's result URI.
 //!
 //! Sources: file sources never reach a runner as local paths — `submit` uploads a project's

@@ -120,7 +120,7 @@ impl Masking {
     /// every double-quoted value in log lines and errors ([`hide_quoted`]). Columns the run's
     /// output already masked are left as they are (their values are masked already). Called
     /// where events leave the engine: the desktop before it stores or forwards them, and a
-    /// remote runner before it prints them (its stdout goes to CloudWatch Logs), where there
+    /// remote runner before it prints them (its stdout goes to `CloudWatch` Logs), where there
     /// is no key and `hash` becomes `[redacted]`. Masking twice changes nothing.
     pub fn mask_event(&self, mut event: RunEvent) -> RunEvent {
         let masking = self;

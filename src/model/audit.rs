@@ -48,11 +48,13 @@ pub enum AuditAction {
     /// A detector's proposal for a column was dismissed: the column is not that kind of
     /// personal data.
     PiiDismissed,
+    /// A dismissal was taken back: the detector's proposal for the column is open again.
+    PiiRestored,
 }
 
 impl AuditAction {
     /// Every kind, in the order the studio's filter lists them.
-    pub const ALL: [AuditAction; 18] = [
+    pub const ALL: [AuditAction; 19] = [
         Self::RunStarted,
         Self::RunFinished,
         Self::SecretSet,
@@ -71,6 +73,7 @@ impl AuditAction {
         Self::Undeployed,
         Self::PiiTagChanged,
         Self::PiiDismissed,
+        Self::PiiRestored,
     ];
 
     /// The stored and printed name (`run_started`).
@@ -94,6 +97,7 @@ impl AuditAction {
             Self::Undeployed => "undeployed",
             Self::PiiTagChanged => "pii_tag_changed",
             Self::PiiDismissed => "pii_dismissed",
+            Self::PiiRestored => "pii_restored",
         }
     }
 

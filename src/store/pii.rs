@@ -57,6 +57,38 @@ impl Workspace {
         Ok(())
     }
 
+    /// Forgets a dismissal (one not kept is a no-op), with its audit entry: the proposal is
+    /// open again.
+    pub fn restore_pii(&mut self, project: &str, d: &PiiDismissal) -> Result<(), StoreError> {
+        let path = self.path.clone();
+        let sql = |e| classify(&path, "propose a dismissed PII proposal again", e);
+        let tx = self
+            .conn
+            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
+            .map_err(sql)?;
+        let removed = tx
+            .execute(
+                "DELETE FROM pii_dismissals
+                 WHERE project = ?1 AND asset = ?2 AND column_name = ?3 AND kind = ?4",
+                params![project, d.asset.as_str(), d.column, d.kind.id()],
+            )
+            .map_err(sql)?;
+        if removed > 0 {
+            super::audit::append(
+                &tx,
+                &path,
+                &NewAuditEntry::local(
+                    AuditAction::PiiRestored,
+                    Some(project),
+                    format!("{}.{}", d.asset, d.column),
+                    serde_json::json!({ "proposal": d.kind.id() }),
+                ),
+            )?;
+        }
+        tx.commit().map_err(sql)?;
+        Ok(())
+    }
+
     /// The proposals dismissed in a project.
     pub fn pii_dismissals(&self, project: &str) -> Result<BTreeSet<PiiDismissal>, StoreError> {
         let path = &self.path;

@@ -3,7 +3,7 @@
 //! inspector lists each column still to decide — "looks like e-mail, 98 % of 1,000 sampled
 //! values" — with **Accept**, which adds the tag to the asset (an edit like any other: undo,
 //! autosave, and an audit entry when saved), and **Dismiss**, remembered in the workspace so
-//! the proposal does not come back.
+//! the proposal does not come back (until **Propose again** takes the dismissal back).
 
 use std::collections::BTreeMap;
 
@@ -23,7 +23,15 @@ pub struct PiiProposals {
 
 /// What a click among the proposals asked for (Accept edits the asset directly).
 pub enum ProposalAction {
-    Dismiss { column: String, kind: Detected },
+    Dismiss {
+        column: String,
+        kind: Detected,
+    },
+    /// Takes a dismissal back: the proposal is open again.
+    Restore {
+        column: String,
+        kind: Detected,
+    },
     ScanAgain,
 }
 
@@ -68,13 +76,31 @@ impl Studio {
                     column: column.clone(),
                     kind,
                 };
-                if self.send_job(request)
-                    && let Some(Some(Ok(found))) = self.inspector.proposals.scans.get_mut(key)
-                {
-                    for p in found.iter_mut().filter(|p| p.column() == column) {
-                        p.dismissed = true;
-                    }
+                if self.send_job(request) {
+                    self.mark_dismissed(key, &column, true);
                 }
+            }
+            ProposalAction::Restore { column, kind } => {
+                let project = self.project().name.clone();
+                let request = JobRequest::RestorePii {
+                    project,
+                    asset: key.clone(),
+                    column: column.clone(),
+                    kind,
+                };
+                if self.send_job(request) {
+                    self.mark_dismissed(key, &column, false);
+                }
+            }
+        }
+    }
+
+    /// What this session's scan of `key` shows for `column`, once the worker was asked to
+    /// remember the decision.
+    fn mark_dismissed(&mut self, key: &AssetKey, column: &str, dismissed: bool) {
+        if let Some(Some(Ok(found))) = self.inspector.proposals.scans.get_mut(key) {
+            for p in found.iter_mut().filter(|p| p.column() == column) {
+                p.dismissed = dismissed;
             }
         }
     }
@@ -119,6 +145,14 @@ pub fn proposals_ui(
             }
             for p in open {
                 if let Some(a) = proposal_row(ui, p, spec) {
+                    action = Some(a);
+                }
+            }
+            for p in found
+                .iter()
+                .filter(|p| p.dismissed && p.tagged.is_none() && !spec.pii.contains_key(p.column()))
+            {
+                if let Some(a) = dismissed_row(ui, p) {
                     action = Some(a);
                 }
             }
@@ -174,6 +208,35 @@ fn proposal_row(
         });
         if dismiss.clicked() {
             action = Some(ProposalAction::Dismiss {
+                column: column.clone(),
+                kind: p.proposal.kind,
+            });
+        }
+    });
+    action
+}
+
+/// A dismissed proposal: the column, what it looked like, and Propose again.
+fn dismissed_row(ui: &mut egui::Ui, p: &ColumnProposal) -> Option<ProposalAction> {
+    let column = p.column().to_owned();
+    let mut action = None;
+    ui.horizontal_wrapped(|ui| {
+        ui.label(RichText::new("Dismissed:").weak());
+        ui.monospace(column.as_str());
+        ui.label(RichText::new(p.proposal.describe()).weak());
+        let again = ui
+            .small_button("Propose again")
+            .on_hover_text("Take the dismissal back: the column is proposed as a tag again");
+        let column_for = column.clone();
+        again.widget_info(move || {
+            egui::WidgetInfo::labeled(
+                egui::WidgetType::Button,
+                true,
+                format!("Propose {column_for} again"),
+            )
+        });
+        if again.clicked() {
+            action = Some(ProposalAction::Restore {
                 column: column.clone(),
                 kind: p.proposal.kind,
             });
