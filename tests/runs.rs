@@ -135,7 +135,18 @@ fn a_killed_run_is_marked_failed_and_never_holds_back_gc() {
         "the killed run left its temporary file"
     );
 
-    // The next command finds the run's process gone and says so.
+    // The next command finds the run's process gone and says so, as plain text (stderr is
+    // not a terminal here: no colour codes).
+    let o = medallion(&ws, &["runs", "--format", "json"]);
+    let warned = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert!(
+        warned.contains("was left unfinished") && warned.contains(DEAD),
+        "{warned}"
+    );
+    assert!(
+        !warned.contains('\u{1b}'),
+        "colour codes in a log: {warned:?}"
+    );
     let run = run_json(&ws, &run_id);
     assert_eq!(run["status"], "failure", "{run}");
     assert_eq!(run["error"], DEAD, "{run}");

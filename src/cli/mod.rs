@@ -372,8 +372,11 @@ fn init_tracing(verbose: u8) {
         tracing_subscriber::EnvFilter::try_from_env("MEDALLION_LOG").unwrap_or_else(|_| {
             tracing_subscriber::EnvFilter::new(format!("medallion={default},warn"))
         });
+    // Colour only on a terminal: a log captured in a file or by a scheduler stays plain text.
+    let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());
     let _ = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(ansi)
         .with_writer(|| RedactingWriter(std::io::stderr()))
         .try_init();
 }
