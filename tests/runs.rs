@@ -613,3 +613,46 @@ mod studio {
         );
     }
 }
+
+/// A run made by another process (the CLI, the daemon, a second window) shows on the open
+/// studio's cards and in its history without a restart: the cards of the example go from
+/// "missing" to "fresh", and the run is listed, within a few polls.
+#[test]
+fn a_run_by_another_process_shows_on_the_open_studio() {
+    use crate::common::studio::{example_workspace, harness, wait_until};
+    use medallion::model::AssetKey;
+    use medallion::ui::Studio;
+    use medallion::ui::runs::NodeStatus;
+    let tmp = tempfile::tempdir().unwrap();
+    let (path, project) = example_workspace(tmp.path());
+    let mut h = harness(Studio::with_workspace(Some(project), &path).unwrap());
+    let key = AssetKey::new("daily_revenue");
+    wait_until(
+        &mut h,
+        "the first card states",
+        Duration::from_secs(30),
+        |s| matches!(s.node_status(&key), Some(NodeStatus::Missing)),
+    );
+    h.state_mut().refresh_history();
+    h.run_steps(5);
+    let o = medallion(&path, &["materialize", "customer_analytics"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let run_id = text(&o)
+        .lines()
+        .find_map(|l| l.strip_prefix("run "))
+        .and_then(|l| l.split_whitespace().next())
+        .unwrap()
+        .to_owned();
+    wait_until(
+        &mut h,
+        "the other process's run on the cards",
+        Duration::from_secs(30),
+        |s| matches!(s.node_status(&key), Some(NodeStatus::Fresh)),
+    );
+    wait_until(
+        &mut h,
+        "the other process's run in the history",
+        Duration::from_secs(30),
+        |s| s.workbench.history.iter().any(|r| r.id == run_id),
+    );
+}

@@ -124,6 +124,12 @@ pub enum WorkspaceEvent {
         name: String,
         revision: i64,
     },
+    /// A run of the watched project was recorded, started, ended or deleted by another
+    /// window, the CLI or the daemon (or by this studio's own job worker): the cards'
+    /// states and the run history are to be read again.
+    RunsChanged {
+        name: String,
+    },
     Reloaded(Box<StoredProject>),
     ReloadFailed {
         error: AppError,
@@ -425,6 +431,8 @@ struct State {
     watch: Option<(String, i64)>,
     /// `PRAGMA data_version` at the last look: unchanged means nobody else wrote.
     data_version: Option<i64>,
+    /// The watched project's runs at the last look.
+    runs: Option<crate::store::RunsMark>,
     /// What `Track` found for a project; a save sent without a base uses it.
     tracked: Option<(String, SaveBase)>,
     /// This studio's last save: its project, the base it was sent with, the revision written.
@@ -435,6 +443,9 @@ struct State {
 
 impl State {
     fn watch(&mut self, name: &str, revision: i64) {
+        if self.watch.as_ref().is_none_or(|(n, _)| n != name) {
+            self.runs = None;
+        }
         self.watch = Some((name.to_owned(), revision));
     }
 
@@ -485,8 +496,13 @@ impl State {
                 return None;
             }
         };
+        let runs = ws.runs_mark(name).ok();
+        let runs_moved = runs.is_some() && self.runs.is_some() && runs != self.runs;
+        if runs.is_some() {
+            self.runs = runs;
+        }
         if revision == *known {
-            return None;
+            return runs_moved.then(|| WorkspaceEvent::RunsChanged { name: name.clone() });
         }
         *known = revision;
         tracing::info!(project = %name, revision, "the open project changed outside the studio");

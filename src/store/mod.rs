@@ -231,6 +231,17 @@ pub(crate) fn classify(path: &Path, operation: &'static str, e: rusqlite::Error)
     }
 }
 
+/// What [`Workspace::runs_mark`] reads: equal marks mean no run of the project was
+/// recorded, started, ended or deleted in between.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunsMark {
+    runs: i64,
+    ended: i64,
+    running: i64,
+    newest: Option<String>,
+    last_end: Option<String>,
+}
+
 impl Workspace {
     /// Opens (creating if needed) and migrates a workspace file.
     pub fn open(path: &Path) -> Result<Self, StoreError> {
@@ -527,6 +538,29 @@ impl Workspace {
             )
             .optional()
             .map_err(|e| classify(&self.path, "read project revision", e))
+    }
+
+    /// A mark of the runs of project `name` that moves whenever one is recorded, starts,
+    /// ends or is deleted (by any process): their count, how many have ended, how many are
+    /// running, and the newest creation and end times. Cheap (one indexed scan).
+    pub fn runs_mark(&self, name: &str) -> Result<RunsMark, StoreError> {
+        self.conn
+            .query_row(
+                "SELECT count(*), count(r.ended_at), count(CASE WHEN r.status = 'started' THEN 1 END),
+                        max(r.created_at), max(r.ended_at)
+                 FROM runs r JOIN projects p ON p.id = r.project_id WHERE p.name = ?1",
+                [name],
+                |r| {
+                    Ok(RunsMark {
+                        runs: r.get(0)?,
+                        ended: r.get(1)?,
+                        running: r.get(2)?,
+                        newest: r.get(3)?,
+                        last_end: r.get(4)?,
+                    })
+                },
+            )
+            .map_err(|e| classify(&self.path, "read the runs' state", e))
     }
 
     /// Records that the stored content of `name` at `revision` is a directory's (an import that

@@ -99,6 +99,7 @@ impl Studio {
             WorkspaceEvent::ChangedOutside { name, revision } => {
                 self.on_changed_outside(&name, revision);
             }
+            WorkspaceEvent::RunsChanged { name } => self.on_runs_changed(&name),
             WorkspaceEvent::Reloaded(stored) => self.on_reloaded(*stored),
             WorkspaceEvent::ImportNeedsConfirmation { dir, message } => {
                 self.saving.import_confirmation = Some(ImportConfirmation { dir, message });

@@ -686,6 +686,22 @@ impl Studio {
         self.workbench.asset_requested = None;
     }
 
+    /// Runs of the open project were recorded or ended outside this studio's live run (the
+    /// CLI, the daemon, another window): the cards, the history, the alert state and an
+    /// open Audit window are read again, as at the end of a run here. While this studio's
+    /// own run is live its events paint the cards, and its end reads everything again.
+    pub(super) fn on_runs_changed(&mut self, name: &str) {
+        if name != self.project().name || self.run.as_ref().is_some_and(|r| r.is_live()) {
+            return;
+        }
+        self.request_staleness();
+        self.refresh_history();
+        self.refresh_alert_state();
+        if self.audit.open {
+            self.request_audit_entries();
+        }
+    }
+
     /// Card statuses: each asset's state in the workspace, then preview errors, then a live
     /// run on top. A finished (or reopened past) run does not paint the cards: once it has
     /// ended, the workspace's state — asked for again at its end — is the truth.
