@@ -190,6 +190,31 @@ fn bad_usage_and_missing_paths_exit_2_with_one_clear_line() {
         "{}",
         text(&o)
     );
+    // A file where a project directory is meant says so.
+    let file = tmp.path().join("notes.txt");
+    std::fs::write(&file, "not a project").unwrap();
+    let o = medallion(&ws, &["import", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(2));
+    assert_eq!(
+        String::from_utf8_lossy(&o.stderr).trim(),
+        format!("error: {}: a file, not a project directory", file.display())
+    );
+    // A runner without AWS settings (no region: the SDK asks the instance metadata service)
+    // and a missing plan: one sentence, none of the SDK's internal warnings.
+    let o = Command::new(env!("CARGO_BIN_EXE_medallion"))
+        .args(["runner", "--plan", "/no/such/plan.json"])
+        .env_remove("MEDALLION_LOG")
+        .env_remove("AWS_REGION")
+        .env_remove("AWS_DEFAULT_REGION")
+        .output()
+        .unwrap();
+    assert_eq!(o.status.code(), Some(2), "{}", text(&o));
+    let all = text(&o);
+    assert_eq!(all.trim().lines().count(), 1, "{all}");
+    assert!(
+        all.contains("cannot read the run plan /no/such/plan.json"),
+        "{all}"
+    );
     let o = medallion(&ws, &["--help"]);
     assert_eq!(o.status.code(), Some(0));
 }

@@ -370,7 +370,12 @@ fn init_tracing(verbose: u8) {
     };
     let filter =
         tracing_subscriber::EnvFilter::try_from_env("MEDALLION_LOG").unwrap_or_else(|_| {
-            tracing_subscriber::EnvFilter::new(format!("medallion={default},warn"))
+            // The AWS SDK's own warnings (a region looked for on the instance metadata
+            // service, with the whole HTTP response) are its internals: what failed is said
+            // by Medallion's error, in one sentence.
+            tracing_subscriber::EnvFilter::new(format!(
+                "medallion={default},aws_config=error,aws_smithy_runtime=error,warn"
+            ))
         });
     // Colour only on a terminal: a log captured in a file or by a scheduler stays plain text.
     let ansi = std::io::IsTerminal::is_terminal(&std::io::stderr());

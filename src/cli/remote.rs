@@ -406,9 +406,13 @@ fn runner(plan: Option<&str>) -> u8 {
         Ok(RunStatus::Success) => EXIT_OK,
         Ok(_) => EXIT_FAILED,
         Err(e) => {
-            // Plain text on stdout too, so the platform's log shows why.
-            let _ = writeln!(out, "medallion runner: {e}");
-            eprintln!("error: {e}");
+            // Once: in a container or Lambda (stdout is the platform's log, with stderr) as a
+            // plain line among the protocol's; at a terminal as the usual error line.
+            if std::io::IsTerminal::is_terminal(&std::io::stdout()) {
+                eprintln!("error: {e}");
+            } else {
+                let _ = writeln!(out, "medallion runner: {e}");
+            }
             EXIT_BAD_INPUT
         }
     }

@@ -33,6 +33,8 @@ pub const LAYOUT_FILE: &str = "layout.toml";
 pub enum FormatError {
     #[error("{path}: no such project directory")]
     NoDirectory { path: PathBuf },
+    #[error("{path}: a file, not a project directory")]
+    AFile { path: PathBuf },
     #[error("{path}: not a Medallion project (no {PROJECT_FILE})")]
     NotAProject { path: PathBuf },
     #[error("{path}: cannot read: {source}")]
@@ -239,6 +241,11 @@ impl convert::SqlFiles for DirSqlFiles<'_> {
 /// Reads a project directory: parses the files, converts them to the model, validates, and
 /// locates every diagnostic in the files.
 pub fn read_project(dir: &Path) -> Result<LoadedProject, FormatError> {
+    if dir.is_file() {
+        return Err(FormatError::AFile {
+            path: dir.to_owned(),
+        });
+    }
     if !dir.is_dir() {
         return Err(FormatError::NoDirectory {
             path: dir.to_owned(),
