@@ -691,7 +691,9 @@ impl Studio {
     /// open Audit window are read again, as at the end of a run here. While this studio's
     /// own run is live its events paint the cards, and its end reads everything again.
     pub(super) fn on_runs_changed(&mut self, name: &str) {
-        if name != self.project().name || self.run.as_ref().is_some_and(|r| r.is_live()) {
+        if name != self.project().name
+            || self.run.as_ref().is_some_and(super::runs::RunView::is_live)
+        {
             return;
         }
         self.request_staleness();
