@@ -6,7 +6,7 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
 use crate::common::{json, text};
@@ -254,6 +254,21 @@ fn studio_with_proposals(ws: &Path) -> egui_kittest::Harness<'static, medallion:
     h
 }
 
+/// The example imported into `tmp/ws.sqlite` without its bronze asset's PII tags (the first
+/// `pii = …` line; the silver asset keeps its own), so the inspector proposes them.
+fn import_without_bronze_tags(tmp: &Path) -> PathBuf {
+    let dir = tmp.join("customer_analytics");
+    crate::common::copy_dir(&crate::common::example(), &dir);
+    let toml = dir.join("medallion.toml");
+    let text_before = std::fs::read_to_string(&toml).unwrap();
+    let tags = "pii = { email = \"email\", first_name = \"name\", last_name = \"name\" }\n";
+    std::fs::write(&toml, text_before.replacen(tags, "", 1)).unwrap();
+    let ws = tmp.join("ws.sqlite");
+    let out = medallion(&ws, &["import", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", text(&out));
+    ws
+}
+
 /// The inspector proposes tags for the untagged columns of the example's bronze customers;
 /// Accept adds the tag to the asset (saved, exported, seen by `compliance`, in the audit log),
 /// Dismiss is remembered in the workspace, so after a restart only the undecided proposal
@@ -262,16 +277,7 @@ fn studio_with_proposals(ws: &Path) -> egui_kittest::Harness<'static, medallion:
 fn the_inspector_proposes_pii_tags_accept_adds_one_and_dismiss_is_remembered() {
     use egui_kittest::kittest::Queryable as _;
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("customer_analytics");
-    crate::common::copy_dir(&crate::common::example(), &dir);
-    let toml = dir.join("medallion.toml");
-    let text_before = std::fs::read_to_string(&toml).unwrap();
-    let tags = "pii = { email = \"email\", first_name = \"name\", last_name = \"name\" }\n";
-    // The bronze asset's tags (the first) go; the silver asset keeps its own.
-    std::fs::write(&toml, text_before.replacen(tags, "", 1)).unwrap();
-    let ws = tmp.path().join("ws.sqlite");
-    let out = medallion(&ws, &["import", dir.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out));
+    let ws = import_without_bronze_tags(tmp.path());
     let raw = medallion::model::AssetKey::new("raw_customer_data");
     let tag_of = |w: &medallion::store::Workspace, column: &str| {
         medallion::app::load_project(w, "customer_analytics")
@@ -398,15 +404,7 @@ fn the_inspector_proposes_pii_tags_accept_adds_one_and_dismiss_is_remembered() {
 fn a_dismissed_proposal_can_be_proposed_again() {
     use egui_kittest::kittest::Queryable as _;
     let tmp = tempfile::tempdir().unwrap();
-    let dir = tmp.path().join("customer_analytics");
-    crate::common::copy_dir(&crate::common::example(), &dir);
-    let toml = dir.join("medallion.toml");
-    let text_before = std::fs::read_to_string(&toml).unwrap();
-    let tags = "pii = { email = \"email\", first_name = \"name\", last_name = \"name\" }\n";
-    std::fs::write(&toml, text_before.replacen(tags, "", 1)).unwrap();
-    let ws = tmp.path().join("ws.sqlite");
-    let out = medallion(&ws, &["import", dir.to_str().unwrap()]);
-    assert!(out.status.success(), "{}", text(&out));
+    let ws = import_without_bronze_tags(tmp.path());
 
     let mut h = studio_with_proposals(&ws);
     assert!(h.query_by_label("Propose first_name again").is_none());

@@ -453,24 +453,29 @@ fn work(
 /// The inspector's Dismiss and Propose again, remembered in the workspace; the failure to
 /// show, if any.
 fn pii_decision_job(ws: &mut Workspace, request: JobRequest) -> Option<JobEvent> {
-    let result = match request {
+    let (project, asset, column, kind, dismissed) = match request {
         JobRequest::DismissPii {
             project,
             asset,
             column,
             kind,
-        } => super::pii::dismiss(ws, &project, &asset, &column, kind)
-            .map_err(|e| failed("remember the dismissed proposal", e)),
+        } => (project, asset, column, kind, true),
         JobRequest::RestorePii {
             project,
             asset,
             column,
             kind,
-        } => super::pii::restore(ws, &project, &asset, &column, kind)
-            .map_err(|e| failed("propose the dismissed column again", e)),
-        _ => Ok(()),
+        } => (project, asset, column, kind, false),
+        _ => return None,
     };
-    result.err()
+    let what = if dismissed {
+        "remember the dismissed proposal"
+    } else {
+        "propose the dismissed column again"
+    };
+    super::pii::set_dismissed(ws, &project, &asset, &column, kind, dismissed)
+        .err()
+        .map(|e| failed(what, e))
 }
 
 /// The Automation panel's view, after switching a schedule or sensor when asked.

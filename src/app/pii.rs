@@ -83,47 +83,28 @@ pub fn scan(
     Ok(out)
 }
 
-/// Remembers that `column` of `asset` is not `kind` (with its audit entry).
+/// Remembers that `column` of `asset` is not `kind` (`dismissed`), or takes that back so the
+/// proposal is open again; either with its audit entry.
 ///
 /// # Errors
 /// The workspace cannot be written.
-pub fn dismiss(
+pub fn set_dismissed(
     ws: &mut Workspace,
     project: &str,
     asset: &AssetKey,
     column: &str,
     kind: Detected,
+    dismissed: bool,
 ) -> Result<(), AppError> {
-    ws.dismiss_pii(
-        project,
-        &PiiDismissal {
-            asset: asset.clone(),
-            column: column.to_owned(),
-            kind,
-        },
-    )?;
-    Ok(())
-}
-
-/// Takes back the dismissal of `kind` for `column` of `asset` (with its audit entry): the
-/// proposal is open again.
-///
-/// # Errors
-/// The workspace cannot be written.
-pub fn restore(
-    ws: &mut Workspace,
-    project: &str,
-    asset: &AssetKey,
-    column: &str,
-    kind: Detected,
-) -> Result<(), AppError> {
-    ws.restore_pii(
-        project,
-        &PiiDismissal {
-            asset: asset.clone(),
-            column: column.to_owned(),
-            kind,
-        },
-    )?;
+    let d = PiiDismissal {
+        asset: asset.clone(),
+        column: column.to_owned(),
+        kind,
+    };
+    if dismissed {
+        ws.dismiss_pii(project, &d)?;
+    } else {
+        ws.restore_pii(project, &d)?;
+    }
     Ok(())
 }

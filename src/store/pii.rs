@@ -22,14 +22,38 @@ pub struct PiiDismissal {
 impl Workspace {
     /// Remembers that a proposal was dismissed (again is a no-op), with its audit entry.
     pub fn dismiss_pii(&mut self, project: &str, d: &PiiDismissal) -> Result<(), StoreError> {
+        self.set_pii_dismissed(project, d, true)
+    }
+
+    /// Forgets a dismissal (one not kept is a no-op), with its audit entry: the proposal is
+    /// open again.
+    pub fn restore_pii(&mut self, project: &str, d: &PiiDismissal) -> Result<(), StoreError> {
+        self.set_pii_dismissed(project, d, false)
+    }
+
+    /// Keeps or forgets a dismissal; a change is audited in the same transaction.
+    fn set_pii_dismissed(
+        &mut self,
+        project: &str,
+        d: &PiiDismissal,
+        dismissed: bool,
+    ) -> Result<(), StoreError> {
         let path = self.path.clone();
-        let sql = |e| classify(&path, "dismiss a PII proposal", e);
+        let (what, action) = if dismissed {
+            ("dismiss a PII proposal", AuditAction::PiiDismissed)
+        } else {
+            (
+                "propose a dismissed PII proposal again",
+                AuditAction::PiiRestored,
+            )
+        };
+        let sql = |e| classify(&path, what, e);
         let tx = self
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(sql)?;
-        let added = tx
-            .execute(
+        let changed = if dismissed {
+            tx.execute(
                 "INSERT OR IGNORE INTO pii_dismissals (project, asset, column_name, kind, dismissed_at)
                  VALUES (?1, ?2, ?3, ?4, ?5)",
                 params![
@@ -40,45 +64,20 @@ impl Workspace {
                     times::now()
                 ],
             )
-            .map_err(sql)?;
-        if added > 0 {
-            super::audit::append(
-                &tx,
-                &path,
-                &NewAuditEntry::local(
-                    AuditAction::PiiDismissed,
-                    Some(project),
-                    format!("{}.{}", d.asset, d.column),
-                    serde_json::json!({ "proposal": d.kind.id() }),
-                ),
-            )?;
-        }
-        tx.commit().map_err(sql)?;
-        Ok(())
-    }
-
-    /// Forgets a dismissal (one not kept is a no-op), with its audit entry: the proposal is
-    /// open again.
-    pub fn restore_pii(&mut self, project: &str, d: &PiiDismissal) -> Result<(), StoreError> {
-        let path = self.path.clone();
-        let sql = |e| classify(&path, "propose a dismissed PII proposal again", e);
-        let tx = self
-            .conn
-            .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
-            .map_err(sql)?;
-        let removed = tx
-            .execute(
+        } else {
+            tx.execute(
                 "DELETE FROM pii_dismissals
                  WHERE project = ?1 AND asset = ?2 AND column_name = ?3 AND kind = ?4",
                 params![project, d.asset.as_str(), d.column, d.kind.id()],
             )
-            .map_err(sql)?;
-        if removed > 0 {
+        }
+        .map_err(sql)?;
+        if changed > 0 {
             super::audit::append(
                 &tx,
                 &path,
                 &NewAuditEntry::local(
-                    AuditAction::PiiRestored,
+                    action,
                     Some(project),
                     format!("{}.{}", d.asset, d.column),
                     serde_json::json!({ "proposal": d.kind.id() }),
