@@ -160,8 +160,10 @@ pub enum Command {
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
-    /// Remove the files of old materializations: all but the newest N of each asset and
-    /// partition. Rows, history and reports stay. Every local run does this by itself, keeping
+    /// Remove the files of old materializations (all but the newest N of each asset and
+    /// partition), then the run history `[retention]` lets go (never a run a kept file, a
+    /// check's newest result, an unsent alert or an open remote run needs), each deletion in
+    /// the audit log. Every local run does both by itself, keeping
     /// `MEDALLION_KEEP_MATERIALIZATIONS` files (default 5; 0 keeps every file)
     Gc {
         /// A stored project's name, or a project directory written as a path (`./NAME`, `dir/NAME`)
