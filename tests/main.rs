@@ -54,6 +54,7 @@ mod retention;
 mod run_view;
 mod runner_image;
 mod runs;
+mod s3_previews;
 mod sample_data;
 mod store;
 mod studio;

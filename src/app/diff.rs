@@ -130,6 +130,12 @@ pub fn diff_asset(
             })
             .unwrap_or_else(|| (Vec::new(), "whole rows".to_owned())),
     };
+    // Materializations a remote run stored on S3 are compared from local copies.
+    let copies = super::s3cache::local_copies(ws, project, vec![a.clone(), b.clone()], |_| true)?;
+    let (a, b) = match copies.as_slice() {
+        [a, b] => (a, b),
+        _ => (a, b),
+    };
     let started = Instant::now();
     let mut diff = diff_parquet(local_file(a)?, local_file(b)?, &key).map_err(|source| {
         DiffRefusal::Compare {

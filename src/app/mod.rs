@@ -24,6 +24,7 @@ pub mod report;
 pub mod retention;
 pub mod run;
 pub mod runtime;
+pub mod s3cache;
 pub mod starter;
 pub mod status;
 pub mod unit_test;
@@ -121,6 +122,16 @@ pub enum AppError {
     /// The stored data of an asset was asked for and it has none.
     #[error("{asset} has no stored materialization yet: materialize it first")]
     NotMaterialized { asset: crate::model::AssetKey },
+    /// A materialization a remote run wrote to S3 could not be copied here to be read.
+    #[error(
+        "the materialization of {asset} from run {run} is on S3 ({location}) and cannot be read: {why}"
+    )]
+    StoredOnS3 {
+        asset: crate::model::AssetKey,
+        run: crate::model::RunId,
+        location: String,
+        why: String,
+    },
     /// A new project's name that cannot name a project folder.
     #[error(
         "`{name}` cannot name a project: use letters, digits, `_` or `-`, starting with a letter"

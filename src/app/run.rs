@@ -942,7 +942,14 @@ fn preview_masked(
     limit: usize,
     masking: &engine::mask::Masking,
 ) -> Result<engine::Preview, AppError> {
-    let previous = ws.latest_materializations(&stored.project.name)?;
+    // Upstreams a remote run stored on S3 are read from local copies.
+    let upstream = crate::model::AssetGraph::build(&stored.project).with_upstream(asset);
+    let previous = super::s3cache::local_copies(
+        ws,
+        &stored.project,
+        ws.latest_materializations(&stored.project.name)?,
+        |m| upstream.contains(&m.asset),
+    )?;
     let dir = stored
         .source_dir
         .clone()
@@ -981,6 +988,8 @@ pub fn preview_stored(
         dir,
         crate::model::masking::Environment::Local,
     )?;
+    let local = super::s3cache::local_copies(ws, &stored.project, vec![m.clone()], |_| true)?;
+    let m = local.first().unwrap_or(m);
     Ok(engine::preview_stored(m, limit, &masking)?)
 }
 

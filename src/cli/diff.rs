@@ -4,7 +4,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 
 use super::target::resolve_target;
-use super::{EXIT_BAD_INPUT, EXIT_OK, OutputFormat, print_json};
+use super::{EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, OutputFormat, print_json};
 use crate::app::diff::{AssetDiff, DiffRequest, SchemaChange, diff_asset};
 use crate::app::{self, AppError};
 use crate::model::{AssetKey, RunId};
@@ -56,6 +56,10 @@ pub fn diff(workspace: &Path, command: &DiffCommand) -> anyhow::Result<u8> {
         Err(AppError::Diff(refusal)) => {
             eprintln!("error: {}", app::redact(&refusal.to_string()));
             Ok(EXIT_BAD_INPUT)
+        }
+        Err(e @ AppError::StoredOnS3 { .. }) => {
+            eprintln!("error: {}", app::redact(&e.to_string()));
+            Ok(EXIT_FAILED)
         }
         Err(e) => Err(e.into()),
     }

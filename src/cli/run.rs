@@ -484,6 +484,12 @@ pub fn preview(
             eprintln!("error: {}", app::redact(&e.to_string()));
             return Ok(EXIT_FAILED);
         }
+        // An upstream a remote run stored on S3 could not be fetched: the run's data, not the
+        // command, is at fault.
+        Err(e @ AppError::StoredOnS3 { .. }) => {
+            eprintln!("error: {}", app::redact(&e.to_string()));
+            return Ok(EXIT_FAILED);
+        }
         Err(e) => return Err(e.into()),
     };
     match format {
