@@ -287,6 +287,11 @@ fn renaming_an_asset_a_sensor_names_lists_what_breaks_and_asks_first() {
     h.run_steps(2);
     assert!(exists(&h, "order_history"));
     assert!(h.state().windows.confirm_rename.is_none());
+    assert_eq!(
+        h.state().inspector.rename,
+        "order_history",
+        "the kept name is shown"
+    );
 
     type_key(&mut h, "orders");
     h.get_all_by_label("Rename").last().unwrap().click();
@@ -369,6 +374,7 @@ fn an_sql_edit_that_drops_a_used_column_lists_what_breaks_and_asks_first() {
         s.windows.confirm_edit.is_some()
     });
     assert_eq!(applied_sql(&h, "order_history"), before);
+    h.get_by_label("Not applied: it breaks what is listed — Apply anyway or Cancel");
     h.get_by_label("This edit of order_history removes or retypes columns that are used:");
     h.get_by_label("order_history.amount removed");
     h.get_by_label_contains("Downstream columns (");

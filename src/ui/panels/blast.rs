@@ -191,10 +191,16 @@ impl Studio {
     /// Applies the rename and keeps the renamed asset selected.
     fn renamed(&mut self, from: AssetKey, to: AssetKey) -> bool {
         let applied = self.apply(Edit::RenameAsset {
-            from,
+            from: from.clone(),
             to: to.clone(),
         });
         if applied {
+            // A definition edit of the renamed asset follows it (checked again under the
+            // new name when committed).
+            if let Some(d) = self.inspector.draft.as_mut().filter(|d| d.key == from) {
+                d.key = to.clone();
+                d.checking = None;
+            }
             self.canvas.select([to.clone()]);
             self.inspector.set_key(&to);
         }
@@ -358,8 +364,11 @@ pub fn confirm_rename_ui(ctx: &egui::Context, studio: &mut Studio) {
     if rename && let Some(confirm) = studio.windows.confirm_rename.take() {
         studio.renamed(confirm.from, confirm.to);
     }
-    if cancel || !open {
-        studio.windows.confirm_rename = None;
+    if (cancel || !open)
+        && let Some(confirm) = studio.windows.confirm_rename.take()
+    {
+        // The key field shows the name kept.
+        studio.inspector.set_key(&confirm.from);
     }
 }
 
@@ -368,8 +377,18 @@ pub fn draft_note_ui(ui: &mut egui::Ui, studio: &Studio, key: &AssetKey) {
     let Some(d) = studio.inspector.draft.as_ref().filter(|d| &d.key == key) else {
         return;
     };
+    let asking = studio
+        .windows
+        .confirm_edit
+        .as_ref()
+        .is_some_and(|c| &c.key == key);
     ui.horizontal(|ui| {
-        if d.checking.is_some() {
+        if asking {
+            ui.label(
+                RichText::new("Not applied: it breaks what is listed — Apply anyway or Cancel")
+                    .color(theme::warning_color()),
+            );
+        } else if d.checking.is_some() {
             ui.spinner();
             ui.label(RichText::new("Checking what this edit breaks…").weak());
         } else {
