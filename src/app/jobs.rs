@@ -103,7 +103,7 @@ pub enum JobRequest {
         project: Box<Project>,
         asset: AssetKey,
         /// Which runs and key (the studio's pickers); the default is the last two runs.
-        request: super::diff::DiffRequest,
+        request: Box<super::diff::DiffRequest>,
     },
     /// The price table with the workspace's overrides.
     LoadPrices,
@@ -591,6 +591,53 @@ fn stored_with(ws: &Workspace, project: Project) -> StoredProject {
     }
 }
 
+/// What an edit from `before` to `after` breaks: the changes that something uses.
+fn edit_impact(ws: &Workspace, id: u64, before: Project, after: &Project) -> JobEvent {
+    let stored = stored_with(ws, before);
+    let dir = stored.source_dir.as_deref();
+    let old = super::lineage::analyze(&stored.project, dir);
+    let new = super::lineage::analyze(after, dir);
+    let changes = super::against::changes(&old, &new)
+        .into_iter()
+        .filter(|c| c.impact.breaks_something())
+        .collect();
+    JobEvent::EditImpact { id, changes }
+}
+
+/// Every asset's known columns, inferred without running.
+fn card_columns(ws: &Workspace, id: u64, project: Project) -> JobEvent {
+    let stored = stored_with(ws, project);
+    let schemas =
+        crate::engine::schema::infer_schemas(&stored.project, stored.source_dir.as_deref());
+    let columns = schemas
+        .into_iter()
+        .filter_map(|(k, s)| s.columns().map(|c| (k.clone(), c.to_vec())))
+        .collect();
+    JobEvent::CardColumns { id, columns }
+}
+
+/// The compare window's diff, with the materializations its run pickers offer.
+fn diff(
+    ws: &Workspace,
+    id: u64,
+    project: Project,
+    asset: &AssetKey,
+    request: &super::diff::DiffRequest,
+) -> JobEvent {
+    let stored = stored_with(ws, project);
+    let result = super::diff::diff_asset(ws, &stored, asset, request)
+        .map(Box::new)
+        .map_err(JobError::new);
+    let partition = match &result {
+        Ok(d) => d.partition.clone(),
+        Err(_) => request.partition.clone(),
+    };
+    let runs =
+        super::diff::materialized_runs(ws, &stored.project.name, asset, partition.as_deref())
+            .unwrap_or_default();
+    JobEvent::Diff { id, result, runs }
+}
+
 /// Runs one request and sends its answer: most requests answer with one event; a
 /// materialization, a remote run and an opened run send several.
 fn handle(
@@ -648,49 +695,15 @@ fn handle(
             });
         }
         JobRequest::EditImpact { id, before, after } => {
-            let stored = stored_with(ws, *before);
-            let dir = stored.source_dir.as_deref();
-            let old = super::lineage::analyze(&stored.project, dir);
-            let new = super::lineage::analyze(&after, dir);
-            let changes = super::against::changes(&old, &new)
-                .into_iter()
-                .filter(|c| c.impact.breaks_something())
-                .collect();
-            emit(JobEvent::EditImpact { id, changes });
+            emit(edit_impact(ws, id, *before, &after));
         }
-        JobRequest::CardColumns { id, project } => {
-            let stored = stored_with(ws, *project);
-            let schemas =
-                crate::engine::schema::infer_schemas(&stored.project, stored.source_dir.as_deref());
-            let columns = schemas
-                .into_iter()
-                .filter_map(|(k, s)| s.columns().map(|c| (k.clone(), c.to_vec())))
-                .collect();
-            emit(JobEvent::CardColumns { id, columns });
-        }
+        JobRequest::CardColumns { id, project } => emit(card_columns(ws, id, *project)),
         JobRequest::Diff {
             id,
             project,
             asset,
             request,
-        } => {
-            let stored = stored_with(ws, *project);
-            let result = super::diff::diff_asset(ws, &stored, &asset, &request)
-                .map(Box::new)
-                .map_err(JobError::new);
-            let partition = match &result {
-                Ok(d) => d.partition.clone(),
-                Err(_) => request.partition.clone(),
-            };
-            let runs = super::diff::materialized_runs(
-                ws,
-                &stored.project.name,
-                &asset,
-                partition.as_deref(),
-            )
-            .unwrap_or_default();
-            emit(JobEvent::Diff { id, result, runs });
-        }
+        } => emit(diff(ws, id, *project, &asset, &request)),
         JobRequest::LoadPrices => emit(prices(compute_plan::load_prices(ws), false)),
         JobRequest::SetPrice { id, usd } => emit(set_price(ws, &id, usd)),
         JobRequest::CostHistory { project } => emit(cost_history(ws, &project)),

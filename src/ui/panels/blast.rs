@@ -182,14 +182,14 @@ impl Studio {
     pub fn request_rename(&mut self, from: AssetKey, to: AssetKey) -> bool {
         let impact = rename_impact(self.project(), &from, &to);
         if impact.broken.is_empty() || self.project().asset(&to).is_some() {
-            return self.renamed(from, to);
+            return self.renamed(&from, &to);
         }
         self.windows.confirm_rename = Some(RenameConfirm { from, to, impact });
         false
     }
 
     /// Applies the rename and keeps the renamed asset selected.
-    fn renamed(&mut self, from: AssetKey, to: AssetKey) -> bool {
+    fn renamed(&mut self, from: &AssetKey, to: &AssetKey) -> bool {
         let applied = self.apply(Edit::RenameAsset {
             from: from.clone(),
             to: to.clone(),
@@ -197,12 +197,12 @@ impl Studio {
         if applied {
             // A definition edit of the renamed asset follows it (checked again under the
             // new name when committed).
-            if let Some(d) = self.inspector.draft.as_mut().filter(|d| d.key == from) {
+            if let Some(d) = self.inspector.draft.as_mut().filter(|d| &d.key == from) {
                 d.key = to.clone();
                 d.checking = None;
             }
             self.canvas.select([to.clone()]);
-            self.inspector.set_key(&to);
+            self.inspector.set_key(to);
         }
         applied
     }
@@ -362,7 +362,7 @@ pub fn confirm_rename_ui(ctx: &egui::Context, studio: &mut Studio) {
             });
         });
     if rename && let Some(confirm) = studio.windows.confirm_rename.take() {
-        studio.renamed(confirm.from, confirm.to);
+        studio.renamed(&confirm.from, &confirm.to);
     }
     if (cancel || !open)
         && let Some(confirm) = studio.windows.confirm_rename.take()

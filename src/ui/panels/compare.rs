@@ -66,7 +66,7 @@ impl Studio {
             id,
             project,
             asset,
-            request,
+            request: Box::new(request),
         });
     }
 

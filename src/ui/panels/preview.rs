@@ -255,6 +255,12 @@ impl Studio {
     }
 }
 
+/// A header menu's choice: trace the column on the canvas, or clear the trace.
+enum Trace {
+    Column(String),
+    Clear,
+}
+
 fn weak(ui: &mut egui::Ui, text: impl Into<String>) {
     ui.label(RichText::new(text.into()).weak());
 }
@@ -313,8 +319,10 @@ pub fn preview_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     if again {
         studio.preview_asset(&asset);
     }
-    if let Some(column) = trace {
-        studio.choose_column(&previewed, column);
+    match trace {
+        Some(Trace::Column(c)) => studio.choose_column(&previewed, Some(c)),
+        Some(Trace::Clear) => studio.choose_column(&previewed, None),
+        None => {}
     }
 }
 
@@ -383,15 +391,14 @@ fn preview_header_ui(
 
 /// The header cell of one column: its name (a click sorts by it, again for descending, a
 /// third time for the computed order; its context menu traces it on the canvas, as the
-/// inspector's Columns section does) with its type and nulls. `Some(choice)` when the trace
-/// was asked for (`Some(None)`: cleared).
+/// inspector's Columns section does) with its type and nulls. What its menu asked for.
 fn column_header_ui(
     ui: &mut egui::Ui,
     column: &PreviewColumn,
     rows: usize,
     table: &mut PreviewTable,
     traced: bool,
-) -> Option<Option<String>> {
+) -> Option<Trace> {
     let mark = match &table.sort {
         Some((name, false)) if *name == column.name => " ▲",
         Some((name, true)) if *name == column.name => " ▼",
@@ -414,7 +421,7 @@ fn column_header_ui(
         name.context_menu(|ui| {
             if traced {
                 if ui.button("Clear trace").clicked() {
-                    trace = Some(None);
+                    trace = Some(Trace::Clear);
                     ui.close();
                 }
             } else if ui
@@ -424,7 +431,7 @@ fn column_header_ui(
                 )
                 .clicked()
             {
-                trace = Some(Some(column.name.clone()));
+                trace = Some(Trace::Column(column.name.clone()));
                 ui.close();
             }
         });
@@ -454,7 +461,7 @@ fn preview_table_ui(
     data: &Preview,
     table: &mut PreviewTable,
     traced: Option<&str>,
-) -> Option<Option<String>> {
+) -> Option<Trace> {
     let mut trace = None;
     let total = data.rows.len();
     table.rows(data);
