@@ -564,3 +564,47 @@ fn zoomed_in_cards_list_their_columns() {
     assert!(card.contains("amount\u{a0}decimal(12,2)"), "{card}");
     assert!(card.contains("status\u{a0}"), "{card}");
 }
+
+/// A source read from another file — its columns change — is held like a SQL edit: once the
+/// Path field is left, the columns it no longer has and what uses them are listed first.
+#[test]
+fn a_source_path_edit_that_changes_its_columns_asks_first() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, project) = workspace(dir.path());
+    let mut h = harness(Studio::with_workspace(Some(project), &path).unwrap());
+    let source_path = |h: &Harness<'_, Studio>| match &h
+        .state()
+        .project()
+        .asset(&"raw_orders".into())
+        .unwrap()
+        .definition
+    {
+        medallion::model::AssetDefinition::Source(medallion::model::SourceSpec::File {
+            path,
+            ..
+        }) => path.clone(),
+        other => panic!("{other:?}"),
+    };
+    h.get_by_label("raw_orders").click();
+    h.run_steps(2);
+    h.get_all_by_label("Path").last().unwrap().focus();
+    h.run_steps(2);
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::A);
+    h.get_all_by_label("Path")
+        .last()
+        .unwrap()
+        .type_text("data/customers.csv");
+    h.run_steps(2);
+    assert_eq!(source_path(&h), "data/orders.csv", "held while typed");
+    leave_sql(&mut h);
+    crate::common::studio::wait_until(&mut h, "the edit's blast radius", WAIT, |s| {
+        s.windows.confirm_edit.is_some()
+    });
+    h.get_by_label("This edit of raw_orders removes or retypes columns that are used:");
+    h.get_by_label("raw_orders.amount removed");
+    h.get_by_label("raw_orders.order_date removed");
+    h.get_by_label("Cancel").click();
+    h.run_steps(2);
+    assert_eq!(source_path(&h), "data/orders.csv");
+    assert!(h.state().inspector.draft.is_none());
+}
