@@ -219,8 +219,14 @@ fn the_sql_editor_completes_upstream_columns() {
     h.run_steps(2);
     h.get_by_label("SQL").type_text("\n-- raw_orders.am");
     h.run_steps(3);
+    let applied = applied_sql(&h, "order_history");
     h.get_by_label("amount (raw_orders)").click();
     h.run_steps(3);
+    assert_eq!(
+        applied_sql(&h, "order_history"),
+        applied,
+        "a click on a completion keeps the edit held"
+    );
     let sql = sql_shown(&h, "order_history");
     assert!(sql.ends_with("-- raw_orders.amount"), "{sql}");
     // An asset's name is offered too (beside its card's label).

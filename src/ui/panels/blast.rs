@@ -63,13 +63,14 @@ pub struct EditConfirm {
 impl Studio {
     /// Keeps the inspector's edit of `original`'s definition (in `spec`) as a draft instead
     /// of applying it, and commits the draft when `typing` (the focused text field) is no
-    /// longer the field it began in. `spec` keeps the applied definition, so its other fields
+    /// longer the field it began in and no click is in progress (`clicking`). `spec` keeps the applied definition, so its other fields
     /// still apply at once. Without a workspace nothing is held back.
     pub(crate) fn track_definition(
         &mut self,
         original: &AssetSpec,
         spec: &mut AssetSpec,
         typing: Option<egui::Id>,
+        clicking: bool,
     ) {
         if !self.backend.has_workspace() {
             return;
@@ -100,11 +101,12 @@ impl Studio {
             }
             spec.definition = original.definition.clone();
         }
-        let leave = self
-            .inspector
-            .draft
-            .as_ref()
-            .is_some_and(|d| d.typing.is_none() || d.typing != typing);
+        let leave = !clicking
+            && self
+                .inspector
+                .draft
+                .as_ref()
+                .is_some_and(|d| d.typing.is_none() || d.typing != typing);
         if leave {
             self.commit_draft();
         }

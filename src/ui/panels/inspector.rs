@@ -122,7 +122,13 @@ fn asset_ui(ui: &mut egui::Ui, studio: &mut Studio, key: &AssetKey) {
     definition_ui(ui, &mut spec, &diagnostics, &completions);
     let focused = ui.memory(egui::Memory::focused);
     let typing = focused.filter(|id| egui::TextEdit::load_state(ui.ctx(), *id).is_some());
-    studio.track_definition(&original, &mut spec, typing);
+    // A click in progress (on a completion, say) may take the focus for a frame: the draft
+    // is committed only once the pointer is idle again.
+    let clicking = ui.input(|i| i.pointer.any_down() || i.pointer.any_released());
+    if clicking {
+        ui.ctx().request_repaint();
+    }
+    studio.track_definition(&original, &mut spec, typing, clicking);
     super::blast::draft_note_ui(ui, studio, key);
 
     ui.add_space(6.0);
