@@ -502,6 +502,23 @@ fn the_sql_editor_accepts_a_suggestion_with_tab_or_enter() {
     h.run_steps(2);
     h.get_by_label("SQL").type_text("\n-- raw_orders.am");
     h.run_steps(3);
+    // Typed in the same frame as Enter: the letter and the Enter are the field's (the
+    // suggestions were for the word before the letter).
+    let enter = |pressed| egui::Event::Key {
+        key: egui::Key::Enter,
+        physical_key: None,
+        pressed,
+        repeat: false,
+        modifiers: egui::Modifiers::NONE,
+    };
+    h.input_mut()
+        .events
+        .extend([egui::Event::Text("o".to_owned()), enter(true), enter(false)]);
+    h.run_steps(3);
+    let sql = sql_shown(&h, "order_history");
+    assert!(sql.ends_with("-- raw_orders.amo\n"), "{sql:?}");
+    h.key_press(egui::Key::Backspace);
+    h.run_steps(2);
     h.key_press(egui::Key::Tab);
     h.run_steps(3);
     let sql = sql_shown(&h, "order_history");

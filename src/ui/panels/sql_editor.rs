@@ -266,17 +266,35 @@ fn keyboard_choice(
     index = index.min(offered.len() - 1);
     let n = offered.len();
     let mut accepted = None;
+    // Only keys that come before anything else typed this frame: the suggestions are those
+    // of the text as the frame began, so a key after typed text or a cursor move is the
+    // field's (it would otherwise complete a word no longer at the cursor).
     ui.input_mut(|i| {
-        if i.consume_key(egui::Modifiers::NONE, egui::Key::ArrowDown) {
-            index = (index + 1) % n;
+        let mut taken = Vec::new();
+        for (at, event) in i.events.iter().enumerate() {
+            match event {
+                egui::Event::Key {
+                    key,
+                    pressed: true,
+                    modifiers,
+                    ..
+                } if modifiers.is_none() && accepted.is_none() => match key {
+                    egui::Key::ArrowDown => index = (index + 1) % n,
+                    egui::Key::ArrowUp => index = (index + n - 1) % n,
+                    egui::Key::Tab | egui::Key::Enter => {
+                        accepted = offered.get(index).map(|c| (*c).clone());
+                    }
+                    _ => break,
+                },
+                egui::Event::Key { pressed: false, .. } | egui::Event::PointerMoved(_) => {
+                    continue;
+                }
+                _ => break,
+            }
+            taken.push(at);
         }
-        if i.consume_key(egui::Modifiers::NONE, egui::Key::ArrowUp) {
-            index = (index + n - 1) % n;
-        }
-        if i.consume_key(egui::Modifiers::NONE, egui::Key::Tab)
-            || i.consume_key(egui::Modifiers::NONE, egui::Key::Enter)
-        {
-            accepted = offered.get(index).map(|c| (*c).clone());
+        for at in taken.into_iter().rev() {
+            i.events.remove(at);
         }
     });
     ui.data_mut(|d| d.insert_temp(memory, (word_key, index)));
