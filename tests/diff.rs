@@ -292,3 +292,110 @@ fn bench_diff_prints_its_time_and_finds_the_generated_differences() {
     assert!(out.status.success(), "{}", text(&out));
     assert!(text(&out).contains("compared in "), "{}", text(&out));
 }
+
+/// The compare window's pickers: any two of the asset's materializations (Run A, Run B) and
+/// the key columns, as `medallion diff --runs A B --key COLS` — the same counts as the CLI.
+#[test]
+fn the_compare_window_picks_the_runs_and_the_key() {
+    use egui_kittest::kittest::Queryable;
+    use medallion::ui::Studio;
+
+    let dir = tempfile::tempdir().unwrap();
+    let ws = dir.path().join("ws.sqlite");
+    let project = dir.path().join("customer_analytics");
+    common::copy_dir(&common::example(), &project);
+    let target = project.to_str().unwrap();
+    let csv = project.join("data/customers.csv");
+    let v1 = std::fs::read_to_string(&csv).unwrap();
+    let v2 = v1.replace(
+        "donna.garcia880@corp-mail.example.io",
+        "donna.garcia880@new-mail.example.io",
+    );
+    let v3 = v2.clone()
+        + "99999,Zoe,Quinn,zoe.quinn@mail.example.org,2024-01-01T00:00:00,2024-01-01T00:00:00\n";
+    for version in [&v1, &v2, &v3] {
+        std::fs::write(&csv, version).unwrap();
+        let out = medallion(&ws, &["materialize", target]);
+        assert!(out.status.success(), "{}", text(&out));
+    }
+    let stored = {
+        let w = medallion::app::open_workspace(&ws).unwrap();
+        medallion::app::load_project(&w, "customer_analytics")
+            .unwrap()
+            .project
+    };
+    let mut h = crate::common::studio::harness(Studio::with_workspace(Some(stored), &ws).unwrap());
+    open_details(&mut h);
+    h.get_by_label("Compare with previous materialization")
+        .click();
+    h.run_steps(2);
+    let answered = |h: &mut egui_kittest::Harness<'_, Studio>| {
+        crate::common::studio::wait_until(h, "the diff", std::time::Duration::from_mins(1), |s| {
+            s.windows
+                .compare
+                .as_ref()
+                .is_some_and(|c| c.result.is_some())
+        });
+        match &h.state().windows.compare.as_ref().unwrap().result {
+            Some(Ok(d)) => d.clone(),
+            other => panic!("no diff: {other:?}"),
+        }
+    };
+    let d = answered(&mut h);
+    let runs = h.state().windows.compare.as_ref().unwrap().runs.clone();
+    assert_eq!(runs.len(), 3, "{runs:?}");
+    // The default: the last two runs, by the unique check's key.
+    assert_eq!((&d.run_a, &d.run_b), (&runs[1].run_id, &runs[2].run_id));
+    assert_eq!((d.diff.only_in_b, d.diff.changed), (1, 0));
+
+    // Run A: the first run.
+    h.get_by_role_and_label(egui::accesskit::Role::ComboBox, "Run A")
+        .click();
+    h.run_steps(2);
+    h.get_by_label(&format!("{} · {} rows", runs[0].run_id, runs[0].rows))
+        .click();
+    h.run_steps(2);
+    h.get_by_label("Compare").click();
+    h.run_steps(2);
+    let d = answered(&mut h);
+    assert_eq!((&d.run_a, &d.run_b), (&runs[0].run_id, &runs[2].run_id));
+    assert_eq!(
+        (d.diff.only_in_a, d.diff.only_in_b, d.diff.changed),
+        (0, 1, 1)
+    );
+    let cli = text(&medallion(
+        &ws,
+        &[
+            "diff",
+            target,
+            "cleaned_customer_data",
+            "--runs",
+            runs[0].run_id.as_str(),
+            runs[2].run_id.as_str(),
+        ],
+    ));
+    assert!(
+        cli.contains("only in A 0 · only in B 1 · changed 1"),
+        "{cli}"
+    );
+
+    // The key: without customer_id, whole rows are compared.
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Key columns")
+        .click();
+    h.run_steps(2);
+    h.get_by_role_and_label(egui::accesskit::Role::CheckBox, "customer_id")
+        .click();
+    h.run_steps(2);
+    h.get_by_role_and_label(egui::accesskit::Role::Button, "Key columns")
+        .click();
+    h.run_steps(2);
+    h.get_by_label("Compare").click();
+    h.run_steps(2);
+    let d = answered(&mut h);
+    assert!(d.diff.key.is_empty(), "{:?}", d.diff.key);
+    assert_eq!(
+        (d.diff.only_in_a, d.diff.only_in_b, d.diff.changed),
+        (1, 2, 0)
+    );
+    h.get_by_label_contains("Whole rows compared");
+}

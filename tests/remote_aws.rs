@@ -1982,3 +1982,100 @@ fn a_large_file_is_uploaded_in_parts_and_reads_back_whole() {
         "one PutObject"
     );
 }
+
+impl Setup {
+    /// The object keys under `prefix` in this setup's bucket.
+    fn keys_under(&self, prefix: &str) -> Vec<String> {
+        let rt = runtime();
+        let s3 = aws_sdk_s3::Client::from_conf(
+            aws_sdk_s3::config::Builder::from(&sdk_config(&self.moto))
+                .force_path_style(true)
+                .build(),
+        );
+        let listed = rt
+            .block_on(
+                s3.list_objects_v2()
+                    .bucket(&self.bucket)
+                    .prefix(prefix)
+                    .send(),
+            )
+            .unwrap();
+        listed
+            .contents()
+            .iter()
+            .filter_map(|o| o.key().map(str::to_owned))
+            .collect()
+    }
+}
+
+/// A source whose contract fails on drift, read by a remote run with other columns than its
+/// last materialization: the step fails and the object it had already uploaded to S3 is
+/// deleted at once (as a local run removes its file); the first run's object stays.
+#[test]
+fn a_schema_drift_error_in_a_remote_run_deletes_the_object_it_uploaded() {
+    let Some(moto) = peers() else { return };
+    let setup = Setup::new(&moto, "drift");
+    let tmp = tempfile::tempdir().unwrap();
+    let dir = setup.project(tmp.path());
+    // raw_orders runs here (a local step of the remote run, uploading to S3), its columns
+    // read from the file, and its contract fails on drift.
+    let toml = dir.join("medallion.toml");
+    let declared = "[assets.raw_orders.source.schema]\norder_id = \"int64\"\ncustomer_id = \"int64\"\norder_date = \"date\"\namount = \"decimal(12,2)\"\nstatus = \"string\"\n";
+    let text_before = std::fs::read_to_string(&toml).unwrap();
+    assert!(text_before.contains(declared));
+    let edited = text_before
+        .replace(declared, "")
+        .replace(r#"tier = "lambda""#, r#"tier = "local""#)
+        + "\n[assets.raw_orders.contract]\non_drift = \"error\"\n";
+    std::fs::write(&toml, edited).unwrap();
+    let ws = tmp.path().join("ws.sqlite");
+    let submit = || {
+        medallion(
+            &ws,
+            &moto,
+            &[
+                "submit",
+                dir.to_str().unwrap(),
+                "--select",
+                "raw_orders",
+                "--format",
+                "json",
+            ],
+        )
+    };
+    let o = submit();
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let first = json(&o)["run_id"].as_str().unwrap().to_owned();
+    let prefix = "lake/ca/raw_orders/";
+    let before = setup.keys_under(prefix);
+    assert_eq!(before.len(), 1, "{before:?}");
+    assert!(
+        before[0].ends_with(&format!("{first}.parquet")),
+        "{before:?}"
+    );
+
+    // A new column and customer_id as text.
+    let orders = dir.join("data/orders.csv");
+    let csv = std::fs::read_to_string(&orders).unwrap();
+    let mut drifted = String::new();
+    for (i, line) in csv.lines().enumerate() {
+        let mut cells: Vec<String> = line.split(',').map(str::to_owned).collect();
+        if i == 0 {
+            cells.push("channel".to_owned());
+        } else {
+            cells[1] = format!("c{}", cells[1]);
+            cells.push("web".to_owned());
+        }
+        drifted.push_str(&cells.join(","));
+        drifted.push('\n');
+    }
+    std::fs::write(&orders, drifted).unwrap();
+    let o = submit();
+    assert_ne!(o.status.code(), Some(0), "{}", text(&o));
+    assert!(text(&o).contains("schema drift since run"), "{}", text(&o));
+    let after = setup.keys_under(prefix);
+    assert_eq!(
+        after, before,
+        "the failed run's object is deleted, the first stays"
+    );
+}

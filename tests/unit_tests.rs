@@ -635,3 +635,56 @@ fn test_first_refuses_a_remote_launch_before_anything_is_uploaded() {
     assert!(!submitted.contains("did not pass"), "{submitted}");
     assert!(submitted.to_lowercase().contains("aws"), "{submitted}");
 }
+
+/// `materialize --test-first`: a failing unit test refuses the run in one sentence, exit 1,
+/// and no run is recorded; with the tests passing the run goes ahead and is recorded.
+#[test]
+fn materialize_test_first_runs_nothing_when_a_test_fails() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("customer_analytics");
+    common::copy_dir(&common::example(), &project);
+    let ws = dir.path().join("ws.sqlite");
+    let toml = project.join("medallion.toml");
+    edit(
+        &toml,
+        "tenure_days = 60, clv = 69.86",
+        "tenure_days = 60, clv = 69.87",
+    );
+    let p = project.to_str().unwrap();
+    let out = medallion(&ws, &["materialize", p, "--test-first"]);
+    let err = String::from_utf8_lossy(&out.stderr).into_owned();
+    println!("{}", text(&out));
+    assert_eq!(out.status.code(), Some(1), "{}", text(&out));
+    assert!(
+        err.contains("unit test customer_lifetime_value.clv_exact_to_the_cent did not pass (clv: expected 69.87, got 69.86)"),
+        "{err}"
+    );
+    assert!(err.contains("nothing was run"), "{err}");
+    assert_eq!(
+        err.trim().lines().count(),
+        1,
+        "one sentence, no progress: {err}"
+    );
+    let runs = medallion(&ws, &["runs", "--format", "json"]);
+    assert_eq!(runs.status.code(), Some(0), "{}", text(&runs));
+    assert_eq!(
+        json(&runs).as_array().unwrap().len(),
+        0,
+        "no run is recorded"
+    );
+
+    // A selection whose tests pass runs.
+    let out = medallion(
+        &ws,
+        &[
+            "materialize",
+            p,
+            "--test-first",
+            "--select",
+            "+daily_revenue",
+        ],
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out));
+    let runs = medallion(&ws, &["runs", "--format", "json"]);
+    assert_eq!(json(&runs).as_array().unwrap().len(), 1, "{}", text(&runs));
+}

@@ -162,6 +162,37 @@ pub fn diff_asset(
     })
 }
 
+/// One materialization a comparison can pick: its run and row count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct MaterializedRun {
+    pub run_id: RunId,
+    pub rows: u64,
+}
+
+/// The materializations of `asset` (of `partition`, else of the newest one's partition) a
+/// comparison can pick from, oldest first: what the studio's run pickers offer.
+pub fn materialized_runs(
+    ws: &Workspace,
+    project: &str,
+    asset: &AssetKey,
+    partition: Option<&str>,
+) -> Result<Vec<MaterializedRun>, AppError> {
+    let all = ws.asset_materializations(project, asset)?;
+    let partition = partition
+        .map(str::to_owned)
+        .or_else(|| all.last().and_then(|m| m.partition.clone()));
+    let mut out: Vec<MaterializedRun> = Vec::new();
+    for m in all.iter().filter(|m| m.partition == partition) {
+        // A run's last materialization of the asset is the one a diff of that run reads.
+        out.retain(|r| r.run_id != m.run_id);
+        out.push(MaterializedRun {
+            run_id: m.run_id.clone(),
+            rows: m.row_count,
+        });
+    }
+    Ok(out)
+}
+
 /// The two materializations to compare: the given runs', or the last two.
 fn pick<'a>(
     asset: &AssetKey,

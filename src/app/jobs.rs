@@ -82,12 +82,28 @@ pub enum JobRequest {
         asset: AssetKey,
         column: Option<String>,
     },
+    /// What an edit of one asset's definition breaks before it is applied: the columns of
+    /// `before` that `after` removes or retypes and what uses them (`app::against::changes`,
+    /// the `medallion impact` walk); `id` comes back with the answer.
+    EditImpact {
+        id: u64,
+        before: Box<Project>,
+        after: Box<Project>,
+    },
+    /// Every asset's columns inferred without running (`engine::schema::infer_schemas`), for
+    /// the zoomed-in canvas cards; `id` comes back with the answer.
+    CardColumns {
+        id: u64,
+        project: Box<Project>,
+    },
     /// "Compare with previous materialization": the asset's last two materializations
     /// compared as `medallion diff` does (masked the same way).
     Diff {
         id: u64,
         project: Box<Project>,
         asset: AssetKey,
+        /// Which runs and key (the studio's pickers); the default is the last two runs.
+        request: Box<super::diff::DiffRequest>,
     },
     /// The price table with the workspace's overrides.
     LoadPrices,
@@ -221,10 +237,23 @@ pub enum JobEvent {
         id: u64,
         view: Box<super::lineage::LineageView>,
     },
+    /// The answer to [`JobRequest::EditImpact`]: each removed or retyped column that
+    /// something uses, with what uses it (empty: the edit breaks nothing).
+    EditImpact {
+        id: u64,
+        changes: Vec<super::against::ChangeImpact>,
+    },
+    /// The answer to [`JobRequest::CardColumns`]: the assets whose columns are known.
+    CardColumns {
+        id: u64,
+        columns: std::collections::HashMap<AssetKey, Vec<crate::model::schema::SchemaColumn>>,
+    },
     /// The answer to [`JobRequest::Diff`].
     Diff {
         id: u64,
         result: Result<Box<super::diff::AssetDiff>, JobError>,
+        /// The materializations the run pickers offer, oldest first (empty when unreadable).
+        runs: Vec<super::diff::MaterializedRun>,
     },
     PartitionStrip {
         id: u64,
@@ -597,6 +626,53 @@ fn stored_with(ws: &Workspace, project: Project) -> StoredProject {
     }
 }
 
+/// What an edit from `before` to `after` breaks: the changes that something uses.
+fn edit_impact(ws: &Workspace, id: u64, before: Project, after: &Project) -> JobEvent {
+    let stored = stored_with(ws, before);
+    let dir = stored.source_dir.as_deref();
+    let old = super::lineage::analyze(&stored.project, dir);
+    let new = super::lineage::analyze(after, dir);
+    let changes = super::against::changes(&old, &new)
+        .into_iter()
+        .filter(|c| c.impact.breaks_something())
+        .collect();
+    JobEvent::EditImpact { id, changes }
+}
+
+/// Every asset's known columns, inferred without running.
+fn card_columns(ws: &Workspace, id: u64, project: Project) -> JobEvent {
+    let stored = stored_with(ws, project);
+    let schemas =
+        crate::engine::schema::infer_schemas(&stored.project, stored.source_dir.as_deref());
+    let columns = schemas
+        .into_iter()
+        .filter_map(|(k, s)| s.columns().map(|c| (k.clone(), c.to_vec())))
+        .collect();
+    JobEvent::CardColumns { id, columns }
+}
+
+/// The compare window's diff, with the materializations its run pickers offer.
+fn diff(
+    ws: &Workspace,
+    id: u64,
+    project: Project,
+    asset: &AssetKey,
+    request: &super::diff::DiffRequest,
+) -> JobEvent {
+    let stored = stored_with(ws, project);
+    let result = super::diff::diff_asset(ws, &stored, asset, request)
+        .map(Box::new)
+        .map_err(JobError::new);
+    let partition = match &result {
+        Ok(d) => d.partition.clone(),
+        Err(_) => request.partition.clone(),
+    };
+    let runs =
+        super::diff::materialized_runs(ws, &stored.project.name, asset, partition.as_deref())
+            .unwrap_or_default();
+    JobEvent::Diff { id, result, runs }
+}
+
 /// Runs one request and sends its answer: most requests answer with one event; a
 /// materialization, a remote run and an opened run send several.
 fn handle(
@@ -653,14 +729,16 @@ fn handle(
                 view: Box::new(view),
             });
         }
-        JobRequest::Diff { id, project, asset } => {
-            let stored = stored_with(ws, *project);
-            let result =
-                super::diff::diff_asset(ws, &stored, &asset, &super::diff::DiffRequest::default())
-                    .map(Box::new)
-                    .map_err(JobError::new);
-            emit(JobEvent::Diff { id, result });
+        JobRequest::EditImpact { id, before, after } => {
+            emit(edit_impact(ws, id, *before, &after));
         }
+        JobRequest::CardColumns { id, project } => emit(card_columns(ws, id, *project)),
+        JobRequest::Diff {
+            id,
+            project,
+            asset,
+            request,
+        } => emit(diff(ws, id, *project, &asset, &request)),
         JobRequest::LoadPrices => emit(prices(compute_plan::load_prices(ws), false)),
         JobRequest::SetPrice { id, usd } => emit(set_price(ws, &id, usd)),
         JobRequest::CostHistory { project } => emit(cost_history(ws, &project)),

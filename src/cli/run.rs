@@ -46,6 +46,10 @@ pub struct MaterializeCommand {
     /// run on stored data, blocked — without running anything
     #[arg(long)]
     pub dry_run: bool,
+    /// Run the selected assets' SQL unit tests first; when one does not pass, nothing runs,
+    /// no run is recorded and the exit code is 1
+    #[arg(long)]
+    pub test_first: bool,
     #[arg(long, value_enum, default_value_t)]
     pub format: OutputFormat,
 }
@@ -63,6 +67,7 @@ impl MaterializeCommand {
             allow_failed_upstream: self.allow_failed_upstream,
             checks_only: false,
             dry_run: self.dry_run,
+            test_first: self.test_first,
             format: self.format,
         }
     }
@@ -97,6 +102,7 @@ impl CheckCommand {
             allow_failed_upstream: false,
             checks_only: true,
             dry_run: false,
+            test_first: false,
             format: self.format,
         }
     }
@@ -115,6 +121,8 @@ pub struct MaterializeArgs<'a> {
     pub checks_only: bool,
     /// Say what would happen without running.
     pub dry_run: bool,
+    /// Run the selected assets' SQL unit tests before anything; refuse when one fails.
+    pub test_first: bool,
     pub format: OutputFormat,
 }
 
@@ -131,6 +139,25 @@ pub fn materialize(workspace: &Path, args: &MaterializeArgs<'_>) -> anyhow::Resu
             return Ok(EXIT_BAD_INPUT);
         }
     };
+    if args.test_first
+        && let Err(e) = app::unit_test::require_passing(
+            &stored.project,
+            stored.source_dir.as_deref(),
+            args.select,
+        )
+    {
+        eprintln!("error: {}", app::redact(&e.to_string()));
+        // A test that did not pass fails the command; anything else is bad input.
+        let failed = matches!(
+            e,
+            AppError::Refused(app::refusal::Refusal::UnitTestsFailed { .. })
+        );
+        return Ok(if failed || !e.is_usage() {
+            EXIT_FAILED
+        } else {
+            EXIT_BAD_INPUT
+        });
+    }
     let request = MaterializeRequest {
         selection: args.select.to_owned(),
         partitions: partitions(&stored, &steps, args)?,

@@ -50,6 +50,10 @@ impl BlobStore for S3Blobs {
         self.aws.exists(location).unwrap_or(false)
     }
 
+    fn delete(&self, location: &str) -> Result<(), BackendError> {
+        Ok(self.aws.delete(location)?)
+    }
+
     fn owns(&self, location: &str) -> bool {
         split_uri(location).is_ok()
     }

@@ -34,6 +34,11 @@ pub trait BlobStore: Sync {
     fn download(&self, location: &str, to: &Path) -> Result<(), BackendError>;
     /// Whether the object at `location` exists.
     fn exists(&self, location: &str) -> bool;
+    /// Deletes the object at `location` (one this run uploaded but will not record).
+    ///
+    /// # Errors
+    /// The store's own error when the delete fails.
+    fn delete(&self, location: &str) -> Result<(), BackendError>;
     /// Whether `location` is one of this store's (else it is a local path).
     fn owns(&self, location: &str) -> bool;
 }
@@ -124,5 +129,17 @@ impl IoManager for StagedIo<'_> {
         } else {
             Path::new(location).is_file()
         }
+    }
+
+    /// A remote table this run uploaded but will not record (a schema drift error) is deleted
+    /// from the store, and its staged copy with it, as a local run removes its file.
+    fn discard(&self, location: &str) -> std::io::Result<()> {
+        if !self.blobs.owns(location) {
+            return std::fs::remove_file(location);
+        }
+        let _ = std::fs::remove_file(self.cached(location));
+        self.blobs
+            .delete(location)
+            .map_err(|e| std::io::Error::other(e.to_string()))
     }
 }

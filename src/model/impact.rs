@@ -66,6 +66,18 @@ pub struct Impact {
     pub alert_rules: Vec<String>,
 }
 
+impl Impact {
+    /// Whether anything uses the target: a downstream column or asset, a check, a contract or
+    /// a unit test (schedules, sensors and alert rules only run or watch it).
+    pub fn breaks_something(&self) -> bool {
+        !(self.columns.is_empty()
+            && self.assets.is_empty()
+            && self.checks.is_empty()
+            && self.contracts.is_empty()
+            && self.unit_tests.is_empty())
+    }
+}
+
 /// Whether an asset is affected in its rows (all of it) or only in some columns' values.
 #[derive(Debug, Clone, PartialEq, Eq)]
 enum Affected {
@@ -417,4 +429,107 @@ pub fn removal_impact(project: &Project, keys: &[AssetKey]) -> Impact {
         }
     }
     total
+}
+
+/// What renaming an asset touches outside itself: what the rename rewrites (downstream SQL and
+/// dependencies, unit tests' given rows, schedules' selections) and what would break (sensors
+/// and alert rules whose selection names the old key, a sensor watching it, SQL that would
+/// still read the old name).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct RenameImpact {
+    pub from: String,
+    pub to: String,
+    /// One line per thing rewritten, e.g. `customer_lifetime_value — its SQL and dependencies`.
+    pub rewritten: Vec<String>,
+    /// One line per thing that would break.
+    pub broken: Vec<String>,
+}
+
+/// Whether `selection` names `key` as a term (`key`, `+key`, `key+`).
+fn selection_names(selection: &str, key: &AssetKey) -> bool {
+    AssetSelection::parse(selection).is_ok_and(|s| {
+        s.terms
+            .iter()
+            .any(|t| matches!(t, super::selection::SelectionTerm::Key { key: k, .. } if k == key))
+    })
+}
+
+/// What renaming `from` to `to` rewrites and what it would break (`model::edit`'s rename
+/// rewrites deps, SQL, unit tests' given rows and schedules; nothing else names the key).
+pub fn rename_impact(project: &Project, from: &AssetKey, to: &AssetKey) -> RenameImpact {
+    let mut out = RenameImpact {
+        from: from.to_string(),
+        to: to.to_string(),
+        ..RenameImpact::default()
+    };
+    for a in &project.assets {
+        if &a.key == from {
+            continue;
+        }
+        let sql = a.transform().and_then(|t| t.sql.as_deref());
+        let new_sql = sql.and_then(|s| super::sql::rename_table(s, from.as_str(), to.as_str()));
+        let mut parts = Vec::new();
+        if new_sql.is_some() {
+            parts.push("its SQL");
+        }
+        if a.deps.contains(from) {
+            parts.push("its dependencies");
+        }
+        if !parts.is_empty() {
+            out.rewritten
+                .push(format!("{} — {}", a.key, parts.join(" and ")));
+        }
+        let still_reads = new_sql
+            .as_deref()
+            .or(sql)
+            .and_then(|s| super::sql::analyze(s).ok())
+            .is_some_and(|s| s.tables.contains(from.as_str()));
+        if still_reads {
+            out.broken.push(format!(
+                "{} — its SQL would still read {from}, which the rename cannot rewrite",
+                a.key
+            ));
+        }
+        for t in &a.tests {
+            if t.given.contains_key(from) {
+                out.rewritten.push(format!(
+                    "unit test {}.{} — its given rows for {from}",
+                    a.key, t.name
+                ));
+            }
+        }
+    }
+    for s in &project.schedules {
+        if selection_names(&s.selection, from) {
+            out.rewritten
+                .push(format!("schedule {} — its selection", s.name));
+        }
+    }
+    for s in &project.sensors {
+        if selection_names(&s.selection, from) {
+            out.broken.push(format!(
+                "sensor {} — its selection `{}` would name an asset that no longer exists",
+                s.name, s.selection
+            ));
+        }
+        if matches!(&s.kind, SensorKind::AssetMaterialized { project: p, asset }
+            if p == &project.name && asset == from)
+        {
+            out.broken.push(format!(
+                "sensor {} — it watches materializations of {from}, which would no longer happen",
+                s.name
+            ));
+        }
+    }
+    for r in &project.alerts.rules {
+        if let Some(sel) = r.selection.as_deref()
+            && selection_names(sel, from)
+        {
+            out.broken.push(format!(
+                "alert rule {} — its selection `{sel}` would name an asset that no longer exists",
+                r.name
+            ));
+        }
+    }
+    out
 }

@@ -663,6 +663,7 @@ pub fn studio_ui(ui: &mut egui::Ui, studio: &mut Studio) {
                 notice_ui(ui, studio);
                 return;
             }
+            studio.refresh_card_columns();
             let actions =
                 canvas::canvas_ui(ui, &mut studio.canvas, &studio.doc, &studio.states.badges);
             studio.pending.actions.extend(actions);
@@ -680,6 +681,8 @@ pub fn studio_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     panels::lineage::lineage_ui(&ctx, studio);
     panels::compare::compare_ui(&ctx, studio);
     panels::blast::confirm_delete_ui(&ctx, studio);
+    panels::blast::confirm_rename_ui(&ctx, studio);
+    panels::blast::confirm_edit_ui(&ctx, studio);
     panels::report_path::report_path_ui(&ctx, studio);
     panels::automation::automation_ui(&ctx, studio);
     panels::audit::audit_ui(&ctx, studio);

@@ -70,6 +70,10 @@ pub struct Windows {
     pub compare: Option<panels::compare::CompareState>,
     /// A delete that breaks downstream assets, waiting for confirmation.
     pub confirm_delete: Option<panels::blast::DeleteConfirm>,
+    /// A rename that would break what names the asset, waiting for confirmation.
+    pub confirm_rename: Option<panels::blast::RenameConfirm>,
+    /// A definition edit that removes or retypes used columns, waiting for confirmation.
+    pub confirm_edit: Option<panels::blast::EditConfirm>,
     /// The path field of a report export where no file dialog can be shown.
     pub report_path: Option<panels::report_path::ReportPathState>,
     /// The Deployment window: the project on AWS Step Functions and EventBridge.

@@ -490,8 +490,20 @@ impl Studio {
                 self.on_lineage(id, *view);
                 false
             }
-            JobEvent::Diff { id, result } => {
-                self.on_diff(id, result);
+            JobEvent::CardColumns { id, columns } => {
+                let cached = &mut self.canvas.card_columns;
+                if cached.asked.is_some_and(|(_, asked)| asked == id) {
+                    cached.columns = columns;
+                    cached.answered = true;
+                }
+                false
+            }
+            JobEvent::EditImpact { id, changes } => {
+                self.on_edit_impact(id, changes);
+                false
+            }
+            JobEvent::Diff { id, result, runs } => {
+                self.on_diff(id, result, runs);
                 false
             }
             JobEvent::Automation(view) => {

@@ -412,6 +412,25 @@ impl Aws {
         })
     }
 
+    /// Deletes an `s3://` object (S3 answers the same whether or not it existed).
+    ///
+    /// # Errors
+    /// The SDK's error, worded with the object's URI.
+    pub fn delete(&self, uri: &str) -> Result<(), ComputeError> {
+        let (bucket, key) = split_uri(uri)?;
+        let s3 = self.s3();
+        let uri = uri.to_owned();
+        self.block(async move {
+            s3.delete_object()
+                .bucket(bucket)
+                .key(key)
+                .send()
+                .await
+                .map(|_| ())
+                .map_err(|e| ComputeError::from_sdk(format!("deleting {uri}"), &e))
+        })
+    }
+
     /// Whether an `s3://` object exists.
     pub fn exists(&self, uri: &str) -> Result<bool, ComputeError> {
         let (bucket, key) = split_uri(uri)?;

@@ -27,6 +27,27 @@ pub use geometry::Geometry;
 
 /// Below this zoom, cards are flat boxes without text or ports.
 pub const SIMPLIFY_BELOW_ZOOM: f32 = 0.45;
+/// From this zoom on, cards list their inferred columns under their other lines.
+pub const COLUMNS_FROM_ZOOM: f32 = 1.5;
+/// Past this zoom a card's text stops growing, so a zoomed-in card has room for its columns.
+const TEXT_ZOOM_CAP: f32 = 1.3;
+
+/// The zoom a card's text and badges are laid out at.
+pub fn text_zoom(zoom: f32) -> f32 {
+    zoom.min(TEXT_ZOOM_CAP)
+}
+
+/// Each asset's inferred columns for the cards (asked of the job worker once per document
+/// revision while the canvas is zoomed in to [`COLUMNS_FROM_ZOOM`]).
+#[derive(Debug, Default)]
+pub struct CardColumns {
+    /// The known columns by asset (assets whose columns are unknown are absent).
+    pub columns: std::collections::HashMap<AssetKey, Vec<crate::model::schema::SchemaColumn>>,
+    /// The document revision the columns were last asked for, and that request's id.
+    pub asked: Option<(u64, u64)>,
+    /// Whether that request has been answered.
+    pub answered: bool,
+}
 pub const MIN_ZOOM: f32 = 0.02;
 pub const MAX_ZOOM: f32 = 2.5;
 /// Above this many visible cards, cards get no accessibility widget (they are too small to
@@ -87,6 +108,8 @@ pub struct CanvasState {
     /// The lineage of the column chosen in the inspector: each asset on it, outlined, with
     /// its columns on the way named above its card.
     pub column_lineage: std::collections::BTreeMap<AssetKey, BTreeSet<String>>,
+    /// The cards' columns, listed when zoomed in.
+    pub card_columns: CardColumns,
     /// Fit the whole project into view on the next frame.
     pub fit_requested: bool,
     /// Centre this asset on the next frame (find).
@@ -118,6 +141,7 @@ impl CanvasState {
             focus: None,
             highlight: BTreeSet::new(),
             column_lineage: std::collections::BTreeMap::new(),
+            card_columns: CardColumns::default(),
             fit_requested: true,
             reveal: None,
             keep_in_view: None,
@@ -669,6 +693,7 @@ fn accessible_cards(
     if state.zoom < SIMPLIFY_BELOW_ZOOM || visible.len() > MAX_ACCESSIBLE_CARDS {
         return;
     }
+    let tz = text_zoom(state.zoom);
     for &i in visible {
         let node = &state.geometry.nodes[i];
         let full = state.card_rect(rect, &state.geometry, i, &[]);
@@ -683,11 +708,8 @@ fn accessible_cards(
         if let Some(status) = badges.status.get(&node.key) {
             // The status slot: its own label for screen readers and a tooltip with the reason.
             let dot = Rect::from_center_size(
-                pos2(
-                    full.right() - 14.0 * state.zoom,
-                    full.top() + 16.0 * state.zoom,
-                ),
-                vec2(14.0, 14.0) * state.zoom,
+                pos2(full.right() - 14.0 * tz, full.top() + 16.0 * tz),
+                vec2(14.0, 14.0) * tz,
             );
             let id = Id::new(("asset_status", node.key.as_str()));
             let response = ui.interact(dot.intersect(rect), id, Sense::hover());
@@ -705,8 +727,8 @@ fn accessible_cards(
         if let Some((fresh, reason)) = badges.freshness.get(&node.key) {
             // The freshness badge, bottom right.
             let slot = Rect::from_min_size(
-                full.min + vec2(full.width() * 0.62, 50.0 * state.zoom),
-                vec2(full.width() * 0.38, 14.0 * state.zoom),
+                full.min + vec2(full.width() * 0.62, 50.0 * tz),
+                vec2(full.width() * 0.38, 14.0 * tz),
             );
             let id = Id::new(("asset_freshness", node.key.as_str()));
             let response = ui.interact(slot.intersect(rect), id, Sense::hover());
@@ -718,8 +740,8 @@ fn accessible_cards(
         if let Some(checks) = badges.checks.get(&node.key) {
             // The footer line: the checks' verdict on the asset's latest data.
             let footer = Rect::from_min_size(
-                full.min + vec2(14.0, 50.0) * state.zoom,
-                vec2(full.width() * 0.6, 14.0 * state.zoom),
+                full.min + vec2(14.0, 50.0) * tz,
+                vec2(full.width() * 0.6, 14.0 * tz),
             );
             let id = Id::new(("asset_checks", node.key.as_str()));
             let response = ui.interact(footer.intersect(rect), id, Sense::hover());

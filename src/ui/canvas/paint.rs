@@ -7,7 +7,9 @@ use egui::epaint::{CubicBezierShape, PathShape};
 use egui::{Align2, Color32, FontId, Painter, Pos2, Rect, Shape, Stroke, StrokeKind, pos2, vec2};
 
 use super::geometry::{Cubic, cubic_point, edge_route};
-use super::{CanvasState, CardBadges, Drag, SIMPLIFY_BELOW_ZOOM, output_port};
+use super::{
+    COLUMNS_FROM_ZOOM, CanvasState, CardBadges, Drag, SIMPLIFY_BELOW_ZOOM, output_port, text_zoom,
+};
 use crate::ui::theme;
 
 pub struct PaintStats {
@@ -83,20 +85,69 @@ pub fn paint(
             card_simplified(painter, visuals, card, &look);
             continue;
         }
-        card_full(painter, visuals, state.zoom, node, card, &look);
+        let tz = text_zoom(zoom);
+        card_full(painter, visuals, tz, node, card, &look);
+        if zoom >= COLUMNS_FROM_ZOOM
+            && let Some(columns) = state.card_columns.columns.get(&node.key)
+        {
+            card_columns(painter, visuals, tz, card, columns);
+        }
         if let Some(columns) = state.column_lineage.get(&node.key) {
             column_tag(painter, card, state.zoom, columns);
         }
         if let Some((fresh, _)) = badges.freshness.get(&node.key) {
-            freshness_badge(painter, visuals, card, state.zoom, *fresh);
+            freshness_badge(painter, visuals, card, tz, *fresh);
         }
         if let Some((error, _)) = badges.drift.get(&node.key) {
-            drift_badge(painter, card, state.zoom, *error);
+            drift_badge(painter, card, tz, *error);
         }
     }
 
     paint_drag(ui, painter, state, rect);
     PaintStats { visible }
+}
+
+/// A zoomed-in card's columns (`name type`) in the room under its other lines, wrapped to
+/// the card; what does not fit ends in "…". Only visible cards are painted, so this costs a
+/// few text layouts a frame whatever the project's size.
+fn card_columns(
+    painter: &Painter,
+    visuals: &egui::Visuals,
+    tz: f32,
+    card: Rect,
+    columns: &[crate::model::schema::SchemaColumn],
+) {
+    let pad = 14.0 * tz;
+    let top = card.top() + 66.0 * tz;
+    let room = Rect::from_min_max(pos2(card.left() + pad, top), card.max - vec2(pad, 4.0));
+    if room.height() < 8.0 || columns.is_empty() {
+        return;
+    }
+    let size = (10.0 * tz).round().max(6.0);
+    let mut job = egui::text::LayoutJob::default();
+    let name = egui::TextFormat::simple(FontId::monospace(size), visuals.text_color());
+    let dtype = egui::TextFormat::simple(FontId::monospace(size), visuals.weak_text_color());
+    for (i, c) in columns.iter().enumerate() {
+        if i > 0 {
+            job.append("   ", 0.0, dtype.clone());
+        }
+        job.append(&c.name, 0.0, name.clone());
+        job.append(&format!("\u{a0}{}", c.dtype), 0.0, dtype.clone());
+    }
+    job.wrap.max_width = room.width();
+    let line = painter.fonts_mut(|f| f.row_height(&FontId::monospace(size)));
+    #[expect(
+        clippy::cast_possible_truncation,
+        clippy::cast_sign_loss,
+        reason = "a small positive count of lines"
+    )]
+    let rows = (room.height() / line).floor().max(1.0) as usize;
+    job.wrap.max_rows = rows;
+    job.wrap.break_anywhere = false;
+    let galley = painter.layout_job(job);
+    painter
+        .with_clip_rect(room.intersect(painter.clip_rect()))
+        .galley(room.min, galley, visuals.text_color());
 }
 
 /// The columns of a traced column's lineage on this card, in the highlight colour above it.

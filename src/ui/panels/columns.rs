@@ -21,8 +21,10 @@ pub struct ColumnsState {
     pending: bool,
     /// The asset's columns (the answer for the whole asset).
     pub view: Option<LineageView>,
-    /// The chosen column and the id of its lineage request.
+    /// The chosen column, the asset it belongs to (the inspector's, or the previewed one's
+    /// when traced from the preview's header) and the id of its lineage request.
     pub chosen: Option<String>,
+    pub chosen_asset: Option<AssetKey>,
     chosen_request: u64,
     /// The chosen column's lineage, once answered.
     pub trace: Option<LineageView>,
@@ -51,6 +53,7 @@ impl Studio {
         self.canvas.column_lineage.clear();
         self.inspector.columns.trace = None;
         self.inspector.columns.chosen.clone_from(&column);
+        self.inspector.columns.chosen_asset = column.as_ref().map(|_| asset.clone());
         let Some(column) = column else {
             return;
         };
@@ -66,6 +69,27 @@ impl Studio {
             asset: asset.clone(),
             column: Some(column),
         });
+    }
+
+    /// Asks for every asset's columns when the canvas is zoomed in far enough to list them on
+    /// the cards and they were not asked for under the current definitions (one request at a
+    /// time; the cards keep the previous answer until the new one arrives).
+    pub(crate) fn refresh_card_columns(&mut self) {
+        use crate::ui::canvas::COLUMNS_FROM_ZOOM;
+        let revision = self.doc.revision();
+        let cached = &self.canvas.card_columns;
+        let waiting = cached.asked.is_some() && !cached.answered;
+        let fresh = cached.asked.is_some_and(|(r, _)| r == revision);
+        if self.canvas.zoom < COLUMNS_FROM_ZOOM || fresh || waiting || !self.backend.has_workspace()
+        {
+            return;
+        }
+        let id = self.next_request_id();
+        let project = Box::new(self.project().clone());
+        if self.send_job(JobRequest::CardColumns { id, project }) {
+            self.canvas.card_columns.asked = Some((revision, id));
+            self.canvas.card_columns.answered = false;
+        }
     }
 
     /// Asks for the asset's columns when they were not asked for under the current
@@ -195,8 +219,9 @@ pub fn columns_ui(ui: &mut egui::Ui, studio: &mut Studio, key: &AssetKey, wanted
                 );
                 return;
             }
+            let mine = state.chosen_asset.as_ref() == Some(key);
             for c in &view.columns {
-                let chosen = state.chosen.as_deref() == Some(c.name.as_str());
+                let chosen = mine && state.chosen.as_deref() == Some(c.name.as_str());
                 if ui
                     .selectable_label(chosen, format!("{}: {}", c.name, c.dtype))
                     .on_hover_text(
@@ -207,7 +232,7 @@ pub fn columns_ui(ui: &mut egui::Ui, studio: &mut Studio, key: &AssetKey, wanted
                     choice = Some((!chosen).then(|| c.name.clone()));
                 }
             }
-            if let (Some(column), Some(trace)) = (&state.chosen, &state.trace) {
+            if let (Some(column), Some(trace), true) = (&state.chosen, &state.trace, mine) {
                 trace_ui(ui, column, trace);
                 if ui.small_button("Clear highlight").clicked() {
                     choice = Some(None);

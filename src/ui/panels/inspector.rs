@@ -30,6 +30,16 @@ pub struct InspectorState {
     pub(crate) proposals: super::pii_proposals::PiiProposals,
     /// The Columns section: the asset's inferred columns and the one traced on the canvas.
     pub columns: super::columns::ColumnsState,
+    /// An edit of the selected asset's definition not applied yet (see `panels::blast`).
+    pub draft: Option<super::blast::DefinitionDraft>,
+}
+
+impl InspectorState {
+    /// The rename buffer now belongs to `key` (after a rename).
+    pub fn set_key(&mut self, key: &AssetKey) {
+        self.key = Some(key.clone());
+        key.as_str().clone_into(&mut self.rename);
+    }
 }
 
 const PII_KINDS: [PiiKind; 8] = [
@@ -53,7 +63,17 @@ pub fn inspector_ui(ui: &mut egui::Ui, studio: &mut Studio) {
                 ui.heading("Inspector");
             });
             ui.separator();
-            let Some(key) = studio.canvas.single_selection().cloned() else {
+            // A draft of an asset no longer shown is committed.
+            let shown = studio.canvas.single_selection().cloned();
+            if studio
+                .inspector
+                .draft
+                .as_ref()
+                .is_some_and(|d| Some(&d.key) != shown.as_ref())
+            {
+                studio.commit_draft();
+            }
+            let Some(key) = shown else {
                 let n = studio.canvas.selection.len();
                 ui.label(if n == 0 {
                     "Select an asset to see and edit its definition.".to_owned()
@@ -79,7 +99,11 @@ fn asset_ui(ui: &mut egui::Ui, studio: &mut Studio, key: &AssetKey) {
         studio.inspector.key = Some(key.clone());
         studio.inspector.rename = key.to_string();
     }
+    // A definition being edited: shown from the draft until it is applied.
     let mut spec = original.clone();
+    if let Some(d) = studio.inspector.draft.as_ref().filter(|d| &d.key == key) {
+        spec.definition = d.definition.clone();
+    }
     let diagnostics: Vec<crate::model::Diagnostic> = studio
         .validation
         .diagnostics
@@ -96,6 +120,16 @@ fn asset_ui(ui: &mut egui::Ui, studio: &mut Studio, key: &AssetKey) {
     ui.label(RichText::new("Definition").strong());
     let completions = super::columns::completions(&studio.inspector.columns, key);
     definition_ui(ui, &mut spec, &diagnostics, &completions);
+    let focused = ui.memory(egui::Memory::focused);
+    let typing = focused.filter(|id| egui::TextEdit::load_state(ui.ctx(), *id).is_some());
+    // A click in progress (on a completion, say) may take the focus for a frame: the draft
+    // is committed only once the pointer is idle again.
+    let clicking = ui.input(|i| i.pointer.any_down() || i.pointer.any_released());
+    if clicking {
+        ui.ctx().request_repaint();
+    }
+    studio.track_definition(&original, &mut spec, typing, clicking);
+    super::blast::draft_note_ui(ui, studio, key);
 
     ui.add_space(6.0);
     deps_ui(ui, studio, &spec);
@@ -268,13 +302,7 @@ fn rename_ui(ui: &mut egui::Ui, studio: &mut Studio, key: &AssetKey) {
             && changed
         {
             let to = AssetKey::new(studio.inspector.rename.trim());
-            if studio.apply(Edit::RenameAsset {
-                from: key.clone(),
-                to: to.clone(),
-            }) {
-                studio.canvas.select([to.clone()]);
-                studio.inspector.key = Some(to);
-            }
+            studio.request_rename(key.clone(), to);
         }
     })
     .response

@@ -255,6 +255,12 @@ impl Studio {
     }
 }
 
+/// A header menu's choice: trace the column on the canvas, or clear the trace.
+enum Trace {
+    Column(String),
+    Clear,
+}
+
 fn weak(ui: &mut egui::Ui, text: impl Into<String>) {
     ui.label(RichText::new(text.into()).weak());
 }
@@ -302,10 +308,21 @@ pub fn preview_ui(ui: &mut egui::Ui, studio: &mut Studio) {
         return;
     };
     let again = preview_header_ui(ui, data, table, changed, along.as_ref());
-    preview_table_ui(ui, data, table);
+    let columns = &studio.inspector.columns;
+    let traced = columns
+        .chosen
+        .as_deref()
+        .filter(|_| columns.chosen_asset.as_ref() == Some(&data.asset));
+    let trace = preview_table_ui(ui, data, table, traced);
     cell_viewer_ui(ui, data, table);
+    let previewed = data.asset.clone();
     if again {
         studio.preview_asset(&asset);
+    }
+    match trace {
+        Some(Trace::Column(c)) => studio.choose_column(&previewed, Some(c)),
+        Some(Trace::Clear) => studio.choose_column(&previewed, None),
+        None => {}
     }
 }
 
@@ -373,28 +390,51 @@ fn preview_header_ui(
 }
 
 /// The header cell of one column: its name (a click sorts by it, again for descending, a
-/// third time for the computed order) with its type and nulls.
+/// third time for the computed order; its context menu traces it on the canvas, as the
+/// inspector's Columns section does) with its type and nulls. What its menu asked for.
 fn column_header_ui(
     ui: &mut egui::Ui,
     column: &PreviewColumn,
     rows: usize,
     table: &mut PreviewTable,
-) {
+    traced: bool,
+) -> Option<Trace> {
     let mark = match &table.sort {
         Some((name, false)) if *name == column.name => " ▲",
         Some((name, true)) if *name == column.name => " ▼",
         _ => "",
     };
+    let mut trace = None;
     ui.vertical(|ui| {
+        let mut text = RichText::new(format!("{}{mark}", column.name)).strong();
+        if traced {
+            text = text.color(theme::highlight_color());
+        }
         let name = ui
-            .add(
-                egui::Button::new(RichText::new(format!("{}{mark}", column.name)).strong())
-                    .frame(false),
-            )
-            .on_hover_text("Sort by this column (click again for descending, then unsorted)");
+            .add(egui::Button::new(text).frame(false))
+            .on_hover_text(
+                "Sort by this column (click again for descending, then unsorted); right-click to trace it on the canvas",
+            );
         if name.clicked() {
             table.click_header(&column.name);
         }
+        name.context_menu(|ui| {
+            if traced {
+                if ui.button("Clear trace").clicked() {
+                    trace = Some(Trace::Clear);
+                    ui.close();
+                }
+            } else if ui
+                .button("Trace column")
+                .on_hover_text(
+                    "Outline the cards this column's values come from and feed, naming the columns on the way",
+                )
+                .clicked()
+            {
+                trace = Some(Trace::Column(column.name.clone()));
+                ui.close();
+            }
+        });
         let nulls = if rows == 0 {
             0.0
         } else {
@@ -411,11 +451,18 @@ fn column_header_ui(
         )
         .on_hover_text(format!("{} of {rows} rows are null", column.null_count));
     });
+    trace
 }
 
 /// The rows in the order shown: a header per column, only the rows in view laid out; a click
-/// on a cell opens it in the cell viewer.
-fn preview_table_ui(ui: &mut egui::Ui, data: &Preview, table: &mut PreviewTable) {
+/// on a cell opens it in the cell viewer. A trace asked for from a header's menu.
+fn preview_table_ui(
+    ui: &mut egui::Ui,
+    data: &Preview,
+    table: &mut PreviewTable,
+    traced: Option<&str>,
+) -> Option<Trace> {
+    let mut trace = None;
     let total = data.rows.len();
     table.rows(data);
     // Taken out while the header may change the sort (put back below; a new sort makes it
@@ -441,7 +488,12 @@ fn preview_table_ui(ui: &mut egui::Ui, data: &Preview, table: &mut PreviewTable)
                 .header(36.0, |mut header| {
                     header.col(|ui| weak(ui, "#"));
                     for c in &data.columns {
-                        header.col(|ui| column_header_ui(ui, c, total, table));
+                        header.col(|ui| {
+                            let is = traced == Some(c.name.as_str());
+                            if let Some(t) = column_header_ui(ui, c, total, table, is) {
+                                trace = Some(t);
+                            }
+                        });
                     }
                 })
                 .body(|body| {
@@ -463,6 +515,7 @@ fn preview_table_ui(ui: &mut egui::Ui, data: &Preview, table: &mut PreviewTable)
     if opened.is_some() {
         table.cell = opened;
     }
+    trace
 }
 
 /// One cell, cut to its column; the whole value on hover when long. Whether it was clicked.

@@ -1,6 +1,7 @@
 //! A SQL editor: a code text field with SQL syntax highlighting, the parser's error shown on
 //! its line, and completion of the word being typed from the upstream assets' names and their
-//! inferred columns (buttons under the field; a click completes the word). (`egui_extras`
+//! inferred columns (buttons under the field; ↓/↑ choose one, Tab or Enter — or a click —
+//! completes the word). (`egui_extras`
 //! highlights SQL only through syntect, which would add a heavy build dependency for one
 //! language; a keyword tokenizer is enough here.)
 
@@ -231,6 +232,75 @@ pub fn suggestions<'a>(
     out
 }
 
+/// The suggestion chosen with the keyboard before the field sees the keys: with suggestions
+/// shown for the word at the cursor, ↓/↑ move the choice, Tab or Enter accept it (Escape
+/// leaves the field, which hides them). Returns the suggestion accepted and the index chosen
+/// (for the buttons' highlight), both keyed to the word being typed.
+fn keyboard_choice(
+    ui: &mut egui::Ui,
+    id: egui::Id,
+    sql: &str,
+    completions: &[Completion],
+) -> (Option<Completion>, Option<usize>) {
+    let focused = ui.memory(|m| m.has_focus(id));
+    let cursor = egui::TextEdit::load_state(ui.ctx(), id)
+        .and_then(|s| s.cursor.char_range())
+        .map(|r| r.primary.index.0);
+    let Some(chars) = cursor.filter(|_| focused && !completions.is_empty()) else {
+        return (None, None);
+    };
+    let at = sql.char_indices().nth(chars).map_or(sql.len(), |(b, _)| b);
+    let offered = suggestions(sql, at, completions);
+    if offered.is_empty() {
+        return (None, None);
+    }
+    let (_, word, start) = typed_word(sql, at);
+    let word_key = format!("{start}:{word}");
+    let memory = id.with("completion_choice");
+    let (kept, mut index) = ui
+        .data(|d| d.get_temp::<(String, usize)>(memory))
+        .unwrap_or_default();
+    if kept != word_key {
+        index = 0;
+    }
+    index = index.min(offered.len() - 1);
+    let n = offered.len();
+    let mut accepted = None;
+    // Only keys that come before anything else typed this frame: the suggestions are those
+    // of the text as the frame began, so a key after typed text or a cursor move is the
+    // field's (it would otherwise complete a word no longer at the cursor).
+    ui.input_mut(|i| {
+        let mut taken = Vec::new();
+        for (at, event) in i.events.iter().enumerate() {
+            match event {
+                egui::Event::Key {
+                    key,
+                    pressed: true,
+                    modifiers,
+                    ..
+                } if modifiers.is_none() && accepted.is_none() => match key {
+                    egui::Key::ArrowDown => index = (index + 1) % n,
+                    egui::Key::ArrowUp => index = (index + n - 1) % n,
+                    egui::Key::Tab | egui::Key::Enter => {
+                        accepted = offered.get(index).map(|c| (*c).clone());
+                    }
+                    _ => break,
+                },
+                egui::Event::Key { pressed: false, .. } | egui::Event::PointerMoved(_) => {
+                    continue;
+                }
+                _ => break,
+            }
+            taken.push(at);
+        }
+        for at in taken.into_iter().rev() {
+            i.events.remove(at);
+        }
+    });
+    ui.data_mut(|d| d.insert_temp(memory, (word_key, index)));
+    (accepted, Some(index))
+}
+
 /// A multi-line SQL editor with completion from `completions`.
 pub fn sql_editor_ui(
     ui: &mut egui::Ui,
@@ -245,7 +315,11 @@ pub fn sql_editor_ui(
         job.wrap.max_width = wrap_width;
         ui.fonts_mut(|f| f.layout_job(job))
     };
+    let id = ui.make_persistent_id(("sql_editor", label));
+    // Before the field, so the keys that choose a suggestion never reach it.
+    let (accepted, selected) = keyboard_choice(ui, id, sql, completions);
     let mut output = egui::TextEdit::multiline(sql)
+        .id(id)
         .code_editor()
         .desired_rows(6)
         .desired_width(f32::INFINITY)
@@ -268,7 +342,9 @@ pub fn sql_editor_ui(
             .into_iter()
             .cloned()
             .collect();
-        if let Some(chosen) = suggestions_ui(ui, &offered) {
+        let clicked = suggestions_ui(ui, &offered, selected.unwrap_or(0));
+        let chosen = accepted.filter(|a| offered.contains(a)).or(clicked);
+        if let Some(chosen) = chosen {
             let (_, word, start) = typed_word(sql, at);
             let end = start + word.len();
             sql.replace_range(start..end, &chosen.word);
@@ -286,20 +362,27 @@ pub fn sql_editor_ui(
     response
 }
 
-/// The suggestions as a row of small buttons; the one clicked.
-fn suggestions_ui(ui: &mut egui::Ui, offered: &[Completion]) -> Option<Completion> {
+/// The suggestions as a row of small buttons (the one `selected` with the keyboard
+/// highlighted); the one clicked.
+fn suggestions_ui(
+    ui: &mut egui::Ui,
+    offered: &[Completion],
+    selected: usize,
+) -> Option<Completion> {
     if offered.is_empty() {
         return None;
     }
     let mut chosen = None;
     ui.horizontal_wrapped(|ui| {
-        ui.label(egui::RichText::new("Complete:").weak().small());
-        for c in offered {
+        ui.label(egui::RichText::new("Complete (↑↓, Tab):").weak().small());
+        for (i, c) in offered.iter().enumerate() {
             let shown = match &c.table {
                 Some(t) => format!("{} ({t})", c.word),
                 None => c.word.clone(),
             };
-            if ui.small_button(shown).on_hover_text(&c.detail).clicked() {
+            let button =
+                egui::Button::new(egui::RichText::new(shown).small()).selected(selected == i);
+            if ui.add(button).on_hover_text(&c.detail).clicked() {
                 chosen = Some(c.clone());
             }
         }
