@@ -686,6 +686,7 @@ pub fn studio_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     conflict::import_confirmation_ui(&ctx, studio);
     panels::welcome::welcome_window_ui(&ctx, studio);
     panels::tour::tour_ui(&ctx, studio);
+    panels::note_editor::note_editor_ui(&ctx, studio);
     studio.run_commands(&ctx);
 }
 
@@ -837,6 +838,7 @@ fn escape_closes_dialogs(ctx: &egui::Context, studio: &mut Studio) {
         || studio.windows.confirm_delete.is_some()
         || studio.windows.connections.is_some()
         || studio.windows.report_path.is_some()
+        || studio.windows.note_editor.is_some()
         || (studio.windows.welcome.is_some() && studio.workspace.has_project)
         || studio.workbench.launch.is_some();
     if !open {
@@ -862,6 +864,7 @@ fn escape_closes_dialogs(ctx: &egui::Context, studio: &mut Studio) {
         || studio.windows.confirm_delete.take().is_some()
         || studio.windows.connections.take().is_some()
         || studio.windows.report_path.take().is_some()
+        || studio.windows.note_editor.take().is_some()
         || (studio.workspace.has_project && studio.windows.welcome.take().is_some())
     {
         return;

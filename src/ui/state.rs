@@ -78,6 +78,8 @@ pub struct Windows {
     pub welcome: Option<panels::welcome::WelcomeState>,
     /// The guided tour, at its step.
     pub tour: Option<panels::tour::TourState>,
+    /// The note being written or changed.
+    pub note_editor: Option<panels::note_editor::NoteEditor>,
 }
 
 /// What the frame's drawing asked for, applied at the end of the frame in one place.
