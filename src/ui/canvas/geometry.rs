@@ -146,18 +146,19 @@ impl Geometry {
         }
         // A collapsed group's card takes the place of its leftmost (then topmost) member's
         // card: a free slot, and a different one for every group.
-        for (name, (layer, members)) in groups {
-            let pos = members
+        // It is drawn in that member's layer (the lane it sits in).
+        for (name, (first_layer, members)) in groups {
+            let (pos, layer) = members
                 .iter()
-                .map(|m| m.pos)
-                .min_by(|a, b| a.x.total_cmp(&b.x).then(a.y.total_cmp(&b.y)))
-                .unwrap_or(Pos2::ZERO);
+                .map(|m| (m.pos, m.layer))
+                .min_by(|a, b| a.0.x.total_cmp(&b.0.x).then(a.0.y.total_cmp(&b.0.y)))
+                .unwrap_or((Pos2::ZERO, first_layer));
             let n = members.len();
             nodes.push(NodeView {
                 key: members[0].key.clone(),
                 layer,
                 pos,
-                kind: format!("group · {n} asset{}", if n == 1 { "" } else { "s" }),
+                kind: format!("group of {n}"),
                 checks: String::new(),
                 group: Some(GroupCard {
                     name: name.to_owned(),

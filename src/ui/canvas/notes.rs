@@ -75,7 +75,7 @@ pub fn hit(notes: &[NoteView], p: Pos2) -> Option<usize> {
 
 fn fill(visuals: &egui::Visuals) -> Color32 {
     if visuals.dark_mode {
-        Color32::from_rgb(74, 68, 40)
+        Color32::from_rgb(62, 56, 30)
     } else {
         Color32::from_rgb(255, 246, 196)
     }
@@ -83,7 +83,7 @@ fn fill(visuals: &egui::Visuals) -> Color32 {
 
 /// Draws the notes in view: a pale box, the text, the selected one outlined.
 pub fn paint(painter: &Painter, visuals: &egui::Visuals, state: &CanvasState, notes: &[NoteView]) {
-    let text = visuals.text_color();
+    let text = visuals.strong_text_color();
     for note in notes {
         if !note.rect.intersects(painter.clip_rect()) {
             continue;

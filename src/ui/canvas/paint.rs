@@ -369,7 +369,7 @@ fn group_card(
         } else {
             theme::warning_color()
         };
-        (c.text(), color)
+        (format!("checks: {}", c.text()), color)
     });
     if look.problems.0 > 0 {
         footer = Some((
