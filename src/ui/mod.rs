@@ -635,6 +635,8 @@ pub fn frame_ui(ui: &mut egui::Ui, studio: &mut Studio) {
 /// Draws the whole window and runs the commands it produced.
 pub fn studio_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     let ctx = ui.ctx().clone();
+    // Filled again as this frame draws them.
+    studio.windows.tour_targets.clear();
     escape_closes_dialogs(&ctx, studio);
     studio
         .pending
@@ -666,6 +668,12 @@ pub fn studio_ui(ui: &mut egui::Ui, studio: &mut Studio) {
             let actions =
                 canvas::canvas_ui(ui, &mut studio.canvas, &studio.doc, &studio.states.badges);
             studio.pending.actions.extend(actions);
+            if let Some(lanes) = studio.canvas.lane_headers_rect() {
+                studio
+                    .windows
+                    .tour_targets
+                    .insert(panels::tour::TourTarget::Lanes, lanes);
+            }
             notice_ui(ui, studio);
         });
     panels::add_palette_ui(&ctx, studio);

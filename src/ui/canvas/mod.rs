@@ -175,6 +175,22 @@ impl CanvasState {
             .collect()
     }
 
+    /// The lane headers on screen in the last frame (the tour points at them).
+    pub fn lane_headers_rect(&self) -> Option<Rect> {
+        let rect = self.last_rect;
+        self.geometry
+            .lanes
+            .iter()
+            .map(|lane| {
+                let left = self.to_screen(rect, pos2(lane.min_x, 0.0)).x;
+                let right = self.to_screen(rect, pos2(lane.max_x, 0.0)).x;
+                Rect::from_min_max(pos2(left, rect.top()), pos2(right, rect.top() + 28.0))
+                    .intersect(rect)
+            })
+            .filter(|r| r.is_positive())
+            .reduce(Rect::union)
+    }
+
     /// The single selected asset, if exactly one is selected.
     pub fn single_selection(&self) -> Option<&AssetKey> {
         if self.selection.len() == 1 {

@@ -93,8 +93,11 @@ fn left_of_toolbar_ui(ui: &mut egui::Ui, studio: &mut Studio) {
         studio.push_command(UICommand::ArrangeAll);
     }
     ui.separator();
-    command_button_ui(ui, studio, UICommand::Preview);
-    command_button_ui(ui, studio, UICommand::Materialize);
+    let preview = command_button_ui(ui, studio, UICommand::Preview);
+    let materialize = command_button_ui(ui, studio, UICommand::Materialize);
+    let targets = &mut studio.windows.tour_targets;
+    targets.insert(super::tour::TourTarget::Preview, preview.rect);
+    targets.insert(super::tour::TourTarget::Materialize, materialize.rect);
     command_button_ui(ui, studio, UICommand::RunChecks);
     command_button_ui(ui, studio, UICommand::Automation);
     failed_alerts_badge(ui, studio);
@@ -136,7 +139,11 @@ fn failed_alerts_badge(ui: &mut egui::Ui, studio: &mut Studio) {
 }
 
 /// A button for a command, with its shortcut in the tooltip.
-pub fn command_button_ui(ui: &mut egui::Ui, studio: &mut Studio, command: UICommand) {
+pub fn command_button_ui(
+    ui: &mut egui::Ui,
+    studio: &mut Studio,
+    command: UICommand,
+) -> egui::Response {
     let shortcut = command.shortcut_text(ui.ctx());
     let mut button = ui.button(command.label());
     if !shortcut.is_empty() {
@@ -146,6 +153,7 @@ pub fn command_button_ui(ui: &mut egui::Ui, studio: &mut Studio, command: UIComm
         studio.push_command(command);
         ui.close();
     }
+    button
 }
 
 /// The selection-syntax box: highlights the assets a selection (`+key`, `key+`, `layer:gold`)
