@@ -136,7 +136,10 @@ fn a_group_collapses_into_one_card_with_its_worst_status_and_expands_again() {
         .collect();
     let dy = after[0].y - before[0].y;
     assert!(dy < -50.0, "{before:?} → {after:?}");
-    assert_eq!(after[1].y - before[1].y, dy);
+    assert!(
+        (after[1].y - before[1].y - dy).abs() < 1e-3,
+        "{before:?} → {after:?}"
+    );
     assert_eq!((after[0].x, after[1].x), (before[0].x, before[1].x));
 
     // Saved with the project: a restart shows the group collapsed.

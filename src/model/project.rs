@@ -95,7 +95,8 @@ pub struct CanvasNote {
 impl CanvasLayout {
     /// A note id not used yet: `note_1`, `note_2`, …
     pub fn new_note_id(&self) -> String {
-        (1..)
+        // One more than there are notes: some number up to that is free.
+        (1..=self.notes.len() + 1)
             .map(|i| format!("note_{i}"))
             .find(|id| !self.notes.contains_key(id))
             .unwrap_or_default()

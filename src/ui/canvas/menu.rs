@@ -41,17 +41,17 @@ pub(super) fn context_menu(
     actions: &mut Vec<CanvasAction>,
 ) {
     let target = state.context_target;
-    let note = state.context_note.clone();
+    let note_id = state.context_note.clone();
     // Where the menu was opened (the pointer has moved on to the menu since).
     let at = state.context_pos;
-    let node = target.and_then(|i| state.geometry.nodes.get(i));
-    let group = node.and_then(|n| n.group.as_ref()).map(|g| g.name.clone());
-    let member_of = node
+    let card = target.and_then(|i| state.geometry.nodes.get(i));
+    let group = card.and_then(|n| n.group.as_ref()).map(|g| g.name.clone());
+    let member_of = card
         .filter(|n| n.group.is_none())
         .and_then(|n| n.member_of.clone());
     let collapsed_any = || state.geometry.nodes.iter().any(|n| n.group.is_some());
     response.context_menu(|ui| {
-        if let Some(id) = &note {
+        if let Some(id) = &note_id {
             if ui.button("Edit note…").clicked() {
                 // The editor reads the note's text and place from the project.
                 actions.push(CanvasAction::EditNote {

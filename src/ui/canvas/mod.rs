@@ -187,7 +187,7 @@ impl CanvasState {
                 Rect::from_min_max(pos2(left, rect.top()), pos2(right, rect.top() + 28.0))
                     .intersect(rect)
             })
-            .filter(|r| r.is_positive())
+            .filter(Rect::is_positive)
             .reduce(Rect::union)
     }
 
@@ -534,7 +534,7 @@ fn handle_pointer(
                 }
                 state.focus = Some(key);
                 // A collapsed group's members share its card: each card moves once.
-                let nodes = state
+                let cards = state
                     .selection
                     .iter()
                     .filter_map(|k| state.geometry.index.get(k).copied())
@@ -542,7 +542,7 @@ fn handle_pointer(
                     .into_iter()
                     .collect();
                 state.drag = Drag::Move {
-                    nodes,
+                    nodes: cards,
                     offset: Vec2::ZERO,
                 };
             }

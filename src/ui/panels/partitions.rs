@@ -8,6 +8,8 @@
 //! over what the workspace holds; the strip is read again whenever the asset states are
 //! (after every run), so what it shows after the backfill is what was stored.
 
+use std::fmt::Write as _;
+
 use egui::{Color32, Id, Rect, RichText, Sense, Stroke, pos2, vec2};
 
 use crate::app::jobs::{JobError, JobRequest};
@@ -200,12 +202,12 @@ impl PartitionsView {
         if !run.done {
             for (n, what) in [(running, "running"), (failed, "failed")] {
                 if n > 0 {
-                    summary.push_str(&format!(" · {n} {what}"));
+                    let _ = write!(summary, " · {n} {what}");
                 }
             }
         }
         if run.done && materialized + failed < total {
-            summary.push_str(&format!(" · {} not built", total - materialized - failed));
+            let _ = write!(summary, " · {} not built", total - materialized - failed);
         }
         Some(Live {
             revision: run.partition_revision,
