@@ -250,6 +250,52 @@ fn the_tour_names_its_five_stops_and_once_done_stays_away_after_a_restart() {
     assert!(h.query_by_label_contains("Tour ·").is_none());
 }
 
+/// Each step outlines what it names: the lanes, the inspector, Preview, Materialize… (and
+/// Materialize… again for the plan it shows).
+#[test]
+fn each_tour_step_outlines_what_it_names() {
+    let storage = MemoryStorage::default();
+    let mut h = restart(&storage);
+    let lanes = h
+        .get_by_label("Bronze lane")
+        .rect()
+        .union(h.get_by_label("Gold lane").rect());
+    let inspector = h.get_by_label("Inspector").rect();
+    let topmost = |h: &Harness<'_, Studio>, label: &str| {
+        h.get_all_by_label(label)
+            .map(|n| n.rect())
+            .min_by(|a, b| a.top().total_cmp(&b.top()))
+            .unwrap()
+    };
+    let preview = topmost(&h, "Preview");
+    let materialize = topmost(&h, "Materialize…");
+    // (The inspector's heading is inside the outlined panel; the rest are outlined tightly.)
+    for (step, name, target, tight) in [
+        (1, "the lanes", lanes, true),
+        (2, "the inspector", inspector, false),
+        (3, "Preview", preview, true),
+        (4, "Materialize…", materialize, true),
+        (5, "Materialize…", materialize, true),
+    ] {
+        h.get_by_label(&format!("Tour · {step} of 5"));
+        let outline = h.get_by_label(&format!("Tour highlight: {name}")).rect();
+        assert!(
+            outline.expand(1.0).contains_rect(target),
+            "step {step}: the outline {outline:?} does not go round {name} at {target:?}"
+        );
+        assert!(
+            !tight || outline.area() < target.expand(8.0).area(),
+            "step {step}: the outline {outline:?} is much larger than {name} at {target:?}"
+        );
+        // Only what this step names is outlined.
+        assert_eq!(h.query_all_by_label_contains("Tour highlight:").count(), 1);
+        h.get_by_label(if step == 5 { "Done" } else { "Next" })
+            .click();
+        h.run_steps(2);
+    }
+    assert!(h.query_by_label_contains("Tour highlight:").is_none());
+}
+
 #[test]
 fn a_skipped_tour_stays_away_after_a_restart_and_can_be_taken_again() {
     let mut storage = MemoryStorage::default();

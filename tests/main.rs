@@ -25,6 +25,8 @@ mod automation;
 mod automation_remote;
 mod automation_studio;
 mod bad_input;
+mod canvas_groups;
+mod canvas_notes;
 mod catalog;
 mod cli;
 mod contracts;

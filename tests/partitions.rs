@@ -98,12 +98,12 @@ fn a_dragged_range_is_backfilled_and_the_strip_shows_what_each_partition_became(
     h.get_by_label_contains("Estimated total");
     h.get_by_label("Start run").click();
     h.run_steps(2);
+    // The strip stays in view to follow the backfill (the run view is a click away).
+    assert_eq!(h.state().workbench.tab, WorkbenchTab::Partitions);
+    h.get_by_label("Show run");
     wait_until(&mut h, "the backfill", WAIT, |s| {
         s.run.as_ref().is_some_and(|r| r.done)
     });
-    // The run view took the workbench; back on the strip, it is read again.
-    h.state_mut().workbench.tab = WorkbenchTab::Partitions;
-    h.run_steps(2);
     // The third day has no data file: it failed; the first two are stored.
     wait_until(&mut h, "the strip after the backfill", WAIT, |s| {
         states(s).is_some_and(|v| v[0] != Missing)
@@ -161,4 +161,133 @@ fn ten_thousand_partitions_draw_smoothly() {
         ms[ms.len() * 95 / 100]
     );
     assert!(h.query_by_label_contains("Drag across the strip").is_some());
+}
+
+/// While a backfill runs, each partition of the strip is coloured from the run's events as
+/// they arrive — queued, running, materialized, failed — with a line counting what is done;
+/// after the run the strip keeps that until it is read again, then shows what was stored.
+#[test]
+fn the_strip_follows_a_backfill_partition_by_partition_while_it_runs() {
+    use medallion::model::{RunEvent, RunId, StepOutcome};
+    use medallion::ui::runs::RunView;
+    let project = medallion::format::read_project(&crate::common::example())
+        .unwrap()
+        .project;
+    let asset = AssetKey::new("events");
+    let days: Vec<String> = (1..=5).map(|d| format!("2024-01-0{d}")).collect();
+    let mut studio = Studio::new(Some(project), "test.sqlite".into());
+    studio.workbench.partitions = PartitionsView::showing(PartitionStrip {
+        asset: asset.clone(),
+        keys: days.clone(),
+        states: vec![PartitionState::Missing; 5],
+    });
+    studio.workbench.open = true;
+    studio.workbench.tab = WorkbenchTab::Partitions;
+    let cancel = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let mut run = RunView::live(std::slice::from_ref(&asset), cancel);
+    run.planned_partitions = days[..3].to_vec();
+    studio.run = Some(run);
+    let mut h = Harness::builder()
+        .with_size(vec2(1280.0, 800.0))
+        .build_ui_state(|ui, studio: &mut Studio| frame_ui(ui, studio), studio);
+    h.run_steps(2);
+    h.get_by_label("2024-01-01: queued");
+    h.get_by_label("2024-01-03: queued");
+    h.get_by_label("2024-01-04: missing");
+    h.get_by_label_contains("Backfill in progress: 0 of 3 partitions done");
+
+    let event = |h: &mut Harness<'_, Studio>, run: &str, e: RunEvent| {
+        h.state_mut()
+            .run
+            .as_mut()
+            .unwrap()
+            .apply(&RunId::new(run), e);
+        h.run_steps(1);
+    };
+    let started = |day: &str| RunEvent::StepStarted {
+        asset: asset.clone(),
+        partition: Some(day.to_owned()),
+        streamed: false,
+    };
+    let finished = |day: &str, outcome: StepOutcome| RunEvent::StepFinished {
+        asset: asset.clone(),
+        partition: Some(day.to_owned()),
+        outcome,
+        duration_ms: 5,
+        duration_known: true,
+    };
+    // One run per partition, as a local backfill does.
+    event(
+        &mut h,
+        "r1",
+        RunEvent::RunStarted {
+            plan: vec![asset.clone()],
+        },
+    );
+    event(&mut h, "r1", started("2024-01-01"));
+    h.get_by_label("2024-01-01: running");
+    h.get_by_label("2024-01-02: queued");
+    h.get_by_label_contains("0 of 3 partitions done · 1 running");
+    event(
+        &mut h,
+        "r1",
+        finished("2024-01-01", StepOutcome::Materialized),
+    );
+    h.get_by_label("2024-01-01: materialized");
+    event(
+        &mut h,
+        "r2",
+        RunEvent::RunStarted {
+            plan: vec![asset.clone()],
+        },
+    );
+    event(&mut h, "r2", started("2024-01-02"));
+    event(
+        &mut h,
+        "r2",
+        finished(
+            "2024-01-02",
+            StepOutcome::Failed {
+                error: "no file for 2024-01-02".into(),
+            },
+        ),
+    );
+    h.get_by_label("2024-01-02: failed");
+    h.get_by_label("2024-01-03: queued");
+    h.get_by_label_contains("Backfill in progress: 2 of 3 partitions done · 1 failed");
+    event(
+        &mut h,
+        "r3",
+        RunEvent::RunStarted {
+            plan: vec![asset.clone()],
+        },
+    );
+    event(&mut h, "r3", started("2024-01-03"));
+    event(
+        &mut h,
+        "r3",
+        finished("2024-01-03", StepOutcome::Materialized),
+    );
+
+    // The backfill's job ended: its outcome stays on the strip until the strip is read again.
+    h.state_mut().run.as_mut().unwrap().done = true;
+    h.run_steps(2);
+    h.get_by_label_contains("Backfill finished: 2 materialized, 1 failed");
+    h.get_by_label("2024-01-03: materialized");
+    let mut stored = vec![PartitionState::Missing; 5];
+    stored[0] = PartitionState::Materialized;
+    stored[1] = PartitionState::Failed;
+    stored[2] = PartitionState::Stale;
+    h.state_mut().workbench.partitions.on_strip(
+        0,
+        Ok(Box::new(PartitionStrip {
+            asset: asset.clone(),
+            keys: days,
+            states: stored,
+        })),
+    );
+    h.run_steps(2);
+    // What the workspace holds now (a definition changed since day 3 ran: stale).
+    h.get_by_label("2024-01-03: stale");
+    assert!(h.query_by_label_contains("Backfill finished").is_none());
 }

@@ -304,3 +304,64 @@ fn the_aws_account_form_fits_1280_by_800_and_the_test_result_is_on_screen() {
         status.1
     );
 }
+
+/// At 1280×800 (and 1600×1000) no two of the toolbar's controls overlap and none runs off the
+/// window: the selection box was partly under "Command palette…" at 1280.
+#[test]
+fn the_toolbar_controls_do_not_overlap_at_1280_by_800() {
+    for size in [vec2(1280.0, 800.0), vec2(1600.0, 1000.0)] {
+        let mut h = harness_sized(studio_on(example()), size);
+        h.get_by_label("Selection").focus();
+        h.run_ok();
+        h.get_by_label("Selection").type_text("+daily_revenue");
+        h.run_ok();
+        let labels = [
+            "Project",
+            "Add asset…",
+            "Undo",
+            "Redo",
+            "Catalog",
+            "Fit to view",
+            "Auto-arrange",
+            "Preview",
+            "Materialize…",
+            "Run checks",
+            "Automation…",
+            "Selection",
+            "Command palette…",
+            "Light theme",
+        ];
+        // The toolbar's own control of each name: the topmost.
+        let rects: Vec<(&str, egui::Rect)> = labels
+            .iter()
+            .map(|l| {
+                let rect = h
+                    .get_all_by_label(l)
+                    .map(|n| n.rect())
+                    .min_by(|a, b| a.top().total_cmp(&b.top()))
+                    .unwrap();
+                (*l, rect)
+            })
+            .collect();
+        // The count beside the box (the smallest node naming it, not a container).
+        let matches = h
+            .get_all_by_label_contains("match(es)")
+            .map(|n| n.rect())
+            .min_by(|a, b| a.width().total_cmp(&b.width()))
+            .unwrap();
+        let rects: Vec<(&str, egui::Rect)> =
+            rects.into_iter().chain([("matches", matches)]).collect();
+        for (i, (a, ra)) in rects.iter().enumerate() {
+            assert!(
+                ra.right() <= size.x + 0.5 && ra.left() >= -0.5,
+                "{a} at {ra:?} runs off the {size:?} window"
+            );
+            for (b, rb) in &rects[i + 1..] {
+                assert!(
+                    !ra.shrink(0.5).intersects(rb.shrink(0.5)),
+                    "at {size:?}, {a} {ra:?} overlaps {b} {rb:?}"
+                );
+            }
+        }
+    }
+}

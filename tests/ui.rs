@@ -564,6 +564,9 @@ fn add_edit_reorder_and_remove_a_transform_step_in_the_inspector() {
     let mut h = harness(studio_on(example()));
     click_card(&mut h, "cleaned_customer_data");
     assert_eq!(steps(&h).len(), 6);
+    // (Low in the inspector: scrolled into view as a user would.)
+    h.get_by_label("Add step").scroll_to_me();
+    h.run_ok();
     h.get_by_label("Add step").click();
     h.run_ok();
     h.get_by_label("drop_nulls").click();
@@ -625,6 +628,8 @@ fn clicking_a_diagnostic_opens_the_section_of_its_field() {
     let mut h = harness(studio_on(project));
     // Show order_history in the inspector and fold its compute hints away.
     click_card(&mut h, "order_history");
+    h.get_by_label("Compute hints").scroll_to_me();
+    h.run_ok();
     h.get_by_label("Compute hints").click();
     h.run_ok();
     assert!(

@@ -493,12 +493,26 @@ pub struct ComputeFile {
     pub max_nodes: Option<u32>,
 }
 
-/// `layout.toml`: canvas positions by asset key.
+/// `layout.toml`: canvas positions by asset key, the groups collapsed into one card, and the
+/// notes on the canvas.
 #[derive(Debug, Default, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct LayoutFile {
     #[serde(default)]
+    pub collapsed_groups: Vec<String>,
+    #[serde(default)]
     pub positions: BTreeMap<String, PositionFile>,
+    #[serde(default)]
+    pub notes: BTreeMap<String, NoteFile>,
+}
+
+/// `[notes.ID]`: a note's top-left corner and its text.
+#[derive(Debug, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct NoteFile {
+    pub x: f32,
+    pub y: f32,
+    pub text: String,
 }
 
 #[derive(Debug, Serialize, Deserialize)]

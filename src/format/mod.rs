@@ -307,6 +307,19 @@ fn read_layout(dir: &Path, project: &mut Project) -> Result<(), FormatError> {
                 .positions
                 .insert(AssetKey::new(key), CanvasPos { x: pos.x, y: pos.y });
         }
+        project.layout.collapsed_groups = layout.collapsed_groups.into_iter().collect();
+        for (id, note) in layout.notes {
+            project.layout.notes.insert(
+                id,
+                crate::model::CanvasNote {
+                    pos: CanvasPos {
+                        x: note.x,
+                        y: note.y,
+                    },
+                    text: note.text,
+                },
+            );
+        }
     }
     Ok(())
 }
@@ -361,7 +374,32 @@ pub fn render_project(project: &Project) -> Result<Vec<(String, String)>, Format
     toml_text.push_str(&toml::to_string(&file).map_err(FormatError::Render)?);
     let mut files = vec![(PROJECT_FILE.to_owned(), toml_text)];
     files.extend(sql_files);
-    let mut layout = String::from("# Canvas positions, one line per asset.\n[positions]\n");
+    let mut layout = String::from(
+        "# Canvas positions, one line per asset; groups drawn as one card; notes on the canvas.\n",
+    );
+    let collapsed: Vec<&String> = project
+        .layout
+        .collapsed_groups
+        .iter()
+        .filter(|g| {
+            project
+                .assets
+                .iter()
+                .any(|a| a.group.as_deref() == Some(g.as_str()))
+        })
+        .collect();
+    if !collapsed.is_empty() {
+        let _ = writeln!(
+            layout,
+            "collapsed_groups = [{}]",
+            collapsed
+                .iter()
+                .map(|g| toml_string(g))
+                .collect::<Vec<_>>()
+                .join(", ")
+        );
+    }
+    layout.push_str("[positions]\n");
     for (key, pos) in &project.layout.positions {
         if project.asset(key).is_none() {
             continue;
@@ -372,6 +410,16 @@ pub fn render_project(project: &Project) -> Result<Vec<(String, String)>, Format
             toml_key(key.as_str()),
             toml_float(pos.x),
             toml_float(pos.y)
+        );
+    }
+    for (id, note) in &project.layout.notes {
+        let _ = write!(
+            layout,
+            "\n[notes.{}]\nx = {}\ny = {}\ntext = {}\n",
+            toml_key(id),
+            toml_float(note.pos.x),
+            toml_float(note.pos.y),
+            toml_string(&note.text)
         );
     }
     files.push((LAYOUT_FILE.to_owned(), layout));
@@ -388,6 +436,27 @@ fn toml_key(key: &str) -> String {
     } else {
         format!("\"{}\"", key.replace('\\', "\\\\").replace('"', "\\\""))
     }
+}
+
+/// A TOML basic string: quoted, with quotes, backslashes and control characters escaped.
+fn toml_string(s: &str) -> String {
+    let mut out = String::with_capacity(s.len() + 2);
+    out.push('"');
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\t' => out.push_str("\\t"),
+            '\r' => out.push_str("\\r"),
+            c if c.is_control() => {
+                let _ = write!(out, "\\u{:04X}", u32::from(c));
+            }
+            c => out.push(c),
+        }
+    }
+    out.push('"');
+    out
 }
 
 fn toml_float(v: f32) -> String {
@@ -451,5 +520,8 @@ mod tests {
         assert_eq!(toml_float(-1.5), "-1.5");
         assert_eq!(toml_key("raw_orders"), "raw_orders");
         assert_eq!(toml_key("sales/orders"), "\"sales/orders\"");
+        let text = "a \"quoted\" note\nwith C:\\path\tand \u{1}";
+        let parsed: toml::Table = format!("t = {}", toml_string(text)).parse().unwrap();
+        assert_eq!(parsed["t"].as_str(), Some(text));
     }
 }

@@ -34,6 +34,8 @@ pub struct ProjectChanges {
     pub masking_added: Vec<String>,
     pub masking_removed: Vec<String>,
     pub masking_changed: Vec<String>,
+    /// Notes on the canvas or the groups collapsed into one card differ.
+    pub canvas_changed: bool,
 }
 
 impl ProjectChanges {
@@ -41,6 +43,8 @@ impl ProjectChanges {
     pub fn between<'a>(before: &'a Project, after: &'a Project) -> Self {
         let mut c = Self {
             description_changed: before.description != after.description,
+            canvas_changed: before.layout.notes != after.layout.notes
+                || before.layout.collapsed_groups != after.layout.collapsed_groups,
             ..Self::default()
         };
         let old: BTreeMap<&str, _> = before.assets.iter().map(|a| (a.key.as_str(), a)).collect();
@@ -142,6 +146,9 @@ impl ProjectChanges {
                 "masking policies",
                 what,
             );
+        }
+        if self.canvas_changed {
+            parts.push("canvas notes or collapsed groups changed".to_owned());
         }
         if parts.is_empty() {
             "no changes".to_owned()

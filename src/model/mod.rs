@@ -57,7 +57,7 @@ pub use freshness::{FreshnessState, FreshnessVerdict};
 pub use graph::AssetGraph;
 pub use partition::PartitionsDefinition;
 pub use pricing::{PriceOverride, PriceProblem, PriceRow, PriceTable};
-pub use project::{CanvasLayout, CanvasPos, Project};
+pub use project::{CanvasLayout, CanvasNote, CanvasPos, Project};
 pub use resource::{AwsCompute, Resource, ResourceKind, SecretRef, SslMode};
 pub use retention::{RunExpiry, RunFacts, RunRetention};
 pub use run::{

@@ -1,7 +1,7 @@
 //! A project: a named set of assets, the resources they use, schedules and sensors, and the
 //! canvas layout.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 
 use serde::{Deserialize, Serialize};
 
@@ -71,8 +71,34 @@ pub struct CanvasPos {
     pub y: f32,
 }
 
-/// Canvas positions by asset. An asset without a position is placed by auto-layout.
+/// Canvas positions by asset (an asset without a position is placed by auto-layout), the
+/// asset groups drawn as one card, and the free-text notes on the canvas. Kept with the
+/// project (`layout.toml`, the workspace) so a team shares them through git.
 #[derive(Debug, Clone, PartialEq, Default, Serialize, Deserialize)]
 pub struct CanvasLayout {
     pub positions: BTreeMap<AssetKey, CanvasPos>,
+    /// Groups (the assets' `group`) collapsed into one card on the canvas.
+    #[serde(default)]
+    pub collapsed_groups: BTreeSet<String>,
+    /// Notes on the canvas by id (`note_1`, …).
+    #[serde(default)]
+    pub notes: BTreeMap<String, CanvasNote>,
+}
+
+/// A free-text note on the canvas: its text, with its top-left corner at `pos`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CanvasNote {
+    pub pos: CanvasPos,
+    pub text: String,
+}
+
+impl CanvasLayout {
+    /// A note id not used yet: `note_1`, `note_2`, …
+    pub fn new_note_id(&self) -> String {
+        // One more than there are notes: some number up to that is free.
+        (1..=self.notes.len() + 1)
+            .map(|i| format!("note_{i}"))
+            .find(|id| !self.notes.contains_key(id))
+            .unwrap_or_default()
+    }
 }

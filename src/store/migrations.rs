@@ -412,4 +412,7 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (project, asset, column_name, kind)
     );
     ",
+    // 20: a project's canvas extras — groups collapsed into one card and notes on the canvas
+    // (`store::canvas`, JSON; NULL: none).
+    "ALTER TABLE projects ADD COLUMN canvas TEXT;",
 ];

@@ -8,6 +8,7 @@
 mod alerts;
 mod audit;
 mod automation;
+mod canvas;
 mod contracts;
 mod costs;
 mod history;
@@ -718,6 +719,7 @@ fn write_project(
     write_assets(tx, path, project_id, project)?;
     write_resources(tx, path, project_id, project)?;
     write_layout(tx, path, project_id, project)?;
+    canvas::write_canvas(tx, path, project_id, project)?;
     alerts::write_alert_settings(tx, path, project_id, project)?;
     history::write_retention(tx, path, project_id, project)?;
     masking::write_masking(tx, path, project_id, project)?;
@@ -920,6 +922,7 @@ fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProj
     read_checks(conn, path, id, &mut project)?;
     read_resources(conn, path, id, &mut project)?;
     read_layout(conn, path, id, &mut project)?;
+    canvas::read_canvas(conn, path, id, &mut project)?;
     alerts::read_alert_settings(conn, path, id, &mut project)?;
     history::read_retention(conn, path, id, &mut project)?;
     masking::read_masking(conn, path, id, &mut project)?;

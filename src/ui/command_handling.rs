@@ -29,6 +29,7 @@ impl Studio {
                 }
                 CanvasAction::OpenPalette(pos) => self.windows.add_palette = Some(pos),
                 CanvasAction::Command(command) => self.run_command(ctx, command),
+                CanvasAction::EditNote { id, pos } => self.open_note_editor(id, pos),
                 CanvasAction::PreviewEdge {
                     upstream,
                     downstream,
@@ -107,6 +108,34 @@ impl Studio {
             UICommand::Deployment => super::panels::deployment::open(self),
             UICommand::Automation => self.open_automation(),
             UICommand::AuditLog => self.open_audit(),
+            UICommand::CollapseGroups => self.collapse_selected_groups(),
+            UICommand::ExpandGroups => {
+                let groups: Vec<String> = self
+                    .project()
+                    .layout
+                    .collapsed_groups
+                    .iter()
+                    .filter(|g| {
+                        self.project()
+                            .assets
+                            .iter()
+                            .any(|a| a.group.as_deref() == Some(g.as_str()))
+                    })
+                    .cloned()
+                    .collect();
+                if groups.is_empty() {
+                    self.show_info("No group is collapsed");
+                } else {
+                    self.apply(Edit::SetGroupsCollapsed {
+                        groups,
+                        collapsed: false,
+                    });
+                }
+            }
+            UICommand::AddNote => {
+                let pos = self.canvas.view_center();
+                self.open_note_editor(None, pos);
+            }
         }
     }
 
@@ -213,6 +242,13 @@ impl Studio {
             }
             UICommand::AddAsset => self.windows.add_palette = Some(self.canvas.view_center()),
             UICommand::Delete => {
+                // A clicked note (nothing else selected) is what Delete removes.
+                if self.canvas.selection.is_empty()
+                    && let Some(id) = self.canvas.selected_note.take()
+                {
+                    self.apply(Edit::RemoveNote { id });
+                    return;
+                }
                 let keys: Vec<AssetKey> = self.canvas.selection.iter().cloned().collect();
                 self.request_delete(keys);
             }
@@ -301,5 +337,53 @@ impl Studio {
             }
         };
         self.run_task(task);
+    }
+
+    /// "Collapse the selection's groups": each group a selected asset belongs to becomes one
+    /// card.
+    fn collapse_selected_groups(&mut self) {
+        let groups: Vec<String> = self
+            .canvas
+            .selection
+            .iter()
+            .filter_map(|k| self.project().asset(k)?.group.clone())
+            .collect::<std::collections::BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        if groups.is_empty() {
+            self.show_info("Select assets that belong to a group to collapse it");
+            return;
+        }
+        self.apply(Edit::SetGroupsCollapsed {
+            groups,
+            collapsed: true,
+        });
+    }
+
+    /// Opens the note editor on note `id` (its text), or on a new note at `pos`.
+    pub fn open_note_editor(&mut self, id: Option<String>, pos: CanvasPos) {
+        let text = id
+            .as_ref()
+            .and_then(|id| self.project().layout.notes.get(id))
+            .map(|n| n.text.clone());
+        match (id, text) {
+            (Some(id), Some(text)) => {
+                self.windows.note_editor = Some(panels::note_editor::NoteEditor {
+                    id: Some(id),
+                    pos,
+                    text,
+                    focus: true,
+                });
+            }
+            (Some(id), None) => self.show_error(&format!("There is no note {id} on the canvas")),
+            (None, _) => {
+                self.windows.note_editor = Some(panels::note_editor::NoteEditor {
+                    id: None,
+                    pos,
+                    text: String::new(),
+                    focus: true,
+                });
+            }
+        }
     }
 }

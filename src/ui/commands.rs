@@ -52,10 +52,13 @@ pub enum UICommand {
     Deployment,
     NewProject,
     Tour,
+    CollapseGroups,
+    ExpandGroups,
+    AddNote,
 }
 
 impl UICommand {
-    pub const ALL: [UICommand; 46] = [
+    pub const ALL: [UICommand; 49] = [
         UICommand::Undo,
         UICommand::Redo,
         UICommand::Save,
@@ -102,6 +105,9 @@ impl UICommand {
         UICommand::Deployment,
         UICommand::NewProject,
         UICommand::Tour,
+        UICommand::CollapseGroups,
+        UICommand::ExpandGroups,
+        UICommand::AddNote,
     ];
 
     /// Sentence case; `…` when the command opens a dialog.
@@ -153,6 +159,9 @@ impl UICommand {
             UICommand::Deployment => "Deployment on AWS…",
             UICommand::NewProject => "New project…",
             UICommand::Tour => "Take the tour",
+            UICommand::CollapseGroups => "Collapse the selection's groups",
+            UICommand::ExpandGroups => "Expand all groups",
+            UICommand::AddNote => "Add note…",
         }
     }
 
@@ -199,6 +208,11 @@ impl UICommand {
                 Some("Open the example, create a starter project or open a project folder")
             }
             UICommand::Tour => Some("The lanes, the inspector, preview, materialize and the plan"),
+            UICommand::CollapseGroups => {
+                Some("Draw each group of the selected assets as one card (undoable)")
+            }
+            UICommand::ExpandGroups => Some("Show every asset of the collapsed groups again"),
+            UICommand::AddNote => Some("A free-text note on the canvas, saved with the layout"),
             _ => None,
         }
     }
@@ -253,7 +267,10 @@ impl UICommand {
             | UICommand::AuditLog
             | UICommand::Lineage
             | UICommand::Deployment
-            | UICommand::Tour => return None,
+            | UICommand::Tour
+            | UICommand::CollapseGroups
+            | UICommand::ExpandGroups
+            | UICommand::AddNote => return None,
         };
         Some(KeyboardShortcut::new(modifiers, key))
     }

@@ -635,6 +635,8 @@ pub fn frame_ui(ui: &mut egui::Ui, studio: &mut Studio) {
 /// Draws the whole window and runs the commands it produced.
 pub fn studio_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     let ctx = ui.ctx().clone();
+    // Filled again as this frame draws them.
+    studio.windows.tour_targets.clear();
     escape_closes_dialogs(&ctx, studio);
     studio
         .pending
@@ -667,6 +669,12 @@ pub fn studio_ui(ui: &mut egui::Ui, studio: &mut Studio) {
             let actions =
                 canvas::canvas_ui(ui, &mut studio.canvas, &studio.doc, &studio.states.badges);
             studio.pending.actions.extend(actions);
+            if let Some(lanes) = studio.canvas.lane_headers_rect() {
+                studio
+                    .windows
+                    .tour_targets
+                    .insert(panels::tour::TourTarget::Lanes, lanes);
+            }
             notice_ui(ui, studio);
         });
     panels::add_palette_ui(&ctx, studio);
@@ -689,6 +697,7 @@ pub fn studio_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     conflict::import_confirmation_ui(&ctx, studio);
     panels::welcome::welcome_window_ui(&ctx, studio);
     panels::tour::tour_ui(&ctx, studio);
+    panels::note_editor::note_editor_ui(&ctx, studio);
     studio.run_commands(&ctx);
 }
 
@@ -840,6 +849,7 @@ fn escape_closes_dialogs(ctx: &egui::Context, studio: &mut Studio) {
         || studio.windows.confirm_delete.is_some()
         || studio.windows.connections.is_some()
         || studio.windows.report_path.is_some()
+        || studio.windows.note_editor.is_some()
         || (studio.windows.welcome.is_some() && studio.workspace.has_project)
         || studio.workbench.launch.is_some();
     if !open {
@@ -865,6 +875,7 @@ fn escape_closes_dialogs(ctx: &egui::Context, studio: &mut Studio) {
         || studio.windows.confirm_delete.take().is_some()
         || studio.windows.connections.take().is_some()
         || studio.windows.report_path.take().is_some()
+        || studio.windows.note_editor.take().is_some()
         || (studio.workspace.has_project && studio.windows.welcome.take().is_some())
     {
         return;

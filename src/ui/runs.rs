@@ -162,6 +162,22 @@ pub struct RunView {
     origin: Option<DateTime<Utc>>,
     /// Where the next bar starts when no time is known (events without a stored time).
     sequential_ms: u64,
+    /// Each partition's progress in this run (a backfill runs one run per partition), from
+    /// its step and check events, by asset.
+    pub partition_progress:
+        HashMap<AssetKey, std::collections::BTreeMap<String, PartitionProgress>>,
+    /// The partitions the launch asked for (a backfill), in order.
+    pub planned_partitions: Vec<String>,
+    /// Counts changes to `partition_progress` (the strip makes its columns again on one).
+    pub partition_revision: u64,
+}
+
+/// Where one partition of a backfill stands, as its run's events tell it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum PartitionProgress {
+    Running,
+    Materialized,
+    Failed,
 }
 
 impl RunView {
@@ -364,7 +380,12 @@ impl RunView {
                     self.status = Some(RunStatus::Started);
                 }
             }
-            RunEvent::StepStarted { asset, .. } => {
+            RunEvent::StepStarted {
+                asset, partition, ..
+            } => {
+                if let Some(p) = partition {
+                    self.set_partition(&asset, p, Some(PartitionProgress::Running));
+                }
                 self.nodes.insert(asset.clone(), NodeStatus::Running);
                 self.steps.push(StepBar {
                     asset,
@@ -376,20 +397,28 @@ impl RunView {
             }
             RunEvent::StepFinished {
                 asset,
+                partition,
                 outcome,
                 duration_ms,
                 duration_known,
-                ..
-            } => self.step_finished(
-                at,
-                asset,
-                outcome,
-                duration_known.then_some(duration_ms),
-                duration_ms,
-            ),
+            } => {
+                if let Some(p) = partition {
+                    self.partition_finished(&asset, p, &outcome);
+                }
+                self.step_finished(
+                    at,
+                    asset,
+                    outcome,
+                    duration_known.then_some(duration_ms),
+                    duration_ms,
+                );
+            }
             RunEvent::Materialization(m) => self.materializations.push(m),
             RunEvent::CheckEvaluation(c) => {
                 if !c.passed && c.severity == crate::model::CheckSeverity::Error {
+                    if let Some(p) = &c.partition {
+                        self.set_partition(&c.asset, p.clone(), Some(PartitionProgress::Failed));
+                    }
                     self.nodes.insert(
                         c.asset.clone(),
                         NodeStatus::Failed {
@@ -411,6 +440,47 @@ impl RunView {
             }
             RunEvent::Log { .. } | RunEvent::SchemaDrift(_) => {}
         }
+    }
+
+    fn set_partition(
+        &mut self,
+        asset: &AssetKey,
+        partition: String,
+        progress: Option<PartitionProgress>,
+    ) {
+        let of_asset = self.partition_progress.entry(asset.clone()).or_default();
+        match progress {
+            Some(p) => {
+                of_asset.insert(partition, p);
+            }
+            None => {
+                of_asset.remove(&partition);
+            }
+        }
+        self.partition_revision += 1;
+    }
+
+    /// A partition's step ended: materialized (or already up to date), failed, or not built
+    /// (skipped, blocked, canceled: it stands as it was). A failed Error check on it has
+    /// already marked it failed.
+    fn partition_finished(&mut self, asset: &AssetKey, partition: String, outcome: &StepOutcome) {
+        let failed_check = self
+            .partition_progress
+            .get(asset)
+            .and_then(|m| m.get(&partition))
+            == Some(&PartitionProgress::Failed);
+        let progress = match outcome {
+            _ if failed_check => Some(PartitionProgress::Failed),
+            StepOutcome::Materialized | StepOutcome::UpToDate => {
+                Some(PartitionProgress::Materialized)
+            }
+            StepOutcome::Failed { .. } => Some(PartitionProgress::Failed),
+            StepOutcome::Skipped { .. }
+            | StepOutcome::Canceled
+            | StepOutcome::Blocked { .. }
+            | StepOutcome::Checked { .. } => None,
+        };
+        self.set_partition(asset, partition, progress);
     }
 
     /// A step finished: its card's status, its bar's duration and outcome, the clock.

@@ -82,6 +82,11 @@ pub struct Windows {
     pub welcome: Option<panels::welcome::WelcomeState>,
     /// The guided tour, at its step.
     pub tour: Option<panels::tour::TourState>,
+    /// The note being written or changed.
+    pub note_editor: Option<panels::note_editor::NoteEditor>,
+    /// Where this frame drew what the tour's steps name (the lanes, the inspector, Preview,
+    /// Materialize…), so the tour can point at it.
+    pub tour_targets: HashMap<panels::tour::TourTarget, egui::Rect>,
 }
 
 /// What the frame's drawing asked for, applied at the end of the frame in one place.

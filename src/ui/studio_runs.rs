@@ -157,6 +157,7 @@ impl Studio {
         };
         let cancel = Arc::new(AtomicBool::new(false));
         let project = Box::new(self.project().clone());
+        let partitions: Vec<String> = request.partitions.iter().flatten().cloned().collect();
         if !self.send_job(JobRequest::Materialize {
             project,
             request,
@@ -165,13 +166,28 @@ impl Studio {
         }) {
             return false;
         }
-        self.run = Some(RunView::live(&plan, cancel));
-        self.workbench.open = true;
-        self.workbench.tab = WorkbenchTab::Run;
+        let mut view = RunView::live(&plan, cancel);
+        view.planned_partitions = partitions;
+        self.run = Some(view);
+        self.show_run_tab();
         self.workbench.selected_check = None;
         self.workbench.launch = None;
         self.refresh_statuses();
         true
+    }
+
+    /// A run started: the workbench shows it — unless the partition strip is in view and the
+    /// run is a backfill, whose progress the strip then shows partition by partition.
+    fn show_run_tab(&mut self) {
+        let backfill = self
+            .run
+            .as_ref()
+            .is_some_and(|r| !r.planned_partitions.is_empty());
+        let on_strip = self.workbench.open && self.workbench.tab == WorkbenchTab::Partitions;
+        self.workbench.open = true;
+        if !(backfill && on_strip) {
+            self.workbench.tab = WorkbenchTab::Run;
+        }
     }
 
     /// Starts a remote run on AWS; false (with a notice) when it cannot start.
@@ -200,6 +216,7 @@ impl Studio {
         let cancel = Arc::new(AtomicBool::new(false));
         let detach = Arc::new(AtomicBool::new(false));
         let project = Box::new(self.project().clone());
+        let partitions = request.partitions.clone();
         if !self.send_job(JobRequest::SubmitRemote {
             project,
             request: Box::new(request),
@@ -211,9 +228,9 @@ impl Studio {
         }
         let mut view = RunView::live(&plan, cancel);
         view.detach = Some(detach);
+        view.planned_partitions = partitions;
         self.run = Some(view);
-        self.workbench.open = true;
-        self.workbench.tab = WorkbenchTab::Run;
+        self.show_run_tab();
         self.workbench.selected_check = None;
         self.workbench.launch = None;
         self.refresh_statuses();

@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use super::alert::AlertSettings;
 use super::asset::{AssetKey, AssetSpec};
 use super::graph::{AssetGraph, SqlAnalyses};
-use super::project::{CanvasPos, Project};
+use super::project::{CanvasNote, CanvasPos, Project};
 use super::resource::Resource;
 use super::sql;
 
@@ -57,6 +57,19 @@ pub enum Edit {
     SetResources { resources: Vec<Resource> },
     /// Replace the project's alert targets and rules (the alerts window); kept sorted by name.
     SetAlerts { alerts: AlertSettings },
+    /// Collapse asset groups into one card each on the canvas, or expand them again.
+    SetGroupsCollapsed {
+        groups: Vec<String>,
+        collapsed: bool,
+    },
+    /// Add a note to the canvas under a new id.
+    AddNote { id: String, note: CanvasNote },
+    /// Change a note's text.
+    EditNote { id: String, text: String },
+    /// Move a note.
+    MoveNote { id: String, pos: CanvasPos },
+    /// Remove a note.
+    RemoveNote { id: String },
     /// Several edits applied and undone as one; if one is refused none is applied.
     Batch { label: String, edits: Vec<Edit> },
 }
@@ -86,6 +99,16 @@ impl Edit {
             Edit::UpdateAsset { spec } => format!("edit {}", spec.key),
             Edit::SetResources { .. } => "edit resources".to_owned(),
             Edit::SetAlerts { .. } => "edit alerts".to_owned(),
+            Edit::SetGroupsCollapsed { groups, collapsed } => format!(
+                "{} {} {}",
+                if *collapsed { "collapse" } else { "expand" },
+                if groups.len() == 1 { "group" } else { "groups" },
+                groups.join(", ")
+            ),
+            Edit::AddNote { .. } => "add note".to_owned(),
+            Edit::EditNote { .. } => "edit note".to_owned(),
+            Edit::MoveNote { .. } => "move note".to_owned(),
+            Edit::RemoveNote { .. } => "delete note".to_owned(),
             Edit::Batch { label, .. } => label.clone(),
         }
     }
@@ -135,6 +158,12 @@ pub enum EditError {
     UnnamedAlert,
     #[error("two alert targets or two alert rules are named `{name}`")]
     DuplicateAlert { name: String },
+    #[error("no asset belongs to group `{group}`")]
+    UnknownGroup { group: String },
+    #[error("there is no note `{id}` on the canvas")]
+    UnknownNote { id: String },
+    #[error("a note `{id}` is already on the canvas")]
+    DuplicateNote { id: String },
     #[error("nothing to do")]
     Empty,
 }

@@ -3,7 +3,7 @@
 
 use crate::model::alert::AlertSettings;
 use crate::model::asset::{AssetKey, AssetSpec};
-use crate::model::project::{CanvasPos, Project, ScheduleDefinition};
+use crate::model::project::{CanvasNote, CanvasPos, Project, ScheduleDefinition};
 use crate::model::resource::Resource;
 
 /// A primitive change to a project. Applying one returns the operation that undoes it.
@@ -33,11 +33,24 @@ pub(super) enum Op {
     SetAlerts {
         alerts: AlertSettings,
     },
+    /// Collapse (or expand) an asset group on the canvas.
+    SetCollapsed {
+        group: String,
+        collapsed: bool,
+    },
+    /// Add, replace or (with `None`) remove a canvas note.
+    SetNote {
+        id: String,
+        note: Option<CanvasNote>,
+    },
 }
 
 impl Op {
     pub(super) fn is_structural(&self) -> bool {
-        !matches!(self, Op::SetPosition { .. })
+        !matches!(
+            self,
+            Op::SetPosition { .. } | Op::SetCollapsed { .. } | Op::SetNote { .. }
+        )
     }
 
     /// Applies the operation and returns its inverse. Operations are planned against the
@@ -83,6 +96,25 @@ impl Op {
             Op::SetAlerts { alerts } => Op::SetAlerts {
                 alerts: std::mem::replace(&mut project.alerts, alerts),
             },
+            Op::SetCollapsed { group, collapsed } => {
+                let groups = &mut project.layout.collapsed_groups;
+                let was = if collapsed {
+                    !groups.insert(group.clone())
+                } else {
+                    groups.remove(&group)
+                };
+                Op::SetCollapsed {
+                    group,
+                    collapsed: was,
+                }
+            }
+            Op::SetNote { id, note } => {
+                let old = match note {
+                    Some(n) => project.layout.notes.insert(id.clone(), n),
+                    None => project.layout.notes.remove(&id),
+                };
+                Op::SetNote { id, note: old }
+            }
         }
     }
 }

@@ -7,7 +7,7 @@ use super::op::Op;
 use super::{Document, Edit, EditError};
 use crate::model::alert::AlertSettings;
 use crate::model::asset::{AssetDefinition, AssetKey, AssetSpec};
-use crate::model::project::{CanvasPos, Project, ScheduleDefinition};
+use crate::model::project::{CanvasNote, CanvasPos, Project, ScheduleDefinition};
 use crate::model::resource::Resource;
 use crate::model::selection::{AssetSelection, SelectionTerm};
 
@@ -46,6 +46,50 @@ impl Document {
             }
             Edit::SetResources { resources } => plan_resources(project, resources),
             Edit::SetAlerts { alerts } => plan_alerts(project, alerts),
+            Edit::SetGroupsCollapsed { groups, collapsed } => {
+                plan_collapse(project, groups, collapsed)
+            }
+            Edit::AddNote { id, note } => {
+                if project.layout.notes.contains_key(&id) {
+                    return Err(EditError::DuplicateNote { id });
+                }
+                Ok(vec![Op::SetNote {
+                    id,
+                    note: Some(note),
+                }])
+            }
+            Edit::EditNote { id, text } => {
+                let note = existing_note(project, &id)?;
+                if note.text == text {
+                    return Ok(Vec::new());
+                }
+                let note = CanvasNote {
+                    text,
+                    ..note.clone()
+                };
+                Ok(vec![Op::SetNote {
+                    id,
+                    note: Some(note),
+                }])
+            }
+            Edit::MoveNote { id, pos } => {
+                let note = existing_note(project, &id)?;
+                if note.pos == pos {
+                    return Ok(Vec::new());
+                }
+                let note = CanvasNote {
+                    pos,
+                    ..note.clone()
+                };
+                Ok(vec![Op::SetNote {
+                    id,
+                    note: Some(note),
+                }])
+            }
+            Edit::RemoveNote { id } => {
+                existing_note(project, &id)?;
+                Ok(vec![Op::SetNote { id, note: None }])
+            }
             Edit::Batch { .. } => Err(EditError::Empty),
         }
     }
@@ -343,4 +387,34 @@ fn plan_alerts(project: &Project, mut alerts: AlertSettings) -> Result<Vec<Op>, 
         return Ok(Vec::new());
     }
     Ok(vec![Op::SetAlerts { alerts }])
+}
+
+fn existing_note<'a>(project: &'a Project, id: &str) -> Result<&'a CanvasNote, EditError> {
+    project
+        .layout
+        .notes
+        .get(id)
+        .ok_or_else(|| EditError::UnknownNote { id: id.to_owned() })
+}
+
+/// Collapses or expands the groups whose state changes; a group no asset belongs to is refused.
+fn plan_collapse(
+    project: &Project,
+    groups: Vec<String>,
+    collapsed: bool,
+) -> Result<Vec<Op>, EditError> {
+    let mut ops = Vec::new();
+    for group in groups.into_iter().collect::<BTreeSet<_>>() {
+        if !project
+            .assets
+            .iter()
+            .any(|a| a.group.as_deref() == Some(group.as_str()))
+        {
+            return Err(EditError::UnknownGroup { group });
+        }
+        if project.layout.collapsed_groups.contains(&group) != collapsed {
+            ops.push(Op::SetCollapsed { group, collapsed });
+        }
+    }
+    Ok(ops)
 }

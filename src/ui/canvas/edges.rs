@@ -95,6 +95,10 @@ pub fn hit_edge(state: &CanvasState, rect: Rect, p: Pos2) -> Option<usize> {
 /// The action a click on edge `i` asks for: preview what flows along it.
 pub fn preview_action(state: &CanvasState, i: usize) -> Option<CanvasAction> {
     let &(from, to) = state.geometry.edges.get(i)?;
+    // An edge to or from a collapsed group stands for several: expand it to pick one.
+    if state.geometry.nodes[from].group.is_some() || state.geometry.nodes[to].group.is_some() {
+        return None;
+    }
     Some(CanvasAction::PreviewEdge {
         upstream: state.geometry.nodes[from].key.clone(),
         downstream: state.geometry.nodes[to].key.clone(),
@@ -117,7 +121,10 @@ fn labels(painter: &Painter, state: &CanvasState, rect: Rect, badges: &CardBadge
     let geometry = &state.geometry;
     let mut out = Vec::new();
     for (i, route) in routes(state, rect).iter().enumerate() {
-        let (from, _) = geometry.edges[i];
+        let (from, to) = geometry.edges[i];
+        if geometry.nodes[from].group.is_some() || geometry.nodes[to].group.is_some() {
+            continue;
+        }
         let Some((rows, partition)) = badges.rows.get(&geometry.nodes[from].key) else {
             continue;
         };

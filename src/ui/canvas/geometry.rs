@@ -19,6 +19,44 @@ pub struct NodeView {
     pub kind: String,
     /// `2 checks`, `1 check · blocking`, or empty.
     pub checks: String,
+    /// A collapsed group: the card stands for all its members (`key` is its first member's).
+    pub group: Option<GroupCard>,
+    /// The group an asset's card belongs to (not collapsed).
+    pub member_of: Option<String>,
+}
+
+/// The members of a group drawn as one card.
+#[derive(Debug, Clone)]
+pub struct GroupCard {
+    pub name: String,
+    pub members: Vec<Member>,
+}
+
+/// One asset of a collapsed group: where its own card would be, and whether it declares checks.
+#[derive(Debug, Clone)]
+pub struct Member {
+    pub key: AssetKey,
+    pub layer: Layer,
+    pub pos: Pos2,
+    pub has_checks: bool,
+}
+
+impl NodeView {
+    /// The assets the card stands for: its own key, or every member of its group.
+    pub fn keys(&self) -> Vec<AssetKey> {
+        match &self.group {
+            Some(g) => g.members.iter().map(|m| m.key.clone()).collect(),
+            None => vec![self.key.clone()],
+        }
+    }
+
+    /// Whether the card stands for an asset of `selection`.
+    pub fn stands_for(&self, selection: &std::collections::BTreeSet<AssetKey>) -> bool {
+        match &self.group {
+            Some(g) => g.members.iter().any(|m| selection.contains(&m.key)),
+            None => selection.contains(&self.key),
+        }
+    }
 }
 
 /// A lane's horizontal extent, in canvas units.
@@ -70,45 +108,87 @@ impl Geometry {
     /// Rebuilds from the project. Edges are rebuilt only when `structure_revision` changed.
     pub fn rebuild(&mut self, project: &Project, graph: &AssetGraph, structure_revision: u64) {
         let mut fallback_row = 0.0;
-        self.nodes = project
-            .assets
-            .iter()
-            .map(|a| {
-                let pos = project.layout.positions.get(&a.key).map_or_else(
-                    || {
-                        // Unplaced assets (rare: the studio places new ones) stack on the left.
-                        fallback_row += NODE_HEIGHT * 1.5;
-                        pos2(-NODE_WIDTH * 1.5, fallback_row)
-                    },
-                    |p| pos2(p.x, p.y),
-                );
-                NodeView {
-                    key: a.key.clone(),
-                    layer: a.layer,
-                    pos,
-                    kind: kind_text(a),
-                    checks: checks_text(a),
-                }
-            })
-            .collect();
-        let index_changed = self.index.len() != self.nodes.len()
-            || self
-                .nodes
+        let collapsed = &project.layout.collapsed_groups;
+        let mut groups: std::collections::BTreeMap<&str, (Layer, Vec<Member>)> =
+            std::collections::BTreeMap::new();
+        let mut nodes = Vec::with_capacity(project.assets.len());
+        for a in &project.assets {
+            let pos = project.layout.positions.get(&a.key).map_or_else(
+                || {
+                    // Unplaced assets (rare: the studio places new ones) stack on the left.
+                    fallback_row += NODE_HEIGHT * 1.5;
+                    pos2(-NODE_WIDTH * 1.5, fallback_row)
+                },
+                |p| pos2(p.x, p.y),
+            );
+            if let Some(group) = a.group.as_deref().filter(|g| collapsed.contains(*g)) {
+                groups
+                    .entry(group)
+                    .or_insert_with(|| (a.layer, Vec::new()))
+                    .1
+                    .push(Member {
+                        key: a.key.clone(),
+                        layer: a.layer,
+                        pos,
+                        has_checks: !a.checks.is_empty(),
+                    });
+                continue;
+            }
+            nodes.push(NodeView {
+                key: a.key.clone(),
+                layer: a.layer,
+                pos,
+                kind: kind_text(a),
+                checks: checks_text(a),
+                group: None,
+                member_of: a.group.clone(),
+            });
+        }
+        // A collapsed group's card takes the place of its leftmost (then topmost) member's
+        // card: a free slot, and a different one for every group.
+        // It is drawn in that member's layer (the lane it sits in).
+        for (name, (first_layer, members)) in groups {
+            let (pos, layer) = members
                 .iter()
-                .enumerate()
-                .any(|(i, n)| self.index.get(&n.key) != Some(&i));
+                .map(|m| (m.pos, m.layer))
+                .min_by(|a, b| a.0.x.total_cmp(&b.0.x).then(a.0.y.total_cmp(&b.0.y)))
+                .unwrap_or((Pos2::ZERO, first_layer));
+            let n = members.len();
+            nodes.push(NodeView {
+                key: members[0].key.clone(),
+                layer,
+                pos,
+                kind: format!("group of {n}"),
+                checks: String::new(),
+                group: Some(GroupCard {
+                    name: name.to_owned(),
+                    members,
+                }),
+                member_of: Some(name.to_owned()),
+            });
+        }
+        self.nodes = nodes;
+        // Every asset maps to its card (a collapsed group's members to the group's).
+        let index_changed = self.index.len() != project.assets.len()
+            || self.nodes.iter().enumerate().any(|(i, n)| match &n.group {
+                Some(g) => g.members.iter().any(|m| self.index.get(&m.key) != Some(&i)),
+                None => self.index.get(&n.key) != Some(&i),
+            });
         if index_changed {
             self.index = self
                 .nodes
                 .iter()
                 .enumerate()
-                .map(|(i, n)| (n.key.clone(), i))
+                .flat_map(|(i, n)| n.keys().into_iter().map(move |k| (k, i)))
                 .collect();
         }
         if index_changed || self.edges_revision != Some(structure_revision) {
+            // Edges inside a collapsed group vanish; several into or out of it become one.
+            let mut seen = std::collections::HashSet::new();
             self.edges = graph
                 .edges()
                 .filter_map(|(from, to)| Some((*self.index.get(from)?, *self.index.get(to)?)))
+                .filter(|&(a, b)| a != b && seen.insert((a, b)))
                 .collect();
             self.edges_revision = Some(structure_revision);
         }
@@ -117,17 +197,28 @@ impl Geometry {
             .iter()
             .map(|n| Rect::from_min_size(n.pos, vec2(NODE_WIDTH, NODE_HEIGHT)))
             .reduce(Rect::union);
+        // Lanes span every asset, a collapsed group's members too (counted, where they are).
         self.lanes = Layer::ALL
             .into_iter()
             .filter_map(|layer| {
-                let xs = self
-                    .nodes
-                    .iter()
-                    .filter(|n| n.layer == layer)
-                    .map(|n| n.pos.x);
-                let (min_x, max_x, count) = xs.fold((f32::MAX, f32::MIN, 0), |(lo, hi, c), x| {
-                    (lo.min(x), hi.max(x), c + 1)
-                });
+                let mut xs = Vec::new();
+                for n in &self.nodes {
+                    match &n.group {
+                        Some(g) => xs.extend(
+                            g.members
+                                .iter()
+                                .filter(|m| m.layer == layer)
+                                .map(|m| m.pos.x),
+                        ),
+                        None if n.layer == layer => xs.push(n.pos.x),
+                        None => {}
+                    }
+                }
+                let (min_x, max_x, count) = xs
+                    .into_iter()
+                    .fold((f32::MAX, f32::MIN, 0), |(lo, hi, c), x| {
+                        (lo.min(x), hi.max(x), c + 1)
+                    });
                 (count > 0).then_some(Lane {
                     layer,
                     min_x: min_x - 24.0,

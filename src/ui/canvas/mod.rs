@@ -11,7 +11,9 @@
 
 mod edges;
 mod geometry;
+pub mod groups;
 mod menu;
+pub mod notes;
 mod paint;
 pub mod palette;
 
@@ -22,6 +24,7 @@ use egui::{Id, Key, Modifiers, PointerButton, Pos2, Rect, Sense, Vec2, pos2, vec
 use crate::model::edit::{Document, Edit};
 use crate::model::layout::{NODE_HEIGHT, NODE_WIDTH};
 use crate::model::{AssetKey, CanvasPos};
+use crate::ui::runs::NodeStatus;
 
 pub use geometry::Geometry;
 
@@ -67,6 +70,11 @@ pub enum CanvasAction {
     /// A studio command on the selection (the card's context menu: preview, materialize,
     /// run checks, copy key, rename, duplicate, delete).
     Command(crate::ui::UICommand),
+    /// Open the note editor: on the note `id`, or (`None`) for a new note at `pos`.
+    EditNote {
+        id: Option<String>,
+        pos: CanvasPos,
+    },
     /// Preview what flows along an edge: the upstream's latest stored materialization.
     PreviewEdge {
         upstream: AssetKey,
@@ -91,6 +99,12 @@ enum Drag {
     /// Rectangle selection, screen coordinates of where it started.
     Rect {
         start: Pos2,
+    },
+    /// Moving a note from `from`; both in canvas units.
+    MoveNote {
+        id: String,
+        from: Pos2,
+        offset: Vec2,
     },
 }
 
@@ -124,6 +138,12 @@ pub struct CanvasState {
     last_rect: Rect,
     /// Card under the pointer when the context menu opened.
     context_target: Option<usize>,
+    /// The note clicked last (Delete removes it), by id.
+    pub selected_note: Option<String>,
+    /// Note under the pointer when the context menu opened.
+    context_note: Option<String>,
+    /// Where the context menu was opened, in canvas units (what it adds goes there).
+    context_pos: Option<Pos2>,
 }
 
 impl Default for CanvasState {
@@ -150,6 +170,9 @@ impl CanvasState {
             geometry_revision: None,
             last_rect: Rect::from_min_size(Pos2::ZERO, vec2(1280.0, 800.0)),
             context_target: None,
+            selected_note: None,
+            context_note: None,
+            context_pos: None,
         }
     }
 
@@ -157,6 +180,39 @@ impl CanvasState {
     pub fn select(&mut self, keys: impl IntoIterator<Item = AssetKey>) {
         self.selection = keys.into_iter().collect();
         self.focus = self.selection.iter().next().cloned();
+    }
+
+    /// The edges drawn in the last frame, by card: an asset's key, or `group NAME` for a
+    /// collapsed group's card.
+    pub fn drawn_edges(&self) -> Vec<(String, String)> {
+        let name = |i: usize| {
+            let n = &self.geometry.nodes[i];
+            match &n.group {
+                Some(g) => format!("group {}", g.name),
+                None => n.key.to_string(),
+            }
+        };
+        self.geometry
+            .edges
+            .iter()
+            .map(|&(a, b)| (name(a), name(b)))
+            .collect()
+    }
+
+    /// The lane headers on screen in the last frame (the tour points at them).
+    pub fn lane_headers_rect(&self) -> Option<Rect> {
+        let rect = self.last_rect;
+        self.geometry
+            .lanes
+            .iter()
+            .map(|lane| {
+                let left = self.to_screen(rect, pos2(lane.min_x, 0.0)).x;
+                let right = self.to_screen(rect, pos2(lane.max_x, 0.0)).x;
+                Rect::from_min_max(pos2(left, rect.top()), pos2(right, rect.top() + 28.0))
+                    .intersect(rect)
+            })
+            .filter(Rect::is_positive)
+            .reduce(Rect::union)
     }
 
     /// The single selected asset, if exactly one is selected.
@@ -325,15 +381,46 @@ pub fn canvas_ui(
         .and_then(|p| hit_card(state, rect, p));
 
     handle_zoom_and_pan(ui, state, rect, &response);
-    handle_pointer(ui, state, rect, &response, hovered_card, &mut actions);
+    let canvas_painter = ui.painter_at(rect);
+    let notes = notes::layout(&canvas_painter, state, rect, doc.project());
+    handle_pointer(
+        ui,
+        state,
+        rect,
+        &response,
+        hovered_card,
+        &notes,
+        &mut actions,
+    );
     if response.has_focus() || !ui.ctx().text_edit_focused() {
         handle_keys(ui, state, rect, &response, &mut actions);
     }
     menu::context_menu(state, &response, &mut actions);
+    if state
+        .selected_note
+        .as_ref()
+        .is_some_and(|id| !doc.project().layout.notes.contains_key(id))
+    {
+        state.selected_note = None;
+    }
 
-    let canvas_painter = ui.painter_at(rect);
-    let drawn = paint::paint(ui, &canvas_painter, state, rect, badges, hovered_card);
+    // The notes move with a drag in progress: laid out again after the pointer moved them.
+    let notes = if matches!(state.drag, Drag::MoveNote { .. }) {
+        notes::layout(&canvas_painter, state, rect, doc.project())
+    } else {
+        notes
+    };
+    let drawn = paint::paint(
+        ui,
+        &canvas_painter,
+        state,
+        rect,
+        badges,
+        hovered_card,
+        &notes,
+    );
     edges::paint_and_interact(ui, &canvas_painter, state, rect, badges, &mut actions);
+    notes::accessible(ui, &notes, rect);
     accessible_cards(ui, state, badges, rect, &drawn.visible);
     if !state.graph_fits(rect) {
         minimap_ui(ui, state, rect);
@@ -405,9 +492,10 @@ fn hit_port(state: &CanvasState, rect: Rect, p: Pos2) -> Option<usize> {
     if state.zoom < SIMPLIFY_BELOW_ZOOM {
         return None;
     }
-    (0..state.geometry.nodes.len())
-        .rev()
-        .find(|&i| output_port(state, rect, i).distance(p) <= 12.0)
+    // A collapsed group has no port: expand it to connect one of its assets.
+    (0..state.geometry.nodes.len()).rev().find(|&i| {
+        state.geometry.nodes[i].group.is_none() && output_port(state, rect, i).distance(p) <= 12.0
+    })
 }
 
 fn handle_zoom_and_pan(
@@ -446,6 +534,7 @@ fn handle_pointer(
     rect: Rect,
     response: &egui::Response,
     hovered: Option<usize>,
+    notes: &[notes::NoteView],
     actions: &mut Vec<CanvasAction>,
 ) {
     let modifiers = ui.input(|i| i.modifiers);
@@ -458,29 +547,57 @@ fn handle_pointer(
         match (hit_port(state, rect, origin), hit_card(state, rect, origin)) {
             (Some(i), _) => state.drag = Drag::Connect { from: i },
             (None, Some(i)) => {
-                let key = state.geometry.nodes[i].key.clone();
-                if !state.selection.contains(&key) {
+                let node = &state.geometry.nodes[i];
+                let key = node.key.clone();
+                let keys = node.keys();
+                if !keys.iter().all(|k| state.selection.contains(k)) {
                     if !additive {
                         state.selection.clear();
                     }
-                    state.selection.insert(key.clone());
+                    state.selection.extend(keys);
                 }
                 state.focus = Some(key);
-                let nodes = state
+                // A collapsed group's members share its card: each card moves once.
+                let cards = state
                     .selection
                     .iter()
                     .filter_map(|k| state.geometry.index.get(k).copied())
+                    .collect::<BTreeSet<usize>>()
+                    .into_iter()
                     .collect();
                 state.drag = Drag::Move {
-                    nodes,
+                    nodes: cards,
                     offset: Vec2::ZERO,
                 };
             }
-            (None, None) => state.drag = Drag::Rect { start: origin },
+            (None, None) => match notes::hit(notes, origin) {
+                Some(n) => {
+                    state.selected_note = Some(notes[n].id.clone());
+                    state.drag = Drag::MoveNote {
+                        id: notes[n].id.clone(),
+                        from: state.to_canvas(rect, notes[n].rect.min),
+                        offset: Vec2::ZERO,
+                    };
+                }
+                None => state.drag = Drag::Rect { start: origin },
+            },
         }
     }
     drag_ui(ui, state, rect, response, additive, actions);
-    clicks_ui(state, rect, response, hovered, additive, actions);
+    let note = response
+        .interact_pointer_pos()
+        .filter(|_| hovered.is_none())
+        .and_then(|p| notes::hit(notes, p))
+        .map(|n| &notes[n]);
+    if let Some(note) = note {
+        note_clicks_ui(state, rect, response, note, actions);
+    } else {
+        if response.clicked() || response.secondary_clicked() {
+            state.selected_note = None;
+            state.context_note = None;
+        }
+        clicks_ui(state, rect, response, hovered, additive, actions);
+    }
 }
 
 /// A drag under way: moving cards, connecting two, or a selection rectangle; its end makes
@@ -497,18 +614,38 @@ fn drag_ui(
         Drag::Move { offset, nodes } => {
             *offset += response.drag_delta() / state.zoom;
             if response.drag_stopped() {
+                let at = |key: &AssetKey, p: Pos2| {
+                    (
+                        key.clone(),
+                        CanvasPos {
+                            x: snap(p.x),
+                            y: snap(p.y),
+                        },
+                    )
+                };
+                // A collapsed group's card moves all its members by the same (snapped)
+                // offset, keeping their arrangement exactly.
+                let step = vec2(snap(offset.x), snap(offset.y));
                 let moves: Vec<(AssetKey, CanvasPos)> = nodes
                     .iter()
-                    .map(|&i| {
+                    .flat_map(|&i| {
                         let n = &state.geometry.nodes[i];
-                        let p = n.pos + *offset;
-                        (
-                            n.key.clone(),
-                            CanvasPos {
-                                x: snap(p.x),
-                                y: snap(p.y),
-                            },
-                        )
+                        match &n.group {
+                            Some(g) => g
+                                .members
+                                .iter()
+                                .map(|m| {
+                                    (
+                                        m.key.clone(),
+                                        CanvasPos {
+                                            x: m.pos.x + step.x,
+                                            y: m.pos.y + step.y,
+                                        },
+                                    )
+                                })
+                                .collect::<Vec<_>>(),
+                            None => vec![at(&n.key, n.pos + *offset)],
+                        }
                     })
                     .collect();
                 if offset.length() > 0.5 {
@@ -523,7 +660,7 @@ fn drag_ui(
                 if let Some(to) = ui
                     .input(|i| i.pointer.interact_pos())
                     .and_then(|p| hit_card(state, rect, p))
-                    .filter(|&to| to != from)
+                    .filter(|&to| to != from && state.geometry.nodes[to].group.is_none())
                 {
                     actions.push(CanvasAction::Apply(Edit::Connect {
                         upstream: state.geometry.nodes[from].key.clone(),
@@ -546,14 +683,56 @@ fn drag_ui(
                         .card_rect(rect, &state.geometry, i, &moving)
                         .intersects(area)
                     {
-                        state.selection.insert(state.geometry.nodes[i].key.clone());
+                        state.selection.extend(state.geometry.nodes[i].keys());
                     }
                 }
                 state.focus = state.selection.iter().next().cloned();
                 state.drag = Drag::None;
             }
         }
+        Drag::MoveNote { id, from, offset } => {
+            *offset += response.drag_delta() / state.zoom;
+            if response.drag_stopped() {
+                if offset.length() > 0.5 {
+                    let p = *from + *offset;
+                    actions.push(CanvasAction::Apply(Edit::MoveNote {
+                        id: id.clone(),
+                        pos: CanvasPos {
+                            x: snap(p.x),
+                            y: snap(p.y),
+                        },
+                    }));
+                }
+                state.drag = Drag::None;
+            }
+        }
         Drag::Pan | Drag::None => {}
+    }
+}
+
+/// Clicks on a note: select it, double-click to edit it, right-click for its menu.
+fn note_clicks_ui(
+    state: &mut CanvasState,
+    rect: Rect,
+    response: &egui::Response,
+    note: &notes::NoteView,
+    actions: &mut Vec<CanvasAction>,
+) {
+    if response.clicked() || response.secondary_clicked() {
+        response.request_focus();
+        state.selection.clear();
+        state.selected_note = Some(note.id.clone());
+    }
+    if response.secondary_clicked() {
+        state.context_target = None;
+        state.context_note = Some(note.id.clone());
+    }
+    if response.double_clicked() {
+        let c = state.to_canvas(rect, note.rect.min);
+        actions.push(CanvasAction::EditNote {
+            id: Some(note.id.clone()),
+            pos: CanvasPos { x: c.x, y: c.y },
+        });
     }
 }
 
@@ -571,13 +750,19 @@ fn clicks_ui(
         response.request_focus();
         match hovered {
             Some(i) => {
-                let key = state.geometry.nodes[i].key.clone();
+                let node = &state.geometry.nodes[i];
+                let key = node.key.clone();
+                let keys = node.keys();
                 if additive {
-                    if !state.selection.remove(&key) {
-                        state.selection.insert(key.clone());
+                    if node.stands_for(&state.selection) {
+                        for k in &keys {
+                            state.selection.remove(k);
+                        }
+                    } else {
+                        state.selection.extend(keys);
                     }
                 } else {
-                    state.selection = BTreeSet::from([key.clone()]);
+                    state.selection = keys.into_iter().collect();
                 }
                 state.focus = Some(key);
             }
@@ -597,7 +782,14 @@ fn clicks_ui(
     }
     if response.double_clicked() {
         match hovered {
-            Some(_) => actions.push(CanvasAction::OpenInspector),
+            // A double-click on a collapsed group expands it.
+            Some(i) => match &state.geometry.nodes[i].group {
+                Some(g) => actions.push(CanvasAction::Apply(Edit::SetGroupsCollapsed {
+                    groups: vec![g.name.clone()],
+                    collapsed: false,
+                })),
+                None => actions.push(CanvasAction::OpenInspector),
+            },
             None => {
                 if let Some(p) = response.interact_pointer_pos() {
                     let c = state.to_canvas(rect, p);
@@ -611,10 +803,16 @@ fn clicks_ui(
     }
     if response.secondary_clicked() {
         state.context_target = hovered;
+        state.context_pos = response
+            .interact_pointer_pos()
+            .map(|p| state.to_canvas(rect, p));
         if let Some(i) = hovered {
-            let key = state.geometry.nodes[i].key.clone();
-            if !state.selection.contains(&key) {
-                state.selection = BTreeSet::from([key.clone()]);
+            let node = &state.geometry.nodes[i];
+            let key = node.key.clone();
+            // A card outside the selection (or a group not wholly in it) becomes the selection.
+            let keys = node.keys();
+            if !keys.iter().all(|k| state.selection.contains(k)) {
+                state.selection = keys.into_iter().collect();
             }
             state.focus = Some(key);
         }
@@ -663,7 +861,7 @@ fn handle_keys(
         };
         if let Some(i) = next {
             let key = state.geometry.nodes[i].key.clone();
-            state.selection = BTreeSet::from([key.clone()]);
+            state.selection = state.geometry.nodes[i].keys().into_iter().collect();
             state.focus = Some(key);
             // Keep the focused card in view.
             let card = state.card_rect(rect, &state.geometry, i, &[]);
@@ -698,6 +896,10 @@ fn accessible_cards(
         let node = &state.geometry.nodes[i];
         let full = state.card_rect(rect, &state.geometry, i, &[]);
         let card = full.intersect(rect);
+        if let Some(group) = &node.group {
+            accessible_group(ui, state, badges, node, group, full, rect);
+            continue;
+        }
         let id = Id::new(("asset_card", node.key.as_str()));
         let response = ui.interact(card, id, Sense::hover());
         let selected = state.selection.contains(&node.key);
@@ -752,6 +954,79 @@ fn accessible_cards(
                 "{text}\n✔ passed  ⚠ warning failed  ✖ error failed  ? not run since the check changed"
             ));
         }
+    }
+}
+
+/// A collapsed group's card for screen readers and tests: `Group NAME (N assets)`, its status
+/// (`Group NAME: failed`, or `unknown`) and its checks (`Group NAME checks: ✔ 3`).
+fn accessible_group(
+    ui: &egui::Ui,
+    state: &CanvasState,
+    badges: &CardBadges,
+    node: &geometry::NodeView,
+    group: &geometry::GroupCard,
+    full: Rect,
+    rect: Rect,
+) {
+    let n = group.members.len();
+    let label = format!(
+        "Group {} ({n} asset{})",
+        group.name,
+        if n == 1 { "" } else { "s" }
+    );
+    let selected = node.stands_for(&state.selection);
+    let response = ui.interact(
+        full.intersect(rect),
+        Id::new(("group_card", group.name.as_str())),
+        Sense::hover(),
+    );
+    response.widget_info(|| {
+        egui::WidgetInfo::selected(egui::WidgetType::Button, true, selected, &label)
+    });
+    response.on_hover_text(format!(
+        "{label}: {}. Double-click or right-click → Expand group to show its assets.",
+        group
+            .members
+            .iter()
+            .map(|m| m.key.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    ));
+    let status = groups::group_status(group, badges);
+    let dot = Rect::from_center_size(
+        pos2(
+            full.right() - 14.0 * state.zoom,
+            full.top() + 16.0 * state.zoom,
+        ),
+        vec2(14.0, 14.0) * state.zoom,
+    );
+    let text = format!(
+        "Group {}: {}",
+        group.name,
+        status.as_ref().map_or("unknown", NodeStatus::label)
+    );
+    let response = ui.interact(
+        dot.intersect(rect),
+        Id::new(("group_status", group.name.as_str())),
+        Sense::hover(),
+    );
+    response.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Label, true, &text));
+    response.on_hover_text(match &status {
+        Some(_) => format!("{text}: the member status that needs attention most"),
+        None => format!("{text}: some members' status is not known yet"),
+    });
+    if let Some(checks) = groups::group_checks(group, badges) {
+        let footer = Rect::from_min_size(
+            full.min + vec2(14.0, 50.0) * state.zoom,
+            vec2(full.width() * 0.6, 14.0 * state.zoom),
+        );
+        let text = format!("Group {} checks: {}", group.name, checks.text());
+        let response = ui.interact(
+            footer.intersect(rect),
+            Id::new(("group_checks", group.name.as_str())),
+            Sense::hover(),
+        );
+        response.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Label, true, &text));
     }
 }
 

@@ -32,6 +32,7 @@ pub fn paint(
     rect: Rect,
     badges: &CardBadges,
     hovered: Option<usize>,
+    notes: &[super::notes::NoteView],
 ) -> PaintStats {
     let visuals = ui.visuals();
     let geometry = &state.geometry;
@@ -61,6 +62,8 @@ pub fn paint(
         .collect();
     let view = rect.expand(4.0);
 
+    // Notes lie under the edges and cards: they never hide an asset.
+    super::notes::paint(painter, visuals, state, notes);
     paint_edges(painter, visuals, state, &cards, view);
 
     // Cards.
@@ -71,6 +74,29 @@ pub fn paint(
             continue;
         }
         visible.push(i);
+        if let Some(group) = &node.group {
+            let problems = group.members.iter().fold((0, 0), |acc, m| {
+                let p = badges.problems.get(&m.key).copied().unwrap_or((0, 0));
+                (acc.0 + p.0, acc.1 + p.1)
+            });
+            let status = super::groups::group_status(group, badges);
+            let look = CardLook {
+                selected: node.stands_for(&state.selection),
+                highlighted: node.stands_for(&state.highlight),
+                hovered: hovered == Some(i),
+                problems,
+                layer: theme::layer_color(node.layer),
+                status: status.as_ref(),
+                checks: None,
+            };
+            if simplified {
+                card_simplified(painter, visuals, card, &look);
+            } else {
+                let checks = super::groups::group_checks(group, badges);
+                group_card(painter, visuals, zoom, node, card, &look, checks.as_ref());
+            }
+            continue;
+        }
         let look = CardLook {
             selected: state.selection.contains(&node.key),
             highlighted: state.highlight.contains(&node.key)
@@ -205,8 +231,8 @@ fn paint_edges(
         if !bbox.intersects(view) {
             continue;
         }
-        let touches_selection = state.selection.contains(&geometry.nodes[from].key)
-            || state.selection.contains(&geometry.nodes[to].key);
+        let touches_selection = geometry.nodes[from].stands_for(&state.selection)
+            || geometry.nodes[to].stands_for(&state.selection);
         let stroke = if touches_selection {
             Stroke::new(width + 0.8, selected_edge)
         } else {
@@ -341,6 +367,94 @@ fn card_full(
         port_r * 0.7,
         theme::card_border(visuals),
     );
+}
+
+/// A collapsed group at reading zoom: a stack of cards with the group's name, how many assets
+/// it holds, the worst status of its members ("unknown" when unsure) and their checks.
+fn group_card(
+    painter: &Painter,
+    visuals: &egui::Visuals,
+    zoom: f32,
+    node: &super::geometry::NodeView,
+    card: Rect,
+    look: &CardLook<'_>,
+    checks: Option<&super::groups::GroupChecks>,
+) {
+    // The cards under the top one.
+    for k in [2.0, 1.0] {
+        let under = card.translate(vec2(5.0, 5.0) * k * zoom);
+        painter.rect_filled(under, (6.0 * zoom).round(), theme::card_fill(visuals));
+        painter.rect_stroke(
+            under,
+            (6.0 * zoom).round(),
+            Stroke::new(1.0, theme::card_border(visuals)),
+            StrokeKind::Inside,
+        );
+    }
+    card_body(painter, visuals, zoom, card, look);
+    let title = FontId::proportional((14.0 * zoom).round().max(6.0));
+    let small = FontId::monospace((11.0 * zoom).round().max(5.0));
+    let pad = 14.0 * zoom;
+    let text_rect = Rect::from_min_max(card.min + vec2(pad, 0.0), card.max - vec2(pad, 0.0));
+    let clip = painter.with_clip_rect(text_rect.intersect(painter.clip_rect()));
+    let name = node.group.as_ref().map_or("", |g| g.name.as_str());
+    clip.text(
+        card.min + vec2(pad, 10.0 * zoom),
+        Align2::LEFT_TOP,
+        name,
+        title,
+        visuals.strong_text_color(),
+    );
+    clip.text(
+        card.min + vec2(pad, 32.0 * zoom),
+        Align2::LEFT_TOP,
+        &node.kind,
+        small.clone(),
+        look.layer,
+    );
+    let mut footer = checks.map(|c| {
+        let color = if c.failed() {
+            theme::error_color()
+        } else if c.all_passed() {
+            theme::ok_color()
+        } else {
+            theme::warning_color()
+        };
+        (format!("checks: {}", c.text()), color)
+    });
+    if look.problems.0 > 0 {
+        footer = Some((
+            format!("✖ {} problem(s)", look.problems.0),
+            theme::error_color(),
+        ));
+    }
+    if let Some((text, color)) = footer {
+        clip.text(
+            card.min + vec2(pad, 50.0 * zoom),
+            Align2::LEFT_TOP,
+            text,
+            small.clone(),
+            color,
+        );
+    }
+    match look.status {
+        Some(_) => status_slot(painter, visuals, card, zoom, small, look.status),
+        None => {
+            let weak = visuals.weak_text_color();
+            painter.circle_stroke(
+                pos2(card.right() - 14.0 * zoom, card.top() + 16.0 * zoom),
+                4.5 * zoom,
+                Stroke::new(1.5 * zoom.max(0.6), weak),
+            );
+            painter.text(
+                pos2(card.right() - pad, card.top() + 32.0 * zoom),
+                Align2::RIGHT_TOP,
+                "unknown",
+                small,
+                weak,
+            );
+        }
+    }
 }
 
 /// The card's shadow, fill, layer stripe and border (selected, highlighted, hovered or plain).

@@ -59,6 +59,10 @@ pub fn inspector_ui(ui: &mut egui::Ui, studio: &mut Studio) {
         .default_size(studio.prefs.inspector_width)
         .min_size(260.0)
         .show(ui, |ui| {
+            studio
+                .windows
+                .tour_targets
+                .insert(super::tour::TourTarget::Inspector, ui.max_rect());
             ui.horizontal(|ui| {
                 ui.heading("Inspector");
             });

@@ -17,6 +17,7 @@ pub mod find;
 pub mod inspector;
 pub mod launch;
 pub mod lineage;
+pub mod note_editor;
 pub mod partitions;
 pub mod picker;
 pub mod pii_proposals;

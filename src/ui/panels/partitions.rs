@@ -3,14 +3,19 @@
 //! stale, failed, missing. Many partitions share a pixel column, drawn in the state that needs
 //! attention most, so 10,000 partitions draw as fast as 100. Dragging across the strip picks a
 //! range; "Backfill…" opens Materialize on it, which shows the plan and its cost (locally or on
-//! AWS) before anything runs. The strip is read again whenever the asset states are (after
-//! every run), so each partition's colour follows the backfill.
+//! AWS) before anything runs. While the backfill runs, the strip stays in view and colours each
+//! partition from the run's own events as it goes — queued, running, materialized, failed —
+//! over what the workspace holds; the strip is read again whenever the asset states are
+//! (after every run), so what it shows after the backfill is what was stored.
+
+use std::fmt::Write as _;
 
 use egui::{Color32, Id, Rect, RichText, Sense, Stroke, pos2, vec2};
 
 use crate::app::jobs::{JobError, JobRequest};
 use crate::app::partitions::{PartitionState, PartitionStrip};
 use crate::model::AssetKey;
+use crate::ui::runs::{PartitionProgress, RunView};
 use crate::ui::workbench_state::{LaunchScope, WorkbenchTab};
 use crate::ui::{Studio, theme};
 
@@ -34,11 +39,52 @@ pub struct PartitionsView {
     pub picked: Option<(usize, usize)>,
     /// Where a drag across the strip started.
     drag_from: Option<usize>,
-    /// The state drawn in each pixel column, and the width and strip it was made for.
-    columns: Vec<PartitionState>,
-    columns_for: Option<(usize, usize)>,
+    /// The state drawn in each pixel column, and the width, strip and live progress it was
+    /// made for.
+    columns: Vec<CellState>,
+    columns_for: Option<(usize, usize, Option<u64>)>,
     /// Counts the strips received (the columns are made again for a new one).
     version: usize,
+    /// Each partition with a backfill's live progress over it, and the strip version and run
+    /// revision it was made for.
+    live_cells: Vec<CellState>,
+    live_for: Option<(usize, u64)>,
+    /// The strip version in view when the live run was first seen finished: its progress is
+    /// drawn until the strip is read again.
+    run_done_at: Option<usize>,
+}
+
+/// What one cell of the strip shows: what the workspace holds, or a backfill's progress on it
+/// (a partition materialized or failed in the run shows as such before the strip is read
+/// again).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellState {
+    Stored(PartitionState),
+    /// Asked for by the backfill, not started yet.
+    Queued,
+    Running,
+}
+
+impl CellState {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CellState::Stored(s) => s.as_str(),
+            CellState::Queued => "queued",
+            CellState::Running => "running",
+        }
+    }
+
+    /// Which of several partitions drawn as one shows.
+    fn urgency(self) -> u8 {
+        match self {
+            CellState::Stored(PartitionState::Failed) => 5,
+            CellState::Running => 4,
+            CellState::Stored(PartitionState::Stale) => 3,
+            CellState::Queued => 2,
+            CellState::Stored(PartitionState::Missing) => 1,
+            CellState::Stored(PartitionState::Materialized) => 0,
+        }
+    }
 }
 
 impl PartitionsView {
@@ -66,19 +112,119 @@ impl PartitionsView {
         self.version += 1;
     }
 
-    /// The state of each of `width` pixel columns: the most urgent of the partitions it covers.
-    fn columns(&mut self, states: &[PartitionState], width: usize) -> &[PartitionState] {
-        if self.columns_for != Some((width, self.version)) {
-            self.columns = bin_states(states, width);
-            self.columns_for = Some((width, self.version));
+    /// The state of each of `width` pixel columns: the most urgent of the partitions it covers
+    /// (`live`: the revision of the live progress drawn over the strip).
+    fn columns(&mut self, cells: &[CellState], width: usize, live: Option<u64>) -> &[CellState] {
+        if self.columns_for != Some((width, self.version, live)) {
+            self.columns = bin(
+                cells,
+                width,
+                CellState::urgency,
+                CellState::Stored(PartitionState::Missing),
+            );
+            self.columns_for = Some((width, self.version, live));
         }
         &self.columns
     }
+
+    /// The strip's partitions with the live run's progress over them, when the run is a live
+    /// one that touched this asset and its progress is newer than the strip.
+    fn live(&mut self, run: Option<&RunView>, strip: &PartitionStrip) -> Option<Live> {
+        let run = run.filter(|r| r.started.is_some())?;
+        if run.done {
+            if self.run_done_at.is_none() {
+                self.run_done_at = Some(self.version);
+            }
+            if self.run_done_at != Some(self.version) {
+                return None;
+            }
+        } else {
+            self.run_done_at = None;
+        }
+        let progress = run.partition_progress.get(&strip.asset);
+        let planned: &[String] = if run.plan.contains(&strip.asset) {
+            &run.planned_partitions
+        } else {
+            &[]
+        };
+        if progress.is_none_or(std::collections::BTreeMap::is_empty) && planned.is_empty() {
+            return None;
+        }
+        let empty = std::collections::BTreeMap::new();
+        let progress = progress.unwrap_or(&empty);
+        if self.live_for != Some((self.version, run.partition_revision)) {
+            let index: std::collections::HashMap<&str, usize> = strip
+                .keys
+                .iter()
+                .enumerate()
+                .map(|(i, k)| (k.as_str(), i))
+                .collect();
+            let mut cells: Vec<CellState> =
+                strip.states.iter().map(|s| CellState::Stored(*s)).collect();
+            if !run.done {
+                for p in planned {
+                    if let Some(&i) = index.get(p.as_str()) {
+                        cells[i] = CellState::Queued;
+                    }
+                }
+            }
+            for (p, state) in progress {
+                if let Some(&i) = index.get(p.as_str()) {
+                    cells[i] = match state {
+                        PartitionProgress::Running if run.done => cells[i],
+                        PartitionProgress::Running => CellState::Running,
+                        PartitionProgress::Materialized => {
+                            CellState::Stored(PartitionState::Materialized)
+                        }
+                        PartitionProgress::Failed => CellState::Stored(PartitionState::Failed),
+                    };
+                }
+            }
+            self.live_cells = cells;
+            self.live_for = Some((self.version, run.partition_revision));
+        }
+        let count = |want: PartitionProgress| progress.values().filter(|p| **p == want).count();
+        let (materialized, failed, running) = (
+            count(PartitionProgress::Materialized),
+            count(PartitionProgress::Failed),
+            count(PartitionProgress::Running),
+        );
+        let total = planned.len().max(progress.len());
+        let mut summary = if run.done {
+            format!("Backfill finished: {materialized} materialized, {failed} failed")
+        } else {
+            format!(
+                "Backfill in progress: {} of {total} partition{} done",
+                materialized + failed,
+                if total == 1 { "" } else { "s" }
+            )
+        };
+        if !run.done {
+            for (n, what) in [(running, "running"), (failed, "failed")] {
+                if n > 0 {
+                    let _ = write!(summary, " · {n} {what}");
+                }
+            }
+        }
+        if run.done && materialized + failed < total {
+            let _ = write!(summary, " · {} not built", total - materialized - failed);
+        }
+        Some(Live {
+            revision: run.partition_revision,
+            summary,
+        })
+    }
 }
 
-/// The partitions `states` drawn in at most `width` columns: each column the most urgent state
-/// of the partitions it covers.
-pub fn bin_states(states: &[PartitionState], width: usize) -> Vec<PartitionState> {
+/// A backfill's progress drawn over the strip: its revision and its summary line.
+struct Live {
+    revision: u64,
+    summary: String,
+}
+
+/// `states` drawn in at most `width` columns: each column the state of the partitions it covers
+/// that `urgency` ranks highest.
+fn bin<T: Copy>(states: &[T], width: usize, urgency: fn(T) -> u8, empty: T) -> Vec<T> {
     let n = states.len();
     let columns = n.min(width.max(1));
     (0..columns)
@@ -90,10 +236,36 @@ pub fn bin_states(states: &[PartitionState], width: usize) -> Vec<PartitionState
             states[a..b.min(n)]
                 .iter()
                 .copied()
-                .max_by_key(|s| s.urgency())
-                .unwrap_or(PartitionState::Missing)
+                .max_by_key(|s| urgency(*s))
+                .unwrap_or(empty)
         })
         .collect()
+}
+
+/// The partitions `states` drawn in at most `width` columns: each column the most urgent state
+/// of the partitions it covers.
+pub fn bin_states(states: &[PartitionState], width: usize) -> Vec<PartitionState> {
+    bin(
+        states,
+        width,
+        PartitionState::urgency,
+        PartitionState::Missing,
+    )
+}
+
+fn cell_color(ui: &egui::Ui, cell: CellState) -> Color32 {
+    match cell {
+        CellState::Stored(s) => state_color(ui, s),
+        CellState::Running => theme::running_color(),
+        // The missing grey, lighter or darker: asked for, not started.
+        CellState::Queued => {
+            if ui.visuals().dark_mode {
+                Color32::from_gray(130)
+            } else {
+                Color32::from_gray(160)
+            }
+        }
+    }
 }
 
 fn state_color(ui: &egui::Ui, state: PartitionState) -> Color32 {
@@ -198,10 +370,27 @@ pub fn partitions_ui(ui: &mut egui::Ui, studio: &mut Studio) {
         }
         Some(Ok(strip)) => strip,
     };
+    let live = view.live(studio.run.as_ref(), &strip);
     summary_ui(ui, &strip);
-    strip_ui(ui, view, &strip);
+    let mut show_run = false;
+    if let Some(live) = &live {
+        ui.horizontal(|ui| {
+            if !studio.run.as_ref().is_some_and(|r| r.done) {
+                ui.spinner();
+            }
+            ui.label(RichText::new(&live.summary).strong());
+            show_run = ui
+                .small_button("Show run")
+                .on_hover_text("The run view: its steps, logs and checks")
+                .clicked();
+        });
+    }
+    strip_ui(ui, view, &strip, live.as_ref().map(|l| l.revision));
     let backfill = picked_ui(ui, view, &strip);
     view.strip = Some(Ok(strip));
+    if show_run {
+        studio.workbench.tab = WorkbenchTab::Run;
+    }
     if let Some((from, to)) = backfill {
         studio.backfill(asset, from, to);
     }
@@ -233,7 +422,12 @@ fn summary_ui(ui: &mut egui::Ui, strip: &PartitionStrip) {
 }
 
 /// The strip itself: drawn per pixel column; a drag picks a range, a click one partition.
-fn strip_ui(ui: &mut egui::Ui, view: &mut PartitionsView, strip: &PartitionStrip) {
+fn strip_ui(
+    ui: &mut egui::Ui,
+    view: &mut PartitionsView,
+    strip: &PartitionStrip,
+    live: Option<u64>,
+) {
     let n = strip.keys.len();
     if n == 0 {
         ui.label(RichText::new("The asset has no partitions yet.").weak());
@@ -251,7 +445,11 @@ fn strip_ui(ui: &mut egui::Ui, view: &mut PartitionsView, strip: &PartitionStrip
             .clamp(0.0, (n - 1) as f32) as usize
     };
     let width = rect.width().max(1.0) as usize;
-    let columns = view.columns(&strip.states, width).to_vec();
+    let cells: Vec<CellState> = match live {
+        Some(_) if view.live_cells.len() == n => std::mem::take(&mut view.live_cells),
+        _ => strip.states.iter().map(|s| CellState::Stored(*s)).collect(),
+    };
+    let columns = view.columns(&cells, width, live).to_vec();
     let column_width = rect.width() / columns.len() as f32;
     let painter = ui.painter_at(rect);
     for (c, state) in columns.iter().enumerate() {
@@ -263,7 +461,7 @@ fn strip_ui(ui: &mut egui::Ui, view: &mut PartitionsView, strip: &PartitionStrip
         } else {
             cell
         };
-        painter.rect_filled(cell, 0.0, state_color(ui, *state));
+        painter.rect_filled(cell, 0.0, cell_color(ui, *state));
     }
     if let Some((a, b)) = view.picked {
         let x = |i: usize| rect.left() + rect.width() * i as f32 / n as f32;
@@ -302,21 +500,35 @@ fn strip_ui(ui: &mut egui::Ui, view: &mut PartitionsView, strip: &PartitionStrip
             c * n / columns.len(),
             ((c + 1) * n / columns.len()).max(c * n / columns.len() + 1) - 1,
         );
-        response.on_hover_text(hover_text(strip, a, b.min(n - 1)));
+        response.on_hover_text(hover_text(strip, &cells, a, b.min(n - 1)));
     }
-    accessible_cells(ui, strip, rect);
+    accessible_cells(ui, strip, &cells, rect);
+    if live.is_some() {
+        view.live_cells = cells;
+    }
 }
 
 /// What the pointer is over: one partition and its state, or a range and its counts.
-fn hover_text(strip: &PartitionStrip, a: usize, b: usize) -> String {
+fn hover_text(strip: &PartitionStrip, cells: &[CellState], a: usize, b: usize) -> String {
     if a == b {
-        return format!("{}: {}", strip.keys[a], strip.states[a].as_str());
+        return format!("{}: {}", strip.keys[a], cells[a].as_str());
+    }
+    let mut counts: Vec<(&str, usize)> = Vec::new();
+    for c in &cells[a..=b] {
+        match counts.iter_mut().find(|(s, _)| *s == c.as_str()) {
+            Some((_, n)) => *n += 1,
+            None => counts.push((c.as_str(), 1)),
+        }
     }
     format!(
         "{} to {}: {}",
         strip.keys[a],
         strip.keys[b],
-        counts_text(&strip.states[a..=b])
+        counts
+            .iter()
+            .map(|(s, n)| format!("{} {s}", crate::model::clip::group_digits(*n)))
+            .collect::<Vec<_>>()
+            .join(", ")
     )
 }
 
@@ -332,7 +544,7 @@ fn counts_text(states: &[PartitionState]) -> String {
 }
 
 /// One accessible element per partition when the cells are wide enough to point at.
-fn accessible_cells(ui: &egui::Ui, strip: &PartitionStrip, rect: Rect) {
+fn accessible_cells(ui: &egui::Ui, strip: &PartitionStrip, cells: &[CellState], rect: Rect) {
     let n = strip.keys.len();
     let cell = rect.width() / n as f32;
     if n > MAX_ACCESSIBLE_CELLS || cell < ACCESSIBLE_CELL {
@@ -344,7 +556,7 @@ fn accessible_cells(ui: &egui::Ui, strip: &PartitionStrip, rect: Rect) {
             vec2(cell, rect.height()),
         );
         let response = ui.interact(r, Id::new(("partition_cell", i)), Sense::hover());
-        let text = format!("{key}: {}", strip.states[i].as_str());
+        let text = format!("{key}: {}", cells[i].as_str());
         response.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Label, true, &text));
     }
 }

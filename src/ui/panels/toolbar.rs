@@ -7,76 +7,14 @@ use crate::ui::{Studio, UICommand};
 
 pub fn toolbar_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     egui::Panel::top("top_bar").show(ui, |ui| {
-        ui.horizontal_wrapped(|ui| {
-            ui.heading("Medallion");
-            ui.separator();
-            let name = if studio.workspace.has_project {
-                studio.project().name.clone()
-            } else {
-                "No project open".to_owned()
-            };
-            let dirty = studio.save_state() != crate::ui::SaveState::Saved;
-            let title = if dirty { format!("{name} •") } else { name };
-            ui.label(RichText::new(title).strong())
-                .on_hover_text("The open project (• = unsaved changes)");
-            ui.menu_button("Project", |ui| {
-                for command in [
-                    UICommand::NewProject,
-                    UICommand::OpenProject,
-                    UICommand::Save,
-                    UICommand::ImportProject,
-                    UICommand::ExportProject,
-                    UICommand::Deployment,
-                    UICommand::AuditLog,
-                    UICommand::Tour,
-                ] {
-                    command_button_ui(ui, studio, command);
-                }
-            });
-            ui.separator();
-            command_button_ui(ui, studio, UICommand::AddAsset);
-            let undo = studio.doc.undo_label().map(|l| format!("Undo {l}"));
-            let redo = studio.doc.redo_label().map(|l| format!("Redo {l}"));
-            if ui
-                .add_enabled(studio.doc.can_undo(), egui::Button::new("Undo"))
-                .on_hover_text(undo.unwrap_or_else(|| "Nothing to undo".to_owned()))
-                .clicked()
-            {
-                studio.push_command(UICommand::Undo);
-            }
-            if ui
-                .add_enabled(studio.doc.can_redo(), egui::Button::new("Redo"))
-                .on_hover_text(redo.unwrap_or_else(|| "Nothing to redo".to_owned()))
-                .clicked()
-            {
-                studio.push_command(UICommand::Redo);
-            }
-            ui.separator();
-            command_button_ui(ui, studio, UICommand::ToggleCatalog);
-            command_button_ui(ui, studio, UICommand::FitToView);
-            if ui
-                .button("Auto-arrange")
-                .on_hover_text("Arrange every asset in lanes (undoable)")
-                .clicked()
-            {
-                studio.push_command(UICommand::ArrangeAll);
-            }
-            ui.separator();
-            command_button_ui(ui, studio, UICommand::Preview);
-            command_button_ui(ui, studio, UICommand::Materialize);
-            command_button_ui(ui, studio, UICommand::RunChecks);
-            command_button_ui(ui, studio, UICommand::Automation);
-            failed_alerts_badge(ui, studio);
-            if studio
-                .run
-                .as_ref()
-                .is_some_and(crate::ui::runs::RunView::is_live)
-            {
-                ui.spinner();
-            }
-            ui.separator();
-            selection_box_ui(ui, studio);
-            ui.with_layout(egui::Layout::right_to_left(egui::Align::Center), |ui| {
+        // The right-hand buttons are placed first, at the window's right edge; everything else
+        // wraps in the width left of them, so nothing is drawn under them at any width.
+        // Sized to one row, as `horizontal_wrapped` is: controls are centred in their row.
+        let row = egui::vec2(ui.available_width(), ui.spacing().interact_size.y);
+        ui.allocate_ui_with_layout(
+            row,
+            egui::Layout::right_to_left(egui::Align::Center),
+            |ui| {
                 let theme = if studio.prefs.dark_mode {
                     "Light theme"
                 } else {
@@ -86,9 +24,92 @@ pub fn toolbar_ui(ui: &mut egui::Ui, studio: &mut Studio) {
                     studio.push_command(UICommand::ToggleTheme);
                 }
                 command_button_ui(ui, studio, UICommand::CommandPalette);
-            });
-        });
+                ui.add_space(12.0);
+                let rest = egui::vec2(ui.available_width(), ui.spacing().interact_size.y);
+                ui.allocate_ui_with_layout(
+                    rest,
+                    egui::Layout::left_to_right(egui::Align::Center).with_main_wrap(true),
+                    |ui| left_of_toolbar_ui(ui, studio),
+                );
+            },
+        );
     });
+}
+
+/// The toolbar's controls left of the right-hand buttons, wrapping onto a second row when the
+/// window is narrow.
+fn left_of_toolbar_ui(ui: &mut egui::Ui, studio: &mut Studio) {
+    ui.heading("Medallion");
+    ui.separator();
+    let name = if studio.workspace.has_project {
+        studio.project().name.clone()
+    } else {
+        "No project open".to_owned()
+    };
+    let dirty = studio.save_state() != crate::ui::SaveState::Saved;
+    let title = if dirty { format!("{name} •") } else { name };
+    ui.label(RichText::new(title).strong())
+        .on_hover_text("The open project (• = unsaved changes)");
+    ui.menu_button("Project", |ui| {
+        for command in [
+            UICommand::NewProject,
+            UICommand::OpenProject,
+            UICommand::Save,
+            UICommand::ImportProject,
+            UICommand::ExportProject,
+            UICommand::Deployment,
+            UICommand::AuditLog,
+            UICommand::Tour,
+        ] {
+            command_button_ui(ui, studio, command);
+        }
+    });
+    ui.separator();
+    command_button_ui(ui, studio, UICommand::AddAsset);
+    let undo = studio.doc.undo_label().map(|l| format!("Undo {l}"));
+    let redo = studio.doc.redo_label().map(|l| format!("Redo {l}"));
+    if ui
+        .add_enabled(studio.doc.can_undo(), egui::Button::new("Undo"))
+        .on_hover_text(undo.unwrap_or_else(|| "Nothing to undo".to_owned()))
+        .clicked()
+    {
+        studio.push_command(UICommand::Undo);
+    }
+    if ui
+        .add_enabled(studio.doc.can_redo(), egui::Button::new("Redo"))
+        .on_hover_text(redo.unwrap_or_else(|| "Nothing to redo".to_owned()))
+        .clicked()
+    {
+        studio.push_command(UICommand::Redo);
+    }
+    ui.separator();
+    command_button_ui(ui, studio, UICommand::ToggleCatalog);
+    command_button_ui(ui, studio, UICommand::FitToView);
+    if ui
+        .button("Auto-arrange")
+        .on_hover_text("Arrange every asset in lanes (undoable)")
+        .clicked()
+    {
+        studio.push_command(UICommand::ArrangeAll);
+    }
+    ui.separator();
+    let preview = command_button_ui(ui, studio, UICommand::Preview);
+    let materialize = command_button_ui(ui, studio, UICommand::Materialize);
+    let targets = &mut studio.windows.tour_targets;
+    targets.insert(super::tour::TourTarget::Preview, preview.rect);
+    targets.insert(super::tour::TourTarget::Materialize, materialize.rect);
+    command_button_ui(ui, studio, UICommand::RunChecks);
+    command_button_ui(ui, studio, UICommand::Automation);
+    failed_alerts_badge(ui, studio);
+    if studio
+        .run
+        .as_ref()
+        .is_some_and(crate::ui::runs::RunView::is_live)
+    {
+        ui.spinner();
+    }
+    ui.separator();
+    selection_box_ui(ui, studio);
 }
 
 /// The count of the project's alert deliveries that failed for good (read from the workspace),
@@ -118,7 +139,11 @@ fn failed_alerts_badge(ui: &mut egui::Ui, studio: &mut Studio) {
 }
 
 /// A button for a command, with its shortcut in the tooltip.
-pub fn command_button_ui(ui: &mut egui::Ui, studio: &mut Studio, command: UICommand) {
+pub fn command_button_ui(
+    ui: &mut egui::Ui,
+    studio: &mut Studio,
+    command: UICommand,
+) -> egui::Response {
     let shortcut = command.shortcut_text(ui.ctx());
     let mut button = ui.button(command.label());
     if !shortcut.is_empty() {
@@ -128,6 +153,7 @@ pub fn command_button_ui(ui: &mut egui::Ui, studio: &mut Studio, command: UIComm
         studio.push_command(command);
         ui.close();
     }
+    button
 }
 
 /// The selection-syntax box: highlights the assets a selection (`+key`, `key+`, `layer:gold`)
@@ -153,14 +179,23 @@ fn selection_box_ui(ui: &mut egui::Ui, studio: &mut Studio) {
             studio.canvas.select(keys);
         }
     }
+    // Whole words on one row (a label continuing across the wrap would span the toolbar);
+    // a long error is cut, whole on hover.
     if let Some(error) = &studio.selection_query.error {
-        ui.label(
-            RichText::new(error)
-                .color(crate::ui::theme::error_color())
-                .small(),
-        );
+        ui.add(
+            egui::Label::new(
+                RichText::new(error)
+                    .color(crate::ui::theme::error_color())
+                    .small(),
+            )
+            .truncate(),
+        )
+        .on_hover_text(error);
     } else if !studio.selection_query.text.trim().is_empty() {
-        ui.label(format!("{} match(es)", studio.canvas.highlight.len()));
+        ui.add(
+            egui::Label::new(format!("{} match(es)", studio.canvas.highlight.len()))
+                .wrap_mode(egui::TextWrapMode::Extend),
+        );
     }
 }
 

@@ -1,11 +1,41 @@
 //! The short guided tour on first start: five steps naming the lanes, the inspector, preview,
 //! materialize and the plan. It waits for a project to be open, can be skipped at any step,
 //! and once finished or skipped is not offered again (the preferences remember it across
-//! restarts); "Take the tour" starts it again on request.
+//! restarts); "Take the tour" starts it again on request. Each step outlines what it names on
+//! screen: the lanes, the inspector, Preview, Materialize….
 
 use egui::RichText;
 
 use crate::ui::Studio;
+
+/// What a step of the tour names, outlined on screen while the step is shown.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum TourTarget {
+    Lanes,
+    Inspector,
+    Preview,
+    Materialize,
+}
+
+impl TourTarget {
+    fn name(self) -> &'static str {
+        match self {
+            TourTarget::Lanes => "the lanes",
+            TourTarget::Inspector => "the inspector",
+            TourTarget::Preview => "Preview",
+            TourTarget::Materialize => "Materialize…",
+        }
+    }
+}
+
+/// What each step points at (the plan is shown by Materialize…).
+pub const TARGETS: [TourTarget; 5] = [
+    TourTarget::Lanes,
+    TourTarget::Inspector,
+    TourTarget::Preview,
+    TourTarget::Materialize,
+    TourTarget::Materialize,
+];
 
 /// Which card of the tour is shown.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
@@ -71,6 +101,7 @@ pub fn tour_ui(ctx: &egui::Context, studio: &mut Studio) {
     };
     let step = tour.step.min(STEPS.len() - 1);
     let (title, text) = STEPS[step];
+    highlight_ui(ctx, studio, TARGETS[step]);
     let mut end = false;
     egui::Window::new("Tour")
         .id(egui::Id::new("tour"))
@@ -122,4 +153,31 @@ pub fn tour_ui(ctx: &egui::Context, studio: &mut Studio) {
     } else {
         studio.windows.tour = Some(tour);
     }
+}
+
+/// Outlines what the step names, where this frame drew it, over everything but the tour's card;
+/// an accessible element (`Tour highlight: Preview`) says what is outlined.
+fn highlight_ui(ctx: &egui::Context, studio: &Studio, target: TourTarget) {
+    let Some(rect) = studio.windows.tour_targets.get(&target).copied() else {
+        return;
+    };
+    let rect = rect.expand(3.0);
+    let color = crate::ui::theme::highlight_color();
+    egui::Area::new(egui::Id::new(("tour_highlight", target)))
+        .fixed_pos(rect.min)
+        .constrain(false)
+        .order(egui::Order::Foreground)
+        .interactable(false)
+        .show(ctx, |ui| {
+            let (area, response) = ui.allocate_exact_size(rect.size(), egui::Sense::hover());
+            ui.painter().rect_stroke(
+                area,
+                6.0,
+                egui::Stroke::new(3.0, color),
+                egui::StrokeKind::Outside,
+            );
+            let label = format!("Tour highlight: {}", target.name());
+            response
+                .widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::Other, true, &label));
+        });
 }
