@@ -747,8 +747,8 @@ fn deploy_without_roles_or_aws_says_so_in_one_sentence() {
 /// With moto's ASL interpreter on, an execution of the deployed state machine runs its first
 /// Task: moto has no runner function to invoke (its Lambda needs Docker), so the Catch takes
 /// the error to `Failed s1-lambda` and the execution fails as `Medallion.StepFailed` with the
-/// service's error as its cause. What this does not prove: a step running to success (moto's
-/// ECS and Batch integrations start tasks that run nothing; it cannot run `eks:runJob`).
+/// service's error as its cause. Steps running to success are in `deploy_sync` (Lambda) and
+/// `deploy_containers` (Fargate and Batch); moto cannot run `eks:runJob`.
 #[test]
 fn an_execution_that_cannot_run_its_first_step_fails_in_that_steps_fail_state() {
     let Some(moto) = crate::remote_aws::peers() else {

@@ -17,10 +17,10 @@ use crate::support::aws_executor::{runtime, sdk_config};
 use crate::support::lambda_front::LambdaFront;
 
 /// A moto server running executions, its interpreter's calls going through a Lambda front.
-struct InterpretingMoto {
+pub(crate) struct InterpretingMoto {
     /// Where the tests (and the app) reach moto.
-    url: String,
-    front: LambdaFront,
+    pub(crate) url: String,
+    pub(crate) front: LambdaFront,
     child: Child,
 }
 
@@ -40,7 +40,7 @@ fn free_port() -> u16 {
 }
 
 impl InterpretingMoto {
-    fn start() -> Option<Self> {
+    pub(crate) fn start() -> Option<Self> {
         crate::remote_aws::peers()?;
         let server = std::env::var("MEDALLION_TEST_MOTO_SERVER").unwrap_or_else(|_| {
             panic!(
@@ -51,7 +51,13 @@ impl InterpretingMoto {
         let url = format!("http://127.0.0.1:{port}");
         let front = LambdaFront::start(&url);
         let front_port = front.url.rsplit(':').next().unwrap().to_owned();
-        let child = Command::new(server)
+        // moto_server, started through the launcher that restores its interpreter's
+        // PascalCase ↔ boto casing (tests/support/moto_sfn_casing.py says why).
+        let python = Path::new(&server).with_file_name("python");
+        let launcher =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/moto_sfn_casing.py");
+        let child = Command::new(python)
+            .arg(launcher)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_PORT", front_port)
             .stdout(Stdio::null())
@@ -120,7 +126,7 @@ fn deployed_on_lambda(
 
 /// Starts an execution named `name` and waits for its end: (status, error, cause, states
 /// entered).
-fn execute(
+pub(crate) fn execute(
     moto: &str,
     arn: &str,
     name: &str,
