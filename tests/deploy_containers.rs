@@ -172,7 +172,71 @@ fn fargate_and_batch_steps_run_in_motos_interpreter_and_sync_into_history() {
     );
 
     fail_on_fargate_then_sync(&moto, &setup, (&ws, &copy), &name, &arn);
+    a_running_execution_holds_the_cursor(&moto.url, &ws, &name, &arn, &fargate);
     drop((fargate, batch));
+}
+
+/// An execution still running when `sync` runs is listed as running and imported by a later
+/// sync: the cursor stays at it. The sync during it lists from the newest execution before it
+/// (nightly-2: `already` 1); the one after lists from it (`already` 0: nightly-1 and nightly-2
+/// are not listed again).
+fn a_running_execution_holds_the_cursor(
+    moto: &str,
+    ws: &Path,
+    name: &str,
+    arn: &str,
+    fargate: &Executor,
+) {
+    let rt = runtime();
+    let sfn = aws_sdk_sfn::Client::new(&sdk_config(moto));
+    fargate.hold.store(true, Ordering::SeqCst);
+    let started = rt
+        .block_on(
+            sfn.start_execution()
+                .state_machine_arn(arn)
+                .name("nightly-3")
+                .input(r#"{"trigger":"test"}"#)
+                .send(),
+        )
+        .unwrap();
+    let during = json(&medallion(ws, &["sync", name, "--format", "json"]));
+    assert_eq!(
+        during["running"],
+        serde_json::json!(["nightly-3"]),
+        "{during}"
+    );
+    assert_eq!(during["imported"], serde_json::json!([]), "{during}");
+    fargate.hold.store(false, Ordering::SeqCst);
+    let waited = std::time::Instant::now();
+    loop {
+        let d = rt
+            .block_on(
+                sfn.describe_execution()
+                    .execution_arn(started.execution_arn())
+                    .send(),
+            )
+            .unwrap();
+        if d.status() != &aws_sdk_sfn::types::ExecutionStatus::Running {
+            break;
+        }
+        assert!(
+            waited.elapsed() < Duration::from_mins(3),
+            "nightly-3 never ended"
+        );
+        std::thread::sleep(Duration::from_millis(250));
+    }
+    let after = json(&medallion(ws, &["sync", name, "--format", "json"]));
+    let imported: Vec<&str> = after["imported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["run_id"].as_str().unwrap())
+        .collect();
+    assert_eq!(imported, ["nightly-3"], "{after}");
+    assert_eq!(after["already"], 0, "{after}");
+    assert_eq!(during["already"], 1, "{during}");
+    assert_ne!(during["listed_from"], Value::Null, "{during}");
+    assert_ne!(after["listed_from"], during["listed_from"], "{after}");
 }
 
 /// The event types of execution `name` of state machine `arn` (for failure messages).

@@ -307,19 +307,23 @@ fn fail_then_sync(moto: &InterpretingMoto, ws: &Path, copy: &Path, name: &str, a
     );
     drop(w);
 
-    // Again, from the CLI: nothing new.
+    // Again, from the CLI: nothing new. The cursor the studio's sync left lists only from the
+    // newest execution on (nightly-1, older, is not listed again).
     let synced = medallion(ws, &["sync", name]);
     let text = crate::common::text(&synced);
     assert_eq!(synced.status.code(), Some(0), "{text}");
     assert!(
         text.starts_with(&format!(
-            "Synced 0 execution(s) of {name} from AWS, 2 already in history."
+            "Synced 0 execution(s) of {name} from AWS, 1 already in history."
         )),
         "{text}"
     );
     let again = json(&medallion(ws, &["sync", name, "--format", "json"]));
     assert_eq!(again["imported"], serde_json::json!([]), "{again}");
-    assert_eq!(again["already"], 2);
+    assert_eq!(again["already"], 1, "{again}");
+    let from = again["listed_from"].as_str().unwrap_or_default();
+    let second = medallion::model::time::parse(from).unwrap();
+    assert_eq!(second, created(ws, "nightly-2"), "{again}");
 
     // The synced runs' audit entries say they ran on AWS, in the account STS gives.
     let audit = json(&medallion(ws, &["audit", name, "--format", "json"]));
@@ -335,6 +339,12 @@ fn fail_then_sync(moto: &InterpretingMoto, ws: &Path, copy: &Path, name: &str, a
         assert_eq!(e["where"]["account"], "123456789012", "{e}");
         assert_eq!(e["where"]["tier"], "stepfunctions", "{e}");
     }
+}
+
+/// When run `id` was created: for an imported execution, its start on AWS.
+fn created(ws: &Path, id: &str) -> chrono::DateTime<chrono::Utc> {
+    let w = medallion::app::open_workspace(ws).unwrap();
+    w.run(&id.into()).unwrap().created_at
 }
 
 /// Set in the child process that runs the studio with AWS credentials in its environment:

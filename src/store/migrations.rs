@@ -412,4 +412,14 @@ pub const MIGRATIONS: &[&str] = &[
         PRIMARY KEY (project, asset, column_name, kind)
     );
     ",
+    // 20: where `medallion sync` starts listing a deployed state machine's executions next
+    // time: every execution that started before `started_from` is in the run history.
+    r"
+    CREATE TABLE deploy_sync_cursors (
+        state_machine_arn TEXT PRIMARY KEY,
+        project           TEXT NOT NULL,
+        started_from      TEXT NOT NULL,
+        synced_at         TEXT NOT NULL
+    );
+    ",
 ];

@@ -10,6 +10,7 @@ mod audit;
 mod automation;
 mod contracts;
 mod costs;
+mod deploy_sync;
 mod history;
 mod masking;
 mod migrations;
