@@ -554,6 +554,7 @@ fn dry_run_creates_nothing(moto: &str, ws: &Path, name: &str, dir_arg: &str) {
         ("_deploy/s1-lambda/plan.json".into(), "create".into()),
         ("_deploy/s2-fargate/plan.json".into(), "create".into()),
         ("_deploy/s3-eks/plan.json".into(), "create".into()),
+        ("_deploy/steps.json".into(), "create".into()),
     ];
     let mut planned_objects = objects(&planned);
     planned_objects.sort();
@@ -597,7 +598,7 @@ fn deploy_redeploy_change_a_cron_and_undeploy_against_moto() {
     assert_eq!(first.status.code(), Some(0), "{out}");
     assert!(out.contains("+ state machine"), "{out}");
     assert!(
-        out.contains("Plan: 9 to create, 0 to update, 0 to delete, 0 unchanged. Applied."),
+        out.contains("Plan: 10 to create, 0 to update, 0 to delete, 0 unchanged. Applied."),
         "{out}"
     );
     assert!(
@@ -625,7 +626,7 @@ fn deploy_redeploy_change_a_cron_and_undeploy_against_moto() {
         "{again}"
     );
     assert!(
-        objects(&again).len() == 5 && objects(&again).iter().all(|(_, a)| a == "unchanged"),
+        objects(&again).len() == 6 && objects(&again).iter().all(|(_, a)| a == "unchanged"),
         "{again}"
     );
 
@@ -688,9 +689,13 @@ fn deploy_redeploy_change_a_cron_and_undeploy_against_moto() {
             .iter()
             .filter(|(_, a)| a == "delete")
             .count(),
-        5
+        6
     );
     assert_eq!(tagged(&moto, &name), (vec![], vec![], vec![]));
+    assert_eq!(
+        lake_object(&moto, &format!("lake/{name}/_deploy/steps.json")),
+        None
+    );
     assert_eq!(
         lake_object(&moto, &format!("lake/{name}/_deploy/s1-lambda/plan.json")),
         None

@@ -267,6 +267,20 @@ fn fail_then_sync(moto: &InterpretingMoto, ws: &Path, copy: &Path, name: &str, a
         Some("Blocked s1-lambda")
     );
 
+    // The project changes after the deploy (an asset moves to Fargate) and is not deployed
+    // again: the sync still reads and prices the executions by the steps as deployed
+    // (`_deploy/steps.json`): one `s1-lambda` step, whose results are there.
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        text.replacen("tier = \"lambda\"", "tier = \"fargate\"", 1),
+    )
+    .unwrap();
+    {
+        let mut w = medallion::app::open_workspace(ws).unwrap();
+        medallion::app::import_project(&mut w, copy, true, false).unwrap();
+    }
+
     // The studio opening the project syncs it (off the UI thread) and says so in one line.
     studio_syncs_on_open(ws, name);
     let w = medallion::app::open_workspace(ws).unwrap();

@@ -2,7 +2,7 @@
 //! history — run by AWS while no Medallion was running. The run id is the execution's name
 //! (the runners wrote under it); each step's events, materializations and check evaluations
 //! come from the runner's result in S3 (`_runs/<execution>/<step>/result-<i>.json`), its cost
-//! from what it measured, and the run's status from what happened: a run is a success only
+//! from what it measured (the steps as deployed, from `_deploy/steps.json`), and the run's status from what happened: a run is a success only
 //! when the execution succeeded and every step's result says success. An execution still
 //! running is left for a later sync (nothing is recorded that could later turn out wrong).
 //! Importing twice imports once: an execution already in the history is skipped. A cursor per
@@ -126,11 +126,7 @@ pub fn sync_project(
             on = Some(crate::app::audit::run_on(&aws));
         }
         if steps.is_none() {
-            steps = Some(crate::app::deploy::deployed_steps(
-                ws,
-                stored,
-                Some(&aws.resource),
-            )?);
+            steps = Some(steps_deployed(ws, stored, &aws)?);
         }
         let mut e = executions::describe(&aws, e)?;
         if e.status == ExecutionStatus::Running {
@@ -155,6 +151,22 @@ pub fn sync_project(
         ws.set_deploy_sync_cursor(&project.name, &arn, &from)?;
     }
     Ok(out)
+}
+
+/// The steps as deployed (`_deploy/steps.json`, written by deploy), else — a deployment
+/// older than that object — the project's steps planned now.
+fn steps_deployed(
+    ws: &Workspace,
+    stored: &StoredProject,
+    aws: &Aws,
+) -> Result<Vec<DeployedStep>, AppError> {
+    let written = aws
+        .get(&aws.uri(asl::STEPS_OBJECT))?
+        .and_then(|bytes| serde_json::from_slice::<Vec<DeployedStep>>(&bytes).ok());
+    match written {
+        Some(steps) if !steps.is_empty() => Ok(steps),
+        _ => crate::app::deploy::deployed_steps(ws, stored, Some(&aws.resource)),
+    }
 }
 
 /// One step of an execution: its results (one per child), and the state's times.
