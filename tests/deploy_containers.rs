@@ -4,7 +4,7 @@
 //! state machine gave it, `aws-sdk:s3:getObject` reads the runner's result back, and
 //! `medallion sync` imports the executions into run history.
 //!
-//! Moto is started through `tests/support/moto_sfn_casing.py`, which restores the PascalCase ↔
+//! Moto is started through `tests/support/moto_sfn_casing.py`, which restores the `PascalCase` ↔
 //! boto casing of its interpreter's service integrations (without it moto 5.2.6 fails every
 //! ECS and Batch state with `KeyError: 'Cluster'`; that file says why).
 

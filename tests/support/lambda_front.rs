@@ -27,6 +27,9 @@ pub struct Invocation {
     pub error: bool,
 }
 
+/// The runs of the Batch executor whose jobs a `SubmitJob` waits for, when set.
+pub type BatchRan = Arc<Mutex<Option<Arc<Mutex<Vec<super::aws_executor::Ran>>>>>>;
+
 pub struct LambdaFront {
     pub url: String,
     pub invocations: Arc<Mutex<Vec<Invocation>>>,
@@ -41,7 +44,7 @@ pub struct LambdaFront {
     pub sts_calls: Arc<AtomicUsize>,
     /// When set (to a Batch executor's runs), a `SubmitJob` is answered once that executor
     /// has run the job — see [`submit_job_after_run`].
-    pub batch_ran: Arc<Mutex<Option<Arc<Mutex<Vec<super::aws_executor::Ran>>>>>>,
+    pub batch_ran: BatchRan,
     stop: Arc<AtomicBool>,
 }
 
@@ -307,8 +310,7 @@ impl LambdaFront {
         let throttled = Arc::new(AtomicUsize::new(0));
         let refuse_sts = Arc::new(AtomicBool::new(false));
         let sts_calls = Arc::new(AtomicUsize::new(0));
-        let batch_ran: Arc<Mutex<Option<Arc<Mutex<Vec<super::aws_executor::Ran>>>>>> =
-            Arc::new(Mutex::new(None));
+        let batch_ran: BatchRan = Arc::new(Mutex::new(None));
         let batch = batch_ran.clone();
         let (moto, inv, st) = (moto.to_owned(), invocations.clone(), stop.clone());
         let (throttle, counted) = (throttle_run_task.clone(), throttled.clone());
