@@ -554,6 +554,7 @@ fn dry_run_creates_nothing(moto: &str, ws: &Path, name: &str, dir_arg: &str) {
         ("_deploy/s1-lambda/plan.json".into(), "create".into()),
         ("_deploy/s2-fargate/plan.json".into(), "create".into()),
         ("_deploy/s3-eks/plan.json".into(), "create".into()),
+        ("_deploy/steps.json".into(), "create".into()),
     ];
     let mut planned_objects = objects(&planned);
     planned_objects.sort();
@@ -597,7 +598,7 @@ fn deploy_redeploy_change_a_cron_and_undeploy_against_moto() {
     assert_eq!(first.status.code(), Some(0), "{out}");
     assert!(out.contains("+ state machine"), "{out}");
     assert!(
-        out.contains("Plan: 9 to create, 0 to update, 0 to delete, 0 unchanged. Applied."),
+        out.contains("Plan: 10 to create, 0 to update, 0 to delete, 0 unchanged. Applied."),
         "{out}"
     );
     assert!(
@@ -625,7 +626,7 @@ fn deploy_redeploy_change_a_cron_and_undeploy_against_moto() {
         "{again}"
     );
     assert!(
-        objects(&again).len() == 5 && objects(&again).iter().all(|(_, a)| a == "unchanged"),
+        objects(&again).len() == 6 && objects(&again).iter().all(|(_, a)| a == "unchanged"),
         "{again}"
     );
 
@@ -688,9 +689,13 @@ fn deploy_redeploy_change_a_cron_and_undeploy_against_moto() {
             .iter()
             .filter(|(_, a)| a == "delete")
             .count(),
-        5
+        6
     );
     assert_eq!(tagged(&moto, &name), (vec![], vec![], vec![]));
+    assert_eq!(
+        lake_object(&moto, &format!("lake/{name}/_deploy/steps.json")),
+        None
+    );
     assert_eq!(
         lake_object(&moto, &format!("lake/{name}/_deploy/s1-lambda/plan.json")),
         None
@@ -747,8 +752,8 @@ fn deploy_without_roles_or_aws_says_so_in_one_sentence() {
 /// With moto's ASL interpreter on, an execution of the deployed state machine runs its first
 /// Task: moto has no runner function to invoke (its Lambda needs Docker), so the Catch takes
 /// the error to `Failed s1-lambda` and the execution fails as `Medallion.StepFailed` with the
-/// service's error as its cause. What this does not prove: a step running to success (moto's
-/// ECS and Batch integrations start tasks that run nothing; it cannot run `eks:runJob`).
+/// service's error as its cause. Steps running to success are in `deploy_sync` (Lambda) and
+/// `deploy_containers` (Fargate and Batch); moto cannot run `eks:runJob`.
 #[test]
 fn an_execution_that_cannot_run_its_first_step_fails_in_that_steps_fail_state() {
     let Some(moto) = crate::remote_aws::peers() else {

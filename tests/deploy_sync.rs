@@ -17,10 +17,10 @@ use crate::support::aws_executor::{runtime, sdk_config};
 use crate::support::lambda_front::LambdaFront;
 
 /// A moto server running executions, its interpreter's calls going through a Lambda front.
-struct InterpretingMoto {
+pub(crate) struct InterpretingMoto {
     /// Where the tests (and the app) reach moto.
-    url: String,
-    front: LambdaFront,
+    pub(crate) url: String,
+    pub(crate) front: LambdaFront,
     child: Child,
 }
 
@@ -40,7 +40,7 @@ fn free_port() -> u16 {
 }
 
 impl InterpretingMoto {
-    fn start() -> Option<Self> {
+    pub(crate) fn start() -> Option<Self> {
         crate::remote_aws::peers()?;
         let server = std::env::var("MEDALLION_TEST_MOTO_SERVER").unwrap_or_else(|_| {
             panic!(
@@ -51,7 +51,13 @@ impl InterpretingMoto {
         let url = format!("http://127.0.0.1:{port}");
         let front = LambdaFront::start(&url);
         let front_port = front.url.rsplit(':').next().unwrap().to_owned();
-        let child = Command::new(server)
+        // moto_server, started through the launcher that restores its interpreter's
+        // PascalCase ↔ boto casing (tests/support/moto_sfn_casing.py says why).
+        let python = Path::new(&server).with_file_name("python");
+        let launcher =
+            Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/support/moto_sfn_casing.py");
+        let child = Command::new(python)
+            .arg(launcher)
             .args(["-H", "127.0.0.1", "-p", &port.to_string()])
             .env("MOTO_PORT", front_port)
             .stdout(Stdio::null())
@@ -120,7 +126,7 @@ fn deployed_on_lambda(
 
 /// Starts an execution named `name` and waits for its end: (status, error, cause, states
 /// entered).
-fn execute(
+pub(crate) fn execute(
     moto: &str,
     arn: &str,
     name: &str,
@@ -261,6 +267,20 @@ fn fail_then_sync(moto: &InterpretingMoto, ws: &Path, copy: &Path, name: &str, a
         Some("Blocked s1-lambda")
     );
 
+    // The project changes after the deploy (an asset moves to Fargate) and is not deployed
+    // again: the sync still reads and prices the executions by the steps as deployed
+    // (`_deploy/steps.json`): one `s1-lambda` step, whose results are there.
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        text.replacen("tier = \"lambda\"", "tier = \"fargate\"", 1),
+    )
+    .unwrap();
+    {
+        let mut w = medallion::app::open_workspace(ws).unwrap();
+        medallion::app::import_project(&mut w, copy, true, false).unwrap();
+    }
+
     // The studio opening the project syncs it (off the UI thread) and says so in one line.
     studio_syncs_on_open(ws, name);
     let w = medallion::app::open_workspace(ws).unwrap();
@@ -301,19 +321,23 @@ fn fail_then_sync(moto: &InterpretingMoto, ws: &Path, copy: &Path, name: &str, a
     );
     drop(w);
 
-    // Again, from the CLI: nothing new.
+    // Again, from the CLI: nothing new. The cursor the studio's sync left lists only from the
+    // newest execution on (nightly-1, older, is not listed again).
     let synced = medallion(ws, &["sync", name]);
     let text = crate::common::text(&synced);
     assert_eq!(synced.status.code(), Some(0), "{text}");
     assert!(
         text.starts_with(&format!(
-            "Synced 0 execution(s) of {name} from AWS, 2 already in history."
+            "Synced 0 execution(s) of {name} from AWS, 1 already in history."
         )),
         "{text}"
     );
     let again = json(&medallion(ws, &["sync", name, "--format", "json"]));
     assert_eq!(again["imported"], serde_json::json!([]), "{again}");
-    assert_eq!(again["already"], 2);
+    assert_eq!(again["already"], 1, "{again}");
+    let from = again["listed_from"].as_str().unwrap_or_default();
+    let second = medallion::model::time::parse(from).unwrap();
+    assert_eq!(second, created(ws, "nightly-2"), "{again}");
 
     // The synced runs' audit entries say they ran on AWS, in the account STS gives.
     let audit = json(&medallion(ws, &["audit", name, "--format", "json"]));
@@ -329,6 +353,12 @@ fn fail_then_sync(moto: &InterpretingMoto, ws: &Path, copy: &Path, name: &str, a
         assert_eq!(e["where"]["account"], "123456789012", "{e}");
         assert_eq!(e["where"]["tier"], "stepfunctions", "{e}");
     }
+}
+
+/// When run `id` was created: for an imported execution, its start on AWS.
+fn created(ws: &Path, id: &str) -> chrono::DateTime<chrono::Utc> {
+    let w = medallion::app::open_workspace(ws).unwrap();
+    w.run(&id.into()).unwrap().created_at
 }
 
 /// Set in the child process that runs the studio with AWS credentials in its environment:

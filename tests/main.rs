@@ -32,6 +32,7 @@ mod cli;
 mod contracts;
 mod deploy;
 mod deploy_alerts;
+mod deploy_containers;
 mod deploy_sync;
 mod deployment_studio;
 mod diff;

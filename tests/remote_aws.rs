@@ -42,12 +42,12 @@ pub(crate) struct Setup {
     moto: String,
     pub(crate) bucket: String,
     pub(crate) cluster: String,
-    log_group: String,
+    pub(crate) log_group: String,
     subnet: String,
     security_group: String,
-    job_queue: String,
+    pub(crate) job_queue: String,
     job_definition: String,
-    batch_log_group: String,
+    pub(crate) batch_log_group: String,
 }
 
 /// A query-API call to moto (EC2, IAM: services the app has no SDK client for).
@@ -219,7 +219,7 @@ impl Setup {
     }
 
     /// The `aws` resource of this setup, as project TOML.
-    fn aws_toml(&self, endpoint: &str) -> String {
+    pub(crate) fn aws_toml(&self, endpoint: &str) -> String {
         format!(
             r#"
 [resources.aws]

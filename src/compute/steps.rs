@@ -9,7 +9,7 @@ use super::planner::AssetPlan;
 use crate::model::{AssetGraph, AssetKey, ComputeTier, Project};
 
 /// One step as planned: where it runs, why, and with what.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct PlannedRemoteStep {
     pub tier: ComputeTier,
     pub reason: String,

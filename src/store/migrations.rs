@@ -415,4 +415,14 @@ pub const MIGRATIONS: &[&str] = &[
     // 20: a project's canvas extras — groups collapsed into one card and notes on the canvas
     // (`store::canvas`, JSON; NULL: none).
     "ALTER TABLE projects ADD COLUMN canvas TEXT;",
+    // 21: where `medallion sync` starts listing a deployed state machine's executions next
+    // time: every execution that started before `started_from` is in the run history.
+    r"
+    CREATE TABLE deploy_sync_cursors (
+        state_machine_arn TEXT PRIMARY KEY,
+        project           TEXT NOT NULL,
+        started_from      TEXT NOT NULL,
+        synced_at         TEXT NOT NULL
+    );
+    ",
 ];

@@ -11,6 +11,7 @@ mod automation;
 mod canvas;
 mod contracts;
 mod costs;
+mod deploy_sync;
 mod history;
 mod masking;
 mod migrations;

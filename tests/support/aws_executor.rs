@@ -90,6 +90,10 @@ pub struct Executor {
     stop: Arc<AtomicBool>,
     /// While set, new tasks are seen but not run (to cancel them, or to kill the app first).
     pub hold: Arc<AtomicBool>,
+    /// When set, a Fargate task is stopped (`StopTask`) once its container has exited, as
+    /// Fargate stops a task whose essential container ends: moto otherwise keeps it RUNNING,
+    /// and Step Functions' `ecs:runTask.sync` waits for STOPPED.
+    pub stop_tasks: Arc<AtomicBool>,
     pub ran: Arc<Mutex<Vec<Ran>>>,
     handle: Option<JoinHandle<()>>,
 }
@@ -203,14 +207,17 @@ impl Executor {
         let hold = Arc::new(AtomicBool::new(false));
         let ran = Arc::new(Mutex::new(Vec::new()));
         let (moto, cluster) = (moto.to_owned(), cluster.to_owned());
+        let stop_tasks = Arc::new(AtomicBool::new(false));
         let (s, h, r) = (stop.clone(), hold.clone(), ran.clone());
+        let stopping = stop_tasks.clone();
         let handle = std::thread::Builder::new()
             .name("test-aws-executor".into())
-            .spawn(move || fargate_loop(&moto, &cluster, &launch, &s, &h, &r))
+            .spawn(move || fargate_loop(&moto, &cluster, &launch, (&s, &h, &stopping), &r))
             .unwrap();
         Self {
             stop,
             hold,
+            stop_tasks,
             ran,
             handle: Some(handle),
         }
@@ -246,6 +253,7 @@ impl Executor {
         Self {
             stop,
             hold,
+            stop_tasks: Arc::new(AtomicBool::new(false)),
             ran,
             handle: Some(handle),
         }
@@ -356,8 +364,7 @@ fn fargate_loop(
     moto: &str,
     cluster: &str,
     launch: &Launch,
-    stop: &AtomicBool,
-    hold: &AtomicBool,
+    (stop, hold, stop_tasks): (&AtomicBool, &AtomicBool, &AtomicBool),
     ran: &Mutex<Vec<Ran>>,
 ) {
     let rt = runtime();
@@ -426,6 +433,16 @@ fn fargate_loop(
                 (&group, &stream),
                 launch,
             );
+            if stop_tasks.load(Ordering::Relaxed) {
+                rt.block_on(
+                    ecs.stop_task()
+                        .cluster(cluster)
+                        .task(arn)
+                        .reason("Essential container in task exited")
+                        .send(),
+                )
+                .expect("stop the task");
+            }
             ran.lock().unwrap().push(Ran {
                 id: arn.clone(),
                 log_group: group,

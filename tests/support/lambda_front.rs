@@ -27,6 +27,9 @@ pub struct Invocation {
     pub error: bool,
 }
 
+/// The runs of the Batch executor whose jobs a `SubmitJob` waits for, when set.
+pub type BatchRan = Arc<Mutex<Option<Arc<Mutex<Vec<super::aws_executor::Ran>>>>>>;
+
 pub struct LambdaFront {
     pub url: String,
     pub invocations: Arc<Mutex<Vec<Invocation>>>,
@@ -39,6 +42,9 @@ pub struct LambdaFront {
     pub refuse_sts: Arc<AtomicBool>,
     /// How many `GetCallerIdentity` calls reached the front.
     pub sts_calls: Arc<AtomicUsize>,
+    /// When set (to a Batch executor's runs), a `SubmitJob` is answered once that executor
+    /// has run the job — see [`submit_job_after_run`].
+    pub batch_ran: BatchRan,
     stop: Arc<AtomicBool>,
 }
 
@@ -122,6 +128,13 @@ fn respond(stream: &mut TcpStream, status: &str, headers: &[(&str, String)], bod
 }
 
 fn forward(moto: &str, request: &Request, client: &mut TcpStream) {
+    let response = exchange(moto, request);
+    let _ = client.write_all(&response);
+    let _ = client.flush();
+}
+
+/// Sends `request` to moto; returns its raw HTTP response.
+fn exchange(moto: &str, request: &Request) -> Vec<u8> {
     let host = moto.trim_start_matches("http://");
     let mut upstream = TcpStream::connect(host).expect("connect to moto");
     let mut head = format!("{} {} HTTP/1.1\r\n", request.method, request.path);
@@ -136,6 +149,47 @@ fn forward(moto: &str, request: &Request, client: &mut TcpStream) {
     upstream.write_all(&request.body).unwrap();
     let mut response = Vec::new();
     let _ = upstream.read_to_end(&mut response);
+    response
+}
+
+/// A Batch `SubmitJob` answered only once the executor has run the job (every child of an
+/// array job): moto's Batch without Docker marks a job SUCCEEDED the moment it is submitted,
+/// so without this Step Functions' `batch:submitJob.sync` would go on before the container
+/// ran. On AWS the job succeeds when its container exits, which this restores.
+fn submit_job_after_run(
+    moto: &str,
+    request: &Request,
+    client: &mut TcpStream,
+    ran: &Mutex<Vec<super::aws_executor::Ran>>,
+) {
+    let response = exchange(moto, request);
+    let body_at = response
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .map_or(response.len(), |p| p + 4);
+    let answer: serde_json::Value =
+        serde_json::from_slice(&response[body_at..]).unwrap_or_default();
+    let asked: serde_json::Value = serde_json::from_slice(&request.body).unwrap_or_default();
+    if let Some(id) = answer["jobId"].as_str() {
+        let children = asked["arrayProperties"]["size"]
+            .as_u64()
+            .unwrap_or(0)
+            .max(1);
+        let child = format!("{id}:");
+        let started = std::time::Instant::now();
+        while started.elapsed() < Duration::from_mins(5) {
+            let done = ran
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|r| r.id == id || r.id.starts_with(&child))
+                .count() as u64;
+            if done >= children {
+                break;
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
     let _ = client.write_all(&response);
     let _ = client.flush();
 }
@@ -256,6 +310,8 @@ impl LambdaFront {
         let throttled = Arc::new(AtomicUsize::new(0));
         let refuse_sts = Arc::new(AtomicBool::new(false));
         let sts_calls = Arc::new(AtomicUsize::new(0));
+        let batch_ran: BatchRan = Arc::new(Mutex::new(None));
+        let batch = batch_ran.clone();
         let (moto, inv, st) = (moto.to_owned(), invocations.clone(), stop.clone());
         let (throttle, counted) = (throttle_run_task.clone(), throttled.clone());
         let (refuse, sts) = (refuse_sts.clone(), sts_calls.clone());
@@ -270,10 +326,18 @@ impl LambdaFront {
                     let (moto, inv) = (moto.clone(), inv.clone());
                     let (throttle, counted) = (throttle.clone(), counted.clone());
                     let (refuse, sts) = (refuse.clone(), sts.clone());
+                    let batch = batch.lock().unwrap().clone();
                     std::thread::spawn(move || {
                         let Some(req) = read_request(&mut conn) else {
                             return;
                         };
+                        if let Some(ran) = batch
+                            && req.method == "POST"
+                            && req.path == "/v1/submitjob"
+                        {
+                            submit_job_after_run(&moto, &req, &mut conn, &ran);
+                            return;
+                        }
                         if String::from_utf8_lossy(&req.body).contains("Action=GetCallerIdentity") {
                             sts.fetch_add(1, Ordering::SeqCst);
                             if refuse.load(Ordering::SeqCst) {
@@ -359,6 +423,7 @@ impl LambdaFront {
             throttled,
             refuse_sts,
             sts_calls,
+            batch_ran,
             stop,
         }
     }

@@ -100,6 +100,18 @@ pub fn deployed_objects(
             ),
         });
     }
+    let body = serde_json::to_vec_pretty(steps).map_err(|source| AppError::Encode {
+        what: "the deployed steps",
+        source,
+    })?;
+    out.push(DeployObject {
+        name: asl::STEPS_OBJECT.to_owned(),
+        content: Content::Bytes(body),
+        summary: format!(
+            "the {} deployed step(s) with their tiers and sizes, which sync prices executions by",
+            steps.len()
+        ),
+    });
     out.extend(inputs.into_iter().map(|(name, file)| DeployObject {
         summary: format!("input file {}", shown(&file, &project_dir)),
         name,

@@ -2,10 +2,12 @@
 //! history — run by AWS while no Medallion was running. The run id is the execution's name
 //! (the runners wrote under it); each step's events, materializations and check evaluations
 //! come from the runner's result in S3 (`_runs/<execution>/<step>/result-<i>.json`), its cost
-//! from what it measured, and the run's status from what happened: a run is a success only
+//! from what it measured (the steps as deployed, from `_deploy/steps.json`), and the run's status from what happened: a run is a success only
 //! when the execution succeeded and every step's result says success. An execution still
 //! running is left for a later sync (nothing is recorded that could later turn out wrong).
-//! Importing twice imports once: an execution already in the history is skipped.
+//! Importing twice imports once: an execution already in the history is skipped. A cursor per
+//! state machine in the workspace (the oldest execution still running, else the newest
+//! listed) makes the next sync list only executions from there on.
 
 use std::fmt::Write as _;
 
@@ -42,6 +44,9 @@ pub struct SyncOutcome {
     pub already: usize,
     /// Executions still running on AWS (imported once they end).
     pub running: Vec<String>,
+    /// The start time from which executions were listed (the cursor the last sync left):
+    /// every earlier one was already in the history. `None`: the first sync, all listed.
+    pub listed_from: Option<DateTime<Utc>>,
 }
 
 impl SyncOutcome {
@@ -88,7 +93,13 @@ pub fn sync_project(
     let mut steps: Option<Vec<DeployedStep>> = None;
     let mut masking: Option<crate::engine::mask::Masking> = None;
     let mut on: Option<crate::store::RunOnAws> = None;
-    for e in executions::executions(&aws, &arn)? {
+    out.listed_from = ws.deploy_sync_cursor(&arn)?;
+    let listed = executions::executions(&aws, &arn, out.listed_from)?;
+    // The next sync lists from the oldest execution still running, else from the newest
+    // listed (listed again then, and skipped as already in the history).
+    let mut next_from = listed.last().map(|e| e.started).or(out.listed_from);
+    let mut oldest_running: Option<DateTime<Utc>> = None;
+    for e in listed {
         let id = RunId::new(e.name.clone());
         match ws.run(&id) {
             Ok(_) => {
@@ -99,6 +110,7 @@ pub fn sync_project(
             Err(other) => return Err(other.into()),
         }
         if e.status == ExecutionStatus::Running {
+            oldest_running = oldest_running.or(Some(e.started));
             out.running.push(e.name.clone());
             continue;
         }
@@ -114,14 +126,11 @@ pub fn sync_project(
             on = Some(crate::app::audit::run_on(&aws));
         }
         if steps.is_none() {
-            steps = Some(crate::app::deploy::deployed_steps(
-                ws,
-                stored,
-                Some(&aws.resource),
-            )?);
+            steps = Some(steps_deployed(ws, stored, &aws)?);
         }
         let mut e = executions::describe(&aws, e)?;
         if e.status == ExecutionStatus::Running {
+            oldest_running = oldest_running.or(Some(e.started));
             out.running.push(e.name.clone());
             continue;
         }
@@ -133,7 +142,31 @@ pub fn sync_project(
         out.imported
             .push(import(ws, (&aws, on), &project.name, (steps, masking), &e)?);
     }
+    if oldest_running.is_some() {
+        next_from = oldest_running;
+    }
+    if let Some(from) = next_from
+        && Some(from) != out.listed_from
+    {
+        ws.set_deploy_sync_cursor(&project.name, &arn, &from)?;
+    }
     Ok(out)
+}
+
+/// The steps as deployed (`_deploy/steps.json`, written by deploy), else — a deployment
+/// older than that object — the project's steps planned now.
+fn steps_deployed(
+    ws: &Workspace,
+    stored: &StoredProject,
+    aws: &Aws,
+) -> Result<Vec<DeployedStep>, AppError> {
+    let written = aws
+        .get(&aws.uri(asl::STEPS_OBJECT))?
+        .and_then(|bytes| serde_json::from_slice::<Vec<DeployedStep>>(&bytes).ok());
+    match written {
+        Some(steps) if !steps.is_empty() => Ok(steps),
+        _ => crate::app::deploy::deployed_steps(ws, stored, Some(&aws.resource)),
+    }
 }
 
 /// One step of an execution: its results (one per child), and the state's times.

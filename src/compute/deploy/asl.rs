@@ -61,7 +61,7 @@ impl AslTarget<'_> {
 }
 
 /// A step of the deployed state machine: its id (as a launch names it) and the plan.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DeployedStep {
     pub id: String,
     pub step: PlannedRemoteStep,
@@ -86,6 +86,11 @@ pub fn plan_uri(store: &ObjectStore, step_id: &str) -> String {
         store.bucket, store.prefix
     )
 }
+
+/// Where deploy writes the deployed steps (ids, tiers, sizes, assets), under the project's
+/// prefix: `sync` reads the executions' results and prices their steps by them, whatever the
+/// project has become since.
+pub const STEPS_OBJECT: &str = "_deploy/steps.json";
 
 /// The result object a deployed step writes (`{run}` is the execution's name).
 pub fn result_uri(store: &ObjectStore, step_id: &str) -> String {

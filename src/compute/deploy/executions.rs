@@ -90,12 +90,18 @@ pub fn state_machine_arn(aws: &Aws, name: &str) -> Result<Option<String>, Comput
     })
 }
 
-/// Every execution of the state machine, oldest first, as listed (name, status, times);
-/// [`describe`] adds the cause and trigger, [`history`] the states.
+/// The executions of the state machine that started at or after `since` (every one without
+/// it), oldest first, as listed (name, status, times); [`describe`] adds the cause and
+/// trigger, [`history`] the states. Step Functions lists the most recent first, so listing
+/// stops at the first page reaching before `since`.
 ///
 /// # Errors
 /// A failed AWS call, as one sentence.
-pub fn executions(aws: &Aws, machine_arn: &str) -> Result<Vec<Execution>, ComputeError> {
+pub fn executions(
+    aws: &Aws,
+    machine_arn: &str,
+    since: Option<DateTime<Utc>>,
+) -> Result<Vec<Execution>, ComputeError> {
     let sfn = aws.sfn();
     let machine = machine_arn.to_owned();
     aws.block(async move {
@@ -123,9 +129,13 @@ pub fn executions(aws: &Aws, machine_arn: &str) -> Result<Vec<Execution>, Comput
                 states: Vec::new(),
             }));
             token = page.next_token().map(str::to_owned);
-            if token.is_none() {
+            let reached = since.is_some_and(|t| out.iter().any(|e| e.started < t));
+            if token.is_none() || reached {
                 break;
             }
+        }
+        if let Some(t) = since {
+            out.retain(|e| e.started >= t);
         }
         out.sort_by(|a, b| a.started.cmp(&b.started).then(a.name.cmp(&b.name)));
         Ok(out)
