@@ -1,5 +1,7 @@
 //! The partitions of one asset and where each stands, read from the workspace: materialized
-//! (with the asset's current definition), stale (materialized with an earlier one), failed
+//! (with the asset's current definition, from its upstreams' current data), stale
+//! (materialized with an earlier definition, or from upstream data that has been materialized
+//! anew since), failed
 //! (its latest attempt failed after its last materialization, or with none) or missing (never
 //! materialized). The studio's partition strip draws this, and backfills what is picked.
 
@@ -105,12 +107,14 @@ pub fn partition_keys(
 }
 
 /// The state of each of `keys`, from the asset's latest materialization per partition, its
-/// finished steps (oldest first) and its current definition hash.
+/// finished steps (oldest first), its current definition hash and `upstream_moved` (whether
+/// an upstream's data changed since the materialization was computed from it).
 pub fn partition_states(
     keys: &[String],
     materializations: &[&AssetMaterialization],
     steps: &[(RunId, chrono::DateTime<chrono::Utc>, RunEvent)],
     current_hash: &str,
+    upstream_moved: impl Fn(&AssetMaterialization) -> bool,
 ) -> Vec<PartitionState> {
     let latest: BTreeMap<&str, &AssetMaterialization> = materializations
         .iter()
@@ -140,7 +144,9 @@ pub fn partition_states(
                 });
             match m {
                 _ if failed_later => PartitionState::Failed,
-                Some(m) if m.definition_hash == current_hash => PartitionState::Materialized,
+                Some(m) if m.definition_hash == current_hash && !upstream_moved(m) => {
+                    PartitionState::Materialized
+                }
                 Some(_) => PartitionState::Stale,
                 None => PartitionState::Missing,
             }
@@ -167,11 +173,39 @@ pub fn partition_strip(
     let mine: Vec<&AssetMaterialization> = all.iter().filter(|m| &m.asset == asset).collect();
     let steps = ws.asset_step_outcomes(&project.name, asset)?;
     let hash = crate::engine::definition_hash(spec);
-    let states = partition_states(&keys, &mine, &steps, &hash);
+    // The data version of each upstream's latest materialization, per partition.
+    let graph = crate::model::AssetGraph::build(project);
+    let upstream = graph.upstream(asset);
+    let current: BTreeMap<(&str, Option<&str>), &str> = all
+        .iter()
+        .filter(|m| upstream.contains(&&m.asset))
+        .map(|m| {
+            (
+                (m.asset.as_str(), m.partition.as_deref()),
+                m.data_version.as_str(),
+            )
+        })
+        .collect();
+    let states = partition_states(&keys, &mine, &steps, &hash, |m| upstream_moved(m, &current));
     Ok(PartitionStrip {
         asset: asset.clone(),
         keys,
         states,
+    })
+}
+
+/// Whether an upstream asset `m` was computed from has a newer materialization (of the same
+/// partition, or unpartitioned) than the one it read. An input not materialized any more, or a
+/// source file, does not count here (the cards' full plan judges sources).
+fn upstream_moved(
+    m: &AssetMaterialization,
+    current: &BTreeMap<(&str, Option<&str>), &str>,
+) -> bool {
+    m.input_versions.iter().any(|(input, version)| {
+        current
+            .get(&(input.as_str(), m.partition.as_deref()))
+            .or_else(|| current.get(&(input.as_str(), None)))
+            .is_some_and(|now| now != version)
     })
 }
 
@@ -272,7 +306,7 @@ mod tests {
             finished("latam", "r2", "2026-01-02T00:00:00Z", true),
         ];
         assert_eq!(
-            partition_states(&keys, &refs, &steps, "now"),
+            partition_states(&keys, &refs, &steps, "now", |_| false),
             [
                 PartitionState::Materialized,
                 PartitionState::Stale,
@@ -280,6 +314,35 @@ mod tests {
                 PartitionState::Failed,
                 PartitionState::Missing,
             ]
+        );
+    }
+
+    /// A partition computed from an upstream partition that was materialized again since is
+    /// stale; one computed from the upstream's current data is not.
+    #[test]
+    fn a_partition_whose_upstream_data_moved_is_stale() {
+        let keys: Vec<String> = ["eu", "us"].map(str::to_owned).to_vec();
+        let mut eu = materialization("eu", "r1", "now", "2026-01-01T00:00:00Z");
+        eu.input_versions
+            .insert("raw".to_owned(), "raw-eu-1".to_owned());
+        let mut us = materialization("us", "r1", "now", "2026-01-01T00:00:00Z");
+        us.input_versions
+            .insert("raw".to_owned(), "raw-us-1".to_owned());
+        let current: BTreeMap<(&str, Option<&str>), &str> = [
+            (("raw", Some("eu")), "raw-eu-2"),
+            (("raw", Some("us")), "raw-us-1"),
+        ]
+        .into();
+        let refs = [&eu, &us];
+        assert_eq!(
+            partition_states(&keys, &refs, &[], "now", |m| upstream_moved(m, &current)),
+            [PartitionState::Stale, PartitionState::Materialized]
+        );
+        // An unpartitioned upstream counts for every partition.
+        let whole: BTreeMap<(&str, Option<&str>), &str> = [(("raw", None), "raw-all")].into();
+        assert_eq!(
+            partition_states(&keys, &refs, &[], "now", |m| upstream_moved(m, &whole)),
+            [PartitionState::Stale, PartitionState::Stale]
         );
     }
 }
