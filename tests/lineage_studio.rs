@@ -631,3 +631,48 @@ fn a_source_path_edit_that_changes_its_columns_asks_first() {
     assert_eq!(source_path(&h), "data/orders.csv");
     assert!(h.state().inspector.draft.is_none());
 }
+
+/// Closing the studio while a definition edit is held — still being typed, or waiting for
+/// "Apply anyway" — keeps the typed text: it is applied and saved, never lost (on the next
+/// start, validation shows what it breaks).
+#[test]
+fn closing_the_studio_keeps_a_held_definition_edit() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, project) = workspace(dir.path());
+    let stored_sql = |path: &Path| {
+        let ws = medallion::app::open_workspace(path).unwrap();
+        let p = medallion::app::load_project(&ws, "customer_analytics")
+            .unwrap()
+            .project;
+        match &p.asset(&"order_history".into()).unwrap().definition {
+            medallion::model::AssetDefinition::Transform(t) => t.sql.clone().unwrap_or_default(),
+            other @ medallion::model::AssetDefinition::Source(_) => panic!("{other:?}"),
+        }
+    };
+    let dropped = "SELECT o.order_id, o.customer_id, o.order_date, o.status\nFROM raw_orders AS o";
+
+    // Still being typed.
+    let mut h = harness(Studio::with_workspace(Some(project.clone()), &path).unwrap());
+    h.get_by_label("order_history").click();
+    h.run_steps(2);
+    replace_sql(&mut h, dropped);
+    assert!(h.state().inspector.draft.is_some(), "held while typed");
+    h.state_mut().shut_down();
+    drop(h);
+    assert_eq!(stored_sql(&path), dropped);
+
+    // Waiting for "Apply anyway".
+    let dir = tempfile::tempdir().unwrap();
+    let (path, project) = workspace(dir.path());
+    let mut h = harness(Studio::with_workspace(Some(project), &path).unwrap());
+    h.get_by_label("order_history").click();
+    h.run_steps(2);
+    replace_sql(&mut h, dropped);
+    leave_sql(&mut h);
+    crate::common::studio::wait_until(&mut h, "the edit's blast radius", WAIT, |s| {
+        s.windows.confirm_edit.is_some()
+    });
+    h.state_mut().shut_down();
+    drop(h);
+    assert_eq!(stored_sql(&path), dropped);
+}

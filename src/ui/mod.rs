@@ -581,6 +581,9 @@ impl Studio {
 
     /// Saves what is unsaved and waits for the worker to finish (the window is closing).
     pub fn shut_down(&mut self) {
+        // A definition edit still held (being typed, or waiting for "Apply anyway") is the
+        // user's work: applied and saved rather than lost; validation shows what it breaks.
+        self.apply_held_definition();
         // No window is left to ask in: edits the workspace refuses become a new project.
         self.queue_save(true);
         // A local run lives in this process: closing the window stops it (recorded as

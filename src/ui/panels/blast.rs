@@ -170,6 +170,20 @@ impl Studio {
     }
 
     /// Applies `definition` to `key` as one edit.
+    /// Applies the definition edit held back, if any (the window is closing: no one is left
+    /// to ask, and typed work is never dropped).
+    pub(crate) fn apply_held_definition(&mut self) {
+        let held = match self.windows.confirm_edit.take() {
+            Some(confirm) => Some((confirm.key, confirm.definition)),
+            None => self.inspector.draft.take().map(|d| (d.key, d.definition)),
+        };
+        self.inspector.draft = None;
+        if let Some((key, definition)) = held {
+            tracing::warn!(asset = %key, "applied a held definition edit as the studio closed");
+            self.apply_definition(&key, definition);
+        }
+    }
+
     fn apply_definition(&mut self, key: &AssetKey, definition: AssetDefinition) {
         if let Some(mut spec) = self.project().asset(key).cloned() {
             spec.definition = definition;
