@@ -34,12 +34,13 @@ fn previewed(h: &mut Harness<'_, Studio>, key: &str) {
 
 /// The cells of column `name` in the order the preview shows its rows.
 fn shown(h: &mut Harness<'_, Studio>, name: &str) -> Vec<Option<String>> {
+    let ctx = h.ctx.clone();
     let preview = &mut h.state_mut().workbench.preview;
     let data = preview.data.as_ref().unwrap();
     let column = data.columns.iter().position(|c| c.name == name).unwrap();
     preview
         .table
-        .rows(data)
+        .rows(data, &ctx)
         .iter()
         .map(|r| data.rows.cell(*r, column).map(str::to_owned))
         .collect()
@@ -206,4 +207,94 @@ fn the_header_follows_a_rename_a_changed_column_and_a_deletion() {
     h.run_steps(2);
     h.get_by_label_contains("revenue_per_day was deleted");
     assert!(h.query_by_label("total_revenue").is_none());
+}
+
+/// A preview of tens of thousands of rows is sorted and filtered on a thread of its own: the
+/// frame after the click has asked for the order and shows "sorting and filtering…", and the
+/// sorted rows arrive later.
+#[test]
+fn a_large_preview_is_sorted_and_filtered_off_the_ui_thread() {
+    let dir = tempfile::tempdir().unwrap();
+    let copy = dir.path().join("customer_analytics");
+    crate::common::copy_dir(&crate::common::example(), &copy);
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_medallion"))
+        .args(["sample-data", "--customers", "3000"])
+        .arg(copy.join("data"))
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", crate::common::text(&o));
+    let path = dir.path().join("ws.sqlite");
+    let project = {
+        let mut ws = medallion::app::open_workspace(&path).unwrap();
+        let report = medallion::app::import_project(&mut ws, &copy, true, false).unwrap();
+        medallion::app::load_project(&ws, &report.name)
+            .unwrap()
+            .project
+    };
+    let mut h = harness(Studio::with_workspace(Some(project), &path).unwrap());
+    previewed(&mut h, "raw_orders");
+    let total = h
+        .state()
+        .workbench
+        .preview
+        .data
+        .as_ref()
+        .unwrap()
+        .rows
+        .len();
+    assert!(
+        total >= medallion::ui::panels::preview::ORDER_OFF_THREAD_ROWS,
+        "{total} rows"
+    );
+
+    h.get_by_label("amount").click();
+    h.step();
+    h.step();
+    assert!(
+        h.state().workbench.preview.table.ordering(),
+        "the order is made off the UI thread"
+    );
+    h.get_by_label("sorting and filtering…");
+    wait_until(&mut h, "the sorted rows", WAIT, |s| {
+        !s.workbench.preview.table.ordering()
+    });
+    let up = amounts(&mut h);
+    assert_eq!(up.len(), total);
+    assert!(up.is_sorted_by(|a, b| a <= b), "{:?}", &up[..10]);
+
+    h.get_by_label("Filter rows").click();
+    h.run_steps(1);
+    h.get_by_label("Filter rows").type_text("CANCELLED");
+    wait_until(&mut h, "the filtered rows", WAIT, |s| {
+        !s.workbench.preview.table.ordering()
+    });
+    h.run_steps(2);
+    let statuses = shown(&mut h, "status");
+    assert!(!statuses.is_empty() && statuses.len() < total);
+    assert!(
+        statuses.iter().all(|s| s.as_deref() == Some("cancelled")),
+        "{statuses:?}"
+    );
+}
+
+/// `medallion bench preview-order` prints the sort and filter times and what they kept.
+#[test]
+fn the_preview_order_benchmark_prints_its_figures() {
+    let o = std::process::Command::new(env!("CARGO_BIN_EXE_medallion"))
+        .args(["bench", "preview-order", "--rows", "1000", "--format", "json"])
+        .output()
+        .unwrap();
+    assert!(o.status.success(), "{}", crate::common::text(&o));
+    let figures: serde_json::Value = serde_json::from_slice(&o.stdout).unwrap();
+    let shown: Vec<u64> = figures["figures"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            assert!(f["ms"].as_f64().is_some_and(|ms| ms >= 0.0), "{f}");
+            f["rows_shown"].as_u64().unwrap()
+        })
+        .collect();
+    // Two sorts keep every row; one status in four is "cancelled".
+    assert_eq!(shown, [1000, 1000, 250], "{figures:#}");
 }

@@ -76,6 +76,17 @@ pub enum BenchCommand {
         #[arg(long, value_enum, default_value_t)]
         format: OutputFormat,
     },
+    /// Time of the studio preview's sort and filter (made off the UI thread from 20,000 rows)
+    /// on a generated preview of orders: sort by amount (numbers), by status (text), and a
+    /// filter on any column; prints each time
+    PreviewOrder {
+        /// Rows of the preview
+        #[arg(long, default_value_t = 1_000_000,
+              value_parser = clap::value_parser!(u64).range(1..=10_000_000))]
+        rows: u64,
+        #[arg(long, value_enum, default_value_t)]
+        format: OutputFormat,
+    },
     /// One side of `bench engine`, in a process of its own
     #[command(hide = true)]
     EngineChild {
@@ -744,6 +755,7 @@ pub fn run(which: &BenchCommand) -> anyhow::Result<u8> {
         },
         BenchCommand::Sample { customers, format } => sample_bench(customers, *format),
         BenchCommand::Diff { rows, format } => diff_bench(*rows, *format),
+        BenchCommand::PreviewOrder { rows, format } => preview_order_bench(*rows, *format),
         BenchCommand::EngineChild {
             mode,
             input,
@@ -786,6 +798,33 @@ fn diff_bench(rows: u64, format: OutputFormat) -> anyhow::Result<u8> {
                 d.rows_a, d.rows_b, d.only_in_a, d.only_in_b, d.changed, d.unchanged
             );
             println!("compared in {ms:.0} ms");
+        }
+    }
+    Ok(EXIT_OK)
+}
+
+/// `bench preview-order`: the preview's sort and filter times on generated rows.
+fn preview_order_bench(rows: u64, format: OutputFormat) -> anyhow::Result<u8> {
+    let figures = crate::engine::bench::preview_order(usize::try_from(rows)?)?;
+    let build = if cfg!(debug_assertions) {
+        "debug build"
+    } else {
+        "release build"
+    };
+    match format {
+        OutputFormat::Json => print_json(&serde_json::json!({
+            "rows": rows,
+            "debug_build": cfg!(debug_assertions),
+            "figures": figures
+                .iter()
+                .map(|(what, ms, shown)| serde_json::json!({"what": what, "ms": ms, "rows_shown": shown}))
+                .collect::<Vec<_>>(),
+        }))?,
+        OutputFormat::Text => {
+            println!("preview order of {rows} rows ({build}):");
+            for (what, ms, shown) in figures {
+                println!("  {what}: {ms:.0} ms ({shown} rows shown)");
+            }
         }
     }
     Ok(EXIT_OK)

@@ -33,12 +33,13 @@ pub struct Preview {
 }
 
 /// Preview cells as text, each column in one buffer with end offsets: a million rows stay
-/// compact (no string per cell) and any cell is found in constant time. Serializes as an array
-/// of rows, each an array of strings or nulls.
+/// compact (no string per cell) and any cell is found in constant time. Shared, so a clone is
+/// cheap (the studio sorts and filters a copy off the UI thread). Serializes as an array of
+/// rows, each an array of strings or nulls.
 #[derive(Debug, Clone, Default)]
 pub struct PreviewRows {
     height: usize,
-    columns: Vec<TextColumn>,
+    columns: std::sync::Arc<[TextColumn]>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -61,7 +62,7 @@ impl TextColumn {
 impl PreviewRows {
     /// The cells of a frame as text: each column cast to strings at once where polars can,
     /// cell by cell otherwise.
-    fn from_frame(df: &DataFrame) -> Self {
+    pub(super) fn from_frame(df: &DataFrame) -> Self {
         let height = df.height();
         let columns = df
             .columns()
@@ -92,7 +93,8 @@ impl PreviewRows {
                 }
                 col
             })
-            .collect();
+            .collect::<Vec<_>>()
+            .into();
         Self { height, columns }
     }
 
@@ -117,6 +119,75 @@ impl PreviewRows {
     /// One row's cells, or `None` outside the table.
     pub fn get(&self, row: usize) -> Option<Vec<Option<&str>>> {
         (row < self.height).then(|| (0..self.columns.len()).map(|c| self.cell(row, c)).collect())
+    }
+}
+
+/// The rows of a `height`×`width` table whose cells `cell` gives, that contain `filter`
+/// (ignoring case; in column `filter_column`, or any), sorted by `sort` = (column, numeric,
+/// descending) — numbers by value, other text as text, nulls last either way; ties keep the
+/// computed order.
+pub fn row_order<'a>(
+    height: usize,
+    width: usize,
+    cell: impl Fn(usize, usize) -> Option<&'a str>,
+    sort: Option<(usize, bool, bool)>,
+    filter: &str,
+    filter_column: Option<usize>,
+) -> Vec<usize> {
+    let needle = filter.trim().to_lowercase();
+    let matches = |r: usize| {
+        if needle.is_empty() {
+            return true;
+        }
+        let has = |c: usize| cell(r, c).is_some_and(|v| v.to_lowercase().contains(&needle));
+        match filter_column {
+            Some(c) => has(c),
+            None => (0..width).any(has),
+        }
+    };
+    let mut rows: Vec<usize> = (0..height).filter(|r| matches(*r)).collect();
+    let Some((column, numeric, descending)) = sort else {
+        return rows;
+    };
+    if numeric {
+        let value = |r: usize| cell(r, column).and_then(|v| v.trim().parse::<f64>().ok());
+        let mut keyed: Vec<(Option<f64>, usize)> = rows.iter().map(|r| (value(*r), *r)).collect();
+        keyed.sort_by(|(a, _), (b, _)| match (a, b) {
+            (Some(a), Some(b)) if descending => b.total_cmp(a),
+            (Some(a), Some(b)) => a.total_cmp(b),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        });
+        rows = keyed.into_iter().map(|(_, r)| r).collect();
+    } else {
+        rows.sort_by(|a, b| match (cell(*a, column), cell(*b, column)) {
+            (Some(x), Some(y)) if descending => y.cmp(x),
+            (Some(x), Some(y)) => x.cmp(y),
+            (Some(_), None) => std::cmp::Ordering::Less,
+            (None, Some(_)) => std::cmp::Ordering::Greater,
+            (None, None) => std::cmp::Ordering::Equal,
+        });
+    }
+    rows
+}
+
+impl PreviewRows {
+    /// [`row_order`] of these rows.
+    pub fn order(
+        &self,
+        sort: Option<(usize, bool, bool)>,
+        filter: &str,
+        filter_column: Option<usize>,
+    ) -> Vec<usize> {
+        row_order(
+            self.height,
+            self.columns.len(),
+            |r, c| self.cell(r, c),
+            sort,
+            filter,
+            filter_column,
+        )
     }
 }
 

@@ -41,7 +41,13 @@ pub struct PreviewTable {
     /// The data's rows in the order shown, and what that order was made for.
     order: Vec<usize>,
     order_for: Option<OrderKey>,
+    /// An order being made off the UI thread (a large preview), and what for.
+    pending: Option<(OrderKey, std::sync::mpsc::Receiver<Vec<usize>>)>,
 }
+
+/// Rows from which a sort or filter is made off the UI thread: a million rows take longer than
+/// a frame.
+pub const ORDER_OFF_THREAD_ROWS: usize = 20_000;
 
 type OrderKey = (u64, Option<(String, bool)>, String, Option<String>);
 
@@ -52,32 +58,90 @@ impl PreviewTable {
         self.cell = None;
     }
 
-    /// The rows of `data` to show, in order (made again only when something changed).
-    pub fn rows(&mut self, data: &Preview) -> &[usize] {
+    /// The rows of `data` to show, in order (made again only when something changed). From
+    /// [`ORDER_OFF_THREAD_ROWS`] rows the order is made on a thread of its own: the last order
+    /// of the same data (or the computed order) stays shown meanwhile, and `ctx` is asked to
+    /// repaint when the new one is ready.
+    pub fn rows(&mut self, data: &Preview, ctx: &egui::Context) -> &[usize] {
         let key = (
             self.data_version,
             self.sort.clone(),
             self.filter.clone(),
             self.filter_column.clone(),
         );
-        if self.order_for.as_ref() != Some(&key) {
+        if let Some((made_for, answer)) = &self.pending {
+            match answer.try_recv() {
+                Ok(order) => {
+                    self.order_for = Some(made_for.clone());
+                    self.order = order;
+                    self.pending = None;
+                }
+                Err(std::sync::mpsc::TryRecvError::Disconnected) => self.pending = None,
+                Err(std::sync::mpsc::TryRecvError::Empty) => {}
+            }
+        }
+        let asked = self.pending.as_ref().is_some_and(|(k, _)| k == &key);
+        if self.order_for.as_ref() != Some(&key) && !asked {
             let index = |name: &str| data.columns.iter().position(|c| c.name == name);
             let sort = self.sort.as_ref().and_then(|(name, desc)| {
                 let i = index(name)?;
                 Some((i, numeric(&data.columns[i].dtype), *desc))
             });
             let filter_column = self.filter_column.as_deref().and_then(index);
-            self.order = row_order(
-                data.rows.len(),
-                data.columns.len(),
-                |r, c| data.rows.cell(r, c),
-                sort,
-                &self.filter,
-                filter_column,
-            );
-            self.order_for = Some(key);
+            if data.rows.len() < ORDER_OFF_THREAD_ROWS
+                || !self.order_off_thread(&key, data, sort, filter_column, ctx)
+            {
+                self.order = data.rows.order(sort, &self.filter, filter_column);
+                self.order_for = Some(key);
+                self.pending = None;
+            }
+        }
+        // New data while its order is made: shown in the computed order.
+        if self
+            .order_for
+            .as_ref()
+            .is_none_or(|k| k.0 != self.data_version)
+        {
+            self.order = (0..data.rows.len()).collect();
+            self.order_for = Some((self.data_version, None, String::new(), None));
         }
         &self.order
+    }
+
+    /// Starts making the order for `key` on a thread of its own; false when no thread could
+    /// be started (the caller makes it here).
+    fn order_off_thread(
+        &mut self,
+        key: &OrderKey,
+        data: &Preview,
+        sort: Option<(usize, bool, bool)>,
+        filter_column: Option<usize>,
+        ctx: &egui::Context,
+    ) -> bool {
+        let (tell, answer) = std::sync::mpsc::channel();
+        let rows = data.rows.clone();
+        let filter = self.filter.clone();
+        let ctx = ctx.clone();
+        #[expect(
+            clippy::disallowed_methods,
+            reason = "CPU only, on rows already in memory: a short thread of its own, so a sort never waits behind the job worker's long jobs (a run, a preview)"
+        )]
+        let started = std::thread::Builder::new()
+            .name("preview-order".to_owned())
+            .spawn(move || {
+                let _ = tell.send(rows.order(sort, &filter, filter_column));
+                ctx.request_repaint();
+            });
+        if started.is_err() {
+            return false;
+        }
+        self.pending = Some((key.clone(), answer));
+        true
+    }
+
+    /// Whether a sort or filter is being made off the UI thread.
+    pub fn ordering(&self) -> bool {
+        self.pending.is_some()
     }
 
     /// A click on column `name`'s header: ascending, then descending, then the computed order.
@@ -96,56 +160,6 @@ fn numeric(dtype: &str) -> bool {
         || dtype.starts_with('u')
         || dtype.starts_with('f')
         || dtype.starts_with("decimal")
-}
-
-/// The rows of a `height`×`width` table whose cells `cell` gives, that contain `filter`
-/// (ignoring case; in column `filter_column`, or any), sorted by `sort` = (column, numeric,
-/// descending) — numbers by value, other text as text, nulls last either way; ties keep the
-/// computed order.
-pub fn row_order<'a>(
-    height: usize,
-    width: usize,
-    cell: impl Fn(usize, usize) -> Option<&'a str>,
-    sort: Option<(usize, bool, bool)>,
-    filter: &str,
-    filter_column: Option<usize>,
-) -> Vec<usize> {
-    let needle = filter.trim().to_lowercase();
-    let matches = |r: usize| {
-        if needle.is_empty() {
-            return true;
-        }
-        let has = |c: usize| cell(r, c).is_some_and(|v| v.to_lowercase().contains(&needle));
-        match filter_column {
-            Some(c) => has(c),
-            None => (0..width).any(has),
-        }
-    };
-    let mut rows: Vec<usize> = (0..height).filter(|r| matches(*r)).collect();
-    let Some((column, numeric, descending)) = sort else {
-        return rows;
-    };
-    if numeric {
-        let value = |r: usize| cell(r, column).and_then(|v| v.trim().parse::<f64>().ok());
-        let mut keyed: Vec<(Option<f64>, usize)> = rows.iter().map(|r| (value(*r), *r)).collect();
-        keyed.sort_by(|(a, _), (b, _)| match (a, b) {
-            (Some(a), Some(b)) if descending => b.total_cmp(a),
-            (Some(a), Some(b)) => a.total_cmp(b),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (None, None) => std::cmp::Ordering::Equal,
-        });
-        rows = keyed.into_iter().map(|(_, r)| r).collect();
-    } else {
-        rows.sort_by(|a, b| match (cell(*a, column), cell(*b, column)) {
-            (Some(x), Some(y)) if descending => y.cmp(x),
-            (Some(x), Some(y)) => x.cmp(y),
-            (Some(_), None) => std::cmp::Ordering::Less,
-            (None, Some(_)) => std::cmp::Ordering::Greater,
-            (None, None) => std::cmp::Ordering::Equal,
-        });
-    }
-    rows
 }
 
 /// Where the previewed asset went since the preview was asked for.
@@ -335,7 +349,7 @@ fn preview_header_ui(
     changed: bool,
     along: Option<&AssetKey>,
 ) -> bool {
-    let shown = table.rows(data).len();
+    let shown = table.rows(data, ui.ctx()).len();
     let total = data.rows.len();
     let mut again = false;
     ui.horizontal(|ui| {
@@ -350,6 +364,10 @@ fn preview_header_ui(
             format!("{shown} of {total} rows")
         };
         ui.label(format!("{rows} · {} columns", data.columns.len()));
+        if table.ordering() {
+            ui.spinner();
+            weak(ui, "sorting and filtering…");
+        }
         if data.is_sample {
             ui.label(RichText::new(format!("Sample: {}", data.note)).color(theme::warning_color()));
         } else {
@@ -464,7 +482,7 @@ fn preview_table_ui(
 ) -> Option<Trace> {
     let mut trace = None;
     let total = data.rows.len();
-    table.rows(data);
+    table.rows(data, ui.ctx());
     // Taken out while the header may change the sort (put back below; a new sort makes it
     // again next frame).
     let order = std::mem::take(&mut table.order);
@@ -593,7 +611,7 @@ mod tests {
 
     fn order(sort: Option<(usize, bool, bool)>, filter: &str, column: Option<usize>) -> Vec<usize> {
         let t = table();
-        row_order(t.len(), 3, |r, c| t[r][c], sort, filter, column)
+        crate::engine::row_order(t.len(), 3, |r, c| t[r][c], sort, filter, column)
     }
 
     #[test]
