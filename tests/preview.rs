@@ -281,7 +281,14 @@ fn a_large_preview_is_sorted_and_filtered_off_the_ui_thread() {
 #[test]
 fn the_preview_order_benchmark_prints_its_figures() {
     let o = std::process::Command::new(env!("CARGO_BIN_EXE_medallion"))
-        .args(["bench", "preview-order", "--rows", "1000", "--format", "json"])
+        .args([
+            "bench",
+            "preview-order",
+            "--rows",
+            "1000",
+            "--format",
+            "json",
+        ])
         .output()
         .unwrap();
     assert!(o.status.success(), "{}", crate::common::text(&o));

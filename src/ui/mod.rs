@@ -147,6 +147,12 @@ impl Default for Preferences {
 }
 
 impl Preferences {
+    /// What a user decides once and expects kept even when the studio is killed before eframe's
+    /// periodic save: the tour finished or skipped, and the theme. Written at once.
+    fn decisions(&self) -> (bool, bool) {
+        (self.tour_done, self.dark_mode)
+    }
+
     fn remember(&mut self, project: &str) {
         self.recent_projects.retain(|p| p != project);
         self.recent_projects.insert(0, project.to_owned());
@@ -188,6 +194,8 @@ pub struct Studio {
     pub doc: Document,
     pub canvas: CanvasState,
     pub prefs: Preferences,
+    /// The preferences' decisions (`Preferences::decisions`) last written to eframe's storage.
+    prefs_written: Option<(bool, bool)>,
     /// Everything off the UI thread: workspace and job workers, connections, the runtime.
     backend: Backend,
     /// The open workspace: its label, its projects, request ids.
@@ -228,6 +236,7 @@ impl Studio {
             doc: Document::new(project),
             canvas: CanvasState::new(),
             prefs,
+            prefs_written: None,
             backend: Backend::detached(),
             workspace: state::WorkspaceInfo::new(workspace_label, has_project),
             saving: state::Saving::default(),
@@ -612,8 +621,20 @@ impl Studio {
 }
 
 impl eframe::App for Studio {
-    fn logic(&mut self, ctx: &egui::Context, _frame: &mut eframe::Frame) {
+    fn logic(&mut self, ctx: &egui::Context, frame: &mut eframe::Frame) {
         Studio::logic(self, ctx);
+        // A decision (tour done, theme) is written when made, not only at eframe's next
+        // periodic save (30 s) or a clean exit: a killed studio must not ask again.
+        let decisions = self.prefs.decisions();
+        if self.prefs_written != Some(decisions) {
+            if self.prefs_written.is_some()
+                && let Some(storage) = frame.storage_mut()
+            {
+                eframe::set_value(storage, PREFERENCES_KEY, &self.preferences());
+                storage.flush();
+            }
+            self.prefs_written = Some(decisions);
+        }
     }
 
     fn ui(&mut self, ui: &mut egui::Ui, _frame: &mut eframe::Frame) {
