@@ -10,7 +10,7 @@
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
-use crate::compute::aws::{self, Aws};
+use crate::compute::aws::Aws;
 use crate::model::{AssetMaterialization, Project};
 use crate::store::Workspace;
 
@@ -53,7 +53,7 @@ pub fn local_copies(
             let aws = match accounts.get(&resource) {
                 Some(aws) => aws.clone(),
                 None => {
-                    let aws = connect(project, resource.as_deref())
+                    let aws = super::remote::connect(project, resource.as_deref())
                         .map_err(|e| unreadable(&m, &e.to_string()))?;
                     accounts.insert(resource, aws.clone());
                     aws
@@ -67,17 +67,6 @@ pub fn local_copies(
         });
     }
     Ok(out)
-}
-
-/// The AWS account of `resource` (the project's AWS resource when `None`).
-fn connect(project: &Project, resource: Option<&str>) -> Result<Aws, AppError> {
-    let r = aws::compute_resource(&project.resources, resource)?;
-    Ok(Aws::connect(
-        super::runtime::handle()?,
-        r,
-        &super::connections::KeyringSecrets,
-        &project.name,
-    )?)
 }
 
 /// Downloads `m` to `local` through a temporary file, so a failed download leaves no copy.

@@ -110,7 +110,8 @@ pub fn launcher_for(
     }
 }
 
-fn connect(project: &Project, resource: Option<&str>) -> Result<Aws, AppError> {
+/// The AWS account of `resource` (the project's AWS resource when `None`).
+pub(crate) fn connect(project: &Project, resource: Option<&str>) -> Result<Aws, AppError> {
     let r = aws::compute_resource(&project.resources, resource)?;
     Ok(Aws::connect(
         super::runtime::handle()?,

@@ -245,34 +245,27 @@ pub fn confirm_delete_ui(ctx: &egui::Context, studio: &mut Studio) {
     let mut open = true;
     let (mut delete, mut cancel) = (false, false);
     let names: Vec<&str> = confirm.keys.iter().map(AssetKey::as_str).collect();
-    egui::Window::new("Delete and break downstream?")
-        .id(egui::Id::new("confirm_delete"))
-        .open(&mut open)
-        .collapsible(false)
-        .resizable(true)
-        .default_size(egui::vec2(560.0, 380.0))
-        .anchor(egui::Align2::CENTER_CENTER, egui::Vec2::ZERO)
-        .show(ctx, |ui| {
-            ui.label(
-                RichText::new(format!(
-                    "Deleting {} breaks what reads it:",
-                    names.join(", ")
-                ))
-                .strong()
-                .color(theme::warning_color()),
-            );
-            egui::ScrollArea::vertical()
-                .max_height(260.0)
-                .show(ui, |ui| impact_ui(ui, &confirm.impact));
-            ui.separator();
-            ui.horizontal(|ui| {
-                delete = ui
-                    .button("Delete anyway")
-                    .on_hover_text("Delete; Undo (Ctrl+Z) brings it back")
-                    .clicked();
-                cancel = ui.button("Cancel").clicked();
-            });
+    confirm_window("Delete and break downstream?", "confirm_delete", &mut open).show(ctx, |ui| {
+        ui.label(
+            RichText::new(format!(
+                "Deleting {} breaks what reads it:",
+                names.join(", ")
+            ))
+            .strong()
+            .color(theme::warning_color()),
+        );
+        egui::ScrollArea::vertical()
+            .max_height(260.0)
+            .show(ui, |ui| impact_ui(ui, &confirm.impact));
+        ui.separator();
+        ui.horizontal(|ui| {
+            delete = ui
+                .button("Delete anyway")
+                .on_hover_text("Delete; Undo (Ctrl+Z) brings it back")
+                .clicked();
+            cancel = ui.button("Cancel").clicked();
         });
+    });
     if delete && let Some(confirm) = studio.windows.confirm_delete.take() {
         studio.apply(Edit::RemoveAssets { keys: confirm.keys });
     }
@@ -331,52 +324,47 @@ pub fn confirm_rename_ui(ctx: &egui::Context, studio: &mut Studio) {
     };
     let mut open = true;
     let (mut rename, mut cancel) = (false, false);
-    egui::Window::new("Rename and break what names it?")
-        .id(egui::Id::new("confirm_rename"))
-        .open(&mut open)
-        .collapsible(false)
-        .resizable(true)
-        .default_size(egui::vec2(560.0, 380.0))
-        .anchor(egui::Align2::CENTER_CENTER, egui::Vec2::ZERO)
-        .show(ctx, |ui| {
-            let i = &confirm.impact;
-            ui.label(
-                RichText::new(format!(
-                    "Renaming {} to {} breaks what names it:",
-                    i.from, i.to
-                ))
-                .strong()
-                .color(theme::warning_color()),
-            );
-            egui::ScrollArea::vertical()
-                .max_height(260.0)
-                .show(ui, |ui| {
-                    ui.label(RichText::new(format!("Would break ({})", i.broken.len())).strong());
-                    for line in &i.broken {
+    confirm_window(
+        "Rename and break what names it?",
+        "confirm_rename",
+        &mut open,
+    )
+    .show(ctx, |ui| {
+        let i = &confirm.impact;
+        ui.label(
+            RichText::new(format!(
+                "Renaming {} to {} breaks what names it:",
+                i.from, i.to
+            ))
+            .strong()
+            .color(theme::warning_color()),
+        );
+        egui::ScrollArea::vertical()
+            .max_height(260.0)
+            .show(ui, |ui| {
+                ui.label(RichText::new(format!("Would break ({})", i.broken.len())).strong());
+                for line in &i.broken {
+                    ui.label(line);
+                }
+                if !i.rewritten.is_empty() {
+                    ui.label(
+                        RichText::new(format!("Rewritten by the rename ({})", i.rewritten.len()))
+                            .strong(),
+                    );
+                    for line in &i.rewritten {
                         ui.label(line);
                     }
-                    if !i.rewritten.is_empty() {
-                        ui.label(
-                            RichText::new(format!(
-                                "Rewritten by the rename ({})",
-                                i.rewritten.len()
-                            ))
-                            .strong(),
-                        );
-                        for line in &i.rewritten {
-                            ui.label(line);
-                        }
-                    }
-                });
-            ui.separator();
-            ui.horizontal(|ui| {
-                rename = ui
-                    .button("Rename")
-                    .on_hover_text("Rename; Undo (Ctrl+Z) brings the old name back")
-                    .clicked();
-                cancel = ui.button("Cancel").clicked();
+                }
             });
+        ui.separator();
+        ui.horizontal(|ui| {
+            rename = ui
+                .button("Rename")
+                .on_hover_text("Rename; Undo (Ctrl+Z) brings the old name back")
+                .clicked();
+            cancel = ui.button("Cancel").clicked();
         });
+    });
     if rename && let Some(confirm) = studio.windows.confirm_rename.take() {
         studio.renamed(&confirm.from, &confirm.to);
     }
@@ -419,57 +407,50 @@ pub fn confirm_edit_ui(ctx: &egui::Context, studio: &mut Studio) {
     };
     let mut open = true;
     let (mut apply, mut cancel) = (false, false);
-    egui::Window::new("Apply and break downstream?")
-        .id(egui::Id::new("confirm_edit"))
-        .open(&mut open)
-        .collapsible(false)
-        .resizable(true)
-        .default_size(egui::vec2(560.0, 380.0))
-        .anchor(egui::Align2::CENTER_CENTER, egui::Vec2::ZERO)
-        .show(ctx, |ui| {
-            ui.label(
-                RichText::new(format!(
-                    "This edit of {} removes or retypes columns that are used:",
-                    confirm.key
-                ))
-                .strong()
-                .color(theme::warning_color()),
-            );
-            egui::ScrollArea::vertical()
-                .max_height(260.0)
-                .show(ui, |ui| {
-                    for c in &confirm.changes {
-                        ui.label(
-                            RichText::new(&c.change)
-                                .strong()
-                                .color(theme::error_color()),
-                        );
-                        ui.indent(("change", &c.change), |ui| {
-                            if !c.impact.columns.is_empty() {
-                                let cols: Vec<String> =
-                                    c.impact.columns.iter().map(ToString::to_string).collect();
-                                ui.label(
-                                    RichText::new(format!("Downstream columns ({})", cols.len()))
-                                        .strong(),
-                                );
-                                ui.label(cols.join(", "));
-                            }
-                            impact_ui(ui, &c.impact);
-                        });
-                    }
-                });
-            ui.separator();
-            ui.horizontal(|ui| {
-                apply = ui
-                    .button("Apply anyway")
-                    .on_hover_text("Apply the edit; Undo (Ctrl+Z) brings the old definition back")
-                    .clicked();
-                cancel = ui
-                    .button("Cancel")
-                    .on_hover_text("Drop the edit: the definition stays as it was")
-                    .clicked();
+    confirm_window("Apply and break downstream?", "confirm_edit", &mut open).show(ctx, |ui| {
+        ui.label(
+            RichText::new(format!(
+                "This edit of {} removes or retypes columns that are used:",
+                confirm.key
+            ))
+            .strong()
+            .color(theme::warning_color()),
+        );
+        egui::ScrollArea::vertical()
+            .max_height(260.0)
+            .show(ui, |ui| {
+                for c in &confirm.changes {
+                    ui.label(
+                        RichText::new(&c.change)
+                            .strong()
+                            .color(theme::error_color()),
+                    );
+                    ui.indent(("change", &c.change), |ui| {
+                        if !c.impact.columns.is_empty() {
+                            let cols: Vec<String> =
+                                c.impact.columns.iter().map(ToString::to_string).collect();
+                            ui.label(
+                                RichText::new(format!("Downstream columns ({})", cols.len()))
+                                    .strong(),
+                            );
+                            ui.label(cols.join(", "));
+                        }
+                        impact_ui(ui, &c.impact);
+                    });
+                }
             });
+        ui.separator();
+        ui.horizontal(|ui| {
+            apply = ui
+                .button("Apply anyway")
+                .on_hover_text("Apply the edit; Undo (Ctrl+Z) brings the old definition back")
+                .clicked();
+            cancel = ui
+                .button("Cancel")
+                .on_hover_text("Drop the edit: the definition stays as it was")
+                .clicked();
         });
+    });
     if apply && let Some(confirm) = studio.windows.confirm_edit.take() {
         studio.inspector.draft = None;
         studio.apply_definition(&confirm.key, confirm.definition);
@@ -477,4 +458,15 @@ pub fn confirm_edit_ui(ctx: &egui::Context, studio: &mut Studio) {
     if (cancel || !open) && studio.windows.confirm_edit.take().is_some() {
         studio.inspector.draft = None;
     }
+}
+
+/// The window every blast-radius confirmation opens in: centred, resizable, its own id.
+fn confirm_window<'a>(title: &str, id: &str, open: &'a mut bool) -> egui::Window<'a> {
+    egui::Window::new(title)
+        .id(egui::Id::new(id))
+        .open(open)
+        .collapsible(false)
+        .resizable(true)
+        .default_size(egui::vec2(560.0, 380.0))
+        .anchor(egui::Align2::CENTER_CENTER, egui::Vec2::ZERO)
 }
