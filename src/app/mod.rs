@@ -665,6 +665,12 @@ pub fn bench_handwritten(input: &Path) -> Result<(usize, usize), AppError> {
     Ok((clv.height(), daily.height()))
 }
 
+/// The studio preview's sort and filter times on a generated `rows`-row preview
+/// (`medallion bench preview-order`): `(what, milliseconds, rows shown)`.
+pub fn bench_preview_order(rows: usize) -> Result<Vec<(String, f64, usize)>, AppError> {
+    crate::engine::bench::preview_order(rows).map_err(|e| AppError::Benchmark(Box::new(e)))
+}
+
 /// Copies the bundled example project's definitions into `dir` and writes generated inputs of
 /// `customers` customers into its `data/` (benchmarks and tests of bigger runs).
 pub fn example_copy_with_sample_data(

@@ -805,7 +805,7 @@ fn diff_bench(rows: u64, format: OutputFormat) -> anyhow::Result<u8> {
 
 /// `bench preview-order`: the preview's sort and filter times on generated rows.
 fn preview_order_bench(rows: u64, format: OutputFormat) -> anyhow::Result<u8> {
-    let figures = crate::engine::bench::preview_order(usize::try_from(rows)?)?;
+    let figures = app::bench_preview_order(usize::try_from(rows)?)?;
     let build = if cfg!(debug_assertions) {
         "debug build"
     } else {

@@ -458,6 +458,40 @@ pub fn export_materialization(
 mod tests {
     use super::*;
 
+    fn table() -> Vec<Vec<Option<&'static str>>> {
+        vec![
+            vec![Some("3"), Some("carol"), Some("completed")],
+            vec![Some("10"), Some("alice"), Some("cancelled")],
+            vec![None, Some("bob"), Some("Completed")],
+            vec![Some("2.5"), None, Some("refunded")],
+        ]
+    }
+
+    fn order(sort: Option<(usize, bool, bool)>, filter: &str, column: Option<usize>) -> Vec<usize> {
+        let t = table();
+        row_order(t.len(), 3, |r, c| t[r][c], sort, filter, column)
+    }
+
+    #[test]
+    fn numbers_sort_by_value_and_nulls_go_last() {
+        assert_eq!(order(Some((0, true, false)), "", None), [3, 0, 1, 2]);
+        assert_eq!(order(Some((0, true, true)), "", None), [1, 0, 3, 2]);
+    }
+
+    #[test]
+    fn text_sorts_as_text_and_nulls_go_last() {
+        assert_eq!(order(Some((1, false, false)), "", None), [1, 2, 0, 3]);
+        assert_eq!(order(Some((1, false, true)), "", None), [0, 2, 1, 3]);
+    }
+
+    #[test]
+    fn the_filter_ignores_case_in_one_column_or_any() {
+        assert_eq!(order(None, "COMPLETED", Some(2)), [0, 2]);
+        assert_eq!(order(None, "b", None), [2]);
+        assert_eq!(order(None, "b", Some(2)), Vec::<usize>::new());
+        assert_eq!(order(Some((0, true, true)), "ed", Some(2)), [1, 0, 3, 2]);
+    }
+
     #[test]
     fn a_full_disk_inside_a_polars_error_is_found_by_its_kind() {
         let full = PolarsError::from(std::io::Error::from_raw_os_error(28))

@@ -43,6 +43,8 @@ pub struct PreviewTable {
     order_for: Option<OrderKey>,
     /// An order being made off the UI thread (a large preview), and what for.
     pending: Option<(OrderKey, std::sync::mpsc::Receiver<Vec<usize>>)>,
+    /// How many orders were made off the UI thread.
+    off_thread: u64,
 }
 
 /// Rows from which a sort or filter is made off the UI thread: a million rows take longer than
@@ -136,7 +138,13 @@ impl PreviewTable {
             return false;
         }
         self.pending = Some((key.clone(), answer));
+        self.off_thread += 1;
         true
+    }
+
+    /// How many orders (sorts, filters) were made off the UI thread so far.
+    pub fn orders_off_thread(&self) -> u64 {
+        self.off_thread
     }
 
     /// Whether a sort or filter is being made off the UI thread.
@@ -599,40 +607,6 @@ fn cell_viewer_ui(ui: &mut egui::Ui, data: &Preview, table: &mut PreviewTable) {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn table() -> Vec<Vec<Option<&'static str>>> {
-        vec![
-            vec![Some("3"), Some("carol"), Some("completed")],
-            vec![Some("10"), Some("alice"), Some("cancelled")],
-            vec![None, Some("bob"), Some("Completed")],
-            vec![Some("2.5"), None, Some("refunded")],
-        ]
-    }
-
-    fn order(sort: Option<(usize, bool, bool)>, filter: &str, column: Option<usize>) -> Vec<usize> {
-        let t = table();
-        crate::engine::row_order(t.len(), 3, |r, c| t[r][c], sort, filter, column)
-    }
-
-    #[test]
-    fn numbers_sort_by_value_and_nulls_go_last() {
-        assert_eq!(order(Some((0, true, false)), "", None), [3, 0, 1, 2]);
-        assert_eq!(order(Some((0, true, true)), "", None), [1, 0, 3, 2]);
-    }
-
-    #[test]
-    fn text_sorts_as_text_and_nulls_go_last() {
-        assert_eq!(order(Some((1, false, false)), "", None), [1, 2, 0, 3]);
-        assert_eq!(order(Some((1, false, true)), "", None), [0, 2, 1, 3]);
-    }
-
-    #[test]
-    fn the_filter_ignores_case_in_one_column_or_any() {
-        assert_eq!(order(None, "COMPLETED", Some(2)), [0, 2]);
-        assert_eq!(order(None, "b", None), [2]);
-        assert_eq!(order(None, "b", Some(2)), Vec::<usize>::new());
-        assert_eq!(order(Some((0, true, true)), "ed", Some(2)), [1, 0, 3, 2]);
-    }
 
     #[test]
     fn a_header_click_sorts_up_then_down_then_not() {
