@@ -372,17 +372,15 @@ fn studio_syncs_on_open(ws: &Path, project: &str) {
         module_path!(),
         "the_studio_syncs_a_deployed_project_on_open",
     );
-    let o = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", &name, "--nocapture", "--test-threads", "1"])
-        .env(STUDIO_CHILD, format!("{}|{project}", ws.display()))
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .unwrap();
-    let out = crate::common::text(&o);
-    assert!(o.status.success(), "{out}");
-    assert!(out.contains("1 passed"), "the child ran no test:\n{out}");
+    crate::common::run_child_test(
+        &name,
+        [
+            (STUDIO_CHILD, format!("{}|{project}", ws.display())),
+            ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ],
+    );
 }
 
 /// The studio on a workspace whose project is deployed: opening it imports the executions AWS

@@ -5,7 +5,6 @@
 //! and the audit log holds the studio's deploy and undeploy.
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use egui_kittest::kittest::Queryable;
@@ -64,17 +63,15 @@ fn the_deployment_window_shows_drift_deploys_and_undeploys() {
     drop(w);
 
     let child = crate::common::test_path(module_path!(), "the_deployment_window_in_a_child");
-    let o = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", &child, "--nocapture", "--test-threads", "1"])
-        .env(CHILD, format!("{}|{name}", ws.display()))
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .unwrap();
-    let out = crate::common::text(&o);
-    assert!(o.status.success(), "{out}");
-    assert!(out.contains("1 passed"), "the child ran no test:\n{out}");
+    crate::common::run_child_test(
+        &child,
+        [
+            (CHILD, format!("{}|{name}", ws.display())),
+            ("AWS_ACCESS_KEY_ID", "testing".to_owned()),
+            ("AWS_SECRET_ACCESS_KEY", "testing".to_owned()),
+            ("AWS_EC2_METADATA_DISABLED", "true".to_owned()),
+        ],
+    );
 
     // What the studio did is what AWS has: nothing deployed is left.
     let plan = json(&medallion(

@@ -6,7 +6,6 @@
 #![allow(clippy::unwrap_used, clippy::expect_used)]
 
 use std::path::Path;
-use std::process::Command;
 use std::time::Duration;
 
 use crate::remote_aws::{Setup, json, medallion, peers, text};
@@ -109,15 +108,9 @@ fn previews_and_diffs_read_materializations_a_remote_run_stored_on_s3() {
         module_path!(),
         "previews_and_diffs_read_materializations_a_remote_run_stored_on_s3",
     );
-    let o = Command::new(std::env::current_exe().unwrap())
-        .args(["--exact", &child, "--nocapture", "--test-threads", "1"])
-        .env(CHILD, &ws)
-        .envs(crate::support::aws_executor::container_env(&moto))
-        .output()
-        .unwrap();
-    let out = crate::common::text(&o);
-    assert!(o.status.success(), "{out}");
-    assert!(out.contains("1 passed"), "the child ran no test:\n{out}");
+    let mut envs = crate::support::aws_executor::container_env(&moto);
+    envs.push((CHILD.to_owned(), ws.to_string_lossy().into_owned()));
+    crate::common::run_child_test(&child, envs);
 
     // An object gone from the bucket (and not in the cache) is one sentence naming it.
     std::fs::remove_dir_all(&cache).unwrap();

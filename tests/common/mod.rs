@@ -57,3 +57,21 @@ pub fn test_path(module: &str, name: &str) -> String {
         format!("{module}::{name}")
     }
 }
+
+/// Runs the test `name` of this test binary alone, in a child process with `envs` added to its
+/// environment (AWS credentials a studio reads in-process, the child's arguments), and fails
+/// unless it ran and passed.
+pub fn run_child_test<K, V>(name: &str, envs: impl IntoIterator<Item = (K, V)>)
+where
+    K: AsRef<std::ffi::OsStr>,
+    V: AsRef<std::ffi::OsStr>,
+{
+    let o = std::process::Command::new(std::env::current_exe().unwrap())
+        .args(["--exact", name, "--nocapture", "--test-threads", "1"])
+        .envs(envs)
+        .output()
+        .unwrap();
+    let out = text(&o);
+    assert!(o.status.success(), "{out}");
+    assert!(out.contains("1 passed"), "the child ran no test:\n{out}");
+}
