@@ -679,15 +679,7 @@ selection = "events"
 
 // ------------------------------------------------------------ S3 sensor against moto
 
-fn peers() -> bool {
-    let on = std::env::var("MEDALLION_TEST_PEERS").as_deref() == Ok("1");
-    if !on {
-        eprintln!(
-            "peer test not run: tests/run starts the servers and sets MEDALLION_TEST_PEERS=1"
-        );
-    }
-    on
-}
+use crate::common::peers;
 
 fn put_objects(moto: &str, bucket: &str, keys: &[&str]) {
     let _ = rustls::crypto::aws_lc_rs::default_provider().install_default();

@@ -667,15 +667,7 @@ image = "img"
 
 // ---------------------------------------------------------------- EKS by name, on moto
 
-fn peers() -> bool {
-    let on = std::env::var("MEDALLION_TEST_PEERS").as_deref() == Ok("1");
-    if !on {
-        eprintln!(
-            "peer test not run: tests/run starts the servers and sets MEDALLION_TEST_PEERS=1"
-        );
-    }
-    on
-}
+use crate::common::peers;
 
 fn peer_env(name: &str) -> String {
     std::env::var(name).unwrap_or_else(|_| {

@@ -197,12 +197,9 @@ fn deleting_an_asset_others_read_lists_what_breaks_and_asks_first() {
     assert!(h.state().windows.confirm_delete.is_none());
 }
 
-/// The SQL editor completes the word being typed from the upstream assets' names and their
-/// inferred columns: after `raw_orders.am` it offers `amount`, and a click completes it.
-#[test]
-fn the_sql_editor_completes_upstream_columns() {
-    let dir = tempfile::tempdir().unwrap();
-    let (path, project) = workspace(dir.path());
+/// A studio on the example with order_history selected, once its upstream columns are known.
+fn order_history_with_upstream_columns(dir: &Path) -> Harness<'static, Studio> {
+    let (path, project) = workspace(dir);
     let mut h = harness(Studio::with_workspace(Some(project), &path).unwrap());
     h.get_by_label("order_history").click();
     h.run_steps(2);
@@ -213,6 +210,15 @@ fn the_sql_editor_completes_upstream_columns() {
             .as_ref()
             .is_some_and(|v| !v.upstream.is_empty())
     });
+    h
+}
+
+/// The SQL editor completes the word being typed from the upstream assets' names and their
+/// inferred columns: after `raw_orders.am` it offers `amount`, and a click completes it.
+#[test]
+fn the_sql_editor_completes_upstream_columns() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = order_history_with_upstream_columns(dir.path());
     h.get_by_label("SQL").focus();
     h.run_steps(2);
     h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::End);
@@ -470,17 +476,7 @@ fn a_preview_header_traces_its_column_on_the_canvas() {
 #[test]
 fn the_sql_editor_accepts_a_suggestion_with_tab_or_enter() {
     let dir = tempfile::tempdir().unwrap();
-    let (path, project) = workspace(dir.path());
-    let mut h = harness(Studio::with_workspace(Some(project), &path).unwrap());
-    h.get_by_label("order_history").click();
-    h.run_steps(2);
-    crate::common::studio::wait_until(&mut h, "the upstream columns", WAIT, |s| {
-        s.inspector
-            .columns
-            .view
-            .as_ref()
-            .is_some_and(|v| !v.upstream.is_empty())
-    });
+    let mut h = order_history_with_upstream_columns(dir.path());
     let raw_orders: Vec<String> = h
         .state()
         .inspector

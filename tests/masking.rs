@@ -440,15 +440,7 @@ fn a_changed_masking_policy_is_in_the_audit_log() {
     assert_eq!(out.status.code(), Some(0), "{}", text(&out));
 }
 
-fn peers() -> bool {
-    let on = std::env::var("MEDALLION_TEST_PEERS").as_deref() == Ok("1");
-    if !on {
-        eprintln!(
-            "peer test not run: tests/run starts the servers and sets MEDALLION_TEST_PEERS=1"
-        );
-    }
-    on
-}
+use crate::common::peers;
 
 fn key_in_keyring(project: &str) -> Option<String> {
     let out = Command::new("secret-tool")

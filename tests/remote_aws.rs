@@ -21,15 +21,11 @@ use support::aws_executor::{Executor, runtime, sdk_config};
 use support::lambda_front::LambdaFront;
 
 pub(crate) fn peers() -> Option<String> {
-    if std::env::var("MEDALLION_TEST_PEERS").as_deref() != Ok("1") {
-        eprintln!("peer test not run: tests/run starts moto and sets MEDALLION_TEST_PEERS=1");
-        return None;
-    }
-    Some(
+    crate::common::peers().then(|| {
         std::env::var("MEDALLION_TEST_MOTO_URL").unwrap_or_else(|_| {
             panic!("MEDALLION_TEST_PEERS=1 but MEDALLION_TEST_MOTO_URL is not set: use tests/run")
-        }),
-    )
+        })
+    })
 }
 
 fn unique(prefix: &str) -> String {

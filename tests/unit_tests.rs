@@ -471,24 +471,20 @@ fn fixtures_with_joins_aggregates_windows_ctes_and_select_star_pass() {
     assert!(t.contains("0 passed, 4 failed"), "{t}");
 }
 
-/// The launch dialog's "Test first": a failing unit test of the assets in scope refuses the
-/// launch, naming the test and the cell, and no run is recorded.
-#[test]
-fn test_first_in_the_launch_dialog_refuses_a_run_when_a_test_fails() {
-    use egui_kittest::kittest::Queryable;
-    use medallion::app;
+/// A studio on the example (workspace in `dir`) whose CLV unit test now expects 1.0 for
+/// customer 10, so it fails; the workspace's path and the harness.
+fn studio_with_a_failing_clv_test(
+    dir: &Path,
+) -> (
+    PathBuf,
+    egui_kittest::Harness<'static, medallion::ui::Studio>,
+) {
     use medallion::model::AssetKey;
     use medallion::model::edit::Edit;
     use medallion::model::unit_test::{TestRows, TestValue};
-    use medallion::ui::Studio;
 
-    let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ws.sqlite");
-    let mut ws = app::open_workspace(&path).unwrap();
-    let report = app::import_project(&mut ws, &common::example(), true, false).unwrap();
-    let project = app::load_project(&ws, &report.name).unwrap().project;
-    drop(ws);
-    let studio = Studio::with_workspace(Some(project), &path).unwrap();
+    let (path, project) = crate::common::studio::example_workspace(dir);
+    let studio = medallion::ui::Studio::with_workspace(Some(project), &path).unwrap();
     let mut h = crate::common::studio::harness(studio);
     let key = AssetKey::new("customer_lifetime_value");
     let mut spec = h.state().project().asset(&key).unwrap().clone();
@@ -503,6 +499,18 @@ fn test_first_in_the_launch_dialog_refuses_a_run_when_a_test_fails() {
     assert!(h.state_mut().apply(Edit::UpdateAsset {
         spec: Box::new(spec)
     }));
+    (path, h)
+}
+
+/// The launch dialog's "Test first": a failing unit test of the assets in scope refuses the
+/// launch, naming the test and the cell, and no run is recorded.
+#[test]
+fn test_first_in_the_launch_dialog_refuses_a_run_when_a_test_fails() {
+    use egui_kittest::kittest::Queryable;
+    use medallion::app;
+
+    let dir = tempfile::tempdir().unwrap();
+    let (path, mut h) = studio_with_a_failing_clv_test(dir.path());
     h.get_by_label("Materialize…").click();
     h.run_steps(2);
     h.get_by_label("All assets").click();
@@ -557,32 +565,9 @@ fn test_first_in_the_launch_dialog_refuses_a_run_when_a_test_fails() {
 #[test]
 fn test_first_refuses_a_remote_launch_before_anything_is_uploaded() {
     use medallion::app;
-    use medallion::model::AssetKey;
-    use medallion::model::edit::Edit;
-    use medallion::model::unit_test::{TestRows, TestValue};
-    use medallion::ui::Studio;
 
     let dir = tempfile::tempdir().unwrap();
-    let path = dir.path().join("ws.sqlite");
-    let mut ws = app::open_workspace(&path).unwrap();
-    let report = app::import_project(&mut ws, &common::example(), true, false).unwrap();
-    let project = app::load_project(&ws, &report.name).unwrap().project;
-    drop(ws);
-    let studio = Studio::with_workspace(Some(project), &path).unwrap();
-    let mut h = crate::common::studio::harness(studio);
-    let key = AssetKey::new("customer_lifetime_value");
-    let mut spec = h.state().project().asset(&key).unwrap().clone();
-    spec.tests[0].expect = TestRows::Inline(vec![
-        [
-            ("customer_id".to_owned(), TestValue::Int(10)),
-            ("clv".to_owned(), TestValue::Float(1.0)),
-        ]
-        .into_iter()
-        .collect(),
-    ]);
-    assert!(h.state_mut().apply(Edit::UpdateAsset {
-        spec: Box::new(spec)
-    }));
+    let (path, mut h) = studio_with_a_failing_clv_test(dir.path());
     let request = || app::remote::SubmitRequest {
         selection: "*".to_owned(),
         partitions: Vec::new(),
@@ -592,7 +577,7 @@ fn test_first_refuses_a_remote_launch_before_anything_is_uploaded() {
         aws_resource: None,
         trigger: "studio".to_owned(),
     };
-    let launch = |h: &mut egui_kittest::Harness<'_, Studio>, test_first: bool| {
+    let launch = |h: &mut egui_kittest::Harness<'_, medallion::ui::Studio>, test_first: bool| {
         assert!(h.state_mut().start_remote_run_with(request(), test_first));
         crate::common::studio::wait_until(
             h,

@@ -472,16 +472,7 @@ fn run_entry(
             "SELECT p.name, r.target, r.status, r.selection, r.error, r.trigger
              FROM runs r JOIN projects p ON p.id = r.project_id WHERE r.id = ?1",
             [run_id],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                ))
-            },
+            |r| r.try_into(),
         )
         .optional()
         .map_err(sql)?;

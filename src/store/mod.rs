@@ -878,17 +878,7 @@ fn read_project(conn: &Connection, path: &Path, name: &str) -> Result<StoredProj
                     (SELECT i.revision FROM project_imports i WHERE i.project_id = p.id)
              FROM projects p WHERE p.name = ?1",
             [name],
-            |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                ))
-            },
+            |r| r.try_into(),
         )
         .optional()
         .map_err(sql)?;

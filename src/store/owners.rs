@@ -101,22 +101,7 @@ impl Workspace {
             .prepare_cached(&sql)
             .map_err(|e| classify(path, "list unfinished runs", e))?;
         let rows: Vec<UnfinishedRow> = stmt
-            .query_map([], |r| {
-                Ok((
-                    r.get(0)?,
-                    r.get(1)?,
-                    r.get(2)?,
-                    r.get(3)?,
-                    r.get(4)?,
-                    r.get(5)?,
-                    r.get(6)?,
-                    r.get(7)?,
-                    r.get(8)?,
-                    r.get(9)?,
-                    r.get(10)?,
-                    r.get(11)?,
-                ))
-            })
+            .query_map([], |r| r.try_into())
             .and_then(Iterator::collect)
             .map_err(|e| classify(path, "list unfinished runs", e))?;
         rows.into_iter()

@@ -152,27 +152,7 @@ impl Workspace {
             .conn
             .transaction_with_behavior(rusqlite::TransactionBehavior::Immediate)
             .map_err(sql)?;
-        let project_id: Option<i64> = tx
-            .query_row(
-                "SELECT id FROM projects WHERE name = ?1",
-                [&run.project],
-                |r| r.get(0),
-            )
-            .optional()
-            .map_err(sql)?;
-        let project_id = project_id.ok_or_else(|| StoreError::NoSuchProject {
-            name: run.project.clone(),
-        })?;
-        tx.execute(
-            "INSERT INTO runs (id, project_id, selection, partition_key, target, status, trigger, created_at, started_at, ended_at, error)
-             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-            params![
-                run.id, project_id, run.selection, run.partition, run.target, run.status.as_str(),
-                run.trigger, times::text(&run.created_at), run.started_at.as_ref().map(times::text),
-                run.ended_at.as_ref().map(times::text), run.error
-            ],
-        )
-        .map_err(sql)?;
+        super::runs::insert_run(&tx, &path, run, "create remote run")?;
         tx.execute(
             "INSERT INTO remote_runs (run_id, aws_resource, request) VALUES (?1, ?2, ?3)",
             params![run.id, on.resource, request],

@@ -11,15 +11,7 @@ use std::time::{Duration, Instant};
 use super::{ALERTS, Setup};
 use crate::common::{json, text};
 
-fn peers() -> bool {
-    let on = std::env::var("MEDALLION_TEST_PEERS").as_deref() == Ok("1");
-    if !on {
-        eprintln!(
-            "peer test not run: tests/run starts the servers and sets MEDALLION_TEST_PEERS=1"
-        );
-    }
-    on
-}
+use crate::common::peers;
 
 fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")

@@ -75,3 +75,16 @@ where
     assert!(o.status.success(), "{out}");
     assert!(out.contains("1 passed"), "the child ran no test:\n{out}");
 }
+
+/// Whether the peer servers (moto, PostgreSQL, the SMTP sink…) are up: `tests/run` starts
+/// them and sets `MEDALLION_TEST_PEERS=1`. A plain `cargo test` says so on stderr and the peer
+/// tests return early.
+pub fn peers() -> bool {
+    let on = std::env::var("MEDALLION_TEST_PEERS").as_deref() == Ok("1");
+    if !on {
+        eprintln!(
+            "peer test not run: tests/run starts the servers and sets MEDALLION_TEST_PEERS=1"
+        );
+    }
+    on
+}

@@ -78,48 +78,37 @@ pub fn launch_ui(ctx: &egui::Context, studio: &mut Studio) {
     apply_clicked(studio, &clicked);
 }
 
+/// Starts the dialog's run here or on AWS (`remote`), or says why its request is not valid.
+fn start_from_dialog(studio: &mut Studio, remote: bool) {
+    let Some(launch) = studio.workbench.launch.as_ref() else {
+        return;
+    };
+    let test_first = launch.test_first;
+    let (project, selection) = (studio.doc.project(), &studio.canvas.selection);
+    let started = if remote {
+        launch
+            .remote_request(project, selection)
+            .map(|r| studio.start_remote_run_with(r, test_first))
+    } else {
+        launch
+            .request(project, selection)
+            .map(|r| studio.start_run_with(r, test_first))
+    };
+    if let Err(e) = started {
+        studio.show_error(&e.to_string());
+    }
+}
+
 /// Does what the dialog's buttons asked for.
 fn apply_clicked(studio: &mut Studio, clicked: &Clicked) {
     if clicked.start {
-        let request = studio
-            .workbench
-            .launch
-            .as_ref()
-            .map(|l| l.request(studio.doc.project(), &studio.canvas.selection));
-        match request {
-            Some(Ok(request)) => {
-                let test_first = studio
-                    .workbench
-                    .launch
-                    .as_ref()
-                    .is_some_and(|l| l.test_first);
-                studio.start_run_with(request, test_first);
-            }
-            Some(Err(e)) => studio.show_error(&e.to_string()),
-            None => {}
-        }
+        start_from_dialog(studio, false);
     }
     if clicked.open_prices {
         studio.open_prices();
     }
     if clicked.start_aws {
-        let request = studio
-            .workbench
-            .launch
-            .as_ref()
-            .map(|l| l.remote_request(studio.doc.project(), &studio.canvas.selection));
-        match request {
-            Some(Ok(request)) => {
-                let test_first = studio
-                    .workbench
-                    .launch
-                    .as_ref()
-                    .is_some_and(|l| l.test_first);
-                studio.start_remote_run_with(request, test_first);
-            }
-            Some(Err(e)) => studio.show_error(&e.to_string()),
-            None => {}
-        }
+        start_from_dialog(studio, true);
     }
     if clicked.check_aws {
         studio.check_aws_setup();
