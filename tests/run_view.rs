@@ -172,3 +172,19 @@ fn re_run_failed_and_skipped_runs_exactly_those_assets() {
     h.run_steps(2);
     assert!(h.query_by_label("Re-run failed and skipped").is_none());
 }
+
+/// The run view's duration is the run's recorded one — what `medallion runs` and Run history
+/// say — not the studio's own clock from the click (which also counts planning and the
+/// worker's queue).
+#[test]
+fn a_finished_runs_duration_is_the_recorded_one() {
+    let dir = tempfile::tempdir().unwrap();
+    let h = failed_run(dir.path());
+    let ws = medallion::app::open_workspace(&dir.path().join("ws.sqlite")).unwrap();
+    let runs = medallion::app::run::list_runs(&ws, Some("customer_analytics"), 10).unwrap();
+    assert_eq!(runs.len(), 1, "{runs:?}");
+    let recorded = runs[0].duration_ms();
+    assert!(recorded.is_some(), "{:?}", runs[0]);
+    let view = h.state().run.as_ref().unwrap();
+    assert_eq!(view.elapsed_ms(), recorded);
+}

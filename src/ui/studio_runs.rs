@@ -684,6 +684,12 @@ impl Studio {
                 {
                     run.record = Some(last.clone());
                     run.status = Some(last.status);
+                    // The recorded duration (from the run's own start and end events), as
+                    // `medallion runs` and Run history say, not the studio's clock from the
+                    // click, which also counts planning and the worker's queue.
+                    if let Some(ms) = last.duration_ms() {
+                        run.finished_after_ms = Some(ms);
+                    }
                     if last.error.is_some() {
                         run.error.clone_from(&last.error);
                     }
