@@ -197,21 +197,22 @@ fn apply_step(lf: LazyFrame, step: &TransformStep) -> LazyFrame {
 /// is left as it is.
 pub fn prepare_for_streaming(lf: LazyFrame) -> LazyFrame {
     let mut joins = 0;
-    let joined = match semi_joins(&lf.logical_plan, &mut joins) {
-        Ok(_) if joins == 0 => lf.clone(),
+    let planned = semi_joins(&lf.logical_plan, &mut joins);
+    let joined = match planned {
+        Ok(_) if joins == 0 => lf,
         Ok(plan) => {
             let mut check = LazyFrame::from(plan.clone());
             match check.collect_schema() {
                 Ok(_) => LazyFrame::from(plan),
                 Err(e) => {
                     tracing::debug!("subqueries not planned as joins: {e}");
-                    lf.clone()
+                    lf
                 }
             }
         }
         Err(e) => {
             tracing::debug!("subqueries not planned as joins: {e}");
-            lf.clone()
+            lf
         }
     };
     inline_subqueries(joined)
@@ -232,7 +233,7 @@ fn semi_joins(plan: &DslPlan, joins: &mut usize) -> PolarsResult<DslPlan> {
             };
             let planned = match inner {
                 DslPlan::HConcat { inputs, options } if options.broadcast_unit_length => {
-                    filter_as_joins(inputs, options, predicate, joins)?
+                    filter_as_joins(inputs, *options, predicate, joins)?
                 }
                 _ => None,
             };
@@ -362,7 +363,7 @@ fn membership(condition: &Expr, names: &[PlSmallStr]) -> Option<(usize, PlSmallS
 /// semi and anti joins, or `None` when it has none of that shape.
 fn filter_as_joins(
     inputs: &[DslPlan],
-    options: &HConcatOptions,
+    options: HConcatOptions,
     predicate: &Expr,
     joins: &mut usize,
 ) -> PolarsResult<Option<DslPlan>> {
@@ -449,10 +450,7 @@ fn filter_as_joins(
     } else {
         let mut inputs = vec![main];
         inputs.extend(remaining);
-        LazyFrame::from(DslPlan::HConcat {
-            inputs,
-            options: options.clone(),
-        })
+        LazyFrame::from(DslPlan::HConcat { inputs, options })
     };
     if let Some(rest) = kept.into_iter().reduce(Expr::and) {
         lf = lf.filter(rest);
