@@ -21,8 +21,11 @@ use crate::model::{AssetKey, LogLevel, RunEvent, RunStatus, StepOutcome};
 enum Message {
     Event(RunEvent),
     Finished(Finished),
-    /// A step's profile is done (its event, or a warning, was sent before).
-    Profiled,
+    /// A step's profile is done (its event, or a warning, was sent before); `streamed`: of a
+    /// streamed step's file.
+    Profiled {
+        streamed: bool,
+    },
 }
 
 /// [`super::execute_with`] reading and writing materializations through `io`, with at most
@@ -74,7 +77,7 @@ pub fn execute_io(
                     scheduler.on_event(&e);
                     emit(e);
                 }
-                Message::Profiled => scheduler.on_profiled(),
+                Message::Profiled { streamed } => scheduler.on_profiled(streamed),
                 Message::Finished(done) => scheduler.on_finished(done, emit),
             }
         }
@@ -138,7 +141,9 @@ fn run_launch(
     }));
     if let Some(deferred) = deferred {
         deferred.profile(&asset.key, partition, &mut send);
-        let _ = tx.send(Message::Profiled);
+        let _ = tx.send(Message::Profiled {
+            streamed: launch.heavy,
+        });
     }
 }
 

@@ -9,7 +9,9 @@
 //!
 //! The rules: a step starts once every upstream step of the run has finished; at most
 //! `max_parallel` steps run at once; a step too big to sit beside others (see [`memory`]) runs
-//! alone, after every other step and profile is done; a step whose upstream failed, was
+//! alone, after every other step and every profile of a table in memory is done (the profile
+//! of an earlier streamed step, read from its file by the streaming engine, may go on beside
+//! it); a step whose upstream failed, was
 //! skipped or is blocked by a failed blocking check does not run, and says why; after a cancel
 //! nothing new starts. A table kept in memory is dropped once every step of the run that reads
 //! it has finished.
@@ -132,8 +134,12 @@ pub(super) struct Scheduler<'c> {
     running: usize,
     /// A heavy step is running: nothing else starts.
     exclusive: bool,
-    /// Steps whose thread is still profiling: the run ends when they are done.
+    /// Steps whose thread is still profiling a table in memory: the run ends when they are
+    /// done, and a heavy step waits for them (the table is still held).
     profiling: usize,
+    /// Streamed steps whose thread is still profiling their file (with the streaming engine,
+    /// never whole in memory): the run ends when they are done, but a heavy step may start.
+    profiling_streamed: usize,
     failed: bool,
     canceled: bool,
     /// The first thing that went wrong: the run's failure headline.
@@ -182,6 +188,7 @@ impl<'c> Scheduler<'c> {
             running: 0,
             exclusive: false,
             profiling: 0,
+            profiling_streamed: 0,
             failed: false,
             canceled: false,
             headline: None,
@@ -397,9 +404,13 @@ impl<'c> Scheduler<'c> {
         }
     }
 
-    /// A step's profile is done.
-    pub(super) fn on_profiled(&mut self) {
-        self.profiling = self.profiling.saturating_sub(1);
+    /// A step's profile is done (`streamed`: of a streamed step's file).
+    pub(super) fn on_profiled(&mut self, streamed: bool) {
+        if streamed {
+            self.profiling_streamed = self.profiling_streamed.saturating_sub(1);
+        } else {
+            self.profiling = self.profiling.saturating_sub(1);
+        }
         self.cursor = 0;
     }
 
@@ -420,7 +431,9 @@ impl<'c> Scheduler<'c> {
         if heavy {
             self.exclusive = false;
         }
-        if profiling {
+        if profiling && heavy {
+            self.profiling_streamed += 1;
+        } else if profiling {
             self.profiling += 1;
         }
         self.finished.insert(key.clone());
@@ -523,7 +536,7 @@ impl<'c> Scheduler<'c> {
     /// Whether nothing is running or profiling: with nothing [`ready`](Self::ready), the run
     /// is over.
     pub(super) fn idle(&self) -> bool {
-        self.running == 0 && self.profiling == 0
+        self.running == 0 && self.profiling == 0 && self.profiling_streamed == 0
     }
 
     /// Ends the run: a step still pending could never start (it waits on itself through a
@@ -758,6 +771,53 @@ mod tests {
         assert_eq!(launch.inputs[&AssetKey::new("up")].run_id, "r0");
         s.start(&launch, &mut emit);
         assert!(s.ready(&mut emit).is_none());
+    }
+
+    /// A heavy step waits for the profile of a table in memory (the table is still held), not
+    /// for the profile of an earlier streamed step, which reads its file with the streaming
+    /// engine; the run ends only when every profile is done.
+    #[test]
+    fn a_heavy_step_starts_beside_a_streamed_profile_but_not_an_in_memory_one() {
+        let mut plan = plan(
+            &[
+                ("small", &[]),
+                ("up", &[]),
+                ("big", &["up", "small"]),
+                ("bigger", &["up", "big"]),
+            ],
+            &["small", "big", "bigger"],
+        );
+        plan.previous = vec![stored("up", &"r0".into(), 100 << 20)];
+        let cancel = AtomicBool::new(false);
+        let ctx = RunContext::new(&plan, budget(1024), &cancel);
+        let mut s = Scheduler::new(&ctx, 4);
+        let mut events = Vec::new();
+        assert_eq!(start_ready(&mut s, &mut events), ["small"]);
+        let mut small = materialized("small", true);
+        small.profiling = true;
+        s.on_finished(small, &mut |e| events.push(e));
+        assert_eq!(
+            start_ready(&mut s, &mut events),
+            Vec::<String>::new(),
+            "small's table is still being profiled in memory"
+        );
+        s.on_profiled(false);
+        assert_eq!(start_ready(&mut s, &mut events), ["big"]);
+        let mut big = materialized("big", false);
+        big.heavy = true;
+        big.profiling = true;
+        s.on_finished(big, &mut |e| events.push(e));
+        assert_eq!(
+            start_ready(&mut s, &mut events),
+            ["bigger"],
+            "big's profile reads its file with the streaming engine"
+        );
+        let mut bigger = materialized("bigger", false);
+        bigger.heavy = true;
+        s.on_finished(bigger, &mut |e| events.push(e));
+        assert!(!s.idle(), "big's profile is still running");
+        s.on_profiled(true);
+        assert!(s.idle());
     }
 
     #[test]

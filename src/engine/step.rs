@@ -417,7 +417,7 @@ impl Step<'_> {
                 ),
             });
             let lf = match &asset.definition {
-                AssetDefinition::Transform(_) => transform::inline_subqueries(lf),
+                AssetDefinition::Transform(_) => transform::prepare_for_streaming(lf),
                 AssetDefinition::Source(_) => lf,
             };
             let (location, bytes) =

@@ -183,10 +183,297 @@ fn apply_step(lf: LazyFrame, step: &TransformStep) -> LazyFrame {
 /// `x IN (SELECT …)` into a horizontal concatenation that broadcasts the subquery's values (one
 /// list) to every row, and the streaming engine builds that list for every row: the example's
 /// `order_history` at 500,000 customers (5,000,000 orders against 500,000 keys) grew past 20 GB.
-/// Here each such subquery is run first — it holds its values only, at most a column of keys —
-/// and its list goes into the query as one literal, so every row is compared against the same
-/// list. The result is the same; a plan of another shape is left as it is.
-pub fn inline_subqueries(lf: LazyFrame) -> LazyFrame {
+///
+/// - A top-level condition of a WHERE, `x IN (SELECT …)`, becomes a semi join on `x` and
+///   `x NOT IN (SELECT …)` an anti join of the rows whose `x` is not null (SQL: when the
+///   subquery has a null, `NOT IN` is never true; when it is empty, always true — the subquery's
+///   row and null counts are taken first for `NOT IN`). The streaming engine builds a hash table
+///   of the subquery's distinct values once, and streams the rows past it.
+/// - Any other subquery (under an OR, in a SELECT list, of another type than `x`) is run first —
+///   it holds its values only, at most a column of keys — and its list goes into the query as one
+///   literal, so every row is compared against the same list.
+///
+/// The rows are the same as the in-memory query's, in the same order; a plan of another shape
+/// is left as it is.
+pub fn prepare_for_streaming(lf: LazyFrame) -> LazyFrame {
+    let mut joins = 0;
+    let planned = semi_joins(&lf.logical_plan, &mut joins);
+    let joined = match planned {
+        Ok(_) if joins == 0 => lf,
+        Ok(plan) => {
+            let mut check = LazyFrame::from(plan.clone());
+            match check.collect_schema() {
+                Ok(_) => LazyFrame::from(plan),
+                Err(e) => {
+                    tracing::debug!("subqueries not planned as joins: {e}");
+                    lf
+                }
+            }
+        }
+        Err(e) => {
+            tracing::debug!("subqueries not planned as joins: {e}");
+            lf
+        }
+    };
+    inline_subqueries(joined)
+}
+
+/// `plan` with every WHERE over polars' broadcast of subqueries whose top-level conditions
+/// are `x IN (SELECT …)` or `x NOT IN (SELECT …)` turned into semi and anti joins (counted in
+/// `joins`). Nodes of other kinds are walked through; the rest is left as it is.
+fn semi_joins(plan: &DslPlan, joins: &mut usize) -> PolarsResult<DslPlan> {
+    let rec = |input: &Arc<DslPlan>, joins: &mut usize| -> PolarsResult<Arc<DslPlan>> {
+        semi_joins(input, joins).map(Arc::new)
+    };
+    Ok(match plan {
+        DslPlan::Filter { input, predicate } => {
+            let inner = match input.as_ref() {
+                DslPlan::IR { dsl, .. } => dsl.as_ref(),
+                other => other,
+            };
+            let planned = match inner {
+                DslPlan::HConcat { inputs, options } if options.broadcast_unit_length => {
+                    filter_as_joins(inputs, *options, predicate, joins)?
+                }
+                _ => None,
+            };
+            match planned {
+                Some(p) => p,
+                None => DslPlan::Filter {
+                    input: rec(input, joins)?,
+                    predicate: predicate.clone(),
+                },
+            }
+        }
+        DslPlan::Select {
+            expr,
+            input,
+            options,
+        } => DslPlan::Select {
+            expr: expr.clone(),
+            input: rec(input, joins)?,
+            options: *options,
+        },
+        DslPlan::HStack {
+            input,
+            exprs,
+            options,
+        } => DslPlan::HStack {
+            exprs: exprs.clone(),
+            input: rec(input, joins)?,
+            options: *options,
+        },
+        DslPlan::Sort {
+            input,
+            by_column,
+            slice,
+            sort_options,
+        } => DslPlan::Sort {
+            input: rec(input, joins)?,
+            by_column: by_column.clone(),
+            slice: *slice,
+            sort_options: sort_options.clone(),
+        },
+        DslPlan::Slice { input, offset, len } => DslPlan::Slice {
+            input: rec(input, joins)?,
+            offset: *offset,
+            len: *len,
+        },
+        DslPlan::Distinct { input, options } => DslPlan::Distinct {
+            input: rec(input, joins)?,
+            options: options.clone(),
+        },
+        DslPlan::GroupBy {
+            input,
+            keys,
+            predicates,
+            aggs,
+            maintain_order,
+            options,
+            apply,
+        } => DslPlan::GroupBy {
+            input: rec(input, joins)?,
+            keys: keys.clone(),
+            predicates: predicates.clone(),
+            aggs: aggs.clone(),
+            maintain_order: *maintain_order,
+            options: options.clone(),
+            apply: apply.clone(),
+        },
+        DslPlan::IR { dsl, .. } => semi_joins(dsl, joins)?,
+        other => other.clone(),
+    })
+}
+
+/// The conditions of an AND, in order.
+fn conjuncts(predicate: &Expr, out: &mut Vec<Expr>) {
+    match predicate {
+        Expr::BinaryExpr {
+            left,
+            op: Operator::And,
+            right,
+        } => {
+            conjuncts(left, out);
+            conjuncts(right, out);
+        }
+        other => out.push(other.clone()),
+    }
+}
+
+/// polars' SQL for `x IN (subquery)` (`x NOT IN` when `negated`) whose values are `set` (the
+/// broadcast list): false for an empty subquery, else the membership, unknown for a value not
+/// found when the subquery has a null.
+fn sql_in(x: &Expr, set: &Expr, negated: bool) -> Expr {
+    let is_in = when(set.clone().list().len().eq(lit(0u32)))
+        .then(lit(false))
+        .otherwise(
+            x.clone().is_in(set.clone(), false).or(set
+                .clone()
+                .list()
+                .contains(lit(NULL), true)
+                .and(lit(NULL).cast(DataType::Boolean))),
+        );
+    if negated { is_in.not() } else { is_in }
+}
+
+/// `condition` as `(which subquery, x, negated)` when it is exactly polars' SQL for
+/// `x IN (SELECT …)` or `x NOT IN (SELECT …)` on one of `names` (the broadcast columns), with
+/// `x` a column.
+fn membership(condition: &Expr, names: &[PlSmallStr]) -> Option<(usize, PlSmallStr, bool)> {
+    names.iter().enumerate().find_map(|(i, name)| {
+        let set = col(name.clone()).first();
+        let x = condition.into_iter().find_map(|e| match e {
+            Expr::Function { input, .. } if input.len() == 2 && input[1] == set => {
+                Some(input[0].clone())
+            }
+            _ => None,
+        })?;
+        let Expr::Column(x_name) = &x else {
+            return None;
+        };
+        [false, true]
+            .into_iter()
+            .find(|&negated| *condition == sql_in(&x, &set, negated))
+            .map(|negated| (i, x_name.clone(), negated))
+    })
+}
+
+/// A WHERE (`predicate`) over polars' broadcast of subqueries (`inputs`: the main frame, then
+/// one `SELECT col.implode() AS tmp` per subquery) with its `x IN` / `x NOT IN` conditions as
+/// semi and anti joins, or `None` when it has none of that shape.
+fn filter_as_joins(
+    inputs: &[DslPlan],
+    options: HConcatOptions,
+    predicate: &Expr,
+    joins: &mut usize,
+) -> PolarsResult<Option<DslPlan>> {
+    let Some((main, subqueries)) = inputs.split_first() else {
+        return Ok(None);
+    };
+    let mut names = Vec::new();
+    for sub in subqueries {
+        let DslPlan::Select { expr, .. } = sub else {
+            return Ok(None);
+        };
+        let [Expr::Alias(_, name)] = expr.as_slice() else {
+            return Ok(None);
+        };
+        names.push(name.clone());
+    }
+    let mut conditions = Vec::new();
+    conjuncts(predicate, &mut conditions);
+    if !conditions.iter().any(|c| membership(c, &names).is_some()) {
+        return Ok(None);
+    }
+    let main = semi_joins(main, joins)?;
+    let main_schema = LazyFrame::from(main.clone()).collect_schema()?;
+    let mut kept = Vec::new();
+    let mut planned = Vec::new();
+    let mut used = vec![false; names.len()];
+    for condition in conditions {
+        let Some((i, x, negated)) = membership(&condition, &names) else {
+            kept.push(condition);
+            continue;
+        };
+        let DslPlan::Select { input, .. } = &subqueries[i] else {
+            kept.push(condition);
+            continue;
+        };
+        let mut right = LazyFrame::from(semi_joins(input, joins)?);
+        let right_schema = right.collect_schema()?;
+        let [(value, dtype)] = right_schema.iter().collect::<Vec<_>>()[..] else {
+            kept.push(condition);
+            continue;
+        };
+        // A join needs equal types where `IN` would cast to a common one: left to the list.
+        if main_schema.get(&x) != Some(dtype) {
+            kept.push(condition);
+            continue;
+        }
+        let value = value.clone();
+        used[i] = true;
+        if negated {
+            let counts = right
+                .clone()
+                .select([
+                    len().cast(DataType::UInt64).alias("rows"),
+                    col(value.clone())
+                        .null_count()
+                        .cast(DataType::UInt64)
+                        .alias("nulls"),
+                ])
+                .collect_with_engine(Engine::Streaming)?
+                .unwrap_single();
+            let count =
+                |c: &str| -> PolarsResult<u64> { Ok(counts.column(c)?.u64()?.get(0).unwrap_or(0)) };
+            if count("rows")? == 0 {
+                // NOT IN an empty subquery is true for every row.
+                continue;
+            }
+            if count("nulls")? > 0 {
+                // NOT IN a subquery with a null is never true.
+                kept.push(lit(false));
+                continue;
+            }
+        }
+        planned.push((x, right.select([col(value.clone())]), value, negated));
+    }
+    // The subqueries still used by a condition stay broadcast (and are inlined after).
+    let remaining: Vec<DslPlan> = subqueries
+        .iter()
+        .zip(&used)
+        .filter(|(_, used)| !**used)
+        .map(|(sub, _)| sub.clone())
+        .collect();
+    let mut lf = if remaining.is_empty() {
+        LazyFrame::from(main)
+    } else {
+        let mut inputs = vec![main];
+        inputs.extend(remaining);
+        LazyFrame::from(DslPlan::HConcat { inputs, options })
+    };
+    if let Some(rest) = kept.into_iter().reduce(Expr::and) {
+        lf = lf.filter(rest);
+    }
+    for (x, right, value, anti) in planned {
+        let args = JoinArgs {
+            maintain_order: MaintainOrderJoin::Left,
+            ..JoinArgs::new(if anti { JoinType::Anti } else { JoinType::Semi })
+        };
+        let left = if anti {
+            lf.filter(col(x.clone()).is_not_null())
+        } else {
+            lf
+        };
+        lf = left.join(right, [col(x)], [col(value)], args);
+        *joins += 1;
+    }
+    Ok(Some(lf.logical_plan))
+}
+
+/// Runs each subquery polars' SQL broadcasts first and puts its list of values into the query
+/// as one literal (see [`prepare_for_streaming`]).
+fn inline_subqueries(lf: LazyFrame) -> LazyFrame {
     let mut subs = Vec::new();
     let inlined = match inline(&lf.logical_plan, &mut subs) {
         Ok(_) if subs.is_empty() => return lf,
@@ -423,9 +710,9 @@ mod tests {
         }
     }
 
-    /// `x IN (SELECT …)` and `NOT IN`: the subquery is run first and its values go into the
-    /// query as one list; the rows are the same, with SQL's nulls (a null in the list makes
-    /// `NOT IN` unknown), and no horizontal concatenation is left for the streaming engine.
+    /// `x IN (SELECT …)` and `NOT IN` prepared for the streaming engine: the rows are the same,
+    /// with SQL's nulls (a null in the subquery makes `NOT IN` unknown), and no horizontal
+    /// concatenation is left for the streaming engine.
     #[test]
     fn subqueries_are_inlined_with_the_same_rows() {
         let orders = df!(
@@ -456,7 +743,7 @@ mod tests {
             ctx.register("o", orders.clone());
             ctx.register("c", df!("customer_id" => keys).unwrap().lazy());
             let lf = ctx.execute(sql).unwrap();
-            let inlined = inline_subqueries(lf.clone());
+            let inlined = prepare_for_streaming(lf.clone());
             let plan = inlined.clone().explain(false).unwrap();
             assert!(!plan.contains("HCONCAT"), "{sql}: {plan}");
             let expected = lf.collect().unwrap();
@@ -468,6 +755,75 @@ mod tests {
                 streamed.equals_missing(&expected),
                 "{sql}: {streamed} vs {expected}"
             );
+        }
+    }
+
+    /// `x IN (SELECT …)` as a top-level condition of a streamed step's WHERE is a semi join and
+    /// `NOT IN` an anti join (after the rows whose `x` is null), never a list of the subquery's
+    /// values: the rows are those of the in-memory query, in its order, with duplicates and
+    /// nulls on both sides, an empty subquery and a subquery with a null (`NOT IN` is then
+    /// unknown for every row, or true for every row when the subquery is empty).
+    #[test]
+    fn in_subqueries_are_semi_and_anti_joins_with_the_same_rows() {
+        let orders = df!(
+            "customer_id" => [Some(1i64), Some(2), Some(2), Some(3), None, Some(5), Some(1), None],
+            "amount" => [1.0f64, 2.0, 3.0, 4.0, 5.0, -6.0, 7.0, 8.0],
+        )
+        .unwrap()
+        .lazy();
+        let key_sets: [Vec<Option<i64>>; 5] = [
+            vec![Some(1), Some(1), Some(3), None],
+            vec![Some(1), Some(1), Some(3), Some(9)],
+            vec![],
+            vec![None],
+            vec![Some(2), Some(5), Some(5)],
+        ];
+        for keys in key_sets {
+            let has_null = keys.iter().any(Option::is_none);
+            let empty = keys.is_empty();
+            for (sql, join) in [
+                (
+                    "SELECT * FROM o WHERE amount > 0 AND customer_id IN (SELECT customer_id FROM c)",
+                    Some("SEMI JOIN"),
+                ),
+                (
+                    "SELECT x.customer_id, x.amount FROM o AS x WHERE x.amount > 0 AND x.customer_id IN (SELECT customer_id FROM c WHERE customer_id > 1)",
+                    Some("SEMI JOIN"),
+                ),
+                (
+                    "SELECT customer_id, amount FROM o WHERE customer_id NOT IN (SELECT customer_id FROM c) ORDER BY amount DESC",
+                    (!has_null && !empty).then_some("ANTI JOIN"),
+                ),
+                (
+                    "SELECT * FROM o WHERE customer_id IN (SELECT customer_id FROM c) AND customer_id NOT IN (SELECT customer_id FROM c WHERE customer_id > 2)",
+                    Some("SEMI JOIN"),
+                ),
+                // Not a condition of its own: left to the list of values.
+                (
+                    "SELECT * FROM o WHERE amount < 0 OR customer_id IN (SELECT customer_id FROM c)",
+                    None,
+                ),
+            ] {
+                let mut ctx = SQLContext::new();
+                ctx.register("o", orders.clone());
+                ctx.register("c", df!("customer_id" => keys.clone()).unwrap().lazy());
+                let lf = ctx.execute(sql).unwrap();
+                let prepared = prepare_for_streaming(lf.clone());
+                let plan = prepared.clone().explain(false).unwrap();
+                assert!(!plan.contains("HCONCAT"), "{sql} {keys:?}: {plan}");
+                if let Some(join) = join {
+                    assert!(plan.contains(join), "{sql} {keys:?}: no {join} in {plan}");
+                }
+                let expected = lf.collect().unwrap();
+                let streamed = prepared
+                    .collect_with_engine(Engine::Streaming)
+                    .unwrap()
+                    .unwrap_single();
+                assert!(
+                    streamed.equals_missing(&expected),
+                    "{sql} {keys:?}: {streamed} vs {expected}"
+                );
+            }
         }
     }
 }
