@@ -192,6 +192,7 @@ targets = ["ops"]
         "{said}"
     );
     assert!(said.contains("NotFound"), "{said}");
+    assert!(said.contains("(sns) failed after 1 attempt(s)"), "{said}");
     assert_eq!(said.trim().lines().count(), 1, "{said}");
 }
 
