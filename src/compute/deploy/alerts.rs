@@ -168,7 +168,7 @@ pub fn rule(s: &AlertSpec<'_>) -> Desired {
             &format!("alert-{}-{}-{}", s.rule.name, s.target, s.outcome),
         ),
         summary: format!(
-            "alert {} → {} ({}): executions {}{}; undelivered to the dead-letter queue",
+            "alert {} → {} ({}): executions {}{}",
             s.rule.name,
             s.target,
             s.shown,

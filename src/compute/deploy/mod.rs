@@ -189,6 +189,25 @@ fn differences(deployed: &Value, wanted: &Value, at: &str) -> Vec<String> {
                 .collect()
         }
         (a, b) if a == b => Vec::new(),
+        // A list of names (the rules a queue takes dead letters from): what joins and leaves.
+        (Value::Array(a), Value::Array(b))
+            if a.iter().chain(b).all(Value::is_string) && !(a.is_empty() && b.is_empty()) =>
+        {
+            let gone = a
+                .iter()
+                .filter(|v| !b.contains(v))
+                .map(|v| format!("- {}", short(v)));
+            let new = b
+                .iter()
+                .filter(|v| !a.contains(v))
+                .map(|v| format!("+ {}", short(v)));
+            let changes: Vec<String> = new.chain(gone).collect();
+            if changes.is_empty() {
+                vec![format!("{at}: reordered")]
+            } else {
+                vec![format!("{at}: {}", changes.join(", "))]
+            }
+        }
         (a, b) => vec![format!("{at}: {} → {}", short(a), short(b))],
     }
 }
