@@ -547,7 +547,7 @@ pub fn sns_topic(aws: &Aws, target: &str, topic_arn: &str) -> SetupCheck {
                         &item,
                         CheckState::Missing,
                         format!(
-                            "{topic} exists, but its access policy does not let EventBridge publish, so deployed alerts to it are dropped: add the statement {} to the topic's access policy (SNS → Topics → Edit → Access policy)",
+                            "{topic} exists, but its access policy does not let EventBridge publish, so deployed alerts cannot reach it (they end in the dead-letter queue): add the statement {} to the topic's access policy (SNS → Topics → Edit → Access policy)",
                             events_publish_statement(&topic)
                         ),
                     )
