@@ -156,11 +156,36 @@ pub(crate) fn connect(project: &Project, resource: Option<&str>) -> Result<Aws, 
 }
 
 /// The deployed steps of a project: the whole project (`*`) planned as a launch plans it.
+///
+/// # Errors
+/// A partitioned asset (a deployed execution cannot choose partitions yet: the runner would
+/// fail every execution at it); the plan's problems.
 pub(crate) fn deployed_steps(
     ws: &Workspace,
     stored: &StoredProject,
     resource: Option<&str>,
 ) -> Result<Vec<DeployedStep>, AppError> {
+    if let Some(a) = stored
+        .project
+        .assets
+        .iter()
+        .find(|a| a.partitions.is_partitioned())
+    {
+        let how = match &a.partitions {
+            crate::model::PartitionsDefinition::Static { keys } => {
+                format!("static: {}", keys.join(", "))
+            }
+            crate::model::PartitionsDefinition::Daily { start, .. } => {
+                format!("daily from {start}")
+            }
+            crate::model::PartitionsDefinition::None => String::new(),
+        };
+        return Err(ComputeError::invalid(format!(
+            "asset {} is partitioned ({how}), and a deployed execution cannot choose partitions yet (every execution would fail at it): deploy a project without partitioned assets, or run partitions with `medallion submit --partition`",
+            a.key
+        ))
+        .into());
+    }
     let request = SubmitRequest {
         selection: "*".to_owned(),
         partitions: Vec::new(),
