@@ -749,17 +749,18 @@ fn deploy_without_roles_or_aws_says_so_in_one_sentence() {
     assert_eq!(err.lines().count(), 1, "{err}");
 }
 
-/// A deployed execution cannot choose partitions yet (deploy plans the project unpartitioned),
-/// so the runner would fail every execution at a partitioned asset ("choose a partition"):
-/// deploy refuses such a project up front, exit 2, naming the asset, before any AWS call.
+/// A deployed execution cannot choose a day of daily partitions yet, so the runner would fail
+/// every execution at such an asset ("choose a partition"): deploy refuses the project up
+/// front, exit 2, naming the asset, before any AWS call. (Static partitions are deployed: every
+/// key, see `deploy_containers`.)
 #[test]
-fn a_project_with_a_partitioned_asset_is_refused_in_one_sentence() {
+fn a_project_with_daily_partitions_is_refused_in_one_sentence() {
     let dir = tempfile::tempdir().unwrap();
     let (ws, _) = workspace(
         dir.path(),
         "parted",
         &format!(
-            "{}{}\n[assets.raw_orders.partitions]\nkind = \"static\"\nkeys = [\"eu\", \"us\"]\n",
+            "{}{}\n[assets.raw_orders.partitions]\nkind = \"daily\"\nstart = \"2026-01-01\"\n",
             aws_toml("http://127.0.0.1:9", true),
             eks_toml(dir.path())
         ),
@@ -769,7 +770,7 @@ fn a_project_with_a_partitioned_asset_is_refused_in_one_sentence() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.contains("asset raw_orders is partitioned (static: eu, us)"),
+        err.contains("asset raw_orders is partitioned (daily from 2026-01-01)"),
         "{err}"
     );
 }

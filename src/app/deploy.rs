@@ -155,40 +155,56 @@ pub(crate) fn connect(project: &Project, resource: Option<&str>) -> Result<Aws, 
     )?)
 }
 
-/// The deployed steps of a project: the whole project (`*`) planned as a launch plans it.
+/// The partitions a deployed execution runs: every key of the project's static partitions
+/// (one Batch array job, or one step per key on a tier without arrays), none without
+/// partitioned assets.
 ///
 /// # Errors
-/// A partitioned asset (a deployed execution cannot choose partitions yet: the runner would
-/// fail every execution at it); the plan's problems.
+/// Daily partitions (which day an execution should run is not decided), or static partitions
+/// whose keys differ between assets: the runner would fail every execution at such an asset.
+fn deployed_partitions(project: &Project) -> Result<Vec<String>, AppError> {
+    let mut keys: Option<(&str, &Vec<String>)> = None;
+    for a in &project.assets {
+        match &a.partitions {
+            crate::model::PartitionsDefinition::None => {}
+            crate::model::PartitionsDefinition::Static { keys: k } => match keys {
+                Some((other, known)) if known != k => {
+                    return Err(ComputeError::invalid(format!(
+                        "assets {other} and {} have different static partition keys ({} / {}), and a deployed execution runs one set of keys: give them the same keys, or run their partitions with `medallion submit --partition`",
+                        a.key,
+                        known.join(", "),
+                        k.join(", ")
+                    ))
+                    .into());
+                }
+                Some(_) => {}
+                None => keys = Some((a.key.as_str(), k)),
+            },
+            crate::model::PartitionsDefinition::Daily { start, .. } => {
+                return Err(ComputeError::invalid(format!(
+                    "asset {} is partitioned (daily from {start}), and a deployed execution cannot choose a day yet (every execution would fail at it): deploy a project without daily partitions, or run them with `medallion submit --partition`",
+                    a.key
+                ))
+                .into());
+            }
+        }
+    }
+    Ok(keys.map(|(_, k)| k.clone()).unwrap_or_default())
+}
+
+/// The deployed steps of a project: the whole project (`*`) planned as a launch plans it,
+/// with every static partition key ([`deployed_partitions`]).
+///
+/// # Errors
+/// Partitions a deployed execution cannot run; the plan's problems.
 pub(crate) fn deployed_steps(
     ws: &Workspace,
     stored: &StoredProject,
     resource: Option<&str>,
 ) -> Result<Vec<DeployedStep>, AppError> {
-    if let Some(a) = stored
-        .project
-        .assets
-        .iter()
-        .find(|a| a.partitions.is_partitioned())
-    {
-        let how = match &a.partitions {
-            crate::model::PartitionsDefinition::Static { keys } => {
-                format!("static: {}", keys.join(", "))
-            }
-            crate::model::PartitionsDefinition::Daily { start, .. } => {
-                format!("daily from {start}")
-            }
-            crate::model::PartitionsDefinition::None => String::new(),
-        };
-        return Err(ComputeError::invalid(format!(
-            "asset {} is partitioned ({how}), and a deployed execution cannot choose partitions yet (every execution would fail at it): deploy a project without partitioned assets, or run partitions with `medallion submit --partition`",
-            a.key
-        ))
-        .into());
-    }
     let request = SubmitRequest {
         selection: "*".to_owned(),
-        partitions: Vec::new(),
+        partitions: deployed_partitions(&stored.project)?,
         force: false,
         tier: None,
         overrides: std::collections::BTreeMap::new(),
