@@ -1,9 +1,11 @@
 //! Alerts and freshness end to end: the example project with a webhook and a Slack target
 //! pointing at a real HTTP server on loopback (a hand-written HTTP/1.1 listener that records
 //! each request and answers with scripted statuses), run through the `medallion` binary; and
-//! freshness judged with an injected clock. E-mail targets against a real SMTP server: `email`.
+//! freshness judged with an injected clock. E-mail targets against a real SMTP server: `email`;
+//! SNS topics against moto: `sns`.
 
 mod email;
+mod sns;
 mod starttls;
 mod studio;
 

@@ -44,6 +44,8 @@ const OWNED_LIBRARIES: &[(&str, &str)] = &[
     ("aws_sdk_scheduler", "compute"),
     ("aws_sdk_sts", "compute"),
     ("aws_sdk_eventbridge", "compute"),
+    ("aws_sdk_sns", "compute"),
+    ("aws_sdk_sqs", "compute"),
     ("aws_sigv4", "compute"),
     ("aws_credential_types", "compute"),
     ("aws_smithy_runtime_api", "compute"),

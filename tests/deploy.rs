@@ -749,6 +749,32 @@ fn deploy_without_roles_or_aws_says_so_in_one_sentence() {
     assert_eq!(err.lines().count(), 1, "{err}");
 }
 
+/// A deployed execution cannot choose a day of daily partitions yet, so the runner would fail
+/// every execution at such an asset ("choose a partition"): deploy refuses the project up
+/// front, exit 2, naming the asset, before any AWS call. (Static partitions are deployed: every
+/// key, see `deploy_containers`.)
+#[test]
+fn a_project_with_daily_partitions_is_refused_in_one_sentence() {
+    let dir = tempfile::tempdir().unwrap();
+    let (ws, _) = workspace(
+        dir.path(),
+        "parted",
+        &format!(
+            "{}{}\n[assets.raw_orders.partitions]\nkind = \"daily\"\nstart = \"2026-01-01\"\n",
+            aws_toml("http://127.0.0.1:9", true),
+            eks_toml(dir.path())
+        ),
+    );
+    let o = medallion(&ws, &["deploy", "parted", "--dry-run"]);
+    let err = String::from_utf8_lossy(&o.stderr).into_owned();
+    assert_eq!(o.status.code(), Some(2), "{err}");
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("asset raw_orders is partitioned (daily from 2026-01-01)"),
+        "{err}"
+    );
+}
+
 /// With moto's ASL interpreter on, an execution of the deployed state machine runs its first
 /// Task: moto has no runner function to invoke (its Lambda needs Docker), so the Catch takes
 /// the error to `Failed s1-lambda` and the execution fails as `Medallion.StepFailed` with the

@@ -303,3 +303,261 @@ fn alert_targets_deploy_as_api_destinations_and_rules_on_execution_status() {
         }
     }
 }
+
+const SNS_ALERTS: &str = r#"
+[alert_targets.hook]
+kind = "webhook"
+url = { env = "DEPLOY_ALERT_HOOK" }
+
+[alert_targets.ops]
+kind = "sns"
+topic_arn = "TOPIC_ARN"
+
+[alert_rules.runs]
+events = ["run_failure"]
+targets = ["hook", "ops"]
+"#;
+
+/// An SNS topic in moto, with AWS's default access policy (the owner account only).
+fn topic(moto: &str, name: &str) -> String {
+    let sns = aws_sdk_sns::Client::new(&sdk_config(moto));
+    runtime()
+        .block_on(sns.create_topic().name(name).send())
+        .unwrap()
+        .topic_arn()
+        .unwrap()
+        .to_owned()
+}
+
+/// The rule's one target as moto has it: (ARN, role, dead-letter ARN, retry attempts).
+fn rule_target(moto: &str, rule: &str) -> (String, Option<String>, Option<String>, Option<i32>) {
+    let events = aws_sdk_eventbridge::Client::new(&sdk_config(moto));
+    let out = runtime()
+        .block_on(events.list_targets_by_rule().rule(rule).send())
+        .unwrap();
+    let t = &out.targets()[0];
+    (
+        t.arn().to_owned(),
+        t.role_arn().map(str::to_owned),
+        t.dead_letter_config()
+            .and_then(|d| d.arn())
+            .map(str::to_owned),
+        t.retry_policy()
+            .and_then(aws_sdk_eventbridge::types::RetryPolicy::maximum_retry_attempts),
+    )
+}
+
+/// The queues moto has under `prefix`, with their `medallion:project` tag and access policy.
+fn queues(moto: &str, prefix: &str) -> Vec<(String, Option<String>, Value)> {
+    use aws_sdk_sqs::types::QueueAttributeName;
+    let sqs = aws_sdk_sqs::Client::new(&sdk_config(moto));
+    runtime().block_on(async {
+        let mut out = Vec::new();
+        let listed = sqs
+            .list_queues()
+            .queue_name_prefix(prefix)
+            .send()
+            .await
+            .unwrap();
+        for url in listed.queue_urls() {
+            let tags = sqs.list_queue_tags().queue_url(url).send().await.unwrap();
+            let attrs = sqs
+                .get_queue_attributes()
+                .queue_url(url)
+                .attribute_names(QueueAttributeName::All)
+                .send()
+                .await
+                .unwrap();
+            let attrs = attrs.attributes().unwrap();
+            out.push((
+                attrs[&QueueAttributeName::QueueArn].clone(),
+                tags.tags()
+                    .and_then(|t| t.get("medallion:project"))
+                    .cloned(),
+                attrs
+                    .get(&QueueAttributeName::Policy)
+                    .map_or(Value::Null, |p| serde_json::from_str(p).unwrap()),
+            ));
+        }
+        out
+    })
+}
+
+/// `check-aws` on the SNS target's topic: it exists, but AWS's default policy does not let
+/// EventBridge publish (missing, with the statement to add); with that statement added, ok.
+fn check_aws_verifies_the_topic_policy(moto: &str, ws: &Path, name: &str, arn: &str) {
+    // check-aws: the topic exists, but AWS's default policy does not let EventBridge publish.
+    let check = |ws: &Path| -> Value {
+        let o = medallion(ws, HOOK, &["check-aws", name, "--format", "json"]);
+        let checks: Value = serde_json::from_slice(&o.stdout).unwrap();
+        checks
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["item"] == "alert target ops (SNS topic)")
+            .cloned()
+            .unwrap_or_else(|| panic!("no topic line: {checks}"))
+    };
+    let line = check(ws);
+    assert_eq!(line["state"], "missing", "{line}");
+    let detail = line["detail"].as_str().unwrap();
+    assert!(
+        detail.contains("its access policy does not let EventBridge publish")
+            && detail.contains("events.amazonaws.com"),
+        "{detail}"
+    );
+    let sns = aws_sdk_sns::Client::new(&sdk_config(moto));
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Sid": "AllowEventBridgePublish", "Effect": "Allow",
+            "Principal": { "Service": "events.amazonaws.com" },
+            "Action": "sns:Publish", "Resource": arn,
+        }],
+    });
+    runtime()
+        .block_on(
+            sns.set_topic_attributes()
+                .topic_arn(arn)
+                .attribute_name("Policy")
+                .attribute_value(policy.to_string())
+                .send(),
+        )
+        .unwrap();
+    let line = check(ws);
+    assert_eq!(line["state"], "ok", "{line}");
+}
+
+/// An SNS target deploys as a rule whose target is the topic (no role: the topic's policy lets
+/// EventBridge publish, which `check-aws` verifies), every alert rule's target gets the
+/// project's dead-letter queue and a retry policy, the queue lets EventBridge send from exactly
+/// those rules, a redeploy changes nothing, and undeploy removes the queue and the rules but not
+/// the topic, which deploy did not create.
+#[test]
+fn an_sns_target_and_the_dead_letter_queue_deploy_check_and_undeploy() {
+    let Some(moto) = crate::remote_aws::peers() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("sns_{}", std::process::id());
+    lake_bucket(&moto);
+    let arn = topic(&moto, &format!("ops-alerts-{}", std::process::id()));
+    let (ws, _) = workspace(
+        dir.path(),
+        &name,
+        &format!(
+            "{}{}{}",
+            aws_toml_at(&moto, true, &format!("lake/{name}")),
+            SNS_ALERTS.replace("TOPIC_ARN", &arn),
+            eks_toml(dir.path())
+        ),
+    );
+    let p = format!("medallion-{name}");
+    let item = |kind: &str, n: &str, action: &str| {
+        (kind.to_owned(), format!("{p}-{n}"), action.to_owned())
+    };
+
+    check_aws_verifies_the_topic_policy(&moto, &ws, &name, &arn);
+
+    // The plan: the SNS target is a rule (no connection or destination), the queue is created.
+    let dry = medallion(
+        &ws,
+        HOOK,
+        &["deploy", &name, "--dry-run", "--format", "json"],
+    );
+    assert_eq!(dry.status.code(), Some(0), "{}", no_url(&dry));
+    let plan: Value = serde_json::from_slice(&dry.stdout).unwrap();
+    let mut listed: Vec<_> = alert_actions(&plan);
+    listed.extend(
+        plan["plan"]["changes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|c| c["kind"] == "queue")
+            .map(|c| {
+                (
+                    "queue".to_owned(),
+                    c["name"].as_str().unwrap().to_owned(),
+                    c["action"].as_str().unwrap().to_owned(),
+                )
+            }),
+    );
+    assert_eq!(
+        listed,
+        vec![
+            item("api_destination", "alert-hook", "create"),
+            item("connection", "alert-hook", "create"),
+            item("rule", "alert-runs-hook-failure", "create"),
+            item("rule", "alert-runs-ops-failure", "create"),
+            item("queue", "alerts-dlq", "create"),
+        ]
+    );
+    let text = crate::common::text(&medallion(&ws, HOOK, &["deploy", &name, "--dry-run"]));
+    assert!(text.contains(&format!("SNS topic {arn}")), "{text}");
+    assert!(text.contains(&format!("queue {p}-alerts-dlq")), "{text}");
+    assert!(queues(&moto, &format!("{p}-")).is_empty());
+
+    // Applied.
+    let first = medallion(&ws, HOOK, &["deploy", &name]);
+    assert_eq!(first.status.code(), Some(0), "{}", no_url(&first));
+    let q = queues(&moto, &format!("{p}-"));
+    assert_eq!(q.len(), 1, "{q:?}");
+    let (queue_arn, tag, policy) = &q[0];
+    assert!(
+        queue_arn.ends_with(&format!("{p}-alerts-dlq")),
+        "{queue_arn}"
+    );
+    assert_eq!(tag.as_deref(), Some(name.as_str()));
+    let st = &policy["Statement"][0];
+    assert_eq!(
+        st["Principal"]["Service"], "events.amazonaws.com",
+        "{policy}"
+    );
+    assert_eq!(st["Action"], "sqs:SendMessage");
+    assert_eq!(&st["Resource"], queue_arn);
+    let mut sources: Vec<String> = st["Condition"]["ArnEquals"]["aws:SourceArn"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|s| s.as_str().unwrap().to_owned())
+        .collect();
+    sources.sort();
+    let account = queue_arn.split(':').nth(4).unwrap();
+    assert_eq!(
+        sources,
+        [
+            format!("arn:aws:events:us-east-1:{account}:rule/{p}-alert-runs-hook-failure"),
+            format!("arn:aws:events:us-east-1:{account}:rule/{p}-alert-runs-ops-failure"),
+        ]
+    );
+    let (target, role, dlq, retries) = rule_target(&moto, &format!("{p}-alert-runs-ops-failure"));
+    assert_eq!(target, arn);
+    assert_eq!(role, None, "an SNS target needs no role");
+    assert_eq!(dlq.as_ref(), Some(queue_arn));
+    assert_eq!(retries, Some(185));
+    let (target, role, dlq, _) = rule_target(&moto, &format!("{p}-alert-runs-hook-failure"));
+    assert!(target.contains(":api-destination/"), "{target}");
+    assert!(role.is_some());
+    assert_eq!(dlq.as_ref(), Some(queue_arn));
+
+    // Again: nothing changes.
+    let again = medallion(&ws, HOOK, &["deploy", &name, "--format", "json"]);
+    let plan: Value = serde_json::from_slice(&again.stdout).unwrap();
+    let changed: Vec<&Value> = plan["plan"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] != "unchanged")
+        .collect();
+    assert!(changed.is_empty(), "{changed:?}");
+
+    // Undeploy: no queue and no rule is left; the topic, which deploy did not create, stays.
+    let gone = medallion(&ws, HOOK, &["undeploy", &name]);
+    assert_eq!(gone.status.code(), Some(0), "{}", no_url(&gone));
+    assert!(queues(&moto, &format!("{p}-")).is_empty());
+    assert!(deployed(&moto, &name).2.is_empty());
+    let sns = aws_sdk_sns::Client::new(&sdk_config(&moto));
+    runtime()
+        .block_on(sns.get_topic_attributes().topic_arn(&arn).send())
+        .unwrap();
+}

@@ -2,7 +2,8 @@
 //! interpreter: `ecs:runTask.sync` and `batch:submitJob.sync` start tasks and jobs in moto, the
 //! AWS executor test double runs the REAL runner for each with the command and environment the
 //! state machine gave it, `aws-sdk:s3:getObject` reads the runner's result back, and
-//! `medallion sync` imports the executions into run history.
+//! `medallion sync` imports the executions into run history. A statically partitioned asset on
+//! Batch runs as an array job, one child per key.
 //!
 //! Moto is started through `tests/support/moto_sfn_casing.py`, which restores the `PascalCase` ↔
 //! boto casing of its interpreter's service integrations (without it moto 5.2.6 fails every
@@ -368,4 +369,159 @@ fn fail_on_fargate_then_sync(
         costs.iter().all(|c| c.actual_duration_secs.is_some()),
         "{costs:?}"
     );
+}
+
+/// A statically partitioned asset on Batch is deployed as an array job over every key: moto's
+/// interpreter submits it with `ArrayProperties.Size` 2, the executor double runs the real
+/// runner once per child (`AWS_BATCH_JOB_ARRAY_INDEX` 0 and 1), each child writes its partition
+/// and its result, the execution succeeds, and `sync` imports it with both partitions.
+#[test]
+fn a_partitioned_batch_step_runs_as_an_array_job_in_motos_interpreter() {
+    let Some(moto) = InterpretingMoto::start() else {
+        return;
+    };
+    let setup = Setup::new(&moto.url, "deployarr");
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("deployarr_{}", std::process::id());
+    let roles = "states_role_arn = \"arn:aws:iam::123456789012:role/medallion-states\"\nevents_role_arn = \"arn:aws:iam::123456789012:role/medallion-events\"\n";
+    let (ws, copy) = workspace(
+        dir.path(),
+        &name,
+        &format!("{}{roles}", setup.aws_toml(&moto.url)),
+    );
+    // daily_revenue partitioned by two static keys (its unit test then names one).
+    let toml = copy.join("medallion.toml");
+    let text = std::fs::read_to_string(&toml)
+        .unwrap()
+        .replace("tier = \"lambda\"", "tier = \"fargate\"")
+        .replace("tier = \"eks\"", "tier = \"batch\"")
+        .replace(
+            "name = \"revenue_per_order_date\"\n",
+            "name = \"revenue_per_order_date\"\npartition = \"eu\"\n",
+        );
+    std::fs::write(
+        &toml,
+        format!("{text}\n[assets.daily_revenue.partitions]\nkind = \"static\"\nkeys = [\"eu\", \"us\"]\n"),
+    )
+    .unwrap();
+    register_task_definition(&moto.url, &name, &setup.log_group);
+    let rt = runtime();
+    rt.block_on(async {
+        let status = reqwest::Client::new()
+            .post(format!("{}/moto-api/state-manager/set-transition", moto.url))
+            .body(r#"{"model_name":"ecs::task","transition":{"progression":"manual","times":1000000}}"#)
+            .send()
+            .await
+            .unwrap()
+            .status();
+        assert!(status.is_success(), "{status}");
+    });
+    let fargate = Executor::fargate(&moto.url, &setup.cluster);
+    fargate.stop_tasks.store(true, Ordering::SeqCst);
+    let batch = Executor::batch(&moto.url, &setup.job_queue, &setup.batch_log_group);
+    *moto.front.batch_ran.lock().unwrap() = Some(batch.ran.clone());
+
+    let deployed = json(&medallion(
+        &ws,
+        &["deploy", copy.to_str().unwrap(), "--format", "json"],
+    ));
+    let steps: Vec<(&str, &str, Vec<&str>)> = deployed["plan"]["steps"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{deployed}"))
+        .iter()
+        .map(|s| {
+            (
+                s["id"].as_str().unwrap(),
+                s["tier"].as_str().unwrap(),
+                s["assets"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .map(|a| a.as_str().unwrap())
+                    .collect(),
+            )
+        })
+        .collect();
+    let step = steps
+        .iter()
+        .find(|s| s.2 == ["daily_revenue"])
+        .unwrap_or_else(|| panic!("daily_revenue has no step of its own: {steps:?}"));
+    assert_eq!(step.1, "batch", "{steps:?}");
+    let step = step.0.to_owned();
+    let arn = deployed["state_machine_arn"].as_str().unwrap().to_owned();
+    let definition: Value = {
+        let sfn = aws_sdk_sfn::Client::new(&sdk_config(&moto.url));
+        let d = rt
+            .block_on(sfn.describe_state_machine().state_machine_arn(&arn).send())
+            .unwrap();
+        serde_json::from_str(d.definition()).unwrap()
+    };
+    assert_eq!(
+        definition["States"][format!("Run {step}")]["Parameters"]["ArrayProperties"]["Size"],
+        2,
+        "{definition}"
+    );
+
+    let (status, error, cause, entered) = execute(&moto.url, &arn, "nightly-1");
+    assert_eq!(
+        status,
+        "SUCCEEDED",
+        "{error:?} {cause:?} {entered:?}; Batch ran {:?}; events: {}",
+        batch.ran.lock().unwrap(),
+        history(&moto.url, &arn, "nightly-1")
+    );
+    assert!(entered.contains(&format!("Run {step}")), "{entered:?}");
+    let jobs = batch.wait_ran(3, Duration::from_secs(5));
+    let children: Vec<&str> = jobs
+        .iter()
+        .filter(|j| j.id.contains(':'))
+        .map(|j| j.id.rsplit(':').next().unwrap())
+        .collect();
+    assert_eq!(children, ["0", "1"], "{jobs:?}");
+    assert!(jobs.iter().all(|j| j.exit_code == Some(0)), "{jobs:?}");
+    let prefix = "lake/ca";
+    for (index, key) in [(0, "eu"), (1, "us")] {
+        let result: Value = serde_json::from_slice(
+            &bucket_object(
+                &moto.url,
+                &setup.bucket,
+                &format!("{prefix}/_runs/nightly-1/{step}/result-{index}.json"),
+            )
+            .unwrap_or_else(|| panic!("no result of child {index}")),
+        )
+        .unwrap();
+        assert_eq!(result["status"], "success", "{result}");
+        assert!(
+            bucket_object(
+                &moto.url,
+                &setup.bucket,
+                &format!("{prefix}/daily_revenue/{key}/nightly-1.parquet")
+            )
+            .is_some(),
+            "no daily_revenue partition {key}"
+        );
+    }
+
+    let synced = json(&medallion(&ws, &["sync", &name, "--format", "json"]));
+    let imported: Vec<(&str, &str)> = synced["imported"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| (r["run_id"].as_str().unwrap(), r["status"].as_str().unwrap()))
+        .collect();
+    assert_eq!(imported, [("nightly-1", "success")], "{synced}");
+    let w = medallion::app::open_workspace(&ws).unwrap();
+    let latest = w.latest_materializations(&name).unwrap();
+    let mut parts: Vec<Option<String>> = latest
+        .iter()
+        .filter(|m| m.asset.as_str() == "daily_revenue")
+        .map(|m| m.partition.clone())
+        .collect();
+    parts.sort();
+    assert_eq!(
+        parts,
+        [Some("eu".to_owned()), Some("us".to_owned())],
+        "{latest:?}"
+    );
+    drop((fargate, batch));
 }

@@ -155,7 +155,48 @@ pub(crate) fn connect(project: &Project, resource: Option<&str>) -> Result<Aws, 
     )?)
 }
 
-/// The deployed steps of a project: the whole project (`*`) planned as a launch plans it.
+/// The partitions a deployed execution runs: every key of the project's static partitions
+/// (one Batch array job, or one step per key on a tier without arrays), none without
+/// partitioned assets.
+///
+/// # Errors
+/// Daily partitions (which day an execution should run is not decided), or static partitions
+/// whose keys differ between assets: the runner would fail every execution at such an asset.
+fn deployed_partitions(project: &Project) -> Result<Vec<String>, AppError> {
+    let mut keys: Option<(&str, &Vec<String>)> = None;
+    for a in &project.assets {
+        match &a.partitions {
+            crate::model::PartitionsDefinition::None => {}
+            crate::model::PartitionsDefinition::Static { keys: k } => match keys {
+                Some((other, known)) if known != k => {
+                    return Err(ComputeError::invalid(format!(
+                        "assets {other} and {} have different static partition keys ({} / {}), and a deployed execution runs one set of keys: give them the same keys, or run their partitions with `medallion submit --partition`",
+                        a.key,
+                        known.join(", "),
+                        k.join(", ")
+                    ))
+                    .into());
+                }
+                Some(_) => {}
+                None => keys = Some((a.key.as_str(), k)),
+            },
+            crate::model::PartitionsDefinition::Daily { start, .. } => {
+                return Err(ComputeError::invalid(format!(
+                    "asset {} is partitioned (daily from {start}), and a deployed execution cannot choose a day yet (every execution would fail at it): deploy a project without daily partitions, or run them with `medallion submit --partition`",
+                    a.key
+                ))
+                .into());
+            }
+        }
+    }
+    Ok(keys.map(|(_, k)| k.clone()).unwrap_or_default())
+}
+
+/// The deployed steps of a project: the whole project (`*`) planned as a launch plans it,
+/// with every static partition key ([`deployed_partitions`]).
+///
+/// # Errors
+/// Partitions a deployed execution cannot run; the plan's problems.
 pub(crate) fn deployed_steps(
     ws: &Workspace,
     stored: &StoredProject,
@@ -163,7 +204,7 @@ pub(crate) fn deployed_steps(
 ) -> Result<Vec<DeployedStep>, AppError> {
     let request = SubmitRequest {
         selection: "*".to_owned(),
-        partitions: Vec::new(),
+        partitions: deployed_partitions(&stored.project)?,
         force: false,
         tier: None,
         overrides: std::collections::BTreeMap::new(),
@@ -332,13 +373,17 @@ fn roles(aws: &Aws, project: &Project) -> Vec<RoleNeed> {
         arn: s.states_role_arn.clone(),
         needs: "ecs:RunTask, iam:PassRole (task and execution roles), batch:SubmitJob, lambda:InvokeFunction, eks:DescribeCluster, s3:GetObject on the bucket, events:PutRule/PutTargets (the .sync integrations)".to_owned(),
     }];
+    // API destinations are invoked with the events role; an SNS topic's own policy lets
+    // EventBridge publish, so SNS targets need no role.
     let alerts = project.alerts.rules.iter().any(|r| {
         !deployed_alerts::outcomes(r).is_empty()
             && r.targets.iter().any(|t| {
-                project
-                    .alerts
-                    .target(t)
-                    .is_some_and(|t| !matches!(t.kind, AlertTargetKind::Email(_)))
+                project.alerts.target(t).is_some_and(|t| {
+                    matches!(
+                        t.kind,
+                        AlertTargetKind::Webhook { .. } | AlertTargetKind::Slack { .. }
+                    )
+                })
             })
     });
     if !project.schedules.is_empty() || !project.sensors.is_empty() || alerts {
@@ -450,8 +495,9 @@ fn desired(
 type AlertItems = (Vec<Desired>, Vec<String>, BTreeMap<String, SecretUrl>);
 
 /// The project's alert rules as EventBridge deploys them: a connection and an API destination
-/// per webhook or Slack target a rule uses, and a rule per (alert rule, target, outcome) on the
-/// state machine's execution status changes ([`deployed_alerts`]).
+/// per webhook or Slack target a rule uses, a rule per (alert rule, target, outcome) on the
+/// state machine's execution status changes whose target is that destination or an SNS topic
+/// ([`deployed_alerts`]), and the dead-letter queue of those rules' targets.
 ///
 /// # Errors
 /// A target's URL that cannot be read from the keyring.
@@ -467,6 +513,16 @@ fn alert_items(
         .clone()
         .unwrap_or_else(|| "(not set: compute.events_role_arn)".to_owned());
     let (mut out, mut notes, mut urls) = (Vec::new(), Vec::new(), BTreeMap::new());
+    let mut shown_urls: BTreeMap<String, String> = BTreeMap::new();
+    let queue = deploy::queue::name(&project.name);
+    let dead_letter_arn = current
+        .iter()
+        .find(|c| c.kind == ItemKind::Queue && c.name == queue)
+        .map_or_else(
+            || format!("{}{queue}", deploy::queue::PENDING_QUEUE),
+            |c| c.arn.clone(),
+        );
+    let mut alert_rules: Vec<String> = Vec::new();
     for rule in &project.alerts.rules {
         let outcomes = deployed_alerts::outcomes(rule);
         if outcomes.is_empty() {
@@ -489,6 +545,34 @@ fn alert_items(
             let (url, format) = match &target.kind {
                 AlertTargetKind::Webhook { url } => (url, deployed_alerts::Format::Webhook),
                 AlertTargetKind::Slack { url } => (url, deployed_alerts::Format::Slack),
+                AlertTargetKind::Sns(sns) => {
+                    let shown = format!("SNS topic {}", sns.topic_arn);
+                    for (outcome, statuses) in &outcomes {
+                        let d = deployed_alerts::rule(&AlertSpec {
+                            project: &project.name,
+                            rule,
+                            target: name,
+                            format: deployed_alerts::Format::Webhook,
+                            outcome,
+                            statuses,
+                            state_machine_arn: machine_arn,
+                            destination_arn: &sns.topic_arn,
+                            role_arn: None,
+                            shown: &shown,
+                            dead_letter_arn: &dead_letter_arn,
+                        });
+                        alert_rules.push(d.name.clone());
+                        out.push(d);
+                    }
+                    let note = format!(
+                        "alert target {name}: SNS topic {} is used as it is (deploy neither creates it nor changes its policy); its access policy must let events.amazonaws.com publish (medallion check-aws verifies)",
+                        sns.topic_arn
+                    );
+                    if !notes.contains(&note) {
+                        notes.push(note);
+                    }
+                    continue;
+                }
                 AlertTargetKind::Email(_) => {
                     notes.push(format!(
                         "alert target {name} (e-mail over SMTP) is not deployed: EventBridge sends to webhooks; deployed executions reach it through `medallion sync` and the daemon"
@@ -506,6 +590,7 @@ fn alert_items(
                 })?;
                 let url = SecretUrl(value);
                 let shown = crate::compute::notify::shown_url(&url.0);
+                shown_urls.insert(destination.clone(), shown.clone());
                 out.push(deployed_alerts::connection(&project.name, name));
                 out.push(deployed_alerts::destination(
                     &project.name,
@@ -522,8 +607,12 @@ fn alert_items(
                     || format!("{}{destination}", deployed_alerts::PENDING_DESTINATION),
                     |c| c.arn.clone(),
                 );
+            let shown = format!(
+                "POST to {}",
+                shown_urls.get(&destination).map_or("?", String::as_str)
+            );
             for (outcome, statuses) in &outcomes {
-                out.push(deployed_alerts::rule(&AlertSpec {
+                let d = deployed_alerts::rule(&AlertSpec {
                     project: &project.name,
                     rule,
                     target: name,
@@ -532,10 +621,17 @@ fn alert_items(
                     statuses,
                     state_machine_arn: machine_arn,
                     destination_arn: &destination_arn,
-                    role_arn: &events_role,
-                }));
+                    role_arn: Some(&events_role),
+                    shown: &shown,
+                    dead_letter_arn: &dead_letter_arn,
+                });
+                alert_rules.push(d.name.clone());
+                out.push(d);
             }
         }
+    }
+    if !alert_rules.is_empty() {
+        out.push(deploy::queue::desired(&project.name, &alert_rules));
     }
     Ok((out, notes, urls))
 }

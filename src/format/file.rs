@@ -544,6 +544,12 @@ pub struct AlertTargetFile {
     pub from: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<Vec<String>>,
+    /// An `sns` target's topic.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub topic_arn: Option<String>,
+    /// An `sns` target's `aws` resource (whose credentials publish).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource: Option<String>,
 }
 
 /// `[alert_rules.NAME]`: which events go to which targets, optionally only for a selection.

@@ -1,5 +1,5 @@
 //! Alerts: where a message goes (targets: a webhook, a Slack incoming webhook, an e-mail over
-//! SMTP) and when (rules: which events, for which assets, to which targets). Every URL or
+//! SMTP, an Amazon SNS topic) and when (rules: which events, for which assets, to which targets). Every URL or
 //! password is a [`SecretRef`], never a value. Dagster's per-op `@success_hook` /
 //! `@failure_hook` are rules whose selection names the asset.
 
@@ -51,6 +51,79 @@ pub enum AlertTargetKind {
     Slack { url: SecretRef },
     /// An e-mail over SMTP.
     Email(EmailTarget),
+    /// An Amazon SNS topic that exists already (typically the operations team's): the webhook's
+    /// JSON document is published to it.
+    Sns(SnsTarget),
+}
+
+/// An SNS topic by ARN, and the `aws` resource whose credentials publish to it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SnsTarget {
+    /// `arn:aws:sns:<region>:<account>:<topic>`.
+    pub topic_arn: String,
+    /// The `aws` resource to publish with (its profile, keys and endpoint); `None`: the project's
+    /// first `aws` resource, or the standard AWS chain when it has none.
+    #[serde(default)]
+    pub resource: Option<String>,
+}
+
+/// The parts of an SNS topic ARN: (partition, region, account, topic name).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TopicArn<'a> {
+    pub partition: &'a str,
+    pub region: &'a str,
+    pub account: &'a str,
+    pub name: &'a str,
+}
+
+impl<'a> TopicArn<'a> {
+    /// Reads `arn:<partition>:sns:<region>:<12-digit account>:<name>`, where the name is 1 to
+    /// 256 letters, digits, `-` and `_` (a FIFO topic's ending in `.fifo`).
+    ///
+    /// # Errors
+    /// What is wrong with it, in words that follow "topic ARN `…` ".
+    pub fn parse(arn: &'a str) -> Result<Self, String> {
+        let parts: Vec<&str> = arn.split(':').collect();
+        let [arn_word, partition, service, region, account, name] = parts.as_slice() else {
+            return Err(
+                "is not arn:aws:sns:<region>:<account>:<topic> (six parts separated by `:`)"
+                    .to_owned(),
+            );
+        };
+        if *arn_word != "arn" || !partition.starts_with("aws") {
+            return Err("does not start with arn:aws".to_owned());
+        }
+        if *service != "sns" {
+            return Err(format!("names service `{service}`, not sns"));
+        }
+        if region.is_empty()
+            || !region
+                .chars()
+                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
+        {
+            return Err(format!("has no valid region (`{region}`)"));
+        }
+        if account.len() != 12 || !account.chars().all(|c| c.is_ascii_digit()) {
+            return Err(format!("has no 12-digit account id (`{account}`)"));
+        }
+        let base = name.strip_suffix(".fifo").unwrap_or(name);
+        if base.is_empty()
+            || name.len() > 256
+            || !base
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+        {
+            return Err(format!(
+                "has no valid topic name (`{name}`: 1 to 256 letters, digits, `-` and `_`)"
+            ));
+        }
+        Ok(Self {
+            partition,
+            region,
+            account,
+            name,
+        })
+    }
 }
 
 impl AlertTargetKind {
@@ -59,6 +132,7 @@ impl AlertTargetKind {
             AlertTargetKind::Webhook { .. } => "webhook",
             AlertTargetKind::Slack { .. } => "slack",
             AlertTargetKind::Email(_) => "email",
+            AlertTargetKind::Sns(_) => "sns",
         }
     }
 }
@@ -183,5 +257,32 @@ mod tests {
             assert_eq!(AlertEventKind::parse(k.as_str()), Some(k));
         }
         assert_eq!(AlertEventKind::parse("run_failed"), None);
+    }
+
+    #[test]
+    fn topic_arns_are_read_and_malformed_ones_refused_with_what_is_wrong() {
+        let t = TopicArn::parse("arn:aws:sns:eu-west-1:123456789012:data-alerts").unwrap();
+        assert_eq!(
+            (t.partition, t.region, t.account, t.name),
+            ("aws", "eu-west-1", "123456789012", "data-alerts")
+        );
+        assert!(TopicArn::parse("arn:aws:sns:us-east-1:123456789012:ops.fifo").is_ok());
+        for (arn, said) in [
+            ("data-alerts", "six parts"),
+            (
+                "arn:aws:sqs:eu-west-1:123456789012:q",
+                "names service `sqs`",
+            ),
+            ("arn:aws:sns:eu-west-1:1234:t", "12-digit account"),
+            ("arn:aws:sns::123456789012:t", "no valid region"),
+            (
+                "arn:aws:sns:eu-west-1:123456789012:a b",
+                "no valid topic name",
+            ),
+            ("urn:aws:sns:eu-west-1:123456789012:t", "arn:aws"),
+        ] {
+            let e = TopicArn::parse(arn).unwrap_err();
+            assert!(e.contains(said), "{arn}: {e}");
+        }
     }
 }

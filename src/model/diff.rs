@@ -34,6 +34,15 @@ pub struct ProjectChanges {
     pub masking_added: Vec<String>,
     pub masking_removed: Vec<String>,
     pub masking_changed: Vec<String>,
+    /// Alert targets (`[alert_targets.NAME]`) and rules (`[alert_rules.NAME]`), by name.
+    pub alert_targets_added: Vec<String>,
+    pub alert_targets_removed: Vec<String>,
+    pub alert_targets_changed: Vec<String>,
+    pub alert_rules_added: Vec<String>,
+    pub alert_rules_removed: Vec<String>,
+    pub alert_rules_changed: Vec<String>,
+    /// `[retention]` differs.
+    pub retention_changed: bool,
     /// Notes on the canvas or the groups collapsed into one card differ.
     pub canvas_changed: bool,
 }
@@ -91,6 +100,31 @@ impl ProjectChanges {
         };
         (c.masking_added, c.masking_removed, c.masking_changed) =
             compare(&by_tag(before), &by_tag(after));
+        let targets = |p: &'a Project| -> BTreeMap<&'a str, _> {
+            p.alerts
+                .targets
+                .iter()
+                .map(|t| (t.name.as_str(), t))
+                .collect()
+        };
+        (
+            c.alert_targets_added,
+            c.alert_targets_removed,
+            c.alert_targets_changed,
+        ) = compare(&targets(before), &targets(after));
+        let rules = |p: &'a Project| -> BTreeMap<&'a str, _> {
+            p.alerts
+                .rules
+                .iter()
+                .map(|r| (r.name.as_str(), r))
+                .collect()
+        };
+        (
+            c.alert_rules_added,
+            c.alert_rules_removed,
+            c.alert_rules_changed,
+        ) = compare(&rules(before), &rules(after));
+        c.retention_changed = before.retention != after.retention;
         c
     }
 
@@ -147,6 +181,23 @@ impl ProjectChanges {
                 what,
             );
         }
+        for (names, what) in [
+            (&self.alert_targets_added, "added"),
+            (&self.alert_targets_removed, "removed"),
+            (&self.alert_targets_changed, "changed"),
+        ] {
+            push(&mut parts, names, "alert target", "alert targets", what);
+        }
+        for (names, what) in [
+            (&self.alert_rules_added, "added"),
+            (&self.alert_rules_removed, "removed"),
+            (&self.alert_rules_changed, "changed"),
+        ] {
+            push(&mut parts, names, "alert rule", "alert rules", what);
+        }
+        if self.retention_changed {
+            parts.push("run retention changed".to_owned());
+        }
         if self.canvas_changed {
             parts.push("canvas notes or collapsed groups changed".to_owned());
         }
@@ -202,6 +253,40 @@ fn push(parts: &mut Vec<String>, names: &[String], one: &str, many: &str, what: 
 mod tests {
     use super::*;
     use crate::model::{AssetKey, CanvasPos, ScheduleDefinition, synthetic};
+
+    #[test]
+    fn alert_targets_rules_and_retention_are_changes() {
+        use crate::model::{AlertEventKind, AlertRule, AlertTarget, AlertTargetKind, SnsTarget};
+        let before = synthetic::generate("p", 3, 1);
+        let mut after = before.clone();
+        after.alerts.targets.push(AlertTarget {
+            name: "ops".into(),
+            kind: AlertTargetKind::Sns(SnsTarget {
+                topic_arn: "arn:aws:sns:eu-west-1:123456789012:ops".into(),
+                resource: None,
+            }),
+        });
+        after.alerts.rules.push(AlertRule {
+            name: "pager".into(),
+            events: vec![AlertEventKind::RunFailure],
+            targets: vec!["ops".into()],
+            selection: None,
+            enabled: true,
+        });
+        let c = ProjectChanges::between(&before, &after);
+        assert!(!c.is_empty(), "an added alert target and rule are a change");
+        assert_eq!(
+            c.summary(),
+            "1 alert target added (ops); 1 alert rule added (pager)"
+        );
+        let mut later = after.clone();
+        later.alerts.rules[0].enabled = false;
+        later.retention.keep_runs += 7;
+        assert_eq!(
+            ProjectChanges::between(&after, &later).summary(),
+            "1 alert rule changed (pager); run retention changed"
+        );
+    }
 
     #[test]
     fn names_what_was_added_removed_changed_and_moved() {

@@ -37,6 +37,7 @@ pub mod validate;
 
 pub use alert::{
     AlertEventKind, AlertRule, AlertSettings, AlertTarget, AlertTargetKind, EmailTarget, SmtpTls,
+    SnsTarget, TopicArn,
 };
 pub use asset::{
     AssetDefinition, AssetKey, AssetSpec, CsvOptions, FileFormat, FreshnessPolicy, Layer,

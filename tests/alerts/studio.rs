@@ -290,3 +290,58 @@ url = { env = \"MEDALLION_TEST_HOOK_NEVER_SET\" }
     h.get_by_label("unset (webhook)");
     h.get_by_label("hook (webhook)");
 }
+
+/// An SNS topic target is added and edited in the Alerts tab like a webhook: a malformed ARN is
+/// refused in one sentence and nothing is saved; a good one is saved with the resource left to
+/// the default; editing it names a resource; no secret is asked for or stored.
+#[test]
+fn an_sns_target_is_added_and_edited_in_the_studio() {
+    let s = Setup::with(ALERTS);
+    let mut h = studio(&s.ws);
+    open_alerts_tab(&mut h);
+    h.get_by_label("Add SNS topic").click();
+    h.run_steps(2);
+    retype(&mut h, Role::TextInput, "Name", "ops");
+    retype(
+        &mut h,
+        Role::TextInput,
+        "Topic ARN",
+        "arn:aws:sns:eu-west-1:12345:data-alerts",
+    );
+    h.get_by_label("Save target").click();
+    wait_for_label(&mut h, "has no 12-digit account id");
+    assert!(h.state().project().alerts.target("ops").is_none());
+
+    let arn = "arn:aws:sns:eu-west-1:123456789012:data-alerts";
+    retype(&mut h, Role::TextInput, "Topic ARN", arn);
+    h.get_by_label("Save target").click();
+    wait_for_label(&mut h, "Saved target `ops`");
+    let kind = |h: &Harness<'_, Studio>| {
+        h.state()
+            .project()
+            .alerts
+            .target("ops")
+            .map(|t| t.kind.clone())
+    };
+    assert_eq!(
+        kind(&h),
+        Some(AlertTargetKind::Sns(medallion::model::SnsTarget {
+            topic_arn: arn.to_owned(),
+            resource: None,
+        }))
+    );
+    h.get_by_label_contains(&format!("topic {arn}"));
+
+    h.get_by_label("Edit target ops").click();
+    h.run_steps(2);
+    retype(&mut h, Role::TextInput, "AWS resource", "ops_account");
+    h.get_by_label("Save target").click();
+    wait_for_label(&mut h, "(with resource ops_account)");
+    assert_eq!(
+        kind(&h),
+        Some(AlertTargetKind::Sns(medallion::model::SnsTarget {
+            topic_arn: arn.to_owned(),
+            resource: Some("ops_account".to_owned()),
+        }))
+    );
+}

@@ -1,4 +1,4 @@
-//! One delivery, the same for every kind of target (webhook, Slack, e-mail): attempts with
+//! One delivery, the same for every kind of target (webhook, Slack, e-mail, SNS): attempts with
 //! backoff until the target takes the message, refuses it for good (a 4xx HTTP or 5xx SMTP
 //! answer, a missing secret, a bad URL or address), or the attempts run out. Every attempt is
 //! recorded with what the target answered, secrets masked.
@@ -11,7 +11,7 @@ use crate::app::{AppError, redact};
 use crate::compute::ErrorKind;
 use crate::compute::notify;
 use crate::compute::notify::smtp;
-use crate::model::{AlertTarget, AlertTargetKind, EmailTarget};
+use crate::model::{AlertTarget, AlertTargetKind, EmailTarget, Resource, ResourceKind, SnsTarget};
 use crate::secrets;
 use crate::store::{NewAttempt, Workspace};
 
@@ -38,7 +38,8 @@ impl Outcome {
     }
 }
 
-/// Delivers `msg` to `target`, recording each attempt under alert `event_id`.
+/// Delivers `msg` to `target`, recording each attempt under alert `event_id`; `resources` are
+/// the project's (an SNS target publishes with one of its `aws` resources).
 pub(super) fn deliver(
     ws: &mut Workspace,
     event_id: i64,
@@ -46,12 +47,13 @@ pub(super) fn deliver(
     rules: &[String],
     target: &AlertTarget,
     msg: &Message,
+    resources: &[Resource],
 ) -> Result<Delivery, AppError> {
     let rule_names = rules.join(",");
     let mut attempt = 0;
     loop {
         attempt += 1;
-        let outcome = send_once(target, msg);
+        let outcome = send_once(target, msg, resources);
         let answer = redact(&outcome.answer);
         let last = outcome.ok || !outcome.retry || attempt >= MAX_ATTEMPTS;
         ws.record_delivery_attempt(&NewAttempt {
@@ -91,11 +93,61 @@ pub(super) fn deliver(
     }
 }
 
-fn send_once(target: &AlertTarget, msg: &Message) -> Outcome {
+fn send_once(target: &AlertTarget, msg: &Message, resources: &[Resource]) -> Outcome {
     match &target.kind {
         AlertTargetKind::Webhook { url } => post(url, &msg.webhook_body()),
         AlertTargetKind::Slack { url } => post(url, &msg.slack_body()),
         AlertTargetKind::Email(email) => mail(email, msg),
+        AlertTargetKind::Sns(sns) => publish(sns, msg, resources),
+    }
+}
+
+/// The `aws` resource an SNS target publishes with: the one it names, else the project's first
+/// `aws` resource; `None`: the standard AWS chain.
+fn sns_resource<'r>(
+    target: &SnsTarget,
+    resources: &'r [Resource],
+) -> Result<Option<&'r Resource>, String> {
+    let is_aws = |r: &&Resource| matches!(r.kind, ResourceKind::Aws { .. });
+    match &target.resource {
+        None => Ok(resources.iter().find(is_aws)),
+        Some(name) => resources
+            .iter()
+            .filter(is_aws)
+            .find(|r| &r.name == name)
+            .map(Some)
+            .ok_or_else(|| format!("the project has no aws resource named `{name}`")),
+    }
+}
+
+/// Publishes the webhook's JSON document to the topic, with the e-mail's subject.
+fn publish(target: &SnsTarget, msg: &Message, resources: &[Resource]) -> Outcome {
+    let aws = match sns_resource(target, resources) {
+        Ok(r) => r,
+        Err(e) => return Outcome::refused(e),
+    };
+    let runtime = match crate::app::runtime::handle() {
+        Ok(runtime) => runtime,
+        Err(e) => return Outcome::refused(e.to_string()),
+    };
+    let message = msg.webhook_body().to_string();
+    let subject = msg.email_subject();
+    let p = notify::sns::Publish {
+        topic_arn: &target.topic_arn,
+        subject: &subject,
+        message: &message,
+    };
+    match notify::sns::publish(&runtime, aws, &crate::app::connections::KeyringSecrets, p) {
+        Ok(answer) => Outcome {
+            ok: true,
+            retry: false,
+            answer,
+        },
+        Err(e) => Outcome {
+            ok: false,
+            retry: retryable(&e),
+            answer: e.to_string(),
+        },
     }
 }
 

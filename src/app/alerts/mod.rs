@@ -202,6 +202,7 @@ pub fn raise(
             &rules,
             target,
             &msg,
+            &project.resources,
         )?);
     }
     Ok(out)
@@ -228,28 +229,32 @@ pub fn test_target(
         }
         .into());
     };
-    send_test(ws, &project.name, target, now)
+    send_test(ws, project, target, now)
 }
 
 /// Sends a test message to `target` (saved or not: the studio's editor tests what it shows)
 /// for project `project`, recording the attempts like any other; the workspace at `path` is
-/// opened for it. Blocks for the attempts and their backoff: call it off the UI thread (the
-/// studio runs it as a backend task).
+/// opened for it (and the project read from it, for the `aws` resource an SNS target publishes
+/// with). Blocks for the attempts and their backoff: call it off the UI thread (the studio runs
+/// it as a backend task).
 pub fn test_target_at(
     path: &std::path::Path,
     project: &str,
     target: &AlertTarget,
 ) -> Result<Delivery, AppError> {
     let mut ws = Workspace::open(path)?;
-    send_test(&mut ws, project, target, Utc::now())
+    let stored = super::load_project(&ws, project)?;
+    send_test(&mut ws, &stored.project, target, Utc::now())
 }
 
 fn send_test(
     ws: &mut Workspace,
-    project: &str,
+    project: &Project,
     target: &AlertTarget,
     now: DateTime<Utc>,
 ) -> Result<Delivery, AppError> {
+    let resources = &project.resources;
+    let project = project.name.as_str();
     let name = &target.name;
     let summary = format!("Test message from Medallion for project {project} (target `{name}`)");
     let event_id = ws.record_alert_event(&NewAlertEvent {
@@ -261,7 +266,15 @@ fn send_test(
         raised_at: now,
     })?;
     let msg = message::Message::test(project, &summary, now);
-    let mut d = deliver::deliver(ws, event_id, "test", &["test".to_owned()], target, &msg)?;
+    let mut d = deliver::deliver(
+        ws,
+        event_id,
+        "test",
+        &["test".to_owned()],
+        target,
+        &msg,
+        resources,
+    )?;
     d.rules = Vec::new();
     Ok(d)
 }

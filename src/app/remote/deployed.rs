@@ -108,7 +108,7 @@ pub fn deployed_objects(
         name: asl::STEPS_OBJECT.to_owned(),
         content: Content::Bytes(body),
         summary: format!(
-            "the {} deployed step(s) with their tiers and sizes, which sync prices executions by",
+            "the {} deployed step(s) with their tiers and sizes (sync reads and prices executions by them)",
             steps.len()
         ),
     });

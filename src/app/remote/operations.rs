@@ -387,6 +387,19 @@ pub fn check_setup(project: &Project, resource: Option<&str>) -> Result<Vec<Setu
             ));
         }
     }
+    // A deployed alert to an SNS topic is published by EventBridge: the topic must exist and
+    // its policy let events.amazonaws.com publish.
+    for t in &project.alerts.targets {
+        if let crate::model::AlertTargetKind::Sns(sns) = &t.kind
+            && project
+                .alerts
+                .rules
+                .iter()
+                .any(|r| r.targets.contains(&t.name))
+        {
+            out.push(aws::setup::sns_topic(&aws, &t.name, &sns.topic_arn));
+        }
+    }
     Ok(out)
 }
 

@@ -243,6 +243,20 @@ impl Aws {
         aws_sdk_eventbridge::Client::new(&self.config)
     }
 
+    /// SNS in `region` (a topic's, from its ARN), for `check-aws`'s look at an alert topic.
+    pub fn sns(&self, region: &str) -> aws_sdk_sns::Client {
+        aws_sdk_sns::Client::from_conf(
+            aws_sdk_sns::config::Builder::from(&self.config)
+                .region(aws_config::Region::new(region.to_owned()))
+                .build(),
+        )
+    }
+
+    /// SQS, for the dead-letter queue of deployed alert rules.
+    pub fn sqs(&self) -> aws_sdk_sqs::Client {
+        aws_sdk_sqs::Client::new(&self.config)
+    }
+
     /// Where this project's remote materializations live.
     pub fn store(&self) -> ObjectStore {
         ObjectStore {

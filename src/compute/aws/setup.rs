@@ -1,7 +1,7 @@
 //! "Check AWS setup": asks AWS whether everything an `aws` resource's compute section names
 //! exists — the bucket, the ECS cluster, the log groups, the runner roles, the image in ECR, the
-//! Batch queue and job definition, the Lambda function — and says precisely what is missing and
-//! how to create it.
+//! Batch queue and job definition, the Lambda function, the SNS topics of alert targets — and says
+//! precisely what is missing and how to create it.
 
 use aws_sdk_s3::error::ProvideErrorMetadata;
 use serde::Serialize;
@@ -461,9 +461,138 @@ pub fn eventbridge_notifications(aws: &Aws, sensor: &str, bucket: &str) -> Setup
     })
 }
 
+/// The statement an SNS topic's policy needs for EventBridge rules to publish to it.
+pub fn events_publish_statement(topic_arn: &str) -> serde_json::Value {
+    serde_json::json!({
+        "Sid": "AllowEventBridgePublish",
+        "Effect": "Allow",
+        "Principal": { "Service": "events.amazonaws.com" },
+        "Action": "sns:Publish",
+        "Resource": topic_arn,
+    })
+}
+
+/// Whether one value of a policy (a string or a list of strings) holds `wanted`.
+fn holds(v: Option<&serde_json::Value>, wanted: &[&str]) -> bool {
+    match v {
+        Some(serde_json::Value::String(s)) => wanted.contains(&s.as_str()),
+        Some(serde_json::Value::Array(items)) => items
+            .iter()
+            .any(|i| i.as_str().is_some_and(|s| wanted.contains(&s))),
+        _ => false,
+    }
+}
+
+/// Whether a topic policy (its JSON text) lets EventBridge (`events.amazonaws.com`) publish to
+/// `topic_arn`: an `Allow` statement for that service principal (or for everyone, with no
+/// condition) whose actions hold `sns:Publish` and whose resources hold the topic.
+pub fn policy_lets_events_publish(policy: &str, topic_arn: &str) -> bool {
+    let Ok(doc) = serde_json::from_str::<serde_json::Value>(policy) else {
+        return false;
+    };
+    let statements = match doc.get("Statement") {
+        Some(serde_json::Value::Array(items)) => items.clone(),
+        Some(one @ serde_json::Value::Object(_)) => vec![one.clone()],
+        _ => Vec::new(),
+    };
+    statements.iter().any(|st| {
+        let principal = st.get("Principal");
+        let to_events = principal
+            .and_then(|p| p.get("Service"))
+            .is_some_and(|s| holds(Some(s), &["events.amazonaws.com"]));
+        let to_all = st.get("Condition").is_none()
+            && (principal.and_then(serde_json::Value::as_str) == Some("*")
+                || principal
+                    .and_then(|p| p.get("AWS"))
+                    .is_some_and(|a| holds(Some(a), &["*"])));
+        st.get("Effect").and_then(serde_json::Value::as_str) == Some("Allow")
+            && (to_events || to_all)
+            && holds(st.get("Action"), &["sns:Publish", "sns:*", "*"])
+            && holds(st.get("Resource"), &[topic_arn, "*"])
+    })
+}
+
+/// Whether the SNS topic of alert target `target` exists and lets EventBridge publish to it
+/// (deploy uses the topic as it is: it neither creates it nor changes its policy).
+pub fn sns_topic(aws: &Aws, target: &str, topic_arn: &str) -> SetupCheck {
+    let item = format!("alert target {target} (SNS topic)");
+    let region = match crate::model::TopicArn::parse(topic_arn) {
+        Ok(arn) => arn.region.to_owned(),
+        Err(e) => {
+            return line(
+                &item,
+                CheckState::Missing,
+                format!("topic ARN `{topic_arn}` {e}"),
+            );
+        }
+    };
+    let client = aws.sns(&region);
+    let topic = topic_arn.to_owned();
+    aws.block(async move {
+        match client.get_topic_attributes().topic_arn(&topic).send().await {
+            Ok(out) => {
+                let policy = out
+                    .attributes()
+                    .and_then(|a| a.get("Policy"))
+                    .cloned()
+                    .unwrap_or_default();
+                if policy_lets_events_publish(&policy, &topic) {
+                    line(
+                        &item,
+                        CheckState::Ok,
+                        format!("{topic} exists and its policy lets events.amazonaws.com publish"),
+                    )
+                } else {
+                    line(
+                        &item,
+                        CheckState::Missing,
+                        format!(
+                            "{topic} exists, but its access policy does not let EventBridge publish, so deployed alerts cannot reach it (they end in the dead-letter queue): add the statement {} to the topic's access policy (SNS → Topics → Edit → Access policy)",
+                            events_publish_statement(&topic)
+                        ),
+                    )
+                }
+            }
+            Err(e) if e.code() == Some("NotFound") => line(
+                &item,
+                CheckState::Missing,
+                format!(
+                    "topic {topic} does not exist: create it (aws sns create-topic --name {}) or name an existing topic",
+                    topic.rsplit(':').next().unwrap_or_default()
+                ),
+            ),
+            Err(e) => line(
+                &item,
+                CheckState::Missing,
+                ComputeError::from_sdk(format!("reading SNS topic {topic}"), &e).to_string(),
+            ),
+        }
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_topic_policy_lets_eventbridge_publish_only_with_a_matching_allow() {
+        let arn = "arn:aws:sns:us-east-1:123456789012:ops";
+        let ours = serde_json::json!({ "Statement": [events_publish_statement(arn)] });
+        assert!(policy_lets_events_publish(&ours.to_string(), arn));
+        // AWS's default policy: the owner account only, under a condition.
+        let default = serde_json::json!({ "Statement": [{
+            "Effect": "Allow", "Principal": { "AWS": "*" }, "Action": ["SNS:Publish", "sns:Publish"],
+            "Resource": arn, "Condition": { "StringEquals": { "AWS:SourceOwner": "123456789012" } }
+        }]});
+        assert!(!policy_lets_events_publish(&default.to_string(), arn));
+        let other = serde_json::json!({ "Statement": [events_publish_statement("arn:aws:sns:us-east-1:123456789012:x")] });
+        assert!(!policy_lets_events_publish(&other.to_string(), arn));
+        let denied = serde_json::json!({ "Statement": [{
+            "Effect": "Deny", "Principal": { "Service": "events.amazonaws.com" }, "Action": "sns:Publish", "Resource": arn
+        }]});
+        assert!(!policy_lets_events_publish(&denied.to_string(), arn));
+        assert!(!policy_lets_events_publish("", arn));
+    }
 
     #[test]
     fn ecr_image_names_split_into_repository_and_tag() {

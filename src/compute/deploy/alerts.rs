@@ -2,8 +2,10 @@
 //! running: each webhook or Slack target becomes an EventBridge **connection** and **API
 //! destination** (EventBridge sends the message, retries it and keeps the URL), and each
 //! (alert rule, target, outcome) an EventBridge **rule** on the state machine's "Step Functions
-//! Execution Status Change" events whose target is that destination, with the message written
-//! by an input transformer. Connections and API destinations take no tags, so they are known as
+//! Execution Status Change" events whose target is that destination — or, for an SNS target,
+//! the topic itself (an existing one; its policy lets EventBridge publish) — with the message
+//! written by an input transformer, retried for a day, and what still cannot be delivered sent
+//! to the project's dead-letter queue ([`super::queue`]). Connections and API destinations take no tags, so they are known as
 //! the project's by a name under `medallion-<project>-` and [`owner_marker`] in their
 //! description. The URL is a secret: it is never in a desired config (only its SHA-256) and
 //! travels to `apply` as a [`SecretUrl`], whose `Debug` hides it. Pure; `apply` calls AWS.
@@ -118,6 +120,11 @@ pub fn outcomes(rule: &AlertRule) -> Vec<(&'static str, Vec<&'static str>)> {
     out
 }
 
+/// How many times EventBridge tries a deployed alert, and for how long (its most: 185 attempts
+/// over 24 hours), before the event goes to the dead-letter queue.
+pub const RETRY_ATTEMPTS: i32 = 185;
+pub const RETRY_SECONDS: i32 = 86_400;
+
 /// One deployed alert: a rule of the project, one of its targets, one outcome.
 #[derive(Debug, Clone, PartialEq)]
 pub struct AlertSpec<'a> {
@@ -128,9 +135,15 @@ pub struct AlertSpec<'a> {
     pub outcome: &'a str,
     pub statuses: &'a [&'a str],
     pub state_machine_arn: &'a str,
-    /// The API destination's ARN, or [`PENDING_DESTINATION`] and its name.
+    /// The API destination's ARN (or [`PENDING_DESTINATION`] and its name), or an SNS topic's.
     pub destination_arn: &'a str,
-    pub role_arn: &'a str,
+    /// The role EventBridge invokes an API destination with; `None` for an SNS topic, whose
+    /// own policy lets EventBridge publish.
+    pub role_arn: Option<&'a str>,
+    /// What the rule sends to, for the plan's line (`SNS topic arn:…`).
+    pub shown: &'a str,
+    /// The dead-letter queue's ARN (or [`super::queue::PENDING_QUEUE`] and its name).
+    pub dead_letter_arn: &'a str,
 }
 
 /// The EventBridge rule of one deployed alert.
@@ -155,9 +168,10 @@ pub fn rule(s: &AlertSpec<'_>) -> Desired {
             &format!("alert-{}-{}-{}", s.rule.name, s.target, s.outcome),
         ),
         summary: format!(
-            "alert {} → {}: executions {}{}",
+            "alert {} → {} ({}): executions {}{}",
             s.rule.name,
             s.target,
+            s.shown,
             s.statuses.join(", "),
             if s.rule.enabled { "" } else { ", disabled" }
         ),
@@ -168,6 +182,11 @@ pub fn rule(s: &AlertSpec<'_>) -> Desired {
             "role_arn": s.role_arn,
             "input_paths": input_paths(),
             "input_template": template(s.project, s.format, event),
+            "dead_letter_arn": s.dead_letter_arn,
+            "retry_policy": {
+                "maximum_retry_attempts": RETRY_ATTEMPTS,
+                "maximum_event_age_in_seconds": RETRY_SECONDS,
+            },
         }),
     }
 }
@@ -252,8 +271,15 @@ mod tests {
             statuses: &["FAILED", "TIMED_OUT", "ABORTED"],
             state_machine_arn: "arn:aws:states:eu-west-1:1:stateMachine:medallion-shop",
             destination_arn: "arn:dest",
-            role_arn: "arn:role",
+            role_arn: Some("arn:role"),
+            shown: "POST to https://hooks.example",
+            dead_letter_arn: "arn:aws:sqs:eu-west-1:1:medallion-shop-alerts-dlq",
         });
+        assert_eq!(
+            d.config["dead_letter_arn"],
+            "arn:aws:sqs:eu-west-1:1:medallion-shop-alerts-dlq"
+        );
+        assert_eq!(d.config["retry_policy"]["maximum_retry_attempts"], 185);
         assert_eq!(d.name, "medallion-shop-alert-oncall-hook-failure");
         assert_eq!(
             d.config["event_pattern"]["detail"]["status"],

@@ -30,6 +30,7 @@ pub fn current(aws: &Aws, project: &str) -> Result<Vec<Current>, ComputeError> {
     out.extend(schedules(aws, project)?);
     out.extend(rules(aws, project)?);
     out.extend(super::destinations::current(aws, project)?);
+    out.extend(super::queue::current(aws, project)?);
     Ok(out)
 }
 
@@ -233,6 +234,13 @@ fn rules(aws: &Aws, project: &str) -> Result<Vec<Current>, ComputeError> {
                         "input_template": t
                             .and_then(|t| t.input_transformer())
                             .map(aws_sdk_eventbridge::types::InputTransformer::input_template),
+                        "dead_letter_arn": t
+                            .and_then(|t| t.dead_letter_config())
+                            .and_then(aws_sdk_eventbridge::types::DeadLetterConfig::arn),
+                        "retry_policy": t.and_then(|t| t.retry_policy()).map(|r| serde_json::json!({
+                            "maximum_retry_attempts": r.maximum_retry_attempts(),
+                            "maximum_event_age_in_seconds": r.maximum_event_age_in_seconds(),
+                        })),
                     }),
                 });
             }
@@ -270,10 +278,15 @@ pub fn apply(
         .iter()
         .find(|c| c.kind == ItemKind::StateMachine && c.action != Action::Delete)
         .and_then(|c| c.arn.clone());
-    // Connections and destinations by name, for what is created after them.
+    // Connections, destinations and the queue by name, for what is created after them.
     let mut arns: BTreeMap<String, String> = changes
         .iter()
-        .filter(|c| matches!(c.kind, ItemKind::Connection | ItemKind::ApiDestination))
+        .filter(|c| {
+            matches!(
+                c.kind,
+                ItemKind::Connection | ItemKind::ApiDestination | ItemKind::Queue
+            )
+        })
         .filter_map(|c| Some((c.name.clone(), c.arn.clone()?)))
         .collect();
     for c in changes {
@@ -296,6 +309,7 @@ pub fn apply(
             ItemKind::ApiDestination => {
                 super::destinations::apply_destination(aws, c, &config, payload.urls, &arns)?
             }
+            ItemKind::Queue => super::queue::apply(aws, project, c, &config)?,
             ItemKind::ScheduleGroup => apply_group(aws, project, c).map(|()| None)?,
             ItemKind::Schedule => apply_schedule(aws, project, c, &config).map(|()| None)?,
             ItemKind::Rule => apply_rule(aws, project, c, &config).map(|()| None)?,
@@ -315,6 +329,7 @@ fn resolve(config: &mut Value, machine: Option<&str>, arns: &BTreeMap<String, St
                 arn.clone_into(s);
             } else if let Some(arn) = s
                 .strip_prefix(PENDING_DESTINATION)
+                .or_else(|| s.strip_prefix(super::queue::PENDING_QUEUE))
                 .and_then(|name| arns.get(name))
             {
                 *s = arn.clone();
@@ -575,16 +590,17 @@ fn apply_rule(aws: &Aws, project: &str, c: &Change, config: &Value) -> Result<()
 }
 
 /// A rule's one target: the state machine started with a fixed input (schedules' and sensors'
-/// rules), or an alert's API destination given the message an input transformer writes,
-/// retried by EventBridge for a day.
+/// rules), or an alert's API destination or SNS topic given the message an input transformer
+/// writes, retried by EventBridge for a day, then sent to the dead-letter queue.
 fn rule_target(
     config: &Value,
 ) -> Result<aws_sdk_eventbridge::types::Target, aws_sdk_eventbridge::error::BuildError> {
-    use aws_sdk_eventbridge::types::{InputTransformer, RetryPolicy, Target};
+    use aws_sdk_eventbridge::types::{DeadLetterConfig, InputTransformer, RetryPolicy, Target};
+    let role = text(config, "role_arn");
     let target = Target::builder()
         .id(RULE_TARGET_ID)
         .arn(text(config, "target"))
-        .role_arn(text(config, "role_arn"));
+        .set_role_arn((!role.is_empty()).then_some(role));
     let Some(template) = config.get("input_template").and_then(Value::as_str) else {
         return target.input(text(config, "input")).build();
     };
@@ -606,9 +622,14 @@ fn rule_target(
         )
         .retry_policy(
             RetryPolicy::builder()
-                .maximum_retry_attempts(185)
-                .maximum_event_age_in_seconds(86_400)
+                .maximum_retry_attempts(super::alerts::RETRY_ATTEMPTS)
+                .maximum_event_age_in_seconds(super::alerts::RETRY_SECONDS)
                 .build(),
+        )
+        .set_dead_letter_config(
+            Some(text(config, "dead_letter_arn"))
+                .filter(|a| !a.is_empty())
+                .map(|arn| DeadLetterConfig::builder().arn(arn).build()),
         )
         .build()
 }

@@ -1,7 +1,8 @@
 //! `medallion deploy`: a project running on AWS's own orchestration. `asl` compiles the remote
 //! plan into a Step Functions state machine; this module says what a deployment consists of
 //! ([`Desired`]: the objects under `_deploy/` — step plans and inputs — the state machine, a
-//! Scheduler schedule per schedule, an EventBridge rule per `s3_objects` sensor) and what
+//! Scheduler schedule per schedule, an EventBridge rule per `s3_objects` sensor, and for alerts
+//! connections, API destinations, rules and a dead-letter queue) and what
 //! applying it changes against what AWS has ([`diff`]); `apply` reads and writes AWS, and
 //! `objects` the objects in S3. Everything else here is pure.
 
@@ -11,6 +12,7 @@ pub mod asl;
 pub mod destinations;
 pub mod executions;
 pub mod objects;
+pub mod queue;
 
 use serde::Serialize;
 use serde_json::{Value, json};
@@ -32,6 +34,8 @@ pub enum ItemKind {
     Connection,
     /// An EventBridge API destination: an alert target's URL.
     ApiDestination,
+    /// The SQS dead-letter queue of the alert rules' targets (before the rules that name it).
+    Queue,
     ScheduleGroup,
     Schedule,
     Rule,
@@ -44,6 +48,7 @@ impl ItemKind {
             ItemKind::StateMachine => "state machine",
             ItemKind::Connection => "connection",
             ItemKind::ApiDestination => "api destination",
+            ItemKind::Queue => "queue",
             ItemKind::ScheduleGroup => "schedule group",
             ItemKind::Schedule => "schedule",
             ItemKind::Rule => "rule",
@@ -184,6 +189,25 @@ fn differences(deployed: &Value, wanted: &Value, at: &str) -> Vec<String> {
                 .collect()
         }
         (a, b) if a == b => Vec::new(),
+        // A list of names (the rules a queue takes dead letters from): what joins and leaves.
+        (Value::Array(a), Value::Array(b))
+            if a.iter().chain(b).all(Value::is_string) && !(a.is_empty() && b.is_empty()) =>
+        {
+            let gone = a
+                .iter()
+                .filter(|v| !b.contains(v))
+                .map(|v| format!("- {}", short(v)));
+            let new = b
+                .iter()
+                .filter(|v| !a.contains(v))
+                .map(|v| format!("+ {}", short(v)));
+            let changes: Vec<String> = new.chain(gone).collect();
+            if changes.is_empty() {
+                vec![format!("{at}: reordered")]
+            } else {
+                vec![format!("{at}: {}", changes.join(", "))]
+            }
+        }
         (a, b) => vec![format!("{at}: {} → {}", short(a), short(b))],
     }
 }

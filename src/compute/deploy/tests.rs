@@ -320,3 +320,16 @@ fn a_lambda_step_checks_the_invocations_answer() {
         "$.results.s1_lambda.result.status"
     );
 }
+
+#[test]
+fn a_changed_list_of_names_says_what_joined_and_left() {
+    let (mut want, have) = item(
+        ItemKind::Queue,
+        "medallion-p-alerts-dlq",
+        json!({ "send_from_rules": ["r-a", "r-b"] }),
+    );
+    want.config = json!({ "send_from_rules": ["r-b", "r-c"] });
+    let changes = diff(&[want], &[have]);
+    assert_eq!(changes[0].action, Action::Update);
+    assert_eq!(changes[0].differences, ["send_from_rules: + r-c, - r-a"]);
+}

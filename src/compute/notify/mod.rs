@@ -1,9 +1,11 @@
 //! Sending alert messages: a JSON POST to a webhook (Slack's incoming webhooks are one) with
-//! reqwest on the rustls already in the tree, and an e-mail over SMTP (`smtp`). One call is one
+//! reqwest on the rustls already in the tree, an e-mail over SMTP (`smtp`), and a message to an
+//! Amazon SNS topic (`sns`). One call is one
 //! attempt; retries and what is recorded are the caller's (`app::alerts`). A URL may carry a
 //! token, so it never appears in an answer or an error: only its scheme and host do.
 
 pub mod smtp;
+pub mod sns;
 
 use std::time::Duration;
 

@@ -6,6 +6,7 @@ use super::{
 use crate::format::file::{AlertRuleFile, AlertTargetFile};
 use crate::model::{
     AlertEventKind, AlertRule, AlertTarget, AlertTargetKind, EmailTarget, Project, SmtpTls,
+    SnsTarget,
 };
 
 /// Reads the alert tables into `project`, recording spans and problems.
@@ -62,6 +63,8 @@ fn target_from_file(name: &str, f: AlertTargetFile) -> Result<AlertTarget, Conve
         ("password", f.password.is_some()),
         ("from", f.from.is_some()),
         ("to", f.to.is_some()),
+        ("topic_arn", f.topic_arn.is_some()),
+        ("resource", f.resource.is_some()),
     ];
     let what = format!("{} alert target", f.kind);
     let kind = match f.kind.as_str() {
@@ -101,6 +104,13 @@ fn target_from_file(name: &str, f: AlertTargetFile) -> Result<AlertTarget, Conve
                 password: secret(f.password, "password")?,
                 from: required(f.from, &what, "from")?,
                 to: required(f.to, &what, "to")?,
+            })
+        }
+        "sns" => {
+            refuse_all_but(&what, &all, &["topic_arn", "resource"])?;
+            AlertTargetKind::Sns(SnsTarget {
+                topic_arn: required(f.topic_arn, &what, "topic_arn")?,
+                resource: f.resource,
             })
         }
         other => {
@@ -180,6 +190,8 @@ fn target_to_file(t: &AlertTarget) -> AlertTargetFile {
         password: None,
         from: None,
         to: None,
+        topic_arn: None,
+        resource: None,
     };
     match &t.kind {
         AlertTargetKind::Webhook { url } | AlertTargetKind::Slack { url } => {
@@ -193,6 +205,10 @@ fn target_to_file(t: &AlertTarget) -> AlertTargetFile {
             f.password = secret_file(e.password.as_ref());
             f.from = Some(e.from.clone());
             f.to = Some(e.to.clone());
+        }
+        AlertTargetKind::Sns(t) => {
+            f.topic_arn = Some(t.topic_arn.clone());
+            f.resource.clone_from(&t.resource);
         }
     }
     f

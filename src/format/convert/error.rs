@@ -51,7 +51,7 @@ pub enum ConvertError {
     #[error("a parquet source takes its schema from the file; drop `schema`")]
     ParquetSchema,
     /// An alert target whose kind does not exist.
-    #[error("alert target `{name}`: kind `{kind}` is not one of webhook, slack or email")]
+    #[error("alert target `{name}`: kind `{kind}` is not one of webhook, slack, email or sns")]
     AlertTargetKind { name: String, kind: String },
     /// An alert rule naming an event that does not exist.
     #[error("alert rule `{rule}`: event `{event}` is not one of {allowed}")]

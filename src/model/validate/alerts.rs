@@ -3,11 +3,12 @@
 
 use std::collections::BTreeSet;
 
-use crate::model::alert::{AlertTargetKind, EmailTarget};
+use crate::model::alert::{AlertTargetKind, EmailTarget, SnsTarget, TopicArn};
 use crate::model::asset::is_identifier;
 use crate::model::diagnostic::{Diagnostic, DiagnosticCode as Code};
 use crate::model::graph::AssetGraph;
 use crate::model::project::Project;
+use crate::model::resource::ResourceKind;
 use crate::model::selection::AssetSelection;
 
 pub(super) fn validate_alerts(project: &Project, graph: &AssetGraph, out: &mut Vec<Diagnostic>) {
@@ -23,8 +24,10 @@ pub(super) fn validate_alerts(project: &Project, graph: &AssetGraph, out: &mut V
                 .on_field(field.clone()),
             );
         }
-        if let AlertTargetKind::Email(e) = &t.kind {
-            validate_email(&t.name, e, &field, out);
+        match &t.kind {
+            AlertTargetKind::Email(e) => validate_email(&t.name, e, &field, out),
+            AlertTargetKind::Sns(sns) => validate_sns(project, &t.name, sns, &field, out),
+            AlertTargetKind::Webhook { .. } | AlertTargetKind::Slack { .. } => {}
         }
     }
     let mut rules = BTreeSet::new();
@@ -70,6 +73,36 @@ pub(super) fn validate_alerts(project: &Project, graph: &AssetGraph, out: &mut V
             && let Err(e) = AssetSelection::parse(sel).and_then(|s| s.resolve(project, graph))
         {
             problem(".selection", Code::InvalidSelection, e.to_string());
+        }
+    }
+}
+
+fn validate_sns(
+    project: &Project,
+    name: &str,
+    t: &SnsTarget,
+    field: &str,
+    out: &mut Vec<Diagnostic>,
+) {
+    let mut problem = |msg: String| {
+        out.push(
+            Diagnostic::error(Code::InvalidAlert, format!("alert target `{name}`: {msg}"))
+                .on_field(field.to_owned()),
+        );
+    };
+    if let Err(e) = TopicArn::parse(&t.topic_arn) {
+        problem(format!("topic ARN `{}` {e}", t.topic_arn));
+    }
+    if let Some(r) = &t.resource {
+        match project.resources.iter().find(|x| &x.name == r) {
+            None => problem(format!(
+                "resource `{r}` is not defined (add [resources.{r}] kind = \"aws\")"
+            )),
+            Some(x) if !matches!(x.kind, ResourceKind::Aws { .. }) => problem(format!(
+                "resource `{r}` is a {} resource; an SNS topic is reached with an aws resource",
+                x.kind.label()
+            )),
+            Some(_) => {}
         }
     }
 }

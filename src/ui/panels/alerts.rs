@@ -1,5 +1,5 @@
 //! The Automation window's "Alerts" tab: the project's alert targets (webhook, Slack, e-mail over
-//! SMTP) and rules — add, edit, delete — and "Send test" for each target. A webhook URL or an
+//! SMTP, an Amazon SNS topic) and rules — add, edit, delete — and "Send test" for each target. A webhook URL or an
 //! SMTP password typed here goes straight to the OS keyring (the project keeps only
 //! `{ keyring = "NAME" }`, as `[alert_targets.*]` in `medallion.toml` does), and the edit is
 //! applied only once the keyring holds it. Keyring writes and tests are backend tasks; their
@@ -14,7 +14,7 @@ use crate::app::AppError;
 use crate::app::alerts::Delivery;
 use crate::model::{
     AlertEventKind, AlertRule, AlertSettings, AlertTarget, AlertTargetKind, AssetSelection, Edit,
-    EmailTarget, SecretRef, SmtpTls,
+    EmailTarget, SecretRef, SmtpTls, SnsTarget, TopicArn,
 };
 use crate::ui::theme;
 
@@ -179,6 +179,10 @@ fn blank_kind(kind: &str) -> AlertTargetKind {
             from: String::new(),
             to: Vec::new(),
         }),
+        "sns" => AlertTargetKind::Sns(SnsTarget {
+            topic_arn: String::new(),
+            resource: None,
+        }),
         _ => AlertTargetKind::Webhook { url },
     }
 }
@@ -203,6 +207,7 @@ fn target_draft(target: Option<&AlertTarget>, kind: &str, taken: &AlertSettings)
             e.port.to_string(),
             e.to.join(", "),
         ),
+        AlertTargetKind::Sns(_) => (SecretInput::of(None), String::new(), String::new()),
     };
     TargetDraft {
         original,
@@ -262,6 +267,10 @@ enum FormProblem {
     NotAPort { text: String },
     #[error("the SMTP password needs a username")]
     PasswordWithoutUser,
+    #[error("type the SNS topic's ARN (arn:aws:sns:<region>:<account>:<topic>)")]
+    NoTopic,
+    #[error("topic ARN `{arn}` {detail}")]
+    TopicArn { arn: String, detail: String },
     #[error("choose at least one event")]
     NoEvents,
     #[error("choose at least one target")]
@@ -364,6 +373,27 @@ fn target_of(
             }
             AlertTargetKind::Email(e)
         }
+        AlertTargetKind::Sns(t) => {
+            let topic_arn = t.topic_arn.trim().to_owned();
+            if topic_arn.is_empty() {
+                return Err(FormProblem::NoTopic);
+            }
+            if let Err(detail) = TopicArn::parse(&topic_arn) {
+                return Err(FormProblem::TopicArn {
+                    arn: topic_arn,
+                    detail,
+                });
+            }
+            AlertTargetKind::Sns(SnsTarget {
+                topic_arn,
+                resource: t
+                    .resource
+                    .as_deref()
+                    .map(str::trim)
+                    .filter(|r| !r.is_empty())
+                    .map(str::to_owned),
+            })
+        }
     };
     Ok((AlertTarget { name, kind }, typed))
 }
@@ -439,6 +469,10 @@ fn target_summary(t: &AlertTarget) -> String {
                 .as_ref()
                 .map_or_else(String::new, |p| format!("; password: {p}"))
         ),
+        AlertTargetKind::Sns(t) => match &t.resource {
+            Some(r) => format!("topic {} (with resource {r})", t.topic_arn),
+            None => format!("topic {}", t.topic_arn),
+        },
     }
 }
 
@@ -451,7 +485,7 @@ pub fn alerts_tab(
 ) -> Option<AlertIntent> {
     let mut intent = None;
     ui.label(
-        "Where alert messages go and when. Webhook URLs and SMTP passwords go to the OS keyring; the project keeps only their names.",
+        "Where alert messages go and when. Webhook URLs and SMTP passwords go to the OS keyring; the project keeps only their names. An SNS topic is one that exists (e.g. your operations team's), published to with the project's AWS account.",
     );
     // The outcome of the last save or test, at the top where it is seen without scrolling.
     status_line(ui, ed);
@@ -608,6 +642,7 @@ fn targets_list(
             ("webhook", "Add webhook"),
             ("slack", "Add Slack"),
             ("email", "Add e-mail"),
+            ("sns", "Add SNS topic"),
         ] {
             if ui.button(label).clicked() {
                 ed.target = Some(target_draft(None, kind, alerts));
@@ -700,6 +735,19 @@ fn target_form(ui: &mut egui::Ui, d: &mut TargetDraft) {
                     secret_row(ui, "Password", e.password.as_ref(), &mut d.secret);
                     text_row(ui, "From", &mut e.from);
                     text_row(ui, "To (comma-separated)", &mut d.to_text);
+                }
+                AlertTargetKind::Sns(t) => {
+                    text_row(ui, "Topic ARN", &mut t.topic_arn);
+                    let mut resource = t.resource.clone().unwrap_or_default();
+                    let l = ui.label("AWS resource");
+                    ui.add(
+                        egui::TextEdit::singleline(&mut resource)
+                            .desired_width(320.0)
+                            .hint_text("the project's first aws resource"),
+                    )
+                    .labelled_by(l.id);
+                    ui.end_row();
+                    t.resource = Some(resource);
                 }
             }
         });
@@ -867,6 +915,45 @@ mod tests {
             Some(SecretRef::Keyring("p.alert-email_1.password".to_owned()))
         );
         assert_eq!(typed.len(), 1);
+    }
+
+    #[test]
+    fn an_sns_target_needs_a_well_formed_topic_arn_and_keeps_no_secret() {
+        let s = settings();
+        let mut d = target_draft(None, "sns", &s);
+        assert_eq!(d.name, "sns_1");
+        assert!(
+            target_of("p", &s, &mut d)
+                .unwrap_err()
+                .to_string()
+                .starts_with("type the SNS topic's ARN")
+        );
+        if let AlertTargetKind::Sns(t) = &mut d.kind {
+            t.topic_arn = "arn:aws:sns:eu-west-1:42:ops".to_owned();
+        }
+        assert!(
+            target_of("p", &s, &mut d)
+                .unwrap_err()
+                .to_string()
+                .contains("12-digit account")
+        );
+        if let AlertTargetKind::Sns(t) = &mut d.kind {
+            t.topic_arn = " arn:aws:sns:eu-west-1:123456789012:ops ".to_owned();
+            t.resource = Some(String::new());
+        }
+        let (t, typed) = target_of("p", &s, &mut d).unwrap();
+        assert!(typed.is_empty());
+        assert_eq!(
+            t.kind,
+            AlertTargetKind::Sns(SnsTarget {
+                topic_arn: "arn:aws:sns:eu-west-1:123456789012:ops".to_owned(),
+                resource: None,
+            })
+        );
+        assert_eq!(
+            target_summary(&t),
+            "topic arn:aws:sns:eu-west-1:123456789012:ops"
+        );
     }
 
     #[test]

@@ -72,8 +72,11 @@ pub fn deployment_ui(ctx: &egui::Context, studio: &mut Studio) {
         .open(&mut open)
         .collapsible(false)
         .resizable(true)
-        .default_width(660.0)
-        .default_pos(ctx.content_rect().center() - egui::vec2(330.0, 280.0))
+        .default_width(940.0)
+        // Long rows (a rule's summary with its topic ARN) wrap instead of widening the window
+        // past the studio's edge.
+        .max_width((ctx.content_rect().width() - 32.0).max(420.0))
+        .default_pos(ctx.content_rect().center() - egui::vec2(470.0, 280.0))
         .show(ctx, |ui| {
             ui.label(
                 "The project on AWS Step Functions and EventBridge, as medallion deploy plans it: \
@@ -167,7 +170,7 @@ fn outcome_ui(
                             detail.push_str("\n  ");
                             detail.push_str(d);
                         }
-                        ui.label(RichText::new(detail).weak());
+                        ui.add(egui::Label::new(RichText::new(detail).weak()).wrap());
                         ui.end_row();
                     }
                 });
