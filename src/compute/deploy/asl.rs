@@ -298,7 +298,13 @@ fn throttling_retry(tier: ComputeTier) -> Value {
         ],
         ComputeTier::Batch => &["Batch.TooManyRequestsException", "Batch.AWSBatchException"],
         ComputeTier::Eks => &["EKS.ThrottlingException", "EKS.AmazonEKSException"],
-        _ => &["ECS.ThrottlingException", "ECS.AmazonECSException"],
+        // `AmazonECS.Unknown` is how Step Functions reports a `RunTask` (`.sync`) answered with
+        // a non-empty `failures` list, e.g. no Fargate Spot capacity at the moment.
+        _ => &[
+            "ECS.ThrottlingException",
+            "ECS.AmazonECSException",
+            "AmazonECS.Unknown",
+        ],
     };
     json!({ "ErrorEquals": errors, "IntervalSeconds": 2, "MaxAttempts": 6, "BackoffRate": 2.0 })
 }
