@@ -749,12 +749,11 @@ fn deploy_without_roles_or_aws_says_so_in_one_sentence() {
     assert_eq!(err.lines().count(), 1, "{err}");
 }
 
-/// A deployed execution cannot choose a day of daily partitions yet, so the runner would fail
-/// every execution at such an asset ("choose a partition"): deploy refuses the project up
-/// front, exit 2, naming the asset, before any AWS call. (Static partitions are deployed: every
-/// key, see `deploy_containers`.)
+/// A project with daily partitions deploys (each execution runs the day its input names), but
+/// a schedule of it without a partition rule would start executions that name no day: deploy
+/// refuses it in one sentence, exit 2, before any AWS call.
 #[test]
-fn a_project_with_daily_partitions_is_refused_in_one_sentence() {
+fn a_daily_partitioned_projects_schedule_without_a_partition_rule_is_refused() {
     let dir = tempfile::tempdir().unwrap();
     let (ws, _) = workspace(
         dir.path(),
@@ -770,7 +769,9 @@ fn a_project_with_daily_partitions_is_refused_in_one_sentence() {
     assert_eq!(o.status.code(), Some(2), "{err}");
     assert_eq!(err.lines().count(), 1, "{err}");
     assert!(
-        err.contains("asset raw_orders is partitioned (daily from 2026-01-01)"),
+        err.contains(
+            "schedule nightly starts a project with daily partitions but has no partition rule"
+        ),
         "{err}"
     );
 }

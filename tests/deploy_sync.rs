@@ -131,6 +131,16 @@ pub(crate) fn execute(
     arn: &str,
     name: &str,
 ) -> (String, Option<String>, Option<String>, Vec<String>) {
+    execute_with(moto, arn, name, r#"{"trigger":"test"}"#)
+}
+
+/// [`execute`] with the execution's input.
+pub(crate) fn execute_with(
+    moto: &str,
+    arn: &str,
+    name: &str,
+    input: &str,
+) -> (String, Option<String>, Option<String>, Vec<String>) {
     let rt = runtime();
     let sfn = aws_sdk_sfn::Client::new(&sdk_config(moto));
     rt.block_on(async {
@@ -138,7 +148,7 @@ pub(crate) fn execute(
             .start_execution()
             .state_machine_arn(arn)
             .name(name)
-            .input(r#"{"trigger":"test"}"#)
+            .input(input)
             .send()
             .await
             .unwrap();
@@ -406,4 +416,146 @@ fn the_studio_syncs_a_deployed_project_on_open() {
             .is_some_and(|n| n.text.starts_with(&expected))
     });
     assert!(!h.state().notice.as_ref().unwrap().is_error);
+}
+
+/// A project with daily partitions, deployed: an execution started with `{"partition": DAY}`
+/// runs that day (its data under the day's key, imported by `sync` with that partition), one
+/// that names no day fails in the runner's one sentence, and the deployed schedule gives each
+/// execution its scheduled time, partition rule and time zone.
+#[test]
+fn a_daily_partitioned_deployment_runs_the_day_its_execution_names() {
+    let Some(moto) = InterpretingMoto::start() else {
+        return;
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let name = format!("deployday_{}", std::process::id());
+    let (ws, copy) = workspace(
+        dir.path(),
+        &name,
+        &aws_toml_at(&moto.url, true, &format!("lake/{name}")),
+    );
+    let toml = copy.join("medallion.toml");
+    let text = std::fs::read_to_string(&toml)
+        .unwrap()
+        .replace("tier = \"fargate\"", "tier = \"lambda\"")
+        .replace("tier = \"eks\"", "tier = \"lambda\"")
+        .replacen(
+            "cron = \"0 6 * * *\"\n",
+            "cron = \"0 6 * * *\"\npartition = \"previous_day\"\ntimezone = \"Europe/Berlin\"\n",
+            1,
+        )
+        .replace(
+            "name = \"revenue_per_order_date\"\n",
+            "name = \"revenue_per_order_date\"\npartition = \"2026-01-02\"\n",
+        );
+    std::fs::write(
+        &toml,
+        format!(
+            "{text}\n[assets.daily_revenue.partitions]\nkind = \"daily\"\nstart = \"2026-01-01\"\n"
+        ),
+    )
+    .unwrap();
+    let deployed = json(&medallion(
+        &ws,
+        &["deploy", copy.to_str().unwrap(), "--format", "json"],
+    ));
+    let arn = deployed["state_machine_arn"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{deployed}"))
+        .to_owned();
+
+    // The schedule's input: its time (filled in by Scheduler), rule and time zone.
+    let group = format!("medallion-{name}");
+    let rt = runtime();
+    let scheduler = aws_sdk_scheduler::Client::new(&sdk_config(&moto.url));
+    let schedule = rt
+        .block_on(
+            scheduler
+                .get_schedule()
+                .group_name(&group)
+                .name(format!("{group}-nightly"))
+                .send(),
+        )
+        .unwrap();
+    let input: Value = serde_json::from_str(schedule.target().unwrap().input().unwrap()).unwrap();
+    assert_eq!(
+        input,
+        serde_json::json!({
+            "trigger": "schedule:nightly",
+            "scheduled_time": "<aws.scheduler.scheduled-time>",
+            "partition_rule": "previous_day",
+            "timezone": "Europe/Berlin",
+        })
+    );
+
+    // A day named by hand.
+    let (status, error, cause, entered) = execute_with(
+        &moto.url,
+        &arn,
+        "day-1",
+        r#"{"trigger":"test","partition":"2026-03-04"}"#,
+    );
+    assert_eq!(status, "SUCCEEDED", "{error:?} {cause:?} {entered:?}");
+    assert!(
+        lake_object(
+            &moto.url,
+            &format!("lake/{name}/daily_revenue/2026-03-04/day-1.parquet")
+        )
+        .is_some(),
+        "no daily_revenue materialization of 2026-03-04"
+    );
+    // A schedule's input as Scheduler fills it in: 05:00 UTC on 5 March is 06:00 in Berlin,
+    // and the day before is 4 March.
+    let (status, error, cause, entered) = execute_with(
+        &moto.url,
+        &arn,
+        "day-2",
+        &input
+            .to_string()
+            .replace("<aws.scheduler.scheduled-time>", "2026-03-05T05:00:00Z"),
+    );
+    assert_eq!(status, "SUCCEEDED", "{error:?} {cause:?} {entered:?}");
+    assert!(
+        lake_object(
+            &moto.url,
+            &format!("lake/{name}/daily_revenue/2026-03-04/day-2.parquet")
+        )
+        .is_some(),
+        "no daily_revenue materialization of the day before the tick"
+    );
+    // No day: the runner's sentence is the execution's cause.
+    let (status, error, cause, _) = execute_with(&moto.url, &arn, "day-3", r#"{"trigger":"test"}"#);
+    assert_eq!(status, "FAILED");
+    assert_eq!(error.as_deref(), Some("Medallion.StepFailed"));
+    let cause = cause.unwrap_or_default();
+    assert!(
+        cause.contains("daily_revenue is partitioned by day and this execution names no day"),
+        "{cause}"
+    );
+
+    // Imported with the day.
+    let synced = medallion(&ws, &["sync", &name, "--format", "json"]);
+    assert_eq!(
+        synced.status.code(),
+        Some(0),
+        "{}",
+        crate::common::text(&synced)
+    );
+    let w = medallion::app::open_workspace(&ws).unwrap();
+    let ok = w.run(&"day-1".into()).unwrap();
+    assert_eq!(ok.status, medallion::model::RunStatus::Success, "{ok:?}");
+    let revenue: Vec<_> = w
+        .latest_materializations(&name)
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.asset.as_str() == "daily_revenue")
+        .map(|m| (m.partition.clone(), m.run_id.as_str().to_owned()))
+        .collect();
+    assert_eq!(
+        revenue,
+        [(Some("2026-03-04".to_owned()), "day-2".to_owned())],
+        "the newest materialization of the day"
+    );
+    let failed = w.run(&"day-3".into()).unwrap();
+    assert_eq!(failed.status, medallion::model::RunStatus::Failure);
 }

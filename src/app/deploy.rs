@@ -157,13 +157,16 @@ pub(crate) fn connect(project: &Project, resource: Option<&str>) -> Result<Aws, 
 
 /// The partitions a deployed execution runs: every key of the project's static partitions
 /// (one Batch array job, or one step per key on a tier without arrays), none without
-/// partitioned assets.
+/// partitioned assets. Daily partitions are none here: each execution runs the day its input
+/// names ([`has_daily_partitions`]).
 ///
 /// # Errors
-/// Daily partitions (which day an execution should run is not decided), or static partitions
-/// whose keys differ between assets: the runner would fail every execution at such an asset.
+/// Static partitions whose keys differ between assets, static and daily partitions in one
+/// project, or a schedule of a daily partitioned project without a partition rule: the runner
+/// would fail every execution at such an asset.
 fn deployed_partitions(project: &Project) -> Result<Vec<String>, AppError> {
     let mut keys: Option<(&str, &Vec<String>)> = None;
+    let mut daily: Option<&str> = None;
     for a in &project.assets {
         match &a.partitions {
             crate::model::PartitionsDefinition::None => {}
@@ -180,16 +183,41 @@ fn deployed_partitions(project: &Project) -> Result<Vec<String>, AppError> {
                 Some(_) => {}
                 None => keys = Some((a.key.as_str(), k)),
             },
-            crate::model::PartitionsDefinition::Daily { start, .. } => {
-                return Err(ComputeError::invalid(format!(
-                    "asset {} is partitioned (daily from {start}), and a deployed execution cannot choose a day yet (every execution would fail at it): deploy a project without daily partitions, or run them with `medallion submit --partition`",
-                    a.key
-                ))
-                .into());
+            crate::model::PartitionsDefinition::Daily { .. } => {
+                daily.get_or_insert(a.key.as_str());
             }
         }
     }
+    if let (Some((fixed, _)), Some(day)) = (keys, daily) {
+        return Err(ComputeError::invalid(format!(
+            "asset {fixed} has static partitions and {day} daily ones, and a deployed execution runs either every static key or one day: deploy them as two projects, or run their partitions with `medallion submit --partition`"
+        ))
+        .into());
+    }
+    if daily.is_some()
+        && let Some(sch) = project
+            .schedules
+            .iter()
+            .find(|s| s.partition == crate::model::automation::PartitionChoice::None)
+    {
+        return Err(ComputeError::invalid(format!(
+            "schedule {} starts a project with daily partitions but has no partition rule, so its executions would name no day: set its partition to previous_day or tick_date",
+            sch.name
+        ))
+        .into());
+    }
     Ok(keys.map(|(_, k)| k.clone()).unwrap_or_default())
+}
+
+/// Whether the project has daily partitioned assets: its executions then run the day their
+/// input names (`{"partition": "YYYY-MM-DD"}`, or a schedule's time and partition rule).
+fn has_daily_partitions(project: &Project) -> bool {
+    project.assets.iter().any(|a| {
+        matches!(
+            a.partitions,
+            crate::model::PartitionsDefinition::Daily { .. }
+        )
+    })
 }
 
 /// The deployed steps of a project: the whole project (`*`) planned as a launch plans it,
@@ -247,6 +275,7 @@ pub fn definition(
         region,
         settings,
         eks,
+        day_from_input: has_daily_partitions(project),
     };
     Ok((asl::compile(&target, &steps)?, steps))
 }
@@ -430,8 +459,14 @@ fn desired(
     if !project.schedules.is_empty() {
         out.push(deploy::schedule_group(&project.name));
     }
+    let daily = has_daily_partitions(project);
     for sch in &project.schedules {
+        // A daily partitioned project: the schedule gives each execution its time and rule,
+        // from which the runner takes the day, as a local schedule does.
+        // (A schedule without a rule is refused before: [`deployed_partitions`].)
+        let partition_rule = daily.then(|| sch.partition.as_file()).flatten();
         out.push(deploy::schedule(&ScheduleSpec {
+            partition_rule: partition_rule.as_deref(),
             project: &project.name,
             name: &sch.name,
             cron: &sch.cron,
@@ -449,6 +484,10 @@ fn desired(
     }
     for sensor in &project.sensors {
         match &sensor.kind {
+            SensorKind::S3Objects { .. } if daily => notes.push(format!(
+                "sensor {} is not deployed: the project has daily partitions and a deployed sensor cannot choose a day yet",
+                sensor.name
+            )),
             SensorKind::S3Objects {
                 resource, prefix, ..
             } => {

@@ -91,7 +91,8 @@ fn invoke(aws: &Aws, body: &[u8], out: &mut dyn Write) -> Result<LambdaResponse,
         (None, Some(uri)) => runner::load_plan(aws, &uri)?,
         (None, None) => return Err(ComputeError::invalid("the invocation names no plan")),
     }
-    .for_run(event.run_id);
+    .for_run(event.run_id)
+    .for_execution_input(event.input.map(|i| i.to_string()).as_deref())?;
     let plan = runner::with_upstream(aws, plan)?;
     let result: StepResult =
         runner::run_plan(aws, &plan, None, None, out, &AtomicBool::new(false))?;

@@ -34,6 +34,10 @@ pub const PLAN_ENV_VAR: &str = "MEDALLION_PLAN_URI";
 /// A deployed project's run id: its state machine sets it to the execution's name, and the
 /// runner takes it over the plan's (a deployed plan serves every execution).
 pub const RUN_ID_ENV_VAR: &str = "MEDALLION_RUN_ID";
+/// A deployed project with daily partitions: its state machine gives every step the
+/// execution's input as JSON, from which the runner takes the day to run
+/// ([`StepPlan::for_execution_input`]).
+pub const EXECUTION_INPUT_ENV_VAR: &str = "MEDALLION_EXECUTION_INPUT";
 
 /// Where a remote run's materializations live:
 /// `s3://{bucket}/{prefix}/{asset}/{partition or "_"}/{run_id}.parquet`.
@@ -132,6 +136,73 @@ impl StepPlan {
             (n, None) => Err(ComputeError::invalid(format!(
                 "the step has {n} partitions but no array index is set ({})",
                 INDEX_ENV_VARS.join(" or ")
+            ))),
+        }
+    }
+
+    /// The plan of one execution of a deployed project whose assets are partitioned daily: the
+    /// day comes from the execution's input (JSON) — `partition` (a manual start, e.g.
+    /// `{"partition": "2026-01-31"}`), or `scheduled_time` with its schedule's `partition_rule`
+    /// (`tick_date`, `previous_day`, `key:KEY`) read in its `timezone`, as a local schedule
+    /// reads its tick. A plan that lists its partitions, or has no daily asset, is returned as
+    /// it is.
+    ///
+    /// # Errors
+    /// An input that names no day (one sentence saying how to start the execution), or a
+    /// malformed time, rule or time zone.
+    pub fn for_execution_input(mut self, input: Option<&str>) -> Result<Self, ComputeError> {
+        use crate::model::automation::{PartitionChoice, parse_timezone};
+        if !self.partitions.is_empty() {
+            return Ok(self);
+        }
+        let daily: Vec<&str> = self
+            .assets
+            .iter()
+            .filter(|k| {
+                self.project.asset(k).is_some_and(|a| {
+                    matches!(
+                        a.partitions,
+                        crate::model::PartitionsDefinition::Daily { .. }
+                    )
+                })
+            })
+            .map(AssetKey::as_str)
+            .collect();
+        if daily.is_empty() {
+            return Ok(self);
+        }
+        let input: serde_json::Value = input
+            .and_then(|i| serde_json::from_str(i).ok())
+            .unwrap_or_default();
+        let text = |field: &str| input.get(field).and_then(serde_json::Value::as_str);
+        let day = if let Some(p) = text("partition") {
+            Some(p.to_owned())
+        } else if let (Some(time), Some(rule)) = (text("scheduled_time"), text("partition_rule")) {
+            let tick = chrono::DateTime::parse_from_rfc3339(time)
+                .map_err(|e| {
+                    ComputeError::invalid(format!(
+                        "the execution's scheduled_time `{time}` is not an RFC 3339 time: {e}"
+                    ))
+                })?
+                .with_timezone(&chrono::Utc);
+            let choice = PartitionChoice::parse(rule).map_err(|e| {
+                ComputeError::invalid(format!("the execution's partition_rule: {e}"))
+            })?;
+            let tz = parse_timezone(text("timezone").unwrap_or("UTC"))
+                .map_err(|e| ComputeError::invalid(format!("the execution's timezone: {e}")))?;
+            choice.key_for(tick, tz, None)
+        } else {
+            None
+        };
+        match day {
+            Some(day) => {
+                self.partitions = vec![day];
+                Ok(self)
+            }
+            None => Err(ComputeError::invalid(format!(
+                "{} {} partitioned by day and this execution names no day: start it with the input {{\"partition\": \"YYYY-MM-DD\"}}, or from a deployed schedule that has a partition rule (tick_date or previous_day)",
+                daily.join(", "),
+                if daily.len() == 1 { "is" } else { "are" }
             ))),
         }
     }
@@ -254,6 +325,10 @@ pub struct LambdaEvent {
     /// A deployed project's execution: the run id it runs as ([`StepPlan::for_run`]).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub run_id: Option<RunId>,
+    /// A deployed project's execution: its input, for the day a daily partitioned plan runs
+    /// ([`StepPlan::for_execution_input`]).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub input: Option<serde_json::Value>,
 }
 
 #[cfg(test)]

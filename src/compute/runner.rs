@@ -208,7 +208,11 @@ pub fn run_from_uri(
     let run = std::env::var(RUN_ID_ENV_VAR)
         .ok()
         .map(crate::model::RunId::new);
-    let plan = with_upstream(&aws, load_plan(&aws, uri)?.for_run(run))?;
+    let input = std::env::var(super::protocol::EXECUTION_INPUT_ENV_VAR).ok();
+    let plan = load_plan(&aws, uri)?
+        .for_run(run)
+        .for_execution_input(input.as_deref())?;
+    let plan = with_upstream(&aws, plan)?;
     let index = index_from_env(|k| std::env::var(k).ok())?;
     let result = run_plan(&aws, &plan, index, None, out, &cancel)?;
     Ok(result.status)

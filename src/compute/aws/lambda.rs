@@ -64,11 +64,13 @@ impl Launcher for Lambda {
                 })?)),
                 plan_uri: None,
                 run_id: None,
+                input: None,
             },
             None => LambdaEvent {
                 plan: None,
                 plan_uri: Some(spec.plan_uri.clone()),
                 run_id: None,
+                input: None,
             },
         };
         let payload = serde_json::to_vec(&event)

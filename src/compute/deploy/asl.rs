@@ -8,7 +8,9 @@
 //!   `batch:submitJob.sync` (Batch; an array job when the step has several partitions),
 //!   `lambda:invoke`, `eks:runJob.sync` (EKS) — running the runner image with
 //!   `runner --plan <uri>` and the plan URI in `MEDALLION_PLAN_URI`, as launches do; the run id
-//!   is the execution's name (`MEDALLION_RUN_ID`). Retries throttling; a Catch records the
+//!   is the execution's name (`MEDALLION_RUN_ID`); a project with daily partitions also gets
+//!   the execution's input (`MEDALLION_EXECUTION_INPUT`, the Lambda payload's `input`), from
+//!   which the runner takes the day. Retries throttling; a Catch records the
 //!   error under `$.error` and goes to `Failed <step>`.
 //! - `Result <step>`: reads the step's result object (`aws-sdk:s3:getObject`), the runner's
 //!   own word on the step (a task can exit 0 after a failed check). A Lambda step has none:
@@ -25,7 +27,9 @@ use serde_json::{Value, json};
 use crate::compute::eks::job::{self, JobSettings, StepJob};
 use crate::compute::error::ComputeError;
 use crate::compute::launch::LaunchSpec;
-use crate::compute::protocol::{ObjectStore, PLAN_ENV_VAR, RUN_ID_ENV_VAR};
+use crate::compute::protocol::{
+    EXECUTION_INPUT_ENV_VAR, ObjectStore, PLAN_ENV_VAR, RUN_ID_ENV_VAR,
+};
 use crate::compute::steps::PlannedRemoteStep;
 use crate::model::{AwsCompute, ComputeHints, ComputeTier, RunId};
 
@@ -49,6 +53,9 @@ pub struct AslTarget<'a> {
     pub region: &'a str,
     pub settings: &'a AwsCompute,
     pub eks: Option<&'a EksTarget>,
+    /// The project has daily partitioned assets: every step gets the execution's input, from
+    /// which the runner takes the day ([`EXECUTION_INPUT_ENV_VAR`]).
+    pub day_from_input: bool,
 }
 
 impl AslTarget<'_> {
@@ -342,11 +349,17 @@ fn missing(target: &AslTarget<'_>, field: &str, tier: &str) -> ComputeError {
 
 /// The runner's environment: the plan, the region and the run id (the execution's name).
 fn environment(target: &AslTarget<'_>, plan: &str) -> Value {
-    json!([
+    let mut env = json!([
         { "Name": PLAN_ENV_VAR, "Value": plan },
         { "Name": "AWS_REGION", "Value": target.region },
         { "Name": RUN_ID_ENV_VAR, "Value.$": "$$.Execution.Name" },
-    ])
+    ]);
+    if target.day_from_input
+        && let Some(list) = env.as_array_mut()
+    {
+        list.push(json!({ "Name": EXECUTION_INPUT_ENV_VAR, "Value.$": "States.JsonToString($$.Execution.Input)" }));
+    }
+    env
 }
 
 fn project_tags(target: &AslTarget<'_>, s: &DeployedStep) -> Vec<(String, String)> {
@@ -475,10 +488,11 @@ fn lambda(target: &AslTarget<'_>, plan: &str) -> Result<Value, ComputeError> {
         .lambda_function
         .as_deref()
         .ok_or_else(|| missing(target, "lambda_function", "Lambda"))?;
-    Ok(json!({
-        "FunctionName": function,
-        "Payload": { "plan_uri": plan, "run_id.$": "$$.Execution.Name" },
-    }))
+    let mut payload = json!({ "plan_uri": plan, "run_id.$": "$$.Execution.Name" });
+    if target.day_from_input {
+        payload["input.$"] = json!("$$.Execution.Input");
+    }
+    Ok(json!({ "FunctionName": function, "Payload": payload }))
 }
 
 fn eks(target: &AslTarget<'_>, s: &DeployedStep, plan: &str) -> Result<Value, ComputeError> {
@@ -514,7 +528,7 @@ fn eks(target: &AslTarget<'_>, s: &DeployedStep, plan: &str) -> Result<Value, Co
     );
     let mut manifest = serde_json::to_value(&manifest)
         .map_err(|e| ComputeError::invalid(format!("cannot encode the Job of {}: {e}", s.id)))?;
-    deployed_job(&mut manifest, &s.id);
+    deployed_job(&mut manifest, &s.id, target.day_from_input);
     Ok(json!({
         "ClusterName": e.cluster,
         "CertificateAuthority": e.certificate_authority,
@@ -525,7 +539,7 @@ fn eks(target: &AslTarget<'_>, s: &DeployedStep, plan: &str) -> Result<Value, Co
 }
 
 /// A launch's Job made an execution's: a generated name, the run id from the execution.
-fn deployed_job(manifest: &mut Value, step_id: &str) {
+fn deployed_job(manifest: &mut Value, step_id: &str, day_from_input: bool) {
     if let Some(meta) = manifest.get_mut("metadata").and_then(Value::as_object_mut) {
         meta.remove("name");
         meta.insert(
@@ -549,5 +563,8 @@ fn deployed_job(manifest: &mut Value, step_id: &str) {
         .and_then(Value::as_array_mut)
     {
         env.push(json!({ "name": RUN_ID_ENV_VAR, "value.$": "$$.Execution.Name" }));
+        if day_from_input {
+            env.push(json!({ "name": EXECUTION_INPUT_ENV_VAR, "value.$": "States.JsonToString($$.Execution.Input)" }));
+        }
     }
 }

@@ -335,6 +335,9 @@ pub struct ScheduleSpec<'a> {
     pub enabled: bool,
     pub state_machine_arn: &'a str,
     pub role_arn: &'a str,
+    /// For a project with daily partitions: the schedule's partition rule (`previous_day`,
+    /// `tick_date`, `key:KEY`), given to each execution with its scheduled time.
+    pub partition_rule: Option<&'a str>,
 }
 
 /// A schedule's desired settings.
@@ -357,10 +360,23 @@ pub fn schedule(s: &ScheduleSpec<'_>) -> Result<Desired, ComputeError> {
             "state": if s.enabled { "ENABLED" } else { "DISABLED" },
             "target": s.state_machine_arn,
             "role_arn": s.role_arn,
-            "input": start_input(&format!("schedule:{}", s.name)),
+            "input": match s.partition_rule {
+                None => start_input(&format!("schedule:{}", s.name)),
+                Some(rule) => json!({
+                    "trigger": format!("schedule:{}", s.name),
+                    "scheduled_time": SCHEDULED_TIME,
+                    "partition_rule": rule,
+                    "timezone": s.timezone,
+                })
+                .to_string(),
+            },
         }),
     })
 }
+
+/// EventBridge Scheduler's context attribute for the time a schedule fired, replaced in the
+/// target's input on every invocation.
+pub const SCHEDULED_TIME: &str = "<aws.scheduler.scheduled-time>";
 
 /// What an execution started by a schedule or rule is given: its trigger.
 pub fn start_input(trigger: &str) -> String {

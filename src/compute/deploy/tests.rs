@@ -134,6 +134,7 @@ fn a_partitioned_batch_step_is_an_array_job_without_a_result_read() {
         region: "us-east-1",
         settings: &settings,
         eks: None,
+        day_from_input: false,
     };
     let steps = asl::deployed_steps(&[PlannedRemoteStep {
         tier: ComputeTier::Batch,
@@ -298,6 +299,7 @@ fn a_lambda_step_checks_the_invocations_answer() {
         region: "us-east-1",
         settings: &settings,
         eks: None,
+        day_from_input: false,
     };
     let steps = asl::deployed_steps(&[PlannedRemoteStep {
         tier: ComputeTier::Lambda,
@@ -332,4 +334,159 @@ fn a_changed_list_of_names_says_what_joined_and_left() {
     let changes = diff(&[want], &[have]);
     assert_eq!(changes[0].action, Action::Update);
     assert_eq!(changes[0].differences, ["send_from_rules: + r-c, - r-a"]);
+}
+
+/// A deployed project with daily partitions: each execution's plan runs the day its input
+/// names — a manual start's `partition`, or a schedule's time read by its rule in its time
+/// zone — and an input that names no day is refused in one sentence.
+#[test]
+fn a_daily_partitioned_plan_takes_the_day_from_the_executions_input() {
+    use crate::compute::protocol::{ObjectStore, PROTOCOL_VERSION, StepPlan};
+    use crate::model::{AssetKey, AssetSpec, Layer, PartitionsDefinition, Project, RunId};
+    let mut project = Project::default();
+    let mut daily = AssetSpec::new("events", Layer::Bronze);
+    daily.partitions = PartitionsDefinition::Daily {
+        start: "2026-01-01".into(),
+        end: None,
+    };
+    project.assets.push(daily);
+    project.assets.push(AssetSpec::new("totals", Layer::Silver));
+    let store = ObjectStore {
+        bucket: "b".into(),
+        prefix: "p".into(),
+    };
+    let plan = StepPlan {
+        version: PROTOCOL_VERSION,
+        run_id: RunId::new("deployed"),
+        step_id: "s1-lambda".into(),
+        project,
+        assets: vec![AssetKey::new("events"), AssetKey::new("totals")],
+        partitions: Vec::new(),
+        force: false,
+        previous: Vec::new(),
+        previous_checks: Vec::new(),
+        store: store.clone(),
+        result_uri: asl::result_uri(&store, "s1-lambda"),
+        upstream_results: Vec::new(),
+        masks: crate::model::masking::MaskPlan::default(),
+    };
+    let day = |input: &str| {
+        plan.clone()
+            .for_execution_input(Some(input))
+            .map(|p| p.partitions)
+    };
+    assert_eq!(
+        day(r#"{"partition": "2026-03-04"}"#).unwrap(),
+        ["2026-03-04"]
+    );
+    // 01:30 UTC on 5 March is still 4 March in New York: the day before is 3 March.
+    let scheduled = |rule: &str, tz: &str| {
+        day(&format!(
+            r#"{{"trigger": "schedule:nightly", "scheduled_time": "2026-03-05T01:30:00Z", "partition_rule": "{rule}", "timezone": "{tz}"}}"#
+        ))
+    };
+    assert_eq!(scheduled("previous_day", "UTC").unwrap(), ["2026-03-04"]);
+    assert_eq!(
+        scheduled("previous_day", "America/New_York").unwrap(),
+        ["2026-03-03"]
+    );
+    assert_eq!(scheduled("tick_date", "UTC").unwrap(), ["2026-03-05"]);
+    let err = day(r#"{"trigger": "manual"}"#).unwrap_err().to_string();
+    assert_eq!(err.lines().count(), 1, "{err}");
+    assert!(
+        err.contains("events is partitioned by day and this execution names no day: start it with the input {\"partition\": \"YYYY-MM-DD\"}"),
+        "{err}"
+    );
+    assert!(plan.clone().for_execution_input(None).is_err());
+    let err = scheduled("previous_day", "Mars/Olympus")
+        .unwrap_err()
+        .to_string();
+    assert!(err.contains("the execution's timezone"), "{err}");
+    // A plan that lists its partitions, or has no daily asset, is left as it is.
+    let mut listed = plan.clone();
+    listed.partitions = vec!["2026-01-02".into()];
+    assert_eq!(listed.clone().for_execution_input(None).unwrap(), listed);
+    let mut undated = plan.clone();
+    undated.assets = vec![AssetKey::new("totals")];
+    assert_eq!(undated.clone().for_execution_input(None).unwrap(), undated);
+}
+
+/// The state machine of a daily partitioned project gives every step the execution's input
+/// (containers: an environment variable; Lambda: the payload), and its schedules give each
+/// execution the scheduled time, the partition rule and the time zone.
+#[test]
+fn a_daily_partitioned_project_passes_the_executions_input_to_every_step() {
+    use crate::model::ComputeTier;
+    let settings = crate::model::AwsCompute {
+        bucket: "lake".into(),
+        cluster: Some("c".into()),
+        job_queue: Some("q".into()),
+        job_definition: Some("d".into()),
+        lambda_function: Some("f".into()),
+        ..crate::model::AwsCompute::default()
+    };
+    let step = |tier| asl::DeployedStep {
+        id: crate::compute::steps::step_id(0, tier),
+        step: crate::compute::steps::PlannedRemoteStep {
+            tier,
+            reason: String::new(),
+            assets: vec![crate::model::AssetKey::new("events")],
+            partitions: Vec::new(),
+            vcpu: 1.0,
+            memory_mb: 2048,
+            spot: false,
+            timeout_secs: None,
+        },
+    };
+    for day_from_input in [false, true] {
+        let target = asl::AslTarget {
+            project: "p",
+            region: "eu-west-1",
+            settings: &settings,
+            eks: None,
+            day_from_input,
+        };
+        for tier in [
+            ComputeTier::Fargate,
+            ComputeTier::Batch,
+            ComputeTier::Lambda,
+        ] {
+            let s = step(tier);
+            let definition = asl::compile(&target, std::slice::from_ref(&s)).unwrap();
+            let text = definition["States"][format!("Run {}", s.id)]["Parameters"].to_string();
+            let has = text.contains("$$.Execution.Input");
+            assert_eq!(has, day_from_input, "{tier}: {text}");
+            if day_from_input && tier != ComputeTier::Lambda {
+                assert!(text.contains("MEDALLION_EXECUTION_INPUT"), "{text}");
+            }
+        }
+    }
+    let spec = |rule| ScheduleSpec {
+        project: "p",
+        name: "nightly",
+        cron: "0 6 * * *",
+        timezone: "Europe/Berlin",
+        enabled: true,
+        state_machine_arn: "arn:sm",
+        role_arn: "arn:role",
+        partition_rule: rule,
+    };
+    let input = |rule| -> serde_json::Value {
+        serde_json::from_str(
+            schedule(&spec(rule)).unwrap().config["input"]
+                .as_str()
+                .unwrap(),
+        )
+        .unwrap()
+    };
+    assert_eq!(input(None), json!({ "trigger": "schedule:nightly" }));
+    assert_eq!(
+        input(Some("previous_day")),
+        json!({
+            "trigger": "schedule:nightly",
+            "scheduled_time": "<aws.scheduler.scheduled-time>",
+            "partition_rule": "previous_day",
+            "timezone": "Europe/Berlin",
+        })
+    );
 }
