@@ -450,9 +450,7 @@ fn a_daily_partitioned_deployment_runs_the_day_its_execution_names() {
         );
     std::fs::write(
         &toml,
-        format!(
-            "{text}\n[assets.daily_revenue.partitions]\nkind = \"daily\"\nstart = \"2026-01-01\"\n"
-        ),
+        format!("{text}\n[assets.daily_revenue.partitions]\nkind = \"daily\"\nstart = \"2026-01-01\"\n\n[resources.landing]\nkind = \"s3\"\nbucket = \"landing-bucket\"\n\n[sensors.new_orders]\nkind = \"s3_objects\"\nresource = \"landing\"\nprefix = \"orders/\"\nselection = \"*\"\nmin_interval_secs = 60\npartition = \"tick_date\"\n"),
     )
     .unwrap();
     let deployed = json(&medallion(
@@ -463,6 +461,7 @@ fn a_daily_partitioned_deployment_runs_the_day_its_execution_names() {
         .as_str()
         .unwrap_or_else(|| panic!("{deployed}"))
         .to_owned();
+    redeploys_unchanged_with_the_sensors_day(&moto.url, &ws, &copy, &name);
 
     // The schedule's input: its time (filled in by Scheduler), rule and time zone.
     let group = format!("medallion-{name}");
@@ -558,4 +557,48 @@ fn a_daily_partitioned_deployment_runs_the_day_its_execution_names() {
     );
     let failed = w.run(&"day-3".into()).unwrap();
     assert_eq!(failed.status, medallion::model::RunStatus::Failure);
+}
+
+/// The daily partitioned project deployed again changes nothing (the sensor's rule, with its
+/// input transformer, reads back as deployed), and that rule gives each execution the event's
+/// time and the sensor's partition rule.
+fn redeploys_unchanged_with_the_sensors_day(moto: &str, ws: &Path, copy: &Path, name: &str) {
+    let again = json(&medallion(
+        ws,
+        &["deploy", copy.to_str().unwrap(), "--format", "json"],
+    ));
+    let changed: Vec<&Value> = again["plan"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| c["action"] != "unchanged")
+        .collect();
+    assert!(changed.is_empty(), "{changed:?}");
+    // The sensor's rule gives the execution the event's time and the sensor's rule.
+    let events = aws_sdk_eventbridge::Client::new(&sdk_config(moto));
+    let targets = runtime()
+        .block_on(
+            events
+                .list_targets_by_rule()
+                .rule(format!("medallion-{name}-new_orders"))
+                .send(),
+        )
+        .unwrap();
+    let transformer = targets.targets()[0].input_transformer().unwrap();
+    assert_eq!(
+        transformer
+            .input_paths_map()
+            .unwrap()
+            .get("time")
+            .map(String::as_str),
+        Some("$.time")
+    );
+    let filled: Value = serde_json::from_str(
+        &transformer
+            .input_template()
+            .replace("<time>", "\"2026-03-05T23:30:00Z\""),
+    )
+    .unwrap();
+    assert_eq!(filled["partition_rule"], "tick_date", "{filled}");
+    assert_eq!(filled["trigger"], "sensor:new_orders", "{filled}");
 }

@@ -195,6 +195,22 @@ fn deployed_partitions(project: &Project) -> Result<Vec<String>, AppError> {
         .into());
     }
     if daily.is_some()
+        && let Some(sensor) = project.sensors.iter().find(|s| {
+            matches!(s.kind, SensorKind::S3Objects { .. })
+                && matches!(
+                    s.partition,
+                    crate::model::automation::PartitionChoice::None
+                        | crate::model::automation::PartitionChoice::Upstream
+                )
+        })
+    {
+        return Err(ComputeError::invalid(format!(
+            "sensor {} starts a project with daily partitions but has no partition rule that names a day, so its executions would name none: set its partition to tick_date or previous_day (the event's day in UTC)",
+            sensor.name
+        ))
+        .into());
+    }
+    if daily.is_some()
         && let Some(sch) = project
             .schedules
             .iter()
@@ -484,10 +500,6 @@ fn desired(
     }
     for sensor in &project.sensors {
         match &sensor.kind {
-            SensorKind::S3Objects { .. } if daily => notes.push(format!(
-                "sensor {} is not deployed: the project has daily partitions and a deployed sensor cannot choose a day yet",
-                sensor.name
-            )),
             SensorKind::S3Objects {
                 resource, prefix, ..
             } => {
@@ -513,6 +525,11 @@ fn desired(
                     machine_arn,
                     &events_role,
                     sensor.enabled,
+                    // (A sensor without a day's rule is refused before: [`deployed_partitions`].)
+                    daily
+                        .then(|| sensor.partition.as_file())
+                        .flatten()
+                        .as_deref(),
                 ));
                 notes.push(format!(
                     "sensor {}: bucket {bucket} must send its events to EventBridge (S3 event notifications → Amazon EventBridge on)",

@@ -384,6 +384,10 @@ pub fn start_input(trigger: &str) -> String {
 }
 
 /// An `s3_objects` sensor's rule: S3 "Object Created" events for the prefix of the bucket.
+#[expect(
+    clippy::too_many_arguments,
+    reason = "each is one setting of the rule, named at the one caller"
+)]
 pub fn sensor_rule(
     project: &str,
     sensor: &str,
@@ -392,6 +396,7 @@ pub fn sensor_rule(
     state_machine_arn: &str,
     role_arn: &str,
     enabled: bool,
+    partition_rule: Option<&str>,
 ) -> Desired {
     let pattern = json!({
         "source": ["aws.s3"],
@@ -408,13 +413,33 @@ pub fn sensor_rule(
             "S3 Object Created in s3://{bucket}/{prefix}* (needs the bucket's EventBridge notifications){}",
             if enabled { "" } else { ", disabled" }
         ),
-        config: json!({
-            "event_pattern": pattern,
-            "state": if enabled { "ENABLED" } else { "DISABLED" },
-            "target": state_machine_arn,
-            "role_arn": role_arn,
-            "input": start_input(&format!("sensor:{sensor}")),
-        }),
+        config: match partition_rule {
+            None => json!({
+                "event_pattern": pattern,
+                "state": if enabled { "ENABLED" } else { "DISABLED" },
+                "target": state_machine_arn,
+                "role_arn": role_arn,
+                "input": start_input(&format!("sensor:{sensor}")),
+            }),
+            // A daily partitioned project: the execution's input carries the event's time and
+            // the sensor's partition rule (read in UTC), from which the runner takes the day.
+            Some(rule) => json!({
+                "event_pattern": pattern,
+                "state": if enabled { "ENABLED" } else { "DISABLED" },
+                "target": state_machine_arn,
+                "role_arn": role_arn,
+                "input_paths": { "time": "$.time" },
+                "input_template": format!(
+                    "{{\"trigger\": {}, \"scheduled_time\": <time>, \"partition_rule\": {}, \"timezone\": \"UTC\"}}",
+                    json!(format!("sensor:{sensor}")),
+                    json!(rule)
+                ),
+                "retry_policy": {
+                    "maximum_retry_attempts": alerts::RETRY_ATTEMPTS,
+                    "maximum_event_age_in_seconds": alerts::RETRY_SECONDS,
+                },
+            }),
+        },
     }
 }
 

@@ -490,3 +490,40 @@ fn a_daily_partitioned_project_passes_the_executions_input_to_every_step() {
         })
     );
 }
+
+/// An `s3_objects` sensor of a daily partitioned project: its rule's input transformer writes
+/// the event's time and the sensor's rule, which the runner reads as a schedule's (in UTC).
+#[test]
+fn a_daily_partitioned_projects_sensor_gives_the_event_time_and_its_rule() {
+    let plain = sensor_rule(
+        "p", "arrivals", "b", "in/", "arn:sm", "arn:role", true, None,
+    );
+    assert_eq!(plain.config["input"], json!(start_input("sensor:arrivals")));
+    assert!(plain.config.get("input_template").is_none());
+    let dated = sensor_rule(
+        "p",
+        "arrivals",
+        "b",
+        "in/",
+        "arn:sm",
+        "arn:role",
+        true,
+        Some("previous_day"),
+    );
+    assert_eq!(dated.config["input_paths"], json!({ "time": "$.time" }));
+    // EventBridge puts a string value in as a JSON string.
+    let filled = dated.config["input_template"]
+        .as_str()
+        .unwrap()
+        .replace("<time>", "\"2026-03-05T23:30:00Z\"");
+    let input: serde_json::Value = serde_json::from_str(&filled).unwrap();
+    assert_eq!(
+        input,
+        json!({
+            "trigger": "sensor:arrivals",
+            "scheduled_time": "2026-03-05T23:30:00Z",
+            "partition_rule": "previous_day",
+            "timezone": "UTC",
+        })
+    );
+}
