@@ -473,7 +473,9 @@ mod tests {
             },
         ] {
             let slow = field_counts(f.path(), dialect, true);
-            assert!(slow.len() > 1000, "{}", slow.len());
+            // With the line break as the delimiter the whole file is one record.
+            let records = if dialect.delimiter == b'\n' { 1 } else { 1000 };
+            assert!(slow.len() >= records, "{}", slow.len());
             assert_eq!(field_counts(f.path(), dialect, false), slow, "{dialect:?}");
         }
         // The shape check names the line the byte-by-byte scan finds: the first row with
