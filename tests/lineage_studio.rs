@@ -197,7 +197,7 @@ fn deleting_an_asset_others_read_lists_what_breaks_and_asks_first() {
     assert!(h.state().windows.confirm_delete.is_none());
 }
 
-/// A studio on the example with order_history selected, once its upstream columns are known.
+/// A studio on the example with `order_history` selected, once its upstream columns are known.
 fn order_history_with_upstream_columns(dir: &Path) -> Harness<'static, Studio> {
     let (path, project) = workspace(dir);
     let mut h = harness(Studio::with_workspace(Some(project), &path).unwrap());

@@ -676,6 +676,50 @@ impl<'t, 'c> EventWriter<'t, 'c> {
     }
 }
 
+/// Inserts a new run's row (of a stored project), in the caller's transaction.
+pub(super) fn insert_run(
+    tx: &rusqlite::Transaction<'_>,
+    path: &std::path::Path,
+    run: &RunRecord,
+    doing: &'static str,
+) -> Result<(), StoreError> {
+    let sql = |e| classify(path, doing, e);
+    let project_id: Option<i64> = tx
+        .query_row(
+            "SELECT id FROM projects WHERE name = ?1",
+            [&run.project],
+            |r| r.get(0),
+        )
+        .optional()
+        .map_err(sql)?;
+    let project_id = project_id.ok_or_else(|| StoreError::NoSuchProject {
+        name: run.project.clone(),
+    })?;
+    tx.execute(
+        "INSERT INTO runs (id, project_id, selection, partition_key, target, status, trigger, created_at, started_at, ended_at, error,
+            allow_failed_upstream, checks_only, end_known)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
+        params![
+            run.id,
+            project_id,
+            run.selection,
+            run.partition,
+            run.target,
+            run.status.as_str(),
+            run.trigger,
+            times::text(&run.created_at),
+            run.started_at.as_ref().map(times::text),
+            run.ended_at.as_ref().map(times::text),
+            run.error,
+            run.allow_failed_upstream,
+            run.checks_only,
+            run.end_known
+        ],
+    )
+    .map_err(sql)?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -722,48 +766,4 @@ mod tests {
         let listed = ws.list_runs(None, 10).unwrap_err().to_string();
         assert!(listed.contains("the started_at of run r1"), "{listed}");
     }
-}
-
-/// Inserts a new run's row (of a stored project), in the caller's transaction.
-pub(super) fn insert_run(
-    tx: &rusqlite::Transaction<'_>,
-    path: &std::path::Path,
-    run: &RunRecord,
-    doing: &'static str,
-) -> Result<(), StoreError> {
-    let sql = |e| classify(path, doing, e);
-    let project_id: Option<i64> = tx
-        .query_row(
-            "SELECT id FROM projects WHERE name = ?1",
-            [&run.project],
-            |r| r.get(0),
-        )
-        .optional()
-        .map_err(sql)?;
-    let project_id = project_id.ok_or_else(|| StoreError::NoSuchProject {
-        name: run.project.clone(),
-    })?;
-    tx.execute(
-        "INSERT INTO runs (id, project_id, selection, partition_key, target, status, trigger, created_at, started_at, ended_at, error,
-            allow_failed_upstream, checks_only, end_known)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13, ?14)",
-        params![
-            run.id,
-            project_id,
-            run.selection,
-            run.partition,
-            run.target,
-            run.status.as_str(),
-            run.trigger,
-            times::text(&run.created_at),
-            run.started_at.as_ref().map(times::text),
-            run.ended_at.as_ref().map(times::text),
-            run.error,
-            run.allow_failed_upstream,
-            run.checks_only,
-            run.end_known
-        ],
-    )
-    .map_err(sql)?;
-    Ok(())
 }

@@ -76,7 +76,7 @@ where
     assert!(out.contains("1 passed"), "the child ran no test:\n{out}");
 }
 
-/// Whether the peer servers (moto, PostgreSQL, the SMTP sink…) are up: `tests/run` starts
+/// Whether the peer servers (moto, `PostgreSQL`, the SMTP sink…) are up: `tests/run` starts
 /// them and sets `MEDALLION_TEST_PEERS=1`. A plain `cargo test` says so on stderr and the peer
 /// tests return early.
 pub fn peers() -> bool {
