@@ -91,11 +91,15 @@ pub fn run_plan(
 ) -> Result<StepResult, ComputeError> {
     let started = Instant::now();
     let partition = plan.partition_for(index)?;
+    // The process id too: two runners of the same run, step and index on one machine (two
+    // deployed projects' executions of the same name, tests side by side) must not share, and
+    // at the end remove, each other's staging directory.
     let work = std::env::temp_dir().join(format!(
-        "medallion-runner-{}-{}-{}",
+        "medallion-runner-{}-{}-{}-{}",
         sanitize(&plan.run_id),
         sanitize(&plan.step_id),
-        index.unwrap_or(0)
+        index.unwrap_or(0),
+        std::process::id()
     ));
     let blobs = S3Blobs {
         aws: aws.clone(),
