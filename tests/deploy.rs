@@ -305,6 +305,16 @@ pub(crate) fn medallion(ws: &Path, args: &[&str]) -> Output {
         .unwrap()
 }
 
+/// The changes of a `deploy --format json` answer other than `unchanged`.
+pub(crate) fn changes(deployed: &Value) -> Vec<&Value> {
+    deployed["plan"]["changes"]
+        .as_array()
+        .unwrap_or_else(|| panic!("{deployed}"))
+        .iter()
+        .filter(|c| c["action"] != "unchanged")
+        .collect()
+}
+
 pub(crate) fn json(o: &Output) -> Value {
     serde_json::from_slice(&o.stdout).unwrap_or_else(|e| panic!("{e}: {}", crate::common::text(o)))
 }

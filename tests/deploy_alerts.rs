@@ -543,12 +543,7 @@ fn an_sns_target_and_the_dead_letter_queue_deploy_check_and_undeploy() {
     // Again: nothing changes.
     let again = medallion(&ws, HOOK, &["deploy", &name, "--format", "json"]);
     let plan: Value = serde_json::from_slice(&again.stdout).unwrap();
-    let changed: Vec<&Value> = plan["plan"]["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["action"] != "unchanged")
-        .collect();
+    let changed = crate::deploy::changes(&plan);
     assert!(changed.is_empty(), "{changed:?}");
 
     // Undeploy: no queue and no rule is left; the topic, which deploy did not create, stays.

@@ -567,12 +567,7 @@ fn redeploys_unchanged_with_the_sensors_day(moto: &str, ws: &Path, copy: &Path, 
         ws,
         &["deploy", copy.to_str().unwrap(), "--format", "json"],
     ));
-    let changed: Vec<&Value> = again["plan"]["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|c| c["action"] != "unchanged")
-        .collect();
+    let changed = crate::deploy::changes(&again);
     assert!(changed.is_empty(), "{changed:?}");
     // The sensor's rule gives the execution the event's time and the sensor's rule.
     let events = aws_sdk_eventbridge::Client::new(&sdk_config(moto));

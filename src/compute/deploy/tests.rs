@@ -170,28 +170,45 @@ fn a_partitioned_batch_step_is_an_array_job_without_a_result_read() {
     assert!(err.contains("compute.lambda_function"), "{err}");
 }
 
-#[test]
-fn a_deployed_plan_takes_the_executions_run_id() {
-    use crate::compute::protocol::{ObjectStore, PROTOCOL_VERSION, StepPlan};
-    use crate::model::{Project, RunId};
-    let store = ObjectStore {
+/// The object store of the plans below.
+fn test_store() -> crate::compute::protocol::ObjectStore {
+    crate::compute::protocol::ObjectStore {
         bucket: "b".into(),
         prefix: "p".into(),
-    };
-    let plan = StepPlan {
-        version: PROTOCOL_VERSION,
-        run_id: RunId::new("deployed"),
+    }
+}
+
+/// A deployed step's plan (`s1-lambda`) of `assets` of `project`, as deploy writes it.
+fn deployed_plan(
+    project: crate::model::Project,
+    assets: Vec<crate::model::AssetKey>,
+) -> crate::compute::protocol::StepPlan {
+    let store = test_store();
+    crate::compute::protocol::StepPlan {
+        version: crate::compute::protocol::PROTOCOL_VERSION,
+        run_id: crate::model::RunId::new("deployed"),
         step_id: "s1-lambda".into(),
-        project: Project::default(),
-        assets: Vec::new(),
+        project,
+        assets,
         partitions: Vec::new(),
         force: false,
         previous: Vec::new(),
         previous_checks: Vec::new(),
-        store: store.clone(),
         result_uri: asl::result_uri(&store, "s1-lambda"),
-        upstream_results: vec![asl::result_uri(&store, "s0-fargate").replace("{index}", "0")],
+        store,
+        upstream_results: Vec::new(),
         masks: crate::model::masking::MaskPlan::default(),
+    }
+}
+
+#[test]
+fn a_deployed_plan_takes_the_executions_run_id() {
+    use crate::compute::protocol::StepPlan;
+    use crate::model::{Project, RunId};
+    let store = test_store();
+    let plan = StepPlan {
+        upstream_results: vec![asl::result_uri(&store, "s0-fargate").replace("{index}", "0")],
+        ..deployed_plan(Project::default(), Vec::new())
     };
     let run = plan.clone().for_run(Some(RunId::new("exec-1")));
     assert_eq!(run.run_id.as_str(), "exec-1");
@@ -341,8 +358,7 @@ fn a_changed_list_of_names_says_what_joined_and_left() {
 /// zone — and an input that names no day is refused in one sentence.
 #[test]
 fn a_daily_partitioned_plan_takes_the_day_from_the_executions_input() {
-    use crate::compute::protocol::{ObjectStore, PROTOCOL_VERSION, StepPlan};
-    use crate::model::{AssetKey, AssetSpec, Layer, PartitionsDefinition, Project, RunId};
+    use crate::model::{AssetKey, AssetSpec, Layer, PartitionsDefinition, Project};
     let mut project = Project::default();
     let mut daily = AssetSpec::new("events", Layer::Bronze);
     daily.partitions = PartitionsDefinition::Daily {
@@ -351,25 +367,10 @@ fn a_daily_partitioned_plan_takes_the_day_from_the_executions_input() {
     };
     project.assets.push(daily);
     project.assets.push(AssetSpec::new("totals", Layer::Silver));
-    let store = ObjectStore {
-        bucket: "b".into(),
-        prefix: "p".into(),
-    };
-    let plan = StepPlan {
-        version: PROTOCOL_VERSION,
-        run_id: RunId::new("deployed"),
-        step_id: "s1-lambda".into(),
+    let plan = deployed_plan(
         project,
-        assets: vec![AssetKey::new("events"), AssetKey::new("totals")],
-        partitions: Vec::new(),
-        force: false,
-        previous: Vec::new(),
-        previous_checks: Vec::new(),
-        store: store.clone(),
-        result_uri: asl::result_uri(&store, "s1-lambda"),
-        upstream_results: Vec::new(),
-        masks: crate::model::masking::MaskPlan::default(),
-    };
+        vec![AssetKey::new("events"), AssetKey::new("totals")],
+    );
     let day = |input: &str| {
         plan.clone()
             .for_execution_input(Some(input))
