@@ -137,7 +137,17 @@ fn publish(target: &SnsTarget, msg: &Message, resources: &[Resource]) -> Outcome
         subject: &subject,
         message: &message,
     };
-    match notify::sns::publish(&runtime, aws, &crate::app::connections::KeyringSecrets, p) {
+    answered(notify::sns::publish(
+        &runtime,
+        aws,
+        &crate::app::connections::KeyringSecrets,
+        p,
+    ))
+}
+
+/// A target's answer, or its error (retried when trying again may help).
+fn answered(result: Result<String, crate::compute::ComputeError>) -> Outcome {
+    match result {
         Ok(answer) => Outcome {
             ok: true,
             retry: false,
@@ -170,18 +180,7 @@ fn mail(target: &EmailTarget, msg: &Message) -> Outcome {
         subject: &subject,
         body: &body,
     };
-    match smtp::send_email(target, password.as_deref(), mail) {
-        Ok(answer) => Outcome {
-            ok: true,
-            retry: false,
-            answer,
-        },
-        Err(e) => Outcome {
-            ok: false,
-            retry: retryable(&e),
-            answer: e.to_string(),
-        },
-    }
+    answered(smtp::send_email(target, password.as_deref(), mail))
 }
 
 fn post(url: &crate::model::SecretRef, body: &serde_json::Value) -> Outcome {
