@@ -384,6 +384,115 @@ fn a_failed_blocking_check_skips_downstream_and_fails_the_run() {
     assert_eq!(by_asset["daily_revenue"], "materialized");
 }
 
+/// Trust: an asset with nothing downstream whose stored data failed an Error check. Running
+/// again finds it up to date, and the run must still fail, naming the check and the run that
+/// found the failure, as the run that found it did: whether a check ran in this run or an
+/// earlier one on the same data must not change the verdict. So must a run with
+/// `--allow-failed-upstream` (it builds from failing data; it does not make the data pass), and
+/// the same holds for a non-blocking Error check.
+#[test]
+fn a_leaf_whose_stored_data_failed_an_error_check_fails_every_later_run() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().join("ws.sqlite");
+    let dir = copy_example(tmp.path());
+    let d = dir.to_str().unwrap();
+    let toml = dir.join("medallion.toml");
+    let original = std::fs::read_to_string(&toml).unwrap();
+    let strict = original.replace("predicate = \"clv >= 0\"", "predicate = \"clv >= 100000\"");
+    assert_ne!(strict, original);
+    std::fs::write(&toml, &strict).unwrap();
+    let first = medallion(&ws, &["materialize", d, "--format", "json"]);
+    assert_eq!(first.status.code(), Some(1), "{}", text(&first));
+    let first_run = json(&first)["runs"][0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    for args in [
+        vec!["materialize", d, "--format", "json"],
+        vec![
+            "materialize",
+            d,
+            "--allow-failed-upstream",
+            "--format",
+            "json",
+        ],
+    ] {
+        let again = medallion(&ws, &args);
+        assert_eq!(again.status.code(), Some(1), "{args:?}: {}", text(&again));
+        let report = json(&again);
+        assert_eq!(report["status"], "failure", "{args:?}");
+        assert_eq!(
+            step_of(&report, "customer_lifetime_value")["outcome"]["outcome"],
+            "up_to_date"
+        );
+        let error = report["runs"][0]["error"].as_str().unwrap_or_default();
+        assert!(
+            error.contains("customer_lifetime_value_clv_non_negative")
+                && error.contains(&first_run),
+            "{args:?}: the run's error names the check and the run that found it: {report}"
+        );
+    }
+    let o = medallion(&ws, &["materialize", d]);
+    assert_eq!(o.status.code(), Some(1));
+    assert!(text(&o).contains("run failure"), "{}", text(&o));
+    // The dry run says so beforehand, as the launch dialog does.
+    let o = medallion(&ws, &["materialize", d, "--dry-run", "--format", "json"]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let plan = json(&o);
+    let clv = plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["asset"] == "customer_lifetime_value")
+        .unwrap()
+        .clone();
+    assert_eq!(clv["status"]["status"], "up_to_date", "{plan}");
+    assert_eq!(
+        clv["status"]["failed"]["check"], "customer_lifetime_value_clv_non_negative",
+        "{plan}"
+    );
+    assert_eq!(
+        clv["status"]["failed"]["run_id"],
+        first_run.as_str(),
+        "{plan}"
+    );
+    assert!(
+        plan["summary"]
+            .as_str()
+            .unwrap()
+            .contains("the run will fail"),
+        "{plan}"
+    );
+    let o = medallion(&ws, &["materialize", d, "--dry-run"]);
+    assert!(
+        text(&o).contains("its data failed check customer_lifetime_value_clv_non_negative"),
+        "{}",
+        text(&o)
+    );
+    // Nothing says success for this data anywhere: `runs` lists the later runs as failures.
+    let listed = json(&medallion(&ws, &["runs", "--format", "json"]));
+    let statuses: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["status"].as_str().unwrap())
+        .collect();
+    assert_eq!(statuses, ["failure"; 4], "{listed}");
+
+    // A non-blocking Error check: the same, it fails every run on this data.
+    let non_blocking = strict.replace(
+        "predicate = \"clv >= 100000\"\ndescription = \"Every clv ≥ 0\"\nseverity = \"error\"\nblocking = true",
+        "predicate = \"clv >= 100000\"\ndescription = \"Every clv ≥ 0\"\nseverity = \"error\"\nblocking = false",
+    );
+    assert_ne!(non_blocking, strict);
+    std::fs::write(&toml, &non_blocking).unwrap();
+    let o = medallion(&ws, &["materialize", d, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let o = medallion(&ws, &["materialize", d, "--format", "json"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert_eq!(json(&o)["status"], "failure");
+}
+
 fn step_of(report: &serde_json::Value, asset: &str) -> serde_json::Value {
     report["runs"][0]["steps"]
         .as_array()
@@ -500,7 +609,8 @@ fn a_failed_blocking_check_keeps_blocking_downstream_on_later_runs() {
         "blocked"
     );
 
-    // The explicit override builds gold, and says so on the run and in its report.
+    // The explicit override builds gold, and says so on the run and in its report. The run
+    // still fails: order_history's data fails its check whatever is built from it.
     let o = medallion(
         &ws,
         &[
@@ -511,8 +621,9 @@ fn a_failed_blocking_check_keeps_blocking_downstream_on_later_runs() {
             "json",
         ],
     );
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
     let report = json(&o);
+    assert_eq!(report["status"], "failure");
     assert_eq!(report["runs"][0]["allow_failed_upstream"], true);
     for gold in ["customer_lifetime_value", "daily_revenue"] {
         assert_eq!(

@@ -1073,12 +1073,16 @@ pub fn plan(
 /// 2 blocked". The CLI's dry run and the studio's launch dialog say the same.
 pub fn plan_summary(steps: &[engine::PlannedStep]) -> String {
     let (mut will_run, mut up_to_date, mut blocked, mut checks) = (0, 0, 0, 0);
+    let mut failing = 0;
     for step in steps {
         match &step.status {
             PlannedStatus::WillRun { .. } => will_run += 1,
-            PlannedStatus::UpToDate { checks: c, .. } => {
+            PlannedStatus::UpToDate {
+                checks: c, failed, ..
+            } => {
                 up_to_date += 1;
                 checks += c.len();
+                failing += usize::from(failed.is_some());
             }
             PlannedStatus::Blocked { .. } => blocked += 1,
         }
@@ -1096,6 +1100,16 @@ pub fn plan_summary(steps: &[engine::PlannedStep]) -> String {
             out,
             "; {blocked} blocked by a failed blocking check upstream"
         );
+    }
+    match failing {
+        0 => {}
+        1 => out.push_str("; 1 up to date but failing an Error check: the run will fail"),
+        n => {
+            let _ = write!(
+                out,
+                "; {n} up to date but failing an Error check: the run will fail"
+            );
+        }
     }
     out
 }

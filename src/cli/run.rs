@@ -1,6 +1,7 @@
 //! `materialize`, `check`, `preview`, `runs`, `status`, `gc` and `report`: the local engine and
 //! its records from the command line.
 
+use std::fmt::Write as _;
 use std::io::{IsTerminal, Write as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -450,13 +451,28 @@ fn dry_run(
                     .map(|p| format!("[{p}]"))
                     .unwrap_or_default();
                 let what = match &step.status {
-                    app::run::PlannedStatus::UpToDate { run_id, checks } if checks.is_empty() => {
-                        format!("up to date (run {run_id})")
+                    app::run::PlannedStatus::UpToDate {
+                        run_id,
+                        checks,
+                        failed,
+                    } => {
+                        let mut what = format!("up to date (run {run_id})");
+                        if !checks.is_empty() {
+                            let _ = write!(
+                                what,
+                                "; checks to run on its stored data: {}",
+                                checks.join(", ")
+                            );
+                        }
+                        if let Some(f) = failed {
+                            let _ = write!(
+                                what,
+                                "; its data failed check {} in run {}: the run will fail",
+                                f.check, f.run_id
+                            );
+                        }
+                        what
                     }
-                    app::run::PlannedStatus::UpToDate { run_id, checks } => format!(
-                        "up to date (run {run_id}); checks to run on its stored data: {}",
-                        checks.join(", ")
-                    ),
                     app::run::PlannedStatus::WillRun { reason } => format!("will run: {reason}"),
                     app::run::PlannedStatus::Blocked { reason } => reason.clone(),
                 };

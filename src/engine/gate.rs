@@ -94,6 +94,12 @@ impl<'a> StoredChecks<'a> {
                     if !r.result.passed && gates(check) && verdict.failed_blocking.is_none() {
                         verdict.failed_blocking = Some((check.name.clone(), r.run_id.clone()));
                     }
+                    if !r.result.passed
+                        && check.severity == CheckSeverity::Error
+                        && verdict.failed_error.is_none()
+                    {
+                        verdict.failed_error = Some((check.name.clone(), r.run_id.clone()));
+                    }
                 }
                 other => {
                     // Edited since its last evaluation, or never evaluated on this data.
@@ -117,6 +123,10 @@ impl<'a> StoredChecks<'a> {
 pub struct Verdict<'s> {
     /// A blocking Error check (with its current definition) failed: (check, run that found it).
     pub failed_blocking: Option<(String, RunId)>,
+    /// An Error check (with its current definition, blocking or not) failed: (check, run that
+    /// found it). A run that finds this data up to date fails for it, as the run that found it
+    /// did.
+    pub failed_error: Option<(String, RunId)>,
     /// A blocking Error check failed under an earlier definition and has not been evaluated
     /// since it changed.
     pub failed_before_edit: Option<(String, RunId)>,

@@ -21,12 +21,26 @@ use crate::model::{
 pub enum PlannedStatus {
     /// Definition and inputs unchanged since this run's materialization. `checks` are new or
     /// edited checks that will be evaluated on the stored data.
-    UpToDate { run_id: RunId, checks: Vec<String> },
+    UpToDate {
+        run_id: RunId,
+        checks: Vec<String>,
+        /// An Error check failed on this data in an earlier run: the run will fail for it.
+        #[serde(skip_serializing_if = "Option::is_none")]
+        failed: Option<StoredFailure>,
+    },
     /// The step will compute, for this reason.
     WillRun { reason: String },
     /// The step will not run: an upstream's stored data failed a blocking check
     /// ("blocked: check C of asset A failed in run R").
     Blocked { reason: String },
+}
+
+/// An Error check that failed on a materialization in an earlier run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StoredFailure {
+    pub check: String,
+    /// The run that found the failure.
+    pub run_id: RunId,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -164,6 +178,10 @@ impl<'p> Planner<'p> {
             None => will_run("never materialized"),
             Some(p) if p.data_version == version => {
                 let verdict = self.stored_checks.verdict(asset, p);
+                let failed = verdict
+                    .failed_error
+                    .clone()
+                    .map(|(check, run_id)| StoredFailure { check, run_id });
                 if let Some((check, run_id)) = verdict.failed_blocking {
                     self.blocks.insert(
                         key.clone(),
@@ -177,6 +195,7 @@ impl<'p> Planner<'p> {
                 PlannedStatus::UpToDate {
                     run_id: p.run_id.clone(),
                     checks: verdict.unevaluated.iter().map(|c| c.name.clone()).collect(),
+                    failed,
                 }
             }
             Some(p) if p.definition_hash != definition_hash(asset) => {

@@ -19,8 +19,9 @@ use crate::model::{AssetKey, LogLevel, RunEvent, RunStatus, StepOutcome};
 
 /// What a step's thread sends the run loop.
 enum Message {
-    Event(RunEvent),
-    Finished(Finished),
+    /// Both boxed: a message is moved through the channel, and these are large.
+    Event(Box<RunEvent>),
+    Finished(Box<Finished>),
     /// A step's profile is done (its event, or a warning, was sent before); `streamed`: of a
     /// streamed step's file.
     Profiled {
@@ -75,10 +76,10 @@ pub fn execute_io(
             match message {
                 Message::Event(e) => {
                     scheduler.on_event(&e);
-                    emit(e);
+                    emit(*e);
                 }
                 Message::Profiled { streamed } => scheduler.on_profiled(streamed),
-                Message::Finished(done) => scheduler.on_finished(done, emit),
+                Message::Finished(done) => scheduler.on_finished(*done, emit),
             }
         }
     });
@@ -98,7 +99,7 @@ fn run_launch(
     let started = Instant::now();
     let events = tx.clone();
     let mut send = move |e: RunEvent| {
-        let _ = events.send(Message::Event(e));
+        let _ = events.send(Message::Event(Box::new(e)));
     };
     let asset = launch.asset;
     let partition = launch.partition.as_deref();
@@ -130,7 +131,7 @@ fn run_launch(
         Ok((result, deferred)) => (Ok(result), deferred),
         Err(e) => (Err(e), None),
     };
-    let _ = tx.send(Message::Finished(Finished {
+    let _ = tx.send(Message::Finished(Box::new(Finished {
         key: asset.key.clone(),
         partition: launch.partition.clone(),
         result,
@@ -138,7 +139,7 @@ fn run_launch(
         heavy: launch.heavy,
         frame: deferred.as_ref().and_then(|d| d.frame.clone()),
         profiling: deferred.is_some(),
-    }));
+    })));
     if let Some(deferred) = deferred {
         deferred.profile(&asset.key, partition, &mut send);
         let _ = tx.send(Message::Profiled {

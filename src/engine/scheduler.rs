@@ -485,12 +485,25 @@ impl<'c> Scheduler<'c> {
                 materialization,
                 blocking_failure,
                 error_failure,
-            } => (
-                Some(materialization),
-                blocking_failure,
-                error_failure,
-                StepOutcome::UpToDate,
-            ),
+                stored_failure,
+            } => {
+                // Its data failed an Error check in an earlier run and is unchanged: this run
+                // fails for it too, whether or not anything downstream is in the run.
+                if let Some((check, run_id)) = stored_failure {
+                    self.failed = true;
+                    self.headline.get_or_insert_with(|| {
+                        format!(
+                            "check {check} of asset {key} failed on its stored data in run {run_id}"
+                        )
+                    });
+                }
+                (
+                    Some(materialization),
+                    blocking_failure,
+                    error_failure,
+                    StepOutcome::UpToDate,
+                )
+            }
             StepResult::Checked {
                 materialization,
                 error_failure,

@@ -30,6 +30,9 @@ pub(super) enum StepResult {
         blocking_failure: Option<(String, RunId)>,
         /// The first Error check evaluated in this run that failed.
         error_failure: Option<String>,
+        /// An Error check that failed on it in an earlier run, with its current definition:
+        /// (check, run that found it). The run fails for it, as that run did.
+        stored_failure: Option<(String, RunId)>,
     },
     /// A checks-only step evaluated every check on the stored materialization.
     Checked {
@@ -258,7 +261,16 @@ impl Step<'_> {
                     "{key}: its stored data failed blocking check {check} in run {run_id}; nothing downstream is built from it until it is materialized again and passes"
                 ),
             });
+        } else if let Some((check, run_id)) = &verdict.failed_error {
+            emit(RunEvent::Log {
+                level: LogLevel::Warn,
+                asset: Some(key.clone()),
+                message: format!(
+                    "{key}: its stored data failed Error check {check} in run {run_id}; every run fails for it until it is materialized again and passes"
+                ),
+            });
         }
+        let stored_failure = verdict.failed_error.clone();
         let mut blocking_failure = verdict.failed_blocking;
         let mut failures = Failures::default();
         if changed > 0 {
@@ -283,6 +295,7 @@ impl Step<'_> {
                 materialization: prev.clone(),
                 blocking_failure,
                 error_failure: failures.error,
+                stored_failure,
             },
             None,
         ))

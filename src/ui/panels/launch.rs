@@ -261,11 +261,29 @@ fn planned_status_ui(ui: &mut egui::Ui, status: &PlannedStatus) {
         PlannedStatus::WillRun { reason } => {
             ui.label(RichText::new(format!("will run: {reason}")).color(theme::running_color()));
         }
-        PlannedStatus::UpToDate { run_id, checks } if checks.is_empty() => {
+        PlannedStatus::UpToDate {
+            run_id,
+            failed: Some(f),
+            ..
+        } => {
+            ui.label(
+                RichText::new(format!(
+                    "up to date, failing check {}: the run will fail",
+                    f.check
+                ))
+                .color(theme::error_color()),
+            )
+            .on_hover_text(format!(
+                "Data unchanged since run {run_id}; check {} failed on it in run {}. Fix the \
+                 data or the check, or force a new materialization.",
+                f.check, f.run_id
+            ));
+        }
+        PlannedStatus::UpToDate { run_id, checks, .. } if checks.is_empty() => {
             ui.label(RichText::new("up to date").color(theme::ok_color()))
                 .on_hover_text(format!("Unchanged since run {run_id}"));
         }
-        PlannedStatus::UpToDate { run_id, checks } => {
+        PlannedStatus::UpToDate { run_id, checks, .. } => {
             ui.label(
                 RichText::new(format!(
                     "up to date; checks will run: {}",
