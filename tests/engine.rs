@@ -439,13 +439,7 @@ fn a_leaf_whose_stored_data_failed_an_error_check_fails_every_later_run() {
     let o = medallion(&ws, &["materialize", d, "--dry-run", "--format", "json"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let plan = json(&o);
-    let clv = plan["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["asset"] == "customer_lifetime_value")
-        .unwrap()
-        .clone();
+    let clv = planned_step(&plan, "customer_lifetime_value");
     assert_eq!(clv["status"]["status"], "up_to_date", "{plan}");
     assert_eq!(
         clv["status"]["failed"]["check"], "customer_lifetime_value_clv_non_negative",
@@ -500,6 +494,17 @@ fn step_of(report: &serde_json::Value, asset: &str) -> serde_json::Value {
         .iter()
         .find(|s| s["asset"] == asset)
         .unwrap_or_else(|| panic!("no step {asset} in {report}"))
+        .clone()
+}
+
+/// The step of `asset` in a `--dry-run --format json` plan.
+fn planned_step(plan: &serde_json::Value, asset: &str) -> serde_json::Value {
+    plan["steps"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["asset"] == asset)
+        .unwrap_or_else(|| panic!("no step {asset} in {plan}"))
         .clone()
 }
 
@@ -692,13 +697,7 @@ fn an_edited_check_runs_on_the_stored_data_without_rematerializing() {
     let o = medallion(&ws, &["materialize", d, "--dry-run", "--format", "json"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
     let plan = json(&o);
-    let clv = plan["steps"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|s| s["asset"] == "customer_lifetime_value")
-        .unwrap()
-        .clone();
+    let clv = planned_step(&plan, "customer_lifetime_value");
     assert_eq!(clv["status"]["status"], "up_to_date", "{clv}");
     assert_eq!(
         clv["status"]["checks"],
