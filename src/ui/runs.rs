@@ -372,6 +372,11 @@ impl RunView {
         });
         match event {
             RunEvent::RunStarted { plan } => {
+                // A live run starts now, not when it was asked for: its timeline and elapsed
+                // time leave out planning and the queue, as its recorded duration does.
+                if at.is_none() && self.started.is_some() {
+                    self.started = Some(Instant::now());
+                }
                 for k in &plan {
                     self.nodes.insert(k.clone(), NodeStatus::Queued);
                 }
@@ -641,6 +646,38 @@ pub fn format_ms(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found under Xvfb: a live run's timeline counted from the click on "Start run", so
+    /// planning and the worker's queue sat before the first bar and its axis said 137 ms for a
+    /// run recorded as 70 ms. The run starts at its `RunStarted` event, as the recorded
+    /// duration does.
+    #[test]
+    fn a_live_runs_timeline_starts_when_the_run_starts() {
+        let a = AssetKey::new("a");
+        let mut view = RunView::live(std::slice::from_ref(&a), Arc::new(AtomicBool::new(false)));
+        // Planning and the queue before the engine starts the run.
+        std::thread::sleep(std::time::Duration::from_millis(300));
+        view.apply(
+            &"r1".into(),
+            RunEvent::RunStarted {
+                plan: vec![a.clone()],
+            },
+        );
+        view.apply(
+            &"r1".into(),
+            RunEvent::StepStarted {
+                asset: a.clone(),
+                partition: None,
+                streamed: false,
+            },
+        );
+        assert!(
+            view.steps[0].start_ms < 300,
+            "the first step starts {} ms into the run",
+            view.steps[0].start_ms
+        );
+        assert!(view.elapsed_ms().is_some_and(|ms| ms < 300));
+    }
 
     #[test]
     fn a_blocking_failure_marks_the_asset_failed_and_its_downstream_skipped() {

@@ -431,7 +431,14 @@ fn checks_ui(ui: &mut egui::Ui, studio: &mut Studio) {
     let Some(run) = &studio.run else { return };
     ui.label(RichText::new("Checks").strong());
     if run.checks.is_empty() {
-        weak(ui, "No check has run yet.");
+        weak(
+            ui,
+            if run.done {
+                "No check ran in this run."
+            } else {
+                "No check has run yet."
+            },
+        );
         return;
     }
     let clicked = checks_table_ui(ui, run, studio.workbench.selected_check);
