@@ -653,6 +653,26 @@ fn a_failed_blocking_check_keeps_blocking_downstream_on_later_runs() {
         .unwrap()
         .clone();
     assert_eq!(listed["allow_failed_upstream"], true, "{listed}");
+    // Its log names each asset built from the failing data.
+    let log = text(&medallion(&ws, &["logs", &run_id]));
+    for gold in ["customer_lifetime_value", "daily_revenue"] {
+        assert!(
+            log.contains(&format!(
+                "{gold}: built from order_history, whose data failed"
+            )),
+            "{log}"
+        );
+    }
+    // The override again: gold is up to date now, so nothing is built from anything, and
+    // the log must not say it was.
+    let o = medallion(&ws, &["materialize", d, "--allow-failed-upstream"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("0 materialized"), "{}", text(&o));
+    assert!(
+        !text(&o).contains("built from order_history"),
+        "{}",
+        text(&o)
+    );
 
     // Put the check back: until it runs, its verdict on the stored data is unknown ("not
     // run"), which blocks nothing; it is evaluated again on the stored order_history (a check

@@ -210,7 +210,7 @@ fn header(h: &mut String, r: &RunReport) {
         h.push_str("<p>Checks only: the checks ran on stored data; nothing was materialized.</p>");
     }
     if r.run.allow_failed_upstream {
-        h.push_str("<p class=\"fail\"><strong>Override:</strong> this run was started with <code>--allow-failed-upstream</code>: downstream assets were built even from upstream data that failed a blocking check (see the log).</p>");
+        h.push_str("<p class=\"fail\"><strong>Override:</strong> this run was started with <code>--allow-failed-upstream</code>: downstream assets may be built from upstream data that failed a blocking check; the log names each one that was.</p>");
     }
     if let Some(error) = r.run.error.as_deref() {
         let _ = write!(h, "<p class=\"fail\">{}</p>", esc(error));

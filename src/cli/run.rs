@@ -353,7 +353,7 @@ fn print_run_summary(s: &app::run::RunSummary) {
         s.run.id,
         s.run.status,
         if s.run.allow_failed_upstream {
-            " (--allow-failed-upstream: built from data that failed a blocking check)"
+            " (--allow-failed-upstream: the log names each asset built from data that failed a blocking check)"
         } else {
             ""
         }

@@ -144,6 +144,9 @@ pub(super) struct Scheduler<'c> {
     canceled: bool,
     /// The first thing that went wrong: the run's failure headline.
     headline: Option<String>,
+    /// Running steps that read upstream data which failed a blocking check
+    /// (`--allow-failed-upstream`): what their log says if they are built.
+    overridden: BTreeMap<AssetKey, Vec<String>>,
 }
 
 impl<'c> Scheduler<'c> {
@@ -192,6 +195,7 @@ impl<'c> Scheduler<'c> {
             failed: false,
             canceled: false,
             headline: None,
+            overridden: BTreeMap::new(),
         }
     }
 
@@ -343,16 +347,19 @@ impl<'c> Scheduler<'c> {
                 self.cursor -= 1;
             }
         }
-        for (up, block) in &launch.overrides {
-            if let Block::Check { check, run_id, .. } = block {
-                emit(RunEvent::Log {
-                    level: LogLevel::Warn,
-                    asset: Some(key.clone()),
-                    message: format!(
-                        "{key}: built from {up}, whose data failed blocking check {check} in run {run_id} (--allow-failed-upstream)"
-                    ),
-                });
-            }
+        // Said when the step is built: one found up to date is not built from anything.
+        let overrides: Vec<String> = launch
+            .overrides
+            .iter()
+            .filter_map(|(up, block)| match block {
+                Block::Check { check, run_id, .. } => Some(format!(
+                    "{key}: built from {up}, whose data failed blocking check {check} in run {run_id} (--allow-failed-upstream)"
+                )),
+                Block::Reason(_) => None,
+            })
+            .collect();
+        if !overrides.is_empty() {
+            self.overridden.insert(key.clone(), overrides);
         }
         emit(RunEvent::StepStarted {
             asset: key.clone(),
@@ -446,6 +453,7 @@ impl<'c> Scheduler<'c> {
                 self.tables.frames.insert(key.clone(), df);
             }
         }
+        let overridden = self.overridden.remove(&key).unwrap_or_default();
         let outcome = match result {
             Ok(result) => self.on_result(&key, result),
             Err(_) if self.ctx.cancel_requested() => {
@@ -467,6 +475,15 @@ impl<'c> Scheduler<'c> {
                 StepOutcome::Failed { error }
             }
         };
+        if matches!(outcome, StepOutcome::Materialized) {
+            for message in overridden {
+                emit(RunEvent::Log {
+                    level: LogLevel::Warn,
+                    asset: Some(key.clone()),
+                    message,
+                });
+            }
+        }
         emit(RunEvent::StepFinished {
             asset: key,
             partition,
