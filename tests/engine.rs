@@ -497,6 +497,72 @@ fn step_of(report: &serde_json::Value, asset: &str) -> serde_json::Value {
         .clone()
 }
 
+/// `--allow-failed-upstream` after `order_history` failed its blocking check: gold is built,
+/// the run, its report and `runs` say so, and its log names each asset built from the failing
+/// data — and a second override, finding gold up to date, says nothing was built.
+fn override_builds_gold_and_says_so(ws: &Path, d: &str, tmp: &Path) {
+    let ws = ws.to_path_buf();
+    // The explicit override builds gold, and says so on the run and in its report. The run
+    // still fails: order_history's data fails its check whatever is built from it.
+    let o = medallion(
+        &ws,
+        &[
+            "materialize",
+            d,
+            "--allow-failed-upstream",
+            "--format",
+            "json",
+        ],
+    );
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    let report = json(&o);
+    assert_eq!(report["status"], "failure");
+    assert_eq!(report["runs"][0]["allow_failed_upstream"], true);
+    for gold in ["customer_lifetime_value", "daily_revenue"] {
+        assert_eq!(
+            step_of(&report, gold)["outcome"]["outcome"],
+            "materialized",
+            "{gold}"
+        );
+    }
+    let run_id = report["runs"][0]["run_id"].as_str().unwrap().to_owned();
+    let file = tmp.join("report.json");
+    let o = medallion(&ws, &["report", &run_id, "--json", file.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let saved: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
+    assert_eq!(saved["run"]["allow_failed_upstream"], true, "{saved}");
+    let listed = json(&medallion(&ws, &["runs", "--format", "json"]));
+    let listed = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["id"] == run_id.as_str())
+        .unwrap()
+        .clone();
+    assert_eq!(listed["allow_failed_upstream"], true, "{listed}");
+    // Its log names each asset built from the failing data.
+    let log = text(&medallion(&ws, &["logs", &run_id]));
+    for gold in ["customer_lifetime_value", "daily_revenue"] {
+        assert!(
+            log.contains(&format!(
+                "{gold}: built from order_history, whose data failed"
+            )),
+            "{log}"
+        );
+    }
+    // The override again: gold is up to date now, so nothing is built from anything, and
+    // the log must not say it was.
+    let o = medallion(&ws, &["materialize", d, "--allow-failed-upstream"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(text(&o).contains("0 materialized"), "{}", text(&o));
+    assert!(
+        !text(&o).contains("built from order_history"),
+        "{}",
+        text(&o)
+    );
+}
+
 /// The step of `asset` in a `--dry-run --format json` plan.
 fn planned_step(plan: &serde_json::Value, asset: &str) -> serde_json::Value {
     plan["steps"]
@@ -614,65 +680,7 @@ fn a_failed_blocking_check_keeps_blocking_downstream_on_later_runs() {
         "blocked"
     );
 
-    // The explicit override builds gold, and says so on the run and in its report. The run
-    // still fails: order_history's data fails its check whatever is built from it.
-    let o = medallion(
-        &ws,
-        &[
-            "materialize",
-            d,
-            "--allow-failed-upstream",
-            "--format",
-            "json",
-        ],
-    );
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    let report = json(&o);
-    assert_eq!(report["status"], "failure");
-    assert_eq!(report["runs"][0]["allow_failed_upstream"], true);
-    for gold in ["customer_lifetime_value", "daily_revenue"] {
-        assert_eq!(
-            step_of(&report, gold)["outcome"]["outcome"],
-            "materialized",
-            "{gold}"
-        );
-    }
-    let run_id = report["runs"][0]["run_id"].as_str().unwrap().to_owned();
-    let file = tmp.path().join("report.json");
-    let o = medallion(&ws, &["report", &run_id, "--json", file.to_str().unwrap()]);
-    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
-    let saved: serde_json::Value =
-        serde_json::from_str(&std::fs::read_to_string(&file).unwrap()).unwrap();
-    assert_eq!(saved["run"]["allow_failed_upstream"], true, "{saved}");
-    let listed = json(&medallion(&ws, &["runs", "--format", "json"]));
-    let listed = listed
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == run_id.as_str())
-        .unwrap()
-        .clone();
-    assert_eq!(listed["allow_failed_upstream"], true, "{listed}");
-    // Its log names each asset built from the failing data.
-    let log = text(&medallion(&ws, &["logs", &run_id]));
-    for gold in ["customer_lifetime_value", "daily_revenue"] {
-        assert!(
-            log.contains(&format!(
-                "{gold}: built from order_history, whose data failed"
-            )),
-            "{log}"
-        );
-    }
-    // The override again: gold is up to date now, so nothing is built from anything, and
-    // the log must not say it was.
-    let o = medallion(&ws, &["materialize", d, "--allow-failed-upstream"]);
-    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
-    assert!(text(&o).contains("0 materialized"), "{}", text(&o));
-    assert!(
-        !text(&o).contains("built from order_history"),
-        "{}",
-        text(&o)
-    );
+    override_builds_gold_and_says_so(&ws, d, tmp.path());
 
     // Put the check back: until it runs, its verdict on the stored data is unknown ("not
     // run"), which blocks nothing; it is evaluated again on the stored order_history (a check
