@@ -523,5 +523,108 @@ fn a_partitioned_batch_step_runs_as_an_array_job_in_motos_interpreter() {
         [Some("eu".to_owned()), Some("us".to_owned())],
         "{latest:?}"
     );
+    a_failing_partition_fails_the_execution(&moto.url, &setup, (&ws, &copy), &name, &arn, &step);
     drop((fargate, batch));
+}
+
+/// The rest of the test above: `daily_revenue` has rows only in partition `eu`, and a blocking
+/// row-count check. Moto's Batch marks the array job succeeded whatever its children's exits,
+/// so only the children's results can tell: the execution fails naming the check and the
+/// partition (`us`, child 1), and `sync` imports it as failed with the check's result.
+fn a_failing_partition_fails_the_execution(
+    moto: &str,
+    setup: &Setup,
+    (ws, copy): (&Path, &Path),
+    name: &str,
+    arn: &str,
+    step: &str,
+) {
+    let sql = copy.join("sql/daily_revenue.sql");
+    let text = std::fs::read_to_string(&sql).unwrap();
+    std::fs::write(
+        &sql,
+        text.replace(
+            "FROM order_history\n",
+            "FROM order_history\nWHERE '{partition}' = 'eu'\n",
+        ),
+    )
+    .unwrap();
+    let toml = copy.join("medallion.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        format!(
+            "{text}\n[[assets.daily_revenue.checks]]\nname = \"daily_revenue_not_empty\"\nkind = \"row_count\"\nmin = 1\ndescription = \"Row count > 0\"\nseverity = \"error\"\nblocking = true\n"
+        ),
+    )
+    .unwrap();
+    let redeployed = json(&medallion(
+        ws,
+        &["deploy", copy.to_str().unwrap(), "--format", "json"],
+    ));
+    assert!(
+        crate::deploy::changes(&redeployed)
+            .iter()
+            .any(|c| c["name"] == format!("_deploy/{step}/plan.json")),
+        "{redeployed}"
+    );
+
+    let (status, error, cause, entered) = execute(moto, arn, "nightly-2");
+    assert_eq!(
+        status,
+        "FAILED",
+        "{error:?} {cause:?} {entered:?}; events: {}",
+        history(moto, arn, "nightly-2")
+    );
+    assert_eq!(error.as_deref(), Some("Medallion.StepFailed"), "{cause:?}");
+    let cause = cause.unwrap_or_default();
+    assert!(cause.contains("daily_revenue_not_empty"), "{cause}");
+    assert!(cause.contains("partition us"), "{cause}");
+    assert!(entered.contains(&format!("Blocked {step}")), "{entered:?}");
+    assert!(!entered.contains(&"Succeeded".to_owned()), "{entered:?}");
+    for (index, expected) in [(0, "success"), (1, "failure")] {
+        let result: Value = serde_json::from_slice(
+            &bucket_object(
+                moto,
+                &setup.bucket,
+                &format!("lake/ca/_runs/nightly-2/{step}/result-{index}.json"),
+            )
+            .unwrap_or_else(|| panic!("no result of child {index}")),
+        )
+        .unwrap();
+        assert_eq!(result["status"], expected, "{result}");
+    }
+
+    let synced = json(&medallion(ws, &["sync", name, "--format", "json"]));
+    let imported = synced["imported"].as_array().unwrap();
+    assert_eq!(imported.len(), 1, "{synced}");
+    assert_eq!(imported[0]["run_id"], "nightly-2", "{synced}");
+    assert_eq!(imported[0]["status"], "failure", "{synced}");
+    let why = imported[0]["error"].as_str().unwrap_or_default();
+    assert!(why.contains("daily_revenue_not_empty"), "{why}");
+    assert!(why.contains("partition us"), "{why}");
+    assert!(why.contains(step), "{why}");
+    let w = medallion::app::open_workspace(ws).unwrap();
+    let checks = w.run_check_results(&"nightly-2".into()).unwrap();
+    assert!(
+        checks
+            .iter()
+            .any(|c| c.check_name == "daily_revenue_not_empty" && !c.passed),
+        "{checks:?}"
+    );
+    // The CLI's history shows it failed, never success.
+    let runs = json(&medallion(ws, &["runs", name, "--format", "json"]));
+    let listed: Vec<(&str, &str)> = runs
+        .as_array()
+        .unwrap_or_else(|| panic!("{runs}"))
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap_or_default(),
+                r["status"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert!(listed.contains(&("nightly-2", "failure")), "{runs}");
+    assert!(listed.contains(&("nightly-1", "success")), "{runs}");
 }

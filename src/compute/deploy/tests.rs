@@ -120,7 +120,7 @@ fn names_keep_to_what_aws_allows() {
 }
 
 #[test]
-fn a_partitioned_batch_step_is_an_array_job_without_a_result_read() {
+fn a_partitioned_batch_step_is_an_array_job_whose_children_results_are_read() {
     use crate::compute::steps::PlannedRemoteStep;
     use crate::model::{AssetKey, AwsCompute, ComputeTier};
     let settings = AwsCompute {
@@ -152,8 +152,35 @@ fn a_partitioned_batch_step_is_an_array_job_without_a_result_read() {
     assert_eq!(run["Parameters"]["ArrayProperties"]["Size"], 2);
     // Batch refuses timeouts under a minute.
     assert_eq!(run["Parameters"]["Timeout"]["AttemptDurationSeconds"], 60);
-    assert_eq!(run["Next"], "Succeeded");
-    assert!(d["States"].get("Result s1-batch").is_none());
+    // Whether the job succeeded or failed (on AWS a child exiting non-zero fails the array),
+    // each child's result is read back: a failed check in one partition fails the execution
+    // naming the check and the partition.
+    assert_eq!(run["Next"], "Children s1-batch");
+    assert_eq!(run["Catch"][0]["Next"], "Children s1-batch");
+    assert_eq!(run["Catch"][0]["ResultPath"], "$.error");
+    let states = &d["States"];
+    assert_eq!(
+        states["Children s1-batch"]["Result"],
+        serde_json::json!([0, 1])
+    );
+    let map = &states["Results s1-batch"];
+    assert_eq!(map["Type"], "Map");
+    assert_eq!(map["ItemsPath"], "$.children.s1_batch");
+    let inner = &map["ItemProcessor"]["States"];
+    assert_eq!(
+        inner["Child result s1-batch"]["Parameters"]["Key.$"],
+        "States.Format('medallion/p/_runs/{}/s1-batch/result-{}.json', $.run, $.index)"
+    );
+    assert_eq!(inner["Child blocked s1-batch"]["Type"], "Fail");
+    assert_eq!(map["Catch"][0]["ErrorEquals"][0], "Medallion.StepFailed");
+    assert_eq!(map["Catch"][0]["Next"], "Blocked s1-batch");
+    assert_eq!(states["Blocked s1-batch"]["CausePath"], "$.blocked.Cause");
+    assert_eq!(map["Catch"][1]["Next"], "Unread s1-batch");
+    // Every child succeeded: on, unless the job itself failed.
+    let check = &states["Check s1-batch"];
+    assert_eq!(check["Choices"][0]["Next"], "Failed s1-batch");
+    assert_eq!(check["Default"], "Succeeded");
+    assert!(states.get("Result s1-batch").is_none());
     assert_eq!(run["Parameters"]["Tags"]["medallion:project"], "p");
     // A step on a tier a deployment cannot run is refused with a sentence.
     let mut local = steps[0].clone();
