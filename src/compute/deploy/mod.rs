@@ -286,6 +286,28 @@ fn aws_weekdays(field: &str) -> Result<String, ComputeError> {
         .map(|v| v.join(","))
 }
 
+/// Every item of a listing AWS pages by token: `page(token)` reads one page — its items and
+/// the next token — and pages are read until there is no next token.
+///
+/// # Errors
+/// The first page that could not be read.
+pub(crate) async fn every_page<T, F, Fut>(mut page: F) -> Result<Vec<T>, ComputeError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, Option<String>), ComputeError>>,
+{
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let (items, next) = page(token).await?;
+        out.extend(items);
+        match next {
+            Some(t) => token = Some(t),
+            None => return Ok(out),
+        }
+    }
+}
+
 /// The name of a deployed resource: `medallion-<project>[-<part>]`, in the characters AWS
 /// names allow (letters, digits, `-`, `_`), at most `max` long.
 pub fn resource_name(project: &str, part: Option<&str>, max: usize) -> String {
