@@ -370,15 +370,20 @@ fn a_step_without_success_fails_the_execution_with_the_runners_headline() {
 // ---- against moto ----------------------------------------------------------------------
 
 pub(crate) fn medallion(ws: &Path, args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_medallion"))
-        .args(args)
+    medallion_command(ws, args).output().unwrap()
+}
+
+/// The `medallion` command on workspace `ws` with moto's test credentials (no instance
+/// metadata, no log setting of the caller's), for a test to add its own environment to.
+pub(crate) fn medallion_command(ws: &Path, args: &[&str]) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_medallion"));
+    c.args(args)
         .env("MEDALLION_WORKSPACE", ws)
         .env_remove("MEDALLION_LOG")
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .unwrap()
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    c
 }
 
 /// The changes of a `deploy --format json` answer other than `unchanged`.

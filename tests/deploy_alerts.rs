@@ -43,13 +43,7 @@ targets = ["hook"]
 "#;
 
 fn medallion(ws: &Path, hook: &str, args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_medallion"))
-        .args(args)
-        .env("MEDALLION_WORKSPACE", ws)
-        .env_remove("MEDALLION_LOG")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
+    crate::deploy::medallion_command(ws, args)
         .env("DEPLOY_ALERT_HOOK", hook)
         .env("DEPLOY_ALERT_SLACK", SLACK)
         .output()
