@@ -9,7 +9,7 @@
 //! boto casing of its interpreter's service integrations (without it moto 5.2.6 fails every
 //! ECS and Batch state with `KeyError: 'Cluster'`; that file says why).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -58,6 +58,72 @@ fn register_task_definition(moto: &str, project: &str, group: &str) {
         .unwrap();
 }
 
+/// The example in moto's interpreter with its Lambda assets on Fargate and its EKS assets on
+/// Batch: renamed `<tag>_<pid>`, its `medallion.toml` then passed through `edit`, imported into
+/// a new workspace with the states and events roles, its task definition registered, ECS tasks
+/// kept RUNNING until the executor stops them, and the Fargate and Batch executor doubles
+/// running the real runner. The executors come first: they are dropped before moto.
+struct OnContainers {
+    fargate: Executor,
+    batch: Executor,
+    moto: InterpretingMoto,
+    setup: Setup,
+    _dir: tempfile::TempDir,
+    name: String,
+    ws: PathBuf,
+    copy: PathBuf,
+}
+
+impl OnContainers {
+    fn start(tag: &str, edit: impl FnOnce(String) -> String) -> Option<Self> {
+        let moto = InterpretingMoto::start()?;
+        let setup = Setup::new(&moto.url, tag);
+        let dir = tempfile::tempdir().unwrap();
+        let name = format!("{tag}_{}", std::process::id());
+        let roles = "states_role_arn = \"arn:aws:iam::123456789012:role/medallion-states\"\nevents_role_arn = \"arn:aws:iam::123456789012:role/medallion-events\"\n";
+        let (ws, copy) = workspace(
+            dir.path(),
+            &name,
+            &format!("{}{roles}", setup.aws_toml(&moto.url)),
+        );
+        let toml = copy.join("medallion.toml");
+        let text = std::fs::read_to_string(&toml)
+            .unwrap()
+            .replace("tier = \"lambda\"", "tier = \"fargate\"")
+            .replace("tier = \"eks\"", "tier = \"batch\"");
+        std::fs::write(&toml, edit(text)).unwrap();
+        register_task_definition(&moto.url, &name, &setup.log_group);
+        // Moto advances a task one state (RUNNING → DEACTIVATING → … → STOPPED) at every
+        // DescribeTasks, so the interpreter's polling would stop it before its container ran:
+        // here a task stays RUNNING until the executor stops it, as Fargate stops a task when
+        // its container exits.
+        runtime().block_on(async {
+            let status = reqwest::Client::new()
+                .post(format!("{}/moto-api/state-manager/set-transition", moto.url))
+                .body(r#"{"model_name":"ecs::task","transition":{"progression":"manual","times":1000000}}"#)
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert!(status.is_success(), "{status}");
+        });
+        let fargate = Executor::fargate(&moto.url, &setup.cluster);
+        fargate.stop_tasks.store(true, Ordering::SeqCst);
+        let batch = Executor::batch(&moto.url, &setup.job_queue, &setup.batch_log_group);
+        *moto.front.batch_ran.lock().unwrap() = Some(batch.ran.clone());
+        Some(Self {
+            fargate,
+            batch,
+            moto,
+            setup,
+            _dir: dir,
+            name,
+            ws,
+            copy,
+        })
+    }
+}
+
 /// The state names an execution entered, for a step that runs and is checked.
 fn checked(step: &str) -> [String; 3] {
     [
@@ -72,45 +138,19 @@ fn checked(step: &str) -> [String; 3] {
 /// fails the next execution naming the check; `medallion sync` imports both.
 #[test]
 fn fargate_and_batch_steps_run_in_motos_interpreter_and_sync_into_history() {
-    let Some(moto) = InterpretingMoto::start() else {
+    let Some(on) = OnContainers::start("deployct", |text| text) else {
         return;
     };
-    let setup = Setup::new(&moto.url, "deployct");
-    let dir = tempfile::tempdir().unwrap();
-    let name = format!("deployct_{}", std::process::id());
-    let roles = "states_role_arn = \"arn:aws:iam::123456789012:role/medallion-states\"\nevents_role_arn = \"arn:aws:iam::123456789012:role/medallion-events\"\n";
-    let (ws, copy) = workspace(
-        dir.path(),
-        &name,
-        &format!("{}{roles}", setup.aws_toml(&moto.url)),
-    );
-    let toml = copy.join("medallion.toml");
-    let text = std::fs::read_to_string(&toml)
-        .unwrap()
-        .replace("tier = \"lambda\"", "tier = \"fargate\"")
-        .replace("tier = \"eks\"", "tier = \"batch\"");
-    std::fs::write(&toml, text).unwrap();
-    register_task_definition(&moto.url, &name, &setup.log_group);
-
-    // Moto advances a task one state (RUNNING → DEACTIVATING → … → STOPPED) at every
-    // DescribeTasks, so the interpreter's polling would stop it before its container ran:
-    // here a task stays RUNNING until the executor stops it, as Fargate stops a task when its
-    // container exits.
-    let rt = runtime();
-    rt.block_on(async {
-        let status = reqwest::Client::new()
-            .post(format!("{}/moto-api/state-manager/set-transition", moto.url))
-            .body(r#"{"model_name":"ecs::task","transition":{"progression":"manual","times":1000000}}"#)
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert!(status.is_success(), "{status}");
-    });
-    let fargate = Executor::fargate(&moto.url, &setup.cluster);
-    fargate.stop_tasks.store(true, Ordering::SeqCst);
-    let batch = Executor::batch(&moto.url, &setup.job_queue, &setup.batch_log_group);
-    *moto.front.batch_ran.lock().unwrap() = Some(batch.ran.clone());
+    let OnContainers {
+        fargate,
+        batch,
+        moto,
+        setup,
+        _dir,
+        name,
+        ws,
+        copy,
+    } = on;
 
     let deployed = json(&medallion(
         &ws,
@@ -377,49 +417,29 @@ fn fail_on_fargate_then_sync(
 /// and its result, the execution succeeds, and `sync` imports it with both partitions.
 #[test]
 fn a_partitioned_batch_step_runs_as_an_array_job_in_motos_interpreter() {
-    let Some(moto) = InterpretingMoto::start() else {
+    // daily_revenue partitioned by two static keys (its unit test then names one).
+    let Some(on) = OnContainers::start("deployarr", |text| {
+        format!(
+            "{}\n[assets.daily_revenue.partitions]\nkind = \"static\"\nkeys = [\"eu\", \"us\"]\n",
+            text.replace(
+                "name = \"revenue_per_order_date\"\n",
+                "name = \"revenue_per_order_date\"\npartition = \"eu\"\n",
+            )
+        )
+    }) else {
         return;
     };
-    let setup = Setup::new(&moto.url, "deployarr");
-    let dir = tempfile::tempdir().unwrap();
-    let name = format!("deployarr_{}", std::process::id());
-    let roles = "states_role_arn = \"arn:aws:iam::123456789012:role/medallion-states\"\nevents_role_arn = \"arn:aws:iam::123456789012:role/medallion-events\"\n";
-    let (ws, copy) = workspace(
-        dir.path(),
-        &name,
-        &format!("{}{roles}", setup.aws_toml(&moto.url)),
-    );
-    // daily_revenue partitioned by two static keys (its unit test then names one).
-    let toml = copy.join("medallion.toml");
-    let text = std::fs::read_to_string(&toml)
-        .unwrap()
-        .replace("tier = \"lambda\"", "tier = \"fargate\"")
-        .replace("tier = \"eks\"", "tier = \"batch\"")
-        .replace(
-            "name = \"revenue_per_order_date\"\n",
-            "name = \"revenue_per_order_date\"\npartition = \"eu\"\n",
-        );
-    std::fs::write(
-        &toml,
-        format!("{text}\n[assets.daily_revenue.partitions]\nkind = \"static\"\nkeys = [\"eu\", \"us\"]\n"),
-    )
-    .unwrap();
-    register_task_definition(&moto.url, &name, &setup.log_group);
+    let OnContainers {
+        fargate,
+        batch,
+        moto,
+        setup,
+        _dir,
+        name,
+        ws,
+        copy,
+    } = on;
     let rt = runtime();
-    rt.block_on(async {
-        let status = reqwest::Client::new()
-            .post(format!("{}/moto-api/state-manager/set-transition", moto.url))
-            .body(r#"{"model_name":"ecs::task","transition":{"progression":"manual","times":1000000}}"#)
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert!(status.is_success(), "{status}");
-    });
-    let fargate = Executor::fargate(&moto.url, &setup.cluster);
-    fargate.stop_tasks.store(true, Ordering::SeqCst);
-    let batch = Executor::batch(&moto.url, &setup.job_queue, &setup.batch_log_group);
-    *moto.front.batch_ran.lock().unwrap() = Some(batch.ran.clone());
 
     let deployed = json(&medallion(
         &ws,
