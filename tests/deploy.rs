@@ -720,6 +720,33 @@ fn deploy_redeploy_change_a_cron_and_undeploy_against_moto() {
         objects(&again).len() == 6 && objects(&again).iter().all(|(_, a)| a == "unchanged"),
         "{again}"
     );
+    // The deployed schedule's next fire time, read from its deployed expression (UTC here):
+    // 06:00, within the next day.
+    let nightly = again["plan"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "schedule")
+        .unwrap();
+    let next: chrono::DateTime<chrono::Utc> = nightly["next_fire"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{nightly}"))
+        .parse()
+        .unwrap();
+    let now = chrono::Utc::now();
+    assert!(
+        next > now && next - now <= chrono::Duration::days(1),
+        "{next}"
+    );
+    assert_eq!(next.format("%H:%M").to_string(), "06:00", "{next}");
+    let text_plan = crate::common::text(&medallion(&ws, &["deploy", &name, "--dry-run"]));
+    assert!(
+        text_plan.contains(&format!(
+            "next fire (as deployed): {}",
+            next.format("%Y-%m-%d %H:%M UTC")
+        )),
+        "{text_plan}"
+    );
 
     // A changed cron: exactly one update, saying what differs.
     std::fs::write(

@@ -555,3 +555,44 @@ fn a_daily_partitioned_projects_sensor_gives_the_event_time_and_its_rule() {
         })
     );
 }
+
+#[test]
+fn a_deployed_schedules_expression_reads_back_and_gives_its_next_fire() {
+    use chrono::TimeZone;
+    for cron in [
+        "0 6 * * *",
+        "0 5 * * 1-5",
+        "30 2 1 * *",
+        "0 7 * * 0,6",
+        "*/15 * * * MON",
+    ] {
+        let deployed = scheduler_cron(cron).unwrap();
+        assert_eq!(
+            five_field_cron(&deployed).as_deref(),
+            Some(cron),
+            "{deployed}"
+        );
+    }
+    assert_eq!(five_field_cron("rate(5 minutes)"), None);
+    assert_eq!(five_field_cron("cron(0 6 * * ? 2027)"), None);
+    let schedule = |expression: &str, state: &str| Current {
+        kind: ItemKind::Schedule,
+        name: "medallion-p-nightly".into(),
+        arn: "arn:aws:scheduler:us-east-1:123456789012:schedule/medallion-p/medallion-p-nightly"
+            .into(),
+        config: json!({ "expression": expression, "timezone": "Europe/Berlin", "state": state }),
+    };
+    // Monday 2026-12-07 10:00 UTC: the next weekday 05:00 in Berlin (CET, UTC+1) is Tuesday's.
+    let after = chrono::Utc.with_ymd_and_hms(2026, 12, 7, 10, 0, 0).unwrap();
+    assert_eq!(
+        deployed_next_fire(&schedule("cron(0 5 ? * 2-6 *)", "ENABLED"), after),
+        Some(chrono::Utc.with_ymd_and_hms(2026, 12, 8, 4, 0, 0).unwrap())
+    );
+    assert_eq!(
+        deployed_next_fire(&schedule("cron(0 5 ? * 2-6 *)", "DISABLED"), after),
+        None
+    );
+    let mut rule = schedule("cron(0 5 ? * 2-6 *)", "ENABLED");
+    rule.kind = ItemKind::Rule;
+    assert_eq!(deployed_next_fire(&rule, after), None);
+}

@@ -170,6 +170,12 @@ fn outcome_ui(
                             detail.push_str("\n  ");
                             detail.push_str(d);
                         }
+                        if let Some(at) = &c.next_fire {
+                            detail.push_str(&format!(
+                                "\n  next fire (as deployed): {}",
+                                at.format("%Y-%m-%d %H:%M UTC")
+                            ));
+                        }
                         ui.add(egui::Label::new(RichText::new(detail).weak()).wrap());
                         ui.end_row();
                     }
