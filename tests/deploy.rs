@@ -386,6 +386,36 @@ pub(crate) fn medallion_command(ws: &Path, args: &[&str]) -> std::process::Comma
     c
 }
 
+/// The deployed schedule's next fire time, read from its deployed expression (UTC here):
+/// 06:00, within the next day, in the JSON plan and the text one.
+fn the_deployed_schedules_next_fire_is_shown(ws: &Path, name: &str, again: &Value) {
+    let nightly = again["plan"]["changes"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "schedule")
+        .unwrap();
+    let next: chrono::DateTime<chrono::Utc> = nightly["next_fire"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{nightly}"))
+        .parse()
+        .unwrap();
+    let now = chrono::Utc::now();
+    assert!(
+        next > now && next - now <= chrono::Duration::days(1),
+        "{next}"
+    );
+    assert_eq!(next.format("%H:%M").to_string(), "06:00", "{next}");
+    let text_plan = crate::common::text(&medallion(ws, &["deploy", name, "--dry-run"]));
+    assert!(
+        text_plan.contains(&format!(
+            "next fire (as deployed): {}",
+            next.format("%Y-%m-%d %H:%M UTC")
+        )),
+        "{text_plan}"
+    );
+}
+
 /// The changes of a `deploy --format json` answer other than `unchanged`.
 pub(crate) fn changes(deployed: &Value) -> Vec<&Value> {
     deployed["plan"]["changes"]
@@ -720,33 +750,7 @@ fn deploy_redeploy_change_a_cron_and_undeploy_against_moto() {
         objects(&again).len() == 6 && objects(&again).iter().all(|(_, a)| a == "unchanged"),
         "{again}"
     );
-    // The deployed schedule's next fire time, read from its deployed expression (UTC here):
-    // 06:00, within the next day.
-    let nightly = again["plan"]["changes"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["kind"] == "schedule")
-        .unwrap();
-    let next: chrono::DateTime<chrono::Utc> = nightly["next_fire"]
-        .as_str()
-        .unwrap_or_else(|| panic!("{nightly}"))
-        .parse()
-        .unwrap();
-    let now = chrono::Utc::now();
-    assert!(
-        next > now && next - now <= chrono::Duration::days(1),
-        "{next}"
-    );
-    assert_eq!(next.format("%H:%M").to_string(), "06:00", "{next}");
-    let text_plan = crate::common::text(&medallion(&ws, &["deploy", &name, "--dry-run"]));
-    assert!(
-        text_plan.contains(&format!(
-            "next fire (as deployed): {}",
-            next.format("%Y-%m-%d %H:%M UTC")
-        )),
-        "{text_plan}"
-    );
+    the_deployed_schedules_next_fire_is_shown(&ws, &name, &again);
 
     // A changed cron: exactly one update, saying what differs.
     std::fs::write(
@@ -779,7 +783,7 @@ fn deploy_redeploy_change_a_cron_and_undeploy_against_moto() {
         .unwrap();
     let diffs = schedule["differences"].to_string();
     assert!(
-        diffs.contains("expression: cron(0 6 * * ? *) → cron(0 5 ? * 2-6 *)"),
+        diffs.contains("expression: cron(0 6 * * ? *) → cron(0 5 ? * 2-6 *) (0 6 * * * deployed, 0 5 * * 1-5 in the project)"),
         "{diffs}"
     );
     assert_eq!(

@@ -125,7 +125,13 @@ pub fn diff(desired: &[Desired], current: &[Current]) -> Vec<Change> {
             let found = current
                 .iter()
                 .find(|c| c.kind == d.kind && c.name == d.name);
-            let differences = found.map(|c| differences(&c.config, &d.config, ""));
+            let differences = found.map(|c| {
+                let mut v = differences(&c.config, &d.config, "");
+                if d.kind == ItemKind::Schedule {
+                    cron_in_project_terms(&mut v, &c.config, &d.config);
+                }
+                v
+            });
             let action = match &differences {
                 None => Action::Create,
                 Some(v) if v.is_empty() => Action::Unchanged,
@@ -162,6 +168,20 @@ pub fn diff(desired: &[Desired], current: &[Current]) -> Vec<Change> {
     gone.sort_by_key(|c| std::cmp::Reverse(c.kind));
     out.extend(gone);
     out
+}
+
+/// A schedule's changed expression also said as the project writes crons: `expression:
+/// cron(0 6 * * ? *) → cron(0 5 ? * 2-6 *) (0 6 * * * deployed, 0 5 * * 1-5 in the project)`.
+fn cron_in_project_terms(differences: &mut [String], deployed: &Value, wanted: &Value) {
+    let five = |v: &Value| v["expression"].as_str().and_then(five_field_cron);
+    let (Some(was), Some(now)) = (five(deployed), five(wanted)) else {
+        return;
+    };
+    for d in differences.iter_mut() {
+        if d.starts_with("expression: ") {
+            *d = format!("{d} ({was} deployed, {now} in the project)");
+        }
+    }
 }
 
 /// The settings that differ between `deployed` and `wanted`, as `path: old → new` (long

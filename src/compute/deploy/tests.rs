@@ -68,7 +68,10 @@ fn a_plan_creates_updates_deletes_and_leaves_the_rest() {
     );
     assert_eq!(
         plan[2].differences,
-        vec!["expression: cron(0 6 * * ? *) → cron(0 5 * * ? *)".to_owned()]
+        vec![
+            "expression: cron(0 6 * * ? *) → cron(0 5 * * ? *) (0 6 * * * deployed, 0 5 * * * in the project)"
+                .to_owned()
+        ]
     );
     assert_eq!(plan[0].arn.as_deref(), Some("arn:m"));
     assert_eq!(plan[1].arn, None);
