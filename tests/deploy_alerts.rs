@@ -377,20 +377,24 @@ fn queues(moto: &str, prefix: &str) -> Vec<(String, Option<String>, Value)> {
     })
 }
 
+/// The line of `check-aws PROJECT --format json` about `item`, if it has one.
+fn check_aws_line(ws: &Path, name: &str, item: &str) -> Option<Value> {
+    let o = medallion(ws, HOOK, &["check-aws", name, "--format", "json"]);
+    let checks: Value = serde_json::from_slice(&o.stdout).unwrap();
+    checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["item"] == item)
+        .cloned()
+}
+
 /// `check-aws` on the SNS target's topic: it exists, but AWS's default policy does not let
 /// EventBridge publish (missing, with the statement to add); with that statement added, ok.
 fn check_aws_verifies_the_topic_policy(moto: &str, ws: &Path, name: &str, arn: &str) {
     // check-aws: the topic exists, but AWS's default policy does not let EventBridge publish.
     let check = |ws: &Path| -> Value {
-        let o = medallion(ws, HOOK, &["check-aws", name, "--format", "json"]);
-        let checks: Value = serde_json::from_slice(&o.stdout).unwrap();
-        checks
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["item"] == "alert target ops (SNS topic)")
-            .cloned()
-            .unwrap_or_else(|| panic!("no topic line: {checks}"))
+        check_aws_line(ws, name, "alert target ops (SNS topic)").expect("no topic line")
     };
     let line = check(ws);
     assert_eq!(line["state"], "missing", "{line}");
@@ -427,16 +431,7 @@ fn check_aws_verifies_the_topic_policy(moto: &str, ws: &Path, name: &str, arn: &
 /// encrypted with a key whose policy is KMS's default (the account's root only) is `missing`
 /// with the statement to add; with that statement in the key policy, `ok`.
 fn check_aws_verifies_the_topic_key(moto: &str, ws: &Path, name: &str, arn: &str) {
-    let key_line = |ws: &Path| -> Option<Value> {
-        let o = medallion(ws, HOOK, &["check-aws", name, "--format", "json"]);
-        let checks: Value = serde_json::from_slice(&o.stdout).unwrap();
-        checks
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["item"] == "alert target ops (SNS topic key)")
-            .cloned()
-    };
+    let key_line = |ws: &Path| check_aws_line(ws, name, "alert target ops (SNS topic key)");
     assert_eq!(
         key_line(ws),
         None,
