@@ -124,10 +124,60 @@ fn the_example_compiles_to_the_reviewed_snapshot() {
 }
 
 /// Every transition names a state that exists, every state is reachable from `StartAt`, Task
-/// states have a resource, and only Succeed/Fail states end.
+/// states have a resource, and only Succeed/Fail states end — in the example, and in the
+/// example with `daily_revenue` partitioned by two static keys (its array job's Map, whose
+/// own states are checked the same way).
 #[test]
 fn the_definition_is_well_formed_asl() {
     let d = example_definition();
+    assert_well_formed(&d);
+    // No secret or credential setting enters the definition.
+    let text = d.to_string();
+    for word in ["keyring", "secret_access_key", "access_key_id", "password"] {
+        assert!(!text.contains(word), "the definition mentions {word}");
+    }
+    let partitioned = partitioned_definition();
+    assert!(
+        partitioned["States"]
+            .as_object()
+            .unwrap()
+            .values()
+            .any(|s| s["Type"] == "Map"),
+        "{partitioned}"
+    );
+    assert_well_formed(&partitioned);
+}
+
+/// The example with `daily_revenue` partitioned by two static keys, its EKS assets on Batch.
+fn partitioned_definition() -> Value {
+    let dir = tempfile::tempdir().unwrap();
+    let (ws, copy) = workspace(
+        dir.path(),
+        "customer_analytics",
+        &aws_toml("http://127.0.0.1:9", true),
+    );
+    let toml = copy.join("medallion.toml");
+    let text = std::fs::read_to_string(&toml)
+        .unwrap()
+        .replace("tier = \"eks\"", "tier = \"batch\"")
+        .replace(
+            "name = \"revenue_per_order_date\"\n",
+            "name = \"revenue_per_order_date\"\npartition = \"eu\"\n",
+        );
+    std::fs::write(
+        &toml,
+        format!("{text}\n[assets.daily_revenue.partitions]\nkind = \"static\"\nkeys = [\"eu\", \"us\"]\n"),
+    )
+    .unwrap();
+    let mut w = app::open_workspace(&ws).unwrap();
+    app::import_project(&mut w, &copy, true, false).unwrap();
+    let stored = app::load_project(&w, "customer_analytics").unwrap();
+    app::deploy::definition(&w, &stored, None, "us-east-1", None)
+        .unwrap()
+        .0
+}
+
+fn assert_well_formed(d: &Value) {
     let states = d["States"].as_object().unwrap();
     let mut targets = vec![d["StartAt"].as_str().unwrap().to_owned()];
     for (name, s) in states {
@@ -164,6 +214,19 @@ fn the_definition_is_well_formed_asl() {
                 assert!(s.get("Next").is_some(), "{name} has no Next");
             }
             "Choice" => assert!(s.get("Default").is_some(), "{name} has no Default"),
+            "Pass" => assert!(s.get("Next").is_some(), "{name} has no Next"),
+            "Map" => {
+                assert!(s.get("Next").is_some(), "{name} has no Next");
+                assert!(s["ItemsPath"].as_str().is_some(), "{name} has no ItemsPath");
+                let inner = &s["ItemProcessor"];
+                for n in inner["States"].as_object().unwrap().keys() {
+                    assert!(
+                        !states.contains_key(n),
+                        "{n} in {name} is also a state outside it"
+                    );
+                }
+                assert_well_formed(inner);
+            }
             other => panic!("unexpected state type {other} in {name}"),
         }
         if kind == "Fail" {
@@ -180,11 +243,6 @@ fn the_definition_is_well_formed_asl() {
     }
     for name in states.keys() {
         assert!(targets.contains(name), "{name} is unreachable");
-    }
-    // No secret or credential setting enters the definition.
-    let text = d.to_string();
-    for word in ["keyring", "secret_access_key", "access_key_id", "password"] {
-        assert!(!text.contains(word), "the definition mentions {word}");
     }
 }
 
@@ -234,7 +292,8 @@ fn the_eks_step_runs_the_runner_as_a_launch_does() {
             .unwrap()
             .contains(&"EKS.ThrottlingException".into())
     );
-    assert_eq!(s["Catch"][0]["Next"], "Failed s3-eks");
+    // A failed Job (the runner exits non-zero after a failed check) still has its result read.
+    assert_eq!(s["Catch"][0]["Next"], "Result s3-eks");
     assert_eq!(s["Catch"][0]["ResultPath"], "$.error");
 }
 
@@ -252,9 +311,26 @@ fn a_step_without_success_fails_the_execution_with_the_runners_headline() {
         "States.Format('lake/ca/_runs/{}/s2-fargate/result-0.json', $$.Execution.Name)"
     );
     let check = &states["Check s2-fargate"];
-    assert_eq!(check["Choices"][0]["StringEquals"], "success");
-    assert_eq!(check["Choices"][0]["Next"], "Run s3-eks");
-    assert_eq!(check["Default"], "Blocked s2-fargate");
+    assert_eq!(check["Choices"][0]["Not"]["StringEquals"], "success");
+    assert_eq!(check["Choices"][0]["Next"], "Blocked s2-fargate");
+    // A task that failed and left a result saying success still fails, with its own error.
+    assert_eq!(check["Choices"][1]["Variable"], "$.error");
+    assert_eq!(check["Choices"][1]["Next"], "Failed s2-fargate");
+    assert_eq!(check["Default"], "Run s3-eks");
+    // A failed task's result is read too; one that cannot be read ends in the task's error,
+    // or S3's when the task did not fail.
+    assert_eq!(
+        states["Run s2-fargate"]["Catch"][0]["Next"],
+        "Result s2-fargate"
+    );
+    assert_eq!(read["Catch"][0]["Next"], "Unread s2-fargate");
+    let unread = &states["Unread s2-fargate"];
+    assert_eq!(unread["Choices"][0]["Next"], "Failed s2-fargate");
+    assert_eq!(unread["Default"], "No result s2-fargate");
+    assert_eq!(
+        states["No result s2-fargate"]["CausePath"],
+        "$.unread.Cause"
+    );
     let blocked = &states["Blocked s2-fargate"];
     assert_eq!(blocked["Type"], "Fail");
     assert_eq!(blocked["CausePath"], "$.results.s2_fargate.result.error");
@@ -294,15 +370,50 @@ fn a_step_without_success_fails_the_execution_with_the_runners_headline() {
 // ---- against moto ----------------------------------------------------------------------
 
 pub(crate) fn medallion(ws: &Path, args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_medallion"))
-        .args(args)
+    medallion_command(ws, args).output().unwrap()
+}
+
+/// The `medallion` command on workspace `ws` with moto's test credentials (no instance
+/// metadata, no log setting of the caller's), for a test to add its own environment to.
+pub(crate) fn medallion_command(ws: &Path, args: &[&str]) -> std::process::Command {
+    let mut c = std::process::Command::new(env!("CARGO_BIN_EXE_medallion"));
+    c.args(args)
         .env("MEDALLION_WORKSPACE", ws)
         .env_remove("MEDALLION_LOG")
         .env("AWS_ACCESS_KEY_ID", "testing")
         .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
+        .env("AWS_EC2_METADATA_DISABLED", "true");
+    c
+}
+
+/// The deployed schedule's next fire time, read from its deployed expression (UTC here):
+/// 06:00, within the next day, in the JSON plan and the text one.
+fn the_deployed_schedules_next_fire_is_shown(ws: &Path, name: &str, again: &Value) {
+    let nightly = again["plan"]["changes"]
+        .as_array()
         .unwrap()
+        .iter()
+        .find(|c| c["kind"] == "schedule")
+        .unwrap();
+    let next: chrono::DateTime<chrono::Utc> = nightly["next_fire"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{nightly}"))
+        .parse()
+        .unwrap();
+    let now = chrono::Utc::now();
+    assert!(
+        next > now && next - now <= chrono::Duration::days(1),
+        "{next}"
+    );
+    assert_eq!(next.format("%H:%M").to_string(), "06:00", "{next}");
+    let text_plan = crate::common::text(&medallion(ws, &["deploy", name, "--dry-run"]));
+    assert!(
+        text_plan.contains(&format!(
+            "next fire (as deployed): {}",
+            next.format("%Y-%m-%d %H:%M UTC")
+        )),
+        "{text_plan}"
+    );
 }
 
 /// The changes of a `deploy --format json` answer other than `unchanged`.
@@ -639,6 +750,7 @@ fn deploy_redeploy_change_a_cron_and_undeploy_against_moto() {
         objects(&again).len() == 6 && objects(&again).iter().all(|(_, a)| a == "unchanged"),
         "{again}"
     );
+    the_deployed_schedules_next_fire_is_shown(&ws, &name, &again);
 
     // A changed cron: exactly one update, saying what differs.
     std::fs::write(
@@ -671,7 +783,7 @@ fn deploy_redeploy_change_a_cron_and_undeploy_against_moto() {
         .unwrap();
     let diffs = schedule["differences"].to_string();
     assert!(
-        diffs.contains("expression: cron(0 6 * * ? *) → cron(0 5 ? * 2-6 *)"),
+        diffs.contains("expression: cron(0 6 * * ? *) → cron(0 5 ? * 2-6 *) (0 6 * * * deployed, 0 5 * * 1-5 in the project)"),
         "{diffs}"
     );
     assert_eq!(

@@ -43,13 +43,7 @@ targets = ["hook"]
 "#;
 
 fn medallion(ws: &Path, hook: &str, args: &[&str]) -> Output {
-    std::process::Command::new(env!("CARGO_BIN_EXE_medallion"))
-        .args(args)
-        .env("MEDALLION_WORKSPACE", ws)
-        .env_remove("MEDALLION_LOG")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
+    crate::deploy::medallion_command(ws, args)
         .env("DEPLOY_ALERT_HOOK", hook)
         .env("DEPLOY_ALERT_SLACK", SLACK)
         .output()
@@ -383,20 +377,24 @@ fn queues(moto: &str, prefix: &str) -> Vec<(String, Option<String>, Value)> {
     })
 }
 
+/// The line of `check-aws PROJECT --format json` about `item`, if it has one.
+fn check_aws_line(ws: &Path, name: &str, item: &str) -> Option<Value> {
+    let o = medallion(ws, HOOK, &["check-aws", name, "--format", "json"]);
+    let checks: Value = serde_json::from_slice(&o.stdout).unwrap();
+    checks
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["item"] == item)
+        .cloned()
+}
+
 /// `check-aws` on the SNS target's topic: it exists, but AWS's default policy does not let
 /// EventBridge publish (missing, with the statement to add); with that statement added, ok.
 fn check_aws_verifies_the_topic_policy(moto: &str, ws: &Path, name: &str, arn: &str) {
     // check-aws: the topic exists, but AWS's default policy does not let EventBridge publish.
     let check = |ws: &Path| -> Value {
-        let o = medallion(ws, HOOK, &["check-aws", name, "--format", "json"]);
-        let checks: Value = serde_json::from_slice(&o.stdout).unwrap();
-        checks
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["item"] == "alert target ops (SNS topic)")
-            .cloned()
-            .unwrap_or_else(|| panic!("no topic line: {checks}"))
+        check_aws_line(ws, name, "alert target ops (SNS topic)").expect("no topic line")
     };
     let line = check(ws);
     assert_eq!(line["state"], "missing", "{line}");
@@ -426,6 +424,88 @@ fn check_aws_verifies_the_topic_policy(moto: &str, ws: &Path, name: &str, arn: &
         .unwrap();
     let line = check(ws);
     assert_eq!(line["state"], "ok", "{line}");
+    check_aws_verifies_the_topic_key(moto, ws, name, arn);
+}
+
+/// `check-aws` on the key of a KMS-encrypted topic: an unencrypted topic has no key line; one
+/// encrypted with a key whose policy is KMS's default (the account's root only) is `missing`
+/// with the statement to add; with that statement in the key policy, `ok`.
+fn check_aws_verifies_the_topic_key(moto: &str, ws: &Path, name: &str, arn: &str) {
+    let key_line = |ws: &Path| check_aws_line(ws, name, "alert target ops (SNS topic key)");
+    assert_eq!(
+        key_line(ws),
+        None,
+        "an unencrypted topic has no key to check"
+    );
+    let config = sdk_config(moto);
+    let (sns, kms) = (
+        aws_sdk_sns::Client::new(&config),
+        aws_sdk_kms::Client::new(&config),
+    );
+    let rt = runtime();
+    let key = rt
+        .block_on(kms.create_key().description("alert topic key").send())
+        .unwrap();
+    let key = key.key_metadata().unwrap();
+    let (key_id, key_arn) = (key.key_id().to_owned(), key.arn().unwrap().to_owned());
+    let encrypt = |key: &str| {
+        rt.block_on(
+            sns.set_topic_attributes()
+                .topic_arn(arn)
+                .attribute_name("KmsMasterKeyId")
+                .attribute_value(key)
+                .send(),
+        )
+        .unwrap();
+    };
+    encrypt(&key_id);
+    let line = key_line(ws).expect("an encrypted topic's key is checked");
+    assert_eq!(line["state"], "missing", "{line}");
+    let detail = line["detail"].as_str().unwrap();
+    assert!(
+        detail.contains(&key_arn)
+            && detail.contains("does not let EventBridge use it")
+            && detail.contains(r#""Principal":{"Service":"events.amazonaws.com"}"#)
+            && detail.contains(r#""Action":["kms:Decrypt","kms:GenerateDataKey"]"#),
+        "{detail}"
+    );
+    let policy = serde_json::json!({
+        "Version": "2012-10-17",
+        "Statement": [
+            {
+                "Sid": "Enable IAM User Permissions", "Effect": "Allow",
+                "Principal": { "AWS": "arn:aws:iam::123456789012:root" },
+                "Action": "kms:*", "Resource": "*",
+            },
+            {
+                "Sid": "AllowEventBridgeToUseTheKey", "Effect": "Allow",
+                "Principal": { "Service": "events.amazonaws.com" },
+                "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": "*",
+            },
+        ],
+    });
+    rt.block_on(
+        kms.put_key_policy()
+            .key_id(&key_id)
+            .policy_name("default")
+            .policy(policy.to_string())
+            .send(),
+    )
+    .unwrap();
+    let line = key_line(ws).unwrap();
+    assert_eq!(line["state"], "ok", "{line}");
+    // A key that does not exist is named.
+    encrypt("arn:aws:kms:us-east-1:123456789012:key/00000000-0000-0000-0000-000000000000");
+    let line = key_line(ws).unwrap();
+    assert_eq!(line["state"], "missing", "{line}");
+    assert!(
+        line["detail"]
+            .as_str()
+            .unwrap()
+            .contains("which does not exist"),
+        "{line}"
+    );
+    encrypt("");
 }
 
 /// An SNS target deploys as a rule whose target is the topic (no role: the topic's policy lets

@@ -9,7 +9,7 @@
 //! boto casing of its interpreter's service integrations (without it moto 5.2.6 fails every
 //! ECS and Batch state with `KeyError: 'Cluster'`; that file says why).
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
 use std::sync::atomic::Ordering;
 use std::time::Duration;
 
@@ -58,6 +58,72 @@ fn register_task_definition(moto: &str, project: &str, group: &str) {
         .unwrap();
 }
 
+/// The example in moto's interpreter with its Lambda assets on Fargate and its EKS assets on
+/// Batch: renamed `<tag>_<pid>`, its `medallion.toml` then passed through `edit`, imported into
+/// a new workspace with the states and events roles, its task definition registered, ECS tasks
+/// kept RUNNING until the executor stops them, and the Fargate and Batch executor doubles
+/// running the real runner. The executors come first: they are dropped before moto.
+struct OnContainers {
+    fargate: Executor,
+    batch: Executor,
+    moto: InterpretingMoto,
+    setup: Setup,
+    _dir: tempfile::TempDir,
+    name: String,
+    ws: PathBuf,
+    copy: PathBuf,
+}
+
+impl OnContainers {
+    fn start(tag: &str, edit: impl FnOnce(String) -> String) -> Option<Self> {
+        let moto = InterpretingMoto::start()?;
+        let setup = Setup::new(&moto.url, tag);
+        let dir = tempfile::tempdir().unwrap();
+        let name = format!("{tag}_{}", std::process::id());
+        let roles = "states_role_arn = \"arn:aws:iam::123456789012:role/medallion-states\"\nevents_role_arn = \"arn:aws:iam::123456789012:role/medallion-events\"\n";
+        let (ws, copy) = workspace(
+            dir.path(),
+            &name,
+            &format!("{}{roles}", setup.aws_toml(&moto.url)),
+        );
+        let toml = copy.join("medallion.toml");
+        let text = std::fs::read_to_string(&toml)
+            .unwrap()
+            .replace("tier = \"lambda\"", "tier = \"fargate\"")
+            .replace("tier = \"eks\"", "tier = \"batch\"");
+        std::fs::write(&toml, edit(text)).unwrap();
+        register_task_definition(&moto.url, &name, &setup.log_group);
+        // Moto advances a task one state (RUNNING → DEACTIVATING → … → STOPPED) at every
+        // DescribeTasks, so the interpreter's polling would stop it before its container ran:
+        // here a task stays RUNNING until the executor stops it, as Fargate stops a task when
+        // its container exits.
+        runtime().block_on(async {
+            let status = reqwest::Client::new()
+                .post(format!("{}/moto-api/state-manager/set-transition", moto.url))
+                .body(r#"{"model_name":"ecs::task","transition":{"progression":"manual","times":1000000}}"#)
+                .send()
+                .await
+                .unwrap()
+                .status();
+            assert!(status.is_success(), "{status}");
+        });
+        let fargate = Executor::fargate(&moto.url, &setup.cluster);
+        fargate.stop_tasks.store(true, Ordering::SeqCst);
+        let batch = Executor::batch(&moto.url, &setup.job_queue, &setup.batch_log_group);
+        *moto.front.batch_ran.lock().unwrap() = Some(batch.ran.clone());
+        Some(Self {
+            fargate,
+            batch,
+            moto,
+            setup,
+            _dir: dir,
+            name,
+            ws,
+            copy,
+        })
+    }
+}
+
 /// The state names an execution entered, for a step that runs and is checked.
 fn checked(step: &str) -> [String; 3] {
     [
@@ -72,45 +138,19 @@ fn checked(step: &str) -> [String; 3] {
 /// fails the next execution naming the check; `medallion sync` imports both.
 #[test]
 fn fargate_and_batch_steps_run_in_motos_interpreter_and_sync_into_history() {
-    let Some(moto) = InterpretingMoto::start() else {
+    let Some(on) = OnContainers::start("deployct", |text| text) else {
         return;
     };
-    let setup = Setup::new(&moto.url, "deployct");
-    let dir = tempfile::tempdir().unwrap();
-    let name = format!("deployct_{}", std::process::id());
-    let roles = "states_role_arn = \"arn:aws:iam::123456789012:role/medallion-states\"\nevents_role_arn = \"arn:aws:iam::123456789012:role/medallion-events\"\n";
-    let (ws, copy) = workspace(
-        dir.path(),
-        &name,
-        &format!("{}{roles}", setup.aws_toml(&moto.url)),
-    );
-    let toml = copy.join("medallion.toml");
-    let text = std::fs::read_to_string(&toml)
-        .unwrap()
-        .replace("tier = \"lambda\"", "tier = \"fargate\"")
-        .replace("tier = \"eks\"", "tier = \"batch\"");
-    std::fs::write(&toml, text).unwrap();
-    register_task_definition(&moto.url, &name, &setup.log_group);
-
-    // Moto advances a task one state (RUNNING → DEACTIVATING → … → STOPPED) at every
-    // DescribeTasks, so the interpreter's polling would stop it before its container ran:
-    // here a task stays RUNNING until the executor stops it, as Fargate stops a task when its
-    // container exits.
-    let rt = runtime();
-    rt.block_on(async {
-        let status = reqwest::Client::new()
-            .post(format!("{}/moto-api/state-manager/set-transition", moto.url))
-            .body(r#"{"model_name":"ecs::task","transition":{"progression":"manual","times":1000000}}"#)
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert!(status.is_success(), "{status}");
-    });
-    let fargate = Executor::fargate(&moto.url, &setup.cluster);
-    fargate.stop_tasks.store(true, Ordering::SeqCst);
-    let batch = Executor::batch(&moto.url, &setup.job_queue, &setup.batch_log_group);
-    *moto.front.batch_ran.lock().unwrap() = Some(batch.ran.clone());
+    let OnContainers {
+        fargate,
+        batch,
+        moto,
+        setup,
+        _dir,
+        name,
+        ws,
+        copy,
+    } = on;
 
     let deployed = json(&medallion(
         &ws,
@@ -377,49 +417,29 @@ fn fail_on_fargate_then_sync(
 /// and its result, the execution succeeds, and `sync` imports it with both partitions.
 #[test]
 fn a_partitioned_batch_step_runs_as_an_array_job_in_motos_interpreter() {
-    let Some(moto) = InterpretingMoto::start() else {
+    // daily_revenue partitioned by two static keys (its unit test then names one).
+    let Some(on) = OnContainers::start("deployarr", |text| {
+        format!(
+            "{}\n[assets.daily_revenue.partitions]\nkind = \"static\"\nkeys = [\"eu\", \"us\"]\n",
+            text.replace(
+                "name = \"revenue_per_order_date\"\n",
+                "name = \"revenue_per_order_date\"\npartition = \"eu\"\n",
+            )
+        )
+    }) else {
         return;
     };
-    let setup = Setup::new(&moto.url, "deployarr");
-    let dir = tempfile::tempdir().unwrap();
-    let name = format!("deployarr_{}", std::process::id());
-    let roles = "states_role_arn = \"arn:aws:iam::123456789012:role/medallion-states\"\nevents_role_arn = \"arn:aws:iam::123456789012:role/medallion-events\"\n";
-    let (ws, copy) = workspace(
-        dir.path(),
-        &name,
-        &format!("{}{roles}", setup.aws_toml(&moto.url)),
-    );
-    // daily_revenue partitioned by two static keys (its unit test then names one).
-    let toml = copy.join("medallion.toml");
-    let text = std::fs::read_to_string(&toml)
-        .unwrap()
-        .replace("tier = \"lambda\"", "tier = \"fargate\"")
-        .replace("tier = \"eks\"", "tier = \"batch\"")
-        .replace(
-            "name = \"revenue_per_order_date\"\n",
-            "name = \"revenue_per_order_date\"\npartition = \"eu\"\n",
-        );
-    std::fs::write(
-        &toml,
-        format!("{text}\n[assets.daily_revenue.partitions]\nkind = \"static\"\nkeys = [\"eu\", \"us\"]\n"),
-    )
-    .unwrap();
-    register_task_definition(&moto.url, &name, &setup.log_group);
+    let OnContainers {
+        fargate,
+        batch,
+        moto,
+        setup,
+        _dir,
+        name,
+        ws,
+        copy,
+    } = on;
     let rt = runtime();
-    rt.block_on(async {
-        let status = reqwest::Client::new()
-            .post(format!("{}/moto-api/state-manager/set-transition", moto.url))
-            .body(r#"{"model_name":"ecs::task","transition":{"progression":"manual","times":1000000}}"#)
-            .send()
-            .await
-            .unwrap()
-            .status();
-        assert!(status.is_success(), "{status}");
-    });
-    let fargate = Executor::fargate(&moto.url, &setup.cluster);
-    fargate.stop_tasks.store(true, Ordering::SeqCst);
-    let batch = Executor::batch(&moto.url, &setup.job_queue, &setup.batch_log_group);
-    *moto.front.batch_ran.lock().unwrap() = Some(batch.ran.clone());
 
     let deployed = json(&medallion(
         &ws,
@@ -523,5 +543,108 @@ fn a_partitioned_batch_step_runs_as_an_array_job_in_motos_interpreter() {
         [Some("eu".to_owned()), Some("us".to_owned())],
         "{latest:?}"
     );
+    a_failing_partition_fails_the_execution(&moto.url, &setup, (&ws, &copy), &name, &arn, &step);
     drop((fargate, batch));
+}
+
+/// The rest of the test above: `daily_revenue` has rows only in partition `eu`, and a blocking
+/// row-count check. Moto's Batch marks the array job succeeded whatever its children's exits,
+/// so only the children's results can tell: the execution fails naming the check and the
+/// partition (`us`, child 1), and `sync` imports it as failed with the check's result.
+fn a_failing_partition_fails_the_execution(
+    moto: &str,
+    setup: &Setup,
+    (ws, copy): (&Path, &Path),
+    name: &str,
+    arn: &str,
+    step: &str,
+) {
+    let sql = copy.join("sql/daily_revenue.sql");
+    let text = std::fs::read_to_string(&sql).unwrap();
+    std::fs::write(
+        &sql,
+        text.replace(
+            "FROM order_history\n",
+            "FROM order_history\nWHERE '{partition}' = 'eu'\n",
+        ),
+    )
+    .unwrap();
+    let toml = copy.join("medallion.toml");
+    let text = std::fs::read_to_string(&toml).unwrap();
+    std::fs::write(
+        &toml,
+        format!(
+            "{text}\n[[assets.daily_revenue.checks]]\nname = \"daily_revenue_not_empty\"\nkind = \"row_count\"\nmin = 1\ndescription = \"Row count > 0\"\nseverity = \"error\"\nblocking = true\n"
+        ),
+    )
+    .unwrap();
+    let redeployed = json(&medallion(
+        ws,
+        &["deploy", copy.to_str().unwrap(), "--format", "json"],
+    ));
+    assert!(
+        crate::deploy::changes(&redeployed)
+            .iter()
+            .any(|c| c["name"] == format!("_deploy/{step}/plan.json")),
+        "{redeployed}"
+    );
+
+    let (status, error, cause, entered) = execute(moto, arn, "nightly-2");
+    assert_eq!(
+        status,
+        "FAILED",
+        "{error:?} {cause:?} {entered:?}; events: {}",
+        history(moto, arn, "nightly-2")
+    );
+    assert_eq!(error.as_deref(), Some("Medallion.StepFailed"), "{cause:?}");
+    let cause = cause.unwrap_or_default();
+    assert!(cause.contains("daily_revenue_not_empty"), "{cause}");
+    assert!(cause.contains("partition us"), "{cause}");
+    assert!(entered.contains(&format!("Blocked {step}")), "{entered:?}");
+    assert!(!entered.contains(&"Succeeded".to_owned()), "{entered:?}");
+    for (index, expected) in [(0, "success"), (1, "failure")] {
+        let result: Value = serde_json::from_slice(
+            &bucket_object(
+                moto,
+                &setup.bucket,
+                &format!("lake/ca/_runs/nightly-2/{step}/result-{index}.json"),
+            )
+            .unwrap_or_else(|| panic!("no result of child {index}")),
+        )
+        .unwrap();
+        assert_eq!(result["status"], expected, "{result}");
+    }
+
+    let synced = json(&medallion(ws, &["sync", name, "--format", "json"]));
+    let imported = synced["imported"].as_array().unwrap();
+    assert_eq!(imported.len(), 1, "{synced}");
+    assert_eq!(imported[0]["run_id"], "nightly-2", "{synced}");
+    assert_eq!(imported[0]["status"], "failure", "{synced}");
+    let why = imported[0]["error"].as_str().unwrap_or_default();
+    assert!(why.contains("daily_revenue_not_empty"), "{why}");
+    assert!(why.contains("partition us"), "{why}");
+    assert!(why.contains(step), "{why}");
+    let w = medallion::app::open_workspace(ws).unwrap();
+    let checks = w.run_check_results(&"nightly-2".into()).unwrap();
+    assert!(
+        checks
+            .iter()
+            .any(|c| c.check_name == "daily_revenue_not_empty" && !c.passed),
+        "{checks:?}"
+    );
+    // The CLI's history shows it failed, never success.
+    let runs = json(&medallion(ws, &["runs", name, "--format", "json"]));
+    let listed: Vec<(&str, &str)> = runs
+        .as_array()
+        .unwrap_or_else(|| panic!("{runs}"))
+        .iter()
+        .map(|r| {
+            (
+                r["id"].as_str().unwrap_or_default(),
+                r["status"].as_str().unwrap_or_default(),
+            )
+        })
+        .collect();
+    assert!(listed.contains(&("nightly-2", "failure")), "{runs}");
+    assert!(listed.contains(&("nightly-1", "success")), "{runs}");
 }

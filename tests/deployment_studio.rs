@@ -117,6 +117,9 @@ fn the_deployment_window_in_a_child() {
     );
     // The changed schedule, with what differs.
     h.get_by_label_contains("expression: cron(0 6 * * ? *) → cron(0 5 ? * 2-6 *)");
+    // The deployed schedule's next fire time, from what is deployed (06:00 UTC daily).
+    h.get_by_label_contains("next fire (as deployed): ");
+    h.get_by_label_contains(" 06:00 UTC");
 
     // Deploy asks first; yes applies, and the window reads AWS again.
     h.get_by_label("Deploy…").click();

@@ -4,25 +4,13 @@
 //! that does not exist is one sentence naming it.
 
 use std::fmt::Write as _;
-use std::path::Path;
-use std::process::{Command, Output};
+use std::process::Command;
 
 use serde_json::Value;
 
 use crate::common::{copy_dir, example, json, text};
+use crate::deploy::medallion;
 use crate::support::aws_executor::{runtime, sdk_config};
-
-fn medallion(ws: &Path, args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_medallion"))
-        .args(args)
-        .env("MEDALLION_WORKSPACE", ws)
-        .env_remove("MEDALLION_LOG")
-        .env("AWS_ACCESS_KEY_ID", "testing")
-        .env("AWS_SECRET_ACCESS_KEY", "testing")
-        .env("AWS_EC2_METADATA_DISABLED", "true")
-        .output()
-        .unwrap()
-}
 
 /// A topic with an SQS queue subscribed to it: (topic ARN, queue URL).
 fn topic_with_queue(moto: &str, name: &str) -> (String, String) {

@@ -397,7 +397,7 @@ pub fn check_setup(project: &Project, resource: Option<&str>) -> Result<Vec<Setu
                 .iter()
                 .any(|r| r.targets.contains(&t.name))
         {
-            out.push(aws::setup::sns_topic(&aws, &t.name, &sns.topic_arn));
+            out.extend(aws::setup::sns_topic(&aws, &t.name, &sns.topic_arn));
         }
     }
     Ok(out)

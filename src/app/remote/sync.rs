@@ -214,10 +214,18 @@ fn outcome(e: &Execution, runs: &[StepRun<'_>]) -> (RunStatus, Option<String>) {
             || (r.results.is_empty() && r.entered.is_some())
     });
     let step_error = failed_step.map(|r| {
-        let why = r
-            .results
-            .iter()
-            .find_map(first_failure)
+        // The child that failed first, then any (a result can carry a failed check that did
+        // not block); a child of an array step is named by its partition.
+        let failing = r.results.iter().filter(|x| x.status != RunStatus::Success);
+        let why = failing
+            .chain(r.results.iter())
+            .find_map(|x| {
+                let said = first_failure(x)?;
+                Some(match &x.partition {
+                    Some(p) if r.step.step.partitions.len() > 1 => format!("partition {p}: {said}"),
+                    _ => said,
+                })
+            })
             .or_else(|| e.cause.clone())
             .unwrap_or_else(|| "left no result".to_owned());
         format!("step {} ({}): {why}", r.step.id, r.step.step.tier)

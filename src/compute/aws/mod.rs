@@ -252,6 +252,15 @@ impl Aws {
         )
     }
 
+    /// KMS in `region`, for `check-aws`'s look at the key of an encrypted alert topic.
+    pub fn kms(&self, region: &str) -> aws_sdk_kms::Client {
+        aws_sdk_kms::Client::from_conf(
+            aws_sdk_kms::config::Builder::from(&self.config)
+                .region(aws_config::Region::new(region.to_owned()))
+                .build(),
+        )
+    }
+
     /// SQS, for the dead-letter queue of deployed alert rules.
     pub fn sqs(&self) -> aws_sdk_sqs::Client {
         aws_sdk_sqs::Client::new(&self.config)

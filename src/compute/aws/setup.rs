@@ -483,91 +483,237 @@ fn holds(v: Option<&serde_json::Value>, wanted: &[&str]) -> bool {
     }
 }
 
-/// Whether a topic policy (its JSON text) lets EventBridge (`events.amazonaws.com`) publish to
-/// `topic_arn`: an `Allow` statement for that service principal (or for everyone, with no
-/// condition) whose actions hold `sns:Publish` and whose resources hold the topic.
-pub fn policy_lets_events_publish(policy: &str, topic_arn: &str) -> bool {
+/// The `Allow` statements of a policy (its JSON text) for EventBridge (`events.amazonaws.com`),
+/// or for everyone without a condition.
+fn statements_for_events(policy: &str) -> Vec<serde_json::Value> {
     let Ok(doc) = serde_json::from_str::<serde_json::Value>(policy) else {
-        return false;
+        return Vec::new();
     };
     let statements = match doc.get("Statement") {
         Some(serde_json::Value::Array(items)) => items.clone(),
         Some(one @ serde_json::Value::Object(_)) => vec![one.clone()],
         _ => Vec::new(),
     };
-    statements.iter().any(|st| {
-        let principal = st.get("Principal");
-        let to_events = principal
-            .and_then(|p| p.get("Service"))
-            .is_some_and(|s| holds(Some(s), &["events.amazonaws.com"]));
-        let to_all = st.get("Condition").is_none()
-            && (principal.and_then(serde_json::Value::as_str) == Some("*")
-                || principal
-                    .and_then(|p| p.get("AWS"))
-                    .is_some_and(|a| holds(Some(a), &["*"])));
-        st.get("Effect").and_then(serde_json::Value::as_str) == Some("Allow")
-            && (to_events || to_all)
-            && holds(st.get("Action"), &["sns:Publish", "sns:*", "*"])
+    statements
+        .into_iter()
+        .filter(|st| {
+            let principal = st.get("Principal");
+            let to_events = principal
+                .and_then(|p| p.get("Service"))
+                .is_some_and(|s| holds(Some(s), &["events.amazonaws.com"]));
+            let to_all = st.get("Condition").is_none()
+                && (principal.and_then(serde_json::Value::as_str) == Some("*")
+                    || principal
+                        .and_then(|p| p.get("AWS"))
+                        .is_some_and(|a| holds(Some(a), &["*"])));
+            st.get("Effect").and_then(serde_json::Value::as_str) == Some("Allow")
+                && (to_events || to_all)
+        })
+        .collect()
+}
+
+/// Whether a topic policy (its JSON text) lets EventBridge (`events.amazonaws.com`) publish to
+/// `topic_arn`: an `Allow` statement for that service principal (or for everyone, with no
+/// condition) whose actions hold `sns:Publish` and whose resources hold the topic.
+pub fn policy_lets_events_publish(policy: &str, topic_arn: &str) -> bool {
+    statements_for_events(policy).iter().any(|st| {
+        holds(st.get("Action"), &["sns:Publish", "sns:*", "*"])
             && holds(st.get("Resource"), &[topic_arn, "*"])
     })
 }
 
+/// The statement a KMS key's policy needs for EventBridge to publish to a topic encrypted with
+/// the key (EventBridge encrypts what it publishes with it).
+pub fn events_key_statement() -> serde_json::Value {
+    serde_json::json!({
+        "Sid": "AllowEventBridgeToUseTheKey",
+        "Effect": "Allow",
+        "Principal": { "Service": "events.amazonaws.com" },
+        "Action": ["kms:Decrypt", "kms:GenerateDataKey"],
+        "Resource": "*",
+    })
+}
+
+/// Whether a key policy (its JSON text) lets EventBridge use the key `key_arn` for a topic:
+/// `Allow` statements for `events.amazonaws.com` (or for everyone, with no condition) that
+/// between them hold `kms:Decrypt` and `kms:GenerateDataKey` on the key (`*` in a key policy).
+pub fn key_policy_lets_events_use(policy: &str, key_arn: &str) -> bool {
+    let on_key: Vec<serde_json::Value> = statements_for_events(policy)
+        .into_iter()
+        .filter(|st| holds(st.get("Resource"), &["*", key_arn]))
+        .collect();
+    let allows = |actions: &[&str]| on_key.iter().any(|st| holds(st.get("Action"), actions));
+    allows(&["kms:Decrypt", "kms:*", "*"])
+        && allows(&["kms:GenerateDataKey", "kms:GenerateDataKey*", "kms:*", "*"])
+}
+
 /// Whether the SNS topic of alert target `target` exists and lets EventBridge publish to it
-/// (deploy uses the topic as it is: it neither creates it nor changes its policy).
-pub fn sns_topic(aws: &Aws, target: &str, topic_arn: &str) -> SetupCheck {
+/// (deploy uses the topic as it is: it neither creates it nor changes its policy); for a topic
+/// encrypted with KMS (`KmsMasterKeyId`), a second line on whether the key lets EventBridge
+/// use it.
+pub fn sns_topic(aws: &Aws, target: &str, topic_arn: &str) -> Vec<SetupCheck> {
     let item = format!("alert target {target} (SNS topic)");
     let region = match crate::model::TopicArn::parse(topic_arn) {
         Ok(arn) => arn.region.to_owned(),
         Err(e) => {
-            return line(
+            return vec![line(
                 &item,
                 CheckState::Missing,
                 format!("topic ARN `{topic_arn}` {e}"),
-            );
+            )];
         }
     };
     let client = aws.sns(&region);
     let topic = topic_arn.to_owned();
-    aws.block(async move {
-        match client.get_topic_attributes().topic_arn(&topic).send().await {
-            Ok(out) => {
-                let policy = out
-                    .attributes()
-                    .and_then(|a| a.get("Policy"))
-                    .cloned()
-                    .unwrap_or_default();
-                if policy_lets_events_publish(&policy, &topic) {
-                    line(
-                        &item,
-                        CheckState::Ok,
-                        format!("{topic} exists and its policy lets events.amazonaws.com publish"),
-                    )
-                } else {
-                    line(
-                        &item,
-                        CheckState::Missing,
-                        format!(
-                            "{topic} exists, but its access policy does not let EventBridge publish, so deployed alerts cannot reach it (they end in the dead-letter queue): add the statement {} to the topic's access policy (SNS → Topics → Edit → Access policy)",
-                            events_publish_statement(&topic)
-                        ),
-                    )
-                }
-            }
-            Err(e) if e.code() == Some("NotFound") => line(
+    let attributes = aws.block(async move {
+        client
+            .get_topic_attributes()
+            .topic_arn(&topic)
+            .send()
+            .await
+            .map(|out| out.attributes().cloned().unwrap_or_default())
+    });
+    let topic = topic_arn;
+    let attributes = match attributes {
+        Ok(a) => a,
+        Err(e) if e.code() == Some("NotFound") => {
+            return vec![line(
                 &item,
                 CheckState::Missing,
                 format!(
                     "topic {topic} does not exist: create it (aws sns create-topic --name {}) or name an existing topic",
                     topic.rsplit(':').next().unwrap_or_default()
                 ),
-            ),
-            Err(e) => line(
+            )];
+        }
+        Err(e) => {
+            return vec![line(
                 &item,
                 CheckState::Missing,
                 ComputeError::from_sdk(format!("reading SNS topic {topic}"), &e).to_string(),
-            ),
+            )];
         }
-    })
+    };
+    let policy = attributes.get("Policy").cloned().unwrap_or_default();
+    let mut out = vec![if policy_lets_events_publish(&policy, topic) {
+        line(
+            &item,
+            CheckState::Ok,
+            format!("{topic} exists and its policy lets events.amazonaws.com publish"),
+        )
+    } else {
+        line(
+            &item,
+            CheckState::Missing,
+            format!(
+                "{topic} exists, but its access policy does not let EventBridge publish, so deployed alerts cannot reach it (they end in the dead-letter queue): add the statement {} to the topic's access policy (SNS → Topics → Edit → Access policy)",
+                events_publish_statement(topic)
+            ),
+        )
+    }];
+    if let Some(key) = attributes
+        .get("KmsMasterKeyId")
+        .filter(|k| !k.trim().is_empty())
+    {
+        out.push(topic_key(aws, target, topic, &region, key));
+    }
+    out
+}
+
+/// Whether the KMS key `key` (an id, ARN or alias) an alert topic is encrypted with lets
+/// EventBridge use it.
+fn topic_key(aws: &Aws, target: &str, topic: &str, topic_region: &str, key: &str) -> SetupCheck {
+    let item = format!("alert target {target} (SNS topic key)");
+    // A key ARN names its region; an id or alias is in the topic's.
+    let region = key
+        .strip_prefix("arn:")
+        .and_then(|rest| rest.split(':').nth(2))
+        .filter(|r| !r.is_empty())
+        .unwrap_or(topic_region);
+    let client = aws.kms(region);
+    let key_id = key.to_owned();
+    let read = aws.block(async move {
+        let described = client.describe_key().key_id(&key_id).send().await;
+        let meta = match described {
+            Ok(d) => d.key_metadata().cloned(),
+            Err(e) => {
+                return Err((
+                    e.code().map(str::to_owned),
+                    ComputeError::from_sdk(format!("describing KMS key {key_id}"), &e).to_string(),
+                ));
+            }
+        };
+        let Some(meta) = meta else {
+            return Ok(None);
+        };
+        let policy = client
+            .get_key_policy()
+            .key_id(meta.key_id())
+            .policy_name("default")
+            .send()
+            .await
+            .map_err(|e| {
+                (
+                    e.code().map(str::to_owned),
+                    ComputeError::from_sdk(format!("reading the policy of KMS key {key_id}"), &e)
+                        .to_string(),
+                )
+            })?;
+        Ok(Some((meta, policy.policy().unwrap_or_default().to_owned())))
+    });
+    let statement = events_key_statement();
+    match read {
+        Ok(Some((meta, policy))) => {
+            let arn = meta.arn().unwrap_or(meta.key_id()).to_owned();
+            if key_policy_lets_events_use(&policy, &arn) {
+                line(
+                    &item,
+                    CheckState::Ok,
+                    format!(
+                        "{topic} is encrypted with KMS key {arn}, whose policy lets events.amazonaws.com use it (kms:Decrypt, kms:GenerateDataKey)"
+                    ),
+                )
+            } else if meta.key_manager() == Some(&aws_sdk_kms::types::KeyManagerType::Aws) {
+                line(
+                    &item,
+                    CheckState::Missing,
+                    format!(
+                        "{topic} is encrypted with the AWS managed key {key}, whose policy cannot be changed to let EventBridge use it, so deployed alerts cannot reach the topic: encrypt the topic with a customer managed key whose policy has the statement {statement}"
+                    ),
+                )
+            } else {
+                line(
+                    &item,
+                    CheckState::Missing,
+                    format!(
+                        "{topic} is encrypted with KMS key {arn}, whose key policy does not let EventBridge use it, so deployed alerts cannot reach the topic (they end in the dead-letter queue): add the statement {statement} to the key's policy (KMS → Customer managed keys → the key → Key policy)"
+                    ),
+                )
+            }
+        }
+        Ok(None) => line(
+            &item,
+            CheckState::Skipped,
+            format!(
+                "KMS did not describe key {key} of {topic}: unknown whether EventBridge may use it; its policy needs the statement {statement}"
+            ),
+        ),
+        Err((Some(code), _)) if code == "NotFoundException" => line(
+            &item,
+            CheckState::Missing,
+            format!(
+                "{topic} is encrypted with KMS key {key}, which does not exist, so nothing can publish to it: name an existing key in the topic's encryption settings"
+            ),
+        ),
+        Err((Some(code), said)) if code == "AccessDeniedException" => line(
+            &item,
+            CheckState::Skipped,
+            format!(
+                "{said}; unknown whether EventBridge may use the key of {topic}: its policy needs the statement {statement}"
+            ),
+        ),
+        Err((_, said)) => line(&item, CheckState::Missing, said),
+    }
 }
 
 #[cfg(test)]
@@ -592,6 +738,53 @@ mod tests {
         }]});
         assert!(!policy_lets_events_publish(&denied.to_string(), arn));
         assert!(!policy_lets_events_publish("", arn));
+    }
+
+    #[test]
+    fn a_key_policy_lets_eventbridge_use_the_key_only_with_both_actions() {
+        let key = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab";
+        let policy = |statements: serde_json::Value| {
+            serde_json::json!({ "Version": "2012-10-17", "Statement": statements }).to_string()
+        };
+        assert!(key_policy_lets_events_use(
+            &policy(serde_json::json!([events_key_statement()])),
+            key
+        ));
+        // KMS's default key policy: the account's root only.
+        let root = serde_json::json!({
+            "Sid": "Enable IAM User Permissions", "Effect": "Allow",
+            "Principal": { "AWS": "arn:aws:iam::123456789012:root" }, "Action": "kms:*", "Resource": "*"
+        });
+        assert!(!key_policy_lets_events_use(
+            &policy(serde_json::json!([root])),
+            key
+        ));
+        // Decrypt alone is not enough; the two actions may come in two statements.
+        let decrypt = serde_json::json!({
+            "Effect": "Allow", "Principal": { "Service": "events.amazonaws.com" },
+            "Action": "kms:Decrypt", "Resource": "*"
+        });
+        assert!(!key_policy_lets_events_use(
+            &policy(serde_json::json!([decrypt])),
+            key
+        ));
+        let generate = serde_json::json!({
+            "Effect": "Allow", "Principal": { "Service": "events.amazonaws.com" },
+            "Action": "kms:GenerateDataKey*", "Resource": key
+        });
+        assert!(key_policy_lets_events_use(
+            &policy(serde_json::json!([decrypt, generate])),
+            key
+        ));
+        let elsewhere = serde_json::json!({
+            "Effect": "Allow", "Principal": { "Service": "events.amazonaws.com" },
+            "Action": ["kms:Decrypt", "kms:GenerateDataKey"], "Resource": "arn:aws:kms:us-east-1:123456789012:key/other"
+        });
+        assert!(!key_policy_lets_events_use(
+            &policy(serde_json::json!([elsewhere])),
+            key
+        ));
+        assert!(!key_policy_lets_events_use("", key));
     }
 
     #[test]

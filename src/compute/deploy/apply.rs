@@ -8,7 +8,7 @@ use serde_json::Value;
 
 use super::alerts::{PENDING_DESTINATION, SecretUrl};
 use super::objects::Content;
-use super::{Action, Change, Current, ItemKind, PROJECT_TAG, resource_name};
+use super::{Action, Change, Current, ItemKind, PROJECT_TAG, every_page, resource_name};
 use crate::compute::aws::Aws;
 use crate::compute::error::{ComputeError, ErrorKind};
 
@@ -38,50 +38,50 @@ fn state_machines(aws: &Aws, project: &str) -> Result<Vec<Current>, ComputeError
     let sfn = aws.sfn();
     let project = project.to_owned();
     aws.block(async move {
+        let machines = every_page(|token| {
+            let list = sfn.list_state_machines().set_next_token(token);
+            async move {
+                let page = list.send().await.map_err(|e| {
+                    ComputeError::from_sdk("listing Step Functions state machines", &e)
+                })?;
+                Ok((
+                    page.state_machines().to_vec(),
+                    page.next_token().map(str::to_owned),
+                ))
+            }
+        })
+        .await?;
         let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = sfn
-                .list_state_machines()
-                .set_next_token(token.clone())
+        for m in &machines {
+            let arn = m.state_machine_arn();
+            let tags = sfn
+                .list_tags_for_resource()
+                .resource_arn(arn)
                 .send()
                 .await
-                .map_err(|e| ComputeError::from_sdk("listing Step Functions state machines", &e))?;
-            for m in page.state_machines() {
-                let arn = m.state_machine_arn();
-                let tags = sfn
-                    .list_tags_for_resource()
-                    .resource_arn(arn)
-                    .send()
-                    .await
-                    .map_err(|e| ComputeError::from_sdk(format!("reading the tags of {arn}"), &e))?;
-                let ours = tags
-                    .tags()
-                    .iter()
-                    .any(|t| t.key() == Some(PROJECT_TAG) && t.value() == Some(project.as_str()));
-                if !ours {
-                    continue;
-                }
-                let d = sfn
-                    .describe_state_machine()
-                    .state_machine_arn(arn)
-                    .send()
-                    .await
-                    .map_err(|e| ComputeError::from_sdk(format!("describing {arn}"), &e))?;
-                let definition: Value =
-                    serde_json::from_str(d.definition()).unwrap_or(Value::Null);
-                out.push(Current {
-                    kind: ItemKind::StateMachine,
-                    name: m.name().to_owned(),
-                    arn: arn.to_owned(),
-                    config: serde_json::json!({ "definition": definition, "role_arn": d.role_arn() }),
-                });
+                .map_err(|e| ComputeError::from_sdk(format!("reading the tags of {arn}"), &e))?;
+            let ours = tags
+                .tags()
+                .iter()
+                .any(|t| t.key() == Some(PROJECT_TAG) && t.value() == Some(project.as_str()));
+            if !ours {
+                continue;
             }
-            token = page.next_token().map(str::to_owned);
-            if token.is_none() {
-                return Ok(out);
-            }
+            let d = sfn
+                .describe_state_machine()
+                .state_machine_arn(arn)
+                .send()
+                .await
+                .map_err(|e| ComputeError::from_sdk(format!("describing {arn}"), &e))?;
+            let definition: Value = serde_json::from_str(d.definition()).unwrap_or(Value::Null);
+            out.push(Current {
+                kind: ItemKind::StateMachine,
+                name: m.name().to_owned(),
+                arn: arn.to_owned(),
+                config: serde_json::json!({ "definition": definition, "role_arn": d.role_arn() }),
+            });
         }
+        Ok(out)
     })
 }
 
@@ -126,46 +126,48 @@ fn schedules(aws: &Aws, project: &str) -> Result<Vec<Current>, ComputeError> {
             arn,
             config: serde_json::json!({}),
         }];
-        let mut token: Option<String> = None;
-        loop {
-            let page = client
+        let schedules = every_page(|token| {
+            let list = client
                 .list_schedules()
                 .group_name(&group)
-                .set_next_token(token.clone())
-                .send()
-                .await
-                .map_err(|e| {
+                .set_next_token(token);
+            let group = &group;
+            async move {
+                let page = list.send().await.map_err(|e| {
                     ComputeError::from_sdk(format!("listing the schedules of {group}"), &e)
                 })?;
-            for s in page.schedules() {
-                let name = s.name().unwrap_or_default();
-                let d = client
-                    .get_schedule()
-                    .group_name(&group)
-                    .name(name)
-                    .send()
-                    .await
-                    .map_err(|e| ComputeError::from_sdk(format!("reading schedule {name}"), &e))?;
-                let target = d.target();
-                out.push(Current {
-                    kind: ItemKind::Schedule,
-                    name: name.to_owned(),
-                    arn: d.arn().unwrap_or_default().to_owned(),
-                    config: serde_json::json!({
-                        "expression": d.schedule_expression(),
-                        "timezone": d.schedule_expression_timezone().unwrap_or("UTC"),
-                        "state": d.state().map(|s| s.as_str().to_owned()),
-                        "target": target.map(aws_sdk_scheduler::types::Target::arn),
-                        "role_arn": target.map(aws_sdk_scheduler::types::Target::role_arn),
-                        "input": target.and_then(|t| t.input()),
-                    }),
-                });
+                Ok((
+                    page.schedules().to_vec(),
+                    page.next_token().map(str::to_owned),
+                ))
             }
-            token = page.next_token().map(str::to_owned);
-            if token.is_none() {
-                return Ok(out);
-            }
+        })
+        .await?;
+        for s in &schedules {
+            let name = s.name().unwrap_or_default();
+            let d = client
+                .get_schedule()
+                .group_name(&group)
+                .name(name)
+                .send()
+                .await
+                .map_err(|e| ComputeError::from_sdk(format!("reading schedule {name}"), &e))?;
+            let target = d.target();
+            out.push(Current {
+                kind: ItemKind::Schedule,
+                name: name.to_owned(),
+                arn: d.arn().unwrap_or_default().to_owned(),
+                config: serde_json::json!({
+                    "expression": d.schedule_expression(),
+                    "timezone": d.schedule_expression_timezone().unwrap_or("UTC"),
+                    "state": d.state().map(|s| s.as_str().to_owned()),
+                    "target": target.map(aws_sdk_scheduler::types::Target::arn),
+                    "role_arn": target.map(aws_sdk_scheduler::types::Target::role_arn),
+                    "input": target.and_then(|t| t.input()),
+                }),
+            });
         }
+        Ok(out)
     })
 }
 
@@ -175,80 +177,79 @@ fn rules(aws: &Aws, project: &str) -> Result<Vec<Current>, ComputeError> {
     let prefix = resource_name(project, None, 64);
     let project = project.to_owned();
     aws.block(async move {
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = client
+        let listed = every_page(|token| {
+            let list = client
                 .list_rules()
                 .name_prefix(&prefix)
-                .set_next_token(token.clone())
+                .set_next_token(token);
+            async move {
+                let page = list
+                    .send()
+                    .await
+                    .map_err(|e| ComputeError::from_sdk("listing EventBridge rules", &e))?;
+                Ok((page.rules().to_vec(), page.next_token().map(str::to_owned)))
+            }
+        })
+        .await?;
+        let mut out = Vec::new();
+        for r in &listed {
+            let (Some(name), Some(arn)) = (r.name(), r.arn()) else {
+                continue;
+            };
+            let tags = client
+                .list_tags_for_resource()
+                .resource_arn(arn)
                 .send()
                 .await
-                .map_err(|e| ComputeError::from_sdk("listing EventBridge rules", &e))?;
-            for r in page.rules() {
-                let (Some(name), Some(arn)) = (r.name(), r.arn()) else {
-                    continue;
-                };
-                let tags = client
-                    .list_tags_for_resource()
-                    .resource_arn(arn)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        ComputeError::from_sdk(format!("reading the tags of {arn}"), &e)
-                    })?;
-                if !tags
-                    .tags()
-                    .iter()
-                    .any(|t| t.key() == PROJECT_TAG && t.value() == project)
-                {
-                    continue;
-                }
-                let targets = client
-                    .list_targets_by_rule()
-                    .rule(name)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        ComputeError::from_sdk(format!("reading the targets of rule {name}"), &e)
-                    })?;
-                let t = targets.targets().first();
-                let pattern: Value = r
-                    .event_pattern()
-                    .and_then(|p| serde_json::from_str(p).ok())
-                    .unwrap_or(Value::Null);
-                out.push(Current {
-                    kind: ItemKind::Rule,
-                    name: name.to_owned(),
-                    arn: arn.to_owned(),
-                    config: serde_json::json!({
-                        "event_pattern": pattern,
-                        "state": r.state().map(|s| s.as_str().to_owned()),
-                        "target": t.map(aws_sdk_eventbridge::types::Target::arn),
-                        "role_arn": t.and_then(|t| t.role_arn()),
-                        "input": t.and_then(|t| t.input()),
-                        "input_paths": t
-                            .and_then(|t| t.input_transformer())
-                            .and_then(|x| x.input_paths_map())
-                            .map(|m| m.iter().collect::<BTreeMap<_, _>>()),
-                        "input_template": t
-                            .and_then(|t| t.input_transformer())
-                            .map(aws_sdk_eventbridge::types::InputTransformer::input_template),
-                        "dead_letter_arn": t
-                            .and_then(|t| t.dead_letter_config())
-                            .and_then(aws_sdk_eventbridge::types::DeadLetterConfig::arn),
-                        "retry_policy": t.and_then(|t| t.retry_policy()).map(|r| serde_json::json!({
-                            "maximum_retry_attempts": r.maximum_retry_attempts(),
-                            "maximum_event_age_in_seconds": r.maximum_event_age_in_seconds(),
-                        })),
-                    }),
-                });
+                .map_err(|e| ComputeError::from_sdk(format!("reading the tags of {arn}"), &e))?;
+            if !tags
+                .tags()
+                .iter()
+                .any(|t| t.key() == PROJECT_TAG && t.value() == project)
+            {
+                continue;
             }
-            token = page.next_token().map(str::to_owned);
-            if token.is_none() {
-                return Ok(out);
-            }
+            let targets = client
+                .list_targets_by_rule()
+                .rule(name)
+                .send()
+                .await
+                .map_err(|e| {
+                    ComputeError::from_sdk(format!("reading the targets of rule {name}"), &e)
+                })?;
+            let t = targets.targets().first();
+            let pattern: Value = r
+                .event_pattern()
+                .and_then(|p| serde_json::from_str(p).ok())
+                .unwrap_or(Value::Null);
+            out.push(Current {
+                kind: ItemKind::Rule,
+                name: name.to_owned(),
+                arn: arn.to_owned(),
+                config: serde_json::json!({
+                    "event_pattern": pattern,
+                    "state": r.state().map(|s| s.as_str().to_owned()),
+                    "target": t.map(aws_sdk_eventbridge::types::Target::arn),
+                    "role_arn": t.and_then(|t| t.role_arn()),
+                    "input": t.and_then(|t| t.input()),
+                    "input_paths": t
+                        .and_then(|t| t.input_transformer())
+                        .and_then(|x| x.input_paths_map())
+                        .map(|m| m.iter().collect::<BTreeMap<_, _>>()),
+                    "input_template": t
+                        .and_then(|t| t.input_transformer())
+                        .map(aws_sdk_eventbridge::types::InputTransformer::input_template),
+                    "dead_letter_arn": t
+                        .and_then(|t| t.dead_letter_config())
+                        .and_then(aws_sdk_eventbridge::types::DeadLetterConfig::arn),
+                    "retry_policy": t.and_then(|t| t.retry_policy()).map(|r| serde_json::json!({
+                        "maximum_retry_attempts": r.maximum_retry_attempts(),
+                        "maximum_event_age_in_seconds": r.maximum_event_age_in_seconds(),
+                    })),
+                }),
+            });
         }
+        Ok(out)
     })
 }
 

@@ -10,16 +10,25 @@
 //!   `runner --plan <uri>` and the plan URI in `MEDALLION_PLAN_URI`, as launches do; the run id
 //!   is the execution's name (`MEDALLION_RUN_ID`); a project with daily partitions also gets
 //!   the execution's input (`MEDALLION_EXECUTION_INPUT`, the Lambda payload's `input`), from
-//!   which the runner takes the day. Retries throttling; a Catch records the
-//!   error under `$.error` and goes to `Failed <step>`.
+//!   which the runner takes the day. Retries throttling; a Catch records the error under
+//!   `$.error` — and, for a container (whose task fails when the runner exits non-zero after a
+//!   failed check, as Batch and EKS do), goes on to read the result anyway; for Lambda it goes
+//!   to `Failed <step>`.
 //! - `Result <step>`: reads the step's result object (`aws-sdk:s3:getObject`), the runner's
-//!   own word on the step (a task can exit 0 after a failed check). A Lambda step has none:
+//!   own word on the step (`ecs:runTask.sync` succeeds whatever the container's exit code,
+//!   and moto's Batch marks every job succeeded). A Lambda step has none:
 //!   the invocation's response is the runner's result (status, error).
 //! - `Check <step>`: success goes on; anything else goes to `Blocked <step>`, a Fail state whose
-//!   cause is the runner's headline (`check X of asset Y failed: …` for a failed check).
+//!   cause is the runner's headline (`check X of asset Y failed: …` for a failed check). A
+//!   container whose task failed with a successful result ends in `Failed <step>` (the task's
+//!   error); one whose result cannot be read in `Unread <step>` → `Failed <step>` after a
+//!   failed task, else `No result <step>` (S3's error).
 //!
-//! A step with several partitions has one result per child, so it has no `Result`/`Check`
-//! states: its Batch array job fails when a child fails. No secret enters the definition: the
+//! A step with several partitions is one Batch array job with one result per child:
+//! `Children <step>` lists the child indexes and `Results <step>`, a Map, reads each child's
+//! result; the first without success fails the Map, and the execution ends in `Blocked <step>`
+//! with the child's partition and headline (`partition us (child 1): check X …`). No secret
+//! enters the definition: the
 //! runner reaches AWS through its role and resolves `{ env = … }` references at run time.
 
 use serde_json::{Value, json};
@@ -150,7 +159,7 @@ fn run_state(step: &str) -> String {
     format!("Run {step}")
 }
 
-/// The states of one step: run, (read the result, check it), and its two Fail states.
+/// The states of one step: run it, read its result(s) back, judge them, and the Fail states.
 fn step_states(
     target: &AslTarget<'_>,
     s: &DeployedStep,
@@ -161,14 +170,22 @@ fn step_states(
     let (resource, parameters) = task(target, s, &plan)?;
     let array = s.step.partitions.len() > 1;
     // A Lambda invocation answers with the runner's result itself: no need to read it back.
-    let answered = s.step.tier == ComputeTier::Lambda;
+    let answered = s.step.tier == ComputeTier::Lambda && !array;
     let failed = format!("Failed {}", s.id);
-    let after_run = if array {
-        next.to_owned()
-    } else if answered {
+    // A container that failed may still have left its result: a Batch job or an EKS Job
+    // fails when the runner exits non-zero after a failed check, and the result names the
+    // check. So a failed container goes on to read it too; a Lambda error has no result.
+    let after_run = if answered {
         format!("Check {}", s.id)
+    } else if array {
+        format!("Children {}", s.id)
     } else {
         format!("Result {}", s.id)
+    };
+    let caught = if answered {
+        failed.clone()
+    } else {
+        after_run.clone()
     };
     let assets = s
         .step
@@ -184,20 +201,21 @@ fn step_states(
         "Parameters": parameters,
         "ResultPath": Value::Null,
         "Retry": [throttling_retry(s.step.tier)],
-        "Catch": [{ "ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": failed }],
+        "Catch": [{ "ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": caught }],
         "Next": after_run,
     });
-    if answered && !array {
+    if answered {
         run["ResultSelector"] = json!({ "result.$": "$.Payload" });
         run["ResultPath"] = json!(result_path(&s.id));
     }
     let mut out = vec![(run_state(&s.id), run)];
-    if !array {
-        let mut states = result_states(&store, s, next, &failed);
-        if answered {
-            states.retain(|(name, _)| !name.starts_with("Result "));
-        }
-        out.extend(states);
+    if answered {
+        out.extend(checked_states(s, next, &failed, false));
+    } else if array {
+        out.extend(children_states(&store, s, next, &failed));
+    } else {
+        out.push(read_result_state(&store, s));
+        out.extend(checked_states(s, next, &failed, true));
     }
     out.push((
         failed,
@@ -211,54 +229,80 @@ fn step_states(
     Ok(out)
 }
 
-/// `Result <step>` and `Check <step>`: the runner's result read back and judged, and the Fail
-/// state a failed step (a failed blocking check) ends in with the runner's headline.
-fn result_states(
-    store: &ObjectStore,
+/// The S3 key of a step's result, as a `States.Format` template whose arguments are the run
+/// (the execution's name) and, with `index` `None`, the child's index.
+fn result_key_template(store: &ObjectStore, s: &DeployedStep, index: Option<usize>) -> String {
+    let index = index.map_or_else(|| "{}".to_owned(), |i| i.to_string());
+    format!(
+        "{}/_runs/{{}}/{}/result-{index}.json",
+        intrinsic_literal(&store.prefix),
+        intrinsic_literal(&s.id)
+    )
+}
+
+/// S3's transient errors, retried with backoff when a result is read.
+fn s3_retry() -> Value {
+    json!({
+        "ErrorEquals": ["S3.SlowDownException", "S3.S3Exception"],
+        "IntervalSeconds": 2, "MaxAttempts": 5, "BackoffRate": 2.0
+    })
+}
+
+/// `Result <step>`: the runner's result read back (`aws-sdk:s3:getObject`). A result that
+/// cannot be read goes to `Unread <step>`.
+fn read_result_state(store: &ObjectStore, s: &DeployedStep) -> (String, Value) {
+    let key = result_key_template(store, s, Some(0));
+    (
+        format!("Result {}", s.id),
+        json!({
+            "Type": "Task",
+            "Comment": format!("the runner's result of {}", s.id),
+            "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+            "Parameters": {
+                "Bucket": store.bucket,
+                "Key.$": format!("States.Format('{key}', $$.Execution.Name)"),
+            },
+            "ResultSelector": { "result.$": "States.StringToJson($.Body)" },
+            "ResultPath": result_path(&s.id),
+            "Retry": [s3_retry()],
+            "Catch": [{ "ErrorEquals": ["States.ALL"], "ResultPath": "$.unread", "Next": format!("Unread {}", s.id) }],
+            "Next": format!("Check {}", s.id),
+        }),
+    )
+}
+
+/// `Check <step>` and `Blocked <step>`: the result judged — anything but success ends in
+/// `Blocked <step>` with the runner's headline (`check X of asset Y failed: …`); with
+/// `after_failure` (a container, whose failure leads here too) a step whose task failed ends
+/// in `Failed <step>` even when its result says success, and a result that could not be read
+/// in `Unread <step>`.
+fn checked_states(
     s: &DeployedStep,
     next: &str,
     failed: &str,
+    after_failure: bool,
 ) -> Vec<(String, Value)> {
-    let key = format!(
-        "{}/_runs/{{}}/{}/result-0.json",
-        intrinsic_literal(&store.prefix),
-        intrinsic_literal(&s.id)
-    );
     let result_path = result_path(&s.id);
     let blocked = format!("Blocked {}", s.id);
-    vec![
-        (
-            format!("Result {}", s.id),
-            json!({
-                "Type": "Task",
-                "Comment": format!("the runner's result of {}", s.id),
-                "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
-                "Parameters": {
-                    "Bucket": store.bucket,
-                    "Key.$": format!("States.Format('{key}', $$.Execution.Name)"),
-                },
-                "ResultSelector": { "result.$": "States.StringToJson($.Body)" },
-                "ResultPath": result_path,
-                "Retry": [{
-                    "ErrorEquals": ["S3.SlowDownException", "S3.S3Exception"],
-                    "IntervalSeconds": 2, "MaxAttempts": 5, "BackoffRate": 2.0
-                }],
-                "Catch": [{ "ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": failed }],
-                "Next": format!("Check {}", s.id),
-            }),
-        ),
-        (
-            format!("Check {}", s.id),
-            json!({
-                "Type": "Choice",
-                "Choices": [{
-                    "Variable": format!("{result_path}.result.status"),
-                    "StringEquals": "success",
-                    "Next": next,
-                }],
-                "Default": blocked,
-            }),
-        ),
+    let status = format!("{result_path}.result.status");
+    let check = if after_failure {
+        json!({
+            "Type": "Choice",
+            "Choices": [
+                { "Not": { "Variable": status, "StringEquals": "success" }, "Next": blocked },
+                { "Variable": "$.error", "IsPresent": true, "Next": failed },
+            ],
+            "Default": next,
+        })
+    } else {
+        json!({
+            "Type": "Choice",
+            "Choices": [{ "Variable": status, "StringEquals": "success", "Next": next }],
+            "Default": blocked,
+        })
+    };
+    let mut out = vec![
+        (format!("Check {}", s.id), check),
         (
             blocked,
             json!({
@@ -268,7 +312,144 @@ fn result_states(
                 "CausePath": format!("{result_path}.result.error"),
             }),
         ),
+    ];
+    if after_failure {
+        out.extend(unread_states(s, failed));
+    }
+    out
+}
+
+/// `Unread <step>`: a result that could not be read. After a failed task the task's error is
+/// the cause (`Failed <step>`); else `No result <step>` with S3's.
+fn unread_states(s: &DeployedStep, failed: &str) -> Vec<(String, Value)> {
+    let none = format!("No result {}", s.id);
+    vec![
+        (
+            format!("Unread {}", s.id),
+            json!({
+                "Type": "Choice",
+                "Choices": [{ "Variable": "$.error", "IsPresent": true, "Next": failed }],
+                "Default": none,
+            }),
+        ),
+        (
+            none,
+            json!({
+                "Type": "Fail",
+                "Comment": format!("{} left no result that could be read", s.id),
+                "Error": "Medallion.StepFailed",
+                "CausePath": "$.unread.Cause",
+            }),
+        ),
     ]
+}
+
+/// The states after an array job: `Children <step>` lists the child indexes, `Results <step>`
+/// (a Map) reads each child's result and fails on the first without success with its
+/// partition and headline (`partition us (child 1): check X of asset Y failed: …`), which
+/// `Blocked <step>` gives as the execution's cause. Reached both when the job succeeded (moto's
+/// Batch marks every job succeeded) and when it failed (on AWS a child exiting non-zero fails
+/// the array): the children's results name the check either way.
+fn children_states(
+    store: &ObjectStore,
+    s: &DeployedStep,
+    next: &str,
+    failed: &str,
+) -> Vec<(String, Value)> {
+    let key = result_key_template(store, s, None);
+    let results = format!("Results {}", s.id);
+    let blocked = format!("Blocked {}", s.id);
+    let children_path = format!("$.children.{}", state_key(&s.id));
+    let child_result = format!("Child result {}", s.id);
+    let child_check = format!("Child check {}", s.id);
+    let child_ok = format!("Child succeeded {}", s.id);
+    let child_cause = format!("Child cause {}", s.id);
+    let child_blocked = format!("Child blocked {}", s.id);
+    let indexes: Vec<usize> = (0..s.step.partitions.len()).collect();
+    let mut out = vec![
+        (
+            format!("Children {}", s.id),
+            json!({
+                "Type": "Pass",
+                "Comment": format!("the {} children of {}, one per partition", indexes.len(), s.id),
+                "Result": indexes,
+                "ResultPath": children_path,
+                "Next": results,
+            }),
+        ),
+        (
+            results,
+            json!({
+                "Type": "Map",
+                "Comment": format!("each child's result of {}, read back and judged", s.id),
+                "ItemsPath": children_path,
+                "ItemSelector": { "index.$": "$$.Map.Item.Value", "run.$": "$$.Execution.Name" },
+                "MaxConcurrency": 10,
+                "ItemProcessor": {
+                    "ProcessorConfig": { "Mode": "INLINE" },
+                    "StartAt": child_result,
+                    "States": {
+                        child_result.clone(): {
+                            "Type": "Task",
+                            "Resource": "arn:aws:states:::aws-sdk:s3:getObject",
+                            "Parameters": {
+                                "Bucket": store.bucket,
+                                "Key.$": format!("States.Format('{key}', $.run, $.index)"),
+                            },
+                            "ResultSelector": { "result.$": "States.StringToJson($.Body)" },
+                            "ResultPath": "$.child",
+                            "Retry": [s3_retry()],
+                            "Next": child_check,
+                        },
+                        child_check.clone(): {
+                            "Type": "Choice",
+                            "Choices": [{ "Variable": "$.child.result.status", "StringEquals": "success", "Next": child_ok }],
+                            "Default": child_cause,
+                        },
+                        child_ok.clone(): { "Type": "Succeed" },
+                        child_cause.clone(): {
+                            "Type": "Pass",
+                            "Parameters": {
+                                "cause.$": "States.Format('partition {} (child {}): {}', $.child.result.partition, $.index, $.child.result.error)",
+                            },
+                            "Next": child_blocked,
+                        },
+                        child_blocked.clone(): {
+                            "Type": "Fail",
+                            "Error": "Medallion.StepFailed",
+                            "CausePath": "$.cause",
+                        },
+                    },
+                },
+                "ResultPath": Value::Null,
+                "Catch": [
+                    { "ErrorEquals": ["Medallion.StepFailed"], "ResultPath": "$.blocked", "Next": blocked },
+                    { "ErrorEquals": ["States.ALL"], "ResultPath": "$.unread", "Next": format!("Unread {}", s.id) },
+                ],
+                "Next": format!("Check {}", s.id),
+            }),
+        ),
+        (
+            format!("Check {}", s.id),
+            json!({
+                "Type": "Choice",
+                "Comment": format!("every child of {} succeeded; the job itself may still have failed", s.id),
+                "Choices": [{ "Variable": "$.error", "IsPresent": true, "Next": failed }],
+                "Default": next,
+            }),
+        ),
+        (
+            blocked,
+            json!({
+                "Type": "Fail",
+                "Comment": format!("a child of {} ended without success, e.g. a failed blocking check; the cause names its partition and the runner's headline", s.id),
+                "Error": "Medallion.StepFailed",
+                "CausePath": "$.blocked.Cause",
+            }),
+        ),
+    ];
+    out.extend(unread_states(s, failed));
+    out
 }
 
 /// Where a step's result goes in the execution's state.

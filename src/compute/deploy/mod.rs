@@ -110,6 +110,9 @@ pub struct Change {
     /// The desired settings (none for a delete).
     #[serde(skip)]
     pub desired: Option<Value>,
+    /// A deployed schedule's next fire time, from its deployed expression and time zone (none
+    /// before it exists, when disabled, or when the expression cannot be read back).
+    pub next_fire: Option<chrono::DateTime<chrono::Utc>>,
 }
 
 /// What applying `desired` changes against `current`: creates, updates (with the settings that
@@ -122,7 +125,13 @@ pub fn diff(desired: &[Desired], current: &[Current]) -> Vec<Change> {
             let found = current
                 .iter()
                 .find(|c| c.kind == d.kind && c.name == d.name);
-            let differences = found.map(|c| differences(&c.config, &d.config, ""));
+            let differences = found.map(|c| {
+                let mut v = differences(&c.config, &d.config, "");
+                if d.kind == ItemKind::Schedule {
+                    cron_in_project_terms(&mut v, &c.config, &d.config);
+                }
+                v
+            });
             let action = match &differences {
                 None => Action::Create,
                 Some(v) if v.is_empty() => Action::Unchanged,
@@ -136,6 +145,7 @@ pub fn diff(desired: &[Desired], current: &[Current]) -> Vec<Change> {
                 summary: d.summary.clone(),
                 differences: differences.unwrap_or_default(),
                 desired: Some(d.config.clone()),
+                next_fire: found.and_then(|c| deployed_next_fire(c, chrono::Utc::now())),
             }
         })
         .collect();
@@ -151,12 +161,27 @@ pub fn diff(desired: &[Desired], current: &[Current]) -> Vec<Change> {
             summary: format!("{} no longer in the project", c.kind.label()),
             differences: Vec::new(),
             desired: None,
+            next_fire: None,
         })
         .collect();
     // Delete what points at the state machine before the state machine itself.
     gone.sort_by_key(|c| std::cmp::Reverse(c.kind));
     out.extend(gone);
     out
+}
+
+/// A schedule's changed expression also said as the project writes crons: `expression:
+/// cron(0 6 * * ? *) → cron(0 5 ? * 2-6 *) (0 6 * * * deployed, 0 5 * * 1-5 in the project)`.
+fn cron_in_project_terms(differences: &mut [String], deployed: &Value, wanted: &Value) {
+    let five = |v: &Value| v["expression"].as_str().and_then(five_field_cron);
+    let (Some(was), Some(now)) = (five(deployed), five(wanted)) else {
+        return;
+    };
+    for d in differences.iter_mut() {
+        if d.starts_with("expression: ") {
+            *d = format!("{d} ({was} deployed, {now} in the project)");
+        }
+    }
 }
 
 /// The settings that differ between `deployed` and `wanted`, as `path: old → new` (long
@@ -284,6 +309,86 @@ fn aws_weekdays(field: &str) -> Result<String, ComputeError> {
         })
         .collect::<Result<Vec<_>, _>>()
         .map(|v| v.join(","))
+}
+
+/// The next time after `after` a deployed schedule fires: its Scheduler expression read back
+/// as the five-field cron it was made from, in its time zone. None for another kind, a
+/// disabled schedule, or an expression this cannot read back (`rate(…)`, a year).
+pub fn deployed_next_fire(
+    c: &Current,
+    after: chrono::DateTime<chrono::Utc>,
+) -> Option<chrono::DateTime<chrono::Utc>> {
+    if c.kind != ItemKind::Schedule || c.config["state"].as_str() == Some("DISABLED") {
+        return None;
+    }
+    let cron = five_field_cron(c.config["expression"].as_str()?)?;
+    let timezone = c.config["timezone"].as_str().unwrap_or("UTC");
+    crate::model::automation::CronSchedule::new(&cron, timezone)
+        .ok()?
+        .next_after(after)
+}
+
+/// A Scheduler cron expression (`cron(0 5 ? * 2-6 *)`) as the five-field cron it was made from
+/// (`0 5 * * 1-5`): the inverse of [`scheduler_cron`]. None for anything else (`rate(…)`, a
+/// year other than `*`, a day of the week out of 1–7).
+pub fn five_field_cron(expression: &str) -> Option<String> {
+    let inner = expression.strip_prefix("cron(")?.strip_suffix(')')?;
+    let fields: Vec<&str> = inner.split_whitespace().collect();
+    let [minute, hour, dom, month, dow, "*"] = fields.as_slice() else {
+        return None;
+    };
+    let dom = if *dom == "?" { "*" } else { dom };
+    let dow = if *dow == "?" {
+        "*".to_owned()
+    } else {
+        let back = |n: &str| -> Option<String> {
+            if n == "*" || n.chars().all(|c| c.is_ascii_alphabetic()) {
+                return Some(n.to_owned());
+            }
+            let v: u8 = n.parse().ok()?;
+            (1..=7).contains(&v).then(|| (v - 1).to_string())
+        };
+        dow.split(',')
+            .map(|part| {
+                let (range, step) = match part.split_once('/') {
+                    Some((r, s)) => (r, Some(s)),
+                    None => (part, None),
+                };
+                let range = match range.split_once('-') {
+                    Some((a, b)) => format!("{}-{}", back(a)?, back(b)?),
+                    None => back(range)?,
+                };
+                Some(match step {
+                    Some(s) => format!("{range}/{s}"),
+                    None => range,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?
+            .join(",")
+    };
+    Some(format!("{minute} {hour} {dom} {month} {dow}"))
+}
+
+/// Every item of a listing AWS pages by token: `page(token)` reads one page — its items and
+/// the next token — and pages are read until there is no next token.
+///
+/// # Errors
+/// The first page that could not be read.
+pub(crate) async fn every_page<T, F, Fut>(mut page: F) -> Result<Vec<T>, ComputeError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: std::future::Future<Output = Result<(Vec<T>, Option<String>), ComputeError>>,
+{
+    let mut out = Vec::new();
+    let mut token = None;
+    loop {
+        let (items, next) = page(token).await?;
+        out.extend(items);
+        match next {
+            Some(t) => token = Some(t),
+            None => return Ok(out),
+        }
+    }
 }
 
 /// The name of a deployed resource: `medallion-<project>[-<part>]`, in the characters AWS

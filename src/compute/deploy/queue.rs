@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use aws_sdk_sqs::types::QueueAttributeName;
 use serde_json::{Value, json};
 
-use super::{Action, Change, Current, Desired, ItemKind, PROJECT_TAG, resource_name};
+use super::{Action, Change, Current, Desired, ItemKind, PROJECT_TAG, every_page, resource_name};
 use crate::compute::aws::Aws;
 use crate::compute::error::ComputeError;
 
@@ -118,59 +118,63 @@ pub fn current(aws: &Aws, project: &str) -> Result<Vec<Current>, ComputeError> {
     let prefix = resource_name(project, None, 80);
     let project = project.to_owned();
     aws.block(async move {
-        let mut out = Vec::new();
-        let mut token: Option<String> = None;
-        loop {
-            let page = client
+        let urls = every_page(|token| {
+            let list = client
                 .list_queues()
                 .queue_name_prefix(&prefix)
-                .set_next_token(token.clone())
+                .set_next_token(token);
+            async move {
+                let page = list
+                    .send()
+                    .await
+                    .map_err(|e| ComputeError::from_sdk("listing SQS queues", &e))?;
+                Ok((
+                    page.queue_urls().to_vec(),
+                    page.next_token().map(str::to_owned),
+                ))
+            }
+        })
+        .await?;
+        let mut out = Vec::new();
+        for url in &urls {
+            let tags = client
+                .list_queue_tags()
+                .queue_url(url)
                 .send()
                 .await
-                .map_err(|e| ComputeError::from_sdk("listing SQS queues", &e))?;
-            for url in page.queue_urls() {
-                let tags = client
-                    .list_queue_tags()
-                    .queue_url(url)
-                    .send()
-                    .await
-                    .map_err(|e| {
-                        ComputeError::from_sdk(format!("reading the tags of queue {url}"), &e)
-                    })?;
-                if tags.tags().and_then(|t| t.get(PROJECT_TAG)) != Some(&project) {
-                    continue;
-                }
-                let attrs = client
-                    .get_queue_attributes()
-                    .queue_url(url)
-                    .attribute_names(QueueAttributeName::All)
-                    .send()
-                    .await
-                    .map_err(|e| ComputeError::from_sdk(format!("reading queue {url}"), &e))?;
-                let get = |k: QueueAttributeName| {
-                    attrs
-                        .attributes()
-                        .and_then(|a| a.get(&k))
-                        .cloned()
-                        .unwrap_or_default()
-                };
-                let arn = get(QueueAttributeName::QueueArn);
-                let name = arn.rsplit(':').next().unwrap_or_default().to_owned();
-                out.push(Current {
-                    kind: ItemKind::Queue,
-                    name,
-                    config: json!({
-                        "retention_seconds": get(QueueAttributeName::MessageRetentionPeriod),
-                        "send_from_rules": rules_in_policy(&get(QueueAttributeName::Policy), &arn),
-                    }),
-                    arn,
-                });
+                .map_err(|e| {
+                    ComputeError::from_sdk(format!("reading the tags of queue {url}"), &e)
+                })?;
+            if tags.tags().and_then(|t| t.get(PROJECT_TAG)) != Some(&project) {
+                continue;
             }
-            token = page.next_token().map(str::to_owned);
-            if token.is_none() {
-                return Ok(out);
-            }
+            let attrs = client
+                .get_queue_attributes()
+                .queue_url(url)
+                .attribute_names(QueueAttributeName::All)
+                .send()
+                .await
+                .map_err(|e| ComputeError::from_sdk(format!("reading queue {url}"), &e))?;
+            let get = |k: QueueAttributeName| {
+                attrs
+                    .attributes()
+                    .and_then(|a| a.get(&k))
+                    .cloned()
+                    .unwrap_or_default()
+            };
+            let arn = get(QueueAttributeName::QueueArn);
+            let name = arn.rsplit(':').next().unwrap_or_default().to_owned();
+            out.push(Current {
+                kind: ItemKind::Queue,
+                name,
+                config: json!({
+                    "retention_seconds": get(QueueAttributeName::MessageRetentionPeriod),
+                    "send_from_rules": rules_in_policy(&get(QueueAttributeName::Policy), &arn),
+                }),
+                arn,
+            });
         }
+        Ok(out)
     })
 }
 

@@ -68,7 +68,10 @@ fn a_plan_creates_updates_deletes_and_leaves_the_rest() {
     );
     assert_eq!(
         plan[2].differences,
-        vec!["expression: cron(0 6 * * ? *) → cron(0 5 * * ? *)".to_owned()]
+        vec![
+            "expression: cron(0 6 * * ? *) → cron(0 5 * * ? *) (0 6 * * * deployed, 0 5 * * * in the project)"
+                .to_owned()
+        ]
     );
     assert_eq!(plan[0].arn.as_deref(), Some("arn:m"));
     assert_eq!(plan[1].arn, None);
@@ -120,7 +123,7 @@ fn names_keep_to_what_aws_allows() {
 }
 
 #[test]
-fn a_partitioned_batch_step_is_an_array_job_without_a_result_read() {
+fn a_partitioned_batch_step_is_an_array_job_whose_children_results_are_read() {
     use crate::compute::steps::PlannedRemoteStep;
     use crate::model::{AssetKey, AwsCompute, ComputeTier};
     let settings = AwsCompute {
@@ -152,8 +155,35 @@ fn a_partitioned_batch_step_is_an_array_job_without_a_result_read() {
     assert_eq!(run["Parameters"]["ArrayProperties"]["Size"], 2);
     // Batch refuses timeouts under a minute.
     assert_eq!(run["Parameters"]["Timeout"]["AttemptDurationSeconds"], 60);
-    assert_eq!(run["Next"], "Succeeded");
-    assert!(d["States"].get("Result s1-batch").is_none());
+    // Whether the job succeeded or failed (on AWS a child exiting non-zero fails the array),
+    // each child's result is read back: a failed check in one partition fails the execution
+    // naming the check and the partition.
+    assert_eq!(run["Next"], "Children s1-batch");
+    assert_eq!(run["Catch"][0]["Next"], "Children s1-batch");
+    assert_eq!(run["Catch"][0]["ResultPath"], "$.error");
+    let states = &d["States"];
+    assert_eq!(
+        states["Children s1-batch"]["Result"],
+        serde_json::json!([0, 1])
+    );
+    let map = &states["Results s1-batch"];
+    assert_eq!(map["Type"], "Map");
+    assert_eq!(map["ItemsPath"], "$.children.s1_batch");
+    let inner = &map["ItemProcessor"]["States"];
+    assert_eq!(
+        inner["Child result s1-batch"]["Parameters"]["Key.$"],
+        "States.Format('medallion/p/_runs/{}/s1-batch/result-{}.json', $.run, $.index)"
+    );
+    assert_eq!(inner["Child blocked s1-batch"]["Type"], "Fail");
+    assert_eq!(map["Catch"][0]["ErrorEquals"][0], "Medallion.StepFailed");
+    assert_eq!(map["Catch"][0]["Next"], "Blocked s1-batch");
+    assert_eq!(states["Blocked s1-batch"]["CausePath"], "$.blocked.Cause");
+    assert_eq!(map["Catch"][1]["Next"], "Unread s1-batch");
+    // Every child succeeded: on, unless the job itself failed.
+    let check = &states["Check s1-batch"];
+    assert_eq!(check["Choices"][0]["Next"], "Failed s1-batch");
+    assert_eq!(check["Default"], "Succeeded");
+    assert!(states.get("Result s1-batch").is_none());
     assert_eq!(run["Parameters"]["Tags"]["medallion:project"], "p");
     // A step on a tier a deployment cannot run is refused with a sentence.
     let mut local = steps[0].clone();
@@ -527,4 +557,45 @@ fn a_daily_partitioned_projects_sensor_gives_the_event_time_and_its_rule() {
             "timezone": "UTC",
         })
     );
+}
+
+#[test]
+fn a_deployed_schedules_expression_reads_back_and_gives_its_next_fire() {
+    use chrono::TimeZone;
+    for cron in [
+        "0 6 * * *",
+        "0 5 * * 1-5",
+        "30 2 1 * *",
+        "0 7 * * 0,6",
+        "*/15 * * * MON",
+    ] {
+        let deployed = scheduler_cron(cron).unwrap();
+        assert_eq!(
+            five_field_cron(&deployed).as_deref(),
+            Some(cron),
+            "{deployed}"
+        );
+    }
+    assert_eq!(five_field_cron("rate(5 minutes)"), None);
+    assert_eq!(five_field_cron("cron(0 6 * * ? 2027)"), None);
+    let schedule = |expression: &str, state: &str| Current {
+        kind: ItemKind::Schedule,
+        name: "medallion-p-nightly".into(),
+        arn: "arn:aws:scheduler:us-east-1:123456789012:schedule/medallion-p/medallion-p-nightly"
+            .into(),
+        config: json!({ "expression": expression, "timezone": "Europe/Berlin", "state": state }),
+    };
+    // Monday 2026-12-07 10:00 UTC: the next weekday 05:00 in Berlin (CET, UTC+1) is Tuesday's.
+    let after = chrono::Utc.with_ymd_and_hms(2026, 12, 7, 10, 0, 0).unwrap();
+    assert_eq!(
+        deployed_next_fire(&schedule("cron(0 5 ? * 2-6 *)", "ENABLED"), after),
+        Some(chrono::Utc.with_ymd_and_hms(2026, 12, 8, 4, 0, 0).unwrap())
+    );
+    assert_eq!(
+        deployed_next_fire(&schedule("cron(0 5 ? * 2-6 *)", "DISABLED"), after),
+        None
+    );
+    let mut rule = schedule("cron(0 5 ? * 2-6 *)", "ENABLED");
+    rule.kind = ItemKind::Rule;
+    assert_eq!(deployed_next_fire(&rule, after), None);
 }
