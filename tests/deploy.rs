@@ -294,7 +294,7 @@ fn the_eks_step_runs_the_runner_as_a_launch_does() {
     );
     // A failed Job (the runner exits non-zero after a failed check) still has its result read.
     assert_eq!(s["Catch"][0]["Next"], "Result s3-eks");
-    assert_eq!(s["Catch"][0]["ResultPath"], "$.error");
+    assert_eq!(s["Catch"][0]["ResultPath"], "$.errors.s3_eks");
 }
 
 /// A step that ends without success (a failed blocking check: the runner's headline is
@@ -314,7 +314,7 @@ fn a_step_without_success_fails_the_execution_with_the_runners_headline() {
     assert_eq!(check["Choices"][0]["Not"]["StringEquals"], "success");
     assert_eq!(check["Choices"][0]["Next"], "Blocked s2-fargate");
     // A task that failed and left a result saying success still fails, with its own error.
-    assert_eq!(check["Choices"][1]["Variable"], "$.error");
+    assert_eq!(check["Choices"][1]["Variable"], "$.errors.s2_fargate");
     assert_eq!(check["Choices"][1]["Next"], "Failed s2-fargate");
     assert_eq!(check["Default"], "Run s3-eks");
     // A failed task's result is read too; one that cannot be read ends in the task's error,

@@ -11,7 +11,7 @@
 //!   is the execution's name (`MEDALLION_RUN_ID`); a project with daily partitions also gets
 //!   the execution's input (`MEDALLION_EXECUTION_INPUT`, the Lambda payload's `input`), from
 //!   which the runner takes the day. Retries throttling; a Catch records the error under
-//!   `$.error` — and, for a container (whose task fails when the runner exits non-zero after a
+//!   `$.errors.<step>` — and, for a container (whose task fails when the runner exits non-zero after a
 //!   failed check, as Batch and EKS do), goes on to read the result anyway; for Lambda it goes
 //!   to `Failed <step>`.
 //! - `Result <step>`: reads the step's result object (`aws-sdk:s3:getObject`), the runner's
@@ -201,7 +201,7 @@ fn step_states(
         "Parameters": parameters,
         "ResultPath": Value::Null,
         "Retry": [throttling_retry(s.step.tier)],
-        "Catch": [{ "ErrorEquals": ["States.ALL"], "ResultPath": "$.error", "Next": caught }],
+        "Catch": [{ "ErrorEquals": ["States.ALL"], "ResultPath": error_path(&s.id), "Next": caught }],
         "Next": after_run,
     });
     if answered {
@@ -223,7 +223,7 @@ fn step_states(
             "Type": "Fail",
             "Comment": format!("{} did not run to its end", s.id),
             "Error": "Medallion.StepFailed",
-            "CausePath": "$.error.Cause",
+            "CausePath": format!("{}.Cause", error_path(&s.id)),
         }),
     ));
     Ok(out)
@@ -290,7 +290,7 @@ fn checked_states(
             "Type": "Choice",
             "Choices": [
                 { "Not": { "Variable": status, "StringEquals": "success" }, "Next": blocked },
-                { "Variable": "$.error", "IsPresent": true, "Next": failed },
+                { "Variable": error_path(&s.id), "IsPresent": true, "Next": failed },
             ],
             "Default": next,
         })
@@ -328,7 +328,7 @@ fn unread_states(s: &DeployedStep, failed: &str) -> Vec<(String, Value)> {
             format!("Unread {}", s.id),
             json!({
                 "Type": "Choice",
-                "Choices": [{ "Variable": "$.error", "IsPresent": true, "Next": failed }],
+                "Choices": [{ "Variable": error_path(&s.id), "IsPresent": true, "Next": failed }],
                 "Default": none,
             }),
         ),
@@ -434,7 +434,7 @@ fn children_states(
             json!({
                 "Type": "Choice",
                 "Comment": format!("every child of {} succeeded; the job itself may still have failed", s.id),
-                "Choices": [{ "Variable": "$.error", "IsPresent": true, "Next": failed }],
+                "Choices": [{ "Variable": error_path(&s.id), "IsPresent": true, "Next": failed }],
                 "Default": next,
             }),
         ),
@@ -455,6 +455,12 @@ fn children_states(
 /// Where a step's result goes in the execution's state.
 fn result_path(step: &str) -> String {
     format!("$.results.{}", state_key(step))
+}
+
+/// Where a step's Catch puts the error it caught. Per step, beside the results: a key of the
+/// execution's own input (`{"error": …}` in a hand-started execution) is never taken for it.
+fn error_path(step: &str) -> String {
+    format!("$.errors.{}", state_key(step))
 }
 
 /// A step id as a JSON path key (`s1-lambda` → `s1_lambda`).

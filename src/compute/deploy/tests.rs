@@ -160,7 +160,7 @@ fn a_partitioned_batch_step_is_an_array_job_whose_children_results_are_read() {
     // naming the check and the partition.
     assert_eq!(run["Next"], "Children s1-batch");
     assert_eq!(run["Catch"][0]["Next"], "Children s1-batch");
-    assert_eq!(run["Catch"][0]["ResultPath"], "$.error");
+    assert_eq!(run["Catch"][0]["ResultPath"], "$.errors.s1_batch");
     let states = &d["States"];
     assert_eq!(
         states["Children s1-batch"]["Result"],
