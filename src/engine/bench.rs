@@ -81,7 +81,9 @@ pub fn handwritten(input: &Path) -> PolarsResult<(DataFrame, DataFrame)> {
 
 /// The two CSV files of the example's input, typed as the example's sources declare them.
 fn inputs(input: &Path) -> PolarsResult<(LazyFrame, LazyFrame)> {
-    let dt = DataType::Datetime(TimeUnit::Microseconds, None);
+    // The timestamps are read as text and parsed with their known format: polars' CSV reader
+    // would parse each with chrono (its `…%.f` patterns miss its fast parser), several times
+    // slower. Medallion's sources get the same speed from a format inferred per batch.
     let customers = csv(
         &input.join("customers.csv"),
         &[
@@ -89,10 +91,23 @@ fn inputs(input: &Path) -> PolarsResult<(LazyFrame, LazyFrame)> {
             ("first_name", DataType::String),
             ("last_name", DataType::String),
             ("email", DataType::String),
-            ("created_at", dt.clone()),
-            ("updated_at", dt),
+            ("created_at", DataType::String),
+            ("updated_at", DataType::String),
         ],
-    )?;
+    )?
+    .with_columns(["created_at", "updated_at"].map(|c| {
+        col(c).str().to_datetime(
+            Some(TimeUnit::Microseconds),
+            None,
+            StrptimeOptions {
+                format: Some("%Y-%m-%dT%H:%M:%S".into()),
+                strict: true,
+                exact: true,
+                cache: false,
+            },
+            lit("raise"),
+        )
+    }));
     let orders = csv(
         &input.join("orders.csv"),
         &[
