@@ -144,6 +144,24 @@ fn bench_engine_scale_mode_prints_both_sizes_and_the_growth_factor() {
     let expected = r["large"]["medallion"]["secs"].as_f64().unwrap()
         / r["small"]["medallion"]["secs"].as_f64().unwrap();
     assert!((growth - expected).abs() < 1e-9, "{growth} vs {expected}");
+    // Both sides' gold tables, summed the same way, at both sizes: equal, and different
+    // between the sizes (so neither side's checksum is a constant).
+    for size in ["small", "large"] {
+        let hand = &r[size]["handwritten"]["checksums"];
+        let med = &r[size]["medallion"]["checksums"];
+        for gold in ["customer_lifetime_value", "daily_revenue"] {
+            let sum = hand[gold]
+                .as_str()
+                .unwrap_or_else(|| panic!("{size} {gold}: {r}"));
+            assert_eq!(sum.len(), 64, "{size} {gold}: {sum}");
+        }
+        assert_eq!(hand, med, "{size}");
+        assert_eq!(r[size]["checksums_equal"], true, "{size}");
+    }
+    assert_ne!(
+        r["small"]["medallion"]["checksums"]["customer_lifetime_value"],
+        r["large"]["medallion"]["checksums"]["customer_lifetime_value"]
+    );
 
     let o = medallion(&["bench", "engine", "--customers", "100", "--scale-to", "200"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));
@@ -155,6 +173,21 @@ fn bench_engine_scale_mode_prints_both_sizes_and_the_growth_factor() {
     assert!(
         out.lines()
             .any(|l| l.starts_with("growth medallion: 2.00× the data took ")),
+        "{out}"
+    );
+    for side in ["hand-written", "medallion"] {
+        let prefix = format!("gold CSV SHA-256, {side}: customer_lifetime_value ");
+        assert_eq!(
+            out.lines().filter(|l| l.starts_with(&prefix)).count(),
+            2,
+            "{out}"
+        );
+    }
+    assert_eq!(
+        out.lines()
+            .filter(|l| *l == "gold tables equal on both sides: yes")
+            .count(),
+        2,
         "{out}"
     );
 }

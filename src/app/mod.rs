@@ -658,11 +658,38 @@ pub fn peak_rss_mib() -> Option<f64> {
 }
 
 /// Runs the example workload written by hand as one polars lazy query (the benchmark's
-/// yardstick) on `input`; returns the row counts of the two gold tables.
-pub fn bench_handwritten(input: &Path) -> Result<(usize, usize), AppError> {
-    let (clv, daily) =
+/// yardstick) on `input`; returns its two gold tables (see [`HandwrittenGold`]).
+pub fn bench_handwritten(input: &Path) -> Result<HandwrittenGold, AppError> {
+    let (customer_lifetime_value, daily_revenue) =
         crate::engine::bench::handwritten(input).map_err(|e| AppError::Benchmark(Box::new(e)))?;
-    Ok((clv.height(), daily.height()))
+    Ok(HandwrittenGold(crate::engine::bench::HandwrittenGold {
+        customer_lifetime_value,
+        daily_revenue,
+    }))
+}
+
+/// The gold tables of the hand-written benchmark pipeline.
+pub struct HandwrittenGold(crate::engine::bench::HandwrittenGold);
+
+impl HandwrittenGold {
+    /// Rows of `(customer_lifetime_value, daily_revenue)`.
+    pub fn rows(&self) -> (usize, usize) {
+        (
+            self.0.customer_lifetime_value.height(),
+            self.0.daily_revenue.height(),
+        )
+    }
+
+    /// The canonical CSV SHA-256 of `(customer_lifetime_value, daily_revenue)`, as Medallion's
+    /// exported gold tables are summed.
+    ///
+    /// # Errors
+    /// [`AppError::Benchmark`] when a table cannot be written as CSV.
+    pub fn checksums(&self) -> Result<(String, String), AppError> {
+        self.0
+            .checksums()
+            .map_err(|e| AppError::Benchmark(Box::new(e)))
+    }
 }
 
 /// The studio preview's sort and filter times on a generated `rows`-row preview

@@ -8,7 +8,7 @@ use std::sync::atomic::AtomicBool;
 
 use clap::Subcommand;
 
-use super::{EXIT_OK, OutputFormat, print_json};
+use super::{EXIT_FAILED, EXIT_OK, OutputFormat, print_json};
 use crate::app;
 use crate::model::synthetic;
 
@@ -28,13 +28,15 @@ pub enum BenchCommand {
         #[arg(long, value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
         customers: Option<u64>,
         /// Scale run: also generate this many customers and print the time of both sides at
-        /// both sizes with the growth factor (needs `--customers`)
+        /// both sizes with the growth factor, and both sides' gold checksums at each size
+        /// (exit 1 when they differ; needs `--customers`)
         #[arg(long, requires = "customers", value_parser = clap::value_parser!(u64).range(1..=100_000_000))]
         scale_to: Option<u64>,
         /// Runs of each side; the fastest counts
         #[arg(long, default_value_t = 1)]
         rounds: usize,
-        /// Also write the gold tables' canonical CSV checksums (SHA-256)
+        /// Also write both sides' gold tables' canonical CSV checksums (SHA-256); exit 1 when
+        /// they differ
         #[arg(long)]
         checksums: bool,
         #[arg(long, value_enum, default_value_t)]
@@ -192,10 +194,17 @@ fn engine_child(mode: &str, input: &Path, checksums: bool) -> anyhow::Result<u8>
         match mode {
             "handwritten" => {
                 let t = Instant::now();
-                let (clv, daily) = app::bench_handwritten(input)?;
-                Ok(
-                    serde_json::json!({"secs": t.elapsed().as_secs_f64(), "peak_rss_mib": app::peak_rss_mib(), "rows": {"customer_lifetime_value": clv, "daily_revenue": daily}}),
-                )
+                let gold = app::bench_handwritten(input)?;
+                let secs = t.elapsed().as_secs_f64();
+                let (clv, daily) = gold.rows();
+                let mut out = serde_json::json!({"secs": secs, "peak_rss_mib": app::peak_rss_mib(), "rows": {"customer_lifetime_value": clv, "daily_revenue": daily}});
+                if checksums {
+                    let (clv, daily) = gold.checksums()?;
+                    out["checksums"] = serde_json::json!({
+                        "customer_lifetime_value": clv, "daily_revenue": daily,
+                    });
+                }
+                Ok(out)
             }
             "medallion" => {
                 let project_dir = example_on(input, &tmp)?;
@@ -338,7 +347,16 @@ fn engine_bench(
     );
     let report = engine_report(input, rounds, checksums)?;
     print_engine_report(&report, format)?;
-    Ok(EXIT_OK)
+    Ok(exit_for(&report))
+}
+
+/// Exit 1 when both sides wrote gold checksums and they differ (no comparison then), else 0.
+fn exit_for(report: &serde_json::Value) -> u8 {
+    if report["checksums_equal"].as_bool() == Some(false) {
+        EXIT_FAILED
+    } else {
+        EXIT_OK
+    }
 }
 
 fn engine_report(
@@ -351,9 +369,10 @@ fn engine_report(
     let ratio =
         med["secs"].as_f64().unwrap_or(f64::NAN) / hand["secs"].as_f64().unwrap_or(f64::NAN);
     let (preview_ms, example_ms) = preview_and_example_ms(input)?;
+    let equal = checksums_equal(&hand, &med);
     Ok(serde_json::json!({
         "input": input, "handwritten": hand, "medallion": med, "ratio": ratio,
-        "preview_ms": preview_ms, "example_n1000_ms": example_ms,
+        "preview_ms": preview_ms, "example_n1000_ms": example_ms, "checksums_equal": equal,
     }))
 }
 
@@ -404,7 +423,11 @@ fn generated_engine_bench(
         let generated = generate(&input, larger)?;
         let large = scale_point(&input, &generated, rounds);
         print_scale(&small, &large, format)?;
-        Ok(EXIT_OK)
+        // Two sides that computed different gold tables are not a comparison.
+        let differ = [&small, &large]
+            .iter()
+            .any(|p| p["checksums_equal"].as_bool() == Some(false));
+        Ok(if differ { EXIT_FAILED } else { EXIT_OK })
     })();
     let _ = std::fs::remove_dir_all(&tmp);
     result
@@ -492,18 +515,49 @@ fn engine_bench_generated(
     let mut report = engine_report(input, rounds, checksums)?;
     report["generated"] = generated.clone();
     print_engine_report(&report, format)?;
-    Ok(EXIT_OK)
+    Ok(exit_for(&report))
 }
 
-/// Both sides at one size of the scale run; a side that fails is recorded, not fatal.
+/// Both sides at one size of the scale run, each with its gold tables' checksums; a side that
+/// fails is recorded, not fatal.
 fn scale_point(input: &Path, generated: &serde_json::Value, rounds: usize) -> serde_json::Value {
     let side = |mode: &str| {
-        fastest(mode, input, rounds, false)
+        fastest(mode, input, rounds, true)
             .unwrap_or_else(|e| serde_json::json!({"error": e.to_string()}))
     };
+    let (hand, med) = (side("handwritten"), side("medallion"));
+    let equal = checksums_equal(&hand, &med);
     serde_json::json!({
-        "generated": generated, "handwritten": side("handwritten"), "medallion": side("medallion"),
+        "generated": generated, "handwritten": hand, "medallion": med, "checksums_equal": equal,
     })
+}
+
+/// Whether both sides wrote gold checksums and they are the same (`None`: a side has none).
+fn checksums_equal(hand: &serde_json::Value, med: &serde_json::Value) -> Option<bool> {
+    match (hand.get("checksums"), med.get("checksums")) {
+        (Some(a), Some(b)) => Some(a == b),
+        _ => None,
+    }
+}
+
+/// "yes", "NO" or "unknown" for [`checksums_equal`].
+fn said(equal: Option<bool>) -> &'static str {
+    match equal {
+        Some(true) => "yes",
+        Some(false) => "NO",
+        None => "unknown",
+    }
+}
+
+/// The gold checksums of one side on one line.
+fn checksum_line(side: &serde_json::Value) -> Option<String> {
+    let sums = side.get("checksums")?;
+    let get = |k: &str| sums[k].as_str().unwrap_or("?").to_owned();
+    Some(format!(
+        "customer_lifetime_value {}, daily_revenue {}",
+        get("customer_lifetime_value"),
+        get("daily_revenue")
+    ))
 }
 
 fn print_scale(
@@ -544,6 +598,15 @@ fn print_scale(
                 ),
             }
         }
+        for (side, name) in [("handwritten", "hand-written"), ("medallion", "medallion")] {
+            if let Some(line) = checksum_line(&p[side]) {
+                println!("gold CSV SHA-256, {name}: {line}");
+            }
+        }
+        println!(
+            "gold tables equal on both sides: {}",
+            said(p["checksums_equal"].as_bool())
+        );
     }
     for (side, name) in [("medallion", "medallion"), ("handwritten", "hand-written")] {
         println!(
@@ -556,7 +619,7 @@ fn print_scale(
 }
 
 /// The fastest of `rounds` runs of one side of `bench engine`, keeping the checksums the
-/// first Medallion run wrote.
+/// first run wrote.
 fn fastest(
     mode: &str,
     input: &Path,
@@ -565,7 +628,7 @@ fn fastest(
 ) -> anyhow::Result<serde_json::Value> {
     let mut best: Option<serde_json::Value> = None;
     for i in 0..rounds.max(1) {
-        let r = child(mode, input, checksums && i == 0 && mode == "medallion")?;
+        let r = child(mode, input, checksums && i == 0)?;
         let better = best
             .as_ref()
             .is_none_or(|b| r["secs"].as_f64() < b["secs"].as_f64());
@@ -643,8 +706,16 @@ fn print_engine_text(
         f(med, "peak_rss_mib")
     );
     println!("status {}; rows {}", med["status"], med["rows"]);
-    if let Some(sums) = med.get("checksums") {
-        println!("gold CSV SHA-256: {sums}");
+    for (side, name) in [(hand, "hand-written"), (med, "medallion")] {
+        if let Some(line) = checksum_line(side) {
+            println!("gold CSV SHA-256, {name}: {line}");
+        }
+    }
+    if med.get("checksums").is_some() {
+        println!(
+            "gold tables equal on both sides: {}",
+            said(checksums_equal(hand, med))
+        );
     }
     for (asset, t) in med["preview_stored_ms"].as_object().into_iter().flatten() {
         println!(

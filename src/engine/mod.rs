@@ -44,7 +44,7 @@ pub use io::{
 pub use plan::{PlannedStatus, PlannedStep, ordered_steps, plan_status};
 pub use preview::{
     Preview, PreviewColumn, PreviewRows, export_materialization, preview, preview_stored,
-    preview_with, row_order,
+    preview_with, row_order, write_canonical_csv,
 };
 pub use run::{default_parallelism, execute, execute_io, execute_with, route_polars_warnings};
 use version::{data_version, sha};

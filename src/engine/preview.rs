@@ -442,16 +442,29 @@ pub fn export_materialization(
         .map_err(|e| err(&e, e.to_string()))?;
     let tmp = csv.with_extension("csv.partial");
     let file = std::fs::File::create(&tmp).map_err(|e| err(&e, e.to_string()))?;
-    CsvWriter::new(file)
+    write_canonical_csv(&mut df, file, float_precision).map_err(|e| err(&e, e.to_string()))?;
+    std::fs::rename(&tmp, &csv).map_err(|e| err(&e, e.to_string()))?;
+    Ok((parquet, csv))
+}
+
+/// Writes a table as the canonical CSV of [`export_materialization`]: a header, `,`
+/// separators, `\n` line ends, no quoting beyond what values need, dates as `YYYY-MM-DD`, and
+/// floats with `float_precision` decimals when given.
+///
+/// # Errors
+/// polars' error when the table cannot be written to `out`.
+pub fn write_canonical_csv(
+    df: &mut DataFrame,
+    out: impl std::io::Write,
+    float_precision: Option<usize>,
+) -> PolarsResult<()> {
+    CsvWriter::new(out)
         .include_header(true)
         .with_separator(b',')
         .with_line_terminator("\n".into())
         .with_float_precision(float_precision)
         .with_date_format(Some("%Y-%m-%d".into()))
-        .finish(&mut df)
-        .map_err(|e| err(&e, e.to_string()))?;
-    std::fs::rename(&tmp, &csv).map_err(|e| err(&e, e.to_string()))?;
-    Ok((parquet, csv))
+        .finish(df)
 }
 
 #[cfg(test)]

@@ -11,7 +11,9 @@
 //! `max_parallel` steps run at once; a step too big to sit beside others (see [`memory`]) runs
 //! alone, after every other step and every profile of a table in memory is done (the profile
 //! of an earlier streamed step, read from its file by the streaming engine, may go on beside
-//! it); a step whose upstream failed, was
+//! it) — except that streamed file sources (CSV, NDJSON, Parquet: read in batches straight into
+//! their Parquet files, holding little memory) run beside each other; a step whose upstream
+//! failed, was
 //! skipped or is blocked by a failed blocking check does not run, and says why; after a cancel
 //! nothing new starts. A table kept in memory is dropped once every step of the run that reads
 //! it has finished.
@@ -112,6 +114,22 @@ struct Tables {
     consumers: BTreeMap<AssetKey, Vec<AssetKey>>,
 }
 
+/// Whether a heavy (streamed) step of `asset` may run beside other streamed steps like it: a
+/// file source polars reads in batches (CSV, NDJSON, Parquet) straight into its Parquet file
+/// holds a few batches in memory, not its table. (A JSON document is parsed whole.) The two
+/// sources of a run at N = 10,000,000 then share the two cores instead of taking turns.
+fn streams_beside(asset: &AssetSpec) -> bool {
+    matches!(
+        &asset.definition,
+        crate::model::AssetDefinition::Source(crate::model::SourceSpec::File {
+            format: crate::model::FileFormat::Csv(_)
+                | crate::model::FileFormat::Ndjson
+                | crate::model::FileFormat::Parquet,
+            ..
+        })
+    )
+}
+
 /// The bookkeeping of one run. See the module documentation for the rules it applies.
 pub(super) struct Scheduler<'c> {
     ctx: &'c RunContext<'c>,
@@ -134,6 +152,8 @@ pub(super) struct Scheduler<'c> {
     running: usize,
     /// A heavy step is running: nothing else starts.
     exclusive: bool,
+    /// Streamed file sources running (see [`streams_beside`]): only another may start.
+    streamed_sources: usize,
     /// Steps whose thread is still profiling a table in memory: the run ends when they are
     /// done, and a heavy step waits for them (the table is still held).
     profiling: usize,
@@ -190,6 +210,7 @@ impl<'c> Scheduler<'c> {
             },
             running: 0,
             exclusive: false,
+            streamed_sources: 0,
             profiling: 0,
             profiling_streamed: 0,
             failed: false,
@@ -282,10 +303,15 @@ impl<'c> Scheduler<'c> {
             partition.as_deref(),
             &inputs.values().collect::<Vec<_>>(),
         ));
-        if self.running >= self.max_parallel
-            || self.exclusive
-            || (heavy && (self.running > 0 || self.profiling > 0))
-        {
+        let busy = if heavy && streams_beside(asset) {
+            // Beside other streamed sources only.
+            self.running > self.streamed_sources || self.profiling > 0
+        } else if heavy {
+            self.running > 0 || self.profiling > 0
+        } else {
+            self.streamed_sources > 0
+        };
+        if self.running >= self.max_parallel || self.exclusive || busy {
             return Decision::Wait;
         }
         Decision::Start(Launch {
@@ -367,7 +393,11 @@ impl<'c> Scheduler<'c> {
             streamed: launch.heavy,
         });
         self.running += 1;
-        self.exclusive = launch.heavy;
+        if launch.heavy && streams_beside(launch.asset) {
+            self.streamed_sources += 1;
+        } else {
+            self.exclusive = launch.heavy;
+        }
         self.ctx
             .graph
             .upstream(key)
@@ -436,7 +466,17 @@ impl<'c> Scheduler<'c> {
         self.cursor = 0;
         self.running -= 1;
         if heavy {
-            self.exclusive = false;
+            let beside = self
+                .ctx
+                .plan
+                .project
+                .asset(&key)
+                .is_some_and(streams_beside);
+            if beside {
+                self.streamed_sources = self.streamed_sources.saturating_sub(1);
+            } else {
+                self.exclusive = false;
+            }
         }
         if profiling && heavy {
             self.profiling_streamed += 1;
@@ -848,6 +888,71 @@ mod tests {
         assert!(!s.idle(), "big's profile is still running");
         s.on_profiled(true);
         assert!(s.idle());
+    }
+
+    /// Streamed file sources hold little memory: they run beside each other, but nothing else
+    /// runs beside them, and a heavy transform still runs alone.
+    #[test]
+    fn streamed_file_sources_run_beside_each_other_and_nothing_else() {
+        let dir = tempfile::tempdir().unwrap();
+        let mut plan = plan(
+            &[
+                ("c1", &[]),
+                ("c2", &[]),
+                ("small", &[]),
+                ("up", &[]),
+                ("big", &["up"]),
+            ],
+            &["c1", "c2", "small", "big"],
+        );
+        plan.project_dir = dir.path().to_owned();
+        for key in ["c1", "c2"] {
+            // 200 KiB of CSV: about 800 KiB in memory, above half of the 1 MiB budget.
+            std::fs::write(
+                dir.path().join(format!("{key}.csv")),
+                "x\n".repeat(100 << 10),
+            )
+            .unwrap();
+            let asset = plan
+                .project
+                .assets
+                .iter_mut()
+                .find(|a| a.key.as_str() == key)
+                .unwrap();
+            asset.definition =
+                crate::model::AssetDefinition::Source(crate::model::SourceSpec::File {
+                    path: format!("{key}.csv"),
+                    format: crate::model::FileFormat::Csv(crate::model::CsvOptions::default()),
+                });
+        }
+        plan.previous = vec![stored("up", &"r0".into(), 100 << 20)];
+        let cancel = AtomicBool::new(false);
+        let ctx = RunContext::new(&plan, budget(1), &cancel);
+        let mut s = Scheduler::new(&ctx, 4);
+        let mut events = Vec::new();
+        assert_eq!(start_ready(&mut s, &mut events), ["c1", "c2"]);
+        let streamed = |events: &[RunEvent]| {
+            events
+                .iter()
+                .filter(|e| matches!(e, RunEvent::StepStarted { streamed: true, .. }))
+                .count()
+        };
+        assert_eq!(streamed(&events), 2);
+        let heavy = |key: &str| Finished {
+            heavy: true,
+            ..materialized(key, false)
+        };
+        s.on_finished(heavy("c1"), &mut |e| events.push(e));
+        assert_eq!(
+            start_ready(&mut s, &mut events),
+            Vec::<String>::new(),
+            "c2 still streams: neither small nor big starts beside it"
+        );
+        s.on_finished(heavy("c2"), &mut |e| events.push(e));
+        assert_eq!(start_ready(&mut s, &mut events), ["small"]);
+        s.on_finished(materialized("small", false), &mut |e| events.push(e));
+        assert_eq!(start_ready(&mut s, &mut events), ["big"]);
+        assert!(s.exclusive, "a heavy transform runs alone");
     }
 
     #[test]
