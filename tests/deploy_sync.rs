@@ -280,10 +280,12 @@ fn fail_then_sync(moto: &InterpretingMoto, ws: &Path, copy: &Path, name: &str, a
     // The project changes after the deploy (an asset moves to Fargate) and is not deployed
     // again: the sync still reads and prices the executions by the steps as deployed
     // (`_deploy/steps.json`): one `s1-lambda` step, whose results are there.
+    // It also gets a freshness policy, read below from the synced materializations.
     let text = std::fs::read_to_string(&toml).unwrap();
     std::fs::write(
         &toml,
-        text.replacen("tier = \"lambda\"", "tier = \"fargate\"", 1),
+        text.replacen("tier = \"lambda\"", "tier = \"fargate\"", 1)
+            + "\n[assets.daily_revenue.freshness]\nmax_lag_minutes = 100000\n",
     )
     .unwrap();
     {
@@ -348,6 +350,52 @@ fn fail_then_sync(moto: &InterpretingMoto, ws: &Path, copy: &Path, name: &str, a
     let from = again["listed_from"].as_str().unwrap_or_default();
     let second = medallion::model::time::parse(from).unwrap();
     assert_eq!(second, created(ws, "nightly-2"), "{again}");
+
+    // The views read a synced execution as they read a run launched by hand: freshness and
+    // the assets' states from its materializations, the Gantt view's bars from its steps.
+    let freshness = json(&medallion(ws, &["freshness", name, "--format", "json"]));
+    assert_eq!(freshness[0]["asset"], "daily_revenue", "{freshness}");
+    assert_eq!(freshness[0]["state"], "fresh", "{freshness}");
+    assert_eq!(freshness[0]["last_run_id"], "nightly-1", "{freshness}");
+    let status = json(&medallion(ws, &["status", name, "--format", "json"]));
+    let state = |asset: &str| {
+        status["assets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|a| a["asset"] == asset)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(
+        state("daily_revenue")["last_materialization"]["run_id"],
+        "nightly-1",
+        "{status}"
+    );
+    assert_eq!(
+        state("order_history")["status"]["status"],
+        "failed",
+        "{status}"
+    );
+    let report_file = ws.with_file_name("nightly-1.json");
+    let o = medallion(
+        ws,
+        &[
+            "report",
+            "nightly-1",
+            "--json",
+            report_file.to_str().unwrap(),
+        ],
+    );
+    assert_eq!(o.status.code(), Some(0), "{}", crate::common::text(&o));
+    let report: Value =
+        serde_json::from_str(&std::fs::read_to_string(&report_file).unwrap()).unwrap();
+    let steps = report["steps"].as_array().unwrap();
+    assert_eq!(steps.len(), 6, "{report}");
+    for step in steps {
+        assert_eq!(step["outcome"]["outcome"], "materialized", "{step}");
+        assert!(step["duration_ms"].as_u64().is_some(), "{step}");
+    }
 
     // The synced runs' audit entries say they ran on AWS, in the account STS gives.
     let audit = json(&medallion(ws, &["audit", name, "--format", "json"]));
