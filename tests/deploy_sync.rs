@@ -351,8 +351,27 @@ fn fail_then_sync(moto: &InterpretingMoto, ws: &Path, copy: &Path, name: &str, a
     let second = medallion::model::time::parse(from).unwrap();
     assert_eq!(second, created(ws, "nightly-2"), "{again}");
 
-    // The views read a synced execution as they read a run launched by hand: freshness and
-    // the assets' states from its materializations, the Gantt view's bars from its steps.
+    views_read_the_synced_executions(ws, name);
+
+    // The synced runs' audit entries say they ran on AWS, in the account STS gives.
+    let audit = json(&medallion(ws, &["audit", name, "--format", "json"]));
+    let synced: Vec<&Value> = audit
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|e| e["subject"] == "nightly-1" || e["subject"] == "nightly-2")
+        .collect();
+    assert_eq!(synced.len(), 4, "{audit:#}");
+    for e in synced {
+        assert_eq!(e["where"]["kind"], "aws", "{e}");
+        assert_eq!(e["where"]["account"], "123456789012", "{e}");
+        assert_eq!(e["where"]["tier"], "stepfunctions", "{e}");
+    }
+}
+
+/// The views read a synced execution as they read a run launched by hand: freshness and the
+/// assets' states from its materializations, the Gantt view's bars from its steps.
+fn views_read_the_synced_executions(ws: &Path, name: &str) {
     let freshness = json(&medallion(ws, &["freshness", name, "--format", "json"]));
     assert_eq!(freshness[0]["asset"], "daily_revenue", "{freshness}");
     assert_eq!(freshness[0]["state"], "fresh", "{freshness}");
@@ -395,21 +414,6 @@ fn fail_then_sync(moto: &InterpretingMoto, ws: &Path, copy: &Path, name: &str, a
     for step in steps {
         assert_eq!(step["outcome"]["outcome"], "materialized", "{step}");
         assert!(step["duration_ms"].as_u64().is_some(), "{step}");
-    }
-
-    // The synced runs' audit entries say they ran on AWS, in the account STS gives.
-    let audit = json(&medallion(ws, &["audit", name, "--format", "json"]));
-    let synced: Vec<&Value> = audit
-        .as_array()
-        .unwrap()
-        .iter()
-        .filter(|e| e["subject"] == "nightly-1" || e["subject"] == "nightly-2")
-        .collect();
-    assert_eq!(synced.len(), 4, "{audit:#}");
-    for e in synced {
-        assert_eq!(e["where"]["kind"], "aws", "{e}");
-        assert_eq!(e["where"]["account"], "123456789012", "{e}");
-        assert_eq!(e["where"]["tier"], "stepfunctions", "{e}");
     }
 }
 
