@@ -397,16 +397,12 @@ fn a_leaf_whose_stored_data_failed_an_error_check_fails_every_later_run() {
     let dir = copy_example(tmp.path());
     let d = dir.to_str().unwrap();
     let toml = dir.join("medallion.toml");
-    let original = std::fs::read_to_string(&toml).unwrap();
-    let strict = original.replace("predicate = \"clv >= 0\"", "predicate = \"clv >= 100000\"");
-    assert_ne!(strict, original);
-    std::fs::write(&toml, &strict).unwrap();
-    let first = medallion(&ws, &["materialize", d, "--format", "json"]);
-    assert_eq!(first.status.code(), Some(1), "{}", text(&first));
-    let first_run = json(&first)["runs"][0]["run_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
+    let (_, strict, first_run) = failing_first_run(
+        &ws,
+        &dir,
+        "predicate = \"clv >= 0\"",
+        "predicate = \"clv >= 100000\"",
+    );
     for args in [
         vec!["materialize", d, "--format", "json"],
         vec![
@@ -563,6 +559,26 @@ fn override_builds_gold_and_says_so(ws: &Path, d: &str, tmp: &Path) {
     );
 }
 
+/// Makes a check of the example copy in `dir` fail (`from` replaced by `to` in its
+/// `medallion.toml`) and materializes it, which fails: (the file before, after, the run).
+fn failing_first_run(ws: &Path, dir: &Path, from: &str, to: &str) -> (String, String, String) {
+    let toml = dir.join("medallion.toml");
+    let original = std::fs::read_to_string(&toml).unwrap();
+    let strict = original.replace(from, to);
+    assert_ne!(strict, original);
+    std::fs::write(&toml, &strict).unwrap();
+    let first = medallion(
+        ws,
+        &["materialize", dir.to_str().unwrap(), "--format", "json"],
+    );
+    assert_eq!(first.status.code(), Some(1), "{}", text(&first));
+    let first_run = json(&first)["runs"][0]["run_id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    (original, strict, first_run)
+}
+
 /// The step of `asset` in a `--dry-run --format json` plan.
 fn planned_step(plan: &serde_json::Value, asset: &str) -> serde_json::Value {
     plan["steps"]
@@ -598,19 +614,12 @@ fn a_failed_blocking_check_keeps_blocking_downstream_on_later_runs() {
     let dir = copy_example(tmp.path());
     let d = dir.to_str().unwrap();
     let toml = dir.join("medallion.toml");
-    let original = std::fs::read_to_string(&toml).unwrap();
-    let strict = original.replace(
+    let (original, _, first_run) = failing_first_run(
+        &ws,
+        &dir,
         "kind = \"row_count\"\nmin = 1\n",
         "kind = \"row_count\"\nmin = 1000000\n",
     );
-    assert_ne!(strict, original);
-    std::fs::write(&toml, &strict).unwrap();
-    let first = medallion(&ws, &["materialize", d, "--format", "json"]);
-    assert_eq!(first.status.code(), Some(1), "{}", text(&first));
-    let first_run = json(&first)["runs"][0]["run_id"]
-        .as_str()
-        .unwrap()
-        .to_owned();
     let reason = format!(
         "blocked: check order_history_not_empty of asset order_history failed in run {first_run}"
     );
