@@ -192,12 +192,8 @@ fn describe(o: &DeployOutcome) -> String {
         if let Some(arn) = &c.arn {
             let _ = writeln!(out, "      arn: {arn}");
         }
-        if let Some(at) = &c.next_fire {
-            let _ = writeln!(
-                out,
-                "      next fire (as deployed): {}",
-                at.format("%Y-%m-%d %H:%M UTC")
-            );
+        if let Some(at) = c.next_fire_text() {
+            let _ = writeln!(out, "      next fire (as deployed): {at}");
         }
         for d in &c.differences {
             let _ = writeln!(out, "      {d}");

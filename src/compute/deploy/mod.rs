@@ -113,6 +113,17 @@ pub struct Change {
     /// A deployed schedule's next fire time, from its deployed expression and time zone (none
     /// before it exists, when disabled, or when the expression cannot be read back).
     pub next_fire: Option<chrono::DateTime<chrono::Utc>>,
+    /// The deployed schedule's time zone, with `next_fire`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub next_fire_timezone: Option<String>,
+}
+
+impl Change {
+    /// [`Self::next_fire`] as [`next_fire_text`] says it.
+    pub fn next_fire_text(&self) -> Option<String> {
+        self.next_fire
+            .map(|at| next_fire_text(at, self.next_fire_timezone.as_deref().unwrap_or("UTC")))
+    }
 }
 
 /// What applying `desired` changes against `current`: creates, updates (with the settings that
@@ -146,6 +157,9 @@ pub fn diff(desired: &[Desired], current: &[Current]) -> Vec<Change> {
                 differences: differences.unwrap_or_default(),
                 desired: Some(d.config.clone()),
                 next_fire: found.and_then(|c| deployed_next_fire(c, chrono::Utc::now())),
+                next_fire_timezone: found
+                    .and_then(|c| c.config["timezone"].as_str())
+                    .map(str::to_owned),
             }
         })
         .collect();
@@ -162,6 +176,7 @@ pub fn diff(desired: &[Desired], current: &[Current]) -> Vec<Change> {
             differences: Vec::new(),
             desired: None,
             next_fire: None,
+            next_fire_timezone: None,
         })
         .collect();
     // Delete what points at the state machine before the state machine itself.
@@ -326,6 +341,25 @@ pub fn deployed_next_fire(
     crate::model::automation::CronSchedule::new(&cron, timezone)
         .ok()?
         .next_after(after)
+}
+
+/// A next fire time as the plan and the Deployment window say it: in UTC, and in the
+/// schedule's time zone when that is another (with its date when the day differs there).
+pub fn next_fire_text(at: chrono::DateTime<chrono::Utc>, timezone: &str) -> String {
+    let utc = at.format("%Y-%m-%d %H:%M UTC").to_string();
+    let Ok(tz) = timezone.parse::<chrono_tz::Tz>() else {
+        return utc;
+    };
+    if tz == chrono_tz::UTC {
+        return utc;
+    }
+    let local = at.with_timezone(&tz);
+    let format = if local.date_naive() == at.date_naive() {
+        "%H:%M"
+    } else {
+        "%Y-%m-%d %H:%M"
+    };
+    format!("{utc} ({} {timezone})", local.format(format))
 }
 
 /// A Scheduler cron expression (`cron(0 5 ? * 2-6 *)`) as the five-field cron it was made from

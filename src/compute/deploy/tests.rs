@@ -599,3 +599,24 @@ fn a_deployed_schedules_expression_reads_back_and_gives_its_next_fire() {
     rule.kind = ItemKind::Rule;
     assert_eq!(deployed_next_fire(&rule, after), None);
 }
+
+/// The next fire time reads in UTC and in the schedule's own time zone, with the date when it
+/// is another day there.
+#[test]
+fn a_next_fire_time_is_said_in_utc_and_in_the_schedules_time_zone() {
+    use chrono::TimeZone;
+    let at = chrono::Utc.with_ymd_and_hms(2026, 12, 8, 4, 0, 0).unwrap();
+    assert_eq!(
+        next_fire_text(at, "Europe/Berlin"),
+        "2026-12-08 04:00 UTC (05:00 Europe/Berlin)"
+    );
+    assert_eq!(next_fire_text(at, "UTC"), "2026-12-08 04:00 UTC");
+    assert_eq!(next_fire_text(at, "Not/AZone"), "2026-12-08 04:00 UTC");
+    let late = chrono::Utc
+        .with_ymd_and_hms(2026, 12, 7, 23, 30, 0)
+        .unwrap();
+    assert_eq!(
+        next_fire_text(late, "Asia/Tokyo"),
+        "2026-12-07 23:30 UTC (2026-12-08 08:30 Asia/Tokyo)"
+    );
+}

@@ -170,9 +170,9 @@ fn outcome_ui(
                             detail.push_str("\n  ");
                             detail.push_str(d);
                         }
-                        if let Some(at) = &c.next_fire {
+                        if let Some(at) = c.next_fire_text() {
                             detail.push_str("\n  next fire (as deployed): ");
-                            detail.push_str(&at.format("%Y-%m-%d %H:%M UTC").to_string());
+                            detail.push_str(&at);
                         }
                         ui.add(egui::Label::new(RichText::new(detail).weak()).wrap());
                         ui.end_row();
