@@ -423,13 +423,6 @@ impl Step<'_> {
     ) -> Result<(String, u64, Option<DataFrame>), EngineError> {
         let (asset, partition, run_id) = (self.asset, self.partition, &self.plan.run_id);
         let key = &asset.key;
-        let masking = &self.plan.masking;
-        let lf = masking
-            .apply(lf, masking.plan.output(key))
-            .map_err(|source| EngineError::Masking {
-                asset: key.clone(),
-                source,
-            })?;
         let failed = |e: PolarsError| EngineError::Compute {
             asset: key.clone(),
             message: source::describe_read_failure(
@@ -439,6 +432,23 @@ impl Step<'_> {
                 &e.to_string(),
             ),
         };
+        // A CSV file held in memory anyway is read whole by polars' eager reader, which takes
+        // less CPU than the lazy scan (see `source::read_csv_whole`).
+        let whole = (!self.heavy)
+            .then(|| asset.source())
+            .flatten()
+            .and_then(|s| source::single_csv_file(key, s, &self.plan.project_dir, partition));
+        let lf = match whole {
+            Some((file, o)) => source::read_csv_whole(&file, o).map_err(failed)?,
+            None => lf,
+        };
+        let masking = &self.plan.masking;
+        let lf = masking
+            .apply(lf, masking.plan.output(key))
+            .map_err(|source| EngineError::Masking {
+                asset: key.clone(),
+                source,
+            })?;
         let cannot_store = |source| EngineError::Store {
             asset: key.clone(),
             source,
