@@ -460,7 +460,7 @@ fn profiles_html(h: &mut String, r: &RunReport) {
                 esc(&c
                     .top_values
                     .iter()
-                    .map(|(v, n)| format!("{v} ({n})"))
+                    .map(|(v, n)| format!("{v} ({})", c.count_label(*n)))
                     .collect::<Vec<_>>()
                     .join(", "))
             } else {

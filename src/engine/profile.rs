@@ -168,8 +168,11 @@ fn assemble(
             .collect();
         }
         if *dtype == DataType::String {
+            // A value seen once in a sample tells nothing of how often it occurs (scaled up,
+            // a unique e-mail would read "occurs `step` times"): only repeated ones are listed.
             p.top_values = top_values(values)?
                 .into_iter()
+                .filter(|(_, n)| step == 1 || *n > 1)
                 .map(|(v, n)| (v, scale(n)))
                 .collect();
         }
@@ -286,6 +289,45 @@ fn histogram(values: &Float64Chunked, lo: Option<f64>, hi: Option<f64>) -> Vec<(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_sampled_column_lists_no_value_it_saw_only_once() {
+        // 600,000 rows, sampled one row in three: e-mails all distinct but one, which fills a
+        // tenth of the rows. A value seen once in the sample says nothing about how often it
+        // occurs: scaled up it would read "occurs 3 times" for values that occur once.
+        let n = 600_000usize;
+        let emails: Vec<String> = (0..n)
+            .map(|i| {
+                if i % 10 == 0 {
+                    "unknown@example.com".to_owned()
+                } else {
+                    format!("user{i}@example.com")
+                }
+            })
+            .collect();
+        let df = df!("email" => emails).unwrap();
+        let p = profile(&AssetKey::new("t"), None, &df).unwrap();
+        let email = &p.columns[0];
+        assert!(email.sampled);
+        assert_eq!(
+            email.top_values.len(),
+            1,
+            "only the repeated value: {:?}",
+            email.top_values
+        );
+        assert_eq!(email.top_values[0].0, "unknown@example.com");
+        assert!(email.top_values[0].1.abs_diff(60_000) <= 3_000);
+        assert!(email.count_label(email.top_values[0].1).starts_with('≈'));
+        // A small table is counted exactly: every value, and no ≈.
+        let small = df!("email" => ["a", "b", "b"]).unwrap();
+        let p = profile(&AssetKey::new("t"), None, &small).unwrap();
+        let email = &p.columns[0];
+        assert_eq!(
+            email.top_values,
+            vec![("b".to_owned(), 2), ("a".to_owned(), 1)]
+        );
+        assert_eq!(email.count_label(2), "2");
+    }
 
     #[test]
     fn large_columns_are_exact_where_cheap_and_sampled_for_shapes() {

@@ -367,6 +367,16 @@ impl ColumnProfile {
         }
     }
 
+    /// A count of rows (a top value's or a histogram bucket's) as shown: `≈` marks one scaled
+    /// up from a sample.
+    pub fn count_label(&self, n: u64) -> String {
+        if self.sampled {
+            format!("≈{n}")
+        } else {
+            n.to_string()
+        }
+    }
+
     /// The distinct count as shown: `≈` marks an estimate.
     pub fn distinct_label(&self) -> String {
         if self.distinct_approx {

@@ -866,7 +866,7 @@ fn profile_grid_ui(ui: &mut egui::Ui, columns: &[ColumnProfile], rows: u64, id: 
                         .top_values
                         .iter()
                         .take(3)
-                        .map(|(v, n)| format!("{v} ({n})"))
+                        .map(|(v, n)| format!("{v} ({})", c.count_label(*n)))
                         .collect();
                     ui.add(egui::Label::new(top.join(", ")).truncate());
                 } else {
@@ -910,7 +910,7 @@ fn histogram_ui(ui: &mut egui::Ui, c: &ColumnProfile) {
     response.on_hover_ui(|ui| {
         ui.label(&label);
         for (lower, n) in &c.histogram {
-            ui.label(format!("≥ {lower:.2}: {n}"));
+            ui.label(format!("≥ {lower:.2}: {}", c.count_label(*n)));
         }
     });
 }
