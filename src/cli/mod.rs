@@ -342,28 +342,6 @@ pub fn error_sentence(e: &anyhow::Error) -> String {
     crate::model::clip::bound_message(&app::redact(&text)).into_owned()
 }
 
-/// mimalloc's index of `mi_option_purge_delay` in the `mi_option_e` enum of mimalloc 3, which
-/// `libmimalloc-sys` 0.1.49 builds (a unit test checks the index still reads its default).
-const MI_OPTION_PURGE_DELAY: libmimalloc_sys::mi_option_t = 15;
-
-/// Tunes the global allocator (mimalloc, set in `main.rs`) for the engine: freed memory goes
-/// back to the system after 250 ms instead of mimalloc 3's 1,000 ms. A run frees large columns
-/// all the time; holding them for a second raised peak memory by a quarter on the
-/// N = 1,000,000 benchmark, at no gain in speed. `MIMALLOC_PURGE_DELAY` (or its old name
-/// `MIMALLOC_RESET_DELAY`) still wins. Call it first thing in `main`, before any other thread
-/// exists.
-#[allow(unsafe_code)]
-pub fn tune_allocator() {
-    if std::env::var_os("MIMALLOC_PURGE_DELAY").is_none()
-        && std::env::var_os("MIMALLOC_RESET_DELAY").is_none()
-    {
-        // SAFETY: `mi_option_set` stores an option value with plain (non-atomic) writes and
-        // has no other precondition; it is called once, at the start of `main`, before any
-        // other thread could read the option.
-        unsafe { libmimalloc_sys::mi_option_set(MI_OPTION_PURGE_DELAY, 250) };
-    }
-}
-
 fn init_tracing(verbose: u8) {
     let default = match verbose {
         0 => "warn",
@@ -563,25 +541,4 @@ fn stdout_failed(e: &std::io::Error) -> ! {
     }
     eprintln!("error: cannot write to standard output: {e}");
     std::process::exit(i32::from(EXIT_FAILED));
-}
-
-#[cfg(test)]
-mod allocator_tests {
-    /// `MI_OPTION_PURGE_DELAY` must name mimalloc's purge delay: it is the only option whose
-    /// default is 1,000 (ms). A new mimalloc that renumbers its options fails here.
-    #[test]
-    #[allow(unsafe_code)]
-    fn the_purge_delay_option_index_reads_mimallocs_default() {
-        if std::env::var_os("MIMALLOC_PURGE_DELAY").is_some() {
-            return;
-        }
-        // SAFETY: `mi_option_get` only reads an option value.
-        let value = unsafe { libmimalloc_sys::mi_option_get(super::MI_OPTION_PURGE_DELAY) };
-        assert_eq!(
-            value,
-            1000,
-            "option {} is not the purge delay",
-            super::MI_OPTION_PURGE_DELAY
-        );
-    }
 }
