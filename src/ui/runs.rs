@@ -256,14 +256,21 @@ impl RunView {
             .find(|c| c.severity == crate::model::CheckSeverity::Error);
         let label = outcome.label();
         match outcome {
-            StepOutcome::Materialized | StepOutcome::Checked { .. } | StepOutcome::UpToDate => {
+            // Nothing was built, and the data that stands failed an Error check: the step
+            // failed (the run fails for it), so its bar is red as its card is.
+            StepOutcome::UpToDate { failing: Some(f) } => {
+                (BarTone::Failed, format!("up to date, {}", f.sentence()))
+            }
+            StepOutcome::Materialized
+            | StepOutcome::Checked { .. }
+            | StepOutcome::UpToDate { failing: None } => {
                 if let Some(c) = first_error {
                     (
                         BarTone::Failed,
                         format!("{label}, check {} failed", c.check_name),
                     )
                 } else {
-                    let tone = if matches!(outcome, StepOutcome::UpToDate) {
+                    let tone = if matches!(outcome, StepOutcome::UpToDate { .. }) {
                         BarTone::Faded
                     } else {
                         BarTone::Ok
@@ -476,10 +483,12 @@ impl RunView {
             == Some(&PartitionProgress::Failed);
         let progress = match outcome {
             _ if failed_check => Some(PartitionProgress::Failed),
-            StepOutcome::Materialized | StepOutcome::UpToDate => {
+            StepOutcome::Materialized | StepOutcome::UpToDate { failing: None } => {
                 Some(PartitionProgress::Materialized)
             }
-            StepOutcome::Failed { .. } => Some(PartitionProgress::Failed),
+            StepOutcome::Failed { .. } | StepOutcome::UpToDate { failing: Some(_) } => {
+                Some(PartitionProgress::Failed)
+            }
             StepOutcome::Skipped { .. }
             | StepOutcome::Canceled
             | StepOutcome::Blocked { .. }
@@ -537,7 +546,10 @@ impl RunView {
                     NodeStatus::Success
                 }
             }
-            StepOutcome::UpToDate => NodeStatus::UpToDate,
+            StepOutcome::UpToDate { failing: None } => NodeStatus::UpToDate,
+            StepOutcome::UpToDate { failing: Some(f) } => NodeStatus::Failed {
+                error: f.sentence(),
+            },
             StepOutcome::Skipped { reason } => NodeStatus::Skipped {
                 reason: reason.clone(),
             },
