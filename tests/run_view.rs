@@ -142,9 +142,17 @@ fn an_up_to_date_step_whose_stored_data_fails_a_check_is_drawn_failed() {
     let (tone, words) = run.bar_verdict(bar);
     assert_eq!(tone, medallion::ui::runs::BarTone::Failed, "{words}");
     assert_eq!(run.nodes[&key].label(), "failed");
-    h.get_by_label_contains(&format!(
-        "order_history: up to date, check order_history_not_empty failed on its stored data in run {first} ·"
-    ));
+    h.get_by_label_contains(
+        "order_history: up to date, check order_history_not_empty failed on its stored data ·",
+    );
+    // The headline names the run that found it.
+    assert!(
+        h.query_all_by_label_contains(&format!(
+            "check order_history_not_empty of asset order_history failed on its stored data in run {first}"
+        ))
+        .next()
+        .is_some()
+    );
 }
 
 #[test]

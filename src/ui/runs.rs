@@ -258,9 +258,11 @@ impl RunView {
         match outcome {
             // Nothing was built, and the data that stands failed an Error check: the step
             // failed (the run fails for it), so its bar is red as its card is.
-            StepOutcome::UpToDate { failing: Some(f) } => {
-                (BarTone::Failed, format!("up to date, {}", f.sentence()))
-            }
+            // (The run that found it is in the run's headline; the bar's words stay short.)
+            StepOutcome::UpToDate { failing: Some(f) } => (
+                BarTone::Failed,
+                format!("up to date, check {} failed on its stored data", f.check),
+            ),
             StepOutcome::Materialized
             | StepOutcome::Checked { .. }
             | StepOutcome::UpToDate { failing: None } => {
