@@ -142,6 +142,8 @@ fn an_up_to_date_step_whose_stored_data_fails_a_check_is_drawn_failed() {
     let (tone, words) = run.bar_verdict(bar);
     assert_eq!(tone, medallion::ui::runs::BarTone::Failed, "{words}");
     assert_eq!(run.nodes[&key].label(), "failed");
+    // Running it again would build nothing and fail the same way: not offered as a re-run.
+    assert!(!run.rerun_keys().contains(&key), "{:?}", run.rerun_keys());
     h.get_by_label_contains(
         "order_history: up to date, check order_history_not_empty failed on its stored data ·",
     );

@@ -294,13 +294,19 @@ impl RunView {
 
     /// What "Re-run failed and skipped" runs: the planned assets of a finished run that failed,
     /// were skipped, blocked or canceled, in plan order (empty while it runs or when all went
-    /// well).
+    /// well). Not one found up to date with its stored data failing a check: running it again
+    /// would build nothing and fail the same way.
     pub fn rerun_keys(&self) -> Vec<AssetKey> {
         if !self.done || self.is_live() || self.never_started() {
             return Vec::new();
         }
         self.plan
             .iter()
+            .filter(|k| {
+                !self.steps.iter().any(|s| {
+                    s.asset == **k && s.outcome.as_ref().is_some_and(StepOutcome::is_failing)
+                })
+            })
             .filter(|k| {
                 matches!(
                     self.nodes.get(*k),
