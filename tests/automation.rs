@@ -847,3 +847,51 @@ fn each_pass_prunes_ticks_beyond_the_newest_thousand_older_than_30_days() {
     assert_eq!(kept("busy_sensor").len(), 1005);
     assert_eq!(kept("rare_sensor").len(), 3);
 }
+
+/// Reported: "a daily schedule row doesn't say which day it runs". `medallion automation`
+/// (and the studio's Automation window, from the same rows) says when each schedule fires in
+/// words — daily, which weekday, which day of the month, several times a day, its time zone —
+/// beside its cron.
+#[test]
+fn each_schedule_says_when_it_fires_in_words() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().join("ws.sqlite");
+    let dir = project(
+        tmp.path(),
+        "words",
+        r#"[schedules.daily]
+cron = "0 6 * * *"
+selection = "*"
+
+[schedules.weekly]
+cron = "30 4 * * 1"
+selection = "*"
+timezone = "Europe/Berlin"
+
+[schedules.monthly]
+cron = "0 3 1 * *"
+selection = "*"
+timezone = "America/New_York"
+
+[schedules.twice]
+cron = "0 6,18 * * *"
+selection = "*"
+
+[schedules.often]
+cron = "*/15 * * * 1-5"
+selection = "*"
+"#,
+    );
+    ok(&medallion(&ws, &["import", dir.to_str().unwrap()]));
+    let out = medallion(&ws, &["automation", "words"]);
+    let said = text(ok(&out));
+    for line in [
+        "schedule daily `on` — every day at 06:00 (UTC) · cron 0 6 * * *;",
+        "schedule weekly `on` — every Monday at 04:30 (Europe/Berlin) · cron 30 4 * * 1;",
+        "schedule monthly `on` — on day 1 of the month at 03:00 (America/New_York) · cron 0 3 1 * *;",
+        "schedule twice `on` — every day at 06:00 and 18:00 (UTC) · cron 0 6,18 * * *;",
+        "schedule often `on` — every 15 minutes, every weekday (Monday to Friday) (UTC) · cron */15 * * * 1-5;",
+    ] {
+        assert!(said.contains(line), "no `{line}` in:\n{said}");
+    }
+}

@@ -136,8 +136,9 @@ fn the_window_shows_schedules_sensors_next_ticks_switches_and_ticks_with_reasons
         h.get_by_label(&format!("Switch {name}"));
         h.get_by_label(&format!("Evaluate {name} now"));
     }
-    h.get_by_label("0 6 * * * (UTC)");
-    h.get_by_label("15 * * * * (Europe/Berlin)");
+    // When each fires, in words, and its cron.
+    h.get_by_label("every day at 06:00 (UTC) · cron 0 6 * * *");
+    h.get_by_label("every hour at minute 15 (Europe/Berlin) · cron 15 * * * *");
     h.get_by_label("files: files matching `landing/*.csv`");
     let after = Utc::now();
     let six = next_six(before);

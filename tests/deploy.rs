@@ -1042,3 +1042,115 @@ fn check_aws_says_when_a_sensors_bucket_sends_no_events_to_eventbridge() {
     // Moto (5.2.6) stores an EventBridgeConfiguration but never returns it from
     // GetBucketNotificationConfiguration, so the "ok" line cannot be shown against it.
 }
+
+/// The example with `daily_revenue` partitioned by `keys` static keys (its unit test names the
+/// first), its EKS assets on Batch when `batch`; imported into a new workspace.
+fn many_partitions(dir: &Path, name: &str, keys: usize, batch: bool, extra: &str) -> PathBuf {
+    let (ws, copy) = workspace(dir, name, extra);
+    let toml = copy.join("medallion.toml");
+    let mut text = std::fs::read_to_string(&toml).unwrap().replace(
+        "name = \"revenue_per_order_date\"\n",
+        "name = \"revenue_per_order_date\"\npartition = \"k0000\"\n",
+    );
+    if batch {
+        text = text.replace("tier = \"eks\"", "tier = \"batch\"");
+    }
+    let keys: Vec<String> = (0..keys).map(|i| format!("\"k{i:04}\"")).collect();
+    std::fs::write(
+        &toml,
+        format!(
+            "{text}\n[assets.daily_revenue.partitions]\nkind = \"static\"\nkeys = [{}]\n",
+            keys.join(", ")
+        ),
+    )
+    .unwrap();
+    let mut w = app::open_workspace(&ws).unwrap();
+    app::import_project(&mut w, &copy, true, false).unwrap();
+    ws
+}
+
+/// A static partition set too large for one Step Functions execution (25,000 history events;
+/// a Batch array job's Map records about 10 per partition, other tiers run a step per
+/// partition) would deploy and then fail at run time: the definition, and so `deploy`, its
+/// dry run and the Deployment window's plan, refuse it in one sentence naming the asset, the
+/// partition count, the limit and what to do — exit 2, nothing created.
+#[test]
+fn a_partition_set_too_large_for_step_functions_is_refused_before_anything_is_created() {
+    let dir = tempfile::tempdir().unwrap();
+    let refusal = |ws: &Path, eks_target: Option<&EksTarget>| {
+        let w = app::open_workspace(ws).unwrap();
+        let stored = app::load_project(&w, "many").unwrap();
+        app::deploy::definition(&w, &stored, None, "us-east-1", eks_target)
+            .unwrap_err()
+            .to_string()
+    };
+    // On Batch: one array job of 3,000 children.
+    let batch = many_partitions(
+        &dir.path().join("b"),
+        "many",
+        3000,
+        true,
+        &aws_toml("http://127.0.0.1:9", true),
+    );
+    let said = refusal(&batch, None);
+    assert!(
+        said.contains("asset daily_revenue has 3000 partitions")
+            && said.contains("one Batch array job")
+            && said.contains("over Step Functions' limit of 25000")
+            && said.contains("fewer partition keys (at most about 24"),
+        "{said}"
+    );
+    // On EKS: a step per partition; the sentence says to use a Batch tier.
+    let eks_ws = many_partitions(
+        &dir.path().join("e"),
+        "many",
+        3000,
+        false,
+        &aws_toml("http://127.0.0.1:9", true),
+    );
+    let said = refusal(&eks_ws, Some(&eks()));
+    assert!(
+        said.contains("asset daily_revenue has 3000 partitions, run as one eks step per partition")
+            && said.contains("over Step Functions' limit of")
+            && said.contains("run it on a Batch tier"),
+        "{said}"
+    );
+    // A set that fits deploys as before.
+    let fits = many_partitions(
+        &dir.path().join("f"),
+        "many",
+        500,
+        true,
+        &aws_toml("http://127.0.0.1:9", true),
+    );
+    let w = app::open_workspace(&fits).unwrap();
+    let stored = app::load_project(&w, "many").unwrap();
+    assert!(app::deploy::definition(&w, &stored, None, "us-east-1", None).is_ok());
+
+    // Against moto: deploy and its dry run refuse, exit 2, one line, nothing created.
+    let Some(moto) = crate::remote_aws::peers() else {
+        return;
+    };
+    let ws = many_partitions(
+        &dir.path().join("m"),
+        "many",
+        3000,
+        true,
+        &aws_toml(&moto, true),
+    );
+    for args in [vec!["deploy", "many", "--dry-run"], vec!["deploy", "many"]] {
+        let o = medallion(&ws, &args);
+        let err = String::from_utf8_lossy(&o.stderr).into_owned();
+        assert_eq!(o.status.code(), Some(2), "{args:?}: {err}");
+        assert_eq!(err.lines().count(), 1, "{err}");
+        assert!(
+            err.contains("asset daily_revenue has 3000 partitions"),
+            "{err}"
+        );
+    }
+    let (machines, groups, rules) = tagged(&moto, "many");
+    assert!(
+        machines.is_empty() && groups.is_empty() && rules.is_empty(),
+        "{machines:?} {groups:?} {rules:?}"
+    );
+}

@@ -417,9 +417,23 @@ fn a_leaf_whose_stored_data_failed_an_error_check_fails_every_later_run() {
         assert_eq!(again.status.code(), Some(1), "{args:?}: {}", text(&again));
         let report = json(&again);
         assert_eq!(report["status"], "failure", "{args:?}");
+        let step = step_of(&report, "customer_lifetime_value");
+        assert_eq!(step["outcome"]["outcome"], "up_to_date");
+        // The step says what failed it, not a plain "up to date" (the timeline drew it green).
         assert_eq!(
-            step_of(&report, "customer_lifetime_value")["outcome"]["outcome"],
-            "up_to_date"
+            step["outcome"]["failing"]["check"], "customer_lifetime_value_clv_non_negative",
+            "{args:?}: {step}"
+        );
+        assert_eq!(
+            step["outcome"]["failing"]["run_id"],
+            first_run.as_str(),
+            "{step}"
+        );
+        // An up-to-date step whose data passes says nothing more.
+        assert!(
+            step_of(&report, "daily_revenue")["outcome"]
+                .get("failing")
+                .is_none()
         );
         let error = report["runs"][0]["error"].as_str().unwrap_or_default();
         assert!(
@@ -431,6 +445,19 @@ fn a_leaf_whose_stored_data_failed_an_error_check_fails_every_later_run() {
     let o = medallion(&ws, &["materialize", d]);
     assert_eq!(o.status.code(), Some(1));
     assert!(text(&o).contains("run failure"), "{}", text(&o));
+    // The step's line and the run's counts say which step failed it.
+    assert!(
+        text(&o).contains(&format!(
+            "customer_lifetime_value: up to date, failing (check customer_lifetime_value_clv_non_negative failed on its stored data in run {first_run}) in"
+        )),
+        "{}",
+        text(&o)
+    );
+    assert!(
+        text(&o).contains("6 up to date (1 failing an Error check on its stored data)"),
+        "{}",
+        text(&o)
+    );
     // The dry run says so beforehand, as the launch dialog does.
     let o = medallion(&ws, &["materialize", d, "--dry-run", "--format", "json"]);
     assert_eq!(o.status.code(), Some(0), "{}", text(&o));

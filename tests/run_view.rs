@@ -109,6 +109,54 @@ fn a_failed_runs_view_names_what_failed_in_full_and_paints_its_bar_red() {
     }
 }
 
+/// Found under Xvfb: a second run, finding `order_history` up to date while its stored data
+/// still fails its Error check, failed naming the check — yet its timeline bar was drawn
+/// green ("up to date") and its card in the run said "up to date". Both say it failed.
+#[test]
+fn an_up_to_date_step_whose_stored_data_fails_a_check_is_drawn_failed() {
+    let dir = tempfile::tempdir().unwrap();
+    let mut h = failed_run(dir.path());
+    let first = h.state().run.as_ref().unwrap().run_id.clone().unwrap();
+    h.get_by_label("Materialize…").click();
+    h.run_steps(2);
+    h.get_by_label("All assets").click();
+    h.run_steps(2);
+    wait_until(&mut h, "the plan", |s| {
+        s.workbench
+            .launch
+            .as_ref()
+            .is_some_and(|l| matches!(l.plan, Some(Ok(_))) && l.compute.is_some())
+    });
+    h.get_by_label("Start run").click();
+    h.run_steps(2);
+    wait_until(&mut h, "the second run to finish", |s| {
+        s.run
+            .as_ref()
+            .is_some_and(|r| r.done && r.run_id.as_ref().is_some_and(|id| *id != first))
+    });
+    h.run_steps(3);
+    let key = AssetKey::new("order_history");
+    let run = h.state().run.as_ref().unwrap();
+    assert_eq!(run.status, Some(medallion::model::RunStatus::Failure));
+    let bar = run.steps.iter().find(|b| b.asset == key).unwrap();
+    let (tone, words) = run.bar_verdict(bar);
+    assert_eq!(tone, medallion::ui::runs::BarTone::Failed, "{words}");
+    assert_eq!(run.nodes[&key].label(), "failed");
+    // Running it again would build nothing and fail the same way: not offered as a re-run.
+    assert!(!run.rerun_keys().contains(&key), "{:?}", run.rerun_keys());
+    h.get_by_label_contains(
+        "order_history: up to date, check order_history_not_empty failed on its stored data ·",
+    );
+    // The headline names the run that found it.
+    assert!(
+        h.query_all_by_label_contains(&format!(
+            "check order_history_not_empty of asset order_history failed on its stored data in run {first}"
+        ))
+        .next()
+        .is_some()
+    );
+}
+
 #[test]
 fn export_html_without_a_file_dialog_asks_for_a_path_and_writes_the_report() {
     let dir = tempfile::tempdir().unwrap();

@@ -107,6 +107,74 @@ fn wait_for<T>(what: &str, limit: Duration, mut done: impl FnMut() -> Option<T>)
     }
 }
 
+/// Found under Xvfb: a studio open while a CLI run was killed (kill -9) showed that run
+/// "started" in its run history for as long as it stayed open — nothing wrote to the
+/// workspace any more, so nothing told it to look again (a restart, or Refresh, ended it).
+/// The studio's workspace worker looks for unfinished runs whose process is gone, ends them,
+/// and says the runs changed, with no click.
+#[test]
+fn an_open_studio_sees_a_killed_cli_run_end_without_a_click() {
+    use medallion::app::worker::{WorkspaceEvent, WorkspaceRequest, WorkspaceWorker};
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().join("ws.sqlite");
+    let dir = example_copy(tmp.path(), Some(50_000));
+    let o = medallion(&ws, &["import", dir.to_str().unwrap()]);
+    assert_eq!(o.status.code(), Some(0), "{}", text(&o));
+    let project = medallion::store::Workspace::open(&ws)
+        .unwrap()
+        .load_project("customer_analytics")
+        .unwrap()
+        .project;
+    // The studio's workspace worker, watching the project as an open window does.
+    let worker = WorkspaceWorker::spawn(&ws, Box::new(|| {})).unwrap();
+    worker
+        .send(WorkspaceRequest::Track {
+            project: Box::new(project),
+            known: None,
+        })
+        .unwrap();
+    let mut child = medallion_cmd(&ws, &["materialize", "customer_analytics"])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let run_id = wait_for("a step writing its file", Duration::from_mins(3), || {
+        if let Ok(Some(status)) = child.try_wait() {
+            panic!("the run ended ({status}) before it could be killed mid-step");
+        }
+        let _ = worker.poll();
+        store_files(&ws)
+            .into_iter()
+            .find(|f| f.2)
+            .map(|(_, run, _, _)| run)
+    });
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let _ = worker.poll();
+    let status = |ws: &Path| {
+        medallion::store::Workspace::open(ws)
+            .unwrap()
+            .run(&run_id.as_str().into())
+            .unwrap()
+            .status
+    };
+    // No command runs here (any would end the run itself): only the open worker looks.
+    wait_for(
+        "the open studio to end the killed run and say so",
+        Duration::from_secs(20),
+        || {
+            let changed = worker
+                .poll()
+                .iter()
+                .any(|e| matches!(e, WorkspaceEvent::RunsChanged { name } if name == "customer_analytics"));
+            (changed && status(&ws) == medallion::model::RunStatus::Failure).then_some(())
+        },
+    );
+    let run = run_json(&ws, &run_id);
+    assert_eq!(run["error"], DEAD, "{run}");
+    assert_eq!(run["end_known"], false, "{run}");
+}
+
 #[test]
 fn a_killed_run_is_marked_failed_and_never_holds_back_gc() {
     let tmp = tempfile::tempdir().unwrap();

@@ -232,10 +232,12 @@ fn steps_html(h: &mut String, r: &RunReport) {
             .map(|d| format!(": {}", esc(&d)))
             .unwrap_or_default();
         let class = match s.outcome {
-            StepOutcome::Materialized | StepOutcome::UpToDate | StepOutcome::Checked { .. } => {
-                "pass"
-            }
-            StepOutcome::Failed { .. } | StepOutcome::Blocked { .. } => "fail",
+            StepOutcome::Materialized
+            | StepOutcome::UpToDate { failing: None }
+            | StepOutcome::Checked { .. } => "pass",
+            StepOutcome::Failed { .. }
+            | StepOutcome::Blocked { .. }
+            | StepOutcome::UpToDate { failing: Some(_) } => "fail",
             _ => "warn",
         };
         let _ = write!(
@@ -265,6 +267,7 @@ fn step_detail(outcome: &StepOutcome) -> Option<String> {
             upstream.as_str()
         )),
         StepOutcome::Checked { run_id } => Some(format!("checks on the data of run {run_id}")),
+        StepOutcome::UpToDate { failing: Some(f) } => Some(f.sentence()),
         _ => None,
     }
 }

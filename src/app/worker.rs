@@ -24,6 +24,10 @@ const EVENT_CAPACITY: usize = 64;
 /// How often the worker looks for saves other windows or commands made to the open project
 /// (one `PRAGMA data_version`, and one indexed row when it moved).
 pub const POLL_INTERVAL: Duration = Duration::from_millis(400);
+/// How often, while the open project has an unfinished run, the worker looks whether that
+/// run's process is gone (`app::liveness`): a killed process writes nothing more, so no change
+/// of the workspace would ever tell the studio.
+pub const DEAD_RUN_LOOK_EVERY: Duration = Duration::from_secs(2);
 
 #[derive(Debug)]
 pub enum WorkspaceRequest {
@@ -329,7 +333,7 @@ fn run(
     loop {
         if last_poll.elapsed() >= POLL_INTERVAL {
             last_poll = Instant::now();
-            if let Some(event) = ws.as_ref().and_then(|ws| state.poll(ws)) {
+            if let Some(event) = ws.as_mut().and_then(|ws| state.poll(ws)) {
                 emit(event);
             }
         }
@@ -439,6 +443,8 @@ struct State {
     /// A save sent before the studio heard of that one carries the same base, and continues
     /// from the revision written (its edits include that save's).
     lineage: Option<(String, Option<SaveBase>, i64)>,
+    /// When the worker last looked for dead runs.
+    dead_runs_looked: Option<Instant>,
 }
 
 impl State {
@@ -475,8 +481,38 @@ impl State {
         }
     }
 
-    /// Another window's or command's save of the watched project, if there was one.
-    fn poll(&mut self, ws: &Workspace) -> Option<WorkspaceEvent> {
+    /// While the watched project has an unfinished run, every [`DEAD_RUN_LOOK_EVERY`]: ends
+    /// the runs whose process is gone (as the CLI and the job worker do); whether one of them
+    /// was the watched project's.
+    fn end_dead_runs(&mut self, ws: &mut Workspace) -> bool {
+        let Some((name, _)) = &self.watch else {
+            return false;
+        };
+        if !self
+            .runs
+            .as_ref()
+            .is_some_and(crate::store::RunsMark::has_unfinished)
+            || self
+                .dead_runs_looked
+                .is_some_and(|t| t.elapsed() < DEAD_RUN_LOOK_EVERY)
+        {
+            return false;
+        }
+        self.dead_runs_looked = Some(Instant::now());
+        match super::liveness::end_dead_runs(ws) {
+            Ok(ended) => ended.iter().any(|r| r.project == *name),
+            Err(e) => {
+                tracing::debug!(error = %e, "cannot look for runs whose process ended");
+                false
+            }
+        }
+    }
+
+    /// Another window's or command's save of the watched project, if there was one; or its
+    /// runs moved (recorded, ended — also a dead one ended here).
+    fn poll(&mut self, ws: &mut Workspace) -> Option<WorkspaceEvent> {
+        // This connection's own writes leave `data_version` as it was: said here.
+        let ended_here = self.end_dead_runs(ws);
         let (name, known) = self.watch.as_mut()?;
         let version = match ws.data_version() {
             Ok(v) => v,
@@ -486,6 +522,10 @@ impl State {
             }
         };
         if self.data_version == Some(version) {
+            if ended_here {
+                self.runs = ws.runs_mark(name).ok();
+                return Some(WorkspaceEvent::RunsChanged { name: name.clone() });
+            }
             return None;
         }
         self.data_version = Some(version);
@@ -497,7 +537,7 @@ impl State {
             }
         };
         let runs = ws.runs_mark(name).ok();
-        let runs_moved = runs.is_some() && self.runs.is_some() && runs != self.runs;
+        let runs_moved = ended_here || (runs.is_some() && self.runs.is_some() && runs != self.runs);
         if runs.is_some() {
             self.runs = runs;
         }

@@ -309,12 +309,16 @@ fn worst_status(summaries: &[app::run::RunSummary]) -> RunStatus {
 /// event did not already say it.
 fn print_run_summary(s: &app::run::RunSummary) {
     let (mut done, mut up_to_date, mut skipped, mut failed) = (0, 0, 0, 0);
-    let (mut blocked, mut checked) = (0, 0);
+    let (mut blocked, mut checked, mut failing) = (0, 0, 0);
     for e in &s.events {
         if let RunEvent::StepFinished { outcome, .. } = e {
             match outcome {
                 StepOutcome::Materialized => done += 1,
-                StepOutcome::UpToDate => up_to_date += 1,
+                StepOutcome::UpToDate { failing: None } => up_to_date += 1,
+                StepOutcome::UpToDate { failing: Some(_) } => {
+                    up_to_date += 1;
+                    failing += 1;
+                }
                 StepOutcome::Skipped { .. } | StepOutcome::Canceled => skipped += 1,
                 StepOutcome::Failed { .. } => failed += 1,
                 StepOutcome::Blocked { .. } => blocked += 1,
@@ -339,8 +343,14 @@ fn print_run_summary(s: &app::run::RunSummary) {
         } else {
             String::new()
         };
+        // An up-to-date step whose stored data fails an Error check failed the run: said.
+        let failing = if failing > 0 {
+            format!(" ({failing} failing an Error check on its stored data)")
+        } else {
+            String::new()
+        };
         format!(
-            "{done} materialized, {up_to_date} up to date{blocked}, {skipped} skipped, {failed} failed"
+            "{done} materialized, {up_to_date} up to date{failing}{blocked}, {skipped} skipped, {failed} failed"
         )
     };
     let checks = if checks.is_empty() {

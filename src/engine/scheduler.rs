@@ -546,19 +546,20 @@ impl<'c> Scheduler<'c> {
             } => {
                 // Its data failed an Error check in an earlier run and is unchanged: this run
                 // fails for it too, whether or not anything downstream is in the run.
-                if let Some((check, run_id)) = stored_failure {
+                let failing = stored_failure.map(|(check, run_id)| {
                     self.failed = true;
                     self.headline.get_or_insert_with(|| {
                         format!(
                             "check {check} of asset {key} failed on its stored data in run {run_id}"
                         )
                     });
-                }
+                    crate::model::StoredFailure { check, run_id }
+                });
                 (
                     Some(materialization),
                     blocking_failure,
                     error_failure,
-                    StepOutcome::UpToDate,
+                    StepOutcome::UpToDate { failing },
                 )
             }
             StepResult::Checked {

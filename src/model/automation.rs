@@ -448,6 +448,244 @@ impl CronSchedule {
     }
 }
 
+/// A five-field cron in words, with its time zone: "every day at 06:00 (Europe/Berlin)",
+/// "every Monday at 04:30 (UTC)", "on day 1 of the month at 03:00 (UTC)", "every day at 06:00
+/// and 18:00 (UTC)", "every 15 minutes (UTC)". A form it cannot say exactly (`L`, `W`, `#`, a
+/// step that does not divide the hour) is given as the cron itself — never words that are
+/// only nearly true. Both a day of the month and a day of the week: either fires, as cron does.
+pub fn cron_in_words(expr: &str, timezone: &str) -> String {
+    match words::describe(expr) {
+        Some(w) => format!("{w} ({timezone})"),
+        None => format!("on cron `{expr}` ({timezone})"),
+    }
+}
+
+mod words {
+    const DAYS: [&str; 7] = [
+        "Sunday",
+        "Monday",
+        "Tuesday",
+        "Wednesday",
+        "Thursday",
+        "Friday",
+        "Saturday",
+    ];
+    const MONTHS: [&str; 12] = [
+        "January",
+        "February",
+        "March",
+        "April",
+        "May",
+        "June",
+        "July",
+        "August",
+        "September",
+        "October",
+        "November",
+        "December",
+    ];
+
+    /// One field: every value (`*`, `?`), or these values; `step` when it is `*/n`.
+    struct Field {
+        any: bool,
+        values: Vec<u32>,
+        step: Option<u32>,
+    }
+
+    fn value(text: &str, names: &[&str], base: u32) -> Option<u32> {
+        if let Ok(v) = text.parse() {
+            return Some(v);
+        }
+        let lower = text.to_ascii_lowercase();
+        names
+            .iter()
+            .position(|n| n[..3].eq_ignore_ascii_case(&lower))
+            .and_then(|i| u32::try_from(i).ok())
+            .map(|i| i + base)
+    }
+
+    fn field(text: &str, min: u32, max: u32, names: &[&str], base: u32) -> Option<Field> {
+        if text == "*" || text == "?" {
+            return Some(Field {
+                any: true,
+                values: (min..=max).collect(),
+                step: None,
+            });
+        }
+        let mut values = Vec::new();
+        let mut step_of_any = None;
+        for part in text.split(',') {
+            let (range, step) = match part.split_once('/') {
+                Some((r, s)) => (r, Some(s.parse::<u32>().ok().filter(|s| *s > 0)?)),
+                None => (part, None),
+            };
+            let (from, to) = if range == "*" {
+                if part == text {
+                    step_of_any = step;
+                }
+                (min, max)
+            } else if let Some((a, b)) = range.split_once('-') {
+                (value(a, names, base)?, value(b, names, base)?)
+            } else {
+                let v = value(range, names, base)?;
+                (v, if step.is_some() { max } else { v })
+            };
+            if from < min || to > max || from > to {
+                return None;
+            }
+            values.extend((from..=to).step_by(step.unwrap_or(1) as usize));
+        }
+        values.sort_unstable();
+        values.dedup();
+        Some(Field {
+            any: false,
+            values,
+            step: step_of_any,
+        })
+    }
+
+    /// "a", "a and b", "a, b and c".
+    fn list(items: &[String]) -> String {
+        match items {
+            [] => String::new(),
+            [one] => one.clone(),
+            [rest @ .., last] => format!("{} and {last}", rest.join(", ")),
+        }
+    }
+
+    pub(super) fn describe(expr: &str) -> Option<String> {
+        let [minute, hour, dom, month, dow] = expr.split_whitespace().collect::<Vec<_>>()[..]
+        else {
+            return None;
+        };
+        let minute = field(minute, 0, 59, &[], 0)?;
+        let hour = field(hour, 0, 23, &[], 0)?;
+        let dom = field(dom, 1, 31, &[], 0)?;
+        let month = field(month, 1, 12, &MONTHS, 1)?;
+        let mut dow = field(dow, 0, 7, &DAYS, 0)?;
+        // 7 is Sunday too.
+        if !dow.any {
+            for v in &mut dow.values {
+                *v %= 7;
+            }
+            dow.values.sort_unstable();
+            dow.values.dedup();
+            if dow.values.len() == 7 {
+                dow.any = true;
+            }
+        }
+        let time = time_words(&minute, &hour)?;
+        let day = day_words(&dom, &dow);
+        let months = (!month.any).then(|| {
+            list(
+                &month
+                    .values
+                    .iter()
+                    .map(|m| MONTHS[*m as usize - 1].to_owned())
+                    .collect::<Vec<_>>(),
+            )
+        });
+        let when = match (time, day, months) {
+            (Time::At(at), day, None) => format!("{day} at {at}"),
+            (Time::At(at), day, Some(m)) => format!("{day} in {m} at {at}"),
+            (Time::Every(every), day, months) => {
+                let mut w = every;
+                if day != "every day" {
+                    w = format!("{w}, {day}");
+                }
+                if let Some(m) = months {
+                    w = format!("{w}, in {m}");
+                }
+                w
+            }
+        };
+        Some(when)
+    }
+
+    enum Time {
+        /// At these times of day: "06:00 and 18:00".
+        At(String),
+        /// Through the day: "every 15 minutes".
+        Every(String),
+    }
+
+    fn time_words(minute: &Field, hour: &Field) -> Option<Time> {
+        let minutes = |f: &Field| -> String {
+            list(&f.values.iter().map(ToString::to_string).collect::<Vec<_>>())
+        };
+        if hour.any {
+            return Some(Time::Every(match (minute.any, minute.step) {
+                (true, _) => "every minute".to_owned(),
+                (false, Some(n)) if 60 % n == 0 => format!("every {n} minutes"),
+                (false, _) if minute.values.len() == 1 => {
+                    format!("every hour at minute {}", minutes(minute))
+                }
+                (false, _) => format!("every hour at minutes {}", minutes(minute)),
+            }));
+        }
+        if minute.any || minute.step.is_some() && 60 % minute.step.unwrap_or(1) == 0 {
+            let every = if minute.any {
+                "every minute".to_owned()
+            } else {
+                format!("every {} minutes", minute.step.unwrap_or(1))
+            };
+            return match hour.values[..] {
+                [h] => Some(Time::Every(format!("{every} from {h:02}:00 to {h:02}:59"))),
+                ref hs if hs.len() <= 3 => {
+                    let hours: Vec<String> =
+                        hs.iter().map(|h| format!("{h:02}:00–{h:02}:59")).collect();
+                    Some(Time::Every(format!(
+                        "{every} in the hours {}",
+                        list(&hours)
+                    )))
+                }
+                _ => None,
+            };
+        }
+        let times: Vec<String> = hour
+            .values
+            .iter()
+            .flat_map(|h| minute.values.iter().map(move |m| format!("{h:02}:{m:02}")))
+            .collect();
+        if times.len() <= 12 {
+            return Some(Time::At(list(&times)));
+        }
+        None
+    }
+
+    fn day_words(dom: &Field, dow: &Field) -> String {
+        let weekdays = || -> String {
+            if dow.values == [1, 2, 3, 4, 5] {
+                return "every weekday (Monday to Friday)".to_owned();
+            }
+            format!(
+                "every {}",
+                list(
+                    &dow.values
+                        .iter()
+                        .map(|d| DAYS[*d as usize].to_owned())
+                        .collect::<Vec<_>>()
+                )
+            )
+        };
+        let days_of_month = || -> String {
+            let days: Vec<String> = dom.values.iter().map(ToString::to_string).collect();
+            if days.len() == 1 {
+                format!("on day {} of the month", days[0])
+            } else {
+                format!("on days {} of the month", list(&days))
+            }
+        };
+        match (dom.any, dow.any) {
+            (true, true) => "every day".to_owned(),
+            (true, false) => weekdays(),
+            (false, true) => days_of_month(),
+            // Cron fires when either matches.
+            (false, false) => format!("{} and {}", days_of_month(), weekdays()),
+        }
+    }
+}
+
 /// Which of the missed ticks a catch-up policy runs, and which it skips: `(run, skipped)`.
 pub fn catch_up_ticks(
     ticks: &[DateTime<Utc>],
@@ -526,6 +764,98 @@ mod tests {
 
     fn utc(s: &str) -> DateTime<Utc> {
         DateTime::parse_from_rfc3339(s).unwrap().with_timezone(&Utc)
+    }
+
+    /// Reported: "a daily schedule row doesn't say which day it runs". Every form is said in
+    /// words that are true for it — and a form that cannot be said exactly is given as is.
+    #[test]
+    fn every_cron_form_is_said_in_true_words() {
+        let cases = [
+            ("0 6 * * *", "every day at 06:00 (UTC)"),
+            ("30 4 * * 1", "every Monday at 04:30 (UTC)"),
+            ("30 4 * * 7", "every Sunday at 04:30 (UTC)"),
+            ("30 4 * * sun", "every Sunday at 04:30 (UTC)"),
+            (
+                "0 5 * * 1-5",
+                "every weekday (Monday to Friday) at 05:00 (UTC)",
+            ),
+            (
+                "0 5 * * 1,3,5",
+                "every Monday, Wednesday and Friday at 05:00 (UTC)",
+            ),
+            ("0 5 * * 0,6", "every Sunday and Saturday at 05:00 (UTC)"),
+            ("0 3 1 * *", "on day 1 of the month at 03:00 (UTC)"),
+            (
+                "0 3 1,15 * *",
+                "on days 1 and 15 of the month at 03:00 (UTC)",
+            ),
+            (
+                "0 3 1 1,7 *",
+                "on day 1 of the month in January and July at 03:00 (UTC)",
+            ),
+            (
+                "0 3 1 * 1",
+                "on day 1 of the month and every Monday at 03:00 (UTC)",
+            ),
+            ("0 6,18 * * *", "every day at 06:00 and 18:00 (UTC)"),
+            (
+                "0 */6 * * *",
+                "every day at 00:00, 06:00, 12:00 and 18:00 (UTC)",
+            ),
+            ("15,45 9 * * *", "every day at 09:15 and 09:45 (UTC)"),
+            ("*/15 * * * *", "every 15 minutes (UTC)"),
+            ("* * * * *", "every minute (UTC)"),
+            ("15 * * * *", "every hour at minute 15 (UTC)"),
+            (
+                "0,30 * * * 1",
+                "every hour at minutes 0 and 30, every Monday (UTC)",
+            ),
+            ("*/10 9 * * *", "every 10 minutes from 09:00 to 09:59 (UTC)"),
+            (
+                "* 9,17 * * *",
+                "every minute in the hours 09:00–09:59 and 17:00–17:59 (UTC)",
+            ),
+            // Not "every 7 minutes": it starts again at each hour.
+            (
+                "*/7 * * * *",
+                "every hour at minutes 0, 7, 14, 21, 28, 35, 42, 49 and 56 (UTC)",
+            ),
+            // Not said in words: given as the cron, never nearly true words.
+            ("0 3 L * *", "on cron `0 3 L * *` (UTC)"),
+            ("0 3 * * 1#2", "on cron `0 3 * * 1#2` (UTC)"),
+            ("*/5 */2 * * *", "on cron `*/5 */2 * * *` (UTC)"),
+        ];
+        for (cron, words) in cases {
+            assert_eq!(cron_in_words(cron, "UTC"), words, "{cron}");
+        }
+        assert_eq!(
+            cron_in_words("0 6 * * *", "Europe/Berlin"),
+            "every day at 06:00 (Europe/Berlin)"
+        );
+    }
+
+    /// The words agree with when the schedule fires: a day of the month and a day of the
+    /// week both set fire on either (so "… and every Monday" is true).
+    #[test]
+    fn a_day_of_the_month_and_a_weekday_fire_on_either() {
+        let s = CronSchedule::new("0 3 1 * 1", "UTC").unwrap();
+        let (ticks, _) =
+            s.ticks_between(utc("2026-12-01T00:00:00Z"), utc("2027-01-02T00:00:00Z"), 20);
+        let days: Vec<String> = ticks
+            .iter()
+            .map(|t| t.format("%m-%d %a").to_string())
+            .collect();
+        assert_eq!(
+            days,
+            [
+                "12-01 Tue",
+                "12-07 Mon",
+                "12-14 Mon",
+                "12-21 Mon",
+                "12-28 Mon",
+                "01-01 Fri"
+            ]
+        );
     }
 
     #[test]

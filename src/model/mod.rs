@@ -63,7 +63,7 @@ pub use resource::{AwsCompute, Resource, ResourceKind, SecretRef, SslMode};
 pub use retention::{RunExpiry, RunFacts, RunRetention};
 pub use run::{
     AssetCheckResult, AssetMaterialization, AssetProfile, CheckRecord, ColumnProfile, ColumnSchema,
-    LogLevel, RunEvent, RunId, RunRecord, RunStatus, StepOutcome, duration_text,
+    LogLevel, RunEvent, RunId, RunRecord, RunStatus, StepOutcome, StoredFailure, duration_text,
     format_duration_ms,
 };
 pub use selection::{AssetSelection, SelectionError};

@@ -179,8 +179,13 @@ impl fmt::Display for RunStatus {
 #[serde(tag = "outcome", rename_all = "snake_case")]
 pub enum StepOutcome {
     Materialized,
-    /// Definition and inputs unchanged since the last materialization.
-    UpToDate,
+    /// Definition and inputs unchanged since the last materialization. `failing` is set when
+    /// that stored data failed an Error check (in an earlier run): nothing was built, and the
+    /// asset — and this run — failed for it.
+    UpToDate {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        failing: Option<StoredFailure>,
+    },
     Skipped {
         reason: String,
     },
@@ -204,11 +209,37 @@ pub enum StepOutcome {
     },
 }
 
+/// An Error check that an asset's stored (unchanged) data failed, and the run that found it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct StoredFailure {
+    pub check: String,
+    pub run_id: RunId,
+}
+
+impl StoredFailure {
+    /// "check C failed on its stored data in run R"
+    pub fn sentence(&self) -> String {
+        format!(
+            "check {} failed on its stored data in run {}",
+            self.check, self.run_id
+        )
+    }
+}
+
 impl StepOutcome {
+    /// Up to date, its stored data passing its Error checks.
+    pub const UP_TO_DATE: StepOutcome = StepOutcome::UpToDate { failing: None };
+
+    /// Up to date but its stored data failing an Error check: the step failed.
+    pub fn is_failing(&self) -> bool {
+        matches!(self, StepOutcome::UpToDate { failing: Some(_) })
+    }
+
     pub fn label(&self) -> &'static str {
         match self {
             StepOutcome::Materialized => "materialized",
-            StepOutcome::UpToDate => "up to date",
+            StepOutcome::UpToDate { failing: None } => "up to date",
+            StepOutcome::UpToDate { failing: Some(_) } => "up to date, failing",
             StepOutcome::Skipped { .. } => "skipped",
             StepOutcome::Failed { .. } => "failed",
             StepOutcome::Canceled => "canceled",
@@ -494,6 +525,7 @@ impl RunEvent {
                     StepOutcome::Checked { run_id } => {
                         format!(" (checks on the data of run {run_id})")
                     }
+                    StepOutcome::UpToDate { failing: Some(f) } => format!(" ({})", f.sentence()),
                     _ => String::new(),
                 };
                 let took = if *duration_known {
@@ -626,5 +658,35 @@ pub fn format_duration_ms(ms: u64) -> String {
         format!("{} min {} s", ms / 60_000, (ms % 60_000) / 1000)
     } else {
         format!("{} h {} min", ms / 3_600_000, (ms % 3_600_000) / 60_000)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Runs stored before an up-to-date step said what failed it read back as plain "up to
+    /// date"; one failing an Error check on its stored data is written with its check and run.
+    #[test]
+    fn an_up_to_date_outcome_reads_old_events_and_writes_its_failing_check() {
+        let old: StepOutcome = serde_json::from_str(r#"{"outcome":"up_to_date"}"#).unwrap();
+        assert_eq!(old, StepOutcome::UP_TO_DATE);
+        assert_eq!(
+            serde_json::to_string(&old).unwrap(),
+            r#"{"outcome":"up_to_date"}"#
+        );
+        let failing = StepOutcome::UpToDate {
+            failing: Some(StoredFailure {
+                check: "c".into(),
+                run_id: "r1".into(),
+            }),
+        };
+        let json = serde_json::to_string(&failing).unwrap();
+        assert_eq!(
+            json,
+            r#"{"outcome":"up_to_date","failing":{"check":"c","run_id":"r1"}}"#
+        );
+        assert_eq!(serde_json::from_str::<StepOutcome>(&json).unwrap(), failing);
+        assert!(failing.is_failing() && !old.is_failing());
     }
 }

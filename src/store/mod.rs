@@ -244,6 +244,13 @@ pub struct RunsMark {
     last_end: Option<String>,
 }
 
+impl RunsMark {
+    /// Some run has not ended (it runs, or its process died and nobody has looked yet).
+    pub fn has_unfinished(&self) -> bool {
+        self.running > 0 || self.ended < self.runs
+    }
+}
+
 impl Workspace {
     /// Opens (creating if needed) and migrates a workspace file.
     pub fn open(path: &Path) -> Result<Self, StoreError> {

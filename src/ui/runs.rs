@@ -256,14 +256,23 @@ impl RunView {
             .find(|c| c.severity == crate::model::CheckSeverity::Error);
         let label = outcome.label();
         match outcome {
-            StepOutcome::Materialized | StepOutcome::Checked { .. } | StepOutcome::UpToDate => {
+            // Nothing was built, and the data that stands failed an Error check: the step
+            // failed (the run fails for it), so its bar is red as its card is.
+            // (The run that found it is in the run's headline; the bar's words stay short.)
+            StepOutcome::UpToDate { failing: Some(f) } => (
+                BarTone::Failed,
+                format!("up to date, check {} failed on its stored data", f.check),
+            ),
+            StepOutcome::Materialized
+            | StepOutcome::Checked { .. }
+            | StepOutcome::UpToDate { failing: None } => {
                 if let Some(c) = first_error {
                     (
                         BarTone::Failed,
                         format!("{label}, check {} failed", c.check_name),
                     )
                 } else {
-                    let tone = if matches!(outcome, StepOutcome::UpToDate) {
+                    let tone = if matches!(outcome, StepOutcome::UpToDate { .. }) {
                         BarTone::Faded
                     } else {
                         BarTone::Ok
@@ -285,13 +294,19 @@ impl RunView {
 
     /// What "Re-run failed and skipped" runs: the planned assets of a finished run that failed,
     /// were skipped, blocked or canceled, in plan order (empty while it runs or when all went
-    /// well).
+    /// well). Not one found up to date with its stored data failing a check: running it again
+    /// would build nothing and fail the same way.
     pub fn rerun_keys(&self) -> Vec<AssetKey> {
         if !self.done || self.is_live() || self.never_started() {
             return Vec::new();
         }
         self.plan
             .iter()
+            .filter(|k| {
+                !self.steps.iter().any(|s| {
+                    s.asset == **k && s.outcome.as_ref().is_some_and(StepOutcome::is_failing)
+                })
+            })
             .filter(|k| {
                 matches!(
                     self.nodes.get(*k),
@@ -476,10 +491,12 @@ impl RunView {
             == Some(&PartitionProgress::Failed);
         let progress = match outcome {
             _ if failed_check => Some(PartitionProgress::Failed),
-            StepOutcome::Materialized | StepOutcome::UpToDate => {
+            StepOutcome::Materialized | StepOutcome::UpToDate { failing: None } => {
                 Some(PartitionProgress::Materialized)
             }
-            StepOutcome::Failed { .. } => Some(PartitionProgress::Failed),
+            StepOutcome::Failed { .. } | StepOutcome::UpToDate { failing: Some(_) } => {
+                Some(PartitionProgress::Failed)
+            }
             StepOutcome::Skipped { .. }
             | StepOutcome::Canceled
             | StepOutcome::Blocked { .. }
@@ -537,7 +554,10 @@ impl RunView {
                     NodeStatus::Success
                 }
             }
-            StepOutcome::UpToDate => NodeStatus::UpToDate,
+            StepOutcome::UpToDate { failing: None } => NodeStatus::UpToDate,
+            StepOutcome::UpToDate { failing: Some(f) } => NodeStatus::Failed {
+                error: f.sentence(),
+            },
             StepOutcome::Skipped { reason } => NodeStatus::Skipped {
                 reason: reason.clone(),
             },

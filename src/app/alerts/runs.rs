@@ -117,7 +117,8 @@ pub(crate) fn run_alert(ws: &Workspace, run: &RunRecord) -> Result<RunAlert, Sto
                         Some(reason.clone())
                     }
                     StepOutcome::Canceled => Some("canceled".to_owned()),
-                    StepOutcome::UpToDate | StepOutcome::Checked { .. } => None,
+                    StepOutcome::UpToDate { failing: Some(f) } => Some(f.sentence()),
+                    StepOutcome::UpToDate { failing: None } | StepOutcome::Checked { .. } => None,
                 };
                 if let Some(reason) = reason {
                     alert.failed.push(FailedStep {

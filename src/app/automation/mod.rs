@@ -228,7 +228,12 @@ pub fn statuses(
         out.push(AutomationStatus {
             name: s.name.clone(),
             kind: AutomationKind::Schedule,
-            description: format!("{} ({})", s.cron, s.timezone),
+            // "every day at 06:00 (UTC) · cron 0 6 * * *": when, in words, and the cron.
+            description: format!(
+                "{} · cron {}",
+                crate::model::automation::cron_in_words(&s.cron, &s.timezone),
+                s.cron
+            ),
             selection: s.selection.clone(),
             target: s.target.label(),
             enabled: switches.get(&s.name).copied().unwrap_or(s.enabled),

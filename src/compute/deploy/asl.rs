@@ -148,11 +148,95 @@ pub fn compile(target: &AslTarget<'_>, steps: &[DeployedStep]) -> Result<Value, 
         }
     }
     states.insert("Succeeded".to_owned(), json!({ "Type": "Succeed" }));
-    Ok(json!({
+    let definition = json!({
         "Comment": format!("Medallion project {}: {} step(s), compiled by `medallion deploy`", target.project, steps.len()),
         "StartAt": run_state(&steps[0].id),
         "States": Value::Object(states),
-    }))
+    });
+    check_limits(target.project, steps, &definition)?;
+    Ok(definition)
+}
+
+/// Step Functions' limit on the events of one execution's history.
+pub const MAX_HISTORY_EVENTS: usize = 25_000;
+/// Step Functions' limit on a state machine's definition (1 MB).
+pub const MAX_DEFINITION_BYTES: usize = 1_048_576;
+/// History events of one child of a Batch array step's `Results` Map — its iteration's start
+/// and end, the `getObject` task's entered, scheduled, started, succeeded and exited, the
+/// choice's entered and exited — counted high (8 to 10 in practice).
+pub const EVENTS_PER_CHILD: usize = 10;
+/// History events of one step outside a Map: its task (entered, scheduled, started,
+/// submitted, succeeded, exited), its result's read (five) and its check (two), counted high.
+const EVENTS_PER_STEP: usize = 14;
+/// The array step's own events around its Map: its job, the children list, the Map's start
+/// and end, the check.
+const EVENTS_PER_ARRAY_STEP: usize = 14;
+
+/// How many history events one execution of these steps records, counted high.
+pub fn history_events(steps: &[DeployedStep]) -> usize {
+    2 + steps
+        .iter()
+        .map(|s| match s.step.partitions.len() {
+            n if n > 1 => EVENTS_PER_ARRAY_STEP + EVENTS_PER_CHILD * n,
+            _ => EVENTS_PER_STEP,
+        })
+        .sum::<usize>()
+}
+
+/// Refuses, in one sentence naming the asset, its partition count, the limit and what to do, a
+/// state machine whose executions would outgrow Step Functions' history limit (25,000 events)
+/// or whose definition is over 1 MB: it would be created and then fail at run time.
+fn check_limits(
+    project: &str,
+    steps: &[DeployedStep],
+    definition: &Value,
+) -> Result<(), ComputeError> {
+    let events = history_events(steps);
+    let bytes = serde_json::to_vec(definition).map_or(0, |v| v.len());
+    if events <= MAX_HISTORY_EVENTS && bytes <= MAX_DEFINITION_BYTES {
+        return Ok(());
+    }
+    // The asset with the most partitions, and the tier it runs on.
+    let mut per_asset: std::collections::BTreeMap<&crate::model::AssetKey, (usize, ComputeTier)> =
+        std::collections::BTreeMap::new();
+    for s in steps {
+        for a in &s.step.assets {
+            let e = per_asset.entry(a).or_insert((0, s.step.tier));
+            e.0 += s.step.partitions.len().max(1);
+        }
+    }
+    let Some((asset, (count, tier))) = per_asset.into_iter().max_by_key(|(_, (n, _))| *n) else {
+        return Ok(());
+    };
+    let over = if events > MAX_HISTORY_EVENTS {
+        format!(
+            "one execution would record about {events} history events, over Step Functions' limit of {MAX_HISTORY_EVENTS}"
+        )
+    } else {
+        format!(
+            "its state machine's definition would be {bytes} bytes, over Step Functions' limit of {MAX_DEFINITION_BYTES} (1 MB)"
+        )
+    };
+    let (how, fix) = if tier == ComputeTier::Batch {
+        let others = events.saturating_sub(EVENTS_PER_CHILD * count);
+        let fit = MAX_HISTORY_EVENTS.saturating_sub(others) / EVENTS_PER_CHILD;
+        (
+            format!(
+                "one Batch array job whose results a Map reads at about {EVENTS_PER_CHILD} events per partition"
+            ),
+            format!(
+                "give it fewer partition keys (at most about {fit} fit in one execution), e.g. split the key set across projects"
+            ),
+        )
+    } else {
+        (
+            format!("one {tier} step per partition"),
+            "run it on a Batch tier (`tier = \"batch\"` in its compute section: one array job for every partition) or give it fewer partition keys".to_owned(),
+        )
+    };
+    Err(ComputeError::invalid(format!(
+        "cannot deploy project {project}: asset {asset} has {count} partitions, run as {how}, and {over}; {fix}"
+    )))
 }
 
 fn run_state(step: &str) -> String {

@@ -488,9 +488,10 @@ pub fn schedule(s: &ScheduleSpec<'_>) -> Result<Desired, ComputeError> {
     Ok(Desired {
         kind: ItemKind::Schedule,
         name: resource_name(s.project, Some(s.name), 64),
+        // "every day at 06:00 (Europe/Berlin) · cron(0 6 * * ? *)"
         summary: format!(
-            "{expression} in {}{}",
-            s.timezone,
+            "{} · {expression}{}",
+            crate::model::automation::cron_in_words(s.cron, s.timezone),
             if s.enabled { "" } else { ", disabled" }
         ),
         config: json!({

@@ -620,3 +620,40 @@ fn a_next_fire_time_is_said_in_utc_and_in_the_schedules_time_zone() {
         "2026-12-07 23:30 UTC (2026-12-08 08:30 Asia/Tokyo)"
     );
 }
+
+/// The plan (and the Deployment window, which shows the same summary) says when a schedule
+/// fires in words — which weekday, which day of the month, which time zone — beside the
+/// expression Scheduler gets.
+#[test]
+fn a_schedules_summary_says_when_it_fires_in_words() {
+    let summary = |cron: &str, timezone: &str, enabled: bool| {
+        schedule(&ScheduleSpec {
+            project: "shop",
+            name: "nightly",
+            cron,
+            timezone,
+            enabled,
+            state_machine_arn: "arn:aws:states:eu-west-1:1:stateMachine:m",
+            role_arn: "arn:aws:iam::1:role/r",
+            partition_rule: None,
+        })
+        .unwrap()
+        .summary
+    };
+    assert_eq!(
+        summary("0 6 * * *", "UTC", true),
+        "every day at 06:00 (UTC) · cron(0 6 * * ? *)"
+    );
+    assert_eq!(
+        summary("30 4 * * 1", "Europe/Berlin", true),
+        "every Monday at 04:30 (Europe/Berlin) · cron(30 4 ? * 2 *)"
+    );
+    assert_eq!(
+        summary("0 3 1 * *", "America/New_York", false),
+        "on day 1 of the month at 03:00 (America/New_York) · cron(0 3 1 * ? *), disabled"
+    );
+    assert_eq!(
+        summary("0 6,18 * * *", "UTC", true),
+        "every day at 06:00 and 18:00 (UTC) · cron(0 6,18 * * ? *)"
+    );
+}
