@@ -460,12 +460,7 @@ fn profiles_html(h: &mut String, r: &RunReport) {
         h.push_str("<table><tr><th>Column</th><th>Type</th><th>Nulls</th><th>Distinct</th><th>Min</th><th>Max</th><th>Mean</th><th>Std</th><th>Top values / histogram</th></tr>");
         for c in &p.columns {
             let detail = if c.histogram.is_empty() {
-                esc(&c
-                    .top_values
-                    .iter()
-                    .map(|(v, n)| format!("{v} ({})", c.count_label(*n)))
-                    .collect::<Vec<_>>()
-                    .join(", "))
+                esc(&c.top_values_label(usize::MAX))
             } else {
                 histogram_svg(c)
             };

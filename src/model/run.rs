@@ -398,6 +398,20 @@ impl ColumnProfile {
         }
     }
 
+    /// The first `max` top values as shown, `value (count)`. A sampled text column that lists
+    /// none had no value twice in its sample, and says so rather than showing nothing.
+    pub fn top_values_label(&self, max: usize) -> String {
+        if self.top_values.is_empty() && self.sampled && self.dtype == "str" {
+            return "no value repeats in the sample".to_owned();
+        }
+        self.top_values
+            .iter()
+            .take(max)
+            .map(|(v, n)| format!("{v} ({})", self.count_label(*n)))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+
     /// A count of rows (a top value's or a histogram bucket's) as shown: `≈` marks one scaled
     /// up from a sample.
     pub fn count_label(&self, n: u64) -> String {
@@ -664,6 +678,32 @@ pub fn format_duration_ms(ms: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn top_values_read_as_estimates_when_sampled_and_say_when_none_repeats() {
+        let mut c = ColumnProfile {
+            name: "email".into(),
+            dtype: "str".into(),
+            null_count: 0,
+            distinct_count: 10,
+            min: None,
+            max: None,
+            mean: None,
+            std: None,
+            top_values: vec![("a".into(), 6), ("b".into(), 4)],
+            histogram: Vec::new(),
+            sampled: false,
+            distinct_approx: false,
+        };
+        assert_eq!(c.top_values_label(5), "a (6), b (4)");
+        assert_eq!(c.top_values_label(1), "a (6)");
+        c.sampled = true;
+        assert_eq!(c.top_values_label(5), "a (≈6), b (≈4)");
+        c.top_values.clear();
+        assert_eq!(c.top_values_label(5), "no value repeats in the sample");
+        c.dtype = "date".into();
+        assert_eq!(c.top_values_label(5), "");
+    }
 
     /// Runs stored before an up-to-date step said what failed it read back as plain "up to
     /// date"; one failing an Error check on its stored data is written with its check and run.

@@ -862,13 +862,7 @@ fn profile_grid_ui(ui: &mut egui::Ui, columns: &[ColumnProfile], rows: u64, id: 
                 ui.add(egui::Label::new(c.min.clone().unwrap_or_default()).truncate());
                 ui.add(egui::Label::new(c.max.clone().unwrap_or_default()).truncate());
                 if c.histogram.is_empty() {
-                    let top: Vec<String> = c
-                        .top_values
-                        .iter()
-                        .take(3)
-                        .map(|(v, n)| format!("{v} ({})", c.count_label(*n)))
-                        .collect();
-                    ui.add(egui::Label::new(top.join(", ")).truncate());
+                    ui.add(egui::Label::new(c.top_values_label(3)).truncate());
                 } else {
                     histogram_ui(ui, c);
                 }
