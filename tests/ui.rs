@@ -390,6 +390,8 @@ fn save_and_reopen_preserves_every_edit() {
     .project;
     let studio = Studio::with_workspace(Some(stored), &ws_path).unwrap();
     let mut h = harness(studio);
+    // Saved by Ctrl+S below, not by the autosave however slow the machine.
+    h.state_mut().saving.autosave_delay = Some(Duration::from_secs(3600));
     // Add, connect, move, rename.
     h.get_by_label("Add asset…").click();
     h.run_ok();
@@ -432,6 +434,7 @@ fn save_and_reopen_preserves_every_edit() {
     );
 
     // Autosave: an edit with no explicit save lands after the debounce.
+    h.state_mut().saving.autosave_delay = None;
     click_card(&mut h, "new_silver");
     h.key_press(Key::Delete);
     h.run_ok();
@@ -982,7 +985,8 @@ fn unsaved_edits_over_an_outside_import_show_the_conflict_and_save_as_a_copy() {
     let dir = tempfile::tempdir().unwrap();
     let (ws_path, project) = example_workspace(dir.path());
     let mut h = harness(Studio::with_workspace(Some(project), &ws_path).unwrap());
-    // An unsaved edit in the studio…
+    // An unsaved edit in the studio (held unsaved however slow the machine)…
+    h.state_mut().saving.autosave_delay = Some(Duration::from_secs(3600));
     let grab = card(&h, "daily_revenue").center();
     drag(&mut h, grab, grab + vec2(40.0, 80.0), Modifiers::NONE);
     let moved = position(&h, "daily_revenue");
@@ -991,6 +995,7 @@ fn unsaved_edits_over_an_outside_import_show_the_conflict_and_save_as_a_copy() {
     import_smaller_example_elsewhere(dir.path(), &ws_path);
 
     wait_for_label(&mut h, "Reload and discard my edits");
+    h.state_mut().saving.autosave_delay = None;
     h.get_by_label_contains(
         "project customer_analytics was changed by another window or command (revision 2, yours is based on 1)",
     );
@@ -1028,10 +1033,13 @@ fn reload_discards_unsaved_edits_after_saying_so_and_dismiss_keeps_them() {
     let dir = tempfile::tempdir().unwrap();
     let (ws_path, project) = example_workspace(dir.path());
     let mut h = harness(Studio::with_workspace(Some(project), &ws_path).unwrap());
+    // The edit stays unsaved until the import, however slow the machine.
+    h.state_mut().saving.autosave_delay = Some(Duration::from_secs(3600));
     let grab = card(&h, "raw_orders").center();
     drag(&mut h, grab, grab + vec2(0.0, 70.0), Modifiers::NONE);
     import_smaller_example_elsewhere(dir.path(), &ws_path);
     wait_for_label(&mut h, "Reload and discard my edits");
+    h.state_mut().saving.autosave_delay = None;
     // Dismissed, the banner goes but the edits stay, unsaved, and say so.
     h.get_by_label("Dismiss for now").click();
     h.run_ok();

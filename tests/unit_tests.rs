@@ -525,6 +525,10 @@ fn test_first_in_the_launch_dialog_refuses_a_run_when_a_test_fails() {
     });
     h.get_by_label("Start run").click();
     h.run_steps(2);
+    assert!(
+        h.state().run.is_some(),
+        "the click on Start run started nothing"
+    );
     crate::common::studio::wait_until(
         &mut h,
         "the refusal",

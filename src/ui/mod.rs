@@ -555,14 +555,12 @@ impl Studio {
         if self.saving.in_flight.is_some() {
             return;
         }
-        let waited = self
-            .saving
-            .last_edit
-            .map_or(AUTOSAVE_DELAY, |t| t.elapsed());
-        if waited >= AUTOSAVE_DELAY {
+        let delay = self.saving.autosave_delay.unwrap_or(AUTOSAVE_DELAY);
+        let waited = self.saving.last_edit.map_or(delay, |t| t.elapsed());
+        if waited >= delay {
             self.save_now();
         } else {
-            ctx.request_repaint_after(AUTOSAVE_DELAY.saturating_sub(waited));
+            ctx.request_repaint_after(delay.saturating_sub(waited));
         }
     }
 

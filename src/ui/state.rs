@@ -35,6 +35,9 @@ pub struct Saving {
     pub import_confirmation: Option<ImportConfirmation>,
     /// When the document was last edited (the autosave waits for a pause).
     pub(super) last_edit: Option<Instant>,
+    /// How long the autosave waits after the last edit; `None`: [`super::AUTOSAVE_DELAY`].
+    /// Tests that hold an edit unsaved on a loaded machine set a longer pause.
+    pub autosave_delay: Option<std::time::Duration>,
 }
 
 /// The diagnostics of the open document and when they were computed.

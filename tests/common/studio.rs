@@ -28,11 +28,13 @@ pub fn wait_until(
 ) {
     let start = Instant::now();
     while !done(h.state()) {
-        assert!(
-            start.elapsed() < limit,
-            "timed out waiting for {what}; notice: {:?}",
-            h.state().notice.as_ref().map(|n| &n.text)
-        );
+        if start.elapsed() >= limit {
+            eprintln!("{}", threads_now());
+            panic!(
+                "timed out waiting for {what}; notice: {:?}",
+                h.state().notice.as_ref().map(|n| &n.text)
+            );
+        }
         h.step();
         std::thread::sleep(Duration::from_millis(10));
     }
@@ -48,4 +50,56 @@ pub fn example_workspace(dir: &std::path::Path) -> (std::path::PathBuf, medallio
         .unwrap()
         .project;
     (path, project)
+}
+
+/// What this process's threads are doing, for a wait that timed out: each thread's name and
+/// state from `/proc`, then — where `gdb` is installed and may attach — the stacks of the
+/// studio's own threads (`medallion-*`), so a hang seen once in CI names where it hangs.
+fn threads_now() -> String {
+    let mut out = String::from("threads of this process:\n");
+    if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
+        for task in tasks.flatten() {
+            let dir = task.path();
+            let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
+            let stat = read("stat");
+            let state = stat.rsplit(") ").next().and_then(|s| s.split(' ').next());
+            out.push_str(&format!(
+                "  {} {} state {} wchan {}\n",
+                task.file_name().to_string_lossy(),
+                read("comm").trim(),
+                state.unwrap_or("?"),
+                read("wchan").trim()
+            ));
+        }
+    }
+    let gdb = std::process::Command::new("timeout")
+        .args([
+            "60",
+            "gdb",
+            "-p",
+            &std::process::id().to_string(),
+            "-batch",
+            "-nx",
+        ])
+        .args(["-ex", "thread apply all bt 25"])
+        .output();
+    match gdb {
+        Ok(o) if o.status.success() => {
+            let text = String::from_utf8_lossy(&o.stdout);
+            // Only the studio's threads: a block per thread, starting at its "Thread" line.
+            let mut keep = false;
+            for line in text.lines() {
+                if line.starts_with("Thread ") {
+                    keep = line.contains("medallion-");
+                }
+                if keep {
+                    out.push_str(line);
+                    out.push('\n');
+                }
+            }
+        }
+        Ok(o) => out.push_str(&format!("(gdb could not attach: {})\n", o.status)),
+        Err(e) => out.push_str(&format!("(no stacks: {e})\n")),
+    }
+    out
 }

@@ -287,7 +287,13 @@ fn rename_ui(ui: &mut egui::Ui, studio: &mut Studio, key: &AssetKey) {
     ui.horizontal(|ui| {
         ui.label("Key");
         let response =
-            ui.add(egui::TextEdit::singleline(&mut studio.inspector.rename).desired_width(180.0));
+            // A fixed id: an automatic one moved when background answers (proposals, columns)
+            // redrew the panel, and the field lost its focus as the user typed.
+            ui.add(
+                egui::TextEdit::singleline(&mut studio.inspector.rename)
+                    .id(egui::Id::new("inspector-asset-key"))
+                    .desired_width(180.0),
+            );
         response.widget_info(|| {
             egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, "Asset key")
         });
@@ -315,7 +321,12 @@ fn rename_ui(ui: &mut egui::Ui, studio: &mut Studio, key: &AssetKey) {
 
 fn text_row_ui(ui: &mut egui::Ui, label: &str, value: &mut String) {
     ui.label(label);
-    let r = ui.add(egui::TextEdit::singleline(value).desired_width(f32::INFINITY));
+    // A stable id: the field keeps its focus while background answers redraw the panel.
+    let r = ui.add(
+        egui::TextEdit::singleline(value)
+            .id_salt(("inspector-field", label))
+            .desired_width(f32::INFINITY),
+    );
     r.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, label));
     ui.end_row();
 }

@@ -66,7 +66,12 @@ pub fn launch_ui(ctx: &egui::Context, studio: &mut Studio) {
             ui.separator();
             clicked.open_prices = compute_plan_ui(ui, launch);
             ui.separator();
-            ui.horizontal(|ui| {
+            // Fixed ids: the plan and the costs above arrive from the background and would
+            // move automatic ones, so a click sent by id (accessibility, tests) could miss.
+            let actions = egui::UiBuilder::new()
+                .id(egui::Id::new("launch-actions"))
+                .layout(egui::Layout::left_to_right(egui::Align::Center));
+            ui.scope_builder(actions, |ui| {
                 clicked.start = ui
                     .add_enabled(runnable, egui::Button::new("Start run"))
                     .on_hover_text("Start the run; it continues in the background")
@@ -449,7 +454,11 @@ fn aws_plan_ui(ui: &mut egui::Ui, launch: &mut LaunchState) -> (bool, bool) {
     }
     let mut start = false;
     let mut check = false;
-    ui.horizontal(|ui| {
+    // Fixed ids, as for "Start run": the AWS plan above arrives from the background.
+    let actions = egui::UiBuilder::new()
+        .id(egui::Id::new("launch-aws-actions"))
+        .layout(egui::Layout::left_to_right(egui::Align::Center));
+    ui.scope_builder(actions, |ui| {
         if ui
             .add_enabled(runnable, egui::Button::new("Launch on AWS"))
             .on_hover_text("Submit the run; follow it in the run view")
