@@ -43,10 +43,25 @@ pub fn apply(
             }
         },
     };
-    for step in &spec.steps {
+    for (i, step) in spec.steps.iter().enumerate() {
+        if redundant(step, spec.steps.get(i + 1)) {
+            continue;
+        }
         lf = apply_step(lf, step);
     }
     Ok(lf)
+}
+
+/// A step whose work the next one does anyway, so it is left out (the rows and their order
+/// are the same): removing whole-row duplicates right before keeping the latest row per key.
+/// Copies of a row have the same key and the same order value, and the stable sort keeps them
+/// in their order, so the first copy is the one the key keeps either way, and the later copies
+/// are dropped either way. The example's `cleaned_customer_data` spent 0.27 s of its 0.48 s at
+/// 1,000,000 customers on that hash of every column. (Duplicates on some columns are not
+/// redundant: they may drop the newer row.)
+fn redundant(step: &TransformStep, next: Option<&TransformStep>) -> bool {
+    matches!(step, TransformStep::Deduplicate { columns } if columns.is_empty())
+        && matches!(next, Some(TransformStep::KeepLatest { .. }))
 }
 
 fn names(columns: &[String]) -> Vec<PlSmallStr> {
@@ -693,6 +708,85 @@ fn inline_keyed(plan: &DslPlan, subs: &mut Vec<Substitution>) -> PolarsResult<Ds
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn with_steps(steps: Vec<TransformStep>) -> TransformSpec {
+        TransformSpec { sql: None, steps }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Whole-row duplicates removed right before keeping the latest row per key: the same
+        /// rows in the same order as when the duplicates are removed first (as written), with
+        /// copies, ties on the order, nulls in the key and the order, and NaN and -0.0.
+        #[test]
+        fn keeping_the_latest_row_needs_no_whole_row_deduplication_first(
+            rows in proptest::collection::vec(
+                (
+                    proptest::option::of(0i64..4),
+                    proptest::option::of(0i64..3),
+                    proptest::sample::select(vec![0.0f64, -0.0, 1.5, f64::NAN]),
+                    proptest::option::of(proptest::sample::select(vec!["a", "b", ""])),
+                    0usize..3,
+                ),
+                0..40,
+            ),
+        ) {
+            // Each drawn row appears 1–3 times, copies spread through the frame.
+            let mut all = Vec::new();
+            for (i, r) in rows.iter().enumerate() {
+                all.push(r.clone());
+                for _ in 0..r.4 {
+                    let at = (i * 7 + 3) % (all.len() + 1);
+                    all.insert(at, r.clone());
+                }
+            }
+            let df = df!(
+                "k" => all.iter().map(|r| r.0).collect::<Vec<_>>(),
+                "t" => all.iter().map(|r| r.1).collect::<Vec<_>>(),
+                "x" => all.iter().map(|r| r.2).collect::<Vec<_>>(),
+                "s" => all.iter().map(|r| r.3).collect::<Vec<_>>(),
+            )
+            .unwrap();
+            for key in [vec!["k".to_owned()], vec!["k".to_owned(), "s".to_owned()]] {
+                let steps = vec![
+                    TransformStep::Deduplicate { columns: vec![] },
+                    TransformStep::KeepLatest { key: key.clone(), order_by: "t".to_owned() },
+                ];
+                let upstream: BTreeMap<AssetKey, LazyFrame> =
+                    [(AssetKey::new("up"), df.clone().lazy())].into_iter().collect();
+                let got = apply(&AssetKey::new("a"), &with_steps(steps.clone()), &upstream, None)
+                    .unwrap()
+                    .collect()
+                    .unwrap();
+                let mut written = df.clone().lazy();
+                for step in &steps {
+                    written = apply_step(written, step);
+                }
+                let want = written.collect().unwrap();
+                proptest::prop_assert!(got.equals_missing(&want), "{got} vs {want}");
+            }
+        }
+    }
+
+    #[test]
+    fn only_a_whole_row_deduplication_right_before_keep_latest_is_left_out() {
+        let latest = TransformStep::KeepLatest {
+            key: vec!["k".to_owned()],
+            order_by: "t".to_owned(),
+        };
+        let all = TransformStep::Deduplicate { columns: vec![] };
+        let some = TransformStep::Deduplicate {
+            columns: vec!["k".to_owned()],
+        };
+        assert!(redundant(&all, Some(&latest)));
+        assert!(
+            !redundant(&some, Some(&latest)),
+            "duplicates on some columns may drop the newer row"
+        );
+        assert!(!redundant(&all, None));
+        assert!(!redundant(&all, Some(&all)));
+    }
 
     #[test]
     fn title_case_follows_the_spec_examples() {
