@@ -391,7 +391,7 @@ fn save_and_reopen_preserves_every_edit() {
     let studio = Studio::with_workspace(Some(stored), &ws_path).unwrap();
     let mut h = harness(studio);
     // Saved by Ctrl+S below, not by the autosave however slow the machine.
-    h.state_mut().saving.autosave_delay = Some(Duration::from_secs(3600));
+    h.state_mut().saving.autosave_delay = Some(Duration::from_hours(1));
     // Add, connect, move, rename.
     h.get_by_label("Add asset…").click();
     h.run_ok();
@@ -986,7 +986,7 @@ fn unsaved_edits_over_an_outside_import_show_the_conflict_and_save_as_a_copy() {
     let (ws_path, project) = example_workspace(dir.path());
     let mut h = harness(Studio::with_workspace(Some(project), &ws_path).unwrap());
     // An unsaved edit in the studio (held unsaved however slow the machine)…
-    h.state_mut().saving.autosave_delay = Some(Duration::from_secs(3600));
+    h.state_mut().saving.autosave_delay = Some(Duration::from_hours(1));
     let grab = card(&h, "daily_revenue").center();
     drag(&mut h, grab, grab + vec2(40.0, 80.0), Modifiers::NONE);
     let moved = position(&h, "daily_revenue");
@@ -1034,7 +1034,7 @@ fn reload_discards_unsaved_edits_after_saying_so_and_dismiss_keeps_them() {
     let (ws_path, project) = example_workspace(dir.path());
     let mut h = harness(Studio::with_workspace(Some(project), &ws_path).unwrap());
     // The edit stays unsaved until the import, however slow the machine.
-    h.state_mut().saving.autosave_delay = Some(Duration::from_secs(3600));
+    h.state_mut().saving.autosave_delay = Some(Duration::from_hours(1));
     let grab = card(&h, "raw_orders").center();
     drag(&mut h, grab, grab + vec2(0.0, 70.0), Modifiers::NONE);
     import_smaller_example_elsewhere(dir.path(), &ws_path);

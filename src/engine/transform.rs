@@ -735,10 +735,10 @@ mod tests {
             // Each drawn row appears 1–3 times, copies spread through the frame.
             let mut all = Vec::new();
             for (i, r) in rows.iter().enumerate() {
-                all.push(r.clone());
+                all.push(*r);
                 for _ in 0..r.4 {
                     let at = (i * 7 + 3) % (all.len() + 1);
-                    all.insert(at, r.clone());
+                    all.insert(at, *r);
                 }
             }
             let df = df!(

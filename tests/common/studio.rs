@@ -56,6 +56,7 @@ pub fn example_workspace(dir: &std::path::Path) -> (std::path::PathBuf, medallio
 /// state from `/proc`, then — where `gdb` is installed and may attach — the stacks of the
 /// studio's own threads (`medallion-*`), so a hang seen once in CI names where it hangs.
 fn threads_now() -> String {
+    use std::fmt::Write as _;
     let mut out = String::from("threads of this process:\n");
     if let Ok(tasks) = std::fs::read_dir("/proc/self/task") {
         for task in tasks.flatten() {
@@ -63,13 +64,14 @@ fn threads_now() -> String {
             let read = |f: &str| std::fs::read_to_string(dir.join(f)).unwrap_or_default();
             let stat = read("stat");
             let state = stat.rsplit(") ").next().and_then(|s| s.split(' ').next());
-            out.push_str(&format!(
-                "  {} {} state {} wchan {}\n",
+            let _ = writeln!(
+                out,
+                "  {} {} state {} wchan {}",
                 task.file_name().to_string_lossy(),
                 read("comm").trim(),
                 state.unwrap_or("?"),
                 read("wchan").trim()
-            ));
+            );
         }
     }
     let gdb = std::process::Command::new("timeout")
@@ -98,8 +100,12 @@ fn threads_now() -> String {
                 }
             }
         }
-        Ok(o) => out.push_str(&format!("(gdb could not attach: {})\n", o.status)),
-        Err(e) => out.push_str(&format!("(no stacks: {e})\n")),
+        Ok(o) => {
+            let _ = writeln!(out, "(gdb could not attach: {})", o.status);
+        }
+        Err(e) => {
+            let _ = writeln!(out, "(no stacks: {e})");
+        }
     }
     out
 }
