@@ -50,7 +50,11 @@ ROOT=$(mktemp -d /tmp/medallion-deb-root.XXXXXX)
 kill_root_processes() {
   local p
   for p in /proc/[0-9]*; do
-    [ "$(readlink "$p/root" 2>/dev/null)" = "$ROOT" ] && kill -9 "${p#/proc/}" 2>/dev/null
+    # A process may end between the look and the kill: that is not a failure (under `set -e`
+    # a failed kill ended the script, silently, exit 1 — seen once in CI).
+    if [ "$(readlink "$p/root" 2>/dev/null)" = "$ROOT" ]; then
+      kill -9 "${p#/proc/}" 2>/dev/null || true
+    fi
   done
   return 0
 }
