@@ -68,15 +68,17 @@ pub fn launch_ui(ctx: &egui::Context, studio: &mut Studio) {
             ui.separator();
             // Fixed ids: the plan and the costs above arrive from the background and would
             // move automatic ones, so a click sent by id (accessibility, tests) could miss.
-            let actions = egui::UiBuilder::new()
-                .id(egui::Id::new("launch-actions"))
-                .layout(egui::Layout::left_to_right(egui::Align::Center));
+            // (A row in a scope of a fixed id: a scope laid out left to right itself would take
+            // the window's whole height and centre the buttons in it.)
+            let actions = egui::UiBuilder::new().id(egui::Id::new("launch-actions"));
             ui.scope_builder(actions, |ui| {
-                clicked.start = ui
-                    .add_enabled(runnable, egui::Button::new("Start run"))
-                    .on_hover_text("Start the run; it continues in the background")
-                    .clicked();
-                clicked.close = ui.button("Close").clicked();
+                ui.horizontal(|ui| {
+                    clicked.start = ui
+                        .add_enabled(runnable, egui::Button::new("Start run"))
+                        .on_hover_text("Start the run; it continues in the background")
+                        .clicked();
+                    clicked.close = ui.button("Close").clicked();
+                });
             });
         });
     clicked.close |= !open || ctx.input(|i| i.key_pressed(egui::Key::Escape));
@@ -455,29 +457,29 @@ fn aws_plan_ui(ui: &mut egui::Ui, launch: &mut LaunchState) -> (bool, bool) {
     let mut start = false;
     let mut check = false;
     // Fixed ids, as for "Start run": the AWS plan above arrives from the background.
-    let actions = egui::UiBuilder::new()
-        .id(egui::Id::new("launch-aws-actions"))
-        .layout(egui::Layout::left_to_right(egui::Align::Center));
+    let actions = egui::UiBuilder::new().id(egui::Id::new("launch-aws-actions"));
     ui.scope_builder(actions, |ui| {
-        if ui
-            .add_enabled(runnable, egui::Button::new("Launch on AWS"))
-            .on_hover_text("Submit the run; follow it in the run view")
-            .clicked()
-        {
-            start = true;
-        }
-        if ui
-            .add_enabled(!launch.aws_checking, egui::Button::new("Check AWS setup…"))
-            .on_hover_text(
-                "Ask AWS whether the bucket, cluster, queue, roles, log groups and image exist",
-            )
-            .clicked()
-        {
-            check = true;
-        }
-        if launch.aws_checking {
-            ui.spinner();
-        }
+        ui.horizontal(|ui| {
+            if ui
+                .add_enabled(runnable, egui::Button::new("Launch on AWS"))
+                .on_hover_text("Submit the run; follow it in the run view")
+                .clicked()
+            {
+                start = true;
+            }
+            if ui
+                .add_enabled(!launch.aws_checking, egui::Button::new("Check AWS setup…"))
+                .on_hover_text(
+                    "Ask AWS whether the bucket, cluster, queue, roles, log groups and image exist",
+                )
+                .clicked()
+            {
+                check = true;
+            }
+            if launch.aws_checking {
+                ui.spinner();
+            }
+        })
     });
     match &launch.aws_setup {
         None => {}
