@@ -672,3 +672,43 @@ fn closing_the_studio_keeps_a_held_definition_edit() {
     drop(h);
     assert_eq!(stored_sql(&path), dropped);
 }
+
+/// A rename applied with Enter leaves the key field (the canvas does not take that Enter to
+/// open the inspector and give the field its focus back), so the next Ctrl+Z undoes the
+/// rename — the project's undo — and not the field's text, which left the field reading the
+/// old name beside an asset that kept the new one.
+#[test]
+fn ctrl_z_right_after_a_rename_undoes_the_rename() {
+    let dir = tempfile::tempdir().unwrap();
+    let (path, project) = workspace_with(dir.path(), "");
+    let mut h = harness(Studio::with_workspace(Some(project), &path).unwrap());
+    h.get_by_label("daily_revenue").click();
+    h.run_steps(2);
+    type_key(&mut h, "revenue_by_day");
+    assert!(
+        h.state()
+            .project()
+            .asset(&"revenue_by_day".into())
+            .is_some()
+    );
+    assert!(
+        !h.ctx.text_edit_focused(),
+        "the key field kept the focus after Enter"
+    );
+    h.key_press_modifiers(egui::Modifiers::COMMAND, egui::Key::Z);
+    h.run_steps(3);
+    assert!(
+        h.state().project().asset(&"daily_revenue".into()).is_some(),
+        "the rename was not undone; the key field reads {:?}",
+        h.state().inspector.rename
+    );
+    // Whatever the inspector shows names an asset that exists.
+    assert!(
+        h.state()
+            .canvas
+            .single_selection()
+            .is_none_or(|k| h.state().inspector.rename == k.as_str()),
+        "the key field reads {:?}",
+        h.state().inspector.rename
+    );
+}

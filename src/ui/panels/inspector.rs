@@ -304,6 +304,12 @@ fn rename_ui(ui: &mut egui::Ui, studio: &mut Studio, key: &AssetKey) {
             response.request_focus();
         }
         let submitted = response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter));
+        if submitted {
+            // The Enter ends the typing here; the canvas (drawn later this frame, with no text
+            // field focused any more) would read it as "open the inspector" and give this field
+            // the focus back, so the next Ctrl+Z undid its text instead of the rename.
+            ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Enter));
+        }
         let changed = studio.inspector.rename.trim() != key.as_str();
         if (ui
             .add_enabled(changed, egui::Button::new("Rename"))
@@ -328,6 +334,10 @@ fn text_row_ui(ui: &mut egui::Ui, label: &str, value: &mut String) {
             .desired_width(f32::INFINITY),
     );
     r.widget_info(|| egui::WidgetInfo::labeled(egui::WidgetType::TextEdit, true, label));
+    if r.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+        // The Enter ends this field's typing; the canvas must not also read it.
+        ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Enter));
+    }
     ui.end_row();
 }
 

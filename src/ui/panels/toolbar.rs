@@ -173,6 +173,9 @@ fn selection_box_ui(ui: &mut egui::Ui, studio: &mut Studio) {
         update_highlight(studio);
     }
     if response.lost_focus() && ui.input(|i| i.key_pressed(egui::Key::Enter)) {
+        // The Enter is this field's; the canvas must not also read it (it would open the
+        // inspector and move the focus there).
+        ui.input_mut(|i| i.consume_key(egui::Modifiers::NONE, egui::Key::Enter));
         update_highlight(studio);
         let keys: Vec<_> = studio.canvas.highlight.iter().cloned().collect();
         if !keys.is_empty() {
