@@ -35,22 +35,6 @@ fn wait_until(h: &mut Harness<'_, Studio>, what: &str, done: impl Fn(&Studio) ->
     h.run_steps(3);
 }
 
-/// Opens the Materialize dialog, picks every asset, waits for the plan and starts the run.
-fn start_run_of_everything(h: &mut Harness<'_, Studio>) {
-    h.get_by_label("Materialize…").click();
-    h.run_steps(2);
-    h.get_by_label("All assets").click();
-    h.run_steps(2);
-    wait_until(h, "the plan", |s| {
-        s.workbench
-            .launch
-            .as_ref()
-            .is_some_and(|l| matches!(l.plan, Some(Ok(_))) && l.compute.is_some())
-    });
-    h.get_by_label("Start run").click();
-    h.run_steps(2);
-}
-
 /// A studio at 1280×800 on the example whose `order_history_not_empty` (blocking) cannot pass,
 /// after materializing everything.
 fn failed_run(dir: &Path) -> Harness<'static, Studio> {
@@ -72,7 +56,7 @@ fn failed_run(dir: &Path) -> Harness<'static, Studio> {
     assert!(h.state_mut().apply(Edit::UpdateAsset {
         spec: Box::new(spec)
     }));
-    start_run_of_everything(&mut h);
+    crate::common::studio::start_run_of_everything(&mut h);
     wait_until(&mut h, "the run to finish", |s| {
         s.run.as_ref().is_some_and(|r| r.done)
     });
@@ -122,7 +106,7 @@ fn an_up_to_date_step_whose_stored_data_fails_a_check_is_drawn_failed() {
     let dir = tempfile::tempdir().unwrap();
     let mut h = failed_run(dir.path());
     let first = h.state().run.as_ref().unwrap().run_id.clone().unwrap();
-    start_run_of_everything(&mut h);
+    crate::common::studio::start_run_of_everything(&mut h);
     wait_until(&mut h, "the second run to finish", |s| {
         s.run
             .as_ref()

@@ -87,21 +87,7 @@ fn run_finished(s: &Studio) -> bool {
 
 /// Materializes every asset through the launch dialog and waits for the run to end.
 fn materialize_all(h: &mut Harness<'_, Studio>) {
-    h.get_by_label("Materialize…").click();
-    h.run_steps(2);
-    h.get_by_label("All assets").click();
-    h.run_steps(2);
-    // Both answers (what will run, where and at what cost) are in before the click: one
-    // arriving in between grows the dialog and moves the button from under the pointer.
-    wait_until(h, "the plan", |s| {
-        s.workbench
-            .launch
-            .as_ref()
-            .is_some_and(|l| matches!(l.plan, Some(Ok(_))) && l.compute.is_some())
-    });
-    h.get_by_label_contains("will run,");
-    h.get_by_label("Start run").click();
-    h.run_steps(2);
+    crate::common::studio::start_run_of_everything(h);
     wait_until(h, "the run to finish", run_finished);
     show_all_cards(h);
 }

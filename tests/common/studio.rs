@@ -41,6 +41,26 @@ pub fn wait_until(
     h.run_steps(3);
 }
 
+/// Opens the Materialize dialog, picks every asset, waits for both answers (what will run;
+/// where and at what cost — one arriving after the click would grow the dialog and move the
+/// button) and clicks "Start run".
+pub fn start_run_of_everything(h: &mut Harness<'_, Studio>) {
+    use egui_kittest::kittest::Queryable;
+    h.get_by_label("Materialize…").click();
+    h.run_steps(2);
+    h.get_by_label("All assets").click();
+    h.run_steps(2);
+    wait_until(h, "the plan", Duration::from_mins(3), |s| {
+        s.workbench
+            .launch
+            .as_ref()
+            .is_some_and(|l| matches!(l.plan, Some(Ok(_))) && l.compute.is_some())
+    });
+    h.get_by_label_contains("will run,");
+    h.get_by_label("Start run").click();
+    h.run_steps(2);
+}
+
 /// A workspace file in `dir` with the example project imported: its path and the project.
 pub fn example_workspace(dir: &std::path::Path) -> (std::path::PathBuf, medallion::model::Project) {
     let path = dir.join("ws.sqlite");
