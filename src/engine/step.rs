@@ -474,6 +474,10 @@ impl Step<'_> {
                     })?;
             Ok((location, bytes, None))
         } else {
+            let lf = match &asset.definition {
+                AssetDefinition::Transform(_) => transform::prepare_for_memory(lf),
+                AssetDefinition::Source(_) => lf,
+            };
             let mut df = lf.collect().map_err(failed)?;
             let (location, bytes) = self
                 .io

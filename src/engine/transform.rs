@@ -211,10 +211,13 @@ fn apply_step(lf: LazyFrame, step: &TransformStep) -> LazyFrame {
 /// The rows are the same as the in-memory query's, in the same order; a plan of another shape
 /// is left as it is.
 pub fn prepare_for_streaming(lf: LazyFrame) -> LazyFrame {
-    let mut joins = 0;
-    let planned = semi_joins(&lf.logical_plan, &mut joins);
+    let mut planner = Memberships {
+        planned: 0,
+        joins: true,
+    };
+    let planned = semi_joins(&lf.logical_plan, &mut planner);
     let joined = match planned {
-        Ok(_) if joins == 0 => lf,
+        Ok(_) if planner.planned == 0 => lf,
         Ok(plan) => {
             let mut check = LazyFrame::from(plan.clone());
             match check.collect_schema() {
@@ -233,11 +236,129 @@ pub fn prepare_for_streaming(lf: LazyFrame) -> LazyFrame {
     inline_subqueries(joined)
 }
 
+/// How `x IN (SELECT …)` conditions are being planned, and how many were.
+struct Memberships {
+    /// Conditions planned as a set test or a join.
+    planned: usize,
+    /// Whether a condition may become a semi or anti join (the streaming engine) or must stay
+    /// polars' own test when it is not a set test (the in-memory engine, where its `is_in` is
+    /// faster than a join).
+    joins: bool,
+}
+
+/// Prepares a transform's lazy frame for polars' in-memory engine: each top-level
+/// `x IN (SELECT …)` / `x NOT IN (SELECT …)` of a WHERE on an integer column whose subquery's
+/// values are dense (see [`dense_membership`]) becomes a test against a bitmap of those values;
+/// any other condition stays polars' own. Same rows, same order.
+pub fn prepare_for_memory(lf: LazyFrame) -> LazyFrame {
+    let mut planner = Memberships {
+        planned: 0,
+        joins: false,
+    };
+    match semi_joins(&lf.logical_plan, &mut planner) {
+        Ok(_) if planner.planned == 0 => lf,
+        Ok(plan) => {
+            let mut check = LazyFrame::from(plan.clone());
+            match check.collect_schema() {
+                Ok(_) => LazyFrame::from(plan),
+                Err(e) => {
+                    tracing::debug!("subqueries not planned as set tests: {e}");
+                    lf
+                }
+            }
+        }
+        Err(e) => {
+            tracing::debug!("subqueries not planned as set tests: {e}");
+            lf
+        }
+    }
+}
+
+/// The widest span of values a set test is built for: 2^32 values (a 512 MiB bitmap).
+const MAX_DENSE_SPAN: u128 = 1 << 32;
+
+/// `x IN (subquery)` (`NOT IN` when `negated`) as a test of each row's `x` against a bitmap of
+/// the subquery's values, when `x` is an integer column and those values are dense: their span
+/// (max − min + 1) at most 32 times their count (or 65,536), so the bitmap is at most 4 bytes a
+/// value where a hash table takes 16 or more. Keys numbered from 1 (customer ids, order ids)
+/// are the usual case. Probing a bitmap that fits in the CPU's cache is several times cheaper
+/// than a hash table of millions of keys, which misses the cache on nearly every row. The
+/// subquery is run here (it holds one column of keys).
+///
+/// SQL's three values, where a WHERE keeps only true: an empty subquery makes `IN` false and
+/// `NOT IN` true; a null in it makes `NOT IN` never true; a null `x` is never true. `None` when
+/// the test does not apply (another type, sparse values): the caller plans a join or leaves the
+/// condition to polars.
+fn dense_membership(
+    x: &PlSmallStr,
+    dtype: &DataType,
+    right: &LazyFrame,
+    value: &PlSmallStr,
+    negated: bool,
+) -> PolarsResult<Option<Expr>> {
+    use DataType::{Int8, Int16, Int32, Int64, UInt8, UInt16, UInt32};
+    if !matches!(
+        dtype,
+        Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32
+    ) {
+        return Ok(None);
+    }
+    let values = right
+        .clone()
+        .select([col(value.clone()).cast(DataType::Int64)])
+        .collect_with_engine(Engine::Streaming)?
+        .unwrap_single();
+    let values = values.column(value)?.i64()?.clone();
+    if values.is_empty() {
+        // IN an empty subquery is false; NOT IN, true.
+        return Ok(Some(lit(negated)));
+    }
+    if values.null_count() > 0 && negated {
+        return Ok(Some(lit(false)));
+    }
+    let (Some(min), Some(max)) = (values.min(), values.max()) else {
+        // Only nulls: IN is never true.
+        return Ok(Some(lit(false)));
+    };
+    let span = u128::try_from(i128::from(max) - i128::from(min) + 1).unwrap_or(u128::MAX);
+    let count = values.len() - values.null_count();
+    let limit = (32 * count as u128).max(1 << 16).min(MAX_DENSE_SPAN);
+    if span > limit {
+        return Ok(None);
+    }
+    let span = span as u64;
+    let mut bits = vec![0u64; span.div_ceil(64) as usize];
+    for arr in values.downcast_iter() {
+        for v in arr.non_null_values_iter() {
+            let i = v.wrapping_sub(min) as u64;
+            bits[(i >> 6) as usize] |= 1 << (i & 63);
+        }
+    }
+    let bits: Arc<[u64]> = bits.into();
+    Ok(Some(col(x.clone()).map(
+        move |c: Column| {
+            let keys = c.cast(&DataType::Int64)?;
+            let keys = keys.i64()?;
+            let found =
+                keys.apply_nonnull_values_generic::<BooleanType, bool, _>(DataType::Boolean, |v| {
+                    // `v - min` wrapped into u64 is below `span` exactly when min ≤ v ≤ max: a
+                    // v above max gives v - min ≥ span without wrapping, and a v below min
+                    // would need v < max + 1 - 2^64, below i64's range.
+                    let i = v.wrapping_sub(min) as u64;
+                    let hit = i < span && (bits[(i >> 6) as usize] >> (i & 63)) & 1 == 1;
+                    hit != negated
+                });
+            Ok(found.into_column())
+        },
+        |_, field| Ok(Field::new(field.name().clone(), DataType::Boolean)),
+    )))
+}
+
 /// `plan` with every WHERE over polars' broadcast of subqueries whose top-level conditions
 /// are `x IN (SELECT …)` or `x NOT IN (SELECT …)` turned into semi and anti joins (counted in
 /// `joins`). Nodes of other kinds are walked through; the rest is left as it is.
-fn semi_joins(plan: &DslPlan, joins: &mut usize) -> PolarsResult<DslPlan> {
-    let rec = |input: &Arc<DslPlan>, joins: &mut usize| -> PolarsResult<Arc<DslPlan>> {
+fn semi_joins(plan: &DslPlan, joins: &mut Memberships) -> PolarsResult<DslPlan> {
+    let rec = |input: &Arc<DslPlan>, joins: &mut Memberships| -> PolarsResult<Arc<DslPlan>> {
         semi_joins(input, joins).map(Arc::new)
     };
     Ok(match plan {
@@ -380,7 +501,7 @@ fn filter_as_joins(
     inputs: &[DslPlan],
     options: HConcatOptions,
     predicate: &Expr,
-    joins: &mut usize,
+    joins: &mut Memberships,
 ) -> PolarsResult<Option<DslPlan>> {
     let Some((main, subqueries)) = inputs.split_first() else {
         return Ok(None);
@@ -405,6 +526,7 @@ fn filter_as_joins(
     let mut kept = Vec::new();
     let mut planned = Vec::new();
     let mut used = vec![false; names.len()];
+    let mut dense = 0;
     for condition in conditions {
         let Some((i, x, negated)) = membership(&condition, &names) else {
             kept.push(condition);
@@ -426,6 +548,17 @@ fn filter_as_joins(
             continue;
         }
         let value = value.clone();
+        if let Some(test) = dense_membership(&x, dtype, &right, &value, negated)? {
+            used[i] = true;
+            joins.planned += 1;
+            dense += 1;
+            kept.push(test);
+            continue;
+        }
+        if !joins.joins {
+            kept.push(condition);
+            continue;
+        }
         used[i] = true;
         if negated {
             let counts = right
@@ -452,6 +585,9 @@ fn filter_as_joins(
             }
         }
         planned.push((x, right.select([col(value.clone())]), value, negated));
+    }
+    if !joins.joins && dense == 0 {
+        return Ok(None);
     }
     // The subqueries still used by a condition stay broadcast (and are inlined after).
     let remaining: Vec<DslPlan> = subqueries
@@ -481,7 +617,7 @@ fn filter_as_joins(
             lf
         };
         lf = left.join(right, [col(x)], [col(value)], args);
-        *joins += 1;
+        joins.planned += 1;
     }
     Ok(Some(lf.logical_plan))
 }
@@ -852,30 +988,34 @@ mod tests {
         }
     }
 
-    /// `x IN (SELECT …)` as a top-level condition of a streamed step's WHERE is a semi join and
-    /// `NOT IN` an anti join (after the rows whose `x` is null), never a list of the subquery's
-    /// values: the rows are those of the in-memory query, in its order, with duplicates and
-    /// nulls on both sides, an empty subquery and a subquery with a null (`NOT IN` is then
-    /// unknown for every row, or true for every row when the subquery is empty).
+    /// `x IN (SELECT …)` as a top-level condition of a WHERE: with the subquery's values dense,
+    /// a bitmap test (no join, no broadcast list) on both engines; with sparse values, a semi
+    /// join for the streaming engine (`NOT IN` an anti join after the rows whose `x` is null)
+    /// and polars' own test in memory. The rows are always those of polars' own plan, in its
+    /// order, with duplicates and nulls on both sides, an empty subquery and a subquery with a
+    /// null (`NOT IN` is then unknown for every row, or true for every row when it is empty).
     #[test]
-    fn in_subqueries_are_semi_and_anti_joins_with_the_same_rows() {
+    fn in_subqueries_are_set_tests_or_joins_with_the_same_rows() {
         let orders = df!(
-            "customer_id" => [Some(1i64), Some(2), Some(2), Some(3), None, Some(5), Some(1), None],
-            "amount" => [1.0f64, 2.0, 3.0, 4.0, 5.0, -6.0, 7.0, 8.0],
+            "customer_id" => [Some(1i64), Some(2), Some(2), Some(3), None, Some(5), Some(1), None, Some(4_000_000_000)],
+            "amount" => [1.0f64, 2.0, 3.0, 4.0, 5.0, -6.0, 7.0, 8.0, 9.0],
         )
         .unwrap()
         .lazy();
-        let key_sets: [Vec<Option<i64>>; 5] = [
-            vec![Some(1), Some(1), Some(3), None],
-            vec![Some(1), Some(1), Some(3), Some(9)],
-            vec![],
-            vec![None],
-            vec![Some(2), Some(5), Some(5)],
+        let far = 4_000_000_000i64;
+        // (keys, dense)
+        let key_sets: [(Vec<Option<i64>>, bool); 8] = [
+            (vec![Some(1), Some(1), Some(3), None], true),
+            (vec![Some(1), Some(1), Some(3), Some(9)], true),
+            (vec![], true),
+            (vec![None], true),
+            (vec![Some(2), Some(5), Some(5)], true),
+            (vec![Some(1), Some(far), Some(3)], false),
+            (vec![Some(-far), Some(2), Some(far), None], false),
+            (vec![Some(i64::MIN), Some(5), Some(i64::MAX)], false),
         ];
-        for keys in key_sets {
-            let has_null = keys.iter().any(Option::is_none);
-            let empty = keys.is_empty();
-            for (sql, join) in [
+        for (keys, dense) in key_sets {
+            for (sql, sparse_join) in [
                 (
                     "SELECT * FROM o WHERE amount > 0 AND customer_id IN (SELECT customer_id FROM c)",
                     Some("SEMI JOIN"),
@@ -886,7 +1026,7 @@ mod tests {
                 ),
                 (
                     "SELECT customer_id, amount FROM o WHERE customer_id NOT IN (SELECT customer_id FROM c) ORDER BY amount DESC",
-                    (!has_null && !empty).then_some("ANTI JOIN"),
+                    (!keys.iter().any(Option::is_none)).then_some("ANTI JOIN"),
                 ),
                 (
                     "SELECT * FROM o WHERE customer_id IN (SELECT customer_id FROM c) AND customer_id NOT IN (SELECT customer_id FROM c WHERE customer_id > 2)",
@@ -902,13 +1042,17 @@ mod tests {
                 ctx.register("o", orders.clone());
                 ctx.register("c", df!("customer_id" => keys.clone()).unwrap().lazy());
                 let lf = ctx.execute(sql).unwrap();
+                let expected = lf.clone().collect().unwrap();
+                let own = sparse_join.is_none();
+
                 let prepared = prepare_for_streaming(lf.clone());
                 let plan = prepared.clone().explain(false).unwrap();
                 assert!(!plan.contains("HCONCAT"), "{sql} {keys:?}: {plan}");
-                if let Some(join) = join {
+                if dense && !own {
+                    assert!(!plan.contains("JOIN"), "{sql} {keys:?}: a join in {plan}");
+                } else if let Some(join) = sparse_join {
                     assert!(plan.contains(join), "{sql} {keys:?}: no {join} in {plan}");
                 }
-                let expected = lf.collect().unwrap();
                 let streamed = prepared
                     .collect_with_engine(Engine::Streaming)
                     .unwrap()
@@ -917,7 +1061,65 @@ mod tests {
                     streamed.equals_missing(&expected),
                     "{sql} {keys:?}: {streamed} vs {expected}"
                 );
+
+                let prepared = prepare_for_memory(lf.clone());
+                let plan = prepared.clone().explain(false).unwrap();
+                assert!(!plan.contains("JOIN"), "{sql} {keys:?}: a join in {plan}");
+                if dense && !own && !sql.contains("NOT IN") {
+                    assert!(!plan.contains("HCONCAT"), "{sql} {keys:?}: {plan}");
+                }
+                let in_memory = prepared.collect().unwrap();
+                assert!(
+                    in_memory.equals_missing(&expected),
+                    "{sql} {keys:?} in memory: {in_memory} vs {expected}"
+                );
             }
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(48))]
+
+        /// On random keys of several integer types, dense and sparse, with nulls and
+        /// duplicates, `IN` and `NOT IN` planned for either engine give polars' own rows.
+        #[test]
+        fn set_tests_give_the_rows_of_polars_own_in(
+            orders in proptest::collection::vec(proptest::option::of(-5i64..40), 0..60),
+            keys in proptest::collection::vec(proptest::option::of(-5i64..40), 0..20),
+            stretch in proptest::sample::select(vec![1i64, 1_000_000_007]),
+            dtype in proptest::sample::select(vec![DataType::Int64, DataType::Int32, DataType::UInt32]),
+            negated in proptest::bool::ANY,
+        ) {
+            // Sparse sets: the keys spread far apart (out of reach of unsigned and 32-bit types,
+            // where they then do not fit: the cast turns them to null, also a case to test).
+            let spread = |v: &Vec<Option<i64>>| -> Vec<Option<i64>> {
+                v.iter().map(|k| k.map(|k| k.saturating_mul(stretch))).collect()
+            };
+            let cast = |v: Vec<Option<i64>>| {
+                Series::new("id".into(), v).cast(&dtype).unwrap()
+            };
+            let o = DataFrame::new_infer_height(vec![
+                cast(spread(&orders)).into_column(),
+                Series::new("n".into(), (0..orders.len() as i64).collect::<Vec<_>>()).into_column(),
+            ])
+            .unwrap()
+            .lazy();
+            let c = DataFrame::new_infer_height(vec![cast(spread(&keys)).into_column()]).unwrap().lazy();
+            let mut ctx = SQLContext::new();
+            ctx.register("o", o);
+            ctx.register("c", c);
+            let not = if negated { "NOT " } else { "" };
+            let lf = ctx
+                .execute(&format!("SELECT id, n FROM o WHERE n >= 0 AND id {not}IN (SELECT id FROM c)"))
+                .unwrap();
+            let want = lf.clone().collect().unwrap();
+            let streamed = prepare_for_streaming(lf.clone())
+                .collect_with_engine(Engine::Streaming)
+                .unwrap()
+                .unwrap_single();
+            proptest::prop_assert!(streamed.equals_missing(&want), "streamed {streamed} vs {want}");
+            let in_memory = prepare_for_memory(lf).collect().unwrap();
+            proptest::prop_assert!(in_memory.equals_missing(&want), "in memory {in_memory} vs {want}");
         }
     }
 }
