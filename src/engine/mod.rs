@@ -12,6 +12,7 @@
 pub mod bench;
 pub mod check;
 mod csv_scan;
+mod dense_group;
 pub mod diff;
 pub mod explain;
 pub mod fetch;

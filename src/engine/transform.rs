@@ -211,13 +211,13 @@ fn apply_step(lf: LazyFrame, step: &TransformStep) -> LazyFrame {
 /// The rows are the same as the in-memory query's, in the same order; a plan of another shape
 /// is left as it is.
 pub fn prepare_for_streaming(lf: LazyFrame) -> LazyFrame {
-    let mut planner = Memberships {
+    let mut memberships = Memberships {
         planned: 0,
         joins: true,
     };
-    let planned = semi_joins(&lf.logical_plan, &mut planner);
+    let planned = semi_joins(&lf.logical_plan, &mut memberships);
     let joined = match planned {
-        Ok(_) if planner.planned == 0 => lf,
+        Ok(_) if memberships.planned == 0 => lf,
         Ok(plan) => {
             let mut check = LazyFrame::from(plan.clone());
             match check.collect_schema() {
@@ -322,7 +322,7 @@ fn dense_membership(
     };
     let span = u128::try_from(i128::from(max) - i128::from(min) + 1).unwrap_or(u128::MAX);
     let count = values.len() - values.null_count();
-    let limit = (32 * count as u128).max(1 << 16).min(MAX_DENSE_SPAN);
+    let limit = (32 * count as u128).clamp(1 << 16, MAX_DENSE_SPAN);
     if span > limit {
         return Ok(None);
     }
@@ -427,15 +427,32 @@ fn semi_joins(plan: &DslPlan, joins: &mut Memberships) -> PolarsResult<DslPlan> 
             maintain_order,
             options,
             apply,
-        } => DslPlan::GroupBy {
-            input: rec(input, joins)?,
-            keys: keys.clone(),
-            predicates: predicates.clone(),
-            aggs: aggs.clone(),
-            maintain_order: *maintain_order,
-            options: options.clone(),
-            apply: apply.clone(),
-        },
+        } => {
+            let input = rec(input, joins)?;
+            if let [Expr::Column(key)] = keys.as_slice()
+                && predicates.is_empty()
+                && apply.is_none()
+                && options.slice.is_none()
+                && !*maintain_order
+                && let Some(grouped) = super::dense_group::aggregate(
+                    &LazyFrame::from(input.as_ref().clone()),
+                    key,
+                    aggs,
+                )?
+            {
+                joins.planned += 1;
+                return Ok(grouped.logical_plan);
+            }
+            DslPlan::GroupBy {
+                input,
+                keys: keys.clone(),
+                predicates: predicates.clone(),
+                aggs: aggs.clone(),
+                maintain_order: *maintain_order,
+                options: options.clone(),
+                apply: apply.clone(),
+            }
+        }
         DslPlan::IR { dsl, .. } => semi_joins(dsl, joins)?,
         other => other.clone(),
     })

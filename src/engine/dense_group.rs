@@ -1,0 +1,658 @@
+//! `GROUP BY` one integer or date key whose values are dense (ids numbered from 1, days): the
+//! groups' states sit in one array indexed by `key - min` (a "perfect hash" aggregation, as
+//! `DuckDB` has) instead of a hash table. With millions of groups a hash table misses the CPU's
+//! cache several times a row (its slot, then each aggregate's own vector); here a row touches
+//! one cache line of states. The example's `customer_lifetime_value` at 10,000,000 customers
+//! groups 78,000,000 orders into 9,800,000 customers.
+//!
+//! Only aggregates whose results are exact either way are taken — row counts, non-null counts,
+//! and sums, minimums and maximums of integers, decimals, dates, datetimes and durations (not
+//! floats, whose sums depend on the order of addition) — each optionally under casts, as
+//! polars' SQL writes them (its `SUM` is null for a group without a non-null value). Anything
+//! else, a sparse key or a key of another type leaves the grouping to polars.
+
+use std::sync::{Arc, Mutex};
+
+use polars::prelude::*;
+
+/// Rows whose groups are looked up together (see [`accumulate`]).
+const BLOCK: usize = 32;
+
+/// The most memory the groups' states may take.
+const MAX_STATE_BYTES: u64 = 1 << 30;
+
+/// What an aggregate computes per group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Kind {
+    /// `len()`: rows of the group.
+    Len,
+    /// `count(c)`: non-null values.
+    Count,
+    /// `sum(c)`; `sql`: null for a group without a non-null value (polars: 0).
+    Sum {
+        sql: bool,
+    },
+    Min,
+    Max,
+}
+
+/// One aggregate: what it computes, over which column (read as `i64` or `i128`), and where its
+/// state sits in a group's words.
+struct Agg {
+    kind: Kind,
+    column: Option<PlSmallStr>,
+    wide: bool,
+    /// Offset of its words: a non-null count, then the value (1 word, or 2 for `i128`).
+    offset: usize,
+    /// The expression polars would compute for it (for the output type).
+    core: Expr,
+    /// Its column in the aggregated frame.
+    tmp: PlSmallStr,
+    /// The original aggregate with `core` replaced by `col(tmp)`.
+    output: Expr,
+}
+
+impl Agg {
+    fn words(&self) -> usize {
+        match self.kind {
+            Kind::Len => 0,
+            Kind::Count => 1,
+            _ => 1 + if self.wide { 2 } else { 1 },
+        }
+    }
+}
+
+/// The aggregate at the heart of `e` (under aliases and casts), if it is one this computes.
+fn core_of(e: &Expr) -> Option<(Kind, Option<PlSmallStr>, Expr)> {
+    match e {
+        Expr::Alias(inner, _) | Expr::Cast { expr: inner, .. } => core_of(inner),
+        Expr::Len => Some((Kind::Len, None, e.clone())),
+        Expr::Agg(agg) => {
+            let (kind, input) = match agg {
+                AggExpr::Count {
+                    input,
+                    include_nulls: false,
+                } => (Kind::Count, input),
+                AggExpr::Sum(input) => (Kind::Sum { sql: false }, input),
+                AggExpr::Min { input, .. } => (Kind::Min, input),
+                AggExpr::Max { input, .. } => (Kind::Max, input),
+                _ => return None,
+            };
+            let Expr::Column(name) = input.as_ref() else {
+                return None;
+            };
+            Some((kind, Some(name.clone()), e.clone()))
+        }
+        // polars' SQL `SUM(c)`: when(c.null_count() < c.len()).then(c.sum()).otherwise(null)
+        Expr::Ternary {
+            predicate,
+            truthy,
+            falsy,
+        } => {
+            let Expr::Agg(AggExpr::Sum(input)) = truthy.as_ref() else {
+                return None;
+            };
+            let Expr::Column(name) = input.as_ref() else {
+                return None;
+            };
+            let c = col(name.clone());
+            let is_null = matches!(falsy.as_ref(), Expr::Literal(l) if l.is_null());
+            (is_null && **predicate == c.clone().null_count().lt(c.len()))
+                .then(|| (Kind::Sum { sql: true }, Some(name.clone()), e.clone()))
+        }
+        _ => None,
+    }
+}
+
+/// Whether a column of this type is read as `Some(wide)` (`i128`: decimals) or `Some(false)`
+/// (`i64`), or not at all.
+fn readable(dtype: &DataType) -> Option<bool> {
+    use DataType::{
+        Date, Datetime, Decimal, Duration, Int8, Int16, Int32, Int64, UInt8, UInt16, UInt32,
+    };
+    match dtype {
+        Int8 | Int16 | Int32 | Int64 | UInt8 | UInt16 | UInt32 | Date | Datetime(..)
+        | Duration(_) => Some(false),
+        Decimal(..) => Some(true),
+        _ => None,
+    }
+}
+
+/// A column of a batch, read as contiguous values and validity.
+enum Values {
+    Narrow(Int64Chunked),
+    Wide(Int128Chunked),
+}
+
+impl Values {
+    fn read(df: &DataFrame, name: &str, wide: bool) -> PolarsResult<Self> {
+        let s = df.column(name)?.as_materialized_series().to_physical_repr();
+        Ok(if wide {
+            Self::Wide(s.i128()?.rechunk().into_owned())
+        } else {
+            Self::Narrow(s.cast(&DataType::Int64)?.i64()?.rechunk().into_owned())
+        })
+    }
+}
+
+/// `GROUP BY key` of `input` with `aggs` (as in polars' DSL), computed densely; `None` when it
+/// does not apply (see the module's text), and polars should group.
+///
+/// # Errors
+/// Those of reading `input`.
+pub(super) fn aggregate(
+    input: &LazyFrame,
+    key: &PlSmallStr,
+    aggs: &[Expr],
+) -> PolarsResult<Option<LazyFrame>> {
+    let schema = input.clone().collect_schema()?;
+    let Some(key_dtype) = schema.get(key) else {
+        return Ok(None);
+    };
+    if readable(key_dtype) != Some(false) {
+        return Ok(None);
+    }
+    let mut planned = Vec::new();
+    let mut offset = 1;
+    for (i, e) in aggs.iter().enumerate() {
+        let Expr::Alias(_, _) = e else {
+            return Ok(None);
+        };
+        let Some((kind, column, core)) = core_of(e) else {
+            return Ok(None);
+        };
+        let wide = match &column {
+            Some(c) => match schema.get(c).and_then(readable) {
+                Some(wide) => wide,
+                None => return Ok(None),
+            },
+            None => false,
+        };
+        let tmp = PlSmallStr::from(format!("__medallion_dense_{i}"));
+        let output = e
+            .clone()
+            .map_expr(|x| if x == core { col(tmp.clone()) } else { x });
+        let agg = Agg {
+            kind,
+            column,
+            wide,
+            offset,
+            core,
+            tmp,
+            output,
+        };
+        offset += agg.words();
+        planned.push(agg);
+    }
+    let stride = offset;
+    // The types polars gives each aggregate. A sum is taken when it keeps its column's 64-bit
+    // integers (wrapping as polars' does) or decimals.
+    let core_schema = input
+        .clone()
+        .group_by([col(key.clone())])
+        .agg(
+            planned
+                .iter()
+                .map(|a| a.core.clone().alias(a.tmp.clone()))
+                .collect::<Vec<_>>(),
+        )
+        .collect_schema()?;
+    for agg in &planned {
+        let column = agg.column.as_ref().and_then(|c| schema.get(c));
+        if matches!(agg.kind, Kind::Sum { .. })
+            && !matches!(
+                (column, core_schema.get(&agg.tmp)),
+                (Some(DataType::Int64), Some(DataType::Int64))
+                    | (Some(DataType::Decimal(..)), Some(DataType::Decimal(..)))
+            )
+        {
+            return Ok(None);
+        }
+    }
+
+    // The key's range, and whether its states fit.
+    let range = input
+        .clone()
+        .select([
+            col(key.clone())
+                .to_physical()
+                .cast(DataType::Int64)
+                .min()
+                .alias("lo"),
+            col(key.clone())
+                .to_physical()
+                .cast(DataType::Int64)
+                .max()
+                .alias("hi"),
+            len().cast(DataType::UInt64).alias("rows"),
+        ])
+        .collect_with_engine(Engine::Streaming)?
+        .unwrap_single();
+    let (Some(lo), Some(hi), Some(rows)) = (
+        range.column("lo")?.i64()?.get(0),
+        range.column("hi")?.i64()?.get(0),
+        range.column("rows")?.u64()?.get(0),
+    ) else {
+        return Ok(None);
+    };
+    let span = u64::try_from(i128::from(hi) - i128::from(lo) + 1).unwrap_or(u64::MAX);
+    let slots = span.saturating_add(1); // and one for the null key
+    if span > (2 * rows).max(1 << 16) || slots.saturating_mul(stride as u64 * 8) > MAX_STATE_BYTES {
+        return Ok(None);
+    }
+
+    let plan = Arc::new(planned);
+    let states = fill(input, key, &plan, stride, lo, span)?;
+
+    // The groups with rows, in key order, the null key last.
+    let used: Vec<usize> = (0..slots as usize)
+        .filter(|s| states[s * stride] > 0)
+        .collect();
+    let keys: Int64Chunked = used
+        .iter()
+        .map(|&s| (s < span as usize).then(|| lo.wrapping_add(s as i64)))
+        .collect();
+    let key_col = keys
+        .into_series()
+        .with_name(key.clone())
+        .cast(&key_dtype.to_physical())?
+        .cast(key_dtype)?;
+    let mut columns = vec![key_col.into_column()];
+    for agg in plan.iter() {
+        let dtype = core_schema
+            .get(&agg.tmp)
+            .ok_or_else(|| polars_err!(ColumnNotFound: "{}", agg.tmp))?;
+        columns.push(output_column(agg, &states, stride, &used, dtype)?.into_column());
+    }
+    let df = DataFrame::new(used.len(), columns)?;
+    let mut out = vec![col(key.clone())];
+    out.extend(plan.iter().map(|a| a.output.clone()));
+    Ok(Some(df.lazy().select(out)))
+}
+
+/// The groups' states after every row of `input`: `stride` words a group, the group of key
+/// `k` at `(k - lo) * stride`, the null key's after the `span` others.
+fn fill(
+    input: &LazyFrame,
+    key: &PlSmallStr,
+    plan: &Arc<Vec<Agg>>,
+    stride: usize,
+    lo: i64,
+    span: u64,
+) -> PolarsResult<Vec<u64>> {
+    let slots = span as usize + 1;
+    let mut states = vec![0u64; slots * stride];
+    for agg in plan.iter() {
+        // Minimums start at the largest value, maximums at the smallest.
+        let start: Option<i128> = match agg.kind {
+            Kind::Min => Some(if agg.wide {
+                i128::MAX
+            } else {
+                i128::from(i64::MAX)
+            }),
+            Kind::Max => Some(if agg.wide {
+                i128::MIN
+            } else {
+                i128::from(i64::MIN)
+            }),
+            _ => None,
+        };
+        if let Some(v) = start {
+            for slot in 0..slots {
+                put(&mut states, slot * stride + agg.offset + 1, agg.wide, v);
+            }
+        }
+    }
+    let mut needed = vec![col(key.clone())];
+    for agg in plan.iter() {
+        if let Some(c) = &agg.column
+            && !needed.contains(&col(c.clone()))
+        {
+            needed.push(col(c.clone()));
+        }
+    }
+    let poisoned = || polars_err!(ComputeError: "a dense grouping's state was poisoned");
+    let shared = Arc::new(Mutex::new(states));
+    let sink = Arc::clone(&shared);
+    let in_sink = Arc::clone(plan);
+    let key_name = key.clone();
+    input
+        .clone()
+        .select(needed)
+        .sink_batches(
+            PlanCallback::new(move |df: DataFrame| {
+                let mut states = sink.lock().map_err(|_| poisoned())?;
+                accumulate(&mut states, stride, lo, span, &key_name, &in_sink, &df)?;
+                Ok(false)
+            }),
+            false,
+            None,
+        )?
+        .collect_with_engine(Engine::Streaming)?;
+    let mut states = shared.lock().map_err(|_| poisoned())?;
+    Ok(std::mem::take(&mut *states))
+}
+
+fn get(states: &[u64], at: usize, wide: bool) -> i128 {
+    if wide {
+        i128::from(states[at + 1]) << 64 | i128::from(states[at])
+    } else {
+        i128::from(states[at] as i64)
+    }
+}
+
+fn put(states: &mut [u64], at: usize, wide: bool, v: i128) {
+    if wide {
+        states[at] = v as u64;
+        states[at + 1] = (v >> 64) as u64;
+    } else {
+        states[at] = v as i64 as u64;
+    }
+}
+
+/// A column's values and, when it has nulls, which rows are valid.
+type Part<'a, T> = (&'a [T], Option<Vec<bool>>);
+
+/// A single-chunk column's values (whatever sits under a null) and, when it has nulls, which
+/// rows are valid.
+fn parts<T: PolarsNumericType>(ca: &ChunkedArray<T>) -> Part<'_, T::Native> {
+    let values = ca
+        .downcast_iter()
+        .next()
+        .map_or(&[][..], |a| a.values().as_slice());
+    let valid = (ca.null_count() > 0).then(|| {
+        ca.is_not_null()
+            .iter()
+            .map(|v| v.unwrap_or(false))
+            .collect()
+    });
+    (values, valid)
+}
+
+/// Adds a batch's rows to the groups' states.
+fn accumulate(
+    states: &mut [u64],
+    stride: usize,
+    lo: i64,
+    span: u64,
+    key: &str,
+    plan: &[Agg],
+    df: &DataFrame,
+) -> PolarsResult<()> {
+    let keys = Values::read(df, key, false)?;
+    let Values::Narrow(keys) = keys else {
+        return Ok(());
+    };
+    let values: Vec<Option<Values>> = plan
+        .iter()
+        .map(|a| {
+            a.column
+                .as_ref()
+                .map(|c| Values::read(df, c, a.wide))
+                .transpose()
+        })
+        .collect::<PolarsResult<_>>()?;
+    let (keys, key_valid) = parts(&keys);
+    let narrow: Vec<Option<Part<'_, i64>>> = values
+        .iter()
+        .map(|v| match v {
+            Some(Values::Narrow(ca)) => Some(parts(ca)),
+            _ => None,
+        })
+        .collect();
+    let wide: Vec<Option<Part<'_, i128>>> = values
+        .iter()
+        .map(|v| match v {
+            Some(Values::Wide(ca)) => Some(parts(ca)),
+            _ => None,
+        })
+        .collect();
+    let valid = |v: &Option<Vec<bool>>, row: usize| v.as_ref().is_none_or(|v| v[row]);
+    // Each row's group first, a block at a time, and one independent read of each group's
+    // state: the CPU then waits for many cache misses at once instead of one per row (the
+    // updates below depend on what they read, so they would wait one by one).
+    let mut slots = [0usize; BLOCK];
+    for start in (0..keys.len()).step_by(BLOCK) {
+        let end = (start + BLOCK).min(keys.len());
+        for (row, slot) in (start..end).zip(slots.iter_mut()) {
+            *slot = if valid(&key_valid, row) {
+                // In range by construction (lo and span were read from the same input).
+                let i = keys[row].wrapping_sub(lo) as u64;
+                if i >= span {
+                    return Err(polars_err!(ComputeError: "a key outside the range read before"));
+                }
+                i as usize * stride
+            } else {
+                span as usize * stride
+            };
+        }
+        let mut touched = 0u64;
+        for &base in &slots[..end - start] {
+            touched ^= states[base];
+        }
+        std::hint::black_box(touched);
+        for (row, &base) in (start..end).zip(slots.iter()) {
+            update(states, base, row, plan, &narrow, &wide, &valid);
+        }
+    }
+    Ok(())
+}
+
+/// Adds row `row` to the state of its group at `base`.
+#[inline]
+fn update(
+    states: &mut [u64],
+    base: usize,
+    row: usize,
+    plan: &[Agg],
+    narrow: &[Option<Part<'_, i64>>],
+    wide: &[Option<Part<'_, i128>>],
+    valid: &impl Fn(&Option<Vec<bool>>, usize) -> bool,
+) {
+    {
+        states[base] += 1;
+        for (j, agg) in plan.iter().enumerate() {
+            let v = match (&narrow[j], &wide[j]) {
+                (Some((a, v)), _) => valid(v, row).then(|| i128::from(a[row])),
+                (_, Some((a, v))) => valid(v, row).then(|| a[row]),
+                _ => None,
+            };
+            let Some(v) = v else {
+                continue;
+            };
+            let at = base + agg.offset;
+            states[at] += 1;
+            let w = agg.wide;
+            match agg.kind {
+                Kind::Len | Kind::Count => {}
+                Kind::Sum { .. } => {
+                    let s = get(states, at + 1, w);
+                    let s = if w {
+                        s.wrapping_add(v)
+                    } else {
+                        i128::from((s as i64).wrapping_add(v as i64))
+                    };
+                    put(states, at + 1, w, s);
+                }
+                Kind::Min => {
+                    if v < get(states, at + 1, w) {
+                        put(states, at + 1, w, v);
+                    }
+                }
+                Kind::Max => {
+                    if v > get(states, at + 1, w) {
+                        put(states, at + 1, w, v);
+                    }
+                }
+            }
+        }
+    }
+}
+
+/// An aggregate's column for the groups `used`, of the type polars gives it.
+fn output_column(
+    agg: &Agg,
+    states: &[u64],
+    stride: usize,
+    used: &[usize],
+    dtype: &DataType,
+) -> PolarsResult<Series> {
+    let name = agg.tmp.clone();
+    let at = |s: usize| s * stride + agg.offset;
+    let series = match agg.kind {
+        Kind::Len => Series::new(
+            name,
+            used.iter()
+                .map(|&s| states[s * stride])
+                .collect::<Vec<u64>>(),
+        ),
+        Kind::Count => Series::new(
+            name,
+            used.iter().map(|&s| states[at(s)]).collect::<Vec<u64>>(),
+        ),
+        kind => {
+            let value = |s: usize| -> Option<i128> {
+                let seen = states[at(s)] > 0;
+                match kind {
+                    // polars' own sum is 0 for a group without a value; SQL's is null.
+                    Kind::Sum { sql: false } => Some(if seen {
+                        get(states, at(s) + 1, agg.wide)
+                    } else {
+                        0
+                    }),
+                    _ => seen.then(|| get(states, at(s) + 1, agg.wide)),
+                }
+            };
+            if let DataType::Decimal(precision, scale) = dtype {
+                let ca: Int128Chunked = used.iter().map(|&s| value(s)).collect();
+                return Ok(ca
+                    .with_name(name)
+                    .into_decimal(*precision, *scale)?
+                    .into_series());
+            }
+            let ca: Int64Chunked = used.iter().map(|&s| value(s).map(|v| v as i64)).collect();
+            ca.with_name(name).into_series()
+        }
+    };
+    series.cast(&dtype.to_physical())?.cast(dtype)
+}
+
+#[cfg(test)]
+mod tests {
+    use polars::sql::SQLContext;
+
+    use super::*;
+    use crate::engine::transform::{prepare_for_memory, prepare_for_streaming};
+
+    /// The query planned both ways and polars' own, compared; returns whether the plans for
+    /// both engines lost their grouping (it was computed densely).
+    fn same_rows(lf: &LazyFrame, what: &str) -> bool {
+        let want = lf.clone().collect().unwrap();
+        let memory = prepare_for_memory(lf.clone());
+        let dense = !memory.clone().explain(false).unwrap().contains("AGGREGATE");
+        let got = memory.collect().unwrap();
+        assert!(
+            got.equals_missing(&want),
+            "{what} in memory: {got} vs {want}"
+        );
+        let streaming = prepare_for_streaming(lf.clone());
+        let dense_too = !streaming
+            .clone()
+            .explain(false)
+            .unwrap()
+            .contains("AGGREGATE");
+        let got = streaming
+            .collect_with_engine(Engine::Streaming)
+            .unwrap()
+            .unwrap_single();
+        assert!(
+            got.equals_missing(&want),
+            "{what} streamed: {got} vs {want}"
+        );
+        assert_eq!(dense, dense_too, "{what}");
+        dense
+    }
+
+    /// The example's gold queries over a few orders: both groupings are dense, with the rows
+    /// of polars' own grouping (the SQL orders them).
+    #[test]
+    fn the_example_gold_groupings_are_dense_with_the_same_rows() {
+        let orders = df!(
+            "order_id" => [1i64, 2, 3, 4, 5, 6, 7],
+            "customer_id" => [10i64, 10, 12, 12, 12, 11, 13],
+            "order_date" => [19_727i32, 19_787, 19_722, 19_723, 20_088, 19_754, 19_754],
+            "amount" => [1999i64, 4001, 1000, 1000, 1001, 750, 1],
+            "status" => ["completed"; 7],
+        )
+        .unwrap()
+        .lazy()
+        .with_columns([
+            col("order_date").cast(DataType::Date),
+            (col("amount").cast(DataType::Decimal(12, 0)) / lit(100))
+                .cast(DataType::Decimal(12, 2)),
+        ]);
+        for file in ["customer_lifetime_value", "daily_revenue"] {
+            let sql =
+                std::fs::read_to_string(format!("projects/customer_analytics/sql/{file}.sql"))
+                    .unwrap();
+            let mut ctx = SQLContext::new();
+            ctx.register("order_history", orders.clone());
+            let lf = ctx.execute(&sql).unwrap();
+            assert!(same_rows(&lf, file), "{file}: not grouped densely");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// Random groupings — keys of several types, dense and sparse, with nulls; counts,
+        /// sums (SQL's and polars' own), minimums and maximums of integers, decimals and dates
+        /// with nulls — give polars' own rows, planned for either engine.
+        #[test]
+        fn dense_groupings_give_the_rows_of_polars_own(
+            rows in proptest::collection::vec(
+                (
+                    proptest::option::weighted(0.9, -3i64..30),
+                    proptest::option::weighted(0.8, -1_000i64..1_000),
+                ),
+                0..80,
+            ),
+            stretch in proptest::sample::select(vec![1i64, 1_000_003]),
+            key_type in proptest::sample::select(vec![DataType::Int64, DataType::Int32, DataType::Date]),
+        ) {
+            let keys: Vec<Option<i64>> = rows.iter().map(|r| r.0.map(|k| k * stretch)).collect();
+            let values: Vec<Option<i64>> = rows.iter().map(|r| r.1).collect();
+            let frame = df!("k" => keys, "v" => values)
+                .unwrap()
+                .lazy()
+                .with_columns([
+                    col("k").cast(key_type.clone()),
+                    col("v").cast(DataType::Decimal(12, 0)).alias("d"),
+                    col("v").cast(DataType::Int32).cast(DataType::Date).alias("day"),
+                ]);
+            let mut ctx = SQLContext::new();
+            ctx.register("t", frame.clone());
+            let sql = "SELECT k, COUNT(*) AS n, COUNT(v) AS nv, SUM(v) AS sv, MIN(v) AS lo, \
+                MAX(v) AS hi, SUM(d) AS sd, MAX(d) AS hd, MIN(day) AS first_day \
+                FROM t GROUP BY k ORDER BY k";
+            let lf = ctx.execute(sql).unwrap();
+            let dense = same_rows(&lf, sql);
+            // Keys over a small range are grouped densely (an empty input is left to polars).
+            if stretch == 1 && !rows.is_empty() {
+                proptest::prop_assert!(dense, "not dense: {rows:?}");
+            }
+            // polars' own sum (0 for a group without a value), count and len.
+            let own = frame
+                .group_by([col("k")])
+                .agg([
+                    col("v").sum().alias("s"),
+                    col("d").sum().alias("sd"),
+                    col("v").count().alias("c"),
+                    len().alias("n"),
+                    col("day").max().alias("last"),
+                ])
+                .sort(["k"], SortMultipleOptions::default());
+            same_rows(&own, "polars' own aggregates");
+        }
+    }
+}
