@@ -5,7 +5,7 @@ use std::path::{Path, PathBuf};
 
 use polars::prelude::*;
 
-use super::transform::{full_match_pattern, title_case};
+use super::transform::{full_match_pattern, title_case, trim};
 
 const EMAIL: &str = r"^[a-zA-Z0-9._%+-]+@[a-zA-Z0-9.-]+\.[a-zA-Z]{2,}$";
 
@@ -150,13 +150,9 @@ fn cleaned_customers(customers: LazyFrame) -> LazyFrame {
             UniqueKeepStrategy::First,
         )
         .with_columns([
-            title(col("first_name").str().strip_chars(lit(" \t"))),
-            title(col("last_name").str().strip_chars(lit(" \t"))),
-            col("email")
-                .str()
-                .strip_chars(lit(" \t"))
-                .str()
-                .to_lowercase(),
+            title(trim(col("first_name"), " \t")),
+            title(trim(col("last_name"), " \t")),
+            trim(col("email"), " \t").str().to_lowercase(),
         ])
         .filter(
             col("email")

@@ -102,6 +102,40 @@ pub fn title_case(s: &str, out: &mut String) {
     }
 }
 
+/// `e` with the characters of `chars` removed from both ends of each value: polars'
+/// `strip_chars`, which for a set of characters searches the set for every character it
+/// looks at (an eighth of `cleaned_customer_data`'s time at 10,000,000 customers). A set of
+/// ASCII characters is looked up in a table of bytes instead (an ASCII byte is never part of
+/// another character in UTF-8, so the ends found are character boundaries); any other set, or
+/// none, is polars' own.
+pub fn trim(e: Expr, chars: &str) -> Expr {
+    if chars.is_empty() || !chars.is_ascii() {
+        return e.str().strip_chars(lit(chars));
+    }
+    let mut set = [false; 128];
+    for b in chars.bytes() {
+        set[usize::from(b)] = true;
+    }
+    e.map(
+        move |c: Column| {
+            let ca = c.str()?;
+            let set = &set;
+            let out: StringChunked =
+                ca.apply_values(|s| std::borrow::Cow::Borrowed(trim_ascii_set(s, set)));
+            Ok(out.into_column())
+        },
+        |_, field| Ok(field.clone()),
+    )
+}
+
+fn trim_ascii_set<'a>(s: &'a str, set: &[bool; 128]) -> &'a str {
+    let bytes = s.as_bytes();
+    let kept = |b: &u8| !set.get(usize::from(*b)).copied().unwrap_or(false);
+    let start = bytes.iter().position(kept).unwrap_or(bytes.len());
+    let end = bytes.iter().rposition(kept).map_or(start, |i| i + 1);
+    s.get(start..end).unwrap_or(s)
+}
+
 fn title_case_expr(e: Expr) -> Expr {
     e.map(
         |c: Column| {
@@ -130,7 +164,7 @@ fn apply_step(lf: LazyFrame, step: &TransformStep) -> LazyFrame {
         TransformStep::Trim { columns, chars } => lf.with_columns(
             columns
                 .iter()
-                .map(|c| col(c.as_str()).str().strip_chars(lit(chars.as_str())))
+                .map(|c| trim(col(c.as_str()), chars))
                 .collect::<Vec<_>>(),
         ),
         TransformStep::ChangeCase { columns, case } => lf.with_columns(
@@ -1137,6 +1171,26 @@ mod tests {
             proptest::prop_assert!(streamed.equals_missing(&want), "streamed {streamed} vs {want}");
             let in_memory = prepare_for_memory(lf).collect().unwrap();
             proptest::prop_assert!(in_memory.equals_missing(&want), "in memory {in_memory} vs {want}");
+        }
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(128))]
+
+        /// The trim step gives polars' own `strip_chars` on random text (ASCII, tabs, spaces,
+        /// accented letters, emoji, nulls) for sets of ASCII characters and others.
+        #[test]
+        fn trim_gives_polars_own_strip_chars(
+            values in proptest::collection::vec(
+                proptest::option::of("[ \t\na-cé😀.-]{0,8}"),
+                0..20,
+            ),
+            chars in proptest::sample::select(vec![" \t", " ", "\t", "a.", "-", "é ", "", " 😀", "ab c"]),
+        ) {
+            let df = df!("s" => values).unwrap();
+            let got = df.clone().lazy().select([trim(col("s"), chars)]).collect().unwrap();
+            let want = df.lazy().select([col("s").str().strip_chars(lit(chars))]).collect().unwrap();
+            proptest::prop_assert!(got.equals_missing(&want), "{chars:?}: {got} vs {want}");
         }
     }
 }
