@@ -119,6 +119,65 @@ fn failing(df: &DataFrame, violates: Expr) -> PolarsResult<DataFrame> {
     df.clone().lazy().filter(violates).collect()
 }
 
+/// The values of one integer column seen more than once, when they are dense (their span at
+/// most 32 times the rows, or 65,536): two bitmaps over the span (seen, seen again) instead of
+/// a hash table of every value, which at millions of keys misses the CPU's cache on every row.
+/// Nulls are equal to each other, as in polars' `is_duplicated`.
+struct Duplicates {
+    lo: i64,
+    span: u64,
+    again: Vec<u64>,
+    null_again: bool,
+}
+
+impl Duplicates {
+    fn of(keys: &Series) -> PolarsResult<Option<Self>> {
+        if !keys.dtype().is_integer() || keys.dtype() == &DataType::UInt64 {
+            return Ok(None);
+        }
+        let keys = keys.cast(&DataType::Int64)?;
+        let keys = keys.i64()?;
+        let (Some(lo), Some(hi)) = (keys.min(), keys.max()) else {
+            return Ok(None);
+        };
+        let span = u64::try_from(i128::from(hi) - i128::from(lo) + 1).unwrap_or(u64::MAX);
+        if span > (32 * keys.len() as u64).max(1 << 16) {
+            return Ok(None);
+        }
+        let words = span.div_ceil(64) as usize;
+        let mut seen = vec![0u64; words];
+        let mut again = vec![0u64; words];
+        for v in keys.iter().flatten() {
+            let i = v.wrapping_sub(lo) as u64;
+            let (w, bit) = ((i >> 6) as usize, 1u64 << (i & 63));
+            again[w] |= seen[w] & bit;
+            seen[w] |= bit;
+        }
+        Ok(Some(Self {
+            lo,
+            span,
+            again,
+            null_again: keys.null_count() > 1,
+        }))
+    }
+
+    /// Which of `keys` are duplicated.
+    fn mask(&self, keys: &Series) -> PolarsResult<BooleanChunked> {
+        let keys = keys.cast(&DataType::Int64)?;
+        Ok(keys
+            .i64()?
+            .iter()
+            .map(|v| {
+                Some(v.map_or(self.null_again, |v| {
+                    let i = v.wrapping_sub(self.lo) as u64;
+                    i < self.span && (self.again[(i >> 6) as usize] >> (i & 63)) & 1 == 1
+                }))
+            })
+            .collect::<BooleanChunked>()
+            .with_name(keys.name().clone()))
+    }
+}
+
 /// Fails with a sentence when a column the check names is not in the table.
 fn require_columns(schema: &Schema, columns: &[&str]) -> PolarsResult<()> {
     for c in columns {
@@ -143,6 +202,12 @@ fn run(
     }
     Ok(match &check.kind {
         CheckKind::Unique { columns } => {
+            if let [one] = columns.as_slice()
+                && let Some(dups) = Duplicates::of(df.column(one)?.as_materialized_series())?
+            {
+                let mask = dups.mask(df.column(one)?.as_materialized_series())?;
+                return Ok(Outcome::Rows(df.filter(&mask)?));
+            }
             let key = match columns.as_slice() {
                 [one] => col(one.as_str()),
                 many => as_struct(many.iter().map(|c| col(c.as_str())).collect()),
@@ -283,6 +348,34 @@ fn run_stored(
             .unwrap_or(0);
         if let Some(verdict) = verdict(&check.kind, &schema, rows, newest_input) {
             return Ok(verdict);
+        }
+    }
+    if let CheckKind::Unique { columns } = &check.kind
+        && let [one] = columns.as_slice()
+        && matches!(schema.get(one.as_str()), Some(dtype) if dtype.is_integer())
+    {
+        let keys = lf
+            .clone()
+            .select([col(one.as_str())])
+            .collect_with_engine(Engine::Streaming)?
+            .unwrap_single();
+        let keys = keys.column(one)?.as_materialized_series();
+        if let Some(dups) = Duplicates::of(keys)? {
+            let count = dups.mask(keys)?.sum().unwrap_or(0);
+            let dups = std::sync::Arc::new(dups);
+            let sample = lf
+                .clone()
+                .filter(col(one.as_str()).map(
+                    move |c: Column| Ok(dups.mask(c.as_materialized_series())?.into_column()),
+                    |_, f| Ok(Field::new(f.name().clone(), DataType::Boolean)),
+                ))
+                .limit(FAILING_SAMPLE_ROWS as IdxSize)
+                .collect_with_engine(Engine::Streaming)?
+                .unwrap_single();
+            return Ok(Outcome::Counted {
+                count: u64::from(count),
+                sample,
+            });
         }
     }
     if let CheckKind::Unique { columns } = &check.kind {
@@ -641,5 +734,36 @@ mod tests {
             "{}",
             r.description
         );
+    }
+
+    proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
+
+        /// A unique check on one integer column — dense or sparse values, nulls, several
+        /// types — fails the rows polars' `is_duplicated` finds, in memory and on a stored
+        /// table alike (count and first rows).
+        #[test]
+        fn unique_on_an_integer_column_fails_the_rows_is_duplicated_finds(
+            ids in proptest::collection::vec(proptest::option::weighted(0.9, -4i64..40), 0..60),
+            stretch in proptest::sample::select(vec![1i64, 1_000_000_007]),
+            dtype in proptest::sample::select(vec![DataType::Int64, DataType::Int32, DataType::UInt32, DataType::UInt64]),
+        ) {
+            let ids: Vec<Option<i64>> = ids.iter().map(|v| v.map(|v| v * stretch)).collect();
+            let n = ids.len() as i64;
+            let df = df!("id" => ids, "n" => (0..n).collect::<Vec<_>>())
+                .unwrap()
+                .lazy()
+                .with_columns([col("id").cast(dtype)])
+                .collect()
+                .unwrap();
+            let want = df.clone().lazy().filter(col("id").is_duplicated()).collect().unwrap();
+            let spec = spec(CheckKind::Unique { columns: cols(&["id"]) });
+            let key = AssetKey::new("t");
+            let memory = evaluate(&key, None, &spec, &df, None);
+            proptest::prop_assert_eq!(memory.failing_count, want.height() as u64);
+            proptest::prop_assert_eq!(&memory.failing_sample, &rows_as_json(&want, FAILING_SAMPLE_ROWS));
+            let stored = evaluate_stored(&key, None, &spec, &df.clone().lazy(), None);
+            proptest::prop_assert_eq!(stored, memory);
+        }
     }
 }
