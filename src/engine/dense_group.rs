@@ -284,17 +284,14 @@ fn fill(
     let mut states = vec![0u64; slots * stride];
     for agg in plan.iter() {
         // Minimums start at the largest value, maximums at the smallest.
-        let start: Option<i128> = match agg.kind {
-            Kind::Min => Some(if agg.wide {
-                i128::MAX
-            } else {
-                i128::from(i64::MAX)
-            }),
-            Kind::Max => Some(if agg.wide {
-                i128::MIN
-            } else {
-                i128::from(i64::MIN)
-            }),
+        let (max, min) = if agg.wide {
+            (i128::MAX, i128::MIN)
+        } else {
+            (i128::from(i64::MAX), i128::from(i64::MIN))
+        };
+        let start = match agg.kind {
+            Kind::Min => Some(max),
+            Kind::Max => Some(min),
             _ => None,
         };
         if let Some(v) = start {

@@ -233,7 +233,10 @@ fn apply_step(lf: LazyFrame, step: &TransformStep) -> LazyFrame {
 /// list) to every row, and the streaming engine builds that list for every row: the example's
 /// `order_history` at 500,000 customers (5,000,000 orders against 500,000 keys) grew past 20 GB.
 ///
-/// - A top-level condition of a WHERE, `x IN (SELECT …)`, becomes a semi join on `x` and
+/// - On an integer `x` whose subquery's values are dense, a top-level `x IN (SELECT …)` of a
+///   WHERE is a test against a bitmap of those values ([`dense_membership`]), and a `GROUP BY`
+///   of one dense key is computed densely (`dense_group`), as in memory.
+/// - Another top-level condition of a WHERE, `x IN (SELECT …)`, becomes a semi join on `x` and
 ///   `x NOT IN (SELECT …)` an anti join of the rows whose `x` is not null (SQL: when the
 ///   subquery has a null, `NOT IN` is never true; when it is empty, always true — the subquery's
 ///   row and null counts are taken first for `NOT IN`). The streaming engine builds a hash table
@@ -245,34 +248,36 @@ fn apply_step(lf: LazyFrame, step: &TransformStep) -> LazyFrame {
 /// The rows are the same as the in-memory query's, in the same order; a plan of another shape
 /// is left as it is.
 pub fn prepare_for_streaming(lf: LazyFrame) -> LazyFrame {
-    let mut memberships = Memberships {
-        planned: 0,
-        joins: true,
-    };
-    let planned = semi_joins(&lf.logical_plan, &mut memberships);
-    let joined = match planned {
+    inline_subqueries(plan_dense(lf, true))
+}
+
+/// `lf` with its memberships and groupings planned (see [`Memberships`]), or as it is when
+/// nothing was or the planned query does not resolve.
+fn plan_dense(lf: LazyFrame, joins: bool) -> LazyFrame {
+    let mut memberships = Memberships { planned: 0, joins };
+    match semi_joins(&lf.logical_plan, &mut memberships) {
         Ok(_) if memberships.planned == 0 => lf,
         Ok(plan) => {
             let mut check = LazyFrame::from(plan.clone());
             match check.collect_schema() {
                 Ok(_) => LazyFrame::from(plan),
                 Err(e) => {
-                    tracing::debug!("subqueries not planned as joins: {e}");
+                    tracing::debug!("subqueries and groupings left to polars: {e}");
                     lf
                 }
             }
         }
         Err(e) => {
-            tracing::debug!("subqueries not planned as joins: {e}");
+            tracing::debug!("subqueries and groupings left to polars: {e}");
             lf
         }
-    };
-    inline_subqueries(joined)
+    }
 }
 
-/// How `x IN (SELECT …)` conditions are being planned, and how many were.
+/// How `x IN (SELECT …)` conditions are being planned, and how many were (and `GROUP BY`s
+/// computed densely).
 struct Memberships {
-    /// Conditions planned as a set test or a join.
+    /// Conditions planned as a set test or a join, and groupings computed densely.
     planned: usize,
     /// Whether a condition may become a semi or anti join (the streaming engine) or must stay
     /// polars' own test when it is not a set test (the in-memory engine, where its `is_in` is
@@ -282,30 +287,11 @@ struct Memberships {
 
 /// Prepares a transform's lazy frame for polars' in-memory engine: each top-level
 /// `x IN (SELECT …)` / `x NOT IN (SELECT …)` of a WHERE on an integer column whose subquery's
-/// values are dense (see [`dense_membership`]) becomes a test against a bitmap of those values;
-/// any other condition stays polars' own. Same rows, same order.
+/// values are dense (see [`dense_membership`]) becomes a test against a bitmap of those values,
+/// and a `GROUP BY` of one dense key is computed densely (see `dense_group`); any other
+/// condition or grouping stays polars' own. Same rows, same order.
 pub fn prepare_for_memory(lf: LazyFrame) -> LazyFrame {
-    let mut planner = Memberships {
-        planned: 0,
-        joins: false,
-    };
-    match semi_joins(&lf.logical_plan, &mut planner) {
-        Ok(_) if planner.planned == 0 => lf,
-        Ok(plan) => {
-            let mut check = LazyFrame::from(plan.clone());
-            match check.collect_schema() {
-                Ok(_) => LazyFrame::from(plan),
-                Err(e) => {
-                    tracing::debug!("subqueries not planned as set tests: {e}");
-                    lf
-                }
-            }
-        }
-        Err(e) => {
-            tracing::debug!("subqueries not planned as set tests: {e}");
-            lf
-        }
-    }
+    plan_dense(lf, false)
 }
 
 /// The widest span of values a set test is built for: 2^32 values (a 512 MiB bitmap).
