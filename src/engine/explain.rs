@@ -26,6 +26,15 @@ const FOREIGN_HINTS: &[&str] = &[
     "RUST_BACKTRACE",
 ];
 
+/// A failure because the disk is full (`ENOSPC`, which polars' Parquet writer reports as "File
+/// out of specification: underlying IO error: No space left on device (os error 28)"), said as
+/// one sentence; `None` for any other failure.
+pub fn disk_full(message: &str) -> Option<String> {
+    (message.contains("No space left on device") || message.contains("os error 28")).then(|| {
+        "the disk is full: there was no space left to write its table (os error 28); free some space and run again".to_owned()
+    })
+}
+
 /// A polars error message made fit for a person: hints that name polars' Python options
 /// dropped (with Medallion's own option said instead where one exists), `Original error:`
 /// kept as a parenthesis, byte offsets and blank lines dropped, data values clipped.
@@ -422,5 +431,14 @@ mod tests {
         assert_eq!(polars_dtype_name("i64"), "int64");
         assert_eq!(polars_dtype_name("datetime[μs]"), "datetime");
         assert_eq!(polars_dtype_name("list[i64]"), "list[i64]");
+    }
+
+    #[test]
+    fn a_full_disk_is_one_sentence() {
+        let m = "parquet: File out of specification: underlying IO error: No space left on device (os error 28)";
+        let said = disk_full(m).unwrap_or_default();
+        assert!(said.starts_with("the disk is full"), "{said}");
+        assert!(!said.contains("specification"), "{said}");
+        assert_eq!(disk_full("could not parse `x` as dtype `i64`"), None);
     }
 }

@@ -423,14 +423,19 @@ impl Step<'_> {
     ) -> Result<(String, u64, Option<DataFrame>), EngineError> {
         let (asset, partition, run_id) = (self.asset, self.partition, &self.plan.run_id);
         let key = &asset.key;
-        let failed = |e: PolarsError| EngineError::Compute {
-            asset: key.clone(),
-            message: source::describe_read_failure(
-                asset.source(),
-                &self.plan.project_dir,
-                partition,
-                &e.to_string(),
-            ),
+        let failed = |e: PolarsError| {
+            let text = e.to_string();
+            EngineError::Compute {
+                asset: key.clone(),
+                message: super::explain::disk_full(&text).unwrap_or_else(|| {
+                    source::describe_read_failure(
+                        asset.source(),
+                        &self.plan.project_dir,
+                        partition,
+                        &text,
+                    )
+                }),
+            }
         };
         // A CSV file held in memory anyway is read whole by polars' eager reader, which takes
         // less CPU than the lazy scan (see `source::read_csv_whole`).
