@@ -135,6 +135,20 @@ impl Values {
     }
 }
 
+/// Whether `plan` is a read of stored or in-memory data with at most row-by-row work over it
+/// (projections, new columns, filters): the dense grouping reads its input twice (the key's
+/// range, then the rows), which must not run a join, a sort or another grouping twice.
+fn read_twice_cheaply(plan: &DslPlan) -> bool {
+    match plan {
+        DslPlan::Scan { .. } | DslPlan::DataFrameScan { .. } => true,
+        DslPlan::Select { input, .. }
+        | DslPlan::HStack { input, .. }
+        | DslPlan::Filter { input, .. } => read_twice_cheaply(input),
+        DslPlan::IR { dsl, .. } => read_twice_cheaply(dsl),
+        _ => false,
+    }
+}
+
 /// `GROUP BY key` of `input` with `aggs` (as in polars' DSL), computed densely; `None` when it
 /// does not apply (see the module's text), and polars should group.
 ///
@@ -145,6 +159,9 @@ pub(super) fn aggregate(
     key: &PlSmallStr,
     aggs: &[Expr],
 ) -> PolarsResult<Option<LazyFrame>> {
+    if !read_twice_cheaply(&input.logical_plan) {
+        return Ok(None);
+    }
     let schema = input.clone().collect_schema()?;
     let Some(key_dtype) = schema.get(key) else {
         return Ok(None);
@@ -597,6 +614,34 @@ mod tests {
             let lf = ctx.execute(&sql).unwrap();
             assert!(same_rows(&lf, file), "{file}: not grouped densely");
         }
+    }
+
+    /// A grouping over a join (or any input that is more than a read with row-by-row work) is
+    /// left to polars, which reads its input once: the dense grouping reads it twice.
+    #[test]
+    fn a_grouping_over_a_join_is_left_to_polars() {
+        let mut ctx = SQLContext::new();
+        ctx.register(
+            "a",
+            df!("k" => [1i64, 2, 2], "v" => [1i64, 2, 3])
+                .unwrap()
+                .lazy(),
+        );
+        ctx.register("b", df!("k" => [1i64, 2], "w" => [5i64, 6]).unwrap().lazy());
+        let joined = ctx
+            .execute("SELECT a.k, SUM(v) AS s FROM a JOIN b ON a.k = b.k GROUP BY a.k ORDER BY a.k")
+            .unwrap();
+        assert!(
+            !same_rows(&joined, "over a join"),
+            "a grouping over a join was dense"
+        );
+        let filtered = ctx
+            .execute("SELECT k, SUM(v) AS s FROM a WHERE v > 1 GROUP BY k ORDER BY k")
+            .unwrap();
+        assert!(
+            same_rows(&filtered, "over a filter"),
+            "a grouping over a filter was not dense"
+        );
     }
 
     proptest::proptest! {
