@@ -1617,3 +1617,64 @@ fn a_panicking_step_fails_instead_of_hanging_the_run() {
         Some(StepOutcome::Materialized)
     ));
 }
+
+/// What a run tells its watchers (the CLI's lines, the studio's cards) about a step — started,
+/// materialized, a check's result, finished — is already in the workspace when they hear it:
+/// a process killed right after printing "materialized" does not leave the workspace saying
+/// the step never finished (seen: `kill -9` 0.2 s after both sources printed "materialized in
+/// 1778 ms" left them "failed" and the step that had started "never ran").
+#[test]
+fn what_a_run_says_about_a_step_is_already_recorded() {
+    use std::sync::Arc;
+    use std::sync::atomic::AtomicBool;
+
+    use medallion::app;
+    use medallion::model::RunEvent;
+
+    let tmp = tempfile::tempdir().unwrap();
+    let ws_path = tmp.path().join("ws.sqlite");
+    let mut ws = app::open_workspace(&ws_path).unwrap();
+    let report = app::import_project(&mut ws, &example(), false, false).unwrap();
+    let stored = app::load_project(&ws, &report.name).unwrap();
+    let cancel = Arc::new(AtomicBool::new(false));
+    let reader =
+        rusqlite::Connection::open_with_flags(&ws_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
+            .unwrap();
+    let mut heard = Vec::new();
+    let mut missing = Vec::new();
+    let mut on_event = |run: &medallion::model::RunId, e: &RunEvent| {
+        let kind = match e {
+            RunEvent::StepStarted { .. } => "step_started",
+            RunEvent::StepFinished { .. } => "step_finished",
+            RunEvent::Materialization(_) => "materialization",
+            RunEvent::CheckEvaluation(_) => "check_evaluation",
+            _ => return,
+        };
+        let asset = e.asset().map(ToString::to_string).unwrap_or_default();
+        let stored: i64 = reader
+            .query_row(
+                "SELECT count(*) FROM run_events WHERE run_id = ?1 AND kind = ?2 AND asset_key = ?3",
+                rusqlite::params![run.to_string(), kind, asset],
+                |r| r.get(0),
+            )
+            .unwrap();
+        heard.push((kind, asset.clone()));
+        if stored == 0 {
+            missing.push((kind, asset));
+        }
+    };
+    let request = app::run::MaterializeRequest {
+        selection: "*".into(),
+        partitions: vec![],
+        force: true,
+        trigger: "test".into(),
+        allow_failed_upstream: false,
+        checks_only: false,
+    };
+    app::run::materialize(&mut ws, &stored, &request, &mut on_event, &cancel).unwrap();
+    assert!(heard.len() >= 6 * 3, "too few events heard: {heard:?}");
+    assert!(
+        missing.is_empty(),
+        "heard before they were recorded: {missing:?}"
+    );
+}

@@ -624,6 +624,9 @@ pub fn record_patience() -> Duration {
     )
 }
 
+/// The longest a log line or profile waits to be stored with others.
+const BATCH_AGE: chrono::TimeDelta = chrono::TimeDelta::milliseconds(200);
+
 /// What executing and recording one run gave.
 struct Recorded {
     /// The events stored in the workspace, in order (with the run's final event).
@@ -806,14 +809,29 @@ impl Recorder<'_> {
             match rx.recv_timeout(Duration::from_millis(200)) {
                 Ok((at, event)) => {
                     let last = matches!(event, RunEvent::RunFinished { .. });
+                    // What a step did (started, its table, a check's result, its end) is
+                    // stored before anyone hears of it, so a process killed right after the
+                    // CLI printed "materialized" or a card turned fresh leaves the workspace
+                    // saying the same. Logs and profiles go in batches.
+                    let state = matches!(
+                        event,
+                        RunEvent::StepStarted { .. }
+                            | RunEvent::StepFinished { .. }
+                            | RunEvent::Materialization(_)
+                            | RunEvent::CheckEvaluation(_)
+                    );
+                    let stale = self
+                        .pending
+                        .first()
+                        .is_some_and(|(t, _)| now() - *t > BATCH_AGE);
+                    self.pending.push((at, event.clone()));
+                    if last || state || stale || self.pending.len() >= 64 {
+                        self.flush();
+                    }
                     if last {
-                        finish = Some(event.clone());
+                        finish = Some(event);
                     } else {
                         on_event(&self.run_id, &event);
-                    }
-                    self.pending.push((at, event));
-                    if last || self.pending.len() >= 64 {
-                        self.flush();
                     }
                 }
                 Err(mpsc::RecvTimeoutError::Timeout) => self.flush(),
