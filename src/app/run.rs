@@ -820,12 +820,12 @@ impl Recorder<'_> {
                             | RunEvent::Materialization(_)
                             | RunEvent::CheckEvaluation(_)
                     );
-                    let stale = self
+                    let overdue = self
                         .pending
                         .first()
                         .is_some_and(|(t, _)| now() - *t > BATCH_AGE);
                     self.pending.push((at, event.clone()));
-                    if last || state || stale || self.pending.len() >= 64 {
+                    if last || state || overdue || self.pending.len() >= 64 {
                         self.flush();
                     }
                     if last {
