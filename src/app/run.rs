@@ -401,7 +401,8 @@ pub fn resolve_selection(project: &Project, selection: &str) -> Result<Vec<Asset
 }
 
 /// Runs one materialization per requested partition, in order. Events reach `on_event` as they
-/// happen and are stored in the workspace in small batches. `cancel` stops between steps.
+/// happen, each step event stored in the workspace before it is passed on (logs within 200 ms).
+/// `cancel` stops between steps.
 pub fn materialize(
     ws: &mut Workspace,
     stored: &StoredProject,
