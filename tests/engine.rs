@@ -1184,10 +1184,7 @@ fn cancel_stops_the_run_between_steps_and_records_it_as_canceled() {
     use medallion::model::{RunEvent, RunStatus, StepOutcome};
 
     let tmp = tempfile::tempdir().unwrap();
-    let ws_path = tmp.path().join("ws.sqlite");
-    let mut ws = app::open_workspace(&ws_path).unwrap();
-    let report = app::import_project(&mut ws, &example(), false, false).unwrap();
-    let stored = app::load_project(&ws, &report.name).unwrap();
+    let (ws_path, mut ws, stored) = example_workspace(tmp.path());
     let cancel = Arc::new(AtomicBool::new(false));
     let flag = Arc::clone(&cancel);
     let mut finished_steps = 0;
@@ -1199,16 +1196,9 @@ fn cancel_stops_the_run_between_steps_and_records_it_as_canceled() {
             }
         }
     };
-    let request = app::run::MaterializeRequest {
-        selection: "*".into(),
-        partitions: vec![],
-        force: false,
-        trigger: "test".into(),
-        allow_failed_upstream: false,
-        checks_only: false,
-    };
     let summaries =
-        app::run::materialize(&mut ws, &stored, &request, &mut on_event, &cancel).unwrap();
+        app::run::materialize(&mut ws, &stored, &everything(false), &mut on_event, &cancel)
+            .unwrap();
     let run = &summaries[0].run;
     assert_eq!(run.status, RunStatus::Canceled);
     let outcomes: Vec<&StepOutcome> = summaries[0]
@@ -1632,10 +1622,7 @@ fn what_a_run_says_about_a_step_is_already_recorded() {
     use medallion::model::RunEvent;
 
     let tmp = tempfile::tempdir().unwrap();
-    let ws_path = tmp.path().join("ws.sqlite");
-    let mut ws = app::open_workspace(&ws_path).unwrap();
-    let report = app::import_project(&mut ws, &example(), false, false).unwrap();
-    let stored = app::load_project(&ws, &report.name).unwrap();
+    let (ws_path, mut ws, stored) = example_workspace(tmp.path());
     let cancel = Arc::new(AtomicBool::new(false));
     let reader =
         rusqlite::Connection::open_with_flags(&ws_path, rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY)
@@ -1663,18 +1650,37 @@ fn what_a_run_says_about_a_step_is_already_recorded() {
             missing.push((kind, asset));
         }
     };
-    let request = app::run::MaterializeRequest {
-        selection: "*".into(),
-        partitions: vec![],
-        force: true,
-        trigger: "test".into(),
-        allow_failed_upstream: false,
-        checks_only: false,
-    };
-    app::run::materialize(&mut ws, &stored, &request, &mut on_event, &cancel).unwrap();
+    app::run::materialize(&mut ws, &stored, &everything(true), &mut on_event, &cancel).unwrap();
     assert!(heard.len() >= 6 * 3, "too few events heard: {heard:?}");
     assert!(
         missing.is_empty(),
         "heard before they were recorded: {missing:?}"
     );
+}
+
+/// A workspace (its path) with the example imported, and the stored project.
+fn example_workspace(
+    dir: &Path,
+) -> (
+    PathBuf,
+    medallion::store::Workspace,
+    medallion::app::StoredProject,
+) {
+    let ws_path = dir.join("ws.sqlite");
+    let mut ws = medallion::app::open_workspace(&ws_path).unwrap();
+    let report = medallion::app::import_project(&mut ws, &example(), false, false).unwrap();
+    let stored = medallion::app::load_project(&ws, &report.name).unwrap();
+    (ws_path, ws, stored)
+}
+
+/// A request to materialize every asset (`force`: even those up to date).
+fn everything(force: bool) -> medallion::app::run::MaterializeRequest {
+    medallion::app::run::MaterializeRequest {
+        selection: "*".into(),
+        partitions: vec![],
+        force,
+        trigger: "test".into(),
+        allow_failed_upstream: false,
+        checks_only: false,
+    }
 }
