@@ -825,13 +825,18 @@ impl Recorder<'_> {
                         .pending
                         .first()
                         .is_some_and(|(t, _)| now() - *t > BATCH_AGE);
-                    self.pending.push((at, event.clone()));
+                    if last {
+                        finish = Some(event.clone());
+                    } else if !state {
+                        // Logs and profiles (which can be large) are passed on without a copy.
+                        on_event(&self.run_id, &event);
+                    }
+                    let told = state.then(|| event.clone());
+                    self.pending.push((at, event));
                     if last || state || overdue || self.pending.len() >= 64 {
                         self.flush();
                     }
-                    if last {
-                        finish = Some(event);
-                    } else {
+                    if let Some(event) = told {
                         on_event(&self.run_id, &event);
                     }
                 }
