@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use polars::prelude::*;
 
 /// Rows whose groups are looked up together (see [`accumulate`]).
-const BLOCK: usize = 32;
+pub(super) const BLOCK: usize = 32;
 
 /// The most memory the groups' states may take.
 const MAX_STATE_BYTES: u64 = 1 << 30;
@@ -106,7 +106,7 @@ fn core_of(e: &Expr) -> Option<(Kind, Option<PlSmallStr>, Expr)> {
 
 /// Whether a column of this type is read as `Some(wide)` (`i128`: decimals) or `Some(false)`
 /// (`i64`), or not at all.
-fn readable(dtype: &DataType) -> Option<bool> {
+pub(super) fn readable(dtype: &DataType) -> Option<bool> {
     use DataType::{
         Date, Datetime, Decimal, Duration, Int8, Int16, Int32, Int64, UInt8, UInt16, UInt32,
     };
@@ -119,13 +119,13 @@ fn readable(dtype: &DataType) -> Option<bool> {
 }
 
 /// A column of a batch, read as contiguous values and validity.
-enum Values {
+pub(super) enum Values {
     Narrow(Int64Chunked),
     Wide(Int128Chunked),
 }
 
 impl Values {
-    fn read(df: &DataFrame, name: &str, wide: bool) -> PolarsResult<Self> {
+    pub(super) fn read(df: &DataFrame, name: &str, wide: bool) -> PolarsResult<Self> {
         let s = df.column(name)?.as_materialized_series().to_physical_repr();
         Ok(if wide {
             Self::Wide(s.i128()?.rechunk().into_owned())
@@ -138,12 +138,16 @@ impl Values {
 /// Whether `plan` is a read of stored or in-memory data with at most row-by-row work over it
 /// (projections, new columns, filters): the dense grouping reads its input twice (the key's
 /// range, then the rows), which must not run a join, a sort or another grouping twice.
-fn read_twice_cheaply(plan: &DslPlan) -> bool {
+pub(super) fn read_twice_cheaply(plan: &DslPlan) -> bool {
     match plan {
         DslPlan::Scan { .. } | DslPlan::DataFrameScan { .. } => true,
         DslPlan::Select { input, .. }
         | DslPlan::HStack { input, .. }
-        | DslPlan::Filter { input, .. } => read_twice_cheaply(input),
+        | DslPlan::Filter { input, .. }
+        | DslPlan::MapFunction {
+            input,
+            function: polars_plan::plans::DslFunction::RowIndex { .. },
+        } => read_twice_cheaply(input),
         DslPlan::IR { dsl, .. } => read_twice_cheaply(dsl),
         _ => false,
     }
@@ -227,36 +231,10 @@ pub(super) fn aggregate(
         }
     }
 
-    // The key's range, and whether its states fit.
-    let range = input
-        .clone()
-        .select([
-            col(key.clone())
-                .to_physical()
-                .cast(DataType::Int64)
-                .min()
-                .alias("lo"),
-            col(key.clone())
-                .to_physical()
-                .cast(DataType::Int64)
-                .max()
-                .alias("hi"),
-            len().cast(DataType::UInt64).alias("rows"),
-        ])
-        .collect_with_engine(Engine::Streaming)?
-        .unwrap_single();
-    let (Some(lo), Some(hi), Some(rows)) = (
-        range.column("lo")?.i64()?.get(0),
-        range.column("hi")?.i64()?.get(0),
-        range.column("rows")?.u64()?.get(0),
-    ) else {
+    let Some((lo, span)) = dense_range(input, key, stride as u64 * 8)? else {
         return Ok(None);
     };
-    let span = u64::try_from(i128::from(hi) - i128::from(lo) + 1).unwrap_or(u64::MAX);
-    let slots = span.saturating_add(1); // and one for the null key
-    if span > (2 * rows).max(1 << 16) || slots.saturating_mul(stride as u64 * 8) > MAX_STATE_BYTES {
-        return Ok(None);
-    }
+    let slots = span + 1; // and one for the null key
 
     let plan = Arc::new(planned);
     let states = fill(input, key, &plan, stride, lo, span)?;
@@ -285,6 +263,43 @@ pub(super) fn aggregate(
     let mut out = vec![col(key.clone())];
     out.extend(plan.iter().map(|a| a.output.clone()));
     Ok(Some(df.lazy().select(out)))
+}
+
+/// The smallest value of integer column `key` of `input` and the span of its values
+/// (max − min + 1), when they are dense enough for one state of `slot_bytes` per value (and one
+/// for the null key): a span of at most twice the rows (or 65,536) and states of at most
+/// 1 GiB. `None` for sparse values or a table without a non-null key.
+///
+/// # Errors
+/// Those of reading `input`.
+pub(super) fn dense_range(
+    input: &LazyFrame,
+    key: &PlSmallStr,
+    slot_bytes: u64,
+) -> PolarsResult<Option<(i64, u64)>> {
+    let physical = || col(key.clone()).to_physical().cast(DataType::Int64);
+    let range = input
+        .clone()
+        .select([
+            physical().min().alias("lo"),
+            physical().max().alias("hi"),
+            len().cast(DataType::UInt64).alias("rows"),
+        ])
+        .collect_with_engine(Engine::Streaming)?
+        .unwrap_single();
+    let (Some(lo), Some(hi), Some(rows)) = (
+        range.column("lo")?.i64()?.get(0),
+        range.column("hi")?.i64()?.get(0),
+        range.column("rows")?.u64()?.get(0),
+    ) else {
+        return Ok(None);
+    };
+    let span = u64::try_from(i128::from(hi) - i128::from(lo) + 1).unwrap_or(u64::MAX);
+    let slots = span.saturating_add(1);
+    if span > (2 * rows).max(1 << 16) || slots.saturating_mul(slot_bytes) > MAX_STATE_BYTES {
+        return Ok(None);
+    }
+    Ok(Some((lo, span)))
 }
 
 /// The groups' states after every row of `input`: `stride` words a group, the group of key
@@ -365,11 +380,11 @@ fn put(states: &mut [u64], at: usize, wide: bool, v: i128) {
 }
 
 /// A column's values and, when it has nulls, which rows are valid.
-type Part<'a, T> = (&'a [T], Option<Vec<bool>>);
+pub(super) type Part<'a, T> = (&'a [T], Option<Vec<bool>>);
 
 /// A single-chunk column's values (whatever sits under a null) and, when it has nulls, which
 /// rows are valid.
-fn parts<T: PolarsNumericType>(ca: &ChunkedArray<T>) -> Part<'_, T::Native> {
+pub(super) fn parts<T: PolarsNumericType>(ca: &ChunkedArray<T>) -> Part<'_, T::Native> {
     let values = ca
         .downcast_iter()
         .next()

@@ -13,6 +13,7 @@ pub mod bench;
 pub mod check;
 mod csv_scan;
 mod dense_group;
+mod dense_latest;
 pub mod diff;
 pub mod explain;
 pub mod fetch;

@@ -147,20 +147,34 @@ fn title_case_expr(e: Expr) -> Expr {
     )
 }
 
+/// The latest row per `key` by `order_by`: the row with the greatest value (nulls last), the
+/// first of equal ones — in input order. polars' plan: number the rows, sort by `order_by`
+/// (stable, descending), keep the first row of each key, and sort back by row number. A key
+/// of one column with dense integer values is planned without sorting (see `dense_latest`).
+fn keep_latest(lf: LazyFrame, key: &[String], order_by: &str) -> LazyFrame {
+    let row = PlSmallStr::from_static(super::dense_latest::ROW);
+    lf.with_row_index(row.clone(), None)
+        .sort(
+            [order_by],
+            SortMultipleOptions::default()
+                .with_order_descending(true)
+                .with_maintain_order(true)
+                .with_nulls_last(true),
+        )
+        .unique_stable(subset(key), UniqueKeepStrategy::First)
+        .sort([row.clone()], SortMultipleOptions::default())
+        .drop(Selector::ByName {
+            names: [row].into(),
+            strict: true,
+        })
+}
+
 fn apply_step(lf: LazyFrame, step: &TransformStep) -> LazyFrame {
     match step {
         TransformStep::Deduplicate { columns } => {
             lf.unique_stable(subset(columns), UniqueKeepStrategy::First)
         }
-        TransformStep::KeepLatest { key, order_by } => lf
-            .sort(
-                [order_by.as_str()],
-                SortMultipleOptions::default()
-                    .with_order_descending(true)
-                    .with_maintain_order(true)
-                    .with_nulls_last(true),
-            )
-            .unique_stable(subset(key), UniqueKeepStrategy::First),
+        TransformStep::KeepLatest { key, order_by } => keep_latest(lf, key, order_by),
         TransformStep::Trim { columns, chars } => lf.with_columns(
             columns
                 .iter()
@@ -424,12 +438,18 @@ fn semi_joins(plan: &DslPlan, joins: &mut Memberships) -> PolarsResult<DslPlan> 
             by_column,
             slice,
             sort_options,
-        } => DslPlan::Sort {
-            input: rec(input, joins)?,
-            by_column: by_column.clone(),
-            slice: *slice,
-            sort_options: sort_options.clone(),
-        },
+        } => {
+            if let Some(latest) = dense_keep_latest(plan, joins)? {
+                joins.planned += 1;
+                return Ok(latest);
+            }
+            DslPlan::Sort {
+                input: rec(input, joins)?,
+                by_column: by_column.clone(),
+                slice: *slice,
+                sort_options: sort_options.clone(),
+            }
+        }
         DslPlan::Slice { input, offset, len } => DslPlan::Slice {
             input: rec(input, joins)?,
             offset: *offset,
@@ -476,6 +496,52 @@ fn semi_joins(plan: &DslPlan, joins: &mut Memberships) -> PolarsResult<DslPlan> 
         DslPlan::IR { dsl, .. } => semi_joins(dsl, joins)?,
         other => other.clone(),
     })
+}
+
+/// [`keep_latest`]'s plan (the sort back by row number over the first row per key of the sort
+/// by the order column) computed densely, when its key is one column of dense integers (see
+/// `dense_latest`); `None` for any other plan or key.
+fn dense_keep_latest(plan: &DslPlan, joins: &mut Memberships) -> PolarsResult<Option<DslPlan>> {
+    let DslPlan::Sort {
+        input,
+        by_column,
+        slice: None,
+        ..
+    } = plan
+    else {
+        return Ok(None);
+    };
+    let row = PlSmallStr::from_static(super::dense_latest::ROW);
+    let (
+        [Expr::Column(by_row)],
+        DslPlan::Distinct {
+            input: sorted,
+            options,
+        },
+    ) = (by_column.as_slice(), input.as_ref())
+    else {
+        return Ok(None);
+    };
+    let (
+        Some([Expr::Selector(Selector::ByName { names, .. })]),
+        DslPlan::Sort {
+            input: numbered,
+            by_column: by_order,
+            slice: None,
+            ..
+        },
+    ) = (options.subset.as_deref(), sorted.as_ref())
+    else {
+        return Ok(None);
+    };
+    let ([key], [Expr::Column(order_by)]) = (names.as_ref(), by_order.as_slice()) else {
+        return Ok(None);
+    };
+    if *by_row != row {
+        return Ok(None);
+    }
+    let numbered = LazyFrame::from(semi_joins(numbered, joins)?);
+    Ok(super::dense_latest::keep_latest(&numbered, key, order_by)?.map(|lf| lf.logical_plan))
 }
 
 /// The conditions of an AND, in order.
