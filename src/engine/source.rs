@@ -676,6 +676,41 @@ mod tests {
     }
 
     proptest::proptest! {
+        #![proptest_config(proptest::prelude::ProptestConfig::with_cases(512))]
+        /// polars' line counting as patched in `vendor/polars-io` (64 bytes at a time): on
+        /// random chunks of line ends, quotes, delimiters and letters, with and without quoting,
+        /// the lines found from either starting state, the last line end and whether the chunk
+        /// ends inside a quoted field are those of a byte-by-byte count.
+        #[test]
+        fn csv_line_counting_agrees_with_a_byte_by_byte_count(
+            bytes in proptest::collection::vec(
+                proptest::sample::select(vec![b'a', b',', b'"', b'\n', b'\r', b'x']),
+                0..400,
+            ),
+            quoting in proptest::bool::ANY,
+        ) {
+            use polars::io::csv::read::_csv_read_internal::CountLines;
+            let counter = CountLines::new(quoting.then_some(b'"'), b'\n', None);
+            let got = counter.analyze_chunk(&bytes);
+            for (inside_at_start, stats) in [(false, got[0]), (true, got[1])] {
+                let (mut inside, mut lines, mut last) = (inside_at_start, 0, 0);
+                for (i, &c) in bytes.iter().enumerate() {
+                    inside ^= quoting && c == b'"';
+                    if c == b'\n' && !inside {
+                        lines += 1;
+                        last = i;
+                    }
+                }
+                proptest::prop_assert_eq!(stats.newline_count, lines);
+                if lines > 0 {
+                    proptest::prop_assert_eq!(stats.last_newline_offset, last);
+                }
+                proptest::prop_assert_eq!(stats.end_inside_string, inside);
+            }
+        }
+    }
+
+    proptest::proptest! {
         #![proptest_config(proptest::prelude::ProptestConfig::with_cases(64))]
         /// Random well-formed CSV files: fields of digits, letters, spaces, commas, quotes and
         /// line breaks (quoted where needed), empty fields, `NULL`s.
