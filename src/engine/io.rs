@@ -210,8 +210,11 @@ pub fn sink_parquet_atomically(lf: LazyFrame, path: &Path) -> Result<u64, SinkEr
         .and_then(LazyFrame::collect);
     if let Err(e) = sunk {
         let _ = std::fs::remove_file(&tmp);
-        // A full disk is the store's failure, not the query's.
-        if crate::model::clip::caused_by_full_disk(&e) {
+        // A full disk is the store's failure, not the query's. polars' Parquet writer keeps
+        // only the words of the `io::Error` under it, so those count too.
+        if crate::model::clip::caused_by_full_disk(&e)
+            || super::explain::disk_full(&e.to_string()).is_some()
+        {
             return Err(StoreError::DiskFull {
                 path: path.to_owned(),
                 partial: tmp,
@@ -248,4 +251,37 @@ pub fn materialization_path(
         .join(asset.as_str())
         .join(partition_dir(partition))
         .join(format!("{run_id}.parquet"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// polars' Parquet writer reports a full disk in words only ("File out of specification:
+    /// underlying IO error: No space left on device (os error 28)"), with no `io::Error` left
+    /// to find: a write that fills the disk is still a full disk, said plainly, for a table in
+    /// memory and a streamed one.
+    #[test]
+    fn a_parquet_write_onto_a_full_disk_is_a_full_disk() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        // /dev/full answers every write with ENOSPC, as a full disk does.
+        std::os::unix::fs::symlink("/dev/full", path.with_extension("parquet.partial")).unwrap();
+        let mut df = df!("x" => (0..100_000i64).collect::<Vec<_>>()).unwrap();
+        let e = write_parquet_atomically(&mut df, &path).unwrap_err();
+        assert!(matches!(e, StoreError::DiskFull { .. }), "{e:?}");
+        let said = e.to_string();
+        assert!(said.contains("the disk is full"), "{said}");
+        assert!(
+            !said.contains("specification") && !said.contains("os error"),
+            "{said}"
+        );
+        std::os::unix::fs::symlink("/dev/full", path.with_extension("parquet.partial")).unwrap();
+        let e = sink_parquet_atomically(df.lazy(), &path).unwrap_err();
+        assert!(
+            matches!(e, SinkError::Store(StoreError::DiskFull { .. })),
+            "{e:?}"
+        );
+        assert!(!path.exists());
+    }
 }
