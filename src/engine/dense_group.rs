@@ -16,7 +16,7 @@ use std::sync::{Arc, Mutex};
 use polars::prelude::*;
 
 /// Rows whose groups are looked up together (see [`accumulate`]).
-pub(super) const BLOCK: usize = 32;
+const BLOCK: usize = 32;
 
 /// The most memory the groups' states may take.
 const MAX_STATE_BYTES: u64 = 1 << 30;
@@ -437,31 +437,53 @@ fn accumulate(
         })
         .collect();
     let valid = |v: &Option<Vec<bool>>, row: usize| v.as_ref().is_none_or(|v| v[row]);
-    // Each row's group first, a block at a time, and one independent read of each group's
-    // state: the CPU then waits for many cache misses at once instead of one per row (the
-    // updates below depend on what they read, so they would wait one by one).
+    by_slot_in_blocks(
+        states,
+        (keys, &key_valid),
+        lo,
+        span,
+        |states, slot| states[slot * stride],
+        |states, row, slot| update(states, slot * stride, row, plan, &narrow, &wide, &valid),
+    )
+}
+
+/// Runs `update(states, row, slot)` for each row of a batch, a row's slot being its key minus
+/// `lo` (the null key's, `span`): a block of [`BLOCK`] rows' slots first, each slot's state read
+/// once by `peek` before any is updated, so the CPU waits for their cache misses at once instead
+/// of one by one (each update depends on what it reads).
+///
+/// # Errors
+/// A key outside `lo..lo + span` (the range was read before from the same input, so it cannot
+/// happen unless the input changed between the two reads).
+pub(super) fn by_slot_in_blocks<S: ?Sized>(
+    states: &mut S,
+    (keys, key_valid): (&[i64], &Option<Vec<bool>>),
+    lo: i64,
+    span: u64,
+    peek: impl Fn(&S, usize) -> u64,
+    mut update: impl FnMut(&mut S, usize, usize),
+) -> PolarsResult<()> {
     let mut slots = [0usize; BLOCK];
     for start in (0..keys.len()).step_by(BLOCK) {
         let end = (start + BLOCK).min(keys.len());
         for (row, slot) in (start..end).zip(slots.iter_mut()) {
-            *slot = if valid(&key_valid, row) {
-                // In range by construction (lo and span were read from the same input).
+            *slot = if key_valid.as_ref().is_none_or(|v| v[row]) {
                 let i = keys[row].wrapping_sub(lo) as u64;
                 if i >= span {
                     return Err(polars_err!(ComputeError: "a key outside the range read before"));
                 }
-                i as usize * stride
+                i as usize
             } else {
-                span as usize * stride
+                span as usize
             };
         }
         let mut touched = 0u64;
-        for &base in &slots[..end - start] {
-            touched ^= states[base];
+        for &slot in &slots[..end - start] {
+            touched ^= peek(states, slot);
         }
         std::hint::black_box(touched);
-        for (row, &base) in (start..end).zip(slots.iter()) {
-            update(states, base, row, plan, &narrow, &wide, &valid);
+        for (row, &slot) in (start..end).zip(slots.iter()) {
+            update(states, row, slot);
         }
     }
     Ok(())

@@ -14,7 +14,9 @@ use std::sync::{Arc, Mutex};
 
 use polars::prelude::*;
 
-use super::dense_group::{BLOCK, Part, Values, dense_range, parts, read_twice_cheaply, readable};
+use super::dense_group::{
+    Part, Values, by_slot_in_blocks, dense_range, parts, read_twice_cheaply, readable,
+};
 
 /// The row number [`super::transform::keep_latest`] adds before sorting (and drops after).
 pub(super) const ROW: &str = "__medallion_keep_latest_row";
@@ -154,28 +156,14 @@ fn consider(
     let (orders, order_valid): Part<'_, i64> = parts(&orders);
     let (rows, _) = parts(&rows);
     let valid = |v: &Option<Vec<bool>>, i: usize| v.as_ref().is_none_or(|v| v[i]);
-    // Each row's key first, a block at a time, with one independent read of each key's state,
-    // so the CPU waits for many cache misses at once (as `dense_group` does).
-    let mut slots = [0usize; BLOCK];
-    for start in (0..keys.len()).step_by(BLOCK) {
-        let end = (start + BLOCK).min(keys.len());
-        for (i, slot) in (start..end).zip(slots.iter_mut()) {
-            *slot = if valid(&key_valid, i) {
-                let s = keys[i].wrapping_sub(lo) as u64;
-                if s >= span {
-                    return Err(polars_err!(ComputeError: "a key outside the range read before"));
-                }
-                s as usize
-            } else {
-                span as usize
-            };
-        }
-        let mut touched = 0u64;
-        for &s in &slots[..end - start] {
-            touched ^= best[s].1;
-        }
-        std::hint::black_box(touched);
-        for (i, &s) in (start..end).zip(slots.iter()) {
+    // A block of rows' keys looked up together (as `dense_group` does).
+    by_slot_in_blocks(
+        best,
+        (keys, &key_valid),
+        lo,
+        span,
+        |best, s| best[s].1,
+        |best, i, s| {
             let order = valid(&order_valid, i).then(|| orders[i]);
             if better(best[s], order, rows[i]) {
                 best[s] = match order {
@@ -183,9 +171,8 @@ fn consider(
                     None => (0, rows[i] | NULL_ORDER),
                 };
             }
-        }
-    }
-    Ok(())
+        },
+    )
 }
 
 #[cfg(test)]
@@ -240,8 +227,15 @@ mod tests {
         assert!(sorts(&written));
         // key 1: two rows at t = 7, the first (b); key 2: t = 9 (c); null key: t = 2 (g); key 3:
         // only nulls, the first (f); key 4: i. In input order.
-        for lf in [written, memory] {
-            let out = lf.collect().unwrap();
+        let streamed = streaming
+            .collect_with_engine(Engine::Streaming)
+            .unwrap()
+            .unwrap_single();
+        for out in [
+            written.collect().unwrap(),
+            memory.collect().unwrap(),
+            streamed,
+        ] {
             let x: Vec<&str> = out
                 .column("x")
                 .unwrap()
@@ -253,19 +247,6 @@ mod tests {
             assert_eq!(x, ["b", "c", "f", "g", "i"]);
             assert_eq!(out.get_column_names(), ["k", "t", "x"]);
         }
-        let out = streaming
-            .collect_with_engine(Engine::Streaming)
-            .unwrap()
-            .unwrap_single();
-        let x: Vec<&str> = out
-            .column("x")
-            .unwrap()
-            .str()
-            .unwrap()
-            .iter()
-            .flatten()
-            .collect();
-        assert_eq!(x, ["b", "c", "f", "g", "i"]);
     }
 
     #[test]
