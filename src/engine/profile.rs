@@ -245,26 +245,13 @@ fn sample_plan(lf: &LazyFrame, step: usize) -> LazyFrame {
     let row = col(ROW).cast(DataType::UInt64);
     let block = row.clone().floor_div(step.clone());
     let place = (block * lit(SAMPLE_HASH)).floor_div(lit(1u64 << 32)) % step.clone();
-    numbered(lf, ROW)
+    lf.clone()
+        .with_row_index(ROW, None)
         .filter((row % step).eq(place))
         .drop(Selector::ByName {
             names: vec![ROW.into()].into(),
             strict: true,
         })
-}
-
-/// `lf` with its rows numbered in column `name`, numbered above `lf`'s plan rather than by its
-/// scan: polars' `with_row_index` folds the numbering into a scan at the top of the plan, and
-/// that scan is then no longer the one the profile's aggregate query reads, so the stored
-/// table would be read twice instead of once.
-fn numbered(lf: &LazyFrame, name: &str) -> LazyFrame {
-    LazyFrame::from(DslPlan::MapFunction {
-        input: Arc::new(lf.logical_plan.clone()),
-        function: polars_plan::plans::DslFunction::RowIndex {
-            name: name.into(),
-            offset: None,
-        },
-    })
 }
 
 /// One row from each block of `step` rows, its place in the block chosen by hashing the block
