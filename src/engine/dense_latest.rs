@@ -187,13 +187,14 @@ mod tests {
         TransformSpec {
             sql: None,
             steps: vec![TransformStep::KeepLatest {
-                key: vec![key.to_owned()],
+                key: key.split(',').map(str::to_owned).collect(),
                 order_by: "t".to_owned(),
             }],
         }
     }
 
-    /// The step's lazy frame over `df`: polars' plan as written, and prepared for each engine.
+    /// The step's lazy frame over `df` (`key`: columns joined by commas): polars' plan as
+    /// written, and prepared for each engine.
     fn plans(df: &DataFrame, key: &str) -> (LazyFrame, LazyFrame, LazyFrame) {
         let upstream: BTreeMap<AssetKey, LazyFrame> = [(AssetKey::new("up"), df.clone().lazy())]
             .into_iter()
@@ -254,15 +255,18 @@ mod tests {
         let sparse = df!("k" => [1i64, 1_000_000_000, 1], "t" => [1i64, 2, 3]).unwrap();
         let text = df!("k" => ["a", "b", "a"], "t" => [1i64, 2, 3]).unwrap();
         let floats = df!("k" => [1i64, 2, 1], "t" => [1.0f64, 2.0, 3.0]).unwrap();
-        for df in [sparse, text, floats] {
-            let (written, memory, _) = plans(&df, "k");
-            assert!(sorts(&memory), "{df}");
-            assert!(
-                written
-                    .collect()
-                    .unwrap()
-                    .equals_missing(&memory.collect().unwrap())
-            );
+        let two =
+            df!("k" => [1i64, 1, 2, 1], "j" => [1i64, 2, 1, 1], "t" => [1i64, 2, 3, 4]).unwrap();
+        for (df, key) in [(sparse, "k"), (text, "k"), (floats, "k"), (two, "k,j")] {
+            let (written, memory, streaming) = plans(&df, key);
+            assert!(sorts(&memory) && sorts(&streaming), "{df}");
+            let want = written.collect().unwrap();
+            assert!(want.equals_missing(&memory.collect().unwrap()));
+            let streamed = streaming
+                .collect_with_engine(Engine::Streaming)
+                .unwrap()
+                .unwrap_single();
+            assert!(want.equals_missing(&streamed), "{want} vs {streamed}");
         }
     }
 

@@ -440,7 +440,6 @@ fn semi_joins(plan: &DslPlan, joins: &mut Memberships) -> PolarsResult<DslPlan> 
             sort_options,
         } => {
             if let Some(latest) = dense_keep_latest(plan, joins)? {
-                joins.planned += 1;
                 return Ok(latest);
             }
             DslPlan::Sort {
@@ -499,14 +498,15 @@ fn semi_joins(plan: &DslPlan, joins: &mut Memberships) -> PolarsResult<DslPlan> 
 }
 
 /// [`keep_latest`]'s plan (the sort back by row number over the first row per key of the sort
-/// by the order column) computed densely, when its key is one column of dense integers (see
-/// `dense_latest`); `None` for any other plan or key.
+/// by the order column) computed densely when its key is one column of dense integers (see
+/// `dense_latest`), else as polars' plan over its input planned here; `None` for any other
+/// plan.
 fn dense_keep_latest(plan: &DslPlan, joins: &mut Memberships) -> PolarsResult<Option<DslPlan>> {
     let DslPlan::Sort {
         input,
         by_column,
         slice: None,
-        ..
+        sort_options: row_order,
     } = plan
     else {
         return Ok(None);
@@ -528,20 +528,38 @@ fn dense_keep_latest(plan: &DslPlan, joins: &mut Memberships) -> PolarsResult<Op
             input: numbered,
             by_column: by_order,
             slice: None,
-            ..
+            sort_options: latest_first,
         },
     ) = (options.subset.as_deref(), sorted.as_ref())
     else {
         return Ok(None);
     };
-    let ([key], [Expr::Column(order_by)]) = (names.as_ref(), by_order.as_slice()) else {
-        return Ok(None);
-    };
     if *by_row != row {
         return Ok(None);
     }
-    let numbered = LazyFrame::from(semi_joins(numbered, joins)?);
-    Ok(super::dense_latest::keep_latest(&numbered, key, order_by)?.map(|lf| lf.logical_plan))
+    let planned = semi_joins(numbered, joins)?;
+    if let ([key], [Expr::Column(order_by)]) = (names.as_ref(), by_order.as_slice())
+        && let Some(dense) =
+            super::dense_latest::keep_latest(&LazyFrame::from(planned.clone()), key, order_by)?
+    {
+        joins.planned += 1;
+        return Ok(Some(dense.logical_plan));
+    }
+    // polars' plan, over the input as planned above (not planned a second time).
+    Ok(Some(DslPlan::Sort {
+        input: Arc::new(DslPlan::Distinct {
+            input: Arc::new(DslPlan::Sort {
+                input: Arc::new(planned),
+                by_column: by_order.clone(),
+                slice: None,
+                sort_options: latest_first.clone(),
+            }),
+            options: options.clone(),
+        }),
+        by_column: by_column.clone(),
+        slice: None,
+        sort_options: row_order.clone(),
+    }))
 }
 
 /// The conditions of an AND, in order.
