@@ -208,10 +208,12 @@ fn top_values(values: &Series) -> PolarsResult<Vec<(String, u64)>> {
         .lazy()
         .group_by([col(name.clone())])
         .agg([len().alias("count")])
+        // Equal counts in the values' order, so the same data lists the same values.
         .sort(
-            ["count"],
+            ["count", name.as_str()],
             SortMultipleOptions::default()
-                .with_order_descending(true)
+                .with_order_descending_multi([true, false])
+                .with_nulls_last(true)
                 .with_maintain_order(true),
         )
         .limit(TOP_VALUES as IdxSize)
@@ -265,6 +267,313 @@ fn sample_indices(rows: usize, step: usize) -> Vec<IdxSize> {
         .filter(|i| *i < rows as u64)
         .filter_map(|i| IdxSize::try_from(i).ok())
         .collect()
+}
+
+/// A profile gathered while a streamed table is written, so its file is never read back for it:
+/// polars' streaming engine hands each batch of rows to [`Streamed::tap`]'s map on its way to
+/// the Parquet sink, on every core. Row and null counts, min and max are exact; distinct values
+/// are a `HyperLogLog` estimate (registers merged across batches); the sample keeps the rows
+/// whose hash (the row's values and its place in its batch) falls under a threshold halved
+/// whenever more than [`SAMPLE_ROWS`] are kept, so it is a one-in-2^k sample of the whole table
+/// wherever its batches were cut. A table of at most [`SAMPLE_ROWS`] rows is kept whole and
+/// profiled exactly, as [`profile`] does.
+#[derive(Default)]
+pub struct Streamed {
+    gathered: std::sync::Mutex<Gathered>,
+    /// Set when a batch could not be observed (a type that cannot be hashed, an internal
+    /// error): the profile is then made by reading the stored file ([`profile_stored`]).
+    failed: std::sync::atomic::AtomicBool,
+}
+
+/// What [`Streamed`] has seen so far.
+#[derive(Default)]
+struct Gathered {
+    rows: u64,
+    columns: Vec<Seen>,
+    /// The sample keeps rows whose sample hash has at least this many leading zero bits.
+    level: u32,
+    sample: Vec<DataFrame>,
+    sample_rows: usize,
+}
+
+/// One column's counts across batches.
+struct Seen {
+    nulls: u64,
+    registers: Box<[u8; HLL_REGISTERS]>,
+    mins: Vec<AnyValue<'static>>,
+    maxs: Vec<AnyValue<'static>>,
+}
+
+/// `HyperLogLog` with 2^14 registers (polars' precision: about 0.8 % standard error).
+const HLL_BITS: u32 = 14;
+const HLL_REGISTERS: usize = 1 << HLL_BITS;
+/// The sample's hash column (dropped before profiling).
+const SAMPLE_HASH_COLUMN: &str = "__medallion_sample_hash";
+
+impl Streamed {
+    /// The lazy frame with this profile watching every batch on its way out (nothing else
+    /// changes: the map hands each batch on as it came).
+    pub fn tap(self: &std::sync::Arc<Self>, lf: LazyFrame) -> LazyFrame {
+        let me = std::sync::Arc::clone(self);
+        lf.map(
+            move |df| {
+                me.observe(&df);
+                Ok(df)
+            },
+            OptFlags::STREAMING,
+            None,
+            Some("profile"),
+        )
+    }
+
+    /// Adds one batch. Never fails the query: a batch it cannot take marks the profile failed.
+    fn observe(&self, df: &DataFrame) {
+        use std::sync::atomic::Ordering;
+        if self.failed.load(Ordering::Relaxed) || df.height() == 0 {
+            return;
+        }
+        let level = self.gathered.lock().map_or(0, |g| g.level);
+        let batch = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| Batch::of(df, level)));
+        let merged = match batch {
+            Ok(Ok(batch)) => self
+                .gathered
+                .lock()
+                .map_err(|_| ())
+                .and_then(|mut g| g.merge(batch).map_err(|_| ())),
+            _ => Err(()),
+        };
+        if merged.is_err() {
+            self.failed.store(true, Ordering::Relaxed);
+        }
+    }
+
+    /// The profile of everything observed: `None` when a batch could not be observed, an
+    /// error when the profile could not be assembled.
+    pub fn finish(
+        &self,
+        asset: &AssetKey,
+        partition: Option<&str>,
+        schema: &Schema,
+    ) -> Option<PolarsResult<AssetProfile>> {
+        if self.failed.load(std::sync::atomic::Ordering::Relaxed) {
+            return None;
+        }
+        let g = std::mem::take(&mut *self.gathered.lock().ok()?);
+        Some(g.profile(asset, partition, schema))
+    }
+}
+
+/// What one batch adds: its rows, per column nulls, registers, min and max, and its rows
+/// picked for the sample (with their hashes).
+struct Batch {
+    rows: u64,
+    columns: Vec<Seen>,
+    sample: DataFrame,
+}
+
+impl Batch {
+    fn of(df: &DataFrame, level: u32) -> PolarsResult<Self> {
+        let height = df.height();
+        let state = PlSeedableRandomStateQuality::fixed();
+        let mut row_hashes = vec![0u64; height];
+        let mut columns = Vec::with_capacity(df.width());
+        let mut hashes = Vec::with_capacity(height);
+        for c in df.columns() {
+            let s = c.as_materialized_series();
+            hashes.clear();
+            s.vec_hash(state.clone(), &mut hashes)?;
+            let mut registers = Box::new([0u8; HLL_REGISTERS]);
+            for (row, &h) in row_hashes.iter_mut().zip(&hashes) {
+                let h = mix(h);
+                let slot = (h >> (64 - HLL_BITS)) as usize;
+                let rank = ((h << HLL_BITS) | (1 << (HLL_BITS - 1))).leading_zeros() as u8 + 1;
+                registers[slot] = registers[slot].max(rank);
+                *row = mix(row.rotate_left(23) ^ h);
+            }
+            let (mins, maxs) = if has_min_max(s.dtype()) {
+                let value = |v: Scalar| v.into_value().into_static();
+                (vec![value(s.min_reduce()?)], vec![value(s.max_reduce()?)])
+            } else {
+                (Vec::new(), Vec::new())
+            };
+            columns.push(Seen {
+                nulls: s.null_count() as u64,
+                registers,
+                mins,
+                maxs,
+            });
+        }
+        // The row's place in its batch counts too: equal rows are picked independently.
+        for (i, h) in row_hashes.iter_mut().enumerate() {
+            *h = mix(*h ^ (i as u64).wrapping_mul(SAMPLE_HASH));
+        }
+        let hashes = UInt64Chunked::from_vec(SAMPLE_HASH_COLUMN.into(), row_hashes);
+        let mut sample = df.clone();
+        sample.with_column(hashes.into_series().into_column())?;
+        Ok(Self {
+            rows: height as u64,
+            columns,
+            sample: under_level(&sample, level)?,
+        })
+    }
+}
+
+impl Gathered {
+    fn merge(&mut self, batch: Batch) -> PolarsResult<()> {
+        self.rows += batch.rows;
+        if self.columns.is_empty() {
+            self.columns = batch.columns;
+        } else {
+            for (seen, more) in self.columns.iter_mut().zip(batch.columns) {
+                seen.nulls += more.nulls;
+                for (r, m) in seen.registers.iter_mut().zip(more.registers.iter()) {
+                    *r = (*r).max(*m);
+                }
+                seen.mins.extend(more.mins);
+                seen.maxs.extend(more.maxs);
+            }
+        }
+        // A batch picked under an older (lower) level is thinned to the current one.
+        let sample = under_level(&batch.sample, self.level)?;
+        self.sample_rows += sample.height();
+        self.sample.push(sample);
+        while self.sample_rows > SAMPLE_ROWS {
+            self.level += 1;
+            let level = self.level;
+            self.sample = self
+                .sample
+                .iter()
+                .map(|df| under_level(df, level))
+                .collect::<PolarsResult<_>>()?;
+            self.sample_rows = self.sample.iter().map(DataFrame::height).sum();
+        }
+        Ok(())
+    }
+
+    fn profile(
+        self,
+        asset: &AssetKey,
+        partition: Option<&str>,
+        schema: &Schema,
+    ) -> PolarsResult<AssetProfile> {
+        let mut sample = DataFrame::empty_with_schema(schema);
+        sample.with_column(
+            Series::new_empty(SAMPLE_HASH_COLUMN.into(), &DataType::UInt64).into_column(),
+        )?;
+        for df in &self.sample {
+            sample.vstack_mut(df)?;
+        }
+        let sample = sample.drop(SAMPLE_HASH_COLUMN)?;
+        if self.level == 0 {
+            // Every row was kept: the table itself, profiled exactly.
+            return profile(asset, partition, &sample);
+        }
+        let rows = usize::try_from(self.rows).unwrap_or(usize::MAX);
+        let mut stats = vec![Column::new("__rows".into(), [self.rows])];
+        for (i, ((name, dtype), seen)) in schema.iter().zip(&self.columns).enumerate() {
+            stats.push(Column::new(format!("{i}_nulls").into(), [seen.nulls]));
+            let distinct = hll_estimate(&seen.registers) as u64;
+            stats.push(Column::new(format!("{i}_distinct").into(), [distinct]));
+            if has_min_max(dtype) {
+                for (what, values) in [("min", &seen.mins), ("max", &seen.maxs)] {
+                    let all =
+                        Series::from_any_values_and_dtype(name.clone(), values, dtype, false)?;
+                    let one = if what == "min" {
+                        all.min_reduce()?
+                    } else {
+                        all.max_reduce()?
+                    };
+                    stats.push(one.into_column(format!("{i}_{what}").into()));
+                }
+            }
+        }
+        let stats = DataFrame::new(1, stats)?;
+        assemble(
+            asset,
+            partition,
+            schema,
+            rows,
+            1 << self.level,
+            &stats,
+            &sample,
+        )
+    }
+}
+
+/// The rows of a sample frame whose hash has at least `level` leading zero bits.
+fn under_level(df: &DataFrame, level: u32) -> PolarsResult<DataFrame> {
+    if level == 0 {
+        return Ok(df.clone());
+    }
+    let hashes = df.column(SAMPLE_HASH_COLUMN)?.u64()?;
+    let keep: BooleanChunked = hashes
+        .into_no_null_iter()
+        .map(|h| h.leading_zeros() >= level)
+        .collect();
+    df.filter(&keep)
+}
+
+/// A 64-bit finalizer (`MurmurHash3`'s), so every bit of a hash depends on every bit of its input.
+fn mix(mut h: u64) -> u64 {
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+/// The distinct-value estimate of `HyperLogLog` registers: Ertl's improved raw estimator
+/// ("New cardinality estimation algorithms for `HyperLogLog` sketches", arXiv:1702.01284), as
+/// polars computes `approx_n_unique`.
+fn hll_estimate(registers: &[u8; HLL_REGISTERS]) -> f64 {
+    const Q: usize = 64 - HLL_BITS as usize;
+    let mut histogram = [0u32; Q + 2];
+    for r in registers {
+        histogram[usize::from(*r).min(Q + 1)] += 1;
+    }
+    let m = HLL_REGISTERS as f64;
+    let mut z = m * hll_tau((m - f64::from(histogram[Q + 1])) / m);
+    for count in histogram[1..=Q].iter().rev() {
+        z += f64::from(*count);
+        z *= 0.5;
+    }
+    z += m * hll_sigma(f64::from(histogram[0]) / m);
+    (0.5 / std::f64::consts::LN_2 * m * m / z).round()
+}
+
+// The series are summed until a term no longer changes the sum: exact comparison is the point.
+#[allow(clippy::float_cmp)]
+fn hll_sigma(x: f64) -> f64 {
+    if x == 1.0 {
+        return f64::INFINITY;
+    }
+    let (mut x, mut y, mut z) = (x, 1.0, x);
+    loop {
+        x *= x;
+        let previous = z;
+        z += x * y;
+        y += y;
+        if previous == z {
+            return z;
+        }
+    }
+}
+
+#[allow(clippy::float_cmp)]
+fn hll_tau(x: f64) -> f64 {
+    if x == 0.0 || x == 1.0 {
+        return 0.0;
+    }
+    let (mut x, mut y, mut z) = (x, 1.0, 1.0 - x);
+    loop {
+        x = x.sqrt();
+        let previous = z;
+        y *= 0.5;
+        z -= (1.0 - x).powi(2) * y;
+        if previous == z {
+            return z / 3.0;
+        }
+    }
 }
 
 fn histogram(values: &Float64Chunked, lo: Option<f64>, hi: Option<f64>) -> Vec<(f64, u64)> {
@@ -453,5 +762,110 @@ mod tests {
         assert!(!p.columns[0].sampled);
         assert_eq!(p.columns[0].distinct_count, 2);
         assert!(!p.columns[0].distinct_approx, "small tables count exactly");
+    }
+
+    /// Streams `df` into a Parquet file through [`Streamed::tap`] and returns what it gathered.
+    fn streamed(df: &DataFrame) -> AssetProfile {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("t.parquet");
+        let gathered = std::sync::Arc::new(Streamed::default());
+        crate::engine::io::sink_parquet_atomically(gathered.tap(df.clone().lazy()), &path).unwrap();
+        gathered
+            .finish(&AssetKey::new("t"), None, df.schema())
+            .expect("every batch observed")
+            .unwrap()
+    }
+
+    #[test]
+    fn a_profile_gathered_while_streaming_agrees_with_one_made_in_memory() {
+        let n = 1_000_000usize;
+        let ids: Vec<Option<i64>> = (0..n as i64).map(|i| (i % 50 != 7).then_some(i)).collect();
+        let kinds: Vec<&str> = (0..n).map(|i| ["a", "b", "b", "c"][i % 4]).collect();
+        let amounts: Vec<f64> = (0..n).map(|i| (i % 1000) as f64 / 10.0).collect();
+        let df = df!("id" => ids, "kind" => kinds, "amount" => amounts).unwrap();
+        let memory = profile(&AssetKey::new("t"), None, &df).unwrap();
+        let gathered = streamed(&df);
+        assert_eq!(gathered.row_count, n as u64);
+        for (g, m) in gathered.columns.iter().zip(&memory.columns) {
+            // Exact: counts of nulls, min and max, whatever the batches.
+            assert_eq!(
+                (&g.name, &g.dtype, g.null_count, &g.min, &g.max),
+                (&m.name, &m.dtype, m.null_count, &m.min, &m.max)
+            );
+            assert!(g.sampled && g.distinct_approx, "{g:?}");
+            assert!(
+                g.distinct_count.abs_diff(m.distinct_count) <= m.distinct_count * 3 / 100,
+                "{}: ≈{} distinct streamed, ≈{} in memory",
+                g.name,
+                g.distinct_count,
+                m.distinct_count
+            );
+        }
+        // The sample: about SAMPLE_ROWS rows, scaled back to the table's size.
+        let id = &gathered.columns[0];
+        let total: u64 = id.histogram.iter().map(|(_, c)| c).sum();
+        let non_null = (n - n / 50) as u64;
+        assert!(
+            total.abs_diff(non_null) <= non_null / 50,
+            "scaled histogram total {total} of {non_null}"
+        );
+        assert!(
+            (id.mean.unwrap() - 499_999.5).abs() < 5_000.0,
+            "{:?}",
+            id.mean
+        );
+        let kind = &gathered.columns[1];
+        assert_eq!(kind.top_values.len(), 3, "{:?}", kind.top_values);
+        for (value, count) in &kind.top_values {
+            let truth = if value == "b" { 500_000u64 } else { 250_000 };
+            assert!(count.abs_diff(truth) <= truth / 20, "{:?}", kind.top_values);
+        }
+        assert_eq!(kind.top_values[0].0, "b");
+        // The same rows give the same profile.
+        assert_eq!(streamed(&df), gathered);
+    }
+
+    #[test]
+    fn a_small_streamed_table_is_profiled_exactly() {
+        let df = df!(
+            "id" => [Some(3i64), None, Some(1), Some(3)],
+            "name" => ["x", "y", "y", "z"]
+        )
+        .unwrap();
+        let p = streamed(&df);
+        let mut memory = profile(&AssetKey::new("t"), None, &df).unwrap();
+        // The stddev may differ in its last digit (the rows are summed in other chunks).
+        let id = &mut memory.columns[0];
+        assert!((id.std.unwrap() - p.columns[0].std.unwrap()).abs() < 1e-12);
+        id.std = p.columns[0].std;
+        assert_eq!(p, memory);
+        assert_eq!(p.columns[0].distinct_count, 3);
+        assert!(!p.columns[0].sampled && !p.columns[0].distinct_approx);
+        assert_eq!(
+            p.columns[1].top_values,
+            vec![
+                ("y".to_owned(), 2),
+                ("x".to_owned(), 1),
+                ("z".to_owned(), 1)
+            ]
+        );
+    }
+
+    #[test]
+    fn the_distinct_estimate_is_within_a_few_percent() {
+        for n in [1u64, 10, 1_000, 50_000, 2_000_000] {
+            let mut registers = Box::new([0u8; HLL_REGISTERS]);
+            for v in 0..n {
+                let h = mix(v.wrapping_mul(0x2545_f491_4f6c_dd1d));
+                let slot = (h >> (64 - HLL_BITS)) as usize;
+                let rank = ((h << HLL_BITS) | (1 << (HLL_BITS - 1))).leading_zeros() as u8 + 1;
+                registers[slot] = registers[slot].max(rank);
+            }
+            let estimate = hll_estimate(&registers);
+            assert!(
+                (estimate - n as f64).abs() <= (n as f64 * 0.03).max(1.0),
+                "{n} distinct estimated as {estimate}"
+            );
+        }
     }
 }

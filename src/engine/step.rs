@@ -81,7 +81,19 @@ pub(super) struct Deferred {
     pub frame: Option<DataFrame>,
     /// The stored table, profiled when it is not in memory (a streamed step).
     stored: LazyFrame,
+    /// A streamed step's profile, gathered while its table was written (else its file is read
+    /// back for the profile).
+    streamed: Option<Arc<profile::Streamed>>,
 }
+
+/// Where a step's table was stored, its size in bytes, the table when it was collected in
+/// memory, and the profile gathered while it was streamed into its file.
+type Stored = (
+    String,
+    u64,
+    Option<DataFrame>,
+    Option<Arc<profile::Streamed>>,
+);
 
 /// What a step's result is: its outcome for the scheduler, and the profile still to make.
 pub(super) type StepDone = (StepResult, Option<Deferred>);
@@ -358,7 +370,7 @@ impl Step<'_> {
             }
             return Err(e);
         }
-        let (location, byte_count, frame) = stored?;
+        let (location, byte_count, frame, streamed) = stored?;
         let stored_ms = timer.elapsed().as_millis();
         let (stored, schema, row_count) = self.stored_shape(&location, frame.as_ref())?;
         materialization.location = location;
@@ -406,7 +418,11 @@ impl Step<'_> {
                 blocking_failure: failures.blocking,
                 error_failure: failures.error,
             },
-            Some(Deferred { frame, stored }),
+            Some(Deferred {
+                frame,
+                stored,
+                streamed,
+            }),
         ))
     }
 
@@ -416,11 +432,7 @@ impl Step<'_> {
     /// profile. A step too big to sit beside other steps (above half the memory budget) runs
     /// through polars' streaming engine straight into its Parquet file instead, never whole in
     /// memory; its downstream steps read that file back.
-    fn store(
-        &self,
-        lf: LazyFrame,
-        emit: &mut dyn FnMut(RunEvent),
-    ) -> Result<(String, u64, Option<DataFrame>), EngineError> {
+    fn store(&self, lf: LazyFrame, emit: &mut dyn FnMut(RunEvent)) -> Result<Stored, EngineError> {
         let (asset, partition, run_id) = (self.asset, self.partition, &self.plan.run_id);
         let key = &asset.key;
         let failed = |e: PolarsError| {
@@ -470,6 +482,9 @@ impl Step<'_> {
                 AssetDefinition::Transform(_) => transform::prepare_for_streaming(lf),
                 AssetDefinition::Source(_) => lf,
             };
+            // The profile watches the rows on their way into the file.
+            let streamed = Arc::new(profile::Streamed::default());
+            let lf = streamed.tap(lf);
             let (location, bytes) =
                 self.io
                     .sink(key, partition, run_id, lf)
@@ -477,7 +492,7 @@ impl Step<'_> {
                         SinkError::Compute(e) => failed(e),
                         SinkError::Store(e) => cannot_store(e),
                     })?;
-            Ok((location, bytes, None))
+            Ok((location, bytes, None, Some(streamed)))
         } else {
             let lf = match &asset.definition {
                 AssetDefinition::Transform(_) => transform::prepare_for_memory(lf),
@@ -488,7 +503,7 @@ impl Step<'_> {
                 .io
                 .write(key, partition, run_id, &mut df)
                 .map_err(cannot_store)?;
-            Ok((location, bytes, Some(df)))
+            Ok((location, bytes, Some(df), None))
         }
     }
 
@@ -593,7 +608,16 @@ impl Deferred {
         let profiled =
             std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| match &self.frame {
                 Some(df) => profile::profile(key, partition, df),
-                None => profile::profile_stored(key, partition, self.stored),
+                None => {
+                    // What was gathered while streaming, else (a batch it could not take) a
+                    // read of the file.
+                    let gathered = self.streamed.as_ref().and_then(|s| {
+                        let schema = self.stored.clone().collect_schema().ok()?;
+                        s.finish(key, partition, &schema)?.ok()
+                    });
+                    gathered
+                        .map_or_else(|| profile::profile_stored(key, partition, self.stored), Ok)
+                }
             }))
             .unwrap_or_else(|panic| {
                 Err(polars_err!(ComputeError: "internal error: {}", panic_message(panic.as_ref())))
