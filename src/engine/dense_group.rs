@@ -653,6 +653,43 @@ mod tests {
         }
     }
 
+    /// Many batches: 600,000 rows in 12 chunks, keys over 200,000 groups (and null), with
+    /// nulls among the values — the rows of polars' own grouping.
+    #[test]
+    fn many_batches_give_the_rows_of_polars_own() {
+        let chunk = |c: i64| {
+            let rows = 50_000i64;
+            let ids = (0..rows).map(move |i| c * rows + i);
+            df!(
+                "k" => ids.clone().map(|i| (i % 997 != 0).then_some((i * 7_919) % 200_000)).collect::<Vec<_>>(),
+                "v" => ids.clone().map(|i| (i % 13 != 0).then_some(i % 100_003 - 50_000)).collect::<Vec<_>>(),
+                "d" => ids.map(|i| 18_000 + (i % 3_000) as i32).collect::<Vec<_>>(),
+            )
+            .unwrap()
+        };
+        let mut df = chunk(0);
+        for c in 1..12 {
+            df.vstack_mut(&chunk(c)).unwrap();
+        }
+        assert_eq!(df.first_col_n_chunks(), 12);
+        let lf = df
+            .lazy()
+            .with_column(col("d").cast(DataType::Date))
+            .group_by([col("k")])
+            .agg([
+                len().alias("n"),
+                col("v").count().alias("c"),
+                col("v").sum().alias("s"),
+                col("v").min().alias("lo"),
+                col("d").max().alias("hi"),
+            ])
+            .sort(["k"], SortMultipleOptions::default().with_nulls_last(true));
+        assert!(
+            same_rows(&lf, "600,000 rows in 12 chunks"),
+            "not grouped densely"
+        );
+    }
+
     /// A grouping over a join (or any input that is more than a read with row-by-row work) is
     /// left to polars, which reads its input once: the dense grouping reads it twice.
     #[test]
