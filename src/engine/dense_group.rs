@@ -231,13 +231,16 @@ pub(super) fn aggregate(
         }
     }
 
+    let timer = std::time::Instant::now();
     let Some((lo, span)) = dense_range(input, key, stride as u64 * 8)? else {
         return Ok(None);
     };
     let slots = span + 1; // and one for the null key
+    let range_ms = timer.elapsed().as_millis();
 
     let plan = Arc::new(planned);
     let states = fill(input, key, &plan, stride, lo, span)?;
+    let fill_ms = timer.elapsed().as_millis();
 
     // The groups with rows, in key order, the null key last.
     let used: Vec<usize> = (0..slots as usize)
@@ -260,6 +263,15 @@ pub(super) fn aggregate(
         columns.push(output_column(agg, &states, stride, &used, dtype)?.into_column());
     }
     let df = DataFrame::new(used.len(), columns)?;
+    tracing::debug!(
+        %key,
+        span,
+        groups = used.len(),
+        range_ms,
+        fill_ms,
+        built_ms = timer.elapsed().as_millis(),
+        "dense grouping (cumulative)"
+    );
     let mut out = vec![col(key.clone())];
     out.extend(plan.iter().map(|a| a.output.clone()));
     Ok(Some(df.lazy().select(out)))
