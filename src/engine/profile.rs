@@ -463,7 +463,11 @@ impl Gathered {
         for df in &self.sample {
             sample.vstack_mut(df)?;
         }
-        let sample = sample.drop(SAMPLE_HASH_COLUMN)?;
+        // Batches arrive in any order: in the hashes' order, the same rows sum to the same
+        // mean and stddev, to the last digit.
+        let sample = sample
+            .sort([SAMPLE_HASH_COLUMN], SortMultipleOptions::default())?
+            .drop(SAMPLE_HASH_COLUMN)?;
         if self.level == 0 {
             // Every row was kept: the table itself, profiled exactly.
             return profile(asset, partition, &sample);
