@@ -35,6 +35,16 @@ pub fn tier_has_arrays(tier: ComputeTier) -> bool {
     matches!(tier, ComputeTier::Batch | ComputeTier::Eks)
 }
 
+/// The most children one array job of a tier takes: AWS Batch's array sizes go up to 10,000;
+/// a Kubernetes Indexed Job takes up to 100,000 completions.
+pub fn max_array_children(tier: ComputeTier) -> usize {
+    match tier {
+        ComputeTier::Batch => 10_000,
+        ComputeTier::Eks => 100_000,
+        _ => 1,
+    }
+}
+
 /// Where one asset runs and with what, as the compute planner chose it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct TierChoice {
@@ -194,14 +204,16 @@ impl PlannedRemoteStep {
     }
 }
 
-/// A backfill on a tier without array jobs becomes one step per partition.
+/// A backfill on a tier without array jobs becomes one step per partition; one bigger than a
+/// tier's array job takes ([`max_array_children`]: 10,950 days on Batch, say) becomes array
+/// jobs of at most that many partitions, one after the other.
 fn split_backfills(groups: Vec<PlannedRemoteStep>) -> Vec<PlannedRemoteStep> {
     let mut steps = Vec::new();
     for g in groups {
-        if g.partitions.len() > 1 && !tier_has_arrays(g.tier) {
-            for p in &g.partitions {
+        if g.partitions.len() > 1 {
+            for chunk in g.partitions.chunks(max_array_children(g.tier)) {
                 steps.push(PlannedRemoteStep {
-                    partitions: vec![p.clone()],
+                    partitions: chunk.to_vec(),
                     ..g.clone()
                 });
             }
@@ -292,5 +304,43 @@ mod tests {
             .node_type = Some("r6i.2xlarge".into());
         let batch = plan_steps(&p, two, &[], &choose(ComputeTier::Batch, sizes));
         assert_eq!(size(&batch), (8.0, 30 * 1024));
+    }
+
+    /// AWS Batch refuses an array job of more than 10,000 children: a longer backfill is
+    /// planned as several array jobs; EKS takes 100,000 in one; a tier without arrays runs a
+    /// step per partition.
+    #[test]
+    fn a_backfill_longer_than_an_array_job_takes_is_split_into_array_jobs() {
+        let mut p = Project::new("p");
+        let mut a = AssetSpec::new("a", Layer::Bronze);
+        a.partitions = crate::model::PartitionsDefinition::Daily {
+            start: "1990-01-01".into(),
+            end: None,
+        };
+        p.assets.push(a);
+        let days: Vec<String> = (0..10_950).map(|d| format!("day{d}")).collect();
+        let key = [AssetKey::new("a")];
+        let on = |tier| {
+            let choice = TierChoice {
+                tier,
+                reason: "test".to_owned(),
+                vcpu: 1.0,
+                memory_mb: 2048,
+                spot: false,
+                timeout_secs: None,
+            };
+            plan_steps(&p, &key, &days, &BTreeMap::from([(key[0].clone(), choice)]))
+        };
+        let batch = on(ComputeTier::Batch);
+        let sizes: Vec<usize> = batch.iter().map(|s| s.partitions.len()).collect();
+        assert_eq!(sizes, [10_000, 950]);
+        let together: Vec<&String> = batch.iter().flat_map(|s| &s.partitions).collect();
+        assert_eq!(
+            together,
+            days.iter().collect::<Vec<_>>(),
+            "every day once, in order"
+        );
+        assert_eq!(on(ComputeTier::Eks).len(), 1);
+        assert_eq!(on(ComputeTier::Fargate).len(), 10_950);
     }
 }
