@@ -435,8 +435,10 @@ impl Gathered {
         }
         // A batch picked under an older (lower) level is thinned to the current one.
         let sample = under_level(&batch.sample, self.level)?;
-        self.sample_rows += sample.height();
-        self.sample.push(sample);
+        if sample.height() > 0 {
+            self.sample_rows += sample.height();
+            self.sample.push(sample);
+        }
         while self.sample_rows > SAMPLE_ROWS {
             self.level += 1;
             let level = self.level;
@@ -444,6 +446,7 @@ impl Gathered {
                 .sample
                 .iter()
                 .map(|df| under_level(df, level))
+                .filter(|df| df.as_ref().map_or(true, |df| df.height() > 0))
                 .collect::<PolarsResult<_>>()?;
             self.sample_rows = self.sample.iter().map(DataFrame::height).sum();
         }
