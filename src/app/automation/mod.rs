@@ -206,6 +206,9 @@ pub struct AutomationStatus {
     /// The next cron tick (schedules) or the earliest next evaluation (sensors).
     #[serde(with = "crate::model::time::secs::option")]
     pub next_tick: Option<DateTime<Utc>>,
+    /// A schedule's time zone (its cron's hours are in it); `None` for a sensor.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub timezone: Option<String>,
     pub cursor: Option<String>,
     #[serde(with = "crate::model::time::secs::option")]
     pub last_evaluated: Option<DateTime<Utc>>,
@@ -239,6 +242,7 @@ pub fn statuses(
             enabled: switches.get(&s.name).copied().unwrap_or(s.enabled),
             switched: switches.contains_key(&s.name),
             next_tick: next,
+            timezone: Some(s.timezone.clone()),
             cursor,
             last_evaluated: last,
         });
@@ -254,11 +258,38 @@ pub fn statuses(
             enabled: switches.get(&s.name).copied().unwrap_or(s.enabled),
             switched: switches.contains_key(&s.name),
             next_tick: Some(sensor::next_evaluation(last, s.min_interval_secs, now)),
+            timezone: None,
             cursor,
             last_evaluated: last,
         });
     }
     Ok(out)
+}
+
+impl AutomationStatus {
+    /// When the next tick is, for people: in UTC, and for a schedule in another time zone also
+    /// there ("2026-12-08 09:00 Europe/Berlin, 08:00 UTC").
+    pub fn next_tick_local(&self) -> Option<String> {
+        let t = self.next_tick?;
+        let utc = t.format("%Y-%m-%d %H:%M UTC").to_string();
+        let zone = self
+            .timezone
+            .as_deref()
+            .filter(|z| !matches!(*z, "UTC" | "Etc/UTC"))
+            .and_then(|z| {
+                crate::model::automation::parse_timezone(z)
+                    .ok()
+                    .map(|tz| (z, tz))
+            });
+        Some(match zone {
+            Some((name, tz)) => format!(
+                "{} {name}, {}",
+                t.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
+                t.format("%H:%M UTC")
+            ),
+            None => utc,
+        })
+    }
 }
 
 /// Turns a schedule or sensor on or off in this workspace.
@@ -308,5 +339,43 @@ fn note_failed_deliveries(problems: &mut Vec<String>, deliveries: &[crate::app::
             "the {} alert to {} failed after {} attempt(s): {}",
             d.event, d.target, d.attempts, d.answer
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A schedule's next tick reads in its own zone too (a 06:00 Berlin schedule is not "05:00"
+    /// to its owner), with the date of that zone; UTC ones and sensors say UTC only.
+    #[test]
+    fn the_next_tick_is_shown_in_the_schedules_own_time_zone() {
+        let status = |timezone: Option<&str>, at: &str| AutomationStatus {
+            name: "s".into(),
+            kind: AutomationKind::Schedule,
+            description: String::new(),
+            selection: "*".into(),
+            target: "local".into(),
+            enabled: true,
+            switched: false,
+            next_tick: Some(at.parse().unwrap()),
+            timezone: timezone.map(str::to_owned),
+            cursor: None,
+            last_evaluated: None,
+        };
+        let shown = |tz, at| status(tz, at).next_tick_local().unwrap();
+        assert_eq!(
+            shown(Some("Europe/Berlin"), "2026-12-08T08:00:00Z"),
+            "2026-12-08 09:00 Europe/Berlin, 08:00 UTC"
+        );
+        assert_eq!(
+            shown(Some("America/Los_Angeles"), "2026-12-08T05:00:00Z"),
+            "2026-12-07 21:00 America/Los_Angeles, 05:00 UTC"
+        );
+        assert_eq!(
+            shown(Some("UTC"), "2026-12-08T08:00:00Z"),
+            "2026-12-08 08:00 UTC"
+        );
+        assert_eq!(shown(None, "2026-12-08T08:00:00Z"), "2026-12-08 08:00 UTC");
     }
 }

@@ -442,15 +442,16 @@ fn definitions_ui(
         });
 }
 
-/// "2026-12-07 06:00 UTC (in 19 h)", "off", or "unknown" (a cron that never fires again).
+/// "2026-12-07 06:00 UTC (in 19 h)", "2026-12-08 09:00 Europe/Berlin, 08:00 UTC (in 19 h)",
+/// "off", or "unknown" (a cron that never fires again).
 fn next_tick_text(s: &AutomationStatus, now: chrono::DateTime<chrono::Utc>) -> String {
     if !s.enabled {
         return "off".to_owned();
     }
-    let Some(t) = s.next_tick else {
+    let (Some(t), Some(when)) = (s.next_tick, s.next_tick_local()) else {
         return "unknown".to_owned();
     };
-    format!("{} ({})", t.format("%Y-%m-%d %H:%M UTC"), until(t - now))
+    format!("{when} ({})", until(t - now))
 }
 
 fn until(d: chrono::TimeDelta) -> String {
