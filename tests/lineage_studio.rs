@@ -702,13 +702,27 @@ fn ctrl_z_right_after_a_rename_undoes_the_rename() {
         "the rename was not undone; the key field reads {:?}",
         h.state().inspector.rename
     );
-    // Whatever the inspector shows names an asset that exists.
+    // The renamed asset stays selected through the undo, and the inspector names it.
+    assert_eq!(
+        h.state().canvas.single_selection().map(ToString::to_string),
+        Some("daily_revenue".to_owned())
+    );
+    assert_eq!(h.state().inspector.rename, "daily_revenue");
+    // And through the redo.
+    h.key_press_modifiers(
+        egui::Modifiers::COMMAND | egui::Modifiers::SHIFT,
+        egui::Key::Z,
+    );
+    h.run_steps(3);
     assert!(
         h.state()
-            .canvas
-            .single_selection()
-            .is_none_or(|k| h.state().inspector.rename == k.as_str()),
-        "the key field reads {:?}",
-        h.state().inspector.rename
+            .project()
+            .asset(&"revenue_by_day".into())
+            .is_some()
     );
+    assert_eq!(
+        h.state().canvas.single_selection().map(ToString::to_string),
+        Some("revenue_by_day".to_owned())
+    );
+    assert_eq!(h.state().inspector.rename, "revenue_by_day");
 }

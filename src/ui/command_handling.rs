@@ -211,23 +211,57 @@ impl Studio {
         }
     }
 
+    /// The project's asset keys.
+    fn asset_keys(&self) -> std::collections::BTreeSet<AssetKey> {
+        self.project()
+            .assets
+            .iter()
+            .map(|a| a.key.clone())
+            .collect()
+    }
+
+    /// After an undo or redo that renamed one asset (one key gone, one new), a selection of
+    /// the old key moves to the new one: the renamed asset stays selected, as after the rename
+    /// itself.
+    fn follow_renamed_selection(&mut self, before: &std::collections::BTreeSet<AssetKey>) {
+        let after = self.asset_keys();
+        let gone: Vec<&AssetKey> = before.difference(&after).collect();
+        let new: Vec<&AssetKey> = after.difference(before).collect();
+        if let ([gone], [new]) = (gone.as_slice(), new.as_slice())
+            && self.canvas.selection.contains(*gone)
+        {
+            let mut keys = self.canvas.selection.clone();
+            keys.remove(*gone);
+            keys.insert((*new).clone());
+            self.canvas.select(keys);
+        }
+    }
+
     /// The commands that edit the document, save it, or copy from it.
     fn run_edit_command(&mut self, ctx: &egui::Context, command: UICommand) {
         match command {
-            UICommand::Undo => match self.doc.undo() {
-                Some(label) => {
-                    self.after_change(u64::MAX);
-                    self.show_info(&format!("Undid {label}"));
+            UICommand::Undo => {
+                let keys = self.asset_keys();
+                match self.doc.undo() {
+                    Some(label) => {
+                        self.follow_renamed_selection(&keys);
+                        self.after_change(u64::MAX);
+                        self.show_info(&format!("Undid {label}"));
+                    }
+                    None => self.show_info("Nothing to undo"),
                 }
-                None => self.show_info("Nothing to undo"),
-            },
-            UICommand::Redo => match self.doc.redo() {
-                Some(label) => {
-                    self.after_change(u64::MAX);
-                    self.show_info(&format!("Redid {label}"));
+            }
+            UICommand::Redo => {
+                let keys = self.asset_keys();
+                match self.doc.redo() {
+                    Some(label) => {
+                        self.follow_renamed_selection(&keys);
+                        self.after_change(u64::MAX);
+                        self.show_info(&format!("Redid {label}"));
+                    }
+                    None => self.show_info("Nothing to redo"),
                 }
-                None => self.show_info("Nothing to redo"),
-            },
+            }
             UICommand::Save => {
                 let unsaved = self.has_unsaved_edits();
                 if let Some(c) = &mut self.saving.conflict
