@@ -375,6 +375,11 @@ struct Batch {
 
 impl Batch {
     fn of(df: &DataFrame, level: u32) -> PolarsResult<Self> {
+        // A column of the table with the sample hash's name would be replaced in the sample:
+        // such a table is profiled from its file instead.
+        if df.schema().contains(SAMPLE_HASH_COLUMN) {
+            polars_bail!(Duplicate: "{SAMPLE_HASH_COLUMN}");
+        }
         let height = df.height();
         let state = PlSeedableRandomStateQuality::fixed();
         let mut row_hashes = vec![0u64; height];
@@ -920,5 +925,24 @@ mod tests {
         let p = streamed(&empty);
         assert_eq!(p.row_count, 0);
         assert_eq!(p.columns.len(), df.width());
+    }
+
+    /// A table with a column named like the sample's hash is not profiled on the way in (its
+    /// values would be replaced in the sample): `finish` says so and the file is read instead.
+    #[test]
+    fn a_column_named_like_the_sample_hash_is_left_to_the_file() {
+        let df = df!(SAMPLE_HASH_COLUMN => [1i64, 2, 3]).unwrap();
+        let dir = tempfile::tempdir().unwrap();
+        let gathered = std::sync::Arc::new(Streamed::default());
+        crate::engine::io::sink_parquet_atomically(
+            gathered.tap(df.clone().lazy()),
+            &dir.path().join("t.parquet"),
+        )
+        .unwrap();
+        assert!(
+            gathered
+                .finish(&AssetKey::new("t"), None, df.schema())
+                .is_none()
+        );
     }
 }
