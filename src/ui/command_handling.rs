@@ -211,6 +211,29 @@ impl Studio {
         }
     }
 
+    /// Undoes (or redoes) the last edit, keeping a renamed asset selected, and says what it did.
+    fn undo_or_redo(&mut self, redo: bool) {
+        let keys = self.asset_keys();
+        let done = if redo {
+            self.doc.redo()
+        } else {
+            self.doc.undo()
+        };
+        let (did, nothing) = if redo {
+            ("Redid", "Nothing to redo")
+        } else {
+            ("Undid", "Nothing to undo")
+        };
+        match done {
+            Some(label) => {
+                self.follow_renamed_selection(&keys);
+                self.after_change(u64::MAX);
+                self.show_info(&format!("{did} {label}"));
+            }
+            None => self.show_info(nothing),
+        }
+    }
+
     /// The project's asset keys.
     fn asset_keys(&self) -> std::collections::BTreeSet<AssetKey> {
         self.project()
@@ -240,28 +263,8 @@ impl Studio {
     /// The commands that edit the document, save it, or copy from it.
     fn run_edit_command(&mut self, ctx: &egui::Context, command: UICommand) {
         match command {
-            UICommand::Undo => {
-                let keys = self.asset_keys();
-                match self.doc.undo() {
-                    Some(label) => {
-                        self.follow_renamed_selection(&keys);
-                        self.after_change(u64::MAX);
-                        self.show_info(&format!("Undid {label}"));
-                    }
-                    None => self.show_info("Nothing to undo"),
-                }
-            }
-            UICommand::Redo => {
-                let keys = self.asset_keys();
-                match self.doc.redo() {
-                    Some(label) => {
-                        self.follow_renamed_selection(&keys);
-                        self.after_change(u64::MAX);
-                        self.show_info(&format!("Redid {label}"));
-                    }
-                    None => self.show_info("Nothing to redo"),
-                }
-            }
+            UICommand::Undo => self.undo_or_redo(false),
+            UICommand::Redo => self.undo_or_redo(true),
             UICommand::Save => {
                 let unsaved = self.has_unsaved_edits();
                 if let Some(c) = &mut self.saving.conflict
