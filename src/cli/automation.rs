@@ -313,12 +313,8 @@ fn print_statuses(statuses: &[automation::AutomationStatus]) {
             },
             match (s.enabled, s.next_tick) {
                 (false, _) => "never (off)".to_owned(),
-                (true, Some(t)) => match s.timezone.as_deref() {
-                    Some(z) if !matches!(z, "UTC" | "Etc/UTC") => format!(
-                        "{} ({})",
-                        time::secs_text(&t),
-                        s.next_tick_local().unwrap_or_default()
-                    ),
+                (true, Some(t)) => match (s.own_zone(), s.next_tick_local()) {
+                    (Some(_), Some(local)) => format!("{} ({local})", time::secs_text(&t)),
                     _ => time::secs_text(&t),
                 },
                 (true, None) => "unknown".to_owned(),

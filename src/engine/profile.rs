@@ -392,9 +392,7 @@ impl Batch {
             let mut registers = Box::new([0u8; HLL_REGISTERS]);
             for (row, &h) in row_hashes.iter_mut().zip(&hashes) {
                 let h = mix(h);
-                let slot = (h >> (64 - HLL_BITS)) as usize;
-                let rank = ((h << HLL_BITS) | (1 << (HLL_BITS - 1))).leading_zeros() as u8 + 1;
-                registers[slot] = registers[slot].max(rank);
+                hll_add(&mut registers, h);
                 *row = mix(row.rotate_left(23) ^ h);
             }
             let (mins, maxs) = if has_min_max(s.dtype()) {
@@ -534,6 +532,14 @@ fn mix(mut h: u64) -> u64 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
     h ^ (h >> 33)
+}
+
+/// Adds a (mixed) hash to `HyperLogLog` registers: its top bits pick the register, which keeps
+/// the most leading zeros (plus one) seen in the rest.
+fn hll_add(registers: &mut [u8; HLL_REGISTERS], h: u64) {
+    let slot = (h >> (64 - HLL_BITS)) as usize;
+    let rank = ((h << HLL_BITS) | (1 << (HLL_BITS - 1))).leading_zeros() as u8 + 1;
+    registers[slot] = registers[slot].max(rank);
 }
 
 /// The distinct-value estimate of `HyperLogLog` registers: Ertl's improved raw estimator
@@ -878,10 +884,7 @@ mod tests {
         for n in [1u64, 10, 1_000, 50_000, 2_000_000] {
             let mut registers = Box::new([0u8; HLL_REGISTERS]);
             for v in 0..n {
-                let h = mix(v.wrapping_mul(0x2545_f491_4f6c_dd1d));
-                let slot = (h >> (64 - HLL_BITS)) as usize;
-                let rank = ((h << HLL_BITS) | (1 << (HLL_BITS - 1))).leading_zeros() as u8 + 1;
-                registers[slot] = registers[slot].max(rank);
+                hll_add(&mut registers, mix(v.wrapping_mul(0x2545_f491_4f6c_dd1d)));
             }
             let estimate = hll_estimate(&registers);
             assert!(

@@ -267,27 +267,29 @@ pub fn statuses(
 }
 
 impl AutomationStatus {
-    /// When the next tick is, for people: in UTC, and for a schedule in another time zone also
-    /// there ("2026-12-08 09:00 Europe/Berlin, 08:00 UTC").
-    pub fn next_tick_local(&self) -> Option<String> {
-        let t = self.next_tick?;
-        let utc = t.format("%Y-%m-%d %H:%M UTC").to_string();
-        let zone = self
-            .timezone
+    /// A schedule's own time zone when it is not UTC (its name and zone).
+    pub fn own_zone(&self) -> Option<(&str, chrono_tz::Tz)> {
+        self.timezone
             .as_deref()
             .filter(|z| !matches!(*z, "UTC" | "Etc/UTC"))
             .and_then(|z| {
                 crate::model::automation::parse_timezone(z)
                     .ok()
                     .map(|tz| (z, tz))
-            });
-        Some(match zone {
+            })
+    }
+
+    /// When the next tick is, for people: in UTC, and for a schedule in another time zone also
+    /// there ("2026-12-08 09:00 Europe/Berlin, 08:00 UTC").
+    pub fn next_tick_local(&self) -> Option<String> {
+        let t = self.next_tick?;
+        Some(match self.own_zone() {
             Some((name, tz)) => format!(
                 "{} {name}, {}",
                 t.with_timezone(&tz).format("%Y-%m-%d %H:%M"),
                 t.format("%H:%M UTC")
             ),
-            None => utc,
+            None => t.format("%Y-%m-%d %H:%M UTC").to_string(),
         })
     }
 }
