@@ -280,7 +280,8 @@ pub(super) fn aggregate(
 /// The smallest value of integer column `key` of `input` and the span of its values
 /// (max − min + 1), when they are dense enough for one state of `slot_bytes` per value (and one
 /// for the null key): a span of at most twice the rows (or 65,536) and states of at most
-/// 1 GiB. `None` for sparse values or a table without a non-null key.
+/// 1 GiB. `None` for sparse values or a table without a non-null key. A stored table read whole
+/// gives them from its Parquet footer (see [`footer_range`]); anything else is read for them.
 ///
 /// # Errors
 /// Those of reading `input`.
@@ -289,6 +290,14 @@ pub(super) fn dense_range(
     key: &PlSmallStr,
     slot_bytes: u64,
 ) -> PolarsResult<Option<(i64, u64)>> {
+    // Signed integers and dates have the same order in the footer's statistics.
+    let signed = matches!(
+        input.clone().collect_schema()?.get(key),
+        Some(DataType::Int8 | DataType::Int16 | DataType::Int32 | DataType::Int64 | DataType::Date)
+    );
+    if signed && let Some((bounds, rows)) = footer_range(&input.logical_plan, key) {
+        return Ok(bounds.and_then(|(lo, hi)| dense_enough(lo, hi, rows, slot_bytes)));
+    }
     let physical = || col(key.clone()).to_physical().cast(DataType::Int64);
     let range = input
         .clone()
@@ -306,12 +315,100 @@ pub(super) fn dense_range(
     ) else {
         return Ok(None);
     };
+    Ok(dense_enough(lo, hi, rows, slot_bytes))
+}
+
+/// `(lo, span)` of values from `lo` to `hi` in `rows` rows, when dense enough (see
+/// [`dense_range`]).
+fn dense_enough(lo: i64, hi: i64, rows: u64, slot_bytes: u64) -> Option<(i64, u64)> {
     let span = u64::try_from(i128::from(hi) - i128::from(lo) + 1).unwrap_or(u64::MAX);
     let slots = span.saturating_add(1);
     if span > (2 * rows).max(1 << 16) || slots.saturating_mul(slot_bytes) > MAX_STATE_BYTES {
-        return Ok(None);
+        return None;
     }
-    Ok(Some((lo, span)))
+    Some((lo, span))
+}
+
+/// The local Parquet files `plan` reads whole, with `key` as stored: a scan of local paths (no
+/// row index, file-path column, renaming, defaults or deletions, and no `name=value` in a path,
+/// so no hive column), under projections that keep `key` as it is and row numbers. `None` for
+/// anything else (a filter, a computed key, an in-memory table, a remote store).
+fn scanned_files<'p>(plan: &'p DslPlan, key: &str) -> Option<&'p [PlRefPath]> {
+    match plan {
+        DslPlan::Scan {
+            sources: ScanSources::Paths(paths),
+            unified_scan_args: args,
+            scan_type,
+            ..
+        } if matches!(**scan_type, FileScanDsl::Parquet { .. })
+            && args.cloud_options.is_none()
+            && args.row_index.is_none()
+            && args.include_file_paths.is_none()
+            && args.column_mapping.is_none()
+            && args.default_values.is_none()
+            && args.deletion_files.is_none()
+            && paths.iter().all(|p| !p.as_str().contains('=')) =>
+        {
+            Some(paths.as_ref())
+        }
+        DslPlan::Select { input, expr, .. }
+            if expr
+                .iter()
+                .any(|e| matches!(e, Expr::Column(c) if c.as_str() == key)) =>
+        {
+            scanned_files(input, key)
+        }
+        DslPlan::MapFunction {
+            input,
+            function: polars_plan::plans::DslFunction::RowIndex { name, .. },
+        } if name.as_str() != key => scanned_files(input, key),
+        DslPlan::IR { dsl, .. } => scanned_files(dsl, key),
+        _ => None,
+    }
+}
+
+/// The smallest and largest value of integer column `key` (`None` when every value is null)
+/// and the rows of the local Parquet files `plan` reads whole (see [`scanned_files`]), from the
+/// statistics of every row group in the files' footers (polars writes them), without reading
+/// the column. `None` when `plan` reads anything else, or a row group's statistics are missing.
+pub(super) fn footer_range(plan: &DslPlan, key: &str) -> Option<(Option<(i64, i64)>, u64)> {
+    use polars_parquet::parquet::statistics::Statistics;
+    let paths = scanned_files(plan, key)?;
+    let (mut lo, mut hi, mut rows, mut any) = (i64::MAX, i64::MIN, 0u64, false);
+    for path in paths {
+        let file = std::fs::File::open(path.as_str()).ok()?;
+        let metadata = ParquetReader::new(file).get_metadata().ok()?.clone();
+        for group in &metadata.row_groups {
+            let group_rows = group.num_rows();
+            rows += group_rows as u64;
+            let [column] = group.columns_idxs_under_root_iter(key)? else {
+                return None;
+            };
+            let stats = group.parquet_columns()[*column]
+                .statistics(&metadata.footer_buf)?
+                .ok()?;
+            let (min, max, nulls) = match stats {
+                Statistics::Int64(s) => (s.min_value, s.max_value, s.null_count),
+                Statistics::Int32(s) => (
+                    s.min_value.map(i64::from),
+                    s.max_value.map(i64::from),
+                    s.null_count,
+                ),
+                _ => return None,
+            };
+            match (min, max) {
+                (Some(a), Some(b)) => {
+                    lo = lo.min(a);
+                    hi = hi.max(b);
+                    any = true;
+                }
+                // A row group of nulls only.
+                (None, None) if nulls == i64::try_from(group_rows).ok() => {}
+                _ => return None,
+            }
+        }
+    }
+    Some((any.then_some((lo, hi)), rows))
 }
 
 /// The groups' states after every row of `input`: `stride` words a group, the group of key
@@ -325,31 +422,29 @@ fn fill(
     span: u64,
 ) -> PolarsResult<Vec<u64>> {
     let slots = span as usize + 1;
-    let mut states = vec![0u64; slots * stride];
-    for agg in plan.iter() {
-        // Minimums start at the largest value, maximums at the smallest.
-        let (max, min) = if agg.wide {
-            (i128::MAX, i128::MIN)
+    // Zeroed pages from the system, written as groups are first seen (a minimum or maximum
+    // takes a group's first value: see [`update`]).
+    let states = vec![0u64; slots * stride];
+    // The columns as the states read them (`i64`, or `i128` for decimals), converted by the
+    // streaming engine on every core before the batches reach the one thread that fills the
+    // states.
+    let as_read = |c: &PlSmallStr, wide: bool| {
+        let physical = col(c.clone()).to_physical();
+        if wide {
+            physical
         } else {
-            (i128::from(i64::MAX), i128::from(i64::MIN))
-        };
-        let start = match agg.kind {
-            Kind::Min => Some(max),
-            Kind::Max => Some(min),
-            _ => None,
-        };
-        if let Some(v) = start {
-            for slot in 0..slots {
-                put(&mut states, slot * stride + agg.offset + 1, agg.wide, v);
-            }
+            physical.cast(DataType::Int64)
         }
-    }
-    let mut needed = vec![col(key.clone())];
+        .alias(c.clone())
+    };
+    let mut names = vec![key.clone()];
+    let mut needed = vec![as_read(key, false)];
     for agg in plan.iter() {
         if let Some(c) = &agg.column
-            && !needed.contains(&col(c.clone()))
+            && !names.contains(c)
         {
-            needed.push(col(c.clone()));
+            names.push(c.clone());
+            needed.push(as_read(c, agg.wide));
         }
     }
     let poisoned = || polars_err!(ComputeError: "a dense grouping's state was poisoned");
@@ -537,13 +632,14 @@ fn update(
                     };
                     put(states, at + 1, w, s);
                 }
+                // The group's first value (its count is now 1), or a smaller or larger one.
                 Kind::Min => {
-                    if v < get(states, at + 1, w) {
+                    if states[at] == 1 || v < get(states, at + 1, w) {
                         put(states, at + 1, w, v);
                     }
                 }
                 Kind::Max => {
-                    if v > get(states, at + 1, w) {
+                    if states[at] == 1 || v > get(states, at + 1, w) {
                         put(states, at + 1, w, v);
                     }
                 }
@@ -700,6 +796,106 @@ mod tests {
             same_rows(&lf, "600,000 rows in 12 chunks"),
             "not grouped densely"
         );
+    }
+
+    /// `df` stored as Parquet in `dir` (row groups of `group_rows`), and a scan of it.
+    fn stored(
+        dir: &std::path::Path,
+        name: &str,
+        df: &mut DataFrame,
+        group_rows: usize,
+    ) -> LazyFrame {
+        let path = dir.join(format!("{name}.parquet"));
+        ParquetWriter::new(std::fs::File::create(&path).unwrap())
+            .with_row_group_size(Some(group_rows))
+            .finish(df)
+            .unwrap();
+        LazyFrame::scan_parquet(
+            PlRefPath::new(path.to_str().unwrap()),
+            ScanArgsParquet::default(),
+        )
+        .unwrap()
+    }
+
+    /// A stored table read whole gives its key's range from the footer: the minimum and maximum
+    /// of polars' own over every row group (nulls and a row group of nulls only among them),
+    /// and its rows; a filter, a computed key or a table in memory is read instead.
+    #[test]
+    fn a_stored_tables_key_range_comes_from_its_footer() {
+        let dir = tempfile::tempdir().unwrap();
+        // Row groups of 1,000 rows: the smallest key in the third, the largest in the ninth,
+        // the fifth all null.
+        let keys: Vec<Option<i64>> = (0..10_000i64)
+            .map(|i| match i {
+                2_500 => Some(-7),
+                8_200 => Some(20_001),
+                4_000..5_000 => None,
+                _ => Some(1 + (i * 37) % 5_000),
+            })
+            .collect();
+        let mut df = df!(
+            "k" => keys,
+            "d" => (0..10_000).map(|i| 18_000 + (i * 13) % 700).collect::<Vec<i32>>(),
+            "v" => (0..10_000i64).collect::<Vec<_>>(),
+        )
+        .unwrap();
+        df.with_column(df.column("d").unwrap().cast(&DataType::Date).unwrap())
+            .unwrap();
+        let lf = stored(dir.path(), "t", &mut df, 1_000);
+        for key in ["k", "d"] {
+            let physical = df.column(key).unwrap().to_physical_repr();
+            let physical = physical.cast(&DataType::Int64).unwrap();
+            let want = (
+                physical.i64().unwrap().min().unwrap(),
+                physical.i64().unwrap().max().unwrap(),
+            );
+            assert_eq!(
+                footer_range(&lf.logical_plan, key),
+                Some((Some(want), 10_000)),
+                "{key}"
+            );
+            let projected = lf
+                .clone()
+                .select([col(key), col("v")])
+                .with_row_index("r", None);
+            assert_eq!(
+                footer_range(&projected.logical_plan, key),
+                Some((Some(want), 10_000)),
+                "{key} under a projection and row numbers"
+            );
+        }
+        let nulls = stored(
+            dir.path(),
+            "nulls",
+            &mut df!("k" => [None::<i64>, None]).unwrap(),
+            1,
+        );
+        assert_eq!(footer_range(&nulls.logical_plan, "k"), Some((None, 2)));
+        for (lf, what) in [
+            (lf.clone().filter(col("v").gt(lit(5))), "a filter"),
+            (
+                lf.clone().select([(col("k") + lit(1)).alias("k")]),
+                "a computed key",
+            ),
+            (
+                lf.clone().select([col("v").alias("k")]),
+                "another column named k",
+            ),
+            (lf.clone().with_row_index("k", None), "row numbers named k"),
+            (df.clone().lazy(), "a table in memory"),
+        ] {
+            assert_eq!(footer_range(&lf.logical_plan, "k"), None, "{what}");
+        }
+        // The dense grouping over the stored table: the rows of polars' own.
+        let grouped = lf
+            .group_by([col("k")])
+            .agg([
+                len().alias("n"),
+                col("v").sum().alias("s"),
+                col("d").max().alias("hi"),
+            ])
+            .sort(["k"], SortMultipleOptions::default().with_nulls_last(true));
+        assert!(same_rows(&grouped, "a stored table"), "not grouped densely");
     }
 
     /// A grouping over a join (or any input that is more than a read with row-by-row work) is
