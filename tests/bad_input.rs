@@ -1292,3 +1292,48 @@ fn output_into_a_closed_pipe_ends_quietly_not_in_a_panic() {
         finish(child, &format!("{args:?} | true"));
     }
 }
+
+/// A column named like Medallion's own (`__medallion_…`: row numbers, dense groupings' states)
+/// ends the step that meets it with one sentence naming the column, not polars' duplicate-column
+/// error with its plan: a source whose file has one, and a transform reading a stored table that
+/// has one (stored before the rule, or by another tool).
+#[test]
+fn a_column_named_like_medallions_own_is_refused_in_one_sentence() {
+    let tmp = tempfile::tempdir().unwrap();
+    let ws = tmp.path().join("ws.sqlite");
+    let dir = copy_example(tmp.path());
+    let d = dir.to_str().unwrap();
+    let customers = dir.join("data/customers.csv");
+    edit(
+        &customers,
+        "customer_id,first_name,last_name,",
+        "customer_id,first_name,__medallion_keep_latest_row,",
+    );
+    edit(
+        &dir.join("medallion.toml"),
+        "last_name = \"string\"",
+        "__medallion_keep_latest_row = \"string\"",
+    );
+    let o = medallion(&ws, &["materialize", d, "--format", "json"]);
+    let out = text(&o);
+    assert_eq!(o.status.code(), Some(1), "{out}");
+    assert_plain(&out);
+    for bad in ["duplicate", "Resolved plan", "FAILED HERE"] {
+        assert!(!out.contains(bad), "{bad:?} in:\n{out}");
+    }
+    let error = step_error(&json(&o), "raw_customer_data");
+    assert_eq!(
+        error,
+        "asset raw_customer_data: its source has a column named `__medallion_keep_latest_row`, \
+         but names beginning with `__medallion_` are reserved for Medallion's own columns; \
+         rename it"
+    );
+    // The preview says the same.
+    let o = medallion(&ws, &["preview", d, "raw_customer_data", "--limit", "5"]);
+    assert_eq!(o.status.code(), Some(1), "{}", text(&o));
+    assert!(
+        text(&o).contains("reserved for Medallion's own columns"),
+        "{}",
+        text(&o)
+    );
+}

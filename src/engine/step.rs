@@ -645,12 +645,14 @@ pub(super) fn read_source(
     limit: Option<usize>,
     fetcher: &dyn SourceFetcher,
 ) -> Result<(LazyFrame, String), EngineError> {
-    match source {
+    let (lf, version) = match source {
         crate::model::SourceSpec::File { .. } => {
             source::read_file_source(key, source, project_dir, partition, limit)
         }
         _ => fetch::read_fetched_source(project, key, source, partition, limit, fetcher),
-    }
+    }?;
+    transform::refuse_reserved_columns(key, "its source", &lf)?;
+    Ok((lf, version))
 }
 
 /// The message of a caught panic.

@@ -21,6 +21,9 @@ pub fn apply(
         asset: asset.clone(),
         message,
     };
+    for (up, frame) in upstream {
+        refuse_reserved_columns(asset, &format!("its upstream asset {up}"), frame)?;
+    }
     let mut lf = match &spec.sql {
         Some(sql) => {
             let sql = match partition {
@@ -50,6 +53,37 @@ pub fn apply(
         lf = apply_step(lf, step);
     }
     Ok(lf)
+}
+
+/// How the columns Medallion's own plans add while computing a step begin (row numbers, dense
+/// groupings' states, the profile's sample hash).
+pub const RESERVED_PREFIX: &str = "__medallion_";
+
+/// An error naming `what` of `asset` (its source, an upstream asset) when `frame` has a column
+/// whose name begins with [`RESERVED_PREFIX`]: polars would otherwise fail deep in the step with
+/// a duplicate-column error naming Medallion's internals. A frame whose columns cannot be
+/// resolved yet is left to the step, which reports that.
+///
+/// # Errors
+/// [`EngineError::Definition`] naming the column.
+pub(super) fn refuse_reserved_columns(
+    asset: &AssetKey,
+    what: &str,
+    frame: &LazyFrame,
+) -> Result<(), EngineError> {
+    let Ok(schema) = frame.clone().collect_schema() else {
+        return Ok(());
+    };
+    match schema.iter_names().find(|n| n.starts_with(RESERVED_PREFIX)) {
+        Some(name) => Err(EngineError::Definition {
+            asset: asset.clone(),
+            message: format!(
+                "{what} has a column named `{name}`, but names beginning with \
+                 `{RESERVED_PREFIX}` are reserved for Medallion's own columns; rename it"
+            ),
+        }),
+        None => Ok(()),
+    }
 }
 
 /// A step whose work the next one does anyway, so it is left out (the rows and their order
@@ -968,6 +1002,32 @@ mod tests {
 
     fn with_steps(steps: Vec<TransformStep>) -> TransformSpec {
         TransformSpec { sql: None, steps }
+    }
+
+    /// An upstream table with a column named like Medallion's own is refused in one sentence
+    /// naming the upstream asset and the column, with SQL or steps; other names pass.
+    #[test]
+    fn an_upstream_column_named_like_medallions_own_is_refused() {
+        let frame = |name: &str| df!("id" => [1i64, 2], name => [3i64, 4]).unwrap().lazy();
+        let sql = TransformSpec {
+            sql: Some("SELECT * FROM up".to_owned()),
+            steps: vec![],
+        };
+        let steps = with_steps(vec![TransformStep::Deduplicate { columns: vec![] }]);
+        for spec in [&sql, &steps] {
+            let upstream = BTreeMap::from([(AssetKey::new("up"), frame("__medallion_row"))]);
+            let Err(e) = apply(&AssetKey::new("down"), spec, &upstream, None) else {
+                panic!("a reserved column passed");
+            };
+            assert_eq!(
+                e.to_string(),
+                "asset down: its upstream asset up has a column named `__medallion_row`, but \
+                 names beginning with `__medallion_` are reserved for Medallion's own columns; \
+                 rename it"
+            );
+            let upstream = BTreeMap::from([(AssetKey::new("up"), frame("_medallion_row"))]);
+            assert!(apply(&AssetKey::new("down"), spec, &upstream, None).is_ok());
+        }
     }
 
     proptest::proptest! {
