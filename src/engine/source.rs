@@ -706,6 +706,14 @@ mod tests {
                     proptest::prop_assert_eq!(stats.last_newline_offset, last);
                 }
                 proptest::prop_assert_eq!(stats.end_inside_string, inside);
+                // The in-memory reader's count: the lines of a chunk starting outside a field.
+                if !inside_at_start {
+                    let (count, at) = counter.count(&bytes);
+                    proptest::prop_assert_eq!(count, lines);
+                    if lines > 0 {
+                        proptest::prop_assert_eq!(at, last);
+                    }
+                }
             }
         }
     }

@@ -663,7 +663,28 @@ impl<'a> Iterator for SplitLines<'a> {
     }
 }
 
+/// Bit `i` set where `block[i] == c` (Medallion's patch, see `analyze_chunk`): four SSE2
+/// compares and byte masks, SSE2 being part of every x86-64 CPU.
+#[cfg(all(target_arch = "x86_64", target_feature = "sse2"))]
+#[inline(always)]
+fn eq_mask64(block: &[u8; 64], c: u8) -> u64 {
+    use std::arch::x86_64::{__m128i, _mm_cmpeq_epi8, _mm_loadu_si128, _mm_movemask_epi8, _mm_set1_epi8};
+    let mut mask = 0u64;
+    // SAFETY: SSE2 is enabled (the `cfg` above); each `lane` is 16 readable bytes and the load
+    // takes any alignment.
+    unsafe {
+        let needle = _mm_set1_epi8(c as i8);
+        for (i, lane) in block.chunks_exact(16).enumerate() {
+            let v = _mm_loadu_si128(lane.as_ptr().cast::<__m128i>());
+            let m = _mm_movemask_epi8(_mm_cmpeq_epi8(v, needle)) as u32 as u64;
+            mask |= (m & 0xffff) << (16 * i);
+        }
+    }
+    mask
+}
+
 /// Bit `i` set where `block[i] == c` (Medallion's patch, see `analyze_chunk`).
+#[cfg(not(all(target_arch = "x86_64", target_feature = "sse2")))]
 #[inline(always)]
 fn eq_mask64(block: &[u8; 64], c: u8) -> u64 {
     let mut mask = 0u64;
@@ -1015,11 +1036,16 @@ impl CountLines {
         }
     }
 
+    /// Medallion's patch: the lines of `analyze_chunk` for a chunk that starts outside a quoted
+    /// field — the same count and last line end as `count_no_simd(bytes, false)`, 64 bytes at a
+    /// time instead of one.
     #[cfg(not(feature = "simd"))]
     pub fn count(&self, bytes: &[u8]) -> (usize, usize) {
-        self.count_no_simd(bytes, false)
+        let [outside, _] = self.analyze_chunk(bytes);
+        (outside.newline_count, outside.last_newline_offset)
     }
 
+    #[cfg_attr(not(feature = "simd"), allow(dead_code))]
     fn count_no_simd(&self, bytes: &[u8], in_field: bool) -> (usize, usize) {
         let iter = bytes.iter();
         let mut in_field = in_field;
