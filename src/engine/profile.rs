@@ -393,7 +393,9 @@ impl Batch {
             for (row, &h) in row_hashes.iter_mut().zip(&hashes) {
                 let h = mix(h);
                 hll_add(&mut registers, h);
-                *row = mix(row.rotate_left(23) ^ h);
+                // The row's hash: its columns' (mixed) hashes combined in order, mixed once
+                // below.
+                *row = row.rotate_left(23) ^ h;
             }
             let (mins, maxs) = if has_min_max(s.dtype()) {
                 let value = |v: Scalar| v.into_value().into_static();
@@ -412,13 +414,22 @@ impl Batch {
         for (i, h) in row_hashes.iter_mut().enumerate() {
             *h = mix(*h ^ (i as u64).wrapping_mul(SAMPLE_HASH));
         }
+        // The rows the sample keeps at this level (all at level 0), taken with their hashes.
+        let (mut sample, row_hashes) = if level == 0 {
+            (df.clone(), row_hashes)
+        } else {
+            let kept: Vec<IdxSize> = (0..height as IdxSize)
+                .filter(|&i| row_hashes[i as usize].leading_zeros() >= level)
+                .collect();
+            let hashes = kept.iter().map(|&i| row_hashes[i as usize]).collect();
+            (df.take(&IdxCa::from_vec(PlSmallStr::EMPTY, kept))?, hashes)
+        };
         let hashes = UInt64Chunked::from_vec(SAMPLE_HASH_COLUMN.into(), row_hashes);
-        let mut sample = df.clone();
         sample.with_column(hashes.into_series().into_column())?;
         Ok(Self {
             rows: height as u64,
             columns,
-            sample: under_level(&sample, level)?,
+            sample,
         })
     }
 }
@@ -518,11 +529,12 @@ fn under_level(df: &DataFrame, level: u32) -> PolarsResult<DataFrame> {
         return Ok(df.clone());
     }
     let hashes = df.column(SAMPLE_HASH_COLUMN)?.u64()?;
-    let keep: BooleanChunked = hashes
+    let kept: Vec<IdxSize> = hashes
         .into_no_null_iter()
-        .map(|h| h.leading_zeros() >= level)
+        .zip(0..)
+        .filter_map(|(h, i)| (h.leading_zeros() >= level).then_some(i))
         .collect();
-    df.filter(&keep)
+    df.take(&IdxCa::from_vec(PlSmallStr::EMPTY, kept))
 }
 
 /// A 64-bit finalizer (`MurmurHash3`'s), so every bit of a hash depends on every bit of its input.
