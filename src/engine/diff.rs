@@ -95,6 +95,10 @@ pub enum DiffError {
         duplicates: u64,
         side: &'static str,
     },
+    #[error(
+        "column `{column}` of {side} has `{RESERVED}` in its name, which Medallion keeps for its own columns; rename it to compare"
+    )]
+    Reserved { column: String, side: &'static str },
     #[error("comparing the tables failed: {0}")]
     Compute(String),
 }
@@ -105,6 +109,21 @@ fn compute(e: &PolarsError) -> DiffError {
 
 /// Suffix polars gives B's copy of a column in the joined frame.
 const B_SUFFIX: &str = "__medallion_b";
+
+// The comparison's own working columns. Their names, like `B_SUFFIX`, hold `__medallion_`,
+// which the tables compared may not (see `RESERVED`): no column of theirs takes one's place.
+const N_COLUMN: &str = "__medallion_n";
+const CHANGED: &str = "__medallion_changed";
+const MATCHED: &str = "__medallion_matched";
+const N_A: &str = "__medallion_n_a";
+const N_B: &str = "__medallion_n_b";
+const ONLY_A: &str = "__medallion_only_a";
+const ONLY_B: &str = "__medallion_only_b";
+const VALUE_A: &str = "__medallion_value_a";
+const VALUE_B: &str = "__medallion_value_b";
+
+/// What a compared table's column names may not hold.
+const RESERVED: &str = "__medallion_";
 
 /// Compares the Parquet files `a` and `b`, matching rows by `key` (whole rows when empty).
 pub fn diff_parquet(a: &Path, b: &Path, key: &[String]) -> Result<TableDiff, DiffError> {
@@ -131,6 +150,14 @@ pub fn diff_frames(
     schema_b: &Schema,
     key: &[String],
 ) -> Result<TableDiff, DiffError> {
+    for (schema, side) in [(schema_a, "A"), (schema_b, "B")] {
+        if let Some(name) = schema.iter_names().find(|n| n.contains(RESERVED)) {
+            return Err(DiffError::Reserved {
+                column: name.to_string(),
+                side,
+            });
+        }
+    }
     for column in key {
         for (schema, side) in [(schema_a, "A"), (schema_b, "B")] {
             if schema.get(column.as_str()).is_none() {
@@ -250,8 +277,8 @@ fn check_unique(lf: &LazyFrame, key: &[String], side: &'static str) -> Result<()
     let repeated = lf
         .clone()
         .group_by(exprs(key))
-        .agg([len().alias("__n")])
-        .filter(col("__n").gt(lit(1)));
+        .agg([len().alias(N_COLUMN)])
+        .filter(col(N_COLUMN).gt(lit(1)));
     let duplicates = count(repeated)?;
     if duplicates > 0 {
         return Err(DiffError::KeyNotUnique {
@@ -301,15 +328,15 @@ fn compare_by_key(
         any_horizontal(values.iter().map(|c| differs(c)).collect::<Vec<_>>())
             .map_err(|e| compute(&e))?
     };
-    totals.push(any.cast(DataType::UInt64).sum().alias("__changed"));
-    totals.push(len().cast(DataType::UInt64).alias("__matched"));
+    totals.push(any.cast(DataType::UInt64).sum().alias(CHANGED));
+    totals.push(len().cast(DataType::UInt64).alias(MATCHED));
     let sums = joined
         .clone()
         .select(totals)
         .collect()
         .map_err(|e| compute(&e))?;
-    diff.changed = first_u64(&sums, "__changed")?;
-    diff.unchanged = first_u64(&sums, "__matched")?.saturating_sub(diff.changed);
+    diff.changed = first_u64(&sums, CHANGED)?;
+    diff.unchanged = first_u64(&sums, MATCHED)?.saturating_sub(diff.changed);
     for c in values {
         let changed = first_u64(&sums, c)?;
         let examples = if changed == 0 {
@@ -343,32 +370,32 @@ fn compare_whole_rows(
             .group_by(exprs(names))
             .agg([len().cast(DataType::Int64).alias(n)])
     };
-    let joined = counted(a, "__n_a").join(
-        counted(b, "__n_b"),
+    let joined = counted(a, N_A).join(
+        counted(b, N_B),
         exprs(names),
         exprs(names),
         join_args(JoinType::Full),
     );
-    let n_a = col("__n_a").fill_null(lit(0i64));
-    let n_b = col("__n_b").fill_null(lit(0i64));
+    let n_a = col(N_A).fill_null(lit(0i64));
+    let n_b = col(N_B).fill_null(lit(0i64));
     let excess = |x: Expr, y: Expr| {
         let d = x - y;
         when(d.clone().gt(lit(0i64))).then(d).otherwise(lit(0i64))
     };
     let with_excess = joined.with_columns([
-        excess(n_a.clone(), n_b.clone()).alias("__only_a"),
-        excess(n_b, n_a).alias("__only_b"),
+        excess(n_a.clone(), n_b.clone()).alias(ONLY_A),
+        excess(n_b, n_a).alias(ONLY_B),
     ]);
     let sums = with_excess
         .clone()
         .select([
-            col("__only_a").sum().cast(DataType::UInt64),
-            col("__only_b").sum().cast(DataType::UInt64),
+            col(ONLY_A).sum().cast(DataType::UInt64),
+            col(ONLY_B).sum().cast(DataType::UInt64),
         ])
         .collect()
         .map_err(|e| compute(&e))?;
-    diff.only_in_a = first_u64(&sums, "__only_a")?;
-    diff.only_in_b = first_u64(&sums, "__only_b")?;
+    diff.only_in_a = first_u64(&sums, ONLY_A)?;
+    diff.only_in_b = first_u64(&sums, ONLY_B)?;
     diff.unchanged = diff.rows_a.saturating_sub(diff.only_in_a);
     let side = |flag: &str| {
         with_excess
@@ -376,8 +403,8 @@ fn compare_whole_rows(
             .filter(col(flag).gt(lit(0i64)))
             .select(exprs(names))
     };
-    diff.examples_only_in_a = examples(side("__only_a"))?;
-    diff.examples_only_in_b = examples(side("__only_b"))?;
+    diff.examples_only_in_a = examples(side(ONLY_A))?;
+    diff.examples_only_in_b = examples(side(ONLY_B))?;
     Ok(())
 }
 
@@ -406,8 +433,8 @@ fn value_examples(
 ) -> Result<Vec<ValueChange>, DiffError> {
     let b_name = format!("{column}{B_SUFFIX}");
     let mut select = exprs(key);
-    select.push(col(column).alias("__a"));
-    select.push(col(b_name.as_str()).alias("__b"));
+    select.push(col(column).alias(VALUE_A));
+    select.push(col(b_name.as_str()).alias(VALUE_B));
     let df = joined
         .clone()
         .filter(differs)
@@ -424,8 +451,8 @@ fn value_examples(
         }
         out.push(ValueChange {
             key: key_values,
-            a: cell(column_of("__a")?, i)?,
-            b: cell(column_of("__b")?, i)?,
+            a: cell(column_of(VALUE_A)?, i)?,
+            b: cell(column_of(VALUE_B)?, i)?,
         });
     }
     Ok(out)
@@ -512,6 +539,57 @@ mod tests {
             .collect();
         only_a.sort();
         assert_eq!(only_a, ["1a", "3c"]);
+    }
+
+    #[test]
+    fn columns_named_like_the_diffs_own_working_columns_compare_like_any_other() {
+        // Names the comparison once used for its own counts, flags and values.
+        let names = ["__n", "__changed", "__matched", "__a", "__b"];
+        let table = |ids: [i64; 3], last: [i64; 3]| {
+            let mut columns = vec![Column::new("__n_a".into(), ids)];
+            for (i, n) in names.iter().enumerate() {
+                let v: Vec<i64> = ids.iter().map(|x| x * 10 + i as i64).collect();
+                columns.push(Column::new((*n).into(), v));
+            }
+            columns.push(Column::new("__only_a".into(), last));
+            DataFrame::new(3, columns).unwrap()
+        };
+        let a = table([1, 2, 3], [7, 8, 9]);
+        let b = table([1, 2, 4], [7, 0, 9]);
+        // By a key named like the whole-row count, a value named like the unique-key count.
+        let d = diff(a.clone(), b.clone(), &["__n_a"]).unwrap();
+        assert_eq!(
+            (d.only_in_a, d.only_in_b, d.changed, d.unchanged),
+            (1, 1, 1, 1)
+        );
+        let changed: Vec<(&str, u64)> = d
+            .columns
+            .iter()
+            .filter(|c| c.changed > 0)
+            .map(|c| (c.column.as_str(), c.changed))
+            .collect();
+        assert_eq!(changed, [("__only_a", 1)]);
+        assert_eq!(
+            (
+                d.columns[5].examples[0].a.as_str(),
+                d.columns[5].examples[0].b.as_str()
+            ),
+            ("8", "0")
+        );
+        // Whole rows: 2 and 3 only in A, 2 (changed) and 4 only in B.
+        let d = diff(a, b, &[]).unwrap();
+        assert_eq!((d.only_in_a, d.only_in_b, d.unchanged), (2, 2, 1));
+    }
+
+    #[test]
+    fn a_column_named_like_medallions_own_is_refused_in_one_sentence() {
+        let a = df!("id" => [1i64], "x__medallion_b" => [1i64]).unwrap();
+        let e = diff(a.clone(), a, &["id"]).unwrap_err().to_string();
+        assert_eq!(
+            e,
+            "column `x__medallion_b` of A has `__medallion_` in its name, which Medallion keeps \
+             for its own columns; rename it to compare"
+        );
     }
 
     #[test]
