@@ -96,7 +96,7 @@ pub enum DiffError {
         side: &'static str,
     },
     #[error(
-        "column `{column}` of {side} has `{RESERVED}` in its name, which Medallion keeps for its own columns; rename it to compare"
+        "column `{column}` of {side} is named like Medallion's own columns (`{RESERVED}…`, `…{B_SUFFIX}`); rename it to compare"
     )]
     Reserved { column: String, side: &'static str },
     #[error("comparing the tables failed: {0}")]
@@ -110,8 +110,9 @@ fn compute(e: &PolarsError) -> DiffError {
 /// Suffix polars gives B's copy of a column in the joined frame.
 const B_SUFFIX: &str = "__medallion_b";
 
-// The comparison's own working columns. Their names, like `B_SUFFIX`, hold `__medallion_`,
-// which the tables compared may not (see `RESERVED`): no column of theirs takes one's place.
+// The comparison's own working columns. Their names begin with `RESERVED`, and B's copies of
+// columns end with `B_SUFFIX`, which the tables compared may not: no column of theirs takes
+// one's place.
 const N_COLUMN: &str = "__medallion_n";
 const CHANGED: &str = "__medallion_changed";
 const MATCHED: &str = "__medallion_matched";
@@ -122,7 +123,7 @@ const ONLY_B: &str = "__medallion_only_b";
 const VALUE_A: &str = "__medallion_value_a";
 const VALUE_B: &str = "__medallion_value_b";
 
-/// What a compared table's column names may not hold.
+/// How a compared table's column names may not begin.
 const RESERVED: &str = "__medallion_";
 
 /// Compares the Parquet files `a` and `b`, matching rows by `key` (whole rows when empty).
@@ -151,7 +152,8 @@ pub fn diff_frames(
     key: &[String],
 ) -> Result<TableDiff, DiffError> {
     for (schema, side) in [(schema_a, "A"), (schema_b, "B")] {
-        if let Some(name) = schema.iter_names().find(|n| n.contains(RESERVED)) {
+        let ours = |n: &&PlSmallStr| n.starts_with(RESERVED) || n.ends_with(B_SUFFIX);
+        if let Some(name) = schema.iter_names().find(ours) {
             return Err(DiffError::Reserved {
                 column: name.to_string(),
                 side,
@@ -583,13 +585,24 @@ mod tests {
 
     #[test]
     fn a_column_named_like_medallions_own_is_refused_in_one_sentence() {
-        let a = df!("id" => [1i64], "x__medallion_b" => [1i64]).unwrap();
-        let e = diff(a.clone(), a, &["id"]).unwrap_err().to_string();
+        // `x` and `x__medallion_b` would both become B's copy of `x` in the join.
+        let clash = df!("id" => [1i64], "x" => [2i64], "x__medallion_b" => [1i64]).unwrap();
+        let message = diff(clash.clone(), clash, &["id"]).unwrap_err().to_string();
         assert_eq!(
-            e,
-            "column `x__medallion_b` of A has `__medallion_` in its name, which Medallion keeps \
-             for its own columns; rename it to compare"
+            message,
+            "column `x__medallion_b` of A is named like Medallion's own columns \
+             (`__medallion_…`, `…__medallion_b`); rename it to compare"
         );
+        let ours = df!("id" => [1i64], "__medallion_n" => [1i64]).unwrap();
+        let message = diff(ours.clone(), ours, &[]).unwrap_err().to_string();
+        assert!(
+            message.starts_with("column `__medallion_n` of A is named like"),
+            "{message}"
+        );
+        // Elsewhere in a name it takes no place of Medallion's own.
+        let elsewhere = df!("id" => [1i64, 2], "n__medallion_count" => [1i64, 2]).unwrap();
+        let same = diff(elsewhere.clone(), elsewhere, &["id"]).unwrap();
+        assert_eq!((same.unchanged, same.changed), (2, 0));
     }
 
     #[test]
