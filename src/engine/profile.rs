@@ -418,9 +418,7 @@ impl Batch {
         let (mut sample, row_hashes) = if level == 0 {
             (df.clone(), row_hashes)
         } else {
-            let kept: Vec<IdxSize> = (0..height as IdxSize)
-                .filter(|&i| row_hashes[i as usize].leading_zeros() >= level)
-                .collect();
+            let kept = kept_rows(row_hashes.iter().copied(), level);
             let hashes = kept.iter().map(|&i| row_hashes[i as usize]).collect();
             (df.take(&IdxCa::from_vec(PlSmallStr::EMPTY, kept))?, hashes)
         };
@@ -529,12 +527,16 @@ fn under_level(df: &DataFrame, level: u32) -> PolarsResult<DataFrame> {
         return Ok(df.clone());
     }
     let hashes = df.column(SAMPLE_HASH_COLUMN)?.u64()?;
-    let kept: Vec<IdxSize> = hashes
-        .into_no_null_iter()
+    let kept = kept_rows(hashes.into_no_null_iter(), level);
+    df.take(&IdxCa::from_vec(PlSmallStr::EMPTY, kept))
+}
+
+/// The rows whose sample hash has at least `level` leading zero bits: those the sample keeps.
+fn kept_rows(hashes: impl Iterator<Item = u64>, level: u32) -> Vec<IdxSize> {
+    hashes
         .zip(0..)
         .filter_map(|(h, i)| (h.leading_zeros() >= level).then_some(i))
-        .collect();
-    df.take(&IdxCa::from_vec(PlSmallStr::EMPTY, kept))
+        .collect()
 }
 
 /// A 64-bit finalizer (`MurmurHash3`'s), so every bit of a hash depends on every bit of its input.
